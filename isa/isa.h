@@ -1,0 +1,75 @@
+#pragma once
+// The instruction set compiled programs run on. A Program is a list of kernels
+// launched in order (one per IR op, as a framework launches them). A kernel is a
+// list of blocks; each block's instructions are one pipeline stage repeated
+// `repeat` times. Under double buffering (every target here has it) the loads of
+// stage i+1 overlap the compute of stage i; see sim/engines/pipeline.h for the
+// exact timing rule both engines apply.
+//
+// Instructions:
+//   load  SRC->DST bytes=N          DMA a tile between memory levels (e.g. dram->sram)
+//   store SRC->DST bytes=N          DMA results back
+//   mma   MxNxK a=FMT acc=FMT count=C   C parallel tile multiply-accumulates
+//   vec   OP elems=N count=C        vector/special-function work on N elements
+//   barrier                          all engines of the core synchronise
+//   wait                             wait for outstanding DMA
+//   send/recv PEER bytes=N           point-to-point transfer over a link
+//   coll  KIND bytes=N ranks=R       collective over R ranks
+#include <cstdint>
+#include <map>
+#include <string>
+#include <string_view>
+#include <vector>
+
+#include "sim/dtype.h"
+
+namespace tessera {
+
+enum class Opcode { load, store, mma, vec, barrier, wait, send, recv, coll };
+
+std::string_view opcode_name(Opcode op);
+
+struct Instr {
+  Opcode op = Opcode::barrier;
+  std::string src, dst;      // load/store: memory levels; send/recv: peer in `dst`
+  int64_t bytes = 0;         // load/store/send/recv/coll
+  int64_t m = 0, n = 0, k = 0;  // mma tile shape
+  int64_t count = 1;         // parallel copies (tiles in flight, cores, SMs)
+  DType a = DType::fp32;     // mma operand format / vec element format
+  DType acc = DType::fp32;   // mma accumulator format
+  std::string name;          // vec: operation (exp, add, norm, ...); coll: kind
+  int64_t elems = 0;         // vec: elements per copy
+  int64_t ranks = 0;         // coll
+
+  bool operator==(const Instr&) const = default;
+};
+
+struct Block {
+  int64_t repeat = 1;
+  std::vector<Instr> instrs;
+  bool operator==(const Block&) const = default;
+};
+
+struct Kernel {
+  std::string name;                    // unique within the program
+  std::string op_kind;                 // IR op kind it implements
+  int op_index = -1;                   // index of the IR op
+  std::string mapping;                 // human-readable mapping summary
+  double flops = 0;                    // of the IR op (reports)
+  double bytes = 0;                    // minimum bytes of the IR op (reports)
+  std::map<std::string, double> attrs; // mapper facts the cost models read
+  std::vector<Block> blocks;
+
+  double attr(std::string_view key, double fallback) const;
+  bool operator==(const Kernel&) const = default;
+};
+
+struct Program {
+  std::string target;                  // compute implementation it was compiled for
+  std::string hardware;                // hardware name
+  std::string workload;                // workload spec
+  std::vector<Kernel> kernels;
+  bool operator==(const Program&) const = default;
+};
+
+}  // namespace tessera

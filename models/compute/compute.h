@@ -1,0 +1,38 @@
+#pragma once
+// Component kind "compute": the engine that executes mma/vec instructions (a
+// systolic array, a GPU's tensor-core SMs). It is also the target's mapper: it
+// lowers IR ops to kernels (tile shapes, loop order, stages), so that the
+// compiler stays target-independent.
+#include <map>
+#include <string>
+
+#include "isa/isa.h"
+#include "sim/component.h"
+#include "workloads/ir.h"
+
+namespace tessera {
+
+// What a compute model decides once per kernel before its instructions are
+// timed (e.g. the clock the power limit allows under this kernel's load).
+struct KernelContext {
+  double clock_hz = 0;
+  std::map<std::string, double> values;  // model-specific facts, reported as stats
+};
+
+class ComputeModel : public Component {
+ public:
+  // Lowers one IR op (index `index` in `g`) to a kernel for this target.
+  virtual Kernel lower(const Graph& g, int index, const Hardware& hw) const = 0;
+  virtual KernelContext begin_kernel(const Kernel& k, const Hardware& hw) const = 0;
+  // Time of one mma/vec/barrier/coll instruction (all `count` copies) in seconds.
+  virtual double instr_time_s(const Instr& in, const Kernel& k, const KernelContext& c) const = 0;
+  // Dynamic energy of one instruction (all copies) in joules.
+  virtual double instr_energy_j(const Instr& in, const Kernel& k, const KernelContext& c) const = 0;
+  // Fixed time per kernel not overlapped with anything (launch, fill and drain).
+  virtual double kernel_overhead_s(const Kernel& k, const KernelContext& c) const = 0;
+  // Dense peak of this target for a format, in FLOP/s at the nominal clock; 0 if unsupported.
+  virtual double peak_flops(DType t) const = 0;
+  virtual double nominal_clock_hz() const = 0;
+};
+
+}  // namespace tessera

@@ -1,0 +1,46 @@
+#pragma once
+// Registry of component kinds and their implementations. Each implementation
+// registers its name, a description, its parameter declarations and a factory;
+// hardware descriptions pick one with `impl:`. The registry is built once by
+// builtin_registry() (sim/builtin.cpp) and is immutable afterwards.
+#include <functional>
+#include <memory>
+#include <string>
+#include <string_view>
+#include <vector>
+
+#include "sim/component.h"
+#include "sim/params.h"
+
+namespace tessera {
+
+struct ImplInfo {
+  std::string kind;          // "compute", "memory", "power"
+  std::string name;          // value of `impl:`
+  std::string description;
+  std::vector<ParamSpec> params;
+  std::function<std::unique_ptr<Component>()> make;
+};
+
+class Registry {
+ public:
+  void add(ImplInfo info);   // throws std::logic_error on a duplicate (kind, name)
+  const ImplInfo* find(std::string_view kind, std::string_view name) const;
+  std::vector<const ImplInfo*> impls(std::string_view kind) const;
+  std::vector<std::string> kinds() const;
+  const std::vector<ImplInfo>& all() const { return m_impls; }
+
+ private:
+  std::vector<ImplInfo> m_impls;
+};
+
+const Registry& builtin_registry();
+
+// Helper for implementations: `registry.add(make_impl<MyModel>("compute", "name", "...", specs))`.
+template <class T>
+ImplInfo make_impl(std::string kind, std::string name, std::string desc, std::vector<ParamSpec> specs) {
+  return ImplInfo{std::move(kind), std::move(name), std::move(desc), std::move(specs),
+                  [] { return std::unique_ptr<Component>(new T()); }};
+}
+
+}  // namespace tessera
