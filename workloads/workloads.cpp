@@ -1,0 +1,139 @@
+#include "workloads/workloads.h"
+
+#include <fmt/format.h>
+
+#include <charconv>
+#include <filesystem>
+
+#include "sim/error.h"
+#include "workloads/builtin.h"
+#include "workloads/importers.h"
+
+namespace tessera {
+namespace {
+
+std::string accepted_keys(const WorkloadInfo& w) {
+  std::string s;
+  for (const auto& p : w.params) s += (s.empty() ? "" : ", ") + p.name;
+  return s.empty() ? "(none)" : s;
+}
+
+std::string workload_names() {
+  std::string s;
+  for (const auto& w : builtin_workloads()) s += (s.empty() ? "" : ", ") + w.name;
+  return s;
+}
+
+}  // namespace
+
+int64_t wl_int(const std::map<std::string, std::string>& p, const std::string& key) {
+  const std::string& v = p.at(key);
+  int64_t out = 0;
+  auto [ptr, ec] = std::from_chars(v.data(), v.data() + v.size(), out);
+  if (ec != std::errc() || ptr != v.data() + v.size())
+    throw InputError(fmt::format("workload parameter '{}': '{}' is not an integer", key, v));
+  if (out <= 0)
+    throw InputError(fmt::format("workload parameter '{}': {} must be a positive integer", key, v));
+  return out;
+}
+
+DType wl_dtype(const std::map<std::string, std::string>& p, const std::string& key) {
+  const std::string& v = p.at(key);
+  auto t = parse_dtype(v);
+  if (!t)
+    throw InputError(fmt::format("workload parameter '{}': unknown dtype '{}'; accepted: {}", key,
+                                 v, dtype_names()));
+  return *t;
+}
+
+bool wl_bool(const std::map<std::string, std::string>& p, const std::string& key) {
+  const std::string& v = p.at(key);
+  if (v == "1" || v == "true" || v == "yes") return true;
+  if (v == "0" || v == "false" || v == "no") return false;
+  throw InputError(fmt::format("workload parameter '{}': '{}' is not a boolean (accepted: 0, 1, "
+                               "true, false)", key, v));
+}
+
+const std::string& wl_choice(const std::map<std::string, std::string>& p, const std::string& key,
+                             const std::vector<std::string>& accepted) {
+  const std::string& v = p.at(key);
+  for (const auto& a : accepted)
+    if (a == v) return v;
+  std::string acc;
+  for (const auto& a : accepted) acc += (acc.empty() ? "" : ", ") + a;
+  throw InputError(fmt::format("workload parameter '{}': '{}' is not accepted; accepted: {}", key,
+                               v, acc));
+}
+
+Graph build_workload(const std::string& spec) {
+  if (spec.empty()) throw InputError("--workload: empty workload spec; expected name:key=value,...");
+  // A path to an existing file is imported.
+  std::error_code ec;
+  if (std::filesystem::is_regular_file(spec, ec)) {
+    Graph g = import_workload_file(spec);
+    validate_graph(g, spec);
+    return g;
+  }
+  const auto colon = spec.find(':');
+  const std::string name = spec.substr(0, colon);
+  const WorkloadInfo* info = nullptr;
+  for (const auto& w : builtin_workloads())
+    if (w.name == name) info = &w;
+  if (!info) {
+    const bool looks_like_file = name.find('/') != std::string::npos ||
+                                 name.find('.') != std::string::npos;
+    if (looks_like_file)
+      throw InputError(fmt::format("--workload: file '{}' does not exist", spec));
+    throw InputError(fmt::format("--workload: unknown workload '{}'; accepted: {} (or a path to a "
+                                 "JSON trace, SCALE-Sim topology .csv or .onnx file)",
+                                 name, workload_names()));
+  }
+  std::map<std::string, std::string> params;
+  if (colon != std::string::npos) {
+    std::string rest = spec.substr(colon + 1);
+    size_t pos = 0;
+    while (pos <= rest.size()) {
+      size_t comma = rest.find(',', pos);
+      if (comma == std::string::npos) comma = rest.size();
+      std::string item = rest.substr(pos, comma - pos);
+      pos = comma + 1;
+      if (item.empty()) {
+        if (comma == rest.size()) break;
+        throw InputError(fmt::format("--workload '{}': empty item in the parameter list; "
+                                     "expected key=value,...", spec));
+      }
+      const auto eq = item.find('=');
+      if (eq == std::string::npos || eq == 0 || eq + 1 == item.size())
+        throw InputError(fmt::format("--workload '{}': malformed parameter '{}'; expected "
+                                     "key=value", spec, item));
+      const std::string key = item.substr(0, eq);
+      bool known = false;
+      for (const auto& p : info->params) known = known || p.name == key;
+      if (!known)
+        throw InputError(fmt::format("--workload '{}': unknown parameter '{}' for {}; accepted: "
+                                     "{}", spec, key, name, accepted_keys(*info)));
+      if (params.count(key))
+        throw InputError(fmt::format("--workload '{}': parameter '{}' given twice", spec, key));
+      params[key] = item.substr(eq + 1);
+    }
+  }
+  for (const auto& p : info->params) {
+    if (params.count(p.name)) continue;
+    if (p.default_value.empty())
+      throw InputError(fmt::format("--workload '{}': missing required parameter '{}' ({})", spec,
+                                   p.name, p.description));
+    params[p.name] = p.default_value;
+  }
+  Graph g;
+  try {
+    g = info->build(params);
+  } catch (const InputError& e) {
+    throw InputError(fmt::format("--workload '{}': {}", spec, e.what()));
+  }
+  g.spec = spec;
+  if (g.name.empty()) g.name = name;
+  validate_graph(g, "--workload '" + spec + "'");
+  return g;
+}
+
+}  // namespace tessera
