@@ -56,5 +56,8 @@ std::unique_ptr<Hardware> load_hardware(const std::string& preset_or_path,
 // Builds from an already-parsed tree (used by SCALE-Sim .cfg import and tests).
 std::unique_ptr<Hardware> build_hardware(YAML::Node tree, const std::string& source,
                                          const std::vector<std::string>& sets);
+// Translates a SCALE-Sim .cfg file into a hardware tree (a `systolic` compute
+// component, its scratchpads and the off-chip interface).
+YAML::Node scalesim_cfg_tree(const std::string& path);
 
 }  // namespace tessera

@@ -1,0 +1,214 @@
+#include "models/compute/systolic_array.h"
+
+#include <fmt/format.h>
+
+#include <algorithm>
+#include <cmath>
+
+#include "models/systolic/systolic.h"
+#include "sim/error.h"
+#include "sim/hardware.h"
+
+namespace tessera {
+namespace {
+
+int64_t ceil_div(int64_t a, int64_t b) { return (a + b - 1) / b; }
+
+systolic::Dataflow dataflow_of(const Params& p) {
+  const std::string& df = p.text("dataflow");
+  return df == "os" ? systolic::Dataflow::os : df == "is" ? systolic::Dataflow::is : systolic::Dataflow::ws;
+}
+
+}  // namespace
+
+systolic::ArrayConfig SystolicArray::array_config() const {
+  systolic::ArrayConfig a;
+  a.rows = m_params.integer("rows");
+  a.cols = m_params.integer("cols");
+  a.dataflow = dataflow_of(m_params);
+  a.ifmap_sram_bytes = static_cast<int64_t>(m_params.real("ifmap_sram"));
+  a.filter_sram_bytes = static_cast<int64_t>(m_params.real("filter_sram"));
+  a.ofmap_sram_bytes = static_cast<int64_t>(m_params.real("ofmap_sram"));
+  a.word_bytes = m_params.integer("word_bytes");
+  // The engine applies the off-chip bandwidth (memory model + pipeline rule);
+  // the array model supplies stall-free cycles and traffic counts.
+  a.bandwidth_mode = systolic::BandwidthMode::calc;
+  a.cores = m_params.integer("cores");
+  a.clock_hz = m_params.real("clock");
+  return a;
+}
+
+std::vector<SystolicLayer> SystolicArray::layers_of(const Op& op) {
+  std::vector<SystolicLayer> layers;
+  switch (op.kind) {
+    case OpKind::matmul:
+      layers.push_back({op.at("batch"), systolic::Layer::from_gemm(op.name, op.at("m"), op.at("n"), op.at("k"))});
+      break;
+    case OpKind::conv2d: {
+      // SCALE-Sim's convolution form (im2col: one ofmap pixel per operand row).
+      // Padding is folded into an equivalent ifmap size; groups are independent layers.
+      const int64_t dil = op.get("dilation", 1), groups = op.get("groups", 1);
+      systolic::Layer l;
+      l.name = op.name;
+      l.filter_h = op.at("r");
+      l.filter_w = op.at("s");
+      l.ifmap_h = op.at("h") + 2 * op.at("pad");
+      l.ifmap_w = op.at("w") + 2 * op.at("pad");
+      l.channels = op.at("cin") / groups;
+      l.num_filters = op.at("cout") / groups;
+      l.stride_h = l.stride_w = op.at("stride");
+      if (dil > 1) {
+        // A dilated window reads r*s taps spread over its extent: as a GEMM.
+        const int64_t ho = conv_out_dim(op.at("h"), op.at("r"), op.at("stride"), op.at("pad"), dil);
+        const int64_t wo = conv_out_dim(op.at("w"), op.at("s"), op.at("stride"), op.at("pad"), dil);
+        l = systolic::Layer::from_gemm(op.name, ho * wo, l.num_filters, op.at("r") * op.at("s") * l.channels);
+      }
+      layers.push_back({op.at("n") * groups, l});
+      break;
+    }
+    case OpKind::attention: {
+      // Q.K^T and P.V per (batch, head) on the array.
+      const int64_t bh = op.at("batch") * op.at("heads");
+      layers.push_back({bh, systolic::Layer::from_gemm(op.name + ".qk", op.at("sq"), op.at("skv"), op.at("d"))});
+      layers.push_back({bh, systolic::Layer::from_gemm(op.name + ".pv", op.at("sq"), op.at("d"), op.at("skv"))});
+      break;
+    }
+    default:
+      break;
+  }
+  return layers;
+}
+
+Kernel SystolicArray::lower(const Graph& g, int index, const Hardware& hw) const {
+  const Op& op = g.ops[static_cast<size_t>(index)];
+  Kernel kern;
+  kern.name = fmt::format("k{}_{}", index, op.name);
+  kern.op_kind = std::string(op_kind_name(op.kind));
+  kern.op_index = index;
+  kern.flops = op_flops(op);
+  kern.bytes = op_min_bytes(op);
+  const std::string outer = hw.memories().back().first;
+  const systolic::ArrayConfig cfg = array_config();
+  const DType acc = m_params.text("acc_dtype") == "fp32" ? DType::fp32 : DType::int32;
+
+  const std::vector<SystolicLayer> layers = layers_of(op);
+  double vector_elems = 0;
+  std::string vec_name = std::string(op_kind_name(op.kind));
+  if (op.kind == OpKind::attention) {
+    // Softmax over the score matrix on the vector unit (max, sub, exp, sum, div).
+    vector_elems = 5.0 * static_cast<double>(op.at("batch") * op.at("heads") * op.at("sq") * op.at("skv"));
+    vec_name = "softmax";
+  } else if (layers.empty()) {
+    vector_elems = std::max(1.0, op_flops(op));
+  }
+
+  std::string mapping;
+  for (const auto& lv : layers) {
+    const systolic::LayerResult r = systolic::simulate_layer(cfg, lv.layer);
+    const systolic::FoldGeometry geo = systolic::fold_geometry(cfg.rows, cfg.cols, cfg.dataflow, lv.layer);
+    // DRAM words the scratchpads move for one fold (averaged over the layer).
+    const double dram_words = static_cast<double>(r.ifmap_dram_reads + r.filter_dram_reads + r.ofmap_dram_writes);
+    Block b;
+    b.repeat = lv.batch * r.folds;
+    Instr ld{.op = Opcode::load, .src = outer, .dst = "sram"};
+    ld.bytes = static_cast<int64_t>(std::ceil(dram_words * static_cast<double>(cfg.word_bytes) /
+                                              static_cast<double>(r.folds)));
+    Instr mm{.op = Opcode::mma};
+    mm.m = geo.t;                                   // streamed (temporal) length
+    mm.n = std::min(geo.sc, cfg.cols);              // columns used
+    mm.k = std::min(geo.sr, cfg.rows);              // rows used
+    mm.count = std::min<int64_t>(cfg.cores, geo.row_folds * geo.col_folds);
+    mm.a = op.dtype;
+    mm.acc = acc;
+    b.instrs = {ld, mm};
+    kern.blocks.push_back(b);
+    if (!mapping.empty()) mapping += "; ";
+    mapping += fmt::format("{} {}x{} folds x{} (map eff {:.0f}%)", systolic::dataflow_name(cfg.dataflow),
+                           geo.row_folds, geo.col_folds, lv.batch, r.mapping_efficiency);
+    kern.attrs["macs"] += static_cast<double>(lv.batch * r.macs);
+    kern.attrs["cycles_per_fold"] = static_cast<double>(geo.cycles_per_fold);
+  }
+  if (vector_elems > 0) {
+    Block b;
+    Instr ld{.op = Opcode::load, .src = outer, .dst = "vector"};
+    ld.bytes = layers.empty() ? static_cast<int64_t>(std::ceil(kern.bytes)) : 0;
+    Instr v{.op = Opcode::vec};
+    v.name = vec_name;
+    v.elems = static_cast<int64_t>(std::ceil(vector_elems));
+    v.a = op.dtype;
+    b.instrs = {ld, v};
+    kern.blocks.push_back(b);
+    if (!mapping.empty()) mapping += "; ";
+    mapping += fmt::format("vector unit {} elems", v.elems);
+  }
+  kern.mapping = mapping;
+  return kern;
+}
+
+KernelContext SystolicArray::begin_kernel(const Kernel&, const Hardware&) const {
+  return KernelContext{nominal_clock_hz(), {}};
+}
+
+double SystolicArray::instr_time_s(const Instr& in, const Kernel&, const KernelContext& c) const {
+  switch (in.op) {
+    case Opcode::mma: {
+      // One fold: see models/systolic/systolic.h (fill + stream + drain).
+      const int64_t R = m_params.integer("rows"), C = m_params.integer("cols");
+      const int64_t cycles = m_params.text("dataflow") == "os" ? in.m + R + C - 2 : 2 * R + C + in.m - 2;
+      return static_cast<double>(cycles) / c.clock_hz;
+    }
+    case Opcode::vec:
+      return std::ceil(static_cast<double>(in.elems) /
+                       static_cast<double>(m_params.integer("vector_width") * m_params.integer("cores"))) /
+             c.clock_hz;
+    default:
+      return 0;
+  }
+}
+
+double SystolicArray::instr_energy_j(const Instr& in, const Kernel&, const KernelContext&) const {
+  systolic::EnergyParams ep;
+  ep.node_nm = m_params.real("node_nm");
+  const double scale = systolic::node_scale(ep);
+  if (in.op == Opcode::mma) {
+    // MACs of the fold (the PEs it occupies x streamed length) at the format's
+    // MAC energy, plus leakage of every PE for the fold's cycles.
+    const double macs = static_cast<double>(in.m * in.n * in.k * in.count);
+    const double mac_pj = m_params.real("mac_energy") > 0 ? m_params.real("mac_energy") * 1e12
+                                                          : systolic::mac_energy_45nm_pj(in.a) * scale;
+    return macs * mac_pj * 1e-12;
+  }
+  if (in.op == Opcode::vec)
+    return static_cast<double>(in.elems) * systolic::mac_energy_45nm_pj(in.a) * scale * 1e-12;
+  return 0;
+}
+
+double SystolicArray::kernel_overhead_s(const Kernel&, const KernelContext&) const { return 0; }
+
+double SystolicArray::peak_flops(DType) const {
+  return 2.0 * static_cast<double>(m_params.integer("rows") * m_params.integer("cols") *
+                                   m_params.integer("cores")) *
+         nominal_clock_hz();
+}
+
+void register_systolic_array(Registry& r) {
+  r.add(make_impl<SystolicArray>(
+      "compute", "systolic",
+      "R x C multiply-accumulate array(s) with OS/WS/IS dataflows (SCALE-Sim v2 fold timing) and a vector unit",
+      {p_int("rows", "", "processing elements per column (array height)"),
+       p_int("cols", "", "processing elements per row (array width)"),
+       p_choice("dataflow", {"os", "ws", "is"}, "ws", "output-, weight- or input-stationary"),
+       p_qty("clock", Unit::hertz, "", "array clock"),
+       p_int("cores", "1", "arrays per chip sharing the memory system"),
+       p_qty("ifmap_sram", Unit::bytes, "64KiB", "ifmap scratchpad (both halves of the double buffer)"),
+       p_qty("filter_sram", Unit::bytes, "64KiB", "filter scratchpad (both halves)"),
+       p_qty("ofmap_sram", Unit::bytes, "64KiB", "ofmap scratchpad (both halves)"),
+       p_int("word_bytes", "1", "bytes per operand word"),
+       p_choice("acc_dtype", {"int32", "fp32"}, "int32", "accumulator format"),
+       p_int("vector_width", "256", "vector-unit elements per cycle per core"),
+       p_real("node_nm", "45", "process node the Horowitz 45 nm energies are scaled to"),
+       p_qty("mac_energy", Unit::joules, "0J",
+             "energy of one MAC; 0 = Horowitz ISSCC 2014 table for the operand format, node-scaled")}));
+}
+
+}  // namespace tessera

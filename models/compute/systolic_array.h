@@ -1,0 +1,37 @@
+#pragma once
+// Compute impl "systolic": R x C multiply-accumulate arrays (one per core) with a
+// vector unit beside them. Matrix products (and convolutions through im2col,
+// attention through its two products) are folded onto the array the way
+// SCALE-Sim v2 folds them; models/systolic holds the cycle arithmetic.
+#include "models/compute/compute.h"
+#include "models/systolic/systolic.h"
+#include "sim/registry.h"
+
+namespace tessera {
+
+// One matrix product of an op in SCALE-Sim's layer form, repeated `batch` times.
+struct SystolicLayer {
+  int64_t batch;
+  systolic::Layer layer;
+};
+
+class SystolicArray : public ComputeModel {
+ public:
+  Kernel lower(const Graph& g, int index, const Hardware& hw) const override;
+  KernelContext begin_kernel(const Kernel& k, const Hardware& hw) const override;
+  double instr_time_s(const Instr& in, const Kernel& k, const KernelContext& c) const override;
+  double instr_energy_j(const Instr& in, const Kernel& k, const KernelContext& c) const override;
+  double kernel_overhead_s(const Kernel& k, const KernelContext& c) const override;
+  double peak_flops(DType t) const override;
+  double nominal_clock_hz() const override { return m_params.real("clock"); }
+
+  // The array as models/systolic sees it (stall-free CALC mode: the engine
+  // applies the off-chip bandwidth).
+  systolic::ArrayConfig array_config() const;
+  // The matrix products an op becomes on the array (empty for vector-unit ops).
+  static std::vector<SystolicLayer> layers_of(const Op& op);
+};
+
+void register_systolic_array(Registry& r);
+
+}  // namespace tessera

@@ -1,0 +1,29 @@
+// The one place where every component implementation is registered. Explicit
+// calls (instead of static self-registration) keep the registry immutable,
+// ordered and free of link-order surprises.
+#include "models/compute/systolic_array.h"
+#include "models/memory/dram.h"
+#include "models/power/board.h"
+#include "sim/registry.h"
+
+namespace tessera {
+
+#ifdef TESSERA_HAVE_GPU
+void register_gpu_components(Registry& r);
+#endif
+
+const Registry& builtin_registry() {
+  static const Registry registry = [] {
+    Registry r;
+    register_systolic_array(r);
+#ifdef TESSERA_HAVE_GPU
+    register_gpu_components(r);
+#endif
+    register_dram(r);
+    register_board_power(r);
+    return r;
+  }();
+  return registry;
+}
+
+}  // namespace tessera

@@ -1,0 +1,338 @@
+#include "sim/cli.h"
+
+#include <boost/program_options.hpp>
+#include <fmt/format.h>
+#include <fmt/ostream.h>
+
+#include <filesystem>
+#include <fstream>
+#include <iostream>
+#include <sstream>
+
+#include "models/compute/systolic_array.h"
+#include "sim/engines/engine.h"
+#include "sim/error.h"
+#include "sim/registry.h"
+#include "sim/simulate.h"
+#include "workloads/workloads.h"
+
+#if __has_include("isa/asm.h")
+#include "isa/asm.h"
+#define TESSERA_HAVE_ASM 1
+#endif
+#if __has_include("sim/tools/compare.h")
+#include "sim/tools/calibrate.h"
+#include "sim/tools/compare.h"
+#define TESSERA_HAVE_COMPARE 1
+#endif
+
+namespace tessera {
+namespace po = boost::program_options;
+namespace fs = std::filesystem;
+
+namespace {
+
+constexpr const char* kUsage = R"(usage: tessera <command> [options]
+
+commands:
+  run        simulate a workload (or a compiled program) on a hardware description
+  compile    compile a workload for a hardware target and print the program
+  list       list hw | workloads | components | formats | engines
+  compare    predict measured records (JSONL) and report the error per section
+  calibrate  fit the GPU model's efficiencies to measured microbenchmarks
+
+'tessera <command> --help' describes each command's options.
+)";
+
+// Writes `content` to `path` atomically (temporary file + rename), or to `out`
+// when no path is given, so that a failed run never leaves a partial file.
+void emit(const std::string& content, const std::string& path, std::ostream& out) {
+  if (path.empty()) {
+    out << content;
+    return;
+  }
+  const fs::path target(path);
+  const fs::path tmp = target.string() + ".tmp";
+  {
+    std::ofstream f(tmp, std::ios::binary);
+    if (!f) throw InputError(fmt::format("--out: cannot write '{}'", path));
+    f << content;
+    if (!f) throw InputError(fmt::format("--out: error writing '{}'", path));
+  }
+  std::error_code ec;
+  fs::rename(tmp, target, ec);
+  if (ec) {
+    fs::remove(tmp, ec);
+    throw InputError(fmt::format("--out: cannot write '{}'", path));
+  }
+}
+
+po::variables_map parse(const po::options_description& desc, const std::vector<std::string>& args,
+                        const std::string& command) {
+  po::variables_map vm;
+  try {
+    po::store(po::command_line_parser(args).options(desc).run(), vm);
+    po::notify(vm);
+  } catch (const po::error& e) {
+    throw InputError(fmt::format("tessera {}: {}; see 'tessera {} --help'", command, e.what(), command));
+  }
+  return vm;
+}
+
+std::string render(const RunResult& r, const std::string& format) {
+  std::ostringstream os;
+  if (format == "json") {
+    os << report_json(r).dump(2) << "\n";
+  } else if (format == "csv") {
+    write_csv_report(os, r);
+  } else {
+    write_text_report(os, r);
+  }
+  return os.str();
+}
+
+void check_format(const std::string& f, const std::vector<std::string>& accepted) {
+  for (const auto& a : accepted)
+    if (a == f) return;
+  std::string acc;
+  for (const auto& a : accepted) acc += (acc.empty() ? "" : ", ") + a;
+  throw InputError(fmt::format("--format: unknown format '{}'; accepted: {}", f, acc));
+}
+
+// SCALE-Sim's own report files for a systolic target: one row per matrix product
+// (a convolution is one layer; attention is its two products), written into a
+// fresh directory that replaces `dir` only once every file is complete.
+void write_scalesim_dir(const Graph& g, const Hardware& hw, const std::string& dir) {
+  const auto* array = dynamic_cast<const SystolicArray*>(&hw.compute());
+  if (!array)
+    throw InputError(fmt::format("--format scalesim: needs a systolic compute target; {} has '{}'", hw.name,
+                                 hw.compute().impl()));
+  systolic::ArrayConfig cfg = array->array_config();
+  // USER bandwidth mode when the off-chip level has a finite bandwidth (a CALC
+  // .cfg imports as 1 PB/s, see sim/scalesim_hw.cpp).
+  const double bw = hw.outermost_memory().bandwidth_bps();
+  if (bw < 1e15) {
+    cfg.bandwidth_mode = systolic::BandwidthMode::user;
+    cfg.dram_words_per_cycle = bw / (static_cast<double>(cfg.word_bytes) * cfg.clock_hz);
+  }
+  std::vector<systolic::Layer> layers;
+  std::vector<systolic::LayerResult> results;
+  for (const Op& op : g.ops)
+    for (const auto& sl : SystolicArray::layers_of(op)) {
+      layers.push_back(sl.layer);
+      results.push_back(systolic::simulate_layer(cfg, sl.layer));
+    }
+  if (layers.empty()) throw InputError("--format scalesim: the workload has no matrix products");
+  const fs::path target(dir);
+  const fs::path tmp = target.string() + ".tmp";
+  std::error_code ec;
+  fs::remove_all(tmp, ec);
+  systolic::write_scalesim_reports(tmp, layers, results);
+  if (fs::exists(target, ec) && !fs::is_directory(target, ec))
+    throw InputError(fmt::format("--out: '{}' exists and is not a directory", dir));
+  fs::remove_all(target, ec);
+  fs::rename(tmp, target, ec);
+  if (ec) throw InputError(fmt::format("--out: cannot create directory '{}'", dir));
+}
+
+int cmd_run(const std::vector<std::string>& args, std::ostream& out) {
+  std::string hw_name, workload, program, engine = "analytic", format = "text", out_path;
+  std::vector<std::string> sets;
+  po::options_description desc("tessera run options");
+  desc.add_options()("help,h", "show this help")(
+      "hw", po::value(&hw_name), "hardware preset name or YAML / SCALE-Sim .cfg path (required)")(
+      "workload", po::value(&workload), "workload spec name:key=value,... or a trace/topology/ONNX file")(
+      "program", po::value(&program), "run a program file written by 'tessera compile --emit asm'")(
+      "engine", po::value(&engine), "analytic (default) | systemc")(
+      "set", po::value(&sets)->composing(), "override a hardware key: path.to.key=value (repeatable)")(
+      "format", po::value(&format), "text (default) | json | csv | scalesim (SCALE-Sim CSVs into --out DIR)")(
+      "out", po::value(&out_path), "write the report to this file instead of stdout");
+  auto vm = parse(desc, args, "run");
+  if (vm.count("help")) {
+    out << desc;
+    return 0;
+  }
+  if (hw_name.empty()) throw InputError("tessera run: --hw is required (a preset name or a file)");
+  if (workload.empty() == program.empty())
+    throw InputError("tessera run: give exactly one of --workload and --program");
+  check_format(format, {"text", "json", "csv", "scalesim"});
+  if (format == "scalesim" && (out_path.empty() || workload.empty()))
+    throw InputError("--format scalesim: needs --workload and --out DIR (the report directory)");
+  auto eng = make_engine(engine);
+  auto hw = load_hardware(hw_name, sets);
+  Program prog;
+  if (!program.empty()) {
+#ifdef TESSERA_HAVE_ASM
+    std::ifstream f(program);
+    if (!f) throw InputError(fmt::format("--program: cannot read '{}'", program));
+    std::stringstream ss;
+    ss << f.rdbuf();
+    prog = assemble(ss.str(), program);
+#else
+    throw InputError("--program: this build has no assembler");
+#endif
+  } else {
+    const Graph g = build_workload(workload);
+    if (format == "scalesim") {
+      write_scalesim_dir(g, *hw, out_path);
+      return 0;
+    }
+    prog = compile(g, *hw);
+  }
+  const RunResult r = eng->run(prog, *hw);
+  emit(render(r, format), out_path, out);
+  return 0;
+}
+
+int cmd_compile(const std::vector<std::string>& args, std::ostream& out) {
+  std::string hw_name, workload, emit_kind = "asm", out_path;
+  std::vector<std::string> sets;
+  po::options_description desc("tessera compile options");
+  desc.add_options()("help,h", "show this help")("hw", po::value(&hw_name), "hardware preset or file")(
+      "workload", po::value(&workload), "workload spec or file")(
+      "set", po::value(&sets)->composing(), "override a hardware key: path.to.key=value")(
+      "emit", po::value(&emit_kind), "asm (default)")("out", po::value(&out_path), "output file");
+  auto vm = parse(desc, args, "compile");
+  if (vm.count("help")) {
+    out << desc;
+    return 0;
+  }
+  if (hw_name.empty() || workload.empty())
+    throw InputError("tessera compile: --hw and --workload are required");
+  if (emit_kind != "asm")
+    throw InputError(fmt::format("--emit: unknown output '{}'; accepted: asm", emit_kind));
+  auto hw = load_hardware(hw_name, sets);
+  const Program p = compile(build_workload(workload), *hw);
+#ifdef TESSERA_HAVE_ASM
+  emit(disassemble(p), out_path, out);
+  return 0;
+#else
+  (void)p;
+  throw InputError("tessera compile: this build has no assembler");
+#endif
+}
+
+int cmd_list(const std::vector<std::string>& args, std::ostream& out) {
+  const std::string what = args.empty() ? "" : args[0];
+  if (what == "hw") {
+    for (const auto& name : hw_preset_names()) {
+      std::string desc;
+      try {
+        desc = load_hardware(name, {})->description;
+      } catch (const InputError& e) {
+        desc = fmt::format("(invalid: {})", e.what());
+      }
+      fmt::print(out, "{:<14} {}\n", name, desc);
+    }
+    return 0;
+  }
+  if (what == "workloads") {
+    for (const auto& w : builtin_workloads()) {
+      fmt::print(out, "{:<18} {}\n", w.name, w.description);
+      for (const auto& p : w.params)
+        fmt::print(out, "    {:<12} {:<10} {}\n", p.name,
+                   p.default_value.empty() ? "(required)" : "=" + p.default_value, p.description);
+    }
+    fmt::print(out, "\nFiles: a JSON trace (.json, docs/trace-format.md), a SCALE-Sim topology (.csv), an "
+                    "ONNX model (.onnx).\n");
+    return 0;
+  }
+  if (what == "components") {
+    const Registry& r = builtin_registry();
+    for (const auto& kind : r.kinds()) {
+      fmt::print(out, "[{}]\n", kind);
+      for (const ImplInfo* i : r.impls(kind)) {
+        fmt::print(out, "  impl: {}  -- {}\n", i->name, i->description);
+        for (const auto& p : i->params)
+          fmt::print(out, "    {:<22} {:<14} {:<14} {}\n", p.name, p.type_text(),
+                     p.required() ? "(required)" : p.default_value, p.description);
+      }
+    }
+    return 0;
+  }
+  if (what == "formats") {
+    for (const auto& d : all_dtypes())
+      fmt::print(out, "{:<10} {:>5g} bits  {}\n", d.name, d.storage_bits, d.description);
+    return 0;
+  }
+  if (what == "engines") {
+    fmt::print(out, "analytic   closed-form pipeline timing per kernel (default; fast sweeps)\n");
+    fmt::print(out, "systemc    SystemC 2.3 processes and TLM-2.0 memory targets (contention, timeline)\n");
+    return 0;
+  }
+  throw InputError(fmt::format("tessera list: unknown list '{}'; accepted: hw, workloads, components, "
+                               "formats, engines", what));
+}
+
+#ifdef TESSERA_HAVE_COMPARE
+int cmd_compare(const std::vector<std::string>& args, std::ostream& out) {
+  std::string hw_name, measured, format = "text", out_path;
+  std::vector<std::string> sets;
+  po::options_description desc("tessera compare options");
+  desc.add_options()("help,h", "show this help")("hw", po::value(&hw_name), "hardware preset or file")(
+      "measured", po::value(&measured), "measured records (JSONL)")(
+      "set", po::value(&sets)->composing(), "override a hardware key")(
+      "format", po::value(&format), "text (default) | json")("out", po::value(&out_path), "output file");
+  auto vm = parse(desc, args, "compare");
+  if (vm.count("help")) {
+    out << desc;
+    return 0;
+  }
+  if (hw_name.empty() || measured.empty())
+    throw InputError("tessera compare: --hw and --measured are required");
+  check_format(format, {"text", "json"});
+  std::ostringstream os;
+  const int rc = run_compare(hw_name, sets, measured, format, os);
+  emit(os.str(), out_path, out);
+  return rc;
+}
+
+int cmd_calibrate(const std::vector<std::string>& args, std::ostream& out) {
+  std::string hw_name, measured, out_path;
+  std::vector<std::string> sets;
+  po::options_description desc("tessera calibrate options");
+  desc.add_options()("help,h", "show this help")("hw", po::value(&hw_name), "hardware preset or file")(
+      "measured", po::value(&measured), "microbenchmark records (JSONL)")(
+      "set", po::value(&sets)->composing(), "override a hardware key")(
+      "out", po::value(&out_path), "where to write the calibrated hardware YAML (required)");
+  auto vm = parse(desc, args, "calibrate");
+  if (vm.count("help")) {
+    out << desc;
+    return 0;
+  }
+  if (hw_name.empty() || measured.empty() || out_path.empty())
+    throw InputError("tessera calibrate: --hw, --measured and --out are required");
+  return run_calibrate(hw_name, sets, measured, out_path, out);
+}
+#endif
+
+}  // namespace
+
+int cli_main(int argc, char** argv, std::ostream& out, std::ostream& err) {
+  std::vector<std::string> args(argv + 1, argv + argc);
+  if (args.empty() || args[0] == "--help" || args[0] == "-h" || args[0] == "help") {
+    out << kUsage;
+    return args.empty() ? 2 : 0;
+  }
+  const std::string cmd = args[0];
+  args.erase(args.begin());
+  try {
+    if (cmd == "run") return cmd_run(args, out);
+    if (cmd == "compile") return cmd_compile(args, out);
+    if (cmd == "list") return cmd_list(args, out);
+#ifdef TESSERA_HAVE_COMPARE
+    if (cmd == "compare") return cmd_compare(args, out);
+    if (cmd == "calibrate") return cmd_calibrate(args, out);
+#endif
+    throw InputError(fmt::format("unknown command '{}'; accepted: run, compile, list, compare, calibrate",
+                                 cmd));
+  } catch (const InputError& e) {
+    fmt::print(err, "tessera: error: {}\n", e.what());
+    return 2;
+  } catch (const std::exception& e) {
+    fmt::print(err, "tessera: internal error: {}\n", e.what());
+    return 1;
+  }
+}
+
+}  // namespace tessera

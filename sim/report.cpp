@@ -1,0 +1,111 @@
+#include "sim/report.h"
+
+#include <fmt/format.h>
+#include <fmt/ostream.h>
+
+#include <algorithm>
+#include <cmath>
+
+#include "sim/units.h"
+
+namespace tessera {
+
+nlohmann::json report_json(const RunResult& r) {
+  nlohmann::json ops = nlohmann::json::array();
+  for (const auto& o : r.ops) {
+    ops.push_back({{"name", o.name},         {"kind", o.kind},
+                   {"mapping", o.mapping},   {"start_s", o.start_s},
+                   {"time_s", o.time_s},     {"compute_s", o.compute_s},
+                   {"memory_s", o.memory_s}, {"overhead_s", o.overhead_s},
+                   {"energy_j", o.energy_j}, {"flops", o.flops},
+                   {"bytes", o.bytes},       {"clock_hz", o.clock_hz},
+                   {"bound", o.bound}});
+  }
+  nlohmann::json j = {{"hardware", r.hardware},
+                      {"workload", r.workload},
+                      {"engine", r.engine},
+                      {"time_s", r.time_s},
+                      {"cycles", r.cycles},
+                      {"clock_hz", r.clock_hz},
+                      {"energy_j", r.energy_j},
+                      {"avg_power_w", r.avg_power_w},
+                      {"flops", r.flops},
+                      {"achieved_flops_per_s", r.time_s > 0 ? r.flops / r.time_s : 0.0},
+                      {"peak_flops_per_s", r.peak_flops},
+                      {"ops", ops},
+                      {"stats", r.stats.to_json()}};
+  for (const auto& [k, v] : r.extra.items()) j[k] = v;
+  return j;
+}
+
+void write_text_report(std::ostream& os, const RunResult& r) {
+  const double achieved = r.time_s > 0 ? r.flops / r.time_s : 0;
+  fmt::print(os, "Tessera report\n");
+  fmt::print(os, "  hardware   {}\n  workload   {}\n  engine     {}\n", r.hardware, r.workload, r.engine);
+  fmt::print(os, "  time       {}  ({:.0f} cycles at {})\n", format_quantity(r.time_s, Unit::seconds),
+             r.cycles, format_quantity(r.clock_hz, Unit::hertz));
+  fmt::print(os, "  energy     {}   average power {}\n", format_quantity(r.energy_j, Unit::joules),
+             format_quantity(r.avg_power_w, Unit::watts));
+  fmt::print(os, "  work       {:.4g} FLOP   achieved {}", r.flops,
+             format_quantity(achieved, Unit::flops_per_second));
+  if (r.peak_flops > 0)
+    fmt::print(os, " of peak {} ({:.1f} %)", format_quantity(r.peak_flops, Unit::flops_per_second),
+               100.0 * achieved / r.peak_flops);
+  fmt::print(os, "\n\n");
+
+  // Per-op table; long models are summarised by their 40 most expensive ops.
+  std::vector<size_t> idx(r.ops.size());
+  for (size_t i = 0; i < idx.size(); ++i) idx[i] = i;
+  const size_t shown = std::min<size_t>(idx.size(), 40);
+  if (idx.size() > shown) {
+    std::stable_sort(idx.begin(), idx.end(),
+                     [&](size_t a, size_t b) { return r.ops[a].time_s > r.ops[b].time_s; });
+    idx.resize(shown);
+    std::sort(idx.begin(), idx.end());
+    fmt::print(os, "  {} ops; the {} longest, in execution order:\n", r.ops.size(), shown);
+  }
+  fmt::print(os, "  {:<28} {:<10} {:>11} {:>7} {:>11} {:>10} {:>8}  {:<16} {}\n", "op", "kind", "time",
+             "share", "energy", "TFLOP/s", "clock", "bound", "mapping");
+  for (size_t i : idx) {
+    const auto& o = r.ops[i];
+    const double share = r.time_s > 0 ? 100.0 * o.time_s / r.time_s : 0;
+    fmt::print(os, "  {:<28} {:<10} {:>11} {:>6.1f}% {:>11} {:>10.2f} {:>8}  {:<16} {}\n",
+               o.name.size() > 28 ? o.name.substr(0, 27) + "~" : o.name, o.kind,
+               format_quantity(o.time_s, Unit::seconds), share,
+               format_quantity(o.energy_j, Unit::joules),
+               o.time_s > 0 ? o.flops / o.time_s / 1e12 : 0.0,
+               fmt::format("{:.0f}MHz", o.clock_hz / 1e6), o.bound, o.mapping);
+  }
+  fmt::print(os, "\n  utilisation and traffic:\n");
+  for (const auto& [name, st] : r.stats.all()) {
+    if (name.find("utilization") == std::string::npos && name.find("bytes") == std::string::npos &&
+        name.find("energy") == std::string::npos)
+      continue;
+    std::string v = st.unit == "1" ? fmt::format("{:.1f} %", 100 * st.value)
+                    : st.unit == "B" ? format_quantity(st.value, Unit::bytes)
+                    : st.unit == "J" ? format_quantity(st.value, Unit::joules)
+                                     : fmt::format("{:.4g} {}", st.value, st.unit);
+    fmt::print(os, "    {:<40} {:>14}  {}\n", name, v, st.description);
+  }
+}
+
+namespace {
+std::string csv_escape(const std::string& s) {
+  if (s.find_first_of(",\"\n") == std::string::npos) return s;
+  std::string out = "\"";
+  for (char c : s) out += c == '"' ? std::string("\"\"") : std::string(1, c);
+  return out + "\"";
+}
+}  // namespace
+
+void write_csv_report(std::ostream& os, const RunResult& r) {
+  fmt::print(os, "name,kind,start_s,time_s,compute_s,memory_s,overhead_s,energy_j,flops,bytes,clock_hz,bound,mapping\n");
+  for (const auto& o : r.ops)
+    fmt::print(os, "{},{},{:.9g},{:.9g},{:.9g},{:.9g},{:.9g},{:.9g},{:.9g},{:.9g},{:.6g},{},{}\n",
+               csv_escape(o.name), o.kind, o.start_s, o.time_s, o.compute_s, o.memory_s,
+               o.overhead_s, o.energy_j, o.flops, o.bytes, o.clock_hz, csv_escape(o.bound),
+               csv_escape(o.mapping));
+  fmt::print(os, "TOTAL,,0,{:.9g},,,,{:.9g},{:.9g},,,,\n", r.time_s, r.energy_j, r.flops);
+}
+
+}  // namespace tessera
