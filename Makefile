@@ -22,7 +22,7 @@ test: build
 	cd $(BUILD) && ctest --output-on-failure -j $(JOBS)
 
 bench: build
-	./$(BUILD)/tessera-bench
+	@for b in $(BUILD)/bench_*; do echo "== $$b"; ./$$b || exit 1; done
 
 clean:
 	rm -rf $(BUILD)
