@@ -5,4 +5,9 @@
 namespace tessera {
 // Generic single-kernel workloads (gemm, conv2d, attention, layernorm, ...).
 void add_kernel_workloads(std::vector<WorkloadInfo>& out);
+// Model families (workloads/models/*.cpp).
+void add_cnn_workloads(std::vector<WorkloadInfo>& out);          // resnet50, alexnet, vgg16
+void add_transformer_workloads(std::vector<WorkloadInfo>& out);  // bert, gpt, llama, moe, ...
+void add_evoformer_workloads(std::vector<WorkloadInfo>& out);    // AlphaFold-2 Evoformer
+void add_rnn_workloads(std::vector<WorkloadInfo>& out);          // lstm
 }  // namespace tessera

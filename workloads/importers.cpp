@@ -2,6 +2,8 @@
 
 #include <fmt/format.h>
 
+#include <algorithm>
+#include <cctype>
 #include <filesystem>
 
 #include "sim/error.h"
@@ -9,7 +11,12 @@
 namespace tessera {
 
 Graph import_workload_file(const std::string& path) {
-  const std::string ext = std::filesystem::path(path).extension().string();
+  std::string ext = std::filesystem::path(path).extension().string();
+  std::transform(ext.begin(), ext.end(), ext.begin(),
+                 [](unsigned char c) { return static_cast<char>(std::tolower(c)); });
+  if (ext == ".json") return import_json_trace(path);
+  if (ext == ".csv") return import_scalesim_csv(path);
+  if (ext == ".onnx") return import_onnx(path);
   throw InputError(fmt::format("{}: cannot import a '{}' file; accepted: .json (trace), .csv "
                                "(SCALE-Sim topology), .onnx", path, ext));
 }

@@ -1,10 +1,32 @@
 #pragma once
 // Importers for workload files: JSON trace (.json), SCALE-Sim topology (.csv),
-// ONNX (.onnx). Chosen by extension; errors name the file and line or node.
+// ONNX (.onnx). Chosen by extension; errors are InputError naming the file and
+// the line (text formats) or node (ONNX), the bad value and what is accepted.
 #include <string>
+#include <string_view>
 
 #include "workloads/ir.h"
 
 namespace tessera {
+
+// Dispatches on the extension (case-insensitive): .json, .csv, .onnx.
 Graph import_workload_file(const std::string& path);
+
+// JSON trace (docs/trace-format.md). `source` names the text in error messages.
+Graph import_json_trace(const std::string& path);
+Graph parse_json_trace(std::string_view text, std::string_view source);
+
+// SCALE-Sim topology CSV: convolution form ("Layer name, IFMAP Height, IFMAP
+// Width, Filter Height, Filter Width, Channels, Num Filter, Strides,") becomes
+// conv2d ops (no padding, as SCALE-Sim computes); GEMM form ("Layer, M, N, K,")
+// becomes matmul ops. Layers run in file order, each depending on the previous.
+Graph import_scalesim_csv(const std::string& path);
+Graph parse_scalesim_csv(std::string_view text, std::string_view source);
+
+// ONNX model (ModelProto): the graph's nodes in order, with static shape
+// inference; shape-only operators launch nothing. One InputError lists every
+// unsupported operator with its node.
+Graph import_onnx(const std::string& path);
+Graph parse_onnx(std::string_view bytes, std::string_view source);
+
 }  // namespace tessera

@@ -86,6 +86,25 @@ std::string op_kind_names() {
   return s;
 }
 
+std::vector<std::string_view> op_required_attrs(OpKind k) { return required_attrs(k); }
+
+std::vector<std::string_view> op_attr_names(OpKind k) {
+  std::vector<std::string_view> names = required_attrs(k);
+  switch (k) {
+    case OpKind::matmul: names.push_back("b_shared"); break;
+    case OpKind::conv2d: names.insert(names.end(), {"dilation", "groups"}); break;
+    case OpKind::attention:
+      names.insert(names.end(), {"kv_heads", "causal", "bias", "bias_shared"});
+      break;
+    case OpKind::maxpool: case OpKind::avgpool: names.push_back("pad"); break;
+    case OpKind::embedding: names.push_back("vocab"); break;
+    case OpKind::kv_read: names.push_back("append"); break;
+    case OpKind::add: case OpKind::mul: names.push_back("inputs"); break;
+    default: break;
+  }
+  return names;
+}
+
 bool is_vector_kind(OpKind k) {
   switch (k) {
     case OpKind::layernorm: case OpKind::rmsnorm: case OpKind::softmax: case OpKind::gelu:
@@ -187,7 +206,9 @@ double op_min_bytes(const Op& op) {
       const double q = d("batch") * d("heads") * d("sq") * d("d");
       const double kv = 2.0 * d("batch") * kvh * d("skv") * d("d");
       double bytes = dtype_bytes(in, q + kv) + dtype_bytes(out, q);
-      if (op.get("bias", 0)) bytes += dtype_bytes(in, d("batch") * d("heads") * d("sq") * d("skv"));
+      if (op.get("bias", 0))
+        bytes += dtype_bytes(in, (op.get("bias_shared", 0) ? 1.0 : d("batch")) * d("heads") *
+                                     d("sq") * d("skv"));
       return bytes;
     }
     case OpKind::maxpool:
@@ -202,8 +223,14 @@ double op_min_bytes(const Op& op) {
       return dtype_bytes(in, d("tokens") * d("dim")) + dtype_bytes(out, d("tokens") * d("dim")) +
              8.0 * d("tokens");  // int64 indices
     case OpKind::kv_read:
-    case OpKind::kv_write:
-      return dtype_bytes(in, 2.0 * d("batch") * d("kv_heads") * d("tokens") * d("d"));
+    case OpKind::kv_write: {
+      const double row = 2.0 * d("batch") * d("kv_heads") * d("d");  // K and V, one position
+      const double append = static_cast<double>(op.kind == OpKind::kv_read ? op.get("append", 0) : 0);
+      if (append > 0)  // concatenation: read old + new, write old + new
+        return dtype_bytes(in, row * (d("tokens") + append)) +
+               dtype_bytes(out, row * (d("tokens") + append));
+      return dtype_bytes(in, row * d("tokens"));
+    }
     case OpKind::allreduce:
     case OpKind::allgather:
     case OpKind::reducescatter:
@@ -246,7 +273,7 @@ void validate_graph(const Graph& g, std::string_view source) {
     }
     for (const auto& [key, value] : op.attrs) {
       const bool may_be_zero = key == "pad" || key == "causal" || key == "bias" ||
-                               key == "b_shared";
+                               key == "b_shared" || key == "bias_shared" || key == "append";
       if (value < 0 || (value == 0 && !may_be_zero))
         throw InputError(fmt::format("{}: op '{}' ({}): '{}' = {} must be {}", source, op.name,
                                      op_kind_name(op.kind), key, value,
@@ -256,6 +283,23 @@ void validate_graph(const Graph& g, std::string_view source) {
       if (dep < 0 || static_cast<size_t>(dep) >= i)
         throw InputError(fmt::format("{}: op '{}' depends on op index {}, which is not an "
                                      "earlier op (0..{})", source, op.name, dep, i == 0 ? 0 : i - 1));
+    if (op.kind == OpKind::attention) {
+      const int64_t kvh = op.get("kv_heads", op.at("heads"));
+      if (kvh <= 0 || op.at("heads") % kvh != 0)
+        throw InputError(fmt::format("{}: op '{}' (attention): heads={} must be a multiple of "
+                                     "kv_heads={}", source, op.name, op.at("heads"), kvh));
+      if (op.get("causal", 0) && op.at("sq") > op.at("skv"))
+        throw InputError(fmt::format("{}: op '{}' (attention): causal attention needs sq={} <= "
+                                     "skv={}", source, op.name, op.at("sq"), op.at("skv")));
+    }
+    if (op.kind == OpKind::maxpool || op.kind == OpKind::avgpool) {
+      const int64_t pad = op.get("pad", 0);
+      if (conv_out_dim(op.at("h"), op.at("r"), op.at("stride"), pad, 1) <= 0 ||
+          conv_out_dim(op.at("w"), op.at("s"), op.at("stride"), pad, 1) <= 0)
+        throw InputError(fmt::format("{}: op '{}': pooling window {}x{} does not fit input "
+                                     "{}x{} with pad {}", source, op.name, op.at("r"), op.at("s"),
+                                     op.at("h"), op.at("w"), pad));
+    }
     if (op.kind == OpKind::conv2d) {
       const int64_t groups = op.get("groups", 1);
       if (op.at("cin") % groups != 0 || op.at("cout") % groups != 0)

@@ -10,7 +10,11 @@
 //   conv2d      n, cin, cout, h, w, r, s, stride, pad, dilation, groups
 //               (square stride/pad/dilation; input h x w; output ho/wo derived)
 //   attention   batch, heads, kv_heads, sq, skv, d, causal(0/1), bias(0/1)
-//               fused scaled-dot-product attention; sq=1 is a decode step
+//               fused scaled-dot-product attention; sq=1 is a decode step.
+//               kv_heads < heads is multi-query/grouped-query attention (heads
+//               must be a multiple of kv_heads). Optional bias_shared=1: the
+//               additive bias (heads x sq x skv) is broadcast over `batch` and
+//               read once (AlphaFold pair bias) instead of once per batch entry.
 //   layernorm, rmsnorm, softmax, gelu, silu, relu, sigmoid, tanh, add, mul,
 //   batchnorm, copy, transpose
 //               rows, cols (the op works on a rows x cols tensor); add/mul read
@@ -18,6 +22,10 @@
 //   maxpool, avgpool  n, c, h, w, r, s, stride, pad
 //   embedding   tokens, dim, vocab
 //   kv_read, kv_write  batch, kv_heads, tokens, d   (K and V both counted)
+//               kv_write stores `tokens` new positions into a preallocated cache.
+//               kv_read reads `tokens` cached positions; optional append=A > 0
+//               makes it a concatenation (HF DynamicCache's torch.cat): it also
+//               reads the A new positions and writes all tokens + A positions.
 //   allreduce, allgather, reducescatter, alltoall   bytes, ranks
 #include <cstdint>
 #include <map>
@@ -41,6 +49,10 @@ enum class OpKind {
 std::string_view op_kind_name(OpKind k);
 bool parse_op_kind(std::string_view s, OpKind& out);
 std::string op_kind_names();
+// Canonical attribute names of a kind: the required ones first, then the
+// optional ones (read with Op::get and a default).
+std::vector<std::string_view> op_attr_names(OpKind k);
+std::vector<std::string_view> op_required_attrs(OpKind k);
 // Element-wise/row-wise ops bounded by memory traffic on every target.
 bool is_vector_kind(OpKind k);
 bool is_collective_kind(OpKind k);

@@ -1,6 +1,8 @@
 // Generic single-kernel workloads.
 #include <fmt/format.h>
 
+#include "sim/error.h"
+#include "workloads/builder.h"
 #include "workloads/builtin.h"
 
 namespace tessera {
@@ -15,19 +17,56 @@ Graph build_gemm(const std::map<std::string, std::string>& p) {
   op.dtype = wl_dtype(p, "dtype");
   // Output format as the libraries produce it: int8 -> int32, fp8 -> bf16, others keep
   // their input format (the reference measurements' convention).
-  switch (op.dtype) {
-    case DType::int8: case DType::int4: case DType::uint8: case DType::ternary:
-      op.out_dtype = DType::int32; break;
-    case DType::fp8_e4m3: case DType::fp8_e5m2: case DType::fp6_e3m2: case DType::fp6_e2m3:
-    case DType::fp4_e2m1: case DType::mxfp8: case DType::mxfp6: case DType::mxfp4:
-    case DType::nvfp4:
-      op.out_dtype = DType::bf16; break;
-    default:
-      op.out_dtype = op.dtype;
-  }
+  op.out_dtype = product_out_dtype(op.dtype);
   op.attrs = {{"batch", wl_int(p, "batch")}, {"m", wl_int(p, "m")}, {"n", wl_int(p, "n")},
               {"k", wl_int(p, "k")}};
   g.add(op);
+  return g;
+}
+
+Graph build_conv2d(const std::map<std::string, std::string>& p) {
+  Graph g;
+  g.name = "conv2d";
+  GraphBuilder b(g, wl_dtype(p, "dtype"));
+  const int64_t cin = wl_int(p, "cin");
+  // groups=depthwise is shorthand for groups = cin (one filter per input channel).
+  const int64_t groups = p.at("groups") == "depthwise" ? cin : wl_int(p, "groups");
+  const int64_t r = wl_int(p, "r");
+  const int64_t s = wl_int_or(p, "s", r);
+  const int64_t h = wl_int(p, "h");
+  const int64_t w = wl_int_or(p, "w", h);
+  b.conv("conv2d", {}, wl_int(p, "n"), cin, wl_int(p, "cout"), h, w, r, s, wl_int(p, "stride"),
+         wl_count(p, "pad"), wl_int(p, "dilation"), groups);
+  return g;
+}
+
+Graph build_attention(const std::map<std::string, std::string>& p) {
+  Graph g;
+  g.name = "attention";
+  GraphBuilder b(g, wl_dtype(p, "dtype"));
+  AttnShape a;
+  a.batch = wl_int(p, "batch");
+  a.heads = wl_int(p, "heads");
+  a.kv_heads = wl_int_or(p, "kv_heads", a.heads);
+  a.sq = wl_int(p, "sq");
+  a.skv = wl_int_or(p, "skv", a.sq);
+  a.d = wl_int(p, "d");
+  a.causal = wl_bool(p, "causal");
+  a.bias = wl_bool(p, "bias");
+  if (a.heads % a.kv_heads != 0)
+    throw InputError(fmt::format("workload parameter 'kv_heads': heads={} is not a multiple of "
+                                 "kv_heads={}", a.heads, a.kv_heads));
+  b.attention("attention", {}, a, wl_bool(p, "fused"));
+  return g;
+}
+
+// One row-wise / element-wise op on a rows x cols tensor.
+template <OpKind K>
+Graph build_vector(const std::map<std::string, std::string>& p) {
+  Graph g;
+  g.name = std::string(op_kind_name(K));
+  GraphBuilder b(g, wl_dtype(p, "dtype"));
+  b.vec(K, g.name, {}, wl_int(p, "rows"), wl_int(p, "cols"), 2);
   return g;
 }
 
@@ -41,12 +80,54 @@ void add_kernel_workloads(std::vector<WorkloadInfo>& out) {
                   {"batch", "1", "independent products"},
                   {"dtype", "bf16", "operand format"}},
                  build_gemm});
+  out.push_back({"conv2d", "one NCHW convolution (torch.nn.functional.conv2d)",
+                 {{"n", "1", "batch"},
+                  {"cin", "", "input channels"},
+                  {"cout", "", "output channels"},
+                  {"h", "", "input height"},
+                  {"w", "auto", "input width (auto: = h)"},
+                  {"r", "3", "filter height"},
+                  {"s", "auto", "filter width (auto: = r)"},
+                  {"stride", "1", "stride (both axes)"},
+                  {"pad", "0", "zero padding (both axes)"},
+                  {"dilation", "1", "dilation (both axes)"},
+                  {"groups", "1", "channel groups, or 'depthwise' (= cin)"},
+                  {"dtype", "bf16", "operand format"}},
+                 build_conv2d});
+  out.push_back({"attention", "scaled-dot-product attention (fused kernel, or unfused with fused=0)",
+                 {{"batch", "1", "sequences"},
+                  {"heads", "32", "query heads"},
+                  {"kv_heads", "auto", "key/value heads (auto: = heads; fewer = GQA/MQA)"},
+                  {"sq", "2048", "query tokens (1 = decode step)"},
+                  {"skv", "auto", "key/value tokens (auto: = sq)"},
+                  {"d", "128", "head dimension"},
+                  {"causal", "0", "causal mask (0/1)"},
+                  {"bias", "0", "additive bias/mask tensor (0/1)"},
+                  {"fused", "1", "1: one fused kernel; 0: Q.K^T, scale, mask, softmax, P.V"},
+                  {"dtype", "bf16", "operand format"}},
+                 build_attention});
+  const std::vector<WorkloadParam> vec_params = {{"rows", "", "rows (tokens)"},
+                                                 {"cols", "", "columns (hidden size)"},
+                                                 {"dtype", "bf16", "element format"}};
+  out.push_back({"layernorm", "LayerNorm over the last dimension of a rows x cols tensor",
+                 vec_params, build_vector<OpKind::layernorm>});
+  out.push_back({"rmsnorm", "RMSNorm over the last dimension of a rows x cols tensor",
+                 vec_params, build_vector<OpKind::rmsnorm>});
+  out.push_back({"softmax", "softmax over the last dimension of a rows x cols tensor",
+                 vec_params, build_vector<OpKind::softmax>});
+  out.push_back({"gelu", "GELU of a rows x cols tensor", vec_params, build_vector<OpKind::gelu>});
+  out.push_back({"add", "element-wise sum of two rows x cols tensors", vec_params,
+                 build_vector<OpKind::add>});
 }
 
 const std::vector<WorkloadInfo>& builtin_workloads() {
   static const std::vector<WorkloadInfo> table = [] {
     std::vector<WorkloadInfo> t;
     add_kernel_workloads(t);
+    add_cnn_workloads(t);
+    add_transformer_workloads(t);
+    add_evoformer_workloads(t);
+    add_rnn_workloads(t);
     return t;
   }();
   return table;

@@ -1,0 +1,296 @@
+#!/usr/bin/env python3
+"""Capture the kernels a PyTorch model executes into a Tessera JSON trace
+(docs/trace-format.md), for `tessera run --workload trace.json`.
+
+Every ATen operator that reaches the dispatcher is intercepted with a
+TorchDispatchMode: operators that launch a kernel become trace ops (kind,
+shapes, dtype), views and metadata operators (view, permute, expand, ...)
+are skipped, and dependencies are recovered by remembering which op last
+wrote each tensor's storage.
+
+Usage (torch must be installed; Tessera itself never imports it):
+    python3 scripts/trace_pytorch.py --model torchvision.models:resnet50 \
+        --input 1x3x224x224 --dtype bf16 -o resnet50.json
+    python3 scripts/trace_pytorch.py --model transformers:AutoModel.from_pretrained \
+        --model-arg bert-base-uncased --tokens 1x128 -o bert.json
+    python3 scripts/trace_pytorch.py --model mymodule:build --device meta ...
+
+--device meta runs without memory or arithmetic (shapes only), which works for
+most models. From Python: `trace(model, *example_inputs)` returns the trace dict.
+
+Operators with no Tessera kind are recorded as kind "copy" (their bytes are
+counted, their arithmetic is not) with meta.unmapped = true, and listed on stderr.
+"""
+import argparse
+import importlib
+import json
+import math
+import sys
+
+try:
+    import torch
+    from torch.utils._python_dispatch import TorchDispatchMode
+except ImportError:  # pragma: no cover - torch is optional
+    torch = None
+    TorchDispatchMode = object
+
+# Operators that only change metadata: no kernel.
+FREE_OPS = {
+    "view", "_unsafe_view", "reshape", "t", "transpose", "permute", "expand", "slice", "select",
+    "unsqueeze", "squeeze", "detach", "alias", "as_strided", "split", "split_with_sizes", "chunk",
+    "unbind", "narrow", "flatten", "unflatten", "view_as", "expand_as", "lift_fresh", "empty",
+    "empty_like", "empty_strided", "_reshape_alias", "dropout", "native_dropout", "arange",
+    "zeros", "ones", "full", "scalar_tensor", "lift_fresh_copy", "_local_scalar_dense",
+    "sym_size", "sym_stride", "sym_numel", "is_same_size", "size", "stride", "dim",
+}
+
+DTYPES = {}
+if torch is not None:
+    DTYPES = {
+        torch.float64: "fp64", torch.float32: "fp32", torch.bfloat16: "bf16",
+        torch.float16: "fp16", torch.int8: "int8", torch.uint8: "uint8", torch.int32: "int32",
+        torch.int64: "int32", torch.bool: "uint8",
+    }
+    for name, fmt in (("float8_e4m3fn", "fp8_e4m3"), ("float8_e5m2", "fp8_e5m2")):
+        if hasattr(torch, name):
+            DTYPES[getattr(torch, name)] = fmt
+
+
+def _prod(xs):
+    return int(math.prod(int(x) for x in xs)) if len(xs) else 1
+
+
+def _rows_cols(shape):
+    shape = [int(s) for s in shape]
+    if not shape:
+        return 1, 1
+    return _prod(shape[:-1]), shape[-1]
+
+
+def _is_tensor(x):
+    return torch is not None and isinstance(x, torch.Tensor)
+
+
+def _tensors(obj):
+    if _is_tensor(obj):
+        yield obj
+    elif isinstance(obj, (list, tuple)):
+        for x in obj:
+            yield from _tensors(x)
+    elif isinstance(obj, dict):
+        for x in obj.values():
+            yield from _tensors(x)
+
+
+def _conv_out(i, k, s, p, d):
+    return (i + 2 * p - d * (k - 1) - 1) // s + 1
+
+
+def map_op(name, args, kwargs, out):
+    """Returns (kind, attrs) for a kernel-launching operator, or None if unmapped."""
+    a = list(args)
+    if name in ("mm", "addmm"):
+        x, w = (a[0], a[1]) if name == "mm" else (a[1], a[2])
+        return "matmul", {"batch": 1, "m": x.shape[0], "n": w.shape[1], "k": x.shape[1]}
+    if name in ("bmm", "baddbmm"):
+        x, w = (a[0], a[1]) if name == "bmm" else (a[1], a[2])
+        return "matmul", {"batch": x.shape[0], "m": x.shape[1], "n": w.shape[2], "k": x.shape[2]}
+    if name in ("convolution", "cudnn_convolution", "_convolution", "conv2d"):
+        x, w = a[0], a[1]
+        stride = a[3] if len(a) > 3 else [1, 1]
+        pad = a[4] if len(a) > 4 else [0, 0]
+        dil = a[5] if len(a) > 5 else [1, 1]
+        groups = a[8] if name in ("convolution", "_convolution") and len(a) > 8 else (
+            a[6] if name == "conv2d" and len(a) > 6 else 1)
+        if x.dim() != 4 or len(set(stride)) != 1 or len(set(pad)) != 1 or len(set(dil)) != 1:
+            return None
+        return "conv2d", {"n": x.shape[0], "cin": x.shape[1], "cout": w.shape[0], "h": x.shape[2],
+                          "w": x.shape[3], "r": w.shape[2], "s": w.shape[3], "stride": stride[0],
+                          "pad": pad[0], "dilation": dil[0], "groups": groups}
+    if name in ("_scaled_dot_product_flash_attention", "_scaled_dot_product_efficient_attention",
+                "_scaled_dot_product_cudnn_attention", "scaled_dot_product_attention",
+                "_scaled_dot_product_flash_attention_for_cpu"):
+        q, k = a[0], a[1]
+        causal = bool(kwargs.get("is_causal", False))
+        bias = kwargs.get("attn_mask", kwargs.get("attn_bias"))
+        for x in a[3:]:
+            if isinstance(x, bool):
+                causal = causal or x
+            elif _is_tensor(x) and bias is None:
+                bias = x
+        return "attention", {"batch": q.shape[0], "heads": q.shape[1], "kv_heads": k.shape[1],
+                             "sq": q.shape[2], "skv": k.shape[2], "d": q.shape[3],
+                             "causal": int(causal), "bias": int(bias is not None)}
+    if name == "native_layer_norm":
+        cols = _prod(a[1])
+        return "layernorm", {"rows": a[0].numel() // cols, "cols": cols}
+    if name in ("rms_norm", "_fused_rms_norm"):
+        cols = _prod(a[1])
+        return "rmsnorm", {"rows": a[0].numel() // cols, "cols": cols}
+    if name in ("_softmax", "softmax", "_log_softmax"):
+        dim = a[1] % a[0].dim() if a[0].dim() else 0
+        cols = a[0].shape[dim] if a[0].dim() else 1
+        return "softmax", {"rows": a[0].numel() // cols, "cols": cols}
+    simple = {"gelu": "gelu", "silu": "silu", "relu": "relu", "sigmoid": "sigmoid",
+              "tanh": "tanh", "gelu_": "gelu", "silu_": "silu", "relu_": "relu",
+              "sigmoid_": "sigmoid", "tanh_": "tanh", "hardtanh": "relu", "hardtanh_": "relu"}
+    if name in simple:
+        r, c = _rows_cols(a[0].shape)
+        return simple[name], {"rows": r, "cols": c}
+    if name in ("add", "add_", "sub", "sub_", "mul", "mul_", "div", "div_", "rsub"):
+        kind = "add" if name.startswith(("add", "sub", "rsub")) else "mul"
+        r, c = _rows_cols(out.shape)
+        full = sum(1 for x in a[:2] if _is_tensor(x) and x.numel() == out.numel())
+        return kind, {"rows": r, "cols": c, "inputs": max(1, full)}
+    if name in ("_native_batch_norm_legit_no_training", "native_batch_norm", "cudnn_batch_norm",
+                "_native_batch_norm_legit"):
+        x = a[0]
+        return "batchnorm", {"rows": x.numel() // x.shape[1], "cols": x.shape[1]}
+    if name in ("max_pool2d_with_indices", "max_pool2d", "avg_pool2d"):
+        x, k = a[0], list(a[1])
+        stride = list(a[2]) if len(a) > 2 and a[2] else k
+        pad = list(a[3]) if len(a) > 3 else [0, 0]
+        if len(set(stride)) != 1 or len(set(pad)) != 1:
+            return None
+        kind = "avgpool" if name == "avg_pool2d" else "maxpool"
+        return kind, {"n": x.shape[0], "c": x.shape[1], "h": x.shape[2], "w": x.shape[3],
+                      "r": k[0], "s": k[-1], "stride": stride[0], "pad": pad[0]}
+    if name in ("_adaptive_avg_pool2d", "adaptive_avg_pool2d"):
+        x, o = a[0], list(a[1])
+        if o[0] != o[-1] or x.shape[2] != x.shape[3]:
+            return None
+        stride = max(1, x.shape[2] // o[0])
+        k = x.shape[2] - (o[0] - 1) * stride
+        return "avgpool", {"n": x.shape[0], "c": x.shape[1], "h": x.shape[2], "w": x.shape[3],
+                           "r": k, "s": k, "stride": stride, "pad": 0}
+    if name == "mean" and a[0].dim() == 4 and len(a) > 1 and sorted(d % 4 for d in a[1]) == [2, 3]:
+        x = a[0]
+        return "avgpool", {"n": x.shape[0], "c": x.shape[1], "h": x.shape[2], "w": x.shape[3],
+                           "r": x.shape[2], "s": x.shape[3], "stride": 1, "pad": 0}
+    if name == "embedding":
+        w, idx = a[0], a[1]
+        return "embedding", {"tokens": idx.numel(), "dim": w.shape[1], "vocab": w.shape[0]}
+    if name in ("copy_", "clone", "_to_copy", "cat", "contiguous", "index_select", "gather",
+                "index", "masked_fill", "masked_fill_", "where", "neg", "fill_", "zero_"):
+        r, c = _rows_cols(out.shape)
+        return "copy", {"rows": r, "cols": c}
+    return None
+
+
+class _Tracer(TorchDispatchMode):
+    def __init__(self):
+        super().__init__()
+        self.ops = []
+        self.writer = {}      # storage data_ptr -> op name
+        self.unmapped = {}
+        self.counts = {}
+
+    def _key(self, t):
+        try:
+            return (t.device.type, t.untyped_storage().data_ptr(), id(t.untyped_storage())
+                    if t.device.type == "meta" else 0)
+        except Exception:  # noqa: BLE001 - tensors without storage (e.g. sparse)
+            return None
+
+    def __torch_dispatch__(self, func, types, args=(), kwargs=None):
+        kwargs = kwargs or {}
+        out = func(*args, **kwargs)
+        name = func.__name__.split(".")[0]
+        if name in FREE_OPS:
+            for t in _tensors(out):  # a view shares its base's producer
+                base = next(iter(_tensors(args)), None)
+                if base is not None and self._key(base) in self.writer:
+                    self.writer[self._key(t)] = self.writer[self._key(base)]
+            return out
+        outs = list(_tensors(out))
+        first = outs[0] if outs else next(iter(_tensors(args)), None)
+        if first is None:
+            return out
+        mapped = map_op(name, args, kwargs, first)
+        if mapped is None:
+            self.unmapped[name] = self.unmapped.get(name, 0) + 1
+            r, c = _rows_cols(first.shape)
+            kind, attrs = "copy", {"rows": max(r, 1), "cols": max(c, 1)}
+        else:
+            kind, attrs = mapped
+        self.counts[name] = self.counts.get(name, 0) + 1
+        op_name = f"{name}.{self.counts[name] - 1}"
+        deps = []
+        for t in _tensors((args, kwargs)):
+            w = self.writer.get(self._key(t))
+            if w is not None and w not in deps:
+                deps.append(w)
+        ins = [t for t in _tensors(args) if t.is_floating_point()]
+        dtype = DTYPES.get(ins[0].dtype if ins else first.dtype, "fp32")
+        op = {"name": op_name, "kind": kind, "dtype": dtype,
+              "out_dtype": DTYPES.get(first.dtype, dtype),
+              "attrs": {k: int(v) for k, v in attrs.items()}, "deps": deps,
+              "meta": {"aten": f"aten::{name}"}}
+        if mapped is None:
+            op["meta"]["unmapped"] = True
+        self.ops.append(op)
+        for t in outs:
+            self.writer[self._key(t)] = op_name
+        if name.endswith("_"):  # in-place: the first argument now holds this op's result
+            t = next(iter(_tensors(args)), None)
+            if t is not None:
+                self.writer[self._key(t)] = op_name
+        return out
+
+
+def trace(model, *inputs, name="model"):
+    """Runs model(*inputs) under no_grad and returns the trace as a dict."""
+    if torch is None:
+        raise RuntimeError("PyTorch is not installed: pip install torch (and torchvision / "
+                           "transformers for their models)")
+    model.eval()
+    tracer = _Tracer()
+    with torch.no_grad(), tracer:
+        model(*inputs)
+    for n, c in sorted(tracer.unmapped.items()):
+        print(f"trace_pytorch: {c} x aten::{n} has no Tessera kind; recorded as copy",
+              file=sys.stderr)
+    dtypes = [op["dtype"] for op in tracer.ops]
+    return {"format": "tessera-trace", "version": 1, "name": name,
+            "dtype": max(set(dtypes), key=dtypes.count) if dtypes else "fp32",
+            "meta": {"generator": "scripts/trace_pytorch.py", "torch": torch.__version__},
+            "ops": tracer.ops}
+
+
+def _shape(s):
+    return [int(x) for x in s.lower().split("x")]
+
+
+def main(argv=None):
+    p = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    p.add_argument("--model", required=True, help="module:callable returning an nn.Module")
+    p.add_argument("--model-arg", action="append", default=[], help="positional argument(s)")
+    p.add_argument("--input", action="append", default=[], help="float input shape, e.g. 1x3x224x224")
+    p.add_argument("--tokens", help="integer token-id input shape BxS (language models)")
+    p.add_argument("--dtype", default="fp32", help="fp32, bf16 or fp16")
+    p.add_argument("--device", default="cpu", help="cpu, cuda or meta (shapes only)")
+    p.add_argument("--name", help="workload name in the trace (default: the callable)")
+    p.add_argument("-o", "--output", required=True)
+    a = p.parse_args(argv)
+    if torch is None:
+        print("trace_pytorch: PyTorch is not installed (pip install torch)", file=sys.stderr)
+        return 2
+    module, _, attr = a.model.partition(":")
+    fn = importlib.import_module(module)
+    for part in attr.split("."):
+        fn = getattr(fn, part)
+    dt = {"fp32": torch.float32, "bf16": torch.bfloat16, "fp16": torch.float16}[a.dtype]
+    model = fn(*a.model_arg).to(device=a.device, dtype=dt)
+    inputs = [torch.randn(_shape(s), dtype=dt, device=a.device) for s in a.input]
+    if a.tokens:
+        inputs.append(torch.zeros(_shape(a.tokens), dtype=torch.long, device=a.device))
+    result = trace(model, *inputs, name=a.name or attr.split(".")[-1])
+    with open(a.output, "w") as f:
+        json.dump(result, f, indent=1)
+        f.write("\n")
+    print(f"trace_pytorch: {len(result['ops'])} ops -> {a.output}", file=sys.stderr)
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

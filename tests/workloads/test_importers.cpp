@@ -1,0 +1,269 @@
+// Importers: JSON trace, SCALE-Sim CSV, ONNX; malformed input gives InputError
+// naming the file and line/node.
+#include <catch2/catch.hpp>
+
+#include <filesystem>
+#include <fstream>
+
+#include "sim/error.h"
+#include "workloads/importers.h"
+#include "workloads/workloads.h"
+
+using namespace tessera;
+using Catch::Contains;
+
+namespace {
+const std::string kData = TESSERA_WL_TEST_DATA;
+
+const Op& find(const Graph& g, const std::string& name) {
+  for (const auto& op : g.ops)
+    if (op.name == name) return op;
+  FAIL("no op named " << name);
+  return g.ops.front();
+}
+
+std::string trace_with(const std::string& ops) {
+  return "{\n \"format\": \"tessera-trace\",\n \"version\": 1,\n \"ops\": [\n" + ops + "\n ]\n}\n";
+}
+}  // namespace
+
+TEST_CASE("JSON trace: the checked-in example imports op for op", "[import][json]") {
+  Graph g = build_workload(kData + "/example_trace.json");
+  CHECK(g.name == "mlp_attention_block");
+  REQUIRE(g.ops.size() == 7);
+  const Op& fc = g.ops[0];
+  CHECK(fc.kind == OpKind::matmul);
+  CHECK(fc.dtype == DType::bf16);
+  CHECK(fc.at("m") == 32);
+  CHECK(g.ops[1].deps == std::vector<int>{0});
+  const Op& at = find(g, "_scaled_dot_product_flash_attention_for_cpu.0");
+  CHECK(at.at("causal") == 1);
+  CHECK(at.deps == std::vector<int>{4});
+  // 2*32*256*64 + 8*32*256 + 2*32*64*256 + 32*64 + 8*32*64 + 4*2*4*16*16*16/2 + 0
+  CHECK(g.total_flops() == 1048576.0 + 65536 + 1048576 + 2048 + 16384 + 65536);
+}
+
+TEST_CASE("JSON trace: defaults and dependencies by name", "[import][json]") {
+  Graph g = parse_json_trace(trace_with(
+      R"(  {"name": "a", "kind": "matmul", "dtype": "int8", "attrs": {"batch": 1, "m": 4, "n": 4, "k": 4}},
+  {"name": "b", "kind": "relu", "attrs": {"rows": 4, "cols": 4}, "deps": ["a"]},
+  {"name": "c", "kind": "add", "attrs": {"rows": 4, "cols": 4}, "deps": ["a", "b"]})"),
+                             "t.json");
+  CHECK(g.ops[0].out_dtype == DType::int32);  // int8 products accumulate into int32
+  CHECK(g.ops[1].dtype == DType::fp32);       // the trace's default format
+  CHECK(g.ops[2].deps == std::vector<int>{0, 1});
+}
+
+TEST_CASE("JSON trace: malformed input names file, line and reason", "[import][json][errors]") {
+  // Syntax error on line 3.
+  CHECK_THROWS_WITH(parse_json_trace("{\n \"ops\": [\n  {\"name\": \"a\",, }\n ]\n}", "bad.json"),
+                    Contains("bad.json:3: malformed JSON"));
+  CHECK_THROWS_WITH(parse_json_trace("[1, 2]", "bad.json"),
+                    Contains("bad.json:1: a trace is a JSON object"));
+  CHECK_THROWS_WITH(parse_json_trace("{\"opz\": []}", "bad.json"),
+                    Contains("unknown top-level key 'opz'"));
+  CHECK_THROWS_WITH(parse_json_trace("{\"ops\": []}", "bad.json"), Contains("\"ops\" is empty"));
+  // Ops start on line 5 (after the header lines of trace_with).
+  CHECK_THROWS_WITH(
+      parse_json_trace(trace_with(R"(  {"name": "a", "kind": "matmull", "attrs": {}})"), "t.json"),
+      Contains("t.json:5: op 0 'a': unknown kind 'matmull'; accepted: matmul, conv2d"));
+  CHECK_THROWS_WITH(
+      parse_json_trace(trace_with(
+          R"(  {"name": "a", "kind": "relu", "attrs": {"rows": 2, "cols": 2}},
+  {"name": "b", "kind": "matmul", "attrs": {"batch": 1, "M": 4, "n": 4, "k": 4}})"), "t.json"),
+      Contains("t.json:6: op 1 'b': unknown attribute 'M' for kind matmul; accepted: batch, m, n, "
+               "k, b_shared"));
+  CHECK_THROWS_WITH(
+      parse_json_trace(trace_with(R"(  {"name": "a", "kind": "matmul", "attrs": {"batch": 1, "m": 4, "n": 4}})"),
+                       "t.json"),
+      Contains("t.json:5: op 'a' (matmul) is missing dimension 'k'"));
+  CHECK_THROWS_WITH(
+      parse_json_trace(trace_with(R"(  {"name": "a", "kind": "relu", "attrs": {"rows": 2.5, "cols": 2}})"),
+                       "t.json"),
+      Contains("attribute 'rows' = 2.5 is not an integer"));
+  CHECK_THROWS_WITH(
+      parse_json_trace(trace_with(
+          R"(  {"name": "a", "kind": "relu", "attrs": {"rows": 2, "cols": 2}, "deps": ["b"]},
+  {"name": "b", "kind": "relu", "attrs": {"rows": 2, "cols": 2}})"), "t.json"),
+      Contains("t.json:5: op 0 'a': dependency 'b' appears later in \"ops\""));
+  CHECK_THROWS_WITH(
+      parse_json_trace(trace_with(
+          R"(  {"name": "a", "kind": "relu", "attrs": {"rows": 2, "cols": 2}},
+  {"name": "a", "kind": "relu", "attrs": {"rows": 2, "cols": 2}})"), "t.json"),
+      Contains("t.json:6: op 1 'a': name 'a' is already used by op 0"));
+  CHECK_THROWS_WITH(
+      parse_json_trace(trace_with(R"(  {"name": "a", "kind": "relu", "dtype": "fp12", "attrs": {"rows": 2, "cols": 2}})"),
+                       "t.json"),
+      Contains("'dtype' = 'fp12' is not a known format; accepted: fp64, fp32"));
+}
+
+TEST_CASE("SCALE-Sim CSV: convolution form", "[import][csv]") {
+  Graph g = build_workload(kData + "/scalesim_alexnet.csv");
+  REQUIRE(g.ops.size() == 5);
+  const Op& c1 = g.ops[0];
+  CHECK(c1.name == "Conv1");
+  CHECK(c1.kind == OpKind::conv2d);
+  CHECK(c1.at("h") == 224);
+  CHECK(c1.at("r") == 11);
+  CHECK(c1.at("cin") == 3);
+  CHECK(c1.at("cout") == 96);
+  CHECK(c1.at("stride") == 4);
+  CHECK(c1.at("pad") == 0);
+  CHECK(c1.dtype == DType::int8);
+  // SCALE-Sim's MACs: ofmap (224-11)/4 + 1 = 54 -> 54*54 * 11*11*3 * 96.
+  CHECK(op_flops(c1) == 2.0 * 54 * 54 * 11 * 11 * 3 * 96);
+  CHECK(g.ops[1].deps == std::vector<int>{0});
+}
+
+TEST_CASE("SCALE-Sim CSV: GEMM form with CRLF and trailing commas; tabs", "[import][csv]") {
+  Graph g = build_workload(kData + "/scalesim_gemm_gpt2.csv");
+  REQUIRE(g.ops.size() == 6);
+  CHECK(g.ops[0].name == "QKT");
+  CHECK(g.ops[0].kind == OpKind::matmul);
+  CHECK(g.ops[0].at("m") == 1024);
+  CHECK(g.ops[0].at("n") == 1024);
+  CHECK(g.ops[0].at("k") == 64);
+  CHECK(g.ops[5].name == "PW-FF-L2");  // last line has no newline
+  CHECK(g.ops[5].at("k") == 3072);
+  Graph t = build_workload(kData + "/scalesim_unet_tabs.csv");
+  CHECK(t.ops.size() == 23);
+  CHECK(t.ops[0].at("h") == 572);
+}
+
+TEST_CASE("SCALE-Sim CSV: byte-order mark, section titles, notes, extra columns", "[import][csv]") {
+  Graph g = parse_scalesim_csv(
+      "\xEF\xBB\xBFLayer name,\xC2\xA0IFMAP Height, IFMAP Width, Filter Height, Filter Width, "
+      "Channels, Num Filter, Strides,\n\nResnet,\n,,,,,,,,\nConv1, 8, 8, 3, 3, 4, 16, 1,#dw\n"
+      "Conv2, 6, 6, 1, 1, 16, 16, 1, 5, 5,\n",
+      "x.csv");
+  REQUIRE(g.ops.size() == 2);
+  CHECK(g.ops[1].at("cin") == 16);
+}
+
+TEST_CASE("SCALE-Sim CSV: every shared topology imports or fails with a line", "[import][csv]") {
+  const std::filesystem::path dir = std::string(TESSERA_SHARED_DIR) + "/peer-data/scale-sim/topologies";
+  if (!std::filesystem::exists(dir)) {
+    WARN("no SCALE-Sim topologies at " << dir.string());
+    return;
+  }
+  int ok = 0;
+  for (const auto& e : std::filesystem::recursive_directory_iterator(dir)) {
+    if (e.path().extension() != ".csv") continue;
+    try {
+      Graph g = build_workload(e.path().string());
+      CHECK(!g.ops.empty());
+      ++ok;
+    } catch (const InputError& err) {
+      // Placeholders such as "B" and "H" (LSTM_template.csv) or a broken row
+      // (MLPERF.csv: "FC, 1, 1, 1, ,1 2, ...") must be reported with a line.
+      CHECK_THAT(err.what(), Contains(e.path().string() + ":"));
+    }
+  }
+  CHECK(ok > 100);
+}
+
+TEST_CASE("SCALE-Sim CSV: malformed rows", "[import][csv][errors]") {
+  const std::string hdr =
+      "Layer name, IFMAP Height, IFMAP Width, Filter Height, Filter Width, Channels, Num Filter, "
+      "Strides,\n";
+  CHECK_THROWS_WITH(parse_scalesim_csv(hdr + "L1, 1, B, 1, 1, H, H, 1,\n", "l.csv"),
+                    Contains("l.csv:2: layer 'L1': IFMAP Width = 'B' is not a positive integer"));
+  CHECK_THROWS_WITH(parse_scalesim_csv(hdr + "L1, 8, 8, 3, 3,\n", "l.csv"),
+                    Contains("l.csv:2: layer 'L1' has 4 value(s); the convolution form needs 7"));
+  CHECK_THROWS_WITH(parse_scalesim_csv(hdr + "L1, 2, 2, 3, 3, 1, 1, 1,\n", "l.csv"),
+                    Contains("l.csv:2: layer 'L1': filter 3x3 is larger than the ifmap 2x2"));
+  CHECK_THROWS_WITH(parse_scalesim_csv("Layer, M, N, K,\nG1, 4, 0, 4,\n", "g.csv"),
+                    Contains("g.csv:2: layer 'G1': N = '0' is not a positive integer"));
+  CHECK_THROWS_WITH(parse_scalesim_csv("name, a, b\n", "h.csv"),
+                    Contains("h.csv:1: unrecognised header"));
+  CHECK_THROWS_WITH(parse_scalesim_csv("", "e.csv"), Contains("e.csv: the file is empty"));
+  CHECK_THROWS_WITH(parse_scalesim_csv("Layer, M, N, K,\n", "e.csv"),
+                    Contains("header but no layers"));
+}
+
+TEST_CASE("ONNX: small CNN with conv, batch-norm, pools, gemm", "[import][onnx]") {
+  Graph g = build_workload(kData + "/tiny_cnn.onnx");
+  CHECK(g.name == "tiny_cnn");
+  // Flatten launches nothing; every other node is one op.
+  REQUIRE(g.ops.size() == 9);
+  const Op& c1 = find(g, "conv1");
+  CHECK(c1.kind == OpKind::conv2d);
+  CHECK(c1.dtype == DType::fp32);
+  CHECK(c1.at("pad") == 1);
+  CHECK(c1.at("cout") == 8);
+  CHECK(op_flops(c1) == 2.0 * 32 * 32 * 8 * 3 * 9);
+  const Op& bn = find(g, "bn1");
+  CHECK(bn.kind == OpKind::batchnorm);
+  CHECK(bn.at("cols") == 8);
+  CHECK(bn.at("rows") == 32 * 32);
+  const Op& pool = find(g, "pool1");
+  CHECK(pool.kind == OpKind::maxpool);
+  CHECK(pool.at("stride") == 2);
+  const Op& dw = find(g, "dwconv");
+  CHECK(dw.at("groups") == 8);
+  CHECK(dw.at("h") == 16);
+  CHECK(dw.at("stride") == 2);
+  const Op& gap = find(g, "gap");
+  CHECK(gap.kind == OpKind::avgpool);
+  CHECK(gap.at("r") == 8);
+  const Op& fc = find(g, "fc");
+  CHECK(fc.kind == OpKind::matmul);
+  CHECK(fc.at("m") == 1);
+  CHECK(fc.at("n") == 10);
+  CHECK(fc.at("k") == 8);
+  CHECK(fc.deps == std::vector<int>{6});  // through the Flatten to the pool
+  CHECK(find(g, "softmax").at("cols") == 10);
+}
+
+TEST_CASE("ONNX: MLP with shape arithmetic, symbolic batch, Gelu, LayerNorm", "[import][onnx]") {
+  Graph g = build_workload(kData + "/tiny_mlp.onnx");
+  CHECK(g.info.at("onnx_symbolic_dims") == 1);
+  std::vector<std::string> names;
+  for (const auto& op : g.ops) names.push_back(op.name);
+  // Shape, Gather, Unsqueeze and Concat on constants fold; Reshape is free.
+  CHECK(names == std::vector<std::string>{"fc1", "fc1_bias", "gelu", "fc2", "residual", "ln",
+                                          "to_heads", "softmax"});
+  const Op& fc1 = find(g, "fc1");
+  CHECK(fc1.at("m") == 16);  // batch 1 (symbolic) * 16 rows
+  CHECK(fc1.at("b_shared") == 1);
+  CHECK(find(g, "fc1_bias").at("inputs") == 1);  // bias is broadcast
+  CHECK(find(g, "residual").at("inputs") == 2);
+  CHECK(find(g, "ln").at("cols") == 32);
+  CHECK(find(g, "gelu").kind == OpKind::gelu);
+  const Op& sm = find(g, "softmax");  // over [1, 4, 16, 8] after the transpose
+  CHECK(sm.at("cols") == 8);
+  CHECK(sm.at("rows") == 64);
+  CHECK(find(g, "to_heads").deps == std::vector<int>{5});
+}
+
+TEST_CASE("ONNX: one error lists every unsupported operator and node", "[import][onnx][errors]") {
+  CHECK_THROWS_WITH(build_workload(kData + "/unsupported.onnx"),
+                    Contains("unsupported.onnx: 3 unsupported ONNX operator node(s): Erf (node "
+                             "'erf_1'), com.example::Frobnicate (node 'custom_1'), ReduceMean "
+                             "(node 'mean_1'); supported operators:"));
+}
+
+TEST_CASE("ONNX: malformed files", "[import][onnx][errors]") {
+  CHECK_THROWS_WITH(parse_onnx("", "e.onnx"), Contains("e.onnx: the file is empty"));
+  // Field 7 (graph) announced with 100 bytes but only 2 follow.
+  CHECK_THROWS_WITH(parse_onnx(std::string("\x3a\x64\x0a\x00", 4), "t.onnx"),
+                    Contains("t.onnx: malformed ONNX protobuf (ModelProto) at byte 2: length 100 "
+                             "runs past the end"));
+  CHECK_THROWS_WITH(parse_onnx("hello world, not a protobuf", "x.onnx"),
+                    Contains("x.onnx: malformed ONNX protobuf"));
+  // A truncated copy of a real model never crashes: it is an InputError.
+  std::ifstream in(kData + "/tiny_cnn.onnx", std::ios::binary);
+  const std::string bytes((std::istreambuf_iterator<char>(in)), std::istreambuf_iterator<char>());
+  REQUIRE(bytes.size() > 100);
+  for (size_t cut : {bytes.size() / 3, bytes.size() / 2, bytes.size() - 7}) {
+    INFO(cut);
+    CHECK_THROWS_AS(parse_onnx(bytes.substr(0, cut), "cut.onnx"), InputError);
+  }
+}
+
+TEST_CASE("import dispatch by extension", "[import]") {
+  CHECK_THROWS_WITH(import_workload_file("model.pb"),
+                    Contains("model.pb: cannot import a '.pb' file; accepted: .json"));
+  CHECK_THROWS_WITH(build_workload("no/such/file.json"),
+                    Contains("file 'no/such/file.json' does not exist"));
+}

@@ -1,0 +1,149 @@
+// IR arithmetic: FLOPs and minimum bytes of single ops, derived by hand.
+#include <catch2/catch.hpp>
+
+#include "sim/error.h"
+#include "workloads/ir.h"
+#include "workloads/workloads.h"
+
+using namespace tessera;
+
+namespace {
+Op make(OpKind k, std::map<std::string, int64_t> attrs, DType t = DType::bf16) {
+  Op op;
+  op.name = "x";
+  op.kind = k;
+  op.dtype = op.out_dtype = t;
+  op.attrs = std::move(attrs);
+  return op;
+}
+}  // namespace
+
+TEST_CASE("conv2d FLOPs and bytes: ResNet-50 stem", "[ir]") {
+  // 3 -> 64 channels, 7x7, stride 2, pad 3 on 224x224: ho = (224 + 6 - 7)/2 + 1 = 112.
+  // FLOPs = 2 * 112*112 * 64 * 3*7*7 = 2 * 118,013,952 = 236,027,904.
+  // Bytes (bf16): input 3*224*224 = 150,528 + weight 64*3*49 = 9,408 + output
+  // 64*112*112 = 802,816 elements = 962,752 * 2 = 1,925,504.
+  Op op = make(OpKind::conv2d, {{"n", 1}, {"cin", 3}, {"cout", 64}, {"h", 224}, {"w", 224},
+                                {"r", 7}, {"s", 7}, {"stride", 2}, {"pad", 3}});
+  CHECK(op_flops(op) == 236027904.0);
+  CHECK(op_min_bytes(op) == 1925504.0);
+}
+
+TEST_CASE("conv2d FLOPs: depthwise and dilated", "[ir]") {
+  // Depthwise 3x3 on 32 x 112 x 112, pad 1: each output sees cin/groups = 1 channel:
+  // 2 * 112*112 * 32 * 1 * 9 = 7,225,344.
+  Op dw = make(OpKind::conv2d, {{"n", 1}, {"cin", 32}, {"cout", 32}, {"h", 112}, {"w", 112},
+                                {"r", 3}, {"s", 3}, {"stride", 1}, {"pad", 1}, {"groups", 32}});
+  CHECK(op_flops(dw) == 7225344.0);
+  // Dilation 2, 3x3, pad 2 on 10x10: effective window 5, ho = (10 + 4 - 4 - 1)/1 + 1 = 10.
+  // 2 * 10*10 * 4 * 2 * 9 = 14,400.
+  Op dil = make(OpKind::conv2d, {{"n", 1}, {"cin", 2}, {"cout", 4}, {"h", 10}, {"w", 10},
+                                 {"r", 3}, {"s", 3}, {"stride", 1}, {"pad", 2}, {"dilation", 2}});
+  CHECK(op_flops(dil) == 14400.0);
+}
+
+TEST_CASE("attention FLOPs: full, causal, decode; GQA bytes", "[ir]") {
+  // 4 * batch * heads * sq * skv * d = 4 * 2 * 8 * 128 * 128 * 64 = 67,108,864.
+  Op a = make(OpKind::attention, {{"batch", 2}, {"heads", 8}, {"kv_heads", 8}, {"sq", 128},
+                                  {"skv", 128}, {"d", 64}});
+  CHECK(op_flops(a) == 67108864.0);
+  a.attrs["causal"] = 1;  // half of the score matrix
+  CHECK(op_flops(a) == 33554432.0);
+  // Decode: one query against 4096 keys, causal has no effect: 4*1*32*1*4096*128.
+  Op dec = make(OpKind::attention, {{"batch", 1}, {"heads", 32}, {"sq", 1}, {"skv", 4096},
+                                    {"d", 128}, {"causal", 1}});
+  CHECK(op_flops(dec) == 4.0 * 32 * 4096 * 128);
+  // GQA with 2 KV heads: Q 2*8*128*64 = 131,072; K+V 2*2*2*128*64 = 65,536; O 131,072
+  // -> 327,680 elements * 2 bytes = 655,360.
+  Op gqa = make(OpKind::attention, {{"batch", 2}, {"heads", 8}, {"kv_heads", 2}, {"sq", 128},
+                                    {"skv", 128}, {"d", 64}});
+  CHECK(op_min_bytes(gqa) == 655360.0);
+  // A pair bias shared across the batch is read once (heads*sq*skv = 8*128*128 = 131,072
+  // elements), not once per batch entry.
+  gqa.attrs["bias"] = 1;
+  gqa.attrs["bias_shared"] = 1;
+  CHECK(op_min_bytes(gqa) == 655360.0 + 2.0 * 131072);
+  gqa.attrs["bias_shared"] = 0;
+  CHECK(op_min_bytes(gqa) == 655360.0 + 2.0 * 2 * 131072);
+}
+
+TEST_CASE("matmul, vector, KV-cache and collective arithmetic", "[ir]") {
+  Op mm = make(OpKind::matmul, {{"batch", 4}, {"m", 8}, {"n", 16}, {"k", 32}});
+  CHECK(op_flops(mm) == 2.0 * 4 * 8 * 16 * 32);
+  // A: 4*8*32 = 1024, B: 4*32*16 = 2048, C: 4*8*16 = 512 elements, bf16.
+  CHECK(op_min_bytes(mm) == 2.0 * (1024 + 2048 + 512));
+  mm.attrs["b_shared"] = 1;  // one weight for all batches: B = 32*16 = 512
+  CHECK(op_min_bytes(mm) == 2.0 * (1024 + 512 + 512));
+
+  Op add = make(OpKind::add, {{"rows", 10}, {"cols", 20}});
+  CHECK(op_flops(add) == 200.0);
+  CHECK(op_min_bytes(add) == 2.0 * (2 * 200 + 200));
+  add.attrs["inputs"] = 1;  // scalar operand
+  CHECK(op_min_bytes(add) == 2.0 * (200 + 200));
+
+  // kv_write of one token: K and V, 2 * batch 2 * kv_heads 8 * d 128 = 4096 elements.
+  Op kw = make(OpKind::kv_write, {{"batch", 2}, {"kv_heads", 8}, {"tokens", 1}, {"d", 128}});
+  CHECK(op_flops(kw) == 0.0);
+  CHECK(op_min_bytes(kw) == 2.0 * 4096);
+  // torch.cat of a 100-token cache and 1 new token: read 101 positions, write 101.
+  Op cat = make(OpKind::kv_read, {{"batch", 2}, {"kv_heads", 8}, {"tokens", 100}, {"d", 128},
+                                  {"append", 1}});
+  CHECK(op_min_bytes(cat) == 2.0 * 4096 * 101 * 2);
+
+  Op ar = make(OpKind::allreduce, {{"bytes", 1 << 20}, {"ranks", 8}});
+  CHECK(op_flops(ar) == (1 << 20) / 2.0);  // one add per bf16 element
+  CHECK(op_min_bytes(ar) == double(1 << 20));
+  for (OpKind k : {OpKind::allgather, OpKind::reducescatter, OpKind::alltoall}) {
+    Op c = make(k, {{"bytes", 4096}, {"ranks", 4}});
+    CHECK(op_min_bytes(c) == 4096.0);
+  }
+}
+
+TEST_CASE("pooling and embedding arithmetic", "[ir]") {
+  // 3x3 stride-2 pad-1 max pool on 64 x 112 x 112 -> 56 x 56: 64*56*56*9 compares.
+  Op mp = make(OpKind::maxpool, {{"n", 1}, {"c", 64}, {"h", 112}, {"w", 112}, {"r", 3},
+                                 {"s", 3}, {"stride", 2}, {"pad", 1}});
+  CHECK(op_flops(mp) == 64.0 * 56 * 56 * 9);
+  CHECK(op_min_bytes(mp) == 2.0 * (64 * 112 * 112 + 64 * 56 * 56));
+  Op emb = make(OpKind::embedding, {{"tokens", 128}, {"dim", 768}, {"vocab", 30522}});
+  CHECK(op_flops(emb) == 0.0);
+  CHECK(op_min_bytes(emb) == 2.0 * 2 * 128 * 768 + 8.0 * 128);
+}
+
+TEST_CASE("every kind has a name, attribute list and arithmetic", "[ir]") {
+  for (const std::string& name : {"matmul", "conv2d", "attention", "layernorm", "rmsnorm",
+                                  "softmax", "gelu", "silu", "relu", "sigmoid", "tanh", "add",
+                                  "mul", "batchnorm", "copy", "transpose", "maxpool", "avgpool",
+                                  "embedding", "kv_read", "kv_write", "allreduce", "allgather",
+                                  "reducescatter", "alltoall"}) {
+    OpKind k;
+    REQUIRE(parse_op_kind(name, k));
+    CHECK(op_kind_name(k) == name);
+    Op op;
+    op.name = name;
+    op.kind = k;
+    for (auto a : op_required_attrs(k)) op.attrs[std::string(a)] = 4;
+    if (op.attrs.count("pad")) op.attrs["pad"] = 0;
+    Graph g;
+    g.add(op);
+    CHECK_NOTHROW(validate_graph(g, "test"));
+    CHECK(op_min_bytes(op) > 0);
+    CHECK(op_flops(op) >= 0);
+  }
+}
+
+TEST_CASE("validate_graph names the op and attribute", "[ir]") {
+  Graph g;
+  g.add(make(OpKind::attention, {{"batch", 1}, {"heads", 6}, {"kv_heads", 4}, {"sq", 8},
+                                 {"skv", 8}, {"d", 64}}));
+  CHECK_THROWS_WITH(validate_graph(g, "src"),
+                    Catch::Contains("src: op 'x' (attention): heads=6 must be a multiple of kv_heads=4"));
+  Graph g2;
+  g2.add(make(OpKind::matmul, {{"batch", 1}, {"m", 0}, {"n", 4}, {"k", 4}}));
+  CHECK_THROWS_WITH(validate_graph(g2, "src"),
+                    Catch::Contains("'m' = 0 must be a positive integer"));
+  Graph g3;
+  g3.add(make(OpKind::maxpool, {{"n", 1}, {"c", 1}, {"h", 2}, {"w", 2}, {"r", 3}, {"s", 3},
+                                {"stride", 1}}));
+  CHECK_THROWS_WITH(validate_graph(g3, "src"), Catch::Contains("pooling window 3x3 does not fit"));
+}

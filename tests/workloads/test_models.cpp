@@ -1,0 +1,361 @@
+// Built-in models: structure (kernel by kernel) and FLOPs against hand derivations.
+#include <catch2/catch.hpp>
+
+#include <algorithm>
+#include <set>
+
+#include "sim/error.h"
+#include "workloads/workloads.h"
+
+using namespace tessera;
+
+namespace {
+
+double flops_where(const Graph& g, bool (*pred)(const Op&)) {
+  double f = 0;
+  for (const auto& op : g.ops)
+    if (pred(op)) f += op_flops(op);
+  return f;
+}
+
+double flops_prefix(const Graph& g, const std::string& prefix) {
+  double f = 0;
+  for (const auto& op : g.ops)
+    if (op.name.rfind(prefix, 0) == 0) f += op_flops(op);
+  return f;
+}
+
+int count_kind(const Graph& g, OpKind k) {
+  return static_cast<int>(std::count_if(g.ops.begin(), g.ops.end(),
+                                        [&](const Op& op) { return op.kind == k; }));
+}
+
+const Op& find(const Graph& g, const std::string& name) {
+  for (const auto& op : g.ops)
+    if (op.name == name) return op;
+  FAIL("no op named " << name);
+  return g.ops.front();
+}
+
+std::vector<std::string> names_with_prefix(const Graph& g, const std::string& prefix) {
+  std::vector<std::string> out;
+  for (const auto& op : g.ops)
+    if (op.name.rfind(prefix, 0) == 0) out.push_back(op.name.substr(prefix.size()));
+  return out;
+}
+
+}  // namespace
+
+TEST_CASE("every built-in workload builds with its defaults and validates", "[models]") {
+  for (const auto& w : builtin_workloads()) {
+    bool required = false;
+    for (const auto& p : w.params) required = required || p.default_value.empty();
+    const std::string spec = w.name == "gemm"     ? "gemm:m=64,n=64,k=64"
+                             : w.name == "conv2d" ? "conv2d:cin=8,cout=8,h=16"
+                             : required           ? w.name + ":rows=4,cols=8"
+                                                  : w.name;
+    INFO(spec);
+    Graph g = build_workload(spec);
+    CHECK(!g.ops.empty());
+    CHECK(g.total_flops() > 0);
+    std::set<std::string> names;
+    for (const auto& op : g.ops) names.insert(op.name);
+    CHECK(names.size() == g.ops.size());  // op names are unique
+  }
+}
+
+TEST_CASE("specs used by the GPU compare tool resolve", "[models]") {
+  for (const char* spec : {"resnet50", "bert-base", "gpt2-small", "llama-7b:layers=4,phase=prefill",
+                           "llama-7b:phase=decode,embed=0", "evoformer:c_m=256,c_z=128"}) {
+    INFO(spec);
+    CHECK_NOTHROW(build_workload(spec));
+  }
+}
+
+TEST_CASE("ResNet-50 at 224x224: 4.09 GMAC per image in conv + fc", "[models][flops]") {
+  // torchvision's count (MACs of convolutions and the fc layer), v1.5 strides:
+  //   conv1  112*112 * 64 * 3*7*7                                   =   118,013,952
+  //   layer1 (56x56, 3 blocks, width 64, in 64/256)                 =   667,942,912
+  //     block0: 1x1 64->64 (12,845,056) + 3x3 64->64 (115,605,504)
+  //             + 1x1 64->256 (51,380,224) + downsample 64->256 (51,380,224)
+  //     blocks1,2: 1x1 256->64 (51,380,224) + 3x3 (115,605,504) + 1x1 64->256 (51,380,224)
+  //   layer2 (28x28, 4 blocks, width 128)                           = 1,027,604,480
+  //   layer3 (14x14, 6 blocks, width 256)                           = 1,464,336,384
+  //   layer4 (7x7, 3 blocks, width 512)                             =   809,238,528
+  //   fc     2048 * 1000                                            =     2,048,000
+  //   total                                                         = 4,089,184,256
+  Graph g = build_workload("resnet50:batch=1,image=224");
+  const double macs = flops_where(g, [](const Op& op) {
+                        return op.kind == OpKind::conv2d || op.kind == OpKind::matmul;
+                      }) / 2;
+  CHECK(macs == 4089184256.0);
+  CHECK(flops_prefix(g, "conv1") / 2 == 118013952.0);
+  CHECK(flops_prefix(g, "layer1.") / 2 == Approx(667942912.0 ).epsilon(0.02));  // + bn/relu/add
+  // Kernel counts: 53 convs (1 stem + 16 blocks * 3 + 4 downsample), 53 batch-norms,
+  // 49 relus (stem + 3 per block), 16 residual adds, 1 max pool, 1 avg pool, 1 fc.
+  CHECK(count_kind(g, OpKind::conv2d) == 53);
+  CHECK(count_kind(g, OpKind::batchnorm) == 53);
+  CHECK(count_kind(g, OpKind::relu) == 49);
+  CHECK(count_kind(g, OpKind::add) == 16);
+  CHECK(count_kind(g, OpKind::maxpool) == 1);
+  CHECK(count_kind(g, OpKind::avgpool) == 1);
+  CHECK(count_kind(g, OpKind::matmul) == 1);
+  CHECK(g.ops.size() == 53 + 53 + 49 + 16 + 3);
+  // Parameters: 25,557,032 (torchvision's figure) = conv + fc weights + fc bias + BN affine.
+  CHECK(g.info.at("params") == 25557032.0);
+  // Batch scales linearly.
+  Graph g8 = build_workload("resnet50:batch=8");
+  CHECK(g8.total_flops() == Approx(8 * g.total_flops()));
+}
+
+TEST_CASE("AlexNet and VGG-16 match torchvision's counts", "[models][flops]") {
+  // torchvision: AlexNet 0.71 GFLOPS (MACs), 61,100,840 parameters;
+  // VGG-16 15.47 GFLOPS (MACs), 138,357,544 parameters.
+  Graph a = build_workload("alexnet");
+  const double a_macs = flops_where(a, [](const Op& op) {
+                          return op.kind == OpKind::conv2d || op.kind == OpKind::matmul;
+                        }) / 2;
+  CHECK(a_macs == Approx(0.714e9).epsilon(0.005));
+  CHECK(a.info.at("params") == 61100840.0);
+  Graph v = build_workload("vgg16");
+  const double v_macs = flops_where(v, [](const Op& op) {
+                          return op.kind == OpKind::conv2d || op.kind == OpKind::matmul;
+                        }) / 2;
+  CHECK(v_macs == Approx(15.47e9).epsilon(0.005));
+  CHECK(v.info.at("params") == 138357544.0);
+  CHECK(count_kind(v, OpKind::conv2d) == 13);
+  CHECK(count_kind(v, OpKind::maxpool) == 5);
+}
+
+TEST_CASE("BERT-base at seq 128: 22.35 GFLOP per sequence in its matrix products", "[models][flops]") {
+  // Per sequence (batch 1, 128 tokens), counting every matrix product of the encoder
+  // (a multiply-add = 2 FLOPs):
+  //   linears: 12 layers * 128 tokens * (Q,K,V,O: 4*768^2 + FFN: 2*768*3072 = 12*768^2)
+  //            * 2 = 12 * 128 * 7,077,888 * 2       = 21,743,271,936
+  //   attention Q.K^T and P.V: 12 layers * 2 * 128^2 * 768 * 2 = 603,979,776
+  //   total                                          = 22,347,251,712 (22.35 GFLOP)
+  // The pooler (768 x 768 on the first token) adds 1,179,648 more.
+  Graph g = build_workload("bert-base:batch=1,seq=128");
+  const double encoder = flops_where(g, [](const Op& op) {
+    return (op.kind == OpKind::matmul || op.kind == OpKind::attention) &&
+           op.name.rfind("pooler", 0) != 0;
+  });
+  CHECK(encoder == 22347251712.0);
+  CHECK(flops_prefix(g, "pooler.dense") == 1179648.0);
+  // Kernel sequence of one layer, as HF BertLayer launches it (sdpa path).
+  CHECK(names_with_prefix(g, "l3.") ==
+        std::vector<std::string>{"attn.query", "attn.key", "attn.value", "attn.sdpa",
+                                 "attn.output.dense", "attn.output.add",
+                                 "attn.output.layernorm", "intermediate.dense",
+                                 "intermediate.gelu", "output.dense", "output.add",
+                                 "output.layernorm"});
+  CHECK(g.info.at("params") == 109482240.0);  // HF bert-base-uncased BertModel
+  // Unfused (eager) attention: Q.K^T, scale, softmax, P.V per layer.
+  Graph eager = build_workload("bert-base:attn=eager");
+  CHECK(names_with_prefix(eager, "l0.attn.sdpa") ==
+        std::vector<std::string>{".qk", ".scale", ".softmax", ".pv"});
+  const Op& qk = find(eager, "l0.attn.sdpa.qk");
+  CHECK(qk.at("batch") == 12);
+  CHECK(qk.at("m") == 128);
+  CHECK(qk.at("k") == 64);
+}
+
+TEST_CASE("LLaMA-7B prefill: 2 * 6.48e9 * tokens plus causal attention", "[models][flops]") {
+  // Per layer: q,k,v,o 4 * 4096^2 = 67,108,864 and SwiGLU 3 * 4096 * 11008 = 135,266,304
+  // weights -> 202,375,168; 32 layers -> 6,476,005,376 (LlamaModel has no LM head and
+  // the embedding is a gather). Linear FLOPs = 2 * 6,476,005,376 * tokens.
+  // Causal attention per layer: 4 * batch * 32 heads * S^2 * 128 / 2 = 2 * S^2 * 4096.
+  const double tokens = 2 * 512;
+  Graph g = build_workload("llama-7b:batch=2,seq=512");
+  const double linear = flops_where(g, [](const Op& op) { return op.kind == OpKind::matmul; });
+  const double attn = flops_where(g, [](const Op& op) { return op.kind == OpKind::attention; });
+  CHECK(linear == 2.0 * 6476005376.0 * tokens);
+  CHECK(attn == 32.0 * 2 * (2.0 * 512 * 512 * 4096));
+  CHECK(g.info.at("params_per_layer") == 202375168.0 + 2 * 4096);
+  // HF counts 6,738,415,616 with the LM head (32000 * 4096 = 131,072,000); LlamaModel
+  // without it: 6,607,343,616.
+  CHECK(g.info.at("params") == 6607343616.0);
+  // One layer, kernel by kernel (HF LlamaDecoderLayer; rotary as elementwise kernels).
+  CHECK(names_with_prefix(g, "l0.") ==
+        std::vector<std::string>{
+            "input_norm", "attn.q_proj", "attn.k_proj", "attn.v_proj",
+            "attn.rope_q.mul_cos", "attn.rope_q.neg", "attn.rope_q.cat", "attn.rope_q.mul_sin",
+            "attn.rope_q.add", "attn.rope_k.mul_cos", "attn.rope_k.neg", "attn.rope_k.cat",
+            "attn.rope_k.mul_sin", "attn.rope_k.add", "attn.sdpa", "attn.o_proj", "attn.add",
+            "post_attention_norm", "mlp.gate_proj", "mlp.silu", "mlp.up_proj", "mlp.mul",
+            "mlp.down_proj", "mlp.add"});
+  CHECK(find(g, "l0.attn.sdpa").at("causal") == 1);
+  // layers=4 builds four layers.
+  Graph g4 = build_workload("llama-7b:layers=4,phase=prefill");
+  CHECK(g4.info.at("layers") == 4);
+  CHECK(count_kind(g4, OpKind::attention) == 4);
+}
+
+TEST_CASE("LLaMA decode: one token per sequence against the KV cache", "[models]") {
+  // Default cache (HF DynamicCache): torch.cat of cache and new token per layer.
+  Graph g = build_workload("llama-7b:phase=decode,ctx=1024,batch=4,embed=0");
+  CHECK(g.info.at("tokens") == 4);
+  CHECK(count_kind(g, OpKind::embedding) == 0);
+  CHECK(count_kind(g, OpKind::kv_read) == 32);
+  const Op& cat = find(g, "l5.attn.kv_cat");
+  CHECK(cat.at("tokens") == 1024);
+  CHECK(cat.at("append") == 1);
+  const Op& at = find(g, "l5.attn.sdpa");
+  CHECK(at.at("sq") == 1);
+  CHECK(at.at("skv") == 1025);
+  CHECK(at.at("causal") == 0);
+  CHECK(find(g, "l0.attn.q_proj").at("m") == 4);
+  // Decode linears: 2 * 6,476,005,376 per token.
+  CHECK(flops_where(g, [](const Op& op) { return op.kind == OpKind::matmul; }) ==
+        2.0 * 6476005376.0 * 4);
+  // Static cache: index_copy_ of the new token (kv_write), no concatenation.
+  Graph s = build_workload("llama-7b:phase=decode,ctx=1024,cache=static,layers=2");
+  CHECK(count_kind(s, OpKind::kv_write) == 2);
+  CHECK(count_kind(s, OpKind::kv_read) == 0);
+  CHECK(find(s, "l1.attn.kv_write").at("tokens") == 1);
+}
+
+TEST_CASE("LLaMA-70B uses grouped-query attention", "[models]") {
+  Graph g = build_workload("llama-70b:layers=2,seq=128");
+  const Op& at = find(g, "l0.attn.sdpa");
+  CHECK(at.at("heads") == 64);
+  CHECK(at.at("kv_heads") == 8);
+  CHECK(at.at("d") == 128);
+  CHECK(find(g, "l0.attn.k_proj").at("n") == 1024);  // 8 KV heads * 128
+  CHECK(find(g, "l0.mlp.gate_proj").at("n") == 28672);
+  // Per layer: 8192*(8192 + 2*1024) + 8192^2 + 3*8192*28672 + 2*8192 norm weights.
+  CHECK(g.info.at("params_per_layer") == 8192.0 * (8192 + 2048) + 8192.0 * 8192 +
+                                             3.0 * 8192 * 28672 + 2 * 8192);
+  // Eager GQA expands K and V to all heads (repeat_kv) before Q.K^T.
+  Graph e = build_workload("llama-70b:layers=1,seq=16,attn=eager");
+  CHECK(names_with_prefix(e, "l0.attn.sdpa") ==
+        std::vector<std::string>{".repeat_k", ".repeat_v", ".qk", ".scale", ".bias", ".softmax",
+                                 ".pv"});
+}
+
+TEST_CASE("GPT-2 and GPT-3 shapes", "[models]") {
+  Graph g = build_workload("gpt2-small:seq=1024");
+  CHECK(g.info.at("params") == 124439808.0);  // HF GPT2Model (gpt2)
+  CHECK(find(g, "l0.attn.c_attn").at("n") == 3 * 768);
+  CHECK(names_with_prefix(g, "l11.") ==
+        std::vector<std::string>{"ln_1", "attn.c_attn", "attn.sdpa", "attn.c_proj", "attn.add",
+                                 "ln_2", "mlp.c_fc", "mlp.gelu", "mlp.c_proj", "mlp.add"});
+  CHECK(build_workload("gpt2-xl").info.at("params") == 1557611200.0);
+  CHECK_THROWS_WITH(build_workload("gpt2-small:seq=2048"),
+                    Catch::Contains("gpt2-small has 1024 learned positions"));
+  Graph g3 = build_workload("gpt3-175b:layers=1,seq=2048");
+  CHECK(find(g3, "l0.attn.sdpa").at("heads") == 96);
+  // 96 layers of 12 * 12288^2 weights (+ biases, norms) ~ 174.6e9, plus embeddings.
+  Graph full = build_workload("gpt3-175b:seq=8");
+  CHECK(full.info.at("params") == Approx(175e9).epsilon(0.01));
+}
+
+TEST_CASE("transformer-base: encoder, decoder with cross-attention", "[models]") {
+  Graph g = build_workload("transformer-base:src=32,tgt=16");
+  CHECK(count_kind(g, OpKind::attention) == 6 + 12);
+  const Op& ca = find(g, "dec.l5.cross_attn.sdpa");
+  CHECK(ca.at("sq") == 16);
+  CHECK(ca.at("skv") == 32);
+  CHECK(find(g, "dec.l0.self_attn.sdpa").at("causal") == 1);
+  CHECK(find(g, "dec.l0.cross_attn.kv_proj").at("m") == 32);
+  // Vaswani et al. report 65M parameters for the base model.
+  CHECK(g.info.at("params") == Approx(65e6).epsilon(0.05));
+}
+
+TEST_CASE("moe reports active and total parameters", "[models]") {
+  Graph g = build_workload("moe:seq=64");
+  // Mixtral-8x7B layer: attention 4096*(4096 + 2*1024) + 4096^2 = 41,943,040;
+  // expert 3 * 4096 * 14336 = 176,160,768; router 4096 * 8; norms 2 * 4096.
+  const double base = 41943040.0 + 32768 + 8192;
+  CHECK(g.info.at("params_total") == base + 8 * 176160768.0);
+  CHECK(g.info.at("params_active") == base + 2 * 176160768.0);
+  // Balanced routing: 64 tokens * top-2 / 8 experts = 16 tokens per expert.
+  CHECK(find(g, "l0.moe.e3.w1").at("m") == 16);
+  CHECK(count_kind(g, OpKind::matmul) == 4 + 1 + 8 * 3);
+}
+
+TEST_CASE("lstm: cuDNN structure", "[models]") {
+  Graph g = build_workload("lstm:batch=4,seq=3,input=8,hidden=16,layers=2");
+  // Per layer: 1 input GEMM + 2 recurrent GEMMs (steps 1, 2).
+  CHECK(count_kind(g, OpKind::matmul) == 2 * 3);
+  const Op& in = find(g, "l0.input_proj");
+  CHECK(in.at("m") == 12);
+  CHECK(in.at("n") == 64);
+  CHECK(in.at("k") == 8);
+  CHECK(find(g, "l1.input_proj").at("k") == 16);
+  // Parameters: layer 0: 64*(8+16) + 128 = 1,664; layer 1: 64*(16+16) + 128 = 2,176.
+  CHECK(g.info.at("params") == 3840.0);
+}
+
+TEST_CASE("Evoformer block: AF2 Algorithms 6-15 and exact pieces", "[models][flops]") {
+  Graph g = build_workload("evoformer:n_seq=4,n_res=8,c_m=16,c_z=8,c_opm=2,c_tri=4,"
+                           "heads_msa=2,heads_pair=2,c_hidden=4");
+  // Outer product mean (Alg. 10) with s=4, r=8, c_m=16, c_opm=2, c_z=8:
+  //   layer_norm  8 FLOP/elem * 32 * 16  = 4,096
+  //   linear_1/2  2 * 32 * 2 * 16        = 2,048 each
+  //   outer       2 * (8*2) * (8*2) * 4  = 2,048
+  //   linear_out  2 * 64 * 8 * 4         = 4,096
+  //   mean        64 * 8                 =   512
+  //   residual    64 * 8                 =   512
+  //   total                              = 15,360
+  CHECK(flops_prefix(g, "b0.outer_product_mean.") == 15360.0);
+  const Op& outer = find(g, "b0.outer_product_mean.outer");
+  CHECK(outer.at("m") == 16);
+  CHECK(outer.at("n") == 16);
+  CHECK(outer.at("k") == 4);
+  // Triangle product (Alg. 11): per channel c, Z[i,j] = sum_k A[i,k] B[j,k]:
+  // 2 * c_tri 4 * 8^3 = 4,096.
+  CHECK(op_flops(find(g, "b0.tri_mul_out.triangle_product")) == 4096.0);
+  CHECK(op_flops(find(g, "b0.tri_mul_in.triangle_product")) == 4096.0);
+  // MSA row attention with pair bias: batch = s rows, sq = skv = r, bias shared.
+  const Op& row = find(g, "b0.msa_row_attn.attention");
+  CHECK(row.at("batch") == 4);
+  CHECK(row.at("sq") == 8);
+  CHECK(row.at("bias") == 1);
+  CHECK(row.at("bias_shared") == 1);
+  CHECK(op_flops(row) == 4.0 * 4 * 2 * 8 * 8 * 4);
+  // Column attention: batch = r columns, sequences attend: sq = skv = s.
+  const Op& col = find(g, "b0.msa_col_attn.attention");
+  CHECK(col.at("batch") == 8);
+  CHECK(col.at("sq") == 4);
+  CHECK(find(g, "b0.tri_att_start.attention").at("heads") == 2);
+  CHECK(find(g, "b0.pair_transition.linear_1").at("n") == 4 * 8);
+  // Module order follows Algorithm 6.
+  std::vector<std::string> modules;
+  for (const auto& op : g.ops) {
+    const std::string m = op.name.substr(3, op.name.find('.', 3) - 3);
+    if (modules.empty() || modules.back() != m) modules.push_back(m);
+  }
+  CHECK(modules == std::vector<std::string>{"msa_row_attn", "msa_col_attn", "msa_transition",
+                                            "outer_product_mean", "tri_mul_out", "tri_mul_in",
+                                            "tri_att_start", "tri_att_end", "pair_transition"});
+  Graph two = build_workload("evoformer:n_seq=4,n_res=8,blocks=2");
+  CHECK(two.total_flops() == Approx(2 * build_workload("evoformer:n_seq=4,n_res=8").total_flops()));
+}
+
+TEST_CASE("generic kernels take the parameters their names suggest", "[models]") {
+  Graph a = build_workload("attention:batch=2,heads=16,kv_heads=4,sq=1,skv=4096,d=128");
+  REQUIRE(a.ops.size() == 1);
+  CHECK(a.ops[0].at("kv_heads") == 4);
+  CHECK(a.ops[0].at("skv") == 4096);
+  Graph c = build_workload("conv2d:cin=32,cout=32,h=56,groups=depthwise,pad=1");
+  CHECK(c.ops[0].at("groups") == 32);
+  CHECK(c.ops[0].at("w") == 56);
+  for (const char* k : {"layernorm", "rmsnorm", "softmax", "gelu", "add"}) {
+    Graph v = build_workload(std::string(k) + ":rows=512,cols=768");
+    CHECK(op_kind_name(v.ops[0].kind) == k);
+    CHECK(v.ops[0].at("rows") == 512);
+  }
+}
+
+TEST_CASE("bad workload parameters are InputErrors naming the key", "[models]") {
+  CHECK_THROWS_AS(build_workload("llama-7b:phase=train"), InputError);
+  CHECK_THROWS_WITH(build_workload("llama-7b:phase=train"),
+                    Catch::Contains("'phase': 'train' is not accepted; accepted: prefill, decode"));
+  CHECK_THROWS_WITH(build_workload("llama-7b:layers=33"),
+                    Catch::Contains("'layers': 33 exceeds the model's 32 layers"));
+  CHECK_THROWS_WITH(build_workload("attention:heads=6,kv_heads=4"),
+                    Catch::Contains("heads=6 is not a multiple of kv_heads=4"));
+  CHECK_THROWS_WITH(build_workload("alexnet:image=32"), Catch::Contains("too small"));
+  CHECK_THROWS_WITH(build_workload("bert-base:seq=1024"), Catch::Contains("512 positions"));
+}

@@ -1,0 +1,166 @@
+#include "workloads/builder.h"
+
+#include <fmt/format.h>
+
+#include <charconv>
+#include <utility>
+
+#include "sim/error.h"
+
+namespace tessera {
+
+DType product_out_dtype(DType t) {
+  switch (t) {
+    case DType::int8: case DType::int4: case DType::uint8: case DType::ternary:
+      return DType::int32;
+    case DType::fp8_e4m3: case DType::fp8_e5m2: case DType::fp6_e3m2: case DType::fp6_e2m3:
+    case DType::fp4_e2m1: case DType::mxfp8: case DType::mxfp6: case DType::mxfp4:
+    case DType::nvfp4:
+      return DType::bf16;
+    default:
+      return t;
+  }
+}
+
+int64_t wl_int_or(const std::map<std::string, std::string>& p, const std::string& key,
+                  int64_t fallback) {
+  if (p.at(key) == "auto") return fallback;
+  return wl_int(p, key);
+}
+
+int64_t wl_count(const std::map<std::string, std::string>& p, const std::string& key) {
+  const std::string& v = p.at(key);
+  int64_t out = 0;
+  auto [ptr, ec] = std::from_chars(v.data(), v.data() + v.size(), out);
+  if (ec != std::errc() || ptr != v.data() + v.size() || out < 0)
+    throw InputError(fmt::format("workload parameter '{}': '{}' is not a non-negative integer",
+                                 key, v));
+  return out;
+}
+
+int GraphBuilder::push(Op op) { return m_graph.add(std::move(op)); }
+
+int GraphBuilder::linear(const std::string& name, std::vector<int> deps, int64_t m, int64_t n,
+                         int64_t k) {
+  Op op;
+  op.name = name;
+  op.kind = OpKind::matmul;
+  op.dtype = m_dtype;
+  op.out_dtype = product_out_dtype(m_dtype);
+  op.attrs = {{"batch", 1}, {"m", m}, {"n", n}, {"k", k}, {"b_shared", 1}};
+  op.deps = std::move(deps);
+  return push(std::move(op));
+}
+
+int GraphBuilder::bmm(const std::string& name, std::vector<int> deps, int64_t batch, int64_t m,
+                      int64_t n, int64_t k) {
+  Op op;
+  op.name = name;
+  op.kind = OpKind::matmul;
+  op.dtype = m_dtype;
+  op.out_dtype = product_out_dtype(m_dtype);
+  op.attrs = {{"batch", batch}, {"m", m}, {"n", n}, {"k", k}};
+  op.deps = std::move(deps);
+  return push(std::move(op));
+}
+
+int GraphBuilder::vec(OpKind kind, const std::string& name, std::vector<int> deps, int64_t rows,
+                      int64_t cols, int64_t inputs) {
+  Op op;
+  op.name = name;
+  op.kind = kind;
+  // Element-wise work runs on the products' output format.
+  op.dtype = product_out_dtype(m_dtype);
+  op.out_dtype = op.dtype;
+  op.attrs = {{"rows", rows}, {"cols", cols}};
+  if (kind == OpKind::add || kind == OpKind::mul) op.attrs["inputs"] = inputs;
+  op.deps = std::move(deps);
+  return push(std::move(op));
+}
+
+int GraphBuilder::conv(const std::string& name, std::vector<int> deps, int64_t n, int64_t cin,
+                       int64_t cout, int64_t h, int64_t w, int64_t r, int64_t s, int64_t stride,
+                       int64_t pad, int64_t dilation, int64_t groups) {
+  Op op;
+  op.name = name;
+  op.kind = OpKind::conv2d;
+  op.dtype = m_dtype;
+  op.out_dtype = product_out_dtype(m_dtype);
+  op.attrs = {{"n", n},   {"cin", cin},       {"cout", cout},       {"h", h},
+              {"w", w},   {"r", r},           {"s", s},             {"stride", stride},
+              {"pad", pad}, {"dilation", dilation}, {"groups", groups}};
+  op.deps = std::move(deps);
+  return push(std::move(op));
+}
+
+int GraphBuilder::pool(OpKind kind, const std::string& name, std::vector<int> deps, int64_t n,
+                       int64_t c, int64_t h, int64_t w, int64_t r, int64_t stride, int64_t pad) {
+  Op op;
+  op.name = name;
+  op.kind = kind;
+  op.dtype = product_out_dtype(m_dtype);
+  op.out_dtype = op.dtype;
+  op.attrs = {{"n", n}, {"c", c}, {"h", h}, {"w", w}, {"r", r}, {"s", r},
+              {"stride", stride}, {"pad", pad}};
+  op.deps = std::move(deps);
+  return push(std::move(op));
+}
+
+int GraphBuilder::embedding(const std::string& name, std::vector<int> deps, int64_t tokens,
+                            int64_t dim, int64_t vocab) {
+  Op op;
+  op.name = name;
+  op.kind = OpKind::embedding;
+  op.dtype = product_out_dtype(m_dtype);
+  op.out_dtype = op.dtype;
+  op.attrs = {{"tokens", tokens}, {"dim", dim}, {"vocab", vocab}};
+  op.deps = std::move(deps);
+  return push(std::move(op));
+}
+
+int GraphBuilder::kv(OpKind kind, const std::string& name, std::vector<int> deps, int64_t batch,
+                     int64_t kv_heads, int64_t tokens, int64_t d, int64_t append) {
+  Op op;
+  op.name = name;
+  op.kind = kind;
+  op.dtype = product_out_dtype(m_dtype);
+  op.out_dtype = op.dtype;
+  op.attrs = {{"batch", batch}, {"kv_heads", kv_heads}, {"tokens", tokens}, {"d", d}};
+  if (append > 0) op.attrs["append"] = append;
+  op.deps = std::move(deps);
+  return push(std::move(op));
+}
+
+int GraphBuilder::attention(const std::string& name, std::vector<int> deps, const AttnShape& a,
+                            bool fused) {
+  if (fused) {
+    Op op;
+    op.name = name;
+    op.kind = OpKind::attention;
+    op.dtype = m_dtype;
+    op.out_dtype = product_out_dtype(m_dtype);
+    op.attrs = {{"batch", a.batch}, {"heads", a.heads}, {"kv_heads", a.kv_heads},
+                {"sq", a.sq},       {"skv", a.skv},     {"d", a.d},
+                {"causal", a.causal ? 1 : 0}, {"bias", a.bias ? 1 : 0}};
+    if (a.bias && a.bias_shared) op.attrs["bias_shared"] = 1;
+    op.deps = std::move(deps);
+    return push(std::move(op));
+  }
+  // The eager "math" path: every step is its own kernel. Grouped-query K/V are
+  // first expanded to all heads (HF repeat_kv: one copy each for K and V).
+  const int64_t bh = a.batch * a.heads;
+  if (a.kv_heads != a.heads) {
+    const int rk = vec(OpKind::copy, name + ".repeat_k", deps, bh * a.skv, a.d);
+    const int rv = vec(OpKind::copy, name + ".repeat_v", deps, bh * a.skv, a.d);
+    deps = {rk, rv};
+  }
+  int last = bmm(name + ".qk", deps, bh, a.sq, a.skv, a.d);
+  last = vec(OpKind::mul, name + ".scale", {last}, bh * a.sq, a.skv, 1);
+  if (a.bias || a.causal) last = vec(OpKind::add, name + ".bias", {last}, bh * a.sq, a.skv, 2);
+  last = vec(OpKind::softmax, name + ".softmax", {last}, bh * a.sq, a.skv);
+  std::vector<int> pv_deps = {last};
+  for (int d : deps) pv_deps.push_back(d);
+  return bmm(name + ".pv", pv_deps, bh, a.sq, a.d, a.skv);
+}
+
+}  // namespace tessera

@@ -1,0 +1,70 @@
+#pragma once
+// Helpers the built-in model builders share: append ops with canonical
+// attributes to a Graph and return their indices, so a builder reads like the
+// reference model's forward() (one call per kernel PyTorch eager launches).
+#include <cstdint>
+#include <initializer_list>
+#include <map>
+#include <string>
+#include <vector>
+
+#include "workloads/workloads.h"
+
+namespace tessera {
+
+// Output format of a product in `t`, as the libraries produce it: integer inputs
+// accumulate into int32, 8/6/4-bit floats produce bf16, other formats keep their own.
+DType product_out_dtype(DType t);
+
+// Integer parameter that may be "auto" (returns `fallback`); otherwise a positive integer.
+int64_t wl_int_or(const std::map<std::string, std::string>& p, const std::string& key,
+                  int64_t fallback);
+// Non-negative integer parameter (0 allowed).
+int64_t wl_count(const std::map<std::string, std::string>& p, const std::string& key);
+
+// Shape of one attention call (fused or unfused).
+struct AttnShape {
+  int64_t batch = 1, heads = 1, kv_heads = 1, sq = 1, skv = 1, d = 64;
+  bool causal = false;
+  bool bias = false;         // additive bias/mask (batch x heads x sq x skv)
+  bool bias_shared = false;  // bias broadcast over batch (read once)
+};
+
+class GraphBuilder {
+ public:
+  GraphBuilder(Graph& g, DType dtype) : m_graph(g), m_dtype(dtype) {}
+
+  DType dtype() const { return m_dtype; }
+  Graph& graph() { return m_graph; }
+
+  // x[m x k] * W[k x n] with a weight matrix (nn.Linear / addmm: bias fused).
+  int linear(const std::string& name, std::vector<int> deps, int64_t m, int64_t n, int64_t k);
+  // Batched product of two activations: C[batch][m][n] = A[batch][m][k] * B[batch][k][n].
+  int bmm(const std::string& name, std::vector<int> deps, int64_t batch, int64_t m, int64_t n,
+          int64_t k);
+  // Row/element-wise op on a rows x cols tensor; `inputs` (add/mul only) is the
+  // number of full-size tensors read (1 for a scalar or broadcast operand).
+  int vec(OpKind kind, const std::string& name, std::vector<int> deps, int64_t rows,
+          int64_t cols, int64_t inputs = 2);
+  // NCHW convolution; returns the op index. Output size via conv_out_dim.
+  int conv(const std::string& name, std::vector<int> deps, int64_t n, int64_t cin, int64_t cout,
+           int64_t h, int64_t w, int64_t r, int64_t s, int64_t stride, int64_t pad,
+           int64_t dilation = 1, int64_t groups = 1);
+  int pool(OpKind kind, const std::string& name, std::vector<int> deps, int64_t n, int64_t c,
+           int64_t h, int64_t w, int64_t r, int64_t stride, int64_t pad);
+  int embedding(const std::string& name, std::vector<int> deps, int64_t tokens, int64_t dim,
+                int64_t vocab);
+  int kv(OpKind kind, const std::string& name, std::vector<int> deps, int64_t batch,
+         int64_t kv_heads, int64_t tokens, int64_t d, int64_t append = 0);
+  // Attention. fused: one `attention` op (scaled_dot_product_attention).
+  // Unfused (the eager "math" path): Q.K^T (bmm), scale (mul), bias/mask add
+  // (add, when bias or causal), softmax, P.V (bmm). Returns the last op.
+  int attention(const std::string& name, std::vector<int> deps, const AttnShape& a, bool fused);
+
+ private:
+  int push(Op op);
+  Graph& m_graph;
+  DType m_dtype;
+};
+
+}  // namespace tessera

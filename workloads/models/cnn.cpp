@@ -1,0 +1,221 @@
+// Convolutional networks as torchvision defines them, one op per kernel that
+// PyTorch eager launches in inference (model.eval(), no autograd): every
+// Conv2d, BatchNorm2d, ReLU (in place, still a kernel), pooling layer, residual
+// `out += identity` and Linear (addmm: bias fused) is its own op. Flatten and
+// Dropout (identity in eval) launch nothing. Tensors are NCHW; element-wise ops
+// over an N x C x H x W tensor use rows = N*H*W, cols = C.
+#include <fmt/format.h>
+
+#include <algorithm>
+
+#include "sim/error.h"
+#include "workloads/builder.h"
+#include "workloads/builtin.h"
+
+namespace tessera {
+namespace {
+
+// Running NCHW activation shape plus the op that produced it.
+struct Act {
+  int op = -1;
+  int64_t n = 1, c = 3, h = 224, w = 224;
+};
+
+std::vector<int> dep(const Act& a) { return a.op < 0 ? std::vector<int>{} : std::vector<int>{a.op}; }
+
+Act conv(GraphBuilder& b, const std::string& name, const Act& x, int64_t cout, int64_t k,
+         int64_t stride, int64_t pad) {
+  Act y = x;
+  y.op = b.conv(name, dep(x), x.n, x.c, cout, x.h, x.w, k, k, stride, pad);
+  y.c = cout;
+  y.h = conv_out_dim(x.h, k, stride, pad, 1);
+  y.w = conv_out_dim(x.w, k, stride, pad, 1);
+  if (y.h <= 0 || y.w <= 0)
+    throw InputError(fmt::format("workload parameter 'image': {}x{} is too small for layer '{}'",
+                                 x.h, x.w, name));
+  return y;
+}
+
+Act pointwise(GraphBuilder& b, OpKind kind, const std::string& name, const Act& x,
+              std::vector<int> extra = {}) {
+  Act y = x;
+  std::vector<int> deps = dep(x);
+  deps.insert(deps.end(), extra.begin(), extra.end());
+  y.op = b.vec(kind, name, deps, x.n * x.h * x.w, x.c, 2);
+  return y;
+}
+
+Act pool(GraphBuilder& b, OpKind kind, const std::string& name, const Act& x, int64_t k,
+         int64_t stride, int64_t pad) {
+  Act y = x;
+  y.op = b.pool(kind, name, dep(x), x.n, x.c, x.h, x.w, k, stride, pad);
+  y.h = conv_out_dim(x.h, k, stride, pad, 1);
+  y.w = conv_out_dim(x.w, k, stride, pad, 1);
+  if (y.h <= 0 || y.w <= 0)
+    throw InputError(fmt::format("workload parameter 'image': {}x{} is too small for layer '{}'",
+                                 x.h, x.w, name));
+  return y;
+}
+
+// AdaptiveAvgPool2d(out): when the input divides evenly this is a pool with
+// window = stride = in/out, which is what the kernel computes; otherwise the
+// windows differ by one and we take stride = floor(in/out), window = in - (out-1)*stride.
+Act adaptive_avgpool(GraphBuilder& b, const std::string& name, const Act& x, int64_t out) {
+  const int64_t stride = std::max<int64_t>(1, x.h / out);
+  const int64_t k = x.h - (out - 1) * stride;
+  if (k <= 0 || x.h != x.w)
+    throw InputError(fmt::format("workload parameter 'image': feature map {}x{} cannot be "
+                                 "pooled to {}x{} at '{}'", x.h, x.w, out, out, name));
+  return pool(b, OpKind::avgpool, name, x, k, stride, 0);
+}
+
+Act linear(GraphBuilder& b, const std::string& name, const Act& x, int64_t in, int64_t out) {
+  Act y;
+  y.op = b.linear(name, dep(x), x.n, out, in);
+  y.n = x.n;
+  y.c = out;
+  y.h = y.w = 1;
+  return y;
+}
+
+// Weights of the graph's layers; `conv_bias`: the convolutions carry a bias
+// (AlexNet, VGG) rather than being followed by batch-norm (ResNet).
+double count_params_conv(const Graph& g, bool conv_bias) {
+  double params = 0;
+  for (const auto& op : g.ops) {
+    if (op.kind == OpKind::conv2d)
+      params += static_cast<double>(op.at("cout")) * op.at("cin") / op.get("groups", 1) *
+                    op.at("r") * op.at("s") +
+                (conv_bias ? static_cast<double>(op.at("cout")) : 0.0);
+    else if (op.kind == OpKind::matmul && op.get("b_shared", 0))
+      params += static_cast<double>(op.at("k")) * op.at("n") + op.at("n");  // + bias
+    else if (op.kind == OpKind::batchnorm)
+      params += 2.0 * op.at("cols");  // weight and bias (running stats are buffers)
+  }
+  return params;
+}
+
+// torchvision.models.resnet50 (v1.5: the stride sits on the 3x3 conv).
+// Bottleneck.forward: conv1 bn1 relu conv2 bn2 relu conv3 bn3 [downsample conv bn]
+// out += identity, relu.
+Graph build_resnet50(const std::map<std::string, std::string>& p) {
+  Graph g;
+  g.name = "resnet50";
+  GraphBuilder b(g, wl_dtype(p, "dtype"));
+  Act x;
+  x.n = wl_int(p, "batch");
+  x.h = x.w = wl_int(p, "image");
+  x = conv(b, "conv1", x, 64, 7, 2, 3);
+  x = pointwise(b, OpKind::batchnorm, "bn1", x);
+  x = pointwise(b, OpKind::relu, "relu", x);
+  x = pool(b, OpKind::maxpool, "maxpool", x, 3, 2, 1);
+  const int64_t widths[4] = {64, 128, 256, 512};
+  const int blocks[4] = {3, 4, 6, 3};
+  for (int layer = 0; layer < 4; ++layer) {
+    for (int blk = 0; blk < blocks[layer]; ++blk) {
+      const std::string pre = fmt::format("layer{}.{}.", layer + 1, blk);
+      const int64_t width = widths[layer];
+      const int64_t stride = (blk == 0 && layer > 0) ? 2 : 1;
+      const Act in = x;
+      Act y = conv(b, pre + "conv1", in, width, 1, 1, 0);
+      y = pointwise(b, OpKind::batchnorm, pre + "bn1", y);
+      y = pointwise(b, OpKind::relu, pre + "relu1", y);
+      y = conv(b, pre + "conv2", y, width, 3, stride, 1);
+      y = pointwise(b, OpKind::batchnorm, pre + "bn2", y);
+      y = pointwise(b, OpKind::relu, pre + "relu2", y);
+      y = conv(b, pre + "conv3", y, width * 4, 1, 1, 0);
+      y = pointwise(b, OpKind::batchnorm, pre + "bn3", y);
+      Act identity = in;
+      if (blk == 0) {
+        identity = conv(b, pre + "downsample.0", in, width * 4, 1, stride, 0);
+        identity = pointwise(b, OpKind::batchnorm, pre + "downsample.1", identity);
+      }
+      y = pointwise(b, OpKind::add, pre + "add", y, {identity.op});
+      x = pointwise(b, OpKind::relu, pre + "relu3", y);
+    }
+  }
+  x = adaptive_avgpool(b, "avgpool", x, 1);
+  linear(b, "fc", x, 2048, 1000);
+  g.info["params"] = count_params_conv(g, false);
+  g.info["images"] = static_cast<double>(x.n);
+  return g;
+}
+
+// torchvision.models.alexnet: features, AdaptiveAvgPool2d(6), classifier
+// (Dropout, Linear, ReLU, Dropout, Linear, ReLU, Linear).
+Graph build_alexnet(const std::map<std::string, std::string>& p) {
+  Graph g;
+  g.name = "alexnet";
+  GraphBuilder b(g, wl_dtype(p, "dtype"));
+  Act x;
+  x.n = wl_int(p, "batch");
+  x.h = x.w = wl_int(p, "image");
+  x = conv(b, "features.0", x, 64, 11, 4, 2);
+  x = pointwise(b, OpKind::relu, "features.1", x);
+  x = pool(b, OpKind::maxpool, "features.2", x, 3, 2, 0);
+  x = conv(b, "features.3", x, 192, 5, 1, 2);
+  x = pointwise(b, OpKind::relu, "features.4", x);
+  x = pool(b, OpKind::maxpool, "features.5", x, 3, 2, 0);
+  x = conv(b, "features.6", x, 384, 3, 1, 1);
+  x = pointwise(b, OpKind::relu, "features.7", x);
+  x = conv(b, "features.8", x, 256, 3, 1, 1);
+  x = pointwise(b, OpKind::relu, "features.9", x);
+  x = conv(b, "features.10", x, 256, 3, 1, 1);
+  x = pointwise(b, OpKind::relu, "features.11", x);
+  x = pool(b, OpKind::maxpool, "features.12", x, 3, 2, 0);
+  x = adaptive_avgpool(b, "avgpool", x, 6);
+  x = linear(b, "classifier.1", x, 256 * 6 * 6, 4096);
+  x = pointwise(b, OpKind::relu, "classifier.2", x);
+  x = linear(b, "classifier.4", x, 4096, 4096);
+  x = pointwise(b, OpKind::relu, "classifier.5", x);
+  linear(b, "classifier.6", x, 4096, 1000);
+  g.info["params"] = count_params_conv(g, true);
+  g.info["images"] = static_cast<double>(x.n);
+  return g;
+}
+
+// torchvision.models.vgg16 (configuration "D", no batch norm).
+Graph build_vgg16(const std::map<std::string, std::string>& p) {
+  Graph g;
+  g.name = "vgg16";
+  GraphBuilder b(g, wl_dtype(p, "dtype"));
+  Act x;
+  x.n = wl_int(p, "batch");
+  x.h = x.w = wl_int(p, "image");
+  const int cfg[] = {64, 64, 0, 128, 128, 0, 256, 256, 256, 0, 512, 512, 512, 0, 512, 512, 512, 0};
+  int idx = 0;
+  for (int c : cfg) {
+    if (c == 0) {
+      x = pool(b, OpKind::maxpool, fmt::format("features.{}", idx++), x, 2, 2, 0);
+    } else {
+      x = conv(b, fmt::format("features.{}", idx++), x, c, 3, 1, 1);
+      x = pointwise(b, OpKind::relu, fmt::format("features.{}", idx++), x);
+    }
+  }
+  x = adaptive_avgpool(b, "avgpool", x, 7);
+  x = linear(b, "classifier.0", x, 512 * 7 * 7, 4096);
+  x = pointwise(b, OpKind::relu, "classifier.1", x);
+  x = linear(b, "classifier.3", x, 4096, 4096);
+  x = pointwise(b, OpKind::relu, "classifier.4", x);
+  linear(b, "classifier.6", x, 4096, 1000);
+  g.info["params"] = count_params_conv(g, true);
+  g.info["images"] = static_cast<double>(x.n);
+  return g;
+}
+
+std::vector<WorkloadParam> cnn_params() {
+  return {{"batch", "1", "images"},
+          {"image", "224", "input height = width in pixels"},
+          {"dtype", "bf16", "operand format"}};
+}
+
+}  // namespace
+
+void add_cnn_workloads(std::vector<WorkloadInfo>& out) {
+  out.push_back({"resnet50", "torchvision ResNet-50 v1.5 inference (conv, batch-norm, relu, "
+                 "residual add, pools, fc as separate kernels)", cnn_params(), build_resnet50});
+  out.push_back({"alexnet", "torchvision AlexNet inference", cnn_params(), build_alexnet});
+  out.push_back({"vgg16", "torchvision VGG-16 inference", cnn_params(), build_vgg16});
+}
+
+}  // namespace tessera

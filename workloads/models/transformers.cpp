@@ -1,0 +1,479 @@
+// Transformer models, one op per kernel that PyTorch eager launches for the
+// reference implementation in inference (no autograd, dropout is identity):
+//   bert-*        Hugging Face BertModel (no head), attn_implementation "sdpa"
+//   gpt2-*, gpt3  Hugging Face GPT2Model (no LM head); GPT-3 uses GPT-2's code
+//                 with the 175B shape
+//   llama-*       Hugging Face LlamaModel (no LM head)
+//   transformer-base  torch.nn.Transformer (Vaswani et al. 2017 base shape) with
+//                 token embeddings and the output projection
+//   moe           a Mixtral-style decoder layer (HF MixtralDecoderLayer)
+// Every nn.Linear is one matmul op (addmm/mm; its bias is fused) on the
+// flattened tokens (m = batch*seq, b_shared = 1). With attn=sdpa attention is
+// one fused kernel (F.scaled_dot_product_attention: FlashAttention/cuDNN on a
+// GPU); with attn=eager it is the unfused math path (Q.K^T, scale, mask add,
+// softmax, P.V as separate kernels). Norms and activations are one op each
+// (the fused kernels: nn.LayerNorm, F.gelu/F.silu; see docs/workloads.md for
+// where HF's Python-level compositions launch more small kernels).
+#include <fmt/format.h>
+
+#include <cmath>
+
+#include "sim/error.h"
+#include "workloads/builder.h"
+#include "workloads/builtin.h"
+
+namespace tessera {
+namespace {
+
+using Params = std::map<std::string, std::string>;
+
+bool fused_attention(const Params& p) { return wl_choice(p, "attn", {"sdpa", "eager"}) == "sdpa"; }
+
+int64_t layer_count(const Params& p, int64_t all) {
+  const int64_t n = wl_int_or(p, "layers", all);
+  if (n > all)
+    throw InputError(fmt::format("workload parameter 'layers': {} exceeds the model's {} layers",
+                                 n, all));
+  return n;
+}
+
+// ---------------------------------------------------------------------------
+// Decoder-only language models (GPT-2 family, GPT-3, LLaMA).
+
+enum class DecoderStyle { gpt2, llama };
+
+struct DecoderConfig {
+  const char* name;
+  DecoderStyle style;
+  int64_t layers, d, heads, kv_heads, ffn, vocab;
+  int64_t max_positions;  // learned position table size (GPT-2); 0 = rotary
+};
+
+constexpr DecoderConfig kDecoders[] = {
+    {"gpt2-small", DecoderStyle::gpt2, 12, 768, 12, 12, 3072, 50257, 1024},
+    {"gpt2-medium", DecoderStyle::gpt2, 24, 1024, 16, 16, 4096, 50257, 1024},
+    {"gpt2-large", DecoderStyle::gpt2, 36, 1280, 20, 20, 5120, 50257, 1024},
+    {"gpt2-xl", DecoderStyle::gpt2, 48, 1600, 25, 25, 6400, 50257, 1024},
+    {"gpt3-175b", DecoderStyle::gpt2, 96, 12288, 96, 96, 49152, 50257, 2048},
+    {"llama-7b", DecoderStyle::llama, 32, 4096, 32, 32, 11008, 32000, 0},
+    {"llama-70b", DecoderStyle::llama, 80, 8192, 64, 8, 28672, 32000, 0},
+};
+
+// Weights of one decoder layer.
+double decoder_layer_params(const DecoderConfig& c) {
+  const double d = c.d, kvd = static_cast<double>(c.kv_heads) * (c.d / c.heads), f = c.ffn;
+  if (c.style == DecoderStyle::gpt2)  // c_attn, c_proj, c_fc, c_proj with biases; ln_1, ln_2
+    return (d * 3 * d + 3 * d) + (d * d + d) + (d * f + f) + (f * d + d) + 4 * d;
+  // q, k, v, o without bias; gate, up, down; two RMSNorm weights
+  return d * (d + 2 * kvd) + d * d + 3 * d * f + 2 * d;
+}
+
+// Rotary position embedding of one projection (HF apply_rotary_pos_emb):
+// x*cos, rotate_half(x) = cat(-x2, x1) (neg on half, cat), *sin, add.
+int rope(GraphBuilder& b, const std::string& pre, int x, int64_t rows, int64_t cols) {
+  const int c = b.vec(OpKind::mul, pre + ".mul_cos", {x}, rows, cols, 2);
+  const int n = b.vec(OpKind::mul, pre + ".neg", {x}, rows, cols / 2, 1);
+  const int cat = b.vec(OpKind::copy, pre + ".cat", {n, x}, rows, cols);
+  const int s = b.vec(OpKind::mul, pre + ".mul_sin", {cat}, rows, cols, 2);
+  return b.vec(OpKind::add, pre + ".add", {c, s}, rows, cols, 2);
+}
+
+Graph build_decoder(const DecoderConfig& c, const Params& p) {
+  Graph g;
+  g.name = c.name;
+  GraphBuilder b(g, wl_dtype(p, "dtype"));
+  const bool decode = wl_choice(p, "phase", {"prefill", "decode"}) == "decode";
+  const bool dynamic_cache = wl_choice(p, "cache", {"dynamic", "static"}) == "dynamic";
+  const bool fused = fused_attention(p);
+  const bool embed = wl_bool(p, "embed");
+  const int64_t batch = wl_int(p, "batch");
+  const int64_t seq = decode ? 1 : wl_int(p, "seq");  // new tokens per sequence
+  const int64_t ctx = decode ? wl_int(p, "ctx") : 0;  // tokens already in the KV cache
+  const int64_t layers = layer_count(p, c.layers);
+  const int64_t tokens = batch * seq;
+  const int64_t d = c.d, hd = c.d / c.heads, kvd = c.kv_heads * hd;
+  if (c.max_positions > 0 && ctx + seq > c.max_positions)
+    throw InputError(fmt::format("{} has {} learned positions; {} + {} tokens do not fit",
+                                 c.name, c.max_positions, ctx, seq));
+  const bool gpt2 = c.style == DecoderStyle::gpt2;
+  const OpKind norm = gpt2 ? OpKind::layernorm : OpKind::rmsnorm;
+
+  int x = -1;
+  auto deps = [](int i) { return i < 0 ? std::vector<int>{} : std::vector<int>{i}; };
+  if (embed) {
+    if (gpt2) {
+      const int wte = b.embedding("wte", {}, tokens, d, c.vocab);
+      const int wpe = b.embedding("wpe", {}, tokens, d, c.max_positions);
+      x = b.vec(OpKind::add, "embed.add", {wte, wpe}, tokens, d, 2);
+    } else {
+      x = b.embedding("embed_tokens", {}, tokens, d, c.vocab);
+    }
+  }
+  for (int64_t l = 0; l < layers; ++l) {
+    const std::string pre = fmt::format("l{}.", l);
+    const int resid = x;
+    const int ln1 = b.vec(norm, pre + (gpt2 ? "ln_1" : "input_norm"), deps(x), tokens, d);
+    std::vector<int> attn_in;
+    int k_op = -1, v_op = -1;
+    if (gpt2) {
+      const int qkv = b.linear(pre + "attn.c_attn", {ln1}, tokens, 3 * d, d);
+      attn_in = {qkv};
+      k_op = v_op = qkv;
+    } else {
+      const int q = b.linear(pre + "attn.q_proj", {ln1}, tokens, d, d);
+      const int k = b.linear(pre + "attn.k_proj", {ln1}, tokens, kvd, d);
+      v_op = b.linear(pre + "attn.v_proj", {ln1}, tokens, kvd, d);
+      const int qr = rope(b, pre + "attn.rope_q", q, tokens, d);
+      k_op = rope(b, pre + "attn.rope_k", k, tokens, kvd);
+      attn_in = {qr, k_op, v_op};
+    }
+    // KV cache. dynamic (HF DynamicCache): prefill stores the new tensors
+    // without a kernel; decode concatenates cache and new token (torch.cat,
+    // one kv_read with append=1 standing for the K and V cats).
+    // static (HF StaticCache / serving engines): index_copy_ of the new
+    // positions into the preallocated cache (kv_write).
+    if (dynamic_cache && decode) {
+      attn_in.push_back(b.kv(OpKind::kv_read, pre + "attn.kv_cat", {k_op, v_op}, batch,
+                             c.kv_heads, ctx, hd, seq));
+    } else if (!dynamic_cache) {
+      attn_in.push_back(b.kv(OpKind::kv_write, pre + "attn.kv_write", {k_op, v_op}, batch,
+                             c.kv_heads, seq, hd));
+    }
+    AttnShape a;
+    a.batch = batch;
+    a.heads = c.heads;
+    a.kv_heads = c.kv_heads;
+    a.sq = seq;
+    a.skv = ctx + seq;
+    a.d = hd;
+    a.causal = seq > 1;  // prefill is causal; one decode query sees the whole cache
+    const int att = b.attention(pre + "attn.sdpa", attn_in, a, fused);
+    const int o = b.linear(pre + (gpt2 ? "attn.c_proj" : "attn.o_proj"), {att}, tokens, d, d);
+    std::vector<int> add1_deps = {o};
+    if (resid >= 0) add1_deps.push_back(resid);
+    const int h = b.vec(OpKind::add, pre + "attn.add", add1_deps, tokens, d, 2);
+    const int ln2 = b.vec(norm, pre + (gpt2 ? "ln_2" : "post_attention_norm"), {h}, tokens, d);
+    int mlp;
+    if (gpt2) {
+      const int fc = b.linear(pre + "mlp.c_fc", {ln2}, tokens, c.ffn, d);
+      const int act = b.vec(OpKind::gelu, pre + "mlp.gelu", {fc}, tokens, c.ffn);
+      mlp = b.linear(pre + "mlp.c_proj", {act}, tokens, d, c.ffn);
+    } else {
+      const int gate = b.linear(pre + "mlp.gate_proj", {ln2}, tokens, c.ffn, d);
+      const int act = b.vec(OpKind::silu, pre + "mlp.silu", {gate}, tokens, c.ffn);
+      const int up = b.linear(pre + "mlp.up_proj", {ln2}, tokens, c.ffn, d);
+      const int mul = b.vec(OpKind::mul, pre + "mlp.mul", {act, up}, tokens, c.ffn, 2);
+      mlp = b.linear(pre + "mlp.down_proj", {mul}, tokens, d, c.ffn);
+    }
+    x = b.vec(OpKind::add, pre + "mlp.add", {mlp, h}, tokens, d, 2);
+  }
+  if (embed) b.vec(norm, gpt2 ? "ln_f" : "norm", deps(x), tokens, d);
+
+  const double layer_params = decoder_layer_params(c);
+  double params = layer_params * static_cast<double>(layers);
+  if (embed) {
+    params += static_cast<double>(c.vocab) * d + static_cast<double>(c.max_positions) * d;
+    params += gpt2 ? 2.0 * d : static_cast<double>(d);
+  }
+  g.info["params"] = params;
+  g.info["params_per_layer"] = layer_params;
+  g.info["layers"] = static_cast<double>(layers);
+  g.info["tokens"] = static_cast<double>(tokens);
+  g.info["context"] = static_cast<double>(ctx + seq);
+  return g;
+}
+
+template <int I>
+Graph build_decoder_at(const Params& p) {
+  return build_decoder(kDecoders[I], p);
+}
+
+std::vector<WorkloadParam> decoder_params(int64_t default_seq) {
+  return {{"phase", "prefill", "prefill (seq new tokens, causal) or decode (one new token per "
+                               "sequence against a cache of ctx tokens)"},
+          {"batch", "1", "sequences"},
+          {"seq", std::to_string(default_seq), "prefill tokens per sequence"},
+          {"ctx", std::to_string(default_seq), "decode: tokens already in the KV cache"},
+          {"layers", "auto", "decoder layers to build (auto: all)"},
+          {"embed", "1", "0: omit embeddings and the final norm (decoder layers only)"},
+          {"cache", "dynamic", "KV cache: dynamic (HF DynamicCache, torch.cat) or static "
+                               "(preallocated, index_copy_)"},
+          {"attn", "sdpa", "sdpa (fused kernel) or eager (unfused math path)"},
+          {"dtype", "bf16", "operand format"}};
+}
+
+// ---------------------------------------------------------------------------
+// BERT (HF BertModel with attn_implementation="sdpa", no padding mask).
+
+struct BertConfig {
+  int64_t layers, d, heads, ffn;
+};
+
+Graph build_bert(const char* name, const BertConfig& c, const Params& p) {
+  Graph g;
+  g.name = name;
+  GraphBuilder b(g, wl_dtype(p, "dtype"));
+  const bool fused = fused_attention(p);
+  const int64_t batch = wl_int(p, "batch"), seq = wl_int(p, "seq");
+  if (seq > 512)
+    throw InputError(fmt::format("workload parameter 'seq': {} exceeds BERT's 512 positions", seq));
+  const int64_t layers = layer_count(p, c.layers);
+  const int64_t t = batch * seq, d = c.d, hd = c.d / c.heads;
+  const int64_t vocab = 30522;
+  // BertEmbeddings: word + token_type (add), += position (add), LayerNorm.
+  const int word = b.embedding("embeddings.word", {}, t, d, vocab);
+  const int type = b.embedding("embeddings.token_type", {}, t, d, 2);
+  int x = b.vec(OpKind::add, "embeddings.add_type", {word, type}, t, d, 2);
+  const int pos = b.embedding("embeddings.position", {}, seq, d, 512);
+  x = b.vec(OpKind::add, "embeddings.add_position", {x, pos}, t, d, 2);
+  x = b.vec(OpKind::layernorm, "embeddings.layernorm", {x}, t, d);
+  for (int64_t l = 0; l < layers; ++l) {
+    const std::string pre = fmt::format("l{}.", l);
+    const int q = b.linear(pre + "attn.query", {x}, t, d, d);
+    const int k = b.linear(pre + "attn.key", {x}, t, d, d);
+    const int v = b.linear(pre + "attn.value", {x}, t, d, d);
+    AttnShape a;
+    a.batch = batch;
+    a.heads = a.kv_heads = c.heads;
+    a.sq = a.skv = seq;
+    a.d = hd;
+    const int att = b.attention(pre + "attn.sdpa", {q, k, v}, a, fused);
+    const int o = b.linear(pre + "attn.output.dense", {att}, t, d, d);
+    int h = b.vec(OpKind::add, pre + "attn.output.add", {o, x}, t, d, 2);
+    h = b.vec(OpKind::layernorm, pre + "attn.output.layernorm", {h}, t, d);
+    const int i = b.linear(pre + "intermediate.dense", {h}, t, c.ffn, d);
+    const int act = b.vec(OpKind::gelu, pre + "intermediate.gelu", {i}, t, c.ffn);
+    const int out = b.linear(pre + "output.dense", {act}, t, d, c.ffn);
+    x = b.vec(OpKind::add, pre + "output.add", {out, h}, t, d, 2);
+    x = b.vec(OpKind::layernorm, pre + "output.layernorm", {x}, t, d);
+  }
+  // BertPooler: first token of each sequence (a view), dense, tanh.
+  const int pool = b.linear("pooler.dense", {x}, batch, d, d);
+  b.vec(OpKind::tanh, "pooler.tanh", {pool}, batch, d);
+
+  const double dd = static_cast<double>(d), f = static_cast<double>(c.ffn);
+  const double layer_params = 4 * (dd * dd + dd) + (dd * f + f) + (f * dd + dd) + 4 * dd;
+  g.info["params"] = (vocab + 512 + 2) * dd + 2 * dd + layer_params * layers + dd * dd + dd;
+  g.info["params_per_layer"] = layer_params;
+  g.info["layers"] = static_cast<double>(layers);
+  g.info["tokens"] = static_cast<double>(t);
+  return g;
+}
+
+Graph build_bert_base(const Params& p) { return build_bert("bert-base", {12, 768, 12, 3072}, p); }
+Graph build_bert_large(const Params& p) { return build_bert("bert-large", {24, 1024, 16, 4096}, p); }
+
+std::vector<WorkloadParam> bert_params() {
+  return {{"batch", "1", "sequences"},
+          {"seq", "128", "tokens per sequence (<= 512)"},
+          {"layers", "auto", "encoder layers to build (auto: all)"},
+          {"attn", "sdpa", "sdpa (fused kernel) or eager (unfused math path)"},
+          {"dtype", "bf16", "operand format"}};
+}
+
+// ---------------------------------------------------------------------------
+// transformer-base: torch.nn.Transformer(d_model=512, nhead=8, 6 + 6 layers,
+// dim_feedforward=2048, ReLU, post-norm) between token embeddings (scaled by
+// sqrt(d), plus sinusoidal positions) and the output projection to a 37000-token
+// shared vocabulary. nn.MultiheadAttention packs the self-attention Q, K, V
+// projections into one linear (in_proj) and, for cross-attention, Q into one
+// and K, V (of the encoder output) into another.
+Graph build_transformer_base(const Params& p) {
+  Graph g;
+  g.name = "transformer-base";
+  GraphBuilder b(g, wl_dtype(p, "dtype"));
+  const bool fused = fused_attention(p);
+  const int64_t batch = wl_int(p, "batch"), src = wl_int(p, "src"), tgt = wl_int(p, "tgt");
+  const int64_t d = 512, heads = 8, ffn = 2048, vocab = 37000, layers = 6;
+  const int64_t ts = batch * src, tt = batch * tgt;
+
+  auto embed = [&](const std::string& pre, int64_t tokens) {
+    int e = b.embedding(pre + ".embed", {}, tokens, d, vocab);
+    e = b.vec(OpKind::mul, pre + ".embed.scale", {e}, tokens, d, 1);
+    return b.vec(OpKind::add, pre + ".embed.position", {e}, tokens, d, 2);
+  };
+  auto ffn_block = [&](const std::string& pre, int x, int64_t tokens) {
+    const int l1 = b.linear(pre + "linear1", {x}, tokens, ffn, d);
+    const int r = b.vec(OpKind::relu, pre + "relu", {l1}, tokens, ffn);
+    const int l2 = b.linear(pre + "linear2", {r}, tokens, d, ffn);
+    const int a = b.vec(OpKind::add, pre + "add", {l2, x}, tokens, d, 2);
+    return b.vec(OpKind::layernorm, pre + "norm", {a}, tokens, d);
+  };
+  auto attn_shape = [&](int64_t sq, int64_t skv, bool causal) {
+    AttnShape a;
+    a.batch = batch;
+    a.heads = a.kv_heads = heads;
+    a.sq = sq;
+    a.skv = skv;
+    a.d = d / heads;
+    a.causal = causal;
+    return a;
+  };
+
+  int x = embed("enc", ts);
+  for (int64_t l = 0; l < layers; ++l) {
+    const std::string pre = fmt::format("enc.l{}.", l);
+    const int qkv = b.linear(pre + "self_attn.in_proj", {x}, ts, 3 * d, d);
+    const int att = b.attention(pre + "self_attn.sdpa", {qkv}, attn_shape(src, src, false), fused);
+    const int o = b.linear(pre + "self_attn.out_proj", {att}, ts, d, d);
+    int h = b.vec(OpKind::add, pre + "self_attn.add", {o, x}, ts, d, 2);
+    h = b.vec(OpKind::layernorm, pre + "self_attn.norm", {h}, ts, d);
+    x = ffn_block(pre + "ffn.", h, ts);
+  }
+  const int memory = b.vec(OpKind::layernorm, "enc.norm", {x}, ts, d);
+
+  x = embed("dec", tt);
+  for (int64_t l = 0; l < layers; ++l) {
+    const std::string pre = fmt::format("dec.l{}.", l);
+    const int qkv = b.linear(pre + "self_attn.in_proj", {x}, tt, 3 * d, d);
+    const int att = b.attention(pre + "self_attn.sdpa", {qkv}, attn_shape(tgt, tgt, true), fused);
+    const int o = b.linear(pre + "self_attn.out_proj", {att}, tt, d, d);
+    int h = b.vec(OpKind::add, pre + "self_attn.add", {o, x}, tt, d, 2);
+    h = b.vec(OpKind::layernorm, pre + "self_attn.norm", {h}, tt, d);
+    const int q = b.linear(pre + "cross_attn.q_proj", {h}, tt, d, d);
+    const int kv = b.linear(pre + "cross_attn.kv_proj", {memory}, ts, 2 * d, d);
+    const int ca = b.attention(pre + "cross_attn.sdpa", {q, kv}, attn_shape(tgt, src, false), fused);
+    const int co = b.linear(pre + "cross_attn.out_proj", {ca}, tt, d, d);
+    int h2 = b.vec(OpKind::add, pre + "cross_attn.add", {co, h}, tt, d, 2);
+    h2 = b.vec(OpKind::layernorm, pre + "cross_attn.norm", {h2}, tt, d);
+    x = ffn_block(pre + "ffn.", h2, tt);
+  }
+  x = b.vec(OpKind::layernorm, "dec.norm", {x}, tt, d);
+  b.linear("generator", {x}, tt, vocab, d);
+
+  const double dd = d, f = ffn;
+  const double attn_p = 4 * dd * dd + 4 * dd, ffn_p = 2 * dd * f + f + dd, ln = 2 * dd;
+  // The paper shares one embedding matrix between source, target and the
+  // pre-softmax projection (counted once; the projection's bias is separate).
+  g.info["params"] = vocab * dd + layers * (attn_p + ffn_p + 2 * ln) +
+                     layers * (2 * attn_p + ffn_p + 3 * ln) + 2 * ln + vocab;
+  g.info["tokens"] = static_cast<double>(ts + tt);
+  return g;
+}
+
+// ---------------------------------------------------------------------------
+// moe: decoder layers in the shape of Mixtral-8x7B (HF MixtralDecoderLayer):
+// LLaMA-style attention (GQA, rotary), then a sparse MoE block: router linear,
+// softmax over experts, and for every expert the tokens routed to it gathered
+// (index), w1 / silu / w3 / mul / w2 (the SwiGLU expert), scaled by the routing
+// weight and scattered back (index_add_). Routing is taken as balanced: each
+// expert receives ceil(tokens * top_k / experts) tokens. The top-k selection
+// and one-hot bookkeeping kernels touch tokens x experts elements and are not
+// listed.
+Graph build_moe(const Params& p) {
+  Graph g;
+  g.name = "moe";
+  GraphBuilder b(g, wl_dtype(p, "dtype"));
+  const bool fused = fused_attention(p);
+  const int64_t batch = wl_int(p, "batch"), seq = wl_int(p, "seq"), d = wl_int(p, "d");
+  const int64_t heads = wl_int(p, "heads"), kv_heads = wl_int_or(p, "kv_heads", heads);
+  const int64_t ffn = wl_int(p, "ffn"), experts = wl_int(p, "experts"), top_k = wl_int(p, "top_k");
+  const int64_t layers = wl_int(p, "layers");
+  if (d % heads != 0 || heads % kv_heads != 0)
+    throw InputError(fmt::format("workload parameters: d={} must be a multiple of heads={}, "
+                                 "and heads a multiple of kv_heads={}", d, heads, kv_heads));
+  if (top_k > experts)
+    throw InputError(fmt::format("workload parameter 'top_k': {} exceeds experts={}", top_k,
+                                 experts));
+  const int64_t t = batch * seq, hd = d / heads, kvd = kv_heads * hd;
+  const int64_t per_expert = (t * top_k + experts - 1) / experts;
+  int x = -1;
+  for (int64_t l = 0; l < layers; ++l) {
+    const std::string pre = fmt::format("l{}.", l);
+    const std::vector<int> in = x < 0 ? std::vector<int>{} : std::vector<int>{x};
+    const int ln1 = b.vec(OpKind::rmsnorm, pre + "input_norm", in, t, d);
+    const int q = b.linear(pre + "attn.q_proj", {ln1}, t, d, d);
+    const int k = b.linear(pre + "attn.k_proj", {ln1}, t, kvd, d);
+    const int v = b.linear(pre + "attn.v_proj", {ln1}, t, kvd, d);
+    const int qr = rope(b, pre + "attn.rope_q", q, t, d);
+    const int kr = rope(b, pre + "attn.rope_k", k, t, kvd);
+    AttnShape a;
+    a.batch = batch;
+    a.heads = heads;
+    a.kv_heads = kv_heads;
+    a.sq = a.skv = seq;
+    a.d = hd;
+    a.causal = seq > 1;
+    const int att = b.attention(pre + "attn.sdpa", {qr, kr, v}, a, fused);
+    const int o = b.linear(pre + "attn.o_proj", {att}, t, d, d);
+    std::vector<int> add_deps = {o};
+    add_deps.insert(add_deps.end(), in.begin(), in.end());
+    const int h = b.vec(OpKind::add, pre + "attn.add", add_deps, t, d, 2);
+    const int ln2 = b.vec(OpKind::rmsnorm, pre + "post_attention_norm", {h}, t, d);
+    const int router = b.linear(pre + "moe.router", {ln2}, t, experts, d);
+    const int probs = b.vec(OpKind::softmax, pre + "moe.router.softmax", {router}, t, experts);
+    std::vector<int> outs;
+    for (int64_t e = 0; e < experts; ++e) {
+      const std::string ep = fmt::format("{}moe.e{}.", pre, e);
+      const int gather = b.vec(OpKind::copy, ep + "gather", {ln2, probs}, per_expert, d);
+      const int w1 = b.linear(ep + "w1", {gather}, per_expert, ffn, d);
+      const int act = b.vec(OpKind::silu, ep + "silu", {w1}, per_expert, ffn);
+      const int w3 = b.linear(ep + "w3", {gather}, per_expert, ffn, d);
+      const int mul = b.vec(OpKind::mul, ep + "mul", {act, w3}, per_expert, ffn, 2);
+      const int w2 = b.linear(ep + "w2", {mul}, per_expert, d, ffn);
+      const int scale = b.vec(OpKind::mul, ep + "route_scale", {w2, probs}, per_expert, d, 1);
+      std::vector<int> acc_deps = {scale};
+      if (!outs.empty()) acc_deps.push_back(outs.back());
+      outs.push_back(b.vec(OpKind::add, ep + "index_add", acc_deps, per_expert, d, 2));
+    }
+    x = b.vec(OpKind::add, pre + "moe.add", {outs.back(), h}, t, d, 2);
+  }
+  const double dd = d, f = ffn;
+  const double attn_p = dd * (dd + 2 * kvd) + dd * dd, norms = 2 * dd, router_p = dd * experts;
+  const double expert_p = 3 * dd * f;
+  g.info["params_total"] = layers * (attn_p + norms + router_p + experts * expert_p);
+  g.info["params_active"] = layers * (attn_p + norms + router_p + top_k * expert_p);
+  g.info["params"] = g.info["params_total"];
+  g.info["experts"] = static_cast<double>(experts);
+  g.info["top_k"] = static_cast<double>(top_k);
+  g.info["tokens_per_expert"] = static_cast<double>(per_expert);
+  g.info["tokens"] = static_cast<double>(t);
+  return g;
+}
+
+}  // namespace
+
+void add_transformer_workloads(std::vector<WorkloadInfo>& out) {
+  out.push_back({"bert-base", "HF BertModel base (12 layers, d=768, 12 heads), no head",
+                 bert_params(), build_bert_base});
+  out.push_back({"bert-large", "HF BertModel large (24 layers, d=1024, 16 heads), no head",
+                 bert_params(), build_bert_large});
+  out.push_back({"gpt2-small", "HF GPT2Model 124M (12 layers, d=768), no LM head",
+                 decoder_params(1024), build_decoder_at<0>});
+  out.push_back({"gpt2-medium", "HF GPT2Model 355M (24 layers, d=1024), no LM head",
+                 decoder_params(1024), build_decoder_at<1>});
+  out.push_back({"gpt2-large", "HF GPT2Model 774M (36 layers, d=1280), no LM head",
+                 decoder_params(1024), build_decoder_at<2>});
+  out.push_back({"gpt2-xl", "HF GPT2Model 1.5B (48 layers, d=1600), no LM head",
+                 decoder_params(1024), build_decoder_at<3>});
+  out.push_back({"gpt3-175b", "GPT-3 175B (96 layers, d=12288, 96 heads) in GPT2Model form, "
+                 "no LM head", decoder_params(2048), build_decoder_at<4>});
+  out.push_back({"llama-7b", "HF LlamaModel 7B (32 layers, d=4096, 32 heads, SwiGLU 11008), "
+                 "no LM head", decoder_params(2048), build_decoder_at<5>});
+  out.push_back({"llama-70b", "HF LlamaModel 70B (80 layers, d=8192, 64 heads / 8 KV heads, "
+                 "SwiGLU 28672), no LM head", decoder_params(2048), build_decoder_at<6>});
+  out.push_back({"transformer-base", "Vaswani et al. 2017 base encoder-decoder (6+6 layers, "
+                 "d=512, 8 heads, ffn 2048) as torch.nn.Transformer",
+                 {{"batch", "1", "sentence pairs"},
+                  {"src", "128", "source tokens"},
+                  {"tgt", "128", "target tokens"},
+                  {"attn", "sdpa", "sdpa (fused kernel) or eager (unfused math path)"},
+                  {"dtype", "bf16", "operand format"}},
+                 build_transformer_base});
+  out.push_back({"moe", "mixture-of-experts decoder layers (Mixtral-8x7B shape, top-k routing); "
+                 "info reports active and total parameters",
+                 {{"batch", "1", "sequences"},
+                  {"seq", "2048", "tokens per sequence"},
+                  {"layers", "1", "decoder layers"},
+                  {"d", "4096", "model width"},
+                  {"heads", "32", "query heads"},
+                  {"kv_heads", "8", "key/value heads (auto: = heads)"},
+                  {"ffn", "14336", "expert hidden width"},
+                  {"experts", "8", "experts per layer"},
+                  {"top_k", "2", "experts per token"},
+                  {"attn", "sdpa", "sdpa (fused kernel) or eager (unfused math path)"},
+                  {"dtype", "bf16", "operand format"}},
+                 build_moe});
+}
+
+}  // namespace tessera
