@@ -111,13 +111,19 @@ def map_op(name, args, kwargs, out):
                 "_scaled_dot_product_cudnn_attention", "scaled_dot_product_attention",
                 "_scaled_dot_product_flash_attention_for_cpu"):
         q, k = a[0], a[1]
-        causal = bool(kwargs.get("is_causal", False))
+        # Argument positions per ATen schema:
+        #   flash / flash_for_cpu: (q, k, v, dropout_p, is_causal, ...), mask as kwarg
+        #   efficient / cudnn:     (q, k, v, attn_bias, compute_log_sumexp, dropout_p, is_causal)
+        #   scaled_dot_product_attention: (q, k, v, attn_mask, dropout_p, is_causal)
+        pos = {"_scaled_dot_product_flash_attention": (None, 4),
+               "_scaled_dot_product_flash_attention_for_cpu": (None, 4),
+               "_scaled_dot_product_efficient_attention": (3, 6),
+               "_scaled_dot_product_cudnn_attention": (3, 6),
+               "scaled_dot_product_attention": (3, 5)}[name]
         bias = kwargs.get("attn_mask", kwargs.get("attn_bias"))
-        for x in a[3:]:
-            if isinstance(x, bool):
-                causal = causal or x
-            elif _is_tensor(x) and bias is None:
-                bias = x
+        if pos[0] is not None and len(a) > pos[0] and _is_tensor(a[pos[0]]):
+            bias = a[pos[0]]
+        causal = bool(kwargs.get("is_causal", a[pos[1]] if len(a) > pos[1] else False))
         return "attention", {"batch": q.shape[0], "heads": q.shape[1], "kv_heads": k.shape[1],
                              "sq": q.shape[2], "skv": k.shape[2], "d": q.shape[3],
                              "causal": int(causal), "bias": int(bias is not None)}
