@@ -11,6 +11,7 @@
 
 #include "models/compute/systolic_array.h"
 #include "sim/engines/engine.h"
+#include "sim/precision.h"
 #include "sim/error.h"
 #include "sim/registry.h"
 #include "sim/simulate.h"
@@ -138,6 +139,7 @@ void write_scalesim_dir(const Graph& g, const Hardware& hw, const std::string& d
 int cmd_run(const std::vector<std::string>& args, std::ostream& out) {
   std::string hw_name, workload, program, engine = "analytic", format = "text", out_path;
   std::vector<std::string> sets;
+  PrecisionOptions popt;
   po::options_description desc("tessera run options");
   desc.add_options()("help,h", "show this help")(
       "hw", po::value(&hw_name), "hardware preset name or YAML / SCALE-Sim .cfg path (required)")(
@@ -146,7 +148,11 @@ int cmd_run(const std::vector<std::string>& args, std::ostream& out) {
       "engine", po::value(&engine), "analytic (default) | systemc")(
       "set", po::value(&sets)->composing(), "override a hardware key: path.to.key=value (repeatable)")(
       "format", po::value(&format), "text (default) | json | csv | scalesim (SCALE-Sim CSVs into --out DIR)")(
-      "out", po::value(&out_path), "write the report to this file instead of stdout");
+      "out", po::value(&out_path), "write the report to this file instead of stdout")(
+      "precision", "add each op's output error vs an fp64 reference (bit-exact emulation)")(
+      "samples", po::value(&popt.samples), "sampled output elements per op for --precision (default 256)")(
+      "seed", po::value(&popt.seed), "seed of the operand draws for --precision (default 1)")(
+      "dist", po::value(&popt.dist), "operand distribution for --precision: normal (default) | uniform01");
   auto vm = parse(desc, args, "run");
   if (vm.count("help")) {
     out << desc;
@@ -156,11 +162,18 @@ int cmd_run(const std::vector<std::string>& args, std::ostream& out) {
   if (workload.empty() == program.empty())
     throw InputError("tessera run: give exactly one of --workload and --program");
   check_format(format, {"text", "json", "csv", "scalesim"});
+  if (popt.samples < 1 || popt.samples > 1000000)
+    throw InputError(fmt::format("--samples: {} is out of range; accepted: 1..1000000", popt.samples));
+  if (popt.dist != "normal" && popt.dist != "uniform01")
+    throw InputError(fmt::format("--dist: unknown distribution '{}'; accepted: normal, uniform01", popt.dist));
+  if (vm.count("precision") && workload.empty())
+    throw InputError("--precision: needs --workload (a program file has no operand formats per op)");
   if (format == "scalesim" && (out_path.empty() || workload.empty()))
     throw InputError("--format scalesim: needs --workload and --out DIR (the report directory)");
   auto eng = make_engine(engine);
   auto hw = load_hardware(hw_name, sets);
   Program prog;
+  nlohmann::json precision;
   if (!program.empty()) {
 #ifdef TESSERA_HAVE_ASM
     std::ifstream f(program);
@@ -178,8 +191,10 @@ int cmd_run(const std::vector<std::string>& args, std::ostream& out) {
       return 0;
     }
     prog = compile(g, *hw);
+    if (vm.count("precision")) precision = precision_report(g, *hw, popt);
   }
-  const RunResult r = eng->run(prog, *hw);
+  RunResult r = eng->run(prog, *hw);
+  if (!precision.is_null()) r.extra["precision"] = precision;
   emit(render(r, format), out_path, out);
   return 0;
 }

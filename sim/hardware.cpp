@@ -9,6 +9,7 @@
 #include <set>
 
 #include "sim/error.h"
+#include "sim/precision.h"
 #include "sim/registry.h"
 
 namespace tessera {
@@ -65,6 +66,12 @@ std::string kind_of_path(const std::vector<std::string>& parts) {
   return parts[0];
 }
 
+std::vector<std::string> numerics_keys() {
+  std::vector<std::string> keys;
+  for (const auto& p : numerics_param_specs()) keys.push_back(p.name);
+  return keys;
+}
+
 void apply_set(YAML::Node& root, const std::string& set, const std::string& source) {
   const auto eq = set.find('=');
   if (eq == std::string::npos || eq == 0 || eq + 1 == set.size())
@@ -87,6 +94,14 @@ void apply_set(YAML::Node& root, const std::string& set, const std::string& sour
     throw InputError(fmt::format("--set '{}': unknown key '{}' in {}; keys are paths such as "
                                  "compute.<param>, memory.<level>.<param>, power.<param>",
                                  set, path, source));
+  }
+  if (parts.size() == 2 && parts[0] == "numerics") {
+    const auto keys = numerics_keys();
+    if (std::find(keys.begin(), keys.end(), parts[1]) == keys.end())
+      throw InputError(fmt::format("--set '{}': unknown key '{}' for numerics; accepted keys: {}", set,
+                                   parts[1], join(keys)));
+    root["numerics"][parts[1]] = value;
+    return;
   }
   // Walk down to the component node (all but the last part must exist).
   std::vector<YAML::Node> chain{root};
@@ -150,7 +165,8 @@ std::unique_ptr<Hardware> build_hardware(YAML::Node tree, const std::string& sou
                                          const std::vector<std::string>& sets) {
   if (!tree || !tree.IsMap()) throw InputError(fmt::format("{}: expected a YAML map", source));
   for (const auto& s : sets) apply_set(tree, s, source);
-  static const std::set<std::string> top_keys = {"name", "description", "compute", "memory", "power"};
+  static const std::set<std::string> top_keys = {"name", "description", "compute", "memory", "power",
+                                                 "numerics"};
   for (const auto& kv : tree) {
     const std::string key = kv.first.as<std::string>();
     if (!top_keys.count(key))

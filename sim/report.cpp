@@ -87,6 +87,30 @@ void write_text_report(std::ostream& os, const RunResult& r) {
                                      : fmt::format("{:.4g} {}", st.value, st.unit);
     fmt::print(os, "    {:<40} {:>14}  {}\n", name, v, st.description);
   }
+  if (r.extra.contains("precision")) {
+    const auto& p = r.extra["precision"];
+    const auto& t = p["total"];
+    fmt::print(os, "\n  precision vs fp64 ({} sampled outputs per op, seed {}, {} operands):\n",
+               t["samples_per_op"].get<long long>(), t["seed"].get<unsigned long long>(),
+               t["dist"].get<std::string>());
+    fmt::print(os, "  {:<28} {:<18} {:>7} {:>12} {:>12} {:>9} {:>5} {:>5} {:>4}\n", "op", "path", "K",
+               "rel err", "max abs", "SNR dB", "ovf", "unf", "nan");
+    const size_t n = p["ops"].size();
+    for (size_t i = 0; i < n && i < 40; ++i) {
+      const auto& o = p["ops"][i];
+      const std::string name = o["name"].get<std::string>();
+      fmt::print(os, "  {:<28} {:<18} {:>7} {:>12.3e} {:>12.3e} {:>9.1f} {:>5} {:>5} {:>4}\n",
+                 name.size() > 28 ? name.substr(0, 27) + "~" : name, o["preset"].get<std::string>(),
+                 o["k"].get<long long>(), o["normwise_rel_err"].get<double>(), o["max_abs_err"].get<double>(),
+                 o["snr_db"].get<double>(), o["overflow"].get<long long>(), o["underflow"].get<long long>(),
+                 o["nan"].get<long long>());
+    }
+    if (n > 40) fmt::print(os, "  ... {} more ops in the JSON report\n", n - 40);
+    fmt::print(os, "  total: FLOP-weighted RMS rel err {:.3e}; worst {:.3e} ({}); overflow {}, underflow {}, nan {}\n",
+               t["flop_weighted_rms_rel_err"].get<double>(), t["worst_rel_err"].get<double>(),
+               t["worst_op"].get<std::string>(), t["overflow"].get<long long>(), t["underflow"].get<long long>(),
+               t["nan"].get<long long>());
+  }
 }
 
 namespace {

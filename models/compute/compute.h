@@ -4,9 +4,11 @@
 // lowers IR ops to kernels (tile shapes, loop order, stages), so that the
 // compiler stays target-independent.
 #include <map>
+#include <optional>
 #include <string>
 
 #include "isa/isa.h"
+#include "models/numerics/accumulation.h"
 #include "sim/component.h"
 #include "workloads/ir.h"
 
@@ -33,6 +35,15 @@ class ComputeModel : public Component {
   // Dense peak of this target for a format, in FLOP/s at the nominal clock; 0 if unsupported.
   virtual double peak_flops(DType t) const = 0;
   virtual double nominal_clock_hz() const = 0;
+
+  // Format the matrix unit computes an op's products in (a target may override
+  // the workload's format, e.g. a sweep of the array's operand format).
+  virtual DType operand_dtype(const Op& op) const { return op.dtype; }
+  // The matrix unit's accumulation path for an operand format when the target
+  // describes it itself; nullopt = the hardware's `numerics.family` presets.
+  virtual std::optional<numerics::AccumulationModel> accumulation(DType /*operand*/) const {
+    return std::nullopt;
+  }
 };
 
 }  // namespace tessera

@@ -89,7 +89,7 @@ Kernel SystolicArray::lower(const Graph& g, int index, const Hardware& hw) const
   kern.bytes = op_min_bytes(op);
   const std::string outer = hw.memories().back().first;
   const systolic::ArrayConfig cfg = array_config();
-  const DType acc = m_params.text("acc_dtype") == "fp32" ? DType::fp32 : DType::int32;
+  const DType acc = *parse_dtype(m_params.text("acc_dtype"));
 
   const std::vector<SystolicLayer> layers = layers_of(op);
   double vector_elems = 0;
@@ -118,7 +118,7 @@ Kernel SystolicArray::lower(const Graph& g, int index, const Hardware& hw) const
     mm.n = std::min(geo.sc, cfg.cols);              // columns used
     mm.k = std::min(geo.sr, cfg.rows);              // rows used
     mm.count = std::min<int64_t>(cfg.cores, geo.row_folds * geo.col_folds);
-    mm.a = op.dtype;
+    mm.a = operand_dtype(op);
     mm.acc = acc;
     b.instrs = {ld, mm};
     kern.blocks.push_back(b);
@@ -143,6 +143,33 @@ Kernel SystolicArray::lower(const Graph& g, int index, const Hardware& hw) const
   }
   kern.mapping = mapping;
   return kern;
+}
+
+DType SystolicArray::operand_dtype(const Op& op) const {
+  const std::string& o = m_params.text("operand_dtype");
+  return o == "workload" ? op.dtype : *parse_dtype(o);
+}
+
+// The PEs multiply exactly and add into an accumulator register of `acc_dtype`,
+// rounding (RNE) after every addition: the ideal fp32 path with the
+// accumulator's fraction width (fp32 23, bf16 7, fp16 10 bits); integer
+// accumulators are exact.
+std::optional<numerics::AccumulationModel> SystolicArray::accumulation(DType operand) const {
+  const DType acc = *parse_dtype(m_params.text("acc_dtype"));
+  numerics::AccumulationModel m;   // exact products, one addition per step
+  m.group_size = 1;
+  m.alignment_bits = 52;
+  m.accumulator_rounding = numerics::Rounding::nearest_even;
+  m.name = fmt::format("pe_{}_acc_{}", dtype_name(operand), dtype_name(acc));
+  if (acc == DType::int32) {
+    m.integer_exact = true;
+    m.output = DType::int32;
+    return m;
+  }
+  m.accumulator_mant_bits = acc == DType::bf16 ? 7 : acc == DType::fp16 ? 10 : 23;
+  m.output = acc;
+  m.description = fmt::format("systolic PE: exact products, {} accumulator (RNE per addition)", dtype_name(acc));
+  return m;
 }
 
 KernelContext SystolicArray::begin_kernel(const Kernel&, const Hardware&) const {
@@ -204,7 +231,9 @@ void register_systolic_array(Registry& r) {
        p_qty("filter_sram", Unit::bytes, "64KiB", "filter scratchpad (both halves)"),
        p_qty("ofmap_sram", Unit::bytes, "64KiB", "ofmap scratchpad (both halves)"),
        p_int("word_bytes", "1", "bytes per operand word"),
-       p_choice("acc_dtype", {"int32", "fp32"}, "int32", "accumulator format"),
+       p_choice("operand_dtype", {"workload", "fp32", "bf16", "fp16", "fp8_e4m3", "fp8_e5m2", "int8", "int4"},
+                "workload", "format the PEs multiply in (workload = each op's own format)"),
+       p_choice("acc_dtype", {"int32", "fp32", "bf16", "fp16"}, "int32", "accumulator format of the PEs"),
        p_int("vector_width", "256", "vector-unit elements per cycle per core"),
        p_real("node_nm", "45", "process node the Horowitz 45 nm energies are scaled to"),
        p_qty("mac_energy", Unit::joules, "0J",

@@ -1,0 +1,36 @@
+#pragma once
+// Precision report of a run (`tessera run --precision`): every op's output error
+// against an fp64 reference on sampled output elements, computed bit-exactly
+// through the accumulation model of the hardware's matrix unit
+// (models/numerics), plus the rounding error of the vector ops' outputs.
+#include <cstdint>
+#include <string>
+
+#include <nlohmann/json.hpp>
+
+#include "sim/hardware.h"
+#include "sim/params.h"
+#include "workloads/ir.h"
+
+namespace tessera {
+
+struct PrecisionOptions {
+  int64_t samples = 256;       // sampled output elements per op
+  uint64_t seed = 1;           // operand draws (deterministic for a seed)
+  std::string dist = "normal"; // operand distribution: normal | uniform01
+};
+
+// Parameters of the optional `numerics:` section of a hardware description.
+const std::vector<ParamSpec>& numerics_param_specs();
+
+// Accumulation preset for an op's operand format on this hardware: the
+// `numerics.family` of the description ("h100", "a100", "v100", "ideal") joined
+// with the format ("h100_bf16"); formats without a preset of that family use an
+// exact integer path (integer formats) or the ideal fp32 accumulator.
+std::string accumulation_preset_for(const Hardware& hw, DType operand);
+
+// {"ops": [{name, kind, preset, k, normwise_rel_err, max_abs_err, snr_db,
+//           overflow, underflow, nan, samples}], "total": {...}}
+nlohmann::json precision_report(const Graph& g, const Hardware& hw, const PrecisionOptions& opt);
+
+}  // namespace tessera
