@@ -1,0 +1,113 @@
+#include <catch2/catch.hpp>
+
+#include <nlohmann/json.hpp>
+
+#include <filesystem>
+#include <fstream>
+#include <sstream>
+
+#include "sim/cli.h"
+#include "sim/hardware.h"
+#include "sim/precision.h"
+#include "sim/simulate.h"
+#include "workloads/workloads.h"
+
+using namespace tessera;
+
+namespace {
+
+nlohmann::json run_json(std::vector<std::string> args) {
+  args.insert(args.begin(), "tessera");
+  args.push_back("--format");
+  args.push_back("json");
+  std::vector<char*> argv;
+  for (auto& a : args) argv.push_back(a.data());
+  std::ostringstream out, err;
+  const int code = cli_main(static_cast<int>(argv.size()), argv.data(), out, err);
+  INFO(err.str());
+  REQUIRE(code == 0);
+  return nlohmann::json::parse(out.str());
+}
+
+}  // namespace
+
+TEST_CASE("int8 products on an int32 accumulator are exact", "[precision]") {
+  auto hw = load_hardware("tpu-v1", {});
+  const Graph g = build_workload("gemm:m=256,n=256,k=4096,dtype=int8");
+  const auto p = precision_report(g, *hw, {64, 7, "normal"});
+  const auto& op = p["ops"][0];
+  CHECK(op["preset"] == "pe_int8_acc_int32");
+  CHECK(op["k"] == 4096);
+  CHECK(op["normwise_rel_err"].get<double>() == 0.0);
+  CHECK(op["samples"] == 64);
+}
+
+TEST_CASE("a narrower accumulator costs precision in the same run", "[precision]") {
+  // bf16 operands, K = 4096, N(0,1): the bf16 output rounding alone gives a
+  // relative error of about 2^-9 / sqrt(3) = 1.1e-3 per element; an fp16
+  // accumulator (10 fraction bits) adds rounding at every one of the 4096 steps,
+  // a bf16 accumulator (7 bits) eight times more.
+  const std::string w = "gemm:m=512,n=512,k=4096,dtype=bf16";
+  auto err = [&](const char* acc) {
+    const auto j = run_json({"run", "--hw", "tpu-v1", "--workload", w, "--precision", "--samples", "128",
+                             "--set", std::string("compute.acc_dtype=") + acc});
+    return j["precision"]["ops"][0]["normwise_rel_err"].get<double>();
+  };
+  const double e32 = err("fp32"), e16 = err("fp16"), eb16 = err("bf16");
+  CHECK(e32 > 5e-4);
+  CHECK(e32 < 3e-3);
+  CHECK(e16 > 2 * e32);
+  CHECK(eb16 > 4 * e16);
+}
+
+TEST_CASE("an operand-format sweep changes energy and precision together", "[precision]") {
+  const std::string w = "gemm:m=1024,n=1024,k=1024,dtype=bf16";
+  const auto a = run_json({"run", "--hw", "tpu-v1", "--workload", w, "--precision", "--set",
+                           "compute.operand_dtype=bf16", "--set", "compute.acc_dtype=fp32"});
+  const auto b = run_json({"run", "--hw", "tpu-v1", "--workload", w, "--precision", "--set",
+                           "compute.operand_dtype=fp8_e4m3", "--set", "compute.acc_dtype=fp32"});
+  // Horowitz 2014: a 16-bit float multiply-add costs more than an 8-bit one.
+  CHECK(a["stats"]["power"]["dynamic_energy"]["value"].get<double>() >
+        b["stats"]["power"]["dynamic_energy"]["value"].get<double>());
+  CHECK(b["precision"]["ops"][0]["preset"] == "pe_fp8_e4m3_acc_fp32");
+}
+
+TEST_CASE("precision reports are deterministic for a seed", "[precision]") {
+  auto hw = load_hardware("tpu-v1", {"compute.acc_dtype=fp16"});
+  const Graph g = build_workload("gemm:m=64,n=64,k=2048,dtype=fp16");
+  const auto a = precision_report(g, *hw, {32, 3, "normal"});
+  const auto b = precision_report(g, *hw, {32, 3, "normal"});
+  const auto c = precision_report(g, *hw, {32, 4, "normal"});
+  CHECK(a.dump() == b.dump());
+  CHECK(a.dump() != c.dump());
+}
+
+TEST_CASE("SCALE-Sim inputs run directly and write SCALE-Sim's reports", "[precision][scalesim]") {
+  // The shipped golden: alexnet_part Conv1 on configs/scale.cfg switched to ws.
+  const std::filesystem::path shared = TESSERA_SHARED_DIR "/peer-data/scale-sim";
+  const auto tmp = std::filesystem::temp_directory_path() / "tessera_scalesim_cli";
+  std::filesystem::create_directories(tmp);
+  const auto cfg = tmp / "scale_ws.cfg";
+  {
+    std::ifstream in(shared / "configs/scale.cfg");
+    std::stringstream ss;
+    ss << in.rdbuf();
+    std::string text = ss.str();
+    text.replace(text.find("Dataflow : os"), 13, "Dataflow : ws");
+    std::ofstream(cfg) << text;
+  }
+  const auto out_dir = tmp / "reports";
+  std::vector<std::string> args = {"tessera", "run", "--hw", cfg.string(), "--workload",
+                                   (shared / "topologies/conv_nets/alexnet_part.csv").string(),
+                                   "--format", "scalesim", "--out", out_dir.string()};
+  std::vector<char*> argv;
+  for (auto& a : args) argv.push_back(a.data());
+  std::ostringstream out, err;
+  REQUIRE(cli_main(static_cast<int>(argv.size()), argv.data(), out, err) == 0);
+  std::ifstream rep(out_dir / "COMPUTE_REPORT.csv");
+  std::string header, row;
+  std::getline(rep, header);
+  std::getline(rep, row);
+  CHECK(header == "LayerID, Total Cycles, Stall Cycles, Overall Util %, Mapping Efficiency %, Compute Util %,");
+  CHECK(row.rfind("0, 112283, 0, ", 0) == 0);   // golden-v2/COMPUTE_REPORT.csv
+}
