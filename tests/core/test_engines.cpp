@@ -103,3 +103,23 @@ TEST_CASE("tpu-v1 reports its published peak", "[engine]") {
   CHECK(r.peak_flops == 91.7504e12);
   CHECK(r.flops == 2.0 * 4096.0 * 4096.0 * 4096.0);
 }
+
+TEST_CASE("systolic presets report their published peaks", "[engine][presets]") {
+  struct Case { const char* hw; double peak; };
+  const Case cases[] = {
+      {"tpu-v1", 2.0 * 256 * 256 * 700e6},          // 91.75 TOPS (Jouppi et al. 2017)
+      {"tesla-fsd", 2 * (2.0 * 96 * 96 * 2e9)},     // two NPUs x 36.86 TOPS (Talpes et al. 2020)
+      {"gemmini", 2.0 * 16 * 16 * 1e9},             // 0.512 TOPS (Genc et al. 2021, 16x16 at 1 GHz)
+      {"eyeriss", 2.0 * 12 * 14 * 200e6},           // 67.2 GOPS (Chen et al. 2017)
+      {"tpu-v4", 2.0 * 128 * 128 * 8 * 1050e6},     // 275.3 TFLOP/s bf16 (Jouppi et al. 2023)
+  };
+  for (const auto& c : cases) {
+    INFO(c.hw);
+    auto hw = load_hardware(c.hw, {});
+    CHECK(hw->compute().peak_flops(DType::int8) == c.peak);
+    // Achieved throughput of a large product never exceeds the peak.
+    const RunResult r = simulate(build_workload("gemm:m=2048,n=2048,k=2048,dtype=int8"), *hw);
+    CHECK(r.flops / r.time_s <= c.peak);
+    CHECK(r.peak_flops == c.peak);
+  }
+}
