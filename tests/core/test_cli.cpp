@@ -132,3 +132,23 @@ TEST_CASE("list prints every registered parameter with unit and default", "[cli]
   const auto h = tessera_cli({"list", "hw"});
   CHECK(h.out.find("tpu-v1") != std::string::npos);
 }
+
+TEST_CASE("a compiled program run from its text gives the workload's report", "[cli][isa]") {
+  const auto asm_file = (std::filesystem::temp_directory_path() / "tessera_prog.asm").string();
+  struct Case { const char* hw; const char* workload; };
+  const Case cases[] = {
+      {"tpu-v1", "gemm:m=512,n=300,k=700,batch=2,dtype=int8"},
+      {"tpu-v1", "attention:sq=256,heads=4,d=64,dtype=int8"},
+      {"h100-sxm", "attention:sq=1024,causal=1"},
+      {"h100-sxm", "bert-base:batch=2,seq=128"},
+  };
+  for (const auto& c : cases) {
+    INFO(c.hw << " " << c.workload);
+    const auto compiled = tessera_cli({"compile", "--hw", c.hw, "--workload", c.workload, "--out", asm_file});
+    REQUIRE(compiled.code == 0);
+    const auto from_text = tessera_cli({"run", "--hw", c.hw, "--program", asm_file, "--format", "json"});
+    const auto direct = tessera_cli({"run", "--hw", c.hw, "--workload", c.workload, "--format", "json"});
+    REQUIRE(from_text.code == 0);
+    CHECK(from_text.out == direct.out);
+  }
+}
