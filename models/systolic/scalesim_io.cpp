@@ -1,0 +1,370 @@
+// SCALE-Sim v2 file formats: .cfg (configparser INI), topology CSVs, reports.
+#include <algorithm>
+#include <cctype>
+#include <fstream>
+#include <map>
+#include <optional>
+#include <sstream>
+
+#include <fmt/format.h>
+
+#include "models/systolic/systolic.h"
+#include "sim/error.h"
+
+namespace tessera::systolic {
+
+namespace {
+
+std::string trim(std::string_view s) {
+  std::size_t b = 0, e = s.size();
+  while (b < e && std::isspace(static_cast<unsigned char>(s[b]))) ++b;
+  while (e > b && std::isspace(static_cast<unsigned char>(s[e - 1]))) --e;
+  return std::string(s.substr(b, e - b));
+}
+
+std::string lower(std::string s) {
+  std::transform(s.begin(), s.end(), s.begin(),
+                 [](unsigned char c) { return static_cast<char>(std::tolower(c)); });
+  return s;
+}
+
+// Python's int() on a stripped field: optional sign, decimal digits.
+std::optional<std::int64_t> parse_int(const std::string& s) {
+  if (s.empty()) return std::nullopt;
+  std::size_t i = (s[0] == '+' || s[0] == '-') ? 1 : 0;
+  if (i == s.size()) return std::nullopt;
+  std::int64_t v = 0;
+  for (; i < s.size(); ++i) {
+    if (!std::isdigit(static_cast<unsigned char>(s[i]))) return std::nullopt;
+    if (v > (INT64_MAX - 9) / 10) return std::nullopt;
+    v = v * 10 + (s[i] - '0');
+  }
+  return s[0] == '-' ? -v : v;
+}
+
+std::vector<std::string> split(const std::string& s, char sep) {
+  std::vector<std::string> out;
+  std::string cur;
+  for (char c : s) {
+    if (c == sep) {
+      out.push_back(cur);
+      cur.clear();
+    } else {
+      cur.push_back(c);
+    }
+  }
+  out.push_back(cur);
+  return out;
+}
+
+std::ifstream open_or_throw(const std::filesystem::path& path, std::string_view what) {
+  std::ifstream in(path);
+  if (!in)
+    throw tessera::InputError(
+        fmt::format("{}: cannot open {} file (expected a readable SCALE-Sim {})", path.string(),
+                    what, what));
+  return in;
+}
+
+void strip_bom(std::string& line) {
+  if (line.size() >= 3 && static_cast<unsigned char>(line[0]) == 0xEF &&
+      static_cast<unsigned char>(line[1]) == 0xBB && static_cast<unsigned char>(line[2]) == 0xBF)
+    line.erase(0, 3);
+}
+
+}  // namespace
+
+// ---------------------------------------------------------------------------
+// .cfg: Python configparser rules as scale_config.read_conf_file uses them:
+// [section] headers, `key = value` or `key : value`, keys case-insensitive,
+// values stripped, full-line comments starting with # or ;.
+ScaleSimConfig parse_scalesim_cfg(const std::filesystem::path& path) {
+  std::ifstream in = open_or_throw(path, "config");
+  struct Entry {
+    std::string value;
+    int line;
+  };
+  std::map<std::string, std::map<std::string, Entry>> ini;
+  std::string section, line;
+  int lineno = 0;
+  while (std::getline(in, line)) {
+    ++lineno;
+    if (lineno == 1) strip_bom(line);
+    const std::string t = trim(line);
+    if (t.empty() || t[0] == '#' || t[0] == ';') continue;
+    if (t.front() == '[') {
+      if (t.back() != ']')
+        throw tessera::InputError(fmt::format(
+            "{}:{}: malformed section header '{}' (expected [name])", path.string(), lineno, t));
+      section = lower(trim(t.substr(1, t.size() - 2)));
+      ini[section];
+      continue;
+    }
+    const std::size_t eq = t.find_first_of("=:");
+    if (eq == std::string::npos)
+      throw tessera::InputError(fmt::format(
+          "{}:{}: line '{}' is not 'key = value' or 'key : value'", path.string(), lineno, t));
+    if (section.empty())
+      throw tessera::InputError(fmt::format(
+          "{}:{}: key '{}' appears before any [section] header", path.string(), lineno,
+          trim(t.substr(0, eq))));
+    ini[section][lower(trim(t.substr(0, eq)))] = Entry{trim(t.substr(eq + 1)), lineno};
+  }
+
+  const auto get = [&](const std::string& sec, const std::string& key) -> const Entry& {
+    auto s = ini.find(sec);
+    if (s == ini.end())
+      throw tessera::InputError(
+          fmt::format("{}: missing section [{}] (needed for key '{}')", path.string(), sec, key));
+    auto k = s->second.find(lower(key));
+    if (k == s->second.end())
+      throw tessera::InputError(
+          fmt::format("{}: section [{}] lacks required key '{}'", path.string(), sec, key));
+    return k->second;
+  };
+  const auto get_int = [&](const std::string& sec, const std::string& key, std::int64_t min) {
+    const Entry& e = get(sec, key);
+    const auto v = parse_int(e.value);
+    if (!v || *v < min)
+      throw tessera::InputError(fmt::format("{}:{}: key '{}' has value '{}' (expected an integer >= {})",
+                                            path.string(), e.line, key, e.value, min));
+    return *v;
+  };
+
+  ScaleSimConfig c;
+  c.run_name = get("general", "run_name").value;
+  const Entry& mode = get("run_presets", "InterfaceBandwidth");
+  if (mode.value == "USER")
+    c.array.bandwidth_mode = BandwidthMode::user;
+  else if (mode.value == "CALC")
+    c.array.bandwidth_mode = BandwidthMode::calc;
+  else
+    throw tessera::InputError(fmt::format(
+        "{}:{}: key 'InterfaceBandwidth' has value '{}' (expected USER or CALC)", path.string(),
+        mode.line, mode.value));
+
+  const std::string arch = "architecture_presets";
+  c.array.rows = get_int(arch, "ArrayHeight", 1);
+  c.array.cols = get_int(arch, "ArrayWidth", 1);
+  c.array.ifmap_sram_bytes = 1024 * get_int(arch, "IfmapSramSzkB", 1);
+  c.array.filter_sram_bytes = 1024 * get_int(arch, "FilterSramSzkB", 1);
+  c.array.ofmap_sram_bytes = 1024 * get_int(arch, "OfmapSramSzkB", 1);
+  c.ifmap_offset = get_int(arch, "IfmapOffset", 0);
+  c.filter_offset = get_int(arch, "FilterOffset", 0);
+  c.ofmap_offset = get_int(arch, "OfmapOffset", 0);
+  const Entry& df = get(arch, "Dataflow");
+  if (df.value == "os")
+    c.array.dataflow = Dataflow::os;
+  else if (df.value == "ws")
+    c.array.dataflow = Dataflow::ws;
+  else if (df.value == "is")
+    c.array.dataflow = Dataflow::is;
+  else
+    throw tessera::InputError(fmt::format(
+        "{}:{}: key 'Dataflow' has value '{}' (expected os, ws or is)", path.string(), df.line,
+        df.value));
+  if (ini[arch].count("memorybanks")) c.memory_banks = get_int(arch, "MemoryBanks", 1);
+
+  // Bandwidth is read only in USER mode, as SCALE-Sim does; one value per bank.
+  if (ini[arch].count("bandwidth") && c.array.bandwidth_mode == BandwidthMode::user) {
+    const Entry& bw = get(arch, "Bandwidth");
+    for (const std::string& f : split(bw.value, ',')) {
+      const auto v = parse_int(trim(f));
+      if (!v || *v < 1)
+        throw tessera::InputError(fmt::format(
+            "{}:{}: key 'Bandwidth' has value '{}' (expected comma-separated integers >= 1, "
+            "words per cycle)",
+            path.string(), bw.line, bw.value));
+      c.bandwidths.push_back(static_cast<double>(*v));
+    }
+    if (static_cast<std::int64_t>(c.bandwidths.size()) != c.memory_banks)
+      throw tessera::InputError(fmt::format(
+          "{}:{}: key 'Bandwidth' has {} value(s) '{}' but MemoryBanks is {} (USER mode needs "
+          "one bandwidth per bank)",
+          path.string(), bw.line, c.bandwidths.size(), bw.value, c.memory_banks));
+    c.array.dram_words_per_cycle = c.bandwidths.front();
+  } else if (c.array.bandwidth_mode == BandwidthMode::user) {
+    throw tessera::InputError(fmt::format(
+        "{}: section [architecture_presets] lacks key 'Bandwidth' (required when "
+        "InterfaceBandwidth is USER)",
+        path.string()));
+  }
+  if (ini.count("network_presets") && ini["network_presets"].count("topologycsvloc")) {
+    const std::string v = ini["network_presets"]["topologycsvloc"].value;
+    const auto q1 = v.find('"'), q2 = v.rfind('"');
+    c.topology_path = (q1 != std::string::npos && q2 > q1) ? v.substr(q1 + 1, q2 - q1 - 1) : v;
+  }
+  return c;
+}
+
+// ---------------------------------------------------------------------------
+// Topologies: topology_utils.load_arrays_conv / load_arrays_gemm.
+//  * The first line is a header and is skipped; blank lines are skipped.
+//  * Rows are split on ',' and the last field is dropped (SCALE-Sim writes a
+//    trailing comma; a row without one loses its last value, as in SCALE-Sim).
+//  * GEMM form (header `Layer, M, N, K`): name, M, N, K.
+//  * Conv form: name, IFMAP H, IFMAP W, Filter H, Filter W, Channels, Num Filter,
+//    Stride (H), optional Stride W; every value after the name must be an
+//    integer. A name containing "DP" is a depthwise layer: one layer per channel
+//    with Channels = 1, named <name>Channel_<i>.
+//  * Stricter than SCALE-Sim (which would fail later or divide by zero): every
+//    dimension must be >= 1.
+std::vector<Layer> parse_scalesim_topology(const std::filesystem::path& path) {
+  std::ifstream in = open_or_throw(path, "topology");
+  const std::string file = path.string();
+  std::vector<Layer> layers;
+  std::string line;
+  int lineno = 0;
+  bool gemm = false;
+  while (std::getline(in, line)) {
+    ++lineno;
+    if (lineno == 1) {
+      strip_bom(line);
+      const auto h = split(trim(line), ',');
+      gemm = h.size() >= 4 && lower(trim(h[1])) == "m" && lower(trim(h[2])) == "n" &&
+             lower(trim(h[3])) == "k";
+      continue;
+    }
+    const std::string row = trim(line);
+    if (row.empty()) continue;
+    std::vector<std::string> elems = split(row, ',');
+    elems.pop_back();
+    for (auto& e : elems) e = trim(e);
+    const auto bad = [&](std::string_view why) {
+      return tessera::InputError(fmt::format("{}:{}: {}: '{}'", file, lineno, why, row));
+    };
+    const auto num = [&](std::size_t i, std::string_view field) {
+      const auto v = parse_int(elems[i]);
+      if (!v)
+        throw tessera::InputError(fmt::format(
+            "{}:{}: field {} ({}) is '{}' (expected an integer)", file, lineno, i + 1, field,
+            elems[i]));
+      if (*v < 1)
+        throw tessera::InputError(fmt::format(
+            "{}:{}: field {} ({}) is {} (expected an integer >= 1)", file, lineno, i + 1, field,
+            *v));
+      return *v;
+    };
+    if (gemm) {
+      if (elems.size() < 4)
+        throw bad("GEMM row needs 'name, M, N, K,' (4 comma-terminated fields)");
+      layers.push_back(Layer::from_gemm(elems[0], num(1, "M"), num(2, "N"), num(3, "K")));
+      continue;
+    }
+    if (elems.size() < 8)
+      throw bad(
+          "conv row needs 'name, IFMAP Height, IFMAP Width, Filter Height, Filter Width, "
+          "Channels, Num Filter, Strides,' (8 comma-terminated fields)");
+    static const char* const kNames[] = {"Layer name",    "IFMAP Height", "IFMAP Width",
+                                         "Filter Height", "Filter Width", "Channels",
+                                         "Num Filter",    "Stride Height", "Stride Width"};
+    std::vector<std::int64_t> v;
+    for (std::size_t i = 1; i < elems.size(); ++i)
+      v.push_back(num(i, i < 9 ? kNames[i] : "extra field"));
+    Layer l;
+    l.name = elems[0];
+    l.ifmap_h = v[0];
+    l.ifmap_w = v[1];
+    l.filter_h = v[2];
+    l.filter_w = v[3];
+    l.channels = v[4];
+    l.num_filters = v[5];
+    l.stride_h = v[6];
+    l.stride_w = v.size() >= 8 ? v[7] : v[6];
+    if (l.filter_h > l.ifmap_h)
+      throw tessera::InputError(fmt::format(
+          "{}:{}: Filter Height {} is larger than IFMAP Height {} (expected filter <= ifmap)",
+          file, lineno, l.filter_h, l.ifmap_h));
+    if (l.filter_w > l.ifmap_w)
+      throw tessera::InputError(fmt::format(
+          "{}:{}: Filter Width {} is larger than IFMAP Width {} (expected filter <= ifmap)", file,
+          lineno, l.filter_w, l.ifmap_w));
+    if (l.name.find("DP") != std::string::npos) {
+      const std::int64_t ch = l.channels;
+      for (std::int64_t c = 0; c < ch; ++c) {
+        Layer d = l;
+        d.name = l.name + "Channel_" + std::to_string(c);
+        d.channels = 1;
+        layers.push_back(std::move(d));
+      }
+    } else {
+      layers.push_back(std::move(l));
+    }
+  }
+  if (layers.empty())
+    throw tessera::InputError(
+        fmt::format("{}: no layers after the header line (expected at least one row)", file));
+  return layers;
+}
+
+// ---------------------------------------------------------------------------
+// Reports: scale_sim.py writes "LayerID, a, b, ...," headers and rows with
+// Python's str() of each value, comma-terminated.
+namespace {
+
+// Python repr of a float: shortest round-trip digits, ".0" for integral values.
+std::string py_float(double v) {
+  std::string s = fmt::format("{}", v);
+  if (s.find_first_of(".eEn") == std::string::npos) s += ".0";
+  return s;
+}
+
+}  // namespace
+
+void write_scalesim_reports(const std::filesystem::path& dir, const std::vector<Layer>& layers,
+                            const std::vector<LayerResult>& results) {
+  if (layers.size() != results.size())
+    throw std::invalid_argument("write_scalesim_reports: layers and results differ in size");
+  std::filesystem::create_directories(dir);
+  const auto open = [&](const char* name) {
+    std::ofstream out(dir / name);
+    if (!out)
+      throw tessera::InputError(
+          fmt::format("{}: cannot write report (expected a writable directory)", (dir / name).string()));
+    return out;
+  };
+  {
+    std::ofstream out = open("COMPUTE_REPORT.csv");
+    out << "LayerID, Total Cycles, Stall Cycles, Overall Util %, Mapping Efficiency %, Compute "
+           "Util %,\n";
+    for (std::size_t i = 0; i < results.size(); ++i) {
+      const LayerResult& r = results[i];
+      out << fmt::format("{}, {}, {}, {}, {}, {},\n", i, r.total_cycles, r.stall_cycles,
+                         py_float(r.overall_utilization), py_float(r.mapping_efficiency),
+                         py_float(r.compute_utilization));
+    }
+  }
+  {
+    std::ofstream out = open("BANDWIDTH_REPORT.csv");
+    out << "LayerID, Avg IFMAP SRAM BW, Avg FILTER SRAM BW, Avg OFMAP SRAM BW, Avg IFMAP DRAM BW, "
+           "Avg FILTER DRAM BW, Avg OFMAP DRAM BW,\n";
+    for (std::size_t i = 0; i < results.size(); ++i) {
+      const LayerResult& r = results[i];
+      out << fmt::format("{}, {}, {}, {}, {}, {}, {},\n", i, py_float(r.avg_ifmap_sram_bw),
+                         py_float(r.avg_filter_sram_bw), py_float(r.avg_ofmap_sram_bw),
+                         py_float(r.avg_ifmap_dram_bw), py_float(r.avg_filter_dram_bw),
+                         py_float(r.avg_ofmap_dram_bw));
+    }
+  }
+  {
+    std::ofstream out = open("DETAILED_ACCESS_REPORT.csv");
+    out << "LayerID, SRAM IFMAP Start Cycle, SRAM IFMAP Stop Cycle, SRAM IFMAP Reads, SRAM Filter "
+           "Start Cycle, SRAM Filter Stop Cycle, SRAM Filter Reads, SRAM OFMAP Start Cycle, SRAM "
+           "OFMAP Stop Cycle, SRAM OFMAP Writes, DRAM IFMAP Start Cycle, DRAM IFMAP Stop Cycle, "
+           "DRAM IFMAP Reads, DRAM Filter Start Cycle, DRAM Filter Stop Cycle, DRAM Filter Reads, "
+           "DRAM OFMAP Start Cycle, DRAM OFMAP Stop Cycle, DRAM OFMAP Writes,\n";
+    for (std::size_t i = 0; i < results.size(); ++i) {
+      const LayerResult& r = results[i];
+      out << fmt::format(
+          "{}, {}, {}, {}, {}, {}, {}, {}, {}, {}, {}, {}, {}, {}, {}, {}, {}, {}, {},\n", i,
+          py_float(r.ifmap_sram_start), py_float(r.ifmap_sram_stop), r.ifmap_sram_reads,
+          py_float(r.filter_sram_start), py_float(r.filter_sram_stop), r.filter_sram_reads,
+          py_float(r.ofmap_sram_start), py_float(r.ofmap_sram_stop), r.ofmap_sram_writes,
+          py_float(r.ifmap_dram_start), py_float(r.ifmap_dram_stop), r.ifmap_dram_reads,
+          py_float(r.filter_dram_start), py_float(r.filter_dram_stop), r.filter_dram_reads,
+          py_float(r.ofmap_dram_start), py_float(r.ofmap_dram_stop), r.ofmap_dram_writes);
+    }
+  }
+}
+
+}  // namespace tessera::systolic
