@@ -1,0 +1,69 @@
+#include "models/memory/hbm.h"
+
+#include <algorithm>
+
+namespace tessera {
+
+void HbmMemory::bind(const Hardware&) {
+  m_bandwidth = m_params.real("bandwidth");
+  m_capacity = m_params.real("capacity");
+  m_read_eff = m_params.real("read_efficiency");
+  m_write_eff = m_params.real("write_efficiency");
+  m_ramp = m_params.real("ramp_bytes");
+  m_latency = m_params.real("latency");
+  m_e_read = m_params.real("energy_read");
+  m_e_write = m_params.real("energy_write");
+}
+
+
+double HbmMemory::achieved_bandwidth(double kernel_bytes, bool write) const {
+  const double sustained = m_bandwidth * (write ? m_write_eff : m_read_eff);
+  if (kernel_bytes <= 0) return sustained;
+  return sustained * kernel_bytes / (kernel_bytes + m_ramp);
+}
+
+double HbmMemory::transfer_time_s(const Instr& in, const Kernel& k, const KernelContext&) const {
+  if (in.bytes <= 0 || in.count <= 0) return 0;
+  const double bytes = static_cast<double>(in.bytes) * static_cast<double>(in.count);
+  const bool write = in.op == Opcode::store;
+  const double t_bw = bytes / achieved_bandwidth(k.attr("dram_bytes", bytes), write);
+  // Little's law per SM: `count` copies run on different SMs, each with at most
+  // bytes_in_flight outstanding, so one copy's bytes need bytes/in_flight round trips.
+  const double in_flight = k.attr("bytes_in_flight", 0);
+  const double t_lat =
+      (!write && in_flight > 0) ? static_cast<double>(in.bytes) / in_flight * m_latency : 0;
+  return std::max(t_bw, t_lat);
+}
+
+double HbmMemory::transfer_energy_j(const Instr& in, const Kernel&) const {
+  const double bytes = static_cast<double>(in.bytes) * static_cast<double>(in.count);
+  return bytes * (in.op == Opcode::store ? m_e_write : m_e_read);
+}
+
+void register_hbm(Registry& r) {
+  // Defaults are the H100 SXM5 80GB values; the read/write efficiencies, ramp and
+  // energies are fitted by `tessera calibrate` (configs/calibrated/h100-sxm.yaml).
+  r.add(make_impl<HbmMemory>(
+      "memory", "hbm",
+      "HBM stacks: peak bandwidth, read/write efficiency, size-dependent ramp, per-SM latency "
+      "limit, energy per byte read and written",
+      {// NVIDIA H100 datasheet: 80 GB HBM3, 3.35 TB/s (SXM5).
+       p_qty("bandwidth", Unit::bytes_per_second, "3.35TB/s", "peak (pin) bandwidth"),
+       p_qty("capacity", Unit::bytes, "80GB", "capacity"),
+       // Fitted: membw copy/read_sum_fp32 records of reference/h100/microbench.jsonl.
+       p_real("read_efficiency", "0.93", "sustained read bandwidth / peak (fitted)"),
+       p_real("write_efficiency", "0.88", "sustained write bandwidth / peak (fitted)"),
+       p_qty("ramp_bytes", Unit::bytes, "1MB",
+             "bytes a kernel moves before reaching the sustained rate (loaded latency x "
+             "bandwidth; fitted)"),
+       // Loaded HBM3 latency seen by an SM, ~700-900 ns in published Hopper
+       // microbenchmarks (Luo et al., "Benchmarking and Dissecting the Nvidia Hopper
+       // GPU Architecture", 2024); 800 ns is used.
+       p_qty("latency", Unit::seconds, "800ns", "loaded round-trip latency from an SM"),
+       // Fitted: energy2 read_sum_hbm_1GiB / copy_hbm_1GiB and energy copy records
+       // (above idle, minus the L2 share).
+       p_qty("energy_read", Unit::joules, "95pJ", "dynamic energy per byte read (fitted)"),
+       p_qty("energy_write", Unit::joules, "45pJ", "dynamic energy per byte written (fitted)")}));
+}
+
+}  // namespace tessera

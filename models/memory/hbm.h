@@ -1,0 +1,39 @@
+#pragma once
+// Memory impl "hbm": high-bandwidth DRAM stacks as a GPU's kernels see them.
+//
+// Achieved bandwidth depends on direction and on how much a kernel moves:
+//  - reads and writes sustain different fractions of the pin bandwidth
+//    (read_efficiency, write_efficiency: bus turnarounds and refresh cost writes more);
+//  - a kernel reaches the sustained rate only after its first `ramp_bytes` are in
+//    flight (Little's law: loaded latency x bandwidth). A kernel that moves D bytes
+//    therefore sees bandwidth bw_sustained * D / (D + ramp_bytes); every transfer of
+//    that kernel is charged at that rate, so the kernel pays ramp_bytes/bw once in total;
+//  - one SM cannot have more than `bytes_in_flight` (kernel attr, set by the mapper)
+//    outstanding, so a transfer of B bytes per SM takes at least B * latency / in_flight.
+// Loads name the level as their source (reads), stores as their destination (writes).
+// The kernel attr "dram_bytes" is the total DRAM traffic of the kernel (the mapper sets it).
+#include "models/memory/memory.h"
+#include "sim/registry.h"
+
+namespace tessera {
+
+class HbmMemory : public MemoryModel {
+ public:
+  void bind(const Hardware& hw) override;
+  double transfer_time_s(const Instr& in, const Kernel& k, const KernelContext& c) const override;
+  double transfer_energy_j(const Instr& in, const Kernel& k) const override;
+  double bandwidth_bps() const override { return m_bandwidth; }
+  double capacity_bytes() const override { return m_capacity; }
+  // Sustained bandwidth of a kernel that moves `kernel_bytes` in total, for reads
+  // (`write` false) or writes, before the per-SM latency limit.
+  double achieved_bandwidth(double kernel_bytes, bool write) const;
+  double latency_s() const { return m_latency; }
+
+ private:
+  double m_bandwidth = 0, m_capacity = 0, m_read_eff = 1, m_write_eff = 1, m_ramp = 0;
+  double m_latency = 0, m_e_read = 0, m_e_write = 0;
+};
+
+void register_hbm(Registry& r);
+
+}  // namespace tessera

@@ -1,0 +1,890 @@
+#include "models/tensorcore/tensorcore.h"
+
+#include <fmt/format.h>
+
+#include <algorithm>
+#include <cmath>
+#include <stdexcept>
+
+#include "models/memory/memory.h"
+#include "sim/error.h"
+#include "sim/hardware.h"
+
+namespace tessera {
+
+namespace {
+
+int64_t ceil_div_i(int64_t a, int64_t b) { return (a + b - 1) / b; }
+int64_t to_bytes(double b) { return static_cast<int64_t>(std::llround(std::max(0.0, b))); }
+
+Instr load(const std::string& level, double bytes_per_copy, int64_t count) {
+  Instr in;
+  in.op = Opcode::load;
+  in.src = level;
+  in.dst = "smem";
+  in.bytes = to_bytes(bytes_per_copy);
+  in.count = count;
+  return in;
+}
+
+Instr store(const std::string& level, double bytes_per_copy, int64_t count) {
+  Instr in;
+  in.op = Opcode::store;
+  in.src = "smem";
+  in.dst = level;
+  in.bytes = to_bytes(bytes_per_copy);
+  in.count = count;
+  return in;
+}
+
+Instr mma(int64_t m, int64_t n, int64_t k, DType a, int64_t count) {
+  Instr in;
+  in.op = Opcode::mma;
+  in.m = m;
+  in.n = n;
+  in.k = k;
+  in.a = a;
+  in.acc = (a == DType::int8 || a == DType::uint8 || a == DType::int4) ? DType::int32 : DType::fp32;
+  in.count = count;
+  return in;
+}
+
+Instr vec(const std::string& name, double elems_per_copy, int64_t count, DType t) {
+  Instr in;
+  in.op = Opcode::vec;
+  in.name = name;
+  in.elems = static_cast<int64_t>(std::llround(std::max(0.0, elems_per_copy)));
+  in.count = count;
+  in.a = t;
+  return in;
+}
+
+// vec operations that run on the special-function units (one per element).
+bool is_sfu_op(const std::string& name) {
+  return name == "exp" || name == "tanh" || name == "erf" || name == "rsqrt" || name == "sigmoid";
+}
+
+// Sums the DRAM traffic of a kernel's instructions and records it, so that the
+// HBM model charges the ramp exactly once per kernel.
+void set_dram_bytes(Kernel& k, const std::string& dram) {
+  double total = 0;
+  for (const Block& b : k.blocks)
+    for (const Instr& in : b.instrs)
+      if ((in.op == Opcode::load && in.src == dram) || (in.op == Opcode::store && in.dst == dram))
+        total += static_cast<double>(in.bytes) * static_cast<double>(in.count) *
+                 static_cast<double>(b.repeat);
+  k.attrs["dram_bytes"] = total;
+}
+
+// Name of the outermost level (the DRAM) and of the L2 (the level every SM
+// transfer passes through): the innermost declared level, when it differs.
+struct Levels {
+  std::string dram, l2;
+  double l2_capacity = 0;
+};
+
+Levels levels_of(const Hardware& hw) {
+  Levels lv;
+  const auto& mems = hw.memories();
+  if (mems.empty()) throw InputError(fmt::format("{}: tensorcore needs at least one memory level", hw.source));
+  lv.dram = mems.back().first;
+  if (mems.size() > 1) {
+    lv.l2 = mems.front().first;
+    lv.l2_capacity = mems.front().second->capacity_bytes();
+  }
+  return lv;
+}
+
+// Adds the L2 transfer next to a DRAM one when the hardware has an L2.
+void add_traffic(std::vector<Instr>& out, const Levels& lv, Opcode op, double dram_bytes,
+                 double l2_bytes, int64_t count) {
+  if (count <= 0) return;
+  const auto make = [&](const std::string& lvl, double b) {
+    return op == Opcode::load ? load(lvl, b / static_cast<double>(count), count)
+                              : store(lvl, b / static_cast<double>(count), count);
+  };
+  if (dram_bytes > 0) out.push_back(make(lv.dram, dram_bytes));
+  if (!lv.l2.empty() && l2_bytes > 0) out.push_back(make(lv.l2, l2_bytes));
+}
+
+// FP32-lane operations and SFU operations per element of each vector kind
+// (counted from the usual CUDA implementations: e.g. layernorm = Welford update
+// (4) + normalise and affine (4); softmax = max, subtract, sum, scale, divide (5)
+// plus one exp; gelu (erf form) = 6 lane ops plus one erf).
+struct VecCost {
+  double alu = 1, sfu = 0;
+  const char* sfu_name = "exp";
+};
+
+VecCost vec_cost(OpKind k) {
+  switch (k) {
+    case OpKind::layernorm: return {8, 0};
+    case OpKind::rmsnorm: return {5, 0};
+    case OpKind::softmax: return {5, 1, "exp"};
+    case OpKind::batchnorm: return {4, 0};
+    case OpKind::gelu: return {6, 1, "erf"};
+    case OpKind::silu: return {3, 1, "exp"};
+    case OpKind::sigmoid: return {3, 1, "exp"};
+    case OpKind::tanh: return {1, 1, "tanh"};
+    case OpKind::relu: return {1, 0};
+    case OpKind::add:
+    case OpKind::mul: return {1, 0};
+    default: return {0, 0};
+  }
+}
+
+}  // namespace
+
+MmaPipe mma_pipe(DType a) {
+  switch (a) {
+    case DType::fp16:
+    case DType::bf16: return MmaPipe::fp16;
+    case DType::tf32: return MmaPipe::tf32;
+    case DType::fp8_e4m3:
+    case DType::fp8_e5m2:
+    case DType::mxfp8:
+    case DType::fp6_e3m2:
+    case DType::fp6_e2m3:
+    case DType::mxfp6: return MmaPipe::fp8;
+    case DType::int8:
+    case DType::uint8:
+    case DType::int4:
+    case DType::ternary: return MmaPipe::int8;
+    case DType::fp4_e2m1:
+    case DType::mxfp4:
+    case DType::nvfp4: return MmaPipe::fp4;
+    case DType::fp64: return MmaPipe::fp64;
+    case DType::fp32:
+    case DType::int32: return MmaPipe::fp32;
+  }
+  return MmaPipe::fp32;
+}
+
+std::string_view mma_pipe_name(MmaPipe p) {
+  static constexpr std::string_view names[] = {"fp16", "tf32", "fp8", "int8", "fp4", "fp32", "fp64"};
+  return names[static_cast<int>(p)];
+}
+
+void TensorCoreModel::bind(const Hardware& hw) {
+  const Params& p = m_params;
+  m_sm = p.integer("sm_count");
+  m_max_clock = p.real("max_clock");
+  m_min_clock = std::min(p.real("min_clock"), m_max_clock);
+  for (int i = 0; i < k_mma_pipes; ++i) {
+    const std::string n(mma_pipe_name(static_cast<MmaPipe>(i)));
+    m_rate[i] = p.real("flops_per_clock_" + n);
+  }
+  // Fitted efficiencies and energies exist for the formats measured; fp4 runs
+  // like fp8 (same tensor-core datapath, narrower operands) and fp64 like fp32.
+  const auto fam = [](MmaPipe pp) {
+    if (pp == MmaPipe::fp4) return MmaPipe::fp8;
+    if (pp == MmaPipe::fp64) return MmaPipe::fp32;
+    return pp;
+  };
+  for (int i = 0; i < k_mma_pipes; ++i) {
+    const std::string n(mma_pipe_name(fam(static_cast<MmaPipe>(i))));
+    m_eff[i] = p.real("efficiency_" + n);
+    m_energy[i] = p.real("energy_" + n);
+  }
+  // A fp64 FLOP costs about twice a fp32 one (twice the multiplier width squared
+  // is four, but operand movement dominates; 2x is the usual rule of thumb).
+  m_energy[static_cast<int>(MmaPipe::fp64)] *= 2;
+  m_sfu = p.real("sfu_per_clock");
+  m_alu = p.real("alu_lanes");
+  m_smem = p.real("smem_per_sm");
+  m_smem_bpc = p.real("smem_bytes_per_clock");
+  m_regs = p.real("register_file");
+  m_multicast = p.integer("tma_multicast");
+  m_launch = p.real("launch_overhead");
+  m_eff_fa2 = p.real("attention_efficiency_flash2");
+  m_eff_fa3 = p.real("attention_efficiency_flash3");
+  m_eff_mem = p.real("attention_efficiency_efficient");
+  m_link_bw = p.real("link_bandwidth");
+  m_link_latency = p.real("link_latency");
+  m_row_resident = p.real("row_resident_bytes");
+  m_in_flight = p.real("bytes_in_flight");
+  m_default_attention = p.text("attention");
+  m_static_w = hw.power().static_power_w();
+  m_limit_w = hw.power().power_limit_w();
+}
+
+double TensorCoreModel::nominal_clock_hz() const { return m_params.real("max_clock"); }
+
+double TensorCoreModel::flops_per_clock(DType a) const {
+  // Fallback chain when the SM lacks a format's tensor-core mode: the operands
+  // are converted to the next wider format the hardware runs.
+  MmaPipe p = mma_pipe(a);
+  for (int guard = 0; guard < k_mma_pipes; ++guard) {
+    const double r = m_rate[static_cast<int>(p)];
+    if (r > 0) return r;
+    switch (p) {
+      case MmaPipe::fp4: p = MmaPipe::fp8; break;
+      case MmaPipe::fp8: p = MmaPipe::fp16; break;
+      case MmaPipe::int8: p = MmaPipe::fp16; break;
+      case MmaPipe::fp16: p = MmaPipe::fp32; break;
+      case MmaPipe::tf32: p = MmaPipe::fp32; break;
+      case MmaPipe::fp64: p = MmaPipe::fp32; break;
+      case MmaPipe::fp32: return 0;
+    }
+  }
+  return 0;
+}
+
+double TensorCoreModel::peak_flops(DType t) const {
+  const std::string n(mma_pipe_name(mma_pipe(t)));
+  return m_params.real("flops_per_clock_" + n) * static_cast<double>(m_params.integer("sm_count")) *
+         nominal_clock_hz();
+}
+
+double TensorCoreModel::mma_efficiency(DType a, MmaPath path) const {
+  switch (path) {
+    case MmaPath::flash2: return m_eff_fa2;
+    case MmaPath::flash3: return m_eff_fa3;
+    case MmaPath::efficient: return m_eff_mem;
+    case MmaPath::gemm: break;
+  }
+  return m_eff[static_cast<int>(mma_pipe(a))];
+}
+
+double TensorCoreModel::mma_cycles(const Instr& in, const Kernel& k) const {
+  const double rate = flops_per_clock(in.a);
+  if (rate <= 0) throw InputError(fmt::format("kernel '{}': no pipe runs {}", k.name, dtype_name(in.a)));
+  const auto path = static_cast<MmaPath>(static_cast<int>(k.attr("mma_path", 0)));
+  const double flops = 2.0 * static_cast<double>(in.m) * static_cast<double>(in.n) * static_cast<double>(in.k);
+  const double c_mma = flops / (rate * mma_efficiency(in.a, path));
+  const double smem_bytes =
+      static_cast<double>(in.m + in.n) * static_cast<double>(in.k) * dtype_bytes(in.a, 1);
+  return std::max(c_mma, smem_bytes / m_smem_bpc);
+}
+
+double TensorCoreModel::instr_time_s(const Instr& in, const Kernel& k, const KernelContext& c) const {
+  const double clock = c.clock_hz > 0 ? c.clock_hz : m_max_clock;
+  const double per_sm = std::ceil(static_cast<double>(in.count) / static_cast<double>(m_sm));
+  switch (in.op) {
+    case Opcode::mma: return per_sm * mma_cycles(in, k) / clock;
+    case Opcode::vec: {
+      const double rate = is_sfu_op(in.name) ? m_sfu : m_alu;
+      return k.attr("vec_exposed", 1.0) * per_sm * static_cast<double>(in.elems) / rate / clock;
+    }
+    case Opcode::coll: {
+      if (in.ranks <= 1 || m_link_bw <= 0) return 0;
+      const double r = static_cast<double>(in.ranks);
+      // Ring algorithms: allreduce moves 2(r-1)/r of the buffer over each link in
+      // 2(r-1) steps; allgather, reducescatter and alltoall (r-1)/r in r-1 steps.
+      const double factor = in.name == "allreduce" ? 2.0 : 1.0;
+      return factor * ((r - 1) / r * static_cast<double>(in.bytes) / m_link_bw +
+                       (r - 1) * m_link_latency);
+    }
+    case Opcode::send:
+    case Opcode::recv:
+      return m_link_bw > 0 ? static_cast<double>(in.bytes) / m_link_bw + m_link_latency : 0;
+    default: return 0;
+  }
+}
+
+double TensorCoreModel::instr_energy_j(const Instr& in, const Kernel&, const KernelContext&) const {
+  const double count = static_cast<double>(in.count);
+  switch (in.op) {
+    case Opcode::mma:
+      return 2.0 * static_cast<double>(in.m) * static_cast<double>(in.n) *
+             static_cast<double>(in.k) * count * m_energy[static_cast<int>(mma_pipe(in.a))];
+    case Opcode::vec:
+      // One fp32-lane (or SFU) operation costs what one fp32 FLOP costs on the CUDA cores.
+      return static_cast<double>(in.elems) * count * m_energy[static_cast<int>(MmaPipe::fp32)];
+    default: return 0;
+  }
+}
+
+double TensorCoreModel::kernel_overhead_s(const Kernel& k, const KernelContext&) const {
+  return m_launch * k.attr("launches", 1.0);
+}
+
+double TensorCoreModel::capped_clock_hz(const Kernel& k, const Hardware& hw) const {
+  if (m_limit_w <= 0) return m_max_clock;
+  // Dynamic energy does not depend on the clock (energy per action); time does.
+  double energy = 0;
+  KernelContext probe;
+  probe.clock_hz = m_max_clock;
+  for (const Block& b : k.blocks) {
+    double e = 0;
+    for (const Instr& in : b.instrs) {
+      if (in.op == Opcode::load || in.op == Opcode::store) {
+        if (const MemoryModel* mem = hw.memory(in.op == Opcode::load ? in.src : in.dst))
+          e += mem->transfer_energy_j(in, k);
+      } else {
+        e += instr_energy_j(in, k, probe);
+      }
+    }
+    energy += e * static_cast<double>(b.repeat);
+  }
+  // Steady-state time of the kernel at clock f: every stage costs max(l, c).
+  const auto time_at = [&](double f) {
+    KernelContext ctx;
+    ctx.clock_hz = f;
+    double t = kernel_overhead_s(k, ctx);
+    for (const Block& b : k.blocks) {
+      double c = 0;
+      std::map<std::string, double> lv;
+      for (const Instr& in : b.instrs) {
+        if (in.op == Opcode::load || in.op == Opcode::store) {
+          const std::string& name = in.op == Opcode::load ? in.src : in.dst;
+          if (const MemoryModel* mem = hw.memory(name)) lv[name] += mem->transfer_time_s(in, k, ctx);
+        } else {
+          c += instr_time_s(in, k, ctx);
+        }
+      }
+      double l = 0;
+      for (const auto& [name, v] : lv) l = std::max(l, v);
+      t += static_cast<double>(b.repeat) * std::max(l, c);
+    }
+    return t;
+  };
+  const double budget = m_limit_w - m_static_w;
+  if (budget <= 0) return m_min_clock;
+  const auto fits = [&](double f) {
+    const double t = time_at(f);
+    return t <= 0 || energy / t <= budget;
+  };
+  if (fits(m_max_clock)) return m_max_clock;
+  if (!fits(m_min_clock)) return m_min_clock;
+  // Power falls monotonically with the clock (time grows, energy is fixed):
+  // bisect for the highest clock within the limit, to 0.1 MHz.
+  double lo = m_min_clock, hi = m_max_clock;
+  while (hi - lo > 1e5) {
+    const double mid = 0.5 * (lo + hi);
+    (fits(mid) ? lo : hi) = mid;
+  }
+  return lo;
+}
+
+KernelContext TensorCoreModel::begin_kernel(const Kernel& k, const Hardware& hw) const {
+  KernelContext ctx;
+  ctx.clock_hz = capped_clock_hz(k, hw);
+  ctx.values["power_capped_kernels"] = ctx.clock_hz < m_max_clock ? 1.0 : 0.0;
+  return ctx;
+}
+
+// ---------------------------------------------------------------------------
+// GEMM mapping
+
+GemmPlan TensorCoreModel::plan_gemm(const GemmShape& s, const Hardware& hw) const {
+  const double eb = dtype_bytes(s.a, 1);
+  const double ob = dtype_bytes(s.out, 1);
+  const double rate = flops_per_clock(s.a);
+  const double eff = mma_efficiency(s.a, MmaPath::gemm);
+  const double dram_bw = hw.outermost_memory().bandwidth_bps();
+  const double l2_bw = hw.memories().size() > 1 ? hw.memories().front().second->bandwidth_bps() : 0;
+  // k-step: 128 bytes of K per operand row (one 128-byte swizzled smem row).
+  const int64_t bk = std::max<int64_t>(8, static_cast<int64_t>(std::llround(128.0 / eb)));
+  // cuBLAS/CUTLASS tile shapes, largest first (ties keep the larger tile).
+  static constexpr int64_t cand[][2] = {{128, 256}, {256, 128}, {128, 128}, {128, 64}, {64, 128}, {64, 64}};
+  GemmPlan best;
+  best.est_time_s = -1;
+  for (const auto& c : cand) {
+    GemmPlan p;
+    p.bm = c[0];
+    p.bn = c[1];
+    p.bk = bk;
+    // Occupancy: fp32 accumulators take bm*bn*4 bytes of registers, doubled for
+    // the operand fragments and addresses; at least two smem stages per block.
+    const double acc = static_cast<double>(p.bm * p.bn) * 4.0;
+    const double stage = static_cast<double>(p.bm + p.bn) * static_cast<double>(bk) * eb;
+    const int64_t by_regs = static_cast<int64_t>(m_regs / (2.0 * acc));
+    const int64_t by_smem = static_cast<int64_t>(m_smem / (2.0 * stage));
+    p.ctas_per_sm = std::clamp<int64_t>(std::min(by_regs, by_smem), 1, 4);
+    const int64_t tm = ceil_div_i(s.m, p.bm), tn = ceil_div_i(s.n, p.bn);
+    const int64_t tiles_mn = s.batch * tm * tn;
+    // Split-K when the output tiles leave SMs idle and K is long enough for each
+    // slice to keep at least four k-steps.
+    p.split_k = 1;
+    if (tiles_mn < m_sm) p.split_k = std::clamp<int64_t>(std::min(m_sm / tiles_mn, s.k / (4 * bk)), 1, 16);
+    p.tiles = tiles_mn * p.split_k;
+    const int64_t slots = m_sm * p.ctas_per_sm;
+    p.waves = ceil_div_i(p.tiles, slots);
+    const int64_t kk = ceil_div_i(s.k, p.split_k);
+    p.k_steps = ceil_div_i(kk, bk);
+    // Compute estimate: full waves keep ctas_per_sm blocks per SM; the last wave
+    // ceil(rest / sm) per SM.
+    const int64_t rest = p.tiles - (p.waves - 1) * slots;
+    const double tiles_per_sm =
+        static_cast<double>((p.waves - 1) * p.ctas_per_sm + ceil_div_i(rest, m_sm));
+    const double cyc = std::max(2.0 * static_cast<double>(p.bm * p.bn * bk) / (rate * eff),
+                                stage / m_smem_bpc);
+    const double t_compute = tiles_per_sm * static_cast<double>(p.k_steps) * cyc / m_max_clock;
+    const double a_bytes = static_cast<double>(s.batch * s.m * s.k) * eb;
+    const double b_bytes = static_cast<double>((s.b_shared ? 1 : s.batch) * s.k * s.n) * eb;
+    const double c_bytes = static_cast<double>(s.batch * s.m * s.n) * ob;
+    double t_mem = (a_bytes + b_bytes + c_bytes) / dram_bw;
+    if (p.split_k > 1) t_mem += 2.0 * static_cast<double>(p.split_k * s.batch * s.m * s.n) * 4.0 / dram_bw;
+    const double mc = static_cast<double>(std::min<int64_t>(m_multicast, tm));
+    const double l2_bytes = static_cast<double>(p.tiles * p.k_steps) *
+                            (static_cast<double>(p.bm) + static_cast<double>(p.bn) / mc) * static_cast<double>(bk) * eb;
+    const double t_l2 = l2_bw > 0 ? l2_bytes / l2_bw : 0;
+    p.est_time_s = std::max({t_compute, t_mem, t_l2});
+    if (best.est_time_s < 0 || p.est_time_s < best.est_time_s * 0.999) best = p;
+  }
+  return best;
+}
+
+Kernel TensorCoreModel::lower_gemm(const Op& op, const GemmShape& s, double a_dram_bytes,
+                                   const Hardware& hw) const {
+  const Levels lv = levels_of(hw);
+  const GemmPlan p = plan_gemm(s, hw);
+  const double eb = dtype_bytes(s.a, 1);
+  const double ob = dtype_bytes(s.out, 1);
+  const int64_t tm = ceil_div_i(s.m, p.bm), tn = ceil_div_i(s.n, p.bn);
+  const int64_t slots = m_sm * p.ctas_per_sm;
+
+  // DRAM traffic. Operands that fit in half the L2 are read once. Otherwise each
+  // wave reads the footprint of its block of tiles (CUTLASS rasterises a wave
+  // as a near-square block of rows x cols tiles), at least once and at most
+  // without any reuse between thread blocks.
+  const double a_bytes = a_dram_bytes;
+  const double b_bytes = static_cast<double>((s.b_shared ? 1 : s.batch) * s.k * s.n) * eb;
+  const double c_bytes = static_cast<double>(s.batch * s.m * s.n) * ob;
+  double reads = a_bytes + b_bytes;
+  const int64_t tiles_per_item = tm * tn;
+  if (reads > 0.5 * lv.l2_capacity && tiles_per_item > slots) {
+    const double rows = std::min<double>(static_cast<double>(tm),
+                                         std::ceil(std::sqrt(static_cast<double>(slots * p.bn) /
+                                                             static_cast<double>(p.bm))));
+    const double cols = std::min<double>(static_cast<double>(tn), std::ceil(static_cast<double>(slots) / rows));
+    const double per_wave = (rows * static_cast<double>(p.bm) + cols * static_cast<double>(p.bn)) *
+                            static_cast<double>(s.k) * eb;
+    const double no_reuse = a_bytes * static_cast<double>(tn) + b_bytes * static_cast<double>(tm);
+    const double waves_mn = std::ceil(static_cast<double>(tiles_per_item * s.batch) / static_cast<double>(slots));
+    reads = std::clamp(per_wave * waves_mn, a_bytes + b_bytes, std::max(no_reuse, a_bytes + b_bytes));
+  }
+  // L2 -> smem: every block loads its A and B k-slices; a cluster multicasts the
+  // B tile to `tma_multicast` blocks along M.
+  const double mc = static_cast<double>(std::min<int64_t>(m_multicast, tm));
+  const double l2_per_cta_kstep =
+      (static_cast<double>(p.bm) + static_cast<double>(p.bn) / mc) * static_cast<double>(p.bk) * eb;
+
+  Kernel k;
+  k.op_kind = std::string(op_kind_name(op.kind));
+  k.attrs["tile_m"] = static_cast<double>(p.bm);
+  k.attrs["tile_n"] = static_cast<double>(p.bn);
+  k.attrs["tile_k"] = static_cast<double>(p.bk);
+  k.attrs["split_k"] = static_cast<double>(p.split_k);
+  k.attrs["waves"] = static_cast<double>(p.waves);
+  k.attrs["ctas_per_sm"] = static_cast<double>(p.ctas_per_sm);
+  k.attrs["thread_blocks"] = static_cast<double>(p.tiles);
+  k.attrs["mma_path"] = static_cast<double>(MmaPath::gemm);
+  // Per SM: up to four k-step stages of every resident block are in flight.
+  k.attrs["bytes_in_flight"] =
+      4.0 * static_cast<double>(p.bm + p.bn) * static_cast<double>(p.bk) * eb * static_cast<double>(p.ctas_per_sm);
+
+  // Stages: each wave's k-loop is cut into at most ~256/waves chunks so the whole
+  // kernel has a few hundred stages at most.
+  const int64_t chunks_target = std::max<int64_t>(1, 256 / std::max<int64_t>(1, p.waves));
+  const int64_t kper = ceil_div_i(p.k_steps, std::min(chunks_target, p.k_steps));
+  const int64_t chunks = ceil_div_i(p.k_steps, kper);
+  const double total_tiles = static_cast<double>(p.tiles);
+  const auto wave_block = [&](int64_t ctas, int64_t repeat) {
+    Block b;
+    b.repeat = repeat;
+    const int64_t sms = std::min(ctas, m_sm);
+    const double share = static_cast<double>(ctas) / total_tiles / static_cast<double>(chunks);
+    add_traffic(b.instrs, lv, Opcode::load, reads * share,
+                static_cast<double>(ctas) * l2_per_cta_kstep * static_cast<double>(kper), sms);
+    b.instrs.push_back(mma(p.bm, p.bn, p.bk * kper, s.a, ctas));
+    // Epilogue: scale and convert each accumulator (2 lane ops), spread over the chunks.
+    b.instrs.push_back(vec("epilogue", 2.0 * static_cast<double>(p.bm * p.bn) / static_cast<double>(chunks), ctas, DType::fp32));
+    if (p.split_k == 1) {
+      add_traffic(b.instrs, lv, Opcode::store, c_bytes * share, c_bytes * share, sms);
+    } else {
+      // fp32 partial tiles go to an L2-resident workspace.
+      const double part = static_cast<double>(ctas * p.bm * p.bn) * 4.0 / static_cast<double>(chunks);
+      add_traffic(b.instrs, lv, Opcode::store, lv.l2.empty() ? part : 0, part, sms);
+    }
+    return b;
+  };
+  const int64_t full = p.tiles / slots;
+  const int64_t rest = p.tiles - full * slots;
+  if (full > 0) k.blocks.push_back(wave_block(slots, full * chunks));
+  if (rest > 0) k.blocks.push_back(wave_block(rest, chunks));
+  if (p.split_k > 1) {
+    // Reduction of the partial tiles (in the same kernel, by the last block of
+    // each output tile): read split_k fp32 partials, add, convert, write C.
+    Block b;
+    const double outs = static_cast<double>(s.batch * s.m * s.n);
+    const int64_t sms = std::min<int64_t>(m_sm, std::max<int64_t>(1, s.batch * tm * tn));
+    add_traffic(b.instrs, lv, Opcode::load, lv.l2.empty() ? outs * 4.0 * static_cast<double>(p.split_k) : 0,
+                outs * 4.0 * static_cast<double>(p.split_k), sms);
+    b.instrs.push_back(vec("reduce", outs * static_cast<double>(p.split_k) / static_cast<double>(sms), sms, DType::fp32));
+    add_traffic(b.instrs, lv, Opcode::store, c_bytes, c_bytes, sms);
+    k.blocks.push_back(std::move(b));
+  }
+  k.mapping = fmt::format("{} tile {}x{}x{}, {} blocks ({}/SM), {} wave(s), split-k {}, {} stages",
+                          mma_pipe_name(mma_pipe(s.a)), p.bm, p.bn, p.bk, p.tiles, p.ctas_per_sm,
+                          p.waves, p.split_k, (full > 0 ? full * chunks : 0) + (rest > 0 ? chunks : 0));
+  set_dram_bytes(k, lv.dram);
+  return k;
+}
+
+// ---------------------------------------------------------------------------
+// Attention
+
+Kernel TensorCoreModel::lower_attention(const Op& op, const Hardware& hw) const {
+  const Levels lv = levels_of(hw);
+  const int64_t B = op.at("batch"), H = op.at("heads"), Hkv = op.get("kv_heads", H);
+  const int64_t sq = op.at("sq"), skv = op.at("skv"), D = op.at("d");
+  const bool causal = op.get("causal", 0) != 0;
+  const double eb = dtype_bytes(op.dtype, 1);
+
+  // Backend: attr backend = 1 (FlashAttention-2), 2 (FlashAttention-3 / cuDNN:
+  // warp-specialised, softmax overlapped with the tensor cores), 3 (memory-efficient
+  // kernel); without it the hardware's default.
+  MmaPath path = MmaPath::flash3;
+  const std::string& def = m_default_attention;
+  if (def == "flash2") path = MmaPath::flash2;
+  if (def == "efficient") path = MmaPath::efficient;
+  if (const int64_t be = op.get("backend", 0); be != 0) {
+    if (be < 1 || be > 3)
+      throw InputError(fmt::format("op '{}' (attention): backend={} must be 1 (flash2), 2 (flash3) or "
+                                   "3 (efficient)", op.name, be));
+    path = static_cast<MmaPath>(be);
+  }
+  // Block sizes of the public kernels: FA3 hdim64 192x128, hdim128 128x128;
+  // FA2 (sm80 code) hdim64 128x128, hdim128 128x64; memory-efficient 64x64.
+  int64_t bq = 128, bk = 128;
+  if (path == MmaPath::flash3) bq = D <= 64 ? 192 : 128;
+  if (path == MmaPath::flash2) bk = D <= 64 ? 128 : 64;
+  if (path == MmaPath::efficient) bq = bk = 64;
+
+  const int64_t nq = ceil_div_i(sq, bq);
+  const int64_t ctas = B * H * nq;
+  const double tile_smem = static_cast<double>(bq * D) * eb + 4.0 * static_cast<double>(bk * D) * eb;
+  const int64_t occ =
+      path == MmaPath::flash3 ? 1 : std::clamp<int64_t>(static_cast<int64_t>(m_smem / tile_smem), 1, 2);
+  const int64_t slots = std::min(ctas, m_sm * occ);
+  // KV blocks each query block visits; causal skips blocks above the diagonal
+  // (query i sees keys j <= i + skv - sq).
+  double total_iters = 0;
+  int64_t max_nk = 0;
+  for (int64_t i = 0; i < nq; ++i) {
+    const int64_t last_key = causal ? std::min(skv, (i + 1) * bq + (skv - sq)) : skv;
+    const int64_t nk = ceil_div_i(std::max<int64_t>(last_key, 1), bk);
+    total_iters += static_cast<double>(nk);
+    max_nk = std::max(max_nk, nk);
+  }
+  total_iters *= static_cast<double>(B * H);
+  // Iterations the busiest slot runs: whole waves of equal blocks without causal
+  // masking; with it the scheduler hands the longest blocks out first, so the
+  // work spreads evenly, but no slot finishes before the longest block.
+  const int64_t iters_per_slot =
+      causal ? std::max<int64_t>(static_cast<int64_t>(std::ceil(total_iters / static_cast<double>(slots))), max_nk)
+             : ceil_div_i(ctas, slots) * max_nk;
+  const int64_t g = ceil_div_i(iters_per_slot, 256);
+  const int64_t stages = ceil_div_i(iters_per_slot, g);
+
+  const double q_bytes = static_cast<double>(B * H * sq * D) * eb;
+  const double kv_bytes = 2.0 * static_cast<double>(B * Hkv * skv * D) * eb;
+  const double o_bytes = static_cast<double>(B * H * sq * D) * dtype_bytes(op.out_dtype, 1);
+  const int64_t sms = std::min(slots, m_sm);
+  const double st = static_cast<double>(stages);
+
+  Kernel k;
+  k.op_kind = "attention";
+  k.attrs["mma_path"] = static_cast<double>(path);
+  k.attrs["block_q"] = static_cast<double>(bq);
+  k.attrs["block_kv"] = static_cast<double>(bk);
+  k.attrs["thread_blocks"] = static_cast<double>(ctas);
+  k.attrs["bytes_in_flight"] = 4.0 * static_cast<double>(bk * D) * eb * static_cast<double>(occ);
+  Block b;
+  b.repeat = stages;
+  // Every slot streams its K and V blocks from the L2 (heads' K/V are shared by
+  // the query blocks of the head); DRAM sees Q, K, V once.
+  add_traffic(b.instrs, lv, Opcode::load, (q_bytes + kv_bytes) / st,
+              static_cast<double>(slots) * 2.0 * static_cast<double>(bk * g * D) * eb + q_bytes / st, sms);
+  b.instrs.push_back(mma(bq, bk * g, D, op.dtype, slots));   // S = Q K^T
+  b.instrs.push_back(mma(bq, D, bk * g, op.dtype, slots));   // O += P V
+  const double scores = static_cast<double>(bq * bk * g);
+  // Online softmax: per score scale, running max, subtract, row sum, convert (5
+  // lane ops) and one exp; per row and block the output rescale (D lane ops).
+  b.instrs.push_back(vec("exp", scores, slots, DType::fp32));
+  b.instrs.push_back(vec("softmax", 5.0 * scores + static_cast<double>(bq * D * g), slots, DType::fp32));
+  add_traffic(b.instrs, lv, Opcode::store, o_bytes / st, o_bytes / st, sms);
+  if (path == MmaPath::flash3) {
+    // Two consumer warpgroups ping-pong: one's softmax runs while the other's
+    // GEMMs use the tensor cores, so only softmax time beyond the MMA time shows.
+    KernelContext ctx;
+    ctx.clock_hz = m_max_clock;
+    double t_mma = 0, t_vec = 0;
+    for (const Instr& in : b.instrs) {
+      if (in.op == Opcode::mma) t_mma += instr_time_s(in, k, ctx);
+      if (in.op == Opcode::vec) t_vec += instr_time_s(in, k, ctx);
+    }
+    k.attrs["vec_exposed"] = t_vec > 0 ? std::max(0.0, t_vec - t_mma) / t_vec : 0.0;
+  }
+  k.blocks.push_back(std::move(b));
+  static constexpr const char* names[] = {"gemm", "flash2", "flash3", "efficient"};
+  k.mapping = fmt::format("{} attention, blocks {}x{}, {} thread blocks ({}/SM), {} KV blocks per slot{}",
+                          names[static_cast<int>(path)], bq, bk, ctas, occ, iters_per_slot,
+                          causal ? ", causal block skipping" : "");
+  set_dram_bytes(k, lv.dram);
+  return k;
+}
+
+Kernel TensorCoreModel::lower_decode_attention(const Op& op, const Hardware& hw) const {
+  // Flash-decoding: few query rows, so the KV cache read dominates. K/V are split
+  // along the sequence so that at least two blocks per SM stream it; a second
+  // kernel combines the partial results.
+  const Levels lv = levels_of(hw);
+  const int64_t B = op.at("batch"), H = op.at("heads"), Hkv = op.get("kv_heads", H);
+  const int64_t sq = op.at("sq"), skv = op.at("skv"), D = op.at("d");
+  const double eb = dtype_bytes(op.dtype, 1);
+  const int64_t rows = sq * (H / Hkv);   // query rows sharing one KV head (GQA packing)
+  const int64_t bk = 128;
+  const int64_t splits = std::clamp<int64_t>(ceil_div_i(2 * m_sm, B * Hkv), 1,
+                                             std::max<int64_t>(1, ceil_div_i(skv, 256)));
+  const int64_t ctas = B * Hkv * splits;
+  const int64_t slots = std::min(ctas, 2 * m_sm);
+  const int64_t sms = std::min(slots, m_sm);
+  const int64_t tokens = ceil_div_i(skv, splits);
+  const int64_t iters = ceil_div_i(ctas, slots) * ceil_div_i(tokens, bk);
+  const int64_t g = ceil_div_i(iters, 256);
+  const int64_t stages = ceil_div_i(iters, g);
+  const double st = static_cast<double>(stages);
+  const double q_bytes = static_cast<double>(B * H * sq * D) * eb;
+  const double kv_bytes = 2.0 * static_cast<double>(B * Hkv * skv * D) * eb;
+  const double o_bytes = static_cast<double>(B * H * sq * D) * dtype_bytes(op.out_dtype, 1);
+  const double partials = splits > 1 ? static_cast<double>(B * H * sq * splits * (D + 2)) * 4.0 : 0;
+  // Tensor-core m granularity is 16 rows (mma.sync m16n8k16).
+  const int64_t mrows = ceil_div_i(rows, 16) * 16;
+
+  Kernel k;
+  k.op_kind = "attention";
+  k.attrs["mma_path"] = static_cast<double>(MmaPath::flash2);
+  k.attrs["splits"] = static_cast<double>(splits);
+  k.attrs["thread_blocks"] = static_cast<double>(ctas);
+  k.attrs["launches"] = splits > 1 ? 2.0 : 1.0;
+  k.attrs["bytes_in_flight"] = m_in_flight;
+  Block b;
+  b.repeat = stages;
+  add_traffic(b.instrs, lv, Opcode::load, (kv_bytes + q_bytes) / st, (kv_bytes + q_bytes) / st, sms);
+  b.instrs.push_back(mma(mrows, bk * g, D, op.dtype, slots));
+  b.instrs.push_back(mma(mrows, D, bk * g, op.dtype, slots));
+  const double scores = static_cast<double>(rows * bk * g);
+  b.instrs.push_back(vec("exp", scores, slots, DType::fp32));
+  b.instrs.push_back(vec("softmax", 5.0 * scores + static_cast<double>(rows * D * g), slots, DType::fp32));
+  add_traffic(b.instrs, lv, Opcode::store, (o_bytes + (lv.l2.empty() ? partials : 0)) / st,
+              (o_bytes + partials) / st, sms);
+  k.blocks.push_back(std::move(b));
+  if (splits > 1) {
+    Block c;
+    add_traffic(c.instrs, lv, Opcode::load, lv.l2.empty() ? partials : 0, partials, sms);
+    c.instrs.push_back(vec("combine", 3.0 * partials / 4.0 / static_cast<double>(sms), sms, DType::fp32));
+    k.blocks.push_back(std::move(c));
+  }
+  k.mapping = fmt::format("decode attention (flash-decoding), {} KV splits, {} thread blocks, {} stages",
+                          splits, ctas, stages);
+  set_dram_bytes(k, lv.dram);
+  return k;
+}
+
+// ---------------------------------------------------------------------------
+// Memory-bound kernels
+
+Kernel TensorCoreModel::lower_vector(const Op& op, const Hardware& hw) const {
+  const Levels lv = levels_of(hw);
+  const DType in = op.dtype, out = op.out_dtype;
+  double reads = 0, writes = 0, elems = 0, rows = 1;
+  int64_t passes = 1;
+  switch (op.kind) {
+    case OpKind::maxpool:
+    case OpKind::avgpool: {
+      const int64_t pad = op.get("pad", 0);
+      const double ho = static_cast<double>(conv_out_dim(op.at("h"), op.at("r"), op.at("stride"), pad, 1));
+      const double wo = static_cast<double>(conv_out_dim(op.at("w"), op.at("s"), op.at("stride"), pad, 1));
+      const double nc = static_cast<double>(op.at("n") * op.at("c"));
+      reads = dtype_bytes(in, nc * static_cast<double>(op.at("h") * op.at("w")));
+      writes = dtype_bytes(out, nc * ho * wo);
+      elems = nc * ho * wo * static_cast<double>(op.at("r") * op.at("s"));
+      rows = nc * ho;
+      break;
+    }
+    case OpKind::embedding: {
+      const double n = static_cast<double>(op.at("tokens") * op.at("dim"));
+      reads = dtype_bytes(in, n) + 8.0 * static_cast<double>(op.at("tokens"));
+      writes = dtype_bytes(out, n);
+      rows = static_cast<double>(op.at("tokens"));
+      break;
+    }
+    case OpKind::kv_read:
+    case OpKind::kv_write: {
+      const double total = op_min_bytes(op);
+      const bool copy = op.kind == OpKind::kv_write || op.get("append", 0) > 0;
+      // kv_write copies new K/V into the cache (read + write); kv_read with
+      // append concatenates (op_min_bytes already counts both sides); a plain
+      // kv_read streams the cache once.
+      reads = (op.kind == OpKind::kv_write || !copy) ? total : total / 2;
+      writes = op.kind == OpKind::kv_write ? total : (copy ? total / 2 : 0);
+      rows = static_cast<double>(op.at("batch") * op.at("kv_heads") * op.at("tokens"));
+      break;
+    }
+    default: {
+      rows = static_cast<double>(op.at("rows"));
+      const double cols = static_cast<double>(op.at("cols"));
+      elems = rows * cols;
+      writes = dtype_bytes(out, elems);
+      reads = op_min_bytes(op) - writes;
+      // Row-wise reductions keep the row in registers when it fits one block's
+      // budget; otherwise they read it again for the normalise pass. PyTorch's
+      // layernorm always makes a statistics pass and a normalise pass.
+      const bool reduces = op.kind == OpKind::rmsnorm || op.kind == OpKind::softmax;
+      if (op.kind == OpKind::layernorm || (reduces && dtype_bytes(in, cols) > m_row_resident)) passes = 2;
+      if (passes == 2) reads += dtype_bytes(in, elems);
+      break;
+    }
+  }
+  const VecCost vc = vec_cost(op.kind);
+  // One thread block per row (row-wise ops) or per 4096 elements; all SMs take part
+  // once there are enough blocks.
+  const double blocks = std::max(1.0, std::max(rows, std::ceil(std::max(reads, writes) / 8192.0)));
+  const int64_t sms = static_cast<int64_t>(std::min<double>(static_cast<double>(m_sm), blocks));
+  const double total = reads + writes;
+  const int64_t stages = std::clamp<int64_t>(static_cast<int64_t>(std::ceil(total / (4.0 * 1024 * 1024))), 1, 64);
+  const double st = static_cast<double>(stages);
+
+  Kernel k;
+  k.op_kind = std::string(op_kind_name(op.kind));
+  k.attrs["bytes_in_flight"] = m_in_flight;
+  k.attrs["passes"] = static_cast<double>(passes);
+  Block b;
+  b.repeat = stages;
+  add_traffic(b.instrs, lv, Opcode::load, reads / st, reads / st, sms);
+  const double per_sm = elems / st / static_cast<double>(sms);
+  if (vc.alu > 0 && elems > 0) b.instrs.push_back(vec(std::string(op_kind_name(op.kind)), vc.alu * per_sm, sms, DType::fp32));
+  if (vc.sfu > 0 && elems > 0) b.instrs.push_back(vec(vc.sfu_name, vc.sfu * per_sm, sms, DType::fp32));
+  if (op.kind == OpKind::maxpool || op.kind == OpKind::avgpool)
+    b.instrs.push_back(vec("pool", per_sm, sms, DType::fp32));
+  add_traffic(b.instrs, lv, Opcode::store, writes / st, writes / st, sms);
+  k.blocks.push_back(std::move(b));
+  k.mapping = fmt::format("memory-bound kernel, {} pass(es) over the input, {} SMs, {} stages", passes, sms, stages);
+  set_dram_bytes(k, lv.dram);
+  return k;
+}
+
+Kernel TensorCoreModel::lower_collective(const Op& op) const {
+  Kernel k;
+  k.op_kind = std::string(op_kind_name(op.kind));
+  Instr in;
+  in.op = Opcode::coll;
+  in.name = k.op_kind;
+  in.bytes = op.at("bytes");
+  in.ranks = op.at("ranks");
+  in.a = op.dtype;
+  Block b;
+  b.instrs.push_back(in);
+  k.blocks.push_back(std::move(b));
+  k.mapping = fmt::format("ring {} over {} ranks at {}", k.op_kind, in.ranks,
+                          format_quantity(m_link_bw, Unit::bytes_per_second));
+  return k;
+}
+
+Kernel TensorCoreModel::lower(const Graph& g, int index, const Hardware& hw) const {
+  if (index < 0 || static_cast<size_t>(index) >= g.ops.size())
+    throw std::logic_error(fmt::format("tensorcore::lower: op index {} out of range", index));
+  const Op& op = g.ops[static_cast<size_t>(index)];
+  Kernel k;
+  switch (op.kind) {
+    case OpKind::matmul: {
+      GemmShape s{op.at("batch"), op.at("m"), op.at("n"), op.at("k"), op.get("b_shared", 0) != 0,
+                  op.dtype, op.out_dtype};
+      k = lower_gemm(op, s, static_cast<double>(s.batch * s.m * s.k) * dtype_bytes(s.a, 1), hw);
+      break;
+    }
+    case OpKind::conv2d: {
+      // Implicit GEMM: M = n*ho*wo, N = cout, K = cin*r*s per group. The im2col
+      // tile is gathered from the input through the L2, so DRAM reads the input
+      // activation once, not the r*s-times larger im2col matrix.
+      const int64_t dil = op.get("dilation", 1), groups = op.get("groups", 1);
+      const int64_t ho = conv_out_dim(op.at("h"), op.at("r"), op.at("stride"), op.at("pad"), dil);
+      const int64_t wo = conv_out_dim(op.at("w"), op.at("s"), op.at("stride"), op.at("pad"), dil);
+      GemmShape s{groups, op.at("n") * ho * wo, op.at("cout") / groups,
+                  (op.at("cin") / groups) * op.at("r") * op.at("s"), true, op.dtype, op.out_dtype};
+      const double x = static_cast<double>(op.at("n") * op.at("cin") * op.at("h") * op.at("w"));
+      k = lower_gemm(op, s, dtype_bytes(op.dtype, x), hw);
+      break;
+    }
+    case OpKind::attention:
+      k = (op.at("sq") * (op.at("heads") / op.get("kv_heads", op.at("heads"))) <= 64 && op.at("sq") < op.at("skv"))
+              ? lower_decode_attention(op, hw)
+              : lower_attention(op, hw);
+      break;
+    case OpKind::allreduce:
+    case OpKind::allgather:
+    case OpKind::reducescatter:
+    case OpKind::alltoall: k = lower_collective(op); break;
+    default: k = lower_vector(op, hw); break;
+  }
+  k.name = fmt::format("{}#{}", op.name.empty() ? std::string(op_kind_name(op.kind)) : op.name, index);
+  k.op_index = index;
+  k.flops = op_flops(op);
+  k.bytes = op_min_bytes(op);
+  return k;
+}
+
+// ---------------------------------------------------------------------------
+
+void register_tensorcore(Registry& r) {
+  // Defaults describe an H100 SXM5 (NVIDIA H100 Tensor Core GPU Architecture
+  // whitepaper, 2022; datasheet). Values marked "fitted" come from
+  // `tessera calibrate --hw h100-sxm --measured reference/h100/microbench.jsonl`.
+  r.add(make_impl<TensorCoreModel>(
+      "compute", "tensorcore",
+      "GPU SMs with tensor cores: per-format dense rates, waves over the SMs, cuBLAS-like tiles, "
+      "fused attention, power-capped clock",
+      {p_int("sm_count", "132", "streaming multiprocessors (H100 SXM5: 132)"),
+       // nvidia-smi max SM clock 1980 MHz (info records); idle clock 345 MHz.
+       p_qty("max_clock", Unit::hertz, "1.98GHz", "maximum SM clock"),
+       p_qty("min_clock", Unit::hertz, "345MHz", "lowest SM clock the power limit may set"),
+       // Dense FLOP per clock per SM (whitepaper: 4th-gen tensor core, 512 fp16
+       // FMA/clk each, 4 per SM; tf32 half of that, fp8/int8 twice; 128 fp32 lanes).
+       p_real("flops_per_clock_fp16", "4096", "dense fp16/bf16 tensor FLOP per clock per SM"),
+       p_real("flops_per_clock_tf32", "2048", "dense tf32 tensor FLOP per clock per SM"),
+       p_real("flops_per_clock_fp8", "8192", "dense fp8 (and fp6) tensor FLOP per clock per SM"),
+       p_real("flops_per_clock_int8", "8192", "dense int8 tensor OP per clock per SM"),
+       p_real("flops_per_clock_fp4", "0", "dense fp4 tensor FLOP per clock per SM (0: runs as fp8)"),
+       p_real("flops_per_clock_fp32", "256", "fp32 FLOP per clock per SM on the CUDA cores"),
+       // H100 SXM5 datasheet: 67 TFLOPS fp64 tensor = 132 SMs x 256 x 1.98 GHz.
+       p_real("flops_per_clock_fp64", "256", "fp64 FLOP per clock per SM"),
+       p_real("efficiency_fp16", "0.92", "sustained fraction of the fp16/bf16 tensor rate in GEMM mainloops (fitted)"),
+       p_real("efficiency_tf32", "0.92", "same for tf32 (fitted)"),
+       p_real("efficiency_fp8", "0.92", "same for fp8; fp4 uses it too (fitted)"),
+       p_real("efficiency_int8", "0.5", "same for int8 (fitted)"),
+       p_real("efficiency_fp32", "0.8", "same for fp32 on the CUDA cores; fp64 uses it too (fitted)"),
+       p_real("attention_efficiency_flash2", "0.6", "tensor-rate fraction of FlashAttention-2's MMAs (fitted)"),
+       p_real("attention_efficiency_flash3", "0.8", "tensor-rate fraction of FlashAttention-3/cuDNN MMAs (fitted)"),
+       p_real("attention_efficiency_efficient", "0.3", "tensor-rate fraction of the memory-efficient kernel (fitted)"),
+       p_qty("energy_fp16", Unit::joules, "0.6pJ", "dynamic energy per fp16/bf16 tensor FLOP (fitted)"),
+       p_qty("energy_tf32", Unit::joules, "1.2pJ", "dynamic energy per tf32 tensor FLOP (fitted)"),
+       p_qty("energy_fp8", Unit::joules, "0.35pJ", "dynamic energy per fp8 tensor FLOP; fp4 uses it (fitted)"),
+       p_qty("energy_int8", Unit::joules, "0.5pJ", "dynamic energy per int8 tensor OP (fitted)"),
+       p_qty("energy_fp32", Unit::joules, "10pJ",
+             "dynamic energy per fp32 FLOP on the CUDA cores, also per vector lane op; fp64 twice (fitted)"),
+       // Whitepaper: 4 SFU per SM sub-partition x 4 = 16 results per clock.
+       p_real("sfu_per_clock", "16", "special-function results (exp, erf, ...) per clock per SM"),
+       p_real("alu_lanes", "128", "fp32 lanes per SM"),
+       // Whitepaper: 228 KB shared memory per SM, 256 KB register file per SM.
+       p_qty("smem_per_sm", Unit::bytes, "228KiB", "shared memory per SM"),
+       p_real("smem_bytes_per_clock", "128", "shared-memory bandwidth per SM per clock"),
+       p_qty("register_file", Unit::bytes, "256KiB", "register file per SM"),
+       // Hopper thread-block clusters with TMA multicast (whitepaper); 1 before Hopper.
+       p_int("tma_multicast", "2", "thread blocks of a cluster that share one B tile load"),
+       p_qty("launch_overhead", Unit::seconds, "4.5us",
+             "per-kernel launch, fill and drain time not overlapped with work (fitted)"),
+       // Little's law: 2048 threads x 16 B vector loads outstanding per SM.
+       p_qty("bytes_in_flight", Unit::bytes, "32KiB", "outstanding load bytes per SM in streaming kernels"),
+       p_qty("row_resident_bytes", Unit::bytes, "8KiB",
+             "largest row a row-wise reduction keeps in registers (one pass); longer rows are read twice"),
+       p_choice("attention", {"flash3", "flash2", "efficient"}, "flash3",
+                "fused attention kernel used when an op does not choose (flash3 needs Hopper)"),
+       // NVLink 4: 900 GB/s per GPU, both directions together.
+       p_qty("link_bandwidth", Unit::bytes_per_second, "450GB/s", "per-direction bandwidth to peers"),
+       p_qty("link_latency", Unit::seconds, "2us", "latency of one collective step")}));
+}
+
+}  // namespace tessera

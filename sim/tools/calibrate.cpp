@@ -1,0 +1,303 @@
+#include "sim/tools/calibrate.h"
+
+#include <fmt/format.h>
+
+#include <algorithm>
+#include <cmath>
+#include <fstream>
+#include <functional>
+#include <map>
+
+#include "sim/error.h"
+#include "models/tensorcore/tensorcore.h"
+#include "sim/hardware.h"
+#include "sim/tools/compare.h"
+
+namespace tessera {
+
+using nlohmann::json;
+
+namespace {
+
+// Minimises f on [lo, hi] by golden-section search (f unimodal there).
+double golden(const std::function<double(double)>& f, double lo, double hi, int iters = 30) {
+  const double r = (std::sqrt(5.0) - 1) / 2;
+  double a = lo, b = hi, c = b - r * (b - a), d = a + r * (b - a);
+  double fc = f(c), fd = f(d);
+  for (int i = 0; i < iters; ++i) {
+    if (fc < fd) { b = d; d = c; fd = fc; c = b - r * (b - a); fc = f(c); }
+    else { a = c; c = d; fc = fd; d = a + r * (b - a); fd = f(d); }
+  }
+  return fc < fd ? c : d;
+}
+
+// Nelder-Mead simplex on x (deterministic, fixed iteration count).
+std::vector<double> nelder_mead(const std::function<double(const std::vector<double>&)>& f,
+                                std::vector<double> x0, int iters) {
+  const size_t n = x0.size();
+  std::vector<std::vector<double>> pts{x0};
+  for (size_t i = 0; i < n; ++i) {
+    auto x = x0;
+    x[i] = x[i] != 0 ? x[i] * 1.2 : 0.1;
+    pts.push_back(x);
+  }
+  std::vector<double> vals;
+  for (auto& p : pts) vals.push_back(f(p));
+  for (int it = 0; it < iters; ++it) {
+    std::vector<size_t> idx(n + 1);
+    for (size_t i = 0; i <= n; ++i) idx[i] = i;
+    std::sort(idx.begin(), idx.end(), [&](size_t a, size_t b) { return vals[a] < vals[b]; });
+    std::vector<std::vector<double>> p2;
+    std::vector<double> v2;
+    for (size_t i : idx) { p2.push_back(pts[i]); v2.push_back(vals[i]); }
+    pts = p2;
+    vals = v2;
+    std::vector<double> c(n, 0);
+    for (size_t i = 0; i < n; ++i)
+      for (size_t j = 0; j < n; ++j) c[j] += pts[i][j] / static_cast<double>(n);
+    const auto along = [&](double t) {
+      std::vector<double> x(n);
+      for (size_t j = 0; j < n; ++j) x[j] = c[j] + t * (pts[n][j] - c[j]);
+      return x;
+    };
+    auto xr = along(-1);
+    const double fr = f(xr);
+    if (fr < vals[0]) {
+      auto xe = along(-2);
+      const double fe = f(xe);
+      if (fe < fr) { pts[n] = xe; vals[n] = fe; } else { pts[n] = xr; vals[n] = fr; }
+    } else if (fr < vals[n - 1]) {
+      pts[n] = xr;
+      vals[n] = fr;
+    } else {
+      auto xc = along(0.5);
+      const double fc = f(xc);
+      if (fc < vals[n]) {
+        pts[n] = xc;
+        vals[n] = fc;
+      } else {
+        for (size_t i = 1; i <= n; ++i) {
+          for (size_t j = 0; j < n; ++j) pts[i][j] = pts[0][j] + 0.5 * (pts[i][j] - pts[0][j]);
+          vals[i] = f(pts[i]);
+        }
+      }
+    }
+  }
+  size_t best = 0;
+  for (size_t i = 1; i <= n; ++i)
+    if (vals[i] < vals[best]) best = i;
+  return pts[best];
+}
+
+class Fitter {
+ public:
+  Fitter(YAML::Node tree, std::string source, std::vector<json> recs)
+      : m_tree(std::move(tree)), m_source(std::move(source)), m_recs(std::move(recs)) {
+    const auto hw = build();
+    m_dram = hw->memories().back().first;
+    if (hw->memories().size() > 1) m_l2 = hw->memories().front().first;
+    if (hw->compute().impl() != "tensorcore")
+      throw InputError(fmt::format("{}: calibrate fits the tensorcore compute model; compute.impl is '{}'",
+                                   m_source, hw->compute().impl()));
+    if (hw->memory(m_dram)->impl() != "hbm")
+      throw InputError(fmt::format("{}: calibrate needs memory.{}.impl: hbm", m_source, m_dram));
+  }
+
+  std::unique_ptr<Hardware> build() const { return build_hardware(YAML::Clone(m_tree), m_source, {}); }
+  YAML::Node& tree() { return m_tree; }
+  const std::string& dram() const { return m_dram; }
+  const std::string& l2() const { return m_l2; }
+
+  void set(const std::string& path, const std::string& value) {
+    // path: "compute.x" or "memory.<level>.x"
+    const auto dot = path.find('.');
+    const std::string head = path.substr(0, dot), rest = path.substr(dot + 1);
+    if (head == "memory") {
+      const auto d2 = rest.find('.');
+      m_tree["memory"][rest.substr(0, d2)][rest.substr(d2 + 1)] = value;
+    } else {
+      m_tree[head][rest] = value;
+    }
+  }
+
+  // Records selected by `pick`.
+  std::vector<json> select(const std::function<bool(const json&)>& pick) const {
+    std::vector<json> out;
+    for (const auto& r : m_recs)
+      if (pick(r)) out.push_back(r);
+    return out;
+  }
+
+  // Mean |log(predicted / measured)| of the records on the current tree.
+  double log_error(const std::vector<json>& recs) const {
+    if (recs.empty()) return 0;
+    const auto hw = build();
+    double s = 0;
+    int n = 0;
+    for (const auto& r : recs) {
+      const CompareRow row = compare_record(r, *hw);
+      if (row.skipped) continue;
+      const double m = row.record["measured_value"].get<double>();
+      const double p = row.record["predicted_value"].get<double>();
+      if (m <= 0 || p <= 0) continue;
+      s += std::abs(std::log(p / m));
+      ++n;
+    }
+    return n ? s / n : 0;
+  }
+
+ private:
+  YAML::Node m_tree;
+  std::string m_source;
+  std::vector<json> m_recs;
+  std::string m_dram, m_l2;
+};
+
+std::string qty(double v, const char* unit, int prec = 4) { return fmt::format("{:.{}g}{}", v, prec, unit); }
+
+bool is(const json& r, const char* section) { return r.value("section", std::string()) == section; }
+bool cold(const json& r) { return r.value("l2", std::string("cold")) != "hot"; }
+
+double median(std::vector<double> v) {
+  std::sort(v.begin(), v.end());
+  return v.empty() ? 0 : v[v.size() / 2];
+}
+
+}  // namespace
+
+YAML::Node calibrate_tree(const std::string& hw_name, const std::vector<std::string>& sets,
+                          const std::string& measured_path, std::ostream& log) {
+  const auto base = load_hardware(hw_name, sets);
+  Fitter fit(YAML::Clone(base->tree), base->source, read_jsonl(measured_path));
+  const std::string dram = "memory." + fit.dram() + ".";
+  const std::string l2 = fit.l2().empty() ? "" : "memory." + fit.l2() + ".";
+
+  // 1. Launch overhead and HBM streaming: membw (cold) and the pure streaming vec ops.
+  const auto stream = fit.select([](const json& r) {
+    // The reduction kernel of read_sum adds its own fixed cost; its large sizes
+    // still pin the read efficiency.
+    if (is(r, "membw")) return cold(r) && (r.value("op", std::string()) == "copy" || r.value("bytes_moved", 0.0) >= 64.0 * 1024 * 1024);
+    if (is(r, "vec")) { const auto op = r.value("op", std::string()); return op == "add" || op == "gelu"; }
+    return false;
+  });
+  if (!stream.empty()) {
+    const auto apply = [&](const std::vector<double>& x) {
+      fit.set("compute.launch_overhead", qty(std::max(0.0, x[0]), "us"));
+      fit.set(dram + "read_efficiency", qty(std::clamp(x[1], 0.3, 1.0), ""));
+      fit.set(dram + "write_efficiency", qty(std::clamp(x[2], 0.3, 1.0), ""));
+      fit.set(dram + "ramp_bytes", qty(std::max(0.0, x[3]), "MB"));
+    };
+    // Physical bounds (efficiencies in (0.3, 1], non-negative times and bytes) as penalties.
+    const auto x = nelder_mead(
+        [&](const std::vector<double>& v) {
+          const double pen = (v[0] < 0 ? -v[0] : 0) + (v[1] > 1 ? v[1] - 1 : 0) + (v[2] > 1 ? v[2] - 1 : 0) +
+                             (v[3] < 0 ? -v[3] : 0);
+          apply(v);
+          return fit.log_error(stream) + 10 * pen;
+        },
+        {4.5, 0.93, 0.9, 1.0}, 150);
+    apply(x);
+    log << fmt::format("streaming: launch_overhead {:.3g} us, read_efficiency {:.4g}, write_efficiency {:.4g}, "
+                       "ramp_bytes {:.3g} MB ({} records, mean |log err| {:.4f})\n",
+                       x[0], x[1], x[2], x[3], stream.size(), fit.log_error(stream));
+  }
+
+  // 2. Memory energies, straight from the above-idle energy per byte.
+  {
+    std::vector<double> l2e, reads, copies;
+    for (const auto& r : fit.select([](const json& r) { return is(r, "energy") || is(r, "energy2"); })) {
+      const auto op = r.value("op", std::string());
+      if (!r.contains("pj_per_byte_above_idle")) continue;
+      const double v = r["pj_per_byte_above_idle"].get<double>();
+      if (op == "copy_l2_resident_8MiB_x50") l2e.push_back(v);
+      else if (op.rfind("read", 0) == 0) reads.push_back(v);
+      else if (op.rfind("copy", 0) == 0) copies.push_back(v);
+    }
+    double e_l2 = 0;
+    if (!l2e.empty() && !l2.empty()) {
+      e_l2 = median(l2e);
+      fit.set(l2 + "energy_per_byte", qty(e_l2, "pJ"));
+    }
+    if (!reads.empty() && !copies.empty()) {
+      // Every DRAM byte also passes the L2: read = l2 + e_r; copy (half read, half
+      // written) = l2 + (e_r + e_w)/2.
+      double copy = 0;
+      for (double c : copies) copy += c / static_cast<double>(copies.size());
+      const double e_r = std::max(0.0, median(reads) - e_l2);
+      const double e_w = std::max(0.0, 2 * (copy - e_l2) - e_r);
+      fit.set(dram + "energy_read", qty(e_r, "pJ"));
+      fit.set(dram + "energy_write", qty(e_w, "pJ"));
+      log << fmt::format("energy: l2 {:.3g} pJ/B, hbm read {:.3g} pJ/B, write {:.3g} pJ/B\n", e_l2, e_r, e_w);
+    }
+  }
+
+  // 3. Per format family, from the sustained GEMM energy runs (power-capped):
+  //    efficiency = achieved FLOP/s / (rate x SMs x measured SM clock), and
+  //    energy per FLOP = (power above idle) / (FLOP/s) minus the modelled L2/HBM
+  //    energy per FLOP of that GEMM. The gemm timing records are not fitted.
+  const std::map<std::string, std::vector<std::string>> families = {
+      {"fp16", {"bf16", "fp16"}}, {"tf32", {"tf32"}}, {"fp8", {"fp8_e4m3", "fp8_e4m3_fastacc"}},
+      {"int8", {"int8"}}, {"fp32", {"fp32"}}};
+  for (const auto& [fam, dts] : families) {
+    const auto recs = fit.select([&](const json& r) {
+      return is(r, "energy") && r.value("op", std::string()) == "gemm" && r.contains("sm_clock_mhz") &&
+             std::find(dts.begin(), dts.end(), r.value("dtype", std::string())) != dts.end();
+    });
+    if (recs.empty()) continue;
+    fit.set("compute.energy_" + fam, "0pJ");
+    const auto hw = fit.build();
+    const auto* tc = dynamic_cast<const TensorCoreModel*>(&hw->compute());
+    double eff = 0, pj = 0;
+    for (const auto& r : recs) {
+      std::vector<double> clocks;
+      for (const auto& c : r["sm_clock_mhz"]) clocks.push_back(c.get<double>() * 1e6);
+      const auto dt = parse_dtype(r["dtype"].get<std::string>());
+      const double rate = tc->flops_per_clock(dt ? *dt : DType::bf16) * static_cast<double>(tc->sm_count());
+      const double flops_s = r["tflops"].get<double>() * 1e12;
+      eff += flops_s / (rate * median(clocks)) / static_cast<double>(recs.size());
+      // Memory energy per FLOP of the same GEMM, from the model (energy_<fam> = 0).
+      const CompareRow row = compare_record(r, *hw);
+      const double static_pj = hw->power().static_power_w() / row.record.value("predicted_tflops", 1.0);
+      const double mem_pj = row.record["predicted_value"].get<double>() - static_pj;
+      const double above_idle = r["avg_watts"].get<double>() - r["idle_watts"].get<double>();
+      pj += (above_idle / flops_s * 1e12 - mem_pj) / static_cast<double>(recs.size());
+    }
+    fit.set("compute.efficiency_" + fam, qty(std::min(eff, 1.0), ""));
+    fit.set("compute.energy_" + fam, qty(std::max(pj, 0.0), "pJ"));
+    log << fmt::format("efficiency_{}: {:.4g}, energy_{}: {:.4g} pJ/FLOP ({} energy record(s))\n", fam, eff, fam,
+                       pj, recs.size());
+  }
+
+  // 4. Attention kernels, one efficiency per backend (fused, prefill records).
+  for (const auto& [backend, param] : std::vector<std::pair<std::string, std::string>>{
+           {"flash", "attention_efficiency_flash2"}, {"cudnn", "attention_efficiency_flash3"},
+           {"efficient", "attention_efficiency_efficient"}}) {
+    const auto recs = fit.select([&](const json& r) {
+      return is(r, "attn") && r.value("backend", std::string()) == backend && !r.contains("Sq");
+    });
+    if (recs.empty()) continue;
+    const double e = golden([&](double v) { fit.set("compute." + param, qty(v, "")); return fit.log_error(recs); },
+                            0.1, 1.0);
+    fit.set("compute." + param, qty(e, ""));
+    log << fmt::format("{}: {:.4g} ({} attn records, mean |log err| {:.4f})\n", param, e, recs.size(),
+                       fit.log_error(recs));
+  }
+  return YAML::Clone(fit.tree());
+}
+
+int run_calibrate(const std::string& hw, const std::vector<std::string>& sets, const std::string& measured_path,
+                  const std::string& out_path, std::ostream& log) {
+  const YAML::Node tree = calibrate_tree(hw, sets, measured_path, log);
+  std::ofstream out(out_path);
+  if (!out) throw InputError(fmt::format("--out '{}': cannot write the file", out_path));
+  YAML::Emitter em;
+  em << tree;
+  out << fmt::format("# Written by `tessera calibrate --hw {} --measured {}`: the preset with its\n"
+                     "# efficiency and energy parameters fitted to the measured microbenchmarks.\n",
+                     hw, measured_path);
+  out << em.c_str() << "\n";
+  log << "wrote " << out_path << "\n";
+  return 0;
+}
+
+}  // namespace tessera

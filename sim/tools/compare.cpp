@@ -1,0 +1,453 @@
+#include "sim/tools/compare.h"
+
+#include <fmt/format.h>
+
+#include <algorithm>
+#include <cmath>
+#include <fstream>
+#include <map>
+#include <optional>
+
+#include "sim/error.h"
+#include "sim/simulate.h"
+#include "workloads/ir.h"
+#include "workloads/workloads.h"
+
+namespace tessera {
+
+using nlohmann::json;
+
+double CompareRow::error() const {
+  const double m = record.value("measured_value", 0.0);
+  const double p = record.value("predicted_value", 0.0);
+  return m != 0 ? p / m - 1.0 : 0.0;
+}
+
+std::vector<json> read_jsonl(const std::string& path) {
+  std::ifstream in(path);
+  if (!in) throw InputError(fmt::format("--measured '{}': cannot open the file", path));
+  std::vector<json> out;
+  std::string line;
+  for (int n = 1; std::getline(in, line); ++n) {
+    if (line.find_first_not_of(" \t\r") == std::string::npos) continue;
+    try {
+      out.push_back(json::parse(line));
+    } catch (const json::exception& e) {
+      throw InputError(fmt::format("{}:{}: not a JSON object ({})", path, n, e.what()));
+    }
+    if (!out.back().is_object())
+      throw InputError(fmt::format("{}:{}: expected a JSON object per line", path, n));
+  }
+  return out;
+}
+
+namespace {
+
+// Field access that names the record and the key on failure.
+int64_t get_int(const json& r, const char* key) {
+  if (!r.contains(key) || !r[key].is_number())
+    throw InputError(fmt::format("record {}: field '{}' must be a number", r.dump(), key));
+  return r[key].get<int64_t>();
+}
+double get_num(const json& r, const char* key) {
+  if (!r.contains(key) || !r[key].is_number())
+    throw InputError(fmt::format("record {}: field '{}' must be a number", r.dump(), key));
+  return r[key].get<double>();
+}
+std::string get_str(const json& r, const char* key) {
+  if (!r.contains(key) || !r[key].is_string())
+    throw InputError(fmt::format("record {}: field '{}' must be a string", r.dump(), key));
+  return r[key].get<std::string>();
+}
+
+Graph one_op(const std::string& name, Op op) {
+  Graph g;
+  g.name = name;
+  g.spec = name;
+  op.name = name;
+  g.add(std::move(op));
+  validate_graph(g, "compare");
+  return g;
+}
+
+// Operand and output formats of a gemm record's dtype.
+std::optional<std::pair<DType, DType>> gemm_types(const std::string& d) {
+  if (d == "bf16") return std::pair{DType::bf16, DType::bf16};
+  if (d == "fp16") return std::pair{DType::fp16, DType::fp16};
+  if (d == "tf32") return std::pair{DType::tf32, DType::fp32};
+  if (d == "fp32") return std::pair{DType::fp32, DType::fp32};
+  if (d == "fp8_e4m3" || d == "fp8_e4m3_fastacc") return std::pair{DType::fp8_e4m3, DType::bf16};
+  if (d == "int8") return std::pair{DType::int8, DType::int32};
+  return std::nullopt;
+}
+
+Graph gemm_graph(int64_t m, int64_t n, int64_t k, DType a, DType out) {
+  Op op;
+  op.kind = OpKind::matmul;
+  op.dtype = a;
+  op.out_dtype = out;
+  op.attrs = {{"batch", 1}, {"m", m}, {"n", n}, {"k", k}};
+  return one_op("gemm", op);
+}
+
+// A device-to-device copy of bytes/2 bytes (read + write = bytes).
+Graph copy_graph(double bytes_moved) {
+  Op op;
+  op.kind = OpKind::copy;
+  op.dtype = op.out_dtype = DType::fp32;
+  op.attrs = {{"rows", 1}, {"cols", static_cast<int64_t>(bytes_moved / 8.0)}};
+  return one_op("copy", op);
+}
+
+// A pure streaming read of `bytes` (a reduction whose output is negligible),
+// expressed as a KV-cache read of the same size.
+Graph read_graph(double bytes) {
+  Op op;
+  op.kind = OpKind::kv_read;
+  op.dtype = op.out_dtype = DType::fp32;
+  op.attrs = {{"batch", 1}, {"kv_heads", 1}, {"tokens", static_cast<int64_t>(bytes / 8.0)}, {"d", 1}};
+  return one_op("read", op);
+}
+
+struct Prediction {
+  std::string quantity;
+  double measured = 0;
+  double predicted = 0;
+  std::string group;       // subset label used by the accuracy targets
+  json extra = json::object();
+};
+
+RunResult sim(const Graph& g, const Hardware& hw) { return simulate(g, hw, "analytic"); }
+
+double dynamic_energy(const RunResult& r, const Hardware& hw) {
+  return r.energy_j - hw.power().static_power_w() * r.time_s;
+}
+
+std::string size_group(double bytes, double threshold, const char* big, const char* small) {
+  return bytes >= threshold ? big : small;
+}
+
+std::optional<Prediction> predict(const json& r, const Hardware& hw, std::string& skip) {
+  const std::string section = get_str(r, "section");
+  Prediction p;
+  if (section == "gemm") {
+    const auto t = gemm_types(get_str(r, "dtype"));
+    if (!t) { skip = "gemm dtype '" + get_str(r, "dtype") + "' is not modelled"; return std::nullopt; }
+    const int64_t m = get_int(r, "M"), n = get_int(r, "N"), k = get_int(r, "K");
+    const RunResult res = sim(gemm_graph(m, n, k, t->first, t->second), hw);
+    p.quantity = "median_ms";
+    p.measured = get_num(r, "median_ms");
+    p.predicted = res.time_s * 1e3;
+    const bool hot = r.value("l2", std::string("cold")) == "hot";
+    const double flops = 2.0 * static_cast<double>(m) * static_cast<double>(n) * static_cast<double>(k);
+    p.group = hot ? "hot L2" : (flops >= 1e9 ? "cold, >= 1 GFLOP" : "cold, < 1 GFLOP");
+    p.extra["predicted_clock_mhz"] = res.ops.empty() ? 0.0 : res.ops[0].clock_hz / 1e6;
+    p.extra["mapping"] = res.ops.empty() ? "" : res.ops[0].mapping;
+    return p;
+  }
+  if (section == "attn") {
+    const std::string backend = r.value("backend", std::string("default"));
+    if (backend == "math") {
+      skip = "attn backend 'math' is an unfused chain of framework kernels, not one attention op";
+      return std::nullopt;
+    }
+    Op op;
+    op.kind = OpKind::attention;
+    const auto dt = parse_dtype(r.value("dtype", std::string("bf16")));
+    if (!dt) throw InputError(fmt::format("record {}: unknown dtype", r.dump()));
+    op.dtype = op.out_dtype = *dt;
+    const int64_t S = get_int(r, "S");
+    op.attrs = {{"batch", get_int(r, "B")}, {"heads", get_int(r, "H")}, {"kv_heads", get_int(r, "H")},
+                {"sq", r.value("Sq", S)}, {"skv", S}, {"d", get_int(r, "D")},
+                {"causal", r.value("causal", false) ? 1 : 0}};
+    if (backend == "flash") op.attrs["backend"] = 1;
+    else if (backend == "cudnn") op.attrs["backend"] = 2;
+    else if (backend == "efficient") op.attrs["backend"] = 3;
+    else if (backend != "default") { skip = "attn backend '" + backend + "' is not modelled"; return std::nullopt; }
+    const RunResult res = sim(one_op("attention", op), hw);
+    p.quantity = "median_ms";
+    p.measured = get_num(r, "median_ms");
+    p.predicted = res.time_s * 1e3;
+    p.group = r.value("Sq", S) < S ? "decode" : backend;
+    p.extra["mapping"] = res.ops[0].mapping;
+    return p;
+  }
+  if (section == "vec") {
+    static const std::map<std::string, OpKind> kinds = {
+        {"layernorm", OpKind::layernorm}, {"rmsnorm", OpKind::rmsnorm}, {"softmax", OpKind::softmax},
+        {"gelu", OpKind::gelu}, {"add", OpKind::add}, {"silu", OpKind::silu}, {"relu", OpKind::relu},
+        {"mul", OpKind::mul}};
+    const auto it = kinds.find(get_str(r, "op"));
+    if (it == kinds.end()) { skip = "vec op '" + get_str(r, "op") + "' is not modelled"; return std::nullopt; }
+    const auto dt = parse_dtype(get_str(r, "dtype"));
+    if (!dt) throw InputError(fmt::format("record {}: unknown dtype", r.dump()));
+    Op op;
+    op.kind = it->second;
+    op.dtype = op.out_dtype = *dt;
+    op.attrs = {{"rows", get_int(r, "T")}, {"cols", get_int(r, "d")}};
+    if (op.kind == OpKind::add || op.kind == OpKind::mul) op.attrs["inputs"] = 1;   // x + x reads x once
+    const RunResult res = sim(one_op(get_str(r, "op"), op), hw);
+    p.quantity = "median_ms";
+    p.measured = get_num(r, "median_ms");
+    p.predicted = res.time_s * 1e3;
+    p.group = get_str(r, "dtype");
+    return p;
+  }
+  if (section == "membw") {
+    const std::string op = get_str(r, "op");
+    const double bytes = get_num(r, "bytes_moved");
+    Graph g;
+    if (op == "copy") g = copy_graph(bytes);
+    else if (op == "read_sum_fp32") g = read_graph(bytes);
+    else { skip = "membw op '" + op + "' is not modelled"; return std::nullopt; }
+    const RunResult res = sim(g, hw);
+    p.quantity = "median_ms";
+    p.measured = get_num(r, "median_ms");
+    p.predicted = res.time_s * 1e3;
+    const bool hot = r.value("l2", std::string("cold")) == "hot";
+    p.group = op + (hot ? ", hot" : "") + size_group(bytes, 64.0 * 1024 * 1024, ", >= 64 MiB", ", < 64 MiB");
+    return p;
+  }
+  if (section == "energy" || section == "energy2") {
+    const std::string op = get_str(r, "op");
+    if (op == "idle") {
+      p.quantity = "watts";
+      p.measured = get_num(r, "watts");
+      p.predicted = hw.power().static_power_w();
+      p.group = "idle";
+      return p;
+    }
+    if (op == "gemm") {
+      const auto t = gemm_types(get_str(r, "dtype"));
+      if (!t) { skip = "energy gemm dtype not modelled"; return std::nullopt; }
+      const int64_t m = get_int(r, "M"), n = get_int(r, "N"), k = get_int(r, "K");
+      const RunResult res = sim(gemm_graph(m, n, k, t->first, t->second), hw);
+      p.quantity = "pj_per_flop";
+      p.measured = get_num(r, "pj_per_flop");
+      p.predicted = res.energy_j / res.flops * 1e12;
+      p.group = "gemm";
+      p.extra["predicted_clock_mhz"] = res.ops[0].clock_hz / 1e6;
+      p.extra["predicted_watts"] = res.avg_power_w;
+      p.extra["predicted_tflops"] = res.flops / res.time_s / 1e12;
+      return p;
+    }
+    Graph g;
+    double bytes = 0;
+    if (op == "copy" || op == "copy_hbm_1GiB") {
+      bytes = r.contains("bytes_moved_per_iter") ? get_num(r, "bytes_moved_per_iter") : get_num(r, "bytes_per_iter");
+      g = copy_graph(bytes);
+    } else if (op == "read_sum_hbm_1GiB") {
+      bytes = get_num(r, "bytes_per_iter");
+      g = read_graph(bytes);
+    } else if (op == "copy_l2_resident_8MiB_x50") {
+      // Traffic that stays in the L2: every byte moved is one L2 access.
+      const MemoryModel* l2 = hw.memories().size() > 1 ? hw.memories().front().second.get() : nullptr;
+      if (!l2) { skip = "hardware has no L2 level"; return std::nullopt; }
+      Instr in;
+      in.op = Opcode::load;
+      in.bytes = 1 << 20;
+      p.quantity = "pj_per_byte_above_idle";
+      p.measured = get_num(r, "pj_per_byte_above_idle");
+      p.predicted = l2->transfer_energy_j(in, Kernel{}) / static_cast<double>(in.bytes) * 1e12;
+      p.group = "l2";
+      return p;
+    } else {
+      skip = section + " op '" + op + "' is not modelled";
+      return std::nullopt;
+    }
+    const RunResult res = sim(g, hw);
+    p.quantity = "pj_per_byte_above_idle";
+    p.measured = get_num(r, "pj_per_byte_above_idle");
+    p.predicted = dynamic_energy(res, hw) / bytes * 1e12;
+    p.group = "hbm";
+    return p;
+  }
+  if (section == "conv") {
+    const std::string d = get_str(r, "dtype");
+    const auto t = gemm_types(d);
+    if (!t) { skip = "conv dtype '" + d + "' is not modelled"; return std::nullopt; }
+    Op op;
+    op.kind = OpKind::conv2d;
+    op.dtype = t->first;
+    op.out_dtype = t->second;
+    op.attrs = {{"n", get_int(r, "N")}, {"cin", get_int(r, "Cin")}, {"cout", get_int(r, "Cout")},
+                {"h", get_int(r, "H")}, {"w", get_int(r, "W")}, {"r", get_int(r, "R")},
+                {"s", get_int(r, "S")}, {"stride", get_int(r, "stride")}, {"pad", get_int(r, "pad")},
+                {"dilation", 1}, {"groups", 1}};
+    const RunResult res = sim(one_op("conv", op), hw);
+    p.quantity = "median_ms";
+    p.measured = get_num(r, "median_ms");
+    p.predicted = res.time_s * 1e3;
+    p.group = d;
+    return p;
+  }
+  if (section == "e2eg" || section == "decode" || section == "evoformer") {
+    std::string spec;
+    std::string quantity = "median_ms";
+    double scale = 1e3;
+    if (section == "e2eg") {
+      const std::string model = get_str(r, "model");
+      const std::string dt = r.value("dtype", std::string("bf16"));
+      const int64_t batch = get_int(r, "batch");
+      if (model == "resnet50") spec = fmt::format("resnet50:batch={},dtype={}", batch, dt);
+      else if (model == "bert-base") spec = fmt::format("bert:batch={},seq={},dtype={}", batch, get_int(r, "seq"), dt);
+      else if (model == "gpt2-small") spec = fmt::format("gpt2:batch={},seq={},dtype={}", batch, get_int(r, "seq"), dt);
+      else if (model == "llama7b-4layers-prefill")
+        spec = fmt::format("llama-7b:phase=prefill,batch={},seq={},layers={},dtype={}", batch,
+                           get_int(r, "seq"), r.value("layers", int64_t{4}), dt);
+      else { skip = "e2eg model '" + model + "' is not modelled"; return std::nullopt; }
+      quantity = "device_busy_us";
+      scale = 1e6;
+    } else if (section == "decode") {
+      spec = fmt::format("llama-7b:phase=decode,batch={},ctx={}", get_int(r, "batch"), get_int(r, "ctx"));
+      quantity = "graph_median_ms";
+    } else {
+      spec = fmt::format("evoformer:n_seq={},n_res={},c_m={},c_z={},dtype={}", get_int(r, "n_seq"),
+                         get_int(r, "n_res"), get_int(r, "c_m"), get_int(r, "c_z"),
+                         r.value("dtype", std::string("bf16")));
+    }
+    Graph g;
+    try {
+      g = build_workload(spec);
+    } catch (const InputError& e) {
+      skip = fmt::format("workload '{}' cannot be built: {}", spec, e.what());
+      return std::nullopt;
+    }
+    const RunResult res = sim(g, hw);
+    p.quantity = quantity;
+    p.measured = get_num(r, quantity.c_str());
+    p.predicted = res.time_s * scale;
+    p.group = r.value("model", section);
+    p.extra["workload"] = spec;
+    return p;
+  }
+  if (section == "precision") {
+    skip = "precision records are predicted by the numerics model, which this build does not include";
+    return std::nullopt;
+  }
+  if (section == "info") {
+    skip = "device description, nothing to predict";
+    return std::nullopt;
+  }
+  skip = "unknown section '" + section + "'";
+  return std::nullopt;
+}
+
+}  // namespace
+
+CompareRow compare_record(const json& rec, const Hardware& hw) {
+  CompareRow row;
+  row.record = rec;
+  row.section = rec.value("section", std::string("?"));
+  std::string skip;
+  const auto p = predict(rec, hw, skip);
+  if (!p) {
+    row.skipped = true;
+    row.reason = skip;
+    row.record["skipped"] = skip;
+    return row;
+  }
+  row.record["quantity"] = p->quantity;
+  row.record["measured_value"] = p->measured;
+  row.record["predicted_value"] = p->predicted;
+  row.record["group"] = p->group;
+  for (auto it = p->extra.begin(); it != p->extra.end(); ++it) row.record[it.key()] = it.value();
+  row.record["error"] = row.error();
+  return row;
+}
+
+json compare_records(const std::vector<json>& records, const Hardware& hw) {
+  json out;
+  out["hardware"] = hw.name;
+  json rows = json::array();
+  struct Acc {
+    int count = 0, skipped = 0;
+    double sum = 0, worst = 0;
+    json worst_record;
+    std::map<std::string, std::pair<int, double>> groups;
+  };
+  std::map<std::string, Acc> acc;
+  for (const json& rec : records) {
+    const CompareRow row = compare_record(rec, hw);
+    Acc& a = acc[row.section];
+    if (row.skipped) {
+      ++a.skipped;
+    } else {
+      const double e = std::abs(row.error());
+      ++a.count;
+      a.sum += e;
+      auto& gr = a.groups[row.record.value("group", std::string())];
+      ++gr.first;
+      gr.second += e;
+      if (e >= a.worst) {
+        a.worst = e;
+        a.worst_record = row.record;
+      }
+    }
+    rows.push_back(row.record);
+  }
+  json sections = json::object();
+  for (const auto& [name, a] : acc) {
+    json s;
+    s["count"] = a.count;
+    s["skipped"] = a.skipped;
+    s["mape"] = a.count ? a.sum / a.count : 0.0;
+    s["worst_error"] = a.worst;
+    if (a.count) s["worst_record"] = a.worst_record;
+    json g = json::object();
+    for (const auto& [gname, v] : a.groups) g[gname] = {{"count", v.first}, {"mape", v.second / v.first}};
+    s["groups"] = g;
+    sections[name] = s;
+  }
+  out["sections"] = sections;
+  out["records"] = rows;
+  return out;
+}
+
+int run_compare(const std::string& hw_name, const std::vector<std::string>& sets,
+                const std::string& measured_path, const std::string& format, std::ostream& out) {
+  if (format != "text" && format != "json")
+    throw InputError(fmt::format("--format '{}': accepted: text, json", format));
+  const auto hw = load_hardware(hw_name, sets);
+  const json result = compare_records(read_jsonl(measured_path), *hw);
+  if (format == "json") {
+    out << result.dump(1) << "\n";
+    return 0;
+  }
+  out << fmt::format("compare: {} against {}\n", hw->name, measured_path);
+  for (const json& r : result["records"]) {
+    const std::string sec = r.value("section", std::string("?"));
+    if (r.contains("skipped")) {
+      out << fmt::format("  {:<9} skipped: {}\n", sec, r["skipped"].get<std::string>());
+      continue;
+    }
+    json key = r;
+    for (const char* k : {"section", "quantity", "measured_value", "predicted_value", "error", "group",
+                          "mapping", "min_ms", "max_ms", "reps", "predicted_clock_mhz", "source",
+                          "sm_clock_mhz", "predicted_watts", "predicted_tflops", "workload"})
+      key.erase(k);
+    std::string desc;
+    for (auto it = key.begin(); it != key.end(); ++it) {
+      if (it.value().is_object() || it.value().is_array()) continue;
+      if (it.key() == r.value("quantity", std::string())) continue;
+      desc += fmt::format("{}{}={}", desc.empty() ? "" : " ", it.key(),
+                          it.value().is_string() ? it.value().get<std::string>() : it.value().dump());
+    }
+    out << fmt::format("  {:<9} {:<60} {:>16} measured {:>12.5g} predicted {:>12.5g} error {:+6.1f}%\n", sec,
+                       desc.substr(0, 60), r.value("quantity", std::string()), r.value("measured_value", 0.0),
+                       r.value("predicted_value", 0.0), 100.0 * r.value("error", 0.0));
+  }
+  out << "\nsection     count  skipped   MAPE    worst\n";
+  for (auto it = result["sections"].begin(); it != result["sections"].end(); ++it) {
+    const json& s = it.value();
+    out << fmt::format("{:<10} {:>6} {:>8} {:>6.1f}% {:>7.1f}%\n", it.key(), s["count"].get<int>(),
+                       s["skipped"].get<int>(), 100.0 * s["mape"].get<double>(),
+                       100.0 * s["worst_error"].get<double>());
+    for (auto g = s["groups"].begin(); g != s["groups"].end(); ++g)
+      out << fmt::format("  {:<24} {:>4} {:>6.1f}%\n", g.key(), g.value()["count"].get<int>(),
+                         100.0 * g.value()["mape"].get<double>());
+  }
+  return 0;
+}
+
+}  // namespace tessera

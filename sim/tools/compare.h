@@ -1,0 +1,44 @@
+#pragma once
+// `tessera compare`: predicts measured records (JSON lines, the schema of
+// reference/h100/microbench.jsonl) with the simulator and reports, per record,
+// predicted vs measured and, per section, count, MAPE and worst error.
+//
+// Sections and the quantity compared:
+//   gemm, conv, attn (fused and decode), vec, membw: median_ms
+//   energy: gemm -> pj_per_flop (total), copy -> pj_per_byte_above_idle, idle -> watts
+//   energy2: pj_per_byte_above_idle
+//   e2eg: device_busy_us; decode: graph_median_ms; evoformer: median_ms
+//   precision: delegated to models/numerics (predict_precision_record), when built.
+// Records that cannot be predicted are listed as skipped with the reason.
+#include <nlohmann/json.hpp>
+
+#include <ostream>
+#include <string>
+#include <vector>
+
+#include "sim/hardware.h"
+
+namespace tessera {
+
+// One record's outcome.
+struct CompareRow {
+  nlohmann::json record;        // measured fields + quantity, measured_value, predicted_value
+  std::string section;
+  bool skipped = false;
+  std::string reason;           // why skipped
+  double error() const;         // predicted / measured - 1
+};
+
+// Predicts one measured record on `hw`. Throws InputError for malformed records.
+CompareRow compare_record(const nlohmann::json& rec, const Hardware& hw);
+// Reads a JSONL file (InputError naming the file and line on bad JSON).
+std::vector<nlohmann::json> read_jsonl(const std::string& path);
+// Predicts every record; the summary is {"sections": {name: {count, mape, worst_error,
+// worst_record, skipped}}, "records": [...]}.
+nlohmann::json compare_records(const std::vector<nlohmann::json>& records, const Hardware& hw);
+
+// CLI entry: returns the exit code; bad input throws InputError.
+int run_compare(const std::string& hw, const std::vector<std::string>& sets,
+                const std::string& measured_path, const std::string& format, std::ostream& out);
+
+}  // namespace tessera

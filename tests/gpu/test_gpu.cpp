@@ -1,0 +1,181 @@
+// Tests of the GPU model (compute "tensorcore", memories "hbm" and "cache") and of
+// the compare tool against the shared H100 and A100 measurements.
+#include <catch2/catch.hpp>
+
+#include <chrono>
+#include <cmath>
+#include <filesystem>
+
+#include "models/memory/hbm.h"
+#include "models/tensorcore/tensorcore.h"
+#include "sim/hardware.h"
+#include "sim/simulate.h"
+#include "sim/tools/compare.h"
+#include "workloads/workloads.h"
+
+using namespace tessera;
+
+namespace {
+
+const TensorCoreModel& tc(const Hardware& hw) { return dynamic_cast<const TensorCoreModel&>(hw.compute()); }
+
+Graph gemm(int64_t m, int64_t n, int64_t k, DType t = DType::bf16) {
+  Graph g;
+  g.name = "gemm";
+  Op op;
+  op.name = "gemm";
+  op.kind = OpKind::matmul;
+  op.dtype = op.out_dtype = t;
+  op.attrs = {{"batch", 1}, {"m", m}, {"n", n}, {"k", k}};
+  g.add(op);
+  return g;
+}
+
+const std::filesystem::path k_shared = TESSERA_SHARED_DIR;
+
+// MAPE of one group of one section of a compare summary.
+double group_mape(const nlohmann::json& s, const std::string& section, const std::string& group) {
+  return s["sections"][section]["groups"][group]["mape"].get<double>();
+}
+
+}  // namespace
+
+TEST_CASE("wave quantization of a 4096^3 bf16 GEMM on H100", "[gpu][gemm]") {
+  const auto hw = load_hardware("h100-sxm", {});
+  const GemmPlan p = tc(*hw).plan_gemm({1, 4096, 4096, 4096, false, DType::bf16, DType::bf16}, *hw);
+  // 128x256 tiles: (4096/128) x (4096/256) = 32 x 16 = 512 thread blocks; one per
+  // SM (128x256 fp32 accumulators = 128 KiB, twice that exceeds the 256 KiB
+  // register file), so ceil(512 / 132) = 4 waves, the last with 512 - 3*132 = 116.
+  CHECK(p.bm == 128);
+  CHECK(p.bn == 256);
+  CHECK(p.bk == 64);   // 128 bytes of bf16
+  CHECK(p.ctas_per_sm == 1);
+  CHECK(p.split_k == 1);
+  CHECK(p.tiles == 512);
+  CHECK(p.waves == 4);
+  CHECK(p.k_steps == 64);   // 4096 / 64
+}
+
+TEST_CASE("small-M GEMMs split K to fill the SMs", "[gpu][gemm]") {
+  const auto hw = load_hardware("h100-sxm", {});
+  const GemmPlan p = tc(*hw).plan_gemm({1, 16, 4096, 11008, false, DType::bf16, DType::bf16}, *hw);
+  // Without split-K a 16-row GEMM has at most ceil(4096/64) = 64 tiles for 132 SMs.
+  CHECK(p.split_k > 1);
+  CHECK(p.tiles == (4096 + p.bn - 1) / p.bn * ((16 + p.bm - 1) / p.bm) * p.split_k);
+  CHECK(p.waves == (p.tiles + 132 * p.ctas_per_sm - 1) / (132 * p.ctas_per_sm));
+}
+
+TEST_CASE("mma time: per-SM waves of tiles at the kernel clock", "[gpu][timing]") {
+  const auto hw = load_hardware("h100-sxm", {"compute.efficiency_fp16=1.0"});
+  Instr in;
+  in.op = Opcode::mma;
+  in.m = 128;
+  in.n = 256;
+  in.k = 64;
+  in.a = DType::bf16;
+  in.count = 264;
+  Kernel k;
+  KernelContext c;
+  c.clock_hz = 1.5e9;
+  // 2*128*256*64 = 4194304 FLOP / 4096 FLOP/clk = 1024 cycles per tile (smem:
+  // (128+256)*64*2 B / 128 B/clk = 384 cycles, hidden); 264 blocks on 132 SMs = 2
+  // tiles per SM: 2 * 1024 / 1.5 GHz = 1.3653 us.
+  CHECK(hw->compute().instr_time_s(in, k, c) == Approx(2.0 * 1024 / 1.5e9).epsilon(1e-12));
+  // A 64x64 tile is bound by its shared-memory operand reads:
+  // (64+64)*64*2 B / 128 B/clk = 128 cycles > 2*64*64*64/4096 = 128 cycles (equal).
+  in.m = in.n = 64;
+  in.count = 132;
+  CHECK(hw->compute().instr_time_s(in, k, c) == Approx(128.0 / 1.5e9).epsilon(1e-12));
+}
+
+TEST_CASE("HBM: ramp and direction efficiencies", "[gpu][hbm]") {
+  const auto hw = load_hardware("h100-sxm", {"memory.dram.read_efficiency=0.9", "memory.dram.write_efficiency=0.8",
+                                             "memory.dram.ramp_bytes=1MB"});
+  const auto& hbm = dynamic_cast<const HbmMemory&>(*hw->memory("dram"));
+  // A kernel that moves 1 MB reaches half the sustained rate: 0.9 * 3.35 TB/s * 1/(1+1).
+  CHECK(hbm.achieved_bandwidth(1e6, false) == Approx(0.9 * 3.35e12 / 2));
+  CHECK(hbm.achieved_bandwidth(9e6, true) == Approx(0.8 * 3.35e12 * 0.9));
+}
+
+TEST_CASE("power limit lowers the SM clock under dense load", "[gpu][power]") {
+  const auto hw = load_hardware("h100-sxm", {});
+  const RunResult bf16 = simulate(gemm(8192, 8192, 8192), *hw);
+  // Sustained bf16 GEMMs: measured 1.2-1.4 GHz (energy records); the average power
+  // sits at the 700 W limit.
+  CHECK(bf16.ops[0].clock_hz > 1.2e9);
+  CHECK(bf16.ops[0].clock_hz < 1.45e9);
+  CHECK(bf16.avg_power_w == Approx(700).epsilon(0.01));
+  // fp32 on the CUDA cores: measured ~1.9 GHz.
+  const RunResult fp32 = simulate(gemm(4096, 4096, 4096, DType::fp32), *hw);
+  CHECK(fp32.ops[0].clock_hz > 1.8e9);
+  // Without a limit the clock stays at its maximum.
+  const auto free = load_hardware("h100-sxm", {"power.power_limit=0W"});
+  CHECK(simulate(gemm(8192, 8192, 8192), *free).ops[0].clock_hz == Approx(1.98e9));
+  // A small kernel is far below the limit.
+  CHECK(simulate(gemm(512, 512, 512), *hw).ops[0].clock_hz == Approx(1.98e9));
+}
+
+TEST_CASE("every preset loads and runs a GEMM", "[gpu][presets]") {
+  for (const char* name : {"h100-sxm", "h200", "a100-80gb", "v100", "b200"}) {
+    const auto hw = load_hardware(name, {});
+    const RunResult r = simulate(gemm(4096, 4096, 4096), *hw);
+    INFO(name);
+    CHECK(r.time_s > 0);
+    // Achieved rate below the nominal dense peak.
+    CHECK(r.flops / r.time_s < hw->compute().peak_flops(DType::bf16));
+  }
+  // fp4 runs on B200's fp4 pipe at twice its fp8 rate, and as fp8 on H100.
+  const auto b200 = load_hardware("b200", {});
+  CHECK(b200->compute().peak_flops(DType::fp4_e2m1) == Approx(2 * b200->compute().peak_flops(DType::fp8_e4m3)));
+  CHECK(tc(*load_hardware("h100-sxm", {})).flops_per_clock(DType::fp4_e2m1) == 8192);
+}
+
+TEST_CASE("llama-7b prefill simulates in well under a second", "[gpu][speed]") {
+  const auto hw = load_hardware("h100-sxm", {});
+  const auto t0 = std::chrono::steady_clock::now();
+  const RunResult r = simulate(build_workload("llama-7b:phase=prefill,batch=1,seq=2048"), *hw);
+  const double wall = std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
+  CHECK(r.time_s > 0);
+  CHECK(wall < 1.0);
+}
+
+TEST_CASE("accuracy on the shared H100 microbenchmarks", "[gpu][accuracy]") {
+  const auto path = k_shared / "reference/h100/microbench.jsonl";
+  if (!std::filesystem::exists(path)) {
+    WARN("no shared reference data at " << path.string());
+    return;
+  }
+  const auto hw = load_hardware("h100-sxm", {});
+  const auto s = compare_records(read_jsonl(path.string()), *hw);
+  // Bounds are the figures the calibrated preset achieves (docs/gpu-model.md), with
+  // about one point of slack so that a regression fails; where the target
+  // is tighter the comment says so.
+  // Copies >= 64 MiB: target 5 %.
+  CHECK(group_mape(s, "membw", "copy, >= 64 MiB") <= 0.05);
+  // Fused attention per backend and decode: target 10 % (cuDNN misses it: 11.8 %).
+  CHECK(group_mape(s, "attn", "flash") <= 0.10);
+  CHECK(group_mape(s, "attn", "efficient") <= 0.10);
+  CHECK(group_mape(s, "attn", "decode") <= 0.105);
+  CHECK(group_mape(s, "attn", "cudnn") <= 0.13);
+  // vec: target 10 %; fp32 9.2 %, bf16 14.6 % (library kernel choices for long
+  // bf16 rows are not modelled).
+  CHECK(group_mape(s, "vec", "fp32") <= 0.10);
+  CHECK(s["sections"]["vec"]["mape"].get<double>() <= 0.13);
+  // GEMM energy per format (pj_per_flop): target 10 %.
+  CHECK(group_mape(s, "energy", "gemm") <= 0.10);
+  // GEMM >= 1 GFLOP, cold L2: target 8 %; achieved 13.2 % (short kernels are
+  // predicted with the sustained power-capped clock).
+  CHECK(group_mape(s, "gemm", "cold, >= 1 GFLOP") <= 0.145);
+}
+
+TEST_CASE("accuracy on the A100 GEMMs (not fitted)", "[gpu][accuracy]") {
+  const auto path = k_shared / "peer-data/llmcompass/a100_gemm.jsonl";
+  if (!std::filesystem::exists(path)) {
+    WARN("no shared peer data at " << path.string());
+    return;
+  }
+  const auto hw = load_hardware("a100-80gb", {});
+  const auto s = compare_records(read_jsonl(path.string()), *hw);
+  // Target 15 % on data not fitted; achieved 12.2 % on the rows >= 1 GFLOP.
+  CHECK(group_mape(s, "gemm", "cold, >= 1 GFLOP") <= 0.15);
+}
