@@ -12,6 +12,7 @@
 #include "models/compute/systolic_array.h"
 #include "sim/engines/engine.h"
 #include "sim/precision.h"
+#include "sim/propagate.h"
 #include "sim/error.h"
 #include "sim/registry.h"
 #include "sim/simulate.h"
@@ -191,7 +192,16 @@ int cmd_run(const std::vector<std::string>& args, std::ostream& out) {
       return 0;
     }
     prog = compile(g, *hw);
-    if (vm.count("precision")) precision = precision_report(g, *hw, popt);
+    if (vm.count("precision")) {
+      precision = precision_report(g, *hw, popt);
+      // Small networks also get the error propagated end to end.
+      if (graph_macs(g) <= kPropagateMacLimit)
+        precision["propagated"] = propagate_error(g, *hw, popt);
+      else
+        precision["propagated"] = {
+            {"skipped", fmt::format("{:.3g} multiply-accumulates exceed the {:.0e} of end-to-end emulation",
+                                    graph_macs(g), kPropagateMacLimit)}};
+    }
   }
   RunResult r = eng->run(prog, *hw);
   if (!precision.is_null()) r.extra["precision"] = precision;

@@ -110,6 +110,19 @@ void write_text_report(std::ostream& os, const RunResult& r) {
                t["flop_weighted_rms_rel_err"].get<double>(), t["worst_rel_err"].get<double>(),
                t["worst_op"].get<std::string>(), t["overflow"].get<long long>(), t["underflow"].get<long long>(),
                t["nan"].get<long long>());
+    if (p.contains("propagated")) {
+      const auto& pr = p["propagated"];
+      if (pr.contains("skipped")) {
+        fmt::print(os, "  end to end: not emulated ({})\n", pr["skipped"].get<std::string>());
+      } else {
+        const auto& o = pr["output"];
+        fmt::print(os, "  end to end (emulated through all {} ops): output {} rel err {:.3e}, SNR {:.1f} dB, "
+                       "max abs {:.3e}, nan {}, inf {}\n",
+                   pr["ops"].size(), o["name"].get<std::string>(), o["normwise_rel_err"].get<double>(),
+                   o["snr_db"].get<double>(), o["max_abs_err"].get<double>(), o["nan"].get<long long>(),
+                   o["inf"].get<long long>());
+      }
+    }
   }
 }
 

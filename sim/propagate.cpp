@@ -1,0 +1,439 @@
+#include "sim/propagate.h"
+
+#include <fmt/format.h>
+
+#include <algorithm>
+#include <cmath>
+#include <vector>
+
+#include "models/numerics/accumulation.h"
+#include "models/numerics/format.h"
+#include "sim/error.h"
+
+namespace tessera {
+namespace {
+
+using Tensor = std::vector<double>;
+
+// Deterministic N(0,1) / U[0,1) stream keyed by (seed, stream id).
+class Rng {
+ public:
+  Rng(uint64_t seed, uint64_t stream) : m_state(numerics::splitmix64(seed ^ numerics::splitmix64(stream + 1))) {}
+  double uniform() {
+    m_state = numerics::splitmix64(m_state);
+    return (static_cast<double>(m_state >> 11) + 0.5) * 0x1.0p-53;
+  }
+  double normal() {
+    const double u1 = uniform(), u2 = uniform();
+    return std::sqrt(-2 * std::log(u1)) * std::cos(2 * M_PI * u2);
+  }
+
+ private:
+  uint64_t m_state;
+};
+
+// Rounds x to `bits` fraction bits (nearest-even or toward zero), unbounded exponent.
+double round_bits(double x, int bits, bool toward_zero) {
+  if (x == 0 || !std::isfinite(x)) return x;
+  int e = 0;
+  std::frexp(x, &e);
+  const double scale = std::ldexp(1.0, bits + 1 - e);
+  const double y = x * scale;
+  return (toward_zero ? std::trunc(y) : std::nearbyint(y)) / scale;
+}
+
+double to_fp32(double x) { return static_cast<double>(static_cast<float>(x)); }
+
+// How one path computes: the reference (fp64 everywhere) or the hardware.
+struct Path {
+  bool reference = true;
+  const numerics::AccumulationModel* acc = nullptr;
+
+  double q(double x, DType t) const { return reference ? x : numerics::quantize(x, t); }
+  void q(Tensor& v, DType t) const {
+    if (!reference) numerics::quantize_inplace(v, t);
+  }
+  // Vector units compute in fp32.
+  double v(double x) const { return reference ? x : to_fp32(x); }
+
+  // Sum of a[i*sa]*b[i*sb] for i in [i0, i1) in fp64 with four independent
+  // partial sums (the fp64 reference of an error that is orders of magnitude larger).
+  static double sum4(const double* a, int64_t sa, const double* b, int64_t sb, int64_t i0, int64_t i1) {
+    double s0 = 0, s1 = 0, s2 = 0, s3 = 0;
+    int64_t i = i0;
+    for (; i + 4 <= i1; i += 4) {
+      s0 += a[i * sa] * b[i * sb];
+      s1 += a[(i + 1) * sa] * b[(i + 1) * sb];
+      s2 += a[(i + 2) * sa] * b[(i + 2) * sb];
+      s3 += a[(i + 3) * sa] * b[(i + 3) * sb];
+    }
+    for (; i < i1; ++i) s0 += a[i * sa] * b[i * sb];
+    return (s0 + s1) + (s2 + s3);
+  }
+
+  // Dot product of a[i*sa] and b[i*sb], i < K.
+  double dot(const double* a, int64_t sa, const double* b, int64_t sb, int64_t K) const {
+    if (reference || acc->integer_exact || acc->fp64_reference) return sum4(a, sa, b, sb, 0, K);
+    if (acc->fp32_fma_chain) {
+      // The fp32 product of two fp32 values is exact in fp64; adding in fp64 and
+      // rounding to fp32 is the fused multiply-add except in rare double-rounding ties.
+      double s = 0;
+      for (int64_t i = 0; i < K; ++i) s = to_fp32(s + a[i * sa] * b[i * sb]);
+      return s;
+    }
+    const int64_t chunk = numerics::chunk_for(*acc, K) > 0 ? numerics::chunk_for(*acc, K) : K;
+    const int64_t group = std::max(1, acc->group_size);
+    const bool rz = acc->accumulator_rounding == numerics::Rounding::toward_zero;
+    double total = 0;
+    for (int64_t c0 = 0; c0 < K; c0 += chunk) {
+      const int64_t c1 = std::min(K, c0 + chunk);
+      double promoted = 0, run = 0;
+      int64_t since_promotion = 0;
+      for (int64_t g0 = c0; g0 < c1; g0 += group) {
+        const int64_t g1 = std::min(c1, g0 + group);
+        double s = 0;
+        if (acc->exact_products) {
+          s = sum4(a, sa, b, sb, g0, g1);
+        } else {
+          for (int64_t i = g0; i < g1; ++i) s += numerics::quantize(a[i * sa] * b[i * sb], acc->product_format);
+        }
+        run = round_bits(run + s, acc->accumulator_mant_bits, rz);
+        since_promotion += g1 - g0;
+        if (acc->promotion_interval > 0 && since_promotion >= acc->promotion_interval) {
+          promoted = to_fp32(promoted + run);
+          run = 0;
+          since_promotion = 0;
+        }
+      }
+      promoted = to_fp32(promoted + run);
+      total = c0 == 0 ? promoted : to_fp32(total + promoted);
+    }
+    return total;
+  }
+};
+
+// Element count of an op's output.
+int64_t out_elems(const Op& op) {
+  switch (op.kind) {
+    case OpKind::matmul: return op.at("batch") * op.at("m") * op.at("n");
+    case OpKind::conv2d: {
+      const int64_t dil = op.get("dilation", 1);
+      return op.at("n") * op.at("cout") *
+             conv_out_dim(op.at("h"), op.at("r"), op.at("stride"), op.at("pad"), dil) *
+             conv_out_dim(op.at("w"), op.at("s"), op.at("stride"), op.at("pad"), dil);
+    }
+    case OpKind::attention: return op.at("batch") * op.at("heads") * op.at("sq") * op.at("d");
+    case OpKind::maxpool:
+    case OpKind::avgpool:
+      return op.at("n") * op.at("c") * conv_out_dim(op.at("h"), op.at("r"), op.at("stride"), op.get("pad", 0), 1) *
+             conv_out_dim(op.at("w"), op.at("s"), op.at("stride"), op.get("pad", 0), 1);
+    case OpKind::embedding: return op.at("tokens") * op.at("dim");
+    case OpKind::kv_read:
+    case OpKind::kv_write: return 2 * op.at("batch") * op.get("kv_heads", 1) * op.at("tokens") * op.at("d");
+    case OpKind::allreduce: case OpKind::allgather: case OpKind::reducescatter: case OpKind::alltoall:
+      return std::max<int64_t>(1, op.at("bytes") / 2);
+    default: return op.at("rows") * op.at("cols");
+  }
+}
+
+class Executor {
+ public:
+  Executor(const Graph& g, const PrecisionOptions& opt) : m_g(g), m_opt(opt) {}
+
+  // Input `slot` of op `i` with `n` elements: its producer's output (cyclic) or random.
+  Tensor input(size_t i, size_t slot, int64_t n, const std::vector<Tensor>& outs) const {
+    const Op& op = m_g.ops[i];
+    Tensor t(static_cast<size_t>(n));
+    if (slot < op.deps.size() && !outs[static_cast<size_t>(op.deps[slot])].empty()) {
+      const Tensor& src = outs[static_cast<size_t>(op.deps[slot])];
+      for (size_t j = 0; j < t.size(); ++j) t[j] = src[j % src.size()];
+    } else {
+      Rng r(m_opt.seed, i * 16 + slot);
+      for (auto& x : t) x = m_opt.dist == "uniform01" ? r.uniform() : r.normal();
+    }
+    return t;
+  }
+  Tensor weights(size_t i, size_t slot, int64_t n, double fan_in) const {
+    Rng r(m_opt.seed, 0x100000 + i * 16 + slot);
+    Tensor t(static_cast<size_t>(n));
+    const double s = 1.0 / std::sqrt(std::max(1.0, fan_in));
+    for (auto& x : t) x = r.normal() * s;
+    return t;
+  }
+
+  Tensor run(size_t i, const Path& P, const std::vector<Tensor>& outs) const {
+    const Op& op = m_g.ops[i];
+    const DType in = op.dtype, out = op.out_dtype;
+    Tensor y(static_cast<size_t>(out_elems(op)));
+    switch (op.kind) {
+      case OpKind::matmul: {
+        const int64_t B = op.at("batch"), M = op.at("m"), N = op.at("n"), K = op.at("k");
+        Tensor a = input(i, 0, B * M * K, outs);
+        const bool shared = op.get("b_shared", 0) || op.deps.size() < 2;
+        Tensor b = shared ? weights(i, 1, K * N, static_cast<double>(K)) : input(i, 1, B * K * N, outs);
+        P.q(a, in);
+        P.q(b, in);
+        // B transposed once so every dot product reads both operands contiguously.
+        const int64_t nb = shared ? 1 : B;
+        Tensor bt(b.size());
+        for (int64_t bi = 0; bi < nb; ++bi)
+          for (int64_t kk = 0; kk < K; ++kk)
+            for (int64_t n = 0; n < N; ++n)
+              bt[static_cast<size_t>((bi * N + n) * K + kk)] = b[static_cast<size_t>((bi * K + kk) * N + n)];
+        for (int64_t bi = 0; bi < B; ++bi)
+          for (int64_t m = 0; m < M; ++m)
+            for (int64_t n = 0; n < N; ++n) {
+              const double* pa = &a[static_cast<size_t>((bi * M + m) * K)];
+              const double* pb = &bt[static_cast<size_t>(((shared ? 0 : bi) * N + n) * K)];
+              y[static_cast<size_t>((bi * M + m) * N + n)] = P.q(P.dot(pa, 1, pb, 1, K), out);
+            }
+        return y;
+      }
+      case OpKind::conv2d: {
+        const int64_t Nb = op.at("n"), C = op.at("cin"), Co = op.at("cout"), H = op.at("h"), W = op.at("w");
+        const int64_t R = op.at("r"), S = op.at("s"), st = op.at("stride"), pad = op.at("pad");
+        const int64_t dil = op.get("dilation", 1), G = op.get("groups", 1);
+        const int64_t Ho = conv_out_dim(H, R, st, pad, dil), Wo = conv_out_dim(W, S, st, pad, dil);
+        const int64_t Cg = C / G, Cog = Co / G, K = Cg * R * S;
+        Tensor x = input(i, 0, Nb * C * H * W, outs);
+        Tensor w = weights(i, 1, Co * K, static_cast<double>(K));
+        P.q(x, in);
+        P.q(w, in);
+        Tensor col(static_cast<size_t>(K));
+        for (int64_t n = 0; n < Nb; ++n)
+          for (int64_t co = 0; co < Co; ++co) {
+            const int64_t g = co / Cog;
+            for (int64_t ho = 0; ho < Ho; ++ho)
+              for (int64_t wo = 0; wo < Wo; ++wo) {
+                int64_t idx = 0;
+                for (int64_t c = 0; c < Cg; ++c)
+                  for (int64_t r = 0; r < R; ++r)
+                    for (int64_t s = 0; s < S; ++s) {
+                      const int64_t hi = ho * st - pad + r * dil, wi = wo * st - pad + s * dil;
+                      col[static_cast<size_t>(idx++)] =
+                          (hi < 0 || hi >= H || wi < 0 || wi >= W)
+                              ? 0.0
+                              : x[static_cast<size_t>(((n * C + g * Cg + c) * H + hi) * W + wi)];
+                    }
+                y[static_cast<size_t>(((n * Co + co) * Ho + ho) * Wo + wo)] =
+                    P.q(P.dot(col.data(), 1, &w[static_cast<size_t>(co * K)], 1, K), out);
+              }
+          }
+        return y;
+      }
+      case OpKind::attention: {
+        const int64_t B = op.at("batch"), Hq = op.at("heads"), Hk = op.get("kv_heads", Hq);
+        const int64_t Sq = op.at("sq"), Sk = op.at("skv"), D = op.at("d");
+        Tensor q = input(i, 0, B * Hq * Sq * D, outs);
+        Tensor k = input(i, op.deps.size() > 1 ? 1 : 0, B * Hk * Sk * D, outs);
+        Tensor v = input(i, op.deps.size() > 2 ? 2 : 0, B * Hk * Sk * D, outs);
+        if (op.deps.size() == 1) std::rotate(v.begin(), v.begin() + static_cast<long>(v.size() / 3), v.end());
+        P.q(q, in);
+        P.q(k, in);
+        P.q(v, in);
+        const bool causal = op.get("causal", 0) != 0;
+        const double scale = 1.0 / std::sqrt(static_cast<double>(D));
+        Tensor p(static_cast<size_t>(Sk));
+        for (int64_t b = 0; b < B; ++b)
+          for (int64_t h = 0; h < Hq; ++h) {
+            const int64_t hk = h / std::max<int64_t>(1, Hq / Hk);
+            const double* K0 = &k[static_cast<size_t>((b * Hk + hk) * Sk * D)];
+            // V of this head transposed (D x Sk) for contiguous P.V dot products.
+            Tensor vt(static_cast<size_t>(Sk * D));
+            for (int64_t t = 0; t < Sk; ++t)
+              for (int64_t d = 0; d < D; ++d)
+                vt[static_cast<size_t>(d * Sk + t)] = v[static_cast<size_t>(((b * Hk + hk) * Sk + t) * D + d)];
+            for (int64_t s = 0; s < Sq; ++s) {
+              const double* qs = &q[static_cast<size_t>(((b * Hq + h) * Sq + s) * D)];
+              // Causal: query s sees keys up to its position at the end of the window.
+              const int64_t visible = causal ? std::min(Sk, Sk - Sq + s + 1) : Sk;
+              double mx = -INFINITY;
+              for (int64_t t = 0; t < visible; ++t) {
+                p[static_cast<size_t>(t)] = P.v(P.dot(qs, 1, K0 + t * D, 1, D) * scale);
+                mx = std::max(mx, p[static_cast<size_t>(t)]);
+              }
+              double sum = 0;
+              for (int64_t t = 0; t < visible; ++t) sum = P.v(sum + (p[static_cast<size_t>(t)] = P.v(std::exp(p[static_cast<size_t>(t)] - mx))));
+              for (int64_t t = 0; t < visible; ++t) p[static_cast<size_t>(t)] = P.q(p[static_cast<size_t>(t)] / sum, in);
+              for (int64_t d = 0; d < D; ++d)
+                y[static_cast<size_t>(((b * Hq + h) * Sq + s) * D + d)] = P.q(P.dot(p.data(), 1, &vt[static_cast<size_t>(d * Sk)], 1, visible), out);
+            }
+          }
+        return y;
+      }
+      case OpKind::maxpool:
+      case OpKind::avgpool: {
+        const int64_t Nb = op.at("n"), C = op.at("c"), H = op.at("h"), W = op.at("w");
+        const int64_t R = op.at("r"), S = op.at("s"), st = op.at("stride"), pad = op.get("pad", 0);
+        const int64_t Ho = conv_out_dim(H, R, st, pad, 1), Wo = conv_out_dim(W, S, st, pad, 1);
+        Tensor x = input(i, 0, Nb * C * H * W, outs);
+        P.q(x, in);
+        for (int64_t nc = 0; nc < Nb * C; ++nc)
+          for (int64_t ho = 0; ho < Ho; ++ho)
+            for (int64_t wo = 0; wo < Wo; ++wo) {
+              double acc = op.kind == OpKind::maxpool ? -INFINITY : 0;
+              for (int64_t r = 0; r < R; ++r)
+                for (int64_t s = 0; s < S; ++s) {
+                  const int64_t hi = ho * st - pad + r, wi = wo * st - pad + s;
+                  if (hi < 0 || hi >= H || wi < 0 || wi >= W) continue;
+                  const double val = x[static_cast<size_t>((nc * H + hi) * W + wi)];
+                  acc = op.kind == OpKind::maxpool ? std::max(acc, val) : P.v(acc + val);
+                }
+              if (op.kind == OpKind::avgpool) acc = P.v(acc / static_cast<double>(R * S));
+              y[static_cast<size_t>((nc * Ho + ho) * Wo + wo)] = P.q(acc, out);
+            }
+        return y;
+      }
+      case OpKind::embedding: {
+        const int64_t T = op.at("tokens"), D = op.at("dim"), V = std::min<int64_t>(op.get("vocab", 1024), 4096);
+        Tensor table = weights(i, 1, V * D, 1.0);
+        P.q(table, in);
+        Rng r(m_opt.seed, 0x200000 + i);
+        for (int64_t t = 0; t < T; ++t) {
+          const int64_t row = static_cast<int64_t>(r.uniform() * static_cast<double>(V)) % V;
+          for (int64_t d = 0; d < D; ++d) y[static_cast<size_t>(t * D + d)] = P.q(table[static_cast<size_t>(row * D + d)], out);
+        }
+        return y;
+      }
+      default:
+        return vector_op(i, P, outs, y.size());
+    }
+  }
+
+ private:
+  Tensor vector_op(size_t i, const Path& P, const std::vector<Tensor>& outs, size_t n) const {
+    const Op& op = m_g.ops[i];
+    const DType in = op.dtype, out = op.out_dtype;
+    Tensor x = input(i, 0, static_cast<int64_t>(n), outs);
+    P.q(x, in);
+    Tensor y(n);
+    const int64_t cols = op.attrs.count("cols") ? op.at("cols") : static_cast<int64_t>(n);
+    const int64_t rows = static_cast<int64_t>(n) / std::max<int64_t>(1, cols);
+    switch (op.kind) {
+      case OpKind::add:
+      case OpKind::mul: {
+        Tensor x2 = input(i, 1, static_cast<int64_t>(n), outs);
+        P.q(x2, in);
+        for (size_t j = 0; j < n; ++j) y[j] = P.q(P.v(op.kind == OpKind::add ? x[j] + x2[j] : x[j] * x2[j]), out);
+        return y;
+      }
+      case OpKind::layernorm:
+      case OpKind::rmsnorm:
+      case OpKind::softmax: {
+        for (int64_t r = 0; r < rows; ++r) {
+          double* row = &x[static_cast<size_t>(r * cols)];
+          double* yr = &y[static_cast<size_t>(r * cols)];
+          if (op.kind == OpKind::softmax) {
+            double mx = -INFINITY, sum = 0;
+            for (int64_t c = 0; c < cols; ++c) mx = std::max(mx, row[c]);
+            for (int64_t c = 0; c < cols; ++c) sum = P.v(sum + P.v(std::exp(row[c] - mx)));
+            for (int64_t c = 0; c < cols; ++c) yr[c] = P.q(P.v(std::exp(row[c] - mx) / sum), out);
+            continue;
+          }
+          double mean = 0, var = 0;
+          if (op.kind == OpKind::layernorm) {
+            for (int64_t c = 0; c < cols; ++c) mean = P.v(mean + row[c]);
+            mean = P.v(mean / static_cast<double>(cols));
+          }
+          for (int64_t c = 0; c < cols; ++c) var = P.v(var + (row[c] - mean) * (row[c] - mean));
+          const double inv = P.v(1.0 / std::sqrt(var / static_cast<double>(cols) + 1e-5));
+          for (int64_t c = 0; c < cols; ++c) yr[c] = P.q(P.v((row[c] - mean) * inv), out);
+        }
+        return y;
+      }
+      default:
+        break;
+    }
+    for (size_t j = 0; j < n; ++j) {
+      const double v = x[j];
+      double r = v;
+      switch (op.kind) {
+        case OpKind::relu: r = std::max(0.0, v); break;
+        case OpKind::gelu: r = 0.5 * v * (1 + std::erf(v / std::sqrt(2.0))); break;
+        case OpKind::silu: r = v / (1 + std::exp(-v)); break;
+        case OpKind::sigmoid: r = 1 / (1 + std::exp(-v)); break;
+        case OpKind::tanh: r = std::tanh(v); break;
+        case OpKind::batchnorm: r = v * 0.9 + 0.05; break;   // folded scale/shift of inference BN
+        default: break;   // copy, transpose, kv cache, collectives on one device: values pass through
+      }
+      y[j] = P.q(P.v(r), out);
+    }
+    return y;
+  }
+
+  const Graph& m_g;
+  const PrecisionOptions& m_opt;
+};
+
+struct Diff {
+  double rel = 0, max_abs = 0, snr_db = 0;
+  int64_t nan = 0, inf = 0;
+};
+
+Diff compare(const Tensor& emu, const Tensor& ref) {
+  Diff d;
+  double num = 0, den = 0;
+  for (size_t j = 0; j < ref.size(); ++j) {
+    if (std::isnan(emu[j])) { ++d.nan; continue; }
+    if (std::isinf(emu[j])) { ++d.inf; continue; }
+    const double e = emu[j] - ref[j];
+    num += e * e;
+    den += ref[j] * ref[j];
+    d.max_abs = std::max(d.max_abs, std::fabs(e));
+  }
+  d.rel = den > 0 ? std::sqrt(num / den) : (num > 0 ? INFINITY : 0);
+  d.snr_db = num > 0 ? 10 * std::log10(den / num) : INFINITY;
+  return d;
+}
+
+}  // namespace
+
+double graph_macs(const Graph& g) {
+  double macs = 0;
+  for (const Op& op : g.ops)
+    if (op.kind == OpKind::matmul || op.kind == OpKind::conv2d || op.kind == OpKind::attention)
+      macs += op_flops(op) / 2;
+  return macs;
+}
+
+nlohmann::json propagate_error(const Graph& g, const Hardware& hw, const PrecisionOptions& opt) {
+  const double macs = graph_macs(g);
+  if (macs > kPropagateMacLimit)
+    throw InputError(fmt::format("--propagate: {} has {:.3g} multiply-accumulates; end-to-end emulation "
+                                 "accepts up to {:.0e} (use a smaller batch, sequence or image)",
+                                 g.spec.empty() ? g.name : g.spec, macs, kPropagateMacLimit));
+  Executor ex(g, opt);
+  std::vector<Tensor> ref(g.ops.size()), emu(g.ops.size());
+  std::vector<numerics::AccumulationModel> models;   // one per op, kept alive
+  models.reserve(g.ops.size());
+  nlohmann::json ops = nlohmann::json::array();
+  for (size_t i = 0; i < g.ops.size(); ++i) {
+    const Op& op = g.ops[i];
+    const DType operand = hw.compute().operand_dtype(op);
+    const auto own = hw.compute().accumulation(operand);
+    models.push_back(own ? *own : numerics::accumulation_preset(accumulation_preset_for(hw, operand)));
+    Path r{true, nullptr}, e{false, &models.back()};
+    ref[i] = ex.run(i, r, ref);
+    if (operand == op.dtype) {
+      emu[i] = ex.run(i, e, emu);
+    } else {
+      Graph g2 = g;   // the op as the hardware computes it (operand format override)
+      g2.ops[i].dtype = operand;
+      emu[i] = Executor(g2, opt).run(i, e, emu);
+    }
+    const Diff d = compare(emu[i], ref[i]);
+    ops.push_back({{"name", op.name}, {"normwise_rel_err", d.rel}, {"path", models.back().name}});
+  }
+  const Diff last = compare(emu.back(), ref.back());
+  return {{"ops", ops},
+          {"macs", macs},
+          {"output",
+           {{"name", g.ops.back().name},
+            {"normwise_rel_err", last.rel},
+            {"max_abs_err", last.max_abs},
+            {"snr_db", last.snr_db},
+            {"nan", last.nan},
+            {"inf", last.inf}}}};
+}
+
+}  // namespace tessera
