@@ -136,7 +136,12 @@ int64_t Op::get(std::string_view key, int64_t fallback) const {
 }
 
 int64_t conv_out_dim(int64_t in, int64_t k, int64_t stride, int64_t pad, int64_t dilation) {
-  return (in + 2 * pad - dilation * (k - 1) - 1) / stride + 1;
+  // 128-bit intermediate: no overflow for any int64 arguments; stride <= 0 gives 0.
+  if (stride <= 0) return 0;
+  const __int128 span = static_cast<__int128>(in) + 2 * static_cast<__int128>(pad) -
+                        static_cast<__int128>(dilation) * (static_cast<__int128>(k) - 1) - 1;
+  if (span < 0) return 0;
+  return static_cast<int64_t>(span / stride + 1);
 }
 
 double op_flops(const Op& op) {
@@ -272,6 +277,10 @@ void validate_graph(const Graph& g, std::string_view source) {
                                      op.name, op_kind_name(op.kind), key));
     }
     for (const auto& [key, value] : op.attrs) {
+      // Shapes beyond 2^48 are not meaningful and would overflow products of two of them.
+      if (value > (int64_t{1} << 48))
+        throw InputError(fmt::format("{}: op '{}' ({}): '{}' = {} is larger than the accepted "
+                                     "2^48", source, op.name, op_kind_name(op.kind), key, value));
       const bool may_be_zero = key == "pad" || key == "causal" || key == "bias" ||
                                key == "b_shared" || key == "bias_shared" || key == "append";
       if (value < 0 || (value == 0 && !may_be_zero))

@@ -34,6 +34,10 @@ int64_t wl_int(const std::map<std::string, std::string>& p, const std::string& k
     throw InputError(fmt::format("workload parameter '{}': '{}' is not an integer", key, v));
   if (out <= 0)
     throw InputError(fmt::format("workload parameter '{}': {} must be a positive integer", key, v));
+  // Builders multiply up to three parameters in int64; 2^31 keeps that exact.
+  if (out > (int64_t{1} << 31))
+    throw InputError(fmt::format("workload parameter '{}': {} is larger than the accepted 2^31",
+                                 key, v));
   return out;
 }
 

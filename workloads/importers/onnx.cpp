@@ -280,8 +280,26 @@ struct Value {
   std::optional<std::vector<int64_t>> values;  // integer contents when known and small
 };
 
+// A shape with a negative dimension or more than 2^62 elements; turned into an
+// InputError naming the node or tensor by the caller.
+struct ShapeError {
+  std::string what;
+};
+
+int64_t mul_checked(int64_t a, int64_t b) {
+  int64_t r = 0;
+  if (a < 0 || b < 0 || __builtin_mul_overflow(a, b, &r) || r > (int64_t{1} << 62))
+    throw ShapeError{fmt::format("{} x {} is negative or larger than 2^62", a, b)};
+  return r;
+}
+
 int64_t numel(const std::vector<int64_t>& s) {
-  return std::accumulate(s.begin(), s.end(), int64_t{1}, std::multiplies<>());
+  int64_t n = 1;
+  for (int64_t d : s) {
+    if (d < 0) throw ShapeError{fmt::format("shape [{}] has a negative dimension", fmt::join(s, ","))};
+    n = mul_checked(n, d);
+  }
+  return n;
 }
 
 const std::set<std::string>& supported_ops() {
@@ -306,7 +324,11 @@ class OnnxImporter {
       v.shape = t.dims;
       v.dtype = onnx_dtype(t.data_type).value_or(DType::fp32);
       v.is_const = true;
-      if (numel(t.dims) <= 64) v.values = tensor_ints(t);
+      try {
+        if (numel(t.dims) <= 64) v.values = tensor_ints(t);
+      } catch (const ShapeError& e) {
+        throw InputError(fmt::format("{}: initializer '{}': {}", m_source, t.name, e.what));
+      }
       m_values[t.name] = v;
     }
     for (const auto& in : m_model.inputs) {
@@ -326,7 +348,13 @@ class OnnxImporter {
       }
       m_values[in.name] = v;
     }
-    for (size_t i = 0; i < m_model.nodes.size(); ++i) node(m_model.nodes[i], i);
+    for (size_t i = 0; i < m_model.nodes.size(); ++i) {
+      try {
+        node(m_model.nodes[i], i);
+      } catch (const ShapeError& e) {
+        fail(e.what);
+      }
+    }
     if (m_graph.ops.empty())
       throw InputError(fmt::format("{}: the model launches no kernels (every node is a shape "
                                    "operation or folds to a constant)", m_source));
@@ -780,7 +808,7 @@ class OnnxImporter {
         if (infer >= 0) fail("shape has more than one -1");
         infer = static_cast<int>(i);
       } else {
-        known *= target[i];
+        known = mul_checked(known, target[i]);
       }
     }
     if (infer >= 0) {
