@@ -1,0 +1,194 @@
+#include "models/numerics/presets.h"
+
+#include <limits>
+
+namespace tessera::numerics {
+
+namespace {
+
+constexpr int64_t k_any = std::numeric_limits<int64_t>::max();
+
+// H100 tensor-core step shared by fp16/bf16/tf32 (fitted to reference/h100/
+// precision-bits, all 256 elements of every K=1024 and K=4096 file reproduced):
+// products exact; alignment to the largest ea+eb among the group and the
+// accumulator keeping 25 bits below it, shifted-out bits truncated; the exact sum
+// is normalised to fp32 (23 fraction bits) by truncation.
+AccumulationModel h100_wide_step(int group) {
+  AccumulationModel m;
+  m.exact_products = true;
+  m.group_size = group;
+  m.alignment_bits = 25;
+  m.alignment_rounding = Rounding::toward_zero;
+  m.align_on_operand_exponents = true;
+  m.accumulator_mant_bits = 23;
+  m.accumulator_rounding = Rounding::toward_zero;
+  return m;
+}
+
+// H100 FP8 tensor-core step (fitted to the fp8 precision-bits files, all 256
+// elements of all 12 files reproduced): 32 products per step (one k32 WGMMA slice),
+// alignment to the largest ea+eb keeping 13 bits below it with truncation, and an
+// accumulator of 13 fraction bits normalised by truncation -- the "about 14 bits"
+// of DeepSeek-V3 report §3.3.
+AccumulationModel h100_fp8_step() {
+  AccumulationModel m;
+  m.exact_products = true;
+  m.group_size = 32;
+  m.alignment_bits = 13;
+  m.alignment_rounding = Rounding::toward_zero;
+  m.align_on_operand_exponents = true;
+  m.accumulator_mant_bits = 13;
+  m.accumulator_rounding = Rounding::toward_zero;
+  m.output = DType::fp32;
+  return m;
+}
+
+// cuBLAS K blocking for the 256x256xK FP8 products (fp32 output): none up to K=4096
+// (bit-exact fit), 2 x 8192 at K=16384 and 3 chunks of 21888 (= ceil(65536/3)
+// rounded up to 128) at K=65536, fitted to normwise_rel_err of the fast-accumulation
+// records, whose error grows with the chunk length (see docs/numerics.md).
+const std::vector<AccumulationModel::KBlockRule> k_h100_fp8_blocking = {
+    {4096, 0}, {16384, 8192}, {k_any, 21888}};
+
+std::vector<AccumulationModel> make_presets() {
+  std::vector<AccumulationModel> v;
+
+  for (DType t : {DType::fp16, DType::bf16}) {
+    AccumulationModel m = h100_wide_step(16);  // k16 WGMMA slice for 16-bit inputs
+    m.name = t == DType::fp16 ? "h100_fp16" : "h100_bf16";
+    m.description =
+        "H100 tensor cores, " + std::string(dtype_name(t)) +
+        " inputs, fp32 accumulation (cuBLAS via PyTorch): 16 exact products per step, "
+        "25-bit truncating alignment, RZ fp32 accumulator; split-K chunks fitted to "
+        "reference/h100 (bits at K=1024/4096, normwise_rel_err_f32out at 16384/65536)";
+    // Bit-exact: no blocking at K=1024, 2 x 2048 at K=4096. From the f32-output
+    // normwise error: 4 x 4096 at K=16384, 8 x 8192 at K=65536; K=64/256 match
+    // without blocking. Between measured K the next measured K's rule applies.
+    m.k_blocking = {{1024, 0}, {4096, 2048}, {16384, 4096}, {k_any, 8192}};
+    m.output = t;
+    v.push_back(m);
+  }
+  {
+    AccumulationModel m = h100_wide_step(8);  // k8 WGMMA slice for tf32
+    m.name = "h100_tf32";
+    m.description =
+        "H100 tensor cores, tf32 inputs, fp32 accumulation: 8 exact products per step, "
+        "25-bit truncating alignment, RZ fp32 accumulator; split-K chunks fitted to "
+        "reference/h100";
+    // Bit-exact: chunks of 128 (8-way split) at K=1024 and of 352 (12-way, 11 k32
+    // iterations each) at K=4096. From normwise_rel_err: none at K<=256, 512 at
+    // K=16384 (32-way), 4096 at K=65536 (16-way).
+    m.k_blocking = {{256, 0}, {1024, 128}, {4096, 352}, {16384, 512}, {k_any, 4096}};
+    m.output = DType::fp32;
+    v.push_back(m);
+  }
+  {
+    AccumulationModel m = h100_fp8_step();
+    m.name = "h100_fp8";
+    m.description =
+        "H100 FP8 tensor cores (e4m3/e5m2), cuBLAS default mode: 14-bit truncating "
+        "accumulator promoted into fp32 every 128 products (CUTLASS two-level "
+        "accumulation, DeepSeek-V3 §3.3); fitted to reference/h100 precision-bits";
+    // Promotion every 128 = 4 k32 WGMMAs per k-tile: the only interval that
+    // reproduces the fp8_e4m3 and fp8_e5m2xe4m3 bits (64 and 256 fail).
+    m.promotion_interval = 128;
+    m.k_blocking = k_h100_fp8_blocking;
+    v.push_back(m);
+  }
+  {
+    AccumulationModel m = h100_fp8_step();
+    m.name = "h100_fp8_fastacc";
+    m.description =
+        "H100 FP8 tensor cores, cuBLAS fast-accumulation mode: the 14-bit truncating "
+        "accumulator runs over the whole K chunk without promotion";
+    m.k_blocking = k_h100_fp8_blocking;
+    v.push_back(m);
+  }
+  {
+    AccumulationModel m;
+    m.name = "h100_int8";
+    m.description = "H100 int8 tensor cores: exact int32 accumulation (IMMA), int32 output";
+    m.integer_exact = true;
+    m.output = DType::int32;
+    v.push_back(m);
+  }
+  {
+    AccumulationModel m;
+    m.name = "h100_fp32_simt";
+    m.description =
+        "H100 fp32 GEMM without tensor cores (CUDA-core FMA chain per split-K chunk, "
+        "chunks summed in fp32); chunks fitted to reference/h100 normwise_rel_err";
+    m.fp32_fma_chain = true;
+    // From normwise_rel_err (no bits for fp32): K=64 unblocked, 64 at K=256/1024,
+    // 256 at K=4096/16384, 1024 at K=65536.
+    m.k_blocking = {{64, 0}, {1024, 64}, {16384, 256}, {k_any, 1024}};
+    m.output = DType::fp32;
+    v.push_back(m);
+  }
+  // Fasi, Higham, Mikaitis, Pranesh 2021 (PeerJ CS 7:e330): V100 and A100 tensor
+  // cores compute products exactly, align the addends to the largest exponent with
+  // truncation of the shifted-out bits, and normalise the sum to a 24-bit
+  // significand with truncation (RZ). V100 fp16 adds 4 products per step; A100 adds
+  // 8 for fp16/bf16 and 4 for tf32. The alignment width (no extra bits on V100,
+  // 3 extra on A100) is this library's reading of the paper; no A100/V100 raw data
+  // is held here to confirm it bit for bit.
+  auto fasi = [](std::string name, int group, int extra_bits, DType out) {
+    AccumulationModel m;
+    m.name = std::move(name);
+    m.exact_products = true;
+    m.group_size = group;
+    m.alignment_bits = 23 + extra_bits;
+    m.alignment_rounding = Rounding::toward_zero;
+    m.align_on_operand_exponents = false;
+    m.accumulator_mant_bits = 23;
+    m.accumulator_rounding = Rounding::toward_zero;
+    m.output = out;
+    return m;
+  };
+  {
+    AccumulationModel m = fasi("v100_fp16", 4, 0, DType::fp32);
+    m.description = "V100 tensor cores, fp16 inputs, fp32 accumulation (Fasi et al. 2021)";
+    v.push_back(m);
+  }
+  {
+    AccumulationModel m = fasi("a100_fp16", 8, 3, DType::fp32);
+    m.description = "A100 tensor cores, fp16 inputs, fp32 accumulation (Fasi et al. 2021)";
+    v.push_back(m);
+  }
+  {
+    AccumulationModel m = fasi("a100_bf16", 8, 3, DType::fp32);
+    m.description = "A100 tensor cores, bf16 inputs, fp32 accumulation (Fasi et al. 2021)";
+    v.push_back(m);
+  }
+  {
+    AccumulationModel m = fasi("a100_tf32", 4, 3, DType::fp32);
+    m.description = "A100 tensor cores, tf32 inputs, fp32 accumulation (Fasi et al. 2021)";
+    v.push_back(m);
+  }
+  {
+    AccumulationModel m;
+    m.name = "ideal_fp32";
+    m.description = "IEEE fp32: one correctly rounded fp32 FMA per product, in order";
+    m.fp32_fma_chain = true;
+    m.output = DType::fp32;
+    v.push_back(m);
+  }
+  {
+    AccumulationModel m;
+    m.name = "fp64_reference";
+    m.description = "fp64 multiply-add chain: the reference of every error figure";
+    m.fp64_reference = true;
+    m.output = DType::fp64;
+    v.push_back(m);
+  }
+  return v;
+}
+
+}  // namespace
+
+const std::vector<AccumulationModel>& builtin_presets() {
+  static const std::vector<AccumulationModel> presets = make_presets();
+  return presets;
+}
+
+}  // namespace tessera::numerics
