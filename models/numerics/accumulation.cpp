@@ -159,6 +159,10 @@ double dot(const AccumulationModel& m, std::span<const double> a, std::span<cons
     return finish(static_cast<double>(s));
   }
 
+  // Aligned addends are held as int64 (< 2^(alignment_bits + 2)).
+  if (!m.fp32_fma_chain && (m.alignment_bits < 0 || m.alignment_bits > 58))
+    throw std::invalid_argument("dot: model '" + m.name + "' alignment_bits " +
+                                std::to_string(m.alignment_bits) + " outside [0, 58]");
   const size_t gs = static_cast<size_t>(std::max(1, m.group_size));
   const int64_t ck = chunk_for(m, static_cast<int64_t>(k));
   const size_t chunk = ck > 0 ? static_cast<size_t>(ck) : std::max<size_t>(k, 1);

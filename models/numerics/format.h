@@ -57,9 +57,9 @@ struct FloatFormat {
   uint64_t inf_code() const;  // positive infinity; only for has_inf()
 };
 
-// The float format that carries a DType's element values: fp32 for tf32 is NOT
-// used, tf32 is its own format (8-bit exponent, 10-bit fraction, stored in the
-// top 19 bits of an fp32 word). For MX/NVFP4 this is the element format.
+// The float format of a DType's values. tf32 is its own format (8-bit exponent,
+// 10-bit fraction; in memory the top 19 bits of an fp32 word). For MX/NVFP4 this
+// is the element format.
 // Throws std::invalid_argument for integer types.
 const FloatFormat& float_format(DType t);
 bool is_float_format(DType t);   // fp64..fp4_e2m1 (no block scale)
