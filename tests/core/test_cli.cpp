@@ -63,7 +63,7 @@ TEST_CASE("csv and text formats", "[cli]") {
   CHECK(text.out.find("bound") != std::string::npos);
 }
 
-TEST_CASE("--set overrides a hardware key", "[cli]") {
+TEST_CASE("a hardware key overridden with --set", "[cli]") {
   auto time_of = [](const std::vector<std::string>& extra) {
     std::vector<std::string> args = {"run", "--hw", "tpu-v1", "--workload", "gemm:m=256,n=256,k=256,dtype=int8",
                                      "--format", "json"};
