@@ -8,17 +8,13 @@
 
 namespace tessera {
 
-#ifdef TESSERA_HAVE_GPU
-void register_gpu_components(Registry& r);
-#endif
+void register_gpu_components(Registry& r);   // models/gpu_register.cpp
 
 const Registry& builtin_registry() {
   static const Registry registry = [] {
     Registry r;
     register_systolic_array(r);
-#ifdef TESSERA_HAVE_GPU
     register_gpu_components(r);
-#endif
     register_dram(r);
     register_board_power(r);
     return r;

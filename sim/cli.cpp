@@ -10,23 +10,17 @@
 #include <sstream>
 
 #include "models/compute/systolic_array.h"
+#include "isa/asm.h"
 #include "sim/engines/engine.h"
 #include "sim/precision.h"
 #include "sim/propagate.h"
 #include "sim/error.h"
 #include "sim/registry.h"
 #include "sim/simulate.h"
-#include "workloads/workloads.h"
-
-#if __has_include("isa/asm.h")
-#include "isa/asm.h"
-#define TESSERA_HAVE_ASM 1
-#endif
-#if __has_include("sim/tools/compare.h")
 #include "sim/tools/calibrate.h"
 #include "sim/tools/compare.h"
-#define TESSERA_HAVE_COMPARE 1
-#endif
+#include "workloads/workloads.h"
+
 
 namespace tessera {
 namespace po = boost::program_options;
@@ -176,15 +170,11 @@ int cmd_run(const std::vector<std::string>& args, std::ostream& out) {
   Program prog;
   nlohmann::json precision;
   if (!program.empty()) {
-#ifdef TESSERA_HAVE_ASM
     std::ifstream f(program);
     if (!f) throw InputError(fmt::format("--program: cannot read '{}'", program));
     std::stringstream ss;
     ss << f.rdbuf();
     prog = assemble(ss.str(), program);
-#else
-    throw InputError("--program: this build has no assembler");
-#endif
   } else {
     const Graph g = build_workload(workload);
     if (format == "scalesim") {
@@ -228,13 +218,8 @@ int cmd_compile(const std::vector<std::string>& args, std::ostream& out) {
     throw InputError(fmt::format("--emit: unknown output '{}'; accepted: asm", emit_kind));
   auto hw = load_hardware(hw_name, sets);
   const Program p = compile(build_workload(workload), *hw);
-#ifdef TESSERA_HAVE_ASM
   emit(disassemble(p), out_path, out);
   return 0;
-#else
-  (void)p;
-  throw InputError("tessera compile: this build has no assembler");
-#endif
 }
 
 int cmd_list(const std::vector<std::string>& args, std::ostream& out) {
@@ -289,7 +274,6 @@ int cmd_list(const std::vector<std::string>& args, std::ostream& out) {
                                "formats, engines", what));
 }
 
-#ifdef TESSERA_HAVE_COMPARE
 int cmd_compare(const std::vector<std::string>& args, std::ostream& out) {
   std::string hw_name, measured, format = "text", out_path;
   std::vector<std::string> sets;
@@ -329,7 +313,6 @@ int cmd_calibrate(const std::vector<std::string>& args, std::ostream& out) {
     throw InputError("tessera calibrate: --hw, --measured and --out are required");
   return run_calibrate(hw_name, sets, measured, out_path, out);
 }
-#endif
 
 }  // namespace
 
@@ -345,10 +328,8 @@ int cli_main(int argc, char** argv, std::ostream& out, std::ostream& err) {
     if (cmd == "run") return cmd_run(args, out);
     if (cmd == "compile") return cmd_compile(args, out);
     if (cmd == "list") return cmd_list(args, out);
-#ifdef TESSERA_HAVE_COMPARE
     if (cmd == "compare") return cmd_compare(args, out);
     if (cmd == "calibrate") return cmd_calibrate(args, out);
-#endif
     throw InputError(fmt::format("unknown command '{}'; accepted: run, compile, list, compare, calibrate",
                                  cmd));
   } catch (const InputError& e) {

@@ -1,5 +1,7 @@
 #include "sim/tools/compare.h"
 
+#include "models/numerics/precision.h"
+
 #include <fmt/format.h>
 
 #include <algorithm>
@@ -127,7 +129,8 @@ std::string size_group(double bytes, double threshold, const char* big, const ch
   return bytes >= threshold ? big : small;
 }
 
-std::optional<Prediction> predict(const json& r, const Hardware& hw, std::string& skip) {
+std::optional<Prediction> predict(const json& r, const Hardware& hw, const std::filesystem::path& ref_dir,
+                                  std::string& skip) {
   const std::string section = get_str(r, "section");
   Prediction p;
   if (section == "gemm") {
@@ -290,8 +293,8 @@ std::optional<Prediction> predict(const json& r, const Hardware& hw, std::string
       const std::string dt = r.value("dtype", std::string("bf16"));
       const int64_t batch = get_int(r, "batch");
       if (model == "resnet50") spec = fmt::format("resnet50:batch={},dtype={}", batch, dt);
-      else if (model == "bert-base") spec = fmt::format("bert:batch={},seq={},dtype={}", batch, get_int(r, "seq"), dt);
-      else if (model == "gpt2-small") spec = fmt::format("gpt2:batch={},seq={},dtype={}", batch, get_int(r, "seq"), dt);
+      else if (model == "bert-base") spec = fmt::format("bert-base:batch={},seq={},dtype={}", batch, get_int(r, "seq"), dt);
+      else if (model == "gpt2-small") spec = fmt::format("gpt2-small:batch={},seq={},dtype={}", batch, get_int(r, "seq"), dt);
       else if (model == "llama7b-4layers-prefill")
         spec = fmt::format("llama-7b:phase=prefill,batch={},seq={},layers={},dtype={}", batch,
                            get_int(r, "seq"), r.value("layers", int64_t{4}), dt);
@@ -299,7 +302,9 @@ std::optional<Prediction> predict(const json& r, const Hardware& hw, std::string
       quantity = "device_busy_us";
       scale = 1e6;
     } else if (section == "decode") {
-      spec = fmt::format("llama-7b:phase=decode,batch={},ctx={}", get_int(r, "batch"), get_int(r, "ctx"));
+      // 32 decoder layers without embedding or head (the record's definition).
+      spec = fmt::format("llama-7b:phase=decode,batch={},ctx={},layers=32,embed=0,dtype={}", get_int(r, "batch"),
+                         get_int(r, "ctx"), r.value("dtype", std::string("bf16")));
       quantity = "graph_median_ms";
     } else {
       spec = fmt::format("evoformer:n_seq={},n_res={},c_m={},c_z={},dtype={}", get_int(r, "n_seq"),
@@ -322,8 +327,29 @@ std::optional<Prediction> predict(const json& r, const Hardware& hw, std::string
     return p;
   }
   if (section == "precision") {
-    skip = "precision records are predicted by the numerics model, which this build does not include";
-    return std::nullopt;
+    // The records are H100 tensor-core measurements; the numerics presets that
+    // reproduce them are the h100 family.
+    const YAML::Node fam = hw.tree["numerics"] ? hw.tree["numerics"]["family"] : YAML::Node();
+    if (!fam || fam.as<std::string>() != "h100") {
+      skip = "precision records need hardware whose numerics.family is h100";
+      return std::nullopt;
+    }
+    json pr;
+    try {
+      pr = numerics::predict_precision_record(r, ref_dir, 1);
+    } catch (const std::invalid_argument& e) {
+      skip = e.what();
+      return std::nullopt;
+    } catch (const std::runtime_error& e) {
+      throw InputError(fmt::format("precision record {}: {}", get_str(r, "format"), e.what()));
+    }
+    p.quantity = "normwise_rel_err";
+    p.measured = get_num(r, "normwise_rel_err");
+    p.predicted = pr["predicted_normwise_rel_err"].get<double>();
+    p.group = get_str(r, "format");
+    for (const char* key : {"bit_exact_fraction", "bit_exact_files", "preset", "samples"})
+      if (pr.contains(key)) p.extra[std::string(key)] = pr[key];
+    return p;
   }
   if (section == "info") {
     skip = "device description, nothing to predict";
@@ -335,12 +361,12 @@ std::optional<Prediction> predict(const json& r, const Hardware& hw, std::string
 
 }  // namespace
 
-CompareRow compare_record(const json& rec, const Hardware& hw) {
+CompareRow compare_record(const json& rec, const Hardware& hw, const std::filesystem::path& reference_dir) {
   CompareRow row;
   row.record = rec;
   row.section = rec.value("section", std::string("?"));
   std::string skip;
-  const auto p = predict(rec, hw, skip);
+  const auto p = predict(rec, hw, reference_dir, skip);
   if (!p) {
     row.skipped = true;
     row.reason = skip;
@@ -356,7 +382,8 @@ CompareRow compare_record(const json& rec, const Hardware& hw) {
   return row;
 }
 
-json compare_records(const std::vector<json>& records, const Hardware& hw) {
+json compare_records(const std::vector<json>& records, const Hardware& hw,
+                     const std::filesystem::path& reference_dir) {
   json out;
   out["hardware"] = hw.name;
   json rows = json::array();
@@ -368,7 +395,7 @@ json compare_records(const std::vector<json>& records, const Hardware& hw) {
   };
   std::map<std::string, Acc> acc;
   for (const json& rec : records) {
-    const CompareRow row = compare_record(rec, hw);
+    const CompareRow row = compare_record(rec, hw, reference_dir);
     Acc& a = acc[row.section];
     if (row.skipped) {
       ++a.skipped;
@@ -409,7 +436,8 @@ int run_compare(const std::string& hw_name, const std::vector<std::string>& sets
   if (format != "text" && format != "json")
     throw InputError(fmt::format("--format '{}': accepted: text, json", format));
   const auto hw = load_hardware(hw_name, sets);
-  const json result = compare_records(read_jsonl(measured_path), *hw);
+  const json result = compare_records(read_jsonl(measured_path), *hw,
+                                      std::filesystem::path(measured_path).parent_path());
   if (format == "json") {
     out << result.dump(1) << "\n";
     return 0;
@@ -424,18 +452,24 @@ int run_compare(const std::string& hw_name, const std::vector<std::string>& sets
     json key = r;
     for (const char* k : {"section", "quantity", "measured_value", "predicted_value", "error", "group",
                           "mapping", "min_ms", "max_ms", "reps", "predicted_clock_mhz", "source",
-                          "sm_clock_mhz", "predicted_watts", "predicted_tflops", "workload"})
+                          "sm_clock_mhz", "predicted_watts", "predicted_tflops", "workload", "preset",
+                          "samples", "bit_exact_fraction", "max_abs_err", "mean_rel_err", "median_rel_err",
+                          "max_rel_err"})
       key.erase(k);
     std::string desc;
     for (auto it = key.begin(); it != key.end(); ++it) {
       if (it.value().is_object() || it.value().is_array()) continue;
       if (it.key() == r.value("quantity", std::string())) continue;
+      if (it.key().find("_err") != std::string::npos) continue;   // measured error statistics
       desc += fmt::format("{}{}={}", desc.empty() ? "" : " ", it.key(),
                           it.value().is_string() ? it.value().get<std::string>() : it.value().dump());
     }
     out << fmt::format("  {:<9} {:<60} {:>16} measured {:>12.5g} predicted {:>12.5g} error {:+6.1f}%\n", sec,
                        desc.substr(0, 60), r.value("quantity", std::string()), r.value("measured_value", 0.0),
                        r.value("predicted_value", 0.0), 100.0 * r.value("error", 0.0));
+    if (r.contains("bit_exact_fraction"))
+      out << fmt::format("  {:<9} {:<60} {:>16} {:.4f}\n", "", "", "bit_exact_fraction",
+                         r["bit_exact_fraction"].get<double>());
   }
   out << "\nsection     count  skipped   MAPE    worst\n";
   for (auto it = result["sections"].begin(); it != result["sections"].end(); ++it) {

@@ -8,10 +8,13 @@
 //   energy: gemm -> pj_per_flop (total), copy -> pj_per_byte_above_idle, idle -> watts
 //   energy2: pj_per_byte_above_idle
 //   e2eg: device_busy_us; decode: graph_median_ms; evoformer: median_ms
-//   precision: delegated to models/numerics (predict_precision_record), when built.
+//   precision: normwise_rel_err, by models/numerics (predict_precision_record) on
+//              hardware whose numerics family is h100; records with raw bits also
+//              get bit_exact_fraction (0..1)
 // Records that cannot be predicted are listed as skipped with the reason.
 #include <nlohmann/json.hpp>
 
+#include <filesystem>
 #include <ostream>
 #include <string>
 #include <vector>
@@ -29,13 +32,17 @@ struct CompareRow {
   double error() const;         // predicted / measured - 1
 };
 
-// Predicts one measured record on `hw`. Throws InputError for malformed records.
-CompareRow compare_record(const nlohmann::json& rec, const Hardware& hw);
+// Predicts one measured record on `hw`. `reference_dir` is the directory of the
+// measurement file (precision records name raw-bit files relative to it).
+// Throws InputError for malformed records.
+CompareRow compare_record(const nlohmann::json& rec, const Hardware& hw,
+                          const std::filesystem::path& reference_dir = {});
 // Reads a JSONL file (InputError naming the file and line on bad JSON).
 std::vector<nlohmann::json> read_jsonl(const std::string& path);
 // Predicts every record; the summary is {"sections": {name: {count, mape, worst_error,
 // worst_record, skipped}}, "records": [...]}.
-nlohmann::json compare_records(const std::vector<nlohmann::json>& records, const Hardware& hw);
+nlohmann::json compare_records(const std::vector<nlohmann::json>& records, const Hardware& hw,
+                               const std::filesystem::path& reference_dir = {});
 
 // CLI entry: returns the exit code; bad input throws InputError.
 int run_compare(const std::string& hw, const std::vector<std::string>& sets,
