@@ -1,0 +1,87 @@
+#include <catch2/catch.hpp>
+
+#include "sim/hardware.h"
+#include "sim/precision.h"
+#include "sim/simulate.h"
+#include "workloads/workloads.h"
+
+using namespace tessera;
+
+namespace {
+
+// Every built-in workload, each with parameters small enough for a test run.
+const char* kSpecs[] = {
+    "gemm:m=256,n=256,k=256",
+    "conv2d:cin=64,cout=64,h=28",
+    "conv2d:cin=32,cout=32,h=28,groups=depthwise,dilation=2,pad=2",
+    "attention:sq=256,heads=4,d=64,causal=1",
+    "attention:sq=1,skv=512,heads=8,kv_heads=2,d=64",
+    "attention:sq=128,heads=4,d=64,fused=0,bias=1",
+    "layernorm:rows=256,cols=768",
+    "rmsnorm:rows=256,cols=768",
+    "softmax:rows=256,cols=512",
+    "gelu:rows=256,cols=768",
+    "add:rows=256,cols=768",
+    "resnet50:batch=1,image=64",
+    "alexnet:batch=1",
+    "vgg16:batch=1,image=224",
+    "bert-base:batch=1,seq=64",
+    "bert-large:batch=1,seq=32,layers=2",
+    "gpt2-small:batch=1,seq=64",
+    "gpt2-medium:batch=1,seq=32,layers=2",
+    "gpt2-large:batch=1,seq=32,layers=2",
+    "gpt2-xl:batch=1,seq=32,layers=2",
+    "gpt3-175b:phase=decode,ctx=128,layers=1",
+    "llama-7b:phase=prefill,seq=64,layers=2",
+    "llama-7b:phase=decode,ctx=256,layers=2,embed=0",
+    "llama-70b:phase=decode,ctx=128,layers=1",
+    "transformer-base:batch=1,src=32,tgt=32",
+    "moe:seq=64,d=512,heads=8,kv_heads=8,ffn=1024",
+    "evoformer:n_seq=16,n_res=32",
+    "lstm:batch=4,seq=8,input=256,hidden=256",
+};
+
+}  // namespace
+
+TEST_CASE("every built-in workload runs on both presets and both engines", "[workloads][e2e]") {
+  // Each spec above must name a different built-in model, and together they must
+  // cover the whole table (a new workload without a case here fails the test).
+  std::set<std::string> covered;
+  for (const char* spec : kSpecs) covered.insert(std::string(spec).substr(0, std::string(spec).find(':')));
+  for (const auto& w : builtin_workloads()) {
+    INFO(w.name);
+    CHECK(covered.count(w.name) == 1);
+  }
+  for (const char* hw_name : {"h100-sxm", "tpu-v1"}) {
+    auto hw = load_hardware(hw_name, {});
+    for (const char* spec : kSpecs) {
+      INFO(hw_name << " " << spec);
+      const Graph g = build_workload(spec);
+      const RunResult a = simulate(g, *hw, "analytic");
+      REQUIRE(a.ops.size() == g.ops.size());
+      CHECK(a.time_s > 0);
+      CHECK(a.energy_j > 0);
+      CHECK(a.flops == Approx(g.total_flops()));
+      for (const auto& o : a.ops) CHECK(o.time_s >= 0);
+      // The engines agree on every model, not only on the gemm slice.
+      const RunResult s = simulate(g, *hw, "systemc");
+      CHECK(s.time_s == Approx(a.time_s).epsilon(1e-6));
+    }
+  }
+}
+
+TEST_CASE("every built-in workload has a precision report", "[workloads][precision]") {
+  auto hw = load_hardware("h100-sxm", {});
+  for (const char* spec : kSpecs) {
+    INFO(spec);
+    const Graph g = build_workload(spec);
+    const auto p = precision_report(g, *hw, {16, 1, "normal"});
+    REQUIRE(p["ops"].size() == g.ops.size());
+    for (const auto& op : p["ops"]) {
+      // bf16 outputs: at least the output rounding error (> 0) and far below 1.
+      CHECK(op["normwise_rel_err"].get<double>() >= 0);
+      CHECK(op["normwise_rel_err"].get<double>() < 0.1);
+      CHECK(op["nan"] == 0);
+    }
+  }
+}
