@@ -32,7 +32,7 @@ std::string_view opcode_name(Opcode op);
 struct Instr {
   Opcode op = Opcode::barrier;
   std::string src, dst;      // load/store: memory levels; send/recv: peer in `dst`
-  int64_t bytes = 0;         // load/store/send/recv/coll
+  int64_t bytes = 0;         // load/store/send/recv/coll; mma: on-chip buffer bytes it touches
   int64_t m = 0, n = 0, k = 0;  // mma tile shape
   int64_t count = 1;         // parallel copies (tiles in flight, cores, SMs)
   DType a = DType::fp32;     // mma operand format / vec element format

@@ -114,6 +114,12 @@ Kernel SystolicArray::lower(const Graph& g, int index, const Hardware& hw) const
     ld.bytes = static_cast<int64_t>(std::ceil(dram_words * static_cast<double>(cfg.word_bytes) /
                                               static_cast<double>(r.folds)));
     Instr mm{.op = Opcode::mma};
+    // Scratchpad bytes one fold moves: the array's reads and writes plus the
+    // fills and drains from/to DRAM (energy only; the ports keep pace with the array).
+    const double sram_words = static_cast<double>(r.ifmap_sram_reads + r.filter_sram_reads + r.ofmap_sram_writes) +
+                              dram_words;
+    mm.bytes = static_cast<int64_t>(std::ceil(sram_words * static_cast<double>(cfg.word_bytes) /
+                                              static_cast<double>(r.folds)));
     mm.m = geo.t;                                   // streamed (temporal) length
     mm.n = std::min(geo.sc, cfg.cols);              // columns used
     mm.k = std::min(geo.sr, cfg.rows);              // rows used
@@ -203,7 +209,13 @@ double SystolicArray::instr_energy_j(const Instr& in, const Kernel&, const Kerne
     const double macs = static_cast<double>(in.m * in.n * in.k * in.count);
     const double mac_pj = m_params.real("mac_energy") > 0 ? m_params.real("mac_energy") * 1e12
                                                           : systolic::mac_energy_45nm_pj(in.a) * scale;
-    return macs * mac_pj * 1e-12;
+    // Scratchpad energy per byte: Horowitz's SRAM points at the mean size of the
+    // three scratchpads (one figure for all operands), node-scaled, unless given.
+    const double mean_sram = (m_params.real("ifmap_sram") + m_params.real("filter_sram") + m_params.real("ofmap_sram")) / 3;
+    const double sram_pj = m_params.real("sram_energy_per_byte") > 0
+                               ? m_params.real("sram_energy_per_byte") * 1e12
+                               : systolic::sram_energy_45nm_pj_per_byte(static_cast<int64_t>(mean_sram)) * scale;
+    return (macs * mac_pj + static_cast<double>(in.bytes) * sram_pj) * 1e-12;
   }
   if (in.op == Opcode::vec)
     return static_cast<double>(in.elems) * systolic::mac_energy_45nm_pj(in.a) * scale * 1e-12;
@@ -237,7 +249,9 @@ void register_systolic_array(Registry& r) {
        p_int("vector_width", "256", "vector-unit elements per cycle per core"),
        p_real("node_nm", "45", "process node the Horowitz 45 nm energies are scaled to"),
        p_qty("mac_energy", Unit::joules, "0J",
-             "energy of one MAC; 0 = Horowitz ISSCC 2014 table for the operand format, node-scaled")}));
+             "energy of one MAC; 0 = Horowitz ISSCC 2014 table for the operand format, node-scaled"),
+       p_qty("sram_energy_per_byte", Unit::joules, "0J",
+             "scratchpad energy per byte; 0 = Horowitz ISSCC 2014 SRAM table at the scratchpad size, node-scaled")}));
 }
 
 }  // namespace tessera
