@@ -258,6 +258,9 @@ int cmd_list(const std::vector<std::string>& args, std::ostream& out) {
                      p.required() ? "(required)" : p.default_value, p.description);
       }
     }
+    fmt::print(out, "[numerics]  (optional section; no impl)\n");
+    for (const auto& p : numerics_param_specs())
+      fmt::print(out, "    {:<22} {:<14} {:<14} {}\n", p.name, p.type_text(), p.default_value, p.description);
     return 0;
   }
   if (what == "formats") {
