@@ -374,6 +374,20 @@ GemmPlan TensorCoreModel::plan_gemm(const GemmShape& s, const Hardware& hw) cons
   const double eff = mma_efficiency(s.a, MmaPath::gemm);
   const double dram_bw = hw.outermost_memory().bandwidth_bps();
   const double l2_bw = hw.memories().size() > 1 ? hw.memories().front().second->bandwidth_bps() : 0;
+  // Energy per byte of the L2 and the DRAM (reads, writes), for the power bound.
+  const auto per_byte = [&](const MemoryModel* mem, Opcode op) {
+    if (mem == nullptr) return 0.0;
+    Instr probe;
+    probe.op = op;
+    probe.bytes = 1 << 20;
+    probe.count = 1;
+    return mem->transfer_energy_j(probe, Kernel{}) / static_cast<double>(probe.bytes);
+  };
+  const MemoryModel* l2m = hw.memories().size() > 1 ? hw.memories().front().second.get() : nullptr;
+  const double e_l2 = per_byte(l2m, Opcode::load);
+  const double e_dram_r = per_byte(&hw.outermost_memory(), Opcode::load);
+  const double e_dram_w = per_byte(&hw.outermost_memory(), Opcode::store);
+  const double power_budget = m_limit_w > 0 ? m_limit_w - m_static_w : 0;
   // k-step: 128 bytes of K per operand row (one 128-byte swizzled smem row).
   const int64_t bk = std::max<int64_t>(8, static_cast<int64_t>(std::llround(128.0 / eb)));
   // cuBLAS/CUTLASS tile shapes, largest first (ties keep the larger tile).
@@ -420,7 +434,15 @@ GemmPlan TensorCoreModel::plan_gemm(const GemmShape& s, const Hardware& hw) cons
     const double l2_bytes = static_cast<double>(p.tiles * p.k_steps) *
                             (static_cast<double>(p.bm) + static_cast<double>(p.bn) / mc) * static_cast<double>(bk) * eb;
     const double t_l2 = l2_bw > 0 ? l2_bytes / l2_bw : 0;
-    p.est_time_s = std::max({t_compute, t_mem, t_l2});
+    // Under a power limit a kernel cannot finish before its dynamic energy has
+    // been spent at the power the limit leaves above static power; tiles that
+    // move more bytes per FLOP through the L2 cost clock, not only bandwidth.
+    const double flops = 2.0 * static_cast<double>(p.tiles) * static_cast<double>(p.bm * p.bn) *
+                         static_cast<double>(p.k_steps * bk);
+    const double energy = flops * m_energy[static_cast<int>(mma_pipe(s.a))] + l2_bytes * e_l2 +
+                          (a_bytes + b_bytes) * e_dram_r + c_bytes * e_dram_w;
+    const double t_power = power_budget > 0 ? energy / power_budget : 0;
+    p.est_time_s = std::max({t_compute, t_mem, t_l2, t_power});
     if (best.est_time_s < 0 || p.est_time_s < best.est_time_s * 0.999) best = p;
   }
   return best;

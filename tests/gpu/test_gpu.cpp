@@ -65,6 +65,22 @@ TEST_CASE("small-M GEMMs split K to fill the SMs", "[gpu][gemm]") {
   CHECK(p.waves == (p.tiles + 132 * p.ctas_per_sm - 1) / (132 * p.ctas_per_sm));
 }
 
+TEST_CASE("under the power limit the mapper prefers tiles with less L2 traffic per FLOP", "[gpu][gemm][power]") {
+  // int8 8192^3: without a power limit 64x128 tiles at 4 blocks per SM tie with
+  // 128x256 on time and win; with the 700 W limit the kernel is power-bound and
+  // 128x256 moves (128 + 256/2) / (128 * 256) = 7.8e-3 L2 bytes per output-element
+  // k-step against (64 + 128/2) / (64 * 128) = 15.6e-3 for 64x128, so less energy:
+  // energy / (limit - static) is the bound the choice minimises.
+  const GemmShape s{1, 8192, 8192, 8192, false, DType::int8, DType::int32};
+  const auto capped = load_hardware("h100-sxm", {});
+  const GemmPlan p = tc(*capped).plan_gemm(s, *capped);
+  CHECK(p.bm == 128);
+  CHECK(p.bn == 256);
+  const auto free = load_hardware("h100-sxm", {"power.power_limit=0W"});
+  const GemmPlan q = tc(*free).plan_gemm(s, *free);
+  CHECK(q.bm * q.bn < p.bm * p.bn);
+}
+
 TEST_CASE("mma time: per-SM waves of tiles at the kernel clock", "[gpu][timing]") {
   const auto hw = load_hardware("h100-sxm", {"compute.efficiency_fp16=1.0"});
   Instr in;
@@ -161,11 +177,12 @@ TEST_CASE("accuracy on the shared H100 microbenchmarks", "[gpu][accuracy]") {
   // bf16 rows are not modelled).
   CHECK(group_mape(s, "vec", "fp32") <= 0.10);
   CHECK(s["sections"]["vec"]["mape"].get<double>() <= 0.13);
-  // GEMM energy per format (pj_per_flop): target 10 %.
-  CHECK(group_mape(s, "energy", "gemm") <= 0.10);
-  // GEMM >= 1 GFLOP, cold L2: target 8 %; achieved 13.2 % (short kernels are
-  // predicted with the sustained power-capped clock).
-  CHECK(group_mape(s, "gemm", "cold, >= 1 GFLOP") <= 0.145);
+  // GEMM energy per format (pj_per_flop): target 10 %; achieved 0.1 % (fitted on
+  // these records).
+  CHECK(group_mape(s, "energy", "gemm") <= 0.02);
+  // GEMM >= 1 GFLOP, cold L2: target 8 %; achieved 10.9 % (the measured bursts run
+  // at higher clocks than the 3 s sustained runs the power model is fitted on).
+  CHECK(group_mape(s, "gemm", "cold, >= 1 GFLOP") <= 0.12);
   // Precision records (issue target: every record within 10 %): 1024 sampled
   // outputs per record leave about 3 % sampling noise on top of the model error;
   // tests/numerics checks every record at 4096 samples against the 10 % bound.
@@ -184,6 +201,6 @@ TEST_CASE("accuracy on the A100 GEMMs (not fitted)", "[gpu][accuracy]") {
   }
   const auto hw = load_hardware("a100-80gb", {});
   const auto s = compare_records(read_jsonl(path.string()), *hw);
-  // Target 15 % on data not fitted; achieved 12.2 % on the rows >= 1 GFLOP.
-  CHECK(group_mape(s, "gemm", "cold, >= 1 GFLOP") <= 0.15);
+  // Target 15 % on data not fitted; achieved 9.8 % on the rows >= 1 GFLOP.
+  CHECK(group_mape(s, "gemm", "cold, >= 1 GFLOP") <= 0.11);
 }
