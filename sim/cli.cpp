@@ -119,7 +119,8 @@ void write_scalesim_dir(const Graph& g, const Hardware& hw, const std::string& d
       results.push_back(systolic::simulate_layer(cfg, sl.layer));
     }
   if (layers.empty()) throw InputError("--format scalesim: the workload has no matrix products");
-  const fs::path target(dir);
+  fs::path target = fs::path(dir).lexically_normal();
+  if (target.filename().empty()) target = target.parent_path();   // "reports/" -> "reports"
   const fs::path tmp = target.string() + ".tmp";
   std::error_code ec;
   fs::remove_all(tmp, ec);

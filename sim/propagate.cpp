@@ -3,6 +3,7 @@
 #include <fmt/format.h>
 
 #include <algorithm>
+#include <bit>
 #include <cmath>
 #include <vector>
 
@@ -23,23 +24,36 @@ class Rng {
     m_state = numerics::splitmix64(m_state);
     return (static_cast<double>(m_state >> 11) + 0.5) * 0x1.0p-53;
   }
+  // Box-Muller, both values of each pair used.
   double normal() {
+    if (m_have_spare) {
+      m_have_spare = false;
+      return m_spare;
+    }
     const double u1 = uniform(), u2 = uniform();
-    return std::sqrt(-2 * std::log(u1)) * std::cos(2 * M_PI * u2);
+    const double r = std::sqrt(-2 * std::log(u1));
+    m_spare = r * std::sin(2 * M_PI * u2);
+    m_have_spare = true;
+    return r * std::cos(2 * M_PI * u2);
   }
 
  private:
   uint64_t m_state;
+  double m_spare = 0;
+  bool m_have_spare = false;
 };
 
 // Rounds x to `bits` fraction bits (nearest-even or toward zero), unbounded exponent.
+// Works on the binary64 pattern: clearing the low 52-bits fraction bits is
+// truncation; adding half an ulp (minus one, plus the kept lsb) first is
+// round-to-nearest-even, a carry into the exponent being the correct result.
 double round_bits(double x, int bits, bool toward_zero) {
-  if (x == 0 || !std::isfinite(x)) return x;
-  int e = 0;
-  std::frexp(x, &e);
-  const double scale = std::ldexp(1.0, bits + 1 - e);
-  const double y = x * scale;
-  return (toward_zero ? std::trunc(y) : std::nearbyint(y)) / scale;
+  if (bits >= 52 || x == 0 || !std::isfinite(x)) return x;
+  const int drop = 52 - bits;
+  uint64_t u = std::bit_cast<uint64_t>(x);
+  const uint64_t mask = (uint64_t{1} << drop) - 1;
+  if (!toward_zero) u += (mask >> 1) + ((u >> drop) & 1);
+  return std::bit_cast<double>(u & ~mask);
 }
 
 double to_fp32(double x) { return static_cast<double>(static_cast<float>(x)); }
@@ -85,6 +99,12 @@ struct Path {
     const int64_t group = std::max(1, acc->group_size);
     const bool rz = acc->accumulator_rounding == numerics::Rounding::toward_zero;
     double total = 0;
+    if (group == 1 && acc->exact_products && acc->promotion_interval == 0 && chunk == K) {
+      // One rounded addition per product (a PE's accumulator): the common case, kept tight.
+      double run = 0;
+      for (int64_t i = 0; i < K; ++i) run = round_bits(run + a[i * sa] * b[i * sb], acc->accumulator_mant_bits, rz);
+      return to_fp32(run);
+    }
     for (int64_t c0 = 0; c0 < K; c0 += chunk) {
       const int64_t c1 = std::min(K, c0 + chunk);
       double promoted = 0, run = 0;
@@ -153,11 +173,18 @@ class Executor {
     }
     return t;
   }
+  // The reference and the hardware path of an op draw the same weights: the
+  // last op's are kept so the second path does not draw them again.
   Tensor weights(size_t i, size_t slot, int64_t n, double fan_in) const {
-    Rng r(m_opt.seed, 0x100000 + i * 16 + slot);
+    const uint64_t key = 0x100000 + i * 16 + slot;
+    for (const auto& [k, w] : m_weight_cache)
+      if (k == key && w.size() == static_cast<size_t>(n)) return w;
+    Rng r(m_opt.seed, key);
     Tensor t(static_cast<size_t>(n));
     const double s = 1.0 / std::sqrt(std::max(1.0, fan_in));
     for (auto& x : t) x = r.normal() * s;
+    if (!m_weight_cache.empty() && (m_weight_cache.front().first >> 4) != (key >> 4)) m_weight_cache.clear();
+    m_weight_cache.emplace_back(key, t);
     return t;
   }
 
@@ -173,13 +200,18 @@ class Executor {
         Tensor b = shared ? weights(i, 1, K * N, static_cast<double>(K)) : input(i, 1, B * K * N, outs);
         P.q(a, in);
         P.q(b, in);
-        // B transposed once so every dot product reads both operands contiguously.
-        const int64_t nb = shared ? 1 : B;
-        Tensor bt(b.size());
-        for (int64_t bi = 0; bi < nb; ++bi)
-          for (int64_t kk = 0; kk < K; ++kk)
-            for (int64_t n = 0; n < N; ++n)
-              bt[static_cast<size_t>((bi * N + n) * K + kk)] = b[static_cast<size_t>((bi * K + kk) * N + n)];
+        // B as N x K so every dot product reads both operands contiguously. Random
+        // weights are drawn in that layout directly; a produced B is transposed.
+        Tensor bt;
+        if (shared) {
+          bt = std::move(b);
+        } else {
+          bt.resize(b.size());
+          for (int64_t bi = 0; bi < B; ++bi)
+            for (int64_t kk = 0; kk < K; ++kk)
+              for (int64_t n = 0; n < N; ++n)
+                bt[static_cast<size_t>((bi * N + n) * K + kk)] = b[static_cast<size_t>((bi * K + kk) * N + n)];
+        }
         for (int64_t bi = 0; bi < B; ++bi)
           for (int64_t m = 0; m < M; ++m)
             for (int64_t n = 0; n < N; ++n) {
@@ -363,6 +395,7 @@ class Executor {
 
   const Graph& m_g;
   const PrecisionOptions& m_opt;
+  mutable std::vector<std::pair<uint64_t, Tensor>> m_weight_cache;
 };
 
 struct Diff {

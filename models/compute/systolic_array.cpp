@@ -137,7 +137,14 @@ Kernel SystolicArray::lower(const Graph& g, int index, const Hardware& hw) const
   if (vector_elems > 0) {
     Block b;
     Instr ld{.op = Opcode::load, .src = outer, .dst = "vector"};
-    ld.bytes = layers.empty() ? static_cast<int64_t>(std::ceil(kern.bytes)) : 0;
+    // A vector-unit op whose producers ran on this chip and whose tensors fit in
+    // the on-chip buffers works on them in place (TPU v1's activation pipeline and
+    // unified buffer, Gemmini's and FSD's SIMD units): no off-chip traffic. A
+    // graph input, or tensors larger than the buffers, stream from DRAM.
+    const double on_chip = m_params.real("ifmap_sram") + m_params.real("ofmap_sram");
+    const bool resident = !op.deps.empty() && kern.bytes <= on_chip;
+    ld.bytes = layers.empty() && !resident ? static_cast<int64_t>(std::ceil(kern.bytes)) : 0;
+    if (layers.empty()) kern.attrs["on_chip"] = resident ? 1 : 0;
     Instr v{.op = Opcode::vec};
     v.name = vec_name;
     v.elems = static_cast<int64_t>(std::ceil(vector_elems));
@@ -145,7 +152,8 @@ Kernel SystolicArray::lower(const Graph& g, int index, const Hardware& hw) const
     b.instrs = {ld, v};
     kern.blocks.push_back(b);
     if (!mapping.empty()) mapping += "; ";
-    mapping += fmt::format("vector unit {} elems", v.elems);
+    mapping += fmt::format("vector unit {} elems{}", v.elems,
+                           layers.empty() ? (kern.attr("on_chip", 0) > 0 ? ", on chip" : ", from DRAM") : "");
   }
   kern.mapping = mapping;
   return kern;
