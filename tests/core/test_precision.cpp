@@ -9,6 +9,7 @@
 #include "sim/cli.h"
 #include "sim/hardware.h"
 #include "sim/precision.h"
+#include "sim/propagate.h"
 #include "sim/simulate.h"
 #include "workloads/workloads.h"
 
@@ -110,4 +111,34 @@ TEST_CASE("SCALE-Sim inputs run directly and write SCALE-Sim's reports", "[preci
   std::getline(rep, row);
   CHECK(header == "LayerID, Total Cycles, Stall Cycles, Overall Util %, Mapping Efficiency %, Compute Util %,");
   CHECK(row.rfind("0, 112283, 0, ", 0) == 0);   // golden-v2/COMPUTE_REPORT.csv
+}
+
+TEST_CASE("errors propagate end to end through a small network", "[precision][propagate]") {
+  // Two stacked products (an MLP block of gpt2-small, 2 layers, 8 tokens) on a
+  // systolic chip whose PEs accumulate in fp32, fp16 or bf16: the network output's
+  // error grows as the accumulator narrows, and the same seed gives the same figures.
+  const Graph g = build_workload("gpt2-small:batch=1,seq=8,layers=2,dtype=bf16");
+  REQUIRE(graph_macs(g) < kPropagateMacLimit);
+  auto out_err = [&](const char* acc) {
+    auto hw = load_hardware("tpu-v4", {std::string("compute.acc_dtype=") + acc});
+    const auto p = propagate_error(g, *hw, {16, 5, "normal"});
+    REQUIRE(p["ops"].size() == g.ops.size());
+    CHECK(p["output"]["nan"] == 0);
+    return p["output"]["normwise_rel_err"].get<double>();
+  };
+  const double e32 = out_err("fp32"), e16 = out_err("fp16"), eb16 = out_err("bf16");
+  // bf16 operands: every op's output is rounded to bf16 (2^-9 relative), so even
+  // the fp32 accumulator leaves an error of order 1e-3 after 2 layers.
+  CHECK(e32 > 1e-4);
+  CHECK(e32 < 2e-2);
+  CHECK(e16 > e32);
+  CHECK(eb16 > 2 * e16);
+  CHECK(out_err("fp32") == e32);
+}
+
+TEST_CASE("end-to-end emulation refuses networks beyond its budget", "[precision][propagate]") {
+  const Graph g = build_workload("llama-7b:phase=prefill,seq=2048,layers=1");
+  auto hw = load_hardware("h100-sxm", {});
+  CHECK_THROWS_WITH(propagate_error(g, *hw, {}),
+                    Catch::Contains("end-to-end emulation accepts up to 2e+09"));
 }
