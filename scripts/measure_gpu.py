@@ -14,12 +14,15 @@ NVML (pynvml), with SM clock samples.
 """
 import argparse
 import json
+import os
 import statistics
 import sys
 import time
 
-import torch
-import torch.nn.functional as F
+# PyTorch is imported by main() after the arguments are checked, so that --help
+# and argument errors work on a machine without it.
+torch = None
+F = None
 
 FLUSH_BYTES = 256 * 1024 * 1024
 
@@ -53,7 +56,7 @@ class Timer:
         return {"median_ms": statistics.median(times), "min_ms": min(times), "max_ms": max(times), "reps": reps}
 
 
-DT = {"bf16": torch.bfloat16, "fp16": torch.float16, "fp32": torch.float32, "tf32": torch.float32}
+DT = {}   # format name -> torch dtype, filled by main() once torch is imported
 
 
 def gemm(timer, out):
@@ -232,14 +235,17 @@ def e2eg(timer, out):
 
 
 def decode(timer, out):
-    from transformers import LlamaConfig, LlamaForCausalLM, StaticCache
-    model = LlamaForCausalLM(LlamaConfig()).cuda().to(torch.bfloat16).eval()
+    # The record is 32 LLaMA-7B decoder layers without embedding or LM head:
+    # LlamaModel fed with inputs_embeds skips the embedding lookup and has no head
+    # (only the final RMSNorm of one token per sequence remains).
+    from transformers import LlamaConfig, LlamaModel, StaticCache
+    model = LlamaModel(LlamaConfig()).cuda().to(torch.bfloat16).eval()
     for batch, ctx in ((1, 1024), (8, 2048)):
         cache = StaticCache(config=model.config, max_batch_size=batch, max_cache_len=ctx + 8, device="cuda",
                             dtype=torch.bfloat16)
-        ids = torch.randint(0, 1000, (batch, 1), device="cuda")
+        emb = torch.randn(batch, 1, model.config.hidden_size, device="cuda", dtype=torch.bfloat16)
         pos = torch.tensor([ctx], device="cuda")
-        step = lambda: model(ids, past_key_values=cache, cache_position=pos, use_cache=True)
+        step = lambda: model(inputs_embeds=emb, past_key_values=cache, cache_position=pos, use_cache=True)
         with torch.no_grad():
             step()
             g = torch.cuda.CUDAGraph()
@@ -282,10 +288,29 @@ def main():
     ap.add_argument("--budget-ms", type=float, default=150.0, help="time the repetitions of one case fill")
     ap.add_argument("--hot", action="store_true", help="do not flush the L2 between repetitions")
     args = ap.parse_args()
+    for name in args.sections.split(","):
+        if name not in SECTIONS:
+            print(f"measure_gpu.py: --sections: unknown section '{name}'; accepted: {', '.join(SECTIONS)}",
+                  file=sys.stderr)
+            sys.exit(2)
+    global torch, F
+    try:
+        import torch as torch_module
+        import torch.nn.functional as functional
+    except ImportError:
+        print("measure_gpu.py: PyTorch is not installed (it needs PyTorch with CUDA and an NVIDIA GPU)",
+              file=sys.stderr)
+        sys.exit(2)
+    torch, F = torch_module, functional
+    DT.update(bf16=torch.bfloat16, fp16=torch.float16, fp32=torch.float32, tf32=torch.float32)
     if not torch.cuda.is_available():
-        raise SystemExit("measure_gpu.py needs a CUDA GPU")
+        print("measure_gpu.py: PyTorch sees no CUDA GPU", file=sys.stderr)
+        sys.exit(2)
     timer = Timer(args.budget_ms, cold=not args.hot)
-    with open(args.out, "w") as f:
+    # Records go to a temporary file renamed at the end: an interrupted run leaves
+    # no partial file under the requested name.
+    tmp = args.out + ".partial"
+    with open(tmp, "w") as f:
         p = torch.cuda.get_device_properties(0)
         info = {"section": "info", "name": p.name, "sm_count": p.multi_processor_count, "total_mem": p.total_memory,
                 "cc": f"{p.major}.{p.minor}", "l2_bytes": getattr(p, "L2_cache_size", 0), "torch": torch.__version__,
@@ -297,9 +322,8 @@ def main():
             f.flush()
 
         for name in args.sections.split(","):
-            if name not in SECTIONS:
-                raise SystemExit(f"--sections: unknown section '{name}'; accepted: {', '.join(SECTIONS)}")
             SECTIONS[name](timer, out)
+    os.replace(tmp, args.out)
 
 
 if __name__ == "__main__":
