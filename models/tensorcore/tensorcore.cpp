@@ -4,6 +4,7 @@
 
 #include <algorithm>
 #include <cmath>
+#include <optional>
 #include <stdexcept>
 
 #include "models/memory/memory.h"
@@ -108,19 +109,30 @@ void add_traffic(std::vector<Instr>& out, const Levels& lv, Opcode op, double dr
 }
 
 // FP32-lane operations and SFU operations per element of each vector kind
-// (counted from the usual CUDA implementations: e.g. layernorm = Welford update
-// (4) + normalise and affine (4); softmax = max, subtract, sum, scale, divide (5)
-// plus one exp; gelu (erf form) = 6 lane ops plus one erf).
+// (counted from the usual CUDA implementations: e.g. gelu (erf form) = 6 lane ops
+// plus one erf). PyTorch's row kernels use the accurate expf and IEEE division
+// (no fast-math): expf = ex2.approx on the SFU plus ~8 lane ops (range reduction,
+// scaling, special cases), x / y = rcp.approx on the SFU plus ~8 lane ops
+// (Newton-Raphson step and fix-up) -- k_exp_lanes and k_div_lanes below.
+// layernorm: Welford update (delta, count, mean, m2: 5) with one division per
+// element, normalise and affine (3) and conversions; rmsnorm: square-sum (2),
+// normalise and scale (3). softmax per element: max, subtract, sum, convert (5),
+// one expf and one division in the warp-per-row kernel, the block kernels
+// evaluate expf twice (sum pass and output pass).
+constexpr double k_exp_lanes = 8, k_div_lanes = 8;
+
 struct VecCost {
   double alu = 1, sfu = 0;
   const char* sfu_name = "exp";
 };
 
-VecCost vec_cost(OpKind k) {
+VecCost vec_cost(OpKind k, bool warp_softmax) {
   switch (k) {
-    case OpKind::layernorm: return {8, 0};
+    case OpKind::layernorm: return {8 + k_div_lanes, 1, "rcp"};
     case OpKind::rmsnorm: return {5, 0};
-    case OpKind::softmax: return {5, 1, "exp"};
+    case OpKind::softmax:
+      return warp_softmax ? VecCost{5 + k_exp_lanes + k_div_lanes, 2, "exp"}
+                          : VecCost{5 + 2 * k_exp_lanes + k_div_lanes, 3, "exp"};
     case OpKind::batchnorm: return {4, 0};
     case OpKind::gelu: return {6, 1, "erf"};
     case OpKind::silu: return {3, 1, "exp"};
@@ -131,6 +143,79 @@ VecCost vec_cost(OpKind k) {
     case OpKind::mul: return {1, 0};
     default: return {0, 0};
   }
+}
+
+// How PyTorch's CUDA kernels process one row of a row-wise reduction
+// (aten/src/ATen/native/cuda/SoftMax.cu, PersistentSoftmax.cuh, layer_norm_kernel.cu):
+//  * softmax, row <= 1024 elements and <= 4 KiB: softmax_warp_forward, one warp
+//    per row, 128-thread blocks, the whole row loaded at once into registers
+//    (next_pow2(cols)/32 fp32 values per thread), warp-shuffle reductions: one
+//    memory round trip, no block barrier;
+//  * softmax, longer rows below 48 KiB (sharedMemPerBlock): cunn_SoftMaxForwardSmem,
+//    one block of min(cols, 1024) threads per row that requests all 48 KiB of
+//    shared memory, 16-byte loads into shared memory, then block reductions for
+//    the max and the sum: ceil(cols / (threads * 16 B / elem)) round trips, 2 barriers;
+//  * softmax, longer rows: cunn_SoftMaxForward, the same block reads the row
+//    three times from global memory (max, sum, output);
+//  * layernorm / rmsnorm: vectorized_layer_norm_kernel, 128 threads per row, 4
+//    elements per load, a Welford (or square-sum) pass, one block reduction,
+//    then a normalise pass that reads the row again.
+// Loads of one thread's loop iterations are dependent on the loop (no unrolling
+// across the reduction), so a pass of B bytes takes ceil(B / (threads x load
+// bytes)) memory round trips.
+struct RowKernel {
+  int64_t threads = 128;       // per row (one block, or one warp)
+  int64_t rows_per_sm = 1;     // resident rows per SM (occupancy)
+  int64_t round_trips = 0;     // dependent memory round trips per row
+  int64_t barriers = 0;        // block-wide reductions per row
+  int64_t rereads = 0;         // extra passes over the row after the first
+  bool warp = false;
+};
+
+RowKernel row_kernel(OpKind kind, int64_t cols, double elem_bytes, double max_threads, double regs_per_sm,
+                     double smem_per_sm) {
+  RowKernel r;
+  const double row = static_cast<double>(cols) * elem_bytes;
+  const auto steps = [&](int64_t threads, double load_bytes) {
+    return std::max<int64_t>(1, static_cast<int64_t>(std::ceil(row / (static_cast<double>(threads) * load_bytes))));
+  };
+  if (kind == OpKind::softmax) {
+    if (cols <= 1024 && row <= 4096) {
+      r.warp = true;
+      r.threads = 32;
+      r.round_trips = 1;
+      // Registers: next_pow2(cols)/32 fp32 row values per thread plus ~24 for
+      // indices, the running max/sum and addresses; 128-thread blocks of 4 rows.
+      int64_t p2 = 1;
+      while (p2 < cols) p2 *= 2;
+      const double regs = static_cast<double>(std::max<int64_t>(1, p2 / 32)) + 24;
+      const int64_t blocks = std::max<int64_t>(1, static_cast<int64_t>(regs_per_sm / (regs * 128)));
+      r.rows_per_sm = std::min<int64_t>(static_cast<int64_t>(max_threads) / 32, 4 * blocks);
+      return r;
+    }
+    // SoftMaxForward_getBlockSize: min(cols, 1024) rounded up to a warp.
+    r.threads = std::min<int64_t>(1024, (cols + 31) / 32 * 32);
+    const double load = 16.0;   // float4 loads (ILP = 16 B / element)
+    const double smem_block = 48.0 * 1024;   // cudaDeviceProp::sharedMemPerBlock
+    const int64_t by_threads = std::max<int64_t>(1, static_cast<int64_t>(max_threads) / r.threads);
+    r.barriers = 2;
+    if (row < smem_block - 4.0 * static_cast<double>(r.threads / 32)) {
+      r.rows_per_sm = std::clamp<int64_t>(static_cast<int64_t>(smem_per_sm / smem_block), 1, by_threads);
+      r.round_trips = steps(r.threads, load);
+    } else {
+      r.rows_per_sm = by_threads;
+      r.round_trips = 3 * steps(r.threads, load);
+      r.rereads = 2;
+    }
+    return r;
+  }
+  // layernorm, rmsnorm: 128 threads, vec_size 4.
+  r.threads = 128;
+  r.rows_per_sm = std::min<int64_t>(32, static_cast<int64_t>(max_threads) / r.threads);
+  r.round_trips = 2 * steps(r.threads, 4.0 * elem_bytes);
+  r.barriers = 1;
+  r.rereads = 1;
+  return r;
 }
 
 }  // namespace
@@ -201,7 +286,9 @@ void TensorCoreModel::bind(const Hardware& hw) {
   m_eff_mem = p.real("attention_efficiency_efficient");
   m_link_bw = p.real("link_bandwidth");
   m_link_latency = p.real("link_latency");
-  m_row_resident = p.real("row_resident_bytes");
+  m_row_trip = p.real("row_round_trip");
+  m_row_sync = p.real("row_reduction");
+  m_max_threads = p.real("max_threads_per_sm");
   m_in_flight = p.real("bytes_in_flight");
   m_default_attention = p.text("attention");
   m_static_w = hw.power().static_power_w();
@@ -275,6 +362,12 @@ double TensorCoreModel::instr_time_s(const Instr& in, const Kernel& k, const Ker
       return factor * ((r - 1) / r * static_cast<double>(in.bytes) / m_link_bw +
                        (r - 1) * m_link_latency);
     }
+    // Row kernels: `elems` dependent memory round trips per SM (the SM's resident
+    // rows wait on them together), with the kernel's block-wide reductions spread
+    // over them.
+    case Opcode::wait:
+      return per_sm * static_cast<double>(in.elems) *
+             (m_row_trip + k.attr("row_reductions_per_trip", 0) * m_row_sync);
     case Opcode::send:
     case Opcode::recv:
       return m_link_bw > 0 ? static_cast<double>(in.bytes) / m_link_bw + m_link_latency : 0;
@@ -712,8 +805,9 @@ Kernel TensorCoreModel::lower_decode_attention(const Op& op, const Hardware& hw)
 Kernel TensorCoreModel::lower_vector(const Op& op, const Hardware& hw) const {
   const Levels lv = levels_of(hw);
   const DType in = op.dtype, out = op.out_dtype;
-  double reads = 0, writes = 0, elems = 0, rows = 1;
+  double reads = 0, writes = 0, elems = 0, rows = 1, l2_rereads = 0;
   int64_t passes = 1;
+  std::optional<RowKernel> row;
   switch (op.kind) {
     case OpKind::maxpool:
     case OpKind::avgpool: {
@@ -752,39 +846,84 @@ Kernel TensorCoreModel::lower_vector(const Op& op, const Hardware& hw) const {
       elems = rows * cols;
       writes = dtype_bytes(out, elems);
       reads = op_min_bytes(op) - writes;
-      // Row-wise reductions keep the row in registers when it fits one block's
-      // budget; otherwise they read it again for the normalise pass. PyTorch's
-      // layernorm always makes a statistics pass and a normalise pass.
-      const bool reduces = op.kind == OpKind::rmsnorm || op.kind == OpKind::softmax;
-      if (op.kind == OpKind::layernorm || (reduces && dtype_bytes(in, cols) > m_row_resident)) passes = 2;
-      if (passes == 2) reads += dtype_bytes(in, elems);
+      if (op.kind == OpKind::layernorm || op.kind == OpKind::rmsnorm || op.kind == OpKind::softmax) {
+        row = row_kernel(op.kind, op.at("cols"), dtype_bytes(in, 1), m_max_threads, m_regs / 4.0, m_smem);
+        // Passes after the first re-read the row from the L2 when the rows resident
+        // on all SMs fit in half of it (the other half holds the streaming output
+        // and the next rows); otherwise they go back to DRAM.
+        const double footprint = static_cast<double>(row->rows_per_sm * m_sm) * dtype_bytes(in, cols);
+        if (row->rereads > 0) {
+          const double again = static_cast<double>(row->rereads) * dtype_bytes(in, elems);
+          l2_rereads = again;
+          if (lv.l2.empty() || footprint > 0.5 * lv.l2_capacity) {
+            reads += again;
+            l2_rereads = 0;
+          }
+          passes += row->rereads;
+        }
+      }
       break;
     }
   }
-  const VecCost vc = vec_cost(op.kind);
+  const VecCost vc = vec_cost(op.kind, row && row->warp);
   // One thread block per row (row-wise ops) or per 4096 elements; all SMs take part
   // once there are enough blocks.
   const double blocks = std::max(1.0, std::max(rows, std::ceil(std::max(reads, writes) / 8192.0)));
   const int64_t sms = static_cast<int64_t>(std::min<double>(static_cast<double>(m_sm), blocks));
   const double total = reads + writes;
-  const int64_t stages = std::clamp<int64_t>(static_cast<int64_t>(std::ceil(total / (4.0 * 1024 * 1024))), 1, 64);
+  int64_t stages = std::clamp<int64_t>(static_cast<int64_t>(std::ceil(total / (4.0 * 1024 * 1024))), 1, 64);
+  // Row kernels: rows run in rounds of (SMs x resident rows); a round's rows wait
+  // together on their dependent memory round trips and block reductions. The
+  // round trips of all rounds are spread over the stages as evenly as whole trips
+  // allow (the first `extra` stages take one more; no more stages than trips).
+  int64_t trips = 0;
+  if (row) {
+    const int64_t rounds =
+        std::max<int64_t>(1, static_cast<int64_t>(std::ceil(rows / static_cast<double>(m_sm * row->rows_per_sm))));
+    trips = rounds * row->round_trips;
+    stages = std::min(stages, trips);
+  }
   const double st = static_cast<double>(stages);
-
   Kernel k;
   k.op_kind = std::string(op_kind_name(op.kind));
   k.attrs["bytes_in_flight"] = m_in_flight;
   k.attrs["passes"] = static_cast<double>(passes);
-  Block b;
-  b.repeat = stages;
-  add_traffic(b.instrs, lv, Opcode::load, reads / st, reads / st, sms);
-  const double per_sm = elems / st / static_cast<double>(sms);
-  if (vc.alu > 0 && elems > 0) b.instrs.push_back(vec(std::string(op_kind_name(op.kind)), vc.alu * per_sm, sms, DType::fp32));
-  if (vc.sfu > 0 && elems > 0) b.instrs.push_back(vec(vc.sfu_name, vc.sfu * per_sm, sms, DType::fp32));
-  if (op.kind == OpKind::maxpool || op.kind == OpKind::avgpool)
-    b.instrs.push_back(vec("pool", per_sm, sms, DType::fp32));
-  add_traffic(b.instrs, lv, Opcode::store, writes / st, writes / st, sms);
-  k.blocks.push_back(std::move(b));
-  k.mapping = fmt::format("memory-bound kernel, {} pass(es) over the input, {} SMs, {} stages", passes, sms, stages);
+  if (row) {
+    // Block reductions per memory round trip (they are spread with the trips).
+    k.attrs["row_reductions_per_trip"] = static_cast<double>(row->barriers) / static_cast<double>(row->round_trips);
+  }
+  const auto stage_block = [&](int64_t repeat, int64_t trips_here) {
+    Block b;
+    b.repeat = repeat;
+    add_traffic(b.instrs, lv, Opcode::load, reads / st, (reads + l2_rereads) / st, sms);
+    const double per_sm = elems / st / static_cast<double>(sms);
+    if (vc.alu > 0 && elems > 0)
+      b.instrs.push_back(vec(std::string(op_kind_name(op.kind)), vc.alu * per_sm, sms, DType::fp32));
+    if (vc.sfu > 0 && elems > 0) b.instrs.push_back(vec(vc.sfu_name, vc.sfu * per_sm, sms, DType::fp32));
+    if (op.kind == OpKind::maxpool || op.kind == OpKind::avgpool)
+      b.instrs.push_back(vec("pool", per_sm, sms, DType::fp32));
+    if (trips_here > 0) {
+      Instr w;   // dependent round trips this stage's resident rows wait on, per SM
+      w.op = Opcode::wait;
+      w.elems = trips_here;
+      w.count = sms;
+      b.instrs.push_back(w);
+    }
+    add_traffic(b.instrs, lv, Opcode::store, writes / st, writes / st, sms);
+    return b;
+  };
+  if (row) {
+    const int64_t q = trips / stages, extra = trips % stages;
+    if (extra > 0) k.blocks.push_back(stage_block(extra, q + 1));
+    if (stages > extra) k.blocks.push_back(stage_block(stages - extra, q));
+  } else {
+    k.blocks.push_back(stage_block(stages, 0));
+  }
+  k.mapping = row ? fmt::format("row kernel, {} threads per row, {} rows/SM, {} round(s) of {} memory round trips "
+                                "and {} block reduction(s), {} pass(es) over the input ({} from DRAM), {} SMs, {} stages",
+                                row->threads, row->rows_per_sm, trips / row->round_trips, row->round_trips, row->barriers, passes,
+                                l2_rereads > 0 ? 1 : passes, sms, stages)
+                  : fmt::format("memory-bound kernel, {} pass(es) over the input, {} SMs, {} stages", passes, sms, stages);
   set_dram_bytes(k, lv.dram);
   return k;
 }
@@ -900,8 +1039,13 @@ void register_tensorcore(Registry& r) {
              "per-kernel launch, fill and drain time not overlapped with work (fitted)"),
        // Little's law: 2048 threads x 16 B vector loads outstanding per SM.
        p_qty("bytes_in_flight", Unit::bytes, "32KiB", "outstanding load bytes per SM in streaming kernels"),
-       p_qty("row_resident_bytes", Unit::bytes, "8KiB",
-             "largest row a row-wise reduction keeps in registers (one pass); longer rows are read twice"),
+       // Whitepapers (Volta to Blackwell): 64 resident warps = 2048 threads per SM.
+       p_real("max_threads_per_sm", "2048", "resident threads per SM (occupancy limit)"),
+       p_qty("row_round_trip", Unit::seconds, "459ns",
+             "one dependent memory round trip of a row kernel's loop under load (fitted; published "
+             "H100 HBM3 load latency ~500-800 ns)"),
+       p_qty("row_reduction", Unit::seconds, "564ns",
+             "one block-wide reduction of a row kernel (barriers, shuffles, broadcast; fitted)"),
        p_choice("attention", {"flash3", "flash2", "efficient"}, "flash3",
                 "fused attention kernel used when an op does not choose (flash3 needs Hopper)"),
        // NVLink 4: 900 GB/s per GPU, both directions together.

@@ -12,7 +12,12 @@
 // tensor pipe sustains `eff` of its dense rate (fitted per format family), and a
 // tile too thin to amortise its shared-memory operand reads is bound by them.
 // vec instructions run on the SFUs (exp and other transcendental ops) or on the
-// fp32 lanes (everything else).
+// fp32 lanes (everything else). Row kernels (softmax, layernorm, rmsnorm) also
+// carry the latency chain of their rows on the compute side: `wait elems=N` is N
+// dependent memory round trips per SM that the SM's resident rows wait on together
+// (row_round_trip each, plus attr row_reductions_per_trip block-wide reductions of
+// row_reduction each); the pipeline takes the larger of that chain and the memory
+// transfer time per stage.
 //
 // Clock: the SMs run at max_clock unless the kernel's average power
 // (static + dynamic energy / time) would exceed the board's power limit; then the
@@ -88,7 +93,7 @@ class TensorCoreModel : public ComputeModel {
   double m_sfu = 16, m_alu = 128, m_smem = 0, m_smem_bpc = 128, m_regs = 0;
   int64_t m_multicast = 1;
   double m_launch = 0, m_eff_fa2 = 1, m_eff_fa3 = 1, m_eff_mem = 1;
-  double m_link_bw = 0, m_link_latency = 0, m_row_resident = 0;
+  double m_link_bw = 0, m_link_latency = 0, m_row_trip = 0, m_row_sync = 0, m_max_threads = 2048;
   double m_in_flight = 0;
   std::string m_default_attention;
   double m_static_w = 0, m_limit_w = 0;

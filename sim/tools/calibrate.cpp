@@ -202,6 +202,31 @@ YAML::Node calibrate_tree(const std::string& hw_name, const std::vector<std::str
                        x[0], x[1], x[2], x[3], stream.size(), fit.log_error(stream));
   }
 
+  // 1b. Row kernels (softmax, layernorm, rmsnorm): the latency of one dependent
+  //     memory round trip and of one block-wide reduction, on the vec records of
+  //     those ops (both dtypes), with the streaming parameters of step 1 fixed.
+  const auto rows = fit.select([](const json& r) {
+    if (!is(r, "vec")) return false;
+    const auto op = r.value("op", std::string());
+    return op == "softmax" || op == "layernorm" || op == "rmsnorm";
+  });
+  if (!rows.empty()) {
+    const auto apply = [&](const std::vector<double>& x) {
+      fit.set("compute.row_round_trip", qty(std::max(0.0, x[0]), "ns"));
+      fit.set("compute.row_reduction", qty(std::max(0.0, x[1]), "ns"));
+    };
+    const auto x = nelder_mead(
+        [&](const std::vector<double>& v) {
+          apply(v);
+          return fit.log_error(rows) + 10 * ((v[0] < 0 ? -v[0] : 0) + (v[1] < 0 ? -v[1] : 0)) / 1000;
+        },
+        {500, 500}, 80);
+    apply(x);
+    log << fmt::format("row kernels: row_round_trip {:.4g} ns, row_reduction {:.4g} ns ({} records, mean |log err| "
+                       "{:.4f})\n",
+                       x[0], x[1], rows.size(), fit.log_error(rows));
+  }
+
   // 2. Memory energies, straight from the above-idle energy per byte.
   {
     std::vector<double> l2e, reads, copies;

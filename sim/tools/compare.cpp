@@ -151,8 +151,25 @@ std::optional<Prediction> predict(const json& r, const Hardware& hw, const std::
   if (section == "attn") {
     const std::string backend = r.value("backend", std::string("default"));
     if (backend == "math") {
-      skip = "attn backend 'math' is an unfused chain of framework kernels, not one attention op";
-      return std::nullopt;
+      // PyTorch's math backend: separate kernels for Q.K^T (batched matmul), the
+      // scale, the causal mask, softmax and P.V -- the built-in unfused attention.
+      // For fp16/bf16 inputs it computes in fp32 (the default of
+      // torch.backends.cuda.allow_fp16_bf16_reduction_math_sdp(False) upcasts the
+      // operands; fp32 matmuls run on the CUDA cores at the default "highest"
+      // matmul precision), so the chain is modelled in fp32.
+      const int64_t S = get_int(r, "S");
+      const std::string in_dt = r.value("dtype", std::string("bf16"));
+      const std::string dt = (in_dt == "bf16" || in_dt == "fp16") ? "fp32" : in_dt;
+      const std::string spec =
+          fmt::format("attention:batch={},heads={},sq={},skv={},d={},causal={},fused=0,dtype={}", get_int(r, "B"),
+                      get_int(r, "H"), r.value("Sq", S), S, get_int(r, "D"), r.value("causal", false) ? 1 : 0, dt);
+      const RunResult res = sim(build_workload(spec), hw);
+      p.quantity = "median_ms";
+      p.measured = get_num(r, "median_ms");
+      p.predicted = res.time_s * 1e3;
+      p.group = "math";
+      p.extra["workload"] = spec;
+      return p;
     }
     Op op;
     op.kind = OpKind::attention;

@@ -113,6 +113,30 @@ TEST_CASE("HBM: ramp and direction efficiencies", "[gpu][hbm]") {
   CHECK(hbm.achieved_bandwidth(9e6, true) == Approx(0.8 * 3.35e12 * 0.9));
 }
 
+TEST_CASE("row kernels wait on rounds of resident rows", "[gpu][vec]") {
+  const auto hw = load_hardware("h100-sxm", {});
+  const double trip = hw->compute().params().real("row_round_trip");
+  const double sync = hw->compute().params().real("row_reduction");
+  const double launch = hw->compute().params().real("launch_overhead");
+  // softmax over 4096 bf16 columns: PyTorch's shared-memory kernel, 1024 threads
+  // per row and 48 KiB of shared memory per block -> 2 rows per SM; 32768 rows on
+  // 132 SMs = 125 rounds, each one 16-byte-per-thread round trip (8 KiB row) and
+  // two block reductions; on the same side of the pipeline the SMs evaluate expf
+  // twice and divide once per element (29 lane ops on 128 lanes + 3 SFU ops on 16
+  // SFUs per clock at 1.98 GHz). Together they exceed the streaming time of 512 MiB
+  // (~180 us).
+  const RunResult r = simulate(build_workload("softmax:rows=32768,cols=4096,dtype=bf16"), *hw, "analytic");
+  CHECK(r.ops[0].mapping.find("2 rows/SM") != std::string::npos);
+  const double chain = 125 * (trip + 2 * sync);
+  const double work = 32768.0 * 4096 / 132 * (29.0 / 128 + 3.0 / 16) / 1.98e9;
+  CHECK(r.time_s >= launch + chain + work);
+  CHECK(r.time_s <= 1.02 * (launch + chain + work));
+  // The same rows in fp32 need no second DRAM pass: layernorm over 768 columns keeps
+  // its 16 resident rows per SM (6.3 MiB in all) in the L2 for the normalise pass.
+  const RunResult ln = simulate(build_workload("layernorm:rows=32768,cols=768,dtype=fp32"), *hw, "analytic");
+  CHECK(ln.ops[0].mapping.find("(1 from DRAM)") != std::string::npos);
+}
+
 TEST_CASE("power limit lowers the SM clock under dense load", "[gpu][power]") {
   const auto hw = load_hardware("h100-sxm", {});
   const RunResult bf16 = simulate(gemm(8192, 8192, 8192), *hw);
@@ -173,10 +197,14 @@ TEST_CASE("accuracy on the shared H100 microbenchmarks", "[gpu][accuracy]") {
   CHECK(group_mape(s, "attn", "efficient") <= 0.10);
   CHECK(group_mape(s, "attn", "decode") <= 0.105);
   CHECK(group_mape(s, "attn", "cudnn") <= 0.13);
-  // vec: target 10 %; fp32 9.2 %, bf16 14.6 % (library kernel choices for long
-  // bf16 rows are not modelled).
-  CHECK(group_mape(s, "vec", "fp32") <= 0.10);
-  CHECK(s["sections"]["vec"]["mape"].get<double>() <= 0.13);
+  // vec: target 10 %; achieved bf16 7.4 %, fp32 8.4 % (row kernels: rounds of
+  // resident rows, dependent round trips and block reductions, accurate expf/div).
+  CHECK(group_mape(s, "vec", "bf16") <= 0.085);
+  CHECK(group_mape(s, "vec", "fp32") <= 0.095);
+  CHECK(s["sections"]["vec"]["mape"].get<double>() <= 0.09);
+  // Unfused (math backend) attention, predicted as its chain of kernels in fp32;
+  // target 10 %, achieved 25.5 %.
+  CHECK(group_mape(s, "attn", "math") <= 0.265);
   // GEMM energy per format (pj_per_flop): target 10 %; achieved 0.1 % (fitted on
   // these records).
   CHECK(group_mape(s, "energy", "gemm") <= 0.02);
