@@ -92,7 +92,7 @@ class TensorCoreModel : public ComputeModel {
   std::array<double, k_mma_pipes> m_rate{}, m_eff{}, m_energy{};
   double m_sfu = 16, m_alu = 128, m_smem = 0, m_smem_bpc = 128, m_regs = 0;
   int64_t m_multicast = 1;
-  double m_launch = 0, m_eff_fa2 = 1, m_eff_fa3 = 1, m_eff_mem = 1;
+  double m_launch = 0, m_eff_fa2 = 1, m_fa3_exposed = 1, m_eff_mem = 1;
   double m_link_bw = 0, m_link_latency = 0, m_row_trip = 0, m_row_sync = 0, m_max_threads = 2048;
   double m_in_flight = 0;
   std::string m_default_attention;

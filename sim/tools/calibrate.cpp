@@ -315,7 +315,7 @@ YAML::Node calibrate_tree(const std::string& hw_name, const std::vector<std::str
 
   // 4. Attention kernels, one efficiency per backend (fused, prefill records).
   for (const auto& [backend, param] : std::vector<std::pair<std::string, std::string>>{
-           {"flash", "attention_efficiency_flash2"}, {"cudnn", "attention_efficiency_flash3"},
+           {"flash", "attention_efficiency_flash2"}, {"cudnn", "attention_softmax_exposed_flash3"},
            {"efficient", "attention_efficiency_efficient"}}) {
     const auto recs = fit.select([&](const json& r) {
       return is(r, "attn") && r.value("backend", std::string()) == backend && !r.contains("Sq");

@@ -5,7 +5,7 @@
 // records (nothing is fitted to whole-model workloads):
 //   launch_overhead, hbm read/write_efficiency, ramp_bytes   <- membw copies/reads + vec add/gelu
 //   efficiency_<fmt> (fp16, tf32, fp8, int8, fp32)           <- gemm records >= 1 GFLOP, cold L2
-//   attention_efficiency_<backend>                           <- attn records per backend
+//   attention_efficiency_flash2/efficient, attention_softmax_exposed_flash3 <- attn records per backend
 //   energy_<fmt>                                             <- energy gemm records (SM clock)
 //   cache energy_per_byte, hbm energy_read/write             <- energy/energy2 copy and read records
 #include <ostream>

@@ -192,11 +192,12 @@ TEST_CASE("accuracy on the shared H100 microbenchmarks", "[gpu][accuracy]") {
   // is tighter the comment says so.
   // Copies >= 64 MiB: target 5 %.
   CHECK(group_mape(s, "membw", "copy, >= 64 MiB") <= 0.05);
-  // Fused attention per backend and decode: target 10 % (cuDNN misses it: 11.8 %).
+  // Fused attention per backend and decode: target 10 %. cuDNN achieved 7.3 %
+  // (FA3 MMAs at the GEMM efficiency, a fitted share of the softmax exposed).
   CHECK(group_mape(s, "attn", "flash") <= 0.10);
   CHECK(group_mape(s, "attn", "efficient") <= 0.10);
   CHECK(group_mape(s, "attn", "decode") <= 0.105);
-  CHECK(group_mape(s, "attn", "cudnn") <= 0.13);
+  CHECK(group_mape(s, "attn", "cudnn") <= 0.085);
   // vec: target 10 %; achieved bf16 7.4 %, fp32 8.4 % (row kernels: rounds of
   // resident rows, dependent round trips and block reductions, accurate expf/div).
   CHECK(group_mape(s, "vec", "bf16") <= 0.085);
@@ -231,4 +232,19 @@ TEST_CASE("accuracy on the A100 GEMMs (not fitted)", "[gpu][accuracy]") {
   const auto s = compare_records(read_jsonl(path.string()), *hw);
   // Target 15 % on data not fitted; achieved 9.8 % on the rows >= 1 GFLOP.
   CHECK(group_mape(s, "gemm", "cold, >= 1 GFLOP") <= 0.11);
+}
+
+TEST_CASE("FA3 attention: head dim 64 spends twice the softmax share of head dim 128", "[gpu][attention]") {
+  // Same FLOPs (4 B H S^2 D) with H x D fixed at 2048: head dim 64 has twice the
+  // scores per MMA FLOP, so its exposed softmax (exp on 16 SFUs/clk/SM, ~5 lane ops
+  // per score) makes it slower per FLOP, as measured (cuDNN at S = 16384: 447
+  // TFLOP/s at D = 64, 593 TFLOP/s at D = 128).
+  const auto hw = load_hardware("h100-sxm", {});
+  const RunResult d64 = simulate(
+      build_workload("attention:batch=1,heads=32,sq=16384,skv=16384,d=64,causal=0,dtype=bf16"), *hw);
+  const RunResult d128 = simulate(
+      build_workload("attention:batch=1,heads=16,sq=16384,skv=16384,d=128,causal=0,dtype=bf16"), *hw);
+  REQUIRE(d64.flops == Approx(d128.flops));
+  CHECK(d64.time_s > 1.2 * d128.time_s);
+  CHECK(d64.time_s < 1.5 * d128.time_s);
 }
