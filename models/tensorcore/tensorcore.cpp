@@ -288,6 +288,7 @@ void TensorCoreModel::bind(const Hardware& hw) {
   m_link_latency = p.real("link_latency");
   m_row_trip = p.real("row_round_trip");
   m_row_sync = p.real("row_reduction");
+  m_wave_startup = p.real("gemm_wave_startup");
   m_max_threads = p.real("max_threads_per_sm");
   m_in_flight = p.real("bytes_in_flight");
   m_default_attention = p.text("attention");
@@ -389,7 +390,10 @@ double TensorCoreModel::instr_energy_j(const Instr& in, const Kernel&, const Ker
 }
 
 double TensorCoreModel::kernel_overhead_s(const Kernel& k, const KernelContext&) const {
-  return m_launch * k.attr("launches", 1.0);
+  // GEMM thread blocks that do not overlap their start-up with a predecessor's
+  // mainloop (non-persistent kernels: one block per SM slot per wave) pay it
+  // once per wave on the busiest SM (attr startup_waves, set by lower_gemm).
+  return m_launch * k.attr("launches", 1.0) + m_wave_startup * k.attr("startup_waves", 0.0);
 }
 
 double TensorCoreModel::capped_clock_hz(const Kernel& k, const Hardware& hw) const {
@@ -517,7 +521,8 @@ GemmPlan TensorCoreModel::plan_gemm(const GemmShape& s, const Hardware& hw) cons
         static_cast<double>((p.waves - 1) * p.ctas_per_sm + ceil_div_i(rest, m_sm));
     const double cyc = std::max(2.0 * static_cast<double>(p.bm * p.bn * bk) / (rate * eff),
                                 stage / m_smem_bpc);
-    const double t_compute = tiles_per_sm * static_cast<double>(p.k_steps) * cyc / m_max_clock;
+    const double t_compute = tiles_per_sm * static_cast<double>(p.k_steps) * cyc / m_max_clock +
+                             static_cast<double>(p.waves) * m_wave_startup;
     const double a_bytes = static_cast<double>(s.batch * s.m * s.k) * eb;
     const double b_bytes = static_cast<double>((s.b_shared ? 1 : s.batch) * s.k * s.n) * eb;
     const double c_bytes = static_cast<double>(s.batch * s.m * s.n) * ob;
@@ -586,6 +591,7 @@ Kernel TensorCoreModel::lower_gemm(const Op& op, const GemmShape& s, double a_dr
   k.attrs["ctas_per_sm"] = static_cast<double>(p.ctas_per_sm);
   k.attrs["thread_blocks"] = static_cast<double>(p.tiles);
   k.attrs["mma_path"] = static_cast<double>(MmaPath::gemm);
+  k.attrs["startup_waves"] = static_cast<double>(p.waves);
   // Per SM: up to four k-step stages of every resident block are in flight.
   k.attrs["bytes_in_flight"] =
       4.0 * static_cast<double>(p.bm + p.bn) * static_cast<double>(p.bk) * eb * static_cast<double>(p.ctas_per_sm);
@@ -1048,6 +1054,10 @@ void register_tensorcore(Registry& r) {
              "H100 HBM3 load latency ~500-800 ns)"),
        p_qty("row_reduction", Unit::seconds, "564ns",
              "one block-wide reduction of a row kernel (barriers, shuffles, broadcast; fitted)"),
+       p_qty("gemm_wave_startup", Unit::seconds, "0s",
+             "per wave of GEMM thread blocks: prologue (barrier and descriptor set-up, filling the "
+             "k-pipeline stages from DRAM before the first MMA) and epilogue (C tile through smem "
+             "to memory) not overlapped with the mainloop (fitted)"),
        p_choice("attention", {"flash3", "flash2", "efficient"}, "flash3",
                 "fused attention kernel used when an op does not choose (flash3 needs Hopper)"),
        // NVLink 4: 900 GB/s per GPU, both directions together.

@@ -94,6 +94,7 @@ class TensorCoreModel : public ComputeModel {
   int64_t m_multicast = 1;
   double m_launch = 0, m_eff_fa2 = 1, m_fa3_exposed = 1, m_eff_mem = 1;
   double m_link_bw = 0, m_link_latency = 0, m_row_trip = 0, m_row_sync = 0, m_max_threads = 2048;
+  double m_wave_startup = 0;
   double m_in_flight = 0;
   std::string m_default_attention;
   double m_static_w = 0, m_limit_w = 0;

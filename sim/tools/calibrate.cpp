@@ -259,58 +259,82 @@ YAML::Node calibrate_tree(const std::string& hw_name, const std::vector<std::str
   // 3. Per format family, from the sustained GEMM energy runs (power-capped):
   //    efficiency = achieved FLOP/s / (rate x SMs x measured SM clock), and
   //    energy per FLOP = (power above idle) / (FLOP/s) minus the modelled L2/HBM
-  //    energy per FLOP of that GEMM. The gemm timing records are not fitted.
+  //    energy per FLOP of that GEMM, with the per-wave start-up taken out of
+  //    the achieved rate (step 3b fits it on the gemm timing records).
+  double startup = fit.build()->compute().params().real("gemm_wave_startup");
   const std::map<std::string, std::vector<std::string>> families = {
       {"fp16", {"bf16", "fp16"}}, {"tf32", {"tf32"}}, {"fp8", {"fp8_e4m3", "fp8_e4m3_fastacc"}},
       {"int8", {"int8"}}, {"fp32", {"fp32"}}};
-  for (const auto& [fam, dts] : families) {
-    const auto recs = fit.select([&](const json& r) {
-      return is(r, "energy") && r.value("op", std::string()) == "gemm" && r.contains("sm_clock_mhz") &&
-             std::find(dts.begin(), dts.end(), r.value("dtype", std::string())) != dts.end();
-    });
-    if (recs.empty()) continue;
-    // The mapper's tile choice depends on the energy per FLOP (its power bound),
-    // and the modelled memory energy on the tile: iterate to a fixed point
-    // (starting from no compute energy; three rounds settle it).
-    double eff = 0, pj = 0;
-    for (int round = 0; round < 3; ++round) {
-      fit.set("compute.energy_" + fam, qty(std::max(pj, 0.0), "pJ"));
-      const auto hw = fit.build();
-      const auto* tc = dynamic_cast<const TensorCoreModel*>(&hw->compute());
-      eff = 0;
-      double next = 0;
-      for (const auto& r : recs) {
-        std::vector<double> clocks;
-        for (const auto& c : r["sm_clock_mhz"]) clocks.push_back(c.get<double>() * 1e6);
-        const auto dt = parse_dtype(r["dtype"].get<std::string>());
-        const double rate = tc->flops_per_clock(dt ? *dt : DType::bf16) * static_cast<double>(tc->sm_count());
-        const double flops_s = r["tflops"].get<double>() * 1e12;
-        // The model applies wave quantization on top of the mainloop efficiency,
-        // so the achieved rate is divided by the busy fraction of the SMs under
-        // the mapper's plan: tiles / (SMs x tiles on the busiest SM).
-        const GemmPlan plan = tc->plan_gemm({1, r["M"].get<int64_t>(), r["N"].get<int64_t>(), r["K"].get<int64_t>(),
-                                             false, dt ? *dt : DType::bf16, dt ? *dt : DType::bf16},
-                                            *hw);
-        const int64_t slots = tc->sm_count() * plan.ctas_per_sm;
-        const int64_t rest = plan.tiles - (plan.waves - 1) * slots;
-        const double busiest = static_cast<double>((plan.waves - 1) * plan.ctas_per_sm +
-                                                   (rest + tc->sm_count() - 1) / tc->sm_count());
-        const double busy = static_cast<double>(plan.tiles) / (busiest * static_cast<double>(tc->sm_count()));
-        eff += flops_s / (rate * median(clocks) * busy) / static_cast<double>(recs.size());
-        // Memory energy per FLOP of the same GEMM, from the model: its predicted
-        // total minus static and compute energy.
-        const CompareRow row = compare_record(r, *hw);
-        const double static_pj = hw->power().static_power_w() / row.record.value("predicted_tflops", 1.0);
-        const double mem_pj = row.record["predicted_value"].get<double>() - static_pj - std::max(pj, 0.0);
-        const double above_idle = r["avg_watts"].get<double>() - r["idle_watts"].get<double>();
-        next += (above_idle / flops_s * 1e12 - mem_pj) / static_cast<double>(recs.size());
+  const auto fit_gemm_families = [&]() {
+    for (const auto& [fam, dts] : families) {
+      const auto recs = fit.select([&](const json& r) {
+        return is(r, "energy") && r.value("op", std::string()) == "gemm" && r.contains("sm_clock_mhz") &&
+               std::find(dts.begin(), dts.end(), r.value("dtype", std::string())) != dts.end();
+      });
+      if (recs.empty()) continue;
+      // The mapper's tile choice depends on the energy per FLOP (its power bound),
+      // and the modelled memory energy on the tile: iterate to a fixed point
+      // (starting from no compute energy; three rounds settle it).
+      double eff = 0, pj = 0;
+      for (int round = 0; round < 3; ++round) {
+        fit.set("compute.energy_" + fam, qty(std::max(pj, 0.0), "pJ"));
+        const auto hw = fit.build();
+        const auto* tc = dynamic_cast<const TensorCoreModel*>(&hw->compute());
+        eff = 0;
+        double next = 0;
+        for (const auto& r : recs) {
+          std::vector<double> clocks;
+          for (const auto& c : r["sm_clock_mhz"]) clocks.push_back(c.get<double>() * 1e6);
+          const auto dt = parse_dtype(r["dtype"].get<std::string>());
+          const double rate = tc->flops_per_clock(dt ? *dt : DType::bf16) * static_cast<double>(tc->sm_count());
+          const double flops_s = r["tflops"].get<double>() * 1e12;
+          // The model applies wave quantization on top of the mainloop efficiency,
+          // so the achieved rate is divided by the busy fraction of the SMs under
+          // the mapper's plan: tiles / (SMs x tiles on the busiest SM).
+          const GemmPlan plan = tc->plan_gemm({1, r["M"].get<int64_t>(), r["N"].get<int64_t>(), r["K"].get<int64_t>(),
+                                               false, dt ? *dt : DType::bf16, dt ? *dt : DType::bf16},
+                                              *hw);
+          const int64_t slots = tc->sm_count() * plan.ctas_per_sm;
+          const int64_t rest = plan.tiles - (plan.waves - 1) * slots;
+          const double busiest = static_cast<double>((plan.waves - 1) * plan.ctas_per_sm +
+                                                     (rest + tc->sm_count() - 1) / tc->sm_count());
+          const double busy = static_cast<double>(plan.tiles) / (busiest * static_cast<double>(tc->sm_count()));
+          // The per-wave start-up (gemm_wave_startup) is not mainloop time either:
+          // the mainloop rate is the FLOPs over the kernel time less the waves' start-ups.
+          const double flops = 2.0 * r["M"].get<double>() * r["N"].get<double>() * r["K"].get<double>();
+          const double t_main = std::max(flops / flops_s - static_cast<double>(plan.waves) * startup, 0.5 * flops / flops_s);
+          eff += flops / t_main / (rate * median(clocks) * busy) / static_cast<double>(recs.size());
+          // Memory energy per FLOP of the same GEMM, from the model: its predicted
+          // total minus static and compute energy.
+          const CompareRow row = compare_record(r, *hw);
+          const double static_pj = hw->power().static_power_w() / row.record.value("predicted_tflops", 1.0);
+          const double mem_pj = row.record["predicted_value"].get<double>() - static_pj - std::max(pj, 0.0);
+          const double above_idle = r["avg_watts"].get<double>() - r["idle_watts"].get<double>();
+          next += (above_idle / flops_s * 1e12 - mem_pj) / static_cast<double>(recs.size());
+        }
+        pj = next;
       }
-      pj = next;
+      fit.set("compute.efficiency_" + fam, qty(std::min(eff, 1.0), ""));
+      fit.set("compute.energy_" + fam, qty(std::max(pj, 0.0), "pJ"));
+      log << fmt::format("efficiency_{}: {:.4g}, energy_{}: {:.4g} pJ/FLOP ({} energy record(s))\n", fam, eff, fam,
+                         pj, recs.size());
     }
-    fit.set("compute.efficiency_" + fam, qty(std::min(eff, 1.0), ""));
-    fit.set("compute.energy_" + fam, qty(std::max(pj, 0.0), "pJ"));
-    log << fmt::format("efficiency_{}: {:.4g}, energy_{}: {:.4g} pJ/FLOP ({} energy record(s))\n", fam, eff, fam,
-                       pj, recs.size());
+  };
+  fit_gemm_families();
+
+  // 3b. Per-wave GEMM start-up (prologue and epilogue of non-persistent thread
+  //     blocks): golden section on the cold-L2 gemm timing records, then the
+  //     efficiencies and energies of step 3 again with it; the two depend on each
+  //     other, so four rounds bring them to a fixed point (changes < 0.1 %).
+  const auto gemms = fit.select([](const json& r) { return is(r, "gemm") && cold(r); });
+  for (int round = 0; round < 4 && !gemms.empty(); ++round) {
+    const double s = golden([&](double v) { fit.set("compute.gemm_wave_startup", qty(v, "us")); return fit.log_error(gemms); },
+                            0.0, 8.0, 24);
+    fit.set("compute.gemm_wave_startup", qty(s, "us"));
+    startup = s * 1e-6;
+    fit_gemm_families();
+    log << fmt::format("gemm_wave_startup: {:.4g} us ({} cold gemm records, mean |log err| {:.4f})\n", s, gemms.size(),
+                       fit.log_error(gemms));
   }
 
   // 4. Attention kernels, one efficiency per backend (fused, prefill records).

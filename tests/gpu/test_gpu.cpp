@@ -137,6 +137,25 @@ TEST_CASE("row kernels wait on rounds of resident rows", "[gpu][vec]") {
   CHECK(ln.ops[0].mapping.find("(1 from DRAM)") != std::string::npos);
 }
 
+TEST_CASE("GEMM waves pay the thread-block start-up once each", "[gpu][gemm]") {
+  const auto hw = load_hardware("h100-sxm", {});
+  const double startup = hw->compute().params().real("gemm_wave_startup");
+  CHECK(startup > 0);
+  // One wave at the maximum clock (1024^3 bf16: far below the power limit): the
+  // kernel takes the start-up once on top of the launch and the mainloop.
+  const auto with = simulate(gemm(1024, 1024, 1024), *hw);
+  const auto zero = load_hardware("h100-sxm", {"compute.gemm_wave_startup=0us"});
+  const auto without = simulate(gemm(1024, 1024, 1024), *zero);
+  CHECK(with.ops[0].mapping.find("1 wave(s)") != std::string::npos);
+  CHECK(with.ops[0].time_s - without.ops[0].time_s == Approx(startup).epsilon(0.02));
+  // A power-capped kernel spends no dynamic energy during the start-up, so its
+  // clock rises and its time stays that of its energy at the power limit.
+  const auto big = simulate(gemm(8192, 8192, 8192), *hw);
+  const auto big0 = simulate(gemm(8192, 8192, 8192), *zero);
+  CHECK(big.ops[0].clock_hz > big0.ops[0].clock_hz);
+  CHECK(big.ops[0].time_s == Approx(big0.ops[0].time_s).epsilon(0.005));
+}
+
 TEST_CASE("power limit lowers the SM clock under dense load", "[gpu][power]") {
   const auto hw = load_hardware("h100-sxm", {});
   const RunResult bf16 = simulate(gemm(8192, 8192, 8192), *hw);
@@ -209,9 +228,11 @@ TEST_CASE("accuracy on the shared H100 microbenchmarks", "[gpu][accuracy]") {
   // GEMM energy per format (pj_per_flop): target 10 %; achieved 0.1 % (fitted on
   // these records).
   CHECK(group_mape(s, "energy", "gemm") <= 0.02);
-  // GEMM >= 1 GFLOP, cold L2: target 8 %; achieved 10.9 % (the measured bursts run
+  // GEMM >= 1 GFLOP, cold L2: target 8 %; achieved 9.5 % (the measured bursts run
   // at higher clocks than the 3 s sustained runs the power model is fitted on).
-  CHECK(group_mape(s, "gemm", "cold, >= 1 GFLOP") <= 0.12);
+  CHECK(group_mape(s, "gemm", "cold, >= 1 GFLOP") <= 0.105);
+  // Sub-GFLOP GEMMs (no target): achieved 23.1 % with the per-wave start-up.
+  CHECK(group_mape(s, "gemm", "cold, < 1 GFLOP") <= 0.24);
   // Precision records (issue target: every record within 10 %): 1024 sampled
   // outputs per record leave about 3 % sampling noise on top of the model error;
   // tests/numerics checks every record at 4096 samples against the 10 % bound.
@@ -230,8 +251,8 @@ TEST_CASE("accuracy on the A100 GEMMs (not fitted)", "[gpu][accuracy]") {
   }
   const auto hw = load_hardware("a100-80gb", {});
   const auto s = compare_records(read_jsonl(path.string()), *hw);
-  // Target 15 % on data not fitted; achieved 9.8 % on the rows >= 1 GFLOP.
-  CHECK(group_mape(s, "gemm", "cold, >= 1 GFLOP") <= 0.11);
+  // Target 15 % on data not fitted; achieved 9.3 % on the rows >= 1 GFLOP.
+  CHECK(group_mape(s, "gemm", "cold, >= 1 GFLOP") <= 0.103);
 }
 
 TEST_CASE("FA3 attention: head dim 64 spends twice the softmax share of head dim 128", "[gpu][attention]") {
