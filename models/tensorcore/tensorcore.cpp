@@ -637,8 +637,8 @@ Kernel TensorCoreModel::lower_gemm(const Op& op, const GemmShape& s, double a_dr
     add_traffic(b.instrs, lv, Opcode::store, c_bytes, c_bytes, sms);
     k.blocks.push_back(std::move(b));
   }
-  k.mapping = fmt::format("{} tile {}x{}x{}, {} blocks ({}/SM), {} wave(s), split-k {}, {} stages",
-                          mma_pipe_name(mma_pipe(s.a)), p.bm, p.bn, p.bk, p.tiles, p.ctas_per_sm,
+  k.mapping = fmt::format("{} ({} pipe) tile {}x{}x{}, {} blocks ({}/SM), {} wave(s), split-k {}, {} stages",
+                          dtype_name(s.a), mma_pipe_name(mma_pipe(s.a)), p.bm, p.bn, p.bk, p.tiles, p.ctas_per_sm,
                           p.waves, p.split_k, (full > 0 ? full * chunks : 0) + (rest > 0 ? chunks : 0));
   set_dram_bytes(k, lv.dram);
   return k;
