@@ -163,4 +163,99 @@ int GraphBuilder::attention(const std::string& name, std::vector<int> deps, cons
   return bmm(name + ".pv", pv_deps, bh, a.sq, a.d, a.skv);
 }
 
+int GraphBuilder::vec_typed(OpKind kind, const std::string& name, std::vector<int> deps,
+                            int64_t rows, int64_t cols, DType in, DType out, int64_t inputs) {
+  Op op;
+  op.name = name;
+  op.kind = kind;
+  op.dtype = in;
+  op.out_dtype = out;
+  op.attrs = {{"rows", rows}, {"cols", cols}};
+  if (kind == OpKind::add || kind == OpKind::mul) op.attrs["inputs"] = inputs;
+  op.deps = std::move(deps);
+  return push(std::move(op));
+}
+
+// PyTorch's math backend of scaled_dot_product_attention,
+// at::_scaled_dot_product_attention_math in aten/src/ATen/native/transformers/attention.cpp:
+//   query_acc = query.to(kFloat), key_acc, value_acc likewise (fp16/bf16 inputs only)
+//   query = query_acc * sqrt(scale)
+//   is_causal: attn_mask = at::ones({L, S}, kBool).tril();
+//              attn_mask = convert_boolean_attn_mask(...)  -> at::where(mask, 0, -inf)
+//   (enable_gqa: key/value repeat_interleave'd to all heads)
+//   attn = at::matmul(query, key.transpose(-2, -1) * sqrt(scale))
+//   attn.add_(attn_mask)
+//   attn = at::_safe_softmax(attn, -1)   (aten/src/ATen/native/SoftMax.cpp: softmax,
+//          self.eq(-inf), all(masked, -1), where(masked_rows, 0, out))
+//   return (at::matmul(attn, value).to(origin_dtype), attn.to(origin_dtype))
+// Dropout is skipped at p = 0. Both returned tensors are computed, so the cast of
+// the B x H x L x S weights back to the input format is one of the launches.
+// Boolean tensors are uint8. The fill of `ones` and the row reduction of `all` are
+// counted as copies (read + write of the tensor): the fill reads nothing and `all`
+// writes one flag per row, so each over-counts one byte per element.
+int GraphBuilder::attention_sdpa_math(const std::string& name, std::vector<int> deps,
+                                      const AttnShape& a) {
+  const DType in = m_dtype;
+  const DType acc = (in == DType::bf16 || in == DType::fp16) ? DType::fp32 : in;
+  const int64_t bh = a.batch * a.heads;
+  const int64_t bkv = a.batch * a.kv_heads;
+  std::vector<int> q_deps = deps, kv_deps = deps;
+  if (acc != in) {
+    const int q = vec_typed(OpKind::copy, name + ".q_to_fp32", deps, bh * a.sq, a.d, in, acc);
+    const int k = vec_typed(OpKind::copy, name + ".k_to_fp32", deps, bkv * a.skv, a.d, in, acc);
+    const int v = vec_typed(OpKind::copy, name + ".v_to_fp32", deps, bkv * a.skv, a.d, in, acc);
+    q_deps = {q};
+    kv_deps = {k, v};
+  }
+  const int qs = vec_typed(OpKind::mul, name + ".q_scale", q_deps, bh * a.sq, a.d, acc, acc, 1);
+  int mask = -1;
+  if (a.causal) {
+    const DType b8 = DType::uint8;
+    mask = vec_typed(OpKind::copy, name + ".mask_ones", deps, a.sq, a.skv, b8, b8);
+    mask = vec_typed(OpKind::copy, name + ".mask_tril", {mask}, a.sq, a.skv, b8, b8);
+    mask = vec_typed(OpKind::copy, name + ".mask_where", {mask}, a.sq, a.skv, b8, acc);
+  }
+  std::vector<int> k_deps = kv_deps, v_deps = kv_deps;
+  if (a.kv_heads != a.heads) {
+    const int rk = vec_typed(OpKind::copy, name + ".repeat_k", kv_deps, bh * a.skv, a.d, acc, acc);
+    const int rv = vec_typed(OpKind::copy, name + ".repeat_v", kv_deps, bh * a.skv, a.d, acc, acc);
+    k_deps = {rk};
+    v_deps = {rv};
+  }
+  const int ks = vec_typed(OpKind::mul, name + ".k_scale", k_deps, bh * a.skv, a.d, acc, acc, 1);
+  Op qk;
+  qk.name = name + ".qk";
+  qk.kind = OpKind::matmul;
+  qk.dtype = qk.out_dtype = acc;
+  qk.attrs = {{"batch", bh}, {"m", a.sq}, {"n", a.skv}, {"k", a.d}};
+  qk.deps = {qs, ks};
+  int last = push(std::move(qk));
+  const int64_t rows = bh * a.sq;
+  if (a.causal || a.bias) {
+    std::vector<int> add_deps = {last};
+    if (mask >= 0) add_deps.push_back(mask);
+    // The mask is read again for every (batch, head) slice of the scores.
+    last = vec_typed(OpKind::add, name + ".mask_add", add_deps, rows, a.skv, acc, acc, 2);
+  }
+  const int sm = vec_typed(OpKind::softmax, name + ".softmax", {last}, rows, a.skv, acc, acc);
+  const int eq = vec_typed(OpKind::copy, name + ".isneginf", {last}, rows, a.skv, acc, DType::uint8);
+  const int all = vec_typed(OpKind::copy, name + ".all_rows", {eq}, rows, a.skv, DType::uint8,
+                            DType::uint8);
+  last = vec_typed(OpKind::mul, name + ".where", {sm, all}, rows, a.skv, acc, acc, 1);
+  Op pv;
+  pv.name = name + ".pv";
+  pv.kind = OpKind::matmul;
+  pv.dtype = pv.out_dtype = acc;
+  pv.attrs = {{"batch", bh}, {"m", a.sq}, {"n", a.d}, {"k", a.skv}};
+  pv.deps = {last};
+  for (int d : v_deps) pv.deps.push_back(d);
+  const int weights = last;
+  last = push(std::move(pv));
+  if (acc != in) {
+    vec_typed(OpKind::copy, name + ".weights_to_input", {weights}, rows, a.skv, acc, in);
+    last = vec_typed(OpKind::copy, name + ".out_to_input", {last}, rows, a.d, acc, in);
+  }
+  return last;
+}
+
 }  // namespace tessera

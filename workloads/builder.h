@@ -60,6 +60,16 @@ class GraphBuilder {
   // Unfused (the eager "math" path): Q.K^T (bmm), scale (mul), bias/mask add
   // (add, when bias or causal), softmax, P.V (bmm). Returns the last op.
   int attention(const std::string& name, std::vector<int> deps, const AttnShape& a, bool fused);
+  // PyTorch's _scaled_dot_product_attention_math (aten/src/ATen/native/transformers/
+  // attention.cpp), kernel for kernel as eager CUDA launches it: fp16/bf16 inputs
+  // are upcast to fp32 and the chain runs in fp32 (see the definition). Returns the
+  // last op.
+  int attention_sdpa_math(const std::string& name, std::vector<int> deps, const AttnShape& a);
+  // Element-wise op on rows x cols elements with explicit formats (casts, compares,
+  // masks): `in` is read `inputs` times per element (add/mul; 1 for other kinds),
+  // `out` written once.
+  int vec_typed(OpKind kind, const std::string& name, std::vector<int> deps, int64_t rows,
+                int64_t cols, DType in, DType out, int64_t inputs = 1);
 
  private:
   int push(Op op);

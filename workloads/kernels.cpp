@@ -56,7 +56,15 @@ Graph build_attention(const std::map<std::string, std::string>& p) {
   if (a.heads % a.kv_heads != 0)
     throw InputError(fmt::format("workload parameter 'kv_heads': heads={} is not a multiple of "
                                  "kv_heads={}", a.heads, a.kv_heads));
-  b.attention("attention", {}, a, wl_bool(p, "fused"));
+  const std::string& path = p.at("path");
+  if (path == "sdpa_math") {
+    b.attention_sdpa_math("attention", {}, a);
+  } else if (path == "eager") {
+    b.attention("attention", {}, a, wl_bool(p, "fused"));
+  } else {
+    throw InputError(fmt::format("workload parameter 'path': '{}' is not one of eager, sdpa_math",
+                                 path));
+  }
   return g;
 }
 
@@ -104,6 +112,9 @@ void add_kernel_workloads(std::vector<WorkloadInfo>& out) {
                   {"causal", "0", "causal mask (0/1)"},
                   {"bias", "0", "additive bias/mask tensor (0/1)"},
                   {"fused", "1", "1: one fused kernel; 0: Q.K^T, scale, mask, softmax, P.V"},
+                  {"path", "eager",
+                   "eager: as `fused` says; sdpa_math: PyTorch's math backend (fp32 upcast of "
+                   "fp16/bf16, q/k scale, causal mask, safe softmax, casts back; ignores fused)"},
                   {"dtype", "bf16", "operand format"}},
                  build_attention});
   const std::vector<WorkloadParam> vec_params = {{"rows", "", "rows (tokens)"},

@@ -151,18 +151,16 @@ std::optional<Prediction> predict(const json& r, const Hardware& hw, const std::
   if (section == "attn") {
     const std::string backend = r.value("backend", std::string("default"));
     if (backend == "math") {
-      // PyTorch's math backend: separate kernels for Q.K^T (batched matmul), the
-      // scale, the causal mask, softmax and P.V -- the built-in unfused attention.
-      // For fp16/bf16 inputs it computes in fp32 (the default of
-      // torch.backends.cuda.allow_fp16_bf16_reduction_math_sdp(False) upcasts the
-      // operands; fp32 matmuls run on the CUDA cores at the default "highest"
-      // matmul precision), so the chain is modelled in fp32.
+      // PyTorch's math backend (at::_scaled_dot_product_attention_math): the
+      // `sdpa_math` path of the attention workload launches its kernels one by one
+      // -- fp32 upcasts of fp16/bf16 q/k/v, q and k scaled, the causal mask built and
+      // added, safe softmax, fp32 matmuls on the CUDA cores (default "highest"
+      // matmul precision), output and weights cast back to the input format.
       const int64_t S = get_int(r, "S");
-      const std::string in_dt = r.value("dtype", std::string("bf16"));
-      const std::string dt = (in_dt == "bf16" || in_dt == "fp16") ? "fp32" : in_dt;
-      const std::string spec =
-          fmt::format("attention:batch={},heads={},sq={},skv={},d={},causal={},fused=0,dtype={}", get_int(r, "B"),
-                      get_int(r, "H"), r.value("Sq", S), S, get_int(r, "D"), r.value("causal", false) ? 1 : 0, dt);
+      const std::string spec = fmt::format(
+          "attention:batch={},heads={},sq={},skv={},d={},causal={},path=sdpa_math,dtype={}", get_int(r, "B"),
+          get_int(r, "H"), r.value("Sq", S), S, get_int(r, "D"), r.value("causal", false) ? 1 : 0,
+          r.value("dtype", std::string("bf16")));
       const RunResult res = sim(build_workload(spec), hw);
       p.quantity = "median_ms";
       p.measured = get_num(r, "median_ms");

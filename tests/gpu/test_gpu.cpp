@@ -222,9 +222,11 @@ TEST_CASE("accuracy on the shared H100 microbenchmarks", "[gpu][accuracy]") {
   CHECK(group_mape(s, "vec", "bf16") <= 0.085);
   CHECK(group_mape(s, "vec", "fp32") <= 0.095);
   CHECK(s["sections"]["vec"]["mape"].get<double>() <= 0.09);
-  // Unfused (math backend) attention, predicted as its chain of kernels in fp32;
-  // target 10 %, achieved 25.5 %.
-  CHECK(group_mape(s, "attn", "math") <= 0.265);
+  // Unfused (math backend) attention, predicted as the kernels PyTorch's
+  // _scaled_dot_product_attention_math launches (attention path=sdpa_math: fp32
+  // upcasts, q/k scale, causal mask, safe softmax, fp32 matmuls, casts back);
+  // target 10 %, achieved 4.2 %.
+  CHECK(group_mape(s, "attn", "math") <= 0.052);
   // GEMM energy per format (pj_per_flop): target 10 %; achieved 0.1 % (fitted on
   // these records).
   CHECK(group_mape(s, "energy", "gemm") <= 0.02);

@@ -66,10 +66,51 @@ TEST_CASE("every built-in workload builds with its defaults and validates", "[mo
 
 TEST_CASE("specs used by the GPU compare tool resolve", "[models]") {
   for (const char* spec : {"resnet50", "bert-base", "gpt2-small", "llama-7b:layers=4,phase=prefill",
-                           "llama-7b:phase=decode,embed=0", "evoformer:c_m=256,c_z=128"}) {
+                           "llama-7b:phase=decode,embed=0", "evoformer:c_m=256,c_z=128",
+                           "attention:batch=4,heads=32,sq=4096,skv=4096,d=64,causal=1,path=sdpa_math,dtype=bf16"}) {
     INFO(spec);
     CHECK_NOTHROW(build_workload(spec));
   }
+}
+
+TEST_CASE("attention path=sdpa_math: the kernels of PyTorch's math backend", "[models][flops]") {
+  // batch 2, heads 4 (bh = 8), L = S = 16, d = 8, causal, bf16 inputs (chain in fp32).
+  // q/k/v to fp32: 8*16*8 = 1024 elems, 2 + 4 bytes each = 6144 bytes (x3)
+  // q_scale, k_scale (mul, fp32): 1024 * (4 + 4) = 8192 bytes, 1024 FLOP each
+  // mask_ones, mask_tril (bool 16x16 = 256): 512 bytes each; mask_where bool -> fp32: 256 + 1024
+  // qk (fp32, batch 8, 16x16x8): 2*8*16*16*8 = 32768 FLOP, 4*(1024 + 1024 + 2048) = 16384 bytes
+  // mask_add (scores 8*16*16 = 2048 elems, mask re-read): 4*(2*2048 + 2048) = 24576, 2048 FLOP
+  // softmax: 4*(2048 + 2048) = 16384 bytes, 5*2048 = 10240 FLOP
+  // isneginf fp32 -> bool: 8192 + 2048 = 10240; all_rows bool: 2048 + 2048 = 4096
+  // where (mul, one full input): 16384 bytes, 2048 FLOP
+  // pv (fp32, batch 8, 16x8x16): 32768 FLOP, 4*(2048 + 1024 + 1024) = 16384 bytes
+  // weights to bf16: 2048 * (4 + 2) = 12288; output to bf16: 1024 * (4 + 2) = 6144
+  // FLOP: 1024 + 1024 + 32768 + 2048 + 10240 + 2048 + 32768 = 81920
+  // bytes: 3*6144 + 2*8192 + 512 + 512 + 1280 + 16384 + 24576 + 16384 + 10240 + 4096
+  //        + 16384 + 16384 + 12288 + 6144 = 160000
+  const Graph g = build_workload("attention:batch=2,heads=4,sq=16,d=8,causal=1,path=sdpa_math,dtype=bf16");
+  std::vector<std::string> names;
+  for (const auto& op : g.ops) names.push_back(op.name);
+  CHECK(names == std::vector<std::string>{
+                     "attention.q_to_fp32", "attention.k_to_fp32", "attention.v_to_fp32",
+                     "attention.q_scale", "attention.mask_ones", "attention.mask_tril",
+                     "attention.mask_where", "attention.k_scale", "attention.qk",
+                     "attention.mask_add", "attention.softmax", "attention.isneginf",
+                     "attention.all_rows", "attention.where", "attention.pv",
+                     "attention.weights_to_input", "attention.out_to_input"});
+  CHECK(g.ops[8].dtype == DType::fp32);
+  CHECK(g.ops[14].dtype == DType::fp32);
+  CHECK(g.ops.back().out_dtype == DType::bf16);
+  CHECK(g.total_flops() == Approx(81920.0));
+  double bytes = 0;
+  for (const auto& op : g.ops) bytes += op_min_bytes(op);
+  CHECK(bytes == Approx(160000.0));
+  // fp32 inputs, no mask: no casts, no mask kernels.
+  const Graph f = build_workload("attention:batch=2,heads=4,sq=16,d=8,path=sdpa_math,dtype=fp32");
+  CHECK(f.ops.size() == 8);  // q_scale k_scale qk softmax isneginf all_rows where pv
+  CHECK(f.ops.front().name == "attention.q_scale");
+  CHECK(f.ops.back().name == "attention.pv");
+  CHECK_THROWS_AS(build_workload("attention:path=fast"), InputError);
 }
 
 TEST_CASE("ResNet-50 at 224x224: 4.09 GMAC per image in conv + fc", "[models][flops]") {
