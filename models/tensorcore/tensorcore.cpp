@@ -376,12 +376,17 @@ double TensorCoreModel::instr_time_s(const Instr& in, const Kernel& k, const Ker
   }
 }
 
-double TensorCoreModel::instr_energy_j(const Instr& in, const Kernel&, const KernelContext&) const {
+double TensorCoreModel::instr_energy_j(const Instr& in, const Kernel& k, const KernelContext&) const {
   const double count = static_cast<double>(in.count);
   switch (in.op) {
     case Opcode::mma:
+      // Only the products inside the matrix switch: the rows and columns a tile
+      // runs past the edge of the matrix are zero-filled (TMA out-of-bounds fill)
+      // or predicated off, and zeros do not toggle the multipliers (attr
+      // mma_useful: useful / issued MACs of the kernel, set by lower_gemm).
       return 2.0 * static_cast<double>(in.m) * static_cast<double>(in.n) *
-             static_cast<double>(in.k) * count * m_energy[static_cast<int>(mma_pipe(in.a))];
+             static_cast<double>(in.k) * count * m_energy[static_cast<int>(mma_pipe(in.a))] *
+             k.attr("mma_useful", 1.0);
     case Opcode::vec:
       // One fp32-lane (or SFU) operation costs what one fp32 FLOP costs on the CUDA cores.
       return static_cast<double>(in.elems) * count * m_energy[static_cast<int>(MmaPipe::fp32)];
@@ -537,7 +542,8 @@ GemmPlan TensorCoreModel::plan_gemm(const GemmShape& s, const Hardware& hw) cons
     // move more bytes per FLOP through the L2 cost clock, not only bandwidth.
     const double flops = 2.0 * static_cast<double>(p.tiles) * static_cast<double>(p.bm * p.bn) *
                          static_cast<double>(p.k_steps * bk);
-    const double energy = flops * m_energy[static_cast<int>(mma_pipe(s.a))] + l2_bytes * e_l2 +
+    const double useful = 2.0 * static_cast<double>(s.batch * s.m * s.n * s.k);
+    const double energy = std::min(flops, useful) * m_energy[static_cast<int>(mma_pipe(s.a))] + l2_bytes * e_l2 +
                           (a_bytes + b_bytes) * e_dram_r + c_bytes * e_dram_w;
     const double t_power = power_budget > 0 ? energy / power_budget : 0;
     p.est_time_s = std::max({t_compute, t_mem, t_l2, t_power});
@@ -601,6 +607,13 @@ Kernel TensorCoreModel::lower_gemm(const Op& op, const GemmShape& s, double a_dr
   const int64_t chunks_target = std::max<int64_t>(1, 256 / std::max<int64_t>(1, p.waves));
   const int64_t kper = ceil_div_i(p.k_steps, std::min(chunks_target, p.k_steps));
   const int64_t chunks = ceil_div_i(p.k_steps, kper);
+  {
+    // Useful share of the MACs the mma instructions below issue (padded tiles).
+    const double issued =
+        2.0 * static_cast<double>(p.tiles * p.bm * p.bn) * static_cast<double>(chunks * kper * p.bk);
+    const double useful = 2.0 * static_cast<double>(s.batch * s.m * s.n) * static_cast<double>(s.k);
+    k.attrs["mma_useful"] = issued > 0 ? std::min(1.0, useful / issued) : 1.0;
+  }
   const double total_tiles = static_cast<double>(p.tiles);
   const auto wave_block = [&](int64_t ctas, int64_t repeat) {
     Block b;
