@@ -3,7 +3,7 @@
 reference/h100/microbench.jsonl (one JSON object per line), for `tessera compare`
 and `tessera calibrate`.
 
-usage: scripts/measure_gpu.py --out my-gpu.jsonl [--sections gemm,attn,vec,membw,energy,conv,e2eg,decode,evoformer]
+usage: scripts/measure_gpu.py --out my-gpu.jsonl [--sections gemm,attn,vec,membw,energy,energy2,conv,e2eg,decode,evoformer]
 
 Method (as in the reference data): CUDA events around the operation alone, warm-up
 first, repetitions filling about --budget-ms, the median reported with min and max;
@@ -63,16 +63,18 @@ def gemm(timer, out):
     shapes = [("square", n, n, n) for n in (128, 256, 512, 1024, 2048, 3072, 4096, 6144, 8192)]
     shapes += [("llm", m, n, k) for m in (1, 16, 128, 512, 2048, 8192)
                for n, k in ((4096, 4096), (11008, 4096), (4096, 11008), (12288, 4096), (32000, 4096))]
-    for dtype in ("bf16", "fp16", "tf32", "fp32", "fp8_e4m3", "int8"):
+    for dtype in ("bf16", "fp16", "tf32", "fp32", "fp8_e4m3", "fp8_e4m3_fastacc", "int8"):
         torch.backends.cuda.matmul.allow_tf32 = dtype == "tf32"
         for tag, m, n, k in shapes:
-            if dtype in ("fp8_e4m3", "int8") and (m < 16 or m % 16):
+            if dtype.startswith(("fp8", "int8")) and (m < 16 or m % 16):
                 continue
             if dtype.startswith("fp8"):
                 a = torch.randn(m, k, device="cuda").to(torch.float8_e4m3fn)
                 b = torch.randn(n, k, device="cuda").to(torch.float8_e4m3fn).t()
                 one = torch.tensor(1.0, device="cuda")
-                fn = lambda: torch._scaled_mm(a, b, scale_a=one, scale_b=one, out_dtype=torch.bfloat16)
+                fast = dtype.endswith("fastacc")
+                fn = lambda: torch._scaled_mm(a, b, scale_a=one, scale_b=one, out_dtype=torch.bfloat16,
+                                              use_fast_accum=fast)
             elif dtype == "int8":
                 a = torch.randint(-8, 8, (m, k), dtype=torch.int8, device="cuda")
                 b = torch.randint(-8, 8, (n, k), dtype=torch.int8, device="cuda").t()
@@ -170,10 +172,24 @@ def energy(timer, out):
     time.sleep(2)
     idle = pynvml.nvmlDeviceGetPowerUsage(h) / 1e3
     out({"section": "energy", "op": "idle", "watts": idle})
-    for dtype, n in (("bf16", 8192), ("fp16", 8192), ("tf32", 8192), ("fp32", 4096)):
+    # The same formats as the reference data, so that `tessera calibrate` fits an
+    # energy per FLOP for each tensor pipe (fp8 and int8 included).
+    for dtype, n in (("bf16", 8192), ("fp16", 8192), ("fp8_e4m3", 8192), ("tf32", 8192), ("fp32", 4096),
+                     ("int8", 8192)):
         torch.backends.cuda.matmul.allow_tf32 = dtype == "tf32"
-        a = torch.randn(n, n, device="cuda", dtype=DT[dtype])
-        j, s, it, clk = sustained(lambda: a @ a)
+        if dtype == "fp8_e4m3":
+            a = torch.randn(n, n, device="cuda").to(torch.float8_e4m3fn)
+            bt = torch.randn(n, n, device="cuda").to(torch.float8_e4m3fn).t()
+            one = torch.tensor(1.0, device="cuda")
+            fn = lambda: torch._scaled_mm(a, bt, scale_a=one, scale_b=one, out_dtype=torch.bfloat16)
+        elif dtype == "int8":
+            a = torch.randint(-8, 8, (n, n), dtype=torch.int8, device="cuda")
+            bt = torch.randint(-8, 8, (n, n), dtype=torch.int8, device="cuda").t()
+            fn = lambda: torch._int_mm(a, bt)
+        else:
+            a = torch.randn(n, n, device="cuda", dtype=DT[dtype])
+            fn = lambda: a @ a
+        j, s, it, clk = sustained(fn)
         fl = 2 * n ** 3 * it
         out({"section": "energy", "op": "gemm", "dtype": dtype, "M": n, "N": n, "K": n, "iters": it, "joules": j,
              "seconds": s, "avg_watts": j / s, "idle_watts": idle, "pj_per_flop": j / fl * 1e12,
@@ -185,6 +201,54 @@ def energy(timer, out):
     out({"section": "energy", "op": "copy", "bytes_moved_per_iter": 8 * src.numel(), "iters": it, "joules": j,
          "seconds": s, "avg_watts": j / s, "idle_watts": idle, "pj_per_byte": j / b * 1e12,
          "pj_per_byte_above_idle": (j - idle * s) / b * 1e12, "GBps": b / s / 1e9})
+
+
+def energy2(timer, out):
+    """Memory energies as in the reference `energy2` records: replayed CUDA graphs
+    (no launch gaps) of an L2-resident copy (8 MiB, 50 copies per graph), a 1 GiB
+    fp32 read-sum and a 1 GiB copy, each sustained for ~3 s."""
+    import pynvml
+    pynvml.nvmlInit()
+    h = pynvml.nvmlDeviceGetHandleByIndex(torch.cuda.current_device())
+    time.sleep(2)
+    idle = pynvml.nvmlDeviceGetPowerUsage(h) / 1e3
+    out({"section": "energy2", "op": "idle", "watts": idle})
+
+    def graph_of(fn, times):
+        s = torch.cuda.Stream()
+        s.wait_stream(torch.cuda.current_stream())
+        with torch.cuda.stream(s):
+            fn()
+        torch.cuda.current_stream().wait_stream(s)
+        g = torch.cuda.CUDAGraph()
+        with torch.cuda.graph(g):
+            for _ in range(times):
+                fn()
+        return g
+
+    small_src = torch.randn(2 << 20, device="cuda")   # 8 MiB of fp32
+    small_dst = torch.empty_like(small_src)
+    big_src = torch.randn(1 << 28, device="cuda")     # 1 GiB of fp32
+    big_dst = torch.empty_like(big_src)
+    cases = (("copy_l2_resident_8MiB_x50", graph_of(lambda: small_dst.copy_(small_src), 50), 50 * 2 * (8 << 20)),
+             ("read_sum_hbm_1GiB", graph_of(lambda: big_src.sum(), 1), 1 << 30),
+             ("copy_hbm_1GiB", graph_of(lambda: big_dst.copy_(big_src), 1), 2 << 30))
+    for op, g, nbytes in cases:
+        g.replay()
+        torch.cuda.synchronize()
+        e0, t0, iters, clocks = pynvml.nvmlDeviceGetTotalEnergyConsumption(h), time.time(), 0, []
+        while time.time() - t0 < 3.0:
+            for _ in range(10):
+                g.replay()
+            iters += 10
+            torch.cuda.synchronize()
+            clocks.append(pynvml.nvmlDeviceGetClockInfo(h, pynvml.NVML_CLOCK_SM))
+        dt = time.time() - t0
+        j = (pynvml.nvmlDeviceGetTotalEnergyConsumption(h) - e0) / 1e3
+        b = nbytes * iters
+        out({"section": "energy2", "op": op, "iters": iters, "joules": j, "seconds": dt, "avg_watts": j / dt,
+             "idle_watts": idle, "sm_clock_mhz": clocks, "bytes_per_iter": nbytes, "pj_per_byte": j / b * 1e12,
+             "pj_per_byte_above_idle": (j - idle * dt) / b * 1e12, "GBps": b / dt / 1e9})
 
 
 def conv(timer, out):
@@ -211,8 +275,11 @@ def busy_us(fn):
     with profile(activities=[ProfilerActivity.CUDA]) as p:
         fn()
         torch.cuda.synchronize()
-    # Self device time of every event is the kernels' own time (microseconds).
-    return sum(e.self_device_time_total for e in p.key_averages())
+    # Kernel (and memcpy/memset) events carry the device type CUDA; their self device
+    # time is their own duration (microseconds). Operator events carry the same
+    # kernels' time again as their self device time, so only device events count.
+    from torch.autograd import DeviceType
+    return sum(e.self_device_time_total for e in p.key_averages() if e.device_type == DeviceType.CUDA)
 
 
 def e2eg(timer, out):
@@ -277,7 +344,7 @@ def evoformer(timer, out):
         out(r)
 
 
-SECTIONS = {"gemm": gemm, "attn": attn, "vec": vec, "membw": membw, "energy": energy, "conv": conv,
+SECTIONS = {"gemm": gemm, "attn": attn, "vec": vec, "membw": membw, "energy": energy, "energy2": energy2, "conv": conv,
             "e2eg": e2eg, "decode": decode, "evoformer": evoformer}
 
 
