@@ -91,7 +91,7 @@ std::vector<std::string_view> op_required_attrs(OpKind k) { return required_attr
 std::vector<std::string_view> op_attr_names(OpKind k) {
   std::vector<std::string_view> names = required_attrs(k);
   switch (k) {
-    case OpKind::matmul: names.push_back("b_shared"); break;
+    case OpKind::matmul: names.insert(names.end(), {"b_shared", "fast_accum"}); break;
     case OpKind::conv2d: names.insert(names.end(), {"dilation", "groups"}); break;
     case OpKind::attention:
       names.insert(names.end(), {"kv_heads", "causal", "bias", "bias_shared"});
@@ -282,7 +282,8 @@ void validate_graph(const Graph& g, std::string_view source) {
         throw InputError(fmt::format("{}: op '{}' ({}): '{}' = {} is larger than the accepted "
                                      "2^48", source, op.name, op_kind_name(op.kind), key, value));
       const bool may_be_zero = key == "pad" || key == "causal" || key == "bias" ||
-                               key == "b_shared" || key == "bias_shared" || key == "append";
+                               key == "b_shared" || key == "bias_shared" || key == "append" ||
+                               key == "fast_accum";
       if (value < 0 || (value == 0 && !may_be_zero))
         throw InputError(fmt::format("{}: op '{}' ({}): '{}' = {} must be {}", source, op.name,
                                      op_kind_name(op.kind), key, value,

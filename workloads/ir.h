@@ -6,7 +6,9 @@
 // Shape attributes are integers with canonical names per kind (the contract every
 // compiler mapper and model relies on):
 //   matmul      batch, m, n, k           C[batch][m][n] = A[m][k] * B[k][n]
-//               optional: b_shared=1 when B is one weight matrix for all batches
+//               optional: b_shared=1 when B is one weight matrix for all batches;
+//               fast_accum=1: fp8 products without the periodic fp32 promotion
+//               (cuBLASLt CUBLASLT_MATMUL_DESC_FAST_ACCUM, torch._scaled_mm use_fast_accum)
 //   conv2d      n, cin, cout, h, w, r, s, stride, pad, dilation, groups
 //               (square stride/pad/dilation; input h x w; output ho/wo derived)
 //   attention   batch, heads, kv_heads, sq, skv, d, causal(0/1), bias(0/1)

@@ -20,6 +20,7 @@ Graph build_gemm(const std::map<std::string, std::string>& p) {
   op.out_dtype = product_out_dtype(op.dtype);
   op.attrs = {{"batch", wl_int(p, "batch")}, {"m", wl_int(p, "m")}, {"n", wl_int(p, "n")},
               {"k", wl_int(p, "k")}};
+  if (wl_bool(p, "fast_accum")) op.attrs["fast_accum"] = 1;
   g.add(op);
   return g;
 }
@@ -86,7 +87,8 @@ void add_kernel_workloads(std::vector<WorkloadInfo>& out) {
                   {"n", "", "columns of B and C"},
                   {"k", "", "reduction dimension"},
                   {"batch", "1", "independent products"},
-                  {"dtype", "bf16", "operand format"}},
+                  {"dtype", "bf16", "operand format"},
+                  {"fast_accum", "0", "fp8: 1 = fast accumulation (no periodic fp32 promotion)"}},
                  build_gemm});
   out.push_back({"conv2d", "one NCHW convolution (torch.nn.functional.conv2d)",
                  {{"n", "1", "batch"},

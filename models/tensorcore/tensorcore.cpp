@@ -351,6 +351,7 @@ double TensorCoreModel::instr_time_s(const Instr& in, const Kernel& k, const Ker
   switch (in.op) {
     case Opcode::mma: return per_sm * mma_cycles(in, k) / clock;
     case Opcode::vec: {
+      if (in.name == "promote") return 0;   // hidden under the MMAs (lower_gemm)
       const double rate = is_sfu_op(in.name) ? m_sfu : m_alu;
       return k.attr("vec_exposed", 1.0) * per_sm * static_cast<double>(in.elems) / rate / clock;
     }
@@ -469,6 +470,14 @@ KernelContext TensorCoreModel::begin_kernel(const Kernel& k, const Hardware& hw)
 // ---------------------------------------------------------------------------
 // GEMM mapping
 
+// Products per fp32 promotion of a GEMM's MMAs, 0 for none: the H100 fp8 path adds
+// the tensor core's partial sums into fp32 registers every 128 products
+// (docs/numerics.md, h100_fp8 accumulation preset); fast accumulation never does.
+static int64_t promote_interval(const GemmShape& s) {
+  const bool fp8 = mma_pipe(s.a) == MmaPipe::fp8 || mma_pipe(s.a) == MmaPipe::fp4;
+  return fp8 && !s.fast_accum ? 128 : 0;
+}
+
 GemmPlan TensorCoreModel::plan_gemm(const GemmShape& s, const Hardware& hw) const {
   const double eb = dtype_bytes(s.a, 1);
   const double ob = dtype_bytes(s.out, 1);
@@ -543,7 +552,13 @@ GemmPlan TensorCoreModel::plan_gemm(const GemmShape& s, const Hardware& hw) cons
     const double flops = 2.0 * static_cast<double>(p.tiles) * static_cast<double>(p.bm * p.bn) *
                          static_cast<double>(p.k_steps * bk);
     const double useful = 2.0 * static_cast<double>(s.batch * s.m * s.n * s.k);
-    const double energy = std::min(flops, useful) * m_energy[static_cast<int>(mma_pipe(s.a))] + l2_bytes * e_l2 +
+    const double promotions =
+        promote_interval(s) > 0
+            ? static_cast<double>(p.tiles * p.bm * p.bn) *
+                  std::ceil(static_cast<double>(p.k_steps * bk) / static_cast<double>(promote_interval(s)))
+            : 0.0;
+    const double energy = std::min(flops, useful) * m_energy[static_cast<int>(mma_pipe(s.a))] +
+                          promotions * m_energy[static_cast<int>(MmaPipe::fp32)] + l2_bytes * e_l2 +
                           (a_bytes + b_bytes) * e_dram_r + c_bytes * e_dram_w;
     const double t_power = power_budget > 0 ? energy / power_budget : 0;
     p.est_time_s = std::max({t_compute, t_mem, t_l2, t_power});
@@ -615,6 +630,9 @@ Kernel TensorCoreModel::lower_gemm(const Op& op, const GemmShape& s, double a_dr
     k.attrs["mma_useful"] = issued > 0 ? std::min(1.0, useful / issued) : 1.0;
   }
   const double total_tiles = static_cast<double>(p.tiles);
+  // Products per fp32 promotion of fp8 MMAs (docs/numerics.md: the H100 fp8 path
+  // promotes every 128 products; fast accumulation never does).
+  const int64_t promote_every = promote_interval(s);
   const auto wave_block = [&](int64_t ctas, int64_t repeat) {
     Block b;
     b.repeat = repeat;
@@ -623,6 +641,16 @@ Kernel TensorCoreModel::lower_gemm(const Op& op, const GemmShape& s, double a_dr
     add_traffic(b.instrs, lv, Opcode::load, reads * share,
                 static_cast<double>(ctas) * l2_per_cta_kstep * static_cast<double>(kper), sms);
     b.instrs.push_back(mma(p.bm, p.bn, p.bk * kper, s.a, ctas));
+    if (promote_every > 0) {
+      // fp8 accumulation: every `promote_every` products the tensor core's partial
+      // sums are added into fp32 registers on the CUDA cores (one lane op per
+      // accumulator). The other consumer warpgroup's MMAs hide the time; the
+      // energy is spent (so a power-capped kernel slows down).
+      Instr pr = vec("promote", static_cast<double>(p.bm * p.bn) *
+                                    std::ceil(static_cast<double>(p.bk * kper) / static_cast<double>(promote_every)),
+                     ctas, DType::fp32);
+      b.instrs.push_back(pr);
+    }
     // Epilogue: scale and convert each accumulator (2 lane ops), spread over the chunks.
     b.instrs.push_back(vec("epilogue", 2.0 * static_cast<double>(p.bm * p.bn) / static_cast<double>(chunks), ctas, DType::fp32));
     if (p.split_k == 1) {
@@ -973,7 +1001,7 @@ Kernel TensorCoreModel::lower(const Graph& g, int index, const Hardware& hw) con
   switch (op.kind) {
     case OpKind::matmul: {
       GemmShape s{op.at("batch"), op.at("m"), op.at("n"), op.at("k"), op.get("b_shared", 0) != 0,
-                  op.dtype, op.out_dtype};
+                  op.dtype, op.out_dtype, op.get("fast_accum", 0) != 0};
       k = lower_gemm(op, s, static_cast<double>(s.batch * s.m * s.k) * dtype_bytes(s.a, 1), hw);
       break;
     }

@@ -45,6 +45,7 @@ struct GemmShape {
   int64_t batch = 1, m = 1, n = 1, k = 1;
   bool b_shared = false;
   DType a = DType::bf16, out = DType::bf16;
+  bool fast_accum = false;   // fp8: no periodic fp32 promotion (matmul attr fast_accum)
 };
 
 // The mapper's choice for one GEMM.

@@ -83,12 +83,13 @@ std::optional<std::pair<DType, DType>> gemm_types(const std::string& d) {
   return std::nullopt;
 }
 
-Graph gemm_graph(int64_t m, int64_t n, int64_t k, DType a, DType out) {
+Graph gemm_graph(int64_t m, int64_t n, int64_t k, DType a, DType out, bool fast_accum = false) {
   Op op;
   op.kind = OpKind::matmul;
   op.dtype = a;
   op.out_dtype = out;
   op.attrs = {{"batch", 1}, {"m", m}, {"n", n}, {"k", k}};
+  if (fast_accum) op.attrs["fast_accum"] = 1;
   return one_op("gemm", op);
 }
 
@@ -137,7 +138,7 @@ std::optional<Prediction> predict(const json& r, const Hardware& hw, const std::
     const auto t = gemm_types(get_str(r, "dtype"));
     if (!t) { skip = "gemm dtype '" + get_str(r, "dtype") + "' is not modelled"; return std::nullopt; }
     const int64_t m = get_int(r, "M"), n = get_int(r, "N"), k = get_int(r, "K");
-    const RunResult res = sim(gemm_graph(m, n, k, t->first, t->second), hw);
+    const RunResult res = sim(gemm_graph(m, n, k, t->first, t->second, get_str(r, "dtype") == "fp8_e4m3_fastacc"), hw);
     p.quantity = "median_ms";
     p.measured = get_num(r, "median_ms");
     p.predicted = res.time_s * 1e3;
@@ -239,7 +240,7 @@ std::optional<Prediction> predict(const json& r, const Hardware& hw, const std::
       const auto t = gemm_types(get_str(r, "dtype"));
       if (!t) { skip = "energy gemm dtype not modelled"; return std::nullopt; }
       const int64_t m = get_int(r, "M"), n = get_int(r, "N"), k = get_int(r, "K");
-      const RunResult res = sim(gemm_graph(m, n, k, t->first, t->second), hw);
+      const RunResult res = sim(gemm_graph(m, n, k, t->first, t->second, get_str(r, "dtype") == "fp8_e4m3_fastacc"), hw);
       p.quantity = "pj_per_flop";
       p.measured = get_num(r, "pj_per_flop");
       p.predicted = res.energy_j / res.flops * 1e12;

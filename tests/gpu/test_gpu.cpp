@@ -171,6 +171,25 @@ TEST_CASE("GEMM tensor energy counts the products inside the matrix only", "[gpu
   CHECK(e == Approx(2.0 * 16 * 4096 * 4096 * 10e-12).epsilon(1e-9));
 }
 
+TEST_CASE("fp8 GEMMs spend energy on the fp32 promotion unless fast accumulation is on", "[gpu][gemm][power]") {
+  // Without a power limit both run at the maximum clock with the same plan; the
+  // promotion (one fp32 lane op per accumulator every 128 products) is hidden in
+  // time and costs 4096 x 4096 outputs x 4096/128 promotions x 10 pJ = 5.36870912 mJ.
+  const auto hw = load_hardware("h100-sxm", {"power.power_limit=0W", "compute.energy_fp32=10pJ"});
+  const RunResult normal = simulate(build_workload("gemm:m=4096,n=4096,k=4096,dtype=fp8_e4m3"), *hw);
+  const RunResult fast = simulate(build_workload("gemm:m=4096,n=4096,k=4096,dtype=fp8_e4m3,fast_accum=1"), *hw);
+  CHECK(normal.time_s == fast.time_s);
+  CHECK(normal.energy_j - fast.energy_j == Approx(4096.0 * 4096 * 32 * 10e-12).epsilon(1e-9));
+  // bf16 has no promotion step: the flag changes nothing.
+  const RunResult b0 = simulate(build_workload("gemm:m=4096,n=4096,k=4096,dtype=bf16"), *hw);
+  const RunResult b1 = simulate(build_workload("gemm:m=4096,n=4096,k=4096,dtype=bf16,fast_accum=1"), *hw);
+  CHECK(b0.energy_j == b1.energy_j);
+  // Under the 700 W limit the fast-accumulation kernel is power-capped at a higher clock.
+  const auto capped = load_hardware("h100-sxm", {});
+  CHECK(simulate(build_workload("gemm:m=8192,n=8192,k=8192,dtype=fp8_e4m3,fast_accum=1"), *capped).time_s <
+        simulate(build_workload("gemm:m=8192,n=8192,k=8192,dtype=fp8_e4m3"), *capped).time_s);
+}
+
 TEST_CASE("power limit lowers the SM clock under dense load", "[gpu][power]") {
   const auto hw = load_hardware("h100-sxm", {});
   const RunResult bf16 = simulate(gemm(8192, 8192, 8192), *hw);
@@ -245,9 +264,9 @@ TEST_CASE("accuracy on the shared H100 microbenchmarks", "[gpu][accuracy]") {
   // GEMM energy per format (pj_per_flop): target 10 %; achieved 0.1 % (fitted on
   // these records).
   CHECK(group_mape(s, "energy", "gemm") <= 0.02);
-  // GEMM >= 1 GFLOP, cold L2: target 8 %; achieved 9.1 % (the measured bursts run
+  // GEMM >= 1 GFLOP, cold L2: target 8 %; achieved 8.7 % (the measured bursts run
   // at higher clocks than the 3 s sustained runs the power model is fitted on).
-  CHECK(group_mape(s, "gemm", "cold, >= 1 GFLOP") <= 0.10);
+  CHECK(group_mape(s, "gemm", "cold, >= 1 GFLOP") <= 0.095);
   // Sub-GFLOP GEMMs (no target): achieved 20.2 % with the per-wave start-up.
   CHECK(group_mape(s, "gemm", "cold, < 1 GFLOP") <= 0.21);
   // Precision records (issue target: every record within 10 %): 1024 sampled
