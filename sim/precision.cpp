@@ -74,10 +74,10 @@ const std::vector<ParamSpec>& numerics_param_specs() {
   return specs;
 }
 
-std::string accumulation_preset_for(const Hardware& hw, DType operand) {
+std::string accumulation_preset_for(const Hardware& hw, DType operand, bool fast_accum) {
   const std::string family = family_of(hw);
   std::string fmt_name(dtype_name(operand));
-  if (operand == DType::fp8_e4m3 || operand == DType::fp8_e5m2) fmt_name = "fp8";
+  if (operand == DType::fp8_e4m3 || operand == DType::fp8_e5m2) fmt_name = fast_accum ? "fp8_fastacc" : "fp8";
   if (operand == DType::fp32) fmt_name = "fp32_simt";
   const auto names = numerics::accumulation_preset_names();
   const std::string wanted = family + "_" + fmt_name;
@@ -108,7 +108,8 @@ nlohmann::json precision_report(const Graph& g, const Hardware& hw, const Precis
       const DType operand = hw.compute().operand_dtype(op);
       const auto own = hw.compute().accumulation(operand);
       const numerics::AccumulationModel& model =
-          own ? *own : numerics::accumulation_preset(accumulation_preset_for(hw, operand));
+          own ? *own
+              : numerics::accumulation_preset(accumulation_preset_for(hw, operand, op.get("fast_accum", 0) != 0));
       preset = model.name;
       // Integer formats: the product is exact, only the output rounding counts.
       const DType out = is_integer(operand) || model.integer_exact ? DType::int32 : op.out_dtype;

@@ -26,8 +26,9 @@ const std::vector<ParamSpec>& numerics_param_specs();
 // Accumulation preset for an op's operand format on this hardware: the
 // `numerics.family` of the description ("h100", "a100", "v100", "ideal") joined
 // with the format ("h100_bf16"); formats without a preset of that family use an
-// exact integer path (integer formats) or the ideal fp32 accumulator.
-std::string accumulation_preset_for(const Hardware& hw, DType operand);
+// exact integer path (integer formats) or the ideal fp32 accumulator. fast_accum
+// (matmul attr) picks the fp8 fast-accumulation preset ("h100_fp8_fastacc").
+std::string accumulation_preset_for(const Hardware& hw, DType operand, bool fast_accum = false);
 
 // {"ops": [{name, kind, preset, k, normwise_rel_err, max_abs_err, snr_db,
 //           overflow, underflow, nan, samples}], "total": {...}}

@@ -444,7 +444,9 @@ nlohmann::json propagate_error(const Graph& g, const Hardware& hw, const Precisi
     const Op& op = g.ops[i];
     const DType operand = hw.compute().operand_dtype(op);
     const auto own = hw.compute().accumulation(operand);
-    models.push_back(own ? *own : numerics::accumulation_preset(accumulation_preset_for(hw, operand)));
+    models.push_back(own ? *own
+                         : numerics::accumulation_preset(
+                               accumulation_preset_for(hw, operand, op.get("fast_accum", 0) != 0)));
     Path r{true, nullptr}, e{false, &models.back()};
     ref[i] = ex.run(i, r, ref);
     if (operand == op.dtype) {

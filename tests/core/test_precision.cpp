@@ -73,6 +73,25 @@ TEST_CASE("an operand-format sweep changes energy and precision together", "[pre
   CHECK(b["precision"]["ops"][0]["preset"] == "pe_fp8_e4m3_acc_fp32");
 }
 
+TEST_CASE("fp8 fast accumulation selects its own accumulation model", "[precision]") {
+  const auto hw = load_hardware("h100-sxm", {});
+  CHECK(accumulation_preset_for(*hw, DType::fp8_e4m3) == "h100_fp8");
+  CHECK(accumulation_preset_for(*hw, DType::fp8_e4m3, true) == "h100_fp8_fastacc");
+  // bf16 has no fast-accumulation variant.
+  CHECK(accumulation_preset_for(*hw, DType::bf16, true) == "h100_bf16");
+  const auto normal = run_json({"run", "--hw", "h100-sxm", "--workload",
+                                "gemm:m=256,n=256,k=16384,dtype=fp8_e4m3", "--precision"});
+  const auto fast = run_json({"run", "--hw", "h100-sxm", "--workload",
+                              "gemm:m=256,n=256,k=16384,dtype=fp8_e4m3,fast_accum=1", "--precision"});
+  CHECK(normal["precision"]["ops"][0]["preset"] == "h100_fp8");
+  CHECK(fast["precision"]["ops"][0]["preset"] == "h100_fp8_fastacc");
+  // Without promotion the 13-bit accumulator loses more at K = 16384 (the shared
+  // H100 precision records, fp32 output, normal inputs: 2.1e-3 fastacc against
+  // 1.3e-4 with promotion; here the bf16 output rounding adds to both).
+  CHECK(fast["precision"]["ops"][0]["normwise_rel_err"].get<double>() >
+        normal["precision"]["ops"][0]["normwise_rel_err"].get<double>());
+}
+
 TEST_CASE("precision reports are deterministic for a seed", "[precision]") {
   auto hw = load_hardware("tpu-v1", {"compute.acc_dtype=fp16"});
   const Graph g = build_workload("gemm:m=64,n=64,k=2048,dtype=fp16");
