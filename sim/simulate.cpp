@@ -10,8 +10,12 @@ Program compile(const Graph& g, const Hardware& hw) {
   p.hardware = hw.name;
   p.workload = g.spec.empty() ? g.name : g.spec;
   p.kernels.reserve(g.ops.size());
-  for (size_t i = 0; i < g.ops.size(); ++i)
+  for (size_t i = 0; i < g.ops.size(); ++i) {
     p.kernels.push_back(hw.compute().lower(g, static_cast<int>(i), hw));
+    // Every kernel after the first is queued behind its predecessor in the same
+    // stream (or graph): targets may start it sooner than an isolated launch.
+    if (i > 0) p.kernels.back().attrs["queued"] = 1;
+  }
   return p;
 }
 

@@ -145,6 +145,31 @@ VecCost vec_cost(OpKind k, bool warp_softmax) {
   }
 }
 
+// Lane and SFU operations per element of the kernels a training step adds
+// (attr backward=1; see the FLOP counts in workloads/ir.cpp): gelu's derivative
+// evaluates erf and exp (SFU) and ~10 lane ops, silu's a sigmoid (exp) and ~7;
+// sigmoid/tanh/relu/softmax backward use the saved output (lanes only);
+// layernorm/rmsnorm/batchnorm backward their dx formulas (10/8/6). Training-mode
+// batch-norm: statistics (3) plus the normalise (4). reduce: one addition per
+// element read; optimizer: the op's own `flops` and `sfu` (square roots) per element.
+VecCost training_vec_cost(const Op& op) {
+  if (op.kind == OpKind::reduce) return {static_cast<double>(op.get("inputs", 1)), 0};
+  if (op.kind == OpKind::optimizer)
+    return {static_cast<double>(op.get("flops", 1)), static_cast<double>(op.get("sfu", 0)), "rsqrt"};
+  if (op.kind == OpKind::batchnorm && !op.get("backward", 0)) return {7, 0};   // training=1
+  switch (op.kind) {
+    case OpKind::gelu: return {10, 2, "erf"};
+    case OpKind::silu: return {7, 1, "exp"};
+    case OpKind::sigmoid:
+    case OpKind::tanh: return {3, 0};
+    case OpKind::softmax: return {4, 0};
+    case OpKind::layernorm: return {10, 0};
+    case OpKind::rmsnorm: return {8, 0};
+    case OpKind::batchnorm: return {6, 0};
+    default: return {1, 0};   // relu, pools, embedding scatter-add
+  }
+}
+
 // How PyTorch's CUDA kernels process one row of a row-wise reduction
 // (aten/src/ATen/native/cuda/SoftMax.cu, PersistentSoftmax.cuh, layer_norm_kernel.cu):
 //  * softmax, row <= 1024 elements and <= 4 KiB: softmax_warp_forward, one warp
@@ -172,8 +197,13 @@ struct RowKernel {
   bool warp = false;
 };
 
+// backward: the backward row kernels (_softmax_backward_data: softmax_warp_backward
+// in PersistentSoftmax.cuh holds both the gradient and the output row in registers;
+// cunn_SoftMaxBackward reduces sum(dy * y) in a first pass and writes dx in a
+// second; layer_norm_grad_input_kernel: the forward's two-pass structure over dy
+// and x). Both tensors are re-read on the second pass.
 RowKernel row_kernel(OpKind kind, int64_t cols, double elem_bytes, double max_threads, double regs_per_sm,
-                     double smem_per_sm) {
+                     double smem_per_sm, bool backward = false) {
   RowKernel r;
   const double row = static_cast<double>(cols) * elem_bytes;
   const auto steps = [&](int64_t threads, double load_bytes) {
@@ -188,7 +218,7 @@ RowKernel row_kernel(OpKind kind, int64_t cols, double elem_bytes, double max_th
       // indices, the running max/sum and addresses; 128-thread blocks of 4 rows.
       int64_t p2 = 1;
       while (p2 < cols) p2 *= 2;
-      const double regs = static_cast<double>(std::max<int64_t>(1, p2 / 32)) + 24;
+      const double regs = static_cast<double>((backward ? 2 : 1) * std::max<int64_t>(1, p2 / 32)) + 24;
       const int64_t blocks = std::max<int64_t>(1, static_cast<int64_t>(regs_per_sm / (regs * 128)));
       r.rows_per_sm = std::min<int64_t>(static_cast<int64_t>(max_threads) / 32, 4 * blocks);
       return r;
@@ -199,6 +229,13 @@ RowKernel row_kernel(OpKind kind, int64_t cols, double elem_bytes, double max_th
     const double smem_block = 48.0 * 1024;   // cudaDeviceProp::sharedMemPerBlock
     const int64_t by_threads = std::max<int64_t>(1, static_cast<int64_t>(max_threads) / r.threads);
     r.barriers = 2;
+    if (backward) {
+      r.rows_per_sm = by_threads;
+      r.round_trips = 2 * steps(r.threads, load);
+      r.barriers = 1;
+      r.rereads = 1;
+      return r;
+    }
     if (row < smem_block - 4.0 * static_cast<double>(r.threads / 32)) {
       r.rows_per_sm = std::clamp<int64_t>(static_cast<int64_t>(smem_per_sm / smem_block), 1, by_threads);
       r.round_trips = steps(r.threads, load);
@@ -281,6 +318,7 @@ void TensorCoreModel::bind(const Hardware& hw) {
   m_regs = p.real("register_file");
   m_multicast = p.integer("tma_multicast");
   m_launch = p.real("launch_overhead");
+  m_kernel_gap = p.real("kernel_gap");
   m_eff_fa2 = p.real("attention_efficiency_flash2");
   m_fa3_exposed = p.real("attention_softmax_exposed_flash3");
   m_eff_mem = p.real("attention_efficiency_efficient");
@@ -327,6 +365,7 @@ double TensorCoreModel::peak_flops(DType t) const {
 double TensorCoreModel::mma_efficiency(DType a, MmaPath path) const {
   switch (path) {
     case MmaPath::flash2: return m_eff_fa2;
+    case MmaPath::flash2_backward: return m_eff_fa2 * k_flash2_backward_mma_rate;
     case MmaPath::flash3: break;   // GEMM mainloop rate (see lower_attention)
     case MmaPath::efficient: return m_eff_mem;
     case MmaPath::gemm: break;
@@ -399,7 +438,15 @@ double TensorCoreModel::kernel_overhead_s(const Kernel& k, const KernelContext&)
   // GEMM thread blocks that do not overlap their start-up with a predecessor's
   // mainloop (non-persistent kernels: one block per SM slot per wave) pay it
   // once per wave on the busiest SM (attr startup_waves, set by lower_gemm).
-  return m_launch * k.attr("launches", 1.0) + m_wave_startup * k.attr("startup_waves", 0.0);
+  // An isolated kernel (what a microbenchmark times with CUDA events) pays the
+  // whole launch; the first kernel of an op queued behind another op (attr queued,
+  // set by compile) only the back-to-back gap. Further launches of a multi-kernel
+  // op keep the whole launch: the library issues them right after the first, and
+  // for short kernels (flash-decoding's combine step) the host's launch, not the
+  // GPU, sets the pace (the shared decode-attention records are timed that way).
+  const double launches = std::max(1.0, k.attr("launches", 1.0));
+  const double first = k.attr("queued", 0.0) != 0 ? m_kernel_gap : m_launch;
+  return first + (launches - 1.0) * m_launch + m_wave_startup * k.attr("startup_waves", 0.0);
 }
 
 double TensorCoreModel::capped_clock_hz(const Kernel& k, const Hardware& hw) const {
@@ -867,6 +914,12 @@ Kernel TensorCoreModel::lower_vector(const Op& op, const Hardware& hw) const {
       writes = dtype_bytes(out, nc * ho * wo);
       elems = nc * ho * wo * static_cast<double>(op.at("r") * op.at("s"));
       rows = nc * ho;
+      if (op.get("backward", 0)) {   // reads the output gradient, writes the input's
+        const OpTraffic t = op_traffic(op);
+        reads = t.read;
+        writes = t.written;
+        rows = nc * static_cast<double>(op.at("h"));
+      }
       break;
     }
     case OpKind::embedding: {
@@ -874,6 +927,19 @@ Kernel TensorCoreModel::lower_vector(const Op& op, const Hardware& hw) const {
       reads = dtype_bytes(in, n) + 8.0 * static_cast<double>(op.at("tokens"));
       writes = dtype_bytes(out, n);
       rows = static_cast<double>(op.at("tokens"));
+      if (op.get("backward", 0)) {   // zero fill, (sort,) scatter-add: ir.cpp's traffic
+        const OpTraffic t = op_traffic(op);
+        reads = t.read;
+        writes = t.written;
+        elems = n;
+      }
+      break;
+    }
+    case OpKind::optimizer: {
+      const OpTraffic t = op_traffic(op);
+      reads = t.read;
+      writes = t.written;
+      elems = static_cast<double>(op.at("elems"));
       break;
     }
     case OpKind::kv_read:
@@ -894,14 +960,22 @@ Kernel TensorCoreModel::lower_vector(const Op& op, const Hardware& hw) const {
       elems = rows * cols;
       writes = dtype_bytes(out, elems);
       reads = op_min_bytes(op) - writes;
+      if (is_training_op(op) || op.kind == OpKind::reduce) {   // backward kernels, reductions
+        const OpTraffic t = op_traffic(op);
+        reads = t.read;
+        writes = t.written;
+      }
+      // Backward row kernels read two tensors per row (the gradient and x or y).
+      const bool backward = op.get("backward", 0) != 0;
+      const double tensors = backward ? 2.0 : 1.0;
       if (op.kind == OpKind::layernorm || op.kind == OpKind::rmsnorm || op.kind == OpKind::softmax) {
-        row = row_kernel(op.kind, op.at("cols"), dtype_bytes(in, 1), m_max_threads, m_regs / 4.0, m_smem);
+        row = row_kernel(op.kind, op.at("cols"), dtype_bytes(in, 1), m_max_threads, m_regs / 4.0, m_smem, backward);
         // Passes after the first re-read the row from the L2 when the rows resident
         // on all SMs fit in half of it (the other half holds the streaming output
         // and the next rows); otherwise they go back to DRAM.
-        const double footprint = static_cast<double>(row->rows_per_sm * m_sm) * dtype_bytes(in, cols);
+        const double footprint = tensors * static_cast<double>(row->rows_per_sm * m_sm) * dtype_bytes(in, cols);
         if (row->rereads > 0) {
-          const double again = static_cast<double>(row->rereads) * dtype_bytes(in, elems);
+          const double again = tensors * static_cast<double>(row->rereads) * dtype_bytes(in, elems);
           l2_rereads = again;
           if (lv.l2.empty() || footprint > 0.5 * lv.l2_capacity) {
             reads += again;
@@ -913,7 +987,8 @@ Kernel TensorCoreModel::lower_vector(const Op& op, const Hardware& hw) const {
       break;
     }
   }
-  const VecCost vc = vec_cost(op.kind, row && row->warp);
+  const VecCost vc = is_training_op(op) || op.kind == OpKind::reduce ? training_vec_cost(op)
+                                                                     : vec_cost(op.kind, row && row->warp);
   // One thread block per row (row-wise ops) or per 4096 elements; all SMs take part
   // once there are enough blocks.
   const double blocks = std::max(1.0, std::max(rows, std::ceil(std::max(reads, writes) / 8192.0)));
@@ -936,6 +1011,9 @@ Kernel TensorCoreModel::lower_vector(const Op& op, const Hardware& hw) const {
   k.op_kind = std::string(op_kind_name(op.kind));
   k.attrs["bytes_in_flight"] = m_in_flight;
   k.attrs["passes"] = static_cast<double>(passes);
+  // Ops that are several launches (zero fill + kernel, sorted embedding backward,
+  // a foreach call over many tensors: attr launches, set by the training step).
+  if (op.attrs.count("launches")) k.attrs["launches"] = static_cast<double>(op.at("launches"));
   if (row) {
     // Block reductions per memory round trip (they are spread with the trips).
     k.attrs["row_reductions_per_trip"] = static_cast<double>(row->barriers) / static_cast<double>(row->round_trips);
@@ -1006,19 +1084,29 @@ Kernel TensorCoreModel::lower(const Graph& g, int index, const Hardware& hw) con
       break;
     }
     case OpKind::conv2d: {
-      // Implicit GEMM: M = n*ho*wo, N = cout, K = cin*r*s per group. The im2col
-      // tile is gathered from the input through the L2, so DRAM reads the input
-      // activation once, not the r*s-times larger im2col matrix.
-      const int64_t dil = op.get("dilation", 1), groups = op.get("groups", 1);
+      // Implicit GEMM of the pass (conv_gemm_dims: forward M = n*ho*wo, N = cout,
+      // K = cin*r*s per group; data and weight gradients). The im2col tile is
+      // gathered through the L2, so DRAM reads the activation it is built from
+      // once, not the r*s-times larger im2col matrix: the input (forward), the
+      // output gradient (dgrad). wgrad's im2col of the input goes on the A side
+      // (dW^T = im2col(x)^T dY: M and N swapped) for the same reason.
+      const ConvGemm c = conv_gemm_dims(op);
+      const int64_t grad = op.get("grad", 0);
+      GemmShape s{c.groups, c.m, c.n, c.k, true, op.dtype, op.out_dtype};
+      const int64_t dil = op.get("dilation", 1);
       const int64_t ho = conv_out_dim(op.at("h"), op.at("r"), op.at("stride"), op.at("pad"), dil);
       const int64_t wo = conv_out_dim(op.at("w"), op.at("s"), op.at("stride"), op.at("pad"), dil);
-      GemmShape s{groups, op.at("n") * ho * wo, op.at("cout") / groups,
-                  (op.at("cin") / groups) * op.at("r") * op.at("s"), true, op.dtype, op.out_dtype};
-      const double x = static_cast<double>(op.at("n") * op.at("cin") * op.at("h") * op.at("w"));
-      k = lower_gemm(op, s, dtype_bytes(op.dtype, x), hw);
+      double a = static_cast<double>(op.at("n") * op.at("cin") * op.at("h") * op.at("w"));
+      if (grad == 1) a = static_cast<double>(op.at("n") * op.at("cout") * ho * wo);
+      if (grad == 2) s = GemmShape{c.groups, c.n, c.m, c.k, false, op.dtype, op.out_dtype};
+      k = lower_gemm(op, s, dtype_bytes(op.dtype, a), hw);
       break;
     }
     case OpKind::attention:
+      if (op.get("backward", 0)) {
+        k = lower_attention_backward(op, hw);
+        break;
+      }
       k = (op.at("sq") * (op.at("heads") / op.get("kv_heads", op.at("heads"))) <= 64 && op.at("sq") < op.at("skv"))
               ? lower_decode_attention(op, hw)
               : lower_attention(op, hw);
@@ -1085,7 +1173,15 @@ void register_tensorcore(Registry& r) {
        // Hopper thread-block clusters with TMA multicast (whitepaper); 1 before Hopper.
        p_int("tma_multicast", "2", "thread blocks of a cluster that share one B tile load"),
        p_qty("launch_overhead", Unit::seconds, "4.5us",
-             "per-kernel launch, fill and drain time not overlapped with work (fitted)"),
+             "launch, fill and drain time of a kernel timed alone with CUDA events, not overlapped "
+             "with work (fitted)"),
+       // Not fitted (no shared measurement separates it): back-to-back kernels in one
+       // stream start ~1 us apart (NVIDIA, "Getting Started with CUDA Graphs", 2019:
+       // 3.8 us per 2.9 us kernel in a stream), and a small kernel's own fixed cost
+       // (block dispatch, first DRAM round trip, drain) is ~1 us more.
+       p_qty("kernel_gap", Unit::seconds, "2us",
+             "fixed cost of a kernel queued behind another in the same stream or CUDA graph "
+             "(its launch overlaps the predecessor; assumption, see docs/gpu-model.md)"),
        // Little's law: 2048 threads x 16 B vector loads outstanding per SM.
        p_qty("bytes_in_flight", Unit::bytes, "32KiB", "outstanding load bytes per SM in streaming kernels"),
        // Whitepapers (Volta to Blackwell): 64 resident warps = 2048 threads per SM.

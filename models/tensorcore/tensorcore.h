@@ -38,7 +38,17 @@ MmaPipe mma_pipe(DType a);
 std::string_view mma_pipe_name(MmaPipe p);
 
 // How a kernel's mma instructions are issued (kernel attr "mma_path").
-enum class MmaPath { gemm = 0, flash2 = 1, flash3 = 2, efficient = 3 };
+enum class MmaPath { gemm = 0, flash2 = 1, flash3 = 2, efficient = 3, flash2_backward = 4 };
+
+// FlashAttention-2's backward kernel issues its MMAs at k_flash2_backward_mma_rate
+// times the forward's rate (attention_efficiency_flash2). Assumption, not fitted
+// (the reference data has no backward measurements): the FA2 paper (Dao 2023,
+// sec. 4.1, A100 benchmarks) reports the backward pass at roughly 0.6-0.7x the
+// forward's FLOP rate; the midpoint is applied to the MMA issue rate (more
+// accumulators in registers, five products per block pair, dQ atomics), while the
+// recomputed softmax, the atomics' traffic and the extra launches are modelled
+// explicitly (models/tensorcore/attention_backward.cpp).
+inline constexpr double k_flash2_backward_mma_rate = 0.65;
 
 // GEMM problem as the mapper sees it.
 struct GemmShape {
@@ -84,6 +94,8 @@ class TensorCoreModel : public ComputeModel {
   Kernel lower_gemm(const Op& op, const GemmShape& s, double a_dram_bytes, const Hardware& hw) const;
   Kernel lower_attention(const Op& op, const Hardware& hw) const;
   Kernel lower_decode_attention(const Op& op, const Hardware& hw) const;
+  // attr backward=1: FlashAttention-2's backward (attention_backward.cpp).
+  Kernel lower_attention_backward(const Op& op, const Hardware& hw) const;
   Kernel lower_vector(const Op& op, const Hardware& hw) const;
   Kernel lower_collective(const Op& op) const;
   double mma_cycles(const Instr& in, const Kernel& k) const;
@@ -93,6 +105,7 @@ class TensorCoreModel : public ComputeModel {
   std::array<double, k_mma_pipes> m_rate{}, m_eff{}, m_energy{};
   double m_sfu = 16, m_alu = 128, m_smem = 0, m_smem_bpc = 128, m_regs = 0;
   int64_t m_multicast = 1;
+  double m_kernel_gap = 0;
   double m_launch = 0, m_eff_fa2 = 1, m_fa3_exposed = 1, m_eff_mem = 1;
   double m_link_bw = 0, m_link_latency = 0, m_row_trip = 0, m_row_sync = 0, m_max_threads = 2048;
   double m_wave_startup = 0;

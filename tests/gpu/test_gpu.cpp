@@ -1,6 +1,7 @@
 // Tests of the GPU model (compute "tensorcore", memories "hbm" and "cache") and of
 // the compare tool against the shared H100 and A100 measurements.
 #include <catch2/catch.hpp>
+#include <fmt/format.h>
 
 #include <chrono>
 #include <cmath>
@@ -188,6 +189,28 @@ TEST_CASE("fp8 GEMMs spend energy on the fp32 promotion unless fast accumulation
   const auto capped = load_hardware("h100-sxm", {});
   CHECK(simulate(build_workload("gemm:m=8192,n=8192,k=8192,dtype=fp8_e4m3,fast_accum=1"), *capped).time_s <
         simulate(build_workload("gemm:m=8192,n=8192,k=8192,dtype=fp8_e4m3"), *capped).time_s);
+}
+
+TEST_CASE("a kernel queued behind another pays the back-to-back gap, not a launch", "[gpu][launch]") {
+  const auto hw = load_hardware("h100-sxm", {"compute.launch_overhead=4us", "compute.kernel_gap=1.5us"});
+  // Two element-wise kernels in one workload: the first is launched alone (4 us, as
+  // a microbenchmark times it), the second is queued behind it (1.5 us).
+  Graph g;
+  g.name = "two";
+  for (int i = 0; i < 2; ++i) {
+    Op op;
+    op.name = fmt::format("add{}", i);
+    op.kind = OpKind::add;
+    op.dtype = op.out_dtype = DType::bf16;
+    op.attrs = {{"rows", 1024}, {"cols", 1024}, {"inputs", 2}};
+    if (i > 0) op.deps = {0};
+    g.add(op);
+  }
+  const RunResult r = simulate(g, *hw);
+  CHECK(r.ops[0].overhead_s == Approx(4e-6));
+  CHECK(r.ops[1].overhead_s == Approx(1.5e-6));
+  // Same kernel body: the times differ by the overheads alone.
+  CHECK(r.ops[0].time_s - r.ops[1].time_s == Approx(2.5e-6).epsilon(1e-6));
 }
 
 TEST_CASE("power limit lowers the SM clock under dense load", "[gpu][power]") {
