@@ -2,6 +2,7 @@
 
 #include <fmt/format.h>
 
+#include <algorithm>
 #include <stdexcept>
 
 #include "sim/error.h"
@@ -23,7 +24,8 @@ constexpr KindName kKinds[] = {
     {OpKind::embedding, "embedding"}, {OpKind::kv_read, "kv_read"},
     {OpKind::kv_write, "kv_write"},   {OpKind::allreduce, "allreduce"},
     {OpKind::allgather, "allgather"}, {OpKind::reducescatter, "reducescatter"},
-    {OpKind::alltoall, "alltoall"},
+    {OpKind::alltoall, "alltoall"},   {OpKind::reduce, "reduce"},
+    {OpKind::optimizer, "optimizer"},
 };
 
 // Required attributes per kind (optional ones are read with get()).
@@ -41,6 +43,7 @@ std::vector<std::string_view> required_attrs(OpKind k) {
     case OpKind::allgather:
     case OpKind::reducescatter:
     case OpKind::alltoall: return {"bytes", "ranks"};
+    case OpKind::optimizer: return {"elems", "reads", "writes"};
     default: return {"rows", "cols"};
   }
 }
@@ -62,6 +65,48 @@ double vector_flops_per_elem(OpKind k) {
     default: return 0;
   }
 }
+
+// FLOPs per element of the backward kernels (attr backward=1), counted from the
+// derivative each evaluates (y: the forward output, x: its input, dy: the incoming
+// gradient):
+//   relu     threshold_backward: dy where y > 0                          1
+//   sigmoid  sigmoid_backward: dy * (1 - y) * y                          3
+//   tanh     tanh_backward: dy * (1 - y * y)                             3
+//   silu     s = sigmoid(x) (4), dy * s * (1 + x * (1 - s)) (5)          9
+//   gelu     cdf = 0.5 (1 + erf(x / sqrt 2)) (4), pdf = exp(-x^2 / 2) / sqrt(2 pi)
+//            (4), dy * (cdf + x * pdf) (3)                               11
+//   softmax  _softmax_backward_data: y * (dy - sum(dy * y)) (mul, sum, sub, mul)   4
+//   layernorm  dx: xhat (2), gamma * dy (1), the two row sums (3), rstd * (g dy -
+//            mean(g dy) - xhat mean(g dy xhat)) (4)                      10
+//   rmsnorm  the same without the mean terms                             8
+//   batchnorm  elementwise pass: (dy - mean_dy - xhat mean_dy_xhat) * gamma * invstd   6
+double backward_flops_per_elem(OpKind k) {
+  switch (k) {
+    case OpKind::relu: return 1;
+    case OpKind::sigmoid: case OpKind::tanh: return 3;
+    case OpKind::silu: return 9;
+    case OpKind::gelu: return 11;
+    case OpKind::softmax: return 4;
+    case OpKind::layernorm: return 10;
+    case OpKind::rmsnorm: return 8;
+    case OpKind::batchnorm: return 6;
+    default: return 0;
+  }
+}
+
+// Batch-norm in training mode (batch statistics): the statistics pass (sum and
+// sum of squares: 3 per element) plus the inference form's 4.
+constexpr double k_batchnorm_training_flops = 7;
+
+// PyTorch's embedding_dense_backward_cuda (aten/src/ATen/native/cuda/Embedding.cu)
+// takes a direct path (at::zeros of the weight gradient, then
+// embedding_backward_feature_kernel) up to 3072 indices, and above that sorts the
+// indices first (EmbeddingBackwardKernel.cu).
+constexpr int64_t k_embedding_direct_indices = 3072;
+// The sorted path: cuda::cub::radix_sort_pairs of the int64 indices with their
+// positions over all 64 key bits (Embedding.cu passes no bit range), i.e. 8 passes
+// of 8 bits, each reading and writing keys and values (4 x 8 bytes per index).
+constexpr double k_embedding_sort_bytes_per_index = 8 * 4 * 8;
 
 }  // namespace
 
@@ -91,17 +136,27 @@ std::vector<std::string_view> op_required_attrs(OpKind k) { return required_attr
 std::vector<std::string_view> op_attr_names(OpKind k) {
   std::vector<std::string_view> names = required_attrs(k);
   switch (k) {
-    case OpKind::matmul: names.insert(names.end(), {"b_shared", "fast_accum"}); break;
-    case OpKind::conv2d: names.insert(names.end(), {"dilation", "groups"}); break;
-    case OpKind::attention:
-      names.insert(names.end(), {"kv_heads", "causal", "bias", "bias_shared"});
+    case OpKind::matmul:
+      names.insert(names.end(), {"b_shared", "fast_accum", "param", "bias", "tied"});
       break;
-    case OpKind::maxpool: case OpKind::avgpool: names.push_back("pad"); break;
-    case OpKind::embedding: names.push_back("vocab"); break;
+    case OpKind::conv2d: names.insert(names.end(), {"dilation", "groups", "bias", "grad"}); break;
+    case OpKind::attention:
+      names.insert(names.end(), {"kv_heads", "causal", "bias", "bias_shared", "backward", "bias_grad"});
+      break;
+    case OpKind::maxpool: case OpKind::avgpool: names.insert(names.end(), {"pad", "backward"}); break;
+    case OpKind::embedding: names.insert(names.end(), {"vocab", "backward", "tied"}); break;
     case OpKind::kv_read: names.push_back("append"); break;
     case OpKind::add: case OpKind::mul: names.push_back("inputs"); break;
+    case OpKind::batchnorm: names.insert(names.end(), {"backward", "training"}); break;
+    case OpKind::layernorm: case OpKind::rmsnorm: case OpKind::softmax: case OpKind::gelu:
+    case OpKind::silu: case OpKind::relu: case OpKind::sigmoid: case OpKind::tanh:
+      names.push_back("backward");
+      break;
+    case OpKind::reduce: names.insert(names.end(), {"inputs", "outputs"}); break;
+    case OpKind::optimizer: names.insert(names.end(), {"flops", "sfu", "tensors"}); break;
     default: break;
   }
+  names.insert(names.end(), {"output", "launches"});
   return names;
 }
 
@@ -110,7 +165,7 @@ bool is_vector_kind(OpKind k) {
     case OpKind::layernorm: case OpKind::rmsnorm: case OpKind::softmax: case OpKind::gelu:
     case OpKind::silu: case OpKind::relu: case OpKind::sigmoid: case OpKind::tanh:
     case OpKind::add: case OpKind::mul: case OpKind::batchnorm: case OpKind::copy:
-    case OpKind::transpose:
+    case OpKind::transpose: case OpKind::reduce: case OpKind::optimizer:
       return true;
     default:
       return false;
@@ -144,8 +199,171 @@ int64_t conv_out_dim(int64_t in, int64_t k, int64_t stride, int64_t pad, int64_t
   return static_cast<int64_t>(span / stride + 1);
 }
 
+bool is_training_op(const Op& op) {
+  return op.kind == OpKind::optimizer || op.get("backward", 0) != 0 || op.get("grad", 0) != 0 ||
+         op.get("training", 0) != 0;
+}
+
+bool is_training_graph(const Graph& g) {
+  for (const auto& op : g.ops)
+    if (is_training_op(op)) return true;
+  return false;
+}
+
+ConvGemm conv_gemm_dims(const Op& op) {
+  const int64_t dil = op.get("dilation", 1), groups = op.get("groups", 1);
+  const int64_t n = op.at("n"), cin = op.at("cin"), cout = op.at("cout"), r = op.at("r"), s = op.at("s");
+  const int64_t stride = op.at("stride");
+  const int64_t ho = conv_out_dim(op.at("h"), r, stride, op.at("pad"), dil);
+  const int64_t wo = conv_out_dim(op.at("w"), s, stride, op.at("pad"), dil);
+  switch (op.get("grad", 0)) {
+    case 1: {
+      // Input positions that receive a gradient, per stride phase (stride 1: all h*w).
+      const int64_t hs = (op.at("h") + stride - 1) / stride, ws = (op.at("w") + stride - 1) / stride;
+      return {groups, n * hs * ws, cin / groups, cout / groups * r * s};
+    }
+    case 2: return {groups, cout / groups, cin / groups * r * s, n * ho * wo};
+    default: return {groups, n * ho * wo, cout / groups, cin / groups * r * s};
+  }
+}
+
+int64_t op_out_elems(const Op& op) {
+  switch (op.kind) {
+    case OpKind::matmul: return op.at("batch") * op.at("m") * op.at("n");
+    case OpKind::conv2d: {
+      const int64_t g = op.get("groups", 1);
+      if (op.get("grad", 0) == 1) return op.at("n") * op.at("cin") * op.at("h") * op.at("w");
+      if (op.get("grad", 0) == 2) return op.at("cout") * (op.at("cin") / g) * op.at("r") * op.at("s");
+      const int64_t dil = op.get("dilation", 1);
+      return op.at("n") * op.at("cout") * conv_out_dim(op.at("h"), op.at("r"), op.at("stride"), op.at("pad"), dil) *
+             conv_out_dim(op.at("w"), op.at("s"), op.at("stride"), op.at("pad"), dil);
+    }
+    case OpKind::attention: return op.at("batch") * op.at("heads") * op.at("sq") * op.at("d");
+    case OpKind::maxpool:
+    case OpKind::avgpool:
+      if (op.get("backward", 0)) return op.at("n") * op.at("c") * op.at("h") * op.at("w");
+      return op.at("n") * op.at("c") * conv_out_dim(op.at("h"), op.at("r"), op.at("stride"), op.get("pad", 0), 1) *
+             conv_out_dim(op.at("w"), op.at("s"), op.at("stride"), op.get("pad", 0), 1);
+    case OpKind::embedding:
+      return (op.get("backward", 0) ? op.get("vocab", op.at("tokens")) : op.at("tokens")) * op.at("dim");
+    case OpKind::kv_read:
+    case OpKind::kv_write: return 2 * op.at("batch") * op.at("kv_heads") * op.at("tokens") * op.at("d");
+    case OpKind::allreduce: case OpKind::allgather: case OpKind::reducescatter: case OpKind::alltoall:
+      return std::max<int64_t>(1, op.at("bytes") / 2);
+    case OpKind::reduce: return op.get("outputs", 1) * op.at("cols");
+    case OpKind::optimizer: return op.at("elems");
+    default: return op.at("rows") * op.at("cols");
+  }
+}
+
+namespace {
+
+// Traffic of the ops a training step appends (is_training_op) and of `reduce`;
+// `in` is the format of what the op reads, `out` of what it writes.
+OpTraffic training_traffic(const Op& op) {
+  const auto d = [&](std::string_view k) { return static_cast<double>(op.at(k)); };
+  const DType in = op.dtype, out = op.out_dtype;
+  switch (op.kind) {
+    case OpKind::conv2d: {
+      const int64_t dil = op.get("dilation", 1);
+      const double ho = conv_out_dim(op.at("h"), op.at("r"), op.at("stride"), op.at("pad"), dil);
+      const double wo = conv_out_dim(op.at("w"), op.at("s"), op.at("stride"), op.at("pad"), dil);
+      const double x = d("n") * d("cin") * d("h") * d("w");
+      const double dy = d("n") * d("cout") * ho * wo;
+      const double wgt = d("cout") * (d("cin") / static_cast<double>(op.get("groups", 1))) * d("r") * d("s");
+      if (op.get("grad", 0) == 1) return {dtype_bytes(in, dy + wgt), dtype_bytes(out, x)};   // dgrad
+      return {dtype_bytes(in, x + dy), dtype_bytes(out, wgt)};                               // wgrad
+    }
+    case OpKind::attention: {
+      // Reads Q, K, V, O, dO and the forward's log-sum-exp (fp32 per query row),
+      // writes dQ, dK, dV (and the bias gradient, B x H x sq x skv, with bias_grad).
+      const double kvh = static_cast<double>(op.get("kv_heads", op.at("heads")));
+      const double q = d("batch") * d("heads") * d("sq") * d("d");
+      const double kv = 2.0 * d("batch") * kvh * d("skv") * d("d");
+      const double scores = d("batch") * d("heads") * d("sq") * d("skv");
+      double read = dtype_bytes(in, 3.0 * q + kv) + 4.0 * d("batch") * d("heads") * d("sq");
+      if (op.get("bias", 0))
+        read += dtype_bytes(in, (op.get("bias_shared", 0) ? 1.0 : d("batch")) * d("heads") * d("sq") * d("skv"));
+      double written = dtype_bytes(out, q + kv);
+      if (op.get("bias_grad", 0)) written += dtype_bytes(out, scores);
+      return {read, written};
+    }
+    case OpKind::maxpool:
+    case OpKind::avgpool: {
+      const int64_t pad = op.get("pad", 0);
+      const double ho = conv_out_dim(op.at("h"), op.at("r"), op.at("stride"), pad, 1);
+      const double wo = conv_out_dim(op.at("w"), op.at("s"), op.at("stride"), pad, 1);
+      const double o = d("n") * d("c") * ho * wo, x = d("n") * d("c") * d("h") * d("w");
+      // max_pool2d_with_indices_backward (DilatedMaxPool2d.cu): gradInput.zero_(),
+      // then a kernel over the input that gathers the output gradients whose saved
+      // int64 index points at it. avg_pool2d_backward: one kernel over the input.
+      if (op.kind == OpKind::maxpool) return {dtype_bytes(in, o) + 8.0 * o, 2.0 * dtype_bytes(out, x)};
+      return {dtype_bytes(in, o), dtype_bytes(out, x)};
+    }
+    case OpKind::embedding: {
+      const double t = d("tokens"), dim = d("dim"), vocab = static_cast<double>(op.get("vocab", op.at("tokens")));
+      // embedding_dense_backward: the weight gradient is zero-filled (vocab x dim),
+      // the incoming gradient (tokens x dim) and the int64 indices are read, and the
+      // rows of the used tokens are accumulated (at most tokens x dim).
+      OpTraffic t0{dtype_bytes(in, t * dim) + 8.0 * t, dtype_bytes(out, vocab * dim + t * dim)};
+      if (op.at("tokens") > k_embedding_direct_indices) {
+        // Sorted path: the radix sort, and the fp32 partial sums per segment that
+        // compute_grad_weight writes and sum_and_scatter reads.
+        t0.read += 0.5 * k_embedding_sort_bytes_per_index * t + 4.0 * t * dim;
+        t0.written += 0.5 * k_embedding_sort_bytes_per_index * t + 4.0 * t * dim;
+      }
+      return t0;
+    }
+    case OpKind::reduce:
+      return {dtype_bytes(in, static_cast<double>(op.get("inputs", 1)) * d("rows") * d("cols")),
+              dtype_bytes(out, static_cast<double>(op.get("outputs", 1)) * d("cols"))};
+    case OpKind::optimizer:
+      return {dtype_bytes(in, d("reads") * d("elems")), dtype_bytes(out, d("writes") * d("elems"))};
+    default: {
+      const double rows = d("rows"), cols = d("cols"), e = rows * cols;
+      if (op.kind == OpKind::batchnorm && op.get("training", 0) && !op.get("backward", 0))
+        // Statistics pass and normalise pass both read x; mean and invstd (fp32 per
+        // channel) are saved for the backward.
+        return {dtype_bytes(in, 2.0 * e + 2.0 * cols), dtype_bytes(out, e) + 8.0 * cols};
+      // Backward kernels read the incoming gradient and one saved tensor (x or y).
+      double read = dtype_bytes(in, 2.0 * e);
+      if (op.kind == OpKind::layernorm) read += dtype_bytes(in, cols) + 8.0 * rows;   // gamma; mean, rstd
+      if (op.kind == OpKind::rmsnorm) read += dtype_bytes(in, cols) + 4.0 * rows;     // gamma; rstd
+      // gamma; mean, invstd, and the reduction pass's sum(dy), sum(dy * (x - mean)) (fp32)
+      if (op.kind == OpKind::batchnorm) read += dtype_bytes(in, cols) + 16.0 * cols;
+      return {read, dtype_bytes(out, e)};
+    }
+  }
+}
+
+}  // namespace
+
 double op_flops(const Op& op) {
   const auto d = [&](std::string_view k) { return static_cast<double>(op.at(k)); };
+  if (op.kind == OpKind::reduce)   // one addition per element read
+    return static_cast<double>(op.get("inputs", 1)) * d("rows") * d("cols");
+  if (op.kind == OpKind::optimizer) return static_cast<double>(op.get("flops", 1)) * d("elems");
+  if (op.get("backward", 0)) {
+    switch (op.kind) {
+      case OpKind::attention: {
+        // FlashAttention-2's backward: recompute S = Q K^T, dV = P^T dO, dP = dO V^T,
+        // dK = dS^T Q, dQ = dS K: five products of the forward's size, 2.5 x its FLOPs.
+        Op fwd = op;
+        fwd.attrs.erase("backward");
+        return 2.5 * op_flops(fwd);
+      }
+      case OpKind::maxpool: {   // one addition per output gradient
+        const int64_t pad = op.get("pad", 0);
+        return d("n") * d("c") * conv_out_dim(op.at("h"), op.at("r"), op.at("stride"), pad, 1) *
+               conv_out_dim(op.at("w"), op.at("s"), op.at("stride"), pad, 1);
+      }
+      case OpKind::avgpool: break;   // spreads each output gradient over its window: as forward
+      case OpKind::embedding: return d("tokens") * d("dim");   // the scatter-add
+      default: return backward_flops_per_elem(op.kind) * d("rows") * d("cols");
+    }
+  }
+  if (op.kind == OpKind::batchnorm && op.get("training", 0))
+    return k_batchnorm_training_flops * d("rows") * d("cols");
   switch (op.kind) {
     case OpKind::matmul:
       return 2.0 * d("batch") * d("m") * d("n") * d("k");
@@ -187,7 +405,28 @@ double op_flops(const Op& op) {
   }
 }
 
+OpTraffic op_traffic(const Op& op) {
+  if (is_training_op(op) || op.kind == OpKind::reduce) return training_traffic(op);
+  const double total = op_min_bytes(op);
+  switch (op.kind) {
+    case OpKind::kv_read:
+      if (op.get("append", 0) == 0) return {total, 0};
+      return {total / 2, total / 2};
+    case OpKind::kv_write:
+    case OpKind::allreduce: case OpKind::allgather: case OpKind::reducescatter: case OpKind::alltoall:
+      return {total, 0};
+    default: {
+      const double written = std::min(total, dtype_bytes(op.out_dtype, static_cast<double>(op_out_elems(op))));
+      return {total - written, written};
+    }
+  }
+}
+
 double op_min_bytes(const Op& op) {
+  if (is_training_op(op) || op.kind == OpKind::reduce) {
+    const OpTraffic t = training_traffic(op);
+    return t.read + t.written;
+  }
   const auto d = [&](std::string_view k) { return static_cast<double>(op.at(k)); };
   const DType in = op.dtype, out = op.out_dtype;
   switch (op.kind) {
@@ -283,12 +522,20 @@ void validate_graph(const Graph& g, std::string_view source) {
                                      "2^48", source, op.name, op_kind_name(op.kind), key, value));
       const bool may_be_zero = key == "pad" || key == "causal" || key == "bias" ||
                                key == "b_shared" || key == "bias_shared" || key == "append" ||
-                               key == "fast_accum";
+                               key == "fast_accum" || key == "param" || key == "grad" || key == "backward" ||
+                               key == "bias_grad" || key == "training" || key == "output" || key == "sfu";
       if (value < 0 || (value == 0 && !may_be_zero))
         throw InputError(fmt::format("{}: op '{}' ({}): '{}' = {} must be {}", source, op.name,
                                      op_kind_name(op.kind), key, value,
                                      may_be_zero ? ">= 0" : "a positive integer"));
     }
+    for (const char* flag : {"backward", "training", "output", "param", "bias_grad"})
+      if (op.get(flag, 0) > 1)
+        throw InputError(fmt::format("{}: op '{}' ({}): '{}' = {} must be 0 or 1", source, op.name,
+                                     op_kind_name(op.kind), flag, op.get(flag, 0)));
+    if (op.kind == OpKind::conv2d && op.get("grad", 0) > 2)
+      throw InputError(fmt::format("{}: op '{}' (conv2d): 'grad' = {} must be 0 (forward), 1 (data gradient) "
+                                   "or 2 (weight gradient)", source, op.name, op.get("grad", 0)));
     for (int dep : op.deps)
       if (dep < 0 || static_cast<size_t>(dep) >= i)
         throw InputError(fmt::format("{}: op '{}' depends on op index {}, which is not an "

@@ -29,6 +29,32 @@
 //               makes it a concatenation (HF DynamicCache's torch.cat): it also
 //               reads the A new positions and writes all tokens + A positions.
 //   allreduce, allgather, reducescatter, alltoall   bytes, ranks
+//   reduce      rows, cols: column sums over the rows (a gradient's reduction to a
+//               bias or norm weight, or over a broadcast dimension); reads `inputs`
+//               rows x cols tensors (default 1), writes `outputs` cols-sized
+//               results (default 1)
+//   optimizer   elems, reads, writes: one optimizer kernel (a torch._foreach_* call
+//               or a fused optimizer kernel) over `elems` parameter elements that
+//               reads `reads` and writes `writes` tensors per element; optional
+//               flops (per element, default 1), sfu (square roots per element),
+//               tensors (parameter tensors), launches (kernels of the call)
+//
+// Training (workloads/training.h) adds attributes:
+//   matmul      param=1: B is a learned weight (nn.Linear); bias=1: the linear
+//               has a bias; tied=T: ops with the same T share one weight (and
+//               one bias), e.g. tied embeddings
+//   conv2d      bias=1: the convolution has a bias; grad=1 (data gradient,
+//               cuDNN dgrad) or grad=2 (weight gradient, wgrad) instead of the
+//               forward pass (grad=0); conv_gemm_dims() gives each pass's GEMM
+//   attention, embedding, maxpool, avgpool, layernorm, rmsnorm, batchnorm,
+//   softmax, gelu, silu, relu, sigmoid, tanh
+//               backward=1: the op's backward kernel(s) (op_flops/op_min_bytes
+//               count their own work and traffic; see ir.cpp); attention also
+//               bias_grad=1 (writes the bias gradient)
+//   batchnorm   training=1: batch statistics (training mode: a statistics pass
+//               and a normalise pass over x)
+//   any kind    output=1: the op's result is a model output that backward is
+//               seeded at; launches=L: the op is L kernel launches
 #include <cstdint>
 #include <map>
 #include <string>
@@ -46,6 +72,7 @@ enum class OpKind {
   maxpool, avgpool, embedding,
   kv_read, kv_write,
   allreduce, allgather, reducescatter, alltoall,
+  reduce, optimizer,
 };
 
 std::string_view op_kind_name(OpKind k);
@@ -76,8 +103,35 @@ double op_flops(const Op& op);
 // Minimum bytes moved to and from memory: every input read once, every output
 // written once, in the op's formats.
 double op_min_bytes(const Op& op);
+// Read and written bytes of op_min_bytes (read + written == op_min_bytes).
+struct OpTraffic {
+  double read = 0, written = 0;
+};
+OpTraffic op_traffic(const Op& op);
 // Output spatial size of a conv/pool: floor((h + 2p - d(r-1) - 1)/stride) + 1.
 int64_t conv_out_dim(int64_t in, int64_t k, int64_t stride, int64_t pad, int64_t dilation);
+// Elements of an op's (first) output tensor.
+int64_t op_out_elems(const Op& op);
+
+// The implicit GEMM of one convolution pass (attr grad: 0 forward, 1 data
+// gradient, 2 weight gradient), per group: C[m][n] = A[m][k] * B[k][n], `groups`
+// independent products.
+//   forward  m = n*ho*wo       n = cout/g        k = cin/g*r*s
+//   data     m = n*h*w         n = cin/g         k = cout/g*r*s   (stride 1)
+//   weight   m = cout/g        n = cin/g*r*s     k = n*ho*wo
+// For stride > 1 the data gradient skips the positions a strided forward never
+// wrote (cuDNN's and CUTLASS's strided dgrad split the input into stride x stride
+// phases, each with its own subset of filter taps): m = n*ceil(h/stride)*ceil(w/stride),
+// so that every pass does the forward's multiply-adds.
+struct ConvGemm {
+  int64_t groups = 1, m = 1, n = 1, k = 1;
+};
+ConvGemm conv_gemm_dims(const Op& conv);
+
+// Backward and optimizer ops (attr backward=1, conv grad > 0, kind optimizer,
+// batchnorm training=1): what a training step appends besides plain matmul, add,
+// mul, copy and reduce kernels.
+bool is_training_op(const Op& op);
 
 struct Graph {
   std::string name;                  // e.g. "gemm" or "resnet50"
@@ -88,6 +142,9 @@ struct Graph {
   int add(Op op);                    // appends, returns its index
   double total_flops() const;
 };
+
+// True when the graph holds a training step (any is_training_op op).
+bool is_training_graph(const Graph& g);
 
 // Checks attribute presence and ranges for every op; throws InputError naming
 // `source`, the op and the attribute.
