@@ -11,11 +11,20 @@ using namespace tessera;
 
 namespace {
 
-double flops_where(const Graph& g, bool (*pred)(const Op&)) {
+template <class Pred>
+double flops_where(const Graph& g, Pred pred) {
   double f = 0;
   for (const auto& op : g.ops)
     if (pred(op)) f += op_flops(op);
   return f;
+}
+
+template <class Pred>
+double bytes_where(const Graph& g, Pred pred) {
+  double b = 0;
+  for (const auto& op : g.ops)
+    if (pred(op)) b += op_min_bytes(op);
+  return b;
 }
 
 double flops_prefix(const Graph& g, const std::string& prefix) {
@@ -208,16 +217,39 @@ TEST_CASE("LLaMA-7B prefill: 2 * 6.48e9 * tokens plus causal attention", "[model
   // Causal attention per layer: 4 * batch * 32 heads * S^2 * 128 / 2 = 2 * S^2 * 4096.
   const double tokens = 2 * 512;
   Graph g = build_workload("llama-7b:batch=2,seq=512");
-  const double linear = flops_where(g, [](const Op& op) { return op.kind == OpKind::matmul; });
+  const auto rotary = [](const Op& op) { return op.name.rfind("rotary.", 0) == 0; };
+  const double linear =
+      flops_where(g, [&](const Op& op) { return op.kind == OpKind::matmul && !rotary(op); });
   const double attn = flops_where(g, [](const Op& op) { return op.kind == OpKind::attention; });
   CHECK(linear == 2.0 * 6476005376.0 * tokens);
+  // LlamaRotaryEmbedding's cos/sin tables, once per forward: inv_freq [2, 64, 1] x
+  // positions [2, 1, 512] in fp32 = 2 * 2 * 64 * 512 FLOP, then cat, cos, sin, the
+  // attention_scaling products and the casts: 10 kernels.
+  CHECK(flops_where(g, [&](const Op& op) { return op.kind == OpKind::matmul && rotary(op); }) ==
+        2.0 * 2 * 64 * 512);
+  CHECK(names_with_prefix(g, "rotary.") ==
+        std::vector<std::string>{"inv_freq_float", "position_ids_float", "freqs", "cat", "cos",
+                                 "cos_scaling", "cos_to_dtype", "sin", "sin_scaling", "sin_to_dtype"});
   CHECK(attn == 32.0 * 2 * (2.0 * 512 * 512 * 4096));
   CHECK(g.info.at("params_per_layer") == 202375168.0 + 2 * 4096);
   // HF counts 6,738,415,616 with the LM head (32000 * 4096 = 131,072,000); LlamaModel
   // without it: 6,607,343,616.
   CHECK(g.info.at("params") == 6607343616.0);
-  // One layer, kernel by kernel (HF LlamaDecoderLayer; rotary as elementwise kernels).
-  CHECK(names_with_prefix(g, "l0.") ==
+  // One layer, kernel by kernel (HF LlamaDecoderLayer; rotary as elementwise kernels;
+  // LlamaRMSNorm as its eight PyTorch operations).
+  CHECK(names_with_prefix(g, "l0.input_norm") ==
+        std::vector<std::string>{".to_fp32", ".pow", ".mean", ".add_eps", ".rsqrt", ".mul_rsqrt",
+                                 ".to_input_dtype", ".mul_weight"});
+  // The norm's traffic in bf16 at 1024 tokens x 4096: cast up 2+4 B, pow 4+4, mean 4
+  // (+ 4 B per row), the rows x 1 add and rsqrt 4+4 B per row each, broadcast
+  // multiply 4+4 (+4 per row), cast down 4+2, weight multiply 2+2 = 36 B per element
+  // and 20 B per row.
+  const double norm_bytes = bytes_where(g, [](const Op& op) { return op.name.rfind("l0.input_norm", 0) == 0; });
+  CHECK(norm_bytes == 36.0 * 1024 * 4096 + 20.0 * 1024);
+  // kernels=fused: one rmsnorm kernel, no rotary table kernels.
+  Graph f = build_workload("llama-7b:batch=2,seq=512,kernels=fused");
+  CHECK(names_with_prefix(f, "rotary.").empty());
+  CHECK(names_with_prefix(f, "l0.") ==
         std::vector<std::string>{
             "input_norm", "attn.q_proj", "attn.k_proj", "attn.v_proj",
             "attn.rope_q.mul_cos", "attn.rope_q.neg", "attn.rope_q.cat", "attn.rope_q.mul_sin",
@@ -226,6 +258,7 @@ TEST_CASE("LLaMA-7B prefill: 2 * 6.48e9 * tokens plus causal attention", "[model
             "post_attention_norm", "mlp.gate_proj", "mlp.silu", "mlp.up_proj", "mlp.mul",
             "mlp.down_proj", "mlp.add"});
   CHECK(find(g, "l0.attn.sdpa").at("causal") == 1);
+  CHECK(f.ops.size() + 10 + 7 * (2 * 32 + 1) == g.ops.size());   // tables; 7 more per norm (65)
   // layers=4 builds four layers.
   Graph g4 = build_workload("llama-7b:layers=4,phase=prefill");
   CHECK(g4.info.at("layers") == 4);
@@ -246,8 +279,8 @@ TEST_CASE("LLaMA decode: one token per sequence against the KV cache", "[models]
   CHECK(at.at("skv") == 1025);
   CHECK(at.at("causal") == 0);
   CHECK(find(g, "l0.attn.q_proj").at("m") == 4);
-  // Decode linears: 2 * 6,476,005,376 per token.
-  CHECK(flops_where(g, [](const Op& op) { return op.kind == OpKind::matmul; }) ==
+  // Decode linears: 2 * 6,476,005,376 per token (the rotary table product aside).
+  CHECK(flops_where(g, [](const Op& op) { return op.kind == OpKind::matmul && op.name.rfind("rotary.", 0) != 0; }) ==
         2.0 * 6476005376.0 * 4);
   // Static cache: index_copy_ of the new token (kv_write), no concatenation.
   Graph s = build_workload("llama-7b:phase=decode,ctx=1024,cache=static,layers=2");
@@ -278,9 +311,14 @@ TEST_CASE("GPT-2 and GPT-3 shapes", "[models]") {
   Graph g = build_workload("gpt2-small:seq=1024");
   CHECK(g.info.at("params") == 124439808.0);  // HF GPT2Model (gpt2)
   CHECK(find(g, "l0.attn.c_attn").at("n") == 3 * 768);
-  CHECK(names_with_prefix(g, "l11.") ==
+  CHECK(names_with_prefix(build_workload("gpt2-small:seq=1024,kernels=fused"), "l11.") ==
         std::vector<std::string>{"ln_1", "attn.c_attn", "attn.sdpa", "attn.c_proj", "attn.add",
                                  "ln_2", "mlp.c_fc", "mlp.gelu", "mlp.c_proj", "mlp.add"});
+  // Eager (default): HF's NewGELUActivation, 0.5*x*(1+tanh(sqrt(2/pi)*(x+0.044715*x^3))),
+  // one kernel per operation.
+  CHECK(names_with_prefix(g, "l11.mlp.gelu_new") ==
+        std::vector<std::string>{".mul_half", ".pow3", ".mul_coef", ".add_x", ".mul_sqrt_2_pi", ".tanh",
+                                 ".add_one", ".mul"});
   CHECK(build_workload("gpt2-xl").info.at("params") == 1557611200.0);
   CHECK_THROWS_WITH(build_workload("gpt2-small:seq=2048"),
                     Catch::Contains("gpt2-small has 1024 learned positions"));

@@ -11,9 +11,12 @@
 // flattened tokens (m = batch*seq, b_shared = 1). With attn=sdpa attention is
 // one fused kernel (F.scaled_dot_product_attention: FlashAttention/cuDNN on a
 // GPU); with attn=eager it is the unfused math path (Q.K^T, scale, mask add,
-// softmax, P.V as separate kernels). Norms and activations are one op each
-// (the fused kernels: nn.LayerNorm, F.gelu/F.silu; see docs/workloads.md for
-// where HF's Python-level compositions launch more small kernels).
+// softmax, P.V as separate kernels). nn.LayerNorm, F.gelu and F.silu are one
+// kernel each; HF's Python-level compositions (LlamaRMSNorm, GPT-2's NewGELU,
+// LLaMA's rotary cos/sin tables) launch one kernel per PyTorch operation in eager
+// mode, which is what `kernels=eager` (the default) builds; `kernels=fused`
+// builds one kernel per norm/activation instead (fused implementations such as
+// torch.compile's or Liger's).
 #include <fmt/format.h>
 
 #include <cmath>
@@ -78,6 +81,70 @@ int rope(GraphBuilder& b, const std::string& pre, int x, int64_t rows, int64_t c
   return b.vec(OpKind::add, pre + ".add", {c, s}, rows, cols, 2);
 }
 
+bool eager_kernels(const Params& p) { return wl_choice(p, "kernels", {"eager", "fused"}) == "eager"; }
+
+// HF LlamaRMSNorm.forward (transformers/models/llama/modeling_llama.py) in eager mode:
+//   h = x.to(float32); variance = h.pow(2).mean(-1, keepdim=True)
+//   h = h * torch.rsqrt(variance + eps); return weight * h.to(input_dtype)
+// one kernel per operation: cast up, pow, mean (a row reduction), add eps and rsqrt
+// on the rows x 1 statistics, the broadcast multiply, cast down, weight multiply.
+int hf_rmsnorm(GraphBuilder& b, const std::string& name, const std::vector<int>& deps, int64_t rows,
+               int64_t cols) {
+  const DType act = product_out_dtype(b.dtype()), f32 = DType::fp32;
+  std::vector<int> in = deps;
+  if (act != f32) in = {b.vec_typed(OpKind::copy, name + ".to_fp32", deps, rows, cols, act, f32)};
+  const int sq = b.vec_typed(OpKind::mul, name + ".pow", in, rows, cols, f32, f32, 1);
+  // mean(-1): `reduce` sums a rows x cols tensor over its rows, so the row
+  // reduction of the rows x cols activations is a reduce of cols x rows.
+  const int mean = b.vec_typed(OpKind::reduce, name + ".mean", {sq}, cols, rows, f32, f32);
+  const int eps = b.vec_typed(OpKind::add, name + ".add_eps", {mean}, rows, 1, f32, f32, 1);
+  const int rs = b.vec_typed(OpKind::mul, name + ".rsqrt", {eps}, rows, 1, f32, f32, 1);
+  std::vector<int> mdeps = in;
+  mdeps.push_back(rs);
+  int h = b.vec_typed(OpKind::mul, name + ".mul_rsqrt", mdeps, rows, cols, f32, f32, 1);
+  if (act != f32) h = b.vec_typed(OpKind::copy, name + ".to_input_dtype", {h}, rows, cols, f32, act);
+  return b.vec_typed(OpKind::mul, name + ".mul_weight", {h}, rows, cols, act, act, 1);
+}
+
+// HF NewGELUActivation (GPT-2's "gelu_new", transformers/activations.py) in eager mode:
+//   0.5 * x * (1.0 + tanh(sqrt(2/pi) * (x + 0.044715 * pow(x, 3.0))))
+// eight element-wise kernels in evaluation order.
+int hf_gelu_new(GraphBuilder& b, const std::string& name, int x, int64_t rows, int64_t cols) {
+  const int half = b.vec(OpKind::mul, name + ".mul_half", {x}, rows, cols, 1);
+  const int cube = b.vec(OpKind::mul, name + ".pow3", {x}, rows, cols, 1);
+  const int c1 = b.vec(OpKind::mul, name + ".mul_coef", {cube}, rows, cols, 1);
+  const int inner = b.vec(OpKind::add, name + ".add_x", {x, c1}, rows, cols, 2);
+  const int c2 = b.vec(OpKind::mul, name + ".mul_sqrt_2_pi", {inner}, rows, cols, 1);
+  const int t = b.vec(OpKind::tanh, name + ".tanh", {c2}, rows, cols);
+  const int one = b.vec(OpKind::add, name + ".add_one", {t}, rows, cols, 1);
+  return b.vec(OpKind::mul, name + ".mul", {half, one}, rows, cols, 2);
+}
+
+// HF LlamaRotaryEmbedding.forward, once per model forward (before the layers):
+// inv_freq.float() (the buffer follows model.to(dtype)), position_ids.float(), the
+// [batch, hd/2, 1] x [batch, 1, seq] fp32 product, cat((freqs, freqs)), cos and sin
+// each times attention_scaling, and both cast to the activation type.
+int hf_rotary_tables(GraphBuilder& b, int64_t batch, int64_t seq, int64_t hd) {
+  const DType act = product_out_dtype(b.dtype()), f32 = DType::fp32;
+  const int inv = b.vec_typed(OpKind::copy, "rotary.inv_freq_float", {}, 1, hd / 2, act, f32);
+  const int pos = b.vec_typed(OpKind::copy, "rotary.position_ids_float", {}, batch, seq, DType::int32, f32);
+  Op mm;
+  mm.name = "rotary.freqs";
+  mm.kind = OpKind::matmul;
+  mm.dtype = mm.out_dtype = f32;
+  mm.attrs = {{"batch", batch}, {"m", hd / 2}, {"n", seq}, {"k", 1}};
+  mm.deps = {inv, pos};
+  const int freqs = b.graph().add(mm);
+  const int emb = b.vec_typed(OpKind::copy, "rotary.cat", {freqs}, batch * seq, hd, f32, f32);
+  int last = emb;
+  for (const char* f : {"cos", "sin"}) {
+    const int t = b.vec_typed(OpKind::mul, fmt::format("rotary.{}", f), {emb}, batch * seq, hd, f32, f32, 1);
+    const int s = b.vec_typed(OpKind::mul, fmt::format("rotary.{}_scaling", f), {t}, batch * seq, hd, f32, f32, 1);
+    last = b.vec_typed(OpKind::copy, fmt::format("rotary.{}_to_dtype", f), {s}, batch * seq, hd, f32, act);
+  }
+  return last;
+}
+
 Graph build_decoder(const DecoderConfig& c, const Params& p) {
   Graph g;
   g.name = c.name;
@@ -97,6 +164,11 @@ Graph build_decoder(const DecoderConfig& c, const Params& p) {
                                  c.name, c.max_positions, ctx, seq));
   const bool gpt2 = c.style == DecoderStyle::gpt2;
   const OpKind norm = gpt2 ? OpKind::layernorm : OpKind::rmsnorm;
+  const bool eager = eager_kernels(p);
+  // One norm: nn.LayerNorm is one kernel; LlamaRMSNorm is HF's composition.
+  const auto norm_op = [&](const std::string& name, std::vector<int> in) {
+    return !gpt2 && eager ? hf_rmsnorm(b, name, in, tokens, d) : b.vec(norm, name, std::move(in), tokens, d);
+  };
 
   int x = -1;
   auto deps = [](int i) { return i < 0 ? std::vector<int>{} : std::vector<int>{i}; };
@@ -109,10 +181,11 @@ Graph build_decoder(const DecoderConfig& c, const Params& p) {
       x = b.embedding("embed_tokens", {}, tokens, d, c.vocab);
     }
   }
+  if (!gpt2 && eager) hf_rotary_tables(b, batch, seq, hd);
   for (int64_t l = 0; l < layers; ++l) {
     const std::string pre = fmt::format("l{}.", l);
     const int resid = x;
-    const int ln1 = b.vec(norm, pre + (gpt2 ? "ln_1" : "input_norm"), deps(x), tokens, d);
+    const int ln1 = norm_op(pre + (gpt2 ? "ln_1" : "input_norm"), deps(x));
     std::vector<int> attn_in;
     int k_op = -1, v_op = -1;
     if (gpt2) {
@@ -152,11 +225,12 @@ Graph build_decoder(const DecoderConfig& c, const Params& p) {
     std::vector<int> add1_deps = {o};
     if (resid >= 0) add1_deps.push_back(resid);
     const int h = b.vec(OpKind::add, pre + "attn.add", add1_deps, tokens, d, 2);
-    const int ln2 = b.vec(norm, pre + (gpt2 ? "ln_2" : "post_attention_norm"), {h}, tokens, d);
+    const int ln2 = norm_op(pre + (gpt2 ? "ln_2" : "post_attention_norm"), {h});
     int mlp;
     if (gpt2) {
       const int fc = b.linear(pre + "mlp.c_fc", {ln2}, tokens, c.ffn, d);
-      const int act = b.vec(OpKind::gelu, pre + "mlp.gelu", {fc}, tokens, c.ffn);
+      const int act = eager ? hf_gelu_new(b, pre + "mlp.gelu_new", fc, tokens, c.ffn)
+                            : b.vec(OpKind::gelu, pre + "mlp.gelu", {fc}, tokens, c.ffn);
       mlp = b.linear(pre + "mlp.c_proj", {act}, tokens, d, c.ffn);
     } else {
       const int gate = b.linear(pre + "mlp.gate_proj", {ln2}, tokens, c.ffn, d);
@@ -167,7 +241,7 @@ Graph build_decoder(const DecoderConfig& c, const Params& p) {
     }
     x = b.vec(OpKind::add, pre + "mlp.add", {mlp, h}, tokens, d, 2);
   }
-  if (embed) b.vec(norm, gpt2 ? "ln_f" : "norm", deps(x), tokens, d);
+  if (embed) norm_op(gpt2 ? "ln_f" : "norm", deps(x));
 
   const double layer_params = decoder_layer_params(c);
   double params = layer_params * static_cast<double>(layers);
@@ -199,6 +273,8 @@ std::vector<WorkloadParam> decoder_params(int64_t default_seq) {
           {"cache", "dynamic", "KV cache: dynamic (HF DynamicCache, torch.cat) or static "
                                "(preallocated, index_copy_)"},
           {"attn", "sdpa", "sdpa (fused kernel) or eager (unfused math path)"},
+          {"kernels", "eager", "eager: HF's Python-level norms/activations/rotary tables, one kernel "
+                               "per operation; fused: one kernel per norm/activation"},
           {"dtype", "bf16", "operand format"}};
 }
 
