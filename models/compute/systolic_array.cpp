@@ -19,6 +19,16 @@ systolic::Dataflow dataflow_of(const Params& p) {
   return df == "os" ? systolic::Dataflow::os : df == "is" ? systolic::Dataflow::is : systolic::Dataflow::ws;
 }
 
+// models/systolic's energy parameters from the component's: the node, and the
+// per-MAC / per-byte figures where given (0 = Horowitz's tables, node-scaled).
+systolic::EnergyParams energy_params(const Params& p) {
+  systolic::EnergyParams ep;
+  ep.node_nm = p.real("node_nm");
+  if (p.real("mac_energy") > 0) ep.mac_pj_override = p.real("mac_energy") * 1e12;
+  if (p.real("sram_energy_per_byte") > 0) ep.sram_read_pj_per_byte = p.real("sram_energy_per_byte") * 1e12;
+  return ep;
+}
+
 }  // namespace
 
 systolic::ArrayConfig SystolicArray::array_config() const {
@@ -115,7 +125,8 @@ Kernel SystolicArray::lower(const Graph& g, int index, const Hardware& hw) const
                                               static_cast<double>(r.folds)));
     Instr mm{.op = Opcode::mma};
     // Scratchpad bytes one fold moves: the array's reads and writes plus the
-    // fills and drains from/to DRAM (energy only; the ports keep pace with the array).
+    // fills and drains from/to DRAM (the ports keep pace with the array; energy
+    // comes from the per-operand counts below).
     const double sram_words = static_cast<double>(r.ifmap_sram_reads + r.filter_sram_reads + r.ofmap_sram_writes) +
                               dram_words;
     mm.bytes = static_cast<int64_t>(std::ceil(sram_words * static_cast<double>(cfg.word_bytes) /
@@ -132,6 +143,16 @@ Kernel SystolicArray::lower(const Graph& g, int index, const Hardware& hw) const
     mapping += fmt::format("{} {}x{} folds x{} (map eff {:.0f}%)", systolic::dataflow_name(cfg.dataflow),
                            geo.row_folds, geo.col_folds, lv.batch, r.mapping_efficiency);
     kern.attrs["macs"] += static_cast<double>(lv.batch * r.macs);
+    // The layer's scratchpad actions per operand, for instr_energy_j.
+    const systolic::ActionCounts n = systolic::action_counts(cfg, r);
+    const double copies = static_cast<double>(lv.batch);
+    kern.attrs["ifmap_sram_reads"] += copies * n.ifmap_sram_reads;
+    kern.attrs["ifmap_sram_writes"] += copies * n.ifmap_sram_writes;
+    kern.attrs["filter_sram_reads"] += copies * n.filter_sram_reads;
+    kern.attrs["filter_sram_writes"] += copies * n.filter_sram_writes;
+    kern.attrs["ofmap_sram_reads"] += copies * n.ofmap_sram_reads;
+    kern.attrs["ofmap_sram_writes"] += copies * n.ofmap_sram_writes;
+    kern.attrs["mma_folds"] += static_cast<double>(b.repeat);
     kern.attrs["cycles_per_fold"] = static_cast<double>(geo.cycles_per_fold);
   }
   if (vector_elems > 0) {
@@ -207,26 +228,37 @@ double SystolicArray::instr_time_s(const Instr& in, const Kernel&, const KernelC
   }
 }
 
-double SystolicArray::instr_energy_j(const Instr& in, const Kernel&, const KernelContext&) const {
-  systolic::EnergyParams ep;
-  ep.node_nm = m_params.real("node_nm");
-  const double scale = systolic::node_scale(ep);
+double SystolicArray::instr_energy_j(const Instr& in, const Kernel& k, const KernelContext&) const {
+  const systolic::EnergyParams ep = energy_params(m_params);
   if (in.op == Opcode::mma) {
-    // MACs of the fold (the PEs it occupies x streamed length) at the format's
-    // MAC energy, plus leakage of every PE for the fold's cycles.
-    const double macs = static_cast<double>(in.m * in.n * in.k * in.count);
-    const double mac_pj = m_params.real("mac_energy") > 0 ? m_params.real("mac_energy") * 1e12
-                                                          : systolic::mac_energy_45nm_pj(in.a) * scale;
-    // Scratchpad energy per byte: Horowitz's SRAM points at the mean size of the
-    // three scratchpads (one figure for all operands), node-scaled, unless given.
-    const double mean_sram = (m_params.real("ifmap_sram") + m_params.real("filter_sram") + m_params.real("ofmap_sram")) / 3;
-    const double sram_pj = m_params.real("sram_energy_per_byte") > 0
-                               ? m_params.real("sram_energy_per_byte") * 1e12
-                               : systolic::sram_energy_45nm_pj_per_byte(static_cast<int64_t>(mean_sram)) * scale;
-    return (macs * mac_pj + static_cast<double>(in.bytes) * sram_pj) * 1e-12;
+    // models/systolic's energy_of over the kernel's action counts (lower():
+    // useful MACs, per-operand scratchpad reads and writes, each scratchpad at
+    // its own size), spread evenly over the kernel's folds: the kernel's MAC and
+    // SRAM energy is energy_of's for its layers. Leakage is the board's static
+    // power; DRAM energy is the memory model's.
+    const double folds = k.attr("mma_folds", 0);
+    if (folds <= 0)
+      throw InputError(fmt::format(
+          "kernel '{}': an mma on the systolic array needs the kernel's action counts (.attr macs, "
+          "ifmap_sram_reads, ifmap_sram_writes, filter_sram_reads, filter_sram_writes, ofmap_sram_reads, "
+          "ofmap_sram_writes, mma_folds), as `tessera compile --emit asm` writes them",
+          k.name));
+    systolic::ArrayConfig cfg = array_config();
+    cfg.dtype = in.a;
+    systolic::ActionCounts n;
+    n.macs = k.attr("macs", 0);
+    n.ifmap_sram_reads = k.attr("ifmap_sram_reads", 0);
+    n.ifmap_sram_writes = k.attr("ifmap_sram_writes", 0);
+    n.filter_sram_reads = k.attr("filter_sram_reads", 0);
+    n.filter_sram_writes = k.attr("filter_sram_writes", 0);
+    n.ofmap_sram_reads = k.attr("ofmap_sram_reads", 0);
+    n.ofmap_sram_writes = k.attr("ofmap_sram_writes", 0);
+    const systolic::EnergyBreakdown e = systolic::energy_of(ep, cfg, n);
+    return (e.mac_pj + e.sram_pj) * 1e-12 / folds;
   }
   if (in.op == Opcode::vec)
-    return static_cast<double>(in.elems) * systolic::mac_energy_45nm_pj(in.a) * scale * 1e-12;
+    return static_cast<double>(in.elems) * systolic::mac_energy_45nm_pj(in.a) * systolic::node_scale(ep) *
+           1e-12;
   return 0;
 }
 
@@ -259,7 +291,8 @@ void register_systolic_array(Registry& r) {
        p_qty("mac_energy", Unit::joules, "0J",
              "energy of one MAC; 0 = Horowitz ISSCC 2014 table for the operand format, node-scaled"),
        p_qty("sram_energy_per_byte", Unit::joules, "0J",
-             "scratchpad energy per byte; 0 = Horowitz ISSCC 2014 SRAM table at the scratchpad size, node-scaled")}));
+             "scratchpad energy per byte; 0 = Horowitz ISSCC 2014 SRAM table at each scratchpad's size, "
+             "node-scaled")}));
 }
 
 }  // namespace tessera

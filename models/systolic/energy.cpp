@@ -62,32 +62,62 @@ double node_scale(const EnergyParams& p) {
   return (p.node_nm / 45.0) * v * v;
 }
 
-EnergyBreakdown energy_of(const EnergyParams& p, const ArrayConfig& cfg, const LayerResult& r) {
+// Energy of each action, in pJ at the configured node: the one place these
+// figures are defined (energy_of and the `systolic` compute component use them).
+ActionEnergies action_energies(const EnergyParams& p, const ArrayConfig& cfg) {
   const double s = node_scale(p);
-  const double wb = static_cast<double>(cfg.word_bytes);
-  EnergyBreakdown e;
-  const double mac = p.mac_pj_override >= 0 ? p.mac_pj_override : mac_energy_45nm_pj(cfg.dtype) * s;
-  e.mac_pj = mac * static_cast<double>(r.macs);
   const auto sram_read = [&](std::int64_t bytes) {
-    return p.sram_read_pj_per_byte >= 0 ? p.sram_read_pj_per_byte
-                                        : sram_energy_45nm_pj_per_byte(bytes) * s;
+    return p.sram_read_pj_per_byte >= 0 ? p.sram_read_pj_per_byte : sram_energy_45nm_pj_per_byte(bytes) * s;
   };
   const auto sram_write = [&](std::int64_t bytes) {
     return p.sram_write_pj_per_byte >= 0 ? p.sram_write_pj_per_byte : sram_read(bytes);
   };
-  // Array-side requests plus the DRAM-side fills/drains of each scratchpad.
-  e.sram_pj =
-      wb * (static_cast<double>(r.ifmap_sram_reads) * sram_read(cfg.ifmap_sram_bytes) +
-            static_cast<double>(r.ifmap_dram_reads) * sram_write(cfg.ifmap_sram_bytes) +
-            static_cast<double>(r.filter_sram_reads) * sram_read(cfg.filter_sram_bytes) +
-            static_cast<double>(r.filter_dram_reads) * sram_write(cfg.filter_sram_bytes) +
-            static_cast<double>(r.ofmap_sram_writes) * sram_write(cfg.ofmap_sram_bytes) +
-            static_cast<double>(r.ofmap_dram_writes) * sram_read(cfg.ofmap_sram_bytes));
-  e.dram_pj = wb * p.dram_pj_per_byte *
-              static_cast<double>(r.ifmap_dram_reads + r.filter_dram_reads + r.ofmap_dram_writes);
-  e.leakage_pj = p.leakage_pj_per_pe_cycle * s * static_cast<double>(cfg.rows * cfg.cols) *
-                 static_cast<double>(cfg.cores) * static_cast<double>(r.total_cycles);
+  ActionEnergies e;
+  e.mac_pj = p.mac_pj_override >= 0 ? p.mac_pj_override : mac_energy_45nm_pj(cfg.dtype) * s;
+  e.ifmap_read_pj_per_byte = sram_read(cfg.ifmap_sram_bytes);
+  e.ifmap_write_pj_per_byte = sram_write(cfg.ifmap_sram_bytes);
+  e.filter_read_pj_per_byte = sram_read(cfg.filter_sram_bytes);
+  e.filter_write_pj_per_byte = sram_write(cfg.filter_sram_bytes);
+  e.ofmap_read_pj_per_byte = sram_read(cfg.ofmap_sram_bytes);
+  e.ofmap_write_pj_per_byte = sram_write(cfg.ofmap_sram_bytes);
+  e.dram_pj_per_byte = p.dram_pj_per_byte;
+  e.leakage_pj_per_pe_cycle = p.leakage_pj_per_pe_cycle * s;
   return e;
+}
+
+ActionCounts action_counts(const ArrayConfig& cfg, const LayerResult& r) {
+  ActionCounts n;
+  n.macs = static_cast<double>(r.macs);
+  // Array-side requests plus the DRAM-side fills/drains of each scratchpad.
+  n.ifmap_sram_reads = static_cast<double>(r.ifmap_sram_reads);
+  n.ifmap_sram_writes = static_cast<double>(r.ifmap_dram_reads);
+  n.filter_sram_reads = static_cast<double>(r.filter_sram_reads);
+  n.filter_sram_writes = static_cast<double>(r.filter_dram_reads);
+  n.ofmap_sram_reads = static_cast<double>(r.ofmap_dram_writes);
+  n.ofmap_sram_writes = static_cast<double>(r.ofmap_sram_writes);
+  n.dram_words = static_cast<double>(r.ifmap_dram_reads + r.filter_dram_reads + r.ofmap_dram_writes);
+  n.pe_cycles = static_cast<double>(cfg.rows * cfg.cols) * static_cast<double>(cfg.cores) *
+                static_cast<double>(r.total_cycles);
+  return n;
+}
+
+EnergyBreakdown energy_of(const EnergyParams& p, const ArrayConfig& cfg, const ActionCounts& n) {
+  const ActionEnergies a = action_energies(p, cfg);
+  const double wb = static_cast<double>(cfg.word_bytes);
+  EnergyBreakdown e;
+  e.mac_pj = a.mac_pj * n.macs;
+  e.sram_pj =
+      wb *
+      (n.ifmap_sram_reads * a.ifmap_read_pj_per_byte + n.ifmap_sram_writes * a.ifmap_write_pj_per_byte +
+       n.filter_sram_reads * a.filter_read_pj_per_byte + n.filter_sram_writes * a.filter_write_pj_per_byte +
+       n.ofmap_sram_writes * a.ofmap_write_pj_per_byte + n.ofmap_sram_reads * a.ofmap_read_pj_per_byte);
+  e.dram_pj = wb * a.dram_pj_per_byte * n.dram_words;
+  e.leakage_pj = a.leakage_pj_per_pe_cycle * n.pe_cycles;
+  return e;
+}
+
+EnergyBreakdown energy_of(const EnergyParams& p, const ArrayConfig& cfg, const LayerResult& r) {
+  return energy_of(p, cfg, action_counts(cfg, r));
 }
 
 }  // namespace tessera::systolic

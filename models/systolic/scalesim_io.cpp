@@ -1,61 +1,23 @@
-// SCALE-Sim v2 file formats: .cfg (configparser INI), topology CSVs, reports.
-#include <algorithm>
-#include <cctype>
+// SCALE-Sim v2 file formats: .cfg (configparser INI), topology CSVs (parsed by
+// workloads/importers/scalesim_topology.h), reports.
+#include <fmt/format.h>
+
 #include <fstream>
 #include <map>
-#include <optional>
 #include <sstream>
-
-#include <fmt/format.h>
+#include <variant>
 
 #include "models/systolic/systolic.h"
 #include "sim/error.h"
+#include "workloads/importers/common.h"
+#include "workloads/importers/scalesim_topology.h"
 
 namespace tessera::systolic {
 
 namespace {
 
-std::string trim(std::string_view s) {
-  std::size_t b = 0, e = s.size();
-  while (b < e && std::isspace(static_cast<unsigned char>(s[b]))) ++b;
-  while (e > b && std::isspace(static_cast<unsigned char>(s[e - 1]))) --e;
-  return std::string(s.substr(b, e - b));
-}
-
-std::string lower(std::string s) {
-  std::transform(s.begin(), s.end(), s.begin(),
-                 [](unsigned char c) { return static_cast<char>(std::tolower(c)); });
-  return s;
-}
-
-// Python's int() on a stripped field: optional sign, decimal digits.
-std::optional<std::int64_t> parse_int(const std::string& s) {
-  if (s.empty()) return std::nullopt;
-  std::size_t i = (s[0] == '+' || s[0] == '-') ? 1 : 0;
-  if (i == s.size()) return std::nullopt;
-  std::int64_t v = 0;
-  for (; i < s.size(); ++i) {
-    if (!std::isdigit(static_cast<unsigned char>(s[i]))) return std::nullopt;
-    if (v > (INT64_MAX - 9) / 10) return std::nullopt;
-    v = v * 10 + (s[i] - '0');
-  }
-  return s[0] == '-' ? -v : v;
-}
-
-std::vector<std::string> split(const std::string& s, char sep) {
-  std::vector<std::string> out;
-  std::string cur;
-  for (char c : s) {
-    if (c == sep) {
-      out.push_back(cur);
-      cur.clear();
-    } else {
-      cur.push_back(c);
-    }
-  }
-  out.push_back(cur);
-  return out;
-}
+using importers::lower;
+using importers::trim;
 
 std::ifstream open_or_throw(const std::filesystem::path& path, std::string_view what) {
   std::ifstream in(path);
@@ -124,7 +86,7 @@ ScaleSimConfig parse_scalesim_cfg(const std::filesystem::path& path) {
   };
   const auto get_int = [&](const std::string& sec, const std::string& key, std::int64_t min) {
     const Entry& e = get(sec, key);
-    const auto v = parse_int(e.value);
+    const auto v = importers::parse_python_int(e.value);
     if (!v || *v < min)
       throw tessera::InputError(fmt::format("{}:{}: key '{}' has value '{}' (expected an integer >= {})",
                                             path.string(), e.line, key, e.value, min));
@@ -168,8 +130,8 @@ ScaleSimConfig parse_scalesim_cfg(const std::filesystem::path& path) {
   // Bandwidth is read only in USER mode, as SCALE-Sim does; one value per bank.
   if (ini[arch].count("bandwidth") && c.array.bandwidth_mode == BandwidthMode::user) {
     const Entry& bw = get(arch, "Bandwidth");
-    for (const std::string& f : split(bw.value, ',')) {
-      const auto v = parse_int(trim(f));
+    for (const std::string& f : importers::split_fields(bw.value, ',')) {
+      const auto v = importers::parse_python_int(f);
       if (!v || *v < 1)
         throw tessera::InputError(fmt::format(
             "{}:{}: key 'Bandwidth' has value '{}' (expected comma-separated integers >= 1, "
@@ -198,102 +160,44 @@ ScaleSimConfig parse_scalesim_cfg(const std::filesystem::path& path) {
 }
 
 // ---------------------------------------------------------------------------
-// Topologies: topology_utils.load_arrays_conv / load_arrays_gemm.
-//  * The first line is a header and is skipped; blank lines are skipped.
-//  * Rows are split on ',' and the last field is dropped (SCALE-Sim writes a
-//    trailing comma; a row without one loses its last value, as in SCALE-Sim).
-//  * GEMM form (header `Layer, M, N, K`): name, M, N, K.
-//  * Conv form: name, IFMAP H, IFMAP W, Filter H, Filter W, Channels, Num Filter,
-//    Stride (H), optional Stride W; every value after the name must be an
-//    integer. A name containing "DP" is a depthwise layer: one layer per channel
-//    with Channels = 1, named <name>Channel_<i>.
-//  * Stricter than SCALE-Sim (which would fail later or divide by zero): every
-//    dimension must be >= 1.
+// Topologies: the rows of workloads/importers/scalesim_topology.h in SCALE-Sim's
+// own dialect (what topology_utils loads), in convolution form:
+//  * GEMM rows become Layer::from_gemm (load_arrays_gemm).
+//  * A convolution row whose name contains "DP" is a depthwise layer: one layer
+//    per channel with Channels = 1, named <name>Channel_<i>.
 std::vector<Layer> parse_scalesim_topology(const std::filesystem::path& path) {
   std::ifstream in = open_or_throw(path, "topology");
-  const std::string file = path.string();
+  std::ostringstream text;
+  text << in.rdbuf();
   std::vector<Layer> layers;
-  std::string line;
-  int lineno = 0;
-  bool gemm = false;
-  while (std::getline(in, line)) {
-    ++lineno;
-    if (lineno == 1) {
-      strip_bom(line);
-      const auto h = split(trim(line), ',');
-      gemm = h.size() >= 4 && lower(trim(h[1])) == "m" && lower(trim(h[2])) == "n" &&
-             lower(trim(h[3])) == "k";
+  for (const importers::ScaleSimLayer& row :
+       importers::parse_scalesim_layers(text.str(), path.string(), importers::ScaleSimDialect::scalesim)) {
+    if (const auto* g = std::get_if<importers::ScaleSimGemm>(&row.shape)) {
+      layers.push_back(Layer::from_gemm(row.name, g->m, g->n, g->k));
       continue;
     }
-    const std::string row = trim(line);
-    if (row.empty()) continue;
-    std::vector<std::string> elems = split(row, ',');
-    elems.pop_back();
-    for (auto& e : elems) e = trim(e);
-    const auto bad = [&](std::string_view why) {
-      return tessera::InputError(fmt::format("{}:{}: {}: '{}'", file, lineno, why, row));
-    };
-    const auto num = [&](std::size_t i, std::string_view field) {
-      const auto v = parse_int(elems[i]);
-      if (!v)
-        throw tessera::InputError(fmt::format(
-            "{}:{}: field {} ({}) is '{}' (expected an integer)", file, lineno, i + 1, field,
-            elems[i]));
-      if (*v < 1)
-        throw tessera::InputError(fmt::format(
-            "{}:{}: field {} ({}) is {} (expected an integer >= 1)", file, lineno, i + 1, field,
-            *v));
-      return *v;
-    };
-    if (gemm) {
-      if (elems.size() < 4)
-        throw bad("GEMM row needs 'name, M, N, K,' (4 comma-terminated fields)");
-      layers.push_back(Layer::from_gemm(elems[0], num(1, "M"), num(2, "N"), num(3, "K")));
-      continue;
-    }
-    if (elems.size() < 8)
-      throw bad(
-          "conv row needs 'name, IFMAP Height, IFMAP Width, Filter Height, Filter Width, "
-          "Channels, Num Filter, Strides,' (8 comma-terminated fields)");
-    static const char* const kNames[] = {"Layer name",    "IFMAP Height", "IFMAP Width",
-                                         "Filter Height", "Filter Width", "Channels",
-                                         "Num Filter",    "Stride Height", "Stride Width"};
-    std::vector<std::int64_t> v;
-    for (std::size_t i = 1; i < elems.size(); ++i)
-      v.push_back(num(i, i < 9 ? kNames[i] : "extra field"));
+    const auto& c = std::get<importers::ScaleSimConv>(row.shape);
     Layer l;
-    l.name = elems[0];
-    l.ifmap_h = v[0];
-    l.ifmap_w = v[1];
-    l.filter_h = v[2];
-    l.filter_w = v[3];
-    l.channels = v[4];
-    l.num_filters = v[5];
-    l.stride_h = v[6];
-    l.stride_w = v.size() >= 8 ? v[7] : v[6];
-    if (l.filter_h > l.ifmap_h)
-      throw tessera::InputError(fmt::format(
-          "{}:{}: Filter Height {} is larger than IFMAP Height {} (expected filter <= ifmap)",
-          file, lineno, l.filter_h, l.ifmap_h));
-    if (l.filter_w > l.ifmap_w)
-      throw tessera::InputError(fmt::format(
-          "{}:{}: Filter Width {} is larger than IFMAP Width {} (expected filter <= ifmap)", file,
-          lineno, l.filter_w, l.ifmap_w));
-    if (l.name.find("DP") != std::string::npos) {
-      const std::int64_t ch = l.channels;
-      for (std::int64_t c = 0; c < ch; ++c) {
-        Layer d = l;
-        d.name = l.name + "Channel_" + std::to_string(c);
-        d.channels = 1;
-        layers.push_back(std::move(d));
-      }
-    } else {
+    l.name = row.name;
+    l.ifmap_h = c.ifmap_h;
+    l.ifmap_w = c.ifmap_w;
+    l.filter_h = c.filter_h;
+    l.filter_w = c.filter_w;
+    l.channels = c.channels;
+    l.num_filters = c.num_filters;
+    l.stride_h = c.stride_h;
+    l.stride_w = c.stride_w;
+    if (!row.depthwise()) {
       layers.push_back(std::move(l));
+      continue;
+    }
+    for (std::int64_t ch = 0; ch < c.channels; ++ch) {
+      Layer d = l;
+      d.name = l.name + "Channel_" + std::to_string(ch);
+      d.channels = 1;
+      layers.push_back(std::move(d));
     }
   }
-  if (layers.empty())
-    throw tessera::InputError(
-        fmt::format("{}: no layers after the header line (expected at least one row)", file));
   return layers;
 }
 

@@ -21,8 +21,9 @@
 //    "Total Cycles" in CALC bandwidth mode (its last serviced ofmap line index).
 //
 // Stable integration API: Dataflow, ArrayConfig, Layer, LayerResult,
-// simulate_layer, EnergyParams, energy_of, ScaleSimConfig, parse_scalesim_cfg,
-// parse_scalesim_topology, write_scalesim_reports.
+// simulate_layer, EnergyParams, action_energies, action_counts, energy_of,
+// ScaleSimConfig, parse_scalesim_cfg, parse_scalesim_topology,
+// write_scalesim_reports.
 #include <cstdint>
 #include <filesystem>
 #include <string>
@@ -176,6 +177,36 @@ double sram_energy_45nm_pj_per_byte(std::int64_t bytes);
 // Factor applied to 45 nm energies: (node/45) * (V/0.9)^2 (constant-field scaling).
 double node_scale(const EnergyParams& p);
 
+// Energy of one action at the configured node (pJ): the one place these figures
+// are defined. energy_of and the `systolic` compute component
+// (models/compute/systolic_array.cpp) multiply them by their action counts.
+struct ActionEnergies {
+  double mac_pj = 0;                  // one MAC in cfg.dtype
+  double ifmap_read_pj_per_byte = 0;  // per scratchpad, at its own size
+  double ifmap_write_pj_per_byte = 0;
+  double filter_read_pj_per_byte = 0;
+  double filter_write_pj_per_byte = 0;
+  double ofmap_read_pj_per_byte = 0;
+  double ofmap_write_pj_per_byte = 0;
+  double dram_pj_per_byte = 0;  // not node-scaled
+  double leakage_pj_per_pe_cycle = 0;
+};
+ActionEnergies action_energies(const EnergyParams& p, const ArrayConfig& cfg);
+
+// What a layer (or a kernel of layers) does, in actions that cost energy.
+// Scratchpad counts are words: the array's requests plus the fills (writes) and
+// drains (reads) on the DRAM side.
+struct ActionCounts {
+  double macs = 0;
+  double ifmap_sram_reads = 0, ifmap_sram_writes = 0;
+  double filter_sram_reads = 0, filter_sram_writes = 0;
+  double ofmap_sram_reads = 0, ofmap_sram_writes = 0;
+  double dram_words = 0;
+  double pe_cycles = 0;  // PEs * cores * total cycles
+};
+ActionCounts action_counts(const ArrayConfig& cfg, const LayerResult& r);
+
+EnergyBreakdown energy_of(const EnergyParams& p, const ArrayConfig& cfg, const ActionCounts& n);
 EnergyBreakdown energy_of(const EnergyParams& p, const ArrayConfig& cfg, const LayerResult& r);
 
 // ---------------------------------------------------------------------------

@@ -1,7 +1,11 @@
-// Energy arithmetic.
+// Energy arithmetic, and the `systolic` compute component's use of it.
 #include <catch2/catch.hpp>
 
+#include "models/compute/systolic_array.h"
 #include "models/systolic/systolic.h"
+#include "sim/hardware.h"
+#include "sim/simulate.h"
+#include "workloads/workloads.h"
 
 using namespace tessera::systolic;
 
@@ -59,4 +63,52 @@ TEST_CASE("energy_of adds compute, SRAM, DRAM and leakage", "[systolic][energy]"
   CHECK(o.mac_pj == Approx(1000));
   // reads: 100 + 50 + 10 (ofmap drained) = 160 * 1; writes: 20 + 5 + 10 = 35 * 2
   CHECK(o.sram_pj == Approx(160 + 70));
+}
+
+TEST_CASE("the systolic component's MAC and SRAM energy is energy_of's", "[systolic][energy]") {
+  // tpu-v1 (256 x 256 ws, 28 nm, 1-byte words; ifmap 24 MiB, filter 256 KiB,
+  // ofmap 4 MiB) runs conv2d 64 -> 64 channels, 16 x 16, 3 x 3, int8:
+  //   P = 14*14 = 196, K = 3*3*64 = 576, N = 64; 3 row folds x 1 column fold.
+  auto hw = tessera::load_hardware("tpu-v1", {});
+  const tessera::Graph g = tessera::build_workload("conv2d:cin=64,cout=64,h=16,r=3,dtype=int8");
+  const auto& array = dynamic_cast<const tessera::SystolicArray&>(hw->compute());
+  ArrayConfig a = array.array_config();
+  a.dtype = tessera::DType::int8;
+  const auto layers = tessera::SystolicArray::layers_of(g.ops[0]);
+  REQUIRE(layers.size() == 1);
+  const LayerResult r = simulate_layer(a, layers[0].layer);
+  CHECK(r.macs == 196 * 576 * 64);             // 7,225,344
+  CHECK(r.ifmap_sram_reads == 196 * 576);      // 112,896
+  CHECK(r.ifmap_dram_reads == 16 * 16 * 64);   // 16,384 (fills: SRAM writes)
+  CHECK(r.filter_sram_reads == 576 * 64);      // 36,864
+  CHECK(r.filter_dram_reads == 576 * 64);      // 36,864
+  CHECK(r.ofmap_sram_writes == 3 * 196 * 64);  // 37,632 (partial sums per row fold)
+  CHECK(r.ofmap_dram_writes == 196 * 64);      // 12,544 (drains: SRAM reads)
+  EnergyParams p;
+  p.node_nm = 28;
+  const EnergyBreakdown e = energy_of(p, a, r);
+  // Node scale 28/45. MAC: 0.23 pJ * 28/45 = 0.143111 pJ; 7,225,344 MACs -> 1,034,027.008 pJ.
+  CHECK(e.mac_pj == Approx(1034027.008).epsilon(1e-12));
+  // SRAM per byte, log-interpolated (Horowitz) and scaled:
+  //   ifmap 24 MiB: (2.5 + (log2(24 Mi) - 15) * 2) * 28/45 = 13.483509 pJ
+  //   filter 256 KiB: (2.5 + 3 * 2) * 28/45 = 5.288889 pJ
+  //   ofmap 4 MiB: (2.5 + 7 * 2) * 28/45 = 10.266667 pJ
+  //   (112,896 + 16,384) * 13.483509 + (36,864 + 36,864) * 5.288889
+  //     + (37,632 + 12,544) * 10.266667 = 1,743,148.029 + 389,939.2 + 515,140.267
+  //     = 2,648,227.496 pJ
+  CHECK(e.sram_pj == Approx(2648227.4959382433).epsilon(1e-12));
+  // The component: each of the kernel's mma instructions (one fold) times its
+  // repeat adds up to the same 3,682,254.504 pJ (to rounding: the kernel's
+  // figure is divided over its folds and summed again).
+  const tessera::Program prog = tessera::compile(g, *hw);
+  REQUIRE(prog.kernels.size() == 1);
+  const tessera::Kernel& k = prog.kernels[0];
+  const tessera::KernelContext ctx = hw->compute().begin_kernel(k, *hw);
+  double component_j = 0;
+  for (const tessera::Block& b : k.blocks)
+    for (const tessera::Instr& in : b.instrs)
+      if (in.op == tessera::Opcode::mma)
+        component_j += static_cast<double>(b.repeat) * hw->compute().instr_energy_j(in, k, ctx);
+  CHECK(component_j == Approx((e.mac_pj + e.sram_pj) * 1e-12).epsilon(1e-12));
+  CHECK(component_j == Approx(3682254.5039382437e-12).epsilon(1e-12));
 }

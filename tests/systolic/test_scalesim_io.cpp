@@ -154,6 +154,9 @@ TEST_CASE("malformed topologies: exact messages", "[systolic][io]") {
   p = write_tmp("t7.csv", head);
   CHECK(error_of([&] { parse_scalesim_topology(p); }) ==
         p.string() + ": no layers after the header line (expected at least one row)");
+  p = write_tmp("t8.csv", "");
+  CHECK(error_of([&] { parse_scalesim_topology(p); }) ==
+        p.string() + ": the file is empty (expected a header line, then one layer per line)");
   const auto missing = std::filesystem::temp_directory_path() / "tessera_systolic_nope.csv";
   CHECK(error_of([&] { parse_scalesim_topology(missing); }) ==
         missing.string() + ": cannot open topology file (expected a readable SCALE-Sim topology)");

@@ -4,9 +4,11 @@
 
 #include <filesystem>
 #include <fstream>
+#include <variant>
 
 #include "sim/error.h"
 #include "workloads/importers.h"
+#include "workloads/importers/scalesim_topology.h"
 #include "workloads/workloads.h"
 
 using namespace tessera;
@@ -167,18 +169,49 @@ TEST_CASE("SCALE-Sim CSV: malformed rows", "[import][csv][errors]") {
       "Layer name, IFMAP Height, IFMAP Width, Filter Height, Filter Width, Channels, Num Filter, "
       "Strides,\n";
   CHECK_THROWS_WITH(parse_scalesim_csv(hdr + "L1, 1, B, 1, 1, H, H, 1,\n", "l.csv"),
-                    Contains("l.csv:2: layer 'L1': IFMAP Width = 'B' is not a positive integer"));
+                    Contains("l.csv:2: field 3 (IFMAP Width) is 'B' (expected an integer)"));
   CHECK_THROWS_WITH(parse_scalesim_csv(hdr + "L1, 8, 8, 3, 3,\n", "l.csv"),
-                    Contains("l.csv:2: layer 'L1' has 4 value(s); the convolution form needs 7"));
+                    Contains("l.csv:2: conv row needs 'name, IFMAP Height, IFMAP Width, Filter Height, "
+                             "Filter Width, Channels, Num Filter, Strides' (8 fields"));
   CHECK_THROWS_WITH(parse_scalesim_csv(hdr + "L1, 2, 2, 3, 3, 1, 1, 1,\n", "l.csv"),
-                    Contains("l.csv:2: layer 'L1': filter 3x3 is larger than the ifmap 2x2"));
+                    Contains("l.csv:2: Filter Height 3 is larger than IFMAP Height 2 (expected filter "
+                             "<= ifmap)"));
   CHECK_THROWS_WITH(parse_scalesim_csv("Layer, M, N, K,\nG1, 4, 0, 4,\n", "g.csv"),
-                    Contains("g.csv:2: layer 'G1': N = '0' is not a positive integer"));
-  CHECK_THROWS_WITH(parse_scalesim_csv("name, a, b\n", "h.csv"),
-                    Contains("h.csv:1: unrecognised header"));
+                    Contains("g.csv:2: field 3 (N) is 0 (expected an integer >= 1)"));
+  CHECK_THROWS_WITH(parse_scalesim_csv("Layer, M, N, K,\nG1, 4, -2, 4,\n", "g.csv"),
+                    Contains("g.csv:2: field 3 (N) is -2 (expected an integer >= 1)"));
+  CHECK_THROWS_WITH(parse_scalesim_csv("name, a, b\n", "h.csv"), Contains("h.csv:1: unrecognised header"));
   CHECK_THROWS_WITH(parse_scalesim_csv("", "e.csv"), Contains("e.csv: the file is empty"));
   CHECK_THROWS_WITH(parse_scalesim_csv("Layer, M, N, K,\n", "e.csv"),
-                    Contains("header but no layers"));
+                    Contains("e.csv: no layers after the header line"));
+}
+
+TEST_CASE("SCALE-Sim CSV: one parser, SCALE-Sim's own dialect is stricter", "[import][csv]") {
+  using importers::ScaleSimDialect;
+  // A row without the trailing comma: SCALE-Sim drops its last value (Strides).
+  const std::string conv =
+      "Layer name, IFMAP Height, IFMAP Width, Filter Height, Filter Width, Channels, Num Filter, "
+      "Strides,\n\nC1, 8, 8, 3, 3, 4, 16, 2\nDP2, 6, 6, 3, 3, 2, 1, 1, 2,\n";
+  const auto t = importers::parse_scalesim_layers(conv, "c.csv", ScaleSimDialect::tolerant);
+  REQUIRE(t.size() == 2);
+  CHECK(t[0].line == 3);
+  CHECK(std::get<importers::ScaleSimConv>(t[0].shape).stride_h == 2);
+  const auto& dp = std::get<importers::ScaleSimConv>(t[1].shape);
+  CHECK(t[1].line == 4);
+  CHECK(t[1].depthwise());
+  CHECK(dp.stride_w == 1);  // tolerant: the ninth field is a note
+  CHECK_THROWS_WITH(importers::parse_scalesim_layers(conv, "c.csv", ScaleSimDialect::scalesim),
+                    Contains("c.csv:3: conv row needs"));
+  const auto s = importers::parse_scalesim_layers(
+      conv.substr(0, conv.find("C1")) + "DP2, 6, 6, 3, 3, 2, 1, 1, 2,\n", "c.csv", ScaleSimDialect::scalesim);
+  REQUIRE(s.size() == 1);
+  CHECK(std::get<importers::ScaleSimConv>(s[0].shape).stride_w == 2);  // SCALE-Sim: Stride Width
+  const auto g =
+      importers::parse_scalesim_layers("Layer, M, N, K,\nG, 4, 5, 6,\n", "g.csv", ScaleSimDialect::scalesim);
+  REQUIRE(g.size() == 1);
+  const auto& mnk = std::get<importers::ScaleSimGemm>(g[0].shape);
+  CHECK((mnk.m == 4 && mnk.n == 5 && mnk.k == 6));
+  CHECK(!g[0].depthwise());
 }
 
 TEST_CASE("ONNX: small CNN with conv, batch-norm, pools, gemm", "[import][onnx]") {
