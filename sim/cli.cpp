@@ -170,6 +170,7 @@ int cmd_run(const std::vector<std::string>& args, std::ostream& out) {
   auto hw = load_hardware(hw_name, sets);
   Program prog;
   nlohmann::json precision;
+  std::map<std::string, double> info;   // the workload's graph.info
   if (!program.empty()) {
     std::ifstream f(program);
     if (!f) throw InputError(fmt::format("--program: cannot read '{}'", program));
@@ -178,6 +179,7 @@ int cmd_run(const std::vector<std::string>& args, std::ostream& out) {
     prog = assemble(ss.str(), program);
   } else {
     const Graph g = build_workload(workload);
+    info = g.info;
     if (format == "scalesim") {
       write_scalesim_dir(g, *hw, out_path);
       return 0;
@@ -186,7 +188,9 @@ int cmd_run(const std::vector<std::string>& args, std::ostream& out) {
     if (vm.count("precision")) {
       precision = precision_report(g, *hw, popt);
       // Small networks also get the error propagated end to end.
-      if (graph_macs(g) <= kPropagateMacLimit)
+      if (is_training_graph(g))
+        precision["propagated"] = {{"skipped", "a training step: end-to-end emulation executes forward graphs only"}};
+      else if (graph_macs(g) <= kPropagateMacLimit)
         precision["propagated"] = propagate_error(g, *hw, popt);
       else
         precision["propagated"] = {
@@ -196,6 +200,23 @@ int cmd_run(const std::vector<std::string>& args, std::ostream& out) {
   }
   RunResult r = eng->run(prog, *hw);
   if (!precision.is_null()) r.extra["precision"] = precision;
+  if (info.count("train_step")) {
+    // A training step's time by phase: its ops are forward, backward, optimizer in
+    // that order (workloads/training.h).
+    const size_t nf = static_cast<size_t>(info["ops_forward"]), nb = static_cast<size_t>(info["ops_backward"]);
+    double t[3] = {0, 0, 0};
+    for (size_t i = 0; i < r.ops.size(); ++i) t[i < nf ? 0 : i < nf + nb ? 1 : 2] += r.ops[i].time_s;
+    r.extra["training_step"] = {{"forward_s", t[0]},
+                                {"backward_s", t[1]},
+                                {"optimizer_s", t[2]},
+                                {"flops_forward", info["flops_forward"]},
+                                {"flops_backward", info["flops_backward"]},
+                                {"flops_optimizer", info["flops_optimizer"]},
+                                {"params_trained", info["params_trained"]},
+                                {"ops_forward", info["ops_forward"]},
+                                {"ops_backward", info["ops_backward"]},
+                                {"ops_optimizer", info["ops_optimizer"]}};
+  }
   emit(render(r, format), out_path, out);
   return 0;
 }
@@ -244,6 +265,9 @@ int cmd_list(const std::vector<std::string>& args, std::ostream& out) {
         fmt::print(out, "    {:<12} {:<10} {}\n", p.name,
                    p.default_value.empty() ? "(required)" : "=" + p.default_value, p.description);
     }
+    fmt::print(out, "\nCommon parameters (every built-in workload):\n");
+    for (const auto& p : common_workload_params())
+      fmt::print(out, "    {:<12} {:<10} {}\n", p.name, "=" + p.default_value, p.description);
     fmt::print(out, "\nFiles: a JSON trace (.json, docs/trace-format.md), a SCALE-Sim topology (.csv), an "
                     "ONNX model (.onnx).\n");
     return 0;

@@ -25,8 +25,11 @@ std::string family_of(const Hardware& hw) {
 std::vector<int64_t> reductions(const Op& op) {
   switch (op.kind) {
     case OpKind::matmul: return {op.at("k")};
-    case OpKind::conv2d: return {op.at("r") * op.at("s") * (op.at("cin") / op.get("groups", 1))};
-    case OpKind::attention: return {op.at("d"), op.at("skv")};   // Q.K^T, then P.V
+    case OpKind::conv2d: return {conv_gemm_dims(op).k};   // the pass's GEMM (forward, dgrad, wgrad)
+    case OpKind::attention:
+      // Backward: S and dP reduce over d, dV and dK over sq, dQ over skv.
+      if (op.get("backward", 0)) return {op.at("d"), op.at("sq"), op.at("skv")};
+      return {op.at("d"), op.at("skv")};   // Q.K^T, then P.V
     default: return {};
   }
 }

@@ -430,6 +430,9 @@ double graph_macs(const Graph& g) {
 }
 
 nlohmann::json propagate_error(const Graph& g, const Hardware& hw, const PrecisionOptions& opt) {
+  if (is_training_graph(g))
+    throw InputError(fmt::format("--propagate: {} is a training step; end-to-end emulation executes forward "
+                                 "graphs only", g.spec.empty() ? g.name : g.spec));
   const double macs = graph_macs(g);
   if (macs > kPropagateMacLimit)
     throw InputError(fmt::format("--propagate: {} has {:.3g} multiply-accumulates; end-to-end emulation "

@@ -51,7 +51,16 @@ void write_text_report(std::ostream& os, const RunResult& r) {
   if (r.peak_flops > 0)
     fmt::print(os, " of peak {} ({:.1f} %)", format_quantity(r.peak_flops, Unit::flops_per_second),
                100.0 * achieved / r.peak_flops);
-  fmt::print(os, "\n\n");
+  fmt::print(os, "\n");
+  if (r.extra.contains("training_step")) {
+    const auto& t = r.extra["training_step"];
+    fmt::print(os, "  training   forward {} ({:.4g} FLOP), backward {} ({:.4g} FLOP), optimizer {} "
+                   "({:.4g} parameters)\n",
+               format_quantity(t["forward_s"].get<double>(), Unit::seconds), t["flops_forward"].get<double>(),
+               format_quantity(t["backward_s"].get<double>(), Unit::seconds), t["flops_backward"].get<double>(),
+               format_quantity(t["optimizer_s"].get<double>(), Unit::seconds), t["params_trained"].get<double>());
+  }
+  fmt::print(os, "\n");
 
   // Per-op table; long models are summarised by their 40 most expensive ops.
   std::vector<size_t> idx(r.ops.size());

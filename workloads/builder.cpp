@@ -2,6 +2,7 @@
 
 #include <fmt/format.h>
 
+#include <algorithm>
 #include <charconv>
 #include <utility>
 
@@ -41,13 +42,14 @@ int64_t wl_count(const std::map<std::string, std::string>& p, const std::string&
 int GraphBuilder::push(Op op) { return m_graph.add(std::move(op)); }
 
 int GraphBuilder::linear(const std::string& name, std::vector<int> deps, int64_t m, int64_t n,
-                         int64_t k) {
+                         int64_t k, std::optional<bool> bias) {
   Op op;
   op.name = name;
   op.kind = OpKind::matmul;
   op.dtype = m_dtype;
   op.out_dtype = product_out_dtype(m_dtype);
-  op.attrs = {{"batch", 1}, {"m", m}, {"n", n}, {"k", k}, {"b_shared", 1}};
+  op.attrs = {{"batch", 1}, {"m", m}, {"n", n}, {"k", k}, {"b_shared", 1}, {"param", 1}};
+  if (bias.value_or(m_linear_bias)) op.attrs["bias"] = 1;
   op.deps = std::move(deps);
   return push(std::move(op));
 }
@@ -89,6 +91,7 @@ int GraphBuilder::conv(const std::string& name, std::vector<int> deps, int64_t n
   op.attrs = {{"n", n},   {"cin", cin},       {"cout", cout},       {"h", h},
               {"w", w},   {"r", r},           {"s", s},             {"stride", stride},
               {"pad", pad}, {"dilation", dilation}, {"groups", groups}};
+  if (m_conv_bias) op.attrs["bias"] = 1;
   op.deps = std::move(deps);
   return push(std::move(op));
 }
@@ -149,17 +152,25 @@ int GraphBuilder::attention(const std::string& name, std::vector<int> deps, cons
   // The eager "math" path: every step is its own kernel. Grouped-query K/V are
   // first expanded to all heads (HF repeat_kv: one copy each for K and V).
   const int64_t bh = a.batch * a.heads;
+  const auto pick = [&](size_t i) { return deps.empty() ? std::vector<int>{} : std::vector<int>{deps[std::min(i, deps.size() - 1)]}; };
+  std::vector<int> q = pick(0), k = pick(1), v = pick(2), bias;
+  for (size_t i = 3; i < deps.size(); ++i) bias.push_back(deps[i]);
   if (a.kv_heads != a.heads) {
-    const int rk = vec(OpKind::copy, name + ".repeat_k", deps, bh * a.skv, a.d);
-    const int rv = vec(OpKind::copy, name + ".repeat_v", deps, bh * a.skv, a.d);
-    deps = {rk, rv};
+    k = {vec(OpKind::copy, name + ".repeat_k", k, bh * a.skv, a.d)};
+    v = {vec(OpKind::copy, name + ".repeat_v", v, bh * a.skv, a.d)};
   }
-  int last = bmm(name + ".qk", deps, bh, a.sq, a.skv, a.d);
+  std::vector<int> qk_deps = q;
+  qk_deps.insert(qk_deps.end(), k.begin(), k.end());
+  int last = bmm(name + ".qk", qk_deps, bh, a.sq, a.skv, a.d);
   last = vec(OpKind::mul, name + ".scale", {last}, bh * a.sq, a.skv, 1);
-  if (a.bias || a.causal) last = vec(OpKind::add, name + ".bias", {last}, bh * a.sq, a.skv, 2);
+  if (a.bias || a.causal) {
+    std::vector<int> add_deps = {last};
+    add_deps.insert(add_deps.end(), bias.begin(), bias.end());
+    last = vec(OpKind::add, name + ".bias", add_deps, bh * a.sq, a.skv, 2);
+  }
   last = vec(OpKind::softmax, name + ".softmax", {last}, bh * a.sq, a.skv);
   std::vector<int> pv_deps = {last};
-  for (int d : deps) pv_deps.push_back(d);
+  pv_deps.insert(pv_deps.end(), v.begin(), v.end());
   return bmm(name + ".pv", pv_deps, bh, a.sq, a.d, a.skv);
 }
 
@@ -199,13 +210,16 @@ int GraphBuilder::attention_sdpa_math(const std::string& name, std::vector<int> 
   const DType acc = (in == DType::bf16 || in == DType::fp16) ? DType::fp32 : in;
   const int64_t bh = a.batch * a.heads;
   const int64_t bkv = a.batch * a.kv_heads;
-  std::vector<int> q_deps = deps, kv_deps = deps;
+  // Producers of Q, K and V ({q, k, v}, {q, kv} or {qkv}; none for graph inputs).
+  const auto pick = [&](size_t i) { return deps.empty() ? std::vector<int>{} : std::vector<int>{deps[std::min(i, deps.size() - 1)]}; };
+  std::vector<int> q_deps = pick(0), k_in = pick(1), v_in = pick(2);
   if (acc != in) {
-    const int q = vec_typed(OpKind::copy, name + ".q_to_fp32", deps, bh * a.sq, a.d, in, acc);
-    const int k = vec_typed(OpKind::copy, name + ".k_to_fp32", deps, bkv * a.skv, a.d, in, acc);
-    const int v = vec_typed(OpKind::copy, name + ".v_to_fp32", deps, bkv * a.skv, a.d, in, acc);
+    const int q = vec_typed(OpKind::copy, name + ".q_to_fp32", q_deps, bh * a.sq, a.d, in, acc);
+    const int k = vec_typed(OpKind::copy, name + ".k_to_fp32", k_in, bkv * a.skv, a.d, in, acc);
+    const int v = vec_typed(OpKind::copy, name + ".v_to_fp32", v_in, bkv * a.skv, a.d, in, acc);
     q_deps = {q};
-    kv_deps = {k, v};
+    k_in = {k};
+    v_in = {v};
   }
   const int qs = vec_typed(OpKind::mul, name + ".q_scale", q_deps, bh * a.sq, a.d, acc, acc, 1);
   int mask = -1;
@@ -215,10 +229,10 @@ int GraphBuilder::attention_sdpa_math(const std::string& name, std::vector<int> 
     mask = vec_typed(OpKind::copy, name + ".mask_tril", {mask}, a.sq, a.skv, b8, b8);
     mask = vec_typed(OpKind::copy, name + ".mask_where", {mask}, a.sq, a.skv, b8, acc);
   }
-  std::vector<int> k_deps = kv_deps, v_deps = kv_deps;
+  std::vector<int> k_deps = k_in, v_deps = v_in;
   if (a.kv_heads != a.heads) {
-    const int rk = vec_typed(OpKind::copy, name + ".repeat_k", kv_deps, bh * a.skv, a.d, acc, acc);
-    const int rv = vec_typed(OpKind::copy, name + ".repeat_v", kv_deps, bh * a.skv, a.d, acc, acc);
+    const int rk = vec_typed(OpKind::copy, name + ".repeat_k", k_in, bh * a.skv, a.d, acc, acc);
+    const int rv = vec_typed(OpKind::copy, name + ".repeat_v", v_in, bh * a.skv, a.d, acc, acc);
     k_deps = {rk};
     v_deps = {rv};
   }

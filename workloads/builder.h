@@ -5,6 +5,7 @@
 #include <cstdint>
 #include <initializer_list>
 #include <map>
+#include <optional>
 #include <string>
 #include <vector>
 
@@ -38,7 +39,16 @@ class GraphBuilder {
   Graph& graph() { return m_graph; }
 
   // x[m x k] * W[k x n] with a weight matrix (nn.Linear / addmm: bias fused).
-  int linear(const std::string& name, std::vector<int> deps, int64_t m, int64_t n, int64_t k);
+  // The op carries param=1 (W is learned) and bias=1 when the linear has a bias:
+  // `bias` if given, else the builder's default (set_linear_bias).
+  int linear(const std::string& name, std::vector<int> deps, int64_t m, int64_t n, int64_t k,
+             std::optional<bool> bias = std::nullopt);
+  // Default for linear(): whether the model's nn.Linear layers have a bias
+  // (BERT, GPT-2, nn.Transformer: yes; LLaMA, Mixtral: no). Off by default.
+  void set_linear_bias(bool on) { m_linear_bias = on; }
+  // Whether conv() layers have a bias (AlexNet, VGG: yes; ResNet: no, batch-norm
+  // follows). Off by default.
+  void set_conv_bias(bool on) { m_conv_bias = on; }
   // Batched product of two activations: C[batch][m][n] = A[batch][m][k] * B[batch][k][n].
   int bmm(const std::string& name, std::vector<int> deps, int64_t batch, int64_t m, int64_t n,
           int64_t k);
@@ -59,6 +69,9 @@ class GraphBuilder {
   // Attention. fused: one `attention` op (scaled_dot_product_attention).
   // Unfused (the eager "math" path): Q.K^T (bmm), scale (mul), bias/mask add
   // (add, when bias or causal), softmax, P.V (bmm). Returns the last op.
+  // `deps` name the producers of Q, K, V in that order ({q, k, v}, {q, kv} with K
+  // and V packed, or {qkv}), then those of the bias; the unfused kernels depend on
+  // the ones they read (Q.K^T on Q and K, P.V on P and V).
   int attention(const std::string& name, std::vector<int> deps, const AttnShape& a, bool fused);
   // PyTorch's _scaled_dot_product_attention_math (aten/src/ATen/native/transformers/
   // attention.cpp), kernel for kernel as eager CUDA launches it: fp16/bf16 inputs
@@ -75,6 +88,8 @@ class GraphBuilder {
   int push(Op op);
   Graph& m_graph;
   DType m_dtype;
+  bool m_linear_bias = false;
+  bool m_conv_bias = false;
 };
 
 }  // namespace tessera

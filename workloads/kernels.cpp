@@ -59,7 +59,10 @@ Graph build_attention(const std::map<std::string, std::string>& p) {
                                  "kv_heads={}", a.heads, a.kv_heads));
   const std::string& path = p.at("path");
   if (path == "sdpa_math") {
-    b.attention_sdpa_math("attention", {}, a);
+    // The output is the last op; the attention weights cast back beside it are
+    // returned by the math backend but not by scaled_dot_product_attention.
+    const int out = b.attention_sdpa_math("attention", {}, a);
+    g.ops[static_cast<size_t>(out)].attrs["output"] = 1;
   } else if (path == "eager") {
     b.attention("attention", {}, a, wl_bool(p, "fused"));
   } else {
@@ -89,7 +92,7 @@ void add_kernel_workloads(std::vector<WorkloadInfo>& out) {
                   {"batch", "1", "independent products"},
                   {"dtype", "bf16", "operand format"},
                   {"fast_accum", "0", "fp8: 1 = fast accumulation (no periodic fp32 promotion)"}},
-                 build_gemm});
+                 build_gemm, true});
   out.push_back({"conv2d", "one NCHW convolution (torch.nn.functional.conv2d)",
                  {{"n", "1", "batch"},
                   {"cin", "", "input channels"},
@@ -103,7 +106,7 @@ void add_kernel_workloads(std::vector<WorkloadInfo>& out) {
                   {"dilation", "1", "dilation (both axes)"},
                   {"groups", "1", "channel groups, or 'depthwise' (= cin)"},
                   {"dtype", "bf16", "operand format"}},
-                 build_conv2d});
+                 build_conv2d, true});
   out.push_back({"attention", "scaled-dot-product attention (fused kernel, or unfused with fused=0)",
                  {{"batch", "1", "sequences"},
                   {"heads", "32", "query heads"},
@@ -118,19 +121,19 @@ void add_kernel_workloads(std::vector<WorkloadInfo>& out) {
                    "eager: as `fused` says; sdpa_math: PyTorch's math backend (fp32 upcast of "
                    "fp16/bf16, q/k scale, causal mask, safe softmax, casts back; ignores fused)"},
                   {"dtype", "bf16", "operand format"}},
-                 build_attention});
+                 build_attention, true});
   const std::vector<WorkloadParam> vec_params = {{"rows", "", "rows (tokens)"},
                                                  {"cols", "", "columns (hidden size)"},
                                                  {"dtype", "bf16", "element format"}};
   out.push_back({"layernorm", "LayerNorm over the last dimension of a rows x cols tensor",
-                 vec_params, build_vector<OpKind::layernorm>});
+                 vec_params, build_vector<OpKind::layernorm>, true});
   out.push_back({"rmsnorm", "RMSNorm over the last dimension of a rows x cols tensor",
-                 vec_params, build_vector<OpKind::rmsnorm>});
+                 vec_params, build_vector<OpKind::rmsnorm>, true});
   out.push_back({"softmax", "softmax over the last dimension of a rows x cols tensor",
-                 vec_params, build_vector<OpKind::softmax>});
-  out.push_back({"gelu", "GELU of a rows x cols tensor", vec_params, build_vector<OpKind::gelu>});
+                 vec_params, build_vector<OpKind::softmax>, true});
+  out.push_back({"gelu", "GELU of a rows x cols tensor", vec_params, build_vector<OpKind::gelu>, true});
   out.push_back({"add", "element-wise sum of two rows x cols tensors", vec_params,
-                 build_vector<OpKind::add>});
+                 build_vector<OpKind::add>, true});
 }
 
 const std::vector<WorkloadInfo>& builtin_workloads() {

@@ -4,10 +4,12 @@
 
 #include <charconv>
 #include <filesystem>
+#include <optional>
 
 #include "sim/error.h"
 #include "workloads/builtin.h"
 #include "workloads/importers.h"
+#include "workloads/training.h"
 
 namespace tessera {
 namespace {
@@ -15,7 +17,62 @@ namespace {
 std::string accepted_keys(const WorkloadInfo& w) {
   std::string s;
   for (const auto& p : w.params) s += (s.empty() ? "" : ", ") + p.name;
-  return s.empty() ? "(none)" : s;
+  for (const auto& p : common_workload_params()) s += (s.empty() ? "" : ", ") + p.name;
+  return s;
+}
+
+bool is_common_param(const std::string& key) {
+  for (const auto& p : common_workload_params())
+    if (p.name == key) return true;
+  return false;
+}
+
+// The common parameters of `spec` (defaults filled in) as training options;
+// nullopt when train=0. `params` are the workload's own (for the checks that
+// depend on them: phase, cache, dtype).
+std::optional<TrainingOptions> training_options(const std::string& spec, const WorkloadInfo& info,
+                                                std::map<std::string, std::string> common,
+                                                const std::map<std::string, std::string>& params) {
+  const bool optimizer_given = common.count("optimizer") > 0;
+  for (const auto& p : common_workload_params())
+    if (!common.count(p.name)) common[p.name] = p.default_value;
+  const std::string& train = common.at("train");
+  if (train != "0" && train != "1")
+    throw InputError(fmt::format("--workload '{}': parameter 'train': '{}' is not accepted; accepted: 0, 1",
+                                 spec, train));
+  Optimizer o = Optimizer::adamw;
+  if (!parse_optimizer(common.at("optimizer"), o))
+    throw InputError(fmt::format("--workload '{}': parameter 'optimizer': '{}' is not accepted; accepted: {}",
+                                 spec, common.at("optimizer"), optimizer_names()));
+  if (train == "0") {
+    if (optimizer_given)
+      throw InputError(fmt::format("--workload '{}': parameter 'optimizer' applies to a training step only "
+                                   "(add train=1)", spec));
+    return std::nullopt;
+  }
+  TrainingOptions opt;
+  opt.optimizer = o;
+  if (info.kernel_level) {
+    if (optimizer_given)
+      throw InputError(fmt::format("--workload '{}': parameter 'optimizer': {} is a kernel-level workload "
+                                   "without parameters (train=1 appends the backward of its op only)",
+                                   spec, info.name));
+    opt.inputs_require_grad = true;
+    opt.optimizer = Optimizer::none;
+  }
+  if (auto it = params.find("phase"); it != params.end() && it->second != "prefill")
+    throw InputError(fmt::format("--workload '{}': train=1 needs phase=prefill (a decode step against a KV "
+                                 "cache is inference only)", spec));
+  if (auto it = params.find("cache"); it != params.end() && it->second != "dynamic")
+    throw InputError(fmt::format("--workload '{}': train=1 needs cache=dynamic (a preallocated KV cache is "
+                                 "inference only)", spec));
+  if (auto it = params.find("dtype"); it != params.end()) {
+    const auto t = parse_dtype(it->second);
+    if (t && *t != DType::fp32 && *t != DType::tf32 && *t != DType::bf16 && *t != DType::fp16)
+      throw InputError(fmt::format("--workload '{}': train=1 needs dtype fp32, tf32, bf16 or fp16 (PyTorch "
+                                   "trains floating-point parameters); got {}", spec, it->second));
+  }
+  return opt;
 }
 
 std::string workload_names() {
@@ -25,6 +82,16 @@ std::string workload_names() {
 }
 
 }  // namespace
+
+const std::vector<WorkloadParam>& common_workload_params() {
+  static const std::vector<WorkloadParam> params = {
+      {"train", "0",
+       "1: one training step (forward, backward from a given output gradient, optimizer step); "
+       "kernel-level workloads: the op's backward with its inputs requiring grad"},
+      {"optimizer", "adamw",
+       "with train=1: adamw (torch.optim.AdamW, foreach), adamw_fused (fused=True), sgd, sgd_momentum, none"}};
+  return params;
+}
 
 int64_t wl_int(const std::map<std::string, std::string>& p, const std::string& key) {
   const std::string& v = p.at(key);
@@ -92,7 +159,7 @@ Graph build_workload(const std::string& spec) {
                                  "JSON trace, SCALE-Sim topology .csv or .onnx file)",
                                  name, workload_names()));
   }
-  std::map<std::string, std::string> params;
+  std::map<std::string, std::string> params, common;
   if (colon != std::string::npos) {
     std::string rest = spec.substr(colon + 1);
     size_t pos = 0;
@@ -111,14 +178,15 @@ Graph build_workload(const std::string& spec) {
         throw InputError(fmt::format("--workload '{}': malformed parameter '{}'; expected "
                                      "key=value", spec, item));
       const std::string key = item.substr(0, eq);
-      bool known = false;
+      bool known = is_common_param(key);
       for (const auto& p : info->params) known = known || p.name == key;
       if (!known)
         throw InputError(fmt::format("--workload '{}': unknown parameter '{}' for {}; accepted: "
                                      "{}", spec, key, name, accepted_keys(*info)));
-      if (params.count(key))
+      auto& dest = is_common_param(key) ? common : params;
+      if (dest.count(key))
         throw InputError(fmt::format("--workload '{}': parameter '{}' given twice", spec, key));
-      params[key] = item.substr(eq + 1);
+      dest[key] = item.substr(eq + 1);
     }
   }
   for (const auto& p : info->params) {
@@ -128,9 +196,11 @@ Graph build_workload(const std::string& spec) {
                                    p.name, p.description));
     params[p.name] = p.default_value;
   }
+  const std::optional<TrainingOptions> training = training_options(spec, *info, common, params);
   Graph g;
   try {
     g = info->build(params);
+    if (training) append_training_step(g, *training);
   } catch (const InputError& e) {
     throw InputError(fmt::format("--workload '{}': {}", spec, e.what()));
   }

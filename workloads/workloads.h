@@ -23,9 +23,15 @@ struct WorkloadInfo {
   std::vector<WorkloadParam> params;
   // Builds the graph from validated parameters (every declared param present).
   Graph (*build)(const std::map<std::string, std::string>& params);
+  // A single functional kernel (gemm, conv2d, attention, ...) rather than a model:
+  // with train=1 its inputs require grad and there is no optimizer step.
+  bool kernel_level = false;
 };
 
 const std::vector<WorkloadInfo>& builtin_workloads();
+// Parameters every built-in workload accepts besides its own (handled by
+// build_workload): train (0/1) and optimizer (see workloads/training.h).
+const std::vector<WorkloadParam>& common_workload_params();
 // Parses the spec, checks keys against the declaration, fills defaults, builds
 // and validates. Throws InputError naming the spec, the key and what is accepted.
 Graph build_workload(const std::string& spec);

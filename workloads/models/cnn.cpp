@@ -102,6 +102,7 @@ Graph build_resnet50(const std::map<std::string, std::string>& p) {
   Graph g;
   g.name = "resnet50";
   GraphBuilder b(g, wl_dtype(p, "dtype"));
+  b.set_linear_bias(true);   // fc; the convolutions have none (batch-norm follows)
   Act x;
   x.n = wl_int(p, "batch");
   x.h = x.w = wl_int(p, "image");
@@ -147,6 +148,8 @@ Graph build_alexnet(const std::map<std::string, std::string>& p) {
   Graph g;
   g.name = "alexnet";
   GraphBuilder b(g, wl_dtype(p, "dtype"));
+  b.set_linear_bias(true);
+  b.set_conv_bias(true);
   Act x;
   x.n = wl_int(p, "batch");
   x.h = x.w = wl_int(p, "image");
@@ -179,6 +182,8 @@ Graph build_vgg16(const std::map<std::string, std::string>& p) {
   Graph g;
   g.name = "vgg16";
   GraphBuilder b(g, wl_dtype(p, "dtype"));
+  b.set_linear_bias(true);
+  b.set_conv_bias(true);
   Act x;
   x.n = wl_int(p, "batch");
   x.h = x.w = wl_int(p, "image");

@@ -55,9 +55,10 @@ int gated_attention(GraphBuilder& b, const std::string& pre, int x, int z_norm,
                     int64_t heads, bool pair_bias) {
   const int64_t rows = batch * len, hc = heads * e.c_hidden;
   const int ln = b.vec(OpKind::layernorm, pre + "layer_norm", opt(x), rows, channels);
-  const int q = b.linear(pre + "linear_q", {ln}, rows, hc, channels);
-  const int k = b.linear(pre + "linear_k", {ln}, rows, hc, channels);
-  const int v = b.linear(pre + "linear_v", {ln}, rows, hc, channels);
+  // OpenFold's Attention: linear_q/k/v without bias, linear_g and linear_o with.
+  const int q = b.linear(pre + "linear_q", {ln}, rows, hc, channels, false);
+  const int k = b.linear(pre + "linear_k", {ln}, rows, hc, channels, false);
+  const int v = b.linear(pre + "linear_v", {ln}, rows, hc, channels, false);
   std::vector<int> deps = {q, k, v};
   AttnShape a;
   a.batch = batch;
@@ -66,7 +67,7 @@ int gated_attention(GraphBuilder& b, const std::string& pre, int x, int z_norm,
   a.d = e.c_hidden;
   if (pair_bias) {
     // Pair bias b_ij^h = Linear(LayerNorm(z_ij)): r*r positions, c_z -> heads.
-    deps.push_back(b.linear(pre + "linear_b", {z_norm}, e.r * e.r, heads, e.c_z));
+    deps.push_back(b.linear(pre + "linear_b", {z_norm}, e.r * e.r, heads, e.c_z, false));
     a.bias = true;
     a.bias_shared = true;
   }
@@ -128,6 +129,7 @@ Graph build_evoformer(const Params& p) {
   Graph g;
   g.name = "evoformer";
   GraphBuilder b(g, wl_dtype(p, "dtype"));
+  b.set_linear_bias(true);   // OpenFold's Linear layers have a bias unless noted
   EvoShape e;
   e.s = wl_int(p, "n_seq");
   e.r = wl_int(p, "n_res");
@@ -159,6 +161,9 @@ Graph build_evoformer(const Params& p) {
     z = gated_attention(b, pre + "tri_att_end.", z, -1, e, e.r, e.r, e.c_z, e.heads_pair, false);
     z = transition(b, pre + "pair_transition.", z, rr, e.c_z, e.transition);
   }
+  // EvoformerBlock returns both representations (training seeds both).
+  g.ops[static_cast<size_t>(m)].attrs["output"] = 1;
+  g.ops[static_cast<size_t>(z)].attrs["output"] = 1;
   g.info["blocks"] = static_cast<double>(blocks);
   g.info["n_seq"] = static_cast<double>(e.s);
   g.info["n_res"] = static_cast<double>(e.r);

@@ -21,6 +21,7 @@ Graph build_lstm(const std::map<std::string, std::string>& p) {
   Graph g;
   g.name = "lstm";
   GraphBuilder b(g, wl_dtype(p, "dtype"));
+  b.set_linear_bias(true);   // b_ih with the input projection, b_hh with the recurrent one
   const int64_t batch = wl_int(p, "batch"), seq = wl_int(p, "seq");
   const int64_t input = wl_int(p, "input"), hidden = wl_int(p, "hidden");
   const int64_t layers = wl_int(p, "layers");
@@ -36,6 +37,9 @@ Graph build_lstm(const std::map<std::string, std::string>& p) {
       int gates = xproj;
       if (t > 0) {
         const int hproj = b.linear(sp + "hidden_proj", {h}, batch, 4 * hidden, hidden);
+        // Every step multiplies by the same W_hh (and adds the same b_hh): one tied
+        // weight per layer for a training step.
+        b.graph().ops[static_cast<size_t>(hproj)].attrs["tied"] = l + 1;
         gates = b.vec(OpKind::add, sp + "gates", {xproj, hproj}, batch, 4 * hidden, 2);
       }
       const int sig = b.vec(OpKind::sigmoid, sp + "sigmoid_ifo", {gates}, batch, 3 * hidden);
@@ -50,6 +54,8 @@ Graph build_lstm(const std::map<std::string, std::string>& p) {
     }
     prev_layer_h = hs;
   }
+  // nn.LSTM's output is h_t of the last layer for every step.
+  for (int op : prev_layer_h) g.ops[static_cast<size_t>(op)].attrs["output"] = 1;
   const double h4 = 4.0 * hidden;
   double params = 0;
   for (int64_t l = 0; l < layers; ++l)

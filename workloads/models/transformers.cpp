@@ -103,7 +103,9 @@ int hf_rmsnorm(GraphBuilder& b, const std::string& name, const std::vector<int>&
   mdeps.push_back(rs);
   int h = b.vec_typed(OpKind::mul, name + ".mul_rsqrt", mdeps, rows, cols, f32, f32, 1);
   if (act != f32) h = b.vec_typed(OpKind::copy, name + ".to_input_dtype", {h}, rows, cols, f32, act);
-  return b.vec_typed(OpKind::mul, name + ".mul_weight", {h}, rows, cols, act, act, 1);
+  const int w = b.vec_typed(OpKind::mul, name + ".mul_weight", {h}, rows, cols, act, act, 1);
+  b.graph().ops[static_cast<size_t>(w)].attrs["param"] = 1;   // the norm's weight (cols elements)
+  return w;
 }
 
 // HF NewGELUActivation (GPT-2's "gelu_new", transformers/activations.py) in eager mode:
@@ -149,6 +151,7 @@ Graph build_decoder(const DecoderConfig& c, const Params& p) {
   Graph g;
   g.name = c.name;
   GraphBuilder b(g, wl_dtype(p, "dtype"));
+  b.set_linear_bias(c.style == DecoderStyle::gpt2);   // GPT-2's Conv1D layers have biases, LLaMA's none
   const bool decode = wl_choice(p, "phase", {"prefill", "decode"}) == "decode";
   const bool dynamic_cache = wl_choice(p, "cache", {"dynamic", "static"}) == "dynamic";
   const bool fused = fused_attention(p);
@@ -289,6 +292,7 @@ Graph build_bert(const char* name, const BertConfig& c, const Params& p) {
   Graph g;
   g.name = name;
   GraphBuilder b(g, wl_dtype(p, "dtype"));
+  b.set_linear_bias(true);
   const bool fused = fused_attention(p);
   const int64_t batch = wl_int(p, "batch"), seq = wl_int(p, "seq");
   if (seq > 512)
@@ -323,6 +327,9 @@ Graph build_bert(const char* name, const BertConfig& c, const Params& p) {
     x = b.vec(OpKind::add, pre + "output.add", {out, h}, t, d, 2);
     x = b.vec(OpKind::layernorm, pre + "output.layernorm", {x}, t, d);
   }
+  // last_hidden_state is the output a training step starts from (the pooler's
+  // output is not used, so the pooler gets no gradient).
+  g.ops[static_cast<size_t>(x)].attrs["output"] = 1;
   // BertPooler: first token of each sequence (a view), dense, tanh.
   const int pool = b.linear("pooler.dense", {x}, batch, d, d);
   b.vec(OpKind::tanh, "pooler.tanh", {pool}, batch, d);
@@ -358,6 +365,7 @@ Graph build_transformer_base(const Params& p) {
   Graph g;
   g.name = "transformer-base";
   GraphBuilder b(g, wl_dtype(p, "dtype"));
+  b.set_linear_bias(true);
   const bool fused = fused_attention(p);
   const int64_t batch = wl_int(p, "batch"), src = wl_int(p, "src"), tgt = wl_int(p, "tgt");
   const int64_t d = 512, heads = 8, ffn = 2048, vocab = 37000, layers = 6;
@@ -365,6 +373,7 @@ Graph build_transformer_base(const Params& p) {
 
   auto embed = [&](const std::string& pre, int64_t tokens) {
     int e = b.embedding(pre + ".embed", {}, tokens, d, vocab);
+    g.ops[static_cast<size_t>(e)].attrs["tied"] = 1;   // one shared embedding matrix (below)
     e = b.vec(OpKind::mul, pre + ".embed.scale", {e}, tokens, d, 1);
     return b.vec(OpKind::add, pre + ".embed.position", {e}, tokens, d, 2);
   };
@@ -415,7 +424,8 @@ Graph build_transformer_base(const Params& p) {
     x = ffn_block(pre + "ffn.", h2, tt);
   }
   x = b.vec(OpKind::layernorm, "dec.norm", {x}, tt, d);
-  b.linear("generator", {x}, tt, vocab, d);
+  const int gen = b.linear("generator", {x}, tt, vocab, d);
+  g.ops[static_cast<size_t>(gen)].attrs["tied"] = 1;   // the embedding's weight; its own bias
 
   const double dd = d, f = ffn;
   const double attn_p = 4 * dd * dd + 4 * dd, ffn_p = 2 * dd * f + f + dd, ln = 2 * dd;

@@ -1,0 +1,66 @@
+#pragma once
+// A training step as PyTorch eager runs it on CUDA: the forward graph, the
+// backward kernels autograd launches for `out.backward(dy)` (no loss kernel: the
+// output gradient is given), then optimizer.step() of torch.optim with its CUDA
+// defaults. append_training_step() walks the forward ops in reverse (autograd's
+// order: the ready node with the highest sequence number runs first) and appends
+// each op's backward kernels, the additions that sum the gradients of tensors
+// consumed more than once, and the optimizer's kernels.
+//
+// What the forward graph must carry: matmul param=1 (B is a learned weight,
+// GraphBuilder::linear), bias=1 (nn.Linear/Conv2d with bias), tied=T (shared
+// weights), output=1 (model outputs when they are not simply the ops nobody
+// consumes). conv2d and embedding always have a weight, layernorm/batchnorm gamma
+// and beta, rmsnorm gamma. Rules, with the PyTorch sources, in training.cpp and
+// docs/workloads.md ("Training step").
+#include <cstdint>
+#include <string>
+#include <string_view>
+#include <vector>
+
+#include "workloads/ir.h"
+
+namespace tessera {
+
+// torch.optim optimizers (CUDA defaults: foreach unless fused).
+enum class Optimizer { adamw, adamw_fused, sgd, sgd_momentum, none };
+std::string_view optimizer_name(Optimizer o);
+bool parse_optimizer(std::string_view s, Optimizer& out);
+std::string optimizer_names();   // "adamw, adamw_fused, sgd, sgd_momentum, none"
+
+struct TrainingOptions {
+  Optimizer optimizer = Optimizer::adamw;
+  // Functional kernels (F.conv2d(x, w), a @ b, ...): every tensor without a
+  // producer is a leaf with requires_grad=True, so the op's input gradients are
+  // computed too. Models: inputs (images, token ids, given embeddings) need none.
+  bool inputs_require_grad = false;
+  // multi_tensor_apply's per-launch limits: the 32 KB kernel-argument variant
+  // (CUDA runtime and driver >= 12.1, sm70+: every current PyTorch build on
+  // Volta or newer) or the 4 KB one.
+  bool large_kernel_args = true;
+};
+
+// aten/src/ATen/native/cuda/MultiTensorApply.cuh: a torch._foreach_* call (and a
+// fused optimizer) over lists of `depth` tensors cuts every tensor into chunks of
+// kChunkSize = 65536 elements, one thread block each, and launches a kernel when
+// the launch's tensor list or block list is full (DepthToMaxConfig) or at the end.
+inline constexpr int64_t k_multi_tensor_chunk = 65536;
+struct MultiTensorLimits {
+  int max_tensors = 0, max_blocks = 0;
+};
+// depth 1..5; scalar_list: the TensorListScalarListMetadata variant (a Python
+// list of per-tensor scalars, e.g. _foreach_div_(tensors, [scalars])).
+MultiTensorLimits multi_tensor_limits(int depth, bool scalar_list, bool large_kernel_args);
+// Kernel launches of one multi_tensor_apply over tensors of the given sizes.
+int64_t multi_tensor_launches(const std::vector<int64_t>& numels, int depth, bool scalar_list,
+                              bool large_kernel_args);
+
+// Appends the backward and the optimizer step to the forward graph `g` and sets
+// g.info: train_step = 1, flops_forward / flops_backward / flops_optimizer,
+// params_trained (parameter elements the optimizer updates), param_tensors,
+// ops_forward / ops_backward / ops_optimizer. Batch-norms switch to training mode
+// (batch statistics). Throws InputError for graphs that cannot be trained (KV-cache
+// and collective ops, or a graph that already holds a training step).
+void append_training_step(Graph& g, const TrainingOptions& opt);
+
+}  // namespace tessera
