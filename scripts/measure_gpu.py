@@ -3,12 +3,13 @@
 reference/h100/microbench.jsonl (one JSON object per line), for `tessera compare`
 and `tessera calibrate`.
 
-usage: scripts/measure_gpu.py --out my-gpu.jsonl [--sections gemm,attn,vec,membw,energy,energy2,conv,e2eg,decode,evoformer]
+usage: scripts/measure_gpu.py --out my-gpu.jsonl [--sections gemm,attn,vec,membw,energy,energy2,conv,e2eg,decode,evoformer,train]
 
 Method (as in the reference data): CUDA events around the operation alone, warm-up
 first, repetitions filling about --budget-ms, the median reported with min and max;
 with a cold L2 (the default) a 256 MiB buffer is overwritten before every repetition.
-Whole models: CUDA graphs (decode) or the profiler's summed kernel time (e2eg).
+Whole models: CUDA graphs (decode) or the profiler's summed kernel time (e2eg, and
+train: one training step, forward + backward + optimizer.step()).
 Energy: sustained ~3 s runs read from the GPU's energy counter via nvidia-smi-compatible
 NVML (pynvml), with SM clock samples.
 """
@@ -282,6 +283,71 @@ def busy_us(fn):
     return sum(e.self_device_time_total for e in p.key_averages() if e.device_type == DeviceType.CUDA)
 
 
+def step_busy_us(step, zero_grad):
+    """Summed GPU kernel time of one training step (profiler, device events only, as
+    busy_us). Warm-up steps first (the optimizer creates its state on the first);
+    zero_grad(set_to_none=True) runs before each step, outside the profiled region."""
+    from torch.autograd import DeviceType
+    from torch.profiler import ProfilerActivity, profile
+    for _ in range(3):
+        zero_grad()
+        step()
+    zero_grad()
+    torch.cuda.synchronize()
+    with profile(activities=[ProfilerActivity.CUDA]) as p:
+        step()
+        torch.cuda.synchronize()
+    return sum(e.self_device_time_total for e in p.key_averages() if e.device_type == DeviceType.CUDA)
+
+
+def train(timer, out):
+    """One training step per model and optimizer: the forward, out.backward(dy) from a
+    given output gradient (no loss kernel), optimizer.step() with torch.optim's CUDA
+    defaults (foreach unless fused=True). model.train() (batch-norm on batch
+    statistics) with every dropout probability 0 (dropout is not modelled); HF models
+    return last_hidden_state (BERT's pooler gets no gradient) and run with
+    use_cache=False where they have a cache. Parameters and optimizer state are in
+    the model's dtype (model.to(bf16))."""
+    import torchvision
+    from transformers import BertConfig, BertModel, GPT2Config, GPT2Model, LlamaConfig, LlamaModel
+    optimizers = {"adamw": lambda ps: torch.optim.AdamW(ps),
+                  "adamw_fused": lambda ps: torch.optim.AdamW(ps, fused=True),
+                  "sgd": lambda ps: torch.optim.SGD(ps, lr=1e-3),
+                  "sgd_momentum": lambda ps: torch.optim.SGD(ps, lr=1e-3, momentum=0.9)}
+
+    def measure(name, model, batch, seq, forward):
+        model.train()
+        with torch.no_grad():
+            dy = torch.randn_like(forward())
+        for oname, make in optimizers.items():
+            opt = make(model.parameters())
+
+            def step():
+                forward().backward(dy)
+                opt.step()
+
+            us = step_busy_us(step, lambda: opt.zero_grad(set_to_none=True))
+            out({"section": "train", "model": name, "dtype": "bf16", "batch": batch, "seq": seq, "optimizer": oname,
+                 "params": sum(p.numel() for p in model.parameters()), "device_busy_us": us})
+            del opt
+            torch.cuda.empty_cache()
+
+    m = torchvision.models.resnet50().cuda().to(torch.bfloat16).to(memory_format=torch.channels_last)
+    x = torch.randn(32, 3, 224, 224, device="cuda", dtype=torch.bfloat16).to(memory_format=torch.channels_last)
+    measure("resnet50", m, 32, 0, lambda: m(x))
+    del m, x
+    for name, model, batch, seq in (
+            ("bert-base", BertModel(BertConfig(hidden_dropout_prob=0.0, attention_probs_dropout_prob=0.0)), 8, 512),
+            ("gpt2-small", GPT2Model(GPT2Config(resid_pdrop=0.0, embd_pdrop=0.0, attn_pdrop=0.0)), 8, 1024),
+            ("llama7b-4layers", LlamaModel(LlamaConfig(num_hidden_layers=4)), 1, 2048)):
+        model = model.cuda().to(torch.bfloat16)
+        ids = torch.randint(0, model.config.vocab_size, (batch, seq), device="cuda")
+        kwargs = {} if name == "bert-base" else {"use_cache": False}
+        measure(name, model, batch, seq, lambda: model(ids, **kwargs).last_hidden_state)
+        del model, ids
+        torch.cuda.empty_cache()
+
+
 def e2eg(timer, out):
     import torchvision
     m = torchvision.models.resnet50().cuda().to(torch.bfloat16).eval().to(memory_format=torch.channels_last)
@@ -345,7 +411,7 @@ def evoformer(timer, out):
 
 
 SECTIONS = {"gemm": gemm, "attn": attn, "vec": vec, "membw": membw, "energy": energy, "energy2": energy2, "conv": conv,
-            "e2eg": e2eg, "decode": decode, "evoformer": evoformer}
+            "e2eg": e2eg, "decode": decode, "evoformer": evoformer, "train": train}
 
 
 def main():

@@ -13,6 +13,7 @@
 #include "sim/error.h"
 #include "sim/simulate.h"
 #include "workloads/ir.h"
+#include "workloads/training.h"
 #include "workloads/workloads.h"
 
 namespace tessera {
@@ -300,7 +301,7 @@ std::optional<Prediction> predict(const json& r, const Hardware& hw, const std::
     p.group = d;
     return p;
   }
-  if (section == "e2eg" || section == "decode" || section == "evoformer") {
+  if (section == "e2eg" || section == "decode" || section == "evoformer" || section == "train") {
     std::string spec;
     std::string quantity = "median_ms";
     double scale = 1e3;
@@ -315,6 +316,24 @@ std::optional<Prediction> predict(const json& r, const Hardware& hw, const std::
         spec = fmt::format("llama-7b:phase=prefill,batch={},seq={},layers={},dtype={}", batch,
                            get_int(r, "seq"), r.value("layers", int64_t{4}), dt);
       else { skip = "e2eg model '" + model + "' is not modelled"; return std::nullopt; }
+      quantity = "device_busy_us";
+      scale = 1e6;
+    } else if (section == "train") {
+      // One training step: forward, backward from out.backward(dy), optimizer.step()
+      // (torch.optim defaults), summed kernel time: the model's spec with train=1.
+      const std::string model = get_str(r, "model");
+      const std::string opt = r.value("optimizer", std::string("adamw"));
+      Optimizer o = Optimizer::adamw;
+      if (!parse_optimizer(opt, o)) { skip = "train optimizer '" + opt + "' is not modelled"; return std::nullopt; }
+      const std::string tail = fmt::format("dtype={},train=1,optimizer={}", r.value("dtype", std::string("bf16")), opt);
+      const int64_t batch = get_int(r, "batch");
+      if (model == "resnet50") spec = fmt::format("resnet50:batch={},{}", batch, tail);
+      else if (model == "bert-base") spec = fmt::format("bert-base:batch={},seq={},{}", batch, get_int(r, "seq"), tail);
+      else if (model == "gpt2-small") spec = fmt::format("gpt2-small:batch={},seq={},{}", batch, get_int(r, "seq"), tail);
+      else if (model == "llama7b-4layers")
+        spec = fmt::format("llama-7b:phase=prefill,batch={},seq={},layers={},{}", batch, get_int(r, "seq"),
+                           r.value("layers", int64_t{4}), tail);
+      else { skip = "train model '" + model + "' is not modelled"; return std::nullopt; }
       quantity = "device_busy_us";
       scale = 1e6;
     } else if (section == "decode") {

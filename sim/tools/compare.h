@@ -8,6 +8,9 @@
 //   energy: gemm -> pj_per_flop (total), copy -> pj_per_byte_above_idle, idle -> watts
 //   energy2: pj_per_byte_above_idle
 //   e2eg: device_busy_us; decode: graph_median_ms; evoformer: median_ms
+//   train: device_busy_us of one training step (model resnet50 | bert-base |
+//          gpt2-small | llama7b-4layers, dtype, batch, seq, optimizer), predicted
+//          as the model's spec with train=1
 //   precision: normwise_rel_err, by models/numerics (predict_precision_record) on
 //              hardware whose numerics family is h100; records with raw bits also
 //              get bit_exact_fraction (0..1)
