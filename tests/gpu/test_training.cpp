@@ -1,0 +1,186 @@
+// GPU lowering of training steps: FlashAttention-2's backward, convolution gradient
+// passes, backward and optimizer kernels, the phase split and compare's train section.
+#include <catch2/catch.hpp>
+
+#include <nlohmann/json.hpp>
+
+#include <sstream>
+
+#include "models/tensorcore/tensorcore.h"
+#include "sim/cli.h"
+#include "sim/hardware.h"
+#include "sim/simulate.h"
+#include "sim/tools/compare.h"
+#include "workloads/training.h"
+#include "workloads/workloads.h"
+
+using namespace tessera;
+
+namespace {
+
+const TensorCoreModel& tc(const Hardware& hw) { return dynamic_cast<const TensorCoreModel&>(hw.compute()); }
+
+// 2*m*n*k summed over a kernel's mma instructions (all copies, all repeats).
+double mma_flops(const Kernel& k) {
+  double f = 0;
+  for (const Block& b : k.blocks)
+    for (const Instr& in : b.instrs)
+      if (in.op == Opcode::mma)
+        f += 2.0 * static_cast<double>(in.m * in.n * in.k) * static_cast<double>(in.count) *
+             static_cast<double>(b.repeat);
+  return f;
+}
+
+const Kernel& kernel(const Program& p, const Graph& g, const std::string& name) {
+  for (size_t i = 0; i < g.ops.size(); ++i)
+    if (g.ops[i].name == name) return p.kernels[i];
+  FAIL("no op named " << name);
+  return p.kernels.front();
+}
+
+}  // namespace
+
+TEST_CASE("FlashAttention-2 backward: three launches, the KV-parallel loop's five products", "[gpu][training]") {
+  const auto hw = load_hardware("h100-sxm", {});
+  // B = 1, H = 33, sq = skv = 512, d = 64: blocks 128 x 128 (kBlockM x kBlockN of the sm80
+  // hdim-64 kernel); 33 heads x 4 KV blocks = 132 thread blocks, one per SM (smem
+  // 2*128*64*2 + 4*128*64*2 + 128*128*2 = 128 KiB per block: 1 per SM in 228 KiB), each
+  // visiting the 4 query blocks: 4 stages of 5 products of 2*128*128*64 per block:
+  // 4 * 132 * 5 * 2,097,152 = 5,536,481,280 = 10 * 33 * 512 * 512 * 64 (2.5x the forward).
+  const Graph g = build_workload("attention:batch=1,heads=33,sq=512,d=64,train=1");
+  const Program p = compile(g, *hw);
+  const Kernel& k = p.kernels[1];
+  CHECK(k.attr("launches", 0) == 3);   // dot(dO, O), main loop, dQ conversion
+  CHECK(k.attr("block_q", 0) == 128);
+  CHECK(k.attr("block_kv", 0) == 128);
+  CHECK(k.attr("thread_blocks", 0) == 132);
+  CHECK(k.attr("mma_path", 0) == static_cast<double>(MmaPath::flash2_backward));
+  CHECK(mma_flops(k) == 5536481280.0);
+  CHECK(k.flops == 5536481280.0);
+  // Head dim 128: 64 x 128 blocks; grouped-query heads add the two dK/dV sums.
+  const Graph q = build_workload("attention:batch=1,heads=8,kv_heads=2,sq=512,d=128,train=1");
+  const Kernel& kq = compile(q, *hw).kernels[1];
+  CHECK(kq.attr("block_q", 0) == 64);
+  CHECK(kq.attr("block_kv", 0) == 128);
+  CHECK(kq.attr("launches", 0) == 5);
+  // The MMAs issue at k_flash2_backward_mma_rate x the forward FA2 efficiency.
+  CHECK(tc(*hw).mma_efficiency(DType::bf16, MmaPath::flash2_backward) ==
+        Approx(k_flash2_backward_mma_rate * hw->compute().params().real("attention_efficiency_flash2")));
+  CHECK(k_flash2_backward_mma_rate < 1.0);
+}
+
+TEST_CASE("FlashAttention-2 backward: causal block skipping and the resulting time", "[gpu][training]") {
+  const auto hw = load_hardware("h100-sxm", {"compute.attention=flash2"});
+  // Causal: KV block j (128 keys) is visited by the query blocks from j on: 4+3+2+1 =
+  // 10 of 16 block pairs per head. With 132 heads (528 thread blocks on 132 SMs) the
+  // busiest SM runs 1320 / 132 = 10 block pairs instead of 16: 10/16 of the products.
+  const Graph full = build_workload("attention:batch=1,heads=132,sq=512,d=64,train=1");
+  const Graph causal = build_workload("attention:batch=1,heads=132,sq=512,d=64,causal=1,train=1");
+  const double f = mma_flops(compile(full, *hw).kernels[1]);
+  CHECK(mma_flops(compile(causal, *hw).kernels[1]) == Approx(f * 10.0 / 16.0));
+  // The backward does 2.5x the forward's products at a lower rate: it takes longer
+  // than 2.5 forward passes.
+  const RunResult r = simulate(full, *hw);
+  CHECK(r.ops[1].time_s > 2.5 * r.ops[0].time_s);
+}
+
+TEST_CASE("convolution gradients lower through the pass's implicit GEMM", "[gpu][training]") {
+  const auto hw = load_hardware("h100-sxm", {});
+  // 32 x 64 x 56 x 56, 3x3, 64 filters, pad 1: every pass 2*32*56*56*64*64*9 = 7,398,752,256 FLOP.
+  const Graph g = build_workload("conv2d:n=32,cin=64,cout=64,h=56,pad=1,train=1");
+  const Program p = compile(g, *hw);
+  REQUIRE(p.kernels.size() == 3);
+  for (const Kernel& k : p.kernels) CHECK(k.flops == 7398752256.0);
+  // wgrad: dW^T = im2col(x)^T dY, M = 64*9 = 576, N = 64, K = 32*56*56 = 100,352: at most
+  // ceil(576/64) * ceil(64/64) = 9 output tiles for 132 SMs, so K is split.
+  const Kernel& w = p.kernels[2];
+  CHECK(w.attr("split_k", 1) > 1);
+  CHECK(mma_flops(w) >= 7398752256.0);
+  // DRAM reads x and dY once each (2 x 32*64*56*56 bf16), not the 9x larger im2col.
+  const double x = 2.0 * 32 * 64 * 56 * 56;
+  CHECK(w.attr("dram_bytes", 0) >= 2 * x);
+  CHECK(w.attr("dram_bytes", 0) < 4 * x);
+  // dgrad: M = 32*56*56 (stride 1), N = 64, K = 64*9: the forward's shape here.
+  CHECK(p.kernels[1].attr("tile_m", 0) == p.kernels[0].attr("tile_m", 0));
+  CHECK(p.kernels[1].attr("thread_blocks", 0) == p.kernels[0].attr("thread_blocks", 0));
+}
+
+TEST_CASE("backward and optimizer kernels move their ops' bytes", "[gpu][training]") {
+  const auto hw = load_hardware("h100-sxm", {});
+  const Graph g = build_workload("resnet50:batch=8,train=1");
+  const Program p = compile(g, *hw);
+  // Streaming kernels whose rows fit on chip move exactly op_min_bytes through DRAM.
+  for (const char* name : {"relu.grad", "layer1.0.relu3.grad_acc", "fc.grad_bias", "bn1.grad_weight",
+                           "bn1.grad_input", "adamw.update", "adamw.sqrt"}) {
+    INFO(name);
+    const Kernel& k = kernel(p, g, name);
+    CHECK(k.attr("dram_bytes", 0) == Approx(k.bytes).epsilon(1e-4));   // whole bytes per SM copy
+  }
+  // threshold_backward of 8 x 64 x 112 x 112 bf16: reads dY and the output, writes dX.
+  CHECK(kernel(p, g, "relu.grad").bytes == 3.0 * 2 * 8 * 64 * 112 * 112);
+  // Multi-kernel ops keep their launch count: the max-pool zero fill + gather, and the
+  // foreach calls (25,557,032 parameters in 161 tensors: fewer than the 2,240 chunks of
+  // 65,536 elements and the 336 tensors one launch of addcdiv_ takes: one launch).
+  CHECK(kernel(p, g, "maxpool.grad").attr("launches", 1) == 2);
+  CHECK(kernel(p, g, "adamw.update").attr("launches", 1) == 1);
+}
+
+TEST_CASE("backward row kernels: softmax and layer-norm gradients", "[gpu][training]") {
+  const auto hw = load_hardware("h100-sxm", {});
+  for (const char* spec : {"softmax:rows=4096,cols=1024,train=1", "layernorm:rows=4096,cols=768,train=1"}) {
+    INFO(spec);
+    const Graph g = build_workload(spec);
+    const Program p = compile(g, *hw);
+    const Kernel& k = p.kernels[1];
+    CHECK(k.mapping.find("row kernel") == 0);
+    // Reads dY and y (x): a second pass re-reads both from the L2 (the resident rows
+    // fit), so DRAM sees op_min_bytes: 2 reads and 1 write against the forward's 1 + 1.
+    CHECK(k.attr("dram_bytes", 0) == Approx(k.bytes).epsilon(1e-4));
+    CHECK(k.attr("dram_bytes", 0) == Approx(1.5 * p.kernels[0].attr("dram_bytes", 0)).epsilon(0.01));
+  }
+  // softmax_warp_backward: rows of 1024 bf16 in one warp, one round trip per row;
+  // layer_norm's dx kernel: two passes (statistics, then dx), one block reduction.
+  CHECK(compile(build_workload("softmax:rows=4096,cols=1024,train=1"), *hw).kernels[1].mapping.find(
+            "32 threads per row") != std::string::npos);
+  CHECK(compile(build_workload("layernorm:rows=4096,cols=768,train=1"), *hw).kernels[1].attr("passes", 0) == 2);
+}
+
+TEST_CASE("a training run reports its forward, backward and optimizer time", "[gpu][training][cli]") {
+  std::vector<std::string> args = {"tessera", "run", "--hw", "h100-sxm", "--workload",
+                                   "gpt2-small:seq=64,layers=2,train=1", "--format", "json"};
+  std::vector<char*> argv;
+  for (auto& a : args) argv.push_back(a.data());
+  std::ostringstream out, err;
+  REQUIRE(cli_main(static_cast<int>(argv.size()), argv.data(), out, err) == 0);
+  const auto j = nlohmann::json::parse(out.str());
+  const auto& t = j["training_step"];
+  CHECK(t["forward_s"].get<double>() + t["backward_s"].get<double>() + t["optimizer_s"].get<double>() ==
+        Approx(j["time_s"].get<double>()));
+  CHECK(t["backward_s"].get<double>() > t["forward_s"].get<double>());
+  CHECK(t["flops_backward"].get<double>() > 1.9 * t["flops_forward"].get<double>());
+  CHECK(t["ops_optimizer"].get<double>() == 8);   // foreach AdamW
+}
+
+TEST_CASE("compare: train records are predicted as the model's spec with train=1", "[gpu][training][compare]") {
+  const auto hw = load_hardware("h100-sxm", {});
+  const nlohmann::json rec = {{"section", "train"}, {"model", "gpt2-small"}, {"dtype", "bf16"},  {"batch", 2},
+                              {"seq", 128},         {"optimizer", "adamw_fused"}, {"device_busy_us", 5000.0}};
+  const CompareRow row = compare_record(rec, *hw);
+  REQUIRE(!row.skipped);
+  const std::string spec = "gpt2-small:batch=2,seq=128,dtype=bf16,train=1,optimizer=adamw_fused";
+  CHECK(row.record["workload"] == spec);
+  CHECK(row.record["quantity"] == "device_busy_us");
+  CHECK(row.record["predicted_value"].get<double>() == Approx(simulate(build_workload(spec), *hw).time_s * 1e6));
+  nlohmann::json llama = rec;
+  llama["model"] = "llama7b-4layers";
+  llama["batch"] = 1;
+  llama["seq"] = 64;
+  CHECK(compare_record(llama, *hw).record["workload"] ==
+        "llama-7b:phase=prefill,batch=1,seq=64,layers=4,dtype=bf16,train=1,optimizer=adamw_fused");
+  nlohmann::json lamb = rec;
+  lamb["optimizer"] = "lamb";
+  CHECK(compare_record(lamb, *hw).skipped);
+  nlohmann::json t5 = rec;
+  t5["model"] = "t5";
+  CHECK(compare_record(t5, *hw).reason == "train model 't5' is not modelled");
+}
