@@ -11,20 +11,23 @@ using namespace tessera;
 
 namespace {
 
+// Sum of measure(op) over the ops that satisfy pred.
+template <class Pred>
+double sum_where(const Graph& g, Pred pred, double (*measure)(const Op&)) {
+  double s = 0;
+  for (const auto& op : g.ops)
+    if (pred(op)) s += measure(op);
+  return s;
+}
+
 template <class Pred>
 double flops_where(const Graph& g, Pred pred) {
-  double f = 0;
-  for (const auto& op : g.ops)
-    if (pred(op)) f += op_flops(op);
-  return f;
+  return sum_where(g, pred, op_flops);
 }
 
 template <class Pred>
 double bytes_where(const Graph& g, Pred pred) {
-  double b = 0;
-  for (const auto& op : g.ops)
-    if (pred(op)) b += op_min_bytes(op);
-  return b;
+  return sum_where(g, pred, op_min_bytes);
 }
 
 double flops_prefix(const Graph& g, const std::string& prefix) {
