@@ -2,6 +2,7 @@
 
 #include <fmt/format.h>
 
+#include <algorithm>
 #include <charconv>
 #include <cstdint>
 #include <map>
@@ -252,7 +253,7 @@ Instr parse_instr(const LineParser& lp, const std::vector<Token>& toks) {
     }
   if (!found || toks[0].quoted)
     lp.fail(fmt::format("unknown instruction '{}'; accepted: {} (or a directive: .program, "
-                        ".kernel, .attr, .block)", opname, opcode_names()));
+                        ".kernel, .attr, .deps, .block)", opname, opcode_names()));
   size_t i = 1;
   if (i < toks.size() && toks[i].key.empty()) {
     const Token& pos = toks[i++];
@@ -331,6 +332,11 @@ std::string disassemble(const Program& p) {
                        quote(k.name), quote(k.op_kind), k.op_index, num(k.flops), num(k.bytes),
                        quote(k.mapping));
     for (const auto& [key, value] : k.attrs) out += fmt::format(".attr {} {}\n", quote(key), num(value));
+    // Always written, even when empty: a kernel without .deps reads as depending on
+    // its predecessor (files written before the directive existed).
+    out += ".deps";
+    for (int d : k.deps) out += fmt::format(" {}", d);
+    out += "\n";
     for (const Block& b : k.blocks) {
       out += fmt::format(".block repeat={}\n", b.repeat);
       for (const Instr& in : b.instrs) out += "  " + instr_text(in) + "\n";
@@ -344,6 +350,7 @@ Program assemble(std::string_view text, std::string_view source_name) {
   bool have_program = false;
   Kernel* kernel = nullptr;
   Block* block = nullptr;
+  bool kernel_deps = false;   // the current kernel had its .deps line
   int line_no = 0;
   size_t pos = 0;
   while (pos < text.size()) {
@@ -396,9 +403,13 @@ Program assemble(std::string_view text, std::string_view source_name) {
       if (f.count("flops")) k.flops = lp.number(f["flops"], "flops");
       if (f.count("bytes")) k.bytes = lp.number(f["bytes"], "bytes");
       if (f.count("mapping")) k.mapping = f["mapping"].value;
+      // Until a .deps line says otherwise: the previous kernel (a file from before
+      // .deps existed runs as one sequential stream).
+      if (!p.kernels.empty()) k.deps = {static_cast<int>(p.kernels.size()) - 1};
       p.kernels.push_back(std::move(k));
       kernel = &p.kernels.back();
       block = nullptr;
+      kernel_deps = false;
     } else if (head == ".attr") {
       if (!kernel) lp.fail(".attr outside a kernel (it must follow a .kernel line)");
       if (toks.size() != 3 || !toks[1].key.empty() || !toks[2].key.empty())
@@ -407,6 +418,24 @@ Program assemble(std::string_view text, std::string_view source_name) {
       if (kernel->attrs.count(toks[1].value))
         lp.fail(fmt::format(".attr '{}' given twice in kernel '{}'", toks[1].value, kernel->name));
       kernel->attrs[toks[1].value] = lp.number(toks[2], ".attr " + toks[1].value);
+    } else if (head == ".deps") {
+      if (!kernel) lp.fail(".deps outside a kernel (it must follow a .kernel line)");
+      if (block) lp.fail(".deps must come before the kernel's first .block");
+      if (kernel_deps) lp.fail(fmt::format(".deps given twice in kernel '{}'", kernel->name));
+      kernel_deps = true;
+      const int self = static_cast<int>(p.kernels.size()) - 1;
+      kernel->deps.clear();
+      for (size_t i = 1; i < toks.size(); ++i) {
+        if (!toks[i].key.empty())
+          lp.fail(fmt::format(".deps expects kernel indices: .deps I I ..., got '{}='", toks[i].key));
+        const int64_t d = lp.integer(toks[i], ".deps index");
+        if (d >= self)
+          lp.fail(fmt::format(".deps: kernel {} ('{}') can only depend on earlier kernels (0..{}), got {}",
+                              self, kernel->name, self - 1, d));
+        if (std::find(kernel->deps.begin(), kernel->deps.end(), d) != kernel->deps.end())
+          lp.fail(fmt::format(".deps: {} given twice", d));
+        kernel->deps.push_back(static_cast<int>(d));
+      }
     } else if (head == ".block") {
       if (!kernel) lp.fail(".block outside a kernel (it must follow a .kernel line)");
       auto f = fields({"repeat"});
@@ -415,7 +444,7 @@ Program assemble(std::string_view text, std::string_view source_name) {
       kernel->blocks.push_back(std::move(b));
       block = &kernel->blocks.back();
     } else if (!head.empty() && head[0] == '.') {
-      lp.fail(fmt::format("unknown directive '{}'; accepted: .program, .kernel, .attr, .block", head));
+      lp.fail(fmt::format("unknown directive '{}'; accepted: .program, .kernel, .attr, .deps, .block", head));
     } else {
       if (!block)
         lp.fail(fmt::format("instruction '{}' outside a block (a .kernel and a .block line must "

@@ -7,6 +7,13 @@
 //   .program target=S hardware=S workload=S
 //   .kernel name=S op_kind=S op_index=I flops=D bytes=D mapping=S
 //   .attr KEY D                         kernel attribute (KEY: word or "string")
+//   .deps [I ...]                       indices of the earlier kernels this one waits
+//                                       for (Kernel::deps); at most once per kernel,
+//                                       before its first .block. Without it a kernel
+//                                       depends on the previous kernel (none for the
+//                                       first): files written before .deps existed
+//                                       keep running as one sequential stream. The
+//                                       disassembler always writes it (empty: none).
 //   .block repeat=I                     following instructions belong to this block
 //   load  SRC->DST bytes=I [count=I]    store likewise
 //   mma   MxNxK a=FMT acc=FMT [count=I]

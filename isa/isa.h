@@ -1,6 +1,8 @@
 #pragma once
 // The instruction set compiled programs run on. A Program is a list of kernels
-// launched in order (one per IR op, as a framework launches them). A kernel is a
+// launched in order (one per IR op, as a framework launches them); each kernel
+// names the earlier kernels whose outputs it reads (Kernel::deps), so that an
+// engine with several streams may overlap independent kernels. A kernel is a
 // list of blocks; each block's instructions are one pipeline stage repeated
 // `repeat` times. Under double buffering (every target here has it) the loads of
 // stage i+1 overlap the compute of stage i; see sim/engines/pipeline.h for the
@@ -54,6 +56,9 @@ struct Kernel {
   std::string name;                    // unique within the program
   std::string op_kind;                 // IR op kind it implements
   int op_index = -1;                   // index of the IR op
+  // Indices (in Program::kernels) of the kernels this one waits for: its IR op's
+  // producers. Each is smaller than the kernel's own index; empty = no producer.
+  std::vector<int> deps;
   std::string mapping;                 // human-readable mapping summary
   double flops = 0;                    // of the IR op (reports)
   double bytes = 0;                    // minimum bytes of the IR op (reports)

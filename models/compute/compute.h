@@ -36,6 +36,12 @@ class ComputeModel : public Component {
   virtual double peak_flops(DType t) const = 0;
   virtual double nominal_clock_hz() const = 0;
 
+  // Share of the compute units a kernel occupies while it computes, in (0, 1]
+  // (1 = the whole chip). An engine that overlaps kernels (systemc:streams=N)
+  // runs them at full speed while the shares of the kernels computing at one
+  // moment sum to at most 1, and slows them in proportion above that.
+  virtual double compute_share(const Kernel& /*k*/) const { return 1.0; }
+
   // Format the matrix unit computes an op's products in (a target may override
   // the workload's format, e.g. a sweep of the array's operand format).
   virtual DType operand_dtype(const Op& op) const { return op.dtype; }

@@ -264,6 +264,20 @@ double SystolicArray::instr_energy_j(const Instr& in, const Kernel& k, const Ker
 
 double SystolicArray::kernel_overhead_s(const Kernel&, const KernelContext&) const { return 0; }
 
+double SystolicArray::compute_share(const Kernel& k) const {
+  // The arrays the kernel's folds run on (an mma's `count`: min(cores, folds) as
+  // lower() sets it) out of the chip's cores; the vector unit spreads its work over
+  // every core (instr_time_s), so a kernel with vector work occupies the whole chip.
+  const double cores = static_cast<double>(m_params.integer("cores"));
+  double used = 0;
+  for (const Block& b : k.blocks)
+    for (const Instr& in : b.instrs) {
+      if (in.op == Opcode::vec) return 1.0;
+      if (in.op == Opcode::mma) used = std::max(used, static_cast<double>(in.count));
+    }
+  return used > 0 ? std::min(1.0, used / cores) : 1.0;
+}
+
 double SystolicArray::peak_flops(DType) const {
   return 2.0 * static_cast<double>(m_params.integer("rows") * m_params.integer("cols") *
                                    m_params.integer("cores")) *

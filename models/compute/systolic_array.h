@@ -24,6 +24,8 @@ class SystolicArray : public ComputeModel {
   double kernel_overhead_s(const Kernel& k, const KernelContext& c) const override;
   double peak_flops(DType t) const override;
   double nominal_clock_hz() const override { return m_params.real("clock"); }
+  // Cores the kernel's folds use / cores (1 with vector work); see the .cpp.
+  double compute_share(const Kernel& k) const override;
   DType operand_dtype(const Op& op) const override;
   std::optional<numerics::AccumulationModel> accumulation(DType operand) const override;
 

@@ -449,6 +449,21 @@ double TensorCoreModel::kernel_overhead_s(const Kernel& k, const KernelContext&)
   return first + (launches - 1.0) * m_launch + m_wave_startup * k.attr("startup_waves", 0.0);
 }
 
+double TensorCoreModel::compute_share(const Kernel& k) const {
+  // The SMs the kernel's thread blocks occupy: GEMM and attention kernels name
+  // their thread blocks (attr thread_blocks), the other kernels spread their
+  // instructions' `count` copies one per SM (memory-bound and row kernels: the SMs
+  // they use; a collective: the one copy that drives the link). The block
+  // scheduler places one block per SM before it doubles up, so blocks beyond the
+  // SM count still occupy the whole GPU.
+  double blocks = k.attr("thread_blocks", 0.0);
+  if (blocks <= 0)
+    for (const Block& b : k.blocks)
+      for (const Instr& in : b.instrs) blocks = std::max(blocks, static_cast<double>(in.count));
+  if (blocks <= 0) return 1.0;
+  return std::min(1.0, blocks / static_cast<double>(m_sm));
+}
+
 double TensorCoreModel::capped_clock_hz(const Kernel& k, const Hardware& hw) const {
   if (m_limit_w <= 0) return m_max_clock;
   // Dynamic energy does not depend on the clock (energy per action); time does.

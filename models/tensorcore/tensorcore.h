@@ -79,6 +79,8 @@ class TensorCoreModel : public ComputeModel {
   double kernel_overhead_s(const Kernel& k, const KernelContext& c) const override;
   double peak_flops(DType t) const override;
   double nominal_clock_hz() const override;
+  // min(1, thread blocks / SMs); see tensorcore.cpp.
+  double compute_share(const Kernel& k) const override;
 
   // Mapper pieces, public for tests and tools.
   GemmPlan plan_gemm(const GemmShape& s, const Hardware& hw) const;

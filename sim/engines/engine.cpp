@@ -3,6 +3,8 @@
 #include <fmt/format.h>
 
 #include <algorithm>
+#include <charconv>
+#include <utility>
 
 #include "sim/error.h"
 
@@ -41,8 +43,51 @@ KernelPlan plan_kernel(const Kernel& k, const Hardware& hw) {
   return plan;
 }
 
+namespace {
+
+// Static energy each kernel carries when kernels overlap: static power shared
+// equally among the kernels in flight at each moment, integrated over the
+// kernel's lifetime. Empty when no two kernels overlap (then each carries
+// static power x its own time).
+std::vector<double> shared_static_energy(const std::vector<KernelTiming>& t, double static_w) {
+  std::vector<std::pair<double, double>> by_start;
+  for (const auto& k : t) by_start.emplace_back(k.start_s, k.end_s);
+  std::sort(by_start.begin(), by_start.end());
+  bool overlap = false;
+  for (size_t i = 1; i < by_start.size() && !overlap; ++i) overlap = by_start[i].first < by_start[i - 1].second;
+  if (!overlap) return {};
+  // Sweep over the kernels' start and end points: F(x) = integral over [0, x] of
+  // static_w / (kernels in flight), so that a kernel's share is F(end) - F(start).
+  std::vector<std::pair<double, int>> ev;   // (time, +1 start / -1 end); ends first at ties
+  for (const auto& k : t) {
+    ev.emplace_back(k.start_s, +1);
+    ev.emplace_back(k.end_s, -1);
+  }
+  std::sort(ev.begin(), ev.end());
+  std::vector<double> xs, fs;
+  int active = 0;
+  double f = 0, x = ev.empty() ? 0 : ev.front().first;
+  for (const auto& [time, delta] : ev) {
+    if (active > 0) f += static_w * (time - x) / active;
+    x = time;
+    active += delta;
+    if (xs.empty() || xs.back() != time) {
+      xs.push_back(time);
+      fs.push_back(f);
+    }
+  }
+  const auto at = [&](double v) { return fs[std::lower_bound(xs.begin(), xs.end(), v) - xs.begin()]; };
+  std::vector<double> out;
+  out.reserve(t.size());
+  for (const auto& k : t) out.push_back(at(k.end_s) - at(k.start_s));
+  return out;
+}
+
+}  // namespace
+
 RunResult finish_run(const Program& p, const Hardware& hw, const std::string& engine,
-                     const std::vector<KernelPlan>& plans, const std::vector<KernelTiming>& t) {
+                     const std::vector<KernelPlan>& plans, const std::vector<KernelTiming>& t,
+                     double compute_busy_s) {
   RunResult r;
   r.hardware = hw.name;
   r.workload = p.workload;
@@ -52,6 +97,7 @@ RunResult finish_run(const Program& p, const Hardware& hw, const std::string& en
   Stats& s = r.stats;
   double end = 0, dyn_energy = 0, compute_busy = 0, peak_flops_sel = 0, max_op_flops = -1;
   std::map<std::string, double> level_busy, level_bytes;
+  const std::vector<double> shared_static = shared_static_energy(t, static_w);
   for (size_t i = 0; i < p.kernels.size(); ++i) {
     const Kernel& k = p.kernels[i];
     const KernelPlan& kp = plans[i];
@@ -84,7 +130,7 @@ RunResult finish_run(const Program& p, const Hardware& hw, const std::string& en
     if (o.overhead_s >= std::max(o.compute_s, o.memory_s)) o.bound = "overhead";
     else if (o.compute_s >= o.memory_s) o.bound = "compute";
     else o.bound = "memory:" + busiest;
-    o.energy_j = e + static_w * o.time_s;
+    o.energy_j = e + (shared_static.empty() ? static_w * o.time_s : shared_static[i]);
     dyn_energy += e;
     compute_busy += o.compute_s;
     end = std::max(end, t[i].end_s);
@@ -99,6 +145,7 @@ RunResult finish_run(const Program& p, const Hardware& hw, const std::string& en
     r.flops += k.flops;
     r.ops.push_back(std::move(o));
   }
+  if (compute_busy_s >= 0) compute_busy = compute_busy_s;
   r.time_s = end;
   r.cycles = end * r.clock_hz;
   r.energy_j = dyn_energy + static_w * end;
@@ -129,9 +176,48 @@ RunResult finish_run(const Program& p, const Hardware& hw, const std::string& en
 std::vector<std::string> engine_names() { return {"analytic", "systemc"}; }
 
 std::unique_ptr<Engine> make_engine(const std::string& name) {
-  if (name == "analytic") return make_analytic_engine();
-  if (name == "systemc") return make_systemc_engine();
-  throw InputError(fmt::format("--engine: unknown engine '{}'; accepted: analytic, systemc", name));
+  const size_t colon = name.find(':');
+  const std::string base = name.substr(0, colon);
+  const std::string options = colon == std::string::npos ? "" : name.substr(colon + 1);
+  const std::string streams_help = fmt::format("streams=N with N = 1..{}", k_max_streams);
+  if (base == "analytic") {
+    if (colon != std::string::npos)
+      throw InputError(fmt::format("--engine analytic: takes no options, got '{}'; it runs kernels one "
+                                   "after another (for concurrent kernels: systemc:{})",
+                                   options, streams_help));
+    return make_analytic_engine();
+  }
+  if (base != "systemc")
+    throw InputError(fmt::format("--engine: unknown engine '{}'; accepted: analytic, systemc, systemc:{}",
+                                 name, streams_help));
+  int streams = 1;
+  if (colon != std::string::npos) {
+    // Options: key=value, comma-separated.
+    if (options.empty()) throw InputError(fmt::format("--engine systemc: empty option list; accepted: {}", streams_help));
+    size_t pos = 0;
+    bool seen = false;
+    while (pos <= options.size()) {
+      size_t comma = options.find(',', pos);
+      if (comma == std::string::npos) comma = options.size();
+      const std::string opt = options.substr(pos, comma - pos);
+      pos = comma + 1;
+      const size_t eq = opt.find('=');
+      const std::string key = opt.substr(0, eq);
+      if (key != "streams" || eq == std::string::npos)
+        throw InputError(fmt::format("--engine systemc: unknown option '{}'; accepted: {}", opt, streams_help));
+      if (seen) throw InputError(fmt::format("--engine systemc: streams given twice; accepted: {}", streams_help));
+      seen = true;
+      const std::string value = opt.substr(eq + 1);
+      int v = 0;
+      auto [ptr, ec] = std::from_chars(value.data(), value.data() + value.size(), v);
+      if (value.empty() || ec != std::errc() || ptr != value.data() + value.size() || v < 1 ||
+          v > k_max_streams)
+        throw InputError(fmt::format("--engine systemc: streams={} is not accepted; accepted: {}", value,
+                                     streams_help));
+      streams = v;
+    }
+  }
+  return make_systemc_engine(streams);
 }
 
 }  // namespace tessera

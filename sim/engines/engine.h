@@ -3,7 +3,8 @@
 // share plan_kernel() (what each stage costs, asked of the models) and
 // finish_run() (energy, derived statistics); they differ in how time advances:
 // the analytic engine evaluates the pipeline rule (pipeline.h) in closed form,
-// the SystemC engine simulates it with processes and TLM-2.0 transactions.
+// kernel after kernel; the SystemC engine simulates it with processes and TLM-2.0
+// transactions, and with streams=N runs up to N kernels at once.
 #include <map>
 #include <memory>
 #include <string>
@@ -47,8 +48,15 @@ struct KernelTiming {
 
 // Builds the report from the per-kernel timings: per-op results, energy
 // (dynamic + static power x time), and every derived statistic, in one place.
+// Kernels may overlap in time (systemc:streams=N): the run ends with the last
+// kernel, static energy follows that wall time, and each op's energy carries the
+// static power shared among the kernels in flight with it (so the ops' energies
+// add up to the run's). `compute_busy_s` >= 0 is the time during which some kernel
+// was computing as the engine measured it (needed once kernels overlap); < 0 =
+// the sum of the kernels' compute times (exact when they run one at a time).
 RunResult finish_run(const Program& p, const Hardware& hw, const std::string& engine,
-                     const std::vector<KernelPlan>& plans, const std::vector<KernelTiming>& t);
+                     const std::vector<KernelPlan>& plans, const std::vector<KernelTiming>& t,
+                     double compute_busy_s = -1);
 
 class Engine {
  public:
@@ -56,10 +64,17 @@ class Engine {
   virtual RunResult run(const Program& p, const Hardware& hw) = 0;
 };
 
+// Most kernels the systemc engine keeps in flight (systemc:streams=N, N <= this):
+// the size of its pool of kernel-runner processes, built once per process.
+inline constexpr int k_max_streams = 16;
+
 std::vector<std::string> engine_names();
-std::unique_ptr<Engine> make_engine(const std::string& name);   // throws InputError
+// "analytic", "systemc" or "systemc:streams=N" (N = 1..k_max_streams; "systemc"
+// is streams=1). Throws InputError naming the option and what is accepted.
+std::unique_ptr<Engine> make_engine(const std::string& name);
 
 std::unique_ptr<Engine> make_analytic_engine();
-std::unique_ptr<Engine> make_systemc_engine();
+// streams: most kernels in flight at once (1 = one after another).
+std::unique_ptr<Engine> make_systemc_engine(int streams = 1);
 
 }  // namespace tessera

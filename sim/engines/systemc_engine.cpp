@@ -6,13 +6,24 @@
 // concurrent initiators contend) and annotates the finish on the delay. A kernel
 // runs as two processes that hand over two buffers: a DMA process issuing the
 // stage's loads and stores as transactions, and a compute process that waits for
-// a loaded buffer, spends the stage's compute time and frees it (the rule of
-// pipeline.h, produced by simulation instead of formula).
+// a loaded buffer, spends the stage's compute time on the compute units and frees
+// it (the rule of pipeline.h, produced by simulation instead of formula).
+//
+// Streams (engine name systemc:streams=N): a dispatcher issues the kernels in
+// program order, each as soon as every kernel it depends on (Kernel::deps) has
+// finished and fewer than N kernels are in flight, onto a free kernel runner.
+// The compute units are shared by processor sharing: a computing kernel occupies
+// ComputeModel::compute_share of them; while the shares of the kernels computing
+// at one moment sum to at most 1 each computes at full speed, above 1 each
+// progresses at 1 / (sum of shares). Memory levels keep booking transfers in the
+// order they are issued, so concurrent kernels queue on each level. With N = 1
+// the kernels run one after another and the timing is the analytic engine's.
 //
 // SystemC allows one elaboration per process, so the modules are built once
-// (the Platform below, on first use) with one target per possible memory level,
-// and each run binds the current hardware's models to them and simulates as a
-// new phase from the current simulation time.
+// (the Platform below, on first use): one target per possible memory level, the
+// compute units and k_max_streams kernel runners. Each run binds the current
+// hardware's models to them and simulates as a new phase from the current
+// simulation time.
 #include <systemc>
 #include <tlm>
 #include <tlm_utils/simple_initiator_socket.h>
@@ -20,8 +31,11 @@
 
 #include <fmt/format.h>
 
+#include <algorithm>
 #include <cstdlib>
+#include <functional>
 #include <memory>
+#include <stdexcept>
 
 #include "sim/engines/engine.h"
 #include "sim/error.h"
@@ -79,9 +93,130 @@ struct Dma : sc_core::sc_module {
   explicit Dma(sc_core::sc_module_name n) : sc_module(n) {}
 };
 
+// The compute units as a processor-sharing server. A job is one stage's compute
+// time at full speed (`work`, seconds) with the share of the units its kernel
+// occupies. The running jobs progress at rate 1 while their shares sum to <= 1,
+// otherwise at 1 / sum; whenever a job arrives or finishes the remaining work of
+// every job is brought up to date and the next finish is scheduled. A lone job
+// (or jobs whose shares fit) finishes exactly `work` after it arrived.
+struct ComputeUnits : sc_core::sc_module {
+  struct Job {
+    double share = 1;
+    double remaining = 0;   // seconds of work at full speed
+    sc_core::sc_event done;
+  };
+
+  SC_HAS_PROCESS(ComputeUnits);
+  explicit ComputeUnits(sc_core::sc_module_name n) : sc_module(n) {
+    SC_METHOD(on_finish);
+    sensitive << m_next;
+    dont_initialize();
+  }
+
+  void reset() {
+    m_jobs.clear();
+    m_next.cancel();
+    m_last = sc_core::sc_time_stamp();
+    m_rate = 1;
+    m_busy_s = 0;
+  }
+
+  // Spends `work` seconds of full-speed compute, sharing the units; called from
+  // a thread process.
+  void compute(double share, double work) {
+    if (work <= 0) {
+      sc_core::wait(sc_core::SC_ZERO_TIME);
+      return;
+    }
+    Job job;
+    job.share = share;
+    job.remaining = work;
+    advance();
+    m_jobs.push_back(&job);
+    schedule();
+    sc_core::wait(job.done);
+  }
+
+  // Time during which at least one job was computing, up to the last event.
+  double busy_s() const { return m_busy_s; }
+
+ private:
+  // Brings every job's remaining work up to the current time.
+  void advance() {
+    const sc_core::sc_time now = sc_core::sc_time_stamp();
+    const double elapsed = (now - m_last).to_seconds();
+    if (!m_jobs.empty()) m_busy_s += elapsed;
+    for (Job* j : m_jobs) j->remaining -= elapsed * m_rate;
+    m_last = now;
+  }
+
+  // Sets the rate for the current jobs and the time of the next finish.
+  void schedule() {
+    m_next.cancel();
+    if (m_jobs.empty()) return;
+    double shares = 0, least = m_jobs.front()->remaining;
+    for (const Job* j : m_jobs) {
+      shares += j->share;
+      least = std::min(least, j->remaining);
+    }
+    m_rate = shares > 1 ? 1.0 / shares : 1.0;
+    m_next.notify(sc_core::sc_time(std::max(0.0, least) / m_rate, sc_core::SC_SEC));
+  }
+
+  void on_finish() {
+    if (m_jobs.empty()) return;
+    advance();
+    // The job the event was scheduled for has the least remaining work; jobs
+    // within one time-resolution step of it finish with it.
+    double least = m_jobs.front()->remaining;
+    for (const Job* j : m_jobs) least = std::min(least, j->remaining);
+    const double tol = sc_core::sc_get_time_resolution().to_seconds() * m_rate;
+    std::vector<Job*> running;
+    for (Job* j : m_jobs) {
+      if (j->remaining <= least + tol) j->done.notify(sc_core::SC_ZERO_TIME);
+      else running.push_back(j);
+    }
+    m_jobs = std::move(running);
+    schedule();
+  }
+
+  std::vector<Job*> m_jobs;
+  sc_core::sc_event m_next;
+  sc_core::sc_time m_last = sc_core::SC_ZERO_TIME;
+  double m_rate = 1;
+  double m_busy_s = 0;
+};
+
+// One kernel in flight: waits to be handed a kernel, runs it, reports back.
+struct KernelRunner : sc_core::sc_module {
+  std::function<void(size_t)> body;   // set for the current run
+  sc_core::sc_event go;
+  size_t kernel = 0;
+  bool busy = false;
+
+  SC_HAS_PROCESS(KernelRunner);
+  explicit KernelRunner(sc_core::sc_module_name n) : sc_module(n) { SC_THREAD(main); }
+
+  void start(size_t k) {
+    kernel = k;
+    busy = true;
+    go.notify(sc_core::SC_ZERO_TIME);
+  }
+
+ private:
+  void main() {
+    while (true) {
+      sc_core::wait(go);
+      body(kernel);
+    }
+  }
+};
+
 struct Platform {
   std::unique_ptr<Dma> dma;
   std::vector<std::unique_ptr<MemoryTarget>> targets;
+  std::unique_ptr<ComputeUnits> units;
+  std::vector<std::unique_ptr<KernelRunner>> runners;
 
   Platform() {
     dma = std::make_unique<Dma>("dma");
@@ -89,6 +224,9 @@ struct Platform {
       targets.push_back(std::make_unique<MemoryTarget>(fmt::format("mem{}", i).c_str()));
       dma->socket[i].bind(targets.back()->socket);
     }
+    units = std::make_unique<ComputeUnits>("compute");
+    for (int i = 0; i < k_max_streams; ++i)
+      runners.push_back(std::make_unique<KernelRunner>(fmt::format("stream{}", i).c_str()));
   }
 };
 
@@ -103,12 +241,21 @@ Platform& platform() {
 
 class SystemCEngine : public Engine {
  public:
+  explicit SystemCEngine(int streams) : m_streams(streams) {}
+
   RunResult run(const Program& p, const Hardware& hw) override {
     using namespace sc_core;
     Platform& plat = platform();
     if (static_cast<int>(hw.memories().size()) > kMaxLevels)
       throw InputError(fmt::format("{}: the systemc engine supports at most {} memory levels",
                                    hw.source, kMaxLevels));
+    const size_t n = p.kernels.size();
+    for (size_t ki = 0; ki < n; ++ki)
+      for (int d : p.kernels[ki].deps)
+        if (d < 0 || static_cast<size_t>(d) >= ki)
+          throw InputError(fmt::format("kernel {} '{}' depends on kernel {}; a kernel can only depend on "
+                                       "earlier kernels (0..{})", ki, p.kernels[ki].name, d,
+                                       static_cast<int>(ki) - 1));
     std::map<std::string, int> level_index;
     for (size_t i = 0; i < hw.memories().size(); ++i) {
       plat.targets[i]->model = hw.memories()[i].second.get();
@@ -116,80 +263,134 @@ class SystemCEngine : public Engine {
       level_index[hw.memories()[i].first] = static_cast<int>(i);
     }
     std::vector<KernelPlan> plans;
-    for (const Kernel& k : p.kernels) plans.push_back(plan_kernel(k, hw));
-    std::vector<KernelTiming> times(p.kernels.size());
+    std::vector<double> shares;
+    for (const Kernel& k : p.kernels) {
+      plans.push_back(plan_kernel(k, hw));
+      shares.push_back(std::clamp(hw.compute().compute_share(k), 0.0, 1.0));
+    }
+    std::vector<KernelTiming> times(n);
+    std::vector<char> finished(n, 0);
+    int in_flight = 0;
+    sc_event ev_finished;
     const sc_time t0 = sc_time_stamp();
     auto seconds = [&](const sc_time& t) { return (t - t0).to_seconds(); };
+    plat.units->reset();
 
+    // One kernel: launch overhead, then its stages through the DMA and compute
+    // processes (double-buffered).
+    auto run_kernel = [&](size_t ki) {
+      const Kernel& k = p.kernels[ki];
+      const KernelPlan& plan = plans[ki];
+      times[ki].start_s = seconds(sc_time_stamp());
+      wait(sc_time(plan.overhead_s, SC_SEC));
+      // Flatten the blocks into stages: (block index, iteration count).
+      int64_t total = 0;
+      for (const auto& b : k.blocks) total += b.repeat;
+      int64_t loaded = 0, computed = 0;
+      sc_event ev_loaded, ev_computed;
+      auto block_of = [&](int64_t stage) {
+        size_t b = 0;
+        for (int64_t acc = 0; b < k.blocks.size(); ++b) {
+          acc += k.blocks[b].repeat;
+          if (stage < acc) break;
+        }
+        return b;
+      };
+      sc_process_handle dma = sc_spawn([&] {
+        TransferExt ext;
+        ext.kernel = &k;
+        ext.ctx = &plan.ctx;
+        tlm::tlm_generic_payload trans;
+        unsigned char dummy = 0;
+        trans.set_data_ptr(&dummy);
+        trans.set_data_length(1);
+        trans.set_extension(&ext);
+        for (int64_t i = 0; i < total; ++i) {
+          while (computed < i - 1) wait(ev_computed);   // buffer of stage i-2 is free
+          const Block& blk = k.blocks[block_of(i)];
+          sc_time longest = SC_ZERO_TIME;
+          for (const Instr& in : blk.instrs) {
+            if (in.op != Opcode::load && in.op != Opcode::store) continue;
+            const std::string& level = in.op == Opcode::load ? in.src : in.dst;
+            ext.instr = &in;
+            trans.set_command(in.op == Opcode::load ? tlm::TLM_READ_COMMAND : tlm::TLM_WRITE_COMMAND);
+            trans.set_response_status(tlm::TLM_INCOMPLETE_RESPONSE);
+            sc_time delay = SC_ZERO_TIME;
+            plat.dma->socket[level_index.at(level)]->b_transport(trans, delay);
+            if (delay > longest) longest = delay;
+          }
+          wait(longest);
+          ++loaded;
+          ev_loaded.notify(SC_ZERO_TIME);
+        }
+        trans.clear_extension(&ext);
+      });
+      sc_process_handle comp = sc_spawn([&] {
+        for (int64_t i = 0; i < total; ++i) {
+          while (loaded < i + 1) wait(ev_loaded);
+          plat.units->compute(shares[ki], plan.stages[block_of(i)].compute_s);
+          ++computed;
+          ev_computed.notify(SC_ZERO_TIME);
+        }
+      });
+      if (!dma.terminated()) wait(dma.terminated_event());
+      if (!comp.terminated()) wait(comp.terminated_event());
+      times[ki].end_s = seconds(sc_time_stamp());
+    };
+
+    for (auto& r : plat.runners) {
+      r->busy = false;
+      r->body = [&, runner = r.get()](size_t ki) {
+        run_kernel(ki);
+        finished[ki] = 1;
+        runner->busy = false;
+        --in_flight;
+        ev_finished.notify(SC_ZERO_TIME);
+      };
+    }
+
+    // The dispatcher: program order, dependencies, at most m_streams in flight.
     sc_spawn([&] {
-      for (size_t ki = 0; ki < p.kernels.size(); ++ki) {
-        const Kernel& k = p.kernels[ki];
-        const KernelPlan& plan = plans[ki];
-        times[ki].start_s = seconds(sc_time_stamp());
-        wait(sc_time(plan.overhead_s, SC_SEC));
-        // Flatten the blocks into stages: (block index, iteration count).
-        int64_t total = 0;
-        for (const auto& b : k.blocks) total += b.repeat;
-        int64_t loaded = 0, computed = 0;
-        sc_event ev_loaded, ev_computed;
-        auto block_of = [&](int64_t stage) {
-          size_t b = 0;
-          for (int64_t acc = 0; b < k.blocks.size(); ++b) {
-            acc += k.blocks[b].repeat;
-            if (stage < acc) break;
-          }
-          return b;
+      for (size_t ki = 0; ki < n; ++ki) {
+        const auto ready = [&] {
+          if (in_flight >= m_streams) return false;
+          for (int d : p.kernels[ki].deps)
+            if (!finished[static_cast<size_t>(d)]) return false;
+          return true;
         };
-        sc_process_handle dma = sc_spawn([&] {
-          TransferExt ext;
-          ext.kernel = &k;
-          ext.ctx = &plan.ctx;
-          tlm::tlm_generic_payload trans;
-          unsigned char dummy = 0;
-          trans.set_data_ptr(&dummy);
-          trans.set_data_length(1);
-          trans.set_extension(&ext);
-          for (int64_t i = 0; i < total; ++i) {
-            while (computed < i - 1) wait(ev_computed);   // buffer of stage i-2 is free
-            const Block& blk = k.blocks[block_of(i)];
-            sc_time longest = SC_ZERO_TIME;
-            for (const Instr& in : blk.instrs) {
-              if (in.op != Opcode::load && in.op != Opcode::store) continue;
-              const std::string& level = in.op == Opcode::load ? in.src : in.dst;
-              ext.instr = &in;
-              trans.set_command(in.op == Opcode::load ? tlm::TLM_READ_COMMAND : tlm::TLM_WRITE_COMMAND);
-              trans.set_response_status(tlm::TLM_INCOMPLETE_RESPONSE);
-              sc_time delay = SC_ZERO_TIME;
-              plat.dma->socket[level_index.at(level)]->b_transport(trans, delay);
-              if (delay > longest) longest = delay;
-            }
-            wait(longest);
-            ++loaded;
-            ev_loaded.notify(SC_ZERO_TIME);
+        while (!ready()) wait(ev_finished);
+        KernelRunner* free_runner = nullptr;
+        for (auto& r : plat.runners)
+          if (!r->busy) {
+            free_runner = r.get();
+            break;
           }
-          trans.clear_extension(&ext);
-        });
-        sc_process_handle comp = sc_spawn([&] {
-          for (int64_t i = 0; i < total; ++i) {
-            while (loaded < i + 1) wait(ev_loaded);
-            wait(sc_time(plan.stages[block_of(i)].compute_s, SC_SEC));
-            ++computed;
-            ev_computed.notify(SC_ZERO_TIME);
-          }
-        });
-        if (!dma.terminated()) wait(dma.terminated_event());
-        if (!comp.terminated()) wait(comp.terminated_event());
-        times[ki].end_s = seconds(sc_time_stamp());
+        ++in_flight;
+        free_runner->start(ki);
       }
     });
     sc_start();
     for (auto& t : plat.targets) t->model = nullptr;
-    return finish_run(p, hw, "systemc", plans, times);
+    for (auto& r : plat.runners) r->body = nullptr;
+    if (std::count(finished.begin(), finished.end(), 1) != static_cast<long>(n))
+      throw std::logic_error("systemc engine: the simulation stopped before every kernel finished");
+    const std::string name = m_streams == 1 ? "systemc" : fmt::format("systemc:streams={}", m_streams);
+    // With several streams compute phases overlap: the busy time is measured
+    // (time with at least one kernel computing); one stream sums the kernels'.
+    return finish_run(p, hw, name, plans, times, m_streams > 1 ? plat.units->busy_s() : -1.0);
   }
+
+ private:
+  int m_streams;
 };
 
 }  // namespace
 
-std::unique_ptr<Engine> make_systemc_engine() { return std::make_unique<SystemCEngine>(); }
+std::unique_ptr<Engine> make_systemc_engine(int streams) {
+  if (streams < 1 || streams > k_max_streams)
+    throw InputError(fmt::format("systemc engine: streams={} is not accepted; accepted: 1..{}", streams,
+                                 k_max_streams));
+  return std::make_unique<SystemCEngine>(streams);
+}
 
 }  // namespace tessera

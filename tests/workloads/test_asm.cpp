@@ -198,6 +198,62 @@ TEST_CASE("asm: errors name source:line and the reason", "[asm][errors]") {
                     Contains("e.tasm:2: .attr expects a key and a number"));
 }
 
+TEST_CASE("asm: .deps carries each kernel's producers", "[asm][deps]") {
+  // Written for every kernel, empty when it has none.
+  Program p = hand_program();
+  p.kernels[1].deps = {0};
+  const std::string text = disassemble(p);
+  CHECK_THAT(text, Contains(".attr waves 0.33333333333333331\n.deps\n.block repeat=64\n"));
+  CHECK_THAT(text, Contains("op_index=1 flops=0 bytes=0 mapping=\"\"\n.deps 0\n.block repeat=1\n"));
+  CHECK(assemble(text, "p.tasm") == p);
+  p.kernels[1].deps = {};
+  CHECK(assemble(disassemble(p), "p.tasm") == p);
+
+  // A compiled program: q, k and v projections of a LLaMA layer all read the
+  // normalised input (op 18), the attention reads both rotary chains' ends.
+  auto hw = load_hardware("h100-sxm", {});
+  const Program llama = compile(build_workload("llama-7b:layers=1"), *hw);
+  const std::string asm_text = disassemble(llama);
+  CHECK_THAT(asm_text, Contains(".kernel name=\"l0.attn.k_proj#20\""));
+  CHECK(llama.kernels[20].deps == std::vector<int>{18});
+  CHECK(llama.kernels[21].deps == std::vector<int>{18});
+  CHECK(assemble(asm_text, "llama.tasm") == llama);
+
+  // Files from before .deps: each kernel depends on the previous one (one
+  // sequential stream), the first on none; an empty .deps means none.
+  const Program old = assemble(R"(.program target=systolic hardware=tpu-v1 workload=w
+.kernel name=a
+.block repeat=1
+  wait
+.kernel name=b
+.block repeat=1
+.kernel name=c
+.deps
+.kernel name=d
+.deps 0 2
+.attr x 1
+.block repeat=1
+)", "old.tasm");
+  REQUIRE(old.kernels.size() == 4);
+  CHECK(old.kernels[0].deps.empty());
+  CHECK(old.kernels[1].deps == std::vector<int>{0});
+  CHECK(old.kernels[2].deps.empty());
+  CHECK(old.kernels[3].deps == std::vector<int>{0, 2});
+
+  const std::string two = ".kernel name=a\n.kernel name=b\n";
+  CHECK_THROWS_WITH(assemble(two + ".deps 1\n", "e.tasm"),
+                    "e.tasm:3: .deps: kernel 1 ('b') can only depend on earlier kernels (0..0), got 1");
+  CHECK_THROWS_WITH(assemble(two + ".deps 0 0\n", "e.tasm"), "e.tasm:3: .deps: 0 given twice");
+  CHECK_THROWS_WITH(assemble(two + ".deps -1\n", "e.tasm"), "e.tasm:3: .deps index = -1 must be >= 0");
+  CHECK_THROWS_WITH(assemble(two + ".deps x\n", "e.tasm"), "e.tasm:3: .deps index = 'x' is not an integer");
+  CHECK_THROWS_WITH(assemble(two + ".deps 0\n.deps 0\n", "e.tasm"), "e.tasm:4: .deps given twice in kernel 'b'");
+  CHECK_THROWS_WITH(assemble(two + ".block repeat=1\n.deps 0\n", "e.tasm"),
+                    "e.tasm:4: .deps must come before the kernel's first .block");
+  CHECK_THROWS_WITH(assemble(".deps\n", "e.tasm"), "e.tasm:1: .deps outside a kernel (it must follow a .kernel line)");
+  CHECK_THROWS_WITH(assemble(two + ".deps k=0\n", "e.tasm"),
+                    "e.tasm:3: .deps expects kernel indices: .deps I I ..., got 'k='");
+}
+
 TEST_CASE("asm: compiled programs of several workloads round-trip", "[asm][compile]") {
   int compiled = 0;
   for (const std::string& hw_name : hw_preset_names()) {
