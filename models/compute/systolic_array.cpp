@@ -55,6 +55,13 @@ std::vector<SystolicLayer> SystolicArray::layers_of(const Op& op) {
       layers.push_back({op.at("batch"), systolic::Layer::from_gemm(op.name, op.at("m"), op.at("n"), op.at("k"))});
       break;
     case OpKind::conv2d: {
+      if (op.get("grad", 0) != 0) {
+        // Data or weight gradient: the pass's implicit GEMM (conv_gemm_dims), one
+        // product per group.
+        const ConvGemm c = conv_gemm_dims(op);
+        layers.push_back({c.groups, systolic::Layer::from_gemm(op.name, c.m, c.n, c.k)});
+        break;
+      }
       // SCALE-Sim's convolution form (im2col: one ofmap pixel per operand row).
       // Padding is folded into an equivalent ifmap size; groups are independent layers.
       const int64_t dil = op.get("dilation", 1), groups = op.get("groups", 1);
@@ -79,6 +86,17 @@ std::vector<SystolicLayer> SystolicArray::layers_of(const Op& op) {
     case OpKind::attention: {
       // Q.K^T and P.V per (batch, head) on the array.
       const int64_t bh = op.at("batch") * op.at("heads");
+      const int64_t sq = op.at("sq"), skv = op.at("skv"), d = op.at("d");
+      if (op.get("backward", 0) != 0) {
+        // The backward's five products (FlashAttention's algorithm, recomputing the
+        // scores): S = Q K^T, dP = dO V^T, dV = P^T dO, dK = dS^T Q, dQ = dS K.
+        layers.push_back({bh, systolic::Layer::from_gemm(op.name + ".qk", sq, skv, d)});
+        layers.push_back({bh, systolic::Layer::from_gemm(op.name + ".dp", sq, skv, d)});
+        layers.push_back({bh, systolic::Layer::from_gemm(op.name + ".dv", skv, d, sq)});
+        layers.push_back({bh, systolic::Layer::from_gemm(op.name + ".dk", skv, d, sq)});
+        layers.push_back({bh, systolic::Layer::from_gemm(op.name + ".dq", sq, d, skv)});
+        break;
+      }
       layers.push_back({bh, systolic::Layer::from_gemm(op.name + ".qk", op.at("sq"), op.at("skv"), op.at("d"))});
       layers.push_back({bh, systolic::Layer::from_gemm(op.name + ".pv", op.at("sq"), op.at("d"), op.at("skv"))});
       break;
@@ -105,10 +123,15 @@ Kernel SystolicArray::lower(const Graph& g, int index, const Hardware& hw) const
   double vector_elems = 0;
   std::string vec_name = std::string(op_kind_name(op.kind));
   if (op.kind == OpKind::attention) {
-    // Softmax over the score matrix on the vector unit (max, sub, exp, sum, div).
-    vector_elems = 5.0 * static_cast<double>(op.at("batch") * op.at("heads") * op.at("sq") * op.at("skv"));
-    vec_name = "softmax";
+    // Softmax over the score matrix on the vector unit (max, sub, exp, sum, div);
+    // backward: its recomputation from the saved log-sum-exp (sub, exp) and
+    // dS = P (dP - D) (sub, mul): 4 per score.
+    const bool bwd = op.get("backward", 0) != 0;
+    vector_elems = (bwd ? 4.0 : 5.0) * static_cast<double>(op.at("batch") * op.at("heads") * op.at("sq") * op.at("skv"));
+    vec_name = bwd ? "softmax_backward" : "softmax";
   } else if (layers.empty()) {
+    // Element-wise and row kernels (backward and optimizer kernels included) at
+    // the IR's operation count; their bytes are op_min_bytes.
     vector_elems = std::max(1.0, op_flops(op));
   }
 

@@ -41,14 +41,16 @@ std::string_view mma_pipe_name(MmaPipe p);
 enum class MmaPath { gemm = 0, flash2 = 1, flash3 = 2, efficient = 3, flash2_backward = 4 };
 
 // FlashAttention-2's backward kernel issues its MMAs at k_flash2_backward_mma_rate
-// times the forward's rate (attention_efficiency_flash2). Assumption, not fitted
-// (the reference data has no backward measurements): the FA2 paper (Dao 2023,
-// sec. 4.1, A100 benchmarks) reports the backward pass at roughly 0.6-0.7x the
-// forward's FLOP rate; the midpoint is applied to the MMA issue rate (more
-// accumulators in registers, five products per block pair, dQ atomics), while the
-// recomputed softmax, the atomics' traffic and the extra launches are modelled
-// explicitly (models/tensorcore/attention_backward.cpp).
-inline constexpr double k_flash2_backward_mma_rate = 0.65;
+// times the forward's rate (attention_efficiency_flash2): more accumulators in
+// registers, five products per block pair with transposed operands, dQ atomics.
+// Assumption, not fitted (the reference data has no backward measurements): the
+// FA2 paper (Dao 2023, sec. 4.1, A100 benchmarks) reports the backward pass at
+// roughly 0.6-0.7x the forward's FLOP rate. The recomputed softmax, the atomics'
+// traffic and the extra launches are modelled explicitly
+// (models/tensorcore/attention_backward.cpp); with them, 0.55 on the MMAs gives a
+// modelled backward/forward FLOP-rate ratio on a100-80gb of 0.63 (B=4, H=16,
+// S=4096, head dim 128) and 0.68 (B=8, H=32, S=2048, head dim 64).
+inline constexpr double k_flash2_backward_mma_rate = 0.55;
 
 // GEMM problem as the mapper sees it.
 struct GemmShape {
