@@ -54,7 +54,7 @@ void write_text_report(std::ostream& os, const RunResult& r) {
   fmt::print(os, "\n");
   if (r.extra.contains("training_step")) {
     const auto& t = r.extra["training_step"];
-    fmt::print(os, "  training   forward {} ({:.4g} FLOP), backward {} ({:.4g} FLOP), optimizer {} "
+    fmt::print(os, "  training   kernel time: forward {} ({:.4g} FLOP), backward {} ({:.4g} FLOP), optimizer {} "
                    "({:.4g} parameters)\n",
                format_quantity(t["forward_s"].get<double>(), Unit::seconds), t["flops_forward"].get<double>(),
                format_quantity(t["backward_s"].get<double>(), Unit::seconds), t["flops_backward"].get<double>(),

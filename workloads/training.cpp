@@ -177,11 +177,13 @@ class Step {
 
   int emit(Op op) { return m_g.add(std::move(op)); }
 
-  // deps of a backward kernel: the gradient it reads (unless it is the seed) and
-  // the forward tensors it reads.
-  static std::vector<int> with_grad(int grad, std::vector<int> saved) {
+  // deps of a backward kernel: the gradient it reads (unless it is the seed), the
+  // forward tensors it reads, and the forward op whose backward it is (autograd
+  // runs a node's backward after its forward, also when the gradient is given).
+  std::vector<int> with_grad(int grad, std::vector<int> saved) const {
     std::vector<int> deps;
     if (grad >= 0) deps.push_back(grad);
+    saved.push_back(m_cur);
     for (int s : saved)
       if (s >= 0 && std::find(deps.begin(), deps.end(), s) == deps.end()) deps.push_back(s);
     return deps;
@@ -240,6 +242,7 @@ class Step {
   // `tied` id) add every gradient after the first (AccumulateGrad).
   void weight_grad(int i, int src, int64_t rows, int64_t cols, const char* what) {
     m_wgrad[i] = 1;
+    m_param_grads.push_back(src);
     const int64_t tied = m_g.ops[i].get("tied", 0);
     if (tied == 0) return;
     auto& prev = m_tied_grad[{tied, what}];
@@ -252,12 +255,14 @@ class Step {
                     {prev - 1, src});
     add.attrs["inputs"] = 2;
     prev = emit(std::move(add)) + 1;
+    m_param_grads.push_back(prev - 1);
   }
 
   // Whether input `d` of an op (or, with d < 0, a leaf input) needs a gradient.
   bool needs(int d) const { return d >= 0 ? m_rg[d] != 0 : m_opt.inputs_require_grad; }
 
   void backward(int i) {
+    m_cur = i;
     const Op f = m_g.ops[i];   // copy: emitting grows the vector
     const int dy = m_grad[i];
     const std::vector<int> dd = unique_deps(f);
@@ -577,7 +582,16 @@ class Step {
                 {"tensors", static_cast<int64_t>(numels.size())},
                 {"launches", multi_tensor_launches(numels, depth, scalar_list, m_opt.large_kernel_args)}};
     if (sfu > 0) op.attrs["sfu"] = sfu;
-    op.deps = {static_cast<int>(m_g.ops.size()) - 1};
+    // optimizer.step() runs after backward: the first kernel waits for every
+    // parameter gradient, the others for their predecessor.
+    const int last = static_cast<int>(m_g.ops.size()) - 1;
+    if (m_g.ops[static_cast<size_t>(last)].kind == OpKind::optimizer) {
+      op.deps = {last};
+    } else {
+      op.deps = m_param_grads;
+      std::sort(op.deps.begin(), op.deps.end());
+      op.deps.erase(std::unique(op.deps.begin(), op.deps.end()), op.deps.end());
+    }
     emit(std::move(op));
   }
 
@@ -660,7 +674,9 @@ class Step {
   std::vector<char> m_wgrad;     // forward op got its weight gradient
   std::map<std::pair<int64_t, std::string>, int> m_tied_grad;   // tied id, tensor -> op + 1
   std::vector<int64_t> m_tensors;
+  std::vector<int> m_param_grads;   // ops that made (or summed) a parameter gradient
   int64_t m_params = 0;
+  int m_cur = -1;                   // forward op whose backward is being appended
 };
 
 }  // namespace

@@ -8,6 +8,7 @@
 #include <set>
 #include <sstream>
 
+#include "models/compute/systolic_array.h"
 #include "sim/cli.h"
 #include "sim/error.h"
 #include "sim/hardware.h"
@@ -93,7 +94,7 @@ TEST_CASE("two-layer MLP: backward kernels in autograd's order, first layer with
   // threshold_backward reads dY and the ReLU output, writes dX: 3 * 4,096 * 2 B = 24,576 bytes.
   CHECK(op_min_bytes(find(g, "relu.grad")) == 24576.0);
   CHECK(find(g, "relu.grad").deps == std::vector<int>{3, 1});   // fc2.grad_input, the saved output
-  CHECK(find(g, "fc2.grad_input").deps.empty());               // reads the given output gradient
+  CHECK(find(g, "fc2.grad_input").deps == std::vector<int>{2});   // the given dY: after fc2's forward
   CHECK(g.info.at("flops_forward") == 659456.0);                // 655,360 + 4,096
   CHECK(g.info.at("flops_backward") == 795136.0);               // 786,432 + 512 + 4,096 + 4,096
   CHECK(g.info.at("flops_optimizer") == 0.0);
@@ -128,6 +129,16 @@ TEST_CASE("foreach AdamW: eight multi-tensor kernels, 40 bytes per bf16 paramete
     CHECK(g.ops[i].at("tensors") == 4);
     CHECK(g.ops[i].at("launches") == 1);   // 4 tensors, 1+1+1+1 chunks: one launch
   }
+  // optimizer.step() waits for every parameter gradient (fc2's dW and db, fc1's dW
+  // and db), then its kernels run in order.
+  std::vector<int> grads;
+  for (const char* n : {"fc2.grad_weight", "fc2.grad_bias", "fc1.grad_weight", "fc1.grad_bias"}) {
+    for (size_t i = 0; i < g.ops.size(); ++i)
+      if (g.ops[i].name == n) grads.push_back(static_cast<int>(i));
+  }
+  std::sort(grads.begin(), grads.end());
+  CHECK(g.ops[first].deps == grads);
+  CHECK(g.ops[first + 1].deps == std::vector<int>{static_cast<int>(first)});
 }
 
 TEST_CASE("optimizer bytes per parameter for each torch.optim choice", "[training][optimizer]") {
@@ -214,7 +225,7 @@ TEST_CASE("residual: a tensor consumed twice gets one gradient addition", "[trai
   const Op& acc = find(g, "fc1.grad_acc");
   CHECK(acc.kind == OpKind::add);
   CHECK(op_min_bytes(acc) == 3.0 * 16 * 32 * 2);   // 2 reads + 1 write of 16 x 32 bf16
-  CHECK(acc.deps == std::vector<int>{6});          // ln.grad_input (the other one is the given dY)
+  CHECK(acc.deps == std::vector<int>{6, 1});       // ln.grad_input (the other one is the given dY), after ln
   // layer_norm_backward: dx reads dy, x (2 x 512 bf16), gamma (32), mean and rstd (16 x 2 fp32),
   // writes dx: 2*(1024 + 32) + 128 + 1024 = 3,264 bytes; the gamma/beta kernel reads dy and x,
   // writes 2 x 32: 2*(1024 + 64) = 2,176.
@@ -434,4 +445,46 @@ TEST_CASE("every built-in workload trains on h100-sxm and tpu-v1 with both engin
       CHECK(sc.time_s == Approx(a.time_s).epsilon(1e-6));
     }
   }
+}
+
+TEST_CASE("systolic arrays: gradient passes as their GEMMs, attention backward as five products", "[training][systolic]") {
+  // dgrad of a 3x3 conv 64 -> 128 on 2 x 56 x 56, stride 2, pad 1: the pass's implicit GEMM
+  // (conv_gemm_dims) m = 2*28*28 = 1568, n = 64, k = 128*9 = 1152: 1568*1152*64 MACs.
+  Op c;
+  c.name = "conv";
+  c.kind = OpKind::conv2d;
+  c.dtype = c.out_dtype = DType::int8;
+  c.attrs = {{"n", 2}, {"cin", 64}, {"cout", 128}, {"h", 56}, {"w", 56}, {"r", 3}, {"s", 3}, {"stride", 2},
+             {"pad", 1}, {"grad", 1}};
+  auto layers = SystolicArray::layers_of(c);
+  REQUIRE(layers.size() == 1);
+  CHECK(layers[0].batch == 1);
+  CHECK(layers[0].layer.macs() == 1568LL * 1152 * 64);
+  c.attrs["grad"] = 2;   // wgrad m = 128, n = 576, k = 1568
+  CHECK(SystolicArray::layers_of(c)[0].layer.macs() == 128LL * 576 * 1568);
+  // Attention backward, B*H = 8, sq = 32, skv = 64, d = 16: S and dP (32 x 64 x 16),
+  // dV and dK (64 x 16 x 32), dQ (32 x 16 x 64): 5 x 32,768 MACs per head.
+  Op a;
+  a.name = "attn";
+  a.kind = OpKind::attention;
+  a.dtype = a.out_dtype = DType::int8;
+  a.attrs = {{"batch", 2}, {"heads", 4}, {"sq", 32}, {"skv", 64}, {"d", 16}, {"backward", 1}};
+  layers = SystolicArray::layers_of(a);
+  REQUIRE(layers.size() == 5);
+  for (const auto& l : layers) {
+    CHECK(l.batch == 8);
+    CHECK(l.layer.macs() == 32768);
+  }
+  // The op's FLOPs: 2.5 x the forward's 4 * 8*32*64*16 = 2 * 5 * 8 * 32,768.
+  CHECK(op_flops(a) == 2.0 * 5 * 8 * 32768);
+  // On tpu-v1 the softmax backward (4 per score: 8*32*64*4 = 65,536) runs on the vector unit.
+  auto hw = load_hardware("tpu-v1", {});
+  Graph g;
+  g.add(a);
+  const Kernel k = hw->compute().lower(g, 0, *hw);
+  int64_t vec = 0;
+  for (const auto& b : k.blocks)
+    for (const auto& in : b.instrs)
+      if (in.op == Opcode::vec) vec += in.elems;
+  CHECK(vec == 65536);
 }
