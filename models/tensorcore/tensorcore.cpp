@@ -8,6 +8,7 @@
 #include <stdexcept>
 
 #include "models/memory/memory.h"
+#include "models/tensorcore/kernel_build.h"
 #include "sim/error.h"
 #include "sim/hardware.h"
 
@@ -15,98 +16,20 @@ namespace tessera {
 
 namespace {
 
-int64_t ceil_div_i(int64_t a, int64_t b) { return (a + b - 1) / b; }
-int64_t to_bytes(double b) { return static_cast<int64_t>(std::llround(std::max(0.0, b))); }
-
-Instr load(const std::string& level, double bytes_per_copy, int64_t count) {
-  Instr in;
-  in.op = Opcode::load;
-  in.src = level;
-  in.dst = "smem";
-  in.bytes = to_bytes(bytes_per_copy);
-  in.count = count;
-  return in;
-}
-
-Instr store(const std::string& level, double bytes_per_copy, int64_t count) {
-  Instr in;
-  in.op = Opcode::store;
-  in.src = "smem";
-  in.dst = level;
-  in.bytes = to_bytes(bytes_per_copy);
-  in.count = count;
-  return in;
-}
-
-Instr mma(int64_t m, int64_t n, int64_t k, DType a, int64_t count) {
-  Instr in;
-  in.op = Opcode::mma;
-  in.m = m;
-  in.n = n;
-  in.k = k;
-  in.a = a;
-  in.acc = (a == DType::int8 || a == DType::uint8 || a == DType::int4) ? DType::int32 : DType::fp32;
-  in.count = count;
-  return in;
-}
-
-Instr vec(const std::string& name, double elems_per_copy, int64_t count, DType t) {
-  Instr in;
-  in.op = Opcode::vec;
-  in.name = name;
-  in.elems = static_cast<int64_t>(std::llround(std::max(0.0, elems_per_copy)));
-  in.count = count;
-  in.a = t;
-  return in;
-}
-
 // vec operations that run on the special-function units (one per element).
 bool is_sfu_op(const std::string& name) {
   return name == "exp" || name == "tanh" || name == "erf" || name == "rsqrt" || name == "sigmoid";
 }
 
-// Sums the DRAM traffic of a kernel's instructions and records it, so that the
-// HBM model charges the ramp exactly once per kernel.
-void set_dram_bytes(Kernel& k, const std::string& dram) {
-  double total = 0;
-  for (const Block& b : k.blocks)
-    for (const Instr& in : b.instrs)
-      if ((in.op == Opcode::load && in.src == dram) || (in.op == Opcode::store && in.dst == dram))
-        total += static_cast<double>(in.bytes) * static_cast<double>(in.count) *
-                 static_cast<double>(b.repeat);
-  k.attrs["dram_bytes"] = total;
-}
-
-// Name of the outermost level (the DRAM) and of the L2 (the level every SM
-// transfer passes through): the innermost declared level, when it differs.
-struct Levels {
-  std::string dram, l2;
-  double l2_capacity = 0;
-};
-
-Levels levels_of(const Hardware& hw) {
-  Levels lv;
-  const auto& mems = hw.memories();
-  if (mems.empty()) throw InputError(fmt::format("{}: tensorcore needs at least one memory level", hw.source));
-  lv.dram = mems.back().first;
-  if (mems.size() > 1) {
-    lv.l2 = mems.front().first;
-    lv.l2_capacity = mems.front().second->capacity_bytes();
-  }
-  return lv;
-}
-
-// Adds the L2 transfer next to a DRAM one when the hardware has an L2.
-void add_traffic(std::vector<Instr>& out, const Levels& lv, Opcode op, double dram_bytes,
-                 double l2_bytes, int64_t count) {
-  if (count <= 0) return;
-  const auto make = [&](const std::string& lvl, double b) {
-    return op == Opcode::load ? load(lvl, b / static_cast<double>(count), count)
-                              : store(lvl, b / static_cast<double>(count), count);
-  };
-  if (dram_bytes > 0) out.push_back(make(lv.dram, dram_bytes));
-  if (!lv.l2.empty() && l2_bytes > 0) out.push_back(make(lv.l2, l2_bytes));
-}
+// Instruction builders shared with the other lowering files (kernel_build.h).
+using tc_build::add_traffic;
+using tc_build::Levels;
+using tc_build::levels_of;
+using tc_build::mma;
+using tc_build::set_dram_bytes;
+using tc_build::to_bytes;
+using tc_build::vec;
+int64_t ceil_div_i(int64_t a, int64_t b) { return tc_build::ceil_div(a, b); }
 
 // FP32-lane operations and SFU operations per element of each vector kind
 // (counted from the usual CUDA implementations: e.g. gelu (erf form) = 6 lane ops
