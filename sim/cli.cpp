@@ -141,7 +141,7 @@ int cmd_run(const std::vector<std::string>& args, std::ostream& out) {
       "hw", po::value(&hw_name), "hardware preset name or YAML / SCALE-Sim .cfg path (required)")(
       "workload", po::value(&workload), "workload spec name:key=value,... or a trace/topology/ONNX file")(
       "program", po::value(&program), "run a program file written by 'tessera compile --emit asm'")(
-      "engine", po::value(&engine), "analytic (default) | systemc")(
+      "engine", po::value(&engine), "analytic (default) | systemc | systemc:streams=N (N = 1..16 kernels in flight)")(
       "set", po::value(&sets)->composing(), "override a hardware key: path.to.key=value (repeatable)")(
       "format", po::value(&format), "text (default) | json | csv | scalesim (SCALE-Sim CSVs into --out DIR)")(
       "out", po::value(&out_path), "write the report to this file instead of stdout")(
@@ -297,6 +297,8 @@ int cmd_list(const std::vector<std::string>& args, std::ostream& out) {
   if (what == "engines") {
     fmt::print(out, "analytic   closed-form pipeline timing per kernel (default; fast sweeps)\n");
     fmt::print(out, "systemc    SystemC 2.3 processes and TLM-2.0 memory targets (contention, timeline)\n");
+    fmt::print(out, "           systemc:streams=N keeps up to N (1..16) independent kernels in flight, sharing\n"
+                    "           the compute units and queueing on each memory level\n");
     return 0;
   }
   throw InputError(fmt::format("tessera list: unknown list '{}'; accepted: hw, workloads, components, "
