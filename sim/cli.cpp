@@ -328,11 +328,11 @@ int cmd_compare(const std::vector<std::string>& args, std::ostream& out) {
 }
 
 int cmd_calibrate(const std::vector<std::string>& args, std::ostream& out) {
-  std::string hw_name, measured, out_path;
-  std::vector<std::string> sets;
+  std::string hw_name, out_path;
+  std::vector<std::string> sets, measured;
   po::options_description desc("tessera calibrate options");
   desc.add_options()("help,h", "show this help")("hw", po::value(&hw_name), "hardware preset or file")(
-      "measured", po::value(&measured), "microbenchmark records (JSONL)")(
+      "measured", po::value(&measured)->composing(), "microbenchmark records (JSONL; repeat to combine files)")(
       "set", po::value(&sets)->composing(), "override a hardware key")(
       "out", po::value(&out_path), "where to write the calibrated hardware YAML (required)");
   auto vm = parse(desc, args, "calibrate");

@@ -243,6 +243,7 @@ void TensorCoreModel::bind(const Hardware& hw) {
   m_launch = p.real("launch_overhead");
   m_kernel_gap = p.real("kernel_gap");
   m_eff_fa2 = p.real("attention_efficiency_flash2");
+  m_bwd_fa2 = p.real("attention_backward_rate_flash2");
   m_fa3_exposed = p.real("attention_softmax_exposed_flash3");
   m_eff_mem = p.real("attention_efficiency_efficient");
   m_link_bw = p.real("link_bandwidth");
@@ -288,7 +289,7 @@ double TensorCoreModel::peak_flops(DType t) const {
 double TensorCoreModel::mma_efficiency(DType a, MmaPath path) const {
   switch (path) {
     case MmaPath::flash2: return m_eff_fa2;
-    case MmaPath::flash2_backward: return m_eff_fa2 * k_flash2_backward_mma_rate;
+    case MmaPath::flash2_backward: return m_eff_fa2 * m_bwd_fa2;
     case MmaPath::flash3: break;   // GEMM mainloop rate (see lower_attention)
     case MmaPath::efficient: return m_eff_mem;
     case MmaPath::gemm: break;
@@ -1092,6 +1093,11 @@ void register_tensorcore(Registry& r) {
        p_real("efficiency_int8", "0.5", "same for int8 (fitted)"),
        p_real("efficiency_fp32", "0.8", "same for fp32 on the CUDA cores; fp64 uses it too (fitted)"),
        p_real("attention_efficiency_flash2", "0.6", "tensor-rate fraction of FlashAttention-2's MMAs (fitted)"),
+       // Fitted on FlashAttention-2 backward records (attn, pass backward): the H100
+       // figures of the FlashAttention-3 paper (Shah et al. 2024, sec. 4.1),
+       // tests/gpu/data/h100_attention_bwd_fa3_paper.jsonl.
+       p_real("attention_backward_rate_flash2", "0.55",
+              "FlashAttention-2 backward MMA rate relative to its forward MMAs (fitted)"),
        p_real("attention_softmax_exposed_flash3", "0.7",
               "share of FlashAttention-3/cuDNN softmax time not hidden under the MMAs (fitted)"),
        p_real("attention_efficiency_efficient", "0.3", "tensor-rate fraction of the memory-efficient kernel (fitted)"),

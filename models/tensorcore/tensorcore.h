@@ -40,17 +40,11 @@ std::string_view mma_pipe_name(MmaPipe p);
 // How a kernel's mma instructions are issued (kernel attr "mma_path").
 enum class MmaPath { gemm = 0, flash2 = 1, flash3 = 2, efficient = 3, flash2_backward = 4 };
 
-// FlashAttention-2's backward kernel issues its MMAs at k_flash2_backward_mma_rate
-// times the forward's rate (attention_efficiency_flash2): more accumulators in
-// registers, five products per block pair with transposed operands, dQ atomics.
-// Assumption, not fitted (the reference data has no backward measurements): the
-// FA2 paper (Dao 2023, sec. 4.1, A100 benchmarks) reports the backward pass at
-// roughly 0.6-0.7x the forward's FLOP rate. The recomputed softmax, the atomics'
-// traffic and the extra launches are modelled explicitly
-// (models/tensorcore/attention_backward.cpp); with them, 0.55 on the MMAs gives a
-// modelled backward/forward FLOP-rate ratio on a100-80gb of 0.63 (B=4, H=16,
-// S=4096, head dim 128) and 0.68 (B=8, H=32, S=2048, head dim 64).
-inline constexpr double k_flash2_backward_mma_rate = 0.55;
+// FlashAttention-2's backward kernel issues its MMAs at the compute parameter
+// attention_backward_rate_flash2 times the forward's rate (attention_efficiency_flash2):
+// more accumulators in registers, five products per block pair with transposed
+// operands, dQ atomics. The recomputed softmax, the atomics' traffic and the extra
+// launches are modelled explicitly (models/tensorcore/attention_backward.cpp).
 
 // GEMM problem as the mapper sees it.
 struct GemmShape {
@@ -110,6 +104,7 @@ class TensorCoreModel : public ComputeModel {
   double m_sfu = 16, m_alu = 128, m_smem = 0, m_smem_bpc = 128, m_regs = 0;
   int64_t m_multicast = 1;
   double m_kernel_gap = 0;
+  double m_bwd_fa2 = 1;   // attention_backward_rate_flash2
   double m_launch = 0, m_eff_fa2 = 1, m_fa3_exposed = 1, m_eff_mem = 1;
   double m_link_bw = 0, m_link_latency = 0, m_row_trip = 0, m_row_sync = 0, m_max_threads = 2048;
   double m_wave_startup = 0;

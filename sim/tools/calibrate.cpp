@@ -166,9 +166,14 @@ double median(std::vector<double> v) {
 }  // namespace
 
 YAML::Node calibrate_tree(const std::string& hw_name, const std::vector<std::string>& sets,
-                          const std::string& measured_path, std::ostream& log) {
+                          const std::vector<std::string>& measured_paths, std::ostream& log) {
   const auto base = load_hardware(hw_name, sets);
-  Fitter fit(YAML::Clone(base->tree), base->source, read_jsonl(measured_path));
+  std::vector<json> records;
+  for (const auto& path : measured_paths) {
+    auto more = read_jsonl(path);
+    records.insert(records.end(), more.begin(), more.end());
+  }
+  Fitter fit(YAML::Clone(base->tree), base->source, std::move(records));
   const std::string dram = "memory." + fit.dram() + ".";
   const std::string l2 = fit.l2().empty() ? "" : "memory." + fit.l2() + ".";
 
@@ -342,7 +347,8 @@ YAML::Node calibrate_tree(const std::string& hw_name, const std::vector<std::str
            {"flash", "attention_efficiency_flash2"}, {"cudnn", "attention_softmax_exposed_flash3"},
            {"efficient", "attention_efficiency_efficient"}}) {
     const auto recs = fit.select([&](const json& r) {
-      return is(r, "attn") && r.value("backend", std::string()) == backend && !r.contains("Sq");
+      return is(r, "attn") && r.value("backend", std::string()) == backend && !r.contains("Sq") &&
+             r.value("pass", std::string("forward")) == "forward";
     });
     if (recs.empty()) continue;
     const double e = golden([&](double v) { fit.set("compute." + param, qty(v, "")); return fit.log_error(recs); },
@@ -351,19 +357,37 @@ YAML::Node calibrate_tree(const std::string& hw_name, const std::vector<std::str
     log << fmt::format("{}: {:.4g} ({} attn records, mean |log err| {:.4f})\n", param, e, recs.size(),
                        fit.log_error(recs));
   }
+  // 5. FlashAttention-2's backward: its MMA rate relative to the forward's (the
+  //    forward efficiency above stays), on attn records with pass "backward".
+  {
+    const auto recs = fit.select([](const json& r) {
+      return is(r, "attn") && r.value("backend", std::string()) == "flash" &&
+             r.value("pass", std::string("forward")) == "backward";
+    });
+    if (!recs.empty()) {
+      const std::string param = "attention_backward_rate_flash2";
+      const double e = golden([&](double v) { fit.set("compute." + param, qty(v, "")); return fit.log_error(recs); },
+                              0.1, 1.0);
+      fit.set("compute." + param, qty(e, ""));
+      log << fmt::format("{}: {:.4g} ({} attn backward records, mean |log err| {:.4f})\n", param, e, recs.size(),
+                         fit.log_error(recs));
+    }
+  }
   return YAML::Clone(fit.tree());
 }
 
-int run_calibrate(const std::string& hw, const std::vector<std::string>& sets, const std::string& measured_path,
-                  const std::string& out_path, std::ostream& log) {
-  const YAML::Node tree = calibrate_tree(hw, sets, measured_path, log);
+int run_calibrate(const std::string& hw, const std::vector<std::string>& sets,
+                  const std::vector<std::string>& measured_paths, const std::string& out_path, std::ostream& log) {
+  const YAML::Node tree = calibrate_tree(hw, sets, measured_paths, log);
+  std::string measured;
+  for (const auto& path : measured_paths) measured += fmt::format(" --measured {}", path);
   std::ofstream out(out_path);
   if (!out) throw InputError(fmt::format("--out '{}': cannot write the file", out_path));
   YAML::Emitter em;
   em << tree;
-  out << fmt::format("# Written by `tessera calibrate --hw {} --measured {}`: the preset with its\n"
+  out << fmt::format("# Written by `tessera calibrate --hw {}{}`: the preset with its\n"
                      "# efficiency and energy parameters fitted to the measured microbenchmarks.\n",
-                     hw, measured_path);
+                     hw, measured);
   out << em.c_str() << "\n";
   log << "wrote " << out_path << "\n";
   return 0;

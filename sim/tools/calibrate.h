@@ -16,11 +16,12 @@
 
 namespace tessera {
 
-// Fits on the records and returns the preset tree with the fitted values set.
+// Fits on the records of all the files and returns the preset tree with the
+// fitted values set.
 YAML::Node calibrate_tree(const std::string& hw, const std::vector<std::string>& sets,
-                          const std::string& measured_path, std::ostream& log);
+                          const std::vector<std::string>& measured_paths, std::ostream& log);
 
 int run_calibrate(const std::string& hw, const std::vector<std::string>& sets,
-                  const std::string& measured_path, const std::string& out_path, std::ostream& log);
+                  const std::vector<std::string>& measured_paths, const std::string& out_path, std::ostream& log);
 
 }  // namespace tessera

@@ -152,6 +152,34 @@ std::optional<Prediction> predict(const json& r, const Hardware& hw, const std::
   }
   if (section == "attn") {
     const std::string backend = r.value("backend", std::string("default"));
+    const std::string pass = r.value("pass", std::string("forward"));
+    if (pass != "forward" && pass != "backward") {
+      skip = "attn pass '" + pass + "' is not modelled (forward | backward)";
+      return std::nullopt;
+    }
+    if (pass == "backward") {
+      // The backward kernels of one fused attention (FlashAttention-2's: dot(dO, O),
+      // the KV-parallel main kernel, the dQ conversion): the attention workload's
+      // training step less its forward op.
+      if (backend != "flash") {
+        skip = "attn backward of backend '" + backend + "' is not modelled (flash only)";
+        return std::nullopt;
+      }
+      const int64_t S = get_int(r, "S");
+      const std::string spec =
+          fmt::format("attention:batch={},heads={},sq={},skv={},d={},causal={},dtype={},train=1", get_int(r, "B"),
+                      get_int(r, "H"), r.value("Sq", S), S, get_int(r, "D"), r.value("causal", false) ? 1 : 0,
+                      r.value("dtype", std::string("bf16")));
+      const RunResult res = sim(build_workload(spec), hw);
+      double t = 0;
+      for (size_t i = 1; i < res.ops.size(); ++i) t += res.ops[i].time_s;
+      p.quantity = "median_ms";
+      p.measured = get_num(r, "median_ms");
+      p.predicted = t * 1e3;
+      p.group = "flash backward";
+      p.extra["workload"] = spec;
+      return p;
+    }
     if (backend == "math") {
       // PyTorch's math backend (at::_scaled_dot_product_attention_math): the
       // `sdpa_math` path of the attention workload launches its kernels one by one
