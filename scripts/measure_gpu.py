@@ -110,6 +110,23 @@ def attn(timer, out):
                     r.update(section="attn", backend=name, dtype="bf16", B=B, H=H, S=S, D=D, causal=causal)
                     r["tflops"] = 4 * B * H * S * S * D / (2 if causal else 1) / (r["median_ms"] * 1e-3) / 1e12
                     out(r)
+                    if name not in ("flash", "cudnn"):
+                        continue
+                    # The backward kernels alone (`pass: backward`; 2.5x the forward's
+                    # FLOPs): gradients of q, k, v for a fixed dO, the graph kept.
+                    qg, kg, vg = (t.detach().requires_grad_() for t in (q, k, v))
+                    try:
+                        with sdpa_kernel(be):
+                            o = F.scaled_dot_product_attention(qg, kg, vg, is_causal=causal)
+                            do = torch.randn_like(o)
+                            r = timer.run(lambda: torch.autograd.grad(o, (qg, kg, vg), do, retain_graph=True))
+                    except RuntimeError as e:
+                        print(f"attn backward {name} B={B} S={S} D={D}: {e}", file=sys.stderr)
+                        continue
+                    r.update(section="attn", backend=name, dtype="bf16", B=B, H=H, S=S, D=D, causal=causal,
+                             **{"pass": "backward"})
+                    r["tflops"] = 2.5 * 4 * B * H * S * S * D / (2 if causal else 1) / (r["median_ms"] * 1e-3) / 1e12
+                    out(r)
     for B in (1, 8, 32):
         for S in (1024, 4096, 16384):
             q = torch.randn(B, 32, 1, 128, device="cuda", dtype=torch.bfloat16)
@@ -329,13 +346,13 @@ def train(timer, out):
             us = step_busy_us(step, lambda: opt.zero_grad(set_to_none=True))
             out({"section": "train", "model": name, "dtype": "bf16", "batch": batch, "seq": seq, "optimizer": oname,
                  "params": sum(p.numel() for p in model.parameters()), "device_busy_us": us})
-            del opt
+            opt = None   # free the optimizer state before the next one
             torch.cuda.empty_cache()
 
     m = torchvision.models.resnet50().cuda().to(torch.bfloat16).to(memory_format=torch.channels_last)
     x = torch.randn(32, 3, 224, 224, device="cuda", dtype=torch.bfloat16).to(memory_format=torch.channels_last)
     measure("resnet50", m, 32, 0, lambda: m(x))
-    del m, x
+    m = x = None
     for name, model, batch, seq in (
             ("bert-base", BertModel(BertConfig(hidden_dropout_prob=0.0, attention_probs_dropout_prob=0.0)), 8, 512),
             ("gpt2-small", GPT2Model(GPT2Config(resid_pdrop=0.0, embd_pdrop=0.0, attn_pdrop=0.0)), 8, 1024),
@@ -344,7 +361,7 @@ def train(timer, out):
         ids = torch.randint(0, model.config.vocab_size, (batch, seq), device="cuda")
         kwargs = {} if name == "bert-base" else {"use_cache": False}
         measure(name, model, batch, seq, lambda: model(ids, **kwargs).last_hidden_state)
-        del model, ids
+        model = ids = None
         torch.cuda.empty_cache()
 
 
