@@ -6,24 +6,15 @@
 #include <sstream>
 
 #include "sim/cli.h"
+#include "tests/support/cli_run.h"
 
 using namespace tessera;
 
 namespace {
 
-struct Outcome {
-  int code;
-  std::string out, err;
-};
+using Outcome = testing::CliOutcome;
 
-Outcome tessera_cli(std::vector<std::string> args) {
-  args.insert(args.begin(), "tessera");
-  std::vector<char*> argv;
-  for (auto& a : args) argv.push_back(a.data());
-  std::ostringstream out, err;
-  const int code = cli_main(static_cast<int>(argv.size()), argv.data(), out, err);
-  return {code, out.str(), err.str()};
-}
+Outcome tessera_cli(std::vector<std::string> args) { return testing::run_cli(std::move(args)); }
 
 }  // namespace
 

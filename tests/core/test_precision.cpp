@@ -12,22 +12,19 @@
 #include "sim/propagate.h"
 #include "sim/simulate.h"
 #include "workloads/workloads.h"
+#include "tests/support/cli_run.h"
 
 using namespace tessera;
 
 namespace {
 
 nlohmann::json run_json(std::vector<std::string> args) {
-  args.insert(args.begin(), "tessera");
   args.push_back("--format");
   args.push_back("json");
-  std::vector<char*> argv;
-  for (auto& a : args) argv.push_back(a.data());
-  std::ostringstream out, err;
-  const int code = cli_main(static_cast<int>(argv.size()), argv.data(), out, err);
-  INFO(err.str());
-  REQUIRE(code == 0);
-  return nlohmann::json::parse(out.str());
+  const auto o = testing::run_cli(std::move(args));
+  INFO(o.err);
+  REQUIRE(o.code == 0);
+  return nlohmann::json::parse(o.out);
 }
 
 }  // namespace
@@ -117,13 +114,10 @@ TEST_CASE("SCALE-Sim inputs run directly and write SCALE-Sim's reports", "[preci
     std::ofstream(cfg) << text;
   }
   const auto out_dir = tmp / "reports";
-  std::vector<std::string> args = {"tessera", "run", "--hw", cfg.string(), "--workload",
-                                   (shared / "topologies/conv_nets/alexnet_part.csv").string(),
-                                   "--format", "scalesim", "--out", out_dir.string()};
-  std::vector<char*> argv;
-  for (auto& a : args) argv.push_back(a.data());
-  std::ostringstream out, err;
-  REQUIRE(cli_main(static_cast<int>(argv.size()), argv.data(), out, err) == 0);
+  REQUIRE(testing::run_cli({"run", "--hw", cfg.string(), "--workload",
+                            (shared / "topologies/conv_nets/alexnet_part.csv").string(), "--format", "scalesim",
+                            "--out", out_dir.string()})
+              .code == 0);
   std::ifstream rep(out_dir / "COMPUTE_REPORT.csv");
   std::string header, row;
   std::getline(rep, header);

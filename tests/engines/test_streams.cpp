@@ -15,6 +15,7 @@
 #include "sim/hardware.h"
 #include "sim/simulate.h"
 #include "workloads/workloads.h"
+#include "tests/support/cli_run.h"
 
 using namespace tessera;
 
@@ -73,19 +74,9 @@ std::string json_of(const RunResult& r) {
   return report_json(r).dump();
 }
 
-struct Outcome {
-  int code;
-  std::string out, err;
-};
+using Outcome = testing::CliOutcome;
 
-Outcome tessera_cli(std::vector<std::string> args) {
-  args.insert(args.begin(), "tessera");
-  std::vector<char*> argv;
-  for (auto& a : args) argv.push_back(a.data());
-  std::ostringstream out, err;
-  const int code = cli_main(static_cast<int>(argv.size()), argv.data(), out, err);
-  return {code, out.str(), err.str()};
-}
+Outcome tessera_cli(std::vector<std::string> args) { return testing::run_cli(std::move(args)); }
 
 }  // namespace
 

@@ -13,6 +13,7 @@
 #include "sim/tools/compare.h"
 #include "workloads/training.h"
 #include "workloads/workloads.h"
+#include "tests/support/cli_run.h"
 
 using namespace tessera;
 
@@ -147,13 +148,10 @@ TEST_CASE("backward row kernels: softmax and layer-norm gradients", "[gpu][train
 }
 
 TEST_CASE("a training run reports its forward, backward and optimizer time", "[gpu][training][cli]") {
-  std::vector<std::string> args = {"tessera", "run", "--hw", "h100-sxm", "--workload",
-                                   "gpt2-small:seq=64,layers=2,train=1", "--format", "json"};
-  std::vector<char*> argv;
-  for (auto& a : args) argv.push_back(a.data());
-  std::ostringstream out, err;
-  REQUIRE(cli_main(static_cast<int>(argv.size()), argv.data(), out, err) == 0);
-  const auto j = nlohmann::json::parse(out.str());
+  const auto o =
+      testing::run_cli({"run", "--hw", "h100-sxm", "--workload", "gpt2-small:seq=64,layers=2,train=1", "--format", "json"});
+  REQUIRE(o.code == 0);
+  const auto j = nlohmann::json::parse(o.out);
   const auto& t = j["training_step"];
   CHECK(t["forward_s"].get<double>() + t["backward_s"].get<double>() + t["optimizer_s"].get<double>() ==
         Approx(j["time_s"].get<double>()));

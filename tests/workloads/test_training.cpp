@@ -16,6 +16,7 @@
 #include "workloads/builder.h"
 #include "workloads/training.h"
 #include "workloads/workloads.h"
+#include "tests/support/cli_run.h"
 
 using namespace tessera;
 
@@ -333,12 +334,9 @@ TEST_CASE("bad training parameters are input errors naming spec, key and what is
         "floating-point parameters); got int8");
   CHECK(error_of("resnet50:train=1,train=1") == "--workload 'resnet50:train=1,train=1': parameter 'train' given twice");
   // Through the CLI: exit code 2 and the message.
-  std::vector<std::string> args = {"tessera", "run", "--hw", "h100-sxm", "--workload", "gpt2-small:train=1,phase=decode"};
-  std::vector<char*> argv;
-  for (auto& a : args) argv.push_back(a.data());
-  std::ostringstream out, err;
-  CHECK(cli_main(static_cast<int>(argv.size()), argv.data(), out, err) == 2);
-  CHECK(err.str().find("train=1 needs phase=prefill") != std::string::npos);
+  const auto o = testing::run_cli({"run", "--hw", "h100-sxm", "--workload", "gpt2-small:train=1,phase=decode"});
+  CHECK(o.code == 2);
+  CHECK(o.err.find("train=1 needs phase=prefill") != std::string::npos);
 }
 
 TEST_CASE("kernel-level workloads: the op's backward with its inputs requiring grad", "[training]") {
