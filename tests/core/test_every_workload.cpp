@@ -4,6 +4,7 @@
 #include "sim/precision.h"
 #include "sim/simulate.h"
 #include "workloads/workloads.h"
+#include "tests/support/engine_checks.h"
 
 using namespace tessera;
 
@@ -56,16 +57,8 @@ TEST_CASE("every built-in workload runs on both presets and both engines", "[wor
     auto hw = load_hardware(hw_name, {});
     for (const char* spec : kSpecs) {
       INFO(hw_name << " " << spec);
-      const Graph g = build_workload(spec);
-      const RunResult a = simulate(g, *hw, "analytic");
-      REQUIRE(a.ops.size() == g.ops.size());
-      CHECK(a.time_s > 0);
-      CHECK(a.energy_j > 0);
-      CHECK(a.flops == Approx(g.total_flops()));
-      for (const auto& o : a.ops) CHECK(o.time_s >= 0);
       // The engines agree on every model, not only on the gemm slice.
-      const RunResult s = simulate(g, *hw, "systemc");
-      CHECK(s.time_s == Approx(a.time_s).epsilon(1e-6));
+      testing::check_both_engines(build_workload(spec), *hw);
     }
   }
 }

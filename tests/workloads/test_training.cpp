@@ -17,6 +17,7 @@
 #include "workloads/training.h"
 #include "workloads/workloads.h"
 #include "tests/support/cli_run.h"
+#include "tests/support/engine_checks.h"
 
 using namespace tessera;
 
@@ -433,14 +434,7 @@ TEST_CASE("every built-in workload trains on h100-sxm and tpu-v1 with both engin
       std::set<std::string> unique;
       for (const auto& op : g.ops) unique.insert(op.name);
       CHECK(unique.size() == g.ops.size());
-      const RunResult a = simulate(g, *hw, "analytic");
-      REQUIRE(a.ops.size() == g.ops.size());
-      CHECK(a.time_s > 0);
-      CHECK(a.energy_j > 0);
-      CHECK(a.flops == Approx(g.total_flops()));
-      for (const auto& o : a.ops) CHECK(o.time_s >= 0);
-      const RunResult sc = simulate(g, *hw, "systemc");
-      CHECK(sc.time_s == Approx(a.time_s).epsilon(1e-6));
+      testing::check_both_engines(g, *hw);
     }
   }
 }
