@@ -301,7 +301,12 @@ double TensorCoreModel::mma_cycles(const Instr& in, const Kernel& k) const {
   const double rate = flops_per_clock(in.a);
   if (rate <= 0) throw InputError(fmt::format("kernel '{}': no pipe runs {}", k.name, dtype_name(in.a)));
   const auto path = static_cast<MmaPath>(static_cast<int>(k.attr("mma_path", 0)));
-  const double flops = 2.0 * static_cast<double>(in.m) * static_cast<double>(in.n) * static_cast<double>(in.k);
+  double flops = 2.0 * static_cast<double>(in.m) * static_cast<double>(in.n) * static_cast<double>(in.k);
+  // A matrix-vector product (one row or one column: attr gemv, set by lower_gemm)
+  // runs as cuBLAS's gemv kernel, one thread per output element and no tile rows
+  // past the edge, so only the useful products take issue slots; every other GEMM
+  // runs whole tiles.
+  if (k.attr("gemv", 0.0) != 0) flops *= k.attr("mma_useful", 1.0);
   const double c_mma = flops / (rate * mma_efficiency(in.a, path));
   const double smem_bytes =
       static_cast<double>(in.m + in.n) * static_cast<double>(in.k) * dtype_bytes(in.a, 1);
@@ -615,6 +620,7 @@ Kernel TensorCoreModel::lower_gemm(const Op& op, const GemmShape& s, double a_dr
     const double useful = 2.0 * static_cast<double>(s.batch * s.m * s.n) * static_cast<double>(s.k);
     k.attrs["mma_useful"] = issued > 0 ? std::min(1.0, useful / issued) : 1.0;
   }
+  if (s.m == 1 || s.n == 1) k.attrs["gemv"] = 1;
   const double total_tiles = static_cast<double>(p.tiles);
   // Products per fp32 promotion of fp8 MMAs (docs/numerics.md: the H100 fp8 path
   // promotes every 128 products; fast accumulation never does).
