@@ -14,6 +14,12 @@
 //   3. flash_bwd_convert_dq_kernel: the fp32 accumulator to dQ in the input format.
 // Grouped-query attention: the main kernel writes dK, dV per query head and
 // mha_bwd sums each group (two at::sum_out calls: two more launches).
+// FlashAttention-3 / cuDNN (attr backend 2, or the hardware's default `flash3`):
+// the same work and block sizes (FA3's hopper/flash_bwd_launch_template.h: head
+// dim 64 128 x 128, 128 64 x 128), its MMAs issued from TMA-fed shared memory as
+// in a GEMM mainloop, at the GEMM efficiency times attention_backward_rate_flash3,
+// and its softmax work partly hidden behind the other warpgroup's MMAs as in the
+// forward (attention_softmax_exposed_flash3 of it exposed).
 #include <algorithm>
 #include <cmath>
 
@@ -72,9 +78,12 @@ Kernel TensorCoreModel::lower_attention_backward(const Op& op, const Hardware& h
   const double dkv_elems = 2.0 * static_cast<double>(B * H * skv * D);   // per query head (GQA: expanded)
   const double dq_accum = 4.0 * q_elems;                                  // fp32
 
+  bool fa3 = m_default_attention == "flash3";
+  if (const int64_t be = op.get("backend", 0); be != 0) fa3 = be == 2;
   Kernel k;
   k.op_kind = "attention";
-  k.attrs["mma_path"] = static_cast<double>(MmaPath::flash2_backward);
+  k.attrs["mma_path"] = static_cast<double>(fa3 ? MmaPath::flash3_backward : MmaPath::flash2_backward);
+  if (fa3) k.attrs["vec_exposed"] = m_fa3_exposed;
   k.attrs["block_q"] = static_cast<double>(bq);
   k.attrs["block_kv"] = static_cast<double>(bk);
   k.attrs["thread_blocks"] = static_cast<double>(ctas);
@@ -128,9 +137,9 @@ Kernel TensorCoreModel::lower_attention_backward(const Op& op, const Hardware& h
   // GQA: dK and dV summed over the query heads of each KV head.
   if (Hkv < H) k.blocks.push_back(streaming(dkv_elems * gb, kv_elems * gb, dkv_elems));
 
-  k.mapping = fmt::format("flash2 attention backward (dot(dO,O), KV-parallel main loop, dQ convert{}), blocks {}x{}, "
+  k.mapping = fmt::format("{} attention backward (dot(dO,O), KV-parallel main loop, dQ convert{}), blocks {}x{}, "
                           "{} thread blocks ({}/SM), {} query blocks per slot{}",
-                          Hkv < H ? ", GQA dK/dV sums" : "", bq, bk, ctas, occ, iters_per_slot,
+                          fa3 ? "flash3" : "flash2", Hkv < H ? ", GQA dK/dV sums" : "", bq, bk, ctas, occ, iters_per_slot,
                           causal ? ", causal block skipping" : "");
   set_dram_bytes(k, lv.dram);
   return k;

@@ -244,6 +244,7 @@ void TensorCoreModel::bind(const Hardware& hw) {
   m_kernel_gap = p.real("kernel_gap");
   m_eff_fa2 = p.real("attention_efficiency_flash2");
   m_bwd_fa2 = p.real("attention_backward_rate_flash2");
+  m_bwd_fa3 = p.real("attention_backward_rate_flash3");
   m_fa3_exposed = p.real("attention_softmax_exposed_flash3");
   m_eff_mem = p.real("attention_efficiency_efficient");
   m_link_bw = p.real("link_bandwidth");
@@ -290,6 +291,7 @@ double TensorCoreModel::mma_efficiency(DType a, MmaPath path) const {
   switch (path) {
     case MmaPath::flash2: return m_eff_fa2;
     case MmaPath::flash2_backward: return m_eff_fa2 * m_bwd_fa2;
+    case MmaPath::flash3_backward: return m_eff[static_cast<int>(mma_pipe(a))] * m_bwd_fa3;
     case MmaPath::flash3: break;   // GEMM mainloop rate (see lower_attention)
     case MmaPath::efficient: return m_eff_mem;
     case MmaPath::gemm: break;
@@ -1104,6 +1106,10 @@ void register_tensorcore(Registry& r) {
        // tests/gpu/data/h100_attention_bwd_fa3_paper.jsonl.
        p_real("attention_backward_rate_flash2", "0.55",
               "FlashAttention-2 backward MMA rate relative to its forward MMAs (fitted)"),
+       // Fitted on cuDNN backward records (attn, backend cudnn, pass backward): the
+       // same paper's H100 figures.
+       p_real("attention_backward_rate_flash3", "0.55",
+              "FlashAttention-3 / cuDNN backward MMA rate relative to the GEMM mainloop (fitted)"),
        p_real("attention_softmax_exposed_flash3", "0.7",
               "share of FlashAttention-3/cuDNN softmax time not hidden under the MMAs (fitted)"),
        p_real("attention_efficiency_efficient", "0.3", "tensor-rate fraction of the memory-efficient kernel (fitted)"),

@@ -38,7 +38,7 @@ MmaPipe mma_pipe(DType a);
 std::string_view mma_pipe_name(MmaPipe p);
 
 // How a kernel's mma instructions are issued (kernel attr "mma_path").
-enum class MmaPath { gemm = 0, flash2 = 1, flash3 = 2, efficient = 3, flash2_backward = 4 };
+enum class MmaPath { gemm = 0, flash2 = 1, flash3 = 2, efficient = 3, flash2_backward = 4, flash3_backward = 5 };
 
 // FlashAttention-2's backward kernel issues its MMAs at the compute parameter
 // attention_backward_rate_flash2 times the forward's rate (attention_efficiency_flash2):
@@ -105,6 +105,7 @@ class TensorCoreModel : public ComputeModel {
   int64_t m_multicast = 1;
   double m_kernel_gap = 0;
   double m_bwd_fa2 = 1;   // attention_backward_rate_flash2
+  double m_bwd_fa3 = 1;   // attention_backward_rate_flash3
   double m_launch = 0, m_eff_fa2 = 1, m_fa3_exposed = 1, m_eff_mem = 1;
   double m_link_bw = 0, m_link_latency = 0, m_row_trip = 0, m_row_sync = 0, m_max_threads = 2048;
   double m_wave_startup = 0;

@@ -357,15 +357,16 @@ YAML::Node calibrate_tree(const std::string& hw_name, const std::vector<std::str
     log << fmt::format("{}: {:.4g} ({} attn records, mean |log err| {:.4f})\n", param, e, recs.size(),
                        fit.log_error(recs));
   }
-  // 5. FlashAttention-2's backward: its MMA rate relative to the forward's (the
-  //    forward efficiency above stays), on attn records with pass "backward".
-  {
-    const auto recs = fit.select([](const json& r) {
-      return is(r, "attn") && r.value("backend", std::string()) == "flash" &&
+  // 5. The attention backward kernels: their MMA rate relative to the forward's
+  //    (FlashAttention-2) or to the GEMM mainloop (cuDNN / FA3), on attn records
+  //    with pass "backward"; the forward parameters above stay.
+  for (const auto& [backend, param] : std::vector<std::pair<std::string, std::string>>{
+           {"flash", "attention_backward_rate_flash2"}, {"cudnn", "attention_backward_rate_flash3"}}) {
+    const auto recs = fit.select([&](const json& r) {
+      return is(r, "attn") && r.value("backend", std::string()) == backend &&
              r.value("pass", std::string("forward")) == "backward";
     });
     if (!recs.empty()) {
-      const std::string param = "attention_backward_rate_flash2";
       const double e = golden([&](double v) { fit.set("compute." + param, qty(v, "")); return fit.log_error(recs); },
                               0.1, 1.0);
       fit.set("compute." + param, qty(e, ""));

@@ -161,8 +161,8 @@ std::optional<Prediction> predict(const json& r, const Hardware& hw, const std::
       // The backward kernels of one fused attention (FlashAttention-2's: dot(dO, O),
       // the KV-parallel main kernel, the dQ conversion): the attention workload's
       // training step less its forward op.
-      if (backend != "flash") {
-        skip = "attn backward of backend '" + backend + "' is not modelled (flash only)";
+      if (backend != "flash" && backend != "cudnn") {
+        skip = "attn backward of backend '" + backend + "' is not modelled (flash, cudnn)";
         return std::nullopt;
       }
       const int64_t S = get_int(r, "S");
@@ -170,13 +170,16 @@ std::optional<Prediction> predict(const json& r, const Hardware& hw, const std::
           fmt::format("attention:batch={},heads={},sq={},skv={},d={},causal={},dtype={},train=1", get_int(r, "B"),
                       get_int(r, "H"), r.value("Sq", S), S, get_int(r, "D"), r.value("causal", false) ? 1 : 0,
                       r.value("dtype", std::string("bf16")));
-      const RunResult res = sim(build_workload(spec), hw);
+      Graph g = build_workload(spec);
+      for (Op& op : g.ops)
+        if (op.kind == OpKind::attention) op.attrs["backend"] = backend == "flash" ? 1 : 2;
+      const RunResult res = sim(g, hw);
       double t = 0;
       for (size_t i = 1; i < res.ops.size(); ++i) t += res.ops[i].time_s;
       p.quantity = "median_ms";
       p.measured = get_num(r, "median_ms");
       p.predicted = t * 1e3;
-      p.group = "flash backward";
+      p.group = backend + " backward";
       p.extra["workload"] = spec;
       return p;
     }

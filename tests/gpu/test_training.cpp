@@ -42,7 +42,7 @@ const Kernel& kernel(const Program& p, const Graph& g, const std::string& name) 
 }  // namespace
 
 TEST_CASE("FlashAttention-2 backward: three launches, the KV-parallel loop's five products", "[gpu][training]") {
-  const auto hw = load_hardware("h100-sxm", {});
+  const auto hw = load_hardware("h100-sxm", {"compute.attention=flash2"});   // PyTorch's flash backend
   // B = 1, H = 33, sq = skv = 512, d = 64: blocks 128 x 128 (kBlockM x kBlockN of the sm80
   // hdim-64 kernel); 33 heads x 4 KV blocks = 132 thread blocks, one per SM (smem
   // 2*128*64*2 + 4*128*64*2 + 128*128*2 = 128 KiB per block: 1 per SM in 228 KiB), each
@@ -60,7 +60,7 @@ TEST_CASE("FlashAttention-2 backward: three launches, the KV-parallel loop's fiv
   CHECK(k.flops == 5536481280.0);
   // Head dim 128: 64 x 128 blocks; grouped-query heads add the two dK/dV sums.
   const Graph q = build_workload("attention:batch=1,heads=8,kv_heads=2,sq=512,d=128,train=1");
-  const Kernel& kq = compile(q, *hw).kernels[1];
+  const Kernel kq = compile(q, *hw).kernels[1];   // a copy: the Program is a temporary
   CHECK(kq.attr("block_q", 0) == 64);
   CHECK(kq.attr("block_kv", 0) == 128);
   CHECK(kq.attr("launches", 0) == 5);
@@ -69,6 +69,27 @@ TEST_CASE("FlashAttention-2 backward: three launches, the KV-parallel loop's fiv
   CHECK(tc(*hw).mma_efficiency(DType::bf16, MmaPath::flash2_backward) ==
         Approx(rate * hw->compute().params().real("attention_efficiency_flash2")));
   CHECK(rate < 1.0);
+}
+
+TEST_CASE("cuDNN / FlashAttention-3 backward: GEMM-rate MMAs, softmax partly hidden", "[gpu][training]") {
+  // h100-sxm's default attention is flash3 (cuDNN): its backward keeps FA2's work and
+  // block sizes but issues the MMAs at efficiency_fp16 x attention_backward_rate_flash3
+  // and exposes attention_softmax_exposed_flash3 of the lane work.
+  const auto hw = load_hardware("h100-sxm", {});
+  const Graph g = build_workload("attention:batch=1,heads=33,sq=512,d=64,train=1");
+  const Program p = compile(g, *hw);
+  const Kernel& k = p.kernels[1];
+  CHECK(k.attr("mma_path", 0) == static_cast<double>(MmaPath::flash3_backward));
+  const auto& prm = hw->compute().params();
+  CHECK(k.attr("vec_exposed", 0) == prm.real("attention_softmax_exposed_flash3"));
+  CHECK(tc(*hw).mma_efficiency(DType::bf16, MmaPath::flash3_backward) ==
+        Approx(prm.real("efficiency_fp16") * prm.real("attention_backward_rate_flash3")));
+  CHECK(k.mapping.rfind("flash3 attention backward", 0) == 0);
+  // backend=1 on the op (PyTorch's flash backend) keeps FlashAttention-2's kernel.
+  Graph f = g;
+  for (Op& op : f.ops)
+    if (op.kind == OpKind::attention) op.attrs["backend"] = 1;
+  CHECK(compile(f, *hw).kernels[1].attr("mma_path", 0) == static_cast<double>(MmaPath::flash2_backward));
 }
 
 TEST_CASE("FlashAttention-2 backward: causal block skipping and the resulting time", "[gpu][training]") {
