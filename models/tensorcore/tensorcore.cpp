@@ -588,6 +588,13 @@ Kernel TensorCoreModel::lower_gemm(const Op& op, const GemmShape& s, double a_dr
     const double no_reuse = a_bytes * static_cast<double>(tn) + b_bytes * static_cast<double>(tm);
     const double waves_mn = std::ceil(static_cast<double>(tiles_per_item * s.batch) / static_cast<double>(slots));
     reads = std::clamp(per_wave * waves_mn, a_bytes + b_bytes, std::max(no_reuse, a_bytes + b_bytes));
+    // A later wave finds part of its footprint still in the L2 from earlier waves:
+    // with the operands' L2-capacity share resident (hit rate capacity / operand
+    // bytes, the first-order rate of a cache smaller than its working set), only the
+    // rest of the re-reads go to DRAM.
+    const double once = a_bytes + b_bytes;
+    const double miss = std::clamp(1.0 - lv.l2_capacity / once, 0.0, 1.0);
+    reads = once + (reads - once) * miss;
   }
   // L2 -> smem: every block loads its A and B k-slices; a cluster multicasts the
   // B tile to `tma_multicast` blocks along M.

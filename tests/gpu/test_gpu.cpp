@@ -59,6 +59,22 @@ TEST_CASE("wave quantization of a 4096^3 bf16 GEMM on H100", "[gpu][gemm]") {
   CHECK(p.k_steps == 64);   // 4096 / 64
 }
 
+TEST_CASE("GEMM DRAM traffic: waves re-read their footprint only where the L2 misses", "[gpu][gemm]") {
+  const auto hw = load_hardware("h100-sxm", {});
+  // bf16 4096^3 in 128x256 tiles: A and B are 2 x 33,554,432 = 67,108,864 bytes, more
+  // than half of the 50 MiB L2. A wave of 132 tiles covers 17 tile rows x 8 tile
+  // columns: (17*128 + 8*256) * 4096 * 2 = 34,603,008 bytes; 4 waves = 138,412,032.
+  // The L2 holds 52,428,800 / 67,108,864 of the operands: miss rate 0.21875, so DRAM
+  // reads 67,108,864 + (138,412,032 - 67,108,864) * 0.21875 = 82,706,432 bytes, and
+  // C is written once (33,554,432): 116,260,864 bytes in all.
+  const Kernel k = tc(*hw).lower(gemm(4096, 4096, 4096), 0, *hw);
+  REQUIRE(k.attr("tile_m", 0) == 128);
+  REQUIRE(k.attr("tile_n", 0) == 256);
+  CHECK(k.attr("dram_bytes", 0) == Approx(116260864.0).epsilon(1e-6));
+  // Operands within half the L2 are read once: 2048^3 reads 2 x 8 MiB and writes 8 MiB.
+  CHECK(tc(*hw).lower(gemm(2048, 2048, 2048), 0, *hw).attr("dram_bytes", 0) == Approx(3.0 * 8388608).epsilon(1e-6));
+}
+
 TEST_CASE("small-M GEMMs split K to fill the SMs", "[gpu][gemm]") {
   const auto hw = load_hardware("h100-sxm", {});
   const GemmPlan p = tc(*hw).plan_gemm({1, 16, 4096, 11008, false, DType::bf16, DType::bf16}, *hw);
@@ -290,7 +306,7 @@ TEST_CASE("accuracy on the shared H100 microbenchmarks", "[gpu][accuracy]") {
   // is tighter the comment says so.
   // Copies >= 64 MiB: target 5 %.
   CHECK(group_mape(s, "membw", "copy, >= 64 MiB") <= 0.05);
-  // Fused attention per backend and decode: target 10 %. cuDNN achieved 7.3 %
+  // Fused attention per backend and decode: target 10 %. cuDNN achieved 7.8 %
   // (FA3 MMAs at the GEMM efficiency, a fitted share of the softmax exposed).
   CHECK(group_mape(s, "attn", "flash") <= 0.10);
   CHECK(group_mape(s, "attn", "efficient") <= 0.10);
@@ -309,9 +325,9 @@ TEST_CASE("accuracy on the shared H100 microbenchmarks", "[gpu][accuracy]") {
   // GEMM energy per format (pj_per_flop): target 10 %; achieved 0.1 % (fitted on
   // these records).
   CHECK(group_mape(s, "energy", "gemm") <= 0.02);
-  // GEMM >= 1 GFLOP, cold L2: target 8 %; achieved 8.7 % (the measured bursts run
+  // GEMM >= 1 GFLOP, cold L2: target 8 %; achieved 8.5 % (the measured bursts run
   // at higher clocks than the 3 s sustained runs the power model is fitted on).
-  CHECK(group_mape(s, "gemm", "cold, >= 1 GFLOP") <= 0.095);
+  CHECK(group_mape(s, "gemm", "cold, >= 1 GFLOP") <= 0.093);
   // Sub-GFLOP GEMMs (no target): achieved 11.0 % (per-wave start-up; matrix-vector
   // products as gemv).
   CHECK(group_mape(s, "gemm", "cold, < 1 GFLOP") <= 0.12);
@@ -343,14 +359,14 @@ TEST_CASE("attention against the FlashAttention-3 paper's H100 figures", "[gpu][
   const std::filesystem::path data = std::filesystem::path(TESSERA_SOURCE_DIR) / "tests/gpu/data";
   const auto hw = load_hardware("h100-sxm", {});
   // Forward: not fitted (the forward efficiencies come from the shared PyTorch
-  // measurements). cuDNN 9.1 %; FA2 12.2 %, all too slow: the paper's standalone
+  // measurements). cuDNN 9.8 %; FA2 12.2 %, all too slow: the paper's standalone
   // FlashAttention-2 runs ~8 % faster than PyTorch's copy does on the shared data
   // (head dim 128, S = 16k: 370 against 343 TFLOP/s). Bounds: about one point of slack.
   const auto fwd = compare_records(read_jsonl((data / "h100_attention_fwd_fa3_paper.jsonl").string()), *hw);
-  CHECK(group_mape(fwd, "attn", "cudnn") <= 0.10);
+  CHECK(group_mape(fwd, "attn", "cudnn") <= 0.105);
   CHECK(group_mape(fwd, "attn", "flash") <= 0.13);
   // Backward: attention_backward_rate_flash2 and _flash3 are fitted on these records
-  // (one scalar per backend, 12 records each): FA2 3.8 %, cuDNN 4.6 %.
+  // (one scalar per backend, 12 records each): FA2 3.8 %, cuDNN 4.7 %.
   const auto bwd = compare_records(read_jsonl((data / "h100_attention_bwd_fa3_paper.jsonl").string()), *hw);
   CHECK(group_mape(bwd, "attn", "flash backward") <= 0.05);
   CHECK(group_mape(bwd, "attn", "cudnn backward") <= 0.055);
@@ -383,7 +399,7 @@ TEST_CASE("calibrate reproduces the committed calibrated H100 description", "[gp
       CHECK(tree["memory"][level.first.as<std::string>()][key].as<std::string>() == kv.second.as<std::string>());
     }
   CHECK(log.str().find("attention_backward_rate_flash2: 0.7434 (12 attn backward records") != std::string::npos);
-  CHECK(log.str().find("attention_backward_rate_flash3: 0.5796 (12 attn backward records") != std::string::npos);
+  CHECK(log.str().find("attention_backward_rate_flash3: 0.5793 (12 attn backward records") != std::string::npos);
 }
 
 TEST_CASE("FA3 attention: head dim 64 spends twice the softmax share of head dim 128", "[gpu][attention]") {
