@@ -169,26 +169,39 @@ def membw(timer, out):
         out(r)
 
 
-def energy(timer, out):
-    import pynvml
-    pynvml.nvmlInit()
-    h = pynvml.nvmlDeviceGetHandleByIndex(torch.cuda.current_device())
+class EnergyMeter:
+    """The GPU's energy counter (NVML): idle power after a pause, and sustained runs
+    of ~3 s with the joules spent, the wall time, the iterations and SM clock samples."""
 
-    def sustained(fn, seconds=3.0):
+    def __init__(self):
+        import pynvml
+        self.nvml = pynvml
+        pynvml.nvmlInit()
+        self.h = pynvml.nvmlDeviceGetHandleByIndex(torch.cuda.current_device())
+
+    def idle_watts(self):
+        time.sleep(2)
+        return self.nvml.nvmlDeviceGetPowerUsage(self.h) / 1e3
+
+    def sustained(self, fn, seconds=3.0):
+        nv, h = self.nvml, self.h
         fn()
         torch.cuda.synchronize()
-        e0, t0, iters, clocks = pynvml.nvmlDeviceGetTotalEnergyConsumption(h), time.time(), 0, []
+        e0, t0, iters, clocks = nv.nvmlDeviceGetTotalEnergyConsumption(h), time.time(), 0, []
         while time.time() - t0 < seconds:
             for _ in range(10):
                 fn()
             iters += 10
             torch.cuda.synchronize()
-            clocks.append(pynvml.nvmlDeviceGetClockInfo(h, pynvml.NVML_CLOCK_SM))
+            clocks.append(nv.nvmlDeviceGetClockInfo(h, nv.NVML_CLOCK_SM))
         dt = time.time() - t0
-        return (pynvml.nvmlDeviceGetTotalEnergyConsumption(h) - e0) / 1e3, dt, iters, clocks
+        return (nv.nvmlDeviceGetTotalEnergyConsumption(h) - e0) / 1e3, dt, iters, clocks
 
-    time.sleep(2)
-    idle = pynvml.nvmlDeviceGetPowerUsage(h) / 1e3
+
+def energy(timer, out):
+    meter = EnergyMeter()
+    sustained = meter.sustained
+    idle = meter.idle_watts()
     out({"section": "energy", "op": "idle", "watts": idle})
     # The same formats as the reference data, so that `tessera calibrate` fits an
     # energy per FLOP for each tensor pipe (fp8 and int8 included).
@@ -225,11 +238,8 @@ def energy2(timer, out):
     """Memory energies as in the reference `energy2` records: replayed CUDA graphs
     (no launch gaps) of an L2-resident copy (8 MiB, 50 copies per graph), a 1 GiB
     fp32 read-sum and a 1 GiB copy, each sustained for ~3 s."""
-    import pynvml
-    pynvml.nvmlInit()
-    h = pynvml.nvmlDeviceGetHandleByIndex(torch.cuda.current_device())
-    time.sleep(2)
-    idle = pynvml.nvmlDeviceGetPowerUsage(h) / 1e3
+    meter = EnergyMeter()
+    idle = meter.idle_watts()
     out({"section": "energy2", "op": "idle", "watts": idle})
 
     def graph_of(fn, times):
@@ -252,17 +262,7 @@ def energy2(timer, out):
              ("read_sum_hbm_1GiB", graph_of(lambda: big_src.sum(), 1), 1 << 30),
              ("copy_hbm_1GiB", graph_of(lambda: big_dst.copy_(big_src), 1), 2 << 30))
     for op, g, nbytes in cases:
-        g.replay()
-        torch.cuda.synchronize()
-        e0, t0, iters, clocks = pynvml.nvmlDeviceGetTotalEnergyConsumption(h), time.time(), 0, []
-        while time.time() - t0 < 3.0:
-            for _ in range(10):
-                g.replay()
-            iters += 10
-            torch.cuda.synchronize()
-            clocks.append(pynvml.nvmlDeviceGetClockInfo(h, pynvml.NVML_CLOCK_SM))
-        dt = time.time() - t0
-        j = (pynvml.nvmlDeviceGetTotalEnergyConsumption(h) - e0) / 1e3
+        j, dt, iters, clocks = meter.sustained(g.replay)
         b = nbytes * iters
         out({"section": "energy2", "op": op, "iters": iters, "joules": j, "seconds": dt, "avg_watts": j / dt,
              "idle_watts": idle, "sm_clock_mhz": clocks, "bytes_per_iter": nbytes, "pj_per_byte": j / b * 1e12,
@@ -285,36 +285,35 @@ def conv(timer, out):
             out(r)
 
 
-def busy_us(fn):
-    """Sum of GPU kernel time of one call (profiler)."""
+def profiled_kernel_us(fn):
+    """Summed GPU kernel time of one call of fn (profiler). Kernel (and memcpy/memset)
+    events carry the device type CUDA; their self device time is their own duration
+    (microseconds). Operator events carry the same kernels' time again as their self
+    device time, so only device events count."""
+    from torch.autograd import DeviceType
     from torch.profiler import ProfilerActivity, profile
-    fn()
     torch.cuda.synchronize()
     with profile(activities=[ProfilerActivity.CUDA]) as p:
         fn()
         torch.cuda.synchronize()
-    # Kernel (and memcpy/memset) events carry the device type CUDA; their self device
-    # time is their own duration (microseconds). Operator events carry the same
-    # kernels' time again as their self device time, so only device events count.
-    from torch.autograd import DeviceType
     return sum(e.self_device_time_total for e in p.key_averages() if e.device_type == DeviceType.CUDA)
 
 
+def busy_us(fn):
+    """Sum of GPU kernel time of one call, after one warm-up call."""
+    fn()
+    return profiled_kernel_us(fn)
+
+
 def step_busy_us(step, zero_grad):
-    """Summed GPU kernel time of one training step (profiler, device events only, as
-    busy_us). Warm-up steps first (the optimizer creates its state on the first);
-    zero_grad(set_to_none=True) runs before each step, outside the profiled region."""
-    from torch.autograd import DeviceType
-    from torch.profiler import ProfilerActivity, profile
+    """Summed GPU kernel time of one training step. Warm-up steps first (the
+    optimizer creates its state on the first); zero_grad(set_to_none=True) runs
+    before each step, outside the profiled region."""
     for _ in range(3):
         zero_grad()
         step()
     zero_grad()
-    torch.cuda.synchronize()
-    with profile(activities=[ProfilerActivity.CUDA]) as p:
-        step()
-        torch.cuda.synchronize()
-    return sum(e.self_device_time_total for e in p.key_averages() if e.device_type == DeviceType.CUDA)
+    return profiled_kernel_us(step)
 
 
 def train(timer, out):
