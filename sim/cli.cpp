@@ -201,12 +201,12 @@ int cmd_run(const std::vector<std::string>& args, std::ostream& out) {
   RunResult r = eng->run(prog, *hw);
   if (!precision.is_null()) r.extra["precision"] = precision;
   if (info.count("train_step")) {
-    // A training step's kernel time by phase: its ops are forward, backward,
-    // optimizer in that order (workloads/training.h). With one stream the three add
-    // up to the run time; concurrent streams overlap them.
+    // A training step's kernel time by phase (launch idle left out, as a profiler
+    // sums it): its ops are forward, backward, optimizer in that order
+    // (workloads/training.h). The three add up to the stat compute.kernel_time.
     const size_t nf = static_cast<size_t>(info["ops_forward"]), nb = static_cast<size_t>(info["ops_backward"]);
     double t[3] = {0, 0, 0};
-    for (size_t i = 0; i < r.ops.size(); ++i) t[i < nf ? 0 : i < nf + nb ? 1 : 2] += r.ops[i].time_s;
+    for (size_t i = 0; i < r.ops.size(); ++i) t[i < nf ? 0 : i < nf + nb ? 1 : 2] += r.ops[i].time_s - r.ops[i].idle_s;
     r.extra["training_step"] = {{"forward_s", t[0]},
                                 {"backward_s", t[1]},
                                 {"optimizer_s", t[2]},

@@ -20,6 +20,7 @@ struct OpResult {
   double compute_s = 0;      // busy time of the compute units
   double memory_s = 0;       // busy time of the busiest memory level
   double overhead_s = 0;     // launch / fill / drain
+  double idle_s = 0;         // of overhead_s, the launch outside the kernel itself
   double energy_j = 0;
   double flops = 0;
   double bytes = 0;          // minimum bytes of the op
@@ -37,6 +38,7 @@ struct RunResult {
   double energy_j = 0;
   double avg_power_w = 0;
   double flops = 0;
+  double kernel_time_s = 0;  // summed kernel durations, launch idle left out (a profiler's total)
   double peak_flops = 0;     // of the operand format of the largest op
   std::vector<OpResult> ops;
   Stats stats;

@@ -32,6 +32,10 @@ class ComputeModel : public Component {
   virtual double instr_energy_j(const Instr& in, const Kernel& k, const KernelContext& c) const = 0;
   // Fixed time per kernel not overlapped with anything (launch, fill and drain).
   virtual double kernel_overhead_s(const Kernel& k, const KernelContext& c) const = 0;
+  // Of kernel_overhead_s, the part the device spends outside the kernel itself
+  // (host launch, spacing between back-to-back kernels): what a profiler's summed
+  // kernel time leaves out. The rest (block dispatch, fill, drain) is kernel time.
+  virtual double launch_idle_s(const Kernel& /*k*/, const KernelContext& /*c*/) const { return 0; }
   // Dense peak of this target for a format, in FLOP/s at the nominal clock; 0 if unsupported.
   virtual double peak_flops(DType t) const = 0;
   virtual double nominal_clock_hz() const = 0;

@@ -73,6 +73,7 @@ class TensorCoreModel : public ComputeModel {
   double instr_time_s(const Instr& in, const Kernel& k, const KernelContext& c) const override;
   double instr_energy_j(const Instr& in, const Kernel& k, const KernelContext& c) const override;
   double kernel_overhead_s(const Kernel& k, const KernelContext& c) const override;
+  double launch_idle_s(const Kernel& k, const KernelContext& c) const override;
   double peak_flops(DType t) const override;
   double nominal_clock_hz() const override;
   // min(1, thread blocks / SMs); see tensorcore.cpp.
@@ -103,7 +104,7 @@ class TensorCoreModel : public ComputeModel {
   std::array<double, k_mma_pipes> m_rate{}, m_eff{}, m_energy{};
   double m_sfu = 16, m_alu = 128, m_smem = 0, m_smem_bpc = 128, m_regs = 0;
   int64_t m_multicast = 1;
-  double m_kernel_gap = 0;
+  double m_kernel_gap = 0, m_kernel_fixed = 0;
   double m_bwd_fa2 = 1;   // attention_backward_rate_flash2
   double m_bwd_fa3 = 1;   // attention_backward_rate_flash3
   double m_launch = 0, m_eff_fa2 = 1, m_fa3_exposed = 1, m_eff_mem = 1;

@@ -15,6 +15,7 @@ KernelPlan plan_kernel(const Kernel& k, const Hardware& hw) {
   const ComputeModel& cm = hw.compute();
   plan.ctx = cm.begin_kernel(k, hw);
   plan.overhead_s = cm.kernel_overhead_s(k, plan.ctx);
+  plan.idle_s = std::min(cm.launch_idle_s(k, plan.ctx), plan.overhead_s);
   for (const Block& b : k.blocks) {
     StagePlan st;
     st.repeat = b.repeat;
@@ -111,6 +112,7 @@ RunResult finish_run(const Program& p, const Hardware& hw, const std::string& en
     o.bytes = k.bytes;
     o.clock_hz = kp.ctx.clock_hz;
     o.overhead_s = kp.overhead_s;
+    o.idle_s = kp.idle_s;
     double e = 0;
     std::map<std::string, double> busy;
     for (const auto& st : kp.stages) {
@@ -143,6 +145,7 @@ RunResult finish_run(const Program& p, const Hardware& hw, const std::string& en
           if (in.op == Opcode::mma) peak_flops_sel = hw.compute().peak_flops(in.a);
     }
     r.flops += k.flops;
+    r.kernel_time_s += o.time_s - o.idle_s;
     r.ops.push_back(std::move(o));
   }
   if (compute_busy_s >= 0) compute_busy = compute_busy_s;
@@ -154,6 +157,8 @@ RunResult finish_run(const Program& p, const Hardware& hw, const std::string& en
 
   // Raw counts, then every derived figure, here and only here.
   s.set("compute.busy_s", compute_busy, "s", "time the compute units were busy");
+  s.set("compute.kernel_time", r.kernel_time_s, "s",
+        "summed kernel durations without launch idle (what a profiler's kernel total shows)");
   s.set("compute.flops", r.flops, "FLOP", "floating-point operations of the workload");
   s.set("compute.utilization", end > 0 ? compute_busy / end : 0, "1", "busy time / run time");
   if (r.peak_flops > 0 && end > 0)

@@ -33,6 +33,7 @@ struct StagePlan {
 struct KernelPlan {
   KernelContext ctx;
   double overhead_s = 0;
+  double idle_s = 0;   // of overhead_s, outside the kernel (ComputeModel::launch_idle_s)
   std::vector<StagePlan> stages;
 };
 
