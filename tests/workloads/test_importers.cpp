@@ -214,6 +214,22 @@ TEST_CASE("SCALE-Sim CSV: one parser, SCALE-Sim's own dialect is stricter", "[im
   CHECK(!g[0].depthwise());
 }
 
+TEST_CASE("SCALE-Sim CSV: a depthwise (DP) row imports as a grouped convolution", "[import][csv]") {
+  // DP2: 6x6 input, 3x3 filter, 2 channels, 1 filter per channel, stride 1. SCALE-Sim
+  // runs it as 2 single-channel convolutions of 1 filter each: groups 2, cout 2.
+  const Graph g = parse_scalesim_csv(
+      "Layer name, IFMAP Height, IFMAP Width, Filter Height, Filter Width, Channels, Num Filter, Strides,\n"
+      "C1, 8, 8, 3, 3, 4, 16, 2,\nDP2, 6, 6, 3, 3, 2, 1, 1,\n",
+      "dw.csv");
+  REQUIRE(g.ops.size() == 2);
+  CHECK(g.ops[0].get("groups", 0) == 1);
+  CHECK(g.ops[1].get("groups", 0) == 2);
+  CHECK(g.ops[1].get("cin", 0) == 2);
+  CHECK(g.ops[1].get("cout", 0) == 2);
+  // MACs: 2 channels x 4x4 outputs x 3x3 taps x 1 input channel each = 288; FLOPs 576.
+  CHECK(op_flops(g.ops[1]) == 576.0);
+}
+
 TEST_CASE("ONNX: small CNN with conv, batch-norm, pools, gemm", "[import][onnx]") {
   Graph g = build_workload(kData + "/tiny_cnn.onnx");
   CHECK(g.name == "tiny_cnn");
