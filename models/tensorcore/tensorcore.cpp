@@ -248,6 +248,7 @@ void TensorCoreModel::bind(const Hardware& hw) {
   m_bwd_fa3 = p.real("attention_backward_rate_flash3");
   m_fa3_exposed = p.real("attention_softmax_exposed_flash3");
   m_eff_mem = p.real("attention_efficiency_efficient");
+  m_sync = p.real("sync_mma_fraction");
   m_link_bw = p.real("link_bandwidth");
   m_link_latency = p.real("link_latency");
   m_row_trip = p.real("row_round_trip");
@@ -290,11 +291,13 @@ double TensorCoreModel::peak_flops(DType t) const {
 
 double TensorCoreModel::mma_efficiency(DType a, MmaPath path) const {
   switch (path) {
-    case MmaPath::flash2: return m_eff_fa2;
-    case MmaPath::flash2_backward: return m_eff_fa2 * m_bwd_fa2;
+    // FlashAttention-2 and the memory-efficient kernel are Ampere code (mma.sync):
+    // their efficiencies are fractions of the rate that instruction reaches.
+    case MmaPath::flash2: return m_eff_fa2 * m_sync;
+    case MmaPath::flash2_backward: return m_eff_fa2 * m_bwd_fa2 * m_sync;
     case MmaPath::flash3_backward: return m_eff[static_cast<int>(mma_pipe(a))] * m_bwd_fa3;
     case MmaPath::flash3: break;   // GEMM mainloop rate (see lower_attention)
-    case MmaPath::efficient: return m_eff_mem;
+    case MmaPath::efficient: return m_eff_mem * m_sync;
     case MmaPath::gemm: break;
   }
   return m_eff[static_cast<int>(mma_pipe(a))];
@@ -1116,7 +1119,17 @@ void register_tensorcore(Registry& r) {
        p_real("efficiency_fp8", "0.92", "same for fp8; fp4 uses it too (fitted)"),
        p_real("efficiency_int8", "0.5", "same for int8 (fitted)"),
        p_real("efficiency_fp32", "0.8", "same for fp32 on the CUDA cores; fp64 uses it too (fitted)"),
-       p_real("attention_efficiency_flash2", "0.6", "tensor-rate fraction of FlashAttention-2's MMAs (fitted)"),
+       // Warp-synchronous mma.sync, the only tensor-core instruction before Hopper,
+       // reaches about half of Hopper's wgmma rate: FlashAttention-2 (Ampere code)
+       // uses 50-73 % of the A100's peak (Dao 2023, abstract) but 35 % of the H100's
+       // (Shah et al. 2024, abstract), and the int8 GEMMs of the shared H100 data
+       // (Ampere-style kernels) run at 0.50 of the wgmma rate per clock (energy
+       // record: 843 TOPS at 1563 MHz). 1 where mma.sync is the full rate.
+       p_real("sync_mma_fraction", "1",
+              "fraction of the tensor-core rate that mma.sync (Ampere-style code: FlashAttention-2, "
+              "the memory-efficient attention kernel) reaches; 1 before Hopper"),
+       p_real("attention_efficiency_flash2", "0.6",
+              "FlashAttention-2's MMA rate as a fraction of the mma.sync rate (fitted)"),
        // Fitted on FlashAttention-2 backward records (attn, pass backward): the H100
        // figures of the FlashAttention-3 paper (Shah et al. 2024, sec. 4.1),
        // tests/gpu/data/h100_attention_bwd_fa3_paper.jsonl.
@@ -1128,7 +1141,8 @@ void register_tensorcore(Registry& r) {
               "FlashAttention-3 / cuDNN backward MMA rate relative to the GEMM mainloop (fitted)"),
        p_real("attention_softmax_exposed_flash3", "0.7",
               "share of FlashAttention-3/cuDNN softmax time not hidden under the MMAs (fitted)"),
-       p_real("attention_efficiency_efficient", "0.3", "tensor-rate fraction of the memory-efficient kernel (fitted)"),
+       p_real("attention_efficiency_efficient", "0.3",
+              "the memory-efficient kernel's MMA rate as a fraction of the mma.sync rate (fitted)"),
        p_qty("energy_fp16", Unit::joules, "0.6pJ", "dynamic energy per fp16/bf16 tensor FLOP (fitted)"),
        p_qty("energy_tf32", Unit::joules, "1.2pJ", "dynamic energy per tf32 tensor FLOP (fitted)"),
        p_qty("energy_fp8", Unit::joules, "0.35pJ", "dynamic energy per fp8 tensor FLOP; fp4 uses it (fitted)"),

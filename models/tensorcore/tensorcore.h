@@ -107,7 +107,7 @@ class TensorCoreModel : public ComputeModel {
   double m_kernel_gap = 0, m_kernel_fixed = 0;
   double m_bwd_fa2 = 1;   // attention_backward_rate_flash2
   double m_bwd_fa3 = 1;   // attention_backward_rate_flash3
-  double m_launch = 0, m_eff_fa2 = 1, m_fa3_exposed = 1, m_eff_mem = 1;
+  double m_launch = 0, m_eff_fa2 = 1, m_fa3_exposed = 1, m_eff_mem = 1, m_sync = 1;
   double m_link_bw = 0, m_link_latency = 0, m_row_trip = 0, m_row_sync = 0, m_max_threads = 2048;
   double m_wave_startup = 0;
   double m_in_flight = 0;
