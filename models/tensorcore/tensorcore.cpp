@@ -295,12 +295,18 @@ double TensorCoreModel::mma_efficiency(DType a, MmaPath path) const {
     // their efficiencies are fractions of the rate that instruction reaches.
     case MmaPath::flash2: return m_eff_fa2 * m_sync;
     case MmaPath::flash2_backward: return m_eff_fa2 * m_bwd_fa2 * m_sync;
-    case MmaPath::flash3_backward: return m_eff[static_cast<int>(mma_pipe(a))] * m_bwd_fa3;
+    case MmaPath::flash3_backward: return m_eff[static_cast<int>(mma_pipe(a))] * gemm_issue_fraction(a) * m_bwd_fa3;
     case MmaPath::flash3: break;   // GEMM mainloop rate (see lower_attention)
     case MmaPath::efficient: return m_eff_mem * m_sync;
     case MmaPath::gemm: break;
   }
-  return m_eff[static_cast<int>(mma_pipe(a))];
+  return m_eff[static_cast<int>(mma_pipe(a))] * gemm_issue_fraction(a);
+}
+
+double TensorCoreModel::gemm_issue_fraction(DType a) const {
+  // cuBLASLt's int8 GEMMs (torch._int_mm) on the H100 run at 0.50 of the wgmma rate
+  // per clock (shared energy record: 843 TOPS at 1563 MHz), the mma.sync rate.
+  return mma_pipe(a) == MmaPipe::int8 ? m_sync : 1.0;
 }
 
 double TensorCoreModel::mma_cycles(const Instr& in, const Kernel& k) const {
@@ -1117,7 +1123,7 @@ void register_tensorcore(Registry& r) {
        p_real("efficiency_fp16", "0.92", "sustained fraction of the fp16/bf16 tensor rate in GEMM mainloops (fitted)"),
        p_real("efficiency_tf32", "0.92", "same for tf32 (fitted)"),
        p_real("efficiency_fp8", "0.92", "same for fp8; fp4 uses it too (fitted)"),
-       p_real("efficiency_int8", "0.5", "same for int8 (fitted)"),
+       p_real("efficiency_int8", "0.5", "same for int8, of the mma.sync rate its kernels issue at (fitted)"),
        p_real("efficiency_fp32", "0.8", "same for fp32 on the CUDA cores; fp64 uses it too (fitted)"),
        // Warp-synchronous mma.sync, the only tensor-core instruction before Hopper,
        // reaches about half of Hopper's wgmma rate: FlashAttention-2 (Ampere code)

@@ -85,6 +85,9 @@ class TensorCoreModel : public ComputeModel {
   // wider format the SM supports when it lacks one, e.g. fp4 on Hopper runs as fp8).
   double flops_per_clock(DType a) const;
   double mma_efficiency(DType a, MmaPath path) const;
+  // Share of the tensor rate a format's GEMM kernels can issue at: sync_mma_fraction
+  // for int8 (the libraries' int8 kernels are mma.sync code), 1 otherwise.
+  double gemm_issue_fraction(DType a) const;
   // Clock the power limit allows for `k` (the bisection of begin_kernel).
   double capped_clock_hz(const Kernel& k, const Hardware& hw) const;
   int64_t sm_count() const { return m_sm; }

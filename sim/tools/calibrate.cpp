@@ -308,7 +308,8 @@ YAML::Node calibrate_tree(const std::string& hw_name, const std::vector<std::str
           // the mainloop rate is the FLOPs over the kernel time less the waves' start-ups.
           const double flops = 2.0 * r["M"].get<double>() * r["N"].get<double>() * r["K"].get<double>();
           const double t_main = std::max(flops / flops_s - static_cast<double>(plan.waves) * startup, 0.5 * flops / flops_s);
-          eff += flops / t_main / (rate * median(clocks) * busy) / static_cast<double>(recs.size());
+          eff += flops / t_main / (rate * tc->gemm_issue_fraction(dt ? *dt : DType::bf16) * median(clocks) * busy) /
+                 static_cast<double>(recs.size());
           // Memory energy per FLOP of the same GEMM, from the model: its predicted
           // total minus static and compute energy.
           const CompareRow row = compare_record(r, *hw);
@@ -321,8 +322,9 @@ YAML::Node calibrate_tree(const std::string& hw_name, const std::vector<std::str
       }
       fit.set("compute.efficiency_" + fam, qty(std::min(eff, 1.0), ""));
       fit.set("compute.energy_" + fam, qty(std::max(pj, 0.0), "pJ"));
-      log << fmt::format("efficiency_{}: {:.4g}, energy_{}: {:.4g} pJ/FLOP ({} energy record(s))\n", fam, eff, fam,
-                         pj, recs.size());
+      log << fmt::format("efficiency_{}: {:.4g}{}, energy_{}: {:.4g} pJ/FLOP ({} energy record(s))\n", fam,
+                         std::min(eff, 1.0), eff > 1.0 ? fmt::format(" (fit {:.4g}, capped at 1)", eff) : "", fam, pj,
+                         recs.size());
     }
   };
   fit_gemm_families();
