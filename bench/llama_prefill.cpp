@@ -7,7 +7,7 @@
 #include <chrono>
 #include <vector>
 
-#include "sim/hardware.h"
+#include "models/hardware.h"
 #include "sim/simulate.h"
 #include "workloads/workloads.h"
 

@@ -9,7 +9,7 @@
 #include <fmt/format.h>
 
 #include "models/systolic/systolic.h"
-#include "sim/error.h"
+#include "core/error.h"
 
 namespace sys = tessera::systolic;
 

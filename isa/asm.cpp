@@ -8,7 +8,7 @@
 #include <map>
 #include <vector>
 
-#include "sim/error.h"
+#include "core/error.h"
 
 namespace tessera {
 namespace {

@@ -26,7 +26,7 @@
 // for fields its short form cannot carry. S is a word of [A-Za-z0-9_.:/+-] or a
 // double-quoted string with \\ \" \n \t \r \xHH escapes; I is a decimal
 // integer; D a decimal floating-point number (inf, nan accepted); FMT a format
-// name (sim/dtype.h).
+// name (core/dtype.h).
 #include <string>
 #include <string_view>
 

@@ -23,7 +23,7 @@
 #include <string_view>
 #include <vector>
 
-#include "sim/dtype.h"
+#include "core/dtype.h"
 
 namespace tessera {
 

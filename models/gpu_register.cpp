@@ -1,9 +1,9 @@
 // Registration of the GPU components: compute "tensorcore", memories "hbm" and
-// "cache". Called once by builtin_registry() (sim/builtin.cpp).
+// "cache". Called once by builtin_registry() (models/builtin.cpp).
 #include "models/memory/cache.h"
 #include "models/memory/hbm.h"
 #include "models/tensorcore/tensorcore.h"
-#include "sim/registry.h"
+#include "core/registry.h"
 
 namespace tessera {
 

@@ -69,14 +69,6 @@ numerics::MatmulPrecision rounding_error(DType out, const PrecisionOptions& opt)
 
 }  // namespace
 
-const std::vector<ParamSpec>& numerics_param_specs() {
-  static const std::vector<ParamSpec> specs = {
-      p_choice("family", {"h100", "a100", "v100", "ideal"}, "ideal",
-               "accumulation-model family of the matrix unit (models/numerics presets "
-               "<family>_<format>, e.g. h100_bf16)")};
-  return specs;
-}
-
 std::string accumulation_preset_for(const Hardware& hw, DType operand, bool fast_accum) {
   const std::string family = family_of(hw);
   std::string fmt_name(dtype_name(operand));

@@ -8,8 +8,7 @@
 
 #include <nlohmann/json.hpp>
 
-#include "sim/hardware.h"
-#include "sim/params.h"
+#include "models/hardware.h"
 #include "workloads/ir.h"
 
 namespace tessera {
@@ -19,9 +18,6 @@ struct PrecisionOptions {
   uint64_t seed = 1;           // operand draws (deterministic for a seed)
   std::string dist = "normal"; // operand distribution: normal | uniform01
 };
-
-// Parameters of the optional `numerics:` section of a hardware description.
-const std::vector<ParamSpec>& numerics_param_specs();
 
 // Accumulation preset for an op's operand format on this hardware: the
 // `numerics.family` of the description ("h100", "a100", "v100", "ideal") joined

@@ -9,7 +9,7 @@
 
 #include "models/numerics/accumulation.h"
 #include "models/numerics/format.h"
-#include "sim/error.h"
+#include "core/error.h"
 
 namespace tessera {
 namespace {

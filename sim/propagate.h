@@ -20,7 +20,7 @@
 
 #include <nlohmann/json.hpp>
 
-#include "sim/hardware.h"
+#include "models/hardware.h"
 #include "sim/precision.h"
 #include "workloads/ir.h"
 

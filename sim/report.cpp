@@ -6,7 +6,7 @@
 #include <algorithm>
 #include <cmath>
 
-#include "sim/units.h"
+#include "core/units.h"
 
 namespace tessera {
 

@@ -1,5 +1,5 @@
 #pragma once
-// The result of one simulation and its renderings (text for people, JSON and
+// Renderings of a simulation's result (text for people, JSON and
 // CSV for tools).
 #include <ostream>
 #include <string>
@@ -7,43 +7,9 @@
 
 #include <nlohmann/json.hpp>
 
-#include "sim/stats.h"
+#include "sim/engines/result.h"
 
 namespace tessera {
-
-struct OpResult {
-  std::string name;
-  std::string kind;
-  std::string mapping;       // what the compiler chose
-  double start_s = 0;
-  double time_s = 0;
-  double compute_s = 0;      // busy time of the compute units
-  double memory_s = 0;       // busy time of the busiest memory level
-  double overhead_s = 0;     // launch / fill / drain
-  double idle_s = 0;         // of overhead_s, the launch outside the kernel itself
-  double energy_j = 0;
-  double flops = 0;
-  double bytes = 0;          // minimum bytes of the op
-  double clock_hz = 0;
-  std::string bound;         // "compute", "memory:<level>", "overhead"
-};
-
-struct RunResult {
-  std::string hardware;
-  std::string workload;
-  std::string engine;
-  double time_s = 0;
-  double cycles = 0;         // at the compute model's nominal clock
-  double clock_hz = 0;
-  double energy_j = 0;
-  double avg_power_w = 0;
-  double flops = 0;
-  double kernel_time_s = 0;  // summed kernel durations, launch idle left out (a profiler's total)
-  double peak_flops = 0;     // of the operand format of the largest op
-  std::vector<OpResult> ops;
-  Stats stats;
-  nlohmann::json extra = nlohmann::json::object();   // optional sections (precision, ...)
-};
 
 nlohmann::json report_json(const RunResult& r);
 void write_text_report(std::ostream& os, const RunResult& r);

@@ -6,7 +6,7 @@
 #include <cctype>
 #include <filesystem>
 
-#include "sim/error.h"
+#include "core/error.h"
 
 namespace tessera {
 

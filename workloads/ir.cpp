@@ -5,7 +5,7 @@
 #include <algorithm>
 #include <stdexcept>
 
-#include "sim/error.h"
+#include "core/error.h"
 
 namespace tessera {
 namespace {

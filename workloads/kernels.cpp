@@ -1,7 +1,7 @@
 // Generic single-kernel workloads.
 #include <fmt/format.h>
 
-#include "sim/error.h"
+#include "core/error.h"
 #include "workloads/builder.h"
 #include "workloads/builtin.h"
 

@@ -17,7 +17,7 @@
 #include <algorithm>
 #include <map>
 
-#include "sim/error.h"
+#include "core/error.h"
 
 namespace tessera {
 namespace {

@@ -6,7 +6,7 @@
 #include <filesystem>
 #include <optional>
 
-#include "sim/error.h"
+#include "core/error.h"
 #include "workloads/builtin.h"
 #include "workloads/importers.h"
 #include "workloads/training.h"

@@ -9,7 +9,7 @@
 
 #include "isa/isa.h"
 #include "models/numerics/accumulation.h"
-#include "sim/component.h"
+#include "core/component.h"
 #include "workloads/ir.h"
 
 namespace tessera {

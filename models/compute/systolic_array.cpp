@@ -6,8 +6,8 @@
 #include <cmath>
 
 #include "models/systolic/systolic.h"
-#include "sim/error.h"
-#include "sim/hardware.h"
+#include "core/error.h"
+#include "models/hardware.h"
 
 namespace tessera {
 namespace {

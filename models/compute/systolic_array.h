@@ -5,7 +5,7 @@
 // SCALE-Sim v2 folds them; models/systolic holds the cycle arithmetic.
 #include "models/compute/compute.h"
 #include "models/systolic/systolic.h"
-#include "sim/registry.h"
+#include "core/registry.h"
 
 namespace tessera {
 

@@ -2,7 +2,7 @@
 
 #include <algorithm>
 
-#include "sim/hardware.h"
+#include "models/hardware.h"
 
 namespace tessera {
 

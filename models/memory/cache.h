@@ -7,7 +7,7 @@
 // and one SM's port delivers at most port_bytes_per_clock. Which bytes hit (reuse
 // across thread blocks) is decided by the mapper from capacity_bytes().
 #include "models/memory/memory.h"
-#include "sim/registry.h"
+#include "core/registry.h"
 
 namespace tessera {
 

@@ -2,7 +2,7 @@
 // Memory impl "dram": a level with a peak bandwidth, a fixed access latency and
 // an energy per byte. Transfer time = latency + bytes / (bandwidth * efficiency).
 #include "models/memory/memory.h"
-#include "sim/registry.h"
+#include "core/registry.h"
 
 namespace tessera {
 

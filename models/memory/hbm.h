@@ -13,7 +13,7 @@
 // Loads name the level as their source (reads), stores as their destination (writes).
 // The kernel attr "dram_bytes" is the total DRAM traffic of the kernel (the mapper sets it).
 #include "models/memory/memory.h"
-#include "sim/registry.h"
+#include "core/registry.h"
 
 namespace tessera {
 

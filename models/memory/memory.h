@@ -4,7 +4,7 @@
 // source and stores as their destination; the engine charges the transfer to it.
 #include "isa/isa.h"
 #include "models/compute/compute.h"
-#include "sim/component.h"
+#include "core/component.h"
 
 namespace tessera {
 

@@ -28,7 +28,7 @@
 #include <vector>
 
 #include "models/numerics/format.h"
-#include "sim/dtype.h"
+#include "core/dtype.h"
 
 namespace tessera::numerics {
 

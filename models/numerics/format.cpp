@@ -28,7 +28,7 @@ const FloatFormat k_e2m3{"fp6_e2m3", 2, 3, 1, SpecialCodes::none};
 const FloatFormat k_e2m1{"fp4_e2m1", 2, 1, 1, SpecialCodes::none};
 
 // OCP MX v1.0 Table 1: MXFP8 uses E4M3 (or E5M2), MXFP6 E3M2 (or E2M3), MXFP4 E2M1,
-// k = 32. sim/dtype.cpp names the element choice for mxfp8/mxfp6. NVFP4: E2M1 with
+// k = 32. core/dtype.cpp names the element choice for mxfp8/mxfp6. NVFP4: E2M1 with
 // an E4M3 scale per 16 elements (NVIDIA Blackwell documentation).
 const BlockFormat k_mxfp8{DType::mxfp8, &k_e4m3, 32, ScaleKind::e8m0};
 const BlockFormat k_mxfp6{DType::mxfp6, &k_e3m2, 32, ScaleKind::e8m0};

@@ -11,7 +11,7 @@
 #include <nlohmann/json.hpp>
 
 #include "models/numerics/accumulation.h"
-#include "sim/dtype.h"
+#include "core/dtype.h"
 
 namespace tessera::numerics {
 

@@ -1,7 +1,7 @@
 #pragma once
 // Power impl "board": a constant static power and an optional power limit.
 #include "models/power/power.h"
-#include "sim/registry.h"
+#include "core/registry.h"
 
 namespace tessera {
 

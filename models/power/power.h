@@ -1,6 +1,6 @@
 #pragma once
 // Component kind "power": static power and the board/chip power limit.
-#include "sim/component.h"
+#include "core/component.h"
 
 namespace tessera {
 

@@ -8,7 +8,7 @@
 #include <variant>
 
 #include "models/systolic/systolic.h"
-#include "sim/error.h"
+#include "core/error.h"
 #include "workloads/importers/common.h"
 #include "workloads/importers/scalesim_topology.h"
 

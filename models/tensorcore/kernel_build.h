@@ -12,8 +12,8 @@
 
 #include "isa/isa.h"
 #include "models/memory/memory.h"
-#include "sim/error.h"
-#include "sim/hardware.h"
+#include "core/error.h"
+#include "models/hardware.h"
 
 namespace tessera::tc_build {
 

@@ -9,8 +9,8 @@
 
 #include "models/memory/memory.h"
 #include "models/tensorcore/kernel_build.h"
-#include "sim/error.h"
-#include "sim/hardware.h"
+#include "core/error.h"
+#include "models/hardware.h"
 
 namespace tessera {
 

@@ -27,7 +27,7 @@
 #include <string>
 
 #include "models/compute/compute.h"
-#include "sim/registry.h"
+#include "core/registry.h"
 
 namespace tessera {
 

@@ -6,7 +6,7 @@
 #include <charconv>
 #include <utility>
 
-#include "sim/error.h"
+#include "core/error.h"
 
 namespace tessera {
 

@@ -11,8 +11,8 @@
 #include <vector>
 
 #include "isa/isa.h"
-#include "sim/hardware.h"
-#include "sim/report.h"
+#include "models/hardware.h"
+#include "sim/engines/result.h"
 
 namespace tessera {
 

@@ -38,7 +38,7 @@
 #include <stdexcept>
 
 #include "sim/engines/engine.h"
-#include "sim/error.h"
+#include "core/error.h"
 
 // libsystemc provides main() which calls sc_main(); Tessera has its own main()
 // and starts the kernel with sc_start(), so this entry point is never called but

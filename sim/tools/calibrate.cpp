@@ -8,9 +8,9 @@
 #include <functional>
 #include <map>
 
-#include "sim/error.h"
+#include "core/error.h"
 #include "models/tensorcore/tensorcore.h"
-#include "sim/hardware.h"
+#include "models/hardware.h"
 #include "sim/tools/compare.h"
 
 namespace tessera {

@@ -10,7 +10,7 @@
 #include <map>
 #include <optional>
 
-#include "sim/error.h"
+#include "core/error.h"
 #include "sim/simulate.h"
 #include "workloads/ir.h"
 #include "workloads/training.h"

@@ -22,7 +22,7 @@
 #include <string>
 #include <vector>
 
-#include "sim/hardware.h"
+#include "models/hardware.h"
 
 namespace tessera {
 

@@ -5,7 +5,7 @@
 #include <filesystem>
 #include <sstream>
 
-#include "sim/cli.h"
+#include "sim/cli/cli.h"
 #include "tests/support/cli_run.h"
 
 using namespace tessera;

@@ -1,7 +1,7 @@
 #include <catch2/catch.hpp>
 
 #include "sim/engines/pipeline.h"
-#include "sim/hardware.h"
+#include "models/hardware.h"
 #include "sim/simulate.h"
 #include "workloads/workloads.h"
 

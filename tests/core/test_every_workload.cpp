@@ -1,6 +1,6 @@
 #include <catch2/catch.hpp>
 
-#include "sim/hardware.h"
+#include "models/hardware.h"
 #include "sim/precision.h"
 #include "sim/simulate.h"
 #include "workloads/workloads.h"

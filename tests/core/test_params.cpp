@@ -1,7 +1,7 @@
 #include <catch2/catch.hpp>
 
-#include "sim/error.h"
-#include "sim/params.h"
+#include "core/error.h"
+#include "core/params.h"
 
 using namespace tessera;
 

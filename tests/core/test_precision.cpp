@@ -6,8 +6,8 @@
 #include <fstream>
 #include <sstream>
 
-#include "sim/cli.h"
-#include "sim/hardware.h"
+#include "sim/cli/cli.h"
+#include "models/hardware.h"
 #include "sim/precision.h"
 #include "sim/propagate.h"
 #include "sim/simulate.h"

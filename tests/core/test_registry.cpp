@@ -1,7 +1,7 @@
 #include <catch2/catch.hpp>
 
 #include "models/memory/dram.h"
-#include "sim/registry.h"
+#include "models/builtin.h"
 
 using namespace tessera;
 

@@ -1,6 +1,6 @@
 #include <catch2/catch.hpp>
 
-#include "sim/units.h"
+#include "core/units.h"
 
 using namespace tessera;
 

@@ -9,10 +9,10 @@
 #include <algorithm>
 #include <sstream>
 
-#include "sim/cli.h"
+#include "sim/cli/cli.h"
 #include "sim/engines/engine.h"
-#include "sim/error.h"
-#include "sim/hardware.h"
+#include "core/error.h"
+#include "models/hardware.h"
 #include "sim/simulate.h"
 #include "workloads/workloads.h"
 #include "tests/support/cli_run.h"

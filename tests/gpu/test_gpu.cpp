@@ -10,7 +10,7 @@
 
 #include "models/memory/hbm.h"
 #include "models/tensorcore/tensorcore.h"
-#include "sim/hardware.h"
+#include "models/hardware.h"
 #include "sim/simulate.h"
 #include "sim/tools/calibrate.h"
 #include "sim/tools/compare.h"

@@ -7,8 +7,8 @@
 #include <sstream>
 
 #include "models/tensorcore/tensorcore.h"
-#include "sim/cli.h"
-#include "sim/hardware.h"
+#include "sim/cli/cli.h"
+#include "models/hardware.h"
 #include "sim/simulate.h"
 #include "sim/tools/compare.h"
 #include "workloads/training.h"

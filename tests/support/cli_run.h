@@ -5,7 +5,7 @@
 #include <string>
 #include <vector>
 
-#include "sim/cli.h"
+#include "sim/cli/cli.h"
 
 namespace tessera::testing {
 

@@ -2,7 +2,7 @@
 // Checks shared by the tests that run whole workloads: the analytic run is
 // complete and consistent, and the SystemC engine agrees with it. Include after
 // catch2/catch.hpp.
-#include "sim/hardware.h"
+#include "models/hardware.h"
 #include "sim/simulate.h"
 #include "workloads/ir.h"
 

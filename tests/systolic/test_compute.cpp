@@ -8,7 +8,7 @@
 #include <vector>
 
 #include "models/systolic/systolic.h"
-#include "sim/error.h"
+#include "core/error.h"
 
 using namespace tessera::systolic;
 

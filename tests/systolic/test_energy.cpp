@@ -3,7 +3,7 @@
 
 #include "models/compute/systolic_array.h"
 #include "models/systolic/systolic.h"
-#include "sim/hardware.h"
+#include "models/hardware.h"
 #include "sim/simulate.h"
 #include "workloads/workloads.h"
 

@@ -7,7 +7,7 @@
 #include <string>
 
 #include "models/systolic/systolic.h"
-#include "sim/error.h"
+#include "core/error.h"
 
 using namespace tessera::systolic;
 

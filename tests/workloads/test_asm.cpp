@@ -5,8 +5,8 @@
 #include <limits>
 
 #include "isa/asm.h"
-#include "sim/error.h"
-#include "sim/hardware.h"
+#include "core/error.h"
+#include "models/hardware.h"
 #include "sim/simulate.h"
 #include "workloads/workloads.h"
 

@@ -6,7 +6,7 @@
 #include <fstream>
 #include <variant>
 
-#include "sim/error.h"
+#include "core/error.h"
 #include "workloads/importers.h"
 #include "workloads/importers/scalesim_topology.h"
 #include "workloads/workloads.h"

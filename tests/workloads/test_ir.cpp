@@ -1,7 +1,7 @@
 // IR arithmetic: FLOPs and minimum bytes of single ops, derived by hand.
 #include <catch2/catch.hpp>
 
-#include "sim/error.h"
+#include "core/error.h"
 #include "workloads/ir.h"
 #include "workloads/workloads.h"
 

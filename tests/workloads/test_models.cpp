@@ -4,7 +4,7 @@
 #include <algorithm>
 #include <set>
 
-#include "sim/error.h"
+#include "core/error.h"
 #include "workloads/workloads.h"
 
 using namespace tessera;

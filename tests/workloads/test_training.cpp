@@ -9,9 +9,9 @@
 #include <sstream>
 
 #include "models/compute/systolic_array.h"
-#include "sim/cli.h"
-#include "sim/error.h"
-#include "sim/hardware.h"
+#include "sim/cli/cli.h"
+#include "core/error.h"
+#include "models/hardware.h"
 #include "sim/simulate.h"
 #include "workloads/builder.h"
 #include "workloads/training.h"

@@ -7,7 +7,7 @@
 #include <fstream>
 #include <sstream>
 
-#include "sim/error.h"
+#include "core/error.h"
 
 namespace tessera::importers {
 

@@ -5,7 +5,7 @@
 #include <nlohmann/json.hpp>
 #include <set>
 
-#include "sim/error.h"
+#include "core/error.h"
 #include "workloads/builder.h"
 #include "workloads/importers.h"
 #include "workloads/importers/common.h"

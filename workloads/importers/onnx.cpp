@@ -25,7 +25,7 @@
 #include <optional>
 #include <set>
 
-#include "sim/error.h"
+#include "core/error.h"
 #include "workloads/builder.h"
 #include "workloads/importers.h"
 #include "workloads/importers/common.h"

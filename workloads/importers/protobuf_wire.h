@@ -10,7 +10,7 @@
 #include <string>
 #include <string_view>
 
-#include "sim/error.h"
+#include "core/error.h"
 
 namespace tessera::importers {
 

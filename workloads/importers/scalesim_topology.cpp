@@ -6,7 +6,7 @@
 
 #include <iterator>
 
-#include "sim/error.h"
+#include "core/error.h"
 #include "workloads/importers/common.h"
 
 namespace tessera::importers {

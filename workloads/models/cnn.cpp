@@ -8,7 +8,7 @@
 
 #include <algorithm>
 
-#include "sim/error.h"
+#include "core/error.h"
 #include "workloads/builder.h"
 #include "workloads/builtin.h"
 

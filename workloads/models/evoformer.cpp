@@ -24,7 +24,7 @@
 // bias shared across the batch); attn=eager: Q.K^T, scale, bias add, softmax, P.V.
 #include <fmt/format.h>
 
-#include "sim/error.h"
+#include "core/error.h"
 #include "workloads/builder.h"
 #include "workloads/builtin.h"
 

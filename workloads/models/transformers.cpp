@@ -21,7 +21,7 @@
 
 #include <cmath>
 
-#include "sim/error.h"
+#include "core/error.h"
 #include "workloads/builder.h"
 #include "workloads/builtin.h"
 

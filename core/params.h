@@ -11,7 +11,7 @@
 #include <variant>
 #include <vector>
 
-#include "sim/units.h"
+#include "core/units.h"
 
 namespace tessera {
 

@@ -1,11 +1,11 @@
-#include "sim/params.h"
+#include "core/params.h"
 
 #include <fmt/format.h>
 
 #include <charconv>
 #include <stdexcept>
 
-#include "sim/error.h"
+#include "core/error.h"
 
 namespace tessera {
 

@@ -1,4 +1,4 @@
-#include "sim/dtype.h"
+#include "core/dtype.h"
 
 #include <stdexcept>
 

@@ -5,7 +5,7 @@
 // state and know nothing of SystemC. Engines own time and state.
 #include <string>
 
-#include "sim/params.h"
+#include "core/params.h"
 
 namespace tessera {
 
@@ -14,6 +14,7 @@ class Hardware;
 class Component {
  public:
   virtual ~Component() = default;
+  const std::string& kind() const { return m_kind; }   // e.g. "memory" (registry kind)
   const std::string& path() const { return m_path; }   // e.g. "memory.dram"
   const std::string& impl() const { return m_impl; }   // e.g. "hbm"
   const Params& params() const { return m_params; }
@@ -21,13 +22,15 @@ class Component {
   // can look at its neighbours (e.g. the compute model reads the power limit).
   virtual void bind(const Hardware& /*hw*/) {}
 
-  void init(std::string path, std::string impl, Params params) {
+  void init(std::string kind, std::string path, std::string impl, Params params) {
+    m_kind = std::move(kind);
     m_path = std::move(path);
     m_impl = std::move(impl);
     m_params = std::move(params);
   }
 
  protected:
+  std::string m_kind;
   std::string m_path;
   std::string m_impl;
   Params m_params;

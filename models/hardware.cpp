@@ -1,4 +1,4 @@
-#include "sim/hardware.h"
+#include "models/hardware.h"
 
 #include <fmt/format.h>
 
@@ -8,9 +8,8 @@
 #include <fstream>
 #include <set>
 
-#include "sim/error.h"
-#include "sim/precision.h"
-#include "sim/registry.h"
+#include "core/error.h"
+#include "models/builtin.h"
 
 namespace tessera {
 
@@ -22,10 +21,25 @@ const MemoryModel* Hardware::memory(std::string_view level) const {
   return nullptr;
 }
 
+std::vector<const Component*> Hardware::components() const {
+  std::vector<const Component*> out{m_compute.get()};
+  for (const auto& [name, m] : m_memories) out.push_back(m.get());
+  out.push_back(m_power.get());
+  return out;
+}
+
 std::string Hardware::memory_names() const {
   std::string s;
   for (const auto& [name, m] : m_memories) s += (s.empty() ? "" : ", ") + name;
   return s;
+}
+
+const std::vector<ParamSpec>& numerics_param_specs() {
+  static const std::vector<ParamSpec> specs = {
+      p_choice("family", {"h100", "a100", "v100", "ideal"}, "ideal",
+               "accumulation-model family of the matrix unit (models/numerics presets "
+               "<family>_<format>, e.g. h100_bf16)")};
+  return specs;
 }
 
 std::string hw_preset_dir() {
@@ -155,7 +169,7 @@ std::unique_ptr<Model> make_component(const std::string& kind, const YAML::Node&
   if (!typed) throw std::logic_error(fmt::format("{} {} has the wrong base class", kind, impl));
   c.release();
   std::unique_ptr<Model> out(typed);
-  out->init(path, impl, std::move(params));
+  out->init(kind, path, impl, std::move(params));
   return out;
 }
 

@@ -1,5 +1,5 @@
 #include <iostream>
 
-#include "sim/cli.h"
+#include "sim/cli/cli.h"
 
 int main(int argc, char** argv) { return tessera::cli_main(argc, argv, std::cout, std::cerr); }

@@ -4,7 +4,7 @@
 #include "models/compute/systolic_array.h"
 #include "models/memory/dram.h"
 #include "models/power/board.h"
-#include "sim/registry.h"
+#include "models/builtin.h"
 
 namespace tessera {
 

@@ -1,4 +1,4 @@
-#include "sim/units.h"
+#include "core/units.h"
 
 #include <fmt/format.h>
 

@@ -1,4 +1,4 @@
-#include "sim/cli.h"
+#include "sim/cli/cli.h"
 
 #include <boost/program_options.hpp>
 #include <fmt/format.h>
@@ -14,8 +14,8 @@
 #include "sim/engines/engine.h"
 #include "sim/precision.h"
 #include "sim/propagate.h"
-#include "sim/error.h"
-#include "sim/registry.h"
+#include "core/error.h"
+#include "models/builtin.h"
 #include "sim/simulate.h"
 #include "sim/tools/calibrate.h"
 #include "sim/tools/compare.h"
@@ -105,7 +105,7 @@ void write_scalesim_dir(const Graph& g, const Hardware& hw, const std::string& d
                                  hw.compute().impl()));
   systolic::ArrayConfig cfg = array->array_config();
   // USER bandwidth mode when the off-chip level has a finite bandwidth (a CALC
-  // .cfg imports as 1 PB/s, see sim/scalesim_hw.cpp).
+  // .cfg imports as 1 PB/s, see models/systolic/scalesim_cfg.cpp).
   const double bw = hw.outermost_memory().bandwidth_bps();
   if (bw < 1e15) {
     cfg.bandwidth_mode = systolic::BandwidthMode::user;

@@ -1,4 +1,4 @@
-#include "sim/registry.h"
+#include "core/registry.h"
 
 #include <fmt/format.h>
 

@@ -1,16 +1,16 @@
 #pragma once
 // Registry of component kinds and their implementations. Each implementation
 // registers its name, a description, its parameter declarations and a factory;
-// hardware descriptions pick one with `impl:`. The registry is built once by
-// builtin_registry() (sim/builtin.cpp) and is immutable afterwards.
+// hardware descriptions pick one with `impl:`. The project's own registry is
+// built once by builtin_registry() (models/builtin.h) and is immutable afterwards.
 #include <functional>
 #include <memory>
 #include <string>
 #include <string_view>
 #include <vector>
 
-#include "sim/component.h"
-#include "sim/params.h"
+#include "core/component.h"
+#include "core/params.h"
 
 namespace tessera {
 
@@ -33,8 +33,6 @@ class Registry {
  private:
   std::vector<ImplInfo> m_impls;
 };
-
-const Registry& builtin_registry();
 
 // Helper for implementations: `registry.add(make_impl<MyModel>("compute", "name", "...", specs))`.
 template <class T>

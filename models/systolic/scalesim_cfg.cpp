@@ -3,7 +3,7 @@
 #include <fmt/format.h>
 
 #include "models/systolic/systolic.h"
-#include "sim/hardware.h"
+#include "models/hardware.h"
 
 namespace tessera {
 

@@ -38,6 +38,8 @@ class Hardware {
     return m_memories;
   }
   const MemoryModel* memory(std::string_view level) const;   // nullptr if absent
+  // Every component of the tree, in the description's order.
+  std::vector<const Component*> components() const;
   std::string memory_names() const;
   const MemoryModel& outermost_memory() const { return *m_memories.back().second; }
 
@@ -45,6 +47,9 @@ class Hardware {
   std::vector<std::pair<std::string, std::unique_ptr<MemoryModel>>> m_memories;
   std::unique_ptr<PowerModel> m_power;
 };
+
+// Parameters of the optional `numerics:` section of a hardware description.
+const std::vector<ParamSpec>& numerics_param_specs();
 
 // Directory of the presets (configs/hw in the source tree, or $TESSERA_CONFIG_DIR).
 std::string hw_preset_dir();
