@@ -69,4 +69,6 @@ std::string dtype_names() {
   return out;
 }
 
+bool is_integer_dtype(DType t) { return !dtype_info(t).is_float; }
+
 }  // namespace tessera

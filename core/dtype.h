@@ -29,6 +29,9 @@ const DTypeInfo& dtype_info(DType t);
 std::string_view dtype_name(DType t);
 // Accepts the canonical names and common aliases ("e4m3" -> fp8_e4m3, "float16" -> fp16).
 std::optional<DType> parse_dtype(std::string_view s);
+// Integer formats (int32, int8, int4, uint8, ternary): every format whose
+// DTypeInfo::is_float is false. The one definition of "is this format an integer".
+bool is_integer_dtype(DType t);
 // Bytes occupied by `elems` elements (block scales of MX/NVFP4 formats included).
 double dtype_bytes(DType t, double elems);
 // Comma-separated list of canonical names, for error messages.

@@ -12,11 +12,6 @@
 namespace tessera {
 namespace {
 
-bool is_integer(DType t) {
-  return t == DType::int8 || t == DType::int4 || t == DType::uint8 || t == DType::ternary ||
-         t == DType::int32;
-}
-
 std::string family_of(const Hardware& hw) {
   return parse_params(numerics_param_specs(), hw.tree["numerics"], hw.source + ": numerics", {}).text("family");
 }
@@ -78,7 +73,7 @@ std::string accumulation_preset_for(const Hardware& hw, DType operand, bool fast
   const std::string wanted = family + "_" + fmt_name;
   for (const auto& n : names)
     if (n == wanted) return n;
-  if (is_integer(operand))
+  if (is_integer_dtype(operand))
     for (const auto& n : names)
       if (numerics::accumulation_preset(n).integer_exact) return n;
   return "ideal_fp32";
@@ -107,7 +102,7 @@ nlohmann::json precision_report(const Graph& g, const Hardware& hw, const Precis
               : numerics::accumulation_preset(accumulation_preset_for(hw, operand, op.get("fast_accum", 0) != 0));
       preset = model.name;
       // Integer formats: the product is exact, only the output rounding counts.
-      const DType out = is_integer(operand) || model.integer_exact ? DType::int32 : op.out_dtype;
+      const DType out = is_integer_dtype(operand) || model.integer_exact ? DType::int32 : op.out_dtype;
       bool first = true;
       for (int64_t k : ks) {
         const Key key{preset, operand, out, k};

@@ -31,7 +31,6 @@ constexpr struct {
                    {Optimizer::sgd_momentum, "sgd_momentum"},
                    {Optimizer::none, "none"}};
 
-bool is_integer_format(DType t) { return !dtype_info(t).is_float; }
 
 // embedding_dense_backward_cuda's kernels (aten/src/ATen/native/cuda/Embedding.cu,
 // EmbeddingBackwardKernel.cu). Up to 3072 indices: at::zeros of the weight gradient
@@ -153,7 +152,7 @@ class Step {
     m_rg.assign(m_fwd, 0);
     for (int i = 0; i < m_fwd; ++i) {
       const Op& op = m_g.ops[i];
-      if (is_integer_format(op.out_dtype)) continue;
+      if (is_integer_dtype(op.out_dtype)) continue;
       bool rg = has_weights(op) || (op.deps.empty() && m_opt.inputs_require_grad);
       for (int d : op.deps) rg = rg || m_rg[d];
       m_rg[i] = rg;

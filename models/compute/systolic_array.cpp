@@ -1,4 +1,5 @@
 #include "models/compute/systolic_array.h"
+#include "core/math.h"
 
 #include <fmt/format.h>
 
@@ -12,7 +13,6 @@
 namespace tessera {
 namespace {
 
-int64_t ceil_div(int64_t a, int64_t b) { return (a + b - 1) / b; }
 
 systolic::Dataflow dataflow_of(const Params& p) {
   const std::string& df = p.text("dataflow");

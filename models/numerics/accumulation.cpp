@@ -134,7 +134,7 @@ double dot(const AccumulationModel& m, std::span<const double> a, std::span<cons
   const ConvertOptions out_opt{};  // RNE, non-saturating
   auto finish = [&](double v) {
     if (out == DType::fp64) return v;
-    if (is_integer_format(out)) return round_to_integer(out, v, out_opt);
+    if (is_integer_dtype(out)) return round_to_integer(out, v, out_opt);
     return round_to(float_format(out), v, out_opt);
   };
   if (m.fp64_reference) {
@@ -304,7 +304,7 @@ std::vector<MatmulPrecision> evaluate_matmul_precision_outputs(const Accumulatio
       for (size_t o = 0; o < outs.size(); ++o) {
         const DType out = outs[o];
         const double c = out == DType::fp64           ? acc
-                         : is_integer_format(out) ? round_to_integer(out, acc, out_opt)
+                         : is_integer_dtype(out) ? round_to_integer(out, acc, out_opt)
                                                   : round_to(float_format(out), acc, out_opt);
         MatmulPrecision& s = res[o];
         ++s.samples;

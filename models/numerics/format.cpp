@@ -133,11 +133,6 @@ bool is_block_format(DType t) {
   return t == DType::mxfp8 || t == DType::mxfp6 || t == DType::mxfp4 || t == DType::nvfp4;
 }
 
-bool is_integer_format(DType t) {
-  return t == DType::int32 || t == DType::int8 || t == DType::int4 || t == DType::uint8 ||
-         t == DType::ternary;
-}
-
 const FloatFormat& float_format(DType t) {
   switch (t) {
     case DType::fp64: return k_fp64;
@@ -330,7 +325,7 @@ double quantize(double x, DType t) {
 void quantize_inplace(std::span<double> x, DType t) {
   ConvertOptions o;
   o.saturate = true;
-  if (is_integer_format(t)) {
+  if (is_integer_dtype(t)) {
     for (double& v : x) v = round_to_integer(t, v, o);
     return;
   }

@@ -64,7 +64,6 @@ struct FloatFormat {
 const FloatFormat& float_format(DType t);
 bool is_float_format(DType t);   // fp64..fp4_e2m1 (no block scale)
 bool is_block_format(DType t);   // mxfp8, mxfp6, mxfp4, nvfp4
-bool is_integer_format(DType t); // int32, int8, int4, uint8, ternary
 
 struct ConvertOptions {
   Rounding rounding = Rounding::nearest_even;

@@ -1,4 +1,5 @@
 #include "models/systolic/demand.h"
+#include "core/math.h"
 
 #include <algorithm>
 #include <deque>
@@ -151,7 +152,6 @@ std::int64_t DemandView::last_line(Operand op) const {
 
 namespace {
 
-std::int64_t ceil_div(std::int64_t a, std::int64_t b) { return (a + b - 1) / b; }
 
 // read_buffer_estimate_bw.ReadBufferEstimateBw. Unique addresses are grouped in
 // sets of floor(words / 100); the active half holds 50 sets. When the 50th set

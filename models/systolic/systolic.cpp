@@ -1,4 +1,5 @@
 #include "models/systolic/systolic.h"
+#include "core/math.h"
 
 #include <algorithm>
 #include <stdexcept>
@@ -9,7 +10,6 @@
 namespace tessera::systolic {
 
 namespace {
-std::int64_t ceil_div(std::int64_t a, std::int64_t b) { return (a + b - 1) / b; }
 
 // numpy's pairwise summation (numpy/core/src/umath/loops_utils.h.src,
 // pairwise_sum): SCALE-Sim averages its per-fold figures with np.mean, and the

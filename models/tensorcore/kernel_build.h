@@ -11,13 +11,13 @@
 #include <vector>
 
 #include "isa/isa.h"
+#include "core/math.h"
 #include "models/memory/memory.h"
 #include "core/error.h"
 #include "models/hardware.h"
 
 namespace tessera::tc_build {
 
-inline int64_t ceil_div(int64_t a, int64_t b) { return (a + b - 1) / b; }
 inline int64_t to_bytes(double b) { return static_cast<int64_t>(std::llround(std::max(0.0, b))); }
 
 inline Instr transfer(Opcode op, const std::string& level, double bytes_per_copy, int64_t count) {

@@ -29,7 +29,6 @@ using tc_build::mma;
 using tc_build::set_dram_bytes;
 using tc_build::to_bytes;
 using tc_build::vec;
-int64_t ceil_div_i(int64_t a, int64_t b) { return tc_build::ceil_div(a, b); }
 
 // FP32-lane operations and SFU operations per element of each vector kind
 // (counted from the usual CUDA implementations: e.g. gelu (erf form) = 6 lane ops
@@ -528,7 +527,7 @@ GemmPlan TensorCoreModel::plan_gemm(const GemmShape& s, const Hardware& hw) cons
     const int64_t by_regs = static_cast<int64_t>(m_regs / (2.0 * acc));
     const int64_t by_smem = static_cast<int64_t>(m_smem / (2.0 * stage));
     p.ctas_per_sm = std::clamp<int64_t>(std::min(by_regs, by_smem), 1, 4);
-    const int64_t tm = ceil_div_i(s.m, p.bm), tn = ceil_div_i(s.n, p.bn);
+    const int64_t tm = ceil_div(s.m, p.bm), tn = ceil_div(s.n, p.bn);
     const int64_t tiles_mn = s.batch * tm * tn;
     // Split-K when the output tiles leave SMs idle and K is long enough for each
     // slice to keep at least four k-steps.
@@ -536,14 +535,14 @@ GemmPlan TensorCoreModel::plan_gemm(const GemmShape& s, const Hardware& hw) cons
     if (tiles_mn < m_sm) p.split_k = std::clamp<int64_t>(std::min(m_sm / tiles_mn, s.k / (4 * bk)), 1, 16);
     p.tiles = tiles_mn * p.split_k;
     const int64_t slots = m_sm * p.ctas_per_sm;
-    p.waves = ceil_div_i(p.tiles, slots);
-    const int64_t kk = ceil_div_i(s.k, p.split_k);
-    p.k_steps = ceil_div_i(kk, bk);
+    p.waves = ceil_div(p.tiles, slots);
+    const int64_t kk = ceil_div(s.k, p.split_k);
+    p.k_steps = ceil_div(kk, bk);
     // Compute estimate: full waves keep ctas_per_sm blocks per SM; the last wave
     // ceil(rest / sm) per SM.
     const int64_t rest = p.tiles - (p.waves - 1) * slots;
     const double tiles_per_sm =
-        static_cast<double>((p.waves - 1) * p.ctas_per_sm + ceil_div_i(rest, m_sm));
+        static_cast<double>((p.waves - 1) * p.ctas_per_sm + ceil_div(rest, m_sm));
     const double cyc = std::max(2.0 * static_cast<double>(p.bm * p.bn * bk) / (rate * eff),
                                 stage / m_smem_bpc);
     const double t_compute = tiles_per_sm * static_cast<double>(p.k_steps) * cyc / m_max_clock +
@@ -584,7 +583,7 @@ Kernel TensorCoreModel::lower_gemm(const Op& op, const GemmShape& s, double a_dr
   const GemmPlan p = plan_gemm(s, hw);
   const double eb = dtype_bytes(s.a, 1);
   const double ob = dtype_bytes(s.out, 1);
-  const int64_t tm = ceil_div_i(s.m, p.bm), tn = ceil_div_i(s.n, p.bn);
+  const int64_t tm = ceil_div(s.m, p.bm), tn = ceil_div(s.n, p.bn);
   const int64_t slots = m_sm * p.ctas_per_sm;
 
   // DRAM traffic. Operands that fit in half the L2 are read once. Otherwise each
@@ -638,8 +637,8 @@ Kernel TensorCoreModel::lower_gemm(const Op& op, const GemmShape& s, double a_dr
   // Stages: each wave's k-loop is cut into at most ~256/waves chunks so the whole
   // kernel has a few hundred stages at most.
   const int64_t chunks_target = std::max<int64_t>(1, 256 / std::max<int64_t>(1, p.waves));
-  const int64_t kper = ceil_div_i(p.k_steps, std::min(chunks_target, p.k_steps));
-  const int64_t chunks = ceil_div_i(p.k_steps, kper);
+  const int64_t kper = ceil_div(p.k_steps, std::min(chunks_target, p.k_steps));
+  const int64_t chunks = ceil_div(p.k_steps, kper);
   {
     // Useful share of the MACs the mma instructions below issue (padded tiles).
     const double issued =
@@ -734,7 +733,7 @@ Kernel TensorCoreModel::lower_attention(const Op& op, const Hardware& hw) const 
   if (path == MmaPath::flash2) bk = D <= 64 ? 128 : 64;
   if (path == MmaPath::efficient) bq = bk = 64;
 
-  const int64_t nq = ceil_div_i(sq, bq);
+  const int64_t nq = ceil_div(sq, bq);
   const int64_t ctas = B * H * nq;
   const double tile_smem = static_cast<double>(bq * D) * eb + 4.0 * static_cast<double>(bk * D) * eb;
   const int64_t occ =
@@ -746,7 +745,7 @@ Kernel TensorCoreModel::lower_attention(const Op& op, const Hardware& hw) const 
   int64_t max_nk = 0;
   for (int64_t i = 0; i < nq; ++i) {
     const int64_t last_key = causal ? std::min(skv, (i + 1) * bq + (skv - sq)) : skv;
-    const int64_t nk = ceil_div_i(std::max<int64_t>(last_key, 1), bk);
+    const int64_t nk = ceil_div(std::max<int64_t>(last_key, 1), bk);
     total_iters += static_cast<double>(nk);
     max_nk = std::max(max_nk, nk);
   }
@@ -756,9 +755,9 @@ Kernel TensorCoreModel::lower_attention(const Op& op, const Hardware& hw) const 
   // work spreads evenly, but no slot finishes before the longest block.
   const int64_t iters_per_slot =
       causal ? std::max<int64_t>(static_cast<int64_t>(std::ceil(total_iters / static_cast<double>(slots))), max_nk)
-             : ceil_div_i(ctas, slots) * max_nk;
-  const int64_t g = ceil_div_i(iters_per_slot, 256);
-  const int64_t stages = ceil_div_i(iters_per_slot, g);
+             : ceil_div(ctas, slots) * max_nk;
+  const int64_t g = ceil_div(iters_per_slot, 256);
+  const int64_t stages = ceil_div(iters_per_slot, g);
 
   const double q_bytes = static_cast<double>(B * H * sq * D) * eb;
   const double kv_bytes = 2.0 * static_cast<double>(B * Hkv * skv * D) * eb;
@@ -819,22 +818,22 @@ Kernel TensorCoreModel::lower_decode_attention(const Op& op, const Hardware& hw)
   const double eb = dtype_bytes(op.dtype, 1);
   const int64_t rows = sq * (H / Hkv);   // query rows sharing one KV head (GQA packing)
   const int64_t bk = 128;
-  const int64_t splits = std::clamp<int64_t>(ceil_div_i(2 * m_sm, B * Hkv), 1,
-                                             std::max<int64_t>(1, ceil_div_i(skv, 256)));
+  const int64_t splits = std::clamp<int64_t>(ceil_div(2 * m_sm, B * Hkv), 1,
+                                             std::max<int64_t>(1, ceil_div(skv, 256)));
   const int64_t ctas = B * Hkv * splits;
   const int64_t slots = std::min(ctas, 2 * m_sm);
   const int64_t sms = std::min(slots, m_sm);
-  const int64_t tokens = ceil_div_i(skv, splits);
-  const int64_t iters = ceil_div_i(ctas, slots) * ceil_div_i(tokens, bk);
-  const int64_t g = ceil_div_i(iters, 256);
-  const int64_t stages = ceil_div_i(iters, g);
+  const int64_t tokens = ceil_div(skv, splits);
+  const int64_t iters = ceil_div(ctas, slots) * ceil_div(tokens, bk);
+  const int64_t g = ceil_div(iters, 256);
+  const int64_t stages = ceil_div(iters, g);
   const double st = static_cast<double>(stages);
   const double q_bytes = static_cast<double>(B * H * sq * D) * eb;
   const double kv_bytes = 2.0 * static_cast<double>(B * Hkv * skv * D) * eb;
   const double o_bytes = static_cast<double>(B * H * sq * D) * dtype_bytes(op.out_dtype, 1);
   const double partials = splits > 1 ? static_cast<double>(B * H * sq * splits * (D + 2)) * 4.0 : 0;
   // Tensor-core m granularity is 16 rows (mma.sync m16n8k16).
-  const int64_t mrows = ceil_div_i(rows, 16) * 16;
+  const int64_t mrows = ceil_div(rows, 16) * 16;
 
   Kernel k;
   k.op_kind = "attention";
