@@ -1,8 +1,10 @@
 #pragma once
 // Registry of component kinds and their implementations. Each implementation
 // registers its name, a description, its parameter declarations and a factory;
-// hardware descriptions pick one with `impl:`. The project's own registry is
-// built once by builtin_registry() (models/builtin.h) and is immutable afterwards.
+// hardware descriptions pick one with `impl:`. Implementation names are unique
+// across kinds, so `impl: NAME` alone identifies the kind (`impl: KIND/NAME` is
+// accepted too). The project's own registry is built once by builtin_registry()
+// (models/builtin.h) and is immutable afterwards; tests may build their own.
 #include <functional>
 #include <memory>
 #include <string>
@@ -15,7 +17,9 @@
 namespace tessera {
 
 struct ImplInfo {
-  std::string kind;          // "compute", "memory", "power"
+  std::string kind;          // "compute", "memory", "power", or any other kind
+                             // (components that are not compute, memory or power
+                             // answer the engines through models/timed_unit.h)
   std::string name;          // value of `impl:`
   std::string description;
   std::vector<ParamSpec> params;
@@ -24,8 +28,12 @@ struct ImplInfo {
 
 class Registry {
  public:
-  void add(ImplInfo info);   // throws std::logic_error on a duplicate (kind, name)
+  // Throws std::logic_error when `name` is already registered (under any kind)
+  // or contains '/'.
+  void add(ImplInfo info);
   const ImplInfo* find(std::string_view kind, std::string_view name) const;
+  // The implementation an `impl:` value names: "NAME" or "KIND/NAME"; nullptr if none.
+  const ImplInfo* find_impl(std::string_view impl) const;
   std::vector<const ImplInfo*> impls(std::string_view kind) const;
   std::vector<std::string> kinds() const;
   const std::vector<ImplInfo>& all() const { return m_impls; }
