@@ -114,6 +114,7 @@ std::string instr_text(const Instr& in) {
   if (!name && in.name != def.name) s += " name=" + quote(in.name);
   if (!elems && in.elems != def.elems) s += fmt::format(" elems={}", in.elems);
   if (!ranks && in.ranks != def.ranks) s += fmt::format(" ranks={}", in.ranks);
+  if (!in.unit.empty() && in.unit != default_unit(in)) s += " unit=" + quote(in.unit);
   return s;
 }
 
@@ -314,10 +315,13 @@ Instr parse_instr(const LineParser& lp, const std::vector<Token>& toks) {
     else if (k == "name") in.name = t.value;
     else if (k == "elems") in.elems = lp.integer(t, k);
     else if (k == "ranks") in.ranks = lp.integer(t, k);
+    else if (k == "unit") in.unit = t.value;
     else
       lp.fail(fmt::format("unknown field '{}' for {}; accepted: src, dst, bytes, m, n, k, count, "
-                          "a, acc, name, elems, ranks", k, opname));
+                          "a, acc, name, elems, ranks, unit", k, opname));
   }
+  // A unit equal to the opcode's default is the default (the text form omits it).
+  if (in.unit == default_unit(in)) in.unit.clear();
   return in;
 }
 

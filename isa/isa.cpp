@@ -17,6 +17,14 @@ std::string_view opcode_name(Opcode op) {
   return "?";
 }
 
+std::string default_unit(const Instr& in) {
+  if (in.op == Opcode::load) return "memory." + in.src;
+  if (in.op == Opcode::store) return "memory." + in.dst;
+  return "compute";
+}
+
+std::string instr_unit(const Instr& in) { return in.unit.empty() ? default_unit(in) : in.unit; }
+
 double Kernel::attr(std::string_view key, double fallback) const {
   auto it = attrs.find(std::string(key));
   return it == attrs.end() ? fallback : it->second;

@@ -17,6 +17,13 @@
 //   wait                             wait for outstanding DMA
 //   send/recv PEER bytes=N           point-to-point transfer over a link
 //   coll  KIND bytes=N ranks=R       collective over R ranks
+//
+// Every instruction occupies one unit: a component of the hardware, by path
+// (Instr::unit). Left empty it is the opcode's default (instr_unit below): a load
+// occupies the memory level it reads (memory.SRC), a store the level it writes
+// (memory.DST), everything else the compute component. The engines ask that
+// component what the instruction costs; the text form writes `unit=PATH` only
+// when it differs from the default.
 #include <cstdint>
 #include <map>
 #include <string>
@@ -42,9 +49,16 @@ struct Instr {
   std::string name;          // vec: operation (exp, add, norm, ...); coll: kind
   int64_t elems = 0;         // vec: elements per copy
   int64_t ranks = 0;         // coll
+  std::string unit;          // component path it occupies; empty = the opcode's default
 
   bool operator==(const Instr&) const = default;
 };
+
+// The opcode's default unit: load -> "memory." + src, store -> "memory." + dst,
+// anything else -> "compute".
+std::string default_unit(const Instr& in);
+// The unit `in` occupies: in.unit, or default_unit(in) when that is empty.
+std::string instr_unit(const Instr& in);
 
 struct Block {
   int64_t repeat = 1;
