@@ -21,17 +21,30 @@ const MemoryModel* Hardware::memory(std::string_view level) const {
   return nullptr;
 }
 
-std::vector<const Component*> Hardware::components() const {
-  std::vector<const Component*> out{m_compute.get()};
-  for (const auto& [name, m] : m_memories) out.push_back(m.get());
-  out.push_back(m_power.get());
-  return out;
+const std::string* Hardware::level_name(const Component* m) const {
+  for (const auto& [name, level] : m_memories)
+    if (level.get() == m) return &name;
+  return nullptr;
 }
 
 std::string Hardware::memory_names() const {
   std::string s;
   for (const auto& [name, m] : m_memories) s += (s.empty() ? "" : ", ") + name;
   return s;
+}
+
+std::string Hardware::component_paths() const {
+  std::string s;
+  for (const Component* c : m_tree) s += (s.empty() ? "" : ", ") + c->path();
+  return s;
+}
+
+void Hardware::fail_get(std::string_view path, const Component* found) const {
+  if (found)
+    throw InputError(fmt::format("{}: component '{}' is a {} ({}), not the kind asked for", source,
+                                 path, found->kind(), found->impl()));
+  throw InputError(fmt::format("{}: no component '{}'; components: {}", source, path,
+                               component_paths()));
 }
 
 const std::vector<ParamSpec>& numerics_param_specs() {
@@ -64,20 +77,32 @@ std::string join(const std::vector<std::string>& v) {
   return s;
 }
 
+// Keys of a description that are not component trees.
+bool is_plain_top_key(const std::string& key) {
+  return key == "name" || key == "description" || key == "numerics" || key == "base";
+}
+
+// True when `node` is a component (a map with impl) or groups at least one.
+bool has_component(const YAML::Node& node) {
+  if (node.IsMap()) {
+    if (node["impl"]) return true;
+    for (const auto& kv : node)
+      if (has_component(kv.second)) return true;
+  } else if (node.IsSequence()) {
+    for (const auto& e : node)
+      if (has_component(e)) return true;
+  }
+  return false;
+}
+
 // Declared parameter names of the implementation chosen at `node`, if any.
-std::vector<std::string> declared_keys(const std::string& kind, const YAML::Node& node) {
+std::vector<std::string> declared_keys(const Registry& reg, const YAML::Node& node) {
   std::vector<std::string> keys;
   if (!node.IsMap() || !node["impl"]) return keys;
-  if (const ImplInfo* info = builtin_registry().find(kind, node["impl"].as<std::string>()))
+  if (const ImplInfo* info = reg.find_impl(node["impl"].as<std::string>()))
     for (const auto& p : info->params) keys.push_back(p.name);
   keys.push_back("impl");
   return keys;
-}
-
-std::string kind_of_path(const std::vector<std::string>& parts) {
-  if (parts.empty()) return "";
-  if (parts[0] == "memory") return "memory";
-  return parts[0];
 }
 
 std::vector<std::string> numerics_keys() {
@@ -86,7 +111,33 @@ std::vector<std::string> numerics_keys() {
   return keys;
 }
 
-void apply_set(YAML::Node& root, const std::string& set, const std::string& source) {
+// One step of a --set path: a map key, then any number of sequence indices
+// ("devices[3]" = key "devices", index 3).
+struct PathPart {
+  std::string key;
+  std::vector<size_t> index;
+};
+
+PathPart parse_part(const std::string& text, const std::string& set) {
+  PathPart p;
+  const size_t br = text.find('[');
+  p.key = text.substr(0, br);
+  for (size_t pos = br; pos != std::string::npos;) {
+    const size_t close = text.find(']', pos);
+    const std::string digits = close == std::string::npos ? "" : text.substr(pos + 1, close - pos - 1);
+    if (digits.empty() || digits.find_first_not_of("0123456789") != std::string::npos ||
+        (close + 1 < text.size() && text[close + 1] != '['))
+      throw InputError(fmt::format("--set '{}': malformed index in '{}'; expected KEY[N] with N >= 0",
+                                   set, text));
+    p.index.push_back(std::stoul(digits));
+    pos = close + 1 < text.size() ? close + 1 : std::string::npos;
+  }
+  if (p.key.empty()) throw InputError(fmt::format("--set '{}': empty component in key path", set));
+  return p;
+}
+
+void apply_set(YAML::Node& root, const std::string& set, const std::string& source,
+               const Registry& reg) {
   const auto eq = set.find('=');
   if (eq == std::string::npos || eq == 0 || eq + 1 == set.size())
     throw InputError(fmt::format("--set '{}': expected path.to.key=value", set));
@@ -118,99 +169,241 @@ void apply_set(YAML::Node& root, const std::string& set, const std::string& sour
     return;
   }
   // Walk down to the component node (all but the last part must exist).
-  std::vector<YAML::Node> chain{root};
+  YAML::Node node = root;
   std::string walked;
+  const auto missing = [&](const YAML::Node& parent) {
+    std::vector<std::string> have;
+    if (parent.IsMap())
+      for (const auto& kv : parent) have.push_back(kv.first.as<std::string>());
+    if (parent.IsSequence())
+      for (size_t i = 0; i < parent.size(); ++i) have.push_back(fmt::format("[{}]", i));
+    throw InputError(fmt::format("--set '{}': {} has no component '{}'; it has: {}", set, source,
+                                 walked, join(have)));
+  };
   for (size_t i = 0; i + 1 < parts.size(); ++i) {
-    YAML::Node child = chain.back()[parts[i]];
-    walked += (walked.empty() ? "" : ".") + parts[i];
-    if (!child || !child.IsMap()) {
-      std::vector<std::string> have;
-      if (chain.back().IsMap())
-        for (const auto& kv : chain.back()) have.push_back(kv.first.as<std::string>());
-      throw InputError(fmt::format("--set '{}': {} has no component '{}'; it has: {}", set, source,
-                                   walked, join(have)));
+    const PathPart part = parse_part(parts[i], set);
+    walked += (walked.empty() ? "" : ".") + part.key;
+    if (!node.IsMap() || !node[part.key]) missing(node);
+    // (reset, not '=': assigning a YAML::Node overwrites the node it refers to)
+    YAML::Node child = node[part.key];
+    for (size_t idx : part.index) {
+      const YAML::Node parent = child;
+      walked += fmt::format("[{}]", idx);
+      if (!parent.IsSequence() || idx >= parent.size()) missing(parent);
+      child.reset(parent[idx]);
     }
-    chain.push_back(child);
+    if (!child.IsMap()) missing(node);
+    node.reset(child);
   }
-  YAML::Node comp = chain.back();
   const std::string& key = parts.back();
-  const auto keys = declared_keys(kind_of_path(parts), comp);
-  if (!comp[key] && std::find(keys.begin(), keys.end(), key) == keys.end())
+  const auto keys = declared_keys(reg, node);
+  if (!node[key] && std::find(keys.begin(), keys.end(), key) == keys.end())
     throw InputError(fmt::format("--set '{}': unknown key '{}' for {} ({}); accepted keys: {}", set,
-                                 key, walked, comp["impl"] ? comp["impl"].as<std::string>() : "?",
+                                 key, walked, node["impl"] ? node["impl"].as<std::string>() : "?",
                                  join(keys)));
-  comp[key] = value;
+  node[key] = value;
 }
 
-template <class Model>
-std::unique_ptr<Model> make_component(const std::string& kind, const YAML::Node& node,
-                                      const std::string& path, const std::string& source) {
+std::vector<std::string> impl_names(const Registry& reg, const std::string& kind) {
+  std::vector<std::string> n;
+  if (kind.empty()) {
+    for (const auto& i : reg.all()) n.push_back(i.name);
+  } else {
+    for (auto* i : reg.impls(kind)) n.push_back(i->name);
+  }
+  return n;
+}
+
+// Builds the component at `node`. `kind` is the kind the position requires
+// ("" = any registered kind, taken from the implementation).
+std::unique_ptr<Component> make_component(const Registry& reg, const std::string& kind,
+                                          const YAML::Node& node, const std::string& path,
+                                          const std::string& source) {
   const std::string where = fmt::format("{}: {}", source, path);
   if (!node || !node.IsMap())
     throw InputError(fmt::format("{}: missing component (a map with 'impl: NAME')", where));
   if (!node["impl"])
     throw InputError(fmt::format("{}: missing key 'impl'; accepted {} implementations: {}", where,
-                                 kind, [&] {
-                                   std::vector<std::string> n;
-                                   for (auto* i : builtin_registry().impls(kind)) n.push_back(i->name);
-                                   return join(n);
-                                 }()));
+                                 kind.empty() ? "component" : kind, join(impl_names(reg, kind))));
   const std::string impl = node["impl"].as<std::string>();
-  const ImplInfo* info = builtin_registry().find(kind, impl);
-  if (!info) {
-    std::vector<std::string> n;
-    for (auto* i : builtin_registry().impls(kind)) n.push_back(i->name);
+  const ImplInfo* info = reg.find_impl(impl);
+  if (!info || (!kind.empty() && info->kind != kind)) {
+    if (kind.empty())
+      throw InputError(fmt::format("{}.impl: unknown implementation '{}'; accepted: {}", where, impl,
+                                   join(impl_names(reg, kind))));
     throw InputError(fmt::format("{}.impl: unknown {} implementation '{}'; accepted: {}", where,
-                                 kind, impl, join(n)));
+                                 kind, impl, join(impl_names(reg, kind))));
   }
   Params params = parse_params(info->params, node, where);
   std::unique_ptr<Component> c = info->make();
-  auto* typed = dynamic_cast<Model*>(c.get());
-  if (!typed) throw std::logic_error(fmt::format("{} {} has the wrong base class", kind, impl));
-  c.release();
-  std::unique_ptr<Model> out(typed);
-  out->init(kind, path, impl, std::move(params));
-  return out;
+  const bool typed = info->kind == "compute"  ? dynamic_cast<ComputeModel*>(c.get()) != nullptr
+                     : info->kind == "memory" ? dynamic_cast<MemoryModel*>(c.get()) != nullptr
+                     : info->kind == "power"  ? dynamic_cast<PowerModel*>(c.get()) != nullptr
+                                              : true;
+  if (!typed) throw std::logic_error(fmt::format("{} {} has the wrong base class", info->kind, impl));
+  c->init(info->kind, path, info->name, std::move(params));
+  return c;
+}
+
+template <class Model>
+std::unique_ptr<Model> downcast(std::unique_ptr<Component> c) {
+  return std::unique_ptr<Model>(static_cast<Model*>(c.release()));
+}
+
+// Builds every component under `node` (a component, or a group of them) at
+// `path`, in the description's order, handing each to `take`. `kind` as for
+// make_component. A map without impl that holds no component is taken for a
+// component that lacks its impl (so the message says so).
+template <class Take>
+void walk_components(const Registry& reg, const std::string& kind, const YAML::Node& node,
+                     const std::string& path, const std::string& source, Take&& take) {
+  if (node.IsSequence()) {
+    for (size_t i = 0; i < node.size(); ++i)
+      walk_components(reg, kind, node[i], fmt::format("{}[{}]", path, i), source, take);
+    return;
+  }
+  if (!node.IsMap() || node["impl"] || !has_component(node)) {
+    take(make_component(reg, kind, node, path, source));
+    return;
+  }
+  for (const auto& kv : node)
+    walk_components(reg, kind, kv.second, path + "." + kv.first.as<std::string>(), source, take);
 }
 
 }  // namespace
 
 std::unique_ptr<Hardware> build_hardware(YAML::Node tree, const std::string& source,
                                          const std::vector<std::string>& sets) {
+  return build_hardware(std::move(tree), source, sets, builtin_registry());
+}
+
+std::unique_ptr<Hardware> build_hardware(YAML::Node tree, const std::string& source,
+                                         const std::vector<std::string>& sets,
+                                         const Registry& registry) {
   if (!tree || !tree.IsMap()) throw InputError(fmt::format("{}: expected a YAML map", source));
-  for (const auto& s : sets) apply_set(tree, s, source);
-  static const std::set<std::string> top_keys = {"name", "description", "compute", "memory", "power",
-                                                 "numerics"};
+  for (const auto& s : sets) apply_set(tree, s, source, registry);
   for (const auto& kv : tree) {
     const std::string key = kv.first.as<std::string>();
-    if (!top_keys.count(key))
+    if (key == "base")
+      throw InputError(fmt::format("{}: base: not resolved here; load the file with --hw (or "
+                                   "load_hardware_tree)", source));
+    if (!is_plain_top_key(key) && key != "compute" && key != "memory" && key != "power" &&
+        !has_component(kv.second))
       throw InputError(fmt::format("{}: unknown top-level key '{}'; accepted: name, description, "
-                                   "compute, memory, power", source, key));
+                                   "compute, memory, power, numerics, base, or a key holding "
+                                   "components (maps with 'impl: NAME')", source, key));
   }
   auto hw = std::make_unique<Hardware>();
   hw->source = source;
   hw->name = tree["name"] ? tree["name"].as<std::string>() : fs::path(source).stem().string();
   hw->description = tree["description"] ? tree["description"].as<std::string>() : "";
-  hw->m_compute = make_component<ComputeModel>("compute", tree["compute"], "compute", source);
+  // compute, memory, power first (in this order, so that the first mistake
+  // reported is the one it has always been); then the rest in the description's order.
+  hw->m_compute = downcast<ComputeModel>(make_component(registry, "compute", tree["compute"],
+                                                        "compute", source));
   const YAML::Node mem = tree["memory"];
   if (!mem || !mem.IsMap() || mem.size() == 0)
     throw InputError(fmt::format("{}: missing 'memory' (a map of levels, e.g. dram: {{impl: dram, "
                                  "...}})", source));
-  for (const auto& kv : mem) {
-    const std::string level = kv.first.as<std::string>();
-    hw->m_memories.emplace_back(
-        level, make_component<MemoryModel>("memory", kv.second, "memory." + level, source));
+  for (const auto& kv : mem)
+    walk_components(registry, "memory", kv.second, "memory." + kv.first.as<std::string>(), source,
+                    [&](std::unique_ptr<Component> c) {
+                      const std::string level = c->path().substr(std::string("memory.").size());
+                      hw->m_memories.emplace_back(level, downcast<MemoryModel>(std::move(c)));
+                    });
+  hw->m_power = downcast<PowerModel>(make_component(registry, "power", tree["power"], "power", source));
+  for (const auto& kv : tree) {
+    const std::string key = kv.first.as<std::string>();
+    if (key == "compute") hw->m_tree.push_back(hw->m_compute.get());
+    else if (key == "power") hw->m_tree.push_back(hw->m_power.get());
+    else if (key == "memory")
+      for (const auto& [level, m] : hw->m_memories) hw->m_tree.push_back(m.get());
+    else if (!is_plain_top_key(key))
+      walk_components(registry, "", kv.second, key, source, [&](std::unique_ptr<Component> c) {
+        hw->m_tree.push_back(c.get());
+        hw->m_others.push_back(std::move(c));
+      });
   }
-  hw->m_power = make_component<PowerModel>("power", tree["power"], "power", source);
   hw->tree = tree;
   hw->m_compute->bind(*hw);
   for (auto& [n, m] : hw->m_memories) m->bind(*hw);
   hw->m_power->bind(*hw);
+  for (auto& c : hw->m_others) c->bind(*hw);
   return hw;
+}
+
+namespace {
+
+// `over` merged onto `base`: maps key by key, anything else replaces; a map
+// whose impl differs from the base's replaces it whole.
+void deep_merge(YAML::Node base, const YAML::Node& over) {
+  for (const auto& kv : over) {
+    const std::string key = kv.first.as<std::string>();
+    YAML::Node b = base[key];
+    const YAML::Node& o = kv.second;
+    const bool same_impl = !(o.IsMap() && o["impl"] && b.IsMap() && b["impl"] &&
+                             o["impl"].as<std::string>() != b["impl"].as<std::string>());
+    if (b && b.IsMap() && o.IsMap() && same_impl) deep_merge(b, o);
+    else base[key] = YAML::Clone(o);
+  }
+}
+
+YAML::Node load_tree(const std::string& path, std::vector<std::string>& chain) {
+  YAML::Node tree;
+  try {
+    tree = YAML::LoadFile(path);
+  } catch (const YAML::Exception& e) {
+    throw InputError(fmt::format("{}:{}: malformed YAML: {}", path, e.mark.line + 1, e.msg));
+  }
+  if (!tree.IsMap() || !tree["base"]) return tree;
+  const YAML::Node b = tree["base"];
+  if (!b.IsScalar() || b.Scalar().empty())
+    throw InputError(fmt::format("{}: base: expected a preset name ({}) or a path relative to the "
+                                 "file", path, join(hw_preset_names())));
+  const std::string name = b.Scalar();
+  const bool is_path = name.find('/') != std::string::npos || fs::path(name).extension() == ".yaml";
+  const fs::path base_path = is_path ? fs::path(path).parent_path() / name
+                                     : fs::path(hw_preset_dir()) / (name + ".yaml");
+  std::error_code ec;
+  if (!fs::is_regular_file(base_path, ec)) {
+    if (is_path)
+      throw InputError(fmt::format("{}: base: file '{}' does not exist (a path is taken relative to "
+                                   "the file; a bare name is a preset: {})", path,
+                                   base_path.string(), join(hw_preset_names())));
+    throw InputError(fmt::format("{}: base: unknown hardware preset '{}'; accepted: {} (or a path "
+                                 "relative to the file)", path, name, join(hw_preset_names())));
+  }
+  const std::string canon = fs::weakly_canonical(base_path, ec).string();
+  if (std::find(chain.begin(), chain.end(), canon) != chain.end()) {
+    std::string cycle;
+    for (const auto& c : chain) cycle += c + " -> ";
+    throw InputError(fmt::format("{}: base: '{}' makes a cycle: {}{}", path, name, cycle, canon));
+  }
+  chain.push_back(canon);
+  YAML::Node merged = YAML::Clone(load_tree(base_path.string(), chain));
+  chain.pop_back();
+  YAML::Node own = YAML::Clone(tree);
+  own.remove("base");
+  deep_merge(merged, own);
+  return merged;
+}
+
+}  // namespace
+
+YAML::Node load_hardware_tree(const std::string& path) {
+  std::error_code ec;
+  std::vector<std::string> chain{fs::weakly_canonical(path, ec).string()};
+  return load_tree(path, chain);
 }
 
 std::unique_ptr<Hardware> load_hardware(const std::string& preset_or_path,
                                         const std::vector<std::string>& sets) {
+  return load_hardware(preset_or_path, sets, builtin_registry());
+}
+
+std::unique_ptr<Hardware> load_hardware(const std::string& preset_or_path,
+                                        const std::vector<std::string>& sets,
+                                        const Registry& registry) {
   std::string path = preset_or_path;
   std::error_code ec;
   if (!fs::is_regular_file(path, ec)) {
@@ -226,14 +419,9 @@ std::unique_ptr<Hardware> load_hardware(const std::string& preset_or_path,
                                    preset_or_path, join(hw_preset_names())));
     }
   }
-  if (fs::path(path).extension() == ".cfg") return build_hardware(scalesim_cfg_tree(path), path, sets);
-  YAML::Node tree;
-  try {
-    tree = YAML::LoadFile(path);
-  } catch (const YAML::Exception& e) {
-    throw InputError(fmt::format("{}:{}: malformed YAML: {}", path, e.mark.line + 1, e.msg));
-  }
-  return build_hardware(tree, path, sets);
+  if (fs::path(path).extension() == ".cfg")
+    return build_hardware(scalesim_cfg_tree(path), path, sets, registry);
+  return build_hardware(load_hardware_tree(path), path, sets, registry);
 }
 
 }  // namespace tessera
