@@ -310,13 +310,14 @@ class SystemCEngine : public Engine {
           const Block& blk = k.blocks[block_of(i)];
           sc_time longest = SC_ZERO_TIME;
           for (const Instr& in : blk.instrs) {
-            if (in.op != Opcode::load && in.op != Opcode::store) continue;
-            const std::string& level = in.op == Opcode::load ? in.src : in.dst;
+            // Transfers are the instructions whose unit is a memory level.
+            const std::string* level = hw.level_name(&instr_unit_component(in, k, hw));
+            if (!level) continue;
             ext.instr = &in;
             trans.set_command(in.op == Opcode::load ? tlm::TLM_READ_COMMAND : tlm::TLM_WRITE_COMMAND);
             trans.set_response_status(tlm::TLM_INCOMPLETE_RESPONSE);
             sc_time delay = SC_ZERO_TIME;
-            plat.dma->socket[level_index.at(level)]->b_transport(trans, delay);
+            plat.dma->socket[level_index.at(*level)]->b_transport(trans, delay);
             if (delay > longest) longest = delay;
           }
           wait(longest);
