@@ -184,3 +184,33 @@ TEST_CASE("GPU presets derive from the H100 preset", "[hardware][tree][base]") {
           h100->memory("dram")->params().real("read_efficiency"));
   }
 }
+
+TEST_CASE("memory levels may be grouped: the levels are the memory components under memory",
+          "[hardware][tree]") {
+  auto hw = build_hardware(YAML::Load(R"(
+compute: {impl: systolic, rows: 4, cols: 4, dataflow: ws, clock: 1GHz}
+memory:
+  sram: {impl: dram, bandwidth: 1TB/s, capacity: 1MiB}
+  hbm:
+    channel:
+      - {impl: dram, bandwidth: 10GB/s, capacity: 1GiB}
+      - {impl: dram, bandwidth: 20GB/s, capacity: 1GiB}
+power: {impl: board, static_power: 1W}
+)"), "grouped.yaml", {"memory.hbm.channel[1].bandwidth=30GB/s"});
+  CHECK(hw->memory_names() == "sram, hbm.channel[0], hbm.channel[1]");
+  CHECK(hw->outermost_memory().path() == "memory.hbm.channel[1]");
+  CHECK(hw->outermost_memory().bandwidth_bps() == Approx(30e9));
+  // A load from a grouped level occupies it by default.
+  Program p = compile(build_workload("gemm:m=8,n=8,k=8,dtype=int8"), *hw);
+  const RunResult a = run_program(p, *hw, "analytic");
+  const RunResult s = run_program(p, *hw, "systemc");
+  CHECK(a.time_s == Approx(s.time_s).epsilon(1e-12));
+  CHECK(a.stats.get("memory.hbm.channel[1].bytes") > 0);
+}
+
+TEST_CASE("an implementation name belongs to one kind", "[hardware][tree][registry]") {
+  Registry r = builtin_registry();
+  CHECK_THROWS_AS(r.add(make_impl<DelayUnit>("link", "hbm", "clash", {})), std::logic_error);
+  CHECK(r.find_impl("memory/hbm") == r.find_impl("hbm"));
+  CHECK(r.find_impl("compute/hbm") == nullptr);
+}
