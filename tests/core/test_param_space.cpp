@@ -38,7 +38,7 @@ std::vector<std::string> run_args(const std::string& workload, std::vector<std::
 
 }  // namespace
 
-TEST_CASE("--set errors name the argument, the key and what is accepted", "[params][cli]") {
+TEST_CASE("set errors name the argument, the key and what is accepted", "[params][cli]") {
   const std::string gpt = "gpt2-small:batch=1,seq=16,layers=1";
   CHECK(error_of(run_args(gpt, {"--set", "workload.sqe=4"})) ==
         "--set 'workload.sqe=4': unknown key 'sqe' for workload gpt2-small; accepted: phase, batch, seq, ctx, "
@@ -71,7 +71,7 @@ TEST_CASE("--set errors name the argument, the key and what is accepted", "[para
             "--set 'compute.clock=1.4GHz': unknown key 'clock' for compute (tensorcore)", 0) == 0);
 }
 
-TEST_CASE("--set workload.<key> on an imported workload is an error", "[params][cli]") {
+TEST_CASE("workload.<key> set on an imported workload is an error", "[params][cli]") {
   const std::string path = std::string(TESSERA_SOURCE_DIR) + "/tests/workloads/data/example_trace.json";
   const std::string e = error_of({"run", "--hw", "h100-sxm", "--workload", path, "--set", "workload.seq=4"});
   CHECK(e.rfind("--set 'workload.seq=4': the workload '" + path +
@@ -80,7 +80,7 @@ TEST_CASE("--set workload.<key> on an imported workload is an error", "[params][
                 0) == 0);
 }
 
-TEST_CASE("--set workload.<key> gives the report of the key written in the spec", "[params][cli]") {
+TEST_CASE("workload.<key> set gives the report of the key written in the spec", "[params][cli]") {
   for (const std::string engine : {"analytic", "systemc:streams=2"}) {
     const auto a = run_cli(run_args("gpt2-small:batch=1,layers=1,seq=32",
                                     {"--engine", engine, "--format", "json"}));
