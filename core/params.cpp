@@ -3,15 +3,24 @@
 #include <fmt/format.h>
 
 #include <charconv>
+#include <optional>
 #include <stdexcept>
 
+#include "core/dtype.h"
 #include "core/error.h"
 
 namespace tessera {
 
 std::string ParamSpec::type_text() const {
   switch (type) {
-    case ParamType::integer: return "int";
+    case ParamType::integer: {
+      std::string s = "int";
+      if (min != std::numeric_limits<int64_t>::min() && max != std::numeric_limits<int64_t>::max())
+        s += fmt::format(" {}..{}", min, max);
+      for (const auto& c : choices) s += "|" + c;
+      return s;
+    }
+    case ParamType::dtype: return "dtype";
     case ParamType::real: return "real";
     case ParamType::quantity: return std::string(unit_symbol(unit));
     case ParamType::text: return "text";
@@ -42,6 +51,10 @@ ParamSpec p_bool(std::string n, std::string d, std::string desc) {
 }
 ParamSpec p_choice(std::string n, std::vector<std::string> c, std::string d, std::string desc) {
   return {std::move(n), ParamType::choice, Unit::none, std::move(d), std::move(desc), std::move(c)};
+}
+
+ParamSpec p_dtype(std::string n, std::string d, std::string desc) {
+  return {std::move(n), ParamType::dtype, Unit::none, std::move(d), std::move(desc), {}};
 }
 
 const Params::Value& Params::at(std::string_view name) const {
@@ -76,39 +89,63 @@ bool Params::has(std::string_view name) const { return m_values.find(name) != m_
 
 namespace {
 
-Params::Value parse_value(const ParamSpec& spec, const std::string& text, std::string_view where) {
-  auto bad = [&](const std::string& why) {
-    return InputError(fmt::format("{}.{}: invalid value '{}': {}; expected {}", where, spec.name,
-                                  text, why,
-                                  spec.type == ParamType::quantity ? unit_examples(spec.unit)
-                                                                   : spec.type_text()));
-  };
+// The value of `text`, or nullopt with *why set.
+std::optional<Params::Value> try_parse(const ParamSpec& spec, const std::string& text, std::string* why) {
   switch (spec.type) {
     case ParamType::integer: {
+      for (const auto& c : spec.choices)
+        if (c == text) return Params::Value(text);
       int64_t v = 0;
       auto [p, ec] = std::from_chars(text.data(), text.data() + text.size(), v);
-      if (ec != std::errc() || p != text.data() + text.size()) throw bad("not an integer");
-      return v;
+      if (ec != std::errc() || p != text.data() + text.size()) {
+        *why = "not an integer";
+        return std::nullopt;
+      }
+      if (v < spec.min || v > spec.max) {
+        *why = v < spec.min ? fmt::format("below the minimum {}", spec.min)
+                            : fmt::format("above the maximum {}", spec.max);
+        return std::nullopt;
+      }
+      return Params::Value(v);
     }
     case ParamType::real:
     case ParamType::quantity: {
-      std::string why;
-      auto v = parse_quantity(text, spec.type == ParamType::real ? Unit::none : spec.unit, &why);
-      if (!v) throw bad(why);
-      return *v;
+      auto v = parse_quantity(text, spec.type == ParamType::real ? Unit::none : spec.unit, why);
+      if (!v) return std::nullopt;
+      return Params::Value(*v);
     }
     case ParamType::boolean:
-      if (text == "true" || text == "1" || text == "yes" || text == "on") return true;
-      if (text == "false" || text == "0" || text == "no" || text == "off") return false;
-      throw bad("not a boolean");
+      if (text == "true" || text == "1" || text == "yes" || text == "on") return Params::Value(true);
+      if (text == "false" || text == "0" || text == "no" || text == "off") return Params::Value(false);
+      *why = "not a boolean";
+      return std::nullopt;
     case ParamType::choice:
       for (const auto& c : spec.choices)
-        if (c == text) return text;
-      throw bad("not one of the choices");
+        if (c == text) return Params::Value(text);
+      *why = "not one of the choices";
+      return std::nullopt;
+    case ParamType::dtype:
+      if (parse_dtype(text)) return Params::Value(text);
+      *why = "unknown dtype";
+      return std::nullopt;
     case ParamType::text:
-      return text;
+      return Params::Value(text);
   }
-  throw bad("unknown type");
+  *why = "unknown type";
+  return std::nullopt;
+}
+
+std::string expected_text(const ParamSpec& spec) {
+  if (spec.type == ParamType::quantity) return unit_examples(spec.unit);
+  if (spec.type == ParamType::dtype) return dtype_names();
+  return spec.type_text();
+}
+
+Params::Value parse_value(const ParamSpec& spec, const std::string& text, std::string_view where) {
+  std::string why;
+  if (auto v = try_parse(spec, text, &why)) return *v;
+  throw InputError(fmt::format("{}.{}: invalid value '{}': {}; expected {}", where, spec.name, text,
+                               why, expected_text(spec)));
 }
 
 }  // namespace
@@ -144,6 +181,54 @@ Params parse_params(const std::vector<ParamSpec>& specs, const YAML::Node& node,
     } else {
       out.set(s.name, parse_value(s, v.as<std::string>(), where));
     }
+  }
+  return out;
+}
+
+std::string param_value_problem(const ParamSpec& spec, const std::string& text) {
+  std::string why;
+  if (try_parse(spec, text, &why)) return "";
+  return fmt::format("{}; expected {}", why, expected_text(spec));
+}
+
+void ParamSpace::declare(std::string path, ParamSpec spec, std::string value) {
+  if (m_decls.use_count() > 1) m_decls = std::make_shared<Decls>(*m_decls);   // copy on write
+  if (!m_decls->index.emplace(path, m_decls->list.size()).second)
+    throw std::logic_error(fmt::format("parameter '{}' declared twice", path));
+  m_decls->list.push_back({std::move(path), std::move(spec)});
+  m_values.push_back(std::move(value));
+  m_changed.push_back(0);
+}
+
+long ParamSpace::find(std::string_view path) const {
+  auto it = m_decls->index.find(path);
+  return it == m_decls->index.end() ? -1 : static_cast<long>(it->second);
+}
+
+const std::string& ParamSpace::value(std::string_view path) const {
+  const long i = find(path);
+  if (i < 0) throw std::logic_error(fmt::format("parameter '{}' was not declared", path));
+  return m_values[static_cast<size_t>(i)];
+}
+
+void ParamSpace::set(std::string_view path, std::string value) {
+  const long i = find(path);
+  if (i < 0) throw InputError(fmt::format("unknown parameter '{}'", path));
+  const ParamSpec& s = spec(static_cast<size_t>(i));
+  std::string why;
+  if (!try_parse(s, value, &why))
+    throw InputError(fmt::format("invalid value '{}' for {}: {}; expected {}", value, path, why,
+                                 expected_text(s)));
+  m_values[static_cast<size_t>(i)] = std::move(value);
+  m_changed[static_cast<size_t>(i)] = 1;
+}
+
+std::vector<std::pair<std::string, std::string>> ParamSpace::changes(std::string_view prefix) const {
+  std::vector<std::pair<std::string, std::string>> out;
+  for (size_t i = 0; i < size(); ++i) {
+    const std::string& p = path(i);
+    if (m_changed[i] && p.size() > prefix.size() && p.compare(0, prefix.size(), prefix) == 0)
+      out.emplace_back(p.substr(prefix.size()), m_values[i]);
   }
   return out;
 }

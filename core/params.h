@@ -5,7 +5,9 @@
 #include <yaml-cpp/yaml.h>
 
 #include <cstdint>
+#include <limits>
 #include <map>
+#include <memory>
 #include <string>
 #include <string_view>
 #include <variant>
@@ -15,7 +17,8 @@
 
 namespace tessera {
 
-enum class ParamType { integer, real, quantity, text, boolean, choice };
+// dtype: a number format name (core/dtype.h, e.g. bf16).
+enum class ParamType { integer, real, quantity, text, boolean, choice, dtype };
 
 struct ParamSpec {
   std::string name;
@@ -23,9 +26,13 @@ struct ParamSpec {
   Unit unit = Unit::none;            // quantity only
   std::string default_value;         // as written in a YAML file; empty = required
   std::string description;
-  std::vector<std::string> choices;  // choice only
+  std::vector<std::string> choices;  // choice: the accepted values; integer: accepted words (auto)
+  int64_t min = std::numeric_limits<int64_t>::min();  // integer only: accepted range
+  int64_t max = std::numeric_limits<int64_t>::max();
   bool required() const { return default_value.empty(); }
-  std::string type_text() const;     // "int", "real", "GHz"..., "one of a|b"
+  // "int", "real", "GHz"..., "a|b"; an integer bounded on both sides shows its range
+  // ("int 1..16"), accepted words follow ("int|auto").
+  std::string type_text() const;
 };
 
 // Shorthands used by the components' declarations.
@@ -36,6 +43,11 @@ ParamSpec p_text(std::string name, std::string def, std::string desc);
 ParamSpec p_bool(std::string name, std::string def, std::string desc);
 ParamSpec p_choice(std::string name, std::vector<std::string> choices, std::string def,
                    std::string desc);
+ParamSpec p_dtype(std::string name, std::string def, std::string desc);
+
+// Empty when `text` is a valid value of `spec`; otherwise why not and what is
+// expected, e.g. "not an integer; expected int".
+std::string param_value_problem(const ParamSpec& spec, const std::string& text);
 
 // Parsed values of one component instance.
 class Params {
@@ -60,5 +72,46 @@ class Params {
 // keys, missing required keys and malformed values.
 Params parse_params(const std::vector<ParamSpec>& specs, const YAML::Node& node,
                     std::string_view where, const std::vector<std::string>& ignore = {"impl"});
+
+// One parameter space: every settable parameter of a run under its path
+// ("compute.max_clock", "workload.seq", "engine.streams"), with its declaration
+// and current value (as text, the way `--set` writes it).
+//
+// Contract: the declarations are shared, immutable, among copies; a copy owns
+// only its values. Copying a space and set()ting one value therefore copies one
+// vector of short strings and reads no file: cheap enough for sweeps.
+class ParamSpace {
+ public:
+  // Declares `path` with its current value. Paths keep the order of declaration.
+  // Throws std::logic_error on a duplicate path.
+  void declare(std::string path, ParamSpec spec, std::string value);
+  size_t size() const { return m_values.size(); }
+  const std::string& path(size_t i) const { return m_decls->list[i].path; }
+  const ParamSpec& spec(size_t i) const { return m_decls->list[i].spec; }
+  const std::string& value(size_t i) const { return m_values[i]; }
+  bool changed(size_t i) const { return m_changed[i] != 0; }   // set() since declared
+  // Index of `path`, or -1.
+  long find(std::string_view path) const;
+  const std::string& value(std::string_view path) const;   // std::logic_error if absent
+  // Validates `value` against the declaration and stores it. Throws InputError:
+  // "unknown parameter 'p'" or "invalid value 'v' for p: why; expected what".
+  void set(std::string_view path, std::string value);
+  // Paths under `prefix` ("workload.") with the prefix stripped, and their
+  // values, for the entries set() since declaration.
+  std::vector<std::pair<std::string, std::string>> changes(std::string_view prefix) const;
+
+ private:
+  struct Decl {
+    std::string path;
+    ParamSpec spec;
+  };
+  struct Decls {
+    std::vector<Decl> list;
+    std::map<std::string, size_t, std::less<>> index;
+  };
+  std::shared_ptr<Decls> m_decls = std::make_shared<Decls>();
+  std::vector<std::string> m_values;
+  std::vector<unsigned char> m_changed;
+};
 
 }  // namespace tessera

@@ -87,10 +87,111 @@ const std::vector<WorkloadParam>& common_workload_params() {
   static const std::vector<WorkloadParam> params = {
       {"train", "0",
        "1: one training step (forward, backward from a given output gradient, optimizer step); "
-       "kernel-level workloads: the op's backward with its inputs requiring grad"},
+       "kernel-level workloads: the op's backward with its inputs requiring grad",
+       ParamType::choice, {"0", "1"}},
       {"optimizer", "adamw",
-       "with train=1: adamw (torch.optim.AdamW, foreach), adamw_fused (fused=True), sgd, sgd_momentum, none"}};
+       "with train=1: adamw (torch.optim.AdamW, foreach), adamw_fused (fused=True), sgd, sgd_momentum, none",
+       ParamType::choice, {"adamw", "adamw_fused", "sgd", "sgd_momentum", "none"}}};
   return params;
+}
+
+ParamSpec WorkloadParam::spec() const {
+  ParamSpec s{name, type, Unit::none, default_value, description, choices};
+  if (type == ParamType::integer) s.min = min;
+  return s;
+}
+
+const WorkloadInfo* find_builtin_workload(const std::string& name) {
+  for (const auto& w : builtin_workloads())
+    if (w.name == name) return &w;
+  return nullptr;
+}
+
+namespace {
+
+// The name of a built-in workload spec and its key=value items in order
+// (an item without '=' is kept whole as its key, value empty).
+struct SpecItems {
+  std::string name;
+  std::vector<std::pair<std::string, std::string>> items;
+};
+
+SpecItems split_spec(const std::string& spec) {
+  SpecItems s;
+  const auto colon = spec.find(':');
+  s.name = spec.substr(0, colon);
+  if (colon == std::string::npos) return s;
+  const std::string rest = spec.substr(colon + 1);
+  for (size_t pos = 0; pos < rest.size();) {
+    size_t comma = rest.find(',', pos);
+    if (comma == std::string::npos) comma = rest.size();
+    const std::string item = rest.substr(pos, comma - pos);
+    pos = comma + 1;
+    if (item.empty()) continue;
+    const auto eq = item.find('=');
+    s.items.emplace_back(item.substr(0, eq), eq == std::string::npos ? "" : item.substr(eq + 1));
+  }
+  return s;
+}
+
+// The built-in workload of `spec`; `where` prefixes the errors (an imported
+// file, an unknown name).
+const WorkloadInfo& builtin_of(const std::string& spec, const std::string& name, const std::string& where) {
+  std::error_code ec;
+  if (std::filesystem::is_regular_file(spec, ec))
+    throw InputError(fmt::format("{}: the workload '{}' is an imported file; its parameters are fixed "
+                                 "(workload.<key> applies to built-in workloads: {})",
+                                 where, spec, workload_names()));
+  const WorkloadInfo* info = find_builtin_workload(name);
+  if (!info)
+    throw InputError(fmt::format("{}: unknown workload '{}'; accepted: {}", where, name, workload_names()));
+  return *info;
+}
+
+}  // namespace
+
+std::string workload_spec_with(const std::string& spec, const std::string& key,
+                               const std::string& value, const std::string& set_arg) {
+  const std::string where = fmt::format("--set '{}'", set_arg);
+  SpecItems s = split_spec(spec);
+  const WorkloadInfo& info = builtin_of(spec, s.name, where);
+  const WorkloadParam* decl = nullptr;
+  for (const auto& p : info.params)
+    if (p.name == key) decl = &p;
+  for (const auto& p : common_workload_params())
+    if (p.name == key) decl = &p;
+  if (!decl)
+    throw InputError(fmt::format("{}: unknown key '{}' for workload {}; accepted: {}", where, key,
+                                 info.name, accepted_keys(info)));
+  if (const std::string why = param_value_problem(decl->spec(), value); !why.empty())
+    throw InputError(fmt::format("{}: invalid value '{}' for workload.{}: {}", where, value, key, why));
+  bool replaced = false;
+  for (auto& [k, v] : s.items)
+    if (k == key) {
+      v = value;
+      replaced = true;
+    }
+  if (!replaced) s.items.emplace_back(key, value);
+  std::string out = s.name;
+  for (size_t i = 0; i < s.items.size(); ++i)
+    out += (i == 0 ? ":" : ",") + s.items[i].first +
+           (s.items[i].second.empty() && s.items[i].first != key ? "" : "=" + s.items[i].second);
+  return out;
+}
+
+std::vector<std::pair<WorkloadParam, std::string>> workload_param_values(const std::string& spec) {
+  const SpecItems s = split_spec(spec);
+  const WorkloadInfo& info = builtin_of(spec, s.name, "--workload");
+  std::vector<std::pair<WorkloadParam, std::string>> out;
+  auto add = [&](const WorkloadParam& p) {
+    std::string v = p.default_value;
+    for (const auto& [k, given] : s.items)
+      if (k == p.name) v = given;
+    out.emplace_back(p, v);
+  };
+  for (const auto& p : info.params) add(p);
+  for (const auto& p : common_workload_params()) add(p);
+  return out;
 }
 
 int64_t wl_int(const std::map<std::string, std::string>& p, const std::string& key) {

@@ -7,14 +7,25 @@
 #include <string>
 #include <vector>
 
+#include "core/params.h"
 #include "workloads/ir.h"
 
 namespace tessera {
 
+// A workload parameter's declaration. Unless declared otherwise a parameter is a
+// positive integer; `choices` lists the accepted values of a choice and the
+// words an integer also accepts ("auto"). The declaration drives `--set
+// workload.<key>` validation and `tessera list params`; builders read the
+// values with wl_int/wl_dtype/... (below).
 struct WorkloadParam {
   std::string name;
   std::string default_value;   // empty = required
   std::string description;
+  ParamType type = ParamType::integer;
+  std::vector<std::string> choices = {};
+  int64_t min = 1;              // integer only
+  // As a ParamSpec (name, type, default, description, choices, min).
+  ParamSpec spec() const;
 };
 
 struct WorkloadInfo {
@@ -35,6 +46,22 @@ const std::vector<WorkloadParam>& common_workload_params();
 // Parses the spec, checks keys against the declaration, fills defaults, builds
 // and validates. Throws InputError naming the spec, the key and what is accepted.
 Graph build_workload(const std::string& spec);
+
+// The built-in workload called `name`, or nullptr.
+const WorkloadInfo* find_builtin_workload(const std::string& name);
+
+// `spec` with key=value set: an existing key's value is replaced in place, a new
+// key is appended, so the result equals the spec written with the key in it.
+// `set_arg` (the whole `--set` argument) prefixes every error: the workload is
+// an imported file, the key is unknown (the accepted keys follow), the value
+// does not fit the declared type.
+std::string workload_spec_with(const std::string& spec, const std::string& key,
+                               const std::string& value, const std::string& set_arg);
+
+// The declared parameters of a built-in workload spec (its own, then the common
+// ones) with their current values: as given in the spec, else the default
+// (empty when required and missing). Throws InputError for an unknown name.
+std::vector<std::pair<WorkloadParam, std::string>> workload_param_values(const std::string& spec);
 
 // Helpers for builders: typed access to validated parameters (throw InputError).
 int64_t wl_int(const std::map<std::string, std::string>& p, const std::string& key);

@@ -4,6 +4,7 @@
 #include <fmt/format.h>
 #include <fmt/ostream.h>
 
+#include <algorithm>
 #include <filesystem>
 #include <fstream>
 #include <iostream>
@@ -11,6 +12,7 @@
 
 #include "models/compute/systolic_array.h"
 #include "isa/asm.h"
+#include "sim/cli/param_space.h"
 #include "sim/engines/engine.h"
 #include "sim/precision.h"
 #include "sim/propagate.h"
@@ -28,12 +30,111 @@ namespace fs = std::filesystem;
 
 namespace {
 
+// First path components of the hardware description's keys.
+const std::vector<std::string>& hw_namespaces() {
+  static const std::vector<std::string> names = {"compute", "memory", "power", "numerics", "name", "description"};
+  return names;
+}
+
+// The text of the YAML scalar at `path` (dot-separated) under `root`; empty when absent.
+std::string tree_text(const YAML::Node& root, const std::string& path, const std::string& key) {
+  std::vector<YAML::Node> chain{root};
+  for (size_t pos = 0; pos <= path.size();) {
+    size_t dot = path.find('.', pos);
+    if (dot == std::string::npos) dot = path.size();
+    const YAML::Node child = static_cast<const YAML::Node&>(chain.back())[path.substr(pos, dot - pos)];
+    if (!child || !child.IsMap()) return "";
+    chain.push_back(child);
+    pos = dot + 1;
+  }
+  const YAML::Node v = static_cast<const YAML::Node&>(chain.back())[key];
+  return v && v.IsScalar() ? v.as<std::string>() : "";
+}
+
+}  // namespace
+
+RunSettings resolve_sets(const std::string& workload, const std::string& engine_spec,
+                         const std::vector<std::string>& sets) {
+  RunSettings r;
+  r.workload = workload;
+  r.engine = parse_engine_spec(engine_spec);
+  for (const auto& set : sets) {
+    const size_t eq = set.find('=');
+    const std::string path = set.substr(0, eq);
+    const size_t dot = path.find('.');
+    const std::string ns = path.substr(0, dot);
+    if (eq == std::string::npos ||
+        std::find(hw_namespaces().begin(), hw_namespaces().end(), ns) != hw_namespaces().end()) {
+      r.hw_sets.push_back(set);   // load_hardware() names the argument and key at fault
+      continue;
+    }
+    if (ns != "workload" && ns != "engine")
+      throw InputError(fmt::format("--set '{}': unknown namespace '{}'; accepted: compute, memory, power, "
+                                   "numerics, name, description (hardware), workload, engine",
+                                   set, ns));
+    const std::string key = dot == std::string::npos ? "" : path.substr(dot + 1);
+    const std::string value = set.substr(eq + 1);
+    if (key.empty() || value.empty())
+      throw InputError(fmt::format("--set '{}': expected {}.<key>=value", set, ns));
+    if (ns == "engine") {
+      set_engine_option(r.engine, key, value, set);
+      continue;
+    }
+    if (r.workload.empty())
+      throw InputError(fmt::format("--set '{}': needs --workload (workload.<key> sets a parameter of the "
+                                   "workload spec)", set));
+    r.workload = workload_spec_with(r.workload, key, value, set);
+  }
+  check_engine_options(r.engine);
+  return r;
+}
+
+ParamSpace run_param_space(const Hardware& hw, const std::string& workload, const EngineOptions& engine) {
+  ParamSpace space;
+  for (const Component* c : hw.components()) {
+    const ImplInfo* impl = builtin_registry().find(c->kind(), c->impl());
+    if (!impl) continue;
+    for (const auto& s : impl->params) {
+      std::string v = tree_text(hw.tree, c->path(), s.name);
+      space.declare(c->path() + "." + s.name, s, v.empty() ? s.default_value : v);
+    }
+  }
+  for (const auto& s : numerics_param_specs()) {
+    std::string v = tree_text(hw.tree, "numerics", s.name);
+    space.declare("numerics." + s.name, s, v.empty() ? s.default_value : v);
+  }
+  std::error_code ec;
+  if (!workload.empty() && !fs::is_regular_file(workload, ec))
+    for (const auto& [p, v] : workload_param_values(workload)) space.declare("workload." + p.name, p.spec(), v);
+  for (const auto& s : engine_param_specs())
+    space.declare("engine." + s.name, s, engine_option_value(engine, s.name));
+  return space;
+}
+
+RunSettings settings_of(const ParamSpace& space, const RunSettings& base) {
+  RunSettings r = base;
+  for (size_t i = 0; i < space.size(); ++i) {
+    if (!space.changed(i)) continue;
+    const std::string& path = space.path(i);
+    const std::string set = path + "=" + space.value(i);
+    if (path.rfind("workload.", 0) == 0)
+      r.workload = workload_spec_with(r.workload, path.substr(9), space.value(i), set);
+    else if (path.rfind("engine.", 0) == 0)
+      set_engine_option(r.engine, path.substr(7), space.value(i), set);
+    else
+      r.hw_sets.push_back(set);
+  }
+  return r;
+}
+
+namespace {
+
 constexpr const char* kUsage = R"(usage: tessera <command> [options]
 
 commands:
   run        simulate a workload (or a compiled program) on a hardware description
   compile    compile a workload for a hardware target and print the program
-  list       list hw | workloads | components | formats | engines
+  list       list hw | workloads | components | formats | engines | params
   compare    predict measured records (JSONL) and report the error per section
   calibrate  fit the GPU model's efficiencies to measured microbenchmarks
 
@@ -142,7 +243,9 @@ int cmd_run(const std::vector<std::string>& args, std::ostream& out) {
       "workload", po::value(&workload), "workload spec name:key=value,... or a trace/topology/ONNX file")(
       "program", po::value(&program), "run a program file written by 'tessera compile --emit asm'")(
       "engine", po::value(&engine), "analytic (default) | systemc | systemc:streams=N (N = 1..16 kernels in flight)")(
-      "set", po::value(&sets)->composing(), "override a hardware key: path.to.key=value (repeatable)")(
+      "set", po::value(&sets)->composing(),
+      "set a parameter: path=value, e.g. compute.max_clock=1.4GHz, workload.seq=4096, engine.streams=2 "
+      "(repeatable; 'tessera list params' shows every path)")(
       "format", po::value(&format), "text (default) | json | csv | scalesim (SCALE-Sim CSVs into --out DIR)")(
       "out", po::value(&out_path), "write the report to this file instead of stdout")(
       "precision", "add each op's output error vs an fp64 reference (bit-exact emulation)")(
@@ -166,8 +269,10 @@ int cmd_run(const std::vector<std::string>& args, std::ostream& out) {
     throw InputError("--precision: needs --workload (a program file has no operand formats per op)");
   if (format == "scalesim" && (out_path.empty() || workload.empty()))
     throw InputError("--format scalesim: needs --workload and --out DIR (the report directory)");
-  auto eng = make_engine(engine);
-  auto hw = load_hardware(hw_name, sets);
+  const RunSettings settings = resolve_sets(workload, engine, sets);
+  workload = settings.workload;
+  auto eng = make_engine(settings.engine);
+  auto hw = load_hardware(hw_name, settings.hw_sets);
   Program prog;
   nlohmann::json precision;
   std::map<std::string, double> info;   // the workload's graph.info
@@ -228,7 +333,7 @@ int cmd_compile(const std::vector<std::string>& args, std::ostream& out) {
   po::options_description desc("tessera compile options");
   desc.add_options()("help,h", "show this help")("hw", po::value(&hw_name), "hardware preset or file")(
       "workload", po::value(&workload), "workload spec or file")(
-      "set", po::value(&sets)->composing(), "override a hardware key: path.to.key=value")(
+      "set", po::value(&sets)->composing(), "set a hardware or workload parameter: path=value")(
       "emit", po::value(&emit_kind), "asm (default)")("out", po::value(&out_path), "output file");
   auto vm = parse(desc, args, "compile");
   if (vm.count("help")) {
@@ -239,14 +344,54 @@ int cmd_compile(const std::vector<std::string>& args, std::ostream& out) {
     throw InputError("tessera compile: --hw and --workload are required");
   if (emit_kind != "asm")
     throw InputError(fmt::format("--emit: unknown output '{}'; accepted: asm", emit_kind));
-  auto hw = load_hardware(hw_name, sets);
-  const Program p = compile(build_workload(workload), *hw);
+  for (const auto& s : sets)
+    if (s.rfind("engine.", 0) == 0)
+      throw InputError(fmt::format("--set '{}': engine parameters apply to 'tessera run' (compile runs no "
+                                   "engine)", s));
+  const RunSettings settings = resolve_sets(workload, "analytic", sets);
+  auto hw = load_hardware(hw_name, settings.hw_sets);
+  const Program p = compile(build_workload(settings.workload), *hw);
   emit(disassemble(p), out_path, out);
+  return 0;
+}
+
+// `tessera list params`: every settable path of a run with its current value,
+// type or unit and description, in the parameter space's order.
+int list_params(const std::vector<std::string>& args, std::ostream& out) {
+  std::string hw_name, workload, engine = "analytic";
+  std::vector<std::string> sets;
+  po::options_description desc("tessera list params options");
+  desc.add_options()("help,h", "show this help")("hw", po::value(&hw_name), "hardware preset or file (required)")(
+      "workload", po::value(&workload), "workload spec (adds its workload.* parameters)")(
+      "engine", po::value(&engine), "engine, as for 'tessera run' (default analytic)")(
+      "set", po::value(&sets)->composing(), "set a parameter first: path=value");
+  auto vm = parse(desc, std::vector<std::string>(args.begin() + 1, args.end()), "list params");
+  if (vm.count("help")) {
+    out << desc;
+    return 0;
+  }
+  if (hw_name.empty()) throw InputError("tessera list params: --hw is required (a preset name or a file)");
+  const RunSettings settings = resolve_sets(workload, engine, sets);
+  if (!settings.workload.empty()) build_workload(settings.workload);   // reports a bad spec
+  const auto hw = load_hardware(hw_name, settings.hw_sets);
+  const ParamSpace space = run_param_space(*hw, settings.workload, settings.engine);
+  size_t wp = 4, wv = 5, wt = 4;
+  auto shown = [](const std::string& v) { return v.empty() ? std::string("(required)") : v; };
+  for (size_t i = 0; i < space.size(); ++i) {
+    wp = std::max(wp, space.path(i).size());
+    wv = std::max(wv, shown(space.value(i)).size());
+    wt = std::max(wt, space.spec(i).type_text().size());
+  }
+  fmt::print(out, "{:<{}}  {:<{}}  {:<{}}  {}\n", "path", wp, "value", wv, "type", wt, "description");
+  for (size_t i = 0; i < space.size(); ++i)
+    fmt::print(out, "{:<{}}  {:<{}}  {:<{}}  {}\n", space.path(i), wp, shown(space.value(i)), wv,
+               space.spec(i).type_text(), wt, space.spec(i).description);
   return 0;
 }
 
 int cmd_list(const std::vector<std::string>& args, std::ostream& out) {
   const std::string what = args.empty() ? "" : args[0];
+  if (what == "params") return list_params(args, out);
   if (what == "hw") {
     for (const auto& name : hw_preset_names()) {
       std::string desc;
@@ -302,7 +447,7 @@ int cmd_list(const std::vector<std::string>& args, std::ostream& out) {
     return 0;
   }
   throw InputError(fmt::format("tessera list: unknown list '{}'; accepted: hw, workloads, components, "
-                               "formats, engines", what));
+                               "formats, engines, params", what));
 }
 
 int cmd_compare(const std::vector<std::string>& args, std::ostream& out) {

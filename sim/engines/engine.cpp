@@ -207,7 +207,7 @@ RunResult finish_run(const Program& p, const Hardware& hw, const std::string& en
 
 std::vector<std::string> engine_names() { return {"analytic", "systemc"}; }
 
-std::unique_ptr<Engine> make_engine(const std::string& name) {
+EngineOptions parse_engine_spec(const std::string& name) {
   const size_t colon = name.find(':');
   const std::string base = name.substr(0, colon);
   const std::string options = colon == std::string::npos ? "" : name.substr(colon + 1);
@@ -217,7 +217,7 @@ std::unique_ptr<Engine> make_engine(const std::string& name) {
       throw InputError(fmt::format("--engine analytic: takes no options, got '{}'; it runs kernels one "
                                    "after another (for concurrent kernels: systemc:{})",
                                    options, streams_help));
-    return make_analytic_engine();
+    return EngineOptions{"analytic", 1};
   }
   if (base != "systemc")
     throw InputError(fmt::format("--engine: unknown engine '{}'; accepted: analytic, systemc, systemc:{}",
@@ -249,7 +249,58 @@ std::unique_ptr<Engine> make_engine(const std::string& name) {
       streams = v;
     }
   }
-  return make_systemc_engine(streams);
+  return EngineOptions{"systemc", streams};
 }
+
+const std::vector<ParamSpec>& engine_param_specs() {
+  static const std::vector<ParamSpec> specs = [] {
+    std::vector<ParamSpec> s = {
+        p_choice("name", {"analytic", "systemc"}, "analytic",
+                 "analytic: closed-form pipeline timing; systemc: SystemC processes and TLM-2.0 memories"),
+        p_int("streams", "1", "systemc: most independent kernels in flight (analytic: 1)")};
+    s[1].min = 1;
+    s[1].max = k_max_streams;
+    return s;
+  }();
+  return specs;
+}
+
+std::string engine_option_value(const EngineOptions& o, const std::string& key) {
+  if (key == "name") return o.name;
+  if (key == "streams") return std::to_string(o.streams);
+  throw std::logic_error("engine option '" + key + "' was not declared");
+}
+
+void set_engine_option(EngineOptions& o, const std::string& key, const std::string& value,
+                       const std::string& set_arg) {
+  const ParamSpec* spec = nullptr;
+  std::string accepted;
+  for (const auto& s : engine_param_specs()) {
+    if (s.name == key) spec = &s;
+    accepted += (accepted.empty() ? "" : ", ") + s.name;
+  }
+  if (!spec)
+    throw InputError(fmt::format("--set '{}': unknown key '{}' for engine; accepted: {}", set_arg, key, accepted));
+  if (const std::string why = param_value_problem(*spec, value); !why.empty())
+    throw InputError(fmt::format("--set '{}': invalid value '{}' for engine.{}: {}", set_arg, value, key, why));
+  if (key == "name") o.name = value;
+  else o.streams = std::stoi(value);
+}
+
+void check_engine_options(const EngineOptions& o) {
+  if (o.name == "analytic" && o.streams != 1)
+    throw InputError(fmt::format("--set 'engine.streams={}': the analytic engine runs kernels one after "
+                                 "another; streams applies to engine.name=systemc (--engine systemc)",
+                                 o.streams));
+}
+
+std::unique_ptr<Engine> make_engine(const EngineOptions& o) {
+  check_engine_options(o);
+  if (o.name == "systemc") return make_systemc_engine(o.streams);
+  return make_analytic_engine();
+}
+
+std::unique_ptr<Engine> make_engine(const std::string& spec) { return make_engine(parse_engine_spec(spec)); }
+
 
 }  // namespace tessera

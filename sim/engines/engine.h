@@ -73,9 +73,30 @@ class Engine {
 inline constexpr int k_max_streams = 16;
 
 std::vector<std::string> engine_names();
-// "analytic", "systemc" or "systemc:streams=N" (N = 1..k_max_streams; "systemc"
-// is streams=1). Throws InputError naming the option and what is accepted.
-std::unique_ptr<Engine> make_engine(const std::string& name);
+
+// The engine parameters (paths engine.<name> of the parameter space).
+struct EngineOptions {
+  std::string name = "analytic";   // analytic | systemc
+  int streams = 1;                 // systemc: kernels in flight, 1..k_max_streams
+};
+// Their declarations: name (choice), streams (int 1..k_max_streams).
+const std::vector<ParamSpec>& engine_param_specs();
+// The value of one parameter as text ("systemc", "2").
+std::string engine_option_value(const EngineOptions& o, const std::string& key);
+// Parses an --engine argument: "analytic", "systemc" or "systemc:streams=N"
+// (N = 1..k_max_streams; "systemc" is streams=1). Throws InputError naming the
+// option and what is accepted.
+EngineOptions parse_engine_spec(const std::string& spec);
+// `o` with key=value set (`--set engine.<key>=<value>`); errors start with
+// "--set '<set_arg>': " and name what is accepted. Call check_engine_options
+// once every key is set.
+void set_engine_option(EngineOptions& o, const std::string& key, const std::string& value,
+                       const std::string& set_arg);
+// Throws InputError when the options do not combine (streams > 1 on analytic).
+void check_engine_options(const EngineOptions& o);
+std::unique_ptr<Engine> make_engine(const EngineOptions& o);
+// make_engine(parse_engine_spec(spec)).
+std::unique_ptr<Engine> make_engine(const std::string& spec);
 
 std::unique_ptr<Engine> make_analytic_engine();
 // streams: most kernels in flight at once (1 = one after another).

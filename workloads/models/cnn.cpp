@@ -211,7 +211,7 @@ Graph build_vgg16(const std::map<std::string, std::string>& p) {
 std::vector<WorkloadParam> cnn_params() {
   return {{"batch", "1", "images"},
           {"image", "224", "input height = width in pixels"},
-          {"dtype", "bf16", "operand format"}};
+          {"dtype", "bf16", "operand format", ParamType::dtype}};
 }
 
 }  // namespace

@@ -186,8 +186,8 @@ void add_evoformer_workloads(std::vector<WorkloadInfo>& out) {
                   {"c_opm", "32", "outer product mean channels"},
                   {"c_tri", "128", "triangle multiplication channels"},
                   {"transition", "4", "transition widening factor"},
-                  {"attn", "fused", "fused (one attention kernel with bias) or eager (unfused)"},
-                  {"dtype", "bf16", "operand format"}},
+                  {"attn", "fused", "fused (one attention kernel with bias) or eager (unfused)", ParamType::choice, {"fused", "eager"}},
+                  {"dtype", "bf16", "operand format", ParamType::dtype}},
                  build_evoformer});
 }
 

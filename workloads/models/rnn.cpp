@@ -74,7 +74,7 @@ void add_rnn_workloads(std::vector<WorkloadInfo>& out) {
                   {"input", "1024", "input features"},
                   {"hidden", "1024", "hidden units"},
                   {"layers", "2", "stacked layers"},
-                  {"dtype", "bf16", "operand format"}},
+                  {"dtype", "bf16", "operand format", ParamType::dtype}},
                  build_lstm});
 }
 

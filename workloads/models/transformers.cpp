@@ -267,18 +267,18 @@ Graph build_decoder_at(const Params& p) {
 
 std::vector<WorkloadParam> decoder_params(int64_t default_seq) {
   return {{"phase", "prefill", "prefill (seq new tokens, causal) or decode (one new token per "
-                               "sequence against a cache of ctx tokens)"},
+                               "sequence against a cache of ctx tokens)", ParamType::choice, {"prefill", "decode"}},
           {"batch", "1", "sequences"},
           {"seq", std::to_string(default_seq), "prefill tokens per sequence"},
           {"ctx", std::to_string(default_seq), "decode: tokens already in the KV cache"},
-          {"layers", "auto", "decoder layers to build (auto: all)"},
-          {"embed", "1", "0: omit embeddings and the final norm (decoder layers only)"},
+          {"layers", "auto", "decoder layers to build (auto: all)", ParamType::integer, {"auto"}},
+          {"embed", "1", "0: omit embeddings and the final norm (decoder layers only)", ParamType::boolean},
           {"cache", "dynamic", "KV cache: dynamic (HF DynamicCache, torch.cat) or static "
-                               "(preallocated, index_copy_)"},
-          {"attn", "sdpa", "sdpa (fused kernel) or eager (unfused math path)"},
+                               "(preallocated, index_copy_)", ParamType::choice, {"dynamic", "static"}},
+          {"attn", "sdpa", "sdpa (fused kernel) or eager (unfused math path)", ParamType::choice, {"sdpa", "eager"}},
           {"kernels", "eager", "eager: HF's Python-level norms/activations/rotary tables, one kernel "
-                               "per operation; fused: one kernel per norm/activation"},
-          {"dtype", "bf16", "operand format"}};
+                               "per operation; fused: one kernel per norm/activation", ParamType::choice, {"eager", "fused"}},
+          {"dtype", "bf16", "operand format", ParamType::dtype}};
 }
 
 // ---------------------------------------------------------------------------
@@ -349,9 +349,9 @@ Graph build_bert_large(const Params& p) { return build_bert("bert-large", {24, 1
 std::vector<WorkloadParam> bert_params() {
   return {{"batch", "1", "sequences"},
           {"seq", "128", "tokens per sequence (<= 512)"},
-          {"layers", "auto", "encoder layers to build (auto: all)"},
-          {"attn", "sdpa", "sdpa (fused kernel) or eager (unfused math path)"},
-          {"dtype", "bf16", "operand format"}};
+          {"layers", "auto", "encoder layers to build (auto: all)", ParamType::integer, {"auto"}},
+          {"attn", "sdpa", "sdpa (fused kernel) or eager (unfused math path)", ParamType::choice, {"sdpa", "eager"}},
+          {"dtype", "bf16", "operand format", ParamType::dtype}};
 }
 
 // ---------------------------------------------------------------------------
@@ -543,8 +543,8 @@ void add_transformer_workloads(std::vector<WorkloadInfo>& out) {
                  {{"batch", "1", "sentence pairs"},
                   {"src", "128", "source tokens"},
                   {"tgt", "128", "target tokens"},
-                  {"attn", "sdpa", "sdpa (fused kernel) or eager (unfused math path)"},
-                  {"dtype", "bf16", "operand format"}},
+                  {"attn", "sdpa", "sdpa (fused kernel) or eager (unfused math path)", ParamType::choice, {"sdpa", "eager"}},
+                  {"dtype", "bf16", "operand format", ParamType::dtype}},
                  build_transformer_base});
   out.push_back({"moe", "mixture-of-experts decoder layers (Mixtral-8x7B shape, top-k routing); "
                  "info reports active and total parameters",
@@ -557,8 +557,8 @@ void add_transformer_workloads(std::vector<WorkloadInfo>& out) {
                   {"ffn", "14336", "expert hidden width"},
                   {"experts", "8", "experts per layer"},
                   {"top_k", "2", "experts per token"},
-                  {"attn", "sdpa", "sdpa (fused kernel) or eager (unfused math path)"},
-                  {"dtype", "bf16", "operand format"}},
+                  {"attn", "sdpa", "sdpa (fused kernel) or eager (unfused math path)", ParamType::choice, {"sdpa", "eager"}},
+                  {"dtype", "bf16", "operand format", ParamType::dtype}},
                  build_moe});
 }
 
