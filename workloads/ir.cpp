@@ -98,14 +98,10 @@ double backward_flops_per_elem(OpKind k) {
 // sum of squares: 3 per element) plus the inference form's 4.
 constexpr double k_batchnorm_training_flops = 7;
 
-// PyTorch's embedding_dense_backward_cuda (aten/src/ATen/native/cuda/Embedding.cu)
-// takes a direct path (at::zeros of the weight gradient, then
-// embedding_backward_feature_kernel) up to 3072 indices, and above that sorts the
-// indices first (EmbeddingBackwardKernel.cu).
-constexpr int64_t k_embedding_direct_indices = 3072;
-// The sorted path: cuda::cub::radix_sort_pairs of the int64 indices with their
-// positions over all 64 key bits (Embedding.cu passes no bit range), i.e. 8 passes
-// of 8 bits, each reading and writing keys and values (4 x 8 bytes per index).
+// The sorted path of the embedding backward (above k_embedding_direct_indices,
+// ir.h): cuda::cub::radix_sort_pairs of the int64 indices with their positions
+// over all 64 key bits (Embedding.cu passes no bit range), i.e. 8 passes of 8 bits,
+// each reading and writing keys and values (4 x 8 bytes per index).
 constexpr double k_embedding_sort_bytes_per_index = 8 * 4 * 8;
 
 }  // namespace

@@ -128,6 +128,13 @@ struct ConvGemm {
 };
 ConvGemm conv_gemm_dims(const Op& conv);
 
+// PyTorch's embedding_dense_backward_cuda (aten/src/ATen/native/cuda/Embedding.cu)
+// takes a direct path (at::zeros of the weight gradient, then
+// embedding_backward_feature_kernel) up to this many indices, and above that sorts
+// the indices first (EmbeddingBackwardKernel.cu): the embedding backward's traffic
+// (ir.cpp) and its launches (training/autograd.cpp) both switch here.
+inline constexpr int64_t k_embedding_direct_indices = 3072;
+
 // Backward and optimizer ops (attr backward=1, conv grad > 0, kind optimizer,
 // batchnorm training=1): what a training step appends besides plain matmul, add,
 // mul, copy and reduce kernels.
