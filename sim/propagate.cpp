@@ -425,10 +425,7 @@ nlohmann::json propagate_error(const Graph& g, const Hardware& hw, const Precisi
   for (size_t i = 0; i < g.ops.size(); ++i) {
     const Op& op = g.ops[i];
     const DType operand = hw.compute().operand_dtype(op);
-    const auto own = hw.compute().accumulation(operand);
-    models.push_back(own ? *own
-                         : numerics::accumulation_preset(
-                               accumulation_preset_for(hw, operand, op.get("fast_accum", 0) != 0)));
+    models.push_back(accumulation_model_for(hw, op, operand));
     Path r{true, nullptr}, e{false, &models.back()};
     ref[i] = ex.run(i, r, ref);
     if (operand == op.dtype) {
