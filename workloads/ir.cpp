@@ -223,13 +223,16 @@ ConvGemm conv_gemm_dims(const Op& op) {
   }
 }
 
+int64_t conv_weight_elems(const Op& op) {
+  return op.at("cout") * (op.at("cin") / op.get("groups", 1)) * op.at("r") * op.at("s");
+}
+
 int64_t op_out_elems(const Op& op) {
   switch (op.kind) {
     case OpKind::matmul: return op.at("batch") * op.at("m") * op.at("n");
     case OpKind::conv2d: {
-      const int64_t g = op.get("groups", 1);
       if (op.get("grad", 0) == 1) return op.at("n") * op.at("cin") * op.at("h") * op.at("w");
-      if (op.get("grad", 0) == 2) return op.at("cout") * (op.at("cin") / g) * op.at("r") * op.at("s");
+      if (op.get("grad", 0) == 2) return conv_weight_elems(op);
       const int64_t dil = op.get("dilation", 1);
       return op.at("n") * op.at("cout") * conv_out_dim(op.at("h"), op.at("r"), op.at("stride"), op.at("pad"), dil) *
              conv_out_dim(op.at("w"), op.at("s"), op.at("stride"), op.at("pad"), dil);
@@ -266,7 +269,7 @@ OpTraffic training_traffic(const Op& op) {
       const double wo = conv_out_dim(op.at("w"), op.at("s"), op.at("stride"), op.at("pad"), dil);
       const double x = d("n") * d("cin") * d("h") * d("w");
       const double dy = d("n") * d("cout") * ho * wo;
-      const double wgt = d("cout") * (d("cin") / static_cast<double>(op.get("groups", 1))) * d("r") * d("s");
+      const double wgt = static_cast<double>(conv_weight_elems(op));
       if (op.get("grad", 0) == 1) return {dtype_bytes(in, dy + wgt), dtype_bytes(out, x)};   // dgrad
       return {dtype_bytes(in, x + dy), dtype_bytes(out, wgt)};                               // wgrad
     }
@@ -436,9 +439,8 @@ double op_min_bytes(const Op& op) {
       const int64_t dil = op.get("dilation", 1);
       const double ho = conv_out_dim(op.at("h"), op.at("r"), op.at("stride"), op.at("pad"), dil);
       const double wo = conv_out_dim(op.at("w"), op.at("s"), op.at("stride"), op.at("pad"), dil);
-      const double groups = static_cast<double>(op.get("groups", 1));
       const double x = d("n") * d("cin") * d("h") * d("w");
-      const double wgt = d("cout") * (d("cin") / groups) * d("r") * d("s");
+      const double wgt = static_cast<double>(conv_weight_elems(op));
       return dtype_bytes(in, x + wgt) + dtype_bytes(out, d("n") * d("cout") * ho * wo);
     }
     case OpKind::attention: {

@@ -112,6 +112,8 @@ OpTraffic op_traffic(const Op& op);
 int64_t conv_out_dim(int64_t in, int64_t k, int64_t stride, int64_t pad, int64_t dilation);
 // Elements of an op's (first) output tensor.
 int64_t op_out_elems(const Op& op);
+// Weight elements of a conv2d: cout x cin/groups x r x s.
+int64_t conv_weight_elems(const Op& conv);
 
 // The implicit GEMM of one convolution pass (attr grad: 0 forward, 1 data
 // gradient, 2 weight gradient), per group: C[m][n] = A[m][k] * B[k][n], `groups`

@@ -33,7 +33,7 @@ std::vector<int64_t> param_tensors(const Op& op) {
       if (bias) return {op.at("k") * op.at("n"), op.at("n")};
       return {op.at("k") * op.at("n")};
     case OpKind::conv2d: {
-      const int64_t w = op.at("cout") * (op.at("cin") / op.get("groups", 1)) * op.at("r") * op.at("s");
+      const int64_t w = conv_weight_elems(op);
       if (bias) return {w, op.at("cout")};
       return {w};
     }
