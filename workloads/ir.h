@@ -49,7 +49,7 @@
 //   attention, embedding, maxpool, avgpool, layernorm, rmsnorm, batchnorm,
 //   softmax, gelu, silu, relu, sigmoid, tanh
 //               backward=1: the op's backward kernel(s) (op_flops/op_min_bytes
-//               count their own work and traffic; see ir.cpp); attention also
+//               count their own work and traffic; see op_cost.cpp); attention also
 //               bias_grad=1 (writes the bias gradient)
 //   batchnorm   training=1: batch statistics (training mode: a statistics pass
 //               and a normalise pass over x)
@@ -134,7 +134,7 @@ ConvGemm conv_gemm_dims(const Op& conv);
 // takes a direct path (at::zeros of the weight gradient, then
 // embedding_backward_feature_kernel) up to this many indices, and above that sorts
 // the indices first (EmbeddingBackwardKernel.cu): the embedding backward's traffic
-// (ir.cpp) and its launches (training/autograd.cpp) both switch here.
+// (op_cost.cpp) and its launches (training/autograd.cpp) both switch here.
 inline constexpr int64_t k_embedding_direct_indices = 3072;
 
 // Backward and optimizer ops (attr backward=1, conv grad > 0, kind optimizer,

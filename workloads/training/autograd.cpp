@@ -19,7 +19,7 @@ namespace {
 // krn_partials_per_segment (1), cub::exclusive_sum (2), compute_num_of_partial_segments
 // (1), krn_partial_segment_offset (1), compute_grad_weight (1), sum_and_scatter (1): 20.
 // The cub counts are the usual single-pass implementations (one init and one
-// sweep kernel for unique_by_key and the scan); the byte counts are in ir.cpp.
+// sweep kernel for unique_by_key and the scan); the byte counts are in op_cost.cpp.
 constexpr int64_t k_embedding_direct_launches = 2;
 constexpr int64_t k_embedding_sorted_launches = 20;
 
