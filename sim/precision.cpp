@@ -79,6 +79,11 @@ std::string accumulation_preset_for(const Hardware& hw, DType operand, bool fast
   return "ideal_fp32";
 }
 
+numerics::AccumulationModel accumulation_model_for(const Hardware& hw, const Op& op, DType operand) {
+  if (auto own = hw.compute().accumulation(operand)) return *own;
+  return numerics::accumulation_preset(accumulation_preset_for(hw, operand, op.get("fast_accum", 0) != 0));
+}
+
 nlohmann::json precision_report(const Graph& g, const Hardware& hw, const PrecisionOptions& opt) {
   using Key = std::tuple<std::string, DType, DType, int64_t>;
   std::map<Key, numerics::MatmulPrecision> cache;   // shapes repeat across layers
@@ -96,10 +101,7 @@ nlohmann::json precision_report(const Graph& g, const Hardware& hw, const Precis
       p = rounding_error(op.out_dtype, opt);
     } else {
       const DType operand = hw.compute().operand_dtype(op);
-      const auto own = hw.compute().accumulation(operand);
-      const numerics::AccumulationModel& model =
-          own ? *own
-              : numerics::accumulation_preset(accumulation_preset_for(hw, operand, op.get("fast_accum", 0) != 0));
+      const numerics::AccumulationModel model = accumulation_model_for(hw, op, operand);
       preset = model.name;
       // Integer formats: the product is exact, only the output rounding counts.
       const DType out = is_integer_dtype(operand) || model.integer_exact ? DType::int32 : op.out_dtype;

@@ -9,6 +9,7 @@
 #include <nlohmann/json.hpp>
 
 #include "models/hardware.h"
+#include "models/numerics/accumulation.h"
 #include "workloads/ir.h"
 
 namespace tessera {
@@ -25,6 +26,12 @@ struct PrecisionOptions {
 // exact integer path (integer formats) or the ideal fp32 accumulator. fast_accum
 // (matmul attr) picks the fp8 fast-accumulation preset ("h100_fp8_fastacc").
 std::string accumulation_preset_for(const Hardware& hw, DType operand, bool fast_accum = false);
+
+// The accumulation model the hardware's matrix unit uses for an op with operand
+// format `operand` (Compute::operand_dtype): the compute model's own when it has
+// one (Compute::accumulation), else the preset accumulation_preset_for() names.
+// The precision report and the end-to-end emulation (sim/propagate.h) both use it.
+numerics::AccumulationModel accumulation_model_for(const Hardware& hw, const Op& op, DType operand);
 
 // {"ops": [{name, kind, preset, k, normwise_rel_err, max_abs_err, snr_db,
 //           overflow, underflow, nan, samples}], "total": {...}}

@@ -132,30 +132,6 @@ struct Path {
   }
 };
 
-// Element count of an op's output.
-int64_t out_elems(const Op& op) {
-  switch (op.kind) {
-    case OpKind::matmul: return op.at("batch") * op.at("m") * op.at("n");
-    case OpKind::conv2d: {
-      const int64_t dil = op.get("dilation", 1);
-      return op.at("n") * op.at("cout") *
-             conv_out_dim(op.at("h"), op.at("r"), op.at("stride"), op.at("pad"), dil) *
-             conv_out_dim(op.at("w"), op.at("s"), op.at("stride"), op.at("pad"), dil);
-    }
-    case OpKind::attention: return op.at("batch") * op.at("heads") * op.at("sq") * op.at("d");
-    case OpKind::maxpool:
-    case OpKind::avgpool:
-      return op.at("n") * op.at("c") * conv_out_dim(op.at("h"), op.at("r"), op.at("stride"), op.get("pad", 0), 1) *
-             conv_out_dim(op.at("w"), op.at("s"), op.at("stride"), op.get("pad", 0), 1);
-    case OpKind::embedding: return op.at("tokens") * op.at("dim");
-    case OpKind::kv_read:
-    case OpKind::kv_write: return 2 * op.at("batch") * op.get("kv_heads", 1) * op.at("tokens") * op.at("d");
-    case OpKind::allreduce: case OpKind::allgather: case OpKind::reducescatter: case OpKind::alltoall:
-      return std::max<int64_t>(1, op.at("bytes") / 2);
-    default: return op.at("rows") * op.at("cols");
-  }
-}
-
 class Executor {
  public:
   Executor(const Graph& g, const PrecisionOptions& opt) : m_g(g), m_opt(opt) {}
@@ -191,7 +167,7 @@ class Executor {
   Tensor run(size_t i, const Path& P, const std::vector<Tensor>& outs) const {
     const Op& op = m_g.ops[i];
     const DType in = op.dtype, out = op.out_dtype;
-    Tensor y(static_cast<size_t>(out_elems(op)));
+    Tensor y(static_cast<size_t>(op_out_elems(op)));
     switch (op.kind) {
       case OpKind::matmul: {
         const int64_t B = op.at("batch"), M = op.at("m"), N = op.at("n"), K = op.at("k");
@@ -386,7 +362,10 @@ class Executor {
         case OpKind::sigmoid: r = 1 / (1 + std::exp(-v)); break;
         case OpKind::tanh: r = std::tanh(v); break;
         case OpKind::batchnorm: r = v * 0.9 + 0.05; break;   // folded scale/shift of inference BN
-        default: break;   // copy, transpose, kv cache, collectives on one device: values pass through
+        // copy, transpose, kv cache, collectives on one device: values pass through;
+        // reduce too (its op_out_elems() = outputs x cols first values: the column
+        // sum itself is not emulated).
+        default: break;
       }
       y[j] = P.q(P.v(r), out);
     }
@@ -446,10 +425,7 @@ nlohmann::json propagate_error(const Graph& g, const Hardware& hw, const Precisi
   for (size_t i = 0; i < g.ops.size(); ++i) {
     const Op& op = g.ops[i];
     const DType operand = hw.compute().operand_dtype(op);
-    const auto own = hw.compute().accumulation(operand);
-    models.push_back(own ? *own
-                         : numerics::accumulation_preset(
-                               accumulation_preset_for(hw, operand, op.get("fast_accum", 0) != 0)));
+    models.push_back(accumulation_model_for(hw, op, operand));
     Path r{true, nullptr}, e{false, &models.back()};
     ref[i] = ex.run(i, r, ref);
     if (operand == op.dtype) {

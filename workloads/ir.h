@@ -49,7 +49,7 @@
 //   attention, embedding, maxpool, avgpool, layernorm, rmsnorm, batchnorm,
 //   softmax, gelu, silu, relu, sigmoid, tanh
 //               backward=1: the op's backward kernel(s) (op_flops/op_min_bytes
-//               count their own work and traffic; see ir.cpp); attention also
+//               count their own work and traffic; see op_cost.cpp); attention also
 //               bias_grad=1 (writes the bias gradient)
 //   batchnorm   training=1: batch statistics (training mode: a statistics pass
 //               and a normalise pass over x)
@@ -112,6 +112,8 @@ OpTraffic op_traffic(const Op& op);
 int64_t conv_out_dim(int64_t in, int64_t k, int64_t stride, int64_t pad, int64_t dilation);
 // Elements of an op's (first) output tensor.
 int64_t op_out_elems(const Op& op);
+// Weight elements of a conv2d: cout x cin/groups x r x s.
+int64_t conv_weight_elems(const Op& conv);
 
 // The implicit GEMM of one convolution pass (attr grad: 0 forward, 1 data
 // gradient, 2 weight gradient), per group: C[m][n] = A[m][k] * B[k][n], `groups`
@@ -127,6 +129,13 @@ struct ConvGemm {
   int64_t groups = 1, m = 1, n = 1, k = 1;
 };
 ConvGemm conv_gemm_dims(const Op& conv);
+
+// PyTorch's embedding_dense_backward_cuda (aten/src/ATen/native/cuda/Embedding.cu)
+// takes a direct path (at::zeros of the weight gradient, then
+// embedding_backward_feature_kernel) up to this many indices, and above that sorts
+// the indices first (EmbeddingBackwardKernel.cu): the embedding backward's traffic
+// (op_cost.cpp) and its launches (training/autograd.cpp) both switch here.
+inline constexpr int64_t k_embedding_direct_indices = 3072;
 
 // Backward and optimizer ops (attr backward=1, conv grad > 0, kind optimizer,
 // batchnorm training=1): what a training step appends besides plain matmul, add,

@@ -11,8 +11,9 @@
 // GraphBuilder::linear), bias=1 (nn.Linear/Conv2d with bias), tied=T (shared
 // weights), output=1 (model outputs when they are not simply the ops nobody
 // consumes). conv2d and embedding always have a weight, layernorm/batchnorm gamma
-// and beta, rmsnorm gamma. Rules, with the PyTorch sources, in training.cpp and
-// docs/workloads.md ("Training step").
+// and beta, rmsnorm gamma. Rules, with the PyTorch sources, in training/autograd.cpp
+// (backward kernels per op kind), training/optimizers.cpp (torch.optim) and
+// docs/workloads.md ("Training step"); the walk itself in training/step.cpp.
 #include <cstdint>
 #include <string>
 #include <string_view>

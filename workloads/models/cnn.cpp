@@ -84,9 +84,7 @@ double count_params_conv(const Graph& g, bool conv_bias) {
   double params = 0;
   for (const auto& op : g.ops) {
     if (op.kind == OpKind::conv2d)
-      params += static_cast<double>(op.at("cout")) * op.at("cin") / op.get("groups", 1) *
-                    op.at("r") * op.at("s") +
-                (conv_bias ? static_cast<double>(op.at("cout")) : 0.0);
+      params += static_cast<double>(conv_weight_elems(op)) + (conv_bias ? static_cast<double>(op.at("cout")) : 0.0);
     else if (op.kind == OpKind::matmul && op.get("b_shared", 0))
       params += static_cast<double>(op.at("k")) * op.at("n") + op.at("n");  // + bias
     else if (op.kind == OpKind::batchnorm)

@@ -1,0 +1,133 @@
+#pragma once
+// ONNX graph -> Tessera graph (internal to the ONNX importer).
+//
+// Shapes are inferred node by node from the graph inputs and initializers.
+// Symbolic dimensions (dim_param, e.g. a batch size) are taken as 1 and
+// counted in info["onnx_symbolic_dims"]. Nodes whose inputs are all constants
+// (initializers, Constant, Shape outputs) are folded: they launch nothing.
+//
+// The operators accepted are the keys of one table (op_table(), ops.cpp), each
+// with its handler: check_supported() reports every node whose operator is not a
+// key and node() dispatches through the same table, so the support check and the
+// import cannot disagree. Files: import.cpp (the walk over the graph, the support
+// check), shapes.cpp (tensor values, shape helpers, the shape and data-movement
+// operators), ops.cpp (the table and the compute operators).
+#include <cstdint>
+#include <functional>
+#include <map>
+#include <optional>
+#include <string>
+#include <string_view>
+#include <vector>
+
+#include "workloads/importers/onnx/graph.h"
+#include "workloads/ir.h"
+
+namespace tessera::onnx {
+
+// A tensor during shape inference.
+struct Value {
+  std::vector<int64_t> shape;
+  DType dtype = DType::fp32;
+  int producer = -1;     // op that wrote it (-1: graph input or constant)
+  bool is_const = false; // known before the model runs (initializer, Constant, Shape)
+  std::optional<std::vector<int64_t>> values;  // integer contents when known and small
+};
+
+// A shape with a negative dimension or more than 2^62 elements; turned into an
+// InputError naming the node or tensor by the caller.
+struct ShapeError {
+  std::string what;
+};
+
+// a * b; throws ShapeError when either is negative or the product exceeds 2^62.
+int64_t mul_checked(int64_t a, int64_t b);
+// Elements of a shape; throws ShapeError for a negative dimension or overflow.
+int64_t numel(const std::vector<int64_t>& s);
+
+class OnnxImporter {
+ public:
+  OnnxImporter(const OnnxGraph& model, std::string_view source) : m_model(model), m_source(source) {}
+
+  // Imports every node in order; throws InputError naming the source (and node).
+  Graph run();
+
+  // The accepted operator types (default domain), sorted.
+  static std::vector<std::string_view> supported_ops();
+
+ private:
+  // One accepted operator: its handler, and whether its output is always a
+  // constant (Constant, Shape: nothing is launched whatever the inputs).
+  struct OpRule {
+    void (*import)(OnnxImporter&) = nullptr;
+    bool folds = false;
+  };
+  // op_type -> rule, sorted by op_type (ops.cpp).
+  static const std::map<std::string_view, OpRule, std::less<>>& op_table();
+
+  // import.cpp
+  void check_supported() const;
+  void node(const OnnxNode& n, size_t index);
+  static std::string node_name(const OnnxNode& n, size_t i);
+
+  [[noreturn]] void fail(const std::string& why) const;
+
+  // shapes.cpp: the current node's inputs and outputs.
+  // Input `i` of the current node (must exist and have a known shape).
+  const Value& in(size_t i) const;
+  bool has_in(size_t i) const { return i < m_node->inputs.size() && !m_node->inputs[i].empty(); }
+  std::vector<int> deps_of_inputs() const;
+  void set_out(Value v, size_t idx = 0);
+  // Appends an op for the current node unless it folds to a constant.
+  int emit(Op op);
+  // A rows x cols vector op over `shape` (cols: the last dimension).
+  Op vec_op(OpKind kind, const std::vector<int64_t>& shape, DType dt) const;
+  // Axis `a` (negative: from the end) of a rank-`rank` tensor, in [0, rank).
+  int64_t axis(int64_t a, size_t rank) const;
+  // Integers from constant input `input` when present, else from attribute `attr`.
+  std::vector<int64_t> ints_input_or_attr(size_t input, std::string_view attr) const;
+  // Numpy broadcast of two shapes.
+  std::vector<int64_t> broadcast(const std::vector<int64_t>& a, const std::vector<int64_t>& b) const;
+  // Square stride/pad/dilation from ONNX's per-axis lists (the IR's contract).
+  int64_t square(std::string_view what, const std::vector<int64_t>& v, int64_t fallback) const;
+  // Padding of a conv/pool with kernel k (per axis) from pads or auto_pad.
+  int64_t padding(const std::vector<int64_t>& in_hw, const std::vector<int64_t>& k, int64_t stride,
+                  int64_t dil) const;
+
+  // shapes.cpp: shape and data-movement operators.
+  void alias_with_shape(std::vector<int64_t> shape);
+  void alias() { alias_with_shape(in(0).shape); }
+  void flatten();
+  void reshape();
+  void squeeze(bool unsqueeze);
+  void transpose();
+  void concat();
+  void gather();
+  void constant();
+  void shape();
+  void cast();
+  void slice();
+
+  // ops.cpp: compute operators.
+  void matmul();
+  void gemm();
+  void conv();
+  void pool(OpKind kind);
+  void global_pool(bool max);
+  void unary(OpKind kind);
+  void softmax();
+  void binary(OpKind kind);
+  void layernorm();
+  void batchnorm();
+
+  const OnnxGraph& m_model;
+  std::string_view m_source;
+  Graph m_graph;
+  std::map<std::string, Value> m_values;
+  const OnnxNode* m_node = nullptr;
+  std::string m_name;
+  bool m_folding = false;
+  int m_symbolic = 0;
+};
+
+}  // namespace tessera::onnx

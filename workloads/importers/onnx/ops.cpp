@@ -1,0 +1,287 @@
+// ONNX import: the operator table and the compute operators (products,
+// convolutions, pools, element-wise and row-wise operators).
+#include <fmt/format.h>
+
+#include <algorithm>
+
+#include "workloads/builder.h"
+#include "workloads/importers/onnx/importer.h"
+
+namespace tessera::onnx {
+
+// The operators the importer accepts and the handler of each. check_supported()
+// reports every node whose operator is not listed (and lists these, sorted, as
+// the accepted ones); node() imports through the same entry.
+const std::map<std::string_view, OnnxImporter::OpRule, std::less<>>& OnnxImporter::op_table() {
+  using I = OnnxImporter;
+  static const std::map<std::string_view, OpRule, std::less<>> table = {
+      {"MatMul", {[](I& m) { m.matmul(); }}},
+      {"Gemm", {[](I& m) { m.gemm(); }}},
+      {"Conv", {[](I& m) { m.conv(); }}},
+      {"MaxPool", {[](I& m) { m.pool(OpKind::maxpool); }}},
+      {"AveragePool", {[](I& m) { m.pool(OpKind::avgpool); }}},
+      {"GlobalAveragePool", {[](I& m) { m.global_pool(false); }}},
+      {"GlobalMaxPool", {[](I& m) { m.global_pool(true); }}},
+      {"Relu", {[](I& m) { m.unary(OpKind::relu); }}},
+      {"LeakyRelu", {[](I& m) { m.unary(OpKind::relu); }}},
+      {"Clip", {[](I& m) { m.unary(OpKind::relu); }}},
+      {"Sigmoid", {[](I& m) { m.unary(OpKind::sigmoid); }}},
+      {"HardSigmoid", {[](I& m) { m.unary(OpKind::sigmoid); }}},
+      {"Tanh", {[](I& m) { m.unary(OpKind::tanh); }}},
+      {"Gelu", {[](I& m) { m.unary(OpKind::gelu); }}},
+      {"Softmax", {[](I& m) { m.softmax(); }}},
+      {"LogSoftmax", {[](I& m) { m.softmax(); }}},
+      {"Add", {[](I& m) { m.binary(OpKind::add); }}},
+      {"Sub", {[](I& m) { m.binary(OpKind::add); }}},
+      {"Mul", {[](I& m) { m.binary(OpKind::mul); }}},
+      {"Div", {[](I& m) { m.binary(OpKind::mul); }}},
+      {"LayerNormalization", {[](I& m) { m.layernorm(); }}},
+      {"BatchNormalization", {[](I& m) { m.batchnorm(); }}},
+      {"Flatten", {[](I& m) { m.flatten(); }}},
+      {"Reshape", {[](I& m) { m.reshape(); }}},
+      {"Squeeze", {[](I& m) { m.squeeze(false); }}},
+      {"Unsqueeze", {[](I& m) { m.squeeze(true); }}},
+      {"Identity", {[](I& m) { m.alias(); }}},
+      {"Dropout", {[](I& m) { m.alias(); }}},
+      {"Transpose", {[](I& m) { m.transpose(); }}},
+      {"Concat", {[](I& m) { m.concat(); }}},
+      {"Gather", {[](I& m) { m.gather(); }}},
+      {"Constant", {[](I& m) { m.constant(); }, true}},
+      {"Shape", {[](I& m) { m.shape(); }, true}},
+      {"Cast", {[](I& m) { m.cast(); }}},
+      {"Slice", {[](I& m) { m.slice(); }}},
+  };
+  return table;
+}
+
+std::vector<std::string_view> OnnxImporter::supported_ops() {
+  std::vector<std::string_view> names;
+  for (const auto& [name, rule] : op_table()) names.push_back(name);
+  return names;
+}
+
+void OnnxImporter::matmul() {
+  const Value& a = in(0);
+  const Value& b = in(1);
+  if (a.shape.empty() || b.shape.empty()) fail("MatMul of a scalar");
+  std::vector<int64_t> as = a.shape, bs = b.shape;
+  const bool a_vec = as.size() == 1, b_vec = bs.size() == 1;
+  if (a_vec) as.insert(as.begin(), 1);
+  if (b_vec) bs.push_back(1);
+  const int64_t m = as[as.size() - 2], k = as.back(), k2 = bs[bs.size() - 2], n = bs.back();
+  if (k != k2)
+    fail(fmt::format("inner dimensions differ: [{}] x [{}]", fmt::join(a.shape, ","),
+                     fmt::join(b.shape, ",")));
+  const std::vector<int64_t> a_batch(as.begin(), as.end() - 2), b_batch(bs.begin(), bs.end() - 2);
+  const std::vector<int64_t> batch = broadcast(a_batch, b_batch);
+  Op op;
+  op.kind = OpKind::matmul;
+  op.dtype = a.dtype;
+  op.out_dtype = product_out_dtype(a.dtype);
+  if (numel(b_batch) == 1) {  // one B for every row block: a single (m*batch) x k product
+    op.attrs = {{"batch", 1}, {"m", numel(batch) * m}, {"n", n}, {"k", k}, {"b_shared", 1}};
+  } else {
+    op.attrs = {{"batch", numel(batch)}, {"m", m}, {"n", n}, {"k", k}};
+  }
+  Value out;
+  out.shape = batch;
+  if (!a_vec) out.shape.push_back(m);
+  if (!b_vec) out.shape.push_back(n);
+  out.dtype = op.out_dtype;
+  out.producer = emit(op);
+  set_out(out);
+}
+
+void OnnxImporter::gemm() {
+  const Value& a = in(0);
+  const Value& b = in(1);
+  if (a.shape.size() != 2 || b.shape.size() != 2) fail("Gemm needs 2-D A and B");
+  const bool ta = m_node->attr_i("transA", 0) != 0, tb = m_node->attr_i("transB", 0) != 0;
+  const int64_t m = ta ? a.shape[1] : a.shape[0], k = ta ? a.shape[0] : a.shape[1];
+  const int64_t k2 = tb ? b.shape[1] : b.shape[0], n = tb ? b.shape[0] : b.shape[1];
+  if (k != k2)
+    fail(fmt::format("inner dimensions differ: A [{}]{} x B [{}]{}", fmt::join(a.shape, ","),
+                     ta ? "^T" : "", fmt::join(b.shape, ","), tb ? "^T" : ""));
+  Op op;
+  op.kind = OpKind::matmul;
+  op.dtype = a.dtype;
+  op.out_dtype = product_out_dtype(a.dtype);
+  op.attrs = {{"batch", 1}, {"m", m}, {"n", n}, {"k", k}, {"b_shared", 1}};
+  Value out;
+  out.shape = {m, n};
+  out.dtype = op.out_dtype;
+  out.producer = emit(op);
+  set_out(out);
+}
+
+void OnnxImporter::conv() {
+  const Value& x = in(0);
+  const Value& w = in(1);
+  if (x.shape.size() != 4 || w.shape.size() != 4)
+    fail(fmt::format("only 2-D convolution is supported (4-D input and weight); got input [{}] "
+                     "and weight [{}]", fmt::join(x.shape, ","), fmt::join(w.shape, ",")));
+  const int64_t groups = m_node->attr_i("group", 1);
+  const OnnxAttr* st = m_node->attr("strides");
+  const OnnxAttr* di = m_node->attr("dilations");
+  const int64_t stride = square("strides", st ? st->ints : std::vector<int64_t>{}, 1);
+  const int64_t dil = square("dilations", di ? di->ints : std::vector<int64_t>{}, 1);
+  const int64_t r = w.shape[2], s = w.shape[3];
+  if (x.shape[1] != w.shape[1] * groups)
+    fail(fmt::format("input has {} channels but the weight [{}] with group={} expects {}",
+                     x.shape[1], fmt::join(w.shape, ","), groups, w.shape[1] * groups));
+  const int64_t pad = padding({x.shape[2], x.shape[3]}, {r, s}, stride, dil);
+  Op op;
+  op.kind = OpKind::conv2d;
+  op.dtype = x.dtype;
+  op.out_dtype = product_out_dtype(x.dtype);
+  op.attrs = {{"n", x.shape[0]}, {"cin", x.shape[1]}, {"cout", w.shape[0]}, {"h", x.shape[2]},
+              {"w", x.shape[3]}, {"r", r}, {"s", s}, {"stride", stride}, {"pad", pad},
+              {"dilation", dil}, {"groups", groups}};
+  const int64_t ho = conv_out_dim(x.shape[2], r, stride, pad, dil);
+  const int64_t wo = conv_out_dim(x.shape[3], s, stride, pad, dil);
+  if (ho <= 0 || wo <= 0)
+    fail(fmt::format("filter {}x{} does not fit input {}x{}", r, s, x.shape[2], x.shape[3]));
+  Value out;
+  out.shape = {x.shape[0], w.shape[0], ho, wo};
+  out.dtype = op.out_dtype;
+  out.producer = emit(op);
+  set_out(out);
+}
+
+void OnnxImporter::pool(OpKind kind) {
+  const Value& x = in(0);
+  if (x.shape.size() != 4)
+    fail(fmt::format("only 2-D pooling is supported (4-D input); got [{}]", fmt::join(x.shape, ",")));
+  const OnnxAttr* ks = m_node->attr("kernel_shape");
+  if (!ks || ks->ints.size() != 2) fail("kernel_shape must list 2 values");
+  const OnnxAttr* st = m_node->attr("strides");
+  const OnnxAttr* di = m_node->attr("dilations");
+  if (di && square("dilations", di->ints, 1) != 1) fail("dilated pooling is not supported");
+  const int64_t stride = square("strides", st ? st->ints : std::vector<int64_t>{}, 1);
+  const int64_t r = ks->ints[0], s = ks->ints[1];
+  const int64_t pad = padding({x.shape[2], x.shape[3]}, {r, s}, stride, 1);
+  const int64_t ho = conv_out_dim(x.shape[2], r, stride, pad, 1);
+  const int64_t wo = conv_out_dim(x.shape[3], s, stride, pad, 1);
+  if (m_node->attr_i("ceil_mode", 0) != 0) {
+    const int64_t hc = (x.shape[2] + 2 * pad - r + stride - 1) / stride + 1;
+    const int64_t wc = (x.shape[3] + 2 * pad - s + stride - 1) / stride + 1;
+    if (hc != ho || wc != wo)
+      fail("ceil_mode=1 changes the output size here; only floor rounding is supported");
+  }
+  if (ho <= 0 || wo <= 0)
+    fail(fmt::format("window {}x{} does not fit input {}x{}", r, s, x.shape[2], x.shape[3]));
+  Op op;
+  op.kind = kind;
+  op.dtype = op.out_dtype = x.dtype;
+  op.attrs = {{"n", x.shape[0]}, {"c", x.shape[1]}, {"h", x.shape[2]}, {"w", x.shape[3]},
+              {"r", r}, {"s", s}, {"stride", stride}, {"pad", pad}};
+  Value out;
+  out.shape = {x.shape[0], x.shape[1], ho, wo};
+  out.dtype = x.dtype;
+  out.producer = emit(op);
+  set_out(out);
+}
+
+void OnnxImporter::global_pool(bool max) {
+  const Value& x = in(0);
+  if (x.shape.size() != 4)
+    fail(fmt::format("only 2-D pooling is supported (4-D input); got [{}]", fmt::join(x.shape, ",")));
+  Op op;
+  op.kind = max ? OpKind::maxpool : OpKind::avgpool;
+  op.dtype = op.out_dtype = x.dtype;
+  op.attrs = {{"n", x.shape[0]}, {"c", x.shape[1]}, {"h", x.shape[2]}, {"w", x.shape[3]},
+              {"r", x.shape[2]}, {"s", x.shape[3]}, {"stride", 1}, {"pad", 0}};
+  Value out;
+  out.shape = {x.shape[0], x.shape[1], 1, 1};
+  out.dtype = x.dtype;
+  out.producer = emit(op);
+  set_out(out);
+}
+
+void OnnxImporter::unary(OpKind kind) {
+  const Value& x = in(0);
+  Value out;
+  out.shape = x.shape;
+  out.dtype = x.dtype;
+  out.producer = emit(vec_op(kind, x.shape, x.dtype));
+  set_out(out);
+}
+
+void OnnxImporter::softmax() {
+  const Value& x = in(0);
+  const size_t rank = x.shape.size();
+  Op op = vec_op(OpKind::softmax, x.shape, x.dtype);
+  if (rank > 0) {
+    // Opset 13 normalises along `axis` alone (default -1); earlier opsets
+    // flatten from `axis` (default 1) onwards.
+    const bool v13 = m_model.opset == 0 || m_model.opset >= 13;
+    const int64_t ax = axis(m_node->attr_i("axis", v13 ? -1 : 1), rank);
+    int64_t cols = 1;
+    for (size_t i = static_cast<size_t>(ax); i < (v13 ? static_cast<size_t>(ax) + 1 : rank); ++i)
+      cols *= x.shape[i];
+    op.attrs["cols"] = cols;
+    op.attrs["rows"] = numel(x.shape) / cols;
+  }
+  Value out;
+  out.shape = x.shape;
+  out.dtype = x.dtype;
+  out.producer = emit(op);
+  set_out(out);
+}
+
+void OnnxImporter::binary(OpKind kind) {
+  const Value& a = in(0);
+  const Value& b = in(1);
+  Value out;
+  out.shape = broadcast(a.shape, b.shape);
+  const bool a_act = !a.is_const, b_act = !b.is_const;
+  out.dtype = a_act || !b_act ? a.dtype : b.dtype;
+  if (a.values && b.values && (a.values->size() == b.values->size() || a.values->size() == 1 ||
+                               b.values->size() == 1)) {
+    std::vector<int64_t> v(std::max(a.values->size(), b.values->size()));
+    for (size_t i = 0; i < v.size(); ++i) {
+      const int64_t x = (*a.values)[a.values->size() == 1 ? 0 : i];
+      const int64_t y = (*b.values)[b.values->size() == 1 ? 0 : i];
+      const std::string& t = m_node->op_type;
+      v[i] = t == "Add" ? x + y : t == "Sub" ? x - y : t == "Mul" ? x * y : (y != 0 ? x / y : 0);
+    }
+    out.values = v;
+  }
+  Op op = vec_op(kind, out.shape, out.dtype);
+  const int64_t full = numel(out.shape);
+  op.attrs["inputs"] = (numel(a.shape) == full ? 1 : 0) + (numel(b.shape) == full ? 1 : 0);
+  if (op.attrs["inputs"] == 0) op.attrs["inputs"] = 1;
+  out.producer = emit(op);
+  set_out(out);
+}
+
+void OnnxImporter::layernorm() {
+  const Value& x = in(0);
+  if (x.shape.empty()) fail("LayerNormalization of a scalar");
+  const int64_t ax = axis(m_node->attr_i("axis", -1), x.shape.size());
+  int64_t cols = 1;
+  for (size_t i = static_cast<size_t>(ax); i < x.shape.size(); ++i) cols *= x.shape[i];
+  Op op = vec_op(OpKind::layernorm, x.shape, x.dtype);
+  op.attrs["cols"] = cols;
+  op.attrs["rows"] = numel(x.shape) / cols;
+  Value out;
+  out.shape = x.shape;
+  out.dtype = x.dtype;
+  out.producer = emit(op);
+  set_out(out);
+}
+
+void OnnxImporter::batchnorm() {
+  const Value& x = in(0);
+  if (x.shape.size() < 2) fail("BatchNormalization needs an N x C x ... input");
+  Op op = vec_op(OpKind::batchnorm, x.shape, x.dtype);
+  op.attrs["cols"] = x.shape[1];
+  op.attrs["rows"] = numel(x.shape) / x.shape[1];
+  Value out;
+  out.shape = x.shape;
+  out.dtype = x.dtype;
+  out.producer = emit(op);
+  set_out(out);
+}
+
+}  // namespace tessera::onnx

@@ -1,0 +1,331 @@
+// Backward rules per op kind: the kernels PyTorch's autograd launches on CUDA for
+// each forward op (tools/autograd/derivatives.yaml names every formula; the files
+// cited below hold the CUDA kernels). Order and gradient accumulation: step.cpp.
+#include <fmt/format.h>
+
+#include <algorithm>
+
+#include "core/error.h"
+#include "workloads/training/step.h"
+
+namespace tessera::training {
+namespace {
+
+// embedding_dense_backward_cuda's kernels (aten/src/ATen/native/cuda/Embedding.cu,
+// EmbeddingBackwardKernel.cu). Up to k_embedding_direct_indices (3072, ir.h):
+// at::zeros of the weight gradient and embedding_backward_feature_kernel (2).
+// Above: at::arange of the positions (1), cuda::cub::radix_sort_pairs over the 64
+// key bits (a histogram kernel and 8 onesweep passes of 8 bits: 9), at::zeros (1), cub::unique_by_key (2),
+// krn_partials_per_segment (1), cub::exclusive_sum (2), compute_num_of_partial_segments
+// (1), krn_partial_segment_offset (1), compute_grad_weight (1), sum_and_scatter (1): 20.
+// The cub counts are the usual single-pass implementations (one init and one
+// sweep kernel for unique_by_key and the scan); the byte counts are in op_cost.cpp.
+constexpr int64_t k_embedding_direct_launches = 2;
+constexpr int64_t k_embedding_sorted_launches = 20;
+
+}  // namespace
+
+void Step::backward(int i) {
+  m_cur = i;
+  const Op f = m_g.ops[i];   // copy: emitting grows the vector
+  const int dy = m_grad[i];
+  const std::vector<int> dd = unique_deps(f);
+  const DType gt = f.out_dtype;   // the incoming gradient's format
+  const DType it = f.dtype;       // the input's (and the weight's) format
+  switch (f.kind) {
+    case OpKind::matmul: return f.get("param", 0) ? linear(i, f, dy, dd) : bmm(i, f, dy);
+    case OpKind::conv2d: return conv(i, f, dy, dd);
+    case OpKind::attention: return attention(i, f, dy, dd);
+    case OpKind::embedding: {
+      // embedding_dense_backward (aten/src/ATen/native/cuda/Embedding.cu): no input
+      // gradient (indices), the weight gradient zero-filled and scatter-added.
+      Op op = f;
+      op.name = f.name + ".grad_weight";
+      op.dtype = gt;
+      op.out_dtype = it;
+      op.attrs.erase("output");
+      op.attrs.erase("tied");
+      op.attrs["backward"] = 1;
+      op.attrs["launches"] = f.at("tokens") <= k_embedding_direct_indices ? k_embedding_direct_launches
+                                                                           : k_embedding_sorted_launches;
+      op.deps = with_grad(dy, {});
+      const int w = emit(std::move(op));
+      return weight_grad(i, w, f.get("vocab", f.at("tokens")), f.at("dim"), "grad_weight");
+    }
+    case OpKind::maxpool:
+    case OpKind::avgpool: {
+      // max_pool2d_with_indices_backward / avg_pool2d_backward (DilatedMaxPool2d.cu,
+      // AveragePool2d.cu): zero fill + gather kernel for max, one kernel for avg.
+      const int x = dd.empty() ? -1 : dd[0];
+      if (!needs(x)) return;
+      Op op = f;
+      op.name = f.name + ".grad";
+      op.dtype = gt;
+      op.out_dtype = it;
+      op.attrs.erase("output");
+      op.attrs["backward"] = 1;
+      if (f.kind == OpKind::maxpool) op.attrs["launches"] = 2;
+      op.deps = with_grad(dy, {i});
+      return contribute(x, emit(std::move(op)));
+    }
+    case OpKind::relu:
+    case OpKind::sigmoid:
+    case OpKind::tanh:
+    case OpKind::softmax:
+    case OpKind::gelu:
+    case OpKind::silu: {
+      // threshold_backward, sigmoid_backward, tanh_backward and
+      // _softmax_backward_data read the forward output (Activation*.cu,
+      // SoftMax.cu); gelu_backward and silu_backward its input.
+      const bool uses_output = f.kind == OpKind::relu || f.kind == OpKind::sigmoid || f.kind == OpKind::tanh ||
+                               f.kind == OpKind::softmax;
+      Op op = vec_op(f.kind, f.name + ".grad", f.at("rows"), f.at("cols"), gt, it,
+                     with_grad(dy, {uses_output ? i : (dd.empty() ? -1 : dd[0])}));
+      op.attrs["backward"] = 1;
+      const int g = emit(std::move(op));
+      for (int d : dd) contribute(d, g);
+      return;
+    }
+    case OpKind::layernorm:
+    case OpKind::rmsnorm: {
+      // layer_norm_backward_cuda (aten/src/ATen/native/cuda/layer_norm_kernel.cu):
+      // kernel 1 the input gradient (reads dy, x, mean, rstd, gamma), kernel 2
+      // gamma/beta gradients as column sums of dy * xhat and dy over the rows.
+      // The RMSNorm backward has the same structure with gamma only.
+      const int x = dd.empty() ? -1 : dd[0];
+      int dx = -1;
+      if (needs(x)) {
+        Op op = vec_op(f.kind, f.name + ".grad_input", f.at("rows"), f.at("cols"), gt, it, with_grad(dy, {x, i}));
+        op.attrs["backward"] = 1;
+        dx = emit(std::move(op));
+      }
+      const int w = emit(reduce_op(f.name + ".grad_weight", f.at("rows"), f.at("cols"), 2,
+                                   f.kind == OpKind::layernorm ? 2 : 1, gt, it, with_grad(dy, {x})));
+      weight_grad(i, w, 1, f.at("cols"), "grad_weight");
+      if (dx >= 0) contribute(x, dx);
+      return;
+    }
+    case OpKind::batchnorm: {
+      // Training-mode batch_norm_backward (aten/src/ATen/native/cuda/Normalization.cuh):
+      // batch_norm_backward_reduce (sum dy and sum dy * (x - mean) per channel, giving
+      // the weight and bias gradients), then batch_norm_backward_elemt (dx).
+      const int x = dd.empty() ? -1 : dd[0];
+      const int w = emit(reduce_op(f.name + ".grad_weight", f.at("rows"), f.at("cols"), 2, 2, gt, it,
+                                   with_grad(dy, {x})));
+      weight_grad(i, w, 1, f.at("cols"), "grad_weight");
+      if (!needs(x)) return;
+      Op op = vec_op(OpKind::batchnorm, f.name + ".grad_input", f.at("rows"), f.at("cols"), gt, it,
+                     with_grad(dy, {x, w}));
+      op.attrs["backward"] = 1;
+      return contribute(x, emit(std::move(op)));
+    }
+    case OpKind::add: {
+      // AddBackward0 passes the gradient on without a kernel; an operand that was
+      // broadcast gets it summed over the broadcast dimension (sum_to_size: a
+      // reduction kernel).
+      const int64_t e = f.at("rows") * f.at("cols");
+      for (size_t j = 0; j < dd.size(); ++j) {
+        const int d = dd[j];
+        if (!m_rg[d]) continue;
+        const int64_t de = op_out_elems(m_g.ops[d]);
+        if (de < e && e % de == 0) {
+          const int r = emit(reduce_op(fmt::format("{}.grad_reduce{}", f.name, j), e / de, de, 1, 1, gt,
+                                       m_g.ops[d].out_dtype, with_grad(dy, {})));
+          contribute(d, r);
+        } else {
+          contribute(d, dy);
+        }
+      }
+      return;
+    }
+    case OpKind::mul: return mul(i, f, dy, dd);
+    case OpKind::copy:
+    case OpKind::transpose: {
+      // Casts, copies and layout changes: the gradient goes back the same way (one
+      // copy, formats swapped); concatenations hand out views of it.
+      bool any = dd.empty() && m_opt.inputs_require_grad;
+      for (int d : dd) any = any || m_rg[d];
+      if (!any) return;
+      const int g = emit(vec_op(f.kind, f.name + ".grad", f.at("rows"), f.at("cols"), gt, it, with_grad(dy, {})));
+      for (int d : dd) contribute(d, g);
+      return;
+    }
+    case OpKind::reduce: {
+      // A sum (or mean) over rows: its backward expands the gradient back (one
+      // element-wise kernel over the input's rows x cols, reading the gradient).
+      const int x = dd.empty() ? -1 : dd[0];
+      if (!needs(x)) return;
+      Op op = vec_op(OpKind::mul, f.name + ".grad", f.at("rows"), f.at("cols"), gt, it, with_grad(dy, {}));
+      op.attrs["inputs"] = 1;
+      return contribute(x, emit(std::move(op)));
+    }
+    default:
+      throw InputError(fmt::format("train=1: op '{}' ({}) has no backward rule", f.name, op_kind_name(f.kind)));
+  }
+}
+
+// nn.Linear: addmm (aten/src/ATen/native/cuda/Blas.cpp; derivatives.yaml addmm):
+// mat1: grad.mm(mat2^T) = dY W (skipped when the input needs no gradient),
+// mat2: mat1^T.mm(grad) = X^T dY, self (the bias): the gradient summed over the
+// rows to the bias's shape (sum_to_size: a column-sum reduction kernel).
+void Step::linear(int i, const Op& f, int dy, const std::vector<int>& dd) {
+  const int64_t b = f.at("batch"), m = f.at("m"), n = f.at("n"), k = f.at("k");
+  bool need_dx = dd.empty() && m_opt.inputs_require_grad;
+  for (int d : dd) need_dx = need_dx || m_rg[d];
+  int dx = -1;
+  if (need_dx) dx = emit(matmul_op(f.name + ".grad_input", b, m, k, n, f.dtype, with_grad(dy, {}), true));
+  const int dw = emit(matmul_op(f.name + ".grad_weight", 1, k, n, b * m, f.dtype, with_grad(dy, dd), false));
+  int db = -1;
+  if (f.get("bias", 0))
+    db = emit(reduce_op(f.name + ".grad_bias", b * m, n, 1, 1, f.out_dtype, f.dtype, with_grad(dy, {})));
+  if (dx >= 0)
+    for (int d : dd) contribute(d, dx);
+  weight_grad(i, dw, k, n, "grad_weight");
+  if (db >= 0) weight_grad(i, db, 1, n, "grad_bias");
+}
+
+// Product of two activations (bmm/matmul; derivatives.yaml bmm): self:
+// grad.bmm(mat2^T) = dC B^T, mat2: self^T.bmm(grad) = A^T dC. A is the first
+// producer, B the second; a missing one is a leaf input.
+void Step::bmm(int /*i*/, const Op& f, int dy) {
+  const int64_t b = f.at("batch"), m = f.at("m"), n = f.at("n"), k = f.at("k");
+  const int a_op = f.deps.size() > 0 ? f.deps[0] : -1;
+  const int b_op = f.deps.size() > 1 ? f.deps[1] : -1;
+  const bool shared = f.get("b_shared", 0) != 0;
+  int da = -1, db = -1;
+  if (needs(a_op)) da = emit(matmul_op(f.name + ".grad_a", b, m, k, n, f.dtype, with_grad(dy, {b_op}), shared));
+  if (needs(b_op)) {
+    // A B shared by every batch entry gets the batch summed in one product.
+    db = shared ? emit(matmul_op(f.name + ".grad_b", 1, k, n, b * m, f.dtype, with_grad(dy, {a_op}), false))
+                : emit(matmul_op(f.name + ".grad_b", b, k, n, m, f.dtype, with_grad(dy, {a_op}), false));
+  }
+  if (da >= 0) contribute(a_op, da);
+  if (db >= 0) contribute(b_op, db);
+}
+
+// cuDNN convolution_backward (aten/src/ATen/native/cudnn/ConvShared.cpp via
+// at::convolution_backward): the data gradient (dgrad, skipped for the first
+// convolution: the image needs none), the weight gradient (wgrad), then the bias
+// gradient as a column sum of dY over n*ho*wo (Convolution.cpp).
+void Step::conv(int i, const Op& f, int dy, const std::vector<int>& dd) {
+  const int x = dd.empty() ? -1 : dd[0];
+  int dx = -1;
+  const auto pass = [&](const char* suffix, int grad, std::vector<int> saved) {
+    Op op = f;
+    op.name = f.name + suffix;
+    op.dtype = f.out_dtype;
+    op.out_dtype = f.dtype;
+    op.attrs.erase("output");
+    op.attrs.erase("bias");
+    op.attrs["grad"] = grad;
+    op.deps = with_grad(dy, std::move(saved));
+    return emit(std::move(op));
+  };
+  if (needs(x)) dx = pass(".grad_input", 1, {});
+  const int dw = pass(".grad_weight", 2, {x});
+  int db = -1;
+  if (f.get("bias", 0)) {
+    const int64_t px = op_out_elems(f) / f.at("cout");
+    db = emit(reduce_op(f.name + ".grad_bias", px, f.at("cout"), 1, 1, f.out_dtype, f.dtype, with_grad(dy, {})));
+  }
+  if (dx >= 0) contribute(x, dx);
+  weight_grad(i, dw, f.at("cout"), op_out_elems(m_g.ops[dw]) / f.at("cout"), "grad_weight");
+  if (db >= 0) weight_grad(i, db, 1, f.at("cout"), "grad_bias");
+}
+
+// Fused attention (_scaled_dot_product_flash_attention_backward ->
+// FlashAttention-2's mha_bwd): one attention op with backward=1 that reads Q, K,
+// V, O, dO and the log-sum-exp and writes dQ, dK, dV. Producers: {q, k, v
+// [, bias]}, {q, kv} (K and V packed) or {qkv} (all three packed, e.g. GPT-2's
+// c_attn): the packed gradients are concatenated back (split's backward is
+// torch.cat: one copy).
+void Step::attention(int i, const Op& f, int dy, const std::vector<int>& dd) {
+  const int64_t B = f.at("batch"), H = f.at("heads"), Hkv = f.get("kv_heads", H);
+  const int64_t sq = f.at("sq"), skv = f.at("skv"), D = f.at("d");
+  const bool bias = f.get("bias", 0) != 0;
+  int q = -1, k = -1, v = -1, bias_op = -1;
+  if (dd.size() >= 3) {
+    q = dd[0];
+    k = dd[1];
+    v = dd[2];
+    if (bias && dd.size() >= 4) bias_op = dd[3];
+  } else if (dd.size() == 2) {
+    q = dd[0];
+    k = v = dd[1];
+  } else if (dd.size() == 1) {
+    q = k = v = dd[0];
+  }
+  const bool bias_grad = bias_op >= 0 && m_rg[bias_op];
+  if (!needs(q) && !needs(k) && !needs(v) && !bias_grad) return;
+  Op op = f;
+  op.name = f.name + ".grad";
+  op.attrs.erase("output");
+  op.attrs["backward"] = 1;
+  if (bias_grad) op.attrs["bias_grad"] = 1;
+  op.deps = with_grad(dy, {i, q, k, v});
+  const int g = emit(std::move(op));
+  if (dd.size() == 1) {
+    if (m_rg[q])
+      contribute(q, emit(vec_op(OpKind::copy, f.name + ".grad_qkv", B * sq, (H + 2 * Hkv) * D, f.dtype, f.dtype,
+                                {g})));
+  } else if (dd.size() == 2) {
+    contribute(q, g);
+    if (m_rg[k])
+      contribute(k, emit(vec_op(OpKind::copy, f.name + ".grad_kv", B * skv, 2 * Hkv * D, f.dtype, f.dtype, {g})));
+  } else {
+    contribute(q, g);
+    contribute(k, g);
+    contribute(v, g);
+  }
+  if (bias_grad) {
+    // The bias gradient (dS) is written per batch entry; one broadcast over the
+    // batch is summed back (sum_to_size).
+    if (f.get("bias_shared", 0) && B > 1)
+      contribute(bias_op, emit(reduce_op(f.name + ".grad_bias", B, H * sq * skv, 1, 1, f.dtype, f.dtype, {g})));
+    else
+      contribute(bias_op, g);
+  }
+}
+
+// MulBackward0 (derivatives.yaml mul: self: grad * other, other: grad * self):
+// one multiplication kernel per operand that needs a gradient, reading the
+// gradient and the other operand (full-size or broadcast); a broadcast operand's
+// gradient is then summed to its shape. A `param` mul's weight (cols elements,
+// broadcast over the rows) gets grad * input summed over the rows.
+void Step::mul(int i, const Op& f, int dy, const std::vector<int>& dd) {
+  const int64_t rows = f.at("rows"), cols = f.at("cols"), e = rows * cols;
+  const DType gt = f.out_dtype, it = f.dtype;
+  const auto full = [&](int d) { return d >= 0 && op_out_elems(m_g.ops[d]) >= e; };
+  std::vector<std::pair<int, int>> made;   // (producer, gradient op)
+  if (dd.empty()) {
+    if (!m_opt.inputs_require_grad) return;
+    Op op = vec_op(OpKind::mul, f.name + ".grad", rows, cols, gt, it, with_grad(dy, {}));
+    op.attrs["inputs"] = f.get("inputs", 2);
+    emit(std::move(op));
+  }
+  for (size_t j = 0; j < dd.size(); ++j) {
+    const int d = dd[j];
+    if (!m_rg[d]) continue;
+    const int other = dd.size() > 1 ? dd[1 - std::min<size_t>(j, 1)] : -1;
+    const bool other_full = dd.size() > 1 ? full(other) : f.get("inputs", 2) >= 2;
+    Op op = vec_op(OpKind::mul, dd.size() > 1 ? fmt::format("{}.grad_in{}", f.name, j) : f.name + ".grad", rows,
+                   cols, gt, it, with_grad(dy, {other}));
+    op.attrs["inputs"] = other_full ? 2 : 1;
+    int g = emit(std::move(op));
+    const int64_t de = op_out_elems(m_g.ops[d]);
+    if (de < e && e % de == 0)
+      g = emit(reduce_op(fmt::format("{}.grad_reduce{}", f.name, j), e / de, de, 1, 1, it, m_g.ops[d].out_dtype,
+                         {g}));
+    made.emplace_back(d, g);
+  }
+  if (f.get("param", 0)) {
+    Op op = vec_op(OpKind::mul, f.name + ".grad_weight_mul", rows, cols, gt, it, with_grad(dy, dd));
+    op.attrs["inputs"] = 2;
+    const int p = emit(std::move(op));
+    const int w = emit(reduce_op(f.name + ".grad_weight", rows, cols, 1, 1, it, it, {p}));
+    weight_grad(i, w, 1, cols, "grad_weight");
+  }
+  for (auto [d, g] : made) contribute(d, g);
+}
+
+}  // namespace tessera::training

@@ -1,0 +1,183 @@
+// torch.optim's optimizer step (CUDA defaults: the foreach implementations unless
+// fused) and multi_tensor_apply's launch counts.
+#include <fmt/format.h>
+
+#include <algorithm>
+#include <map>
+#include <stdexcept>
+
+#include "workloads/training/step.h"
+
+namespace tessera {
+namespace {
+
+constexpr struct {
+  Optimizer o;
+  std::string_view name;
+} kOptimizers[] = {{Optimizer::adamw, "adamw"},
+                   {Optimizer::adamw_fused, "adamw_fused"},
+                   {Optimizer::sgd, "sgd"},
+                   {Optimizer::sgd_momentum, "sgd_momentum"},
+                   {Optimizer::none, "none"}};
+
+}  // namespace
+
+std::string_view optimizer_name(Optimizer o) {
+  for (const auto& e : kOptimizers)
+    if (e.o == o) return e.name;
+  return "?";
+}
+
+bool parse_optimizer(std::string_view s, Optimizer& out) {
+  for (const auto& e : kOptimizers)
+    if (e.name == s) {
+      out = e.o;
+      return true;
+    }
+  return false;
+}
+
+std::string optimizer_names() {
+  std::string s;
+  for (const auto& e : kOptimizers) s += (s.empty() ? "" : ", ") + std::string(e.name);
+  return s;
+}
+
+MultiTensorLimits multi_tensor_limits(int depth, bool scalar_list, bool large) {
+  // DepthToMaxConfig<false> (4 KB kernel arguments) and <true> (32 KB: 7x the
+  // tensors, 2240 blocks) in MultiTensorApply.cuh.
+  static constexpr int tensors4[5] = {110, 64, 48, 36, 30};
+  static constexpr int scalar4[5] = {96, 64, 48, 36, 30};
+  static constexpr int tensors32[5] = {770, 448, 336, 252, 210};
+  static constexpr int scalar32[5] = {672, 448, 336, 252, 210};
+  if (depth < 1 || depth > 5) throw std::logic_error(fmt::format("multi_tensor_apply depth {}", depth));
+  const int d = depth - 1;
+  if (large) return {scalar_list ? scalar32[d] : tensors32[d], 2240};
+  return {scalar_list ? scalar4[d] : tensors4[d], 320};
+}
+
+int64_t multi_tensor_launches(const std::vector<int64_t>& numels, int depth, bool scalar_list, bool large) {
+  const MultiTensorLimits lim = multi_tensor_limits(depth, scalar_list, large);
+  int64_t launches = 0, blocks = 0, tensors = 0;
+  for (int64_t numel : numels) {
+    if (numel <= 0) continue;   // empty tensors are skipped
+    ++tensors;
+    const int64_t chunks = (numel + k_multi_tensor_chunk - 1) / k_multi_tensor_chunk;
+    for (int64_t c = 0; c < chunks; ++c) {
+      ++blocks;
+      const bool tensors_full = tensors == lim.max_tensors && c == chunks - 1;
+      const bool blocks_full = blocks == lim.max_blocks;
+      if (tensors_full || blocks_full) {
+        ++launches;
+        blocks = 0;
+        // A tensor whose chunks continue is carried over to the next launch.
+        tensors = c == chunks - 1 ? 0 : 1;
+      }
+    }
+  }
+  return launches + (blocks != 0 ? 1 : 0);
+}
+
+namespace training {
+
+// One torch._foreach_* call (or fused kernel) over every trained parameter.
+void Step::foreach_op(const std::string& name, int reads, int writes, int flops, int sfu, int depth,
+                      bool scalar_list, DType t, const std::vector<int64_t>& numels) {
+  Op op;
+  op.name = name;
+  op.kind = OpKind::optimizer;
+  op.dtype = op.out_dtype = t;
+  int64_t elems = 0;
+  for (int64_t n : numels) elems += n;
+  op.attrs = {{"elems", elems},
+              {"reads", reads},
+              {"writes", writes},
+              {"flops", flops},
+              {"tensors", static_cast<int64_t>(numels.size())},
+              {"launches", multi_tensor_launches(numels, depth, scalar_list, m_opt.large_kernel_args)}};
+  if (sfu > 0) op.attrs["sfu"] = sfu;
+  // optimizer.step() runs after backward: the first kernel waits for every
+  // parameter gradient, the others for their predecessor.
+  const int last = static_cast<int>(m_g.ops.size()) - 1;
+  if (m_g.ops[static_cast<size_t>(last)].kind == OpKind::optimizer) {
+    op.deps = {last};
+  } else {
+    op.deps = m_param_grads;
+    std::sort(op.deps.begin(), op.deps.end());
+    op.deps.erase(std::unique(op.deps.begin(), op.deps.end()), op.deps.end());
+  }
+  emit(std::move(op));
+}
+
+void Step::optimizer_step() {
+  // Parameters with a gradient, in graph (module) order; a tied weight once.
+  DType t = DType::fp32;
+  bool first = true;
+  std::map<int64_t, int> tied_seen;
+  for (int i = 0; i < m_fwd; ++i) {
+    if (!m_wgrad[i]) continue;
+    const Op& op = m_g.ops[i];
+    if (first) t = op.dtype;
+    first = false;
+    std::vector<int64_t> tensors = param_tensors(op);
+    if (const int64_t tied = op.get("tied", 0); tied != 0) {
+      // The group's weight once, and one bias if any member has one.
+      int& seen = tied_seen[tied];
+      const bool bias = tensors.size() > 1;
+      if (seen & 1) tensors.erase(tensors.begin());
+      if (bias && (seen & 2)) tensors.pop_back();
+      seen |= 1 | (bias ? 2 : 0);
+    }
+    for (int64_t n : tensors) {
+      m_tensors.push_back(n);
+      m_params += n;
+    }
+  }
+  if (m_tensors.empty() || m_opt.optimizer == Optimizer::none) return;
+  const std::vector<int64_t>& p = m_tensors;
+  switch (m_opt.optimizer) {
+    case Optimizer::adamw:
+      // torch/optim/adam.py _multi_tensor_adam with decoupled weight decay (AdamW;
+      // defaults lr=1e-3, weight_decay=1e-2, not capturable: the step counts are
+      // CPU tensors, so their increment and the bias corrections launch nothing).
+      // Per element: tensors read / written.
+      foreach_op("adamw.weight_decay", 1, 1, 1, 0, 1, false, t, p);     // _foreach_mul_(params, 1 - lr wd)
+      foreach_op("adamw.exp_avg", 2, 1, 2, 0, 2, false, t, p);          // _foreach_lerp_(exp_avgs, grads, 1 - beta1)
+      foreach_op("adamw.exp_avg_sq_decay", 1, 1, 1, 0, 1, false, t, p); // _foreach_mul_(exp_avg_sqs, beta2)
+      // _foreach_addcmul_(exp_avg_sqs, grads, grads, 1 - beta2): three lists, the
+      // two gradient operands are one tensor (read once from memory).
+      foreach_op("adamw.exp_avg_sq", 2, 1, 2, 0, 3, false, t, p);
+      foreach_op("adamw.sqrt", 1, 1, 1, 1, 2, false, t, p);             // _foreach_sqrt(exp_avg_sqs) (new list)
+      foreach_op("adamw.bias_correction2", 1, 1, 1, 0, 1, true, t, p);  // _foreach_div_(denom, [sqrt(bc2)])
+      foreach_op("adamw.eps", 1, 1, 1, 0, 1, false, t, p);              // _foreach_add_(denom, eps)
+      foreach_op("adamw.update", 3, 1, 2, 0, 3, true, t, p);            // _foreach_addcdiv_(params, exp_avgs, denom, [-lr/bc1])
+      break;
+    case Optimizer::adamw_fused: {
+      // torch/optim/adam.py _fused_adam: _foreach_add_(state_steps, 1) on the
+      // device step tensors (fp32, one element each), then _fused_adamw_
+      // (aten/src/ATen/native/cuda/FusedAdamWKernel.cu, multi_tensor_apply_for_fused_optimizer
+      // over params, grads, exp_avgs, exp_avg_sqs: depth 4): reads p, g, m, v,
+      // writes p, m, v; ~12 operations per element (decay, both moments, bias
+      // corrections, sqrt, eps, division, update).
+      foreach_op("adamw_fused.step_count", 1, 1, 1, 0, 1, false, DType::fp32, std::vector<int64_t>(p.size(), 1));
+      foreach_op("adamw_fused.update", 4, 3, 12, 1, 4, false, t, p);
+      break;
+    }
+    case Optimizer::sgd:
+      // torch/optim/sgd.py _multi_tensor_sgd, momentum 0: _foreach_add_(params, grads, alpha=-lr).
+      foreach_op("sgd.update", 2, 1, 2, 0, 2, false, t, p);
+      break;
+    case Optimizer::sgd_momentum:
+      // momentum > 0, steady state (buffers exist after the first step):
+      // _foreach_mul_(bufs, momentum), _foreach_add_(bufs, grads, alpha=1-dampening),
+      // _foreach_add_(params, bufs, alpha=-lr).
+      foreach_op("sgd.momentum_decay", 1, 1, 1, 0, 1, false, t, p);
+      foreach_op("sgd.momentum", 2, 1, 2, 0, 2, false, t, p);
+      foreach_op("sgd.update", 2, 1, 2, 0, 2, false, t, p);
+      break;
+    case Optimizer::none: break;
+  }
+}
+
+}  // namespace training
+}  // namespace tessera

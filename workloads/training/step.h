@@ -1,0 +1,80 @@
+#pragma once
+// The training step's state while append_training_step() (workloads/training.h)
+// walks a forward graph (internal to workloads/training/). Files: step.cpp (the
+// walk: requires_grad, the seeds, gradient accumulation and the bookkeeping of
+// parameter gradients), autograd.cpp (the backward kernels per op kind),
+// optimizers.cpp (torch.optim's kernels).
+#include <cstdint>
+#include <map>
+#include <string>
+#include <utility>
+#include <vector>
+
+#include "workloads/ir.h"
+#include "workloads/training.h"
+
+namespace tessera::training {
+
+// Parameter tensors of a forward op (elements each), in nn.Module order (weight,
+// then bias).
+std::vector<int64_t> param_tensors(const Op& op);
+// A 2-D view (rows x cols) of an op's output, for the kernels that add or copy it.
+std::pair<int64_t, int64_t> out_shape(const Op& op);
+
+class Step {
+ public:
+  Step(Graph& g, const TrainingOptions& opt) : m_g(g), m_opt(opt), m_fwd(static_cast<int>(g.ops.size())) {}
+
+  void run();
+
+ private:
+  static constexpr int k_none = -2;   // no gradient yet
+  static constexpr int k_seed = -1;   // the given output gradient (no kernel made it)
+
+  // step.cpp
+  void check() const;
+  // Data dependencies, each producer once, in order.
+  static std::vector<int> unique_deps(const Op& op);
+  void mark_requires_grad();
+  void seed_outputs();
+  int emit(Op op) { return m_g.add(std::move(op)); }
+  std::vector<int> with_grad(int grad, std::vector<int> saved) const;
+  static Op vec_op(OpKind kind, std::string name, int64_t rows, int64_t cols, DType in, DType out,
+                   std::vector<int> deps);
+  static Op matmul_op(std::string name, int64_t batch, int64_t m, int64_t n, int64_t k, DType t,
+                      std::vector<int> deps, bool b_shared);
+  static Op reduce_op(std::string name, int64_t rows, int64_t cols, int64_t inputs, int64_t outputs, DType in,
+                      DType out, std::vector<int> deps);
+  void contribute(int d, int src);
+  void weight_grad(int i, int src, int64_t rows, int64_t cols, const char* what);
+  // Whether input `d` of an op (or, with d < 0, a leaf input) needs a gradient.
+  bool needs(int d) const { return d >= 0 ? m_rg[d] != 0 : m_opt.inputs_require_grad; }
+
+  // autograd.cpp: the backward kernels of forward op `i`.
+  void backward(int i);
+  void linear(int i, const Op& f, int dy, const std::vector<int>& dd);
+  void bmm(int i, const Op& f, int dy);
+  void conv(int i, const Op& f, int dy, const std::vector<int>& dd);
+  void attention(int i, const Op& f, int dy, const std::vector<int>& dd);
+  void mul(int i, const Op& f, int dy, const std::vector<int>& dd);
+
+  // optimizers.cpp: optimizer.step().
+  void foreach_op(const std::string& name, int reads, int writes, int flops, int sfu, int depth, bool scalar_list,
+                  DType t, const std::vector<int64_t>& numels);
+  void optimizer_step();
+
+  Graph& m_g;
+  const TrainingOptions& m_opt;
+  const int m_fwd;
+  std::vector<char> m_rg;
+  std::vector<int> m_grad;       // per forward op: op holding its output gradient
+  std::vector<int> m_acc;        // accumulations made per forward op (names)
+  std::vector<char> m_wgrad;     // forward op got its weight gradient
+  std::map<std::pair<int64_t, std::string>, int> m_tied_grad;   // tied id, tensor -> op + 1
+  std::vector<int64_t> m_tensors;
+  std::vector<int> m_param_grads;   // ops that made (or summed) a parameter gradient
+  int64_t m_params = 0;
+  int m_cur = -1;                   // forward op whose backward is being appended
+};
+
+}  // namespace tessera::training
