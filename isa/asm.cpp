@@ -331,7 +331,8 @@ std::string disassemble(const Program& p) {
     out += fmt::format("\n.kernel name={} op_kind={} op_index={} flops={} bytes={} mapping={}\n",
                        quote(k.name), quote(k.op_kind), k.op_index, num(k.flops), num(k.bytes),
                        quote(k.mapping));
-    for (const auto& [key, value] : k.attrs) out += fmt::format(".attr {} {}\n", quote(key), num(value));
+    for (const KernelInfoField& f : kernel_info_fields())
+      if (const std::optional<double>& v = k.info.*f.member) out += fmt::format(".attr {} {}\n", f.name, num(*v));
     // Always written, even when empty: a kernel without .deps reads as depending on
     // its predecessor (files written before the directive existed).
     out += ".deps";
@@ -415,9 +416,15 @@ Program assemble(std::string_view text, std::string_view source_name) {
       if (toks.size() != 3 || !toks[1].key.empty() || !toks[2].key.empty())
         lp.fail(".attr expects a key and a number: .attr KEY VALUE");
       if (block) lp.fail(".attr must come before the kernel's first .block");
-      if (kernel->attrs.count(toks[1].value))
-        lp.fail(fmt::format(".attr '{}' given twice in kernel '{}'", toks[1].value, kernel->name));
-      kernel->attrs[toks[1].value] = lp.number(toks[2], ".attr " + toks[1].value);
+      const KernelInfoField* field = find_kernel_info_field(toks[1].value);
+      if (!field) {
+        std::string names;
+        for (const KernelInfoField& f : kernel_info_fields()) names += (names.empty() ? "" : ", ") + std::string(f.name);
+        lp.fail(fmt::format("unknown .attr '{}'; accepted: {}", toks[1].value, names));
+      }
+      std::optional<double>& slot = kernel->info.*field->member;
+      if (slot) lp.fail(fmt::format(".attr '{}' given twice in kernel '{}'", toks[1].value, kernel->name));
+      slot = lp.number(toks[2], ".attr " + toks[1].value);
     } else if (head == ".deps") {
       if (!kernel) lp.fail(".deps outside a kernel (it must follow a .kernel line)");
       if (block) lp.fail(".deps must come before the kernel's first .block");

@@ -17,9 +17,50 @@ std::string_view opcode_name(Opcode op) {
   return "?";
 }
 
-double Kernel::attr(std::string_view key, double fallback) const {
-  auto it = attrs.find(std::string(key));
-  return it == attrs.end() ? fallback : it->second;
+namespace {
+
+const KernelInfoField k_info_fields[] = {
+    {"block_kv", &KernelInfo::block_kv, "KV rows per attention thread block"},
+    {"block_q", &KernelInfo::block_q, "query rows per attention thread block"},
+    {"bytes_in_flight", &KernelInfo::bytes_in_flight, "DRAM bytes the kernel keeps in flight (HBM latency-bandwidth bound)"},
+    {"ctas_per_sm", &KernelInfo::ctas_per_sm, "GEMM thread blocks resident per SM (occupancy)"},
+    {"cycles_per_fold", &KernelInfo::cycles_per_fold, "systolic: cycles of one fold (fill + stream + drain)"},
+    {"dram_bytes", &KernelInfo::dram_bytes, "total DRAM traffic of the kernel in bytes (HBM ramp, charged once per kernel)"},
+    {"filter_sram_reads", &KernelInfo::filter_sram_reads, "systolic: filter scratchpad reads (words)"},
+    {"filter_sram_writes", &KernelInfo::filter_sram_writes, "systolic: filter scratchpad writes (words)"},
+    {"gemv", &KernelInfo::gemv, "1 = matrix-vector product (one operand dimension is 1)"},
+    {"ifmap_sram_reads", &KernelInfo::ifmap_sram_reads, "systolic: ifmap scratchpad reads (words)"},
+    {"ifmap_sram_writes", &KernelInfo::ifmap_sram_writes, "systolic: ifmap scratchpad writes (words)"},
+    {"launches", &KernelInfo::launches, "kernel launches the op takes (>= 1)"},
+    {"macs", &KernelInfo::macs, "systolic: useful multiply-accumulates"},
+    {"mma_folds", &KernelInfo::mma_folds, "systolic: folds the kernel's mma instructions run"},
+    {"mma_path", &KernelInfo::mma_path, "how the mma instructions are issued (tensorcore MmaPath)"},
+    {"mma_useful", &KernelInfo::mma_useful, "share of the issued mma work that is useful (padding excluded)"},
+    {"ofmap_sram_reads", &KernelInfo::ofmap_sram_reads, "systolic: ofmap scratchpad reads (words)"},
+    {"ofmap_sram_writes", &KernelInfo::ofmap_sram_writes, "systolic: ofmap scratchpad writes (words)"},
+    {"on_chip", &KernelInfo::on_chip, "systolic vector op: 1 = its tensors stay in the on-chip buffers"},
+    {"passes", &KernelInfo::passes, "passes a memory-bound kernel makes over its tensors"},
+    {"queued", &KernelInfo::queued, "1 = queued behind its predecessor in the same stream"},
+    {"row_reductions_per_trip", &KernelInfo::row_reductions_per_trip, "block-wide reductions per memory round trip of a row kernel"},
+    {"split_k", &KernelInfo::split_k, "GEMM split-K factor"},
+    {"splits", &KernelInfo::splits, "decode attention: KV splits (split-KV FlashDecoding)"},
+    {"startup_waves", &KernelInfo::startup_waves, "waves that pay the GEMM wave start-up"},
+    {"thread_blocks", &KernelInfo::thread_blocks, "thread blocks the kernel launches"},
+    {"tile_k", &KernelInfo::tile_k, "GEMM tile K"},
+    {"tile_m", &KernelInfo::tile_m, "GEMM tile M"},
+    {"tile_n", &KernelInfo::tile_n, "GEMM tile N"},
+    {"vec_exposed", &KernelInfo::vec_exposed, "share of the vector (softmax) time not hidden under the mma"},
+    {"waves", &KernelInfo::waves, "GEMM waves: ceil(thread blocks / (SMs x blocks per SM))"},
+};
+
+}  // namespace
+
+std::span<const KernelInfoField> kernel_info_fields() { return k_info_fields; }
+
+const KernelInfoField* find_kernel_info_field(std::string_view name) {
+  for (const KernelInfoField& f : k_info_fields)
+    if (f.name == name) return &f;
+  return nullptr;
 }
 
 }  // namespace tessera

@@ -33,7 +33,9 @@ Program hand_program() {
   k.mapping = "tile 128x256x64, 2 CTAs/SM, split-k 1";
   k.flops = 2.0 * 4096 * 4096 * 4096;
   k.bytes = 100663296.0;
-  k.attrs = {{"tiles", 512}, {"efficiency", 0.8123456789012345}, {"waves", 1.0 / 3.0}};
+  k.info.thread_blocks = 512;
+  k.info.mma_useful = 0.8123456789012345;
+  k.info.waves = 1.0 / 3.0;
   Block b;
   b.repeat = 64;
   Instr ld = ins(Opcode::load);
@@ -110,8 +112,11 @@ TEST_CASE("asm: awkward strings, doubles and odd fields round-trip", "[asm]") {
   k.op_index = -1;
   k.flops = 0.1 + 0.2;  // 0.30000000000000004 needs 17 digits
   k.bytes = 1e300;
-  k.attrs = {{"neg", -0.0}, {"tiny", 5e-324}, {"inf", std::numeric_limits<double>::infinity()},
-             {"key=with spaces", 1.5}, {"max", std::numeric_limits<double>::max()}};
+  k.info.queued = -0.0;
+  k.info.splits = 5e-324;
+  k.info.passes = std::numeric_limits<double>::infinity();
+  k.info.launches = 1.5;
+  k.info.macs = std::numeric_limits<double>::max();
   Block b;
   b.repeat = 0;
   Instr ld = ins(Opcode::load);
@@ -132,7 +137,8 @@ TEST_CASE("asm: awkward strings, doubles and odd fields round-trip", "[asm]") {
   const std::string text = disassemble(p);
   const Program back = assemble(text, "p.tasm");
   CHECK(back == p);
-  CHECK(std::signbit(back.kernels[0].attrs.at("neg")));
+  REQUIRE(back.kernels[0].info.queued.has_value());
+  CHECK(std::signbit(*back.kernels[0].info.queued));
   CHECK(back.kernels[0].flops == 0.1 + 0.2);
   CHECK(disassemble(back) == text);
   // An empty program too.
@@ -143,7 +149,7 @@ TEST_CASE("asm: hand-written text with comments and key=value forms", "[asm]") {
   const Program p = assemble(R"(; a comment
 .program target=systolic hardware=tpu-v1 workload="gemm:m=8,n=8,k=8"
 .kernel name=k0 op_kind=matmul op_index=0 flops=1024 bytes=384
-.attr folds 1
+.attr mma_folds 1
 .block repeat=2
   load dram->sram bytes=128   # operand tile
   mma 8x8x8 a=int8 acc=int32
@@ -151,7 +157,8 @@ TEST_CASE("asm: hand-written text with comments and key=value forms", "[asm]") {
 )", "h.tasm");
   REQUIRE(p.kernels.size() == 1);
   const Kernel& k = p.kernels[0];
-  CHECK(k.attr("folds", 0) == 1);
+  CHECK(k.info.mma_folds == 1.0);
+  CHECK(!k.info.macs);
   REQUIRE(k.blocks.size() == 1);
   CHECK(k.blocks[0].repeat == 2);
   REQUIRE(k.blocks[0].instrs.size() == 3);
@@ -196,6 +203,11 @@ TEST_CASE("asm: errors name source:line and the reason", "[asm][errors]") {
                     Contains("e.tasm:1: unknown directive '.section'"));
   CHECK_THROWS_WITH(assemble(".kernel name=k\n.attr x\n", "e.tasm"),
                     Contains("e.tasm:2: .attr expects a key and a number"));
+  // Kernel facts are the declared KernelInfo fields only.
+  CHECK_THROWS_WITH(assemble(".kernel name=k\n.attr tiles 4\n", "e.tasm"),
+                    Contains("e.tasm:2: unknown .attr 'tiles'; accepted: block_kv, block_q, bytes_in_flight"));
+  CHECK_THROWS_WITH(assemble(".kernel name=k\n.attr waves 4\n.attr waves 5\n", "e.tasm"),
+                    Contains("e.tasm:3: .attr 'waves' given twice in kernel 'k'"));
 }
 
 TEST_CASE("asm: .deps carries each kernel's producers", "[asm][deps]") {
@@ -231,7 +243,7 @@ TEST_CASE("asm: .deps carries each kernel's producers", "[asm][deps]") {
 .deps
 .kernel name=d
 .deps 0 2
-.attr x 1
+.attr launches 1
 .block repeat=1
 )", "old.tasm");
   REQUIRE(old.kernels.size() == 4);
