@@ -1,52 +1,28 @@
 #include "models/tensorcore/clock.h"
 
 #include <algorithm>
-#include <map>
-#include <string>
 
 #include "models/compute/compute.h"
-#include "models/hardware.h"
-#include "models/memory/memory.h"
+#include "models/compute/stage_cost.h"
 
 namespace tessera {
 
 double PowerCappedClock::clock_hz(const ComputeModel& cm, const Kernel& k, const Hardware& hw) const {
   if (m_limit_w <= 0) return m_max_clock;
   // Dynamic energy does not depend on the clock (energy per action); time does.
+  // Stages are costed as the engines cost them (cost_stage).
   double energy = 0;
   KernelContext probe;
   probe.clock_hz = m_max_clock;
-  for (const Block& b : k.blocks) {
-    double e = 0;
-    for (const Instr& in : b.instrs) {
-      if (in.op == Opcode::load || in.op == Opcode::store) {
-        if (const MemoryModel* mem = hw.memory(in.op == Opcode::load ? in.src : in.dst))
-          e += mem->transfer_energy_j(in, k);
-      } else {
-        e += cm.instr_energy_j(in, k, probe);
-      }
-    }
-    energy += e * static_cast<double>(b.repeat);
-  }
+  for (const Block& b : k.blocks) energy += cost_stage(b, k, hw, probe).energy_j * static_cast<double>(b.repeat);
   // Steady-state time of the kernel at clock f: every stage costs max(l, c).
   const auto time_at = [&](double f) {
     KernelContext ctx;
     ctx.clock_hz = f;
     double t = cm.kernel_overhead_s(k, ctx);
     for (const Block& b : k.blocks) {
-      double c = 0;
-      std::map<std::string, double> lv;
-      for (const Instr& in : b.instrs) {
-        if (in.op == Opcode::load || in.op == Opcode::store) {
-          const std::string& name = in.op == Opcode::load ? in.src : in.dst;
-          if (const MemoryModel* mem = hw.memory(name)) lv[name] += mem->transfer_time_s(in, k, ctx);
-        } else {
-          c += cm.instr_time_s(in, k, ctx);
-        }
-      }
-      double l = 0;
-      for (const auto& [name, v] : lv) l = std::max(l, v);
-      t += static_cast<double>(b.repeat) * std::max(l, c);
+      const StageCost st = cost_stage(b, k, hw, ctx);
+      t += static_cast<double>(b.repeat) * std::max(st.load_s, st.compute_s);
     }
     return t;
   };

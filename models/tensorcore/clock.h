@@ -18,8 +18,8 @@ class PowerCappedClock {
   PowerCappedClock(double min_clock_hz, double max_clock_hz, double static_w, double limit_w)
       : m_min_clock(min_clock_hz), m_max_clock(max_clock_hz), m_static_w(static_w), m_limit_w(limit_w) {}
 
-  // Clock for `k` on `hw`, timed and costed by `cm` (instr_time_s, instr_energy_j,
-  // kernel_overhead_s) and the hardware's memory models; to 0.1 MHz.
+  // Clock for `k` on `hw`: its stages costed by cost_stage (models/compute/
+  // stage_cost.h, as the engines cost them) plus cm.kernel_overhead_s; to 0.1 MHz.
   double clock_hz(const ComputeModel& cm, const Kernel& k, const Hardware& hw) const;
 
  private:

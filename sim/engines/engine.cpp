@@ -7,6 +7,7 @@
 #include <utility>
 
 #include "core/error.h"
+#include "models/compute/stage_cost.h"
 
 namespace tessera {
 
@@ -17,28 +18,15 @@ KernelPlan plan_kernel(const Kernel& k, const Hardware& hw) {
   plan.overhead_s = cm.kernel_overhead_s(k, plan.ctx);
   plan.idle_s = std::min(cm.launch_idle_s(k, plan.ctx), plan.overhead_s);
   for (const Block& b : k.blocks) {
+    // The models' cost of one stage (shared with the power-capped clock search).
+    const StageCost c = cost_stage(b, k, hw, plan.ctx);
     StagePlan st;
     st.repeat = b.repeat;
-    for (const Instr& in : b.instrs) {
-      if (in.op == Opcode::load || in.op == Opcode::store) {
-        const std::string& level = in.op == Opcode::load ? in.src : in.dst;
-        const MemoryModel* mem = hw.memory(level);
-        if (!mem)
-          throw InputError(fmt::format("kernel '{}': {} names memory level '{}', which {} does not "
-                                       "have; levels: {}", k.name, opcode_name(in.op), level,
-                                       hw.name, hw.memory_names()));
-        LevelCost& lc = st.levels[level];
-        lc.time_s += mem->transfer_time_s(in, k, plan.ctx);
-        lc.bytes += static_cast<double>(in.bytes) * static_cast<double>(in.count);
-        st.energy_j += mem->transfer_energy_j(in, k);
-      } else {
-        st.compute_s += cm.instr_time_s(in, k, plan.ctx);
-        st.energy_j += cm.instr_energy_j(in, k, plan.ctx);
-        if (in.op == Opcode::mma)
-          st.flops_mma += 2.0 * static_cast<double>(in.m * in.n * in.k * in.count);
-      }
-    }
-    for (const auto& [name, lc] : st.levels) st.load_s = std::max(st.load_s, lc.time_s);
+    st.compute_s = c.compute_s;
+    for (const auto& [level, t] : c.levels) st.levels[level] = LevelCost{t.time_s, t.bytes};
+    st.load_s = c.load_s;
+    st.energy_j = c.energy_j;
+    st.flops_mma = c.flops_mma;
     plan.stages.push_back(std::move(st));
   }
   return plan;
