@@ -86,8 +86,8 @@ Kernel SystolicMapper::lower(const Graph& g, int index, const Hardware& hw) cons
     add(kern.info.filter_sram_writes, copies * n.filter_sram_writes);
     add(kern.info.ofmap_sram_reads, copies * n.ofmap_sram_reads);
     add(kern.info.ofmap_sram_writes, copies * n.ofmap_sram_writes);
-    add(kern.info.mma_folds, static_cast<double>(b.repeat));
-    kern.info.cycles_per_fold = static_cast<double>(geo.cycles_per_fold);
+    kern.info.mma_folds = kern.info.mma_folds.value_or(0) + b.repeat;
+    kern.info.cycles_per_fold = geo.cycles_per_fold;
   }
   if (vector_elems > 0) {
     Block b;

@@ -87,10 +87,10 @@ Kernel TensorCoreMapper::lower_attention(const Op& op, const Hardware& hw) const
 
   Kernel k;
   k.op_kind = "attention";
-  k.info.mma_path = static_cast<double>(path);
-  k.info.block_q = static_cast<double>(bq);
-  k.info.block_kv = static_cast<double>(bk);
-  k.info.thread_blocks = static_cast<double>(ctas);
+  k.info.mma_path = static_cast<int64_t>(path);
+  k.info.block_q = bq;
+  k.info.block_kv = bk;
+  k.info.thread_blocks = ctas;
   k.info.bytes_in_flight = 4.0 * static_cast<double>(bk * D) * eb * static_cast<double>(occ);
   Block b;
   b.repeat = stages;
@@ -157,10 +157,10 @@ Kernel TensorCoreMapper::lower_decode_attention(const Op& op, const Hardware& hw
 
   Kernel k;
   k.op_kind = "attention";
-  k.info.mma_path = static_cast<double>(MmaPath::flash2);
-  k.info.splits = static_cast<double>(splits);
-  k.info.thread_blocks = static_cast<double>(ctas);
-  k.info.launches = splits > 1 ? 2.0 : 1.0;
+  k.info.mma_path = static_cast<int64_t>(MmaPath::flash2);
+  k.info.splits = splits;
+  k.info.thread_blocks = ctas;
+  k.info.launches = splits > 1 ? 2 : 1;
   k.info.bytes_in_flight = m_s.in_flight;
   Block b;
   b.repeat = stages;

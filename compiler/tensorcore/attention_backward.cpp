@@ -82,12 +82,12 @@ Kernel TensorCoreMapper::lower_attention_backward(const Op& op, const Hardware& 
   if (const int64_t be = op.get("backend", 0); be != 0) fa3 = be == 2;
   Kernel k;
   k.op_kind = "attention";
-  k.info.mma_path = static_cast<double>(fa3 ? MmaPath::flash3_backward : MmaPath::flash2_backward);
+  k.info.mma_path = static_cast<int64_t>(fa3 ? MmaPath::flash3_backward : MmaPath::flash2_backward);
   if (fa3) k.info.vec_exposed = m_s.fa3_exposed;
-  k.info.block_q = static_cast<double>(bq);
-  k.info.block_kv = static_cast<double>(bk);
-  k.info.thread_blocks = static_cast<double>(ctas);
-  k.info.launches = Hkv < H ? 5.0 : 3.0;
+  k.info.block_q = bq;
+  k.info.block_kv = bk;
+  k.info.thread_blocks = ctas;
+  k.info.launches = Hkv < H ? 5 : 3;
   k.info.bytes_in_flight = m_s.in_flight;
 
   // Memory-bound launches: stages of at most 4 MiB, as the streaming kernels.

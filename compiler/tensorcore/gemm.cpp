@@ -173,15 +173,15 @@ Kernel TensorCoreMapper::lower_gemm(const Op& op, const GemmShape& s, double a_d
 
   Kernel k;
   k.op_kind = std::string(op_kind_name(op.kind));
-  k.info.tile_m = static_cast<double>(p.bm);
-  k.info.tile_n = static_cast<double>(p.bn);
-  k.info.tile_k = static_cast<double>(p.bk);
-  k.info.split_k = static_cast<double>(p.split_k);
-  k.info.waves = static_cast<double>(p.waves);
-  k.info.ctas_per_sm = static_cast<double>(p.ctas_per_sm);
-  k.info.thread_blocks = static_cast<double>(p.tiles);
-  k.info.mma_path = static_cast<double>(MmaPath::gemm);
-  k.info.startup_waves = static_cast<double>(p.waves);
+  k.info.tile_m = p.bm;
+  k.info.tile_n = p.bn;
+  k.info.tile_k = p.bk;
+  k.info.split_k = p.split_k;
+  k.info.waves = p.waves;
+  k.info.ctas_per_sm = p.ctas_per_sm;
+  k.info.thread_blocks = p.tiles;
+  k.info.mma_path = static_cast<int64_t>(MmaPath::gemm);
+  k.info.startup_waves = p.waves;
   // Per SM: up to four k-step stages of every resident block are in flight.
   k.info.bytes_in_flight =
       4.0 * static_cast<double>(p.bm + p.bn) * static_cast<double>(p.bk) * eb * static_cast<double>(p.ctas_per_sm);

@@ -291,10 +291,10 @@ Kernel TensorCoreMapper::lower_vector(const Op& op, const Hardware& hw) const {
   Kernel k;
   k.op_kind = std::string(op_kind_name(op.kind));
   k.info.bytes_in_flight = m_s.in_flight;
-  k.info.passes = static_cast<double>(passes);
+  k.info.passes = passes;
   // Ops that are several launches (zero fill + kernel, sorted embedding backward,
   // a foreach call over many tensors: attr launches, set by the training step).
-  if (op.attrs.count("launches")) k.info.launches = static_cast<double>(op.at("launches"));
+  if (op.attrs.count("launches")) k.info.launches = op.at("launches");
   if (row) {
     // Block reductions per memory round trip (they are spread with the trips).
     k.info.row_reductions_per_trip = static_cast<double>(row->barriers) / static_cast<double>(row->round_trips);

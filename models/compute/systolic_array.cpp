@@ -164,7 +164,7 @@ double SystolicArray::instr_energy_j(const Instr& in, const Kernel& k, const Ker
     // its own size), spread evenly over the kernel's folds: the kernel's MAC and
     // SRAM energy is energy_of's for its layers. Leakage is the board's static
     // power; DRAM energy is the memory model's.
-    const double folds = k.info.mma_folds.value_or(0);
+    const double folds = static_cast<double>(k.info.mma_folds.value_or(0));
     if (folds <= 0)
       throw InputError(fmt::format(
           "kernel '{}': an mma on the systolic array needs the kernel's action counts (.attr macs, "

@@ -148,13 +148,13 @@ double TensorCoreModel::gemm_issue_fraction(DType a) const {
 double TensorCoreModel::mma_cycles(const Instr& in, const Kernel& k) const {
   const double rate = flops_per_clock(in.a);
   if (rate <= 0) throw InputError(fmt::format("kernel '{}': no pipe runs {}", k.name, dtype_name(in.a)));
-  const auto path = static_cast<MmaPath>(static_cast<int>(k.info.mma_path.value_or(0)));
+  const auto path = static_cast<MmaPath>(k.info.mma_path.value_or(0));
   double flops = 2.0 * static_cast<double>(in.m) * static_cast<double>(in.n) * static_cast<double>(in.k);
   // A matrix-vector product (one row or one column: attr gemv, set by lower_gemm)
   // runs as cuBLAS's gemv kernel, one thread per output element and no tile rows
   // past the edge, so only the useful products take issue slots; every other GEMM
   // runs whole tiles.
-  if (k.info.gemv.value_or(0.0) != 0) flops *= k.info.mma_useful.value_or(1.0);
+  if (k.info.gemv.value_or(0) != 0) flops *= k.info.mma_useful.value_or(1.0);
   const double c_mma = flops / (rate * mma_efficiency(in.a, path));
   const double smem_bytes =
       static_cast<double>(in.m + in.n) * static_cast<double>(in.k) * dtype_bytes(in.a, 1);
@@ -221,16 +221,16 @@ double TensorCoreModel::kernel_overhead_s(const Kernel& k, const KernelContext&)
   // op keep the whole launch: the library issues them right after the first, and
   // for short kernels (flash-decoding's combine step) the host's launch, not the
   // GPU, sets the pace (the shared decode-attention records are timed that way).
-  const double launches = std::max(1.0, k.info.launches.value_or(1.0));
-  const double first = k.info.queued.value_or(0.0) != 0 ? m_s.kernel_gap : m_s.launch;
-  return first + (launches - 1.0) * m_s.launch + m_s.wave_startup * k.info.startup_waves.value_or(0.0);
+  const double launches = static_cast<double>(std::max<int64_t>(1, k.info.launches.value_or(1)));
+  const double first = k.info.queued.value_or(0) != 0 ? m_s.kernel_gap : m_s.launch;
+  return first + (launches - 1.0) * m_s.launch + m_s.wave_startup * static_cast<double>(k.info.startup_waves.value_or(0));
 }
 
 double TensorCoreModel::launch_idle_s(const Kernel& k, const KernelContext&) const {
   // Each launch's fixed cost less the part inside the kernel (kernel_fixed); the
   // wave start-ups run inside the kernel.
-  const double launches = std::max(1.0, k.info.launches.value_or(1.0));
-  const double first = k.info.queued.value_or(0.0) != 0 ? m_s.kernel_gap : m_s.launch;
+  const double launches = static_cast<double>(std::max<int64_t>(1, k.info.launches.value_or(1)));
+  const double first = k.info.queued.value_or(0) != 0 ? m_s.kernel_gap : m_s.launch;
   return std::max(0.0, first - m_s.kernel_fixed) + (launches - 1.0) * std::max(0.0, m_s.launch - m_s.kernel_fixed);
 }
 
@@ -241,7 +241,7 @@ double TensorCoreModel::compute_share(const Kernel& k) const {
   // they use; a collective: the one copy that drives the link). The block
   // scheduler places one block per SM before it doubles up, so blocks beyond the
   // SM count still occupy the whole GPU.
-  double blocks = k.info.thread_blocks.value_or(0.0);
+  double blocks = static_cast<double>(k.info.thread_blocks.value_or(0));
   if (blocks <= 0)
     for (const Block& b : k.blocks)
       for (const Instr& in : b.instrs) blocks = std::max(blocks, static_cast<double>(in.count));

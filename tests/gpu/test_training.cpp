@@ -55,7 +55,7 @@ TEST_CASE("FlashAttention-2 backward: three launches, the KV-parallel loop's fiv
   CHECK(k.info.block_q.value_or(0) == 128);
   CHECK(k.info.block_kv.value_or(0) == 128);
   CHECK(k.info.thread_blocks.value_or(0) == 132);
-  CHECK(k.info.mma_path.value_or(0) == static_cast<double>(MmaPath::flash2_backward));
+  CHECK(k.info.mma_path.value_or(0) == static_cast<int64_t>(MmaPath::flash2_backward));
   CHECK(mma_flops(k) == 5536481280.0);
   CHECK(k.flops == 5536481280.0);
   // Head dim 128: 64 x 128 blocks; grouped-query heads add the two dK/dV sums.
@@ -81,7 +81,7 @@ TEST_CASE("cuDNN / FlashAttention-3 backward: GEMM-rate MMAs, softmax partly hid
   const Graph g = build_workload("attention:batch=1,heads=33,sq=512,d=64,train=1");
   const Program p = compile(g, *hw);
   const Kernel& k = p.kernels[1];
-  CHECK(k.info.mma_path.value_or(0) == static_cast<double>(MmaPath::flash3_backward));
+  CHECK(k.info.mma_path.value_or(0) == static_cast<int64_t>(MmaPath::flash3_backward));
   const auto& prm = hw->compute().params();
   CHECK(k.info.vec_exposed.value_or(0) == prm.real("attention_softmax_exposed_flash3"));
   CHECK(tc(*hw).mma_efficiency(DType::bf16, MmaPath::flash3_backward) ==
@@ -91,7 +91,7 @@ TEST_CASE("cuDNN / FlashAttention-3 backward: GEMM-rate MMAs, softmax partly hid
   Graph f = g;
   for (Op& op : f.ops)
     if (op.kind == OpKind::attention) op.attrs["backend"] = 1;
-  CHECK(compile(f, *hw).kernels[1].info.mma_path.value_or(0) == static_cast<double>(MmaPath::flash2_backward));
+  CHECK(compile(f, *hw).kernels[1].info.mma_path.value_or(0) == static_cast<int64_t>(MmaPath::flash2_backward));
 }
 
 TEST_CASE("FlashAttention-2 backward: causal block skipping and the resulting time", "[gpu][training]") {
@@ -187,7 +187,7 @@ TEST_CASE("a training run reports its forward, backward and optimizer time", "[g
   const auto hw = load_hardware("h100-sxm", {});
   const Program prog = compile(build_workload("gpt2-small:seq=64,layers=2,train=1"), *hw);
   double extra_launches = 0;
-  for (const Kernel& k : prog.kernels) extra_launches += std::max(1.0, k.info.launches.value_or(1.0)) - 1.0;
+  for (const Kernel& k : prog.kernels) extra_launches += static_cast<double>(std::max<int64_t>(1, k.info.launches.value_or(1)) - 1);
   CHECK(extra_launches > 0);
   const double kernels = static_cast<double>(j["ops"].size());
   CHECK(j["time_s"].get<double>() - kernel_time ==

@@ -35,7 +35,7 @@ Program hand_program() {
   k.bytes = 100663296.0;
   k.info.thread_blocks = 512;
   k.info.mma_useful = 0.8123456789012345;
-  k.info.waves = 1.0 / 3.0;
+  k.info.bytes_in_flight = 1.0 / 3.0;
   Block b;
   b.repeat = 64;
   Instr ld = ins(Opcode::load);
@@ -112,10 +112,11 @@ TEST_CASE("asm: awkward strings, doubles and odd fields round-trip", "[asm]") {
   k.op_index = -1;
   k.flops = 0.1 + 0.2;  // 0.30000000000000004 needs 17 digits
   k.bytes = 1e300;
-  k.info.queued = -0.0;
-  k.info.splits = 5e-324;
-  k.info.passes = std::numeric_limits<double>::infinity();
-  k.info.launches = 1.5;
+  k.info.vec_exposed = -0.0;
+  k.info.mma_useful = 5e-324;
+  k.info.bytes_in_flight = std::numeric_limits<double>::infinity();
+  k.info.row_reductions_per_trip = 1.5;
+  k.info.launches = INT64_C(9007199254740991);   // largest integer a double holds exactly
   k.info.macs = std::numeric_limits<double>::max();
   Block b;
   b.repeat = 0;
@@ -137,8 +138,8 @@ TEST_CASE("asm: awkward strings, doubles and odd fields round-trip", "[asm]") {
   const std::string text = disassemble(p);
   const Program back = assemble(text, "p.tasm");
   CHECK(back == p);
-  REQUIRE(back.kernels[0].info.queued.has_value());
-  CHECK(std::signbit(*back.kernels[0].info.queued));
+  REQUIRE(back.kernels[0].info.vec_exposed.has_value());
+  CHECK(std::signbit(*back.kernels[0].info.vec_exposed));
   CHECK(back.kernels[0].flops == 0.1 + 0.2);
   CHECK(disassemble(back) == text);
   // An empty program too.
@@ -157,7 +158,7 @@ TEST_CASE("asm: hand-written text with comments and key=value forms", "[asm]") {
 )", "h.tasm");
   REQUIRE(p.kernels.size() == 1);
   const Kernel& k = p.kernels[0];
-  CHECK(k.info.mma_folds == 1.0);
+  CHECK(k.info.mma_folds == 1);
   CHECK(!k.info.macs);
   REQUIRE(k.blocks.size() == 1);
   CHECK(k.blocks[0].repeat == 2);
@@ -208,6 +209,8 @@ TEST_CASE("asm: errors name source:line and the reason", "[asm][errors]") {
                     Contains("e.tasm:2: unknown .attr 'tiles'; accepted: block_kv, block_q, bytes_in_flight"));
   CHECK_THROWS_WITH(assemble(".kernel name=k\n.attr waves 4\n.attr waves 5\n", "e.tasm"),
                     Contains("e.tasm:3: .attr 'waves' given twice in kernel 'k'"));
+  CHECK_THROWS_WITH(assemble(".kernel name=k\n.attr waves 1.5\n", "e.tasm"),
+                    Contains("e.tasm:2: .attr 'waves' must be an integer, not '1.5'"));
 }
 
 TEST_CASE("asm: .deps carries each kernel's producers", "[asm][deps]") {
@@ -215,7 +218,7 @@ TEST_CASE("asm: .deps carries each kernel's producers", "[asm][deps]") {
   Program p = hand_program();
   p.kernels[1].deps = {0};
   const std::string text = disassemble(p);
-  CHECK_THAT(text, Contains(".attr waves 0.33333333333333331\n.deps\n.block repeat=64\n"));
+  CHECK_THAT(text, Contains(".attr thread_blocks 512\n.deps\n.block repeat=64\n"));
   CHECK_THAT(text, Contains("op_index=1 flops=0 bytes=0 mapping=\"\"\n.deps 0\n.block repeat=1\n"));
   CHECK(assemble(text, "p.tasm") == p);
   p.kernels[1].deps = {};
