@@ -54,10 +54,14 @@ Kernel SystolicMapper::lower(const Graph& g, int index, const Hardware& hw) cons
     const double dram_words = static_cast<double>(r.ifmap_dram_reads + r.filter_dram_reads + r.ofmap_dram_writes);
     Block b;
     b.repeat = lv.batch * r.folds;
-    Instr ld{.op = Opcode::load, .src = outer, .dst = "sram"};
+    Instr ld;
+    ld.op = Opcode::load;
+    ld.src = outer;
+    ld.dst = "sram";
     ld.bytes = static_cast<int64_t>(std::ceil(dram_words * static_cast<double>(cfg.word_bytes) /
                                               static_cast<double>(r.folds)));
-    Instr mm{.op = Opcode::mma};
+    Instr mm;
+    mm.op = Opcode::mma;
     // Scratchpad bytes one fold moves: the array's reads and writes plus the
     // fills and drains from/to DRAM (the ports keep pace with the array; energy
     // comes from the per-operand counts below).
@@ -91,7 +95,10 @@ Kernel SystolicMapper::lower(const Graph& g, int index, const Hardware& hw) cons
   }
   if (vector_elems > 0) {
     Block b;
-    Instr ld{.op = Opcode::load, .src = outer, .dst = "vector"};
+    Instr ld;
+    ld.op = Opcode::load;
+    ld.src = outer;
+    ld.dst = "vector";
     // A vector-unit op whose producers ran on this chip and whose tensors fit in
     // the on-chip buffers works on them in place (TPU v1's activation pipeline and
     // unified buffer, Gemmini's and FSD's SIMD units): no off-chip traffic. A
@@ -100,7 +107,8 @@ Kernel SystolicMapper::lower(const Graph& g, int index, const Hardware& hw) cons
     const bool resident = !op.deps.empty() && kern.bytes <= on_chip;
     ld.bytes = layers.empty() && !resident ? static_cast<int64_t>(std::ceil(kern.bytes)) : 0;
     if (layers.empty()) kern.info.on_chip = resident ? 1 : 0;
-    Instr v{.op = Opcode::vec};
+    Instr v;
+    v.op = Opcode::vec;
     v.name = vec_name;
     v.elems = static_cast<int64_t>(std::ceil(vector_elems));
     v.a = op.dtype;

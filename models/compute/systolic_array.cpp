@@ -159,7 +159,7 @@ double SystolicArray::instr_time_s(const Instr& in, const Kernel&, const KernelC
 double SystolicArray::instr_energy_j(const Instr& in, const Kernel& k, const KernelContext&) const {
   const systolic::EnergyParams ep = energy_params(m_params);
   if (in.op == Opcode::mma) {
-    // models/systolic's energy_of over the kernel's action counts (lower():
+    // models/systolic's energy_of over the kernel's action counts (SystolicMapper:
     // useful MACs, per-operand scratchpad reads and writes, each scratchpad at
     // its own size), spread evenly over the kernel's folds: the kernel's MAC and
     // SRAM energy is energy_of's for its layers. Leakage is the board's static
@@ -194,7 +194,7 @@ double SystolicArray::kernel_overhead_s(const Kernel&, const KernelContext&) con
 
 double SystolicArray::compute_share(const Kernel& k) const {
   // The arrays the kernel's folds run on (an mma's `count`: min(cores, folds) as
-  // lower() sets it) out of the chip's cores; the vector unit spreads its work over
+  // SystolicMapper sets it) out of the chip's cores; the vector unit spreads its work over
   // every core (instr_time_s), so a kernel with vector work occupies the whole chip.
   const double cores = static_cast<double>(m_params.integer("cores"));
   double used = 0;

@@ -150,7 +150,7 @@ double TensorCoreModel::mma_cycles(const Instr& in, const Kernel& k) const {
   if (rate <= 0) throw InputError(fmt::format("kernel '{}': no pipe runs {}", k.name, dtype_name(in.a)));
   const auto path = static_cast<MmaPath>(k.info.mma_path.value_or(0));
   double flops = 2.0 * static_cast<double>(in.m) * static_cast<double>(in.n) * static_cast<double>(in.k);
-  // A matrix-vector product (one row or one column: attr gemv, set by lower_gemm)
+  // A matrix-vector product (one row or one column: KernelInfo::gemv, set by the GEMM mapper)
   // runs as cuBLAS's gemv kernel, one thread per output element and no tile rows
   // past the edge, so only the useful products take issue slots; every other GEMM
   // runs whole tiles.
@@ -167,7 +167,7 @@ double TensorCoreModel::instr_time_s(const Instr& in, const Kernel& k, const Ker
   switch (in.op) {
     case Opcode::mma: return per_sm * mma_cycles(in, k) / clock;
     case Opcode::vec: {
-      if (in.name == "promote") return 0;   // hidden under the MMAs (lower_gemm)
+      if (in.name == "promote") return 0;   // hidden under the MMAs (compiler/tensorcore/gemm.cpp)
       const double rate = is_sfu_op(in.name) ? m_s.sfu : m_s.alu;
       return k.info.vec_exposed.value_or(1.0) * per_sm * static_cast<double>(in.elems) / rate / clock;
     }
@@ -199,8 +199,8 @@ double TensorCoreModel::instr_energy_j(const Instr& in, const Kernel& k, const K
     case Opcode::mma:
       // Only the products inside the matrix switch: the rows and columns a tile
       // runs past the edge of the matrix are zero-filled (TMA out-of-bounds fill)
-      // or predicated off, and zeros do not toggle the multipliers (attr
-      // mma_useful: useful / issued MACs of the kernel, set by lower_gemm).
+      // or predicated off, and zeros do not toggle the multipliers (KernelInfo::
+      // mma_useful: useful / issued MACs of the kernel, set by the GEMM mapper).
       return 2.0 * static_cast<double>(in.m) * static_cast<double>(in.n) *
              static_cast<double>(in.k) * count * m_s.energy[static_cast<int>(mma_pipe(in.a))] *
              k.info.mma_useful.value_or(1.0);
@@ -214,9 +214,9 @@ double TensorCoreModel::instr_energy_j(const Instr& in, const Kernel& k, const K
 double TensorCoreModel::kernel_overhead_s(const Kernel& k, const KernelContext&) const {
   // GEMM thread blocks that do not overlap their start-up with a predecessor's
   // mainloop (non-persistent kernels: one block per SM slot per wave) pay it
-  // once per wave on the busiest SM (attr startup_waves, set by lower_gemm).
+  // once per wave on the busiest SM (KernelInfo::startup_waves, set by the GEMM mapper).
   // An isolated kernel (what a microbenchmark times with CUDA events) pays the
-  // whole launch; the first kernel of an op queued behind another op (attr queued,
+  // whole launch; the first kernel of an op queued behind another op (KernelInfo::queued,
   // set by compile) only the back-to-back gap. Further launches of a multi-kernel
   // op keep the whole launch: the library issues them right after the first, and
   // for short kernels (flash-decoding's combine step) the host's launch, not the
@@ -236,7 +236,7 @@ double TensorCoreModel::launch_idle_s(const Kernel& k, const KernelContext&) con
 
 double TensorCoreModel::compute_share(const Kernel& k) const {
   // The SMs the kernel's thread blocks occupy: GEMM and attention kernels name
-  // their thread blocks (attr thread_blocks), the other kernels spread their
+  // their thread blocks (KernelInfo::thread_blocks), the other kernels spread their
   // instructions' `count` copies one per SM (memory-bound and row kernels: the SMs
   // they use; a collective: the one copy that drives the link). The block
   // scheduler places one block per SM before it doubles up, so blocks beyond the

@@ -15,7 +15,7 @@
 // fp32 lanes (everything else). Row kernels (softmax, layernorm, rmsnorm) also
 // carry the latency chain of their rows on the compute side: `wait elems=N` is N
 // dependent memory round trips per SM that the SM's resident rows wait on together
-// (row_round_trip each, plus attr row_reductions_per_trip block-wide reductions of
+// (row_round_trip each, plus KernelInfo::row_reductions_per_trip block-wide reductions of
 // row_reduction each); the pipeline takes the larger of that chain and the memory
 // transfer time per stage.
 //
