@@ -146,6 +146,33 @@ TEST_CASE("asm: awkward strings, doubles and odd fields round-trip", "[asm]") {
   CHECK(assemble(disassemble(Program{}), "e.tasm") == Program{});
 }
 
+TEST_CASE("asm: the KernelInfo table is sorted, one member per field, and covers every field", "[asm]") {
+  const auto fields = kernel_info_fields();
+  REQUIRE(!fields.empty());
+  KernelInfo all;
+  for (size_t i = 0; i < fields.size(); ++i) {
+    const KernelInfoField& f = fields[i];
+    CHECK((f.real == nullptr) != (f.integer == nullptr));
+    CHECK(!f.description.empty());
+    if (i > 0) CHECK(fields[i - 1].name < f.name);
+    CHECK(find_kernel_info_field(f.name) == &f);
+    if (f.real) all.*f.real = static_cast<double>(i) + 0.5;
+    if (f.integer) all.*f.integer = static_cast<int64_t>(i);
+  }
+  CHECK(find_kernel_info_field("tiles") == nullptr);
+  // Every field is written and read back through the table.
+  Program p;
+  Kernel k;
+  k.name = "k";
+  k.info = all;
+  p.kernels = {k};
+  const Program back = assemble(disassemble(p), "all.tasm");
+  CHECK(back.kernels.at(0).info == all);
+  // Every member of KernelInfo has a table entry (all members are 16-byte optionals).
+  static_assert(sizeof(std::optional<int64_t>) == sizeof(std::optional<double>));
+  CHECK(sizeof(KernelInfo) == fields.size() * sizeof(std::optional<double>));
+}
+
 TEST_CASE("asm: hand-written text with comments and key=value forms", "[asm]") {
   const Program p = assemble(R"(; a comment
 .program target=systolic hardware=tpu-v1 workload="gemm:m=8,n=8,k=8"
