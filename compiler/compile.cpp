@@ -4,6 +4,7 @@
 
 #include <algorithm>
 
+#include "compiler/mapper.h"
 #include "core/error.h"
 
 namespace tessera {
@@ -14,12 +15,13 @@ Program compile(const Graph& g, const Hardware& hw) {
   p.hardware = hw.name;
   p.workload = g.spec.empty() ? g.name : g.spec;
   p.kernels.reserve(g.ops.size());
+  const std::unique_ptr<Mapper> mapper = make_mapper(hw.compute());
   for (size_t i = 0; i < g.ops.size(); ++i) {
-    p.kernels.push_back(hw.compute().lower(g, static_cast<int>(i), hw));
+    p.kernels.push_back(mapper->lower(g, static_cast<int>(i), hw));
     Kernel& k = p.kernels.back();
     // Every kernel after the first is queued behind its predecessor in the same
     // stream (or graph): targets may start it sooner than an isolated launch.
-    if (i > 0) k.attrs["queued"] = 1;
+    if (i > 0) k.info.queued = 1;
     // One kernel per op, so the producer ops' indices are the producer kernels'.
     for (int d : g.ops[i].deps) {
       if (d < 0 || static_cast<size_t>(d) >= i)

@@ -8,7 +8,8 @@
 
 namespace tessera {
 
-// Compiles every op of `g` for the hardware's compute target.
+// Compiles every op of `g` for the hardware's compute target with the mapper of
+// its compute impl (compiler/mapper.h).
 Program compile(const Graph& g, const Hardware& hw);
 
 }  // namespace tessera

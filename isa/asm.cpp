@@ -4,6 +4,7 @@
 
 #include <algorithm>
 #include <charconv>
+#include <cmath>
 #include <cstdint>
 #include <map>
 #include <vector>
@@ -335,7 +336,11 @@ std::string disassemble(const Program& p) {
     out += fmt::format("\n.kernel name={} op_kind={} op_index={} flops={} bytes={} mapping={}\n",
                        quote(k.name), quote(k.op_kind), k.op_index, num(k.flops), num(k.bytes),
                        quote(k.mapping));
-    for (const auto& [key, value] : k.attrs) out += fmt::format(".attr {} {}\n", quote(key), num(value));
+    for (const KernelInfoField& f : kernel_info_fields()) {
+      if (f.real && k.info.*f.real) out += fmt::format(".attr {} {}\n", f.name, num(*(k.info.*f.real)));
+      if (f.integer && k.info.*f.integer)
+        out += fmt::format(".attr {} {}\n", f.name, num(static_cast<double>(*(k.info.*f.integer))));
+    }
     // Always written, even when empty: a kernel without .deps reads as depending on
     // its predecessor (files written before the directive existed).
     out += ".deps";
@@ -419,9 +424,23 @@ Program assemble(std::string_view text, std::string_view source_name) {
       if (toks.size() != 3 || !toks[1].key.empty() || !toks[2].key.empty())
         lp.fail(".attr expects a key and a number: .attr KEY VALUE");
       if (block) lp.fail(".attr must come before the kernel's first .block");
-      if (kernel->attrs.count(toks[1].value))
+      const KernelInfoField* field = find_kernel_info_field(toks[1].value);
+      if (!field) {
+        std::string names;
+        for (const KernelInfoField& f : kernel_info_fields()) names += (names.empty() ? "" : ", ") + std::string(f.name);
+        lp.fail(fmt::format("unknown .attr '{}'; accepted: {}", toks[1].value, names));
+      }
+      if (field->real ? (kernel->info.*field->real).has_value() : (kernel->info.*field->integer).has_value())
         lp.fail(fmt::format(".attr '{}' given twice in kernel '{}'", toks[1].value, kernel->name));
-      kernel->attrs[toks[1].value] = lp.number(toks[2], ".attr " + toks[1].value);
+      const double v = lp.number(toks[2], ".attr " + toks[1].value);
+      if (field->real) {
+        kernel->info.*field->real = v;
+      } else {
+        // Integers are written as doubles (exact below 2^53).
+        if (!(std::abs(v) < 9007199254740992.0) || v != std::floor(v))
+          lp.fail(fmt::format(".attr '{}' must be an integer, not '{}'", toks[1].value, toks[2].value));
+        kernel->info.*field->integer = static_cast<int64_t>(v);
+      }
     } else if (head == ".deps") {
       if (!kernel) lp.fail(".deps outside a kernel (it must follow a .kernel line)");
       if (block) lp.fail(".deps must come before the kernel's first .block");

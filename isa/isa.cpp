@@ -25,9 +25,50 @@ std::string default_unit(const Instr& in) {
 
 std::string instr_unit(const Instr& in) { return in.unit.empty() ? default_unit(in) : in.unit; }
 
-double Kernel::attr(std::string_view key, double fallback) const {
-  auto it = attrs.find(std::string(key));
-  return it == attrs.end() ? fallback : it->second;
+namespace {
+
+const KernelInfoField k_info_fields[] = {
+    {"block_kv", nullptr, &KernelInfo::block_kv, "KV rows per attention thread block"},
+    {"block_q", nullptr, &KernelInfo::block_q, "query rows per attention thread block"},
+    {"bytes_in_flight", &KernelInfo::bytes_in_flight, nullptr, "DRAM bytes the kernel keeps in flight (HBM latency-bandwidth bound)"},
+    {"ctas_per_sm", nullptr, &KernelInfo::ctas_per_sm, "GEMM thread blocks resident per SM (occupancy)"},
+    {"cycles_per_fold", nullptr, &KernelInfo::cycles_per_fold, "systolic: cycles of one fold (fill + stream + drain)"},
+    {"dram_bytes", &KernelInfo::dram_bytes, nullptr, "total DRAM traffic of the kernel in bytes (HBM ramp, charged once per kernel)"},
+    {"filter_sram_reads", &KernelInfo::filter_sram_reads, nullptr, "systolic: filter scratchpad reads (words)"},
+    {"filter_sram_writes", &KernelInfo::filter_sram_writes, nullptr, "systolic: filter scratchpad writes (words)"},
+    {"gemv", nullptr, &KernelInfo::gemv, "1 = matrix-vector product (one operand dimension is 1)"},
+    {"ifmap_sram_reads", &KernelInfo::ifmap_sram_reads, nullptr, "systolic: ifmap scratchpad reads (words)"},
+    {"ifmap_sram_writes", &KernelInfo::ifmap_sram_writes, nullptr, "systolic: ifmap scratchpad writes (words)"},
+    {"launches", nullptr, &KernelInfo::launches, "kernel launches the op takes (>= 1)"},
+    {"macs", &KernelInfo::macs, nullptr, "systolic: useful multiply-accumulates"},
+    {"mma_folds", nullptr, &KernelInfo::mma_folds, "systolic: folds the kernel's mma instructions run"},
+    {"mma_path", nullptr, &KernelInfo::mma_path, "how the mma instructions are issued (tensorcore MmaPath)"},
+    {"mma_useful", &KernelInfo::mma_useful, nullptr, "share of the issued mma work that is useful (padding excluded)"},
+    {"ofmap_sram_reads", &KernelInfo::ofmap_sram_reads, nullptr, "systolic: ofmap scratchpad reads (words)"},
+    {"ofmap_sram_writes", &KernelInfo::ofmap_sram_writes, nullptr, "systolic: ofmap scratchpad writes (words)"},
+    {"on_chip", nullptr, &KernelInfo::on_chip, "systolic vector op: 1 = its tensors stay in the on-chip buffers"},
+    {"passes", nullptr, &KernelInfo::passes, "passes a memory-bound kernel makes over its tensors"},
+    {"queued", nullptr, &KernelInfo::queued, "1 = queued behind its predecessor in the same stream"},
+    {"row_reductions_per_trip", &KernelInfo::row_reductions_per_trip, nullptr, "block-wide reductions per memory round trip of a row kernel"},
+    {"split_k", nullptr, &KernelInfo::split_k, "GEMM split-K factor"},
+    {"splits", nullptr, &KernelInfo::splits, "decode attention: KV splits (split-KV FlashDecoding)"},
+    {"startup_waves", nullptr, &KernelInfo::startup_waves, "waves that pay the GEMM wave start-up"},
+    {"thread_blocks", nullptr, &KernelInfo::thread_blocks, "thread blocks the kernel launches"},
+    {"tile_k", nullptr, &KernelInfo::tile_k, "GEMM tile K"},
+    {"tile_m", nullptr, &KernelInfo::tile_m, "GEMM tile M"},
+    {"tile_n", nullptr, &KernelInfo::tile_n, "GEMM tile N"},
+    {"vec_exposed", &KernelInfo::vec_exposed, nullptr, "share of the vector (softmax) time not hidden under the mma"},
+    {"waves", nullptr, &KernelInfo::waves, "GEMM waves: ceil(thread blocks / (SMs x blocks per SM))"},
+};
+
+}  // namespace
+
+std::span<const KernelInfoField> kernel_info_fields() { return k_info_fields; }
+
+const KernelInfoField* find_kernel_info_field(std::string_view name) {
+  for (const KernelInfoField& f : k_info_fields)
+    if (f.name == name) return &f;
+  return nullptr;
 }
 
 }  // namespace tessera

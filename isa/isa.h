@@ -26,6 +26,8 @@
 // when it differs from the default.
 #include <cstdint>
 #include <map>
+#include <optional>
+#include <span>
 #include <string>
 #include <string_view>
 #include <vector>
@@ -66,6 +68,62 @@ struct Block {
   bool operator==(const Block&) const = default;
 };
 
+// What a mapper tells the cost models about a kernel beyond its instructions
+// (tile choices, issue path, scratchpad action counts): counts and flags are
+// integers, quantities doubles. Every field is optional:
+// unset = the mapper did not say, and each reader states its own default. The asm
+// text form writes one `.attr NAME VALUE` line per set field, in the order of
+// kernel_info_fields() (alphabetical), and reads them back through that table.
+struct KernelInfo {
+  std::optional<int64_t> block_kv;  // KV rows per attention thread block
+  std::optional<int64_t> block_q;  // query rows per attention thread block
+  std::optional<double> bytes_in_flight;  // DRAM bytes the kernel keeps in flight (HBM latency-bandwidth bound)
+  std::optional<int64_t> ctas_per_sm;  // GEMM thread blocks resident per SM (occupancy)
+  std::optional<int64_t> cycles_per_fold;  // systolic: cycles of one fold (fill + stream + drain)
+  std::optional<double> dram_bytes;  // total DRAM traffic of the kernel in bytes (HBM ramp, charged once per kernel)
+  std::optional<double> filter_sram_reads;  // systolic: filter scratchpad reads (words)
+  std::optional<double> filter_sram_writes;  // systolic: filter scratchpad writes (words)
+  std::optional<int64_t> gemv;  // 1 = matrix-vector product (one operand dimension is 1)
+  std::optional<double> ifmap_sram_reads;  // systolic: ifmap scratchpad reads (words)
+  std::optional<double> ifmap_sram_writes;  // systolic: ifmap scratchpad writes (words)
+  std::optional<int64_t> launches;  // kernel launches the op takes (>= 1)
+  std::optional<double> macs;  // systolic: useful multiply-accumulates
+  std::optional<int64_t> mma_folds;  // systolic: folds the kernel's mma instructions run
+  std::optional<int64_t> mma_path;  // how the mma instructions are issued (tensorcore MmaPath)
+  std::optional<double> mma_useful;  // share of the issued mma work that is useful (padding excluded)
+  std::optional<double> ofmap_sram_reads;  // systolic: ofmap scratchpad reads (words)
+  std::optional<double> ofmap_sram_writes;  // systolic: ofmap scratchpad writes (words)
+  std::optional<int64_t> on_chip;  // systolic vector op: 1 = its tensors stay in the on-chip buffers
+  std::optional<int64_t> passes;  // passes a memory-bound kernel makes over its tensors
+  std::optional<int64_t> queued;  // 1 = queued behind its predecessor in the same stream
+  std::optional<double> row_reductions_per_trip;  // block-wide reductions per memory round trip of a row kernel
+  std::optional<int64_t> split_k;  // GEMM split-K factor
+  std::optional<int64_t> splits;  // decode attention: KV splits (split-KV FlashDecoding)
+  std::optional<int64_t> startup_waves;  // waves that pay the GEMM wave start-up
+  std::optional<int64_t> thread_blocks;  // thread blocks the kernel launches
+  std::optional<int64_t> tile_k;  // GEMM tile K
+  std::optional<int64_t> tile_m;  // GEMM tile M
+  std::optional<int64_t> tile_n;  // GEMM tile N
+  std::optional<double> vec_exposed;  // share of the vector (softmax) time not hidden under the mma
+  std::optional<int64_t> waves;  // GEMM waves: ceil(thread blocks / (SMs x blocks per SM))
+
+  bool operator==(const KernelInfo&) const = default;
+};
+
+// One field of KernelInfo for the text form: its name, member (exactly one of
+// real and integer is set) and meaning.
+struct KernelInfoField {
+  std::string_view name;
+  std::optional<double> KernelInfo::*real = nullptr;
+  std::optional<int64_t> KernelInfo::*integer = nullptr;
+  std::string_view description;
+};
+
+// Every field of KernelInfo, sorted by name (the order the text form prints them).
+std::span<const KernelInfoField> kernel_info_fields();
+// The field called `name`, or nullptr.
+const KernelInfoField* find_kernel_info_field(std::string_view name);
+
 struct Kernel {
   std::string name;                    // unique within the program
   std::string op_kind;                 // IR op kind it implements
@@ -76,10 +134,9 @@ struct Kernel {
   std::string mapping;                 // human-readable mapping summary
   double flops = 0;                    // of the IR op (reports)
   double bytes = 0;                    // minimum bytes of the IR op (reports)
-  std::map<std::string, double> attrs; // mapper facts the cost models read
+  KernelInfo info;                     // mapper facts the cost models read
   std::vector<Block> blocks;
 
-  double attr(std::string_view key, double fallback) const;
   bool operator==(const Kernel&) const = default;
 };
 

@@ -1,8 +1,7 @@
 #pragma once
 // Component kind "compute": the engine that executes mma/vec instructions (a
-// systolic array, a GPU's tensor-core SMs). It is also the target's mapper: it
-// lowers IR ops to kernels (tile shapes, loop order, stages), so that the
-// compiler stays target-independent.
+// systolic array, a GPU's tensor-core SMs). The target's mapper, which lowers IR
+// ops to kernels for it, is in compiler/ (compiler/mapper.h).
 #include <map>
 #include <optional>
 #include <string>
@@ -10,9 +9,10 @@
 #include "isa/isa.h"
 #include "models/numerics/accumulation.h"
 #include "core/component.h"
-#include "workloads/ir.h"
 
 namespace tessera {
+
+struct Op;   // workloads/ir.h
 
 // What a compute model decides once per kernel before its instructions are
 // timed (e.g. the clock the power limit allows under this kernel's load).
@@ -23,8 +23,6 @@ struct KernelContext {
 
 class ComputeModel : public Component {
  public:
-  // Lowers one IR op (index `index` in `g`) to a kernel for this target.
-  virtual Kernel lower(const Graph& g, int index, const Hardware& hw) const = 0;
   virtual KernelContext begin_kernel(const Kernel& k, const Hardware& hw) const = 0;
   // Time of one mma/vec/barrier/coll instruction (all `count` copies) in seconds.
   virtual double instr_time_s(const Instr& in, const Kernel& k, const KernelContext& c) const = 0;
@@ -48,7 +46,8 @@ class ComputeModel : public Component {
 
   // Format the matrix unit computes an op's products in (a target may override
   // the workload's format, e.g. a sweep of the array's operand format).
-  virtual DType operand_dtype(const Op& op) const { return op.dtype; }
+  // Default: the op's own format (compute.cpp).
+  virtual DType operand_dtype(const Op& op) const;
   // The matrix unit's accumulation path for an operand format when the target
   // describes it itself; nullopt = the hardware's `numerics.family` presets.
   virtual std::optional<numerics::AccumulationModel> accumulation(DType /*operand*/) const {

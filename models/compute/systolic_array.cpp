@@ -8,6 +8,7 @@
 
 #include "models/systolic/systolic.h"
 #include "core/error.h"
+#include "workloads/ir.h"
 #include "models/hardware.h"
 
 namespace tessera {
@@ -107,102 +108,6 @@ std::vector<SystolicLayer> SystolicArray::layers_of(const Op& op) {
   return layers;
 }
 
-Kernel SystolicArray::lower(const Graph& g, int index, const Hardware& hw) const {
-  const Op& op = g.ops[static_cast<size_t>(index)];
-  Kernel kern;
-  kern.name = fmt::format("k{}_{}", index, op.name);
-  kern.op_kind = std::string(op_kind_name(op.kind));
-  kern.op_index = index;
-  kern.flops = op_flops(op);
-  kern.bytes = op_min_bytes(op);
-  const std::string outer = hw.memories().back().first;
-  const systolic::ArrayConfig cfg = array_config();
-  const DType acc = *parse_dtype(m_params.text("acc_dtype"));
-
-  const std::vector<SystolicLayer> layers = layers_of(op);
-  double vector_elems = 0;
-  std::string vec_name = std::string(op_kind_name(op.kind));
-  if (op.kind == OpKind::attention) {
-    // Softmax over the score matrix on the vector unit (max, sub, exp, sum, div);
-    // backward: its recomputation from the saved log-sum-exp (sub, exp) and
-    // dS = P (dP - D) (sub, mul): 4 per score.
-    const bool bwd = op.get("backward", 0) != 0;
-    vector_elems = (bwd ? 4.0 : 5.0) * static_cast<double>(op.at("batch") * op.at("heads") * op.at("sq") * op.at("skv"));
-    vec_name = bwd ? "softmax_backward" : "softmax";
-  } else if (layers.empty()) {
-    // Element-wise and row kernels (backward and optimizer kernels included) at
-    // the IR's operation count; their bytes are op_min_bytes.
-    vector_elems = std::max(1.0, op_flops(op));
-  }
-
-  std::string mapping;
-  for (const auto& lv : layers) {
-    const systolic::LayerResult r = systolic::simulate_layer(cfg, lv.layer);
-    const systolic::FoldGeometry geo = systolic::fold_geometry(cfg.rows, cfg.cols, cfg.dataflow, lv.layer);
-    // DRAM words the scratchpads move for one fold (averaged over the layer).
-    const double dram_words = static_cast<double>(r.ifmap_dram_reads + r.filter_dram_reads + r.ofmap_dram_writes);
-    Block b;
-    b.repeat = lv.batch * r.folds;
-    Instr ld{.op = Opcode::load, .src = outer, .dst = "sram"};
-    ld.bytes = static_cast<int64_t>(std::ceil(dram_words * static_cast<double>(cfg.word_bytes) /
-                                              static_cast<double>(r.folds)));
-    Instr mm{.op = Opcode::mma};
-    // Scratchpad bytes one fold moves: the array's reads and writes plus the
-    // fills and drains from/to DRAM (the ports keep pace with the array; energy
-    // comes from the per-operand counts below).
-    const double sram_words = static_cast<double>(r.ifmap_sram_reads + r.filter_sram_reads + r.ofmap_sram_writes) +
-                              dram_words;
-    mm.bytes = static_cast<int64_t>(std::ceil(sram_words * static_cast<double>(cfg.word_bytes) /
-                                              static_cast<double>(r.folds)));
-    mm.m = geo.t;                                   // streamed (temporal) length
-    mm.n = std::min(geo.sc, cfg.cols);              // columns used
-    mm.k = std::min(geo.sr, cfg.rows);              // rows used
-    mm.count = std::min<int64_t>(cfg.cores, geo.row_folds * geo.col_folds);
-    mm.a = operand_dtype(op);
-    mm.acc = acc;
-    b.instrs = {ld, mm};
-    kern.blocks.push_back(b);
-    if (!mapping.empty()) mapping += "; ";
-    mapping += fmt::format("{} {}x{} folds x{} (map eff {:.0f}%)", systolic::dataflow_name(cfg.dataflow),
-                           geo.row_folds, geo.col_folds, lv.batch, r.mapping_efficiency);
-    kern.attrs["macs"] += static_cast<double>(lv.batch * r.macs);
-    // The layer's scratchpad actions per operand, for instr_energy_j.
-    const systolic::ActionCounts n = systolic::action_counts(cfg, r);
-    const double copies = static_cast<double>(lv.batch);
-    kern.attrs["ifmap_sram_reads"] += copies * n.ifmap_sram_reads;
-    kern.attrs["ifmap_sram_writes"] += copies * n.ifmap_sram_writes;
-    kern.attrs["filter_sram_reads"] += copies * n.filter_sram_reads;
-    kern.attrs["filter_sram_writes"] += copies * n.filter_sram_writes;
-    kern.attrs["ofmap_sram_reads"] += copies * n.ofmap_sram_reads;
-    kern.attrs["ofmap_sram_writes"] += copies * n.ofmap_sram_writes;
-    kern.attrs["mma_folds"] += static_cast<double>(b.repeat);
-    kern.attrs["cycles_per_fold"] = static_cast<double>(geo.cycles_per_fold);
-  }
-  if (vector_elems > 0) {
-    Block b;
-    Instr ld{.op = Opcode::load, .src = outer, .dst = "vector"};
-    // A vector-unit op whose producers ran on this chip and whose tensors fit in
-    // the on-chip buffers works on them in place (TPU v1's activation pipeline and
-    // unified buffer, Gemmini's and FSD's SIMD units): no off-chip traffic. A
-    // graph input, or tensors larger than the buffers, stream from DRAM.
-    const double on_chip = m_params.real("ifmap_sram") + m_params.real("ofmap_sram");
-    const bool resident = !op.deps.empty() && kern.bytes <= on_chip;
-    ld.bytes = layers.empty() && !resident ? static_cast<int64_t>(std::ceil(kern.bytes)) : 0;
-    if (layers.empty()) kern.attrs["on_chip"] = resident ? 1 : 0;
-    Instr v{.op = Opcode::vec};
-    v.name = vec_name;
-    v.elems = static_cast<int64_t>(std::ceil(vector_elems));
-    v.a = op.dtype;
-    b.instrs = {ld, v};
-    kern.blocks.push_back(b);
-    if (!mapping.empty()) mapping += "; ";
-    mapping += fmt::format("vector unit {} elems{}", v.elems,
-                           layers.empty() ? (kern.attr("on_chip", 0) > 0 ? ", on chip" : ", from DRAM") : "");
-  }
-  kern.mapping = mapping;
-  return kern;
-}
-
 DType SystolicArray::operand_dtype(const Op& op) const {
   const std::string& o = m_params.text("operand_dtype");
   return o == "workload" ? op.dtype : *parse_dtype(o);
@@ -238,8 +143,8 @@ double SystolicArray::instr_time_s(const Instr& in, const Kernel&, const KernelC
   switch (in.op) {
     case Opcode::mma: {
       // One fold: see models/systolic/systolic.h (fill + stream + drain).
-      const int64_t R = m_params.integer("rows"), C = m_params.integer("cols");
-      const int64_t cycles = m_params.text("dataflow") == "os" ? in.m + R + C - 2 : 2 * R + C + in.m - 2;
+      const int64_t cycles =
+          systolic::fold_cycles(m_params.integer("rows"), m_params.integer("cols"), dataflow_of(m_params), in.m);
       return static_cast<double>(cycles) / c.clock_hz;
     }
     case Opcode::vec:
@@ -254,12 +159,12 @@ double SystolicArray::instr_time_s(const Instr& in, const Kernel&, const KernelC
 double SystolicArray::instr_energy_j(const Instr& in, const Kernel& k, const KernelContext&) const {
   const systolic::EnergyParams ep = energy_params(m_params);
   if (in.op == Opcode::mma) {
-    // models/systolic's energy_of over the kernel's action counts (lower():
+    // models/systolic's energy_of over the kernel's action counts (SystolicMapper:
     // useful MACs, per-operand scratchpad reads and writes, each scratchpad at
     // its own size), spread evenly over the kernel's folds: the kernel's MAC and
     // SRAM energy is energy_of's for its layers. Leakage is the board's static
     // power; DRAM energy is the memory model's.
-    const double folds = k.attr("mma_folds", 0);
+    const double folds = static_cast<double>(k.info.mma_folds.value_or(0));
     if (folds <= 0)
       throw InputError(fmt::format(
           "kernel '{}': an mma on the systolic array needs the kernel's action counts (.attr macs, "
@@ -269,13 +174,13 @@ double SystolicArray::instr_energy_j(const Instr& in, const Kernel& k, const Ker
     systolic::ArrayConfig cfg = array_config();
     cfg.dtype = in.a;
     systolic::ActionCounts n;
-    n.macs = k.attr("macs", 0);
-    n.ifmap_sram_reads = k.attr("ifmap_sram_reads", 0);
-    n.ifmap_sram_writes = k.attr("ifmap_sram_writes", 0);
-    n.filter_sram_reads = k.attr("filter_sram_reads", 0);
-    n.filter_sram_writes = k.attr("filter_sram_writes", 0);
-    n.ofmap_sram_reads = k.attr("ofmap_sram_reads", 0);
-    n.ofmap_sram_writes = k.attr("ofmap_sram_writes", 0);
+    n.macs = k.info.macs.value_or(0);
+    n.ifmap_sram_reads = k.info.ifmap_sram_reads.value_or(0);
+    n.ifmap_sram_writes = k.info.ifmap_sram_writes.value_or(0);
+    n.filter_sram_reads = k.info.filter_sram_reads.value_or(0);
+    n.filter_sram_writes = k.info.filter_sram_writes.value_or(0);
+    n.ofmap_sram_reads = k.info.ofmap_sram_reads.value_or(0);
+    n.ofmap_sram_writes = k.info.ofmap_sram_writes.value_or(0);
     const systolic::EnergyBreakdown e = systolic::energy_of(ep, cfg, n);
     return (e.mac_pj + e.sram_pj) * 1e-12 / folds;
   }
@@ -289,7 +194,7 @@ double SystolicArray::kernel_overhead_s(const Kernel&, const KernelContext&) con
 
 double SystolicArray::compute_share(const Kernel& k) const {
   // The arrays the kernel's folds run on (an mma's `count`: min(cores, folds) as
-  // lower() sets it) out of the chip's cores; the vector unit spreads its work over
+  // SystolicMapper sets it) out of the chip's cores; the vector unit spreads its work over
   // every core (instr_time_s), so a kernel with vector work occupies the whole chip.
   const double cores = static_cast<double>(m_params.integer("cores"));
   double used = 0;

@@ -17,7 +17,6 @@ struct SystolicLayer {
 
 class SystolicArray : public ComputeModel {
  public:
-  Kernel lower(const Graph& g, int index, const Hardware& hw) const override;
   KernelContext begin_kernel(const Kernel& k, const Hardware& hw) const override;
   double instr_time_s(const Instr& in, const Kernel& k, const KernelContext& c) const override;
   double instr_energy_j(const Instr& in, const Kernel& k, const KernelContext& c) const override;

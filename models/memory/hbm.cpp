@@ -26,10 +26,10 @@ double HbmMemory::transfer_time_s(const Instr& in, const Kernel& k, const Kernel
   if (in.bytes <= 0 || in.count <= 0) return 0;
   const double bytes = static_cast<double>(in.bytes) * static_cast<double>(in.count);
   const bool write = in.op == Opcode::store;
-  const double t_bw = bytes / achieved_bandwidth(k.attr("dram_bytes", bytes), write);
+  const double t_bw = bytes / achieved_bandwidth(k.info.dram_bytes.value_or(bytes), write);
   // Little's law per SM: `count` copies run on different SMs, each with at most
   // bytes_in_flight outstanding, so one copy's bytes need bytes/in_flight round trips.
-  const double in_flight = k.attr("bytes_in_flight", 0);
+  const double in_flight = k.info.bytes_in_flight.value_or(0);
   const double t_lat =
       (!write && in_flight > 0) ? static_cast<double>(in.bytes) / in_flight * m_latency : 0;
   return std::max(t_bw, t_lat);

@@ -8,10 +8,10 @@
 //    flight (Little's law: loaded latency x bandwidth). A kernel that moves D bytes
 //    therefore sees bandwidth bw_sustained * D / (D + ramp_bytes); every transfer of
 //    that kernel is charged at that rate, so the kernel pays ramp_bytes/bw once in total;
-//  - one SM cannot have more than `bytes_in_flight` (kernel attr, set by the mapper)
+//  - one SM cannot have more than `bytes_in_flight` (KernelInfo, set by the mapper)
 //    outstanding, so a transfer of B bytes per SM takes at least B * latency / in_flight.
 // Loads name the level as their source (reads), stores as their destination (writes).
-// The kernel attr "dram_bytes" is the total DRAM traffic of the kernel (the mapper sets it).
+// KernelInfo::dram_bytes is the total DRAM traffic of the kernel (the mapper sets it).
 #include "models/memory/memory.h"
 #include "core/registry.h"
 

@@ -32,6 +32,13 @@
 
 namespace tessera::numerics {
 
+// Products between promotions of the fp8 tensor-core accumulator into an fp32
+// register (H100 cuBLAS default mode, CUTLASS two-level accumulation): 128 = 4
+// k32 WGMMAs per k-tile, the only interval that reproduces the measured fp8_e4m3
+// and fp8_e5m2xe4m3 bits (64 and 256 fail; presets.cpp, h100_fp8). The GPU
+// mapper issues its promotion work at the same interval.
+inline constexpr int64_t k_fp8_promotion_interval = 128;
+
 struct AccumulationModel {
   std::string name;         // preset name, e.g. "h100_bf16"
   std::string description;  // hardware path modelled and where the parameters come from

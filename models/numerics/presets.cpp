@@ -89,9 +89,7 @@ std::vector<AccumulationModel> make_presets() {
         "H100 FP8 tensor cores (e4m3/e5m2), cuBLAS default mode: 14-bit truncating "
         "accumulator promoted into fp32 every 128 products (CUTLASS two-level "
         "accumulation, DeepSeek-V3 §3.3); fitted to reference/h100 precision-bits";
-    // Promotion every 128 = 4 k32 WGMMAs per k-tile: the only interval that
-    // reproduces the fp8_e4m3 and fp8_e5m2xe4m3 bits (64 and 256 fail).
-    m.promotion_interval = 128;
+    m.promotion_interval = k_fp8_promotion_interval;
     m.k_blocking = k_h100_fp8_blocking;
     v.push_back(m);
   }

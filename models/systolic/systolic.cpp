@@ -73,6 +73,10 @@ Layer Layer::from_gemm(std::string name, std::int64_t m, std::int64_t n, std::in
 std::int64_t Layer::ofmap_h() const { return ceil_div(ifmap_h - filter_h + stride_h, stride_h); }
 std::int64_t Layer::ofmap_w() const { return ceil_div(ifmap_w - filter_w + stride_w, stride_w); }
 
+std::int64_t fold_cycles(std::int64_t rows, std::int64_t cols, Dataflow df, std::int64_t t) {
+  return df == Dataflow::os ? t + rows + cols - 2 : 2 * rows + cols + t - 2;
+}
+
 FoldGeometry fold_geometry(std::int64_t R, std::int64_t C, Dataflow df, const Layer& layer) {
   FoldGeometry g;
   const std::int64_t P = layer.ofmap_pixels(), K = layer.window(), N = layer.num_filters;
@@ -87,13 +91,13 @@ FoldGeometry fold_geometry(std::int64_t R, std::int64_t C, Dataflow df, const La
     // systolic_compute_os: ifmap tile T lines + (C-1) drain lines, skewed over R
     // columns: T + C - 1 + R - 1. The utilization window is the ofmap block:
     // (T-1 prefix + R tile rows) + C columns - 1 = T + R + C - 2 as well.
-    g.cycles_per_fold = g.t + R + C - 2;
+    g.cycles_per_fold = fold_cycles(R, C, df, g.t);
     g.util_cycles_per_fold = g.t + R + C - 2;
   } else {
     // systolic_compute_ws / _is: R load lines + T stream lines + (C-1) drain lines,
     // skewed over R columns: 2R + C + T - 2. Utilization window: the unskewed
     // stationary-operand block (R + R+C+T-2 lines) + C columns - 1 = 2R + 2C + T - 3.
-    g.cycles_per_fold = 2 * R + C + g.t - 2;
+    g.cycles_per_fold = fold_cycles(R, C, df, g.t);
     g.util_cycles_per_fold = 2 * R + 2 * C + g.t - 3;
   }
   return g;

@@ -99,6 +99,10 @@ struct FoldGeometry {
   std::int64_t util_cycles_per_fold = 0;    // SCALE-Sim's cycles_this_fold (utilization)
 };
 FoldGeometry fold_geometry(std::int64_t rows, std::int64_t cols, Dataflow df, const Layer& layer);
+// Cycles of one fold of an R x C array streaming a temporal length T (the
+// demand-matrix rows of SCALE-Sim's systolic_compute_*; derivation in systolic.cpp):
+// os: T + R + C - 2; ws / is: 2R + C + T - 2.
+std::int64_t fold_cycles(std::int64_t rows, std::int64_t cols, Dataflow df, std::int64_t t);
 
 struct LayerResult {
   std::int64_t compute_cycles = 0;   // stall-free cycles (SCALE-Sim CALC "Total Cycles")

@@ -7,28 +7,12 @@
 #include <utility>
 
 #include "core/error.h"
-#include "models/timed_unit.h"
+#include "models/compute/stage_cost.h"
 
 namespace tessera {
 
-const Component& instr_unit_component(const Instr& in, const Kernel& k, const Hardware& hw) {
-  const std::string unit = instr_unit(in);
-  if (const Component* c = hw.find(unit)) return *c;
-  if ((in.op == Opcode::load || in.op == Opcode::store) && in.unit.empty()) {
-    const std::string& level = in.op == Opcode::load ? in.src : in.dst;
-    throw InputError(fmt::format("kernel '{}': {} names memory level '{}', which {} does not "
-                                 "have; levels: {}", k.name, opcode_name(in.op), level,
-                                 hw.name, hw.memory_names()));
-  }
-  throw InputError(fmt::format("kernel '{}': {} names unit '{}', which {} does not have; "
-                               "components: {}", k.name, opcode_name(in.op), unit, hw.name,
-                               hw.component_paths()));
-}
-
-// Each instruction is charged to its unit (Instr::unit), by the unit's kind: a
-// memory level adds a transfer to the level's lane (l of the pipeline rule), the
-// compute model (or another compute component) and any TimedUnit add to the
-// stage's compute phase (c).
+// Each instruction is charged to its unit by the unit's kind (cost_stage,
+// models/compute/stage_cost.h).
 KernelPlan plan_kernel(const Kernel& k, const Hardware& hw) {
   KernelPlan plan;
   const ComputeModel& cm = hw.compute();
@@ -36,36 +20,15 @@ KernelPlan plan_kernel(const Kernel& k, const Hardware& hw) {
   plan.overhead_s = cm.kernel_overhead_s(k, plan.ctx);
   plan.idle_s = std::min(cm.launch_idle_s(k, plan.ctx), plan.overhead_s);
   for (const Block& b : k.blocks) {
+    // The models' cost of one stage (shared with the power-capped clock search).
+    const StageCost c = cost_stage(b, k, hw, plan.ctx);
     StagePlan st;
     st.repeat = b.repeat;
-    for (const Instr& in : b.instrs) {
-      const Component& unit = instr_unit_component(in, k, hw);
-      if (const auto* mem = dynamic_cast<const MemoryModel*>(&unit)) {
-        const std::string* level = hw.level_name(mem);
-        if (!level)
-          throw InputError(fmt::format("kernel '{}': {} occupies '{}', a memory component that is "
-                                       "not a level under 'memory'; levels: {}", k.name,
-                                       opcode_name(in.op), unit.path(), hw.memory_names()));
-        LevelCost& lc = st.levels[*level];
-        lc.time_s += mem->transfer_time_s(in, k, plan.ctx);
-        lc.bytes += static_cast<double>(in.bytes) * static_cast<double>(in.count);
-        st.energy_j += mem->transfer_energy_j(in, k);
-      } else if (const auto* compute = dynamic_cast<const ComputeModel*>(&unit)) {
-        st.compute_s += compute->instr_time_s(in, k, plan.ctx);
-        st.energy_j += compute->instr_energy_j(in, k, plan.ctx);
-        if (in.op == Opcode::mma)
-          st.flops_mma += 2.0 * static_cast<double>(in.m * in.n * in.k * in.count);
-      } else if (const auto* timed = dynamic_cast<const TimedUnit*>(&unit)) {
-        st.compute_s += timed->busy_time_s(in);
-        st.energy_j += timed->energy_j(in);
-      } else {
-        throw InputError(fmt::format("kernel '{}': {} occupies '{}' ({} {}), which does not time "
-                                     "instructions; units are the compute component, memory levels "
-                                     "and timed units", k.name, opcode_name(in.op), unit.path(),
-                                     unit.kind(), unit.impl()));
-      }
-    }
-    for (const auto& [name, lc] : st.levels) st.load_s = std::max(st.load_s, lc.time_s);
+    st.compute_s = c.compute_s;
+    for (const auto& [level, t] : c.levels) st.levels[level] = LevelCost{t.time_s, t.bytes};
+    st.load_s = c.load_s;
+    st.energy_j = c.energy_j;
+    st.flops_mma = c.flops_mma;
     plan.stages.push_back(std::move(st));
   }
   return plan;

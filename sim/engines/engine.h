@@ -40,9 +40,6 @@ struct KernelPlan {
 // Asks the models what one stage of each block costs. Throws InputError when an
 // instruction names a memory level (or unit) the hardware lacks.
 KernelPlan plan_kernel(const Kernel& k, const Hardware& hw);
-// The component instruction `in` of kernel `k` occupies (instr_unit). Throws
-// InputError when the hardware has none at that path.
-const Component& instr_unit_component(const Instr& in, const Kernel& k, const Hardware& hw);
 
 // Per-kernel outcome produced by an engine's timing.
 struct KernelTiming {

@@ -9,6 +9,7 @@
 #include <map>
 
 #include "core/error.h"
+#include "compiler/tensorcore/mapper.h"
 #include "models/tensorcore/tensorcore.h"
 #include "models/hardware.h"
 #include "sim/tools/compare.h"
@@ -296,7 +297,7 @@ YAML::Node calibrate_tree(const std::string& hw_name, const std::vector<std::str
           // The model applies wave quantization on top of the mainloop efficiency,
           // so the achieved rate is divided by the busy fraction of the SMs under
           // the mapper's plan: tiles / (SMs x tiles on the busiest SM).
-          const GemmPlan plan = tc->plan_gemm({1, r["M"].get<int64_t>(), r["N"].get<int64_t>(), r["K"].get<int64_t>(),
+          const GemmPlan plan = TensorCoreMapper(*tc).plan_gemm({1, r["M"].get<int64_t>(), r["N"].get<int64_t>(), r["K"].get<int64_t>(),
                                                false, dt ? *dt : DType::bf16, dt ? *dt : DType::bf16},
                                               *hw);
           const int64_t slots = tc->sm_count() * plan.ctas_per_sm;

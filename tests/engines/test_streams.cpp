@@ -89,7 +89,7 @@ TEST_CASE("compute shares: SMs of the thread blocks, arrays of the folds", "[str
   auto h100 = load_hardware("h100-sxm", {});
   // fp64 256x512x8192: 128x256 tiles x split-k 16 = 64 thread blocks of 132 SMs.
   const Program g = compile(graph_of("g", {matmul("g", 1, 256, 512, 8192, DType::fp64, DType::fp64)}), *h100);
-  REQUIRE(g.kernels[0].attr("thread_blocks", 0) == 64);
+  REQUIRE(g.kernels[0].info.thread_blocks.value_or(0) == 64);
   CHECK(h100->compute().compute_share(g.kernels[0]) == 64.0 / 132.0);
   // A memory-bound kernel large enough to spread over every SM.
   const Program v = compile(build_workload("gelu:rows=4096,cols=4096"), *h100);
@@ -289,7 +289,7 @@ TEST_CASE("two independent GEMMs on half the SMs each overlap on h100-sxm", "[st
   const Program p = compile(g, *hw);
   // 64 thread blocks each (128x256 tiles, split-k 16): 64/132 + 64/132 < 1, so the
   // compute units never slow either down.
-  for (const auto& k : p.kernels) REQUIRE(k.attr("thread_blocks", 0) * 2 <= 132);
+  for (const auto& k : p.kernels) REQUIRE(k.info.thread_blocks.value_or(0) * 2 <= 132);
   const RunResult seq = run_program(p, *hw, "systemc");
   const RunResult r = run_program(p, *hw, "systemc:streams=2");
   const double ta = seq.ops[0].time_s, tb = seq.ops[1].time_s;

@@ -9,6 +9,7 @@
 #include <sstream>
 
 #include "models/memory/hbm.h"
+#include "compiler/tensorcore/mapper.h"
 #include "models/tensorcore/tensorcore.h"
 #include "models/hardware.h"
 #include "sim/simulate.h"
@@ -45,7 +46,7 @@ double group_mape(const nlohmann::json& s, const std::string& section, const std
 
 TEST_CASE("wave quantization of a 4096^3 bf16 GEMM on H100", "[gpu][gemm]") {
   const auto hw = load_hardware("h100-sxm", {});
-  const GemmPlan p = tc(*hw).plan_gemm({1, 4096, 4096, 4096, false, DType::bf16, DType::bf16}, *hw);
+  const GemmPlan p = TensorCoreMapper(tc(*hw)).plan_gemm({1, 4096, 4096, 4096, false, DType::bf16, DType::bf16}, *hw);
   // 128x256 tiles: (4096/128) x (4096/256) = 32 x 16 = 512 thread blocks; one per
   // SM (128x256 fp32 accumulators = 128 KiB, twice that exceeds the 256 KiB
   // register file), so ceil(512 / 132) = 4 waves, the last with 512 - 3*132 = 116.
@@ -67,17 +68,17 @@ TEST_CASE("GEMM DRAM traffic: waves re-read their footprint only where the L2 mi
   // The L2 holds 52,428,800 / 67,108,864 of the operands: miss rate 0.21875, so DRAM
   // reads 67,108,864 + (138,412,032 - 67,108,864) * 0.21875 = 82,706,432 bytes, and
   // C is written once (33,554,432): 116,260,864 bytes in all.
-  const Kernel k = tc(*hw).lower(gemm(4096, 4096, 4096), 0, *hw);
-  REQUIRE(k.attr("tile_m", 0) == 128);
-  REQUIRE(k.attr("tile_n", 0) == 256);
-  CHECK(k.attr("dram_bytes", 0) == Approx(116260864.0).epsilon(1e-6));
+  const Kernel k = TensorCoreMapper(tc(*hw)).lower(gemm(4096, 4096, 4096), 0, *hw);
+  REQUIRE(k.info.tile_m.value_or(0) == 128);
+  REQUIRE(k.info.tile_n.value_or(0) == 256);
+  CHECK(k.info.dram_bytes.value_or(0) == Approx(116260864.0).epsilon(1e-6));
   // Operands within half the L2 are read once: 2048^3 reads 2 x 8 MiB and writes 8 MiB.
-  CHECK(tc(*hw).lower(gemm(2048, 2048, 2048), 0, *hw).attr("dram_bytes", 0) == Approx(3.0 * 8388608).epsilon(1e-6));
+  CHECK(TensorCoreMapper(tc(*hw)).lower(gemm(2048, 2048, 2048), 0, *hw).info.dram_bytes.value_or(0) == Approx(3.0 * 8388608).epsilon(1e-6));
 }
 
 TEST_CASE("small-M GEMMs split K to fill the SMs", "[gpu][gemm]") {
   const auto hw = load_hardware("h100-sxm", {});
-  const GemmPlan p = tc(*hw).plan_gemm({1, 16, 4096, 11008, false, DType::bf16, DType::bf16}, *hw);
+  const GemmPlan p = TensorCoreMapper(tc(*hw)).plan_gemm({1, 16, 4096, 11008, false, DType::bf16, DType::bf16}, *hw);
   // Without split-K a 16-row GEMM has at most ceil(4096/64) = 64 tiles for 132 SMs.
   CHECK(p.split_k > 1);
   CHECK(p.tiles == (4096 + p.bn - 1) / p.bn * ((16 + p.bm - 1) / p.bm) * p.split_k);
@@ -92,11 +93,11 @@ TEST_CASE("under the power limit the mapper prefers tiles with less L2 traffic p
   // energy / (limit - static) is the bound the choice minimises.
   const GemmShape s{1, 8192, 8192, 8192, false, DType::int8, DType::int32};
   const auto capped = load_hardware("h100-sxm", {});
-  const GemmPlan p = tc(*capped).plan_gemm(s, *capped);
+  const GemmPlan p = TensorCoreMapper(tc(*capped)).plan_gemm(s, *capped);
   CHECK(p.bm == 128);
   CHECK(p.bn == 256);
   const auto free = load_hardware("h100-sxm", {"power.power_limit=0W"});
-  const GemmPlan q = tc(*free).plan_gemm(s, *free);
+  const GemmPlan q = TensorCoreMapper(tc(*free)).plan_gemm(s, *free);
   CHECK(q.bm * q.bn < p.bm * p.bn);
 }
 
@@ -181,8 +182,8 @@ TEST_CASE("GEMM tensor energy counts the products inside the matrix only", "[gpu
   // issued MACs are 4x the useful ones (16 of 64 rows). The zero-filled rows do not
   // switch: the mma energy is 2 * 16 * 4096 * 4096 FLOP * 10 pJ = 5.36870912 mJ.
   const Graph g = gemm(16, 4096, 4096, DType::fp32);
-  const Kernel k = tc(*hw).lower(g, 0, *hw);
-  CHECK(k.attr("mma_useful", 0) == Approx(16.0 / static_cast<double>(k.attr("tile_m", 0))));
+  const Kernel k = TensorCoreMapper(tc(*hw)).lower(g, 0, *hw);
+  CHECK(k.info.mma_useful.value_or(0) == Approx(16.0 / static_cast<double>(k.info.tile_m.value_or(0))));
   double e = 0;
   for (const Block& b : k.blocks)
     for (const Instr& in : b.instrs)
@@ -196,10 +197,10 @@ TEST_CASE("a matrix-vector product runs as gemv: no padded tile rows, bound by r
   // the useful products take issue slots, and reading B (11008 * 4096 * 4 B =
   // 180 MB) from DRAM bounds the kernel (measured 72.8 us on the shared H100).
   const Graph g = gemm(1, 11008, 4096, DType::fp32);
-  const Kernel k = tc(*hw).lower(g, 0, *hw);
-  CHECK(k.attr("gemv", 0) == 1);
+  const Kernel k = TensorCoreMapper(tc(*hw)).lower(g, 0, *hw);
+  CHECK(k.info.gemv.value_or(0) == 1);
   Kernel tiled = k;
-  tiled.attrs.erase("gemv");
+  tiled.info.gemv.reset();
   for (const Block& b : k.blocks)
     for (const Instr& in : b.instrs)
       if (in.op == Opcode::mma)
@@ -207,7 +208,7 @@ TEST_CASE("a matrix-vector product runs as gemv: no padded tile rows, bound by r
   const RunResult r = simulate(g, *hw);
   CHECK(r.ops[0].bound == "memory:dram");
   // A 16-row GEMM is no gemv: cuBLAS runs it in whole tiles.
-  CHECK(tc(*hw).lower(gemm(16, 11008, 4096, DType::fp32), 0, *hw).attr("gemv", 0) == 0);
+  CHECK(TensorCoreMapper(tc(*hw)).lower(gemm(16, 11008, 4096, DType::fp32), 0, *hw).info.gemv.value_or(0) == 0);
 }
 
 TEST_CASE("fp8 GEMMs spend energy on the fp32 promotion unless fast accumulation is on", "[gpu][gemm][power]") {

@@ -51,19 +51,19 @@ TEST_CASE("FlashAttention-2 backward: three launches, the KV-parallel loop's fiv
   const Graph g = build_workload("attention:batch=1,heads=33,sq=512,d=64,train=1");
   const Program p = compile(g, *hw);
   const Kernel& k = p.kernels[1];
-  CHECK(k.attr("launches", 0) == 3);   // dot(dO, O), main loop, dQ conversion
-  CHECK(k.attr("block_q", 0) == 128);
-  CHECK(k.attr("block_kv", 0) == 128);
-  CHECK(k.attr("thread_blocks", 0) == 132);
-  CHECK(k.attr("mma_path", 0) == static_cast<double>(MmaPath::flash2_backward));
+  CHECK(k.info.launches.value_or(0) == 3);   // dot(dO, O), main loop, dQ conversion
+  CHECK(k.info.block_q.value_or(0) == 128);
+  CHECK(k.info.block_kv.value_or(0) == 128);
+  CHECK(k.info.thread_blocks.value_or(0) == 132);
+  CHECK(k.info.mma_path.value_or(0) == static_cast<int64_t>(MmaPath::flash2_backward));
   CHECK(mma_flops(k) == 5536481280.0);
   CHECK(k.flops == 5536481280.0);
   // Head dim 128: 64 x 128 blocks; grouped-query heads add the two dK/dV sums.
   const Graph q = build_workload("attention:batch=1,heads=8,kv_heads=2,sq=512,d=128,train=1");
   const Kernel kq = compile(q, *hw).kernels[1];   // a copy: the Program is a temporary
-  CHECK(kq.attr("block_q", 0) == 64);
-  CHECK(kq.attr("block_kv", 0) == 128);
-  CHECK(kq.attr("launches", 0) == 5);
+  CHECK(kq.info.block_q.value_or(0) == 64);
+  CHECK(kq.info.block_kv.value_or(0) == 128);
+  CHECK(kq.info.launches.value_or(0) == 5);
   // The MMAs issue at attention_backward_rate_flash2 x the forward FA2 efficiency,
   // of the mma.sync rate (sync_mma_fraction 0.5 of the H100's tensor rate).
   const double rate = hw->compute().params().real("attention_backward_rate_flash2");
@@ -81,9 +81,9 @@ TEST_CASE("cuDNN / FlashAttention-3 backward: GEMM-rate MMAs, softmax partly hid
   const Graph g = build_workload("attention:batch=1,heads=33,sq=512,d=64,train=1");
   const Program p = compile(g, *hw);
   const Kernel& k = p.kernels[1];
-  CHECK(k.attr("mma_path", 0) == static_cast<double>(MmaPath::flash3_backward));
+  CHECK(k.info.mma_path.value_or(0) == static_cast<int64_t>(MmaPath::flash3_backward));
   const auto& prm = hw->compute().params();
-  CHECK(k.attr("vec_exposed", 0) == prm.real("attention_softmax_exposed_flash3"));
+  CHECK(k.info.vec_exposed.value_or(0) == prm.real("attention_softmax_exposed_flash3"));
   CHECK(tc(*hw).mma_efficiency(DType::bf16, MmaPath::flash3_backward) ==
         Approx(prm.real("efficiency_fp16") * prm.real("attention_backward_rate_flash3")));
   CHECK(k.mapping.rfind("flash3 attention backward", 0) == 0);
@@ -91,7 +91,7 @@ TEST_CASE("cuDNN / FlashAttention-3 backward: GEMM-rate MMAs, softmax partly hid
   Graph f = g;
   for (Op& op : f.ops)
     if (op.kind == OpKind::attention) op.attrs["backend"] = 1;
-  CHECK(compile(f, *hw).kernels[1].attr("mma_path", 0) == static_cast<double>(MmaPath::flash2_backward));
+  CHECK(compile(f, *hw).kernels[1].info.mma_path.value_or(0) == static_cast<int64_t>(MmaPath::flash2_backward));
 }
 
 TEST_CASE("FlashAttention-2 backward: causal block skipping and the resulting time", "[gpu][training]") {
@@ -119,15 +119,15 @@ TEST_CASE("convolution gradients lower through the pass's implicit GEMM", "[gpu]
   // wgrad: dW^T = im2col(x)^T dY, M = 64*9 = 576, N = 64, K = 32*56*56 = 100,352: at most
   // ceil(576/64) * ceil(64/64) = 9 output tiles for 132 SMs, so K is split.
   const Kernel& w = p.kernels[2];
-  CHECK(w.attr("split_k", 1) > 1);
+  CHECK(w.info.split_k.value_or(1) > 1);
   CHECK(mma_flops(w) >= 7398752256.0);
   // DRAM reads x and dY once each (2 x 32*64*56*56 bf16), not the 9x larger im2col.
   const double x = 2.0 * 32 * 64 * 56 * 56;
-  CHECK(w.attr("dram_bytes", 0) >= 2 * x);
-  CHECK(w.attr("dram_bytes", 0) < 4 * x);
+  CHECK(w.info.dram_bytes.value_or(0) >= 2 * x);
+  CHECK(w.info.dram_bytes.value_or(0) < 4 * x);
   // dgrad: M = 32*56*56 (stride 1), N = 64, K = 64*9: the forward's shape here.
-  CHECK(p.kernels[1].attr("tile_m", 0) == p.kernels[0].attr("tile_m", 0));
-  CHECK(p.kernels[1].attr("thread_blocks", 0) == p.kernels[0].attr("thread_blocks", 0));
+  CHECK(p.kernels[1].info.tile_m.value_or(0) == p.kernels[0].info.tile_m.value_or(0));
+  CHECK(p.kernels[1].info.thread_blocks.value_or(0) == p.kernels[0].info.thread_blocks.value_or(0));
 }
 
 TEST_CASE("backward and optimizer kernels move their ops' bytes", "[gpu][training]") {
@@ -139,15 +139,15 @@ TEST_CASE("backward and optimizer kernels move their ops' bytes", "[gpu][trainin
                            "bn1.grad_input", "adamw.update", "adamw.sqrt"}) {
     INFO(name);
     const Kernel& k = kernel(p, g, name);
-    CHECK(k.attr("dram_bytes", 0) == Approx(k.bytes).epsilon(1e-4));   // whole bytes per SM copy
+    CHECK(k.info.dram_bytes.value_or(0) == Approx(k.bytes).epsilon(1e-4));   // whole bytes per SM copy
   }
   // threshold_backward of 8 x 64 x 112 x 112 bf16: reads dY and the output, writes dX.
   CHECK(kernel(p, g, "relu.grad").bytes == 3.0 * 2 * 8 * 64 * 112 * 112);
   // Multi-kernel ops keep their launch count: the max-pool zero fill + gather, and the
   // foreach calls (25,557,032 parameters in 161 tensors: fewer than the 2,240 chunks of
   // 65,536 elements and the 336 tensors one launch of addcdiv_ takes: one launch).
-  CHECK(kernel(p, g, "maxpool.grad").attr("launches", 1) == 2);
-  CHECK(kernel(p, g, "adamw.update").attr("launches", 1) == 1);
+  CHECK(kernel(p, g, "maxpool.grad").info.launches.value_or(1) == 2);
+  CHECK(kernel(p, g, "adamw.update").info.launches.value_or(1) == 1);
 }
 
 TEST_CASE("backward row kernels: softmax and layer-norm gradients", "[gpu][training]") {
@@ -160,14 +160,14 @@ TEST_CASE("backward row kernels: softmax and layer-norm gradients", "[gpu][train
     CHECK(k.mapping.find("row kernel") == 0);
     // Reads dY and y (x): a second pass re-reads both from the L2 (the resident rows
     // fit), so DRAM sees op_min_bytes: 2 reads and 1 write against the forward's 1 + 1.
-    CHECK(k.attr("dram_bytes", 0) == Approx(k.bytes).epsilon(1e-4));
-    CHECK(k.attr("dram_bytes", 0) == Approx(1.5 * p.kernels[0].attr("dram_bytes", 0)).epsilon(0.01));
+    CHECK(k.info.dram_bytes.value_or(0) == Approx(k.bytes).epsilon(1e-4));
+    CHECK(k.info.dram_bytes.value_or(0) == Approx(1.5 * p.kernels[0].info.dram_bytes.value_or(0)).epsilon(0.01));
   }
   // softmax_warp_backward: rows of 1024 bf16 in one warp, one round trip per row;
   // layer_norm's dx kernel: two passes (statistics, then dx), one block reduction.
   CHECK(compile(build_workload("softmax:rows=4096,cols=1024,train=1"), *hw).kernels[1].mapping.find(
             "32 threads per row") != std::string::npos);
-  CHECK(compile(build_workload("layernorm:rows=4096,cols=768,train=1"), *hw).kernels[1].attr("passes", 0) == 2);
+  CHECK(compile(build_workload("layernorm:rows=4096,cols=768,train=1"), *hw).kernels[1].info.passes.value_or(0) == 2);
 }
 
 TEST_CASE("a training run reports its forward, backward and optimizer time", "[gpu][training][cli]") {
@@ -187,7 +187,7 @@ TEST_CASE("a training run reports its forward, backward and optimizer time", "[g
   const auto hw = load_hardware("h100-sxm", {});
   const Program prog = compile(build_workload("gpt2-small:seq=64,layers=2,train=1"), *hw);
   double extra_launches = 0;
-  for (const Kernel& k : prog.kernels) extra_launches += std::max(1.0, k.attr("launches", 1.0)) - 1.0;
+  for (const Kernel& k : prog.kernels) extra_launches += static_cast<double>(std::max<int64_t>(1, k.info.launches.value_or(1)) - 1);
   CHECK(extra_launches > 0);
   const double kernels = static_cast<double>(j["ops"].size());
   CHECK(j["time_s"].get<double>() - kernel_time ==

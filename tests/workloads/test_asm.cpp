@@ -33,7 +33,9 @@ Program hand_program() {
   k.mapping = "tile 128x256x64, 2 CTAs/SM, split-k 1";
   k.flops = 2.0 * 4096 * 4096 * 4096;
   k.bytes = 100663296.0;
-  k.attrs = {{"tiles", 512}, {"efficiency", 0.8123456789012345}, {"waves", 1.0 / 3.0}};
+  k.info.thread_blocks = 512;
+  k.info.mma_useful = 0.8123456789012345;
+  k.info.bytes_in_flight = 1.0 / 3.0;
   Block b;
   b.repeat = 64;
   Instr ld = ins(Opcode::load);
@@ -110,8 +112,12 @@ TEST_CASE("asm: awkward strings, doubles and odd fields round-trip", "[asm]") {
   k.op_index = -1;
   k.flops = 0.1 + 0.2;  // 0.30000000000000004 needs 17 digits
   k.bytes = 1e300;
-  k.attrs = {{"neg", -0.0}, {"tiny", 5e-324}, {"inf", std::numeric_limits<double>::infinity()},
-             {"key=with spaces", 1.5}, {"max", std::numeric_limits<double>::max()}};
+  k.info.vec_exposed = -0.0;
+  k.info.mma_useful = 5e-324;
+  k.info.bytes_in_flight = std::numeric_limits<double>::infinity();
+  k.info.row_reductions_per_trip = 1.5;
+  k.info.launches = INT64_C(9007199254740991);   // largest integer a double holds exactly
+  k.info.macs = std::numeric_limits<double>::max();
   Block b;
   b.repeat = 0;
   Instr ld = ins(Opcode::load);
@@ -132,18 +138,46 @@ TEST_CASE("asm: awkward strings, doubles and odd fields round-trip", "[asm]") {
   const std::string text = disassemble(p);
   const Program back = assemble(text, "p.tasm");
   CHECK(back == p);
-  CHECK(std::signbit(back.kernels[0].attrs.at("neg")));
+  REQUIRE(back.kernels[0].info.vec_exposed.has_value());
+  CHECK(std::signbit(*back.kernels[0].info.vec_exposed));
   CHECK(back.kernels[0].flops == 0.1 + 0.2);
   CHECK(disassemble(back) == text);
   // An empty program too.
   CHECK(assemble(disassemble(Program{}), "e.tasm") == Program{});
 }
 
+TEST_CASE("asm: the KernelInfo table is sorted, one member per field, and covers every field", "[asm]") {
+  const auto fields = kernel_info_fields();
+  REQUIRE(!fields.empty());
+  KernelInfo all;
+  for (size_t i = 0; i < fields.size(); ++i) {
+    const KernelInfoField& f = fields[i];
+    CHECK((f.real == nullptr) != (f.integer == nullptr));
+    CHECK(!f.description.empty());
+    if (i > 0) CHECK(fields[i - 1].name < f.name);
+    CHECK(find_kernel_info_field(f.name) == &f);
+    if (f.real) all.*f.real = static_cast<double>(i) + 0.5;
+    if (f.integer) all.*f.integer = static_cast<int64_t>(i);
+  }
+  CHECK(find_kernel_info_field("tiles") == nullptr);
+  // Every field is written and read back through the table.
+  Program p;
+  Kernel k;
+  k.name = "k";
+  k.info = all;
+  p.kernels = {k};
+  const Program back = assemble(disassemble(p), "all.tasm");
+  CHECK(back.kernels.at(0).info == all);
+  // Every member of KernelInfo has a table entry (all members are 16-byte optionals).
+  static_assert(sizeof(std::optional<int64_t>) == sizeof(std::optional<double>));
+  CHECK(sizeof(KernelInfo) == fields.size() * sizeof(std::optional<double>));
+}
+
 TEST_CASE("asm: hand-written text with comments and key=value forms", "[asm]") {
   const Program p = assemble(R"(; a comment
 .program target=systolic hardware=tpu-v1 workload="gemm:m=8,n=8,k=8"
 .kernel name=k0 op_kind=matmul op_index=0 flops=1024 bytes=384
-.attr folds 1
+.attr mma_folds 1
 .block repeat=2
   load dram->sram bytes=128   # operand tile
   mma 8x8x8 a=int8 acc=int32
@@ -151,7 +185,8 @@ TEST_CASE("asm: hand-written text with comments and key=value forms", "[asm]") {
 )", "h.tasm");
   REQUIRE(p.kernels.size() == 1);
   const Kernel& k = p.kernels[0];
-  CHECK(k.attr("folds", 0) == 1);
+  CHECK(k.info.mma_folds == 1);
+  CHECK(!k.info.macs);
   REQUIRE(k.blocks.size() == 1);
   CHECK(k.blocks[0].repeat == 2);
   REQUIRE(k.blocks[0].instrs.size() == 3);
@@ -196,6 +231,13 @@ TEST_CASE("asm: errors name source:line and the reason", "[asm][errors]") {
                     Contains("e.tasm:1: unknown directive '.section'"));
   CHECK_THROWS_WITH(assemble(".kernel name=k\n.attr x\n", "e.tasm"),
                     Contains("e.tasm:2: .attr expects a key and a number"));
+  // Kernel facts are the declared KernelInfo fields only.
+  CHECK_THROWS_WITH(assemble(".kernel name=k\n.attr tiles 4\n", "e.tasm"),
+                    Contains("e.tasm:2: unknown .attr 'tiles'; accepted: block_kv, block_q, bytes_in_flight"));
+  CHECK_THROWS_WITH(assemble(".kernel name=k\n.attr waves 4\n.attr waves 5\n", "e.tasm"),
+                    Contains("e.tasm:3: .attr 'waves' given twice in kernel 'k'"));
+  CHECK_THROWS_WITH(assemble(".kernel name=k\n.attr waves 1.5\n", "e.tasm"),
+                    Contains("e.tasm:2: .attr 'waves' must be an integer, not '1.5'"));
 }
 
 TEST_CASE("asm: .deps carries each kernel's producers", "[asm][deps]") {
@@ -203,7 +245,7 @@ TEST_CASE("asm: .deps carries each kernel's producers", "[asm][deps]") {
   Program p = hand_program();
   p.kernels[1].deps = {0};
   const std::string text = disassemble(p);
-  CHECK_THAT(text, Contains(".attr waves 0.33333333333333331\n.deps\n.block repeat=64\n"));
+  CHECK_THAT(text, Contains(".attr thread_blocks 512\n.deps\n.block repeat=64\n"));
   CHECK_THAT(text, Contains("op_index=1 flops=0 bytes=0 mapping=\"\"\n.deps 0\n.block repeat=1\n"));
   CHECK(assemble(text, "p.tasm") == p);
   p.kernels[1].deps = {};
@@ -231,7 +273,7 @@ TEST_CASE("asm: .deps carries each kernel's producers", "[asm][deps]") {
 .deps
 .kernel name=d
 .deps 0 2
-.attr x 1
+.attr launches 1
 .block repeat=1
 )", "old.tasm");
   REQUIRE(old.kernels.size() == 4);

@@ -8,6 +8,7 @@
 #include <set>
 #include <sstream>
 
+#include "compiler/mapper.h"
 #include "models/compute/systolic_array.h"
 #include "sim/cli/cli.h"
 #include "core/error.h"
@@ -473,7 +474,7 @@ TEST_CASE("systolic arrays: gradient passes as their GEMMs, attention backward a
   auto hw = load_hardware("tpu-v1", {});
   Graph g;
   g.add(a);
-  const Kernel k = hw->compute().lower(g, 0, *hw);
+  const Kernel k = make_mapper(hw->compute())->lower(g, 0, *hw);
   int64_t vec = 0;
   for (const auto& b : k.blocks)
     for (const auto& in : b.instrs)

@@ -1,5 +1,5 @@
 #pragma once
-// Small builders the tensorcore lowering files share to assemble a Kernel: load and
+// Small builders the tensorcore mapper files share to assemble a Kernel: load and
 // store instructions between a memory level and shared memory, mma and vec
 // instructions, the DRAM and L2 level names of a hardware description, and the
 // kernel's total DRAM traffic (the HBM model's ramp is charged once per kernel).
@@ -88,7 +88,7 @@ inline void set_dram_bytes(Kernel& k, const std::string& dram) {
     for (const Instr& in : b.instrs)
       if ((in.op == Opcode::load && in.src == dram) || (in.op == Opcode::store && in.dst == dram))
         total += static_cast<double>(in.bytes) * static_cast<double>(in.count) * static_cast<double>(b.repeat);
-  k.attrs["dram_bytes"] = total;
+  k.info.dram_bytes = total;
 }
 
 }  // namespace tessera::tc_build

@@ -23,12 +23,12 @@
 #include <algorithm>
 #include <cmath>
 
-#include "models/tensorcore/kernel_build.h"
-#include "models/tensorcore/tensorcore.h"
+#include "compiler/tensorcore/kernel_build.h"
+#include "compiler/tensorcore/mapper.h"
 
 namespace tessera {
 
-Kernel TensorCoreModel::lower_attention_backward(const Op& op, const Hardware& hw) const {
+Kernel TensorCoreMapper::lower_attention_backward(const Op& op, const Hardware& hw) const {
   using namespace tc_build;
   const Levels lv = levels_of(hw);
   const int64_t B = op.at("batch"), H = op.at("heads"), Hkv = op.get("kv_heads", H);
@@ -47,9 +47,9 @@ Kernel TensorCoreModel::lower_attention_backward(const Op& op, const Hardware& h
   // the P / dS tile: occupancy 1 or 2.
   const double tile_smem = 2.0 * static_cast<double>(bk * D) * eb + 4.0 * static_cast<double>(bq * D) * eb +
                            static_cast<double>(bq * bk) * eb;
-  const int64_t occ = std::clamp<int64_t>(static_cast<int64_t>(m_smem / tile_smem), 1, 2);
-  const int64_t slots = std::min(ctas, m_sm * occ);
-  const int64_t sms = std::min(slots, m_sm);
+  const int64_t occ = std::clamp<int64_t>(static_cast<int64_t>(m_s.smem / tile_smem), 1, 2);
+  const int64_t slots = std::min(ctas, m_s.sm * occ);
+  const int64_t sms = std::min(slots, m_s.sm);
 
   // Query blocks each KV block visits: all, or with a causal mask those at or
   // below the diagonal (query q sees key t when t <= q + skv - sq).
@@ -78,17 +78,17 @@ Kernel TensorCoreModel::lower_attention_backward(const Op& op, const Hardware& h
   const double dkv_elems = 2.0 * static_cast<double>(B * H * skv * D);   // per query head (GQA: expanded)
   const double dq_accum = 4.0 * q_elems;                                  // fp32
 
-  bool fa3 = m_default_attention == "flash3";
+  bool fa3 = m_s.default_attention == "flash3";
   if (const int64_t be = op.get("backend", 0); be != 0) fa3 = be == 2;
   Kernel k;
   k.op_kind = "attention";
-  k.attrs["mma_path"] = static_cast<double>(fa3 ? MmaPath::flash3_backward : MmaPath::flash2_backward);
-  if (fa3) k.attrs["vec_exposed"] = m_fa3_exposed;
-  k.attrs["block_q"] = static_cast<double>(bq);
-  k.attrs["block_kv"] = static_cast<double>(bk);
-  k.attrs["thread_blocks"] = static_cast<double>(ctas);
-  k.attrs["launches"] = Hkv < H ? 5.0 : 3.0;
-  k.attrs["bytes_in_flight"] = m_in_flight;
+  k.info.mma_path = static_cast<int64_t>(fa3 ? MmaPath::flash3_backward : MmaPath::flash2_backward);
+  if (fa3) k.info.vec_exposed = m_s.fa3_exposed;
+  k.info.block_q = bq;
+  k.info.block_kv = bk;
+  k.info.thread_blocks = ctas;
+  k.info.launches = Hkv < H ? 5 : 3;
+  k.info.bytes_in_flight = m_s.in_flight;
 
   // Memory-bound launches: stages of at most 4 MiB, as the streaming kernels.
   const auto streaming = [&](double reads, double writes, double lane_ops) {
@@ -96,9 +96,9 @@ Kernel TensorCoreModel::lower_attention_backward(const Op& op, const Hardware& h
     Block b;
     b.repeat = n;
     const double per = static_cast<double>(n);
-    add_traffic(b.instrs, lv, Opcode::load, reads / per, reads / per, m_sm);
-    b.instrs.push_back(vec("attention_backward", lane_ops / per / static_cast<double>(m_sm), m_sm, DType::fp32));
-    add_traffic(b.instrs, lv, Opcode::store, writes / per, writes / per, m_sm);
+    add_traffic(b.instrs, lv, Opcode::load, reads / per, reads / per, m_s.sm);
+    b.instrs.push_back(vec("attention_backward", lane_ops / per / static_cast<double>(m_s.sm), m_s.sm, DType::fp32));
+    add_traffic(b.instrs, lv, Opcode::store, writes / per, writes / per, m_s.sm);
     return b;
   };
   // 1. D = rowsum(dO * O): reads O and dO, writes D; clears the dQ accumulator.

@@ -1,0 +1,187 @@
+// Fused attention on the tensor-core SMs (forward and split-KV decode).
+#include <fmt/format.h>
+
+#include <algorithm>
+#include <cmath>
+#include <optional>
+#include <stdexcept>
+
+#include "compiler/tensorcore/kernel_build.h"
+#include "compiler/tensorcore/mapper.h"
+#include "core/error.h"
+#include "core/math.h"
+#include "models/hardware.h"
+#include "models/memory/memory.h"
+
+namespace tessera {
+
+// Instruction builders shared by the mapper files (kernel_build.h).
+using tc_build::add_traffic;
+using tc_build::Levels;
+using tc_build::levels_of;
+using tc_build::mma;
+using tc_build::set_dram_bytes;
+using tc_build::to_bytes;
+using tc_build::vec;
+
+// Attention
+
+Kernel TensorCoreMapper::lower_attention(const Op& op, const Hardware& hw) const {
+  const Levels lv = levels_of(hw);
+  const int64_t B = op.at("batch"), H = op.at("heads"), Hkv = op.get("kv_heads", H);
+  const int64_t sq = op.at("sq"), skv = op.at("skv"), D = op.at("d");
+  const bool causal = op.get("causal", 0) != 0;
+  const double eb = dtype_bytes(op.dtype, 1);
+
+  // Backend: attr backend = 1 (FlashAttention-2), 2 (FlashAttention-3 / cuDNN:
+  // warp-specialised, softmax overlapped with the tensor cores), 3 (memory-efficient
+  // kernel); without it the hardware's default.
+  MmaPath path = MmaPath::flash3;
+  const std::string& def = m_s.default_attention;
+  if (def == "flash2") path = MmaPath::flash2;
+  if (def == "efficient") path = MmaPath::efficient;
+  if (const int64_t be = op.get("backend", 0); be != 0) {
+    if (be < 1 || be > 3)
+      throw InputError(fmt::format("op '{}' (attention): backend={} must be 1 (flash2), 2 (flash3) or "
+                                   "3 (efficient)", op.name, be));
+    path = static_cast<MmaPath>(be);
+  }
+  // Block sizes of the public kernels: FA3 hdim64 192x128, hdim128 128x128;
+  // FA2 (sm80 code) hdim64 128x128, hdim128 128x64; memory-efficient 64x64.
+  int64_t bq = 128, bk = 128;
+  if (path == MmaPath::flash3) bq = D <= 64 ? 192 : 128;
+  if (path == MmaPath::flash2) bk = D <= 64 ? 128 : 64;
+  if (path == MmaPath::efficient) bq = bk = 64;
+
+  const int64_t nq = ceil_div(sq, bq);
+  const int64_t ctas = B * H * nq;
+  const double tile_smem = static_cast<double>(bq * D) * eb + 4.0 * static_cast<double>(bk * D) * eb;
+  const int64_t occ =
+      path == MmaPath::flash3 ? 1 : std::clamp<int64_t>(static_cast<int64_t>(m_s.smem / tile_smem), 1, 2);
+  const int64_t slots = std::min(ctas, m_s.sm * occ);
+  // KV blocks each query block visits; causal skips blocks above the diagonal
+  // (query i sees keys j <= i + skv - sq).
+  double total_iters = 0;
+  int64_t max_nk = 0;
+  for (int64_t i = 0; i < nq; ++i) {
+    const int64_t last_key = causal ? std::min(skv, (i + 1) * bq + (skv - sq)) : skv;
+    const int64_t nk = ceil_div(std::max<int64_t>(last_key, 1), bk);
+    total_iters += static_cast<double>(nk);
+    max_nk = std::max(max_nk, nk);
+  }
+  total_iters *= static_cast<double>(B * H);
+  // Iterations the busiest slot runs: whole waves of equal blocks without causal
+  // masking; with it the scheduler hands the longest blocks out first, so the
+  // work spreads evenly, but no slot finishes before the longest block.
+  const int64_t iters_per_slot =
+      causal ? std::max<int64_t>(static_cast<int64_t>(std::ceil(total_iters / static_cast<double>(slots))), max_nk)
+             : ceil_div(ctas, slots) * max_nk;
+  const int64_t g = ceil_div(iters_per_slot, 256);
+  const int64_t stages = ceil_div(iters_per_slot, g);
+
+  const double q_bytes = static_cast<double>(B * H * sq * D) * eb;
+  const double kv_bytes = 2.0 * static_cast<double>(B * Hkv * skv * D) * eb;
+  const double o_bytes = static_cast<double>(B * H * sq * D) * dtype_bytes(op.out_dtype, 1);
+  const int64_t sms = std::min(slots, m_s.sm);
+  const double st = static_cast<double>(stages);
+
+  Kernel k;
+  k.op_kind = "attention";
+  k.info.mma_path = static_cast<int64_t>(path);
+  k.info.block_q = bq;
+  k.info.block_kv = bk;
+  k.info.thread_blocks = ctas;
+  k.info.bytes_in_flight = 4.0 * static_cast<double>(bk * D) * eb * static_cast<double>(occ);
+  Block b;
+  b.repeat = stages;
+  // Every slot streams its K and V blocks from the L2 (heads' K/V are shared by
+  // the query blocks of the head); DRAM sees Q, K, V once.
+  add_traffic(b.instrs, lv, Opcode::load, (q_bytes + kv_bytes) / st,
+              static_cast<double>(slots) * 2.0 * static_cast<double>(bk * g * D) * eb + q_bytes / st, sms);
+  b.instrs.push_back(mma(bq, bk * g, D, op.dtype, slots));   // S = Q K^T
+  b.instrs.push_back(mma(bq, D, bk * g, op.dtype, slots));   // O += P V
+  const double scores = static_cast<double>(bq * bk * g);
+  // Online softmax: per score scale, running max, subtract, row sum, convert (5
+  // lane ops) and one exp; per row and block the output rescale (D lane ops).
+  b.instrs.push_back(vec("exp", scores, slots, DType::fp32));
+  b.instrs.push_back(vec("softmax", 5.0 * scores + static_cast<double>(bq * D * g), slots, DType::fp32));
+  add_traffic(b.instrs, lv, Opcode::store, o_bytes / st, o_bytes / st, sms);
+  if (path == MmaPath::flash3) {
+    // Two consumer warpgroups ping-pong (FlashAttention-3, Shah et al. 2024, sec.
+    // 3.1): one's softmax runs while the other's GEMMs use the tensor cores, and
+    // the GEMMs are issued as in a GEMM mainloop (wgmma from TMA-fed shared
+    // memory), so they run at the GEMM efficiency (mma_efficiency). Within a
+    // warpgroup, P.V waits on the softmax of the same block, so a share of every
+    // softmax stays on the critical path: attention_softmax_exposed_flash3
+    // (fitted). The softmax work per MMA FLOP is (SFU exp + ~5 lane ops) per score
+    // against 4D FLOP per score, so head dim 64 spends twice the share of head
+    // dim 128 on it: per score and SM, exp 1/16 clk + lanes ~5.5/128 clk against
+    // 4D/4096 clk of MMA (0.0625 clk at D = 64, 0.125 clk at D = 128).
+    k.info.vec_exposed = m_s.fa3_exposed;
+  }
+  k.blocks.push_back(std::move(b));
+  static constexpr const char* names[] = {"gemm", "flash2", "flash3", "efficient"};
+  k.mapping = fmt::format("{} attention, blocks {}x{}, {} thread blocks ({}/SM), {} KV blocks per slot{}",
+                          names[static_cast<int>(path)], bq, bk, ctas, occ, iters_per_slot,
+                          causal ? ", causal block skipping" : "");
+  set_dram_bytes(k, lv.dram);
+  return k;
+}
+
+Kernel TensorCoreMapper::lower_decode_attention(const Op& op, const Hardware& hw) const {
+  // Flash-decoding: few query rows, so the KV cache read dominates. K/V are split
+  // along the sequence so that at least two blocks per SM stream it; a second
+  // kernel combines the partial results.
+  const Levels lv = levels_of(hw);
+  const int64_t B = op.at("batch"), H = op.at("heads"), Hkv = op.get("kv_heads", H);
+  const int64_t sq = op.at("sq"), skv = op.at("skv"), D = op.at("d");
+  const double eb = dtype_bytes(op.dtype, 1);
+  const int64_t rows = sq * (H / Hkv);   // query rows sharing one KV head (GQA packing)
+  const int64_t bk = 128;
+  const int64_t splits = std::clamp<int64_t>(ceil_div(2 * m_s.sm, B * Hkv), 1,
+                                             std::max<int64_t>(1, ceil_div(skv, 256)));
+  const int64_t ctas = B * Hkv * splits;
+  const int64_t slots = std::min(ctas, 2 * m_s.sm);
+  const int64_t sms = std::min(slots, m_s.sm);
+  const int64_t tokens = ceil_div(skv, splits);
+  const int64_t iters = ceil_div(ctas, slots) * ceil_div(tokens, bk);
+  const int64_t g = ceil_div(iters, 256);
+  const int64_t stages = ceil_div(iters, g);
+  const double st = static_cast<double>(stages);
+  const double q_bytes = static_cast<double>(B * H * sq * D) * eb;
+  const double kv_bytes = 2.0 * static_cast<double>(B * Hkv * skv * D) * eb;
+  const double o_bytes = static_cast<double>(B * H * sq * D) * dtype_bytes(op.out_dtype, 1);
+  const double partials = splits > 1 ? static_cast<double>(B * H * sq * splits * (D + 2)) * 4.0 : 0;
+  // Tensor-core m granularity is 16 rows (mma.sync m16n8k16).
+  const int64_t mrows = ceil_div(rows, 16) * 16;
+
+  Kernel k;
+  k.op_kind = "attention";
+  k.info.mma_path = static_cast<int64_t>(MmaPath::flash2);
+  k.info.splits = splits;
+  k.info.thread_blocks = ctas;
+  k.info.launches = splits > 1 ? 2 : 1;
+  k.info.bytes_in_flight = m_s.in_flight;
+  Block b;
+  b.repeat = stages;
+  add_traffic(b.instrs, lv, Opcode::load, (kv_bytes + q_bytes) / st, (kv_bytes + q_bytes) / st, sms);
+  b.instrs.push_back(mma(mrows, bk * g, D, op.dtype, slots));
+  b.instrs.push_back(mma(mrows, D, bk * g, op.dtype, slots));
+  const double scores = static_cast<double>(rows * bk * g);
+  b.instrs.push_back(vec("exp", scores, slots, DType::fp32));
+  b.instrs.push_back(vec("softmax", 5.0 * scores + static_cast<double>(rows * D * g), slots, DType::fp32));
+  add_traffic(b.instrs, lv, Opcode::store, (o_bytes + (lv.l2.empty() ? partials : 0)) / st,
+              (o_bytes + partials) / st, sms);
+  k.blocks.push_back(std::move(b));
+  if (splits > 1) {
+    Block c;
+    add_traffic(c.instrs, lv, Opcode::load, lv.l2.empty() ? partials : 0, partials, sms);
+    c.instrs.push_back(vec("combine", 3.0 * partials / 4.0 / static_cast<double>(sms), sms, DType::fp32));
+    k.blocks.push_back(std::move(c));
+  }
+  k.mapping = fmt::format("decode attention (flash-decoding), {} KV splits, {} thread blocks, {} stages",
+                          splits, ctas, stages);
+  set_dram_bytes(k, lv.dram);
+  return k;
+}
+}  // namespace tessera

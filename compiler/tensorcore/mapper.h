@@ -1,0 +1,58 @@
+#pragma once
+// The GPU mapper: turns every IR op into a kernel for a tensor-core model the way
+// the vendor libraries do. One file per kernel family:
+//   gemm.cpp                cuBLAS-like tile choice (plan_gemm), GEMMs and
+//                           implicit-GEMM convolutions;
+//   attention.cpp           FlashAttention-style fused attention, split-KV decode;
+//   attention_backward.cpp  FlashAttention-2/3 backward;
+//   vector.cpp              memory-bound element-wise and row kernels;
+//   collective.cpp          collectives over a link;
+//   mapper.cpp              dispatch by op kind.
+#include <cstdint>
+
+#include "compiler/mapper.h"
+#include "models/tensorcore/tensorcore.h"
+
+namespace tessera {
+
+// GEMM problem as the mapper sees it.
+struct GemmShape {
+  int64_t batch = 1, m = 1, n = 1, k = 1;
+  bool b_shared = false;
+  DType a = DType::bf16, out = DType::bf16;
+  bool fast_accum = false;   // fp8: no periodic fp32 promotion (matmul attr fast_accum)
+};
+
+// The mapper's choice for one GEMM.
+struct GemmPlan {
+  int64_t bm = 128, bn = 128, bk = 64;
+  int64_t ctas_per_sm = 1;     // thread blocks resident per SM (occupancy)
+  int64_t split_k = 1;
+  int64_t tiles = 0;           // thread blocks: batch * ceil(m/bm) * ceil(n/bn) * split_k
+  int64_t waves = 0;           // ceil(tiles / (sm_count * ctas_per_sm))
+  int64_t k_steps = 0;         // ceil((k / split_k) / bk) per thread block
+  double est_time_s = 0;       // the estimate the choice minimised
+};
+
+class TensorCoreMapper : public Mapper {
+ public:
+  explicit TensorCoreMapper(const TensorCoreModel& tc) : m_tc(tc), m_s(tc.spec()) {}
+
+  Kernel lower(const Graph& g, int index, const Hardware& hw) const override;
+  // The tile, split-K and occupancy choice for one GEMM (public for tests and tools).
+  GemmPlan plan_gemm(const GemmShape& s, const Hardware& hw) const;
+
+ private:
+  Kernel lower_gemm(const Op& op, const GemmShape& s, double a_dram_bytes, const Hardware& hw) const;
+  Kernel lower_attention(const Op& op, const Hardware& hw) const;
+  Kernel lower_decode_attention(const Op& op, const Hardware& hw) const;
+  // attr backward=1: FlashAttention-2's backward (attention_backward.cpp).
+  Kernel lower_attention_backward(const Op& op, const Hardware& hw) const;
+  Kernel lower_vector(const Op& op, const Hardware& hw) const;
+  Kernel lower_collective(const Op& op) const;
+
+  const TensorCoreModel& m_tc;
+  const TensorCoreSpec& m_s;
+};
+
+}  // namespace tessera

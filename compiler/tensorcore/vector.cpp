@@ -1,0 +1,337 @@
+// Memory-bound kernels on the tensor-core SMs: element-wise, row (softmax,
+// layernorm, rmsnorm) and training kernels.
+#include <fmt/format.h>
+
+#include <algorithm>
+#include <cmath>
+#include <optional>
+#include <stdexcept>
+
+#include "compiler/tensorcore/kernel_build.h"
+#include "compiler/tensorcore/mapper.h"
+#include "core/error.h"
+#include "core/math.h"
+#include "models/hardware.h"
+#include "models/memory/memory.h"
+
+namespace tessera {
+
+// Instruction builders shared by the mapper files (kernel_build.h).
+using tc_build::add_traffic;
+using tc_build::Levels;
+using tc_build::levels_of;
+using tc_build::mma;
+using tc_build::set_dram_bytes;
+using tc_build::to_bytes;
+using tc_build::vec;
+
+namespace {
+
+// FP32-lane operations and SFU operations per element of each vector kind
+// (counted from the usual CUDA implementations: e.g. gelu (erf form) = 6 lane ops
+// plus one erf). PyTorch's row kernels use the accurate expf and IEEE division
+// (no fast-math): expf = ex2.approx on the SFU plus ~8 lane ops (range reduction,
+// scaling, special cases), x / y = rcp.approx on the SFU plus ~8 lane ops
+// (Newton-Raphson step and fix-up) -- k_exp_lanes and k_div_lanes below.
+// layernorm: Welford update (delta, count, mean, m2: 5) with one division per
+// element, normalise and affine (3) and conversions; rmsnorm: square-sum (2),
+// normalise and scale (3). softmax per element: max, subtract, sum, convert (5),
+// one expf and one division in the warp-per-row kernel, the block kernels
+// evaluate expf twice (sum pass and output pass).
+constexpr double k_exp_lanes = 8, k_div_lanes = 8;
+
+struct VecCost {
+  double alu = 1, sfu = 0;
+  const char* sfu_name = "exp";
+};
+
+VecCost vec_cost(OpKind k, bool warp_softmax) {
+  switch (k) {
+    case OpKind::layernorm: return {8 + k_div_lanes, 1, "rcp"};
+    case OpKind::rmsnorm: return {5, 0};
+    case OpKind::softmax:
+      return warp_softmax ? VecCost{5 + k_exp_lanes + k_div_lanes, 2, "exp"}
+                          : VecCost{5 + 2 * k_exp_lanes + k_div_lanes, 3, "exp"};
+    case OpKind::batchnorm: return {4, 0};
+    case OpKind::gelu: return {6, 1, "erf"};
+    case OpKind::silu: return {3, 1, "exp"};
+    case OpKind::sigmoid: return {3, 1, "exp"};
+    case OpKind::tanh: return {1, 1, "tanh"};
+    case OpKind::relu: return {1, 0};
+    case OpKind::add:
+    case OpKind::mul: return {1, 0};
+    default: return {0, 0};
+  }
+}
+
+// Lane and SFU operations per element of the kernels a training step adds
+// (attr backward=1; see the FLOP counts in workloads/ir.cpp): gelu's derivative
+// evaluates erf and exp (SFU) and ~10 lane ops, silu's a sigmoid (exp) and ~7;
+// sigmoid/tanh/relu/softmax backward use the saved output (lanes only);
+// layernorm/rmsnorm/batchnorm backward their dx formulas (10/8/6). Training-mode
+// batch-norm: statistics (3) plus the normalise (4). reduce: one addition per
+// element read; optimizer: the op's own `flops` and `sfu` (square roots) per element.
+VecCost training_vec_cost(const Op& op) {
+  if (op.kind == OpKind::reduce) return {static_cast<double>(op.get("inputs", 1)), 0};
+  if (op.kind == OpKind::optimizer)
+    return {static_cast<double>(op.get("flops", 1)), static_cast<double>(op.get("sfu", 0)), "rsqrt"};
+  if (op.kind == OpKind::batchnorm && !op.get("backward", 0)) return {7, 0};   // training=1
+  switch (op.kind) {
+    case OpKind::gelu: return {10, 2, "erf"};
+    case OpKind::silu: return {7, 1, "exp"};
+    case OpKind::sigmoid:
+    case OpKind::tanh: return {3, 0};
+    case OpKind::softmax: return {4, 0};
+    case OpKind::layernorm: return {10, 0};
+    case OpKind::rmsnorm: return {8, 0};
+    case OpKind::batchnorm: return {6, 0};
+    default: return {1, 0};   // relu, pools, embedding scatter-add
+  }
+}
+
+// How PyTorch's CUDA kernels process one row of a row-wise reduction
+// (aten/src/ATen/native/cuda/SoftMax.cu, PersistentSoftmax.cuh, layer_norm_kernel.cu):
+//  * softmax, row <= 1024 elements and <= 4 KiB: softmax_warp_forward, one warp
+//    per row, 128-thread blocks, the whole row loaded at once into registers
+//    (next_pow2(cols)/32 fp32 values per thread), warp-shuffle reductions: one
+//    memory round trip, no block barrier;
+//  * softmax, longer rows below 48 KiB (sharedMemPerBlock): cunn_SoftMaxForwardSmem,
+//    one block of min(cols, 1024) threads per row that requests all 48 KiB of
+//    shared memory, 16-byte loads into shared memory, then block reductions for
+//    the max and the sum: ceil(cols / (threads * 16 B / elem)) round trips, 2 barriers;
+//  * softmax, longer rows: cunn_SoftMaxForward, the same block reads the row
+//    three times from global memory (max, sum, output);
+//  * layernorm / rmsnorm: vectorized_layer_norm_kernel, 128 threads per row, 4
+//    elements per load, a Welford (or square-sum) pass, one block reduction,
+//    then a normalise pass that reads the row again.
+// Loads of one thread's loop iterations are dependent on the loop (no unrolling
+// across the reduction), so a pass of B bytes takes ceil(B / (threads x load
+// bytes)) memory round trips.
+struct RowKernel {
+  int64_t threads = 128;       // per row (one block, or one warp)
+  int64_t rows_per_sm = 1;     // resident rows per SM (occupancy)
+  int64_t round_trips = 0;     // dependent memory round trips per row
+  int64_t barriers = 0;        // block-wide reductions per row
+  int64_t rereads = 0;         // extra passes over the row after the first
+  bool warp = false;
+};
+
+// backward: the backward row kernels (_softmax_backward_data: softmax_warp_backward
+// in PersistentSoftmax.cuh holds both the gradient and the output row in registers;
+// cunn_SoftMaxBackward reduces sum(dy * y) in a first pass and writes dx in a
+// second; layer_norm_grad_input_kernel: the forward's two-pass structure over dy
+// and x). Both tensors are re-read on the second pass.
+RowKernel row_kernel(OpKind kind, int64_t cols, double elem_bytes, double max_threads, double regs_per_sm,
+                     double smem_per_sm, bool backward = false) {
+  RowKernel r;
+  const double row = static_cast<double>(cols) * elem_bytes;
+  const auto steps = [&](int64_t threads, double load_bytes) {
+    return std::max<int64_t>(1, static_cast<int64_t>(std::ceil(row / (static_cast<double>(threads) * load_bytes))));
+  };
+  if (kind == OpKind::softmax) {
+    if (cols <= 1024 && row <= 4096) {
+      r.warp = true;
+      r.threads = 32;
+      r.round_trips = 1;
+      // Registers: next_pow2(cols)/32 fp32 row values per thread plus ~24 for
+      // indices, the running max/sum and addresses; 128-thread blocks of 4 rows.
+      int64_t p2 = 1;
+      while (p2 < cols) p2 *= 2;
+      const double regs = static_cast<double>((backward ? 2 : 1) * std::max<int64_t>(1, p2 / 32)) + 24;
+      const int64_t blocks = std::max<int64_t>(1, static_cast<int64_t>(regs_per_sm / (regs * 128)));
+      r.rows_per_sm = std::min<int64_t>(static_cast<int64_t>(max_threads) / 32, 4 * blocks);
+      return r;
+    }
+    // SoftMaxForward_getBlockSize: min(cols, 1024) rounded up to a warp.
+    r.threads = std::min<int64_t>(1024, (cols + 31) / 32 * 32);
+    const double load = 16.0;   // float4 loads (ILP = 16 B / element)
+    const double smem_block = 48.0 * 1024;   // cudaDeviceProp::sharedMemPerBlock
+    const int64_t by_threads = std::max<int64_t>(1, static_cast<int64_t>(max_threads) / r.threads);
+    r.barriers = 2;
+    if (backward) {
+      r.rows_per_sm = by_threads;
+      r.round_trips = 2 * steps(r.threads, load);
+      r.barriers = 1;
+      r.rereads = 1;
+      return r;
+    }
+    if (row < smem_block - 4.0 * static_cast<double>(r.threads / 32)) {
+      r.rows_per_sm = std::clamp<int64_t>(static_cast<int64_t>(smem_per_sm / smem_block), 1, by_threads);
+      r.round_trips = steps(r.threads, load);
+    } else {
+      r.rows_per_sm = by_threads;
+      r.round_trips = 3 * steps(r.threads, load);
+      r.rereads = 2;
+    }
+    return r;
+  }
+  // layernorm, rmsnorm: 128 threads, vec_size 4.
+  r.threads = 128;
+  r.rows_per_sm = std::min<int64_t>(32, static_cast<int64_t>(max_threads) / r.threads);
+  r.round_trips = 2 * steps(r.threads, 4.0 * elem_bytes);
+  r.barriers = 1;
+  r.rereads = 1;
+  return r;
+}
+
+}  // namespace
+
+// Memory-bound kernels
+
+Kernel TensorCoreMapper::lower_vector(const Op& op, const Hardware& hw) const {
+  const Levels lv = levels_of(hw);
+  const DType in = op.dtype, out = op.out_dtype;
+  double reads = 0, writes = 0, elems = 0, rows = 1, l2_rereads = 0;
+  int64_t passes = 1;
+  std::optional<RowKernel> row;
+  switch (op.kind) {
+    case OpKind::maxpool:
+    case OpKind::avgpool: {
+      const int64_t pad = op.get("pad", 0);
+      const double ho = static_cast<double>(conv_out_dim(op.at("h"), op.at("r"), op.at("stride"), pad, 1));
+      const double wo = static_cast<double>(conv_out_dim(op.at("w"), op.at("s"), op.at("stride"), pad, 1));
+      const double nc = static_cast<double>(op.at("n") * op.at("c"));
+      reads = dtype_bytes(in, nc * static_cast<double>(op.at("h") * op.at("w")));
+      writes = dtype_bytes(out, nc * ho * wo);
+      elems = nc * ho * wo * static_cast<double>(op.at("r") * op.at("s"));
+      rows = nc * ho;
+      if (op.get("backward", 0)) {   // reads the output gradient, writes the input's
+        const OpTraffic t = op_traffic(op);
+        reads = t.read;
+        writes = t.written;
+        rows = nc * static_cast<double>(op.at("h"));
+      }
+      break;
+    }
+    case OpKind::embedding: {
+      const double n = static_cast<double>(op.at("tokens") * op.at("dim"));
+      reads = dtype_bytes(in, n) + 8.0 * static_cast<double>(op.at("tokens"));
+      writes = dtype_bytes(out, n);
+      rows = static_cast<double>(op.at("tokens"));
+      if (op.get("backward", 0)) {   // zero fill, (sort,) scatter-add: ir.cpp's traffic
+        const OpTraffic t = op_traffic(op);
+        reads = t.read;
+        writes = t.written;
+        elems = n;
+      }
+      break;
+    }
+    case OpKind::optimizer: {
+      const OpTraffic t = op_traffic(op);
+      reads = t.read;
+      writes = t.written;
+      elems = static_cast<double>(op.at("elems"));
+      break;
+    }
+    case OpKind::kv_read:
+    case OpKind::kv_write: {
+      const double total = op_min_bytes(op);
+      const bool copy = op.kind == OpKind::kv_write || op.get("append", 0) > 0;
+      // kv_write copies new K/V into the cache (read + write); kv_read with
+      // append concatenates (op_min_bytes already counts both sides); a plain
+      // kv_read streams the cache once.
+      reads = (op.kind == OpKind::kv_write || !copy) ? total : total / 2;
+      writes = op.kind == OpKind::kv_write ? total : (copy ? total / 2 : 0);
+      rows = static_cast<double>(op.at("batch") * op.at("kv_heads") * op.at("tokens"));
+      break;
+    }
+    default: {
+      rows = static_cast<double>(op.at("rows"));
+      const double cols = static_cast<double>(op.at("cols"));
+      elems = rows * cols;
+      writes = dtype_bytes(out, elems);
+      reads = op_min_bytes(op) - writes;
+      if (is_training_op(op) || op.kind == OpKind::reduce) {   // backward kernels, reductions
+        const OpTraffic t = op_traffic(op);
+        reads = t.read;
+        writes = t.written;
+      }
+      // Backward row kernels read two tensors per row (the gradient and x or y).
+      const bool backward = op.get("backward", 0) != 0;
+      const double tensors = backward ? 2.0 : 1.0;
+      if (op.kind == OpKind::layernorm || op.kind == OpKind::rmsnorm || op.kind == OpKind::softmax) {
+        row = row_kernel(op.kind, op.at("cols"), dtype_bytes(in, 1), m_s.max_threads, m_s.regs / 4.0, m_s.smem, backward);
+        // Passes after the first re-read the row from the L2 when the rows resident
+        // on all SMs fit in half of it (the other half holds the streaming output
+        // and the next rows); otherwise they go back to DRAM.
+        const double footprint = tensors * static_cast<double>(row->rows_per_sm * m_s.sm) * dtype_bytes(in, cols);
+        if (row->rereads > 0) {
+          const double again = tensors * static_cast<double>(row->rereads) * dtype_bytes(in, elems);
+          l2_rereads = again;
+          if (lv.l2.empty() || footprint > 0.5 * lv.l2_capacity) {
+            reads += again;
+            l2_rereads = 0;
+          }
+          passes += row->rereads;
+        }
+      }
+      break;
+    }
+  }
+  const VecCost vc = is_training_op(op) || op.kind == OpKind::reduce ? training_vec_cost(op)
+                                                                     : vec_cost(op.kind, row && row->warp);
+  // One thread block per row (row-wise ops) or per 4096 elements; all SMs take part
+  // once there are enough blocks.
+  const double blocks = std::max(1.0, std::max(rows, std::ceil(std::max(reads, writes) / 8192.0)));
+  const int64_t sms = static_cast<int64_t>(std::min<double>(static_cast<double>(m_s.sm), blocks));
+  const double total = reads + writes;
+  int64_t stages = std::clamp<int64_t>(static_cast<int64_t>(std::ceil(total / (4.0 * 1024 * 1024))), 1, 64);
+  // Row kernels: rows run in rounds of (SMs x resident rows); a round's rows wait
+  // together on their dependent memory round trips and block reductions. The
+  // round trips of all rounds are spread over the stages as evenly as whole trips
+  // allow (the first `extra` stages take one more; no more stages than trips).
+  int64_t trips = 0;
+  if (row) {
+    const int64_t rounds =
+        std::max<int64_t>(1, static_cast<int64_t>(std::ceil(rows / static_cast<double>(m_s.sm * row->rows_per_sm))));
+    trips = rounds * row->round_trips;
+    stages = std::min(stages, trips);
+  }
+  const double st = static_cast<double>(stages);
+  Kernel k;
+  k.op_kind = std::string(op_kind_name(op.kind));
+  k.info.bytes_in_flight = m_s.in_flight;
+  k.info.passes = passes;
+  // Ops that are several launches (zero fill + kernel, sorted embedding backward,
+  // a foreach call over many tensors: attr launches, set by the training step).
+  if (op.attrs.count("launches")) k.info.launches = op.at("launches");
+  if (row) {
+    // Block reductions per memory round trip (they are spread with the trips).
+    k.info.row_reductions_per_trip = static_cast<double>(row->barriers) / static_cast<double>(row->round_trips);
+  }
+  const auto stage_block = [&](int64_t repeat, int64_t trips_here) {
+    Block b;
+    b.repeat = repeat;
+    add_traffic(b.instrs, lv, Opcode::load, reads / st, (reads + l2_rereads) / st, sms);
+    const double per_sm = elems / st / static_cast<double>(sms);
+    if (vc.alu > 0 && elems > 0)
+      b.instrs.push_back(vec(std::string(op_kind_name(op.kind)), vc.alu * per_sm, sms, DType::fp32));
+    if (vc.sfu > 0 && elems > 0) b.instrs.push_back(vec(vc.sfu_name, vc.sfu * per_sm, sms, DType::fp32));
+    if (op.kind == OpKind::maxpool || op.kind == OpKind::avgpool)
+      b.instrs.push_back(vec("pool", per_sm, sms, DType::fp32));
+    if (trips_here > 0) {
+      Instr w;   // dependent round trips this stage's resident rows wait on, per SM
+      w.op = Opcode::wait;
+      w.elems = trips_here;
+      w.count = sms;
+      b.instrs.push_back(w);
+    }
+    add_traffic(b.instrs, lv, Opcode::store, writes / st, writes / st, sms);
+    return b;
+  };
+  if (row) {
+    const int64_t q = trips / stages, extra = trips % stages;
+    if (extra > 0) k.blocks.push_back(stage_block(extra, q + 1));
+    if (stages > extra) k.blocks.push_back(stage_block(stages - extra, q));
+  } else {
+    k.blocks.push_back(stage_block(stages, 0));
+  }
+  k.mapping = row ? fmt::format("row kernel, {} threads per row, {} rows/SM, {} round(s) of {} memory round trips "
+                                "and {} block reduction(s), {} pass(es) over the input ({} from DRAM), {} SMs, {} stages",
+                                row->threads, row->rows_per_sm, trips / row->round_trips, row->round_trips, row->barriers, passes,
+                                l2_rereads > 0 ? 1 : passes, sms, stages)
+                  : fmt::format("memory-bound kernel, {} pass(es) over the input, {} SMs, {} stages", passes, sms, stages);
+  set_dram_bytes(k, lv.dram);
+  return k;
+}
+}  // namespace tessera

@@ -1,0 +1,42 @@
+#pragma once
+// What one pipeline stage (one Block, run once) costs, asked of the component
+// models at a kernel's clock: per memory level the summed transfer time and bytes,
+// the summed compute time, the dynamic energy and the issued mma FLOPs. The
+// engines (sim/engines/engine.cpp, plan_kernel) and the power-capped clock search
+// (models/tensorcore/clock.cpp) both cost stages through cost_stage, so the two
+// agree on what a stage is.
+#include <map>
+#include <string>
+
+#include "isa/isa.h"
+#include "models/compute/compute.h"
+
+namespace tessera {
+
+class Hardware;
+
+struct LevelTransfer {
+  double time_s = 0;   // summed transfer time charged to the level
+  double bytes = 0;    // bytes moved
+};
+
+struct StageCost {
+  std::map<std::string, LevelTransfer> levels;  // per memory level
+  double load_s = 0;      // l of the pipeline rule: max over levels
+  double compute_s = 0;   // c of the pipeline rule: summed mma/vec/coll/wait times
+  double energy_j = 0;    // dynamic energy of the memory and compute instructions
+  double flops_mma = 0;   // 2 m n k count over the mma instructions
+};
+
+// The component an instruction occupies (Instr::unit, or its opcode's default).
+// Throws InputError naming the kernel, the unit and the components there are.
+const Component& instr_unit_component(const Instr& in, const Kernel& k, const Hardware& hw);
+
+// Each instruction is charged to its unit by the unit's kind: a memory level adds
+// a transfer to the level's lane (l of the pipeline rule); the compute model (or
+// another compute component) and any TimedUnit add to the stage's compute phase (c).
+// Cost of one run of `b` (a block of `k`) on `hw` under `ctx`. Throws InputError
+// when an instruction names a memory level the hardware lacks.
+StageCost cost_stage(const Block& b, const Kernel& k, const Hardware& hw, const KernelContext& ctx);
+
+}  // namespace tessera
