@@ -15,14 +15,7 @@
 
 namespace tessera {
 
-// Instruction builders shared by the mapper files (kernel_build.h).
-using tc_build::add_traffic;
-using tc_build::Levels;
-using tc_build::levels_of;
-using tc_build::mma;
-using tc_build::set_dram_bytes;
-using tc_build::to_bytes;
-using tc_build::vec;
+using namespace tc_build;   // instruction builders shared by the mapper files (kernel_build.h)
 
 Kernel TensorCoreMapper::lower_collective(const Op& op) const {
   Kernel k;

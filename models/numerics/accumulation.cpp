@@ -25,15 +25,6 @@ inline int exponent_of(double x) {
   return field != 0 ? field - 1023 : std::ilogb(x);
 }
 
-// 2^e as a double, built from its bit pattern inside the normal range.
-inline double pow2(int e) {
-  if (e < -1022 || e > 1023) return std::ldexp(1.0, e);
-  const uint64_t b = static_cast<uint64_t>(e + 1023) << 52;
-  double d;
-  std::memcpy(&d, &b, sizeof d);
-  return d;
-}
-
 // Rounds the exact value S * 2^q (S an integer) to `sig_bits` significant bits.
 double round_scaled(Int s, int q, int sig_bits, Rounding mode) {
   if (s == 0) return 0.0;

@@ -38,15 +38,6 @@ const BlockFormat k_nvfp4{DType::nvfp4, &k_e2m1, 16, ScaleKind::e4m3};
 constexpr double k_nan = std::numeric_limits<double>::quiet_NaN();
 constexpr double k_inf = std::numeric_limits<double>::infinity();
 
-// 2^e as a double, built from its bit pattern inside the normal range.
-inline double pow2(int e) {
-  if (e < -1022 || e > 1023) return std::ldexp(1.0, e);
-  const uint64_t b = static_cast<uint64_t>(e + 1023) << 52;
-  double d;
-  std::memcpy(&d, &b, sizeof d);
-  return d;
-}
-
 // Rounds a nonnegative real r (exactly representable, r < 2^53) to an integer.
 double round_integer(double r, const ConvertOptions& opt) {
   double n = r < 0x1p62 ? static_cast<double>(static_cast<int64_t>(r)) : r;  // floor for r >= 0

@@ -12,7 +12,9 @@
 // Conversions go from double (every value of every format here is exactly a
 // double, so double is the common carrier) with a rounding mode and a saturation
 // flag. Decoding returns the exact double.
+#include <cmath>
 #include <cstdint>
+#include <cstring>
 #include <span>
 #include <string_view>
 #include <vector>
@@ -20,6 +22,15 @@
 #include "core/dtype.h"
 
 namespace tessera::numerics {
+
+// 2^e as a double, built from its bit pattern inside the normal range.
+inline double pow2(int e) {
+  if (e < -1022 || e > 1023) return std::ldexp(1.0, e);
+  const uint64_t b = static_cast<uint64_t>(e + 1023) << 52;
+  double d;
+  std::memcpy(&d, &b, sizeof d);
+  return d;
+}
 
 enum class Rounding {
   nearest_even,  // IEEE 754 roundTiesToEven
