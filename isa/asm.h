@@ -6,7 +6,9 @@
 // Grammar (one statement per line; ';' or '#' starts a comment outside quotes):
 //   .program target=S hardware=S workload=S
 //   .kernel name=S op_kind=S op_index=I flops=D bytes=D mapping=S
-//   .attr KEY D                         kernel attribute (KEY: word or "string")
+//   .attr KEY D                         a KernelInfo field (KEY: one of the names of
+//                                       kernel_info_fields(), isa/isa.h; an unknown
+//                                       name is an error)
 //   .deps [I ...]                       indices of the earlier kernels this one waits
 //                                       for (Kernel::deps); at most once per kernel,
 //                                       before its first .block. Without it a kernel
@@ -22,8 +24,9 @@
 //   coll  KIND bytes=I ranks=I
 //   barrier | wait
 // Any instruction also takes key=value for every Instr field (src, dst, bytes,
-// m, n, k, count, a, acc, name, elems, ranks); the disassembler uses that form
-// for fields its short form cannot carry. S is a word of [A-Za-z0-9_.:/+-] or a
+// m, n, k, count, a, acc, name, elems, ranks, unit); the disassembler uses that
+// form for fields its short form cannot carry, and writes unit= only where it
+// differs from the opcode's default (default_unit, isa/isa.h). S is a word of [A-Za-z0-9_.:/+-] or a
 // double-quoted string with \\ \" \n \t \r \xHH escapes; I is a decimal
 // integer; D a decimal floating-point number (inf, nan accepted); FMT a format
 // name (core/dtype.h).
