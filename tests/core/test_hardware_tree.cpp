@@ -214,3 +214,33 @@ TEST_CASE("an implementation name belongs to one kind", "[hardware][tree][regist
   CHECK(r.find_impl("memory/hbm") == r.find_impl("hbm"));
   CHECK(r.find_impl("compute/hbm") == nullptr);
 }
+
+namespace {
+
+// A compute component no mapper knows: it loads like any component, and the
+// compiler refuses it by name instead of guessing a mapping.
+class BareCompute : public ComputeModel {
+ public:
+  KernelContext begin_kernel(const Kernel&, const Hardware&) const override { return {}; }
+  double instr_time_s(const Instr&, const Kernel&, const KernelContext&) const override { return 0; }
+  double instr_energy_j(const Instr&, const Kernel&, const KernelContext&) const override { return 0; }
+  double kernel_overhead_s(const Kernel&, const KernelContext&) const override { return 0; }
+  double peak_flops(DType) const override { return 0; }
+  double nominal_clock_hz() const override { return 1e9; }
+};
+
+}  // namespace
+
+TEST_CASE("a compute impl without a mapper is refused by name", "[hardware][compiler]") {
+  Registry reg = builtin_registry();
+  reg.add(make_impl<BareCompute>("compute", "bare", "a compute unit no mapper knows", {}));
+  auto hw = build_hardware(YAML::Load(R"(
+name: bare
+compute: {impl: bare}
+memory: {dram: {impl: dram, bandwidth: 1TB/s, capacity: 1GiB}}
+power: {impl: board, static_power: 1W}
+)"), "bare.yaml", {}, reg);
+  CHECK_THROWS_MATCHES(compile(build_workload("gemm:m=64,n=64,k=64"), *hw), InputError,
+                       Catch::Matchers::Message("compute impl 'bare' has no mapper; mapped impls: "
+                                                "systolic, tensorcore"));
+}
