@@ -8,7 +8,7 @@
 #include <string>
 
 #include "models/hardware.h"
-#include "sim/cli/param_space.h"
+#include "sim/param_space.h"
 
 int main(int argc, char** argv) {
   using namespace tessera;

@@ -240,7 +240,7 @@ std::unique_ptr<Component> make_component(const Registry& reg, const std::string
                      : info->kind == "power"  ? dynamic_cast<PowerModel*>(c.get()) != nullptr
                                               : true;
   if (!typed) throw std::logic_error(fmt::format("{} {} has the wrong base class", info->kind, impl));
-  c->init(info->kind, path, info->name, std::move(params));
+  c->init(info->kind, path, info->name, std::move(params), node);
   return c;
 }
 

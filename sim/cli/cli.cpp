@@ -12,8 +12,8 @@
 
 #include "models/compute/systolic_array.h"
 #include "isa/asm.h"
-#include "sim/cli/param_space.h"
 #include "sim/engines/engine.h"
+#include "sim/param_space.h"
 #include "sim/precision.h"
 #include "sim/propagate.h"
 #include "core/error.h"
@@ -27,105 +27,6 @@
 namespace tessera {
 namespace po = boost::program_options;
 namespace fs = std::filesystem;
-
-namespace {
-
-// First path components of the hardware description's keys.
-const std::vector<std::string>& hw_namespaces() {
-  static const std::vector<std::string> names = {"compute", "memory", "power", "numerics", "name", "description"};
-  return names;
-}
-
-// The text of the YAML scalar at `path` (dot-separated) under `root`; empty when absent.
-std::string tree_text(const YAML::Node& root, const std::string& path, const std::string& key) {
-  std::vector<YAML::Node> chain{root};
-  for (size_t pos = 0; pos <= path.size();) {
-    size_t dot = path.find('.', pos);
-    if (dot == std::string::npos) dot = path.size();
-    const YAML::Node child = static_cast<const YAML::Node&>(chain.back())[path.substr(pos, dot - pos)];
-    if (!child || !child.IsMap()) return "";
-    chain.push_back(child);
-    pos = dot + 1;
-  }
-  const YAML::Node v = static_cast<const YAML::Node&>(chain.back())[key];
-  return v && v.IsScalar() ? v.as<std::string>() : "";
-}
-
-}  // namespace
-
-RunSettings resolve_sets(const std::string& workload, const std::string& engine_spec,
-                         const std::vector<std::string>& sets) {
-  RunSettings r;
-  r.workload = workload;
-  r.engine = parse_engine_spec(engine_spec);
-  for (const auto& set : sets) {
-    const size_t eq = set.find('=');
-    const std::string path = set.substr(0, eq);
-    const size_t dot = path.find('.');
-    const std::string ns = path.substr(0, dot);
-    if (eq == std::string::npos ||
-        std::find(hw_namespaces().begin(), hw_namespaces().end(), ns) != hw_namespaces().end()) {
-      r.hw_sets.push_back(set);   // load_hardware() names the argument and key at fault
-      continue;
-    }
-    if (ns != "workload" && ns != "engine")
-      throw InputError(fmt::format("--set '{}': unknown namespace '{}'; accepted: compute, memory, power, "
-                                   "numerics, name, description (hardware), workload, engine",
-                                   set, ns));
-    const std::string key = dot == std::string::npos ? "" : path.substr(dot + 1);
-    const std::string value = set.substr(eq + 1);
-    if (key.empty() || value.empty())
-      throw InputError(fmt::format("--set '{}': expected {}.<key>=value", set, ns));
-    if (ns == "engine") {
-      set_engine_option(r.engine, key, value, set);
-      continue;
-    }
-    if (r.workload.empty())
-      throw InputError(fmt::format("--set '{}': needs --workload (workload.<key> sets a parameter of the "
-                                   "workload spec)", set));
-    r.workload = workload_spec_with(r.workload, key, value, set);
-  }
-  check_engine_options(r.engine);
-  return r;
-}
-
-ParamSpace run_param_space(const Hardware& hw, const std::string& workload, const EngineOptions& engine) {
-  ParamSpace space;
-  for (const Component* c : hw.components()) {
-    const ImplInfo* impl = builtin_registry().find(c->kind(), c->impl());
-    if (!impl) continue;
-    for (const auto& s : impl->params) {
-      std::string v = tree_text(hw.tree, c->path(), s.name);
-      space.declare(c->path() + "." + s.name, s, v.empty() ? s.default_value : v);
-    }
-  }
-  for (const auto& s : numerics_param_specs()) {
-    std::string v = tree_text(hw.tree, "numerics", s.name);
-    space.declare("numerics." + s.name, s, v.empty() ? s.default_value : v);
-  }
-  std::error_code ec;
-  if (!workload.empty() && !fs::is_regular_file(workload, ec))
-    for (const auto& [p, v] : workload_param_values(workload)) space.declare("workload." + p.name, p.spec(), v);
-  for (const auto& s : engine_param_specs())
-    space.declare("engine." + s.name, s, engine_option_value(engine, s.name));
-  return space;
-}
-
-RunSettings settings_of(const ParamSpace& space, const RunSettings& base) {
-  RunSettings r = base;
-  for (size_t i = 0; i < space.size(); ++i) {
-    if (!space.changed(i)) continue;
-    const std::string& path = space.path(i);
-    const std::string set = path + "=" + space.value(i);
-    if (path.rfind("workload.", 0) == 0)
-      r.workload = workload_spec_with(r.workload, path.substr(9), space.value(i), set);
-    else if (path.rfind("engine.", 0) == 0)
-      set_engine_option(r.engine, path.substr(7), space.value(i), set);
-    else
-      r.hw_sets.push_back(set);
-  }
-  return r;
-}
 
 namespace {
 

@@ -9,7 +9,7 @@
 #include "core/error.h"
 #include "core/params.h"
 #include "models/hardware.h"
-#include "sim/cli/param_space.h"
+#include "sim/param_space.h"
 #include "tests/support/cli_run.h"
 #include "workloads/workloads.h"
 

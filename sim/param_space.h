@@ -7,7 +7,6 @@
 //   workload.<key>           a built-in workload's parameters (and train, optimizer)
 //   engine.<key>             engine.name, engine.streams
 //
-// Defined in sim/cli/cli.cpp.
 #include <string>
 #include <vector>
 
