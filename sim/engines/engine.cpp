@@ -7,7 +7,6 @@
 #include <utility>
 
 #include "core/error.h"
-#include "models/compute/stage_cost.h"
 
 namespace tessera {
 
@@ -21,15 +20,7 @@ KernelPlan plan_kernel(const Kernel& k, const Hardware& hw) {
   plan.idle_s = std::min(cm.launch_idle_s(k, plan.ctx), plan.overhead_s);
   for (const Block& b : k.blocks) {
     // The models' cost of one stage (shared with the power-capped clock search).
-    const StageCost c = cost_stage(b, k, hw, plan.ctx);
-    StagePlan st;
-    st.repeat = b.repeat;
-    st.compute_s = c.compute_s;
-    for (const auto& [level, t] : c.levels) st.levels[level] = LevelCost{t.time_s, t.bytes};
-    st.load_s = c.load_s;
-    st.energy_j = c.energy_j;
-    st.flops_mma = c.flops_mma;
-    plan.stages.push_back(std::move(st));
+    plan.stages.push_back(StagePlan{cost_stage(b, k, hw, plan.ctx), b.repeat});
   }
   return plan;
 }

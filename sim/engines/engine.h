@@ -11,23 +11,16 @@
 #include <vector>
 
 #include "isa/isa.h"
+#include "models/compute/stage_cost.h"
 #include "models/hardware.h"
 #include "sim/engines/result.h"
 
 namespace tessera {
 
-struct LevelCost {
-  double time_s = 0;   // summed transfer time charged to the level per stage
-  double bytes = 0;    // bytes per stage
-};
-
-struct StagePlan {
+// One block's stage as the models cost it (StageCost: per-level transfers, l, c,
+// dynamic energy, mma FLOPs of one run), and how many times it repeats.
+struct StagePlan : StageCost {
   int64_t repeat = 1;
-  double compute_s = 0;                   // c of the pipeline rule
-  std::map<std::string, LevelCost> levels;  // per memory level
-  double load_s = 0;                      // l = max over levels
-  double energy_j = 0;                    // dynamic energy of one stage
-  double flops_mma = 0;                   // MACs*2 issued per stage
 };
 
 struct KernelPlan {

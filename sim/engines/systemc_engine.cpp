@@ -38,7 +38,6 @@
 #include <stdexcept>
 
 #include "sim/engines/engine.h"
-#include "models/compute/stage_cost.h"
 #include "core/error.h"
 
 // libsystemc provides main() which calls sc_main(); Tessera has its own main()
