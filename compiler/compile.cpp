@@ -13,6 +13,7 @@ Program compile(const Graph& g, const Hardware& hw) {
   Program p;
   p.target = hw.compute().impl();
   p.hardware = hw.name;
+  p.hw_digest = hw.digest;
   p.workload = g.spec.empty() ? g.name : g.spec;
   p.kernels.reserve(g.ops.size());
   const std::unique_ptr<Mapper> mapper = make_mapper(hw.compute());
@@ -33,6 +34,25 @@ Program compile(const Graph& g, const Hardware& hw) {
     k.deps.erase(std::unique(k.deps.begin(), k.deps.end()), k.deps.end());
   }
   return p;
+}
+
+void check_program_hardware(const Program& p, const Hardware& hw, std::string_view source) {
+  const std::string recompile =
+      fmt::format("compile the workload for this hardware ('tessera compile --hw {} --workload {}')", hw.name,
+                  p.workload.empty() ? "..." : p.workload);
+  if (p.target.empty())
+    throw InputError(fmt::format("{}: the program names no target (.program target=...); {}", source, recompile));
+  if (p.target != hw.compute().impl())
+    throw InputError(fmt::format("{}: the program was compiled for a '{}' target (hardware '{}'), but {} has a "
+                                 "'{}' compute component; {}", source, p.target, p.hardware, hw.name,
+                                 hw.compute().impl(), recompile));
+  if (!p.hardware.empty() && p.hardware != hw.name)
+    throw InputError(fmt::format("{}: the program was compiled for hardware '{}', not '{}'; {}", source,
+                                 p.hardware, hw.name, recompile));
+  if (!p.hw_digest.empty() && p.hw_digest != hw.digest)
+    throw InputError(fmt::format("{}: the program was compiled for a different description of '{}' (digest {}, "
+                                 "this one {}: a parameter or --set differs); {}", source, hw.name,
+                                 p.hw_digest, hw.digest, recompile));
 }
 
 }  // namespace tessera

@@ -2,7 +2,9 @@
 
 #include <fmt/format.h>
 
+#include <algorithm>
 #include <charconv>
+#include <cmath>
 #include <optional>
 #include <stdexcept>
 
@@ -32,6 +34,61 @@ std::string ParamSpec::type_text() const {
     }
   }
   return "?";
+}
+
+std::string ParamSpec::range_text() const {
+  std::string s;
+  if (type == ParamType::integer) {
+    const bool has_min = min != std::numeric_limits<int64_t>::min();
+    const bool has_max = max != std::numeric_limits<int64_t>::max();
+    if (has_min && has_max) s = fmt::format("{}..{}", min, max);
+    else if (has_min) s = fmt::format(">= {}", min);
+    else if (has_max) s = fmt::format("<= {}", max);
+    if (pow2) s += std::string(s.empty() ? "" : ", ") + "a power of two";
+    return s;
+  }
+  if (type != ParamType::real && type != ParamType::quantity) return s;
+  const bool has_lo = std::isfinite(lo), has_hi = std::isfinite(hi);
+  const std::string u = type == ParamType::quantity ? std::string(unit_symbol(unit)) : "";
+  const auto num = [&](double v) { return u.empty() ? fmt::format("{:g}", v) : fmt::format("{:g}{}", v, u); };
+  if (has_lo && has_hi)
+    return fmt::format("in {}{}, {}{}", lo_open ? "(" : "[", num(lo), num(hi), hi_open ? ")" : "]");
+  if (has_lo) return fmt::format("{} {}", lo_open ? ">" : ">=", num(lo));
+  if (has_hi) return fmt::format("{} {}", hi_open ? "<" : "<=", num(hi));
+  return s;
+}
+
+ParamSpec& ParamSpec::positive() {
+  if (type == ParamType::integer) min = std::max<int64_t>(min, 1);
+  else lo = 0, lo_open = true;
+  return *this;
+}
+ParamSpec& ParamSpec::non_negative() {
+  if (type == ParamType::integer) min = std::max<int64_t>(min, 0);
+  else lo = 0, lo_open = false;
+  return *this;
+}
+ParamSpec& ParamSpec::fraction() {
+  lo = 0, lo_open = true, hi = 1, hi_open = false;
+  return *this;
+}
+ParamSpec& ParamSpec::at_least(double v) {
+  if (type == ParamType::integer) min = static_cast<int64_t>(std::ceil(v));
+  else lo = v, lo_open = false;
+  return *this;
+}
+ParamSpec& ParamSpec::at_most(double v) {
+  if (type == ParamType::integer) max = static_cast<int64_t>(std::floor(v));
+  else hi = v, hi_open = false;
+  return *this;
+}
+ParamSpec& ParamSpec::range(double l, double h) {
+  at_least(l);
+  return at_most(h);
+}
+ParamSpec& ParamSpec::power_of_two() {
+  pow2 = true;
+  return *this;
 }
 
 ParamSpec p_int(std::string n, std::string d, std::string desc) {
@@ -101,9 +158,8 @@ std::optional<Params::Value> try_parse(const ParamSpec& spec, const std::string&
         *why = "not an integer";
         return std::nullopt;
       }
-      if (v < spec.min || v > spec.max) {
-        *why = v < spec.min ? fmt::format("below the minimum {}", spec.min)
-                            : fmt::format("above the maximum {}", spec.max);
+      if (v < spec.min || v > spec.max || (spec.pow2 && (v <= 0 || (v & (v - 1)) != 0))) {
+        *why = "out of range";
         return std::nullopt;
       }
       return Params::Value(v);
@@ -112,6 +168,16 @@ std::optional<Params::Value> try_parse(const ParamSpec& spec, const std::string&
     case ParamType::quantity: {
       auto v = parse_quantity(text, spec.type == ParamType::real ? Unit::none : spec.unit, why);
       if (!v) return std::nullopt;
+      if (!std::isfinite(*v)) {
+        *why = "not a finite number";
+        return std::nullopt;
+      }
+      const bool below = spec.lo_open ? !(*v > spec.lo) : !(*v >= spec.lo);
+      const bool above = spec.hi_open ? !(*v < spec.hi) : !(*v <= spec.hi);
+      if (below || above) {
+        *why = "out of range";
+        return std::nullopt;
+      }
       return Params::Value(*v);
     }
     case ParamType::boolean:
@@ -136,9 +202,16 @@ std::optional<Params::Value> try_parse(const ParamSpec& spec, const std::string&
 }
 
 std::string expected_text(const ParamSpec& spec) {
-  if (spec.type == ParamType::quantity) return unit_examples(spec.unit);
+  const std::string range = spec.range_text();
+  const std::string r = range.empty() ? "" : " " + range;
+  if (spec.type == ParamType::quantity) return unit_examples(spec.unit) + r;
   if (spec.type == ParamType::dtype) return dtype_names();
-  return spec.type_text();
+  if (spec.type == ParamType::integer && !range.empty()) {
+    std::string s = "an integer " + range;
+    for (const auto& c : spec.choices) s += " or '" + c + "'";
+    return s;
+  }
+  return spec.type_text() + r;
 }
 
 Params::Value parse_value(const ParamSpec& spec, const std::string& text, std::string_view where) {

@@ -4,6 +4,7 @@
 // `tessera list components`; there is no second source.
 #include <yaml-cpp/yaml.h>
 
+#include <cmath>
 #include <cstdint>
 #include <limits>
 #include <map>
@@ -29,10 +30,36 @@ struct ParamSpec {
   std::vector<std::string> choices;  // choice: the accepted values; integer: accepted words (auto)
   int64_t min = std::numeric_limits<int64_t>::min();  // integer only: accepted range
   int64_t max = std::numeric_limits<int64_t>::max();
+  // real and quantity: accepted range (the value in SI base units). The default
+  // accepts any finite number; a value that is infinite or NaN (also after
+  // scaling, "1e308TB/s") is always refused.
+  double lo = -std::numeric_limits<double>::infinity();
+  double hi = std::numeric_limits<double>::infinity();
+  bool lo_open = false, hi_open = false;   // true: the bound itself is refused
+  bool pow2 = false;                       // integer only: a power of two
   bool required() const { return default_value.empty(); }
   // "int", "real", "GHz"..., "a|b"; an integer bounded on both sides shows its range
   // ("int 1..16"), accepted words follow ("int|auto").
   std::string type_text() const;
+  // The accepted range in words ("> 0", ">= 1", "in (0, 1]", "1..16, a power of
+  // two"); empty when any finite value (any integer) is accepted.
+  std::string range_text() const;
+
+  // Range declarations, chained onto a shorthand where the parameter is declared:
+  //   p_int("sm_count", "132", "...").positive()            integer >= 1
+  //   p_real("efficiency", "0.9", "...").fraction()         real in (0, 1]
+  //   p_qty("latency", Unit::seconds, "0s", "...").non_negative()
+  //   p_int("rows", "", "...").positive().power_of_two()
+  //   p_real("x", "1", "...").range(0.5, 2)                 real in [0.5, 2]
+  // Integers take whole bounds (positive = >= 1); reals and quantities open or
+  // closed ones. Undeclared: any finite value.
+  ParamSpec& positive();          // > 0 (integer: >= 1)
+  ParamSpec& non_negative();      // >= 0
+  ParamSpec& fraction();          // in (0, 1]
+  ParamSpec& at_least(double v);  // >= v
+  ParamSpec& at_most(double v);   // <= v
+  ParamSpec& range(double lo, double hi);   // in [lo, hi]
+  ParamSpec& power_of_two();      // integer only
 };
 
 // Shorthands used by the components' declarations.

@@ -330,8 +330,10 @@ Instr parse_instr(const LineParser& lp, const std::vector<Token>& toks) {
 
 std::string disassemble(const Program& p) {
   std::string out = "; Tessera program (isa/asm.h)\n";
-  out += fmt::format(".program target={} hardware={} workload={}\n", quote(p.target),
-                     quote(p.hardware), quote(p.workload));
+  out += fmt::format(".program target={} hardware={} workload={}", quote(p.target), quote(p.hardware),
+                     quote(p.workload));
+  if (!p.hw_digest.empty()) out += " hw_digest=" + quote(p.hw_digest);
+  out += "\n";
   for (const Kernel& k : p.kernels) {
     out += fmt::format("\n.kernel name={} op_kind={} op_index={} flops={} bytes={} mapping={}\n",
                        quote(k.name), quote(k.op_kind), k.op_index, num(k.flops), num(k.bytes),
@@ -395,7 +397,8 @@ Program assemble(std::string_view text, std::string_view source_name) {
       if (have_program) lp.fail(".program given twice");
       if (!p.kernels.empty()) lp.fail(".program must come before the first .kernel");
       have_program = true;
-      auto f = fields({"target", "hardware", "workload"});
+      auto f = fields({"target", "hardware", "workload", "hw_digest"});
+      if (f.count("hw_digest")) p.hw_digest = f["hw_digest"].value;
       if (f.count("target")) p.target = f["target"].value;
       if (f.count("hardware")) p.hardware = f["hardware"].value;
       if (f.count("workload")) p.workload = f["workload"].value;

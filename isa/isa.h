@@ -144,6 +144,11 @@ struct Program {
   std::string target;                  // compute implementation it was compiled for
   std::string hardware;                // hardware name
   std::string workload;                // workload spec
+  // Identity of the hardware description compiled for (hardware_digest() in
+  // models/hardware.h: a hash of the resolved description, --set included).
+  // Empty in programs written before the text form carried it: such a program
+  // is checked by target and hardware name only.
+  std::string hw_digest;
   std::vector<Kernel> kernels;
   bool operator==(const Program&) const = default;
 };

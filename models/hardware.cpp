@@ -200,6 +200,14 @@ void apply_set(YAML::Node& root, const std::string& set, const std::string& sour
     throw InputError(fmt::format("--set '{}': unknown key '{}' for {} ({}); accepted keys: {}", set,
                                  key, walked, node["impl"] ? node["impl"].as<std::string>() : "?",
                                  join(keys)));
+  // The value is checked here too, so that the message names the argument.
+  if (node["impl"] && node["impl"].IsScalar())
+    if (const ImplInfo* info = reg.find_impl(node["impl"].Scalar()))
+      for (const auto& spec : info->params)
+        if (spec.name == key)
+          if (const std::string why = param_value_problem(spec, value); !why.empty())
+            throw InputError(fmt::format("--set '{}': invalid value '{}' for {}.{} ({}): {}", set, value,
+                                         walked, key, info->name, why));
   node[key] = value;
 }
 
@@ -269,6 +277,59 @@ void walk_components(const Registry& reg, const std::string& kind, const YAML::N
     walk_components(reg, kind, kv.second, path + "." + kv.first.as<std::string>(), source, take);
 }
 
+// `node` written canonically (map keys sorted, scalars quoted) for the digest.
+void canonical_text(const YAML::Node& node, std::string& out) {
+  if (node.IsMap()) {
+    std::vector<std::pair<std::string, YAML::Node>> kv;
+    for (const auto& e : node) kv.emplace_back(e.first.Scalar(), e.second);
+    std::sort(kv.begin(), kv.end(), [](const auto& a, const auto& b) { return a.first < b.first; });
+    out += '{';
+    for (const auto& [k, v] : kv) {
+      out += fmt::format("{}:{}:", k.size(), k);
+      canonical_text(v, out);
+      out += ';';
+    }
+    out += '}';
+  } else if (node.IsSequence()) {
+    out += '[';
+    for (const auto& e : node) {
+      canonical_text(e, out);
+      out += ';';
+    }
+    out += ']';
+  } else if (node.IsScalar()) {
+    out += fmt::format("{}:{}", node.Scalar().size(), node.Scalar());
+  } else {
+    out += '~';
+  }
+}
+
+std::string tree_digest(const YAML::Node& tree) {
+  std::string text;
+  canonical_text(tree, text);
+  uint64_t h = 14695981039346656037ull;   // FNV-1a 64 offset basis and prime
+  for (unsigned char c : text) h = (h ^ c) * 1099511628211ull;
+  return fmt::format("{:016x}", h);
+}
+
+// Refuses a map that holds the same key twice (yaml-cpp keeps both and reads the
+// first): the message names the file, the key and the line of the second.
+void check_duplicate_keys(const YAML::Node& node, const std::string& source) {
+  if (node.IsMap()) {
+    std::vector<std::string> seen;
+    for (const auto& kv : node) {
+      const std::string key = kv.first.IsScalar() ? kv.first.Scalar() : "";
+      if (std::find(seen.begin(), seen.end(), key) != seen.end())
+        throw InputError(fmt::format("{}:{}: key '{}' given twice in the same map", source,
+                                     kv.first.Mark().line + 1, key));
+      seen.push_back(key);
+      check_duplicate_keys(kv.second, source);
+    }
+  } else if (node.IsSequence()) {
+    for (const auto& e : node) check_duplicate_keys(e, source);
+  }
+}
+
 }  // namespace
 
 std::unique_ptr<Hardware> build_hardware(YAML::Node tree, const std::string& source,
@@ -276,10 +337,15 @@ std::unique_ptr<Hardware> build_hardware(YAML::Node tree, const std::string& sou
   return build_hardware(std::move(tree), source, sets, builtin_registry());
 }
 
-std::unique_ptr<Hardware> build_hardware(YAML::Node tree, const std::string& source,
-                                         const std::vector<std::string>& sets,
-                                         const Registry& registry) {
+namespace {
+
+std::unique_ptr<Hardware> build_hardware_tree(YAML::Node tree, const std::string& source,
+                                              const std::vector<std::string>& sets,
+                                              const Registry& registry) {
   if (!tree || !tree.IsMap()) throw InputError(fmt::format("{}: expected a YAML map", source));
+  for (const auto& kv : tree)
+    if (!kv.first.IsScalar())
+      throw InputError(fmt::format("{}:{}: a key must be a single word", source, kv.first.Mark().line + 1));
   for (const auto& s : sets) apply_set(tree, s, source, registry);
   for (const auto& kv : tree) {
     const std::string key = kv.first.as<std::string>();
@@ -324,11 +390,28 @@ std::unique_ptr<Hardware> build_hardware(YAML::Node tree, const std::string& sou
       });
   }
   hw->tree = tree;
+  hw->digest = tree_digest(tree);
   hw->m_compute->bind(*hw);
   for (auto& [n, m] : hw->m_memories) m->bind(*hw);
   hw->m_power->bind(*hw);
   for (auto& c : hw->m_others) c->bind(*hw);
   return hw;
+}
+
+}  // namespace
+
+std::unique_ptr<Hardware> build_hardware(YAML::Node tree, const std::string& source,
+                                         const std::vector<std::string>& sets,
+                                         const Registry& registry) {
+  // A node of the wrong shape (a list where a word belongs: `name: [x]`,
+  // `impl: [hbm]`) surfaces as yaml-cpp's conversion error: a user mistake.
+  try {
+    return build_hardware_tree(std::move(tree), source, sets, registry);
+  } catch (const YAML::Exception& e) {
+    const std::string line = e.mark.is_null() ? "" : fmt::format(":{}", e.mark.line + 1);
+    throw InputError(fmt::format("{}{}: a value has the wrong shape ({}); keys such as name and impl take a "
+                                 "single word", source, line, e.msg));
+  }
 }
 
 namespace {
@@ -354,6 +437,7 @@ YAML::Node load_tree(const std::string& path, std::vector<std::string>& chain) {
   } catch (const YAML::Exception& e) {
     throw InputError(fmt::format("{}:{}: malformed YAML: {}", path, e.mark.line + 1, e.msg));
   }
+  check_duplicate_keys(tree, path);
   if (!tree.IsMap() || !tree["base"]) return tree;
   const YAML::Node b = tree["base"];
   if (!b.IsScalar() || b.Scalar().empty())

@@ -52,6 +52,10 @@ class Hardware {
   std::string description;
   std::string source;                 // file it was loaded from
   YAML::Node tree;                    // resolved tree (after base and --set)
+  // Identity of the resolved description (16 hex digits, FNV-1a 64 of the tree
+  // written as YAML with its keys sorted): programs record it (Program::hw_digest)
+  // and run only on hardware with the same digest.
+  std::string digest;
 
   const ComputeModel& compute() const { return *m_compute; }
   const PowerModel& power() const { return *m_power; }

@@ -6,6 +6,7 @@
 #include <stdexcept>
 
 #include "core/error.h"
+#include "core/math.h"
 
 namespace tessera {
 namespace {
@@ -234,6 +235,23 @@ void validate_graph(const Graph& g, std::string_view source) {
         throw InputError(fmt::format("{}: op '{}' ({}): '{}' = {} must be {}", source, op.name,
                                      op_kind_name(op.kind), key, value,
                                      may_be_zero ? ">= 0" : "a positive integer"));
+    }
+    // What the models represent exactly: the product of the op's dimensions (every
+    // attribute but kv_heads, groups, pad, stride and dilation, which do not add
+    // work) at most k_max_op_volume = 2^56, so that its MACs, elements and bytes,
+    // with the mappers' multipliers, stay within int64. Computed in long double.
+    long double volume = 1;
+    for (const auto& [key, value] : op.attrs)
+      if (value > 1 && key != "kv_heads" && key != "groups" && key != "pad" && key != "stride" &&
+          key != "dilation")
+        volume *= static_cast<long double>(value);
+    if (volume > static_cast<long double>(k_max_op_volume)) {
+      std::string dims;
+      for (const auto& [key, value] : op.attrs)
+        if (value > 1) dims += fmt::format("{}{}={}", dims.empty() ? "" : ", ", key, value);
+      throw InputError(fmt::format("{}: op '{}' ({}): the product of its dimensions ({}) is {:.3g}, more than "
+                                   "the 2^56 (7.2e16) an op may have; split it into several ops", source,
+                                   op.name, op_kind_name(op.kind), dims, static_cast<double>(volume)));
     }
     for (const char* flag : {"backward", "training", "output", "param", "bias_grad"})
       if (op.get(flag, 0) > 1)

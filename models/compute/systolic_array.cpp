@@ -216,25 +216,25 @@ void register_systolic_array(Registry& r) {
   r.add(make_impl<SystolicArray>(
       "compute", "systolic",
       "R x C multiply-accumulate array(s) with OS/WS/IS dataflows (SCALE-Sim v2 fold timing) and a vector unit",
-      {p_int("rows", "", "processing elements per column (array height)"),
-       p_int("cols", "", "processing elements per row (array width)"),
+      {p_int("rows", "", "processing elements per column (array height)").positive(),
+       p_int("cols", "", "processing elements per row (array width)").positive(),
        p_choice("dataflow", {"os", "ws", "is"}, "ws", "output-, weight- or input-stationary"),
-       p_qty("clock", Unit::hertz, "", "array clock"),
-       p_int("cores", "1", "arrays per chip sharing the memory system"),
-       p_qty("ifmap_sram", Unit::bytes, "64KiB", "ifmap scratchpad (both halves of the double buffer)"),
-       p_qty("filter_sram", Unit::bytes, "64KiB", "filter scratchpad (both halves)"),
-       p_qty("ofmap_sram", Unit::bytes, "64KiB", "ofmap scratchpad (both halves)"),
-       p_int("word_bytes", "1", "bytes per operand word"),
+       p_qty("clock", Unit::hertz, "", "array clock").positive(),
+       p_int("cores", "1", "arrays per chip sharing the memory system").positive(),
+       p_qty("ifmap_sram", Unit::bytes, "64KiB", "ifmap scratchpad (both halves of the double buffer)").positive(),
+       p_qty("filter_sram", Unit::bytes, "64KiB", "filter scratchpad (both halves)").positive(),
+       p_qty("ofmap_sram", Unit::bytes, "64KiB", "ofmap scratchpad (both halves)").positive(),
+       p_int("word_bytes", "1", "bytes per operand word").positive(),
        p_choice("operand_dtype", {"workload", "fp32", "bf16", "fp16", "fp8_e4m3", "fp8_e5m2", "int8", "int4"},
                 "workload", "format the PEs multiply in (workload = each op's own format)"),
        p_choice("acc_dtype", {"int32", "fp32", "bf16", "fp16"}, "int32", "accumulator format of the PEs"),
-       p_int("vector_width", "256", "vector-unit elements per cycle per core"),
-       p_real("node_nm", "45", "process node the Horowitz 45 nm energies are scaled to"),
+       p_int("vector_width", "256", "vector-unit elements per cycle per core").positive(),
+       p_real("node_nm", "45", "process node the Horowitz 45 nm energies are scaled to").positive(),
        p_qty("mac_energy", Unit::joules, "0J",
-             "energy of one MAC; 0 = Horowitz ISSCC 2014 table for the operand format, node-scaled"),
+             "energy of one MAC; 0 = Horowitz ISSCC 2014 table for the operand format, node-scaled").non_negative(),
        p_qty("sram_energy_per_byte", Unit::joules, "0J",
              "scratchpad energy per byte; 0 = Horowitz ISSCC 2014 SRAM table at each scratchpad's size, "
-             "node-scaled")}));
+             "node-scaled").non_negative()}));
 }
 
 }  // namespace tessera

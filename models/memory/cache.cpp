@@ -35,14 +35,14 @@ void register_cache(Registry& r) {
       "GPU L2: capacity (reuse across thread blocks), bytes per SM clock, per-SM port, energy "
       "per byte",
       {// NVIDIA H100 whitepaper: 50 MB L2 on H100 SXM5 (52428800 B in the info record).
-       p_qty("capacity", Unit::bytes, "50MiB", "capacity"),
+       p_qty("capacity", Unit::bytes, "50MiB", "capacity").positive(),
        // NVIDIA A100 whitepaper: L2 read bandwidth 5120 B/clk; no figure is published
        // for H100, so the A100 figure is kept.
-       p_int("bytes_per_clock", "5120", "bytes per SM clock all slices deliver together"),
+       p_int("bytes_per_clock", "5120", "bytes per SM clock all slices deliver together").positive(),
        // One SM's L1/TMA port: 64 B/clk (A100/H100 whitepapers, L1 fill bandwidth per SM).
-       p_int("port_bytes_per_clock", "64", "bytes per clock one SM can receive"),
+       p_int("port_bytes_per_clock", "64", "bytes per clock one SM can receive").positive(),
        // Fitted: energy2 copy_l2_resident_8MiB_x50, pJ/B above idle.
-       p_qty("energy_per_byte", Unit::joules, "35pJ", "dynamic energy per byte (fitted)")}));
+       p_qty("energy_per_byte", Unit::joules, "35pJ", "dynamic energy per byte (fitted)").non_negative()}));
 }
 
 }  // namespace tessera

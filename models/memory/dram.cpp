@@ -16,13 +16,13 @@ double DramMemory::transfer_energy_j(const Instr& in, const Kernel&) const {
 void register_dram(Registry& r) {
   r.add(make_impl<DramMemory>(
       "memory", "dram", "off-chip DRAM or an on-chip buffer: peak bandwidth, latency, pJ/B",
-      {p_qty("bandwidth", Unit::bytes_per_second, "", "peak transfer rate"),
-       p_qty("capacity", Unit::bytes, "", "size of the memory"),
-       p_qty("latency", Unit::seconds, "0s", "fixed time added to every transfer (one per stage)"),
-       p_real("efficiency", "1.0", "fraction of the peak bandwidth that transfers achieve"),
+      {p_qty("bandwidth", Unit::bytes_per_second, "", "peak transfer rate").positive(),
+       p_qty("capacity", Unit::bytes, "", "size of the memory").positive(),
+       p_qty("latency", Unit::seconds, "0s", "fixed time added to every transfer (one per stage)").non_negative(),
+       p_real("efficiency", "1.0", "fraction of the peak bandwidth that transfers achieve").fraction(),
        // Horowitz, ISSCC 2014 (45 nm): DRAM access 1.3-2.6 nJ per 64-bit word,
        // i.e. 160-320 pJ/B; the lower end is the default.
-       p_qty("energy_per_byte", Unit::joules, "160pJ", "dynamic energy per byte moved")}));
+       p_qty("energy_per_byte", Unit::joules, "160pJ", "dynamic energy per byte moved").non_negative()}));
 }
 
 }  // namespace tessera

@@ -48,22 +48,22 @@ void register_hbm(Registry& r) {
       "HBM stacks: peak bandwidth, read/write efficiency, size-dependent ramp, per-SM latency "
       "limit, energy per byte read and written",
       {// NVIDIA H100 datasheet: 80 GB HBM3, 3.35 TB/s (SXM5).
-       p_qty("bandwidth", Unit::bytes_per_second, "3.35TB/s", "peak (pin) bandwidth"),
-       p_qty("capacity", Unit::bytes, "80GB", "capacity"),
+       p_qty("bandwidth", Unit::bytes_per_second, "3.35TB/s", "peak (pin) bandwidth").positive(),
+       p_qty("capacity", Unit::bytes, "80GB", "capacity").positive(),
        // Fitted: membw copy/read_sum_fp32 records of reference/h100/microbench.jsonl.
-       p_real("read_efficiency", "0.93", "sustained read bandwidth / peak (fitted)"),
-       p_real("write_efficiency", "0.88", "sustained write bandwidth / peak (fitted)"),
+       p_real("read_efficiency", "0.93", "sustained read bandwidth / peak (fitted)").fraction(),
+       p_real("write_efficiency", "0.88", "sustained write bandwidth / peak (fitted)").fraction(),
        p_qty("ramp_bytes", Unit::bytes, "1MB",
              "bytes a kernel moves before reaching the sustained rate (loaded latency x "
-             "bandwidth; fitted)"),
+             "bandwidth; fitted)").non_negative(),
        // Loaded HBM3 latency seen by an SM, ~700-900 ns in published Hopper
        // microbenchmarks (Luo et al., "Benchmarking and Dissecting the Nvidia Hopper
        // GPU Architecture", 2024); 800 ns is used.
-       p_qty("latency", Unit::seconds, "800ns", "loaded round-trip latency from an SM"),
+       p_qty("latency", Unit::seconds, "800ns", "loaded round-trip latency from an SM").non_negative(),
        // Fitted: energy2 read_sum_hbm_1GiB / copy_hbm_1GiB and energy copy records
        // (above idle, minus the L2 share).
-       p_qty("energy_read", Unit::joules, "95pJ", "dynamic energy per byte read (fitted)"),
-       p_qty("energy_write", Unit::joules, "45pJ", "dynamic energy per byte written (fitted)")}));
+       p_qty("energy_read", Unit::joules, "95pJ", "dynamic energy per byte read (fitted)").non_negative(),
+       p_qty("energy_write", Unit::joules, "45pJ", "dynamic energy per byte written (fitted)").non_negative()}));
 }
 
 }  // namespace tessera

@@ -84,11 +84,15 @@ ScaleSimConfig parse_scalesim_cfg(const std::filesystem::path& path) {
           fmt::format("{}: section [{}] lacks required key '{}'", path.string(), sec, key));
     return k->second;
   };
+  // Every integer is bounded above too (2^40: sizes in kB, words, offsets and
+  // array dimensions far beyond any chip), so that the byte counts derived from
+  // it (x 1024, x word bytes) stay within int64.
   const auto get_int = [&](const std::string& sec, const std::string& key, std::int64_t min) {
+    constexpr std::int64_t max = std::int64_t{1} << 40;
     const Entry& e = get(sec, key);
     const auto v = importers::parse_python_int(e.value);
-    if (!v || *v < min)
-      throw tessera::InputError(fmt::format("{}:{}: key '{}' has value '{}' (expected an integer >= {})",
+    if (!v || *v < min || *v > max)
+      throw tessera::InputError(fmt::format("{}:{}: key '{}' has value '{}' (expected an integer {}..2^40)",
                                             path.string(), e.line, key, e.value, min));
     return *v;
   };
@@ -132,9 +136,9 @@ ScaleSimConfig parse_scalesim_cfg(const std::filesystem::path& path) {
     const Entry& bw = get(arch, "Bandwidth");
     for (const std::string& f : importers::split_fields(bw.value, ',')) {
       const auto v = importers::parse_python_int(f);
-      if (!v || *v < 1)
+      if (!v || *v < 1 || *v > (std::int64_t{1} << 40))
         throw tessera::InputError(fmt::format(
-            "{}:{}: key 'Bandwidth' has value '{}' (expected comma-separated integers >= 1, "
+            "{}:{}: key 'Bandwidth' has value '{}' (expected comma-separated integers 1..2^40, "
             "words per cycle)",
             path.string(), bw.line, bw.value));
       c.bandwidths.push_back(static_cast<double>(*v));

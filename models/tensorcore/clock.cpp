@@ -1,6 +1,12 @@
 #include "models/tensorcore/clock.h"
 
+#include <fmt/format.h>
+
 #include <algorithm>
+
+#include "core/error.h"
+#include "core/units.h"
+#include "models/hardware.h"
 
 #include "models/compute/compute.h"
 #include "models/compute/stage_cost.h"
@@ -26,14 +32,25 @@ double PowerCappedClock::clock_hz(const ComputeModel& cm, const Kernel& k, const
     }
     return t;
   };
+  // A limit the device cannot meet is a mistake in the description, not a
+  // reason to report a power above it.
   const double budget = m_limit_w - m_static_w;
-  if (budget <= 0) return m_min_clock;
+  if (budget <= 0)
+    throw InputError(fmt::format("{}: power.power_limit {} is not above power.static_power {}: no power is "
+                                 "left for kernel '{}' (power_limit 0 = no limit)", hw.source,
+                                 format_quantity(m_limit_w, Unit::watts), format_quantity(m_static_w, Unit::watts),
+                                 k.name));
   const auto fits = [&](double f) {
     const double t = time_at(f);
     return t <= 0 || energy / t <= budget;
   };
   if (fits(m_max_clock)) return m_max_clock;
-  if (!fits(m_min_clock)) return m_min_clock;
+  if (!fits(m_min_clock))
+    throw InputError(fmt::format("{}: kernel '{}' draws {} even at compute.min_clock {}, above power.power_limit "
+                                 "{}; raise the limit or lower min_clock", hw.source, k.name,
+                                 format_quantity(m_static_w + energy / time_at(m_min_clock), Unit::watts),
+                                 format_quantity(m_min_clock, Unit::hertz),
+                                 format_quantity(m_limit_w, Unit::watts)));
   // Power falls monotonically with the clock (time grows, energy is fixed):
   // bisect for the highest clock within the limit, to 0.1 MHz.
   double lo = m_min_clock, hi = m_max_clock;

@@ -14,25 +14,25 @@ void register_tensorcore(Registry& r) {
       "compute", "tensorcore",
       "GPU SMs with tensor cores: per-format dense rates, waves over the SMs, cuBLAS-like tiles, "
       "fused attention, power-capped clock",
-      {p_int("sm_count", "132", "streaming multiprocessors (H100 SXM5: 132)"),
+      {p_int("sm_count", "132", "streaming multiprocessors (H100 SXM5: 132)").positive(),
        // nvidia-smi max SM clock 1980 MHz (info records); idle clock 345 MHz.
-       p_qty("max_clock", Unit::hertz, "1.98GHz", "maximum SM clock"),
-       p_qty("min_clock", Unit::hertz, "345MHz", "lowest SM clock the power limit may set"),
+       p_qty("max_clock", Unit::hertz, "1.98GHz", "maximum SM clock").positive(),
+       p_qty("min_clock", Unit::hertz, "345MHz", "lowest SM clock the power limit may set").positive(),
        // Dense FLOP per clock per SM (whitepaper: 4th-gen tensor core, 512 fp16
        // FMA/clk each, 4 per SM; tf32 half of that, fp8/int8 twice; 128 fp32 lanes).
-       p_real("flops_per_clock_fp16", "4096", "dense fp16/bf16 tensor FLOP per clock per SM"),
-       p_real("flops_per_clock_tf32", "2048", "dense tf32 tensor FLOP per clock per SM"),
-       p_real("flops_per_clock_fp8", "8192", "dense fp8 (and fp6) tensor FLOP per clock per SM"),
-       p_real("flops_per_clock_int8", "8192", "dense int8 tensor OP per clock per SM"),
-       p_real("flops_per_clock_fp4", "0", "dense fp4 tensor FLOP per clock per SM (0: runs as fp8)"),
-       p_real("flops_per_clock_fp32", "256", "fp32 FLOP per clock per SM on the CUDA cores"),
+       p_real("flops_per_clock_fp16", "4096", "dense fp16/bf16 tensor FLOP per clock per SM").positive(),
+       p_real("flops_per_clock_tf32", "2048", "dense tf32 tensor FLOP per clock per SM").positive(),
+       p_real("flops_per_clock_fp8", "8192", "dense fp8 (and fp6) tensor FLOP per clock per SM").positive(),
+       p_real("flops_per_clock_int8", "8192", "dense int8 tensor OP per clock per SM").positive(),
+       p_real("flops_per_clock_fp4", "0", "dense fp4 tensor FLOP per clock per SM (0: runs as fp8)").non_negative(),
+       p_real("flops_per_clock_fp32", "256", "fp32 FLOP per clock per SM on the CUDA cores").positive(),
        // H100 SXM5 datasheet: 67 TFLOPS fp64 tensor = 132 SMs x 256 x 1.98 GHz.
-       p_real("flops_per_clock_fp64", "256", "fp64 FLOP per clock per SM"),
-       p_real("efficiency_fp16", "0.92", "sustained fraction of the fp16/bf16 tensor rate in GEMM mainloops (fitted)"),
-       p_real("efficiency_tf32", "0.92", "same for tf32 (fitted)"),
-       p_real("efficiency_fp8", "0.92", "same for fp8; fp4 uses it too (fitted)"),
-       p_real("efficiency_int8", "0.5", "same for int8, of the mma.sync rate its kernels issue at (fitted)"),
-       p_real("efficiency_fp32", "0.8", "same for fp32 on the CUDA cores; fp64 uses it too (fitted)"),
+       p_real("flops_per_clock_fp64", "256", "fp64 FLOP per clock per SM").positive(),
+       p_real("efficiency_fp16", "0.92", "sustained fraction of the fp16/bf16 tensor rate in GEMM mainloops (fitted)").fraction(),
+       p_real("efficiency_tf32", "0.92", "same for tf32 (fitted)").fraction(),
+       p_real("efficiency_fp8", "0.92", "same for fp8; fp4 uses it too (fitted)").fraction(),
+       p_real("efficiency_int8", "0.5", "same for int8, of the mma.sync rate its kernels issue at (fitted)").fraction(),
+       p_real("efficiency_fp32", "0.8", "same for fp32 on the CUDA cores; fp64 uses it too (fitted)").fraction(),
        // Warp-synchronous mma.sync, the only tensor-core instruction before Hopper,
        // reaches about half of Hopper's wgmma rate: FlashAttention-2 (Ampere code)
        // uses 50-73 % of the A100's peak (Dao 2023, abstract) but 35 % of the H100's
@@ -41,70 +41,70 @@ void register_tensorcore(Registry& r) {
        // record: 843 TOPS at 1563 MHz). 1 where mma.sync is the full rate.
        p_real("sync_mma_fraction", "1",
               "fraction of the tensor-core rate that mma.sync (Ampere-style code: FlashAttention-2, "
-              "the memory-efficient attention kernel) reaches; 1 before Hopper"),
+              "the memory-efficient attention kernel) reaches; 1 before Hopper").fraction(),
        p_real("attention_efficiency_flash2", "0.6",
-              "FlashAttention-2's MMA rate as a fraction of the mma.sync rate (fitted)"),
+              "FlashAttention-2's MMA rate as a fraction of the mma.sync rate (fitted)").fraction(),
        // Fitted on FlashAttention-2 backward records (attn, pass backward): the H100
        // figures of the FlashAttention-3 paper (Shah et al. 2024, sec. 4.1),
        // tests/gpu/data/h100_attention_bwd_fa3_paper.jsonl.
        p_real("attention_backward_rate_flash2", "0.55",
-              "FlashAttention-2 backward MMA rate relative to its forward MMAs (fitted)"),
+              "FlashAttention-2 backward MMA rate relative to its forward MMAs (fitted)").positive(),
        // Fitted on cuDNN backward records (attn, backend cudnn, pass backward): the
        // same paper's H100 figures.
        p_real("attention_backward_rate_flash3", "0.55",
-              "FlashAttention-3 / cuDNN backward MMA rate relative to the GEMM mainloop (fitted)"),
+              "FlashAttention-3 / cuDNN backward MMA rate relative to the GEMM mainloop (fitted)").positive(),
        p_real("attention_softmax_exposed_flash3", "0.7",
-              "share of FlashAttention-3/cuDNN softmax time not hidden under the MMAs (fitted)"),
+              "share of FlashAttention-3/cuDNN softmax time not hidden under the MMAs (fitted)").range(0, 1),
        p_real("attention_efficiency_efficient", "0.3",
-              "the memory-efficient kernel's MMA rate as a fraction of the mma.sync rate (fitted)"),
-       p_qty("energy_fp16", Unit::joules, "0.6pJ", "dynamic energy per fp16/bf16 tensor FLOP (fitted)"),
-       p_qty("energy_tf32", Unit::joules, "1.2pJ", "dynamic energy per tf32 tensor FLOP (fitted)"),
-       p_qty("energy_fp8", Unit::joules, "0.35pJ", "dynamic energy per fp8 tensor FLOP; fp4 uses it (fitted)"),
-       p_qty("energy_int8", Unit::joules, "0.5pJ", "dynamic energy per int8 tensor OP (fitted)"),
+              "the memory-efficient kernel's MMA rate as a fraction of the mma.sync rate (fitted)").fraction(),
+       p_qty("energy_fp16", Unit::joules, "0.6pJ", "dynamic energy per fp16/bf16 tensor FLOP (fitted)").non_negative(),
+       p_qty("energy_tf32", Unit::joules, "1.2pJ", "dynamic energy per tf32 tensor FLOP (fitted)").non_negative(),
+       p_qty("energy_fp8", Unit::joules, "0.35pJ", "dynamic energy per fp8 tensor FLOP; fp4 uses it (fitted)").non_negative(),
+       p_qty("energy_int8", Unit::joules, "0.5pJ", "dynamic energy per int8 tensor OP (fitted)").non_negative(),
        p_qty("energy_fp32", Unit::joules, "10pJ",
-             "dynamic energy per fp32 FLOP on the CUDA cores, also per vector lane op; fp64 twice (fitted)"),
+             "dynamic energy per fp32 FLOP on the CUDA cores, also per vector lane op; fp64 twice (fitted)").non_negative(),
        // Whitepaper: 4 SFU per SM sub-partition x 4 = 16 results per clock.
-       p_real("sfu_per_clock", "16", "special-function results (exp, erf, ...) per clock per SM"),
-       p_real("alu_lanes", "128", "fp32 lanes per SM"),
+       p_real("sfu_per_clock", "16", "special-function results (exp, erf, ...) per clock per SM").positive(),
+       p_real("alu_lanes", "128", "fp32 lanes per SM").positive(),
        // Whitepaper: 228 KB shared memory per SM, 256 KB register file per SM.
-       p_qty("smem_per_sm", Unit::bytes, "228KiB", "shared memory per SM"),
-       p_real("smem_bytes_per_clock", "128", "shared-memory bandwidth per SM per clock"),
-       p_qty("register_file", Unit::bytes, "256KiB", "register file per SM"),
+       p_qty("smem_per_sm", Unit::bytes, "228KiB", "shared memory per SM").positive(),
+       p_real("smem_bytes_per_clock", "128", "shared-memory bandwidth per SM per clock").positive(),
+       p_qty("register_file", Unit::bytes, "256KiB", "register file per SM").positive(),
        // Hopper thread-block clusters with TMA multicast (whitepaper); 1 before Hopper.
-       p_int("tma_multicast", "2", "thread blocks of a cluster that share one B tile load"),
+       p_int("tma_multicast", "2", "thread blocks of a cluster that share one B tile load").positive(),
        p_qty("launch_overhead", Unit::seconds, "4.5us",
              "launch, fill and drain time of a kernel timed alone with CUDA events, not overlapped "
-             "with work (fitted)"),
+             "with work (fitted)").non_negative(),
        // Not fitted (no shared measurement separates it): back-to-back kernels in one
        // stream start ~1 us apart (NVIDIA, "Getting Started with CUDA Graphs", 2019:
        // 3.8 us per 2.9 us kernel in a stream), and a small kernel's own fixed cost
        // (block dispatch, first DRAM round trip, drain) is ~1 us more.
        p_qty("kernel_gap", Unit::seconds, "2us",
              "fixed cost of a kernel queued behind another in the same stream or CUDA graph "
-             "(its launch overlaps the predecessor; assumption, see docs/gpu-model.md)"),
+             "(its launch overlaps the predecessor; assumption, see docs/gpu-model.md)").non_negative(),
        // The ~1 us of kernel_gap above that is the kernel's own (same source): a
        // profiler counts it as kernel time, the spacing before it not.
        p_qty("kernel_fixed", Unit::seconds, "1us",
              "of launch_overhead and kernel_gap, the part inside the kernel's own duration (block "
-             "dispatch, first DRAM round trip, drain), which a profiler counts as kernel time (assumption)"),
+             "dispatch, first DRAM round trip, drain), which a profiler counts as kernel time (assumption)").non_negative(),
        // Little's law: 2048 threads x 16 B vector loads outstanding per SM.
-       p_qty("bytes_in_flight", Unit::bytes, "32KiB", "outstanding load bytes per SM in streaming kernels"),
+       p_qty("bytes_in_flight", Unit::bytes, "32KiB", "outstanding load bytes per SM in streaming kernels").positive(),
        // Whitepapers (Volta to Blackwell): 64 resident warps = 2048 threads per SM.
-       p_real("max_threads_per_sm", "2048", "resident threads per SM (occupancy limit)"),
+       p_real("max_threads_per_sm", "2048", "resident threads per SM (occupancy limit)").positive(),
        p_qty("row_round_trip", Unit::seconds, "459ns",
              "one dependent memory round trip of a row kernel's loop under load (fitted; published "
-             "H100 HBM3 load latency ~500-800 ns)"),
+             "H100 HBM3 load latency ~500-800 ns)").non_negative(),
        p_qty("row_reduction", Unit::seconds, "564ns",
-             "one block-wide reduction of a row kernel (barriers, shuffles, broadcast; fitted)"),
+             "one block-wide reduction of a row kernel (barriers, shuffles, broadcast; fitted)").non_negative(),
        p_qty("gemm_wave_startup", Unit::seconds, "0s",
              "per wave of GEMM thread blocks: prologue (barrier and descriptor set-up, filling the "
              "k-pipeline stages from DRAM before the first MMA) and epilogue (C tile through smem "
-             "to memory) not overlapped with the mainloop (fitted)"),
+             "to memory) not overlapped with the mainloop (fitted)").non_negative(),
        p_choice("attention", {"flash3", "flash2", "efficient"}, "flash3",
                 "fused attention kernel used when an op does not choose (flash3 needs Hopper)"),
        // NVLink 4: 900 GB/s per GPU, both directions together.
-       p_qty("link_bandwidth", Unit::bytes_per_second, "450GB/s", "per-direction bandwidth to peers"),
-       p_qty("link_latency", Unit::seconds, "2us", "latency of one collective step")}));
+       p_qty("link_bandwidth", Unit::bytes_per_second, "450GB/s", "per-direction bandwidth to peers").positive(),
+       p_qty("link_latency", Unit::seconds, "2us", "latency of one collective step").non_negative()}));
 }
 
 }  // namespace tessera

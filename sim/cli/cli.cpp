@@ -16,6 +16,7 @@
 #include "sim/param_space.h"
 #include "sim/precision.h"
 #include "sim/propagate.h"
+#include "core/atomic_file.h"
 #include "core/error.h"
 #include "models/builtin.h"
 #include "sim/simulate.h"
@@ -49,27 +50,16 @@ void emit(const std::string& content, const std::string& path, std::ostream& out
     out << content;
     return;
   }
-  const fs::path target(path);
-  const fs::path tmp = target.string() + ".tmp";
-  {
-    std::ofstream f(tmp, std::ios::binary);
-    if (!f) throw InputError(fmt::format("--out: cannot write '{}'", path));
-    f << content;
-    if (!f) throw InputError(fmt::format("--out: error writing '{}'", path));
-  }
-  std::error_code ec;
-  fs::rename(tmp, target, ec);
-  if (ec) {
-    fs::remove(tmp, ec);
-    throw InputError(fmt::format("--out: cannot write '{}'", path));
-  }
+  write_file_atomic(path, content, "--out");
 }
 
 po::variables_map parse(const po::options_description& desc, const std::vector<std::string>& args,
                         const std::string& command) {
   po::variables_map vm;
   try {
-    po::store(po::command_line_parser(args).options(desc).run(), vm);
+    // No positional arguments: a stray word is an error, not silently dropped.
+    po::store(po::command_line_parser(args).options(desc).positional(po::positional_options_description()).run(),
+              vm);
     po::notify(vm);
   } catch (const po::error& e) {
     throw InputError(fmt::format("tessera {}: {}; see 'tessera {} --help'", command, e.what(), command));
@@ -123,15 +113,17 @@ void write_scalesim_dir(const Graph& g, const Hardware& hw, const std::string& d
   if (layers.empty()) throw InputError("--format scalesim: the workload has no matrix products");
   fs::path target = fs::path(dir).lexically_normal();
   if (target.filename().empty()) target = target.parent_path();   // "reports/" -> "reports"
-  const fs::path tmp = target.string() + ".tmp";
   std::error_code ec;
-  fs::remove_all(tmp, ec);
-  systolic::write_scalesim_reports(tmp, layers, results);
   if (fs::exists(target, ec) && !fs::is_directory(target, ec))
     throw InputError(fmt::format("--out: '{}' exists and is not a directory", dir));
-  fs::remove_all(target, ec);
-  fs::rename(tmp, target, ec);
-  if (ec) throw InputError(fmt::format("--out: cannot create directory '{}'", dir));
+  const fs::path tmp = temp_path_beside(target.string());
+  try {
+    systolic::write_scalesim_reports(tmp, layers, results);
+  } catch (...) {
+    fs::remove_all(tmp, ec);
+    throw;
+  }
+  replace_dir_atomic(tmp.string(), target.string(), "--out");
 }
 
 int cmd_run(const std::vector<std::string>& args, std::ostream& out) {
@@ -166,6 +158,9 @@ int cmd_run(const std::vector<std::string>& args, std::ostream& out) {
     throw InputError(fmt::format("--samples: {} is out of range; accepted: 1..1000000", popt.samples));
   if (popt.dist != "normal" && popt.dist != "uniform01")
     throw InputError(fmt::format("--dist: unknown distribution '{}'; accepted: normal, uniform01", popt.dist));
+  for (const char* opt : {"samples", "seed", "dist"})
+    if (vm.count(opt) && !vm.count("precision"))
+      throw InputError(fmt::format("--{}: applies to --precision only", opt));
   if (vm.count("precision") && workload.empty())
     throw InputError("--precision: needs --workload (a program file has no operand formats per op)");
   if (format == "scalesim" && (out_path.empty() || workload.empty()))
@@ -183,6 +178,7 @@ int cmd_run(const std::vector<std::string>& args, std::ostream& out) {
     std::stringstream ss;
     ss << f.rdbuf();
     prog = assemble(ss.str(), program);
+    check_program_hardware(prog, *hw, program);
   } else {
     const Graph g = build_workload(workload);
     info = g.info;
@@ -391,6 +387,27 @@ int cmd_calibrate(const std::vector<std::string>& args, std::ostream& out) {
   return run_calibrate(hw_name, sets, measured, out_path, out);
 }
 
+// `text` with control characters and bytes that are not UTF-8 written as \xNN,
+// so that an error quoting binary input prints as one readable line.
+std::string printable(std::string_view text) {
+  std::string out;
+  for (size_t i = 0; i < text.size(); ++i) {
+    const auto c = static_cast<unsigned char>(text[i]);
+    size_t len = c < 0x80 ? 1 : (c >> 5) == 0x6 ? 2 : (c >> 4) == 0xe ? 3 : (c >> 3) == 0x1e ? 4 : 0;
+    bool ok = len > 0 && i + len <= text.size();
+    for (size_t j = 1; ok && j < len; ++j) ok = (static_cast<unsigned char>(text[i + j]) & 0xc0) == 0x80;
+    if (ok && len == 1 && (c >= 0x20 || c == '\n' || c == '\t') && c != 0x7f) {
+      out += text[i];
+    } else if (ok && len > 1) {
+      out.append(text.substr(i, len));
+      i += len - 1;
+    } else {
+      out += fmt::format("\\x{:02x}", c);
+    }
+  }
+  return out;
+}
+
 }  // namespace
 
 int cli_main(int argc, char** argv, std::ostream& out, std::ostream& err) {
@@ -410,7 +427,7 @@ int cli_main(int argc, char** argv, std::ostream& out, std::ostream& err) {
     throw InputError(fmt::format("unknown command '{}'; accepted: run, compile, list, compare, calibrate",
                                  cmd));
   } catch (const InputError& e) {
-    fmt::print(err, "tessera: error: {}\n", e.what());
+    fmt::print(err, "tessera: error: {}\n", printable(e.what()));
     return 2;
   } catch (const std::exception& e) {
     fmt::print(err, "tessera: internal error: {}\n", e.what());

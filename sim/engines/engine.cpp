@@ -3,6 +3,7 @@
 #include <fmt/format.h>
 
 #include <algorithm>
+#include <cmath>
 #include <charconv>
 #include <utility>
 
@@ -130,6 +131,26 @@ RunResult finish_run(const Program& p, const Hardware& hw, const std::string& en
     r.ops.push_back(std::move(o));
   }
   if (compute_busy_s >= 0) compute_busy = compute_busy_s;
+  // A time or energy that is negative, infinite or NaN means the inputs took a
+  // model outside what it represents (a size or a parameter far out of its
+  // range): refused, naming the op, rather than reported.
+  const auto check = [&](double v, const std::string& what, const std::string& op) {
+    if (std::isfinite(v) && v >= 0) return;
+    throw InputError(fmt::format("{}: {} of op '{}' on {} would be {}; the inputs (sizes or hardware "
+                                 "parameters) are outside what the model represents", p.workload, what,
+                                 op, hw.name, v));
+  };
+  for (const OpResult& o : r.ops) {
+    check(o.time_s, "the time", o.name);
+    check(o.start_s, "the start time", o.name);
+    check(o.energy_j, "the energy", o.name);
+    check(o.compute_s, "the compute time", o.name);
+    check(o.memory_s, "the memory time", o.name);
+    check(o.flops, "the FLOP count", o.name);
+    check(o.bytes, "the byte count", o.name);
+  }
+  check(end, "the run time", "(all)");
+  check(dyn_energy + static_w * end, "the energy", "(all)");
   r.time_s = end;
   r.cycles = end * r.clock_hz;
   r.energy_j = dyn_energy + static_w * end;

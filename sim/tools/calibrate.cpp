@@ -8,6 +8,7 @@
 #include <functional>
 #include <map>
 
+#include "core/atomic_file.h"
 #include "core/error.h"
 #include "compiler/tensorcore/mapper.h"
 #include "models/tensorcore/tensorcore.h"
@@ -272,7 +273,11 @@ YAML::Node calibrate_tree(const std::string& hw_name, const std::vector<std::str
       {"fp16", {"bf16", "fp16"}}, {"tf32", {"tf32"}}, {"fp8", {"fp8_e4m3", "fp8_e4m3_fastacc"}},
       {"int8", {"int8"}}, {"fp32", {"fp32"}}};
   const auto fit_gemm_families = [&]() {
-    for (const auto& [fam, dts] : families) {
+    for (const auto& fam_dts : families) {
+      // (named copies, not structured bindings: C++20 lets a lambda capture a
+      // binding, clang 14 does not)
+      const std::string& fam = fam_dts.first;
+      const std::vector<std::string>& dts = fam_dts.second;
       const auto recs = fit.select([&](const json& r) {
         return is(r, "energy") && r.value("op", std::string()) == "gemm" && r.contains("sm_clock_mhz") &&
                std::find(dts.begin(), dts.end(), r.value("dtype", std::string())) != dts.end();
@@ -346,9 +351,11 @@ YAML::Node calibrate_tree(const std::string& hw_name, const std::vector<std::str
   }
 
   // 4. Attention kernels, one efficiency per backend (fused, prefill records).
-  for (const auto& [backend, param] : std::vector<std::pair<std::string, std::string>>{
+  for (const auto& backend_param : std::vector<std::pair<std::string, std::string>>{
            {"flash", "attention_efficiency_flash2"}, {"cudnn", "attention_softmax_exposed_flash3"},
            {"efficient", "attention_efficiency_efficient"}}) {
+    const std::string& backend = backend_param.first;
+    const std::string& param = backend_param.second;
     const auto recs = fit.select([&](const json& r) {
       return is(r, "attn") && r.value("backend", std::string()) == backend && !r.contains("Sq") &&
              r.value("pass", std::string("forward")) == "forward";
@@ -363,8 +370,10 @@ YAML::Node calibrate_tree(const std::string& hw_name, const std::vector<std::str
   // 5. The attention backward kernels: their MMA rate relative to the forward's
   //    (FlashAttention-2) or to the GEMM mainloop (cuDNN / FA3), on attn records
   //    with pass "backward"; the forward parameters above stay.
-  for (const auto& [backend, param] : std::vector<std::pair<std::string, std::string>>{
+  for (const auto& backend_param : std::vector<std::pair<std::string, std::string>>{
            {"flash", "attention_backward_rate_flash2"}, {"cudnn", "attention_backward_rate_flash3"}}) {
+    const std::string& backend = backend_param.first;
+    const std::string& param = backend_param.second;
     const auto recs = fit.select([&](const json& r) {
       return is(r, "attn") && r.value("backend", std::string()) == backend &&
              r.value("pass", std::string("forward")) == "backward";
@@ -385,14 +394,14 @@ int run_calibrate(const std::string& hw, const std::vector<std::string>& sets,
   const YAML::Node tree = calibrate_tree(hw, sets, measured_paths, log);
   std::string measured;
   for (const auto& path : measured_paths) measured += fmt::format(" --measured {}", path);
-  std::ofstream out(out_path);
-  if (!out) throw InputError(fmt::format("--out '{}': cannot write the file", out_path));
   YAML::Emitter em;
   em << tree;
-  out << fmt::format("# Written by `tessera calibrate --hw {}{}`: the preset with its\n"
-                     "# efficiency and energy parameters fitted to the measured microbenchmarks.\n",
-                     hw, measured);
-  out << em.c_str() << "\n";
+  write_file_atomic(out_path,
+                    fmt::format("# Written by `tessera calibrate --hw {}{}`: the preset with its\n"
+                                "# efficiency and energy parameters fitted to the measured microbenchmarks.\n"
+                                "{}\n",
+                                hw, measured, em.c_str()),
+                    "--out");
   log << "wrote " << out_path << "\n";
   return 0;
 }

@@ -50,7 +50,14 @@ namespace {
 int64_t get_int(const json& r, const char* key) {
   if (!r.contains(key) || !r[key].is_number())
     throw InputError(fmt::format("record {}: field '{}' must be a number", r.dump(), key));
-  return r[key].get<int64_t>();
+  // A size: a whole number in 0..2^48 (validate_graph's limit), checked before
+  // any conversion (a double beyond int64 has no int64 value).
+  const json& v = r[key];
+  const double d = v.get<double>();
+  if (!(d >= 0 && d <= 0x1p48 && d == std::trunc(d)))
+    throw InputError(fmt::format("record {}: field '{}' = {} must be a whole number in 0..2^48", r.dump(), key,
+                                 v.dump()));
+  return v.is_number_float() ? static_cast<int64_t>(d) : v.get<int64_t>();
 }
 double get_num(const json& r, const char* key) {
   if (!r.contains(key) || !r[key].is_number())
@@ -94,12 +101,19 @@ Graph gemm_graph(int64_t m, int64_t n, int64_t k, DType a, DType out, bool fast_
   return one_op("gemm", op);
 }
 
+// Bytes of a record, checked before the conversion to a size.
+int64_t words_of(double bytes) {
+  if (!(bytes >= 0 && bytes <= 0x1p51))
+    throw InputError(fmt::format("a record's byte count {} is outside 0..2^51", bytes));
+  return static_cast<int64_t>(bytes / 8.0);
+}
+
 // A device-to-device copy of bytes/2 bytes (read + write = bytes).
 Graph copy_graph(double bytes_moved) {
   Op op;
   op.kind = OpKind::copy;
   op.dtype = op.out_dtype = DType::fp32;
-  op.attrs = {{"rows", 1}, {"cols", static_cast<int64_t>(bytes_moved / 8.0)}};
+  op.attrs = {{"rows", 1}, {"cols", words_of(bytes_moved)}};
   return one_op("copy", op);
 }
 
@@ -109,7 +123,7 @@ Graph read_graph(double bytes) {
   Op op;
   op.kind = OpKind::kv_read;
   op.dtype = op.out_dtype = DType::fp32;
-  op.attrs = {{"batch", 1}, {"kv_heads", 1}, {"tokens", static_cast<int64_t>(bytes / 8.0)}, {"d", 1}};
+  op.attrs = {{"batch", 1}, {"kv_heads", 1}, {"tokens", words_of(bytes)}, {"d", 1}};
   return one_op("read", op);
 }
 
@@ -168,7 +182,7 @@ std::optional<Prediction> predict(const json& r, const Hardware& hw, const std::
       const int64_t S = get_int(r, "S");
       const std::string spec =
           fmt::format("attention:batch={},heads={},sq={},skv={},d={},causal={},dtype={},train=1", get_int(r, "B"),
-                      get_int(r, "H"), r.value("Sq", S), S, get_int(r, "D"), r.value("causal", false) ? 1 : 0,
+                      get_int(r, "H"), (r.contains("Sq") ? get_int(r, "Sq") : S), S, get_int(r, "D"), r.value("causal", false) ? 1 : 0,
                       r.value("dtype", std::string("bf16")));
       Graph g = build_workload(spec);
       for (Op& op : g.ops)
@@ -192,7 +206,7 @@ std::optional<Prediction> predict(const json& r, const Hardware& hw, const std::
       const int64_t S = get_int(r, "S");
       const std::string spec = fmt::format(
           "attention:batch={},heads={},sq={},skv={},d={},causal={},path=sdpa_math,dtype={}", get_int(r, "B"),
-          get_int(r, "H"), r.value("Sq", S), S, get_int(r, "D"), r.value("causal", false) ? 1 : 0,
+          get_int(r, "H"), (r.contains("Sq") ? get_int(r, "Sq") : S), S, get_int(r, "D"), r.value("causal", false) ? 1 : 0,
           r.value("dtype", std::string("bf16")));
       const RunResult res = sim(build_workload(spec), hw);
       p.quantity = "median_ms";
@@ -209,7 +223,7 @@ std::optional<Prediction> predict(const json& r, const Hardware& hw, const std::
     op.dtype = op.out_dtype = *dt;
     const int64_t S = get_int(r, "S");
     op.attrs = {{"batch", get_int(r, "B")}, {"heads", get_int(r, "H")}, {"kv_heads", get_int(r, "H")},
-                {"sq", r.value("Sq", S)}, {"skv", S}, {"d", get_int(r, "D")},
+                {"sq", (r.contains("Sq") ? get_int(r, "Sq") : S)}, {"skv", S}, {"d", get_int(r, "D")},
                 {"causal", r.value("causal", false) ? 1 : 0}};
     if (backend == "flash") op.attrs["backend"] = 1;
     else if (backend == "cudnn") op.attrs["backend"] = 2;
@@ -219,7 +233,7 @@ std::optional<Prediction> predict(const json& r, const Hardware& hw, const std::
     p.quantity = "median_ms";
     p.measured = get_num(r, "median_ms");
     p.predicted = res.time_s * 1e3;
-    p.group = r.value("Sq", S) < S ? "decode" : backend;
+    p.group = (r.contains("Sq") ? get_int(r, "Sq") : S) < S ? "decode" : backend;
     p.extra["mapping"] = res.ops[0].mapping;
     return p;
   }
@@ -404,6 +418,9 @@ std::optional<Prediction> predict(const json& r, const Hardware& hw, const std::
       skip = "precision records need hardware whose numerics.family is h100";
       return std::nullopt;
     }
+    // The model draws K-long dot products per sample: K is a size, bounded.
+    if (const int64_t K = get_int(r, "K"); K < 1 || K > (int64_t{1} << 24))
+      throw InputError(fmt::format("record {}: field 'K' = {} must be in 1..2^24", r.dump(), K));
     json pr;
     try {
       pr = numerics::predict_precision_record(r, ref_dir, 1);
@@ -434,9 +451,16 @@ std::optional<Prediction> predict(const json& r, const Hardware& hw, const std::
 CompareRow compare_record(const json& rec, const Hardware& hw, const std::filesystem::path& reference_dir) {
   CompareRow row;
   row.record = rec;
+  if (rec.contains("section") && !rec["section"].is_string())
+    throw InputError(fmt::format("record {}: field 'section' must be a string", rec.dump()));
   row.section = rec.value("section", std::string("?"));
   std::string skip;
-  const auto p = predict(rec, hw, reference_dir, skip);
+  std::optional<Prediction> p;
+  try {
+    p = predict(rec, hw, reference_dir, skip);
+  } catch (const json::exception& e) {   // a field of the wrong JSON type (json::value's conversion)
+    throw InputError(fmt::format("record {}: a field has the wrong type ({})", rec.dump(), e.what()));
+  }
   if (!p) {
     row.skipped = true;
     row.reason = skip;

@@ -46,7 +46,7 @@ TEST_CASE("set errors name the argument, the key and what is accepted", "[params
   CHECK(error_of(run_args(gpt, {"--set", "workload.seq=long"})) ==
         "--set 'workload.seq=long': invalid value 'long' for workload.seq: not an integer; expected int");
   CHECK(error_of(run_args(gpt, {"--set", "workload.seq=0"})) ==
-        "--set 'workload.seq=0': invalid value '0' for workload.seq: below the minimum 1; expected int");
+        "--set 'workload.seq=0': invalid value '0' for workload.seq: out of range; expected an integer >= 1");
   CHECK(error_of(run_args(gpt, {"--set", "workload.dtype=fp7"})).rfind(
             "--set 'workload.dtype=fp7': invalid value 'fp7' for workload.dtype: unknown dtype; expected fp64, ",
             0) == 0);
@@ -54,9 +54,9 @@ TEST_CASE("set errors name the argument, the key and what is accepted", "[params
         "--set 'workload.attn=flash': invalid value 'flash' for workload.attn: not one of the choices; "
         "expected sdpa|eager");
   CHECK(error_of(run_args(gpt, {"--engine", "systemc", "--set", "engine.streams=0"})) ==
-        "--set 'engine.streams=0': invalid value '0' for engine.streams: below the minimum 1; expected int 1..16");
+        "--set 'engine.streams=0': invalid value '0' for engine.streams: out of range; expected an integer 1..16");
   CHECK(error_of(run_args(gpt, {"--engine", "systemc", "--set", "engine.streams=17"})) ==
-        "--set 'engine.streams=17': invalid value '17' for engine.streams: above the maximum 16; expected int 1..16");
+        "--set 'engine.streams=17': invalid value '17' for engine.streams: out of range; expected an integer 1..16");
   CHECK(error_of(run_args(gpt, {"--set", "engine.streams=2"})) ==
         "--set 'engine.streams=2': the analytic engine runs kernels one after another; streams applies to "
         "engine.name=systemc (--engine systemc)");

@@ -84,7 +84,7 @@ TEST_CASE("malformed configs name file, line, key, value and what is accepted", 
         p.string() + ":15: key 'InterfaceBandwidth' has value 'FAST' (expected USER or CALC)");
   p = write_tmp("rows.cfg", "[general]\nrun_name = t\n[architecture_presets]\nArrayHeight: 0\n" + run);
   CHECK(error_of([&] { parse_scalesim_cfg(p); }) ==
-        p.string() + ":4: key 'ArrayHeight' has value '0' (expected an integer >= 1)");
+        p.string() + ":4: key 'ArrayHeight' has value '0' (expected an integer 1..2^40)");
   p = write_tmp("missing.cfg", "[general]\nrun_name = t\n[architecture_presets]\nArrayHeight: 4\n" + run);
   CHECK(error_of([&] { parse_scalesim_cfg(p); }) ==
         p.string() + ": section [architecture_presets] lacks required key 'ArrayWidth'");

@@ -3,6 +3,8 @@
 
 #include <cctype>
 #include <nlohmann/json.hpp>
+#include <cmath>
+#include <cstdint>
 #include <set>
 
 #include "core/error.h"
@@ -74,6 +76,9 @@ Graph parse_json_trace(std::string_view text, std::string_view source) {
   json root;
   try {
     root = json::parse(text.begin(), text.end());
+  } catch (const json::out_of_range& e) {
+    // A number too large for a double (1e330): nlohmann reports it without an offset.
+    throw InputError(fmt::format("{}: malformed JSON: a number is out of range ({})", source, e.what()));
   } catch (const json::parse_error& e) {
     std::string what = e.what();
     const auto colon = what.find("]: ");
@@ -170,11 +175,17 @@ Graph parse_json_trace(std::string_view text, std::string_view source) {
       int64_t v = 0;
       if (value.is_boolean()) {
         v = value.get<bool>() ? 1 : 0;
+      } else if (value.is_number_unsigned() && value.get<uint64_t>() > uint64_t{INT64_MAX}) {
+        throw InputError(fmt::format("{}: attribute '{}' = {} is outside the accepted 0..2^48", where, key,
+                                     value.dump()));
       } else if (value.is_number_integer()) {
         v = value.get<int64_t>();
-      } else if (value.is_number_float() && value.get<double>() == static_cast<double>(
-                     static_cast<int64_t>(value.get<double>()))) {
+      } else if (value.is_number_float() && std::fabs(value.get<double>()) < 0x1p62 &&
+                 value.get<double>() == std::trunc(value.get<double>())) {
         v = static_cast<int64_t>(value.get<double>());
+      } else if (value.is_number_float() && value.get<double>() == std::trunc(value.get<double>())) {
+        throw InputError(fmt::format("{}: attribute '{}' = {} is outside the accepted 0..2^48", where, key,
+                                     value.dump()));
       } else {
         throw InputError(fmt::format("{}: attribute '{}' = {} is not an integer", where, key,
                                      value.dump()));

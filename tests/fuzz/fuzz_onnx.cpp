@@ -1,0 +1,9 @@
+// ONNX models (protobuf wire format, shapes, operators).
+#include "fuzz_common.h"
+#include "workloads/importers.h"
+
+extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
+  tessera::fuzz::expect_input_errors_only(
+      [&] { tessera::parse_onnx(tessera::fuzz::as_text(data, size), "fuzz.onnx"); });
+  return 0;
+}

@@ -1,0 +1,81 @@
+// Malformed files and arguments: exit 2 naming the file (and line or key), never
+// "internal error" (exit 1), never a crash.
+#include "tests/robustness/helpers.h"
+
+using namespace tessera::testing;
+
+TEST_CASE("a YAML value of the wrong shape is an input error", "[robustness][files]") {
+  const std::string name_list = scratch_file("name_list.yaml", "base: tpu-v1\nname: [x]\n");
+  check_refused(cli({"run", "--hw", name_list, "--workload", "gemm:m=8,n=8,k=8"}),
+                {name_list, "wrong shape"});
+  const std::string impl_list =
+      scratch_file("impl_list.yaml", "base: h100-sxm\nmemory:\n  dram:\n    impl: [hbm]\n");
+  check_refused(cli({"run", "--hw", impl_list, "--workload", "gemm:m=8,n=8,k=8"}), {impl_list});
+}
+
+TEST_CASE("a key given twice in a YAML map is refused with its line", "[robustness][files]") {
+  const std::string f = scratch_file("dup.yaml", "base: tpu-v1\ncompute:\n  rows: 32\n  rows: 64\n");
+  check_refused(cli({"run", "--hw", f, "--workload", "gemm:m=8,n=8,k=8"}),
+                {f + ":4: key 'rows' given twice in the same map"});
+}
+
+TEST_CASE("JSON trace numbers that overflow are refused", "[robustness][files]") {
+  const std::string huge = scratch_file("huge.json", R"({"ops":[{"kind":"matmul","m":1e330}]})");
+  check_refused(cli({"run", "--hw", "h100-sxm", "--workload", huge}), {huge, "out of range"});
+  const std::string big_attr = scratch_file(
+      "big_attr.json",
+      R"({"ops":[{"name":"mm","kind":"matmul","attrs":{"batch":1,"m":1e300,"n":8,"k":8}}]})");
+  check_refused(cli({"run", "--hw", "h100-sxm", "--workload", big_attr}),
+                {big_attr, "attribute 'm' = 1e+300 is outside the accepted 0..2^48"});
+  const std::string u64 = scratch_file(
+      "u64.json",
+      R"({"ops":[{"name":"mm","kind":"matmul","attrs":{"batch":1,"m":18446744073709551615,"n":8,"k":8}}]})");
+  check_refused(cli({"run", "--hw", "h100-sxm", "--workload", u64}), {u64, "attribute 'm'"});
+}
+
+TEST_CASE("SCALE-Sim cfg integers beyond 2^40 are refused (1024 x kB overflowed)", "[robustness][files]") {
+  const std::string f = scratch_file("big_sram.cfg",
+                                     "[general]\nrun_name = big\n[architecture_presets]\nArrayHeight: 8\n"
+                                     "ArrayWidth: 8\nIfmapSramSzkB: 9007199254740993\nFilterSramSzkB: 64\n"
+                                     "OfmapSramSzkB: 64\nIfmapOffset: 0\nFilterOffset: 10000000\n"
+                                     "OfmapOffset: 20000000\nDataflow: ws\n[run_presets]\n"
+                                     "InterfaceBandwidth: CALC\n");
+  check_refused(cli({"run", "--hw", f, "--workload", "gemm:m=8,n=8,k=8"}),
+                {f + ":7: key 'IfmapSramSzkB' has value '9007199254740993' (expected an integer 1..2^40)"});
+}
+
+TEST_CASE("compare records with sizes beyond what a size can be are refused", "[robustness][files]") {
+  const auto refused = [](const std::string& name, const std::string& record, const std::string& part) {
+    const std::string f = scratch_file(name, record + "\n");
+    check_refused(cli({"compare", "--hw", "h100-sxm", "--measured", f}), {part});
+  };
+  // Was m = -9223372036854775808 (float-to-int overflow).
+  refused("m_huge.jsonl", R"({"section":"gemm","dtype":"bf16","M":1e300,"N":64,"K":64,"median_ms":1})",
+          "field 'M' = 1e+300 must be a whole number in 0..2^48");
+  refused("k_huge.jsonl",
+          R"({"section":"precision","format":"bf16","dist":"normal","K":6.4e89,"normwise_rel_err":0.001})",
+          "field 'K' = 6.4e+89 must be a whole number in 0..2^48");
+  refused("k_big.jsonl",
+          R"({"section":"precision","format":"bf16","dist":"normal","K":1e12,"normwise_rel_err":0.001})",
+          "field 'K' = 1000000000000 must be in 1..2^24");
+  // Was a signed overflow in the engine's m*n*k*count (compare skipped run's size limit).
+  refused("attn_d.jsonl",
+          R"({"section":"attn","B":1,"H":1,"S":128,"D":17298672931054,"dtype":"bf16","median_ms":1})",
+          "the product of its dimensions");
+  refused("section_num.jsonl", R"({"section":5})", "field 'section' must be a string");
+  refused("m_frac.jsonl", R"({"section":"gemm","dtype":"bf16","M":1.5,"N":64,"K":64,"median_ms":1})",
+          "field 'M' = 1.5 must be a whole number");
+}
+
+TEST_CASE("stray arguments and options without their mode are refused", "[robustness][cli]") {
+  check_refused(cli({"run", "--hw", "tpu-v1", "--workload", "gemm:m=8,n=8,k=8", "extra"}),
+                {"tessera run:", "extra"});
+  check_refused(cli({"run", "--hw", "tpu-v1", "--workload", "gemm:m=8,n=8,k=8", "--samples", "10"}),
+                {"--samples: applies to --precision only"});
+}
+
+TEST_CASE("binary bytes in an argument are escaped in the message", "[robustness][cli]") {
+  const auto o = cli({"run", "--hw", "tpu-v1", "--workload", std::string("gemm:m=8,\x01\xff=3")});
+  check_refused(o, {"\\x01\\xff"});
+  for (char c : o.err) CHECK((c == '\n' || (static_cast<unsigned char>(c) >= 0x20 && c != 0x7f)));
+}

@@ -1,0 +1,70 @@
+// Sizes the spec or trace format accepts but the models cannot represent: exit 2
+// naming the op and the limit (the product of an op's dimensions <= 2^56,
+// core/math.h k_max_op_volume), quickly; sizes within it finish with finite,
+// positive figures.
+#include "tests/robustness/helpers.h"
+
+using namespace tessera::testing;
+
+namespace {
+
+std::string trace_matmul(int64_t s) {
+  return R"({"ops":[{"name":"mm","kind":"matmul","attrs":{"batch":1,"m":)" + std::to_string(s) + R"(,"n":)" +
+         std::to_string(s) + R"(,"k":)" + std::to_string(s) + "}}]}";
+}
+
+}  // namespace
+
+TEST_CASE("a GEMM whose batch*m*n*k exceeds 2^56 is refused naming the op", "[robustness][sizes]") {
+  // Was 0 s total, -2.0 Ms per op, -283 MJ (int64 overflow).
+  check_refused(cli({"run", "--hw", "h100-sxm", "--workload",
+                     "gemm:m=2147483647,n=2147483647,k=64,batch=2147483647"}),
+                {"op 'gemm'", "the product of its dimensions", "2^56"});
+  // Was a signed overflow in the GEMM planner (all sizes within the 2^31 limit).
+  check_refused(cli({"run", "--hw", "h100-sxm", "--workload", "gemm:m=31666466,n=16664662,k=80651,train=1"}),
+                {"the product of its dimensions", "2^56"});
+  // Was 59 s (2^28) and 7 s (2^24) on tpu-v1: 2^84 and 2^72 > 2^56.
+  for (const char* w : {"gemm:m=268435456,n=268435456,k=268435456", "gemm:m=16777216,n=16777216,k=16777216"})
+    check_refused(cli({"run", "--hw", "tpu-v1", "--workload", w}), {"the product of its dimensions"});
+}
+
+TEST_CASE("trace matmuls of 2^28 .. 2^47 are refused, either engine", "[robustness][sizes]") {
+  // Was SIGFPE / minutes without output.
+  for (int64_t s : {int64_t{1} << 28, int64_t{1} << 40, int64_t{1} << 47}) {
+    const std::string f = scratch_file("mm" + std::to_string(s) + ".json", trace_matmul(s));
+    for (const char* engine : {"analytic", "systemc"})
+      check_refused(cli({"run", "--hw", "h100-sxm", "--engine", engine, "--workload", f}),
+                    {f, "op 'mm'", "the product of its dimensions"});
+  }
+}
+
+TEST_CASE("a SCALE-Sim CSV row of 2^31-sized dimensions is refused", "[robustness][sizes]") {
+  // Was 0 s total and -1.2e7 s for the op.
+  const std::string f = scratch_file(
+      "big.csv",
+      "Layer name, IFMAP Height, IFMAP Width, Filter Height, Filter Width, Channels, Num Filter, Strides,\n"
+      "big, 2147483647, 2147483647, 1, 1, 2147483647, 2147483647, 1,\n");
+  check_refused(cli({"run", "--hw", "tpu-v1", "--workload", f}), {"the product of its dimensions"});
+}
+
+TEST_CASE("large valid GEMMs finish with finite, positive figures", "[robustness][sizes]") {
+  // 2^18 cubed = 2^54 <= 2^56: accepted on both targets and both engines.
+  for (const char* hw : {"h100-sxm", "tpu-v1"})
+    for (const char* engine : {"analytic", "systemc"}) {
+      INFO(hw << " " << engine);
+      check_finite_report(cli({"run", "--hw", hw, "--engine", engine, "--workload",
+                               "gemm:m=262144,n=262144,k=262144", "--format", "json"}));
+    }
+}
+
+TEST_CASE("a 100000 x 100000 array from a SCALE-Sim cfg runs alexnet quickly", "[robustness][sizes]") {
+  const std::string cfg = scratch_file("huge_array.cfg",
+                                       "[general]\nrun_name = huge\n[architecture_presets]\nArrayHeight: 100000\n"
+                                       "ArrayWidth: 100000\nIfmapSramSzkB: 64\nFilterSramSzkB: 64\n"
+                                       "OfmapSramSzkB: 64\nIfmapOffset: 0\nFilterOffset: 10000000\n"
+                                       "OfmapOffset: 20000000\nDataflow: ws\n[run_presets]\n"
+                                       "InterfaceBandwidth: CALC\n");
+  check_finite_report(cli({"run", "--hw", cfg, "--workload",
+                           std::string(TESSERA_SHARED_DIR) + "/peer-data/scale-sim/topologies/conv_nets/alexnet_part.csv",
+                           "--format", "json"}));
+}

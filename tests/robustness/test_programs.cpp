@@ -1,0 +1,52 @@
+// Programs carry the hardware they were compiled for (.program target= hardware=
+// hw_digest=) and run only there; a program from before hw_digest is checked by
+// target and hardware name.
+#include "tests/robustness/helpers.h"
+
+using namespace tessera::testing;
+
+namespace {
+
+std::string compiled(const std::string& hw, const std::vector<std::string>& sets = {}) {
+  std::vector<std::string> args = {"compile", "--hw", hw, "--workload", "gemm:m=64,n=64,k=64,dtype=int8"};
+  for (const auto& s : sets) args.insert(args.end(), {"--set", s});
+  const auto o = cli(args);
+  REQUIRE(o.code == 0);
+  return o.out;
+}
+
+}  // namespace
+
+TEST_CASE("a program runs on the hardware it was compiled for", "[robustness][programs]") {
+  const std::string text = compiled("tpu-v1");
+  CHECK(text.find(" hw_digest=") != std::string::npos);
+  const std::string f = scratch_file("tpu.tasm", text);
+  check_finite_report(cli({"run", "--hw", "tpu-v1", "--program", f, "--format", "json"}));
+}
+
+TEST_CASE("a program compiled for another target is refused", "[robustness][programs]") {
+  // Was: an H100 reporting "ws 2x2 folds".
+  const std::string f = scratch_file("tpu_on_h100.tasm", compiled("tpu-v1"));
+  check_refused(cli({"run", "--hw", "h100-sxm", "--program", f}),
+                {f, "compiled for a 'systolic' target (hardware 'tpu-v1')", "'tensorcore' compute component",
+                 "tessera compile --hw h100-sxm"});
+}
+
+TEST_CASE("a program compiled for another description of the same hardware is refused",
+          "[robustness][programs]") {
+  const std::string f = scratch_file("tpu_rows.tasm", compiled("tpu-v1", {"compute.rows=128"}));
+  check_refused(cli({"run", "--hw", "tpu-v1", "--program", f}),
+                {f, "compiled for a different description of 'tpu-v1'"});
+  // The same --set at run time is the same description.
+  check_finite_report(
+      cli({"run", "--hw", "tpu-v1", "--set", "compute.rows=128", "--program", f, "--format", "json"}));
+}
+
+TEST_CASE("a program without hw_digest is checked by target and hardware name", "[robustness][programs]") {
+  std::string text = compiled("tpu-v1");
+  const size_t at = text.find(" hw_digest=");
+  text.erase(at, text.find('\n', at) - at);
+  const std::string f = scratch_file("old.tasm", text);
+  check_finite_report(cli({"run", "--hw", "tpu-v1", "--program", f, "--format", "json"}));
+  check_refused(cli({"run", "--hw", "tpu-v4", "--program", f}), {"compiled for hardware 'tpu-v1', not 'tpu-v4'"});
+}
