@@ -280,13 +280,19 @@ void walk_components(const Registry& reg, const std::string& kind, const YAML::N
 // `node` written canonically (map keys sorted, scalars quoted) for the digest.
 void canonical_text(const YAML::Node& node, std::string& out) {
   if (node.IsMap()) {
-    std::vector<std::pair<std::string, YAML::Node>> kv;
-    for (const auto& e : node) kv.emplace_back(e.first.Scalar(), e.second);
-    std::sort(kv.begin(), kv.end(), [](const auto& a, const auto& b) { return a.first < b.first; });
+    // Sort keys with indices: assigning a YAML::Node (as a sort of nodes would)
+    // overwrites the node it refers to.
+    std::vector<YAML::Node> values;
+    std::vector<std::pair<std::string, size_t>> keys;
+    for (const auto& e : node) {
+      keys.emplace_back(e.first.Scalar(), values.size());
+      values.push_back(e.second);
+    }
+    std::sort(keys.begin(), keys.end());
     out += '{';
-    for (const auto& [k, v] : kv) {
+    for (const auto& [k, i] : keys) {
       out += fmt::format("{}:{}:", k.size(), k);
-      canonical_text(v, out);
+      canonical_text(values[i], out);
       out += ';';
     }
     out += '}';
@@ -476,7 +482,13 @@ YAML::Node load_tree(const std::string& path, std::vector<std::string>& chain) {
 YAML::Node load_hardware_tree(const std::string& path) {
   std::error_code ec;
   std::vector<std::string> chain{fs::weakly_canonical(path, ec).string()};
-  return load_tree(path, chain);
+  try {
+    return load_tree(path, chain);
+  } catch (const YAML::Exception& e) {   // a node of the wrong shape while merging (impl: [hbm])
+    const std::string line = e.mark.is_null() ? "" : fmt::format(":{}", e.mark.line + 1);
+    throw InputError(fmt::format("{}{}: a value has the wrong shape ({}); keys such as name and impl take a "
+                                 "single word", path, line, e.msg));
+  }
 }
 
 std::unique_ptr<Hardware> load_hardware(const std::string& preset_or_path,

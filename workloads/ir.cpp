@@ -202,6 +202,13 @@ int64_t op_out_elems(const Op& op) {
 
 
 int Graph::add(Op op) {
+  // The cost of a run grows with its ops; a spec such as layers=2^31 would build
+  // billions of them. 2^20 is far above any model here (llama-70b's training
+  // step has a few thousand).
+  constexpr size_t k_max_ops = size_t{1} << 20;
+  if (ops.size() >= k_max_ops)
+    throw InputError(fmt::format("{}: the workload has more than {} ops, the most a run takes (a layer or "
+                                 "repeat count too large?)", spec.empty() ? name : spec, k_max_ops));
   ops.push_back(std::move(op));
   return static_cast<int>(ops.size()) - 1;
 }
@@ -237,13 +244,14 @@ void validate_graph(const Graph& g, std::string_view source) {
                                      may_be_zero ? ">= 0" : "a positive integer"));
     }
     // What the models represent exactly: the product of the op's dimensions (every
-    // attribute but kv_heads, groups, pad, stride and dilation, which do not add
-    // work) at most k_max_op_volume = 2^56, so that its MACs, elements and bytes,
-    // with the mappers' multipliers, stay within int64. Computed in long double.
+    // attribute but groups, pad, stride, dilation and an attention's kv_heads,
+    // which do not add work) at most k_max_op_volume = 2^56, so that its MACs,
+    // elements and bytes, with the mappers' multipliers, stay within int64.
+    // Computed in long double.
     long double volume = 1;
     for (const auto& [key, value] : op.attrs)
-      if (value > 1 && key != "kv_heads" && key != "groups" && key != "pad" && key != "stride" &&
-          key != "dilation")
+      if (value > 1 && !(key == "kv_heads" && op.kind == OpKind::attention) && key != "groups" && key != "pad" &&
+          key != "stride" && key != "dilation")
         volume *= static_cast<long double>(value);
     if (volume > static_cast<long double>(k_max_op_volume)) {
       std::string dims;

@@ -128,8 +128,38 @@ std::int64_t DemandView::address(Operand op, std::int64_t f, std::int64_t l,
 }
 
 bool DemandView::line_has_request(Operand op, std::int64_t f, std::int64_t l) const {
-  const std::int64_t w = width(op);
-  for (std::int64_t c = 0; c < w; ++c)
+  // Only the columns the skew can place on line l may hold a request (the cases
+  // of address(): column c carries tile row l - c - delay, within [0, span), and
+  // c below the rows or columns the fold uses); an unskewed tile occupies the
+  // first R lines only. So a line costs at most span column checks, not the
+  // array width: first_line and last_line of a very wide array stay cheap.
+  const std::int64_t R = m_rows, C = m_cols, T = m_geo.t;
+  const std::int64_t fc = f / m_geo.row_folds, fr = f % m_geo.row_folds;
+  const std::int64_t rows_used = std::min(R, m_geo.sr - fr * R);
+  const std::int64_t cols_used = std::min(C, m_geo.sc - fc * C);
+  std::int64_t delay = -1, span = 0, used = cols_used;   // delay -1: unskewed, lines < R
+  switch (m_df) {
+    case Dataflow::os:
+      if (op == Operand::ofmap) delay = T - 1, span = R;
+      else delay = 0, span = T, used = op == Operand::ifmap ? rows_used : cols_used;
+      break;
+    case Dataflow::ws:
+      if (op == Operand::ifmap) delay = R, span = T, used = rows_used;
+      else if (op == Operand::ofmap) delay = 2 * R - 1, span = T;
+      break;
+    case Dataflow::is:
+      if (op == Operand::filter) delay = R, span = T, used = rows_used;
+      else if (op == Operand::ofmap) delay = 2 * R - 1, span = T;
+      break;
+  }
+  std::int64_t lo = 0, hi = std::min(width(op), used);   // columns [lo, hi)
+  if (delay >= 0) {
+    lo = std::max(lo, l - delay - span + 1);
+    hi = std::min(hi, l - delay + 1);
+  } else if (l >= R) {
+    return false;
+  }
+  for (std::int64_t c = lo; c < hi; ++c)
     if (address(op, f, l, c) != -1) return true;
   return false;
 }

@@ -232,8 +232,18 @@ LayerResult simulate_layer(const ArrayConfig& cfg, const Layer& layer) {
     first_last(Operand::ofmap, 0, r.ofmap_sram_start, r.ofmap_sram_stop);
   }
 
+  // The replay walks every demand line of every fold, address by address: its
+  // cost grows with folds x cycles per fold x array width. Beyond kMaxReplayWork
+  // addresses (about a second) the analytic model below, a closed
+  // form, is used instead, so that the time to simulate stays bounded.
+  constexpr long double kMaxReplayWork = 1L << 30;
+  const long double replay_work =
+      static_cast<long double>(view.folds()) * static_cast<long double>(g.cycles_per_fold) *
+      static_cast<long double>(view.width(detail::Operand::ifmap) + view.width(detail::Operand::filter) +
+                               view.width(detail::Operand::ofmap));
   const bool replay = cfg.dram_model == DramModel::scalesim_replay &&
-                      cfg.bandwidth_mode == BandwidthMode::calc && cfg.cores == 1;
+                      cfg.bandwidth_mode == BandwidthMode::calc && cfg.cores == 1 &&
+                      replay_work <= kMaxReplayWork;
   if (replay) {
     ArrayConfig words = cfg;  // SCALE-Sim sizes its buffers in words of word_bytes
     words.ifmap_sram_bytes = cfg.ifmap_sram_bytes / cfg.word_bytes;
@@ -281,11 +291,11 @@ LayerResult simulate_layer(const ArrayConfig& cfg, const Layer& layer) {
       // Core `core` owns column folds core, core + cores, ...; ncf of them with
       // sc_core columns in all. Tiles keyed by fr change on every fold when
       // there are several row folds, else only on the core's first fold.
-      std::int64_t ncf = 0, sc_core = 0;
-      for (std::int64_t fc = core; fc < g.col_folds; fc += cores) {
-        ++ncf;
-        sc_core += std::min(C, g.sc - fc * C);
-      }
+      // (closed form: every column fold is C wide but the last, sc - last * C)
+      const std::int64_t ncf = core < g.col_folds ? (g.col_folds - core + cores - 1) / cores : 0;
+      const std::int64_t last = g.col_folds - 1;
+      const std::int64_t sc_core =
+          ncf == 0 ? 0 : (last - core) % cores == 0 ? (ncf - 1) * C + (g.sc - last * C) : ncf * C;
       const std::int64_t by_fr = g.row_folds > 1 ? ncf : 1;  // fetches of an fr-keyed tile set
       switch (cfg.dataflow) {
         case Dataflow::os:
@@ -303,34 +313,75 @@ LayerResult simulate_layer(const ArrayConfig& cfg, const Layer& layer) {
       }
       of_writes += (psum_resident ? 1 : g.row_folds) * g.t * sc_core;
     }
+    // USER: fold by fold in SCALE-Sim's order (column folds outer), in closed
+    // form over runs of identical folds. A fold's effect (words fetched, stall)
+    // depends only on its traffic (the same for every fold but the last row and
+    // column fold, which may be partial) and on whether its tiles differ from the
+    // previous fold's (the same for every fold of a run: tile ids are fr, fc or
+    // fc * row_folds + fr). So within a column fold, folds 2 .. row_folds-2 repeat
+    // fold 1 exactly, and the column folds of a core between its second and its
+    // second-to-last repeat its second: the cost is constant in the fold counts.
     for (std::int64_t core = 0; core < cores && cfg.bandwidth_mode == BandwidthMode::user;
          ++core) {
       std::int64_t prev_if = -1, prev_fl = -1, core_stall = 0;
       std::int64_t prev_fold_cycles = 0;
       bool first = true;
-      for (std::int64_t fc = core; fc < g.col_folds; fc += cores)
-        for (std::int64_t fr = 0; fr < g.row_folds; ++fr) {
-          const FoldTraffic t = fold_traffic(g, cfg.dataflow, R, C, fr, fc);
-          std::int64_t new_if = 0, new_fl = 0;
-          if (!if_resident && t.ifmap_tile != prev_if) new_if = t.ifmap;
-          if (!fl_resident && t.filter_tile != prev_fl) new_fl = t.filter;
-          prev_if = t.ifmap_tile;
-          prev_fl = t.filter_tile;
-          if_reads += new_if;
-          fl_reads += new_fl;
-          if (!psum_resident || fr == g.row_folds - 1) of_writes += t.ofmap;
-          if (cfg.bandwidth_mode == BandwidthMode::user) {
-            const auto fetch = static_cast<std::int64_t>(
-                static_cast<double>(std::max(new_if, new_fl)) / bw + 0.999999999);
-            if (first) {
-              if (core == 0) first_fetch = fetch;
-            } else {
-              core_stall += std::max<std::int64_t>(0, fetch - prev_fold_cycles);
-            }
-          }
-          first = false;
-          prev_fold_cycles = g.cycles_per_fold;
+      const auto step = [&](std::int64_t fc, std::int64_t fr) {
+        const FoldTraffic t = fold_traffic(g, cfg.dataflow, R, C, fr, fc);
+        std::int64_t new_if = 0, new_fl = 0;
+        if (!if_resident && t.ifmap_tile != prev_if) new_if = t.ifmap;
+        if (!fl_resident && t.filter_tile != prev_fl) new_fl = t.filter;
+        prev_if = t.ifmap_tile;
+        prev_fl = t.filter_tile;
+        if_reads += new_if;
+        fl_reads += new_fl;
+        if (!psum_resident || fr == g.row_folds - 1) of_writes += t.ofmap;
+        const auto fetch = static_cast<std::int64_t>(
+            static_cast<double>(std::max(new_if, new_fl)) / bw + 0.999999999);
+        if (first) {
+          if (core == 0) first_fetch = fetch;
+        } else {
+          core_stall += std::max<std::int64_t>(0, fetch - prev_fold_cycles);
         }
+        first = false;
+        prev_fold_cycles = g.cycles_per_fold;
+      };
+      // Runs `body` once, then adds `times - 1` more copies of its effect on the
+      // accumulators (the body must leave the tiles as its repeats would).
+      const auto repeat = [&](std::int64_t times, const auto& body) {
+        const std::int64_t a = if_reads, b = fl_reads, c = of_writes, d = core_stall;
+        body();
+        if_reads += (times - 1) * (if_reads - a);
+        fl_reads += (times - 1) * (fl_reads - b);
+        of_writes += (times - 1) * (of_writes - c);
+        core_stall += (times - 1) * (core_stall - d);
+      };
+      const auto set_tiles_after = [&](std::int64_t fc, std::int64_t fr) {
+        const FoldTraffic t = fold_traffic(g, cfg.dataflow, R, C, fr, fc);
+        prev_if = t.ifmap_tile;
+        prev_fl = t.filter_tile;
+      };
+      const std::int64_t rf = g.row_folds;
+      const auto column = [&](std::int64_t fc) {
+        if (rf <= 4) {
+          for (std::int64_t fr = 0; fr < rf; ++fr) step(fc, fr);
+          return;
+        }
+        step(fc, 0);
+        repeat(rf - 2, [&] { step(fc, 1); });   // folds 1 .. rf-2
+        set_tiles_after(fc, rf - 2);
+        step(fc, rf - 1);
+      };
+      const std::int64_t ncf = core < g.col_folds ? (g.col_folds - core + cores - 1) / cores : 0;
+      const auto fc_of = [&](std::int64_t j) { return core + j * cores; };
+      if (ncf <= 4) {
+        for (std::int64_t j = 0; j < ncf; ++j) column(fc_of(j));
+      } else {
+        column(fc_of(0));
+        repeat(ncf - 2, [&] { column(fc_of(1)); });   // column folds 1 .. ncf-2
+        set_tiles_after(fc_of(ncf - 2), rf - 1);
+        column(fc_of(ncf - 1));
+      }
       stall = std::max(stall, core_stall);
     }
     if (if_resident) if_reads = ifmap_unique;

@@ -21,9 +21,9 @@ void register_tensorcore(Registry& r) {
        // Dense FLOP per clock per SM (whitepaper: 4th-gen tensor core, 512 fp16
        // FMA/clk each, 4 per SM; tf32 half of that, fp8/int8 twice; 128 fp32 lanes).
        p_real("flops_per_clock_fp16", "4096", "dense fp16/bf16 tensor FLOP per clock per SM").positive(),
-       p_real("flops_per_clock_tf32", "2048", "dense tf32 tensor FLOP per clock per SM").positive(),
-       p_real("flops_per_clock_fp8", "8192", "dense fp8 (and fp6) tensor FLOP per clock per SM").positive(),
-       p_real("flops_per_clock_int8", "8192", "dense int8 tensor OP per clock per SM").positive(),
+       p_real("flops_per_clock_tf32", "2048", "dense tf32 tensor FLOP per clock per SM").non_negative(),
+       p_real("flops_per_clock_fp8", "8192", "dense fp8 (and fp6) tensor FLOP per clock per SM").non_negative(),
+       p_real("flops_per_clock_int8", "8192", "dense int8 tensor OP per clock per SM").non_negative(),
        p_real("flops_per_clock_fp4", "0", "dense fp4 tensor FLOP per clock per SM (0: runs as fp8)").non_negative(),
        p_real("flops_per_clock_fp32", "256", "fp32 FLOP per clock per SM on the CUDA cores").positive(),
        // H100 SXM5 datasheet: 67 TFLOPS fp64 tensor = 132 SMs x 256 x 1.98 GHz.

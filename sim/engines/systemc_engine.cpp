@@ -241,6 +241,9 @@ Platform& platform() {
 
 class SystemCEngine : public Engine {
  public:
+  // Most stages one run simulates.
+  static constexpr int64_t kMaxStages = int64_t{1} << 20;
+
   explicit SystemCEngine(int streams) : m_streams(streams) {}
 
   RunResult run(const Program& p, const Hardware& hw) override {
@@ -256,6 +259,17 @@ class SystemCEngine : public Engine {
           throw InputError(fmt::format("kernel {} '{}' depends on kernel {}; a kernel can only depend on "
                                        "earlier kernels (0..{})", ki, p.kernels[ki].name, d,
                                        static_cast<int>(ki) - 1));
+    // The engine simulates every stage of every block (its cost grows with the
+    // repeat counts, i.e. with the sizes): a program of more stages than
+    // kMaxStages is refused before any time is spent; the analytic engine takes
+    // any size in closed form.
+    int64_t stages = 0;
+    for (const Kernel& k : p.kernels)
+      for (const Block& b : k.blocks) stages = std::min<int64_t>(stages + std::max<int64_t>(b.repeat, 0), kMaxStages + 1);
+    if (stages > kMaxStages)
+      throw InputError(fmt::format("{}: the program has more than {} pipeline stages (block repeats summed over its "
+                                   "kernels), the most the systemc engine simulates one by one; use --engine "
+                                   "analytic (closed form) or a smaller workload", p.workload, kMaxStages));
     std::map<std::string, int> level_index;
     for (size_t i = 0; i < hw.memories().size(); ++i) {
       plat.targets[i]->model = hw.memories()[i].second.get();

@@ -38,9 +38,10 @@ TEST_CASE("--set values outside the declared range are refused naming the argume
       {"h100-sxm", "power.static_power=-100W", ">= 0W"},                  // was negative static energy
       {"h100-sxm", "power.power_limit=-1W", ">= 0W"},
       {"h100-sxm", "memory.l2.bytes_per_clock=0", "an integer >= 1"},    // was NaN
-      {"tpu-v1", "compute.rows=0", "an integer >= 1"},                    // was "internal error", rc 1
-      {"tpu-v1", "compute.rows=-1", "an integer >= 1"},
-      {"tpu-v1", "compute.word_bytes=0", "an integer >= 1"},
+      {"tpu-v1", "compute.rows=0", "an integer 1..1048576"},              // was "internal error", rc 1
+      {"tpu-v1", "compute.rows=-1", "an integer 1..1048576"},
+      {"tpu-v1", "compute.word_bytes=0", "an integer 1..16"},
+      {"tpu-v1", "compute.cores=100000", "an integer 1..65536"},
       {"tpu-v1", "compute.clock=0Hz", "> 0Hz"},
       {"tpu-v1", "memory.dram.efficiency=0", "in (0, 1]"},
       {"tpu-v1", "memory.dram.latency=-1ns", ">= 0s"},
