@@ -154,11 +154,11 @@ def main():
     total, failures = 0, []
     for f in a.files:
         count, fails = run_file(os.path.join(ROOT, f) if not os.path.isabs(f) else f, work)
-        if count == 0:
-            fails.append(f"{f}: no `sh run` block")
         total += count
         failures += fails
     subprocess.run(["rm", "-rf", top])
+    if total == 0:
+        failures.append("no `sh run` block in " + ", ".join(a.files))
     for f in failures:
         print("FAIL", f)
     print(f"{total} commands, {len(failures)} failures")
