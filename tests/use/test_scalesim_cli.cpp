@@ -33,7 +33,7 @@ tessera::testing::CliOutcome run_scalesim(const fs::path& out, std::vector<std::
 
 }  // namespace
 
-TEST_CASE("--format scalesim reproduces SCALE-Sim v2's reports byte for byte", "[scalesim][use]") {
+TEST_CASE("run with format scalesim reproduces SCALE-Sim v2's reports byte for byte", "[scalesim][use]") {
   const fs::path dir = fs::temp_directory_path() / "tessera_test_scalesim_cli";
   fs::remove_all(dir);
   // golden-v2 is SCALE-Sim v2 on scale.cfg with the weight-stationary dataflow
