@@ -1,4 +1,4 @@
-#!/usr/bin/env python3
+#!/usr/bin/python3
 """Measures an NVIDIA GPU with PyTorch and writes records in the schema of
 reference/h100/microbench.jsonl (one JSON object per line), for `tessera compare`
 and `tessera calibrate`.
@@ -430,6 +430,24 @@ SECTIONS = {"gemm": gemm, "attn": attn, "vec": vec, "membw": membw, "energy": en
             "e2eg": e2eg, "decode": decode, "evoformer": evoformer, "train": train}
 
 
+def _need(modules, hint):
+    """When this interpreter lacks `modules`, runs the script again under Debian's
+    /usr/bin/python3 if that one has them, or exits with one line naming them."""
+    import importlib.util
+    import os
+    import subprocess
+    missing = [m for m in modules if importlib.util.find_spec(m) is None]
+    if not missing:
+        return
+    system = "/usr/bin/python3"
+    if (os.path.exists(system) and os.path.realpath(sys.executable) != os.path.realpath(system)
+            and subprocess.run([system, "-c", "import " + ", ".join(modules)],
+                               capture_output=True).returncode == 0):
+        os.execv(system, [system, os.path.abspath(sys.argv[0])] + sys.argv[1:])
+    sys.exit(f"{os.path.basename(sys.argv[0])}: Python module {', '.join(missing)} not found "
+             f"for {sys.executable}; {hint}")
+
+
 def main():
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("--out", required=True)
@@ -443,6 +461,7 @@ def main():
                   file=sys.stderr)
             sys.exit(2)
     global torch, F
+    _need(["torch"], "it needs PyTorch with CUDA and an NVIDIA GPU")
     try:
         import torch as torch_module
         import torch.nn.functional as functional

@@ -5,7 +5,7 @@ set -euo pipefail
 pkgs=(build-essential cmake pkg-config
       libsystemc-dev verilator libfmt-dev libboost-program-options-dev
       catch2 libyaml-cpp-dev nlohmann-json3-dev
-      libonnx-dev python3-onnx python3-numpy python3-matplotlib
+      libonnx-dev libprotobuf-dev python3-onnx python3-numpy python3-matplotlib
       clang-14 libfuzzer-14-dev)   # make test-sanitize / make fuzz (tests/fuzz)
 missing=()
 for p in "${pkgs[@]}"; do

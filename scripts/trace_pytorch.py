@@ -1,4 +1,4 @@
-#!/usr/bin/env python3
+#!/usr/bin/python3
 """Capture the kernels a PyTorch model executes into a Tessera JSON trace
 (docs/trace-format.md), for `tessera run --workload trace.json`.
 
@@ -8,10 +8,12 @@ shapes, dtype), views and metadata operators (view, permute, expand, ...)
 are skipped, and dependencies are recovered by remembering which op last
 wrote each tensor's storage.
 
-Usage (torch must be installed; Tessera itself never imports it):
-    python3 scripts/trace_pytorch.py --model torchvision.models:resnet50 \
+Usage (PyTorch must be installed, e.g. Debian's python3-torch and
+python3-torchvision; Tessera itself never imports it; run by another python3
+without torch, the script runs itself again under /usr/bin/python3):
+    scripts/trace_pytorch.py --model torchvision.models:resnet50 \
         --input 1x3x224x224 --dtype bf16 -o resnet50.json
-    python3 scripts/trace_pytorch.py --model transformers:AutoModel.from_pretrained \
+    scripts/trace_pytorch.py --model transformers:AutoModel.from_pretrained \
         --model-arg bert-base-uncased --tokens 1x128 -o bert.json
     python3 scripts/trace_pytorch.py --model mymodule:build --device meta ...
 
@@ -251,7 +253,14 @@ def trace(model, *inputs, name="model"):
                            "transformers for their models)")
     model.eval()
     tracer = _Tracer()
-    with torch.no_grad(), tracer:
+    # In inference mode (no_grad) PyTorch runs nn.TransformerEncoderLayer and
+    # nn.MultiheadAttention as one fused "fast path" operator, which has no
+    # Tessera kind; with gradients enabled they run operator by operator (the
+    # forward is the same computation), so models with such layers are traced so.
+    fused = tuple(getattr(torch.nn, n) for n in ("TransformerEncoderLayer", "MultiheadAttention")
+                  if hasattr(torch.nn, n))
+    grad = any(isinstance(m, fused) for m in model.modules())
+    with torch.set_grad_enabled(grad), tracer:
         model(*inputs)
     for n, c in sorted(tracer.unmapped.items()):
         print(f"trace_pytorch: {c} x aten::{n} has no Tessera kind; recorded as copy",
@@ -267,6 +276,24 @@ def _shape(s):
     return [int(x) for x in s.lower().split("x")]
 
 
+def _need(modules, hint):
+    """When this interpreter lacks `modules`, runs the script again under Debian's
+    /usr/bin/python3 if that one has them, or exits with one line naming them."""
+    import importlib.util
+    import os
+    import subprocess
+    missing = [m for m in modules if importlib.util.find_spec(m) is None]
+    if not missing:
+        return
+    system = "/usr/bin/python3"
+    if (os.path.exists(system) and os.path.realpath(sys.executable) != os.path.realpath(system)
+            and subprocess.run([system, "-c", "import " + ", ".join(modules)],
+                               capture_output=True).returncode == 0):
+        os.execv(system, [system, os.path.abspath(sys.argv[0])] + sys.argv[1:])
+    sys.exit(f"{os.path.basename(sys.argv[0])}: Python module {', '.join(missing)} not found "
+             f"for {sys.executable}; {hint}")
+
+
 def main(argv=None):
     p = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     p.add_argument("--model", required=True, help="module:callable returning an nn.Module")
@@ -279,8 +306,8 @@ def main(argv=None):
     p.add_argument("-o", "--output", required=True)
     a = p.parse_args(argv)
     if torch is None:
-        print("trace_pytorch: PyTorch is not installed (pip install torch)", file=sys.stderr)
-        return 2
+        _need(["torch"], "install Debian's python3-torch (and python3-torchvision for its models) "
+              "or run with an interpreter that has PyTorch")
     module, _, attr = a.model.partition(":")
     fn = importlib.import_module(module)
     for part in attr.split("."):

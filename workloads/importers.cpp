@@ -17,8 +17,9 @@ Graph import_workload_file(const std::string& path) {
   if (ext == ".json") return import_json_trace(path);
   if (ext == ".csv") return import_scalesim_csv(path);
   if (ext == ".onnx") return import_onnx(path);
+  if (ext == ".et") return import_chakra(path);
   throw InputError(fmt::format("{}: cannot import a '{}' file; accepted: .json (trace), .csv "
-                               "(SCALE-Sim topology), .onnx", path, ext));
+                               "(SCALE-Sim topology), .onnx, .et (Chakra execution trace)", path, ext));
 }
 
 }  // namespace tessera

@@ -1,6 +1,6 @@
 #pragma once
 // Importers for workload files: JSON trace (.json), SCALE-Sim topology (.csv),
-// ONNX (.onnx). Chosen by extension; errors are InputError naming the file and
+// ONNX (.onnx), Chakra execution trace (.et). Chosen by extension; errors are InputError naming the file and
 // the line (text formats) or node (ONNX), the bad value and what is accepted.
 #include <string>
 #include <string_view>
@@ -9,7 +9,7 @@
 
 namespace tessera {
 
-// Dispatches on the extension (case-insensitive): .json, .csv, .onnx.
+// Dispatches on the extension (case-insensitive): .json, .csv, .onnx, .et.
 Graph import_workload_file(const std::string& path);
 
 // JSON trace (docs/trace-format.md). `source` names the text in error messages.
@@ -28,5 +28,14 @@ Graph parse_scalesim_csv(std::string_view text, std::string_view source);
 // unsupported operator with its node.
 Graph import_onnx(const std::string& path);
 Graph parse_onnx(std::string_view bytes, std::string_view source);
+
+// Chakra execution trace (.et, mlcommons/chakra's et_def.proto: GlobalMetadata
+// then Node messages, each length-delimited): compute nodes (matmul from their
+// input shapes, elementwise ops, otherwise a copy of their tensor bytes) and
+// collectives with their data and control dependencies (importers/chakra.cpp).
+// `ranks`: ranks of the collectives (import_chakra counts the trace's rank
+// files name.<rank>.et beside it).
+Graph import_chakra(const std::string& path);
+Graph parse_chakra(std::string_view bytes, std::string_view source, int64_t ranks);
 
 }  // namespace tessera

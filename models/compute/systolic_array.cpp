@@ -46,6 +46,7 @@ systolic::ArrayConfig SystolicArray::array_config() const {
   a.bandwidth_mode = systolic::BandwidthMode::calc;
   a.cores = m_params.integer("cores");
   a.clock_hz = m_params.real("clock");
+  if (m_params.text("dram_model") == "scalesim_replay") a.dram_model = systolic::DramModel::scalesim_replay;
   return a;
 }
 
@@ -225,6 +226,11 @@ void register_systolic_array(Registry& r) {
        p_qty("filter_sram", Unit::bytes, "64KiB", "filter scratchpad (both halves)").positive().at_most(0x1p50),
        p_qty("ofmap_sram", Unit::bytes, "64KiB", "ofmap scratchpad (both halves)").positive().at_most(0x1p50),
        p_int("word_bytes", "1", "bytes per operand word").range(1, 16),
+       p_choice("dram_model", {"auto", "analytic", "scalesim_replay"}, "auto",
+                "DRAM traffic model: analytic = closed form per fold; scalesim_replay = SCALE-Sim v2's "
+                "CALC-mode buffer replay (its DRAM counts and start/stop cycles; one array, CALC bandwidth; "
+                "time grows with the operand reads); auto = analytic for runs, scalesim_replay for "
+                "--format scalesim"),
        p_choice("operand_dtype", {"workload", "fp32", "bf16", "fp16", "fp8_e4m3", "fp8_e5m2", "int8", "int4"},
                 "workload", "format the PEs multiply in (workload = each op's own format)"),
        p_choice("acc_dtype", {"int32", "fp32", "bf16", "fp16"}, "int32", "accumulator format of the PEs"),

@@ -5,7 +5,7 @@
 namespace tessera::systolic {
 
 // 45 nm energies from M. Horowitz, "Computing's energy problem (and what we can
-// do about it)", ISSCC 2014, Fig. 1.1.9 (the figures the issue lists):
+// do about it)", ISSCC 2014, Fig. 1.1.9:
 //   int add 8 b 0.03 pJ, 32 b 0.1 pJ; int mult 8 b 0.2 pJ, 32 b 3.1 pJ;
 //   fp add 16 b 0.4 pJ, 32 b 0.9 pJ; fp mult 16 b 1.1 pJ, 32 b 3.7 pJ.
 // A MAC is one multiply plus one add at the operand width. Formats Horowitz does

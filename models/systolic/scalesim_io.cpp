@@ -220,7 +220,23 @@ std::string py_float(double v) {
 }  // namespace
 
 void write_scalesim_reports(const std::filesystem::path& dir, const std::vector<Layer>& layers,
-                            const std::vector<LayerResult>& results) {
+                            const std::vector<LayerResult>& results, const std::string& dram_note) {
+  // "DRAM ..." column names carry the note where the figures are not SCALE-Sim's.
+  const auto dram = [&](std::string header) {
+    if (dram_note.empty()) return header;
+    std::string out;
+    size_t pos = 0;
+    while (pos < header.size()) {
+      size_t comma = header.find(',', pos);
+      if (comma == std::string::npos) comma = header.size();
+      std::string col = header.substr(pos, comma - pos);
+      if (col.find("DRAM") != std::string::npos) col += " [" + dram_note + "]";
+      out += col;
+      if (comma < header.size()) out += ',';
+      pos = comma + 1;
+    }
+    return out;
+  };
   if (layers.size() != results.size())
     throw std::invalid_argument("write_scalesim_reports: layers and results differ in size");
   std::filesystem::create_directories(dir);
@@ -244,8 +260,8 @@ void write_scalesim_reports(const std::filesystem::path& dir, const std::vector<
   }
   {
     std::ofstream out = open("BANDWIDTH_REPORT.csv");
-    out << "LayerID, Avg IFMAP SRAM BW, Avg FILTER SRAM BW, Avg OFMAP SRAM BW, Avg IFMAP DRAM BW, "
-           "Avg FILTER DRAM BW, Avg OFMAP DRAM BW,\n";
+    out << dram("LayerID, Avg IFMAP SRAM BW, Avg FILTER SRAM BW, Avg OFMAP SRAM BW, Avg IFMAP DRAM BW, "
+                "Avg FILTER DRAM BW, Avg OFMAP DRAM BW,") << "\n";
     for (std::size_t i = 0; i < results.size(); ++i) {
       const LayerResult& r = results[i];
       out << fmt::format("{}, {}, {}, {}, {}, {}, {},\n", i, py_float(r.avg_ifmap_sram_bw),
@@ -256,11 +272,11 @@ void write_scalesim_reports(const std::filesystem::path& dir, const std::vector<
   }
   {
     std::ofstream out = open("DETAILED_ACCESS_REPORT.csv");
-    out << "LayerID, SRAM IFMAP Start Cycle, SRAM IFMAP Stop Cycle, SRAM IFMAP Reads, SRAM Filter "
+    out << dram("LayerID, SRAM IFMAP Start Cycle, SRAM IFMAP Stop Cycle, SRAM IFMAP Reads, SRAM Filter "
            "Start Cycle, SRAM Filter Stop Cycle, SRAM Filter Reads, SRAM OFMAP Start Cycle, SRAM "
            "OFMAP Stop Cycle, SRAM OFMAP Writes, DRAM IFMAP Start Cycle, DRAM IFMAP Stop Cycle, "
            "DRAM IFMAP Reads, DRAM Filter Start Cycle, DRAM Filter Stop Cycle, DRAM Filter Reads, "
-           "DRAM OFMAP Start Cycle, DRAM OFMAP Stop Cycle, DRAM OFMAP Writes,\n";
+           "DRAM OFMAP Start Cycle, DRAM OFMAP Stop Cycle, DRAM OFMAP Writes,") << "\n";
     for (std::size_t i = 0; i < results.size(); ++i) {
       const LayerResult& r = results[i];
       out << fmt::format(

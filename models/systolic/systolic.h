@@ -229,8 +229,10 @@ ScaleSimConfig parse_scalesim_cfg(const std::filesystem::path& path);
 std::vector<Layer> parse_scalesim_topology(const std::filesystem::path& path);
 
 // Writes COMPUTE_REPORT.csv, BANDWIDTH_REPORT.csv and DETAILED_ACCESS_REPORT.csv
-// into `dir` (created if missing) in SCALE-Sim v2's column layout.
+// into `dir` (created if missing) in SCALE-Sim v2's column layout. A non-empty
+// `dram_note` marks every DRAM column header ("DRAM IFMAP Reads [NOTE]") whose
+// figures are not SCALE-Sim's (not from DramModel::scalesim_replay).
 void write_scalesim_reports(const std::filesystem::path& dir, const std::vector<Layer>& layers,
-                            const std::vector<LayerResult>& results);
+                            const std::vector<LayerResult>& results, const std::string& dram_note = "");
 
 }  // namespace tessera::systolic

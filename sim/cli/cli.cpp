@@ -20,6 +20,7 @@
 #include "core/error.h"
 #include "models/builtin.h"
 #include "sim/simulate.h"
+#include "sim/trace_export.h"
 #include "sim/tools/calibrate.h"
 #include "sim/tools/compare.h"
 #include "workloads/workloads.h"
@@ -103,6 +104,18 @@ void write_scalesim_dir(const Graph& g, const Hardware& hw, const std::string& d
     cfg.bandwidth_mode = systolic::BandwidthMode::user;
     cfg.dram_words_per_cycle = bw / (static_cast<double>(cfg.word_bytes) * cfg.clock_hz);
   }
+  // SCALE-Sim's own DRAM columns come from replaying its buffers (compute.dram_model
+  // auto or scalesim_replay), where that replay applies: CALC bandwidth, one array.
+  // Elsewhere (or with dram_model=analytic) the DRAM columns are Tessera's
+  // closed form and their headers say so.
+  const bool replay_applies = cfg.bandwidth_mode == systolic::BandwidthMode::calc && cfg.cores == 1;
+  if (array->params().text("dram_model") != "analytic" && replay_applies)
+    cfg.dram_model = systolic::DramModel::scalesim_replay;
+  std::string dram_note;
+  if (cfg.dram_model != systolic::DramModel::scalesim_replay)
+    dram_note = !replay_applies && cfg.cores != 1 ? "Tessera analytic: cores > 1"
+                : !replay_applies                 ? "Tessera analytic: USER bandwidth"
+                                                  : "Tessera analytic";
   std::vector<systolic::Layer> layers;
   std::vector<systolic::LayerResult> results;
   for (const Op& op : g.ops)
@@ -118,7 +131,7 @@ void write_scalesim_dir(const Graph& g, const Hardware& hw, const std::string& d
     throw InputError(fmt::format("--out: '{}' exists and is not a directory", dir));
   const fs::path tmp = temp_path_beside(target.string());
   try {
-    systolic::write_scalesim_reports(tmp, layers, results);
+    systolic::write_scalesim_reports(tmp, layers, results, dram_note);
   } catch (...) {
     fs::remove_all(tmp, ec);
     throw;
@@ -127,7 +140,7 @@ void write_scalesim_dir(const Graph& g, const Hardware& hw, const std::string& d
 }
 
 int cmd_run(const std::vector<std::string>& args, std::ostream& out) {
-  std::string hw_name, workload, program, engine = "analytic", format = "text", out_path;
+  std::string hw_name, workload, program, engine = "analytic", format = "text", out_path, trace_path;
   std::vector<std::string> sets;
   PrecisionOptions popt;
   po::options_description desc("tessera run options");
@@ -141,6 +154,7 @@ int cmd_run(const std::vector<std::string>& args, std::ostream& out) {
       "(repeatable; 'tessera list params' shows every path)")(
       "format", po::value(&format), "text (default) | json | csv | scalesim (SCALE-Sim CSVs into --out DIR)")(
       "out", po::value(&out_path), "write the report to this file instead of stdout")(
+      "trace", po::value(&trace_path), "also write a timeline of the run: a Chrome/Perfetto trace-event JSON file")(
       "precision", "add each op's output error vs an fp64 reference (bit-exact emulation)")(
       "samples", po::value(&popt.samples), "sampled output elements per op for --precision (default 256)")(
       "seed", po::value(&popt.seed), "seed of the operand draws for --precision (default 1)")(
@@ -165,6 +179,9 @@ int cmd_run(const std::vector<std::string>& args, std::ostream& out) {
     throw InputError("--precision: needs --workload (a program file has no operand formats per op)");
   if (format == "scalesim" && (out_path.empty() || workload.empty()))
     throw InputError("--format scalesim: needs --workload and --out DIR (the report directory)");
+  if (vm.count("trace") && trace_path.empty()) throw InputError("--trace: needs a file name (FILE.json)");
+  if (!trace_path.empty() && format == "scalesim")
+    throw InputError("--trace: not with --format scalesim (it writes SCALE-Sim's reports, not a run)");
   const RunSettings settings = resolve_sets(workload, engine, sets);
   workload = settings.workload;
   auto eng = make_engine(settings.engine);
@@ -220,7 +237,9 @@ int cmd_run(const std::vector<std::string>& args, std::ostream& out) {
                                 {"ops_backward", info["ops_backward"]},
                                 {"ops_optimizer", info["ops_optimizer"]}};
   }
-  emit(render(r, format), out_path, out);
+  const std::string report = render(r, format);
+  if (!trace_path.empty()) write_trace(r, trace_path);
+  emit(report, out_path, out);
   return 0;
 }
 

@@ -17,8 +17,19 @@ class AnalyticEngine : public Engine {
       KernelPlan plan = plan_kernel(k, hw);
       const double begin = now + plan.overhead_s;
       PipelineState st{begin, begin, begin};
-      for (const StagePlan& sp : plan.stages) advance_pipeline(st, sp.load_s, sp.compute_s, sp.repeat);
-      times.push_back({now, st.compute_done});
+      KernelTiming kt{now, 0, 0, {}};
+      for (const StagePlan& sp : plan.stages) {
+        // The first stage's start on each lane (pipeline.h), for the timeline.
+        BlockTiming bt;
+        bt.load_start_s = std::max(st.load_done, st.compute_done2);
+        bt.compute_start_s = std::max(bt.load_start_s + sp.load_s, st.compute_done);
+        advance_pipeline(st, sp.load_s, sp.compute_s, sp.repeat);
+        bt.load_end_s = st.load_done;
+        bt.compute_end_s = st.compute_done;
+        kt.blocks.push_back(bt);
+      }
+      kt.end_s = st.compute_done;
+      times.push_back(std::move(kt));
       now = st.compute_done;
       plans.push_back(std::move(plan));
     }

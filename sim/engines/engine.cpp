@@ -177,6 +177,7 @@ RunResult finish_run(const Program& p, const Hardware& hw, const std::string& en
   s.set("power.static_energy", static_w * end, "J", "static power x run time");
   s.set("power.dynamic_energy", dyn_energy, "J", "energy of the instructions executed");
   s.set("power.avg_power", r.avg_power_w, "W", "total energy / run time");
+  r.timeline = build_timeline(p, hw, plans, t);
   return r;
 }
 

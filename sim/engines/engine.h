@@ -35,10 +35,21 @@ struct KernelPlan {
 KernelPlan plan_kernel(const Kernel& k, const Hardware& hw);
 
 // Per-kernel outcome produced by an engine's timing.
+struct BlockTiming {
+  double load_start_s = 0, load_end_s = 0;         // first stage's loads issued .. last stage's done
+  double compute_start_s = 0, compute_end_s = 0;   // first stage's compute started .. last done
+};
 struct KernelTiming {
   double start_s = 0;
   double end_s = 0;
+  int stream = 0;                    // kernel slot it ran in
+  std::vector<BlockTiming> blocks;   // per block of the kernel (empty: not recorded)
 };
+
+// The run's timeline (RunResult::timeline) from the plans and timings
+// (sim/engines/timeline.cpp); finish_run calls it.
+RunTimeline build_timeline(const Program& p, const Hardware& hw, const std::vector<KernelPlan>& plans,
+                           const std::vector<KernelTiming>& t);
 
 // Builds the report from the per-kernel timings: per-op results, energy
 // (dynamic + static power x time), and every derived statistic, in one place.

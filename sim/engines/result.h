@@ -1,6 +1,8 @@
 #pragma once
 // The result of one simulation: totals, per-op results and the stats tree, as an
 // engine produces them. Renderings (text, JSON, CSV) are sim/report.h's.
+#include <cstdint>
+#include <map>
 #include <string>
 #include <vector>
 
@@ -27,6 +29,42 @@ struct OpResult {
   std::string bound;         // "compute", "memory:<level>", "overhead"
 };
 
+// When and where each kernel ran, for timelines (sim/trace_export.h). One entry
+// per kernel, in program order (the same order as RunResult::ops).
+struct TimelineBlock {
+  int64_t repeat = 0;               // stages (iterations) of the block
+  double load_start_s = 0;          // first stage's transfers issued
+  double load_end_s = 0;            // last stage's transfers done
+  double compute_start_s = 0;       // first stage's compute started
+  double compute_end_s = 0;         // last stage's compute done
+  double compute_busy_s = 0;        // repeat x the stage's compute time
+  double energy_j = 0;              // dynamic energy of the block's stages
+  std::string compute_class;        // "MMA", "VEC", "COLL", joined by '+' when mixed; "" = none
+  std::string compute_unit;         // component path of the compute phase ("compute", a link, ...)
+  struct Level {
+    double busy_s = 0;              // repeat x the stage's transfer time on the level
+    double bytes = 0;               // bytes moved
+  };
+  std::map<std::string, Level> levels;   // per memory level
+};
+
+struct TimelineKernel {
+  int device = 0;                   // index into RunTimeline::devices
+  int stream = 0;                   // engine stream (kernel slot) the kernel ran on
+  double start_s = 0, end_s = 0;
+  double overhead_s = 0;            // launch / fill before the first stage
+  double clock_hz = 0;
+  std::vector<TimelineBlock> blocks;
+};
+
+struct RunTimeline {
+  std::vector<std::string> devices;        // device names (index = TimelineKernel::device)
+  std::vector<std::string> levels;         // memory levels, innermost first (last = off-chip)
+  std::vector<std::string> cache_levels;   // of those, the caches (hit rate = 1 - next level's bytes / its bytes)
+  double static_power_w = 0;
+  std::vector<TimelineKernel> kernels;
+};
+
 struct RunResult {
   std::string hardware;
   std::string workload;
@@ -42,6 +80,7 @@ struct RunResult {
   std::vector<OpResult> ops;
   Stats stats;
   nlohmann::json extra = nlohmann::json::object();   // optional sections (precision, ...)
+  RunTimeline timeline;      // per kernel and block, for --trace
 };
 
 }  // namespace tessera

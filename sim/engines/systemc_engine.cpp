@@ -296,10 +296,17 @@ class SystemCEngine : public Engine {
       const Kernel& k = p.kernels[ki];
       const KernelPlan& plan = plans[ki];
       times[ki].start_s = seconds(sc_time_stamp());
+      times[ki].blocks.assign(k.blocks.size(), BlockTiming{});
       wait(sc_time(plan.overhead_s, SC_SEC));
       // Flatten the blocks into stages: (block index, iteration count).
       int64_t total = 0;
-      for (const auto& b : k.blocks) total += b.repeat;
+      std::vector<int64_t> first_stage;   // of each block, for the timeline
+      for (const auto& b : k.blocks) {
+        first_stage.push_back(total);
+        total += b.repeat;
+      }
+      const auto is_first = [&](int64_t i, size_t b) { return i == first_stage[b]; };
+      const auto is_last = [&](int64_t i, size_t b) { return i == first_stage[b] + k.blocks[b].repeat - 1; };
       int64_t loaded = 0, computed = 0;
       sc_event ev_loaded, ev_computed;
       auto block_of = [&](int64_t stage) {
@@ -321,7 +328,9 @@ class SystemCEngine : public Engine {
         trans.set_extension(&ext);
         for (int64_t i = 0; i < total; ++i) {
           while (computed < i - 1) wait(ev_computed);   // buffer of stage i-2 is free
-          const Block& blk = k.blocks[block_of(i)];
+          const size_t bi = block_of(i);
+          const Block& blk = k.blocks[bi];
+          if (is_first(i, bi)) times[ki].blocks[bi].load_start_s = seconds(sc_time_stamp());
           sc_time longest = SC_ZERO_TIME;
           for (const Instr& in : blk.instrs) {
             // Transfers are the instructions whose unit is a memory level.
@@ -335,6 +344,7 @@ class SystemCEngine : public Engine {
             if (delay > longest) longest = delay;
           }
           wait(longest);
+          if (is_last(i, bi)) times[ki].blocks[bi].load_end_s = seconds(sc_time_stamp());
           ++loaded;
           ev_loaded.notify(SC_ZERO_TIME);
         }
@@ -343,7 +353,10 @@ class SystemCEngine : public Engine {
       sc_process_handle comp = sc_spawn([&] {
         for (int64_t i = 0; i < total; ++i) {
           while (loaded < i + 1) wait(ev_loaded);
-          plat.units->compute(shares[ki], plan.stages[block_of(i)].compute_s);
+          const size_t bi = block_of(i);
+          if (is_first(i, bi)) times[ki].blocks[bi].compute_start_s = seconds(sc_time_stamp());
+          plat.units->compute(shares[ki], plan.stages[bi].compute_s);
+          if (is_last(i, bi)) times[ki].blocks[bi].compute_end_s = seconds(sc_time_stamp());
           ++computed;
           ev_computed.notify(SC_ZERO_TIME);
         }
@@ -353,9 +366,11 @@ class SystemCEngine : public Engine {
       times[ki].end_s = seconds(sc_time_stamp());
     };
 
-    for (auto& r : plat.runners) {
+    for (size_t ri = 0; ri < plat.runners.size(); ++ri) {
+      auto& r = plat.runners[ri];
       r->busy = false;
-      r->body = [&, runner = r.get()](size_t ki) {
+      r->body = [&, runner = r.get(), ri](size_t ki) {
+        times[ki].stream = static_cast<int>(ri);
         run_kernel(ki);
         finished[ki] = 1;
         runner->busy = false;

@@ -5,6 +5,7 @@
 #include <fmt/format.h>
 
 #include <algorithm>
+#include <cctype>
 #include <cmath>
 #include <fstream>
 #include <map>
@@ -476,10 +477,57 @@ CompareRow compare_record(const json& rec, const Hardware& hw, const std::filesy
   return row;
 }
 
+namespace {
+
+// The GPU / accelerator model a device name names: its first word of a letter
+// and 2-4 digits ("NVIDIA H100 80GB HBM3" -> "h100", "A100 80GB SXM" -> "a100",
+// "tpu-v4" -> ""), lower case; "" when there is none.
+std::string device_model(const std::string& name) {
+  std::string lower;
+  for (char c : name) lower += static_cast<char>(std::tolower(static_cast<unsigned char>(c)));
+  for (size_t i = 0; i < lower.size(); ++i) {
+    if (!std::isalpha(static_cast<unsigned char>(lower[i]))) continue;
+    if (i > 0 && std::isalnum(static_cast<unsigned char>(lower[i - 1]))) continue;   // start of a word
+    size_t j = i + 1;
+    while (j < lower.size() && std::isdigit(static_cast<unsigned char>(lower[j]))) ++j;
+    const size_t digits = j - i - 1;
+    const bool word_end = j == lower.size() || !std::isalnum(static_cast<unsigned char>(lower[j]));
+    if (digits >= 2 && digits <= 4 && word_end) return lower.substr(i, j - i);
+  }
+  return "";
+}
+
+}  // namespace
+
+std::vector<std::string> device_warnings(const std::vector<json>& records, const std::string& hw_name) {
+  // Devices the records were measured on: the info record's name, or a record's
+  // own `device` field.
+  std::vector<std::string> devices;
+  for (const json& r : records) {
+    std::string d;
+    if (r.value("section", std::string()) == "info" && r.contains("name") && r["name"].is_string())
+      d = r["name"].get<std::string>();
+    else if (r.contains("device") && r["device"].is_string())
+      d = r["device"].get<std::string>();
+    if (!d.empty() && std::find(devices.begin(), devices.end(), d) == devices.end()) devices.push_back(d);
+  }
+  const std::string hw_model = device_model(hw_name);
+  std::vector<std::string> out;
+  for (const auto& d : devices) {
+    const std::string m = device_model(d);
+    if (!m.empty() && m == hw_model) continue;
+    out.push_back(fmt::format("the records were measured on '{}' but --hw is '{}'{}: the errors compare "
+                              "different devices",
+                              d, hw_name, m.empty() || hw_model.empty() ? "" : " (" + m + " vs " + hw_model + ")"));
+  }
+  return out;
+}
+
 json compare_records(const std::vector<json>& records, const Hardware& hw,
                      const std::filesystem::path& reference_dir) {
   json out;
   out["hardware"] = hw.name;
+  if (const auto w = device_warnings(records, hw.name); !w.empty()) out["warnings"] = w;
   json rows = json::array();
   struct Acc {
     int count = 0, skipped = 0;
@@ -530,13 +578,35 @@ int run_compare(const std::string& hw_name, const std::vector<std::string>& sets
   if (format != "text" && format != "json")
     throw InputError(fmt::format("--format '{}': accepted: text, json", format));
   const auto hw = load_hardware(hw_name, sets);
-  const json result = compare_records(read_jsonl(measured_path), *hw,
-                                      std::filesystem::path(measured_path).parent_path());
+  std::error_code ec;
+  if (std::filesystem::is_directory(measured_path, ec))
+    throw InputError(fmt::format("--measured '{}': is a directory; expected a JSONL file (one record a line)",
+                                 measured_path));
+  const std::vector<json> records = read_jsonl(measured_path);
+  if (records.empty())
+    throw InputError(fmt::format("--measured '{}': no records (the file is empty); expected one JSON object "
+                                 "a line, e.g. {{\"section\": \"gemm\", \"M\": 4096, ...}}",
+                                 measured_path));
+  const json result = compare_records(records, *hw, std::filesystem::path(measured_path).parent_path());
   if (format == "json") {
     out << result.dump(1) << "\n";
     return 0;
   }
   out << fmt::format("compare: {} against {}\n", hw->name, measured_path);
+  if (result.contains("warnings"))
+    for (const auto& w : result["warnings"]) out << "warning: " << w.get<std::string>() << "\n";
+  // One line per section first; the records and the per-group table follow.
+  for (auto it = result["sections"].begin(); it != result["sections"].end(); ++it) {
+    const json& s = it.value();
+    if (s["count"].get<int>() == 0) {
+      out << fmt::format("{:<10} {} records skipped\n", it.key(), s["skipped"].get<int>());
+      continue;
+    }
+    out << fmt::format("{:<10} {} records, MAPE {:.1f}%, worst {:.1f}%{}\n", it.key(), s["count"].get<int>(),
+                       100.0 * s["mape"].get<double>(), 100.0 * s["worst_error"].get<double>(),
+                       s["skipped"].get<int>() ? fmt::format(", {} skipped", s["skipped"].get<int>()) : "");
+  }
+  out << "\n";
   for (const json& r : result["records"]) {
     const std::string sec = r.value("section", std::string("?"));
     if (r.contains("skipped")) {

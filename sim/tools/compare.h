@@ -47,7 +47,14 @@ std::vector<nlohmann::json> read_jsonl(const std::string& path);
 nlohmann::json compare_records(const std::vector<nlohmann::json>& records, const Hardware& hw,
                                const std::filesystem::path& reference_dir = {});
 
-// CLI entry: returns the exit code; bad input throws InputError.
+// Warnings for records measured on another device than `hw_name`: the devices
+// named by an `info` record's `name` or a record's `device` field, compared by
+// their model ("NVIDIA H100 80GB HBM3" -> h100, "h100-sxm" -> h100). compare_records
+// puts them under "warnings" (absent when there are none).
+std::vector<std::string> device_warnings(const std::vector<nlohmann::json>& records, const std::string& hw_name);
+
+// CLI entry: returns the exit code; an empty, unreadable or malformed file (or
+// any other bad input) throws InputError.
 int run_compare(const std::string& hw, const std::vector<std::string>& sets,
                 const std::string& measured_path, const std::string& format, std::ostream& out);
 

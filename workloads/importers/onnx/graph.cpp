@@ -1,176 +1,154 @@
-// ONNX wire decoding. The model is decoded straight from the protobuf wire format
-// with the field numbers of onnx.proto (Debian's libonnx-dev ships it as
-// /usr/include/onnx/onnx.proto): ModelProto.graph = 7, opset_import = 8;
-// GraphProto.node = 1, initializer = 5, input = 11, output = 12, value_info = 13;
-// NodeProto.input = 1, output = 2, name = 3, op_type = 4, attribute = 5,
-// domain = 7; AttributeProto.name = 1, f = 2, i = 3, s = 4, t = 5, floats = 7,
-// ints = 8, type = 20; TensorProto.dims = 1, data_type = 2, int32_data = 5,
-// int64_data = 7, name = 8, raw_data = 9; ValueInfoProto.name = 1, type = 2;
-// TypeProto.tensor_type = 1; TypeProto.Tensor.elem_type = 1, shape = 2;
-// TensorShapeProto.dim = 1; Dimension.dim_value = 1, dim_param = 2.
-// (libonnx's generated C++ classes need libprotobuf's headers, which are not
-// among the project's dependencies; the wire format is stable and small.)
+// ONNX models through ONNX's own library: the bytes are parsed into an
+// onnx::ModelProto (libonnx-dev's generated protobuf classes, libprotobuf-dev),
+// ONNX's shape inference fills in every intermediate tensor it can, and the
+// graph is copied into the importer's view (graph.h). The default-domain opset
+// is checked against what this ONNX library knows and against each node's
+// operator (an operator not defined at the model's opset is an error).
 #include "workloads/importers/onnx/graph.h"
 
 #include <fmt/format.h>
+#include <google/protobuf/io/coded_stream.h>
+#include <google/protobuf/wire_format_lite.h>
+#include <onnx/defs/schema.h>
+#include <onnx/onnx_pb.h>
+#include <onnx/shape_inference/implementation.h>
 
+#include <climits>
 #include <cstring>
 
 #include "core/error.h"
-#include "workloads/importers/protobuf_wire.h"
 
 namespace tessera::onnx {
 namespace {
 
-using importers::WireReader;
-using importers::WireType;
+namespace pb = google::protobuf;
 
-std::string str(std::string_view v) { return std::string(v); }
-
-OnnxTensor parse_tensor(WireReader r) {
-  OnnxTensor t;
-  uint32_t f;
-  WireType w;
-  while (r.next(f, w)) {
-    switch (f) {
-      case 1: r.repeated_int64(w, t.dims); break;
-      case 2: t.data_type = static_cast<int32_t>(r.int64(w)); break;
-      case 5: case 7: r.repeated_int64(w, t.ints); break;
-      case 8: t.name = str(r.bytes()); break;
-      case 9: t.raw = r.bytes(); break;
-      default: r.skip(w);
+// Where the top level of a ModelProto that libprotobuf refused goes wrong, for
+// the error message: the first field whose length runs past the end or whose
+// tag is invalid, read with protobuf's own CodedInputStream.
+std::string where_malformed(std::string_view bytes) {
+  pb::io::CodedInputStream in(reinterpret_cast<const uint8_t*>(bytes.data()), static_cast<int>(bytes.size()));
+  while (true) {
+    const int at = in.CurrentPosition();
+    const uint32_t tag = in.ReadTag();
+    if (tag == 0) return at < static_cast<int>(bytes.size()) ? fmt::format(" at byte {}: invalid field tag", at) : "";
+    using W = pb::internal::WireFormatLite;
+    if (W::GetTagWireType(tag) == W::WIRETYPE_LENGTH_DELIMITED) {
+      const int len_at = in.CurrentPosition();
+      uint32_t len = 0;
+      if (!in.ReadVarint32(&len)) return fmt::format(" at byte {}: truncated length", len_at);
+      // The byte where the field's contents would start.
+      if (static_cast<int64_t>(in.CurrentPosition()) + len > static_cast<int64_t>(bytes.size()))
+        return fmt::format(" at byte {}: length {} runs past the end", in.CurrentPosition(), len);
+      if (!in.Skip(static_cast<int>(len))) return fmt::format(" at byte {}: truncated", len_at);
+    } else if (!W::SkipField(&in, tag)) {
+      return fmt::format(" at byte {}: malformed field", at);
     }
   }
-  return t;
 }
 
-WireReader sub(WireReader& r, std::string_view source, std::string_view what) {
-  size_t off = 0;
-  const std::string_view b = r.bytes(&off);
-  return WireReader(b, source, what, off);
+OnnxTensor tensor_of(const ::onnx::TensorProto& t) {
+  OnnxTensor o;
+  o.name = t.name();
+  o.dims.assign(t.dims().begin(), t.dims().end());
+  o.data_type = t.data_type();
+  o.raw = t.raw_data();
+  o.ints.assign(t.int64_data().begin(), t.int64_data().end());
+  o.ints.insert(o.ints.end(), t.int32_data().begin(), t.int32_data().end());
+  return o;
 }
 
-OnnxAttr parse_attr(WireReader r, std::string_view source) {
-  OnnxAttr a;
-  uint32_t f;
-  WireType w;
-  while (r.next(f, w)) {
-    switch (f) {
-      case 1: a.name = str(r.bytes()); break;
-      case 2:
-        if (w != WireType::fixed32) r.fail("attribute float with a non-32-bit wire type");
-        {
-          const uint32_t bits = r.fixed32();
-          std::memcpy(&a.f, &bits, 4);
-        }
-        break;
-      case 3: a.i = r.int64(w); break;
-      case 4: a.s = str(r.bytes()); break;
-      case 5: a.has_t = true; a.t = parse_tensor(sub(r, source, "AttributeProto.t")); break;
-      case 8: r.repeated_int64(w, a.ints); break;
-      case 20: a.type = r.int64(w); break;
-      default: r.skip(w);
-    }
-  }
-  return a;
-}
-
-OnnxNode parse_node(WireReader r, std::string_view source) {
-  OnnxNode n;
-  uint32_t f;
-  WireType w;
-  while (r.next(f, w)) {
-    switch (f) {
-      case 1: n.inputs.push_back(str(r.bytes())); break;
-      case 2: n.outputs.push_back(str(r.bytes())); break;
-      case 3: n.name = str(r.bytes()); break;
-      case 4: n.op_type = str(r.bytes()); break;
-      case 5: n.attrs.push_back(parse_attr(sub(r, source, "AttributeProto"), source)); break;
-      case 7: n.domain = str(r.bytes()); break;
-      default: r.skip(w);
-    }
-  }
-  return n;
-}
-
-OnnxValueInfo parse_value_info(WireReader r, std::string_view source) {
-  OnnxValueInfo v;
-  uint32_t f;
-  WireType w;
-  while (r.next(f, w)) {
-    if (f == 1) {
-      v.name = str(r.bytes());
-    } else if (f == 2) {
-      WireReader type = sub(r, source, "TypeProto");
-      while (type.next(f, w)) {
-        if (f != 1) { type.skip(w); continue; }
-        WireReader tensor = sub(type, source, "TypeProto.Tensor");
-        while (tensor.next(f, w)) {
-          if (f == 1) {
-            v.elem_type = static_cast<int32_t>(tensor.int64(w));
-          } else if (f == 2) {
-            v.has_shape = true;
-            WireReader shape = sub(tensor, source, "TensorShapeProto");
-            while (shape.next(f, w)) {
-              if (f != 1) { shape.skip(w); continue; }
-              WireReader dim = sub(shape, source, "TensorShapeProto.Dimension");
-              int64_t value = -1;
-              while (dim.next(f, w)) {
-                if (f == 1) value = dim.int64(w);
-                else dim.skip(w);
-              }
-              v.dims.push_back(value > 0 ? value : -1);
-            }
-          } else {
-            tensor.skip(w);
-          }
-        }
-      }
-    } else {
-      r.skip(w);
-    }
-  }
-  return v;
+OnnxValueInfo value_info_of(const ::onnx::ValueInfoProto& v) {
+  OnnxValueInfo o;
+  o.name = v.name();
+  if (!v.type().has_tensor_type()) return o;
+  const auto& tt = v.type().tensor_type();
+  o.elem_type = tt.elem_type();
+  if (!tt.has_shape()) return o;
+  o.has_shape = true;
+  for (const auto& d : tt.shape().dim()) o.dims.push_back(d.has_dim_value() && d.dim_value() > 0 ? d.dim_value() : -1);
+  return o;
 }
 
 }  // namespace
 
+int64_t newest_onnx_opset() {
+  return ::onnx::OpSchemaRegistry::DomainToVersionRange::Instance().Map().at(::onnx::ONNX_DOMAIN).second;
+}
+
 OnnxGraph parse_model(std::string_view bytes, std::string_view source) {
+  if (bytes.size() > static_cast<size_t>(INT_MAX))
+    throw InputError(fmt::format("{}: {} bytes; ONNX models over 2 GiB (external data) are not supported", source,
+                                 bytes.size()));
+  ::onnx::ModelProto model;
+  if (!model.ParseFromArray(bytes.data(), static_cast<int>(bytes.size())))
+    throw InputError(fmt::format("{}: malformed ONNX protobuf (ModelProto){}", source, where_malformed(bytes)));
+  if (!model.has_graph())
+    throw InputError(fmt::format("{}: not an ONNX model: no graph (ModelProto field 7) found", source));
+
   OnnxGraph g;
-  WireReader model(bytes, source, "ModelProto", 0);
-  uint32_t f;
-  WireType w;
-  bool has_graph = false;
-  while (model.next(f, w)) {
-    if (f == 8) {
-      WireReader opset = sub(model, source, "OperatorSetIdProto");
-      std::string domain;
-      int64_t version = 0;
-      while (opset.next(f, w)) {
-        if (f == 1) domain = str(opset.bytes());
-        else if (f == 2) version = opset.int64(w);
-        else opset.skip(w);
-      }
-      if (domain.empty() || domain == "ai.onnx") g.opset = version;
-    } else if (f == 7) {
-      if (w != WireType::bytes) model.fail("graph field is not length-delimited");
-      has_graph = true;
-      WireReader graph = sub(model, source, "GraphProto");
-      while (graph.next(f, w)) {
-        switch (f) {
-          case 1: g.nodes.push_back(parse_node(sub(graph, source, "NodeProto"), source)); break;
-          case 5: g.initializers.push_back(parse_tensor(sub(graph, source, "TensorProto"))); break;
-          case 11: g.inputs.push_back(parse_value_info(sub(graph, source, "ValueInfoProto"), source)); break;
-          default: graph.skip(w);
-        }
-      }
-    } else {
-      model.skip(w);
-    }
+  for (const auto& op : model.opset_import())
+    if (op.domain().empty() || op.domain() == "ai.onnx") g.opset = op.version();
+  // An opset newer than this ONNX library's is accepted: its operators that the
+  // library knows are checked at their newest version here, the newer ones
+  // (Gelu, opset 20) by the importer's own rules, and shape inference skips them.
+  if (g.opset != 0 && g.opset < kOldestOnnxOpset)
+    throw InputError(fmt::format("{}: opset {} is older than {}, the oldest the importer accepts; convert the "
+                                 "model with onnx.version_converter",
+                                 source, g.opset, kOldestOnnxOpset));
+
+  // ONNX's shape inference: node-level failures leave a tensor's shape unknown
+  // (the importer's own checks then name the node); only a model that cannot be
+  // inferred at all is an error here. It runs where the model states an opset
+  // this library knows (ONNX 1.12's inference crashes on a newer opset).
+  if (g.opset >= kOldestOnnxOpset && g.opset <= newest_onnx_opset()) try {
+    ::onnx::ShapeInferenceOptions options(/*check_type=*/false, /*error_mode=*/0, /*data_propagation=*/true);
+    ::onnx::shape_inference::InferShapes(model, ::onnx::OpSchemaRegistry::Instance(), options);
+  } catch (const std::exception& e) {
+    throw InputError(fmt::format("{}: ONNX shape inference failed: {}", source, e.what()));
   }
-  if (!has_graph)
-    throw InputError(fmt::format("{}: not an ONNX model: no graph (ModelProto field 7) found",
-                                 source));
+
+  const ::onnx::GraphProto& graph = model.graph();
+  for (const auto& n : graph.node()) {
+    OnnxNode node;
+    node.inputs.assign(n.input().begin(), n.input().end());
+    node.outputs.assign(n.output().begin(), n.output().end());
+    node.name = n.name();
+    node.op_type = n.op_type();
+    node.domain = n.domain();
+    for (const auto& a : n.attribute()) {
+      OnnxAttr attr;
+      attr.name = a.name();
+      attr.type = a.type();
+      attr.f = a.f();
+      attr.i = a.i();
+      attr.s = a.s();
+      attr.ints.assign(a.ints().begin(), a.ints().end());
+      attr.has_t = a.has_t();
+      if (a.has_t()) attr.t = tensor_of(a.t());
+      node.attrs.push_back(std::move(attr));
+    }
+    // The operator must exist at the model's opset (when one is given).
+    const bool default_domain = n.domain().empty() || n.domain() == "ai.onnx";
+    node.schema_known = !default_domain || g.opset == 0 ||
+                        ::onnx::OpSchemaRegistry::Schema(n.op_type(), static_cast<int>(g.opset), ::onnx::ONNX_DOMAIN) ||
+                        !::onnx::OpSchemaRegistry::Schema(n.op_type(), ::onnx::ONNX_DOMAIN);
+    g.nodes.push_back(std::move(node));
+  }
+  for (const auto& t : graph.initializer()) g.initializers.push_back(tensor_of(t));
+  for (const auto& v : graph.input()) g.inputs.push_back(value_info_of(v));
+  for (const auto& v : graph.value_info()) {
+    OnnxValueInfo info = value_info_of(v);
+    bool is_static = info.has_shape;
+    for (int64_t d : info.dims) is_static = is_static && d > 0;
+    if (is_static) g.inferred[info.name] = info.dims;
+  }
+  for (const auto& v : graph.output()) {
+    OnnxValueInfo info = value_info_of(v);
+    bool is_static = info.has_shape;
+    for (int64_t d : info.dims) is_static = is_static && d > 0;
+    if (is_static) g.inferred[info.name] = info.dims;
+  }
   return g;
 }
 

@@ -1,8 +1,9 @@
 #pragma once
 // ONNX model as the importer reads it: the nodes, initializers and graph inputs
-// of a ModelProto's graph, decoded from the protobuf wire format
-// (onnx/graph.cpp states the field numbers), and the format of ONNX element types.
+// of a ModelProto's graph, parsed by ONNX's library (onnx/graph.cpp), the static
+// shapes ONNX's shape inference found, and the format of ONNX element types.
 #include <cstdint>
+#include <map>
 #include <optional>
 #include <string>
 #include <string_view>
@@ -16,7 +17,7 @@ struct OnnxTensor {
   std::string name;
   std::vector<int64_t> dims;
   int32_t data_type = 0;
-  std::string_view raw;
+  std::string raw;
   std::vector<int64_t> ints;  // int32_data / int64_data
 };
 
@@ -35,6 +36,7 @@ struct OnnxNode {
   std::vector<std::string> inputs, outputs;
   std::string name, op_type, domain;
   std::vector<OnnxAttr> attrs;
+  bool schema_known = true;   // false: the operator is not defined at the model's opset
 
   const OnnxAttr* attr(std::string_view n) const {
     for (const auto& a : attrs)
@@ -59,11 +61,24 @@ struct OnnxGraph {
   std::vector<OnnxTensor> initializers;
   std::vector<OnnxValueInfo> inputs;
   int64_t opset = 0;  // default-domain opset version (0: not given)
+  // Static shapes ONNX's shape inference gave intermediate tensors and outputs.
+  std::map<std::string, std::vector<int64_t>> inferred;
 };
 
-// Decodes a ModelProto; throws InputError naming `source` when the bytes are not
-// an ONNX model (malformed protobuf, or no graph). Strings in the result view
-// `bytes`, which must outlive it.
+// The oldest default-domain opset the importer accepts (opset 7: the broadcasting
+// rules of today's Add/Mul and Gemm; older models convert with
+// onnx.version_converter).
+inline constexpr int64_t kOldestOnnxOpset = 7;
+// The newest default-domain opset this build's ONNX library knows.
+int64_t newest_onnx_opset();
+
+// Parses a ModelProto with ONNX's library and runs ONNX's shape inference; throws
+// InputError naming `source` when the bytes are not an ONNX model (malformed
+// protobuf, or no graph) or the opset is older than kOldestOnnxOpset. A node whose
+// operator this library defines, but not at the model's opset, is marked
+// (OnnxNode::schema_known) and refused by the importer. Opsets newer than
+// newest_onnx_opset() import: operators the library does not know yet are
+// checked by the importer alone.
 OnnxGraph parse_model(std::string_view bytes, std::string_view source);
 
 // ONNX TensorProto.DataType -> format (nullopt: no Tessera format).

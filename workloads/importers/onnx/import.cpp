@@ -80,6 +80,9 @@ void OnnxImporter::node(const OnnxNode& n, size_t index) {
   m_name = node_name(n, index);
   const auto rule = op_table().find(n.op_type);
   if (rule == op_table().end()) fail("operator is not handled");  // unreachable: check_supported() listed it
+  if (!n.schema_known)
+    fail(fmt::format("operator {} is not defined at opset {}, the model's (ONNX's operator sets 1..{})", n.op_type,
+                     m_model.opset, newest_onnx_opset()));
   // Constant folding: a node whose inputs are all constants launches nothing.
   m_folding = rule->second.folds;
   if (!m_folding) {

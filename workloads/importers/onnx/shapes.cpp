@@ -49,6 +49,17 @@ std::vector<int> OnnxImporter::deps_of_inputs() const {
 
 void OnnxImporter::set_out(Value v, size_t idx) {
   if (idx >= m_node->outputs.size()) return;
+  // ONNX's shape inference is the reference where it found a static shape.
+  if (const auto it = m_model.inferred.find(m_node->outputs[idx]); it != m_model.inferred.end() &&
+                                                                      it->second != v.shape) {
+    const auto dims = [](const std::vector<int64_t>& s) {
+      std::string out;
+      for (int64_t d : s) out += fmt::format("{}{}", out.empty() ? "" : ", ", d);
+      return "[" + out + "]";
+    };
+    fail(fmt::format("output '{}' has shape {} here but {} by ONNX shape inference", m_node->outputs[idx],
+                     dims(v.shape), dims(it->second)));
+  }
   v.is_const = m_folding;
   if (m_folding) v.producer = -1;
   m_values[m_node->outputs[idx]] = std::move(v);

@@ -1,0 +1,127 @@
+#!/usr/bin/python3
+"""The Python scripts users run: they start under /usr/bin/python3 whatever
+`python3` is first on PATH, fail with one line naming a missing module, and
+scripts/trace_pytorch.py's traces of torchvision's resnet18 and a small
+transformer run through `tessera run`.
+
+    test_scripts.py --tessera BIN plot       # plot_compare.py on a compare JSON
+    test_scripts.py --tessera BIN missing    # the one-line message for a missing module
+    test_scripts.py --tessera BIN pytorch    # trace_pytorch.py -> tessera run (exit 77 = skipped: no torch)
+"""
+import argparse
+import collections
+import json
+import os
+import shutil
+import subprocess
+import sys
+import tempfile
+
+ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
+SCRIPTS = os.path.join(ROOT, "scripts")
+SKIP = 77
+
+
+def run(cmd, **kw):
+    return subprocess.run(cmd, capture_output=True, text=True, **kw)
+
+
+def fail(msg):
+    print("FAIL:", msg)
+    sys.exit(1)
+
+
+def plot(tessera, tmp):
+    cmp = os.path.join(tmp, "cmp.json")
+    r = run([tessera, "compare", "--hw", "h100-sxm", "--measured",
+             os.path.join(ROOT, "tests/gpu/data/h100_attention_fwd_fa3_paper.jsonl"), "--format", "json",
+             "--out", cmp])
+    if r.returncode != 0:
+        fail(f"compare: rc {r.returncode}: {r.stderr}")
+    png = os.path.join(tmp, "cmp.png")
+    # Through the script's own #! line (/usr/bin/python3) and through whatever
+    # python3 comes first on PATH (a pyenv or venv interpreter without matplotlib
+    # hands over to /usr/bin/python3).
+    for cmd in ([os.path.join(SCRIPTS, "plot_compare.py")], [shutil.which("python3") or "/usr/bin/python3",
+                                                             os.path.join(SCRIPTS, "plot_compare.py")]):
+        if os.path.exists(png):
+            os.remove(png)
+        r = run(cmd + [cmp, "--out", png])
+        if r.returncode != 0 or not os.path.getsize(png):
+            fail(f"{' '.join(cmd)}: rc {r.returncode}: {r.stderr}")
+        with open(png, "rb") as f:
+            if f.read(8) != b"\x89PNG\r\n\x1a\n":
+                fail("plot_compare.py did not write a PNG")
+    print("plot_compare.py: PNG written under", cmd[0])
+
+
+def missing(tessera, tmp):
+    # -S leaves the site packages off the path: /usr/bin/python3 itself lacks
+    # matplotlib then, so the script can only say so, in one line, exit 1.
+    r = run(["/usr/bin/python3", "-S", os.path.join(SCRIPTS, "plot_compare.py"), "x.json"])
+    lines = r.stderr.strip().splitlines()
+    want = "plot_compare.py: Python module matplotlib not found for /usr/bin/python3; install Debian's " \
+           "python3-matplotlib (scripts/setup-deps.sh) or run with an interpreter that has matplotlib"
+    if r.returncode != 1 or lines != [want]:
+        fail(f"expected rc 1 and the line {want!r}; got rc {r.returncode}, stderr {r.stderr!r}")
+    r = run(["/usr/bin/python3", "-S", os.path.join(SCRIPTS, "trace_pytorch.py"), "--model", "m:f", "-o", "x"])
+    lines = r.stderr.strip().splitlines()
+    if r.returncode != 1 or len(lines) != 1 or "Python module torch not found" not in lines[0]:
+        fail(f"trace_pytorch.py without torch: rc {r.returncode}, stderr {r.stderr!r}")
+    print("missing modules: one line each")
+
+
+def pytorch(tessera, tmp):
+    probe = run(["/usr/bin/python3", "-c", "import torch, torchvision"])
+    if probe.returncode != 0:
+        print("SKIPPED: /usr/bin/python3 has no torch + torchvision (Debian: python3-torch python3-torchvision): "
+              + probe.stderr.strip().splitlines()[-1])
+        sys.exit(SKIP)
+    env = dict(os.environ, PYTHONPATH=os.path.join(ROOT, "tests/use/data"))
+    cases = [
+        # resnet18 at 64x64: the stem conv, 16 block convs and 3 downsample convs
+        # = 20 conv2d, each followed by a batchnorm (20); relu after the stem and
+        # twice per basic block (1 + 2 x 8 = 17); 8 residual adds; the max pool,
+        # the global average pool and the classifier (1 matmul): 68 ops.
+        ("resnet18", ["--model", "torchvision.models:resnet18", "--input", "1x3x64x64"],
+         {"conv2d": 20, "batchnorm": 20, "relu": 17, "add": 8, "maxpool": 1, "avgpool": 1, "matmul": 1}),
+        # 2 encoder layers: per layer the fused q/k/v projection, two batched
+        # products, the output projection and two feed-forward products (6) and
+        # the final head: 2 x 6 + 1 = 13 matmuls; 2 softmaxes, 4 layer norms.
+        ("transformer", ["--model", "small_transformer:build", "--input", "2x16x64"],
+         {"matmul": 13, "softmax": 2, "layernorm": 4, "relu": 2}),
+    ]
+    for name, args, want in cases:
+        out = os.path.join(tmp, name + ".json")
+        r = run([os.path.join(SCRIPTS, "trace_pytorch.py")] + args + ["-o", out], env=env, cwd=tmp)
+        if r.returncode != 0:
+            fail(f"trace_pytorch.py {name}: rc {r.returncode}: {r.stderr}")
+        with open(out) as f:
+            trace = json.load(f)
+        kinds = collections.Counter(op["kind"] for op in trace["ops"])
+        for k, n in want.items():
+            if kinds[k] != n:
+                fail(f"{name}: {n} ops of kind {k} expected, got {kinds[k]} ({dict(kinds)})")
+        unmapped = [op["meta"]["aten"] for op in trace["ops"] if op["meta"].get("unmapped")]
+        if unmapped:
+            fail(f"{name}: operators without a Tessera kind: {unmapped}")
+        r = run([tessera, "run", "--hw", "h100-sxm", "--workload", out, "--format", "json"])
+        if r.returncode != 0:
+            fail(f"tessera run {name}: rc {r.returncode}: {r.stderr}")
+        rep = json.loads(r.stdout)
+        if len(rep["ops"]) != len(trace["ops"]) or not rep["time_s"] > 0:
+            fail(f"tessera run {name}: {len(rep['ops'])} ops for {len(trace['ops'])}, time {rep['time_s']}")
+        print(f"{name}: {len(trace['ops'])} ops traced, tessera run: {rep['time_s'] * 1e6:.1f} us on h100-sxm")
+
+
+def main():
+    ap = argparse.ArgumentParser()
+    ap.add_argument("--tessera", required=True)
+    ap.add_argument("what", choices=["plot", "missing", "pytorch"])
+    a = ap.parse_args()
+    with tempfile.TemporaryDirectory() as tmp:
+        {"plot": plot, "missing": missing, "pytorch": pytorch}[a.what](os.path.abspath(a.tessera), tmp)
+
+
+if __name__ == "__main__":
+    main()
