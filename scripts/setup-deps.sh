@@ -5,7 +5,8 @@ set -euo pipefail
 pkgs=(build-essential cmake pkg-config
       libsystemc-dev verilator libfmt-dev libboost-program-options-dev
       catch2 libyaml-cpp-dev nlohmann-json3-dev
-      libonnx-dev python3-onnx python3-numpy python3-matplotlib)
+      libonnx-dev python3-onnx python3-numpy python3-matplotlib
+      libsqlite3-dev libopenmpi-dev openmpi-bin)
 missing=()
 for p in "${pkgs[@]}"; do
   dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing+=("$p")
