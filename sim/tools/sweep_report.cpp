@@ -90,7 +90,7 @@ nlohmann::json json_of(const SweepCell& c) {
 }  // namespace
 
 bool sweep_metric_minimised(const std::string& m) {
-  return !(m == "utilization" || m == "tops_per_w" || m == "perf_per_mm2" || m == "flops");
+  return !(m == "utilization" || m == "tops_per_w" || m == "perf_per_mm2" || m == "flops" || m == "peak_flops");
 }
 
 void sweep_report(const std::string& db, const SweepReportOptions& o, std::ostream& out) {

@@ -3,8 +3,8 @@
 // 2 or 3 metrics, and CSV / JSON export of every column of the selected rows.
 //
 // Directions: time_s, energy_j, avg_power_w, area_mm2, cycles and
-// precision.rel_err are minimised; utilization, tops_per_w, perf_per_mm2 and
-// flops maximised. A point is on the front when no other point is at least as
+// precision.rel_err, dram_bytes are minimised; utilization, tops_per_w,
+// perf_per_mm2, flops and peak_flops maximised. A point is on the front when no other point is at least as
 // good in every metric and better in one (points with a NULL metric or an error
 // are left out of the front).
 #include <iosfwd>

@@ -155,6 +155,12 @@ SweepRow PointEvaluator::evaluate(const SweepPoint& p, Worker& w) const {
       else if (m == "perf_per_mm2") { if (area > 0) c = achieved / 1e12 / area; }
       else if (m == "flops") c = r.flops;
       else if (m == "cycles") c = r.cycles;
+      else if (m == "peak_flops") c = r.peak_flops;
+      else if (m == "dram_bytes") {
+        const auto& all = r.stats.all();
+        auto it = all.find("memory." + hw->memories().back().first + ".bytes");
+        if (it != all.end()) c = it->second.value;
+      }
       else if (m == "precision.rel_err") {
         // Keyed by everything the precision report reads: the workload and each
         // op's operand format and accumulation path on this hardware.

@@ -116,15 +116,15 @@ std::vector<std::string> range_values(const Ctx& c, const YAML::Node& n, const s
 }  // namespace
 
 const std::vector<std::string>& sweep_metric_names() {
-  static const std::vector<std::string> m = {"time_s",     "energy_j",     "avg_power_w",       "utilization",
-                                             "tops_per_w", "area_mm2",     "perf_per_mm2",      "flops",
-                                             "cycles",     "precision.rel_err"};
+  static const std::vector<std::string> m = {"time_s",     "energy_j",   "avg_power_w", "utilization",
+                                             "tops_per_w", "area_mm2",   "perf_per_mm2", "flops",
+                                             "peak_flops", "dram_bytes", "cycles",      "precision.rel_err"};
   return m;
 }
 
 const std::vector<std::string>& sweep_default_metrics() {
-  static const std::vector<std::string> m = {"time_s",     "energy_j", "avg_power_w", "utilization",
-                                             "tops_per_w", "area_mm2", "perf_per_mm2"};
+  static const std::vector<std::string> m = {"time_s",       "energy_j", "avg_power_w", "utilization", "tops_per_w",
+                                             "area_mm2",     "perf_per_mm2", "flops", "peak_flops", "dram_bytes"};
   return m;
 }
 
