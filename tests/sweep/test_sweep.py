@@ -261,6 +261,17 @@ def case_shards_merge():
     merged = os.path.join(TMP, "merged.db")
     run("sweep", "merge", merged, *shards)
     check(rows(merged) == rows(single), "3 shards merged differ from the single run")
+    # The Slurm job-array script, as Slurm would start its three tasks.
+    script = os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "..", "scripts", "sweep.sbatch")
+    prefix = os.path.join(TMP, "slurm")
+    for i in range(1, 4):   # --array=1-3
+        env = dict(os.environ, SLURM_ARRAY_TASK_ID=str(i), SLURM_ARRAY_TASK_MIN="1", SLURM_ARRAY_TASK_COUNT="3",
+                   TESSERA=ARGS.tessera, SWEEP_JOBS="1")
+        p = subprocess.run(["bash", script, spec, prefix], env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
+                           text=True)
+        check(p.returncode == 0 and f"in shard {i - 1}/3" in p.stdout, f"sweep.sbatch task {i}: {p.stdout}{p.stderr}")
+    run("sweep", "merge", prefix + ".db", *(f"{prefix}.shard{i}.db" for i in range(3)))
+    check(rows(prefix + ".db") == rows(single), "sweep.sbatch shards merged differ from the single run")
     other = os.path.join(TMP, "other.db")
     run("sweep", write("other.yaml", BASE_SPEC.replace("[os, ws, is]", "[os]")), "--out", other, "-q")
     p = run("sweep", "merge", os.path.join(TMP, "bad.db"), shards[0], other, expect=2)
