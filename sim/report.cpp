@@ -5,6 +5,7 @@
 
 #include <algorithm>
 #include <cmath>
+#include <map>
 
 #include "core/units.h"
 
@@ -145,13 +146,49 @@ std::string csv_escape(const std::string& s) {
 }  // namespace
 
 void write_csv_report(std::ostream& os, const RunResult& r) {
-  fmt::print(os, "name,kind,start_s,time_s,compute_s,memory_s,overhead_s,energy_j,flops,bytes,clock_hz,bound,mapping\n");
-  for (const auto& o : r.ops)
-    fmt::print(os, "{},{},{:.9g},{:.9g},{:.9g},{:.9g},{:.9g},{:.9g},{:.9g},{:.9g},{:.6g},{},{}\n",
+  // With --precision, each op's precision figures (its accumulation path,
+  // normwise relative error, largest absolute error, SNR) follow, matched by op
+  // name; the TOTAL row carries the FLOP-weighted RMS relative error.
+  const bool prec = r.extra.contains("precision");
+  // Matched by position when there is one precision entry per op (the report's
+  // op names carry a '#index' suffix), else by name.
+  std::map<std::string, const nlohmann::json*> by_name;
+  std::vector<const nlohmann::json*> by_index;
+  if (prec) {
+    for (const auto& o : r.extra["precision"]["ops"]) {
+      by_name.emplace(o["name"].get<std::string>(), &o);
+      by_index.push_back(&o);
+    }
+    if (by_index.size() != r.ops.size()) by_index.clear();
+  }
+  fmt::print(os, "name,kind,start_s,time_s,compute_s,memory_s,overhead_s,energy_j,flops,bytes,clock_hz,bound,mapping{}\n",
+             prec ? ",precision_path,normwise_rel_err,max_abs_err,snr_db" : "");
+  for (const auto& o : r.ops) {
+    fmt::print(os, "{},{},{:.9g},{:.9g},{:.9g},{:.9g},{:.9g},{:.9g},{:.9g},{:.9g},{:.6g},{},{}",
                csv_escape(o.name), o.kind, o.start_s, o.time_s, o.compute_s, o.memory_s,
                o.overhead_s, o.energy_j, o.flops, o.bytes, o.clock_hz, csv_escape(o.bound),
                csv_escape(o.mapping));
-  fmt::print(os, "TOTAL,,0,{:.9g},,,,{:.9g},{:.9g},,,,\n", r.time_s, r.energy_j, r.flops);
+    if (prec) {
+      const nlohmann::json* pj = nullptr;
+      if (!by_index.empty()) {
+        pj = by_index[static_cast<size_t>(&o - r.ops.data())];
+      } else if (auto it = by_name.find(o.name); it != by_name.end()) {
+        pj = it->second;
+      }
+      if (!pj) {
+        fmt::print(os, ",,,,");
+      } else {
+        const auto& p = *pj;
+        fmt::print(os, ",{},{:.9g},{:.9g},{:.6g}", csv_escape(p["preset"].get<std::string>()),
+                   p["normwise_rel_err"].get<double>(), p["max_abs_err"].get<double>(), p["snr_db"].get<double>());
+      }
+    }
+    fmt::print(os, "\n");
+  }
+  fmt::print(os, "TOTAL,,0,{:.9g},,,,{:.9g},{:.9g},,,,", r.time_s, r.energy_j, r.flops);
+  if (prec)
+    fmt::print(os, ",,{:.9g},,", r.extra["precision"]["total"]["flop_weighted_rms_rel_err"].get<double>());
+  fmt::print(os, "\n");
 }
 
 }  // namespace tessera

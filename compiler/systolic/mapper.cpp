@@ -27,10 +27,13 @@ Kernel SystolicMapper::lower(const Graph& g, int index, const Hardware& hw) cons
   kern.flops = op_flops(op);
   kern.bytes = op_min_bytes(op);
   const std::string outer = hw.memories().back().first;
-  const systolic::ArrayConfig cfg = m_array.array_config();
-  const DType acc = *parse_dtype(m_array.params().text("acc_dtype"));
-
   const std::vector<SystolicLayer> layers = SystolicArray::layers_of(op);
+  // The operand format decides the word size and the accumulator (and is
+  // refused when the PEs cannot run it); vector-unit ops keep the array's own.
+  const std::optional<DType> operand = layers.empty() ? std::nullopt : std::optional(m_array.operand_dtype(op));
+  const systolic::ArrayConfig cfg = layers.empty() ? m_array.array_config() : m_array.array_config(operand);
+  const DType acc = m_array.acc_dtype_for(operand.value_or(op.dtype));
+
   double vector_elems = 0;
   std::string vec_name = std::string(op_kind_name(op.kind));
   if (op.kind == OpKind::attention) {
@@ -73,7 +76,7 @@ Kernel SystolicMapper::lower(const Graph& g, int index, const Hardware& hw) cons
     mm.n = std::min(geo.sc, cfg.cols);              // columns used
     mm.k = std::min(geo.sr, cfg.rows);              // rows used
     mm.count = std::min<int64_t>(cfg.cores, geo.row_folds * geo.col_folds);
-    mm.a = m_array.operand_dtype(op);
+    mm.a = *operand;
     mm.acc = acc;
     b.instrs = {ld, mm};
     kern.blocks.push_back(b);

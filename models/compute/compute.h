@@ -53,6 +53,9 @@ class ComputeModel : public Component {
   virtual std::optional<numerics::AccumulationModel> accumulation(DType /*operand*/) const {
     return std::nullopt;
   }
+  // Silicon area of the chip this compute component stands for, mm^2 (its
+  // arrays and on-chip memories, or a GPU's die); 0 = not stated.
+  virtual double area_mm2() const { return 0; }
 };
 
 }  // namespace tessera

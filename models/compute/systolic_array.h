@@ -22,6 +22,8 @@ class SystolicArray : public ComputeModel {
   double instr_energy_j(const Instr& in, const Kernel& k, const KernelContext& c) const override;
   double kernel_overhead_s(const Kernel& k, const KernelContext& c) const override;
   double peak_flops(DType t) const override;
+  // PEs (operand format, accumulator) plus scratchpads; models/systolic/systolic.h.
+  double area_mm2() const override;
   double nominal_clock_hz() const override { return m_params.real("clock"); }
   // Cores the kernel's folds use / cores (1 with vector work); see the .cpp.
   double compute_share(const Kernel& k) const override;
@@ -31,6 +33,14 @@ class SystolicArray : public ComputeModel {
   // The array as models/systolic sees it (stall-free CALC mode: the engine
   // applies the off-chip bandwidth).
   systolic::ArrayConfig array_config() const;
+  // The same for one operand format: its word size (word_bytes auto) and its
+  // MAC energy (ArrayConfig::dtype).
+  systolic::ArrayConfig array_config(std::optional<DType> operand) const;
+  // Bytes per scratchpad word for an operand format (word_bytes, or auto: the
+  // format's storage; 1 without a format).
+  int64_t word_bytes_for(std::optional<DType> operand) const;
+  // The accumulator format for an operand format (acc_dtype, or auto).
+  DType acc_dtype_for(DType operand) const;
   // The matrix products an op becomes on the array (empty for vector-unit ops).
   static std::vector<SystolicLayer> layers_of(const Op& op);
 };

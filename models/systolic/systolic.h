@@ -174,6 +174,26 @@ struct EnergyBreakdown {
 };
 
 // pJ of one MAC in `t` at 45 nm (Horowitz multiply + add; see energy.cpp).
+// Silicon area (models/systolic/area.cpp, each constant's source there). A PE is
+// its multiplier (operand format) and accumulator adder at 45 nm, times
+// `pe_overhead` for its registers, pipeline and wiring, scaled by (node/45)^2;
+// a scratchpad is `sram_mm2_per_kib_28nm` per KiB scaled by (node/28)^2, +30 %
+// per port beyond the first. The defaults are fitted on the TPU v1 floor plan
+// (Jouppi et al., ISCA 2017, Fig. 2; die < 331 mm^2 in 28 nm): the matrix unit is
+// 24 % of the die = 79.4 mm^2 for 65,536 int8 PEs = 1212 um^2 a PE, against
+// (282 + 137) um^2 * (28/45)^2 = 162 um^2 of arithmetic: pe_overhead 7.5; the
+// 24 MiB unified buffer is 29 % = 96.0 mm^2 = 0.0039 mm^2 per KiB.
+struct AreaParams {
+  double node_nm = 45;
+  double pe_overhead = 7.5;
+  double sram_mm2_per_kib_28nm = 0.0039;
+  std::int64_t sram_ports = 1;
+};
+double multiplier_area_45nm_um2(tessera::DType t);
+double adder_area_45nm_um2(tessera::DType acc);
+double pe_area_mm2(const AreaParams& a, tessera::DType operand, tessera::DType acc);
+double sram_area_mm2(const AreaParams& a, double bytes);
+
 double mac_energy_45nm_pj(tessera::DType t);
 // pJ per byte of an SRAM of `bytes` at 45 nm: log-linear between Horowitz's
 // 8 KB (10 pJ / 64 bit), 32 KB (20 pJ) and 1 MB (100 pJ) points.

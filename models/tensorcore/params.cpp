@@ -15,6 +15,7 @@ void register_tensorcore(Registry& r) {
       "GPU SMs with tensor cores: per-format dense rates, waves over the SMs, cuBLAS-like tiles, "
       "fused attention, power-capped clock",
       {p_int("sm_count", "132", "streaming multiprocessors (H100 SXM5: 132)").positive(),
+       p_real("die_area", "0", "die area in mm^2 as the vendor states it (sweep metric area_mm2); 0 = not stated").non_negative(),
        // nvidia-smi max SM clock 1980 MHz (info records); idle clock 345 MHz.
        p_qty("max_clock", Unit::hertz, "1.98GHz", "maximum SM clock").positive(),
        p_qty("min_clock", Unit::hertz, "345MHz", "lowest SM clock the power limit may set").positive(),

@@ -84,6 +84,8 @@ class TensorCoreModel : public ComputeModel {
   double launch_idle_s(const Kernel& k, const KernelContext& c) const override;
   double peak_flops(DType t) const override;
   double nominal_clock_hz() const override;
+  // The die's area as the datasheet states it (die_area; 0 = not stated).
+  double area_mm2() const override { return params().real("die_area"); }
   // min(1, thread blocks / SMs); see tensorcore.cpp.
   double compute_share(const Kernel& k) const override;
 

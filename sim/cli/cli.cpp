@@ -23,6 +23,7 @@
 #include "sim/trace_export.h"
 #include "sim/tools/calibrate.h"
 #include "sim/tools/compare.h"
+#include "sim/cli/sweep.h"
 #include "workloads/workloads.h"
 
 
@@ -40,6 +41,7 @@ commands:
   list       list hw | workloads | components | formats | engines | params
   compare    predict measured records (JSONL) and report the error per section
   calibrate  fit the GPU model's efficiencies to measured microbenchmarks
+  sweep      run a design-space sweep into a results database; report, merge
 
 'tessera <command> --help' describes each command's options.
 )";
@@ -443,7 +445,8 @@ int cli_main(int argc, char** argv, std::ostream& out, std::ostream& err) {
     if (cmd == "list") return cmd_list(args, out);
     if (cmd == "compare") return cmd_compare(args, out);
     if (cmd == "calibrate") return cmd_calibrate(args, out);
-    throw InputError(fmt::format("unknown command '{}'; accepted: run, compile, list, compare, calibrate",
+    if (cmd == "sweep") return cmd_sweep(args, out, err);
+    throw InputError(fmt::format("unknown command '{}'; accepted: run, compile, list, compare, calibrate, sweep",
                                  cmd));
   } catch (const InputError& e) {
     fmt::print(err, "tessera: error: {}\n", printable(e.what()));

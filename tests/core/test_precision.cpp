@@ -48,7 +48,7 @@ TEST_CASE("a narrower accumulator costs precision in the same run", "[precision]
   const std::string w = "gemm:m=512,n=512,k=4096,dtype=bf16";
   auto err = [&](const char* acc) {
     const auto j = run_json({"run", "--hw", "tpu-v1", "--workload", w, "--precision", "--samples", "128",
-                             "--set", std::string("compute.acc_dtype=") + acc});
+                             "--set", "compute.formats=any", "--set", std::string("compute.acc_dtype=") + acc});
     return j["precision"]["ops"][0]["normwise_rel_err"].get<double>();
   };
   const double e32 = err("fp32"), e16 = err("fp16"), eb16 = err("bf16");
@@ -60,10 +60,11 @@ TEST_CASE("a narrower accumulator costs precision in the same run", "[precision]
 
 TEST_CASE("an operand-format sweep changes energy and precision together", "[precision]") {
   const std::string w = "gemm:m=1024,n=1024,k=1024,dtype=bf16";
-  const auto a = run_json({"run", "--hw", "tpu-v1", "--workload", w, "--precision", "--set",
-                           "compute.operand_dtype=bf16", "--set", "compute.acc_dtype=fp32"});
-  const auto b = run_json({"run", "--hw", "tpu-v1", "--workload", w, "--precision", "--set",
-                           "compute.operand_dtype=fp8_e4m3", "--set", "compute.acc_dtype=fp32"});
+  // compute.formats=any: tpu-v1's own PEs run int8 only.
+  const auto a = run_json({"run", "--hw", "tpu-v1", "--workload", w, "--precision", "--set", "compute.formats=any",
+                           "--set", "compute.operand_dtype=bf16", "--set", "compute.acc_dtype=fp32"});
+  const auto b = run_json({"run", "--hw", "tpu-v1", "--workload", w, "--precision", "--set", "compute.formats=any",
+                           "--set", "compute.operand_dtype=fp8_e4m3", "--set", "compute.acc_dtype=fp32"});
   // Horowitz 2014: a 16-bit float multiply-add costs more than an 8-bit one.
   CHECK(a["stats"]["power"]["dynamic_energy"]["value"].get<double>() >
         b["stats"]["power"]["dynamic_energy"]["value"].get<double>());
@@ -90,7 +91,7 @@ TEST_CASE("fp8 fast accumulation selects its own accumulation model", "[precisio
 }
 
 TEST_CASE("precision reports are deterministic for a seed", "[precision]") {
-  auto hw = load_hardware("tpu-v1", {"compute.acc_dtype=fp16"});
+  auto hw = load_hardware("tpu-v1", {"compute.formats=any", "compute.acc_dtype=fp16"});
   const Graph g = build_workload("gemm:m=64,n=64,k=2048,dtype=fp16");
   const auto a = precision_report(g, *hw, {32, 3, "normal"});
   const auto b = precision_report(g, *hw, {32, 3, "normal"});

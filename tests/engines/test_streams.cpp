@@ -115,7 +115,7 @@ TEST_CASE("streams=1 is the sequential engine: equal to analytic, same report as
   const Case cases[] = {{"h100-sxm", "gemm:m=2048,n=2048,k=2048,dtype=bf16"},
                         {"h100-sxm", "llama-7b:phase=prefill,seq=64,layers=2"},
                         {"h100-sxm", "bert-base:batch=1,seq=64"},
-                        {"tpu-v1", "resnet50:batch=1,image=64"},
+                        {"tpu-v1", "resnet50:batch=1,image=64,dtype=int8"},
                         {"tpu-v4", "llama-7b:phase=decode,ctx=256,layers=2,embed=0"}};
   for (const auto& c : cases) {
     INFO(c.hw << " " << c.workload);
