@@ -1,6 +1,10 @@
 #include "models/memory/hbm.h"
 
+#include <fmt/format.h>
+
 #include <algorithm>
+
+#include "core/error.h"
 
 namespace tessera {
 
@@ -13,6 +17,14 @@ void HbmMemory::bind(const Hardware&) {
   m_latency = m_params.real("latency");
   m_e_read = m_params.real("energy_read");
   m_e_write = m_params.real("energy_write");
+  m_stacks = static_cast<int>(m_params.integer("stacks"));
+  const std::string where = fmt::format("{}: standard", path().empty() ? "memory" : path());
+  const dram::Standard& base = dram::standard(m_params.text("standard"), where);
+  // Data rate per pin that gives the declared bandwidth over `stacks` stacks.
+  const double pins = static_cast<double>(base.org.pcs()) * base.org.dq * m_stacks;
+  const double rate_mtps = m_bandwidth * 8.0 / pins / 1e6;
+  m_std = dram::at_rate(base, rate_mtps);
+  dram::validate(m_std, where);
 }
 
 
@@ -50,6 +62,16 @@ void register_hbm(Registry& r) {
       {// NVIDIA H100 datasheet: 80 GB HBM3, 3.35 TB/s (SXM5).
        p_qty("bandwidth", Unit::bytes_per_second, "3.35TB/s", "peak (pin) bandwidth"),
        p_qty("capacity", Unit::bytes, "80GB", "capacity"),
+       // NVIDIA H100 whitepaper: five active HBM3 stacks on H100 SXM5.
+       p_text("standard", "HBM3",
+              "DRAM standard preset of the stacks (HBM2, HBM2E, HBM3, HBM3E or a full preset name "
+              "such as HBM3-6400; run at the data rate bandwidth / pins)"),
+       [] {
+         ParamSpec p = p_int("stacks", "5", "number of HBM stacks (their pins carry `bandwidth`)");
+         p.min = 1;
+         p.max = 64;
+         return p;
+       }(),
        // Fitted: membw copy/read_sum_fp32 records of reference/h100/microbench.jsonl.
        p_real("read_efficiency", "0.93", "sustained read bandwidth / peak (fitted)"),
        p_real("write_efficiency", "0.88", "sustained write bandwidth / peak (fitted)"),

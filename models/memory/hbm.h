@@ -14,6 +14,7 @@
 // KernelInfo::dram_bytes is the total DRAM traffic of the kernel (the mapper sets it).
 #include "models/memory/memory.h"
 #include "core/registry.h"
+#include "models/memory/dram/standard.h"
 
 namespace tessera {
 
@@ -28,10 +29,16 @@ class HbmMemory : public MemoryModel {
   // (`write` false) or writes, before the per-SM latency limit.
   double achieved_bandwidth(double kernel_bytes, bool write) const;
   double latency_s() const { return m_latency; }
+  // The DRAM device behind this level: the `standard` preset run at the data rate
+  // that gives `bandwidth` over `stacks` stacks (bandwidth / (stacks x pins / 8)).
+  const dram::Standard& dram_standard() const { return m_std; }
+  int stacks() const { return m_stacks; }
 
  private:
   double m_bandwidth = 0, m_capacity = 0, m_read_eff = 1, m_write_eff = 1, m_ramp = 0;
   double m_latency = 0, m_e_read = 0, m_e_write = 0;
+  dram::Standard m_std;
+  int m_stacks = 1;
 };
 
 void register_hbm(Registry& r);

@@ -1,4 +1,5 @@
 #include "sim/cli/cli.h"
+#include "sim/cli/memsim.h"
 
 #include <boost/program_options.hpp>
 #include <fmt/format.h>
@@ -38,6 +39,7 @@ commands:
   list       list hw | workloads | components | formats | engines | params
   compare    predict measured records (JSONL) and report the error per section
   calibrate  fit the GPU model's efficiencies to measured microbenchmarks
+  memsim     run a memory trace or access pattern through the cycle-level DRAM model
 
 'tessera <command> --help' describes each command's options.
 )";
@@ -407,7 +409,8 @@ int cli_main(int argc, char** argv, std::ostream& out, std::ostream& err) {
     if (cmd == "list") return cmd_list(args, out);
     if (cmd == "compare") return cmd_compare(args, out);
     if (cmd == "calibrate") return cmd_calibrate(args, out);
-    throw InputError(fmt::format("unknown command '{}'; accepted: run, compile, list, compare, calibrate",
+    if (cmd == "memsim") return cmd_memsim(args, out);
+    throw InputError(fmt::format("unknown command '{}'; accepted: run, compile, list, compare, calibrate, memsim",
                                  cmd));
   } catch (const InputError& e) {
     fmt::print(err, "tessera: error: {}\n", e.what());
