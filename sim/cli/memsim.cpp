@@ -172,7 +172,7 @@ json to_json(const d::Result& r, const Settings& s, const std::string& input) {
                                            (cycles * t.tCK_s())},
                      {"avg_read_latency_ns", c.reads ? static_cast<double>(c.read_latency_sum) / c.reads * ns : 0},
                      {"max_read_latency_ns", static_cast<double>(c.read_latency_max) * ns},
-                     {"refresh_fraction", static_cast<double>(c.refresh_cycles) / (cycles * (s.refresh == "none" ? 1 : 1))},
+                     {"refresh_fraction", static_cast<double>(c.refresh_bank_cycles) / (cycles * banks)},
                      {"commands", {{"ACT", c.cmd[0]}, {"PRE", c.cmd[1]}, {"PREA", c.cmd[2]}, {"RD", c.cmd[3]},
                                    {"WR", c.cmd[4]}, {"RDA", c.cmd[5]}, {"WRA", c.cmd[6]}, {"REFab", c.cmd[7]},
                                    {"REFpb", c.cmd[8]}}}});

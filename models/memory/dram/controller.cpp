@@ -80,7 +80,7 @@ bool Controller::do_refresh(int64_t now) {
       m_dev.issue(c, none, now);
       ++m_stats.cmd[static_cast<int>(c)];
       if (c == Cmd::REFab) {
-        m_stats.refresh_cycles += t.nRFC;
+        m_stats.refresh_bank_cycles += static_cast<int64_t>(t.nRFC) * m_dev.standard().org.banks_per_pc();
         m_refresh_due += t.nREFI;
       }
       m_next = now + 1;
@@ -115,7 +115,7 @@ bool Controller::do_refresh(int64_t now) {
     m_dev.issue(c, a, now);
     ++m_stats.cmd[static_cast<int>(c)];
     if (c == Cmd::REFpb) {
-      m_stats.refresh_cycles += t.nRFCpb;
+      m_stats.refresh_bank_cycles += t.nRFCpb;
       m_refresh_due += t.nREFIpb;
       m_refreshed[static_cast<size_t>(m_refresh_bank)] = 1;
       if (++m_refreshed_count == nb) {

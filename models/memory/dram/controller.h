@@ -68,7 +68,7 @@ struct ChannelStats {
   int64_t reads = 0, writes = 0;              // bursts served
   int64_t row_hits = 0, row_misses = 0, row_conflicts = 0;
   int64_t cmd[kCmds] = {};                    // commands issued, by kind
-  int64_t refresh_cycles = 0;                 // cycles blocked by refresh (REFab nRFC, REFpb nRFCpb)
+  int64_t refresh_bank_cycles = 0;            // bank-cycles blocked by refresh (REFab: nRFC x banks, REFpb: nRFCpb)
   int64_t read_latency_sum = 0;               // per burst, queue entry to data end, cycles
   int64_t read_latency_max = 0;
   double queue_integral = 0;                  // sum over time of queued bursts (read + write)

@@ -3,6 +3,8 @@
 #include <fmt/format.h>
 
 #include <algorithm>
+#include <bit>
+#include <cmath>
 #include <deque>
 #include <stdexcept>
 
@@ -21,7 +23,7 @@ void LatencyHistogram::add(int64_t cycles) {
 
 int64_t LatencyHistogram::percentile(double p) const {
   if (total == 0) return 0;
-  const double need = p * static_cast<double>(total);
+  const double need = std::max(1.0, std::ceil(p * static_cast<double>(total) - 1e-9));
   int64_t acc = 0;
   for (size_t c = 0; c < counts.size(); ++c) {
     acc += counts[c];
@@ -73,11 +75,11 @@ Result simulate(const Standard& s, const SystemConfig& cfg, RequestSource& src) 
   res.standard = s;
   res.config = cfg;
   const uint64_t ab = static_cast<uint64_t>(s.org.access_bytes());
-  const size_t ring = size_t{1} << 21;  // > every request that can be in flight at once
-  if (static_cast<size_t>(npc) *
-              static_cast<size_t>(cfg.controller.read_queue + cfg.controller.write_queue + cfg.front_window) + 2 >=
-      ring)
-    throw InputError("DRAM: too many requests in flight for the simulator (channels x (queues + front window) >= 2^21)");
+  // Every request in flight holds at least one burst in a queue or a front buffer.
+  const size_t ring = std::bit_ceil(
+      static_cast<size_t>(npc) *
+          static_cast<size_t>(cfg.controller.read_queue + cfg.controller.write_queue + cfg.front_window) +
+      2);
   std::vector<Pending> pending(ring);
   if (cfg.front_window < 0) throw InputError("DRAM: front_window must be >= 0");
   std::vector<std::deque<Burst>> front(static_cast<size_t>(npc));
