@@ -98,6 +98,8 @@ Settings resolve(const std::string& hw, const std::vector<std::string>& sets) {
                                    hw));
     s.std = hbm->dram_standard();
     s.cfg.stacks = hbm->stacks();
+    s.cfg.mapping = hbm->mapping();
+    s.refresh = hbm->refresh() == d::RefreshMode::per_bank ? "per-bank" : "all-bank";
   }
   for (const std::string& kv : sets) apply_set(s, kv);
   s.cfg.controller.page = d::parse_page_policy(s.page, "--set page");
