@@ -2,8 +2,12 @@
 // Memory impl "hbm": high-bandwidth DRAM stacks as a GPU's kernels see them.
 //
 // Achieved bandwidth depends on direction and on how much a kernel moves:
-//  - reads and writes sustain different fractions of the pin bandwidth
-//    (read_efficiency, write_efficiency: bus turnarounds and refresh cost writes more);
+//  - reads and writes sustain fractions of the pin bandwidth that the cycle-level
+//    DRAM model of the stacks' standard gives at their data rate (refresh, activates,
+//    bank-group spacing; characterise.h), times a residual for what the chip adds
+//    (read_residual, write_residual; 1 = none). A copy pays each direction's
+//    streaming efficiency: a GPU's writes reach DRAM as L2 write-backs in long
+//    batches, so read/write turnarounds are amortised;
 //  - a kernel reaches the sustained rate only after its first `ramp_bytes` are in
 //    flight (Little's law: loaded latency x bandwidth). A kernel that moves D bytes
 //    therefore sees bandwidth bw_sustained * D / (D + ramp_bytes); every transfer of
@@ -14,6 +18,8 @@
 // KernelInfo::dram_bytes is the total DRAM traffic of the kernel (the mapper sets it).
 #include "models/memory/memory.h"
 #include "core/registry.h"
+#include "models/memory/dram/characterise.h"
+#include "models/memory/dram/standard.h"
 
 namespace tessera {
 
@@ -28,10 +34,22 @@ class HbmMemory : public MemoryModel {
   // (`write` false) or writes, before the per-SM latency limit.
   double achieved_bandwidth(double kernel_bytes, bool write) const;
   double latency_s() const { return m_latency; }
+  // The DRAM device behind this level: the `standard` preset run at the data rate
+  // that gives `bandwidth` over `stacks` stacks (bandwidth / (stacks x pins / 8)).
+  const dram::Standard& dram_standard() const { return m_std; }
+  int stacks() const { return m_stacks; }
+  const dram::Characterisation& characterisation() const { return m_char; }
+  dram::RefreshMode refresh() const { return m_refresh; }
+  const std::string& mapping() const { return m_mapping; }
 
  private:
   double m_bandwidth = 0, m_capacity = 0, m_read_eff = 1, m_write_eff = 1, m_ramp = 0;
   double m_latency = 0, m_e_read = 0, m_e_write = 0;
+  dram::Standard m_std;
+  int m_stacks = 1;
+  dram::RefreshMode m_refresh = dram::RefreshMode::all_bank;
+  dram::Characterisation m_char;
+  std::string m_mapping;
 };
 
 void register_hbm(Registry& r);

@@ -1,4 +1,5 @@
 #include "sim/cli/cli.h"
+#include "sim/cli/memsim.h"
 
 #include <boost/program_options.hpp>
 #include <fmt/format.h>
@@ -42,6 +43,7 @@ commands:
   compare    predict measured records (JSONL) and report the error per section
   calibrate  fit the GPU model's efficiencies to measured microbenchmarks
   sweep      run a design-space sweep into a results database; report, merge
+  memsim     run a memory trace or access pattern through the cycle-level DRAM model
 
 'tessera <command> --help' describes each command's options.
 )";
@@ -446,7 +448,8 @@ int cli_main(int argc, char** argv, std::ostream& out, std::ostream& err) {
     if (cmd == "compare") return cmd_compare(args, out);
     if (cmd == "calibrate") return cmd_calibrate(args, out);
     if (cmd == "sweep") return cmd_sweep(args, out, err);
-    throw InputError(fmt::format("unknown command '{}'; accepted: run, compile, list, compare, calibrate, sweep",
+    if (cmd == "memsim") return cmd_memsim(args, out);
+    throw InputError(fmt::format("unknown command '{}'; accepted: run, compile, list, compare, calibrate, sweep, memsim",
                                  cmd));
   } catch (const InputError& e) {
     fmt::print(err, "tessera: error: {}\n", printable(e.what()));

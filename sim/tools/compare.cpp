@@ -13,6 +13,7 @@
 
 #include "core/error.h"
 #include "sim/simulate.h"
+#include "sim/tools/compare_memory.h"
 #include "workloads/ir.h"
 #include "workloads/training.h"
 #include "workloads/workloads.h"
@@ -437,6 +438,15 @@ std::optional<Prediction> predict(const json& r, const Hardware& hw, const std::
     p.group = get_str(r, "format");
     for (const char* key : {"bit_exact_fraction", "bit_exact_files", "preset", "samples"})
       if (pr.contains(key)) p.extra[std::string(key)] = pr[key];
+    return p;
+  }
+  if (section == "hbmpat" || section == "l2sweep") {  // sim/tools/compare_memory.cpp
+    const auto m = predict_memory_record(r, hw, skip);
+    if (!m) return std::nullopt;
+    p.quantity = m->quantity;
+    p.measured = m->measured;
+    p.predicted = m->predicted;
+    p.group = m->group;
     return p;
   }
   if (section == "info") {

@@ -180,8 +180,7 @@ TEST_CASE("GPU presets derive from the H100 preset", "[hardware][tree][base]") {
     // The fitted efficiencies are the H100's.
     CHECK(hw->compute().params().real("efficiency_fp16") ==
           h100->compute().params().real("efficiency_fp16"));
-    CHECK(hw->memory("dram")->params().real("read_efficiency") ==
-          h100->memory("dram")->params().real("read_efficiency"));
+    CHECK(hw->memory("dram")->params().real("ramp_bytes") == h100->memory("dram")->params().real("ramp_bytes"));
   }
 }
 

@@ -3,6 +3,8 @@
 // queueing on each memory level.
 #include <catch2/catch.hpp>
 
+#include "models/memory/hbm.h"
+
 #include <nlohmann/json.hpp>
 #include <yaml-cpp/yaml.h>
 
@@ -251,23 +253,27 @@ TEST_CASE("two independent 256 MiB copies on h100-sxm are bound by HBM", "[strea
   const RunResult seq = simulate(g, *hw, "systemc");
   const RunResult r = simulate(g, *hw, "systemc:streams=2");
   // Each copy reads and writes 256 MiB of HBM (dram_bytes = 512 MiB). Its HBM time
-  // (ops[].memory_s, the busiest level): 256 MiB / (3.35 TB/s x read_efficiency
-  // 0.8082 x ramp 512 MiB / (512 MiB + 1.581 MB) = 0.99706) = 99.44 us to read +
-  // 256 MiB / (3.35 TB/s x write_efficiency 1 x 0.99706) = 80.37 us to write =
-  // 179.80 us (configs/hw/h100-sxm.yaml).
+  // (ops[].memory_s, the busiest level), with the sustained efficiencies the DRAM
+  // cycle model gives HBM3 at 5.23 Gb/s with all-bank refresh (read 0.905311, write
+  // 0.907625) and the ramp 512 MiB / (512 MiB + 1.124 MB) = 0.997911:
+  // 256 MiB / (3.35 TB/s x 0.905311 x 0.997911) = 88.696 us to read +
+  // 256 MiB / (3.35 TB/s x 0.907625 x 0.997911) = 88.470 us to write = 177.17 us.
+  const auto& hbm = dynamic_cast<const HbmMemory&>(*hw->memory("dram"));
+  REQUIRE(hbm.characterisation().read_efficiency == Approx(0.905311).epsilon(1e-5));
+  REQUIRE(hbm.characterisation().write_efficiency == Approx(0.907625).epsilon(1e-5));
   REQUIRE(r.ops[0].bound == "memory:dram");
   const double ma = r.ops[0].memory_s, mb = r.ops[1].memory_s;
-  CHECK(ma == Approx(179.80e-6).epsilon(1e-4));
+  CHECK(ma == Approx(177.17e-6).epsilon(1e-4));
   // Both start at 0; copy_b (queued: kernel_gap 2 us) reaches HBM before copy_a
-  // (launch_overhead 4.276 us), and from then on HBM never idles:
-  // total = 2 us + 179.80 + 179.80 = 361.61 us, the sum of the transfer times
-  // within 1 % (2 / 359.61 = 0.56 %), and never less than it.
+  // (launch_overhead 4.543 us), and from then on HBM never idles:
+  // total = 2 us + 177.17 + 177.17 = 356.33 us, the sum of the transfer times
+  // within 1 % (2 / 354.33 = 0.56 %), and never less than it.
   CHECK(r.ops[1].start_s == 0);
   CHECK(r.time_s == Approx(ma + mb).epsilon(0.01));
   CHECK(r.time_s >= ma + mb);
   CHECK(r.time_s == Approx(2e-6 + ma + mb).epsilon(1e-3));
-  // One after another it is 4.276 + 179.80 + 2 + 179.80 = 365.88 us.
-  CHECK(seq.time_s == Approx(365.88e-6).epsilon(1e-4));
+  // One after another it is 4.543 + 177.17 + 2 + 177.17 = 360.88 us.
+  CHECK(seq.time_s == Approx(360.88e-6).epsilon(1e-4));
   CHECK(r.time_s < seq.time_s);
   // The report's total is the last kernel's end.
   CHECK(r.time_s == std::max(end_of(r.ops[0]), end_of(r.ops[1])));
@@ -294,10 +300,10 @@ TEST_CASE("two independent GEMMs on half the SMs each overlap on h100-sxm", "[st
   const RunResult r = run_program(p, *hw, "systemc:streams=2");
   const double ta = seq.ops[0].time_s, tb = seq.ops[1].time_s;
   // Each is 32 compute-bound stages (fp64 tensor rate) plus a split-k reduction.
-  // Alone: a 107.07 us (4.276 us launch + 1.903 us wave start-up + stages),
-  // b 104.80 us (2 us kernel gap instead of the launch).
-  CHECK(ta == Approx(107.07e-6).epsilon(1e-3));
-  CHECK(tb == Approx(104.80e-6).epsilon(1e-3));
+  // Alone: a 107.16 us (4.543 us launch + 1.776 us wave start-up + 100.85 us of
+  // stages), b 104.62 us (2 us kernel gap instead of the launch).
+  CHECK(ta == Approx(107.16e-6).epsilon(1e-3));
+  CHECK(tb == Approx(104.62e-6).epsilon(1e-3));
   // Bound: with its compute never slowed, a kernel can only lose the time its
   // transfers wait behind the other's on the memory levels, at most the other's
   // summed transfer time (busy_s of dram and l2 for one GEMM, half of the run's).

@@ -124,13 +124,26 @@ TEST_CASE("mma time: per-SM waves of tiles at the kernel clock", "[gpu][timing]"
   CHECK(hw->compute().instr_time_s(in, k, c) == Approx(128.0 / 1.5e9).epsilon(1e-12));
 }
 
-TEST_CASE("HBM: ramp and direction efficiencies", "[gpu][hbm]") {
-  const auto hw = load_hardware("h100-sxm", {"memory.dram.read_efficiency=0.9", "memory.dram.write_efficiency=0.8",
+TEST_CASE("HBM: ramp and direction efficiencies from the DRAM cycle model", "[gpu][hbm]") {
+  const auto hw = load_hardware("h100-sxm", {"memory.dram.read_residual=0.9", "memory.dram.write_residual=0.8",
                                              "memory.dram.ramp_bytes=1MB"});
   const auto& hbm = dynamic_cast<const HbmMemory&>(*hw->memory("dram"));
-  // A kernel that moves 1 MB reaches half the sustained rate: 0.9 * 3.35 TB/s * 1/(1+1).
-  CHECK(hbm.achieved_bandwidth(1e6, false) == Approx(0.9 * 3.35e12 / 2));
-  CHECK(hbm.achieved_bandwidth(9e6, true) == Approx(0.8 * 3.35e12 * 0.9));
+  const double er = hbm.characterisation().read_efficiency, ew = hbm.characterisation().write_efficiency;
+  // HBM3 at 3.35 TB/s over 5 stacks = 5.23 Gb/s, all-bank refresh: the streams keep
+  // 1 - nRFC/nREFI = 1 - 459/5104 of a refresh-free ~99.5 %.
+  CHECK(hbm.dram_standard().timing.nRFC == 459);
+  CHECK(hbm.dram_standard().timing.nREFI == 5104);
+  CHECK(er == Approx(0.9053).epsilon(1e-3));
+  CHECK(ew == Approx(0.9076).epsilon(1e-3));
+  // A kernel that moves 1 MB reaches half the sustained rate: residual x e x 3.35 TB/s x 1/(1+1).
+  CHECK(hbm.achieved_bandwidth(1e6, false) == Approx(0.9 * er * 3.35e12 / 2));
+  CHECK(hbm.achieved_bandwidth(9e6, true) == Approx(0.8 * ew * 3.35e12 * 0.9));
+  // Per-bank refresh hides behind the other banks: streams near the pins' peak.
+  const auto pb = load_hardware("h100-sxm", {"memory.dram.refresh=per-bank"});
+  CHECK(dynamic_cast<const HbmMemory&>(*pb->memory("dram")).characterisation().read_efficiency > 0.99);
+  // A residual out of range is refused by name.
+  CHECK_THROWS_WITH(load_hardware("h100-sxm", {"memory.dram.read_residual=0"}),
+                    Catch::Contains("read_residual = 0 is not accepted; expected a factor in (0, 2]"));
 }
 
 TEST_CASE("row kernels wait on rounds of resident rows", "[gpu][vec]") {
@@ -347,12 +360,14 @@ TEST_CASE("accuracy on the shared H100 microbenchmarks", "[gpu][accuracy]") {
   // GEMM energy per format (pj_per_flop): target 10 %; achieved 0.1 % (fitted on
   // these records).
   CHECK(group_mape(s, "energy", "gemm") <= 0.02);
-  // GEMM >= 1 GFLOP, cold L2: target 8 %; achieved 8.5 % (the measured bursts run
-  // at higher clocks than the 3 s sustained runs the power model is fitted on).
-  CHECK(group_mape(s, "gemm", "cold, >= 1 GFLOP") <= 0.093);
-  // Sub-GFLOP GEMMs (no target): achieved 11.0 % (per-wave start-up; matrix-vector
-  // products as gemv).
-  CHECK(group_mape(s, "gemm", "cold, < 1 GFLOP") <= 0.12);
+  // GEMM >= 1 GFLOP, cold L2: target 8 %; achieved 9.6 % (the measured bursts run
+  // at higher clocks than the 3 s sustained runs the power model is fitted on; and
+  // the HBM read efficiency is now the DRAM cycle model's 0.905, no longer the
+  // fitted 0.808 that also slowed the GEMMs' operand loads: was 8.4 %).
+  CHECK(group_mape(s, "gemm", "cold, >= 1 GFLOP") <= 0.098);
+  // Sub-GFLOP GEMMs (no target): achieved 14.6 % (per-wave start-up; matrix-vector
+  // products as gemv; 11.0 % with the fitted HBM read efficiency 0.808).
+  CHECK(group_mape(s, "gemm", "cold, < 1 GFLOP") <= 0.15);
   // Precision records (issue target: every record within 10 %): 1024 sampled
   // outputs per record leave about 3 % sampling noise on top of the model error;
   // tests/numerics checks every record at 4096 samples against the 10 % bound.
@@ -420,8 +435,8 @@ TEST_CASE("calibrate reproduces the committed calibrated H100 description", "[gp
       INFO("memory." << level.first.as<std::string>() << "." << key);
       CHECK(tree["memory"][level.first.as<std::string>()][key].as<std::string>() == kv.second.as<std::string>());
     }
-  CHECK(log.str().find("attention_backward_rate_flash2: 0.7435 (12 attn backward records") != std::string::npos);
-  CHECK(log.str().find("attention_backward_rate_flash3: 0.5793 (12 attn backward records") != std::string::npos);
+  CHECK(log.str().find("attention_backward_rate_flash2: 0.7427 (12 attn backward records") != std::string::npos);
+  CHECK(log.str().find("attention_backward_rate_flash3: 0.5789 (12 attn backward records") != std::string::npos);
 }
 
 TEST_CASE("FA3 attention: head dim 64 spends twice the softmax share of head dim 128", "[gpu][attention]") {

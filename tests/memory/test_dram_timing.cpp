@@ -1,0 +1,190 @@
+// Device timing in the standard's vocabulary: for every preset and every timing
+// constraint, the earliest legal command after a given one ("a RD to another bank
+// group is legal at clk + nCCDS"). Commands are placed late enough (T = 1000 and
+// beyond) that only the constraint under test binds.
+#include <catch2/catch.hpp>
+
+#include "core/error.h"
+#include "models/memory/dram/device.h"
+#include "models/memory/dram/standard.h"
+
+using namespace tessera::dram;
+
+namespace {
+
+// Bank `k` of bank group `g` (SID 0).
+BankAddr bank(const Standard& s, int g, int k, int64_t row = 0) {
+  BankAddr a;
+  a.bankgroup = g;
+  a.bank = g * s.org.banks + k;
+  a.row = row;
+  return a;
+}
+
+constexpr int64_t T = 1000;
+
+}  // namespace
+
+TEST_CASE("every preset: earliest legal command per timing constraint", "[dram][timing]") {
+  for (const Standard& s : standards()) {
+    const Timing& t = s.timing;
+    INFO(s.name);
+    const BankAddr a = bank(s, 0, 0), b = bank(s, 1, 0), c = bank(s, 0, 1);
+
+    SECTION("ACT to RD / WR, same bank: nRCDRD / nRCDWR") {
+      Device d(s);
+      d.issue(Cmd::ACT, a, T);
+      CHECK(d.earliest(Cmd::RD, a) == T + t.nRCDRD);
+      CHECK(d.earliest(Cmd::WR, a) == T + t.nRCDWR);
+    }
+    SECTION("ACT to ACT: other bank group nRRDS, same bank group nRRDL, same bank nRC") {
+      Device d(s);
+      d.issue(Cmd::ACT, a, T);
+      CHECK(d.earliest(Cmd::ACT, b) == T + std::max(1, t.nRRDS));
+      CHECK(d.earliest(Cmd::ACT, c) == T + std::max(t.nRRDS, t.nRRDL));
+      CHECK(d.earliest(Cmd::ACT, a) == T + t.nRC);
+    }
+    SECTION("ACT to PRE nRAS; PRE to ACT nRP; REFab after PRE nRP") {
+      Device d(s);
+      d.issue(Cmd::ACT, a, T);
+      CHECK(d.earliest(Cmd::PRE, a) == T + t.nRAS);
+      d.issue(Cmd::PRE, a, T + t.nRAS);
+      // ACT to the same bank: PRE + nRP, but never before ACT + nRC.
+      CHECK(d.earliest(Cmd::ACT, a) == std::max<int64_t>(T + t.nRAS + t.nRP, T + t.nRC));
+      CHECK(d.earliest(Cmd::REFab, a) == std::max<int64_t>(T + t.nRAS + t.nRP, T + t.nRC));
+    }
+    SECTION("RD to RD: other bank group max(nBL, nCCDS), same bank group nCCDL") {
+      Device d(s);
+      d.issue(Cmd::ACT, a, 0);
+      d.issue(Cmd::ACT, b, 100);
+      d.issue(Cmd::ACT, c, 200);
+      d.issue(Cmd::RD, a, T);
+      CHECK(d.earliest(Cmd::RD, b) == T + std::max(t.nBL, t.nCCDS));
+      CHECK(d.earliest(Cmd::RD, c) == T + std::max({t.nBL, t.nCCDS, t.nCCDL}));
+      CHECK(d.earliest(Cmd::RD, a) == T + std::max({t.nBL, t.nCCDS, t.nCCDL}));
+    }
+    SECTION("WR to WR: other bank group max(nBL, nCCDS), same bank group nCCDL") {
+      Device d(s);
+      d.issue(Cmd::ACT, a, 0);
+      d.issue(Cmd::ACT, b, 100);
+      d.issue(Cmd::WR, a, T);
+      CHECK(d.earliest(Cmd::WR, b) == T + std::max(t.nBL, t.nCCDS));
+      CHECK(d.earliest(Cmd::WR, a) == T + std::max({t.nBL, t.nCCDS, t.nCCDL}));
+    }
+    SECTION("RD to WR: nRTW; WR to RD: nCWL + nBL + nWTRS (other group), + nWTRL (same group)") {
+      Device d(s);
+      d.issue(Cmd::ACT, a, 0);
+      d.issue(Cmd::ACT, b, 100);
+      d.issue(Cmd::RD, a, T);
+      CHECK(d.earliest(Cmd::WR, b) == T + t.nRTW);
+      Device w(s);
+      w.issue(Cmd::ACT, a, 0);
+      w.issue(Cmd::ACT, b, 100);
+      w.issue(Cmd::WR, a, T);
+      CHECK(w.earliest(Cmd::RD, b) == T + t.nCWL + t.nBL + t.nWTRS);
+      CHECK(w.earliest(Cmd::RD, a) == T + t.nCWL + t.nBL + t.nWTRL);
+    }
+    SECTION("RD to PRE nRTP; WR to PRE nCWL + nBL + nWR") {
+      Device d(s);
+      d.issue(Cmd::ACT, a, 0);
+      d.issue(Cmd::RD, a, T);
+      CHECK(d.earliest(Cmd::PRE, a) == T + t.nRTP);
+      Device w(s);
+      w.issue(Cmd::ACT, a, 0);
+      w.issue(Cmd::WR, a, T);
+      CHECK(w.earliest(Cmd::PRE, a) == T + t.nCWL + t.nBL + t.nWR);
+    }
+    SECTION("RDA: the bank closes; ACT at RDA + nRTP + nRP") {
+      Device d(s);
+      d.issue(Cmd::ACT, a, 0);
+      d.issue(Cmd::RDA, a, T);
+      CHECK(d.open_row(a.bank) == -1);
+      CHECK(d.earliest(Cmd::ACT, a) == T + t.nRTP + t.nRP);
+    }
+    SECTION("four-activate window: the fifth ACT waits for the first + nFAW") {
+      Device d(s);
+      const int groups = s.org.bankgroups_per_pc();
+      int64_t clk = T, first = T;
+      for (int i = 0; i < 4; ++i) {
+        const BankAddr x = bank(s, i % groups, i / groups);
+        clk = d.earliest(Cmd::ACT, x);
+        if (i == 0) clk = first = T;
+        d.issue(Cmd::ACT, x, clk);
+      }
+      const BankAddr fifth = bank(s, 4 % groups, 4 / groups);
+      CHECK(d.earliest(Cmd::ACT, fifth) == std::max(first + t.nFAW, clk + std::max(1, t.nRRDS)));
+    }
+    SECTION("REFab blocks every bank for nRFC") {
+      Device d(s);
+      d.issue(Cmd::REFab, a, T);
+      CHECK(d.earliest(Cmd::ACT, a) == T + t.nRFC);
+      CHECK(d.earliest(Cmd::ACT, b) == T + t.nRFC);
+      CHECK(d.earliest(Cmd::REFab, a) == T + t.nRFC);
+    }
+    SECTION("REFpb blocks its bank for nRFCpb and the others' ACT for nRREFD") {
+      Device d(s);
+      if (s.family == Family::ddr4) {
+        CHECK(d.state_problem(Cmd::REFpb, a) == "REFpb: DDR4 has no per-bank refresh");
+      } else {
+        d.issue(Cmd::REFpb, a, T);
+        CHECK(d.earliest(Cmd::ACT, a) == T + t.nRFCpb);
+        CHECK(d.earliest(Cmd::ACT, b) == T + std::max(1, t.nRREFD));
+        CHECK(d.earliest(Cmd::REFpb, b) == T + std::max(1, t.nRREFD));
+      }
+    }
+    SECTION("one command per cycle on the command bus") {
+      Device d(s);
+      d.issue(Cmd::ACT, a, T);
+      CHECK(d.earliest(Cmd::PRE, b) == T + 1);
+    }
+  }
+}
+
+TEST_CASE("HBM3-6400 in the standard's words", "[dram][timing]") {
+  const Standard& s = standard("HBM3-6400", "test");
+  Device d(s);
+  const BankAddr a = bank(s, 0, 0), b = bank(s, 1, 0);
+  d.issue(Cmd::ACT, a, 0);
+  d.issue(Cmd::ACT, b, 4);  // nRRDS = 4
+  CHECK(d.earliest(Cmd::RD, a) == 31);  // ACT + nRCDRD 31
+  d.issue(Cmd::RD, a, 40);
+  // "A RD to another bank group is legal at clk + nCCDS": 40 + 2.
+  CHECK(d.earliest(Cmd::RD, b) == 42);
+  // "A RD to the same bank group is legal at clk + nCCDL": 40 + 4.
+  CHECK(d.earliest(Cmd::RD, a) == 44);
+  // Data of the RD at 40 end at 40 + nCL 20 + nBL 2 = 62.
+  CHECK(d.read_done(40) == 62);
+  // Peak: 16 channels x 2 PCs x 32 bits x 6.4 Gb/s / 8 = 819.2 GB/s per stack.
+  CHECK(s.peak_bandwidth_bps() == Approx(819.2e9));
+  // 16 GiB: 32 PCs x 32 banks x 16384 rows x 1 KiB.
+  CHECK(s.org.capacity_bytes() == Approx(16.0 * 1024 * 1024 * 1024));
+}
+
+TEST_CASE("illegal commands are refused by the device", "[dram][timing]") {
+  const Standard& s = standard("DDR4-3200", "test");
+  Device d(s);
+  const BankAddr a = bank(s, 0, 0);
+  CHECK_THROWS_WITH(d.issue(Cmd::RD, a, 0), Catch::Contains("RD to closed bank 0"));
+  d.issue(Cmd::ACT, a, 0);
+  // ACT to RD needs nRCDRD = 22 cycles.
+  CHECK_THROWS_WITH(d.issue(Cmd::RD, a, 21), Catch::Contains("before its earliest legal cycle 22"));
+  CHECK_THROWS_WITH(d.issue(Cmd::ACT, a, 200), Catch::Contains("whose row 0 is open"));
+}
+
+TEST_CASE("data-rate rescaling keeps the nanosecond timings", "[dram][timing]") {
+  const Standard& s = standard("HBM3-6400", "test");
+  // H100: 3.35 TB/s over 5 stacks of 1024 pins = 5234.375 MT/s; tCK = 4 beats / rate = 764 ps.
+  const Standard h = at_rate(s, 5234.375);
+  CHECK(h.timing.tCK_ps == 764);
+  // nRCDRD 31 x 625 ps = 19.375 ns -> ceil(19.375 / 0.76418) = 26.
+  CHECK(h.timing.nRCDRD == 26);
+  CHECK(h.timing.nBL == 2);
+  CHECK(h.peak_bandwidth_bps() * 5 == Approx(3.35e12));
+  CHECK_THROWS_WITH(at_rate(s, -1), Catch::Contains("not a positive number"));
+}
+
+TEST_CASE("unknown DRAM preset names what is accepted", "[dram]") {
+  CHECK_THROWS_WITH(standard("HBM9", "--hw"),
+                    Catch::Contains("--hw: unknown DRAM standard 'HBM9'") && Catch::Contains("HBM3-6400") &&
+                        Catch::Contains("DDR4-3200"));
+}
