@@ -34,13 +34,12 @@ Kernel lower_system_collective(const Op& op, const Hardware& hw) {
   req.algo = algos.at(static_cast<size_t>(op.get("algo", 0)));
   req.protocol = protos.at(static_cast<size_t>(op.get("protocol", 0)));
   CollectivePlan plan = plan_collective(hw, req);
-  k.blocks = std::move(plan.blocks);
-  if (k.blocks.empty()) {
-    // One rank or nothing to move: an empty stage (the launch alone).
-    Instr b;
-    b.op = Opcode::barrier;
-    k.blocks.push_back(Block{1, {b}});
-  }
+  // The collective call's fixed latency (SystemModel::launch_latency_s), then the stages.
+  Instr launch;
+  launch.op = Opcode::barrier;
+  launch.unit = "system";
+  k.blocks.push_back(Block{1, {launch}});
+  for (Block& b : plan.blocks) k.blocks.push_back(std::move(b));
   k.mapping = plan.summary;
   return k;
 }

@@ -77,7 +77,7 @@ Block step(const Ctx& c, const Level& lv, int64_t repeat, double bytes, const st
            double rd, double wr, double reduce_bytes) {
   Block b;
   b.repeat = repeat;
-  b.instrs.push_back(link_send(lv, bytes, proto));
+  if (lv.link) b.instrs.push_back(link_send(lv, bytes, proto));
   if (rd > 0) b.instrs.push_back(mem(Opcode::load, c.dram, rd));
   if (wr > 0) b.instrs.push_back(mem(Opcode::store, c.dram, wr));
   if (reduce_bytes > 0) {
@@ -106,22 +106,36 @@ void ring_phase(const Ctx& c, const Level& lv, double data, bool rs, bool ag, co
   const int64_t n = lv.size;
   if (n <= 1) return;
   const double chunk = data / static_cast<double>(n);
-  // Across nodes one ring per rail: each step's node crossing is spread over the NICs.
-  const double wire = chunk / static_cast<double>(lv.nic_share);
+  // Each rank sends its chunk over its own link (across nodes: its own NIC, a rail).
+  const double wire = chunk;
   if (rs) out.push_back(step(c, lv, n - 1, wire, proto, 2 * chunk, chunk, chunk));
   if (ag) out.push_back(step(c, lv, n - 1, wire, proto, chunk, chunk, 0));
+}
+
+// Adds to every block of `blocks` (a flat ring's steps, sized for the innermost
+// level) the sends of the other levels: each step crosses every level, a node's
+// crossing spread over its NICs (nic_share), so the slowest lane sets the pace.
+void add_outer_sends(const Ctx& c, std::vector<Block>& blocks, const std::string& proto) {
+  for (Block& b : blocks) {
+    if (b.instrs.empty() || b.instrs.front().op != Opcode::send) continue;
+    const double bytes = static_cast<double>(b.instrs.front().bytes * b.instrs.front().count);
+    for (size_t i = 1; i < c.levels.size(); ++i) {
+      const Level& lv = c.levels[i];
+      if (lv.size > 1 && lv.link != c.levels.front().link)
+        b.instrs.push_back(link_send(lv, bytes / static_cast<double>(lv.nic_share), proto));
+    }
+  }
 }
 
 std::vector<Block> plan_ring(const Ctx& c, const std::string& proto) {
   const CollKind k = c.req.kind;
   const double S = static_cast<double>(c.req.bytes);
   std::vector<Block> out;
-  // A flat ring over all ranks: the slowest level sets the rate of every step.
+  // A flat ring over all ranks, paced by the innermost level's link here and by
+  // the outer levels' links through add_outer_sends.
   Level flat = c.levels.front();
   flat.size = c.req.ranks;
-  for (const Level& lv : c.levels)
-    if (lv.size > 1 && lv.bw() * static_cast<double>(lv.nic_share) < flat.bw() * static_cast<double>(flat.nic_share))
-      flat = Level{c.req.ranks, lv.link, lv.lanes, lv.sw, lv.nic_share, lv.hops, lv.scale_out};
+  flat.nic_share = 1;
   const int64_t n = c.req.ranks;
   switch (k) {
     case CollKind::allreduce: ring_phase(c, flat, S, true, true, proto, out); break;
@@ -138,6 +152,7 @@ std::vector<Block> plan_ring(const Ctx& c, const std::string& proto) {
     }
     default: break;
   }
+  add_outer_sends(c, out, proto);
   return out;
 }
 
@@ -152,9 +167,11 @@ std::vector<Block> plan_tree(const Ctx& c, const std::string& proto) {
     hops += lv.scale_out ? static_cast<int64_t>(std::ceil(std::log2(static_cast<double>(lv.size)))) : lv.size - 1;
   hops = std::max<int64_t>(hops, 1);
   const int64_t steps = 2 * hops;
-  const Level& slow = outer.bw() < inner.bw() ? outer : inner;
+  (void)outer;
   const double per = 2.0 * S / static_cast<double>(steps);
-  return {step(c, slow, steps, per, proto, per, per / 2, per / 2)};
+  std::vector<Block> out = {step(c, inner, steps, per, proto, per, per / 2, per / 2)};
+  add_outer_sends(c, out, proto);
+  return out;
 }
 
 std::vector<Block> plan_nvls(const Ctx& c) {
@@ -182,7 +199,10 @@ std::vector<Block> plan_nvls(const Ctx& c) {
   sw.bytes = std::max<int64_t>(1, static_cast<int64_t>(std::ceil(out_bytes / static_cast<double>(steps) /
                                                                    static_cast<double>(lv.lanes))));
   b.instrs.push_back(sw);
-  return {b};
+  Instr sync;
+  sync.op = Opcode::barrier;
+  sync.unit = lv.sw->path();
+  return {Block{1, {sync}}, b};
 }
 
 std::vector<Block> plan_direct(const Ctx& c, const std::string& proto) {

@@ -7,6 +7,7 @@
 namespace tessera {
 
 double SwitchModel::busy_time_s(const Instr& in) const {
+  if (in.op == Opcode::barrier) return m_params.real("reduction_latency");
   if (in.bytes <= 0) return 0;
   if (in.op == Opcode::coll) {
     if (!reduces())
@@ -42,6 +43,8 @@ void register_switch(Registry& r) {
        p_real("port_efficiency", "1.0", "payload share of a port's rate (packet overhead of its links)"),
        p_qty("latency", Unit::seconds, "0s", "traversal latency"),
        p_bool("in_switch_reduction", "false", "reduces and multicasts in the switch (NVLS, SHARP)"),
+       p_qty("reduction_latency", Unit::seconds, "0s",
+             "fixed latency of one in-switch-reduced collective (multicast setup and synchronisation)"),
        p_real("reduction_efficiency", "1.0",
               "share of the port payload rate the in-switch reduction sustains"),
        p_qty("energy_per_bit", Unit::joules, "0J", "energy of one bit through the switch")}));

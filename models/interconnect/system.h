@@ -12,7 +12,7 @@
 #include <string>
 #include <vector>
 
-#include "core/component.h"
+#include "models/timed_unit.h"
 #include "core/registry.h"
 
 namespace tessera {
@@ -21,9 +21,13 @@ class Hardware;
 class LinkModel;
 class SwitchModel;
 
-class SystemModel : public Component {
+class SystemModel : public TimedUnit {
  public:
   void bind(const Hardware& hw) override;
+  // A `barrier` on the system is the launch of one collective (launch_latency).
+  double busy_time_s(const Instr& in) const override {
+    return in.op == Opcode::barrier ? launch_latency_s() : 0;
+  }
 
   int64_t nodes() const { return m_params.integer("nodes"); }
   int64_t devices_per_node() const { return m_params.integer("devices_per_node"); }
