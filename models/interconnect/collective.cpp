@@ -395,6 +395,12 @@ CollectivePlan plan_collective(const Hardware& hw, const CollectiveRequest& req)
     lv.lanes = std::max<int64_t>(1, up->links() / ndims);
     if (topo == "torus2d" || topo == "torus3d" || topo == "ring")
       lv.hops = std::max(1.0, static_cast<double>(lv.size) / 4.0);   // mean distance on a bidirectional ring
+    if (topo == "mesh2d") {
+      // A line without wrap-around: a ring laid on it crosses every link twice,
+      // and two ranks are size/3 hops apart on average.
+      lv.lanes = std::max<int64_t>(1, lv.lanes / 2);
+      lv.hops = std::max(1.0, static_cast<double>(lv.size) / 3.0);
+    }
     c.levels.push_back(lv);
     left /= lv.size;
   }
@@ -422,7 +428,7 @@ CollectivePlan plan_collective(const Hardware& hw, const CollectiveRequest& req)
   std::vector<std::string> algos;
   switch (req.kind) {
     case CollKind::allreduce:
-      if (topo == "torus2d" || topo == "torus3d") algos = {"hierarchical", "ring"};
+      if (topo == "torus2d" || topo == "torus3d" || topo == "mesh2d") algos = {"hierarchical", "ring"};
       else algos = {"ring"};
       if (!one_node) algos.push_back("tree");
       if (nvls_ok) algos.push_back("nvls");
@@ -430,7 +436,7 @@ CollectivePlan plan_collective(const Hardware& hw, const CollectiveRequest& req)
     case CollKind::reducescatter:
     case CollKind::allgather:
       algos = {"ring"};
-      if (topo == "torus2d" || topo == "torus3d") algos.push_back("hierarchical");
+      if (topo == "torus2d" || topo == "torus3d" || topo == "mesh2d") algos.push_back("hierarchical");
       if (nvls_ok) algos.push_back("nvls");
       break;
     case CollKind::broadcast:

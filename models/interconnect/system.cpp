@@ -57,7 +57,7 @@ void SystemModel::bind(const Hardware& hw) {
       throw InputError(fmt::format("{}: shape '{}' holds {} devices but devices_per_node is {}", where,
                                    m_params.text("shape"), prod, d));
   }
-  const size_t dims = topo == "torus2d" ? 2 : topo == "torus3d" ? 3 : 1;
+  const size_t dims = (topo == "torus2d" || topo == "mesh2d") ? 2 : topo == "torus3d" ? 3 : 1;
   if (m_shape.size() != dims)
     throw InputError(fmt::format("{}: topology {} takes a shape of {} extent(s) (e.g. {}), got '{}'",
                                  where, topo, dims, dims == 2 ? "4x4" : dims == 3 ? "4x4x4" : "8",
@@ -119,9 +119,9 @@ void register_system(Registry& r) {
       "devices and fabric: nodes x devices_per_node copies of the described device, their "
       "scale-up topology and the links and switches that connect them",
       {nodes, dpn,
-       p_choice("topology", {"switched", "cube-mesh", "ring", "torus2d", "torus3d"}, "switched",
+       p_choice("topology", {"switched", "cube-mesh", "ring", "torus2d", "torus3d", "mesh2d"}, "switched",
                 "scale-up topology: switched (all-to-all through switches), cube-mesh (DGX-1), ring, "
-                "torus2d, torus3d"),
+                "torus2d, torus3d, mesh2d (a torus without wrap-around links)"),
        p_text("shape", "auto", "torus extents, e.g. 4x4 or 4x4x4 (product = devices_per_node); auto: one dimension"),
        p_text("scale_up_link", "none", "path of the link component between devices of a node"),
        p_text("scale_up_switch", "none", "path of the switch of a switched node"),
