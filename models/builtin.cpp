@@ -5,6 +5,9 @@
 #include "models/memory/dram.h"
 #include "models/power/board.h"
 #include "models/builtin.h"
+#include "models/interconnect/link.h"
+#include "models/interconnect/switch.h"
+#include "models/interconnect/system.h"
 
 namespace tessera {
 
@@ -17,6 +20,9 @@ const Registry& builtin_registry() {
     register_gpu_components(r);
     register_dram(r);
     register_board_power(r);
+    register_link(r);
+    register_switch(r);
+    register_system(r);
     return r;
   }();
   return registry;

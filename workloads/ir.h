@@ -28,7 +28,17 @@
 //               kv_read reads `tokens` cached positions; optional append=A > 0
 //               makes it a concatenation (HF DynamicCache's torch.cat): it also
 //               reads the A new positions and writes all tokens + A positions.
-//   allreduce, allgather, reducescatter, alltoall   bytes, ranks
+//   allreduce, allgather, reducescatter, alltoall, broadcast, sendrecv
+//               bytes, ranks: nccl-tests' "size" (bytes per rank; all_gather: the
+//               gathered output) over `ranks` ranks. Optional: algo and protocol
+//               (indices into collective_algorithms()/collective_protocols() of
+//               models/interconnect/collective.h: algo 0 = auto, 1 ring, 2 tree,
+//               3 nvls, 4 direct, 5 halving_doubling, 6 hierarchical; protocol 0 =
+//               auto, 1 ll, 2 ll128, 3 simple); stride (default 1): consecutive
+//               ranks of the group are `stride` devices apart, so a group with
+//               stride >= devices_per_node has one rank per node (a data-parallel
+//               group across nodes); group: which parallel group (tp, dp, pp, ep)
+//               the collective belongs to, for reports (no effect on timing)
 //   reduce      rows, cols: column sums over the rows (a gradient's reduction to a
 //               bias or norm weight, or over a broadcast dimension); reads `inputs`
 //               rows x cols tensors (default 1), writes `outputs` cols-sized
@@ -73,6 +83,7 @@ enum class OpKind {
   kv_read, kv_write,
   allreduce, allgather, reducescatter, alltoall,
   reduce, optimizer,
+  broadcast, sendrecv,
 };
 
 std::string_view op_kind_name(OpKind k);

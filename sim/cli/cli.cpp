@@ -20,6 +20,7 @@
 #include "core/atomic_file.h"
 #include "core/error.h"
 #include "models/builtin.h"
+#include "sim/collective_report.h"
 #include "sim/simulate.h"
 #include "sim/trace_export.h"
 #include "sim/tools/calibrate.h"
@@ -241,6 +242,7 @@ int cmd_run(const std::vector<std::string>& args, std::ostream& out) {
                                 {"ops_backward", info["ops_backward"]},
                                 {"ops_optimizer", info["ops_optimizer"]}};
   }
+  if (auto coll = collective_section(r, info); !coll.is_null()) r.extra["collective"] = coll;
   const std::string report = render(r, format);
   if (!trace_path.empty()) write_trace(r, trace_path);
   emit(report, out_path, out);
