@@ -87,7 +87,7 @@ TEST_CASE("bad input exits 2 with a clear message and no output file", "[cli]") 
       {{"run", "--hw", "tpu-v1", "--workload", gemm, "--set", "compute.speed=2"},
        "--set 'compute.speed=2': unknown key 'speed' for compute (systolic); accepted keys: rows"},
       {{"run", "--hw", "tpu-v1", "--workload", gemm, "--set", "compute.clock=fast"},
-       "compute.clock: invalid value 'fast'"},
+       "--set 'compute.clock=fast': invalid value 'fast' for compute.clock (systolic)"},
       {{"run", "--hw", "tpu-v1", "--workload", gemm, "--engine", "gem5"}, "unknown engine 'gem5'; accepted: analytic, systemc"},
       {{"run", "--hw", "tpu-v1", "--workload", gemm, "--format", "xml"}, "unknown format 'xml'; accepted: text, json, csv, scalesim"},
       {{"run", "--hw", "tpu-v1"}, "give exactly one of --workload and --program"},

@@ -44,7 +44,7 @@ TEST_CASE("set errors name the argument, the key and what is accepted", "[params
         "--set 'workload.sqe=4': unknown key 'sqe' for workload gpt2-small; accepted: phase, batch, seq, ctx, "
         "layers, embed, cache, attn, kernels, dtype, train, optimizer");
   CHECK(error_of(run_args(gpt, {"--set", "workload.seq=long"})) ==
-        "--set 'workload.seq=long': invalid value 'long' for workload.seq: not an integer; expected int");
+        "--set 'workload.seq=long': invalid value 'long' for workload.seq: not an integer; expected an integer >= 1");
   CHECK(error_of(run_args(gpt, {"--set", "workload.seq=0"})) ==
         "--set 'workload.seq=0': invalid value '0' for workload.seq: out of range; expected an integer >= 1");
   CHECK(error_of(run_args(gpt, {"--set", "workload.dtype=fp7"})).rfind(
