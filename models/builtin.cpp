@@ -5,6 +5,7 @@
 #include "models/memory/dram.h"
 #include "models/power/board.h"
 #include "models/builtin.h"
+#include "models/parallel/device_count.h"
 
 namespace tessera {
 
@@ -17,6 +18,7 @@ const Registry& builtin_registry() {
     register_gpu_components(r);
     register_dram(r);
     register_board_power(r);
+    register_system(r);
     return r;
   }();
   return registry;

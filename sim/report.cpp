@@ -60,6 +60,7 @@ void write_text_report(std::ostream& os, const RunResult& r) {
                format_quantity(t["backward_s"].get<double>(), Unit::seconds), t["flops_backward"].get<double>(),
                format_quantity(t["optimizer_s"].get<double>(), Unit::seconds), t["params_trained"].get<double>());
   }
+  if (r.extra.contains("parallel")) write_parallel_text(os, r.extra["parallel"]);
   fmt::print(os, "\n");
 
   // Per-op table; long models are summarised by their 40 most expensive ops.

@@ -25,7 +25,7 @@ constexpr KindName kKinds[] = {
     {OpKind::kv_write, "kv_write"},   {OpKind::allreduce, "allreduce"},
     {OpKind::allgather, "allgather"}, {OpKind::reducescatter, "reducescatter"},
     {OpKind::alltoall, "alltoall"},   {OpKind::reduce, "reduce"},
-    {OpKind::optimizer, "optimizer"},
+    {OpKind::optimizer, "optimizer"}, {OpKind::sendrecv, "sendrecv"},
 };
 
 // Required attributes per kind (optional ones are read with get()).
@@ -42,7 +42,8 @@ std::vector<std::string_view> required_attrs(OpKind k) {
     case OpKind::allreduce:
     case OpKind::allgather:
     case OpKind::reducescatter:
-    case OpKind::alltoall: return {"bytes", "ranks"};
+    case OpKind::alltoall:
+    case OpKind::sendrecv: return {"bytes", "ranks"};
     case OpKind::optimizer: return {"elems", "reads", "writes"};
     default: return {"rows", "cols"};
   }
@@ -114,7 +115,18 @@ bool is_vector_kind(OpKind k) {
 
 bool is_collective_kind(OpKind k) {
   return k == OpKind::allreduce || k == OpKind::allgather || k == OpKind::reducescatter ||
-         k == OpKind::alltoall;
+         k == OpKind::alltoall || k == OpKind::sendrecv;
+}
+
+std::string_view comm_group_name(int64_t group) {
+  switch (group) {
+    case 0: return "all";
+    case 1: return "tp";
+    case 2: return "dp";
+    case 3: return "pp";
+    case 4: return "ep";
+    default: return "?";
+  }
 }
 
 int64_t Op::at(std::string_view key) const {
@@ -192,6 +204,7 @@ int64_t op_out_elems(const Op& op) {
     case OpKind::kv_read:
     case OpKind::kv_write: return 2 * op.at("batch") * op.at("kv_heads") * op.at("tokens") * op.at("d");
     case OpKind::allreduce: case OpKind::allgather: case OpKind::reducescatter: case OpKind::alltoall:
+    case OpKind::sendrecv:
       return std::max<int64_t>(1, op.at("bytes") / 2);
     case OpKind::reduce: return op.get("outputs", 1) * op.at("cols");
     case OpKind::optimizer: return op.at("elems");
@@ -229,7 +242,9 @@ void validate_graph(const Graph& g, std::string_view source) {
       const bool may_be_zero = key == "pad" || key == "causal" || key == "bias" ||
                                key == "b_shared" || key == "bias_shared" || key == "append" ||
                                key == "fast_accum" || key == "param" || key == "grad" || key == "backward" ||
-                               key == "bias_grad" || key == "training" || key == "output" || key == "sfu";
+                               key == "bias_grad" || key == "training" || key == "output" || key == "sfu" ||
+                               key == "stage" || key == "pass" || key == "overlap" || key == "p2p" ||
+                               key == "recompute" || key == "every_microbatch" || key == "group";
       if (value < 0 || (value == 0 && !may_be_zero))
         throw InputError(fmt::format("{}: op '{}' ({}): '{}' = {} must be {}", source, op.name,
                                      op_kind_name(op.kind), key, value,

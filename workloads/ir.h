@@ -28,7 +28,18 @@
 //               kv_read reads `tokens` cached positions; optional append=A > 0
 //               makes it a concatenation (HF DynamicCache's torch.cat): it also
 //               reads the A new positions and writes all tokens + A positions.
-//   allreduce, allgather, reducescatter, alltoall   bytes, ranks
+//   allreduce, allgather, reducescatter, alltoall, sendrecv   bytes, ranks
+//               bytes: nccl-tests' "size", the buffer per rank (allgather: the
+//               gathered output, reducescatter: the input; sendrecv: the message
+//               one rank sends to its peer). Optional group: the parallel
+//               dimension the ranks span (comm_group_name: 1 tp, 2 dp, 3 pp,
+//               4 ep; 0 or absent: all devices)
+//   multi-device workloads (workloads/models/parallel.h) add to any op:
+//               stage (pipeline chunk, from 0), pass (0 forward, 1 backward,
+//               2 optimizer), overlap=1 (runs on the communication stream beside
+//               the compute), p2p=1 (a pipeline transfer between stages),
+//               recompute=1 (a forward op recomputed in the backward pass),
+//               every_microbatch=1 (a per-microbatch collective of a dp group)
 //   reduce      rows, cols: column sums over the rows (a gradient's reduction to a
 //               bias or norm weight, or over a broadcast dimension); reads `inputs`
 //               rows x cols tensors (default 1), writes `outputs` cols-sized
@@ -71,7 +82,7 @@ enum class OpKind {
   batchnorm, copy, transpose,
   maxpool, avgpool, embedding,
   kv_read, kv_write,
-  allreduce, allgather, reducescatter, alltoall,
+  allreduce, allgather, reducescatter, alltoall, sendrecv,
   reduce, optimizer,
 };
 
@@ -85,6 +96,10 @@ std::vector<std::string_view> op_required_attrs(OpKind k);
 // Element-wise/row-wise ops bounded by memory traffic on every target.
 bool is_vector_kind(OpKind k);
 bool is_collective_kind(OpKind k);
+// The parallel dimension of a collective's `group` attribute.
+enum class CommGroup : int64_t { all = 0, tp = 1, dp = 2, pp = 3, ep = 4 };
+// "tp", "dp", "pp", "ep", "all" ("?" for an unknown code).
+std::string_view comm_group_name(int64_t group);
 
 struct Op {
   std::string name;

@@ -19,6 +19,8 @@
 #include "core/error.h"
 #include "models/builtin.h"
 #include "sim/simulate.h"
+#include "sim/engines/parallel.h"
+#include "workloads/models/parallel.h"
 #include "sim/tools/calibrate.h"
 #include "sim/tools/compare.h"
 #include "workloads/workloads.h"
@@ -186,6 +188,12 @@ int cmd_run(const std::vector<std::string>& args, std::ostream& out) {
   } else {
     const Graph g = build_workload(workload);
     info = g.info;
+    if (is_parallel_graph(g)) {   // a multi-device workload: sim/engines/parallel.h
+      if (format == "scalesim" || vm.count("precision"))
+        throw InputError("--workload: a multi-device workload (tp/pp/dp/... given) supports --format text, json, csv");
+      emit(render(simulate_parallel(g, *hw, settings.engine.name), format), out_path, out);
+      return 0;
+    }
     if (format == "scalesim") {
       write_scalesim_dir(g, *hw, out_path);
       return 0;

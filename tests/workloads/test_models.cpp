@@ -64,6 +64,7 @@ TEST_CASE("every built-in workload builds with its defaults and validates", "[mo
     for (const auto& p : w.params) required = required || p.default_value.empty();
     const std::string spec = w.name == "gemm"     ? "gemm:m=64,n=64,k=64"
                              : w.name == "conv2d" ? "conv2d:cin=8,cout=8,h=16"
+                             : w.name == "gpt"    ? "gpt:layers=1,hidden=64,heads=2"
                              : required           ? w.name + ":rows=4,cols=8"
                                                   : w.name;
     INFO(spec);
