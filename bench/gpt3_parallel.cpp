@@ -11,8 +11,6 @@
 
 #include <algorithm>
 #include <chrono>
-#include <filesystem>
-#include <fstream>
 #include <vector>
 
 #include "models/hardware.h"
@@ -24,17 +22,11 @@ int main() {
   const char* spec =
       "gpt:layers=96,hidden=12288,heads=96,seq=2048,vocab=51200,tp=8,pp=8,dp=24,microbatch=1,global_batch=1536,"
       "train=1,recompute=full,kernels=fused";
-  // 192 nodes of 8 A100 80GB.
-  const auto path = std::filesystem::temp_directory_path() / "tessera_bench_gpt3_a100x1536.yaml";
-  {
-    std::ofstream f(path);
-    f << "base: a100-80gb\nname: a100-80gb x 1536\nsystem: {impl: system, nodes: 192, devices_per_node: 8}\n";
-  }
   std::vector<double> walls;
   tessera::RunResult r;
   for (int i = 0; i < 3; ++i) {
     const auto t0 = clock::now();
-    auto hw = tessera::load_hardware(path.string(), {});
+    auto hw = tessera::load_hardware("dgx-a100", {"system.nodes=192"});   // 192 nodes of 8 A100 80GB
     const tessera::Graph g = tessera::build_workload(spec);
     r = tessera::simulate_parallel(g, *hw, "analytic");
     walls.push_back(std::chrono::duration<double>(clock::now() - t0).count());

@@ -5,7 +5,9 @@
 #include "models/memory/dram.h"
 #include "models/power/board.h"
 #include "models/builtin.h"
-#include "models/parallel/device_count.h"
+#include "models/interconnect/link.h"
+#include "models/interconnect/switch.h"
+#include "models/interconnect/system.h"
 
 namespace tessera {
 
@@ -18,6 +20,8 @@ const Registry& builtin_registry() {
     register_gpu_components(r);
     register_dram(r);
     register_board_power(r);
+    register_link(r);
+    register_switch(r);
     register_system(r);
     return r;
   }();

@@ -16,7 +16,8 @@ namespace {
 
 // First path components of the hardware description's keys.
 const std::vector<std::string>& hw_namespaces() {
-  static const std::vector<std::string> names = {"compute", "memory", "power", "numerics", "name", "description"};
+  static const std::vector<std::string> names = {"compute", "memory", "power", "numerics", "name", "description",
+                                                  "system", "fabric"};
   return names;
 }
 
@@ -47,7 +48,7 @@ RunSettings resolve_sets(const std::string& workload, const std::string& engine_
     }
     if (ns != "workload" && ns != "engine")
       throw InputError(fmt::format("--set '{}': unknown namespace '{}'; accepted: compute, memory, power, "
-                                   "numerics, name, description (hardware), workload, engine",
+                                   "numerics, system, fabric, name, description (hardware), workload, engine",
                                    set, ns));
     const std::string key = dot == std::string::npos ? "" : path.substr(dot + 1);
     const std::string value = set.substr(eq + 1);

@@ -10,4 +10,6 @@ void add_cnn_workloads(std::vector<WorkloadInfo>& out);          // resnet50, al
 void add_transformer_workloads(std::vector<WorkloadInfo>& out);  // bert, gpt, llama, moe, ...
 void add_evoformer_workloads(std::vector<WorkloadInfo>& out);    // AlphaFold-2 Evoformer
 void add_rnn_workloads(std::vector<WorkloadInfo>& out);          // lstm
+// Collectives with nccl-tests semantics (workloads/collectives.cpp).
+void add_collective_workloads(std::vector<WorkloadInfo>& out);
 }  // namespace tessera

@@ -25,7 +25,8 @@ constexpr KindName kKinds[] = {
     {OpKind::kv_write, "kv_write"},   {OpKind::allreduce, "allreduce"},
     {OpKind::allgather, "allgather"}, {OpKind::reducescatter, "reducescatter"},
     {OpKind::alltoall, "alltoall"},   {OpKind::reduce, "reduce"},
-    {OpKind::optimizer, "optimizer"}, {OpKind::sendrecv, "sendrecv"},
+    {OpKind::optimizer, "optimizer"},
+    {OpKind::broadcast, "broadcast"}, {OpKind::sendrecv, "sendrecv"},
 };
 
 // Required attributes per kind (optional ones are read with get()).
@@ -43,6 +44,7 @@ std::vector<std::string_view> required_attrs(OpKind k) {
     case OpKind::allgather:
     case OpKind::reducescatter:
     case OpKind::alltoall:
+    case OpKind::broadcast:
     case OpKind::sendrecv: return {"bytes", "ranks"};
     case OpKind::optimizer: return {"elems", "reads", "writes"};
     default: return {"rows", "cols"};
@@ -95,6 +97,10 @@ std::vector<std::string_view> op_attr_names(OpKind k) {
       break;
     case OpKind::reduce: names.insert(names.end(), {"inputs", "outputs"}); break;
     case OpKind::optimizer: names.insert(names.end(), {"flops", "sfu", "tensors"}); break;
+    case OpKind::allreduce: case OpKind::allgather: case OpKind::reducescatter: case OpKind::alltoall:
+    case OpKind::broadcast: case OpKind::sendrecv:
+      names.insert(names.end(), {"algo", "protocol", "stride", "group"});
+      break;
     default: break;
   }
   names.insert(names.end(), {"output", "launches"});
@@ -115,7 +121,7 @@ bool is_vector_kind(OpKind k) {
 
 bool is_collective_kind(OpKind k) {
   return k == OpKind::allreduce || k == OpKind::allgather || k == OpKind::reducescatter ||
-         k == OpKind::alltoall || k == OpKind::sendrecv;
+         k == OpKind::alltoall || k == OpKind::broadcast || k == OpKind::sendrecv;
 }
 
 std::string_view comm_group_name(int64_t group) {
@@ -204,7 +210,7 @@ int64_t op_out_elems(const Op& op) {
     case OpKind::kv_read:
     case OpKind::kv_write: return 2 * op.at("batch") * op.at("kv_heads") * op.at("tokens") * op.at("d");
     case OpKind::allreduce: case OpKind::allgather: case OpKind::reducescatter: case OpKind::alltoall:
-    case OpKind::sendrecv:
+    case OpKind::broadcast: case OpKind::sendrecv:
       return std::max<int64_t>(1, op.at("bytes") / 2);
     case OpKind::reduce: return op.get("outputs", 1) * op.at("cols");
     case OpKind::optimizer: return op.at("elems");
@@ -243,8 +249,9 @@ void validate_graph(const Graph& g, std::string_view source) {
                                key == "b_shared" || key == "bias_shared" || key == "append" ||
                                key == "fast_accum" || key == "param" || key == "grad" || key == "backward" ||
                                key == "bias_grad" || key == "training" || key == "output" || key == "sfu" ||
+                               key == "algo" || key == "protocol" || key == "group" ||
                                key == "stage" || key == "pass" || key == "overlap" || key == "p2p" ||
-                               key == "recompute" || key == "every_microbatch" || key == "group";
+                               key == "recompute" || key == "every_microbatch";
       if (value < 0 || (value == 0 && !may_be_zero))
         throw InputError(fmt::format("{}: op '{}' ({}): '{}' = {} must be {}", source, op.name,
                                      op_kind_name(op.kind), key, value,
@@ -257,6 +264,11 @@ void validate_graph(const Graph& g, std::string_view source) {
     if (op.kind == OpKind::conv2d && op.get("grad", 0) > 2)
       throw InputError(fmt::format("{}: op '{}' (conv2d): 'grad' = {} must be 0 (forward), 1 (data gradient) "
                                    "or 2 (weight gradient)", source, op.name, op.get("grad", 0)));
+    if (is_collective_kind(op.kind) && (op.get("algo", 0) > 6 || op.get("protocol", 0) > 3))
+      throw InputError(fmt::format("{}: op '{}' ({}): algo = {} / protocol = {}: algo is 0..6 (auto, ring, tree, "
+                                   "nvls, direct, halving_doubling, hierarchical), protocol 0..3 (auto, ll, "
+                                   "ll128, simple)", source, op.name, op_kind_name(op.kind), op.get("algo", 0),
+                                   op.get("protocol", 0)));
     for (int dep : op.deps)
       if (dep < 0 || static_cast<size_t>(dep) >= i)
         throw InputError(fmt::format("{}: op '{}' depends on op index {}, which is not an "

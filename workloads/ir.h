@@ -28,12 +28,18 @@
 //               kv_read reads `tokens` cached positions; optional append=A > 0
 //               makes it a concatenation (HF DynamicCache's torch.cat): it also
 //               reads the A new positions and writes all tokens + A positions.
-//   allreduce, allgather, reducescatter, alltoall, sendrecv   bytes, ranks
-//               bytes: nccl-tests' "size", the buffer per rank (allgather: the
-//               gathered output, reducescatter: the input; sendrecv: the message
-//               one rank sends to its peer). Optional group: the parallel
-//               dimension the ranks span (comm_group_name: 1 tp, 2 dp, 3 pp,
-//               4 ep; 0 or absent: all devices)
+//   allreduce, allgather, reducescatter, alltoall, broadcast, sendrecv
+//               bytes, ranks: nccl-tests' "size" (bytes per rank; all_gather: the
+//               gathered output) over `ranks` ranks. Optional: algo and protocol
+//               (indices into collective_algorithms()/collective_protocols() of
+//               models/interconnect/collective.h: algo 0 = auto, 1 ring, 2 tree,
+//               3 nvls, 4 direct, 5 halving_doubling, 6 hierarchical; protocol 0 =
+//               auto, 1 ll, 2 ll128, 3 simple); stride (default 1): consecutive
+//               ranks of the group are `stride` devices apart, so a group with
+//               stride >= devices_per_node has one rank per node (a data-parallel
+//               group across nodes); group: which parallel group the collective
+//               belongs to (CommGroup: 1 tp, 2 dp, 3 pp, 4 ep; 0 or absent: all
+//               devices), for reports (no effect on timing)
 //   multi-device workloads (workloads/models/parallel.h) add to any op:
 //               stage (pipeline chunk, from 0), pass (0 forward, 1 backward,
 //               2 optimizer), overlap=1 (runs on the communication stream beside
@@ -82,8 +88,9 @@ enum class OpKind {
   batchnorm, copy, transpose,
   maxpool, avgpool, embedding,
   kv_read, kv_write,
-  allreduce, allgather, reducescatter, alltoall, sendrecv,
+  allreduce, allgather, reducescatter, alltoall,
   reduce, optimizer,
+  broadcast, sendrecv,
 };
 
 std::string_view op_kind_name(OpKind k);

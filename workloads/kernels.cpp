@@ -144,6 +144,7 @@ const std::vector<WorkloadInfo>& builtin_workloads() {
     add_transformer_workloads(t);
     add_evoformer_workloads(t);
     add_rnn_workloads(t);
+    add_collective_workloads(t);
     return t;
   }();
   return table;

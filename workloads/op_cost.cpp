@@ -203,6 +203,7 @@ double op_flops(const Op& op) {
     case OpKind::allgather:
     case OpKind::reducescatter:
     case OpKind::alltoall:
+    case OpKind::broadcast:
     case OpKind::sendrecv:
       return op.kind == OpKind::reducescatter ? d("bytes") / (dtype_info(op.dtype).storage_bits / 8.0)
                                               : 0;
@@ -220,7 +221,7 @@ OpTraffic op_traffic(const Op& op) {
       return {total / 2, total / 2};
     case OpKind::kv_write:
     case OpKind::allreduce: case OpKind::allgather: case OpKind::reducescatter: case OpKind::alltoall:
-    case OpKind::sendrecv:
+    case OpKind::broadcast: case OpKind::sendrecv:
       return {total, 0};
     default: {
       const double written = std::min(total, dtype_bytes(op.out_dtype, static_cast<double>(op_out_elems(op))));
@@ -285,6 +286,7 @@ double op_min_bytes(const Op& op) {
     case OpKind::allgather:
     case OpKind::reducescatter:
     case OpKind::alltoall:
+    case OpKind::broadcast:
     case OpKind::sendrecv:
       return d("bytes");
     default: {

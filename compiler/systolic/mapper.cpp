@@ -1,4 +1,6 @@
 #include "compiler/systolic/mapper.h"
+#include "compiler/tensorcore/mapper.h"
+#include "models/interconnect/system.h"
 
 #include <fmt/format.h>
 
@@ -20,6 +22,15 @@ void add(std::optional<double>& field, double v) { field = field.value_or(0) + v
 
 Kernel SystolicMapper::lower(const Graph& g, int index, const Hardware& hw) const {
   const Op& op = g.ops[static_cast<size_t>(index)];
+  if (is_collective_kind(op.kind) && find_system(hw)) {
+    // A collective on a system: the interconnect model's plan (compiler/tensorcore/collective.cpp).
+    Kernel k = lower_system_collective(op, hw);
+    k.name = fmt::format("k{}_{}", index, op.name);
+    k.op_index = index;
+    k.flops = op_flops(op);
+    k.bytes = op_min_bytes(op);
+    return k;
+  }
   Kernel kern;
   kern.name = fmt::format("k{}_{}", index, op.name);
   kern.op_kind = std::string(op_kind_name(op.kind));

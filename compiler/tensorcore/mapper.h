@@ -34,6 +34,11 @@ struct GemmPlan {
   double est_time_s = 0;       // the estimate the choice minimised
 };
 
+// A collective op on a system description (models/interconnect/system.h): the
+// interconnect model's plan as blocks (collective.cpp). Target-independent: the
+// systolic mapper lowers collectives with it too.
+Kernel lower_system_collective(const Op& op, const Hardware& hw);
+
 class TensorCoreMapper : public Mapper {
  public:
   explicit TensorCoreMapper(const TensorCoreModel& tc) : m_tc(tc), m_s(tc.spec()) {}
@@ -49,7 +54,7 @@ class TensorCoreMapper : public Mapper {
   // attr backward=1: FlashAttention-2's backward (attention_backward.cpp).
   Kernel lower_attention_backward(const Op& op, const Hardware& hw) const;
   Kernel lower_vector(const Op& op, const Hardware& hw) const;
-  Kernel lower_collective(const Op& op) const;
+  Kernel lower_collective(const Op& op, const Hardware& hw) const;
 
   const TensorCoreModel& m_tc;
   const TensorCoreSpec& m_s;

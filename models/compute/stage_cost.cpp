@@ -45,8 +45,16 @@ StageCost cost_stage(const Block& b, const Kernel& k, const Hardware& hw, const 
       if (in.op == Opcode::mma)
         st.flops_mma += 2.0 * static_cast<double>(in.m * in.n * in.k * in.count);
     } else if (const auto* timed = dynamic_cast<const TimedUnit*>(&unit)) {
-      st.compute_s += timed->busy_time_s(in);
-      st.energy_j += timed->energy_j(in);
+      const double e = timed->energy_j(in);
+      st.energy_j += e;
+      if (timed->is_transfer_lane()) {
+        LevelTransfer& lc = st.links[unit.path()];
+        lc.time_s += timed->busy_time_s(in);
+        lc.bytes += static_cast<double>(in.bytes) * static_cast<double>(in.count);
+        lc.energy_j += e;
+      } else {
+        st.compute_s += timed->busy_time_s(in);
+      }
     } else {
       throw InputError(fmt::format("kernel '{}': {} occupies '{}' ({} {}), which does not time "
                                    "instructions; units are the compute component, memory levels "
@@ -55,6 +63,7 @@ StageCost cost_stage(const Block& b, const Kernel& k, const Hardware& hw, const 
     }
   }
   for (const auto& [name, lc] : st.levels) st.load_s = std::max(st.load_s, lc.time_s);
+  for (const auto& [name, lc] : st.links) st.load_s = std::max(st.load_s, lc.time_s);
   return st;
 }
 

@@ -18,11 +18,15 @@ class Hardware;
 struct LevelTransfer {
   double time_s = 0;   // summed transfer time charged to the level
   double bytes = 0;    // bytes moved
+  double energy_j = 0; // links and switches: their dynamic energy (memory levels: 0, in StageCost::energy_j)
 };
 
 struct StageCost {
   std::map<std::string, LevelTransfer> levels;  // per memory level
-  double load_s = 0;      // l of the pipeline rule: max over levels
+  // Per link or switch (TimedUnit::is_transfer_lane), by component path: each is
+  // a lane of its own beside the memory levels.
+  std::map<std::string, LevelTransfer> links;
+  double load_s = 0;      // l of the pipeline rule: max over levels and links
   double compute_s = 0;   // c of the pipeline rule: summed mma/vec/coll/wait times
   double energy_j = 0;    // dynamic energy of the memory and compute instructions
   double flops_mma = 0;   // 2 m n k count over the mma instructions
@@ -33,8 +37,10 @@ struct StageCost {
 const Component& instr_unit_component(const Instr& in, const Kernel& k, const Hardware& hw);
 
 // Each instruction is charged to its unit by the unit's kind: a memory level adds
-// a transfer to the level's lane (l of the pipeline rule); the compute model (or
-// another compute component) and any TimedUnit add to the stage's compute phase (c).
+// a transfer to the level's lane (l of the pipeline rule), a link or switch to its
+// own lane (also l: communication overlaps memory traffic and compute); the
+// compute model (or another compute component) and any other TimedUnit add to
+// the stage's compute phase (c).
 // Cost of one run of `b` (a block of `k`) on `hw` under `ctx`. Throws InputError
 // when an instruction names a memory level the hardware lacks.
 StageCost cost_stage(const Block& b, const Kernel& k, const Hardware& hw, const KernelContext& ctx);

@@ -176,8 +176,6 @@ double TensorCoreModel::instr_time_s(const Instr& in, const Kernel& k, const Ker
       const double r = static_cast<double>(in.ranks);
       // Ring algorithms: allreduce moves 2(r-1)/r of the buffer over each link in
       // 2(r-1) steps; allgather, reducescatter and alltoall (r-1)/r in r-1 steps.
-      // sendrecv: the whole message over one link.
-      if (in.name == "sendrecv") return static_cast<double>(in.bytes) / m_s.link_bw + m_s.link_latency;
       const double factor = in.name == "allreduce" ? 2.0 : 1.0;
       return factor * ((r - 1) / r * static_cast<double>(in.bytes) / m_s.link_bw +
                        (r - 1) * m_s.link_latency);

@@ -18,6 +18,7 @@
 #include "sim/propagate.h"
 #include "core/error.h"
 #include "models/builtin.h"
+#include "sim/collective_report.h"
 #include "sim/simulate.h"
 #include "sim/engines/parallel.h"
 #include "workloads/models/parallel.h"
@@ -232,6 +233,7 @@ int cmd_run(const std::vector<std::string>& args, std::ostream& out) {
                                 {"ops_backward", info["ops_backward"]},
                                 {"ops_optimizer", info["ops_optimizer"]}};
   }
+  if (auto coll = collective_section(r, info); !coll.is_null()) r.extra["collective"] = coll;
   emit(render(r, format), out_path, out);
   return 0;
 }

@@ -79,6 +79,7 @@ RunResult finish_run(const Program& p, const Hardware& hw, const std::string& en
   Stats& s = r.stats;
   double end = 0, dyn_energy = 0, compute_busy = 0, peak_flops_sel = 0, max_op_flops = -1;
   std::map<std::string, double> level_busy, level_bytes;
+  std::map<std::string, LevelTransfer> link_total;   // per link/switch: busy, bytes, energy
   const std::vector<double> shared_static = shared_static_energy(t, static_w);
   for (size_t i = 0; i < p.kernels.size(); ++i) {
     const Kernel& k = p.kernels[i];
@@ -95,7 +96,7 @@ RunResult finish_run(const Program& p, const Hardware& hw, const std::string& en
     o.overhead_s = kp.overhead_s;
     o.idle_s = kp.idle_s;
     double e = 0;
-    std::map<std::string, double> busy;
+    std::map<std::string, double> busy, link_busy;
     for (const auto& st : kp.stages) {
       const double n = static_cast<double>(st.repeat);
       o.compute_s += n * st.compute_s;
@@ -104,13 +105,24 @@ RunResult finish_run(const Program& p, const Hardware& hw, const std::string& en
         busy[lvl] += n * lc.time_s;
         level_bytes[lvl] += n * lc.bytes;
       }
+      for (const auto& [path, lc] : st.links) {
+        link_busy[path] += n * lc.time_s;
+        link_total[path].time_s += n * lc.time_s;
+        link_total[path].bytes += n * lc.bytes;
+        link_total[path].energy_j += n * lc.energy_j;
+      }
     }
+    double link_s = 0;
+    std::string busiest_link;
+    for (const auto& [path, b] : link_busy)
+      if (b > link_s) { link_s = b; busiest_link = path; }
     std::string busiest;
     for (const auto& [lvl, b] : busy) {
       level_busy[lvl] += b;
       if (b > o.memory_s) { o.memory_s = b; busiest = lvl; }
     }
     if (o.overhead_s >= std::max(o.compute_s, o.memory_s)) o.bound = "overhead";
+    else if (link_s > std::max(o.compute_s, o.memory_s)) o.bound = "link:" + busiest_link;
     else if (o.compute_s >= o.memory_s) o.bound = "compute";
     else o.bound = "memory:" + busiest;
     o.energy_j = e + (shared_static.empty() ? static_w * o.time_s : shared_static[i]);
@@ -152,6 +164,13 @@ RunResult finish_run(const Program& p, const Hardware& hw, const std::string& en
     s.set(base + ".utilization", end > 0 ? b / end : 0, "1", "busy time / run time");
     s.set(base + ".avg_bandwidth", end > 0 ? level_bytes[lvl] / end : 0, "B/s",
           "bytes / run time");
+  }
+  for (const auto& [path, lt] : link_total) {
+    const std::string base = "link." + path;
+    s.set(base + ".busy_s", lt.time_s, "s", "time the link or switch was carrying data");
+    s.set(base + ".bytes", lt.bytes, "B", "bytes one device moved over it (one direction)");
+    s.set(base + ".utilization", end > 0 ? lt.time_s / end : 0, "1", "busy time / run time");
+    s.set(base + ".energy", lt.energy_j, "J", "dynamic energy of its transfers");
   }
   s.set("power.static_energy", static_w * end, "J", "static power x run time");
   s.set("power.dynamic_energy", dyn_energy, "J", "energy of the instructions executed");

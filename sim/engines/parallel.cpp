@@ -11,7 +11,7 @@
 
 #include "compiler/compile.h"
 #include "core/error.h"
-#include "models/parallel/device_count.h"
+#include "models/interconnect/system.h"
 #include "sim/engines/engine.h"
 
 namespace tessera {

@@ -38,6 +38,7 @@
 #include <stdexcept>
 
 #include "sim/engines/engine.h"
+#include "models/timed_unit.h"
 #include "core/error.h"
 
 // libsystemc provides main() which calls sc_main(); Tessera has its own main()
@@ -262,6 +263,7 @@ class SystemCEngine : public Engine {
       plat.targets[i]->busy_until = sc_time_stamp();
       level_index[hw.memories()[i].first] = static_cast<int>(i);
     }
+    std::map<std::string, sc_time> link_free;   // per link/switch: when it is next free
     std::vector<KernelPlan> plans;
     std::vector<double> shares;
     for (const Kernel& k : p.kernels) {
@@ -310,8 +312,18 @@ class SystemCEngine : public Engine {
           const Block& blk = k.blocks[block_of(i)];
           sc_time longest = SC_ZERO_TIME;
           for (const Instr& in : blk.instrs) {
-            // Transfers are the instructions whose unit is a memory level.
-            const std::string* level = hw.level_name(&instr_unit_component(in, k, hw));
+            // Transfers are the instructions whose unit is a memory level, a link
+            // or a switch. A link or switch is a contended channel: a transfer
+            // starts when the channel is free and holds it for its model time.
+            const Component& unit = instr_unit_component(in, k, hw);
+            if (const auto* lane = dynamic_cast<const TimedUnit*>(&unit); lane && lane->is_transfer_lane()) {
+              sc_time& free_at = link_free[unit.path()];
+              const sc_time start = std::max(free_at, sc_time_stamp());
+              free_at = start + sc_time(lane->busy_time_s(in), SC_SEC);
+              if (free_at - sc_time_stamp() > longest) longest = free_at - sc_time_stamp();
+              continue;
+            }
+            const std::string* level = hw.level_name(&unit);
             if (!level) continue;
             ext.instr = &in;
             trans.set_command(in.op == Opcode::load ? tlm::TLM_READ_COMMAND : tlm::TLM_WRITE_COMMAND);

@@ -12,6 +12,7 @@
 
 #include "core/error.h"
 #include "sim/simulate.h"
+#include "sim/tools/compare_collective.h"
 #include "workloads/ir.h"
 #include "workloads/training.h"
 #include "workloads/workloads.h"
@@ -421,6 +422,16 @@ std::optional<Prediction> predict(const json& r, const Hardware& hw, const std::
       if (pr.contains(key)) p.extra[std::string(key)] = pr[key];
     return p;
   }
+  if (section == "collective") {   // sim/tools/compare_collective.h
+    const auto c = predict_collective_record(r, hw, skip);
+    if (!c) return std::nullopt;
+    p.quantity = "busbw_GBps";
+    p.measured = c->measured_GBps;
+    p.predicted = c->predicted_GBps;
+    p.group = c->group;
+    p.extra = c->extra;
+    return p;
+  }
   if (section == "info") {
     skip = "device description, nothing to predict";
     return std::nullopt;
@@ -523,7 +534,7 @@ int run_compare(const std::string& hw_name, const std::vector<std::string>& sets
     for (const char* k : {"section", "quantity", "measured_value", "predicted_value", "error", "group",
                           "mapping", "min_ms", "max_ms", "reps", "predicted_clock_mhz", "source",
                           "sm_clock_mhz", "predicted_watts", "predicted_tflops", "workload", "preset",
-                          "samples", "bit_exact_fraction", "max_abs_err", "mean_rel_err", "median_rel_err",
+                          "samples", "bit_exact_fraction", "predicted_time_s", "protocol", "max_abs_err", "mean_rel_err", "median_rel_err",
                           "max_rel_err"})
       key.erase(k);
     std::string desc;

@@ -11,6 +11,7 @@
 //   train: device_busy_us of one training step (model resnet50 | bert-base |
 //          gpt2-small | llama7b-4layers, dtype, batch, seq, optimizer), predicted
 //          as the model's spec with train=1
+//   collective: busbw_GBps of an nccl-tests figure (sim/tools/compare_collective.h)
 //   precision: normwise_rel_err, by models/numerics (predict_precision_record) on
 //              hardware whose numerics family is h100; records with raw bits also
 //              get bit_exact_fraction (0..1)

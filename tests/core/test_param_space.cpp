@@ -64,7 +64,7 @@ TEST_CASE("set errors name the argument, the key and what is accepted", "[params
   CHECK(error_of(run_args(gpt, {"--set", "engine.speed=2"})) ==
         "--set 'engine.speed=2': unknown key 'speed' for engine; accepted: name, streams");
   CHECK(error_of(run_args(gpt, {"--set", "compiler.tile=64"})) ==
-        "--set 'compiler.tile=64': unknown namespace 'compiler'; accepted: compute, memory, power, numerics, "
+        "--set 'compiler.tile=64': unknown namespace 'compiler'; accepted: compute, memory, power, numerics, system, fabric, "
         "name, description (hardware), workload, engine");
   CHECK(error_of(run_args(gpt, {"--set", "workload=4"})) == "--set 'workload=4': expected workload.<key>=value");
   // Hardware keys keep the loader's messages.

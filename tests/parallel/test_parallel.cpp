@@ -19,20 +19,11 @@ using namespace tessera;
 
 namespace {
 
-// An A100 system of `devices` devices in one node (`extra` adds YAML lines, e.g.
-// free links).
-std::unique_ptr<Hardware> system_of(int devices, const std::string& extra = "") {
-  const auto path = std::filesystem::temp_directory_path() /
-                    fmt::format("tessera_test_parallel_{}_{}.yaml", devices, std::hash<std::string>{}(extra));
-  {
-    std::ofstream f(path);
-    f << fmt::format("base: a100-80gb\nname: a100x{}\nsystem: {{impl: system, nodes: 1, devices_per_node: {}}}\n{}",
-                     devices, devices, extra);
-  }
-  return load_hardware(path.string(), {});
+// dgx-a100 nodes holding `devices` devices (up to 8 in one node, else nodes of 8).
+std::unique_ptr<Hardware> system_of(int devices) {
+  if (devices <= 8) return load_hardware("dgx-a100", {fmt::format("system.devices_per_node={}", devices)});
+  return load_hardware("dgx-a100", {fmt::format("system.nodes={}", devices / 8)});
 }
-// Links that cost nothing: only the compute and the schedule remain.
-const std::string k_free_links = "compute: {link_bandwidth: 0B/s}\n";
 
 struct CollCount {
   int n = 0;
@@ -112,7 +103,7 @@ TEST_CASE("pipeline bubble: (p-1)/(m+p-1) for gpipe and 1f1b with uniform stages
   // embed=0: four identical chunks of one layer. The closed form is the schedule
   // with free transfers (pipeline_without_p2p_s; a sendrecv kernel still has its
   // launch overhead).
-  auto hw = system_of(4, k_free_links);
+  auto hw = system_of(4);
   for (const char* sched : {"gpipe", "1f1b"}) {
     INFO(sched);
     const RunResult r = simulate_parallel(
@@ -238,7 +229,7 @@ TEST_CASE("tp x pp x dp must match the system's device count", "[parallel]") {
 }
 
 TEST_CASE("role deduplication: identical chunks are one simulation and match an explicit run", "[parallel]") {
-  auto hw = system_of(4, k_free_links);
+  auto hw = system_of(4);
   const Graph g = build_workload("gpt:layers=4,hidden=512,heads=8,seq=256,embed=0,pp=4,global_batch=8,train=1");
   const RunResult r = simulate_parallel(g, *hw, "analytic");
   const auto& p = r.extra["parallel"];
@@ -261,7 +252,7 @@ TEST_CASE("role deduplication: identical chunks are one simulation and match an 
   CHECK(p["roles"][2]["forward_s"].get<double>() == simulate(f, *hw).time_s);
   // Data-parallel replicas are the same role: with dp=4 every device of a
   // pipeline position computes the same forward and backward.
-  auto hw16 = system_of(16, k_free_links);
+  auto hw16 = system_of(16);
   const RunResult r4 = simulate_parallel(
       build_workload("gpt:layers=4,hidden=512,heads=8,seq=256,embed=0,pp=4,dp=4,global_batch=32,train=1"), *hw16,
       "analytic");

@@ -20,12 +20,36 @@ double info_or(const Graph& g, const std::string& key, double fallback) {
   return it == g.info.end() ? fallback : it->second;
 }
 
-Op collective(OpKind kind, const std::string& name, DType t, int64_t bytes, int64_t ranks, CommGroup group) {
+// Devices are numbered as Megatron-LM does (initialize_model_parallel): the tp
+// ranks of a group are consecutive, dp (and ep, carved out of dp) groups stride
+// over them, pp groups over both. `stride` tells the interconnect which links a
+// group spans.
+int64_t group_stride(CommGroup g, int64_t tp, int64_t dp) {
+  switch (g) {
+    case CommGroup::tp: return 1;
+    case CommGroup::dp:
+    case CommGroup::ep: return tp;
+    case CommGroup::pp: return tp * dp;
+    case CommGroup::all: return 1;
+  }
+  return 1;
+}
+
+// The tp and dp sizes for group_stride (set once per graph by finish_parallel_graph).
+struct Layout {
+  int64_t tp = 1, dp = 1;
+};
+
+Op collective(const Layout& lay, OpKind kind, const std::string& name, DType t, int64_t bytes, int64_t ranks,
+              CommGroup group) {
   Op op;
   op.kind = kind;
   op.name = name;
   op.dtype = op.out_dtype = t;
-  op.attrs = {{"bytes", std::max<int64_t>(1, bytes)}, {"ranks", ranks}, {"group", static_cast<int64_t>(group)}};
+  op.attrs = {{"bytes", std::max<int64_t>(1, bytes)},
+              {"ranks", ranks},
+              {"group", static_cast<int64_t>(group)},
+              {"stride", group_stride(group, lay.tp, lay.dp)}};
   return op;
 }
 
@@ -122,7 +146,7 @@ class ChunkEmitter {
   // A tensor-parallel collective of `bytes` (skipped when tp = 1).
   void tp_coll(OpKind kind, const std::string& name, int64_t bytes, int pass, int64_t recompute) {
     if (m_c.tp <= 1) return;
-    Op op = collective(kind, name, m_t, bytes, m_c.tp, CommGroup::tp);
+    Op op = collective({m_c.tp, m_c.dp}, kind, name, m_t, bytes, m_c.tp, CommGroup::tp);
     if (recompute) op.attrs["recompute"] = 1;
     emit(std::move(op), pass, after_last());
   }
@@ -244,6 +268,7 @@ ParallelConfig config_of(const Graph& g) {
 // recomputed forward ahead of it, optimizer (pass 2), every collective in place.
 void emit_chunk(Graph& out, const Graph& fwd_all, int64_t chunk, const ParallelConfig& c,
                 const TrainingOptions* training, double& chunk_params, double& model_flops) {
+  const Layout lay{c.tp, c.dp};
   Graph cg = extract_chunk(fwd_all, chunk);
   if (cg.ops.empty())
     throw InputError(fmt::format("pipeline chunk {} has no ops: fewer layers than pp x virtual_stages", chunk));
@@ -283,7 +308,7 @@ void emit_chunk(Graph& out, const Graph& fwd_all, int64_t chunk, const ParallelC
   for (size_t i = 0; i < nf; ++i) layer_params[cg.ops[i].get("layer", 0)] += op_param_elems(cg.ops[i]);
   auto zero3_gather = [&](int64_t layer, int pass, const std::string& what) {
     if (c.zero < 3 || c.dp <= 1 || layer_params[layer] <= 0) return;
-    Op op = collective(OpKind::allgather, fmt::format("zero3.{}.{}", what, layer == 0 ? std::string("other")
+    Op op = collective(lay, OpKind::allgather, fmt::format("zero3.{}.{}", what, layer == 0 ? std::string("other")
                                                                                        : fmt::format("l{}", layer - 1)),
                        t, static_cast<int64_t>(layer_params[layer] * tbytes), c.dp, CommGroup::dp);
     op.attrs["overlap"] = 1;
@@ -307,12 +332,12 @@ void emit_chunk(Graph& out, const Graph& fwd_all, int64_t chunk, const ParallelC
     if (const int64_t b = f.get("tp_in", 0); b && c.sequence_parallel)
       em.tp_coll(OpKind::allgather, f.name + ".tp_allgather", b, 0, 0);
     if (const int64_t b = f.get("ep_a2a", 0); b && c.ep > 1) {
-      Op a = collective(OpKind::alltoall, f.name + ".ep_alltoall", t, b, c.ep, CommGroup::ep);
+      Op a = collective(lay, OpKind::alltoall, f.name + ".ep_alltoall", t, b, c.ep, CommGroup::ep);
       em.emit(std::move(a), 0, em.after_last());
     }
   }
   if (chunk + 1 < chunks && c.pp > 1) {
-    Op s = collective(OpKind::sendrecv, fmt::format("pp.send_activation.c{}", chunk), t, act_bytes, 2, CommGroup::pp);
+    Op s = collective(lay, OpKind::sendrecv, fmt::format("pp.send_activation.c{}", chunk), t, act_bytes, 2, CommGroup::pp);
     s.attrs["p2p"] = 1;
     em.emit(std::move(s), 0, em.after_last());
   }
@@ -356,7 +381,7 @@ void emit_chunk(Graph& out, const Graph& fwd_all, int64_t chunk, const ParallelC
       return;
     }
     const bool scatter = c.zero >= 2;
-    Op op = collective(scatter ? OpKind::reducescatter : OpKind::allreduce,
+    Op op = collective(lay, scatter ? OpKind::reducescatter : OpKind::allreduce,
                        fmt::format("dp.grad_bucket{}", bucket_no++), t, static_cast<int64_t>(pending), c.dp,
                        CommGroup::dp);
     op.attrs["overlap"] = 1;
@@ -385,7 +410,7 @@ void emit_chunk(Graph& out, const Graph& fwd_all, int64_t chunk, const ParallelC
     if (it != fwd_by_name.end() && last_bwd[it->second] == i) {
       const Op& f = cg.ops[it->second];
       if (const int64_t bytes = f.get("ep_a2a", 0); bytes && c.ep > 1) {
-        Op a = collective(OpKind::alltoall, f.name + ".grad.ep_alltoall", t, bytes, c.ep, CommGroup::ep);
+        Op a = collective(lay, OpKind::alltoall, f.name + ".grad.ep_alltoall", t, bytes, c.ep, CommGroup::ep);
         em.emit(std::move(a), 1, em.after_last());
       }
       pending += op_param_elems(f) * tbytes;
@@ -394,7 +419,7 @@ void emit_chunk(Graph& out, const Graph& fwd_all, int64_t chunk, const ParallelC
   }
   flush_bucket();
   if (chunk > 0 && c.pp > 1) {
-    Op s = collective(OpKind::sendrecv, fmt::format("pp.send_gradient.c{}", chunk), t, act_bytes, 2, CommGroup::pp);
+    Op s = collective(lay, OpKind::sendrecv, fmt::format("pp.send_gradient.c{}", chunk), t, act_bytes, 2, CommGroup::pp);
     s.attrs["p2p"] = 1;
     em.emit(std::move(s), 1, em.after_last());
   }
@@ -407,7 +432,7 @@ void emit_chunk(Graph& out, const Graph& fwd_all, int64_t chunk, const ParallelC
     map[i] = em.emit(op, 2, mapped(cg.ops[i]));
   }
   if (c.zero >= 1 && c.zero <= 2 && c.dp > 1 && chunk_params > 0) {
-    Op op = collective(OpKind::allgather, fmt::format("zero{}.gather_params", c.zero), t,
+    Op op = collective(lay, OpKind::allgather, fmt::format("zero{}.gather_params", c.zero), t,
                        static_cast<int64_t>(chunk_params * tbytes), c.dp, CommGroup::dp);
     em.emit(std::move(op), 2, em.after_last());
   }

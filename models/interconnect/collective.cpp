@@ -1,0 +1,515 @@
+#include "models/interconnect/collective.h"
+
+#include <fmt/format.h>
+
+#include <algorithm>
+#include <cmath>
+#include <limits>
+
+#include "core/error.h"
+#include "core/math.h"
+#include "models/hardware.h"
+#include "models/interconnect/link.h"
+#include "models/interconnect/switch.h"
+#include "models/interconnect/system.h"
+
+namespace tessera {
+
+namespace {
+
+struct KindName {
+  CollKind kind;
+  std::string_view ir, nccl;
+};
+constexpr KindName k_kinds[] = {
+    {CollKind::allreduce, "allreduce", "all_reduce"},
+    {CollKind::allgather, "allgather", "all_gather"},
+    {CollKind::reducescatter, "reducescatter", "reduce_scatter"},
+    {CollKind::alltoall, "alltoall", "alltoall"},
+    {CollKind::broadcast, "broadcast", "broadcast"},
+    {CollKind::reduce, "reduce", "reduce"},
+    {CollKind::sendrecv, "sendrecv", "sendrecv"},
+};
+
+// One level of the system a collective's ranks span: `size` ranks connected by
+// `link` (count links of it per rank), optionally through `sw`.
+struct Level {
+  int64_t size = 1;
+  const LinkModel* link = nullptr;
+  int64_t lanes = 1;             // links of `link` a rank uses at this level
+  const SwitchModel* sw = nullptr;
+  int64_t nic_share = 1;         // a flat ring's node crossing is spread over this many NICs
+  double hops = 1;               // mean hops between two ranks (alltoall on a ring/torus)
+  bool scale_out = false;
+  double bw() const { return link->link_bandwidth() * link->efficiency() * static_cast<double>(lanes); }
+};
+
+struct Ctx {
+  const Hardware& hw;
+  const CollectiveRequest& req;
+  std::vector<Level> levels;   // innermost first; product of sizes = ranks
+  std::string dram;            // outermost memory level
+};
+
+Instr link_send(const Level& lv, double bytes, const std::string& proto) {
+  Instr in;
+  in.op = Opcode::send;
+  in.unit = lv.link->path();
+  in.name = proto;
+  in.dst = "peer";
+  in.count = lv.lanes;
+  in.bytes = std::max<int64_t>(1, static_cast<int64_t>(std::ceil(bytes / static_cast<double>(lv.lanes))));
+  return in;
+}
+
+Instr mem(Opcode op, const std::string& level, double bytes) {
+  Instr in;
+  in.op = op;
+  in.src = op == Opcode::load ? level : "smem";
+  in.dst = op == Opcode::load ? "smem" : level;
+  in.bytes = std::max<int64_t>(1, static_cast<int64_t>(std::ceil(bytes)));
+  return in;
+}
+
+// One ring-like step that sends `bytes` over `lv`, reads `rd` and writes `wr` bytes
+// of device memory and reduces `reduce_bytes` of data on the reduction units.
+Block step(const Ctx& c, const Level& lv, int64_t repeat, double bytes, const std::string& proto,
+           double rd, double wr, double reduce_bytes) {
+  Block b;
+  b.repeat = repeat;
+  if (lv.link) b.instrs.push_back(link_send(lv, bytes, proto));
+  if (rd > 0) b.instrs.push_back(mem(Opcode::load, c.dram, rd));
+  if (wr > 0) b.instrs.push_back(mem(Opcode::store, c.dram, wr));
+  if (reduce_bytes > 0) {
+    const SystemModel* sys = find_system(c.hw);
+    const int64_t units = sys ? sys->reduce_units() : 1;
+    Instr v;
+    v.op = Opcode::vec;
+    v.name = "add";
+    v.a = c.req.dtype;
+    v.count = units;
+    v.elems = std::max<int64_t>(1, static_cast<int64_t>(std::ceil(reduce_bytes / dtype_bytes(c.req.dtype, 1) /
+                                                                  static_cast<double>(units))));
+    b.instrs.push_back(v);
+  }
+  return b;
+}
+
+bool reduces(CollKind k) {
+  return k == CollKind::allreduce || k == CollKind::reducescatter || k == CollKind::reduce;
+}
+
+// Ring phases over one level of n ranks on `data` bytes: reduce-scatter and/or
+// all-gather steps of data/n each.
+void ring_phase(const Ctx& c, const Level& lv, double data, bool rs, bool ag, const std::string& proto,
+                std::vector<Block>& out) {
+  const int64_t n = lv.size;
+  if (n <= 1) return;
+  const double chunk = data / static_cast<double>(n);
+  // Each rank sends its chunk over its own link (across nodes: its own NIC, a rail).
+  const double wire = chunk;
+  if (rs) out.push_back(step(c, lv, n - 1, wire, proto, 2 * chunk, chunk, chunk));
+  if (ag) out.push_back(step(c, lv, n - 1, wire, proto, chunk, chunk, 0));
+}
+
+// Adds to every block of `blocks` (a flat ring's steps, sized for the innermost
+// level) the sends of the other levels: each step crosses every level, a node's
+// crossing spread over its NICs (nic_share), so the slowest lane sets the pace.
+void add_outer_sends(const Ctx& c, std::vector<Block>& blocks, const std::string& proto) {
+  for (Block& b : blocks) {
+    if (b.instrs.empty() || b.instrs.front().op != Opcode::send) continue;
+    const double bytes = static_cast<double>(b.instrs.front().bytes * b.instrs.front().count);
+    for (size_t i = 1; i < c.levels.size(); ++i) {
+      const Level& lv = c.levels[i];
+      if (lv.size > 1 && lv.link != c.levels.front().link)
+        b.instrs.push_back(link_send(lv, bytes / static_cast<double>(lv.nic_share), proto));
+    }
+  }
+}
+
+std::vector<Block> plan_ring(const Ctx& c, const std::string& proto) {
+  const CollKind k = c.req.kind;
+  const double S = static_cast<double>(c.req.bytes);
+  std::vector<Block> out;
+  // A flat ring over all ranks, paced by the innermost level's link here and by
+  // the outer levels' links through add_outer_sends.
+  Level flat = c.levels.front();
+  flat.size = c.req.ranks;
+  flat.nic_share = 1;
+  const int64_t n = c.req.ranks;
+  switch (k) {
+    case CollKind::allreduce: ring_phase(c, flat, S, true, true, proto, out); break;
+    case CollKind::reducescatter: ring_phase(c, flat, S, true, false, proto, out); break;
+    case CollKind::allgather: ring_phase(c, flat, S, false, true, proto, out); break;
+    case CollKind::broadcast:
+    case CollKind::reduce: {
+      // Pipelined chain: n-1 hops, the buffer streamed in n-1 pieces behind them.
+      const double piece = S / static_cast<double>(n - 1);
+      const double r = reduces(k) ? piece : 0;
+      out.push_back(step(c, flat, 2 * (n - 1) - 1, piece / static_cast<double>(flat.nic_share), proto,
+                         piece + r, piece, r));
+      break;
+    }
+    default: break;
+  }
+  add_outer_sends(c, out, proto);
+  return out;
+}
+
+std::vector<Block> plan_tree(const Ctx& c, const std::string& proto) {
+  // Double binary tree: S up and S down through each rank; latency of the chain
+  // inside a node plus log2(nodes) tree levels, both ways.
+  const double S = static_cast<double>(c.req.bytes);
+  const Level& inner = c.levels.front();
+  const Level& outer = c.levels.back();
+  int64_t hops = 0;
+  for (const Level& lv : c.levels)
+    hops += lv.scale_out ? static_cast<int64_t>(std::ceil(std::log2(static_cast<double>(lv.size)))) : lv.size - 1;
+  hops = std::max<int64_t>(hops, 1);
+  const int64_t steps = 2 * hops;
+  (void)outer;
+  const double per = 2.0 * S / static_cast<double>(steps);
+  std::vector<Block> out = {step(c, inner, steps, per, proto, per, per / 2, per / 2)};
+  add_outer_sends(c, out, proto);
+  return out;
+}
+
+std::vector<Block> plan_nvls(const Ctx& c) {
+  const Level& lv = c.levels.front();
+  const double S = static_cast<double>(c.req.bytes);
+  const double n = static_cast<double>(c.req.ranks);
+  double out_bytes = 0;   // per direction, the larger of the two
+  switch (c.req.kind) {
+    case CollKind::allreduce: out_bytes = S * (n + 1) / n; break;
+    case CollKind::reducescatter:
+    case CollKind::allgather: out_bytes = S; break;
+    default: break;
+  }
+  // Two pipelined phases (ld_reduce, multicast store) for all_reduce, one otherwise.
+  const int64_t steps = c.req.kind == CollKind::allreduce ? 2 : 1;
+  Block b = step(c, lv, steps, out_bytes / static_cast<double>(steps), "simple",
+                 S / static_cast<double>(steps), S / static_cast<double>(steps), 0);
+  Instr sw;
+  sw.op = Opcode::coll;
+  sw.unit = lv.sw->path();
+  sw.name = std::string(coll_kind_name(c.req.kind));
+  sw.ranks = c.req.ranks;
+  sw.count = lv.lanes;
+  sw.a = c.req.dtype;
+  sw.bytes = std::max<int64_t>(1, static_cast<int64_t>(std::ceil(out_bytes / static_cast<double>(steps) /
+                                                                   static_cast<double>(lv.lanes))));
+  b.instrs.push_back(sw);
+  Instr sync;
+  sync.op = Opcode::barrier;
+  sync.unit = lv.sw->path();
+  return {Block{1, {sync}}, b};
+}
+
+std::vector<Block> plan_direct(const Ctx& c, const std::string& proto) {
+  const double S = static_cast<double>(c.req.bytes);
+  const double n = static_cast<double>(c.req.ranks);
+  const Level& lv = c.levels.size() == 1 ? c.levels.front()
+                                          : *std::min_element(c.levels.begin(), c.levels.end(),
+                                                              [](const Level& a, const Level& b) { return a.bw() < b.bw(); });
+  double hops = 0;
+  for (const Level& l : c.levels) hops = std::max(hops, l.hops);
+  switch (c.req.kind) {
+    case CollKind::alltoall:
+      return {step(c, lv, 1, S * (n - 1) / n * hops, proto, S, S, 0)};
+    case CollKind::sendrecv:
+      return {step(c, lv, 1, S, proto, S, S, 0)};
+    case CollKind::allreduce:   // one-shot: read every peer's buffer, reduce locally
+      return {step(c, lv, 1, S * (n - 1), proto, S * n, S, S * (n - 1))};
+    case CollKind::allgather:
+      return {step(c, lv, 1, S * (n - 1) / n, proto, S / n, S, 0)};
+    case CollKind::reducescatter:
+      return {step(c, lv, 1, S * (n - 1) / n, proto, S, S / n, S * (n - 1) / n)};
+    case CollKind::broadcast:
+    case CollKind::reduce:
+      return {step(c, lv, 1, S, proto, S, S, reduces(c.req.kind) ? S : 0)};
+  }
+  return {};
+}
+
+std::vector<Block> plan_halving_doubling(const Ctx& c, const std::string& proto) {
+  const int64_t n = c.req.ranks;
+  const double S = static_cast<double>(c.req.bytes);
+  Level lv = c.levels.front();
+  for (const Level& l : c.levels)
+    if (l.size > 1 && l.bw() < lv.bw()) lv = l;
+  std::vector<Block> out;
+  const bool rs = c.req.kind != CollKind::allgather, ag = c.req.kind != CollKind::reducescatter;
+  if (rs)
+    for (double part = S / 2; part >= S / static_cast<double>(n) - 0.5; part /= 2)
+      out.push_back(step(c, lv, 1, part, proto, 2 * part, part, part));
+  if (ag)
+    for (double part = S / static_cast<double>(n); part <= S / 2 + 0.5; part *= 2)
+      out.push_back(step(c, lv, 1, part, proto, part, part, 0));
+  return out;
+}
+
+std::vector<Block> plan_hierarchical(const Ctx& c, const std::string& proto) {
+  // Reduce-scatter up the levels, all-reduce (or the kind's own phase) at the
+  // top, all-gather down: each level works on the data left by the ones below.
+  const CollKind k = c.req.kind;
+  const bool rs = k == CollKind::allreduce || k == CollKind::reducescatter;
+  const bool ag = k == CollKind::allreduce || k == CollKind::allgather;
+  std::vector<Block> up, down;
+  double data = static_cast<double>(c.req.bytes);
+  for (const Level& lv : c.levels) {
+    if (lv.size <= 1) continue;
+    if (rs) ring_phase(c, lv, data, true, false, proto, up);
+    if (ag) {
+      std::vector<Block> g;
+      ring_phase(c, lv, data, false, true, proto, g);
+      down.insert(down.begin(), g.begin(), g.end());
+    }
+    data /= static_cast<double>(lv.size);
+  }
+  up.insert(up.end(), down.begin(), down.end());
+  return up;
+}
+
+// Stage timing of `blocks` with the engines' rule (sim/engines/pipeline.h) for
+// the selection: l = largest lane sum, c = compute sum, l + c + (n-1) max(l, c).
+double estimate(const Hardware& hw, const std::vector<Block>& blocks) {
+  Kernel k;
+  k.name = "collective";
+  k.blocks = blocks;
+  KernelContext ctx = hw.compute().begin_kernel(k, hw);
+  double t = 0;
+  for (const Block& b : blocks) {
+    std::map<std::string, double> lanes;
+    double comp = 0;
+    for (const Instr& in : b.instrs) {
+      const std::string unit = instr_unit(in);
+      const Component* u = hw.find(unit);
+      if (const auto* tu = dynamic_cast<const TimedUnit*>(u)) lanes[unit] += tu->busy_time_s(in);
+      else if (const auto* m = dynamic_cast<const MemoryModel*>(u)) lanes[unit] += m->transfer_time_s(in, k, ctx);
+      else comp += hw.compute().instr_time_s(in, k, ctx);
+    }
+    double l = 0;
+    for (const auto& [u, v] : lanes) l = std::max(l, v);
+    t += l + comp + static_cast<double>(b.repeat - 1) * std::max(l, comp);
+  }
+  return t;
+}
+
+std::string join(const std::vector<std::string>& v) {
+  std::string s;
+  for (const auto& x : v) s += (s.empty() ? "" : ", ") + x;
+  return s;
+}
+
+}  // namespace
+
+std::string_view coll_kind_name(CollKind k) {
+  for (const auto& e : k_kinds)
+    if (e.kind == k) return e.ir;
+  return "?";
+}
+std::string_view coll_nccl_name(CollKind k) {
+  for (const auto& e : k_kinds)
+    if (e.kind == k) return e.nccl;
+  return "?";
+}
+bool parse_coll_kind(std::string_view s, CollKind& out) {
+  for (const auto& e : k_kinds)
+    if (s == e.ir || s == e.nccl) {
+      out = e.kind;
+      return true;
+    }
+  return false;
+}
+
+double bus_factor(CollKind k, int64_t ranks) {
+  const double n = static_cast<double>(ranks);
+  if (ranks <= 1) return 1;
+  switch (k) {
+    case CollKind::allreduce: return 2 * (n - 1) / n;
+    case CollKind::allgather:
+    case CollKind::reducescatter:
+    case CollKind::alltoall: return (n - 1) / n;
+    default: return 1;
+  }
+}
+
+double protocol_data_share(const std::string& p) {
+  // NCCL src/device/prims_ll.h: an LL line is 8 bytes, 4 of data and a 4-byte flag;
+  // prims_ll128.h: a 128-byte line holds 120 bytes of data and an 8-byte flag.
+  if (p == "ll") return 0.5;
+  if (p == "ll128") return 120.0 / 128.0;
+  return 1.0;
+}
+
+const std::vector<std::string>& collective_algorithms() {
+  static const std::vector<std::string> v = {"auto", "ring", "tree", "nvls", "direct", "halving_doubling",
+                                             "hierarchical"};
+  return v;
+}
+const std::vector<std::string>& collective_protocols() {
+  static const std::vector<std::string> v = {"auto", "ll", "ll128", "simple"};
+  return v;
+}
+
+CollectivePlan plan_collective(const Hardware& hw, const CollectiveRequest& req) {
+  const SystemModel* sys = find_system(hw);
+  const std::string kind(coll_nccl_name(req.kind));
+  if (req.bytes < 0) throw InputError(fmt::format("{}: bytes={} is negative", kind, req.bytes));
+  const int64_t devices = device_count(hw);
+  if (req.ranks < 1 || req.ranks > devices)
+    throw InputError(fmt::format("{}: ranks={} but {} has {} device(s){}", kind, req.ranks, hw.name, devices,
+                                 devices == 1 ? " (a system preset such as dgx-h100 has more)" : ""));
+  if (req.kind == CollKind::sendrecv && req.ranks != 2 && req.ranks != 1)
+    throw InputError(fmt::format("sendrecv: ranks={}; a send/receive pair is 2 ranks", req.ranks));
+  CollectivePlan plan;
+  if (req.ranks == 1 || req.bytes == 0 || !sys) {
+    plan.algo = "none";
+    plan.protocol = "none";
+    plan.summary = fmt::format("{} on one rank: no communication", kind);
+    return plan;
+  }
+  Ctx c{hw, req, {}, hw.memories().back().first};
+  // Map the ranks onto the levels: the scale-up dimensions first, then nodes.
+  int64_t left = req.ranks;
+  const int64_t dpn = sys->devices_per_node();
+  if (req.stride < 1 || req.ranks > devices / req.stride)
+    throw InputError(fmt::format("{}: ranks={} with stride={} need {} devices; {} has {}", kind, req.ranks,
+                                 req.stride, req.ranks * std::max<int64_t>(1, req.stride), hw.name, devices));
+  std::vector<int64_t> shape = sys->shape();
+  if (req.stride >= dpn) shape.clear();                    // one rank per node
+  else if (req.stride > 1) shape = {dpn / req.stride};     // every stride-th device of a node
+  const std::string& topo = sys->topology();
+  const LinkModel* up = sys->scale_up_link();
+  const int64_t ndims = static_cast<int64_t>(shape.size());
+  for (int64_t d : shape) {
+    if (left == 1) break;
+    if (d == 1) continue;
+    Level lv;
+    lv.size = std::min(left, d);
+    if (left > d && left % d != 0)
+      throw InputError(fmt::format("{}: ranks={} do not fill whole groups of {} devices of {}", kind, req.ranks, d,
+                                   hw.name));
+    lv.link = up;
+    lv.sw = topo == "switched" ? sys->scale_up_switch() : nullptr;
+    lv.lanes = std::max<int64_t>(1, up->links() / ndims);
+    if (topo == "torus2d" || topo == "torus3d" || topo == "ring")
+      lv.hops = std::max(1.0, static_cast<double>(lv.size) / 4.0);   // mean distance on a bidirectional ring
+    if (topo == "mesh2d") {
+      // A line without wrap-around: a ring laid on it crosses every link twice,
+      // and two ranks are size/3 hops apart on average.
+      lv.lanes = std::max<int64_t>(1, lv.lanes / 2);
+      lv.hops = std::max(1.0, static_cast<double>(lv.size) / 3.0);
+    }
+    c.levels.push_back(lv);
+    left /= lv.size;
+  }
+  if (left > 1) {
+    const int64_t per_node = req.ranks / left;
+    if (req.stride < dpn && per_node * req.stride != dpn && req.stride == 1)
+      throw InputError(fmt::format("{}: ranks={} span nodes but are not a multiple of devices_per_node={}", kind,
+                                   req.ranks, dpn));
+    Level lv;
+    lv.size = left;
+    lv.link = sys->scale_out_link();
+    lv.sw = sys->scale_out_switch();
+    lv.lanes = lv.link->links();
+    // A rail-optimised ring crosses each node once per step, over the NICs of the
+    // node's ranks of this group.
+    lv.nic_share = per_node;
+    lv.scale_out = true;
+    c.levels.push_back(lv);
+  }
+  const bool one_node = c.levels.size() == 1 && !c.levels.front().scale_out;
+  const bool nvls_ok = one_node && topo == "switched" && sys->scale_up_switch() &&
+                       sys->scale_up_switch()->reduces();
+  const bool nvlink = up->technology().rfind("nvlink", 0) == 0;
+  // Enabled (algorithm, protocol) pairs, NCCL's rules (collective.h).
+  std::vector<std::string> algos;
+  switch (req.kind) {
+    case CollKind::allreduce:
+      if (topo == "torus2d" || topo == "torus3d" || topo == "mesh2d") algos = {"hierarchical", "ring"};
+      else algos = {"ring"};
+      if (!one_node) algos.push_back("tree");
+      if (nvls_ok) algos.push_back("nvls");
+      break;
+    case CollKind::reducescatter:
+    case CollKind::allgather:
+      algos = {"ring"};
+      if (topo == "torus2d" || topo == "torus3d" || topo == "mesh2d") algos.push_back("hierarchical");
+      if (nvls_ok) algos.push_back("nvls");
+      break;
+    case CollKind::broadcast:
+    case CollKind::reduce: algos = {"ring"}; break;
+    case CollKind::alltoall:
+    case CollKind::sendrecv: algos = {"direct"}; break;
+  }
+  if (req.algo != "auto") {
+    const auto& all = collective_algorithms();
+    if (std::find(all.begin(), all.end(), req.algo) == all.end())
+      throw InputError(fmt::format("{}: algo '{}' is not one of {}", kind, req.algo, join(all)));
+    std::vector<std::string> can = algos;
+    // Overrides may also pick what NCCL would not: any algorithm the collective and
+    // the system support.
+    for (const char* extra : {"ring", "direct", "halving_doubling", "hierarchical", "tree"}) {
+      const std::string e = extra;
+      const bool fits = (e == "ring" && req.kind != CollKind::alltoall && req.kind != CollKind::sendrecv) ||
+                        (e == "direct") ||
+                        (e == "halving_doubling" && (req.ranks & (req.ranks - 1)) == 0 &&
+                         (req.kind == CollKind::allreduce || req.kind == CollKind::allgather ||
+                          req.kind == CollKind::reducescatter)) ||
+                        (e == "hierarchical" && (req.kind == CollKind::allreduce || req.kind == CollKind::allgather ||
+                                                 req.kind == CollKind::reducescatter)) ||
+                        (e == "tree" && req.kind == CollKind::allreduce);
+      if (fits && std::find(can.begin(), can.end(), e) == can.end()) can.push_back(e);
+    }
+    if (std::find(can.begin(), can.end(), req.algo) == can.end())
+      throw InputError(fmt::format("{}: algo '{}' cannot run {} ranks on {}{}; accepted here: {}", kind, req.algo,
+                                   req.ranks, hw.name,
+                                   req.algo == "nvls" ? " (NVLS needs one node behind a switch with in_switch_reduction)"
+                                                      : "",
+                                   join(can)));
+    algos = {req.algo};
+  }
+  std::vector<std::string> protos = {"ll", "simple"};
+  if (nvlink) protos.insert(protos.begin() + 1, "ll128");
+  if (req.protocol != "auto") {
+    const auto& all = collective_protocols();
+    if (std::find(all.begin(), all.end(), req.protocol) == all.end())
+      throw InputError(fmt::format("{}: protocol '{}' is not one of {}", kind, req.protocol, join(all)));
+    protos = {req.protocol};
+  }
+  double best = std::numeric_limits<double>::infinity();
+  for (const std::string& a : algos) {
+    for (const std::string& p : protos) {
+      if (a == "nvls" && p != "simple") continue;   // NVLS runs the Simple protocol only
+      std::vector<Block> blocks;
+      if (a == "ring") blocks = plan_ring(c, p);
+      else if (a == "tree") blocks = plan_tree(c, p);
+      else if (a == "nvls") blocks = plan_nvls(c);
+      else if (a == "direct") blocks = plan_direct(c, p);
+      else if (a == "halving_doubling") blocks = plan_halving_doubling(c, p);
+      else blocks = plan_hierarchical(c, p);
+      const double t = estimate(hw, blocks);
+      if (t < best) {
+        best = t;
+        plan.algo = a;
+        plan.protocol = p;
+        plan.blocks = std::move(blocks);
+        plan.estimate_s = t;
+      }
+    }
+  }
+  if (plan.blocks.empty())
+    throw InputError(fmt::format("{}: protocol '{}' cannot run algo '{}' (nvls runs simple only)", kind,
+                                 req.protocol, req.algo));
+  std::string where;
+  for (const Level& lv : c.levels)
+    if (lv.size > 1)
+      where += fmt::format("{}{} x {} over {} ({} x {})", where.empty() ? "" : ", ", lv.size,
+                           lv.scale_out ? "nodes" : "ranks", lv.link->path(), lv.lanes, lv.link->technology());
+  plan.summary = fmt::format("{}/{} {} over {} ranks: {}", plan.algo, plan.protocol, kind, req.ranks, where);
+  return plan;
+}
+
+}  // namespace tessera
