@@ -36,7 +36,7 @@ void write_parallel_text(std::ostream& os, const nlohmann::json& p) {
   if (!groups.empty()) fmt::print(os, "  traffic    collective bytes per iteration, all devices: {}\n", groups);
   fmt::print(os, "\n  per device (one row per pipeline position; the tp x dp devices of a row do the same work):\n");
   fmt::print(os, "  {:>3} {:>11} {:>11} {:>11} {:>7} {:>11} {:>11} {:>11} {:>11}  {}\n", "pos", "busy", "forward",
-             "backward", "bubble", "tp comm", "overlapped", "exposed", "memory", "memory (weights/grads/optimizer/"
+             "backward", "bubble", "tp/ep comm", "overlapped", "exposed", "memory", "memory (weights/grads/optimizer/"
              "activations/KV)");
   for (const auto& r : p["roles"]) {
     const auto& m = r["memory"];

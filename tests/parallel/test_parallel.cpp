@@ -208,6 +208,21 @@ TEST_CASE("data-parallel collectives per step: DDP buckets and ZeRO stages", "[p
   CHECK(opt_elems_zero == Approx(opt_elems / 2).epsilon(1e-4));
 }
 
+TEST_CASE("expert-parallel all-to-all per step (moe)", "[parallel]") {
+  // 2 layers, ep=2 (of dp=2), top_k 2: per layer a dispatch and a combine all-to-all
+  // of the routed token copies, t x top_k x d x 2 bytes = 64 x 2 x 256 x 2, in the
+  // forward and again in the backward; each rank holds 8/2 experts.
+  const Graph g = build_workload("moe:seq=64,layers=2,d=256,heads=4,kv_heads=4,ffn=512,dp=2,ep=2,train=1");
+  auto c = collectives(g);
+  CHECK(c["alltoall/ep/0"].n == 4);
+  CHECK(c["alltoall/ep/0"].bytes == 4 * 65536.0);
+  CHECK(c["alltoall/ep/1"].n == 4);
+  int w1 = 0;
+  for (const auto& op : g.ops) w1 += op.get("pass", -1) == 0 && op.name.find(".w1") != std::string::npos;
+  CHECK(w1 == 2 * 4);
+  CHECK(g.info.at("device0.activations_bytes") > 0);
+}
+
 TEST_CASE("tp x pp x dp must match the system's device count", "[parallel]") {
   auto one = load_hardware("h100-sxm", {});
   const Graph g = build_workload("gpt:layers=2,hidden=256,heads=4,seq=64,tp=2,pp=2");

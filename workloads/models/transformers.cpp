@@ -666,6 +666,7 @@ Graph build_moe(const Params& p) {
     g.info["ffn"] = static_cast<double>(all_ffn * top_k);
     g.info["attn_fused"] = fused ? 1 : 0;
     g.info["context"] = static_cast<double>(seq);
+    g.info["layers"] = static_cast<double>(layers);
     g.info["p2p_bytes"] = static_cast<double>(par.sequence_parallel ? act_bytes / tp : act_bytes);
     set_parallel_info(g, par);
   }
