@@ -5,6 +5,7 @@
 #include <algorithm>
 #include <cmath>
 #include <limits>
+#include <map>
 
 #include "core/error.h"
 #include "core/math.h"
@@ -62,6 +63,18 @@ Instr link_send(const Level& lv, double bytes, const std::string& proto) {
   return in;
 }
 
+// The traversal of `lv`'s switch by a send of `bytes` (a non-blocking switch: it
+// times the bytes at its port rate and adds its latency and energy).
+Instr switch_pass(const Level& lv, double bytes) {
+  Instr in;
+  in.op = Opcode::send;
+  in.unit = lv.sw->path();
+  in.dst = "peer";
+  in.count = lv.lanes;
+  in.bytes = std::max<int64_t>(1, static_cast<int64_t>(std::ceil(bytes / static_cast<double>(lv.lanes))));
+  return in;
+}
+
 Instr mem(Opcode op, const std::string& level, double bytes) {
   Instr in;
   in.op = op;
@@ -74,10 +87,11 @@ Instr mem(Opcode op, const std::string& level, double bytes) {
 // One ring-like step that sends `bytes` over `lv`, reads `rd` and writes `wr` bytes
 // of device memory and reduces `reduce_bytes` of data on the reduction units.
 Block step(const Ctx& c, const Level& lv, int64_t repeat, double bytes, const std::string& proto,
-           double rd, double wr, double reduce_bytes) {
+           double rd, double wr, double reduce_bytes, bool through_switch = true) {
   Block b;
   b.repeat = repeat;
   if (lv.link) b.instrs.push_back(link_send(lv, bytes, proto));
+  if (lv.sw && through_switch) b.instrs.push_back(switch_pass(lv, bytes));
   if (rd > 0) b.instrs.push_back(mem(Opcode::load, c.dram, rd));
   if (wr > 0) b.instrs.push_back(mem(Opcode::store, c.dram, wr));
   if (reduce_bytes > 0) {
@@ -121,8 +135,10 @@ void add_outer_sends(const Ctx& c, std::vector<Block>& blocks, const std::string
     const double bytes = static_cast<double>(b.instrs.front().bytes * b.instrs.front().count);
     for (size_t i = 1; i < c.levels.size(); ++i) {
       const Level& lv = c.levels[i];
-      if (lv.size > 1 && lv.link != c.levels.front().link)
+      if (lv.size > 1 && lv.link != c.levels.front().link) {
         b.instrs.push_back(link_send(lv, bytes / static_cast<double>(lv.nic_share), proto));
+        if (lv.sw) b.instrs.push_back(switch_pass(lv, bytes / static_cast<double>(lv.nic_share)));
+      }
     }
   }
 }
@@ -188,7 +204,7 @@ std::vector<Block> plan_nvls(const Ctx& c) {
   // Two pipelined phases (ld_reduce, multicast store) for all_reduce, one otherwise.
   const int64_t steps = c.req.kind == CollKind::allreduce ? 2 : 1;
   Block b = step(c, lv, steps, out_bytes / static_cast<double>(steps), "simple",
-                 S / static_cast<double>(steps), S / static_cast<double>(steps), 0);
+                 S / static_cast<double>(steps), S / static_cast<double>(steps), 0, false);
   Instr sw;
   sw.op = Opcode::coll;
   sw.unit = lv.sw->path();
@@ -420,7 +436,7 @@ CollectivePlan plan_collective(const Hardware& hw, const CollectiveRequest& req)
     lv.scale_out = true;
     c.levels.push_back(lv);
   }
-  const bool one_node = c.levels.size() == 1 && !c.levels.front().scale_out;
+  const bool one_node = std::none_of(c.levels.begin(), c.levels.end(), [](const Level& l) { return l.scale_out; });
   const bool nvls_ok = one_node && topo == "switched" && sys->scale_up_switch() &&
                        sys->scale_up_switch()->reduces();
   const bool nvlink = up->technology().rfind("nvlink", 0) == 0;

@@ -39,7 +39,7 @@ double LinkModel::busy_time_s(const Instr& in) const {
   const std::string proto = in.name.empty() ? "simple" : in.name;
   const double lanes = static_cast<double>(std::clamp<int64_t>(in.count, 1, links()));
   const double rate = link_bandwidth() * efficiency() * protocol_data_share(proto);
-  return step_latency_s(proto) +
+  return latency_s() + step_latency_s(proto) +
          static_cast<double>(in.bytes) * static_cast<double>(in.count) / (lanes * rate);
 }
 
@@ -63,7 +63,7 @@ void register_link(Registry& r) {
        links,
        p_qty("payload", Unit::bytes, "256B", "payload bytes of one packet"),
        p_qty("overhead", Unit::bytes, "0B", "header, CRC and framing bytes per packet"),
-       p_qty("latency", Unit::seconds, "0s", "one hop: wire, SerDes and port latency"),
+       p_qty("latency", Unit::seconds, "0s", "one hop: wire, SerDes and port latency (added to every transfer)"),
        p_qty("energy_per_bit", Unit::joules, "0J", "energy of one bit on the wire (both ends)"),
        // NCCL src/graph/tuning.cc hwLat[NVLINK][Ring] = {.6, 1.25, 4} us for LL,
        // LL128 and Simple (the time of one ring step besides its bytes); presets

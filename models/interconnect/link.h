@@ -11,7 +11,8 @@
 // and framing, so the payload rate of one link is
 //   bandwidth x payload / (payload + overhead)            (protocol efficiency)
 // Instruction semantics (send/recv/coll occupying the link):
-//   busy = step_latency(protocol) + bytes x count / (min(count, links) x payload rate x protocol share)
+//   busy = latency + step_latency(protocol)
+//          + bytes x count / (min(count, links) x payload rate x protocol share)
 // where `count` is how many of the device's links carry copies in parallel, the
 // protocol is the instruction's name (ll, ll128, simple; empty = simple) and its
 // share of the payload is data_share() (collective.h).

@@ -17,10 +17,9 @@ double SwitchModel::busy_time_s(const Instr& in) const {
     return latency_s() + static_cast<double>(in.bytes) * static_cast<double>(in.count) /
                              (ports_used * port_payload_bw() * reduction_efficiency());
   }
-  // A plain traversal: the port's payload rate (cut-through, the link times it too).
-  const double ports_used = static_cast<double>(std::max<int64_t>(1, in.count));
-  return latency_s() + static_cast<double>(in.bytes) * static_cast<double>(in.count) /
-                           (ports_used * port_payload_bw());
+  // A plain traversal: cut-through and non-blocking, its ports run at the rate of
+  // the links that time the bytes, so the switch adds its latency (and energy).
+  return latency_s();
 }
 
 double SwitchModel::energy_j(const Instr& in) const {

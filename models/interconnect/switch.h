@@ -7,7 +7,9 @@
 //   busy = latency + bytes x count / (count x port payload rate x reduction_efficiency)
 // for a `coll` instruction carrying `bytes` per port over `count` ports (one
 // per device link), where the port payload rate is port_bandwidth x
-// port_efficiency. A switch without in-switch reduction refuses `coll`. A
+// port_efficiency. A `send` through the switch (a traversal; the links time its
+// bytes) is busy for the switch's latency only: the switch is non-blocking.
+// A switch without in-switch reduction refuses `coll`. A
 // `barrier` on the switch is the fixed latency of one in-switch-reduced
 // collective (reduction_latency).
 #include "core/registry.h"

@@ -5,10 +5,11 @@
 //
 // A kernel starts with kernel_overhead_s (launch, fill/drain), then runs its
 // blocks in order; every iteration of a block is one stage with
-//   l = the largest, over memory levels, of the summed transfer times of the
-//       stage's loads and stores charged to that level (levels work in parallel);
+//   l = the largest, over memory levels and links/switches, of the summed
+//       transfer times of the stage's loads, stores and sends charged to that
+//       level or link (they work in parallel: models/compute/stage_cost.h);
 //   c = the summed instr_time_s of the stage's mma/vec/coll instructions, plus the
-//       busy time of any TimedUnit an instruction occupies (models/timed_unit.h).
+//       busy time of any other TimedUnit an instruction occupies (models/timed_unit.h).
 // With two buffers, stage i's load may start once stage i-1's load is done and
 // the buffer of stage i-2 has been consumed:
 //   L_i = max(L_{i-1}, C_{i-2}) + l_i        C_i = max(L_i, C_{i-1}) + c_i

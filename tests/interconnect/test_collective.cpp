@@ -7,7 +7,9 @@
 
 #include <filesystem>
 
+#include "compiler/compile.h"
 #include "core/error.h"
+#include "isa/asm.h"
 #include "models/hardware.h"
 #include "models/interconnect/collective.h"
 #include "models/interconnect/system.h"
@@ -122,11 +124,11 @@ TEST_CASE("collective errors name the problem and what is accepted", "[interconn
 TEST_CASE("multi-node: rings cross the nodes on their NICs, dp groups ride one rail", "[interconnect]") {
   const Outcome o = run("dgx-h100", "allreduce:bytes=1073741824,ranks=32,algo=ring,protocol=simple",
                         {"system.nodes=4"});
-  // Each of the 62 steps moves S/32 = 33.6 MB over NVLink (4 us + 90.6 us) and an
-  // eighth of it over each NDR NIC (NET Simple step 14 us + 4.19 MB / 49.7 GB/s =
-  // 98.4 us): the NICs pace the ring, busbw = 2(n-1)/n x S / (62 x 98.4 us).
+  // Each of the 62 steps moves S/32 = 33.6 MB over NVLink (0.5 + 4 us + 90.6 us) and
+  // an eighth of it over each NDR NIC (1.5 us hop + NET Simple step 14 us + 4.19 MB /
+  // 49.7 GB/s = 99.9 us): the NICs pace the ring, busbw = 2(n-1)/n x S / (62 x 99.9 us).
   const double S = 1073741824.0, nic = 50e9 * 4096.0 / 4122.0;
-  const double t = 62 * (14e-6 + S / 32 / 8 / nic);
+  const double t = 62 * (1.5e-6 + 14e-6 + S / 32 / 8 / nic);
   CHECK(o.busbw / (2.0 * 31 / 32 * S / t) == Approx(0.99).margin(0.01));
   // One rank per node (stride 8): the ring runs on each rank's own 400 Gb/s NIC.
   const Outcome dp = run("dgx-h100", "allreduce:bytes=1073741824,ranks=4,stride=8,algo=ring,protocol=simple",
@@ -182,4 +184,16 @@ TEST_CASE("a wrong link efficiency or NVLS efficiency breaks the published figur
   const Outcome nvls = run("dgx-h100", "allreduce:bytes=1073741824,ranks=8,algo=nvls",
                            {"fabric.nvswitch.reduction_efficiency=1"});
   CHECK(nvls.busbw / 480e9 - 1 > 0.10);
+}
+
+TEST_CASE("a compiled collective round-trips through the program text", "[interconnect]") {
+  const auto hw = load_hardware("dgx-h100", {"system.nodes=2"});
+  for (const char* spec : {"allreduce:bytes=16777216,ranks=8", "allreduce:bytes=16777216,ranks=16,protocol=ll128",
+                           "alltoall:bytes=1048576,ranks=16"}) {
+    INFO(spec);
+    const Program p = compile(build_workload(spec), *hw);
+    const Program back = assemble(disassemble(p), "collective.asm");
+    CHECK(back == p);
+    CHECK(run_program(back, *hw, "analytic").time_s == Approx(run_program(p, *hw, "analytic").time_s));
+  }
 }

@@ -66,18 +66,18 @@ TEST_CASE("link: busy time = step latency + bytes / payload rate", "[interconnec
   in.bytes = 1'000'000;
   in.count = 18;
   in.name = "simple";
-  // 18 copies of 1 MB over 18 links: 4 us + 1e6 / 20.592e9 s = 4 us + 48.56 us.
-  CHECK(nvl.busy_time_s(in) == Approx(4e-6 + 1e6 / (25e9 * 128.0 / 155.4)));
+  // 18 copies of 1 MB over 18 links: 0.5 us hop + 4 us step + 1e6 / 20.592e9 s (48.56 us).
+  CHECK(nvl.busy_time_s(in) == Approx(0.5e-6 + 4e-6 + 1e6 / (25e9 * 128.0 / 155.4)));
   // LL128: 120 of 128 bytes are data, 1.25 us per step.
   in.name = "ll128";
-  CHECK(nvl.busy_time_s(in) == Approx(1.25e-6 + 1e6 / (25e9 * 128.0 / 155.4 * 120.0 / 128.0)));
+  CHECK(nvl.busy_time_s(in) == Approx(0.5e-6 + 1.25e-6 + 1e6 / (25e9 * 128.0 / 155.4 * 120.0 / 128.0)));
   // LL: half the wire bytes are flags, 0.6 us per step.
   in.name = "ll";
-  CHECK(nvl.busy_time_s(in) == Approx(0.6e-6 + 1e6 / (25e9 * 128.0 / 155.4 * 0.5)));
+  CHECK(nvl.busy_time_s(in) == Approx(0.5e-6 + 0.6e-6 + 1e6 / (25e9 * 128.0 / 155.4 * 0.5)));
   // More copies than links: they share the 18 links.
   in.name = "simple";
   in.count = 36;
-  CHECK(nvl.busy_time_s(in) == Approx(4e-6 + 2e6 / (25e9 * 128.0 / 155.4)));
+  CHECK(nvl.busy_time_s(in) == Approx(0.5e-6 + 4e-6 + 2e6 / (25e9 * 128.0 / 155.4)));
   // Energy: every wire bit (payload / efficiency) at 1.3 pJ.
   in.count = 1;
   CHECK(nvl.energy_j(in) == Approx(1e6 / (128.0 / 155.4) * 8 * 1.3e-12));
