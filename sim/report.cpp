@@ -62,6 +62,7 @@ void write_text_report(std::ostream& os, const RunResult& r) {
                format_quantity(t["backward_s"].get<double>(), Unit::seconds), t["flops_backward"].get<double>(),
                format_quantity(t["optimizer_s"].get<double>(), Unit::seconds), t["params_trained"].get<double>());
   }
+  if (r.extra.contains("parallel")) write_parallel_text(os, r.extra["parallel"]);
   if (r.extra.contains("collective")) write_collective_text(os, r.extra["collective"]);
   fmt::print(os, "\n");
 

@@ -14,5 +14,7 @@ namespace tessera {
 nlohmann::json report_json(const RunResult& r);
 void write_text_report(std::ostream& os, const RunResult& r);
 void write_csv_report(std::ostream& os, const RunResult& r);
+// The multi-device section of the text report (sim/report_parallel.cpp).
+void write_parallel_text(std::ostream& os, const nlohmann::json& parallel);
 
 }  // namespace tessera

@@ -125,6 +125,17 @@ bool is_collective_kind(OpKind k) {
          k == OpKind::alltoall || k == OpKind::broadcast || k == OpKind::sendrecv;
 }
 
+std::string_view comm_group_name(int64_t group) {
+  switch (group) {
+    case 0: return "all";
+    case 1: return "tp";
+    case 2: return "dp";
+    case 3: return "pp";
+    case 4: return "ep";
+    default: return "?";
+  }
+}
+
 int64_t Op::at(std::string_view key) const {
   auto it = attrs.find(std::string(key));
   if (it == attrs.end())
@@ -246,7 +257,9 @@ void validate_graph(const Graph& g, std::string_view source) {
                                key == "b_shared" || key == "bias_shared" || key == "append" ||
                                key == "fast_accum" || key == "param" || key == "grad" || key == "backward" ||
                                key == "bias_grad" || key == "training" || key == "output" || key == "sfu" ||
-                               key == "algo" || key == "protocol" || key == "group";
+                               key == "algo" || key == "protocol" || key == "group" ||
+                               key == "stage" || key == "pass" || key == "overlap" || key == "p2p" ||
+                               key == "recompute" || key == "every_microbatch";
       if (value < 0 || (value == 0 && !may_be_zero))
         throw InputError(fmt::format("{}: op '{}' ({}): '{}' = {} must be {}", source, op.name,
                                      op_kind_name(op.kind), key, value,

@@ -37,8 +37,15 @@
 //               auto, 1 ll, 2 ll128, 3 simple); stride (default 1): consecutive
 //               ranks of the group are `stride` devices apart, so a group with
 //               stride >= devices_per_node has one rank per node (a data-parallel
-//               group across nodes); group: which parallel group (tp, dp, pp, ep)
-//               the collective belongs to, for reports (no effect on timing)
+//               group across nodes); group: which parallel group the collective
+//               belongs to (CommGroup: 1 tp, 2 dp, 3 pp, 4 ep; 0 or absent: all
+//               devices), for reports (no effect on timing)
+//   multi-device workloads (workloads/models/parallel.h) add to any op:
+//               stage (pipeline chunk, from 0), pass (0 forward, 1 backward,
+//               2 optimizer), overlap=1 (runs on the communication stream beside
+//               the compute), p2p=1 (a pipeline transfer between stages),
+//               recompute=1 (a forward op recomputed in the backward pass),
+//               every_microbatch=1 (a per-microbatch collective of a dp group)
 //   reduce      rows, cols: column sums over the rows (a gradient's reduction to a
 //               bias or norm weight, or over a broadcast dimension); reads `inputs`
 //               rows x cols tensors (default 1), writes `outputs` cols-sized
@@ -96,6 +103,10 @@ std::vector<std::string_view> op_required_attrs(OpKind k);
 // Element-wise/row-wise ops bounded by memory traffic on every target.
 bool is_vector_kind(OpKind k);
 bool is_collective_kind(OpKind k);
+// The parallel dimension of a collective's `group` attribute.
+enum class CommGroup : int64_t { all = 0, tp = 1, dp = 2, pp = 3, ep = 4 };
+// "tp", "dp", "pp", "ep", "all" ("?" for an unknown code).
+std::string_view comm_group_name(int64_t group);
 
 struct Op {
   std::string name;

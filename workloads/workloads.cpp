@@ -9,6 +9,7 @@
 #include "core/error.h"
 #include "workloads/builtin.h"
 #include "workloads/importers.h"
+#include "workloads/models/parallel.h"
 #include "workloads/training.h"
 
 namespace tessera {
@@ -301,7 +302,10 @@ Graph build_workload(const std::string& spec) {
   Graph g;
   try {
     g = info->build(params);
-    if (training) append_training_step(g, *training);
+    if (is_parallel_graph(g))
+      g = finish_parallel_graph(g, training ? &*training : nullptr);
+    else if (training)
+      append_training_step(g, *training);
   } catch (const InputError& e) {
     throw InputError(fmt::format("--workload '{}': {}", spec, e.what()));
   }

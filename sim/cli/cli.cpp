@@ -23,6 +23,8 @@
 #include "sim/collective_report.h"
 #include "sim/simulate.h"
 #include "sim/trace_export.h"
+#include "sim/engines/parallel.h"
+#include "workloads/models/parallel.h"
 #include "sim/tools/calibrate.h"
 #include "sim/tools/compare.h"
 #include "sim/cli/sweep.h"
@@ -204,6 +206,12 @@ int cmd_run(const std::vector<std::string>& args, std::ostream& out) {
   } else {
     const Graph g = build_workload(workload);
     info = g.info;
+    if (is_parallel_graph(g)) {   // a multi-device workload: sim/engines/parallel.h
+      if (format == "scalesim" || vm.count("precision"))
+        throw InputError("--workload: a multi-device workload (tp/pp/dp/... given) supports --format text, json, csv");
+      emit(render(simulate_parallel(g, *hw, settings.engine.name), format), out_path, out);
+      return 0;
+    }
     if (format == "scalesim") {
       write_scalesim_dir(g, *hw, out_path);
       return 0;

@@ -33,6 +33,7 @@ const char* kSpecs[] = {
     "gpt2-large:batch=1,seq=32,layers=2",
     "gpt2-xl:batch=1,seq=32,layers=2",
     "gpt3-175b:phase=decode,ctx=128,layers=1",
+    "gpt:layers=2,hidden=256,heads=4,seq=64,vocab=1000",
     "llama-7b:phase=prefill,seq=64,layers=2",
     "llama-7b:phase=decode,ctx=256,layers=2,embed=0",
     "llama-70b:phase=decode,ctx=128,layers=1",

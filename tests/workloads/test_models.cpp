@@ -66,6 +66,7 @@ TEST_CASE("every built-in workload builds with its defaults and validates", "[mo
     const bool collective = parse_op_kind(w.name, kind) && is_collective_kind(kind);
     const std::string spec = w.name == "gemm"     ? "gemm:m=64,n=64,k=64"
                              : w.name == "conv2d" ? "conv2d:cin=8,cout=8,h=16"
+                             : w.name == "gpt"    ? "gpt:layers=1,hidden=64,heads=2"
                              : collective         ? w.name + ":bytes=1024"
                              : required           ? w.name + ":rows=4,cols=8"
                                                   : w.name;

@@ -410,6 +410,7 @@ TEST_CASE("every built-in workload trains on h100-sxm and tpu-v1 with both engin
       "gpt2-large:batch=1,seq=16,layers=1",
       "gpt2-xl:batch=1,seq=16,layers=1,attn=eager",
       "gpt3-175b:seq=8,layers=1",
+      "gpt:layers=2,hidden=128,heads=2,seq=16,vocab=512",
       "llama-7b:seq=32,layers=2",
       "llama-70b:seq=16,layers=1",
       "transformer-base:batch=1,src=16,tgt=16",

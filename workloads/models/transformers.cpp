@@ -24,6 +24,7 @@
 #include "core/error.h"
 #include "workloads/builder.h"
 #include "workloads/builtin.h"
+#include "workloads/models/parallel.h"
 
 namespace tessera {
 namespace {
@@ -50,6 +51,7 @@ struct DecoderConfig {
   DecoderStyle style;
   int64_t layers, d, heads, kv_heads, ffn, vocab;
   int64_t max_positions;  // learned position table size (GPT-2); 0 = rotary
+  bool lm_head = false;   // the output projection to the vocabulary (gpt)
 };
 
 constexpr DecoderConfig kDecoders[] = {
@@ -156,12 +158,45 @@ Graph build_decoder(const DecoderConfig& c, const Params& p) {
   const bool dynamic_cache = wl_choice(p, "cache", {"dynamic", "static"}) == "dynamic";
   const bool fused = fused_attention(p);
   const bool embed = wl_bool(p, "embed");
-  const int64_t batch = wl_int(p, "batch");
+  const ParallelConfig par = parse_parallel(p, wl_int(p, "batch"));
+  // A parallel workload builds one microbatch of one device's shard.
+  const int64_t batch = par.active ? par.microbatch : wl_int(p, "batch");
   const int64_t seq = decode ? 1 : wl_int(p, "seq");  // new tokens per sequence
   const int64_t ctx = decode ? wl_int(p, "ctx") : 0;  // tokens already in the KV cache
   const int64_t layers = layer_count(p, c.layers);
   const int64_t tokens = batch * seq;
-  const int64_t d = c.d, hd = c.d / c.heads, kvd = c.kv_heads * hd;
+  const int64_t d = c.d, hd = c.d / c.heads;
+  const int64_t tp = par.tp;
+  if (par.ep != 1)
+    throw InputError(fmt::format("workload parameter 'ep': {} applies to moe only", par.ep));
+  if (c.heads % tp != 0 || c.kv_heads % tp != 0 || c.ffn % tp != 0)
+    throw InputError(fmt::format("workload parameter 'tp': {} must divide heads={}, kv_heads={} and ffn={}", tp,
+                                 c.heads, c.kv_heads, c.ffn));
+  if (layers % par.chunks() != 0)
+    throw InputError(fmt::format("workload parameter 'pp': {} layers are not a multiple of pp x virtual_stages = "
+                                 "{} x {}", layers, par.pp, par.virtual_stages));
+  if (par.sequence_parallel && tokens % tp != 0)
+    throw InputError(fmt::format("workload parameter 'sequence_parallel': microbatch x seq = {} tokens are not a "
+                                 "multiple of tp = {}", tokens, tp));
+  const int64_t heads = c.heads / tp, kv_heads = c.kv_heads / tp, ffn = c.ffn / tp;
+  const int64_t kvd = kv_heads * hd, qd = heads * hd;
+  // Norms, residual additions and dropout: replicated over the tensor-parallel
+  // ranks, or split over the sequence with sequence parallelism.
+  const int64_t rows = par.sequence_parallel ? tokens / tp : tokens;
+  const int64_t act_bytes = tokens * d * (dtype_info(product_out_dtype(b.dtype())).storage_bits / 8);
+  const int64_t chunk_layers = layers / par.chunks();
+  size_t tagged = 0;
+  // Tags the ops added since the last call with their pipeline chunk and layer.
+  auto tag = [&](int64_t chunk, int64_t layer) {
+    if (!par.active) return;
+    for (; tagged < g.ops.size(); ++tagged) {
+      g.ops[tagged].attrs["stage"] = chunk;
+      if (layer >= 0) g.ops[tagged].attrs["layer"] = layer + 1;
+    }
+  };
+  auto mark = [&](int op, const char* key, int64_t bytes) {
+    if (par.active) g.ops[static_cast<size_t>(op)].attrs[key] = bytes;
+  };
   if (c.max_positions > 0 && ctx + seq > c.max_positions)
     throw InputError(fmt::format("{} has {} learned positions; {} + {} tokens do not fit",
                                  c.name, c.max_positions, ctx, seq));
@@ -170,36 +205,42 @@ Graph build_decoder(const DecoderConfig& c, const Params& p) {
   const bool eager = eager_kernels(p);
   // One norm: nn.LayerNorm is one kernel; LlamaRMSNorm is HF's composition.
   const auto norm_op = [&](const std::string& name, std::vector<int> in) {
-    return !gpt2 && eager ? hf_rmsnorm(b, name, in, tokens, d) : b.vec(norm, name, std::move(in), tokens, d);
+    return !gpt2 && eager ? hf_rmsnorm(b, name, in, rows, d) : b.vec(norm, name, std::move(in), rows, d);
   };
 
   int x = -1;
   auto deps = [](int i) { return i < 0 ? std::vector<int>{} : std::vector<int>{i}; };
   if (embed) {
+    // Vocabulary-parallel embedding (Megatron-LM): each rank holds vocab/tp rows.
+    const int64_t vocab = (c.vocab + tp - 1) / tp;
     if (gpt2) {
-      const int wte = b.embedding("wte", {}, tokens, d, c.vocab);
-      const int wpe = b.embedding("wpe", {}, tokens, d, c.max_positions);
-      x = b.vec(OpKind::add, "embed.add", {wte, wpe}, tokens, d, 2);
+      const int wte = b.embedding("wte", {}, tokens, d, vocab);
+      mark(wte, "tp_out", act_bytes);
+      const int wpe = b.embedding("wpe", {}, rows, d, c.max_positions);
+      x = b.vec(OpKind::add, "embed.add", {wte, wpe}, rows, d, 2);
     } else {
-      x = b.embedding("embed_tokens", {}, tokens, d, c.vocab);
+      x = b.embedding("embed_tokens", {}, tokens, d, vocab);
+      mark(x, "tp_out", act_bytes);
     }
   }
   if (!gpt2 && eager) hf_rotary_tables(b, batch, seq, hd);
+  tag(0, -1);
   for (int64_t l = 0; l < layers; ++l) {
     const std::string pre = fmt::format("l{}.", l);
     const int resid = x;
     const int ln1 = norm_op(pre + (gpt2 ? "ln_1" : "input_norm"), deps(x));
+    mark(ln1, "tp_in", act_bytes);
     std::vector<int> attn_in;
     int k_op = -1, v_op = -1;
     if (gpt2) {
-      const int qkv = b.linear(pre + "attn.c_attn", {ln1}, tokens, 3 * d, d);
+      const int qkv = b.linear(pre + "attn.c_attn", {ln1}, tokens, 3 * qd, d);
       attn_in = {qkv};
       k_op = v_op = qkv;
     } else {
-      const int q = b.linear(pre + "attn.q_proj", {ln1}, tokens, d, d);
+      const int q = b.linear(pre + "attn.q_proj", {ln1}, tokens, qd, d);
       const int k = b.linear(pre + "attn.k_proj", {ln1}, tokens, kvd, d);
       v_op = b.linear(pre + "attn.v_proj", {ln1}, tokens, kvd, d);
-      const int qr = rope(b, pre + "attn.rope_q", q, tokens, d);
+      const int qr = rope(b, pre + "attn.rope_q", q, tokens, qd);
       k_op = rope(b, pre + "attn.rope_k", k, tokens, kvd);
       attn_in = {qr, k_op, v_op};
     }
@@ -210,41 +251,54 @@ Graph build_decoder(const DecoderConfig& c, const Params& p) {
     // positions into the preallocated cache (kv_write).
     if (dynamic_cache && decode) {
       attn_in.push_back(b.kv(OpKind::kv_read, pre + "attn.kv_cat", {k_op, v_op}, batch,
-                             c.kv_heads, ctx, hd, seq));
+                             kv_heads, ctx, hd, seq));
     } else if (!dynamic_cache) {
       attn_in.push_back(b.kv(OpKind::kv_write, pre + "attn.kv_write", {k_op, v_op}, batch,
-                             c.kv_heads, seq, hd));
+                             kv_heads, seq, hd));
     }
     AttnShape a;
     a.batch = batch;
-    a.heads = c.heads;
-    a.kv_heads = c.kv_heads;
+    a.heads = heads;
+    a.kv_heads = kv_heads;
     a.sq = seq;
     a.skv = ctx + seq;
     a.d = hd;
     a.causal = seq > 1;  // prefill is causal; one decode query sees the whole cache
     const int att = b.attention(pre + "attn.sdpa", attn_in, a, fused);
-    const int o = b.linear(pre + (gpt2 ? "attn.c_proj" : "attn.o_proj"), {att}, tokens, d, d);
+    const int o = b.linear(pre + (gpt2 ? "attn.c_proj" : "attn.o_proj"), {att}, tokens, d, qd);
+    mark(o, "tp_out", act_bytes);
     std::vector<int> add1_deps = {o};
     if (resid >= 0) add1_deps.push_back(resid);
-    const int h = b.vec(OpKind::add, pre + "attn.add", add1_deps, tokens, d, 2);
+    const int h = b.vec(OpKind::add, pre + "attn.add", add1_deps, rows, d, 2);
     const int ln2 = norm_op(pre + (gpt2 ? "ln_2" : "post_attention_norm"), {h});
+    mark(ln2, "tp_in", act_bytes);
     int mlp;
     if (gpt2) {
-      const int fc = b.linear(pre + "mlp.c_fc", {ln2}, tokens, c.ffn, d);
-      const int act = eager ? hf_gelu_new(b, pre + "mlp.gelu_new", fc, tokens, c.ffn)
-                            : b.vec(OpKind::gelu, pre + "mlp.gelu", {fc}, tokens, c.ffn);
-      mlp = b.linear(pre + "mlp.c_proj", {act}, tokens, d, c.ffn);
+      const int fc = b.linear(pre + "mlp.c_fc", {ln2}, tokens, ffn, d);
+      const int act = eager ? hf_gelu_new(b, pre + "mlp.gelu_new", fc, tokens, ffn)
+                            : b.vec(OpKind::gelu, pre + "mlp.gelu", {fc}, tokens, ffn);
+      mlp = b.linear(pre + "mlp.c_proj", {act}, tokens, d, ffn);
     } else {
-      const int gate = b.linear(pre + "mlp.gate_proj", {ln2}, tokens, c.ffn, d);
-      const int act = b.vec(OpKind::silu, pre + "mlp.silu", {gate}, tokens, c.ffn);
-      const int up = b.linear(pre + "mlp.up_proj", {ln2}, tokens, c.ffn, d);
-      const int mul = b.vec(OpKind::mul, pre + "mlp.mul", {act, up}, tokens, c.ffn, 2);
-      mlp = b.linear(pre + "mlp.down_proj", {mul}, tokens, d, c.ffn);
+      const int gate = b.linear(pre + "mlp.gate_proj", {ln2}, tokens, ffn, d);
+      const int act = b.vec(OpKind::silu, pre + "mlp.silu", {gate}, tokens, ffn);
+      const int up = b.linear(pre + "mlp.up_proj", {ln2}, tokens, ffn, d);
+      const int mul = b.vec(OpKind::mul, pre + "mlp.mul", {act, up}, tokens, ffn, 2);
+      mlp = b.linear(pre + "mlp.down_proj", {mul}, tokens, d, ffn);
     }
-    x = b.vec(OpKind::add, pre + "mlp.add", {mlp, h}, tokens, d, 2);
+    mark(mlp, "tp_out", act_bytes);
+    x = b.vec(OpKind::add, pre + "mlp.add", {mlp, h}, rows, d, 2);
+    tag(l / chunk_layers, l);
   }
-  if (embed) norm_op(gpt2 ? "ln_f" : "norm", deps(x));
+  if (embed) {
+    x = norm_op(gpt2 ? "ln_f" : "norm", deps(x));
+    if (c.lm_head) {
+      // Column-parallel output projection over vocab/tp (Megatron-LM's parallel
+      // LM head; its cross-entropy's small reductions are not modelled).
+      mark(x, "tp_in", act_bytes);
+      x = b.linear("lm_head", {x}, tokens, (c.vocab + tp - 1) / tp, d, false);
+    }
+    tag(par.chunks() - 1, layers);   // its own group after the last layer (zero=3 gathers)
+  }
 
   const double layer_params = decoder_layer_params(c);
   double params = layer_params * static_cast<double>(layers);
@@ -257,6 +311,21 @@ Graph build_decoder(const DecoderConfig& c, const Params& p) {
   g.info["layers"] = static_cast<double>(layers);
   g.info["tokens"] = static_cast<double>(tokens);
   g.info["context"] = static_cast<double>(ctx + seq);
+  if (par.active) {
+    if (c.lm_head) g.info["params"] += static_cast<double>(c.vocab) * d;
+    g.info["seq"] = static_cast<double>(seq);
+    g.info["hidden"] = static_cast<double>(d);
+    g.info["heads"] = static_cast<double>(c.heads);
+    g.info["kv_heads"] = static_cast<double>(c.kv_heads);
+    g.info["head_dim"] = static_cast<double>(hd);
+    g.info["ffn"] = static_cast<double>(c.ffn);
+    g.info["vocab"] = static_cast<double>(c.vocab);
+    g.info["attn_fused"] = fused ? 1 : 0;
+    // Pipeline transfers: one microbatch's activations (split over the tp ranks
+    // with sequence parallelism: Megatron-LM's scatter/gather optimisation).
+    g.info["p2p_bytes"] = static_cast<double>(par.sequence_parallel ? act_bytes / tp : act_bytes);
+    set_parallel_info(g, par);
+  }
   return g;
 }
 
@@ -279,6 +348,38 @@ std::vector<WorkloadParam> decoder_params(int64_t default_seq) {
           {"kernels", "eager", "eager: HF's Python-level norms/activations/rotary tables, one kernel "
                                "per operation; fused: one kernel per norm/activation", ParamType::choice, {"eager", "fused"}},
           {"dtype", "bf16", "operand format", ParamType::dtype}};
+}
+
+std::vector<WorkloadParam> with_parallel(std::vector<WorkloadParam> own) {
+  for (auto& p : parallel_params()) own.push_back(p);
+  return own;
+}
+
+// gpt: a generic GPT-style decoder (learned positions, LayerNorm, GELU MLP,
+// biases) of any shape, with its LM head (untied) on the last pipeline stage.
+Graph build_gpt(const Params& p) {
+  DecoderConfig c{"gpt", DecoderStyle::gpt2, wl_int(p, "layers"), wl_int(p, "hidden"), wl_int(p, "heads"), 0,
+                  0, wl_int(p, "vocab"), 0, true};
+  c.kv_heads = wl_int_or(p, "kv_heads", c.heads);
+  c.ffn = wl_int_or(p, "ffn", 4 * c.d);
+  if (c.d % c.heads != 0 || c.heads % c.kv_heads != 0)
+    throw InputError(fmt::format("workload parameters: hidden={} must be a multiple of heads={}, and heads a "
+                                 "multiple of kv_heads={}", c.d, c.heads, c.kv_heads));
+  const bool decode = p.at("phase") == "decode";
+  c.max_positions = (decode ? wl_int(p, "ctx") : 0) + (decode ? 1 : wl_int(p, "seq"));
+  return build_decoder(c, p);
+}
+
+std::vector<WorkloadParam> gpt_params() {
+  std::vector<WorkloadParam> own = {{"layers", "", "decoder layers"},
+                                    {"hidden", "", "model width"},
+                                    {"heads", "", "attention heads"},
+                                    {"kv_heads", "auto", "key/value heads (auto: = heads)", ParamType::integer, {"auto"}},
+                                    {"ffn", "auto", "MLP hidden width (auto: 4 x hidden)", ParamType::integer, {"auto"}},
+                                    {"vocab", "50257", "vocabulary size"}};
+  for (auto& q : decoder_params(2048))
+    if (q.name != "layers") own.push_back(q);
+  return with_parallel(own);
 }
 
 // ---------------------------------------------------------------------------
@@ -451,27 +552,59 @@ Graph build_moe(const Params& p) {
   g.name = "moe";
   GraphBuilder b(g, wl_dtype(p, "dtype"));
   const bool fused = fused_attention(p);
-  const int64_t batch = wl_int(p, "batch"), seq = wl_int(p, "seq"), d = wl_int(p, "d");
-  const int64_t heads = wl_int(p, "heads"), kv_heads = wl_int_or(p, "kv_heads", heads);
-  const int64_t ffn = wl_int(p, "ffn"), experts = wl_int(p, "experts"), top_k = wl_int(p, "top_k");
+  const ParallelConfig par = parse_parallel(p, wl_int(p, "batch"));
+  const int64_t batch = par.active ? par.microbatch : wl_int(p, "batch"), seq = wl_int(p, "seq"), d = wl_int(p, "d");
+  const int64_t all_heads = wl_int(p, "heads"), all_kv_heads = wl_int_or(p, "kv_heads", all_heads);
+  const int64_t all_ffn = wl_int(p, "ffn"), experts = wl_int(p, "experts"), top_k = wl_int(p, "top_k");
   const int64_t layers = wl_int(p, "layers");
+  const int64_t tp = par.tp, ep = par.ep;
+  if (all_heads % tp != 0 || all_kv_heads % tp != 0 || all_ffn % tp != 0)
+    throw InputError(fmt::format("workload parameter 'tp': {} must divide heads={}, kv_heads={} and ffn={}", tp,
+                                 all_heads, all_kv_heads, all_ffn));
+  if (experts % ep != 0)
+    throw InputError(fmt::format("workload parameter 'ep': {} must divide experts={}", ep, experts));
+  if (layers % par.chunks() != 0)
+    throw InputError(fmt::format("workload parameter 'pp': {} layers are not a multiple of pp x virtual_stages = "
+                                 "{} x {}", layers, par.pp, par.virtual_stages));
+  if (par.sequence_parallel && (batch * seq) % tp != 0)
+    throw InputError(fmt::format("workload parameter 'sequence_parallel': microbatch x seq = {} tokens are not a "
+                                 "multiple of tp = {}", batch * seq, tp));
+  // Tensor parallelism splits the attention heads and each expert's hidden width;
+  // expert parallelism places experts/ep experts on each rank, which computes the
+  // tokens routed to them from all ep ranks.
+  const int64_t heads = all_heads / tp, kv_heads = all_kv_heads / tp, ffn = all_ffn / tp;
+  const int64_t local_experts = experts / ep;
   if (d % heads != 0 || heads % kv_heads != 0)
     throw InputError(fmt::format("workload parameters: d={} must be a multiple of heads={}, "
                                  "and heads a multiple of kv_heads={}", d, heads, kv_heads));
   if (top_k > experts)
     throw InputError(fmt::format("workload parameter 'top_k': {} exceeds experts={}", top_k,
                                  experts));
-  const int64_t t = batch * seq, hd = d / heads, kvd = kv_heads * hd;
-  const int64_t per_expert = (t * top_k + experts - 1) / experts;
+  const int64_t t = batch * seq, hd = d / all_heads, kvd = kv_heads * hd, qd = heads * hd;
+  const int64_t per_expert = (t * ep * top_k + experts - 1) / experts;
+  const int64_t rows = par.sequence_parallel ? t / tp : t;
+  const int64_t act_bytes = t * d * (dtype_info(product_out_dtype(b.dtype())).storage_bits / 8);
+  size_t tagged = 0;
+  auto tag = [&](int64_t l) {
+    if (!par.active) return;
+    for (; tagged < g.ops.size(); ++tagged) {
+      g.ops[tagged].attrs["stage"] = l / (layers / par.chunks());
+      g.ops[tagged].attrs["layer"] = l + 1;
+    }
+  };
+  auto mark = [&](int op, const char* key, int64_t bytes) {
+    if (par.active) g.ops[static_cast<size_t>(op)].attrs[key] = bytes;
+  };
   int x = -1;
   for (int64_t l = 0; l < layers; ++l) {
     const std::string pre = fmt::format("l{}.", l);
     const std::vector<int> in = x < 0 ? std::vector<int>{} : std::vector<int>{x};
-    const int ln1 = b.vec(OpKind::rmsnorm, pre + "input_norm", in, t, d);
-    const int q = b.linear(pre + "attn.q_proj", {ln1}, t, d, d);
+    const int ln1 = b.vec(OpKind::rmsnorm, pre + "input_norm", in, rows, d);
+    mark(ln1, "tp_in", act_bytes);
+    const int q = b.linear(pre + "attn.q_proj", {ln1}, t, qd, d);
     const int k = b.linear(pre + "attn.k_proj", {ln1}, t, kvd, d);
     const int v = b.linear(pre + "attn.v_proj", {ln1}, t, kvd, d);
-    const int qr = rope(b, pre + "attn.rope_q", q, t, d);
+    const int qr = rope(b, pre + "attn.rope_q", q, t, qd);
     const int kr = rope(b, pre + "attn.rope_k", k, t, kvd);
     AttnShape a;
     a.batch = batch;
@@ -481,15 +614,20 @@ Graph build_moe(const Params& p) {
     a.d = hd;
     a.causal = seq > 1;
     const int att = b.attention(pre + "attn.sdpa", {qr, kr, v}, a, fused);
-    const int o = b.linear(pre + "attn.o_proj", {att}, t, d, d);
+    const int o = b.linear(pre + "attn.o_proj", {att}, t, d, qd);
+    mark(o, "tp_out", act_bytes);
     std::vector<int> add_deps = {o};
     add_deps.insert(add_deps.end(), in.begin(), in.end());
-    const int h = b.vec(OpKind::add, pre + "attn.add", add_deps, t, d, 2);
-    const int ln2 = b.vec(OpKind::rmsnorm, pre + "post_attention_norm", {h}, t, d);
+    const int h = b.vec(OpKind::add, pre + "attn.add", add_deps, rows, d, 2);
+    const int ln2 = b.vec(OpKind::rmsnorm, pre + "post_attention_norm", {h}, rows, d);
+    mark(ln2, "tp_in", act_bytes);
     const int router = b.linear(pre + "moe.router", {ln2}, t, experts, d);
     const int probs = b.vec(OpKind::softmax, pre + "moe.router.softmax", {router}, t, experts);
+    // Expert parallelism: the routed token copies (t x top_k rows of d) go to the
+    // ranks holding their experts, and come back after them (all-to-all each way).
+    mark(probs, "ep_a2a", t * top_k * d * (dtype_info(b.dtype()).storage_bits / 8));
     std::vector<int> outs;
-    for (int64_t e = 0; e < experts; ++e) {
+    for (int64_t e = 0; e < local_experts; ++e) {
       const std::string ep = fmt::format("{}moe.e{}.", pre, e);
       const int gather = b.vec(OpKind::copy, ep + "gather", {ln2, probs}, per_expert, d);
       const int w1 = b.linear(ep + "w1", {gather}, per_expert, ffn, d);
@@ -498,11 +636,14 @@ Graph build_moe(const Params& p) {
       const int mul = b.vec(OpKind::mul, ep + "mul", {act, w3}, per_expert, ffn, 2);
       const int w2 = b.linear(ep + "w2", {mul}, per_expert, d, ffn);
       const int scale = b.vec(OpKind::mul, ep + "route_scale", {w2, probs}, per_expert, d, 1);
+      if (e + 1 == local_experts) mark(scale, "ep_a2a", t * top_k * d * (dtype_info(b.dtype()).storage_bits / 8));
       std::vector<int> acc_deps = {scale};
       if (!outs.empty()) acc_deps.push_back(outs.back());
       outs.push_back(b.vec(OpKind::add, ep + "index_add", acc_deps, per_expert, d, 2));
     }
-    x = b.vec(OpKind::add, pre + "moe.add", {outs.back(), h}, t, d, 2);
+    mark(outs.back(), "tp_out", act_bytes);
+    x = b.vec(OpKind::add, pre + "moe.add", {outs.back(), h}, rows, d, 2);
+    tag(l);
   }
   const double dd = d, f = ffn;
   const double attn_p = dd * (dd + 2 * kvd) + dd * dd, norms = 2 * dd, router_p = dd * experts;
@@ -514,6 +655,21 @@ Graph build_moe(const Params& p) {
   g.info["top_k"] = static_cast<double>(top_k);
   g.info["tokens_per_expert"] = static_cast<double>(per_expert);
   g.info["tokens"] = static_cast<double>(t);
+  if (par.active) {
+    g.info["seq"] = static_cast<double>(seq);
+    g.info["hidden"] = static_cast<double>(d);
+    g.info["heads"] = static_cast<double>(all_heads);
+    g.info["kv_heads"] = static_cast<double>(all_kv_heads);
+    g.info["head_dim"] = static_cast<double>(hd);
+    // Activations: the formula's MLP term with the top_k experts each token
+    // passes through (an approximation for the SwiGLU experts).
+    g.info["ffn"] = static_cast<double>(all_ffn * top_k);
+    g.info["attn_fused"] = fused ? 1 : 0;
+    g.info["context"] = static_cast<double>(seq);
+    g.info["layers"] = static_cast<double>(layers);
+    g.info["p2p_bytes"] = static_cast<double>(par.sequence_parallel ? act_bytes / tp : act_bytes);
+    set_parallel_info(g, par);
+  }
   return g;
 }
 
@@ -525,19 +681,21 @@ void add_transformer_workloads(std::vector<WorkloadInfo>& out) {
   out.push_back({"bert-large", "HF BertModel large (24 layers, d=1024, 16 heads), no head",
                  bert_params(), build_bert_large});
   out.push_back({"gpt2-small", "HF GPT2Model 124M (12 layers, d=768), no LM head",
-                 decoder_params(1024), build_decoder_at<0>});
+                 with_parallel(decoder_params(1024)), build_decoder_at<0>});
   out.push_back({"gpt2-medium", "HF GPT2Model 355M (24 layers, d=1024), no LM head",
-                 decoder_params(1024), build_decoder_at<1>});
+                 with_parallel(decoder_params(1024)), build_decoder_at<1>});
   out.push_back({"gpt2-large", "HF GPT2Model 774M (36 layers, d=1280), no LM head",
-                 decoder_params(1024), build_decoder_at<2>});
+                 with_parallel(decoder_params(1024)), build_decoder_at<2>});
   out.push_back({"gpt2-xl", "HF GPT2Model 1.5B (48 layers, d=1600), no LM head",
-                 decoder_params(1024), build_decoder_at<3>});
+                 with_parallel(decoder_params(1024)), build_decoder_at<3>});
   out.push_back({"gpt3-175b", "GPT-3 175B (96 layers, d=12288, 96 heads) in GPT2Model form, "
-                 "no LM head", decoder_params(2048), build_decoder_at<4>});
+                 "no LM head", with_parallel(decoder_params(2048)), build_decoder_at<4>});
   out.push_back({"llama-7b", "HF LlamaModel 7B (32 layers, d=4096, 32 heads, SwiGLU 11008), "
-                 "no LM head", decoder_params(2048), build_decoder_at<5>});
+                 "no LM head", with_parallel(decoder_params(2048)), build_decoder_at<5>});
   out.push_back({"llama-70b", "HF LlamaModel 70B (80 layers, d=8192, 64 heads / 8 KV heads, "
-                 "SwiGLU 28672), no LM head", decoder_params(2048), build_decoder_at<6>});
+                 "SwiGLU 28672), no LM head", with_parallel(decoder_params(2048)), build_decoder_at<6>});
+  out.push_back({"gpt", "generic GPT-style decoder (learned positions, LayerNorm, GELU) with its LM head: "
+                 "gpt:layers=,hidden=,heads=[,ffn=,vocab=,seq=]", gpt_params(), build_gpt});
   out.push_back({"transformer-base", "Vaswani et al. 2017 base encoder-decoder (6+6 layers, "
                  "d=512, 8 heads, ffn 2048) as torch.nn.Transformer",
                  {{"batch", "1", "sentence pairs"},
@@ -548,7 +706,7 @@ void add_transformer_workloads(std::vector<WorkloadInfo>& out) {
                  build_transformer_base});
   out.push_back({"moe", "mixture-of-experts decoder layers (Mixtral-8x7B shape, top-k routing); "
                  "info reports active and total parameters",
-                 {{"batch", "1", "sequences"},
+                 with_parallel({{"batch", "1", "sequences"},
                   {"seq", "2048", "tokens per sequence"},
                   {"layers", "1", "decoder layers"},
                   {"d", "4096", "model width"},
@@ -558,7 +716,7 @@ void add_transformer_workloads(std::vector<WorkloadInfo>& out) {
                   {"experts", "8", "experts per layer"},
                   {"top_k", "2", "experts per token"},
                   {"attn", "sdpa", "sdpa (fused kernel) or eager (unfused math path)", ParamType::choice, {"sdpa", "eager"}},
-                  {"dtype", "bf16", "operand format", ParamType::dtype}},
+                  {"dtype", "bf16", "operand format", ParamType::dtype}}),
                  build_moe});
 }
 

@@ -1,0 +1,280 @@
+// Multi-device workloads and the multi-device engine: footprint arithmetic,
+// pipeline bubbles, the collectives of tp / sp / dp / ZeRO, the device-count
+// check and role deduplication.
+#include <catch2/catch.hpp>
+#include <fmt/format.h>
+
+#include <filesystem>
+#include <fstream>
+#include <map>
+
+#include "core/error.h"
+#include "models/hardware.h"
+#include "sim/engines/parallel.h"
+#include "sim/simulate.h"
+#include "tests/support/cli_run.h"
+#include "workloads/workloads.h"
+
+using namespace tessera;
+
+namespace {
+
+// dgx-a100 nodes holding `devices` devices (up to 8 in one node, else nodes of 8).
+std::unique_ptr<Hardware> system_of(int devices) {
+  if (devices <= 8) return load_hardware("dgx-a100", {fmt::format("system.devices_per_node={}", devices)});
+  return load_hardware("dgx-a100", {fmt::format("system.nodes={}", devices / 8)});
+}
+
+struct CollCount {
+  int n = 0;
+  double bytes = 0;
+};
+// Collectives of the graph by "kind/group/pass".
+std::map<std::string, CollCount> collectives(const Graph& g) {
+  std::map<std::string, CollCount> out;
+  for (const auto& op : g.ops) {
+    if (!is_collective_kind(op.kind)) continue;
+    auto& c = out[fmt::format("{}/{}/{}", op_kind_name(op.kind), comm_group_name(op.get("group", 0)),
+                              op.get("pass", 0))];
+    ++c.n;
+    c.bytes += static_cast<double>(op.at("bytes"));
+  }
+  return out;
+}
+
+}  // namespace
+
+TEST_CASE("memory footprint per device: weights, gradients, optimizer state, activations", "[parallel]") {
+  // gpt h=1024, 16 heads, ffn 4096, seq 512, vocab 1024, 4 layers; tp=2, pp=2, dp=2,
+  // global batch 8 of microbatch 1: m = 8 / (1 x 2) = 4 microbatches.
+  const Graph g = build_workload(
+      "gpt:layers=4,hidden=1024,heads=16,seq=512,vocab=1024,tp=2,pp=2,dp=2,global_batch=8,train=1");
+  // Per layer and tp rank: ln_1 2h = 2048; c_attn h x 3h/2 + 3h/2 = 1572864 + 1536;
+  // c_proj h/2 x h + h = 524288 + 1024; ln_2 2048; c_fc h x 4h/2 + 2048 = 2097152 + 2048;
+  // mlp c_proj 4h/2 x h + h = 2097152 + 1024: 6301184.
+  const double layer = 2048 + 1574400 + 525312 + 2048 + 2099200 + 2098176;
+  // Chunk 0: wte vocab/2 x h = 524288, wpe 512 x h = 524288, layers 0-1.
+  // Chunk 1: layers 2-3, ln_f 2048, lm_head h x vocab/2 = 524288.
+  const double c0 = 524288 + 524288 + 2 * layer, c1 = 2 * layer + 2048 + 524288;
+  CHECK(g.info.at("chunk0.params") == c0);
+  CHECK(g.info.at("chunk1.params") == c1);
+  // bf16: 2 bytes of weights and of gradients, 12 of AdamW state (fp32 master,
+  // exp_avg, exp_avg_sq) per parameter.
+  CHECK(g.info.at("device0.weights_bytes") == 2 * c0);
+  CHECK(g.info.at("device0.grads_bytes") == 2 * c0);
+  CHECK(g.info.at("device0.optimizer_bytes") == 12 * c0);
+  CHECK(g.info.at("device1.optimizer_bytes") == 12 * c1);
+  // Activations per layer (Korthikanti et al. 2022, fused attention keeps no
+  // s^2 term): sbh (10 + 24/t) = 512 x 1024 x (10 + 12) = 11534336 bytes; 2 layers
+  // per chunk; 1f1b keeps min(m, p - d) microbatches: 2 on device 0, 1 on device 1.
+  CHECK(g.info.at("device0.activations_bytes") == 11534336.0 * 2 * 2);
+  CHECK(g.info.at("device1.activations_bytes") == 11534336.0 * 2 * 1);
+  CHECK(g.info.at("device0.kv_cache_bytes") == 0);
+
+  // ZeRO-3 with sequence parallelism and full recomputation: everything / dp,
+  // activations 2sbh/t per layer = 524288 bytes.
+  const Graph z = build_workload(
+      "gpt:layers=4,hidden=1024,heads=16,seq=512,vocab=1024,tp=2,pp=2,dp=2,global_batch=8,train=1,zero=3,"
+      "sequence_parallel=1,recompute=full");
+  CHECK(z.info.at("device0.weights_bytes") == 2 * c0 / 2);
+  CHECK(z.info.at("device0.grads_bytes") == 2 * c0 / 2);
+  CHECK(z.info.at("device0.optimizer_bytes") == 12 * c0 / 2);
+  CHECK(z.info.at("device0.activations_bytes") == 524288.0 * 2 * 2);
+
+  // Inference: the KV cache, 2 (K, V) x 2 layers x 16/2 heads x 64 x 512 positions
+  // x (8 / 2) sequences x 2 bytes = 16 MiB on each device.
+  const Graph inf = build_workload("gpt:layers=4,hidden=1024,heads=16,seq=512,vocab=1024,tp=2,pp=2,dp=2,global_batch=8");
+  CHECK(inf.info.at("device0.kv_cache_bytes") == 2.0 * 2 * 8 * 64 * 512 * 4 * 2);
+  CHECK(inf.info.at("device0.optimizer_bytes") == 0);
+}
+
+TEST_CASE("a footprint above the device's memory is flagged in the report", "[parallel]") {
+  // GPT-3 175B on 8 GPUs with tp=8 only: 175e9 / 8 x 16 bytes is far above 80 GB.
+  auto hw = system_of(8);
+  const RunResult r = simulate_parallel(
+      build_workload("gpt3-175b:seq=2048,tp=8,train=1"), *hw, "analytic");
+  CHECK_FALSE(r.extra["parallel"]["memory_fits"].get<bool>());
+  std::ostringstream os;
+  write_text_report(os, r);
+  CHECK(os.str().find("warning: the memory footprint of some devices exceeds their capacity") != std::string::npos);
+}
+
+TEST_CASE("pipeline bubble: (p-1)/(m+p-1) for gpipe and 1f1b with uniform stages", "[parallel]") {
+  // embed=0: four identical chunks of one layer. The closed form is the schedule
+  // with free transfers (pipeline_without_p2p_s; a sendrecv kernel still has its
+  // launch overhead).
+  auto hw = system_of(4);
+  for (const char* sched : {"gpipe", "1f1b"}) {
+    INFO(sched);
+    const RunResult r = simulate_parallel(
+        build_workload(fmt::format("gpt:layers=4,hidden=512,heads=8,seq=256,embed=0,pp=4,global_batch=8,train=1,"
+                                   "schedule={}", sched)),
+        *hw, "analytic");
+    const auto& p = r.extra["parallel"];
+    const double f = p["roles"][0]["forward_s"].get<double>(), b = p["roles"][0]["backward_s"].get<double>();
+    CHECK(p["roles"][3]["forward_s"].get<double>() == f);
+    // m = 8, p = 4: (m + p - 1)(F + B) and a bubble of 3/11.
+    const double t = p["pipeline_without_p2p_s"].get<double>();
+    CHECK(t == Approx(11 * (f + b)).epsilon(1e-12));
+    CHECK((t - 8 * (f + b)) / t == Approx(3.0 / 11).epsilon(1e-12));
+    // With the transfers the bubble only grows.
+    CHECK(p["bubble_fraction"].get<double>() > 3.0 / 11);
+  }
+  // Interleaved with v = 2 chunks per device of half the layers: Narayanan et
+  // al. 2021 §2.2.2, bubble (p-1)/(v m + p - 1) = 3/19.
+  const RunResult r = simulate_parallel(
+      build_workload("gpt:layers=8,hidden=512,heads=8,seq=256,embed=0,pp=4,global_batch=8,train=1,"
+                     "schedule=interleaved,virtual_stages=2"),
+      *hw, "analytic");
+  const auto& pi = r.extra["parallel"];
+  const double t = pi["pipeline_without_p2p_s"].get<double>();
+  const double busy = 8 * (pi["roles"][0]["forward_s"].get<double>() + pi["roles"][0]["backward_s"].get<double>());
+  CHECK((t - 2 * busy) / t == Approx(3.0 / 19).epsilon(1e-12));
+}
+
+TEST_CASE("tensor-parallel collectives per step: allreduce, or reducescatter + allgather with sp", "[parallel]") {
+  // 2 layers, tp=2: per layer 2 forward allreduces (attention and MLP outputs) and
+  // 2 backward (the QKV and MLP-up input gradients), plus the embedding's forward
+  // and the LM head's backward one; each tokens x h x 2 bytes = 64 x 256 x 2.
+  const double bytes = 64 * 256 * 2;
+  auto c = collectives(build_workload("gpt:layers=2,hidden=256,heads=4,seq=64,vocab=1000,tp=2,train=1"));
+  CHECK(c["allreduce/tp/0"].n == 5);
+  CHECK(c["allreduce/tp/0"].bytes == 5 * bytes);
+  CHECK(c["allreduce/tp/1"].n == 5);
+  CHECK(c["allreduce/tp/1"].bytes == 5 * bytes);
+  CHECK(c.size() == 2);
+  // Sequence parallelism: each allreduce becomes a reducescatter, and each
+  // column-parallel input an allgather, in both passes.
+  c = collectives(build_workload("gpt:layers=2,hidden=256,heads=4,seq=64,vocab=1000,tp=2,train=1,sequence_parallel=1"));
+  CHECK(c["reducescatter/tp/0"].n == 5);
+  CHECK(c["allgather/tp/0"].n == 5);
+  CHECK(c["reducescatter/tp/1"].n == 5);
+  CHECK(c["allgather/tp/1"].n == 5);
+  CHECK(c["allgather/tp/1"].bytes == 5 * bytes);
+  CHECK(c.count("allreduce/tp/0") == 0);
+  // Full recomputation repeats the forward's collectives in the backward pass.
+  c = collectives(build_workload("gpt:layers=2,hidden=256,heads=4,seq=64,vocab=1000,tp=2,train=1,recompute=full"));
+  CHECK(c["allreduce/tp/1"].n == 10);
+  // Inference: the forward's only.
+  c = collectives(build_workload("gpt:layers=2,hidden=256,heads=4,seq=64,vocab=1000,tp=2"));
+  CHECK(c["allreduce/tp/0"].n == 5);
+  CHECK(c.size() == 1);
+}
+
+TEST_CASE("data-parallel collectives per step: DDP buckets and ZeRO stages", "[parallel]") {
+  const std::string base = "gpt:layers=2,hidden=1024,heads=16,seq=64,vocab=1000,dp=2,train=1";
+  const Graph g = build_workload(base);
+  const double params = g.info.at("chunk0.params"), grad_bytes = 2 * params;   // bf16 gradients
+  // Gradients in the order the backward produces them, MB (bf16): lm_head 2.048,
+  // ln_f 0.004, then per layer (1, then 0) mlp.c_proj 8.391, c_fc 8.397, ln_2 0.004,
+  // attn.c_proj 2.099, c_attn 6.298, ln_1 0.004; last wte 2.048 and wpe 0.131.
+  // 54.6 MB in all.
+  CHECK(grad_bytes == 2.0 * (2 * 12596224 + 1024000 + 65536 + 2048 + 1024000));
+  // DDP: a bucket is sent once it holds >= 25 MB: 27.24 (through layer 1's
+  // c_attn), 25.19 (through layer 0's c_attn), the rest 2.18: 3 allreduces.
+  auto c = collectives(g);
+  CHECK(c["allreduce/dp/1"].bytes == grad_bytes);
+  CHECK(c["allreduce/dp/1"].n == 3);
+  CHECK(c.size() == 1);
+  // 5 MB buckets: 10.44 (to layer 1's mlp.c_proj), 8.40, 8.40 (ln_2, attn.c_proj,
+  // c_attn), 8.40 (ln_1 and layer 0's mlp.c_proj), 8.40, 8.40, 2.18: 7.
+  c = collectives(build_workload(base + ",bucket=5"));
+  CHECK(c["allreduce/dp/1"].n == 7);
+  CHECK(c["allreduce/dp/1"].bytes == grad_bytes);
+  // ZeRO-1: the same allreduces, then the updated parameters gathered.
+  c = collectives(build_workload(base + ",zero=1"));
+  CHECK(c["allreduce/dp/1"].bytes == grad_bytes);
+  CHECK(c["allgather/dp/2"].n == 1);
+  CHECK(c["allgather/dp/2"].bytes == 2 * params);
+  // ZeRO-2: reduce-scatter instead of allreduce.
+  c = collectives(build_workload(base + ",zero=2"));
+  CHECK(c["reducescatter/dp/1"].bytes == grad_bytes);
+  CHECK(c["allgather/dp/2"].bytes == 2 * params);
+  CHECK(c.count("allreduce/dp/1") == 0);
+  // ZeRO-3: each group's parameters (embeddings, layer 0, layer 1, head) gathered
+  // before its forward and again before its backward; nothing after the optimizer.
+  c = collectives(build_workload(base + ",zero=3"));
+  CHECK(c["allgather/dp/0"].n == 4);
+  CHECK(c["allgather/dp/0"].bytes == 2 * params);
+  CHECK(c["allgather/dp/1"].n == 4);
+  CHECK(c["reducescatter/dp/1"].bytes == grad_bytes);
+  CHECK(c.count("allgather/dp/2") == 0);
+  // The optimizer works on 1/dp of the parameters.
+  double opt_elems = 0, opt_elems_zero = 0;
+  for (const auto& op : g.ops)
+    if (op.kind == OpKind::optimizer) opt_elems += static_cast<double>(op.at("elems"));
+  for (const auto& op : build_workload(base + ",zero=1").ops)
+    if (op.kind == OpKind::optimizer) opt_elems_zero += static_cast<double>(op.at("elems"));
+  CHECK(opt_elems_zero == Approx(opt_elems / 2).epsilon(1e-4));
+}
+
+TEST_CASE("expert-parallel all-to-all per step (moe)", "[parallel]") {
+  // 2 layers, ep=2 (of dp=2), top_k 2: per layer a dispatch and a combine all-to-all
+  // of the routed token copies, t x top_k x d x 2 bytes = 64 x 2 x 256 x 2, in the
+  // forward and again in the backward; each rank holds 8/2 experts.
+  const Graph g = build_workload("moe:seq=64,layers=2,d=256,heads=4,kv_heads=4,ffn=512,dp=2,ep=2,train=1");
+  auto c = collectives(g);
+  CHECK(c["alltoall/ep/0"].n == 4);
+  CHECK(c["alltoall/ep/0"].bytes == 4 * 65536.0);
+  CHECK(c["alltoall/ep/1"].n == 4);
+  int w1 = 0;
+  for (const auto& op : g.ops) w1 += op.get("pass", -1) == 0 && op.name.find(".w1") != std::string::npos;
+  CHECK(w1 == 2 * 4);
+  CHECK(g.info.at("device0.activations_bytes") > 0);
+}
+
+TEST_CASE("tp x pp x dp must match the system's device count", "[parallel]") {
+  auto one = load_hardware("h100-sxm", {});
+  const Graph g = build_workload("gpt:layers=2,hidden=256,heads=4,seq=64,tp=2,pp=2");
+  CHECK_THROWS_WITH(simulate_parallel(g, *one, "analytic"),
+                    "--workload 'gpt:layers=2,hidden=256,heads=4,seq=64,tp=2,pp=2': tp x pp x dp = 2 x 2 x 1 = 4 "
+                    "devices, but hardware 'h100-sxm' has 1 device; change tp, pp or dp or use a system "
+                    "description (e.g. several nodes)");
+  const auto out = testing::run_cli({"run", "--hw", "h100-sxm", "--workload", "gpt:layers=2,hidden=256,heads=4,seq=64,dp=2"});
+  CHECK(out.code == 2);
+  CHECK(out.err.find("tp x pp x dp = 1 x 1 x 2 = 2 devices, but hardware 'h100-sxm' has 1 device") != std::string::npos);
+  CHECK(out.out.empty());
+  // Parameters that do not divide the model.
+  CHECK_THROWS_WITH(build_workload("gpt:layers=3,hidden=256,heads=4,seq=64,pp=2"),
+                    Catch::Contains("3 layers are not a multiple of pp x virtual_stages = 2 x 1"));
+  CHECK_THROWS_WITH(build_workload("gpt:layers=2,hidden=256,heads=4,seq=64,tp=3"),
+                    Catch::Contains("'tp': 3 must divide heads=4"));
+  CHECK_THROWS_WITH(build_workload("gpt:layers=2,hidden=256,heads=4,seq=64,dp=2,global_batch=3"),
+                    Catch::Contains("'global_batch': 3 is not a multiple of microbatch x dp = 1 x 2"));
+}
+
+TEST_CASE("role deduplication: identical chunks are one simulation and match an explicit run", "[parallel]") {
+  auto hw = system_of(4);
+  const Graph g = build_workload("gpt:layers=4,hidden=512,heads=8,seq=256,embed=0,pp=4,global_batch=8,train=1");
+  const RunResult r = simulate_parallel(g, *hw, "analytic");
+  const auto& p = r.extra["parallel"];
+  // Chunk 0..3 are one layer each: forward, backward, optimizer and the p2p
+  // transfer (one size both ways) are four distinct simulations, whatever pp.
+  CHECK(p["distinct_simulations"].get<int>() == 4);
+  // The explicit run: chunk 2's forward ops (dependencies inside the chunk) on
+  // the single-device engine.
+  Graph f;
+  std::map<int, int> local;
+  for (size_t i = 0; i < g.ops.size(); ++i) {
+    const Op& op = g.ops[i];
+    if (op.get("stage", -1) != 2 || op.get("pass", -1) != 0 || op.get("p2p", 0)) continue;
+    Op o = op;
+    o.deps.clear();
+    for (int d : op.deps)
+      if (local.count(d)) o.deps.push_back(local[d]);
+    local[static_cast<int>(i)] = f.add(o);
+  }
+  CHECK(p["roles"][2]["forward_s"].get<double>() == simulate(f, *hw).time_s);
+  // Data-parallel replicas are the same role: with dp=4 every device of a
+  // pipeline position computes the same forward and backward.
+  auto hw16 = system_of(16);
+  const RunResult r4 = simulate_parallel(
+      build_workload("gpt:layers=4,hidden=512,heads=8,seq=256,embed=0,pp=4,dp=4,global_batch=32,train=1"), *hw16,
+      "analytic");
+  for (int d = 0; d < 4; ++d) {
+    CHECK(r4.extra["parallel"]["roles"][d]["forward_s"] == p["roles"][d]["forward_s"]);
+    CHECK(r4.extra["parallel"]["roles"][d]["backward_s"] == p["roles"][d]["backward_s"]);
+    CHECK(r4.extra["parallel"]["roles"][d]["devices"] == 4);
+  }
+  CHECK(r4.extra["parallel"]["pipeline_without_p2p_s"] == p["pipeline_without_p2p_s"]);
+}

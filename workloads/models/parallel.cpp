@@ -1,0 +1,494 @@
+// Multi-device transformer workloads (see parallel.h for the contract).
+#include "workloads/models/parallel.h"
+
+#include <fmt/format.h>
+
+#include <algorithm>
+#include <set>
+
+#include "core/error.h"
+#include "workloads/builder.h"
+#include "workloads/training/step.h"
+
+namespace tessera {
+namespace {
+
+using WlParams = std::map<std::string, std::string>;
+
+double info_or(const Graph& g, const std::string& key, double fallback) {
+  auto it = g.info.find(key);
+  return it == g.info.end() ? fallback : it->second;
+}
+
+// Devices are numbered as Megatron-LM does (initialize_model_parallel): the tp
+// ranks of a group are consecutive, dp (and ep, carved out of dp) groups stride
+// over them, pp groups over both. `stride` tells the interconnect which links a
+// group spans.
+int64_t group_stride(CommGroup g, int64_t tp, int64_t dp) {
+  switch (g) {
+    case CommGroup::tp: return 1;
+    case CommGroup::dp:
+    case CommGroup::ep: return tp;
+    case CommGroup::pp: return tp * dp;
+    case CommGroup::all: return 1;
+  }
+  return 1;
+}
+
+// The tp and dp sizes for group_stride (set once per graph by finish_parallel_graph).
+struct Layout {
+  int64_t tp = 1, dp = 1;
+};
+
+Op collective(const Layout& lay, OpKind kind, const std::string& name, DType t, int64_t bytes, int64_t ranks,
+              CommGroup group) {
+  Op op;
+  op.kind = kind;
+  op.name = name;
+  op.dtype = op.out_dtype = t;
+  op.attrs = {{"bytes", std::max<int64_t>(1, bytes)},
+              {"ranks", ranks},
+              {"group", static_cast<int64_t>(group)},
+              {"stride", group_stride(group, lay.tp, lay.dp)}};
+  return op;
+}
+
+// Ops of chunk c of the builder's graph, dependencies inside the chunk kept.
+Graph extract_chunk(const Graph& g, int64_t c) {
+  Graph out;
+  out.name = g.name;
+  std::vector<int> map(g.ops.size(), -1);
+  for (size_t i = 0; i < g.ops.size(); ++i) {
+    if (g.ops[i].get("stage", 0) != c) continue;
+    Op op = g.ops[i];
+    std::vector<int> deps;
+    for (int d : op.deps)
+      if (map[static_cast<size_t>(d)] >= 0) deps.push_back(map[static_cast<size_t>(d)]);
+    op.deps = deps;
+    op.attrs.erase("stage");
+    map[i] = out.add(std::move(op));
+  }
+  return out;
+}
+
+// The forward op a backward op belongs to: its name up to the last ".grad".
+std::string forward_name_of(const std::string& bwd) {
+  const auto at = bwd.rfind(".grad");
+  return at == std::string::npos ? std::string() : bwd.substr(0, at);
+}
+
+// Korthikanti et al. 2022 ("Reducing Activation Recomputation in Large
+// Transformer Models", §4) count the activations one GPT layer keeps for its
+// backward, in bytes, with 16-bit activations and 1-byte dropout masks:
+// s*b*h*(34 + 5*a*s/h). Split by what tensor parallelism shards: 10*s*b*h stay
+// replicated (two layer-norm inputs 4, the QKV and MLP inputs 2 + 2, two dropout
+// masks 1 + 1) and 24*s*b*h are sharded (Q, K 4, V 2, the projection input 2, the
+// GELU input 8 and the second MLP input 8 at ffn = 4h: 8 + 4*ffn/h in general);
+// the attention core's 5*a*s^2*b (scores, softmax, dropout) is sharded too and
+// is not kept by a fused (FlashAttention) kernel or with selective recomputation.
+// Sequence parallelism shards the replicated part as well; full recomputation
+// keeps only each layer's input (2*s*b*h, /t with sp).
+double layer_activation_bytes(const Graph& g, const ParallelConfig& c) {
+  const double s = info_or(g, "seq", 1), b = static_cast<double>(c.microbatch);
+  const double h = info_or(g, "hidden", 1), a = info_or(g, "heads", 1), f = info_or(g, "ffn", 4 * h);
+  const double t = static_cast<double>(c.tp);
+  const double sbh = s * b * h;
+  if (c.recompute == Recompute::full) return 2 * sbh / (c.sequence_parallel ? t : 1.0);
+  const double replicated = 10 * sbh / (c.sequence_parallel ? t : 1.0);
+  const double sharded = (8 + 4 * f / h) * sbh / t;
+  const bool core_kept = info_or(g, "attn_fused", 1) == 0 && c.recompute == Recompute::none;
+  const double core = core_kept ? 5 * a * s * s * b / t : 0;
+  return replicated + sharded + core;
+}
+
+// Chunk-microbatches whose activations a device at pipeline position d keeps at
+// the peak of the schedule (Narayanan et al. 2021 §2.2; Korthikanti et al. 2022
+// §4.2.3 for the interleaved schedule's warm-up).
+int64_t inflight(const ParallelConfig& c, int64_t d) {
+  const int64_t m = c.microbatches(), p = c.pp, v = c.virtual_stages;
+  switch (c.schedule) {
+    case PipeSchedule::gpipe: return m * v;
+    case PipeSchedule::one_f_one_b: return std::min(m, p - d);
+    case PipeSchedule::interleaved: return std::min(m * v, (p - d - 1) * 2 + (v - 1) * p + 1);
+  }
+  return m;
+}
+
+// Bytes per parameter of the optimizer state (ZeRO, Rajbhandari et al. 2020 §3:
+// mixed-precision Adam keeps an fp32 master copy, momentum and variance, K = 12;
+// fp32 training keeps momentum and variance only).
+double optimizer_bytes_per_param(Optimizer o, double param_bytes) {
+  const double master = param_bytes < 4 ? 4 : 0;
+  switch (o) {
+    case Optimizer::adamw:
+    case Optimizer::adamw_fused: return master + 8;
+    case Optimizer::sgd_momentum: return master + 4;
+    case Optimizer::sgd: return master;
+    case Optimizer::none: return 0;
+  }
+  return 0;
+}
+
+class ChunkEmitter {
+ public:
+  ChunkEmitter(Graph& out, const ParallelConfig& c, int64_t chunk, DType t)
+      : m_out(out), m_c(c), m_chunk(chunk), m_t(t) {}
+
+  int emit(Op op, int pass, std::vector<int> deps) {
+    op.deps = std::move(deps);
+    op.attrs["stage"] = m_chunk;
+    op.attrs["pass"] = pass;
+    return m_out.add(std::move(op));
+  }
+  int last() const { return static_cast<int>(m_out.ops.size()) - 1; }
+  std::vector<int> after_last() const { return m_out.ops.empty() ? std::vector<int>{} : std::vector<int>{last()}; }
+
+  // A tensor-parallel collective of `bytes` (skipped when tp = 1).
+  void tp_coll(OpKind kind, const std::string& name, int64_t bytes, int pass, int64_t recompute) {
+    if (m_c.tp <= 1) return;
+    Op op = collective({m_c.tp, m_c.dp}, kind, name, m_t, bytes, m_c.tp, CommGroup::tp);
+    if (recompute) op.attrs["recompute"] = 1;
+    emit(std::move(op), pass, after_last());
+  }
+  OpKind tp_reduce_kind() const { return m_c.sequence_parallel ? OpKind::reducescatter : OpKind::allreduce; }
+
+ private:
+  Graph& m_out;
+  const ParallelConfig& m_c;
+  int64_t m_chunk;
+  DType m_t;
+};
+
+}  // namespace
+
+std::vector<WorkloadParam> parallel_params() {
+  return {{"tp", "1", "tensor-parallel ranks (Megatron-LM column/row splits)"},
+          {"pp", "1", "pipeline stages"},
+          {"dp", "1", "data-parallel replicas"},
+          {"ep", "1", "expert-parallel ranks (moe; carved out of dp)"},
+          {"sequence_parallel", "0", "1: tensor-parallel allreduces become reducescatter + allgather and "
+                                     "norms/residuals are sharded over the sequence", ParamType::boolean},
+          {"schedule", "1f1b", "pipeline schedule: gpipe, 1f1b (PipeDream-Flush) or interleaved (Megatron-LM "
+                               "virtual stages)", ParamType::choice, {"gpipe", "1f1b", "interleaved"}},
+          {"virtual_stages", "1", "layer chunks per device with schedule=interleaved"},
+          {"zero", "0", "ZeRO stage of the data-parallel replicas: 0 (DDP), 1 optimizer state, 2 + gradients, "
+                        "3 + parameters sharded", ParamType::choice, {"0", "1", "2", "3"}},
+          {"microbatch", "auto", "sequences per microbatch (auto: batch)", ParamType::integer, {"auto"}},
+          {"global_batch", "auto", "sequences per iteration over all replicas (auto: microbatch x dp)",
+           ParamType::integer, {"auto"}},
+          {"recompute", "none", "activation recomputation: none, selective (attention core) or full (each "
+                                "layer's forward again in the backward)", ParamType::choice,
+           {"none", "selective", "full"}},
+          {"bucket", "25", "DDP gradient bucket size in MB (bucket_cap_mb)"}};
+}
+
+ParallelConfig parse_parallel(const WlParams& p, int64_t batch) {
+  ParallelConfig c;
+  c.tp = wl_int(p, "tp");
+  c.pp = wl_int(p, "pp");
+  c.dp = wl_int(p, "dp");
+  c.ep = wl_int(p, "ep");
+  c.sequence_parallel = wl_bool(p, "sequence_parallel");
+  const std::string& s = wl_choice(p, "schedule", {"gpipe", "1f1b", "interleaved"});
+  c.schedule = s == "gpipe" ? PipeSchedule::gpipe : s == "1f1b" ? PipeSchedule::one_f_one_b : PipeSchedule::interleaved;
+  c.virtual_stages = wl_int(p, "virtual_stages");
+  c.zero = std::stoi(wl_choice(p, "zero", {"0", "1", "2", "3"}));
+  c.microbatch = wl_int_or(p, "microbatch", batch);
+  c.global_batch = wl_int_or(p, "global_batch", c.microbatch * c.dp);
+  const std::string& r = wl_choice(p, "recompute", {"none", "selective", "full"});
+  c.recompute = r == "none" ? Recompute::none : r == "selective" ? Recompute::selective : Recompute::full;
+  c.bucket_mb = wl_int(p, "bucket");
+  c.active = c.tp != 1 || c.pp != 1 || c.dp != 1 || c.ep != 1 || c.sequence_parallel || s != "1f1b" ||
+             c.virtual_stages != 1 || c.zero != 0 || p.at("microbatch") != "auto" || p.at("global_batch") != "auto" ||
+             r != "none" || c.bucket_mb != 25;
+  if (c.devices() > (int64_t{1} << 24))
+    throw InputError(fmt::format("workload parameters tp x pp x dp = {} devices; accepted up to 2^24", c.devices()));
+  if (c.virtual_stages > 1 && c.schedule != PipeSchedule::interleaved)
+    throw InputError(fmt::format("workload parameter 'virtual_stages': {} needs schedule=interleaved",
+                                 c.virtual_stages));
+  if (c.global_batch % (c.microbatch * c.dp) != 0)
+    throw InputError(fmt::format("workload parameter 'global_batch': {} is not a multiple of microbatch x dp = "
+                                 "{} x {}", c.global_batch, c.microbatch, c.dp));
+  if (c.schedule == PipeSchedule::interleaved && (c.pp < 2 || c.microbatches() % c.pp != 0))
+    throw InputError(fmt::format("workload parameter 'schedule': interleaved needs pp >= 2 and microbatches "
+                                 "(global_batch / (microbatch x dp) = {}) a multiple of pp = {}",
+                                 c.microbatches(), c.pp));
+  if (c.dp % c.ep != 0)
+    throw InputError(fmt::format("workload parameter 'ep': {} must divide dp = {} (expert-parallel ranks are "
+                                 "carved out of the data-parallel replicas)", c.ep, c.dp));
+  return c;
+}
+
+void set_parallel_info(Graph& g, const ParallelConfig& c) {
+  g.info["parallel"] = 1;
+  g.info["tp"] = static_cast<double>(c.tp);
+  g.info["pp"] = static_cast<double>(c.pp);
+  g.info["dp"] = static_cast<double>(c.dp);
+  g.info["ep"] = static_cast<double>(c.ep);
+  g.info["sequence_parallel"] = c.sequence_parallel ? 1 : 0;
+  g.info["schedule"] = static_cast<double>(static_cast<int>(c.schedule));
+  g.info["virtual_stages"] = static_cast<double>(c.virtual_stages);
+  g.info["zero"] = c.zero;
+  g.info["microbatch"] = static_cast<double>(c.microbatch);
+  g.info["global_batch"] = static_cast<double>(c.global_batch);
+  g.info["microbatches"] = static_cast<double>(c.microbatches());
+  g.info["recompute"] = static_cast<double>(static_cast<int>(c.recompute));
+  g.info["bucket_mb"] = static_cast<double>(c.bucket_mb);
+}
+
+bool is_parallel_graph(const Graph& g) { return info_or(g, "parallel", 0) == 1; }
+
+double op_param_elems(const Op& op) {
+  double n = 0;
+  for (int64_t e : training::param_tensors(op)) n += static_cast<double>(e);
+  return n;
+}
+
+namespace {
+
+ParallelConfig config_of(const Graph& g) {
+  ParallelConfig c;
+  c.tp = static_cast<int64_t>(info_or(g, "tp", 1));
+  c.pp = static_cast<int64_t>(info_or(g, "pp", 1));
+  c.dp = static_cast<int64_t>(info_or(g, "dp", 1));
+  c.ep = static_cast<int64_t>(info_or(g, "ep", 1));
+  c.sequence_parallel = info_or(g, "sequence_parallel", 0) != 0;
+  c.schedule = static_cast<PipeSchedule>(static_cast<int>(info_or(g, "schedule", 1)));
+  c.virtual_stages = static_cast<int64_t>(info_or(g, "virtual_stages", 1));
+  c.zero = static_cast<int>(info_or(g, "zero", 0));
+  c.microbatch = static_cast<int64_t>(info_or(g, "microbatch", 1));
+  c.global_batch = static_cast<int64_t>(info_or(g, "global_batch", 1));
+  c.recompute = static_cast<Recompute>(static_cast<int>(info_or(g, "recompute", 0)));
+  c.bucket_mb = static_cast<int64_t>(info_or(g, "bucket_mb", 25));
+  c.active = true;
+  return c;
+}
+
+// One chunk of the final graph: forward (pass 0), backward (pass 1) with the
+// recomputed forward ahead of it, optimizer (pass 2), every collective in place.
+void emit_chunk(Graph& out, const Graph& fwd_all, int64_t chunk, const ParallelConfig& c,
+                const TrainingOptions* training, double& chunk_params, double& model_flops) {
+  const Layout lay{c.tp, c.dp};
+  Graph cg = extract_chunk(fwd_all, chunk);
+  if (cg.ops.empty())
+    throw InputError(fmt::format("pipeline chunk {} has no ops: fewer layers than pp x virtual_stages", chunk));
+  const int64_t chunks = c.chunks();
+  const DType t = cg.ops.front().dtype;
+  const double tbytes = dtype_info(t).storage_bits / 8.0;
+  // The chunk's output (sent to the next chunk, or the model's output).
+  bool has_output = false;
+  for (const auto& op : cg.ops) has_output = has_output || op.get("output", 0);
+  if (!has_output) cg.ops.back().attrs["output"] = 1;
+  const size_t nf = cg.ops.size();
+  chunk_params = 0;
+  for (const auto& op : cg.ops) chunk_params += op_param_elems(op);
+  if (training) {
+    TrainingOptions o = *training;
+    // The activation from the previous chunk needs its gradient; so do the given
+    // hidden states of a model built without its embedding (embed=0).
+    bool embeds = false;
+    for (const auto& op : cg.ops) embeds = embeds || op.kind == OpKind::embedding;
+    o.inputs_require_grad = chunk > 0 || !embeds;
+    append_training_step(cg, o);
+  }
+  const size_t nb = training ? static_cast<size_t>(cg.info.at("ops_backward")) : 0;
+  const int64_t act_bytes = static_cast<int64_t>(info_or(fwd_all, "p2p_bytes", 0));
+
+  ChunkEmitter em(out, c, chunk, t);
+  std::vector<int> map(cg.ops.size(), -1);
+  auto mapped = [&](const Op& op) {
+    std::vector<int> d;
+    for (int x : op.deps)
+      if (map[static_cast<size_t>(x)] >= 0) d.push_back(map[static_cast<size_t>(x)]);
+    return d;
+  };
+  auto flops_of = [&](const Op& op) { return is_collective_kind(op.kind) ? 0.0 : op_flops(op); };
+  // zero=3: each layer's parameters gathered before its forward (and backward).
+  std::map<int64_t, double> layer_params;
+  for (size_t i = 0; i < nf; ++i) layer_params[cg.ops[i].get("layer", 0)] += op_param_elems(cg.ops[i]);
+  auto zero3_gather = [&](int64_t layer, int pass, const std::string& what) {
+    if (c.zero < 3 || c.dp <= 1 || layer_params[layer] <= 0) return;
+    Op op = collective(lay, OpKind::allgather, fmt::format("zero3.{}.{}", what, layer == 0 ? std::string("other")
+                                                                                       : fmt::format("l{}", layer - 1)),
+                       t, static_cast<int64_t>(layer_params[layer] * tbytes), c.dp, CommGroup::dp);
+    op.attrs["overlap"] = 1;
+    op.attrs["every_microbatch"] = 1;
+    em.emit(std::move(op), pass, em.after_last());
+  };
+
+  // Forward.
+  int64_t cur_layer = -1;
+  for (size_t i = 0; i < nf; ++i) {
+    const Op& f = cg.ops[i];
+    if (f.get("layer", 0) != cur_layer) {
+      cur_layer = f.get("layer", 0);
+      zero3_gather(cur_layer, 0, "gather_fwd");
+    }
+    Op op = f;
+    map[i] = em.emit(std::move(op), 0, mapped(f));
+    model_flops += flops_of(f);
+    if (const int64_t b = f.get("tp_out", 0))
+      em.tp_coll(em.tp_reduce_kind(), f.name + ".tp_" + std::string(op_kind_name(em.tp_reduce_kind())), b, 0, 0);
+    if (const int64_t b = f.get("tp_in", 0); b && c.sequence_parallel)
+      em.tp_coll(OpKind::allgather, f.name + ".tp_allgather", b, 0, 0);
+    if (const int64_t b = f.get("ep_a2a", 0); b && c.ep > 1) {
+      Op a = collective(lay, OpKind::alltoall, f.name + ".ep_alltoall", t, b, c.ep, CommGroup::ep);
+      em.emit(std::move(a), 0, em.after_last());
+    }
+  }
+  if (chunk + 1 < chunks && c.pp > 1) {
+    Op s = collective(lay, OpKind::sendrecv, fmt::format("pp.send_activation.c{}", chunk), t, act_bytes, 2, CommGroup::pp);
+    s.attrs["p2p"] = 1;
+    em.emit(std::move(s), 0, em.after_last());
+  }
+  if (!training) return;
+
+  // Recomputation ahead of the backward (Megatron-LM: each layer's forward is
+  // rerun just before its backward; here the chunk's, which costs the same).
+  if (c.recompute != Recompute::none) {
+    for (size_t i = 0; i < nf; ++i) {
+      const Op& f = cg.ops[i];
+      const bool core = f.kind == OpKind::attention || f.kind == OpKind::softmax ||
+                        (f.kind == OpKind::matmul && !f.get("param", 0));
+      if (c.recompute == Recompute::selective && !core) continue;
+      Op op = f;
+      op.attrs["recompute"] = 1;
+      op.attrs.erase("output");
+      op.name = f.name + ".recompute";
+      em.emit(std::move(op), 1, em.after_last());
+      if (c.recompute == Recompute::full) {
+        if (const int64_t b = f.get("tp_out", 0)) em.tp_coll(em.tp_reduce_kind(), f.name + ".recompute.tp", b, 1, 1);
+        if (const int64_t b = f.get("tp_in", 0); b && c.sequence_parallel)
+          em.tp_coll(OpKind::allgather, f.name + ".recompute.tp_allgather", b, 1, 1);
+      }
+    }
+  }
+
+  // Backward, with the collectives placed by the forward op each gradient belongs to.
+  std::map<std::string, size_t> fwd_by_name;
+  for (size_t i = 0; i < nf; ++i) fwd_by_name[cg.ops[i].name] = i;
+  std::map<size_t, size_t> last_bwd;   // forward op -> its last backward op
+  for (size_t i = nf; i < nf + nb; ++i)
+    if (auto it = fwd_by_name.find(forward_name_of(cg.ops[i].name)); it != fwd_by_name.end())
+      last_bwd[it->second] = i;
+  std::set<size_t> started;
+  const double bucket_bytes = static_cast<double>(c.bucket_mb) * 1e6;
+  double pending = 0;
+  int bucket_no = 0;
+  auto flush_bucket = [&]() {
+    if (pending <= 0 || c.dp <= 1) {
+      pending = 0;
+      return;
+    }
+    const bool scatter = c.zero >= 2;
+    Op op = collective(lay, scatter ? OpKind::reducescatter : OpKind::allreduce,
+                       fmt::format("dp.grad_bucket{}", bucket_no++), t, static_cast<int64_t>(pending), c.dp,
+                       CommGroup::dp);
+    op.attrs["overlap"] = 1;
+    if (scatter) op.attrs["every_microbatch"] = 1;
+    em.emit(std::move(op), 1, em.after_last());
+    pending = 0;
+  };
+  cur_layer = -1;
+  for (size_t i = nf; i < nf + nb; ++i) {
+    const Op& b = cg.ops[i];
+    auto it = fwd_by_name.find(forward_name_of(b.name));
+    if (it != fwd_by_name.end() && started.insert(it->second).second) {
+      const Op& f = cg.ops[it->second];
+      if (f.get("layer", 0) != cur_layer) {
+        cur_layer = f.get("layer", 0);
+        zero3_gather(cur_layer, 1, "gather_bwd");
+      }
+      if (const int64_t bytes = f.get("tp_in", 0))
+        em.tp_coll(em.tp_reduce_kind(), f.name + ".grad.tp_" + std::string(op_kind_name(em.tp_reduce_kind())), bytes,
+                   1, 0);
+      if (const int64_t bytes = f.get("tp_out", 0); bytes && c.sequence_parallel)
+        em.tp_coll(OpKind::allgather, f.name + ".grad.tp_allgather", bytes, 1, 0);
+    }
+    map[i] = em.emit(b, 1, mapped(b));
+    model_flops += flops_of(b);
+    if (it != fwd_by_name.end() && last_bwd[it->second] == i) {
+      const Op& f = cg.ops[it->second];
+      if (const int64_t bytes = f.get("ep_a2a", 0); bytes && c.ep > 1) {
+        Op a = collective(lay, OpKind::alltoall, f.name + ".grad.ep_alltoall", t, bytes, c.ep, CommGroup::ep);
+        em.emit(std::move(a), 1, em.after_last());
+      }
+      pending += op_param_elems(f) * tbytes;
+      if (pending >= bucket_bytes) flush_bucket();
+    }
+  }
+  flush_bucket();
+  if (chunk > 0 && c.pp > 1) {
+    Op s = collective(lay, OpKind::sendrecv, fmt::format("pp.send_gradient.c{}", chunk), t, act_bytes, 2, CommGroup::pp);
+    s.attrs["p2p"] = 1;
+    em.emit(std::move(s), 1, em.after_last());
+  }
+
+  // Optimizer: ZeRO shards its state (and work) over the dp replicas.
+  for (size_t i = nf + nb; i < cg.ops.size(); ++i) {
+    Op op = cg.ops[i];
+    if (c.zero >= 1 && c.dp > 1 && op.kind == OpKind::optimizer)
+      op.attrs["elems"] = std::max<int64_t>(1, (op.at("elems") + c.dp - 1) / c.dp);
+    map[i] = em.emit(op, 2, mapped(cg.ops[i]));
+  }
+  if (c.zero >= 1 && c.zero <= 2 && c.dp > 1 && chunk_params > 0) {
+    Op op = collective(lay, OpKind::allgather, fmt::format("zero{}.gather_params", c.zero), t,
+                       static_cast<int64_t>(chunk_params * tbytes), c.dp, CommGroup::dp);
+    em.emit(std::move(op), 2, em.after_last());
+  }
+}
+
+}  // namespace
+
+Graph finish_parallel_graph(const Graph& forward, const TrainingOptions* training) {
+  const ParallelConfig c = config_of(forward);
+  Graph out;
+  out.name = forward.name;
+  out.spec = forward.spec;
+  out.info = forward.info;
+  const int64_t chunks = c.chunks();
+  std::vector<double> params(static_cast<size_t>(chunks), 0);
+  double flops = 0;
+  for (int64_t ch = 0; ch < chunks; ++ch) {
+    emit_chunk(out, forward, ch, c, training, params[static_cast<size_t>(ch)], flops);
+    out.info[fmt::format("chunk{}.params", ch)] = params[static_cast<size_t>(ch)];
+  }
+  out.info["train_step"] = training ? 1 : 0;
+  // Model FLOPs of an iteration: every device of a chunk does its shard's work
+  // for every microbatch (recomputation and collectives excluded above).
+  out.info["model_flops"] = flops * static_cast<double>(c.tp * c.dp * c.microbatches());
+
+  // Memory footprint per pipeline position.
+  const DType t = out.ops.front().dtype;
+  const double pbytes = dtype_info(t).storage_bits / 8.0;
+  const double dp = static_cast<double>(c.dp);
+  const Optimizer opt = training ? training->optimizer : Optimizer::none;
+  const double per_layer = training ? layer_activation_bytes(forward, c) : 0;
+  const double layers_per_chunk = info_or(forward, "layers", 0) / static_cast<double>(chunks);
+  for (int64_t d = 0; d < c.pp; ++d) {
+    double p = 0;
+    for (int64_t v = 0; v < c.virtual_stages; ++v) p += params[static_cast<size_t>(d + v * c.pp)];
+    const double w = p * pbytes / (c.zero >= 3 ? dp : 1.0);
+    const double g = training ? p * pbytes / (c.zero >= 2 ? dp : 1.0) : 0;
+    const double o = training ? p * optimizer_bytes_per_param(opt, pbytes) / (c.zero >= 1 ? dp : 1.0) : 0;
+    const double a = per_layer * layers_per_chunk * static_cast<double>(inflight(c, d));
+    // KV cache (inference): K and V of every layer of the device's chunks, its
+    // kv_heads/tp heads, for the replica's sequences.
+    double kv = 0;
+    if (!training) {
+      const double ctx = info_or(forward, "context", 0), hd = info_or(forward, "head_dim", 0);
+      const double kvh = info_or(forward, "kv_heads", 0) / static_cast<double>(c.tp);
+      kv = 2 * layers_per_chunk * static_cast<double>(c.virtual_stages) * kvh * hd * ctx *
+           static_cast<double>(c.global_batch / c.dp) * pbytes;
+    }
+    const std::string pre = fmt::format("device{}.", d);
+    out.info[pre + "weights_bytes"] = w;
+    out.info[pre + "grads_bytes"] = g;
+    out.info[pre + "optimizer_bytes"] = o;
+    out.info[pre + "activations_bytes"] = a;
+    out.info[pre + "kv_cache_bytes"] = kv;
+  }
+  return out;
+}
+
+}  // namespace tessera

@@ -1,0 +1,104 @@
+#pragma once
+// Multi-device transformer workloads: tensor (Megatron-LM), pipeline, data
+// (DDP, ZeRO) and expert parallelism as parameters of the transformer built-ins.
+//
+// A parallel workload is one graph holding, for every pipeline chunk (a run of
+// consecutive layers; a device holds `virtual_stages` chunks), the work of ONE
+// device of that chunk for ONE microbatch: shapes are the tensor-parallel
+// shards, and the collectives a device takes part in are ops of kind
+// allreduce/allgather/reducescatter/alltoall/sendrecv with attrs bytes (nccl-tests'
+// size per rank), ranks and group (CommGroup). Every op carries `stage` (its chunk)
+// and `pass` (0 forward, 1 backward, 2 optimizer). Devices of one chunk that
+// differ only by their tensor- or data-parallel rank do the same work at the same
+// time, so the multi-device engine (sim/engines/parallel.h) simulates each chunk
+// once, and chunks with identical ops once in all; the pipeline schedule, the
+// microbatch count and the overlap of communication come from graph.info:
+//   parallel=1, tp, pp, dp, ep, sequence_parallel, virtual_stages, zero,
+//   schedule (0 gpipe, 1 1f1b, 2 interleaved), recompute (0 none, 1 selective,
+//   2 full), microbatch, global_batch, microbatches (per pipeline), seq, dtype_bytes,
+//   chunk<c>.params (parameter elements of one device's shard of chunk c),
+//   device<d>.weights_bytes, .grads_bytes, .optimizer_bytes, .activations_bytes,
+//   .kv_cache_bytes (memory footprint of a device at pipeline position d),
+//   model_flops (per iteration, all devices, without recomputation).
+//
+// Collectives per layer and microbatch (Megatron-LM, Shoeybi et al. 2019 §3;
+// sequence parallelism, Korthikanti et al. 2022 §4.2.2), bytes = tokens x d x
+// dtype for each:
+//   tp, sequence_parallel=0: forward 2 allreduce (after the attention output and
+//       MLP down projections), backward 2 allreduce (the input gradients of the
+//       QKV and MLP up projections).
+//   tp, sequence_parallel=1: forward 2 allgather (before QKV and MLP up) + 2
+//       reducescatter (after the row-parallel projections), backward the same.
+//   vocabulary-parallel embedding: forward 1 allreduce (reducescatter with sp);
+//       the LM head's input gradient: backward 1 allreduce (reducescatter).
+//   dp (zero=0): DDP buckets of `bucket` MB of gradients, an allreduce each,
+//       issued in the last microbatch's backward as the bucket fills (overlapped).
+//   zero=1: the same allreduces, the optimizer on 1/dp of the state, then an
+//       allgather of the updated parameters. zero=2: reducescatter buckets in every
+//       microbatch's backward, optimizer on 1/dp, allgather of the parameters.
+//       zero=3: as 2, plus an allgather of each layer's parameters before its
+//       forward and again before its backward (prefetched, overlapped).
+//   pp: one sendrecv of the activations (forward) or their gradient (backward)
+//       between consecutive chunks: microbatch x seq x d x dtype (/tp with sp).
+//   ep (moe): the expert all-to-all dispatch and combine, forward and backward.
+#include <cstdint>
+#include <map>
+#include <string>
+#include <vector>
+
+#include "workloads/training.h"
+#include "workloads/workloads.h"
+
+namespace tessera {
+
+enum class PipeSchedule { gpipe = 0, one_f_one_b = 1, interleaved = 2 };
+enum class Recompute { none = 0, selective = 1, full = 2 };
+
+struct ParallelConfig {
+  int64_t tp = 1, pp = 1, dp = 1, ep = 1;
+  bool sequence_parallel = false;
+  PipeSchedule schedule = PipeSchedule::one_f_one_b;
+  int64_t virtual_stages = 1;
+  int zero = 0;
+  int64_t microbatch = 1;     // sequences per microbatch (per data-parallel replica)
+  int64_t global_batch = 1;   // sequences per iteration, all replicas
+  Recompute recompute = Recompute::none;
+  int64_t bucket_mb = 25;     // DDP bucket_cap_mb (torch.nn.parallel.DistributedDataParallel default)
+  bool active = false;        // any parallel parameter differs from its default
+
+  int64_t devices() const { return tp * pp * dp; }
+  int64_t chunks() const { return pp * virtual_stages; }
+  int64_t microbatches() const { return global_batch / (microbatch * dp); }
+};
+
+// The parallel parameters every transformer built-in declares (after its own).
+std::vector<WorkloadParam> parallel_params();
+// Reads and checks them; `batch` is the workload's batch parameter (the default
+// microbatch). Throws InputError naming the parameter.
+ParallelConfig parse_parallel(const std::map<std::string, std::string>& p, int64_t batch);
+// Stores the configuration in g.info (the keys above).
+void set_parallel_info(Graph& g, const ParallelConfig& c);
+
+// True when the graph is a parallel workload (info parallel=1).
+bool is_parallel_graph(const Graph& g);
+
+// Marks a builder sets on forward ops, read by finish_parallel_graph:
+//   tp_out=BYTES  the op's output is a tensor-parallel partial sum (row-parallel
+//                 linear, vocabulary-parallel embedding): forward allreduce
+//                 (reducescatter with sp) after it; with sp, backward allgather
+//                 before its backward.
+//   tp_in=BYTES   the op's output feeds column-parallel linears: with sp, forward
+//                 allgather after it; backward allreduce (reducescatter with sp)
+//                 of its output's gradient before its backward.
+//   ep_a2a=BYTES  expert all-to-all after the op (dispatch or combine), forward
+//                 and backward.
+//   layer=L+1     the op belongs to decoder layer L (zero=3 gathers per layer).
+// The chunk graph of the builder (stage attrs set, no pass attrs) becomes the
+// final graph: one training step per chunk (when `training`), collectives,
+// recomputation, p2p transfers and footprint info.
+Graph finish_parallel_graph(const Graph& forward, const TrainingOptions* training);
+
+// Parameter elements of a forward op (weights and biases it owns).
+double op_param_elems(const Op& op);
+
+}  // namespace tessera
