@@ -266,14 +266,17 @@ void validate_graph(const Graph& g, std::string_view source) {
                                      may_be_zero ? ">= 0" : "a positive integer"));
     }
     // What the models represent exactly: the product of the op's dimensions (every
-    // attribute but groups, pad, stride, dilation and an attention's kv_heads,
+    // attribute but groups, pad, stride, dilation, an attention's kv_heads and the
+    // parallel-schedule annotations (tp_in/tp_out bytes, stage, pass, group, ...),
     // which do not add work) at most k_max_op_volume = 2^56, so that its MACs,
     // elements and bytes, with the mappers' multipliers, stay within int64.
     // Computed in long double.
     long double volume = 1;
     for (const auto& [key, value] : op.attrs)
       if (value > 1 && !(key == "kv_heads" && op.kind == OpKind::attention) && key != "groups" && key != "pad" &&
-          key != "stride" && key != "dilation")
+          key != "stride" && key != "dilation" && key != "tp_in" && key != "tp_out" && key != "stage" &&
+          key != "pass" && key != "group" && key != "algo" && key != "protocol" && key != "overlap" &&
+          key != "p2p" && key != "recompute" && key != "every_microbatch")
         volume *= static_cast<long double>(value);
     if (volume > static_cast<long double>(k_max_op_volume)) {
       std::string dims;

@@ -302,7 +302,7 @@ void register_systolic_array(Registry& r) {
        p_int("cols", "", "processing elements per row (array width)").range(1, 1 << 20),
        p_choice("dataflow", {"os", "ws", "is"}, "ws", "output-, weight- or input-stationary"),
        p_qty("clock", Unit::hertz, "", "array clock").positive(),
-       p_int("cores", "1", "arrays per chip sharing the memory system").range(1, 1 << 16),
+       p_int("cores", "1", "arrays per chip sharing the memory system").range(1, 1 << 20),
        p_qty("ifmap_sram", Unit::bytes, "64KiB", "ifmap scratchpad (both halves of the double buffer)").positive().at_most(0x1p50),
        p_qty("filter_sram", Unit::bytes, "64KiB", "filter scratchpad (both halves)").positive().at_most(0x1p50),
        p_qty("ofmap_sram", Unit::bytes, "64KiB", "ofmap scratchpad (both halves)").positive().at_most(0x1p50),

@@ -103,10 +103,10 @@ void register_hbm(Registry& r) {
               "(docs/memory.md)"),
        p_real("read_residual", "1",
               "factor on the cycle model's sustained read efficiency for what the chip adds "
-              "(1: none)").positive(),
+              "(1: none)").positive().at_most(2),
        p_real("write_residual", "1",
               "factor on the cycle model's sustained write efficiency for what the chip adds "
-              "(1: none)").positive(),
+              "(1: none)").positive().at_most(2),
        p_qty("ramp_bytes", Unit::bytes, "1MB",
              "bytes a kernel moves before reaching the sustained rate (loaded latency x "
              "bandwidth; fitted)").non_negative(),

@@ -526,7 +526,8 @@ std::vector<std::string> device_warnings(const std::vector<json>& records, const
   std::vector<std::string> devices;
   for (const json& r : records) {
     std::string d;
-    if (r.value("section", std::string()) == "info" && r.contains("name") && r["name"].is_string())
+    const bool info = r.contains("section") && r["section"].is_string() && r["section"].get<std::string>() == "info";
+    if (info && r.contains("name") && r["name"].is_string())
       d = r["name"].get<std::string>();
     else if (r.contains("device") && r["device"].is_string())
       d = r["device"].get<std::string>();

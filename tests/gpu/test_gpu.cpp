@@ -143,7 +143,7 @@ TEST_CASE("HBM: ramp and direction efficiencies from the DRAM cycle model", "[gp
   CHECK(dynamic_cast<const HbmMemory&>(*pb->memory("dram")).characterisation().read_efficiency > 0.99);
   // A residual out of range is refused by name.
   CHECK_THROWS_WITH(load_hardware("h100-sxm", {"memory.dram.read_residual=0"}),
-                    Catch::Contains("read_residual = 0 is not accepted; expected a factor in (0, 2]"));
+                    Catch::Contains("--set 'memory.dram.read_residual=0': invalid value '0' for memory.dram.read_residual (hbm): out of range"));
 }
 
 TEST_CASE("row kernels wait on rounds of resident rows", "[gpu][vec]") {

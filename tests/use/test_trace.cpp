@@ -213,7 +213,7 @@ TEST_CASE("trace of real workloads follows the format's rules, on both engines",
   const Case cases[] = {{"h100-sxm", "llama-7b:phase=prefill,seq=256,layers=1", "analytic"},
                         {"h100-sxm", "llama-7b:phase=prefill,seq=256,layers=1", "systemc:streams=4"},
                         {"h100-sxm", "gpt2-small:batch=2,seq=128,layers=1,train=1", "systemc:streams=2"},
-                        {"tpu-v1", "resnet50:batch=1,image=64", "analytic"}};
+                        {"tpu-v1", "resnet50:batch=1,image=64,dtype=int8", "analytic"}};
   for (const auto& c : cases) {
     INFO(c.hw << " " << c.workload << " " << c.engine);
     auto hw = load_hardware(c.hw, {});
