@@ -10,6 +10,7 @@
 #include <map>
 #include <set>
 
+#include "core/atomic_file.h"
 #include "core/error.h"
 
 namespace tessera {
@@ -261,22 +262,7 @@ class Builder {
 nlohmann::json trace_events(const RunResult& r) { return Builder(r).build(); }
 
 void write_trace(const RunResult& r, const std::string& path) {
-  namespace fs = std::filesystem;
-  const std::string content = trace_events(r).dump() + "\n";
-  const fs::path target(path);
-  const fs::path tmp = target.string() + ".tmp";
-  {
-    std::ofstream f(tmp, std::ios::binary);
-    if (!f) throw InputError(fmt::format("--trace: cannot write '{}'", path));
-    f << content;
-    if (!f) throw InputError(fmt::format("--trace: error writing '{}'", path));
-  }
-  std::error_code ec;
-  fs::rename(tmp, target, ec);
-  if (ec) {
-    fs::remove(tmp, ec);
-    throw InputError(fmt::format("--trace: cannot write '{}'", path));
-  }
+  write_file_atomic(path, trace_events(r).dump() + "\n", "--trace");
 }
 
 }  // namespace tessera

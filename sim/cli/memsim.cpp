@@ -10,6 +10,7 @@
 #include <memory>
 #include <sstream>
 
+#include "core/atomic_file.h"
 #include "core/error.h"
 #include "models/hardware.h"
 #include "models/memory/dram/source.h"
@@ -239,17 +240,7 @@ void write_atomic(const std::string& content, const std::string& path, std::ostr
     out << content;
     return;
   }
-  const std::string tmp = path + ".tmp";
-  {
-    std::ofstream f(tmp, std::ios::binary);
-    if (!f || !(f << content)) throw InputError(fmt::format("--out: cannot write '{}'", path));
-  }
-  std::error_code ec;
-  std::filesystem::rename(tmp, path, ec);
-  if (ec) {
-    std::filesystem::remove(tmp, ec);
-    throw InputError(fmt::format("--out: cannot write '{}'", path));
-  }
+  write_file_atomic(path, content, "--out");
 }
 
 }  // namespace

@@ -10,6 +10,7 @@
 #include <iostream>
 #include <sstream>
 
+#include "core/atomic_file.h"
 #include "core/error.h"
 #include "sim/tools/sweep_report.h"
 #include "sim/tools/sweep_run.h"
@@ -67,15 +68,7 @@ int sweep_report_cmd(const std::vector<std::string>& args, std::ostream& out) {
     out << os.str();
     return 0;
   }
-  const std::string tmp = out_path + ".tmp";
-  {
-    std::ofstream f(tmp, std::ios::binary);
-    f << os.str();
-    if (!f) throw InputError(fmt::format("--out: cannot write '{}'", out_path));
-  }
-  std::error_code ec;
-  fs::rename(tmp, out_path, ec);
-  if (ec) throw InputError(fmt::format("--out: cannot write '{}'", out_path));
+  write_file_atomic(out_path, os.str(), "--out");
   return 0;
 }
 
