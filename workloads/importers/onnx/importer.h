@@ -80,6 +80,8 @@ class OnnxImporter {
   void set_out(Value v, size_t idx = 0);
   // Appends an op for the current node unless it folds to a constant.
   int emit(Op op);
+  // emit(op), then its output (index 0) with this shape and format.
+  void emit_out(Op op, std::vector<int64_t> shape, DType dtype);
   // A rows x cols vector op over `shape` (cols: the last dimension).
   Op vec_op(OpKind kind, const std::vector<int64_t>& shape, DType dt) const;
   // Axis `a` (negative: from the end) of a rank-`rank` tensor, in [0, rank).

@@ -107,11 +107,7 @@ void OnnxImporter::gemm() {
   op.dtype = a.dtype;
   op.out_dtype = product_out_dtype(a.dtype);
   op.attrs = {{"batch", 1}, {"m", m}, {"n", n}, {"k", k}, {"b_shared", 1}};
-  Value out;
-  out.shape = {m, n};
-  out.dtype = op.out_dtype;
-  out.producer = emit(op);
-  set_out(out);
+  emit_out(op, {m, n}, op.out_dtype);
 }
 
 void OnnxImporter::conv() {
@@ -141,11 +137,7 @@ void OnnxImporter::conv() {
   const int64_t wo = conv_out_dim(x.shape[3], s, stride, pad, dil);
   if (ho <= 0 || wo <= 0)
     fail(fmt::format("filter {}x{} does not fit input {}x{}", r, s, x.shape[2], x.shape[3]));
-  Value out;
-  out.shape = {x.shape[0], w.shape[0], ho, wo};
-  out.dtype = op.out_dtype;
-  out.producer = emit(op);
-  set_out(out);
+  emit_out(op, {x.shape[0], w.shape[0], ho, wo}, op.out_dtype);
 }
 
 void OnnxImporter::pool(OpKind kind) {
@@ -175,11 +167,7 @@ void OnnxImporter::pool(OpKind kind) {
   op.dtype = op.out_dtype = x.dtype;
   op.attrs = {{"n", x.shape[0]}, {"c", x.shape[1]}, {"h", x.shape[2]}, {"w", x.shape[3]},
               {"r", r}, {"s", s}, {"stride", stride}, {"pad", pad}};
-  Value out;
-  out.shape = {x.shape[0], x.shape[1], ho, wo};
-  out.dtype = x.dtype;
-  out.producer = emit(op);
-  set_out(out);
+  emit_out(op, {x.shape[0], x.shape[1], ho, wo}, x.dtype);
 }
 
 void OnnxImporter::global_pool(bool max) {
@@ -191,20 +179,12 @@ void OnnxImporter::global_pool(bool max) {
   op.dtype = op.out_dtype = x.dtype;
   op.attrs = {{"n", x.shape[0]}, {"c", x.shape[1]}, {"h", x.shape[2]}, {"w", x.shape[3]},
               {"r", x.shape[2]}, {"s", x.shape[3]}, {"stride", 1}, {"pad", 0}};
-  Value out;
-  out.shape = {x.shape[0], x.shape[1], 1, 1};
-  out.dtype = x.dtype;
-  out.producer = emit(op);
-  set_out(out);
+  emit_out(op, {x.shape[0], x.shape[1], 1, 1}, x.dtype);
 }
 
 void OnnxImporter::unary(OpKind kind) {
   const Value& x = in(0);
-  Value out;
-  out.shape = x.shape;
-  out.dtype = x.dtype;
-  out.producer = emit(vec_op(kind, x.shape, x.dtype));
-  set_out(out);
+  emit_out(vec_op(kind, x.shape, x.dtype), x.shape, x.dtype);
 }
 
 void OnnxImporter::softmax() {
@@ -222,11 +202,7 @@ void OnnxImporter::softmax() {
     op.attrs["cols"] = cols;
     op.attrs["rows"] = numel(x.shape) / cols;
   }
-  Value out;
-  out.shape = x.shape;
-  out.dtype = x.dtype;
-  out.producer = emit(op);
-  set_out(out);
+  emit_out(op, x.shape, x.dtype);
 }
 
 void OnnxImporter::binary(OpKind kind) {
@@ -264,11 +240,7 @@ void OnnxImporter::layernorm() {
   Op op = vec_op(OpKind::layernorm, x.shape, x.dtype);
   op.attrs["cols"] = cols;
   op.attrs["rows"] = numel(x.shape) / cols;
-  Value out;
-  out.shape = x.shape;
-  out.dtype = x.dtype;
-  out.producer = emit(op);
-  set_out(out);
+  emit_out(op, x.shape, x.dtype);
 }
 
 void OnnxImporter::batchnorm() {
@@ -277,11 +249,7 @@ void OnnxImporter::batchnorm() {
   Op op = vec_op(OpKind::batchnorm, x.shape, x.dtype);
   op.attrs["cols"] = x.shape[1];
   op.attrs["rows"] = numel(x.shape) / x.shape[1];
-  Value out;
-  out.shape = x.shape;
-  out.dtype = x.dtype;
-  out.producer = emit(op);
-  set_out(out);
+  emit_out(op, x.shape, x.dtype);
 }
 
 }  // namespace tessera::onnx

@@ -47,6 +47,14 @@ std::vector<int> OnnxImporter::deps_of_inputs() const {
   return d;
 }
 
+void OnnxImporter::emit_out(Op op, std::vector<int64_t> shape, DType dtype) {
+  Value out;
+  out.shape = std::move(shape);
+  out.dtype = dtype;
+  out.producer = emit(std::move(op));
+  set_out(std::move(out));
+}
+
 void OnnxImporter::set_out(Value v, size_t idx) {
   if (idx >= m_node->outputs.size()) return;
   // ONNX's shape inference is the reference where it found a static shape.
