@@ -17,7 +17,8 @@ FUZZ_SECONDS ?= 60
 # ctest arguments of test-sanitize (CI leaves out the 164-report byte comparison,
 # which `make test` runs, to fit its time limit).
 SAN_CTEST_ARGS ?=
-FUZZ_TARGETS = hw_yaml hw_set workload_spec json_trace scalesim_csv scalesim_cfg onnx isa measurements
+FUZZ_TARGETS = hw_yaml hw_set workload_spec json_trace scalesim_csv scalesim_cfg onnx isa measurements \
+  calibrate_records sweep_spec chakra memsim
 
 .PHONY: deps configure tool build demo test bench clean test-sanitize sanitize-configure fuzz-build fuzz
 

@@ -5,6 +5,7 @@
 #include <cmath>
 #include <map>
 #include <tuple>
+#include <vector>
 
 #include "models/numerics/accumulation.h"
 #include "models/numerics/format.h"
@@ -37,19 +38,24 @@ nlohmann::json to_json(const numerics::MatmulPrecision& p) {
 }
 
 // Rounding error of a vector op's output: `samples` draws of the operand
-// distribution rounded (RNE, saturating) to the output format.
+// distribution rounded to the output format as one tensor (quantize_tensor).
 numerics::MatmulPrecision rounding_error(DType out, const PrecisionOptions& opt) {
   numerics::MatmulPrecision p{0, 0, 0, 0, 0, 0, opt.samples};
   double num = 0, den = 0;
   uint64_t state = opt.seed * 0x9E3779B97F4A7C15ull + static_cast<uint64_t>(out);
-  for (int64_t i = 0; i < opt.samples; ++i) {
+  std::vector<double> xs(static_cast<size_t>(std::max<int64_t>(0, opt.samples)));
+  for (double& x : xs) {
     // Box-Muller from two splitmix64 uniforms (deterministic for the seed).
     state = numerics::splitmix64(state);
     const double u1 = (static_cast<double>(state >> 11) + 0.5) * 0x1.0p-53;
     state = numerics::splitmix64(state);
     const double u2 = (static_cast<double>(state >> 11) + 0.5) * 0x1.0p-53;
-    const double x = opt.dist == "uniform01" ? u1 : std::sqrt(-2 * std::log(u1)) * std::cos(2 * M_PI * u2);
-    const double q = numerics::quantize(x, out);
+    x = opt.dist == "uniform01" ? u1 : std::sqrt(-2 * std::log(u1)) * std::cos(2 * M_PI * u2);
+  }
+  std::vector<double> qs = xs;
+  quantize_tensor(qs, out);
+  for (size_t i = 0; i < xs.size(); ++i) {
+    const double x = xs[i], q = qs[i];
     if (std::isnan(q)) { ++p.nan; continue; }
     if (std::isinf(q)) { ++p.overflow; continue; }
     if (q == 0 && x != 0) ++p.underflow;
@@ -63,6 +69,33 @@ numerics::MatmulPrecision rounding_error(DType out, const PrecisionOptions& opt)
 }
 
 }  // namespace
+
+void quantize_tensor(std::span<double> x, DType t) {
+  if (!is_integer_dtype(t)) {
+    numerics::quantize_inplace(x, t);
+    return;
+  }
+  double hi = 0;
+  switch (t) {
+    case DType::int8: hi = 127; break;
+    case DType::int4: hi = 7; break;
+    case DType::uint8: hi = 255; break;
+    case DType::ternary: hi = 1; break;
+    default: hi = 2147483647.0; break;   // int32
+  }
+  double amax = 0;
+  for (double v : x)
+    if (std::isfinite(v)) amax = std::max(amax, std::fabs(v));
+  if (amax == 0) {
+    for (double& v : x) v = std::isnan(v) ? v : 0.0;
+    return;
+  }
+  const double scale = amax / hi;
+  numerics::ConvertOptions o;
+  o.saturate = true;
+  for (double& v : x)
+    if (std::isfinite(v)) v = numerics::round_to_integer(t, v / scale, o) * scale;
+}
 
 std::string accumulation_preset_for(const Hardware& hw, DType operand, bool fast_accum) {
   const std::string family = family_of(hw);

@@ -4,6 +4,7 @@
 // through the accumulation model of the hardware's matrix unit
 // (models/numerics), plus the rounding error of the vector ops' outputs.
 #include <cstdint>
+#include <span>
 #include <string>
 
 #include <nlohmann/json.hpp>
@@ -32,6 +33,18 @@ std::string accumulation_preset_for(const Hardware& hw, DType operand, bool fast
 // one (Compute::accumulation), else the preset accumulation_preset_for() names.
 // The precision report and the end-to-end emulation (sim/propagate.h) both use it.
 numerics::AccumulationModel accumulation_model_for(const Hardware& hw, const Op& op, DType operand);
+
+// Rounds a whole tensor to format t as the hardware holds it. Floating-point and
+// block formats: quantize_inplace (RNE, saturating; block scales per block).
+// Integer formats hold integers times one scale per tensor, symmetric max
+// calibration (Wu, Judd, Zhang, Isaev, Micikevicius, "Integer Quantization for
+// Deep Learning Inference: Principles and Empirical Evaluation", arXiv:2004.09602,
+// 2020, §3.1 scale quantization, §4.1 max calibration): scale = max|x| / the
+// format's largest integer (int8 127, int4 7, uint8 255 with negatives clamped
+// to 0, ternary 1, int32 2^31 - 1), each value rounded (RNE) to an integer
+// multiple of it. An all-zero tensor stays zero. Without a scale an int8 tensor
+// of O(1) activations would round to a handful of integers.
+void quantize_tensor(std::span<double> x, DType t);
 
 // {"ops": [{name, kind, preset, k, normwise_rel_err, max_abs_err, snr_db,
 //           overflow, underflow, nan, samples}], "total": {...}}

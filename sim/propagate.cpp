@@ -3,7 +3,6 @@
 #include <fmt/format.h>
 
 #include <algorithm>
-#include <bit>
 #include <cmath>
 #include <vector>
 
@@ -43,19 +42,6 @@ class Rng {
   bool m_have_spare = false;
 };
 
-// Rounds x to `bits` fraction bits (nearest-even or toward zero), unbounded exponent.
-// Works on the binary64 pattern: clearing the low 52-bits fraction bits is
-// truncation; adding half an ulp (minus one, plus the kept lsb) first is
-// round-to-nearest-even, a carry into the exponent being the correct result.
-double round_bits(double x, int bits, bool toward_zero) {
-  if (bits >= 52 || x == 0 || !std::isfinite(x)) return x;
-  const int drop = 52 - bits;
-  uint64_t u = std::bit_cast<uint64_t>(x);
-  const uint64_t mask = (uint64_t{1} << drop) - 1;
-  if (!toward_zero) u += (mask >> 1) + ((u >> drop) & 1);
-  return std::bit_cast<double>(u & ~mask);
-}
-
 double to_fp32(double x) { return static_cast<double>(static_cast<float>(x)); }
 
 // How one path computes: the reference (fp64 everywhere) or the hardware.
@@ -63,9 +49,11 @@ struct Path {
   bool reference = true;
   const numerics::AccumulationModel* acc = nullptr;
 
-  double q(double x, DType t) const { return reference ? x : numerics::quantize(x, t); }
+  // One value rounded to t. Integer formats keep the value here: their scale is
+  // the whole tensor's, applied by Executor::run once the output is complete.
+  double q(double x, DType t) const { return reference || is_integer_dtype(t) ? x : numerics::quantize(x, t); }
   void q(Tensor& v, DType t) const {
-    if (!reference) numerics::quantize_inplace(v, t);
+    if (!reference) quantize_tensor(v, t);
   }
   // Vector units compute in fp32.
   double v(double x) const { return reference ? x : to_fp32(x); }
@@ -85,50 +73,11 @@ struct Path {
     return (s0 + s1) + (s2 + s3);
   }
 
-  // Dot product of a[i*sa] and b[i*sb], i < K.
-  double dot(const double* a, int64_t sa, const double* b, int64_t sb, int64_t K) const {
-    if (reference || acc->integer_exact || acc->fp64_reference) return sum4(a, sa, b, sb, 0, K);
-    if (acc->fp32_fma_chain) {
-      // The fp32 product of two fp32 values is exact in fp64; adding in fp64 and
-      // rounding to fp32 is the fused multiply-add except in rare double-rounding ties.
-      double s = 0;
-      for (int64_t i = 0; i < K; ++i) s = to_fp32(s + a[i * sa] * b[i * sb]);
-      return s;
-    }
-    const int64_t chunk = numerics::chunk_for(*acc, K) > 0 ? numerics::chunk_for(*acc, K) : K;
-    const int64_t group = std::max(1, acc->group_size);
-    const bool rz = acc->accumulator_rounding == numerics::Rounding::toward_zero;
-    double total = 0;
-    if (group == 1 && acc->exact_products && acc->promotion_interval == 0 && chunk == K) {
-      // One rounded addition per product (a PE's accumulator): the common case, kept tight.
-      double run = 0;
-      for (int64_t i = 0; i < K; ++i) run = round_bits(run + a[i * sa] * b[i * sb], acc->accumulator_mant_bits, rz);
-      return to_fp32(run);
-    }
-    for (int64_t c0 = 0; c0 < K; c0 += chunk) {
-      const int64_t c1 = std::min(K, c0 + chunk);
-      double promoted = 0, run = 0;
-      int64_t since_promotion = 0;
-      for (int64_t g0 = c0; g0 < c1; g0 += group) {
-        const int64_t g1 = std::min(c1, g0 + group);
-        double s = 0;
-        if (acc->exact_products) {
-          s = sum4(a, sa, b, sb, g0, g1);
-        } else {
-          for (int64_t i = g0; i < g1; ++i) s += numerics::quantize(a[i * sa] * b[i * sb], acc->product_format);
-        }
-        run = round_bits(run + s, acc->accumulator_mant_bits, rz);
-        since_promotion += g1 - g0;
-        if (acc->promotion_interval > 0 && since_promotion >= acc->promotion_interval) {
-          promoted = to_fp32(promoted + run);
-          run = 0;
-          since_promotion = 0;
-        }
-      }
-      promoted = to_fp32(promoted + run);
-      total = c0 == 0 ? promoted : to_fp32(total + promoted);
-    }
-    return total;
+  // Dot product of a[0..K) and b[0..K): the fp64 reference, or the bit-exact
+  // accumulation path of the hardware's matrix unit (the per-op report's).
+  double dot(const double* a, const double* b, int64_t K) const {
+    if (reference) return sum4(a, 1, b, 1, 0, K);
+    return numerics::dot_unrounded(*acc, a, b, K);
   }
 };
 
@@ -164,7 +113,16 @@ class Executor {
     return t;
   }
 
+  // Op i's output on path P; an integer output format is applied to the whole
+  // tensor (one scale per tensor, quantize_tensor).
   Tensor run(size_t i, const Path& P, const std::vector<Tensor>& outs) const {
+    Tensor y = run_op(i, P, outs);
+    if (is_integer_dtype(m_g.ops[i].out_dtype)) P.q(y, m_g.ops[i].out_dtype);
+    return y;
+  }
+
+ private:
+  Tensor run_op(size_t i, const Path& P, const std::vector<Tensor>& outs) const {
     const Op& op = m_g.ops[i];
     const DType in = op.dtype, out = op.out_dtype;
     Tensor y(static_cast<size_t>(op_out_elems(op)));
@@ -193,7 +151,7 @@ class Executor {
             for (int64_t n = 0; n < N; ++n) {
               const double* pa = &a[static_cast<size_t>((bi * M + m) * K)];
               const double* pb = &bt[static_cast<size_t>(((shared ? 0 : bi) * N + n) * K)];
-              y[static_cast<size_t>((bi * M + m) * N + n)] = P.q(P.dot(pa, 1, pb, 1, K), out);
+              y[static_cast<size_t>((bi * M + m) * N + n)] = P.q(P.dot(pa, pb, K), out);
             }
         return y;
       }
@@ -224,7 +182,7 @@ class Executor {
                               : x[static_cast<size_t>(((n * C + g * Cg + c) * H + hi) * W + wi)];
                     }
                 y[static_cast<size_t>(((n * Co + co) * Ho + ho) * Wo + wo)] =
-                    P.q(P.dot(col.data(), 1, &w[static_cast<size_t>(co * K)], 1, K), out);
+                    P.q(P.dot(col.data(), &w[static_cast<size_t>(co * K)], K), out);
               }
           }
         return y;
@@ -257,14 +215,14 @@ class Executor {
               const int64_t visible = causal ? std::min(Sk, Sk - Sq + s + 1) : Sk;
               double mx = -INFINITY;
               for (int64_t t = 0; t < visible; ++t) {
-                p[static_cast<size_t>(t)] = P.v(P.dot(qs, 1, K0 + t * D, 1, D) * scale);
+                p[static_cast<size_t>(t)] = P.v(P.dot(qs, K0 + t * D, D) * scale);
                 mx = std::max(mx, p[static_cast<size_t>(t)]);
               }
               double sum = 0;
               for (int64_t t = 0; t < visible; ++t) sum = P.v(sum + (p[static_cast<size_t>(t)] = P.v(std::exp(p[static_cast<size_t>(t)] - mx))));
               for (int64_t t = 0; t < visible; ++t) p[static_cast<size_t>(t)] = P.q(p[static_cast<size_t>(t)] / sum, in);
               for (int64_t d = 0; d < D; ++d)
-                y[static_cast<size_t>(((b * Hq + h) * Sq + s) * D + d)] = P.q(P.dot(p.data(), 1, &vt[static_cast<size_t>(d * Sk)], 1, visible), out);
+                y[static_cast<size_t>(((b * Hq + h) * Sq + s) * D + d)] = P.q(P.dot(p.data(), &vt[static_cast<size_t>(d * Sk)], visible), out);
             }
           }
         return y;
@@ -308,7 +266,6 @@ class Executor {
     }
   }
 
- private:
   Tensor vector_op(size_t i, const Path& P, const std::vector<Tensor>& outs, size_t n) const {
     const Op& op = m_g.ops[i];
     const DType in = op.dtype, out = op.out_dtype;

@@ -12,10 +12,15 @@
 // inputs without a producer (and all weights) are seeded random tensors (weights
 // scaled by 1/sqrt(fan-in) so activations stay O(1)).
 //
-// "Fast" emulation: products are exact, the aligned-addend truncation of the
-// bit-exact model is not applied (the per-op report in sim/precision.h is the
-// bit-exact one); group size, accumulator width and rounding, promotion and K
-// blocking are.
+// The hardware path's dot products are the bit-exact accumulation model of the
+// matrix unit (numerics::dot_unrounded: products, alignment and truncation of the
+// addends, accumulator width and rounding, promotion, K blocking), the same
+// model the per-op report (sim/precision.h) samples. Operands and outputs are
+// rounded to each op's format as whole tensors (quantize_tensor: integer formats
+// with one max-calibrated scale per tensor). The per-op error is that of the
+// accumulation on operands already in the format; the end-to-end error also
+// holds the rounding of the inputs and weights to the format and what earlier
+// ops passed on, so it is the larger of the two for one GEMM.
 #include <cstdint>
 
 #include <nlohmann/json.hpp>

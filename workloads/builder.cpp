@@ -7,6 +7,7 @@
 #include <utility>
 
 #include "core/error.h"
+#include "core/math.h"
 
 namespace tessera {
 
@@ -21,6 +22,14 @@ DType product_out_dtype(DType t) {
     default:
       return t;
   }
+}
+
+int64_t checked_bytes(int64_t elems, DType t, std::string_view what) {
+  const double bytes = static_cast<double>(elems) * dtype_info(t).storage_bits / 8;
+  if (!(bytes >= 0 && bytes <= 0x1p62))
+    throw InputError(fmt::format("{}: {} elements of {} are {:.3g} bytes, more than 2^62", what, elems,
+                                 dtype_name(t), bytes));
+  return static_cast<int64_t>(bytes);
 }
 
 int64_t wl_int_or(const std::map<std::string, std::string>& p, const std::string& key,
@@ -151,24 +160,28 @@ int GraphBuilder::attention(const std::string& name, std::vector<int> deps, cons
   }
   // The eager "math" path: every step is its own kernel. Grouped-query K/V are
   // first expanded to all heads (HF repeat_kv: one copy each for K and V).
-  const int64_t bh = a.batch * a.heads;
+  // Products of workload sizes (each up to 2^31) checked: an overflow is an
+  // input error, never a wrapped size.
+  const int64_t bh = checked_mul(a.batch, a.heads, name + ": batch x heads");
+  const int64_t rows_q = checked_mul(bh, a.sq, name + ": batch x heads x sq");
+  const int64_t rows_kv = checked_mul(bh, a.skv, name + ": batch x heads x skv");
   const auto pick = [&](size_t i) { return deps.empty() ? std::vector<int>{} : std::vector<int>{deps[std::min(i, deps.size() - 1)]}; };
   std::vector<int> q = pick(0), k = pick(1), v = pick(2), bias;
   for (size_t i = 3; i < deps.size(); ++i) bias.push_back(deps[i]);
   if (a.kv_heads != a.heads) {
-    k = {vec(OpKind::copy, name + ".repeat_k", k, bh * a.skv, a.d)};
-    v = {vec(OpKind::copy, name + ".repeat_v", v, bh * a.skv, a.d)};
+    k = {vec(OpKind::copy, name + ".repeat_k", k, rows_kv, a.d)};
+    v = {vec(OpKind::copy, name + ".repeat_v", v, rows_kv, a.d)};
   }
   std::vector<int> qk_deps = q;
   qk_deps.insert(qk_deps.end(), k.begin(), k.end());
   int last = bmm(name + ".qk", qk_deps, bh, a.sq, a.skv, a.d);
-  last = vec(OpKind::mul, name + ".scale", {last}, bh * a.sq, a.skv, 1);
+  last = vec(OpKind::mul, name + ".scale", {last}, rows_q, a.skv, 1);
   if (a.bias || a.causal) {
     std::vector<int> add_deps = {last};
     add_deps.insert(add_deps.end(), bias.begin(), bias.end());
-    last = vec(OpKind::add, name + ".bias", add_deps, bh * a.sq, a.skv, 2);
+    last = vec(OpKind::add, name + ".bias", add_deps, rows_q, a.skv, 2);
   }
-  last = vec(OpKind::softmax, name + ".softmax", {last}, bh * a.sq, a.skv);
+  last = vec(OpKind::softmax, name + ".softmax", {last}, rows_q, a.skv);
   std::vector<int> pv_deps = {last};
   pv_deps.insert(pv_deps.end(), v.begin(), v.end());
   return bmm(name + ".pv", pv_deps, bh, a.sq, a.d, a.skv);
@@ -208,20 +221,23 @@ int GraphBuilder::attention_sdpa_math(const std::string& name, std::vector<int> 
                                       const AttnShape& a) {
   const DType in = m_dtype;
   const DType acc = (in == DType::bf16 || in == DType::fp16) ? DType::fp32 : in;
-  const int64_t bh = a.batch * a.heads;
-  const int64_t bkv = a.batch * a.kv_heads;
+  const int64_t bh = checked_mul(a.batch, a.heads, name + ": batch x heads");
+  const int64_t bkv = checked_mul(a.batch, a.kv_heads, name + ": batch x kv_heads");
+  const int64_t rows_kv = checked_mul(bkv, a.skv, name + ": batch x kv_heads x skv");
+  const int64_t rows_hkv = checked_mul(bh, a.skv, name + ": batch x heads x skv");
+  const int64_t rows = checked_mul(bh, a.sq, name + ": batch x heads x sq");
   // Producers of Q, K and V ({q, k, v}, {q, kv} or {qkv}; none for graph inputs).
   const auto pick = [&](size_t i) { return deps.empty() ? std::vector<int>{} : std::vector<int>{deps[std::min(i, deps.size() - 1)]}; };
   std::vector<int> q_deps = pick(0), k_in = pick(1), v_in = pick(2);
   if (acc != in) {
-    const int q = vec_typed(OpKind::copy, name + ".q_to_fp32", q_deps, bh * a.sq, a.d, in, acc);
-    const int k = vec_typed(OpKind::copy, name + ".k_to_fp32", k_in, bkv * a.skv, a.d, in, acc);
-    const int v = vec_typed(OpKind::copy, name + ".v_to_fp32", v_in, bkv * a.skv, a.d, in, acc);
+    const int q = vec_typed(OpKind::copy, name + ".q_to_fp32", q_deps, rows, a.d, in, acc);
+    const int k = vec_typed(OpKind::copy, name + ".k_to_fp32", k_in, rows_kv, a.d, in, acc);
+    const int v = vec_typed(OpKind::copy, name + ".v_to_fp32", v_in, rows_kv, a.d, in, acc);
     q_deps = {q};
     k_in = {k};
     v_in = {v};
   }
-  const int qs = vec_typed(OpKind::mul, name + ".q_scale", q_deps, bh * a.sq, a.d, acc, acc, 1);
+  const int qs = vec_typed(OpKind::mul, name + ".q_scale", q_deps, rows, a.d, acc, acc, 1);
   int mask = -1;
   if (a.causal) {
     const DType b8 = DType::uint8;
@@ -231,12 +247,12 @@ int GraphBuilder::attention_sdpa_math(const std::string& name, std::vector<int> 
   }
   std::vector<int> k_deps = k_in, v_deps = v_in;
   if (a.kv_heads != a.heads) {
-    const int rk = vec_typed(OpKind::copy, name + ".repeat_k", k_in, bh * a.skv, a.d, acc, acc);
-    const int rv = vec_typed(OpKind::copy, name + ".repeat_v", v_in, bh * a.skv, a.d, acc, acc);
+    const int rk = vec_typed(OpKind::copy, name + ".repeat_k", k_in, rows_hkv, a.d, acc, acc);
+    const int rv = vec_typed(OpKind::copy, name + ".repeat_v", v_in, rows_hkv, a.d, acc, acc);
     k_deps = {rk};
     v_deps = {rv};
   }
-  const int ks = vec_typed(OpKind::mul, name + ".k_scale", k_deps, bh * a.skv, a.d, acc, acc, 1);
+  const int ks = vec_typed(OpKind::mul, name + ".k_scale", k_deps, rows_hkv, a.d, acc, acc, 1);
   Op qk;
   qk.name = name + ".qk";
   qk.kind = OpKind::matmul;
@@ -244,7 +260,6 @@ int GraphBuilder::attention_sdpa_math(const std::string& name, std::vector<int> 
   qk.attrs = {{"batch", bh}, {"m", a.sq}, {"n", a.skv}, {"k", a.d}};
   qk.deps = {qs, ks};
   int last = push(std::move(qk));
-  const int64_t rows = bh * a.sq;
   if (a.causal || a.bias) {
     std::vector<int> add_deps = {last};
     if (mask >= 0) add_deps.push_back(mask);

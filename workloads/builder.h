@@ -7,6 +7,7 @@
 #include <map>
 #include <optional>
 #include <string>
+#include <string_view>
 #include <vector>
 
 #include "workloads/workloads.h"
@@ -16,6 +17,11 @@ namespace tessera {
 // Output format of a product in `t`, as the libraries produce it: integer inputs
 // accumulate into int32, 8/6/4-bit floats produce bf16, other formats keep their own.
 DType product_out_dtype(DType t);
+
+// Bytes of `elems` elements of format t (block scales included, so fractional
+// bits per element round down to whole bytes), or InputError "<what>: ..." when
+// the count exceeds 2^62 bytes.
+int64_t checked_bytes(int64_t elems, DType t, std::string_view what);
 
 // Integer parameter that may be "auto" (returns `fallback`); otherwise a positive integer.
 int64_t wl_int_or(const std::map<std::string, std::string>& p, const std::string& key,

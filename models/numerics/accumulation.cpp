@@ -110,6 +110,27 @@ double accumulate_step(const AccumulationModel& m, double acc, std::span<const d
   }
   if (e == INT_MIN) return acc;  // all zero
   const int q = e - m.alignment_bits;
+  if (m.alignment_bits <= 40 && p.size() < 256 && q > -1000 && q < 900 && m.accumulator_mant_bits < 52) {
+    // The same arithmetic in int64 and double: every aligned addend is below
+    // 2^(alignment_bits + 2), so the sum of at most 256 of them stays below 2^51
+    // and is exact as a double; scaling by 2^q is exact in this exponent range,
+    // and rounding the double to accumulator_mant_bits fraction bits (on its bit
+    // pattern) is round_scaled's rounding of the same integer.
+    int64_t s = static_cast<int64_t>(align_addend(acc, q, m.alignment_rounding));
+    for (double v : p)
+      if (v != 0.0) s += static_cast<int64_t>(align_addend(v, q, m.alignment_rounding));
+    if (s == 0) return 0.0;
+    double r = static_cast<double>(s) * pow2(q);
+    const int drop = 52 - m.accumulator_mant_bits;
+    uint64_t u;
+    std::memcpy(&u, &r, sizeof u);
+    const uint64_t mask = (uint64_t{1} << drop) - 1;
+    if (m.accumulator_rounding == Rounding::nearest_even) u += (mask >> 1) + ((u >> drop) & 1);
+    u &= ~mask;
+    std::memcpy(&r, &u, sizeof r);
+    if (std::fabs(r) > k_fp32_max) r = std::copysign(std::numeric_limits<double>::infinity(), r);
+    return r;
+  }
   Int s = align_addend(acc, q, m.alignment_rounding);
   for (double v : p)
     if (v != 0.0) s += align_addend(v, q, m.alignment_rounding);
@@ -118,16 +139,8 @@ double accumulate_step(const AccumulationModel& m, double acc, std::span<const d
   return r;
 }
 
-double dot(const AccumulationModel& m, std::span<const double> a, std::span<const double> b,
-           DType out) {
-  if (a.size() != b.size()) throw std::invalid_argument("dot: operand lengths differ");
-  const size_t k = a.size();
-  const ConvertOptions out_opt{};  // RNE, non-saturating
-  auto finish = [&](double v) {
-    if (out == DType::fp64) return v;
-    if (is_integer_dtype(out)) return round_to_integer(out, v, out_opt);
-    return round_to(float_format(out), v, out_opt);
-  };
+double dot_unrounded(const AccumulationModel& m, const double* a, const double* b, int64_t K) {
+  const size_t k = K > 0 ? static_cast<size_t>(K) : 0;
   if (m.fp64_reference) {
     // Products of operands with at most 26 significant bits are exact in double, so
     // this multiply-then-add chain equals an fp64 FMA chain for every format here
@@ -139,30 +152,36 @@ double dot(const AccumulationModel& m, std::span<const double> a, std::span<cons
     for (; i + 4 <= k; i += 4)
       for (size_t j = 0; j < 4; ++j) s4[j] += a[i + j] * b[i + j];
     for (; i < k; ++i) s4[0] += a[i] * b[i];
-    const double s = (s4[0] + s4[1]) + (s4[2] + s4[3]);
-    return finish(s);
+    return (s4[0] + s4[1]) + (s4[2] + s4[3]);
   }
   if (m.integer_exact) {
     // Integer products and sums are exact in an int32 accumulator for int8 x int8
-    // up to K = 2^17 (127*128*2^17 < 2^31); the sum is kept exactly here.
+    // up to K = 2^17 (127*128*2^17 < 2^31); the sum is kept exactly here (scaled
+    // operands: the int32 sum times the product of the two scales, exact as well).
     long double s = 0.0L;
     for (size_t i = 0; i < k; ++i) s += static_cast<long double>(a[i]) * b[i];
-    return finish(static_cast<double>(s));
+    return static_cast<double>(s);
   }
 
   // Aligned addends are held as int64 (< 2^(alignment_bits + 2)).
   if (!m.fp32_fma_chain && (m.alignment_bits < 0 || m.alignment_bits > 58))
     throw std::invalid_argument("dot: model '" + m.name + "' alignment_bits " +
                                 std::to_string(m.alignment_bits) + " outside [0, 58]");
+  constexpr size_t k_max_group = 256;   // products per step held on the stack
+  if (m.group_size > static_cast<int>(k_max_group))
+    throw std::invalid_argument("dot: model '" + m.name + "' group_size " + std::to_string(m.group_size) +
+                                " above 256");
   const size_t gs = static_cast<size_t>(std::max(1, m.group_size));
   const int64_t ck = chunk_for(m, static_cast<int64_t>(k));
   const size_t chunk = ck > 0 ? static_cast<size_t>(ck) : std::max<size_t>(k, 1);
   const size_t promo = static_cast<size_t>(std::max<int64_t>(0, m.promotion_interval));
   const FloatFormat* pf = m.exact_products ? nullptr : &float_format(m.product_format);
+  const ConvertOptions rne{};
 
-  std::vector<double> p(gs);
-  std::vector<int> pe(gs);
-  std::vector<double> partial;
+  double p[k_max_group];
+  int pe[k_max_group];
+  std::vector<double> partial;   // chunk results, kept only for a pairwise sum
+  double total = 0.0;
   for (size_t c0 = 0; c0 < k; c0 += chunk) {
     const size_t c1 = std::min(k, c0 + chunk);
     double outer = 0.0;  // fp32 register fed by promotion
@@ -170,18 +189,17 @@ double dot(const AccumulationModel& m, std::span<const double> a, std::span<cons
     size_t since_promo = 0;
     for (size_t g0 = c0; g0 < c1; g0 += gs) {
       const size_t n = std::min(gs, c1 - g0);
-      for (size_t i = 0; i < n && !m.fp32_fma_chain; ++i) {
-        const double x = a[g0 + i], y = b[g0 + i];
-        double v = x * y;  // exact: operand significands here have at most 26 bits
-        if (pf) v = round_to(*pf, v, out_opt);
-        p[i] = v;
-        pe[i] = (v == 0.0) ? 0 : exponent_of(x) + exponent_of(y);
-      }
       if (m.fp32_fma_chain) {
         for (size_t i = 0; i < n; ++i) acc = fp32_fma(a[g0 + i], b[g0 + i], acc);
       } else {
-        acc = accumulate_step(m, acc, std::span<const double>(p.data(), n),
-                              std::span<const int>(pe.data(), n));
+        for (size_t i = 0; i < n; ++i) {
+          const double x = a[g0 + i], y = b[g0 + i];
+          double v = x * y;  // exact: operand significands here have at most 26 bits
+          if (pf) v = round_to(*pf, v, rne);
+          p[i] = v;
+          pe[i] = (v == 0.0) ? 0 : exponent_of(x) + exponent_of(y);
+        }
+        acc = accumulate_step(m, acc, std::span<const double>(p, n), std::span<const int>(pe, n));
       }
       since_promo += n;
       if (promo > 0 && since_promo >= promo) {
@@ -191,9 +209,9 @@ double dot(const AccumulationModel& m, std::span<const double> a, std::span<cons
       }
     }
     const double chunk_result = promo > 0 ? fp32_add(outer, acc) : acc;
-    partial.push_back(chunk_result);
+    if (m.chunk_pairwise) partial.push_back(chunk_result);
+    else total = c0 == 0 ? chunk_result : fp32_add(total, chunk_result);
   }
-  double total = partial.empty() ? 0.0 : partial[0];
   if (m.chunk_pairwise) {
     // Pairwise tree: neighbours added level by level (an odd last one is carried up).
     while (partial.size() > 1) {
@@ -203,10 +221,18 @@ double dot(const AccumulationModel& m, std::span<const double> a, std::span<cons
       partial.swap(next);
     }
     total = partial.empty() ? 0.0 : partial[0];
-  } else {
-    for (size_t i = 1; i < partial.size(); ++i) total = fp32_add(total, partial[i]);
   }
-  return finish(total);
+  return total;
+}
+
+double dot(const AccumulationModel& m, std::span<const double> a, std::span<const double> b,
+           DType out) {
+  if (a.size() != b.size()) throw std::invalid_argument("dot: operand lengths differ");
+  const double v = dot_unrounded(m, a.data(), b.data(), static_cast<int64_t>(a.size()));
+  const ConvertOptions out_opt{};  // RNE, non-saturating
+  if (out == DType::fp64) return v;
+  if (is_integer_dtype(out)) return round_to_integer(out, v, out_opt);
+  return round_to(float_format(out), v, out_opt);
 }
 
 std::vector<std::string> accumulation_preset_names() {

@@ -77,6 +77,12 @@ std::vector<std::string> accumulation_preset_names();
 // Throws std::invalid_argument naming the accepted names when `name` is unknown.
 const AccumulationModel& accumulation_preset(std::string_view name);
 
+// The accumulated value of the dot product of a[0..K) and b[0..K) (operands
+// already in their formats) before output rounding: the library, promotion, step
+// and product stages above, bit-exact. No allocation unless chunk_pairwise; the
+// end-to-end emulation (sim/propagate.h) calls it for every output element.
+double dot_unrounded(const AccumulationModel& m, const double* a, const double* b, int64_t K);
+
 // Dot product of operands already in their formats (values as doubles; a and b
 // the same length K). Returns the value after output rounding to `out`.
 double dot(const AccumulationModel& m, std::span<const double> a, std::span<const double> b,

@@ -167,12 +167,46 @@ double median(std::vector<double> v) {
 
 }  // namespace
 
+void check_calibrate_records(const std::vector<json>& records, const std::string& source) {
+  for (size_t i = 0; i < records.size(); ++i) {
+    const json& r = records[i];
+    const auto fail = [&](const char* key, const std::string& what) {
+      std::string text = r.dump();
+      if (text.size() > 200) text = text.substr(0, 200) + "...";
+      throw InputError(fmt::format("{}: record {} {}: field '{}' {}", source, i + 1, text, key, what));
+    };
+    for (const char* key : {"section", "op", "dtype", "l2", "backend", "pass"})
+      if (r.contains(key) && !r[key].is_string()) fail(key, "must be a string");
+    for (const char* key : {"bytes_moved", "pj_per_byte_above_idle"})
+      if (r.contains(key) && !(r[key].is_number() && std::isfinite(r[key].get<double>())))
+        fail(key, "must be a finite number");
+    if (!(is(r, "energy") && r.value("op", std::string()) == "gemm" && r.contains("sm_clock_mhz"))) continue;
+    // An energy gemm record: step 3 of calibrate_tree reads all of these.
+    for (const char* key : {"M", "N", "K"}) {
+      const double v = r.contains(key) && r[key].is_number() ? r[key].get<double>() : -1;
+      if (!(v >= 1 && v <= 0x1p31 && v == std::trunc(v))) fail(key, "must be a whole number in 1..2^31");
+    }
+    const json& clocks = r["sm_clock_mhz"];
+    if (!clocks.is_array() || clocks.empty()) fail("sm_clock_mhz", "must be a non-empty list of clocks in MHz");
+    for (const json& c : clocks)
+      if (!(c.is_number() && c.get<double>() > 0 && std::isfinite(c.get<double>())))
+        fail("sm_clock_mhz", "must hold positive, finite clocks in MHz");
+    if (!(r.contains("tflops") && r["tflops"].is_number() && r["tflops"].get<double>() > 0 &&
+          std::isfinite(r["tflops"].get<double>())))
+      fail("tflops", "must be a positive, finite number");
+    for (const char* key : {"avg_watts", "idle_watts"})
+      if (!(r.contains(key) && r[key].is_number() && std::isfinite(r[key].get<double>())))
+        fail(key, "must be a finite number");
+  }
+}
+
 YAML::Node calibrate_tree(const std::string& hw_name, const std::vector<std::string>& sets,
                           const std::vector<std::string>& measured_paths, std::ostream& log) {
   const auto base = load_hardware(hw_name, sets);
   std::vector<json> records;
   for (const auto& path : measured_paths) {
     auto more = read_jsonl(path);
+    check_calibrate_records(more, path);
     records.insert(records.end(), more.begin(), more.end());
   }
   Fitter fit(YAML::Clone(base->tree), base->source, std::move(records));

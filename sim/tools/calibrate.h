@@ -13,9 +13,19 @@
 #include <string>
 #include <vector>
 
+#include <nlohmann/json.hpp>
 #include <yaml-cpp/yaml.h>
 
 namespace tessera {
+
+// Checks the fields calibrate reads from each record of `source` (read_jsonl's
+// output) before any fit: section, op, dtype, l2, backend and pass are strings;
+// bytes_moved and pj_per_byte_above_idle finite numbers; an energy gemm record
+// (section energy, op gemm, with sm_clock_mhz) has M, N, K whole numbers in
+// 1..2^31, a non-empty sm_clock_mhz list of positive clocks, positive tflops and
+// finite avg_watts and idle_watts. InputError naming the file, the record
+// (1-based, blank lines not counted) and the field otherwise.
+void check_calibrate_records(const std::vector<nlohmann::json>& records, const std::string& source);
 
 // Fits on the records of all the files and returns the preset tree with the
 // fitted values set.

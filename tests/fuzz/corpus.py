@@ -48,7 +48,23 @@ def main():
         add_files(os.path.join(shared, "peer-data/scale-sim/configs/*.cfg"))
     elif t == "onnx":
         add_files(os.path.join(src, "tests/**/*.onnx"))
-    elif t == "measurements":
+    elif t == "sweep_spec":
+        add_files(os.path.join(src, "docs/examples/sweep-*.yaml"))
+    elif t == "chakra":
+        # the first byte picks the rank count (1 + byte % 8): 2 ranks
+        for p in sorted(glob.glob(os.path.join(src, "tests/**/*.et"), recursive=True)):
+            with open(p, "rb") as f:
+                add_bytes(b"\x01" + f.read())
+    elif t == "memsim":
+        # the first byte picks a trace file (odd) or a pattern spec (even)
+        for p in sorted(glob.glob(os.path.join(src, "docs/examples/*.trace"))):
+            with open(p, "rb") as f:
+                add_bytes(b"1" + f.read()[:4096])
+        for spec in ["sequential:bytes=1MiB", "strided:stride=8192,size=128,bytes=4MiB",
+                     "random:range=1GiB,write_fraction=0.5,seed=3",
+                     "gather:rows=512,row_bytes=256,table_bytes=64MiB,order=sequential"]:
+            add_bytes(b"0" + spec.encode())
+    elif t in ("measurements", "calibrate_records"):
         seen = set()
         for p in sorted(glob.glob(os.path.join(shared, "reference/**/*.jsonl"), recursive=True)):
             with open(p, "rb") as f:

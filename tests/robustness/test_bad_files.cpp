@@ -79,3 +79,32 @@ TEST_CASE("binary bytes in an argument are escaped in the message", "[robustness
   check_refused(o, {"\\x01\\xff"});
   for (char c : o.err) CHECK((c == '\n' || (static_cast<unsigned char>(c) >= 0x20 && c != 0x7f)));
 }
+
+TEST_CASE("calibrate refuses records whose fields have the wrong type, before fitting", "[robustness][files]") {
+  const auto refused = [](const std::string& name, const std::string& record, const std::string& part) {
+    const std::string f = scratch_file(name, record + "\n");
+    const std::string out = scratch_file(name + ".out.yaml", "");
+    std::filesystem::remove(out);
+    check_refused(cli({"calibrate", "--hw", "h100-sxm", "--measured", f, "--out", out}), {f + ": record 1", part});
+    CHECK_FALSE(std::filesystem::exists(out));   // nothing written
+  };
+  // Each was "internal error" (nlohmann type_error, exit 1) or a division by an
+  // empty median clock.
+  refused("cal_section.jsonl", R"({"section":7,"op":"copy"})", "field 'section' must be a string");
+  refused("cal_op.jsonl", R"({"section":"vec","op":["add"]})", "field 'op' must be a string");
+  refused("cal_pj.jsonl", R"({"section":"energy","op":"read","pj_per_byte_above_idle":"5"})",
+          "field 'pj_per_byte_above_idle' must be a finite number");
+  const std::string gemm = R"({"section":"energy","op":"gemm","dtype":"bf16","M":8192,"N":8192,"K":8192,)";
+  refused("cal_clocks.jsonl", gemm + R"("sm_clock_mhz":[],"tflops":600,"avg_watts":690,"idle_watts":70})",
+          "field 'sm_clock_mhz' must be a non-empty list");
+  refused("cal_clock0.jsonl", gemm + R"("sm_clock_mhz":[1755,0],"tflops":600,"avg_watts":690,"idle_watts":70})",
+          "field 'sm_clock_mhz' must hold positive, finite clocks");
+  refused("cal_tflops.jsonl", gemm + R"("sm_clock_mhz":[1755],"tflops":0,"avg_watts":690,"idle_watts":70})",
+          "field 'tflops' must be a positive, finite number");
+  refused("cal_watts.jsonl", gemm + R"("sm_clock_mhz":[1755],"tflops":600,"idle_watts":70})",
+          "field 'avg_watts' must be a finite number");
+  refused("cal_m.jsonl",
+          R"({"section":"energy","op":"gemm","dtype":"bf16","M":1e300,"N":8,"K":8,"sm_clock_mhz":[1755],)"
+          R"("tflops":600,"avg_watts":690,"idle_watts":70})",
+          "field 'M' must be a whole number in 1..2^31");
+}

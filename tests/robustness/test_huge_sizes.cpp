@@ -73,3 +73,21 @@ TEST_CASE("a 100000 x 100000 array from a SCALE-Sim cfg runs alexnet quickly", "
                            std::string(TESSERA_SHARED_DIR) + "/peer-data/scale-sim/topologies/conv_nets/alexnet_part.csv",
                            "--format", "json"}));
 }
+
+TEST_CASE("products of workload sizes in the model builders are checked, never wrapped", "[robustness][sizes]") {
+  // batch x heads x sq = (2^31 - 1)^3 > 2^63: was a signed overflow (undefined
+  // behaviour) in the eager attention's row count before validation saw the op.
+  check_refused(cli({"run", "--hw", "h100-sxm", "--workload",
+                     "attention:batch=2147483647,heads=2147483647,sq=2147483647,skv=2,d=2,fused=0"}),
+                {"attention: batch x heads x sq: the product 4611686014132420609 x 2147483647 exceeds 2^63 - 1"});
+  // batch x seq = 4611686014132420609 tokens, x d = 4096: the activation bytes.
+  for (const char* w : {"llama-7b:batch=2147483647,seq=2147483647", "moe:batch=2147483647,seq=2147483647"})
+    check_refused(cli({"run", "--hw", "h100-sxm", "--workload", w}),
+                  {"activations (batch x seq x d): the product 4611686014132420609 x 4096 exceeds 2^63 - 1"});
+}
+
+TEST_CASE("GPT-3-scale training FLOPs are finite and positive (double, no integer product)", "[robustness][sizes]") {
+  // Two of GPT-3's layers on 8 x 2048 tokens: 3.6e14 FLOPs, far beyond 2^31 (FLOPs are doubles).
+  check_finite_report(cli({"run", "--hw", "h100-sxm", "--workload", "gpt3-175b:batch=8,seq=2048,layers=2,train=1",
+                           "--format", "json"}));
+}

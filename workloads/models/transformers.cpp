@@ -22,6 +22,7 @@
 #include <cmath>
 
 #include "core/error.h"
+#include "core/math.h"
 #include "workloads/builder.h"
 #include "workloads/builtin.h"
 #include "workloads/models/parallel.h"
@@ -183,7 +184,8 @@ Graph build_decoder(const DecoderConfig& c, const Params& p) {
   // Norms, residual additions and dropout: replicated over the tensor-parallel
   // ranks, or split over the sequence with sequence parallelism.
   const int64_t rows = par.sequence_parallel ? tokens / tp : tokens;
-  const int64_t act_bytes = tokens * d * (dtype_info(product_out_dtype(b.dtype())).storage_bits / 8);
+  const int64_t act_bytes = checked_bytes(checked_mul(tokens, d, "activations (batch x seq x d)"),
+                                          product_out_dtype(b.dtype()), "activations");
   const int64_t chunk_layers = layers / par.chunks();
   size_t tagged = 0;
   // Tags the ops added since the last call with their pipeline chunk and layer.
@@ -581,9 +583,12 @@ Graph build_moe(const Params& p) {
     throw InputError(fmt::format("workload parameter 'top_k': {} exceeds experts={}", top_k,
                                  experts));
   const int64_t t = batch * seq, hd = d / all_heads, kvd = kv_heads * hd, qd = heads * hd;
-  const int64_t per_expert = (t * ep * top_k + experts - 1) / experts;
+  const int64_t per_expert = ceil_div(checked_product({t, ep, top_k}, "routed tokens (batch x seq x ep x top_k)"), experts);
   const int64_t rows = par.sequence_parallel ? t / tp : t;
-  const int64_t act_bytes = t * d * (dtype_info(product_out_dtype(b.dtype())).storage_bits / 8);
+  const int64_t act_bytes = checked_bytes(checked_mul(t, d, "activations (batch x seq x d)"),
+                                          product_out_dtype(b.dtype()), "activations");
+  const int64_t routed_bytes = checked_bytes(checked_product({t, top_k, d}, "routed tokens (batch x seq x top_k x d)"),
+                                             b.dtype(), "routed tokens");
   size_t tagged = 0;
   auto tag = [&](int64_t l) {
     if (!par.active) return;
@@ -625,7 +630,7 @@ Graph build_moe(const Params& p) {
     const int probs = b.vec(OpKind::softmax, pre + "moe.router.softmax", {router}, t, experts);
     // Expert parallelism: the routed token copies (t x top_k rows of d) go to the
     // ranks holding their experts, and come back after them (all-to-all each way).
-    mark(probs, "ep_a2a", t * top_k * d * (dtype_info(b.dtype()).storage_bits / 8));
+    mark(probs, "ep_a2a", routed_bytes);
     std::vector<int> outs;
     for (int64_t e = 0; e < local_experts; ++e) {
       const std::string ep = fmt::format("{}moe.e{}.", pre, e);
@@ -636,7 +641,7 @@ Graph build_moe(const Params& p) {
       const int mul = b.vec(OpKind::mul, ep + "mul", {act, w3}, per_expert, ffn, 2);
       const int w2 = b.linear(ep + "w2", {mul}, per_expert, d, ffn);
       const int scale = b.vec(OpKind::mul, ep + "route_scale", {w2, probs}, per_expert, d, 1);
-      if (e + 1 == local_experts) mark(scale, "ep_a2a", t * top_k * d * (dtype_info(b.dtype()).storage_bits / 8));
+      if (e + 1 == local_experts) mark(scale, "ep_a2a", routed_bytes);
       std::vector<int> acc_deps = {scale};
       if (!outs.empty()) acc_deps.push_back(outs.back());
       outs.push_back(b.vec(OpKind::add, ep + "index_add", acc_deps, per_expert, d, 2));
