@@ -54,4 +54,20 @@ void write_parallel_text(std::ostream& os, const nlohmann::json& p) {
     fmt::print(os, "  warning: the memory footprint of some devices exceeds their capacity (see above)\n");
 }
 
+void write_system_simulation_text(std::ostream& os, const nlohmann::json& s) {
+  auto q = [](double v, Unit u) { return format_quantity(v, u); };
+  // The busiest channel of each kind (device ports, switches).
+  std::string busiest;
+  double top = -1;
+  for (const auto& c : s["channels"])
+    if (c["utilization"].get<double>() > top) {
+      top = c["utilization"].get<double>();
+      busiest = c["channel"].get<std::string>();
+    }
+  fmt::print(os, "  devices    {} ranks simulated as concurrent processes; they end between {} and {}{}\n",
+             s["ranks"].get<long long>(), q(s["first_rank_end_s"].get<double>(), Unit::seconds),
+             q(s["last_rank_end_s"].get<double>(), Unit::seconds),
+             busiest.empty() ? "" : fmt::format("; busiest channel {} at {:.1f} %", busiest, 100 * top));
+}
+
 }  // namespace tessera

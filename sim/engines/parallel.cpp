@@ -13,6 +13,7 @@
 #include "core/error.h"
 #include "models/interconnect/system.h"
 #include "sim/engines/engine.h"
+#include "sim/engines/systemc_system.h"
 
 namespace tessera {
 namespace {
@@ -305,6 +306,11 @@ RunResult simulate_parallel(const Graph& g, const Hardware& hw, const std::strin
         "--workload '{}': tp x pp x dp = {} x {} x {} = {} devices, but hardware '{}' has {} device{}; "
         "change tp, pp or dp{}", g.spec, tp, pp, dp, tp * pp * dp, hw.name, devices, devices == 1 ? "" : "s",
         hw.find<Component>("system") ? " or system.nodes" : " or use a system description (e.g. several nodes)"));
+  if (engine.rfind("systemc", 0) == 0 && devices > k_max_systemc_devices)
+    throw InputError(fmt::format(
+        "--workload '{}': the systemc engine simulates at most {} devices one by one; '{}' has {}; use --engine "
+        "analytic (it simulates each distinct role once, any device count)", g.spec, k_max_systemc_devices,
+        hw.name, devices));
   const int64_t C = pp * v;
   const double static_w = hw.power().static_power_w();
   Simulator sim(hw, engine);
