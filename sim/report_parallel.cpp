@@ -70,4 +70,16 @@ void write_system_simulation_text(std::ostream& os, const nlohmann::json& s) {
              busiest.empty() ? "" : fmt::format("; busiest channel {} at {:.1f} %", busiest, 100 * top));
 }
 
+void write_footprint_text(std::ostream& os, const nlohmann::json& m) {
+  auto q = [&](const char* k) { return format_quantity(m[k].get<double>(), Unit::bytes); };
+  const double cap = m["capacity_bytes"].get<double>();
+  fmt::print(os, "  memory     {} resident{} (weights {}, gradients {}, optimizer {}, activations {}, KV cache {})\n",
+             q("total_bytes"),
+             cap > 0 ? fmt::format(" of {} {}", format_quantity(cap, Unit::bytes), m["memory_level"].get<std::string>())
+                     : "",
+             q("weights_bytes"), q("grads_bytes"), q("optimizer_bytes"), q("activations_bytes"), q("kv_cache_bytes"));
+  if (!m["fits"].get<bool>())
+    fmt::print(os, "  warning: the resident memory exceeds the device's capacity (run allowed by engine.allow_over_capacity)\n");
+}
+
 }  // namespace tessera

@@ -275,12 +275,12 @@ RunResult run_system_systemc(const Program& p, const Hardware& hw, int streams) 
       if (link && in.bytes > 0) {
         const std::string proto = in.name.empty() ? "simple" : in.name;
         const double share = protocol_data_share(proto);
-        const double payload = link->link_bandwidth() * link->efficiency();
-        const double lanes = static_cast<double>(std::clamp<int64_t>(in.count, 1, link->links()));
-        const double port = payload * static_cast<double>(link->links());
-        f->remaining = static_cast<double>(in.bytes) * static_cast<double>(in.count);
-        f->cap = lanes * payload * share;
-        delay = sc_time(link->latency_s() + link->step_latency_s(proto), SC_SEC);
+        // Each port carries the payload rate of all the device's links of this kind.
+        const double port = link->link_bandwidth() * link->efficiency() * static_cast<double>(link->links());
+        const TransferShape t = link->transfer(in);
+        f->remaining = t.amount;
+        f->cap = t.rate;
+        delay = sc_time(t.fixed_s, SC_SEC);
         const int64_t dev = device_of(r);
         f->uses.emplace_back(&fabric.channel(fmt::format("device{}.{}.tx", dev, link->path()), port), 1.0 / share);
         PeerPattern pat;
@@ -301,11 +301,11 @@ RunResult run_system_systemc(const Program& p, const Hardware& hw, int streams) 
           }
         }
       } else if (sw && in.op == Opcode::coll && in.bytes > 0) {
-        const double ports_used = static_cast<double>(std::max<int64_t>(1, in.count));
+        const TransferShape t = sw->reduction(in);
         const double per_port = sw->port_payload_bw() * sw->reduction_efficiency();
-        f->remaining = static_cast<double>(in.bytes) * static_cast<double>(in.count);
-        f->cap = ports_used * per_port;
-        delay = sc_time(sw->latency_s(), SC_SEC);
+        f->remaining = t.amount;
+        f->cap = t.rate;
+        delay = sc_time(t.fixed_s, SC_SEC);
         const bool scale_up = sys && sw == sys->scale_up_switch();
         const std::string key =
             scale_up ? fmt::format("{}.reduction@node{}", sw->path(), node_of(r)) : sw->path() + ".reduction";
