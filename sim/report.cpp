@@ -64,6 +64,8 @@ void write_text_report(std::ostream& os, const RunResult& r) {
   }
   if (r.extra.contains("parallel")) write_parallel_text(os, r.extra["parallel"]);
   if (r.extra.contains("collective")) write_collective_text(os, r.extra["collective"]);
+  if (r.extra.contains("system_simulation")) write_system_simulation_text(os, r.extra["system_simulation"]);
+  if (r.extra.contains("memory_footprint")) write_footprint_text(os, r.extra["memory_footprint"]);
   fmt::print(os, "\n");
 
   // Per-op table; long models are summarised by their 40 most expensive ops.

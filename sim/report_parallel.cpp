@@ -54,4 +54,32 @@ void write_parallel_text(std::ostream& os, const nlohmann::json& p) {
     fmt::print(os, "  warning: the memory footprint of some devices exceeds their capacity (see above)\n");
 }
 
+void write_system_simulation_text(std::ostream& os, const nlohmann::json& s) {
+  auto q = [](double v, Unit u) { return format_quantity(v, u); };
+  // The busiest channel of each kind (device ports, switches).
+  std::string busiest;
+  double top = -1;
+  for (const auto& c : s["channels"])
+    if (c["utilization"].get<double>() > top) {
+      top = c["utilization"].get<double>();
+      busiest = c["channel"].get<std::string>();
+    }
+  fmt::print(os, "  devices    {} ranks simulated as concurrent processes; they end between {} and {}{}\n",
+             s["ranks"].get<long long>(), q(s["first_rank_end_s"].get<double>(), Unit::seconds),
+             q(s["last_rank_end_s"].get<double>(), Unit::seconds),
+             busiest.empty() ? "" : fmt::format("; busiest channel {} at {:.1f} %", busiest, 100 * top));
+}
+
+void write_footprint_text(std::ostream& os, const nlohmann::json& m) {
+  auto q = [&](const char* k) { return format_quantity(m[k].get<double>(), Unit::bytes); };
+  const double cap = m["capacity_bytes"].get<double>();
+  fmt::print(os, "  memory     {} resident{} (weights {}, gradients {}, optimizer {}, activations {}, KV cache {})\n",
+             q("total_bytes"),
+             cap > 0 ? fmt::format(" of {} {}", format_quantity(cap, Unit::bytes), m["memory_level"].get<std::string>())
+                     : "",
+             q("weights_bytes"), q("grads_bytes"), q("optimizer_bytes"), q("activations_bytes"), q("kv_cache_bytes"));
+  if (!m["fits"].get<bool>())
+    fmt::print(os, "  warning: the resident memory exceeds the device's capacity (run allowed by engine.allow_over_capacity)\n");
+}
+
 }  // namespace tessera

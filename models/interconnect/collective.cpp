@@ -3,6 +3,7 @@
 #include <fmt/format.h>
 
 #include <algorithm>
+#include <charconv>
 #include <cmath>
 #include <limits>
 #include <map>
@@ -36,6 +37,7 @@ constexpr KindName k_kinds[] = {
 // `link` (count links of it per rank), optionally through `sw`.
 struct Level {
   int64_t size = 1;
+  int64_t inner = 1;             // ranks of the levels below (the spacing of this level's ranks)
   const LinkModel* link = nullptr;
   int64_t lanes = 1;             // links of `link` a rank uses at this level
   const SwitchModel* sw = nullptr;
@@ -52,12 +54,17 @@ struct Ctx {
   std::string dram;            // outermost memory level
 };
 
-Instr link_send(const Level& lv, double bytes, const std::string& proto) {
+// The ring of `lv`'s ranks (PeerPattern in collective.h).
+std::string ring_of(const Ctx& c, const Level& lv) {
+  return format_peer_pattern({PeerPattern::Kind::ring, lv.inner, lv.size, c.req.ranks, c.req.stride});
+}
+
+Instr link_send(const Level& lv, double bytes, const std::string& proto, const std::string& dst) {
   Instr in;
   in.op = Opcode::send;
   in.unit = lv.link->path();
   in.name = proto;
-  in.dst = "peer";
+  in.dst = dst;
   in.count = lv.lanes;
   in.bytes = std::max<int64_t>(1, static_cast<int64_t>(std::ceil(bytes / static_cast<double>(lv.lanes))));
   return in;
@@ -65,11 +72,11 @@ Instr link_send(const Level& lv, double bytes, const std::string& proto) {
 
 // The traversal of `lv`'s switch by a send of `bytes` (a non-blocking switch: it
 // times the bytes at its port rate and adds its latency and energy).
-Instr switch_pass(const Level& lv, double bytes) {
+Instr switch_pass(const Level& lv, double bytes, const std::string& dst) {
   Instr in;
   in.op = Opcode::send;
   in.unit = lv.sw->path();
-  in.dst = "peer";
+  in.dst = dst;
   in.count = lv.lanes;
   in.bytes = std::max<int64_t>(1, static_cast<int64_t>(std::ceil(bytes / static_cast<double>(lv.lanes))));
   return in;
@@ -87,11 +94,12 @@ Instr mem(Opcode op, const std::string& level, double bytes) {
 // One ring-like step that sends `bytes` over `lv`, reads `rd` and writes `wr` bytes
 // of device memory and reduces `reduce_bytes` of data on the reduction units.
 Block step(const Ctx& c, const Level& lv, int64_t repeat, double bytes, const std::string& proto,
-           double rd, double wr, double reduce_bytes, bool through_switch = true) {
+           double rd, double wr, double reduce_bytes, bool through_switch = true, std::string dst = "") {
   Block b;
   b.repeat = repeat;
-  if (lv.link) b.instrs.push_back(link_send(lv, bytes, proto));
-  if (lv.sw && through_switch) b.instrs.push_back(switch_pass(lv, bytes));
+  if (dst.empty()) dst = ring_of(c, lv);
+  if (lv.link) b.instrs.push_back(link_send(lv, bytes, proto, dst));
+  if (lv.sw && through_switch) b.instrs.push_back(switch_pass(lv, bytes, dst));
   if (rd > 0) b.instrs.push_back(mem(Opcode::load, c.dram, rd));
   if (wr > 0) b.instrs.push_back(mem(Opcode::store, c.dram, wr));
   if (reduce_bytes > 0) {
@@ -136,8 +144,8 @@ void add_outer_sends(const Ctx& c, std::vector<Block>& blocks, const std::string
     for (size_t i = 1; i < c.levels.size(); ++i) {
       const Level& lv = c.levels[i];
       if (lv.size > 1 && lv.link != c.levels.front().link) {
-        b.instrs.push_back(link_send(lv, bytes / static_cast<double>(lv.nic_share), proto));
-        if (lv.sw) b.instrs.push_back(switch_pass(lv, bytes / static_cast<double>(lv.nic_share)));
+        b.instrs.push_back(link_send(lv, bytes / static_cast<double>(lv.nic_share), proto, ring_of(c, lv)));
+        if (lv.sw) b.instrs.push_back(switch_pass(lv, bytes / static_cast<double>(lv.nic_share), ring_of(c, lv)));
       }
     }
   }
@@ -151,6 +159,7 @@ std::vector<Block> plan_ring(const Ctx& c, const std::string& proto) {
   // the outer levels' links through add_outer_sends.
   Level flat = c.levels.front();
   flat.size = c.req.ranks;
+  flat.inner = 1;
   flat.nic_share = 1;
   const int64_t n = c.req.ranks;
   switch (k) {
@@ -185,7 +194,10 @@ std::vector<Block> plan_tree(const Ctx& c, const std::string& proto) {
   const int64_t steps = 2 * hops;
   (void)outer;
   const double per = 2.0 * S / static_cast<double>(steps);
-  std::vector<Block> out = {step(c, inner, steps, per, proto, per, per / 2, per / 2)};
+  // The chain through the node's ranks (and the tree across nodes, add_outer_sends).
+  Level chain = inner;
+  chain.inner = 1;
+  std::vector<Block> out = {step(c, chain, steps, per, proto, per, per / 2, per / 2)};
   add_outer_sends(c, out, proto);
   return out;
 }
@@ -203,8 +215,10 @@ std::vector<Block> plan_nvls(const Ctx& c) {
   }
   // Two pipelined phases (ld_reduce, multicast store) for all_reduce, one otherwise.
   const int64_t steps = c.req.kind == CollKind::allreduce ? 2 : 1;
+  const std::string dst =
+      format_peer_pattern({PeerPattern::Kind::in_switch, 1, c.req.ranks, c.req.ranks, c.req.stride});
   Block b = step(c, lv, steps, out_bytes / static_cast<double>(steps), "simple",
-                 S / static_cast<double>(steps), S / static_cast<double>(steps), 0, false);
+                 S / static_cast<double>(steps), S / static_cast<double>(steps), 0, false, dst);
   Instr sw;
   sw.op = Opcode::coll;
   sw.unit = lv.sw->path();
@@ -212,6 +226,7 @@ std::vector<Block> plan_nvls(const Ctx& c) {
   sw.ranks = c.req.ranks;
   sw.count = lv.lanes;
   sw.a = c.req.dtype;
+  sw.dst = dst;
   sw.bytes = std::max<int64_t>(1, static_cast<int64_t>(std::ceil(out_bytes / static_cast<double>(steps) /
                                                                    static_cast<double>(lv.lanes))));
   b.instrs.push_back(sw);
@@ -229,20 +244,21 @@ std::vector<Block> plan_direct(const Ctx& c, const std::string& proto) {
                                                               [](const Level& a, const Level& b) { return a.bw() < b.bw(); });
   double hops = 0;
   for (const Level& l : c.levels) hops = std::max(hops, l.hops);
+  const std::string all = format_peer_pattern({PeerPattern::Kind::all, 1, c.req.ranks, c.req.ranks, c.req.stride});
   switch (c.req.kind) {
     case CollKind::alltoall:
-      return {step(c, lv, 1, S * (n - 1) / n * hops, proto, S, S, 0)};
+      return {step(c, lv, 1, S * (n - 1) / n * hops, proto, S, S, 0, true, all)};
     case CollKind::sendrecv:
-      return {step(c, lv, 1, S, proto, S, S, 0)};
+      return {step(c, lv, 1, S, proto, S, S, 0, true, all)};
     case CollKind::allreduce:   // one-shot: read every peer's buffer, reduce locally
-      return {step(c, lv, 1, S * (n - 1), proto, S * n, S, S * (n - 1))};
+      return {step(c, lv, 1, S * (n - 1), proto, S * n, S, S * (n - 1), true, all)};
     case CollKind::allgather:
-      return {step(c, lv, 1, S * (n - 1) / n, proto, S / n, S, 0)};
+      return {step(c, lv, 1, S * (n - 1) / n, proto, S / n, S, 0, true, all)};
     case CollKind::reducescatter:
-      return {step(c, lv, 1, S * (n - 1) / n, proto, S, S / n, S * (n - 1) / n)};
+      return {step(c, lv, 1, S * (n - 1) / n, proto, S, S / n, S * (n - 1) / n, true, all)};
     case CollKind::broadcast:
     case CollKind::reduce:
-      return {step(c, lv, 1, S, proto, S, S, reduces(c.req.kind) ? S : 0)};
+      return {step(c, lv, 1, S, proto, S, S, reduces(c.req.kind) ? S : 0, true, all)};
   }
   return {};
 }
@@ -255,12 +271,19 @@ std::vector<Block> plan_halving_doubling(const Ctx& c, const std::string& proto)
     if (l.size > 1 && l.bw() < lv.bw()) lv = l;
   std::vector<Block> out;
   const bool rs = c.req.kind != CollKind::allgather, ag = c.req.kind != CollKind::reducescatter;
+  // Partners: rank XOR 1, 2, 4, ... while halving, back down while doubling.
+  const auto partner = [&](int64_t mask) {
+    return format_peer_pattern({PeerPattern::Kind::xor_partner, mask, 2, c.req.ranks, c.req.stride});
+  };
+  int64_t mask = 1;
   if (rs)
-    for (double part = S / 2; part >= S / static_cast<double>(n) - 0.5; part /= 2)
-      out.push_back(step(c, lv, 1, part, proto, 2 * part, part, part));
+    for (double part = S / 2; part >= S / static_cast<double>(n) - 0.5; part /= 2, mask *= 2)
+      out.push_back(step(c, lv, 1, part, proto, 2 * part, part, part, true, partner(mask)));
   if (ag)
-    for (double part = S / static_cast<double>(n); part <= S / 2 + 0.5; part *= 2)
-      out.push_back(step(c, lv, 1, part, proto, part, part, 0));
+    for (double part = S / static_cast<double>(n); part <= S / 2 + 0.5; part *= 2) {
+      mask = std::max<int64_t>(1, mask / 2);
+      out.push_back(step(c, lv, 1, part, proto, part, part, 0, true, partner(mask)));
+    }
   return out;
 }
 
@@ -318,6 +341,97 @@ std::string join(const std::vector<std::string>& v) {
 }
 
 }  // namespace
+
+std::string format_peer_pattern(const PeerPattern& p) {
+  const char* kind = p.kind == PeerPattern::Kind::ring          ? "ring"
+                     : p.kind == PeerPattern::Kind::all         ? "all"
+                     : p.kind == PeerPattern::Kind::xor_partner ? "xor"
+                                                                : "switch";
+  return fmt::format("{}:{}:{}:{}:{}", kind, p.inner, p.group, p.ranks, p.stride);
+}
+
+std::optional<PeerPattern> parse_peer_pattern(std::string_view dst) {
+  PeerPattern p;
+  const size_t colon = dst.find(':');
+  if (colon == std::string_view::npos) return std::nullopt;
+  const std::string_view kind = dst.substr(0, colon);
+  if (kind == "ring") p.kind = PeerPattern::Kind::ring;
+  else if (kind == "all") p.kind = PeerPattern::Kind::all;
+  else if (kind == "xor") p.kind = PeerPattern::Kind::xor_partner;
+  else if (kind == "switch") p.kind = PeerPattern::Kind::in_switch;
+  else return std::nullopt;
+  int64_t* fields[] = {&p.inner, &p.group, &p.ranks, &p.stride};
+  size_t pos = colon + 1;
+  for (size_t i = 0; i < 4; ++i) {
+    size_t end = dst.find(':', pos);
+    if (end == std::string_view::npos) end = dst.size();
+    if ((i < 3) != (end < dst.size())) return std::nullopt;
+    const std::string_view part = dst.substr(pos, end - pos);
+    auto [ptr, ec] = std::from_chars(part.data(), part.data() + part.size(), *fields[i]);
+    if (part.empty() || ec != std::errc() || ptr != part.data() + part.size() || *fields[i] < 1) return std::nullopt;
+    pos = end + 1;
+  }
+  if (p.kind != PeerPattern::Kind::xor_partner && p.inner * p.group > p.ranks) return std::nullopt;
+  return p;
+}
+
+namespace {
+// The members of rank r's group at the pattern's level, in ring order.
+std::vector<int64_t> group_of(const PeerPattern& p, int64_t r) {
+  const int64_t span = p.inner * p.group;
+  const int64_t base = (r / span) * span + r % p.inner;
+  std::vector<int64_t> out;
+  for (int64_t i = 0; i < p.group; ++i) out.push_back(base + i * p.inner);
+  return out;
+}
+int64_t position(const PeerPattern& p, int64_t r) { return (r / p.inner) % p.group; }
+}  // namespace
+
+std::vector<std::pair<int64_t, double>> pattern_receivers(const PeerPattern& p, int64_t r) {
+  switch (p.kind) {
+    case PeerPattern::Kind::ring: {
+      if (p.group < 2) return {};
+      const auto g = group_of(p, r);
+      return {{g[static_cast<size_t>((position(p, r) + 1) % p.group)], 1.0}};
+    }
+    case PeerPattern::Kind::xor_partner: {
+      const int64_t q = r ^ p.inner;
+      if (q >= p.ranks) return {};
+      return {{q, 1.0}};
+    }
+    case PeerPattern::Kind::all: {
+      std::vector<std::pair<int64_t, double>> out;
+      for (int64_t q : group_of(p, r))
+        if (q != r) out.emplace_back(q, 1.0 / static_cast<double>(p.group - 1));
+      return out;
+    }
+    case PeerPattern::Kind::in_switch: return {};
+  }
+  return {};
+}
+
+std::vector<int64_t> pattern_senders(const PeerPattern& p, int64_t r) {
+  switch (p.kind) {
+    case PeerPattern::Kind::ring: {
+      if (p.group < 2) return {};
+      const auto g = group_of(p, r);
+      return {g[static_cast<size_t>((position(p, r) + p.group - 1) % p.group)]};
+    }
+    case PeerPattern::Kind::xor_partner: {
+      const int64_t q = r ^ p.inner;
+      if (q >= p.ranks) return {};
+      return {q};
+    }
+    case PeerPattern::Kind::all:
+    case PeerPattern::Kind::in_switch: {
+      std::vector<int64_t> out;
+      for (int64_t q : group_of(p, r))
+        if (q != r) out.push_back(q);
+      return out;
+    }
+  }
+  return {};
+}
 
 std::string_view coll_kind_name(CollKind k) {
   for (const auto& e : k_kinds)
@@ -406,6 +520,7 @@ CollectivePlan plan_collective(const Hardware& hw, const CollectiveRequest& req)
     if (left > d && left % d != 0)
       throw InputError(fmt::format("{}: ranks={} do not fill whole groups of {} devices of {}", kind, req.ranks, d,
                                    hw.name));
+    lv.inner = req.ranks / left;
     lv.link = up;
     lv.sw = topo == "switched" ? sys->scale_up_switch() : nullptr;
     lv.lanes = std::max<int64_t>(1, up->links() / ndims);
@@ -427,6 +542,7 @@ CollectivePlan plan_collective(const Hardware& hw, const CollectiveRequest& req)
                                    req.ranks, dpn));
     Level lv;
     lv.size = left;
+    lv.inner = per_node;
     lv.link = sys->scale_out_link();
     lv.sw = sys->scale_out_switch();
     lv.lanes = lv.link->links();

@@ -43,6 +43,7 @@
 // in-switch-reducing switch, tree only across nodes (NCCL's in-node tree is a
 // chain), ll128 only on NVLink, ring otherwise; alltoall and sendrecv are direct.
 #include <cstdint>
+#include <optional>
 #include <string>
 #include <string_view>
 #include <vector>
@@ -86,6 +87,28 @@ struct CollectivePlan {
   double estimate_s = 0;         // stage timing of the blocks (launch overhead excluded)
   std::string summary;           // e.g. "ring/simple, 14 steps over fabric.nvlink (18 x nvlink4)"
 };
+
+// Where a fabric instruction's bytes go, for an engine that runs every rank
+// (sim/engines/systemc_system.cpp). The planner writes it in Instr::dst of each
+// link send and switch collective as "KIND:INNER:GROUP:RANKS:STRIDE":
+//   ring    rank r sends to its successor on a ring of GROUP ranks spaced INNER
+//           apart (the level's ranks: r = base + pos x INNER + r mod INNER, the
+//           successor has pos + 1 mod GROUP);
+//   all     rank r sends an equal share to every other rank of that group;
+//   xor     rank r exchanges with rank r XOR INNER (halving-doubling);
+//   switch  rank r sends to and receives from the switch (NVLS): its peers are
+//           the group, for synchronisation only.
+// RANKS ranks take part; rank r runs on device r x STRIDE.
+struct PeerPattern {
+  enum class Kind { ring, all, xor_partner, in_switch } kind = Kind::ring;
+  int64_t inner = 1, group = 1, ranks = 1, stride = 1;
+};
+std::string format_peer_pattern(const PeerPattern& p);
+// nullopt when `dst` is not such a pattern (e.g. "peer" in a hand-written program).
+std::optional<PeerPattern> parse_peer_pattern(std::string_view dst);
+// Ranks rank r sends to (each with the share of its bytes) and receives from.
+std::vector<std::pair<int64_t, double>> pattern_receivers(const PeerPattern& p, int64_t r);
+std::vector<int64_t> pattern_senders(const PeerPattern& p, int64_t r);
 
 // Plans `req` on `hw`. Throws InputError naming the problem: more ranks than the
 // system has devices, an algorithm the system or collective cannot run (with

@@ -34,13 +34,12 @@ double LinkModel::step_latency_s(const std::string& protocol) const {
   return m_params.real("step_latency_simple");
 }
 
-double LinkModel::busy_time_s(const Instr& in) const {
-  if (in.bytes <= 0) return 0;
+TransferShape LinkModel::transfer(const Instr& in) const {
+  if (in.bytes <= 0) return {};
   const std::string proto = in.name.empty() ? "simple" : in.name;
   const double lanes = static_cast<double>(std::clamp<int64_t>(in.count, 1, links()));
-  const double rate = link_bandwidth() * efficiency() * protocol_data_share(proto);
-  return latency_s() + step_latency_s(proto) +
-         static_cast<double>(in.bytes) * static_cast<double>(in.count) / (lanes * rate);
+  return transfer_shape(latency_s() + step_latency_s(proto), in,
+                        lanes * (link_bandwidth() * efficiency() * protocol_data_share(proto)));
 }
 
 double LinkModel::energy_j(const Instr& in) const {

@@ -18,6 +18,7 @@
 // share of the payload is data_share() (collective.h).
 #include <string>
 
+#include "models/interconnect/transfer.h"
 #include "models/timed_unit.h"
 #include "core/registry.h"
 
@@ -26,9 +27,11 @@ namespace tessera {
 class LinkModel : public TimedUnit {
  public:
   void bind(const Hardware& hw) override;
-  double busy_time_s(const Instr& in) const override;
+  double busy_time_s(const Instr& in) const override { return transfer(in).time_s(); }
   double energy_j(const Instr& in) const override;
   bool is_transfer_lane() const override { return true; }
+  // A send's fixed latency, bytes and rate (busy_time_s = its time_s()).
+  TransferShape transfer(const Instr& in) const;
 
   const std::string& technology() const { return m_params.text("technology"); }
   int64_t links() const { return m_params.integer("links"); }

@@ -6,17 +6,19 @@
 
 namespace tessera {
 
+TransferShape SwitchModel::reduction(const Instr& in) const {
+  if (!reduces())
+    throw InputError(fmt::format("{} ({}): a collective reduced in the switch needs "
+                                 "in_switch_reduction: true", m_path, m_params.text("technology")));
+  if (in.bytes <= 0) return {};
+  const double ports_used = static_cast<double>(std::max<int64_t>(1, in.count));
+  return transfer_shape(latency_s(), in, ports_used * port_payload_bw() * reduction_efficiency());
+}
+
 double SwitchModel::busy_time_s(const Instr& in) const {
   if (in.op == Opcode::barrier) return m_params.real("reduction_latency");
   if (in.bytes <= 0) return 0;
-  if (in.op == Opcode::coll) {
-    if (!reduces())
-      throw InputError(fmt::format("{} ({}): a collective reduced in the switch needs "
-                                   "in_switch_reduction: true", m_path, m_params.text("technology")));
-    const double ports_used = static_cast<double>(std::max<int64_t>(1, in.count));
-    return latency_s() + static_cast<double>(in.bytes) * static_cast<double>(in.count) /
-                             (ports_used * port_payload_bw() * reduction_efficiency());
-  }
+  if (in.op == Opcode::coll) return reduction(in).time_s();
   // A plain traversal: cut-through and non-blocking, its ports run at the rate of
   // the links that time the bytes, so the switch adds its latency (and energy).
   return latency_s();

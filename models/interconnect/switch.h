@@ -13,6 +13,7 @@
 // `barrier` on the switch is the fixed latency of one in-switch-reduced
 // collective (reduction_latency).
 #include "core/registry.h"
+#include "models/interconnect/transfer.h"
 #include "models/timed_unit.h"
 
 namespace tessera {
@@ -20,6 +21,9 @@ namespace tessera {
 class SwitchModel : public TimedUnit {
  public:
   double busy_time_s(const Instr& in) const override;
+  // An in-switch reduction's (`coll`) fixed latency, bytes and rate; throws
+  // InputError when the switch does not reduce.
+  TransferShape reduction(const Instr& in) const;
   double energy_j(const Instr& in) const override;
   bool is_transfer_lane() const override { return true; }
 

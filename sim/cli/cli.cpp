@@ -23,6 +23,7 @@
 #include "sim/collective_report.h"
 #include "sim/simulate.h"
 #include "sim/trace_export.h"
+#include "sim/engines/capacity.h"
 #include "sim/engines/parallel.h"
 #include "workloads/models/parallel.h"
 #include "sim/tools/calibrate.h"
@@ -194,7 +195,7 @@ int cmd_run(const std::vector<std::string>& args, std::ostream& out) {
   auto eng = make_engine(settings.engine);
   auto hw = load_hardware(hw_name, settings.hw_sets);
   Program prog;
-  nlohmann::json precision;
+  nlohmann::json precision, footprint;
   std::map<std::string, double> info;   // the workload's graph.info
   if (!program.empty()) {
     std::ifstream f(program);
@@ -209,13 +210,19 @@ int cmd_run(const std::vector<std::string>& args, std::ostream& out) {
     if (is_parallel_graph(g)) {   // a multi-device workload: sim/engines/parallel.h
       if (format == "scalesim" || vm.count("precision"))
         throw InputError("--workload: a multi-device workload (tp/pp/dp/... given) supports --format text, json, csv");
-      emit(render(simulate_parallel(g, *hw, settings.engine.name), format), out_path, out);
+      emit(render(simulate_parallel(g, *hw, settings.engine.name, settings.engine.allow_over_capacity), format),
+           out_path, out);
       return 0;
     }
     if (format == "scalesim") {
       write_scalesim_dir(g, *hw, out_path);
       return 0;
     }
+    // What stays resident must fit the device (sim/engines/capacity.h).
+    const Footprint fp = graph_footprint(g);
+    check_capacity(fp, *hw, fmt::format("--workload '{}' on '{}'", workload, hw->name),
+                   settings.engine.allow_over_capacity);
+    footprint = footprint_json(fp, *hw);
     prog = compile(g, *hw);
     if (vm.count("precision")) {
       precision = precision_report(g, *hw, popt);
@@ -232,6 +239,7 @@ int cmd_run(const std::vector<std::string>& args, std::ostream& out) {
   }
   RunResult r = eng->run(prog, *hw);
   if (!precision.is_null()) r.extra["precision"] = precision;
+  if (!footprint.is_null()) r.extra["memory_footprint"] = footprint;
   if (info.count("train_step")) {
     // A training step's kernel time by phase (launch idle left out, as a profiler
     // sums it): its ops are forward, backward, optimizer in that order

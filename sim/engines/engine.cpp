@@ -252,7 +252,10 @@ const std::vector<ParamSpec>& engine_param_specs() {
     std::vector<ParamSpec> s = {
         p_choice("name", {"analytic", "systemc"}, "analytic",
                  "analytic: closed-form pipeline timing; systemc: SystemC processes and TLM-2.0 memories"),
-        p_int("streams", "1", "systemc: most independent kernels in flight (analytic: 1)")};
+        p_int("streams", "1", "systemc: most independent kernels in flight (analytic: 1)"),
+        p_bool("allow_over_capacity", "false",
+               "a run whose resident memory (weights, gradients, optimizer state, activations, KV cache) "
+               "exceeds a device's memory is reported with a warning instead of refused")};
     s[1].min = 1;
     s[1].max = k_max_streams;
     return s;
@@ -263,6 +266,7 @@ const std::vector<ParamSpec>& engine_param_specs() {
 std::string engine_option_value(const EngineOptions& o, const std::string& key) {
   if (key == "name") return o.name;
   if (key == "streams") return std::to_string(o.streams);
+  if (key == "allow_over_capacity") return o.allow_over_capacity ? "true" : "false";
   throw std::logic_error("engine option '" + key + "' was not declared");
 }
 
@@ -279,6 +283,7 @@ void set_engine_option(EngineOptions& o, const std::string& key, const std::stri
   if (const std::string why = param_value_problem(*spec, value); !why.empty())
     throw InputError(fmt::format("--set '{}': invalid value '{}' for engine.{}: {}", set_arg, value, key, why));
   if (key == "name") o.name = value;
+  else if (key == "allow_over_capacity") o.allow_over_capacity = value == "true" || value == "1" || value == "yes" || value == "on";
   else o.streams = std::stoi(value);
 }
 

@@ -79,8 +79,10 @@ std::vector<std::string> engine_names();
 struct EngineOptions {
   std::string name = "analytic";   // analytic | systemc
   int streams = 1;                 // systemc: kernels in flight, 1..k_max_streams
+  bool allow_over_capacity = false;   // a footprint above the device memory is a warning, not an error
 };
-// Their declarations: name (choice), streams (int 1..k_max_streams).
+// Their declarations: name (choice), streams (int 1..k_max_streams),
+// allow_over_capacity (bool; sim/engines/capacity.h).
 const std::vector<ParamSpec>& engine_param_specs();
 // The value of one parameter as text ("systemc", "2").
 std::string engine_option_value(const EngineOptions& o, const std::string& key);

@@ -12,7 +12,9 @@
 #include "compiler/compile.h"
 #include "core/error.h"
 #include "models/interconnect/system.h"
+#include "sim/engines/capacity.h"
 #include "sim/engines/engine.h"
+#include "sim/engines/systemc_system.h"
 
 namespace tessera {
 namespace {
@@ -62,24 +64,9 @@ class Simulator {
     std::vector<OpResult> results;
   };
 
-  // The content of `ops` as one graph (dependencies outside it dropped).
-  static std::string signature(const Graph& g, const std::vector<size_t>& ops) {
-    std::string sig;
-    std::map<size_t, int> local;
-    for (size_t i = 0; i < ops.size(); ++i) local[ops[i]] = static_cast<int>(i);
-    for (size_t i : ops) {
-      Op op = g.ops[i];
-      std::vector<int> deps;
-      for (int d : op.deps)
-        if (auto it = local.find(static_cast<size_t>(d)); it != local.end()) deps.push_back(it->second);
-      op.deps = deps;
-      sig += op_signature(op) + "\n";
-    }
-    return sig;
-  }
-
-  const Seq& run(const Graph& g, const std::vector<size_t>& ops) {
-    std::string sig;
+  // The content of `ops` as one graph (dependencies outside it dropped), and its
+  // signature in `sig`: roles with the same signature share one simulation.
+  static Graph local_graph(const Graph& g, const std::vector<size_t>& ops, std::string& sig) {
     std::map<size_t, int> local;
     for (size_t i = 0; i < ops.size(); ++i) local[ops[i]] = static_cast<int>(i);
     Graph sg;
@@ -94,6 +81,17 @@ class Simulator {
       sig += op_signature(op) + "\n";
       sg.add(std::move(op));
     }
+    return sg;
+  }
+  static std::string signature(const Graph& g, const std::vector<size_t>& ops) {
+    std::string sig;
+    local_graph(g, ops, sig);
+    return sig;
+  }
+
+  const Seq& run(const Graph& g, const std::vector<size_t>& ops) {
+    std::string sig;
+    const Graph sg = local_graph(g, ops, sig);
     if (auto it = m_cache.find(sig); it != m_cache.end()) return it->second;
     Seq s;
     s.end.assign(ops.size(), 0);
@@ -123,11 +121,18 @@ class Simulator {
   int m_runs = 0;
 };
 
-PassTiming time_pass(Simulator& sim, const Graph& g, const std::vector<size_t>& ops, double static_w) {
-  PassTiming t;
+// The ops of a pass that run inline (not on the communication stream, not a
+// pipeline transfer).
+std::vector<size_t> inline_ops(const Graph& g, const std::vector<size_t>& ops) {
   std::vector<size_t> inl;
   for (size_t i : ops)
     if (!g.ops[i].get("overlap", 0) && !g.ops[i].get("p2p", 0)) inl.push_back(i);
+  return inl;
+}
+
+PassTiming time_pass(Simulator& sim, const Graph& g, const std::vector<size_t>& ops, double static_w) {
+  PassTiming t;
+  const std::vector<size_t> inl = inline_ops(g, ops);
   const Simulator::Seq& s = sim.run(g, inl);
   t.inline_s = s.time_s;
   t.energy_j = s.energy_j;
@@ -293,7 +298,8 @@ ScheduleResult run_schedule(const std::vector<ChunkTiming>& ct, int64_t p, int64
 
 }  // namespace
 
-RunResult simulate_parallel(const Graph& g, const Hardware& hw, const std::string& engine) {
+RunResult simulate_parallel(const Graph& g, const Hardware& hw, const std::string& engine,
+                            bool allow_over_capacity) {
   const int64_t tp = static_cast<int64_t>(info_or(g, "tp", 1)), pp = static_cast<int64_t>(info_or(g, "pp", 1));
   const int64_t dp = static_cast<int64_t>(info_or(g, "dp", 1)), v = static_cast<int64_t>(info_or(g, "virtual_stages", 1));
   const int64_t m = static_cast<int64_t>(info_or(g, "microbatches", 1));
@@ -305,6 +311,26 @@ RunResult simulate_parallel(const Graph& g, const Hardware& hw, const std::strin
         "--workload '{}': tp x pp x dp = {} x {} x {} = {} devices, but hardware '{}' has {} device{}; "
         "change tp, pp or dp{}", g.spec, tp, pp, dp, tp * pp * dp, hw.name, devices, devices == 1 ? "" : "s",
         hw.find<Component>("system") ? " or system.nodes" : " or use a system description (e.g. several nodes)"));
+  // Capacity first: a configuration that does not fit is refused before any time is spent.
+  std::vector<Footprint> footprint(static_cast<size_t>(pp));
+  for (int64_t d = 0; d < pp; ++d) {
+    const std::string pre = fmt::format("device{}.", d);
+    Footprint& f = footprint[static_cast<size_t>(d)];
+    f.weights = info_or(g, pre + "weights_bytes", 0);
+    f.gradients = info_or(g, pre + "grads_bytes", 0);
+    f.optimizer = info_or(g, pre + "optimizer_bytes", 0);
+    f.activations = info_or(g, pre + "activations_bytes", 0);
+    f.kv_cache = info_or(g, pre + "kv_cache_bytes", 0);
+    check_capacity(f, hw,
+                   fmt::format("--workload '{}' on '{}': each device at pipeline position {} ({} devices: tp x dp)",
+                               g.spec, hw.name, d, tp * dp),
+                   allow_over_capacity);
+  }
+  if (engine.rfind("systemc", 0) == 0 && devices > k_max_systemc_devices)
+    throw InputError(fmt::format(
+        "--workload '{}': the systemc engine simulates at most {} devices one by one; '{}' has {}; use --engine "
+        "analytic (it simulates each distinct role once, any device count)", g.spec, k_max_systemc_devices,
+        hw.name, devices));
   const int64_t C = pp * v;
   const double static_w = hw.power().static_power_w();
   Simulator sim(hw, engine);
@@ -402,18 +428,7 @@ RunResult simulate_parallel(const Graph& g, const Hardware& hw, const std::strin
     executed_flops += replicas * (fl + rfl);
     for (const auto& [k, b] : bytes) sys_bytes[k] += replicas * b;
     const double span = sr.makespan;
-    const std::string pre = fmt::format("device{}.", d);
-    nlohmann::json mem = {{"weights_bytes", info_or(g, pre + "weights_bytes", 0)},
-                          {"grads_bytes", info_or(g, pre + "grads_bytes", 0)},
-                          {"optimizer_bytes", info_or(g, pre + "optimizer_bytes", 0)},
-                          {"activations_bytes", info_or(g, pre + "activations_bytes", 0)},
-                          {"kv_cache_bytes", info_or(g, pre + "kv_cache_bytes", 0)}};
-    double mem_total = 0;
-    for (const auto& [k, val] : mem.items()) mem_total += val.get<double>();
-    mem["total_bytes"] = mem_total;
-    const double cap = hw.outermost_memory().capacity_bytes();
-    mem["capacity_bytes"] = cap;
-    mem["fits"] = cap <= 0 || mem_total <= cap;
+    const nlohmann::json mem = footprint_json(footprint[static_cast<size_t>(d)], hw);
     nlohmann::json chunks = nlohmann::json::array();
     for (int64_t j = 0; j < v; ++j) chunks.push_back(j * pp + d);
     nlohmann::json gb = nlohmann::json::object();
@@ -457,9 +472,7 @@ RunResult simulate_parallel(const Graph& g, const Hardware& hw, const std::strin
   std::map<std::string, bool> shown;
   for (int64_t c = 0; c < C; ++c)
     for (int ps = 0; ps < 3; ++ps) {
-      std::vector<size_t> inl;
-      for (size_t i : by[static_cast<size_t>(c)][static_cast<size_t>(ps)])
-        if (!g.ops[i].get("overlap", 0) && !g.ops[i].get("p2p", 0)) inl.push_back(i);
+      const std::vector<size_t> inl = inline_ops(g, by[static_cast<size_t>(c)][static_cast<size_t>(ps)]);
       const std::string key = Simulator::signature(g, inl);
       if (inl.empty() || shown[key]) continue;
       shown[key] = true;

@@ -32,7 +32,10 @@
 
 namespace tessera {
 
-// Throws InputError when tp x pp x dp differs from the hardware's device count.
-RunResult simulate_parallel(const Graph& g, const Hardware& hw, const std::string& engine);
+// Throws InputError when tp x pp x dp differs from the hardware's device count,
+// and when a device's memory footprint exceeds its capacity unless
+// allow_over_capacity (then the report warns; sim/engines/capacity.h).
+RunResult simulate_parallel(const Graph& g, const Hardware& hw, const std::string& engine,
+                            bool allow_over_capacity = false);
 
 }  // namespace tessera

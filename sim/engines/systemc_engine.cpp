@@ -38,6 +38,7 @@
 #include <stdexcept>
 
 #include "sim/engines/engine.h"
+#include "sim/engines/systemc_system.h"
 #include "models/timed_unit.h"
 #include "core/error.h"
 
@@ -271,6 +272,8 @@ class SystemCEngine : public Engine {
       throw InputError(fmt::format("{}: the program has more than {} pipeline stages (block repeats summed over its "
                                    "kernels), the most the systemc engine simulates one by one; use --engine "
                                    "analytic (closed form) or a smaller workload", p.workload, kMaxStages));
+    // A program that sends over a system's links runs on every rank at once.
+    if (is_system_program(p, hw)) return run_system_systemc(p, hw, m_streams);
     std::map<std::string, int> level_index;
     for (size_t i = 0; i < hw.memories().size(); ++i) {
       plat.targets[i]->model = hw.memories()[i].second.get();
