@@ -26,6 +26,13 @@ Kernel TensorCoreMapper::lower(const Graph& g, int index, const Hardware& hw) co
     case OpKind::matmul: {
       GemmShape s{op.at("batch"), op.at("m"), op.at("n"), op.at("k"), op.get("b_shared", 0) != 0,
                   op.dtype, op.out_dtype, op.get("fast_accum", 0) != 0};
+      // fp32 operands, fp32 storage: TF32 tensor cores only where PyTorch's switch allows.
+      if (s.a == DType::fp32 && m_s.tf32_matmul) s.a = DType::tf32;
+      // Row-major A (M x K), B (K x N), C (M x N) as PyTorch stores them: the rows
+      // of A are K elements long, those of B and C N elements.
+      s.align_a = ld_alignment(s.k, s.a);
+      s.align_b = ld_alignment(s.n, s.a);
+      s.align_c = ld_alignment(s.n, s.out);
       k = lower_gemm(op, s, static_cast<double>(s.batch * s.m * s.k) * dtype_bytes(s.a, 1), hw);
       break;
     }
@@ -45,6 +52,9 @@ Kernel TensorCoreMapper::lower(const Graph& g, int index, const Hardware& hw) co
       double a = static_cast<double>(op.at("n") * op.at("cin") * op.at("h") * op.at("w"));
       if (grad == 1) a = static_cast<double>(op.at("n") * op.at("cout") * ho * wo);
       if (grad == 2) s = GemmShape{c.groups, c.n, c.m, c.k, false, op.dtype, op.out_dtype};
+      // cuDNN runs fp32 convolutions (all three passes) on the TF32 tensor cores
+      // unless torch.backends.cudnn.allow_tf32 is off.
+      if (s.a == DType::fp32 && m_s.tf32_conv) s.a = DType::tf32;
       k = lower_gemm(op, s, dtype_bytes(op.dtype, a), hw);
       break;
     }

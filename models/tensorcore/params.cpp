@@ -67,6 +67,9 @@ void register_tensorcore(Registry& r) {
        // Whitepaper: 4 SFU per SM sub-partition x 4 = 16 results per clock.
        p_real("sfu_per_clock", "16", "special-function results (exp, erf, ...) per clock per SM").positive(),
        p_real("alu_lanes", "128", "fp32 lanes per SM").positive(),
+       // Volta, Ampere and Hopper whitepapers (SM diagrams): 8 LD/ST units in each
+       // of the 4 SM sub-partitions.
+       p_real("lsu_lanes", "32", "load/store lanes per SM (thread loads per clock)").positive(),
        // Whitepaper: 228 KB shared memory per SM, 256 KB register file per SM.
        p_qty("smem_per_sm", Unit::bytes, "228KiB", "shared memory per SM").positive(),
        p_real("smem_bytes_per_clock", "128", "shared-memory bandwidth per SM per clock").positive(),
@@ -101,6 +104,14 @@ void register_tensorcore(Registry& r) {
              "per wave of GEMM thread blocks: prologue (barrier and descriptor set-up, filling the "
              "k-pipeline stages from DRAM before the first MMA) and epilogue (C tile through smem "
              "to memory) not overlapped with the mainloop (fitted)").non_negative(),
+       // PyTorch's two TF32 switches and their defaults (PyTorch docs, "TensorFloat-32
+       // (TF32) on Ampere (and later) devices"; torch/backends/cuda and
+       // torch/backends/cudnn): fp32 matmuls stay on fp32 math, fp32 convolutions
+       // (forward and both gradients) may run on the TF32 tensor cores.
+       p_bool("matmul_allow_tf32", "false",
+              "fp32 matmuls run on the TF32 tensor cores (torch.backends.cuda.matmul.allow_tf32)"),
+       p_bool("cudnn_allow_tf32", "true",
+              "fp32 convolutions run on the TF32 tensor cores (torch.backends.cudnn.allow_tf32)"),
        p_choice("attention", {"flash3", "flash2", "efficient"}, "flash3",
                 "fused attention kernel used when an op does not choose (flash3 needs Hopper)"),
        // NVLink 4: 900 GB/s per GPU, both directions together.

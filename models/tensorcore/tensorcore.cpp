@@ -71,6 +71,7 @@ void TensorCoreModel::bind(const Hardware& hw) {
   m_s.energy[static_cast<int>(MmaPipe::fp64)] *= 2;
   m_s.sfu = p.real("sfu_per_clock");
   m_s.alu = p.real("alu_lanes");
+  m_s.lsu = p.real("lsu_lanes");
   m_s.smem = p.real("smem_per_sm");
   m_s.smem_bpc = p.real("smem_bytes_per_clock");
   m_s.regs = p.real("register_file");
@@ -91,6 +92,8 @@ void TensorCoreModel::bind(const Hardware& hw) {
   m_s.wave_startup = p.real("gemm_wave_startup");
   m_s.max_threads = p.real("max_threads_per_sm");
   m_s.in_flight = p.real("bytes_in_flight");
+  m_s.tf32_matmul = p.flag("matmul_allow_tf32");
+  m_s.tf32_conv = p.flag("cudnn_allow_tf32");
   m_s.default_attention = p.text("attention");
   m_s.static_w = hw.power().static_power_w();
   m_s.limit_w = hw.power().power_limit_w();
@@ -134,6 +137,14 @@ double TensorCoreModel::mma_efficiency(DType a, MmaPath path) const {
     case MmaPath::flash3_backward: return m_s.eff[static_cast<int>(mma_pipe(a))] * gemm_issue_fraction(a) * m_s.bwd_fa3;
     case MmaPath::flash3: break;   // GEMM mainloop rate (see lower_attention)
     case MmaPath::efficient: return m_s.eff_mem * m_s.sync;
+    // Pre-Hopper GEMM code (mma.sync) at the GEMM mainloop's fitted efficiency
+    // (for int8 the same as MmaPath::gemm: those kernels are mma.sync code anyway;
+    // CUDA-core formats have no tensor instruction to change).
+    case MmaPath::gemm_sync: {
+      const MmaPipe p = mma_pipe(a);
+      const bool cuda_cores = p == MmaPipe::fp32 || p == MmaPipe::fp64;
+      return m_s.eff[static_cast<int>(p)] * (cuda_cores ? 1.0 : m_s.sync);
+    }
     case MmaPath::gemm: break;
   }
   return m_s.eff[static_cast<int>(mma_pipe(a))] * gemm_issue_fraction(a);
@@ -158,7 +169,16 @@ double TensorCoreModel::mma_cycles(const Instr& in, const Kernel& k) const {
   const double c_mma = flops / (rate * mma_efficiency(in.a, path));
   const double smem_bytes =
       static_cast<double>(in.m + in.n) * static_cast<double>(in.k) * dtype_bytes(in.a, 1);
-  return std::max(c_mma, smem_bytes / m_s.smem_bpc);
+  double c_lsu = 0;
+  const int64_t align = k.info.load_align.value_or(16);
+  if (align < 16) {
+    // Operands loaded by the threads, `align` bytes per lane and load: one pass
+    // through the load/store lanes, two below cp.async's 4-byte minimum (a load to
+    // registers, then a store to shared memory).
+    const double a = static_cast<double>(std::max<int64_t>(1, align));
+    c_lsu = smem_bytes / (m_s.lsu * a) * (align < 4 ? 2.0 : 1.0);
+  }
+  return std::max({c_mma, smem_bytes / m_s.smem_bpc, c_lsu});
 }
 
 double TensorCoreModel::instr_time_s(const Instr& in, const Kernel& k, const KernelContext& c) const {
