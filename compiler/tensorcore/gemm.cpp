@@ -132,7 +132,7 @@ GemmPlan TensorCoreMapper::plan_gemm(const GemmShape& s, const Hardware& hw) con
             ? static_cast<double>(p.tiles * p.bm * p.bn) *
                   std::ceil(static_cast<double>(p.k_steps * bk) / static_cast<double>(promote_interval(s)))
             : 0.0;
-    const double energy = std::min(flops, useful) * m_s.energy[static_cast<int>(mma_pipe(s.a))] +
+    const double energy = std::min(flops, useful) * m_s.energy[static_cast<int>(m_tc.pipe(s.a))] +
                           promotions * m_s.energy[static_cast<int>(MmaPipe::fp32)] + l2_bytes * e_l2 +
                           (a_bytes + b_bytes) * e_dram_r + c_bytes * e_dram_w;
     const double t_power = power_budget > 0 ? energy / power_budget : 0;
@@ -263,11 +263,11 @@ Kernel TensorCoreMapper::lower_gemm(const Op& op, const GemmShape& s, double a_d
     k.blocks.push_back(std::move(b));
   }
   k.mapping = fmt::format("{} ({} pipe) tile {}x{}x{}, {} blocks ({}/SM), {} wave(s), split-k {}, {} stages{}",
-                          dtype_name(s.a), mma_pipe_name(mma_pipe(s.a)), p.bm, p.bn, p.bk, p.tiles, p.ctas_per_sm,
+                          dtype_name(s.a), mma_pipe_name(m_tc.pipe(s.a)), p.bm, p.bn, p.bk, p.tiles, p.ctas_per_sm,
                           p.waves, p.split_k, (full > 0 ? full * chunks : 0) + (rest > 0 ? chunks : 0),
                           p.load_align < 16 ? fmt::format(", align{} {}", p.load_align,
-                                                          p.sync_kernel && mma_pipe(s.a) != MmaPipe::fp32 &&
-                                                                  mma_pipe(s.a) != MmaPipe::fp64
+                                                          p.sync_kernel && m_tc.pipe(s.a) != MmaPipe::fp32 &&
+                                                                  m_tc.pipe(s.a) != MmaPipe::fp64
                                                               ? "mma.sync kernel"
                                                               : "loads")
                                             : "");

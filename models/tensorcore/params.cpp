@@ -22,6 +22,12 @@ void register_tensorcore(Registry& r) {
        // Dense FLOP per clock per SM (whitepaper: 4th-gen tensor core, 512 fp16
        // FMA/clk each, 4 per SM; tf32 half of that, fp8/int8 twice; 128 fp32 lanes).
        p_real("flops_per_clock_fp16", "4096", "dense fp16/bf16 tensor FLOP per clock per SM").positive(),
+       // bf16 tensor-core MMAs exist from Ampere (sm_80) on; Volta's take fp16 only
+       // (V100 whitepaper). PyTorch still runs bf16 there ("emulation":
+       // torch.cuda.is_bf16_supported(including_emulation=True) is true below
+       // compute capability 8.0), and cuBLAS computes such GEMMs on the CUDA cores in fp32.
+       p_bool("bf16_tensor_cores", "true",
+              "the tensor cores take bf16 operands (false: bf16 GEMMs run on the CUDA cores at the fp32 rate)"),
        p_real("flops_per_clock_tf32", "2048", "dense tf32 tensor FLOP per clock per SM").non_negative(),
        p_real("flops_per_clock_fp8", "8192", "dense fp8 (and fp6) tensor FLOP per clock per SM").non_negative(),
        p_real("flops_per_clock_int8", "8192", "dense int8 tensor OP per clock per SM").non_negative(),

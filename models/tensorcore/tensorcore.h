@@ -78,6 +78,7 @@ struct TensorCoreSpec {
   double in_flight = 0;                 // bytes_in_flight
   bool tf32_matmul = false;             // matmul_allow_tf32
   bool tf32_conv = true;                // cudnn_allow_tf32
+  bool bf16_tensor = true;              // bf16_tensor_cores
   std::string default_attention;
   double static_w = 0, limit_w = 0;     // board static power and power limit (W)
 };
@@ -102,6 +103,9 @@ class TensorCoreModel : public ComputeModel {
   double compute_share(const Kernel& k) const override;
 
   // Questions the mapper asks (compiler/tensorcore/).
+  // The pipe that runs `a` on this GPU: mma_pipe(a), except bf16 on a GPU whose
+  // tensor cores take no bf16 (bf16_tensor_cores false, Volta): the CUDA cores in fp32.
+  MmaPipe pipe(DType a) const;
   // Dense FLOP per clock per SM of the pipe that runs `a` (falls back to the next
   // wider format the SM supports when it lacks one, e.g. fp4 on Hopper runs as fp8).
   double flops_per_clock(DType a) const;

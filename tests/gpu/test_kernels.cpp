@@ -123,3 +123,77 @@ TEST_CASE("TF32 switches mirror PyTorch's flags and defaults", "[gpu][tf32]") {
   // Other formats are untouched by either switch.
   CHECK(first_kernel("gemm:m=4096,n=4096,k=4096,dtype=bf16", *flipped).mapping.rfind("bf16", 0) == 0);
 }
+
+namespace {
+
+// Issued K per thread block of a GEMM-like kernel: the mma work of all blocks
+// divided by tiles x tile_m x tile_n.
+double issued_k_per_tile(const Kernel& k) {
+  double work = 0;
+  for (const Block& b : k.blocks)
+    for (const Instr& in : b.instrs)
+      if (in.op == Opcode::mma)
+        work += static_cast<double>(b.repeat) * static_cast<double>(in.count) * static_cast<double>(in.m) *
+                static_cast<double>(in.n) * static_cast<double>(in.k);
+  return work / static_cast<double>(k.info.thread_blocks.value() * k.info.tile_m.value() * k.info.tile_n.value());
+}
+
+}  // namespace
+
+TEST_CASE("a strided 1x1 convolution reads only the pixels it samples", "[gpu][conv]") {
+  const auto hw = load_hardware("h100-sxm", {});
+  // ResNet-50 layer2.0.downsample at batch 32: 256 -> 512 channels, 56x56 -> 28x28.
+  const Kernel k = first_kernel("conv2d:n=32,cin=256,cout=512,h=56,r=1,stride=2,pad=0,dtype=bf16", *hw);
+  // Input pixels sampled: 32 x 28 x 28 x 256 x 2 B = 12845056 B (the whole input
+  // would be 4x that); weights 256 x 512 x 2 = 262144 B; output 32 x 28 x 28 x 512 x
+  // 2 = 25690112 B; each once (13.1 MB of operands fit in half the 50 MiB L2).
+  // (Each SM's share is rounded to whole bytes: 1e-4 relative.)
+  CHECK(k.info.dram_bytes.value() == Approx(12845056.0 + 262144.0 + 25690112.0).epsilon(1e-4));
+  // A 3x3 stride-2 convolution touches every input pixel: the whole input is read.
+  const Kernel k3 = first_kernel("conv2d:n=32,cin=256,cout=256,h=56,r=3,stride=2,pad=1,dtype=bf16", *hw);
+  CHECK(k3.info.dram_bytes.value() ==
+        Approx(32.0 * 56 * 56 * 256 * 2 + 256.0 * 256 * 9 * 2 + 32.0 * 28 * 28 * 256 * 2).epsilon(1e-4));
+}
+
+TEST_CASE("the 3-channel stem pads each filter tap's channels to the MMA's K", "[gpu][conv]") {
+  const auto hw = load_hardware("h100-sxm", {});
+  // 7x7 stride-2 stem, 3 channels, bf16: K = 49 taps x 16 (one m16n8k16 K step of 32
+  // bytes per tap) = 784 issued for 147 useful; in k-steps of 64: 13 x 64 = 832 per
+  // tile (without the padding 3 x 64 = 192).
+  const Kernel stem = first_kernel("conv2d:n=8,cin=3,cout=64,h=224,r=7,stride=2,pad=3,dtype=bf16", *hw);
+  CHECK(issued_k_per_tile(stem) == Approx(832));
+  // The 3-channel rows (6 bytes) also rule out TMA.
+  CHECK(stem.info.load_align.value_or(16) == 2);
+  // tf32 (fp32 data, cuDNN's default): 8 channels per step -> 49 x 8 = 392, in
+  // k-steps of 32: 13 x 32 = 416.
+  CHECK(issued_k_per_tile(first_kernel("conv2d:n=8,cin=3,cout=64,h=224,r=7,stride=2,pad=3,dtype=fp32", *hw)) ==
+        Approx(416));
+  // 64 channels fill whole steps: 3 x 3 x 64 = 576 = 9 x 64, nothing added.
+  CHECK(issued_k_per_tile(first_kernel("conv2d:n=8,cin=64,cout=64,h=56,r=3,stride=1,pad=1,dtype=bf16", *hw)) ==
+        Approx(576));
+  // Depthwise convolutions are left alone: K = 3 x 3 x 1 = 9, one k-step of 64.
+  CHECK(issued_k_per_tile(first_kernel("conv2d:n=8,cin=64,cout=64,h=56,r=3,stride=1,pad=1,groups=depthwise,dtype=bf16",
+                                       *hw)) == Approx(64));
+}
+
+TEST_CASE("GPU presets derive their peaks from their datasheets", "[gpu][presets]") {
+  // B200 datasheet: 2.25 PFLOPS dense bf16 = 148 SMs x 8192 FLOP/clk x 1.856 GHz.
+  const auto b200 = load_hardware("b200", {});
+  CHECK(b200->compute().peak_flops(DType::bf16) == Approx(2.25e15).epsilon(0.001));
+  // V100: no bf16 tensor cores; a bf16 GEMM runs on the CUDA cores at the fp32 rate.
+  const auto v100 = load_hardware("v100", {});
+  CHECK(tc_of(*v100).flops_per_clock(DType::bf16) == 128);
+  CHECK(tc_of(*v100).flops_per_clock(DType::fp16) == 1024);
+  CHECK(v100->compute().peak_flops(DType::bf16) == Approx(v100->compute().peak_flops(DType::fp32)));
+  CHECK(first_kernel("gemm:m=4096,n=4096,k=4096,dtype=bf16", *v100).mapping.rfind("bf16 (fp32 pipe)", 0) == 0);
+  const double t_bf16 = simulate(build_workload("gemm:m=4096,n=4096,k=4096,dtype=bf16"), *v100).time_s;
+  const double t_fp16 = simulate(build_workload("gemm:m=4096,n=4096,k=4096,dtype=fp16"), *v100).time_s;
+  CHECK(t_bf16 > 4.0 * t_fp16);
+  // H200: the L2 size CUDA reports for a real H200 (62914560 B); its SMs are the H100's.
+  const auto h200 = load_hardware("h200", {});
+  const auto h100 = load_hardware("h100-sxm", {});
+  CHECK(h200->memories().front().second->capacity_bytes() == 62914560.0);
+  CHECK(h200->compute().params().integer("sm_count") == h100->compute().params().integer("sm_count"));
+  for (const char* key : {"max_clock", "flops_per_clock_fp16", "efficiency_fp16", "launch_overhead"})
+    CHECK(h200->compute().params().real(key) == h100->compute().params().real(key));
+}
