@@ -40,6 +40,7 @@ const KernelInfoField k_info_fields[] = {
     {"ifmap_sram_reads", &KernelInfo::ifmap_sram_reads, nullptr, "systolic: ifmap scratchpad reads (words)"},
     {"ifmap_sram_writes", &KernelInfo::ifmap_sram_writes, nullptr, "systolic: ifmap scratchpad writes (words)"},
     {"launches", nullptr, &KernelInfo::launches, "kernel launches the op takes (>= 1)"},
+    {"load_align", nullptr, &KernelInfo::load_align, "GEMM: bytes per thread of each operand load (< 16: no TMA, narrow loads)"},
     {"macs", &KernelInfo::macs, nullptr, "systolic: useful multiply-accumulates"},
     {"mma_folds", nullptr, &KernelInfo::mma_folds, "systolic: folds the kernel's mma instructions run"},
     {"mma_path", nullptr, &KernelInfo::mma_path, "how the mma instructions are issued (tensorcore MmaPath)"},

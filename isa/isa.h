@@ -87,6 +87,7 @@ struct KernelInfo {
   std::optional<double> ifmap_sram_reads;  // systolic: ifmap scratchpad reads (words)
   std::optional<double> ifmap_sram_writes;  // systolic: ifmap scratchpad writes (words)
   std::optional<int64_t> launches;  // kernel launches the op takes (>= 1)
+  std::optional<int64_t> load_align;  // GEMM: bytes per thread of each operand load (< 16: no TMA, narrow loads)
   std::optional<double> macs;  // systolic: useful multiply-accumulates
   std::optional<int64_t> mma_folds;  // systolic: folds the kernel's mma instructions run
   std::optional<int64_t> mma_path;  // how the mma instructions are issued (tensorcore MmaPath)

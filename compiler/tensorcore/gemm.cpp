@@ -33,11 +33,29 @@ int64_t promote_interval(const GemmShape& s) {
 
 }  // namespace
 
+int64_t ld_alignment(int64_t elems, DType t) {
+  const double bytes = dtype_bytes(t, static_cast<double>(elems));
+  if (!(bytes >= 1) || bytes != std::floor(bytes) || bytes > 9e15) return 1;
+  const auto b = static_cast<int64_t>(bytes);
+  return std::min<int64_t>(16, b & -b);   // lowest set bit: the largest power of two dividing b
+}
+
 GemmPlan TensorCoreMapper::plan_gemm(const GemmShape& s, const Hardware& hw) const {
   const double eb = dtype_bytes(s.a, 1);
   const double ob = dtype_bytes(s.out, 1);
   const double rate = m_tc.flops_per_clock(s.a);
-  const double eff = m_tc.mma_efficiency(s.a, MmaPath::gemm);
+  // Kernel family by alignment. With A and B rows multiples of 16 bytes the
+  // library runs its newest kernels (Hopper: TMA loads feeding wgmma). Otherwise
+  // TMA cannot describe the operands (row strides must be multiples of 16 bytes)
+  // and only kernels whose threads load the operands themselves remain: the
+  // pre-Hopper generation (cp.async of 4, 8 or 16 bytes, PTX ISA "cp.async";
+  // plain loads below 4 bytes) feeding mma.sync, which on Hopper issues at
+  // sync_mma_fraction of the wgmma rate. Each load moves `load_align` bytes per
+  // thread (the model charges the load/store lanes for it, tensorcore.h).
+  const int64_t load_align = std::clamp<int64_t>(std::min(s.align_a, s.align_b), 1, 16);
+  const bool sync_kernel = load_align < 16;
+  const double eff = m_tc.mma_efficiency(s.a, sync_kernel ? MmaPath::gemm_sync : MmaPath::gemm);
+  const double lsu_factor = load_align < 16 ? (load_align < 4 ? 2.0 : 1.0) / (m_s.lsu * static_cast<double>(load_align)) : 0.0;
   const double dram_bw = hw.outermost_memory().bandwidth_bps();
   const double l2_bw = hw.memories().size() > 1 ? hw.memories().front().second->bandwidth_bps() : 0;
   // Energy per byte of the L2 and the DRAM (reads, writes), for the power bound.
@@ -65,6 +83,8 @@ GemmPlan TensorCoreMapper::plan_gemm(const GemmShape& s, const Hardware& hw) con
     p.bm = c[0];
     p.bn = c[1];
     p.bk = bk;
+    p.load_align = load_align;
+    p.sync_kernel = sync_kernel;
     // Occupancy: fp32 accumulators take bm*bn*4 bytes of registers, doubled for
     // the operand fragments and addresses; at least two smem stages per block.
     const double acc = static_cast<double>(p.bm * p.bn) * 4.0;
@@ -88,8 +108,8 @@ GemmPlan TensorCoreMapper::plan_gemm(const GemmShape& s, const Hardware& hw) con
     const int64_t rest = p.tiles - (p.waves - 1) * slots;
     const double tiles_per_sm =
         static_cast<double>((p.waves - 1) * p.ctas_per_sm + ceil_div(rest, m_s.sm));
-    const double cyc = std::max(2.0 * static_cast<double>(p.bm * p.bn * bk) / (rate * eff),
-                                stage / m_s.smem_bpc);
+    const double cyc = std::max({2.0 * static_cast<double>(p.bm * p.bn * bk) / (rate * eff),
+                                 stage / m_s.smem_bpc, stage * lsu_factor});
     const double t_compute = tiles_per_sm * static_cast<double>(p.k_steps) * cyc / m_s.max_clock +
                              static_cast<double>(p.waves) * m_s.wave_startup;
     const double a_bytes = static_cast<double>(s.batch * s.m * s.k) * eb;
@@ -112,7 +132,7 @@ GemmPlan TensorCoreMapper::plan_gemm(const GemmShape& s, const Hardware& hw) con
             ? static_cast<double>(p.tiles * p.bm * p.bn) *
                   std::ceil(static_cast<double>(p.k_steps * bk) / static_cast<double>(promote_interval(s)))
             : 0.0;
-    const double energy = std::min(flops, useful) * m_s.energy[static_cast<int>(mma_pipe(s.a))] +
+    const double energy = std::min(flops, useful) * m_s.energy[static_cast<int>(m_tc.pipe(s.a))] +
                           promotions * m_s.energy[static_cast<int>(MmaPipe::fp32)] + l2_bytes * e_l2 +
                           (a_bytes + b_bytes) * e_dram_r + c_bytes * e_dram_w;
     const double t_power = power_budget > 0 ? energy / power_budget : 0;
@@ -173,7 +193,8 @@ Kernel TensorCoreMapper::lower_gemm(const Op& op, const GemmShape& s, double a_d
   k.info.waves = p.waves;
   k.info.ctas_per_sm = p.ctas_per_sm;
   k.info.thread_blocks = p.tiles;
-  k.info.mma_path = static_cast<int64_t>(MmaPath::gemm);
+  k.info.mma_path = static_cast<int64_t>(p.sync_kernel ? MmaPath::gemm_sync : MmaPath::gemm);
+  if (p.load_align < 16) k.info.load_align = p.load_align;
   k.info.startup_waves = p.waves;
   // Per SM: up to four k-step stages of every resident block are in flight.
   k.info.bytes_in_flight =
@@ -241,9 +262,15 @@ Kernel TensorCoreMapper::lower_gemm(const Op& op, const GemmShape& s, double a_d
     add_traffic(b.instrs, lv, Opcode::store, c_bytes, c_bytes, sms);
     k.blocks.push_back(std::move(b));
   }
-  k.mapping = fmt::format("{} ({} pipe) tile {}x{}x{}, {} blocks ({}/SM), {} wave(s), split-k {}, {} stages",
-                          dtype_name(s.a), mma_pipe_name(mma_pipe(s.a)), p.bm, p.bn, p.bk, p.tiles, p.ctas_per_sm,
-                          p.waves, p.split_k, (full > 0 ? full * chunks : 0) + (rest > 0 ? chunks : 0));
+  k.mapping = fmt::format("{} ({} pipe) tile {}x{}x{}, {} blocks ({}/SM), {} wave(s), split-k {}, {} stages{}",
+                          dtype_name(s.a), mma_pipe_name(m_tc.pipe(s.a)), p.bm, p.bn, p.bk, p.tiles, p.ctas_per_sm,
+                          p.waves, p.split_k, (full > 0 ? full * chunks : 0) + (rest > 0 ? chunks : 0),
+                          p.load_align < 16 ? fmt::format(", align{} {}", p.load_align,
+                                                          p.sync_kernel && m_tc.pipe(s.a) != MmaPipe::fp32 &&
+                                                                  m_tc.pipe(s.a) != MmaPipe::fp64
+                                                              ? "mma.sync kernel"
+                                                              : "loads")
+                                            : "");
   set_dram_bytes(k, lv.dram);
   return k;
 }

@@ -26,6 +26,13 @@ Kernel TensorCoreMapper::lower(const Graph& g, int index, const Hardware& hw) co
     case OpKind::matmul: {
       GemmShape s{op.at("batch"), op.at("m"), op.at("n"), op.at("k"), op.get("b_shared", 0) != 0,
                   op.dtype, op.out_dtype, op.get("fast_accum", 0) != 0};
+      // fp32 operands, fp32 storage: TF32 tensor cores only where PyTorch's switch allows.
+      if (s.a == DType::fp32 && m_s.tf32_matmul) s.a = DType::tf32;
+      // Row-major A (M x K), B (K x N), C (M x N) as PyTorch stores them: the rows
+      // of A are K elements long, those of B and C N elements.
+      s.align_a = ld_alignment(s.k, s.a);
+      s.align_b = ld_alignment(s.n, s.a);
+      s.align_c = ld_alignment(s.n, s.out);
       k = lower_gemm(op, s, static_cast<double>(s.batch * s.m * s.k) * dtype_bytes(s.a, 1), hw);
       break;
     }
@@ -42,9 +49,51 @@ Kernel TensorCoreMapper::lower(const Graph& g, int index, const Hardware& hw) co
       const int64_t dil = op.get("dilation", 1);
       const int64_t ho = conv_out_dim(op.at("h"), op.at("r"), op.at("stride"), op.at("pad"), dil);
       const int64_t wo = conv_out_dim(op.at("w"), op.at("s"), op.at("stride"), op.at("pad"), dil);
-      double a = static_cast<double>(op.at("n") * op.at("cin") * op.at("h") * op.at("w"));
-      if (grad == 1) a = static_cast<double>(op.at("n") * op.at("cout") * ho * wo);
+      const int64_t cin = op.at("cin"), cout = op.at("cout"), r = op.at("r"), sw = op.at("s");
+      const int64_t stride = op.at("stride"), groups = op.get("groups", 1);
+      // Forward: the input pixels the filter taps touch. A stride larger than the
+      // filter (the strided 1x1 downsample) skips rows and columns, and in NHWC a
+      // skipped pixel's channel vector is never fetched: cuDNN runs such a
+      // convolution as a GEMM over the strided pixels (dil 1; dilated filters keep
+      // the whole input).
+      const int64_t rows = dil == 1 && stride > r ? std::min(op.at("h"), ho * r) : op.at("h");
+      const int64_t cols = dil == 1 && stride > sw ? std::min(op.at("w"), wo * sw) : op.at("w");
+      double a = static_cast<double>(op.at("n") * cin * rows * cols);
+      if (grad == 1) a = static_cast<double>(op.at("n") * cout * ho * wo);
       if (grad == 2) s = GemmShape{c.groups, c.n, c.m, c.k, false, op.dtype, op.out_dtype};
+      // cuDNN runs fp32 convolutions (all three passes) on the TF32 tensor cores
+      // unless torch.backends.cudnn.allow_tf32 is off.
+      if (s.a == DType::fp32 && m_s.tf32_conv) s.a = DType::tf32;
+      // Forward K runs over the filter taps, each tap's channels in steps of the
+      // MMA's K (32 bytes: m16n8k16 for 16-bit, m16n8k8 for tf32, m16n8k32 for
+      // 8-bit operands, PTX ISA "Matrix shape"): a tap with fewer channels is
+      // zero-padded to a whole step (the 7x7 stem with 3 channels issues 16 of
+      // them per tap in bf16, 5.3x its useful K). Grouped and depthwise
+      // convolutions are left as they were (PyTorch sends depthwise ones to its own
+      // kernels, aten/src/ATen/native/cuda/DepthwiseConv2d.cu; not modelled here).
+      const int64_t cin_g = cin / groups;
+      if (grad == 0 && groups == 1 && m_tc.pipe(s.a) != MmaPipe::fp32 && m_tc.pipe(s.a) != MmaPipe::fp64) {
+        const int64_t kstep = std::max<int64_t>(1, static_cast<int64_t>(std::llround(32.0 / dtype_bytes(s.a, 1))));
+        s.k = r * sw * ceil_div(cin_g, kstep) * kstep;
+      }
+      // NHWC rows as the kernel loads them: a pixel's channels (input, output
+      // gradient), a filter's cin/groups x r x s (KRSC), the output's channels.
+      const DType st = op.dtype;
+      if (groups > 1) {
+        // grouped and depthwise: left as they were (see above)
+      } else if (grad == 0) {
+        s.align_a = ld_alignment(cin, st);
+        s.align_b = ld_alignment(cin_g * r * sw, st);
+        s.align_c = ld_alignment(cout, s.out);
+      } else if (grad == 1) {
+        s.align_a = ld_alignment(cout, st);
+        s.align_b = ld_alignment(cin_g, st);
+        s.align_c = ld_alignment(cin, s.out);
+      } else {
+        s.align_a = ld_alignment(cin, st);
+        s.align_b = ld_alignment(cout, st);
+        s.align_c = ld_alignment(cin_g * r * sw, s.out);
+      }
       k = lower_gemm(op, s, dtype_bytes(op.dtype, a), hw);
       break;
     }

@@ -21,7 +21,21 @@ struct GemmShape {
   bool b_shared = false;
   DType a = DType::bf16, out = DType::bf16;
   bool fast_accum = false;   // fp8: no periodic fp32 promotion (matmul attr fast_accum)
+  // Alignment in bytes of the rows of A, B and C as the library sees them
+  // (ld_alignment of the leading dimension); 16 = every kernel family is usable.
+  int64_t align_a = 16, align_b = 16, align_c = 16;
 };
+
+// Largest power of two, at most 16, that divides a row of `elems` elements of
+// format `t` in bytes (1 where the row is not a whole number of bytes). The
+// libraries pick their kernels by it: Hopper's TMA needs row strides that are
+// multiples of 16 bytes (CUDA driver API, cuTensorMapEncodeTiled: "globalStrides
+// ... must be a multiple of 16"), and the kernels without TMA load each operand
+// with vector loads as wide as the alignment allows (CUTLASS kernels are
+// instantiated per alignment: align8/4/2/1 elements for 16-bit types; cuBLAS
+// guide, "Tensor Core Usage": best performance when m, n, k and the leading
+// dimensions are multiples of 16 bytes).
+int64_t ld_alignment(int64_t elems, DType t);
 
 // The mapper's choice for one GEMM.
 struct GemmPlan {
@@ -31,6 +45,8 @@ struct GemmPlan {
   int64_t tiles = 0;           // thread blocks: batch * ceil(m/bm) * ceil(n/bn) * split_k
   int64_t waves = 0;           // ceil(tiles / (sm_count * ctas_per_sm))
   int64_t k_steps = 0;         // ceil((k / split_k) / bk) per thread block
+  int64_t load_align = 16;     // bytes per thread load of A and B (< 16: kernel without TMA)
+  bool sync_kernel = false;    // mma.sync code (MmaPath::gemm_sync) instead of the TMA/wgmma family
   double est_time_s = 0;       // the estimate the choice minimised
 };
 

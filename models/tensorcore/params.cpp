@@ -22,6 +22,12 @@ void register_tensorcore(Registry& r) {
        // Dense FLOP per clock per SM (whitepaper: 4th-gen tensor core, 512 fp16
        // FMA/clk each, 4 per SM; tf32 half of that, fp8/int8 twice; 128 fp32 lanes).
        p_real("flops_per_clock_fp16", "4096", "dense fp16/bf16 tensor FLOP per clock per SM").positive(),
+       // bf16 tensor-core MMAs exist from Ampere (sm_80) on; Volta's take fp16 only
+       // (V100 whitepaper). PyTorch still runs bf16 there ("emulation":
+       // torch.cuda.is_bf16_supported(including_emulation=True) is true below
+       // compute capability 8.0), and cuBLAS computes such GEMMs on the CUDA cores in fp32.
+       p_bool("bf16_tensor_cores", "true",
+              "the tensor cores take bf16 operands (false: bf16 GEMMs run on the CUDA cores at the fp32 rate)"),
        p_real("flops_per_clock_tf32", "2048", "dense tf32 tensor FLOP per clock per SM").non_negative(),
        p_real("flops_per_clock_fp8", "8192", "dense fp8 (and fp6) tensor FLOP per clock per SM").non_negative(),
        p_real("flops_per_clock_int8", "8192", "dense int8 tensor OP per clock per SM").non_negative(),
@@ -67,6 +73,9 @@ void register_tensorcore(Registry& r) {
        // Whitepaper: 4 SFU per SM sub-partition x 4 = 16 results per clock.
        p_real("sfu_per_clock", "16", "special-function results (exp, erf, ...) per clock per SM").positive(),
        p_real("alu_lanes", "128", "fp32 lanes per SM").positive(),
+       // Volta, Ampere and Hopper whitepapers (SM diagrams): 8 LD/ST units in each
+       // of the 4 SM sub-partitions.
+       p_real("lsu_lanes", "32", "load/store lanes per SM (thread loads per clock)").positive(),
        // Whitepaper: 228 KB shared memory per SM, 256 KB register file per SM.
        p_qty("smem_per_sm", Unit::bytes, "228KiB", "shared memory per SM").positive(),
        p_real("smem_bytes_per_clock", "128", "shared-memory bandwidth per SM per clock").positive(),
@@ -101,6 +110,14 @@ void register_tensorcore(Registry& r) {
              "per wave of GEMM thread blocks: prologue (barrier and descriptor set-up, filling the "
              "k-pipeline stages from DRAM before the first MMA) and epilogue (C tile through smem "
              "to memory) not overlapped with the mainloop (fitted)").non_negative(),
+       // PyTorch's two TF32 switches and their defaults (PyTorch docs, "TensorFloat-32
+       // (TF32) on Ampere (and later) devices"; torch/backends/cuda and
+       // torch/backends/cudnn): fp32 matmuls stay on fp32 math, fp32 convolutions
+       // (forward and both gradients) may run on the TF32 tensor cores.
+       p_bool("matmul_allow_tf32", "false",
+              "fp32 matmuls run on the TF32 tensor cores (torch.backends.cuda.matmul.allow_tf32)"),
+       p_bool("cudnn_allow_tf32", "true",
+              "fp32 convolutions run on the TF32 tensor cores (torch.backends.cudnn.allow_tf32)"),
        p_choice("attention", {"flash3", "flash2", "efficient"}, "flash3",
                 "fused attention kernel used when an op does not choose (flash3 needs Hopper)"),
        // NVLink 4: 900 GB/s per GPU, both directions together.

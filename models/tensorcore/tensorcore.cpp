@@ -71,6 +71,7 @@ void TensorCoreModel::bind(const Hardware& hw) {
   m_s.energy[static_cast<int>(MmaPipe::fp64)] *= 2;
   m_s.sfu = p.real("sfu_per_clock");
   m_s.alu = p.real("alu_lanes");
+  m_s.lsu = p.real("lsu_lanes");
   m_s.smem = p.real("smem_per_sm");
   m_s.smem_bpc = p.real("smem_bytes_per_clock");
   m_s.regs = p.real("register_file");
@@ -91,10 +92,17 @@ void TensorCoreModel::bind(const Hardware& hw) {
   m_s.wave_startup = p.real("gemm_wave_startup");
   m_s.max_threads = p.real("max_threads_per_sm");
   m_s.in_flight = p.real("bytes_in_flight");
+  m_s.tf32_matmul = p.flag("matmul_allow_tf32");
+  m_s.tf32_conv = p.flag("cudnn_allow_tf32");
+  m_s.bf16_tensor = p.flag("bf16_tensor_cores");
   m_s.default_attention = p.text("attention");
   m_s.static_w = hw.power().static_power_w();
   m_s.limit_w = hw.power().power_limit_w();
   m_clock = PowerCappedClock(m_s.min_clock, m_s.max_clock, m_s.static_w, m_s.limit_w);
+}
+
+MmaPipe TensorCoreModel::pipe(DType a) const {
+  return a == DType::bf16 && !m_s.bf16_tensor ? MmaPipe::fp32 : mma_pipe(a);
 }
 
 double TensorCoreModel::nominal_clock_hz() const { return m_params.real("max_clock"); }
@@ -102,7 +110,7 @@ double TensorCoreModel::nominal_clock_hz() const { return m_params.real("max_clo
 double TensorCoreModel::flops_per_clock(DType a) const {
   // Fallback chain when the SM lacks a format's tensor-core mode: the operands
   // are converted to the next wider format the hardware runs.
-  MmaPipe p = mma_pipe(a);
+  MmaPipe p = pipe(a);
   for (int guard = 0; guard < k_mma_pipes; ++guard) {
     const double r = m_s.rate[static_cast<int>(p)];
     if (r > 0) return r;
@@ -120,7 +128,8 @@ double TensorCoreModel::flops_per_clock(DType a) const {
 }
 
 double TensorCoreModel::peak_flops(DType t) const {
-  const std::string n(mma_pipe_name(mma_pipe(t)));
+  const bool bf16_cuda_cores = t == DType::bf16 && !m_params.flag("bf16_tensor_cores");
+  const std::string n(mma_pipe_name(bf16_cuda_cores ? MmaPipe::fp32 : mma_pipe(t)));
   return m_params.real("flops_per_clock_" + n) * static_cast<double>(m_params.integer("sm_count")) *
          nominal_clock_hz();
 }
@@ -131,12 +140,20 @@ double TensorCoreModel::mma_efficiency(DType a, MmaPath path) const {
     // their efficiencies are fractions of the rate that instruction reaches.
     case MmaPath::flash2: return m_s.eff_fa2 * m_s.sync;
     case MmaPath::flash2_backward: return m_s.eff_fa2 * m_s.bwd_fa2 * m_s.sync;
-    case MmaPath::flash3_backward: return m_s.eff[static_cast<int>(mma_pipe(a))] * gemm_issue_fraction(a) * m_s.bwd_fa3;
+    case MmaPath::flash3_backward: return m_s.eff[static_cast<int>(pipe(a))] * gemm_issue_fraction(a) * m_s.bwd_fa3;
     case MmaPath::flash3: break;   // GEMM mainloop rate (see lower_attention)
     case MmaPath::efficient: return m_s.eff_mem * m_s.sync;
+    // Pre-Hopper GEMM code (mma.sync) at the GEMM mainloop's fitted efficiency
+    // (for int8 the same as MmaPath::gemm: those kernels are mma.sync code anyway;
+    // CUDA-core formats have no tensor instruction to change).
+    case MmaPath::gemm_sync: {
+      const MmaPipe p = pipe(a);
+      const bool cuda_cores = p == MmaPipe::fp32 || p == MmaPipe::fp64;
+      return m_s.eff[static_cast<int>(p)] * (cuda_cores ? 1.0 : m_s.sync);
+    }
     case MmaPath::gemm: break;
   }
-  return m_s.eff[static_cast<int>(mma_pipe(a))] * gemm_issue_fraction(a);
+  return m_s.eff[static_cast<int>(pipe(a))] * gemm_issue_fraction(a);
 }
 
 double TensorCoreModel::gemm_issue_fraction(DType a) const {
@@ -158,7 +175,16 @@ double TensorCoreModel::mma_cycles(const Instr& in, const Kernel& k) const {
   const double c_mma = flops / (rate * mma_efficiency(in.a, path));
   const double smem_bytes =
       static_cast<double>(in.m + in.n) * static_cast<double>(in.k) * dtype_bytes(in.a, 1);
-  return std::max(c_mma, smem_bytes / m_s.smem_bpc);
+  double c_lsu = 0;
+  const int64_t align = k.info.load_align.value_or(16);
+  if (align < 16) {
+    // Operands loaded by the threads, `align` bytes per lane and load: one pass
+    // through the load/store lanes, two below cp.async's 4-byte minimum (a load to
+    // registers, then a store to shared memory).
+    const double a = static_cast<double>(std::max<int64_t>(1, align));
+    c_lsu = smem_bytes / (m_s.lsu * a) * (align < 4 ? 2.0 : 1.0);
+  }
+  return std::max({c_mma, smem_bytes / m_s.smem_bpc, c_lsu});
 }
 
 double TensorCoreModel::instr_time_s(const Instr& in, const Kernel& k, const KernelContext& c) const {
@@ -202,7 +228,7 @@ double TensorCoreModel::instr_energy_j(const Instr& in, const Kernel& k, const K
       // or predicated off, and zeros do not toggle the multipliers (KernelInfo::
       // mma_useful: useful / issued MACs of the kernel, set by the GEMM mapper).
       return 2.0 * static_cast<double>(in.m) * static_cast<double>(in.n) *
-             static_cast<double>(in.k) * count * m_s.energy[static_cast<int>(mma_pipe(in.a))] *
+             static_cast<double>(in.k) * count * m_s.energy[static_cast<int>(pipe(in.a))] *
              k.info.mma_useful.value_or(1.0);
     case Opcode::vec:
       // One fp32-lane (or SFU) operation costs what one fp32 FLOP costs on the CUDA cores.

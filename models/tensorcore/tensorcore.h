@@ -6,11 +6,16 @@
 // power-capped clock search lives in clock.h.
 //
 // Timing of one mma instruction (tile m x n x k, `count` thread blocks):
-//   cycles_tile = max(2mnk / (rate_fmt * eff), (m + n) * k * bytes / smem_bytes_per_clock)
+//   cycles_tile = max(2mnk / (rate_fmt * eff), (m + n) * k * bytes / smem_bytes_per_clock,
+//                     (m + n) * k * bytes / (lsu_lanes * a) * (a < 4 ? 2 : 1))
 //   time        = ceil(count / sm_count) * cycles_tile / clock
 // i.e. thread blocks beyond one per SM wait for the SM (wave quantization), the
 // tensor pipe sustains `eff` of its dense rate (fitted per format family), and a
-// tile too thin to amortise its shared-memory operand reads is bound by them.
+// tile too thin to amortise its shared-memory operand reads is bound by them. The
+// third term applies to GEMM kernels whose operands are loaded by the threads
+// themselves `a` = KernelInfo::load_align bytes at a time (a < 16: no TMA): each
+// load is one lane of the SM's load/store units, and below cp.async's 4-byte
+// minimum every element also needs a shared-memory store.
 // vec instructions run on the SFUs (exp and other transcendental ops) or on the
 // fp32 lanes (everything else). Row kernels (softmax, layernorm, rmsnorm) also
 // carry the latency chain of their rows on the compute side: `wait elems=N` is N
@@ -40,7 +45,11 @@ MmaPipe mma_pipe(DType a);
 std::string_view mma_pipe_name(MmaPipe p);
 
 // How a kernel's mma instructions are issued (KernelInfo::mma_path).
-enum class MmaPath { gemm = 0, flash2 = 1, flash3 = 2, efficient = 3, flash2_backward = 4, flash3_backward = 5 };
+// gemm_sync: a GEMM kernel of the pre-Hopper generation (cp.async or plain loads
+// feeding mma.sync), what the libraries run when an operand's leading dimension
+// rules out TMA (compiler/tensorcore/gemm.cpp, gemm_alignment).
+enum class MmaPath { gemm = 0, flash2 = 1, flash3 = 2, efficient = 3, flash2_backward = 4, flash3_backward = 5,
+                     gemm_sync = 6 };
 
 // FlashAttention-2's backward kernel issues its MMAs at the compute parameter
 // attention_backward_rate_flash2 times the forward's rate (attention_efficiency_flash2):
@@ -56,6 +65,7 @@ struct TensorCoreSpec {
   // Per MmaPipe: dense FLOP per clock per SM, fitted efficiency, energy per FLOP.
   std::array<double, k_mma_pipes> rate{}, eff{}, energy{};
   double sfu = 16, alu = 128;           // SFU results and fp32 lanes per clock per SM
+  double lsu = 32;                      // load/store lanes per SM (lsu_lanes)
   double smem = 0, smem_bpc = 128;      // shared memory per SM (bytes), bytes per clock
   double regs = 0;                      // register file per SM (bytes)
   int64_t multicast = 1;                // tma_multicast
@@ -66,6 +76,9 @@ struct TensorCoreSpec {
   double link_bw = 0, link_latency = 0, row_trip = 0, row_sync = 0, max_threads = 2048;
   double wave_startup = 0;
   double in_flight = 0;                 // bytes_in_flight
+  bool tf32_matmul = false;             // matmul_allow_tf32
+  bool tf32_conv = true;                // cudnn_allow_tf32
+  bool bf16_tensor = true;              // bf16_tensor_cores
   std::string default_attention;
   double static_w = 0, limit_w = 0;     // board static power and power limit (W)
 };
@@ -90,6 +103,9 @@ class TensorCoreModel : public ComputeModel {
   double compute_share(const Kernel& k) const override;
 
   // Questions the mapper asks (compiler/tensorcore/).
+  // The pipe that runs `a` on this GPU: mma_pipe(a), except bf16 on a GPU whose
+  // tensor cores take no bf16 (bf16_tensor_cores false, Volta): the CUDA cores in fp32.
+  MmaPipe pipe(DType a) const;
   // Dense FLOP per clock per SM of the pipe that runs `a` (falls back to the next
   // wider format the SM supports when it lacks one, e.g. fp4 on Hopper runs as fp8).
   double flops_per_clock(DType a) const;
