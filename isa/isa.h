@@ -81,11 +81,14 @@ struct KernelInfo {
   std::optional<int64_t> ctas_per_sm;  // GEMM thread blocks resident per SM (occupancy)
   std::optional<int64_t> cycles_per_fold;  // systolic: cycles of one fold (fill + stream + drain)
   std::optional<double> dram_bytes;  // total DRAM traffic of the kernel in bytes (HBM ramp, charged once per kernel)
+  std::optional<double> dram_read_pitch;  // bytes from one scattered DRAM read run to the next (0: random places)
+  std::optional<double> dram_read_run;  // contiguous bytes per DRAM read run (gathers, strided views); unset: streaming
   std::optional<double> filter_sram_reads;  // systolic: filter scratchpad reads (words)
   std::optional<double> filter_sram_writes;  // systolic: filter scratchpad writes (words)
   std::optional<int64_t> gemv;  // 1 = matrix-vector product (one operand dimension is 1)
   std::optional<double> ifmap_sram_reads;  // systolic: ifmap scratchpad reads (words)
   std::optional<double> ifmap_sram_writes;  // systolic: ifmap scratchpad writes (words)
+  std::optional<double> l2_working_set;  // bytes the kernel re-reads from the L2 (sliced L2: share in the far partition)
   std::optional<int64_t> launches;  // kernel launches the op takes (>= 1)
   std::optional<int64_t> load_align;  // GEMM: bytes per thread of each operand load (< 16: no TMA, narrow loads)
   std::optional<double> macs;  // systolic: useful multiply-accumulates

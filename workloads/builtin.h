@@ -12,4 +12,6 @@ void add_evoformer_workloads(std::vector<WorkloadInfo>& out);    // AlphaFold-2 
 void add_rnn_workloads(std::vector<WorkloadInfo>& out);          // lstm
 // Collectives with nccl-tests semantics (workloads/collectives.cpp).
 void add_collective_workloads(std::vector<WorkloadInfo>& out);
+// Memory micro-workloads: gather, strided_read, read_repeat (workloads/models/memory.cpp).
+void add_memory_workloads(std::vector<WorkloadInfo>& out);
 }  // namespace tessera

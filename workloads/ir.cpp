@@ -88,7 +88,7 @@ std::vector<std::string_view> op_attr_names(OpKind k) {
       names.insert(names.end(), {"kv_heads", "causal", "bias", "bias_shared", "backward", "bias_grad"});
       break;
     case OpKind::maxpool: case OpKind::avgpool: names.insert(names.end(), {"pad", "backward"}); break;
-    case OpKind::embedding: names.insert(names.end(), {"vocab", "backward", "tied"}); break;
+    case OpKind::embedding: names.insert(names.end(), {"vocab", "backward", "tied", "order"}); break;
     case OpKind::kv_read: names.push_back("append"); break;
     case OpKind::add: case OpKind::mul: names.push_back("inputs"); break;
     case OpKind::batchnorm: names.insert(names.end(), {"backward", "training"}); break;
@@ -96,7 +96,7 @@ std::vector<std::string_view> op_attr_names(OpKind k) {
     case OpKind::silu: case OpKind::relu: case OpKind::sigmoid: case OpKind::tanh:
       names.push_back("backward");
       break;
-    case OpKind::reduce: names.insert(names.end(), {"inputs", "outputs"}); break;
+    case OpKind::reduce: names.insert(names.end(), {"inputs", "outputs", "stride", "reread"}); break;
     case OpKind::optimizer: names.insert(names.end(), {"flops", "sfu", "tensors"}); break;
     case OpKind::allreduce: case OpKind::allgather: case OpKind::reducescatter: case OpKind::alltoall:
     case OpKind::broadcast: case OpKind::sendrecv:
@@ -259,7 +259,7 @@ void validate_graph(const Graph& g, std::string_view source) {
                                key == "bias_grad" || key == "training" || key == "output" || key == "sfu" ||
                                key == "algo" || key == "protocol" || key == "group" ||
                                key == "stage" || key == "pass" || key == "overlap" || key == "p2p" ||
-                               key == "recompute" || key == "every_microbatch";
+                               key == "recompute" || key == "every_microbatch" || key == "reread";
       if (value < 0 || (value == 0 && !may_be_zero))
         throw InputError(fmt::format("{}: op '{}' ({}): '{}' = {} must be {}", source, op.name,
                                      op_kind_name(op.kind), key, value,
@@ -286,10 +286,13 @@ void validate_graph(const Graph& g, std::string_view source) {
                                    "the 2^56 (7.2e16) an op may have; split it into several ops", source,
                                    op.name, op_kind_name(op.kind), dims, static_cast<double>(volume)));
     }
-    for (const char* flag : {"backward", "training", "output", "param", "bias_grad"})
+    for (const char* flag : {"backward", "training", "output", "param", "bias_grad", "reread"})
       if (op.get(flag, 0) > 1)
         throw InputError(fmt::format("{}: op '{}' ({}): '{}' = {} must be 0 or 1", source, op.name,
                                      op_kind_name(op.kind), flag, op.get(flag, 0)));
+    if (op.kind == OpKind::embedding && op.get("order", 1) > 2)
+      throw InputError(fmt::format("{}: op '{}' (embedding): 'order' = {} must be 1 (consecutive rows) or 2 "
+                                   "(random rows)", source, op.name, op.get("order", 1)));
     if (op.kind == OpKind::conv2d && op.get("grad", 0) > 2)
       throw InputError(fmt::format("{}: op '{}' (conv2d): 'grad' = {} must be 0 (forward), 1 (data gradient) "
                                    "or 2 (weight gradient)", source, op.name, op.get("grad", 0)));

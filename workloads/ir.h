@@ -23,6 +23,9 @@
 //               `inputs` tensors (default 2)
 //   maxpool, avgpool  n, c, h, w, r, s, stride, pad
 //   embedding   tokens, dim, vocab
+//               optional order: how the tokens pick rows of the vocab x dim table
+//               (t.index_select(0, idx)): 1 = consecutive rows, 2 = uniformly
+//               random rows; absent = rows read as one stream
 //   kv_read, kv_write  batch, kv_heads, tokens, d   (K and V both counted)
 //               kv_write stores `tokens` new positions into a preallocated cache.
 //               kv_read reads `tokens` cached positions; optional append=A > 0
@@ -49,7 +52,10 @@
 //   reduce      rows, cols: column sums over the rows (a gradient's reduction to a
 //               bias or norm weight, or over a broadcast dimension); reads `inputs`
 //               rows x cols tensors (default 1), writes `outputs` cols-sized
-//               results (default 1)
+//               results (default 1); optional stride: consecutive rows are
+//               `stride` elements apart in memory (x[::stride].sum() is rows=elems,
+//               cols=1, stride); reread=1: the input was read by the op before and
+//               nothing flushed the caches in between (a loop over one tensor)
 //   optimizer   elems, reads, writes: one optimizer kernel (a torch._foreach_* call
 //               or a fused optimizer kernel) over `elems` parameter elements that
 //               reads `reads` and writes `writes` tensors per element; optional

@@ -145,6 +145,7 @@ const std::vector<WorkloadInfo>& builtin_workloads() {
     add_evoformer_workloads(t);
     add_rnn_workloads(t);
     add_collective_workloads(t);
+    add_memory_workloads(t);
     return t;
   }();
   return table;

@@ -97,7 +97,7 @@ const std::vector<WorkloadParam>& common_workload_params() {
 }
 
 ParamSpec WorkloadParam::spec() const {
-  ParamSpec s{name, type, Unit::none, default_value, description, choices};
+  ParamSpec s{name, type, unit, default_value, description, choices};
   if (type == ParamType::integer) s.min = min;
   return s;
 }

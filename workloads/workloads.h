@@ -24,6 +24,7 @@ struct WorkloadParam {
   ParamType type = ParamType::integer;
   std::vector<std::string> choices = {};
   int64_t min = 1;              // integer only
+  Unit unit = Unit::none;       // quantity only (bytes: "64MiB", "4096")
   // As a ParamSpec (name, type, default, description, choices, min).
   ParamSpec spec() const;
 };

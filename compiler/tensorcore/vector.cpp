@@ -7,6 +7,7 @@
 #include <optional>
 #include <stdexcept>
 
+#include "compiler/tensorcore/access.h"
 #include "compiler/tensorcore/kernel_build.h"
 #include "compiler/tensorcore/mapper.h"
 #include "core/error.h"
@@ -261,13 +262,22 @@ Kernel TensorCoreMapper::lower_vector(const Op& op, const Hardware& hw) const {
       break;
     }
   }
+  // Gathers, strided views and re-reads of an L2-resident tensor (access.h).
+  double l2_reads = reads + l2_rereads;
+  double stage_bytes = reads + writes;
+  const std::optional<AccessPlan> access = access_plan(op, hw, lv);
+  if (access) {
+    reads = access->dram_reads;
+    l2_reads = access->l2_reads;
+    stage_bytes = std::max(reads, l2_reads) + writes;
+  }
   const VecCost vc = is_training_op(op) || op.kind == OpKind::reduce ? training_vec_cost(op)
                                                                      : vec_cost(op.kind, row && row->warp);
   // One thread block per row (row-wise ops) or per 4096 elements; all SMs take part
   // once there are enough blocks.
-  const double blocks = std::max(1.0, std::max(rows, std::ceil(std::max(reads, writes) / 8192.0)));
+  const double blocks = std::max(1.0, std::max(rows, std::ceil(std::max(stage_bytes - writes, writes) / 8192.0)));
   const int64_t sms = static_cast<int64_t>(std::min<double>(static_cast<double>(m_s.sm), blocks));
-  const double total = reads + writes;
+  const double total = stage_bytes;
   int64_t stages = std::clamp<int64_t>(static_cast<int64_t>(std::ceil(total / (4.0 * 1024 * 1024))), 1, 64);
   // Row kernels: rows run in rounds of (SMs x resident rows); a round's rows wait
   // together on their dependent memory round trips and block reductions. The
@@ -285,6 +295,11 @@ Kernel TensorCoreMapper::lower_vector(const Op& op, const Hardware& hw) const {
   k.op_kind = std::string(op_kind_name(op.kind));
   k.info.bytes_in_flight = m_s.in_flight;
   k.info.passes = passes;
+  if (access && access->l2_working_set > 0) k.info.l2_working_set = access->l2_working_set;
+  if (access && access->run > 0) {
+    k.info.dram_read_run = access->run;
+    k.info.dram_read_pitch = access->pitch;
+  }
   // Ops that are several launches (zero fill + kernel, sorted embedding backward,
   // a foreach call over many tensors: attr launches, set by the training step).
   if (op.attrs.count("launches")) k.info.launches = op.at("launches");
@@ -295,7 +310,7 @@ Kernel TensorCoreMapper::lower_vector(const Op& op, const Hardware& hw) const {
   const auto stage_block = [&](int64_t repeat, int64_t trips_here) {
     Block b;
     b.repeat = repeat;
-    add_traffic(b.instrs, lv, Opcode::load, reads / st, (reads + l2_rereads) / st, sms);
+    add_traffic(b.instrs, lv, Opcode::load, reads / st, l2_reads / st, sms);
     const double per_sm = elems / st / static_cast<double>(sms);
     if (vc.alu > 0 && elems > 0)
       b.instrs.push_back(vec(std::string(op_kind_name(op.kind)), vc.alu * per_sm, sms, DType::fp32));

@@ -1,6 +1,10 @@
 #include "models/memory/cache.h"
 
+#include <fmt/format.h>
+
 #include <algorithm>
+
+#include "core/error.h"
 
 #include "models/hardware.h"
 
@@ -11,16 +15,26 @@ void CacheMemory::bind(const Hardware& hw) {
   m_bytes_per_clock = m_params.real("bytes_per_clock");
   m_port_bytes_per_clock = m_params.real("port_bytes_per_clock");
   m_energy = m_params.real("energy_per_byte");
+  m_sector = static_cast<double>(m_params.integer("sector_bytes"));
+  m_line = static_cast<double>(m_params.integer("line_bytes"));
+  m_partitions = static_cast<int>(m_params.integer("partitions"));
+  m_crossbar = static_cast<double>(m_params.integer("crossbar_bytes_per_clock"));
+  if (static_cast<int64_t>(m_line) % static_cast<int64_t>(m_sector) != 0)
+    throw InputError(fmt::format("{}: line_bytes = {} is not a multiple of sector_bytes = {}",
+                                 path().empty() ? "memory" : path(), m_line, m_sector));
   m_nominal_clock = hw.compute().nominal_clock_hz();
 }
 
-double CacheMemory::transfer_time_s(const Instr& in, const Kernel&, const KernelContext& c) const {
+double CacheMemory::transfer_time_s(const Instr& in, const Kernel& k, const KernelContext& c) const {
   if (in.bytes <= 0 || in.count <= 0) return 0;
   const double clock = c.clock_hz > 0 ? c.clock_hz : m_nominal_clock;
   const double bytes = static_cast<double>(in.bytes) * static_cast<double>(in.count);
   // `count` copies are served by different SM ports in parallel; the slices
   // together deliver bytes_per_clock.
-  const double t_total = bytes / (m_bytes_per_clock * clock);
+  // Re-reads of a working set beyond one partition: the far share crosses over.
+  const double far = (in.op == Opcode::load && k.info.l2_working_set) ? far_share(*k.info.l2_working_set) : 0.0;
+  const double t_total = std::max((1.0 - far) * bytes / (m_bytes_per_clock * clock),
+                                  far > 0 ? far * bytes / (m_crossbar * clock) : 0.0);
   const double t_port = static_cast<double>(in.bytes) / (m_port_bytes_per_clock * clock);
   return std::max(t_total, t_port);
 }
@@ -41,6 +55,20 @@ void register_cache(Registry& r) {
        p_int("bytes_per_clock", "5120", "bytes per SM clock all slices deliver together").positive(),
        // One SM's L1/TMA port: 64 B/clk (A100/H100 whitepapers, L1 fill bandwidth per SM).
        p_int("port_bytes_per_clock", "64", "bytes per clock one SM can receive").positive(),
+       // NVIDIA Nsight Compute kernel profiling guide (memory tables): L1 and L2 lines of
+       // 128 B in four 32 B sectors, the unit of an L2 <-> DRAM access (Volta .. Hopper).
+       p_int("sector_bytes", "32", "bytes of one sector, the unit a scattered access moves").positive().power_of_two(),
+       p_int("line_bytes", "128", "bytes of one cache line (a multiple of the sector)").positive().power_of_two(),
+       // NVIDIA H100 whitepaper / Chips and Cheese, "Nvidia's H100: Funny L2, and Tons of
+       // Bandwidth" (2023): the L2 is two partitions; an SM sees about half of it at
+       // near latency. 1 = one uniform L2 (the default for other chips).
+       p_int("partitions", "1", "L2 partitions; SMs keep near copies of far lines").range(1, 64),
+       // Assumption (no public figure for the link between the partitions): a quarter
+       // of the slices' bandwidth, so a cyclic re-read of a working set between half and
+       // all of the L2 runs at half the near rate; the l2sweep compare records of both
+       // sides of the capacity/2 edge are where it is checked.
+       p_int("crossbar_bytes_per_clock", "1280",
+             "bytes per SM clock the partitions exchange (reads of lines homed in a far partition)").positive(),
        // Fitted: energy2 copy_l2_resident_8MiB_x50, pJ/B above idle.
        p_qty("energy_per_byte", Unit::joules, "35pJ", "dynamic energy per byte (fitted)").non_negative()}));
 }

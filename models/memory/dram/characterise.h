@@ -12,6 +12,9 @@
 //             1 - nRFC / nREFI of its refresh-free rate;
 //   per-bank: the other banks keep serving during a REFpb; with 64-entry queues
 //             the loss is under 0.5 % (tests/memory), taken as none.
+#include <cstdint>
+#include <string>
+
 #include "models/memory/dram/controller.h"
 #include "models/memory/dram/standard.h"
 
@@ -27,5 +30,19 @@ struct Characterisation {
 
 // `refresh` must be all_bank, per_bank or none (automatic is resolved by the family).
 Characterisation characterise(const Standard& s, RefreshMode refresh);
+
+// Efficiency of reads that come in runs of `run_bytes` contiguous bytes, a run
+// starting every `pitch_bytes` (a strided view, one L2 sector per element) or, with
+// pitch 0, at random run-aligned places in a 1 GiB range (a gather of random
+// rows), relative to a sequential stream on the same `stacks` and `mapping`; both
+// without refresh (refresh costs both alike). In (0, 1]; a pitch <= run is a stream
+// (1). What the analytic `hbm` level charges a kernel's scattered reads: access
+// granularity (a run shorter than a burst still moves the burst) and row locality
+// (runs in one DRAM row share its activate) come from the cycle model. At most 2^15
+// runs and 16 MiB are simulated per entry (enough to spread over every pseudo-
+// channel of 5 HBM3 stacks ~200 times); cached per (standard, rate, stacks,
+// mapping, run, pitch).
+double access_efficiency(const Standard& s, int stacks, const std::string& mapping, uint64_t run_bytes,
+                         uint64_t pitch_bytes);
 
 }  // namespace tessera::dram

@@ -52,158 +52,143 @@ Energy hbm_scaled(const Energy& hbm2, int access_bytes, int dq, const std::strin
   return e;
 }
 
-Standard make_hbm2() {
+// The timing fields of Timing in the order the preset table lists them.
+constexpr int Timing::*k_n_fields[] = {
+    &Timing::nBL,  &Timing::nCL,  &Timing::nCWL, &Timing::nRCDRD, &Timing::nRCDWR, &Timing::nRP,
+    &Timing::nRAS, &Timing::nRC,  &Timing::nWR,  &Timing::nRTP,   &Timing::nRRDS,  &Timing::nRRDL,
+    &Timing::nCCDS, &Timing::nCCDL, &Timing::nFAW, &Timing::nWTRS, &Timing::nWTRL, &Timing::nRTW,
+    &Timing::nRFC, &Timing::nRFCpb, &Timing::nREFI, &Timing::nREFIpb, &Timing::nRREFD};
+constexpr size_t k_n_count = sizeof(k_n_fields) / sizeof(k_n_fields[0]);
+
+// Where a preset's command energies come from: IDD currents of a datasheet
+// (from_idd), HBM2's figures per bit (hbm_scaled: no public IDD sheet), or none.
+enum class EnergyFrom { idd, hbm2_per_bit, none };
+
+// One preset as data; build() turns every row into a Standard with one builder.
+struct Preset {
+  const char* name;
+  const char* standard;
+  Family family;
+  Organisation org;  // channels, pseudo_channels, sids, bankgroups, banks, rows, columns, dq, burst_length
+  int64_t tCK_ps;
+  double rate_mtps;
+  // nBL nCL nCWL nRCDRD nRCDWR nRP nRAS nRC nWR nRTP nRRDS nRRDL nCCDS nCCDL nFAW
+  // nWTRS nWTRL nRTW nRFC nRFCpb nREFI nREFIpb nRREFD, in cycles of tCK
+  int n[k_n_count];
+  EnergyFrom energy;
+  Idd idd;            // EnergyFrom::idd: the datasheet currents
+  int devices;        // devices in lock step on one channel (idd)
+  const char* idd_source;
+  const char* source;
+};
+
+// Sources per row (all timings are the cited preset's, in cycles of its tCK):
+// HBM2-2000   DRAMSim3 configs/HBM2_8Gb_x128.ini: nRC = tRAS + tRP; nRTW = nCL + nBL + 2 -
+//             nCWL (tWPRE 1 tCK, JESD235); tRFCSB 160 ns, tRREFD 8 ns (Ramulator 2
+//             HBM2.cpp), tREFISB = tREFI / 16 banks. IDD [power]: VDD 1.2 V, IDD0 65,
+//             IDD2N 40, IDD3N 55, IDD4R 390, IDD4W 500, IDD5AB 250 mA.
+// HBM2E-3200  JESD235C/D pseudo-channel mode (8 ch x 2 PC x 64 bit, BL4 = 32 B, 16 Gb
+//             8-high) at 3.2 Gb/s (Samsung Flashbolt, SK hynix HBM2E: 3.2-3.6 Gb/s); the
+//             HBM2 ns timings at tCK 625 ps (ceil(n x 1000 / 625)), nCCDS = nBL = 2,
+//             tRFC 350 ns (Ramulator 2 HBM2 tRFC table, 8 Gb per channel) = 560,
+//             tREFISB = tREFI / 16.
+// HBM3-6400   Ramulator 2.1 python/ramulator/dram/hbm3.py HBM3_6400Mbps + HBM3_16Gb_8hi
+//             (JESD238): tRFC 350 ns (JESD238 Table 84), tREFI 3.9 us, tRFCpb 200 ns,
+//             tRREFD 8 ns, tREFIpb = tREFI / 32 banks.
+// HBM3E-9600  Ramulator 2.1 hbm3.py HBM3_9600Mbps (the HBM3 ns timings at 417 ps);
+//             24 Gb dies 8-high = 24 GiB (Micron / SK hynix HBM3E 24 GB).
+// HBM4-8000   JESD270-4 (JEDEC press release, 16 April 2025): 2048-bit interface,
+//             32 channels x 2 pseudo-channels (32 bit each), up to 8 Gb/s (2 TB/s per
+//             stack), 24/32 Gb layers 4- to 16-high, HBM3-controller compatible. No
+//             JESD270-4 timing table is public: the HBM3 array timings in ns
+//             (HBM3-6400 above) at tCK 500 ps (ceil(n x 625 / 500); tested equal to
+//             at_rate(HBM3-6400, 8000)), HBM3's bank structure; 32 Gb 8-high = 32 GiB.
+// DDR4-3200   Ramulator 2 DDR4.cpp DDR4_3200AA + DDR4_8Gb_x8 (JESD79-4C Tables 169-170,
+//             tRFC1 350 ns, tREFI 7.8 us); no per-bank refresh. IDD: DRAMSim3
+//             DDR4_8Gb_x8_3200.ini, VDD 1.2, IDD0 57, IDD2N 37, IDD3N 52, IDD4R 168,
+//             IDD4W 150, IDD5AB 250 mA per device, 8 devices.
+// LPDDR5-6400 Ramulator 2 LPDDR5.cpp LPDDR5_6400 + LPDDR5_8Gb_x16 (bank-group mode,
+//             BL32); nRC = tRAS + tRPpb = 49 (JESD209-5; Ramulator lists 30 < nRAS);
+//             refresh from JESD209-5: tRFCab 210 ns, tRFCpb 120 ns, tREFI 3.9 us,
+//             tPBR2PBR 90 ns. No public IDD currents: energy 0.
+const Preset k_presets[] = {
+    {"HBM2-2000", "HBM2", Family::hbm2, {8, 1, 1, 4, 4, 32768, 16, 128, 4}, 1000, 2000,
+     {2, 14, 4, 14, 14, 14, 34, 48, 16, 4, 4, 6, 1, 2, 30, 6, 8, 14, 260, 160, 3900, 3900 / 16, 8},
+     EnergyFrom::idd, {1.2, 65, 40, 55, 390, 500, 250}, 1, "DRAMSim3 HBM2_8Gb_x128.ini IDD currents",
+     "DRAMSim3 configs/HBM2_8Gb_x128.ini (JESD235 legacy mode: 8 x 128-bit channels, BL4, 4 GiB 4-high "
+     "stack of 8 Gb dies)"},
+    {"HBM2E-3200", "HBM2E", Family::hbm2, {8, 2, 1, 4, 4, 65536, 32, 64, 4}, 625, 3200,
+     {2, 23, 7, 23, 23, 23, 55, 77, 26, 7, 7, 10, 2, 4, 48, 10, 13, 23, 560, 256, 6240, 6240 / 16, 13},
+     EnergyFrom::hbm2_per_bit, {}, 0, "HBM2E",
+     "JESD235D organisation (pseudo-channel mode, 16 Gb 8-high); DRAMSim3 HBM2 timings in ns at 3.2 Gb/s "
+     "(Samsung Flashbolt / SK hynix HBM2E data rates)"},
+    {"HBM3-6400", "HBM3", Family::hbm3, {16, 2, 2, 4, 4, 16384, 32, 32, 8}, 625, 6400,
+     {2, 20, 10, 31, 15, 26, 45, 72, 33, 9, 4, 5, 2, 4, 24, 7, 10, 20, 560, 320, 6240, 6240 / 32, 13},
+     EnergyFrom::hbm2_per_bit, {}, 0, "HBM3",
+     "Ramulator 2.1 hbm3.py HBM3_6400Mbps + HBM3_16Gb_8hi (JESD238): 16 GiB 8-high stack"},
+    {"HBM3E-9600", "HBM3E", Family::hbm3, {16, 2, 2, 4, 4, 24576, 32, 32, 8}, 417, 9600,
+     {2, 30, 15, 47, 23, 39, 68, 108, 50, 14, 6, 8, 2, 6, 36, 11, 15, 30, 840, 480, 9360, 9360 / 32, 20},
+     EnergyFrom::hbm2_per_bit, {}, 0, "HBM3E",
+     "Ramulator 2.1 hbm3.py HBM3_9600Mbps (HBM3E grade); 24 Gb dies 8-high = 24 GiB stack (Micron/SK "
+     "hynix HBM3E 24 GB), rows scaled from HBM3_16Gb_8hi"},
+    {"HBM4-8000", "HBM4", Family::hbm3, {32, 2, 2, 4, 4, 16384, 32, 32, 8}, 500, 8000,
+     {2, 25, 13, 39, 19, 33, 57, 90, 42, 12, 5, 7, 2, 5, 30, 9, 13, 25, 700, 400, 7800, 244, 17},
+     EnergyFrom::hbm2_per_bit, {}, 0, "HBM4",
+     "JESD270-4 organisation (JEDEC, April 2025: 32 channels x 2 pseudo-channels, 2048 bits, 8 Gb/s; "
+     "32 Gb 8-high = 32 GiB); no public timing table: HBM3 (JESD238) timings in ns at 8 Gb/s"},
+    {"DDR4-3200", "DDR4", Family::ddr4, {1, 1, 1, 4, 4, 65536, 128, 64, 8}, 625, 3200,
+     {4, 22, 16, 22, 22, 22, 52, 74, 24, 12, 4, 8, 4, 8, 34, 4, 12, 22 + 4 + 2 - 16, 560, 0, 12480, 0, 0},
+     EnergyFrom::idd, {1.2, 57, 37, 52, 168, 150, 250}, 8, "DRAMSim3 DDR4_8Gb_x8_3200.ini IDD currents",
+     "Ramulator 2 DDR4.cpp DDR4_3200AA + DDR4_8Gb_x8 (JESD79-4C Tables 169-170 for nRRD/nFAW, tRFC1 350 ns, "
+     "tREFI 7.8 us); one rank of 8 x8 devices on a 64-bit channel"},
+    {"LPDDR5-6400", "LPDDR5", Family::lpddr5, {1, 1, 1, 4, 4, 32768, 32, 16, 32}, 1250, 6400,
+     {4, 20, 11, 15, 15, 15, 34, 49, 28, 4, 4, 4, 4, 4, 16, 5, 10, 20 + 4 + 2 - 11, 168, 96, 3120, 3120 / 16, 72},
+     EnergyFrom::none, {}, 0, "no public LPDDR5 IDD currents used: energy not modelled (0)",
+     "Ramulator 2 LPDDR5.cpp LPDDR5_6400 + LPDDR5_8Gb_x16 (bank-group mode, BL32); refresh from JESD209-5: "
+     "tRFCab 210 ns, tRFCpb 120 ns, tREFI 3.9 us, tPBR2PBR 90 ns"},
+};
+
+// The one builder. HBM2 energies are built first: the later HBM rows scale them.
+Standard from_preset(const Preset& p, const Energy& hbm2) {
   Standard s;
-  s.name = "HBM2-2000";
-  s.standard = "HBM2";
-  s.family = Family::hbm2;
-  s.source = "DRAMSim3 configs/HBM2_8Gb_x128.ini (JESD235 legacy mode: 8 x 128-bit channels, "
-             "BL4, 4 GiB 4-high stack of 8 Gb dies)";
-  s.org = {8, 1, 1, 4, 4, 32768, 16, 128, 4};  // 16 bursts of 64 B = 1 KiB rows
-  Timing& t = s.timing;
-  t.tCK_ps = 1000;
-  t.rate_mtps = 2000;
-  t.nBL = 2;  // BL4 at double data rate
-  t.nCL = 14, t.nCWL = 4, t.nRCDRD = 14, t.nRCDWR = 14, t.nRP = 14, t.nRAS = 34;
-  t.nRC = 48;  // tRAS + tRP
-  t.nWR = 16, t.nRTP = 4, t.nRRDS = 4, t.nRRDL = 6, t.nCCDS = 1, t.nCCDL = 2, t.nFAW = 30;
-  t.nWTRS = 6, t.nWTRL = 8;
-  t.nRTW = t.nCL + t.nBL + 2 - t.nCWL;  // read-to-write turnaround, tWPRE = 1 tCK (JESD235)
-  t.nRFC = 260, t.nREFI = 3900;
-  // Per-bank refresh: tRFCSB = 160 ns and tRREFD = 8 ns (Ramulator 2 HBM2.cpp);
-  // tREFISB = tREFI / 16 banks.
-  t.nRFCpb = 160, t.nRREFD = 8, t.nREFIpb = 3900 / 16;
-  // DRAMSim3 HBM2_8Gb_x128.ini [power]: VDD 1.2 V, IDD0 65, IDD2N 40, IDD3N 55,
-  // IDD4R 390, IDD4W 500, IDD5AB 250 mA.
-  s.energy = from_idd({1.2, 65, 40, 55, 390, 500, 250}, t, 1, "DRAMSim3 HBM2_8Gb_x128.ini IDD currents");
-  // No REFpb current is published: a REFpb is taken as 1/16 of a REFab (one bank of 16).
-  s.energy.refpb_pj = s.energy.ref_pj / 16.0;
-  // O'Connor et al., "Fine-Grained DRAM", MICRO 2017: HBM2 moves data at about
-  // 3.9 pJ/bit in all; the IDD4R read energy above is 804 pJ / 512 bit = 1.57
-  // pJ/bit, so the interface and on-die data path not in IDD4R take ~2.3 pJ/bit.
-  s.energy.io_pj_per_bit = 2.3;
-  return s;
-}
-
-Standard make_hbm2e(const Standard& hbm2) {
-  // HBM2E (JESD235C/D) in pseudo-channel mode: 8 channels x 2 PCs x 64 bits, BL4
-  // (32 B per access), 16 Gb dies, 8-high 16 GiB stacks at 3.2 Gb/s (Samsung
-  // Flashbolt, SK hynix HBM2E datasheets: 3.2-3.6 Gb/s, 410-460 GB/s per stack).
-  // Core timings are HBM2's in nanoseconds (DRAMSim3), re-derived at tCK = 625 ps.
-  Standard s = at_rate(hbm2, 3200);
-  s.name = "HBM2E-3200";
-  s.standard = "HBM2E";
-  s.source = "JESD235D organisation (pseudo-channel mode, 16 Gb 8-high); DRAMSim3 HBM2 timings in ns "
-             "at 3.2 Gb/s (Samsung Flashbolt / SK hynix HBM2E data rates)";
-  s.org = {8, 2, 1, 4, 4, 65536, 32, 64, 4};  // 32 bursts of 32 B = 1 KiB rows per PC
-  s.timing.nCCDS = 2;  // = nBL: back-to-back bursts on the pseudo-channel's bus
-  // tRFC 350 ns for 8 Gb per channel (Ramulator 2 HBM2 tRFC table), tREFISB over 16 banks.
-  s.timing.nRFC = static_cast<int>(std::ceil(350000.0 / s.timing.tCK_ps));
-  s.timing.nREFIpb = s.timing.nREFI / 16;
-  s.energy = hbm_scaled(hbm2.energy, s.org.access_bytes(), s.org.dq, "HBM2E");
-  return s;
-}
-
-Standard make_hbm3(const std::string& name, const std::string& standard_name, double rate,
-                   const Timing& t, int64_t rows, const std::string& source, const Energy& hbm2) {
-  Standard s;
-  s.name = name;
-  s.standard = standard_name;
-  s.family = Family::hbm3;
-  // JESD238 (Ramulator 2.1 hbm3.py, HBM3_16Gb_8hi): 16 channels x 2 PCs x 32 bits,
-  // 2 SIDs of 4 bank groups x 4 banks, BL8 (32 B per access), 1 KiB rows.
-  s.org = {16, 2, 2, 4, 4, rows, 32, 32, 8};
-  s.timing = t;
-  s.timing.rate_mtps = rate;
-  s.source = source;
-  s.energy = hbm_scaled(hbm2, s.org.access_bytes(), s.org.dq, standard_name);
-  return s;
-}
-
-Timing hbm3_6400() {
-  // Ramulator 2.1 python/ramulator/dram/hbm3.py, "HBM3_6400Mbps" (JESD238 values
-  // at tCK = 625 ps); refresh from the same file's resolvers: tRFC 350 ns for an
-  // 8 Gb channel (JESD238 Table 84), tREFI 3.9 us, tRFCpb 200 ns, tRREFD 8 ns,
-  // tREFIpb = tREFI / 32 banks.
-  Timing t;
-  t.tCK_ps = 625, t.nBL = 2, t.nCL = 20, t.nCWL = 10, t.nRCDRD = 31, t.nRCDWR = 15;
-  t.nRP = 26, t.nRAS = 45, t.nRC = 72, t.nWR = 33, t.nRTP = 9;
-  t.nCCDS = 2, t.nCCDL = 4, t.nRRDS = 4, t.nRRDL = 5, t.nFAW = 24;
-  t.nWTRS = 7, t.nWTRL = 10, t.nRTW = 20;
-  t.nRFC = 560, t.nRFCpb = 320, t.nRREFD = 13, t.nREFI = 6240, t.nREFIpb = 6240 / 32;
-  return t;
-}
-
-Timing hbm3e_9600() {
-  // Ramulator 2.1 hbm3.py, "HBM3_9600Mbps" (HBM3E speed grade: the JEDEC HBM3 ns
-  // timings at tCK = 417 ps); tRFC 350 ns -> 840, tREFI 3.9 us -> 9360.
-  Timing t;
-  t.tCK_ps = 417, t.nBL = 2, t.nCL = 30, t.nCWL = 15, t.nRCDRD = 47, t.nRCDWR = 23;
-  t.nRP = 39, t.nRAS = 68, t.nRC = 108, t.nWR = 50, t.nRTP = 14;
-  t.nCCDS = 2, t.nCCDL = 6, t.nRRDS = 6, t.nRRDL = 8, t.nFAW = 36;
-  t.nWTRS = 11, t.nWTRL = 15, t.nRTW = 30;
-  t.nRFC = 840, t.nRFCpb = 480, t.nRREFD = 20, t.nREFI = 9360, t.nREFIpb = 9360 / 32;
-  return t;
-}
-
-Standard make_ddr4() {
-  Standard s;
-  s.name = "DDR4-3200";
-  s.standard = "DDR4";
-  s.family = Family::ddr4;
-  s.source = "Ramulator 2 DDR4.cpp DDR4_3200AA + DDR4_8Gb_x8 (JESD79-4C Tables 169-170 for nRRD/nFAW, "
-             "tRFC1 350 ns, tREFI 7.8 us); one rank of 8 x8 devices on a 64-bit channel";
-  s.org = {1, 1, 1, 4, 4, 65536, 128, 64, 8};  // 8 KiB rows (8 devices x 1 KiB), 64 B bursts
-  Timing& t = s.timing;
-  t.tCK_ps = 625, t.rate_mtps = 3200;
-  t.nBL = 4, t.nCL = 22, t.nCWL = 16, t.nRCDRD = 22, t.nRCDWR = 22, t.nRP = 22, t.nRAS = 52;
-  t.nRC = 74, t.nWR = 24, t.nRTP = 12, t.nCCDS = 4, t.nCCDL = 8, t.nRRDS = 4, t.nRRDL = 8;
-  t.nFAW = 34, t.nWTRS = 4, t.nWTRL = 12;
-  t.nRTW = t.nCL + t.nBL + 2 - t.nCWL;
-  t.nRFC = 560, t.nREFI = 12480;
-  // DDR4 has no per-bank refresh: REFpb is refused for this family (device.cpp).
-  t.nRFCpb = 0, t.nREFIpb = 0, t.nRREFD = 0;
-  // DRAMSim3 DDR4_8Gb_x8_3200.ini [power]: VDD 1.2, IDD0 57, IDD2N 37, IDD3N 52,
-  // IDD4R 168, IDD4W 150, IDD5AB 250 mA per device, 8 devices.
-  s.energy = from_idd({1.2, 57, 37, 52, 168, 150, 250}, t, 8, "DRAMSim3 DDR4_8Gb_x8_3200.ini IDD currents");
-  s.energy.io_pj_per_bit = 0;  // no public per-bit termination figure is used: not modelled
-  return s;
-}
-
-Standard make_lpddr5() {
-  Standard s;
-  s.name = "LPDDR5-6400";
-  s.standard = "LPDDR5";
-  s.family = Family::lpddr5;
-  s.source = "Ramulator 2 LPDDR5.cpp LPDDR5_6400 + LPDDR5_8Gb_x16 (bank-group mode, BL32); refresh "
-             "from JESD209-5: tRFCab 210 ns, tRFCpb 120 ns, tREFI 3.9 us, tPBR2PBR 90 ns";
-  s.org = {1, 1, 1, 4, 4, 32768, 32, 16, 32};  // 2 KiB rows, 64 B per BL32 access
-  Timing& t = s.timing;
-  t.tCK_ps = 1250, t.rate_mtps = 6400;
-  t.nBL = 4, t.nCL = 20, t.nCWL = 11, t.nRCDRD = 15, t.nRCDWR = 15, t.nRP = 15, t.nRAS = 34;
-  // Ramulator's preset lists nRC 30 < nRAS; JESD209-5 tRC = tRAS + tRPpb: 34 + 15.
-  t.nRC = 49, t.nWR = 28, t.nRTP = 4, t.nCCDS = 4, t.nCCDL = 4, t.nRRDS = 4, t.nRRDL = 4;
-  t.nFAW = 16, t.nWTRS = 5, t.nWTRL = 10;
-  t.nRTW = t.nCL + t.nBL + 2 - t.nCWL;
-  t.nRFC = 168, t.nRFCpb = 96, t.nRREFD = 72, t.nREFI = 3120, t.nREFIpb = 3120 / 16;
-  s.energy.source = "no public LPDDR5 IDD currents used: energy not modelled (0)";
+  s.name = p.name;
+  s.standard = p.standard;
+  s.family = p.family;
+  s.org = p.org;
+  s.source = p.source;
+  s.timing.tCK_ps = p.tCK_ps;
+  s.timing.rate_mtps = p.rate_mtps;
+  for (size_t i = 0; i < k_n_count; ++i) s.timing.*k_n_fields[i] = p.n[i];
+  switch (p.energy) {
+    case EnergyFrom::idd:
+      s.energy = from_idd(p.idd, s.timing, p.devices, p.idd_source);
+      break;
+    case EnergyFrom::hbm2_per_bit:
+      s.energy = hbm_scaled(hbm2, s.org.access_bytes(), s.org.dq, p.idd_source);
+      break;
+    case EnergyFrom::none:
+      s.energy.source = p.idd_source;
+      break;
+  }
+  if (s.family == Family::hbm2 && p.energy == EnergyFrom::idd) {
+    // No REFpb current is published: a REFpb is taken as 1/16 of a REFab (one bank of 16).
+    s.energy.refpb_pj = s.energy.ref_pj / 16.0;
+    // O'Connor et al., "Fine-Grained DRAM", MICRO 2017: HBM2 moves data at about
+    // 3.9 pJ/bit in all; the IDD4R read energy is 804 pJ / 512 bit = 1.57 pJ/bit,
+    // so the interface and on-die data path not in IDD4R take ~2.3 pJ/bit.
+    s.energy.io_pj_per_bit = 2.3;
+  }
+  // DDR4 I/O termination: no public per-bit figure is used (0, not modelled).
   return s;
 }
 
 std::vector<Standard> build() {
   std::vector<Standard> v;
-  const Standard hbm2 = make_hbm2();
-  v.push_back(hbm2);
-  v.push_back(make_hbm2e(hbm2));
-  v.push_back(make_hbm3("HBM3-6400", "HBM3", 6400, hbm3_6400(), 16384,
-                        "Ramulator 2.1 hbm3.py HBM3_6400Mbps + HBM3_16Gb_8hi (JESD238): 16 GiB 8-high stack",
-                        hbm2.energy));
-  v.push_back(make_hbm3("HBM3E-9600", "HBM3E", 9600, hbm3e_9600(), 24576,
-                        "Ramulator 2.1 hbm3.py HBM3_9600Mbps (HBM3E grade); 24 Gb dies 8-high = 24 GiB "
-                        "stack (Micron/SK hynix HBM3E 24 GB), rows scaled from HBM3_16Gb_8hi",
-                        hbm2.energy));
-  v.push_back(make_ddr4());
-  v.push_back(make_lpddr5());
+  Energy hbm2;
+  for (const Preset& p : k_presets) {
+    v.push_back(from_preset(p, hbm2));
+    if (std::string(p.name) == "HBM2-2000") hbm2 = v.back().energy;
+  }
   for (const Standard& s : v) validate(s, "built-in DRAM preset " + s.name);
   return v;
 }

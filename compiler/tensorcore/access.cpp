@@ -1,0 +1,64 @@
+#include "compiler/tensorcore/access.h"
+
+#include <cmath>
+
+namespace tessera::tc_build {
+
+std::optional<AccessPlan> access_plan(const Op& op, const Hardware& hw, const Levels& lv) {
+  const MemoryModel* l2 = lv.l2.empty() ? nullptr : hw.memories().front().second.get();
+  // Scattered accesses move whole sectors of the first level (32 B on NVIDIA GPUs).
+  const double sector = l2 ? std::max(1.0, l2->access_bytes()) : 1.0;
+  const double eb = dtype_bytes(op.dtype, 1);
+  AccessPlan a;
+  if (op.kind == OpKind::embedding && op.attrs.count("order") && !op.get("backward", 0)) {
+    // index_select(0, idx): int64 indices streamed, then one table row per token.
+    const double tokens = static_cast<double>(op.at("tokens"));
+    const double row = eb * static_cast<double>(op.at("dim"));
+    const double vocab = static_cast<double>(op.get("vocab", op.at("tokens")));
+    const double idx = 8.0 * tokens;
+    if (op.at("order") == 1) {
+      // Consecutive rows: one stream over the rows read.
+      a.dram_reads = a.l2_reads = tokens * row + idx;
+      return a;
+    }
+    // Random rows: each row is read in whole sectors (rows assumed sector-aligned:
+    // a row of r bytes touches ceil(r / sector) sectors). While the table fits in
+    // the L2 a row drawn twice comes from DRAM once: `tokens` uniform draws over
+    // `vocab` rows hit vocab x (1 - (1 - 1/vocab)^tokens) distinct rows.
+    const double row_s = std::ceil(row / sector) * sector;
+    const double table = vocab * row_s;
+    double distinct = tokens;
+    if (l2 && l2->reuse_hit_fraction(table) >= 1.0)
+      distinct = vocab > 1 ? -vocab * std::expm1(tokens * std::log1p(-1.0 / vocab)) : 1.0;
+    a.dram_reads = distinct * row_s + idx;
+    a.l2_reads = tokens * row_s + idx;
+    a.run = row_s;
+    a.pitch = 0;
+    return a;
+  }
+  if (op.kind == OpKind::reduce && (op.attrs.count("stride") || op.get("reread", 0))) {
+    const double elems = static_cast<double>(op.get("inputs", 1) * op.at("rows") * op.at("cols"));
+    const double span = eb * static_cast<double>(op.get("stride", 1));
+    // A stride under a sector reads every sector of x; beyond, one sector per element.
+    if (span < sector) {
+      a.dram_reads = elems * span;
+    } else {
+      a.dram_reads = elems * sector;
+      if (span >= 2 * sector) {
+        a.run = sector;
+        a.pitch = span;
+      }
+    }
+    a.l2_reads = a.dram_reads;
+    // Read again right after the op before read it: the L2 keeps what it can.
+    if (op.get("reread", 0) && l2) {
+      const double hit = l2->reuse_hit_fraction(a.l2_reads);
+      a.dram_reads *= 1.0 - hit;
+      if (hit > 0) a.l2_working_set = a.l2_reads;
+    }
+    return a;
+  }
+  return std::nullopt;
+}
+
+}  // namespace tessera::tc_build
