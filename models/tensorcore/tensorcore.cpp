@@ -92,6 +92,8 @@ void TensorCoreModel::bind(const Hardware& hw) {
   m_s.max_threads = p.real("max_threads_per_sm");
   m_s.in_flight = p.real("bytes_in_flight");
   m_s.default_attention = p.text("attention");
+  m_s.compute_capability = static_cast<int>(p.integer("compute_capability"));
+  m_s.cudnn_version = p.integer("cudnn_version");
   m_s.static_w = hw.power().static_power_w();
   m_s.limit_w = hw.power().power_limit_w();
   m_clock = PowerCappedClock(m_s.min_clock, m_s.max_clock, m_s.static_w, m_s.limit_w);

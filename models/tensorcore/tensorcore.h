@@ -67,6 +67,8 @@ struct TensorCoreSpec {
   double wave_startup = 0;
   double in_flight = 0;                 // bytes_in_flight
   std::string default_attention;
+  int compute_capability = 90;          // major*10+minor (SDPA backend rules)
+  int64_t cudnn_version = 91900;
   double static_w = 0, limit_w = 0;     // board static power and power limit (W)
 };
 
