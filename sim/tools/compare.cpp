@@ -373,6 +373,15 @@ std::optional<Prediction> predict(const json& r, const Hardware& hw, const std::
       // One training step: forward, backward from out.backward(dy), optimizer.step()
       // (torch.optim defaults), summed kernel time: the model's spec with train=1.
       const std::string model = get_str(r, "model");
+      // Mixed precision (torch.autocast over fp32 master weights:
+      // shared/reference/models/train_amp.py) is a different kernel sequence from
+      // the pure-format training step modelled here: not predicted.
+      const std::string amp = !r.contains("amp") ? "none" : r["amp"].is_string() ? r["amp"].get<std::string>()
+                                                                                : r["amp"].dump();
+      if (amp != "none" && amp != "false" && amp != "null") {
+        skip = "train amp '" + amp + "' (autocast mixed precision) is not modelled";
+        return std::nullopt;
+      }
       const std::string opt = r.value("optimizer", std::string("adamw"));
       Optimizer o = Optimizer::adamw;
       if (!parse_optimizer(opt, o)) { skip = "train optimizer '" + opt + "' is not modelled"; return std::nullopt; }

@@ -160,3 +160,15 @@ TEST_CASE("compare predicts a decode record as decode_static.py replayed in a CU
   const Graph hf = build_workload("llama-7b:phase=decode,batch=8,ctx=1023,layers=32,embed=0,kv_cache=dynamic");
   CHECK(hf.ops.size() > 3 * 32 * 12);
 }
+
+TEST_CASE("compare skips mixed-precision training records instead of predicting them as pure bf16", "[gpu][compare]") {
+  const auto hw = load_hardware("h100-sxm", {});
+  nlohmann::json rec = {{"section", "train"}, {"model", "bert-base"}, {"batch", 8}, {"seq", 128},
+                        {"amp", "bf16"}, {"loss", "pow2_mean"}, {"optimizer", "adamw_fused"},
+                        {"device_busy_us", 1000.0}};
+  const CompareRow amp = compare_record(rec, *hw);
+  CHECK(amp.skipped);
+  CHECK(amp.reason == "train amp 'bf16' (autocast mixed precision) is not modelled");
+  rec["amp"] = "none";
+  CHECK_FALSE(compare_record(rec, *hw).skipped);
+}
