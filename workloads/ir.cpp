@@ -85,7 +85,8 @@ std::vector<std::string_view> op_attr_names(OpKind k) {
       break;
     case OpKind::conv2d: names.insert(names.end(), {"dilation", "groups", "bias", "grad"}); break;
     case OpKind::attention:
-      names.insert(names.end(), {"kv_heads", "causal", "bias", "bias_shared", "backward", "bias_grad"});
+      names.insert(names.end(), {"kv_heads", "causal", "bias", "bias_shared", "bias_bool", "strided", "backend",
+                                  "backward", "bias_grad"});
       break;
     case OpKind::maxpool: case OpKind::avgpool: names.insert(names.end(), {"pad", "backward"}); break;
     case OpKind::embedding: names.insert(names.end(), {"vocab", "backward", "tied", "order"}); break;

@@ -16,7 +16,12 @@
 //               kv_heads < heads is multi-query/grouped-query attention (heads
 //               must be a multiple of kv_heads). Optional bias_shared=1: the
 //               additive bias (heads x sq x skv) is broadcast over `batch` and
-//               read once (AlphaFold pair bias) instead of once per batch entry.
+//               read once (AlphaFold pair bias) instead of once per batch entry;
+//               bias_bool=1: the mask is boolean (PyTorch converts it to an
+//               additive one first); strided=1: a q/k/v last dimension is not
+//               contiguous; backend: the SDPA backend forced (1 flash2, 2 flash3 /
+//               cuDNN, 3 efficient, 4 math; absent: the hardware's rules,
+//               compiler/tensorcore/sdpa_select.h).
 //   layernorm, rmsnorm, softmax, gelu, silu, relu, sigmoid, tanh, add, mul,
 //   batchnorm, copy, transpose
 //               rows, cols (the op works on a rows x cols tensor); add/mul read

@@ -54,6 +54,7 @@ Graph build_attention(const std::map<std::string, std::string>& p) {
   a.d = wl_int(p, "d");
   a.causal = wl_bool(p, "causal");
   a.bias = wl_bool(p, "bias");
+  a.bias_shared = a.bias && wl_bool(p, "bias_shared");
   if (a.heads % a.kv_heads != 0)
     throw InputError(fmt::format("workload parameter 'kv_heads': heads={} is not a multiple of "
                                  "kv_heads={}", a.heads, a.kv_heads));
@@ -64,7 +65,15 @@ Graph build_attention(const std::map<std::string, std::string>& p) {
     const int out = b.attention_sdpa_math("attention", {}, a);
     g.ops[static_cast<size_t>(out)].attrs["output"] = 1;
   } else if (path == "eager") {
-    b.attention("attention", {}, a, wl_bool(p, "fused"));
+    const int att = b.attention("attention", {}, a, wl_bool(p, "fused"));
+    Op& op = g.ops[static_cast<size_t>(att)];
+    if (op.kind == OpKind::attention) {
+      // The SDPA backend forced as torch.nn.attention.sdpa_kernel(...) would
+      // (attention_select.h codes); auto: the hardware's rules.
+      const std::string be = wl_choice(p, "backend", {"auto", "flash", "cudnn", "efficient", "math"});
+      if (be != "auto") op.attrs["backend"] = be == "flash" ? 1 : be == "cudnn" ? 2 : be == "efficient" ? 3 : 4;
+      if (a.bias && wl_choice(p, "mask", {"float", "bool"}) == "bool") op.attrs["bias_bool"] = 1;
+    }
   } else {
     throw InputError(fmt::format("workload parameter 'path': '{}' is not one of eager, sdpa_math",
                                  path));
@@ -115,7 +124,12 @@ void add_kernel_workloads(std::vector<WorkloadInfo>& out) {
                   {"skv", "auto", "key/value tokens (auto: = sq)", ParamType::integer, {"auto"}},
                   {"d", "128", "head dimension"},
                   {"causal", "0", "causal mask (0/1)", ParamType::boolean},
-                  {"bias", "0", "additive bias/mask tensor (0/1)", ParamType::boolean},
+                  {"bias", "0", "attn_mask tensor (0/1)", ParamType::boolean},
+                  {"mask", "float", "bias=1: the attn_mask is an additive float tensor or a boolean one", ParamType::choice, {"float", "bool"}},
+                  {"bias_shared", "0", "bias=1: the attn_mask is broadcast over the batch (one heads x sq x skv tensor)", ParamType::boolean},
+                  {"backend", "auto",
+                   "fused SDPA backend: auto (PyTorch's rules for the hardware), flash (FlashAttention-2), cudnn, "
+                   "efficient or math", ParamType::choice, {"auto", "flash", "cudnn", "efficient", "math"}},
                   {"fused", "1", "1: one fused kernel; 0: Q.K^T, scale, mask, softmax, P.V", ParamType::boolean},
                   {"path", "eager",
                    "eager: as `fused` says; sdpa_math: PyTorch's math backend (fp32 upcast of "

@@ -64,9 +64,9 @@ std::optional<TrainingOptions> training_options(const std::string& spec, const W
   if (auto it = params.find("phase"); it != params.end() && it->second != "prefill")
     throw InputError(fmt::format("--workload '{}': train=1 needs phase=prefill (a decode step against a KV "
                                  "cache is inference only)", spec));
-  if (auto it = params.find("cache"); it != params.end() && it->second != "dynamic")
-    throw InputError(fmt::format("--workload '{}': train=1 needs cache=dynamic (a preallocated KV cache is "
-                                 "inference only)", spec));
+  if (auto it = params.find("kv_cache"); it != params.end() && it->second == "static")
+    throw InputError(fmt::format("--workload '{}': train=1 needs kv_cache=auto or dynamic (a preallocated KV "
+                                 "cache is inference only)", spec));
   if (auto it = params.find("dtype"); it != params.end()) {
     const auto t = parse_dtype(it->second);
     if (t && *t != DType::fp32 && *t != DType::tf32 && *t != DType::bf16 && *t != DType::fp16)

@@ -1,4 +1,5 @@
-// Fused attention on the tensor-core SMs (forward and split-KV decode).
+// Fused attention on the tensor-core SMs (forward and split-KV decode), and
+// PyTorch's math fallback when no fused SDPA backend takes the op.
 #include <fmt/format.h>
 
 #include <algorithm>
@@ -6,9 +7,11 @@
 #include <optional>
 #include <stdexcept>
 
+#include "compiler/tensorcore/attention_select.h"
 #include "compiler/tensorcore/kernel_build.h"
 #include "compiler/tensorcore/mapper.h"
 #include "core/error.h"
+#include "workloads/builder.h"
 #include "core/math.h"
 #include "models/hardware.h"
 #include "models/memory/memory.h"
@@ -26,19 +29,9 @@ Kernel TensorCoreMapper::lower_attention(const Op& op, const Hardware& hw) const
   const bool causal = op.get("causal", 0) != 0;
   const double eb = dtype_bytes(op.dtype, 1);
 
-  // Backend: attr backend = 1 (FlashAttention-2), 2 (FlashAttention-3 / cuDNN:
-  // warp-specialised, softmax overlapped with the tensor cores), 3 (memory-efficient
-  // kernel); without it the hardware's default.
-  MmaPath path = MmaPath::flash3;
-  const std::string& def = m_s.default_attention;
-  if (def == "flash2") path = MmaPath::flash2;
-  if (def == "efficient") path = MmaPath::efficient;
-  if (const int64_t be = op.get("backend", 0); be != 0) {
-    if (be < 1 || be > 3)
-      throw InputError(fmt::format("op '{}' (attention): backend={} must be 1 (flash2), 2 (flash3) or "
-                                   "3 (efficient)", op.name, be));
-    path = static_cast<MmaPath>(be);
-  }
+  // Which fused kernel (attention_select.h); the math path never gets here.
+  const AttnBackend be = attention_backend(op, m_s);
+  const MmaPath path = be.path;
   // Block sizes of the public kernels: FA3 hdim64 192x128, hdim128 128x128;
   // FA2 (sm80 code) hdim64 128x128, hdim128 128x64; memory-efficient 64x64.
   int64_t bq = 128, bk = 128;
@@ -77,6 +70,7 @@ Kernel TensorCoreMapper::lower_attention(const Op& op, const Hardware& hw) const
   const double o_bytes = static_cast<double>(B * H * sq * D) * dtype_bytes(op.out_dtype, 1);
   const int64_t sms = std::min(slots, m_s.sm);
   const double st = static_cast<double>(stages);
+  const AttnBias bias = attention_bias(op, lv, path);
 
   Kernel k;
   k.op_kind = "attention";
@@ -89,15 +83,24 @@ Kernel TensorCoreMapper::lower_attention(const Op& op, const Hardware& hw) const
   b.repeat = stages;
   // Every slot streams its K and V blocks from the L2 (heads' K/V are shared by
   // the query blocks of the head); DRAM sees Q, K, V once.
-  add_traffic(b.instrs, lv, Opcode::load, (q_bytes + kv_bytes) / st,
-              static_cast<double>(slots) * 2.0 * static_cast<double>(bk * g * D) * eb + q_bytes / st, sms);
-  b.instrs.push_back(mma(bq, bk * g, D, op.dtype, slots));   // S = Q K^T
-  b.instrs.push_back(mma(bq, D, bk * g, op.dtype, slots));   // O += P V
+  add_traffic(b.instrs, lv, Opcode::load, (q_bytes + kv_bytes + bias.dram) / st,
+              static_cast<double>(slots) * 2.0 * static_cast<double>(bk * g * D) * eb + (q_bytes + bias.l2) / st, sms);
+  // The memory-efficient kernel's fp32 GEMMs on sm80+ are CUTLASS tensor-op GEMMs
+  // with OpMultiplyAddFastF32 (kernel_forward.h, DefaultGemmType<Sm80+, float>):
+  // each product is three TF32 MMAs (big x big, big x small, small x big), so
+  // they run on the tf32 pipe with three times the MMA work.
+  const bool fast_f32 = path == MmaPath::efficient && op.dtype == DType::fp32 && m_s.compute_capability >= 80;
+  const DType mt = fast_f32 ? DType::tf32 : op.dtype;
+  const int64_t rep = fast_f32 ? 3 : 1;
+  b.instrs.push_back(mma(bq, bk * g, D * rep, mt, slots));   // S = Q K^T
+  b.instrs.push_back(mma(bq, D, bk * g * rep, mt, slots));   // O += P V
   const double scores = static_cast<double>(bq * bk * g);
   // Online softmax: per score scale, running max, subtract, row sum, convert (5
   // lane ops) and one exp; per row and block the output rescale (D lane ops).
   b.instrs.push_back(vec("exp", scores, slots, DType::fp32));
-  b.instrs.push_back(vec("softmax", 5.0 * scores + static_cast<double>(bq * D * g), slots, DType::fp32));
+  // The additive bias is one more lane op per score.
+  b.instrs.push_back(vec("softmax", (bias.present ? 6.0 : 5.0) * scores + static_cast<double>(bq * D * g), slots,
+                         DType::fp32));
   add_traffic(b.instrs, lv, Opcode::store, o_bytes / st, o_bytes / st, sms);
   if (path == MmaPath::flash3) {
     // Two consumer warpgroups ping-pong (FlashAttention-3, Shah et al. 2024, sec.
@@ -112,11 +115,12 @@ Kernel TensorCoreMapper::lower_attention(const Op& op, const Hardware& hw) const
     // 4D/4096 clk of MMA (0.0625 clk at D = 64, 0.125 clk at D = 128).
     k.info.vec_exposed = m_s.fa3_exposed;
   }
+  add_bias_preparation(k, bias, lv, sms);
   k.blocks.push_back(std::move(b));
   static constexpr const char* names[] = {"gemm", "flash2", "flash3", "efficient"};
-  k.mapping = fmt::format("{} attention, blocks {}x{}, {} thread blocks ({}/SM), {} KV blocks per slot{}",
-                          names[static_cast<int>(path)], bq, bk, ctas, occ, iters_per_slot,
-                          causal ? ", causal block skipping" : "");
+  k.mapping = fmt::format("{} attention{}, blocks {}x{}, {} thread blocks ({}/SM), {} KV blocks per slot{}{}",
+                          names[static_cast<int>(path)], be.note, bq, bk, ctas, occ, iters_per_slot,
+                          causal ? ", causal block skipping" : "", bias.note);
   set_dram_bytes(k, lv.dram);
   return k;
 }
@@ -147,6 +151,8 @@ Kernel TensorCoreMapper::lower_decode_attention(const Op& op, const Hardware& hw
   const double partials = splits > 1 ? static_cast<double>(B * H * sq * splits * (D + 2)) * 4.0 : 0;
   // Tensor-core m granularity is 16 rows (mma.sync m16n8k16).
   const int64_t mrows = ceil_div(rows, 16) * 16;
+  const AttnBias bias = attention_bias(op, lv, MmaPath::flash2);
+  const AttnBackend be = attention_backend(op, m_s);
 
   Kernel k;
   k.op_kind = "attention";
@@ -157,14 +163,17 @@ Kernel TensorCoreMapper::lower_decode_attention(const Op& op, const Hardware& hw
   k.info.bytes_in_flight = m_s.in_flight;
   Block b;
   b.repeat = stages;
-  add_traffic(b.instrs, lv, Opcode::load, (kv_bytes + q_bytes) / st, (kv_bytes + q_bytes) / st, sms);
+  add_traffic(b.instrs, lv, Opcode::load, (kv_bytes + q_bytes + bias.dram) / st,
+              (kv_bytes + q_bytes + bias.l2) / st, sms);
   b.instrs.push_back(mma(mrows, bk * g, D, op.dtype, slots));
   b.instrs.push_back(mma(mrows, D, bk * g, op.dtype, slots));
   const double scores = static_cast<double>(rows * bk * g);
   b.instrs.push_back(vec("exp", scores, slots, DType::fp32));
-  b.instrs.push_back(vec("softmax", 5.0 * scores + static_cast<double>(rows * D * g), slots, DType::fp32));
+  b.instrs.push_back(vec("softmax", (bias.present ? 6.0 : 5.0) * scores + static_cast<double>(rows * D * g), slots,
+                         DType::fp32));
   add_traffic(b.instrs, lv, Opcode::store, (o_bytes + (lv.l2.empty() ? partials : 0)) / st,
               (o_bytes + partials) / st, sms);
+  add_bias_preparation(k, bias, lv, sms);
   k.blocks.push_back(std::move(b));
   if (splits > 1) {
     Block c;
@@ -172,9 +181,53 @@ Kernel TensorCoreMapper::lower_decode_attention(const Op& op, const Hardware& hw
     c.instrs.push_back(vec("combine", 3.0 * partials / 4.0 / static_cast<double>(sms), sms, DType::fp32));
     k.blocks.push_back(std::move(c));
   }
-  k.mapping = fmt::format("decode attention (flash-decoding), {} KV splits, {} thread blocks, {} stages",
-                          splits, ctas, stages);
+  k.mapping = fmt::format("decode attention (flash-decoding){}, {} KV splits, {} thread blocks, {} stages{}",
+                          be.note, splits, ctas, stages, bias.note);
   set_dram_bytes(k, lv.dram);
   return k;
 }
+}  // namespace tessera
+
+namespace tessera {
+
+// No fused backend takes the op: at::_scaled_dot_product_attention_math's kernels
+// (GraphBuilder::attention_sdpa_math, the same chain the `attention` workload's
+// path=sdpa_math builds op by op), each lowered as its own kernel and laid end to
+// end in one kernel of several launches. The kernel facts the models read per
+// kernel (tiles, occupancy, thread blocks, mma path) are the Q.K^T GEMM's, so the
+// memory-bound steps are timed as streaming blocks without their row-kernel
+// latency chains; path=sdpa_math on the workload times every kernel on its own.
+Kernel TensorCoreMapper::lower_attention_math(const Op& op, const Hardware& hw, const std::string& why) const {
+  Graph g;
+  GraphBuilder b(g, op.dtype);
+  AttnShape a;
+  a.batch = op.at("batch");
+  a.heads = op.at("heads");
+  a.kv_heads = op.get("kv_heads", a.heads);
+  a.sq = op.at("sq");
+  a.skv = op.at("skv");
+  a.d = op.at("d");
+  a.causal = op.get("causal", 0) != 0;
+  a.bias = op.get("bias", 0) != 0;
+  a.bias_shared = op.get("bias_shared", 0) != 0;
+  b.attention_sdpa_math(op.name.empty() ? "attention" : op.name, {}, a);
+  Kernel k;
+  int64_t launches = 0;
+  double dram = 0;
+  for (size_t i = 0; i < g.ops.size(); ++i) {
+    Kernel part = lower(g, static_cast<int>(i), hw);
+    launches += part.info.launches.value_or(1);
+    dram += part.info.dram_bytes.value_or(0);
+    if (g.ops[i].name.ends_with(".qk")) k.info = part.info;
+    for (Block& blk : part.blocks) k.blocks.push_back(std::move(blk));
+  }
+  k.op_kind = "attention";
+  k.info.launches = launches;
+  k.info.dram_bytes = dram;
+  k.mapping = fmt::format("math attention{}, {} kernels: {}Q.K^T, {}softmax, P.V", why, launches,
+                          op.dtype == DType::bf16 || op.dtype == DType::fp16 ? "fp32 upcast, " : "",
+                          a.bias || a.causal ? "mask add, " : "");
+  return k;
+}
+
 }  // namespace tessera

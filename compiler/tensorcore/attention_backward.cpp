@@ -23,6 +23,7 @@
 #include <algorithm>
 #include <cmath>
 
+#include "compiler/tensorcore/attention_select.h"
 #include "compiler/tensorcore/kernel_build.h"
 #include "compiler/tensorcore/mapper.h"
 
@@ -78,8 +79,10 @@ Kernel TensorCoreMapper::lower_attention_backward(const Op& op, const Hardware& 
   const double dkv_elems = 2.0 * static_cast<double>(B * H * skv * D);   // per query head (GQA: expanded)
   const double dq_accum = 4.0 * q_elems;                                  // fp32
 
-  bool fa3 = m_s.default_attention == "flash3";
-  if (const int64_t be = op.get("backend", 0); be != 0) fa3 = be == 2;
+  // The forward's kernel family (attention_select.h; requires_grad is set for a
+  // backward op). The memory-efficient and math backwards are timed as
+  // FlashAttention-2's.
+  const bool fa3 = attention_backend(op, m_s).path == MmaPath::flash3;
   Kernel k;
   k.op_kind = "attention";
   k.info.mma_path = static_cast<int64_t>(fa3 ? MmaPath::flash3_backward : MmaPath::flash2_backward);

@@ -6,6 +6,7 @@
 #include <optional>
 #include <stdexcept>
 
+#include "compiler/tensorcore/attention_select.h"
 #include "compiler/tensorcore/kernel_build.h"
 #include "compiler/tensorcore/mapper.h"
 #include "core/error.h"
@@ -100,6 +101,10 @@ Kernel TensorCoreMapper::lower(const Graph& g, int index, const Hardware& hw) co
     case OpKind::attention:
       if (op.get("backward", 0)) {
         k = lower_attention_backward(op, hw);
+        break;
+      }
+      if (const AttnBackend be = attention_backend(op, m_s); be.math) {
+        k = lower_attention_math(op, hw, be.note);
         break;
       }
       k = (op.at("sq") * (op.at("heads") / op.get("kv_heads", op.at("heads"))) <= 64 && op.at("sq") < op.at("skv"))

@@ -3,7 +3,10 @@
 // the vendor libraries do. One file per kernel family:
 //   gemm.cpp                cuBLAS-like tile choice (plan_gemm), GEMMs and
 //                           implicit-GEMM convolutions;
-//   attention.cpp           FlashAttention-style fused attention, split-KV decode;
+//   attention.cpp           FlashAttention-style fused attention, split-KV decode,
+//                           SDPA's math fallback;
+//   attention_select.cpp    which attention kernel (PyTorch's SDPA rules,
+//                           sdpa_select.cpp) and what its attn_mask costs;
 //   attention_backward.cpp  FlashAttention-2/3 backward;
 //   vector.cpp              memory-bound element-wise and row kernels;
 //   collective.cpp          collectives over a link;
@@ -67,6 +70,8 @@ class TensorCoreMapper : public Mapper {
   Kernel lower_gemm(const Op& op, const GemmShape& s, double a_dram_bytes, const Hardware& hw) const;
   Kernel lower_attention(const Op& op, const Hardware& hw) const;
   Kernel lower_decode_attention(const Op& op, const Hardware& hw) const;
+  // PyTorch's math fallback of SDPA (no fused backend takes the op).
+  Kernel lower_attention_math(const Op& op, const Hardware& hw, const std::string& why) const;
   // attr backward=1: FlashAttention-2's backward (attention_backward.cpp).
   Kernel lower_attention_backward(const Op& op, const Hardware& hw) const;
   Kernel lower_vector(const Op& op, const Hardware& hw) const;

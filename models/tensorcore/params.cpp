@@ -118,8 +118,16 @@ void register_tensorcore(Registry& r) {
               "fp32 matmuls run on the TF32 tensor cores (torch.backends.cuda.matmul.allow_tf32)"),
        p_bool("cudnn_allow_tf32", "true",
               "fp32 convolutions run on the TF32 tensor cores (torch.backends.cudnn.allow_tf32)"),
-       p_choice("attention", {"flash3", "flash2", "efficient"}, "flash3",
-                "fused attention kernel used when an op does not choose (flash3 needs Hopper)"),
+       p_choice("attention", {"sdpa", "flash3", "flash2", "efficient"}, "sdpa",
+                "attention kernel used when an op does not choose: sdpa = PyTorch's SDPA backend rules "
+                "(compiler/tensorcore/sdpa_select.h; cuDNN runs as flash3), or always one kernel "
+                "(flash3 needs Hopper)"),
+       // What PyTorch's SDPA dispatch reads of the device (sdp_utils.cpp):
+       // cudaDeviceProp major/minor (H100: 9.0) and the runtime cuDNN (the reference
+       // setting: PyTorch 2.11 with cuDNN 9.19.0, shared/reference/models/README.md).
+       p_int("compute_capability", "90", "CUDA compute capability as major*10+minor (H100: 90)").range(10, 199),
+       p_int("cudnn_version", "91900", "runtime cuDNN version as cudnnGetVersion() reports it (9.19.0 = 91900)")
+           .range(0, 999999),
        // NVLink 4: 900 GB/s per GPU, both directions together.
        p_qty("link_bandwidth", Unit::bytes_per_second, "450GB/s", "per-direction bandwidth to peers").positive(),
        p_qty("link_latency", Unit::seconds, "2us", "latency of one collective step").non_negative()}));

@@ -96,6 +96,8 @@ void TensorCoreModel::bind(const Hardware& hw) {
   m_s.tf32_conv = p.flag("cudnn_allow_tf32");
   m_s.bf16_tensor = p.flag("bf16_tensor_cores");
   m_s.default_attention = p.text("attention");
+  m_s.compute_capability = static_cast<int>(p.integer("compute_capability"));
+  m_s.cudnn_version = p.integer("cudnn_version");
   m_s.static_w = hw.power().static_power_w();
   m_s.limit_w = hw.power().power_limit_w();
   m_clock = PowerCappedClock(m_s.min_clock, m_s.max_clock, m_s.static_w, m_s.limit_w);

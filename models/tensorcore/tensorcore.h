@@ -80,6 +80,8 @@ struct TensorCoreSpec {
   bool tf32_conv = true;                // cudnn_allow_tf32
   bool bf16_tensor = true;              // bf16_tensor_cores
   std::string default_attention;
+  int compute_capability = 90;          // major*10+minor (SDPA backend rules)
+  int64_t cudnn_version = 91900;
   double static_w = 0, limit_w = 0;     // board static power and power limit (W)
 };
 

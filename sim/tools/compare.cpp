@@ -373,6 +373,15 @@ std::optional<Prediction> predict(const json& r, const Hardware& hw, const std::
       // One training step: forward, backward from out.backward(dy), optimizer.step()
       // (torch.optim defaults), summed kernel time: the model's spec with train=1.
       const std::string model = get_str(r, "model");
+      // Mixed precision (torch.autocast over fp32 master weights:
+      // shared/reference/models/train_amp.py) is a different kernel sequence from
+      // the pure-format training step modelled here: not predicted.
+      const std::string amp = !r.contains("amp") ? "none" : r["amp"].is_string() ? r["amp"].get<std::string>()
+                                                                                : r["amp"].dump();
+      if (amp != "none" && amp != "false" && amp != "null") {
+        skip = "train amp '" + amp + "' (autocast mixed precision) is not modelled";
+        return std::nullopt;
+      }
       const std::string opt = r.value("optimizer", std::string("adamw"));
       Optimizer o = Optimizer::adamw;
       if (!parse_optimizer(opt, o)) { skip = "train optimizer '" + opt + "' is not modelled"; return std::nullopt; }
@@ -389,10 +398,16 @@ std::optional<Prediction> predict(const json& r, const Hardware& hw, const std::
       scale = 1e6;
       kernel_time = true;
     } else if (section == "decode") {
-      // 32 decoder layers without embedding or head (the record's definition).
-      spec = fmt::format("llama-7b:phase=decode,batch={},ctx={},layers=32,embed=0,dtype={}", get_int(r, "batch"),
-                         get_int(r, "ctx"), r.value("dtype", std::string("bf16")));
+      // shared/reference/models/decode_static.py: 32 decoder layers without
+      // embedding or head, fused q|k|v and gate|up projections, nn.RMSNorm (one
+      // kernel), no rotary, index_copy_ into a static cache of ctx positions (the
+      // new token's included: ctx - 1 cached before it). Replayed as a CUDA graph:
+      // the kernels run back to back without launch idle (summed kernel time).
+      spec = fmt::format("llama-7b:phase=decode,batch={},ctx={},layers=32,embed=0,kv_cache=static,fused_qkv=1,"
+                         "fused_gate_up=1,rope=0,kernels=fused,dtype={}", get_int(r, "batch"),
+                         std::max<int64_t>(1, get_int(r, "ctx") - 1), r.value("dtype", std::string("bf16")));
       quantity = "graph_median_ms";
+      kernel_time = true;
     } else {
       spec = fmt::format("evoformer:n_seq={},n_res={},c_m={},c_z={},dtype={}", get_int(r, "n_seq"),
                          get_int(r, "n_res"), get_int(r, "c_m"), get_int(r, "c_z"),

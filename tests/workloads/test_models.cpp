@@ -282,8 +282,8 @@ TEST_CASE("LLaMA-7B prefill: 2 * 6.48e9 * tokens plus causal attention", "[model
 }
 
 TEST_CASE("LLaMA decode: one token per sequence against the KV cache", "[models]") {
-  // Default cache (HF DynamicCache): torch.cat of cache and new token per layer.
-  Graph g = build_workload("llama-7b:phase=decode,ctx=1024,batch=4,embed=0");
+  // kv_cache=dynamic (HF DynamicCache): torch.cat of cache and new token per layer.
+  Graph g = build_workload("llama-7b:phase=decode,ctx=1024,batch=4,embed=0,kv_cache=dynamic");
   CHECK(g.info.at("tokens") == 4);
   CHECK(count_kind(g, OpKind::embedding) == 0);
   CHECK(count_kind(g, OpKind::kv_read) == 32);
@@ -299,10 +299,45 @@ TEST_CASE("LLaMA decode: one token per sequence against the KV cache", "[models]
   CHECK(flops_where(g, [](const Op& op) { return op.kind == OpKind::matmul && op.name.rfind("rotary.", 0) != 0; }) ==
         2.0 * 6476005376.0 * 4);
   // Static cache: index_copy_ of the new token (kv_write), no concatenation.
-  Graph s = build_workload("llama-7b:phase=decode,ctx=1024,cache=static,layers=2");
+  Graph s = build_workload("llama-7b:phase=decode,ctx=1024,kv_cache=static,layers=2");
   CHECK(count_kind(s, OpKind::kv_write) == 2);
   CHECK(count_kind(s, OpKind::kv_read) == 0);
   CHECK(find(s, "l1.attn.kv_write").at("tokens") == 1);
+  // Static is the decode default; index_copy_ of K and of V: two launches.
+  Graph d = build_workload("llama-7b:phase=decode,ctx=1024,layers=2");
+  CHECK(count_kind(d, OpKind::kv_write) == 2);
+  CHECK(find(d, "l1.attn.kv_write").at("launches") == 2);
+  // Prefill's default (auto) writes no cache: HF's forward without a cache.
+  CHECK(count_kind(build_workload("llama-7b:phase=prefill,seq=64,layers=2"), OpKind::kv_write) == 0);
+}
+
+TEST_CASE("decode_static.py: fused projections, static cache, nn.RMSNorm, no rotary", "[models]") {
+  // The reference's layer (shared/reference/models/decode_static.py): rms_norm,
+  // wqkv, index_copy_ (K, V: one op of two launches), SDPA, wo, add, rms_norm, w13,
+  // silu, mul, w2, add = 12 ops (13 kernels) per layer.
+  Graph g = build_workload("llama-7b:phase=decode,batch=2,ctx=512,layers=32,embed=0,kv_cache=static,"
+                           "fused_qkv=1,fused_gate_up=1,rope=0,kernels=fused");
+  CHECK(g.ops.size() == 32 * 12);
+  const Op& qkv = find(g, "l3.attn.qkv_proj");
+  CHECK(qkv.at("m") == 2);
+  CHECK(qkv.at("n") == 3 * 4096);   // q, k, v of 32 heads x 128
+  CHECK(qkv.at("k") == 4096);
+  const Op& gu = find(g, "l3.mlp.gate_up_proj");
+  CHECK(gu.at("n") == 2 * 11008);
+  CHECK(find(g, "l3.attn.sdpa").at("skv") == 513);
+  CHECK(count_kind(g, OpKind::rmsnorm) == 64);
+  // Same weights as the separate projections: the linears' FLOPs match.
+  const auto linear_flops = [](const Graph& x) {
+    double f = 0;
+    for (const Op& op : x.ops)
+      if (op.kind == OpKind::matmul) f += op_flops(op);
+    return f;
+  };
+  CHECK(linear_flops(g) == linear_flops(build_workload("llama-7b:phase=decode,batch=2,ctx=512,layers=32,embed=0,"
+                                                       "rope=0,kernels=fused")));
+  CHECK_THROWS_WITH(build_workload("gpt2-small:fused_gate_up=1"),
+                    "--workload 'gpt2-small:fused_gate_up=1': workload parameter 'fused_gate_up': gpt2-small "
+                    "has no gated MLP (gate and up projections exist in SwiGLU decoders only)");
 }
 
 TEST_CASE("LLaMA-70B uses grouped-query attention", "[models]") {
@@ -383,7 +418,7 @@ TEST_CASE("lstm: cuDNN structure", "[models]") {
 }
 
 TEST_CASE("Evoformer block: AF2 Algorithms 6-15 and exact pieces", "[models][flops]") {
-  Graph g = build_workload("evoformer:n_seq=4,n_res=8,c_m=16,c_z=8,c_opm=2,c_tri=4,"
+  Graph g = build_workload("evoformer:variant=openfold,n_seq=4,n_res=8,c_m=16,c_z=8,c_opm=2,c_tri=4,"
                            "heads_msa=2,heads_pair=2,c_hidden=4");
   // Outer product mean (Alg. 10) with s=4, r=8, c_m=16, c_opm=2, c_z=8:
   //   layer_norm  8 FLOP/elem * 32 * 16  = 4,096
@@ -424,8 +459,39 @@ TEST_CASE("Evoformer block: AF2 Algorithms 6-15 and exact pieces", "[models][flo
   CHECK(modules == std::vector<std::string>{"msa_row_attn", "msa_col_attn", "msa_transition",
                                             "outer_product_mean", "tri_mul_out", "tri_mul_in",
                                             "tri_att_start", "tri_att_end", "pair_transition"});
-  Graph two = build_workload("evoformer:n_seq=4,n_res=8,blocks=2");
-  CHECK(two.total_flops() == Approx(2 * build_workload("evoformer:n_seq=4,n_res=8").total_flops()));
+  Graph two = build_workload("evoformer:variant=openfold,n_seq=4,n_res=8,blocks=2");
+  CHECK(two.total_flops() == Approx(2 * build_workload("evoformer:variant=openfold,n_seq=4,n_res=8").total_flops()));
+}
+
+TEST_CASE("Evoformer variant=sdpa launches what evoformer_sdpa.py launches", "[models]") {
+  // shared/reference/models/evoformer_sdpa.py on CUDA, per block (s = 16, r = 32):
+  //   row attention 9 (LN z, bias mm, LN m, qkvg mm, SDPA, sigmoid, mul, addmm, add)
+  //   column attention 8 (+1 copy: LayerNorm of the transposed m)
+  //   MSA transition 5, outer product mean 9 (3 copies of the einsum and reshape)
+  //   triangle updates 2 x 16 (2 bmm operand copies + 1 LayerNorm copy each)
+  //   triangle attention 8 + 9 (the ending node's transposed z copied), pair transition 5
+  //   = 9 + 8 + 5 + 9 + 32 + 17 + 5 = 85 kernels.
+  Graph g = build_workload("evoformer:n_seq=16,n_res=32,dtype=fp32");
+  CHECK(g.ops.size() == 85);
+  CHECK(count_kind(g, OpKind::attention) == 4);
+  CHECK(count_kind(g, OpKind::copy) == 2 + 3 + 6);
+  // The row attention's float pair bias [1, 8, 32, 32], broadcast over the 16 rows.
+  const Op& row = find(g, "b0.row.sdpa");
+  CHECK(row.at("batch") == 16);
+  CHECK(row.at("sq") == 32);
+  CHECK(row.at("bias") == 1);
+  CHECK(row.at("bias_shared") == 1);
+  CHECK(row.get("bias_bool", 0) == 0);
+  CHECK(find(g, "b0.col.sdpa").get("bias", 0) == 0);
+  CHECK(find(g, "b0.tri_att_end.sdpa").at("heads") == 4);
+  // One fused q|k|v|g projection (no bias): 4 x 8 heads x 32.
+  CHECK(find(g, "b0.row.qkvg").at("n") == 1024);
+  // The outer product's bmm: m = n = r * c_opm = 1024, k = s = 16.
+  const Op& outer = find(g, "b0.opm.einsum.bmm");
+  CHECK(outer.at("m") == 1024);
+  CHECK(outer.at("k") == 16);
+  // OpenFold's structure stays available.
+  CHECK(count_kind(build_workload("evoformer:variant=openfold,n_seq=16,n_res=32"), OpKind::copy) == 0);
 }
 
 TEST_CASE("generic kernels take the parameters their names suggest", "[models]") {

@@ -323,9 +323,9 @@ TEST_CASE("bad training parameters are input errors naming spec, key and what is
   CHECK(error_of("gpt2-small:train=1,phase=decode") ==
         "--workload 'gpt2-small:train=1,phase=decode': train=1 needs phase=prefill (a decode step against a KV "
         "cache is inference only)");
-  CHECK(error_of("llama-7b:train=1,cache=static") ==
-        "--workload 'llama-7b:train=1,cache=static': train=1 needs cache=dynamic (a preallocated KV cache is "
-        "inference only)");
+  CHECK(error_of("llama-7b:train=1,kv_cache=static") ==
+        "--workload 'llama-7b:train=1,kv_cache=static': train=1 needs kv_cache=auto or dynamic (a preallocated KV "
+        "cache is inference only)");
   CHECK(error_of("resnet50:optimizer=sgd") ==
         "--workload 'resnet50:optimizer=sgd': parameter 'optimizer' applies to a training step only (add train=1)");
   CHECK(error_of("gemm:m=8,n=8,k=8,train=1,optimizer=sgd") ==

@@ -1,6 +1,8 @@
 // AlphaFold-2 Evoformer blocks (Jumper et al. 2021, supplementary Algorithms
-// 6-15) in inference, one op per kernel of the reference structure (OpenFold's
-// modules, no masks, no chunking):
+// 6-15) in inference. variant=sdpa (the default) is the block of
+// shared/reference/models/evoformer_sdpa.py, built in evoformer_sdpa.cpp;
+// variant=openfold is one op per kernel of OpenFold's modules (no masks, no
+// chunking), below:
 //   MSA representation m: n_seq x n_res x c_m;  pair representation z: n_res x n_res x c_z.
 // Per block (Algorithm 6):
 //   m += MSARowAttentionWithPairBias(m, z)     Alg. 7
@@ -27,6 +29,7 @@
 #include "core/error.h"
 #include "workloads/builder.h"
 #include "workloads/builtin.h"
+#include "workloads/models/evoformer.h"
 
 namespace tessera {
 namespace {
@@ -146,7 +149,22 @@ Graph build_evoformer(const Params& p) {
   const int64_t sr = e.s * e.r, rr = e.r * e.r;
 
   int m = -1, z = -1;
-  for (int64_t blk = 0; blk < blocks; ++blk) {
+  const std::string variant = wl_choice(p, "variant", {"sdpa", "openfold"});
+  if (variant == "sdpa") {
+    EvoSdpaShape es;
+    es.s = e.s;
+    es.r = e.r;
+    es.c_m = e.c_m;
+    es.c_z = e.c_z;
+    es.h_m = e.heads_msa;
+    es.h_z = e.heads_pair;
+    es.c_h = e.c_hidden;
+    es.c_opm = e.c_opm;
+    es.c_tri = e.c_tri;
+    es.transition = e.transition;
+    for (int64_t blk = 0; blk < blocks; ++blk) build_evoformer_sdpa_block(b, fmt::format("b{}.", blk), es, m, z);
+  }
+  for (int64_t blk = 0; variant == "openfold" && blk < blocks; ++blk) {
     const std::string pre = fmt::format("b{}.", blk);
     // The row attention's pair bias reads LayerNorm(z) (Alg. 7 line 3).
     const int z_norm = b.vec(OpKind::layernorm, pre + "msa_row_attn.layer_norm_z", opt(z), rr, e.c_z);
@@ -186,7 +204,11 @@ void add_evoformer_workloads(std::vector<WorkloadInfo>& out) {
                   {"c_opm", "32", "outer product mean channels"},
                   {"c_tri", "128", "triangle multiplication channels"},
                   {"transition", "4", "transition widening factor"},
-                  {"attn", "fused", "fused (one attention kernel with bias) or eager (unfused)", ParamType::choice, {"fused", "eager"}},
+                  {"variant", "sdpa",
+                   "sdpa: the torch.nn block with F.scaled_dot_product_attention and a float pair-bias mask "
+                   "(shared/reference/models/evoformer_sdpa.py); openfold: OpenFold's modules",
+                   ParamType::choice, {"sdpa", "openfold"}},
+                  {"attn", "fused", "variant=openfold: fused (one attention kernel with bias) or eager (unfused)", ParamType::choice, {"fused", "eager"}},
                   {"dtype", "bf16", "operand format", ParamType::dtype}},
                  build_evoformer});
 }

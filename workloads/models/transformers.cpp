@@ -156,7 +156,12 @@ Graph build_decoder(const DecoderConfig& c, const Params& p) {
   GraphBuilder b(g, wl_dtype(p, "dtype"));
   b.set_linear_bias(c.style == DecoderStyle::gpt2);   // GPT-2's Conv1D layers have biases, LLaMA's none
   const bool decode = wl_choice(p, "phase", {"prefill", "decode"}) == "decode";
-  const bool dynamic_cache = wl_choice(p, "cache", {"dynamic", "static"}) == "dynamic";
+  // KV cache (kv_cache): auto = static in decode, dynamic (no cache kernel) in
+  // prefill, as an HF forward without a preallocated cache runs it.
+  const std::string kv_cache = wl_choice(p, "kv_cache", {"auto", "static", "dynamic"});
+  const bool dynamic_cache = kv_cache == "dynamic" || (kv_cache == "auto" && !decode);
+  const bool fused_qkv = wl_bool(p, "fused_qkv"), fused_gate_up = wl_bool(p, "fused_gate_up");
+  const bool rotary = wl_bool(p, "rope");
   const bool fused = fused_attention(p);
   const bool embed = wl_bool(p, "embed");
   const ParallelConfig par = parse_parallel(p, wl_int(p, "batch"));
@@ -203,6 +208,9 @@ Graph build_decoder(const DecoderConfig& c, const Params& p) {
     throw InputError(fmt::format("{} has {} learned positions; {} + {} tokens do not fit",
                                  c.name, c.max_positions, ctx, seq));
   const bool gpt2 = c.style == DecoderStyle::gpt2;
+  if (gpt2 && fused_gate_up)
+    throw InputError(fmt::format("workload parameter 'fused_gate_up': {} has no gated MLP (gate and up "
+                                 "projections exist in SwiGLU decoders only)", c.name));
   const OpKind norm = gpt2 ? OpKind::layernorm : OpKind::rmsnorm;
   const bool eager = eager_kernels(p);
   // One norm: nn.LayerNorm is one kernel; LlamaRMSNorm is HF's composition.
@@ -225,7 +233,7 @@ Graph build_decoder(const DecoderConfig& c, const Params& p) {
       mark(x, "tp_out", act_bytes);
     }
   }
-  if (!gpt2 && eager) hf_rotary_tables(b, batch, seq, hd);
+  if (!gpt2 && eager && rotary) hf_rotary_tables(b, batch, seq, hd);
   tag(0, -1);
   for (int64_t l = 0; l < layers; ++l) {
     const std::string pre = fmt::format("l{}.", l);
@@ -239,24 +247,29 @@ Graph build_decoder(const DecoderConfig& c, const Params& p) {
       attn_in = {qkv};
       k_op = v_op = qkv;
     } else {
-      const int q = b.linear(pre + "attn.q_proj", {ln1}, tokens, qd, d);
-      const int k = b.linear(pre + "attn.k_proj", {ln1}, tokens, kvd, d);
-      v_op = b.linear(pre + "attn.v_proj", {ln1}, tokens, kvd, d);
-      const int qr = rope(b, pre + "attn.rope_q", q, tokens, qd);
-      k_op = rope(b, pre + "attn.rope_k", k, tokens, kvd);
+      // fused_qkv: one projection to q|k|v (decode_static.py's wqkv); the three
+      // are views of its output.
+      const int qkv = fused_qkv ? b.linear(pre + "attn.qkv_proj", {ln1}, tokens, qd + 2 * kvd, d) : -1;
+      const int q = fused_qkv ? qkv : b.linear(pre + "attn.q_proj", {ln1}, tokens, qd, d);
+      const int k = fused_qkv ? qkv : b.linear(pre + "attn.k_proj", {ln1}, tokens, kvd, d);
+      v_op = fused_qkv ? qkv : b.linear(pre + "attn.v_proj", {ln1}, tokens, kvd, d);
+      const int qr = rotary ? rope(b, pre + "attn.rope_q", q, tokens, qd) : q;
+      k_op = rotary ? rope(b, pre + "attn.rope_k", k, tokens, kvd) : k;
       attn_in = {qr, k_op, v_op};
     }
     // KV cache. dynamic (HF DynamicCache): prefill stores the new tensors
     // without a kernel; decode concatenates cache and new token (torch.cat,
     // one kv_read with append=1 standing for the K and V cats).
     // static (HF StaticCache / serving engines): index_copy_ of the new
-    // positions into the preallocated cache (kv_write).
+    // positions into the preallocated cache (kv_write), one kernel for K and one
+    // for V (launches=2).
     if (dynamic_cache && decode) {
       attn_in.push_back(b.kv(OpKind::kv_read, pre + "attn.kv_cat", {k_op, v_op}, batch,
                              kv_heads, ctx, hd, seq));
     } else if (!dynamic_cache) {
-      attn_in.push_back(b.kv(OpKind::kv_write, pre + "attn.kv_write", {k_op, v_op}, batch,
-                             kv_heads, seq, hd));
+      const int w = b.kv(OpKind::kv_write, pre + "attn.kv_write", {k_op, v_op}, batch, kv_heads, seq, hd);
+      g.ops[static_cast<size_t>(w)].attrs["launches"] = 2;
+      attn_in.push_back(w);
     }
     AttnShape a;
     a.batch = batch;
@@ -281,9 +294,11 @@ Graph build_decoder(const DecoderConfig& c, const Params& p) {
                             : b.vec(OpKind::gelu, pre + "mlp.gelu", {fc}, tokens, ffn);
       mlp = b.linear(pre + "mlp.c_proj", {act}, tokens, d, ffn);
     } else {
-      const int gate = b.linear(pre + "mlp.gate_proj", {ln2}, tokens, ffn, d);
+      // fused_gate_up: one projection to gate|up (decode_static.py's w13), chunked.
+      const int gu = fused_gate_up ? b.linear(pre + "mlp.gate_up_proj", {ln2}, tokens, 2 * ffn, d) : -1;
+      const int gate = fused_gate_up ? gu : b.linear(pre + "mlp.gate_proj", {ln2}, tokens, ffn, d);
       const int act = b.vec(OpKind::silu, pre + "mlp.silu", {gate}, tokens, ffn);
-      const int up = b.linear(pre + "mlp.up_proj", {ln2}, tokens, ffn, d);
+      const int up = fused_gate_up ? gu : b.linear(pre + "mlp.up_proj", {ln2}, tokens, ffn, d);
       const int mul = b.vec(OpKind::mul, pre + "mlp.mul", {act, up}, tokens, ffn, 2);
       mlp = b.linear(pre + "mlp.down_proj", {mul}, tokens, d, ffn);
     }
@@ -344,8 +359,12 @@ std::vector<WorkloadParam> decoder_params(int64_t default_seq) {
           {"ctx", std::to_string(default_seq), "decode: tokens already in the KV cache"},
           {"layers", "auto", "decoder layers to build (auto: all)", ParamType::integer, {"auto"}},
           {"embed", "1", "0: omit embeddings and the final norm (decoder layers only)", ParamType::boolean},
-          {"cache", "dynamic", "KV cache: dynamic (HF DynamicCache, torch.cat) or static "
-                               "(preallocated, index_copy_)", ParamType::choice, {"dynamic", "static"}},
+          {"kv_cache", "auto", "KV cache: static (preallocated, index_copy_ of the new positions), dynamic "
+                               "(HF DynamicCache: torch.cat in decode, no kernel in prefill) or auto (static in "
+                               "decode, dynamic in prefill)", ParamType::choice, {"auto", "static", "dynamic"}},
+          {"fused_qkv", "0", "1: one q|k|v projection (serving engines, decode_static.py) instead of three", ParamType::boolean},
+          {"fused_gate_up", "0", "1: one gate|up projection of the SwiGLU MLP instead of two", ParamType::boolean},
+          {"rope", "1", "rotary position embedding on q and k (LLaMA-style decoders; 0: none, as decode_static.py)", ParamType::boolean},
           {"attn", "sdpa", "sdpa (fused kernel) or eager (unfused math path)", ParamType::choice, {"sdpa", "eager"}},
           {"kernels", "eager", "eager: HF's Python-level norms/activations/rotary tables, one kernel "
                                "per operation; fused: one kernel per norm/activation", ParamType::choice, {"eager", "fused"}},

@@ -1,0 +1,174 @@
+// PyTorch's SDPA backend rules (compiler/tensorcore/sdpa_select.h) and what a
+// fused attention's attn_mask costs (compiler/tensorcore/attention_select.h).
+#include <catch2/catch.hpp>
+
+#include "compiler/compile.h"
+#include "compiler/tensorcore/sdpa_select.h"
+#include "sim/tools/compare.h"
+#include "models/hardware.h"
+#include "sim/simulate.h"
+#include "workloads/workloads.h"
+
+using namespace tessera;
+
+namespace {
+
+SdpaQuery query(DType t, int64_t d, SdpaMask mask = SdpaMask::none) {
+  SdpaQuery q;
+  q.dtype = t;
+  q.batch = 8;
+  q.heads = q.kv_heads = 16;
+  q.sq = q.skv = 1024;
+  q.d = d;
+  q.mask = mask;
+  return q;
+}
+
+SdpaBackend pick(const SdpaQuery& q, int cc, int64_t cudnn = 91900) {
+  return select_sdpa_backend(q, SdpaDevice{cc, cudnn}).backend;
+}
+
+Kernel only_kernel(const Program& p) {
+  REQUIRE(p.kernels.size() == 1);
+  return p.kernels[0];
+}
+
+}  // namespace
+
+TEST_CASE("SDPA backend order and filters follow sdp_utils.cpp", "[gpu][attention][sdpa]") {
+  using B = SdpaBackend;
+  // H100 (sm90) with cuDNN 9.19 > 9.15: cuDNN first.
+  CHECK(pick(query(DType::bf16, 64), 90) == B::cudnn);
+  CHECK(pick(query(DType::bf16, 64, SdpaMask::additive), 90) == B::cudnn);
+  // cuDNN 9.19 < 9.22: head dim limit 128, so d = 256 falls to flash (<= 256),
+  // and with a mask (flash takes none) to the efficient kernel.
+  CHECK(pick(query(DType::bf16, 256), 90) == B::flash);
+  CHECK(pick(query(DType::bf16, 256, SdpaMask::additive), 90) == B::efficient);
+  CHECK(pick(query(DType::bf16, 256), 90, 92300) == B::cudnn);
+  // Not a multiple of 8: cuDNN refuses; flash takes it (d <= 256), efficient
+  // needs a multiple of 8 for 16-bit inputs, so with a mask: math.
+  CHECK(pick(query(DType::bf16, 60), 90) == B::flash);
+  CHECK(pick(query(DType::bf16, 60, SdpaMask::boolean), 90) == B::math);
+  // fp32: cuDNN and flash take fp16/bf16 only; efficient with d % 4 == 0 on sm80+.
+  CHECK(pick(query(DType::fp32, 32), 90) == B::efficient);
+  CHECK(pick(query(DType::fp32, 30), 90) == B::math);
+  // A100 (sm80): cuDNN not preferred: flash, then efficient for a mask.
+  CHECK(pick(query(DType::bf16, 64), 80) == B::flash);
+  CHECK(pick(query(DType::bf16, 64, SdpaMask::additive), 80) == B::efficient);
+  // Older cuDNN on H100 (9.15.0 is not > 9.15.0): flash first.
+  CHECK(pick(query(DType::bf16, 64), 90, 91500) == B::flash);
+  // V100 (sm70): no flash, no bf16 efficient kernel: bf16 runs the math path; fp16
+  // and fp32 (alignment 1 without tensor cores) the efficient kernel.
+  CHECK(pick(query(DType::bf16, 64), 70) == B::math);
+  CHECK(pick(query(DType::fp16, 64), 70) == B::efficient);
+  CHECK(pick(query(DType::fp32, 30), 70) == B::efficient);
+  // is_causal with sq != skv: flash refuses, cuDNN does not.
+  SdpaQuery c = query(DType::bf16, 64);
+  c.causal = true;
+  c.sq = 512;
+  CHECK(pick(c, 80) == B::efficient);
+  CHECK(pick(c, 90) == B::cudnn);
+  // Key length 1: cuDNN refuses; non-contiguous last dims: every fused kernel does.
+  SdpaQuery k1 = query(DType::bf16, 64);
+  k1.skv = 1;
+  CHECK(pick(k1, 90) == B::flash);
+  SdpaQuery s = query(DType::bf16, 64);
+  s.strided = true;
+  CHECK(pick(s, 90) == B::math);
+  // The reasons name the failed filters in priority order.
+  CHECK(select_sdpa_backend(query(DType::fp32, 32), SdpaDevice{90, 91900}).why ==
+        "cuDNN needs fp16/bf16, not fp32; flash needs fp16/bf16, not fp32");
+}
+
+TEST_CASE("an attention's float attn_mask is read by the kernel", "[gpu][attention][sdpa]") {
+  const auto hw = load_hardware("h100-sxm", {});
+  const auto dram = [&](const std::string& spec) {
+    const Kernel k = only_kernel(compile(build_workload(spec), *hw));
+    return *k.info.dram_bytes;
+  };
+  // bf16, batch 8, 16 heads, 1024 x 1024, d 64: Q = O = 8*16*1024*64*2 B =
+  // 16777216 B, K + V = 33554432 B: 67108864 B without a mask. The mask
+  // (8 x 16 x 1024 x 1024 bf16) adds 268435456 B. Tolerance 1e-4: each load and
+  // store instruction carries whole bytes per SM and stage (kernel_build.h
+  // to_bytes), which moves the totals by a few KiB.
+  const std::string base = "attention:batch=8,heads=16,sq=1024,d=64";
+  CHECK(dram(base) == Approx(67108864.0).epsilon(1e-4));
+  CHECK(dram(base + ",bias=1") == Approx(67108864.0 + 268435456.0).epsilon(1e-4));
+  // Broadcast over the batch ([1, 4, 1024, 1024] bf16 = 8 MiB, within half the
+  // 50 MiB L2): DRAM reads it once, the L2 serves it to all 8 batch entries.
+  const std::string small = "attention:batch=8,heads=4,sq=1024,d=64";
+  CHECK(dram(small + ",bias=1,bias_shared=1") - dram(small) == Approx(8388608.0).epsilon(1e-4));
+  // Not broadcast: 8 x 8 MiB.
+  CHECK(dram(small + ",bias=1") - dram(small) == Approx(67108864.0).epsilon(1e-4));
+  // The mask costs time: the same op with bias=1 takes longer than without.
+  const double t0 = simulate(build_workload(base), *hw).time_s;
+  const double t1 = simulate(build_workload(base + ",bias=1"), *hw).time_s;
+  CHECK(t1 > t0 * 1.05);
+}
+
+TEST_CASE("a boolean mask costs PyTorch's conversion kernel, an unaligned one the efficient kernel's padding",
+          "[gpu][attention][sdpa]") {
+  const auto hw = load_hardware("h100-sxm", {});
+  const auto kernel = [&](const std::string& spec) { return only_kernel(compile(build_workload(spec), *hw)); };
+  // bf16 + bool mask on H100: cuDNN, plus one where() kernel (convert_boolean_attn_mask).
+  const Kernel b = kernel("attention:batch=2,heads=4,sq=512,d=64,bias=1,mask=bool");
+  CHECK(b.info.launches.value_or(1) == 2);
+  CHECK(b.mapping.rfind("flash3 attention", 0) == 0);   // cuDNN's kernel, first in the order: no note
+  // fp32 + float mask, 1000 keys (not a multiple of 16): efficient kernel plus the
+  // padded copy of the mask (pad_bias).
+  const Kernel p = kernel("attention:batch=2,heads=4,sq=1000,d=64,bias=1,dtype=fp32");
+  CHECK(p.info.launches.value_or(1) == 2);
+  CHECK(p.mapping.find("SDPA backend efficient") != std::string::npos);
+  const Kernel a = kernel("attention:batch=2,heads=4,sq=1024,d=64,bias=1,dtype=fp32");
+  CHECK(a.info.launches.value_or(1) == 1);
+}
+
+TEST_CASE("the GPU generation changes the SDPA backend", "[gpu][attention][sdpa][presets]") {
+  // V100 has no bf16 fused kernel: PyTorch runs the math path (13 kernels for a
+  // non-causal bf16 call without a mask: 3 fp32 upcasts, q and k scaling, Q.K^T,
+  // softmax, the -inf test and its row reduction, where, P.V, 2 casts back).
+  const auto v100 = load_hardware("v100", {});
+  const Kernel m = only_kernel(compile(build_workload("attention:batch=2,heads=8,sq=512,d=64"), *v100));
+  CHECK(m.mapping.rfind("math attention", 0) == 0);
+  CHECK(m.info.launches.value_or(1) == 13);
+  const Kernel f = only_kernel(compile(build_workload("attention:batch=2,heads=8,sq=512,d=64,dtype=fp16"), *v100));
+  CHECK(f.mapping.rfind("efficient attention", 0) == 0);
+  // A100: PyTorch's flash backend (FlashAttention-2); H100: cuDNN (FlashAttention-3 class).
+  const auto a100 = load_hardware("a100-80gb", {});
+  CHECK(only_kernel(compile(build_workload("attention:batch=2,heads=8,sq=512,d=64"), *a100)).mapping.rfind("flash2", 0) == 0);
+  const auto h100 = load_hardware("h100-sxm", {});
+  CHECK(only_kernel(compile(build_workload("attention:batch=2,heads=8,sq=512,d=64"), *h100)).mapping.rfind("flash3", 0) == 0);
+  // --set compute.cudnn_version=91500 on the H100: flash first.
+  const auto old = load_hardware("h100-sxm", {"compute.cudnn_version=91500"});
+  CHECK(only_kernel(compile(build_workload("attention:batch=2,heads=8,sq=512,d=64"), *old)).mapping.rfind("flash2", 0) == 0);
+}
+
+TEST_CASE("compare predicts a decode record as decode_static.py replayed in a CUDA graph", "[gpu][compare]") {
+  const auto hw = load_hardware("h100-sxm", {});
+  const nlohmann::json rec = {{"section", "decode"}, {"batch", 8}, {"ctx", 1024}, {"layers", 32},
+                              {"graph_median_ms", 5.0}};
+  const CompareRow row = compare_record(rec, *hw);
+  REQUIRE_FALSE(row.skipped);
+  // The reference's step: cache of ctx = 1024 positions holding the new token, so
+  // 1023 cached before it; the graph replay has no launch idle: summed kernel time.
+  const RunResult r = simulate(build_workload("llama-7b:phase=decode,batch=8,ctx=1023,layers=32,embed=0,kv_cache=static,"
+                                              "fused_qkv=1,fused_gate_up=1,rope=0,kernels=fused"), *hw);
+  CHECK(row.record["predicted_value"].get<double>() == Approx(r.kernel_time_s * 1e3).epsilon(1e-12));
+  CHECK(r.kernel_time_s < r.time_s);
+  // HF's DynamicCache decode (torch.cat of the whole cache, separate projections,
+  // its eager RMSNorm and rotary) launches more than three times the kernels.
+  const Graph hf = build_workload("llama-7b:phase=decode,batch=8,ctx=1023,layers=32,embed=0,kv_cache=dynamic");
+  CHECK(hf.ops.size() > 3 * 32 * 12);
+}
+
+TEST_CASE("compare skips mixed-precision training records instead of predicting them as pure bf16", "[gpu][compare]") {
+  const auto hw = load_hardware("h100-sxm", {});
+  nlohmann::json rec = {{"section", "train"}, {"model", "bert-base"}, {"batch", 8}, {"seq", 128},
+                        {"amp", "bf16"}, {"loss", "pow2_mean"}, {"optimizer", "adamw_fused"},
+                        {"device_busy_us", 1000.0}};
+  const CompareRow amp = compare_record(rec, *hw);
+  CHECK(amp.skipped);
+  CHECK(amp.reason == "train amp 'bf16' (autocast mixed precision) is not modelled");
+  rec["amp"] = "none";
+  CHECK_FALSE(compare_record(rec, *hw).skipped);
+}

@@ -1,0 +1,106 @@
+#!/usr/bin/python3
+"""The `evoformer` built-in (variant=sdpa) against the aten operators PyTorch runs
+for shared/reference/models/evoformer_sdpa.py, traced on the CPU by
+scripts/trace_pytorch.py.
+
+    test_reference_trace.py --tessera BIN --shared DIR    (exit 77 = skipped: no torch)
+
+What the CPU trace cannot show, and how the comparison treats it:
+- F.scaled_dot_product_attention exists from PyTorch 2.0; Debian's python3-torch
+  is 1.13. The module's SDPA calls are replaced by one marker operator (tanh of
+  q, an op the block has nowhere else) whose output has the layout the fused
+  kernels return; the marker stands for the built-in's `attention` op.
+- Copies CUDA makes inside an operator (LayerNorm's kernel making its input
+  contiguous, bmm making operands with no unit stride contiguous) are not
+  dispatched on the CPU: the built-in's ops named *.contiguous and the triangle
+  updates' einsum.copy_a / copy_b are left out of the comparison.
+Every other kernel must match in order and kind, and each matmul in its FLOPs
+(2 x batch x m x n x k).
+"""
+import argparse
+import json
+import os
+import subprocess
+import sys
+
+ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
+SKIP = 77
+
+
+def fail(msg):
+    print("FAIL:", msg)
+    sys.exit(1)
+
+
+def cuda_only(name):
+    name = name.split("#")[0]   # kernel names carry #op-index
+    return name.endswith(".contiguous") or (".tri_" in name and ".einsum.copy_" in name)
+
+
+def key(kind, flops):
+    # matmuls by their FLOPs (2 batch m n k), every other kernel by its kind
+    return (kind, flops) if kind == "matmul" else (kind,)
+
+
+def main():
+    ap = argparse.ArgumentParser()
+    ap.add_argument("--tessera", required=True)
+    ap.add_argument("--shared", required=True)
+    a = ap.parse_args()
+    models = os.path.join(a.shared, "reference", "models")
+    if not os.path.exists(os.path.join(models, "evoformer_sdpa.py")):
+        fail(f"{models}/evoformer_sdpa.py is missing (the shared reference modules)")
+    try:
+        import torch
+        import torch.nn.functional as F
+    except ImportError:
+        print("skipped: PyTorch is not installed (Debian: apt-get install python3-torch)")
+        return SKIP
+    sys.path.insert(0, models)
+    sys.path.insert(0, os.path.join(ROOT, "scripts"))
+    import trace_pytorch
+
+    def marker_sdpa(q, k, v, attn_mask=None, dropout_p=0.0, is_causal=False):
+        return torch.tanh(q)
+
+    if not hasattr(F, "scaled_dot_product_attention"):
+        print(f"note: PyTorch {torch.__version__} has no F.scaled_dot_product_attention (2.0+); "
+              "its calls are traced as a marker")
+    F.scaled_dot_product_attention = marker_sdpa
+    import evoformer_sdpa
+
+    s, r = 16, 32
+    torch.manual_seed(0)
+    blk = evoformer_sdpa.Evoformer()
+    trace = trace_pytorch.trace(blk, torch.randn(s, r, 256), torch.randn(r, r, 128), name="evoformer")
+    got = []
+    for op in trace["ops"]:
+        kind = "attention" if op["meta"]["aten"] == "aten::tanh" else op["kind"]
+        at = op["attrs"]
+        flops = 2.0 * at["batch"] * at["m"] * at["n"] * at["k"] if kind == "matmul" else 0
+        got.append((op["name"], key(kind, flops)))
+
+    res = subprocess.run([a.tessera, "run", "--hw", "h100-sxm", "--workload",
+                          f"evoformer:n_seq={s},n_res={r},dtype=fp32", "--format", "json"],
+                         capture_output=True, text=True)
+    if res.returncode != 0:
+        fail(f"tessera run: rc {res.returncode}: {res.stderr}")
+    report = json.loads(res.stdout)
+    want, left_out = [], 0
+    for op in report["ops"]:
+        if cuda_only(op["name"]):
+            left_out += 1
+            continue
+        want.append((op["name"], key(op["kind"], op["flops"])))
+    for i, (w, g) in enumerate(zip(want, got)):
+        if w[1] != g[1]:
+            fail(f"kernel {i}: built-in {w[0]} {w[1]}, PyTorch {g[0]} {g[1]}")
+    if len(want) != len(got):
+        fail(f"built-in has {len(want)} kernels (without {left_out} CUDA-only copies), PyTorch {len(got)}")
+    print(f"evoformer variant=sdpa: {len(got)} kernels match the aten trace "
+          f"(+ {left_out} copies CUDA makes inside LayerNorm and bmm)")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
