@@ -112,7 +112,7 @@ GemmPlan TensorCoreMapper::plan_gemm(const GemmShape& s, const Hardware& hw) con
                                  stage / m_s.smem_bpc, stage * lsu_factor});
     const double t_compute = tiles_per_sm * static_cast<double>(p.k_steps) * cyc / m_s.max_clock +
                              static_cast<double>(p.waves) * m_s.wave_startup;
-    const double a_bytes = static_cast<double>(s.batch * s.m * s.k) * eb;
+    const double a_bytes = s.a_dram_bytes >= 0 ? s.a_dram_bytes : static_cast<double>(s.batch * s.m * s.k) * eb;
     const double b_bytes = static_cast<double>((s.b_shared ? 1 : s.batch) * s.k * s.n) * eb;
     const double c_bytes = static_cast<double>(s.batch * s.m * s.n) * ob;
     double t_mem = (a_bytes + b_bytes + c_bytes) / dram_bw;

@@ -27,8 +27,9 @@ Kernel TensorCoreMapper::lower(const Graph& g, int index, const Hardware& hw) co
     case OpKind::matmul: {
       GemmShape s{op.at("batch"), op.at("m"), op.at("n"), op.at("k"), op.get("b_shared", 0) != 0,
                   op.dtype, op.out_dtype, op.get("fast_accum", 0) != 0};
-      // fp32 operands, fp32 storage: TF32 tensor cores only where PyTorch's switch allows.
-      if (s.a == DType::fp32 && m_s.tf32_matmul) s.a = DType::tf32;
+      // fp32 operands, fp32 storage: TF32 tensor cores only where PyTorch's switch
+      // allows (TensorCoreModel::operand_dtype, which precision analysis uses too).
+      s.a = m_tc.operand_dtype(op);
       // Row-major A (M x K), B (K x N), C (M x N) as PyTorch stores them: the rows
       // of A are K elements long, those of B and C N elements.
       s.align_a = ld_alignment(s.k, s.a);
@@ -63,8 +64,8 @@ Kernel TensorCoreMapper::lower(const Graph& g, int index, const Hardware& hw) co
       if (grad == 1) a = static_cast<double>(op.at("n") * cout * ho * wo);
       if (grad == 2) s = GemmShape{c.groups, c.n, c.m, c.k, false, op.dtype, op.out_dtype};
       // cuDNN runs fp32 convolutions (all three passes) on the TF32 tensor cores
-      // unless torch.backends.cudnn.allow_tf32 is off.
-      if (s.a == DType::fp32 && m_s.tf32_conv) s.a = DType::tf32;
+      // unless torch.backends.cudnn.allow_tf32 is off (TensorCoreModel::operand_dtype).
+      s.a = m_tc.operand_dtype(op);
       // Forward K runs over the filter taps, each tap's channels in steps of the
       // MMA's K (32 bytes: m16n8k16 for 16-bit, m16n8k8 for tf32, m16n8k32 for
       // 8-bit operands, PTX ISA "Matrix shape"): a tap with fewer channels is
@@ -95,7 +96,8 @@ Kernel TensorCoreMapper::lower(const Graph& g, int index, const Hardware& hw) co
         s.align_b = ld_alignment(cout, st);
         s.align_c = ld_alignment(cin_g * r * sw, s.out);
       }
-      k = lower_gemm(op, s, dtype_bytes(op.dtype, a), hw);
+      s.a_dram_bytes = dtype_bytes(op.dtype, a);
+      k = lower_gemm(op, s, s.a_dram_bytes, hw);
       break;
     }
     case OpKind::attention:

@@ -27,6 +27,9 @@ struct GemmShape {
   // Alignment in bytes of the rows of A, B and C as the library sees them
   // (ld_alignment of the leading dimension); 16 = every kernel family is usable.
   int64_t align_a = 16, align_b = 16, align_c = 16;
+  // DRAM bytes of A when they are not batch x m x k elements (< 0: they are): an
+  // implicit-GEMM convolution reads the activation, not its im2col matrix.
+  double a_dram_bytes = -1;
 };
 
 // Largest power of two, at most 16, that divides a row of `elems` elements of

@@ -7,6 +7,7 @@
 
 #include "core/error.h"
 #include "models/hardware.h"
+#include "workloads/ir.h"
 
 namespace tessera {
 
@@ -101,6 +102,13 @@ void TensorCoreModel::bind(const Hardware& hw) {
   m_s.static_w = hw.power().static_power_w();
   m_s.limit_w = hw.power().power_limit_w();
   m_clock = PowerCappedClock(m_s.min_clock, m_s.max_clock, m_s.static_w, m_s.limit_w);
+}
+
+DType TensorCoreModel::operand_dtype(const Op& op) const {
+  if (op.dtype != DType::fp32) return op.dtype;
+  if (op.kind == OpKind::conv2d && m_s.tf32_conv) return DType::tf32;
+  if (op.kind == OpKind::matmul && m_s.tf32_matmul) return DType::tf32;
+  return op.dtype;
 }
 
 MmaPipe TensorCoreModel::pipe(DType a) const {

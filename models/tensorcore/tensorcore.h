@@ -103,6 +103,9 @@ class TensorCoreModel : public ComputeModel {
   double area_mm2() const override { return params().real("die_area"); }
   // min(1, thread blocks / SMs); see tensorcore.cpp.
   double compute_share(const Kernel& k) const override;
+  // PyTorch's TF32 switches: an fp32 convolution (cudnn_allow_tf32) or matmul
+  // (matmul_allow_tf32) multiplies in tf32; every other op in its own format.
+  DType operand_dtype(const Op& op) const override;
 
   // Questions the mapper asks (compiler/tensorcore/).
   // The pipe that runs `a` on this GPU: mma_pipe(a), except bf16 on a GPU whose

@@ -330,10 +330,8 @@ TEST_CASE("llama-7b prefill simulates in well under a second", "[gpu][speed]") {
 
 TEST_CASE("accuracy on the shared H100 microbenchmarks", "[gpu][accuracy]") {
   const auto path = k_shared / "reference/h100/microbench.jsonl";
-  if (!std::filesystem::exists(path)) {
-    WARN("no shared reference data at " << path.string());
-    return;
-  }
+  // Missing reference data is a failure, not a pass.
+  REQUIRE(std::filesystem::exists(path));
   const auto hw = load_hardware("h100-sxm", {});
   const auto s = compare_records(read_jsonl(path.string()), *hw, path.parent_path());
   // Bounds are the figures the calibrated preset achieves (docs/gpu-model.md), with
@@ -380,14 +378,21 @@ TEST_CASE("accuracy on the shared H100 microbenchmarks", "[gpu][accuracy]") {
 
 TEST_CASE("accuracy on the A100 GEMMs (not fitted)", "[gpu][accuracy]") {
   const auto path = k_shared / "peer-data/llmcompass/a100_gemm.jsonl";
-  if (!std::filesystem::exists(path)) {
-    WARN("no shared peer data at " << path.string());
-    return;
-  }
+  REQUIRE(std::filesystem::exists(path));
   const auto hw = load_hardware("a100-80gb", {});
   const auto s = compare_records(read_jsonl(path.string()), *hw);
-  // Target 15 % on data not fitted; achieved 9.3 % on the rows >= 1 GFLOP.
-  CHECK(group_mape(s, "gemm", "cold, >= 1 GFLOP") <= 0.103);
+  // Target 15 % on data not fitted; achieved 9.7 % on the rows >= 1 GFLOP (bound
+  // 10 %), dominated by the 8192 x {256, 512, 1024}^2 rows (-64 %, -46 %, -21 %).
+  CHECK(group_mape(s, "gemm", "cold, >= 1 GFLOP") <= 0.10);
+  // Those rows are host wall-clock times: LLMCompass times torch.matmul with
+  // time.time() around the call and torch.cuda.synchronize() (software_model/
+  // matmul.py, run_on_gpu), and its own A100 model adds 2.1e-5 s for that
+  // (ae/figure5/ab/test_matmul.py). With the same 21 us as the launch overhead
+  // (not fitted here): >= 1 GFLOP 3.1 %, the two sub-GFLOP rows 15.3 %.
+  const auto host = load_hardware("a100-80gb", {"compute.launch_overhead=21us"});
+  const auto h = compare_records(read_jsonl(path.string()), *host);
+  CHECK(group_mape(h, "gemm", "cold, >= 1 GFLOP") <= 0.04);
+  CHECK(group_mape(h, "gemm", "cold, < 1 GFLOP") <= 0.165);
 }
 
 TEST_CASE("attention against the FlashAttention-3 paper's H100 figures", "[gpu][accuracy][attention]") {
@@ -412,10 +417,7 @@ TEST_CASE("attention against the FlashAttention-3 paper's H100 figures", "[gpu][
 
 TEST_CASE("calibrate reproduces the committed calibrated H100 description", "[gpu][calibrate]") {
   const auto shared = k_shared / "reference/h100/microbench.jsonl";
-  if (!std::filesystem::exists(shared)) {
-    WARN("no shared reference data at " << shared.string());
-    return;
-  }
+  REQUIRE(std::filesystem::exists(shared));
   const std::filesystem::path src(TESSERA_SOURCE_DIR);
   std::ostringstream log;
   const YAML::Node tree = calibrate_tree(

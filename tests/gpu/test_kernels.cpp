@@ -120,6 +120,10 @@ TEST_CASE("TF32 switches mirror PyTorch's flags and defaults", "[gpu][tf32]") {
   const double t_tf32 = simulate(build_workload(conv), *hw).time_s;
   const double t_fp32 = simulate(build_workload(conv), *flipped).time_s;
   CHECK(t_fp32 > 3.0 * t_tf32);
+  // The precision analysis asks the same question (ComputeModel::operand_dtype).
+  const Graph gc = build_workload(conv);
+  CHECK(hw->compute().operand_dtype(gc.ops.at(0)) == DType::tf32);
+  CHECK(flipped->compute().operand_dtype(gc.ops.at(0)) == DType::fp32);
   // Other formats are untouched by either switch.
   CHECK(first_kernel("gemm:m=4096,n=4096,k=4096,dtype=bf16", *flipped).mapping.rfind("bf16", 0) == 0);
 }
