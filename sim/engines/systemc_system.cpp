@@ -3,6 +3,7 @@
 
 #define SC_INCLUDE_DYNAMIC_PROCESSES
 #include <systemc>
+#include <tlm>
 
 #include <fmt/format.h>
 
@@ -41,8 +42,18 @@ struct Channel {
   double busy_s = 0, carried = 0;
 };
 
+struct Flow;
+
+// The flow a TLM-2.0 transaction stands for (its bytes, rate and channels).
+struct FlowExt : tlm::tlm_extension<FlowExt> {
+  Flow* flow = nullptr;
+  tlm::tlm_extension_base* clone() const override { return new FlowExt(*this); }
+  void copy_from(const tlm::tlm_extension_base& other) override { flow = static_cast<const FlowExt&>(other).flow; }
+};
+
 // A transfer (or a stage's compute) in flight: `remaining` units, at most `cap`
-// units per second, loading each channel it uses by weight x its rate.
+// units per second, loading each channel it uses by weight x its rate. A
+// transfer travels as a TLM-2.0 transaction (`trans`) from its rank to the fabric.
 struct Flow {
   double remaining = 0;
   double cap = 0;
@@ -51,13 +62,68 @@ struct Flow {
   double rate = 0;
   bool frozen = false, finished = false;
   sc_event done;
+  tlm::tlm_generic_payload trans;
+  FlowExt ext;
+  tlm::tlm_bw_transport_if<>* initiator = nullptr;   // told BEGIN_RESP when the flow ends
+
+  Flow() {
+    ext.flow = this;
+    trans.set_extension(&ext);
+  }
+  ~Flow() { trans.clear_extension(&ext); }
+  Flow(const Flow&) = delete;
+  Flow& operator=(const Flow&) = delete;
+};
+
+// A rank's side of the transactions: the fabric's BEGIN_RESP ends the flow.
+struct RankInitiator : tlm::tlm_bw_transport_if<> {
+  tlm::tlm_sync_enum nb_transport_bw(tlm::tlm_generic_payload& trans, tlm::tlm_phase& phase,
+                                     sc_time& delay) override {
+    FlowExt* e = nullptr;
+    trans.get_extension(e);
+    if (e && phase == tlm::BEGIN_RESP) e->flow->done.notify(delay);
+    phase = tlm::END_RESP;
+    return tlm::TLM_COMPLETED;
+  }
+  void invalidate_direct_mem_ptr(sc_dt::uint64, sc_dt::uint64) override {}
 };
 
 // The channels and the flows on them: max-min fair rates (progressive filling),
 // recomputed whenever a flow starts or ends. A manager process wakes at the
-// next start or finish.
-class Fabric {
+// next start or finish. Ranks reach it as a TLM-2.0 target: nb_transport_fw with
+// BEGIN_REQ starts the transaction's flow after the annotated delay (its fixed
+// latency) and answers END_REQ; when the flow has moved its bytes the fabric
+// sends BEGIN_RESP back through the initiator's nb_transport_bw. b_transport
+// does both and returns when the flow ends.
+class Fabric : public tlm::tlm_fw_transport_if<> {
  public:
+  tlm::tlm_sync_enum nb_transport_fw(tlm::tlm_generic_payload& trans, tlm::tlm_phase& phase,
+                                     sc_time& delay) override {
+    FlowExt* e = nullptr;
+    trans.get_extension(e);
+    if (!e || phase != tlm::BEGIN_REQ) {
+      trans.set_response_status(tlm::TLM_GENERIC_ERROR_RESPONSE);
+      return tlm::TLM_COMPLETED;
+    }
+    start(e->flow, delay);
+    phase = tlm::END_REQ;
+    return tlm::TLM_UPDATED;
+  }
+  void b_transport(tlm::tlm_generic_payload& trans, sc_time& delay) override {
+    FlowExt* e = nullptr;
+    trans.get_extension(e);
+    if (!e) {
+      trans.set_response_status(tlm::TLM_GENERIC_ERROR_RESPONSE);
+      return;
+    }
+    e->flow->initiator = nullptr;
+    start(e->flow, delay);
+    sc_core::wait(e->flow->done);
+    delay = SC_ZERO_TIME;
+  }
+  bool get_direct_mem_ptr(tlm::tlm_generic_payload&, tlm::tlm_dmi&) override { return false; }
+  unsigned int transport_dbg(tlm::tlm_generic_payload&) override { return 0; }
+
   Channel& channel(const std::string& name, double capacity) {
     auto [it, fresh] = m_index.try_emplace(name, m_channels.size());
     if (fresh) m_channels.push_back(Channel{name, capacity});
@@ -110,7 +176,14 @@ class Fabric {
     for (Flow* f : m_active) {
       if (f->remaining <= f->rate * 2e-12 + 1e-300) {
         f->finished = true;
-        f->done.notify(SC_ZERO_TIME);
+        f->trans.set_response_status(tlm::TLM_OK_RESPONSE);
+        if (f->initiator) {
+          tlm::tlm_phase phase = tlm::BEGIN_RESP;
+          sc_time delay = SC_ZERO_TIME;
+          f->initiator->nb_transport_bw(f->trans, phase, delay);
+        } else {
+          f->done.notify(SC_ZERO_TIME);
+        }
       } else {
         running.push_back(f);
       }
@@ -238,6 +311,7 @@ RunResult run_system_systemc(const Program& p, const Hardware& hw, int streams) 
   }
 
   Fabric fabric;
+  RankInitiator initiator;
   const sc_time t0 = sc_time_stamp();
   auto seconds = [&](const sc_time& t) { return (t - t0).to_seconds(); };
   const auto R = static_cast<size_t>(N);
@@ -373,7 +447,16 @@ RunResult run_system_systemc(const Program& p, const Hardware& hw, int streams) 
         std::vector<std::unique_ptr<Flow>> flows;
         std::vector<sc_time> delays;
         make_flows(k, blk, r, flows, delays);
-        for (size_t f = 0; f < flows.size(); ++f) fabric.start(flows[f].get(), delays[f]);
+        for (size_t f = 0; f < flows.size(); ++f) {   // each transfer as a transaction to the fabric
+          Flow& fl = *flows[f];
+          fl.initiator = &initiator;
+          fl.trans.set_command(tlm::TLM_WRITE_COMMAND);
+          fl.trans.set_data_length(0);
+          fl.trans.set_response_status(tlm::TLM_INCOMPLETE_RESPONSE);
+          tlm::tlm_phase phase = tlm::BEGIN_REQ;
+          sc_time delay = delays[f];
+          fabric.nb_transport_fw(fl.trans, phase, delay);
+        }
         wait(longest);
         for (auto& f : flows)
           if (!f->finished) wait(f->done);

@@ -11,11 +11,13 @@
 // switch is a component whose ports all of its attached devices share: per node
 // (scale-up) or for the whole system (scale-out), its capacity is chips x ports
 // x port payload rate, and its in-switch reduction (NVLS) has chips x ports x
-// port payload rate x reduction_efficiency. A transfer is a flow: it waits for
-// its fixed latency (link latency + step latency, switch latency), then moves
-// its bytes at the largest rate the channels it crosses allow, the channels
-// shared max-min fairly among the flows crossing them at that moment (a flow
-// never exceeds the rate of the links it uses). Peers come from the planner's
+// port payload rate x reduction_efficiency. A transfer is a TLM-2.0 transaction
+// from the rank to the fabric (nb_transport_fw, BEGIN_REQ, its fixed latency --
+// link latency + step latency, switch latency -- as the annotated delay; the
+// fabric answers BEGIN_RESP through nb_transport_bw when it is done) and, inside
+// the fabric, a flow: it moves its bytes at the largest rate the channels it
+// crosses allow, the channels shared max-min fairly among the flows crossing
+// them at that moment (a flow never exceeds the rate of the links it uses). Peers come from the planner's
 // pattern in Instr::dst (PeerPattern, models/interconnect/collective.h): a ring
 // step loads the sender's transmit and the successor's receive port, an
 // all-to-all spreads its bytes over every peer's receive port. A rank starts a
