@@ -88,6 +88,15 @@ double fp32_fma(double a, double b, double c) {
 }  // namespace
 
 int64_t chunk_for(const AccumulationModel& m, int64_t K) {
+  if (m.split_k0 > 0) {
+    if (K <= m.unblocked_max_k) return 0;
+    const int64_t splits = static_cast<int64_t>(std::ceil(m.split_exponent == 0.5 ? std::sqrt(static_cast<double>(K) / m.split_k0)
+                                                      : std::pow(static_cast<double>(K) / m.split_k0, m.split_exponent)));
+    if (splits <= 1) return 0;
+    const int64_t tile = std::max<int64_t>(1, m.k_tile);
+    const int64_t per_split = (K + splits - 1) / splits;
+    return (per_split + tile - 1) / tile * tile;
+  }
   for (const auto& r : m.k_blocking)
     if (K <= r.max_k) return r.chunk;
   return m.k_chunk;

@@ -54,8 +54,17 @@ struct AccumulationModel {
   Rounding accumulator_rounding = Rounding::nearest_even;  // normalisation of each step (RZ/RNE)
   int64_t promotion_interval = 0;      // products between moves into an fp32 register; 0 = never
   int64_t k_chunk = 0;                 // library K blocking, chunks summed in fp32; 0 = no blocking
-  // K-dependent blocking (library heuristics): the first rule with K <= max_k gives the
-  // chunk (0 = no blocking); when no rule matches, k_chunk applies.
+  // Library split-K as a rule over K (chunk_for): K <= unblocked_max_k is one
+  // chunk; a longer K is cut into s = ceil((K / split_k0)^split_exponent) splits,
+  // each of ceil(K / s) products rounded up to a multiple of k_tile (the kernel's
+  // K step), the last one shorter. With the exponent 1/2 the K iterations per
+  // split and the number of splits grow together. split_k0 = 0: no rule.
+  int64_t unblocked_max_k = 0;
+  double split_k0 = 0;
+  double split_exponent = 0.5;
+  int64_t k_tile = 1;
+  // Explicit K-dependent blocking (used only without a split_k0 rule): the first
+  // entry with K <= max_k gives the chunk (0 = no blocking); else k_chunk applies.
   struct KBlockRule {
     int64_t max_k;
     int64_t chunk;

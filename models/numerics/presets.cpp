@@ -6,8 +6,6 @@ namespace tessera::numerics {
 
 namespace {
 
-constexpr int64_t k_any = std::numeric_limits<int64_t>::max();
-
 // H100 tensor-core step shared by fp16/bf16/tf32 (fitted to reference/h100/
 // precision-bits, all 256 elements of every K=1024 and K=4096 file reproduced):
 // products exact; alignment to the largest ea+eb among the group and the
@@ -43,12 +41,20 @@ AccumulationModel h100_fp8_step() {
   return m;
 }
 
-// cuBLAS K blocking for the 256x256xK FP8 products (fp32 output): none up to K=4096
-// (bit-exact fit), 2 x 8192 at K=16384 and 3 chunks of 21888 (= ceil(65536/3)
-// rounded up to 128) at K=65536, fitted to normwise_rel_err of the fast-accumulation
-// records, whose error grows with the chunk length (see docs/numerics.md).
-const std::vector<AccumulationModel::KBlockRule> k_h100_fp8_blocking = {
-    {4096, 0}, {16384, 8192}, {k_any, 21888}};
+// cuBLAS split-K on the 256x256xK products of reference/h100, as a rule over K
+// (AccumulationModel::split_k0; chunk_for). cuBLAS's kernel heuristics are not
+// published: each rule is the simplest law that reproduces every split the
+// measurements pin -- the bit-exact files fix the chunk at K = 1024 and 4096, the
+// normwise errors of the other K (docs/numerics.md) -- and gives every other K
+// the split count of the same law, so nothing is keyed on a measured K.
+//   fp8, fp8 fast accumulation: one chunk up to K = 4096 (bit-exact), then
+//   ceil(sqrt(K / 8192)) splits in whole 128-deep k-tiles: 2 x 8192 at 16384,
+//   3 x 21888 at 65536 (the fast-accumulation records' error grows with the chunk).
+void set_fp8_split_k(AccumulationModel& m) {
+  m.unblocked_max_k = 4096;
+  m.split_k0 = 8192;
+  m.k_tile = 128;
+}
 
 std::vector<AccumulationModel> make_presets() {
   std::vector<AccumulationModel> v;
@@ -61,10 +67,12 @@ std::vector<AccumulationModel> make_presets() {
         " inputs, fp32 accumulation (cuBLAS via PyTorch): 16 exact products per step, "
         "25-bit truncating alignment, RZ fp32 accumulator; split-K chunks fitted to "
         "reference/h100 (bits at K=1024/4096, normwise_rel_err_f32out at 16384/65536)";
-    // Bit-exact: no blocking at K=1024, 2 x 2048 at K=4096. From the f32-output
-    // normwise error: 4 x 4096 at K=16384, 8 x 8192 at K=65536; K=64/256 match
-    // without blocking. Between measured K the next measured K's rule applies.
-    m.k_blocking = {{1024, 0}, {4096, 2048}, {16384, 4096}, {k_any, 8192}};
+    // Split-K rule: one chunk up to K = 1024, then ceil(sqrt(K / 1024)) splits in
+    // 64-deep k-tiles (the k-depth of a 16-bit WGMMA tile): 2 x 2048 at K = 4096
+    // (bit-exact), 4 x 4096 at 16384, 8 x 8192 at 65536 (f32-output normwise error).
+    m.unblocked_max_k = 1024;
+    m.split_k0 = 1024;
+    m.k_tile = 64;
     m.output = t;
     v.push_back(m);
   }
@@ -77,7 +85,11 @@ std::vector<AccumulationModel> make_presets() {
         "reference/h100";
     // Bit-exact: chunks of 128 (8-way split) at K=1024 and of 352 (12-way, 11 k32
     // iterations each) at K=4096. From normwise_rel_err: none at K<=256, 512 at
-    // K=16384 (32-way), 4096 at K=65536 (16-way).
+    // K=16384 (32-way), 4096 at K=65536 (16-way). Still a fitted table: no
+    // monotone law of the split count fits it (8, 12, 32, 16 splits); the law
+    // ceil((K / 1.2)^0.3), which gives the two bit-exact points, is 73-95 % off the
+    // measured error at K = 16384 and 36-40 % at 65536.
+    constexpr int64_t k_any = std::numeric_limits<int64_t>::max();
     m.k_blocking = {{256, 0}, {1024, 128}, {4096, 352}, {16384, 512}, {k_any, 4096}};
     m.output = DType::fp32;
     v.push_back(m);
@@ -90,7 +102,7 @@ std::vector<AccumulationModel> make_presets() {
         "accumulator promoted into fp32 every 128 products (CUTLASS two-level "
         "accumulation, DeepSeek-V3 §3.3); fitted to reference/h100 precision-bits";
     m.promotion_interval = k_fp8_promotion_interval;
-    m.k_blocking = k_h100_fp8_blocking;
+    set_fp8_split_k(m);
     v.push_back(m);
   }
   {
@@ -99,7 +111,7 @@ std::vector<AccumulationModel> make_presets() {
     m.description =
         "H100 FP8 tensor cores, cuBLAS fast-accumulation mode: the 14-bit truncating "
         "accumulator runs over the whole K chunk without promotion";
-    m.k_blocking = k_h100_fp8_blocking;
+    set_fp8_split_k(m);
     v.push_back(m);
   }
   {
@@ -118,7 +130,10 @@ std::vector<AccumulationModel> make_presets() {
         "chunks summed in fp32); chunks fitted to reference/h100 normwise_rel_err";
     m.fp32_fma_chain = true;
     // From normwise_rel_err (no bits for fp32): K=64 unblocked, 64 at K=256/1024,
-    // 256 at K=4096/16384, 1024 at K=65536.
+    // 256 at K=4096/16384, 1024 at K=65536. Still a fitted table: the split-K law
+    // of the tensor-core paths (ceil(sqrt(K / 16)) splits) gives 128 at K = 1024,
+    // which `compare` (1024 samples) puts 30 % off the measured error.
+    constexpr int64_t k_any = std::numeric_limits<int64_t>::max();
     m.k_blocking = {{64, 0}, {1024, 64}, {16384, 256}, {k_any, 1024}};
     m.output = DType::fp32;
     v.push_back(m);

@@ -100,7 +100,7 @@ TEST_CASE("int8 is exact and chunked fp32 sums are in order", "[accumulation]") 
     want += a[i] * b[i];
   }
   CHECK(dot(accumulation_preset("h100_int8"), a, b) == want);
-  // Chunk rules: K=4096 -> 2048 for h100_bf16; unmatched K falls back to k_chunk.
+  // Split-K rules (presets.cpp): K=4096 -> 2 x 2048 for h100_bf16, none at 1024.
   CHECK(chunk_for(accumulation_preset("h100_bf16"), 4096) == 2048);
   CHECK(chunk_for(accumulation_preset("h100_bf16"), 1024) == 0);
   CHECK(chunk_for(accumulation_preset("h100_tf32"), 4096) == 352);

@@ -16,6 +16,7 @@
 #include "models/numerics/precision.h"
 
 using namespace tessera::numerics;
+using tessera::DType;
 
 namespace {
 
@@ -80,4 +81,60 @@ TEST_CASE("H100 precision records: predicted normwise_rel_err within 10%", "[h10
     if (p.contains("bit_exact_fraction")) CHECK(p.at("bit_exact_fraction").get<double>() >= 0.99);
   }
   WARN("max |predicted/measured - 1| over " << records.size() << " records: " << worst);
+}
+
+TEST_CASE("H100 split-K rules: each is pinned by the data (a wrong rule fails)", "[h100]") {
+  // The split-K rules of presets.cpp as chunk lengths: ceil(sqrt(K / k0)) splits
+  // in whole k-tiles, e.g. bf16 4096 -> ceil(sqrt(4)) = 2 x 2048, fp8 65536 ->
+  // ceil(sqrt(8)) = 3 x 21888 (21846 -> 171 k128 tiles), and K between the
+  // measured ones follows the same law (bf16 2048 -> 2 x 1024). tf32 keeps its
+  // fitted chunks (352 at 4096: 12 splits of 11 k32 tiles).
+  CHECK(chunk_for(accumulation_preset("h100_bf16"), 1024) == 0);
+  CHECK(chunk_for(accumulation_preset("h100_bf16"), 2048) == 1024);
+  CHECK(chunk_for(accumulation_preset("h100_bf16"), 4096) == 2048);
+  CHECK(chunk_for(accumulation_preset("h100_bf16"), 65536) == 8192);
+  CHECK(chunk_for(accumulation_preset("h100_tf32"), 256) == 0);
+  CHECK(chunk_for(accumulation_preset("h100_tf32"), 1024) == 128);
+  CHECK(chunk_for(accumulation_preset("h100_tf32"), 4096) == 352);
+  CHECK(chunk_for(accumulation_preset("h100_fp8_fastacc"), 4096) == 0);
+  CHECK(chunk_for(accumulation_preset("h100_fp8_fastacc"), 16384) == 8192);
+  CHECK(chunk_for(accumulation_preset("h100_fp8_fastacc"), 65536) == 21888);
+
+  // A rule one step off breaks the measurements it was fitted to.
+  const auto records = precision_records();
+  const auto record = [&](const char* format, const char* dist, int64_t k) {
+    for (const auto& r : records)
+      if (r.at("format") == format && r.at("dist") == dist && r.at("K") == k) return r;
+    FAIL("no record " << format << " " << dist << " K=" << k);
+    return nlohmann::json();
+  };
+  const auto bit_fraction = [&](const nlohmann::json& r, const AccumulationModel& m, DType a, DType b, DType out) {
+    int64_t matched = 0, total = 0;
+    for (const auto& f : reproduce_precision_bits(r.at("bits"), k_ref / "precision-bits", {&m, a, b, out})) {
+      matched += f.matched;
+      total += f.total;
+    }
+    return static_cast<double>(matched) / static_cast<double>(total);
+  };
+  // bf16 at K = 4096 without its split (k0 = 4096: one chunk) and tf32 with a
+  // square-root law (16 splits of 256 instead of 12 of 352): far fewer bits.
+  AccumulationModel bf16 = accumulation_preset("h100_bf16");
+  CHECK(bit_fraction(record("bf16", "normal", 4096), bf16, DType::bf16, DType::bf16, DType::bf16) >= 0.99);
+  bf16.split_k0 = 4096;
+  CHECK(bit_fraction(record("bf16", "normal", 4096), bf16, DType::bf16, DType::bf16, DType::bf16) < 0.9);
+  AccumulationModel tf32 = accumulation_preset("h100_tf32");
+  tf32.split_k0 = 16;
+  tf32.k_tile = 32;
+  CHECK(bit_fraction(record("tf32", "normal", 4096), tf32, DType::tf32, DType::tf32, DType::fp32) < 0.9);
+  // fp8 fast accumulation at K = 65536, U[0,1): the measured error (0.286) is that
+  // of 3 chunks; 2 chunks (k0 = 16384) give a larger error, off by more than 10 %.
+  const double measured = record("fp8_e4m3_fastacc", "uniform01", 65536).at("normwise_rel_err").get<double>();
+  AccumulationModel fp8 = accumulation_preset("h100_fp8_fastacc");
+  const auto err = [&](const AccumulationModel& m) {
+    return evaluate_matmul_precision(m, DType::fp8_e4m3, DType::fp8_e4m3, DType::fp32, 65536, "uniform01", 256, 1)
+        .normwise_rel_err;
+  };
+  CHECK(std::fabs(err(fp8) / measured - 1) <= 0.10);
+  fp8.split_k0 = 16384;
+  CHECK(std::fabs(err(fp8) / measured - 1) > 0.10);
 }

@@ -108,3 +108,10 @@ TEST_CASE("calibrate refuses records whose fields have the wrong type, before fi
           R"("tflops":600,"avg_watts":690,"idle_watts":70})",
           "field 'M' must be a whole number in 1..2^31");
 }
+
+TEST_CASE("memsim gather patterns whose rows x row_bytes overflow are refused", "[robustness][files]") {
+  // 10^12 rows of 1 GiB: 2^70 bytes, wrapped around 64 bits before.
+  check_refused(cli({"memsim", "--hw", "h100-sxm", "--pattern",
+                     "gather:rows=1000000000000,row_bytes=1GiB,table_bytes=1GiB"}),
+                {"--pattern: gather rows x row_bytes = 1000000000000 x 1073741824 exceeds 2^50 bytes"});
+}

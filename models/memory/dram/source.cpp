@@ -129,6 +129,9 @@ PatternSpec parse_pattern(const std::string& text, const std::string& where) {
       throw InputError(fmt::format("{}: gather table_bytes={} is smaller than row_bytes={}", where, p.table_bytes,
                                    p.row_bytes));
     p.size = p.row_bytes;
+    if (p.rows > (uint64_t{1} << 50) / p.row_bytes)
+      throw InputError(fmt::format("{}: gather rows x row_bytes = {} x {} exceeds 2^50 bytes", where, p.rows,
+                                   p.row_bytes));
     p.bytes = p.rows * p.row_bytes;
   } else if (p.kind == "random" && p.range < p.size) {
     throw InputError(fmt::format("{}: random range={} is smaller than size={}", where, p.range, p.size));
