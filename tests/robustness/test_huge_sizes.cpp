@@ -91,6 +91,8 @@ TEST_CASE("products of workload sizes in the model builders are checked, never w
 
 TEST_CASE("GPT-3-scale training FLOPs are finite and positive (double, no integer product)", "[robustness][sizes]") {
   // Two of GPT-3's layers on 8 x 2048 tokens: 3.6e14 FLOPs, far beyond 2^31 (FLOPs are doubles).
+  // Their 99.58 GiB footprint exceeds one H100's 80 GB, so the capacity check is
+  // made a warning: the subject here is the arithmetic, not the fit.
   check_finite_report(cli({"run", "--hw", "h100-sxm", "--workload", "gpt3-175b:batch=8,seq=2048,layers=2,train=1",
-                           "--format", "json"}));
+                           "--set", "engine.allow_over_capacity=1", "--format", "json"}));
 }
