@@ -55,7 +55,7 @@ int run_sweep_mpi(const SweepSpec& spec, const std::vector<SweepPoint>& points, 
   MPI_Comm_rank(MPI_COMM_WORLD, &rank);
   MPI_Comm_size(MPI_COMM_WORLD, &size);
   std::unique_ptr<SweepStore> store;
-  std::vector<long long> todo_pos;
+  std::vector<long long> pending_pos;
   long long count = 0;
   std::string open_error;
   if (rank == 0) {
@@ -64,10 +64,10 @@ int run_sweep_mpi(const SweepSpec& spec, const std::vector<SweepPoint>& points, 
       const auto done = store->done_ids();
       for (size_t i = 0; i < points.size(); ++i) {
         if (static_cast<int>(i % static_cast<size_t>(o.shard_count)) != o.shard_index || done.count(points[i].id)) continue;
-        if (o.limit >= 0 && static_cast<long long>(todo_pos.size()) >= o.limit) break;
-        todo_pos.push_back(static_cast<long long>(i));
+        if (o.limit >= 0 && static_cast<long long>(pending_pos.size()) >= o.limit) break;
+        pending_pos.push_back(static_cast<long long>(i));
       }
-      count = static_cast<long long>(todo_pos.size());
+      count = static_cast<long long>(pending_pos.size());
     } catch (const InputError& e) {
       open_error = e.what();
       count = -1;
@@ -78,11 +78,11 @@ int run_sweep_mpi(const SweepSpec& spec, const std::vector<SweepPoint>& points, 
     if (rank == 0) throw InputError(open_error);
     return 2;
   }
-  todo_pos.resize(static_cast<size_t>(count));
-  if (count > 0) MPI_Bcast(todo_pos.data(), static_cast<int>(count), MPI_LONG_LONG, 0, MPI_COMM_WORLD);
+  pending_pos.resize(static_cast<size_t>(count));
+  if (count > 0) MPI_Bcast(pending_pos.data(), static_cast<int>(count), MPI_LONG_LONG, 0, MPI_COMM_WORLD);
   std::vector<const SweepPoint*> mine;
-  for (size_t i = 0; i < todo_pos.size(); ++i)
-    if (static_cast<int>(i % static_cast<size_t>(size)) == rank) mine.push_back(&points[static_cast<size_t>(todo_pos[i])]);
+  for (size_t i = 0; i < pending_pos.size(); ++i)
+    if (static_cast<int>(i % static_cast<size_t>(size)) == rank) mine.push_back(&points[static_cast<size_t>(pending_pos[i])]);
   const int jobs = o.jobs > 0 ? o.jobs : std::max(1u, std::thread::hardware_concurrency());
   PointEvaluator ev(spec);
   if (rank != 0) {
