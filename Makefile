@@ -51,7 +51,8 @@ bench: build
 # ASan + UBSan (-fno-sanitize-recover) build in its own directory; runs the whole
 # suite there (the fuzz ctests run their targets a few seconds each).
 sanitize-configure: deps
-	@CXX=$(SAN_CXX) cmake -S . -B $(SAN_BUILD) -DCMAKE_BUILD_TYPE=RelWithDebInfo -DTESSERA_SANITIZE=ON >/dev/null
+	@CXX=$(SAN_CXX) cmake -S . -B $(SAN_BUILD) -DCMAKE_BUILD_TYPE=RelWithDebInfo -DTESSERA_SANITIZE=ON \
+	  $(if $(LAUNCHER),-DCMAKE_CXX_COMPILER_LAUNCHER=$(LAUNCHER)) >/dev/null
 
 test-sanitize: sanitize-configure
 	@cmake --build $(SAN_BUILD) -j $(JOBS)

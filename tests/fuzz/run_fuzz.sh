@@ -1,17 +1,29 @@
 #!/usr/bin/env bash
-# Runs one fuzz target for SECONDS on a working copy of its seed corpus.
-#   run_fuzz.sh BINARY TARGET SECONDS WORK_DIR SOURCE_DIR SHARED_DIR
-# Exit 0 when the fuzzer finds nothing; libFuzzer's exit code and the saved
-# input (WORK_DIR/crash-*) otherwise. Exit 77 (ctest: skipped) when the binary
-# was not built, saying why.
+# Runs one fuzz target on a working copy of its seed corpus.
+#   run_fuzz.sh BINARY TARGET SECONDS|replay:N WORK_DIR SOURCE_DIR SHARED_DIR
+# SECONDS: a libFuzzer binary fuzzes that long. replay:N: a binary linked to
+# replay_main.cpp (builds without libFuzzer) runs the corpus, the regressions
+# and N seeded mutations of them.
+# Exit 0 when nothing is found; the fuzzer's exit code and the saved input
+# (WORK_DIR/crash-* or WORK_DIR/last-input) otherwise.
 set -u
 bin=$1 target=$2 seconds=$3 work=$4 src=$5 shared=$6
 if [ ! -x "$bin" ]; then
-  echo "skipped: $bin not built (fuzz targets need clang-14 and libfuzzer-14-dev: make fuzz-build)"
-  exit 77
+  echo "$bin: not built" >&2
+  exit 1
 fi
+
 mkdir -p "$work/corpus"
 /usr/bin/python3 "$src/tests/fuzz/corpus.py" "$target" "$work/corpus" --source "$src" --shared "$shared"
+regressions=()
+if compgen -G "$src/tests/fuzz/regressions/$target/*" >/dev/null; then
+  regressions=("$src"/tests/fuzz/regressions/"$target"/*)
+fi
+case "$seconds" in
+  replay:*)
+    exec "$bin" --mutations "${seconds#replay:}" --seed 1 --artifact "$work/last-input" \
+      "${regressions[@]}" "$work/corpus" ;;
+esac
 # Regression inputs (each once a crash) run first, as plain inputs.
 if compgen -G "$src/tests/fuzz/regressions/$target/*" >/dev/null; then
   "$bin" -runs=0 "$src"/tests/fuzz/regressions/"$target"/* || exit $?
