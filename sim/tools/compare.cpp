@@ -403,9 +403,13 @@ std::optional<Prediction> predict(const json& r, const Hardware& hw, const std::
       // kernel), no rotary, index_copy_ into a static cache of ctx positions (the
       // new token's included: ctx - 1 cached before it). Replayed as a CUDA graph:
       // the kernels run back to back without launch idle (summed kernel time).
+      const int64_t ctx = get_int(r, "ctx");
+      if (ctx < 2)
+        throw InputError(fmt::format("record {}: field 'ctx' = {} must be >= 2 (the context counts the new token, "
+                                     "and at least one token is cached before it)", r.dump(), ctx));
       spec = fmt::format("llama-7b:phase=decode,batch={},ctx={},layers=32,embed=0,kv_cache=static,fused_qkv=1,"
-                         "fused_gate_up=1,rope=0,kernels=fused,dtype={}", get_int(r, "batch"),
-                         std::max<int64_t>(1, get_int(r, "ctx") - 1), r.value("dtype", std::string("bf16")));
+                         "fused_gate_up=1,rope=0,kernels=fused,dtype={}", get_int(r, "batch"), ctx - 1,
+                         r.value("dtype", std::string("bf16")));
       quantity = "graph_median_ms";
       kernel_time = true;
     } else {

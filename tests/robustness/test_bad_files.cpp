@@ -65,6 +65,9 @@ TEST_CASE("compare records with sizes beyond what a size can be are refused", "[
   refused("section_num.jsonl", R"({"section":5})", "field 'section' must be a string");
   refused("m_frac.jsonl", R"({"section":"gemm","dtype":"bf16","M":1.5,"N":64,"K":64,"median_ms":1})",
           "field 'M' = 1.5 must be a whole number");
+  // Was predicted (ctx - 1 clamped to 1 cached token) with exit 0.
+  refused("ctx_zero.jsonl", R"({"section":"decode","batch":1,"ctx":0,"layers":32,"graph_median_ms":5})",
+          "field 'ctx' = 0 must be >= 2");
 }
 
 TEST_CASE("stray arguments and options without their mode are refused", "[robustness][cli]") {
