@@ -279,3 +279,55 @@ TEST_CASE("role deduplication: identical chunks are one simulation and match an 
   }
   CHECK(r4.extra["parallel"]["pipeline_without_p2p_s"] == p["pipeline_without_p2p_s"]);
 }
+
+TEST_CASE("bert and transformer-base take tp, pp and dp (Megatron-LM splits of their linears)", "[parallel]") {
+  // bert-base, 2 layers, tp = 2, seq 64: per layer 2 forward allreduces (attention
+  // output and output dense, row-parallel) plus the vocabulary-parallel word
+  // embedding's; backward 2 per layer (the gradients of the inputs of Q/K/V and of
+  // the intermediate dense, column-parallel). Each 64 tokens x 768 x 2 bytes.
+  const Graph g = build_workload("bert-base:layers=2,seq=64,tp=2,train=1");
+  auto c = collectives(g);
+  const double bytes = 64 * 768 * 2;
+  CHECK(c["allreduce/tp/0"].n == 5);
+  CHECK(c["allreduce/tp/0"].bytes == 5 * bytes);
+  CHECK(c["allreduce/tp/1"].n == 4);
+  CHECK(c.size() == 2);
+  // The shard's shapes: Q 768 -> 384 outputs, intermediate 3072 -> 1536 and its
+  // GELU, output dense 1536 inputs, 6 of 12 heads, vocab 30522 -> 15261.
+  std::map<std::string, const Op*> by;
+  for (const auto& op : g.ops)
+    if (op.get("pass", 0) == 0) by[op.name] = &op;
+  CHECK(by.at("l0.attn.query")->at("n") == 384);
+  CHECK(by.at("l0.intermediate.dense")->at("n") == 1536);
+  CHECK(by.at("l0.intermediate.gelu")->at("cols") == 1536);
+  CHECK(by.at("l1.output.dense")->at("k") == 1536);
+  CHECK(by.at("l1.attn.sdpa")->at("heads") == 6);
+  CHECK(by.at("embeddings.word")->at("vocab") == 15261);
+  CHECK(by.at("pooler.dense")->at("n") == 768);   // replicated
+  // pp = 2: layers 0-5 and the embeddings in chunk 0, layers 6-11 and the pooler in 1.
+  const Graph p = build_workload("bert-base:tp=2,pp=2,dp=2,global_batch=4,train=1");
+  for (const auto& op : p.ops) {
+    if (op.get("pass", 0) != 0 || is_collective_kind(op.kind)) continue;
+    INFO(op.name);
+    const bool late = op.name.rfind("pooler", 0) == 0 || (op.name[0] == 'l' && std::stoi(op.name.substr(1)) >= 6);
+    CHECK(op.get("stage", 0) == (late ? 1 : 0));
+  }
+  auto hw = system_of(8);
+  const RunResult r = simulate_parallel(p, *hw, "analytic");
+  CHECK(r.extra["parallel"]["roles"].size() == 2);
+  CHECK(r.time_s > 0);
+  // transformer-base: tp and dp; a pipeline cannot carry the encoder output to
+  // every decoder layer, so pp is refused (exit 2 naming why).
+  CHECK(collectives(build_workload("transformer-base:tp=2,dp=4,train=1"))["allreduce/tp/0"].n > 0);
+  const auto o = testing::run_cli({"run", "--hw", "dgx-a100", "--workload", "transformer-base:tp=2,pp=2,dp=2"});
+  CHECK(o.code == 2);
+  CHECK(o.err.find("'pp': transformer-base takes no pipeline parallelism: every decoder layer's cross-attention "
+                   "reads the encoder's output") != std::string::npos);
+  // Errors name the parameter: tp not dividing the heads, eager attention split.
+  CHECK_THROWS_WITH(build_workload("bert-base:tp=5"), Catch::Contains("'tp': 5 must divide bert-base's heads=12"));
+  CHECK_THROWS_WITH(build_workload("bert-base:tp=2,attn=eager"), Catch::Contains("use attn=sdpa"));
+  CHECK_THROWS_WITH(build_workload("bert-base:tp=2,sequence_parallel=1"),
+                    Catch::Contains("'sequence_parallel': not modelled for bert-base"));
+  // Without parallel parameters the serial model is unchanged.
+  CHECK(build_workload("bert-base:layers=2").info.count("parallel") == 0);
+}
