@@ -336,6 +336,18 @@ void emit_chunk(Graph& out, const Graph& fwd_all, int64_t chunk, const ParallelC
       Op a = collective(lay, OpKind::alltoall, f.name + ".ep_alltoall", t, b, c.ep, CommGroup::ep);
       em.emit(std::move(a), 0, em.after_last());
     }
+    // Vocabulary-parallel cross-entropy after the LM head (Megatron-LM
+    // tensor_parallel/cross_entropy.py, _VocabParallelCrossEntropy.forward): three
+    // fp32 allreduces of one value per token over the tp group -- the logits' max,
+    // the target token's logit and the sum of exponentials. Its backward is local.
+    if (training && c.tp > 1 && f.name == "lm_head" && f.kind == OpKind::matmul) {
+      const int64_t tokens_bytes = f.at("m") * 4;
+      for (const char* what : {"max", "target_logit", "sum_exp"}) {
+        Op a = collective(lay, OpKind::allreduce, fmt::format("lm_head.cross_entropy.{}", what), DType::fp32,
+                          tokens_bytes, c.tp, CommGroup::tp);
+        em.emit(std::move(a), 0, em.after_last());
+      }
+    }
   }
   if (chunk + 1 < chunks && c.pp > 1) {
     Op s = collective(lay, OpKind::sendrecv, fmt::format("pp.send_activation.c{}", chunk), t, act_bytes, 2, CommGroup::pp);
@@ -425,6 +437,18 @@ void emit_chunk(Graph& out, const Graph& fwd_all, int64_t chunk, const ParallelC
     em.emit(std::move(s), 1, em.after_last());
   }
 
+  // Gradient clipping's global norm (Megatron-LM optimizer/clip_grads.py,
+  // get_grad_norm_fp32): each device's sum of squares, one fp32 allreduce over
+  // the tensor-parallel group (over the data-parallel group too when ZeRO shards
+  // the gradients or the optimizer state), once per device: in its first chunk.
+  if (chunk < c.pp) {
+    if (c.tp > 1)
+      em.emit(collective(lay, OpKind::allreduce, "optimizer.grad_norm.tp", DType::fp32, 4, c.tp, CommGroup::tp), 2,
+              em.after_last());
+    if (c.zero >= 1 && c.dp > 1)
+      em.emit(collective(lay, OpKind::allreduce, "optimizer.grad_norm.dp", DType::fp32, 4, c.dp, CommGroup::dp), 2,
+              em.after_last());
+  }
   // Optimizer: ZeRO shards its state (and work) over the dp replicas.
   for (size_t i = nf + nb; i < cg.ops.size(); ++i) {
     Op op = cg.ops[i];
