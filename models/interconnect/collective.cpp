@@ -66,6 +66,22 @@ bool parse_coll_kind(std::string_view s, CollKind& out) {
   return false;
 }
 
+RingSteps ring_steps(CollKind k, double bytes, int64_t ranks) {
+  const int64_t n = std::max<int64_t>(1, ranks);
+  if (n == 1) return {};
+  const double nd = static_cast<double>(n);
+  switch (k) {
+    case CollKind::allreduce: return {2 * (n - 1), bytes / nd};
+    case CollKind::allgather:
+    case CollKind::reducescatter:
+    case CollKind::alltoall: return {n - 1, bytes / nd};
+    case CollKind::broadcast:
+    case CollKind::reduce: return {2 * n - 3, bytes / (nd - 1)};
+    case CollKind::sendrecv: return {1, bytes};
+  }
+  return {};
+}
+
 double bus_factor(CollKind k, int64_t ranks) {
   const double n = static_cast<double>(ranks);
   if (ranks <= 1) return 1;

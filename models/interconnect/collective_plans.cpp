@@ -133,10 +133,12 @@ std::vector<Block> plan_ring(const Ctx& c, const std::string& proto) {
     case CollKind::allgather: ring_phase(c, flat, S, false, true, proto, out); break;
     case CollKind::broadcast:
     case CollKind::reduce: {
-      // Pipelined chain: n-1 hops, the buffer streamed in n-1 pieces behind them.
-      const double piece = S / static_cast<double>(n - 1);
+      // Pipelined chain: n-1 hops, the buffer streamed in n-1 pieces behind them
+      // (ring_steps: 2n-3 steps of S/(n-1)).
+      const RingSteps rs = ring_steps(k, S, n);
+      const double piece = rs.bytes;
       const double r = reduces(k) ? piece : 0;
-      out.push_back(step(c, flat, 2 * (n - 1) - 1, piece / static_cast<double>(flat.nic_share), proto,
+      out.push_back(step(c, flat, rs.steps, piece / static_cast<double>(flat.nic_share), proto,
                          piece + r, piece, r));
       break;
     }

@@ -221,3 +221,35 @@ TEST_CASE("reduce_coll: nccl-tests reduce_perf, a chain streaming S in n-1 piece
   CHECK(o.busbw / k_h100_bw == Approx(7.0 / 13).margin(0.01));
   CHECK(o.busbw == Approx(1073741824.0 / o.time_s).epsilon(1e-12));   // busbw = algbw
 }
+
+TEST_CASE("one device: the planner's ring schedule over compute.link_bandwidth and link_latency", "[interconnect]") {
+  // h100-sxm has no system: each collective is ring_steps' steps x (bytes / B + L).
+  const auto hw = load_hardware("h100-sxm", {"compute.link_bandwidth=100GB/s", "compute.link_latency=1us"});
+  const double S = 8 << 20, B = 100e9, L = 1e-6;
+  struct Case {
+    const char* spec;
+    double steps, bytes;
+  };
+  // 8 ranks: all-reduce 14 steps of S/8, all-gather 7 of S/8, broadcast and
+  // reduce 13 of S/7 (the chain of plan_ring), sendrecv 1 of S. Beside them the
+  // kernel's launch overhead: the time of the same collective on one rank.
+  const auto time_of = [&](const std::string& spec) {
+    const RunResult r = simulate(build_workload(spec), *hw, "analytic");
+    double t = 0;
+    for (const auto& op : r.ops) t += op.time_s;
+    return t;
+  };
+  const double launch = time_of("allreduce:bytes=8388608,ranks=1");
+  CHECK(launch < 10e-6);
+  for (const Case& c : {Case{"allreduce:bytes=8388608,ranks=8", 14, S / 8},
+                        Case{"allgather:bytes=8388608,ranks=8", 7, S / 8},
+                        Case{"broadcast:bytes=8388608,ranks=8", 13, S / 7},
+                        Case{"reduce_coll:bytes=8388608,ranks=8", 13, S / 7},
+                        Case{"sendrecv:bytes=8388608,ranks=2", 1, S}}) {
+    INFO(c.spec);
+    CHECK(time_of(c.spec) - launch == Approx(c.steps * (c.bytes / B + L)).epsilon(1e-9));
+  }
+  const RingSteps rs = ring_steps(CollKind::reduce, S, 8);
+  CHECK(rs.steps == 13);
+  CHECK(rs.bytes == S / 7);
+}

@@ -70,7 +70,7 @@ TEST_CASE("systemc whole iteration: data-parallel buckets slow the tensor-parall
   CHECK(sim["devices"].get<int64_t>() == 8);
   const double analytic_schedule = sim["analytic_iteration_s"].get<double>();
   CHECK(analytic_schedule == Approx(a.time_s).epsilon(1e-6));
-  // 4.1020 ms alone, 4.1110 ms shared (9.05 us of contention): more than the
+  // 4.141 ms alone, 4.150 ms shared (9.05 us of contention): more than the
   // passes' 1 ps rounding by far.
   CHECK(s.time_s > analytic_schedule + 5e-6);
   CHECK(sim["contention_s"].get<double>() == Approx(s.time_s - analytic_schedule).epsilon(1e-12));
