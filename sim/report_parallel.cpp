@@ -64,6 +64,16 @@ void write_system_simulation_text(std::ostream& os, const nlohmann::json& s) {
       top = c["utilization"].get<double>();
       busiest = c["channel"].get<std::string>();
     }
+  if (s.contains("whole_iteration")) {   // a parallel workload's iteration, every device a process
+    fmt::print(os, "  devices    {} devices simulated as concurrent processes (the whole iteration, {} transfers); "
+                   "they end between {} and {}; contention on shared ports {} (analytic schedule {}){}\n",
+               s["devices"].get<long long>(), s["transfers"].get<long long>(),
+               q(s["first_device_end_s"].get<double>(), Unit::seconds),
+               q(s["last_device_end_s"].get<double>(), Unit::seconds), q(s["contention_s"].get<double>(), Unit::seconds),
+               q(s["analytic_iteration_s"].get<double>(), Unit::seconds),
+               busiest.empty() ? "" : fmt::format("; busiest channel {} at {:.1f} %", busiest, 100 * top));
+    return;
+  }
   fmt::print(os, "  devices    {} ranks simulated as concurrent processes; they end between {} and {}{}\n",
              s["ranks"].get<long long>(), q(s["first_rank_end_s"].get<double>(), Unit::seconds),
              q(s["last_rank_end_s"].get<double>(), Unit::seconds),

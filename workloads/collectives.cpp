@@ -80,6 +80,8 @@ void add_collective_workloads(std::vector<WorkloadInfo>& out) {
                  build_collective<OpKind::alltoall>, true});
   out.push_back({"broadcast", "broadcast from rank 0 (nccl-tests broadcast_perf)", params("8"),
                  build_collective<OpKind::broadcast>, true});
+  out.push_back({"reduce_coll", "reduce (sum) to rank 0 (nccl-tests reduce_perf; busbw = algbw); the IR's "
+                 "`reduce` is a column sum, hence the name", params("8"), build_collective<OpKind::reduce_coll>, true});
   out.push_back({"sendrecv", "one send/receive between two ranks (nccl-tests sendrecv_perf)", params("2"),
                  build_collective<OpKind::sendrecv>, true});
 }

@@ -28,6 +28,7 @@ constexpr KindName kKinds[] = {
     {OpKind::alltoall, "alltoall"},   {OpKind::reduce, "reduce"},
     {OpKind::optimizer, "optimizer"},
     {OpKind::broadcast, "broadcast"}, {OpKind::sendrecv, "sendrecv"},
+    {OpKind::reduce_coll, "reduce_coll"},
 };
 
 // Required attributes per kind (optional ones are read with get()).
@@ -46,7 +47,8 @@ std::vector<std::string_view> required_attrs(OpKind k) {
     case OpKind::reducescatter:
     case OpKind::alltoall:
     case OpKind::broadcast:
-    case OpKind::sendrecv: return {"bytes", "ranks"};
+    case OpKind::sendrecv:
+    case OpKind::reduce_coll: return {"bytes", "ranks"};
     case OpKind::optimizer: return {"elems", "reads", "writes"};
     default: return {"rows", "cols"};
   }
@@ -100,7 +102,7 @@ std::vector<std::string_view> op_attr_names(OpKind k) {
     case OpKind::reduce: names.insert(names.end(), {"inputs", "outputs", "stride", "reread"}); break;
     case OpKind::optimizer: names.insert(names.end(), {"flops", "sfu", "tensors"}); break;
     case OpKind::allreduce: case OpKind::allgather: case OpKind::reducescatter: case OpKind::alltoall:
-    case OpKind::broadcast: case OpKind::sendrecv:
+    case OpKind::broadcast: case OpKind::sendrecv: case OpKind::reduce_coll:
       names.insert(names.end(), {"algo", "protocol", "stride", "group"});
       break;
     default: break;
@@ -123,7 +125,8 @@ bool is_vector_kind(OpKind k) {
 
 bool is_collective_kind(OpKind k) {
   return k == OpKind::allreduce || k == OpKind::allgather || k == OpKind::reducescatter ||
-         k == OpKind::alltoall || k == OpKind::broadcast || k == OpKind::sendrecv;
+         k == OpKind::alltoall || k == OpKind::broadcast || k == OpKind::sendrecv ||
+         k == OpKind::reduce_coll;
 }
 
 std::string_view comm_group_name(int64_t group) {
@@ -212,7 +215,7 @@ int64_t op_out_elems(const Op& op) {
     case OpKind::kv_read:
     case OpKind::kv_write: return 2 * op.at("batch") * op.at("kv_heads") * op.at("tokens") * op.at("d");
     case OpKind::allreduce: case OpKind::allgather: case OpKind::reducescatter: case OpKind::alltoall:
-    case OpKind::broadcast: case OpKind::sendrecv:
+    case OpKind::broadcast: case OpKind::sendrecv: case OpKind::reduce_coll:
       return std::max<int64_t>(1, op.at("bytes") / 2);
     case OpKind::reduce: return op.get("outputs", 1) * op.at("cols");
     case OpKind::optimizer: return op.at("elems");

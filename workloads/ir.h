@@ -102,6 +102,7 @@ enum class OpKind {
   allreduce, allgather, reducescatter, alltoall,
   reduce, optimizer,
   broadcast, sendrecv,
+  reduce_coll,   // the collective reduce (nccl-tests reduce_perf); `reduce` is the column sum
 };
 
 std::string_view op_kind_name(OpKind k);

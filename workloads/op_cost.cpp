@@ -199,6 +199,7 @@ double op_flops(const Op& op) {
     case OpKind::transpose:
       return 0;
     case OpKind::allreduce:
+    case OpKind::reduce_coll:
       return d("bytes") / (dtype_info(op.dtype).storage_bits / 8.0);  // one add per element
     case OpKind::allgather:
     case OpKind::reducescatter:
@@ -221,7 +222,7 @@ OpTraffic op_traffic(const Op& op) {
       return {total / 2, total / 2};
     case OpKind::kv_write:
     case OpKind::allreduce: case OpKind::allgather: case OpKind::reducescatter: case OpKind::alltoall:
-    case OpKind::broadcast: case OpKind::sendrecv:
+    case OpKind::broadcast: case OpKind::sendrecv: case OpKind::reduce_coll:
       return {total, 0};
     default: {
       const double written = std::min(total, dtype_bytes(op.out_dtype, static_cast<double>(op_out_elems(op))));
@@ -288,6 +289,7 @@ double op_min_bytes(const Op& op) {
     case OpKind::alltoall:
     case OpKind::broadcast:
     case OpKind::sendrecv:
+    case OpKind::reduce_coll:
       return d("bytes");
     default: {
       const double elems = d("rows") * d("cols");

@@ -118,7 +118,8 @@ Kernel TensorCoreMapper::lower(const Graph& g, int index, const Hardware& hw) co
     case OpKind::reducescatter:
     case OpKind::alltoall:
     case OpKind::broadcast:
-    case OpKind::sendrecv: k = lower_collective(op, hw); break;
+    case OpKind::sendrecv:
+    case OpKind::reduce_coll: k = lower_collective(op, hw); break;
     default: k = lower_vector(op, hw); break;
   }
   k.name = fmt::format("{}#{}", op.name.empty() ? std::string(op_kind_name(op.kind)) : op.name, index);

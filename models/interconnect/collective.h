@@ -65,6 +65,20 @@ bool parse_coll_kind(std::string_view s, CollKind& out);   // either spelling
 double bus_factor(CollKind k, int64_t ranks);
 // Share of a protocol's bytes on the wire that are data: simple 1, ll128 120/128, ll 1/2.
 double protocol_data_share(const std::string& protocol);
+// The ring algorithm's critical path on one ring of `ranks` ranks: its steps and
+// the bytes each rank sends per step (buffer `bytes`, nccl-tests' size).
+//   all_reduce 2(n-1) steps of S/n; all_gather, reduce_scatter, alltoall n-1
+//   steps of S/n; broadcast, reduce a chain streaming S in n-1 pieces behind
+//   n-1 hops, 2n-3 steps of S/(n-1); sendrecv one step of S.
+// plan_ring lays its stages out this way; a device without a system times a
+// collective as these steps over its own link (compute.link_bandwidth, B, and
+// compute.link_latency, L): steps x (bytes / B + L) (models/tensorcore).
+struct RingSteps {
+  int64_t steps = 0;
+  double bytes = 0;
+};
+RingSteps ring_steps(CollKind k, double bytes, int64_t ranks);
+
 // Accepted values of algo= and protocol=.
 const std::vector<std::string>& collective_algorithms();   // auto, ring, tree, nvls, ...
 const std::vector<std::string>& collective_protocols();    // auto, ll, ll128, simple

@@ -7,6 +7,7 @@
 #include "core/error.h"
 #include "models/hardware.h"
 #include "models/interconnect/collective.h"
+#include "models/interconnect/fabric_params.h"
 
 namespace tessera {
 
@@ -53,17 +54,20 @@ double LinkModel::energy_j(const Instr& in) const {
 void register_link(Registry& r) {
   ParamSpec links = p_int("links", "1", "links of this kind attaching one device (e.g. 18 NVLinks on H100)");
   links.min = 1;
+  const FabricParams f = fabric_params("link technology, for reports (nvlink4, pcie5, ib-ndr, ici-v4, ...)",
+                                       "one hop: wire, SerDes and port latency (added to every transfer)",
+                                       "energy of one bit on the wire (both ends)");
   r.add(make_impl<LinkModel>(
       "link", "link",
       "point-to-point links of a device (NVLink, PCIe, InfiniBand/Ethernet NIC, TPU ICI): "
       "per-direction rate, packet overhead, latency, energy per bit",
-      {p_text("technology", "custom", "link technology, for reports (nvlink4, pcie5, ib-ndr, ici-v4, ...)"),
+      {f.technology,
        p_qty("bandwidth", Unit::bytes_per_second, "", "one link's data rate in one direction, after line coding"),
        links,
        p_qty("payload", Unit::bytes, "256B", "payload bytes of one packet"),
        p_qty("overhead", Unit::bytes, "0B", "header, CRC and framing bytes per packet"),
-       p_qty("latency", Unit::seconds, "0s", "one hop: wire, SerDes and port latency (added to every transfer)"),
-       p_qty("energy_per_bit", Unit::joules, "0J", "energy of one bit on the wire (both ends)"),
+       f.latency,
+       f.energy_per_bit,
        // NCCL src/graph/tuning.cc hwLat[NVLINK][Ring] = {.6, 1.25, 4} us for LL,
        // LL128 and Simple (the time of one ring step besides its bytes); presets
        // for PCIe and network links give that table's PCI and NET rows.

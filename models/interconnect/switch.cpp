@@ -3,6 +3,7 @@
 #include <fmt/format.h>
 
 #include "core/error.h"
+#include "models/interconnect/fabric_params.h"
 
 namespace tessera {
 
@@ -34,21 +35,23 @@ void register_switch(Registry& r) {
   chips.min = 1;
   ParamSpec ports = p_int("ports", "", "ports per chip");
   ports.min = 1;
+  const FabricParams f = fabric_params("switch generation, for reports (nvswitch3, quantum2, ...)", "traversal latency",
+                                       "energy of one bit through the switch");
   r.add(make_impl<SwitchModel>(
       "switch", "switch",
       "a switched fabric (NVSwitch, InfiniBand switch): ports, per-port rate, traversal latency, "
       "optional in-switch reduction (NVLS, SHARP)",
-      {p_text("technology", "custom", "switch generation, for reports (nvswitch3, quantum2, ...)"),
+      {f.technology,
        chips, ports,
        p_qty("port_bandwidth", Unit::bytes_per_second, "", "one port's data rate in one direction"),
        p_real("port_efficiency", "1.0", "payload share of a port's rate (packet overhead of its links)"),
-       p_qty("latency", Unit::seconds, "0s", "traversal latency"),
+       f.latency,
        p_bool("in_switch_reduction", "false", "reduces and multicasts in the switch (NVLS, SHARP)"),
        p_qty("reduction_latency", Unit::seconds, "0s",
              "fixed latency of one in-switch-reduced collective (multicast setup and synchronisation)"),
        p_real("reduction_efficiency", "1.0",
               "share of the port payload rate the in-switch reduction sustains"),
-       p_qty("energy_per_bit", Unit::joules, "0J", "energy of one bit through the switch")}));
+       f.energy_per_bit}));
 }
 
 }  // namespace tessera

@@ -7,6 +7,7 @@
 
 #include "core/error.h"
 #include "models/hardware.h"
+#include "models/interconnect/collective.h"
 #include "workloads/ir.h"
 
 namespace tessera {
@@ -209,12 +210,13 @@ double TensorCoreModel::instr_time_s(const Instr& in, const Kernel& k, const Ker
     }
     case Opcode::coll: {
       if (in.ranks <= 1 || m_s.link_bw <= 0) return 0;
-      const double r = static_cast<double>(in.ranks);
-      // Ring algorithms: allreduce moves 2(r-1)/r of the buffer over each link in
-      // 2(r-1) steps; allgather, reducescatter and alltoall (r-1)/r in r-1 steps.
-      const double factor = in.name == "allreduce" ? 2.0 : 1.0;
-      return factor * ((r - 1) / r * static_cast<double>(in.bytes) / m_s.link_bw +
-                       (r - 1) * m_s.link_latency);
+      // The interconnect's ring schedule (models/interconnect/collective.h,
+      // ring_steps) over this device's own link: steps x (bytes / B + L). A
+      // hand-written `coll` of another name is timed as an all-gather.
+      CollKind kind = CollKind::allgather;
+      if (!parse_coll_kind(in.name, kind)) kind = CollKind::allgather;
+      const RingSteps rs = ring_steps(kind, static_cast<double>(in.bytes), in.ranks);
+      return static_cast<double>(rs.steps) * (rs.bytes / m_s.link_bw + m_s.link_latency);
     }
     // Row kernels: `elems` dependent memory round trips per SM (the SM's resident
     // rows wait on them together), with the kernel's block-wide reductions spread

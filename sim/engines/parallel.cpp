@@ -5,15 +5,21 @@
 
 #include <algorithm>
 #include <array>
+#include <cmath>
 #include <map>
 #include <memory>
 #include <vector>
 
 #include "compiler/compile.h"
 #include "core/error.h"
+#include "models/compute/stage_cost.h"
+#include "models/interconnect/collective.h"
+#include "models/interconnect/link.h"
+#include "models/interconnect/switch.h"
 #include "models/interconnect/system.h"
 #include "sim/engines/capacity.h"
 #include "sim/engines/engine.h"
+#include "sim/engines/systemc_iteration.h"
 #include "sim/engines/systemc_system.h"
 
 namespace tessera {
@@ -296,6 +302,84 @@ ScheduleResult run_schedule(const std::vector<ChunkTiming>& ct, int64_t p, int64
   return r;
 }
 
+// The link classes op i's program sends over, with the bytes one rank sends on
+// each (protocol overhead included) and the switch they cross.
+std::vector<IterWire> wires_of(const Graph& g, size_t i, const Hardware& hw) {
+  std::string sig;
+  const Graph sg = Simulator::local_graph(g, {i}, sig);
+  const Program p = compile(sg, hw);
+  const SystemModel* sys = find_system(hw);
+  std::map<std::string, IterWire> by;
+  for (const Kernel& k : p.kernels)
+    for (const Block& b : k.blocks)
+      for (const Instr& in : b.instrs) {
+        const auto* link = dynamic_cast<const LinkModel*>(&instr_unit_component(in, k, hw));
+        if (!link || in.bytes <= 0) continue;
+        const double share = protocol_data_share(in.name.empty() ? "simple" : in.name);
+        IterWire& w = by[link->path()];
+        w.link = link->path();
+        w.bytes += link->transfer(in).amount / share * static_cast<double>(b.repeat);
+        w.port_bw = link->device_payload_bw();
+        const SwitchModel* sw = !sys ? nullptr
+                                : link == sys->scale_up_link()  ? sys->scale_up_switch()
+                                : link == sys->scale_out_link() ? sys->scale_out_switch()
+                                                                : nullptr;
+        if (sw) {
+          w.sw = sw->path();
+          w.sw_bw = static_cast<double>(sw->chips() * sw->ports()) * sw->port_payload_bw();
+          w.sw_per_node = sw == sys->scale_up_switch();
+        }
+      }
+  std::vector<IterWire> out;
+  for (auto& [k, w] : by) out.push_back(std::move(w));
+  return out;
+}
+
+// A pass as the whole-iteration simulation runs it: its inline ops with the
+// durations of the pass's simulation, its overlapped collectives, its p2p send.
+IterPass iter_pass(Simulator& sim, const Graph& g, const std::vector<size_t>& ops, const Hardware& hw) {
+  IterPass out;
+  const std::vector<size_t> inl = inline_ops(g, ops);
+  const Simulator::Seq& s = sim.run(g, inl);
+  std::map<size_t, double> dur;
+  double prev = 0;
+  for (size_t k = 0; k < inl.size(); ++k) {
+    const double end = std::max(prev, s.end[k]);
+    dur[inl[k]] = end - prev;
+    prev = end;
+  }
+  out.tail_s = std::max(0.0, s.time_s - prev);
+  auto coll = [&](size_t i, IterOp::Kind kind, double d) {
+    const Op& op = g.ops[i];
+    IterOp o;
+    o.kind = kind;
+    o.duration_s = d;
+    o.name = op.name;
+    o.ranks = op.get("ranks", 1);
+    o.stride = op.get("stride", 1);
+    o.wires = wires_of(g, i, hw);
+    return o;
+  };
+  for (size_t i : ops) {
+    const Op& op = g.ops[i];
+    if (op.get("p2p", 0)) {
+      out.has_p2p = true;
+      out.p2p = coll(i, IterOp::Kind::collective, sim.run(g, {i}).time_s);
+    } else if (op.get("overlap", 0)) {
+      const bool every = op.get("every_microbatch", 0) || op.get("group", 0) != static_cast<int64_t>(CommGroup::dp);
+      out.ops.push_back(coll(i, every ? IterOp::Kind::overlap_every : IterOp::Kind::overlap_last, sim.run(g, {i}).time_s));
+    } else if (is_collective_kind(op.kind)) {
+      out.ops.push_back(coll(i, IterOp::Kind::collective, dur.at(i)));
+    } else {
+      IterOp o;
+      o.duration_s = dur.at(i);
+      o.name = op.name;
+      out.ops.push_back(std::move(o));
+    }
+  }
+  return out;
+}
+
 }  // namespace
 
 RunResult simulate_parallel(const Graph& g, const Hardware& hw, const std::string& engine,
@@ -389,6 +473,39 @@ RunResult simulate_parallel(const Graph& g, const Hardware& hw, const std::strin
     opt_s[static_cast<size_t>(d)] = opt;
     dev_end[static_cast<size_t>(d)] = std::max(sched_end, comm_free) + opt;
     iteration = std::max(iteration, dev_end[static_cast<size_t>(d)]);
+  }
+
+  // The SystemC engine: the whole iteration again, every device a process and
+  // every transfer a flow on the shared ports (systemc_iteration.h).
+  const bool whole = engine.rfind("systemc", 0) == 0;
+  const double analytic_iteration = iteration;
+  IterationResult sc;
+  if (whole) {
+    IterationPlan plan;
+    plan.tp = tp;
+    plan.pp = pp;
+    plan.dp = dp;
+    plan.v = v;
+    plan.m = m;
+    const SystemModel* sys = find_system(hw);
+    plan.devices_per_node = sys ? sys->devices_per_node() : 1;
+    for (int64_t c = 0; c < C; ++c) {
+      plan.fwd.push_back(iter_pass(sim, g, by[static_cast<size_t>(c)][0], hw));
+      plan.bwd.push_back(iter_pass(sim, g, by[static_cast<size_t>(c)][1], hw));
+      plan.opt.push_back(iter_pass(sim, g, by[static_cast<size_t>(c)][2], hw));
+    }
+    for (const auto& q : schedule_tasks(pp, v, m, schedule, training)) {
+      std::vector<IterTask> tasks;
+      for (const Task& t : q) tasks.push_back({t.kind == TaskKind::bwd, t.chunk, t.mb});
+      plan.order.push_back(std::move(tasks));
+    }
+    sc = simulate_iteration_systemc(plan);
+    iteration = sc.iteration_s;
+    for (int64_t d = 0; d < pp; ++d) {
+      double e = 0;
+      for (int64_t rep = 0; rep < tp * dp; ++rep) e = std::max(e, sc.device_end_s[static_cast<size_t>(rep + d * tp * dp)]);
+      dev_end[static_cast<size_t>(d)] = e;
+    }
   }
 
   const double mbs = static_cast<double>(m);
@@ -521,6 +638,37 @@ RunResult simulate_parallel(const Graph& g, const Hardware& hw, const std::strin
       {"memory_fits", fits},
       {"distinct_simulations", sim.runs()},
       {"roles", roles}};
+  if (whole) {
+    nlohmann::json ch = nlohmann::json::array();
+    const IterChannel* busiest = nullptr;
+    for (const IterChannel& c : sc.channels) {
+      ch.push_back({{"channel", c.name}, {"busy_s", c.busy_s}, {"utilization", c.utilization}});
+      if (!busiest || c.utilization > busiest->utilization) busiest = &c;
+    }
+    // SystemC rounds every wait to its 1 ps time resolution; a difference within
+    // 1e-7 of the iteration (100 ps per ms: thousands of rounded waits) is that
+    // rounding, not contention.
+    const double contention =
+        std::abs(iteration - analytic_iteration) <= std::max(1e-12, 1e-7 * analytic_iteration)
+            ? 0.0
+            : iteration - analytic_iteration;
+    double first = iteration;
+    for (double e : sc.device_end_s) first = std::min(first, e);
+    r.extra["system_simulation"] = {{"devices", devices},
+                                    {"whole_iteration", true},
+                                    {"transfers", sc.flows},
+                                    {"first_device_end_s", first},
+                                    {"last_device_end_s", iteration},
+                                    {"analytic_iteration_s", analytic_iteration},
+                                    {"contention_s", contention},
+                                    {"busiest_channel", busiest ? busiest->name : std::string()},
+                                    {"busiest_utilization", busiest ? busiest->utilization : 0.0},
+                                    {"channels", ch}};
+    r.stats.set("system.devices_simulated", static_cast<double>(devices), "1",
+                "devices the systemc engine ran as concurrent processes");
+    r.stats.set("system.contention_delay", contention, "s",
+                "iteration time minus the analytic engine's (transfers sharing ports)");
+  }
   r.stats.set("parallel.iteration_time", iteration, "s", "one iteration (all microbatches, optimizer)");
   r.stats.set("parallel.mfu", mfu, "1", "model FLOPs utilization (model FLOPs / time / peak of all devices)");
   r.stats.set("parallel.comm_energy", comm_energy, "J", "dynamic energy of the collectives (all devices)");

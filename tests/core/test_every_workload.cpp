@@ -48,6 +48,7 @@ const char* kSpecs[] = {
     "reducescatter:bytes=65536,ranks=8",
     "alltoall:bytes=65536,ranks=8",
     "broadcast:bytes=65536,ranks=8",
+    "reduce_coll:bytes=65536,ranks=8",
     "sendrecv:bytes=65536",
     // Memory micro-workloads.
     "gather:table_bytes=1MiB,row_bytes=256,rows=512",

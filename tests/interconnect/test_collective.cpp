@@ -188,3 +188,68 @@ TEST_CASE("a compiled collective round-trips through the program text", "[interc
     CHECK(run_program(back, *hw, "analytic").time_s == Approx(run_program(p, *hw, "analytic").time_s));
   }
 }
+
+TEST_CASE("reduce_coll: nccl-tests reduce_perf, a chain streaming S in n-1 pieces, busbw = algbw", "[interconnect]") {
+  // The IR's `reduce` is the column sum; the collective is its own kind.
+  OpKind k = OpKind::matmul;
+  REQUIRE(parse_op_kind("reduce_coll", k));
+  CHECK(is_collective_kind(k));
+  REQUIRE(parse_op_kind("reduce", k));
+  CHECK_FALSE(is_collective_kind(k));
+  CollKind c = CollKind::allreduce;
+  REQUIRE(parse_coll_kind("reduce", c));   // nccl-tests' name, as compare's records spell it
+  CHECK(c == CollKind::reduce);
+  CHECK(coll_kind_name(CollKind::reduce) == "reduce_coll");
+  CHECK(bus_factor(CollKind::reduce, 8) == 1);
+  const auto hw = load_hardware("dgx-h100", {});
+  CollectiveRequest req;
+  req.kind = CollKind::reduce;
+  req.bytes = int64_t{1} << 30;
+  req.ranks = 8;
+  req.algo = "ring";
+  req.protocol = "simple";
+  const CollectivePlan p = plan_collective(*hw, req);
+  REQUIRE(!p.blocks.empty());
+  int64_t steps = 0;
+  for (const Block& b : p.blocks) steps += b.repeat;
+  // The chain of 8 ranks streams S in 7 pieces of S/7 behind 7 hops: 2 x 7 - 1 =
+  // 13 steps of S/7 on the critical path, so busbw = S / t is 7/13 = 0.538 of the
+  // NVLink payload rate, less 13 steps of 4 us latency and the launch (0.531).
+  CHECK(steps == 13);
+  const Outcome o = run("dgx-h100", "reduce_coll:bytes=1073741824,ranks=8,algo=ring,protocol=simple");
+  CHECK(o.algo == "ring");
+  CHECK(o.busbw / k_h100_bw == Approx(7.0 / 13).margin(0.01));
+  CHECK(o.busbw == Approx(1073741824.0 / o.time_s).epsilon(1e-12));   // busbw = algbw
+}
+
+TEST_CASE("one device: the planner's ring schedule over compute.link_bandwidth and link_latency", "[interconnect]") {
+  // h100-sxm has no system: each collective is ring_steps' steps x (bytes / B + L).
+  const auto hw = load_hardware("h100-sxm", {"compute.link_bandwidth=100GB/s", "compute.link_latency=1us"});
+  const double S = 8 << 20, B = 100e9, L = 1e-6;
+  struct Case {
+    const char* spec;
+    double steps, bytes;
+  };
+  // 8 ranks: all-reduce 14 steps of S/8, all-gather 7 of S/8, broadcast and
+  // reduce 13 of S/7 (the chain of plan_ring), sendrecv 1 of S. Beside them the
+  // kernel's launch overhead: the time of the same collective on one rank.
+  const auto time_of = [&](const std::string& spec) {
+    const RunResult r = simulate(build_workload(spec), *hw, "analytic");
+    double t = 0;
+    for (const auto& op : r.ops) t += op.time_s;
+    return t;
+  };
+  const double launch = time_of("allreduce:bytes=8388608,ranks=1");
+  CHECK(launch < 10e-6);
+  for (const Case& c : {Case{"allreduce:bytes=8388608,ranks=8", 14, S / 8},
+                        Case{"allgather:bytes=8388608,ranks=8", 7, S / 8},
+                        Case{"broadcast:bytes=8388608,ranks=8", 13, S / 7},
+                        Case{"reduce_coll:bytes=8388608,ranks=8", 13, S / 7},
+                        Case{"sendrecv:bytes=8388608,ranks=2", 1, S}}) {
+    INFO(c.spec);
+    CHECK(time_of(c.spec) - launch == Approx(c.steps * (c.bytes / B + L)).epsilon(1e-9));
+  }
+  const RingSteps rs = ring_steps(CollKind::reduce, S, 8);
+  CHECK(rs.steps == 13);
+  CHECK(rs.bytes == S / 7);
+}

@@ -137,13 +137,18 @@ TEST_CASE("tensor-parallel collectives per step: allreduce, or reducescatter + a
   // 2 layers, tp=2: per layer 2 forward allreduces (attention and MLP outputs) and
   // 2 backward (the QKV and MLP-up input gradients), plus the embedding's forward
   // and the LM head's backward one; each tokens x h x 2 bytes = 64 x 256 x 2.
+  // Training adds the vocabulary-parallel cross-entropy's three fp32 allreduces
+  // of one value per token (64 x 4 bytes) in the forward, and the gradient norm's
+  // one fp32 allreduce (4 bytes) in the optimizer pass.
   const double bytes = 64 * 256 * 2;
   auto c = collectives(build_workload("gpt:layers=2,hidden=256,heads=4,seq=64,vocab=1000,tp=2,train=1"));
-  CHECK(c["allreduce/tp/0"].n == 5);
-  CHECK(c["allreduce/tp/0"].bytes == 5 * bytes);
+  CHECK(c["allreduce/tp/0"].n == 5 + 3);
+  CHECK(c["allreduce/tp/0"].bytes == 5 * bytes + 3 * 64 * 4);
   CHECK(c["allreduce/tp/1"].n == 5);
   CHECK(c["allreduce/tp/1"].bytes == 5 * bytes);
-  CHECK(c.size() == 2);
+  CHECK(c["allreduce/tp/2"].n == 1);
+  CHECK(c["allreduce/tp/2"].bytes == 4);
+  CHECK(c.size() == 3);
   // Sequence parallelism: each allreduce becomes a reducescatter, and each
   // column-parallel input an allgather, in both passes.
   c = collectives(build_workload("gpt:layers=2,hidden=256,heads=4,seq=64,vocab=1000,tp=2,train=1,sequence_parallel=1"));
@@ -152,7 +157,7 @@ TEST_CASE("tensor-parallel collectives per step: allreduce, or reducescatter + a
   CHECK(c["reducescatter/tp/1"].n == 5);
   CHECK(c["allgather/tp/1"].n == 5);
   CHECK(c["allgather/tp/1"].bytes == 5 * bytes);
-  CHECK(c.count("allreduce/tp/0") == 0);
+  CHECK(c["allreduce/tp/0"].n == 3);   // the cross-entropy's only
   // Full recomputation repeats the forward's collectives in the backward pass.
   c = collectives(build_workload("gpt:layers=2,hidden=256,heads=4,seq=64,vocab=1000,tp=2,train=1,recompute=full"));
   CHECK(c["allreduce/tp/1"].n == 10);
@@ -278,4 +283,57 @@ TEST_CASE("role deduplication: identical chunks are one simulation and match an 
     CHECK(r4.extra["parallel"]["roles"][d]["devices"] == 4);
   }
   CHECK(r4.extra["parallel"]["pipeline_without_p2p_s"] == p["pipeline_without_p2p_s"]);
+}
+
+TEST_CASE("bert and transformer-base take tp, pp and dp (Megatron-LM splits of their linears)", "[parallel]") {
+  // bert-base, 2 layers, tp = 2, seq 64: per layer 2 forward allreduces (attention
+  // output and output dense, row-parallel) plus the vocabulary-parallel word
+  // embedding's; backward 2 per layer (the gradients of the inputs of Q/K/V and of
+  // the intermediate dense, column-parallel). Each 64 tokens x 768 x 2 bytes.
+  const Graph g = build_workload("bert-base:layers=2,seq=64,tp=2,train=1");
+  auto c = collectives(g);
+  const double bytes = 64 * 768 * 2;
+  CHECK(c["allreduce/tp/0"].n == 5);
+  CHECK(c["allreduce/tp/0"].bytes == 5 * bytes);
+  CHECK(c["allreduce/tp/1"].n == 4);
+  CHECK(c["allreduce/tp/2"].n == 1);   // the gradient norm
+  CHECK(c.size() == 3);
+  // The shard's shapes: Q 768 -> 384 outputs, intermediate 3072 -> 1536 and its
+  // GELU, output dense 1536 inputs, 6 of 12 heads, vocab 30522 -> 15261.
+  std::map<std::string, const Op*> by;
+  for (const auto& op : g.ops)
+    if (op.get("pass", 0) == 0) by[op.name] = &op;
+  CHECK(by.at("l0.attn.query")->at("n") == 384);
+  CHECK(by.at("l0.intermediate.dense")->at("n") == 1536);
+  CHECK(by.at("l0.intermediate.gelu")->at("cols") == 1536);
+  CHECK(by.at("l1.output.dense")->at("k") == 1536);
+  CHECK(by.at("l1.attn.sdpa")->at("heads") == 6);
+  CHECK(by.at("embeddings.word")->at("vocab") == 15261);
+  CHECK(by.at("pooler.dense")->at("n") == 768);   // replicated
+  // pp = 2: layers 0-5 and the embeddings in chunk 0, layers 6-11 and the pooler in 1.
+  const Graph p = build_workload("bert-base:tp=2,pp=2,dp=2,global_batch=4,train=1");
+  for (const auto& op : p.ops) {
+    if (op.get("pass", 0) != 0 || is_collective_kind(op.kind)) continue;
+    INFO(op.name);
+    const bool late = op.name.rfind("pooler", 0) == 0 || (op.name[0] == 'l' && std::stoi(op.name.substr(1)) >= 6);
+    CHECK(op.get("stage", 0) == (late ? 1 : 0));
+  }
+  auto hw = system_of(8);
+  const RunResult r = simulate_parallel(p, *hw, "analytic");
+  CHECK(r.extra["parallel"]["roles"].size() == 2);
+  CHECK(r.time_s > 0);
+  // transformer-base: tp and dp; a pipeline cannot carry the encoder output to
+  // every decoder layer, so pp is refused (exit 2 naming why).
+  CHECK(collectives(build_workload("transformer-base:tp=2,dp=4,train=1"))["allreduce/tp/0"].n > 0);
+  const auto o = testing::run_cli({"run", "--hw", "dgx-a100", "--workload", "transformer-base:tp=2,pp=2,dp=2"});
+  CHECK(o.code == 2);
+  CHECK(o.err.find("'pp': transformer-base takes no pipeline parallelism: every decoder layer's cross-attention "
+                   "reads the encoder's output") != std::string::npos);
+  // Errors name the parameter: tp not dividing the heads, eager attention split.
+  CHECK_THROWS_WITH(build_workload("bert-base:tp=5"), Catch::Contains("'tp': 5 must divide bert-base's heads=12"));
+  CHECK_THROWS_WITH(build_workload("bert-base:tp=2,attn=eager"), Catch::Contains("use attn=sdpa"));
+  CHECK_THROWS_WITH(build_workload("bert-base:tp=2,sequence_parallel=1"),
+                    Catch::Contains("'sequence_parallel': not modelled for bert-base"));
+  // Without parallel parameters the serial model is unchanged.
+  CHECK(build_workload("bert-base:layers=2").info.count("parallel") == 0);
 }

@@ -102,3 +102,43 @@ Graph finish_parallel_graph(const Graph& forward, const TrainingOptions* trainin
 double op_param_elems(const Op& op);
 
 }  // namespace tessera
+
+namespace tessera {
+
+// Tensor and pipeline parallelism for a transformer built-in whose builder makes
+// the serial graph (bert-*, transformer-base): op-name suffixes say which linears
+// are column-parallel (output features split over tp: Q/K/V, the MLP up
+// projection, a vocabulary projection) and which row-parallel (input features
+// split, a forward allreduce after: attention output, MLP down projection), and
+// which embeddings are vocabulary-parallel. Layers are the ops named
+// `<prefix><L>.` for each prefix in order (their index continues across
+// prefixes: an encoder's layers, then a decoder's).
+struct ShardRules {
+  const char* model = "";
+  int64_t hidden = 0, heads = 0, ffn = 0;
+  std::vector<std::string> layer_prefixes, column, row, vocab;
+  // Empty: pipeline parallelism allowed; else why not (pp > 1 is an error naming it).
+  const char* no_pipeline = "";
+};
+
+// The serial graph `g` (built for one microbatch) as one device's shard with the
+// marks and stage tags finish_parallel_graph reads. Throws InputError naming the
+// parameter (tp not dividing heads/ffn, layers not a multiple of pp x virtual
+// stages, attn=eager with tp > 1, sequence_parallel or ep, pp where not allowed).
+Graph shard_serial_transformer(Graph g, const ParallelConfig& c, const ShardRules& r);
+
+// A builder for the registry: parses the parallel parameters; without any, the
+// serial builder as is; else the serial graph of one microbatch, sharded.
+template <Graph (*Build)(const std::map<std::string, std::string>&), const ShardRules& R>
+Graph build_sharded(const std::map<std::string, std::string>& p) {
+  const ParallelConfig c = parse_parallel(p, std::stoll(p.at("batch")));
+  if (!c.active) return Build(p);
+  auto q = p;
+  q["batch"] = std::to_string(c.microbatch);
+  return shard_serial_transformer(Build(q), c, R);
+}
+
+// The rules of bert-base, bert-large and transformer-base.
+extern const ShardRules k_shard_bert_base, k_shard_bert_large, k_shard_transformer_base;
+
+}  // namespace tessera

@@ -701,9 +701,9 @@ Graph build_moe(const Params& p) {
 
 void add_transformer_workloads(std::vector<WorkloadInfo>& out) {
   out.push_back({"bert-base", "HF BertModel base (12 layers, d=768, 12 heads), no head",
-                 bert_params(), build_bert_base});
+                 with_parallel(bert_params()), build_sharded<build_bert_base, k_shard_bert_base>});
   out.push_back({"bert-large", "HF BertModel large (24 layers, d=1024, 16 heads), no head",
-                 bert_params(), build_bert_large});
+                 with_parallel(bert_params()), build_sharded<build_bert_large, k_shard_bert_large>});
   out.push_back({"gpt2-small", "HF GPT2Model 124M (12 layers, d=768), no LM head",
                  with_parallel(decoder_params(1024)), build_decoder_at<0>});
   out.push_back({"gpt2-medium", "HF GPT2Model 355M (24 layers, d=1024), no LM head",
@@ -722,12 +722,12 @@ void add_transformer_workloads(std::vector<WorkloadInfo>& out) {
                  "gpt:layers=,hidden=,heads=[,ffn=,vocab=,seq=]", gpt_params(), build_gpt});
   out.push_back({"transformer-base", "Vaswani et al. 2017 base encoder-decoder (6+6 layers, "
                  "d=512, 8 heads, ffn 2048) as torch.nn.Transformer",
-                 {{"batch", "1", "sentence pairs"},
+                 with_parallel({{"batch", "1", "sentence pairs"},
                   {"src", "128", "source tokens"},
                   {"tgt", "128", "target tokens"},
                   {"attn", "sdpa", "sdpa (fused kernel) or eager (unfused math path)", ParamType::choice, {"sdpa", "eager"}},
-                  {"dtype", "bf16", "operand format", ParamType::dtype}},
-                 build_transformer_base});
+                  {"dtype", "bf16", "operand format", ParamType::dtype}}),
+                 build_sharded<build_transformer_base, k_shard_transformer_base>});
   out.push_back({"moe", "mixture-of-experts decoder layers (Mixtral-8x7B shape, top-k routing); "
                  "info reports active and total parameters",
                  with_parallel({{"batch", "1", "sequences"},

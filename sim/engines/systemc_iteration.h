@@ -1,0 +1,94 @@
+#pragma once
+// The SystemC engine on a parallel workload's whole iteration
+// (systemc_iteration.cpp): every device (tp x pp x dp, at most
+// k_max_systemc_devices) is a process running its pipeline task list, and every
+// transfer is a flow on the fabric's shared channels (systemc_fabric.h), so
+// tensor-parallel collectives, pipeline send/recv and data-parallel gradient
+// buckets that overlap in time share the ports they cross.
+//
+// Per device (global rank g = t + tp (j + dp d) as Megatron-LM numbers them: t
+// its tensor-, j its data-parallel rank, d its pipeline position):
+//   main process   its tasks in the schedule's order (forward/backward of a
+//                  chunk for a microbatch), each waiting for its input (the
+//                  previous chunk's activation or the next chunk's gradient
+//                  arriving over the fabric), then the optimizer passes once its
+//                  gradient reduction has drained;
+//   comm stream    the per-microbatch overlapped collectives (ZeRO gathers,
+//                  ZeRO-2 reduce-scatter buckets), in issue order; a pass ends
+//                  when its own have finished;
+//   dp stream      the last microbatch's DDP gradient buckets, in issue order.
+// A pass's ops run in order: compute ops take their simulated time (a device's
+// compute is its own); a collective waits for every member of its group (the
+// `ranks` devices `stride` apart around g) to reach it, then each member sends
+// its bytes to its successor in the group: a flow on its transmit port, the
+// successor's receive port and the switch it crosses, after a fixed part equal
+// to the op's uncontended time minus the wire time (bytes / port rate, the
+// largest over the links it uses). Alone, a collective therefore takes exactly
+// its simulated time; sharing a port with another flow, longer. A pipeline
+// transfer is the same flow from the sending to the receiving device, started
+// when the sending pass ends.
+//
+// Without contention the iteration equals the analytic engine's schedule
+// (sim/engines/parallel.cpp); the analytic engine gives every group and stream a
+// lane of its own, so it cannot show a tensor-parallel all-reduce slowed by a
+// data-parallel bucket on the same NVLink ports.
+#include <cstdint>
+#include <string>
+#include <vector>
+
+namespace tessera {
+
+// One link class a transfer uses: `bytes` each member sends over it (protocol
+// overhead included), its port's payload rate, and the switch it crosses.
+struct IterWire {
+  std::string link;             // link component path: ports device<g>.<link>.tx / .rx
+  double bytes = 0;
+  double port_bw = 0;           // one device's port, B/s
+  std::string sw;               // switch component path ("" when none)
+  double sw_bw = 0;             // its capacity, B/s (per node when sw_per_node)
+  bool sw_per_node = false;
+};
+
+struct IterOp {
+  enum class Kind { compute, collective, overlap_every, overlap_last } kind = Kind::compute;
+  double duration_s = 0;        // alone: compute time, or the collective's uncontended time
+  int64_t ranks = 1, stride = 1;   // the group (collectives)
+  std::vector<IterWire> wires;
+  std::string name;
+};
+
+struct IterPass {
+  std::vector<IterOp> ops;      // in issue order (p2p excluded)
+  double tail_s = 0;            // after the last inline op until the inline part ends
+  bool has_p2p = false;         // a send to the next (forward) / previous (backward) chunk
+  IterOp p2p;
+};
+
+struct IterTask {
+  bool backward = false;
+  int64_t chunk = 0, mb = 0;
+};
+
+struct IterationPlan {
+  int64_t tp = 1, pp = 1, dp = 1, v = 1, m = 1;
+  int64_t devices_per_node = 1;
+  std::vector<IterPass> fwd, bwd, opt;          // per chunk (pp x v)
+  std::vector<std::vector<IterTask>> order;     // per pipeline position
+};
+
+struct IterChannel {
+  std::string name;
+  double busy_s = 0, utilization = 0;
+};
+
+struct IterationResult {
+  double iteration_s = 0;
+  std::vector<double> device_end_s;             // per global rank
+  std::vector<IterChannel> channels;            // every link port and switch used
+  int64_t flows = 0;                            // transfers simulated
+};
+
+// Runs the plan; throws InputError above k_max_systemc_devices devices.
+IterationResult simulate_iteration_systemc(const IterationPlan& plan);
+
+}  // namespace tessera
