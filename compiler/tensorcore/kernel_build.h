@@ -12,6 +12,7 @@
 
 #include "isa/isa.h"
 #include "core/math.h"
+#include "models/memory/cache.h"
 #include "models/memory/memory.h"
 #include "core/error.h"
 #include "models/hardware.h"
@@ -58,6 +59,7 @@ inline Instr vec(const std::string& name, double elems_per_copy, int64_t count, 
 struct Levels {
   std::string dram, l2;
   double l2_capacity = 0;
+  double l2_dirty_share = 1;   // cache dirty_share (1 for an L2 of another impl)
 };
 
 inline Levels levels_of(const Hardware& hw) {
@@ -68,6 +70,7 @@ inline Levels levels_of(const Hardware& hw) {
   if (mems.size() > 1) {
     lv.l2 = mems.front().first;
     lv.l2_capacity = mems.front().second->capacity_bytes();
+    if (const auto* c = dynamic_cast<const CacheMemory*>(mems.front().second.get())) lv.l2_dirty_share = c->dirty_share();
   }
   return lv;
 }
@@ -89,6 +92,48 @@ inline void set_dram_bytes(Kernel& k, const std::string& dram) {
       if ((in.op == Opcode::load && in.src == dram) || (in.op == Opcode::store && in.dst == dram))
         total += static_cast<double>(in.bytes) * static_cast<double>(in.count) * static_cast<double>(b.repeat);
   k.info.dram_bytes = total;
+}
+
+// The L2 is a write-back cache: when a kernel starts with `dirty_bytes` of other
+// data's dirty lines in it (a write stream just before, such as a benchmark's cache
+// flush by writing a large buffer), every line the kernel allocates evicts one,
+// and a dirty victim goes to DRAM first. With D = min(dirty_bytes, dirty_share x C)
+// dirty bytes spread over an L2 of capacity C, allocating A bytes evicts
+// D (1 - exp(-A / C)) of them (each allocation hits a dirty line with probability
+// dirty / C, the first-order rate of a cache replacing by address, not by age).
+// The kernel's own writes W stay dirty in the L2 in place of those it evicted
+// (up to D), and the mapper already charges them as DRAM writes, so the write-back
+// it adds is max(0, D (1 - exp(-(R + W) / C)) - min(W, D)): a pure read stream pays
+// up to D, a copy (W = R) about nothing. Added as DRAM stores spread over the
+// kernel's blocks in proportion to their DRAM traffic (they share its bandwidth).
+// Returns the bytes added.
+inline double add_dirty_writeback(Kernel& k, const Levels& lv, double dirty_bytes) {
+  if (lv.l2.empty() || lv.l2_capacity <= 0 || !(dirty_bytes > 0)) return 0;
+  double reads = 0, writes = 0;
+  for (const Block& b : k.blocks)
+    for (const Instr& in : b.instrs) {
+      const double bytes = static_cast<double>(in.bytes) * static_cast<double>(in.count) * static_cast<double>(b.repeat);
+      if (in.op == Opcode::load && in.src == lv.dram) reads += bytes;
+      if (in.op == Opcode::store && in.dst == lv.dram) writes += bytes;
+    }
+  const double total = reads + writes;
+  if (total <= 0) return 0;
+  const double c = lv.l2_capacity;
+  const double d = std::min(dirty_bytes, lv.l2_dirty_share * c);
+  const double extra = std::max(0.0, d * (1.0 - std::exp(-total / c)) - std::min(writes, d));
+  if (extra <= 0) return 0;
+  for (Block& b : k.blocks) {
+    double here = 0;
+    int64_t count = 1;
+    for (const Instr& in : b.instrs)
+      if ((in.op == Opcode::load && in.src == lv.dram) || (in.op == Opcode::store && in.dst == lv.dram)) {
+        here += static_cast<double>(in.bytes) * static_cast<double>(in.count);
+        count = std::max(count, in.count);
+      }
+    if (here > 0) b.instrs.push_back(transfer(Opcode::store, lv.dram, extra * here / total / static_cast<double>(count), count));
+  }
+  set_dram_bytes(k, lv.dram);
+  return extra;
 }
 
 }  // namespace tessera::tc_build

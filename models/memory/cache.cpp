@@ -19,6 +19,7 @@ void CacheMemory::bind(const Hardware& hw) {
   m_line = static_cast<double>(m_params.integer("line_bytes"));
   m_partitions = static_cast<int>(m_params.integer("partitions"));
   m_crossbar = static_cast<double>(m_params.integer("crossbar_bytes_per_clock"));
+  m_dirty_share = m_params.real("dirty_share");
   if (static_cast<int64_t>(m_line) % static_cast<int64_t>(m_sector) != 0)
     throw InputError(fmt::format("{}: line_bytes = {} is not a multiple of sector_bytes = {}",
                                  path().empty() ? "memory" : path(), m_line, m_sector));
@@ -69,6 +70,15 @@ void register_cache(Registry& r) {
        // sides of the capacity/2 edge are where it is checked.
        p_int("crossbar_bytes_per_clock", "1280",
              "bytes per SM clock the partitions exchange (reads of lines homed in a far partition)").positive(),
+       // Fitted (tessera calibrate, step 1): the cold read_sum records of the shared
+       // H100 file, timed right after a 256 MiB fill_ of a flush buffer, need
+       // 7-8 us more than a pure read stream from 64 MiB up and about half of that at
+       // 32 MiB, while copies, whose own written lines stay in the L2 in place of
+       // the flushed ones, need none: the write-back of the flush's dirty lines.
+       // Physical range (0, 1]; 1 = every line of the L2 dirty.
+       p_real("dirty_share", "1",
+              "share of the capacity left dirty by a long write stream (written back by the "
+              "next kernel's allocations; fitted)").positive().at_most(1),
        // Fitted: energy2 copy_l2_resident_8MiB_x50, pJ/B above idle.
        p_qty("energy_per_byte", Unit::joules, "35pJ", "dynamic energy per byte (fitted)").non_negative()}));
 }

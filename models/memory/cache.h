@@ -38,6 +38,10 @@ class CacheMemory : public MemoryModel {
   double reuse_hit_fraction(double bytes) const override { return bytes <= m_capacity ? 1.0 : 0.0; }
   double line_bytes() const { return m_line; }
   int partitions() const { return m_partitions; }
+  // Share of the capacity that holds dirty lines after a long stream of writes
+  // (a benchmark's cache flush by writing a large buffer): the bytes a following
+  // kernel's line allocations must write back first (write-back cache).
+  double dirty_share() const { return m_dirty_share; }
   // Share of a re-read working set of `bytes` served by another partition.
   double far_share(double bytes) const {
     return m_partitions > 1 && bytes > m_capacity / m_partitions
@@ -46,7 +50,7 @@ class CacheMemory : public MemoryModel {
 
  private:
   double m_capacity = 0, m_bytes_per_clock = 0, m_port_bytes_per_clock = 0, m_energy = 0;
-  double m_sector = 32, m_line = 128, m_crossbar = 0;
+  double m_sector = 32, m_line = 128, m_crossbar = 0, m_dirty_share = 1;
   int m_partitions = 1;
   double m_nominal_clock = 1e9;
 };

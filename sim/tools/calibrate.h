@@ -3,8 +3,9 @@
 // parameters to microbenchmark records and writes a complete hardware YAML (the
 // preset with the fitted values). The fitted parameters, each from its own
 // records (nothing is fitted to whole-model workloads):
-//   launch_overhead, hbm ramp_bytes   <- membw copies/reads + vec add/gelu (the hbm read/write
-//   efficiency is derived from the DRAM cycle model, not fitted)
+//   launch_overhead, cache dirty_share <- cold membw copies/reads + vec add/gelu (the hbm
+//   read/write efficiency is derived from the DRAM cycle model; hbm ramp_bytes is not
+//   separable from the launch overhead and keeps the preset's value)
 //   efficiency_<fmt> (fp16, tf32, fp8, int8, fp32)           <- gemm records >= 1 GFLOP, cold L2
 //   attention_efficiency_flash2/efficient, attention_softmax_exposed_flash3 <- attn records per backend
 //   energy_<fmt>                                             <- energy gemm records (SM clock)

@@ -358,14 +358,18 @@ TEST_CASE("accuracy on the shared H100 microbenchmarks", "[gpu][accuracy]") {
   // GEMM energy per format (pj_per_flop): target 10 %; achieved 0.1 % (fitted on
   // these records).
   CHECK(group_mape(s, "energy", "gemm") <= 0.02);
-  // GEMM >= 1 GFLOP, cold L2: target 8 %; achieved 9.6 % (the measured bursts run
-  // at higher clocks than the 3 s sustained runs the power model is fitted on; and
-  // the HBM read efficiency is now the DRAM cycle model's 0.905, no longer the
-  // fitted 0.808 that also slowed the GEMMs' operand loads: was 8.4 %).
-  CHECK(group_mape(s, "gemm", "cold, >= 1 GFLOP") <= 0.098);
-  // Sub-GFLOP GEMMs (no target): achieved 14.6 % (per-wave start-up; matrix-vector
-  // products as gemv; 11.0 % with the fitted HBM read efficiency 0.808).
-  CHECK(group_mape(s, "gemm", "cold, < 1 GFLOP") <= 0.15);
+  // GEMM >= 1 GFLOP, cold L2: target 8 %, the bound this suite held before the DRAM
+  // cycle model replaced the fitted HBM efficiencies; achieved 7.8 %. The cold
+  // records start after the harness's 256 MiB flush, whose dirty L2 lines the
+  // skinny GEMMs' weight streams write back first (compare: after_flush; 9.6 %
+  // without, the M = 1/16/128 GEMMs 15-27 % too fast).
+  CHECK(group_mape(s, "gemm", "cold, >= 1 GFLOP") <= 0.08);
+  // Sub-GFLOP GEMMs (no target; 12 % bound before): achieved 8.9 % (per-wave start-up;
+  // matrix-vector products as gemv; the flush's write-back), one point of slack.
+  CHECK(group_mape(s, "gemm", "cold, < 1 GFLOP") <= 0.10);
+  // Reads: x.sum() as ATen launches it (memset + reduction) after the flush's
+  // write-back; target 10 %, achieved 2.1 % at >= 64 MiB (tests/gpu/test_memory_state.cpp).
+  CHECK(group_mape(s, "membw", "read_sum_fp32, >= 64 MiB") <= 0.03);
   // Precision records (issue target: every record within 10 %): 1024 sampled
   // outputs per record leave about 3 % sampling noise on top of the model error;
   // tests/numerics checks every record at 4096 samples against the 10 % bound.
@@ -437,8 +441,8 @@ TEST_CASE("calibrate reproduces the committed calibrated H100 description", "[gp
       INFO("memory." << level.first.as<std::string>() << "." << key);
       CHECK(tree["memory"][level.first.as<std::string>()][key].as<std::string>() == kv.second.as<std::string>());
     }
-  CHECK(log.str().find("attention_backward_rate_flash2: 0.7427 (12 attn backward records") != std::string::npos);
-  CHECK(log.str().find("attention_backward_rate_flash3: 0.5789 (12 attn backward records") != std::string::npos);
+  CHECK(log.str().find("attention_backward_rate_flash2: 0.7426 (12 attn backward records") != std::string::npos);
+  CHECK(log.str().find("attention_backward_rate_flash3: 0.5796 (12 attn backward records") != std::string::npos);
 }
 
 TEST_CASE("FA3 attention: head dim 64 spends twice the softmax share of head dim 128", "[gpu][attention]") {
