@@ -93,7 +93,8 @@ std::vector<std::string_view> op_attr_names(OpKind k) {
     case OpKind::maxpool: case OpKind::avgpool: names.insert(names.end(), {"pad", "backward"}); break;
     case OpKind::embedding: names.insert(names.end(), {"vocab", "backward", "tied", "order"}); break;
     case OpKind::kv_read: names.push_back("append"); break;
-    case OpKind::add: case OpKind::mul: names.push_back("inputs"); break;
+    case OpKind::add: names.push_back("inputs"); break;
+    case OpKind::mul: names.insert(names.end(), {"inputs", "exponent"}); break;
     case OpKind::batchnorm: names.insert(names.end(), {"backward", "training"}); break;
     case OpKind::layernorm: case OpKind::rmsnorm: case OpKind::softmax: case OpKind::gelu:
     case OpKind::silu: case OpKind::relu: case OpKind::sigmoid: case OpKind::tanh:

@@ -25,7 +25,8 @@
 //   layernorm, rmsnorm, softmax, gelu, silu, relu, sigmoid, tanh, add, mul,
 //   batchnorm, copy, transpose
 //               rows, cols (the op works on a rows x cols tensor); add/mul read
-//               `inputs` tensors (default 2)
+//               `inputs` tensors (default 2); mul exponent=E (inputs=1): torch.pow(x, E)
+//               (autocast runs it in fp32; its backward is pow_backward's kernels)
 //   maxpool, avgpool  n, c, h, w, r, s, stride, pad
 //   embedding   tokens, dim, vocab
 //               optional order: how the tokens pick rows of the vocab x dim table

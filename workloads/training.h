@@ -39,6 +39,9 @@ struct TrainingOptions {
   // (CUDA runtime and driver >= 12.1, sm70+: every current PyTorch build on
   // Volta or newer) or the 4 KB one.
   bool large_kernel_args = true;
+  // torch.autocast(bfloat16) over an fp32 model with train_amp.py's loss
+  // y.float().pow(2).mean() (training/autocast.cpp); the forward graph must be fp32.
+  bool amp_bf16 = false;
 };
 
 // aten/src/ATen/native/cuda/MultiTensorApply.cuh: a torch._foreach_* call (and a

@@ -35,6 +35,7 @@ std::optional<TrainingOptions> training_options(const std::string& spec, const W
                                                 std::map<std::string, std::string> common,
                                                 const std::map<std::string, std::string>& params) {
   const bool optimizer_given = common.count("optimizer") > 0;
+  const bool amp_given = common.count("amp") > 0;
   for (const auto& p : common_workload_params())
     if (!common.count(p.name)) common[p.name] = p.default_value;
   const std::string& train = common.at("train");
@@ -46,6 +47,9 @@ std::optional<TrainingOptions> training_options(const std::string& spec, const W
     throw InputError(fmt::format("--workload '{}': parameter 'optimizer': '{}' is not accepted; accepted: {}",
                                  spec, common.at("optimizer"), optimizer_names()));
   if (train == "0") {
+    if (amp_given && common.at("amp") != "none")
+      throw InputError(fmt::format("--workload '{}': parameter 'amp' applies to a training step only "
+                                   "(add train=1)", spec));
     if (optimizer_given)
       throw InputError(fmt::format("--workload '{}': parameter 'optimizer' applies to a training step only "
                                    "(add train=1)", spec));
@@ -53,6 +57,15 @@ std::optional<TrainingOptions> training_options(const std::string& spec, const W
   }
   TrainingOptions opt;
   opt.optimizer = o;
+  const std::string& amp = common.at("amp");
+  if (amp != "none" && amp != "bf16")
+    throw InputError(fmt::format("--workload '{}': parameter 'amp': '{}' is not accepted; accepted: none, bf16",
+                                 spec, amp));
+  opt.amp_bf16 = amp == "bf16";
+  if (opt.amp_bf16 && info.kernel_level)
+    throw InputError(fmt::format("--workload '{}': parameter 'amp': {} is a kernel-level workload; amp=bf16 "
+                                 "trains a model (an fp32 module under torch.autocast with its loss)",
+                                 spec, info.name));
   if (info.kernel_level) {
     if (optimizer_given)
       throw InputError(fmt::format("--workload '{}': parameter 'optimizer': {} is a kernel-level workload "
@@ -92,7 +105,12 @@ const std::vector<WorkloadParam>& common_workload_params() {
        ParamType::choice, {"0", "1"}},
       {"optimizer", "adamw",
        "with train=1: adamw (torch.optim.AdamW, foreach), adamw_fused (fused=True), sgd, sgd_momentum, none",
-       ParamType::choice, {"adamw", "adamw_fused", "sgd", "sgd_momentum", "none"}}};
+       ParamType::choice, {"adamw", "adamw_fused", "sgd", "sgd_momentum", "none"}},
+      {"amp", "none",
+       "with train=1: none (the model trains in its dtype), bf16 (an fp32 model under torch.autocast(bfloat16): "
+       "bf16 products on cast weights, fp32 norms and softmax, fp32 gradients and optimizer, the loss "
+       "y.float().pow(2).mean())",
+       ParamType::choice, {"none", "bf16"}}};
   return params;
 }
 
@@ -291,6 +309,17 @@ Graph build_workload(const std::string& spec) {
       dest[key] = item.substr(eq + 1);
     }
   }
+  // amp=bf16 runs the model's fp32 module (its master weights) under autocast.
+  if (common.count("amp") && common.at("amp") == "bf16") {
+    bool has_dtype = false;
+    for (const auto& p : info->params) has_dtype = has_dtype || p.name == "dtype";
+    if (has_dtype) {
+      if (params.count("dtype") && params.at("dtype") != "fp32")
+        throw InputError(fmt::format("--workload '{}': parameter 'dtype': amp=bf16 runs the fp32 model under "
+                                     "autocast; accepted with amp=bf16: fp32 (or leave dtype out)", spec));
+      params["dtype"] = "fp32";
+    }
+  }
   for (const auto& p : info->params) {
     if (params.count(p.name)) continue;
     if (p.default_value.empty())
@@ -302,6 +331,8 @@ Graph build_workload(const std::string& spec) {
   Graph g;
   try {
     g = info->build(params);
+    if (is_parallel_graph(g) && training && training->amp_bf16)
+      throw InputError("parameter 'amp': amp=bf16 is modelled for single-device workloads only");
     if (is_parallel_graph(g))
       g = finish_parallel_graph(g, training ? &*training : nullptr);
     else if (training)

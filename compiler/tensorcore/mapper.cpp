@@ -39,6 +39,10 @@ Kernel TensorCoreMapper::lower(const Graph& g, int index, const Hardware& hw) co
       break;
     }
     case OpKind::conv2d: {
+      if (is_depthwise_conv(op)) {   // not a GEMM: conv_depthwise.cpp
+        k = lower_depthwise_conv(op, hw);
+        break;
+      }
       // Implicit GEMM of the pass (conv_gemm_dims: forward M = n*ho*wo, N = cout,
       // K = cin*r*s per group; data and weight gradients). The im2col tile is
       // gathered through the L2, so DRAM reads the activation it is built from
@@ -70,9 +74,8 @@ Kernel TensorCoreMapper::lower(const Graph& g, int index, const Hardware& hw) co
       // MMA's K (32 bytes: m16n8k16 for 16-bit, m16n8k8 for tf32, m16n8k32 for
       // 8-bit operands, PTX ISA "Matrix shape"): a tap with fewer channels is
       // zero-padded to a whole step (the 7x7 stem with 3 channels issues 16 of
-      // them per tap in bf16, 5.3x its useful K). Grouped and depthwise
-      // convolutions are left as they were (PyTorch sends depthwise ones to its own
-      // kernels, aten/src/ATen/native/cuda/DepthwiseConv2d.cu; not modelled here).
+      // them per tap in bf16, 5.3x its useful K). Grouped convolutions (depthwise
+      // ones are lowered above) are left as one GEMM per group.
       const int64_t cin_g = cin / groups;
       if (grad == 0 && groups == 1 && m_tc.pipe(s.a) != MmaPipe::fp32 && m_tc.pipe(s.a) != MmaPipe::fp64) {
         const int64_t kstep = std::max<int64_t>(1, static_cast<int64_t>(std::llround(32.0 / dtype_bytes(s.a, 1))));

@@ -61,6 +61,9 @@ struct GemmPlan {
 // systolic mapper lowers collectives with it too.
 Kernel lower_system_collective(const Op& op, const Hardware& hw);
 
+// groups == cin > 1 and cout a multiple of cin (ConvParams::is_depthwise).
+bool is_depthwise_conv(const Op& op);
+
 class TensorCoreMapper : public Mapper {
  public:
   explicit TensorCoreMapper(const TensorCoreModel& tc) : m_tc(tc), m_s(tc.spec()) {}
@@ -78,6 +81,8 @@ class TensorCoreMapper : public Mapper {
   // attr backward=1: FlashAttention-2's backward (attention_backward.cpp).
   Kernel lower_attention_backward(const Op& op, const Hardware& hw) const;
   Kernel lower_vector(const Op& op, const Hardware& hw) const;
+  // Depthwise convolutions: PyTorch's conv_depthwise2d / cuDNN, memory-bound (conv_depthwise.cpp).
+  Kernel lower_depthwise_conv(const Op& op, const Hardware& hw) const;
   Kernel lower_collective(const Op& op, const Hardware& hw) const;
 
   const TensorCoreModel& m_tc;

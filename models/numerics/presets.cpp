@@ -164,6 +164,21 @@ std::vector<AccumulationModel> make_presets() {
     v.push_back(m);
   }
   {
+    // Volta has no bf16 MMA (PTX ISA: mma with .bf16 needs sm_80). PyTorch still
+    // runs a bf16 matmul on sm_70 (aten/src/ATen/cuda/CUDABlas.cpp: cublasGemmEx with
+    // CUDA_R_16BF operands and CUBLAS_COMPUTE_32F), which cuBLAS computes without
+    // tensor cores: operands widened to fp32 (exact), fp32 FMAs on the CUDA cores,
+    // the result rounded to bf16. One FMA chain per output (no V100 data here to
+    // fit a split-K blocking as h100_fp32_simt's).
+    AccumulationModel m;
+    m.name = "v100_bf16";
+    m.description = "V100 bf16 GEMM: no bf16 tensor cores; cuBLAS's CUDA-core fp32 FMA chain on the widened "
+                    "bf16 operands";
+    m.fp32_fma_chain = true;
+    m.output = DType::fp32;
+    v.push_back(m);
+  }
+  {
     AccumulationModel m = fasi("a100_fp16", 8, 3, DType::fp32);
     m.description = "A100 tensor cores, fp16 inputs, fp32 accumulation (Fasi et al. 2021)";
     v.push_back(m);

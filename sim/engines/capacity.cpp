@@ -48,11 +48,15 @@ Footprint graph_footprint(const Graph& g) {
   const size_t n_bwd = training ? static_cast<size_t>(info_or(g, "ops_backward", 0)) : 0;
   std::map<int64_t, int> tied;
   double params = 0, param_bytes = 0;
+  // Mixed precision (workloads/training/autocast.cpp): the parameters are fp32
+  // master weights whatever their products' format; the bf16 copies autocast
+  // makes are forward outputs (activations).
+  const bool amp = info_or(g, "amp_bf16", 0) != 0;
   for (size_t i = 0; i < n_fwd && i < g.ops.size(); ++i) {
     const Op& op = g.ops[i];
     const double p = param_elems(op, tied);
     params += p;
-    param_bytes += p * bytes_of(op.dtype);
+    param_bytes += p * (amp ? 4.0 : bytes_of(op.dtype));
     if (op.kind == OpKind::kv_read || op.kind == OpKind::kv_write) {
       // K and V of `positions` tokens: a read covers the cached tokens and the
       // appended ones; a write into a preallocated cache covers the whole context.

@@ -15,6 +15,7 @@
 #include "sim/simulate.h"
 #include "sim/tools/compare_memory.h"
 #include "sim/tools/compare_collective.h"
+#include "sim/tools/compare_train.h"
 #include "workloads/ir.h"
 #include "workloads/training.h"
 #include "workloads/workloads.h"
@@ -375,31 +376,10 @@ std::optional<Prediction> predict(const json& r, const Hardware& hw, const std::
       quantity = "device_busy_us";
       scale = 1e6;
       kernel_time = true;
-    } else if (section == "train") {
-      // One training step: forward, backward from out.backward(dy), optimizer.step()
-      // (torch.optim defaults), summed kernel time: the model's spec with train=1.
-      const std::string model = get_str(r, "model");
-      // Mixed precision (torch.autocast over fp32 master weights:
-      // shared/reference/models/train_amp.py) is a different kernel sequence from
-      // the pure-format training step modelled here: not predicted.
-      const std::string amp = !r.contains("amp") ? "none" : r["amp"].is_string() ? r["amp"].get<std::string>()
-                                                                                : r["amp"].dump();
-      if (amp != "none" && amp != "false" && amp != "null") {
-        skip = "train amp '" + amp + "' (autocast mixed precision) is not modelled";
-        return std::nullopt;
-      }
-      const std::string opt = r.value("optimizer", std::string("adamw"));
-      Optimizer o = Optimizer::adamw;
-      if (!parse_optimizer(opt, o)) { skip = "train optimizer '" + opt + "' is not modelled"; return std::nullopt; }
-      const std::string tail = fmt::format("dtype={},train=1,optimizer={}", r.value("dtype", std::string("bf16")), opt);
-      const int64_t batch = get_int(r, "batch");
-      if (model == "resnet50") spec = fmt::format("resnet50:batch={},{}", batch, tail);
-      else if (model == "bert-base") spec = fmt::format("bert-base:batch={},seq={},{}", batch, get_int(r, "seq"), tail);
-      else if (model == "gpt2-small") spec = fmt::format("gpt2-small:batch={},seq={},{}", batch, get_int(r, "seq"), tail);
-      else if (model == "llama7b-4layers")
-        spec = fmt::format("llama-7b:phase=prefill,batch={},seq={},layers={},{}", batch, get_int(r, "seq"),
-                           r.value("layers", int64_t{4}), tail);
-      else { skip = "train model '" + model + "' is not modelled"; return std::nullopt; }
+    } else if (section == "train") {   // sim/tools/compare_train.cpp
+      const auto t = train_record_spec(r, skip);
+      if (!t) return std::nullopt;
+      spec = *t;
       quantity = "device_busy_us";
       scale = 1e6;
       kernel_time = true;

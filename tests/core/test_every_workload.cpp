@@ -26,6 +26,7 @@ const char* kSpecs[] = {
     "resnet50:batch=1,image=64",
     "alexnet:batch=1",
     "vgg16:batch=1,image=224",
+    "mobilenet_v2:batch=1,image=32",
     "bert-base:batch=1,seq=64",
     "bert-large:batch=1,seq=32,layers=2",
     "gpt2-small:batch=1,seq=64",

@@ -175,9 +175,14 @@ TEST_CASE("the 3-channel stem pads each filter tap's channels to the MMA's K", "
   // 64 channels fill whole steps: 3 x 3 x 64 = 576 = 9 x 64, nothing added.
   CHECK(issued_k_per_tile(first_kernel("conv2d:n=8,cin=64,cout=64,h=56,r=3,stride=1,pad=1,dtype=bf16", *hw)) ==
         Approx(576));
-  // Depthwise convolutions are left alone: K = 3 x 3 x 1 = 9, one k-step of 64.
-  CHECK(issued_k_per_tile(first_kernel("conv2d:n=8,cin=64,cout=64,h=56,r=3,stride=1,pad=1,groups=depthwise,dtype=bf16",
-                                       *hw)) == Approx(64));
+  // Depthwise convolutions are not GEMMs (PyTorch's conv_depthwise2d / cuDNN
+  // depthwise, compiler/tensorcore/conv_depthwise.cpp): no MMA at all.
+  const Kernel dw = first_kernel("conv2d:n=8,cin=64,cout=64,h=56,r=3,stride=1,pad=1,groups=depthwise,dtype=bf16", *hw);
+  int mmas = 0;
+  for (const Block& b : dw.blocks)
+    for (const Instr& in : b.instrs) mmas += in.op == Opcode::mma ? 1 : 0;
+  CHECK(mmas == 0);
+  CHECK(dw.mapping.rfind("depthwise forward", 0) == 0);
 }
 
 TEST_CASE("GPU presets derive their peaks from their datasheets", "[gpu][presets]") {

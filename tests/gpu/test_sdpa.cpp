@@ -161,14 +161,18 @@ TEST_CASE("compare predicts a decode record as decode_static.py replayed in a CU
   CHECK(hf.ops.size() > 3 * 32 * 12);
 }
 
-TEST_CASE("compare skips mixed-precision training records instead of predicting them as pure bf16", "[gpu][compare]") {
+TEST_CASE("compare predicts bf16 mixed-precision training records as amp=bf16, not as pure bf16", "[gpu][compare]") {
   const auto hw = load_hardware("h100-sxm", {});
   nlohmann::json rec = {{"section", "train"}, {"model", "bert-base"}, {"batch", 8}, {"seq", 128},
                         {"amp", "bf16"}, {"loss", "pow2_mean"}, {"optimizer", "adamw_fused"},
                         {"device_busy_us", 1000.0}};
   const CompareRow amp = compare_record(rec, *hw);
-  CHECK(amp.skipped);
-  CHECK(amp.reason == "train amp 'bf16' (autocast mixed precision) is not modelled");
+  REQUIRE_FALSE(amp.skipped);
+  CHECK(amp.record["workload"] == "bert-base:batch=8,seq=128,train=1,amp=bf16,optimizer=adamw_fused");
+  rec["amp"] = "fp16";
+  CHECK(compare_record(rec, *hw).reason == "train amp 'fp16' is not modelled (accepted: bf16, none)");
   rec["amp"] = "none";
-  CHECK_FALSE(compare_record(rec, *hw).skipped);
+  const CompareRow pure = compare_record(rec, *hw);
+  REQUIRE_FALSE(pure.skipped);
+  CHECK(pure.record["workload"] == "bert-base:batch=8,seq=128,dtype=bf16,train=1,optimizer=adamw_fused");
 }

@@ -69,3 +69,28 @@ TEST_CASE("end to end uses the matrix unit's accumulator: one GEMM agrees with t
   CHECK(e2e / per_op > 0.8);
   CHECK(e2e / per_op < 1.2);
 }
+
+TEST_CASE("V100 bf16: no bf16 tensor cores, cuBLAS's fp32 FMA chain on the widened operands",
+          "[numerics][propagate]") {
+  // Volta has no bf16 MMA: the per-op report and the end-to-end path both take the
+  // v100_bf16 accumulator (fp32 FMAs), not a tensor-core alignment model. Over
+  // K = 4096 an fp32 FMA chain adds ~sqrt(K) 2^-24 ~ 4e-6 relative, so the error is
+  // the bf16 rounding of the output (2^-9 / sqrt(3) ~ 1.1e-3 normwise, per op; end
+  // to end the bf16 operands' rounding adds ~2.3e-3 in quadrature): 1e-3..4e-3.
+  auto hw = load_hardware("v100", {});
+  CHECK(accumulation_preset_for(*hw, DType::bf16) == "v100_bf16");
+  const Graph g = build_workload("gemm:m=64,n=64,k=4096,dtype=bf16");
+  const auto rep = precision_report(g, *hw, {256, 1, "normal"});
+  CHECK(rep["ops"][0]["preset"] == "v100_bf16");
+  const double per_op = rep["ops"][0]["normwise_rel_err"].get<double>();
+  const auto p = propagate_error(g, *hw, {256, 1, "normal"});
+  CHECK(p["ops"][0]["path"] == "v100_bf16");
+  const double e2e = p["output"]["normwise_rel_err"].get<double>();
+  INFO("per-op " << per_op << ", end to end " << e2e);
+  CHECK(per_op > 1e-3);
+  CHECK(per_op < 4e-3);
+  CHECK(e2e > per_op);
+  CHECK(e2e < 4e-3);
+  // The A100 has bf16 tensor cores: its own preset.
+  CHECK(accumulation_preset_for(*load_hardware("a100-80gb", {}), DType::bf16) == "a100_bf16");
+}

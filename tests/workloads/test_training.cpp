@@ -403,6 +403,7 @@ TEST_CASE("every built-in workload trains on h100-sxm and tpu-v1 with both engin
       "resnet50:batch=1,image=64",
       "alexnet:batch=1",
       "vgg16:batch=1,image=224",
+      "mobilenet_v2:batch=1,image=32",
       "bert-base:batch=1,seq=32,layers=2",
       "bert-large:batch=1,seq=16,layers=1,attn=eager",
       "gpt2-small:batch=1,seq=32,layers=2",

@@ -24,9 +24,9 @@ struct Act {
 std::vector<int> dep(const Act& a) { return a.op < 0 ? std::vector<int>{} : std::vector<int>{a.op}; }
 
 Act conv(GraphBuilder& b, const std::string& name, const Act& x, int64_t cout, int64_t k,
-         int64_t stride, int64_t pad) {
+         int64_t stride, int64_t pad, int64_t groups = 1) {
   Act y = x;
-  y.op = b.conv(name, dep(x), x.n, x.c, cout, x.h, x.w, k, k, stride, pad);
+  y.op = b.conv(name, dep(x), x.n, x.c, cout, x.h, x.w, k, k, stride, pad, 1, groups);
   y.c = cout;
   y.h = conv_out_dim(x.h, k, stride, pad, 1);
   y.w = conv_out_dim(x.w, k, stride, pad, 1);
@@ -206,6 +206,55 @@ Graph build_vgg16(const std::map<std::string, std::string>& p) {
   return g;
 }
 
+// torchvision.models.mobilenet_v2 (Sandler et al. 2018, width 1.0): a 3x3 stem,
+// 17 inverted residual blocks (1x1 expansion by t, 3x3 depthwise with groups =
+// channels, 1x1 projection; `x + conv(x)` where the stride is 1 and the channels
+// stay), a 1x1 conv to 1280, adaptive average pooling, Dropout (identity in eval)
+// and Linear(1280, 1000). Every Conv2dNormActivation is conv, BatchNorm2d, ReLU6
+// (hardtanh: a relu-class kernel).
+Graph build_mobilenet_v2(const std::map<std::string, std::string>& p) {
+  Graph g;
+  g.name = "mobilenet_v2";
+  GraphBuilder b(g, wl_dtype(p, "dtype"));
+  b.set_linear_bias(true);
+  Act x;
+  x.n = wl_int(p, "batch");
+  x.h = x.w = wl_int(p, "image");
+  const auto cna = [&](const std::string& name, const Act& in, int64_t cout, int64_t k, int64_t stride,
+                       int64_t groups, bool act) {
+    Act y = conv(b, name + ".0", in, cout, k, stride, (k - 1) / 2, groups);
+    y = pointwise(b, OpKind::batchnorm, name + ".1", y);
+    if (act) y = pointwise(b, OpKind::relu, name + ".2", y);
+    return y;
+  };
+  x = cna("features.0", x, 32, 3, 2, 1, true);
+  // InvertedResidual settings: expansion t, output channels c, repeats n, first stride s.
+  const int64_t settings[7][4] = {{1, 16, 1, 1}, {6, 24, 2, 2}, {6, 32, 3, 2}, {6, 64, 4, 2},
+                                  {6, 96, 3, 1}, {6, 160, 3, 2}, {6, 320, 1, 1}};
+  int idx = 1;
+  for (const auto& st : settings) {
+    for (int64_t i = 0; i < st[2]; ++i) {
+      const std::string pre = fmt::format("features.{}.conv", idx++);
+      const int64_t stride = i == 0 ? st[3] : 1, hidden = x.c * st[0];
+      const Act in = x;
+      Act y = in;
+      int layer = 0;
+      if (st[0] != 1) y = cna(fmt::format("{}.{}", pre, layer++), y, hidden, 1, 1, 1, true);
+      y = cna(fmt::format("{}.{}", pre, layer++), y, hidden, 3, stride, hidden, true);   // depthwise
+      y = conv(b, fmt::format("{}.{}", pre, layer++), y, st[1], 1, 1, 0);
+      y = pointwise(b, OpKind::batchnorm, fmt::format("{}.{}", pre, layer++), y);
+      if (stride == 1 && in.c == st[1]) y = pointwise(b, OpKind::add, pre + ".add", y, {in.op});
+      x = y;
+    }
+  }
+  x = cna(fmt::format("features.{}", idx), x, 1280, 1, 1, 1, true);
+  x = adaptive_avgpool(b, "avgpool", x, 1);
+  linear(b, "classifier.1", x, 1280, 1000);
+  g.info["params"] = count_params_conv(g, false);
+  g.info["images"] = static_cast<double>(x.n);
+  return g;
+}
+
 std::vector<WorkloadParam> cnn_params() {
   return {{"batch", "1", "images"},
           {"image", "224", "input height = width in pixels"},
@@ -219,6 +268,8 @@ void add_cnn_workloads(std::vector<WorkloadInfo>& out) {
                  "residual add, pools, fc as separate kernels)", cnn_params(), build_resnet50});
   out.push_back({"alexnet", "torchvision AlexNet inference", cnn_params(), build_alexnet});
   out.push_back({"vgg16", "torchvision VGG-16 inference", cnn_params(), build_vgg16});
+  out.push_back({"mobilenet_v2", "torchvision MobileNetV2 inference (inverted residuals with 3x3 depthwise "
+                 "convolutions)", cnn_params(), build_mobilenet_v2});
 }
 
 }  // namespace tessera

@@ -117,6 +117,7 @@ int hf_rmsnorm(GraphBuilder& b, const std::string& name, const std::vector<int>&
 int hf_gelu_new(GraphBuilder& b, const std::string& name, int x, int64_t rows, int64_t cols) {
   const int half = b.vec(OpKind::mul, name + ".mul_half", {x}, rows, cols, 1);
   const int cube = b.vec(OpKind::mul, name + ".pow3", {x}, rows, cols, 1);
+  b.graph().ops[static_cast<size_t>(cube)].attrs["exponent"] = 3;   // torch.pow: its own backward and autocast rule
   const int c1 = b.vec(OpKind::mul, name + ".mul_coef", {cube}, rows, cols, 1);
   const int inner = b.vec(OpKind::add, name + ".add_x", {x, c1}, rows, cols, 2);
   const int c2 = b.vec(OpKind::mul, name + ".mul_sqrt_2_pi", {inner}, rows, cols, 1);

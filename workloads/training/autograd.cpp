@@ -110,7 +110,8 @@ void Step::backward(int i) {
       // batch_norm_backward_reduce (sum dy and sum dy * (x - mean) per channel, giving
       // the weight and bias gradients), then batch_norm_backward_elemt (dx).
       const int x = dd.empty() ? -1 : dd[0];
-      const int w = emit(reduce_op(f.name + ".grad_weight", f.at("rows"), f.at("cols"), 2, 2, gt, it,
+      // Under autocast the input is bf16 and gamma/beta fp32: their gradients are fp32.
+      const int w = emit(reduce_op(f.name + ".grad_weight", f.at("rows"), f.at("cols"), 2, 2, gt, param_dtype(f),
                                    with_grad(dy, {x})));
       weight_grad(i, w, 1, f.at("cols"), "grad_weight");
       if (!needs(x)) return;
@@ -293,6 +294,7 @@ void Step::attention(int i, const Op& f, int dy, const std::vector<int>& dd) {
 // gradient is then summed to its shape. A `param` mul's weight (cols elements,
 // broadcast over the rows) gets grad * input summed over the rows.
 void Step::mul(int i, const Op& f, int dy, const std::vector<int>& dd) {
+  if (f.get("exponent", 0)) return pow(f, dy, dd);
   const int64_t rows = f.at("rows"), cols = f.at("cols"), e = rows * cols;
   const DType gt = f.out_dtype, it = f.dtype;
   const auto full = [&](int d) { return d >= 0 && op_out_elems(m_g.ops[d]) >= e; };
@@ -326,6 +328,26 @@ void Step::mul(int i, const Op& f, int dy, const std::vector<int>& dd) {
     weight_grad(i, w, 1, cols, "grad_weight");
   }
   for (auto [d, g] : made) contribute(d, g);
+}
+
+// PowBackward0 of torch.pow(x, E) (FunctionsManual.cpp pow_backward: grad * (E *
+// self.pow(E - 1))): self.pow(E - 1), which for E = 2 is a copy
+// (pow_Tensor_Scalar_out copies the base for exponent 1), then the multiplication
+// by the exponent and by the gradient: three element-wise kernels over the output.
+void Step::pow(const Op& f, int dy, const std::vector<int>& dd) {
+  const int x = dd.empty() ? -1 : dd[0];
+  if (!needs(x)) return;
+  const int64_t rows = f.at("rows"), cols = f.at("cols");
+  Op p = vec_op(f.get("exponent", 2) == 2 ? OpKind::copy : OpKind::mul, f.name + ".grad_pow", rows, cols, f.dtype,
+                f.dtype, with_grad(-1, {x}));
+  if (p.kind == OpKind::mul) p.attrs["inputs"] = 1;
+  const int c = emit(std::move(p));
+  Op two = vec_op(OpKind::mul, f.name + ".grad_scale", rows, cols, f.dtype, f.dtype, {c});
+  two.attrs["inputs"] = 1;
+  const int t = emit(std::move(two));
+  Op g = vec_op(OpKind::mul, f.name + ".grad", rows, cols, f.out_dtype, f.dtype, with_grad(dy, {t}));
+  g.attrs["inputs"] = 2;
+  contribute(x, emit(std::move(g)));
 }
 
 }  // namespace tessera::training

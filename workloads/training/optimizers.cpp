@@ -117,7 +117,7 @@ void Step::optimizer_step() {
   for (int i = 0; i < m_fwd; ++i) {
     if (!m_wgrad[i]) continue;
     const Op& op = m_g.ops[i];
-    if (first) t = op.dtype;
+    if (first) t = param_dtype(op);
     first = false;
     std::vector<int64_t> tensors = param_tensors(op);
     if (const int64_t tied = op.get("tied", 0); tied != 0) {

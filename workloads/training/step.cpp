@@ -146,6 +146,18 @@ void Step::seed_outputs() {
     const bool out = marked ? m_g.ops[i].get("output", 0) != 0 : !consumed[i];
     if (out && m_rg[i]) m_grad[i] = k_seed;
   }
+  if (m_amp) {
+    // loss.backward(): torch.autograd's _make_grads creates the seed with
+    // torch.ones_like(loss) (one fill kernel of the scalar).
+    for (int i = 0; i < m_fwd; ++i)
+      if (m_grad[i] == k_seed) m_grad[i] = emit(vec_op(OpKind::copy, "loss.backward_seed", 1, 1, DType::fp32,
+                                                       DType::fp32, {i}));
+  }
+}
+
+// The format of the gradient `src` hands to the tensor of forward op `d`.
+DType Step::grad_dtype(int d, int src) const {
+  return src >= 0 ? m_g.ops[static_cast<size_t>(src)].out_dtype : m_g.ops[static_cast<size_t>(d)].out_dtype;
 }
 
 // deps of a backward kernel: the gradient it reads (unless it is the seed), the
@@ -196,6 +208,14 @@ Op Step::reduce_op(std::string name, int64_t rows, int64_t cols, int64_t inputs,
 // tensor of forward op `d`; a second one is added to the first.
 void Step::contribute(int d, int src) {
   if (d < 0 || !m_rg[d]) return;
+  if (m_amp && src >= 0 && grad_dtype(d, src) != m_g.ops[d].out_dtype) {
+    // The engine's validate_outputs (torch/csrc/autograd/engine.cpp) casts a
+    // gradient to its input's type: a bf16 input of an fp32 (promoted) op gets
+    // the fp32 gradient cast, one kernel.
+    const auto [rows, cols] = out_shape(m_g.ops[d]);
+    src = emit(vec_op(OpKind::copy, m_g.ops[d].name + ".grad_cast", rows, cols, grad_dtype(d, src),
+                      m_g.ops[d].out_dtype, {src}));
+  }
   if (m_grad[d] == k_none) {
     m_grad[d] = src;
     return;
@@ -213,25 +233,45 @@ void Step::contribute(int d, int src) {
 // `tied` id) add every gradient after the first (AccumulateGrad).
 void Step::weight_grad(int i, int src, int64_t rows, int64_t cols, const char* what) {
   m_wgrad[i] = 1;
-  m_param_grads.push_back(src);
-  const int64_t tied = m_g.ops[i].get("tied", 0);
-  if (tied == 0) return;
-  auto& prev = m_tied_grad[{tied, what}];
-  if (prev == 0) {
-    prev = src + 1;
+  const Op op = m_g.ops[i];   // copy: emitting grows the vector
+  // Mixed precision: a bf16 product's weight gradient goes back through the
+  // autocast cast (ToCopyBackward0: one bf16 -> fp32 kernel) into the fp32 .grad.
+  const bool cast_back = m_amp && op.dtype != DType::fp32 &&
+                         (op.kind == OpKind::matmul || op.kind == OpKind::conv2d);
+  const auto to_fp32 = [&](int g) {
+    return emit(vec_op(OpKind::copy, fmt::format("{}.{}_to_fp32", op.name, what), rows, cols, op.dtype,
+                       DType::fp32, {g}));
+  };
+  const int64_t tied = op.get("tied", 0);
+  if (tied == 0) {
+    m_param_grads.push_back(cast_back ? to_fp32(src) : src);
     return;
   }
-  const Op& op = m_g.ops[i];
-  Op add = vec_op(OpKind::add, fmt::format("{}.{}_acc", op.name, what), rows, cols, op.dtype, op.dtype,
-                  {prev - 1, src});
-  add.attrs["inputs"] = 2;
-  prev = emit(std::move(add)) + 1;
-  m_param_grads.push_back(prev - 1);
+  if (!cast_back) m_param_grads.push_back(src);
+  auto& prev = m_tied_grad[{tied, what}];
+  int& left = m_tied_left[{tied, what}];
+  if (prev == 0) {
+    // Uses of the tied weight: the cached cast's input buffer sums them all first.
+    for (int j = 0; j < m_fwd; ++j) left += m_g.ops[j].get("tied", 0) == tied ? 1 : 0;
+  }
+  --left;
+  if (prev == 0) {
+    prev = src + 1;
+  } else {
+    Op add = vec_op(OpKind::add, fmt::format("{}.{}_acc", op.name, what), rows, cols, op.dtype, op.dtype,
+                    {prev - 1, src});
+    add.attrs["inputs"] = 2;
+    prev = emit(std::move(add)) + 1;
+    if (!cast_back) m_param_grads.push_back(prev - 1);
+  }
+  if (cast_back && left <= 0) m_param_grads.push_back(to_fp32(prev - 1));
 }
 
 }  // namespace training
 
 void append_training_step(Graph& g, const TrainingOptions& opt) {
+  if (!opt.inputs_require_grad) training::add_batchnorm_counters(g);   // nn.BatchNorm2d modules only
+  if (opt.amp_bf16) training::apply_autocast_bf16(g);
   training::Step(g, opt).run();
 }
 

@@ -20,10 +20,18 @@ namespace tessera::training {
 std::vector<int64_t> param_tensors(const Op& op);
 // A 2-D view (rows x cols) of an op's output, for the kernels that add or copy it.
 std::pair<int64_t, int64_t> out_shape(const Op& op);
+// autocast.cpp: rewrites an fp32 forward graph into what torch.autocast(bfloat16)
+// launches and appends train_amp.py's loss y.float().pow(2).mean() (marked
+// output=1); sets g.info amp_bf16 = 1.
+void apply_autocast_bf16(Graph& g);
+// Inserts BatchNorm2d's training-mode num_batches_tracked.add_(1) before each
+// batch-norm (autocast.cpp).
+void add_batchnorm_counters(Graph& g);
 
 class Step {
  public:
-  Step(Graph& g, const TrainingOptions& opt) : m_g(g), m_opt(opt), m_fwd(static_cast<int>(g.ops.size())) {}
+  Step(Graph& g, const TrainingOptions& opt)
+      : m_g(g), m_opt(opt), m_fwd(static_cast<int>(g.ops.size())), m_amp(g.info.count("amp_bf16") != 0) {}
 
   void run();
 
@@ -57,6 +65,11 @@ class Step {
   void conv(int i, const Op& f, int dy, const std::vector<int>& dd);
   void attention(int i, const Op& f, int dy, const std::vector<int>& dd);
   void mul(int i, const Op& f, int dy, const std::vector<int>& dd);
+  void pow(const Op& f, int dy, const std::vector<int>& dd);
+  // Mixed precision: the format of the gradient op `src` hands over (the seed: the
+  // tensor's own), and the parameters' format (fp32 master weights).
+  DType grad_dtype(int d, int src) const;
+  DType param_dtype(const Op& f) const { return m_amp ? DType::fp32 : f.dtype; }
 
   // optimizers.cpp: optimizer.step().
   void foreach_op(const std::string& name, int reads, int writes, int flops, int sfu, int depth, bool scalar_list,
@@ -66,6 +79,8 @@ class Step {
   Graph& m_g;
   const TrainingOptions& m_opt;
   const int m_fwd;
+  const bool m_amp;        // the forward ran under autocast (autocast.cpp)
+  std::map<std::pair<int64_t, std::string>, int> m_tied_left;   // tied id, tensor -> gradients still to come
   std::vector<char> m_rg;
   std::vector<int> m_grad;       // per forward op: op holding its output gradient
   std::vector<int> m_acc;        // accumulations made per forward op (names)

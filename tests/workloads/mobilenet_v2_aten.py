@@ -1,0 +1,73 @@
+#!/usr/bin/python3
+"""The built-in mobilenet_v2 launches the operators torchvision's mobilenet_v2 launches.
+
+Traces torchvision.models.mobilenet_v2 (eval, no grad) through PyTorch's dispatcher
+with scripts/trace_pytorch.py, runs that trace and the built-in
+`mobilenet_v2:batch=B,image=I,dtype=fp32` (depthwise convolutions: groups = channels) through `tessera run --format json`, and
+requires the same operator sequence: op by op the same kind, FLOPs and minimum
+bytes (so the same shapes). Exits 77 (skipped, reason printed) where torch or
+torchvision is not installed (Debian: python3-torch, python3-torchvision).
+
+Usage: mobilenet_v2_aten.py TESSERA_BINARY SOURCE_DIR
+"""
+import json
+import os
+import subprocess
+import sys
+import tempfile
+
+BATCH, IMAGE = 2, 64
+
+
+def main():
+    if len(sys.argv) != 3:
+        print(__doc__)
+        return 2
+    tessera, src = sys.argv[1], sys.argv[2]
+    try:
+        import torch
+        import torchvision
+    except ImportError as e:
+        print(f"skipped: {e} (install python3-torch and python3-torchvision)")
+        return 77
+    sys.path.insert(0, os.path.join(src, "scripts"))
+    import trace_pytorch
+
+    torch.manual_seed(0)
+    model = torchvision.models.mobilenet_v2().eval()
+    with torch.no_grad():
+        trace = trace_pytorch.trace(model, torch.randn(BATCH, 3, IMAGE, IMAGE))
+    with tempfile.TemporaryDirectory() as tmp:
+        path = os.path.join(tmp, "mobilenet_v2_trace.json")
+        with open(path, "w") as f:
+            json.dump(trace, f)
+
+        def run(workload):
+            out = subprocess.run([tessera, "run", "--hw", "h100-sxm", "--workload", workload, "--format", "json"],
+                                 capture_output=True, text=True)
+            if out.returncode != 0:
+                print(f"tessera run --workload {workload} failed ({out.returncode}): {out.stderr}")
+                sys.exit(1)
+            return json.loads(out.stdout)["ops"]
+
+        traced = run(path)
+        builtin = run(f"mobilenet_v2:batch={BATCH},image={IMAGE},dtype=fp32")
+    failures = []
+    if len(traced) != len(builtin):
+        failures.append(f"op count: torchvision {len(traced)}, built-in {len(builtin)}")
+    for i, (t, b) in enumerate(zip(traced, builtin)):
+        for key in ("kind", "flops", "bytes"):
+            if t[key] != b[key]:
+                failures.append(f"op {i}: {key} torchvision {t[key]} ({t['name']}), built-in {b[key]} ({b['name']})")
+                break
+    if failures:
+        print("the built-in mobilenet_v2 differs from torchvision's:")
+        for line in failures[:20]:
+            print("  " + line)
+        return 1
+    print(f"mobilenet_v2 batch {BATCH}, image {IMAGE}: {len(builtin)} operators, same kinds, FLOPs and bytes in order")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
