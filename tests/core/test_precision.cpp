@@ -44,8 +44,9 @@ TEST_CASE("a narrower accumulator costs precision in the same run", "[precision]
   // bf16 operands, K = 4096, N(0,1): the bf16 output rounding alone gives a
   // relative error of about 2^-9 / sqrt(3) = 1.1e-3 per element; an fp16
   // accumulator (10 fraction bits) adds rounding at every one of the 4096 steps,
-  // a bf16 accumulator (7 bits) eight times more.
-  const std::string w = "gemm:m=512,n=512,k=4096,dtype=bf16";
+  // a bf16 accumulator (7 bits) eight times more. 64 x 64 outputs hold the 128
+  // sampled ones; a larger M x N adds nothing but the end-to-end emulation's time.
+  const std::string w = "gemm:m=64,n=64,k=4096,dtype=bf16";
   auto err = [&](const char* acc) {
     const auto j = run_json({"run", "--hw", "tpu-v1", "--workload", w, "--precision", "--samples", "128",
                              "--set", "compute.formats=any", "--set", std::string("compute.acc_dtype=") + acc});
@@ -59,7 +60,7 @@ TEST_CASE("a narrower accumulator costs precision in the same run", "[precision]
 }
 
 TEST_CASE("an operand-format sweep changes energy and precision together", "[precision]") {
-  const std::string w = "gemm:m=1024,n=1024,k=1024,dtype=bf16";
+  const std::string w = "gemm:m=64,n=64,k=1024,dtype=bf16";
   // compute.formats=any: tpu-v1's own PEs run int8 only.
   const auto a = run_json({"run", "--hw", "tpu-v1", "--workload", w, "--precision", "--set", "compute.formats=any",
                            "--set", "compute.operand_dtype=bf16", "--set", "compute.acc_dtype=fp32"});
@@ -78,9 +79,9 @@ TEST_CASE("fp8 fast accumulation selects its own accumulation model", "[precisio
   // bf16 has no fast-accumulation variant.
   CHECK(accumulation_preset_for(*hw, DType::bf16, true) == "h100_bf16");
   const auto normal = run_json({"run", "--hw", "h100-sxm", "--workload",
-                                "gemm:m=256,n=256,k=16384,dtype=fp8_e4m3", "--precision"});
+                                "gemm:m=64,n=64,k=16384,dtype=fp8_e4m3", "--precision"});
   const auto fast = run_json({"run", "--hw", "h100-sxm", "--workload",
-                              "gemm:m=256,n=256,k=16384,dtype=fp8_e4m3,fast_accum=1", "--precision"});
+                              "gemm:m=64,n=64,k=16384,dtype=fp8_e4m3,fast_accum=1", "--precision"});
   CHECK(normal["precision"]["ops"][0]["preset"] == "h100_fp8");
   CHECK(fast["precision"]["ops"][0]["preset"] == "h100_fp8_fastacc");
   // Without promotion the 13-bit accumulator loses more at K = 16384 (the shared
