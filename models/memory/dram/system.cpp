@@ -55,6 +55,7 @@ namespace {
 // In-flight requests, indexed by id modulo a power of two that exceeds every
 // request that can be in flight at once (bounded by the queues).
 struct Pending {
+  int64_t id = -1;
   int64_t issue = 0;
   int64_t remaining = 0;
   int64_t last = 0;
@@ -69,14 +70,19 @@ Result simulate(const Standard& s, const SystemConfig& cfg, RequestSource& src) 
   const int npc = s.org.pcs() * cfg.stacks;
   std::vector<Controller> pcs;
   pcs.reserve(static_cast<size_t>(npc));
-  for (int i = 0; i < npc; ++i) pcs.emplace_back(s, cfg.controller);
+  // The pseudo-channels of one channel share its command bus (device.h).
+  std::shared_ptr<CommandBus> bus;
+  for (int i = 0; i < npc; ++i) {
+    if (i % s.org.pseudo_channels == 0) bus = std::make_shared<CommandBus>(s);
+    pcs.emplace_back(s, cfg.controller, bus);
+  }
 
   Result res;
   res.standard = s;
   res.config = cfg;
   const uint64_t ab = static_cast<uint64_t>(s.org.access_bytes());
   // Every request in flight holds at least one burst in a queue or a front buffer.
-  const size_t ring = std::bit_ceil(
+  size_t ring = std::bit_ceil(
       static_cast<size_t>(npc) *
           static_cast<size_t>(cfg.controller.read_queue + cfg.controller.write_queue + cfg.front_window) +
       2);
@@ -100,8 +106,18 @@ Result simulate(const Standard& s, const SystemConfig& cfg, RequestSource& src) 
     last_issue = cur.issue;
     cur_burst = cur.address / ab;
     cur_last = (cur.address + cur.bytes - 1) / ab;
+    // A request held back long (FR-FCFS lets row hits overtake it) may still be in
+    // flight when the ring comes round: grow the ring (live ids never collide in
+    // the doubled ring when they did not in the old one).
+    while (pending[static_cast<size_t>(id) & (ring - 1)].remaining > 0) {
+      std::vector<Pending> grown(ring * 2);
+      for (const Pending& q : pending)
+        if (q.remaining > 0) grown[static_cast<size_t>(q.id) & (ring * 2 - 1)] = q;
+      pending = std::move(grown);
+      ring *= 2;
+    }
     Pending& p = pending[static_cast<size_t>(id) & (ring - 1)];
-    p = {cur.issue, static_cast<int64_t>(cur_last - cur_burst + 1), cur.issue, cur.write};
+    p = {id, cur.issue, static_cast<int64_t>(cur_last - cur_burst + 1), cur.issue, cur.write};
     if (!started) {
       res.first_issue = cur.issue;
       started = true;
