@@ -334,6 +334,10 @@ std::string disassemble(const Program& p) {
                      quote(p.workload));
   if (!p.hw_digest.empty()) out += " hw_digest=" + quote(p.hw_digest);
   out += "\n";
+  if (p.resident.size() == 5)
+    out += fmt::format(".resident weights={} gradients={} optimizer={} activations={} kv_cache={}\n",
+                       num(p.resident[0]), num(p.resident[1]), num(p.resident[2]), num(p.resident[3]),
+                       num(p.resident[4]));
   for (const Kernel& k : p.kernels) {
     out += fmt::format("\n.kernel name={} op_kind={} op_index={} flops={} bytes={} mapping={}\n",
                        quote(k.name), quote(k.op_kind), k.op_index, num(k.flops), num(k.bytes),
@@ -462,6 +466,15 @@ Program assemble(std::string_view text, std::string_view source_name) {
           lp.fail(fmt::format(".deps: {} given twice", d));
         kernel->deps.push_back(static_cast<int>(d));
       }
+    } else if (head == ".resident") {
+      if (!have_program || !p.kernels.empty() || !p.resident.empty())
+        lp.fail(".resident must follow the .program line, once, before the first .kernel");
+      auto f = fields({"weights", "gradients", "optimizer", "activations", "kv_cache"});
+      for (const char* key : {"weights", "gradients", "optimizer", "activations", "kv_cache"}) {
+        const double v = f.count(key) ? lp.number(f[key], key) : 0.0;
+        if (!(v >= 0) || !std::isfinite(v)) lp.fail(fmt::format("{} = {} must be a finite number of bytes >= 0", key, v));
+        p.resident.push_back(v);
+      }
     } else if (head == ".block") {
       if (!kernel) lp.fail(".block outside a kernel (it must follow a .kernel line)");
       auto f = fields({"repeat"});
@@ -470,7 +483,7 @@ Program assemble(std::string_view text, std::string_view source_name) {
       kernel->blocks.push_back(std::move(b));
       block = &kernel->blocks.back();
     } else if (!head.empty() && head[0] == '.') {
-      lp.fail(fmt::format("unknown directive '{}'; accepted: .program, .kernel, .attr, .deps, .block", head));
+      lp.fail(fmt::format("unknown directive '{}'; accepted: .program, .resident, .kernel, .attr, .deps, .block", head));
     } else {
       if (!block)
         lp.fail(fmt::format("instruction '{}' outside a block (a .kernel and a .block line must "

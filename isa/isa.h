@@ -153,6 +153,11 @@ struct Program {
   // Empty in programs written before the text form carried it: such a program
   // is checked by target and hardware name only.
   std::string hw_digest;
+  // What the compiled workload keeps resident on one device, bytes: weights,
+  // gradients, optimizer state, activations, KV cache (sim/engines/capacity.h),
+  // written by `tessera compile` as a `.resident` line so that `run --program`
+  // checks the capacity as `run --workload` does. Empty: not stated, not checked.
+  std::vector<double> resident;
   std::vector<Kernel> kernels;
   bool operator==(const Program&) const = default;
 };

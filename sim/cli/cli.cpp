@@ -204,6 +204,12 @@ int cmd_run(const std::vector<std::string>& args, std::ostream& out) {
     ss << f.rdbuf();
     prog = assemble(ss.str(), program);
     check_program_hardware(prog, *hw, program);
+    if (prog.resident.size() == 5) {  // what it keeps resident must fit, as for --workload
+      const Footprint fp{prog.resident[0], prog.resident[1], prog.resident[2], prog.resident[3], prog.resident[4]};
+      check_capacity(fp, *hw, fmt::format("--program '{}' (workload '{}') on '{}'", program, prog.workload, hw->name),
+                     settings.engine.allow_over_capacity);
+      footprint = footprint_json(fp, *hw);
+    }
   } else {
     const Graph g = build_workload(workload);
     info = g.info;
@@ -288,7 +294,12 @@ int cmd_compile(const std::vector<std::string>& args, std::ostream& out) {
                                    "engine)", s));
   const RunSettings settings = resolve_sets(workload, "analytic", sets);
   auto hw = load_hardware(hw_name, settings.hw_sets);
-  const Program p = compile(build_workload(settings.workload), *hw);
+  const Graph g = build_workload(settings.workload);
+  Program p = compile(g, *hw);
+  if (!is_parallel_graph(g)) {  // its resident footprint, checked by run --program
+    const Footprint f = graph_footprint(g);
+    p.resident = {f.weights, f.gradients, f.optimizer, f.activations, f.kv_cache};
+  }
   emit(disassemble(p), out_path, out);
   return 0;
 }

@@ -5,6 +5,7 @@
 #include <fmt/ostream.h>
 #include <nlohmann/json.hpp>
 
+#include <cmath>
 #include <filesystem>
 #include <fstream>
 #include <memory>
@@ -24,11 +25,66 @@ namespace po = boost::program_options;
 namespace d = dram;
 using json = nlohmann::ordered_json;
 
+// Request-by-request limit: memsim simulates at most this many bursts (2^20 =
+// 32 MiB of HBM3's 32 B bursts, ~0.25 s of CPU time at the ~4.4 M bursts/s of
+// bench_dram_stream) and extrapolates the rest at the steady state it measured.
+constexpr int64_t kDefaultMaxBursts = int64_t{1} << 20;
+constexpr int64_t kMaxMaxBursts = int64_t{1} << 30;
+
 // Settings of the memory system, each `--set key=value`.
 struct Settings {
   d::Standard std;
   d::SystemConfig cfg;
   std::string page = "open", refresh = "auto";
+  int64_t max_bursts = kDefaultMaxBursts;
+};
+
+// Passes the requests of `src` through until `budget` bursts; the request that
+// crosses the budget is cut at it. What is left is counted, not simulated.
+class PrefixSource : public d::RequestSource {
+ public:
+  PrefixSource(d::RequestSource& src, uint64_t budget, uint64_t access_bytes)
+      : m_src(src), m_budget(budget), m_ab(access_bytes) {}
+  bool next(d::Request& r) override {
+    if (m_used >= m_budget) {
+      m_cut = m_cut || m_src.next(m_rest);
+      m_rest_valid = m_rest_valid || m_cut;
+      return false;
+    }
+    if (!m_src.next(r)) return false;
+    const uint64_t first = r.address / m_ab, last = (r.address + r.bytes - 1) / m_ab;
+    uint64_t bursts = last - first + 1;
+    if (m_used + bursts > m_budget) {
+      const uint64_t keep = m_budget - m_used;
+      const uint64_t kept_bytes = (first + keep) * m_ab - r.address;
+      m_rest = r;
+      m_rest.address = r.address + kept_bytes;
+      m_rest.bytes = r.bytes - kept_bytes;
+      m_rest_valid = m_cut = true;
+      m_rest_is_tail = true;
+      r.bytes = kept_bytes;
+      bursts = keep;
+    }
+    m_used += bursts;
+    return true;
+  }
+  bool cut() const { return m_cut; }
+  // The first request not simulated (or the remainder of the cut one).
+  const d::Request* rest() const { return m_rest_valid ? &m_rest : nullptr; }
+  bool rest_is_tail() const { return m_rest_is_tail; }  // rest() is the remainder of a simulated request
+
+ private:
+  d::RequestSource& m_src;
+  uint64_t m_budget, m_ab, m_used = 0;
+  bool m_cut = false, m_rest_valid = false, m_rest_is_tail = false;
+  d::Request m_rest;
+};
+
+// What an extrapolated run reports about itself.
+struct Extrapolation {
+  bool on = false;
+  int64_t simulated_bursts = 0, total_bursts = 0;
+  double cycles_per_burst = 0;
 };
 
 int64_t int_value(const std::string& key, const std::string& v, int64_t lo, int64_t hi) {
@@ -58,6 +114,7 @@ void apply_set(Settings& s, const std::string& kv) {
   else if (k == "write_high") c.write_high = static_cast<int>(int_value(k, v, 1, 4096));
   else if (k == "write_low") c.write_low = static_cast<int>(int_value(k, v, 0, 4095));
   else if (k == "front_window") s.cfg.front_window = static_cast<int>(int_value(k, v, 0, 4096));
+  else if (k == "max_bursts") s.max_bursts = int_value(k, v, 4096, kMaxMaxBursts);
   else if (k == "data_rate") {
     char* end = nullptr;
     const double r = std::strtod(v.c_str(), &end);
@@ -67,7 +124,7 @@ void apply_set(Settings& s, const std::string& kv) {
   } else {
     throw InputError(fmt::format("--set {}: unknown key; accepted: stacks, mapping, page (open|closed|adaptive), "
                                  "refresh (auto|all-bank|per-bank|none), read_queue, write_queue, write_high, "
-                                 "write_low, front_window, data_rate (MT/s)",
+                                 "write_low, front_window, data_rate (MT/s), max_bursts",
                                  k));
   }
 }
@@ -111,7 +168,7 @@ Settings resolve(const std::string& hw, const std::vector<std::string>& sets) {
 
 double pct(double a, double b) { return b > 0 ? 100.0 * a / b : 0; }
 
-json to_json(const d::Result& r, const Settings& s, const std::string& input) {
+json to_json(const d::Result& r, const Settings& s, const std::string& input, const Extrapolation& x) {
   const d::Timing& t = r.standard.timing;
   const double ns = t.tCK_s() * 1e9;
   json j;
@@ -133,6 +190,11 @@ json to_json(const d::Result& r, const Settings& s, const std::string& input) {
                      {"write_low", r.config.controller.write_low},
                      {"front_window", r.config.front_window}};
   j["input"] = input;
+  j["simulated"] = {{"bursts", x.on ? x.simulated_bursts : r.bytes_moved / r.standard.org.access_bytes()},
+                    {"total_bursts", x.on ? x.total_bursts : r.bytes_moved / r.standard.org.access_bytes()},
+                    {"limit_bursts", s.max_bursts},
+                    {"extrapolated", x.on},
+                    {"steady_cycles_per_burst", x.cycles_per_burst}};
   j["requests"] = r.requests;
   j["read_requests"] = r.read_requests;
   j["write_requests"] = r.write_requests;
@@ -196,6 +258,16 @@ std::string to_text(const json& j) {
              ct["read_queue"].get<int>(), ct["write_queue"].get<int>(), ct["write_low"].get<int>(),
              ct["write_high"].get<int>());
   fmt::print(o, "input: {}\n", j["input"].get<std::string>());
+  const json& sim = j["simulated"];
+  if (sim["extrapolated"].get<bool>()) {
+    const auto b = sim["bursts"].get<int64_t>(), t = sim["total_bursts"].get<int64_t>();
+    fmt::print(o,
+               "simulated {} of {} bursts (2^{:.1f} of 2^{:.1f}) request by request (limit max_bursts = {}); the rest "
+               "extrapolated at the steady state of its middle half, {:.4f} cycles per burst; latencies "
+               "and per-channel figures are the simulated prefix's, counts and energy scaled to the whole input\n",
+               b, t, std::log2(static_cast<double>(b)), std::log2(static_cast<double>(t)),
+               sim["limit_bursts"].get<int64_t>(), sim["steady_cycles_per_burst"].get<double>());
+  }
   fmt::print(o, "requests: {} ({} reads, {} writes), {} B requested, {} B moved\n", j["requests"].get<int64_t>(),
              j["read_requests"].get<int64_t>(), j["write_requests"].get<int64_t>(),
              j["bytes_requested"].get<int64_t>(), j["bytes_moved"].get<int64_t>());
@@ -243,6 +315,101 @@ void write_atomic(const std::string& content, const std::string& path, std::ostr
   write_file_atomic(path, content, "--out");
 }
 
+// Beyond the request-by-request limit: counts what was not simulated, measures
+// the steady state over the simulated second half (completions per cycle between
+// the 4/8 and 8/8 progress marks; the two quarters must agree within 5 %), and
+// scales the result to the whole input. InputError naming the limit when the
+// prefix did not settle.
+Extrapolation extrapolate(d::Result& r, const Settings& s, const PrefixSource& prefix, d::RequestSource& src,
+                          const std::string& input) {
+  const int64_t ab = s.std.org.access_bytes();
+  // Count the rest (a pattern in closed form, a trace line by line).
+  double rest_requests = 0, rest_writes = 0, rest_bytes = 0, rest_moved = 0;
+  int64_t last_issue = r.first_issue;
+  auto add = [&](const d::Request& q, bool counted_as_request) {
+    if (counted_as_request) {
+      rest_requests += 1;
+      rest_writes += q.write ? 1 : 0;
+    }
+    rest_bytes += static_cast<double>(q.bytes);
+    rest_moved += static_cast<double>(((q.address + q.bytes - 1) / static_cast<uint64_t>(ab) -
+                                       q.address / static_cast<uint64_t>(ab) + 1) *
+                                      static_cast<uint64_t>(ab));
+    last_issue = std::max(last_issue, q.issue);
+  };
+  if (const d::Request* q = prefix.rest()) add(*q, !prefix.rest_is_tail());
+  if (auto* pat = dynamic_cast<d::PatternSource*>(&src)) {
+    const double n = static_cast<double>(pat->count() - pat->consumed());
+    const d::PatternSpec& p = pat->spec();
+    rest_requests += n;
+    rest_writes += std::round(n * p.write_fraction);
+    rest_bytes += n * static_cast<double>(p.size);
+    // Bursts per request as in the simulated part (alignment repeats).
+    rest_moved += n * static_cast<double>(p.size) * static_cast<double>(r.bytes_moved) /
+                  static_cast<double>(std::max<int64_t>(1, r.bytes_requested));
+    if (pat->count() > 0)
+      last_issue = std::max(last_issue, static_cast<int64_t>(std::floor(static_cast<double>(pat->count() - 1) * p.interval)));
+  } else {
+    d::Request q;
+    while (src.next(q)) add(q, true);
+  }
+  const double total_bytes = static_cast<double>(r.bytes_requested) + rest_bytes;
+  if (total_bytes > std::ldexp(1.0, 62))
+    throw InputError(fmt::format("tessera memsim: {} requests {:.4g} bytes; at most 2^62 are accepted", input,
+                                 total_bytes));
+  // Steady state: bursts 2/8 .. 6/8 of the prefix, after the queues have filled
+  // and before they drain (the bursts in flight at once must fit in 1/4 of it).
+  const std::vector<int64_t>& m = r.progress;
+  const int64_t every = std::max<int64_t>(1, s.max_bursts / 8);
+  const int64_t in_flight = static_cast<int64_t>(r.channels.size()) *
+                            (std::max(s.cfg.controller.read_queue, s.cfg.controller.write_queue) + s.cfg.front_window);
+  if (m.size() < 6 || 4 * in_flight > s.max_bursts)
+    throw InputError(fmt::format("tessera memsim: {} exceeds the request-by-request limit of {} bursts (--set "
+                                 "max_bursts=), which is too short to extrapolate from ({} bursts can be in flight "
+                                 "at once; the limit must be at least 4 times that)",
+                                 input, s.max_bursts, in_flight));
+  const double q1 = static_cast<double>(m[3] - m[1]), q2 = static_cast<double>(m[5] - m[3]);
+  if (!(q1 > 0 && q2 > 0) || std::abs(q2 - q1) > 0.05 * std::max(q1, q2))
+    throw InputError(fmt::format(
+        "tessera memsim: {} exceeds the request-by-request limit of {} bursts and the simulated part did not reach a "
+        "steady state (its middle two quarters took {} and {} cycles for {} bursts each, more than 5 % apart); raise "
+        "--set max_bursts= (at most 2^30) or shorten the input",
+        input, s.max_bursts, m[3] - m[1], m[5] - m[3], 2 * every));
+  const double cpb = static_cast<double>(m[5] - m[1]) / static_cast<double>(4 * every);
+  Extrapolation x;
+  x.on = true;
+  x.simulated_bursts = r.bytes_moved / ab;
+  const double rest_bursts = rest_moved / static_cast<double>(ab);
+  x.total_bursts = x.simulated_bursts + static_cast<int64_t>(std::llround(rest_bursts));
+  x.cycles_per_burst = cpb;
+  const double f = static_cast<double>(x.total_bursts) / static_cast<double>(std::max<int64_t>(1, x.simulated_bursts));
+  const int64_t end = std::max(r.end_cycle + static_cast<int64_t>(std::ceil(rest_bursts * cpb)), last_issue + 1);
+  const double tf = static_cast<double>(end - r.first_issue) / static_cast<double>(std::max<int64_t>(1, r.end_cycle - r.first_issue));
+  auto scale = [](int64_t v, double k) { return static_cast<int64_t>(std::llround(static_cast<double>(v) * k)); };
+  r.requests += static_cast<int64_t>(rest_requests);
+  r.write_requests += static_cast<int64_t>(rest_writes);
+  r.read_requests = r.requests - r.write_requests;
+  r.bytes_requested += static_cast<int64_t>(rest_bytes);
+  r.bytes_moved = x.total_bursts * ab;
+  r.end_cycle = end;
+  if (prefix.rest_is_tail() && r.last_request_latency >= 0) {
+    // The request cut at the limit ends with the extrapolated run.
+    const d::Request& q = *prefix.rest();
+    d::LatencyHistogram& h = q.write ? r.write_latency : r.read_latency;
+    h.remove(r.last_request_latency);
+    h.add(end - q.issue);
+  }
+  for (d::ChannelStats& c : r.channels) {
+    for (int64_t* v : {&c.reads, &c.writes, &c.row_hits, &c.row_misses, &c.row_conflicts}) *v = scale(*v, f);
+    for (int64_t& v : c.cmd) v = scale(v, f);
+    c.refresh_bank_cycles = scale(c.refresh_bank_cycles, tf);
+    c.bank_open_cycles = scale(c.bank_open_cycles, tf);
+    c.read_latency_sum = scale(c.read_latency_sum, f);
+    c.queue_integral *= tf;
+  }
+  return x;
+}
+
 }  // namespace
 
 int cmd_memsim(const std::vector<std::string>& args, std::ostream& out) {
@@ -256,7 +423,7 @@ int cmd_memsim(const std::vector<std::string>& args, std::ostream& out) {
       "trace", po::value(&trace), "request trace file")("pattern", po::value(&pattern), "generated request pattern")(
       "set", po::value(&sets)->composing(),
       "stacks=, mapping=, page=, refresh=, read_queue=, write_queue=, write_high=, write_low=, front_window=, "
-      "data_rate=")("format", po::value(&format), "text (default) | json")("out", po::value(&out_path),
+      "data_rate=, max_bursts= (request-by-request limit, default 2^20; beyond it the rest is extrapolated)")("format", po::value(&format), "text (default) | json")("out", po::value(&out_path),
                                                                           "output file");
   po::variables_map vm;
   try {
@@ -283,9 +450,15 @@ int cmd_memsim(const std::vector<std::string>& args, std::ostream& out) {
     src = std::make_unique<d::PatternSource>(d::parse_pattern(pattern, "--pattern"));
     input = "pattern " + pattern;
   }
-  const d::Result r = d::simulate(s.std, s.cfg, *src);
+  d::SystemConfig cfg = s.cfg;
+  cfg.progress_every = std::max<int64_t>(1, s.max_bursts / 8);
+  const uint64_t ab = static_cast<uint64_t>(s.std.org.access_bytes());
+  PrefixSource prefix(*src, static_cast<uint64_t>(s.max_bursts), ab);
+  d::Result r = d::simulate(s.std, cfg, prefix);
   if (r.requests == 0) throw InputError(fmt::format("tessera memsim: {} holds no request", input));
-  const json j = to_json(r, s, input);
+  Extrapolation x;
+  if (prefix.cut()) x = extrapolate(r, s, prefix, *src, input);
+  const json j = to_json(r, s, input, x);
   write_atomic(format == "json" ? j.dump(2) + "\n" : to_text(j), out_path, out);
   return 0;
 }

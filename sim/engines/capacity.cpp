@@ -107,7 +107,7 @@ std::string footprint_breakdown(const Footprint& f) {
 void check_capacity(const Footprint& f, const Hardware& hw, const std::string& device, bool allow) {
   const double cap = hw.outermost_memory().capacity_bytes();
   if (allow || cap <= 0 || f.total() <= cap) return;
-  throw InputError(fmt::format(
+  throw CapacityError(fmt::format(
       "{}: {} must stay resident ({}) but the device's memory ({}) holds {}; shard it over more devices "
       "(tp, pp, dp, zero), reduce the batch or sequence, or --set engine.allow_over_capacity=1 to report "
       "it as a warning", device, format_quantity(f.total(), Unit::bytes), footprint_breakdown(f),

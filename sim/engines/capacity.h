@@ -28,6 +28,7 @@
 
 #include <nlohmann/json.hpp>
 
+#include "core/error.h"
 #include "models/hardware.h"
 #include "workloads/ir.h"
 
@@ -48,7 +49,14 @@ nlohmann::json footprint_json(const Footprint& f, const Hardware& hw);
 // "weights 1 GiB, gradients ..., KV cache 0 B" for messages.
 std::string footprint_breakdown(const Footprint& f);
 
-// Throws InputError when `f` exceeds the capacity of hw's outermost memory level
+// The InputError check_capacity throws: `compare` reports a record whose workload
+// does not fit as skipped with its message; `sweep` records the point as an error.
+class CapacityError : public InputError {
+ public:
+  using InputError::InputError;
+};
+
+// Throws CapacityError (an InputError) when `f` exceeds the capacity of hw's outermost memory level
 // and !allow: the message names `device`, the breakdown, the capacity and the
 // ways out (shard over devices, smaller batch, engine.allow_over_capacity=1).
 void check_capacity(const Footprint& f, const Hardware& hw, const std::string& device, bool allow);

@@ -12,12 +12,14 @@
 #include <optional>
 
 #include "core/error.h"
+#include "sim/engines/capacity.h"
 #include "sim/simulate.h"
 #include "sim/tools/compare_memory.h"
 #include "sim/tools/compare_collective.h"
 #include "sim/tools/compare_train.h"
 #include "workloads/ir.h"
 #include "workloads/training.h"
+#include "workloads/models/parallel.h"
 #include "workloads/workloads.h"
 
 namespace tessera {
@@ -144,7 +146,12 @@ struct Prediction {
   json extra = json::object();
 };
 
-RunResult sim(const Graph& g, const Hardware& hw) { return simulate(g, hw, "analytic"); }
+// What stays resident must fit (sim/engines/capacity.h); a CapacityError makes the
+// record skipped with its message (compare_record).
+RunResult sim(const Graph& g, const Hardware& hw) {
+  if (!is_parallel_graph(g)) check_capacity(graph_footprint(g), hw, fmt::format("workload '{}'", g.spec.empty() ? g.name : g.spec), false);
+  return simulate(g, hw, "analytic");
+}
 
 double dynamic_energy(const RunResult& r, const Hardware& hw) {
   return r.energy_j - hw.power().static_power_w() * r.time_s;
@@ -486,6 +493,8 @@ CompareRow compare_record(const json& rec, const Hardware& hw, const std::filesy
   std::optional<Prediction> p;
   try {
     p = predict(rec, hw, reference_dir, skip);
+  } catch (const CapacityError& e) {  // its workload does not fit the device
+    skip = e.what();
   } catch (const json::exception& e) {   // a field of the wrong JSON type (json::value's conversion)
     throw InputError(fmt::format("record {}: a field has the wrong type ({})", rec.dump(), e.what()));
   }

@@ -5,6 +5,7 @@
 #include <cmath>
 
 #include "core/error.h"
+#include "sim/engines/capacity.h"
 #include "sim/simulate.h"
 #include "workloads/workloads.h"
 
@@ -31,7 +32,9 @@ int64_t whole(const json& r, const char* key) {
 }
 
 double run_ms(const std::string& spec, const Hardware& hw) {
-  return simulate(build_workload(spec), hw, "analytic").time_s * 1e3;
+  const Graph g = build_workload(spec);
+  check_capacity(graph_footprint(g), hw, fmt::format("workload '{}'", spec), false);  // CapacityError: skipped
+  return simulate(g, hw, "analytic").time_s * 1e3;
 }
 
 }  // namespace

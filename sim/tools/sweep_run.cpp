@@ -19,6 +19,8 @@
 
 #include "compiler/compile.h"
 #include "core/error.h"
+#include "sim/engines/capacity.h"
+#include "workloads/models/parallel.h"
 #include "models/hardware.h"
 #include "sim/engines/engine.h"
 #include "sim/param_space.h"
@@ -133,6 +135,9 @@ SweepRow PointEvaluator::evaluate(const SweepPoint& p, Worker& w) const {
                                  .get();
     row.workload_identity = bw.identity;
     const Graph& g = *bw.graph;
+    if (!is_parallel_graph(g))  // what stays resident must fit, as in `run` (sim/engines/capacity.h)
+      check_capacity(graph_footprint(g), *hw, fmt::format("workload '{}' on '{}'", st.workload, hw->name),
+                     st.engine.allow_over_capacity);
     const Program prog = compile(g, *hw);
     RunResult r;
     if (st.engine.name == "systemc") {

@@ -4,6 +4,9 @@
 // beyond) that only the constraint under test binds.
 #include <catch2/catch.hpp>
 
+#include <memory>
+#include <stdexcept>
+
 #include "core/error.h"
 #include "models/memory/dram/device.h"
 #include "models/memory/dram/standard.h"
@@ -132,10 +135,15 @@ TEST_CASE("every preset: earliest legal command per timing constraint", "[dram][
         CHECK(d.earliest(Cmd::REFpb, b) == T + std::max(1, t.nRREFD));
       }
     }
-    SECTION("one command per cycle on the command bus") {
+    SECTION("command bus: HBM's ACT holds the row bus two cycles, other commands one") {
       Device d(s);
       d.issue(Cmd::ACT, a, T);
-      CHECK(d.earliest(Cmd::PRE, b) == T + 1);
+      const bool hbm = s.family == Family::hbm2 || s.family == Family::hbm3;
+      CHECK(d.bus().split() == hbm);
+      CHECK(d.earliest(Cmd::PRE, b) == T + (hbm ? 2 : 1));
+      d.issue(Cmd::PRE, b, T + (hbm ? 2 : 1));
+      // PRE holds its bus one cycle: the next row command one cycle later.
+      CHECK(d.earliest(Cmd::PRE, c) == T + (hbm ? 3 : 2));
     }
   }
 }
@@ -208,4 +216,64 @@ TEST_CASE("HBM4-8000: JESD270-4 organisation, HBM3's nanosecond timings at 8 Gb/
                  &Timing::nRFC, &Timing::nRFCpb, &Timing::nREFI, &Timing::nREFIpb, &Timing::nRREFD})
     CHECK(h4.timing.*m == r.timing.*m);
   CHECK(h4.timing.nRCDRD == 39);
+}
+
+TEST_CASE("pseudo-channels of one HBM channel share its row and column command buses", "[dram][timing][bus]") {
+  // JESD235 (HBM2/HBM2E) and JESD238 (HBM3/HBM3E): the two pseudo-channels of a
+  // channel have their own banks and data bus but share the channel's row command
+  // bus (ACT, PRE, PREA, REFab, REFpb; ACT takes two cycles) and column command bus
+  // (RD, WR, RDA, WRA). Commands are placed at T = 1000 so that no other timing binds.
+  for (const Standard& s : standards()) {
+    if (s.org.pseudo_channels < 2) continue;  // HBM2-2000 (legacy mode), DDR4, LPDDR5
+    INFO(s.name);
+    auto bus = std::make_shared<CommandBus>(s);
+    Device pc0(s, bus), pc1(s, bus);
+    const BankAddr a = bank(s, 0, 0), b = bank(s, 1, 0);
+    SECTION("a RD on the other pseudo-channel is legal at clk + 1 (the column bus), on the same at clk + nCCDS") {
+      pc0.issue(Cmd::ACT, a, 0);
+      pc0.issue(Cmd::ACT, b, 100);
+      pc1.issue(Cmd::ACT, a, 200);
+      pc0.issue(Cmd::RD, a, T);
+      CHECK(pc1.earliest(Cmd::RD, a, T) == T + 1);
+      CHECK(pc0.earliest(Cmd::RD, b) == T + std::max(s.timing.nBL, s.timing.nCCDS));
+      // The row bus is free: an ACT on the other pseudo-channel in the same cycle.
+      CHECK(pc1.earliest(Cmd::ACT, b, T) == T);
+    }
+    SECTION("an ACT on the other pseudo-channel is legal at clk + 2; a RD in the same cycle") {
+      pc1.issue(Cmd::ACT, a, 0);
+      pc0.issue(Cmd::ACT, a, T);
+      CHECK(pc1.earliest(Cmd::ACT, b, T) == T + 2);
+      CHECK(pc1.earliest(Cmd::PRE, a, T) == T + 2);
+      CHECK(pc1.earliest(Cmd::REFpb, b, T) == T + 2);
+      CHECK(pc1.earliest(Cmd::RD, a, T) == T);
+    }
+    SECTION("a command issued later in simulation order but earlier in time still sees the bus") {
+      pc0.issue(Cmd::ACT, a, T + 10);  // row bus busy T+10, T+11
+      CHECK(pc1.earliest(Cmd::ACT, a) == 0);
+      CHECK(pc1.earliest(Cmd::ACT, a, T + 9) == T + 12);  // T+9 would overlap T+10
+      CHECK_THROWS_AS(pc1.issue(Cmd::ACT, a, T + 11), std::logic_error);
+      CHECK_NOTHROW(pc1.issue(Cmd::ACT, a, T + 8));  // T+8, T+9: free
+    }
+  }
+}
+
+TEST_CASE("HBM3-6400: two pseudo-channels share the column bus, streaming still reaches its peak", "[dram][timing][bus]") {
+  const Standard& s = standard("HBM3-6400", "test");
+  auto bus = std::make_shared<CommandBus>(s);
+  Device pc0(s, bus), pc1(s, bus);
+  const BankAddr a = bank(s, 0, 0), b = bank(s, 1, 0);
+  for (Device* d : {&pc0, &pc1}) {
+    d->issue(Cmd::ACT, a, d == &pc0 ? 0 : 2);
+    d->issue(Cmd::ACT, b, d == &pc0 ? 10 : 12);
+  }
+  // Each pseudo-channel needs one RD every nBL = 2 cycles (alternating bank groups,
+  // nCCDS = 2): the two interleave on the one column bus, RD every cycle in all.
+  int64_t clk = 100;
+  for (int k = 0; k < 8; ++k) {
+    Device& d = k % 2 == 0 ? pc0 : pc1;
+    const BankAddr& x = (k / 2) % 2 == 0 ? a : b;
+    CHECK(d.earliest(Cmd::RD, x, clk) == clk);
+    d.issue(Cmd::RD, x, clk);
+    ++clk;
+  }
 }

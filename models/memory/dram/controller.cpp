@@ -23,7 +23,8 @@ RefreshMode parse_refresh_mode(const std::string& s, const std::string& where) {
   throw InputError(fmt::format("{}: refresh '{}' is not accepted; expected auto|all-bank|per-bank|none", where, s));
 }
 
-Controller::Controller(const Standard& s, const ControllerConfig& cfg) : m_dev(s), m_cfg(cfg) {
+Controller::Controller(const Standard& s, const ControllerConfig& cfg, std::shared_ptr<CommandBus> bus)
+    : m_dev(s, std::move(bus)), m_cfg(cfg) {
   if (m_cfg.refresh == RefreshMode::automatic)
     m_cfg.refresh = s.family == Family::ddr4 ? RefreshMode::all_bank : RefreshMode::per_bank;
   if (cfg.read_queue < 1 || cfg.write_queue < 1)
@@ -75,7 +76,7 @@ bool Controller::do_refresh(int64_t now) {
   if (m_cfg.refresh == RefreshMode::all_bank) {
     const BankAddr none;
     const Cmd c = m_dev.open_banks() > 0 ? Cmd::PREA : Cmd::REFab;
-    const int64_t e = m_dev.earliest(c, none);
+    const int64_t e = m_dev.earliest(c, none, now);
     if (e <= now) {
       m_dev.issue(c, none, now);
       ++m_stats.cmd[static_cast<int>(c)];
@@ -110,7 +111,7 @@ bool Controller::do_refresh(int64_t now) {
   a.bankgroup = m_refresh_bank / o.banks;
   a.row = m_dev.open_row(a.bank);
   const Cmd c = a.row >= 0 ? Cmd::PRE : Cmd::REFpb;
-  const int64_t e = m_dev.earliest(c, a);
+  const int64_t e = m_dev.earliest(c, a, now);
   if (e <= now) {
     m_dev.issue(c, a, now);
     ++m_stats.cmd[static_cast<int>(c)];
@@ -191,7 +192,7 @@ void Controller::tick(int64_t now, std::vector<Served>& out) {
         }
     }
     const Burst& b = list[idx];
-    const int64_t e = m_dev.earliest(c, b.bank);
+    const int64_t e = m_dev.earliest(c, b.bank, now);
     if (e > now) {
       soonest = std::min(soonest, e);
       continue;

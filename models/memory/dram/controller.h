@@ -22,6 +22,7 @@
 //     RDA/WRA), adaptive (auto-precharge when no other queued burst hits the row).
 // Model is pure in the engine's sense: time is the caller's argument.
 #include <cstdint>
+#include <memory>
 #include <string>
 #include <vector>
 
@@ -78,7 +79,9 @@ struct ChannelStats {
 
 class Controller {
  public:
-  Controller(const Standard& s, const ControllerConfig& cfg);
+  // `bus`: the command bus of the channel this pseudo-channel belongs to (shared
+  // with the channel's other pseudo-channels); none: its own.
+  Controller(const Standard& s, const ControllerConfig& cfg, std::shared_ptr<CommandBus> bus = nullptr);
   bool can_accept(bool write) const;
   void enqueue(Burst b, int64_t now);
   // Issues at most one command at `now`; served bursts are appended to `out`.

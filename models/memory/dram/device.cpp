@@ -72,7 +72,35 @@ std::vector<Rule> rules(const Standard& s) {
   return r;
 }
 
-Device::Device(const Standard& s) : m_std(s) {
+CommandBus::CommandBus(const Standard& s)
+    : m_split(s.family == Family::hbm2 || s.family == Family::hbm3) {
+  for (auto& bus : m_slots) bus.fill(-1);
+}
+
+bool CommandBus::row_command(Cmd c) const {
+  if (!m_split) return false;
+  return c == Cmd::ACT || c == Cmd::PRE || c == Cmd::PREA || c == Cmd::REFab || c == Cmd::REFpb;
+}
+
+int64_t CommandBus::earliest(Cmd c, int64_t t) const {
+  const int bus = m_split && !row_command(c) ? 1 : 0;
+  const int n = cycles(c);
+  for (;;) {
+    bool free = true;
+    for (int k = 0; k < n && free; ++k) free = !busy(bus, t + k);
+    if (free) return t;
+    ++t;
+  }
+}
+
+void CommandBus::occupy(Cmd c, int64_t clk) {
+  const int bus = m_split && !row_command(c) ? 1 : 0;
+  for (int k = 0; k < cycles(c); ++k)
+    m_slots[static_cast<size_t>(bus)][static_cast<size_t>((clk + k) & (kRing - 1))] = clk + k;
+}
+
+Device::Device(const Standard& s, std::shared_ptr<CommandBus> bus)
+    : m_std(s), m_bus(bus ? std::move(bus) : std::make_shared<CommandBus>(s)) {
   for (const Rule& r : rules(s))
     m_effects[static_cast<int>(r.prev)].push_back({r.level, static_cast<int>(r.next), r.latency});
   m_groups.resize(static_cast<size_t>(s.org.bankgroups_per_pc()));
@@ -80,9 +108,9 @@ Device::Device(const Standard& s) : m_std(s) {
   m_act_window.fill(-(int64_t{1} << 40));
 }
 
-int64_t Device::earliest(Cmd c, const BankAddr& a) const {
+int64_t Device::earliest(Cmd c, const BankAddr& a, int64_t from) const {
   const int i = static_cast<int>(c);
-  int64_t t = std::max(m_bus_free, m_pc.at[i]);
+  int64_t t = std::max(from < 0 ? m_last_clk : from, m_pc.at[i]);
   if (c != Cmd::PREA && c != Cmd::REFab) {
     t = std::max(t, m_groups[static_cast<size_t>(a.bankgroup)].at[i]);
     t = std::max(t, m_banks[static_cast<size_t>(a.bank)].next.at[i]);
@@ -92,7 +120,7 @@ int64_t Device::earliest(Cmd c, const BankAddr& a) const {
     for (const Next& g : m_groups) t = std::max(t, g.at[i]);
   }
   if (c == Cmd::ACT) t = std::max(t, m_act_window[static_cast<size_t>(m_act_pos)] + m_std.timing.nFAW);
-  return t;
+  return m_bus->earliest(c, t);
 }
 
 std::string Device::state_problem(Cmd c, const BankAddr& a) const {
@@ -117,7 +145,7 @@ std::string Device::state_problem(Cmd c, const BankAddr& a) const {
 }
 
 void Device::issue(Cmd c, const BankAddr& a, int64_t clk) {
-  const int64_t e = earliest(c, a);
+  const int64_t e = earliest(c, a, clk);
   if (clk < e)
     throw std::logic_error(fmt::format("DRAM {}: {} at cycle {} before its earliest legal cycle {}", m_std.name,
                                        cmd_name(c), clk, e));
@@ -137,7 +165,8 @@ void Device::issue(Cmd c, const BankAddr& a, int64_t clk) {
     }
     *slot = std::max(*slot, clk + f.latency);
   }
-  m_bus_free = clk + 1;
+  m_bus->occupy(c, clk);
+  m_last_clk = std::max(m_last_clk, clk);
   Bank& b = m_banks[static_cast<size_t>(a.bank)];
   auto close = [&](Bank& k) {
     if (k.open_row >= 0) {

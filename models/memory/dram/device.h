@@ -12,8 +12,17 @@
 //
 // Example (HBM3-6400): after RD to bank group 0 at clk, a RD to bank group 1 is
 // legal at clk + nCCDS = clk + 2, one to bank group 0 at clk + nCCDL = clk + 4.
+//
+// Command buses (CommandBus): the pseudo-channels of one channel share its
+// command buses. HBM (JESD235 HBM2/HBM2E, JESD238 HBM3/HBM3E, JESD270-4 HBM4) has
+// a row command bus (ACT, PRE, PREA, REFab, REFpb) and a column command bus (RD,
+// WR, RDA, WRA) per channel: one command per bus per cycle, ACT holding the row
+// bus for two cycles (its address takes two clocks; Ramulator 2 HBM2.cpp/HBM3.cpp
+// "2-cycle ACT command"), a row and a column command in the same cycle allowed.
+// DDR4 and LPDDR5 have one command bus per channel, one command per cycle.
 #include <array>
 #include <cstdint>
+#include <memory>
 #include <string>
 #include <vector>
 
@@ -44,15 +53,45 @@ struct BankAddr {
   int64_t row = 0;
 };
 
+// The command bus(es) of one channel, shared by its pseudo-channels. Occupied
+// cycles are kept in rings (a command is issued at most `kRing` cycles out of
+// time order), so a pseudo-channel that issues later in simulation order but
+// earlier in time still finds the bus exactly as the commands left it.
+class CommandBus {
+ public:
+  explicit CommandBus(const Standard& s);
+  // Whether `c` travels on the row bus (HBM) or the column bus; false for a
+  // standard with one command bus (every command on it).
+  bool row_command(Cmd c) const;
+  // Cycles `c` occupies its bus: 2 for an HBM ACT, 1 otherwise.
+  int cycles(Cmd c) const { return m_split && c == Cmd::ACT ? 2 : 1; }
+  bool split() const { return m_split; }
+  // Earliest cycle >= t at which `c` finds its bus free for cycles(c) cycles.
+  int64_t earliest(Cmd c, int64_t t) const;
+  void occupy(Cmd c, int64_t clk);
+
+ private:
+  static constexpr int kRing = 256;
+  bool busy(int bus, int64_t t) const { return m_slots[bus][static_cast<size_t>(t & (kRing - 1))] == t; }
+  bool m_split = false;
+  std::array<std::array<int64_t, kRing>, 2> m_slots{};  // [0] row (or the only bus), [1] column
+};
+
 class Device {
  public:
-  explicit Device(const Standard& s);
+  // `bus`: the channel's command bus shared with the other pseudo-channels of the
+  // channel; none: this device has its own.
+  explicit Device(const Standard& s, std::shared_ptr<CommandBus> bus = nullptr);
+  const CommandBus& bus() const { return *m_bus; }
   const Standard& standard() const { return m_std; }
 
   // Earliest cycle >= 0 at which `c` to `a` obeys every timing rule and the
   // command bus; does not check the bank state (an ACT to an open bank is the
   // caller's error, see legal_state).
-  int64_t earliest(Cmd c, const BankAddr& a) const;
+  // `from`: the earliest cycle the caller can issue at (its present; default: the
+  // cycle of this device's last command); the command bus is searched from
+  // max(timing, from) on.
+  int64_t earliest(Cmd c, const BankAddr& a, int64_t from = -1) const;
   // Whether `c` fits the bank state: ACT needs a closed bank, RD/WR/RDA/WRA an open
   // one, REFab every bank closed, REFpb its bank closed. Empty when fine, else why.
   std::string state_problem(Cmd c, const BankAddr& a) const;
@@ -90,7 +129,8 @@ class Device {
   std::array<int64_t, 4> m_act_window{};  // cycles of the last four ACTs (ring)
   int m_act_pos = 0;
   int64_t m_acts = 0;
-  int64_t m_bus_free = 0;  // next cycle the command bus takes a command
+  std::shared_ptr<CommandBus> m_bus;
+  int64_t m_last_clk = 0;  // cycle of the last command issued
   int m_open_count = 0;
   int64_t m_open_cycles = 0;  // closed intervals, summed
 };

@@ -10,6 +10,8 @@
 // completed starts when it completes (a blocking port serialises its callers).
 // Overlap of independent requests is what `simulate` models.
 #include <cstdint>
+#include <deque>
+#include <map>
 #include <vector>
 
 #include "models/memory/dram/address_map.h"
@@ -26,6 +28,20 @@ class Port {
   // `issue`; returns the cycle the last burst's data transfer ends. InputError for
   // zero bytes or an address range that overflows.
   int64_t access(int64_t issue, bool write, uint64_t address, uint64_t bytes);
+  // Non-blocking use (several requests outstanding, as a TLM-2.0 AT target):
+  // submit() queues a request issued at cycle `issue` (>= the last step) and
+  // returns its id; step(now) runs cycle `now` (admits the bursts issued by then,
+  // lets each controller issue its command) and appends the requests whose last
+  // burst was served, with the cycle their data end, to `done`. FR-FCFS may serve
+  // a later request first (a row hit overtakes a row conflict). next_event() is
+  // the next cycle at which step() may do something (INT64_MAX: nothing pending).
+  struct Completion {
+    int64_t id;
+    int64_t done;
+  };
+  int64_t submit(int64_t issue, bool write, uint64_t address, uint64_t bytes);
+  void step(int64_t now, std::vector<Completion>& done);
+  int64_t next_event() const;
   const Standard& standard() const { return m_std; }
   int64_t requests() const { return m_requests; }
   int64_t row_hits() const;
@@ -36,8 +52,19 @@ class Port {
   // Lets every controller act up to (not including) cycle `until`.
   void advance_idle(int64_t until);
 
+  struct Waiting {  // a burst submitted but not yet in its controller's queue
+    int64_t issue;
+    int pc;
+    Burst burst;
+  };
+  struct Open {  // a submitted request in flight
+    int64_t remaining;
+    int64_t done;
+  };
   Standard m_std;
   AddressMap m_map;
+  std::deque<Waiting> m_waiting;
+  std::map<int64_t, Open> m_open;
   std::vector<Controller> m_pcs;
   int64_t m_now = 0, m_requests = 0;
   std::vector<Served> m_served;

@@ -55,7 +55,9 @@ class PatternSource : public RequestSource {
  public:
   explicit PatternSource(const PatternSpec& p);
   bool next(Request& r) override;
-  uint64_t count() const { return m_count; }
+  uint64_t count() const { return m_count; }      // requests in all
+  uint64_t consumed() const { return m_i; }       // requests returned so far
+  const PatternSpec& spec() const { return m_p; }
 
  private:
   PatternSpec m_p;

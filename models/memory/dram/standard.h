@@ -13,9 +13,8 @@
 //
 // Here the unit a controller schedules is the pseudo-channel (or the channel
 // where there are none): each has its own data bus, banks and queues. HBM's two
-// PCs of one channel share a command bus; with nBL >= 2 a PC needs at most one
-// column command every other cycle, so two PCs fit on one bus and the sharing
-// is not modelled (documented in docs/memory.md).
+// PCs of one channel share the channel's row and column command buses
+// (CommandBus, device.h).
 #include <cstdint>
 #include <string>
 #include <vector>

@@ -13,12 +13,29 @@
 namespace tessera::dram {
 
 void LatencyHistogram::add(int64_t cycles) {
-  // Latencies beyond 2^26 cycles (tens of ms) share the last bucket.
-  const int64_t c = std::clamp<int64_t>(cycles, 0, (int64_t{1} << 26));
-  if (static_cast<size_t>(c) >= counts.size()) counts.resize(static_cast<size_t>(c) + 1 + counts.size() / 2, 0);
-  ++counts[static_cast<size_t>(c)];
+  const int64_t c = std::max<int64_t>(cycles, 0);
+  if (c >= kExact) {
+    large.push_back(c);
+  } else {
+    if (static_cast<size_t>(c) >= counts.size()) counts.resize(static_cast<size_t>(c) + 1 + counts.size() / 2, 0);
+    ++counts[static_cast<size_t>(c)];
+  }
   ++total;
   sum += static_cast<double>(cycles);
+}
+
+void LatencyHistogram::remove(int64_t cycles) {
+  const int64_t c = std::max<int64_t>(cycles, 0);
+  if (c >= kExact) {
+    auto it = std::find(large.begin(), large.end(), c);
+    if (it == large.end()) return;
+    large.erase(it);
+  } else {
+    if (static_cast<size_t>(c) >= counts.size() || counts[static_cast<size_t>(c)] == 0) return;
+    --counts[static_cast<size_t>(c)];
+  }
+  --total;
+  sum -= static_cast<double>(cycles);
 }
 
 int64_t LatencyHistogram::percentile(double p) const {
@@ -29,7 +46,11 @@ int64_t LatencyHistogram::percentile(double p) const {
     acc += counts[c];
     if (static_cast<double>(acc) >= need - 1e-9) return static_cast<int64_t>(c);
   }
-  return static_cast<int64_t>(counts.size()) - 1;
+  std::vector<int64_t> big = large;
+  std::sort(big.begin(), big.end());
+  for (const int64_t c : big)
+    if (static_cast<double>(++acc) >= need - 1e-9) return c;
+  return big.empty() ? static_cast<int64_t>(counts.size()) - 1 : big.back();
 }
 
 Result::EnergyBreakdown Result::energy() const {
@@ -55,6 +76,7 @@ namespace {
 // In-flight requests, indexed by id modulo a power of two that exceeds every
 // request that can be in flight at once (bounded by the queues).
 struct Pending {
+  int64_t id = -1;
   int64_t issue = 0;
   int64_t remaining = 0;
   int64_t last = 0;
@@ -69,14 +91,19 @@ Result simulate(const Standard& s, const SystemConfig& cfg, RequestSource& src) 
   const int npc = s.org.pcs() * cfg.stacks;
   std::vector<Controller> pcs;
   pcs.reserve(static_cast<size_t>(npc));
-  for (int i = 0; i < npc; ++i) pcs.emplace_back(s, cfg.controller);
+  // The pseudo-channels of one channel share its command bus (device.h).
+  std::shared_ptr<CommandBus> bus;
+  for (int i = 0; i < npc; ++i) {
+    if (i % s.org.pseudo_channels == 0) bus = std::make_shared<CommandBus>(s);
+    pcs.emplace_back(s, cfg.controller, bus);
+  }
 
   Result res;
   res.standard = s;
   res.config = cfg;
   const uint64_t ab = static_cast<uint64_t>(s.org.access_bytes());
   // Every request in flight holds at least one burst in a queue or a front buffer.
-  const size_t ring = std::bit_ceil(
+  size_t ring = std::bit_ceil(
       static_cast<size_t>(npc) *
           static_cast<size_t>(cfg.controller.read_queue + cfg.controller.write_queue + cfg.front_window) +
       2);
@@ -100,8 +127,18 @@ Result simulate(const Standard& s, const SystemConfig& cfg, RequestSource& src) 
     last_issue = cur.issue;
     cur_burst = cur.address / ab;
     cur_last = (cur.address + cur.bytes - 1) / ab;
+    // A request held back long (FR-FCFS lets row hits overtake it) may still be in
+    // flight when the ring comes round: grow the ring (live ids never collide in
+    // the doubled ring when they did not in the old one).
+    while (pending[static_cast<size_t>(id) & (ring - 1)].remaining > 0) {
+      std::vector<Pending> grown(ring * 2);
+      for (const Pending& q : pending)
+        if (q.remaining > 0) grown[static_cast<size_t>(q.id) & (ring * 2 - 1)] = q;
+      pending = std::move(grown);
+      ring *= 2;
+    }
     Pending& p = pending[static_cast<size_t>(id) & (ring - 1)];
-    p = {cur.issue, static_cast<int64_t>(cur_last - cur_burst + 1), cur.issue, cur.write};
+    p = {id, cur.issue, static_cast<int64_t>(cur_last - cur_burst + 1), cur.issue, cur.write};
     if (!started) {
       res.first_issue = cur.issue;
       started = true;
@@ -116,6 +153,7 @@ Result simulate(const Standard& s, const SystemConfig& cfg, RequestSource& src) 
   std::vector<Served> served;
   int64_t now = have ? cur.issue : 0;
   int busy = 0;  // controllers with queued bursts (recounted each step)
+  int64_t served_bursts = 0;
   for (;;) {
     // Admit bursts of the current (and following) requests issued by now.
     bool blocked = false;
@@ -160,9 +198,14 @@ Result simulate(const Standard& s, const SystemConfig& cfg, RequestSource& src) 
           --in_front;
         }
         for (const Served& sv : served) {
+          if (cfg.progress_every > 0 && ++served_bursts % cfg.progress_every == 0)
+            res.progress.push_back(std::max(sv.done, res.progress.empty() ? 0 : res.progress.back()));
           Pending& p = pending[static_cast<size_t>(sv.request) & (ring - 1)];
           p.last = std::max(p.last, sv.done);
-          if (--p.remaining == 0) (p.write ? res.write_latency : res.read_latency).add(p.last - p.issue);
+          if (--p.remaining == 0) {
+            (p.write ? res.write_latency : res.read_latency).add(p.last - p.issue);
+            if (!have && sv.request == res.requests - 1) res.last_request_latency = p.last - p.issue;
+          }
           res.end_cycle = std::max(res.end_cycle, sv.done);
         }
       }

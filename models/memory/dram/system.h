@@ -43,14 +43,18 @@ struct SystemConfig {
   int stacks = 1;
   std::string mapping = AddressMap::kDefault;
   int front_window = 64;  // bursts waiting in front buffers, per pseudo-channel
+  int64_t progress_every = 0;  // > 0: record the cycle at which every this many bursts have been served
   ControllerConfig controller;
 };
 
 struct LatencyHistogram {
-  std::vector<int64_t> counts;  // counts[c]: requests with latency c cycles
+  std::vector<int64_t> counts;  // counts[c]: requests with latency c < kExact cycles
+  std::vector<int64_t> large;   // latencies >= kExact, one entry each (sorted when read)
+  static constexpr int64_t kExact = int64_t{1} << 20;
   int64_t total = 0;
   double sum = 0;
   void add(int64_t cycles);
+  void remove(int64_t cycles);  // takes back one add(cycles)
   double mean() const { return total ? sum / static_cast<double>(total) : 0; }
   int64_t percentile(double p) const;  // smallest c with at least p of the requests <= c
 };
@@ -63,6 +67,10 @@ struct Result {
   int64_t bytes_moved = 0;       // whole bursts on the pins
   int64_t first_issue = 0, end_cycle = 0;
   LatencyHistogram read_latency, write_latency;
+  // progress[k]: the data-end cycle of the ((k + 1) x progress_every)-th burst
+  // served (in service order), when SystemConfig::progress_every > 0.
+  std::vector<int64_t> progress;
+  int64_t last_request_latency = -1;  // latency of the last request of the source, cycles
   std::vector<ChannelStats> channels;
   double elapsed_s() const { return static_cast<double>(end_cycle - first_issue) * standard.timing.tCK_s(); }
   double bandwidth_bps() const { return elapsed_s() > 0 ? static_cast<double>(bytes_moved) / elapsed_s() : 0; }
