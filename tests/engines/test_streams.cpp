@@ -254,26 +254,26 @@ TEST_CASE("two independent 256 MiB copies on h100-sxm are bound by HBM", "[strea
   const RunResult r = simulate(g, *hw, "systemc:streams=2");
   // Each copy reads and writes 256 MiB of HBM (dram_bytes = 512 MiB). Its HBM time
   // (ops[].memory_s, the busiest level), with the sustained efficiencies the DRAM
-  // cycle model gives HBM3 at 5.23 Gb/s with all-bank refresh (read 0.905311, write
-  // 0.907625) and the ramp 512 MiB / (512 MiB + 1.124 MB) = 0.997911:
-  // 256 MiB / (3.35 TB/s x 0.905311 x 0.997911) = 88.696 us to read +
-  // 256 MiB / (3.35 TB/s x 0.907625 x 0.997911) = 88.470 us to write = 177.17 us.
+  // cycle model gives HBM3 at 5.23 Gb/s with all-bank refresh (read 0.904981, write
+  // 0.907294) and the ramp 512 MiB / (512 MiB + 1.124 MB) = 0.997911:
+  // 256 MiB / (3.35 TB/s x 0.904981 x 0.997911) = 88.729 us to read +
+  // 256 MiB / (3.35 TB/s x 0.907294 x 0.997911) = 88.503 us to write = 177.23 us.
   const auto& hbm = dynamic_cast<const HbmMemory&>(*hw->memory("dram"));
-  REQUIRE(hbm.characterisation().read_efficiency == Approx(0.905311).epsilon(1e-5));
-  REQUIRE(hbm.characterisation().write_efficiency == Approx(0.907625).epsilon(1e-5));
+  REQUIRE(hbm.characterisation().read_efficiency == Approx(0.904981).epsilon(1e-5));
+  REQUIRE(hbm.characterisation().write_efficiency == Approx(0.907294).epsilon(1e-5));
   REQUIRE(r.ops[0].bound == "memory:dram");
   const double ma = r.ops[0].memory_s, mb = r.ops[1].memory_s;
-  CHECK(ma == Approx(177.17e-6).epsilon(1e-4));
+  CHECK(ma == Approx(177.23e-6).epsilon(1e-4));
   // Both start at 0; copy_b (queued: kernel_gap 2 us) reaches HBM before copy_a
-  // (launch_overhead 4.612 us), and from then on HBM never idles:
-  // total = 2 us + 177.17 + 177.17 = 356.33 us, the sum of the transfer times
-  // within 1 % (2 / 354.33 = 0.56 %), and never less than it.
+  // (launch_overhead 4.611 us), and from then on HBM never idles:
+  // total = 2 us + 177.23 + 177.23 = 356.46 us, the sum of the transfer times
+  // within 1 % (2 / 354.46 = 0.56 %), and never less than it.
   CHECK(r.ops[1].start_s == 0);
   CHECK(r.time_s == Approx(ma + mb).epsilon(0.01));
   CHECK(r.time_s >= ma + mb);
   CHECK(r.time_s == Approx(2e-6 + ma + mb).epsilon(1e-3));
-  // One after another it is 4.612 + 177.17 + 2 + 177.17 = 360.95 us.
-  CHECK(seq.time_s == Approx(360.95e-6).epsilon(1e-4));
+  // One after another it is 4.611 + 177.23 + 2 + 177.23 = 361.07 us.
+  CHECK(seq.time_s == Approx(361.07e-6).epsilon(1e-4));
   CHECK(r.time_s < seq.time_s);
   // The report's total is the last kernel's end.
   CHECK(r.time_s == std::max(end_of(r.ops[0]), end_of(r.ops[1])));
@@ -300,7 +300,7 @@ TEST_CASE("two independent GEMMs on half the SMs each overlap on h100-sxm", "[st
   const RunResult r = run_program(p, *hw, "systemc:streams=2");
   const double ta = seq.ops[0].time_s, tb = seq.ops[1].time_s;
   // Each is 32 compute-bound stages (fp64 tensor rate) plus a split-k reduction.
-  // Alone: a 107.14 us (4.612 us launch + 1.678 us wave start-up + 100.85 us of
+  // Alone: a 107.14 us (4.611 us launch + 1.684 us wave start-up + 100.85 us of
   // stages), b 104.53 us (2 us kernel gap instead of the launch).
   CHECK(ta == Approx(107.14e-6).epsilon(1e-3));
   CHECK(tb == Approx(104.53e-6).epsilon(1e-3));

@@ -115,7 +115,7 @@ TEST_CASE("h200: a 1 GiB copy from its datasheet HBM3E, no refit", "[gpu][hbm][h
   CHECK(ramp == h100->memory("dram")->params().real("ramp_bytes"));
   // dst.copy_(src) of 512 MiB (1 GiB moved): launch + 512 MiB read at 4.8 TB/s x er
   // + 512 MiB written at 4.8 TB/s x ew, both at the ramp's 1 GiB / (1 GiB + ramp):
-  // f = 1 GiB / (1 GiB + 1.124 MB) = 0.998954: 4.612 + 124.00 + 123.61 = 252.2 us
+  // f = 1 GiB / (1 GiB + 1.124 MB) = 0.998954: 4.611 + 124.00 + 123.61 = 252.2 us
   // (H100: 358.6 us, 1.42x faster on H200; the pins' ratio is 4.8 / 3.35 = 1.43x).
   Graph copy;
   Op op;

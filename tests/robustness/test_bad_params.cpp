@@ -89,3 +89,11 @@ TEST_CASE("range annotations of every preset hold (each loads and runs)", "[robu
     check_finite_report(cli({"run", "--hw", hw, "--workload", "gemm:m=128,n=128,k=128,dtype=int8", "--format", "json"}));
   }
 }
+
+TEST_CASE("fuzz regressions of the workload-spec parser exit 2", "[robustness][fuzz]") {
+  // tests/fuzz/regressions/workload_spec/bert_batch_not_a_number: the sharded
+  // transformers read `batch` with std::stoll before validating it ("internal
+  // error: stoll", found by the fuzz_workload_spec replay).
+  check_refused(cli({"run", "--hw", "h100-sxm", "--workload", "bert-base:batch=W1,seq=64"}),
+                {"workload parameter 'batch'"});
+}

@@ -131,7 +131,7 @@ Graph shard_serial_transformer(Graph g, const ParallelConfig& c, const ShardRule
 // serial builder as is; else the serial graph of one microbatch, sharded.
 template <Graph (*Build)(const std::map<std::string, std::string>&), const ShardRules& R>
 Graph build_sharded(const std::map<std::string, std::string>& p) {
-  const ParallelConfig c = parse_parallel(p, std::stoll(p.at("batch")));
+  const ParallelConfig c = parse_parallel(p, wl_int(p, "batch"));
   if (!c.active) return Build(p);
   auto q = p;
   q["batch"] = std::to_string(c.microbatch);
