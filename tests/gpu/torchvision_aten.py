@@ -1,14 +1,15 @@
 #!/usr/bin/python3
-"""The built-in resnet50 launches the operators torchvision's resnet50 launches.
+"""A built-in CNN launches the operators its torchvision model launches.
 
-Traces torchvision.models.resnet50 (eval, no grad) through PyTorch's dispatcher
-with scripts/trace_pytorch.py, runs that trace and the built-in
-`resnet50:batch=B,image=I,dtype=fp32` through `tessera run --format json`, and
+Traces torchvision.models.MODEL (eval, no grad; resnet50, or mobilenet_v2 with
+its depthwise convolutions) through PyTorch's dispatcher with
+scripts/trace_pytorch.py, runs that trace and the built-in
+`MODEL:batch=B,image=I,dtype=fp32` through `tessera run --format json`, and
 requires the same operator sequence: op by op the same kind, FLOPs and minimum
 bytes (so the same shapes). Exits 77 (skipped, reason printed) where torch or
 torchvision is not installed (Debian: python3-torch, python3-torchvision).
 
-Usage: resnet50_aten.py TESSERA_BINARY SOURCE_DIR
+Usage: torchvision_aten.py TESSERA_BINARY SOURCE_DIR MODEL
 """
 import json
 import os
@@ -20,10 +21,10 @@ BATCH, IMAGE = 2, 64
 
 
 def main():
-    if len(sys.argv) != 3:
+    if len(sys.argv) != 4 or sys.argv[3] not in ("resnet50", "mobilenet_v2"):
         print(__doc__)
         return 2
-    tessera, src = sys.argv[1], sys.argv[2]
+    tessera, src, name = sys.argv[1], sys.argv[2], sys.argv[3]
     try:
         import torch
         import torchvision
@@ -34,11 +35,11 @@ def main():
     import trace_pytorch
 
     torch.manual_seed(0)
-    model = torchvision.models.resnet50().eval()
+    model = getattr(torchvision.models, name)().eval()
     with torch.no_grad():
         trace = trace_pytorch.trace(model, torch.randn(BATCH, 3, IMAGE, IMAGE))
     with tempfile.TemporaryDirectory() as tmp:
-        path = os.path.join(tmp, "resnet50_trace.json")
+        path = os.path.join(tmp, name + "_trace.json")
         with open(path, "w") as f:
             json.dump(trace, f)
 
@@ -51,7 +52,7 @@ def main():
             return json.loads(out.stdout)["ops"]
 
         traced = run(path)
-        builtin = run(f"resnet50:batch={BATCH},image={IMAGE},dtype=fp32")
+        builtin = run(f"{name}:batch={BATCH},image={IMAGE},dtype=fp32")
     failures = []
     if len(traced) != len(builtin):
         failures.append(f"op count: torchvision {len(traced)}, built-in {len(builtin)}")
@@ -61,11 +62,11 @@ def main():
                 failures.append(f"op {i}: {key} torchvision {t[key]} ({t['name']}), built-in {b[key]} ({b['name']})")
                 break
     if failures:
-        print("the built-in resnet50 differs from torchvision's:")
+        print(f"the built-in {name} differs from torchvision's:")
         for line in failures[:20]:
             print("  " + line)
         return 1
-    print(f"resnet50 batch {BATCH}, image {IMAGE}: {len(builtin)} operators, same kinds, FLOPs and bytes in order")
+    print(f"{name} batch {BATCH}, image {IMAGE}: {len(builtin)} operators, same kinds, FLOPs and bytes in order")
     return 0
 
 
