@@ -4,8 +4,10 @@
 #include <fmt/format.h>
 
 #include <charconv>
+#include <cmath>
 
 #include "core/error.h"
+#include "core/units.h"
 #include "workloads/builder.h"
 #include "workloads/builtin.h"
 
@@ -24,15 +26,15 @@ int64_t index_of(const std::vector<std::string>& v, const std::string& s) {
   return 0;
 }
 
-// A buffer size: a positive integer up to 2^44 (16 TiB; wl_int stops at 2^31,
-// which nccl-tests' largest sizes exceed).
+// A buffer size: a whole number of bytes up to 2^44 (16 TiB; wl_int stops at 2^31,
+// which nccl-tests' largest sizes exceed), as an integer or a quantity ("1GiB").
 int64_t wl_bytes(const std::map<std::string, std::string>& p, const std::string& key) {
   const std::string& v = p.at(key);
-  int64_t out = 0;
-  auto [ptr, ec] = std::from_chars(v.data(), v.data() + v.size(), out);
-  if (ec != std::errc() || ptr != v.data() + v.size() || out <= 0 || out > (int64_t{1} << 44))
-    throw InputError(fmt::format("workload parameter '{}': '{}' is not a byte count from 1 to 2^44", key, v));
-  return out;
+  const auto q = parse_quantity(v, Unit::bytes, nullptr);
+  if (!q || !std::isfinite(*q) || *q < 1 || *q > 0x1p44 || std::floor(*q) != *q)
+    throw InputError(fmt::format("workload parameter '{}': '{}' is not a byte count from 1 to 2^44 "
+                                 "(e.g. 1048576, 64MiB, 1GiB)", key, v));
+  return static_cast<int64_t>(*q);
 }
 
 template <OpKind K>

@@ -119,6 +119,12 @@ TEST_CASE("collective errors name the problem and what is accepted", "[interconn
   CHECK(err("dgx-h100", "sendrecv:bytes=1024,ranks=3") ==
         "--workload 'sendrecv:bytes=1024,ranks=3': workload parameter 'ranks': sendrecv is one send/receive pair, ranks=2 (got 3)");
   CHECK(err("dgx-h100", "allreduce:bytes=0,ranks=8").find("is not a byte count from 1 to 2^44") != std::string::npos);
+  // Sizes as quantities, like the memory workloads: 1GiB is 1073741824 bytes; a
+  // fraction of a byte or more than 2^44 (32TiB = 2^45) is refused.
+  CHECK(run("dgx-h100", "allreduce:bytes=1GiB,ranks=8").time_s ==
+        run("dgx-h100", "allreduce:bytes=1073741824,ranks=8").time_s);
+  CHECK(err("dgx-h100", "allreduce:bytes=1.5,ranks=8").find("'1.5' is not a byte count") != std::string::npos);
+  CHECK(err("dgx-h100", "allreduce:bytes=32TiB,ranks=8").find("'32TiB' is not a byte count") != std::string::npos);
 }
 
 TEST_CASE("multi-node: rings cross the nodes on their NICs, dp groups ride one rail", "[interconnect]") {
