@@ -4,6 +4,7 @@
 
 #include <cmath>
 #include <map>
+#include <set>
 #include <tuple>
 #include <vector>
 
@@ -115,6 +116,21 @@ std::string accumulation_preset_for(const Hardware& hw, DType operand, bool fast
 numerics::AccumulationModel accumulation_model_for(const Hardware& hw, const Op& op, DType operand) {
   if (auto own = hw.compute().accumulation(operand)) return *own;
   return numerics::accumulation_preset(accumulation_preset_for(hw, operand, op.get("fast_accum", 0) != 0));
+}
+
+double precision_report_seconds(const Graph& g, const Hardware& hw, const PrecisionOptions& opt) {
+  std::set<std::tuple<std::string, DType, int64_t>> seen;   // precision_report's cache key
+  double ns = 0;
+  for (const Op& op : g.ops) {
+    const auto ks = reductions(op);
+    if (ks.empty()) continue;
+    const DType operand = hw.compute().operand_dtype(op);
+    const numerics::AccumulationModel model = accumulation_model_for(hw, op, operand);
+    for (int64_t k : ks)
+      if (seen.insert({model.name, operand, k}).second)
+        ns += static_cast<double>(opt.samples) * static_cast<double>(k) * numerics::emulation_ns_per_mac(model);
+  }
+  return ns * 1e-9;
 }
 
 nlohmann::json precision_report(const Graph& g, const Hardware& hw, const PrecisionOptions& opt) {

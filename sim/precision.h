@@ -50,4 +50,10 @@ void quantize_tensor(std::span<double> x, DType t);
 //           overflow, underflow, nan, samples}], "total": {...}}
 nlohmann::json precision_report(const Graph& g, const Hardware& hw, const PrecisionOptions& opt);
 
+// Estimated CPU seconds of precision_report(g, hw, opt): opt.samples dot products
+// of each distinct (path, K) times the path's cost per product
+// (numerics::emulation_ns_per_mac). `run --precision` checks it against
+// engine.emulation_budget before it starts.
+double precision_report_seconds(const Graph& g, const Hardware& hw, const PrecisionOptions& opt);
+
 }  // namespace tessera

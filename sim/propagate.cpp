@@ -365,15 +365,25 @@ double graph_macs(const Graph& g) {
   return macs;
 }
 
-nlohmann::json propagate_error(const Graph& g, const Hardware& hw, const PrecisionOptions& opt) {
+double propagate_seconds(const Graph& g, const Hardware& hw) {
+  double ns = 0;
+  for (const Op& op : g.ops)
+    if (op.kind == OpKind::matmul || op.kind == OpKind::conv2d || op.kind == OpKind::attention)
+      ns += op_flops(op) / 2 *
+            numerics::emulation_ns_per_mac(accumulation_model_for(hw, op, hw.compute().operand_dtype(op)));
+  return ns * 1e-9;
+}
+
+nlohmann::json propagate_error(const Graph& g, const Hardware& hw, const PrecisionOptions& opt, double budget_s) {
   if (is_training_graph(g))
-    throw InputError(fmt::format("--propagate: {} is a training step; end-to-end emulation executes forward "
-                                 "graphs only", g.spec.empty() ? g.name : g.spec));
+    throw InputError(fmt::format("end-to-end emulation: {} is a training step; it executes forward graphs only",
+                                 g.spec.empty() ? g.name : g.spec));
   const double macs = graph_macs(g);
-  if (macs > kPropagateMacLimit)
-    throw InputError(fmt::format("--propagate: {} has {:.3g} multiply-accumulates; end-to-end emulation "
-                                 "accepts up to {:.0e} (use a smaller batch, sequence or image)",
-                                 g.spec.empty() ? g.name : g.spec, macs, kPropagateMacLimit));
+  if (const double s = propagate_seconds(g, hw); s > budget_s)
+    throw InputError(fmt::format("end-to-end emulation: {} has {:.3g} multiply-accumulates, an estimated {:.3g} s "
+                                 "of emulation over engine.emulation_budget = {:g} s (use a smaller batch, "
+                                 "sequence or image, or raise the budget)",
+                                 g.spec.empty() ? g.name : g.spec, macs, s, budget_s));
   Executor ex(g, opt);
   std::vector<Tensor> ref(g.ops.size()), emu(g.ops.size());
   std::vector<numerics::AccumulationModel> models;   // one per op, kept alive

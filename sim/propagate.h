@@ -31,14 +31,17 @@
 
 namespace tessera {
 
-// Multiply-accumulates a graph may have for propagate_error() (a few seconds).
-constexpr double kPropagateMacLimit = 2e9;
-
 double graph_macs(const Graph& g);
 
+// Estimated CPU seconds of propagate_error(g, hw, ...): every op's
+// multiply-accumulates times its accumulation path's cost
+// (numerics::emulation_ns_per_mac); the vector ops are not counted.
+double propagate_seconds(const Graph& g, const Hardware& hw);
+
 // {"ops": [{name, normwise_rel_err}], "output": {name, normwise_rel_err,
-//  max_abs_err, snr_db, nan, inf}, "macs": N}. Throws InputError when the graph
-// has more than kPropagateMacLimit multiply-accumulates.
-nlohmann::json propagate_error(const Graph& g, const Hardware& hw, const PrecisionOptions& opt);
+//  max_abs_err, snr_db, nan, inf}, "macs": N}. Throws InputError when
+// propagate_seconds() exceeds budget_s (engine.emulation_budget).
+nlohmann::json propagate_error(const Graph& g, const Hardware& hw, const PrecisionOptions& opt,
+                               double budget_s = 1.0);
 
 }  // namespace tessera

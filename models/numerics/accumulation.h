@@ -92,6 +92,13 @@ const AccumulationModel& accumulation_preset(std::string_view name);
 // end-to-end emulation (sim/propagate.h) calls it for every output element.
 double dot_unrounded(const AccumulationModel& m, const double* a, const double* b, int64_t K);
 
+// CPU time one multiply-accumulate of dot_unrounded(m, ...) costs, by the code path
+// m takes (nanoseconds; bench_emulation measures them): the bound on emulation
+// work that `run --precision` and `compare` enforce before they start. An
+// estimate, deliberately on the slow side, and the same on every machine so that
+// the decision to emulate is deterministic.
+double emulation_ns_per_mac(const AccumulationModel& m);
+
 // Dot product of operands already in their formats (values as doubles; a and b
 // the same length K). Returns the value after output rounding to `out`.
 double dot(const AccumulationModel& m, std::span<const double> a, std::span<const double> b,

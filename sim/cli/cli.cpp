@@ -231,16 +231,25 @@ int cmd_run(const std::vector<std::string>& args, std::ostream& out) {
     footprint = footprint_json(fp, *hw);
     prog = compile(g, *hw);
     if (vm.count("precision")) {
+      const double budget = settings.engine.emulation_budget_s;
+      if (const double s = precision_report_seconds(g, *hw, popt); s > budget)
+        throw InputError(fmt::format(
+            "--precision: the per-op report samples {} outputs of every op, an estimated {:.3g} s of bit-exact "
+            "emulation over engine.emulation_budget = {:g} s; use fewer --samples or --set "
+            "engine.emulation_budget={:.0f}s",
+            popt.samples, s, budget, std::ceil(s)));
       precision = precision_report(g, *hw, popt);
       // Small networks also get the error propagated end to end.
+      const double e2e = propagate_seconds(g, *hw);
       if (is_training_graph(g))
         precision["propagated"] = {{"skipped", "a training step: end-to-end emulation executes forward graphs only"}};
-      else if (graph_macs(g) <= kPropagateMacLimit)
-        precision["propagated"] = propagate_error(g, *hw, popt);
+      else if (e2e <= budget)
+        precision["propagated"] = propagate_error(g, *hw, popt, budget);
       else
         precision["propagated"] = {
-            {"skipped", fmt::format("{:.3g} multiply-accumulates exceed the {:.0e} of end-to-end emulation",
-                                    graph_macs(g), kPropagateMacLimit)}};
+            {"skipped", fmt::format("{:.3g} multiply-accumulates, an estimated {:.3g} s of emulation over "
+                                    "engine.emulation_budget = {:g} s",
+                                    graph_macs(g), e2e, budget)}};
     }
   }
   RunResult r = eng->run(prog, *hw);

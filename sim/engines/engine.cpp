@@ -255,7 +255,14 @@ const std::vector<ParamSpec>& engine_param_specs() {
         p_int("streams", "1", "systemc: most independent kernels in flight (analytic: 1)"),
         p_bool("allow_over_capacity", "false",
                "a run whose resident memory (weights, gradients, optimizer state, activations, KV cache) "
-               "exceeds a device's memory is reported with a warning instead of refused")};
+               "exceeds a device's memory is reported with a warning instead of refused"),
+        // Bounded cost: a run answers in about a second whatever the sizes; the
+        // estimate is numerics::emulation_ns_per_mac times the products emulated.
+        p_qty("emulation_budget", Unit::seconds, "1s",
+              "most estimated CPU time `run --precision` spends emulating arithmetic bit by bit; a per-op "
+              "report over it is refused, an end-to-end emulation over it is left out (estimate: "
+              "sampled products x the accumulation path's cost per product)")
+            .positive()};
     s[1].min = 1;
     s[1].max = k_max_streams;
     return s;
@@ -267,6 +274,7 @@ std::string engine_option_value(const EngineOptions& o, const std::string& key) 
   if (key == "name") return o.name;
   if (key == "streams") return std::to_string(o.streams);
   if (key == "allow_over_capacity") return o.allow_over_capacity ? "true" : "false";
+  if (key == "emulation_budget") return fmt::format("{:g}s", o.emulation_budget_s);
   throw std::logic_error("engine option '" + key + "' was not declared");
 }
 
@@ -284,6 +292,7 @@ void set_engine_option(EngineOptions& o, const std::string& key, const std::stri
     throw InputError(fmt::format("--set '{}': invalid value '{}' for engine.{}: {}", set_arg, value, key, why));
   if (key == "name") o.name = value;
   else if (key == "allow_over_capacity") o.allow_over_capacity = value == "true" || value == "1" || value == "yes" || value == "on";
+  else if (key == "emulation_budget") o.emulation_budget_s = *parse_quantity(value, Unit::seconds);
   else o.streams = std::stoi(value);
 }
 

@@ -80,9 +80,10 @@ struct EngineOptions {
   std::string name = "analytic";   // analytic | systemc
   int streams = 1;                 // systemc: kernels in flight, 1..k_max_streams
   bool allow_over_capacity = false;   // a footprint above the device memory is a warning, not an error
+  double emulation_budget_s = 1.0;    // most estimated CPU time of --precision emulation (sim/precision.h)
 };
 // Their declarations: name (choice), streams (int 1..k_max_streams),
-// allow_over_capacity (bool; sim/engines/capacity.h).
+// allow_over_capacity (bool; sim/engines/capacity.h), emulation_budget (seconds).
 const std::vector<ParamSpec>& engine_param_specs();
 // The value of one parameter as text ("systemc", "2").
 std::string engine_option_value(const EngineOptions& o, const std::string& key);

@@ -129,13 +129,15 @@ TEST_CASE("SCALE-Sim inputs run directly and write SCALE-Sim's reports", "[preci
 }
 
 TEST_CASE("errors propagate end to end through a small network", "[precision][propagate]") {
-  // Two stacked products (an MLP block of gpt2-small, 2 layers, 8 tokens) on a
-  // systolic chip whose PEs accumulate in fp32, fp16 or bf16: the network output's
-  // error grows as the accumulator narrows, and the same seed gives the same figures.
-  const Graph g = build_workload("gpt2-small:batch=1,seq=8,layers=2,dtype=bf16");
-  REQUIRE(graph_macs(g) < kPropagateMacLimit);
+  // A small GPT (2 layers, width 128, 8 tokens, a 512-word head) on a systolic
+  // chip whose PEs accumulate in fp32, fp16 or bf16: the network output's error
+  // grows as the accumulator narrows, and the same seed gives the same figures.
+  const Graph g = build_workload("gpt:layers=2,hidden=128,heads=2,seq=8,vocab=512,dtype=bf16");
   auto out_err = [&](const char* acc) {
     auto hw = load_hardware("tpu-v4", {std::string("compute.acc_dtype=") + acc});
+    // 2 x 8 x 12 x 128^2 + 8 x 128 x 512 + attention = 3.7e6 products at 150 ns
+    // each (one 128-bit step per product): about 0.56 s, inside the 1 s budget.
+    REQUIRE(propagate_seconds(g, *hw) < 1.0);
     const auto p = propagate_error(g, *hw, {16, 5, "normal"});
     REQUIRE(p["ops"].size() == g.ops.size());
     CHECK(p["output"]["nan"] == 0);
@@ -154,6 +156,16 @@ TEST_CASE("errors propagate end to end through a small network", "[precision][pr
 TEST_CASE("end-to-end emulation refuses networks beyond its budget", "[precision][propagate]") {
   const Graph g = build_workload("llama-7b:phase=prefill,seq=2048,layers=1");
   auto hw = load_hardware("h100-sxm", {});
-  CHECK_THROWS_WITH(propagate_error(g, *hw, {}),
-                    Catch::Contains("end-to-end emulation accepts up to 2e+09"));
+  CHECK_THROWS_WITH(propagate_error(g, *hw, {}), Catch::Contains("over engine.emulation_budget = 1 s"));
+  // The estimate: products x the path's cost. 64 x 64 x 4096 = 16,777,216 products
+  // on tpu-v1's PEs with a bf16 accumulator (one 128-bit step each, 150 ns) is
+  // 2.516 s: refused under the default 1 s, accepted under 3 s.
+  const Graph small = build_workload("gemm:m=64,n=64,k=4096,dtype=bf16");
+  auto tpu = load_hardware("tpu-v1", {"compute.formats=any", "compute.acc_dtype=bf16"});
+  CHECK(propagate_seconds(small, *tpu) == Approx(16777216 * 150e-9).epsilon(1e-12));
+  CHECK_THROWS_WITH(propagate_error(small, *tpu, {}), Catch::Contains("an estimated 2.52 s of emulation"));
+  // The per-op report samples 256 outputs: 256 x 4096 products = 0.157 s.
+  CHECK(precision_report_seconds(small, *tpu, {}) == Approx(256 * 4096 * 150e-9).epsilon(1e-12));
+  // H100 bf16 takes the int64 fast path (5 ns per product).
+  CHECK(propagate_seconds(small, *load_hardware("h100-sxm", {})) == Approx(16777216 * 5e-9).epsilon(1e-12));
 }

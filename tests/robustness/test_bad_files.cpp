@@ -57,7 +57,7 @@ TEST_CASE("compare records with sizes beyond what a size can be are refused", "[
           "field 'K' = 6.4e+89 must be a whole number in 0..2^48");
   refused("k_big.jsonl",
           R"({"section":"precision","format":"bf16","dist":"normal","K":1e12,"normwise_rel_err":0.001})",
-          "field 'K' = 1000000000000 must be in 1..2^24");
+          "field 'K' = 1000000000000 must be in 1..131072 (2^17)");
   // Was a signed overflow in the engine's m*n*k*count (compare skipped run's size limit).
   refused("attn_d.jsonl",
           R"({"section":"attn","B":1,"H":1,"S":128,"D":17298672931054,"dtype":"bf16","median_ms":1})",

@@ -96,3 +96,20 @@ TEST_CASE("GPT-3-scale training FLOPs are finite and positive (double, no intege
   check_finite_report(cli({"run", "--hw", "h100-sxm", "--workload", "gpt3-175b:batch=8,seq=2048,layers=2,train=1",
                            "--set", "engine.allow_over_capacity=1", "--format", "json"}));
 }
+
+TEST_CASE("run --precision: emulation is bounded by engine.emulation_budget", "[robustness][sizes]") {
+  // Was minutes without output: 256 sampled outputs x 2^26 products emulated bit
+  // by bit. Estimate: 256 x 67,108,864 x 5 ns (the H100 bf16 path) = 85.9 s.
+  check_refused(cli({"run", "--hw", "h100-sxm", "--workload", "gemm:m=16,n=16,k=67108864,dtype=bf16", "--precision"}),
+                {"--precision", "an estimated 85.9 s", "engine.emulation_budget = 1 s", "--samples"});
+  // bert-base, 8 tokens, on tpu-v4 with a bf16 accumulator took 106 s end to end;
+  // now the report says it is left out (6.81e8 products x 150 ns = 102 s).
+  const auto r = cli({"run", "--hw", "tpu-v4", "--workload", "bert-base:batch=1,seq=8", "--precision", "--set",
+                      "compute.acc_dtype=bf16"});
+  CHECK(r.code == 0);
+  CHECK_THAT(r.out, Catch::Contains("end to end: not emulated (6.81e+08 multiply-accumulates, an estimated 102 s"));
+  // A budget must be a positive time.
+  check_refused(cli({"run", "--hw", "h100-sxm", "--workload", "gemm:m=16,n=16,k=16", "--precision", "--set",
+                     "engine.emulation_budget=0s"}),
+                {"engine.emulation_budget"});
+}

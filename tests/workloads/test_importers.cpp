@@ -379,6 +379,17 @@ TEST_CASE("ONNX: malformed files", "[import][onnx][errors]") {
   }
 }
 
+TEST_CASE("ONNX: a zero stride is refused before ONNX's shape inference divides by it", "[import][onnx][errors]") {
+  // tiny_cnn.onnx with the second Conv's strides mutated to [0, 2] (found by
+  // fuzz_onnx; tests/fuzz/regressions/onnx): was a SIGFPE inside libonnx.
+  std::ifstream in(std::string(TESSERA_SOURCE_DIR) + "/tests/fuzz/regressions/onnx/conv_stride_zero.onnx",
+                   std::ios::binary);
+  const std::string bytes((std::istreambuf_iterator<char>(in)), std::istreambuf_iterator<char>());
+  REQUIRE(!bytes.empty());
+  CHECK_THROWS_WITH(parse_onnx(bytes, "s.onnx"),
+                    Contains("s.onnx: node '") && Contains("(Conv): attribute strides has 0; accepted: integers from 1"));
+}
+
 TEST_CASE("import dispatch by extension", "[import]") {
   CHECK_THROWS_WITH(import_workload_file("model.pb"),
                     Contains("model.pb: cannot import a '.pb' file; accepted: .json"));

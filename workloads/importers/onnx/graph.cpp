@@ -15,6 +15,8 @@
 
 #include <climits>
 #include <cstring>
+#include <set>
+#include <string>
 
 #include "core/error.h"
 
@@ -70,6 +72,38 @@ OnnxValueInfo value_info_of(const ::onnx::ValueInfoProto& v) {
   return o;
 }
 
+// ONNX's shape inference divides by strides and dilations unchecked (ONNX 1.12
+// convPoolShapeInference: a stride of 0 is a SIGFPE in the library), so the
+// window attributes of convolutions and pools are checked first, in every
+// subgraph too: the ONNX operator docs define them as positive (strides,
+// dilations, kernel_shape, group) and non-negative (pads).
+void check_window_attributes(const ::onnx::GraphProto& graph, std::string_view source) {
+  static const std::set<std::string> windowed = {"Conv",        "ConvTranspose", "ConvInteger", "QLinearConv",
+                                                 "MaxPool",     "AveragePool",   "LpPool",      "MaxUnpool",
+                                                 "MaxRoiPool",  "DeformConv",    "Col2Im"};
+  constexpr int64_t limit = int64_t{1} << 31;
+  for (const auto& n : graph.node()) {
+    for (const auto& a : n.attribute()) {
+      if (a.type() == ::onnx::AttributeProto::GRAPH) check_window_attributes(a.g(), source);
+      for (const auto& sub : a.graphs()) check_window_attributes(sub, source);
+      if (!windowed.count(n.op_type())) continue;
+      const bool positive = a.name() == "strides" || a.name() == "dilations" || a.name() == "kernel_shape";
+      const bool non_negative = a.name() == "pads" || a.name() == "output_padding";
+      auto bad = [&](int64_t v) {
+        return (positive && (v < 1 || v > limit)) || (non_negative && (v < 0 || v > limit));
+      };
+      for (int64_t v : a.ints())
+        if (bad(v))
+          throw InputError(fmt::format("{}: node '{}' ({}): attribute {} has {}; accepted: {} up to 2^31", source,
+                                       n.name(), n.op_type(), a.name(), v,
+                                       positive ? "integers from 1" : "integers from 0"));
+      if (a.name() == "group" && (a.i() < 1 || a.i() > limit))
+        throw InputError(fmt::format("{}: node '{}' ({}): attribute group is {}; accepted: 1 up to 2^31", source,
+                                     n.name(), n.op_type(), a.i()));
+    }
+  }
+}
+
 }  // namespace
 
 int64_t newest_onnx_opset() {
@@ -101,6 +135,7 @@ OnnxGraph parse_model(std::string_view bytes, std::string_view source) {
   // (the importer's own checks then name the node); only a model that cannot be
   // inferred at all is an error here. It runs where the model states an opset
   // this library knows (ONNX 1.12's inference crashes on a newer opset).
+  check_window_attributes(model.graph(), source);
   if (g.opset >= kOldestOnnxOpset && g.opset <= newest_onnx_opset()) try {
     ::onnx::ShapeInferenceOptions options(/*check_type=*/false, /*error_mode=*/0, /*data_propagation=*/true);
     ::onnx::shape_inference::InferShapes(model, ::onnx::OpSchemaRegistry::Instance(), options);
