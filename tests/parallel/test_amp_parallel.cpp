@@ -7,6 +7,9 @@
 #include <map>
 
 #include "core/error.h"
+#include "models/hardware.h"
+#include "sim/engines/parallel.h"
+#include "tests/support/cli_run.h"
 #include "workloads/workloads.h"
 
 using namespace tessera;
@@ -104,4 +107,23 @@ TEST_CASE("grad_reduce=fp32: a bf16 model's gradients reduced and kept in fp32 (
     CHECK(std::string(e.what()).find("grad_reduce") != std::string::npos);
     CHECK(std::string(e.what()).find("auto, fp32") != std::string::npos);
   }
+}
+
+TEST_CASE("amp=bf16 parallel: MFU against the bf16 peak, not the fp32 model's", "[parallel][amp]") {
+  // 2 devices of a dgx-a100 (A100: 312 TFLOP/s bf16 dense, 19.5 fp32): the peak is
+  // the devices' bf16 rate although the graph's parameters (its first op) are fp32.
+  auto hw = load_hardware("dgx-a100", {"system.devices_per_node=2"});
+  const Graph g = build_workload("gpt:layers=2,hidden=256,heads=4,seq=64,vocab=1000,dp=2,train=1,amp=bf16");
+  CHECK(g.ops.front().dtype == DType::fp32);
+  const RunResult r = simulate_parallel(g, *hw, "analytic");
+  CHECK(r.peak_flops == 2 * hw->compute().peak_flops(DType::bf16));
+  CHECK(r.peak_flops != 2 * hw->compute().peak_flops(DType::fp32));
+}
+
+TEST_CASE("amp on a systolic system (64 TPU v4 chips) is refused with exit 2", "[parallel][amp][errors]") {
+  const auto o = testing::run_cli({"run", "--hw", "tpu-v4-pod", "--workload",
+                                   "gpt:layers=2,hidden=256,heads=4,seq=64,vocab=1000,dp=64,train=1,amp=bf16"});
+  CHECK(o.code == 2);
+  CHECK(o.err.find("amp runs torch.autocast on a CUDA GPU") != std::string::npos);
+  CHECK(o.out.empty());
 }
