@@ -127,3 +127,30 @@ TEST_CASE("amp on a systolic system (64 TPU v4 chips) is refused with exit 2", "
   CHECK(o.err.find("amp runs torch.autocast on a CUDA GPU") != std::string::npos);
   CHECK(o.out.empty());
 }
+
+TEST_CASE("amp=fp16 with dp (DDP): fp32 buckets, GradScaler's kernels around each replica's optimizer",
+          "[parallel][amp]") {
+  // Every replica all-reduces the scaled fp32 gradients (4 B per parameter), then
+  // runs the inf check and unscale on its full copy: the same found_inf everywhere.
+  const std::string base = "gpt:layers=2,hidden=1024,heads=16,seq=64,vocab=1000,dp=2,train=1";
+  const Graph g = build_workload(base + ",amp=fp16,optimizer=adamw_fused");
+  const double params = g.info.at("chunk0.params");
+  CHECK(collectives(g)["allreduce/dp/1"].bytes == 4 * params);
+  int unscale = 0, update = 0;
+  for (const auto& op : g.ops) {
+    if (op.name != "grad_scaler.unscale" && op.name != "grad_scaler.update_scale") continue;
+    CHECK(op.get("pass", 0) == 2);
+    if (op.name == "grad_scaler.unscale") {
+      ++unscale;
+      CHECK(op.at("elems") == params);
+    }
+    update += op.name == "grad_scaler.update_scale" ? 1 : 0;
+  }
+  CHECK(unscale == 1);
+  CHECK(update == 1);
+  // No loss is appended on a parallel chunk (its output gradient is given).
+  for (const auto& op : g.ops) CHECK(op.name.rfind("loss.", 0) != 0);
+  auto hw = load_hardware("dgx-a100", {"system.devices_per_node=2"});
+  const RunResult r = simulate_parallel(g, *hw, "analytic");
+  CHECK(r.time_s > 0);
+}

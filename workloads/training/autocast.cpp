@@ -198,7 +198,13 @@ void apply_autocast(Graph& g, Amp amp, bool loss) {
   g.ops = std::move(out);
   g.info["amp"] = 1;
   g.info["amp_dtype"] = static_cast<double>(static_cast<int>(lo));
-  if (loss) append_loss(g, amp);
+  if (loss) {
+    append_loss(g, amp);
+  } else if (amp == Amp::fp16) {
+    // A data-parallel replica given its output gradient: GradScaler's kernels
+    // around the optimizer all the same (the scaled loss is not modelled).
+    g.info["grad_scaler"] = 1;
+  }
 }
 
 // The model output y (the last op marked output=1, else the last op nobody
