@@ -341,6 +341,8 @@ Graph build_workload(const std::string& spec) {
         (g.info.at("tp") != 1 || g.info.at("pp") != 1 || g.info.at("ep") != 1 || g.info.at("zero") != 0))
       throw InputError("parameter 'amp': amp=fp16 (GradScaler) is modelled on one device or with dp (DDP) only; "
                        "accepted with tp, pp, ep or zero: none, bf16");
+    if (is_parallel_graph(g) && !training && g.info.count("grad_reduce_fp32"))
+      throw InputError("parameter 'grad_reduce' applies to a training step only (add train=1)");
     if (is_parallel_graph(g))
       g = finish_parallel_graph(g, training ? &*training : nullptr);
     else if (training)

@@ -107,6 +107,15 @@ TEST_CASE("grad_reduce=fp32: a bf16 model's gradients reduced and kept in fp32 (
     CHECK(std::string(e.what()).find("grad_reduce") != std::string::npos);
     CHECK(std::string(e.what()).find("auto, fp32") != std::string::npos);
   }
+  // Inference has no gradients to reduce.
+  try {
+    build_workload("gpt:layers=2,hidden=1024,heads=16,seq=64,vocab=1000,dp=2,grad_reduce=fp32");
+    FAIL("no error");
+  } catch (const InputError& e) {
+    CHECK(std::string(e.what()) == "--workload 'gpt:layers=2,hidden=1024,heads=16,seq=64,vocab=1000,dp=2,"
+                                   "grad_reduce=fp32': parameter 'grad_reduce' applies to a training step only "
+                                   "(add train=1)");
+  }
 }
 
 TEST_CASE("amp=bf16 parallel: MFU against the bf16 peak, not the fp32 model's", "[parallel][amp]") {
