@@ -207,6 +207,11 @@ TEST_CASE("amp=fp16 softmax: the Half input runs softmax(dtype=float) without a 
   CHECK(softmax(b).dtype == DType::fp32);
   CHECK(has(b, softmax(b).name + ".autocast_in0"));
   CHECK(!has(h, softmax(h).name + ".autocast_in0"));
+  // Its backward (_softmax_backward_data with input_dtype Half) reads the fp32
+  // gradient and writes the fp16 input gradient: no cast after it.
+  const Op& bwd = find(h, softmax(h).name + ".grad");
+  CHECK(bwd.dtype == DType::fp32);
+  CHECK(bwd.out_dtype == DType::fp16);
 }
 
 TEST_CASE("amp=bf16 ResNet-50: conv weights and the image cast, batch-norm in bf16 with fp32 gradients",
