@@ -16,6 +16,13 @@ Program compile(const Graph& g, const Hardware& hw) {
   p.hw_digest = hw.digest;
   p.workload = g.spec.empty() ? g.name : g.spec;
   p.kernels.reserve(g.ops.size());
+  // amp=bf16/fp16 is torch.autocast on a CUDA device (its casts, the cuBLAS/cuDNN
+  // products, GradScaler): a GPU target only. Every GPU preset has fp16 and (but
+  // V100, which PyTorch runs at the fp32 rate) bf16 tensor cores.
+  if (auto it = g.info.find("amp"); it != g.info.end() && it->second != 0 && hw.compute().impl() != "tensorcore")
+    throw InputError(fmt::format("workload '{}': amp runs torch.autocast on a CUDA GPU; hardware '{}' has a '{}' "
+                                 "compute unit (accepted there: train=1 with the model's dtype, amp=none)",
+                                 p.workload, hw.name, hw.compute().impl()));
   const std::unique_ptr<Mapper> mapper = make_mapper(hw.compute());
   for (size_t i = 0; i < g.ops.size(); ++i) {
     p.kernels.push_back(mapper->lower(g, static_cast<int>(i), hw));

@@ -3,13 +3,14 @@
 reference/h100/microbench.jsonl (one JSON object per line), for `tessera compare`
 and `tessera calibrate`.
 
-usage: scripts/measure_gpu.py --out my-gpu.jsonl [--sections gemm,attn,vec,membw,energy,energy2,conv,e2eg,decode,evoformer,train]
+usage: scripts/measure_gpu.py --out my-gpu.jsonl [--sections gemm,attn,vec,membw,energy,energy2,conv,e2eg,decode,evoformer,train,train_amp]
 
 Method (as in the reference data): CUDA events around the operation alone, warm-up
 first, repetitions filling about --budget-ms, the median reported with min and max;
 with a cold L2 (the default) a 256 MiB buffer is overwritten before every repetition.
 Whole models: CUDA graphs (decode) or the profiler's summed kernel time (e2eg, and
-train: one training step, forward + backward + optimizer.step()).
+train: one training step, forward + backward + optimizer.step(); train_amp: the
+same under torch.autocast bf16, and fp16 with GradScaler).
 Energy: sustained ~3 s runs read from the GPU's energy counter via nvidia-smi-compatible
 NVML (pynvml), with SM clock samples.
 """
@@ -364,6 +365,62 @@ def train(timer, out):
         torch.cuda.empty_cache()
 
 
+def train_amp(timer, out):
+    """Mixed-precision training steps as shared/reference/models/train_amp.py writes
+    them: an fp32 model (its master weights) under torch.autocast("cuda", bf16 or
+    fp16), the loss y.float().pow(2).mean(), loss.backward(), optimizer.step(); with
+    fp16 the step most fp16 users run, torch.amp.GradScaler's
+    scaler.scale(loss).backward(), scaler.step(opt), scaler.update(). One record per
+    model, amp type and optimizer (fused AdamW, train_amp.py's, and the foreach
+    default), in the `train` section with fields amp, loss, optimizer."""
+    import torchvision
+    from transformers import BertConfig, BertModel, GPT2Config, GPT2Model
+    optimizers = {"adamw_fused": lambda ps: torch.optim.AdamW(ps, lr=1e-4, fused=True),
+                  "adamw": lambda ps: torch.optim.AdamW(ps, lr=1e-4)}
+    dtypes = {"bf16": torch.bfloat16, "fp16": torch.float16}
+
+    def measure(name, model, batch, seq, forward):
+        model.train()
+        for amp, dt in dtypes.items():
+            for oname, make in optimizers.items():
+                opt = make(model.parameters())
+                scaler = torch.amp.GradScaler("cuda") if amp == "fp16" else None
+
+                def step():
+                    with torch.autocast("cuda", dtype=dt):
+                        loss = forward().float().pow(2).mean()
+                    if scaler is None:
+                        loss.backward()
+                        opt.step()
+                    else:
+                        scaler.scale(loss).backward()
+                        scaler.step(opt)
+                        scaler.update()
+
+                us = step_busy_us(step, lambda: opt.zero_grad(set_to_none=True))
+                out({"section": "train", "model": name, "amp": amp, "loss": "pow2_mean", "batch": batch, "seq": seq,
+                     "optimizer": oname, "params": sum(p.numel() for p in model.parameters()),
+                     "device_busy_us": us})
+                opt = scaler = None
+                torch.cuda.empty_cache()
+
+    m = torchvision.models.resnet50().cuda().to(memory_format=torch.channels_last)
+    x = torch.randn(32, 3, 224, 224, device="cuda").to(memory_format=torch.channels_last)
+    measure("resnet50", m, 32, 0, lambda: m(x))
+    m = x = None
+    for name, model, batch, seq in (
+            ("bert-base", BertModel(BertConfig(hidden_dropout_prob=0.0, attention_probs_dropout_prob=0.0,
+                                               attn_implementation="sdpa")), 8, 512),
+            ("gpt2-small", GPT2Model(GPT2Config(resid_pdrop=0.0, embd_pdrop=0.0, attn_pdrop=0.0,
+                                                attn_implementation="sdpa")), 8, 1024)):
+        model = model.cuda()
+        ids = torch.randint(0, model.config.vocab_size, (batch, seq), device="cuda")
+        kwargs = {} if name == "bert-base" else {"use_cache": False}
+        measure(name, model, batch, seq, lambda: model(ids, **kwargs).last_hidden_state)
+        model = ids = None
+        torch.cuda.empty_cache()
+
+
 def e2eg(timer, out):
     import torchvision
     m = torchvision.models.resnet50().cuda().to(torch.bfloat16).eval().to(memory_format=torch.channels_last)
@@ -427,7 +484,7 @@ def evoformer(timer, out):
 
 
 SECTIONS = {"gemm": gemm, "attn": attn, "vec": vec, "membw": membw, "energy": energy, "energy2": energy2, "conv": conv,
-            "e2eg": e2eg, "decode": decode, "evoformer": evoformer, "train": train}
+            "e2eg": e2eg, "decode": decode, "evoformer": evoformer, "train": train, "train_amp": train_amp}
 
 
 def _need(modules, hint):

@@ -29,6 +29,14 @@ std::string_view optimizer_name(Optimizer o);
 bool parse_optimizer(std::string_view s, Optimizer& out);
 std::string optimizer_names();   // "adamw, adamw_fused, sgd, sgd_momentum, none"
 
+// Mixed precision: torch.autocast over an fp32 model (its master weights), in
+// bf16, or in fp16 with torch.amp.GradScaler (loss scaling, the gradients' inf
+// check and unscale, the scale update: training/grad_scaler.cpp).
+enum class Amp { none, bf16, fp16 };
+std::string_view amp_name(Amp a);
+// The 16-bit type autocast computes in (fp32 for Amp::none).
+DType amp_dtype(Amp a);
+
 struct TrainingOptions {
   Optimizer optimizer = Optimizer::adamw;
   // Functional kernels (F.conv2d(x, w), a @ b, ...): every tensor without a
@@ -39,9 +47,13 @@ struct TrainingOptions {
   // (CUDA runtime and driver >= 12.1, sm70+: every current PyTorch build on
   // Volta or newer) or the 4 KB one.
   bool large_kernel_args = true;
-  // torch.autocast(bfloat16) over an fp32 model with train_amp.py's loss
-  // y.float().pow(2).mean() (training/autocast.cpp); the forward graph must be fp32.
-  bool amp_bf16 = false;
+  // torch.autocast(bfloat16 or float16) over an fp32 model with train_amp.py's
+  // loss y.float().pow(2).mean() (training/autocast.cpp); fp16 adds GradScaler.
+  // The forward graph must be fp32.
+  Amp amp = Amp::none;
+  // With amp: append the loss (and, fp16, its scaling). A pipeline chunk is given
+  // its output gradient instead (workloads/models/parallel.cpp).
+  bool amp_loss = true;
 };
 
 // aten/src/ATen/native/cuda/MultiTensorApply.cuh: a torch._foreach_* call (and a

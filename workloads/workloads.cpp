@@ -58,14 +58,14 @@ std::optional<TrainingOptions> training_options(const std::string& spec, const W
   TrainingOptions opt;
   opt.optimizer = o;
   const std::string& amp = common.at("amp");
-  if (amp != "none" && amp != "bf16")
-    throw InputError(fmt::format("--workload '{}': parameter 'amp': '{}' is not accepted; accepted: none, bf16",
-                                 spec, amp));
-  opt.amp_bf16 = amp == "bf16";
-  if (opt.amp_bf16 && info.kernel_level)
-    throw InputError(fmt::format("--workload '{}': parameter 'amp': {} is a kernel-level workload; amp=bf16 "
+  if (amp != "none" && amp != "bf16" && amp != "fp16")
+    throw InputError(fmt::format("--workload '{}': parameter 'amp': '{}' is not accepted; accepted: none, bf16, "
+                                 "fp16", spec, amp));
+  opt.amp = amp == "bf16" ? Amp::bf16 : amp == "fp16" ? Amp::fp16 : Amp::none;
+  if (opt.amp != Amp::none && info.kernel_level)
+    throw InputError(fmt::format("--workload '{}': parameter 'amp': {} is a kernel-level workload; amp={} "
                                  "trains a model (an fp32 module under torch.autocast with its loss)",
-                                 spec, info.name));
+                                 spec, info.name, amp));
   if (info.kernel_level) {
     if (optimizer_given)
       throw InputError(fmt::format("--workload '{}': parameter 'optimizer': {} is a kernel-level workload "
@@ -109,8 +109,9 @@ const std::vector<WorkloadParam>& common_workload_params() {
       {"amp", "none",
        "with train=1: none (the model trains in its dtype), bf16 (an fp32 model under torch.autocast(bfloat16): "
        "bf16 products on cast weights, fp32 norms and softmax, fp32 gradients and optimizer, the loss "
-       "y.float().pow(2).mean())",
-       ParamType::choice, {"none", "bf16"}}};
+       "y.float().pow(2).mean()), fp16 (the same under torch.autocast(float16) with torch.amp.GradScaler: "
+       "the scaled loss, the gradients' inf check and unscale, the scale update)",
+       ParamType::choice, {"none", "bf16", "fp16"}}};
   return params;
 }
 
@@ -309,14 +310,15 @@ Graph build_workload(const std::string& spec) {
       dest[key] = item.substr(eq + 1);
     }
   }
-  // amp=bf16 runs the model's fp32 module (its master weights) under autocast.
-  if (common.count("amp") && common.at("amp") == "bf16") {
+  // amp=bf16/fp16 runs the model's fp32 module (its master weights) under autocast.
+  if (common.count("amp") && (common.at("amp") == "bf16" || common.at("amp") == "fp16")) {
+    const std::string& amp = common.at("amp");
     bool has_dtype = false;
     for (const auto& p : info->params) has_dtype = has_dtype || p.name == "dtype";
     if (has_dtype) {
       if (params.count("dtype") && params.at("dtype") != "fp32")
-        throw InputError(fmt::format("--workload '{}': parameter 'dtype': amp=bf16 runs the fp32 model under "
-                                     "autocast; accepted with amp=bf16: fp32 (or leave dtype out)", spec));
+        throw InputError(fmt::format("--workload '{}': parameter 'dtype': amp={} runs the fp32 model under "
+                                     "autocast; accepted with amp={}: fp32 (or leave dtype out)", spec, amp, amp));
       params["dtype"] = "fp32";
     }
   }
@@ -331,8 +333,16 @@ Graph build_workload(const std::string& spec) {
   Graph g;
   try {
     g = info->build(params);
-    if (is_parallel_graph(g) && training && training->amp_bf16)
-      throw InputError("parameter 'amp': amp=bf16 is modelled for single-device workloads only");
+    // GradScaler's inf check is local to a device: with DDP every replica holds the
+    // same all-reduced gradients and agrees; with tp, pp, ep or ZeRO each device
+    // checks only its own shard (Megatron-LM's and FSDP's scalers all-reduce
+    // found_inf, which is not modelled).
+    if (is_parallel_graph(g) && training && training->amp == Amp::fp16 &&
+        (g.info.at("tp") != 1 || g.info.at("pp") != 1 || g.info.at("ep") != 1 || g.info.at("zero") != 0))
+      throw InputError("parameter 'amp': amp=fp16 (GradScaler) is modelled on one device or with dp (DDP) only; "
+                       "accepted with tp, pp, ep or zero: none, bf16");
+    if (is_parallel_graph(g) && !training && g.info.count("grad_reduce_fp32"))
+      throw InputError("parameter 'grad_reduce' applies to a training step only (add train=1)");
     if (is_parallel_graph(g))
       g = finish_parallel_graph(g, training ? &*training : nullptr);
     else if (training)

@@ -51,7 +51,7 @@ Footprint graph_footprint(const Graph& g) {
   // Mixed precision (workloads/training/autocast.cpp): the parameters are fp32
   // master weights whatever their products' format; the bf16 copies autocast
   // makes are forward outputs (activations).
-  const bool amp = info_or(g, "amp_bf16", 0) != 0;
+  const bool amp = info_or(g, "amp", 0) != 0;
   for (size_t i = 0; i < n_fwd && i < g.ops.size(); ++i) {
     const Op& op = g.ops[i];
     const double p = param_elems(op, tied);

@@ -78,6 +78,7 @@ class Simulator {
     Graph sg;
     sg.name = g.name;
     sg.spec = g.spec;
+    if (auto it = g.info.find("amp"); it != g.info.end()) sg.info["amp"] = it->second;   // compile() checks the target
     for (size_t i : ops) {
       Op op = g.ops[i];
       std::vector<int> deps;
@@ -447,7 +448,10 @@ RunResult simulate_parallel(const Graph& g, const Hardware& hw, const std::strin
   const ScheduleResult s0 = run_schedule(ct, pp, v, m, schedule, training, false);
 
   // Per device position: gradient reduction after the schedule, optimizer.
-  const double peak = hw.compute().peak_flops(g.ops.front().dtype);
+  // Under autocast the products run in the 16-bit type (the model is fp32).
+  const DType peak_t = info_or(g, "amp", 0) != 0 ? static_cast<DType>(static_cast<int>(info_or(g, "amp_dtype", 0)))
+                                                 : g.ops.front().dtype;
+  const double peak = hw.compute().peak_flops(peak_t);
   nlohmann::json roles = nlohmann::json::array();
   double iteration = 0, energy = 0, comm_energy = 0, executed_flops = 0;
   std::vector<double> dev_end(static_cast<size_t>(pp)), dp_exposed(static_cast<size_t>(pp)), dp_total(static_cast<size_t>(pp));

@@ -33,10 +33,15 @@ std::optional<std::string> train_record_spec(const nlohmann::json& r, std::strin
   if (!r.contains("model") || !r["model"].is_string())
     throw InputError(fmt::format("record {}: field 'model' must be a string", r.dump()));
   const std::string model = r["model"].get<std::string>();
-  const std::string amp = field_text(r, "amp", "none");
-  const bool autocast = amp == "bf16" || amp == "bfloat16";
+  // amp: the autocast type (torch's names too); fp16 runs with GradScaler, as
+  // train_amp.py's fp16 variant does.
+  const std::string amp_field = field_text(r, "amp", "none");
+  const std::string amp = amp_field == "bfloat16" ? "bf16"
+                          : amp_field == "float16" || amp_field == "half" ? "fp16"
+                                                                          : amp_field;
+  const bool autocast = amp == "bf16" || amp == "fp16";
   if (!autocast && amp != "none" && amp != "false" && amp != "null") {
-    skip = "train amp '" + amp + "' is not modelled (accepted: bf16, none)";
+    skip = "train amp '" + amp_field + "' is not modelled (accepted: bf16, fp16, none)";
     return std::nullopt;
   }
   if (autocast) {
@@ -53,7 +58,7 @@ std::optional<std::string> train_record_spec(const nlohmann::json& r, std::strin
     return std::nullopt;
   }
   // Under autocast the model is its fp32 module (the workload's dtype is fp32).
-  const std::string tail = autocast ? fmt::format("train=1,amp=bf16,optimizer={}", opt)
+  const std::string tail = autocast ? fmt::format("train=1,amp={},optimizer={}", amp, opt)
                                     : fmt::format("dtype={},train=1,optimizer={}", field_text(r, "dtype", "bf16"), opt);
   const int64_t batch = field_int(r, "batch");
   if (model == "resnet50") return fmt::format("resnet50:batch={},{}", batch, tail);

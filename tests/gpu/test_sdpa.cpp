@@ -169,8 +169,10 @@ TEST_CASE("compare predicts bf16 mixed-precision training records as amp=bf16, n
   const CompareRow amp = compare_record(rec, *hw);
   REQUIRE_FALSE(amp.skipped);
   CHECK(amp.record["workload"] == "bert-base:batch=8,seq=128,train=1,amp=bf16,optimizer=adamw_fused");
-  rec["amp"] = "fp16";
-  CHECK(compare_record(rec, *hw).reason == "train amp 'fp16' is not modelled (accepted: bf16, none)");
+  rec["amp"] = "fp16";   // autocast(float16) with GradScaler
+  CHECK(compare_record(rec, *hw).record["workload"] == "bert-base:batch=8,seq=128,train=1,amp=fp16,optimizer=adamw_fused");
+  rec["amp"] = "fp8";
+  CHECK(compare_record(rec, *hw).reason == "train amp 'fp8' is not modelled (accepted: bf16, fp16, none)");
   rec["amp"] = "none";
   const CompareRow pure = compare_record(rec, *hw);
   REQUIRE_FALSE(pure.skipped);

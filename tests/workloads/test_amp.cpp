@@ -114,6 +114,106 @@ TEST_CASE("amp=bf16 GPT-2, one layer: autocast's casts, bf16 products, the loss,
   CHECK(f.activations > 2.0 * (7087872 - 2 * 768 * 2));   // at least the layer's bf16 weight copies
 }
 
+TEST_CASE("amp=fp16 GPT-2, one layer: autocast(float16) and GradScaler's kernels around fused AdamW",
+          "[training][amp]") {
+  const Graph g = build_workload("gpt2-small:batch=1,seq=8,layers=1,train=1,amp=fp16,optimizer=adamw_fused");
+  const size_t fwd = static_cast<size_t>(g.info.at("ops_forward"));
+  const size_t bwd = fwd + static_cast<size_t>(g.info.at("ops_backward"));
+  // autocast_mode.cpp's lists are the same for float16: the 11 casts into the
+  // products and the one out of them of the bf16 step, now fp32 <-> fp16.
+  CHECK(count(g, 0, fwd, OpKind::copy, DType::fp32, DType::fp16) == 11);
+  CHECK(count(g, 0, fwd, OpKind::copy, DType::fp16, DType::fp32) == 1);
+  CHECK(count(g, 0, g.ops.size(), OpKind::copy, DType::fp32, DType::bf16) == 0);
+  CHECK(find(g, "l0.attn.c_attn").dtype == DType::fp16);
+  CHECK(op_min_bytes(find(g, "l0.attn.c_attn.weight_autocast")) == 10616832.0);   // 768 x 2304 x (4 + 2)
+  // scaler.scale(loss): the mean times the one-element scale, the model's output.
+  const Op& sc = find(g, "loss.grad_scaler_scale");
+  CHECK(sc.kind == OpKind::mul);
+  CHECK(sc.at("rows") * sc.at("cols") == 1);
+  CHECK(g.ops[fwd - 1].name == "loss.grad_scaler_scale");
+  // backward from the scaled loss: ones_like, MulBackward0 (grad * scale), then the
+  // bf16 step's MeanBackward and PowBackward.
+  CHECK(g.ops[fwd].name == "loss.backward_seed");
+  CHECK(g.ops[fwd + 1].name == "loss.grad_scaler_scale.grad");
+  CHECK(g.ops[fwd + 2].name == "loss.mean.grad");
+  CHECK(g.ops[fwd + 3].name == "loss.pow.grad_pow");
+  // scaler.step(optimizer) with fused AdamW (_step_supports_amp_scaling), then
+  // scaler.update(): 11 kernels in this order (workloads/training/grad_scaler.cpp).
+  const std::vector<std::string> step = {
+      "grad_scaler.dummy_inv_scale", "grad_scaler.found_inf", "grad_scaler.found_inf_to_device",
+      "grad_scaler.inv_scale_to_device", "grad_scaler.unscale", "grad_scaler.found_inf_sum",
+      "grad_scaler.grad_scale", "adamw_fused.step_count", "adamw_fused.update",
+      "adamw_fused.step_count_found_inf", "grad_scaler.update_scale"};
+  REQUIRE(g.ops.size() == bwd + step.size());
+  for (size_t i = 0; i < step.size(); ++i) CHECK(g.ops[bwd + i].name == step[i]);
+  // _amp_foreach_non_finite_check_and_unscale_ over the 16 fp32 gradients of
+  // 46,473,216 elements: each read and written back in place (UnaryOpFunctor,
+  // res_arg_index 0): 46,473,216 x (4 + 4) = 371,785,728 bytes. One launch: the
+  // tensors' 65536-element chunks are wte 589 + wpe 12 + c_attn 27 + attn.c_proj 9
+  // + c_fc 36 + mlp.c_proj 36 + 4 biases + 6 norm vectors = 719 blocks, under the
+  // 2240 blocks and 770 tensors of a depth-1 launch.
+  const Op& un = find(g, "grad_scaler.unscale");
+  CHECK(un.kind == OpKind::optimizer);
+  CHECK(un.dtype == DType::fp32);
+  CHECK(un.at("elems") == 46473216);
+  CHECK(un.at("tensors") == 16);
+  CHECK(un.at("launches") == 1);
+  CHECK(op_min_bytes(un) == 371785728.0);
+  // The fused kernel unscales inside (one more operation per element); the step
+  // counts are put back where found_inf is set: _foreach_sub_ over 16 pairs.
+  CHECK(find(g, "adamw_fused.update").at("flops") == 13);
+  CHECK(find(g, "adamw_fused.step_count_found_inf").at("elems") == 16);
+  CHECK(find(g, "adamw_fused.step_count_found_inf").at("reads") == 2);
+  // Memory as with bf16: fp32 weights, gradients, two AdamW states.
+  const Footprint f = graph_footprint(g);
+  CHECK(f.weights == 4.0 * 46473216);
+  CHECK(f.gradients == 4.0 * 46473216);
+  CHECK(f.optimizer == 8.0 * 46473216);
+}
+
+TEST_CASE("amp=fp16 with foreach AdamW: unscale_() first, then the optimizer as without a scaler",
+          "[training][amp]") {
+  const Graph g = build_workload("gpt2-small:batch=1,seq=8,layers=1,train=1,amp=fp16,optimizer=adamw");
+  const size_t bwd = static_cast<size_t>(g.info.at("ops_forward") + g.info.at("ops_backward"));
+  // inv_scale = scale.double().reciprocal().float() (3), found_inf (1), the two
+  // replicator copies, the unscale; AdamW's 8 foreach kernels; update (1): 15.
+  const std::vector<std::string> step = {
+      "grad_scaler.scale_double", "grad_scaler.reciprocal", "grad_scaler.inv_scale", "grad_scaler.found_inf",
+      "grad_scaler.found_inf_to_device", "grad_scaler.inv_scale_to_device", "grad_scaler.unscale"};
+  REQUIRE(g.ops.size() == bwd + step.size() + 8 + 1);
+  for (size_t i = 0; i < step.size(); ++i) CHECK(g.ops[bwd + i].name == step[i]);
+  CHECK(g.ops[bwd + 7].name == "adamw.weight_decay");
+  CHECK(g.ops.back().name == "grad_scaler.update_scale");
+  CHECK(find(g, "grad_scaler.scale_double").out_dtype == DType::fp64);
+  CHECK(find(g, "adamw.update").at("flops") == 2);   // unchanged: the gradients are unscaled already
+  // Without a scaler (bf16): the same step less these 8 kernels and the loss's 2.
+  const Graph b = build_workload("gpt2-small:batch=1,seq=8,layers=1,train=1,amp=bf16,optimizer=adamw");
+  CHECK(g.ops.size() == b.ops.size() + 8 + 2);
+}
+
+TEST_CASE("amp=fp16 softmax: the Half input runs softmax(dtype=float) without a cast (half_to_float)",
+          "[training][amp]") {
+  // Eager attention's softmax: bf16 casts its input to fp32 first; fp16 does not.
+  const auto softmax = [](const Graph& g) -> const Op& {
+    for (const auto& op : g.ops)
+      if (op.kind == OpKind::softmax && !op.get("backward", 0)) return op;
+    FAIL("no softmax");
+    return g.ops.front();
+  };
+  const Graph h = build_workload("gpt2-small:batch=1,seq=8,layers=1,attn=eager,train=1,amp=fp16");
+  const Graph b = build_workload("gpt2-small:batch=1,seq=8,layers=1,attn=eager,train=1,amp=bf16");
+  CHECK(softmax(h).dtype == DType::fp16);
+  CHECK(softmax(h).out_dtype == DType::fp32);
+  CHECK(softmax(b).dtype == DType::fp32);
+  CHECK(has(b, softmax(b).name + ".autocast_in0"));
+  CHECK(!has(h, softmax(h).name + ".autocast_in0"));
+  // Its backward (_softmax_backward_data with input_dtype Half) reads the fp32
+  // gradient and writes the fp16 input gradient: no cast after it.
+  const Op& bwd = find(h, softmax(h).name + ".grad");
+  CHECK(bwd.dtype == DType::fp32);
+  CHECK(bwd.out_dtype == DType::fp16);
+}
+
 TEST_CASE("amp=bf16 ResNet-50: conv weights and the image cast, batch-norm in bf16 with fp32 gradients",
           "[training][amp]") {
   const Graph g = build_workload("resnet50:batch=2,image=32,train=1,amp=bf16,optimizer=adamw_fused");
@@ -137,20 +237,35 @@ TEST_CASE("amp: the pure-format step stays the default; bad amp settings are inp
   // amp=none is the default: the same graph as leaving it out.
   CHECK(build_workload("gpt2-small:seq=16,layers=1,train=1").ops.size() ==
         build_workload("gpt2-small:seq=16,layers=1,train=1,amp=none").ops.size());
-  CHECK(build_workload("gpt2-small:seq=16,layers=1,train=1").info.count("amp_bf16") == 0);
+  CHECK(build_workload("gpt2-small:seq=16,layers=1,train=1").info.count("amp") == 0);
   CHECK(error_of("resnet50:amp=bf16") ==
         "--workload 'resnet50:amp=bf16': parameter 'amp' applies to a training step only (add train=1)");
-  CHECK(error_of("resnet50:train=1,amp=fp16") ==
-        "--workload 'resnet50:train=1,amp=fp16': parameter 'amp': 'fp16' is not accepted; accepted: none, bf16");
+  CHECK(error_of("resnet50:train=1,amp=fp8") ==
+        "--workload 'resnet50:train=1,amp=fp8': parameter 'amp': 'fp8' is not accepted; accepted: none, bf16, fp16");
+  CHECK(error_of("resnet50:train=1,amp=fp16,dtype=fp16") ==
+        "--workload 'resnet50:train=1,amp=fp16,dtype=fp16': parameter 'dtype': amp=fp16 runs the fp32 model under "
+        "autocast; accepted with amp=fp16: fp32 (or leave dtype out)");
+  CHECK(error_of("gpt:layers=2,hidden=256,heads=4,seq=64,vocab=1000,tp=2,train=1,amp=fp16") ==
+        "--workload 'gpt:layers=2,hidden=256,heads=4,seq=64,vocab=1000,tp=2,train=1,amp=fp16': parameter 'amp': "
+        "amp=fp16 (GradScaler) is modelled on one device or with dp (DDP) only; accepted with tp, pp, ep or zero: "
+        "none, bf16");
+  CHECK(error_of("gpt:layers=2,hidden=256,heads=4,seq=64,vocab=1000,dp=2,zero=1,train=1,amp=fp16").find(
+            "amp=fp16 (GradScaler) is modelled on one device or with dp (DDP) only") != std::string::npos);
   CHECK(error_of("resnet50:train=1,amp=bf16,dtype=bf16") ==
         "--workload 'resnet50:train=1,amp=bf16,dtype=bf16': parameter 'dtype': amp=bf16 runs the fp32 model under "
         "autocast; accepted with amp=bf16: fp32 (or leave dtype out)");
   CHECK(error_of("gemm:m=8,n=8,k=8,train=1,amp=bf16") ==
         "--workload 'gemm:m=8,n=8,k=8,train=1,amp=bf16': parameter 'amp': gemm is a kernel-level workload; "
         "amp=bf16 trains a model (an fp32 module under torch.autocast with its loss)");
-  const auto o = testing::run_cli({"run", "--hw", "h100-sxm", "--workload", "resnet50:train=1,amp=fp16"});
+  const auto o = testing::run_cli({"run", "--hw", "h100-sxm", "--workload", "resnet50:train=1,amp=int8"});
   CHECK(o.code == 2);
-  CHECK(o.err.find("parameter 'amp': 'fp16' is not accepted") != std::string::npos);
+  CHECK(o.err.find("parameter 'amp': 'int8' is not accepted; accepted: none, bf16, fp16") != std::string::npos);
+  // autocast is a CUDA GPU's: a systolic target refuses it, naming the hardware.
+  const auto s = testing::run_cli({"run", "--hw", "tpu-v4", "--workload", "resnet50:batch=1,image=32,train=1,amp=bf16"});
+  CHECK(s.code == 2);
+  CHECK(s.err.find("amp runs torch.autocast on a CUDA GPU; hardware 'tpu-v4' has a 'systolic' compute unit") !=
+        std::string::npos);
+  CHECK(s.out.empty());
 }
 
 TEST_CASE("compare: train records with amp bf16 are predicted as the spec with train=1,amp=bf16",
@@ -158,7 +273,7 @@ TEST_CASE("compare: train records with amp bf16 are predicted as the spec with t
   // A hand-written record file (no amp measurements exist here): each predicted
   // value must be the summed kernel time of `run` on the same workload.
   const auto recs = read_jsonl(std::string(TESSERA_WL_TEST_DATA) + "/train_amp_records.jsonl");
-  REQUIRE(recs.size() == 4);
+  REQUIRE(recs.size() == 6);
   const auto hw = load_hardware("h100-sxm", {});
   const CompareRow r0 = compare_record(recs[0], *hw);
   REQUIRE(!r0.skipped);
@@ -176,10 +291,21 @@ TEST_CASE("compare: train records with amp bf16 are predicted as the spec with t
   CHECK(r1.record["predicted_value"].get<double>() !=
         Approx(simulate(build_workload("gpt2-small:batch=1,seq=64,dtype=bf16,train=1,optimizer=adamw_fused"), *hw)
                    .kernel_time_s * 1e6));
+  // amp fp16: the same model under autocast(float16) with GradScaler.
   const CompareRow r2 = compare_record(recs[2], *hw);
-  CHECK(r2.skipped);
-  CHECK(r2.reason == "train amp 'fp16' is not modelled (accepted: bf16, none)");
+  REQUIRE(!r2.skipped);
+  const std::string spec2 = "bert-base:batch=1,seq=32,train=1,amp=fp16,optimizer=adamw_fused";
+  CHECK(r2.record["workload"] == spec2);
+  CHECK(r2.record["predicted_value"].get<double>() ==
+        Approx(simulate(build_workload(spec2), *hw).kernel_time_s * 1e6).epsilon(1e-12));
   const CompareRow r3 = compare_record(recs[3], *hw);
   CHECK(r3.skipped);
   CHECK(r3.reason == "train loss 'cross_entropy' is not modelled (train_amp.py's y.float().pow(2).mean() is)");
+  const CompareRow r4 = compare_record(recs[4], *hw);
+  CHECK(r4.skipped);
+  CHECK(r4.reason == "train amp 'fp8' is not modelled (accepted: bf16, fp16, none)");
+  // torch's dtype name float16 reads as fp16.
+  const CompareRow r5 = compare_record(recs[5], *hw);
+  REQUIRE(!r5.skipped);
+  CHECK(r5.record["workload"] == "gpt2-small:batch=1,seq=64,train=1,amp=fp16,optimizer=adamw");
 }

@@ -180,7 +180,11 @@ std::vector<WorkloadParam> parallel_params() {
           {"recompute", "none", "activation recomputation: none, selective (attention core) or full (each "
                                 "layer's forward again in the backward)", ParamType::choice,
            {"none", "selective", "full"}},
-          {"bucket", "25", "DDP gradient bucket size in MB (bucket_cap_mb)"}};
+          {"bucket", "25", "DDP gradient bucket size in MB (bucket_cap_mb)"},
+          {"grad_reduce", "auto", "type of the data-parallel gradient reduction and of the kept gradients: auto (the "
+                                  "gradients' own: the model's dtype, fp32 with amp) or fp32 (Megatron-LM's "
+                                  "accumulate_allreduce_grads_in_fp32, on with its --bf16)", ParamType::choice,
+           {"auto", "fp32"}}};
 }
 
 ParallelConfig parse_parallel(const WlParams& p, int64_t batch) {
@@ -199,9 +203,10 @@ ParallelConfig parse_parallel(const WlParams& p, int64_t batch) {
   const std::string& r = wl_choice(p, "recompute", {"none", "selective", "full"});
   c.recompute = r == "none" ? Recompute::none : r == "selective" ? Recompute::selective : Recompute::full;
   c.bucket_mb = wl_int(p, "bucket");
+  c.grad_reduce_fp32 = wl_choice(p, "grad_reduce", {"auto", "fp32"}) == "fp32";
   c.active = c.tp != 1 || c.pp != 1 || c.dp != 1 || c.ep != 1 || c.sequence_parallel || s != "1f1b" ||
              c.virtual_stages != 1 || c.zero != 0 || p.at("microbatch") != "auto" || p.at("global_batch") != "auto" ||
-             r != "none" || c.bucket_mb != 25;
+             r != "none" || c.bucket_mb != 25 || c.grad_reduce_fp32;
   if (c.devices() > (int64_t{1} << 24))
     throw InputError(fmt::format("workload parameters tp x pp x dp = {} devices; accepted up to 2^24", c.devices()));
   if (c.virtual_stages > 1 && c.schedule != PipeSchedule::interleaved)
@@ -235,6 +240,7 @@ void set_parallel_info(Graph& g, const ParallelConfig& c) {
   g.info["microbatches"] = static_cast<double>(c.microbatches());
   g.info["recompute"] = static_cast<double>(static_cast<int>(c.recompute));
   g.info["bucket_mb"] = static_cast<double>(c.bucket_mb);
+  if (c.grad_reduce_fp32) g.info["grad_reduce_fp32"] = 1;
 }
 
 bool is_parallel_graph(const Graph& g) { return info_or(g, "parallel", 0) == 1; }
@@ -261,6 +267,7 @@ ParallelConfig config_of(const Graph& g) {
   c.global_batch = static_cast<int64_t>(info_or(g, "global_batch", 1));
   c.recompute = static_cast<Recompute>(static_cast<int>(info_or(g, "recompute", 0)));
   c.bucket_mb = static_cast<int64_t>(info_or(g, "bucket_mb", 25));
+  c.grad_reduce_fp32 = info_or(g, "grad_reduce_fp32", 0) != 0;
   c.active = true;
   return c;
 }
@@ -280,7 +287,7 @@ void emit_chunk(Graph& out, const Graph& fwd_all, int64_t chunk, const ParallelC
   bool has_output = false;
   for (const auto& op : cg.ops) has_output = has_output || op.get("output", 0);
   if (!has_output) cg.ops.back().attrs["output"] = 1;
-  const size_t nf = cg.ops.size();
+  size_t nf = cg.ops.size();
   chunk_params = 0;
   for (const auto& op : cg.ops) chunk_params += op_param_elems(op);
   if (training) {
@@ -290,8 +297,29 @@ void emit_chunk(Graph& out, const Graph& fwd_all, int64_t chunk, const ParallelC
     bool embeds = false;
     for (const auto& op : cg.ops) embeds = embeds || op.kind == OpKind::embedding;
     o.inputs_require_grad = chunk > 0 || !embeds;
+    // Autocast without train_amp.py's loss: every chunk is given its output
+    // gradient, as without amp.
+    o.amp_loss = false;
     append_training_step(cg, o);
+    nf = static_cast<size_t>(cg.info.at("ops_forward"));   // autocast inserts casts
+    // The 16-bit weight copies autocast caches (casts of leaf weights): the
+    // elements, for the footprint.
+    double copies = 0;
+    for (size_t i = 0; i < nf; ++i)
+      if (cg.ops[i].kind == OpKind::copy && cg.ops[i].deps.empty() && cg.ops[i].name.ends_with("_autocast"))
+        copies += static_cast<double>(cg.ops[i].at("rows") * cg.ops[i].at("cols"));
+    if (training->amp != Amp::none) out.info[fmt::format("chunk{}.amp_weight_copies", chunk)] = copies;
   }
+  // Under autocast (amp=bf16) the model and its gradients are fp32 (`t`, `tbytes`:
+  // the DDP/ZeRO gradient buckets and parameter gathers move 4 B per parameter),
+  // while a collective on an activation moves the type autocast left it in
+  // (act_bytes() below).
+  const bool amp = training && training->amp != Amp::none;
+  const DType lo = training ? amp_dtype(training->amp) : t;
+  const auto act_bytes_as = [&](int64_t model_bytes, DType as) {
+    if (!amp) return model_bytes;
+    return static_cast<int64_t>(static_cast<double>(model_bytes) / tbytes * dtype_info(as).storage_bits / 8.0);
+  };
   const size_t nb = training ? static_cast<size_t>(cg.info.at("ops_backward")) : 0;
   const int64_t act_bytes = static_cast<int64_t>(info_or(fwd_all, "p2p_bytes", 0));
 
@@ -329,11 +357,13 @@ void emit_chunk(Graph& out, const Graph& fwd_all, int64_t chunk, const ParallelC
     map[i] = em.emit(std::move(op), 0, mapped(f));
     model_flops += flops_of(f);
     if (const int64_t b = f.get("tp_out", 0))
-      em.tp_coll(em.tp_reduce_kind(), f.name + ".tp_" + std::string(op_kind_name(em.tp_reduce_kind())), b, 0, 0);
+      em.tp_coll(em.tp_reduce_kind(), f.name + ".tp_" + std::string(op_kind_name(em.tp_reduce_kind())),
+                 act_bytes_as(b, f.out_dtype), 0, 0);
     if (const int64_t b = f.get("tp_in", 0); b && c.sequence_parallel)
-      em.tp_coll(OpKind::allgather, f.name + ".tp_allgather", b, 0, 0);
+      em.tp_coll(OpKind::allgather, f.name + ".tp_allgather", act_bytes_as(b, f.out_dtype), 0, 0);
     if (const int64_t b = f.get("ep_a2a", 0); b && c.ep > 1) {
-      Op a = collective(lay, OpKind::alltoall, f.name + ".ep_alltoall", t, b, c.ep, CommGroup::ep);
+      Op a = collective(lay, OpKind::alltoall, f.name + ".ep_alltoall", t, act_bytes_as(b, f.out_dtype), c.ep,
+                        CommGroup::ep);
       em.emit(std::move(a), 0, em.after_last());
     }
     // Vocabulary-parallel cross-entropy after the LM head (Megatron-LM
@@ -349,8 +379,15 @@ void emit_chunk(Graph& out, const Graph& fwd_all, int64_t chunk, const ParallelC
       }
     }
   }
+  // The chunk's output (the residual stream: fp32 under autocast, where a bf16
+  // projection added to the fp32 residual promotes).
+  DType out_t = t;
+  for (size_t i = 0; i < nf; ++i)
+    if (cg.ops[i].get("output", 0)) out_t = cg.ops[i].out_dtype;
+  if (amp) out.info[fmt::format("chunk{}.output_dtype", chunk)] = static_cast<double>(static_cast<int>(out_t));
   if (chunk + 1 < chunks && c.pp > 1) {
-    Op s = collective(lay, OpKind::sendrecv, fmt::format("pp.send_activation.c{}", chunk), t, act_bytes, 2, CommGroup::pp);
+    Op s = collective(lay, OpKind::sendrecv, fmt::format("pp.send_activation.c{}", chunk), t,
+                      act_bytes_as(act_bytes, out_t), 2, CommGroup::pp);
     s.attrs["p2p"] = 1;
     em.emit(std::move(s), 0, em.after_last());
   }
@@ -395,8 +432,8 @@ void emit_chunk(Graph& out, const Graph& fwd_all, int64_t chunk, const ParallelC
     }
     const bool scatter = c.zero >= 2;
     Op op = collective(lay, scatter ? OpKind::reducescatter : OpKind::allreduce,
-                       fmt::format("dp.grad_bucket{}", bucket_no++), t, static_cast<int64_t>(pending), c.dp,
-                       CommGroup::dp);
+                       fmt::format("dp.grad_bucket{}", bucket_no++), c.grad_reduce_fp32 ? DType::fp32 : t,
+                       static_cast<int64_t>(pending), c.dp, CommGroup::dp);
     op.attrs["overlap"] = 1;
     if (scatter) op.attrs["every_microbatch"] = 1;
     em.emit(std::move(op), 1, em.after_last());
@@ -412,27 +449,36 @@ void emit_chunk(Graph& out, const Graph& fwd_all, int64_t chunk, const ParallelC
         cur_layer = f.get("layer", 0);
         zero3_gather(cur_layer, 1, "gather_bwd");
       }
+      // The input gradient of the column-parallel linears f feeds is reduced inside
+      // their backward (Megatron-LM LinearWithGradAccumulationAndAsyncCommunication:
+      // grad_input = grad_output @ weight, all-reduced before autograd casts it to
+      // the input's type): `lo` under autocast.
       if (const int64_t bytes = f.get("tp_in", 0))
-        em.tp_coll(em.tp_reduce_kind(), f.name + ".grad.tp_" + std::string(op_kind_name(em.tp_reduce_kind())), bytes,
-                   1, 0);
+        em.tp_coll(em.tp_reduce_kind(), f.name + ".grad.tp_" + std::string(op_kind_name(em.tp_reduce_kind())),
+                   act_bytes_as(bytes, lo), 1, 0);
       if (const int64_t bytes = f.get("tp_out", 0); bytes && c.sequence_parallel)
-        em.tp_coll(OpKind::allgather, f.name + ".grad.tp_allgather", bytes, 1, 0);
+        em.tp_coll(OpKind::allgather, f.name + ".grad.tp_allgather", act_bytes_as(bytes, f.out_dtype), 1, 0);
     }
     map[i] = em.emit(b, 1, mapped(b));
     model_flops += flops_of(b);
     if (it != fwd_by_name.end() && last_bwd[it->second] == i) {
       const Op& f = cg.ops[it->second];
       if (const int64_t bytes = f.get("ep_a2a", 0); bytes && c.ep > 1) {
-        Op a = collective(lay, OpKind::alltoall, f.name + ".grad.ep_alltoall", t, bytes, c.ep, CommGroup::ep);
+        Op a = collective(lay, OpKind::alltoall, f.name + ".grad.ep_alltoall", t, act_bytes_as(bytes, f.out_dtype),
+                          c.ep, CommGroup::ep);
         em.emit(std::move(a), 1, em.after_last());
       }
-      pending += op_param_elems(f) * tbytes;
+      pending += op_param_elems(f) * (c.grad_reduce_fp32 ? 4.0 : tbytes);
       if (pending >= bucket_bytes) flush_bucket();
     }
   }
   flush_bucket();
   if (chunk > 0 && c.pp > 1) {
-    Op s = collective(lay, OpKind::sendrecv, fmt::format("pp.send_gradient.c{}", chunk), t, act_bytes, 2, CommGroup::pp);
+    // The gradient of the chunk's input: the previous chunk's output type.
+    const DType in_t = amp ? static_cast<DType>(static_cast<int>(out.info.at(fmt::format("chunk{}.output_dtype", chunk - 1))))
+                           : t;
+    Op s = collective(lay, OpKind::sendrecv, fmt::format("pp.send_gradient.c{}", chunk), t,
+                      act_bytes_as(act_bytes, in_t), 2, CommGroup::pp);
     s.attrs["p2p"] = 1;
     em.emit(std::move(s), 1, em.after_last());
   }
@@ -479,6 +525,11 @@ Graph finish_parallel_graph(const Graph& forward, const TrainingOptions* trainin
     out.info[fmt::format("chunk{}.params", ch)] = params[static_cast<size_t>(ch)];
   }
   out.info["train_step"] = training ? 1 : 0;
+  const bool amp = training && training->amp != Amp::none;
+  if (amp) {
+    out.info["amp"] = 1;
+    out.info["amp_dtype"] = static_cast<double>(static_cast<int>(amp_dtype(training->amp)));
+  }
   // Model FLOPs of an iteration: every device of a chunk does its shard's work
   // for every microbatch (recomputation and collectives excluded above).
   out.info["model_flops"] = flops * static_cast<double>(c.tp * c.dp * c.microbatches());
@@ -493,8 +544,15 @@ Graph finish_parallel_graph(const Graph& forward, const TrainingOptions* trainin
   for (int64_t d = 0; d < c.pp; ++d) {
     double p = 0;
     for (int64_t v = 0; v < c.virtual_stages; ++v) p += params[static_cast<size_t>(d + v * c.pp)];
-    const double w = p * pbytes / (c.zero >= 3 ? dp : 1.0);
-    const double g = training ? p * pbytes / (c.zero >= 2 ? dp : 1.0) : 0;
+    // Under autocast: the fp32 parameters plus the 16-bit copies of the weights
+    // autocast casts (cached for the forward, saved for the backward).
+    double copies = 0;
+    if (amp)
+      for (int64_t v = 0; v < c.virtual_stages; ++v)
+        copies += out.info.at(fmt::format("chunk{}.amp_weight_copies", d + v * c.pp)) *
+                  dtype_info(amp_dtype(training->amp)).storage_bits / 8.0;
+    const double w = p * pbytes / (c.zero >= 3 ? dp : 1.0) + copies;
+    const double g = training ? p * (c.grad_reduce_fp32 ? 4.0 : pbytes) / (c.zero >= 2 ? dp : 1.0) : 0;
     const double o = training ? p * optimizer_bytes_per_param(opt, pbytes) / (c.zero >= 1 ? dp : 1.0) : 0;
     const double a = per_layer * layers_per_chunk * static_cast<double>(inflight(c, d));
     // KV cache (inference): K and V of every layer of the device's chunks, its

@@ -64,6 +64,11 @@ struct ParallelConfig {
   int64_t global_batch = 1;   // sequences per iteration, all replicas
   Recompute recompute = Recompute::none;
   int64_t bucket_mb = 25;     // DDP bucket_cap_mb (torch.nn.parallel.DistributedDataParallel default)
+  // Gradients reduced over dp (and kept) in fp32 whatever the model's type:
+  // Megatron-LM's accumulate_allreduce_grads_in_fp32 (main_grad buffers), which
+  // its --bf16 turns on. Default: the gradients' own type (the model's; fp32
+  // under amp, whose parameters are fp32).
+  bool grad_reduce_fp32 = false;
   bool active = false;        // any parallel parameter differs from its default
 
   int64_t devices() const { return tp * pp * dp; }

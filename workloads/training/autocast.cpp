@@ -1,35 +1,47 @@
-// torch.autocast(device_type="cuda", dtype=torch.bfloat16) over an fp32 model, and
-// the loss of shared/reference/models/train_amp.py: y.float().pow(2).mean().
+// torch.autocast(device_type="cuda", dtype=torch.bfloat16 or torch.float16) over
+// an fp32 model, and the loss of shared/reference/models/train_amp.py:
+// y.float().pow(2).mean(); with float16, torch.amp.GradScaler's scaler.scale(loss).
 //
 // The forward graph is built in fp32 (the module's master weights); this pass
 // rewrites it into what autocast dispatches (aten/src/ATen/autocast_mode.cpp, the
-// per-op policies of its TORCH_LIBRARY_IMPL(aten, AutocastCUDA, m) block):
+// per-op policies of its TORCH_LIBRARY_IMPL(aten, AutocastCUDA, m) block; the
+// lists are the same for both 16-bit types, `lo` below):
 //   lower_precision_fp  conv*, addmm/mm/matmul/linear/bmm/baddbmm and
 //                       scaled_dot_product_attention: every floating-point tensor
-//                       argument that is not bf16 is cast (cached_cast: one
-//                       _to_copy kernel, fp32 -> bf16) and the op runs in bf16.
+//                       argument that is not `lo` is cast (cached_cast: one
+//                       _to_copy kernel, fp32 -> lo) and the op runs in lo.
 //                       Casts of leaf tensors that require grad (the weights and
 //                       biases) are cached for the autocast region: one cast per
 //                       weight per forward, shared by tied uses. Activations are
 //                       not cached: an fp32 tensor read by three projections is
 //                       cast three times.
-//   fp32                layer_norm, pow, rsqrt, the losses, ...: bf16 arguments are
+//   fp32                layer_norm, pow, rsqrt, the losses, ...: lo arguments are
 //                       cast to fp32 (one kernel each) and the op runs in fp32;
 //   fp32_set_opt_dtype  softmax, log_softmax, sum, ...: called with dtype=float;
-//                       SoftMax.cpp's softmax() then runs _softmax(input.toType(float))
-//                       for a bf16 input (only Half on CUDA takes the fused
-//                       half_to_float path): a cast kernel, then an fp32 softmax.
+//                       SoftMax.cpp's softmax() runs _softmax(input.toType(float))
+//                       for a bf16 input (a cast kernel, then an fp32 softmax) but
+//                       _softmax(input, dim, half_to_float=true) for a Half input
+//                       on CUDA: one kernel reading fp16 and writing fp32, whose
+//                       backward (_softmax_backward_data with input_dtype Half)
+//                       writes the fp16 input gradient directly.
 //   (no policy)         everything else (relu, gelu, add, mul, pooling, embedding,
 //                       batch_norm, ...) runs in its inputs' type; binary ops promote
-//                       bf16 with fp32 to fp32 (TensorIterator's common dtype).
+//                       lo with fp32 to fp32 (TensorIterator's common dtype).
 //                       batch_norm keeps its input type with fp32 weights (cuDNN's
 //                       and ATen's mixed-type batch norm).
 // RMSNorm (HF LlamaRMSNorm: .to(float32), pow, mean, rsqrt) computes in fp32 and
 // is kept in fp32 here.
 //
-// Memory: the bf16 weight copies are forward outputs (activations of the step);
+// GradScaler (torch/amp/grad_scaler.py, scale()): the loss is multiplied by the
+// one-element fp32 scale tensor (`outputs * self._scale.to(device)`: the .to() on
+// the same device launches nothing), one kernel; loss.backward() then starts from
+// the scaled loss, so its MulBackward0 is one more kernel (grad * scale) and every
+// gradient after it is scaled (the same kernels). The unscale, the inf check and
+// the scale update run around optimizer.step() (grad_scaler.cpp).
+//
+// Memory: the lo weight copies are forward outputs (activations of the step);
 // the fp32 master weights, their fp32 gradients and AdamW's two fp32 states are
-// counted by the capacity check (graph info amp_bf16 = 1).
+// counted by the capacity check (graph info amp = 1).
 #include <fmt/format.h>
 
 #include <map>
@@ -69,8 +81,10 @@ Op cast_op(std::string name, int64_t rows, int64_t cols, DType from, DType to, s
 
 }  // namespace
 
-void apply_autocast_bf16(Graph& g) {
-  constexpr DType lo = DType::bf16, f32 = DType::fp32;
+void apply_autocast(Graph& g, Amp amp, bool loss) {
+  const DType lo = amp_dtype(amp);
+  constexpr DType f32 = DType::fp32;
+  const std::string what = fmt::format("amp={}", amp_name(amp));
   std::vector<Op> out;
   std::vector<int> map(g.ops.size(), -1);   // old index -> new index
   std::map<std::pair<int64_t, std::string>, int> cached;   // tied weight -> its cast
@@ -79,10 +93,11 @@ void apply_autocast_bf16(Graph& g) {
     return static_cast<int>(out.size()) - 1;
   };
   for (size_t i = 0; i < g.ops.size(); ++i) {
+    const size_t first = out.size();
     Op op = g.ops[i];
     for (int& d : op.deps) d = map[static_cast<size_t>(d)];
     if (op.dtype != f32 && !is_integer_dtype(op.dtype) && op.kind != OpKind::embedding)
-      throw InputError(fmt::format("amp=bf16: op '{}' is {} in the model; autocast runs an fp32 model",
+      throw InputError(fmt::format("{}: op '{}' is {} in the model; autocast runs an fp32 model", what,
                                    op.name, dtype_name(op.dtype)));
     // The type each producer hands over (a floating tensor: fp32 or bf16).
     const auto in_type = [&](int d) { return out[static_cast<size_t>(d)].out_dtype; };
@@ -149,6 +164,12 @@ void apply_autocast_bf16(Graph& g) {
         break;
       }
       case Policy::fp32:
+        if (op.kind == OpKind::softmax && lo == DType::fp16 && !op.deps.empty() && in_type(op.deps[0]) == lo) {
+          // softmax(x, dtype=float) on a Half CUDA tensor: half_to_float, no cast.
+          op.dtype = lo;
+          op.out_dtype = f32;
+          break;
+        }
         cast_inputs(f32);
         op.dtype = op.out_dtype = f32;
         break;
@@ -167,11 +188,34 @@ void apply_autocast_bf16(Graph& g) {
         break;
       }
     }
+    // The casts made for this op belong to its layer (parallel workloads group
+    // by it: parallel.h).
+    if (const int64_t layer = op.get("layer", 0))
+      for (size_t k = first; k < out.size(); ++k) out[k].attrs["layer"] = layer;
     map[i] = add(std::move(op));
   }
 
-  // The model output y (the last op marked output=1, else the last op nobody
-  // consumes) and the loss y.float().pow(2).mean().
+  g.ops = std::move(out);
+  g.info["amp"] = 1;
+  g.info["amp_dtype"] = static_cast<double>(static_cast<int>(lo));
+  if (loss) {
+    append_loss(g, amp);
+  } else if (amp == Amp::fp16) {
+    // A data-parallel replica given its output gradient: GradScaler's kernels
+    // around the optimizer all the same (the scaled loss is not modelled).
+    g.info["grad_scaler"] = 1;
+  }
+}
+
+// The model output y (the last op marked output=1, else the last op nobody
+// consumes) and the loss y.float().pow(2).mean(), times GradScaler's scale with fp16.
+void append_loss(Graph& g, Amp amp) {
+  constexpr DType f32 = DType::fp32;
+  std::vector<Op>& out = g.ops;
+  const auto add = [&](Op op) {
+    out.push_back(std::move(op));
+    return static_cast<int>(out.size()) - 1;
+  };
   std::vector<char> consumed(out.size(), 0);
   for (const auto& op : out)
     for (int d : op.deps) consumed[static_cast<size_t>(d)] = 1;
@@ -181,7 +225,8 @@ void apply_autocast_bf16(Graph& g) {
   if (y < 0)
     for (size_t i = 0; i < out.size(); ++i)
       if (!consumed[i] && !is_integer_dtype(out[i].out_dtype)) y = static_cast<int>(i);
-  if (y < 0) throw InputError("amp=bf16: the model has no floating-point output to take the loss of");
+  if (y < 0)
+    throw InputError(fmt::format("amp={}: the model has no floating-point output to take the loss of", amp_name(amp)));
   for (auto& op : out) op.attrs.erase("output");
   const auto [rows, cols] = out_shape(out[static_cast<size_t>(y)]);
   const int64_t elems = rows * cols;
@@ -198,10 +243,18 @@ void apply_autocast_bf16(Graph& g) {
   Op mean = cast_op("loss.mean", elems, 1, f32, f32, {p});
   mean.kind = OpKind::reduce;
   mean.attrs["output"] = 1;
-  add(std::move(mean));
-  g.ops = std::move(out);
-  (void)p;
-  g.info["amp_bf16"] = 1;
+  const int m = add(std::move(mean));
+  if (amp == Amp::fp16) {
+    // scaler.scale(loss): loss * scale, both one-element fp32 tensors.
+    out[static_cast<size_t>(m)].attrs.erase("output");
+    Op sc = cast_op("loss.grad_scaler_scale", 1, 1, f32, f32, {m});
+    sc.kind = OpKind::mul;
+    sc.attrs["inputs"] = 1;
+    sc.attrs["output"] = 1;
+    add(std::move(sc));
+    g.info["grad_scaler"] = 1;
+  }
+  g.info["amp_loss"] = 1;
 }
 
 // BatchNorm2d.forward in training mode first runs self.num_batches_tracked.add_(1)

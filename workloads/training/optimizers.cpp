@@ -96,17 +96,19 @@ void Step::foreach_op(const std::string& name, int reads, int writes, int flops,
               {"tensors", static_cast<int64_t>(numels.size())},
               {"launches", multi_tensor_launches(numels, depth, scalar_list, m_opt.large_kernel_args)}};
   if (sfu > 0) op.attrs["sfu"] = sfu;
-  // optimizer.step() runs after backward: the first kernel waits for every
-  // parameter gradient, the others for their predecessor.
-  const int last = static_cast<int>(m_g.ops.size()) - 1;
-  if (m_g.ops[static_cast<size_t>(last)].kind == OpKind::optimizer) {
-    op.deps = {last};
-  } else {
-    op.deps = m_param_grads;
-    std::sort(op.deps.begin(), op.deps.end());
-    op.deps.erase(std::unique(op.deps.begin(), op.deps.end()), op.deps.end());
-  }
+  op.deps = step_deps();
   emit(std::move(op));
+}
+
+// optimizer.step() runs after backward: the first kernel waits for every
+// parameter gradient, the others for their predecessor.
+std::vector<int> Step::step_deps() {
+  if (m_stepping) return {static_cast<int>(m_g.ops.size()) - 1};
+  m_stepping = true;
+  std::vector<int> deps = m_param_grads;
+  std::sort(deps.begin(), deps.end());
+  deps.erase(std::unique(deps.begin(), deps.end()), deps.end());
+  return deps;
 }
 
 void Step::optimizer_step() {
@@ -135,6 +137,8 @@ void Step::optimizer_step() {
   }
   if (m_tensors.empty() || m_opt.optimizer == Optimizer::none) return;
   const std::vector<int64_t>& p = m_tensors;
+  const bool fused = m_opt.optimizer == Optimizer::adamw_fused;
+  if (m_scaler) grad_scaler_unscale(fused);
   switch (m_opt.optimizer) {
     case Optimizer::adamw:
       // torch/optim/adam.py _multi_tensor_adam with decoupled weight decay (AdamW;
@@ -159,8 +163,16 @@ void Step::optimizer_step() {
       // over params, grads, exp_avgs, exp_avg_sqs: depth 4): reads p, g, m, v,
       // writes p, m, v; ~12 operations per element (decay, both moments, bias
       // corrections, sqrt, eps, division, update).
+      // Under GradScaler the kernel also reads grad_scale and found_inf (one element
+      // each: it returns early when found_inf is set, else divides each gradient by
+      // the scale, FusedAdamKernel.cuh: one more operation per element), and
+      // _fused_adamw then runs _foreach_sub_(state_steps, [found_inf] * n): two
+      // lists of n one-element tensors.
       foreach_op("adamw_fused.step_count", 1, 1, 1, 0, 1, false, DType::fp32, std::vector<int64_t>(p.size(), 1));
-      foreach_op("adamw_fused.update", 4, 3, 12, 1, 4, false, t, p);
+      foreach_op("adamw_fused.update", 4, 3, m_scaler ? 13 : 12, 1, 4, false, t, p);
+      if (m_scaler)
+        foreach_op("adamw_fused.step_count_found_inf", 2, 1, 1, 0, 2, false, DType::fp32,
+                   std::vector<int64_t>(p.size(), 1));
       break;
     }
     case Optimizer::sgd:
@@ -177,6 +189,7 @@ void Step::optimizer_step() {
       break;
     case Optimizer::none: break;
   }
+  if (m_scaler) grad_scaler_update();
 }
 
 }  // namespace training

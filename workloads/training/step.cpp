@@ -146,7 +146,7 @@ void Step::seed_outputs() {
     const bool out = marked ? m_g.ops[i].get("output", 0) != 0 : !consumed[i];
     if (out && m_rg[i]) m_grad[i] = k_seed;
   }
-  if (m_amp) {
+  if (m_amp_loss) {
     // loss.backward(): torch.autograd's _make_grads creates the seed with
     // torch.ones_like(loss) (one fill kernel of the scalar).
     for (int i = 0; i < m_fwd; ++i)
@@ -271,7 +271,7 @@ void Step::weight_grad(int i, int src, int64_t rows, int64_t cols, const char* w
 
 void append_training_step(Graph& g, const TrainingOptions& opt) {
   if (!opt.inputs_require_grad) training::add_batchnorm_counters(g);   // nn.BatchNorm2d modules only
-  if (opt.amp_bf16) training::apply_autocast_bf16(g);
+  if (opt.amp != Amp::none) training::apply_autocast(g, opt.amp, opt.amp_loss);
   training::Step(g, opt).run();
 }
 

@@ -20,10 +20,12 @@ namespace tessera::training {
 std::vector<int64_t> param_tensors(const Op& op);
 // A 2-D view (rows x cols) of an op's output, for the kernels that add or copy it.
 std::pair<int64_t, int64_t> out_shape(const Op& op);
-// autocast.cpp: rewrites an fp32 forward graph into what torch.autocast(bfloat16)
-// launches and appends train_amp.py's loss y.float().pow(2).mean() (marked
-// output=1); sets g.info amp_bf16 = 1.
-void apply_autocast_bf16(Graph& g);
+// autocast.cpp: rewrites an fp32 forward graph into what torch.autocast(bfloat16
+// or float16) launches (g.info amp = 1) and, with `loss`, appends append_loss().
+void apply_autocast(Graph& g, Amp amp, bool loss);
+// train_amp.py's loss y.float().pow(2).mean() (marked output=1; g.info amp_loss =
+// 1) and, with fp16, GradScaler's scaler.scale(loss) (g.info grad_scaler = 1).
+void append_loss(Graph& g, Amp amp);
 // Inserts BatchNorm2d's training-mode num_batches_tracked.add_(1) before each
 // batch-norm (autocast.cpp).
 void add_batchnorm_counters(Graph& g);
@@ -31,7 +33,8 @@ void add_batchnorm_counters(Graph& g);
 class Step {
  public:
   Step(Graph& g, const TrainingOptions& opt)
-      : m_g(g), m_opt(opt), m_fwd(static_cast<int>(g.ops.size())), m_amp(g.info.count("amp_bf16") != 0) {}
+      : m_g(g), m_opt(opt), m_fwd(static_cast<int>(g.ops.size())), m_amp(g.info.count("amp") != 0),
+        m_amp_loss(g.info.count("amp_loss") != 0), m_scaler(g.info.count("grad_scaler") != 0) {}
 
   void run();
 
@@ -75,11 +78,23 @@ class Step {
   void foreach_op(const std::string& name, int reads, int writes, int flops, int sfu, int depth, bool scalar_list,
                   DType t, const std::vector<int64_t>& numels);
   void optimizer_step();
+  // The deps of the next optimizer-step kernel: every parameter gradient for the
+  // first, then the kernel before.
+  std::vector<int> step_deps();
+  // grad_scaler.cpp: GradScaler's kernels before optimizer.step() (the inf check
+  // and unscale) and after it (the scale update); `fused`: an optimizer with
+  // _step_supports_amp_scaling (fused AdamW), which unscales inside its kernel.
+  void grad_scaler_unscale(bool fused);
+  void grad_scaler_update();
+  int scalar_op(OpKind kind, const std::string& name, DType in, DType out);
 
   Graph& m_g;
   const TrainingOptions& m_opt;
   const int m_fwd;
   const bool m_amp;        // the forward ran under autocast (autocast.cpp)
+  const bool m_amp_loss;   // ... with the loss appended (its backward starts with ones_like)
+  const bool m_scaler;     // ... and GradScaler (amp=fp16)
+  bool m_stepping = false; // an optimizer-step kernel was emitted
   std::map<std::pair<int64_t, std::string>, int> m_tied_left;   // tied id, tensor -> gradients still to come
   std::vector<char> m_rg;
   std::vector<int> m_grad;       // per forward op: op holding its output gradient
