@@ -20,7 +20,7 @@ SAN_CTEST_ARGS ?=
 FUZZ_TARGETS = hw_yaml hw_set workload_spec json_trace scalesim_csv scalesim_cfg onnx isa measurements \
   calibrate_records sweep_spec chakra memsim
 
-.PHONY: deps configure tool build demo test bench clean test-sanitize sanitize-configure fuzz-build fuzz
+.PHONY: deps configure tool build demo test bench clean test-sanitize test-sanitize-ci sanitize-configure fuzz-build fuzz
 
 deps:
 	@bash scripts/setup-deps.sh
@@ -58,6 +58,18 @@ test-sanitize: sanitize-configure
 	@cmake --build $(SAN_BUILD) -j $(JOBS)
 	cd $(SAN_BUILD) && ASAN_OPTIONS=detect_leaks=0 UBSAN_OPTIONS=print_stacktrace=1 \
 	  ctest --output-on-failure -j $(JOBS) $(SAN_CTEST_ARGS)
+
+# The part of test-sanitize that CI runs beside `make test`: the tool, the
+# robustness suite (every bad and huge input) and the fuzz targets (each fuzzes a
+# few seconds under libFuzzer with clang, else replays its corpus and 3000 seeded
+# mutations), built and run under ASan + UBSan. Builds only what those tests need.
+SAN_CI_TARGETS = tessera test_robustness $(addprefix fuzz_,$(FUZZ_TARGETS))
+test-sanitize-ci: sanitize-configure
+	@start=$$(date +%s); \
+	cmake --build $(SAN_BUILD) -j $(JOBS) --target $(SAN_CI_TARGETS) || exit 1; \
+	echo "sanitizer build of $(words $(SAN_CI_TARGETS)) targets: $$(( $$(date +%s) - start )) s"
+	cd $(SAN_BUILD) && ASAN_OPTIONS=detect_leaks=0 UBSAN_OPTIONS=print_stacktrace=1 \
+	  ctest --output-on-failure -j $(JOBS) -L '^(robustness|fuzz)$$'
 
 # The libFuzzer targets (clang-14 only): tests/fuzz/README.md.
 fuzz-build: sanitize-configure
