@@ -171,6 +171,9 @@ TEST_CASE("the built-in CNNs' batch norms follow the rule in eval and training",
   const Kernel fp = bn_kernel("resnet50:batch=2,image=64,dtype=fp32", "bn1");
   CHECK(fp.info.launches.value_or(1) == 1);
   CHECK(fp.mapping.rfind("cudnn_batch_norm [CUDNN_BATCHNORM_SPATIAL]", 0) == 0);
+  CHECK_THROWS_WITH(build_workload("resnet50:memory_format=nhwc"),
+                    "--workload 'resnet50:memory_format=nhwc': workload parameter 'memory_format': 'nhwc' is not "
+                    "accepted; accepted: channels_last, contiguous");
   const Kernel nchw = bn_kernel("resnet50:batch=2,image=64,dtype=bf16,memory_format=contiguous", "bn1");
   CHECK(nchw.mapping.rfind("native_batch_norm [contiguous (NCHW) kernels]", 0) == 0);
   // Training: the backward's weight/bias reduction and dx kernels carry the layout.

@@ -50,7 +50,7 @@ Act pointwise(GraphBuilder& b, OpKind kind, const std::string& name, const Act& 
 // memory_format, channels_last (NHWC, model.to(memory_format=torch.channels_last),
 // the layout the convolutions are modelled in) or contiguous (NCHW).
 void set_memory_format(Graph& g, const std::map<std::string, std::string>& p) {
-  const int64_t cl = p.at("memory_format") == "channels_last" ? 1 : 0;
+  const int64_t cl = wl_choice(p, "memory_format", {"channels_last", "contiguous"}) == "channels_last" ? 1 : 0;
   for (auto& op : g.ops)
     if (op.kind == OpKind::batchnorm) op.attrs["channels_last"] = cl;
 }
