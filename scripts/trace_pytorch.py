@@ -154,7 +154,9 @@ def map_op(name, args, kwargs, out):
     if name in ("_native_batch_norm_legit_no_training", "native_batch_norm", "cudnn_batch_norm",
                 "_native_batch_norm_legit"):
         x = a[0]
-        return "batchnorm", {"rows": x.numel() // x.shape[1], "cols": x.shape[1]}
+        cl = x.dim() == 4 and x.is_contiguous(memory_format=torch.channels_last) and not x.is_contiguous()
+        return "batchnorm", {"rows": x.numel() // x.shape[1], "cols": x.shape[1], "n": x.shape[0],
+                             "channels_last": int(cl)}
     if name in ("max_pool2d_with_indices", "max_pool2d", "avg_pool2d"):
         x, k = a[0], list(a[1])
         stride = list(a[2]) if len(a) > 2 and a[2] else k

@@ -95,12 +95,14 @@ std::vector<std::string_view> op_attr_names(OpKind k) {
     case OpKind::kv_read: names.push_back("append"); break;
     case OpKind::add: names.push_back("inputs"); break;
     case OpKind::mul: names.insert(names.end(), {"inputs", "exponent"}); break;
-    case OpKind::batchnorm: names.insert(names.end(), {"backward", "training"}); break;
+    case OpKind::batchnorm: names.insert(names.end(), {"backward", "training", "n", "channels_last"}); break;
     case OpKind::layernorm: case OpKind::rmsnorm: case OpKind::softmax: case OpKind::gelu:
     case OpKind::silu: case OpKind::relu: case OpKind::sigmoid: case OpKind::tanh:
       names.push_back("backward");
       break;
-    case OpKind::reduce: names.insert(names.end(), {"inputs", "outputs", "stride", "reread"}); break;
+    case OpKind::reduce:
+      names.insert(names.end(), {"inputs", "outputs", "stride", "reread", "batchnorm", "n", "channels_last"});
+      break;
     case OpKind::optimizer: names.insert(names.end(), {"flops", "sfu", "tensors"}); break;
     case OpKind::allreduce: case OpKind::allgather: case OpKind::reducescatter: case OpKind::alltoall:
     case OpKind::broadcast: case OpKind::sendrecv: case OpKind::reduce_coll:
@@ -264,7 +266,8 @@ void validate_graph(const Graph& g, std::string_view source) {
                                key == "bias_grad" || key == "training" || key == "output" || key == "sfu" ||
                                key == "algo" || key == "protocol" || key == "group" ||
                                key == "stage" || key == "pass" || key == "overlap" || key == "p2p" ||
-                               key == "recompute" || key == "every_microbatch" || key == "reread";
+                               key == "recompute" || key == "every_microbatch" || key == "reread" ||
+                               key == "channels_last" || key == "batchnorm";
       if (value < 0 || (value == 0 && !may_be_zero))
         throw InputError(fmt::format("{}: op '{}' ({}): '{}' = {} must be {}", source, op.name,
                                      op_kind_name(op.kind), key, value,
@@ -281,7 +284,8 @@ void validate_graph(const Graph& g, std::string_view source) {
       if (value > 1 && !(key == "kv_heads" && op.kind == OpKind::attention) && key != "groups" && key != "pad" &&
           key != "stride" && key != "dilation" && key != "tp_in" && key != "tp_out" && key != "stage" &&
           key != "pass" && key != "group" && key != "algo" && key != "protocol" && key != "overlap" &&
-          key != "p2p" && key != "recompute" && key != "every_microbatch")
+          key != "p2p" && key != "recompute" && key != "every_microbatch" &&
+          !(key == "n" && (op.kind == OpKind::batchnorm || op.kind == OpKind::reduce)))   // a factor of rows
         volume *= static_cast<long double>(value);
     if (volume > static_cast<long double>(k_max_op_volume)) {
       std::string dims;
@@ -291,7 +295,12 @@ void validate_graph(const Graph& g, std::string_view source) {
                                    "the 2^56 (7.2e16) an op may have; split it into several ops", source,
                                    op.name, op_kind_name(op.kind), dims, static_cast<double>(volume)));
     }
-    for (const char* flag : {"backward", "training", "output", "param", "bias_grad", "reread"})
+    // A batch norm's batch is a factor of its rows (N x H x W).
+    if ((op.kind == OpKind::batchnorm || op.kind == OpKind::reduce) && op.attrs.count("n") && op.attrs.count("rows") &&
+        op.at("rows") % op.at("n") != 0)
+      throw InputError(fmt::format("{}: op '{}' ({}): 'n' = {} must divide 'rows' = {} (rows = N x H x W)", source,
+                                   op.name, op_kind_name(op.kind), op.at("n"), op.at("rows")));
+    for (const char* flag : {"backward", "training", "output", "param", "bias_grad", "reread", "channels_last", "batchnorm"})
       if (op.get(flag, 0) > 1)
         throw InputError(fmt::format("{}: op '{}' ({}): '{}' = {} must be 0 or 1", source, op.name,
                                      op_kind_name(op.kind), flag, op.get(flag, 0)));

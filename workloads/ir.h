@@ -26,7 +26,11 @@
 //   batchnorm, copy, transpose
 //               rows, cols (the op works on a rows x cols tensor); add/mul read
 //               `inputs` tensors (default 2); mul exponent=E (inputs=1): torch.pow(x, E)
-//               (autocast runs it in fp32; its backward is pow_backward's kernels)
+//               (autocast runs it in fp32; its backward is pow_backward's kernels);
+//               batchnorm (rows = N*H*W, cols = C) optional n: the batch N
+//               (input.size(0), default 1) and channels_last: 1 NHWC (default),
+//               0 NCHW; they decide cuDNN or PyTorch's kernels and which ones
+//               (compiler/tensorcore/batchnorm.h)
 //   maxpool, avgpool  n, c, h, w, r, s, stride, pad
 //   embedding   tokens, dim, vocab
 //               optional order: how the tokens pick rows of the vocab x dim table
@@ -61,7 +65,9 @@
 //               results (default 1); optional stride: consecutive rows are
 //               `stride` elements apart in memory (x[::stride].sum() is rows=elems,
 //               cols=1, stride); reread=1: the input was read by the op before and
-//               nothing flushed the caches in between (a loop over one tensor)
+//               nothing flushed the caches in between (a loop over one tensor);
+//               batchnorm=1 (with the batch-norm's n, channels_last): the weight
+//               and bias gradients of a batch-norm backward (batch_norm_backward_reduce)
 //   optimizer   elems, reads, writes: one optimizer kernel (a torch._foreach_* call
 //               or a fused optimizer kernel) over `elems` parameter elements that
 //               reads `reads` and writes `writes` tensors per element; optional

@@ -19,6 +19,12 @@
 
 namespace tessera::tc_build {
 
+// Lane operations of PyTorch's accurate expf and IEEE division (no fast-math):
+// expf = ex2.approx on the SFU plus ~8 lane ops (range reduction, scaling, special
+// cases), x / y = rcp.approx on the SFU plus ~8 lane ops (Newton-Raphson step and
+// fix-up); the row kernels (vector.cpp) and batch-norm's Welford (batchnorm.cpp).
+constexpr double k_exp_lanes = 8, k_div_lanes = 8;
+
 inline int64_t to_bytes(double b) { return static_cast<int64_t>(std::llround(std::max(0.0, b))); }
 
 inline Instr transfer(Opcode op, const std::string& level, double bytes_per_copy, int64_t count) {

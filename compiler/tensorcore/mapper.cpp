@@ -123,6 +123,10 @@ Kernel TensorCoreMapper::lower(const Graph& g, int index, const Hardware& hw) co
     case OpKind::broadcast:
     case OpKind::sendrecv:
     case OpKind::reduce_coll: k = lower_collective(op, hw); break;
+    case OpKind::batchnorm: k = lower_batchnorm(op, g, hw); break;
+    case OpKind::reduce:   // a batch-norm backward's weight/bias reduction (attr batchnorm)
+      k = op.get("batchnorm", 0) ? lower_batchnorm(op, g, hw) : lower_vector(op, hw);
+      break;
     default: k = lower_vector(op, hw); break;
   }
   // The first kernel of a run may find the L2 full of another stream's dirty lines

@@ -9,6 +9,7 @@
 //                           sdpa_select.cpp) and what its attn_mask costs;
 //   attention_backward.cpp  FlashAttention-2/3 backward;
 //   vector.cpp              memory-bound element-wise and row kernels;
+//   batchnorm.cpp           batch norm: cuDNN or PyTorch's kernels, per pass;
 //   collective.cpp          collectives over a link;
 //   mapper.cpp              dispatch by op kind.
 #include <cstdint>
@@ -81,6 +82,9 @@ class TensorCoreMapper : public Mapper {
   // attr backward=1: FlashAttention-2's backward (attention_backward.cpp).
   Kernel lower_attention_backward(const Op& op, const Hardware& hw) const;
   Kernel lower_vector(const Op& op, const Hardware& hw) const;
+  // Batch norm (eval, training, backward and its weight-gradient reduction) as
+  // PyTorch dispatches it to cuDNN or its own kernels (batchnorm.cpp).
+  Kernel lower_batchnorm(const Op& op, const Graph& g, const Hardware& hw) const;
   // Depthwise convolutions: PyTorch's conv_depthwise2d / cuDNN, memory-bound (conv_depthwise.cpp).
   Kernel lower_depthwise_conv(const Op& op, const Hardware& hw) const;
   Kernel lower_collective(const Op& op, const Hardware& hw) const;

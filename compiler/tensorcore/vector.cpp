@@ -26,14 +26,12 @@ namespace {
 // plus one erf). PyTorch's row kernels use the accurate expf and IEEE division
 // (no fast-math): expf = ex2.approx on the SFU plus ~8 lane ops (range reduction,
 // scaling, special cases), x / y = rcp.approx on the SFU plus ~8 lane ops
-// (Newton-Raphson step and fix-up) -- k_exp_lanes and k_div_lanes below.
+// (Newton-Raphson step and fix-up) -- k_exp_lanes and k_div_lanes (kernel_build.h).
 // layernorm: Welford update (delta, count, mean, m2: 5) with one division per
 // element, normalise and affine (3) and conversions; rmsnorm: square-sum (2),
 // normalise and scale (3). softmax per element: max, subtract, sum, convert (5),
 // one expf and one division in the warp-per-row kernel, the block kernels
 // evaluate expf twice (sum pass and output pass).
-constexpr double k_exp_lanes = 8, k_div_lanes = 8;
-
 struct VecCost {
   double alu = 1, sfu = 0;
   const char* sfu_name = "exp";

@@ -135,12 +135,23 @@ TEST_CASE("backward and optimizer kernels move their ops' bytes", "[gpu][trainin
   const Graph g = build_workload("resnet50:batch=8,train=1");
   const Program p = compile(g, *hw);
   // Streaming kernels whose rows fit on chip move exactly op_min_bytes through DRAM.
-  for (const char* name : {"relu.grad", "layer1.0.relu3.grad_acc", "fc.grad_bias", "bn1.grad_weight",
-                           "bn1.grad_input", "adamw.update", "adamw.sqrt"}) {
+  for (const char* name : {"relu.grad", "layer1.0.relu3.grad_acc", "fc.grad_bias", "adamw.update", "adamw.sqrt"}) {
     INFO(name);
     const Kernel& k = kernel(p, g, name);
     CHECK(k.info.dram_bytes.value_or(0) == Approx(k.bytes).epsilon(1e-4));   // whole bytes per SM copy
   }
+  // Batch norm's backward as PyTorch's channels-last kernels run it (bf16: not cuDNN;
+  // compiler/tensorcore/batchnorm.h), over x and dy of 8 x 112 x 112 x 64 bf16
+  // (12,845,056 B each). batch_norm_backward_reduce reads both (25,690,112 B) and
+  // mean, invstd (2 x 64 x 4 B) and writes sum_dy, sum_dy_xmu (512 B), the weight
+  // and bias gradients (2 x 64 x 2 = 256 B) and its grid's staging partials
+  // (64 channels x 128 blocks x 12 B = 98,304 B), after a launch that zeroes 2
+  // semaphores (8 B): 25,789,704 B. batch_norm_backward_elemt then finds x and dy
+  // (25.7 MB, under half the 50 MiB L2) in the L2: DRAM moves only mean, invstd,
+  // sum_dy, sum_dy_xmu (4 x 64 x 4 B), the weight (128 B) and dx: 12,846,208 B.
+  CHECK(kernel(p, g, "bn1.grad_weight").info.dram_bytes.value_or(0) == Approx(25789704).epsilon(1e-5));
+  CHECK(kernel(p, g, "bn1.grad_weight").info.launches.value_or(1) == 2);
+  CHECK(kernel(p, g, "bn1.grad_input").info.dram_bytes.value_or(0) == Approx(12846208).epsilon(1e-5));
   // threshold_backward of 8 x 64 x 112 x 112 bf16: reads dY and the output, writes dX.
   CHECK(kernel(p, g, "relu.grad").bytes == 3.0 * 2 * 8 * 64 * 112 * 112);
   // Multi-kernel ops keep their launch count: the max-pool zero fill + gather, and the

@@ -6,7 +6,8 @@ its depthwise convolutions) through PyTorch's dispatcher with
 scripts/trace_pytorch.py, runs that trace and the built-in
 `MODEL:batch=B,image=I,dtype=fp32` through `tessera run --format json`, and
 requires the same operator sequence: op by op the same kind, FLOPs and minimum
-bytes (so the same shapes). Exits 77 (skipped, reason printed) where torch or
+bytes (so the same shapes), and batch norms that a CUDA GPU would run as
+cudnn_batch_norm (fp32, batch 2: PyTorch's rule). Exits 77 (skipped, reason printed) where torch or
 torchvision is not installed (Debian: python3-torch, python3-torchvision).
 
 Usage: torchvision_aten.py TESSERA_BINARY SOURCE_DIR MODEL
@@ -60,6 +61,15 @@ def main():
         for key in ("kind", "flops", "bytes"):
             if t[key] != b[key]:
                 failures.append(f"op {i}: {key} torchvision {t[key]} ({t['name']}), built-in {b[key]} ({b['name']})")
+                break
+    # The CPU trace records native_batch_norm; on a CUDA GPU PyTorch's
+    # _select_batch_norm_backend sends these fp32, batch-2 batch norms to cuDNN, and
+    # both the traced and the built-in model must say so (compiler/tensorcore/batchnorm.h).
+    for label, ops in (("torchvision", traced), ("built-in", builtin)):
+        for op in ops:
+            if op["kind"] == "batchnorm" and not op["mapping"].startswith("cudnn_batch_norm"):
+                failures.append(f"{label} {op['name']}: GPU batch norm should be cudnn_batch_norm, mapping is "
+                                f"'{op['mapping']}'")
                 break
     if failures:
         print(f"the built-in {name} differs from torchvision's:")

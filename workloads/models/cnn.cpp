@@ -42,7 +42,17 @@ Act pointwise(GraphBuilder& b, OpKind kind, const std::string& name, const Act& 
   std::vector<int> deps = dep(x);
   deps.insert(deps.end(), extra.begin(), extra.end());
   y.op = b.vec(kind, name, deps, x.n * x.h * x.w, x.c, 2);
+  if (kind == OpKind::batchnorm) b.graph().ops[static_cast<size_t>(y.op)].attrs["n"] = x.n;   // input.size(0)
   return y;
+}
+
+// The batch-norm ops' layout (attr channels_last): workload parameter
+// memory_format, channels_last (NHWC, model.to(memory_format=torch.channels_last),
+// the layout the convolutions are modelled in) or contiguous (NCHW).
+void set_memory_format(Graph& g, const std::map<std::string, std::string>& p) {
+  const int64_t cl = wl_choice(p, "memory_format", {"channels_last", "contiguous"}) == "channels_last" ? 1 : 0;
+  for (auto& op : g.ops)
+    if (op.kind == OpKind::batchnorm) op.attrs["channels_last"] = cl;
 }
 
 Act pool(GraphBuilder& b, OpKind kind, const std::string& name, const Act& x, int64_t k,
@@ -135,6 +145,7 @@ Graph build_resnet50(const std::map<std::string, std::string>& p) {
   }
   x = adaptive_avgpool(b, "avgpool", x, 1);
   linear(b, "fc", x, 2048, 1000);
+  set_memory_format(g, p);
   g.info["params"] = count_params_conv(g, false);
   g.info["images"] = static_cast<double>(x.n);
   return g;
@@ -250,6 +261,7 @@ Graph build_mobilenet_v2(const std::map<std::string, std::string>& p) {
   x = cna(fmt::format("features.{}", idx), x, 1280, 1, 1, 1, true);
   x = adaptive_avgpool(b, "avgpool", x, 1);
   linear(b, "classifier.1", x, 1280, 1000);
+  set_memory_format(g, p);
   g.info["params"] = count_params_conv(g, false);
   g.info["images"] = static_cast<double>(x.n);
   return g;
@@ -261,15 +273,24 @@ std::vector<WorkloadParam> cnn_params() {
           {"dtype", "bf16", "operand format", ParamType::dtype}};
 }
 
+// Networks with batch norm: its kernels depend on the activations' layout.
+std::vector<WorkloadParam> bn_cnn_params() {
+  auto p = cnn_params();
+  p.push_back({"memory_format", "channels_last",
+               "activation layout: channels_last (NHWC) or contiguous (NCHW); decides the batch-norm kernels",
+               ParamType::choice, {"channels_last", "contiguous"}});
+  return p;
+}
+
 }  // namespace
 
 void add_cnn_workloads(std::vector<WorkloadInfo>& out) {
   out.push_back({"resnet50", "torchvision ResNet-50 v1.5 inference (conv, batch-norm, relu, "
-                 "residual add, pools, fc as separate kernels)", cnn_params(), build_resnet50});
+                 "residual add, pools, fc as separate kernels)", bn_cnn_params(), build_resnet50});
   out.push_back({"alexnet", "torchvision AlexNet inference", cnn_params(), build_alexnet});
   out.push_back({"vgg16", "torchvision VGG-16 inference", cnn_params(), build_vgg16});
   out.push_back({"mobilenet_v2", "torchvision MobileNetV2 inference (inverted residuals with 3x3 depthwise "
-                 "convolutions)", cnn_params(), build_mobilenet_v2});
+                 "convolutions)", bn_cnn_params(), build_mobilenet_v2});
 }
 
 }  // namespace tessera

@@ -111,13 +111,21 @@ void Step::backward(int i) {
       // the weight and bias gradients), then batch_norm_backward_elemt (dx).
       const int x = dd.empty() ? -1 : dd[0];
       // Under autocast the input is bf16 and gamma/beta fp32: their gradients are fp32.
-      const int w = emit(reduce_op(f.name + ".grad_weight", f.at("rows"), f.at("cols"), 2, 2, gt, param_dtype(f),
-                                   with_grad(dy, {x})));
+      // Both carry the forward's batch and layout (which kernels run: compiler/tensorcore/batchnorm.h).
+      const auto layout = [&](Op& o) {
+        for (const char* a : {"n", "channels_last"})
+          if (f.attrs.count(a)) o.attrs[a] = f.attrs.at(a);
+      };
+      Op red = reduce_op(f.name + ".grad_weight", f.at("rows"), f.at("cols"), 2, 2, gt, param_dtype(f), with_grad(dy, {x}));
+      red.attrs["batchnorm"] = 1;
+      layout(red);
+      const int w = emit(std::move(red));
       weight_grad(i, w, 1, f.at("cols"), "grad_weight");
       if (!needs(x)) return;
       Op op = vec_op(OpKind::batchnorm, f.name + ".grad_input", f.at("rows"), f.at("cols"), gt, it,
                      with_grad(dy, {x, w}));
       op.attrs["backward"] = 1;
+      layout(op);
       return contribute(x, emit(std::move(op)));
     }
     case OpKind::add: {

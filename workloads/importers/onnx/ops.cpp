@@ -249,6 +249,7 @@ void OnnxImporter::batchnorm() {
   Op op = vec_op(OpKind::batchnorm, x.shape, x.dtype);
   op.attrs["cols"] = x.shape[1];
   op.attrs["rows"] = numel(x.shape) / x.shape[1];
+  if (x.shape[0] > 0) op.attrs["n"] = x.shape[0];   // the batch: cuDNN's limit (compiler/tensorcore/batchnorm.h)
   emit_out(op, x.shape, x.dtype);
 }
 
