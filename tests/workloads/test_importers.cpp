@@ -390,6 +390,19 @@ TEST_CASE("ONNX: a zero stride is refused before ONNX's shape inference divides 
                     Contains("s.onnx: node '") && Contains("(Conv): attribute strides has 0; accepted: integers from 1"));
 }
 
+TEST_CASE("ONNX: a node reading a value defined only later is refused (ONNX's shape inference crashed)",
+          "[import][onnx][errors]") {
+  // tiny_cnn.onnx mutated by fuzz_onnx so that the first Conv reads 'y', the
+  // Softmax output at the end of the graph: a SEGV inside libonnx before.
+  std::ifstream in(std::string(TESSERA_SOURCE_DIR) + "/tests/fuzz/regressions/onnx/conv_reads_later_output.onnx",
+                   std::ios::binary);
+  const std::string bytes((std::istreambuf_iterator<char>(in)), std::istreambuf_iterator<char>());
+  REQUIRE(!bytes.empty());
+  CHECK_THROWS_WITH(parse_onnx(bytes, "l.onnx"),
+                    Contains("l.onnx: node '") && Contains("(Conv) reads 'y', which no graph input, initializer or "
+                                                           "earlier node defines"));
+}
+
 TEST_CASE("import dispatch by extension", "[import]") {
   CHECK_THROWS_WITH(import_workload_file("model.pb"),
                     Contains("model.pb: cannot import a '.pb' file; accepted: .json"));

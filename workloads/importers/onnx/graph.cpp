@@ -104,6 +104,30 @@ void check_window_attributes(const ::onnx::GraphProto& graph, std::string_view s
   }
 }
 
+// ONNX's shape inference also reads a node input's type without checking that it
+// was defined (a SEGV in libonnx for a graph whose node reads a value produced
+// only by a later node): every input must be a graph input, an initializer, an
+// output of an earlier node or a name of an enclosing graph (subgraphs), as the
+// ONNX IR spec requires ("nodes are topologically sorted"). Empty names are the
+// spec's omitted optional inputs.
+void check_topological(const ::onnx::GraphProto& graph, std::set<std::string> known, std::string_view source) {
+  for (const auto& v : graph.input()) known.insert(v.name());
+  for (const auto& t : graph.initializer()) known.insert(t.name());
+  for (const auto& t : graph.sparse_initializer()) known.insert(t.values().name());
+  for (const auto& n : graph.node()) {
+    for (const auto& in : n.input())
+      if (!in.empty() && !known.count(in))
+        throw InputError(fmt::format("{}: node '{}' ({}) reads '{}', which no graph input, initializer or earlier "
+                                     "node defines (ONNX graphs list their nodes in topological order)",
+                                     source, n.name(), n.op_type(), in));
+    for (const auto& a : n.attribute()) {
+      if (a.type() == ::onnx::AttributeProto::GRAPH) check_topological(a.g(), known, source);
+      for (const auto& sub : a.graphs()) check_topological(sub, known, source);
+    }
+    for (const auto& out : n.output()) known.insert(out);
+  }
+}
+
 }  // namespace
 
 int64_t newest_onnx_opset() {
@@ -136,6 +160,7 @@ OnnxGraph parse_model(std::string_view bytes, std::string_view source) {
   // inferred at all is an error here. It runs where the model states an opset
   // this library knows (ONNX 1.12's inference crashes on a newer opset).
   check_window_attributes(model.graph(), source);
+  check_topological(model.graph(), {}, source);
   if (g.opset >= kOldestOnnxOpset && g.opset <= newest_onnx_opset()) try {
     ::onnx::ShapeInferenceOptions options(/*check_type=*/false, /*error_mode=*/0, /*data_propagation=*/true);
     ::onnx::shape_inference::InferShapes(model, ::onnx::OpSchemaRegistry::Instance(), options);
