@@ -24,12 +24,17 @@ Program compile(const Graph& g, const Hardware& hw) {
                                  "compute unit (accepted there: train=1 with the model's dtype, amp=none)",
                                  p.workload, hw.name, hw.compute().impl()));
   const std::unique_ptr<Mapper> mapper = make_mapper(hw.compute());
+  const auto hidden = g.info.find("host_hidden");
+  const bool host_hidden = hidden != g.info.end() && hidden->second != 0;
   for (size_t i = 0; i < g.ops.size(); ++i) {
     p.kernels.push_back(mapper->lower(g, static_cast<int>(i), hw));
     Kernel& k = p.kernels.back();
     // Every kernel after the first is queued behind its predecessor in the same
     // stream (or graph): targets may start it sooner than an isolated launch.
     if (i > 0) k.info.queued = 1;
+    // A workload replayed as a CUDA graph (or issued while the GPU is still busy
+    // with earlier work) pays no host time per kernel (models/compute/host.h).
+    if (host_hidden) k.info.host_hidden = 1;
     // One kernel per op, so the producer ops' indices are the producer kernels'.
     for (int d : g.ops[i].deps) {
       if (d < 0 || static_cast<size_t>(d) >= i)

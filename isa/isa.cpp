@@ -39,6 +39,8 @@ const KernelInfoField k_info_fields[] = {
     {"filter_sram_reads", &KernelInfo::filter_sram_reads, nullptr, "systolic: filter scratchpad reads (words)"},
     {"filter_sram_writes", &KernelInfo::filter_sram_writes, nullptr, "systolic: filter scratchpad writes (words)"},
     {"gemv", nullptr, &KernelInfo::gemv, "1 = matrix-vector product (one operand dimension is 1)"},
+    {"host_hidden", nullptr, &KernelInfo::host_hidden,
+     "1 = issued without host time of its own (CUDA-graph replay, or while the GPU was busy)"},
     {"ifmap_sram_reads", &KernelInfo::ifmap_sram_reads, nullptr, "systolic: ifmap scratchpad reads (words)"},
     {"ifmap_sram_writes", &KernelInfo::ifmap_sram_writes, nullptr, "systolic: ifmap scratchpad writes (words)"},
     {"l2_working_set", &KernelInfo::l2_working_set, nullptr, "bytes the kernel re-reads from the L2 (sliced L2: share in the far partition)"},

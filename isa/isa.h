@@ -86,6 +86,7 @@ struct KernelInfo {
   std::optional<double> filter_sram_reads;  // systolic: filter scratchpad reads (words)
   std::optional<double> filter_sram_writes;  // systolic: filter scratchpad writes (words)
   std::optional<int64_t> gemv;  // 1 = matrix-vector product (one operand dimension is 1)
+  std::optional<int64_t> host_hidden;  // 1 = issued without host time of its own (CUDA-graph replay, or while the GPU was busy)
   std::optional<double> ifmap_sram_reads;  // systolic: ifmap scratchpad reads (words)
   std::optional<double> ifmap_sram_writes;  // systolic: ifmap scratchpad writes (words)
   std::optional<double> l2_working_set;  // bytes the kernel re-reads from the L2 (sliced L2: share in the far partition)

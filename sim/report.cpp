@@ -94,9 +94,10 @@ void write_text_report(std::ostream& os, const RunResult& r) {
   fmt::print(os, "\n  utilisation and traffic:\n");
   for (const auto& [name, st] : r.stats.all()) {
     if (name.find("utilization") == std::string::npos && name.find("bytes") == std::string::npos &&
-        name.find("energy") == std::string::npos)
+        name.find("energy") == std::string::npos && name.rfind("host.", 0) != 0)
       continue;
     std::string v = st.unit == "1" ? fmt::format("{:.1f} %", 100 * st.value)
+                    : st.unit == "s" ? format_quantity(st.value, Unit::seconds)
                     : st.unit == "B" ? format_quantity(st.value, Unit::bytes)
                     : st.unit == "J" ? format_quantity(st.value, Unit::joules)
                                      : fmt::format("{:.4g} {}", st.value, st.unit);

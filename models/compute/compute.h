@@ -34,6 +34,17 @@ class ComputeModel : public Component {
   // (host launch, spacing between back-to-back kernels): what a profiler's summed
   // kernel time leaves out. The rest (block dispatch, fill, drain) is kernel time.
   virtual double launch_idle_s(const Kernel& /*k*/, const KernelContext& /*c*/) const { return 0; }
+  // Host (CPU) time the framework spends issuing this kernel's op in eager
+  // execution (models/compute/host.h): 0 for a target without a host model, for
+  // a CUDA-graph node and for a kernel whose host time is hidden
+  // (KernelInfo::host_hidden).
+  virtual double host_time_s(const Kernel& /*k*/) const { return 0; }
+  // Launches the host may have outstanding before a launch call blocks (the
+  // device's launch queue); 0 = unbounded.
+  virtual int64_t host_queue_depth() const { return 0; }
+  // kernel_overhead_s of the kernel launched onto an idle device (not queued
+  // behind a predecessor): from the host's launch call to its first stage.
+  virtual double idle_launch_s(const Kernel& k, const KernelContext& c) const { return kernel_overhead_s(k, c); }
   // Dense peak of this target for a format, in FLOP/s at the nominal clock; 0 if unsupported.
   virtual double peak_flops(DType t) const = 0;
   virtual double nominal_clock_hz() const = 0;

@@ -97,6 +97,53 @@ void register_tensorcore(Registry& r) {
        p_qty("kernel_fixed", Unit::seconds, "1us",
              "of launch_overhead and kernel_gap, the part inside the kernel's own duration (block "
              "dispatch, first DRAM round trip, drain), which a profiler counts as kernel time (assumption)").non_negative(),
+       // Host (CPU) time per aten op in PyTorch eager (models/compute/host.h): the
+       // Python binding, the dispatcher, TensorIterator set-up or the library's
+       // heuristic/plan lookup, the caching allocator and cudaLaunchKernel, before
+       // the kernel reaches the GPU. A published breakdown puts that path at ~5-25 us
+       // per op on an H100 host (J. Lin, "From PyTorch op to kernel launch", GPU
+       // kernel serving lesson 18: Python ~1, pybind ~1, autograd 1-3, dispatcher
+       // 1-2, library 1-5, cudaLaunchKernel 1-3 us). Fitted: matmul, scaled_mm,
+       // int_mm and copy (the hot records of the H100 microbenchmarks: there the
+       // gap from the start event to the launch also holds the event call's return
+       // and the timed lambda's call). The others are assumptions inside the
+       // published range (docs/gpu-model.md, "Host time").
+       p_choice("host_mode", {"eager", "graph"}, "eager",
+                "how the framework issues kernels: eager = every op pays its host time and the GPU waits "
+                "when the host falls behind (plain PyTorch); graph = a CUDA-graph replay, no host time per "
+                "kernel (workloads that are graph replays, e.g. decode with kv_cache=static, are so in "
+                "either mode)"),
+       p_int("host_queue_depth", "1024",
+             "kernel launches the host may have outstanding before a launch call blocks (assumption: the "
+             "CUDA launch queue holds about 1024 entries; not documented by NVIDIA)").non_negative(),
+       // Between the hot microbenchmark's start event and its end event the host
+       // also returns from start.record(), calls the timed lambda and calls
+       // end.record() (scripts/measure_gpu.py, Timer.run; torch/cuda/streams.py:
+       // Event.record looks up the current stream, then enters C++): some six
+       // Python<->C++ transitions and Python calls at ~1 us each (same source).
+       p_qty("host_timer", Unit::seconds, "7us",
+             "host time of the CUDA-event timing inside the measured interval of an op timed alone "
+             "(compare adds it to hot-L2 records; assumption)").non_negative(),
+       p_qty("host_matmul", Unit::seconds, "24.67us",
+             "host time of a torch.matmul / nn.Linear (cuBLAS/cuBLASLt heuristic, workspace; fitted)").non_negative(),
+       p_qty("host_scaled_mm", Unit::seconds, "24.55us",
+             "host time of a torch._scaled_mm on fp8 operands (fitted)").non_negative(),
+       p_qty("host_int_mm", Unit::seconds, "12.01us", "host time of a torch._int_mm on int8 operands (fitted)").non_negative(),
+       p_qty("host_copy", Unit::seconds, "7.33us",
+             "host time of a copy_ / contiguous / KV-cache index_copy_ (TensorIterator; fitted)").non_negative(),
+       p_qty("host_elementwise", Unit::seconds, "6us",
+             "host time of an elementwise TensorIterator op: activation, add/mul, pooling, embedding "
+             "(assumption: the copy path less its larger argument checks)").non_negative(),
+       p_qty("host_reduction", Unit::seconds, "7us",
+             "host time of a TensorIterator reduction (sum, mean; assumption)").non_negative(),
+       p_qty("host_norm", Unit::seconds, "7us",
+             "host time of a layer/RMS/batch norm or softmax (assumption)").non_negative(),
+       p_qty("host_conv", Unit::seconds, "8us",
+             "host time of a cuDNN convolution (frontend plan-cache lookup, workspace; assumption)").non_negative(),
+       p_qty("host_attention", Unit::seconds, "12us",
+             "host time of scaled_dot_product_attention (backend selection, fused kernel; assumption)").non_negative(),
+       p_qty("host_other", Unit::seconds, "10us",
+             "host time of any other op (optimizer step, collective; assumption)").non_negative(),
        // Little's law: 2048 threads x 16 B vector loads outstanding per SM.
        p_qty("bytes_in_flight", Unit::bytes, "32KiB", "outstanding load bytes per SM in streaming kernels").positive(),
        // Whitepapers (Volta to Blackwell): 64 resident warps = 2048 threads per SM.

@@ -81,6 +81,10 @@ void TensorCoreModel::bind(const Hardware& hw) {
   m_s.launch = p.real("launch_overhead");
   m_s.kernel_gap = p.real("kernel_gap");
   m_s.kernel_fixed = p.real("kernel_fixed");
+  m_s.host_graph = p.text("host_mode") == "graph";
+  m_s.host_queue = p.integer("host_queue_depth");
+  for (int i = 0; i < k_host_ops; ++i)
+    m_s.host[static_cast<size_t>(i)] = p.real("host_" + std::string(host_op_name(static_cast<HostOp>(i))));
   m_s.eff_fa2 = p.real("attention_efficiency_flash2");
   m_s.bwd_fa2 = p.real("attention_backward_rate_flash2");
   m_s.bwd_fa3 = p.real("attention_backward_rate_flash3");
@@ -262,6 +266,17 @@ double TensorCoreModel::kernel_overhead_s(const Kernel& k, const KernelContext&)
   const double launches = static_cast<double>(std::max<int64_t>(1, k.info.launches.value_or(1)));
   const double first = k.info.queued.value_or(0) != 0 ? m_s.kernel_gap : m_s.launch;
   return first + (launches - 1.0) * m_s.launch + m_s.wave_startup * static_cast<double>(k.info.startup_waves.value_or(0));
+}
+
+double TensorCoreModel::idle_launch_s(const Kernel& k, const KernelContext&) const {
+  // kernel_overhead_s as if the kernel were not queued: the whole launch first.
+  const double launches = static_cast<double>(std::max<int64_t>(1, k.info.launches.value_or(1)));
+  return launches * m_s.launch + m_s.wave_startup * static_cast<double>(k.info.startup_waves.value_or(0));
+}
+
+double TensorCoreModel::host_time_s(const Kernel& k) const {
+  if (m_s.host_graph || k.info.host_hidden.value_or(0) != 0) return 0;
+  return m_s.host[static_cast<size_t>(host_op(k))];
 }
 
 double TensorCoreModel::launch_idle_s(const Kernel& k, const KernelContext&) const {

@@ -33,6 +33,7 @@
 #include <string>
 
 #include "models/compute/compute.h"
+#include "models/compute/host.h"
 #include "models/tensorcore/clock.h"
 #include "core/registry.h"
 
@@ -70,6 +71,9 @@ struct TensorCoreSpec {
   double regs = 0;                      // register file per SM (bytes)
   int64_t multicast = 1;                // tma_multicast
   double kernel_gap = 0, kernel_fixed = 0;
+  bool host_graph = false;              // host_mode graph
+  int64_t host_queue = 0;               // host_queue_depth
+  std::array<double, k_host_ops> host{};   // host_<family> per HostOp (seconds)
   double bwd_fa2 = 1;                   // attention_backward_rate_flash2
   double bwd_fa3 = 1;                   // attention_backward_rate_flash3
   double launch = 0, eff_fa2 = 1, fa3_exposed = 1, eff_mem = 1, sync = 1;
@@ -97,6 +101,11 @@ class TensorCoreModel : public ComputeModel {
   double instr_energy_j(const Instr& in, const Kernel& k, const KernelContext& c) const override;
   double kernel_overhead_s(const Kernel& k, const KernelContext& c) const override;
   double launch_idle_s(const Kernel& k, const KernelContext& c) const override;
+  // host_<family> of the kernel's op (models/compute/host.h); 0 with host_mode
+  // graph or KernelInfo::host_hidden.
+  double host_time_s(const Kernel& k) const override;
+  int64_t host_queue_depth() const override { return m_s.host_queue; }
+  double idle_launch_s(const Kernel& k, const KernelContext& c) const override;
   double peak_flops(DType t) const override;
   double nominal_clock_hz() const override;
   // The die's area as the datasheet states it (die_area; 0 = not stated).

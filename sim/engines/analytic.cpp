@@ -1,5 +1,7 @@
 // The analytic engine: kernels run back to back on one stream (as a framework
-// launches them); each kernel's stages follow the pipeline rule in closed form.
+// launches them); each kernel's stages follow the pipeline rule in closed form,
+// and a kernel starts no sooner than the host has issued it (models/compute/host.h).
+#include "models/compute/host.h"
 #include "sim/engines/engine.h"
 #include "sim/engines/pipeline.h"
 
@@ -13,11 +15,15 @@ class AnalyticEngine : public Engine {
     std::vector<KernelTiming> times;
     plans.reserve(p.kernels.size());
     double now = 0;
+    HostIssue host(hw.compute().host_queue_depth());
     for (const Kernel& k : p.kernels) {
       KernelPlan plan = plan_kernel(k, hw);
-      const double begin = now + plan.overhead_s;
+      const double issued = host.launch(plan.host_s);
+      const double queued = now + plan.overhead_s;
+      // A kernel without host time (a CUDA-graph node) is not launched by the host.
+      const double begin = plan.host_s > 0 ? std::max(queued, issued + plan.launch_s) : queued;
       PipelineState st{begin, begin, begin};
-      KernelTiming kt{now, 0, 0, {}};
+      KernelTiming kt{now, 0, 0, begin - queued, {}};
       for (const StagePlan& sp : plan.stages) {
         // The first stage's start on each lane (pipeline.h), for the timeline.
         BlockTiming bt;
@@ -31,9 +37,10 @@ class AnalyticEngine : public Engine {
       kt.end_s = st.compute_done;
       times.push_back(std::move(kt));
       now = st.compute_done;
+      host.retire(now);
       plans.push_back(std::move(plan));
     }
-    return finish_run(p, hw, "analytic", plans, times);
+    return finish_run(p, hw, "analytic", plans, times, -1, host.done());
   }
 };
 

@@ -19,6 +19,8 @@ KernelPlan plan_kernel(const Kernel& k, const Hardware& hw) {
   plan.ctx = cm.begin_kernel(k, hw);
   plan.overhead_s = cm.kernel_overhead_s(k, plan.ctx);
   plan.idle_s = std::min(cm.launch_idle_s(k, plan.ctx), plan.overhead_s);
+  plan.host_s = cm.host_time_s(k);
+  plan.launch_s = cm.idle_launch_s(k, plan.ctx);
   for (const Block& b : k.blocks) {
     // The models' cost of one stage (shared with the power-capped clock search).
     plan.stages.push_back(StagePlan{cost_stage(b, k, hw, plan.ctx), b.repeat});
@@ -70,7 +72,7 @@ std::vector<double> shared_static_energy(const std::vector<KernelTiming>& t, dou
 
 RunResult finish_run(const Program& p, const Hardware& hw, const std::string& engine,
                      const std::vector<KernelPlan>& plans, const std::vector<KernelTiming>& t,
-                     double compute_busy_s) {
+                     double compute_busy_s, double host_done_s) {
   RunResult r;
   r.hardware = hw.name;
   r.workload = p.workload;
@@ -79,6 +81,7 @@ RunResult finish_run(const Program& p, const Hardware& hw, const std::string& en
   const double static_w = hw.power().static_power_w();
   Stats& s = r.stats;
   double end = 0, dyn_energy = 0, compute_busy = 0, peak_flops_sel = 0, max_op_flops = -1;
+  double host_busy = 0, host_wait = 0;
   std::map<std::string, double> level_busy, level_bytes;
   std::map<std::string, LevelTransfer> link_total;   // per link/switch: busy, bytes, energy
   const std::vector<double> shared_static = shared_static_energy(t, static_w);
@@ -94,8 +97,12 @@ RunResult finish_run(const Program& p, const Hardware& hw, const std::string& en
     o.flops = k.flops;
     o.bytes = k.bytes;
     o.clock_hz = kp.ctx.clock_hz;
-    o.overhead_s = kp.overhead_s;
-    o.idle_s = kp.idle_s;
+    // Waiting for the host (eager execution, models/compute/host.h) is launch
+    // idle: before the kernel, outside it.
+    o.overhead_s = kp.overhead_s + t[i].host_wait_s;
+    o.idle_s = kp.idle_s + t[i].host_wait_s;
+    host_busy += kp.host_s;
+    host_wait += t[i].host_wait_s;
     double e = 0;
     std::map<std::string, double> busy, link_busy;
     for (const auto& st : kp.stages) {
@@ -143,6 +150,12 @@ RunResult finish_run(const Program& p, const Hardware& hw, const std::string& en
     r.ops.push_back(std::move(o));
   }
   if (compute_busy_s >= 0) compute_busy = compute_busy_s;
+  // The host's time after the last launch (host.h: the end event follows it).
+  r.host_done_s = host_done_s;
+  if (host_done_s > end) {
+    host_wait += host_done_s - end;
+    end = host_done_s;
+  }
   // A time or energy that is negative, infinite or NaN means the inputs took a
   // model outside what it represents (a size or a parameter far out of its
   // range): refused, naming the op, rather than reported.
@@ -174,6 +187,10 @@ RunResult finish_run(const Program& p, const Hardware& hw, const std::string& en
   s.set("compute.kernel_time", r.kernel_time_s, "s",
         "summed kernel durations without launch idle (what a profiler's kernel total shows)");
   s.set("compute.flops", r.flops, "FLOP", "floating-point operations of the workload");
+  if (host_busy > 0) {
+    s.set("host.busy", host_busy, "s", "host (CPU) time issuing the ops in eager execution");
+    s.set("host.wait", host_wait, "s", "time the device idled waiting for the host (before a kernel, or after the last until the host was done)");
+  }
   s.set("compute.utilization", end > 0 ? compute_busy / end : 0, "1", "busy time / run time");
   if (r.peak_flops > 0 && end > 0)
     s.set("compute.flops_utilization", r.flops / end / r.peak_flops, "1",

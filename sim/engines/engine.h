@@ -27,6 +27,8 @@ struct KernelPlan {
   KernelContext ctx;
   double overhead_s = 0;
   double idle_s = 0;   // of overhead_s, outside the kernel (ComputeModel::launch_idle_s)
+  double host_s = 0;   // host time of the kernel's op (ComputeModel::host_time_s)
+  double launch_s = 0; // overhead of a launch onto an idle device (ComputeModel::idle_launch_s)
   std::vector<StagePlan> stages;
 };
 
@@ -43,6 +45,7 @@ struct KernelTiming {
   double start_s = 0;
   double end_s = 0;
   int stream = 0;                    // kernel slot it ran in
+  double host_wait_s = 0;            // after start_s, time the device waited for the host (host.h)
   std::vector<BlockTiming> blocks;   // per block of the kernel (empty: not recorded)
 };
 
@@ -59,9 +62,11 @@ RunTimeline build_timeline(const Program& p, const Hardware& hw, const std::vect
 // add up to the run's). `compute_busy_s` >= 0 is the time during which some kernel
 // was computing as the engine measured it (needed once kernels overlap); < 0 =
 // the sum of the kernels' compute times (exact when they run one at a time).
+// `host_done_s`: when the host was done with its last op (models/compute/host.h);
+// the run ends no sooner.
 RunResult finish_run(const Program& p, const Hardware& hw, const std::string& engine,
                      const std::vector<KernelPlan>& plans, const std::vector<KernelTiming>& t,
-                     double compute_busy_s = -1);
+                     double compute_busy_s = -1, double host_done_s = 0);
 
 class Engine {
  public:

@@ -104,7 +104,10 @@ class Simulator {
     s.end.assign(ops.size(), 0);
     s.energy.assign(ops.size(), 0);
     if (!ops.empty()) {
-      const Program p = compile(sg, m_hw);
+      Program p = compile(sg, m_hw);
+      // The multi-device engines carry no host timeline (the systemc whole
+      // iteration has none either; docs/gpu-model.md, "Host time").
+      for (Kernel& k : p.kernels) k.info.host_hidden = 1;
       RunResult r = m_engine->run(p, m_hw);
       for (size_t k = 0; k < p.kernels.size() && k < r.ops.size(); ++k) {
         const int oi = p.kernels[k].op_index;

@@ -76,6 +76,7 @@ struct RunResult {
   double avg_power_w = 0;
   double flops = 0;
   double kernel_time_s = 0;  // summed kernel durations, launch idle left out (a profiler's total)
+  double host_done_s = 0;    // when the host was done with its last op (models/compute/host.h; 0: no host time)
   double peak_flops = 0;     // of the operand format of the largest op
   std::vector<OpResult> ops;
   Stats stats;

@@ -291,6 +291,11 @@ class SystemCEngine : public Engine {
     std::vector<char> finished(n, 0);
     int in_flight = 0;
     sc_event ev_finished;
+    // The host's issue time of each kernel (seconds from t0; < 0 = not yet).
+    std::vector<double> issued_s(n, -1.0);
+    size_t n_finished = 0;
+    double host_done_s = 0;
+    sc_event ev_issued;
     const sc_time t0 = sc_time_stamp();
     auto seconds = [&](const sc_time& t) { return (t - t0).to_seconds(); };
     plat.units->reset();
@@ -303,6 +308,15 @@ class SystemCEngine : public Engine {
       times[ki].start_s = seconds(sc_time_stamp());
       times[ki].blocks.assign(k.blocks.size(), BlockTiming{});
       wait(sc_time(plan.overhead_s, SC_SEC));
+      // No stage before the host has issued the kernel and its launch has
+      // reached the idle device (models/compute/host.h).
+      // (A kernel without host time, a CUDA-graph node, is not launched by the host.)
+      while (plan.host_s > 0 && issued_s[ki] < 0) wait(ev_issued);
+      if (const double ready = issued_s[ki] + plan.launch_s, at = seconds(sc_time_stamp());
+          plan.host_s > 0 && ready > at) {
+        times[ki].host_wait_s = ready - at;
+        wait(sc_time(ready - at, SC_SEC));
+      }
       // Flatten the blocks into stages: (block index, iteration count).
       int64_t total = 0;
       std::vector<int64_t> first_stage;   // of each block, for the timeline
@@ -388,12 +402,26 @@ class SystemCEngine : public Engine {
         times[ki].stream = static_cast<int>(ri);
         run_kernel(ki);
         finished[ki] = 1;
+        ++n_finished;
         runner->busy = false;
         --in_flight;
         ev_finished.notify(SC_ZERO_TIME);
       };
     }
 
+    // The host: launches the kernels in program order, spending each op's host
+    // time after its launch, blocking while host_queue_depth launches are
+    // outstanding (models/compute/host.h).
+    sc_spawn([&] {
+      const auto depth = static_cast<size_t>(std::max<int64_t>(0, hw.compute().host_queue_depth()));
+      for (size_t ki = 0; ki < n; ++ki) {
+        while (depth > 0 && ki >= n_finished + depth) wait(ev_finished);
+        issued_s[ki] = seconds(sc_time_stamp());
+        ev_issued.notify(SC_ZERO_TIME);
+        if (plans[ki].host_s > 0) wait(sc_time(plans[ki].host_s, SC_SEC));
+      }
+      host_done_s = seconds(sc_time_stamp());
+    });
     // The dispatcher: program order, dependencies, at most m_streams in flight.
     sc_spawn([&] {
       for (size_t ki = 0; ki < n; ++ki) {
@@ -422,7 +450,7 @@ class SystemCEngine : public Engine {
     const std::string name = m_streams == 1 ? "systemc" : fmt::format("systemc:streams={}", m_streams);
     // With several streams compute phases overlap: the busy time is measured
     // (time with at least one kernel computing); one stream sums the kernels'.
-    return finish_run(p, hw, name, plans, times, m_streams > 1 ? plat.units->busy_s() : -1.0);
+    return finish_run(p, hw, name, plans, times, m_streams > 1 ? plat.units->busy_s() : -1.0, host_done_s);
   }
 
  private:

@@ -438,6 +438,40 @@ YAML::Node calibrate_tree(const std::string& hw_name, const std::vector<std::str
                          fit.log_error(recs));
     }
   }
+  // 6. Host time per aten op (models/compute/host.h), one parameter per API
+  //    that the hot records time (start event, op, end event on an idle GPU: the
+  //    host's time up to the launch is in the figure; cold records hide it behind
+  //    the flush kernel). Golden section in 0..50 us (the published per-op host
+  //    path is ~5-25 us) on the mean |log err| of the API's hot records, after
+  //    every device parameter above.
+  struct HostGroup {
+    const char* param;
+    const char* records;
+    std::function<bool(const json&)> pick;
+  };
+  const auto hot_gemm = [](std::initializer_list<const char*> dtypes) {
+    std::vector<std::string> d(dtypes.begin(), dtypes.end());
+    return [d](const json& r) {
+      if (!is(r, "gemm") || cold(r)) return false;
+      return std::find(d.begin(), d.end(), r.value("dtype", std::string())) != d.end();
+    };
+  };
+  for (const HostGroup& g : std::vector<HostGroup>{
+           {"host_matmul", "hot gemm bf16/fp16/tf32/fp32 (torch.matmul)", hot_gemm({"bf16", "fp16", "tf32", "fp32"})},
+           {"host_scaled_mm", "hot gemm fp8_e4m3/fp8_e4m3_fastacc (torch._scaled_mm)",
+            hot_gemm({"fp8_e4m3", "fp8_e4m3_fastacc"})},
+           {"host_int_mm", "hot gemm int8 (torch._int_mm)", hot_gemm({"int8"})},
+           {"host_copy", "hot membw copy (copy_)",
+            [](const json& r) { return is(r, "membw") && !cold(r) && r.value("op", std::string()) == "copy"; }}}) {
+    const auto recs = fit.select(g.pick);
+    if (recs.empty()) continue;
+    const std::string param = g.param;
+    const double h = golden([&](double v) { fit.set("compute." + param, qty(v, "us")); return fit.log_error(recs); },
+                            0.0, 50.0, 24);
+    fit.set("compute." + param, qty(h, "us"));
+    log << fmt::format("{}: {:.4g} us ({} records: {}; mean |log err| {:.4f})\n", param, h, recs.size(), g.records,
+                       fit.log_error(recs));
+  }
   return YAML::Clone(fit.tree());
 }
 

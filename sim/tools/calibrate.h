@@ -10,6 +10,8 @@
 //   attention_efficiency_flash2/efficient, attention_softmax_exposed_flash3 <- attn records per backend
 //   energy_<fmt>                                             <- energy gemm records (SM clock)
 //   cache energy_per_byte, hbm energy_read/write             <- energy/energy2 copy and read records
+//   host_matmul, host_scaled_mm, host_int_mm, host_copy      <- hot-L2 gemm records by API (torch.matmul:
+//     bf16/fp16/tf32/fp32; _scaled_mm: fp8; _int_mm: int8) and hot membw copies
 #include <ostream>
 #include <string>
 #include <vector>

@@ -241,7 +241,8 @@ TEST_CASE("a dependent chain takes exactly the sequential time with streams=4", 
 }
 
 TEST_CASE("two independent 256 MiB copies on h100-sxm are bound by HBM", "[streams]") {
-  auto hw = load_hardware("h100-sxm", {});
+  // Replayed as a CUDA graph: no host time per kernel (eager: tests/gpu/test_host.cpp).
+  auto hw = load_hardware("h100-sxm", {"compute.host_mode=graph"});
   Op copy;
   copy.kind = OpKind::copy;
   copy.dtype = copy.out_dtype = DType::bf16;
@@ -288,7 +289,8 @@ TEST_CASE("two independent 256 MiB copies on h100-sxm are bound by HBM", "[strea
 }
 
 TEST_CASE("two independent GEMMs on half the SMs each overlap on h100-sxm", "[streams]") {
-  auto hw = load_hardware("h100-sxm", {});
+  // Replayed as a CUDA graph: no host time per kernel (eager: tests/gpu/test_host.cpp).
+  auto hw = load_hardware("h100-sxm", {"compute.host_mode=graph"});
   const Op ga = matmul("gemm_a", 1, 256, 512, 8192, DType::fp64, DType::fp64);
   const Op gb = matmul("gemm_b", 1, 256, 512, 8192, DType::fp64, DType::fp64);
   const Graph g = graph_of("two_gemms", {ga, gb});

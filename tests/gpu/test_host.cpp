@@ -1,0 +1,162 @@
+// The host side of eager execution (models/compute/host.h): the recurrence on
+// exact two-kernel cases, the queue bound, CUDA-graph replays, and the fitted
+// host costs against the shared hot-L2 records.
+#include <catch2/catch.hpp>
+#include <fmt/format.h>
+
+#include <filesystem>
+
+#include "compiler/compile.h"
+#include "models/compute/host.h"
+#include "models/hardware.h"
+#include "sim/engines/engine.h"
+#include "sim/simulate.h"
+#include "sim/tools/compare.h"
+#include "workloads/workloads.h"
+
+using namespace tessera;
+
+namespace {
+
+const std::filesystem::path k_shared = TESSERA_SHARED_DIR;
+
+// Two bf16 element-wise adds of 1024 x 1024, the second reading the first's output.
+Graph two_adds() {
+  Graph g;
+  g.name = "two";
+  for (int i = 0; i < 2; ++i) {
+    Op op;
+    op.name = fmt::format("add{}", i);
+    op.kind = OpKind::add;
+    op.dtype = op.out_dtype = DType::bf16;
+    op.attrs = {{"rows", 1024}, {"cols", 1024}, {"inputs", 2}};
+    if (i > 0) op.deps = {0};
+    g.add(op);
+  }
+  return g;
+}
+
+double mape(const nlohmann::json& s, const std::string& section, const std::string& group) {
+  return s["sections"][section]["groups"][group]["mape"].get<double>();
+}
+
+}  // namespace
+
+TEST_CASE("host recurrence: a host-bound and a device-bound pair of kernels", "[gpu][host]") {
+  const std::vector<std::string> base = {"compute.launch_overhead=4us", "compute.kernel_gap=1.5us"};
+  auto sets = [&](std::vector<std::string> more) {
+    more.insert(more.begin(), base.begin(), base.end());
+    return more;
+  };
+  // The kernels' own times d0, d1 (launch / gap excluded), from the graph replay.
+  const auto graph_hw = load_hardware("h100-sxm", sets({"compute.host_mode=graph"}));
+  const RunResult g = simulate(two_adds(), *graph_hw);
+  const double d0 = g.ops[0].time_s - 4e-6, d1 = g.ops[1].time_s - 1.5e-6;
+  REQUIRE(d0 > 0);
+  REQUIRE(d0 < 8.5e-6);   // ~6 MiB of HBM traffic: a few us
+  REQUIRE(d1 < 6e-6);
+  CHECK(g.stats.has("host.busy") == false);
+
+  SECTION("host-bound: 10 us per add") {
+    const auto hw = load_hardware("h100-sxm", sets({"compute.host_elementwise=10us"}));
+    const RunResult r = simulate(two_adds(), *hw);
+    // l1 = 0, begin1 = max(0 + 4, 0 + 4) = 4 us, end1 = 4 + d0; h1 = 10 us.
+    CHECK(r.ops[0].time_s == Approx(4e-6 + d0).epsilon(1e-12));
+    // l2 = 10 us, begin2 = max(end1 + 1.5, 10 + 4) = 14 us (d0 < 8.5 us): the GPU
+    // waits 14 - (4 + d0 + 1.5) = 8.5 us - d0 for the host; end2 = 14 + d1.
+    CHECK(r.ops[1].start_s == Approx(4e-6 + d0).epsilon(1e-12));
+    CHECK(r.ops[1].time_s == Approx(14e-6 + d1 - (4e-6 + d0)).epsilon(1e-9));
+    CHECK(r.ops[1].idle_s - g.ops[1].idle_s == Approx(8.5e-6 - d0).epsilon(1e-9));
+    // h2 = 20 us > end2 (d1 < 6 us): the run ends when the host is done.
+    CHECK(r.host_done_s == Approx(20e-6).epsilon(1e-12));
+    CHECK(r.time_s == Approx(20e-6).epsilon(1e-12));
+    CHECK(r.stats.get("host.busy") == Approx(20e-6).epsilon(1e-12));
+    // Waiting for the host is launch idle: the kernel time is the replay's.
+    CHECK(r.kernel_time_s == Approx(g.kernel_time_s).epsilon(1e-9));
+  }
+  SECTION("device-bound: 1 us per add") {
+    const auto hw = load_hardware("h100-sxm", sets({"compute.host_elementwise=1us"}));
+    const RunResult r = simulate(two_adds(), *hw);
+    // l2 = 1 us: ready at 1 + 4 = 5 us, before end1 + 1.5 = 5.5 us + d0; h2 = 2 us.
+    CHECK(r.time_s == Approx(g.time_s).epsilon(1e-12));
+    CHECK(r.ops[1].idle_s == Approx(g.ops[1].idle_s).epsilon(1e-12));
+  }
+  SECTION("the systemc engine follows the same recurrence") {
+    const auto hw = load_hardware("h100-sxm", sets({"compute.host_elementwise=10us"}));
+    const RunResult a = simulate(two_adds(), *hw, "analytic");
+    const RunResult s = simulate(two_adds(), *hw, "systemc");
+    CHECK(s.time_s == Approx(a.time_s).epsilon(1e-6));
+    CHECK(s.ops[1].time_s == Approx(a.ops[1].time_s).epsilon(1e-6));
+  }
+}
+
+TEST_CASE("host launch queue: the launch call blocks while Q launches are outstanding", "[gpu][host]") {
+  HostIssue h(2);
+  // Q = 2: l1 = 0, l2 = h1 = 1 us; kernel 1 ends at 9 us, kernel 2 at 12 us.
+  CHECK(h.launch(1e-6) == 0);
+  h.retire(9e-6);
+  CHECK(h.launch(1e-6) == Approx(1e-6));
+  h.retire(12e-6);
+  // l3 = max(h2 = 2 us, end1 = 9 us) = 9 us; l4 = max(10 us, end2 = 12 us) = 12 us.
+  CHECK(h.launch(1e-6) == Approx(9e-6));
+  h.retire(20e-6);
+  CHECK(h.launch(1e-6) == Approx(12e-6));
+  CHECK(h.done() == Approx(13e-6));
+  // Unbounded (Q = 0): the host never waits.
+  HostIssue u(0);
+  u.launch(5e-6);
+  u.retire(100e-6);
+  CHECK(u.launch(5e-6) == Approx(5e-6));
+}
+
+TEST_CASE("host op families follow the aten API of each op", "[gpu][host]") {
+  const auto hw = load_hardware("h100-sxm", {});
+  const auto family = [&](const std::string& spec) {
+    const Program p = compile(build_workload(spec), *hw);
+    return std::string(host_op_name(host_op(p.kernels.at(0))));
+  };
+  CHECK(family("gemm:m=128,n=128,k=128,dtype=bf16") == "matmul");
+  CHECK(family("gemm:m=128,n=128,k=128,dtype=fp8_e4m3") == "scaled_mm");
+  CHECK(family("gemm:m=128,n=128,k=128,dtype=int8") == "int_mm");
+  const Program r = compile(build_workload("resnet50:batch=1"), *hw);
+  CHECK(host_op_name(host_op(r.kernels.at(0))) == "conv");
+}
+
+TEST_CASE("a CUDA-graph replay pays no host time", "[gpu][host]") {
+  const auto eager = load_hardware("h100-sxm", {});
+  const auto graph = load_hardware("h100-sxm", {"compute.host_mode=graph"});
+  // Decode over the static cache (the default in decode) is a graph replay in
+  // either mode: the same time, no host statistic.
+  const std::string decode = "llama-7b:phase=decode,batch=1,ctx=128,layers=2";
+  const RunResult de = simulate(build_workload(decode), *eager);
+  CHECK(de.time_s == simulate(build_workload(decode), *graph).time_s);
+  CHECK_FALSE(de.stats.has("host.busy"));
+  // HF's DynamicCache decode runs eager: every kernel waits for the host here.
+  const std::string dynamic = decode + ",kv_cache=dynamic";
+  const RunResult dd = simulate(build_workload(dynamic), *eager);
+  CHECK(dd.time_s > 1.5 * simulate(build_workload(dynamic), *graph).time_s);
+  CHECK(dd.stats.get("host.wait") > 0);
+}
+
+TEST_CASE("a wrong host cost breaks the hot-L2 records", "[gpu][host][accuracy]") {
+  const auto path = k_shared / "reference/h100/microbench.jsonl";
+  REQUIRE(std::filesystem::exists(path));
+  const auto recs = read_jsonl(path.string());
+  const auto right = compare_records(recs, *load_hardware("h100-sxm", {}), path.parent_path());
+  // The calibrated costs (bounds in test_gpu.cpp, "accuracy on the shared H100").
+  CHECK(mape(right, "gemm", "hot L2") <= 0.125);
+  CHECK(mape(right, "membw", "copy, hot, < 64 MiB") <= 0.032);
+  // No host time (graph mode): 21.2 % and 37.6 %, the device time alone.
+  const auto none = compare_records(recs, *load_hardware("h100-sxm", {"compute.host_mode=graph"}), path.parent_path());
+  CHECK(mape(none, "gemm", "hot L2") > 0.2);
+  CHECK(mape(none, "membw", "copy, hot, < 64 MiB") > 0.3);
+  // Twice the fitted matmul and copy costs overshoot.
+  const auto twice = compare_records(
+      recs, *load_hardware("h100-sxm", {"compute.host_matmul=49.34us", "compute.host_copy=14.66us"}),
+      path.parent_path());
+  CHECK(mape(twice, "gemm", "hot L2") > 0.2);
+  CHECK(mape(twice, "membw", "copy, hot, < 64 MiB") > 0.2);
+  // The cold records do not see the host at all.
+  for (const char* group : {"cold, >= 1 GFLOP", "cold, < 1 GFLOP"})
+    CHECK(mape(twice, "gemm", group) == mape(right, "gemm", group));
+}
