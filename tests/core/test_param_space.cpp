@@ -63,7 +63,7 @@ TEST_CASE("set errors name the argument, the key and what is accepted", "[params
         "--set 'engine.streams=2': the analytic engine runs kernels one after another; streams applies to "
         "engine.name=systemc (--engine systemc)");
   CHECK(error_of(run_args(gpt, {"--set", "engine.speed=2"})) ==
-        "--set 'engine.speed=2': unknown key 'speed' for engine; accepted: name, streams, allow_over_capacity");
+        "--set 'engine.speed=2': unknown key 'speed' for engine; accepted: name, streams, allow_over_capacity, emulation_budget");
   CHECK(error_of(run_args(gpt, {"--set", "compiler.tile=64"})) ==
         "--set 'compiler.tile=64': unknown namespace 'compiler'; accepted: compute, memory, power, numerics, system, fabric, "
         "name, description (hardware), workload, engine");
