@@ -115,7 +115,7 @@ void register_tensorcore(Registry& r) {
                 "either mode)"),
        p_int("host_queue_depth", "1024",
              "kernel launches the host may have outstanding before a launch call blocks (assumption: the "
-             "CUDA launch queue holds about 1024 entries; not documented by NVIDIA)").non_negative(),
+             "CUDA launch queue holds about 1024 entries; not documented by NVIDIA; 0: unbounded)").non_negative(),
        // Between the hot microbenchmark's start event and its end event the host
        // also returns from start.record(), calls the timed lambda and calls
        // end.record() (scripts/measure_gpu.py, Timer.run; torch/cuda/streams.py:

@@ -11,6 +11,7 @@
 // FLOPs and bytes are explicit. Step 0 has h_{-1} = c_{-1} = 0 (no recurrent GEMM).
 #include <fmt/format.h>
 
+#include "core/error.h"
 #include "workloads/builder.h"
 #include "workloads/builtin.h"
 
@@ -25,6 +26,13 @@ Graph build_lstm(const std::map<std::string, std::string>& p) {
   const int64_t batch = wl_int(p, "batch"), seq = wl_int(p, "seq");
   const int64_t input = wl_int(p, "input"), hidden = wl_int(p, "hidden");
   const int64_t layers = wl_int(p, "layers");
+  // Each layer has 1 + 8 seq - 2 ops (the input projection, 8 per step but step
+  // 0's recurrent GEMM and add): refused before building when over the graph's
+  // 2^20 ops (Graph::add), which would otherwise be reached after seconds.
+  if (static_cast<double>(layers) * (8.0 * static_cast<double>(seq) - 1.0) > static_cast<double>(int64_t{1} << 20))
+    throw InputError(fmt::format("lstm: layers x seq = {} x {} gives {:.4g} ops, more than the 1048576 a run takes "
+                                 "(8 per time step and layer)",
+                                 layers, seq, static_cast<double>(layers) * (8.0 * static_cast<double>(seq) - 1.0)));
   std::vector<int> prev_layer_h;  // h_t ops of the layer below, per step
   for (int64_t l = 0; l < layers; ++l) {
     const std::string pre = fmt::format("l{}.", l);
