@@ -9,31 +9,12 @@
 #include "core/error.h"
 #include "models/hardware.h"
 #include "sim/engines/parallel.h"
+#include "tests/parallel/collectives.h"
 #include "tests/support/cli_run.h"
 #include "workloads/workloads.h"
 
 using namespace tessera;
-
-namespace {
-
-struct CollCount {
-  int n = 0;
-  double bytes = 0;
-};
-// Collectives of the graph by "kind/group/pass".
-std::map<std::string, CollCount> collectives(const Graph& g) {
-  std::map<std::string, CollCount> out;
-  for (const auto& op : g.ops) {
-    if (!is_collective_kind(op.kind)) continue;
-    auto& c = out[fmt::format("{}/{}/{}", op_kind_name(op.kind), comm_group_name(op.get("group", 0)),
-                              op.get("pass", 0))];
-    ++c.n;
-    c.bytes += static_cast<double>(op.at("bytes"));
-  }
-  return out;
-}
-
-}  // namespace
+using tessera::testing::collectives;
 
 TEST_CASE("amp=bf16 with dp: the DDP buckets move the fp32 gradients, 4 B per parameter", "[parallel][amp]") {
   const std::string base = "gpt:layers=2,hidden=1024,heads=16,seq=64,vocab=1000,dp=2,train=1";

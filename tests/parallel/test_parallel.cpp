@@ -12,10 +12,12 @@
 #include "models/hardware.h"
 #include "sim/engines/parallel.h"
 #include "sim/simulate.h"
+#include "tests/parallel/collectives.h"
 #include "tests/support/cli_run.h"
 #include "workloads/workloads.h"
 
 using namespace tessera;
+using tessera::testing::collectives;
 
 namespace {
 
@@ -25,22 +27,6 @@ std::unique_ptr<Hardware> system_of(int devices) {
   return load_hardware("dgx-a100", {fmt::format("system.nodes={}", devices / 8)});
 }
 
-struct CollCount {
-  int n = 0;
-  double bytes = 0;
-};
-// Collectives of the graph by "kind/group/pass".
-std::map<std::string, CollCount> collectives(const Graph& g) {
-  std::map<std::string, CollCount> out;
-  for (const auto& op : g.ops) {
-    if (!is_collective_kind(op.kind)) continue;
-    auto& c = out[fmt::format("{}/{}/{}", op_kind_name(op.kind), comm_group_name(op.get("group", 0)),
-                              op.get("pass", 0))];
-    ++c.n;
-    c.bytes += static_cast<double>(op.at("bytes"));
-  }
-  return out;
-}
 
 }  // namespace
 
