@@ -14,6 +14,8 @@ SAN_BUILD ?= build-sanitize
 # clang-14 when installed (then the sanitizer build also carries the fuzz targets).
 SAN_CXX ?= $(shell command -v clang++-14 2>/dev/null || command -v g++)
 FUZZ_SECONDS ?= 60
+# libFuzzer seed of `make fuzz` (0: a new random seed each run; the ctests use 1).
+FUZZ_SEED ?= 0
 # ctest arguments of test-sanitize (CI leaves out the 164-report byte comparison,
 # which `make test` runs, to fit its time limit).
 SAN_CTEST_ARGS ?=
@@ -80,7 +82,7 @@ fuzz-build: sanitize-configure
 # Each target for FUZZ_SECONDS on its corpus, one after another.
 fuzz: fuzz-build
 	@for t in $(FUZZ_TARGETS); do echo "== fuzz_$$t ($(FUZZ_SECONDS) s)"; \
-	  tests/fuzz/run_fuzz.sh $(SAN_BUILD)/tests/fuzz/fuzz_$$t $$t $(FUZZ_SECONDS) $(SAN_BUILD)/fuzz-work/$$t \
+	  FUZZ_SEED=$(FUZZ_SEED) tests/fuzz/run_fuzz.sh $(SAN_BUILD)/tests/fuzz/fuzz_$$t $$t $(FUZZ_SECONDS) $(SAN_BUILD)/fuzz-work/$$t \
 	    $(CURDIR) $(CURDIR)/../shared || exit 1; done
 
 clean:
