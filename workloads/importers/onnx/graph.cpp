@@ -9,6 +9,7 @@
 #include <fmt/format.h>
 #include <google/protobuf/io/coded_stream.h>
 #include <google/protobuf/wire_format_lite.h>
+#include <onnx/checker.h>
 #include <onnx/defs/schema.h>
 #include <onnx/onnx_pb.h>
 #include <onnx/shape_inference/implementation.h>
@@ -161,7 +162,19 @@ OnnxGraph parse_model(std::string_view bytes, std::string_view source) {
   // this library knows (ONNX 1.12's inference crashes on a newer opset).
   check_window_attributes(model.graph(), source);
   check_topological(model.graph(), {}, source);
-  if (g.opset >= kOldestOnnxOpset && g.opset <= newest_onnx_opset()) try {
+  // ONNX's shape inference trusts the graph it is given (a value defined twice, or
+  // a Conv fed by an operator ONNX does not know, so that its input has no type,
+  // is a SEGV inside libonnx 1.12): it runs only on models that ONNX's own
+  // checker (onnx/checker.h check_model: SSA form, registered operators,
+  // attributes against their schemas) accepts. Other models go on with the
+  // importer's own shape rules and checks, which name the node at fault.
+  bool well_formed = true;
+  try {
+    ::onnx::checker::check_model(model);
+  } catch (const std::exception&) {
+    well_formed = false;
+  }
+  if (well_formed && g.opset >= kOldestOnnxOpset && g.opset <= newest_onnx_opset()) try {
     ::onnx::ShapeInferenceOptions options(/*check_type=*/false, /*error_mode=*/0, /*data_propagation=*/true);
     ::onnx::shape_inference::InferShapes(model, ::onnx::OpSchemaRegistry::Instance(), options);
   } catch (const std::exception& e) {
