@@ -122,3 +122,11 @@ TEST_CASE("an LSTM over the graph's op limit is refused before it is built", "[r
   check_refused(cli({"run", "--hw", "h100-sxm", "--workload", "lstm:seq=2147483647,layers=2147483647"}),
                 {"more than the 1048576 a run takes"});
 }
+
+TEST_CASE("a DRAM bandwidth beyond the timing model is refused", "[robustness][sizes]") {
+  // Found by fuzz_hw_set (tests/fuzz/regressions/hw_set): 9.3e123 TB/s made the
+  // command clock round to 0 ps and overflowed the scaled cycle counts (UB).
+  check_refused(cli({"run", "--hw", "h100-sxm", "--workload", "gemm:m=64,n=64,k=64", "--set",
+                     "memory.dram.bandwidth=9e120TB/s"}),
+                {"gives a command clock under 1 ps", "accepted: up to 4e+06 MT/s"});
+}

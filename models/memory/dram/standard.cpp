@@ -223,6 +223,13 @@ Standard at_rate(const Standard& s, double rate_mtps) {
   // faster data clocks) are a property of the interface and stay.
   const double beats_per_ck = s.timing.rate_mtps * 1e-6 * static_cast<double>(s.timing.tCK_ps);
   const double tck_new = beats_per_ck / (rate_mtps * 1e-6);  // ps
+  // The timing model counts whole picoseconds and int command cycles: a command
+  // clock under 1 ps (a data rate thousands of times any JEDEC standard's) would
+  // round to 0 and overflow the scaled cycle counts.
+  if (!(tck_new >= 1.0))
+    throw InputError(fmt::format("DRAM {}: data rate {:.4g} MT/s gives a command clock under 1 ps; accepted: up to "
+                                 "{:.4g} MT/s (the bandwidth or data rate set is too large)",
+                                 s.name, rate_mtps, beats_per_ck * 1e6));
   const double k = static_cast<double>(s.timing.tCK_ps) / tck_new;
   auto scale = [k](int n) { return n <= 0 ? n : static_cast<int>(std::ceil(n * k - 1e-9)); };
   Timing& t = r.timing;
