@@ -12,6 +12,7 @@ writes, any other by its standard output. The exit code is part of the record.
 A golden file that is missing fails the check (it never passes silently).
 """
 import argparse
+import concurrent.futures
 import gzip
 import os
 import shlex
@@ -66,12 +67,17 @@ def main():
     ap.add_argument("--tessera", required=True)
     ap.add_argument("--shared", required=True)
     ap.add_argument("--only", help="run only the commands whose name contains this")
+    ap.add_argument("--jobs", type=int, default=os.cpu_count() or 1,
+                    help="commands run at once (default: the CPU count)")
     a = ap.parse_args()
     os.makedirs(GOLDEN, exist_ok=True)
     failed = []
     cmds = [(n, c) for n, c in commands() if not a.only or a.only in n]
-    for name, args in cmds:
-        blob = run_one(a.tessera, a.shared, args)
+    # The commands run in a thread pool (each is its own process); results are
+    # taken in file order, so the output does not depend on --jobs.
+    with concurrent.futures.ThreadPoolExecutor(max_workers=max(1, a.jobs)) as pool:
+        blobs = list(pool.map(lambda c: run_one(a.tessera, a.shared, c[1]), cmds))
+    for (name, args), blob in zip(cmds, blobs):
         path = os.path.join(GOLDEN, name + ".gz")
         if a.mode == "record":
             # mtime=0: the golden files are byte-for-byte reproducible.

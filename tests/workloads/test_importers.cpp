@@ -379,13 +379,19 @@ TEST_CASE("ONNX: malformed files", "[import][onnx][errors]") {
   }
 }
 
+// A model kept in tests/fuzz/regressions/onnx (an input fuzz_onnx found); a
+// missing file fails the test.
+static std::string onnx_regression(const std::string& name) {
+  std::ifstream in(std::string(TESSERA_SOURCE_DIR) + "/tests/fuzz/regressions/onnx/" + name, std::ios::binary);
+  std::string bytes((std::istreambuf_iterator<char>(in)), std::istreambuf_iterator<char>());
+  REQUIRE(!bytes.empty());
+  return bytes;
+}
+
 TEST_CASE("ONNX: a zero stride is refused before ONNX's shape inference divides by it", "[import][onnx][errors]") {
   // tiny_cnn.onnx with the second Conv's strides mutated to [0, 2] (found by
   // fuzz_onnx; tests/fuzz/regressions/onnx): was a SIGFPE inside libonnx.
-  std::ifstream in(std::string(TESSERA_SOURCE_DIR) + "/tests/fuzz/regressions/onnx/conv_stride_zero.onnx",
-                   std::ios::binary);
-  const std::string bytes((std::istreambuf_iterator<char>(in)), std::istreambuf_iterator<char>());
-  REQUIRE(!bytes.empty());
+  const std::string bytes = onnx_regression("conv_stride_zero.onnx");
   CHECK_THROWS_WITH(parse_onnx(bytes, "s.onnx"),
                     Contains("s.onnx: node '") && Contains("(Conv): attribute strides has 0; accepted: integers from 1"));
 }
@@ -394,10 +400,7 @@ TEST_CASE("ONNX: a node reading a value defined only later is refused (ONNX's sh
           "[import][onnx][errors]") {
   // tiny_cnn.onnx mutated by fuzz_onnx so that the first Conv reads 'y', the
   // Softmax output at the end of the graph: a SEGV inside libonnx before.
-  std::ifstream in(std::string(TESSERA_SOURCE_DIR) + "/tests/fuzz/regressions/onnx/conv_reads_later_output.onnx",
-                   std::ios::binary);
-  const std::string bytes((std::istreambuf_iterator<char>(in)), std::istreambuf_iterator<char>());
-  REQUIRE(!bytes.empty());
+  const std::string bytes = onnx_regression("conv_reads_later_output.onnx");
   CHECK_THROWS_WITH(parse_onnx(bytes, "l.onnx"),
                     Contains("l.onnx: node '") && Contains("(Conv) reads 'y', which no graph input, initializer or "
                                                            "earlier node defines"));
@@ -408,10 +411,7 @@ TEST_CASE("ONNX: a model ONNX's checker rejects skips ONNX's shape inference", "
   // graph doubled (values defined twice), so a Conv's input had no type and ONNX's
   // convPoolShapeInference read through a null pointer. check_model refuses the
   // model; the importer's own rules then list the unknown operators.
-  std::ifstream in(std::string(TESSERA_SOURCE_DIR) + "/tests/fuzz/regressions/onnx/conv_after_unknown_op.onnx",
-                   std::ios::binary);
-  const std::string bytes((std::istreambuf_iterator<char>(in)), std::istreambuf_iterator<char>());
-  REQUIRE(!bytes.empty());
+  const std::string bytes = onnx_regression("conv_after_unknown_op.onnx");
   CHECK_THROWS_WITH(parse_onnx(bytes, "u.onnx"),
                     Contains("u.onnx: 4 unsupported ONNX operator node(s): ~onv (node 'conv1'), tofSmax"));
 }
