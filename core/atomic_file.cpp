@@ -61,3 +61,15 @@ void replace_dir_atomic(const std::string& tmp, const std::string& target, std::
 }
 
 }  // namespace tessera
+
+namespace tessera {
+
+std::string not_a_file_reason(const std::string& path) {
+  std::error_code ec;
+  const auto st = std::filesystem::status(path, ec);
+  if (ec || !std::filesystem::exists(st)) return "does not exist";
+  if (std::filesystem::is_directory(st)) return "is a directory, not a file";
+  return "is not a regular file";
+}
+
+}  // namespace tessera

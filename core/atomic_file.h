@@ -22,3 +22,11 @@ std::string temp_path_beside(const std::string& path);
 void replace_dir_atomic(const std::string& tmp, const std::string& target, std::string_view what);
 
 }  // namespace tessera
+
+namespace tessera {
+
+// Why `path` cannot be read as an input file: "does not exist", "is a
+// directory, not a file" or "is not a regular file" (a device, a FIFO).
+std::string not_a_file_reason(const std::string& path);
+
+}  // namespace tessera

@@ -7,6 +7,7 @@
 #include <filesystem>
 #include <fstream>
 
+#include "core/atomic_file.h"
 #include "core/error.h"
 #include "models/builtin.h"
 
@@ -456,9 +457,10 @@ YAML::Node load_tree(const std::string& path, std::vector<std::string>& chain) {
   std::error_code ec;
   if (!fs::is_regular_file(base_path, ec)) {
     if (is_path)
-      throw InputError(fmt::format("{}: base: file '{}' does not exist (a path is taken relative to "
+      throw InputError(fmt::format("{}: base: file '{}' {} (a path is taken relative to "
                                    "the file; a bare name is a preset: {})", path,
-                                   base_path.string(), join(hw_preset_names())));
+                                   base_path.string(), not_a_file_reason(base_path.string()),
+                                   join(hw_preset_names())));
     throw InputError(fmt::format("{}: base: unknown hardware preset '{}'; accepted: {} (or a path "
                                  "relative to the file)", path, name, join(hw_preset_names())));
   }
@@ -507,7 +509,7 @@ std::unique_ptr<Hardware> load_hardware(const std::string& preset_or_path,
       path = preset.string();
     } else if (preset_or_path.find('/') != std::string::npos ||
                preset_or_path.find('.') != std::string::npos) {
-      throw InputError(fmt::format("--hw: file '{}' does not exist", preset_or_path));
+      throw InputError(fmt::format("--hw: file '{}' {}", preset_or_path, not_a_file_reason(preset_or_path)));
     } else {
       throw InputError(fmt::format("--hw: unknown hardware preset '{}'; accepted: {} (or a path "
                                    "to a YAML or SCALE-Sim .cfg file)",

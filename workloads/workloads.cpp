@@ -6,6 +6,7 @@
 #include <filesystem>
 #include <optional>
 
+#include "core/atomic_file.h"
 #include "core/error.h"
 #include "workloads/builtin.h"
 #include "workloads/importers.h"
@@ -275,7 +276,7 @@ Graph build_workload(const std::string& spec) {
     const bool looks_like_file = name.find('/') != std::string::npos ||
                                  name.find('.') != std::string::npos;
     if (looks_like_file)
-      throw InputError(fmt::format("--workload: file '{}' does not exist", spec));
+      throw InputError(fmt::format("--workload: file '{}' {}", spec, not_a_file_reason(spec)));
     throw InputError(fmt::format("--workload: unknown workload '{}'; accepted: {} (or a path to a "
                                  "JSON trace, SCALE-Sim topology .csv or .onnx file)",
                                  name, workload_names()));

@@ -6,6 +6,7 @@
 #include <fmt/ostream.h>
 
 #include <algorithm>
+#include <charconv>
 #include <filesystem>
 #include <fstream>
 #include <iostream>
@@ -151,6 +152,7 @@ int cmd_run(const std::vector<std::string>& args, std::ostream& out) {
   std::string hw_name, workload, program, engine = "analytic", format = "text", out_path, trace_path;
   std::vector<std::string> sets;
   PrecisionOptions popt;
+  std::string seed_text;   // --seed as given (checked below)
   po::options_description desc("tessera run options");
   desc.add_options()("help,h", "show this help")(
       "hw", po::value(&hw_name), "hardware preset name or YAML / SCALE-Sim .cfg path (required)")(
@@ -165,7 +167,7 @@ int cmd_run(const std::vector<std::string>& args, std::ostream& out) {
       "trace", po::value(&trace_path), "also write a timeline of the run: a Chrome/Perfetto trace-event JSON file")(
       "precision", "add each op's output error vs an fp64 reference (bit-exact emulation)")(
       "samples", po::value(&popt.samples), "sampled output elements per op for --precision (default 256)")(
-      "seed", po::value(&popt.seed), "seed of the operand draws for --precision (default 1)")(
+      "seed", po::value(&seed_text), "seed of the operand draws for --precision (default 1)")(
       "dist", po::value(&popt.dist), "operand distribution for --precision: normal (default) | uniform01");
   auto vm = parse(desc, args, "run");
   if (vm.count("help")) {
@@ -180,6 +182,15 @@ int cmd_run(const std::vector<std::string>& args, std::ostream& out) {
     throw InputError(fmt::format("--samples: {} is out of range; accepted: 1..1000000", popt.samples));
   if (popt.dist != "normal" && popt.dist != "uniform01")
     throw InputError(fmt::format("--dist: unknown distribution '{}'; accepted: normal, uniform01", popt.dist));
+  if (vm.count("seed")) {
+    // An unsigned 64-bit integer, written out: "-1" is refused rather than
+    // wrapped to 2^64 - 1 as the option library's conversion would.
+    const char* end = seed_text.data() + seed_text.size();
+    const auto [ptr, ec] = std::from_chars(seed_text.data(), end, popt.seed);
+    if (seed_text.empty() || ec != std::errc() || ptr != end)
+      throw InputError(fmt::format("--seed: '{}' is not a seed; accepted: an integer 0..18446744073709551615",
+                                   seed_text));
+  }
   for (const char* opt : {"samples", "seed", "dist"})
     if (vm.count(opt) && !vm.count("precision"))
       throw InputError(fmt::format("--{}: applies to --precision only", opt));

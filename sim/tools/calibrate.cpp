@@ -111,7 +111,12 @@ class Fitter {
   const std::string& dram() const { return m_dram; }
   const std::string& l2() const { return m_l2; }
 
+  // Parameters written so far (0: no record selected for any group).
+  int64_t sets() const { return m_sets; }
+  size_t record_count() const { return m_recs.size(); }
+
   void set(const std::string& path, const std::string& value) {
+    ++m_sets;
     // path: "compute.x" or "memory.<level>.x"
     const auto dot = path.find('.');
     const std::string head = path.substr(0, dot), rest = path.substr(dot + 1);
@@ -154,6 +159,7 @@ class Fitter {
   std::string m_source;
   std::vector<json> m_recs;
   std::string m_dram, m_l2;
+  int64_t m_sets = 0;
 };
 
 std::string qty(double v, const char* unit, int prec = 4) { return fmt::format("{:.{}g}{}", v, prec, unit); }
@@ -201,12 +207,25 @@ void check_calibrate_records(const std::vector<json>& records, const std::string
   }
 }
 
+namespace {
+// 'a', 'b' for a message.
+std::string quoted_list(const std::vector<std::string>& items) {
+  std::string out;
+  for (const auto& i : items) out += (out.empty() ? "'" : ", '") + i + "'";
+  return out;
+}
+}  // namespace
+
 YAML::Node calibrate_tree(const std::string& hw_name, const std::vector<std::string>& sets,
                           const std::vector<std::string>& measured_paths, std::ostream& log) {
   const auto base = load_hardware(hw_name, sets);
   std::vector<json> records;
   for (const auto& path : measured_paths) {
     auto more = read_jsonl(path);
+    if (more.empty())
+      throw InputError(fmt::format("--measured '{}': no records (the file is empty); expected one JSON object "
+                                   "a line, e.g. {{\"section\": \"gemm\", \"M\": 4096, ...}}",
+                                   path));
     check_calibrate_records(more, path);
     records.insert(records.end(), more.begin(), more.end());
   }
@@ -472,6 +491,13 @@ YAML::Node calibrate_tree(const std::string& hw_name, const std::vector<std::str
     log << fmt::format("{}: {:.4g} us ({} records: {}; mean |log err| {:.4f})\n", param, h, recs.size(), g.records,
                        fit.log_error(recs));
   }
+  if (fit.sets() == 0)
+    throw InputError(fmt::format(
+        "--measured {}: none of the {} records calibrates a parameter (the file would be the preset unchanged); "
+        "calibrate fits from: cold membw and vec add/gelu records (launch overhead, L2), vec "
+        "softmax/layernorm/rmsnorm records (row kernels), energy records, cold gemm records (efficiency, "
+        "wave start-up), attn records (forward, backward) and hot records (host time)",
+        quoted_list(measured_paths), fit.record_count()));
   return YAML::Clone(fit.tree());
 }
 

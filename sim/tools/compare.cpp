@@ -7,6 +7,7 @@
 #include <algorithm>
 #include <cctype>
 #include <cmath>
+#include <filesystem>
 #include <fstream>
 #include <map>
 #include <optional>
@@ -33,6 +34,9 @@ double CompareRow::error() const {
 }
 
 std::vector<json> read_jsonl(const std::string& path) {
+  std::error_code ec;
+  if (std::filesystem::is_directory(path, ec))
+    throw InputError(fmt::format("--measured '{}': is a directory; expected a JSONL file (one record a line)", path));
   std::ifstream in(path);
   if (!in) throw InputError(fmt::format("--measured '{}': cannot open the file", path));
   std::vector<json> out;

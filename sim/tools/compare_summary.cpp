@@ -6,6 +6,7 @@
 #include <algorithm>
 #include <cctype>
 #include <cmath>
+#include <filesystem>
 #include <map>
 
 #include "core/error.h"
@@ -117,10 +118,6 @@ int run_compare(const std::string& hw_name, const std::vector<std::string>& sets
   if (format != "text" && format != "json")
     throw InputError(fmt::format("--format '{}': accepted: text, json", format));
   const auto hw = load_hardware(hw_name, sets);
-  std::error_code ec;
-  if (std::filesystem::is_directory(measured_path, ec))
-    throw InputError(fmt::format("--measured '{}': is a directory; expected a JSONL file (one record a line)",
-                                 measured_path));
   const std::vector<json> records = read_jsonl(measured_path);
   if (records.empty())
     throw InputError(fmt::format("--measured '{}': no records (the file is empty); expected one JSON object "

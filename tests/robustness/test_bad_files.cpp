@@ -118,3 +118,45 @@ TEST_CASE("memsim gather patterns whose rows x row_bytes overflow are refused", 
                      "gather:rows=1000000000000,row_bytes=1GiB,table_bytes=1GiB"}),
                 {"--pattern: gather rows x row_bytes = 1000000000000 x 1073741824 exceeds 2^50 bytes"});
 }
+
+TEST_CASE("an input path that is a directory or a device is named as such", "[robustness][files]") {
+  // The message said "does not exist" for a path that exists but is no file.
+  const std::string dir = std::filesystem::temp_directory_path().string();
+  check_refused(cli({"run", "--hw", dir, "--workload", "gemm:m=8,n=8,k=8"}),
+                {"--hw: file '" + dir + "' is a directory, not a file"});
+  check_refused(cli({"run", "--hw", "/dev/null", "--workload", "gemm:m=8,n=8,k=8"}),
+                {"--hw: file '/dev/null' is not a regular file"});
+  check_refused(cli({"run", "--hw", "h100-sxm", "--workload", "/dev/null"}),
+                {"--workload: file '/dev/null' is not a regular file"});
+  check_refused(cli({"run", "--hw", "h100-sxm", "--workload", "no/such.json"}),
+                {"--workload: file 'no/such.json' does not exist"});
+  check_refused(cli({"compare", "--hw", "h100-sxm", "--measured", dir}),
+                {"--measured '" + dir + "': is a directory; expected a JSONL file"});
+}
+
+TEST_CASE("calibrate refuses an empty file and records that calibrate nothing; no file is written",
+          "[robustness][files]") {
+  // Both wrote the preset unchanged under a "fitted" header, with exit 0.
+  const std::string out = scratch_file("cal_nothing.out.yaml", "");
+  std::filesystem::remove(out);
+  check_refused(cli({"calibrate", "--hw", "h100-sxm", "--measured", "/dev/null", "--out", out}),
+                {"--measured '/dev/null': no records (the file is empty)"});
+  const std::string prec = scratch_file(
+      "cal_prec.jsonl", R"({"section":"precision","dtype":"bf16","M":256,"N":256,"K":4096,"normwise_rel_err":0.002})"
+                        "\n");
+  check_refused(cli({"calibrate", "--hw", "h100-sxm", "--measured", prec, "--out", out}),
+                {"--measured '" + prec + "': none of the 1 records calibrates a parameter"});
+  CHECK_FALSE(std::filesystem::exists(out));
+}
+
+TEST_CASE("the --precision seed is an unsigned 64-bit integer: a negative or larger one is refused, not wrapped",
+          "[robustness][cli]") {
+  const std::vector<std::string> run = {"run", "--hw", "h100-sxm", "--workload", "gemm:m=8,n=8,k=8", "--precision",
+                                        "--samples", "4", "--seed"};
+  auto with = [&](const std::string& seed) { auto a = run; a.push_back(seed); return cli(a); };
+  check_refused(with("-1"), {"--seed: '-1' is not a seed; accepted: an integer 0..18446744073709551615"});
+  // 2^64 = 18446744073709551616, one past the largest.
+  check_refused(with("18446744073709551616"), {"--seed: '18446744073709551616' is not a seed"});
+  check_refused(with("7x"), {"--seed: '7x' is not a seed"});
+  CHECK(with("18446744073709551615").code == 0);
+}
