@@ -86,6 +86,7 @@ std::optional<double> parse_quantity(std::string_view text, Unit u, std::string*
   if (s.empty()) return fail("empty value");
   double value = 0;
   auto [ptr, ec] = std::from_chars(s.data(), s.data() + s.size(), value);
+  if (ec == std::errc::result_out_of_range) return fail("a number out of the range of a double (magnitudes about 2.2e-308 to 1.8e308)");
   if (ec != std::errc() || ptr == s.data()) return fail("does not start with a number");
   if (!std::isfinite(value)) return fail("not a finite number");
   std::string_view rest = s.substr(static_cast<size_t>(ptr - s.data()));

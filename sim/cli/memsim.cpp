@@ -455,7 +455,10 @@ int cmd_memsim(const std::vector<std::string>& args, std::ostream& out) {
   const uint64_t ab = static_cast<uint64_t>(s.std.org.access_bytes());
   PrefixSource prefix(*src, static_cast<uint64_t>(s.max_bursts), ab);
   d::Result r = d::simulate(s.std, cfg, prefix);
-  if (r.requests == 0) throw InputError(fmt::format("tessera memsim: {} holds no request", input));
+  if (r.requests == 0)
+    throw InputError(trace.empty() ? fmt::format("tessera memsim: {} holds no request", input)
+                                   : fmt::format("--trace '{}': holds no request; expected lines '<issue cycle> <R|W> "
+                                                 "<0xaddress> <bytes>'", trace));
   Extrapolation x;
   if (prefix.cut()) x = extrapolate(r, s, prefix, *src, input);
   const json j = to_json(r, s, input, x);

@@ -27,6 +27,9 @@ TEST_CASE("wrong or malformed units are rejected with a reason", "[units]") {
   CHECK(why == "unit 'GHz' is not a bandwidth such as 34GB/s or 3.35TB/s");
   CHECK_FALSE(parse_quantity("fast", Unit::hertz, &why));
   CHECK(why == "does not start with a number");
+  // 1e400 starts with a number, but one no double holds.
+  CHECK_FALSE(parse_quantity("1e400GHz", Unit::hertz, &why));
+  CHECK(why == "a number out of the range of a double (magnitudes about 2.2e-308 to 1.8e308)");
   CHECK_FALSE(parse_quantity("", Unit::watts, &why));
   CHECK(why == "empty value");
   // Sub-unit prefixes are meaningless for sizes: "5mB" is not 0.005 bytes.
