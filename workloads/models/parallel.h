@@ -84,6 +84,8 @@ ParallelConfig parse_parallel(const std::map<std::string, std::string>& p, int64
 // Stores the configuration in g.info (the keys above).
 void set_parallel_info(Graph& g, const ParallelConfig& c);
 
+// The configuration set_parallel_info stored in g.info.
+ParallelConfig parallel_config_of(const Graph& g);
 // True when the graph is a parallel workload (info parallel=1).
 bool is_parallel_graph(const Graph& g);
 
