@@ -157,6 +157,84 @@ class ChunkEmitter {
   DType m_t;
 };
 
+// GradScaler's found_inf combined across the ranks whose gradients differ
+// (amp=fp16; ScalerStack in parallel.h): 4-byte fp32 all-reduces, once per device
+// (in its first chunk), right after the unscale.
+//   megatron: megatron/core/optimizer/optimizer.py, MixedPrecisionOptimizer.
+//     _unscale_main_grads_and_check_for_nan: all_reduce(found_inf, op=MAX,
+//     group=get_grad_stats_parallel_group()); megatron/core/optimizer/__init__.py
+//     makes that group the model-parallel group (tp x pp) for
+//     Float16OptimizerWithFloat16Params and the intra-distributed-optimizer group
+//     (tp x pp x dp) for the DistributedOptimizer (zero >= 1 here). A moe's expert
+//     parameters have an optimizer of their own (a ChainedOptimizer member) whose
+//     model-parallel group is the expert tensor-model-pipeline group (tp x ep x
+//     pp, get_expert_tensor_model_pipeline_parallel_group), with the distributed
+//     optimizer the expert data-parallel group (dp / ep) too.
+//   fsdp: torch/distributed/fsdp/sharded_grad_scaler.py, ShardedGradScaler.unscale_:
+//     dist.all_reduce(found_inf, async_op=True, group=self.process_group) (SUM over
+//     the data-parallel process group), then work.wait().
+// A group spanning several dimensions (tp x pp) is one NCCL communicator in these
+// stacks; the collective model plans groups of one stride, so here it is one
+// all-reduce per dimension, each latency-bound like the real one.
+struct FoundInfReduce {
+  std::string name;
+  CommGroup group;
+  int64_t ranks, stride;
+};
+std::vector<FoundInfReduce> found_inf_reduces(const ParallelConfig& c) {
+  std::vector<FoundInfReduce> out;
+  const auto add = [&](const std::string& name, CommGroup g, int64_t ranks, int64_t stride) {
+    if (ranks > 1) out.push_back({name, g, ranks, stride});
+  };
+  const bool dist_opt = c.zero >= 1;
+  switch (c.scaler) {
+    case ScalerStack::megatron:
+      add("grad_scaler.found_inf.tp", CommGroup::tp, c.tp, group_stride(CommGroup::tp, c.tp, c.dp));
+      add("grad_scaler.found_inf.pp", CommGroup::pp, c.pp, group_stride(CommGroup::pp, c.tp, c.dp));
+      if (dist_opt) add("grad_scaler.found_inf.dp", CommGroup::dp, c.dp, group_stride(CommGroup::dp, c.tp, c.dp));
+      if (c.ep > 1) {
+        add("grad_scaler.found_inf_expert.tp", CommGroup::tp, c.tp, group_stride(CommGroup::tp, c.tp, c.dp));
+        add("grad_scaler.found_inf_expert.ep", CommGroup::ep, c.ep, group_stride(CommGroup::ep, c.tp, c.dp));
+        add("grad_scaler.found_inf_expert.pp", CommGroup::pp, c.pp, group_stride(CommGroup::pp, c.tp, c.dp));
+        // Expert data-parallel ranks: the dp ranks with the same expert shard,
+        // ep x tp devices apart (Megatron-LM's rank order, group_stride).
+        if (dist_opt) add("grad_scaler.found_inf_expert.dp", CommGroup::dp, c.dp / c.ep, c.tp * c.ep);
+      }
+      break;
+    case ScalerStack::fsdp:
+      add("grad_scaler.found_inf.dp", CommGroup::dp, c.dp, group_stride(CommGroup::dp, c.tp, c.dp));
+      break;
+    case ScalerStack::torch: break;
+  }
+  return out;
+}
+
+// The scaler stack a configuration can run (throws InputError naming
+// grad_scaler otherwise). `fp16`: an amp=fp16 training step.
+void check_scaler(const ParallelConfig& c, const TrainingOptions* training) {
+  const bool fp16 = training && training->amp == Amp::fp16;
+  const char* name = c.scaler == ScalerStack::fsdp ? "fsdp" : "torch";
+  if (c.scaler == ScalerStack::megatron) return;
+  if (!fp16)
+    throw InputError(fmt::format("parameter 'grad_scaler': {} applies to an amp=fp16 training step only "
+                                 "(train=1,amp=fp16)", name));
+  const bool model_parallel = c.tp > 1 || c.pp > 1 || c.ep > 1;
+  if (c.scaler == ScalerStack::torch && (model_parallel || (c.zero >= 1 && c.dp > 1)))
+    throw InputError(fmt::format(
+        "parameter 'grad_scaler': torch (torch.amp.GradScaler) checks only the gradients a rank holds and "
+        "combines nothing across ranks, but with tp, pp, ep or zero each rank holds part of them and the ranks "
+        "would step on different found_inf flags; accepted here: megatron{}", model_parallel ? "" : ", fsdp"));
+  if (c.scaler == ScalerStack::fsdp && model_parallel)
+    throw InputError("parameter 'grad_scaler': fsdp (ShardedGradScaler) all-reduces found_inf over its "
+                     "data-parallel process group only, so tensor-, pipeline- and expert-parallel ranks would step "
+                     "on different flags; accepted with tp, pp or ep > 1: megatron");
+  if (c.scaler == ScalerStack::fsdp && training->optimizer == Optimizer::adamw_fused)
+    throw InputError("parameter 'grad_scaler': fsdp with optimizer=adamw_fused is not modelled: ShardedGradScaler "
+                     "all-reduces found_inf in unscale_(), which scaler.step() skips for an optimizer that unscales "
+                     "inside its kernel (fused AdamW), so without an explicit unscale_() the ranks would not agree; "
+                     "accepted with fsdp: optimizer=adamw, sgd, sgd_momentum (or grad_scaler=megatron)");
+}
+
 // One chunk of the final graph: forward (pass 0), backward (pass 1) with the
 // recomputed forward ahead of it ahead of it, optimizer (pass 2), every collective in place.
 void emit_chunk(Graph& out, const Graph& fwd_all, int64_t chunk, const ParallelConfig& c,
@@ -185,6 +263,7 @@ void emit_chunk(Graph& out, const Graph& fwd_all, int64_t chunk, const ParallelC
     // Autocast without train_amp.py's loss: every chunk is given its output
     // gradient, as without amp.
     o.amp_loss = false;
+    o.megatron_scaler = training->amp == Amp::fp16 && c.scaler == ScalerStack::megatron;
     append_training_step(cg, o);
     nf = static_cast<size_t>(cg.info.at("ops_forward"));   // autocast inserts casts
     // The 16-bit weight copies autocast caches (casts of leaf weights): the
@@ -386,6 +465,12 @@ void emit_chunk(Graph& out, const Graph& fwd_all, int64_t chunk, const ParallelC
     if (c.zero >= 1 && c.dp > 1 && op.kind == OpKind::optimizer)
       op.attrs["elems"] = std::max<int64_t>(1, (op.at("elems") + c.dp - 1) / c.dp);
     map[i] = em.emit(op, 2, mapped(cg.ops[i]));
+    if (chunk < c.pp && training && training->amp == Amp::fp16 && op.name == "grad_scaler.unscale")
+      for (const FoundInfReduce& r : found_inf_reduces(c)) {
+        Op a = collective(lay, OpKind::allreduce, r.name, DType::fp32, 4, r.ranks, r.group);
+        a.attrs["stride"] = r.stride;
+        em.emit(std::move(a), 2, em.after_last());
+      }
   }
   if (c.zero >= 1 && c.zero <= 2 && c.dp > 1 && chunk_params > 0) {
     Op op = collective(lay, OpKind::allgather, fmt::format("zero{}.gather_params", c.zero), t,
@@ -398,6 +483,7 @@ void emit_chunk(Graph& out, const Graph& fwd_all, int64_t chunk, const ParallelC
 
 Graph finish_parallel_graph(const Graph& forward, const TrainingOptions* training) {
   const ParallelConfig c = parallel_config_of(forward);
+  check_scaler(c, training);
   Graph out;
   out.name = forward.name;
   out.spec = forward.spec;
