@@ -74,7 +74,7 @@ RunResult simulate_parallel(const Graph& g, const Hardware& hw, const std::strin
     for (int ps = 0; ps < 2; ++ps)
       for (size_t i : by[static_cast<size_t>(c)][static_cast<size_t>(ps)]) {
         if (!g.ops[i].get("p2p", 0)) continue;
-        const auto& s = sim.run(g, {i});
+        const auto& s = sim.transfer(g, i);
         (ps == 0 ? t.p2p_fwd_s : t.p2p_bwd_s) += s.time_s;
         (ps == 0 ? t.p2p_fwd_bytes : t.p2p_bwd_bytes) += static_cast<double>(g.ops[i].at("bytes"));
         t.p2p_energy_j += std::max(0.0, s.energy_j - static_w * s.time_s);

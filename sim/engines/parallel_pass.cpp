@@ -84,8 +84,8 @@ Graph Simulator::local_graph(const Graph& g, const std::vector<size_t>& ops, std
   return sg;
 }
 
-const Simulator::Seq& Simulator::run(const Graph& g, const std::vector<size_t>& ops) {
-  std::string sig;
+const Simulator::Seq& Simulator::simulate(const Graph& g, const std::vector<size_t>& ops, bool host) {
+  std::string sig = host ? "host\n" : "";
   const Graph sg = local_graph(g, ops, sig);
   if (auto it = m_cache.find(sig); it != m_cache.end()) return it->second;
   Seq s;
@@ -93,9 +93,9 @@ const Simulator::Seq& Simulator::run(const Graph& g, const std::vector<size_t>& 
   s.energy.assign(ops.size(), 0);
   if (!ops.empty()) {
     Program p = compile(sg, m_hw);
-    // The multi-device engines carry no host timeline (the systemc whole
-    // iteration has none either; docs/gpu-model.md, "Host time").
-    for (Kernel& k : p.kernels) k.info.host_hidden = 1;
+    // Without a host timeline (see Simulator): as a CUDA-graph node.
+    if (!host)
+      for (Kernel& k : p.kernels) k.info.host_hidden = 1;
     RunResult r = m_engine->run(p, m_hw);
     for (size_t k = 0; k < p.kernels.size() && k < r.ops.size(); ++k) {
       const int oi = p.kernels[k].op_index;
@@ -151,7 +151,7 @@ PassTiming time_pass(Simulator& sim, const Graph& g, const std::vector<size_t>& 
       continue;
     }
     if (!op.get("overlap", 0)) continue;
-    const Simulator::Seq& c = sim.run(g, {i});
+    const Simulator::Seq& c = sim.transfer(g, i);
     const double e = std::max(0.0, c.energy_j - static_w * c.time_s);
     const std::string grp(comm_group_name(op.get("group", 0)));
     const bool every = op.get("every_microbatch", 0) || op.get("group", 0) != static_cast<int64_t>(CommGroup::dp);
@@ -200,10 +200,10 @@ IterPass iter_pass(Simulator& sim, const Graph& g, const std::vector<size_t>& op
     const Op& op = g.ops[i];
     if (op.get("p2p", 0)) {
       out.has_p2p = true;
-      out.p2p = coll(i, IterOp::Kind::collective, sim.run(g, {i}).time_s);
+      out.p2p = coll(i, IterOp::Kind::collective, sim.transfer(g, i).time_s);
     } else if (op.get("overlap", 0)) {
       const bool every = op.get("every_microbatch", 0) || op.get("group", 0) != static_cast<int64_t>(CommGroup::dp);
-      out.ops.push_back(coll(i, every ? IterOp::Kind::overlap_every : IterOp::Kind::overlap_last, sim.run(g, {i}).time_s));
+      out.ops.push_back(coll(i, every ? IterOp::Kind::overlap_every : IterOp::Kind::overlap_last, sim.transfer(g, i).time_s));
     } else if (is_collective_kind(op.kind)) {
       out.ops.push_back(coll(i, IterOp::Kind::collective, dur.at(i)));
     } else {
