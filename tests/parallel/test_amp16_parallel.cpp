@@ -243,3 +243,33 @@ TEST_CASE("amp=fp16 parallel: the text report names the loss scaling and its all
   REQUIRE(b.code == 0);
   CHECK(b.out.find("amp fp16") == std::string::npos);
 }
+
+TEST_CASE("amp=fp16 parallel: the step costs amp=bf16's plus the scaler's kernels and all-reduces", "[parallel][amp]") {
+  // Same model, forward and backward under autocast in both (H100: the same fp16
+  // and bf16 rates); with foreach AdamW the optimizer kernels are identical, so
+  // each pipeline position's optimizer time differs by exactly the grad_scaler.*
+  // ops of its chunk (found_inf.fill_, inv_scale's 3 kernels, the unscale, the
+  // tp, pp and dp found_inf all-reduces). compute.host_mode=graph: the ops run
+  // back to back, their times add.
+  auto hw = load_hardware("dgx-h100", {"compute.host_mode=graph"});
+  const std::string base = k_gpt + ",tp=2,pp=2,dp=2,zero=1,train=1,optimizer=adamw";
+  const RunResult b = simulate_parallel(build_workload(base + ",amp=bf16"), *hw, "analytic");
+  const RunResult f = simulate_parallel(build_workload(base + ",amp=fp16"), *hw, "analytic");
+  for (int d = 0; d < 2; ++d) {
+    double scaler = 0;
+    int n = 0;
+    for (const auto& o : f.ops)
+      if (o.name.rfind(fmt::format("c{}.grad_scaler.", d), 0) == 0) {
+        scaler += o.time_s;
+        ++n;
+      }
+    CHECK(n == 5 + 3);
+    CHECK(f.extra.at("parallel").at("roles")[d].at("optimizer_s").get<double>() ==
+          Approx(b.extra.at("parallel").at("roles")[d].at("optimizer_s").get<double>() + scaler).epsilon(1e-12));
+  }
+  CHECK(f.time_s > b.time_s);
+  // Collective bytes: 4 B more per device for each of tp, pp and dp (8 devices).
+  const auto& fb = f.extra.at("parallel").at("bytes_by_group");
+  const auto& bb = b.extra.at("parallel").at("bytes_by_group");
+  for (const char* grp : {"tp", "pp", "dp"}) CHECK(fb.at(grp).get<double>() == bb.at(grp).get<double>() + 8 * 4);
+}
