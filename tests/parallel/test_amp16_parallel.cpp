@@ -2,9 +2,9 @@
 // around its optimizer, the all-reduces that combine GradScaler's found_inf across
 // ranks whose gradients differ (grad_scaler=megatron|fsdp|torch), what each costs,
 // and what is refused.
-#include <catch2/catch.hpp>
 #include <fmt/format.h>
 
+#include <catch2/catch.hpp>
 #include <map>
 #include <string>
 #include <vector>
@@ -50,16 +50,18 @@ const std::string k_gpt = "gpt:layers=2,hidden=256,heads=4,seq=64,vocab=1000";
 
 }  // namespace
 
-TEST_CASE("amp=fp16 with tp, pp and ZeRO-1 (Megatron-LM): found_inf all-reduced once per step per group, 4 bytes",
-          "[parallel][amp]") {
+TEST_CASE(
+    "amp=fp16 with tp, pp and ZeRO-1 (Megatron-LM): found_inf all-reduced once per step per group, 4 bytes",
+    "[parallel][amp]") {
   // 8 devices, 4 layers in 2 x 2 interleaved chunks: a device holds chunks d and
   // d + 2. Megatron-LM's _unscale_main_grads_and_check_for_nan all-reduces
   // found_inf over the grad-stats group: tp x pp, and with the distributed
   // optimizer (zero=1) dp too: one 4-byte fp32 all-reduce per dimension, once per
   // device (in its first chunk, 0 or 1), right after the unscale.
-  const Graph g = build_workload("gpt:layers=4,hidden=256,heads=4,seq=64,vocab=1000,tp=2,pp=2,dp=2,zero=1,"
-                                 "schedule=interleaved,virtual_stages=2,global_batch=4,train=1,amp=fp16,"
-                                 "optimizer=adamw_fused");
+  const Graph g = build_workload(
+      "gpt:layers=4,hidden=256,heads=4,seq=64,vocab=1000,tp=2,pp=2,dp=2,zero=1,"
+      "schedule=interleaved,virtual_stages=2,global_batch=4,train=1,amp=fp16,"
+      "optimizer=adamw_fused");
   REQUIRE(g.info.at("virtual_stages") == 2);
   for (int64_t chunk = 0; chunk < 4; ++chunk) {
     std::map<std::string, int> seen;
@@ -73,10 +75,11 @@ TEST_CASE("amp=fp16 with tp, pp and ZeRO-1 (Megatron-LM): found_inf all-reduced 
       CHECK(op.get("pass", 0) == 2);
     }
     if (chunk < 2) {
-      CHECK(seen == std::map<std::string, int>{
-                        {"grad_scaler.found_inf.tp", 1}, {"grad_scaler.found_inf.pp", 1}, {"grad_scaler.found_inf.dp", 1}});
+      CHECK(seen == std::map<std::string, int>{{"grad_scaler.found_inf.tp", 1},
+                                               {"grad_scaler.found_inf.pp", 1},
+                                               {"grad_scaler.found_inf.dp", 1}});
     } else {
-      CHECK(seen.empty());   // the device's second chunk: its found_inf is already combined
+      CHECK(seen.empty());  // the device's second chunk: its found_inf is already combined
     }
   }
   // Megatron-LM's rank order: tp neighbours, dp 2 apart, pp tp x dp = 4 apart.
@@ -91,11 +94,11 @@ TEST_CASE("amp=fp16 with tp, pp and ZeRO-1 (Megatron-LM): found_inf all-reduced 
   // runs on the host); ZeRO-1's parameter gather last.
   CHECK(optimizer_ops(g, 0) ==
         std::vector<std::string>{"optimizer.grad_norm.tp", "optimizer.grad_norm.dp", "grad_scaler.found_inf",
-                                 "grad_scaler.scale_double", "grad_scaler.reciprocal", "grad_scaler.inv_scale",
-                                 "grad_scaler.unscale", "grad_scaler.found_inf.tp", "grad_scaler.found_inf.pp",
-                                 "grad_scaler.found_inf.dp", "adamw_fused.step_count", "adamw_fused.update",
-                                 "zero1.gather_params"});
-  CHECK(find_op(g, "adamw_fused.update").at("flops") == 12);   // as without a scaler
+                                 "grad_scaler.scale_double", "grad_scaler.reciprocal",
+                                 "grad_scaler.inv_scale", "grad_scaler.unscale", "grad_scaler.found_inf.tp",
+                                 "grad_scaler.found_inf.pp", "grad_scaler.found_inf.dp",
+                                 "adamw_fused.step_count", "adamw_fused.update", "zero1.gather_params"});
+  CHECK(find_op(g, "adamw_fused.update").at("flops") == 12);  // as without a scaler
   // The distributed optimizer unscales its shard of the main gradients: 1/dp of
   // the chunk's parameters, rounded up, as its AdamW.
   CHECK(find_op(g, "grad_scaler.unscale").at("elems") == find_op(g, "adamw_fused.update").at("elems"));
@@ -104,13 +107,14 @@ TEST_CASE("amp=fp16 with tp, pp and ZeRO-1 (Megatron-LM): found_inf all-reduced 
   // Per group and iteration: 2 devices' first chunks x 4 B (the dp bytes also hold
   // the ZeRO parameter gathers, so tp and pp only).
   const auto c = collectives(g);
-  CHECK(c.at("allreduce/tp/2").n == 2 + 2);   // grad_norm.tp and found_inf.tp, chunks 0 and 1
+  CHECK(c.at("allreduce/tp/2").n == 2 + 2);  // grad_norm.tp and found_inf.tp, chunks 0 and 1
   CHECK(c.at("allreduce/tp/2").bytes == 4 * 4);
   CHECK(c.at("allreduce/pp/2").n == 2);
   CHECK(c.at("allreduce/pp/2").bytes == 2 * 4);
 }
 
-TEST_CASE("amp=fp16 with tp=2: each rank unscales its own shard, half the sharded weights' bytes", "[parallel][amp]") {
+TEST_CASE("amp=fp16 with tp=2: each rank unscales its own shard, half the sharded weights' bytes",
+          "[parallel][amp]") {
   // _amp_foreach_non_finite_check_and_unscale_ reads and writes each fp32 gradient
   // element: 8 B per local element. GPT h=256, 2 layers, vocab 1000, 64 positions:
   // 2,108,416 parameters on one device (wte 256,000, wpe 16,384, per layer ln 2 x
@@ -166,15 +170,16 @@ TEST_CASE("amp=fp16 moe with ep and ZeRO-1: the expert optimizer's found_inf as 
   // is the 4 dp ranks (distributed optimizer); the expert optimizer's is the ep
   // group plus, distributed, the expert data-parallel ranks: dp / ep = 2, ep = 2
   // devices apart (tp = 1).
-  const Graph g =
-      build_workload("moe:seq=64,layers=2,d=256,heads=4,kv_heads=4,ffn=512,dp=4,ep=2,zero=1,train=1,amp=fp16");
+  const Graph g = build_workload(
+      "moe:seq=64,layers=2,d=256,heads=4,kv_heads=4,ffn=512,dp=4,ep=2,zero=1,train=1,amp=fp16");
   CHECK(find_op(g, "grad_scaler.found_inf.dp").at("ranks") == 4);
   CHECK(find_op(g, "grad_scaler.found_inf_expert.ep").at("ranks") == 2);
   CHECK(find_op(g, "grad_scaler.found_inf_expert.ep").at("group") == static_cast<int64_t>(CommGroup::ep));
   CHECK(find_op(g, "grad_scaler.found_inf_expert.dp").at("ranks") == 2);
   CHECK(find_op(g, "grad_scaler.found_inf_expert.dp").at("stride") == 2);
   int n = 0;
-  for (const auto& op : g.ops) n += op.name.rfind("grad_scaler.found_inf", 0) == 0 && is_collective_kind(op.kind);
+  for (const auto& op : g.ops)
+    n += op.name.rfind("grad_scaler.found_inf", 0) == 0 && is_collective_kind(op.kind);
   CHECK(n == 3);
   auto hw = load_hardware("dgx-h100", {"system.devices_per_node=4"});
   const RunResult r = simulate_parallel(g, *hw, "analytic");
@@ -191,11 +196,12 @@ TEST_CASE("amp=fp16 with ZeRO-2 and grad_scaler=fsdp: ShardedGradScaler's unscal
   // comes first, as for every ZeRO stage.
   const Graph g = build_workload(k_gpt + ",dp=2,zero=2,train=1,amp=fp16,grad_scaler=fsdp");
   CHECK(optimizer_ops(g, 0) ==
-        std::vector<std::string>{"optimizer.grad_norm.dp", "grad_scaler.scale_double", "grad_scaler.reciprocal",
-                                 "grad_scaler.inv_scale", "grad_scaler.found_inf", "grad_scaler.found_inf_to_device",
-                                 "grad_scaler.inv_scale_to_device", "grad_scaler.unscale", "grad_scaler.found_inf.dp",
-                                 "adamw.weight_decay", "adamw.exp_avg", "adamw.exp_avg_sq_decay", "adamw.exp_avg_sq",
-                                 "adamw.sqrt", "adamw.bias_correction2", "adamw.eps", "adamw.update",
+        std::vector<std::string>{"optimizer.grad_norm.dp", "grad_scaler.scale_double",
+                                 "grad_scaler.reciprocal", "grad_scaler.inv_scale", "grad_scaler.found_inf",
+                                 "grad_scaler.found_inf_to_device", "grad_scaler.inv_scale_to_device",
+                                 "grad_scaler.unscale", "grad_scaler.found_inf.dp", "adamw.weight_decay",
+                                 "adamw.exp_avg", "adamw.exp_avg_sq_decay", "adamw.exp_avg_sq", "adamw.sqrt",
+                                 "adamw.bias_correction2", "adamw.eps", "adamw.update",
                                  "grad_scaler.update_scale", "zero2.gather_params"});
   // ZeRO-2 shards the gradients: each rank unscales half of 2,108,416.
   CHECK(find_op(g, "grad_scaler.unscale").at("elems") == 1054208);
@@ -203,48 +209,60 @@ TEST_CASE("amp=fp16 with ZeRO-2 and grad_scaler=fsdp: ShardedGradScaler's unscal
   CHECK(find_op(g, "grad_scaler.found_inf.dp").at("ranks") == 2);
 }
 
-TEST_CASE("amp=fp16 parallel: what is not modelled or cannot agree is refused with exit 2", "[parallel][amp][errors]") {
+TEST_CASE("amp=fp16 parallel: what is not modelled or cannot agree is refused with exit 2",
+          "[parallel][amp][errors]") {
   CHECK(error_of(k_gpt + ",tp=2,train=1,amp=fp16,grad_scaler=fsdp") ==
-        "--workload '" + k_gpt + ",tp=2,train=1,amp=fp16,grad_scaler=fsdp': parameter 'grad_scaler': fsdp "
-        "(ShardedGradScaler) all-reduces found_inf over its data-parallel process group only, so tensor-, pipeline- "
-        "and expert-parallel ranks would step on different flags; accepted with tp, pp or ep > 1: megatron");
-  CHECK(error_of(k_gpt + ",dp=2,zero=2,train=1,amp=fp16,grad_scaler=fsdp,optimizer=adamw_fused")
-            .find("parameter 'grad_scaler': fsdp with optimizer=adamw_fused is not modelled: ShardedGradScaler "
-                  "all-reduces found_inf in unscale_(), which scaler.step() skips for an optimizer that unscales "
-                  "inside its kernel (fused AdamW)") != std::string::npos);
+        "--workload '" + k_gpt +
+            ",tp=2,train=1,amp=fp16,grad_scaler=fsdp': parameter 'grad_scaler': fsdp "
+            "(ShardedGradScaler) all-reduces found_inf over its data-parallel process group only, so "
+            "tensor-, pipeline- "
+            "and expert-parallel ranks would step on different flags; accepted with tp, pp or ep > 1: "
+            "megatron");
+  CHECK(
+      error_of(k_gpt + ",dp=2,zero=2,train=1,amp=fp16,grad_scaler=fsdp,optimizer=adamw_fused")
+          .find(
+              "parameter 'grad_scaler': fsdp with optimizer=adamw_fused is not modelled: ShardedGradScaler "
+              "all-reduces found_inf in unscale_(), which scaler.step() skips for an optimizer that unscales "
+              "inside its kernel (fused AdamW)") != std::string::npos);
   CHECK(error_of(k_gpt + ",dp=2,zero=1,train=1,amp=fp16,grad_scaler=torch")
-            .find("parameter 'grad_scaler': torch (torch.amp.GradScaler) checks only the gradients a rank holds and "
-                  "combines nothing across ranks, but with tp, pp, ep or zero each rank holds part of them and the "
-                  "ranks would step on different found_inf flags; accepted here: megatron, fsdp") != std::string::npos);
+            .find("parameter 'grad_scaler': torch (torch.amp.GradScaler) checks only the gradients a rank "
+                  "holds and "
+                  "combines nothing across ranks, but with tp, pp, ep or zero each rank holds part of them "
+                  "and the "
+                  "ranks would step on different found_inf flags; accepted here: megatron, fsdp") !=
+        std::string::npos);
   CHECK(error_of(k_gpt + ",pp=2,train=1,amp=fp16,grad_scaler=torch").ends_with("accepted here: megatron"));
   CHECK(error_of(k_gpt + ",dp=2,train=1,amp=bf16,grad_scaler=fsdp") ==
-        "--workload '" + k_gpt + ",dp=2,train=1,amp=bf16,grad_scaler=fsdp': parameter 'grad_scaler': fsdp applies "
-        "to an amp=fp16 training step only (train=1,amp=fp16)");
+        "--workload '" + k_gpt +
+            ",dp=2,train=1,amp=bf16,grad_scaler=fsdp': parameter 'grad_scaler': fsdp applies "
+            "to an amp=fp16 training step only (train=1,amp=fp16)");
   CHECK(error_of(k_gpt + ",dp=2,grad_scaler=torch").find("torch applies to an amp=fp16 training step only") !=
         std::string::npos);
-  CHECK(error_of(k_gpt + ",dp=2,train=1,amp=fp16,grad_scaler=apex").find(
-            "parameter 'grad_scaler': 'apex' is not accepted") != std::string::npos);
-  const auto o = testing::run_cli({"run", "--hw", "dgx-h100", "--set", "system.devices_per_node=2", "--workload",
-                                   k_gpt + ",tp=2,train=1,amp=fp16,grad_scaler=fsdp"});
+  CHECK(error_of(k_gpt + ",dp=2,train=1,amp=fp16,grad_scaler=apex")
+            .find("parameter 'grad_scaler': 'apex' is not accepted") != std::string::npos);
+  const auto o = testing::run_cli({"run", "--hw", "dgx-h100", "--set", "system.devices_per_node=2",
+                                   "--workload", k_gpt + ",tp=2,train=1,amp=fp16,grad_scaler=fsdp"});
   CHECK(o.code == 2);
   CHECK(o.err.find("accepted with tp, pp or ep > 1: megatron") != std::string::npos);
   CHECK(o.out.empty());
 }
 
-TEST_CASE("amp=fp16 parallel: the text report names the loss scaling and its all-reduces", "[parallel][amp]") {
-  const auto o = testing::run_cli({"run", "--hw", "dgx-h100", "--workload",
-                                   k_gpt + ",tp=2,pp=2,dp=2,zero=1,train=1,amp=fp16"});
+TEST_CASE("amp=fp16 parallel: the text report names the loss scaling and its all-reduces",
+          "[parallel][amp]") {
+  const auto o = testing::run_cli(
+      {"run", "--hw", "dgx-h100", "--workload", k_gpt + ",tp=2,pp=2,dp=2,zero=1,train=1,amp=fp16"});
   REQUIRE(o.code == 0);
   CHECK(o.out.find("  amp fp16   loss scaling as Megatron-LM's MixedPrecisionOptimizer (DynamicGradScaler); "
                    "found_inf all-reduced (4 B) per step over: tp, pp, dp\n") != std::string::npos);
   // bf16 has no loss scaling: no such line.
-  const auto b = testing::run_cli({"run", "--hw", "dgx-h100", "--workload",
-                                   k_gpt + ",tp=2,pp=2,dp=2,zero=1,train=1,amp=bf16"});
+  const auto b = testing::run_cli(
+      {"run", "--hw", "dgx-h100", "--workload", k_gpt + ",tp=2,pp=2,dp=2,zero=1,train=1,amp=bf16"});
   REQUIRE(b.code == 0);
   CHECK(b.out.find("amp fp16") == std::string::npos);
 }
 
-TEST_CASE("amp=fp16 parallel: the step costs amp=bf16's plus the scaler's kernels and all-reduces", "[parallel][amp]") {
+TEST_CASE("amp=fp16 parallel: the step costs amp=bf16's plus the scaler's kernels and all-reduces",
+          "[parallel][amp]") {
   // Same model, forward and backward under autocast in both (H100: the same fp16
   // and bf16 rates); with foreach AdamW the optimizer kernels are identical, so
   // each pipeline position's optimizer time differs by exactly the grad_scaler.*
@@ -265,11 +283,13 @@ TEST_CASE("amp=fp16 parallel: the step costs amp=bf16's plus the scaler's kernel
       }
     CHECK(n == 5 + 3);
     CHECK(f.extra.at("parallel").at("roles")[d].at("optimizer_s").get<double>() ==
-          Approx(b.extra.at("parallel").at("roles")[d].at("optimizer_s").get<double>() + scaler).epsilon(1e-12));
+          Approx(b.extra.at("parallel").at("roles")[d].at("optimizer_s").get<double>() + scaler)
+              .epsilon(1e-12));
   }
   CHECK(f.time_s > b.time_s);
   // Collective bytes: 4 B more per device for each of tp, pp and dp (8 devices).
   const auto& fb = f.extra.at("parallel").at("bytes_by_group");
   const auto& bb = b.extra.at("parallel").at("bytes_by_group");
-  for (const char* grp : {"tp", "pp", "dp"}) CHECK(fb.at(grp).get<double>() == bb.at(grp).get<double>() + 8 * 4);
+  for (const char* grp : {"tp", "pp", "dp"})
+    CHECK(fb.at(grp).get<double>() == bb.at(grp).get<double>() + 8 * 4);
 }

@@ -2,7 +2,6 @@
 // timeline as on one device (sim/engines/parallel_parts.h, Simulator), by default
 // (compute.host_mode=eager); none with host_mode=graph or the systemc engine.
 #include <catch2/catch.hpp>
-
 #include <string>
 
 #include "models/hardware.h"
@@ -13,7 +12,8 @@ using namespace tessera;
 
 namespace {
 
-double iteration(const std::string& spec, const std::string& host_mode, const std::string& engine = "analytic") {
+double iteration(const std::string& spec, const std::string& host_mode,
+                 const std::string& engine = "analytic") {
   auto hw = load_hardware("dgx-h100", {"system.devices_per_node=2", "compute.host_mode=" + host_mode});
   return simulate_parallel(build_workload(spec), *hw, engine).time_s;
 }
