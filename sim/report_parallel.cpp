@@ -30,6 +30,17 @@ void write_parallel_text(std::ostream& os, const nlohmann::json& p) {
              100 * d(p, "hfu"));
   fmt::print(os, "  energy     {} in all, {} of it communication\n", q(d(p, "energy_j"), Unit::joules),
              q(d(p, "comm_energy_j"), Unit::joules));
+  if (p.contains("loss_scaling")) {
+    const auto& ls = p["loss_scaling"];
+    const std::string stack = ls["stack"].get<std::string>();
+    std::string red;
+    for (const auto& x : ls["found_inf_allreduces"]) red += (red.empty() ? "" : ", ") + x.get<std::string>();
+    fmt::print(os, "  amp fp16   loss scaling as {}; found_inf all-reduced (4 B) per step over: {}\n",
+               stack == "megatron" ? "Megatron-LM's MixedPrecisionOptimizer (DynamicGradScaler)"
+               : stack == "fsdp"   ? "FSDP's ShardedGradScaler"
+                                   : "torch.amp.GradScaler",
+               red.empty() ? "none (every rank holds whole gradients)" : red);
+  }
   std::string groups;
   for (const auto& [k, v] : p["bytes_by_group"].items())
     groups += fmt::format("{}{} {}", groups.empty() ? "" : ", ", k, q(v.get<double>(), Unit::bytes));

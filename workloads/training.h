@@ -54,6 +54,10 @@ struct TrainingOptions {
   // With amp: append the loss (and, fp16, its scaling). A pipeline chunk is given
   // its output gradient instead (workloads/models/parallel.cpp).
   bool amp_loss = true;
+  // With amp=fp16: loss scaling as Megatron-LM's MixedPrecisionOptimizer runs it
+  // (its own scale tensor and DynamicGradScaler) instead of torch.amp.GradScaler
+  // (training/grad_scaler.cpp); set by a parallel workload's grad_scaler=megatron.
+  bool megatron_scaler = false;
 };
 
 // aten/src/ATen/native/cuda/MultiTensorApply.cuh: a torch._foreach_* call (and a

@@ -334,14 +334,6 @@ Graph build_workload(const std::string& spec) {
   Graph g;
   try {
     g = info->build(params);
-    // GradScaler's inf check is local to a device: with DDP every replica holds the
-    // same all-reduced gradients and agrees; with tp, pp, ep or ZeRO each device
-    // checks only its own shard (Megatron-LM's and FSDP's scalers all-reduce
-    // found_inf, which is not modelled).
-    if (is_parallel_graph(g) && training && training->amp == Amp::fp16 &&
-        (g.info.at("tp") != 1 || g.info.at("pp") != 1 || g.info.at("ep") != 1 || g.info.at("zero") != 0))
-      throw InputError("parameter 'amp': amp=fp16 (GradScaler) is modelled on one device or with dp (DDP) only; "
-                       "accepted with tp, pp, ep or zero: none, bf16");
     if (is_parallel_graph(g) && !training && g.info.count("grad_reduce_fp32"))
       throw InputError("parameter 'grad_reduce' applies to a training step only (add train=1)");
     if (is_parallel_graph(g))

@@ -7,384 +7,18 @@
 #include <array>
 #include <cmath>
 #include <map>
-#include <memory>
 #include <vector>
 
-#include "compiler/compile.h"
 #include "core/error.h"
-#include "models/compute/stage_cost.h"
-#include "models/interconnect/collective.h"
-#include "models/interconnect/link.h"
-#include "models/interconnect/switch.h"
 #include "models/interconnect/system.h"
 #include "sim/engines/capacity.h"
-#include "sim/engines/engine.h"
+#include "sim/engines/parallel_parts.h"
 #include "sim/engines/systemc_iteration.h"
 #include "sim/engines/systemc_system.h"
 
 namespace tessera {
-namespace {
 
-double info_or(const Graph& g, const std::string& key, double fallback) {
-  auto it = g.info.find(key);
-  return it == g.info.end() ? fallback : it->second;
-}
-
-// What an op costs, by content (its name left out): roles with identical ops
-// share one simulation.
-std::string op_signature(const Op& op) {
-  std::string s = fmt::format("{}|{}|{}", op_kind_name(op.kind), static_cast<int>(op.dtype), static_cast<int>(op.out_dtype));
-  for (const auto& [k, v] : op.attrs)
-    if (k != "stage" && k != "layer" && k != "pass") s += fmt::format("|{}={}", k, v);
-  s += "|d";
-  for (int d : op.deps) s += fmt::format(",{}", d);
-  return s;
-}
-
-// One simulated pass: its inline ops back to back, the overlapped ops on a
-// communication stream.
-struct PassTiming {
-  double inline_s = 0;      // inline ops (compute + inline collectives)
-  double tp_comm_s = 0;     // of inline_s, tensor-parallel/expert collectives (exposed)
-  double end_s = 0;         // with the per-microbatch overlapped collectives
-  double energy_j = 0;      // inline ops (static power over inline_s included)
-  double inline_comm_energy_j = 0;   // dynamic energy of the inline collectives (in energy_j)
-  double comm_energy_j = 0;          // dynamic energy of the per-microbatch overlapped collectives
-  double flops = 0, recompute_flops = 0;
-  // Last-microbatch-only overlapped collectives (DDP buckets): ready offset, time.
-  std::vector<std::pair<double, double>> late;
-  double late_energy_j = 0;
-  double every_overlap_s = 0;   // per-microbatch overlapped collectives' total time
-  std::map<std::string, double> bytes_every, bytes_late;   // group -> bytes per execution
-};
-
-class Simulator {
- public:
-  Simulator(const Hardware& hw, const std::string& engine) : m_hw(hw), m_engine(make_engine(engine)) {}
-
-  // Times of `ops` (indices into g) run back to back: per op, its end time.
-  struct Seq {
-    double time_s = 0, energy_j = 0;
-    std::vector<double> end;          // per op in `ops`
-    std::vector<double> energy;       // per op
-    std::vector<OpResult> results;
-  };
-
-  // The content of `ops` as one graph (dependencies outside it dropped), and its
-  // signature in `sig`: roles with the same signature share one simulation.
-  static Graph local_graph(const Graph& g, const std::vector<size_t>& ops, std::string& sig) {
-    std::map<size_t, int> local;
-    for (size_t i = 0; i < ops.size(); ++i) local[ops[i]] = static_cast<int>(i);
-    Graph sg;
-    sg.name = g.name;
-    sg.spec = g.spec;
-    if (auto it = g.info.find("amp"); it != g.info.end()) sg.info["amp"] = it->second;   // compile() checks the target
-    for (size_t i : ops) {
-      Op op = g.ops[i];
-      std::vector<int> deps;
-      for (int d : op.deps)
-        if (auto it = local.find(static_cast<size_t>(d)); it != local.end()) deps.push_back(it->second);
-      op.deps = deps;
-      sig += op_signature(op) + "\n";
-      sg.add(std::move(op));
-    }
-    return sg;
-  }
-  static std::string signature(const Graph& g, const std::vector<size_t>& ops) {
-    std::string sig;
-    local_graph(g, ops, sig);
-    return sig;
-  }
-
-  const Seq& run(const Graph& g, const std::vector<size_t>& ops) {
-    std::string sig;
-    const Graph sg = local_graph(g, ops, sig);
-    if (auto it = m_cache.find(sig); it != m_cache.end()) return it->second;
-    Seq s;
-    s.end.assign(ops.size(), 0);
-    s.energy.assign(ops.size(), 0);
-    if (!ops.empty()) {
-      Program p = compile(sg, m_hw);
-      // The multi-device engines carry no host timeline (the systemc whole
-      // iteration has none either; docs/gpu-model.md, "Host time").
-      for (Kernel& k : p.kernels) k.info.host_hidden = 1;
-      RunResult r = m_engine->run(p, m_hw);
-      for (size_t k = 0; k < p.kernels.size() && k < r.ops.size(); ++k) {
-        const int oi = p.kernels[k].op_index;
-        if (oi < 0 || static_cast<size_t>(oi) >= ops.size()) continue;
-        s.end[static_cast<size_t>(oi)] = std::max(s.end[static_cast<size_t>(oi)], r.ops[k].start_s + r.ops[k].time_s);
-        s.energy[static_cast<size_t>(oi)] += r.ops[k].energy_j;
-      }
-      s.time_s = r.time_s;
-      s.energy_j = r.energy_j;
-      s.results = std::move(r.ops);
-      ++m_runs;
-    }
-    return m_cache.emplace(sig, std::move(s)).first->second;
-  }
-  int runs() const { return m_runs; }
-
- private:
-  const Hardware& m_hw;
-  std::unique_ptr<Engine> m_engine;
-  std::map<std::string, Seq> m_cache;
-  int m_runs = 0;
-};
-
-// The ops of a pass that run inline (not on the communication stream, not a
-// pipeline transfer).
-std::vector<size_t> inline_ops(const Graph& g, const std::vector<size_t>& ops) {
-  std::vector<size_t> inl;
-  for (size_t i : ops)
-    if (!g.ops[i].get("overlap", 0) && !g.ops[i].get("p2p", 0)) inl.push_back(i);
-  return inl;
-}
-
-PassTiming time_pass(Simulator& sim, const Graph& g, const std::vector<size_t>& ops, double static_w) {
-  PassTiming t;
-  const std::vector<size_t> inl = inline_ops(g, ops);
-  const Simulator::Seq& s = sim.run(g, inl);
-  t.inline_s = s.time_s;
-  t.energy_j = s.energy_j;
-  std::map<size_t, double> end_of;
-  for (size_t k = 0; k < inl.size(); ++k) {
-    end_of[inl[k]] = s.end[k];
-    const Op& op = g.ops[inl[k]];
-    const double dur = k == 0 ? s.end[k] : s.end[k] - s.end[k - 1];
-    if (is_collective_kind(op.kind)) {
-      t.tp_comm_s += dur;
-      t.inline_comm_energy_j += std::max(0.0, s.energy[k] - static_w * dur);
-      t.bytes_every[std::string(comm_group_name(op.get("group", 0)))] += static_cast<double>(op.at("bytes"));
-    } else if (op.get("recompute", 0)) {
-      t.recompute_flops += op_flops(op);
-    } else {
-      t.flops += op_flops(op);
-    }
-  }
-  // Overlapped ops on the communication stream.
-  double ready = 0, comm_free = 0;
-  t.end_s = t.inline_s;
-  for (size_t i : ops) {
-    const Op& op = g.ops[i];
-    if (auto it = end_of.find(i); it != end_of.end()) {
-      ready = it->second;
-      continue;
-    }
-    if (!op.get("overlap", 0)) continue;
-    const Simulator::Seq& c = sim.run(g, {i});
-    const double e = std::max(0.0, c.energy_j - static_w * c.time_s);
-    const std::string grp(comm_group_name(op.get("group", 0)));
-    const bool every = op.get("every_microbatch", 0) || op.get("group", 0) != static_cast<int64_t>(CommGroup::dp);
-    if (every) {
-      const double start = std::max(ready, comm_free);
-      comm_free = start + c.time_s;
-      t.end_s = std::max(t.end_s, comm_free);
-      t.every_overlap_s += c.time_s;
-      t.comm_energy_j += e;
-      t.bytes_every[grp] += static_cast<double>(op.at("bytes"));
-    } else {
-      t.late.emplace_back(ready, c.time_s);
-      t.late_energy_j += e;
-      t.bytes_late[grp] += static_cast<double>(op.at("bytes"));
-    }
-  }
-  return t;
-}
-
-struct ChunkTiming {
-  PassTiming fwd, bwd, opt;
-  double p2p_fwd_s = 0, p2p_bwd_s = 0;
-  double p2p_fwd_bytes = 0, p2p_bwd_bytes = 0, p2p_energy_j = 0;
-};
-
-enum class TaskKind { fwd, bwd };
-struct Task {
-  TaskKind kind;
-  int64_t chunk, mb;
-};
-
-// Each device's task order under the schedule (Megatron-LM's
-// forward_backward_pipelining_{without,with}_interleaving).
-std::vector<std::vector<Task>> schedule_tasks(int64_t p, int64_t v, int64_t m, int schedule, bool training) {
-  std::vector<std::vector<Task>> out(static_cast<size_t>(p));
-  for (int64_t d = 0; d < p; ++d) {
-    auto& q = out[static_cast<size_t>(d)];
-    const int64_t total = m * v;
-    auto fwd_k = [&](int64_t k) {
-      const int64_t chunk_local = (k % (p * v)) / p;
-      const int64_t mb = (k / (p * v)) * p + k % p;
-      return Task{TaskKind::fwd, chunk_local * p + d, v == 1 ? k : mb};
-    };
-    auto bwd_k = [&](int64_t k) {
-      const int64_t chunk_local = v - 1 - (k % (p * v)) / p;
-      const int64_t mb = (k / (p * v)) * p + k % p;
-      return Task{TaskKind::bwd, chunk_local * p + d, v == 1 ? k : mb};
-    };
-    if (!training) {
-      for (int64_t k = 0; k < total; ++k) q.push_back(fwd_k(k));
-      continue;
-    }
-    if (schedule == 0) {   // gpipe: every forward, then every backward
-      for (int64_t k = 0; k < total; ++k) q.push_back(fwd_k(k));
-      for (int64_t k = 0; k < total; ++k) q.push_back(bwd_k(k));
-      continue;
-    }
-    const int64_t warm = schedule == 2 ? std::min(total, (p - d - 1) * 2 + (v - 1) * p) : std::min(total, p - d - 1);
-    int64_t f = 0, b = 0;
-    for (; f < warm; ++f) q.push_back(fwd_k(f));
-    while (f < total) {
-      q.push_back(fwd_k(f++));
-      q.push_back(bwd_k(b++));
-    }
-    while (b < total) q.push_back(bwd_k(b++));
-  }
-  return out;
-}
-
-struct ScheduleResult {
-  std::vector<double> end;         // per device: last task's end
-  std::vector<double> busy;        // per device: sum of task durations
-  std::vector<std::vector<double>> last_bwd_start;   // [device][local chunk]
-  double makespan = 0;
-};
-
-ScheduleResult run_schedule(const std::vector<ChunkTiming>& ct, int64_t p, int64_t v, int64_t m, int schedule,
-                            bool training, bool with_p2p) {
-  const int64_t C = p * v;
-  const auto order = schedule_tasks(p, v, m, schedule, training);
-  // Completion times of F(c, mb) and B(c, mb).
-  std::vector<double> fend(static_cast<size_t>(C * m), -1), bend(static_cast<size_t>(C * m), -1);
-  ScheduleResult r;
-  r.end.assign(static_cast<size_t>(p), 0);
-  r.busy.assign(static_cast<size_t>(p), 0);
-  r.last_bwd_start.assign(static_cast<size_t>(p), std::vector<double>(static_cast<size_t>(v), 0));
-  std::vector<size_t> next(static_cast<size_t>(p), 0);
-  std::vector<double> free_at(static_cast<size_t>(p), 0);
-  size_t remaining = 0;
-  for (const auto& q : order) remaining += q.size();
-  while (remaining > 0) {
-    bool progressed = false;
-    for (int64_t d = 0; d < p; ++d) {
-      auto& n = next[static_cast<size_t>(d)];
-      while (n < order[static_cast<size_t>(d)].size()) {
-        const Task& t = order[static_cast<size_t>(d)][n];
-        const size_t at = static_cast<size_t>(t.chunk * m + t.mb);
-        double ready = 0;
-        if (t.kind == TaskKind::fwd) {
-          if (t.chunk > 0) {
-            const double dep = fend[static_cast<size_t>((t.chunk - 1) * m + t.mb)];
-            if (dep < 0) break;
-            ready = dep + (with_p2p ? ct[static_cast<size_t>(t.chunk - 1)].p2p_fwd_s : 0);
-          }
-        } else if (t.chunk + 1 < C) {
-          const double dep = bend[static_cast<size_t>((t.chunk + 1) * m + t.mb)];
-          if (dep < 0) break;
-          ready = dep + (with_p2p ? ct[static_cast<size_t>(t.chunk + 1)].p2p_bwd_s : 0);
-        } else {
-          const double dep = fend[at];
-          if (dep < 0) break;
-          ready = dep;
-        }
-        const ChunkTiming& c = ct[static_cast<size_t>(t.chunk)];
-        const double dur = t.kind == TaskKind::fwd ? c.fwd.end_s : c.bwd.end_s;
-        const double start = std::max(ready, free_at[static_cast<size_t>(d)]);
-        free_at[static_cast<size_t>(d)] = start + dur;
-        r.busy[static_cast<size_t>(d)] += dur;
-        (t.kind == TaskKind::fwd ? fend : bend)[at] = start + dur;
-        if (t.kind == TaskKind::bwd && t.mb == m - 1) r.last_bwd_start[static_cast<size_t>(d)][static_cast<size_t>(t.chunk / p)] = start;
-        ++n;
-        --remaining;
-        progressed = true;
-      }
-    }
-    if (!progressed) throw std::logic_error("pipeline schedule deadlocked");
-  }
-  for (int64_t d = 0; d < p; ++d) {
-    r.end[static_cast<size_t>(d)] = free_at[static_cast<size_t>(d)];
-    r.makespan = std::max(r.makespan, free_at[static_cast<size_t>(d)]);
-  }
-  return r;
-}
-
-// The link classes op i's program sends over, with the bytes one rank sends on
-// each (protocol overhead included) and the switch they cross.
-std::vector<IterWire> wires_of(const Graph& g, size_t i, const Hardware& hw) {
-  std::string sig;
-  const Graph sg = Simulator::local_graph(g, {i}, sig);
-  const Program p = compile(sg, hw);
-  const SystemModel* sys = find_system(hw);
-  std::map<std::string, IterWire> by;
-  for (const Kernel& k : p.kernels)
-    for (const Block& b : k.blocks)
-      for (const Instr& in : b.instrs) {
-        const auto* link = dynamic_cast<const LinkModel*>(&instr_unit_component(in, k, hw));
-        if (!link || in.bytes <= 0) continue;
-        const double share = protocol_data_share(in.name.empty() ? "simple" : in.name);
-        IterWire& w = by[link->path()];
-        w.link = link->path();
-        w.bytes += link->transfer(in).amount / share * static_cast<double>(b.repeat);
-        w.port_bw = link->device_payload_bw();
-        const SwitchModel* sw = !sys ? nullptr
-                                : link == sys->scale_up_link()  ? sys->scale_up_switch()
-                                : link == sys->scale_out_link() ? sys->scale_out_switch()
-                                                                : nullptr;
-        if (sw) {
-          w.sw = sw->path();
-          w.sw_bw = static_cast<double>(sw->chips() * sw->ports()) * sw->port_payload_bw();
-          w.sw_per_node = sw == sys->scale_up_switch();
-        }
-      }
-  std::vector<IterWire> out;
-  for (auto& [k, w] : by) out.push_back(std::move(w));
-  return out;
-}
-
-// A pass as the whole-iteration simulation runs it: its inline ops with the
-// durations of the pass's simulation, its overlapped collectives, its p2p send.
-IterPass iter_pass(Simulator& sim, const Graph& g, const std::vector<size_t>& ops, const Hardware& hw) {
-  IterPass out;
-  const std::vector<size_t> inl = inline_ops(g, ops);
-  const Simulator::Seq& s = sim.run(g, inl);
-  std::map<size_t, double> dur;
-  double prev = 0;
-  for (size_t k = 0; k < inl.size(); ++k) {
-    const double end = std::max(prev, s.end[k]);
-    dur[inl[k]] = end - prev;
-    prev = end;
-  }
-  out.tail_s = std::max(0.0, s.time_s - prev);
-  auto coll = [&](size_t i, IterOp::Kind kind, double d) {
-    const Op& op = g.ops[i];
-    IterOp o;
-    o.kind = kind;
-    o.duration_s = d;
-    o.name = op.name;
-    o.ranks = op.get("ranks", 1);
-    o.stride = op.get("stride", 1);
-    o.wires = wires_of(g, i, hw);
-    return o;
-  };
-  for (size_t i : ops) {
-    const Op& op = g.ops[i];
-    if (op.get("p2p", 0)) {
-      out.has_p2p = true;
-      out.p2p = coll(i, IterOp::Kind::collective, sim.run(g, {i}).time_s);
-    } else if (op.get("overlap", 0)) {
-      const bool every = op.get("every_microbatch", 0) || op.get("group", 0) != static_cast<int64_t>(CommGroup::dp);
-      out.ops.push_back(coll(i, every ? IterOp::Kind::overlap_every : IterOp::Kind::overlap_last, sim.run(g, {i}).time_s));
-    } else if (is_collective_kind(op.kind)) {
-      out.ops.push_back(coll(i, IterOp::Kind::collective, dur.at(i)));
-    } else {
-      IterOp o;
-      o.duration_s = dur.at(i);
-      o.name = op.name;
-      out.ops.push_back(std::move(o));
-    }
-  }
-  return out;
-}
-
-}  // namespace
+using namespace parallel_engine;
 
 RunResult simulate_parallel(const Graph& g, const Hardware& hw, const std::string& engine,
                             bool allow_over_capacity) {
@@ -440,7 +74,7 @@ RunResult simulate_parallel(const Graph& g, const Hardware& hw, const std::strin
     for (int ps = 0; ps < 2; ++ps)
       for (size_t i : by[static_cast<size_t>(c)][static_cast<size_t>(ps)]) {
         if (!g.ops[i].get("p2p", 0)) continue;
-        const auto& s = sim.run(g, {i});
+        const auto& s = sim.transfer(g, i);
         (ps == 0 ? t.p2p_fwd_s : t.p2p_bwd_s) += s.time_s;
         (ps == 0 ? t.p2p_fwd_bytes : t.p2p_bwd_bytes) += static_cast<double>(g.ops[i].at("bytes"));
         t.p2p_energy_j += std::max(0.0, s.energy_j - static_w * s.time_s);
@@ -645,6 +279,21 @@ RunResult simulate_parallel(const Graph& g, const Hardware& hw, const std::strin
       {"memory_fits", fits},
       {"distinct_simulations", sim.runs()},
       {"roles", roles}};
+  // amp=fp16: whose loss scaling the step runs (ScalerStack, workloads/models/
+  // parallel.h) and the groups GradScaler's found_inf is all-reduced over.
+  if (training && info_or(g, "amp", 0) != 0 &&
+      info_or(g, "amp_dtype", 0) == static_cast<double>(static_cast<int>(DType::fp16))) {
+    const int stack = static_cast<int>(info_or(g, "scaler_stack", 0));
+    nlohmann::json groups = nlohmann::json::array();
+    for (size_t i : by[0][2])
+      if (const std::string& n = g.ops[i].name; g.ops[i].kind == OpKind::allreduce) {
+        const std::string dense = "grad_scaler.found_inf.", expert = "grad_scaler.found_inf_expert.";
+        if (n.rfind(dense, 0) == 0) groups.push_back(n.substr(dense.size()));
+        if (n.rfind(expert, 0) == 0) groups.push_back("expert " + n.substr(expert.size()));
+      }
+    r.extra["parallel"]["loss_scaling"] = {
+        {"stack", stack == 0 ? "megatron" : stack == 1 ? "fsdp" : "torch"}, {"found_inf_allreduces", groups}};
+  }
   if (whole) {
     nlohmann::json ch = nlohmann::json::array();
     const IterChannel* busiest = nullptr;

@@ -121,9 +121,16 @@ TEST_CASE("amp on a systolic system (64 TPU v4 chips) is refused with exit 2", "
 TEST_CASE("amp=fp16 with dp (DDP): fp32 buckets, GradScaler's kernels around each replica's optimizer",
           "[parallel][amp]") {
   // Every replica all-reduces the scaled fp32 gradients (4 B per parameter), then
-  // runs the inf check and unscale on its full copy: the same found_inf everywhere.
+  // runs the inf check and unscale on its full copy: the same found_inf everywhere,
+  // nothing to combine, with torch.amp.GradScaler (grad_scaler=torch) as with
+  // Megatron-LM's scaler (the default: its kernels, no collective).
   const std::string base = "gpt:layers=2,hidden=1024,heads=16,seq=64,vocab=1000,dp=2,train=1";
-  const Graph g = build_workload(base + ",amp=fp16,optimizer=adamw_fused");
+  const Graph m = build_workload(base + ",amp=fp16,optimizer=adamw_fused");
+  for (const auto& op : m.ops) {
+    CHECK(op.name.rfind("grad_scaler.found_inf.", 0) != 0);
+    CHECK(op.name != "grad_scaler.update_scale");
+  }
+  const Graph g = build_workload(base + ",amp=fp16,optimizer=adamw_fused,grad_scaler=torch");
   const double params = g.info.at("chunk0.params");
   CHECK(collectives(g)["allreduce/dp/1"].bytes == 4 * params);
   int unscale = 0, update = 0;

@@ -256,8 +256,8 @@ TEST_CASE("role deduplication: identical chunks are one simulation and match an 
       if (local.count(d)) o.deps.push_back(local[d]);
     local[static_cast<int>(i)] = f.add(o);
   }
-  // The multi-device engine carries no host timeline (models/compute/host.h).
-  f.info["host_hidden"] = 1;
+  // Each device's host timeline as on one device (models/compute/host.h): the
+  // pass is the single-device run, host included.
   CHECK(p["roles"][2]["forward_s"].get<double>() == simulate(f, *hw).time_s);
   // Data-parallel replicas are the same role: with dp=4 every device of a
   // pipeline position computes the same forward and backward.

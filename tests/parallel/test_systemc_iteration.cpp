@@ -29,12 +29,14 @@ TEST_CASE("systemc whole iteration: a pipeline without contention equals the ana
   // process follows the analytic schedule exactly. The SystemC passes round each
   // op to the kernel's 1 ps time resolution, hence 1e-6 against the analytic
   // engine (2.2716 ms for 1f1b: 11 x (F + B) plus the transfers) and 1e-9 against
-  // the analytic schedule of the same passes.
+  // the analytic schedule of the same passes. The systemc engine charges no host
+  // time (sim/engines/parallel_parts.h, Simulator): the analytic engine is run
+  // with compute.host_mode=graph (no host time) to compare.
   for (const char* sched : {"gpipe", "1f1b"}) {
     INFO(sched);
     const std::string spec = fmt::format(
         "gpt:layers=4,hidden=512,heads=8,seq=256,embed=0,pp=4,global_batch=8,train=1,schedule={}", sched);
-    const RunResult a = run_parallel(spec, "analytic", {"system.devices_per_node=4"});
+    const RunResult a = run_parallel(spec, "analytic", {"system.devices_per_node=4", "compute.host_mode=graph"});
     const RunResult s = run_parallel(spec, "systemc", {"system.devices_per_node=4"});
     REQUIRE(s.extra.contains("system_simulation"));
     const auto& sim = s.extra["system_simulation"];
@@ -49,7 +51,7 @@ TEST_CASE("systemc whole iteration: a pipeline without contention equals the ana
   const std::string spec =
       "gpt:layers=8,hidden=512,heads=8,seq=256,embed=0,pp=4,global_batch=8,train=1,schedule=interleaved,"
       "virtual_stages=2";
-  const RunResult a = run_parallel(spec, "analytic", {"system.devices_per_node=4"});
+  const RunResult a = run_parallel(spec, "analytic", {"system.devices_per_node=4", "compute.host_mode=graph"});
   const RunResult s = run_parallel(spec, "systemc", {"system.devices_per_node=4"});
   CHECK(s.time_s == Approx(a.time_s).epsilon(1e-6));
 }
@@ -64,7 +66,7 @@ TEST_CASE("systemc whole iteration: data-parallel buckets slow the tensor-parall
   // the transmit and receive ports max-min fairly, so the inline all-reduces take
   // longer and the iteration ends later.
   const std::string spec = "gpt:layers=4,hidden=1024,heads=16,seq=512,tp=2,dp=4,global_batch=8,train=1";
-  const RunResult a = run_parallel(spec, "analytic", {});
+  const RunResult a = run_parallel(spec, "analytic", {"compute.host_mode=graph"});   // systemc: no host time
   const RunResult s = run_parallel(spec, "systemc", {});
   const auto& sim = s.extra["system_simulation"];
   CHECK(sim["devices"].get<int64_t>() == 8);

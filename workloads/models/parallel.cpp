@@ -4,7 +4,6 @@
 #include <fmt/format.h>
 
 #include <algorithm>
-#include <cctype>
 #include <set>
 
 #include "core/error.h"
@@ -13,8 +12,6 @@
 
 namespace tessera {
 namespace {
-
-using WlParams = std::map<std::string, std::string>;
 
 double info_or(const Graph& g, const std::string& key, double fallback) {
   auto it = g.info.find(key);
@@ -160,120 +157,86 @@ class ChunkEmitter {
   DType m_t;
 };
 
-}  // namespace
-
-std::vector<WorkloadParam> parallel_params() {
-  return {{"tp", "1", "tensor-parallel ranks (Megatron-LM column/row splits)"},
-          {"pp", "1", "pipeline stages"},
-          {"dp", "1", "data-parallel replicas"},
-          {"ep", "1", "expert-parallel ranks (moe; carved out of dp)"},
-          {"sequence_parallel", "0", "1: tensor-parallel allreduces become reducescatter + allgather and "
-                                     "norms/residuals are sharded over the sequence", ParamType::boolean},
-          {"schedule", "1f1b", "pipeline schedule: gpipe, 1f1b (PipeDream-Flush) or interleaved (Megatron-LM "
-                               "virtual stages)", ParamType::choice, {"gpipe", "1f1b", "interleaved"}},
-          {"virtual_stages", "1", "layer chunks per device with schedule=interleaved"},
-          {"zero", "0", "ZeRO stage of the data-parallel replicas: 0 (DDP), 1 optimizer state, 2 + gradients, "
-                        "3 + parameters sharded", ParamType::choice, {"0", "1", "2", "3"}},
-          {"microbatch", "auto", "sequences per microbatch (auto: batch)", ParamType::integer, {"auto"}},
-          {"global_batch", "auto", "sequences per iteration over all replicas (auto: microbatch x dp)",
-           ParamType::integer, {"auto"}},
-          {"recompute", "none", "activation recomputation: none, selective (attention core) or full (each "
-                                "layer's forward again in the backward)", ParamType::choice,
-           {"none", "selective", "full"}},
-          {"bucket", "25", "DDP gradient bucket size in MB (bucket_cap_mb)"},
-          {"grad_reduce", "auto", "type of the data-parallel gradient reduction and of the kept gradients: auto (the "
-                                  "gradients' own: the model's dtype, fp32 with amp) or fp32 (Megatron-LM's "
-                                  "accumulate_allreduce_grads_in_fp32, on with its --bf16)", ParamType::choice,
-           {"auto", "fp32"}}};
+// GradScaler's found_inf combined across the ranks whose gradients differ
+// (amp=fp16; ScalerStack in parallel.h): 4-byte fp32 all-reduces, once per device
+// (in its first chunk), right after the unscale.
+//   megatron: megatron/core/optimizer/optimizer.py, MixedPrecisionOptimizer.
+//     _unscale_main_grads_and_check_for_nan: all_reduce(found_inf, op=MAX,
+//     group=get_grad_stats_parallel_group()); megatron/core/optimizer/__init__.py
+//     makes that group the model-parallel group (tp x pp) for
+//     Float16OptimizerWithFloat16Params and the intra-distributed-optimizer group
+//     (tp x pp x dp) for the DistributedOptimizer (zero >= 1 here). A moe's expert
+//     parameters have an optimizer of their own (a ChainedOptimizer member) whose
+//     model-parallel group is the expert tensor-model-pipeline group (tp x ep x
+//     pp, get_expert_tensor_model_pipeline_parallel_group), with the distributed
+//     optimizer the expert data-parallel group (dp / ep) too.
+//   fsdp: torch/distributed/fsdp/sharded_grad_scaler.py, ShardedGradScaler.unscale_:
+//     dist.all_reduce(found_inf, async_op=True, group=self.process_group) (SUM over
+//     the data-parallel process group), then work.wait().
+// A group spanning several dimensions (tp x pp) is one NCCL communicator in these
+// stacks; the collective model plans groups of one stride, so here it is one
+// all-reduce per dimension, each latency-bound like the real one.
+struct FoundInfReduce {
+  std::string name;
+  CommGroup group;
+  int64_t ranks, stride;
+};
+std::vector<FoundInfReduce> found_inf_reduces(const ParallelConfig& c) {
+  std::vector<FoundInfReduce> out;
+  const auto add = [&](const std::string& name, CommGroup g, int64_t ranks, int64_t stride) {
+    if (ranks > 1) out.push_back({name, g, ranks, stride});
+  };
+  const bool dist_opt = c.zero >= 1;
+  switch (c.scaler) {
+    case ScalerStack::megatron:
+      add("grad_scaler.found_inf.tp", CommGroup::tp, c.tp, group_stride(CommGroup::tp, c.tp, c.dp));
+      add("grad_scaler.found_inf.pp", CommGroup::pp, c.pp, group_stride(CommGroup::pp, c.tp, c.dp));
+      if (dist_opt) add("grad_scaler.found_inf.dp", CommGroup::dp, c.dp, group_stride(CommGroup::dp, c.tp, c.dp));
+      if (c.ep > 1) {
+        add("grad_scaler.found_inf_expert.tp", CommGroup::tp, c.tp, group_stride(CommGroup::tp, c.tp, c.dp));
+        add("grad_scaler.found_inf_expert.ep", CommGroup::ep, c.ep, group_stride(CommGroup::ep, c.tp, c.dp));
+        add("grad_scaler.found_inf_expert.pp", CommGroup::pp, c.pp, group_stride(CommGroup::pp, c.tp, c.dp));
+        // Expert data-parallel ranks: the dp ranks with the same expert shard,
+        // ep x tp devices apart (Megatron-LM's rank order, group_stride).
+        if (dist_opt) add("grad_scaler.found_inf_expert.dp", CommGroup::dp, c.dp / c.ep, c.tp * c.ep);
+      }
+      break;
+    case ScalerStack::fsdp:
+      add("grad_scaler.found_inf.dp", CommGroup::dp, c.dp, group_stride(CommGroup::dp, c.tp, c.dp));
+      break;
+    case ScalerStack::torch: break;
+  }
+  return out;
 }
 
-ParallelConfig parse_parallel(const WlParams& p, int64_t batch) {
-  ParallelConfig c;
-  c.tp = wl_int(p, "tp");
-  c.pp = wl_int(p, "pp");
-  c.dp = wl_int(p, "dp");
-  c.ep = wl_int(p, "ep");
-  c.sequence_parallel = wl_bool(p, "sequence_parallel");
-  const std::string& s = wl_choice(p, "schedule", {"gpipe", "1f1b", "interleaved"});
-  c.schedule = s == "gpipe" ? PipeSchedule::gpipe : s == "1f1b" ? PipeSchedule::one_f_one_b : PipeSchedule::interleaved;
-  c.virtual_stages = wl_int(p, "virtual_stages");
-  c.zero = std::stoi(wl_choice(p, "zero", {"0", "1", "2", "3"}));
-  c.microbatch = wl_int_or(p, "microbatch", batch);
-  c.global_batch = wl_int_or(p, "global_batch", c.microbatch * c.dp);
-  const std::string& r = wl_choice(p, "recompute", {"none", "selective", "full"});
-  c.recompute = r == "none" ? Recompute::none : r == "selective" ? Recompute::selective : Recompute::full;
-  c.bucket_mb = wl_int(p, "bucket");
-  c.grad_reduce_fp32 = wl_choice(p, "grad_reduce", {"auto", "fp32"}) == "fp32";
-  c.active = c.tp != 1 || c.pp != 1 || c.dp != 1 || c.ep != 1 || c.sequence_parallel || s != "1f1b" ||
-             c.virtual_stages != 1 || c.zero != 0 || p.at("microbatch") != "auto" || p.at("global_batch") != "auto" ||
-             r != "none" || c.bucket_mb != 25 || c.grad_reduce_fp32;
-  if (c.devices() > (int64_t{1} << 24))
-    throw InputError(fmt::format("workload parameters tp x pp x dp = {} devices; accepted up to 2^24", c.devices()));
-  if (c.virtual_stages > 1 && c.schedule != PipeSchedule::interleaved)
-    throw InputError(fmt::format("workload parameter 'virtual_stages': {} needs schedule=interleaved",
-                                 c.virtual_stages));
-  if (c.global_batch % (c.microbatch * c.dp) != 0)
-    throw InputError(fmt::format("workload parameter 'global_batch': {} is not a multiple of microbatch x dp = "
-                                 "{} x {}", c.global_batch, c.microbatch, c.dp));
-  if (c.schedule == PipeSchedule::interleaved && (c.pp < 2 || c.microbatches() % c.pp != 0))
-    throw InputError(fmt::format("workload parameter 'schedule': interleaved needs pp >= 2 and microbatches "
-                                 "(global_batch / (microbatch x dp) = {}) a multiple of pp = {}",
-                                 c.microbatches(), c.pp));
-  if (c.dp % c.ep != 0)
-    throw InputError(fmt::format("workload parameter 'ep': {} must divide dp = {} (expert-parallel ranks are "
-                                 "carved out of the data-parallel replicas)", c.ep, c.dp));
-  return c;
-}
-
-void set_parallel_info(Graph& g, const ParallelConfig& c) {
-  g.info["parallel"] = 1;
-  g.info["tp"] = static_cast<double>(c.tp);
-  g.info["pp"] = static_cast<double>(c.pp);
-  g.info["dp"] = static_cast<double>(c.dp);
-  g.info["ep"] = static_cast<double>(c.ep);
-  g.info["sequence_parallel"] = c.sequence_parallel ? 1 : 0;
-  g.info["schedule"] = static_cast<double>(static_cast<int>(c.schedule));
-  g.info["virtual_stages"] = static_cast<double>(c.virtual_stages);
-  g.info["zero"] = c.zero;
-  g.info["microbatch"] = static_cast<double>(c.microbatch);
-  g.info["global_batch"] = static_cast<double>(c.global_batch);
-  g.info["microbatches"] = static_cast<double>(c.microbatches());
-  g.info["recompute"] = static_cast<double>(static_cast<int>(c.recompute));
-  g.info["bucket_mb"] = static_cast<double>(c.bucket_mb);
-  if (c.grad_reduce_fp32) g.info["grad_reduce_fp32"] = 1;
-}
-
-bool is_parallel_graph(const Graph& g) { return info_or(g, "parallel", 0) == 1; }
-
-double op_param_elems(const Op& op) {
-  double n = 0;
-  for (int64_t e : training::param_tensors(op)) n += static_cast<double>(e);
-  return n;
-}
-
-namespace {
-
-ParallelConfig config_of(const Graph& g) {
-  ParallelConfig c;
-  c.tp = static_cast<int64_t>(info_or(g, "tp", 1));
-  c.pp = static_cast<int64_t>(info_or(g, "pp", 1));
-  c.dp = static_cast<int64_t>(info_or(g, "dp", 1));
-  c.ep = static_cast<int64_t>(info_or(g, "ep", 1));
-  c.sequence_parallel = info_or(g, "sequence_parallel", 0) != 0;
-  c.schedule = static_cast<PipeSchedule>(static_cast<int>(info_or(g, "schedule", 1)));
-  c.virtual_stages = static_cast<int64_t>(info_or(g, "virtual_stages", 1));
-  c.zero = static_cast<int>(info_or(g, "zero", 0));
-  c.microbatch = static_cast<int64_t>(info_or(g, "microbatch", 1));
-  c.global_batch = static_cast<int64_t>(info_or(g, "global_batch", 1));
-  c.recompute = static_cast<Recompute>(static_cast<int>(info_or(g, "recompute", 0)));
-  c.bucket_mb = static_cast<int64_t>(info_or(g, "bucket_mb", 25));
-  c.grad_reduce_fp32 = info_or(g, "grad_reduce_fp32", 0) != 0;
-  c.active = true;
-  return c;
+// The scaler stack a configuration can run (throws InputError naming
+// grad_scaler otherwise). `fp16`: an amp=fp16 training step.
+void check_scaler(const ParallelConfig& c, const TrainingOptions* training) {
+  const bool fp16 = training && training->amp == Amp::fp16;
+  const char* name = c.scaler == ScalerStack::fsdp ? "fsdp" : "torch";
+  if (c.scaler == ScalerStack::megatron) return;
+  if (!fp16)
+    throw InputError(fmt::format("parameter 'grad_scaler': {} applies to an amp=fp16 training step only "
+                                 "(train=1,amp=fp16)", name));
+  const bool model_parallel = c.tp > 1 || c.pp > 1 || c.ep > 1;
+  if (c.scaler == ScalerStack::torch && (model_parallel || (c.zero >= 1 && c.dp > 1)))
+    throw InputError(fmt::format(
+        "parameter 'grad_scaler': torch (torch.amp.GradScaler) checks only the gradients a rank holds and "
+        "combines nothing across ranks, but with tp, pp, ep or zero each rank holds part of them and the ranks "
+        "would step on different found_inf flags; accepted here: megatron{}", model_parallel ? "" : ", fsdp"));
+  if (c.scaler == ScalerStack::fsdp && model_parallel)
+    throw InputError("parameter 'grad_scaler': fsdp (ShardedGradScaler) all-reduces found_inf over its "
+                     "data-parallel process group only, so tensor-, pipeline- and expert-parallel ranks would step "
+                     "on different flags; accepted with tp, pp or ep > 1: megatron");
+  if (c.scaler == ScalerStack::fsdp && training->optimizer == Optimizer::adamw_fused)
+    throw InputError("parameter 'grad_scaler': fsdp with optimizer=adamw_fused is not modelled: ShardedGradScaler "
+                     "all-reduces found_inf in unscale_(), which scaler.step() skips for an optimizer that unscales "
+                     "inside its kernel (fused AdamW), so without an explicit unscale_() the ranks would not agree; "
+                     "accepted with fsdp: optimizer=adamw, sgd, sgd_momentum (or grad_scaler=megatron)");
 }
 
 // One chunk of the final graph: forward (pass 0), backward (pass 1) with the
-// recomputed forward ahead of it, optimizer (pass 2), every collective in place.
+// recomputed forward ahead of it ahead of it, optimizer (pass 2), every collective in place.
 void emit_chunk(Graph& out, const Graph& fwd_all, int64_t chunk, const ParallelConfig& c,
                 const TrainingOptions* training, double& chunk_params, double& model_flops) {
   const Layout lay{c.tp, c.dp};
@@ -300,6 +263,7 @@ void emit_chunk(Graph& out, const Graph& fwd_all, int64_t chunk, const ParallelC
     // Autocast without train_amp.py's loss: every chunk is given its output
     // gradient, as without amp.
     o.amp_loss = false;
+    o.megatron_scaler = training->amp == Amp::fp16 && c.scaler == ScalerStack::megatron;
     append_training_step(cg, o);
     nf = static_cast<size_t>(cg.info.at("ops_forward"));   // autocast inserts casts
     // The 16-bit weight copies autocast caches (casts of leaf weights): the
@@ -501,6 +465,12 @@ void emit_chunk(Graph& out, const Graph& fwd_all, int64_t chunk, const ParallelC
     if (c.zero >= 1 && c.dp > 1 && op.kind == OpKind::optimizer)
       op.attrs["elems"] = std::max<int64_t>(1, (op.at("elems") + c.dp - 1) / c.dp);
     map[i] = em.emit(op, 2, mapped(cg.ops[i]));
+    if (chunk < c.pp && training && training->amp == Amp::fp16 && op.name == "grad_scaler.unscale")
+      for (const FoundInfReduce& r : found_inf_reduces(c)) {
+        Op a = collective(lay, OpKind::allreduce, r.name, DType::fp32, 4, r.ranks, r.group);
+        a.attrs["stride"] = r.stride;
+        em.emit(std::move(a), 2, em.after_last());
+      }
   }
   if (c.zero >= 1 && c.zero <= 2 && c.dp > 1 && chunk_params > 0) {
     Op op = collective(lay, OpKind::allgather, fmt::format("zero{}.gather_params", c.zero), t,
@@ -512,7 +482,8 @@ void emit_chunk(Graph& out, const Graph& fwd_all, int64_t chunk, const ParallelC
 }  // namespace
 
 Graph finish_parallel_graph(const Graph& forward, const TrainingOptions* training) {
-  const ParallelConfig c = config_of(forward);
+  const ParallelConfig c = parallel_config_of(forward);
+  check_scaler(c, training);
   Graph out;
   out.name = forward.name;
   out.spec = forward.spec;
@@ -572,157 +543,6 @@ Graph finish_parallel_graph(const Graph& forward, const TrainingOptions* trainin
     out.info[pre + "kv_cache_bytes"] = kv;
   }
   return out;
-}
-
-}  // namespace tessera
-
-namespace tessera {
-
-namespace {
-const std::vector<std::string> k_bert_column = {"attn.query", "attn.key", "attn.value", "intermediate.dense"};
-const std::vector<std::string> k_bert_row = {"attn.output.dense", "output.dense"};
-}  // namespace
-
-// HF BertModel: the self-attention's query/key/value and the intermediate dense
-// are column-parallel, attention.output.dense and output.dense row-parallel (the
-// layout of Megatron-LM's BERT); the word embedding is vocabulary-parallel.
-const ShardRules k_shard_bert_base{"bert-base", 768, 12, 3072, {"l"}, k_bert_column, k_bert_row,
-                                   {"embeddings.word"}, ""};
-const ShardRules k_shard_bert_large{"bert-large", 1024, 16, 4096, {"l"}, k_bert_column, k_bert_row,
-                                    {"embeddings.word"}, ""};
-// torch.nn.Transformer: in_proj, cross-attention q/kv, linear1 and the generator
-// (vocabulary) column-parallel; out_proj and linear2 row-parallel; the shared
-// embedding vocabulary-parallel. Every decoder layer's cross-attention reads the
-// encoder's output, which a pipeline of consecutive chunks does not carry.
-const ShardRules k_shard_transformer_base{
-    "transformer-base", 512, 8, 2048, {"enc.l", "dec.l"},
-    {"self_attn.in_proj", "cross_attn.q_proj", "cross_attn.kv_proj", "ffn.linear1", "generator"},
-    {"self_attn.out_proj", "cross_attn.out_proj", "ffn.linear2"}, {"enc.embed", "dec.embed"},
-    "every decoder layer's cross-attention reads the encoder's output, which a pipeline passing activations "
-    "from one chunk to the next does not carry; use tp and dp"};
-
-namespace {
-
-bool ends_with(const std::string& s, const std::string& suffix) {
-  return s.size() >= suffix.size() && s.compare(s.size() - suffix.size(), suffix.size(), suffix) == 0;
-}
-bool matches_any(const std::string& s, const std::vector<std::string>& suffixes) {
-  return std::any_of(suffixes.begin(), suffixes.end(), [&](const std::string& x) { return ends_with(s, x); });
-}
-
-// The layer index of an op named `<prefix><L>.`, continuing across prefixes; -1 if none.
-int64_t layer_of(const std::string& name, const ShardRules& r, const std::vector<int64_t>& offsets) {
-  for (size_t i = 0; i < r.layer_prefixes.size(); ++i) {
-    const std::string& pre = r.layer_prefixes[i];
-    if (name.rfind(pre, 0) != 0) continue;
-    size_t at = pre.size(), end = at;
-    while (end < name.size() && std::isdigit(static_cast<unsigned char>(name[end]))) ++end;
-    if (end == at || end >= name.size() || name[end] != '.') continue;
-    return offsets[i] + std::stoll(name.substr(at, end - at));
-  }
-  return -1;
-}
-
-}  // namespace
-
-Graph shard_serial_transformer(Graph g, const ParallelConfig& c, const ShardRules& r) {
-  const int64_t tp = c.tp;
-  if (c.sequence_parallel)
-    throw InputError(fmt::format("workload parameter 'sequence_parallel': not modelled for {} (gpt, gpt2-*, "
-                                 "gpt3-175b, llama-* and moe have it)", r.model));
-  if (c.ep != 1) throw InputError(fmt::format("workload parameter 'ep': {} applies to moe only", c.ep));
-  if (c.pp > 1 && *r.no_pipeline)
-    throw InputError(fmt::format("workload parameter 'pp': {} takes no pipeline parallelism: {}", r.model,
-                                 r.no_pipeline));
-  if (r.heads % tp != 0 || r.ffn % tp != 0)
-    throw InputError(fmt::format("workload parameter 'tp': {} must divide {}'s heads={} and ffn={}", tp, r.model,
-                                 r.heads, r.ffn));
-  // Layers per prefix (their largest index + 1), hence each prefix's offset.
-  std::vector<int64_t> count(r.layer_prefixes.size(), 0), offsets(r.layer_prefixes.size(), 0);
-  for (const Op& op : g.ops)
-    for (size_t i = 0; i < r.layer_prefixes.size(); ++i) {
-      ShardRules one = r;
-      one.layer_prefixes = {r.layer_prefixes[i]};
-      const int64_t l = layer_of(op.name, one, {0});
-      if (l >= 0) count[i] = std::max(count[i], l + 1);
-    }
-  int64_t layers = 0;
-  for (size_t i = 0; i < count.size(); ++i) {
-    offsets[i] = layers;
-    layers += count[i];
-  }
-  if (layers % c.chunks() != 0)
-    throw InputError(fmt::format("workload parameter 'pp': {} layers are not a multiple of pp x virtual_stages = "
-                                 "{} x {}", layers, c.pp, c.virtual_stages));
-  const int64_t per_chunk = layers / c.chunks();
-  const auto out_bytes = [](const Op& op, int64_t elems) {
-    return static_cast<int64_t>(static_cast<double>(elems) * dtype_info(op.out_dtype).storage_bits / 8.0);
-  };
-  std::map<int, int64_t> split_cols;   // op -> its unsplit output width, for ops whose output is split over tp
-  int64_t seen_layer = -1;
-  for (size_t i = 0; i < g.ops.size(); ++i) {
-    Op& op = g.ops[i];
-    const int64_t l = layer_of(op.name, r, offsets);
-    if (l >= 0) seen_layer = std::max(seen_layer, l);
-    // Before the first layer: chunk 0; after the last: the last chunk (its own layer group).
-    const int64_t chunk = l >= 0 ? l / per_chunk : seen_layer < 0 ? 0 : c.chunks() - 1;
-    op.attrs["stage"] = chunk;
-    if (l >= 0) op.attrs["layer"] = l + 1;
-    else if (seen_layer >= 0) op.attrs["layer"] = layers + 1;
-    if (tp == 1) continue;
-    const bool linear = op.kind == OpKind::matmul && op.get("param", 0);
-    if (linear && matches_any(op.name, r.column)) {
-      const int64_t n = op.at("n");
-      if (n % tp != 0 && !matches_any(op.name, {"generator"}))
-        throw InputError(fmt::format("workload parameter 'tp': {} does not divide {}'s {} outputs of {}", tp, r.model,
-                                     n, op.name));
-      split_cols[static_cast<int>(i)] = n;
-      op.attrs["n"] = (n + tp - 1) / tp;
-      for (int d : op.deps) {
-        Op& in = g.ops[static_cast<size_t>(d)];
-        const int64_t rows = in.get("rows", in.get("tokens", 0)), cols = in.get("cols", in.get("dim", 0));
-        if (rows > 0 && cols > 0 && !in.get("tp_in", 0)) in.attrs["tp_in"] = out_bytes(in, rows * cols);
-      }
-    } else if (linear && matches_any(op.name, r.row)) {
-      op.attrs["k"] = op.at("k") / tp;
-      op.attrs["tp_out"] = out_bytes(op, op.at("m") * op.at("n"));
-    } else if (op.kind == OpKind::embedding && matches_any(op.name, r.vocab)) {
-      op.attrs["vocab"] = (op.at("vocab") + tp - 1) / tp;
-      op.attrs["tp_out"] = out_bytes(op, op.at("tokens") * op.at("dim"));
-    } else if (op.kind == OpKind::attention) {
-      op.attrs["heads"] = op.at("heads") / tp;
-      op.attrs["kv_heads"] = op.at("kv_heads") / tp;
-      split_cols[static_cast<int>(i)] = 0;
-    } else if ((op.kind == OpKind::matmul && !linear) || op.kind == OpKind::softmax) {
-      throw InputError(fmt::format("workload parameter 'tp': {} with attn=eager is not split over tensor-parallel "
-                                   "ranks (op {}); use attn=sdpa", r.model, op.name));
-    } else if (op.attrs.count("cols")) {
-      // Element-wise work on a split output (the MLP activation) is split too.
-      for (int d : op.deps)
-        if (auto it = split_cols.find(d); it != split_cols.end() && it->second == op.at("cols")) {
-          split_cols[static_cast<int>(i)] = it->second;
-          op.attrs["cols"] = op.at("cols") / tp;
-          break;
-        }
-    }
-  }
-  const int64_t microbatch_tokens = static_cast<int64_t>(info_or(g, "tokens", 0));
-  const double seq = static_cast<double>(microbatch_tokens) / static_cast<double>(c.microbatch);
-  g.info["layers"] = static_cast<double>(layers);
-  g.info["seq"] = seq;
-  g.info["hidden"] = static_cast<double>(r.hidden);
-  g.info["heads"] = static_cast<double>(r.heads);
-  g.info["kv_heads"] = static_cast<double>(r.heads);
-  g.info["head_dim"] = static_cast<double>(r.hidden / r.heads);
-  g.info["ffn"] = static_cast<double>(r.ffn);
-  bool fused = true;
-  for (const Op& op : g.ops) fused = fused && !(op.kind == OpKind::softmax);
-  g.info["attn_fused"] = fused ? 1 : 0;
-  g.info["context"] = seq;
-  // Pipeline transfers: one microbatch's hidden states.
-  g.info["p2p_bytes"] = static_cast<double>(out_bytes(g.ops.front(), microbatch_tokens * r.hidden));
-  set_parallel_info(g, c);
-  return g;
 }
 
 }  // namespace tessera

@@ -13,7 +13,8 @@
 // time, so the multi-device engine (sim/engines/parallel.h) simulates each chunk
 // once, and chunks with identical ops once in all; the pipeline schedule, the
 // microbatch count and the overlap of communication come from graph.info:
-//   parallel=1, tp, pp, dp, ep, sequence_parallel, virtual_stages, zero,
+//   parallel=1, tp, pp, dp, ep, sequence_parallel, virtual_stages, zero, scaler_stack
+//   (ScalerStack; absent: megatron),
 //   schedule (0 gpipe, 1 1f1b, 2 interleaved), recompute (0 none, 1 selective,
 //   2 full), microbatch, global_batch, microbatches (per pipeline), seq, dtype_bytes,
 //   chunk<c>.params (parameter elements of one device's shard of chunk c),
@@ -53,6 +54,17 @@ namespace tessera {
 
 enum class PipeSchedule { gpipe = 0, one_f_one_b = 1, interleaved = 2 };
 enum class Recompute { none = 0, selective = 1, full = 2 };
+// Whose fp16 loss scaling (amp=fp16) a parallel training step runs, and so which
+// collectives combine GradScaler's found_inf across ranks (finish_parallel_graph):
+//   megatron  Megatron-LM's MixedPrecisionOptimizer (the default): found_inf
+//             all-reduced (MAX) over the grad-stats group: tensor and pipeline
+//             ranks, with the distributed optimizer (zero >= 1) the data-parallel
+//             ranks too, and for moe the expert optimizer's expert-parallel ranks.
+//   fsdp      torch.distributed.fsdp's ShardedGradScaler: torch.amp.GradScaler's
+//             kernels, found_inf all-reduced over its data-parallel process group.
+//   torch     torch.amp.GradScaler as on one device: nothing combined (every rank
+//             must hold whole gradients: dp with zero=0 only).
+enum class ScalerStack { megatron = 0, fsdp = 1, torch = 2 };
 
 struct ParallelConfig {
   int64_t tp = 1, pp = 1, dp = 1, ep = 1;
@@ -69,6 +81,7 @@ struct ParallelConfig {
   // its --bf16 turns on. Default: the gradients' own type (the model's; fp32
   // under amp, whose parameters are fp32).
   bool grad_reduce_fp32 = false;
+  ScalerStack scaler = ScalerStack::megatron;
   bool active = false;        // any parallel parameter differs from its default
 
   int64_t devices() const { return tp * pp * dp; }
@@ -84,6 +97,8 @@ ParallelConfig parse_parallel(const std::map<std::string, std::string>& p, int64
 // Stores the configuration in g.info (the keys above).
 void set_parallel_info(Graph& g, const ParallelConfig& c);
 
+// The configuration set_parallel_info stored in g.info.
+ParallelConfig parallel_config_of(const Graph& g);
 // True when the graph is a parallel workload (info parallel=1).
 bool is_parallel_graph(const Graph& g);
 

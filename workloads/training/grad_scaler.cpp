@@ -23,6 +23,21 @@
 // scaler.update(): found_infs[0] (one optimizer: no add), one
 //   torch._amp_update_scale_ kernel (a single thread, AmpKernels.cu).
 //
+// Megatron-LM's MixedPrecisionOptimizer (megatron/core/optimizer/optimizer.py,
+// _unscale_main_grads_and_check_for_nan; megatron_scaler, parallel workloads with
+// grad_scaler=megatron) launches instead:
+//   self.found_inf.fill_(0.0): 1 fill; self.grad_scaler.inv_scale
+//   (megatron/core/optimizer/grad_scaler.py: self._scale.double().reciprocal().float()):
+//   3 kernels; torch._amp_foreach_non_finite_check_and_unscale_(main_grads, found_inf,
+//   inv_scale): the unscale, on the fp32 main gradients of the rank's parameters
+//   (with the distributed optimizer its shard of them). Then the all-reduce (MAX) of
+//   found_inf over the grad-stats group (workloads/models/parallel.cpp) and
+//   found_inf.item() (a host sync: not modelled). optimizer.step() is not told the
+//   scale (the fused kernel runs as without a scaler). DynamicGradScaler.update()
+//   works on the host in the steady state: _growth_tracker is a Python int, and the
+//   scale tensor is multiplied only once per growth_interval steps (--loss-scale-window,
+//   1000 by default) or after hysteresis overflows: no kernel per step.
+//
 // _amp_foreach_non_finite_check_and_unscale_ (aten/src/ATen/native/cuda/AmpKernels.cu):
 // multi_tensor_apply<1> with UnaryOpFunctor<scalar_t, depth 1, r_args_depth 1,
 // res_arg_index 0>: every gradient element is read, checked with isfinite, multiplied
@@ -63,6 +78,14 @@ int Step::scalar_op(OpKind kind, const std::string& name, DType in, DType out) {
 
 void Step::grad_scaler_unscale(bool fused) {
   constexpr DType f32 = DType::fp32;
+  if (m_opt.megatron_scaler) {
+    scalar_op(OpKind::copy, "grad_scaler.found_inf", f32, f32);   // self.found_inf.fill_(0.0)
+    scalar_op(OpKind::copy, "grad_scaler.scale_double", f32, DType::fp64);
+    scalar_op(OpKind::mul, "grad_scaler.reciprocal", DType::fp64, DType::fp64);
+    scalar_op(OpKind::copy, "grad_scaler.inv_scale", DType::fp64, f32);
+    foreach_op("grad_scaler.unscale", 1, 1, 1, 0, 1, false, f32, m_tensors);
+    return;
+  }
   if (fused) {
     scalar_op(OpKind::copy, "grad_scaler.dummy_inv_scale", f32, f32);   // torch.full((), 1.0)
     scalar_op(OpKind::copy, "grad_scaler.found_inf", f32, f32);         // torch.full((), 0.0)
@@ -83,7 +106,10 @@ void Step::grad_scaler_unscale(bool fused) {
   }
 }
 
-void Step::grad_scaler_update() { scalar_op(OpKind::mul, "grad_scaler.update_scale", DType::fp32, DType::fp32); }
+void Step::grad_scaler_update() {
+  if (m_opt.megatron_scaler) return;   // DynamicGradScaler.update(): host only (see above)
+  scalar_op(OpKind::mul, "grad_scaler.update_scale", DType::fp32, DType::fp32);
+}
 
 }  // namespace training
 }  // namespace tessera

@@ -139,6 +139,9 @@ void Step::optimizer_step() {
   const std::vector<int64_t>& p = m_tensors;
   const bool fused = m_opt.optimizer == Optimizer::adamw_fused;
   if (m_scaler) grad_scaler_unscale(fused);
+  // torch.amp.GradScaler hands a fused optimizer the scale and found_inf; Megatron-LM
+  // unscales before optimizer.step() and tells it nothing (grad_scaler.cpp).
+  const bool scaled_step = m_scaler && !m_opt.megatron_scaler;
   switch (m_opt.optimizer) {
     case Optimizer::adamw:
       // torch/optim/adam.py _multi_tensor_adam with decoupled weight decay (AdamW;
@@ -169,8 +172,8 @@ void Step::optimizer_step() {
       // _fused_adamw then runs _foreach_sub_(state_steps, [found_inf] * n): two
       // lists of n one-element tensors.
       foreach_op("adamw_fused.step_count", 1, 1, 1, 0, 1, false, DType::fp32, std::vector<int64_t>(p.size(), 1));
-      foreach_op("adamw_fused.update", 4, 3, m_scaler ? 13 : 12, 1, 4, false, t, p);
-      if (m_scaler)
+      foreach_op("adamw_fused.update", 4, 3, scaled_step ? 13 : 12, 1, 4, false, t, p);
+      if (scaled_step)
         foreach_op("adamw_fused.step_count_found_inf", 2, 1, 1, 0, 2, false, DType::fp32,
                    std::vector<int64_t>(p.size(), 1));
       break;

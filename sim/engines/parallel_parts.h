@@ -1,0 +1,129 @@
+#pragma once
+// The parts of the multi-device engine (parallel.h), internal to sim/engines/:
+//   parallel_pass.cpp      each distinct pass compiled and timed once (Simulator),
+//                          its inline and overlapped collectives (time_pass), and
+//                          the same pass as the SystemC whole iteration runs it
+//                          (iter_pass);
+//   parallel_schedule.cpp  the pipeline schedule: each device's task order and
+//                          the times it gives (run_schedule);
+//   parallel.cpp           simulate_parallel: capacity, roles, gradient
+//                          reduction, optimizer, the report.
+#include <cstdint>
+#include <map>
+#include <memory>
+#include <string>
+#include <utility>
+#include <vector>
+
+#include "models/hardware.h"
+#include "sim/engines/engine.h"
+#include "sim/engines/result.h"
+#include "sim/engines/systemc_iteration.h"
+#include "workloads/ir.h"
+
+namespace tessera::parallel_engine {
+
+double info_or(const Graph& g, const std::string& key, double fallback);
+
+// One simulated pass: its inline ops back to back, the overlapped ops on a
+// communication stream.
+struct PassTiming {
+  double inline_s = 0;      // inline ops (compute + inline collectives)
+  double tp_comm_s = 0;     // of inline_s, tensor-parallel/expert collectives (exposed)
+  double end_s = 0;         // with the per-microbatch overlapped collectives
+  double energy_j = 0;      // inline ops (static power over inline_s included)
+  double inline_comm_energy_j = 0;   // dynamic energy of the inline collectives (in energy_j)
+  double comm_energy_j = 0;          // dynamic energy of the per-microbatch overlapped collectives
+  double flops = 0, recompute_flops = 0;
+  // Last-microbatch-only overlapped collectives (DDP buckets): ready offset, time.
+  std::vector<std::pair<double, double>> late;
+  double late_energy_j = 0;
+  double every_overlap_s = 0;   // per-microbatch overlapped collectives' total time
+  std::map<std::string, double> bytes_every, bytes_late;   // group -> bytes per execution
+};
+
+// Compiles and times each distinct run of ops once (by content: roles with
+// identical ops share one simulation) with the named single-device engine.
+//
+// Host time (models/compute/host.h). Each device's ops of a pass are launched by
+// its own PyTorch process, so run() times them as the single-device engine does,
+// the host timeline included (compute.host_mode=eager, the default; none with
+// graph): a pass is timed from its first launch, the host starting with it, and
+// ends no sooner than the host is done with its last op. A pass begins on an idle
+// host in this model: the host running ahead across pass boundaries (into the
+// next microbatch while the GPU finishes this one) is not modelled, at most one
+// launch and one op's host time per pass. transfer() times one collective on the
+// communication stream or a pipeline send without a host of its own (the pass's
+// host launched it). With the systemc engine no host time is charged: a pass
+// holding a collective runs every rank at once (systemc_system.h), which has no
+// host timeline, and the whole iteration keeps to what its passes were given.
+class Simulator {
+ public:
+  Simulator(const Hardware& hw, const std::string& engine)
+      : m_hw(hw), m_engine(make_engine(engine)), m_host(engine.rfind("systemc", 0) != 0) {}
+
+  // Times of `ops` (indices into g) run back to back: per op, its end time.
+  struct Seq {
+    double time_s = 0, energy_j = 0;
+    std::vector<double> end;          // per op in `ops`
+    std::vector<double> energy;       // per op
+    std::vector<OpResult> results;
+  };
+
+  // The content of `ops` as one graph (dependencies outside it dropped), and its
+  // signature in `sig`: roles with the same signature share one simulation.
+  static Graph local_graph(const Graph& g, const std::vector<size_t>& ops, std::string& sig);
+  static std::string signature(const Graph& g, const std::vector<size_t>& ops) {
+    std::string sig;
+    local_graph(g, ops, sig);
+    return sig;
+  }
+  const Seq& run(const Graph& g, const std::vector<size_t>& ops) { return simulate(g, ops, m_host); }
+  const Seq& transfer(const Graph& g, size_t op) { return simulate(g, {op}, false); }
+  int runs() const { return m_runs; }
+
+ private:
+  const Seq& simulate(const Graph& g, const std::vector<size_t>& ops, bool host);
+  const Hardware& m_hw;
+  std::unique_ptr<Engine> m_engine;
+  bool m_host = true;
+  std::map<std::string, Seq> m_cache;
+  int m_runs = 0;
+};
+
+// The ops of a pass that run inline (not on the communication stream, not a
+// pipeline transfer).
+std::vector<size_t> inline_ops(const Graph& g, const std::vector<size_t>& ops);
+PassTiming time_pass(Simulator& sim, const Graph& g, const std::vector<size_t>& ops, double static_w);
+// A pass as the whole-iteration simulation runs it: its inline ops with the
+// durations of the pass's simulation, its overlapped collectives, its p2p send.
+IterPass iter_pass(Simulator& sim, const Graph& g, const std::vector<size_t>& ops, const Hardware& hw);
+
+struct ChunkTiming {
+  PassTiming fwd, bwd, opt;
+  double p2p_fwd_s = 0, p2p_bwd_s = 0;
+  double p2p_fwd_bytes = 0, p2p_bwd_bytes = 0, p2p_energy_j = 0;
+};
+
+enum class TaskKind { fwd, bwd };
+struct Task {
+  TaskKind kind;
+  int64_t chunk, mb;
+};
+
+
+// Each device's task order under the schedule (Megatron-LM's
+// forward_backward_pipelining_{without,with}_interleaving).
+std::vector<std::vector<Task>> schedule_tasks(int64_t p, int64_t v, int64_t m, int schedule, bool training);
+
+struct ScheduleResult {
+  std::vector<double> end;         // per device: last task's end
+  std::vector<double> busy;        // per device: sum of task durations
+  std::vector<std::vector<double>> last_bwd_start;   // [device][local chunk]
+  double makespan = 0;
+};
+
+ScheduleResult run_schedule(const std::vector<ChunkTiming>& ct, int64_t p, int64_t v, int64_t m, int schedule,
+                            bool training, bool with_p2p);
+
+}  // namespace tessera::parallel_engine

@@ -1,0 +1,221 @@
+// The multi-device engine's passes (see parallel_parts.h).
+#include <fmt/format.h>
+
+#include <algorithm>
+
+#include "compiler/compile.h"
+#include "models/interconnect/collective.h"
+#include "models/interconnect/link.h"
+#include "models/interconnect/switch.h"
+#include "models/interconnect/system.h"
+#include "sim/engines/parallel_parts.h"
+
+namespace tessera::parallel_engine {
+
+double info_or(const Graph& g, const std::string& key, double fallback) {
+  auto it = g.info.find(key);
+  return it == g.info.end() ? fallback : it->second;
+}
+
+namespace {
+
+// What an op costs, by content (its name left out): roles with identical ops
+// share one simulation.
+std::string op_signature(const Op& op) {
+  std::string s = fmt::format("{}|{}|{}", op_kind_name(op.kind), static_cast<int>(op.dtype), static_cast<int>(op.out_dtype));
+  for (const auto& [k, v] : op.attrs)
+    if (k != "stage" && k != "layer" && k != "pass") s += fmt::format("|{}={}", k, v);
+  s += "|d";
+  for (int d : op.deps) s += fmt::format(",{}", d);
+  return s;
+}
+
+// The link classes op i's program sends over, with the bytes one rank sends on
+// each (protocol overhead included) and the switch they cross.
+std::vector<IterWire> wires_of(const Graph& g, size_t i, const Hardware& hw) {
+  std::string sig;
+  const Graph sg = Simulator::local_graph(g, {i}, sig);
+  const Program p = compile(sg, hw);
+  const SystemModel* sys = find_system(hw);
+  std::map<std::string, IterWire> by;
+  for (const Kernel& k : p.kernels)
+    for (const Block& b : k.blocks)
+      for (const Instr& in : b.instrs) {
+        const auto* link = dynamic_cast<const LinkModel*>(&instr_unit_component(in, k, hw));
+        if (!link || in.bytes <= 0) continue;
+        const double share = protocol_data_share(in.name.empty() ? "simple" : in.name);
+        IterWire& w = by[link->path()];
+        w.link = link->path();
+        w.bytes += link->transfer(in).amount / share * static_cast<double>(b.repeat);
+        w.port_bw = link->device_payload_bw();
+        const SwitchModel* sw = !sys ? nullptr
+                                : link == sys->scale_up_link()  ? sys->scale_up_switch()
+                                : link == sys->scale_out_link() ? sys->scale_out_switch()
+                                                                : nullptr;
+        if (sw) {
+          w.sw = sw->path();
+          w.sw_bw = static_cast<double>(sw->chips() * sw->ports()) * sw->port_payload_bw();
+          w.sw_per_node = sw == sys->scale_up_switch();
+        }
+      }
+  std::vector<IterWire> out;
+  for (auto& [k, w] : by) out.push_back(std::move(w));
+  return out;
+}
+
+}  // namespace
+
+Graph Simulator::local_graph(const Graph& g, const std::vector<size_t>& ops, std::string& sig) {
+  std::map<size_t, int> local;
+  for (size_t i = 0; i < ops.size(); ++i) local[ops[i]] = static_cast<int>(i);
+  Graph sg;
+  sg.name = g.name;
+  sg.spec = g.spec;
+  if (auto it = g.info.find("amp"); it != g.info.end()) sg.info["amp"] = it->second;   // compile() checks the target
+  // A CUDA-graph replay (decode over a static KV cache): no host time per kernel.
+  if (auto it = g.info.find("host_hidden"); it != g.info.end()) sg.info["host_hidden"] = it->second;
+  for (size_t i : ops) {
+    Op op = g.ops[i];
+    std::vector<int> deps;
+    for (int d : op.deps)
+      if (auto it = local.find(static_cast<size_t>(d)); it != local.end()) deps.push_back(it->second);
+    op.deps = deps;
+    sig += op_signature(op) + "\n";
+    sg.add(std::move(op));
+  }
+  return sg;
+}
+
+const Simulator::Seq& Simulator::simulate(const Graph& g, const std::vector<size_t>& ops, bool host) {
+  std::string sig = host ? "host\n" : "";
+  const Graph sg = local_graph(g, ops, sig);
+  if (auto it = m_cache.find(sig); it != m_cache.end()) return it->second;
+  Seq s;
+  s.end.assign(ops.size(), 0);
+  s.energy.assign(ops.size(), 0);
+  if (!ops.empty()) {
+    Program p = compile(sg, m_hw);
+    // Without a host timeline (see Simulator): as a CUDA-graph node.
+    if (!host)
+      for (Kernel& k : p.kernels) k.info.host_hidden = 1;
+    RunResult r = m_engine->run(p, m_hw);
+    for (size_t k = 0; k < p.kernels.size() && k < r.ops.size(); ++k) {
+      const int oi = p.kernels[k].op_index;
+      if (oi < 0 || static_cast<size_t>(oi) >= ops.size()) continue;
+      s.end[static_cast<size_t>(oi)] = std::max(s.end[static_cast<size_t>(oi)], r.ops[k].start_s + r.ops[k].time_s);
+      s.energy[static_cast<size_t>(oi)] += r.ops[k].energy_j;
+    }
+    s.time_s = r.time_s;
+    s.energy_j = r.energy_j;
+    s.results = std::move(r.ops);
+    ++m_runs;
+  }
+  return m_cache.emplace(sig, std::move(s)).first->second;
+}
+
+// The ops of a pass that run inline (not on the communication stream, not a
+// pipeline transfer).
+std::vector<size_t> inline_ops(const Graph& g, const std::vector<size_t>& ops) {
+  std::vector<size_t> inl;
+  for (size_t i : ops)
+    if (!g.ops[i].get("overlap", 0) && !g.ops[i].get("p2p", 0)) inl.push_back(i);
+  return inl;
+}
+
+PassTiming time_pass(Simulator& sim, const Graph& g, const std::vector<size_t>& ops, double static_w) {
+  PassTiming t;
+  const std::vector<size_t> inl = inline_ops(g, ops);
+  const Simulator::Seq& s = sim.run(g, inl);
+  t.inline_s = s.time_s;
+  t.energy_j = s.energy_j;
+  std::map<size_t, double> end_of;
+  for (size_t k = 0; k < inl.size(); ++k) {
+    end_of[inl[k]] = s.end[k];
+    const Op& op = g.ops[inl[k]];
+    const double dur = k == 0 ? s.end[k] : s.end[k] - s.end[k - 1];
+    if (is_collective_kind(op.kind)) {
+      t.tp_comm_s += dur;
+      t.inline_comm_energy_j += std::max(0.0, s.energy[k] - static_w * dur);
+      t.bytes_every[std::string(comm_group_name(op.get("group", 0)))] += static_cast<double>(op.at("bytes"));
+    } else if (op.get("recompute", 0)) {
+      t.recompute_flops += op_flops(op);
+    } else {
+      t.flops += op_flops(op);
+    }
+  }
+  // Overlapped ops on the communication stream.
+  double ready = 0, comm_free = 0;
+  t.end_s = t.inline_s;
+  for (size_t i : ops) {
+    const Op& op = g.ops[i];
+    if (auto it = end_of.find(i); it != end_of.end()) {
+      ready = it->second;
+      continue;
+    }
+    if (!op.get("overlap", 0)) continue;
+    const Simulator::Seq& c = sim.transfer(g, i);
+    const double e = std::max(0.0, c.energy_j - static_w * c.time_s);
+    const std::string grp(comm_group_name(op.get("group", 0)));
+    const bool every = op.get("every_microbatch", 0) || op.get("group", 0) != static_cast<int64_t>(CommGroup::dp);
+    if (every) {
+      const double start = std::max(ready, comm_free);
+      comm_free = start + c.time_s;
+      t.end_s = std::max(t.end_s, comm_free);
+      t.every_overlap_s += c.time_s;
+      t.comm_energy_j += e;
+      t.bytes_every[grp] += static_cast<double>(op.at("bytes"));
+    } else {
+      t.late.emplace_back(ready, c.time_s);
+      t.late_energy_j += e;
+      t.bytes_late[grp] += static_cast<double>(op.at("bytes"));
+    }
+  }
+  return t;
+}
+
+// A pass as the whole-iteration simulation runs it: its inline ops with the
+// durations of the pass's simulation, its overlapped collectives, its p2p send.
+IterPass iter_pass(Simulator& sim, const Graph& g, const std::vector<size_t>& ops, const Hardware& hw) {
+  IterPass out;
+  const std::vector<size_t> inl = inline_ops(g, ops);
+  const Simulator::Seq& s = sim.run(g, inl);
+  std::map<size_t, double> dur;
+  double prev = 0;
+  for (size_t k = 0; k < inl.size(); ++k) {
+    const double end = std::max(prev, s.end[k]);
+    dur[inl[k]] = end - prev;
+    prev = end;
+  }
+  out.tail_s = std::max(0.0, s.time_s - prev);
+  auto coll = [&](size_t i, IterOp::Kind kind, double d) {
+    const Op& op = g.ops[i];
+    IterOp o;
+    o.kind = kind;
+    o.duration_s = d;
+    o.name = op.name;
+    o.ranks = op.get("ranks", 1);
+    o.stride = op.get("stride", 1);
+    o.wires = wires_of(g, i, hw);
+    return o;
+  };
+  for (size_t i : ops) {
+    const Op& op = g.ops[i];
+    if (op.get("p2p", 0)) {
+      out.has_p2p = true;
+      out.p2p = coll(i, IterOp::Kind::collective, sim.transfer(g, i).time_s);
+    } else if (op.get("overlap", 0)) {
+      const bool every = op.get("every_microbatch", 0) || op.get("group", 0) != static_cast<int64_t>(CommGroup::dp);
+      out.ops.push_back(coll(i, every ? IterOp::Kind::overlap_every : IterOp::Kind::overlap_last, sim.transfer(g, i).time_s));
+    } else if (is_collective_kind(op.kind)) {
+      out.ops.push_back(coll(i, IterOp::Kind::collective, dur.at(i)));
+    } else {
+      IterOp o;
+      o.duration_s = dur.at(i);
+      o.name = op.name;
+      out.ops.push_back(std::move(o));
+    }
+  }
+  return out;
+}
+
+}  // namespace tessera::parallel_engine

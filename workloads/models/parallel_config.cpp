@@ -1,0 +1,141 @@
+// Parameters of the multi-device transformer workloads: declaration, parsing,
+// and their record in graph.info (see parallel.h for the contract).
+#include <fmt/format.h>
+
+#include "core/error.h"
+#include "workloads/builder.h"
+#include "workloads/models/parallel.h"
+#include "workloads/training/step.h"
+
+namespace tessera {
+namespace {
+
+using WlParams = std::map<std::string, std::string>;
+
+double info_or(const Graph& g, const std::string& key, double fallback) {
+  auto it = g.info.find(key);
+  return it == g.info.end() ? fallback : it->second;
+}
+
+}  // namespace
+
+std::vector<WorkloadParam> parallel_params() {
+  return {{"tp", "1", "tensor-parallel ranks (Megatron-LM column/row splits)"},
+          {"pp", "1", "pipeline stages"},
+          {"dp", "1", "data-parallel replicas"},
+          {"ep", "1", "expert-parallel ranks (moe; carved out of dp)"},
+          {"sequence_parallel", "0", "1: tensor-parallel allreduces become reducescatter + allgather and "
+                                     "norms/residuals are sharded over the sequence", ParamType::boolean},
+          {"schedule", "1f1b", "pipeline schedule: gpipe, 1f1b (PipeDream-Flush) or interleaved (Megatron-LM "
+                               "virtual stages)", ParamType::choice, {"gpipe", "1f1b", "interleaved"}},
+          {"virtual_stages", "1", "layer chunks per device with schedule=interleaved"},
+          {"zero", "0", "ZeRO stage of the data-parallel replicas: 0 (DDP), 1 optimizer state, 2 + gradients, "
+                        "3 + parameters sharded", ParamType::choice, {"0", "1", "2", "3"}},
+          {"microbatch", "auto", "sequences per microbatch (auto: batch)", ParamType::integer, {"auto"}},
+          {"global_batch", "auto", "sequences per iteration over all replicas (auto: microbatch x dp)",
+           ParamType::integer, {"auto"}},
+          {"recompute", "none", "activation recomputation: none, selective (attention core) or full (each "
+                                "layer's forward again in the backward)", ParamType::choice,
+           {"none", "selective", "full"}},
+          {"bucket", "25", "DDP gradient bucket size in MB (bucket_cap_mb)"},
+          {"grad_reduce", "auto", "type of the data-parallel gradient reduction and of the kept gradients: auto (the "
+                                  "gradients' own: the model's dtype, fp32 with amp) or fp32 (Megatron-LM's "
+                                  "accumulate_allreduce_grads_in_fp32, on with its --bf16)", ParamType::choice,
+           {"auto", "fp32"}},
+          {"grad_scaler", "megatron", "whose loss scaling amp=fp16 runs, and over which ranks found_inf is all-"
+                                      "reduced: megatron (Megatron-LM's MixedPrecisionOptimizer: tp and pp, + dp with "
+                                      "zero >= 1, + the expert ranks with ep), fsdp (ShardedGradScaler: dp) or torch "
+                                      "(torch.amp.GradScaler: none; dp with zero=0 only)",
+           ParamType::choice, {"megatron", "fsdp", "torch"}}};
+}
+
+ParallelConfig parse_parallel(const WlParams& p, int64_t batch) {
+  ParallelConfig c;
+  c.tp = wl_int(p, "tp");
+  c.pp = wl_int(p, "pp");
+  c.dp = wl_int(p, "dp");
+  c.ep = wl_int(p, "ep");
+  c.sequence_parallel = wl_bool(p, "sequence_parallel");
+  const std::string& s = wl_choice(p, "schedule", {"gpipe", "1f1b", "interleaved"});
+  c.schedule = s == "gpipe" ? PipeSchedule::gpipe : s == "1f1b" ? PipeSchedule::one_f_one_b : PipeSchedule::interleaved;
+  c.virtual_stages = wl_int(p, "virtual_stages");
+  c.zero = std::stoi(wl_choice(p, "zero", {"0", "1", "2", "3"}));
+  c.microbatch = wl_int_or(p, "microbatch", batch);
+  c.global_batch = wl_int_or(p, "global_batch", c.microbatch * c.dp);
+  const std::string& r = wl_choice(p, "recompute", {"none", "selective", "full"});
+  c.recompute = r == "none" ? Recompute::none : r == "selective" ? Recompute::selective : Recompute::full;
+  c.bucket_mb = wl_int(p, "bucket");
+  c.grad_reduce_fp32 = wl_choice(p, "grad_reduce", {"auto", "fp32"}) == "fp32";
+  const std::string& gs = wl_choice(p, "grad_scaler", {"megatron", "fsdp", "torch"});
+  c.scaler = gs == "megatron" ? ScalerStack::megatron : gs == "fsdp" ? ScalerStack::fsdp : ScalerStack::torch;
+  c.active = c.tp != 1 || c.pp != 1 || c.dp != 1 || c.ep != 1 || c.sequence_parallel || s != "1f1b" ||
+             c.virtual_stages != 1 || c.zero != 0 || p.at("microbatch") != "auto" || p.at("global_batch") != "auto" ||
+             r != "none" || c.bucket_mb != 25 || c.grad_reduce_fp32 ||
+             c.scaler != ScalerStack::megatron;
+  if (c.devices() > (int64_t{1} << 24))
+    throw InputError(fmt::format("workload parameters tp x pp x dp = {} devices; accepted up to 2^24", c.devices()));
+  if (c.virtual_stages > 1 && c.schedule != PipeSchedule::interleaved)
+    throw InputError(fmt::format("workload parameter 'virtual_stages': {} needs schedule=interleaved",
+                                 c.virtual_stages));
+  if (c.global_batch % (c.microbatch * c.dp) != 0)
+    throw InputError(fmt::format("workload parameter 'global_batch': {} is not a multiple of microbatch x dp = "
+                                 "{} x {}", c.global_batch, c.microbatch, c.dp));
+  if (c.schedule == PipeSchedule::interleaved && (c.pp < 2 || c.microbatches() % c.pp != 0))
+    throw InputError(fmt::format("workload parameter 'schedule': interleaved needs pp >= 2 and microbatches "
+                                 "(global_batch / (microbatch x dp) = {}) a multiple of pp = {}",
+                                 c.microbatches(), c.pp));
+  if (c.dp % c.ep != 0)
+    throw InputError(fmt::format("workload parameter 'ep': {} must divide dp = {} (expert-parallel ranks are "
+                                 "carved out of the data-parallel replicas)", c.ep, c.dp));
+  return c;
+}
+
+void set_parallel_info(Graph& g, const ParallelConfig& c) {
+  g.info["parallel"] = 1;
+  g.info["tp"] = static_cast<double>(c.tp);
+  g.info["pp"] = static_cast<double>(c.pp);
+  g.info["dp"] = static_cast<double>(c.dp);
+  g.info["ep"] = static_cast<double>(c.ep);
+  g.info["sequence_parallel"] = c.sequence_parallel ? 1 : 0;
+  g.info["schedule"] = static_cast<double>(static_cast<int>(c.schedule));
+  g.info["virtual_stages"] = static_cast<double>(c.virtual_stages);
+  g.info["zero"] = c.zero;
+  g.info["microbatch"] = static_cast<double>(c.microbatch);
+  g.info["global_batch"] = static_cast<double>(c.global_batch);
+  g.info["microbatches"] = static_cast<double>(c.microbatches());
+  g.info["recompute"] = static_cast<double>(static_cast<int>(c.recompute));
+  g.info["bucket_mb"] = static_cast<double>(c.bucket_mb);
+  if (c.grad_reduce_fp32) g.info["grad_reduce_fp32"] = 1;
+  if (c.scaler != ScalerStack::megatron) g.info["scaler_stack"] = static_cast<double>(static_cast<int>(c.scaler));
+}
+
+bool is_parallel_graph(const Graph& g) { return info_or(g, "parallel", 0) == 1; }
+
+double op_param_elems(const Op& op) {
+  double n = 0;
+  for (int64_t e : training::param_tensors(op)) n += static_cast<double>(e);
+  return n;
+}
+
+ParallelConfig parallel_config_of(const Graph& g) {
+  ParallelConfig c;
+  c.tp = static_cast<int64_t>(info_or(g, "tp", 1));
+  c.pp = static_cast<int64_t>(info_or(g, "pp", 1));
+  c.dp = static_cast<int64_t>(info_or(g, "dp", 1));
+  c.ep = static_cast<int64_t>(info_or(g, "ep", 1));
+  c.sequence_parallel = info_or(g, "sequence_parallel", 0) != 0;
+  c.schedule = static_cast<PipeSchedule>(static_cast<int>(info_or(g, "schedule", 1)));
+  c.virtual_stages = static_cast<int64_t>(info_or(g, "virtual_stages", 1));
+  c.zero = static_cast<int>(info_or(g, "zero", 0));
+  c.microbatch = static_cast<int64_t>(info_or(g, "microbatch", 1));
+  c.global_batch = static_cast<int64_t>(info_or(g, "global_batch", 1));
+  c.recompute = static_cast<Recompute>(static_cast<int>(info_or(g, "recompute", 0)));
+  c.bucket_mb = static_cast<int64_t>(info_or(g, "bucket_mb", 25));
+  c.grad_reduce_fp32 = info_or(g, "grad_reduce_fp32", 0) != 0;
+  c.scaler = static_cast<ScalerStack>(static_cast<int>(info_or(g, "scaler_stack", 0)));
+  c.active = true;
+  return c;
+}
+
+
+}  // namespace tessera
