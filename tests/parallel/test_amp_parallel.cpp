@@ -151,3 +151,31 @@ TEST_CASE("amp=fp16 with dp (DDP): fp32 buckets, GradScaler's kernels around eac
   const RunResult r = simulate_parallel(g, *hw, "analytic");
   CHECK(r.time_s > 0);
 }
+
+TEST_CASE("activations per layer in the format each tensor is saved in: bf16, fp32, and autocast", "[parallel][amp]") {
+  // gpt h = 1024, 16 heads, ffn 4h, seq 512, microbatch 1, tp = 2: s*b*h = 524288.
+  // Two layers per chunk; 1f1b keeps min(m = 4, p - d = 2) = 2 microbatches on
+  // device 0: activations = per layer x 2 x 2.
+  const std::string base = "gpt:layers=4,hidden=1024,heads=16,seq=512,vocab=1024,tp=2,pp=2,dp=2,global_batch=8,train=1";
+  const double sbh = 524288;
+  const auto act = [&](const std::string& extra) {
+    return build_workload(base + extra).info.at("device0.activations_bytes") / 4;
+  };
+  // bf16 (Korthikanti et al. 2022): replicated 2x2 + 2x2 + 2 = 10, sharded
+  // (4 + 2 x 4) x 2 / t = 12: 22 sbh.
+  CHECK(act("") == 22 * sbh);
+  // fp32: replicated 2x4 + 2x4 + 2 = 18, sharded 12 x 4 / 2 = 24: 42 sbh.
+  CHECK(act(",dtype=fp32") == 42 * sbh);
+  // Autocast: the two layer-norm inputs fp32 (2x4), the rest bf16: 8 + 4 + 2 + 12 = 26 sbh.
+  CHECK(act(",amp=bf16") == 26 * sbh);
+  // Full recomputation keeps each layer's input, the fp32 residual stream under
+  // autocast: 4 sbh (2 sbh for bf16).
+  CHECK(act(",amp=bf16,recompute=full") == 4 * sbh);
+  CHECK(act(",recompute=full") == 2 * sbh);
+  // An unfused attention keeps its core, a*s^2*b/t = 16 x 512^2 / 2 = 2097152
+  // elements: softmax output + mask + dropout output = 2 + 1 + 2 bytes in bf16, and
+  // 4 (fp32 softmax) + 1 + 2 under autocast.
+  const double core = 16.0 * 512 * 512 / 2;
+  CHECK(act(",attn=eager") == 22 * sbh + 5 * core);
+  CHECK(act(",attn=eager,amp=bf16") == 26 * sbh + 7 * core);
+}

@@ -78,24 +78,35 @@ std::string forward_name_of(const std::string& bwd) {
 // Korthikanti et al. 2022 ("Reducing Activation Recomputation in Large
 // Transformer Models", §4) count the activations one GPT layer keeps for its
 // backward, in bytes, with 16-bit activations and 1-byte dropout masks:
-// s*b*h*(34 + 5*a*s/h). Split by what tensor parallelism shards: 10*s*b*h stay
-// replicated (two layer-norm inputs 4, the QKV and MLP inputs 2 + 2, two dropout
-// masks 1 + 1) and 24*s*b*h are sharded (Q, K 4, V 2, the projection input 2, the
-// GELU input 8 and the second MLP input 8 at ffn = 4h: 8 + 4*ffn/h in general);
-// the attention core's 5*a*s^2*b (scores, softmax, dropout) is sharded too and
-// is not kept by a fused (FlashAttention) kernel or with selective recomputation.
-// Sequence parallelism shards the replicated part as well; full recomputation
-// keeps only each layer's input (2*s*b*h, /t with sp).
-double layer_activation_bytes(const Graph& g, const ParallelConfig& c) {
+// s*b*h*(34 + 5*a*s/h). Here with e bytes per activation element (the model's
+// format), so that e = 2 gives their count. Split by what tensor parallelism
+// shards: replicated are the two layer-norm inputs (2 x e), the QKV and MLP inputs
+// (2 x e) and two dropout masks (1 + 1): 10*s*b*h at e = 2; sharded are Q, K (2e),
+// V (e), the projection input (e), the GELU input and the second MLP input
+// (ffn/h x e each): (8 + 4*ffn/h)*s*b*h at e = 2. The attention core (softmax
+// output e, dropout mask 1, dropout output e: 5*a*s^2*b at e = 2) is sharded too
+// and is not kept by a fused (FlashAttention) kernel or with selective
+// recomputation. Sequence parallelism shards the replicated part as well; full
+// recomputation keeps only each layer's input (the residual stream, e*s*b*h, /t
+// with sp).
+// Under autocast (amp) the model is fp32 and its residual stream stays fp32: the
+// layer norms run in fp32 on fp32 inputs, which they save (4 bytes each, and a
+// fully recomputed layer's input is 4 bytes), and softmax runs in fp32 (autocast's
+// fp32 list: its output 4 bytes, the dropout output cast to 16 bits for the
+// product with V); the linears and GELU save the 16-bit tensors autocast cast for
+// them (e = 2).
+double layer_activation_bytes(const Graph& g, const ParallelConfig& c, double e, bool amp) {
   const double s = info_or(g, "seq", 1), b = static_cast<double>(c.microbatch);
   const double h = info_or(g, "hidden", 1), a = info_or(g, "heads", 1), f = info_or(g, "ffn", 4 * h);
   const double t = static_cast<double>(c.tp);
   const double sbh = s * b * h;
-  if (c.recompute == Recompute::full) return 2 * sbh / (c.sequence_parallel ? t : 1.0);
-  const double replicated = 10 * sbh / (c.sequence_parallel ? t : 1.0);
-  const double sharded = (8 + 4 * f / h) * sbh / t;
+  const double sp = c.sequence_parallel ? t : 1.0;
+  const double residual = amp ? 4 : e, softmax_out = amp ? 4 : e;
+  if (c.recompute == Recompute::full) return residual * sbh / sp;
+  const double replicated = (2 * residual + 2 * e + 2) * sbh / sp;
+  const double sharded = (4 + 2 * f / h) * e * sbh / t;
   const bool core_kept = info_or(g, "attn_fused", 1) == 0 && c.recompute == Recompute::none;
-  const double core = core_kept ? 5 * a * s * s * b / t : 0;
+  const double core = core_kept ? (softmax_out + 1 + e) * a * s * s * b / t : 0;
   return replicated + sharded + core;
 }
 
@@ -510,7 +521,8 @@ Graph finish_parallel_graph(const Graph& forward, const TrainingOptions* trainin
   const double pbytes = dtype_info(t).storage_bits / 8.0;
   const double dp = static_cast<double>(c.dp);
   const Optimizer opt = training ? training->optimizer : Optimizer::none;
-  const double per_layer = training ? layer_activation_bytes(forward, c) : 0;
+  const double act_bytes = amp ? dtype_info(amp_dtype(training->amp)).storage_bits / 8.0 : pbytes;
+  const double per_layer = training ? layer_activation_bytes(forward, c, act_bytes, amp) : 0;
   const double layers_per_chunk = info_or(forward, "layers", 0) / static_cast<double>(chunks);
   for (int64_t d = 0; d < c.pp; ++d) {
     double p = 0;
