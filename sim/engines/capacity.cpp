@@ -26,6 +26,11 @@ double param_elems(const Op& op, std::map<int64_t, int>& tied_seen) {
 }
 
 // Optimizer state bytes per parameter, from the optimizer's kernels in the graph.
+// torch.optim keeps its state in the parameters' format (exp_avg and exp_avg_sq,
+// or the momentum buffer, are zeros_like(param)) and no master copy: AdamW on a
+// bf16 model holds 2 x 2 bytes per parameter, on fp32 (or autocast's fp32)
+// parameters 2 x 4; the step's kernels (workloads/training/optimizers.cpp) read
+// and write the state in that format too.
 double optimizer_bytes_per_param(const Graph& g, size_t first_optimizer_op, double param_bytes) {
   bool adam = false, momentum = false, any = false;
   for (size_t i = first_optimizer_op; i < g.ops.size(); ++i) {
@@ -35,8 +40,7 @@ double optimizer_bytes_per_param(const Graph& g, size_t first_optimizer_op, doub
     any = true;
   }
   if (!any) return 0;
-  const double master = param_bytes < 4 ? 4 : 0;
-  return master + (adam ? 8 : momentum ? 4 : 0);
+  return param_bytes * (adam ? 2 : momentum ? 1 : 0);
 }
 
 }  // namespace

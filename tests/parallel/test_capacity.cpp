@@ -16,15 +16,21 @@ TEST_CASE("footprint: weights, gradients, optimizer state, activations, KV cache
   CHECK(gemm.weights == 0);
   CHECK(gemm.activations == 3.0 * 1024 * 1024 * 2);
   CHECK(gemm.kv_cache == 0);
-  // GPT-2 small training with AdamW in bf16: weights and gradients 2 B per
-  // parameter, optimizer 4 (fp32 master copy) + 8 (exp_avg, exp_avg_sq) per parameter.
+  // GPT-2 small training with torch.optim.AdamW in bf16: weights and gradients 2 B
+  // per parameter, optimizer state exp_avg + exp_avg_sq in the parameters' bf16,
+  // 2 + 2 B per parameter (no master copy in torch.optim).
   const Graph g = build_workload("gpt2-small:batch=1,seq=128,train=1");
   const double params = g.info.at("params_trained");
   const Footprint t = graph_footprint(g);
   CHECK(t.weights == 2 * params);
   CHECK(t.gradients == 2 * params);
-  CHECK(t.optimizer == 12 * params);
+  CHECK(t.optimizer == 4 * params);
   CHECK(t.activations > 0);
+  // In fp32: 4 + 4 B per parameter; SGD with momentum: one buffer, 4 B.
+  const Graph g32 = build_workload("gpt2-small:batch=1,seq=128,train=1,dtype=fp32");
+  CHECK(graph_footprint(g32).optimizer == 8 * params);
+  const Graph m32 = build_workload("gpt2-small:batch=1,seq=128,train=1,dtype=fp32,optimizer=sgd_momentum");
+  CHECK(graph_footprint(m32).optimizer == 4 * params);
   // Inference keeps no gradients or optimizer state, and far fewer activations.
   const Footprint inf = graph_footprint(build_workload("gpt2-small:batch=1,seq=128"));
   CHECK(inf.weights == t.weights);
