@@ -9,6 +9,7 @@
 
 #include "core/atomic_file.h"
 #include "core/error.h"
+#include "core/utf8.h"
 #include "models/builtin.h"
 
 namespace tessera {
@@ -439,6 +440,7 @@ void deep_merge(YAML::Node base, const YAML::Node& over) {
 
 YAML::Node load_tree(const std::string& path, std::vector<std::string>& chain) {
   YAML::Node tree;
+  require_utf8_file(path);
   try {
     tree = YAML::LoadFile(path);
   } catch (const YAML::Exception& e) {

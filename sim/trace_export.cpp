@@ -262,7 +262,7 @@ class Builder {
 nlohmann::json trace_events(const RunResult& r) { return Builder(r).build(); }
 
 void write_trace(const RunResult& r, const std::string& path) {
-  write_file_atomic(path, trace_events(r).dump() + "\n", "--trace");
+  write_file_atomic(path, trace_events(r).dump(-1, ' ', false, nlohmann::json::error_handler_t::replace) + "\n", "--trace");
 }
 
 }  // namespace tessera

@@ -20,6 +20,7 @@
 #include "sim/propagate.h"
 #include "core/atomic_file.h"
 #include "core/error.h"
+#include "core/utf8.h"
 #include "models/builtin.h"
 #include "sim/collective_report.h"
 #include "sim/simulate.h"
@@ -80,7 +81,9 @@ po::variables_map parse(const po::options_description& desc, const std::vector<s
 std::string render(const RunResult& r, const std::string& format) {
   std::ostringstream os;
   if (format == "json") {
-    os << report_json(r).dump(2) << "\n";
+    // Names taken from input files (a CSV layer, an ONNX node) that are not UTF-8
+    // print as U+FFFD rather than failing the report.
+    os << report_json(r).dump(2, ' ', false, nlohmann::json::error_handler_t::replace) << "\n";
   } else if (format == "csv") {
     write_csv_report(os, r);
   } else {
@@ -491,6 +494,10 @@ int cli_main(int argc, char** argv, std::ostream& out, std::ostream& err) {
   const std::string cmd = args[0];
   args.erase(args.begin());
   try {
+    // Names and paths from the arguments reach the JSON reports, which must be UTF-8.
+    for (size_t i = 0; i < args.size(); ++i)
+      if (invalid_utf8_at(args[i]))
+        throw InputError(fmt::format("argument {} ('{}') is not UTF-8 text", i + 2, args[i]));
     if (cmd == "run") return cmd_run(args, out);
     if (cmd == "compile") return cmd_compile(args, out);
     if (cmd == "list") return cmd_list(args, out);

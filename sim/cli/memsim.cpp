@@ -462,7 +462,7 @@ int cmd_memsim(const std::vector<std::string>& args, std::ostream& out) {
   Extrapolation x;
   if (prefix.cut()) x = extrapolate(r, s, prefix, *src, input);
   const json j = to_json(r, s, input, x);
-  write_atomic(format == "json" ? j.dump(2) + "\n" : to_text(j), out_path, out);
+  write_atomic(format == "json" ? j.dump(2, ' ', false, nlohmann::json::error_handler_t::replace) + "\n" : to_text(j), out_path, out);
   return 0;
 }
 

@@ -125,7 +125,7 @@ int run_compare(const std::string& hw_name, const std::vector<std::string>& sets
                                  measured_path));
   const json result = compare_records(records, *hw, std::filesystem::path(measured_path).parent_path());
   if (format == "json") {
-    out << result.dump(1) << "\n";
+    out << result.dump(1, ' ', false, nlohmann::json::error_handler_t::replace) << "\n";
     return 0;
   }
   out << fmt::format("compare: {} against {}\n", hw->name, measured_path);

@@ -193,7 +193,7 @@ void sweep_report(const std::string& db, const SweepReportOptions& o, std::ostre
     }
     nlohmann::json j = {{"database", db}, {"specs", store->spec_hashes()}, {"points", rows}};
     if (!pcol.empty()) j["pareto_metrics"] = o.pareto;
-    out << j.dump(2) << "\n";
+    out << j.dump(2, ' ', false, nlohmann::json::error_handler_t::replace) << "\n";
     return;
   }
   size_t n_ok = 0;

@@ -295,7 +295,7 @@ std::string row_to_text(const SweepRow& r) {
   nlohmann::json j = {{"id", r.id}, {"seq", r.seq}, {"hw", r.hw}, {"workload", r.workload}, {"engine", r.engine},
                       {"hwi", r.hw_identity}, {"wli", r.workload_identity}, {"params", cells(r.params)},
                       {"status", r.status}, {"error", r.error}, {"metrics", cells(r.metrics)}};
-  return j.dump();
+  return j.dump(-1, ' ', false, nlohmann::json::error_handler_t::replace);
 }
 
 SweepRow row_from_text(const std::string& s) {

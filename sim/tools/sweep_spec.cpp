@@ -11,6 +11,7 @@
 
 #include "core/error.h"
 #include "core/units.h"
+#include "core/utf8.h"
 #include "models/hardware.h"
 #include "sim/param_space.h"
 #include "workloads/workloads.h"
@@ -162,6 +163,7 @@ SweepSpec load_sweep_spec(const std::string& path) {
   s.file = path;
   Ctx c{path};
   YAML::Node root;
+  require_utf8_file(path);
   try {
     root = YAML::LoadFile(path);
   } catch (const YAML::BadFile&) {

@@ -1,6 +1,7 @@
 #include <catch2/catch.hpp>
 
 #include "core/units.h"
+#include "core/utf8.h"
 
 using namespace tessera;
 
@@ -43,4 +44,18 @@ TEST_CASE("quantities format with SI prefixes", "[units]") {
   CHECK(format_quantity(52428800, Unit::bytes) == "50 MiB");
   CHECK(format_quantity(1.5e-6, Unit::seconds) == "1.5 us");
   CHECK(format_quantity(0, Unit::joules) == "0 J");
+}
+
+TEST_CASE("UTF-8 validation: RFC 3629's well-formed sequences and the first bad byte", "[units][utf8]") {
+  CHECK_FALSE(invalid_utf8_at("plain ASCII"));
+  CHECK_FALSE(invalid_utf8_at("\xc3\xa9 \xe2\x82\xac \xf0\x9f\x98\x80"));   // e-acute, euro sign, U+1F600
+  CHECK(invalid_utf8_at("x\xd7y") == 1);          // 0xD7 leads a 2-byte form; 'y' (0x79) is no continuation
+  CHECK(invalid_utf8_at("ab\xc3") == 2);          // truncated at the end
+  CHECK(invalid_utf8_at("\xc0\xaf") == 0);        // overlong '/' (C0, C1 never lead)
+  CHECK(invalid_utf8_at("\xe0\x80\xaf") == 0);    // overlong 3-byte form (E0 needs A0..BF next)
+  CHECK(invalid_utf8_at("\xed\xa0\x80") == 0);    // U+D800, a UTF-16 surrogate
+  CHECK(invalid_utf8_at("\xf4\x90\x80\x80") == 0); // U+110000, above the Unicode range
+  CHECK(invalid_utf8_at("ok\x80") == 2);          // a lone continuation byte
+  CHECK_THROWS_WITH(require_utf8("a: 1\nname: x\xd7\n", "f.yaml"),
+                    "f.yaml:2: byte 0xD7 at column 8 is not UTF-8 text (the file must be UTF-8)");
 }

@@ -160,3 +160,27 @@ TEST_CASE("the --precision seed is an unsigned 64-bit integer: a negative or lar
   check_refused(with("7x"), {"--seed: '7x' is not a seed"});
   CHECK(with("18446744073709551615").code == 0);
 }
+
+TEST_CASE("text that is not UTF-8 is refused where it is read, with file, line and byte", "[robustness][files]") {
+  // fuzz_sweep_spec: a byte 0xD7 in an axis value reached the spec's JSON form
+  // ("internal error", nlohmann type_error 316); a hardware name did the same in
+  // --format json (tests/fuzz/regressions/sweep_spec).
+  const std::string spec = std::string(TESSERA_SOURCE_DIR) + "/tests/fuzz/regressions/sweep_spec/axis_value_not_utf8.yaml";
+  check_refused(cli({"sweep", spec, "--out", scratch_file("utf8.db", "")}),
+                {spec + ":11: byte 0xD7 at column 20 is not UTF-8 text"});
+  const std::string hw = scratch_file("name_utf8.yaml", "base: h100-sxm\nname: \"x\xd7y\"\n");
+  check_refused(cli({"run", "--hw", hw, "--workload", "gemm:m=8,n=8,k=8", "--format", "json"}),
+                {hw + ":2: byte 0xD7 at column 9 is not UTF-8 text"});
+  // argv[7]: tessera run --hw h100-sxm --workload gemm:... --set name=a\xd7
+  check_refused(cli({"run", "--hw", "h100-sxm", "--workload", "gemm:m=8,n=8,k=8", "--set", "name=a\xd7"}),
+                {"argument 7 ('name=a\\xd7') is not UTF-8 text"});
+}
+
+TEST_CASE("a name from a CSV that is not UTF-8 prints as U+FFFD in a JSON report", "[robustness][files]") {
+  const std::string csv = scratch_file("name_utf8.csv",
+                                       "Layer name,IFMAP Height,IFMAP Width,Filter Height,Filter Width,Channels,"
+                                       "Num Filter,Strides,\nc\xd7v1,8,8,3,3,3,8,1,\n");
+  const auto o = cli({"run", "--hw", "tpu-v1", "--workload", csv, "--format", "json"});
+  CHECK(o.code == 0);
+  CHECK(o.out.find("\"k0_c\xef\xbf\xbdv1\"") != std::string::npos);   // U+FFFD is EF BF BD in UTF-8
+}
