@@ -158,7 +158,23 @@ ExprValue param_expr_value(const ParamSpec& spec, const std::string& text) {
   }
 }
 
+namespace {
+SweepSpec load_sweep_spec_unchecked(const std::string& path);
+}  // namespace
+
 SweepSpec load_sweep_spec(const std::string& path) {
+  // A node of the wrong shape where the reader converts one (a list as a key, a
+  // map as a value: yaml-cpp's BadConversion) is the file's mistake.
+  try {
+    return load_sweep_spec_unchecked(path);
+  } catch (const YAML::Exception& e) {
+    throw InputError(fmt::format("{}:{}: {} (a key or value of the wrong shape, e.g. a list where a name "
+                                 "or number belongs)", path, e.mark.line + 1, e.msg));
+  }
+}
+
+namespace {
+SweepSpec load_sweep_spec_unchecked(const std::string& path) {
   SweepSpec s;
   s.file = path;
   Ctx c{path};
@@ -333,6 +349,7 @@ SweepSpec load_sweep_spec(const std::string& path) {
   s.hash = hash_hex(s.canonical);
   return s;
 }
+}  // namespace
 
 std::vector<std::string> point_sets(const SweepSpec& spec, const SweepPoint& p) {
   std::vector<std::string> sets;

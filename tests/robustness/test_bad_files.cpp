@@ -184,3 +184,12 @@ TEST_CASE("a name from a CSV that is not UTF-8 prints as U+FFFD in a JSON report
   CHECK(o.code == 0);
   CHECK(o.out.find("\"k0_c\xef\xbf\xbdv1\"") != std::string::npos);   // U+FFFD is EF BF BD in UTF-8
 }
+
+TEST_CASE("a sweep spec node of the wrong shape is an input error naming file and line", "[robustness][files]") {
+  // The fuzz ctest's seeded mutations: "{range: ,[8, 256], points: 8}" makes a list
+  // a key of the range map, and reading it as a name was yaml-cpp's BadConversion
+  // ("internal error", exit 1).
+  const std::string spec = std::string(TESSERA_SOURCE_DIR) + "/tests/fuzz/regressions/sweep_spec/range_key_is_a_list.yaml";
+  check_refused(cli({"sweep", spec, "--out", scratch_file("shape.db", "")}),
+                {spec + ":4: bad conversion (a key or value of the wrong shape"});
+}
