@@ -35,6 +35,11 @@ Program compile(const Graph& g, const Hardware& hw) {
     // A workload replayed as a CUDA graph (or issued while the GPU is still busy
     // with earlier work) pays no host time per kernel (models/compute/host.h).
     if (host_hidden) k.info.host_hidden = 1;
+    // A Python loop of per-tensor aten calls (Megatron-LM's bf16 parameter copies)
+    // is one op of several host calls; an op whose result the host reads
+    // (.item()) makes the host wait for its kernel (models/compute/host.h).
+    if (const int64_t calls = g.ops[i].get("host_calls", 0); calls > 1) k.info.host_calls = calls;
+    if (g.ops[i].get("host_sync", 0) != 0) k.info.host_sync = 1;
     // One kernel per op, so the producer ops' indices are the producer kernels'.
     for (int d : g.ops[i].deps) {
       if (d < 0 || static_cast<size_t>(d) >= i)

@@ -110,7 +110,7 @@ std::vector<std::string_view> op_attr_names(OpKind k) {
       break;
     default: break;
   }
-  names.insert(names.end(), {"output", "launches"});
+  names.insert(names.end(), {"output", "launches", "host_calls", "host_sync"});
   return names;
 }
 
@@ -267,7 +267,7 @@ void validate_graph(const Graph& g, std::string_view source) {
                                key == "algo" || key == "protocol" || key == "group" ||
                                key == "stage" || key == "pass" || key == "overlap" || key == "p2p" ||
                                key == "recompute" || key == "every_microbatch" || key == "reread" ||
-                               key == "channels_last" || key == "batchnorm";
+                               key == "channels_last" || key == "batchnorm" || key == "host_sync";
       if (value < 0 || (value == 0 && !may_be_zero))
         throw InputError(fmt::format("{}: op '{}' ({}): '{}' = {} must be {}", source, op.name,
                                      op_kind_name(op.kind), key, value,
@@ -284,8 +284,8 @@ void validate_graph(const Graph& g, std::string_view source) {
       if (value > 1 && !(key == "kv_heads" && op.kind == OpKind::attention) && key != "groups" && key != "pad" &&
           key != "stride" && key != "dilation" && key != "tp_in" && key != "tp_out" && key != "stage" &&
           key != "pass" && key != "group" && key != "algo" && key != "protocol" && key != "overlap" &&
-          key != "p2p" && key != "recompute" && key != "every_microbatch" &&
-          !(key == "n" && (op.kind == OpKind::batchnorm || op.kind == OpKind::reduce)))   // a factor of rows
+          key != "p2p" && key != "recompute" && key != "every_microbatch" && key != "host_calls" &&
+          key != "host_sync" && !(key == "n" && (op.kind == OpKind::batchnorm || op.kind == OpKind::reduce)))   // a factor of rows
         volume *= static_cast<long double>(value);
     if (volume > static_cast<long double>(k_max_op_volume)) {
       std::string dims;

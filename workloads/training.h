@@ -58,6 +58,22 @@ struct TrainingOptions {
   // (its own scale tensor and DynamicGradScaler) instead of torch.amp.GradScaler
   // (training/grad_scaler.cpp); set by a parallel workload's grad_scaler=megatron.
   bool megatron_scaler = false;
+  // Megatron-LM's optimizer wrapper around the step (megatron/core/optimizer/
+  // optimizer.py, clip_grads.py; set by the parallel workloads): the gradient
+  // norm for clipping (an l2-norm multi_tensor_apply over the main gradients,
+  // its square, .item()), and for a 16-bit model without autocast fp32 main
+  // parameters (Float16OptimizerWithFloat16Params, DistributedOptimizer): the
+  // 16-bit gradients copied to fp32 main gradients, the step on fp32 state, the
+  // main parameters copied back.
+  bool megatron_optimizer = false;
+  // With megatron_optimizer: the gradients are accumulated in fp32 main-grad
+  // buffers (grad_reduce=fp32, Megatron-LM's --accumulate-allreduce-grads-in-fp32):
+  // no copy to main gradients.
+  bool main_grads_fp32 = false;
+  // Ranks the optimizer state is sharded over (ZeRO-1+, Megatron-LM's distributed
+  // optimizer): the step's kernels run on the first rank's contiguous 1/shards
+  // of the flattened parameters.
+  int64_t state_shards = 1;
 };
 
 // aten/src/ATen/native/cuda/MultiTensorApply.cuh: a torch._foreach_* call (and a
@@ -71,6 +87,10 @@ struct MultiTensorLimits {
 // depth 1..5; scalar_list: the TensorListScalarListMetadata variant (a Python
 // list of per-tensor scalars, e.g. _foreach_div_(tensors, [scalars])).
 MultiTensorLimits multi_tensor_limits(int depth, bool scalar_list, bool large_kernel_args);
+// The tensors (or pieces of them) in the first of `shards` equal contiguous ranges
+// of the flattened tensors (ZeRO / a distributed optimizer's shard); shards <= 1:
+// all of them.
+std::vector<int64_t> shard_tensors(const std::vector<int64_t>& numels, int64_t shards);
 // Kernel launches of one multi_tensor_apply over tensors of the given sizes.
 int64_t multi_tensor_launches(const std::vector<int64_t>& numels, int depth, bool scalar_list,
                               bool large_kernel_args);

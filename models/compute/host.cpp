@@ -69,6 +69,8 @@ double HostIssue::launch(double host_s) {
   return l;
 }
 
+void HostIssue::sync(double end_s) { m_h = std::max(m_h, end_s); }
+
 void HostIssue::retire(double end_s) {
   m_ends.push_back(end_s);
   if (m_depth > 0)

@@ -28,6 +28,14 @@
 // A kernel with host_i = 0 (a CUDA-graph node) is not launched by the host: it
 // starts at end_{i-1} + overhead_i, and the host's l_i = h_{i-1} only counts it
 // against the queue.
+// A synchronising op (KernelInfo::host_sync: `.item()` or another device-to-host
+// copy of the kernel's result, as GradScaler's found_inf check and Megatron-LM's
+// gradient norm do) holds the host until its kernel ends: h_i = max(h_i, end_i).
+// The host then launches the next kernel onto an idle GPU, which waits
+// idle_launch_s plus that op's host time for it. The copy's own latency (a few
+// microseconds of PCIe round trip) is not charged.
+// An op of several host calls (KernelInfo::host_calls: a Python loop of per-tensor
+// aten calls made one op) costs that many times its family's host time.
 #include <cstdint>
 #include <deque>
 #include <string_view>
@@ -65,6 +73,8 @@ class HostIssue {
   double launch(double host_s);
   // The end of the next kernel in launch order.
   void retire(double end_s);
+  // The host waits for a kernel that ended at `end_s` (a synchronising op).
+  void sync(double end_s);
   // h_N: the host is done with every op launched so far.
   double done() const { return m_h; }
 

@@ -276,7 +276,8 @@ double TensorCoreModel::idle_launch_s(const Kernel& k, const KernelContext&) con
 
 double TensorCoreModel::host_time_s(const Kernel& k) const {
   if (m_s.host_graph || k.info.host_hidden.value_or(0) != 0) return 0;
-  return m_s.host[static_cast<size_t>(host_op(k))];
+  const double calls = static_cast<double>(std::max<int64_t>(1, k.info.host_calls.value_or(1)));
+  return calls * m_s.host[static_cast<size_t>(host_op(k))];
 }
 
 double TensorCoreModel::launch_idle_s(const Kernel& k, const KernelContext&) const {

@@ -38,6 +38,7 @@ class AnalyticEngine : public Engine {
       times.push_back(std::move(kt));
       now = st.compute_done;
       host.retire(now);
+      if (k.info.host_sync.value_or(0) != 0) host.sync(now);
       plans.push_back(std::move(plan));
     }
     return finish_run(p, hw, "analytic", plans, times, -1, host.done());

@@ -419,6 +419,9 @@ class SystemCEngine : public Engine {
         issued_s[ki] = seconds(sc_time_stamp());
         ev_issued.notify(SC_ZERO_TIME);
         if (plans[ki].host_s > 0) wait(sc_time(plans[ki].host_s, SC_SEC));
+        // A synchronising op: the host waits for its kernel to end.
+        if (p.kernels[ki].info.host_sync.value_or(0) != 0)
+          while (!finished[ki]) wait(ev_finished);
       }
       host_done_s = seconds(sc_time_stamp());
     });

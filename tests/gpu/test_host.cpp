@@ -160,3 +160,70 @@ TEST_CASE("a wrong host cost breaks the hot-L2 records", "[gpu][host][accuracy]"
   for (const char* group : {"cold, >= 1 GFLOP", "cold, < 1 GFLOP"})
     CHECK(mape(twice, "gemm", group) == mape(right, "gemm", group));
 }
+
+TEST_CASE("host sync: .item() holds the host until the kernel ends", "[gpu][host]") {
+  const std::vector<std::string> base = {"compute.launch_overhead=4us", "compute.kernel_gap=1.5us"};
+  auto sets = [&](std::vector<std::string> more) {
+    more.insert(more.begin(), base.begin(), base.end());
+    return more;
+  };
+  const auto graph_hw = load_hardware("h100-sxm", sets({"compute.host_mode=graph"}));
+  const RunResult g = simulate(two_adds(), *graph_hw);
+  const double d0 = g.ops[0].time_s - 4e-6, d1 = g.ops[1].time_s - 1.5e-6;
+  REQUIRE(d0 > 1e-6);
+  Graph synced = two_adds();
+  synced.ops[0].attrs["host_sync"] = 1;
+  SECTION("device-bound: the sync exposes the next launch") {
+    const auto hw = load_hardware("h100-sxm", sets({"compute.host_elementwise=1us"}));
+    // Without it the host runs ahead: the replay's time (see above).
+    CHECK(simulate(two_adds(), *hw).time_s == Approx(g.time_s).epsilon(1e-12));
+    // With it: end1 = 4 + d0, h1 = max(1, end1) = 4 + d0 = l2; begin2 = max(end1 +
+    // 1.5, l2 + 4) = 8 + d0; end2 = 8 + d0 + d1 (h2 = 5 + d0 is earlier): the sync
+    // costs the launch less the back-to-back gap, 2.5 us.
+    for (const char* engine : {"analytic", "systemc"}) {
+      INFO(engine);
+      const RunResult r = simulate(synced, *hw, engine);
+      CHECK(r.time_s == Approx(8e-6 + d0 + d1).epsilon(1e-6));
+      CHECK(r.time_s - g.time_s == Approx(2.5e-6).epsilon(1e-3));
+    }
+  }
+  SECTION("host-bound: the host is past the kernel's end already") {
+    const auto hw = load_hardware("h100-sxm", sets({"compute.host_elementwise=10us"}));
+    // h1 = 10 us > end1 = 4 + d0 (d0 < 6 us): nothing changes.
+    REQUIRE(d0 < 6e-6);
+    CHECK(simulate(synced, *hw).time_s == Approx(simulate(two_adds(), *hw).time_s).epsilon(1e-12));
+  }
+}
+
+TEST_CASE("host calls: a per-tensor Python loop made one op pays each call", "[gpu][host]") {
+  const auto hw = load_hardware("h100-sxm", {"compute.launch_overhead=4us", "compute.kernel_gap=1.5us",
+                                             "compute.host_elementwise=10us"});
+  Graph looped = two_adds();
+  looped.ops[1].attrs["host_calls"] = 3;
+  // l1 = 0, h1 = 10 us; l2 = 10 us, h2 = 10 + 3 x 10 = 40 us, after end2 = 14 us + d1:
+  // the run ends at 40 us (20 us with one call).
+  for (const char* engine : {"analytic", "systemc"}) {
+    INFO(engine);
+    CHECK(simulate(two_adds(), *hw, engine).time_s == Approx(20e-6).epsilon(1e-6));
+    const RunResult r = simulate(looped, *hw, engine);
+    CHECK(r.time_s == Approx(40e-6).epsilon(1e-6));
+    CHECK(r.host_done_s == Approx(40e-6).epsilon(1e-6));
+  }
+}
+
+TEST_CASE("GradScaler's found_inf.item(): the unscale_() path synchronises, the fused step does not",
+          "[gpu][host]") {
+  // torch/amp/grad_scaler.py: _maybe_opt_step reads found_inf with .item() after
+  // unscale_(); an optimizer with _step_supports_amp_scaling (fused AdamW) takes
+  // found_inf into its kernel and nothing waits.
+  const auto unscale = [](const std::string& opt) {
+    const Graph g = build_workload("gpt2-small:layers=1,seq=64,train=1,amp=fp16,optimizer=" + opt);
+    for (const auto& op : g.ops)
+      if (op.name == "grad_scaler.unscale") return op.get("host_sync", 0);
+    FAIL("no grad_scaler.unscale");
+    return int64_t{-1};
+  };
+  CHECK(unscale("adamw") == 1);
+  CHECK(unscale("sgd") == 1);
+  CHECK(unscale("adamw_fused") == 0);
+}

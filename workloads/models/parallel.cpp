@@ -187,37 +187,49 @@ class ChunkEmitter {
 // A group spanning several dimensions (tp x pp) is one NCCL communicator in these
 // stacks; the collective model plans groups of one stride, so here it is one
 // all-reduce per dimension, each latency-bound like the real one.
-struct FoundInfReduce {
+// The 4-byte fp32 all-reduces of a gradient statistic (found_inf, the gradient
+// norm's square) over Megatron-LM's grad-stats group (MegatronOptimizer.
+// get_grad_stats_parallel_group: the model-parallel group, tp x pp; with the
+// distributed optimizer (zero >= 1) every rank of the optimizer instance, dp too;
+// the expert optimizer of a MoE model its own: tp x ep x pp, with zero the expert
+// dp ranks): one NCCL communicator there, one all-reduce per dimension here (the
+// collective model plans groups of one stride; docs/parallel.md).
+struct StatsReduce {
   std::string name;
   CommGroup group;
   int64_t ranks, stride;
 };
-std::vector<FoundInfReduce> found_inf_reduces(const ParallelConfig& c) {
-  std::vector<FoundInfReduce> out;
-  const auto add = [&](const std::string& name, CommGroup g, int64_t ranks, int64_t stride) {
-    if (ranks > 1) out.push_back({name, g, ranks, stride});
+std::vector<StatsReduce> grad_stats_reduces(const ParallelConfig& c, const std::string& prefix) {
+  std::vector<StatsReduce> out;
+  const auto add = [&](const std::string& what, CommGroup g, int64_t ranks, int64_t stride) {
+    if (ranks > 1) out.push_back({prefix + what, g, ranks, stride});
   };
   const bool dist_opt = c.zero >= 1;
-  switch (c.scaler) {
-    case ScalerStack::megatron:
-      add("grad_scaler.found_inf.tp", CommGroup::tp, c.tp, group_stride(CommGroup::tp, c.tp, c.dp));
-      add("grad_scaler.found_inf.pp", CommGroup::pp, c.pp, group_stride(CommGroup::pp, c.tp, c.dp));
-      if (dist_opt) add("grad_scaler.found_inf.dp", CommGroup::dp, c.dp, group_stride(CommGroup::dp, c.tp, c.dp));
-      if (c.ep > 1) {
-        add("grad_scaler.found_inf_expert.tp", CommGroup::tp, c.tp, group_stride(CommGroup::tp, c.tp, c.dp));
-        add("grad_scaler.found_inf_expert.ep", CommGroup::ep, c.ep, group_stride(CommGroup::ep, c.tp, c.dp));
-        add("grad_scaler.found_inf_expert.pp", CommGroup::pp, c.pp, group_stride(CommGroup::pp, c.tp, c.dp));
-        // Expert data-parallel ranks: the dp ranks with the same expert shard,
-        // ep x tp devices apart (Megatron-LM's rank order, group_stride).
-        if (dist_opt) add("grad_scaler.found_inf_expert.dp", CommGroup::dp, c.dp / c.ep, c.tp * c.ep);
-      }
-      break;
-    case ScalerStack::fsdp:
-      add("grad_scaler.found_inf.dp", CommGroup::dp, c.dp, group_stride(CommGroup::dp, c.tp, c.dp));
-      break;
-    case ScalerStack::torch: break;
+  add(".tp", CommGroup::tp, c.tp, group_stride(CommGroup::tp, c.tp, c.dp));
+  add(".pp", CommGroup::pp, c.pp, group_stride(CommGroup::pp, c.tp, c.dp));
+  if (dist_opt) add(".dp", CommGroup::dp, c.dp, group_stride(CommGroup::dp, c.tp, c.dp));
+  if (c.ep > 1) {
+    add("_expert.tp", CommGroup::tp, c.tp, group_stride(CommGroup::tp, c.tp, c.dp));
+    add("_expert.ep", CommGroup::ep, c.ep, group_stride(CommGroup::ep, c.tp, c.dp));
+    add("_expert.pp", CommGroup::pp, c.pp, group_stride(CommGroup::pp, c.tp, c.dp));
+    // Expert data-parallel ranks: the dp ranks with the same expert shard,
+    // ep x tp devices apart (Megatron-LM's rank order, group_stride).
+    if (dist_opt) add("_expert.dp", CommGroup::dp, c.dp / c.ep, c.tp * c.ep);
   }
   return out;
+}
+
+// found_inf's all-reduces (amp=fp16) for the scaler stack that runs.
+std::vector<StatsReduce> found_inf_reduces(const ParallelConfig& c) {
+  switch (c.scaler) {
+    case ScalerStack::megatron: return grad_stats_reduces(c, "grad_scaler.found_inf");
+    case ScalerStack::fsdp:
+      if (c.dp > 1)
+        return {{"grad_scaler.found_inf.dp", CommGroup::dp, c.dp, group_stride(CommGroup::dp, c.tp, c.dp)}};
+      return {};
+    case ScalerStack::torch: return {};
+  }
+  return {};
 }
 
 // The scaler stack a configuration can run (throws InputError naming
@@ -275,6 +287,11 @@ void emit_chunk(Graph& out, const Graph& fwd_all, int64_t chunk, const ParallelC
     // gradient, as without amp.
     o.amp_loss = false;
     o.megatron_scaler = training->amp == Amp::fp16 && c.scaler == ScalerStack::megatron;
+    // Megatron-LM's optimizer wrapper (its gradient norm; fp32 main parameters for
+    // a 16-bit model), unless FSDP's scaler stack runs the step.
+    o.megatron_optimizer = c.scaler == ScalerStack::megatron;
+    o.main_grads_fp32 = c.grad_reduce_fp32;
+    o.state_shards = c.zero >= 1 && c.dp > 1 ? c.dp : 1;
     append_training_step(cg, o);
     nf = static_cast<size_t>(cg.info.at("ops_forward"));   // autocast inserts casts
     // The 16-bit weight copies autocast caches (casts of leaf weights): the
@@ -458,30 +475,27 @@ void emit_chunk(Graph& out, const Graph& fwd_all, int64_t chunk, const ParallelC
     em.emit(std::move(s), 1, em.after_last());
   }
 
-  // Gradient clipping's global norm (Megatron-LM optimizer/clip_grads.py,
-  // get_grad_norm_fp32): each device's sum of squares, one fp32 allreduce over
-  // the tensor-parallel group (over the data-parallel group too when ZeRO shards
-  // the gradients or the optimizer state), once per device: in its first chunk.
-  if (chunk < c.pp) {
-    if (c.tp > 1)
-      em.emit(collective(lay, OpKind::allreduce, "optimizer.grad_norm.tp", DType::fp32, 4, c.tp, CommGroup::tp), 2,
-              em.after_last());
-    if (c.zero >= 1 && c.dp > 1)
-      em.emit(collective(lay, OpKind::allreduce, "optimizer.grad_norm.dp", DType::fp32, 4, c.dp, CommGroup::dp), 2,
-              em.after_last());
-  }
-  // Optimizer: ZeRO shards its state (and work) over the dp replicas.
+  // Optimizer: its kernels run on the state's shard (TrainingOptions::state_shards).
+  // After the found_inf check (amp=fp16) and the gradient norm's square (Megatron-LM
+  // clip_grads.py get_grad_norm_fp32), the device's value is all-reduced over the
+  // grad-stats group, once per device (in its first chunk); the .item() that
+  // follows moves to the last all-reduce.
   for (size_t i = nf + nb; i < cg.ops.size(); ++i) {
     Op op = cg.ops[i];
-    if (c.zero >= 1 && c.dp > 1 && op.kind == OpKind::optimizer)
-      op.attrs["elems"] = std::max<int64_t>(1, (op.at("elems") + c.dp - 1) / c.dp);
+    const bool found_inf = training && training->amp == Amp::fp16 && op.name == "grad_scaler.unscale";
+    const bool norm = op.name == "megatron.grad_norm.pow";
+    std::vector<StatsReduce> reduces;
+    if (chunk < c.pp && found_inf) reduces = found_inf_reduces(c);
+    if (chunk < c.pp && norm) reduces = grad_stats_reduces(c, "optimizer.grad_norm");
+    const bool sync = op.get("host_sync", 0) != 0;
+    if (sync && !reduces.empty()) op.attrs.erase("host_sync");
     map[i] = em.emit(op, 2, mapped(cg.ops[i]));
-    if (chunk < c.pp && training && training->amp == Amp::fp16 && op.name == "grad_scaler.unscale")
-      for (const FoundInfReduce& r : found_inf_reduces(c)) {
-        Op a = collective(lay, OpKind::allreduce, r.name, DType::fp32, 4, r.ranks, r.group);
-        a.attrs["stride"] = r.stride;
-        em.emit(std::move(a), 2, em.after_last());
-      }
+    for (size_t r = 0; r < reduces.size(); ++r) {
+      Op a = collective(lay, OpKind::allreduce, reduces[r].name, DType::fp32, 4, reduces[r].ranks, reduces[r].group);
+      a.attrs["stride"] = reduces[r].stride;
+      if (sync && r + 1 == reduces.size()) a.attrs["host_sync"] = 1;
+      em.emit(std::move(a), 2, em.after_last());
+    }
   }
   if (c.zero >= 1 && c.zero <= 2 && c.dp > 1 && chunk_params > 0) {
     Op op = collective(lay, OpKind::allgather, fmt::format("zero{}.gather_params", c.zero), t,

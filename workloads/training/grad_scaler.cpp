@@ -19,7 +19,8 @@
 //     the reciprocal in fp64, fp64 -> fp32); torch.full((), 0.0) (found_inf): 1 fill;
 //   _unscale_grads_(..., allow_fp16=False): the 2 replicator copies and the unscale;
 //   _maybe_opt_step(): found_inf.item() (a device-to-host copy and a host sync: no
-//     kernel; not modelled), then optimizer.step() as without a scaler.
+//     kernel; the unscale is marked host_sync, models/compute/host.h), then
+//     optimizer.step() as without a scaler.
 // scaler.update(): found_infs[0] (one optimizer: no add), one
 //   torch._amp_update_scale_ kernel (a single thread, AmpKernels.cu).
 //
@@ -32,7 +33,8 @@
 //   inv_scale): the unscale, on the fp32 main gradients of the rank's parameters
 //   (with the distributed optimizer its shard of them). Then the all-reduce (MAX) of
 //   found_inf over the grad-stats group (workloads/models/parallel.cpp) and
-//   found_inf.item() (a host sync: not modelled). optimizer.step() is not told the
+//   found_inf.item() (a host sync: host_sync on the last found_inf kernel).
+//   optimizer.step() is not told the
 //   scale (the fused kernel runs as without a scaler). DynamicGradScaler.update()
 //   works on the host in the steady state: _growth_tracker is a Python int, and the
 //   scale tensor is multiplied only once per growth_interval steps (--loss-scale-window,
@@ -83,7 +85,10 @@ void Step::grad_scaler_unscale(bool fused) {
     scalar_op(OpKind::copy, "grad_scaler.scale_double", f32, DType::fp64);
     scalar_op(OpKind::mul, "grad_scaler.reciprocal", DType::fp64, DType::fp64);
     scalar_op(OpKind::copy, "grad_scaler.inv_scale", DType::fp64, f32);
-    foreach_op("grad_scaler.unscale", 1, 1, 1, 0, 1, false, f32, m_tensors);
+    foreach_op("grad_scaler.unscale", 1, 1, 1, 0, 1, false, f32, m_step_tensors);
+    // found_inf.item() after the all-reduce the parallel workload inserts here
+    // (which then carries the synchronisation).
+    m_g.ops.back().attrs["host_sync"] = 1;
     return;
   }
   if (fused) {
@@ -99,7 +104,9 @@ void Step::grad_scaler_unscale(bool fused) {
   scalar_op(OpKind::copy, "grad_scaler.inv_scale_to_device", f32, f32);
   // The gradients are the fp32 .grad of the master weights: read 1, write 1, one
   // isfinite test and one multiplication per element.
-  foreach_op("grad_scaler.unscale", 1, 1, 1, 0, 1, false, f32, m_tensors);
+  foreach_op("grad_scaler.unscale", 1, 1, 1, 0, 1, false, f32, m_step_tensors);
+  // _maybe_opt_step's found_inf.item() (the unscale_() path only).
+  if (!fused) m_g.ops.back().attrs["host_sync"] = 1;
   if (fused) {
     scalar_op(OpKind::add, "grad_scaler.found_inf_sum", f32, f32);
     scalar_op(OpKind::mul, "grad_scaler.grad_scale", f32, f32);

@@ -78,6 +78,21 @@ int64_t multi_tensor_launches(const std::vector<int64_t>& numels, int depth, boo
   return launches + (blocks != 0 ? 1 : 0);
 }
 
+std::vector<int64_t> shard_tensors(const std::vector<int64_t>& numels, int64_t shards) {
+  if (shards <= 1) return numels;
+  int64_t total = 0;
+  for (int64_t n : numels) total += n;
+  // The first rank's range [0, ceil(total / shards)) of the flattened tensors.
+  int64_t left = std::max<int64_t>(1, (total + shards - 1) / shards);
+  std::vector<int64_t> out;
+  for (int64_t n : numels) {
+    if (left <= 0) break;
+    out.push_back(std::min(n, left));
+    left -= out.back();
+  }
+  return out;
+}
+
 namespace training {
 
 // One torch._foreach_* call (or fused kernel) over every trained parameter.
@@ -136,9 +151,18 @@ void Step::optimizer_step() {
     }
   }
   if (m_tensors.empty() || m_opt.optimizer == Optimizer::none) return;
-  const std::vector<int64_t>& p = m_tensors;
+  m_step_tensors = shard_tensors(m_tensors, m_opt.state_shards);
+  const std::vector<int64_t>& p = m_step_tensors;
   const bool fused = m_opt.optimizer == Optimizer::adamw_fused;
+  // Megatron-LM: a 16-bit model (no autocast) steps fp32 main parameters.
+  const DType model = t;
+  const bool main_params = m_opt.megatron_optimizer && !m_amp && dtype_info(t).storage_bits < 32;
+  if (main_params) {
+    megatron_main_grads(model);
+    t = DType::fp32;
+  }
   if (m_scaler) grad_scaler_unscale(fused);
+  if (m_opt.megatron_optimizer) megatron_grad_norm(m_amp || main_params ? DType::fp32 : t);
   // torch.amp.GradScaler hands a fused optimizer the scale and found_inf; Megatron-LM
   // unscales before optimizer.step() and tells it nothing (grad_scaler.cpp).
   const bool scaled_step = m_scaler && !m_opt.megatron_scaler;
@@ -193,6 +217,68 @@ void Step::optimizer_step() {
     case Optimizer::none: break;
   }
   if (m_scaler) grad_scaler_update();
+  if (main_params) megatron_copy_params(model);
+}
+
+// Megatron-LM, megatron/core/optimizer/optimizer.py and distrib_optimizer.py.
+// _copy_model_grads_to_main_grads: `main_param.grad = model_param.main_grad.float()`
+// per parameter (the distributed optimizer: per piece of its shard). With 16-bit
+// gradient buffers each .float() is a cast kernel: 2 B read, 4 B written per
+// element; with fp32 main-grad buffers (grad_reduce=fp32) .float() returns the
+// tensor itself and launches nothing.
+void Step::megatron_main_grads(DType model) {
+  if (m_opt.main_grads_fp32) return;
+  per_tensor_copy("megatron.main_grad_copy", model, DType::fp32);
+}
+
+// clip_grads.py get_grad_norm_fp32 (norm_type 2, apex/Transformer Engine
+// amp_C.multi_tensor_l2norm): `torch.zeros(1, dtype=int)` (the overflow buffer:
+// one fill); multi_tensor_l2norm over the main gradients (multi_tensor_l2norm_kernel.cu:
+// `at::zeros({320})` for the per-block partial sums, the depth-1 multi_tensor_apply
+// with apex's 4 KB argument limits (110 tensors, 320 blocks, 65536-element chunks:
+// the same as PyTorch's DepthToMaxConfig<false>): a reduction reading every
+// element once, then the `cleanup` kernel summing the partials: launches + 2);
+// `grad_norm ** 2` (one kernel); the all-reduce (SUM) over the grad-stats group
+// (workloads/models/parallel.cpp) and `total_norm.item()`: a host sync, carried
+// by the all-reduce where there is one. clip_grad_by_total_norm_fp32 scales the
+// gradients (multi_tensor_scale) only when the norm exceeds clip_grad: a
+// data-dependent step that is not modelled.
+void Step::megatron_grad_norm(DType grads) {
+  constexpr DType f32 = DType::fp32;
+  scalar_op(OpKind::copy, "megatron.grad_norm.overflow_buf", DType::int32, DType::int32);
+  int64_t elems = 0;
+  for (int64_t n : m_step_tensors) elems += n;
+  Op l2 = reduce_op("megatron.grad_norm.l2norm", elems, 1, 1, 1, grads, f32, step_deps());
+  l2.attrs["launches"] = multi_tensor_launches(m_step_tensors, 1, false, false) + 2;
+  emit(std::move(l2));
+  scalar_op(OpKind::mul, "megatron.grad_norm.pow", f32, f32);
+  m_g.ops.back().attrs["host_sync"] = 1;
+}
+
+// _copy_main_params_to_model_params: Float16OptimizerWithFloat16Params copies with
+// apex's multi_tensor_scale (scale 1.0: one depth-2 multi_tensor_apply) for fp16,
+// but for bf16 (no overflow buffer: "we don't have a bfloat16 implementation")
+// `that_.copy_(this_)` per parameter; the distributed optimizer copies per piece
+// of its shard (`shard_model_param.data.copy_(shard_main_param)`) in both formats.
+void Step::megatron_copy_params(DType model) {
+  if (model == DType::fp16 && m_opt.state_shards <= 1) {
+    foreach_op("megatron.main_param_copy", 1, 1, 1, 0, 2, false, DType::fp32, m_step_tensors);
+    Op& op = m_g.ops.back();
+    op.out_dtype = model;
+    op.attrs["launches"] = multi_tensor_launches(m_step_tensors, 2, false, false);
+    return;
+  }
+  per_tensor_copy("megatron.main_param_copy", DType::fp32, model);
+}
+
+void Step::per_tensor_copy(const std::string& name, DType in, DType out) {
+  int64_t elems = 0;
+  for (int64_t n : m_step_tensors) elems += n;
+  const auto n = static_cast<int64_t>(m_step_tensors.size());
+  Op op = vec_op(OpKind::copy, name, elems, 1, in, out, step_deps());
+  op.attrs["launches"] = n;
+  op.attrs["host_calls"] = n;
+  emit(std::move(op));
 }
 
 }  // namespace training

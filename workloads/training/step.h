@@ -86,6 +86,15 @@ class Step {
   // _step_supports_amp_scaling (fused AdamW), which unscales inside its kernel.
   void grad_scaler_unscale(bool fused);
   void grad_scaler_update();
+  // optimizers.cpp, Megatron-LM's wrapper (TrainingOptions::megatron_optimizer):
+  // the copies between the 16-bit model and the fp32 main parameters, and the
+  // gradient norm.
+  void megatron_main_grads(DType model);
+  void megatron_grad_norm(DType grads);
+  void megatron_copy_params(DType model);
+  // A Python loop of one copy_ (or .float()) per tensor of m_step_tensors: one op
+  // of that many launches and host calls.
+  void per_tensor_copy(const std::string& name, DType in, DType out);
   int scalar_op(OpKind kind, const std::string& name, DType in, DType out);
 
   Graph& m_g;
@@ -102,6 +111,7 @@ class Step {
   std::vector<char> m_wgrad;     // forward op got its weight gradient
   std::map<std::pair<int64_t, std::string>, int> m_tied_grad;   // tied id, tensor -> op + 1
   std::vector<int64_t> m_tensors;
+  std::vector<int64_t> m_step_tensors;   // the tensors (or pieces) the optimizer steps: m_tensors' shard
   std::vector<int> m_param_grads;   // ops that made (or summed) a parameter gradient
   int64_t m_params = 0;
   int m_cur = -1;                   // forward op whose backward is being appended

@@ -1,0 +1,140 @@
+// Megatron-LM's optimizer wrapper on the parallel workloads (workloads/training/
+// optimizers.cpp, workloads/models/parallel.cpp): a 16-bit model steps fp32 main
+// parameters (gradients copied in, parameters copied back), the gradient norm for
+// clipping runs on every device and is all-reduced over the grad-stats group, and
+// the host waits for each statistic's .item().
+#include <catch2/catch.hpp>
+#include <string>
+#include <vector>
+
+#include "workloads/training.h"
+#include "workloads/workloads.h"
+
+using namespace tessera;
+
+namespace {
+
+const Op* find(const Graph& g, const std::string& name) {
+  for (const auto& op : g.ops)
+    if (op.name == name && op.get("stage", 0) == 0) return &op;
+  return nullptr;
+}
+
+std::vector<std::string> optimizer_ops(const Graph& g) {
+  std::vector<std::string> out;
+  for (const auto& op : g.ops)
+    if (op.get("pass", 0) == 2 && op.get("stage", 0) == 0) out.push_back(op.name);
+  return out;
+}
+
+const std::string k_gpt = "gpt:layers=2,hidden=256,heads=4,seq=64,vocab=1000";
+
+}  // namespace
+
+TEST_CASE("a bf16 model under Megatron-LM steps fp32 main parameters", "[parallel][optimizer]") {
+  const Graph g = build_workload(k_gpt + ",tp=2,train=1,optimizer=adamw_fused");
+  // Float16OptimizerWithFloat16Params.step(): the bf16 gradients cast to fp32 main
+  // gradients, the norm (overflow buffer, multi_tensor_l2norm, its square) and its
+  // tp all-reduce, the fused AdamW on the fp32 main parameters, the copy back.
+  CHECK(optimizer_ops(g) == std::vector<std::string>{"megatron.main_grad_copy", "megatron.grad_norm.overflow_buf",
+                                                     "megatron.grad_norm.l2norm", "megatron.grad_norm.pow",
+                                                     "optimizer.grad_norm.tp", "adamw_fused.step_count",
+                                                     "adamw_fused.update", "megatron.main_param_copy"});
+  const double params = g.info.at("chunk0.params");
+  const Op& update = *find(g, "adamw_fused.update");
+  CHECK(update.dtype == DType::fp32);
+  CHECK(update.at("elems") == static_cast<int64_t>(params));
+  // 29 parameter tensors per rank: wte, wpe, 12 per layer (two layer norms, c_attn,
+  // c_proj, c_fc, mlp.c_proj: weight and bias each) x 2, ln_f's two, lm_head.
+  CHECK(update.at("tensors") == 29);
+  // `main_param.grad = model_param.main_grad.float()` per parameter: a cast kernel
+  // and a host call each, bf16 read, fp32 written.
+  const Op& in = *find(g, "megatron.main_grad_copy");
+  CHECK(in.kind == OpKind::copy);
+  CHECK((in.dtype == DType::bf16 && in.out_dtype == DType::fp32));
+  CHECK(in.at("rows") * in.at("cols") == static_cast<int64_t>(params));
+  CHECK(in.at("launches") == 29);
+  CHECK(in.at("host_calls") == 29);
+  // bf16 has no multi_tensor_scale path in Megatron-LM: `that_.copy_(this_)` per
+  // parameter, fp32 read, bf16 written.
+  const Op& out = *find(g, "megatron.main_param_copy");
+  CHECK((out.dtype == DType::fp32 && out.out_dtype == DType::bf16));
+  CHECK(out.at("launches") == 29);
+  CHECK(out.at("host_calls") == 29);
+  // The l2norm over the fp32 main gradients: 29 tensors of at most 65536-element
+  // chunks fit one launch (110 tensors, 320 blocks: c_fc's 131,328 elements per
+  // rank are 3 chunks, 1,054,208 elements in all well under 320 x 65536), plus
+  // the zeros of the partial sums and the cleanup kernel: 3.
+  const Op& l2 = *find(g, "megatron.grad_norm.l2norm");
+  CHECK(l2.dtype == DType::fp32);
+  CHECK(l2.at("launches") == 3);
+  // total_norm.item() after the all-reduce: the host waits there, not on the square.
+  CHECK(find(g, "optimizer.grad_norm.tp")->get("host_sync", 0) == 1);
+  CHECK(find(g, "megatron.grad_norm.pow")->get("host_sync", 0) == 0);
+  // The footprint counts what the kernels keep: fp32 main parameters, exp_avg and
+  // exp_avg_sq, 12 B per parameter.
+  CHECK(g.info.at("device0.optimizer_bytes") == Approx(12 * params).epsilon(1e-12));
+}
+
+TEST_CASE("Megatron-LM's main parameters: fp32 gradient buffers, fp16, the distributed optimizer, autocast",
+          "[parallel][optimizer]") {
+  SECTION("grad_reduce=fp32: .float() on the fp32 main-grad buffer launches nothing") {
+    const Graph g = build_workload(k_gpt + ",tp=2,train=1,grad_reduce=fp32");
+    CHECK(find(g, "megatron.main_grad_copy") == nullptr);
+    CHECK(find(g, "megatron.main_param_copy") != nullptr);
+  }
+  SECTION("fp16: apex's multi_tensor_scale copies back in one launch") {
+    const Graph g = build_workload(k_gpt + ",tp=2,train=1,dtype=fp16");
+    const Op& out = *find(g, "megatron.main_param_copy");
+    CHECK(out.kind == OpKind::optimizer);
+    CHECK((out.dtype == DType::fp32 && out.out_dtype == DType::fp16));
+    // Depth 2: 29 tensors under the 64 of a launch, ~20 blocks under 320.
+    CHECK(out.at("launches") == 1);
+    CHECK(out.get("host_calls", 0) == 0);
+  }
+  SECTION("zero=1: the distributed optimizer's shard, copied back piece by piece") {
+    const Graph g = build_workload(k_gpt + ",dp=2,zero=1,train=1");
+    const double params = g.info.at("chunk0.params");
+    const Op& update = *find(g, "adamw.update");
+    // The first rank's contiguous half of the flattened parameters, rounded up.
+    CHECK(update.at("elems") == (static_cast<int64_t>(params) + 1) / 2);
+    CHECK(update.at("tensors") < 29);
+    const Op& out = *find(g, "megatron.main_param_copy");
+    CHECK(out.at("rows") == update.at("elems"));
+    CHECK(out.at("launches") == update.at("tensors"));
+    // The norm is all-reduced over every rank of the optimizer instance: dp too.
+    CHECK(find(g, "optimizer.grad_norm.dp")->get("host_sync", 0) == 1);
+  }
+  SECTION("amp=bf16: the parameters are fp32 already, no copies; the norm stays") {
+    const Graph g = build_workload(k_gpt + ",tp=2,train=1,amp=bf16");
+    CHECK(find(g, "megatron.main_grad_copy") == nullptr);
+    CHECK(find(g, "megatron.main_param_copy") == nullptr);
+    CHECK(find(g, "megatron.grad_norm.l2norm")->dtype == DType::fp32);
+    CHECK(find(g, "adamw.update")->dtype == DType::fp32);
+  }
+}
+
+TEST_CASE("the gradient norm is all-reduced over the model-parallel group: tp and pp", "[parallel][optimizer]") {
+  // Megatron-LM get_grad_stats_parallel_group: tp x pp without the distributed
+  // optimizer; once per device, in its first chunk.
+  const Graph g = build_workload(k_gpt + ",tp=2,pp=2,train=1");
+  int tp = 0, pp = 0, dp = 0;
+  for (const auto& op : g.ops) {
+    tp += op.name == "optimizer.grad_norm.tp";
+    pp += op.name == "optimizer.grad_norm.pp";
+    dp += op.name == "optimizer.grad_norm.dp";
+  }
+  CHECK(tp == 2);
+  CHECK(pp == 2);
+  CHECK(dp == 0);
+}
+
+TEST_CASE("shard_tensors: the first rank's contiguous range of the flattened tensors", "[parallel][optimizer]") {
+  // 10 + 7 + 5 = 22 elements over 3 ranks: ceil(22 / 3) = 8, all in the first tensor.
+  CHECK(shard_tensors({10, 7, 5}, 3) == std::vector<int64_t>{8});
+  // Over 2: 11 = the first tensor and 1 element of the second.
+  CHECK(shard_tensors({10, 7, 5}, 2) == std::vector<int64_t>{10, 1});
+  CHECK(shard_tensors({10, 7, 5}, 1) == std::vector<int64_t>{10, 7, 5});
+  // More ranks than elements: one element each.
+  CHECK(shard_tensors({1, 1}, 5) == std::vector<int64_t>{1});
+}
