@@ -71,7 +71,8 @@ void check_same(const RunResult& s, const RunResult& a) {
 
 }  // namespace
 
-TEST_CASE("systemc on a system: each rank's host launches its kernels as on one device", "[parallel][systemc][host]") {
+TEST_CASE("systemc on a system: each rank's host launches its kernels as on one device",
+          "[parallel][systemc][host]") {
   // 2 H100s, two 64 KiB all-reduces, each op 50 us of host time (host_other, the
   // family of a collective). The recurrence of models/compute/host.h with the
   // kernels' own overheads and durations (d1, d2 as the CUDA-graph run gives them)
