@@ -48,19 +48,20 @@ struct PassTiming {
 // Host time (models/compute/host.h). Each device's ops of a pass are launched by
 // its own PyTorch process, so run() times them as the single-device engine does,
 // the host timeline included (compute.host_mode=eager, the default; none with
-// graph): a pass is timed from its first launch, the host starting with it, and
-// ends no sooner than the host is done with its last op. A pass begins on an idle
-// host in this model: the host running ahead across pass boundaries (into the
-// next microbatch while the GPU finishes this one) is not modelled, at most one
-// launch and one op's host time per pass. transfer() times one collective on the
-// communication stream or a pipeline send without a host of its own (the pass's
-// host launched it). With the systemc engine no host time is charged: a pass
-// holding a collective runs every rank at once (systemc_system.h), which has no
-// host timeline, and the whole iteration keeps to what its passes were given.
+// graph, whose ops have no host time): a pass is timed from its first launch, the
+// host starting with it, and ends no sooner than the host is done with its last
+// op. A pass begins on an idle host in this model: the host running ahead across
+// pass boundaries (into the next microbatch while the GPU finishes this one) is
+// not modelled, at most one launch and one op's host time per pass. transfer()
+// times one collective on the communication stream or a pipeline send without a
+// host of its own (the pass's host launched it). Both engines charge it: with the
+// systemc engine a pass holding a collective runs every rank at once, each rank
+// with its own host process (systemc_system.h, host_process.h), which without
+// contention gives the analytic engine's times; the whole iteration
+// (systemc_iteration.h) keeps to what its passes were given, host included.
 class Simulator {
  public:
-  Simulator(const Hardware& hw, const std::string& engine)
-      : m_hw(hw), m_engine(make_engine(engine)), m_host(engine.rfind("systemc", 0) != 0) {}
+  Simulator(const Hardware& hw, const std::string& engine) : m_hw(hw), m_engine(make_engine(engine)) {}
 
   // Times of `ops` (indices into g) run back to back: per op, its end time.
   struct Seq {
@@ -78,7 +79,7 @@ class Simulator {
     local_graph(g, ops, sig);
     return sig;
   }
-  const Seq& run(const Graph& g, const std::vector<size_t>& ops) { return simulate(g, ops, m_host); }
+  const Seq& run(const Graph& g, const std::vector<size_t>& ops) { return simulate(g, ops, true); }
   const Seq& transfer(const Graph& g, size_t op) { return simulate(g, {op}, false); }
   int runs() const { return m_runs; }
 
@@ -86,7 +87,6 @@ class Simulator {
   const Seq& simulate(const Graph& g, const std::vector<size_t>& ops, bool host);
   const Hardware& m_hw;
   std::unique_ptr<Engine> m_engine;
-  bool m_host = true;
   std::map<std::string, Seq> m_cache;
   int m_runs = 0;
 };

@@ -38,6 +38,7 @@
 #include <stdexcept>
 
 #include "sim/engines/engine.h"
+#include "sim/engines/host_process.h"
 #include "sim/engines/systemc_system.h"
 #include "models/timed_unit.h"
 #include "core/error.h"
@@ -291,12 +292,14 @@ class SystemCEngine : public Engine {
     std::vector<char> finished(n, 0);
     int in_flight = 0;
     sc_event ev_finished;
-    // The host's issue time of each kernel (seconds from t0; < 0 = not yet).
-    std::vector<double> issued_s(n, -1.0);
-    size_t n_finished = 0;
-    double host_done_s = 0;
-    sc_event ev_issued;
     const sc_time t0 = sc_time_stamp();
+    // The host: launches the kernels in program order, spending each op's host
+    // time after its launch, blocking while host_queue_depth launches are
+    // outstanding, waiting for a synchronising op's kernel (host_process.h,
+    // models/compute/host.h).
+    std::vector<double> host_s;
+    for (const KernelPlan& kp : plans) host_s.push_back(kp.host_s);
+    HostProcess host(std::move(host_s), host_syncs(p), hw.compute().host_queue_depth(), t0);
     auto seconds = [&](const sc_time& t) { return (t - t0).to_seconds(); };
     plat.units->reset();
 
@@ -309,14 +312,8 @@ class SystemCEngine : public Engine {
       times[ki].blocks.assign(k.blocks.size(), BlockTiming{});
       wait(sc_time(plan.overhead_s, SC_SEC));
       // No stage before the host has issued the kernel and its launch has
-      // reached the idle device (models/compute/host.h).
-      // (A kernel without host time, a CUDA-graph node, is not launched by the host.)
-      while (plan.host_s > 0 && issued_s[ki] < 0) wait(ev_issued);
-      if (const double ready = issued_s[ki] + plan.launch_s, at = seconds(sc_time_stamp());
-          plan.host_s > 0 && ready > at) {
-        times[ki].host_wait_s = ready - at;
-        wait(sc_time(ready - at, SC_SEC));
-      }
+      // reached the idle device (host_process.h).
+      times[ki].host_wait_s = host.await_launch(ki, plan.launch_s);
       // Flatten the blocks into stages: (block index, iteration count).
       int64_t total = 0;
       std::vector<int64_t> first_stage;   // of each block, for the timeline
@@ -402,29 +399,14 @@ class SystemCEngine : public Engine {
         times[ki].stream = static_cast<int>(ri);
         run_kernel(ki);
         finished[ki] = 1;
-        ++n_finished;
+        host.retire(ki);
         runner->busy = false;
         --in_flight;
         ev_finished.notify(SC_ZERO_TIME);
       };
     }
 
-    // The host: launches the kernels in program order, spending each op's host
-    // time after its launch, blocking while host_queue_depth launches are
-    // outstanding (models/compute/host.h).
-    sc_spawn([&] {
-      const auto depth = static_cast<size_t>(std::max<int64_t>(0, hw.compute().host_queue_depth()));
-      for (size_t ki = 0; ki < n; ++ki) {
-        while (depth > 0 && ki >= n_finished + depth) wait(ev_finished);
-        issued_s[ki] = seconds(sc_time_stamp());
-        ev_issued.notify(SC_ZERO_TIME);
-        if (plans[ki].host_s > 0) wait(sc_time(plans[ki].host_s, SC_SEC));
-        // A synchronising op: the host waits for its kernel to end.
-        if (p.kernels[ki].info.host_sync.value_or(0) != 0)
-          while (!finished[ki]) wait(ev_finished);
-      }
-      host_done_s = seconds(sc_time_stamp());
-    });
+    host.spawn();
     // The dispatcher: program order, dependencies, at most m_streams in flight.
     sc_spawn([&] {
       for (size_t ki = 0; ki < n; ++ki) {
@@ -453,7 +435,7 @@ class SystemCEngine : public Engine {
     const std::string name = m_streams == 1 ? "systemc" : fmt::format("systemc:streams={}", m_streams);
     // With several streams compute phases overlap: the busy time is measured
     // (time with at least one kernel computing); one stream sums the kernels'.
-    return finish_run(p, hw, name, plans, times, m_streams > 1 ? plat.units->busy_s() : -1.0, host_done_s);
+    return finish_run(p, hw, name, plans, times, m_streams > 1 ? plat.units->busy_s() : -1.0, host.done_s());
   }
 
  private:

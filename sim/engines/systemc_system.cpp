@@ -22,6 +22,7 @@
 #include "models/interconnect/switch.h"
 #include "models/interconnect/system.h"
 #include "sim/engines/engine.h"
+#include "sim/engines/host_process.h"
 #include "sim/engines/systemc_fabric.h"
 
 namespace tessera {
@@ -106,6 +107,14 @@ RunResult run_system_systemc(const Program& p, const Hardware& hw, int streams) 
   std::vector<Channel*> compute;
   for (size_t r = 0; r < R; ++r) compute.push_back(&fabric.channel(fmt::format("rank{}.compute", r), 1.0));
   int64_t ranks_left = N;
+  // Per rank: its own host, launching its kernels (host_process.h), as each
+  // device is driven by its own PyTorch process.
+  std::vector<double> host_s;
+  for (const KernelPlan& kp : plans) host_s.push_back(kp.host_s);
+  const std::vector<char> sync = host_syncs(p);
+  std::vector<std::unique_ptr<HostProcess>> hosts;
+  for (size_t r = 0; r < R; ++r)
+    hosts.push_back(std::make_unique<HostProcess>(host_s, sync, hw.compute().host_queue_depth(), t0));
 
   // The switch a link's transfers cross, and its port channel for rank r.
   const auto switch_ports = [&](const SwitchModel& s, int64_t r) -> Channel& {
@@ -195,6 +204,8 @@ RunResult run_system_systemc(const Program& p, const Hardware& hw, int streams) 
     kt.start_s = seconds(sc_time_stamp());
     kt.blocks.assign(k.blocks.size(), BlockTiming{});
     wait(sc_time(plan.overhead_s, SC_SEC));
+    // No stage before the rank's host has launched the kernel (host_process.h).
+    kt.host_wait_s = hosts[static_cast<size_t>(r)]->await_launch(ki, plan.launch_s);
     int64_t total = 0;
     std::vector<int64_t> first_stage;
     for (const auto& b : k.blocks) {
@@ -281,6 +292,7 @@ RunResult run_system_systemc(const Program& p, const Hardware& hw, int streams) 
   // dependencies have finished and fewer than `streams` are in flight.
   std::vector<std::vector<char>> finished(R, std::vector<char>(n, 0));
   for (int64_t r = 0; r < N; ++r) {
+    hosts[static_cast<size_t>(r)]->spawn();
     sc_spawn([&, r] {
       int in_flight = 0;
       sc_event ev_finished;
@@ -301,6 +313,7 @@ RunResult run_system_systemc(const Program& p, const Hardware& hw, int streams) 
           times[static_cast<size_t>(r)][ki].stream = slot;
           run_kernel(r, ki);
           finished[static_cast<size_t>(r)][ki] = 1;
+          hosts[static_cast<size_t>(r)]->retire(ki);
           slots[static_cast<size_t>(slot)] = 0;
           --in_flight;
           ev_finished.notify(SC_ZERO_TIME);
@@ -332,8 +345,15 @@ RunResult run_system_systemc(const Program& p, const Hardware& hw, int streams) 
     for (const KernelTiming& t : times[r]) rank_end[r] = std::max(rank_end[r], t.end_s);
     if (rank_end[r] > rank_end[critical]) critical = r;
   }
+  // The run ends no sooner than every rank's host is done with its last op.
+  double host_done = 0;
+  for (size_t r = 0; r < R; ++r) {
+    host_done = std::max(host_done, hosts[r]->done_s());
+    rank_end[r] = std::max(rank_end[r], hosts[r]->done_s());
+    if (rank_end[r] > rank_end[critical]) critical = r;
+  }
   const std::string name = streams == 1 ? "systemc" : fmt::format("systemc:streams={}", streams);
-  RunResult res = finish_run(p, hw, name, plans, report, streams > 1 ? compute[critical]->busy_s : -1.0);
+  RunResult res = finish_run(p, hw, name, plans, report, streams > 1 ? compute[critical]->busy_s : -1.0, host_done);
   const double first = *std::min_element(rank_end.begin(), rank_end.end());
   nlohmann::json ch = nlohmann::json::array();
   for (const Channel& c : fabric.channels()) {
