@@ -24,7 +24,7 @@ double iteration(const std::string& spec, const std::string& host_mode,
 TEST_CASE("parallel host time: a small tp=2 step is host-bound, a large one is not", "[parallel][host]") {
   // GPT h=256, 2 layers, 64 tokens on 2 H100s: ~190 kernels of 2-15 us each, while
   // PyTorch spends 7-25 us of host time per op (docs/gpu-model.md, Host time): the
-  // GPU waits for the host, and the iteration takes 1.42 ms against 485 us without
+  // GPU waits for the host, and the iteration takes 1.867 ms against 784 us without
   // host time (a CUDA-graph replay). Bound: more than twice.
   const std::string small = "gpt:layers=2,hidden=256,heads=4,seq=64,vocab=1000,tp=2,train=1";
   const double eager = iteration(small, "eager"), graph = iteration(small, "graph");
@@ -33,7 +33,7 @@ TEST_CASE("parallel host time: a small tp=2 step is host-bound, a large one is n
   auto hw = load_hardware("dgx-h100", {"system.devices_per_node=2"});
   CHECK(simulate_parallel(build_workload(small), *hw, "analytic").time_s == eager);
   // h=2048, 2048 tokens: kernels of hundreds of us hide the host's per-op time;
-  // the iteration changes by less than 1 % (5.734 vs 5.729 ms: the first launch
+  // the iteration changes by less than 1 % (8.952 vs 8.949 ms: the first launch
   // and the last op's host time of each pass).
   const std::string large = "gpt:layers=2,hidden=2048,heads=16,seq=2048,vocab=50304,tp=2,train=1";
   const double le = iteration(large, "eager"), lg = iteration(large, "graph");

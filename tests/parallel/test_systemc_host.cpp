@@ -149,7 +149,7 @@ TEST_CASE("systemc on a system: the launch queue blocks each rank's host", "[par
 
 TEST_CASE("multi-device host time: the systemc engine equals the analytic engine on tp = 2",
           "[parallel][systemc][host]") {
-  // GPT h=256 on 2 H100s, tp = 2: host-bound (1.42 ms eager against 485.2 us as a
+  // GPT h=256 on 2 H100s, tp = 2: host-bound (1.867 ms eager against 784.1 us as a
   // CUDA-graph replay, docs/parallel.md). Every pass holds tensor-parallel
   // all-reduces, so the systemc engine runs both ranks at once, each with its own
   // host, and the whole iteration again over the shared ports.
