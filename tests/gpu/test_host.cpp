@@ -36,6 +36,26 @@ Graph two_adds() {
   return g;
 }
 
+// --set arguments: a 4 us launch and a 1.5 us back-to-back gap, then `more`.
+std::vector<std::string> launch_sets(std::vector<std::string> more) {
+  more.insert(more.begin(), {"compute.launch_overhead=4us", "compute.kernel_gap=1.5us"});
+  return more;
+}
+
+// two_adds() as a graph replay (no host time) under launch_sets: the run, and the
+// kernels' own times d0, d1 (launch / gap excluded).
+struct Replay {
+  RunResult run;
+  double d0 = 0, d1 = 0;
+};
+Replay replay_two_adds() {
+  const auto hw = load_hardware("h100-sxm", launch_sets({"compute.host_mode=graph"}));
+  Replay r{simulate(two_adds(), *hw)};
+  r.d0 = r.run.ops[0].time_s - 4e-6;
+  r.d1 = r.run.ops[1].time_s - 1.5e-6;
+  return r;
+}
+
 double mape(const nlohmann::json& s, const std::string& section, const std::string& group) {
   return s["sections"][section]["groups"][group]["mape"].get<double>();
 }
@@ -43,15 +63,11 @@ double mape(const nlohmann::json& s, const std::string& section, const std::stri
 }  // namespace
 
 TEST_CASE("host recurrence: a host-bound and a device-bound pair of kernels", "[gpu][host]") {
-  const std::vector<std::string> base = {"compute.launch_overhead=4us", "compute.kernel_gap=1.5us"};
-  auto sets = [&](std::vector<std::string> more) {
-    more.insert(more.begin(), base.begin(), base.end());
-    return more;
-  };
+  const auto sets = launch_sets;
   // The kernels' own times d0, d1 (launch / gap excluded), from the graph replay.
-  const auto graph_hw = load_hardware("h100-sxm", sets({"compute.host_mode=graph"}));
-  const RunResult g = simulate(two_adds(), *graph_hw);
-  const double d0 = g.ops[0].time_s - 4e-6, d1 = g.ops[1].time_s - 1.5e-6;
+  const Replay replay = replay_two_adds();
+  const RunResult& g = replay.run;
+  const double d0 = replay.d0, d1 = replay.d1;
   REQUIRE(d0 > 0);
   REQUIRE(d0 < 8.5e-6);   // ~6 MiB of HBM traffic: a few us
   REQUIRE(d1 < 6e-6);
@@ -162,14 +178,10 @@ TEST_CASE("a wrong host cost breaks the hot-L2 records", "[gpu][host][accuracy]"
 }
 
 TEST_CASE("host sync: .item() holds the host until the kernel ends", "[gpu][host]") {
-  const std::vector<std::string> base = {"compute.launch_overhead=4us", "compute.kernel_gap=1.5us"};
-  auto sets = [&](std::vector<std::string> more) {
-    more.insert(more.begin(), base.begin(), base.end());
-    return more;
-  };
-  const auto graph_hw = load_hardware("h100-sxm", sets({"compute.host_mode=graph"}));
-  const RunResult g = simulate(two_adds(), *graph_hw);
-  const double d0 = g.ops[0].time_s - 4e-6, d1 = g.ops[1].time_s - 1.5e-6;
+  const auto sets = launch_sets;
+  const Replay replay = replay_two_adds();
+  const RunResult& g = replay.run;
+  const double d0 = replay.d0, d1 = replay.d1;
   REQUIRE(d0 > 1e-6);
   Graph synced = two_adds();
   synced.ops[0].attrs["host_sync"] = 1;
@@ -196,8 +208,7 @@ TEST_CASE("host sync: .item() holds the host until the kernel ends", "[gpu][host
 }
 
 TEST_CASE("host calls: a per-tensor Python loop made one op pays each call", "[gpu][host]") {
-  const auto hw = load_hardware("h100-sxm", {"compute.launch_overhead=4us", "compute.kernel_gap=1.5us",
-                                             "compute.host_elementwise=10us"});
+  const auto hw = load_hardware("h100-sxm", launch_sets({"compute.host_elementwise=10us"}));
   Graph looped = two_adds();
   looped.ops[1].attrs["host_calls"] = 3;
   // l1 = 0, h1 = 10 us; l2 = 10 us, h2 = 10 + 3 x 10 = 40 us, after end2 = 14 us + d1:
