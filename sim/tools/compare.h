@@ -15,7 +15,11 @@
 //   precision: normwise_rel_err, by models/numerics (predict_precision_record) on
 //              hardware whose numerics family is h100; records with raw bits also
 //              get bit_exact_fraction (0..1)
-// Records that cannot be predicted are listed as skipped with the reason.
+// A gemm record's "timing" says how it was measured: "events" (CUDA events around
+// the op; the default) or "sync" (a host clock around the op and
+// torch.cuda.synchronize(): the op's host time and the isolated kernel add);
+// records from LLMCompass's real-hardware figures are "sync" (compare.cpp,
+// timing_of). Records that cannot be predicted are listed as skipped with the reason.
 #include <nlohmann/json.hpp>
 
 #include <filesystem>

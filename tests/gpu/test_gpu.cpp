@@ -11,6 +11,7 @@
 #include "models/memory/hbm.h"
 #include "compiler/tensorcore/mapper.h"
 #include "models/tensorcore/tensorcore.h"
+#include "core/error.h"
 #include "models/hardware.h"
 #include "sim/simulate.h"
 #include "sim/tools/calibrate.h"
@@ -393,19 +394,47 @@ TEST_CASE("accuracy on the A100 GEMMs (not fitted)", "[gpu][accuracy]") {
   const auto path = k_shared / "peer-data/llmcompass/a100_gemm.jsonl";
   REQUIRE(std::filesystem::exists(path));
   const auto hw = load_hardware("a100-80gb", {});
-  const auto s = compare_records(read_jsonl(path.string()), *hw);
-  // Target 15 % on data not fitted; achieved 9.7 % on the rows >= 1 GFLOP (bound
-  // 10 %), dominated by the 8192 x {256, 512, 1024}^2 rows (-64 %, -46 %, -21 %).
-  CHECK(group_mape(s, "gemm", "cold, >= 1 GFLOP") <= 0.10);
-  // Those rows are host wall-clock times: LLMCompass times torch.matmul with
-  // time.time() around the call and torch.cuda.synchronize() (software_model/
-  // matmul.py, run_on_gpu), and its own A100 model adds 2.1e-5 s for that
-  // (ae/figure5/ab/test_matmul.py). With the same 21 us as the launch overhead
-  // (not fitted here): >= 1 GFLOP 3.1 %, the two sub-GFLOP rows 15.3 %.
-  const auto host = load_hardware("a100-80gb", {"compute.launch_overhead=21us"});
-  const auto h = compare_records(read_jsonl(path.string()), *host);
-  CHECK(group_mape(h, "gemm", "cold, >= 1 GFLOP") <= 0.04);
-  CHECK(group_mape(h, "gemm", "cold, < 1 GFLOP") <= 0.165);
+  const auto records = read_jsonl(path.string());
+  // LLMCompass timed these with a host clock: time.time() around torch.matmul and
+  // torch.cuda.synchronize() (software_model/matmul.py, run_on_gpu), so the host's
+  // op time (host_matmul, fitted on the H100's hot records, not on these) and the
+  // isolated kernel add (compare.cpp, timing_of). Target 10 % on data not fitted;
+  // achieved 3.1 % on the rows >= 1 GFLOP (worst 64 x 12288 x 12288 with K = 128
+  // rows: +10 %), 11.7 % on the two sub-GFLOP rows (8192 x 64^2 and 128^2: +12 %,
+  // +11 %: this host's path is a little shorter than the H100 machine's).
+  const auto s = compare_records(records, *hw);
+  CHECK(group_mape(s, "gemm", "host clock, >= 1 GFLOP") <= 0.04);
+  CHECK(group_mape(s, "gemm", "host clock, < 1 GFLOP") <= 0.13);
+  // Read as CUDA-event times (no host in the interval) the small rows are 47-71 %
+  // too fast: 9.8 % on the rows >= 1 GFLOP, 69.8 % below.
+  std::vector<nlohmann::json> events = records;
+  for (auto& r : events) r["timing"] = "events";
+  const auto e = compare_records(events, *hw);
+  CHECK(group_mape(e, "gemm", "cold, >= 1 GFLOP") > 0.09);
+  CHECK(group_mape(e, "gemm", "cold, < 1 GFLOP") > 0.6);
+  // The host time is what closes the gap: without it the sync rows read as events.
+  const auto no_host = load_hardware("a100-80gb", {"compute.host_matmul=0us"});
+  CHECK(group_mape(compare_records(records, *no_host), "gemm", "host clock, < 1 GFLOP") ==
+        Approx(group_mape(e, "gemm", "cold, < 1 GFLOP")).epsilon(1e-9));
+}
+
+TEST_CASE("compare: a record's timing is events or sync", "[gpu][compare]") {
+  const auto hw = load_hardware("a100-80gb", {});
+  nlohmann::json r = {{"section", "gemm"}, {"dtype", "fp16"}, {"M", 256}, {"N", 256}, {"K", 256},
+                      {"median_ms", 0.03}, {"timing", "wall"}};
+  try {
+    compare_record(r, *hw);
+    FAIL("no error");
+  } catch (const InputError& e) {
+    CHECK(std::string(e.what()).find("field 'timing' must be \"events\"") != std::string::npos);
+  }
+  // sync = the host's op time + the isolated kernel: 24.67 us (host_matmul) more
+  // than the same record timed with events (its host hidden: a cold record).
+  r["timing"] = "sync";
+  const double sync = compare_record(r, *hw).record.at("predicted_value").get<double>();
+  r["timing"] = "events";
+  const double events = compare_record(r, *hw).record.at("predicted_value").get<double>();
+  CHECK(sync - events == Approx(24.67e-3).epsilon(1e-9));
 }
 
 TEST_CASE("attention against the FlashAttention-3 paper's H100 figures", "[gpu][accuracy][attention]") {
