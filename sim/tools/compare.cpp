@@ -207,6 +207,22 @@ RunResult sim(Graph g, const Hardware& hw) {
   return simulate(g, hw, "analytic");
 }
 
+// A "sync" record of one op timed alone: its predicted time in seconds (and the
+// isolated kernel's run in `res`); nullopt for an "events" record.
+std::optional<double> sync_time_s(const Graph& g, const json& r, const Hardware& hw, RunResult& res) {
+  if (timing_of(r) != "sync") return std::nullopt;
+  res = sim(g, hw);
+  return timed_sync_s(res, g, hw);
+}
+
+// timing "sync" is modelled where a record times one op alone.
+void check_timing(const json& r, const std::string& section, bool one_op) {
+  if (timing_of(r) == "sync" && !one_op)
+    throw InputError(fmt::format("record {}: timing \"sync\" is modelled for records of one op timed alone (gemm, "
+                                 "conv, vec, membw, attn forward of a fused backend), not for section '{}'{}",
+                                 r.dump(), section, section == "attn" ? " with this backend or pass" : ""));
+}
+
 double dynamic_energy(const RunResult& r, const Hardware& hw) {
   return r.energy_j - hw.power().static_power_w() * r.time_s;
 }
@@ -218,17 +234,22 @@ std::string size_group(double bytes, double threshold, const char* big, const ch
 std::optional<Prediction> predict(const json& r, const Hardware& hw, const std::filesystem::path& ref_dir,
                                   std::string& skip) {
   const std::string section = get_str(r, "section");
+  check_timing(r, section,
+               section == "gemm" || section == "conv" || section == "vec" || section == "membw" ||
+                   (section == "attn" && r.value("pass", std::string("forward")) == "forward" &&
+                    r.value("backend", std::string("default")) != "math"));
   Prediction p;
   if (section == "gemm") {
     const auto t = gemm_types(get_str(r, "dtype"));
     if (!t) { skip = "gemm dtype '" + get_str(r, "dtype") + "' is not modelled"; return std::nullopt; }
     const int64_t m = get_int(r, "M"), n = get_int(r, "N"), k = get_int(r, "K");
     const Graph g = gemm_graph(m, n, k, t->first, t->second, get_str(r, "dtype") == "fp8_e4m3_fastacc");
-    const bool sync = timing_of(r) == "sync";
-    const RunResult res = sim(sync ? g : after_flush(g, r), hw);
+    RunResult res;
+    const auto sync = sync_time_s(g, r, hw, res);
+    if (!sync) res = sim(after_flush(g, r), hw);
     p.quantity = "median_ms";
     p.measured = get_num(r, "median_ms");
-    p.predicted = (sync ? timed_sync_s(res, g, hw) : timed_alone_s(res, r, hw)) * 1e3;
+    p.predicted = (sync ? *sync : timed_alone_s(res, r, hw)) * 1e3;
     const bool hot = r.value("l2", std::string("cold")) == "hot";
     const double flops = 2.0 * static_cast<double>(m) * static_cast<double>(n) * static_cast<double>(k);
     p.group = sync ? (flops >= 1e9 ? "host clock, >= 1 GFLOP" : "host clock, < 1 GFLOP")
@@ -302,10 +323,13 @@ std::optional<Prediction> predict(const json& r, const Hardware& hw, const std::
     else if (backend == "cudnn") op.attrs["backend"] = 2;
     else if (backend == "efficient") op.attrs["backend"] = 3;
     else if (backend != "default") { skip = "attn backend '" + backend + "' is not modelled"; return std::nullopt; }
-    const RunResult res = sim(one_op("attention", op), hw);
+    const Graph g = one_op("attention", op);
+    RunResult res;
+    const auto sync = sync_time_s(g, r, hw, res);
+    if (!sync) res = sim(g, hw);
     p.quantity = "median_ms";
     p.measured = get_num(r, "median_ms");
-    p.predicted = res.time_s * 1e3;
+    p.predicted = (sync ? *sync : res.time_s) * 1e3;
     p.group = (r.contains("Sq") ? get_int(r, "Sq") : S) < S ? "decode" : backend;
     p.extra["mapping"] = res.ops[0].mapping;
     return p;
@@ -324,10 +348,13 @@ std::optional<Prediction> predict(const json& r, const Hardware& hw, const std::
     op.dtype = op.out_dtype = *dt;
     op.attrs = {{"rows", get_int(r, "T")}, {"cols", get_int(r, "d")}};
     if (op.kind == OpKind::add || op.kind == OpKind::mul) op.attrs["inputs"] = 1;   // x + x reads x once
-    const RunResult res = sim(one_op(get_str(r, "op"), op), hw);
+    const Graph g = one_op(get_str(r, "op"), op);
+    RunResult res;
+    const auto sync = sync_time_s(g, r, hw, res);
+    if (!sync) res = sim(g, hw);
     p.quantity = "median_ms";
     p.measured = get_num(r, "median_ms");
-    p.predicted = res.time_s * 1e3;
+    p.predicted = (sync ? *sync : res.time_s) * 1e3;
     p.group = get_str(r, "dtype");
     return p;
   }
@@ -338,10 +365,12 @@ std::optional<Prediction> predict(const json& r, const Hardware& hw, const std::
     if (op == "copy") g = copy_graph(bytes);
     else if (op == "read_sum_fp32") g = read_graph(bytes);
     else { skip = "membw op '" + op + "' is not modelled"; return std::nullopt; }
-    const RunResult res = sim(after_flush(std::move(g), r), hw);
+    RunResult res;
+    const auto sync = sync_time_s(g, r, hw, res);
+    if (!sync) res = sim(after_flush(std::move(g), r), hw);
     p.quantity = "median_ms";
     p.measured = get_num(r, "median_ms");
-    p.predicted = timed_alone_s(res, r, hw) * 1e3;
+    p.predicted = (sync ? *sync : timed_alone_s(res, r, hw)) * 1e3;
     const bool hot = r.value("l2", std::string("cold")) == "hot";
     p.group = op + (hot ? ", hot" : "") + size_group(bytes, 64.0 * 1024 * 1024, ", >= 64 MiB", ", < 64 MiB");
     return p;
@@ -412,10 +441,13 @@ std::optional<Prediction> predict(const json& r, const Hardware& hw, const std::
                 {"h", get_int(r, "H")}, {"w", get_int(r, "W")}, {"r", get_int(r, "R")},
                 {"s", get_int(r, "S")}, {"stride", get_int(r, "stride")}, {"pad", get_int(r, "pad")},
                 {"dilation", 1}, {"groups", 1}};
-    const RunResult res = sim(one_op("conv", op), hw);
+    const Graph g = one_op("conv", op);
+    RunResult res;
+    const auto sync = sync_time_s(g, r, hw, res);
+    if (!sync) res = sim(g, hw);
     p.quantity = "median_ms";
     p.measured = get_num(r, "median_ms");
-    p.predicted = res.time_s * 1e3;
+    p.predicted = (sync ? *sync : res.time_s) * 1e3;
     p.group = d;
     return p;
   }

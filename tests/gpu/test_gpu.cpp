@@ -435,6 +435,23 @@ TEST_CASE("compare: a record's timing is events or sync", "[gpu][compare]") {
   r["timing"] = "events";
   const double events = compare_record(r, *hw).record.at("predicted_value").get<double>();
   CHECK(sync - events == Approx(24.67e-3).epsilon(1e-9));
+  // Any record of one op timed alone: a layer norm adds host_norm, 7 us.
+  nlohmann::json v = {{"section", "vec"}, {"op", "layernorm"}, {"dtype", "bf16"}, {"T", 4096}, {"d", 1024},
+                      {"median_ms", 0.02}};
+  const double v_events = compare_record(v, *hw).record.at("predicted_value").get<double>();
+  v["timing"] = "sync";
+  CHECK(compare_record(v, *hw).record.at("predicted_value").get<double>() - v_events ==
+        Approx(7e-3).epsilon(1e-9));
+  // Not where the record is a whole module's kernel time or several ops.
+  nlohmann::json t = {{"section", "train"}, {"model", "resnet50"}, {"dtype", "bf16"}, {"batch", 1},
+                      {"device_busy_us", 1000.0}, {"timing", "sync"}};
+  try {
+    compare_record(t, *hw);
+    FAIL("no error");
+  } catch (const InputError& e) {
+    CHECK(std::string(e.what()).find("timing \"sync\" is modelled for records of one op timed alone") !=
+          std::string::npos);
+  }
 }
 
 TEST_CASE("attention against the FlashAttention-3 paper's H100 figures", "[gpu][accuracy][attention]") {
