@@ -268,6 +268,9 @@ void validate_graph(const Graph& g, std::string_view source) {
                                key == "stage" || key == "pass" || key == "overlap" || key == "p2p" ||
                                key == "recompute" || key == "every_microbatch" || key == "reread" ||
                                key == "channels_last" || key == "batchnorm" || key == "host_sync";
+      if (key == "host_sync" && value > 1)
+        throw InputError(fmt::format("{}: op '{}' ({}): 'host_sync' = {} must be 0 or 1 (1: the host waits for the "
+                                     "op's kernel, as .item() does)", source, op.name, op_kind_name(op.kind), value));
       if (value < 0 || (value == 0 && !may_be_zero))
         throw InputError(fmt::format("{}: op '{}' ({}): '{}' = {} must be {}", source, op.name,
                                      op_kind_name(op.kind), key, value,

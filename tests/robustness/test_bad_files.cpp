@@ -193,3 +193,19 @@ TEST_CASE("a sweep spec node of the wrong shape is an input error naming file an
   check_refused(cli({"sweep", spec, "--out", scratch_file("shape.db", "")}),
                 {spec + ":4: bad conversion (a key or value of the wrong shape"});
 }
+
+TEST_CASE("JSON trace host attributes: host_sync is a flag, host_calls a positive count", "[robustness][files]") {
+  const std::string sync2 = scratch_file(
+      "host_sync2.json", R"({"ops":[{"name":"a","kind":"add","attrs":{"rows":8,"cols":8,"host_sync":2}}]})");
+  check_refused(cli({"run", "--hw", "h100-sxm", "--workload", sync2}),
+                {sync2, "'host_sync' = 2 must be 0 or 1"});
+  const std::string calls0 = scratch_file(
+      "host_calls0.json", R"({"ops":[{"name":"a","kind":"add","attrs":{"rows":8,"cols":8,"host_calls":0}}]})");
+  check_refused(cli({"run", "--hw", "h100-sxm", "--workload", calls0}),
+                {calls0, "'host_calls' = 0 must be a positive integer"});
+  // Accepted: a synchronising op of 3 host calls.
+  const std::string ok = scratch_file(
+      "host_ok.json",
+      R"({"ops":[{"name":"a","kind":"add","attrs":{"rows":8,"cols":8,"host_sync":1,"host_calls":3}}]})");
+  CHECK(cli({"run", "--hw", "h100-sxm", "--workload", ok}).code == 0);
+}
