@@ -129,6 +129,19 @@ TEST_CASE("the gradient norm is all-reduced over the model-parallel group: tp an
   CHECK(dp == 0);
 }
 
+TEST_CASE("interleaved chunks: one .item() per statistic and device", "[parallel][optimizer]") {
+  // pp = 2 x 2 virtual stages: device d holds chunks d and d + 2. Only the first
+  // chunk's all-reduce carries the host's wait; chunk 2's norm kernels have none.
+  const Graph g = build_workload(
+      "gpt:layers=4,hidden=256,heads=4,seq=64,vocab=1000,pp=2,virtual_stages=2,schedule=interleaved,global_batch=4,"
+      "train=1");
+  int syncs = 0;
+  for (const auto& op : g.ops) syncs += op.get("host_sync", 0) != 0;
+  CHECK(syncs == 2);   // optimizer.grad_norm.pp of chunks 0 and 1
+  for (const auto& op : g.ops)
+    if (op.get("host_sync", 0) != 0) CHECK(op.name == "optimizer.grad_norm.pp");
+}
+
 TEST_CASE("shard_tensors: the first rank's contiguous range of the flattened tensors", "[parallel][optimizer]") {
   // 10 + 7 + 5 = 22 elements over 3 ranks: ceil(22 / 3) = 8, all in the first tensor.
   CHECK(shard_tensors({10, 7, 5}, 3) == std::vector<int64_t>{8});

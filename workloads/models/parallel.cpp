@@ -479,7 +479,8 @@ void emit_chunk(Graph& out, const Graph& fwd_all, int64_t chunk, const ParallelC
   // After the found_inf check (amp=fp16) and the gradient norm's square (Megatron-LM
   // clip_grads.py get_grad_norm_fp32), the device's value is all-reduced over the
   // grad-stats group, once per device (in its first chunk); the .item() that
-  // follows moves to the last all-reduce.
+  // follows moves to the last all-reduce, and a device's later (interleaved)
+  // chunks, whose statistics Megatron-LM reads in that one step, have none.
   for (size_t i = nf + nb; i < cg.ops.size(); ++i) {
     Op op = cg.ops[i];
     const bool found_inf = training && training->amp == Amp::fp16 && op.name == "grad_scaler.unscale";
@@ -488,7 +489,7 @@ void emit_chunk(Graph& out, const Graph& fwd_all, int64_t chunk, const ParallelC
     if (chunk < c.pp && found_inf) reduces = found_inf_reduces(c);
     if (chunk < c.pp && norm) reduces = grad_stats_reduces(c, "optimizer.grad_norm");
     const bool sync = op.get("host_sync", 0) != 0;
-    if (sync && !reduces.empty()) op.attrs.erase("host_sync");
+    if (sync && (found_inf || norm) && (chunk >= c.pp || !reduces.empty())) op.attrs.erase("host_sync");
     map[i] = em.emit(op, 2, mapped(cg.ops[i]));
     for (size_t r = 0; r < reduces.size(); ++r) {
       Op a = collective(lay, OpKind::allreduce, reduces[r].name, DType::fp32, 4, reduces[r].ranks, reduces[r].group);
