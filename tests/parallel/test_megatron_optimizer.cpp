@@ -151,3 +151,34 @@ TEST_CASE("shard_tensors: the first rank's contiguous range of the flattened ten
   // More ranks than elements: one element each.
   CHECK(shard_tensors({1, 1}, 5) == std::vector<int64_t>{1});
 }
+
+TEST_CASE("MoE expert gradients reduce over the expert data-parallel ranks, dp / ep", "[parallel][moe]") {
+  // Megatron-LM's DDP keeps expert parameters in their own buffers, reduced over
+  // the dp / ep ranks that hold the same experts. moe d=256, ffn=512, 8 experts,
+  // 2 layers, bf16: per rank, dense weights 2 x (262,144 attention + 512 norms +
+  // 2,048 router) = 529,408 elements; each expert 3 x 256 x 512 = 393,216.
+  const auto buckets = [](const Graph& g, const std::string& prefix, int64_t& ranks, int64_t& stride) {
+    int64_t bytes = 0;
+    for (const auto& op : g.ops)
+      if (op.name.rfind(prefix, 0) == 0) {
+        bytes += op.at("bytes");
+        ranks = op.at("ranks");
+        stride = op.at("stride");
+      }
+    return bytes;
+  };
+  const std::string base = "moe:seq=64,layers=2,d=256,heads=4,kv_heads=4,ffn=512,dp=4,train=1";
+  int64_t ranks = 0, stride = 0;
+  // ep = 2: 4 experts per rank, 2 x 4 x 393,216 x 2 B = 6,291,456 B over 2 ranks,
+  // tp x ep = 2 devices apart; the dense 529,408 x 2 B over all 4.
+  const Graph two = build_workload(base + ",ep=2");
+  CHECK(buckets(two, "dp.expert_grad_bucket", ranks, stride) == 6291456);
+  CHECK(ranks == 2);
+  CHECK(stride == 2);
+  CHECK(buckets(two, "dp.grad_bucket", ranks, stride) == 1058816);
+  CHECK(ranks == 4);
+  // ep = dp = 4: every rank holds its own experts: nothing to reduce for them.
+  const Graph four = build_workload(base + ",ep=4");
+  CHECK(buckets(four, "dp.expert_grad_bucket", ranks, stride) == 0);
+  CHECK(buckets(four, "dp.grad_bucket", ranks, stride) == 1058816);
+}

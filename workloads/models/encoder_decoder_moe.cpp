@@ -202,6 +202,8 @@ Graph build_moe(const Params& p) {
       const int w3 = b.linear(ep + "w3", {gather}, per_expert, ffn, d);
       const int mul = b.vec(OpKind::mul, ep + "mul", {act, w3}, per_expert, ffn, 2);
       const int w2 = b.linear(ep + "w2", {mul}, per_expert, d, ffn);
+      // Expert weights: their gradients reduce over the expert data-parallel ranks.
+      for (const int w : {w1, w3, w2}) mark(w, "expert", 1);
       const int scale = b.vec(OpKind::mul, ep + "route_scale", {w2, probs}, per_expert, d, 1);
       if (e + 1 == local_experts) mark(scale, "ep_a2a", routed_bytes);
       std::vector<int> acc_deps = {scale};

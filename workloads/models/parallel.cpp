@@ -415,21 +415,33 @@ void emit_chunk(Graph& out, const Graph& fwd_all, int64_t chunk, const ParallelC
       last_bwd[it->second] = i;
   std::set<size_t> started;
   const double bucket_bytes = static_cast<double>(c.bucket_mb) * 1e6;
-  double pending = 0;
-  int bucket_no = 0;
-  auto flush_bucket = [&]() {
-    if (pending <= 0 || c.dp <= 1) {
-      pending = 0;
+  // DDP's gradient buckets: one stream of buckets over the dp group and, for a
+  // MoE's expert weights, one over the expert data-parallel group (Megatron-LM
+  // DistributedDataParallel keeps expert parameters in their own buffers, reduced
+  // over get_expert_data_parallel_group: the dp / ep ranks holding the same
+  // experts, tp x ep devices apart; none when ep = dp).
+  struct Buckets {
+    double pending = 0;
+    int no = 0;
+    std::string name;
+    int64_t ranks = 1, stride = 1;
+  };
+  Buckets dense{0, 0, "dp.grad_bucket", c.dp, group_stride(CommGroup::dp, c.tp, c.dp)};
+  Buckets expert{0, 0, "dp.expert_grad_bucket", c.dp / std::max<int64_t>(1, c.ep), c.tp * c.ep};
+  auto flush_bucket = [&](Buckets& bk) {
+    if (bk.pending <= 0 || bk.ranks <= 1) {
+      bk.pending = 0;
       return;
     }
     const bool scatter = c.zero >= 2;
-    Op op = collective(lay, scatter ? OpKind::reducescatter : OpKind::allreduce,
-                       fmt::format("dp.grad_bucket{}", bucket_no++), c.grad_reduce_fp32 ? DType::fp32 : t,
-                       static_cast<int64_t>(pending), c.dp, CommGroup::dp);
+    Op op = collective(lay, scatter ? OpKind::reducescatter : OpKind::allreduce, fmt::format("{}{}", bk.name, bk.no++),
+                       c.grad_reduce_fp32 ? DType::fp32 : t, static_cast<int64_t>(bk.pending), bk.ranks,
+                       CommGroup::dp);
+    op.attrs["stride"] = bk.stride;
     op.attrs["overlap"] = 1;
     if (scatter) op.attrs["every_microbatch"] = 1;
     em.emit(std::move(op), 1, em.after_last());
-    pending = 0;
+    bk.pending = 0;
   };
   cur_layer = -1;
   for (size_t i = nf; i < nf + nb; ++i) {
@@ -460,11 +472,13 @@ void emit_chunk(Graph& out, const Graph& fwd_all, int64_t chunk, const ParallelC
                           c.ep, CommGroup::ep);
         em.emit(std::move(a), 1, em.after_last());
       }
-      pending += op_param_elems(f) * (c.grad_reduce_fp32 ? 4.0 : tbytes);
-      if (pending >= bucket_bytes) flush_bucket();
+      Buckets& bk = f.get("expert", 0) != 0 && c.ep > 1 ? expert : dense;
+      bk.pending += op_param_elems(f) * (c.grad_reduce_fp32 ? 4.0 : tbytes);
+      if (bk.pending >= bucket_bytes) flush_bucket(bk);
     }
   }
-  flush_bucket();
+  flush_bucket(dense);
+  flush_bucket(expert);
   if (chunk > 0 && c.pp > 1) {
     // The gradient of the chunk's input: the previous chunk's output type.
     const DType in_t = amp ? static_cast<DType>(static_cast<int>(out.info.at(fmt::format("chunk{}.output_dtype", chunk - 1))))
