@@ -74,6 +74,9 @@ struct TrainingOptions {
   // optimizer): the step's kernels run on the first rank's contiguous 1/shards
   // of the flattened parameters.
   int64_t state_shards = 1;
+  // ... and the state of a MoE's expert weights (ops with attr expert = 1): over
+  // the expert data-parallel ranks.
+  int64_t expert_state_shards = 1;
 };
 
 // aten/src/ATen/native/cuda/MultiTensorApply.cuh: a torch._foreach_* call (and a

@@ -182,3 +182,32 @@ TEST_CASE("MoE expert gradients reduce over the expert data-parallel ranks, dp /
   CHECK(buckets(four, "dp.expert_grad_bucket", ranks, stride) == 0);
   CHECK(buckets(four, "dp.grad_bucket", ranks, stride) == 1058816);
 }
+
+TEST_CASE("ZeRO-1 with experts: the expert weights' state and gathers span dp / ep", "[parallel][moe]") {
+  // The moe above with dp = 4, ep = 2, zero = 1: dense 529,408 elements sharded over
+  // 4 ranks, the rank's 4 experts (1,572,864 per layer x 2 = 3,145,728) over 2.
+  const Graph g = build_workload("moe:seq=64,layers=2,d=256,heads=4,kv_heads=4,ffn=512,dp=4,ep=2,zero=1,train=1");
+  CHECK(g.info.at("chunk0.expert_params") == 3145728);
+  // Optimizer state, bf16 model with AdamW: 12 B per sharded element:
+  // (529,408 / 4 + 3,145,728 / 2) x 12 = (132,352 + 1,572,864) x 12 = 20,462,592 B.
+  CHECK(g.info.at("device0.optimizer_bytes") == Approx(20462592).epsilon(1e-12));
+  // The step runs on the same shard: 132,352 + 1,572,864 = 1,705,216 elements.
+  for (const auto& op : g.ops)
+    if (op.name == "adamw.update") CHECK(op.at("elems") == 1705216);
+  // The updated shards gathered back: dense over 4 ranks, experts over 2 (2 apart).
+  int found = 0;
+  for (const auto& op : g.ops) {
+    if (op.name == "zero1.gather_params") {
+      CHECK(op.at("bytes") == 529408 * 2);
+      CHECK(op.at("ranks") == 4);
+      ++found;
+    }
+    if (op.name == "zero1.gather_expert_params") {
+      CHECK(op.at("bytes") == 3145728 * 2);
+      CHECK(op.at("ranks") == 2);
+      CHECK(op.at("stride") == 2);
+      ++found;
+    }
+  }
+  CHECK(found == 2);
+}

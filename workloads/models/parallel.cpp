@@ -275,7 +275,12 @@ void emit_chunk(Graph& out, const Graph& fwd_all, int64_t chunk, const ParallelC
   if (!has_output) cg.ops.back().attrs["output"] = 1;
   size_t nf = cg.ops.size();
   chunk_params = 0;
-  for (const auto& op : cg.ops) chunk_params += op_param_elems(op);
+  double expert_params = 0;   // a MoE's expert weights (attr expert), of chunk_params
+  for (const auto& op : cg.ops) {
+    chunk_params += op_param_elems(op);
+    if (op.get("expert", 0) != 0 && c.ep > 1) expert_params += op_param_elems(op);
+  }
+  out.info[fmt::format("chunk{}.expert_params", chunk)] = expert_params;
   if (training) {
     TrainingOptions o = *training;
     // The activation from the previous chunk needs its gradient; so do the given
@@ -292,6 +297,7 @@ void emit_chunk(Graph& out, const Graph& fwd_all, int64_t chunk, const ParallelC
     o.megatron_optimizer = c.scaler == ScalerStack::megatron;
     o.main_grads_fp32 = c.grad_reduce_fp32;
     o.state_shards = c.zero >= 1 && c.dp > 1 ? c.dp : 1;
+    o.expert_state_shards = c.zero >= 1 ? std::max<int64_t>(1, c.dp / std::max<int64_t>(1, c.ep)) : 1;
     append_training_step(cg, o);
     nf = static_cast<size_t>(cg.info.at("ops_forward"));   // autocast inserts casts
     // The 16-bit weight copies autocast caches (casts of leaf weights): the
@@ -512,11 +518,21 @@ void emit_chunk(Graph& out, const Graph& fwd_all, int64_t chunk, const ParallelC
       em.emit(std::move(a), 2, em.after_last());
     }
   }
-  if (c.zero >= 1 && c.zero <= 2 && c.dp > 1 && chunk_params > 0) {
+  // ZeRO-1/2 (the distributed optimizer): each rank's updated shard gathered back,
+  // the dense weights over dp, a MoE's expert weights over the expert dp ranks.
+  const int64_t expert_dp = c.dp / std::max<int64_t>(1, c.ep);
+  if (c.zero >= 1 && c.zero <= 2 && c.dp > 1 && chunk_params - expert_params > 0) {
     Op op = collective(lay, OpKind::allgather, fmt::format("zero{}.gather_params", c.zero), t,
-                       static_cast<int64_t>(chunk_params * tbytes), c.dp, CommGroup::dp);
+                       static_cast<int64_t>((chunk_params - expert_params) * tbytes), c.dp, CommGroup::dp);
     em.emit(std::move(op), 2, em.after_last());
   }
+  if (c.zero >= 1 && c.zero <= 2 && expert_dp > 1 && expert_params > 0) {
+    Op op = collective(lay, OpKind::allgather, fmt::format("zero{}.gather_expert_params", c.zero), t,
+                       static_cast<int64_t>(expert_params * tbytes), expert_dp, CommGroup::dp);
+    op.attrs["stride"] = c.tp * c.ep;
+    em.emit(std::move(op), 2, em.after_last());
+  }
+
 }
 
 }  // namespace
@@ -554,8 +570,15 @@ Graph finish_parallel_graph(const Graph& forward, const TrainingOptions* trainin
   const double per_layer = training ? layer_activation_bytes(forward, c, act_bytes, amp) : 0;
   const double layers_per_chunk = info_or(forward, "layers", 0) / static_cast<double>(chunks);
   for (int64_t d = 0; d < c.pp; ++d) {
-    double p = 0;
-    for (int64_t v = 0; v < c.virtual_stages; ++v) p += params[static_cast<size_t>(d + v * c.pp)];
+    double p = 0, pe = 0;   // the device's parameters; of them a MoE's expert weights
+    for (int64_t v = 0; v < c.virtual_stages; ++v) {
+      p += params[static_cast<size_t>(d + v * c.pp)];
+      pe += out.info.at(fmt::format("chunk{}.expert_params", d + v * c.pp));
+    }
+    // What ZeRO shards over dp (the distributed optimizer: the dense weights over
+    // dp, the expert weights over their dp / ep ranks): elements per device.
+    const double expert_dp = static_cast<double>(std::max<int64_t>(1, c.dp / std::max<int64_t>(1, c.ep)));
+    const auto sharded = [&](bool shard) { return shard ? (p - pe) / dp + pe / expert_dp : p; };
     // Under autocast: the fp32 parameters plus the 16-bit copies of the weights
     // autocast casts (cached for the forward, saved for the backward).
     double copies = 0;
@@ -563,9 +586,9 @@ Graph finish_parallel_graph(const Graph& forward, const TrainingOptions* trainin
       for (int64_t v = 0; v < c.virtual_stages; ++v)
         copies += out.info.at(fmt::format("chunk{}.amp_weight_copies", d + v * c.pp)) *
                   dtype_info(amp_dtype(training->amp)).storage_bits / 8.0;
-    const double w = p * pbytes / (c.zero >= 3 ? dp : 1.0) + copies;
-    const double g = training ? p * (c.grad_reduce_fp32 ? 4.0 : pbytes) / (c.zero >= 2 ? dp : 1.0) : 0;
-    const double o = training ? p * optimizer_bytes_per_param(opt, pbytes) / (c.zero >= 1 ? dp : 1.0) : 0;
+    const double w = sharded(c.zero >= 3) * pbytes + copies;
+    const double g = training ? sharded(c.zero >= 2) * (c.grad_reduce_fp32 ? 4.0 : pbytes) : 0;
+    const double o = training ? sharded(c.zero >= 1) * optimizer_bytes_per_param(opt, pbytes) : 0;
     const double a = per_layer * layers_per_chunk * static_cast<double>(inflight(c, d));
     // KV cache (inference): K and V of every layer of the device's chunks, its
     // kv_heads/tp heads, for the replica's sequences.

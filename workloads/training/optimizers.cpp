@@ -131,6 +131,7 @@ void Step::optimizer_step() {
   DType t = DType::fp32;
   bool first = true;
   std::map<int64_t, int> tied_seen;
+  std::vector<int64_t> dense, expert;   // parameter tensors by kind (op attr expert)
   for (int i = 0; i < m_fwd; ++i) {
     if (!m_wgrad[i]) continue;
     const Op& op = m_g.ops[i];
@@ -147,11 +148,15 @@ void Step::optimizer_step() {
     }
     for (int64_t n : tensors) {
       m_tensors.push_back(n);
+      (op.get("expert", 0) != 0 ? expert : dense).push_back(n);
       m_params += n;
     }
   }
   if (m_tensors.empty() || m_opt.optimizer == Optimizer::none) return;
-  m_step_tensors = shard_tensors(m_tensors, m_opt.state_shards);
+  // The rank's shard: the dense tensors' over state_shards, a MoE's expert
+  // weights' over expert_state_shards (the expert data-parallel ranks).
+  m_step_tensors = shard_tensors(dense, m_opt.state_shards);
+  for (int64_t n : shard_tensors(expert, m_opt.expert_state_shards)) m_step_tensors.push_back(n);
   const std::vector<int64_t>& p = m_step_tensors;
   const bool fused = m_opt.optimizer == Optimizer::adamw_fused;
   // Megatron-LM: a 16-bit model (no autocast) steps fp32 main parameters.
