@@ -8,7 +8,6 @@
 #include <cctype>
 #include <cmath>
 #include <filesystem>
-#include <fstream>
 #include <map>
 #include <optional>
 
@@ -31,27 +30,6 @@ double CompareRow::error() const {
   const double m = record.value("measured_value", 0.0);
   const double p = record.value("predicted_value", 0.0);
   return m != 0 ? p / m - 1.0 : 0.0;
-}
-
-std::vector<json> read_jsonl(const std::string& path) {
-  std::error_code ec;
-  if (std::filesystem::is_directory(path, ec))
-    throw InputError(fmt::format("--measured '{}': is a directory; expected a JSONL file (one record a line)", path));
-  std::ifstream in(path);
-  if (!in) throw InputError(fmt::format("--measured '{}': cannot open the file", path));
-  std::vector<json> out;
-  std::string line;
-  for (int n = 1; std::getline(in, line); ++n) {
-    if (line.find_first_not_of(" \t\r") == std::string::npos) continue;
-    try {
-      out.push_back(json::parse(line));
-    } catch (const json::exception& e) {
-      throw InputError(fmt::format("{}:{}: not a JSON object ({})", path, n, e.what()));
-    }
-    if (!out.back().is_object())
-      throw InputError(fmt::format("{}:{}: expected a JSON object per line", path, n));
-  }
-  return out;
 }
 
 namespace {

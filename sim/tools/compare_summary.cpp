@@ -1,12 +1,13 @@
-// compare's summary: the device check of the records against --hw and the
-// per-section, per-group accuracy table over every record (compare_record in
-// compare.cpp predicts each one).
+// compare's input and summary: reading the measurement file, the device check of
+// the records against --hw and the per-section, per-group accuracy table over
+// every record (compare_record in compare.cpp predicts each one).
 #include <fmt/format.h>
 
 #include <algorithm>
 #include <cctype>
 #include <cmath>
 #include <filesystem>
+#include <fstream>
 #include <map>
 
 #include "core/error.h"
@@ -15,6 +16,27 @@
 namespace tessera {
 
 using json = nlohmann::json;
+
+std::vector<json> read_jsonl(const std::string& path) {
+  std::error_code ec;
+  if (std::filesystem::is_directory(path, ec))
+    throw InputError(fmt::format("--measured '{}': is a directory; expected a JSONL file (one record a line)", path));
+  std::ifstream in(path);
+  if (!in) throw InputError(fmt::format("--measured '{}': cannot open the file", path));
+  std::vector<json> out;
+  std::string line;
+  for (int n = 1; std::getline(in, line); ++n) {
+    if (line.find_first_not_of(" \t\r") == std::string::npos) continue;
+    try {
+      out.push_back(json::parse(line));
+    } catch (const json::exception& e) {
+      throw InputError(fmt::format("{}:{}: not a JSON object ({})", path, n, e.what()));
+    }
+    if (!out.back().is_object())
+      throw InputError(fmt::format("{}:{}: expected a JSON object per line", path, n));
+  }
+  return out;
+}
 
 namespace {
 

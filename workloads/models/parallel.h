@@ -117,6 +117,12 @@ bool is_parallel_graph(const Graph& g);
 // final graph: one training step per chunk (when `training`), collectives,
 // recomputation, p2p transfers and footprint info.
 Graph finish_parallel_graph(const Graph& forward, const TrainingOptions* training);
+// parallel_footprint.cpp: sets out.info device{d}.weights_bytes, grads_bytes,
+// optimizer_bytes, activations_bytes and kv_cache_bytes per pipeline position d,
+// from `params` (per chunk, elements) and out.info chunk{c}.expert_params and,
+// under autocast, chunk{c}.amp_weight_copies.
+void set_parallel_footprint(Graph& out, const Graph& forward, const ParallelConfig& c,
+                            const TrainingOptions* training, const std::vector<double>& params);
 
 // Parameter elements of a forward op (weights and biases it owns).
 double op_param_elems(const Op& op);
