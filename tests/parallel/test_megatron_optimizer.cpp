@@ -211,3 +211,26 @@ TEST_CASE("ZeRO-1 with experts: the expert weights' state and gathers span dp / 
   }
   CHECK(found == 2);
 }
+
+TEST_CASE("ZeRO-3 with experts: each layer's expert weights gathered over dp / ep", "[parallel][moe]") {
+  // The moe above, dp = 4, ep = 2, zero = 3: per layer, dense 264,704 elements
+  // (262,144 attention + 512 norms + 2,048 router) gathered over 4 ranks, the
+  // rank's 4 experts (1,572,864) over 2, 2 apart; before the forward and the backward.
+  const Graph g = build_workload("moe:seq=64,layers=2,d=256,heads=4,kv_heads=4,ffn=512,dp=4,ep=2,zero=3,train=1");
+  int dense = 0, expert = 0;
+  for (const auto& op : g.ops) {
+    if (op.name == "zero3.gather_fwd.l0" || op.name == "zero3.gather_bwd.l0") {
+      CHECK(op.at("bytes") == 264704 * 2);
+      CHECK(op.at("ranks") == 4);
+      ++dense;
+    }
+    if (op.name == "zero3.gather_fwd_expert.l0" || op.name == "zero3.gather_bwd_expert.l0") {
+      CHECK(op.at("bytes") == 1572864 * 2);
+      CHECK(op.at("ranks") == 2);
+      CHECK(op.at("stride") == 2);
+      ++expert;
+    }
+  }
+  CHECK(dense == 2);
+  CHECK(expert == 2);
+}

@@ -267,17 +267,34 @@ void emit_chunk(Graph& out, const Graph& fwd_all, int64_t chunk, const ParallelC
     return d;
   };
   auto flops_of = [&](const Op& op) { return is_collective_kind(op.kind) ? 0.0 : op_flops(op); };
-  // zero=3: each layer's parameters gathered before its forward (and backward).
-  std::map<int64_t, double> layer_params;
-  for (size_t i = 0; i < nf; ++i) layer_params[cg.ops[i].get("layer", 0)] += op_param_elems(cg.ops[i]);
+  // zero=3: each layer's parameters gathered before its forward (and backward):
+  // the dense weights over dp, a MoE's expert weights over their dp / ep ranks.
+  std::map<int64_t, double> layer_params, layer_experts;
+  for (size_t i = 0; i < nf; ++i) {
+    const double n = op_param_elems(cg.ops[i]);
+    layer_params[cg.ops[i].get("layer", 0)] += n;
+    if (cg.ops[i].get("expert", 0) != 0 && c.ep > 1) layer_experts[cg.ops[i].get("layer", 0)] += n;
+  }
   auto zero3_gather = [&](int64_t layer, int pass, const std::string& what) {
-    if (c.zero < 3 || c.dp <= 1 || layer_params[layer] <= 0) return;
-    Op op = collective(lay, OpKind::allgather, fmt::format("zero3.{}.{}", what, layer == 0 ? std::string("other")
-                                                                                       : fmt::format("l{}", layer - 1)),
-                       t, static_cast<int64_t>(layer_params[layer] * tbytes), c.dp, CommGroup::dp);
-    op.attrs["overlap"] = 1;
-    op.attrs["every_microbatch"] = 1;
-    em.emit(std::move(op), pass, em.after_last());
+    if (c.zero < 3) return;
+    const std::string where = layer == 0 ? std::string("other") : fmt::format("l{}", layer - 1);
+    const double experts = layer_experts[layer], dense = layer_params[layer] - experts;
+    const int64_t expert_ranks = c.dp / std::max<int64_t>(1, c.ep);
+    if (dense > 0 && c.dp > 1) {
+      Op op = collective(lay, OpKind::allgather, fmt::format("zero3.{}.{}", what, where), t,
+                         static_cast<int64_t>(dense * tbytes), c.dp, CommGroup::dp);
+      op.attrs["overlap"] = 1;
+      op.attrs["every_microbatch"] = 1;
+      em.emit(std::move(op), pass, em.after_last());
+    }
+    if (experts > 0 && expert_ranks > 1) {
+      Op op = collective(lay, OpKind::allgather, fmt::format("zero3.{}_expert.{}", what, where), t,
+                         static_cast<int64_t>(experts * tbytes), expert_ranks, CommGroup::dp);
+      op.attrs["stride"] = c.tp * c.ep;
+      op.attrs["overlap"] = 1;
+      op.attrs["every_microbatch"] = 1;
+      em.emit(std::move(op), pass, em.after_last());
+    }
   };
 
   // Forward.
