@@ -151,7 +151,7 @@ std::vector<StatsReduce> grad_stats_reduces(const ParallelConfig& c, const std::
     add("_expert.pp", CommGroup::pp, c.pp, group_stride(CommGroup::pp, c.tp, c.dp));
     // Expert data-parallel ranks: the dp ranks with the same expert shard,
     // ep x tp devices apart (Megatron-LM's rank order, group_stride).
-    if (dist_opt) add("_expert.dp", CommGroup::dp, c.dp / c.ep, c.tp * c.ep);
+    if (dist_opt) add("_expert.dp", CommGroup::dp, c.expert_dp(), c.expert_dp_stride());
   }
   return out;
 }
@@ -234,7 +234,7 @@ void emit_chunk(Graph& out, const Graph& fwd_all, int64_t chunk, const ParallelC
     o.megatron_optimizer = c.scaler == ScalerStack::megatron;
     o.main_grads_fp32 = c.grad_reduce_fp32;
     o.state_shards = c.zero >= 1 && c.dp > 1 ? c.dp : 1;
-    o.expert_state_shards = c.zero >= 1 ? std::max<int64_t>(1, c.dp / std::max<int64_t>(1, c.ep)) : 1;
+    o.expert_state_shards = c.zero >= 1 ? c.expert_dp() : 1;
     append_training_step(cg, o);
     nf = static_cast<size_t>(cg.info.at("ops_forward"));   // autocast inserts casts
     // The 16-bit weight copies autocast caches (casts of leaf weights): the
@@ -279,7 +279,7 @@ void emit_chunk(Graph& out, const Graph& fwd_all, int64_t chunk, const ParallelC
     if (c.zero < 3) return;
     const std::string where = layer == 0 ? std::string("other") : fmt::format("l{}", layer - 1);
     const double experts = layer_experts[layer], dense = layer_params[layer] - experts;
-    const int64_t expert_ranks = c.dp / std::max<int64_t>(1, c.ep);
+    const int64_t expert_ranks = c.expert_dp();
     if (dense > 0 && c.dp > 1) {
       Op op = collective(lay, OpKind::allgather, fmt::format("zero3.{}.{}", what, where), t,
                          static_cast<int64_t>(dense * tbytes), c.dp, CommGroup::dp);
@@ -290,7 +290,7 @@ void emit_chunk(Graph& out, const Graph& fwd_all, int64_t chunk, const ParallelC
     if (experts > 0 && expert_ranks > 1) {
       Op op = collective(lay, OpKind::allgather, fmt::format("zero3.{}_expert.{}", what, where), t,
                          static_cast<int64_t>(experts * tbytes), expert_ranks, CommGroup::dp);
-      op.attrs["stride"] = c.tp * c.ep;
+      op.attrs["stride"] = c.expert_dp_stride();
       op.attrs["overlap"] = 1;
       op.attrs["every_microbatch"] = 1;
       em.emit(std::move(op), pass, em.after_last());
@@ -387,7 +387,7 @@ void emit_chunk(Graph& out, const Graph& fwd_all, int64_t chunk, const ParallelC
     int64_t ranks = 1, stride = 1;
   };
   Buckets dense{0, 0, "dp.grad_bucket", c.dp, group_stride(CommGroup::dp, c.tp, c.dp)};
-  Buckets expert{0, 0, "dp.expert_grad_bucket", c.dp / std::max<int64_t>(1, c.ep), c.tp * c.ep};
+  Buckets expert{0, 0, "dp.expert_grad_bucket", c.expert_dp(), c.expert_dp_stride()};
   auto flush_bucket = [&](Buckets& bk) {
     if (bk.pending <= 0 || bk.ranks <= 1) {
       bk.pending = 0;
@@ -474,7 +474,7 @@ void emit_chunk(Graph& out, const Graph& fwd_all, int64_t chunk, const ParallelC
   }
   // ZeRO-1/2 (the distributed optimizer): each rank's updated shard gathered back,
   // the dense weights over dp, a MoE's expert weights over the expert dp ranks.
-  const int64_t expert_dp = c.dp / std::max<int64_t>(1, c.ep);
+  const int64_t expert_dp = c.expert_dp();
   if (c.zero >= 1 && c.zero <= 2 && c.dp > 1 && chunk_params - expert_params > 0) {
     Op op = collective(lay, OpKind::allgather, fmt::format("zero{}.gather_params", c.zero), t,
                        static_cast<int64_t>((chunk_params - expert_params) * tbytes), c.dp, CommGroup::dp);
@@ -483,7 +483,7 @@ void emit_chunk(Graph& out, const Graph& fwd_all, int64_t chunk, const ParallelC
   if (c.zero >= 1 && c.zero <= 2 && expert_dp > 1 && expert_params > 0) {
     Op op = collective(lay, OpKind::allgather, fmt::format("zero{}.gather_expert_params", c.zero), t,
                        static_cast<int64_t>(expert_params * tbytes), expert_dp, CommGroup::dp);
-    op.attrs["stride"] = c.tp * c.ep;
+    op.attrs["stride"] = c.expert_dp_stride();
     em.emit(std::move(op), 2, em.after_last());
   }
 

@@ -42,6 +42,7 @@
 //   pp: one sendrecv of the activations (forward) or their gradient (backward)
 //       between consecutive chunks: microbatch x seq x d x dtype (/tp with sp).
 //   ep (moe): the expert all-to-all dispatch and combine, forward and backward.
+#include <algorithm>
 #include <cstdint>
 #include <map>
 #include <string>
@@ -87,6 +88,11 @@ struct ParallelConfig {
   int64_t devices() const { return tp * pp * dp; }
   int64_t chunks() const { return pp * virtual_stages; }
   int64_t microbatches() const { return global_batch / (microbatch * dp); }
+  // The expert data-parallel group of a MoE (Megatron-LM
+  // get_expert_data_parallel_group): the dp / ep ranks holding the same experts,
+  // tp x ep devices apart.
+  int64_t expert_dp() const { return std::max<int64_t>(1, dp / std::max<int64_t>(1, ep)); }
+  int64_t expert_dp_stride() const { return tp * ep; }
 };
 
 // The parallel parameters every transformer built-in declares (after its own).

@@ -99,7 +99,7 @@ void set_parallel_footprint(Graph& out, const Graph& forward, const ParallelConf
     }
     // What ZeRO shards over dp (the distributed optimizer: the dense weights over
     // dp, the expert weights over their dp / ep ranks): elements per device.
-    const double expert_dp = static_cast<double>(std::max<int64_t>(1, c.dp / std::max<int64_t>(1, c.ep)));
+    const double expert_dp = static_cast<double>(c.expert_dp());
     const auto sharded = [&](bool shard) { return shard ? (p - pe) / dp + pe / expert_dp : p; };
     // Under autocast: the fp32 parameters plus the 16-bit copies of the weights
     // autocast casts (cached for the forward, saved for the backward).
