@@ -9,6 +9,7 @@
 #include <algorithm>
 #include <cmath>
 #include <string>
+#include <utility>
 #include <vector>
 
 #include "compiler/compile.h"
@@ -67,6 +68,14 @@ void check_same(const RunResult& s, const RunResult& a) {
   CHECK(idle > 0);
   // Without contention.
   CHECK(s.extra["system_simulation"]["contention_s"].get<double>() == 0);
+}
+
+// The iteration on the analytic and the systemc engine, checked equal
+// (check_same): {analytic, systemc}.
+std::pair<RunResult, RunResult> on_both_engines(const std::string& spec, const std::vector<std::string>& sets) {
+  std::pair<RunResult, RunResult> r{iteration(spec, "analytic", sets), iteration(spec, "systemc", sets)};
+  check_same(r.second, r.first);
+  return r;
 }
 
 }  // namespace
@@ -155,9 +164,7 @@ TEST_CASE("multi-device host time: the systemc engine equals the analytic engine
   // host, and the whole iteration again over the shared ports.
   const std::string spec = "gpt:layers=2,hidden=256,heads=4,seq=64,vocab=1000,tp=2,train=1";
   const std::vector<std::string> sets = {"system.devices_per_node=2"};
-  const RunResult a = iteration(spec, "analytic", sets);
-  const RunResult s = iteration(spec, "systemc", sets);
-  check_same(s, a);
+  const auto [a, s] = on_both_engines(spec, sets);
   const RunResult g = iteration(spec, "systemc", {"system.devices_per_node=2", "compute.host_mode=graph"});
   CHECK(s.time_s > 2 * g.time_s);
   // Deterministic: a second run gives the same numbers.
@@ -169,8 +176,7 @@ TEST_CASE("multi-device host time: the systemc engine equals the analytic engine
   // bound model the host waits for the device instead: the engines still agree.
   const std::string big = "gpt:layers=2,hidden=1024,heads=16,seq=512,vocab=1000,tp=2,train=1";
   const std::vector<std::string> q1 = {"system.devices_per_node=2", "compute.host_queue_depth=1"};
-  const RunResult aq = iteration(big, "analytic", q1), sq = iteration(big, "systemc", q1);
-  check_same(sq, aq);
+  const RunResult sq = on_both_engines(big, q1).second;
   CHECK(sq.time_s > iteration(big, "systemc", {"system.devices_per_node=2"}).time_s);
 }
 
@@ -182,9 +188,7 @@ TEST_CASE("multi-device host time: the systemc engine equals the analytic engine
   // iteration is the analytic schedule, host time included.
   const std::string spec = "gpt:layers=2,hidden=256,heads=4,seq=64,vocab=1000,tp=2,dp=2,global_batch=4,train=1";
   const std::vector<std::string> sets = {"system.devices_per_node=4"};
-  const RunResult a = iteration(spec, "analytic", sets);
-  const RunResult s = iteration(spec, "systemc", sets);
-  check_same(s, a);
+  const auto [a, s] = on_both_engines(spec, sets);
   CHECK(s.extra["system_simulation"]["devices"].get<int64_t>() == 4);
   CHECK(s.extra["system_simulation"]["analytic_iteration_s"].get<double>() == Approx(a.time_s).epsilon(k_rounding));
 }
