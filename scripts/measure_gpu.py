@@ -8,9 +8,14 @@ usage: scripts/measure_gpu.py --out my-gpu.jsonl [--sections gemm,attn,vec,membw
 Method (as in the reference data): CUDA events around the operation alone, warm-up
 first, repetitions filling about --budget-ms, the median reported with min and max;
 with a cold L2 (the default) a 256 MiB buffer is overwritten before every repetition.
-Whole models: CUDA graphs (decode) or the profiler's summed kernel time (e2eg, and
-train: one training step, forward + backward + optimizer.step(); train_amp: the
-same under torch.autocast bf16, and fp16 with GradScaler).
+Whole models: CUDA graphs (decode: shared/reference/models/decode_static.py), CUDA
+events around an eager forward (evoformer: evoformer_sdpa.py, both found with
+--models) or the profiler's summed kernel time (e2eg, and train: one training step,
+forward + backward + optimizer.step(); train_amp: the same under torch.autocast
+bf16, and fp16 with GradScaler). Every section starts from PyTorch's default
+backend flags (fp32 matmuls in fp32, fp32 convolutions on TF32, no cuDNN
+benchmarking); a model whose Python package (torchvision, transformers, openfold)
+is missing is skipped with a line on stderr.
 Energy: sustained ~3 s runs read from the GPU's energy counter via nvidia-smi-compatible
 NVML (pynvml), with SM clock samples.
 """
@@ -27,6 +32,12 @@ torch = None
 F = None
 
 FLUSH_BYTES = 256 * 1024 * 1024
+# The reference modules (decode_static.py, evoformer_sdpa.py): shared/ beside the
+# repository, or inside it (a copy carried to a GPU machine); --models overrides.
+_REPO = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+MODELS_DIR = next((d for d in (os.path.join(_REPO, "..", "shared", "reference", "models"),
+                               os.path.join(_REPO, "shared", "reference", "models")) if os.path.isdir(d)),
+                  os.path.join(_REPO, "..", "shared", "reference", "models"))
 
 
 class Timer:
@@ -61,14 +72,30 @@ class Timer:
 DT = {}   # format name -> torch dtype, filled by main() once torch is imported
 
 
+def torch_defaults():
+    """PyTorch's default backend settings, which the reference modules are measured
+    under (shared/reference/models/README.md): fp32 matmuls in fp32, fp32
+    convolutions on TF32, cuDNN's heuristic algorithm choice (no benchmarking).
+    Sections that change a flag change it after this."""
+    torch.backends.cuda.matmul.allow_tf32 = False
+    torch.backends.cudnn.allow_tf32 = True
+    torch.backends.cudnn.benchmark = False
+
+
 def gemm(timer, out):
     shapes = [("square", n, n, n) for n in (128, 256, 512, 1024, 2048, 3072, 4096, 6144, 8192)]
     shapes += [("llm", m, n, k) for m in (1, 16, 128, 512, 2048, 8192)
                for n, k in ((4096, 4096), (11008, 4096), (4096, 11008), (12288, 4096), (32000, 4096))]
+    # Off the power-of-two grid: rows whose length in bytes is not a multiple of 16
+    # (N = 4097), sizes that leave partial tiles (1000, 3000 x 5000 x 7000) and a
+    # long reduction over a small output (256 x 256 x 65536).
+    shapes += [("odd", m, n, k) for m, n, k in ((4095, 4097, 4096), (4097, 4095, 4096), (1000, 1000, 1000),
+                                                  (3000, 5000, 7000), (256, 256, 65536), (2000, 3000, 1000))]
     for dtype in ("bf16", "fp16", "tf32", "fp32", "fp8_e4m3", "fp8_e4m3_fastacc", "int8"):
+        torch_defaults()
         torch.backends.cuda.matmul.allow_tf32 = dtype == "tf32"
         for tag, m, n, k in shapes:
-            if dtype.startswith(("fp8", "int8")) and (m < 16 or m % 16):
+            if dtype.startswith(("fp8", "int8")) and (m < 16 or m % 16) and tag != "odd":
                 continue
             if dtype.startswith("fp8"):
                 a = torch.randn(m, k, device="cuda").to(torch.float8_e4m3fn)
@@ -85,7 +112,11 @@ def gemm(timer, out):
                 a = torch.randn(m, k, device="cuda", dtype=DT[dtype])
                 b = torch.randn(k, n, device="cuda", dtype=DT[dtype])
                 fn = lambda: a @ b
-            r = timer.run(fn)
+            try:
+                r = timer.run(fn)
+            except RuntimeError as e:   # _scaled_mm / _int_mm refuse some shapes (multiples of 16 / of 8)
+                print(f"gemm {dtype} {m}x{n}x{k}: {e}", file=sys.stderr)
+                continue
             r.update(section="gemm", dtype=dtype, M=m, N=n, K=k, tag=tag, l2="cold" if timer.cold else "hot")
             r["tflops"] = 2 * m * n * k / (r["median_ms"] * 1e-3) / 1e12
             out(r)
@@ -270,20 +301,45 @@ def energy2(timer, out):
              "pj_per_byte_above_idle": (j - idle * dt) / b * 1e12, "GBps": b / dt / 1e9})
 
 
+def resnet50_convs():
+    """The 23 distinct convolutions of torchvision's ResNet-50 v1.5 at 224 x 224: (name,
+    cin, cout, H, R, stride, pad), H the input height (= width). Bottleneck blocks
+    put the stride on the 3x3 convolution; the first block of each stage has a
+    strided (or, in layer1, unstrided) 1x1 downsample."""
+    convs = [("conv1", 3, 64, 224, 7, 2, 3)]
+    cin, h = 64, 56
+    for stage, (width, stride) in enumerate(((64, 1), (128, 2), (256, 2), (512, 2)), start=1):
+        out_c = 4 * width
+        convs += [(f"layer{stage}.0.conv1", cin, width, h, 1, 1, 0),
+                  (f"layer{stage}.0.conv2", width, width, h, 3, stride, 1),
+                  (f"layer{stage}.0.conv3", width, out_c, h // stride, 1, 1, 0),
+                  (f"layer{stage}.0.downsample", cin, out_c, h, 1, stride, 0),
+                  (f"layer{stage}.1.conv1", out_c, width, h // stride, 1, 1, 0),
+                  (f"layer{stage}.1.conv2", width, width, h // stride, 3, 1, 1)]
+        cin, h = out_c, h // stride
+    seen = set()   # layer1's downsample is shaped like its conv3, layer1.1.conv2 like layer1.0.conv2
+    return [c for c in convs if c[1:] not in seen and not seen.add(c[1:])]
+
+
 def conv(timer, out):
-    torch.backends.cudnn.benchmark = True
-    layers = [("conv1", 64, 3, 64, 224, 224, 7, 7, 2, 3), ("res2", 64, 64, 64, 56, 56, 3, 3, 1, 1),
-              ("res3", 64, 128, 128, 28, 28, 3, 3, 1, 1), ("res4", 64, 256, 256, 14, 14, 3, 3, 1, 1),
-              ("res5", 64, 512, 512, 7, 7, 3, 3, 1, 1), ("pw", 64, 256, 1024, 14, 14, 1, 1, 1, 0)]
+    """ResNet-50's convolutions alone, channels-last, cuDNN's default algorithm choice
+    (torch.backends.cudnn.benchmark off), bf16 and fp32 on TF32 (PyTorch's default
+    torch.backends.cudnn.allow_tf32), batch 1 to 256."""
     for dtype in ("bf16", "tf32"):
+        torch_defaults()
         torch.backends.cudnn.allow_tf32 = dtype == "tf32"
-        for name, N, cin, cout, H, W, R, S, st, pad in layers:
-            x = torch.randn(N, cin, H, W, device="cuda", dtype=DT[dtype]).to(memory_format=torch.channels_last)
-            w = torch.randn(cout, cin, R, S, device="cuda", dtype=DT[dtype]).to(memory_format=torch.channels_last)
-            r = timer.run(lambda: F.conv2d(x, w, stride=st, padding=pad))
-            r.update(section="conv", dtype=dtype, layer=name, N=N, Cin=cin, Cout=cout, H=H, W=W, R=R, S=S,
-                     stride=st, pad=pad, Ho=(H + 2 * pad - R) // st + 1)
-            out(r)
+        for N in (1, 8, 32, 128, 256):
+            for name, cin, cout, H, R, st, pad in resnet50_convs():
+                x = torch.randn(N, cin, H, H, device="cuda", dtype=DT[dtype]).to(memory_format=torch.channels_last)
+                w = torch.randn(cout, cin, R, R, device="cuda", dtype=DT[dtype]).to(memory_format=torch.channels_last)
+                r = timer.run(lambda: F.conv2d(x, w, stride=st, padding=pad))
+                ho = (H + 2 * pad - R) // st + 1
+                r.update(section="conv", dtype=dtype, layer=name, N=N, Cin=cin, Cout=cout, H=H, W=H, R=R, S=R,
+                         stride=st, pad=pad, Ho=ho, memory_format="channels_last", cudnn_benchmark=False,
+                         l2="cold" if timer.cold else "hot")
+                r["tflops"] = 2 * N * ho * ho * cout * cin * R * R / (r["median_ms"] * 1e-3) / 1e12
+                out(r)
+                x = w = None
 
 
 def profiled_kernel_us(fn):
@@ -325,8 +381,7 @@ def train(timer, out):
     return last_hidden_state (BERT's pooler gets no gradient) and run with
     use_cache=False where they have a cache. Parameters and optimizer state are in
     the model's dtype (model.to(bf16))."""
-    import torchvision
-    from transformers import BertConfig, BertModel, GPT2Config, GPT2Model, LlamaConfig, LlamaModel
+    tv, hf = optional_module("torchvision", "train"), optional_module("transformers", "train")
     optimizers = {"adamw": lambda ps: torch.optim.AdamW(ps),
                   "adamw_fused": lambda ps: torch.optim.AdamW(ps, fused=True),
                   "sgd": lambda ps: torch.optim.SGD(ps, lr=1e-3),
@@ -349,14 +404,18 @@ def train(timer, out):
             opt = None   # free the optimizer state before the next one
             torch.cuda.empty_cache()
 
-    m = torchvision.models.resnet50().cuda().to(torch.bfloat16).to(memory_format=torch.channels_last)
-    x = torch.randn(32, 3, 224, 224, device="cuda", dtype=torch.bfloat16).to(memory_format=torch.channels_last)
-    measure("resnet50", m, 32, 0, lambda: m(x))
-    m = x = None
+    if tv is not None:
+        m = tv.models.resnet50().cuda().to(torch.bfloat16).to(memory_format=torch.channels_last)
+        x = torch.randn(32, 3, 224, 224, device="cuda", dtype=torch.bfloat16).to(memory_format=torch.channels_last)
+        measure("resnet50", m, 32, 0, lambda: m(x))
+        m = x = None
+    if hf is None:
+        return
     for name, model, batch, seq in (
-            ("bert-base", BertModel(BertConfig(hidden_dropout_prob=0.0, attention_probs_dropout_prob=0.0)), 8, 512),
-            ("gpt2-small", GPT2Model(GPT2Config(resid_pdrop=0.0, embd_pdrop=0.0, attn_pdrop=0.0)), 8, 1024),
-            ("llama7b-4layers", LlamaModel(LlamaConfig(num_hidden_layers=4)), 1, 2048)):
+            ("bert-base", hf.BertModel(hf.BertConfig(hidden_dropout_prob=0.0, attention_probs_dropout_prob=0.0)),
+             8, 512),
+            ("gpt2-small", hf.GPT2Model(hf.GPT2Config(resid_pdrop=0.0, embd_pdrop=0.0, attn_pdrop=0.0)), 8, 1024),
+            ("llama7b-4layers", hf.LlamaModel(hf.LlamaConfig(num_hidden_layers=4)), 1, 2048)):
         model = model.cuda().to(torch.bfloat16)
         ids = torch.randint(0, model.config.vocab_size, (batch, seq), device="cuda")
         kwargs = {} if name == "bert-base" else {"use_cache": False}
@@ -373,8 +432,7 @@ def train_amp(timer, out):
     scaler.scale(loss).backward(), scaler.step(opt), scaler.update(). One record per
     model, amp type and optimizer (fused AdamW, train_amp.py's, and the foreach
     default), in the `train` section with fields amp, loss, optimizer."""
-    import torchvision
-    from transformers import BertConfig, BertModel, GPT2Config, GPT2Model
+    tv, hf = optional_module("torchvision", "train_amp"), optional_module("transformers", "train_amp")
     optimizers = {"adamw_fused": lambda ps: torch.optim.AdamW(ps, lr=1e-4, fused=True),
                   "adamw": lambda ps: torch.optim.AdamW(ps, lr=1e-4)}
     dtypes = {"bf16": torch.bfloat16, "fp16": torch.float16}
@@ -404,15 +462,18 @@ def train_amp(timer, out):
                 opt = scaler = None
                 torch.cuda.empty_cache()
 
-    m = torchvision.models.resnet50().cuda().to(memory_format=torch.channels_last)
-    x = torch.randn(32, 3, 224, 224, device="cuda").to(memory_format=torch.channels_last)
-    measure("resnet50", m, 32, 0, lambda: m(x))
-    m = x = None
+    if tv is not None:
+        m = tv.models.resnet50().cuda().to(memory_format=torch.channels_last)
+        x = torch.randn(32, 3, 224, 224, device="cuda").to(memory_format=torch.channels_last)
+        measure("resnet50", m, 32, 0, lambda: m(x))
+        m = x = None
+    if hf is None:
+        return
     for name, model, batch, seq in (
-            ("bert-base", BertModel(BertConfig(hidden_dropout_prob=0.0, attention_probs_dropout_prob=0.0,
-                                               attn_implementation="sdpa")), 8, 512),
-            ("gpt2-small", GPT2Model(GPT2Config(resid_pdrop=0.0, embd_pdrop=0.0, attn_pdrop=0.0,
-                                                attn_implementation="sdpa")), 8, 1024)):
+            ("bert-base", hf.BertModel(hf.BertConfig(hidden_dropout_prob=0.0, attention_probs_dropout_prob=0.0,
+                                                     attn_implementation="sdpa")), 8, 512),
+            ("gpt2-small", hf.GPT2Model(hf.GPT2Config(resid_pdrop=0.0, embd_pdrop=0.0, attn_pdrop=0.0,
+                                                      attn_implementation="sdpa")), 8, 1024)):
         model = model.cuda()
         ids = torch.randint(0, model.config.vocab_size, (batch, seq), device="cuda")
         kwargs = {} if name == "bert-base" else {"use_cache": False}
@@ -421,54 +482,121 @@ def train_amp(timer, out):
         torch.cuda.empty_cache()
 
 
+def optional_module(name, section):
+    """The module, or None after a line on stderr saying which part of the section
+    is skipped without it (the GPU machine may lack torchvision or transformers)."""
+    import importlib
+    try:
+        return importlib.import_module(name)
+    except ImportError:
+        print(f"{section}: Python module {name} is not installed; its models are skipped", file=sys.stderr)
+        return None
+
+
+def reference_module(name, section):
+    """A module of shared/reference/models (--models), or None after a line on stderr."""
+    import importlib.util
+    path = os.path.join(MODELS_DIR, name + ".py")
+    if not os.path.isfile(path):
+        print(f"{section}: reference module {path} not found (--models DIR); section skipped", file=sys.stderr)
+        return None
+    spec = importlib.util.spec_from_file_location(name, path)
+    mod = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(mod)
+    return mod
+
+
 def e2eg(timer, out):
-    import torchvision
-    m = torchvision.models.resnet50().cuda().to(torch.bfloat16).eval().to(memory_format=torch.channels_last)
-    for batch in (1, 32):
-        x = torch.randn(batch, 3, 224, 224, device="cuda", dtype=torch.bfloat16).to(memory_format=torch.channels_last)
+    """Whole models' inference forward: the profiler's summed kernel time of one call
+    (device_busy_us, what compare predicts) and CUDA events around it (median_ms,
+    host time included, no L2 flush)."""
+    hot = Timer(timer.budget_ms, cold=False)
+
+    def measure(rec, fn):
         with torch.no_grad():
-            out({"section": "e2eg", "model": "resnet50", "dtype": "bf16", "batch": batch, "seq": 0, "layers": 50,
-                 "device_busy_us": busy_us(lambda: m(x))})
-    from transformers import BertConfig, BertModel, GPT2Config, GPT2Model, LlamaConfig, LlamaModel
-    for name, model, seq in (("bert-base", BertModel(BertConfig()), 512), ("gpt2-small", GPT2Model(GPT2Config()), 1024),
-                             ("llama7b-4layers-prefill", LlamaModel(LlamaConfig(num_hidden_layers=4)), 2048)):
+            rec["device_busy_us"] = busy_us(fn)
+            rec["median_ms"] = hot.run(fn)["median_ms"]
+        out(rec)
+
+    tv = optional_module("torchvision", "e2eg")
+    if tv is not None:
+        # fp32 runs its convolutions on TF32 and its fc layer in fp32 (PyTorch's defaults).
+        for dtype in ("bf16", "fp32"):
+            m = tv.models.resnet50().cuda().to(DT[dtype]).eval().to(memory_format=torch.channels_last)
+            for batch in (1, 8, 32, 128, 256):
+                x = torch.randn(batch, 3, 224, 224, device="cuda", dtype=DT[dtype]).to(memory_format=torch.channels_last)
+                measure({"section": "e2eg", "model": "resnet50", "dtype": dtype, "batch": batch, "seq": 0,
+                         "layers": 50}, lambda: m(x))
+                x = None
+            m = None
+            torch.cuda.empty_cache()
+    hf = optional_module("transformers", "e2eg")
+    if hf is None:
+        return
+    for name, model, seq in (("bert-base", hf.BertModel(hf.BertConfig()), 512),
+                             ("gpt2-small", hf.GPT2Model(hf.GPT2Config()), 1024),
+                             ("llama7b-4layers-prefill", hf.LlamaModel(hf.LlamaConfig(num_hidden_layers=4)), 2048)):
         model = model.cuda().to(torch.bfloat16).eval()
         for batch in (1, 8):
             ids = torch.randint(0, 1000, (batch, seq), device="cuda")
-            with torch.no_grad():
-                out({"section": "e2eg", "model": name, "dtype": "bf16", "batch": batch, "seq": seq,
-                     "layers": model.config.num_hidden_layers, "device_busy_us": busy_us(lambda: model(ids))})
+            measure({"section": "e2eg", "model": name, "dtype": "bf16", "batch": batch, "seq": seq,
+                     "layers": model.config.num_hidden_layers}, lambda: model(ids))
+        model = ids = None
+        torch.cuda.empty_cache()
 
 
 def decode(timer, out):
-    # The record is 32 LLaMA-7B decoder layers without embedding or LM head:
-    # LlamaModel fed with inputs_embeds skips the embedding lookup and has no head
-    # (only the final RMSNorm of one token per sequence remains).
-    from transformers import LlamaConfig, LlamaModel, StaticCache
-    model = LlamaModel(LlamaConfig()).cuda().to(torch.bfloat16).eval()
-    for batch, ctx in ((1, 1024), (8, 2048)):
-        cache = StaticCache(config=model.config, max_batch_size=batch, max_cache_len=ctx + 8, device="cuda",
-                            dtype=torch.bfloat16)
-        emb = torch.randn(batch, 1, model.config.hidden_size, device="cuda", dtype=torch.bfloat16)
-        pos = torch.tensor([ctx], device="cuda")
-        step = lambda: model(inputs_embeds=emb, past_key_values=cache, cache_position=pos, use_cache=True)
+    """shared/reference/models/decode_static.py: one decode step of 32 LLaMA-7B-shaped
+    layers against a static KV cache of ctx positions, captured as a CUDA graph; the
+    record is the median replay (CUDA events, no L2 flush)."""
+    ref = reference_module("decode_static", "decode")
+    if ref is None:
+        return
+    # KV cache: 32 layers x 2 x ctx x 4096 x 2 B = 512 KiB per position and sequence.
+    for batch, ctx in ((1, 1024), (1, 4096), (8, 2048), (16, 4096), (64, 1024)):
         with torch.no_grad():
-            step()
+            step = ref.make_step(batch, ctx)
+            side = torch.cuda.Stream()   # warm-up off the default stream before capture
+            side.wait_stream(torch.cuda.current_stream())
+            with torch.cuda.stream(side):
+                for _ in range(3):
+                    step()
+            torch.cuda.current_stream().wait_stream(side)
             g = torch.cuda.CUDAGraph()
             with torch.cuda.graph(g):
                 step()
             r = Timer(timer.budget_ms, cold=False).run(g.replay)
-        out({"section": "decode", "model": "llama7b-32layers-decode", "batch": batch, "ctx": ctx,
+        out({"section": "decode", "model": "decode_static", "dtype": "bf16", "batch": batch, "ctx": ctx, "layers": 32,
              "graph_median_ms": r["median_ms"], "min_ms": r["min_ms"], "max_ms": r["max_ms"], "reps": r["reps"]})
+        step = g = None
+        torch.cuda.empty_cache()
 
 
 def evoformer(timer, out):
+    """shared/reference/models/evoformer_sdpa.py: one Evoformer block's eager forward
+    under torch.inference_mode(), CUDA events, no L2 flush, fp32 and bf16. With
+    OpenFold installed, its EvoformerBlock too (records with variant "openfold")."""
+    hot = Timer(timer.budget_ms, cold=False)
+    shapes = ((128, 256), (256, 256), (128, 384), (512, 384))
+    ref = reference_module("evoformer_sdpa", "evoformer")
+    if ref is not None:
+        for dtype in ("fp32", "bf16"):
+            for n_seq, n_res in shapes:
+                blk = ref.Evoformer().to("cuda", DT[dtype]).eval()
+                m = torch.randn(n_seq, n_res, 256, device="cuda", dtype=DT[dtype])
+                z = torch.randn(n_res, n_res, 128, device="cuda", dtype=DT[dtype])
+                with torch.inference_mode():
+                    r = hot.run(lambda: blk(m, z))
+                r.update(section="evoformer", variant="sdpa", dtype=dtype, n_seq=n_seq, n_res=n_res, c_m=256, c_z=128)
+                out(r)
+                blk = m = z = None
+                torch.cuda.empty_cache()
     try:
         from openfold.model.evoformer import EvoformerBlock
     except ImportError:
-        print("evoformer: openfold is not installed, section skipped", file=sys.stderr)
+        print("evoformer: openfold is not installed; its EvoformerBlock is skipped", file=sys.stderr)
         return
-    for n_seq, n_res in ((128, 256), (512, 384)):
+    for n_seq, n_res in shapes:
         blk = EvoformerBlock(c_m=256, c_z=128, c_hidden_msa_att=32, c_hidden_opm=32, c_hidden_mul=128,
                              c_hidden_pair_att=32, c_s=384, no_heads_msa=8, no_heads_pair=4, transition_n=4,
                              msa_dropout=0.0, pair_dropout=0.0, no_column_attention=False, opm_first=False,
@@ -478,8 +606,8 @@ def evoformer(timer, out):
         mm = torch.ones(1, n_seq, n_res, device="cuda", dtype=torch.bfloat16)
         pm = torch.ones(1, n_res, n_res, device="cuda", dtype=torch.bfloat16)
         with torch.no_grad():
-            r = timer.run(lambda: blk(m, z, mm, pm))
-        r.update(section="evoformer", dtype="bf16", n_seq=n_seq, n_res=n_res, c_m=256, c_z=128)
+            r = hot.run(lambda: blk(m, z, mm, pm))
+        r.update(section="evoformer", variant="openfold", dtype="bf16", n_seq=n_seq, n_res=n_res, c_m=256, c_z=128)
         out(r)
 
 
@@ -506,18 +634,22 @@ def _need(modules, hint):
 
 
 def main():
+    global torch, F, MODELS_DIR
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("--out", required=True)
     ap.add_argument("--sections", default=",".join(SECTIONS))
     ap.add_argument("--budget-ms", type=float, default=150.0, help="time the repetitions of one case fill")
     ap.add_argument("--hot", action="store_true", help="do not flush the L2 between repetitions")
+    ap.add_argument("--models", default=MODELS_DIR,
+                    help="directory of the reference modules decode_static.py and evoformer_sdpa.py "
+                         "(default: shared/reference/models beside the repository)")
     args = ap.parse_args()
     for name in args.sections.split(","):
         if name not in SECTIONS:
             print(f"measure_gpu.py: --sections: unknown section '{name}'; accepted: {', '.join(SECTIONS)}",
                   file=sys.stderr)
             sys.exit(2)
-    global torch, F
+    MODELS_DIR = args.models
     _need(["torch"], "it needs PyTorch with CUDA and an NVIDIA GPU")
     try:
         import torch as torch_module
@@ -547,6 +679,7 @@ def main():
             f.flush()
 
         for name in args.sections.split(","):
+            torch_defaults()
             SECTIONS[name](timer, out)
     os.replace(tmp, args.out)
 

@@ -230,8 +230,12 @@ std::optional<Prediction> predict(const json& r, const Hardware& hw, const std::
     p.predicted = (sync ? *sync : timed_alone_s(res, r, hw)) * 1e3;
     const bool hot = r.value("l2", std::string("cold")) == "hot";
     const double flops = 2.0 * static_cast<double>(m) * static_cast<double>(n) * static_cast<double>(k);
+    // Shapes off the power-of-two grid (scripts/measure_gpu.py's tag "odd") are a
+    // group of their own: alignment and partial tiles decide their kernels.
+    const bool odd = r.value("tag", std::string()) == "odd";
     p.group = sync ? (flops >= 1e9 ? "host clock, >= 1 GFLOP" : "host clock, < 1 GFLOP")
-                   : hot ? "hot L2" : (flops >= 1e9 ? "cold, >= 1 GFLOP" : "cold, < 1 GFLOP");
+              : odd ? (hot ? "odd shapes, hot L2" : "odd shapes, cold")
+              : hot ? "hot L2" : (flops >= 1e9 ? "cold, >= 1 GFLOP" : "cold, < 1 GFLOP");
     p.extra["predicted_clock_mhz"] = res.ops.empty() ? 0.0 : res.ops[0].clock_hz / 1e6;
     p.extra["mapping"] = res.ops.empty() ? "" : res.ops[0].mapping;
     return p;
@@ -466,14 +470,25 @@ std::optional<Prediction> predict(const json& r, const Hardware& hw, const std::
       if (ctx < 2)
         throw InputError(fmt::format("record {}: field 'ctx' = {} must be >= 2 (the context counts the new token, "
                                      "and at least one token is cached before it)", r.dump(), ctx));
-      spec = fmt::format("llama-7b:phase=decode,batch={},ctx={},layers=32,embed=0,kv_cache=static,fused_qkv=1,"
-                         "fused_gate_up=1,rope=0,kernels=fused,dtype={}", get_int(r, "batch"), ctx - 1,
+      // decode_static.py's make_step(batch, ctx, layers=32): the record's `layers`
+      // when it has one.
+      const int64_t layers = r.contains("layers") ? get_int(r, "layers") : 32;
+      if (layers < 1)
+        throw InputError(fmt::format("record {}: field 'layers' = {} must be >= 1", r.dump(), layers));
+      spec = fmt::format("llama-7b:phase=decode,batch={},ctx={},layers={},embed=0,kv_cache=static,fused_qkv=1,"
+                         "fused_gate_up=1,rope=0,kernels=fused,dtype={}", get_int(r, "batch"), ctx - 1, layers,
                          r.value("dtype", std::string("bf16")));
       quantity = "graph_median_ms";
       kernel_time = true;
     } else {
-      spec = fmt::format("evoformer:n_seq={},n_res={},c_m={},c_z={},dtype={}", get_int(r, "n_seq"),
-                         get_int(r, "n_res"), get_int(r, "c_m"), get_int(r, "c_z"),
+      // variant: sdpa (shared/reference/models/evoformer_sdpa.py, the default) or
+      // openfold (OpenFold's EvoformerBlock, as scripts/measure_gpu.py times it).
+      const std::string variant = r.value("variant", std::string("sdpa"));
+      if (variant != "sdpa" && variant != "openfold")
+        throw InputError(fmt::format("record {}: field 'variant' = '{}' is not a modelled Evoformer; accepted: sdpa "
+                                     "(evoformer_sdpa.py), openfold", r.dump(), variant));
+      spec = fmt::format("evoformer:n_seq={},n_res={},c_m={},c_z={},variant={},dtype={}", get_int(r, "n_seq"),
+                         get_int(r, "n_res"), get_int(r, "c_m"), get_int(r, "c_z"), variant,
                          r.value("dtype", std::string("bf16")));
     }
     Graph g;

@@ -161,6 +161,40 @@ TEST_CASE("compare predicts a decode record as decode_static.py replayed in a CU
   CHECK(hf.ops.size() > 3 * 32 * 12);
 }
 
+TEST_CASE("compare reads a decode record's layers and an Evoformer record's variant", "[gpu][compare]") {
+  const auto hw = load_hardware("h100-sxm", {});
+  // make_step(batch, ctx, layers=4): four decoder layers, not the default 32.
+  const nlohmann::json dec = {{"section", "decode"}, {"batch", 1}, {"ctx", 512}, {"layers", 4},
+                              {"graph_median_ms", 1.0}};
+  const CompareRow d = compare_record(dec, *hw);
+  REQUIRE_FALSE(d.skipped);
+  CHECK(d.record["workload"] == "llama-7b:phase=decode,batch=1,ctx=511,layers=4,embed=0,kv_cache=static,fused_qkv=1,"
+                                "fused_gate_up=1,rope=0,kernels=fused,dtype=bf16");
+  // No variant: the reference module evoformer_sdpa.py; "openfold": OpenFold's block,
+  // which launches other kernels and so predicts another time.
+  nlohmann::json evo = {{"section", "evoformer"}, {"dtype", "bf16"}, {"n_seq", 16}, {"n_res", 32},
+                        {"c_m", 256}, {"c_z", 128}, {"median_ms", 1.0}};
+  const CompareRow sdpa = compare_record(evo, *hw);
+  REQUIRE_FALSE(sdpa.skipped);
+  CHECK(sdpa.record["workload"] == "evoformer:n_seq=16,n_res=32,c_m=256,c_z=128,variant=sdpa,dtype=bf16");
+  evo["variant"] = "openfold";
+  const CompareRow of = compare_record(evo, *hw);
+  REQUIRE_FALSE(of.skipped);
+  CHECK(of.record["workload"] == "evoformer:n_seq=16,n_res=32,c_m=256,c_z=128,variant=openfold,dtype=bf16");
+  CHECK(of.record["predicted_value"].get<double>() != sdpa.record["predicted_value"].get<double>());
+}
+
+TEST_CASE("compare groups GEMM records tagged odd apart from the power-of-two grid", "[gpu][compare]") {
+  const auto hw = load_hardware("h100-sxm", {});
+  nlohmann::json rec = {{"section", "gemm"}, {"dtype", "bf16"}, {"M", 4095}, {"N", 4097}, {"K", 4096},
+                        {"tag", "odd"}, {"l2", "cold"}, {"median_ms", 0.5}};
+  CHECK(compare_record(rec, *hw).record["group"] == "odd shapes, cold");
+  rec["l2"] = "hot";
+  CHECK(compare_record(rec, *hw).record["group"] == "odd shapes, hot L2");
+  rec["tag"] = "square";
+  CHECK(compare_record(rec, *hw).record["group"] == "hot L2");
+}
+
 TEST_CASE("compare predicts bf16 mixed-precision training records as amp=bf16, not as pure bf16", "[gpu][compare]") {
   const auto hw = load_hardware("h100-sxm", {});
   nlohmann::json rec = {{"section", "train"}, {"model", "bert-base"}, {"batch", 8}, {"seq", 128},

@@ -68,6 +68,12 @@ TEST_CASE("compare records with sizes beyond what a size can be are refused", "[
   // Was predicted (ctx - 1 clamped to 1 cached token) with exit 0.
   refused("ctx_zero.jsonl", R"({"section":"decode","batch":1,"ctx":0,"layers":32,"graph_median_ms":5})",
           "field 'ctx' = 0 must be >= 2");
+  refused("layers_zero.jsonl", R"({"section":"decode","batch":1,"ctx":64,"layers":0,"graph_median_ms":5})",
+          "field 'layers' = 0 must be >= 1");
+  refused("evoformer_variant.jsonl",
+          R"({"section":"evoformer","variant":"af3","dtype":"bf16","n_seq":8,"n_res":16,"c_m":256,"c_z":128,)"
+          R"("median_ms":1})",
+          "field 'variant' = 'af3' is not a modelled Evoformer; accepted: sdpa (evoformer_sdpa.py), openfold");
 }
 
 TEST_CASE("stray arguments and options without their mode are refused", "[robustness][cli]") {
