@@ -27,11 +27,11 @@ std::filesystem::path write_temp(const std::string& name, const std::string& tex
 }
 
 // A bf16 GEMM of 131072^3: A, B and C are 3 x 131072^2 x 2 B = 96 GiB, more than
-// the 80 GB (74.51 GiB) of an H100 SXM; 1024^3 takes 6 MiB.
+// the 79.18 GiB (85,017,493,504 B, CUDA's totalGlobalMem) of an H100 SXM; 1024^3 takes 6 MiB.
 const std::string k_big = "gemm:m=131072,n=131072,k=131072";
 const std::string k_small = "gemm:m=1024,n=1024,k=1024";
 const std::string k_over = "96 GiB must stay resident (weights 0 B, gradients 0 B, optimizer state 0 B, activations "
-                           "96 GiB, KV cache 0 B) but the device's memory (dram) holds 74.51 GiB";
+                           "96 GiB, KV cache 0 B) but the device's memory (dram) holds 79.18 GiB";
 
 }  // namespace
 
@@ -91,6 +91,6 @@ TEST_CASE("compare: a record whose workload cannot fit is skipped with the reaso
   REQUIRE(r.code == 0);
   CHECK_THAT(r.out, Catch::Contains("\"skipped\": \"workload 'gather:table_bytes=1099511627776,row_bytes=256,"
                                     "rows=1000,pattern=random': 1 TiB must stay resident"));
-  CHECK_THAT(r.out, Catch::Contains("holds 74.51 GiB"));
+  CHECK_THAT(r.out, Catch::Contains("holds 79.18 GiB"));
   CHECK_THAT(r.out, Catch::Contains("\"predicted_value\""));  // the record that fits is predicted
 }
