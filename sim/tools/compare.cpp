@@ -440,16 +440,19 @@ std::optional<Prediction> predict(const json& r, const Hardware& hw, const std::
     // device_busy_us is a profiler's summed kernel time: launch idle is not in it.
     bool kernel_time = false;
     if (section == "e2eg") {
-      const std::string model = get_str(r, "model");
+      // record_model (compare_train.h): the built-in a model name means; a LLaMA
+      // name without a layer count is HF's LlamaConfig(), 32 layers.
+      const RecordModel rm = record_model(r, 32);
+      const std::string& model = rm.name;
       const std::string dt = r.value("dtype", std::string("bf16"));
       const int64_t batch = get_int(r, "batch");
       if (model == "resnet50") spec = fmt::format("resnet50:batch={},dtype={}", batch, dt);
       else if (model == "bert-base") spec = fmt::format("bert-base:batch={},seq={},dtype={}", batch, get_int(r, "seq"), dt);
       else if (model == "gpt2-small") spec = fmt::format("gpt2-small:batch={},seq={},dtype={}", batch, get_int(r, "seq"), dt);
-      else if (model == "llama7b-4layers-prefill")
-        spec = fmt::format("llama-7b:phase=prefill,batch={},seq={},layers={},dtype={}", batch,
-                           get_int(r, "seq"), r.value("layers", int64_t{4}), dt);
-      else { skip = "e2eg model '" + model + "' is not modelled"; return std::nullopt; }
+      else if (model == "llama")
+        spec = fmt::format("llama-7b:phase=prefill,batch={},seq={},layers={},dtype={}", batch, get_int(r, "seq"),
+                           rm.layers, dt);
+      else { skip = "e2eg model '" + get_str(r, "model") + "' is not modelled"; return std::nullopt; }
       quantity = "device_busy_us";
       scale = 1e6;
       kernel_time = true;

@@ -2,6 +2,7 @@
 
 #include <fmt/format.h>
 
+#include <cctype>
 #include <cmath>
 
 #include "core/error.h"
@@ -29,10 +30,29 @@ int64_t field_int(const nlohmann::json& r, const char* key) {
 
 }  // namespace
 
-std::optional<std::string> train_record_spec(const nlohmann::json& r, std::string& skip) {
+RecordModel record_model(const nlohmann::json& r, int64_t llama_layers) {
   if (!r.contains("model") || !r["model"].is_string())
     throw InputError(fmt::format("record {}: field 'model' must be a string", r.dump()));
-  const std::string model = r["model"].get<std::string>();
+  std::string m = r["model"].get<std::string>();
+  for (char& c : m) c = static_cast<char>(std::tolower(static_cast<unsigned char>(c)));
+  RecordModel out;
+  if (m == "resnet50" || m == "resnet-50") out.name = "resnet50";
+  else if (m == "bert-base" || m == "bert" || m == "bert-base-uncased" || m == "bertmodel") out.name = "bert-base";
+  else if (m == "gpt2-small" || m == "gpt2" || m == "gpt2model") out.name = "gpt2-small";
+  else if (m == "llama7b-4layers" || m == "llama7b-4layers-prefill") {
+    out.name = "llama";
+    out.layers = 4;
+  } else if (m == "llama-7b" || m == "llama7b" || m == "llamamodel") {
+    out.name = "llama";
+    out.layers = llama_layers;
+  }
+  if (out.name == "llama" && r.contains("layers")) out.layers = field_int(r, "layers");
+  return out;
+}
+
+std::optional<std::string> train_record_spec(const nlohmann::json& r, std::string& skip) {
+  const RecordModel rm = record_model(r, 4);
+  const std::string model = rm.name;
   // amp: the autocast type (torch's names too); fp16 runs with GradScaler, as
   // train_amp.py's fp16 variant does.
   const std::string amp_field = field_text(r, "amp", "none");
@@ -64,10 +84,10 @@ std::optional<std::string> train_record_spec(const nlohmann::json& r, std::strin
   if (model == "resnet50") return fmt::format("resnet50:batch={},{}", batch, tail);
   if (model == "bert-base") return fmt::format("bert-base:batch={},seq={},{}", batch, field_int(r, "seq"), tail);
   if (model == "gpt2-small") return fmt::format("gpt2-small:batch={},seq={},{}", batch, field_int(r, "seq"), tail);
-  if (model == "llama7b-4layers")
-    return fmt::format("llama-7b:phase=prefill,batch={},seq={},layers={},{}", batch, field_int(r, "seq"),
-                       r.contains("layers") ? field_int(r, "layers") : int64_t{4}, tail);
-  skip = "train model '" + model + "' is not modelled";
+  if (model == "llama")
+    return fmt::format("llama-7b:phase=prefill,batch={},seq={},layers={},{}", batch, field_int(r, "seq"), rm.layers,
+                       tail);
+  skip = "train model '" + r["model"].get<std::string>() + "' is not modelled";
   return std::nullopt;
 }
 

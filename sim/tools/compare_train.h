@@ -1,7 +1,7 @@
 #pragma once
 // `compare` section `train`: one training step of a built-in model, the profiler's
 // summed kernel time (device_busy_us). Fields: model (resnet50, bert-base,
-// gpt2-small, llama7b-4layers with `layers`), batch, seq (transformers), optimizer
+// gpt2-small, llama7b-4layers or a LLaMA name with `layers`: record_model), batch, seq (transformers), optimizer
 // (torch.optim name, default adamw), amp ("bf16": shared/reference/models/train_amp.py,
 // an fp32 model under torch.autocast(bfloat16) with the loss y.float().pow(2).mean();
 // "fp16": the same under torch.autocast(float16) with torch.amp.GradScaler's
@@ -15,6 +15,18 @@
 #include <string>
 
 namespace tessera {
+
+// A record's `model` as the built-in it names: "resnet50", "bert-base",
+// "gpt2-small" or "llama" (LLaMA-7B-shaped decoder layers; the record's `layers`,
+// else the count in the name, else `llama_layers`), or "" when it names none.
+// Case is ignored; accepted besides those: resnet-50, bert, bert-base-uncased,
+// BertModel, gpt2, GPT2Model, llama7b-4layers, llama7b-4layers-prefill, llama-7b,
+// llama7b, LlamaModel.
+struct RecordModel {
+  std::string name;      // "" when not modelled
+  int64_t layers = 0;    // llama: decoder layers (0 elsewhere)
+};
+RecordModel record_model(const nlohmann::json& r, int64_t llama_layers);
 
 // The workload spec that predicts a `train` record (the model's spec with train=1),
 // or nullopt with `skip` saying what is not modelled.

@@ -195,6 +195,38 @@ TEST_CASE("compare groups GEMM records tagged odd apart from the power-of-two gr
   CHECK(compare_record(rec, *hw).record["group"] == "hot L2");
 }
 
+TEST_CASE("compare reads the usual names of the whole models", "[gpu][compare]") {
+  const auto hw = load_hardware("h100-sxm", {});
+  const auto workload = [&](nlohmann::json rec) {
+    const CompareRow row = compare_record(rec, *hw);
+    return row.skipped ? "skipped: " + row.reason : row.record["workload"].get<std::string>();
+  };
+  nlohmann::json train = {{"section", "train"}, {"batch", 2}, {"seq", 64}, {"amp", "bf16"},
+                          {"optimizer", "adamw_fused"}, {"device_busy_us", 1000.0}};
+  train["model"] = "GPT2";
+  CHECK(workload(train) == "gpt2-small:batch=2,seq=64,train=1,amp=bf16,optimizer=adamw_fused");
+  train["model"] = "BertModel";
+  CHECK(workload(train) == "bert-base:batch=2,seq=64,train=1,amp=bf16,optimizer=adamw_fused");
+  // A LLaMA record names its layer count; llama7b-4layers means 4.
+  train["model"] = "LlamaModel";
+  train["layers"] = 2;
+  CHECK(workload(train) == "llama-7b:phase=prefill,batch=2,seq=64,layers=2,train=1,amp=bf16,optimizer=adamw_fused");
+  train.erase("layers");
+  train["model"] = "llama7b-4layers";
+  CHECK(workload(train) == "llama-7b:phase=prefill,batch=2,seq=64,layers=4,train=1,amp=bf16,optimizer=adamw_fused");
+  train["model"] = "vit-b16";
+  CHECK(workload(train) == "skipped: train model 'vit-b16' is not modelled");
+  // e2eg: ResNet-50 by its other spelling; a LLaMA without a count is HF's LlamaConfig(), 32 layers.
+  nlohmann::json e2e = {{"section", "e2eg"}, {"model", "ResNet-50"}, {"dtype", "fp32"}, {"batch", 8},
+                        {"device_busy_us", 1000.0}};
+  CHECK(workload(e2e) == "resnet50:batch=8,dtype=fp32");
+  e2e = {{"section", "e2eg"}, {"model", "llama-7b"}, {"batch", 1}, {"seq", 128}, {"device_busy_us", 1000.0}};
+  CHECK(workload(e2e) == "llama-7b:phase=prefill,batch=1,seq=128,layers=32,dtype=bf16");
+  // A zero layer count is refused, not clamped.
+  e2e["layers"] = 0;
+  CHECK_THROWS_WITH(compare_record(e2e, *hw), Catch::Contains("field 'layers' = 0 must be a whole number in 1..2^48"));
+}
+
 TEST_CASE("compare predicts bf16 mixed-precision training records as amp=bf16, not as pure bf16", "[gpu][compare]") {
   const auto hw = load_hardware("h100-sxm", {});
   nlohmann::json rec = {{"section", "train"}, {"model", "bert-base"}, {"batch", 8}, {"seq", 128},
