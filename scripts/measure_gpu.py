@@ -526,7 +526,7 @@ def e2eg(timer, out):
             for batch in (1, 8, 32, 128, 256):
                 x = torch.randn(batch, 3, 224, 224, device="cuda", dtype=DT[dtype]).to(memory_format=torch.channels_last)
                 measure({"section": "e2eg", "model": "resnet50", "dtype": dtype, "batch": batch, "seq": 0,
-                         "layers": 50}, lambda: m(x))
+                         "layers": 50, "memory_format": "channels_last"}, lambda: m(x))
                 x = None
             m = None
             torch.cuda.empty_cache()

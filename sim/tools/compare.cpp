@@ -446,7 +446,12 @@ std::optional<Prediction> predict(const json& r, const Hardware& hw, const std::
       const std::string& model = rm.name;
       const std::string dt = r.value("dtype", std::string("bf16"));
       const int64_t batch = get_int(r, "batch");
-      if (model == "resnet50") spec = fmt::format("resnet50:batch={},dtype={}", batch, dt);
+      // memory_format (channels_last, the default, or contiguous) decides ResNet-50's
+      // batch-norm kernels; the builder refuses any other value.
+      if (model == "resnet50")
+        spec = r.contains("memory_format")
+                   ? fmt::format("resnet50:batch={},dtype={},memory_format={}", batch, dt, get_str(r, "memory_format"))
+                   : fmt::format("resnet50:batch={},dtype={}", batch, dt);
       else if (model == "bert-base") spec = fmt::format("bert-base:batch={},seq={},dtype={}", batch, get_int(r, "seq"), dt);
       else if (model == "gpt2-small") spec = fmt::format("gpt2-small:batch={},seq={},dtype={}", batch, get_int(r, "seq"), dt);
       else if (model == "llama")

@@ -220,6 +220,8 @@ TEST_CASE("compare reads the usual names of the whole models", "[gpu][compare]")
   nlohmann::json e2e = {{"section", "e2eg"}, {"model", "ResNet-50"}, {"dtype", "fp32"}, {"batch", 8},
                         {"device_busy_us", 1000.0}};
   CHECK(workload(e2e) == "resnet50:batch=8,dtype=fp32");
+  e2e["memory_format"] = "contiguous";   // NCHW: PyTorch's other batch-norm kernels
+  CHECK(workload(e2e) == "resnet50:batch=8,dtype=fp32,memory_format=contiguous");
   e2e = {{"section", "e2eg"}, {"model", "llama-7b"}, {"batch", 1}, {"seq", 128}, {"device_busy_us", 1000.0}};
   CHECK(workload(e2e) == "llama-7b:phase=prefill,batch=1,seq=128,layers=32,dtype=bf16");
   // A zero layer count is refused, not clamped.
