@@ -116,8 +116,12 @@ GemmPlan TensorCoreMapper::plan_gemm(const GemmShape& s, const Hardware& hw) con
     const int64_t rest = p.tiles - (p.waves - 1) * slots;
     const double tiles_per_sm =
         static_cast<double>((p.waves - 1) * p.ctas_per_sm + ceil_div(rest, m_s.sm));
-    const double cyc = std::max({2.0 * static_cast<double>(p.bm * p.bn * bk) / (rate * eff),
-                                 stage / m_s.smem_bpc, stage * lsu_factor});
+    // mma.sync kernels on the tensor cores: the lane passes and the warps'
+    // fragment reads share the load/store path (TensorCoreModel::mma_cycles).
+    const bool tensor_sync = sync_kernel && m_tc.pipe(s.a) != MmaPipe::fp32 && m_tc.pipe(s.a) != MmaPipe::fp64;
+    const double c_mma = 2.0 * static_cast<double>(p.bm * p.bn * bk) / (rate * eff);
+    const double cyc = tensor_sync ? std::max(c_mma, stage * lsu_factor + sync_smem_bytes(p.bm, p.bn, bk, eb) / m_s.smem_bpc)
+                                   : std::max({c_mma, stage / m_s.smem_bpc, stage * lsu_factor});
     const double t_compute = tiles_per_sm * static_cast<double>(p.k_steps) * cyc / m_s.max_clock +
                              static_cast<double>(p.waves) * m_s.wave_startup;
     const double a_bytes = s.a_dram_bytes >= 0 ? s.a_dram_bytes : static_cast<double>(s.batch * s.m * s.k) * eb;

@@ -198,6 +198,11 @@ double TensorCoreModel::mma_cycles(const Instr& in, const Kernel& k) const {
     // registers, then a store to shared memory).
     const double a = static_cast<double>(std::max<int64_t>(1, align));
     c_lsu = smem_bytes / (m_s.lsu * a) * (align < 4 ? 2.0 : 1.0);
+    // An mma.sync kernel's warps then read their fragments from shared memory
+    // (sync_smem_bytes) through the same load/store path: the two add up.
+    const MmaPipe p = pipe(in.a);
+    if (path == MmaPath::gemm_sync && p != MmaPipe::fp32 && p != MmaPipe::fp64)
+      return std::max(c_mma, c_lsu + sync_smem_bytes(in.m, in.n, in.k, dtype_bytes(in.a, 1)) / m_s.smem_bpc);
   }
   return std::max({c_mma, smem_bytes / m_s.smem_bpc, c_lsu});
 }

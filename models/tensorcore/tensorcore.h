@@ -139,6 +139,19 @@ class TensorCoreModel : public ComputeModel {
   PowerCappedClock m_clock;
 };
 
+// Shared-memory bytes an mma.sync GEMM kernel (MmaPath::gemm_sync) reads per
+// k-step of a bm x bn x bk tile. The thread block's tile is split over a grid of
+// warps, 2 x 2 up to 128 x 128 and 4 x 2 (2 x 4) for 256 x 128 (128 x 256): the
+// default warp tiles of CUTLASS 2.x's sm80 tensor-op GEMMs (64 x 64, 32 x 32 for
+// 64-wide tiles). Each warp loads its own A rows and B columns with ldmatrix, so
+// A is read once per warp column and B once per warp row: (bm wn + bn wm) bk
+// elements, against (bm + bn) bk for wgmma, whose warpgroups read the operands
+// from shared memory once.
+inline double sync_smem_bytes(int64_t bm, int64_t bn, int64_t bk, double elem_bytes) {
+  const double wm = bm >= 256 ? 4.0 : 2.0, wn = bn >= 256 ? 4.0 : 2.0;
+  return (static_cast<double>(bm) * wn + static_cast<double>(bn) * wm) * static_cast<double>(bk) * elem_bytes;
+}
+
 // Declares the "tensorcore" compute impl and its parameters (params.cpp).
 void register_tensorcore(Registry& r);
 

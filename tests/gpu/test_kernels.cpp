@@ -75,16 +75,49 @@ TEST_CASE("narrow operand loads bind on the load/store lanes", "[gpu][gemm][alig
   // memory (128 + 128) x 128 B = 32768 B at 128 B/clk -> 256 clk.
   CHECK(tc.instr_time_s(in, k, c) == Approx(1024 / 1.98e9));
   // 1-byte loads: 32768 B / (32 lanes x 1 B) = 1024 loads per lane, twice (load to
-  // registers, store to shared memory: below cp.async's 4 bytes) -> 2048 clk.
+  // registers, store to shared memory: below cp.async's 4 bytes) -> 2048 clk; then
+  // the 2 x 2 warps read their fragments: (128 x 2 + 128 x 2) x 128 B = 65536 B at
+  // 128 B/clk = 512 clk on the same path -> 2560 clk.
   k.info.load_align = 1;
-  CHECK(tc.instr_time_s(in, k, c) == Approx(2048 / 1.98e9));
-  // 4-byte cp.async: 32768 / (32 x 4) = 256 clk, under the MMA's 1024.
+  CHECK(tc.instr_time_s(in, k, c) == Approx(2560 / 1.98e9));
+  // 4-byte cp.async: 32768 / (32 x 4) = 256 clk + 512 = 768, under the MMA's 1024.
   k.info.load_align = 4;
   CHECK(tc.instr_time_s(in, k, c) == Approx(1024 / 1.98e9));
-  // A wrong lane count breaks it: 8 lanes, 1-byte loads -> 32768 / 8 x 2 = 8192 clk.
+  // A wrong lane count breaks it: 8 lanes, 1-byte loads -> 32768 / 8 x 2 + 512 = 8704 clk.
   const auto few = load_hardware("h100-sxm", {"compute.lsu_lanes=8"});
   k.info.load_align = 1;
-  CHECK(tc_of(*few).instr_time_s(in, k, c) == Approx(8192 / 1.98e9));
+  CHECK(tc_of(*few).instr_time_s(in, k, c) == Approx(8704 / 1.98e9));
+}
+
+TEST_CASE("an mma.sync kernel's warps read their fragments once per warp row and column", "[gpu][gemm][align]") {
+  // 2 x 2 warps up to 128 x 128: A and B are each read twice.
+  CHECK(sync_smem_bytes(128, 128, 64, 2.0) == (128.0 * 2 + 128.0 * 2) * 64 * 2);
+  CHECK(sync_smem_bytes(64, 64, 64, 2.0) == (64.0 * 2 + 64.0 * 2) * 64 * 2);
+  // 256 x 128: 4 x 2 warps, A read by 2 warp columns, B by 4 warp rows:
+  // (256 x 2 + 128 x 4) x 64 x 2 B = 131072 B, 2.67 x the (256 + 128) x 64 x 2 of wgmma.
+  CHECK(sync_smem_bytes(256, 128, 64, 2.0) == 131072.0);
+  CHECK(sync_smem_bytes(128, 256, 64, 2.0) == 131072.0);
+  // bf16 4095 x 4097 x 4096 on the H100 (B rows 2-byte aligned), tile 256 x 128 x 64:
+  // lanes 49152 B / (32 x 2 B) x 2 = 1536 clk + fragments 131072 / 128 = 1024 clk
+  // = 2560 clk a k-step, above the MMA's 2 x 256 x 128 x 64 / (4096 x 0.941 x 0.5)
+  // = 2176 clk: the k-step costs 2560 / 2176 = 1.18 x the MMA bound.
+  const auto hw = load_hardware("h100-sxm", {});
+  GemmShape shape{1, 4095, 4097, 4096, false, DType::bf16, DType::bf16};
+  shape.align_b = shape.align_c = ld_alignment(4097, DType::bf16);   // 2
+  const GemmPlan p = TensorCoreMapper(tc_of(*hw)).plan_gemm(shape, *hw);
+  REQUIRE(p.sync_kernel);
+  REQUIRE(p.bm * p.bn == 256 * 128);
+  const Kernel k = first_kernel("gemm:m=4095,n=4097,k=4096,dtype=bf16", *hw);
+  Instr in;
+  in.op = Opcode::mma;
+  in.m = p.bm;
+  in.n = p.bn;
+  in.k = p.bk;
+  in.a = DType::bf16;
+  in.count = 132;
+  KernelContext c;
+  c.clock_hz = 1.98e9;
+  CHECK(tc_of(*hw).instr_time_s(in, k, c) == Approx(2560 / 1.98e9));
 }
 
 TEST_CASE("the mma.sync fallback costs tensor rate only where wgmma is faster", "[gpu][gemm][align]") {
