@@ -16,6 +16,7 @@
 #include "sim/simulate.h"
 #include "sim/tools/compare_memory.h"
 #include "sim/tools/compare_collective.h"
+#include "sim/tools/compare_fields.h"
 #include "sim/tools/compare_train.h"
 #include "workloads/ir.h"
 #include "workloads/training.h"
@@ -34,29 +35,10 @@ double CompareRow::error() const {
 
 namespace {
 
-// Field access that names the record and the key on failure.
-int64_t get_int(const json& r, const char* key) {
-  if (!r.contains(key) || !r[key].is_number())
-    throw InputError(fmt::format("record {}: field '{}' must be a number", r.dump(), key));
-  // A size: a whole number in 0..2^48 (validate_graph's limit), checked before
-  // any conversion (a double beyond int64 has no int64 value).
-  const json& v = r[key];
-  const double d = v.get<double>();
-  if (!(d >= 0 && d <= 0x1p48 && d == std::trunc(d)))
-    throw InputError(fmt::format("record {}: field '{}' = {} must be a whole number in 0..2^48", r.dump(), key,
-                                 v.dump()));
-  return v.is_number_float() ? static_cast<int64_t>(d) : v.get<int64_t>();
-}
-double get_num(const json& r, const char* key) {
-  if (!r.contains(key) || !r[key].is_number())
-    throw InputError(fmt::format("record {}: field '{}' must be a number", r.dump(), key));
-  return r[key].get<double>();
-}
-std::string get_str(const json& r, const char* key) {
-  if (!r.contains(key) || !r[key].is_string())
-    throw InputError(fmt::format("record {}: field '{}' must be a string", r.dump(), key));
-  return r[key].get<std::string>();
-}
+// Field access that names the record and the key on failure (compare_fields.h).
+int64_t get_int(const json& r, const char* key) { return record_int(r, key); }
+double get_num(const json& r, const char* key) { return record_num(r, key); }
+std::string get_str(const json& r, const char* key) { return record_str(r, key); }
 
 Graph one_op(const std::string& name, Op op) {
   Graph g;
@@ -434,71 +416,9 @@ std::optional<Prediction> predict(const json& r, const Hardware& hw, const std::
     return p;
   }
   if (section == "e2eg" || section == "decode" || section == "evoformer" || section == "train") {
-    std::string spec;
-    std::string quantity = "median_ms";
-    double scale = 1e3;
-    // device_busy_us is a profiler's summed kernel time: launch idle is not in it.
-    bool kernel_time = false;
-    if (section == "e2eg") {
-      // record_model (compare_train.h): the built-in a model name means; a LLaMA
-      // name without a layer count is HF's LlamaConfig(), 32 layers.
-      const RecordModel rm = record_model(r, 32);
-      const std::string& model = rm.name;
-      const std::string dt = r.value("dtype", std::string("bf16"));
-      const int64_t batch = get_int(r, "batch");
-      // memory_format (channels_last, the default, or contiguous) decides ResNet-50's
-      // batch-norm kernels; the builder refuses any other value.
-      if (model == "resnet50")
-        spec = r.contains("memory_format")
-                   ? fmt::format("resnet50:batch={},dtype={},memory_format={}", batch, dt, get_str(r, "memory_format"))
-                   : fmt::format("resnet50:batch={},dtype={}", batch, dt);
-      else if (model == "bert-base") spec = fmt::format("bert-base:batch={},seq={},dtype={}", batch, get_int(r, "seq"), dt);
-      else if (model == "gpt2-small") spec = fmt::format("gpt2-small:batch={},seq={},dtype={}", batch, get_int(r, "seq"), dt);
-      else if (model == "llama")
-        spec = fmt::format("llama-7b:phase=prefill,batch={},seq={},layers={},dtype={}", batch, get_int(r, "seq"),
-                           rm.layers, dt);
-      else { skip = "e2eg model '" + get_str(r, "model") + "' is not modelled"; return std::nullopt; }
-      quantity = "device_busy_us";
-      scale = 1e6;
-      kernel_time = true;
-    } else if (section == "train") {   // sim/tools/compare_train.cpp
-      const auto t = train_record_spec(r, skip);
-      if (!t) return std::nullopt;
-      spec = *t;
-      quantity = "device_busy_us";
-      scale = 1e6;
-      kernel_time = true;
-    } else if (section == "decode") {
-      // shared/reference/models/decode_static.py: 32 decoder layers without
-      // embedding or head, fused q|k|v and gate|up projections, nn.RMSNorm (one
-      // kernel), no rotary, index_copy_ into a static cache of ctx positions (the
-      // new token's included: ctx - 1 cached before it). Replayed as a CUDA graph:
-      // the kernels run back to back without launch idle (summed kernel time).
-      const int64_t ctx = get_int(r, "ctx");
-      if (ctx < 2)
-        throw InputError(fmt::format("record {}: field 'ctx' = {} must be >= 2 (the context counts the new token, "
-                                     "and at least one token is cached before it)", r.dump(), ctx));
-      // decode_static.py's make_step(batch, ctx, layers=32): the record's `layers`
-      // when it has one.
-      const int64_t layers = r.contains("layers") ? get_int(r, "layers") : 32;
-      if (layers < 1)
-        throw InputError(fmt::format("record {}: field 'layers' = {} must be >= 1", r.dump(), layers));
-      spec = fmt::format("llama-7b:phase=decode,batch={},ctx={},layers={},embed=0,kv_cache=static,fused_qkv=1,"
-                         "fused_gate_up=1,rope=0,kernels=fused,dtype={}", get_int(r, "batch"), ctx - 1, layers,
-                         r.value("dtype", std::string("bf16")));
-      quantity = "graph_median_ms";
-      kernel_time = true;
-    } else {
-      // variant: sdpa (shared/reference/models/evoformer_sdpa.py, the default) or
-      // openfold (OpenFold's EvoformerBlock, as scripts/measure_gpu.py times it).
-      const std::string variant = r.value("variant", std::string("sdpa"));
-      if (variant != "sdpa" && variant != "openfold")
-        throw InputError(fmt::format("record {}: field 'variant' = '{}' is not a modelled Evoformer; accepted: sdpa "
-                                     "(evoformer_sdpa.py), openfold", r.dump(), variant));
-      spec = fmt::format("evoformer:n_seq={},n_res={},c_m={},c_z={},variant={},dtype={}", get_int(r, "n_seq"),
-                         get_int(r, "n_res"), get_int(r, "c_m"), get_int(r, "c_z"), variant,
-                         r.value("dtype", std::string("bf16")));
-    }
+    const auto m = model_record_spec(section, r, skip);   // compare_train.h
+    if (!m) return std::nullopt;
+    const std::string& spec = m->spec;
     Graph g;
     try {
       g = build_workload(spec);
@@ -506,14 +426,11 @@ std::optional<Prediction> predict(const json& r, const Hardware& hw, const std::
       skip = fmt::format("workload '{}' cannot be built: {}", spec, e.what());
       return std::nullopt;
     }
-    // evoformer_sdpa.py is timed with CUDA events around one eager forward: the
-    // host's time per op is in the figure (the others are graph replays or
-    // summed kernel time).
-    if (section == "evoformer") g.info["host_visible"] = 1;
+    if (m->host_visible) g.info["host_visible"] = 1;
     const RunResult res = sim(std::move(g), hw);
-    p.quantity = quantity;
-    p.measured = get_num(r, quantity.c_str());
-    p.predicted = (kernel_time ? res.kernel_time_s : res.time_s) * scale;
+    p.quantity = m->quantity;
+    p.measured = get_num(r, m->quantity.c_str());
+    p.predicted = (m->kernel_time ? res.kernel_time_s : res.time_s) * m->scale;
     p.group = r.value("model", section);
     p.extra["workload"] = spec;
     return p;

@@ -6,6 +6,7 @@
 #include <cmath>
 
 #include "core/error.h"
+#include "sim/tools/compare_fields.h"
 #include "workloads/training.h"
 
 namespace tessera {
@@ -89,6 +90,79 @@ std::optional<std::string> train_record_spec(const nlohmann::json& r, std::strin
                        tail);
   skip = "train model '" + r["model"].get<std::string>() + "' is not modelled";
   return std::nullopt;
+}
+
+std::optional<ModelRecordSpec> model_record_spec(const std::string& section, const nlohmann::json& r,
+                                                 std::string& skip) {
+  ModelRecordSpec m;
+  m.quantity = "median_ms";
+  if (section == "e2eg") {
+    // record_model: the built-in a model name means; a LLaMA name without a layer
+    // count is HF's LlamaConfig(), 32 layers.
+    const RecordModel rm = record_model(r, 32);
+    const std::string dt = r.value("dtype", std::string("bf16"));
+    const int64_t batch = record_int(r, "batch");
+    // memory_format (channels_last, the default, or contiguous) decides ResNet-50's
+    // batch-norm kernels; the builder refuses any other value.
+    if (rm.name == "resnet50")
+      m.spec = r.contains("memory_format")
+                   ? fmt::format("resnet50:batch={},dtype={},memory_format={}", batch, dt, record_str(r, "memory_format"))
+                   : fmt::format("resnet50:batch={},dtype={}", batch, dt);
+    else if (rm.name == "bert-base")
+      m.spec = fmt::format("bert-base:batch={},seq={},dtype={}", batch, record_int(r, "seq"), dt);
+    else if (rm.name == "gpt2-small")
+      m.spec = fmt::format("gpt2-small:batch={},seq={},dtype={}", batch, record_int(r, "seq"), dt);
+    else if (rm.name == "llama")
+      m.spec = fmt::format("llama-7b:phase=prefill,batch={},seq={},layers={},dtype={}", batch, record_int(r, "seq"),
+                           rm.layers, dt);
+    else {
+      skip = "e2eg model '" + record_str(r, "model") + "' is not modelled";
+      return std::nullopt;
+    }
+    m.quantity = "device_busy_us";
+    m.scale = 1e6;
+    m.kernel_time = true;
+  } else if (section == "train") {
+    const auto t = train_record_spec(r, skip);
+    if (!t) return std::nullopt;
+    m.spec = *t;
+    m.quantity = "device_busy_us";
+    m.scale = 1e6;
+    m.kernel_time = true;
+  } else if (section == "decode") {
+    // shared/reference/models/decode_static.py: 32 decoder layers without
+    // embedding or head, fused q|k|v and gate|up projections, nn.RMSNorm (one
+    // kernel), no rotary, index_copy_ into a static cache of ctx positions (the
+    // new token's included: ctx - 1 cached before it). Replayed as a CUDA graph:
+    // the kernels run back to back without launch idle (summed kernel time).
+    const int64_t ctx = record_int(r, "ctx");
+    if (ctx < 2)
+      throw InputError(fmt::format("record {}: field 'ctx' = {} must be >= 2 (the context counts the new token, "
+                                   "and at least one token is cached before it)", r.dump(), ctx));
+    // decode_static.py's make_step(batch, ctx, layers=32): the record's `layers`
+    // when it has one.
+    const int64_t layers = r.contains("layers") ? record_int(r, "layers") : 32;
+    if (layers < 1) throw InputError(fmt::format("record {}: field 'layers' = {} must be >= 1", r.dump(), layers));
+    m.spec = fmt::format("llama-7b:phase=decode,batch={},ctx={},layers={},embed=0,kv_cache=static,fused_qkv=1,"
+                         "fused_gate_up=1,rope=0,kernels=fused,dtype={}", record_int(r, "batch"), ctx - 1, layers,
+                         r.value("dtype", std::string("bf16")));
+    m.quantity = "graph_median_ms";
+    m.kernel_time = true;
+  } else {
+    // evoformer. variant: sdpa (shared/reference/models/evoformer_sdpa.py, the
+    // default) or openfold (OpenFold's EvoformerBlock, as scripts/measure_gpu.py
+    // times it). evoformer_sdpa.py is timed with CUDA events around one eager
+    // forward: the host's time per op is in the figure.
+    const std::string variant = r.value("variant", std::string("sdpa"));
+    if (variant != "sdpa" && variant != "openfold")
+      throw InputError(fmt::format("record {}: field 'variant' = '{}' is not a modelled Evoformer; accepted: sdpa "
+                                   "(evoformer_sdpa.py), openfold", r.dump(), variant));
+    m.spec = fmt::format("evoformer:n_seq={},n_res={},c_m={},c_z={},variant={},dtype={}", record_int(r, "n_seq"),
+                         record_int(r, "n_res"), record_int(r, "c_m"), record_int(r, "c_z"), variant,
+                         r.value("dtype", std::string("bf16")));
+    m.host_visible = true;
+  }
+  return m;
 }
 
 }  // namespace tessera

@@ -28,6 +28,22 @@ struct RecordModel {
 };
 RecordModel record_model(const nlohmann::json& r, int64_t llama_layers);
 
+// How a whole-model record (section e2eg, decode, evoformer or train) is predicted:
+// the built-in workload's spec, the record's quantity and its unit (scale from
+// seconds), whether it is summed kernel time (a profiler's device_busy_us or a
+// CUDA-graph replay) rather than wall time, and whether the host's time per op
+// shows in it (evoformer_sdpa.py timed eagerly with CUDA events). nullopt with
+// `skip` when the record names nothing modelled; malformed fields: InputError.
+struct ModelRecordSpec {
+  std::string spec;
+  std::string quantity;
+  double scale = 1e3;
+  bool kernel_time = false;
+  bool host_visible = false;
+};
+std::optional<ModelRecordSpec> model_record_spec(const std::string& section, const nlohmann::json& r,
+                                                 std::string& skip);
+
 // The workload spec that predicts a `train` record (the model's spec with train=1),
 // or nullopt with `skip` saying what is not modelled.
 std::optional<std::string> train_record_spec(const nlohmann::json& r, std::string& skip);

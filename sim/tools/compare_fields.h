@@ -1,0 +1,17 @@
+#pragma once
+// Field access for `compare`'s measurement records (compare.cpp, compare_train.cpp):
+// each names the record and the key when the field is missing or malformed.
+#include <nlohmann/json.hpp>
+
+#include <cstdint>
+#include <string>
+
+namespace tessera {
+
+// A size: a whole number in 0..2^48 (validate_graph's limit), checked before any
+// conversion (a double beyond int64 has no int64 value).
+int64_t record_int(const nlohmann::json& r, const char* key);
+double record_num(const nlohmann::json& r, const char* key);
+std::string record_str(const nlohmann::json& r, const char* key);
+
+}  // namespace tessera
