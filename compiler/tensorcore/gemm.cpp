@@ -118,7 +118,7 @@ GemmPlan TensorCoreMapper::plan_gemm(const GemmShape& s, const Hardware& hw) con
         static_cast<double>((p.waves - 1) * p.ctas_per_sm + ceil_div(rest, m_s.sm));
     // mma.sync kernels on the tensor cores: the lane passes and the warps'
     // fragment reads share the load/store path (TensorCoreModel::mma_cycles).
-    const bool tensor_sync = sync_kernel && m_tc.pipe(s.a) != MmaPipe::fp32 && m_tc.pipe(s.a) != MmaPipe::fp64;
+    const bool tensor_sync = sync_kernel && m_tc.tensor_pipe(s.a);
     const double c_mma = 2.0 * static_cast<double>(p.bm * p.bn * bk) / (rate * eff);
     const double cyc = tensor_sync ? std::max(c_mma, stage * lsu_factor + sync_smem_bytes(p.bm, p.bn, bk, eb) / m_s.smem_bpc)
                                    : std::max({c_mma, stage / m_s.smem_bpc, stage * lsu_factor});
@@ -274,15 +274,13 @@ Kernel TensorCoreMapper::lower_gemm(const Op& op, const GemmShape& s, double a_d
     add_traffic(b.instrs, lv, Opcode::store, c_bytes, c_bytes, sms);
     k.blocks.push_back(std::move(b));
   }
-  k.mapping = fmt::format("{} ({} pipe) tile {}x{}x{}, {} blocks ({}/SM), {} wave(s), split-k {}, {} stages{}",
-                          dtype_name(s.a), mma_pipe_name(m_tc.pipe(s.a)), p.bm, p.bn, p.bk, p.tiles, p.ctas_per_sm,
-                          p.waves, p.split_k, (full > 0 ? full * chunks : 0) + (rest > 0 ? chunks : 0),
-                          p.load_align < 16 ? fmt::format(", align{} {}", p.load_align,
-                                                          p.sync_kernel && m_tc.pipe(s.a) != MmaPipe::fp32 &&
-                                                                  m_tc.pipe(s.a) != MmaPipe::fp64
-                                                              ? "mma.sync kernel"
-                                                              : "loads")
-                                            : "");
+  k.mapping = fmt::format(
+      "{} ({} pipe) tile {}x{}x{}, {} blocks ({}/SM), {} wave(s), split-k {}, {} stages{}", dtype_name(s.a),
+      mma_pipe_name(m_tc.pipe(s.a)), p.bm, p.bn, p.bk, p.tiles, p.ctas_per_sm, p.waves, p.split_k,
+      (full > 0 ? full * chunks : 0) + (rest > 0 ? chunks : 0),
+      p.load_align < 16 ? fmt::format(", align{} {}", p.load_align,
+                                      p.sync_kernel && m_tc.tensor_pipe(s.a) ? "mma.sync kernel" : "loads")
+                        : "");
   set_dram_bytes(k, lv.dram);
   return k;
 }

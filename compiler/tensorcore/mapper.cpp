@@ -77,7 +77,7 @@ Kernel TensorCoreMapper::lower(const Graph& g, int index, const Hardware& hw) co
       // them per tap in bf16, 5.3x its useful K). Grouped convolutions (depthwise
       // ones are lowered above) are left as one GEMM per group.
       const int64_t cin_g = cin / groups;
-      if (grad == 0 && groups == 1 && m_tc.pipe(s.a) != MmaPipe::fp32 && m_tc.pipe(s.a) != MmaPipe::fp64) {
+      if (grad == 0 && groups == 1 && m_tc.tensor_pipe(s.a)) {
         const int64_t kstep = std::max<int64_t>(1, static_cast<int64_t>(std::llround(32.0 / dtype_bytes(s.a, 1))));
         s.k = r * sw * ceil_div(cin_g, kstep) * kstep;
       }

@@ -162,9 +162,7 @@ double TensorCoreModel::mma_efficiency(DType a, MmaPath path) const {
     // (for int8 the same as MmaPath::gemm: those kernels are mma.sync code anyway;
     // CUDA-core formats have no tensor instruction to change).
     case MmaPath::gemm_sync: {
-      const MmaPipe p = pipe(a);
-      const bool cuda_cores = p == MmaPipe::fp32 || p == MmaPipe::fp64;
-      return m_s.eff[static_cast<int>(p)] * (cuda_cores ? 1.0 : m_s.sync);
+      return m_s.eff[static_cast<int>(pipe(a))] * (tensor_pipe(a) ? m_s.sync : 1.0);
     }
     case MmaPath::gemm: break;
   }
@@ -200,8 +198,7 @@ double TensorCoreModel::mma_cycles(const Instr& in, const Kernel& k) const {
     c_lsu = smem_bytes / (m_s.lsu * a) * (align < 4 ? 2.0 : 1.0);
     // An mma.sync kernel's warps then read their fragments from shared memory
     // (sync_smem_bytes) through the same load/store path: the two add up.
-    const MmaPipe p = pipe(in.a);
-    if (path == MmaPath::gemm_sync && p != MmaPipe::fp32 && p != MmaPipe::fp64)
+    if (path == MmaPath::gemm_sync && tensor_pipe(in.a))
       return std::max(c_mma, c_lsu + sync_smem_bytes(in.m, in.n, in.k, dtype_bytes(in.a, 1)) / m_s.smem_bpc);
   }
   return std::max({c_mma, smem_bytes / m_s.smem_bpc, c_lsu});

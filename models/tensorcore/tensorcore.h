@@ -120,6 +120,9 @@ class TensorCoreModel : public ComputeModel {
   // The pipe that runs `a` on this GPU: mma_pipe(a), except bf16 on a GPU whose
   // tensor cores take no bf16 (bf16_tensor_cores false, Volta): the CUDA cores in fp32.
   MmaPipe pipe(DType a) const;
+  // Whether that pipe is a tensor-core one (the fp32 and fp64 pipes are the CUDA
+  // cores, which have no mma instruction and no mma.sync fallback).
+  bool tensor_pipe(DType a) const { return pipe(a) != MmaPipe::fp32 && pipe(a) != MmaPipe::fp64; }
   // Dense FLOP per clock per SM of the pipe that runs `a` (falls back to the next
   // wider format the SM supports when it lacks one, e.g. fp4 on Hopper runs as fp8).
   double flops_per_clock(DType a) const;

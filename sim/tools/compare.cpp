@@ -35,11 +35,6 @@ double CompareRow::error() const {
 
 namespace {
 
-// Field access that names the record and the key on failure (compare_fields.h).
-int64_t get_int(const json& r, const char* key) { return record_int(r, key); }
-double get_num(const json& r, const char* key) { return record_num(r, key); }
-std::string get_str(const json& r, const char* key) { return record_str(r, key); }
-
 Graph one_op(const std::string& name, Op op) {
   Graph g;
   g.name = name;
@@ -193,22 +188,25 @@ std::string size_group(double bytes, double threshold, const char* big, const ch
 
 std::optional<Prediction> predict(const json& r, const Hardware& hw, const std::filesystem::path& ref_dir,
                                   std::string& skip) {
-  const std::string section = get_str(r, "section");
+  const std::string section = record_str(r, "section");
   check_timing(r, section,
                section == "gemm" || section == "conv" || section == "vec" || section == "membw" ||
                    (section == "attn" && r.value("pass", std::string("forward")) == "forward" &&
                     r.value("backend", std::string("default")) != "math"));
   Prediction p;
   if (section == "gemm") {
-    const auto t = gemm_types(get_str(r, "dtype"));
-    if (!t) { skip = "gemm dtype '" + get_str(r, "dtype") + "' is not modelled"; return std::nullopt; }
-    const int64_t m = get_int(r, "M"), n = get_int(r, "N"), k = get_int(r, "K");
-    const Graph g = gemm_graph(m, n, k, t->first, t->second, get_str(r, "dtype") == "fp8_e4m3_fastacc");
+    const auto t = gemm_types(record_str(r, "dtype"));
+    if (!t) {
+      skip = "gemm dtype '" + record_str(r, "dtype") + "' is not modelled";
+      return std::nullopt;
+    }
+    const int64_t m = record_int(r, "M"), n = record_int(r, "N"), k = record_int(r, "K");
+    const Graph g = gemm_graph(m, n, k, t->first, t->second, record_str(r, "dtype") == "fp8_e4m3_fastacc");
     RunResult res;
     const auto sync = sync_time_s(g, r, hw, res);
     if (!sync) res = sim(after_flush(g, r), hw);
     p.quantity = "median_ms";
-    p.measured = get_num(r, "median_ms");
+    p.measured = record_num(r, "median_ms");
     p.predicted = (sync ? *sync : timed_alone_s(res, r, hw)) * 1e3;
     const bool hot = r.value("l2", std::string("cold")) == "hot";
     const double flops = 2.0 * static_cast<double>(m) * static_cast<double>(n) * static_cast<double>(k);
@@ -237,11 +235,11 @@ std::optional<Prediction> predict(const json& r, const Hardware& hw, const std::
         skip = "attn backward of backend '" + backend + "' is not modelled (flash, cudnn)";
         return std::nullopt;
       }
-      const int64_t S = get_int(r, "S");
-      const std::string spec =
-          fmt::format("attention:batch={},heads={},sq={},skv={},d={},causal={},dtype={},train=1", get_int(r, "B"),
-                      get_int(r, "H"), (r.contains("Sq") ? get_int(r, "Sq") : S), S, get_int(r, "D"), r.value("causal", false) ? 1 : 0,
-                      r.value("dtype", std::string("bf16")));
+      const int64_t S = record_int(r, "S");
+      const std::string spec = fmt::format(
+          "attention:batch={},heads={},sq={},skv={},d={},causal={},dtype={},train=1", record_int(r, "B"),
+          record_int(r, "H"), (r.contains("Sq") ? record_int(r, "Sq") : S), S, record_int(r, "D"),
+          r.value("causal", false) ? 1 : 0, r.value("dtype", std::string("bf16")));
       Graph g = build_workload(spec);
       for (Op& op : g.ops)
         if (op.kind == OpKind::attention) op.attrs["backend"] = backend == "flash" ? 1 : 2;
@@ -249,7 +247,7 @@ std::optional<Prediction> predict(const json& r, const Hardware& hw, const std::
       double t = 0;
       for (size_t i = 1; i < res.ops.size(); ++i) t += res.ops[i].time_s;
       p.quantity = "median_ms";
-      p.measured = get_num(r, "median_ms");
+      p.measured = record_num(r, "median_ms");
       p.predicted = t * 1e3;
       p.group = backend + " backward";
       p.extra["workload"] = spec;
@@ -261,14 +259,14 @@ std::optional<Prediction> predict(const json& r, const Hardware& hw, const std::
       // -- fp32 upcasts of fp16/bf16 q/k/v, q and k scaled, the causal mask built and
       // added, safe softmax, fp32 matmuls on the CUDA cores (default "highest"
       // matmul precision), output and weights cast back to the input format.
-      const int64_t S = get_int(r, "S");
+      const int64_t S = record_int(r, "S");
       const std::string spec = fmt::format(
-          "attention:batch={},heads={},sq={},skv={},d={},causal={},path=sdpa_math,dtype={}", get_int(r, "B"),
-          get_int(r, "H"), (r.contains("Sq") ? get_int(r, "Sq") : S), S, get_int(r, "D"), r.value("causal", false) ? 1 : 0,
-          r.value("dtype", std::string("bf16")));
+          "attention:batch={},heads={},sq={},skv={},d={},causal={},path=sdpa_math,dtype={}",
+          record_int(r, "B"), record_int(r, "H"), (r.contains("Sq") ? record_int(r, "Sq") : S), S,
+          record_int(r, "D"), r.value("causal", false) ? 1 : 0, r.value("dtype", std::string("bf16")));
       const RunResult res = sim(build_workload(spec), hw);
       p.quantity = "median_ms";
-      p.measured = get_num(r, "median_ms");
+      p.measured = record_num(r, "median_ms");
       p.predicted = res.time_s * 1e3;
       p.group = "math";
       p.extra["workload"] = spec;
@@ -279,9 +277,13 @@ std::optional<Prediction> predict(const json& r, const Hardware& hw, const std::
     const auto dt = parse_dtype(r.value("dtype", std::string("bf16")));
     if (!dt) throw InputError(fmt::format("record {}: unknown dtype", r.dump()));
     op.dtype = op.out_dtype = *dt;
-    const int64_t S = get_int(r, "S");
-    op.attrs = {{"batch", get_int(r, "B")}, {"heads", get_int(r, "H")}, {"kv_heads", get_int(r, "H")},
-                {"sq", (r.contains("Sq") ? get_int(r, "Sq") : S)}, {"skv", S}, {"d", get_int(r, "D")},
+    const int64_t S = record_int(r, "S");
+    op.attrs = {{"batch", record_int(r, "B")},
+                {"heads", record_int(r, "H")},
+                {"kv_heads", record_int(r, "H")},
+                {"sq", (r.contains("Sq") ? record_int(r, "Sq") : S)},
+                {"skv", S},
+                {"d", record_int(r, "D")},
                 {"causal", r.value("causal", false) ? 1 : 0}};
     if (backend == "flash") op.attrs["backend"] = 1;
     else if (backend == "cudnn") op.attrs["backend"] = 2;
@@ -292,9 +294,9 @@ std::optional<Prediction> predict(const json& r, const Hardware& hw, const std::
     const auto sync = sync_time_s(g, r, hw, res);
     if (!sync) res = sim(g, hw);
     p.quantity = "median_ms";
-    p.measured = get_num(r, "median_ms");
+    p.measured = record_num(r, "median_ms");
     p.predicted = (sync ? *sync : res.time_s) * 1e3;
-    p.group = (r.contains("Sq") ? get_int(r, "Sq") : S) < S ? "decode" : backend;
+    p.group = (r.contains("Sq") ? record_int(r, "Sq") : S) < S ? "decode" : backend;
     p.extra["mapping"] = res.ops[0].mapping;
     return p;
   }
@@ -303,28 +305,31 @@ std::optional<Prediction> predict(const json& r, const Hardware& hw, const std::
         {"layernorm", OpKind::layernorm}, {"rmsnorm", OpKind::rmsnorm}, {"softmax", OpKind::softmax},
         {"gelu", OpKind::gelu}, {"add", OpKind::add}, {"silu", OpKind::silu}, {"relu", OpKind::relu},
         {"mul", OpKind::mul}};
-    const auto it = kinds.find(get_str(r, "op"));
-    if (it == kinds.end()) { skip = "vec op '" + get_str(r, "op") + "' is not modelled"; return std::nullopt; }
-    const auto dt = parse_dtype(get_str(r, "dtype"));
+    const auto it = kinds.find(record_str(r, "op"));
+    if (it == kinds.end()) {
+      skip = "vec op '" + record_str(r, "op") + "' is not modelled";
+      return std::nullopt;
+    }
+    const auto dt = parse_dtype(record_str(r, "dtype"));
     if (!dt) throw InputError(fmt::format("record {}: unknown dtype", r.dump()));
     Op op;
     op.kind = it->second;
     op.dtype = op.out_dtype = *dt;
-    op.attrs = {{"rows", get_int(r, "T")}, {"cols", get_int(r, "d")}};
+    op.attrs = {{"rows", record_int(r, "T")}, {"cols", record_int(r, "d")}};
     if (op.kind == OpKind::add || op.kind == OpKind::mul) op.attrs["inputs"] = 1;   // x + x reads x once
-    const Graph g = one_op(get_str(r, "op"), op);
+    const Graph g = one_op(record_str(r, "op"), op);
     RunResult res;
     const auto sync = sync_time_s(g, r, hw, res);
     if (!sync) res = sim(g, hw);
     p.quantity = "median_ms";
-    p.measured = get_num(r, "median_ms");
+    p.measured = record_num(r, "median_ms");
     p.predicted = (sync ? *sync : res.time_s) * 1e3;
-    p.group = get_str(r, "dtype");
+    p.group = record_str(r, "dtype");
     return p;
   }
   if (section == "membw") {
-    const std::string op = get_str(r, "op");
-    const double bytes = get_num(r, "bytes_moved");
+    const std::string op = record_str(r, "op");
+    const double bytes = record_num(r, "bytes_moved");
     Graph g;
     if (op == "copy") g = copy_graph(bytes);
     else if (op == "read_sum_fp32") g = read_graph(bytes);
@@ -333,28 +338,29 @@ std::optional<Prediction> predict(const json& r, const Hardware& hw, const std::
     const auto sync = sync_time_s(g, r, hw, res);
     if (!sync) res = sim(after_flush(std::move(g), r), hw);
     p.quantity = "median_ms";
-    p.measured = get_num(r, "median_ms");
+    p.measured = record_num(r, "median_ms");
     p.predicted = (sync ? *sync : timed_alone_s(res, r, hw)) * 1e3;
     const bool hot = r.value("l2", std::string("cold")) == "hot";
     p.group = op + (hot ? ", hot" : "") + size_group(bytes, 64.0 * 1024 * 1024, ", >= 64 MiB", ", < 64 MiB");
     return p;
   }
   if (section == "energy" || section == "energy2") {
-    const std::string op = get_str(r, "op");
+    const std::string op = record_str(r, "op");
     if (op == "idle") {
       p.quantity = "watts";
-      p.measured = get_num(r, "watts");
+      p.measured = record_num(r, "watts");
       p.predicted = hw.power().static_power_w();
       p.group = "idle";
       return p;
     }
     if (op == "gemm") {
-      const auto t = gemm_types(get_str(r, "dtype"));
+      const auto t = gemm_types(record_str(r, "dtype"));
       if (!t) { skip = "energy gemm dtype not modelled"; return std::nullopt; }
-      const int64_t m = get_int(r, "M"), n = get_int(r, "N"), k = get_int(r, "K");
-      const RunResult res = sim(gemm_graph(m, n, k, t->first, t->second, get_str(r, "dtype") == "fp8_e4m3_fastacc"), hw);
+      const int64_t m = record_int(r, "M"), n = record_int(r, "N"), k = record_int(r, "K");
+      const RunResult res =
+          sim(gemm_graph(m, n, k, t->first, t->second, record_str(r, "dtype") == "fp8_e4m3_fastacc"), hw);
       p.quantity = "pj_per_flop";
-      p.measured = get_num(r, "pj_per_flop");
+      p.measured = record_num(r, "pj_per_flop");
       p.predicted = res.energy_j / res.flops * 1e12;
       p.group = "gemm";
       p.extra["predicted_clock_mhz"] = res.ops[0].clock_hz / 1e6;
@@ -365,10 +371,11 @@ std::optional<Prediction> predict(const json& r, const Hardware& hw, const std::
     Graph g;
     double bytes = 0;
     if (op == "copy" || op == "copy_hbm_1GiB") {
-      bytes = r.contains("bytes_moved_per_iter") ? get_num(r, "bytes_moved_per_iter") : get_num(r, "bytes_per_iter");
+      bytes = r.contains("bytes_moved_per_iter") ? record_num(r, "bytes_moved_per_iter")
+                                                 : record_num(r, "bytes_per_iter");
       g = copy_graph(bytes);
     } else if (op == "read_sum_hbm_1GiB") {
-      bytes = get_num(r, "bytes_per_iter");
+      bytes = record_num(r, "bytes_per_iter");
       g = read_graph(bytes);
     } else if (op == "copy_l2_resident_8MiB_x50") {
       // Traffic that stays in the L2: every byte moved is one L2 access.
@@ -378,7 +385,7 @@ std::optional<Prediction> predict(const json& r, const Hardware& hw, const std::
       in.op = Opcode::load;
       in.bytes = 1 << 20;
       p.quantity = "pj_per_byte_above_idle";
-      p.measured = get_num(r, "pj_per_byte_above_idle");
+      p.measured = record_num(r, "pj_per_byte_above_idle");
       p.predicted = l2->transfer_energy_j(in, Kernel{}) / static_cast<double>(in.bytes) * 1e12;
       p.group = "l2";
       return p;
@@ -388,29 +395,36 @@ std::optional<Prediction> predict(const json& r, const Hardware& hw, const std::
     }
     const RunResult res = sim(g, hw);
     p.quantity = "pj_per_byte_above_idle";
-    p.measured = get_num(r, "pj_per_byte_above_idle");
+    p.measured = record_num(r, "pj_per_byte_above_idle");
     p.predicted = dynamic_energy(res, hw) / bytes * 1e12;
     p.group = "hbm";
     return p;
   }
   if (section == "conv") {
-    const std::string d = get_str(r, "dtype");
+    const std::string d = record_str(r, "dtype");
     const auto t = gemm_types(d);
     if (!t) { skip = "conv dtype '" + d + "' is not modelled"; return std::nullopt; }
     Op op;
     op.kind = OpKind::conv2d;
     op.dtype = t->first;
     op.out_dtype = t->second;
-    op.attrs = {{"n", get_int(r, "N")}, {"cin", get_int(r, "Cin")}, {"cout", get_int(r, "Cout")},
-                {"h", get_int(r, "H")}, {"w", get_int(r, "W")}, {"r", get_int(r, "R")},
-                {"s", get_int(r, "S")}, {"stride", get_int(r, "stride")}, {"pad", get_int(r, "pad")},
-                {"dilation", 1}, {"groups", 1}};
+    op.attrs = {{"n", record_int(r, "N")},
+                {"cin", record_int(r, "Cin")},
+                {"cout", record_int(r, "Cout")},
+                {"h", record_int(r, "H")},
+                {"w", record_int(r, "W")},
+                {"r", record_int(r, "R")},
+                {"s", record_int(r, "S")},
+                {"stride", record_int(r, "stride")},
+                {"pad", record_int(r, "pad")},
+                {"dilation", 1},
+                {"groups", 1}};
     const Graph g = one_op("conv", op);
     RunResult res;
     const auto sync = sync_time_s(g, r, hw, res);
     if (!sync) res = sim(g, hw);
     p.quantity = "median_ms";
-    p.measured = get_num(r, "median_ms");
+    p.measured = record_num(r, "median_ms");
     p.predicted = (sync ? *sync : res.time_s) * 1e3;
     p.group = d;
     return p;
@@ -429,7 +443,7 @@ std::optional<Prediction> predict(const json& r, const Hardware& hw, const std::
     if (m->host_visible) g.info["host_visible"] = 1;
     const RunResult res = sim(std::move(g), hw);
     p.quantity = m->quantity;
-    p.measured = get_num(r, m->quantity.c_str());
+    p.measured = record_num(r, m->quantity.c_str());
     p.predicted = (m->kernel_time ? res.kernel_time_s : res.time_s) * m->scale;
     p.group = r.value("model", section);
     p.extra["workload"] = spec;
@@ -446,7 +460,7 @@ std::optional<Prediction> predict(const json& r, const Hardware& hw, const std::
     // The model emulates 1024 K-long dot products bit by bit: K is bounded so
     // that a record costs seconds at most (1024 x 2^17 products at the slowest
     // H100 path's ~25 ns: 3.4 s; the measured records go up to K = 65536).
-    if (const int64_t K = get_int(r, "K"); K < 1 || K > (int64_t{1} << 17))
+    if (const int64_t K = record_int(r, "K"); K < 1 || K > (int64_t{1} << 17))
       throw InputError(fmt::format("record {}: field 'K' = {} must be in 1..131072 (2^17)", r.dump(), K));
     json pr;
     try {
@@ -455,12 +469,12 @@ std::optional<Prediction> predict(const json& r, const Hardware& hw, const std::
       skip = e.what();
       return std::nullopt;
     } catch (const std::runtime_error& e) {
-      throw InputError(fmt::format("precision record {}: {}", get_str(r, "format"), e.what()));
+      throw InputError(fmt::format("precision record {}: {}", record_str(r, "format"), e.what()));
     }
     p.quantity = "normwise_rel_err";
-    p.measured = get_num(r, "normwise_rel_err");
+    p.measured = record_num(r, "normwise_rel_err");
     p.predicted = pr["predicted_normwise_rel_err"].get<double>();
-    p.group = get_str(r, "format");
+    p.group = record_str(r, "format");
     for (const char* key : {"bit_exact_fraction", "bit_exact_files", "preset", "samples"})
       if (pr.contains(key)) p.extra[std::string(key)] = pr[key];
     return p;
