@@ -106,7 +106,43 @@ struct RowKernel {
   int64_t barriers = 0;        // block-wide reductions per row
   int64_t rereads = 0;         // extra passes over the row after the first
   bool warp = false;
+  double reduce_alu = 0;  // lane operations of the row's reductions (all its threads)
+  double reduce_sfu = 0;  // SFU operations of the same
 };
+
+// The instructions of a row's reductions, which every thread of the row issues
+// (row_reduction is the latency of their chain; this is their issue work, added
+// to the element work of the stage). A warp reduces in log2(32) = 5 shuffle
+// levels (__shfl_down_sync); a block then combines its warps' partials through
+// shared memory, log2(warps) more levels run by one warp (layer_norm_kernel.cu
+// compute_stats; block_reduce.cuh BlockReduce and SoftMax.cu blockReduceWarp
+// reduce the partials in one warp, as many shuffle levels). A shuffle occupies
+// the SM's shuffle unit, 32 results per clock (CUDA C++ Programming Guide,
+// arithmetic instruction throughput, compute capability 7.x-9.0), i.e.
+// alu_lanes / 32 lane slots. Per level and lane:
+//   Welford combine (cuWelfordCombine, LayerNorm): 3 shuffles (mean, m2, count),
+//     11 lane ops and one IEEE reciprocal (k_div_lanes lane ops + 1 SFU op);
+//   RMSNorm (the same template, cuWelfordCombine<rms_norm = true>): still 3
+//     shuffles, one addition;
+//   softmax max or sum, a backward sum: 1 shuffle, 1 lane op per value.
+// The block levels add a shared-memory store, a barrier, a load and a branch (4).
+struct CombineCost {
+  double shfl = 1, alu = 1, sfu = 0;
+};
+
+constexpr double k_warp_levels = 5;      // log2(warpSize)
+constexpr double k_shfl_per_clock = 32;  // shuffle results per clock per SM
+
+void add_reduction(RowKernel& r, CombineCost c, double alu_lanes, bool block) {
+  const double per_level = c.alu + c.shfl * alu_lanes / k_shfl_per_clock;
+  const double threads = static_cast<double>(r.threads);
+  r.reduce_alu += threads * k_warp_levels * per_level;
+  r.reduce_sfu += threads * k_warp_levels * c.sfu;
+  if (!block || r.threads <= 32) return;
+  const double levels = std::ceil(std::log2(threads / 32.0));
+  r.reduce_alu += 32.0 * levels * (per_level + 4.0);
+  r.reduce_sfu += 32.0 * levels * c.sfu;
+}
 
 // backward: the backward row kernels (_softmax_backward_data: softmax_warp_backward
 // in PersistentSoftmax.cuh holds both the gradient and the output row in registers;
@@ -114,7 +150,7 @@ struct RowKernel {
 // second; layer_norm_grad_input_kernel: the forward's two-pass structure over dy
 // and x). Both tensors are re-read on the second pass.
 RowKernel row_kernel(OpKind kind, int64_t cols, double elem_bytes, double max_threads, double regs_per_sm,
-                     double smem_per_sm, bool backward = false) {
+                     double smem_per_sm, double alu_lanes, bool backward = false) {
   RowKernel r;
   const double row = static_cast<double>(cols) * elem_bytes;
   const auto steps = [&](int64_t threads, double load_bytes) {
@@ -132,6 +168,9 @@ RowKernel row_kernel(OpKind kind, int64_t cols, double elem_bytes, double max_th
       const double regs = static_cast<double>((backward ? 2 : 1) * std::max<int64_t>(1, p2 / 32)) + 24;
       const int64_t blocks = std::max<int64_t>(1, static_cast<int64_t>(regs_per_sm / (regs * 128)));
       r.rows_per_sm = std::min<int64_t>(static_cast<int64_t>(max_threads) / 32, 4 * blocks);
+      // warp_reduce of the max and of the sum (backward: of dy * y).
+      add_reduction(r, {}, alu_lanes, false);
+      if (!backward) add_reduction(r, {}, alu_lanes, false);
       return r;
     }
     // SoftMaxForward_getBlockSize: min(cols, 1024) rounded up to a warp.
@@ -145,8 +184,11 @@ RowKernel row_kernel(OpKind kind, int64_t cols, double elem_bytes, double max_th
       r.round_trips = 2 * steps(r.threads, load);
       r.barriers = 1;
       r.rereads = 1;
+      add_reduction(r, {}, alu_lanes, true);  // sum(dy * y)
       return r;
     }
+    add_reduction(r, {}, alu_lanes, true);  // max
+    add_reduction(r, {}, alu_lanes, true);  // sum
     if (row < smem_block - 4.0 * static_cast<double>(r.threads / 32)) {
       r.rows_per_sm = std::clamp<int64_t>(static_cast<int64_t>(smem_per_sm / smem_block), 1, by_threads);
       r.round_trips = steps(r.threads, load);
@@ -163,6 +205,13 @@ RowKernel row_kernel(OpKind kind, int64_t cols, double elem_bytes, double max_th
   r.round_trips = 2 * steps(r.threads, 4.0 * elem_bytes);
   r.barriers = 1;
   r.rereads = 1;
+  // layer_norm_grad_input_kernel reduces two sums per row.
+  if (backward)
+    add_reduction(r, {2, 2, 0}, alu_lanes, true);
+  else if (kind == OpKind::layernorm)
+    add_reduction(r, {3, 11 + k_div_lanes, 1}, alu_lanes, true);
+  else
+    add_reduction(r, {3, 1, 0}, alu_lanes, true);
   return r;
 }
 
@@ -242,7 +291,8 @@ Kernel TensorCoreMapper::lower_vector(const Op& op, const Hardware& hw) const {
       const bool backward = op.get("backward", 0) != 0;
       const double tensors = backward ? 2.0 : 1.0;
       if (op.kind == OpKind::layernorm || op.kind == OpKind::rmsnorm || op.kind == OpKind::softmax) {
-        row = row_kernel(op.kind, op.at("cols"), dtype_bytes(in, 1), m_s.max_threads, m_s.regs / 4.0, m_s.smem, backward);
+        row = row_kernel(op.kind, op.at("cols"), dtype_bytes(in, 1), m_s.max_threads, m_s.regs / 4.0,
+                         m_s.smem, m_s.alu, backward);
         // Passes after the first re-read the row from the L2 when the rows resident
         // on all SMs fit in half of it (the other half holds the streaming output
         // and the next rows); otherwise they go back to DRAM.
@@ -310,9 +360,13 @@ Kernel TensorCoreMapper::lower_vector(const Op& op, const Hardware& hw) const {
     b.repeat = repeat;
     add_traffic(b.instrs, lv, Opcode::load, reads / st, l2_reads / st, sms);
     const double per_sm = elems / st / static_cast<double>(sms);
-    if (vc.alu > 0 && elems > 0)
-      b.instrs.push_back(vec(std::string(op_kind_name(op.kind)), vc.alu * per_sm, sms, DType::fp32));
-    if (vc.sfu > 0 && elems > 0) b.instrs.push_back(vec(vc.sfu_name, vc.sfu * per_sm, sms, DType::fp32));
+    // Row kernels add their rows' reductions (RowKernel::reduce_alu / reduce_sfu).
+    const double rows_here = row ? rows / st / static_cast<double>(sms) : 0.0;
+    const double alu = vc.alu * per_sm + (row ? row->reduce_alu * rows_here : 0.0);
+    const double sfu = vc.sfu * per_sm + (row ? row->reduce_sfu * rows_here : 0.0);
+    if (alu > 0 && elems > 0)
+      b.instrs.push_back(vec(std::string(op_kind_name(op.kind)), alu, sms, DType::fp32));
+    if (sfu > 0 && elems > 0) b.instrs.push_back(vec(vc.sfu_name, sfu, sms, DType::fp32));
     if (op.kind == OpKind::maxpool || op.kind == OpKind::avgpool)
       b.instrs.push_back(vec("pool", per_sm, sms, DType::fp32));
     if (trips_here > 0) {

@@ -12,9 +12,12 @@
 
 namespace tessera {
 
-// vec operations that run on the special-function units (one per element).
+// vec operations that run on the special-function units (one per element):
+// MUFU.EX2/TANH/RSQ/RCP (the reciprocal behind an IEEE division, layernorm's
+// Welford update and batch norm's 1/sqrt(var)).
 bool is_sfu_op(const std::string& name) {
-  return name == "exp" || name == "tanh" || name == "erf" || name == "rsqrt" || name == "sigmoid";
+  return name == "exp" || name == "tanh" || name == "erf" || name == "rsqrt" || name == "sigmoid" ||
+         name == "rcp";
 }
 
 MmaPipe mma_pipe(DType a) {
