@@ -119,6 +119,8 @@ def gemm(timer, out):
                 continue
             r.update(section="gemm", dtype=dtype, M=m, N=n, K=k, tag=tag, l2="cold" if timer.cold else "hot")
             r["tflops"] = 2 * m * n * k / (r["median_ms"] * 1e-3) / 1e12
+            if tag == "odd":
+                r["kernels"] = kernel_names(fn)
             out(r)
 
 
@@ -338,6 +340,7 @@ def conv(timer, out):
                          stride=st, pad=pad, Ho=ho, memory_format="channels_last", cudnn_benchmark=False,
                          l2="cold" if timer.cold else "hot")
                 r["tflops"] = 2 * N * ho * ho * cout * cin * R * R / (r["median_ms"] * 1e-3) / 1e12
+                r["kernels"] = kernel_names(lambda: F.conv2d(x, w, stride=st, padding=pad))
                 out(r)
                 x = w = None
 
@@ -354,6 +357,20 @@ def profiled_kernel_us(fn):
         fn()
         torch.cuda.synchronize()
     return sum(e.self_device_time_total for e in p.key_averages() if e.device_type == DeviceType.CUDA)
+
+
+def kernel_names(fn):
+    """The names of the GPU kernels one call of fn launches (profiler, after a warm-up
+    call), sorted: which library kernel ran (cuBLAS's choice for a misaligned or
+    partial-tile GEMM, cuDNN's algorithm for a convolution), for the model's rules."""
+    from torch.autograd import DeviceType
+    from torch.profiler import ProfilerActivity, profile
+    fn()
+    torch.cuda.synchronize()
+    with profile(activities=[ProfilerActivity.CUDA]) as p:
+        fn()
+        torch.cuda.synchronize()
+    return sorted({e.key for e in p.key_averages() if e.device_type == DeviceType.CUDA})
 
 
 def busy_us(fn):
