@@ -538,9 +538,10 @@ def e2eg(timer, out):
     tv = optional_module("torchvision", "e2eg")
     if tv is not None:
         # fp32 runs its convolutions on TF32 and its fc layer in fp32 (PyTorch's defaults).
-        # channels_last at every batch; PyTorch's default layout (contiguous, NCHW) at
-        # batch 32 and 256, with the names of the kernels one forward launches (which
-        # convolution kernels cuDNN takes for NCHW tensors, and any layout transposes).
+        # channels_last at every batch, PyTorch's default layout (contiguous, NCHW) at
+        # batch 32 and 256; each record names the kernels one forward launches (which
+        # convolution kernels cuDNN takes for the layout and format, and any layout
+        # transposes around them).
         for dtype in ("bf16", "fp32"):
             for fmt_name, fmt, batches in (("channels_last", torch.channels_last, (1, 8, 32, 128, 256)),
                                            ("contiguous", torch.contiguous_format, (32, 256))):
@@ -549,9 +550,8 @@ def e2eg(timer, out):
                     x = torch.randn(batch, 3, 224, 224, device="cuda", dtype=DT[dtype]).to(memory_format=fmt)
                     rec = {"section": "e2eg", "model": "resnet50", "dtype": dtype, "batch": batch, "seq": 0,
                            "layers": 50, "memory_format": fmt_name}
-                    if fmt_name == "contiguous":
-                        with torch.no_grad():
-                            rec["kernels"] = kernel_names(lambda: m(x))
+                    with torch.no_grad():
+                        rec["kernels"] = kernel_names(lambda: m(x))
                     measure(rec, lambda: m(x))
                     x = None
                 m = None
