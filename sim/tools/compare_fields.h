@@ -8,10 +8,13 @@
 
 namespace tessera {
 
-// A size: a whole number in 0..2^48 (validate_graph's limit), checked before any
+// A size: a whole number in min..2^48 (validate_graph's limit), checked before any
 // conversion (a double beyond int64 has no int64 value).
-int64_t record_int(const nlohmann::json& r, const char* key);
+int64_t record_int(const nlohmann::json& r, const char* key, int64_t min = 0);
 double record_num(const nlohmann::json& r, const char* key);
 std::string record_str(const nlohmann::json& r, const char* key);
+// An optional setting: `fallback` when the field is absent or null, a string as
+// it is, any other value as its JSON text (`"amp": false` reads "false").
+std::string record_text(const nlohmann::json& r, const char* key, const std::string& fallback);
 
 }  // namespace tessera
