@@ -114,9 +114,10 @@ struct RowKernel {
 // (row_reduction is the latency of their chain; this is their issue work, added
 // to the element work of the stage). A warp reduces in log2(32) = 5 shuffle
 // levels (__shfl_down_sync); a block then combines its warps' partials through
-// shared memory, log2(warps) more levels run by one warp (layer_norm_kernel.cu
-// compute_stats; block_reduce.cuh BlockReduce and SoftMax.cu blockReduceWarp
-// reduce the partials in one warp, as many shuffle levels). A shuffle occupies
+// shared memory in log2(warps) more levels run by one warp (layer_norm_kernel.cu
+// compute_stats halves its 4 warps twice; block_reduce.cuh BlockReduce and
+// SoftMax.cu blockReduceWarp let one warp reduce the partials, 5 shuffle levels,
+// which is log2(warps) for the 1024-thread blocks of the block softmax). A shuffle occupies
 // the SM's shuffle unit, 32 results per clock (CUDA C++ Programming Guide,
 // arithmetic instruction throughput, compute capability 7.x-9.0), i.e.
 // alu_lanes / 32 lane slots. Per level and lane:
