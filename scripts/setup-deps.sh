@@ -7,7 +7,8 @@ pkgs=(build-essential cmake pkg-config
       catch2 libyaml-cpp-dev nlohmann-json3-dev
       libonnx-dev libprotobuf-dev python3-onnx python3-numpy python3-matplotlib
       clang-14 libfuzzer-14-dev   # make test-sanitize / make fuzz (tests/fuzz)
-      libsqlite3-dev libopenmpi-dev openmpi-bin)
+      libsqlite3-dev libopenmpi-dev openmpi-bin
+      python3-torch python3-torchvision)   # CPU PyTorch: the aten-trace tests (built-in models = PyTorch's ops)
 missing=()
 for p in "${pkgs[@]}"; do
   dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing+=("$p")
