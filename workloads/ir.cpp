@@ -85,7 +85,9 @@ std::vector<std::string_view> op_attr_names(OpKind k) {
     case OpKind::matmul:
       names.insert(names.end(), {"b_shared", "fast_accum", "param", "bias", "tied"});
       break;
-    case OpKind::conv2d: names.insert(names.end(), {"dilation", "groups", "bias", "grad"}); break;
+    case OpKind::conv2d:
+      names.insert(names.end(), {"dilation", "groups", "bias", "grad", "channels_last"});
+      break;
     case OpKind::attention:
       names.insert(names.end(), {"kv_heads", "causal", "bias", "bias_shared", "bias_bool", "strided", "backend",
                                   "backward", "bias_grad"});

@@ -80,7 +80,9 @@
 //               one bias), e.g. tied embeddings
 //   conv2d      bias=1: the convolution has a bias; grad=1 (data gradient,
 //               cuDNN dgrad) or grad=2 (weight gradient, wgrad) instead of the
-//               forward pass (grad=0); conv_gemm_dims() gives each pass's GEMM
+//               forward pass (grad=0); conv_gemm_dims() gives each pass's GEMM;
+//               channels_last: 1 NHWC activations (default), 0 NCHW (cuDNN converts
+//               a tensor-core convolution's operands and result, compiler/tensorcore/mapper.cpp)
 //   attention, embedding, maxpool, avgpool, layernorm, rmsnorm, batchnorm,
 //   softmax, gelu, silu, relu, sigmoid, tanh
 //               backward=1: the op's backward kernel(s) (op_flops/op_min_bytes

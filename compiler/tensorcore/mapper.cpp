@@ -1,14 +1,17 @@
 // The tensor-core mapper's dispatch: one kernel family per op kind.
+#include "compiler/tensorcore/mapper.h"
+
 #include <fmt/format.h>
 
 #include <algorithm>
 #include <cmath>
 #include <optional>
 #include <stdexcept>
+#include <string>
+#include <vector>
 
 #include "compiler/tensorcore/attention_select.h"
 #include "compiler/tensorcore/kernel_build.h"
-#include "compiler/tensorcore/mapper.h"
 #include "core/error.h"
 #include "core/math.h"
 #include "models/hardware.h"
@@ -17,6 +20,85 @@
 namespace tessera {
 
 using namespace tc_build;   // instruction builders shared by the mapper files (kernel_build.h)
+
+namespace {
+
+// NCHW around a tensor-core convolution (attr channels_last = 0: PyTorch's default
+// contiguous layout). cuDNN's tensor-core convolution kernels are NHWC/KRSC ones:
+// "the cuDNN library may use padding, folding, and NCHW-to-NHWC transformations to
+// call the Tensor Core operations" (cuDNN Developer Guide, Legacy API, "Data and
+// Filter Formats"), and NVIDIA's Convolutional Layers User's Guide ("Tensor Layouts
+// In Memory: NCHW vs NHWC") describes the NCHW input transposed to NHWC before the
+// convolution and the output transposed back after it. Each pass converts its two
+// operands and its result: forward x, w -> y; dgrad dy, w -> dx; wgrad x, dy -> dw.
+// A tensor whose two layouts are the same bytes is left alone: an activation with one
+// channel or one pixel, a filter with one tap (1x1: KCRS = KRSC) or one input channel
+// per group. Each conversion is one launch that reads the tensor and writes it
+// transposed (a tiled transpose through shared memory, both sides coalesced), from
+// and to DRAM like the batch-norm kernels' passes; the CUDA-core path (fp32 without
+// TF32) has NCHW kernels of its own and converts nothing.
+void add_nchw_transposes(Kernel& k, const Op& op, const Levels& lv, int64_t sm_count) {
+  const int64_t n = op.at("n"), cin = op.at("cin"), cout = op.at("cout"), r = op.at("r"), s = op.at("s");
+  const int64_t groups = std::max<int64_t>(1, op.get("groups", 1));
+  const int64_t dil = op.get("dilation", 1);
+  const int64_t h = op.at("h"), w = op.at("w");
+  const int64_t ho = conv_out_dim(h, r, op.at("stride"), op.at("pad"), dil);
+  const int64_t wo = conv_out_dim(w, s, op.at("stride"), op.at("pad"), dil);
+  struct Tensor {
+    const char* name;
+    bool filter;
+    int64_t channels, pixels;  // the two dimensions the conversion swaps (per image / filter)
+    int64_t count;             // images (activations) or output channels (filters)
+    DType dtype;
+  };
+  const Tensor x{"x", false, cin, h * w, n, op.dtype}, y{"y", false, cout, ho * wo, n, op.out_dtype};
+  const Tensor filt{"w", true, cin / groups, r * s, cout, op.dtype};  // KCRS -> KRSC
+  const int64_t grad = op.get("grad", 0);
+  std::vector<Tensor> in, out;
+  if (grad == 0) {
+    in = {x, filt};
+    out = {y};
+  } else if (grad == 1) {  // operands in the backward's formats: dy (dtype), w, dx (out_dtype)
+    in = {Tensor{"dy", false, cout, ho * wo, n, op.dtype},
+          Tensor{"w", true, cin / groups, r * s, cout, op.dtype}};
+    out = {Tensor{"dx", false, cin, h * w, n, op.out_dtype}};
+  } else {
+    in = {Tensor{"x", false, cin, h * w, n, op.out_dtype}, Tensor{"dy", false, cout, ho * wo, n, op.dtype}};
+    out = {Tensor{"dw", true, cin / groups, r * s, cout, op.out_dtype}};
+  }
+  const auto block_of = [&](const Tensor& t) -> std::optional<Block> {
+    if (t.channels <= 1 || t.pixels <= 1) return std::nullopt;
+    const double elems = static_cast<double>(t.channels * t.pixels * t.count);
+    const double bytes = dtype_bytes(t.dtype, elems);
+    // 32 x 32-element tiles, one per thread block.
+    const int64_t sms = std::clamp<int64_t>(static_cast<int64_t>(std::ceil(elems / 1024.0)), 1, sm_count);
+    Block b;
+    add_traffic(b.instrs, lv, Opcode::load, bytes, bytes, sms);
+    add_traffic(b.instrs, lv, Opcode::store, bytes, bytes, sms);
+    return b;
+  };
+  std::vector<Block> before, after;
+  std::string names;
+  const auto collect = [&](const std::vector<Tensor>& ts, std::vector<Block>& dst, bool to_nhwc) {
+    for (const Tensor& t : ts)
+      if (auto b = block_of(t)) {
+        dst.push_back(std::move(*b));
+        const char* layout = t.filter ? (to_nhwc ? "KRSC" : "KCRS") : (to_nhwc ? "NHWC" : "NCHW");
+        names += fmt::format("{}{} to {}", names.empty() ? "" : ", ", t.name, layout);
+      }
+  };
+  collect(in, before, true);
+  collect(out, after, false);
+  if (before.empty() && after.empty()) return;
+  const auto extra = static_cast<int64_t>(before.size() + after.size());
+  k.blocks.insert(k.blocks.begin(), before.begin(), before.end());
+  k.blocks.insert(k.blocks.end(), after.begin(), after.end());
+  k.info.launches = k.info.launches.value_or(1) + extra;
+  k.mapping += fmt::format("; NCHW: cuDNN converts {} ({} more launch(es))", names, extra);
+  set_dram_bytes(k, lv.dram);
+}
+
+}  // namespace
 
 Kernel TensorCoreMapper::lower(const Graph& g, int index, const Hardware& hw) const {
   if (index < 0 || static_cast<size_t>(index) >= g.ops.size())
@@ -101,6 +183,8 @@ Kernel TensorCoreMapper::lower(const Graph& g, int index, const Hardware& hw) co
       }
       s.a_dram_bytes = dtype_bytes(op.dtype, a);
       k = lower_gemm(op, s, s.a_dram_bytes, hw);
+      if (op.get("channels_last", 1) == 0 && m_tc.tensor_pipe(s.a))
+        add_nchw_transposes(k, op, levels_of(hw), m_s.sm);
       break;
     }
     case OpKind::attention:

@@ -114,6 +114,9 @@ void TensorCoreModel::bind(const Hardware& hw) {
 
 DType TensorCoreModel::operand_dtype(const Op& op) const {
   if (op.dtype != DType::fp32) return op.dtype;
+  // The TF32 switches only matter where the tensor cores have a TF32 mode (Ampere
+  // on): before it, cuDNN and cuBLAS compute fp32 on the CUDA cores whatever the flags say.
+  if (m_s.rate[static_cast<int>(MmaPipe::tf32)] <= 0) return op.dtype;
   if (op.kind == OpKind::conv2d && m_s.tf32_conv) return DType::tf32;
   if (op.kind == OpKind::matmul && m_s.tf32_matmul) return DType::tf32;
   return op.dtype;

@@ -218,6 +218,95 @@ TEST_CASE("the 3-channel stem pads each filter tap's channels to the MMA's K", "
   CHECK(dw.mapping.rfind("depthwise forward", 0) == 0);
 }
 
+namespace {
+
+// The first kernel of `workload` with every convolution in PyTorch's default NCHW
+// layout (attr channels_last = 0, what memory_format=contiguous sets).
+Kernel first_nchw_kernel(const std::string& workload, const Hardware& hw) {
+  Graph g = build_workload(workload);
+  for (Op& op : g.ops)
+    if (op.kind == OpKind::conv2d) op.attrs["channels_last"] = 0;
+  return compile(g, hw).kernels.at(0);
+}
+
+}  // namespace
+
+TEST_CASE("an NCHW tensor-core convolution pays cuDNN's conversions to NHWC and back",
+          "[gpu][conv][layout]") {
+  const auto hw = load_hardware("h100-sxm", {});
+  // ResNet-50's layer1 3x3 convolution at batch 32, bf16.
+  const std::string conv = "conv2d:n=32,cin=64,cout=64,h=56,r=3,stride=1,pad=1,dtype=bf16";
+  const Kernel nhwc = first_kernel(conv, *hw);
+  const Kernel nchw = first_nchw_kernel(conv, *hw);
+  // Three conversions, each a launch of its own: x (NCHW -> NHWC), the filter
+  // (KCRS -> KRSC) and y (NHWC -> NCHW).
+  CHECK(nhwc.info.launches.value_or(1) == 1);
+  CHECK(nchw.info.launches.value_or(1) == 4);
+  CHECK(nchw.mapping.find("NCHW: cuDNN converts x to NHWC, w to KRSC, y to NCHW (3 more launch(es))") !=
+        std::string::npos);
+  // Each conversion reads its tensor from DRAM and writes it back once:
+  // x = y = 32 x 64 x 56 x 56 x 2 B = 12845056 B, w = 64 x 64 x 3 x 3 x 2 B = 73728 B;
+  // 2 x (12845056 + 73728 + 12845056) = 51527680 B more than the NHWC kernel's.
+  CHECK(nchw.info.dram_bytes.value() - nhwc.info.dram_bytes.value() == Approx(51527680.0).epsilon(1e-4));
+  // ... which takes at least that traffic at the HBM's peak bandwidth.
+  const double t_nhwc = simulate(build_workload(conv), *hw).time_s;
+  Graph g = build_workload(conv);
+  g.ops.at(0).attrs["channels_last"] = 0;
+  const double t_nchw = simulate(g, *hw).time_s;
+  CHECK(t_nchw - t_nhwc > 51527680.0 / hw->outermost_memory().bandwidth_bps());
+  // A 1x1 filter is the same bytes in KCRS and KRSC: two conversions.
+  const Kernel one = first_nchw_kernel("conv2d:n=32,cin=64,cout=256,h=56,r=1,stride=1,pad=0,dtype=bf16", *hw);
+  CHECK(one.info.launches.value_or(1) == 3);
+  CHECK(one.mapping.find("converts x to NHWC, y to NCHW (2 more") != std::string::npos);
+  // fp32 on the CUDA cores (TF32 switched off) runs cuDNN's NCHW kernels: nothing converted.
+  const auto no_tf32 = load_hardware("h100-sxm", {"compute.cudnn_allow_tf32=false"});
+  const Kernel simt =
+      first_nchw_kernel("conv2d:n=32,cin=64,cout=64,h=56,r=3,stride=1,pad=1,dtype=fp32", *no_tf32);
+  CHECK(simt.info.launches.value_or(1) == 1);
+  CHECK(simt.mapping.find("NCHW") == std::string::npos);
+  // With TF32 (the default) the fp32 convolution is a tensor-core one and converts.
+  CHECK(first_nchw_kernel("conv2d:n=32,cin=64,cout=64,h=56,r=3,stride=1,pad=1,dtype=fp32", *hw)
+            .info.launches.value_or(1) == 4);
+}
+
+TEST_CASE("memory_format=contiguous puts every ResNet-50 convolution pass in NCHW", "[gpu][conv][layout]") {
+  const auto hw = load_hardware("h100-sxm", {});
+  const Graph g =
+      build_workload("resnet50:batch=8,train=1,optimizer=sgd,dtype=bf16,memory_format=contiguous");
+  int convs = 0, nchw = 0;
+  for (const Op& op : g.ops)
+    if (op.kind == OpKind::conv2d) {
+      ++convs;
+      nchw += op.get("channels_last", 1) == 0 ? 1 : 0;
+    }
+  CHECK(convs > 53);  // forward, data and weight gradients
+  CHECK(nchw == convs);
+  // The weight gradient converts its two operands (x, dy) and its result (dw, 3x3 filter).
+  const Program p = compile(g, *hw);
+  bool found = false;
+  for (const Kernel& k : p.kernels)
+    if (k.name.rfind("layer1.0.conv2.grad_weight#", 0) == 0) {
+      found = true;
+      CHECK(k.mapping.find("converts x to NHWC, dy to NHWC, dw to KCRS (3 more") != std::string::npos);
+    }
+  CHECK(found);
+  // The default (channels_last) converts nothing.
+  for (const Kernel& k : compile(build_workload("resnet50:batch=8,dtype=bf16"), *hw).kernels)
+    CHECK(k.mapping.find("cuDNN converts") == std::string::npos);
+}
+
+TEST_CASE("the TF32 switches do nothing on a GPU without TF32 tensor cores", "[gpu][tf32]") {
+  // Volta has no TF32 mode (flops_per_clock_tf32 = 0): cuDNN computes an fp32
+  // convolution on the CUDA cores whatever torch.backends.cudnn.allow_tf32 says.
+  const auto v100 = load_hardware("v100", {});
+  CHECK(v100->compute().params().flag("cudnn_allow_tf32"));
+  const std::string conv = "conv2d:n=32,cin=64,cout=64,h=56,r=3,stride=1,pad=1,dtype=fp32";
+  CHECK(v100->compute().operand_dtype(build_workload(conv).ops.at(0)) == DType::fp32);
+  const Kernel k = first_nchw_kernel(conv, *v100);
+  CHECK(k.mapping.rfind("fp32 (fp32 pipe)", 0) == 0);
+  CHECK(k.info.launches.value_or(1) == 1);  // cuDNN's NCHW CUDA-core kernels: no conversion
+}
+
 TEST_CASE("GPU presets derive their peaks from their datasheets", "[gpu][presets]") {
   // B200 datasheet: 2.25 PFLOPS dense bf16 = 148 SMs x 8192 FLOP/clk x 1.856 GHz.
   const auto b200 = load_hardware("b200", {});

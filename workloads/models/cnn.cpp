@@ -46,13 +46,14 @@ Act pointwise(GraphBuilder& b, OpKind kind, const std::string& name, const Act& 
   return y;
 }
 
-// The batch-norm ops' layout (attr channels_last): workload parameter
-// memory_format, channels_last (NHWC, model.to(memory_format=torch.channels_last),
-// the layout the convolutions are modelled in) or contiguous (NCHW).
+// The layout of the batch-norm and convolution ops (attr channels_last): workload
+// parameter memory_format, channels_last (NHWC, model.to(memory_format=torch.channels_last))
+// or contiguous (NCHW: the batch norms run PyTorch's NCHW kernels, and cuDNN converts
+// each tensor-core convolution's operands to NHWC and its result back).
 void set_memory_format(Graph& g, const std::map<std::string, std::string>& p) {
   const int64_t cl = wl_choice(p, "memory_format", {"channels_last", "contiguous"}) == "channels_last" ? 1 : 0;
   for (auto& op : g.ops)
-    if (op.kind == OpKind::batchnorm) op.attrs["channels_last"] = cl;
+    if (op.kind == OpKind::batchnorm || op.kind == OpKind::conv2d) op.attrs["channels_last"] = cl;
 }
 
 Act pool(GraphBuilder& b, OpKind kind, const std::string& name, const Act& x, int64_t k,
@@ -276,9 +277,13 @@ std::vector<WorkloadParam> cnn_params() {
 // Networks with batch norm: its kernels depend on the activations' layout.
 std::vector<WorkloadParam> bn_cnn_params() {
   auto p = cnn_params();
-  p.push_back({"memory_format", "channels_last",
-               "activation layout: channels_last (NHWC) or contiguous (NCHW); decides the batch-norm kernels",
-               ParamType::choice, {"channels_last", "contiguous"}});
+  p.push_back(
+      {"memory_format",
+       "channels_last",
+       "activation layout: channels_last (NHWC) or contiguous (NCHW); decides the batch-norm kernels and "
+       "whether cuDNN converts the convolutions' operands",
+       ParamType::choice,
+       {"channels_last", "contiguous"}});
   return p;
 }
 
