@@ -324,20 +324,24 @@ def resnet50_convs():
 
 
 def conv(timer, out):
-    """ResNet-50's convolutions alone, channels-last, cuDNN's default algorithm choice
+    """ResNet-50's convolutions alone, cuDNN's default algorithm choice
     (torch.backends.cudnn.benchmark off), bf16 and fp32 on TF32 (PyTorch's default
-    torch.backends.cudnn.allow_tf32), batch 1 to 256."""
+    torch.backends.cudnn.allow_tf32): channels-last at batch 1 to 256, and PyTorch's
+    default NCHW layout (contiguous) at batch 32, whose kernel names show any layout
+    conversions cuDNN adds around its NHWC kernels."""
+    runs = [(N, "channels_last", torch.channels_last) for N in (1, 8, 32, 128, 256)]
+    runs.append((32, "contiguous", torch.contiguous_format))
     for dtype in ("bf16", "tf32"):
         torch_defaults()
         torch.backends.cudnn.allow_tf32 = dtype == "tf32"
-        for N in (1, 8, 32, 128, 256):
+        for N, fmt_name, fmt in runs:
             for name, cin, cout, H, R, st, pad in resnet50_convs():
-                x = torch.randn(N, cin, H, H, device="cuda", dtype=DT[dtype]).to(memory_format=torch.channels_last)
-                w = torch.randn(cout, cin, R, R, device="cuda", dtype=DT[dtype]).to(memory_format=torch.channels_last)
+                x = torch.randn(N, cin, H, H, device="cuda", dtype=DT[dtype]).to(memory_format=fmt)
+                w = torch.randn(cout, cin, R, R, device="cuda", dtype=DT[dtype]).to(memory_format=fmt)
                 r = timer.run(lambda: F.conv2d(x, w, stride=st, padding=pad))
                 ho = (H + 2 * pad - R) // st + 1
                 r.update(section="conv", dtype=dtype, layer=name, N=N, Cin=cin, Cout=cout, H=H, W=H, R=R, S=R,
-                         stride=st, pad=pad, Ho=ho, memory_format="channels_last", cudnn_benchmark=False,
+                         stride=st, pad=pad, Ho=ho, memory_format=fmt_name, cudnn_benchmark=False,
                          l2="cold" if timer.cold else "hot")
                 r["tflops"] = 2 * N * ho * ho * cout * cin * R * R / (r["median_ms"] * 1e-3) / 1e12
                 r["kernels"] = kernel_names(lambda: F.conv2d(x, w, stride=st, padding=pad))

@@ -419,6 +419,13 @@ std::optional<Prediction> predict(const json& r, const Hardware& hw, const std::
                 {"pad", record_int(r, "pad")},
                 {"dilation", 1},
                 {"groups", 1}};
+    // The activations' layout (measure_gpu.py: channels_last, or contiguous for
+    // PyTorch's default NCHW, where cuDNN converts a tensor-core convolution's operands).
+    const std::string layout = record_text(r, "memory_format", "channels_last");
+    if (layout != "channels_last" && layout != "contiguous")
+      throw InputError(fmt::format(
+          "record {}: field 'memory_format' = '{}' must be channels_last or contiguous", r.dump(), layout));
+    op.attrs["channels_last"] = layout == "channels_last" ? 1 : 0;
     const Graph g = one_op("conv", op);
     RunResult res;
     const auto sync = sync_time_s(g, r, hw, res);
@@ -426,7 +433,7 @@ std::optional<Prediction> predict(const json& r, const Hardware& hw, const std::
     p.quantity = "median_ms";
     p.measured = record_num(r, "median_ms");
     p.predicted = (sync ? *sync : res.time_s) * 1e3;
-    p.group = d;
+    p.group = layout == "channels_last" ? d : d + ", NCHW";
     return p;
   }
   if (section == "e2eg" || section == "decode" || section == "evoformer" || section == "train") {

@@ -74,6 +74,11 @@ TEST_CASE("compare records with sizes beyond what a size can be are refused", "[
           R"({"section":"evoformer","variant":"af3","dtype":"bf16","n_seq":8,"n_res":16,"c_m":256,"c_z":128,)"
           R"("median_ms":1})",
           "field 'variant' = 'af3' is not a modelled Evoformer; accepted: sdpa (evoformer_sdpa.py), openfold");
+  refused(
+      "conv_layout.jsonl",
+      R"({"section":"conv","dtype":"bf16","N":32,"Cin":64,"Cout":64,"H":56,"W":56,"R":3,"S":3,"stride":1,)"
+      R"("pad":1,"memory_format":"nchw","median_ms":0.05})",
+      "field 'memory_format' = 'nchw' must be channels_last or contiguous");
 }
 
 TEST_CASE("stray arguments and options without their mode are refused", "[robustness][cli]") {
