@@ -51,10 +51,18 @@ GemmPlan TensorCoreMapper::plan_gemm(const GemmShape& s, const Hardware& hw) con
   // pre-Hopper generation (cp.async of 4, 8 or 16 bytes, PTX ISA "cp.async";
   // plain loads below 4 bytes) feeding mma.sync, which on Hopper issues at
   // sync_mma_fraction of the wgmma rate. Each load moves `load_align` bytes per
-  // thread (the model charges the load/store lanes for it, tensorcore.h).
+  // thread (the model charges the load/store lanes for it, tensorcore.h). 16-bit
+  // operands aligned below 4 bytes rule out cp.async, which every Ampere-generation
+  // (sm80) CUTLASS kernel uses, so the library falls back to the Turing generation's
+  // (sm75: loads staged through registers, mma.sync m16n8k8 since Turing has no
+  // m16n8k16; PTX ISA, "Matrix shape"): cuBLAS picks
+  // cutlass_75_tensorop_bf16_s1688gemm_bf16_128x128_nn_align1 for bf16 with N odd
+  // (profiler kernel names in pytorch/pytorch#181718).
   const int64_t load_align = std::clamp<int64_t>(std::min(s.align_a, s.align_b), 1, 16);
   const bool sync_kernel = load_align < 16;
-  const double eff = m_tc.mma_efficiency(s.a, sync_kernel ? MmaPath::gemm_sync : MmaPath::gemm);
+  const bool sm75_kernel = sync_kernel && load_align < 4 && m_tc.pipe(s.a) == MmaPipe::fp16;
+  const MmaPath path = sm75_kernel ? MmaPath::gemm_sm75 : sync_kernel ? MmaPath::gemm_sync : MmaPath::gemm;
+  const double eff = m_tc.mma_efficiency(s.a, path);
   const double lsu_factor = load_align < 16 ? (load_align < 4 ? 2.0 : 1.0) / (m_s.lsu * static_cast<double>(load_align)) : 0.0;
   const double dram_bw = hw.outermost_memory().bandwidth_bps();
   const double l2_bw = hw.memories().size() > 1 ? hw.memories().front().second->bandwidth_bps() : 0;
@@ -85,6 +93,7 @@ GemmPlan TensorCoreMapper::plan_gemm(const GemmShape& s, const Hardware& hw) con
     p.bk = bk;
     p.load_align = load_align;
     p.sync_kernel = sync_kernel;
+    p.sm75_kernel = sm75_kernel;
     // Occupancy: fp32 accumulators take bm*bn*4 bytes of registers, doubled for
     // the operand fragments and addresses; at least two smem stages per block.
     const double acc = static_cast<double>(p.bm * p.bn) * 4.0;
@@ -205,7 +214,9 @@ Kernel TensorCoreMapper::lower_gemm(const Op& op, const GemmShape& s, double a_d
   k.info.waves = p.waves;
   k.info.ctas_per_sm = p.ctas_per_sm;
   k.info.thread_blocks = p.tiles;
-  k.info.mma_path = static_cast<int64_t>(p.sync_kernel ? MmaPath::gemm_sync : MmaPath::gemm);
+  k.info.mma_path = static_cast<int64_t>(p.sm75_kernel   ? MmaPath::gemm_sm75
+                                         : p.sync_kernel ? MmaPath::gemm_sync
+                                                         : MmaPath::gemm);
   if (p.load_align < 16) k.info.load_align = p.load_align;
   k.info.startup_waves = p.waves;
   // Per SM: up to four k-step stages of every resident block are in flight.
@@ -274,13 +285,15 @@ Kernel TensorCoreMapper::lower_gemm(const Op& op, const GemmShape& s, double a_d
     add_traffic(b.instrs, lv, Opcode::store, c_bytes, c_bytes, sms);
     k.blocks.push_back(std::move(b));
   }
-  k.mapping = fmt::format(
-      "{} ({} pipe) tile {}x{}x{}, {} blocks ({}/SM), {} wave(s), split-k {}, {} stages{}", dtype_name(s.a),
-      mma_pipe_name(m_tc.pipe(s.a)), p.bm, p.bn, p.bk, p.tiles, p.ctas_per_sm, p.waves, p.split_k,
-      (full > 0 ? full * chunks : 0) + (rest > 0 ? chunks : 0),
-      p.load_align < 16 ? fmt::format(", align{} {}", p.load_align,
-                                      p.sync_kernel && m_tc.tensor_pipe(s.a) ? "mma.sync kernel" : "loads")
-                        : "");
+  k.mapping =
+      fmt::format("{} ({} pipe) tile {}x{}x{}, {} blocks ({}/SM), {} wave(s), split-k {}, {} stages{}",
+                  dtype_name(s.a), mma_pipe_name(m_tc.pipe(s.a)), p.bm, p.bn, p.bk, p.tiles, p.ctas_per_sm,
+                  p.waves, p.split_k, (full > 0 ? full * chunks : 0) + (rest > 0 ? chunks : 0),
+                  p.load_align < 16 ? fmt::format(", align{} {}", p.load_align,
+                                                  p.sm75_kernel ? "sm75 mma.sync m16n8k8 kernel"
+                                                  : p.sync_kernel && m_tc.tensor_pipe(s.a) ? "mma.sync kernel"
+                                                                                           : "loads")
+                                    : "");
   set_dram_bytes(k, lv.dram);
   return k;
 }

@@ -54,6 +54,7 @@ struct GemmPlan {
   int64_t k_steps = 0;         // ceil((k / split_k) / bk) per thread block
   int64_t load_align = 16;     // bytes per thread load of A and B (< 16: kernel without TMA)
   bool sync_kernel = false;    // mma.sync code (MmaPath::gemm_sync) instead of the TMA/wgmma family
+  bool sm75_kernel = false;    // of those, the Turing generation's (MmaPath::gemm_sm75: m16n8k8)
   double est_time_s = 0;       // the estimate the choice minimised
 };
 

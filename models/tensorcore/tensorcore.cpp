@@ -94,6 +94,7 @@ void TensorCoreModel::bind(const Hardware& hw) {
   m_s.fa3_exposed = p.real("attention_softmax_exposed_flash3");
   m_s.eff_mem = p.real("attention_efficiency_efficient");
   m_s.sync = p.real("sync_mma_fraction");
+  m_s.sync_k8 = p.real("sync_mma_k8_fraction");
   m_s.link_bw = p.real("link_bandwidth");
   m_s.link_latency = p.real("link_latency");
   m_s.row_trip = p.real("row_round_trip");
@@ -170,6 +171,10 @@ double TensorCoreModel::mma_efficiency(DType a, MmaPath path) const {
     case MmaPath::gemm_sync: {
       return m_s.eff[static_cast<int>(pipe(a))] * (tensor_pipe(a) ? m_s.sync : 1.0);
     }
+    // The Turing-generation kernel's m16n8k8 at sync_mma_k8_fraction of m16n8k16's rate.
+    case MmaPath::gemm_sm75: {
+      return m_s.eff[static_cast<int>(pipe(a))] * (tensor_pipe(a) ? m_s.sync * m_s.sync_k8 : 1.0);
+    }
     case MmaPath::gemm: break;
   }
   return m_s.eff[static_cast<int>(pipe(a))] * gemm_issue_fraction(a);
@@ -204,7 +209,7 @@ double TensorCoreModel::mma_cycles(const Instr& in, const Kernel& k) const {
     c_lsu = smem_bytes / (m_s.lsu * a) * (align < 4 ? 2.0 : 1.0);
     // An mma.sync kernel's warps then read their fragments from shared memory
     // (sync_smem_bytes) through the same load/store path: the two add up.
-    if (path == MmaPath::gemm_sync && tensor_pipe(in.a))
+    if ((path == MmaPath::gemm_sync || path == MmaPath::gemm_sm75) && tensor_pipe(in.a))
       return std::max(c_mma, c_lsu + sync_smem_bytes(in.m, in.n, in.k, dtype_bytes(in.a, 1)) / m_s.smem_bpc);
   }
   return std::max({c_mma, smem_bytes / m_s.smem_bpc, c_lsu});

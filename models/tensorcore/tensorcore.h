@@ -48,9 +48,20 @@ std::string_view mma_pipe_name(MmaPipe p);
 // How a kernel's mma instructions are issued (KernelInfo::mma_path).
 // gemm_sync: a GEMM kernel of the pre-Hopper generation (cp.async or plain loads
 // feeding mma.sync), what the libraries run when an operand's leading dimension
-// rules out TMA (compiler/tensorcore/gemm.cpp, gemm_alignment).
-enum class MmaPath { gemm = 0, flash2 = 1, flash3 = 2, efficient = 3, flash2_backward = 4, flash3_backward = 5,
-                     gemm_sync = 6 };
+// rules out TMA (compiler/tensorcore/gemm.cpp, plan_gemm). gemm_sm75: the Turing
+// generation's kernel, for 16-bit operands aligned below cp.async's 4-byte minimum:
+// plain loads staged through registers and mma.sync m16n8k8 (half the K, so half the
+// multiply-adds, of the m16n8k16 the Ampere-generation kernels issue).
+enum class MmaPath {
+  gemm = 0,
+  flash2 = 1,
+  flash3 = 2,
+  efficient = 3,
+  flash2_backward = 4,
+  flash3_backward = 5,
+  gemm_sync = 6,
+  gemm_sm75 = 7
+};
 
 // FlashAttention-2's backward kernel issues its MMAs at the compute parameter
 // attention_backward_rate_flash2 times the forward's rate (attention_efficiency_flash2):
@@ -77,6 +88,7 @@ struct TensorCoreSpec {
   double bwd_fa2 = 1;                   // attention_backward_rate_flash2
   double bwd_fa3 = 1;                   // attention_backward_rate_flash3
   double launch = 0, eff_fa2 = 1, fa3_exposed = 1, eff_mem = 1, sync = 1;
+  double sync_k8 = 1;  // sync_mma_k8_fraction
   double link_bw = 0, link_latency = 0, row_trip = 0, row_sync = 0, max_threads = 2048;
   double wave_startup = 0;
   double in_flight = 0;                 // bytes_in_flight
