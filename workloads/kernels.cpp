@@ -36,8 +36,12 @@ Graph build_conv2d(const std::map<std::string, std::string>& p) {
   const int64_t s = wl_int_or(p, "s", r);
   const int64_t h = wl_int(p, "h");
   const int64_t w = wl_int_or(p, "w", h);
-  b.conv("conv2d", {}, wl_int(p, "n"), cin, wl_int(p, "cout"), h, w, r, s, wl_int(p, "stride"),
-         wl_count(p, "pad"), wl_int(p, "dilation"), groups);
+  const int op = b.conv("conv2d", {}, wl_int(p, "n"), cin, wl_int(p, "cout"), h, w, r, s, wl_int(p, "stride"),
+                        wl_count(p, "pad"), wl_int(p, "dilation"), groups);
+  // Input and weight layout: NHWC (x.to(memory_format=torch.channels_last)) or
+  // PyTorch's default contiguous NCHW.
+  if (wl_choice(p, "memory_format", {"channels_last", "contiguous"}) == "contiguous")
+    g.ops[static_cast<size_t>(op)].attrs["channels_last"] = 0;
   return g;
 }
 
@@ -102,20 +106,29 @@ void add_kernel_workloads(std::vector<WorkloadInfo>& out) {
                   {"dtype", "bf16", "operand format", ParamType::dtype},
                   {"fast_accum", "0", "fp8: 1 = fast accumulation (no periodic fp32 promotion)", ParamType::boolean}},
                  build_gemm, true});
-  out.push_back({"conv2d", "one NCHW convolution (torch.nn.functional.conv2d)",
-                 {{"n", "1", "batch"},
-                  {"cin", "", "input channels"},
-                  {"cout", "", "output channels"},
-                  {"h", "", "input height"},
-                  {"w", "auto", "input width (auto: = h)", ParamType::integer, {"auto"}},
-                  {"r", "3", "filter height"},
-                  {"s", "auto", "filter width (auto: = r)", ParamType::integer, {"auto"}},
-                  {"stride", "1", "stride (both axes)"},
-                  {"pad", "0", "zero padding (both axes)", ParamType::integer, {}, 0},
-                  {"dilation", "1", "dilation (both axes)"},
-                  {"groups", "1", "channel groups, or 'depthwise' (= cin)", ParamType::integer, {"depthwise"}},
-                  {"dtype", "bf16", "operand format", ParamType::dtype}},
-                 build_conv2d, true});
+  out.push_back(
+      {"conv2d",
+       "one convolution (torch.nn.functional.conv2d), NHWC or NCHW",
+       {{"n", "1", "batch"},
+        {"cin", "", "input channels"},
+        {"cout", "", "output channels"},
+        {"h", "", "input height"},
+        {"w", "auto", "input width (auto: = h)", ParamType::integer, {"auto"}},
+        {"r", "3", "filter height"},
+        {"s", "auto", "filter width (auto: = r)", ParamType::integer, {"auto"}},
+        {"stride", "1", "stride (both axes)"},
+        {"pad", "0", "zero padding (both axes)", ParamType::integer, {}, 0},
+        {"dilation", "1", "dilation (both axes)"},
+        {"groups", "1", "channel groups, or 'depthwise' (= cin)", ParamType::integer, {"depthwise"}},
+        {"dtype", "bf16", "operand format", ParamType::dtype},
+        {"memory_format",
+         "channels_last",
+         "layout of input and weight: channels_last (NHWC) or contiguous (NCHW: cuDNN converts a "
+         "tensor-core convolution's operands)",
+         ParamType::choice,
+         {"channels_last", "contiguous"}}},
+       build_conv2d,
+       true});
   out.push_back({"attention", "scaled-dot-product attention (fused kernel, or unfused with fused=0)",
                  {{"batch", "1", "sequences"},
                   {"heads", "32", "query heads"},
