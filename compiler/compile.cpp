@@ -26,6 +26,8 @@ Program compile(const Graph& g, const Hardware& hw) {
   const std::unique_ptr<Mapper> mapper = make_mapper(hw.compute());
   const auto hidden = g.info.find("host_hidden");
   const bool host_hidden = hidden != g.info.end() && hidden->second != 0;
+  const auto graph_it = g.info.find("graph");
+  const bool graph = graph_it != g.info.end() && graph_it->second != 0;
   for (size_t i = 0; i < g.ops.size(); ++i) {
     p.kernels.push_back(mapper->lower(g, static_cast<int>(i), hw));
     Kernel& k = p.kernels.back();
@@ -35,6 +37,9 @@ Program compile(const Graph& g, const Hardware& hw) {
     // A workload replayed as a CUDA graph (or issued while the GPU is still busy
     // with earlier work) pays no host time per kernel (models/compute/host.h).
     if (host_hidden) k.info.host_hidden = 1;
+    // A CUDA-graph replay also starts a multi-kernel op's further kernels without
+    // the host (models/tensorcore/tensorcore.cpp, kernel_overhead_s).
+    if (graph) k.info.graph = 1;
     // A Python loop of per-tensor aten calls (Megatron-LM's bf16 parameter copies)
     // is one op of several host calls; an op whose result the host reads
     // (.item()) makes the host wait for its kernel (models/compute/host.h).

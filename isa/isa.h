@@ -86,6 +86,8 @@ struct KernelInfo {
   std::optional<double> filter_sram_reads;  // systolic: filter scratchpad reads (words)
   std::optional<double> filter_sram_writes;  // systolic: filter scratchpad writes (words)
   std::optional<int64_t> gemv;  // 1 = matrix-vector product (one operand dimension is 1)
+  std::optional<int64_t> graph;  // 1 = a node of a CUDA-graph replay: no host launches it, its op's further
+                                 // launches follow at the queued gap
   std::optional<int64_t> host_calls;  // host (aten) calls the op takes: a Python loop of per-tensor calls (>= 1)
   std::optional<int64_t> host_hidden;  // 1 = issued without host time of its own (CUDA-graph replay, or while the GPU was busy)
   std::optional<int64_t> host_sync;  // 1 = the host waits for the kernel to end before going on (.item(), a device-to-host copy)

@@ -149,6 +149,10 @@ class TensorCoreModel : public ComputeModel {
 
  private:
   double mma_cycles(const Instr& in, const Kernel& k) const;
+  // Start-up of each launch after the first of a multi-kernel op: the whole launch
+  // in eager execution, the queued gap in a CUDA-graph replay (host_mode graph or
+  // KernelInfo::graph).
+  double extra_launch_s(const Kernel& k) const;
 
   TensorCoreSpec m_s;
   PowerCappedClock m_clock;

@@ -106,8 +106,8 @@ class HostProcess {
   double seconds() const { return (sc_core::sc_time_stamp() - m_t0).to_seconds(); }
 
   std::vector<double> m_host_s;
-  size_t m_depth = 0;
   std::vector<char> m_sync;
+  size_t m_depth = 0;
   std::vector<double> m_issued;   // l_i, seconds from t0 (< 0: not yet launched)
   std::vector<char> m_finished;
   size_t m_retired = 0;

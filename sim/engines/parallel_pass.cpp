@@ -74,6 +74,7 @@ Graph Simulator::local_graph(const Graph& g, const std::vector<size_t>& ops, std
   if (auto it = g.info.find("amp"); it != g.info.end()) sg.info["amp"] = it->second;   // compile() checks the target
   // A CUDA-graph replay (decode over a static KV cache): no host time per kernel.
   if (auto it = g.info.find("host_hidden"); it != g.info.end()) sg.info["host_hidden"] = it->second;
+  if (auto it = g.info.find("graph"); it != g.info.end()) sg.info["graph"] = it->second;
   for (size_t i : ops) {
     Op op = g.ops[i];
     std::vector<int> deps;

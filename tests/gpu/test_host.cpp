@@ -154,6 +154,41 @@ TEST_CASE("a CUDA-graph replay pays no host time", "[gpu][host]") {
   CHECK(dd.stats.get("host.wait") > 0);
 }
 
+TEST_CASE("a CUDA-graph replay starts a multi-kernel op's further kernels at the queued gap", "[gpu][host]") {
+  const auto eager = load_hardware("h100-sxm", {});
+  const auto graph = load_hardware("h100-sxm", {"compute.host_mode=graph"});
+  // ResNet-50's bn1 in eval, bf16: PyTorch's three launches (copy_, calc_invstd,
+  // transform_input). Eager: the first queued (kernel_gap, 2 us) and two whole
+  // launches (launch_overhead, 4.611 us, each paced by the host); graph: all three at
+  // the gap: 2 x (4.611 - 2) = 5.222 us less.
+  const Program p = compile(build_workload("resnet50:batch=1,dtype=bf16"), *eager);
+  const Kernel& bn = p.kernels.at(1);
+  REQUIRE(bn.info.launches.value_or(1) == 3);
+  const KernelContext c = eager->compute().begin_kernel(bn, *eager);
+  const double gap = eager->compute().params().real("kernel_gap");
+  const double launch = eager->compute().params().real("launch_overhead");
+  CHECK(gap == Approx(2e-6));
+  CHECK(eager->compute().kernel_overhead_s(bn, c) - graph->compute().kernel_overhead_s(bn, c) ==
+        Approx(2 * (launch - gap)));
+  // A static-cache decode step is one replay: its kernels are graph nodes, so its
+  // two-launch flash-decoding op pays the gap in either host mode.
+  const Program d = compile(build_workload("llama-7b:phase=decode,batch=1,ctx=1024,layers=1"), *eager);
+  bool two = false;
+  for (const Kernel& k : d.kernels) {
+    CHECK(k.info.graph.value_or(0) == 1);
+    if (k.info.launches.value_or(1) == 2) {
+      two = true;
+      CHECK(eager->compute().kernel_overhead_s(k, c) == Approx(graph->compute().kernel_overhead_s(k, c)));
+    }
+  }
+  CHECK(two);
+  // HF's DynamicCache decode runs eager: not graph nodes.
+  for (const Kernel& k :
+       compile(build_workload("llama-7b:phase=decode,batch=1,ctx=64,layers=1,kv_cache=dynamic"), *eager)
+           .kernels)
+    CHECK_FALSE(k.info.graph.has_value());
+}
+
 TEST_CASE("a wrong host cost breaks the hot-L2 records", "[gpu][host][accuracy]") {
   const auto path = k_shared / "reference/h100/microbench.jsonl";
   REQUIRE(std::filesystem::exists(path));

@@ -33,12 +33,14 @@ TEST_CASE("parallel host time: a small tp=2 step is host-bound, a large one is n
   auto hw = load_hardware("dgx-h100", {"system.devices_per_node=2"});
   CHECK(simulate_parallel(build_workload(small), *hw, "analytic").time_s == eager);
   // h=2048, 2048 tokens: kernels of hundreds of us hide the host's per-op time;
-  // the iteration changes by less than 1 % (8.952 vs 8.949 ms: the first launch
-  // and the last op's host time of each pass).
+  // the iteration changes by less than 3 % (8.960 vs 8.752 ms: the first launch
+  // and the last op's host time of each pass, and the further launches of the
+  // multi-kernel ops, ~80 x 2.6 us on the critical path, which a graph starts at
+  // the queued gap instead of the host's pace).
   const std::string large = "gpt:layers=2,hidden=2048,heads=16,seq=2048,vocab=50304,tp=2,train=1";
   const double le = iteration(large, "eager"), lg = iteration(large, "graph");
   CHECK(le >= lg);
-  CHECK(le < 1.01 * lg);
+  CHECK(le < 1.03 * lg);
   // The systemc engine charges the same: each rank of its multi-rank passes has
   // its own host (rounding of its 1 ps time resolution aside).
   CHECK(iteration(small, "eager", "systemc") == Approx(eager).epsilon(1e-7));

@@ -341,8 +341,12 @@ Graph build_decoder(const DecoderConfig& c, const Params& p) {
   g.info["context"] = static_cast<double>(ctx + seq);
   // A decode step over a static (preallocated) cache is what serving engines
   // capture once and replay as a CUDA graph: no host time per kernel
-  // (models/compute/host.h; compiler/compile.cpp reads the key).
-  if (decode && !dynamic_cache) g.info["host_hidden"] = 1;
+  // (models/compute/host.h), no host launch between a multi-kernel op's kernels
+  // (compiler/compile.cpp reads both keys).
+  if (decode && !dynamic_cache) {
+    g.info["host_hidden"] = 1;
+    g.info["graph"] = 1;
+  }
   if (par.active) {
     if (c.lm_head) g.info["params"] += static_cast<double>(c.vocab) * d;
     g.info["seq"] = static_cast<double>(seq);
