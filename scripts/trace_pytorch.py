@@ -107,9 +107,12 @@ def map_op(name, args, kwargs, out):
             a[6] if name == "conv2d" and len(a) > 6 else 1)
         if x.dim() != 4 or len(set(stride)) != 1 or len(set(pad)) != 1 or len(set(dil)) != 1:
             return None
+        # The input's layout: NHWC (channels_last) or NCHW, around which cuDNN converts
+        # a tensor-core convolution's operands (docs/gpu-model.md, conv rules).
+        cl = x.is_contiguous(memory_format=torch.channels_last) and not x.is_contiguous()
         return "conv2d", {"n": x.shape[0], "cin": x.shape[1], "cout": w.shape[0], "h": x.shape[2],
                           "w": x.shape[3], "r": w.shape[2], "s": w.shape[3], "stride": stride[0],
-                          "pad": pad[0], "dilation": dil[0], "groups": groups}
+                          "pad": pad[0], "dilation": dil[0], "groups": groups, "channels_last": int(cl)}
     if name in ("_scaled_dot_product_flash_attention", "_scaled_dot_product_efficient_attention",
                 "_scaled_dot_product_cudnn_attention", "scaled_dot_product_attention",
                 "_scaled_dot_product_flash_attention_for_cpu"):
