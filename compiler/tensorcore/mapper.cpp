@@ -59,8 +59,7 @@ void add_nchw_transposes(Kernel& k, const Op& op, const Levels& lv, int64_t sm_c
     in = {x, filt};
     out = {y};
   } else if (grad == 1) {  // operands in the backward's formats: dy (dtype), w, dx (out_dtype)
-    in = {Tensor{"dy", false, cout, ho * wo, n, op.dtype},
-          Tensor{"w", true, cin / groups, r * s, cout, op.dtype}};
+    in = {Tensor{"dy", false, cout, ho * wo, n, op.dtype}, filt};
     out = {Tensor{"dx", false, cin, h * w, n, op.out_dtype}};
   } else {
     in = {Tensor{"x", false, cin, h * w, n, op.out_dtype}, Tensor{"dy", false, cout, ho * wo, n, op.dtype}};

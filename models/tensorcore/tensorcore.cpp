@@ -172,9 +172,8 @@ double TensorCoreModel::mma_efficiency(DType a, MmaPath path) const {
       return m_s.eff[static_cast<int>(pipe(a))] * (tensor_pipe(a) ? m_s.sync : 1.0);
     }
     // The Turing-generation kernel's m16n8k8 at sync_mma_k8_fraction of m16n8k16's rate.
-    case MmaPath::gemm_sm75: {
-      return m_s.eff[static_cast<int>(pipe(a))] * (tensor_pipe(a) ? m_s.sync * m_s.sync_k8 : 1.0);
-    }
+    case MmaPath::gemm_sm75:
+      return mma_efficiency(a, MmaPath::gemm_sync) * (tensor_pipe(a) ? m_s.sync_k8 : 1.0);
     case MmaPath::gemm: break;
   }
   return m_s.eff[static_cast<int>(pipe(a))] * gemm_issue_fraction(a);

@@ -238,26 +238,13 @@ TEST_CASE("the 3-channel stem pads each filter tap's channels to the MMA's K", "
   CHECK(dw.mapping.rfind("depthwise forward", 0) == 0);
 }
 
-namespace {
-
-// The first kernel of `workload` with every convolution in PyTorch's default NCHW
-// layout (attr channels_last = 0, what memory_format=contiguous sets).
-Kernel first_nchw_kernel(const std::string& workload, const Hardware& hw) {
-  Graph g = build_workload(workload);
-  for (Op& op : g.ops)
-    if (op.kind == OpKind::conv2d) op.attrs["channels_last"] = 0;
-  return compile(g, hw).kernels.at(0);
-}
-
-}  // namespace
-
 TEST_CASE("an NCHW tensor-core convolution pays cuDNN's conversions to NHWC and back",
           "[gpu][conv][layout]") {
   const auto hw = load_hardware("h100-sxm", {});
   // ResNet-50's layer1 3x3 convolution at batch 32, bf16.
   const std::string conv = "conv2d:n=32,cin=64,cout=64,h=56,r=3,stride=1,pad=1,dtype=bf16";
   const Kernel nhwc = first_kernel(conv, *hw);
-  const Kernel nchw = first_nchw_kernel(conv, *hw);
+  const Kernel nchw = first_kernel(conv + ",memory_format=contiguous", *hw);
   // Three conversions, each a launch of its own: x (NCHW -> NHWC), the filter
   // (KCRS -> KRSC) and y (NHWC -> NCHW).
   CHECK(nhwc.info.launches.value_or(1) == 1);
@@ -276,17 +263,19 @@ TEST_CASE("an NCHW tensor-core convolution pays cuDNN's conversions to NHWC and 
   CHECK(build_workload(conv + ",memory_format=contiguous").ops.at(0).get("channels_last", 1) == 0);
   CHECK(build_workload(conv).ops.at(0).get("channels_last", 1) == 1);
   // A 1x1 filter is the same bytes in KCRS and KRSC: two conversions.
-  const Kernel one = first_nchw_kernel("conv2d:n=32,cin=64,cout=256,h=56,r=1,stride=1,pad=0,dtype=bf16", *hw);
+  const Kernel one = first_kernel(
+      "conv2d:n=32,cin=64,cout=256,h=56,r=1,stride=1,pad=0,dtype=bf16,memory_format=contiguous", *hw);
   CHECK(one.info.launches.value_or(1) == 3);
   CHECK(one.mapping.find("converts x to NHWC, y to NCHW (2 more") != std::string::npos);
   // fp32 on the CUDA cores (TF32 switched off) runs cuDNN's NCHW kernels: nothing converted.
   const auto no_tf32 = load_hardware("h100-sxm", {"compute.cudnn_allow_tf32=false"});
-  const Kernel simt =
-      first_nchw_kernel("conv2d:n=32,cin=64,cout=64,h=56,r=3,stride=1,pad=1,dtype=fp32", *no_tf32);
+  const Kernel simt = first_kernel(
+      "conv2d:n=32,cin=64,cout=64,h=56,r=3,stride=1,pad=1,dtype=fp32,memory_format=contiguous", *no_tf32);
   CHECK(simt.info.launches.value_or(1) == 1);
   CHECK(simt.mapping.find("NCHW") == std::string::npos);
   // With TF32 (the default) the fp32 convolution is a tensor-core one and converts.
-  CHECK(first_nchw_kernel("conv2d:n=32,cin=64,cout=64,h=56,r=3,stride=1,pad=1,dtype=fp32", *hw)
+  CHECK(first_kernel("conv2d:n=32,cin=64,cout=64,h=56,r=3,stride=1,pad=1,dtype=fp32,memory_format=contiguous",
+                     *hw)
             .info.launches.value_or(1) == 4);
 }
 
@@ -323,7 +312,7 @@ TEST_CASE("the TF32 switches do nothing on a GPU without TF32 tensor cores", "[g
   CHECK(v100->compute().params().flag("cudnn_allow_tf32"));
   const std::string conv = "conv2d:n=32,cin=64,cout=64,h=56,r=3,stride=1,pad=1,dtype=fp32";
   CHECK(v100->compute().operand_dtype(build_workload(conv).ops.at(0)) == DType::fp32);
-  const Kernel k = first_nchw_kernel(conv, *v100);
+  const Kernel k = first_kernel(conv + ",memory_format=contiguous", *v100);
   CHECK(k.mapping.rfind("fp32 (fp32 pipe)", 0) == 0);
   CHECK(k.info.launches.value_or(1) == 1);  // cuDNN's NCHW CUDA-core kernels: no conversion
 }
