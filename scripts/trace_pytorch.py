@@ -130,9 +130,21 @@ def map_op(name, args, kwargs, out):
         if pos[0] is not None and len(a) > pos[0] and _is_tensor(a[pos[0]]):
             bias = a[pos[0]]
         causal = bool(kwargs.get("is_causal", a[pos[1]] if len(a) > pos[1] else False))
-        return "attention", {"batch": q.shape[0], "heads": q.shape[1], "kv_heads": k.shape[1],
-                             "sq": q.shape[2], "skv": k.shape[2], "d": q.shape[3],
-                             "causal": int(causal), "bias": int(bias is not None)}
+        attrs = {"batch": q.shape[0], "heads": q.shape[1], "kv_heads": k.shape[1],
+                 "sq": q.shape[2], "skv": k.shape[2], "d": q.shape[3],
+                 "causal": int(causal), "bias": int(bias is not None)}
+        if bias is not None:
+            # A mask broadcast over the batch is read once per batch entry from
+            # one copy; one whose last dim is not contiguous (a permuted
+            # projection) is refused by every fused GPU backend (sdp_utils_cpp.h,
+            # check_last_dim_stride_equals_1_dense).
+            if q.shape[0] > 1 and bias.dim() == 4 and (bias.shape[0] == 1 or bias.stride(0) == 0):
+                attrs["bias_shared"] = 1
+            if bias.stride(-1) != 1:
+                attrs["bias_strided"] = 1
+            if bias.dtype == torch.bool:
+                attrs["bias_bool"] = 1   # converted to an additive mask first
+        return "attention", attrs
     if name == "native_layer_norm":
         cols = _prod(a[1])
         return "layernorm", {"rows": a[0].numel() // cols, "cols": cols}

@@ -155,6 +155,7 @@ int GraphBuilder::attention(const std::string& name, std::vector<int> deps, cons
                 {"sq", a.sq},       {"skv", a.skv},     {"d", a.d},
                 {"causal", a.causal ? 1 : 0}, {"bias", a.bias ? 1 : 0}};
     if (a.bias && a.bias_shared) op.attrs["bias_shared"] = 1;
+    if (a.bias && a.bias_strided) op.attrs["bias_strided"] = 1;
     op.deps = std::move(deps);
     return push(std::move(op));
   }
@@ -263,8 +264,14 @@ int GraphBuilder::attention_sdpa_math(const std::string& name, std::vector<int> 
   if (a.causal || a.bias) {
     std::vector<int> add_deps = {last};
     if (mask >= 0) add_deps.push_back(mask);
-    // The mask is read again for every (batch, head) slice of the scores.
+    // The mask is a view broadcast over the (batch, head) slices of the scores
+    // it lacks, read again for each: the causal one (L x S) is in the
+    // accumulation format; an attn_mask is in the input format and, when it is a
+    // permuted projection (bias_strided), has an innermost stride of `heads`.
     last = vec_typed(OpKind::add, name + ".mask_add", add_deps, rows, a.skv, acc, acc, 2);
+    Op& add = m_graph.ops[static_cast<size_t>(last)];
+    add.attrs["bcast_stride"] = a.bias && a.bias_strided ? a.heads : 1;
+    add.attrs["bcast_bytes"] = static_cast<int64_t>(dtype_bytes(a.bias ? in : acc, 1));
   }
   const int sm = vec_typed(OpKind::softmax, name + ".softmax", {last}, rows, a.skv, acc, acc);
   const int eq = vec_typed(OpKind::copy, name + ".isneginf", {last}, rows, a.skv, acc, DType::uint8);

@@ -35,6 +35,7 @@ struct AttnShape {
   bool causal = false;
   bool bias = false;         // additive bias/mask (batch x heads x sq x skv)
   bool bias_shared = false;  // bias broadcast over batch (read once)
+  bool bias_strided = false;  // the bias's last dimension is not contiguous (stride != 1)
 };
 
 class GraphBuilder {

@@ -89,14 +89,18 @@ std::vector<std::string_view> op_attr_names(OpKind k) {
       names.insert(names.end(), {"dilation", "groups", "bias", "grad", "channels_last"});
       break;
     case OpKind::attention:
-      names.insert(names.end(), {"kv_heads", "causal", "bias", "bias_shared", "bias_bool", "strided", "backend",
-                                  "backward", "bias_grad"});
+      names.insert(names.end(), {"kv_heads", "causal", "bias", "bias_shared", "bias_bool", "bias_strided",
+                                 "strided", "backend", "backward", "bias_grad"});
       break;
     case OpKind::maxpool: case OpKind::avgpool: names.insert(names.end(), {"pad", "backward"}); break;
     case OpKind::embedding: names.insert(names.end(), {"vocab", "backward", "tied", "order"}); break;
     case OpKind::kv_read: names.push_back("append"); break;
-    case OpKind::add: names.push_back("inputs"); break;
-    case OpKind::mul: names.insert(names.end(), {"inputs", "exponent"}); break;
+    case OpKind::add:
+      names.insert(names.end(), {"inputs", "bcast_stride", "bcast_bytes"});
+      break;
+    case OpKind::mul:
+      names.insert(names.end(), {"inputs", "exponent", "bcast_stride", "bcast_bytes"});
+      break;
     case OpKind::batchnorm: names.insert(names.end(), {"backward", "training", "n", "channels_last"}); break;
     case OpKind::layernorm: case OpKind::rmsnorm: case OpKind::softmax: case OpKind::gelu:
     case OpKind::silu: case OpKind::relu: case OpKind::sigmoid: case OpKind::tanh:
@@ -262,14 +266,14 @@ void validate_graph(const Graph& g, std::string_view source) {
       if (value > (int64_t{1} << 48))
         throw InputError(fmt::format("{}: op '{}' ({}): '{}' = {} is larger than the accepted "
                                      "2^48", source, op.name, op_kind_name(op.kind), key, value));
-      const bool may_be_zero = key == "pad" || key == "causal" || key == "bias" ||
-                               key == "b_shared" || key == "bias_shared" || key == "append" ||
+      const bool may_be_zero = key == "pad" || key == "causal" || key == "bias" || key == "b_shared" ||
+                               key == "bias_shared" || key == "bias_strided" || key == "append" ||
                                key == "fast_accum" || key == "param" || key == "grad" || key == "backward" ||
                                key == "bias_grad" || key == "training" || key == "output" || key == "sfu" ||
-                               key == "algo" || key == "protocol" || key == "group" ||
-                               key == "stage" || key == "pass" || key == "overlap" || key == "p2p" ||
-                               key == "recompute" || key == "every_microbatch" || key == "reread" ||
-                               key == "channels_last" || key == "batchnorm" || key == "host_sync";
+                               key == "algo" || key == "protocol" || key == "group" || key == "stage" ||
+                               key == "pass" || key == "overlap" || key == "p2p" || key == "recompute" ||
+                               key == "every_microbatch" || key == "reread" || key == "channels_last" ||
+                               key == "batchnorm" || key == "host_sync";
       if (key == "host_sync" && value > 1)
         throw InputError(fmt::format("{}: op '{}' ({}): 'host_sync' = {} must be 0 or 1 (1: the host waits for the "
                                      "op's kernel, as .item() does)", source, op.name, op_kind_name(op.kind), value));
@@ -286,11 +290,12 @@ void validate_graph(const Graph& g, std::string_view source) {
     // Computed in long double.
     long double volume = 1;
     for (const auto& [key, value] : op.attrs)
-      if (value > 1 && !(key == "kv_heads" && op.kind == OpKind::attention) && key != "groups" && key != "pad" &&
-          key != "stride" && key != "dilation" && key != "tp_in" && key != "tp_out" && key != "stage" &&
-          key != "pass" && key != "group" && key != "algo" && key != "protocol" && key != "overlap" &&
-          key != "p2p" && key != "recompute" && key != "every_microbatch" && key != "host_calls" &&
-          key != "host_sync" && !(key == "n" && (op.kind == OpKind::batchnorm || op.kind == OpKind::reduce)))   // a factor of rows
+      if (value > 1 && !(key == "kv_heads" && op.kind == OpKind::attention) && key != "groups" &&
+          key != "pad" && key != "stride" && key != "dilation" && key != "tp_in" && key != "tp_out" &&
+          key != "stage" && key != "pass" && key != "group" && key != "algo" && key != "protocol" &&
+          key != "overlap" && key != "p2p" && key != "recompute" && key != "every_microbatch" &&
+          key != "host_calls" && key != "host_sync" && !key.starts_with("bcast_") &&
+          !(key == "n" && (op.kind == OpKind::batchnorm || op.kind == OpKind::reduce)))  // a factor of rows
         volume *= static_cast<long double>(value);
     if (volume > static_cast<long double>(k_max_op_volume)) {
       std::string dims;

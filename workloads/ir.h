@@ -18,14 +18,18 @@
 //               additive bias (heads x sq x skv) is broadcast over `batch` and
 //               read once (AlphaFold pair bias) instead of once per batch entry;
 //               bias_bool=1: the mask is boolean (PyTorch converts it to an
-//               additive one first); strided=1: a q/k/v last dimension is not
-//               contiguous; backend: the SDPA backend forced (1 flash2, 2 flash3 /
-//               cuDNN, 3 efficient, 4 math; absent: the hardware's rules,
+//               additive one first); bias_strided=1: the mask's last
+//               dimension is not contiguous (no fused GPU backend takes it);
+//               strided=1: a q/k/v last dimension is not contiguous; backend: the SDPA backend forced (1
+//               flash2, 2 flash3 / cuDNN, 3 efficient, 4 math; absent: the hardware's rules,
 //               compiler/tensorcore/sdpa_select.h).
 //   layernorm, rmsnorm, softmax, gelu, silu, relu, sigmoid, tanh, add, mul,
 //   batchnorm, copy, transpose
 //               rows, cols (the op works on a rows x cols tensor); add/mul read
-//               `inputs` tensors (default 2); mul exponent=E (inputs=1): torch.pow(x, E)
+//               `inputs` tensors (default 2); mul exponent=E (inputs=1): torch.pow(x, E);
+//               add/mul bcast_bytes=B: the last input is a broadcast view of
+//               B-byte elements read with a stride of bcast_stride elements
+//               (default 1) along the innermost dim
 //               (autocast runs it in fp32; its backward is pow_backward's kernels);
 //               batchnorm (rows = N*H*W, cols = C) optional n: the batch N
 //               (input.size(0), default 1) and channels_last: 1 NHWC (default),

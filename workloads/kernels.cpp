@@ -59,6 +59,7 @@ Graph build_attention(const std::map<std::string, std::string>& p) {
   a.causal = wl_bool(p, "causal");
   a.bias = wl_bool(p, "bias");
   a.bias_shared = a.bias && wl_bool(p, "bias_shared");
+  a.bias_strided = a.bias && wl_bool(p, "bias_strided");
   if (a.heads % a.kv_heads != 0)
     throw InputError(fmt::format("workload parameter 'kv_heads': heads={} is not a multiple of "
                                  "kv_heads={}", a.heads, a.kv_heads));
@@ -129,26 +130,49 @@ void add_kernel_workloads(std::vector<WorkloadInfo>& out) {
          {"channels_last", "contiguous"}}},
        build_conv2d,
        true});
-  out.push_back({"attention", "scaled-dot-product attention (fused kernel, or unfused with fused=0)",
-                 {{"batch", "1", "sequences"},
-                  {"heads", "32", "query heads"},
-                  {"kv_heads", "auto", "key/value heads (auto: = heads; fewer = GQA/MQA)", ParamType::integer, {"auto"}},
-                  {"sq", "2048", "query tokens (1 = decode step)"},
-                  {"skv", "auto", "key/value tokens (auto: = sq)", ParamType::integer, {"auto"}},
-                  {"d", "128", "head dimension"},
-                  {"causal", "0", "causal mask (0/1)", ParamType::boolean},
-                  {"bias", "0", "attn_mask tensor (0/1)", ParamType::boolean},
-                  {"mask", "float", "bias=1: the attn_mask is an additive float tensor or a boolean one", ParamType::choice, {"float", "bool"}},
-                  {"bias_shared", "0", "bias=1: the attn_mask is broadcast over the batch (one heads x sq x skv tensor)", ParamType::boolean},
-                  {"backend", "auto",
-                   "fused SDPA backend: auto (PyTorch's rules for the hardware), flash (FlashAttention-2), cudnn, "
-                   "efficient or math", ParamType::choice, {"auto", "flash", "cudnn", "efficient", "math"}},
-                  {"fused", "1", "1: one fused kernel; 0: Q.K^T, scale, mask, softmax, P.V", ParamType::boolean},
-                  {"path", "eager",
-                   "eager: as `fused` says; sdpa_math: PyTorch's math backend (fp32 upcast of "
-                   "fp16/bf16, q/k scale, causal mask, safe softmax, casts back; ignores fused)", ParamType::choice, {"eager", "sdpa_math"}},
-                  {"dtype", "bf16", "operand format", ParamType::dtype}},
-                 build_attention, true});
+  out.push_back(
+      {"attention",
+       "scaled-dot-product attention (fused kernel, or unfused with fused=0)",
+       {{"batch", "1", "sequences"},
+        {"heads", "32", "query heads"},
+        {"kv_heads",
+         "auto",
+         "key/value heads (auto: = heads; fewer = GQA/MQA)",
+         ParamType::integer,
+         {"auto"}},
+        {"sq", "2048", "query tokens (1 = decode step)"},
+        {"skv", "auto", "key/value tokens (auto: = sq)", ParamType::integer, {"auto"}},
+        {"d", "128", "head dimension"},
+        {"causal", "0", "causal mask (0/1)", ParamType::boolean},
+        {"bias", "0", "attn_mask tensor (0/1)", ParamType::boolean},
+        {"mask",
+         "float",
+         "bias=1: the attn_mask is an additive float tensor or a boolean one",
+         ParamType::choice,
+         {"float", "bool"}},
+        {"bias_shared", "0",
+         "bias=1: the attn_mask is broadcast over the batch (one heads x sq x skv tensor)",
+         ParamType::boolean},
+        {"bias_strided", "0",
+         "bias=1: the attn_mask's last dimension is not contiguous (a permuted projection); no fused GPU "
+         "backend takes it",
+         ParamType::boolean},
+        {"backend",
+         "auto",
+         "fused SDPA backend: auto (PyTorch's rules for the hardware), flash (FlashAttention-2), cudnn, "
+         "efficient or math",
+         ParamType::choice,
+         {"auto", "flash", "cudnn", "efficient", "math"}},
+        {"fused", "1", "1: one fused kernel; 0: Q.K^T, scale, mask, softmax, P.V", ParamType::boolean},
+        {"path",
+         "eager",
+         "eager: as `fused` says; sdpa_math: PyTorch's math backend (fp32 upcast of "
+         "fp16/bf16, q/k scale, causal mask, safe softmax, casts back; ignores fused)",
+         ParamType::choice,
+         {"eager", "sdpa_math"}},
+        {"dtype", "bf16", "operand format", ParamType::dtype}},
+       build_attention,
+       true});
   const std::vector<WorkloadParam> vec_params = {{"rows", "", "rows (tokens)"},
                                                  {"cols", "", "columns (hidden size)"},
                                                  {"dtype", "bf16", "element format", ParamType::dtype}};

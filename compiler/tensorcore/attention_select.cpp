@@ -21,6 +21,7 @@ SdpaQuery sdpa_query(const Op& op) {
   q.causal = op.get("causal", 0) != 0;
   if (op.get("bias", 0) != 0) q.mask = op.get("bias_bool", 0) != 0 ? SdpaMask::boolean : SdpaMask::additive;
   q.strided = op.get("strided", 0) != 0;
+  q.mask_strided = q.mask != SdpaMask::none && op.get("bias_strided", 0) != 0;
   q.requires_grad = op.get("backward", 0) != 0;
   return q;
 }

@@ -6,8 +6,9 @@
 // Attention op attributes read here (workloads/ir.h): backend (1 flash2, 2
 // flash3/cuDNN, 3 efficient, 4 math; absent: the hardware's choice), bias (an
 // attn_mask is passed), bias_bool (it is a boolean mask, not an additive float
-// one), bias_shared (it is broadcast over the batch), strided (a q/k/v last
-// dimension is not contiguous).
+// one), bias_shared (it is broadcast over the batch), bias_strided (its last
+// dimension is not contiguous), strided (a q/k/v last dimension is not
+// contiguous).
 //
 // The mask's bytes: every thread block of a (batch, head, query block) reads its
 // query rows' mask tile, so the L2 serves batch x heads x sq x skv elements in

@@ -33,6 +33,7 @@ std::string cudnn_fails(const SdpaQuery& q, const SdpaDevice& dev) {
   if (!low_precision_ok(q.dtype, cc)) return fmt::format("cuDNN needs fp16/bf16, not {}", dtype_name(q.dtype));
   if (cc < 80 || cc > 121) return fmt::format("cuDNN needs sm80..sm121, not sm{}", cc);
   if (q.strided) return "cuDNN needs contiguous last dimensions";
+  if (q.mask_strided) return "cuDNN needs the attn_mask's last dimension contiguous";
   if (q.batch > 65535 || q.heads > 65535) return "cuDNN takes at most 65535 batches and heads";
   // check_cudnn_tensor_shapes: head-dim limit by version and architecture.
   const bool sm90_10x = cc == 90 || (cc >= 100 && cc < 110);
@@ -74,6 +75,7 @@ std::string efficient_fails(const SdpaQuery& q, const SdpaDevice& dev) {
   const int64_t a = efficient_alignment(q.dtype, cc);
   if (q.d % a != 0) return fmt::format("efficient head dim {} is not a multiple of {}", q.d, a);
   if (q.strided) return "efficient needs contiguous last dimensions";
+  if (q.mask_strided) return "efficient needs the attn_mask's last dimension contiguous";
   const bool dtype_ok = q.dtype == DType::fp16 || q.dtype == DType::fp32 || (cc >= 80 && q.dtype == DType::bf16);
   if (!dtype_ok) return fmt::format("efficient takes fp16/fp32{} inputs, not {}", cc >= 80 ? "/bf16" : "",
                                     dtype_name(q.dtype));

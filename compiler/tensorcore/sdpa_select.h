@@ -12,7 +12,7 @@
 //   cuDNN    sm80..sm121; fp16/bf16; attn_mask (bool or float) of a broadcastable
 //            shape; batch and heads <= 65535; head dim a multiple of 8 and
 //            <= 128 (<= 256 from cuDNN 9.22 on sm90/sm10x; 192/128 from 9.11);
-//            key length != 1; last dims contiguous
+//            key length != 1; last dims contiguous (q, k, v and the attn_mask)
 //   flash    (FlashAttention-2 as PyTorch bundles it) sm80..sm121; fp16/bf16;
 //            no attn_mask at all
 //            (check_for_attn_mask); head dim <= 256; is_causal only with
@@ -21,7 +21,14 @@
 //   efficient (xFormers' CUTLASS kernel) sm50..sm121; fp16/fp32/bf16 (bf16 from
 //            sm80); takes an attn_mask; head dim a multiple of
 //            minimum_gemm_alignment (sm80+: 8 for fp16/bf16, 4 for fp32; sm70:
-//            8 for fp16, 1 for fp32; older: 1); last dims contiguous
+//            8 for fp16, 1 for fp32; older: 1); last dims contiguous (q, k, v
+//            and the attn_mask)
+//   Every fused backend runs check_last_dim_stride_equals_1_dense
+//   (sdp_utils_cpp.h) on CUDA inputs: q, k, v and the attn_mask must each have
+//   stride(-1) == 1 ("GPU backends require attn_mask's last dimension to have
+//   stride 1 while the CPU does not"). A mask made by permuting a projection's
+//   output (AlphaFold's pair bias: linear(z).permute(2, 0, 1) has stride(-1) =
+//   heads) therefore sends the call to the math path.
 //   math     everything else: at::_scaled_dot_product_attention_math, kernel by
 //            kernel (fp32 upcast of fp16/bf16, see workloads/builder.h)
 #include <cstdint>
@@ -43,6 +50,7 @@ struct SdpaQuery {
   bool causal = false;
   SdpaMask mask = SdpaMask::none;
   bool strided = false;        // a q/k/v last dimension that is not contiguous
+  bool mask_strided = false;   // the attn_mask's last dimension is not contiguous (stride != 1)
   bool requires_grad = false;  // inputs require grad (a training step)
 };
 

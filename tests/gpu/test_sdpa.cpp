@@ -1,12 +1,13 @@
 // PyTorch's SDPA backend rules (compiler/tensorcore/sdpa_select.h) and what a
 // fused attention's attn_mask costs (compiler/tensorcore/attention_select.h).
 #include <catch2/catch.hpp>
+#include <map>
 
 #include "compiler/compile.h"
 #include "compiler/tensorcore/sdpa_select.h"
-#include "sim/tools/compare.h"
 #include "models/hardware.h"
 #include "sim/simulate.h"
+#include "sim/tools/compare.h"
 #include "workloads/workloads.h"
 
 using namespace tessera;
@@ -75,6 +76,26 @@ TEST_CASE("SDPA backend order and filters follow sdp_utils.cpp", "[gpu][attentio
   SdpaQuery s = query(DType::bf16, 64);
   s.strided = true;
   CHECK(pick(s, 90) == B::math);
+  // An attn_mask whose last dimension is not contiguous (a permuted projection:
+  // linear(z).permute(2, 0, 1) has stride(-1) = heads): every fused backend
+  // refuses it on a GPU (check_last_dim_stride_equals_1_dense), in every format
+  // and generation; the same mask contiguous goes to cuDNN / efficient.
+  for (DType t : {DType::bf16, DType::fp16, DType::fp32}) {
+    for (int cc : {70, 80, 90, 100}) {
+      SdpaQuery m = query(t, 32, SdpaMask::additive);
+      m.mask_strided = true;
+      CHECK(pick(m, cc) == B::math);
+    }
+  }
+  SdpaQuery ms = query(DType::bf16, 32, SdpaMask::additive);
+  ms.mask_strided = true;
+  CHECK(select_sdpa_backend(ms, SdpaDevice{90, 91900}).why ==
+        "cuDNN needs the attn_mask's last dimension contiguous; flash takes no attn_mask; "
+        "efficient needs the attn_mask's last dimension contiguous");
+  ms.mask_strided = false;
+  CHECK(pick(ms, 90) == B::cudnn);
+  ms.dtype = DType::fp32;
+  CHECK(pick(ms, 90) == B::efficient);
   // The reasons name the failed filters in priority order.
   CHECK(select_sdpa_backend(query(DType::fp32, 32), SdpaDevice{90, 91900}).why ==
         "cuDNN needs fp16/bf16, not fp32; flash needs fp16/bf16, not fp32");
@@ -121,6 +142,95 @@ TEST_CASE("a boolean mask costs PyTorch's conversion kernel, an unaligned one th
   CHECK(p.mapping.find("SDPA backend efficient") != std::string::npos);
   const Kernel a = kernel("attention:batch=2,heads=4,sq=1024,d=64,bias=1,dtype=fp32");
   CHECK(a.info.launches.value_or(1) == 1);
+}
+
+TEST_CASE("the Evoformer's permuted pair bias sends its biased attentions to the math path",
+          "[gpu][attention][sdpa]") {
+  // evoformer_sdpa.py passes linear(z).permute(2, 0, 1).unsqueeze(0) as the
+  // attn_mask of the row and both triangle attentions: stride(-1) = heads, which
+  // no fused GPU backend takes. The column attention has no mask.
+  const auto h100 = load_hardware("h100-sxm", {});
+  const auto kernels = [&](const std::string& spec) {
+    std::map<std::string, Kernel> by;
+    for (const Kernel& k : compile(build_workload(spec), *h100).kernels) {
+      const std::string base = k.name.substr(0, k.name.find('#'));
+      if (base.ends_with(".sdpa")) by[base] = k;
+    }
+    return by;
+  };
+  // bf16 math path, non-causal with a mask: 3 fp32 upcasts, q and k scaling,
+  // Q.K^T, mask add, softmax, the -inf test, its row reduction, where, P.V, the
+  // weights and the output cast back = 14 launches.
+  auto bf = kernels("evoformer:n_seq=16,n_res=32,dtype=bf16");
+  REQUIRE(bf.size() == 4);
+  for (const char* name : {"b0.row.sdpa", "b0.tri_att_start.sdpa", "b0.tri_att_end.sdpa"}) {
+    INFO(name);
+    CHECK(bf[name].mapping.rfind(
+              "math attention (SDPA backend math: cuDNN needs the attn_mask's last dimension "
+              "contiguous;",
+              0) == 0);
+    CHECK(bf[name].info.launches.value_or(1) == 14);
+  }
+  CHECK(bf["b0.col.sdpa"].mapping.rfind("flash3 attention", 0) == 0);  // cuDNN
+  // fp32: no upcasts or casts back: 14 - 5 = 9 launches; the column attention
+  // runs the memory-efficient kernel.
+  auto f = kernels("evoformer:n_seq=16,n_res=32,dtype=fp32");
+  CHECK(f["b0.row.sdpa"].info.launches.value_or(1) == 9);
+  CHECK(f["b0.col.sdpa"].mapping.rfind("efficient attention", 0) == 0);
+  // The attention workload's bias_strided asks the same question.
+  const auto one = [&](const std::string& spec) {
+    return only_kernel(compile(build_workload(spec), *h100)).mapping;
+  };
+  const std::string a = "attention:batch=16,heads=8,sq=32,d=32,bias=1,bias_shared=1";
+  CHECK(one(a).rfind("flash3 attention", 0) == 0);
+  CHECK(one(a + ",bias_strided=1").rfind("math attention", 0) == 0);
+}
+
+TEST_CASE("the math path reads a permuted attn_mask through its stride", "[gpu][attention][sdpa]") {
+  // The mask add of path=sdpa_math reads the fp32 scores as a stream and the
+  // mask, broadcast over the batch, once per score: n = 16 x 8 x 32 x 32 =
+  // 131072 scores. Contiguous fp32 mask: 4 B per score through the L2 and from
+  // DRAM. Stride 8 (the 8 heads innermost): each lane's element is 32 B from its
+  // neighbour's, a sector per score through the L2; DRAM is charged its 4 B per
+  // score either way (access.cpp: the broadcast re-read as measured).
+  const auto hw = load_hardware("h100-sxm", {});
+  const auto mask_add = [&](const std::string& extra) {
+    const Program p = compile(build_workload("attention:batch=16,heads=8,sq=32,d=32,bias=1,bias_shared=1,"
+                                             "path=sdpa_math,dtype=fp32" +
+                                             extra),
+                              *hw);
+    for (const Kernel& k : p.kernels)
+      if (k.name.starts_with("attention.mask_add")) return k;
+    FAIL("no mask_add kernel");
+    return Kernel{};
+  };
+  const auto load_bytes = [](const Kernel& k, const std::string& level) {
+    double b = 0;
+    for (const Block& blk : k.blocks)
+      for (const Instr& in : blk.instrs)
+        if (in.op == Opcode::load && in.src == level)
+          b +=
+              static_cast<double>(in.bytes) * static_cast<double>(in.count) * static_cast<double>(blk.repeat);
+    return b;
+  };
+  const double n = 131072;
+  const Kernel c = mask_add("");
+  const Kernel s = mask_add(",bias_strided=1");
+  // Whole bytes per SM and stage (kernel_build.h to_bytes): a few bytes off.
+  CHECK(load_bytes(c, "l2") == Approx(n * 4 + n * 4).epsilon(1e-3));
+  CHECK(load_bytes(s, "l2") == Approx(n * 4 + n * 32).epsilon(1e-3));
+  CHECK(load_bytes(s, "dram") == Approx(n * 8).epsilon(1e-3));
+  CHECK(load_bytes(c, "dram") == Approx(n * 8).epsilon(1e-3));
+  // bf16: the mask stays in bf16 (2 B, stride 8 -> 16 B through the L2), the
+  // scores are fp32.
+  const Program pb = compile(build_workload("attention:batch=16,heads=8,sq=32,d=32,bias=1,bias_shared=1,"
+                                            "bias_strided=1,path=sdpa_math,dtype=bf16"),
+                             *hw);
+  for (const Kernel& k : pb.kernels)
+    if (k.name.starts_with("attention.mask_add")) {
+      CHECK(load_bytes(k, "l2") == Approx(n * 4 + n * 16).epsilon(1e-3));
+      CHECK(load_bytes(k, "dram") == Approx(n * 4 + n * 2).epsilon(1e-3));
+    }
 }
 
 TEST_CASE("the GPU generation changes the SDPA backend", "[gpu][attention][sdpa][presets]") {

@@ -16,6 +16,10 @@ What the CPU trace cannot show, and how the comparison treats it:
   updates' einsum.copy_a / copy_b are left out of the comparison.
 Every other kernel must match in order and kind, and each matmul in its FLOPs
 (2 x batch x m x n x k).
+The marker also records each call's attn_mask layout: a mask whose last
+dimension is not contiguous (stride(-1) != 1) is refused by every fused backend
+on a GPU, so the built-in's attention op must run the math path for exactly
+those calls (its mapping names the refusal).
 """
 import argparse
 import json
@@ -60,7 +64,18 @@ def main():
     sys.path.insert(0, os.path.join(ROOT, "scripts"))
     import trace_pytorch
 
+    mask_strided = []   # per SDPA call: an attn_mask whose last dim has stride != 1
+
     def marker_sdpa(q, k, v, attn_mask=None, dropout_p=0.0, is_causal=False):
+        strided = attn_mask is not None and attn_mask.stride(-1) != 1
+        # What trace_pytorch.py records for such a call on PyTorch 2.x.
+        _, attrs = trace_pytorch.map_op("scaled_dot_product_attention", (q, k, v, attn_mask), {}, None)
+        if bool(attrs.get("bias_strided")) != strided:
+            fail(f"trace_pytorch.py records bias_strided={attrs.get('bias_strided', 0)} for a mask "
+                 f"with stride(-1) {attn_mask.stride(-1) if attn_mask is not None else '-'}")
+        if attn_mask is not None and q.shape[0] > 1 and attn_mask.stride(0) == 0 and not attrs.get("bias_shared"):
+            fail("trace_pytorch.py does not record a mask broadcast over the batch as bias_shared")
+        mask_strided.append(strided)
         return torch.tanh(q)
 
     if not hasattr(F, "scaled_dot_product_attention"):
@@ -87,6 +102,15 @@ def main():
         fail(f"tessera run: rc {res.returncode}: {res.stderr}")
     report = json.loads(res.stdout)
     want, left_out = [], 0
+    refused = [op["name"] for op in report["ops"] if op["kind"] == "attention" and
+               "attn_mask's last dimension contiguous" in op["mapping"]]
+    attn = [op["name"] for op in report["ops"] if op["kind"] == "attention"]
+    if len(attn) != len(mask_strided):
+        fail(f"built-in has {len(attn)} attention ops, the module {len(mask_strided)} SDPA calls")
+    for name, strided in zip(attn, mask_strided):
+        if strided != (name in refused):
+            fail(f"{name}: the module's attn_mask has stride(-1) {'!=' if strided else '=='} 1, "
+                 f"but the built-in {'does not run' if strided else 'runs'} the math path for it")
     for op in report["ops"]:
         if cuda_only(op["name"]):
             left_out += 1
@@ -98,7 +122,8 @@ def main():
     if len(want) != len(got):
         fail(f"built-in has {len(want)} kernels (without {left_out} CUDA-only copies), PyTorch {len(got)}")
     print(f"evoformer variant=sdpa: {len(got)} kernels match the aten trace "
-          f"(+ {left_out} copies CUDA makes inside LayerNorm and bmm)")
+          f"(+ {left_out} copies CUDA makes inside LayerNorm and bmm); "
+          f"{sum(mask_strided)} of {len(mask_strided)} SDPA calls pass a non-contiguous attn_mask")
     return 0
 
 

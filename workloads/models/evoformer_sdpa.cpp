@@ -32,9 +32,13 @@
 // The copies CUDA adds (LayerNorm on non-contiguous input, bmm operands) happen
 // inside an operator, so a trace on the CPU (scripts/trace_pytorch.py) does not
 // list them; every other kernel above matches the trace
-// (tests/workloads/test_evoformer_trace.py). The SDPA backend is the hardware's
-// choice (compiler/tensorcore/sdpa_select.h): cuDNN for bf16 on Hopper, the
-// memory-efficient kernel for fp32.
+// (tests/workloads/test_reference_trace.py). The SDPA backend is the hardware's
+// choice (compiler/tensorcore/sdpa_select.h). The pair bias, a permuted
+// projection, has a last dim of stride h, which every fused backend refuses on a
+// GPU (check_last_dim_stride_equals_1_dense, sdp_utils_cpp.h): the three biased
+// attentions run the math path (fp32 scores; bf16 inputs upcast). The column
+// attention has no mask: cuDNN for bf16 on Hopper, the memory-efficient kernel
+// for fp32.
 #include <fmt/format.h>
 
 #include "workloads/builder.h"
@@ -60,8 +64,11 @@ int gated_attn(GraphBuilder& b, const std::string& pre, int x_ln, int bias, int 
   a.d = e.c_h;
   std::vector<int> deps = {qkvg};
   if (bias >= 0) {
+    // The module's bias is linear(z).permute(2, 0, 1).unsqueeze(0): the heads are
+    // the projection's innermost dim, so the mask's last dim has stride h
+    // (bias_strided) and no fused GPU backend takes it (sdpa_select.h).
     deps = {qkvg, qkvg, qkvg, bias};
-    a.bias = a.bias_shared = true;
+    a.bias = a.bias_shared = a.bias_strided = true;
   }
   const int o = b.attention(pre + "sdpa", deps, a, true);
   const int sig = b.vec(OpKind::sigmoid, pre + "gate.sigmoid", {qkvg}, rows, hc);
