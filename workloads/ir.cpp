@@ -274,6 +274,10 @@ void validate_graph(const Graph& g, std::string_view source) {
                                key == "pass" || key == "overlap" || key == "p2p" || key == "recompute" ||
                                key == "every_microbatch" || key == "reread" || key == "channels_last" ||
                                key == "batchnorm" || key == "host_sync";
+      if (key == "bcast_bytes" && value != 1 && value != 2 && value != 4 && value != 8)
+        throw InputError(
+            fmt::format("{}: op '{}' ({}): 'bcast_bytes' = {} must be an element size: 1, 2, 4 or 8", source,
+                        op.name, op_kind_name(op.kind), value));
       if (key == "host_sync" && value > 1)
         throw InputError(fmt::format("{}: op '{}' ({}): 'host_sync' = {} must be 0 or 1 (1: the host waits for the "
                                      "op's kernel, as .item() does)", source, op.name, op_kind_name(op.kind), value));

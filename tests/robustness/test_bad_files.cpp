@@ -205,6 +205,21 @@ TEST_CASE("a sweep spec node of the wrong shape is an input error naming file an
                 {spec + ":4: bad conversion (a key or value of the wrong shape"});
 }
 
+TEST_CASE("JSON trace broadcast attributes: an element size and a positive stride", "[robustness][files]") {
+  const std::string b3 = scratch_file(
+      "bcast3.json", R"({"ops":[{"name":"a","kind":"add","attrs":{"rows":8,"cols":8,"bcast_bytes":3}}]})");
+  check_refused(cli({"run", "--hw", "h100-sxm", "--workload", b3}),
+                {b3, "op 'a' (add): 'bcast_bytes' = 3 must be an element size: 1, 2, 4 or 8"});
+  const std::string s0 = scratch_file(
+      "bcast_stride0.json",
+      R"({"ops":[{"name":"a","kind":"add","attrs":{"rows":8,"cols":8,"bcast_bytes":2,"bcast_stride":0}}]})");
+  check_refused(cli({"run", "--hw", "h100-sxm", "--workload", s0}), {s0, "'bcast_stride' = 0"});
+  const std::string ok = scratch_file(
+      "bcast_ok.json",
+      R"({"ops":[{"name":"a","kind":"add","attrs":{"rows":8,"cols":8,"bcast_bytes":2,"bcast_stride":8}}]})");
+  CHECK(cli({"run", "--hw", "h100-sxm", "--workload", ok}).code == 0);
+}
+
 TEST_CASE("JSON trace host attributes: host_sync is a flag, host_calls a positive count", "[robustness][files]") {
   const std::string sync2 = scratch_file(
       "host_sync2.json", R"({"ops":[{"name":"a","kind":"add","attrs":{"rows":8,"cols":8,"host_sync":2}}]})");
