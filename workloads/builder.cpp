@@ -156,6 +156,7 @@ int GraphBuilder::attention(const std::string& name, std::vector<int> deps, cons
                 {"causal", a.causal ? 1 : 0}, {"bias", a.bias ? 1 : 0}};
     if (a.bias && a.bias_shared) op.attrs["bias_shared"] = 1;
     if (a.bias && a.bias_strided) op.attrs["bias_strided"] = 1;
+    if (a.qkv_packed) op.attrs["qkv_packed"] = 1;
     op.deps = std::move(deps);
     return push(std::move(op));
   }
@@ -213,6 +214,14 @@ int GraphBuilder::vec_typed(OpKind kind, const std::string& name, std::vector<in
 //   attn = at::_safe_softmax(attn, -1)   (aten/src/ATen/native/SoftMax.cpp: softmax,
 //          self.eq(-inf), all(masked, -1), where(masked_rows, 0, out))
 //   return (at::matmul(attn, value).to(origin_dtype), attn.to(origin_dtype))
+// With q, k and v head views of one packed projection (qkv_packed: a [B, S, n, h, d]
+// output permuted to [n][B, h, S, d], not dense), in fp32 (no upcast) q * scale and
+// k^T * scale keep the view's stride order (TensorIterator allocates outputs in
+// its operands' order), physically [B, S, h, d]: at::matmul's reshape to
+// [B*h, S, d] cannot view them and copies each, and v too (a kernel each; with
+// the fp16/bf16 upcast .to(kFloat) already made them contiguous). The
+// [B, h, S, d] output is then read back as rows, o.transpose(1, 2).reshape(B, S,
+// h*d), one more copy (the fused backends return [B, S, h, d] rows).
 // Dropout is skipped at p = 0. Both returned tensors are computed, so the cast of
 // the B x H x L x S weights back to the input format is one of the launches.
 // Boolean tensors are uint8. The fill of `ones` and the row reduction of `all` are
@@ -253,13 +262,18 @@ int GraphBuilder::attention_sdpa_math(const std::string& name, std::vector<int> 
     k_deps = {rk};
     v_deps = {rv};
   }
-  const int ks = vec_typed(OpKind::mul, name + ".k_scale", k_deps, rows_hkv, a.d, acc, acc, 1);
+  int ks = vec_typed(OpKind::mul, name + ".k_scale", k_deps, rows_hkv, a.d, acc, acc, 1);
+  int qm = qs;
+  if (a.qkv_packed && acc == in) {
+    qm = vec_typed(OpKind::copy, name + ".q_reshape", {qs}, rows, a.d, acc, acc);
+    ks = vec_typed(OpKind::copy, name + ".k_reshape", {ks}, rows_hkv, a.d, acc, acc);
+  }
   Op qk;
   qk.name = name + ".qk";
   qk.kind = OpKind::matmul;
   qk.dtype = qk.out_dtype = acc;
   qk.attrs = {{"batch", bh}, {"m", a.sq}, {"n", a.skv}, {"k", a.d}};
-  qk.deps = {qs, ks};
+  qk.deps = {qm, ks};
   int last = push(std::move(qk));
   if (a.causal || a.bias) {
     std::vector<int> add_deps = {last};
@@ -278,6 +292,10 @@ int GraphBuilder::attention_sdpa_math(const std::string& name, std::vector<int> 
   const int all = vec_typed(OpKind::copy, name + ".all_rows", {eq}, rows, a.skv, DType::uint8,
                             DType::uint8);
   last = vec_typed(OpKind::mul, name + ".where", {sm, all}, rows, a.skv, acc, acc, 1);
+  // v's copy is made by the second matmul's reshape (repeat_interleave already
+  // made a grouped-query v contiguous).
+  if (a.qkv_packed && acc == in && a.kv_heads == a.heads)
+    v_deps = {vec_typed(OpKind::copy, name + ".v_reshape", v_deps, rows_hkv, a.d, acc, acc)};
   Op pv;
   pv.name = name + ".pv";
   pv.kind = OpKind::matmul;
@@ -291,6 +309,7 @@ int GraphBuilder::attention_sdpa_math(const std::string& name, std::vector<int> 
     vec_typed(OpKind::copy, name + ".weights_to_input", {weights}, rows, a.skv, acc, in);
     last = vec_typed(OpKind::copy, name + ".out_to_input", {last}, rows, a.d, acc, in);
   }
+  if (a.qkv_packed) last = vec_typed(OpKind::copy, name + ".out_to_rows", {last}, rows, a.d, in, in);
   return last;
 }
 

@@ -36,6 +36,8 @@ struct AttnShape {
   bool bias = false;         // additive bias/mask (batch x heads x sq x skv)
   bool bias_shared = false;  // bias broadcast over batch (read once)
   bool bias_strided = false;  // the bias's last dimension is not contiguous (stride != 1)
+  bool qkv_packed = false;    // q, k, v are head views of one packed projection's rows
+                              // (not dense), and the caller reads the output back as rows
 };
 
 class GraphBuilder {

@@ -90,7 +90,7 @@ std::vector<std::string_view> op_attr_names(OpKind k) {
       break;
     case OpKind::attention:
       names.insert(names.end(), {"kv_heads", "causal", "bias", "bias_shared", "bias_bool", "bias_strided",
-                                 "strided", "backend", "backward", "bias_grad"});
+                                 "qkv_packed", "strided", "backend", "backward", "bias_grad"});
       break;
     case OpKind::maxpool: case OpKind::avgpool: names.insert(names.end(), {"pad", "backward"}); break;
     case OpKind::embedding: names.insert(names.end(), {"vocab", "backward", "tied", "order"}); break;
@@ -266,14 +266,14 @@ void validate_graph(const Graph& g, std::string_view source) {
       if (value > (int64_t{1} << 48))
         throw InputError(fmt::format("{}: op '{}' ({}): '{}' = {} is larger than the accepted "
                                      "2^48", source, op.name, op_kind_name(op.kind), key, value));
-      const bool may_be_zero = key == "pad" || key == "causal" || key == "bias" || key == "b_shared" ||
-                               key == "bias_shared" || key == "bias_strided" || key == "append" ||
-                               key == "fast_accum" || key == "param" || key == "grad" || key == "backward" ||
-                               key == "bias_grad" || key == "training" || key == "output" || key == "sfu" ||
-                               key == "algo" || key == "protocol" || key == "group" || key == "stage" ||
-                               key == "pass" || key == "overlap" || key == "p2p" || key == "recompute" ||
-                               key == "every_microbatch" || key == "reread" || key == "channels_last" ||
-                               key == "batchnorm" || key == "host_sync";
+      const bool may_be_zero =
+          key == "pad" || key == "causal" || key == "bias" || key == "b_shared" || key == "bias_shared" ||
+          key == "bias_strided" || key == "qkv_packed" || key == "append" || key == "fast_accum" ||
+          key == "param" || key == "grad" || key == "backward" || key == "bias_grad" || key == "training" ||
+          key == "output" || key == "sfu" || key == "algo" || key == "protocol" || key == "group" ||
+          key == "stage" || key == "pass" || key == "overlap" || key == "p2p" || key == "recompute" ||
+          key == "every_microbatch" || key == "reread" || key == "channels_last" || key == "batchnorm" ||
+          key == "host_sync";
       if (key == "bcast_bytes" && value != 1 && value != 2 && value != 4 && value != 8)
         throw InputError(
             fmt::format("{}: op '{}' ({}): 'bcast_bytes' = {} must be an element size: 1, 2, 4 or 8", source,

@@ -20,6 +20,8 @@
 //               bias_bool=1: the mask is boolean (PyTorch converts it to an
 //               additive one first); bias_strided=1: the mask's last
 //               dimension is not contiguous (no fused GPU backend takes it);
+//               qkv_packed=1: q/k/v are head views of one packed projection
+//               and the output is read back as rows (the math path's copies);
 //               strided=1: a q/k/v last dimension is not contiguous; backend: the SDPA backend forced (1
 //               flash2, 2 flash3 / cuDNN, 3 efficient, 4 math; absent: the hardware's rules,
 //               compiler/tensorcore/sdpa_select.h).

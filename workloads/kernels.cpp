@@ -60,6 +60,7 @@ Graph build_attention(const std::map<std::string, std::string>& p) {
   a.bias = wl_bool(p, "bias");
   a.bias_shared = a.bias && wl_bool(p, "bias_shared");
   a.bias_strided = a.bias && wl_bool(p, "bias_strided");
+  a.qkv_packed = wl_bool(p, "qkv_packed");
   if (a.heads % a.kv_heads != 0)
     throw InputError(fmt::format("workload parameter 'kv_heads': heads={} is not a multiple of "
                                  "kv_heads={}", a.heads, a.kv_heads));
@@ -156,6 +157,10 @@ void add_kernel_workloads(std::vector<WorkloadInfo>& out) {
         {"bias_strided", "0",
          "bias=1: the attn_mask's last dimension is not contiguous (a permuted projection); no fused GPU "
          "backend takes it",
+         ParamType::boolean},
+        {"qkv_packed", "0",
+         "q, k, v are head views of one packed projection and the output is read back as rows (the math "
+         "path's layout copies)",
          ParamType::boolean},
         {"backend",
          "auto",

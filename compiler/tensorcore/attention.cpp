@@ -211,6 +211,7 @@ Kernel TensorCoreMapper::lower_attention_math(const Op& op, const Hardware& hw, 
   a.bias = op.get("bias", 0) != 0;
   a.bias_shared = op.get("bias_shared", 0) != 0;
   a.bias_strided = op.get("bias_strided", 0) != 0;
+  a.qkv_packed = op.get("qkv_packed", 0) != 0;
   b.attention_sdpa_math(op.name.empty() ? "attention" : op.name, {}, a);
   Kernel k;
   int64_t launches = 0;

@@ -135,6 +135,29 @@ TEST_CASE("attention path=sdpa_math: the kernels of PyTorch's math backend", "[m
   CHECK(f.ops.size() == 8);  // q_scale k_scale qk softmax isneginf all_rows where pv
   CHECK(f.ops.front().name == "attention.q_scale");
   CHECK(f.ops.back().name == "attention.pv");
+  // q, k, v as head views of one packed projection (qkv_packed), fp32: matmul's
+  // reshape copies the scaled q and k and v (1024 elements each, 8192 bytes), and
+  // the output is copied back to rows: 4 more copies, 4 * 8192 = 32768 bytes.
+  const Graph pf =
+      build_workload("attention:batch=2,heads=4,sq=16,d=8,path=sdpa_math,dtype=fp32,qkv_packed=1");
+  std::vector<std::string> pnames;
+  for (const auto& op : pf.ops) pnames.push_back(op.name);
+  CHECK(pnames == std::vector<std::string>{"attention.q_scale", "attention.k_scale", "attention.q_reshape",
+                                           "attention.k_reshape", "attention.qk", "attention.softmax",
+                                           "attention.isneginf", "attention.all_rows", "attention.where",
+                                           "attention.v_reshape", "attention.pv", "attention.out_to_rows"});
+  double fb = 0, pb = 0;
+  for (const auto& op : f.ops) fb += op_min_bytes(op);
+  for (const auto& op : pf.ops) pb += op_min_bytes(op);
+  CHECK(pb - fb == Approx(32768.0));
+  // bf16: .to(kFloat) already made q, k, v contiguous; only the output copy (bf16,
+  // 1024 * 4 bytes).
+  const Graph pb16 = build_workload(
+      "attention:batch=2,heads=4,sq=16,d=8,causal=1,path=sdpa_math,dtype=bf16,"
+      "qkv_packed=1");
+  CHECK(pb16.ops.size() == g.ops.size() + 1);
+  CHECK(pb16.ops.back().name == "attention.out_to_rows");
+  CHECK(op_min_bytes(pb16.ops.back()) == Approx(4096.0));
   CHECK_THROWS_AS(build_workload("attention:path=fast"), InputError);
 }
 

@@ -62,6 +62,9 @@ int gated_attn(GraphBuilder& b, const std::string& pre, int x_ln, int bias, int 
   a.heads = a.kv_heads = heads;
   a.sq = a.skv = len;
   a.d = e.c_h;
+  // q, k, v (and g) are qkvg(x).view(B, S, 4, h, c).permute(2, 0, 3, 1, 4): head
+  // views of one projection, read back with o.transpose(1, 2).reshape(B, S, h*c).
+  a.qkv_packed = true;
   std::vector<int> deps = {qkvg};
   if (bias >= 0) {
     // The module's bias is linear(z).permute(2, 0, 1).unsqueeze(0): the heads are
