@@ -85,6 +85,18 @@ def _tensors(obj):
             yield from _tensors(x)
 
 
+def _dense(t):
+    """True when t's elements fill its storage span without gaps in some dimension
+    order (non-overlapping and dense): a contiguous tensor or a permutation of one."""
+    dims = sorted((st, sz) for st, sz in zip(t.stride(), t.shape) if sz != 1)
+    expect = 1
+    for st, sz in dims:
+        if st != expect:
+            return False
+        expect *= sz
+    return True
+
+
 def _conv_out(i, k, s, p, d):
     return (i + 2 * p - d * (k - 1) - 1) // s + 1
 
@@ -133,6 +145,9 @@ def map_op(name, args, kwargs, out):
         attrs = {"batch": q.shape[0], "heads": q.shape[1], "kv_heads": k.shape[1],
                  "sq": q.shape[2], "skv": k.shape[2], "d": q.shape[3],
                  "causal": int(causal), "bias": int(bias is not None)}
+        # Slices of one packed projection (not dense): the math backend copies them.
+        if not all(_dense(t) for t in a[:3]):
+            attrs["qkv_packed"] = 1
         if bias is not None:
             # A mask broadcast over the batch is read once per batch entry from
             # one copy; one whose last dim is not contiguous (a permuted

@@ -75,6 +75,12 @@ def main():
                  f"with stride(-1) {attn_mask.stride(-1) if attn_mask is not None else '-'}")
         if attn_mask is not None and q.shape[0] > 1 and attn_mask.stride(0) == 0 and not attrs.get("bias_shared"):
             fail("trace_pytorch.py does not record a mask broadcast over the batch as bias_shared")
+        if not attrs.get("qkv_packed"):
+            fail("trace_pytorch.py does not record the module's q, k, v (views of the packed q|k|v|g "
+                 "projection) as qkv_packed")
+        fresh = [torch.empty(t.shape) for t in (q, k, v)]   # contiguous; empty launches no kernel
+        if trace_pytorch.map_op("scaled_dot_product_attention", tuple(fresh), {}, None)[1].get("qkv_packed"):
+            fail("trace_pytorch.py records contiguous q, k, v as qkv_packed")
         mask_strided.append(strided)
         return torch.tanh(q)
 
