@@ -617,6 +617,11 @@ def evoformer(timer, out):
                 z = torch.randn(n_res, n_res, 128, device="cuda", dtype=DT[dtype])
                 with torch.inference_mode():
                     r = hot.run(lambda: blk(m, z))
+                    # The kernels one forward launches (which SDPA backend each attention
+                    # took: the pair bias's stride sends three of them to the math path)
+                    # and their summed time, beside the event time compare predicts.
+                    r["kernels"] = kernel_names(lambda: blk(m, z))
+                    r["device_busy_us"] = busy_us(lambda: blk(m, z))
                 r.update(section="evoformer", variant="sdpa", dtype=dtype, n_seq=n_seq, n_res=n_res, c_m=256, c_z=128)
                 out(r)
                 blk = m = z = None
