@@ -313,4 +313,67 @@ int GraphBuilder::attention_sdpa_math(const std::string& name, std::vector<int> 
   return last;
 }
 
+// The backward of _scaled_dot_product_attention_math. It is composite (no
+// backward kernel of its own): autograd runs the backward of each op it launched,
+// last first (derivatives.yaml; the unused attention-weights output has none):
+//   qkv_packed: the output's reshape back to rows is a view, so dO arrives as a
+//     permuted view and the backward of the P.V result's view to [B, h, S, d]
+//     (reshape) copies it
+//   fp16/bf16: ToCopyBackward of the cast back, dO to fp32
+//   BmmBackward0 of P.V: dP = dO V^T, dV = P^T dO
+//   WhereBackward0 of _safe_softmax's where: where(masked_rows, 0, dP)
+//   SoftmaxBackward0: _softmax_backward_data, dS from P and dP (the mask add's
+//     AddBackward0 passes dS on; a mask that needs a gradient gets dS, summed over
+//     a broadcast batch by the training step)
+//   BmmBackward0 of Q.K^T: dQ' = dS K'^T, dK' = Q'^T dS
+//   MulBackward1 of the q and k scalings: dQ' x sqrt(scale), dK' x sqrt(scale)
+//   grouped-query: repeat_interleave's backward sums dK and dV over each group
+//   fp16/bf16: ToCopyBackward of the upcasts, dQ, dK, dV to the input format.
+// The forward's layout copies (matmul's reshapes) have view backwards.
+int GraphBuilder::attention_sdpa_math_backward(const std::string& name, const AttnShape& a) {
+  const DType in = m_dtype;
+  const DType acc = (in == DType::bf16 || in == DType::fp16) ? DType::fp32 : in;
+  const int64_t bh = checked_mul(a.batch, a.heads, name + ": batch x heads");
+  const int64_t rows = checked_mul(bh, a.sq, name + ": batch x heads x sq");
+  const int64_t rows_hkv = checked_mul(bh, a.skv, name + ": batch x heads x skv");
+  const int64_t rows_kv = checked_mul(checked_mul(a.batch, a.kv_heads, name), a.skv, name + ": kv rows");
+  const auto mm = [&](const std::string& n, std::vector<int> deps, int64_t m, int64_t nn, int64_t k) {
+    Op op;
+    op.name = name + n;
+    op.kind = OpKind::matmul;
+    op.dtype = op.out_dtype = acc;
+    op.attrs = {{"batch", bh}, {"m", m}, {"n", nn}, {"k", k}};
+    op.deps = std::move(deps);
+    return push(std::move(op));
+  };
+  int d_o = -1;
+  if (a.qkv_packed) d_o = vec_typed(OpKind::copy, name + ".grad_out_reshape", {}, rows, a.d, in, in);
+  if (acc != in)
+    d_o = vec_typed(OpKind::copy, name + ".grad_out_to_fp32",
+                    d_o < 0 ? std::vector<int>{} : std::vector<int>{d_o}, rows, a.d, in, acc);
+  const std::vector<int> dov = d_o < 0 ? std::vector<int>{} : std::vector<int>{d_o};
+  const int dp = mm(".grad_p", dov, a.sq, a.skv, a.d);
+  const int dv = mm(".grad_v", dov, a.skv, a.d, a.sq);
+  const int dw = vec_typed(OpKind::mul, name + ".grad_where", {dp}, rows, a.skv, acc, acc, 1);
+  const int ds = vec_typed(OpKind::softmax, name + ".grad_softmax", {dw}, rows, a.skv, acc, acc);
+  m_graph.ops[static_cast<size_t>(ds)].attrs["backward"] = 1;
+  const int dq = mm(".grad_q", {ds}, a.sq, a.d, a.skv);
+  const int dk = mm(".grad_k", {ds}, a.skv, a.d, a.sq);
+  int last = vec_typed(OpKind::mul, name + ".grad_q_scale", {dq}, rows, a.d, acc, acc, 1);
+  std::vector<int> kv = {vec_typed(OpKind::mul, name + ".grad_k_scale", {dk}, rows_hkv, a.d, acc, acc, 1),
+                         dv};
+  if (a.kv_heads != a.heads) {
+    const int64_t group = a.heads / a.kv_heads;
+    const int64_t cols = checked_mul(rows_kv, a.d, name + ": kv elements");
+    kv[0] = vec_typed(OpKind::reduce, name + ".grad_k_group_sum", {kv[0]}, group, cols, acc, acc);
+    kv[1] = vec_typed(OpKind::reduce, name + ".grad_v_group_sum", {kv[1]}, group, cols, acc, acc);
+  }
+  if (acc != in) {
+    last = vec_typed(OpKind::copy, name + ".grad_q_to_input", {last}, rows, a.d, acc, in);
+    vec_typed(OpKind::copy, name + ".grad_k_to_input", {kv[0]}, rows_kv, a.d, acc, in);
+    last = vec_typed(OpKind::copy, name + ".grad_v_to_input", {kv[1], last}, rows_kv, a.d, acc, in);
+  }
+  return last;
+}
+
 }  // namespace tessera

@@ -87,6 +87,9 @@ class GraphBuilder {
   // are upcast to fp32 and the chain runs in fp32 (see the definition). Returns the
   // last op.
   int attention_sdpa_math(const std::string& name, std::vector<int> deps, const AttnShape& a);
+  // Its backward: autograd through those kernels (the math path has no backward
+  // kernel of its own), kernel for kernel (see the definition). Returns the last op.
+  int attention_sdpa_math_backward(const std::string& name, const AttnShape& a);
   // Element-wise op on rows x cols elements with explicit formats (casts, compares,
   // masks): `in` is read `inputs` times per element (add/mul; 1 for other kinds),
   // `out` written once.

@@ -197,6 +197,8 @@ namespace tessera {
 // kernel (tiles, occupancy, thread blocks, mma path) are the Q.K^T GEMM's, so the
 // memory-bound steps are timed as streaming blocks without their row-kernel
 // latency chains; path=sdpa_math on the workload times every kernel on its own.
+// A backward op (attr backward) lays out the kernels autograd runs through that
+// chain (GraphBuilder::attention_sdpa_math_backward) the same way.
 Kernel TensorCoreMapper::lower_attention_math(const Op& op, const Hardware& hw, const std::string& why) const {
   Graph g;
   GraphBuilder b(g, op.dtype);
@@ -212,7 +214,12 @@ Kernel TensorCoreMapper::lower_attention_math(const Op& op, const Hardware& hw, 
   a.bias_shared = op.get("bias_shared", 0) != 0;
   a.bias_strided = op.get("bias_strided", 0) != 0;
   a.qkv_packed = op.get("qkv_packed", 0) != 0;
-  b.attention_sdpa_math(op.name.empty() ? "attention" : op.name, {}, a);
+  const bool backward = op.get("backward", 0) != 0;
+  const std::string name = op.name.empty() ? "attention" : op.name;
+  if (backward)
+    b.attention_sdpa_math_backward(name, a);
+  else
+    b.attention_sdpa_math(name, {}, a);
   Kernel k;
   int64_t launches = 0;
   double dram = 0;
@@ -220,15 +227,20 @@ Kernel TensorCoreMapper::lower_attention_math(const Op& op, const Hardware& hw, 
     Kernel part = lower(g, static_cast<int>(i), hw);
     launches += part.info.launches.value_or(1);
     dram += part.info.dram_bytes.value_or(0);
-    if (g.ops[i].name.ends_with(".qk")) k.info = part.info;
+    if (g.ops[i].name.ends_with(backward ? ".grad_p" : ".qk")) k.info = part.info;
     for (Block& blk : part.blocks) k.blocks.push_back(std::move(blk));
   }
   k.op_kind = "attention";
   k.info.launches = launches;
   k.info.dram_bytes = dram;
-  k.mapping = fmt::format("math attention{}, {} kernels: {}Q.K^T, {}softmax, P.V", why, launches,
-                          op.dtype == DType::bf16 || op.dtype == DType::fp16 ? "fp32 upcast, " : "",
-                          a.bias || a.causal ? "mask add, " : "");
+  const bool upcast = op.dtype == DType::bf16 || op.dtype == DType::fp16;
+  if (backward)
+    k.mapping =
+        fmt::format("math attention backward{}, {} kernels: {}dP and dV, softmax backward, dQ and dK{}", why,
+                    launches, upcast ? "dO to fp32, " : "", upcast ? ", casts back" : "");
+  else
+    k.mapping = fmt::format("math attention{}, {} kernels: {}Q.K^T, {}softmax, P.V", why, launches,
+                            upcast ? "fp32 upcast, " : "", a.bias || a.causal ? "mask add, " : "");
   return k;
 }
 

@@ -80,8 +80,8 @@ Kernel TensorCoreMapper::lower_attention_backward(const Op& op, const Hardware& 
   const double dq_accum = 4.0 * q_elems;                                  // fp32
 
   // The forward's kernel family (attention_select.h; requires_grad is set for a
-  // backward op). The memory-efficient and math backwards are timed as
-  // FlashAttention-2's.
+  // backward op). The memory-efficient backward is timed as FlashAttention-2's;
+  // the math path's backward is its own chain (lower_attention_math).
   const bool fa3 = attention_backend(op, m_s).path == MmaPath::flash3;
   Kernel k;
   k.op_kind = "attention";

@@ -187,12 +187,12 @@ Kernel TensorCoreMapper::lower(const Graph& g, int index, const Hardware& hw) co
       break;
     }
     case OpKind::attention:
-      if (op.get("backward", 0)) {
-        k = lower_attention_backward(op, hw);
-        break;
-      }
       if (const AttnBackend be = attention_backend(op, m_s); be.math) {
         k = lower_attention_math(op, hw, be.note);
+        break;
+      }
+      if (op.get("backward", 0)) {
+        k = lower_attention_backward(op, hw);
         break;
       }
       k = (op.at("sq") * (op.at("heads") / op.get("kv_heads", op.at("heads"))) <= 64 && op.at("sq") < op.at("skv"))

@@ -188,6 +188,35 @@ TEST_CASE("the Evoformer's permuted pair bias sends its biased attentions to the
   CHECK(one(a + ",bias_strided=1").rfind("math attention", 0) == 0);
 }
 
+TEST_CASE("a math-path attention trains through autograd's kernels of its chain",
+          "[gpu][attention][sdpa][training]") {
+  // The math backend has no backward kernel: autograd runs the backward of each op
+  // it launched. bf16, no grouped heads (attention_sdpa_math_backward): dO to
+  // fp32, dP and dV (2 bmm), where's backward, softmax backward, dQ and dK (2 bmm),
+  // the two scalings' backward, dQ dK dV cast back = 12 launches; fp32 has no
+  // casts: 8; grouped-query adds the two group sums of dK and dV.
+  const auto grad = [](const std::string& hw_name, const std::string& spec) {
+    const auto hw = load_hardware(hw_name, {});
+    for (const Kernel& k : compile(build_workload(spec), *hw).kernels)
+      if (k.name.find(".grad#") != std::string::npos && k.op_kind == "attention") return k;
+    FAIL("no attention backward kernel in " << spec);
+    return Kernel{};
+  };
+  // V100: no fused backend takes bf16.
+  const Kernel v = grad("v100", "attention:batch=2,heads=4,sq=64,d=64,train=1");
+  CHECK(v.mapping.rfind("math attention backward (SDPA backend math:", 0) == 0);
+  CHECK(v.info.launches.value_or(1) == 12);
+  CHECK(grad("v100", "attention:batch=2,heads=4,sq=64,d=64,kv_heads=2,train=1").info.launches.value_or(1) ==
+        14);
+  // H100, fp32 with head dim 30 (efficient needs a multiple of 4): math, 8 launches.
+  const Kernel f = grad("h100-sxm", "attention:batch=2,heads=4,sq=64,d=30,dtype=fp32,train=1");
+  CHECK(f.mapping.rfind("math attention backward", 0) == 0);
+  CHECK(f.info.launches.value_or(1) == 8);
+  // A fused backend's backward stays the fused kernel.
+  CHECK(grad("h100-sxm", "attention:batch=2,heads=4,sq=64,d=64,train=1")
+            .mapping.rfind("flash3 attention backward", 0) == 0);
+}
+
 TEST_CASE("the math path reads a permuted attn_mask through its stride", "[gpu][attention][sdpa]") {
   // The mask add of path=sdpa_math reads the fp32 scores as a stream and the
   // mask, broadcast over the batch, once per score: n = 16 x 8 x 32 x 32 =

@@ -455,6 +455,23 @@ TEST_CASE("every built-in workload trains on h100-sxm and tpu-v1 with both engin
   }
 }
 
+TEST_CASE("the Evoformer's pair bias gets its gradient from the attention backward", "[training][models]") {
+  // evoformer_sdpa.py: the biased attentions read {q|k|v|g, q|k|v|g, q|k|v|g, bias}.
+  // The packed projection counts once (its q, k, v gradients concatenated: one
+  // copy) and the bias projection receives dS summed over the batch the mask is
+  // broadcast over (one reduction), so its linear gets weight and input gradients.
+  const Graph g = build_workload("evoformer:n_seq=8,n_res=16,train=1");
+  std::set<std::string> names;
+  for (const auto& op : g.ops) names.insert(op.name.substr(0, op.name.find('#')));
+  for (const char* p : {"b0.row.", "b0.tri_att_start.", "b0.tri_att_end."}) {
+    INFO(p);
+    CHECK(names.count(std::string(p) + "sdpa.grad_bias") == 1);
+    CHECK(names.count(std::string(p) + "sdpa.grad_qkv") == 1);
+    CHECK(names.count(std::string(p) + "b.grad_weight") == 1);
+    CHECK(names.count(std::string(p) + "sdpa.grad_kv") == 0);  // not the bias taken for K|V
+  }
+}
+
 TEST_CASE("systolic arrays: gradient passes as their GEMMs, attention backward as five products", "[training][systolic]") {
   // dgrad of a 3x3 conv 64 -> 128 on 2 x 56 x 56, stride 2, pad 1: the pass's implicit GEMM
   // (conv_gemm_dims) m = 2*28*28 = 1568, n = 64, k = 128*9 = 1152: 1568*1152*64 MACs.

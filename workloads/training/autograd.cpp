@@ -248,16 +248,25 @@ void Step::conv(int i, const Op& f, int dy, const std::vector<int>& dd) {
 // [, bias]}, {q, kv} (K and V packed) or {qkv} (all three packed, e.g. GPT-2's
 // c_attn): the packed gradients are concatenated back (split's backward is
 // torch.cat: one copy).
-void Step::attention(int i, const Op& f, int dy, const std::vector<int>& dd) {
+void Step::attention(int i, const Op& f, int dy, const std::vector<int>& deps) {
   const int64_t B = f.at("batch"), H = f.at("heads"), Hkv = f.get("kv_heads", H);
   const int64_t sq = f.at("sq"), skv = f.at("skv"), D = f.at("d");
   const bool bias = f.get("bias", 0) != 0;
   int q = -1, k = -1, v = -1, bias_op = -1;
+  // With a mask the producers are {q, k, v, bias} by position; q, k and v may be
+  // one packed projection (the Evoformer's q|k|v|g), which then counts once.
+  std::vector<int> dd = deps;
+  if (bias && f.deps.size() == 4) {
+    bias_op = f.deps[3];
+    dd.clear();
+    for (size_t j = 0; j < 3; ++j)
+      if (std::find(dd.begin(), dd.end(), f.deps[j]) == dd.end()) dd.push_back(f.deps[j]);
+  }
   if (dd.size() >= 3) {
     q = dd[0];
     k = dd[1];
     v = dd[2];
-    if (bias && dd.size() >= 4) bias_op = dd[3];
+    if (bias && bias_op < 0 && dd.size() >= 4) bias_op = dd[3];
   } else if (dd.size() == 2) {
     q = dd[0];
     k = v = dd[1];
