@@ -205,33 +205,35 @@ TEST_CASE("a sweep spec node of the wrong shape is an input error naming file an
                 {spec + ":4: bad conversion (a key or value of the wrong shape"});
 }
 
+namespace {
+
+// A JSON trace of one add op on 8 x 8 with the attributes `extra` ("key":value,...).
+std::string add_trace(const std::string& file, const std::string& extra) {
+  return scratch_file(file,
+                      R"({"ops":[{"name":"a","kind":"add","attrs":{"rows":8,"cols":8,)" + extra + "}}]}");
+}
+
+int run_trace(const std::string& path) {
+  return cli({"run", "--hw", "h100-sxm", "--workload", path}).code;
+}
+
+void refused_trace(const std::string& path, const std::string& message) {
+  check_refused(cli({"run", "--hw", "h100-sxm", "--workload", path}), {path, message});
+}
+
+}  // namespace
+
 TEST_CASE("JSON trace broadcast attributes: an element size and a positive stride", "[robustness][files]") {
-  const std::string b3 = scratch_file(
-      "bcast3.json", R"({"ops":[{"name":"a","kind":"add","attrs":{"rows":8,"cols":8,"bcast_bytes":3}}]})");
-  check_refused(cli({"run", "--hw", "h100-sxm", "--workload", b3}),
-                {b3, "op 'a' (add): 'bcast_bytes' = 3 must be an element size: 1, 2, 4 or 8"});
-  const std::string s0 = scratch_file(
-      "bcast_stride0.json",
-      R"({"ops":[{"name":"a","kind":"add","attrs":{"rows":8,"cols":8,"bcast_bytes":2,"bcast_stride":0}}]})");
-  check_refused(cli({"run", "--hw", "h100-sxm", "--workload", s0}), {s0, "'bcast_stride' = 0"});
-  const std::string ok = scratch_file(
-      "bcast_ok.json",
-      R"({"ops":[{"name":"a","kind":"add","attrs":{"rows":8,"cols":8,"bcast_bytes":2,"bcast_stride":8}}]})");
-  CHECK(cli({"run", "--hw", "h100-sxm", "--workload", ok}).code == 0);
+  refused_trace(add_trace("bcast3.json", R"("bcast_bytes":3)"),
+                "op 'a' (add): 'bcast_bytes' = 3 must be an element size: 1, 2, 4 or 8");
+  refused_trace(add_trace("bcast_stride0.json", R"("bcast_bytes":2,"bcast_stride":0)"), "'bcast_stride' = 0");
+  CHECK(run_trace(add_trace("bcast_ok.json", R"("bcast_bytes":2,"bcast_stride":8)")) == 0);
 }
 
 TEST_CASE("JSON trace host attributes: host_sync is a flag, host_calls a positive count", "[robustness][files]") {
-  const std::string sync2 = scratch_file(
-      "host_sync2.json", R"({"ops":[{"name":"a","kind":"add","attrs":{"rows":8,"cols":8,"host_sync":2}}]})");
-  check_refused(cli({"run", "--hw", "h100-sxm", "--workload", sync2}),
-                {sync2, "'host_sync' = 2 must be 0 or 1"});
-  const std::string calls0 = scratch_file(
-      "host_calls0.json", R"({"ops":[{"name":"a","kind":"add","attrs":{"rows":8,"cols":8,"host_calls":0}}]})");
-  check_refused(cli({"run", "--hw", "h100-sxm", "--workload", calls0}),
-                {calls0, "'host_calls' = 0 must be a positive integer"});
+  refused_trace(add_trace("host_sync2.json", R"("host_sync":2)"), "'host_sync' = 2 must be 0 or 1");
+  refused_trace(add_trace("host_calls0.json", R"("host_calls":0)"),
+                "'host_calls' = 0 must be a positive integer");
   // Accepted: a synchronising op of 3 host calls.
-  const std::string ok = scratch_file(
-      "host_ok.json",
-      R"({"ops":[{"name":"a","kind":"add","attrs":{"rows":8,"cols":8,"host_sync":1,"host_calls":3}}]})");
-  CHECK(cli({"run", "--hw", "h100-sxm", "--workload", ok}).code == 0);
+  CHECK(run_trace(add_trace("host_ok.json", R"("host_sync":1,"host_calls":3)")) == 0);
 }
