@@ -316,10 +316,10 @@ int GraphBuilder::attention_sdpa_math(const std::string& name, std::vector<int> 
 // The backward of _scaled_dot_product_attention_math. It is composite (no
 // backward kernel of its own): autograd runs the backward of each op it launched,
 // last first (derivatives.yaml; the unused attention-weights output has none):
-//   qkv_packed: the output's reshape back to rows is a view, so dO arrives as a
-//     permuted view and the backward of the P.V result's view to [B, h, S, d]
-//     (reshape) copies it
 //   fp16/bf16: ToCopyBackward of the cast back, dO to fp32
+//   qkv_packed: the caller's reshape back to rows has a view backward, so dO
+//     arrives as a permuted view (the cast keeps its layout) and the backward of
+//     the P.V result's view to [B, h, S, d] (a reshape) copies it
 //   BmmBackward0 of P.V: dP = dO V^T, dV = P^T dO
 //   WhereBackward0 of _safe_softmax's where: where(masked_rows, 0, dP)
 //   SoftmaxBackward0: _softmax_backward_data, dS from P and dP (the mask add's
@@ -346,12 +346,9 @@ int GraphBuilder::attention_sdpa_math_backward(const std::string& name, const At
     op.deps = std::move(deps);
     return push(std::move(op));
   };
-  int d_o = -1;
-  if (a.qkv_packed) d_o = vec_typed(OpKind::copy, name + ".grad_out_reshape", {}, rows, a.d, in, in);
-  if (acc != in)
-    d_o = vec_typed(OpKind::copy, name + ".grad_out_to_fp32",
-                    d_o < 0 ? std::vector<int>{} : std::vector<int>{d_o}, rows, a.d, in, acc);
-  const std::vector<int> dov = d_o < 0 ? std::vector<int>{} : std::vector<int>{d_o};
+  std::vector<int> dov;
+  if (acc != in) dov = {vec_typed(OpKind::copy, name + ".grad_out_to_fp32", {}, rows, a.d, in, acc)};
+  if (a.qkv_packed) dov = {vec_typed(OpKind::copy, name + ".grad_out_reshape", dov, rows, a.d, acc, acc)};
   const int dp = mm(".grad_p", dov, a.sq, a.skv, a.d);
   const int dv = mm(".grad_v", dov, a.skv, a.d, a.sq);
   const int dw = vec_typed(OpKind::mul, name + ".grad_where", {dp}, rows, a.skv, acc, acc, 1);

@@ -212,6 +212,13 @@ TEST_CASE("a math-path attention trains through autograd's kernels of its chain"
   const Kernel f = grad("h100-sxm", "attention:batch=2,heads=4,sq=64,d=30,dtype=fp32,train=1");
   CHECK(f.mapping.rfind("math attention backward", 0) == 0);
   CHECK(f.info.launches.value_or(1) == 8);
+  // Packed q, k, v (the Evoformer's): dO arrives as a permuted view and the P.V
+  // view's reshape copies it, one more launch: 13 in bf16, 9 in fp32.
+  const std::string packed =
+      "attention:batch=2,heads=4,sq=64,d=32,bias=1,bias_shared=1,bias_strided=1,qkv_packed=1,"
+      "train=1";
+  CHECK(grad("h100-sxm", packed).info.launches.value_or(1) == 13);
+  CHECK(grad("h100-sxm", packed + ",dtype=fp32").info.launches.value_or(1) == 9);
   // A fused backend's backward stays the fused kernel.
   CHECK(grad("h100-sxm", "attention:batch=2,heads=4,sq=64,d=64,train=1")
             .mapping.rfind("flash3 attention backward", 0) == 0);
