@@ -58,6 +58,10 @@ Graph build_attention(const std::map<std::string, std::string>& p) {
   a.d = wl_int(p, "d");
   a.causal = wl_bool(p, "causal");
   a.bias = wl_bool(p, "bias");
+  for (const char* key : {"bias_shared", "bias_strided"})
+    if (!a.bias && wl_bool(p, key))
+      throw InputError(
+          fmt::format("workload parameter '{}': describes the attn_mask, so it needs bias=1", key));
   a.bias_shared = a.bias && wl_bool(p, "bias_shared");
   a.bias_strided = a.bias && wl_bool(p, "bias_strided");
   a.qkv_packed = wl_bool(p, "qkv_packed");

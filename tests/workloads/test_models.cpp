@@ -159,6 +159,17 @@ TEST_CASE("attention path=sdpa_math: the kernels of PyTorch's math backend", "[m
   CHECK(pb16.ops.back().name == "attention.out_to_rows");
   CHECK(op_min_bytes(pb16.ops.back()) == Approx(4096.0));
   CHECK_THROWS_AS(build_workload("attention:path=fast"), InputError);
+  // The mask's attributes without a mask are refused, naming the parameter.
+  for (const char* key : {"bias_shared", "bias_strided"}) {
+    try {
+      build_workload(std::string("attention:batch=2,heads=4,sq=16,d=8,") + key + "=1");
+      FAIL("accepted " << key << " without bias=1");
+    } catch (const InputError& e) {
+      CHECK(std::string(e.what()) == "--workload 'attention:batch=2,heads=4,sq=16,d=8," + std::string(key) +
+                                         "=1': workload parameter '" + key +
+                                         "': describes the attn_mask, so it needs bias=1");
+    }
+  }
 }
 
 TEST_CASE("ResNet-50 at 224x224: 4.09 GMAC per image in conv + fc", "[models][flops]") {
