@@ -60,9 +60,9 @@ std::optional<AccessPlan> access_plan(const Op& op, const Hardware& hw, const Le
   }
   if ((op.kind == OpKind::add || op.kind == OpKind::mul) && op.attrs.count("bcast_bytes")) {
     // The last input is a broadcast view (an expanded attn_mask) of elements of
-    // bcast_bytes each, read along the output's innermost dim
-    // with a stride of bcast_stride elements: TensorIterator's non-contiguous
-    // path, one element per lane, consecutive lanes on consecutive outputs. A
+    // bcast_bytes each, read along the output's innermost dim with a stride of
+    // bcast_stride elements: TensorIterator's non-contiguous path, one element
+    // per lane, consecutive lanes on consecutive outputs. A
     // warp's load touches one sector per lane once the stride spans a sector, and
     // sectors shared by stride-apart lanes below that: min(stride x bytes, sector)
     // bytes cross the L2 per output element. The other inputs stream.
