@@ -202,6 +202,14 @@ int GraphBuilder::vec_typed(OpKind kind, const std::string& name, std::vector<in
   return push(std::move(op));
 }
 
+namespace {
+// The math backend's working format: fp16/bf16 inputs are upcast to fp32
+// (allowFP16BF16ReductionMathSDP is off by default), others kept.
+DType math_sdpa_acc(DType in) {
+  return (in == DType::bf16 || in == DType::fp16) ? DType::fp32 : in;
+}
+}  // namespace
+
 // PyTorch's math backend of scaled_dot_product_attention,
 // at::_scaled_dot_product_attention_math in aten/src/ATen/native/transformers/attention.cpp:
 //   query_acc = query.to(kFloat), key_acc, value_acc likewise (fp16/bf16 inputs only)
@@ -230,7 +238,7 @@ int GraphBuilder::vec_typed(OpKind kind, const std::string& name, std::vector<in
 int GraphBuilder::attention_sdpa_math(const std::string& name, std::vector<int> deps,
                                       const AttnShape& a) {
   const DType in = m_dtype;
-  const DType acc = (in == DType::bf16 || in == DType::fp16) ? DType::fp32 : in;
+  const DType acc = math_sdpa_acc(in);
   const int64_t bh = checked_mul(a.batch, a.heads, name + ": batch x heads");
   const int64_t bkv = checked_mul(a.batch, a.kv_heads, name + ": batch x kv_heads");
   const int64_t rows_kv = checked_mul(bkv, a.skv, name + ": batch x kv_heads x skv");
@@ -332,7 +340,7 @@ int GraphBuilder::attention_sdpa_math(const std::string& name, std::vector<int> 
 // The forward's layout copies (matmul's reshapes) have view backwards.
 int GraphBuilder::attention_sdpa_math_backward(const std::string& name, const AttnShape& a) {
   const DType in = m_dtype;
-  const DType acc = (in == DType::bf16 || in == DType::fp16) ? DType::fp32 : in;
+  const DType acc = math_sdpa_acc(in);
   const int64_t bh = checked_mul(a.batch, a.heads, name + ": batch x heads");
   const int64_t rows = checked_mul(bh, a.sq, name + ": batch x heads x sq");
   const int64_t rows_hkv = checked_mul(bh, a.skv, name + ": batch x heads x skv");

@@ -62,8 +62,8 @@ Graph build_attention(const std::map<std::string, std::string>& p) {
     if (!a.bias && wl_bool(p, key))
       throw InputError(
           fmt::format("workload parameter '{}': describes the attn_mask, so it needs bias=1", key));
-  a.bias_shared = a.bias && wl_bool(p, "bias_shared");
-  a.bias_strided = a.bias && wl_bool(p, "bias_strided");
+  a.bias_shared = wl_bool(p, "bias_shared");
+  a.bias_strided = wl_bool(p, "bias_strided");
   a.qkv_packed = wl_bool(p, "qkv_packed");
   if (a.heads % a.kv_heads != 0)
     throw InputError(fmt::format("workload parameter 'kv_heads': heads={} is not a multiple of "
