@@ -222,14 +222,20 @@ DType math_sdpa_acc(DType in) {
 //   attn = at::_safe_softmax(attn, -1)   (aten/src/ATen/native/SoftMax.cpp: softmax,
 //          self.eq(-inf), all(masked, -1), where(masked_rows, 0, out))
 //   return (at::matmul(attn, value).to(origin_dtype), attn.to(origin_dtype))
+// _safe_softmax makes its two constants with at::scalar_tensor(-inf / 0, device
+// of the scores): on a GPU that is at::empty({}).fill_(s), a one-element fill
+// kernel each (on the CPU a host write, no kernel).
 // With q, k and v head views of one packed projection (qkv_packed: a [B, S, n, h, d]
-// output permuted to [n][B, h, S, d], not dense), in fp32 (no upcast) q * scale and
-// k^T * scale keep the view's stride order (TensorIterator allocates outputs in
-// its operands' order), physically [B, S, h, d]: at::matmul's reshape to
-// [B*h, S, d] cannot view them and copies each, and v too (a kernel each; with
-// the fp16/bf16 upcast .to(kFloat) already made them contiguous). The
-// [B, h, S, d] output is then read back as rows, o.transpose(1, 2).reshape(B, S,
-// h*d), one more copy (the fused backends return [B, S, h, d] rows).
+// output permuted to [n][B, h, S, d], not dense), q * scale and k^T * scale keep
+// the view's stride order, physically [B, S, h, d]: TensorIterator allocates
+// outputs in its operands' order, and the fp16/bf16 upcast .to(kFloat) does too
+// (_to_copy with MemoryFormat::Preserve gives a non-dense input
+// infer_dense_strides(sizes, strides), aten/src/ATen/native/TensorConversions.cpp).
+// at::matmul's reshape to [B*h, S, d] cannot view them and copies each, and v
+// too, in the working format (a kernel each; repeat_interleave already made
+// grouped-query k and v contiguous). The [B, h, S, d] output is then read back as
+// rows, o.transpose(1, 2).reshape(B, S, h*d), one more copy (the fused backends
+// return [B, S, h, d] rows).
 // Dropout is skipped at p = 0. Both returned tensors are computed, so the cast of
 // the B x H x L x S weights back to the input format is one of the launches.
 // Boolean tensors are uint8. The fill of `ones` and the row reduction of `all` are
@@ -272,10 +278,9 @@ int GraphBuilder::attention_sdpa_math(const std::string& name, std::vector<int> 
   }
   int ks = vec_typed(OpKind::mul, name + ".k_scale", k_deps, rows_hkv, a.d, acc, acc, 1);
   int qm = qs;
-  if (a.qkv_packed && acc == in) {
-    qm = vec_typed(OpKind::copy, name + ".q_reshape", {qs}, rows, a.d, acc, acc);
-    ks = vec_typed(OpKind::copy, name + ".k_reshape", {ks}, rows_hkv, a.d, acc, acc);
-  }
+  const bool rows_layout = a.qkv_packed && a.kv_heads == a.heads;
+  if (a.qkv_packed) qm = vec_typed(OpKind::copy, name + ".q_reshape", {qs}, rows, a.d, acc, acc);
+  if (rows_layout) ks = vec_typed(OpKind::copy, name + ".k_reshape", {ks}, rows_hkv, a.d, acc, acc);
   Op qk;
   qk.name = name + ".qk";
   qk.kind = OpKind::matmul;
@@ -296,14 +301,14 @@ int GraphBuilder::attention_sdpa_math(const std::string& name, std::vector<int> 
     add.attrs["bcast_bytes"] = static_cast<int64_t>(dtype_bytes(a.bias ? in : acc, 1));
   }
   const int sm = vec_typed(OpKind::softmax, name + ".softmax", {last}, rows, a.skv, acc, acc);
+  vec_typed(OpKind::copy, name + ".fill_neg_inf", {}, 1, 1, acc, acc);
   const int eq = vec_typed(OpKind::copy, name + ".isneginf", {last}, rows, a.skv, acc, DType::uint8);
   const int all = vec_typed(OpKind::copy, name + ".all_rows", {eq}, rows, a.skv, DType::uint8,
                             DType::uint8);
-  last = vec_typed(OpKind::mul, name + ".where", {sm, all}, rows, a.skv, acc, acc, 1);
-  // v's copy is made by the second matmul's reshape (repeat_interleave already
-  // made a grouped-query v contiguous).
-  if (a.qkv_packed && acc == in && a.kv_heads == a.heads)
-    v_deps = {vec_typed(OpKind::copy, name + ".v_reshape", v_deps, rows_hkv, a.d, acc, acc)};
+  const int zero = vec_typed(OpKind::copy, name + ".fill_zero", {}, 1, 1, acc, acc);
+  last = vec_typed(OpKind::mul, name + ".where", {sm, all, zero}, rows, a.skv, acc, acc, 1);
+  // v's copy is made by the second matmul's reshape.
+  if (rows_layout) v_deps = {vec_typed(OpKind::copy, name + ".v_reshape", v_deps, rows_hkv, a.d, acc, acc)};
   Op pv;
   pv.name = name + ".pv";
   pv.kind = OpKind::matmul;

@@ -106,33 +106,36 @@ TEST_CASE("attention path=sdpa_math: the kernels of PyTorch's math backend", "[m
   // qk (fp32, batch 8, 16x16x8): 2*8*16*16*8 = 32768 FLOP, 4*(1024 + 1024 + 2048) = 16384 bytes
   // mask_add (scores 8*16*16 = 2048 elems, mask re-read): 4*(2*2048 + 2048) = 24576, 2048 FLOP
   // softmax: 4*(2048 + 2048) = 16384 bytes, 5*2048 = 10240 FLOP
+  // _safe_softmax's -inf and 0 constants: a one-element fp32 fill each, counted as
+  // a copy: 4 + 4 = 8 bytes each
   // isneginf fp32 -> bool: 8192 + 2048 = 10240; all_rows bool: 2048 + 2048 = 4096
   // where (mul, one full input): 16384 bytes, 2048 FLOP
   // pv (fp32, batch 8, 16x8x16): 32768 FLOP, 4*(2048 + 1024 + 1024) = 16384 bytes
   // weights to bf16: 2048 * (4 + 2) = 12288; output to bf16: 1024 * (4 + 2) = 6144
   // FLOP: 1024 + 1024 + 32768 + 2048 + 10240 + 2048 + 32768 = 81920
-  // bytes: 3*6144 + 2*8192 + 512 + 512 + 1280 + 16384 + 24576 + 16384 + 10240 + 4096
-  //        + 16384 + 16384 + 12288 + 6144 = 160000
+  // bytes: 3*6144 + 2*8192 + 512 + 512 + 1280 + 16384 + 24576 + 16384 + 2*8 + 10240
+  //        + 4096 + 16384 + 16384 + 12288 + 6144 = 160016
   const Graph g = build_workload("attention:batch=2,heads=4,sq=16,d=8,causal=1,path=sdpa_math,dtype=bf16");
   std::vector<std::string> names;
   for (const auto& op : g.ops) names.push_back(op.name);
-  CHECK(names == std::vector<std::string>{
-                     "attention.q_to_fp32", "attention.k_to_fp32", "attention.v_to_fp32",
-                     "attention.q_scale", "attention.mask_ones", "attention.mask_tril",
-                     "attention.mask_where", "attention.k_scale", "attention.qk",
-                     "attention.mask_add", "attention.softmax", "attention.isneginf",
-                     "attention.all_rows", "attention.where", "attention.pv",
-                     "attention.weights_to_input", "attention.out_to_input"});
+  CHECK(names == std::vector<std::string>{"attention.q_to_fp32", "attention.k_to_fp32", "attention.v_to_fp32",
+                                          "attention.q_scale", "attention.mask_ones", "attention.mask_tril",
+                                          "attention.mask_where", "attention.k_scale", "attention.qk",
+                                          "attention.mask_add", "attention.softmax", "attention.fill_neg_inf",
+                                          "attention.isneginf", "attention.all_rows", "attention.fill_zero",
+                                          "attention.where", "attention.pv", "attention.weights_to_input",
+                                          "attention.out_to_input"});
   CHECK(g.ops[8].dtype == DType::fp32);
-  CHECK(g.ops[14].dtype == DType::fp32);
+  CHECK(g.ops[16].dtype == DType::fp32);
   CHECK(g.ops.back().out_dtype == DType::bf16);
   CHECK(g.total_flops() == Approx(81920.0));
   double bytes = 0;
   for (const auto& op : g.ops) bytes += op_min_bytes(op);
-  CHECK(bytes == Approx(160000.0));
+  CHECK(bytes == Approx(160016.0));
   // fp32 inputs, no mask: no casts, no mask kernels.
   const Graph f = build_workload("attention:batch=2,heads=4,sq=16,d=8,path=sdpa_math,dtype=fp32");
-  CHECK(f.ops.size() == 8);  // q_scale k_scale qk softmax isneginf all_rows where pv
+  // q_scale k_scale qk softmax fill_neg_inf isneginf all_rows fill_zero where pv
+  CHECK(f.ops.size() == 10);
   CHECK(f.ops.front().name == "attention.q_scale");
   CHECK(f.ops.back().name == "attention.pv");
   // q, k, v as head views of one packed projection (qkv_packed), fp32: matmul's
@@ -144,20 +147,26 @@ TEST_CASE("attention path=sdpa_math: the kernels of PyTorch's math backend", "[m
   for (const auto& op : pf.ops) pnames.push_back(op.name);
   CHECK(pnames == std::vector<std::string>{"attention.q_scale", "attention.k_scale", "attention.q_reshape",
                                            "attention.k_reshape", "attention.qk", "attention.softmax",
-                                           "attention.isneginf", "attention.all_rows", "attention.where",
+                                           "attention.fill_neg_inf", "attention.isneginf",
+                                           "attention.all_rows", "attention.fill_zero", "attention.where",
                                            "attention.v_reshape", "attention.pv", "attention.out_to_rows"});
   double fb = 0, pb = 0;
   for (const auto& op : f.ops) fb += op_min_bytes(op);
   for (const auto& op : pf.ops) pb += op_min_bytes(op);
   CHECK(pb - fb == Approx(32768.0));
-  // bf16: .to(kFloat) already made q, k, v contiguous; only the output copy (bf16,
-  // 1024 * 4 bytes).
+  // bf16: .to(kFloat) keeps the views' [B, S, h, d] order (infer_dense_strides),
+  // so the same three reshape copies, in fp32 (3 * 8192 bytes), and the output
+  // copy back to rows in bf16 (1024 * 4 bytes).
   const Graph pb16 = build_workload(
       "attention:batch=2,heads=4,sq=16,d=8,causal=1,path=sdpa_math,dtype=bf16,"
       "qkv_packed=1");
-  CHECK(pb16.ops.size() == g.ops.size() + 1);
+  CHECK(pb16.ops.size() == g.ops.size() + 4);
   CHECK(pb16.ops.back().name == "attention.out_to_rows");
   CHECK(op_min_bytes(pb16.ops.back()) == Approx(4096.0));
+  double b16 = 0, pb16_bytes = 0;
+  for (const auto& op : g.ops) b16 += op_min_bytes(op);
+  for (const auto& op : pb16.ops) pb16_bytes += op_min_bytes(op);
+  CHECK(pb16_bytes - b16 == Approx(3 * 8192.0 + 4096.0));
   CHECK_THROWS_AS(build_workload("attention:path=fast"), InputError);
   // The mask's attributes without a mask are refused, naming the parameter.
   for (const char* key : {"bias_shared", "bias_strided"}) {
