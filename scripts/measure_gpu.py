@@ -15,7 +15,9 @@ forward + backward + optimizer.step(); train_amp: the same under torch.autocast
 bf16, and fp16 with GradScaler). Every section starts from PyTorch's default
 backend flags (fp32 matmuls in fp32, fp32 convolutions on TF32, no cuDNN
 benchmarking); a model whose Python package (torchvision, transformers, openfold)
-is missing is skipped with a line on stderr.
+is missing is skipped with a line on stderr. A section that fails is reported
+with its traceback and the others still run; the file keeps every record taken,
+and the exit status is then 1.
 Energy: sustained ~3 s runs read from the GPU's energy counter via nvidia-smi-compatible
 NVML (pynvml), with SM clock samples.
 """
@@ -631,11 +633,24 @@ def evoformer(timer, out):
     except ImportError:
         print("evoformer: openfold is not installed; its EvoformerBlock is skipped", file=sys.stderr)
         return
+    # AlphaFold-2's block (OpenFold's model_1 config). The constructor's arguments
+    # differ between OpenFold releases (opm_first and fuse_projection_weights from
+    # 2.0, transition_type later): only those this release takes are passed.
+    import inspect
+    config = dict(c_m=256, c_z=128, c_hidden_msa_att=32, c_hidden_opm=32, c_hidden_mul=128, c_hidden_pair_att=32,
+                  no_heads_msa=8, no_heads_pair=4, transition_type="relu", transition_n=4, msa_dropout=0.0,
+                  pair_dropout=0.0, no_column_attention=False, opm_first=False, fuse_projection_weights=False,
+                  inf=1e9, eps=1e-10)
+    takes = inspect.signature(EvoformerBlock.__init__).parameters
+    missing = [n for n, prm in takes.items() if n not in ("self", "args", "kwargs") and n not in config
+               and prm.default is inspect.Parameter.empty]
+    if missing:
+        print(f"evoformer: this OpenFold's EvoformerBlock needs {', '.join(missing)}, which this script does "
+              "not know; its records are skipped", file=sys.stderr)
+        return
+    config = {k: v for k, v in config.items() if k in takes}
     for n_seq, n_res in shapes:
-        blk = EvoformerBlock(c_m=256, c_z=128, c_hidden_msa_att=32, c_hidden_opm=32, c_hidden_mul=128,
-                             c_hidden_pair_att=32, c_s=384, no_heads_msa=8, no_heads_pair=4, transition_n=4,
-                             msa_dropout=0.0, pair_dropout=0.0, no_column_attention=False, opm_first=False,
-                             fuse_projection_weights=False, inf=1e9, eps=1e-10).cuda().to(torch.bfloat16).eval()
+        blk = EvoformerBlock(**config).cuda().to(torch.bfloat16).eval()
         m = torch.randn(1, n_seq, n_res, 256, device="cuda", dtype=torch.bfloat16)
         z = torch.randn(1, n_res, n_res, 128, device="cuda", dtype=torch.bfloat16)
         mm = torch.ones(1, n_seq, n_res, device="cuda", dtype=torch.bfloat16)
@@ -713,10 +728,28 @@ def main():
             f.write(json.dumps(rec) + "\n")
             f.flush()
 
+        # A section that fails (a library missing an operator, an out-of-memory on a
+        # smaller GPU) is named with its traceback, and the other sections still run:
+        # a device session is short. The file keeps what the run measured; the exit
+        # status is 1 when a section failed.
+        failed = []
         for name in args.sections.split(","):
             torch_defaults()
-            SECTIONS[name](timer, out)
+            try:
+                SECTIONS[name](timer, out)
+            except Exception:  # noqa: BLE001 - reported, then the next section runs
+                import traceback
+                traceback.print_exc()
+                print(f"measure_gpu.py: section '{name}' failed (above); its remaining records are missing",
+                      file=sys.stderr)
+                failed.append(name)
+                torch.cuda.synchronize()
+                torch.cuda.empty_cache()
     os.replace(tmp, args.out)
+    if failed:
+        print(f"measure_gpu.py: wrote {args.out} without the rest of section(s) {', '.join(failed)}",
+              file=sys.stderr)
+        sys.exit(1)
 
 
 if __name__ == "__main__":
