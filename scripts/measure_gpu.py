@@ -351,49 +351,56 @@ def conv(timer, out):
                 x = w = None
 
 
-def profiled_kernel_us(fn):
-    """Summed GPU kernel time of one call of fn (profiler). Kernel (and memcpy/memset)
-    events carry the device type CUDA; their self device time is their own duration
+def profiled_kernels(fn):
+    """One call of fn under the profiler: (summed GPU kernel time in us, the kernels
+    as [name, calls, us] rows, longest first). Kernel (and memcpy/memset) events
+    carry the device type CUDA; their self device time is their own duration
     (microseconds). Operator events carry the same kernels' time again as their self
-    device time, so only device events count."""
+    device time, so only device events count. The rows let a whole-model record be
+    compared kernel by kernel (which library kernel ran, and for how long)."""
     from torch.autograd import DeviceType
     from torch.profiler import ProfilerActivity, profile
     torch.cuda.synchronize()
     with profile(activities=[ProfilerActivity.CUDA]) as p:
         fn()
         torch.cuda.synchronize()
-    return sum(e.self_device_time_total for e in p.key_averages() if e.device_type == DeviceType.CUDA)
+    rows = [[e.key, e.count, round(e.self_device_time_total, 3)] for e in p.key_averages()
+            if e.device_type == DeviceType.CUDA]
+    rows.sort(key=lambda r: -r[2])
+    return sum(r[2] for r in rows), rows
 
 
 def kernel_names(fn):
     """The names of the GPU kernels one call of fn launches (profiler, after a warm-up
     call), sorted: which library kernel ran (cuBLAS's choice for a misaligned or
     partial-tile GEMM, cuDNN's algorithm for a convolution), for the model's rules."""
-    from torch.autograd import DeviceType
-    from torch.profiler import ProfilerActivity, profile
     fn()
-    torch.cuda.synchronize()
-    with profile(activities=[ProfilerActivity.CUDA]) as p:
-        fn()
-        torch.cuda.synchronize()
-    return sorted({e.key for e in p.key_averages() if e.device_type == DeviceType.CUDA})
+    return sorted(r[0] for r in profiled_kernels(fn)[1])
 
 
-def busy_us(fn):
-    """Sum of GPU kernel time of one call, after one warm-up call."""
+def busy_us(fn, rec=None):
+    """Sum of GPU kernel time of one call, after one warm-up call; with rec, the
+    per-kernel rows go to rec["kernel_us"]."""
     fn()
-    return profiled_kernel_us(fn)
+    us, rows = profiled_kernels(fn)
+    if rec is not None:
+        rec["kernel_us"] = rows
+    return us
 
 
-def step_busy_us(step, zero_grad):
+def step_busy_us(step, zero_grad, rec=None):
     """Summed GPU kernel time of one training step. Warm-up steps first (the
     optimizer creates its state on the first); zero_grad(set_to_none=True) runs
-    before each step, outside the profiled region."""
+    before each step, outside the profiled region. With rec, the per-kernel rows go
+    to rec["kernel_us"]."""
     for _ in range(3):
         zero_grad()
         step()
     zero_grad()
-    return profiled_kernel_us(step)
+    us, rows = profiled_kernels(step)
+    if rec is not None:
+        rec["kernel_us"] = rows
+    return us
 
 
 def train(timer, out):
@@ -421,9 +428,10 @@ def train(timer, out):
                 forward().backward(dy)
                 opt.step()
 
-            us = step_busy_us(step, lambda: opt.zero_grad(set_to_none=True))
-            out({"section": "train", "model": name, "dtype": "bf16", "batch": batch, "seq": seq, "optimizer": oname,
-                 "params": sum(p.numel() for p in model.parameters()), "device_busy_us": us})
+            rec = {"section": "train", "model": name, "dtype": "bf16", "batch": batch, "seq": seq,
+                   "optimizer": oname, "params": sum(p.numel() for p in model.parameters())}
+            rec["device_busy_us"] = step_busy_us(step, lambda: opt.zero_grad(set_to_none=True), rec)
+            out(rec)
             opt = None   # free the optimizer state before the next one
             torch.cuda.empty_cache()
 
@@ -478,10 +486,10 @@ def train_amp(timer, out):
                         scaler.step(opt)
                         scaler.update()
 
-                us = step_busy_us(step, lambda: opt.zero_grad(set_to_none=True))
-                out({"section": "train", "model": name, "amp": amp, "loss": "pow2_mean", "batch": batch, "seq": seq,
-                     "optimizer": oname, "params": sum(p.numel() for p in model.parameters()),
-                     "device_busy_us": us})
+                rec = {"section": "train", "model": name, "amp": amp, "loss": "pow2_mean", "batch": batch,
+                       "seq": seq, "optimizer": oname, "params": sum(p.numel() for p in model.parameters())}
+                rec["device_busy_us"] = step_busy_us(step, lambda: opt.zero_grad(set_to_none=True), rec)
+                out(rec)
                 opt = scaler = None
                 torch.cuda.empty_cache()
 
@@ -537,7 +545,7 @@ def e2eg(timer, out):
 
     def measure(rec, fn):
         with torch.no_grad():
-            rec["device_busy_us"] = busy_us(fn)
+            rec["device_busy_us"] = busy_us(fn, rec)
             rec["median_ms"] = hot.run(fn)["median_ms"]
         out(rec)
 
@@ -598,8 +606,11 @@ def decode(timer, out):
             with torch.cuda.graph(g):
                 step()
             r = Timer(timer.budget_ms, cold=False).run(g.replay)
+            # The same kernels run eagerly once under the profiler: their own durations.
+            rows = profiled_kernels(step)[1]
         out({"section": "decode", "model": "decode_static", "dtype": "bf16", "batch": batch, "ctx": ctx, "layers": 32,
-             "graph_median_ms": r["median_ms"], "min_ms": r["min_ms"], "max_ms": r["max_ms"], "reps": r["reps"]})
+             "graph_median_ms": r["median_ms"], "min_ms": r["min_ms"], "max_ms": r["max_ms"], "reps": r["reps"],
+             "kernel_us": rows})
         step = g = None
         torch.cuda.empty_cache()
 
@@ -623,7 +634,7 @@ def evoformer(timer, out):
                     # took: the pair bias's stride sends three of them to the math path)
                     # and their summed time, beside the event time compare predicts.
                     r["kernels"] = kernel_names(lambda: blk(m, z))
-                    r["device_busy_us"] = busy_us(lambda: blk(m, z))
+                    r["device_busy_us"] = busy_us(lambda: blk(m, z), r)
                 r.update(section="evoformer", variant="sdpa", dtype=dtype, n_seq=n_seq, n_res=n_res, c_m=256, c_z=128)
                 out(r)
                 blk = m = z = None
