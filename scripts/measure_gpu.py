@@ -5,6 +5,11 @@ and `tessera calibrate`.
 
 usage: scripts/measure_gpu.py --out my-gpu.jsonl [--sections gemm,attn,vec,membw,energy,energy2,conv,e2eg,decode,evoformer,train,train_amp]
 
+All sections take long (the GEMM grid alone is several hundred cases). For a short
+session, the whole-model and library-choice sections first, e.g.
+    --sections evoformer,decode,e2eg,train_amp,gemm_odd,conv --budget-ms 50
+(gemm_odd: the gemm section's shapes off the power-of-two grid only).
+
 Method (as in the reference data): CUDA events around the operation alone, warm-up
 first, repetitions filling about --budget-ms, the median reported with min and max;
 with a cold L2 (the default) a 256 MiB buffer is overwritten before every repetition.
@@ -84,7 +89,7 @@ def torch_defaults():
     torch.backends.cudnn.benchmark = False
 
 
-def gemm(timer, out):
+def gemm(timer, out, tags=("square", "llm", "odd")):
     shapes = [("square", n, n, n) for n in (128, 256, 512, 1024, 2048, 3072, 4096, 6144, 8192)]
     shapes += [("llm", m, n, k) for m in (1, 16, 128, 512, 2048, 8192)
                for n, k in ((4096, 4096), (11008, 4096), (4096, 11008), (12288, 4096), (32000, 4096))]
@@ -93,6 +98,7 @@ def gemm(timer, out):
     # long reduction over a small output (256 x 256 x 65536).
     shapes += [("odd", m, n, k) for m, n, k in ((4095, 4097, 4096), (4097, 4095, 4096), (1000, 1000, 1000),
                                                   (3000, 5000, 7000), (256, 256, 65536), (2000, 3000, 1000))]
+    shapes = [sh for sh in shapes if sh[0] in tags]
     for dtype in ("bf16", "fp16", "tf32", "fp32", "fp8_e4m3", "fp8_e4m3_fastacc", "int8"):
         torch_defaults()
         torch.backends.cuda.matmul.allow_tf32 = dtype == "tf32"
@@ -124,6 +130,12 @@ def gemm(timer, out):
             if tag == "odd":
                 r["kernels"] = kernel_names(fn)
             out(r)
+
+
+def gemm_odd(timer, out):
+    """The gemm section's shapes off the power-of-two grid alone (tag "odd"), every
+    format, with kernel names: a short device session's share of the GEMMs."""
+    gemm(timer, out, tags=("odd",))
 
 
 def attn(timer, out):
@@ -594,7 +606,10 @@ def decode(timer, out):
         return
     # KV cache: 32 layers x 2 x ctx x 4096 x 2 B = 512 KiB per position and sequence.
     for batch, ctx in ((1, 1024), (1, 4096), (8, 2048), (16, 4096), (64, 1024)):
-        with torch.no_grad():
+        # The parameters are initialised on the GPU (torch.device("cuda") as the
+        # default device): 6.5e9 fp32 values on the CPU would take most of a short
+        # device session for each case. Only their values differ, not the step.
+        with torch.no_grad(), torch.device("cuda"):
             step = ref.make_step(batch, ctx)
             side = torch.cuda.Stream()   # warm-up off the default stream before capture
             side.wait_stream(torch.cuda.current_stream())
@@ -672,7 +687,7 @@ def evoformer(timer, out):
         out(r)
 
 
-SECTIONS = {"gemm": gemm, "attn": attn, "vec": vec, "membw": membw, "energy": energy, "energy2": energy2, "conv": conv,
+SECTIONS = {"gemm": gemm, "gemm_odd": gemm_odd, "attn": attn, "vec": vec, "membw": membw, "energy": energy, "energy2": energy2, "conv": conv,
             "e2eg": e2eg, "decode": decode, "evoformer": evoformer, "train": train, "train_amp": train_amp}
 
 
@@ -698,7 +713,8 @@ def main():
     global torch, F, MODELS_DIR
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("--out", required=True)
-    ap.add_argument("--sections", default=",".join(SECTIONS))
+    ap.add_argument("--sections", default=",".join(k for k in SECTIONS if k != "gemm_odd"),
+                    help="comma-separated sections (default: all but gemm_odd, which gemm contains)")
     ap.add_argument("--budget-ms", type=float, default=150.0, help="time the repetitions of one case fill")
     ap.add_argument("--hot", action="store_true", help="do not flush the L2 between repetitions")
     ap.add_argument("--models", default=MODELS_DIR,
