@@ -460,39 +460,61 @@ TEST_CASE("lstm: cuDNN structure", "[models]") {
   CHECK(g.info.at("params") == 3840.0);
 }
 
-TEST_CASE("Evoformer block: AF2 Algorithms 6-15 and exact pieces", "[models][flops]") {
+TEST_CASE("Evoformer variant=openfold: OpenFold's EvoformerBlock with masks, stock attention",
+          "[models][flops]") {
   Graph g = build_workload("evoformer:variant=openfold,n_seq=4,n_res=8,c_m=16,c_z=8,c_opm=2,c_tri=4,"
                            "heads_msa=2,heads_pair=2,c_hidden=4");
-  // Outer product mean (Alg. 10) with s=4, r=8, c_m=16, c_opm=2, c_z=8:
+  // Outer product mean (Alg. 10) with s=4, r=8, c_m=16, c_opm=2, c_z=8, the msa
+  // mask applied to a and b and the normaliser einsum(mask, mask) + eps:
   //   layer_norm  8 FLOP/elem * 32 * 16  = 4,096
-  //   linear_1/2  2 * 32 * 2 * 16        = 2,048 each
-  //   outer       2 * (8*2) * (8*2) * 4  = 2,048
+  //   linear_1/2  2 * 32 * 2 * 16        = 2,048 each, x mask 32 * 2 = 64 each
+  //   outer       2 * (8*2) * (8*2) * 4  = 2,048 (the reshape copy: none)
   //   linear_out  2 * 64 * 8 * 4         = 4,096
+  //   norm        2 * 8 * 8 * 4          =   512, + eps 8 * 8 = 64
   //   mean        64 * 8                 =   512
   //   residual    64 * 8                 =   512
-  //   total                              = 15,360
-  CHECK(flops_prefix(g, "b0.outer_product_mean.") == 15360.0);
+  //   total                              = 16,064
+  CHECK(flops_prefix(g, "b0.outer_product_mean.") == 16064.0);
   const Op& outer = find(g, "b0.outer_product_mean.outer");
   CHECK(outer.at("m") == 16);
   CHECK(outer.at("n") == 16);
   CHECK(outer.at("k") == 4);
   // Triangle product (Alg. 11): per channel c, Z[i,j] = sum_k A[i,k] B[j,k]:
-  // 2 * c_tri 4 * 8^3 = 4,096.
+  // 2 * c_tri 4 * 8^3 = 4,096; its permuted operands are copied for CUDA's bmm.
   CHECK(op_flops(find(g, "b0.tri_mul_out.triangle_product")) == 4096.0);
   CHECK(op_flops(find(g, "b0.tri_mul_in.triangle_product")) == 4096.0);
-  // MSA row attention with pair bias: batch = s rows, sq = skv = r, bias shared.
-  const Op& row = find(g, "b0.msa_row_attn.attention");
-  CHECK(row.at("batch") == 4);
-  CHECK(row.at("sq") == 8);
-  CHECK(row.at("bias") == 1);
-  CHECK(row.at("bias_shared") == 1);
-  CHECK(op_flops(row) == 4.0 * 4 * 2 * 8 * 8 * 4);
-  // Column attention: batch = r columns, sequences attend: sq = skv = s.
-  const Op& col = find(g, "b0.msa_col_attn.attention");
-  CHECK(col.at("batch") == 8);
-  CHECK(col.at("sq") == 4);
-  CHECK(find(g, "b0.tri_att_start.attention").at("heads") == 2);
-  CHECK(find(g, "b0.pair_transition.linear_1").at("n") == 4 * 8);
+  CHECK(find(g, "b0.tri_mul_in.triangle_product.copy_a").kind == OpKind::copy);
+  // The row attention's stock path: q scaled in place, q and k^T copied by
+  // matmul's reshape, Q.K^T over batch = s x heads = 8, the mask bias (rows
+  // contiguous) and the pair bias (a permuted projection: last-dim stride = heads)
+  // added, softmax, v copied, P.V, gate, the flatten copy, linear_o.
+  std::vector<std::string> row;
+  for (const auto& op : g.ops)
+    if (op.name.starts_with("b0.msa_row_attn.")) row.push_back(op.name.substr(16));
+  CHECK(row == std::vector<std::string>{
+                   "mask_bias.sub", "mask_bias.mul", "layer_norm_z", "linear_z",  "layer_norm_m", "linear_q",
+                   "linear_k",      "linear_v",      "q_scale",      "q_reshape", "k_reshape",    "qk",
+                   "mask_bias_add", "bias_add",      "softmax",      "v_reshape", "pv",           "linear_g",
+                   "gate.sigmoid",  "gate.mul",      "flatten",      "linear_o",  "residual"});
+  const Op& qk = find(g, "b0.msa_row_attn.qk");
+  CHECK(qk.at("batch") == 8);
+  CHECK(qk.at("m") == 8);
+  CHECK(qk.at("n") == 8);
+  CHECK(qk.at("k") == 4);
+  CHECK(find(g, "b0.msa_row_attn.mask_bias_add").at("bcast_stride") == 1);
+  CHECK(find(g, "b0.msa_row_attn.bias_add").at("bcast_stride") == 2);
+  CHECK(find(g, "b0.tri_att_end.bias_add").at("bcast_stride") == 2);
+  // Column attention: batch = r columns x heads, sequences attend: s keys; no pair
+  // bias, and LayerNorm copies the transposed m first.
+  CHECK(find(g, "b0.msa_col_attn.qk").at("batch") == 16);
+  CHECK(find(g, "b0.msa_col_attn.qk").at("n") == 4);
+  CHECK(std::none_of(g.ops.begin(), g.ops.end(),
+                     [](const Op& op) { return op.name.starts_with("b0.msa_col_attn.bias_add"); }));
+  CHECK(find(g, "b0.msa_col_attn.layer_norm_m.contiguous").kind == OpKind::copy);
+  // Kernels per block: row attention 23, column 21, transitions 6 + 6, outer
+  // product mean 12, triangle updates 2 x 21, triangle attention 22 + 23 (the
+  // ending node's LayerNorm copy) = 155.
+  CHECK(g.ops.size() == 155);
   // Module order follows Algorithm 6.
   std::vector<std::string> modules;
   for (const auto& op : g.ops) {
@@ -502,6 +524,20 @@ TEST_CASE("Evoformer block: AF2 Algorithms 6-15 and exact pieces", "[models][flo
   CHECK(modules == std::vector<std::string>{"msa_row_attn", "msa_col_attn", "msa_transition",
                                             "outer_product_mean", "tri_mul_out", "tri_mul_in",
                                             "tri_att_start", "tri_att_end", "pair_transition"});
+  // attn=fused: one attention kernel with the biases per attention (DeepSpeed's
+  // DS4Sci_EvoformerAttention) in place of the scale, 3 copies, 2 bmm, the bias
+  // adds, softmax and the flatten copy: 10 -> 1 with two biases (row, triangle
+  // start and end), 9 -> 1 with the mask alone (column): 155 - 3 * 9 - 8 = 120.
+  Graph f = build_workload(
+      "evoformer:variant=openfold,attn=fused,n_seq=4,n_res=8,c_m=16,c_z=8,c_opm=2,c_tri=4,"
+      "heads_msa=2,heads_pair=2,c_hidden=4");
+  CHECK(f.ops.size() == 120);
+  const Op& fr = find(f, "b0.msa_row_attn.attention");
+  CHECK(fr.at("batch") == 4);
+  CHECK(fr.at("sq") == 8);
+  CHECK(fr.at("bias") == 1);
+  CHECK(fr.at("bias_shared") == 1);
+  CHECK(op_flops(fr) == 4.0 * 4 * 2 * 8 * 8 * 4);
   Graph two = build_workload("evoformer:variant=openfold,n_seq=4,n_res=8,blocks=2");
   CHECK(two.total_flops() == Approx(2 * build_workload("evoformer:variant=openfold,n_seq=4,n_res=8").total_flops()));
 }
@@ -533,8 +569,8 @@ TEST_CASE("Evoformer variant=sdpa launches what evoformer_sdpa.py launches", "[m
   const Op& outer = find(g, "b0.opm.einsum.bmm");
   CHECK(outer.at("m") == 1024);
   CHECK(outer.at("k") == 16);
-  // OpenFold's structure stays available.
-  CHECK(count_kind(build_workload("evoformer:variant=openfold,n_seq=16,n_res=32"), OpKind::copy) == 0);
+  // OpenFold's block stays available (tested above).
+  CHECK(build_workload("evoformer:variant=openfold,n_seq=16,n_res=32").ops.size() == 155);
 }
 
 TEST_CASE("generic kernels take the parameters their names suggest", "[models]") {

@@ -53,8 +53,8 @@ std::vector<int> dep(int op) { return op < 0 ? std::vector<int>{} : std::vector<
 // _gated_attn plus its output projection and the residual add. `x_ln` is the
 // LayerNorm'd input (rows = batch*len positions), `bias` the op producing the
 // pair bias (-1: none), `residual` the tensor added to.
-int gated_attn(GraphBuilder& b, const std::string& pre, int x_ln, int bias, int residual, const EvoSdpaShape& e,
-               int64_t batch, int64_t len, int64_t channels, int64_t heads) {
+int gated_attn(GraphBuilder& b, const std::string& pre, int x_ln, int bias, int residual,
+               const EvoformerShape& e, int64_t batch, int64_t len, int64_t channels, int64_t heads) {
   const int64_t rows = batch * len, hc = heads * e.c_h;
   const int qkvg = b.linear(pre + "qkvg", {x_ln}, rows, 4 * hc, channels, false);
   AttnShape a;
@@ -94,7 +94,8 @@ int transition(GraphBuilder& b, const std::string& pre, int x, int64_t rows, int
 
 }  // namespace
 
-void build_evoformer_sdpa_block(GraphBuilder& b, const std::string& pre, const EvoSdpaShape& e, int& m, int& z) {
+void build_evoformer_sdpa_block(GraphBuilder& b, const std::string& pre, const EvoformerShape& e, int& m,
+                                int& z) {
   const int64_t s = e.s, r = e.r, sr = s * r, rr = r * r;
   // MSA row-wise gated self-attention with pair bias.
   const int lnz = b.vec(OpKind::layernorm, pre + "row.ln_z", dep(z), rr, e.c_z);
