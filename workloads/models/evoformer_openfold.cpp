@@ -53,7 +53,8 @@
 // copy) by one fused kernel with the biases, as OpenFold's
 // use_deepspeed_evo_attention (DeepSpeed's DS4Sci_EvoformerAttention) runs it.
 // Releases differ in details this leaves out: the newest compute the row
-// attention's LayerNorm(z) and linear_z in chunks of 256 rows joined by a cat.
+// attention's LayerNorm(z) and linear_z in chunks of 256 rows joined by a cat, and
+// some take a.std() and b.std() (two reductions) before the triangle product.
 #include <fmt/format.h>
 
 #include "workloads/builder.h"
