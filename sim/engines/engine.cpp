@@ -97,6 +97,7 @@ RunResult finish_run(const Program& p, const Hardware& hw, const std::string& en
     o.flops = k.flops;
     o.bytes = k.bytes;
     o.clock_hz = kp.ctx.clock_hz;
+    o.launches = std::max<int64_t>(1, k.info.launches.value_or(1));
     // Waiting for the host (eager execution, models/compute/host.h) is launch
     // idle: before the kernel, outside it.
     o.overhead_s = kp.overhead_s + t[i].host_wait_s;

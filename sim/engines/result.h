@@ -27,6 +27,7 @@ struct OpResult {
   double bytes = 0;          // minimum bytes of the op
   double clock_hz = 0;
   std::string bound;         // "compute", "memory:<level>", "overhead"
+  int64_t launches = 1;      // kernel launches of the op (KernelInfo::launches)
 };
 
 // When and where each kernel ran, for timelines (sim/trace_export.h). One entry

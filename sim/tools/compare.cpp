@@ -454,6 +454,14 @@ std::optional<Prediction> predict(const json& r, const Hardware& hw, const std::
     p.predicted = (m->kernel_time ? res.kernel_time_s : res.time_s) * m->scale;
     p.group = r.value("model", section);
     p.extra["workload"] = spec;
+    // The profiler's kernel rows, when the record has them: the launches it counts
+    // beside the model's (a kernel missing or extra shows before any timing does).
+    if (const auto measured = record_kernel_launches(r)) {
+      int64_t predicted = 0;
+      for (const OpResult& o : res.ops) predicted += o.launches;
+      p.extra["kernels_measured"] = *measured;
+      p.extra["kernels_predicted"] = predicted;
+    }
     return p;
   }
   if (section == "precision") {

@@ -1,9 +1,9 @@
 #pragma once
 // Field access for `compare`'s measurement records (compare.cpp, compare_train.cpp):
 // each names the record and the key when the field is missing or malformed.
-#include <nlohmann/json.hpp>
-
 #include <cstdint>
+#include <nlohmann/json.hpp>
+#include <optional>
 #include <string>
 
 namespace tessera {
@@ -16,5 +16,9 @@ std::string record_str(const nlohmann::json& r, const char* key);
 // An optional setting: `fallback` when the field is absent or null, a string as
 // it is, any other value as its JSON text (`"amp": false` reads "false").
 std::string record_text(const nlohmann::json& r, const char* key, const std::string& fallback);
+// The kernel launches a whole-model record's profile counts: the sum of the calls
+// of its `kernel_us` rows ([name, calls, us], scripts/measure_gpu.py); nullopt
+// when the record has none. A malformed field is an InputError naming the row.
+std::optional<int64_t> record_kernel_launches(const nlohmann::json& r);
 
 }  // namespace tessera

@@ -172,11 +172,33 @@ int run_compare(const std::string& hw_name, const std::vector<std::string>& sets
       continue;
     }
     json key = r;
-    for (const char* k : {"section", "quantity", "measured_value", "predicted_value", "error", "group",
-                          "mapping", "min_ms", "max_ms", "reps", "predicted_clock_mhz", "source",
-                          "sm_clock_mhz", "predicted_watts", "predicted_tflops", "workload", "preset",
-                          "samples", "bit_exact_fraction", "predicted_time_s", "protocol", "max_abs_err", "mean_rel_err", "median_rel_err",
-                          "max_rel_err"})
+    for (const char* k : {"section",
+                          "quantity",
+                          "measured_value",
+                          "predicted_value",
+                          "error",
+                          "group",
+                          "mapping",
+                          "min_ms",
+                          "max_ms",
+                          "reps",
+                          "predicted_clock_mhz",
+                          "source",
+                          "sm_clock_mhz",
+                          "predicted_watts",
+                          "predicted_tflops",
+                          "workload",
+                          "preset",
+                          "samples",
+                          "bit_exact_fraction",
+                          "predicted_time_s",
+                          "protocol",
+                          "max_abs_err",
+                          "mean_rel_err",
+                          "median_rel_err",
+                          "max_rel_err",
+                          "kernels_measured",
+                          "kernels_predicted"})
       key.erase(k);
     std::string desc;
     for (auto it = key.begin(); it != key.end(); ++it) {
@@ -189,6 +211,10 @@ int run_compare(const std::string& hw_name, const std::vector<std::string>& sets
     out << fmt::format("  {:<9} {:<60} {:>16} measured {:>12.5g} predicted {:>12.5g} error {:+6.1f}%\n", sec,
                        desc.substr(0, 60), r.value("quantity", std::string()), r.value("measured_value", 0.0),
                        r.value("predicted_value", 0.0), 100.0 * r.value("error", 0.0));
+    if (r.contains("kernels_measured"))
+      out << fmt::format("  {:<9} {:<60} {:>16} measured {:>12} predicted {:>12}\n", "", "",
+                         "kernel launches", r["kernels_measured"].get<int64_t>(),
+                         r["kernels_predicted"].get<int64_t>());
     if (r.contains("bit_exact_fraction"))
       out << fmt::format("  {:<9} {:<60} {:>16} {:.4f}\n", "", "", "bit_exact_fraction",
                          r["bit_exact_fraction"].get<double>());

@@ -333,6 +333,37 @@ TEST_CASE("compare reads a decode record's layers and an Evoformer record's vari
   CHECK(of.record["predicted_value"].get<double>() != sdpa.record["predicted_value"].get<double>());
 }
 
+TEST_CASE("compare counts a whole-model record's profiled kernel launches beside the model's",
+          "[gpu][compare]") {
+  const auto hw = load_hardware("h100-sxm", {});
+  // kernel_us rows as scripts/measure_gpu.py writes them: [name, calls, us].
+  nlohmann::json rec = {{"section", "e2eg"},
+                        {"model", "resnet50"},
+                        {"dtype", "bf16"},
+                        {"batch", 1},
+                        {"seq", 0},
+                        {"layers", 50},
+                        {"memory_format", "channels_last"},
+                        {"device_busy_us", 900.0},
+                        {"kernel_us",
+                         {{"sm90_xmma_fprop_implicit_gemm", 53, 400.5},
+                          {"elementwise_kernel", 120, 250.0},
+                          {"batch_norm_transform_input_channels_last_kernel", 53, 120.0}}}};
+  const CompareRow row = compare_record(rec, *hw);
+  REQUIRE_FALSE(row.skipped);
+  // Measured: 53 + 120 + 53 = 226 launches. Predicted: the built-in's 174 ops of
+  // ResNet-50 (53 convolutions, 53 batch norms, 49 relu, 16 adds, 2 pools, fc),
+  // each batch norm 3 launches in bf16 (PyTorch's channels-last kernels):
+  // 174 + 53 x 2 = 280.
+  CHECK(row.record["kernels_measured"] == 226);
+  CHECK(row.record["kernels_predicted"] == 280);
+  // The timing comparison is the same with or without the rows.
+  rec.erase("kernel_us");
+  const CompareRow plain = compare_record(rec, *hw);
+  CHECK_FALSE(plain.record.contains("kernels_measured"));
+  CHECK(plain.record["predicted_value"] == row.record["predicted_value"]);
+}
+
 TEST_CASE("compare groups GEMM records tagged odd apart from the power-of-two grid", "[gpu][compare]") {
   const auto hw = load_hardware("h100-sxm", {});
   nlohmann::json rec = {{"section", "gemm"}, {"dtype", "bf16"}, {"M", 4095}, {"N", 4097}, {"K", 4096},

@@ -79,6 +79,19 @@ TEST_CASE("compare records with sizes beyond what a size can be are refused", "[
       R"({"section":"conv","dtype":"bf16","N":32,"Cin":64,"Cout":64,"H":56,"W":56,"R":3,"S":3,"stride":1,)"
       R"("pad":1,"memory_format":"nchw","median_ms":0.05})",
       "field 'memory_format' = 'nchw' must be channels_last or contiguous");
+  // A whole-model record's profiler rows (kernel_us): each [name, calls, us].
+  const std::string e2eg = R"({"section":"e2eg","model":"resnet50","dtype":"bf16","batch":1,"seq":0,)"
+                           R"("device_busy_us":900,"kernel_us":)";
+  refused(
+      "kernel_us_object.jsonl", e2eg + R"({"relu":1}})",
+      "field 'kernel_us' is not a list; expected a list of [kernel name (string), calls (whole number >= 1), "
+      "microseconds (>= 0)] rows");
+  refused("kernel_us_calls.jsonl", e2eg + R"([["relu",1,2.5],["gemm",0.5,3]]})",
+          "field 'kernel_us' row 1 ([\"gemm\",0.5,3]) has no whole number of calls");
+  refused("kernel_us_time.jsonl", e2eg + R"([["relu",1,-2.5]]})",
+          "field 'kernel_us' row 0 ([\"relu\",1,-2.5]) has no time in microseconds");
+  refused("kernel_us_pair.jsonl", e2eg + R"([["relu",1]]})",
+          "row 0 ([\"relu\",1]) is not a [name, calls, us] triple");
 }
 
 TEST_CASE("stray arguments and options without their mode are refused", "[robustness][cli]") {
