@@ -1,8 +1,9 @@
 #pragma once
 // Field access for `compare`'s measurement records (compare.cpp, compare_train.cpp):
 // each names the record and the key when the field is missing or malformed.
-#include <cstdint>
 #include <nlohmann/json.hpp>
+
+#include <cstdint>
 #include <optional>
 #include <string>
 

@@ -172,33 +172,14 @@ int run_compare(const std::string& hw_name, const std::vector<std::string>& sets
       continue;
     }
     json key = r;
-    for (const char* k : {"section",
-                          "quantity",
-                          "measured_value",
-                          "predicted_value",
-                          "error",
-                          "group",
-                          "mapping",
-                          "min_ms",
-                          "max_ms",
-                          "reps",
-                          "predicted_clock_mhz",
-                          "source",
-                          "sm_clock_mhz",
-                          "predicted_watts",
-                          "predicted_tflops",
-                          "workload",
-                          "preset",
-                          "samples",
-                          "bit_exact_fraction",
-                          "predicted_time_s",
-                          "protocol",
-                          "max_abs_err",
-                          "mean_rel_err",
-                          "median_rel_err",
-                          "max_rel_err",
-                          "kernels_measured",
-                          "kernels_predicted"})
+    // Fields that are not the record's description: the comparison itself and
+    // the measurement's own statistics.
+    static const std::vector<std::string> not_desc = {
+        "section", "quantity", "measured_value", "predicted_value", "error", "group", "mapping", "min_ms",
+        "max_ms", "reps", "predicted_clock_mhz", "source", "sm_clock_mhz", "predicted_watts", "predicted_tflops",
+        "workload", "preset", "samples", "bit_exact_fraction", "predicted_time_s", "protocol", "max_abs_err",
+        "mean_rel_err", "median_rel_err", "max_rel_err", "kernels_measured", "kernels_predicted"};
+    for (const std::string& k : not_desc)
       key.erase(k);
     std::string desc;
     for (auto it = key.begin(); it != key.end(); ++it) {
