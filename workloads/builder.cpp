@@ -189,6 +189,12 @@ int GraphBuilder::attention(const std::string& name, std::vector<int> deps, cons
   return bmm(name + ".pv", pv_deps, bh, a.sq, a.d, a.skv);
 }
 
+void GraphBuilder::broadcast_input(int op, DType elem, int64_t stride) {
+  Op& o = m_graph.ops[static_cast<size_t>(op)];
+  o.attrs["bcast_bytes"] = static_cast<int64_t>(dtype_bytes(elem, 1));
+  o.attrs["bcast_stride"] = stride;
+}
+
 int GraphBuilder::vec_typed(OpKind kind, const std::string& name, std::vector<int> deps,
                             int64_t rows, int64_t cols, DType in, DType out, int64_t inputs) {
   Op op;
@@ -296,9 +302,7 @@ int GraphBuilder::attention_sdpa_math(const std::string& name, std::vector<int> 
     // accumulation format; an attn_mask is in the input format and, when it is a
     // permuted projection (bias_strided), has an innermost stride of `heads`.
     last = vec_typed(OpKind::add, name + ".mask_add", add_deps, rows, a.skv, acc, acc, 2);
-    Op& add = m_graph.ops[static_cast<size_t>(last)];
-    add.attrs["bcast_stride"] = a.bias && a.bias_strided ? a.heads : 1;
-    add.attrs["bcast_bytes"] = static_cast<int64_t>(dtype_bytes(a.bias ? in : acc, 1));
+    broadcast_input(last, a.bias ? in : acc, a.bias && a.bias_strided ? a.heads : 1);
   }
   const int sm = vec_typed(OpKind::softmax, name + ".softmax", {last}, rows, a.skv, acc, acc);
   vec_typed(OpKind::copy, name + ".fill_neg_inf", {}, 1, 1, acc, acc);

@@ -90,6 +90,10 @@ class GraphBuilder {
   // Its backward: autograd through those kernels (the math path has no backward
   // kernel of its own), kernel for kernel (see the definition). Returns the last op.
   int attention_sdpa_math_backward(const std::string& name, const AttnShape& a);
+  // Marks the last input of add/mul op `op` as a broadcast view of elements of
+  // `elem` format read with an innermost stride of `stride` elements (attrs
+  // bcast_bytes / bcast_stride, costed in compiler/tensorcore/access.cpp).
+  void broadcast_input(int op, DType elem, int64_t stride);
   // Element-wise op on rows x cols elements with explicit formats (casts, compares,
   // masks): `in` is read `inputs` times per element (add/mul; 1 for other kinds),
   // `out` written once.

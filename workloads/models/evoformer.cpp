@@ -16,12 +16,12 @@
 // shared/reference/models/evoformer_sdpa.py (evoformer_sdpa.cpp); variant=openfold
 // is OpenFold's EvoformerBlock with its masks on its default attention path
 // (evoformer_openfold.cpp).
+#include "workloads/models/evoformer.h"
+
 #include <fmt/format.h>
 
-#include "core/error.h"
 #include "workloads/builder.h"
 #include "workloads/builtin.h"
-#include "workloads/models/evoformer.h"
 
 namespace tessera {
 namespace {

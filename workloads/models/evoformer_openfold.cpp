@@ -105,9 +105,7 @@ int attention(GraphBuilder& b, const std::string& pre, int x, const EvoformerSha
     for (size_t i = 0; i < biases.size(); ++i) {
       a = b.vec(OpKind::add, pre + (i == 0 ? "mask_bias_add" : "bias_add"), {a, biases[i].op}, bh * len, len,
                 2);
-      Op& add = b.graph().ops[static_cast<size_t>(a)];
-      add.attrs["bcast_bytes"] = static_cast<int64_t>(dtype_bytes(b.dtype(), 1));
-      add.attrs["bcast_stride"] = biases[i].stride;
+      b.broadcast_input(a, b.dtype(), biases[i].stride);
     }
     const int sm = b.vec(OpKind::softmax, pre + "softmax", {a}, bh * len, len);
     const int vc = b.vec(OpKind::copy, pre + "v_reshape", {v}, bh * len, e.c_h);
