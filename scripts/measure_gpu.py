@@ -390,14 +390,19 @@ def kernel_names(fn):
     return sorted(r[0] for r in profiled_kernels(fn)[1])
 
 
-def busy_us(fn, rec=None):
-    """Sum of GPU kernel time of one call, after one warm-up call; with rec, the
-    per-kernel rows go to rec["kernel_us"]."""
-    fn()
+def _busy_into(fn, rec):
+    """Summed GPU kernel time of one profiled call; with rec, the per-kernel rows go
+    to rec["kernel_us"]."""
     us, rows = profiled_kernels(fn)
     if rec is not None:
         rec["kernel_us"] = rows
     return us
+
+
+def busy_us(fn, rec=None):
+    """Sum of GPU kernel time of one call, after one warm-up call (rows into rec)."""
+    fn()
+    return _busy_into(fn, rec)
 
 
 def step_busy_us(step, zero_grad, rec=None):
@@ -409,10 +414,7 @@ def step_busy_us(step, zero_grad, rec=None):
         zero_grad()
         step()
     zero_grad()
-    us, rows = profiled_kernels(step)
-    if rec is not None:
-        rec["kernel_us"] = rows
-    return us
+    return _busy_into(step, rec)
 
 
 def train(timer, out):
@@ -607,8 +609,8 @@ def decode(timer, out):
     # KV cache: 32 layers x 2 x ctx x 4096 x 2 B = 512 KiB per position and sequence.
     for batch, ctx in ((1, 1024), (1, 4096), (8, 2048), (16, 4096), (64, 1024)):
         # The parameters are initialised on the GPU (torch.device("cuda") as the
-        # default device): 6.5e9 fp32 values on the CPU would take most of a short
-        # device session for each case. Only their values differ, not the step.
+        # default device), not as 6.5e9 fp32 values on the CPU for each case. Only
+        # their values differ, not the step.
         with torch.no_grad(), torch.device("cuda"):
             step = ref.make_step(batch, ctx)
             side = torch.cuda.Stream()   # warm-up off the default stream before capture
