@@ -108,7 +108,8 @@ struct KernelInfo {
   std::optional<double> row_reductions_per_trip;  // block-wide reductions per memory round trip of a row kernel
   std::optional<int64_t> split_k;  // GEMM split-K factor
   std::optional<int64_t> splits;  // decode attention: KV splits (split-KV FlashDecoding)
-  std::optional<int64_t> startup_waves;  // waves that pay the GEMM wave start-up
+  std::optional<double> startup_per_stage;  // GEMM: later waves' start-ups per mma stage (SM time)
+  std::optional<int64_t> startup_waves;  // GEMM: start-ups before the stages (each GEMM's first wave)
   std::optional<int64_t> thread_blocks;  // thread blocks the kernel launches
   std::optional<int64_t> tile_k;  // GEMM tile K
   std::optional<int64_t> tile_m;  // GEMM tile M

@@ -221,18 +221,33 @@ Kernel TensorCoreMapper::lower_attention_math(const Op& op, const Hardware& hw, 
   else
     b.attention_sdpa_math(name, {}, a);
   Kernel k;
-  int64_t launches = 0;
-  double dram = 0;
+  int64_t launches = 0, exposed_startups = 0;
+  double dram = 0, later_startups = 0, mma_stages = 0;
   for (size_t i = 0; i < g.ops.size(); ++i) {
     Kernel part = lower(g, static_cast<int>(i), hw);
     launches += part.info.launches.value_or(1);
     dram += part.info.dram_bytes.value_or(0);
+    // Each GEMM's wave start-ups (TensorCoreModel::kernel_overhead_s): its first
+    // wave's exposed, its later waves' spread evenly over the mma stages of all.
+    exposed_startups += part.info.startup_waves.value_or(0);
+    double stages = 0;
+    for (const Block& blk : part.blocks)
+      for (const Instr& in : blk.instrs)
+        if (in.op == Opcode::mma) {
+          stages += static_cast<double>(blk.repeat);
+          break;
+        }
+    later_startups += part.info.startup_per_stage.value_or(0) * stages;
+    mma_stages += stages;
     if (g.ops[i].name.ends_with(backward ? ".grad_p" : ".qk")) k.info = part.info;
     for (Block& blk : part.blocks) k.blocks.push_back(std::move(blk));
   }
   k.op_kind = "attention";
   k.info.launches = launches;
   k.info.dram_bytes = dram;
+  k.info.startup_waves = exposed_startups;
+  k.info.startup_per_stage.reset();
+  if (later_startups > 0 && mma_stages > 0) k.info.startup_per_stage = later_startups / mma_stages;
   const bool upcast = op.dtype == DType::bf16 || op.dtype == DType::fp16;
   if (backward)
     k.mapping =

@@ -218,7 +218,10 @@ Kernel TensorCoreMapper::lower_gemm(const Op& op, const GemmShape& s, double a_d
                                          : p.sync_kernel ? MmaPath::gemm_sync
                                                          : MmaPath::gemm);
   if (p.load_align < 16) k.info.load_align = p.load_align;
-  k.info.startup_waves = p.waves;
+  // Wave start-ups (TensorCoreModel::kernel_overhead_s): the first wave's before the
+  // stages, each later wave's spread over the stages as SM time (every stage below
+  // is 1/chunks of a wave, and there are waves x chunks of them).
+  k.info.startup_waves = p.waves > 0 ? 1 : 0;
   // Per SM: up to four k-step stages of every resident block are in flight.
   k.info.bytes_in_flight =
       4.0 * static_cast<double>(p.bm + p.bn) * static_cast<double>(p.bk) * eb * static_cast<double>(p.ctas_per_sm);
@@ -228,6 +231,8 @@ Kernel TensorCoreMapper::lower_gemm(const Op& op, const GemmShape& s, double a_d
   const int64_t chunks_target = std::max<int64_t>(1, 256 / std::max<int64_t>(1, p.waves));
   const int64_t kper = ceil_div(p.k_steps, std::min(chunks_target, p.k_steps));
   const int64_t chunks = ceil_div(p.k_steps, kper);
+  if (p.waves > 1)
+    k.info.startup_per_stage = static_cast<double>(p.waves - 1) / static_cast<double>(p.waves * chunks);
   {
     // Useful share of the MACs the mma instructions below issue (padded tiles).
     const double issued =

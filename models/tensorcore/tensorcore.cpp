@@ -218,7 +218,12 @@ double TensorCoreModel::instr_time_s(const Instr& in, const Kernel& k, const Ker
   const double clock = c.clock_hz > 0 ? c.clock_hz : m_s.max_clock;
   const double per_sm = std::ceil(static_cast<double>(in.count) / static_cast<double>(m_s.sm));
   switch (in.op) {
-    case Opcode::mma: return per_sm * mma_cycles(in, k) / clock;
+    case Opcode::mma:
+      // Plus the later waves' start-ups (KernelInfo::startup_per_stage, set by the
+      // GEMM mapper): by then the SMs have fallen out of step, and while one SM
+      // runs a block's prologue or epilogue the others' transfers keep the memory
+      // busy, so a memory-bound stage hides them and a compute-bound one does not.
+      return per_sm * mma_cycles(in, k) / clock + k.info.startup_per_stage.value_or(0) * m_s.wave_startup;
     case Opcode::vec: {
       if (in.name == "promote") return 0;   // hidden under the MMAs (compiler/tensorcore/gemm.cpp)
       const double rate = is_sfu_op(in.name) ? m_s.sfu : m_s.alu;
@@ -268,7 +273,10 @@ double TensorCoreModel::instr_energy_j(const Instr& in, const Kernel& k, const K
 double TensorCoreModel::kernel_overhead_s(const Kernel& k, const KernelContext&) const {
   // GEMM thread blocks that do not overlap their start-up with a predecessor's
   // mainloop (non-persistent kernels: one block per SM slot per wave) pay it
-  // once per wave on the busiest SM (KernelInfo::startup_waves, set by the GEMM mapper).
+  // once per wave on the busiest SM. The first wave's start-up comes before any
+  // transfer of the kernel can stream (every SM starts at once):
+  // KernelInfo::startup_waves, one per GEMM of the kernel, set by the GEMM mapper.
+  // The later waves' are SM time inside the stages (instr_time_s, mma).
   // An isolated kernel (what a microbenchmark times with CUDA events) pays the
   // whole launch; the first kernel of an op queued behind another op (KernelInfo::queued,
   // set by compile) only the back-to-back gap. Further launches of a multi-kernel
