@@ -110,8 +110,16 @@ GemmPlan TensorCoreMapper::plan_gemm(const GemmShape& s, const Hardware& hw) con
     // tile even if that leaves SMs idle. The shared H100 records draw the line:
     // fp32 16 x 4096 x 4096 takes 90.4 us (6 TFLOP/s: 64 blocks of 64 x 64, no
     // split) while 16 x 4096 x 11008 takes 123 us (split), and 256^3 / 512^3 match
-    // unsplit kernels. Tensor-core kernels split whenever the tiles leave SMs idle.
-    const bool may_split = m_tc.pipe(s.a) != MmaPipe::fp32 || s.k > std::max(s.m, s.n);
+    // unsplit kernels. Tensor-core kernels split whenever the tiles leave SMs idle,
+    // if the caller gives the library a workspace: cuBLASLt keeps split-K partial
+    // sums there, and even its in-place reduction (CUBLASLT_REDUCTION_SCHEME_INPLACE)
+    // needs it for the counters that order the slices (cuBLAS guide,
+    // cublasLtReductionScheme_t). PyTorch's int8 GEMM (torch._int_mm:
+    // at::cuda::blas::int8_gemm, aten/src/ATen/cuda/CUDABlas.cpp) calls
+    // cublasLtMatmul with no algorithm and a workspace of 0 bytes, so its kernels
+    // never split K: 256 x 256 x 65536 runs 16 thread blocks of 64 x 64 through the
+    // whole reduction.
+    const bool may_split = s.workspace && (m_tc.pipe(s.a) != MmaPipe::fp32 || s.k > std::max(s.m, s.n));
     p.split_k = 1;
     if (may_split && tiles_mn < m_s.sm)
       p.split_k = std::clamp<int64_t>(std::min(m_s.sm / tiles_mn, s.k / (4 * bk)), 1, 16);

@@ -116,6 +116,8 @@ Kernel TensorCoreMapper::lower(const Graph& g, int index, const Hardware& hw) co
       s.align_a = ld_alignment(s.k, s.a);
       s.align_b = ld_alignment(s.n, s.a);
       s.align_c = ld_alignment(s.n, s.out);
+      // An int8 matmul is torch._int_mm, which gives cuBLASLt no workspace.
+      s.workspace = m_tc.pipe(s.a) != MmaPipe::int8;
       k = lower_gemm(op, s, static_cast<double>(s.batch * s.m * s.k) * dtype_bytes(s.a, 1), hw);
       break;
     }

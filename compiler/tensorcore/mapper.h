@@ -31,6 +31,9 @@ struct GemmShape {
   // DRAM bytes of A when they are not batch x m x k elements (< 0: they are): an
   // implicit-GEMM convolution reads the activation, not its im2col matrix.
   double a_dram_bytes = -1;
+  // The library may use a workspace (split-K needs one for its partial sums, or at
+  // least for the counters of an in-place reduction). torch._int_mm passes none.
+  bool workspace = true;
 };
 
 // Largest power of two, at most 16, that divides a row of `elems` elements of

@@ -246,6 +246,28 @@ TEST_CASE("GEMM waves pay the thread-block start-up once each", "[gpu][gemm]") {
   CHECK(big.ops[0].time_s == Approx(big0.ops[0].time_s).epsilon(0.005));
 }
 
+TEST_CASE("torch._int_mm gives cuBLASLt no workspace: int8 GEMMs never split K", "[gpu][gemm]") {
+  const auto hw = load_hardware("h100-sxm", {});
+  // 256 x 256 output, K = 65536. bf16 splits K 16 ways over 64 blocks of 128 x 128;
+  // int8 cannot, so its smallest tile (64 x 64) gives 16 blocks that each run the
+  // whole reduction: 2 x 64 x 64 x 65536 = 536.9 M operations per SM at 8192 int8
+  // operations per clock x the mma.sync issue fraction 0.5 x efficiency_int8, at
+  // 1.98 GHz (a 16-SM kernel stays far below the power limit).
+  const auto bf = simulate(build_workload("gemm:m=256,n=256,k=65536,dtype=bf16"), *hw);
+  CHECK(bf.ops[0].mapping.find("64 blocks (2/SM), 1 wave(s), split-k 16") != std::string::npos);
+  const auto i8 = simulate(build_workload("gemm:m=256,n=256,k=65536,dtype=int8"), *hw);
+  CHECK(i8.ops[0].mapping.find("tile 64x64x128, 16 blocks (4/SM), 1 wave(s), split-k 1,") != std::string::npos);
+  CHECK(i8.ops[0].clock_hz == 1.98e9);
+  const double eff = hw->compute().params().real("efficiency_int8");
+  // (plus the epilogue's two lane operations per output, 0.05 %)
+  CHECK(i8.ops[0].compute_s == Approx(2.0 * 64 * 64 * 65536 / (8192 * 0.5 * eff) / 1.98e9).epsilon(0.001));
+  CHECK(i8.ops[0].bound == "compute");
+  // An int8 convolution goes through cuDNN, which has its workspace: it still
+  // splits (ResNet-50's last 3x3 at batch 1: M = 49, K = 4608).
+  const auto conv = simulate(build_workload("conv2d:n=1,cin=512,cout=512,h=7,r=3,pad=1,dtype=int8"), *hw);
+  CHECK(conv.ops[0].mapping.find("split-k 9") != std::string::npos);
+}
+
 TEST_CASE("GEMM waves: the first start-up is exposed, the later ones are SM time a memory-bound kernel hides",
           "[gpu][gemm][conv]") {
   // No power limit, so the clock stays at its maximum with and without start-ups.
