@@ -178,7 +178,8 @@ int run_compare(const std::string& hw_name, const std::vector<std::string>& sets
         "section", "quantity", "measured_value", "predicted_value", "error", "group", "mapping", "min_ms",
         "max_ms", "reps", "predicted_clock_mhz", "source", "sm_clock_mhz", "predicted_watts", "predicted_tflops",
         "workload", "preset", "samples", "bit_exact_fraction", "predicted_time_s", "protocol", "max_abs_err",
-        "mean_rel_err", "median_rel_err", "max_rel_err", "kernels_measured", "kernels_predicted"};
+        "mean_rel_err", "median_rel_err", "max_rel_err", "kernels_measured", "kernels_predicted",
+        "kernel_measured", "kernel_predicted", "kernel_family_match"};
     for (const std::string& k : not_desc)
       key.erase(k);
     std::string desc;
@@ -196,6 +197,10 @@ int run_compare(const std::string& hw_name, const std::vector<std::string>& sets
       out << fmt::format("  {:<9} {:<60} {:>16} measured {:>12} predicted {:>12}\n", "", "",
                          "kernel launches", r["kernels_measured"].get<int64_t>(),
                          r["kernels_predicted"].get<int64_t>());
+    if (r.contains("kernel_measured"))
+      out << fmt::format("  {:<9} {:<60} {:>16} {} (model: {}){}\n", "", "", "library kernel",
+                         r["kernel_measured"].get<std::string>(), r["kernel_predicted"].get<std::string>(),
+                         r["kernel_family_match"].get<bool>() ? "" : "  <- other generation");
     if (r.contains("bit_exact_fraction"))
       out << fmt::format("  {:<9} {:<60} {:>16} {:.4f}\n", "", "", "bit_exact_fraction",
                          r["bit_exact_fraction"].get<double>());

@@ -92,6 +92,13 @@ TEST_CASE("compare records with sizes beyond what a size can be are refused", "[
           "field 'kernel_us' row 0 ([\"relu\",1,-2.5]) has no time in microseconds");
   refused("kernel_us_pair.jsonl", e2eg + R"([["relu",1]]})",
           "row 0 ([\"relu\",1]) is not a [name, calls, us] triple");
+  // The library kernels one call launched (kernels): a list of names.
+  const std::string gemm = R"({"section":"gemm","dtype":"bf16","M":64,"N":64,"K":64,"l2":"cold",)"
+                           R"("median_ms":0.01,"kernels":)";
+  refused("kernels_string.jsonl", gemm + R"("nvjet_hsh_64x64_64x4_1x1_h_bz_NNT"})",
+          "field 'kernels' is not a list; expected the kernel names (strings) one call launches");
+  refused("kernels_number.jsonl", gemm + R"(["nvjet_hsh_64x64_64x4_1x1_h_bz_NNT",7]})",
+          "field 'kernels' entry 1 (7) is not a kernel name (string)");
 }
 
 TEST_CASE("stray arguments and options without their mode are refused", "[robustness][cli]") {
