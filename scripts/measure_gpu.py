@@ -127,8 +127,9 @@ def gemm(timer, out, tags=("square", "llm", "odd")):
                 continue
             r.update(section="gemm", dtype=dtype, M=m, N=n, K=k, tag=tag, l2="cold" if timer.cold else "hot")
             r["tflops"] = 2 * m * n * k / (r["median_ms"] * 1e-3) / 1e12
-            if tag == "odd":
-                r["kernels"] = kernel_names(fn)
+            # The library kernels of every shape (one profiled call): compare reads
+            # their generation, tile and split of K beside the model's choice.
+            r["kernels"] = kernel_names(fn)
             out(r)
 
 
