@@ -30,7 +30,10 @@ std::string model(const std::string& spec, const std::string& hw_name) {
 
 TEST_CASE("profiler kernel names: the library kernel's generation, tile, alignment and split",
           "[gpu][kernels]") {
-  // Names as torch.profiler and nsys print them in public profiles of H100 runs.
+  // Kernel names in the libraries' forms. Copied from public torch.profiler / nsys
+  // output: the cutlass_75 name, the three nvjet ones, cuBLASLt's splitKreduce,
+  // sm90_xmma_gemm, cuDNN's sm80 fprop one and the two cutlass_80 ones (template
+  // arguments and truncated tails completed); the others are written in the same naming.
   // cuBLAS for a bf16 GEMM whose N is odd (pytorch/pytorch#181718): Turing code.
   CHECK(parsed("cutlass_75_tensorop_bf16_s1688gemm_bf16_128x128_nn_align1") == "sm75 128x128 align1");
   // cuBLAS 12.8+ generated Hopper kernels: <M>x<N> tile first, splitK in the name.
