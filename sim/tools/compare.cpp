@@ -503,6 +503,18 @@ std::optional<Prediction> predict(const json& r, const Hardware& hw, const std::
       for (const OpResult& o : res.ops) predicted += o.launches;
       p.extra["kernels_measured"] = *measured;
       p.extra["kernels_predicted"] = predicted;
+      // Where the time goes, the profiled rows against the model's ops by class
+      // (sim/tools/kernel_names.h): each op's kernel time, launch idle left out.
+      json by = json::object();
+      const auto add = [&](const std::string& cls, const char* side, double us) {
+        json& c = by[cls];
+        if (c.is_null()) c = {{"measured_us", 0.0}, {"predicted_us", 0.0}};
+        c[side] = c[side].get<double>() + us;
+      };
+      for (const json& row : r["kernel_us"])
+        add(kernel_time_class(row[0].get<std::string>()), "measured_us", row[2].get<double>());
+      for (const OpResult& o : res.ops) add(op_time_class(o.kind), "predicted_us", (o.time_s - o.idle_s) * 1e6);
+      p.extra["time_by_class"] = by;
     }
     return p;
   }

@@ -179,7 +179,7 @@ int run_compare(const std::string& hw_name, const std::vector<std::string>& sets
         "max_ms", "reps", "predicted_clock_mhz", "source", "sm_clock_mhz", "predicted_watts", "predicted_tflops",
         "workload", "preset", "samples", "bit_exact_fraction", "predicted_time_s", "protocol", "max_abs_err",
         "mean_rel_err", "median_rel_err", "max_rel_err", "kernels_measured", "kernels_predicted",
-        "kernel_measured", "kernel_predicted", "kernel_family_match"};
+        "kernel_measured", "kernel_predicted", "kernel_family_match", "time_by_class"};
     for (const std::string& k : not_desc)
       key.erase(k);
     std::string desc;
@@ -197,6 +197,10 @@ int run_compare(const std::string& hw_name, const std::vector<std::string>& sets
       out << fmt::format("  {:<9} {:<60} {:>16} measured {:>12} predicted {:>12}\n", "", "",
                          "kernel launches", r["kernels_measured"].get<int64_t>(),
                          r["kernels_predicted"].get<int64_t>());
+    if (r.contains("time_by_class"))
+      for (const auto& [cls, c] : r["time_by_class"].items())
+        out << fmt::format("  {:<9} {:<60} {:>16} measured {:>12.1f} predicted {:>12.1f}\n", "", "",
+                           cls + " us", c["measured_us"].get<double>(), c["predicted_us"].get<double>());
     if (r.contains("kernel_measured"))
       out << fmt::format("  {:<9} {:<60} {:>16} {} (model: {}){}\n", "", "", "library kernel",
                          r["kernel_measured"].get<std::string>(), r["kernel_predicted"].get<std::string>(),

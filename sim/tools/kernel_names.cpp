@@ -183,6 +183,30 @@ LibraryKernel model_library_kernel(const Kernel& k, const Op& op, const Hardware
   return out;
 }
 
+std::string kernel_time_class(std::string_view name) {
+  if (const auto k = parse_library_kernel(name))
+    return k->family == "splitk_reduce" || k->family == "layout" ? "elementwise" : "gemm/conv";
+  for (std::string_view a : {"flash", "fmha", "attention", "sdpa", "fort_native"})
+    if (has(name, a)) return "attention";
+  for (std::string_view n : {"norm", "bn_fw", "bn_bw", "batch_norm", "Norm", "softmax", "SoftMax", "Softmax"})
+    if (has(name, n)) return "norm/softmax";
+  for (std::string_view e : {"elementwise", "Elementwise", "copy", "Copy", "index", "Index", "CatArray",
+                             "pool", "fill", "Fill", "where", "cast", "transpose"})
+    if (has(name, e)) return "elementwise";
+  return "other";
+}
+
+std::string op_time_class(std::string_view kind) {
+  if (kind == "matmul" || kind == "conv2d") return "gemm/conv";
+  if (kind == "attention") return "attention";
+  if (kind == "layernorm" || kind == "rmsnorm" || kind == "batchnorm" || kind == "softmax")
+    return "norm/softmax";
+  for (std::string_view e : {"add", "mul", "relu", "gelu", "silu", "sigmoid", "tanh", "copy", "transpose",
+                             "kv_write", "kv_read", "maxpool", "avgpool", "embedding"})
+    if (kind == e) return "elementwise";
+  return "other";
+}
+
 std::string describe(const LibraryKernel& k) {
   std::string s = k.family;
   if (k.tile_m > 0 && k.tile_n > 0) s += fmt::format(" {}x{}", k.tile_m, k.tile_n);

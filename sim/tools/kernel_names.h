@@ -60,4 +60,17 @@ LibraryKernel model_library_kernel(const Kernel& k, const Op& op, const Hardware
 // "sm75 128x128 align1", "sm90 128x256 split-K", ...
 std::string describe(const LibraryKernel& k);
 
+// Where a whole model's kernel time goes, in classes both a profiler's kernel
+// names and the model's op kinds fall into:
+//   "gemm/conv"     GEMM-library kernels (parse_library_kernel), the model's
+//                   matmul and conv2d ops;
+//   "attention"     fused attention kernels (flash, fmha, cuDNN's SDPA);
+//   "norm/softmax"  row kernels: layer, RMS and batch norm, softmax;
+//   "elementwise"   PyTorch's elementwise, copy, index, cat and pooling kernels
+//                   (with the library's split-K reductions and layout
+//                   conversions, which the model counts inside its GEMM ops);
+//   "other"         everything else (reductions, optimizer steps, collectives).
+std::string kernel_time_class(std::string_view kernel_name);
+std::string op_time_class(std::string_view op_kind);
+
 }  // namespace tessera

@@ -139,3 +139,53 @@ TEST_CASE("compare sets a record's measured library kernels beside the model's",
   r["kernels"] = "nvjet_hsh_256x128_64x4_1x2_h_bz_coopA_NNT";
   CHECK_THROWS_WITH(one(r), Catch::Contains("field 'kernels' is not a list"));
 }
+
+TEST_CASE("a whole-model record's profiled time by kernel class, beside the model's",
+          "[gpu][kernels][compare]") {
+  CHECK(kernel_time_class("nvjet_hsh_128x256_64x4_2x1_v_bz_coopA_TNN") == "gemm/conv");
+  CHECK(kernel_time_class("cublasLt::splitKreduce_kernel<32, 16, int, float, float>") == "elementwise");
+  CHECK(kernel_time_class("void nhwcToNchwKernel<float, float, float, true, false>") == "elementwise");
+  CHECK(kernel_time_class("void pytorch_flash::flash_fwd_kernel<Flash_fwd_kernel_traits<128, 128, 64, 4>>") ==
+        "attention");
+  CHECK(kernel_time_class("void cudnn::bn_fw_inf_1C11_kernel_NHWC<float, float, true, 1>") == "norm/softmax");
+  CHECK(kernel_time_class(
+            "void at::native::(anonymous namespace)::vectorized_layer_norm_kernel<c10::BFloat16>") ==
+        "norm/softmax");
+  CHECK(kernel_time_class(
+            "void at::native::vectorized_elementwise_kernel<4, at::native::CUDAFunctor_add<float>>") ==
+        "elementwise");
+  CHECK(kernel_time_class("void at::native::reduce_kernel<512, 1, at::native::ReduceOp<float>>") == "other");
+  CHECK(op_time_class("conv2d") == "gemm/conv");
+  CHECK(op_time_class("batchnorm") == "norm/softmax");
+  CHECK(op_time_class("relu") == "elementwise");
+  CHECK(op_time_class("optimizer") == "other");
+
+  const auto hw = load_hardware("h100-sxm", {});
+  nlohmann::json r = {{"section", "e2eg"}, {"model", "resnet50"}, {"dtype", "bf16"},      {"batch", 1},
+                      {"seq", 0},          {"layers", 50},        {"device_busy_us", 900}};
+  r["kernel_us"] = {
+      {"sm90_xmma_fprop_implicit_gemm_bf16bf16_bf16f32_f32_nhwckrsc_nhwc_tilesize128x128x64_kernel", 40,
+       400.0},
+      {"sm80_xmma_fprop_implicit_gemm_bf16bf16_bf16f32_f32_nhwckrsc_nhwc_tilesize64x32x64_kernel", 13, 120.0},
+      {"void at::native::batch_norm_transform_input_channels_last_kernel<c10::BFloat16, float>", 53, 150.0},
+      {"void at::native::vectorized_elementwise_kernel<4, at::native::launch_clamp_scalar>", 49, 100.0},
+      {"void at::native::max_pool_forward_nhwc<c10::BFloat16, float>", 1, 5.0},
+      {"nvjet_hsh_64x8_64x16_1x1_v_bz_splitK_TNN", 1, 6.0},
+      {"cublasLt::splitKreduce_kernel<32, 16, int, float, __nv_bfloat16>", 1, 2.0},
+      {"void at::native::reduce_kernel<512, 1, at::native::ReduceOp<float>>", 1, 4.0}};
+  const nlohmann::json out = compare_record(r, *hw).record;
+  const nlohmann::json& by = out["time_by_class"];
+  // measured: 400 + 120 + 6 = 526 us of GEMM-library kernels; clamp (ReLU) 100 +
+  // pool 5 + the split-K reduction 2 = 107; batch norm 150; the reduction 4.
+  CHECK(by["gemm/conv"]["measured_us"] == Approx(526.0));
+  CHECK(by["elementwise"]["measured_us"] == Approx(107.0));
+  CHECK(by["norm/softmax"]["measured_us"] == Approx(150.0));
+  CHECK(by["other"]["measured_us"] == Approx(4.0));
+  // The model's classes add up to its summed kernel time, the record's prediction;
+  // ResNet-50 has no op of class "other".
+  double predicted = 0;
+  for (const auto& [cls, c] : by.items()) predicted += c["predicted_us"].get<double>();
+  CHECK(predicted == Approx(out["predicted_value"].get<double>()).epsilon(1e-9));
+  CHECK(by["other"]["predicted_us"] == 0.0);
+  CHECK(by["gemm/conv"]["predicted_us"].get<double>() > 0);
+}
