@@ -11,7 +11,6 @@
 #include <map>
 #include <optional>
 
-#include "compiler/compile.h"
 #include "core/error.h"
 #include "sim/engines/capacity.h"
 #include "sim/simulate.h"
@@ -151,44 +150,6 @@ struct Prediction {
   json extra = json::object();
 };
 
-// A record's library kernels (field `kernels`: the kernel names one call launches,
-// scripts/measure_gpu.py) beside the kernel the model chose for its one op:
-// kernel_measured / kernel_predicted describe both (generation, tile, alignment,
-// split-K; sim/tools/kernel_names.h), kernel_family_match says whether the model
-// runs the same generation of library code. The measured side adds the split-K
-// reductions and layout conversions the call launched.
-void compare_library_kernels(const json& r, const Graph& g, const Hardware& hw, Prediction& p) {
-  if (!r.contains("kernels")) return;
-  const json& names = r["kernels"];
-  json id = r;
-  id.erase("kernels");
-  if (!names.is_array())
-    throw InputError(fmt::format("record {}: field 'kernels' is not a list; expected the kernel names (strings) "
-                                 "one call launches, as scripts/measure_gpu.py writes them", id.dump()));
-  std::vector<std::string> list;
-  for (size_t i = 0; i < names.size(); ++i) {
-    if (!names[i].is_string())
-      throw InputError(fmt::format("record {}: field 'kernels' entry {} ({}) is not a kernel name (string)",
-                                   id.dump(), i, names[i].dump()));
-    list.push_back(names[i].get<std::string>());
-  }
-  const KernelDigest d = digest_kernels(list);
-  const Program prog = compile(g, hw);
-  if (prog.kernels.empty() || g.ops.empty()) return;
-  const LibraryKernel model = model_library_kernel(prog.kernels.front(), g.ops.front(), hw);
-  if (model.family.empty()) return;
-  std::string measured = d.main ? describe(*d.main) : "no GEMM-library kernel";
-  if (d.reduce > 0) measured += fmt::format(" + {} split-K reduction(s)", d.reduce);
-  if (d.layout > 0) measured += fmt::format(" + {} layout conversion(s)", d.layout);
-  std::string predicted = describe(model);
-  // The model's further launches of the op (an NCHW convolution's layout conversions).
-  if (const int64_t more = prog.kernels.front().info.launches.value_or(1) - 1; more > 0)
-    predicted += fmt::format(" + {} more launch(es)", more);
-  p.extra["kernel_measured"] = measured;
-  p.extra["kernel_predicted"] = predicted;
-  p.extra["kernel_family_match"] = d.main && d.main->family == model.family;
-}
-
 // What stays resident must fit (sim/engines/capacity.h); a CapacityError makes the
 // record skipped with its message (compare_record).
 // The microbenchmarks time a cold record after the flush kernel (~100 us), whose
@@ -258,7 +219,7 @@ std::optional<Prediction> predict(const json& r, const Hardware& hw, const std::
               : hot ? "hot L2" : (flops >= 1e9 ? "cold, >= 1 GFLOP" : "cold, < 1 GFLOP");
     p.extra["predicted_clock_mhz"] = res.ops.empty() ? 0.0 : res.ops[0].clock_hz / 1e6;
     p.extra["mapping"] = res.ops.empty() ? "" : res.ops[0].mapping;
-    compare_library_kernels(r, g, hw, p);
+    add_library_kernels(r, g, hw, p.extra);
     return p;
   }
   if (section == "attn") {
@@ -475,7 +436,7 @@ std::optional<Prediction> predict(const json& r, const Hardware& hw, const std::
     p.measured = record_num(r, "median_ms");
     p.predicted = (sync ? *sync : res.time_s) * 1e3;
     p.group = layout == "channels_last" ? d : d + ", NCHW";
-    compare_library_kernels(r, g, hw, p);
+    add_library_kernels(r, g, hw, p.extra);
     return p;
   }
   if (section == "e2eg" || section == "decode" || section == "evoformer" || section == "train") {
@@ -503,18 +464,8 @@ std::optional<Prediction> predict(const json& r, const Hardware& hw, const std::
       for (const OpResult& o : res.ops) predicted += o.launches;
       p.extra["kernels_measured"] = *measured;
       p.extra["kernels_predicted"] = predicted;
-      // Where the time goes, the profiled rows against the model's ops by class
-      // (sim/tools/kernel_names.h): each op's kernel time, launch idle left out.
-      json by = json::object();
-      const auto add = [&](const std::string& cls, const char* side, double us) {
-        json& c = by[cls];
-        if (c.is_null()) c = {{"measured_us", 0.0}, {"predicted_us", 0.0}};
-        c[side] = c[side].get<double>() + us;
-      };
-      for (const json& row : r["kernel_us"])
-        add(kernel_time_class(row[0].get<std::string>()), "measured_us", row[2].get<double>());
-      for (const OpResult& o : res.ops) add(op_time_class(o.kind), "predicted_us", (o.time_s - o.idle_s) * 1e6);
-      p.extra["time_by_class"] = by;
+      // Where the time goes, the profiled rows against the model's ops by class.
+      p.extra["time_by_class"] = time_by_class(r["kernel_us"], res);
     }
     return p;
   }

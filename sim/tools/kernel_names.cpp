@@ -4,10 +4,14 @@
 
 #include <charconv>
 
+#include "compiler/compile.h"
+#include "core/error.h"
 #include "models/hardware.h"
 #include "models/tensorcore/tensorcore.h"
 
 namespace tessera {
+
+using json = nlohmann::json;
 
 namespace {
 
@@ -213,6 +217,54 @@ std::string describe(const LibraryKernel& k) {
   if (k.align > 0) s += fmt::format(" align{}", k.align);
   if (k.split_k) s += " split-K";
   return s;
+}
+
+void add_library_kernels(const json& r, const Graph& g, const Hardware& hw, json& extra) {
+  if (!r.contains("kernels")) return;
+  const json& names = r["kernels"];
+  json id = r;
+  id.erase("kernels");
+  if (!names.is_array())
+    throw InputError(
+        fmt::format("record {}: field 'kernels' is not a list; expected the kernel names (strings) "
+                    "one call launches, as scripts/measure_gpu.py writes them",
+                    id.dump()));
+  std::vector<std::string> list;
+  for (size_t i = 0; i < names.size(); ++i) {
+    if (!names[i].is_string())
+      throw InputError(fmt::format("record {}: field 'kernels' entry {} ({}) is not a kernel name (string)",
+                                   id.dump(), i, names[i].dump()));
+    list.push_back(names[i].get<std::string>());
+  }
+  const KernelDigest d = digest_kernels(list);
+  const Program prog = compile(g, hw);
+  if (prog.kernels.empty() || g.ops.empty()) return;
+  const LibraryKernel model = model_library_kernel(prog.kernels.front(), g.ops.front(), hw);
+  if (model.family.empty()) return;
+  std::string measured = d.main ? describe(*d.main) : "no GEMM-library kernel";
+  if (d.reduce > 0) measured += fmt::format(" + {} split-K reduction(s)", d.reduce);
+  if (d.layout > 0) measured += fmt::format(" + {} layout conversion(s)", d.layout);
+  std::string predicted = describe(model);
+  // The model's further launches of the op (an NCHW convolution's layout conversions).
+  if (const int64_t more = prog.kernels.front().info.launches.value_or(1) - 1; more > 0)
+    predicted += fmt::format(" + {} more launch(es)", more);
+  extra["kernel_measured"] = measured;
+  extra["kernel_predicted"] = predicted;
+  extra["kernel_family_match"] = d.main && d.main->family == model.family;
+}
+
+json time_by_class(const json& kernel_us, const RunResult& res) {
+  json by = json::object();
+  const auto add = [&](const std::string& cls, const char* side, double us) {
+    json& c = by[cls];
+    if (c.is_null()) c = {{"measured_us", 0.0}, {"predicted_us", 0.0}};
+    c[side] = c[side].get<double>() + us;
+  };
+  for (const json& row : kernel_us)
+    add(kernel_time_class(row[0].get<std::string>()), "measured_us", row[2].get<double>());
+  // Each op's kernel time, its launch idle left out.
+  for (const OpResult& o : res.ops) add(op_time_class(o.kind), "predicted_us", (o.time_s - o.idle_s) * 1e6);
+  return by;
 }
 
 }  // namespace tessera

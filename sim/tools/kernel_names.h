@@ -5,12 +5,14 @@
 // gap then shows whether the model picked the wrong kind of kernel (its
 // generation, tile, split of K) or timed the right one wrongly.
 #include <cstdint>
+#include <nlohmann/json.hpp>
 #include <optional>
 #include <string>
 #include <string_view>
 #include <vector>
 
 #include "isa/isa.h"
+#include "sim/engines/result.h"
 #include "workloads/ir.h"
 
 namespace tessera {
@@ -72,5 +74,17 @@ std::string describe(const LibraryKernel& k);
 //   "other"         everything else (reductions, optimizer steps, collectives).
 std::string kernel_time_class(std::string_view kernel_name);
 std::string op_time_class(std::string_view op_kind);
+
+// compare's fields for one record. add_library_kernels: the record's library
+// kernels (field `kernels`, the names one call launches) beside the kernel the
+// model chose for the graph's one op, as kernel_measured / kernel_predicted (with
+// the split-K reductions and layout conversions the call launched, and the
+// model's further launches) and kernel_family_match (the same generation of
+// library code); nothing without the field or on a non-GPU; a malformed field is
+// an InputError naming the record and entry. time_by_class: a whole-model
+// record's validated `kernel_us` rows summed per class beside the model's ops,
+// {class: {measured_us, predicted_us}}.
+void add_library_kernels(const nlohmann::json& r, const Graph& g, const Hardware& hw, nlohmann::json& extra);
+nlohmann::json time_by_class(const nlohmann::json& kernel_us, const RunResult& res);
 
 }  // namespace tessera
