@@ -27,8 +27,9 @@ class Hardware;
 //                  sm86_xmma_*, cutlass_80_*, ampere_*_s16816gemm_*);
 //          "sm75"  Turing code: loads through registers, mma.sync m16n8k8
 //                  (cutlass_75_*, turing_*);
-//          "simt"  CUDA-core kernels (ampere_sgemm_*, volta_sgemm_*, cutlass_*_simt_*,
-//                  gemv kernels);
+//          "simt"  CUDA-core GEMMs (ampere_sgemm_*, volta_sgemm_*, cutlass_*_simt_*,
+//                  fp32-math xmma kernels);
+//          "gemv"  cuBLAS's matrix-vector kernels (gemv2T_kernel_val, gemvx);
 //          "splitk_reduce"  cuBLASLt's separate reduction of split-K partial sums;
 //          "layout"  a tensor layout conversion around a convolution (cuDNN's
 //                  nchwToNhwc / nhwcToNchw kernels).
