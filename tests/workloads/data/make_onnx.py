@@ -8,7 +8,13 @@ this script; rerun it with Debian's python3-onnx to regenerate them):
   tiny_mlp.onnx     MatMul(x 2x16x32, W 32x64) Add(bias) Gelu MatMul(64->32)
                     Add(residual) LayerNormalization Reshape(Shape-derived) Transpose
                     Softmax, with a symbolic batch dimension
-  unsupported.onnx  Erf, a custom-domain op and ReduceMean between supported ops
+  unsupported.onnx  two NonZero nodes and a custom-domain op after a MatMul
+  exporter_ops.onnx the operators exporters emit besides the layers: LayerNorm as
+                    ReduceMean/Sub/Pow/Sqrt/Div, GELU as Div/Erf/Add/Mul, ViT's class
+                    token (Shape, Gather, Concat, Equal, ConstantOfShape, Where, Expand),
+                    Split, Einsum, Tile, reshape targets from Range and Mod, Pad,
+                    Resize (sizes), a 1x7 Conv with pads [0,3,0,3], MaxPool with
+                    ceil_mode, ScatterND, HardSwish; opset 14
 """
 import os
 import sys
@@ -92,20 +98,95 @@ def tiny_mlp():
 def unsupported():
     nodes = [
         helper.make_node("MatMul", ["x", "w"], ["h"], name="fc"),
-        helper.make_node("Erf", ["h"], ["e"], name="erf_1"),
-        helper.make_node("Frobnicate", ["e"], ["f"], name="custom_1", domain="com.example"),
-        helper.make_node("ReduceMean", ["f"], ["y"], name="mean_1", axes=[-1]),
+        helper.make_node("NonZero", ["h"], ["e"], name="nz_1"),
+        helper.make_node("Frobnicate", ["h"], ["f"], name="custom_1", domain="com.example"),
+        helper.make_node("NonZero", ["f"], ["y"], name="nz_2"),
     ]
     graph = helper.make_graph(
         nodes, "unsupported", [helper.make_tensor_value_info("x", TensorProto.FLOAT, [4, 8])],
-        [helper.make_tensor_value_info("y", TensorProto.FLOAT, None)], [init("w", [8, 8])])
+        [helper.make_tensor_value_info("e", TensorProto.INT64, None),
+         helper.make_tensor_value_info("y", TensorProto.INT64, None)], [init("w", [8, 8])])
     model = helper.make_model(graph, opset_imports=[helper.make_opsetid("", 13),
                                                     helper.make_opsetid("com.example", 1)])
     save(model, "unsupported.onnx")
+
+
+def ints(name, values, dims=None):
+    return helper.make_tensor(name, TensorProto.INT64, [len(values)] if dims is None else dims, values)
+
+
+def floats(name, values, dims=None):
+    return helper.make_tensor(name, TensorProto.FLOAT, [len(values)] if dims is None else dims, values)
+
+
+def exporter_ops():
+    n = helper.make_node
+    nodes = [
+        # LayerNorm over the last axis of x [2, 16, 32], as opsets before 17 export it.
+        n("ReduceMean", ["x"], ["mean"], name="ln_mean", axes=[-1]),
+        n("Sub", ["x", "mean"], ["d"], name="ln_sub"),
+        n("Pow", ["d", "two"], ["d2"], name="ln_pow"),
+        n("ReduceMean", ["d2"], ["var"], name="ln_var", axes=[-1]),
+        n("Add", ["var", "eps"], ["ve"], name="ln_eps"),
+        n("Sqrt", ["ve"], ["sd"], name="ln_sqrt"),
+        n("Div", ["d", "sd"], ["ln"], name="ln_div"),
+        # GELU (erf form).
+        n("Div", ["ln", "sqrt2"], ["g1"], name="gelu_div"),
+        n("Erf", ["g1"], ["g2"], name="gelu_erf"),
+        n("Add", ["g2", "one"], ["g3"], name="gelu_add"),
+        n("Mul", ["ln", "g3"], ["g4"], name="gelu_mul"),
+        n("Mul", ["g4", "half"], ["g5"], name="gelu_half"),
+        # ViT's class token: cls_token.expand(batch, -1, -1), exported with Where.
+        n("Shape", ["x"], ["shape"], name="shape"),
+        n("Gather", ["shape", "zero"], ["b"], name="batch", axis=0),
+        n("Unsqueeze", ["b", "axis0"], ["bu"], name="batch_1d"),
+        n("Concat", ["bu", "minus1", "minus1"], ["tgt"], name="target", axis=0),
+        n("Equal", ["tgt", "minus1"], ["is_m1"], name="is_minus1"),
+        n("ConstantOfShape", ["three"], ["ones"], name="ones", value=ints("v", [1], [1])),
+        n("Where", ["is_m1", "ones", "tgt"], ["sel"], name="where"),
+        n("Expand", ["cls", "sel"], ["cls_b"], name="cls_expand"),
+        n("Concat", ["cls_b", "g5"], ["tokens"], name="cat", axis=1),
+        # Split off the class token; attention scores by Einsum.
+        n("Split", ["tokens", "split_sizes"], ["cls_out", "patches"], name="split", axis=1),
+        n("Einsum", ["patches", "patches"], ["scores"], name="einsum", equation="bij,bkj->bik"),
+        n("Tile", ["cls_out", "reps"], ["tiled"], name="tile"),
+        # A reshape target from Range and Mod: Range(8, 73, 64) = [8, 72];
+        # Mod([-8], [10]) = [2] (the divisor's sign, numpy's %).
+        n("Range", ["r_start", "r_limit", "r_delta"], ["r"], name="range"),
+        n("Mod", ["r", "r_mod"], ["rm"], name="mod"),
+        n("Mod", ["neg8", "ten"], ["two_dim"], name="mod_neg"),
+        n("Reshape", ["tiled", "rm"], ["rs"], name="reshape"),
+        n("Concat", ["two_dim", "c128"], ["rs_shape"], name="rs_target", axis=0),
+        n("Reshape", ["rs", "rs_shape"], ["rs2"], name="reshape_2"),
+        # An image branch: img [1, 4, 8, 8].
+        n("Pad", ["img", "pads"], ["padded"], name="pad"),
+        n("Resize", ["padded", "", "", "sizes"], ["big"], name="resize", mode="nearest"),
+        n("Conv", ["big", "w17"], ["conv"], name="conv_1x7", pads=[0, 3, 0, 3], kernel_shape=[1, 7]),
+        n("MaxPool", ["conv"], ["pooled"], name="pool", kernel_shape=[3, 3], strides=[2, 2], ceil_mode=1),
+        n("ScatterND", ["pooled", "sc_idx", "sc_upd"], ["scattered"], name="scatter"),
+        n("HardSwish", ["scattered"], ["hs"], name="hardswish"),
+    ]
+    inits = [floats("two", [2.0], []), floats("eps", [1e-5], []), floats("sqrt2", [1.4142135], []),
+             floats("one", [1.0], []), floats("half", [0.5], []), ints("zero", [0], []), ints("axis0", [0]),
+             ints("minus1", [-1]), ints("three", [3]), init("cls", [1, 1, 32]), ints("split_sizes", [1, 16]),
+             ints("reps", [1, 4, 1]), ints("r_start", [8], []), ints("r_limit", [73], []),
+             ints("r_delta", [64], []), ints("r_mod", [10, 40]), ints("neg8", [-8]), ints("ten", [10]),
+             ints("c128", [128]), ints("pads", [0, 0, 1, 2, 0, 0, 1, 2]), ints("sizes", [1, 4, 20, 24]),
+             init("w17", [8, 4, 1, 7]), ints("sc_idx", [0, 0], [1, 2]), init("sc_upd", [1, 10, 12])]
+    f = TensorProto.FLOAT
+    graph = helper.make_graph(
+        nodes, "exporter_ops",
+        [helper.make_tensor_value_info("x", f, [2, 16, 32]), helper.make_tensor_value_info("img", f, [1, 4, 8, 8])],
+        [helper.make_tensor_value_info("scores", f, [2, 16, 16]), helper.make_tensor_value_info("rs2", f, [2, 128]),
+         helper.make_tensor_value_info("hs", f, [1, 8, 10, 12])], inits)
+    model = helper.make_model(graph, opset_imports=[helper.make_opsetid("", 14)])
+    onnx.checker.check_model(model)
+    save(model, "exporter_ops.onnx")
 
 
 if __name__ == "__main__":
     tiny_cnn()
     tiny_mlp()
     unsupported()
+    exporter_ops()
     sys.exit(0)

@@ -1,6 +1,7 @@
 // ONNX import: the walk over the graph's nodes and the support check.
 #include <fmt/format.h>
 
+#include <algorithm>
 #include <filesystem>
 
 #include "core/error.h"
@@ -58,21 +59,35 @@ Graph OnnxImporter::run() {
 }
 
 void OnnxImporter::check_supported() const {
-  std::string bad;
+  // Unsupported operator types in order of first use, each with its nodes: one
+  // node is named; more are counted, the first three named.
+  std::vector<std::pair<std::string, std::vector<std::string>>> bad;
   int count = 0;
   for (size_t i = 0; i < m_model.nodes.size(); ++i) {
     const OnnxNode& n = m_model.nodes[i];
     const bool default_domain = n.domain.empty() || n.domain == "ai.onnx";
     if (default_domain && op_table().contains(n.op_type)) continue;
     const std::string type = default_domain ? n.op_type : n.domain + "::" + n.op_type;
-    bad += fmt::format("{}{} (node '{}')", bad.empty() ? "" : ", ", type, node_name(n, i));
+    auto it = std::find_if(bad.begin(), bad.end(), [&](const auto& b) { return b.first == type; });
+    if (it == bad.end()) it = bad.insert(bad.end(), {type, {}});
+    it->second.push_back(node_name(n, i));
     ++count;
   }
   if (count == 0) return;
+  std::string listed;
+  for (const auto& [type, nodes] : bad) {
+    std::string names;
+    for (size_t i = 0; i < std::min<size_t>(3, nodes.size()); ++i)
+      names += fmt::format("{}'{}'", i ? ", " : "", nodes[i]);
+    listed += fmt::format("{}{} ({})", listed.empty() ? "" : ", ", type,
+                          nodes.size() == 1 ? "node " + names
+                                            : fmt::format("{} nodes: {}{}", nodes.size(), names,
+                                                          nodes.size() > 3 ? ", ..." : ""));
+  }
   std::string accepted;
   for (std::string_view s : supported_ops()) accepted += fmt::format("{}{}", accepted.empty() ? "" : ", ", s);
   throw InputError(fmt::format("{}: {} unsupported ONNX operator node(s): {}; supported "
-                               "operators: {}", m_source, count, bad, accepted));
+                               "operators: {}", m_source, count, listed, accepted));
 }
 
 void OnnxImporter::node(const OnnxNode& n, size_t index) {

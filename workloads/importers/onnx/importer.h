@@ -11,7 +11,11 @@
 // key and node() dispatches through the same table, so the support check and the
 // import cannot disagree. Files: import.cpp (the walk over the graph, the support
 // check), shapes.cpp (tensor values, shape helpers, the shape and data-movement
-// operators), ops.cpp (the table and the compute operators).
+// operators), ops.cpp (the table and the compute operators), elementwise.cpp
+// (element-wise operators of any arity with their integer values, reductions,
+// Einsum), layout.cpp (operators whose output shape comes from another input's
+// values: Expand, Tile, Pad, Split, Resize, ConstantOfShape, Range, ScatterND,
+// Trilu).
 #include <cstdint>
 #include <functional>
 #include <map>
@@ -39,6 +43,11 @@ struct Value {
 struct ShapeError {
   std::string what;
 };
+
+// Row-major strides (in elements) of a shape.
+std::vector<int64_t> row_major_strides(const std::vector<int64_t>& shape);
+// Calls f with every index of `shape` in row-major order (none for an empty shape).
+void for_each_index(const std::vector<int64_t>& shape, const std::function<void(const std::vector<int64_t>&)>& f);
 
 // a * b; throws ShapeError when either is negative or the product exceeds 2^62.
 int64_t mul_checked(int64_t a, int64_t b);
@@ -80,6 +89,11 @@ class OnnxImporter {
   void set_out(Value v, size_t idx = 0);
   // Appends an op for the current node unless it folds to a constant.
   int emit(Op op);
+  // The static shape ONNX's shape inference gave output `idx` of the current node.
+  std::optional<std::vector<int64_t>> inferred_shape(size_t idx = 0) const;
+  // A shape read from integer input `input` (its values), else ONNX's inferred shape
+  // of output 0; fails naming `what` when neither is known.
+  std::vector<int64_t> shape_input_or_inferred(size_t input, std::string_view what) const;
   // emit(op), then its output (index 0) with this shape and format.
   void emit_out(Op op, std::vector<int64_t> shape, DType dtype);
   // A rows x cols vector op over `shape` (cols: the last dimension).
@@ -92,9 +106,15 @@ class OnnxImporter {
   std::vector<int64_t> broadcast(const std::vector<int64_t>& a, const std::vector<int64_t>& b) const;
   // Square stride/pad/dilation from ONNX's per-axis lists (the IR's contract).
   int64_t square(std::string_view what, const std::vector<int64_t>& v, int64_t fallback) const;
-  // Padding of a conv/pool with kernel k (per axis) from pads or auto_pad.
-  int64_t padding(const std::vector<int64_t>& in_hw, const std::vector<int64_t>& k, int64_t stride,
-                  int64_t dil) const;
+  // A conv/pool window as the IR states it: `pad` on every side, the input extent
+  // per axis (the input size, enlarged by uneven padding or ceil_mode's last window)
+  // and the output size per axis (shapes.cpp).
+  struct Window {
+    int64_t pad = 0;
+    std::vector<int64_t> in, out;
+  };
+  Window window(const std::vector<int64_t>& in_hw, const std::vector<int64_t>& k, int64_t stride, int64_t dil,
+                bool ceil_mode) const;
 
   // shapes.cpp: shape and data-movement operators.
   void alias_with_shape(std::vector<int64_t> shape);
@@ -116,11 +136,29 @@ class OnnxImporter {
   void conv();
   void pool(OpKind kind);
   void global_pool(bool max);
-  void unary(OpKind kind);
   void softmax();
-  void binary(OpKind kind);
   void layernorm();
   void batchnorm();
+
+  // elementwise.cpp
+  // An element-wise operator of any arity (numpy broadcasting over every input),
+  // its integer values folded where every input's are known.
+  void elementwise(OpKind kind);
+  void reduce_op();
+  void einsum();
+
+  // layout.cpp
+  void expand();
+  void tile();
+  void pad();
+  void split();
+  void resize();
+  void constant_of_shape();
+  void range();
+  void same_shape_copy();   // ScatterND, Trilu: a copy of input 0
+  // emit() of a copy-like kernel over `shape`; an empty output is an error unless
+  // the node folds.
+  int emit_copy(const std::vector<int64_t>& shape, DType dt);
 
   const OnnxGraph& m_model;
   std::string_view m_source;

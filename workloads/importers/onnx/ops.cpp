@@ -17,26 +17,68 @@ const std::map<std::string_view, OnnxImporter::OpRule, std::less<>>& OnnxImporte
   static const std::map<std::string_view, OpRule, std::less<>> table = {
       {"MatMul", {[](I& m) { m.matmul(); }}},
       {"Gemm", {[](I& m) { m.gemm(); }}},
+      {"Einsum", {[](I& m) { m.einsum(); }}},
       {"Conv", {[](I& m) { m.conv(); }}},
       {"MaxPool", {[](I& m) { m.pool(OpKind::maxpool); }}},
       {"AveragePool", {[](I& m) { m.pool(OpKind::avgpool); }}},
       {"GlobalAveragePool", {[](I& m) { m.global_pool(false); }}},
       {"GlobalMaxPool", {[](I& m) { m.global_pool(true); }}},
-      {"Relu", {[](I& m) { m.unary(OpKind::relu); }}},
-      {"LeakyRelu", {[](I& m) { m.unary(OpKind::relu); }}},
-      {"Clip", {[](I& m) { m.unary(OpKind::relu); }}},
-      {"Sigmoid", {[](I& m) { m.unary(OpKind::sigmoid); }}},
-      {"HardSigmoid", {[](I& m) { m.unary(OpKind::sigmoid); }}},
-      {"Tanh", {[](I& m) { m.unary(OpKind::tanh); }}},
-      {"Gelu", {[](I& m) { m.unary(OpKind::gelu); }}},
+      // Element-wise operators by cost class (the IR kind whose per-element work
+      // matches: relu one lane operation, tanh one special-function result, sigmoid
+      // an exponential and a reciprocal, gelu an erf; add/mul read `inputs` full-size
+      // operands). The node keeps its name.
+      {"Relu", {[](I& m) { m.elementwise(OpKind::relu); }}},
+      {"LeakyRelu", {[](I& m) { m.elementwise(OpKind::relu); }}},
+      {"Clip", {[](I& m) { m.elementwise(OpKind::relu); }}},
+      {"HardSwish", {[](I& m) { m.elementwise(OpKind::relu); }}},
+      {"Neg", {[](I& m) { m.elementwise(OpKind::relu); }}},
+      {"Abs", {[](I& m) { m.elementwise(OpKind::relu); }}},
+      {"Sign", {[](I& m) { m.elementwise(OpKind::relu); }}},
+      {"Floor", {[](I& m) { m.elementwise(OpKind::relu); }}},
+      {"Ceil", {[](I& m) { m.elementwise(OpKind::relu); }}},
+      {"Round", {[](I& m) { m.elementwise(OpKind::relu); }}},
+      {"Not", {[](I& m) { m.elementwise(OpKind::relu); }}},
+      {"Sigmoid", {[](I& m) { m.elementwise(OpKind::sigmoid); }}},
+      {"HardSigmoid", {[](I& m) { m.elementwise(OpKind::sigmoid); }}},
+      {"Exp", {[](I& m) { m.elementwise(OpKind::sigmoid); }}},
+      {"Log", {[](I& m) { m.elementwise(OpKind::sigmoid); }}},
+      {"Softplus", {[](I& m) { m.elementwise(OpKind::sigmoid); }}},
+      {"Tanh", {[](I& m) { m.elementwise(OpKind::tanh); }}},
+      {"Sqrt", {[](I& m) { m.elementwise(OpKind::tanh); }}},
+      {"Reciprocal", {[](I& m) { m.elementwise(OpKind::tanh); }}},
+      {"Sin", {[](I& m) { m.elementwise(OpKind::tanh); }}},
+      {"Cos", {[](I& m) { m.elementwise(OpKind::tanh); }}},
+      {"Gelu", {[](I& m) { m.elementwise(OpKind::gelu); }}},
+      {"Erf", {[](I& m) { m.elementwise(OpKind::gelu); }}},
+      {"Add", {[](I& m) { m.elementwise(OpKind::add); }}},
+      {"Sub", {[](I& m) { m.elementwise(OpKind::add); }}},
+      {"Sum", {[](I& m) { m.elementwise(OpKind::add); }}},
+      {"Max", {[](I& m) { m.elementwise(OpKind::add); }}},
+      {"Min", {[](I& m) { m.elementwise(OpKind::add); }}},
+      {"Mod", {[](I& m) { m.elementwise(OpKind::add); }}},
+      {"Equal", {[](I& m) { m.elementwise(OpKind::add); }}},
+      {"Less", {[](I& m) { m.elementwise(OpKind::add); }}},
+      {"Greater", {[](I& m) { m.elementwise(OpKind::add); }}},
+      {"LessOrEqual", {[](I& m) { m.elementwise(OpKind::add); }}},
+      {"GreaterOrEqual", {[](I& m) { m.elementwise(OpKind::add); }}},
+      {"And", {[](I& m) { m.elementwise(OpKind::add); }}},
+      {"Or", {[](I& m) { m.elementwise(OpKind::add); }}},
+      {"Xor", {[](I& m) { m.elementwise(OpKind::add); }}},
+      {"Where", {[](I& m) { m.elementwise(OpKind::add); }}},
+      {"Mul", {[](I& m) { m.elementwise(OpKind::mul); }}},
+      {"Div", {[](I& m) { m.elementwise(OpKind::mul); }}},
+      {"Pow", {[](I& m) { m.elementwise(OpKind::mul); }}},
       {"Softmax", {[](I& m) { m.softmax(); }}},
       {"LogSoftmax", {[](I& m) { m.softmax(); }}},
-      {"Add", {[](I& m) { m.binary(OpKind::add); }}},
-      {"Sub", {[](I& m) { m.binary(OpKind::add); }}},
-      {"Mul", {[](I& m) { m.binary(OpKind::mul); }}},
-      {"Div", {[](I& m) { m.binary(OpKind::mul); }}},
       {"LayerNormalization", {[](I& m) { m.layernorm(); }}},
       {"BatchNormalization", {[](I& m) { m.batchnorm(); }}},
+      {"ReduceMean", {[](I& m) { m.reduce_op(); }}},
+      {"ReduceSum", {[](I& m) { m.reduce_op(); }}},
+      {"ReduceMax", {[](I& m) { m.reduce_op(); }}},
+      {"ReduceMin", {[](I& m) { m.reduce_op(); }}},
+      {"ReduceProd", {[](I& m) { m.reduce_op(); }}},
+      {"ReduceL2", {[](I& m) { m.reduce_op(); }}},
+      {"ReduceSumSquare", {[](I& m) { m.reduce_op(); }}},
       {"Flatten", {[](I& m) { m.flatten(); }}},
       {"Reshape", {[](I& m) { m.reshape(); }}},
       {"Squeeze", {[](I& m) { m.squeeze(false); }}},
@@ -46,6 +88,15 @@ const std::map<std::string_view, OnnxImporter::OpRule, std::less<>>& OnnxImporte
       {"Transpose", {[](I& m) { m.transpose(); }}},
       {"Concat", {[](I& m) { m.concat(); }}},
       {"Gather", {[](I& m) { m.gather(); }}},
+      {"Expand", {[](I& m) { m.expand(); }}},
+      {"Tile", {[](I& m) { m.tile(); }}},
+      {"Pad", {[](I& m) { m.pad(); }}},
+      {"Split", {[](I& m) { m.split(); }}},
+      {"Resize", {[](I& m) { m.resize(); }}},
+      {"ScatterND", {[](I& m) { m.same_shape_copy(); }}},
+      {"Trilu", {[](I& m) { m.same_shape_copy(); }}},
+      {"ConstantOfShape", {[](I& m) { m.constant_of_shape(); }}},
+      {"Range", {[](I& m) { m.range(); }}},
       {"Constant", {[](I& m) { m.constant(); }, true}},
       {"Shape", {[](I& m) { m.shape(); }, true}},
       {"Cast", {[](I& m) { m.cast(); }}},
@@ -125,16 +176,15 @@ void OnnxImporter::conv() {
   if (x.shape[1] != w.shape[1] * groups)
     fail(fmt::format("input has {} channels but the weight [{}] with group={} expects {}",
                      x.shape[1], fmt::join(w.shape, ","), groups, w.shape[1] * groups));
-  const int64_t pad = padding({x.shape[2], x.shape[3]}, {r, s}, stride, dil);
+  const Window win = window({x.shape[2], x.shape[3]}, {r, s}, stride, dil, false);
   Op op;
   op.kind = OpKind::conv2d;
   op.dtype = x.dtype;
   op.out_dtype = product_out_dtype(x.dtype);
-  op.attrs = {{"n", x.shape[0]}, {"cin", x.shape[1]}, {"cout", w.shape[0]}, {"h", x.shape[2]},
-              {"w", x.shape[3]}, {"r", r}, {"s", s}, {"stride", stride}, {"pad", pad},
+  op.attrs = {{"n", x.shape[0]}, {"cin", x.shape[1]}, {"cout", w.shape[0]}, {"h", win.in[0]},
+              {"w", win.in[1]}, {"r", r}, {"s", s}, {"stride", stride}, {"pad", win.pad},
               {"dilation", dil}, {"groups", groups}};
-  const int64_t ho = conv_out_dim(x.shape[2], r, stride, pad, dil);
-  const int64_t wo = conv_out_dim(x.shape[3], s, stride, pad, dil);
+  const int64_t ho = win.out[0], wo = win.out[1];
   if (ho <= 0 || wo <= 0)
     fail(fmt::format("filter {}x{} does not fit input {}x{}", r, s, x.shape[2], x.shape[3]));
   emit_out(op, {x.shape[0], w.shape[0], ho, wo}, op.out_dtype);
@@ -151,21 +201,14 @@ void OnnxImporter::pool(OpKind kind) {
   if (di && square("dilations", di->ints, 1) != 1) fail("dilated pooling is not supported");
   const int64_t stride = square("strides", st ? st->ints : std::vector<int64_t>{}, 1);
   const int64_t r = ks->ints[0], s = ks->ints[1];
-  const int64_t pad = padding({x.shape[2], x.shape[3]}, {r, s}, stride, 1);
-  const int64_t ho = conv_out_dim(x.shape[2], r, stride, pad, 1);
-  const int64_t wo = conv_out_dim(x.shape[3], s, stride, pad, 1);
-  if (m_node->attr_i("ceil_mode", 0) != 0) {
-    const int64_t hc = (x.shape[2] + 2 * pad - r + stride - 1) / stride + 1;
-    const int64_t wc = (x.shape[3] + 2 * pad - s + stride - 1) / stride + 1;
-    if (hc != ho || wc != wo)
-      fail("ceil_mode=1 changes the output size here; only floor rounding is supported");
-  }
+  const Window win = window({x.shape[2], x.shape[3]}, {r, s}, stride, 1, m_node->attr_i("ceil_mode", 0) != 0);
+  const int64_t pad = win.pad, ho = win.out[0], wo = win.out[1];
   if (ho <= 0 || wo <= 0)
     fail(fmt::format("window {}x{} does not fit input {}x{}", r, s, x.shape[2], x.shape[3]));
   Op op;
   op.kind = kind;
   op.dtype = op.out_dtype = x.dtype;
-  op.attrs = {{"n", x.shape[0]}, {"c", x.shape[1]}, {"h", x.shape[2]}, {"w", x.shape[3]},
+  op.attrs = {{"n", x.shape[0]}, {"c", x.shape[1]}, {"h", win.in[0]}, {"w", win.in[1]},
               {"r", r}, {"s", s}, {"stride", stride}, {"pad", pad}};
   emit_out(op, {x.shape[0], x.shape[1], ho, wo}, x.dtype);
 }
@@ -180,11 +223,6 @@ void OnnxImporter::global_pool(bool max) {
   op.attrs = {{"n", x.shape[0]}, {"c", x.shape[1]}, {"h", x.shape[2]}, {"w", x.shape[3]},
               {"r", x.shape[2]}, {"s", x.shape[3]}, {"stride", 1}, {"pad", 0}};
   emit_out(op, {x.shape[0], x.shape[1], 1, 1}, x.dtype);
-}
-
-void OnnxImporter::unary(OpKind kind) {
-  const Value& x = in(0);
-  emit_out(vec_op(kind, x.shape, x.dtype), x.shape, x.dtype);
 }
 
 void OnnxImporter::softmax() {
@@ -203,32 +241,6 @@ void OnnxImporter::softmax() {
     op.attrs["rows"] = numel(x.shape) / cols;
   }
   emit_out(op, x.shape, x.dtype);
-}
-
-void OnnxImporter::binary(OpKind kind) {
-  const Value& a = in(0);
-  const Value& b = in(1);
-  Value out;
-  out.shape = broadcast(a.shape, b.shape);
-  const bool a_act = !a.is_const, b_act = !b.is_const;
-  out.dtype = a_act || !b_act ? a.dtype : b.dtype;
-  if (a.values && b.values && (a.values->size() == b.values->size() || a.values->size() == 1 ||
-                               b.values->size() == 1)) {
-    std::vector<int64_t> v(std::max(a.values->size(), b.values->size()));
-    for (size_t i = 0; i < v.size(); ++i) {
-      const int64_t x = (*a.values)[a.values->size() == 1 ? 0 : i];
-      const int64_t y = (*b.values)[b.values->size() == 1 ? 0 : i];
-      const std::string& t = m_node->op_type;
-      v[i] = t == "Add" ? x + y : t == "Sub" ? x - y : t == "Mul" ? x * y : (y != 0 ? x / y : 0);
-    }
-    out.values = v;
-  }
-  Op op = vec_op(kind, out.shape, out.dtype);
-  const int64_t full = numel(out.shape);
-  op.attrs["inputs"] = (numel(a.shape) == full ? 1 : 0) + (numel(b.shape) == full ? 1 : 0);
-  if (op.attrs["inputs"] == 0) op.attrs["inputs"] = 1;
-  out.producer = emit(op);
-  set_out(out);
 }
 
 void OnnxImporter::layernorm() {

@@ -25,6 +25,24 @@ int64_t numel(const std::vector<int64_t>& s) {
   return n;
 }
 
+std::vector<int64_t> row_major_strides(const std::vector<int64_t>& shape) {
+  std::vector<int64_t> st(shape.size(), 1);
+  for (size_t i = shape.size(); i-- > 1;) st[i - 1] = st[i] * shape[i];
+  return st;
+}
+
+void for_each_index(const std::vector<int64_t>& shape, const std::function<void(const std::vector<int64_t>&)>& f) {
+  for (int64_t d : shape)
+    if (d <= 0) return;
+  std::vector<int64_t> idx(shape.size(), 0);
+  while (true) {
+    f(idx);
+    size_t d = shape.size();
+    while (d > 0 && ++idx[d - 1] == shape[d - 1]) idx[--d] = 0;
+    if (d == 0) return;
+  }
+}
+
 // Input `i` of the current node (must exist and have a known shape).
 const Value& OnnxImporter::in(size_t i) const {
   if (i >= m_node->inputs.size() || m_node->inputs[i].empty())
@@ -130,29 +148,56 @@ int64_t OnnxImporter::square(std::string_view what, const std::vector<int64_t>& 
   return v[0];
 }
 
-// Padding of a conv/pool with kernel k (per axis) from pads or auto_pad.
-int64_t OnnxImporter::padding(const std::vector<int64_t>& in_hw, const std::vector<int64_t>& k,
-                              int64_t stride, int64_t dil) const {
+// The window of a conv/pool with kernel k (per axis): pads from `pads` or auto_pad,
+// then the IR's attributes. Equal padding on every side is the IR's `pad`; uneven
+// padding (Inception's 1x7 convolutions: pads [0,3,0,3]; SAME with an odd total)
+// is folded into the input extent (pad 0 and h, w enlarged by the padding), which
+// gives the exact output size and FLOPs and counts the padding as read input.
+// ceil_mode (pools) rounds the output size up; the extent grows to the last window.
+OnnxImporter::Window OnnxImporter::window(const std::vector<int64_t>& in_hw, const std::vector<int64_t>& k,
+                                          int64_t stride, int64_t dil, bool ceil_mode) const {
   const OnnxAttr* ap = m_node->attr("auto_pad");
   const std::string mode = ap ? ap->s : "NOTSET";
+  std::vector<int64_t> begin(in_hw.size(), 0), end(in_hw.size(), 0);
   if (mode == "NOTSET") {
-    const OnnxAttr* pads = m_node->attr("pads");
-    return pads ? square("pads", pads->ints, 0) : 0;
+    if (const OnnxAttr* pads = m_node->attr("pads")) {
+      if (pads->ints.size() != 2 * in_hw.size())
+        fail(fmt::format("pads [{}] must list a begin and an end for each of {} axes", fmt::join(pads->ints, ","),
+                         in_hw.size()));
+      for (size_t i = 0; i < in_hw.size(); ++i) {
+        begin[i] = pads->ints[i];
+        end[i] = pads->ints[i + in_hw.size()];
+      }
+    }
+  } else if (mode == "SAME_UPPER" || mode == "SAME_LOWER") {
+    for (size_t i = 0; i < in_hw.size(); ++i) {
+      const int64_t out = (in_hw[i] + stride - 1) / stride;
+      const int64_t total = std::max<int64_t>(0, (out - 1) * stride + dil * (k[i] - 1) + 1 - in_hw[i]);
+      begin[i] = mode == "SAME_UPPER" ? total / 2 : total - total / 2;
+      end[i] = total - begin[i];
+    }
+  } else if (mode != "VALID") {
+    fail(fmt::format("auto_pad '{}' is not accepted; accepted: NOTSET, VALID, SAME_UPPER, SAME_LOWER", mode));
   }
-  if (mode == "VALID") return 0;
-  if (mode != "SAME_UPPER" && mode != "SAME_LOWER")
-    fail(fmt::format("auto_pad '{}' is not accepted; accepted: NOTSET, VALID, SAME_UPPER, "
-                     "SAME_LOWER", mode));
-  std::vector<int64_t> totals;
+  Window w;
+  const bool even = std::all_of(begin.begin(), begin.end(), [&](int64_t p) { return p == begin[0]; }) &&
+                    std::all_of(end.begin(), end.end(), [&](int64_t p) { return p == begin[0]; });
+  w.pad = even ? begin[0] : 0;
   for (size_t i = 0; i < in_hw.size(); ++i) {
-    const int64_t out = (in_hw[i] + stride - 1) / stride;
-    totals.push_back(std::max<int64_t>(0, (out - 1) * stride + dil * (k[i] - 1) + 1 - in_hw[i]));
+    int64_t ext = even ? in_hw[i] : in_hw[i] + begin[i] + end[i];
+    int64_t out = conv_out_dim(ext, k[i], stride, w.pad, dil);
+    if (ceil_mode) {
+      const int64_t span = in_hw[i] + begin[i] + end[i] - dil * (k[i] - 1) - 1;
+      const int64_t up = span < 0 ? 0 : (span + stride - 1) / stride + 1;
+      if (up > out) {
+        ext = mul_checked(up - 1, stride) + dil * (k[i] - 1) + 1 - 2 * w.pad;
+        out = up;
+      }
+    }
+    w.in.push_back(ext);
+    w.out.push_back(out);
   }
-  for (int64_t t : totals)
-    if (t % 2 != 0 || t != totals[0])
-      fail(fmt::format("auto_pad {} needs uneven padding [{}]; only symmetric padding is "
-                       "supported", mode, fmt::join(totals, ",")));
-  return totals[0] / 2;
+  return w;
 }
 
 // Shape-only operators: the output aliases the input's producer.
@@ -233,7 +278,22 @@ void OnnxImporter::transpose() {
   if (perm.size() != x.shape.size()) fail("perm does not match the input rank");
   Value out;
   out.dtype = x.dtype;
-  for (int64_t p : perm) out.shape.push_back(x.shape[static_cast<size_t>(axis(p, x.shape.size()))]);
+  std::vector<int64_t> from;   // input axis of each output axis
+  for (int64_t p : perm) {
+    from.push_back(axis(p, x.shape.size()));
+    out.shape.push_back(x.shape[static_cast<size_t>(from.back())]);
+  }
+  if (x.values && static_cast<int64_t>(x.values->size()) == numel(x.shape)) {
+    // Small integer tensors (shape arithmetic, e.g. pads reordered): the values too.
+    const std::vector<int64_t> in_strides = row_major_strides(x.shape);
+    std::vector<int64_t> v;
+    for_each_index(out.shape, [&](const std::vector<int64_t>& idx) {
+      int64_t at = 0;
+      for (size_t d = 0; d < idx.size(); ++d) at += idx[d] * in_strides[static_cast<size_t>(from[d])];
+      v.push_back((*x.values)[static_cast<size_t>(at)]);
+    });
+    out.values = v;
+  }
   out.producer = emit(vec_op(OpKind::transpose, x.shape, x.dtype));
   set_out(out);
 }
@@ -365,7 +425,7 @@ void OnnxImporter::slice() {
   if (steps.empty()) steps.assign(starts.size(), 1);
   Value out = x;
   out.values.reset();
-  int64_t first = 0, last = 0, step = 1;
+  std::vector<int64_t> first(x.shape.size(), 0), step(x.shape.size(), 1);
   for (size_t i = 0; i < starts.size(); ++i) {
     const size_t a = static_cast<size_t>(axis(axes[i], x.shape.size()));
     const int64_t dim = x.shape[a];
@@ -381,17 +441,20 @@ void OnnxImporter::slice() {
       e = std::clamp<int64_t>(e, -1, dim - 1);
       out.shape[a] = s > e ? (s - e - steps[i] - 1) / -steps[i] : 0;
     }
-    first = s;
-    last = e;
-    step = steps[i];
+    first[a] = s;
+    step[a] = steps[i];
   }
-  if (x.values && x.shape.size() == 1 && starts.size() == 1) {
+  if (x.values && static_cast<int64_t>(x.values->size()) == numel(x.shape)) {
+    const std::vector<int64_t> in_strides = row_major_strides(x.shape);
     std::vector<int64_t> v;
-    for (int64_t i = first; step > 0 ? i < last : i > last; i += step)
-      v.push_back((*x.values)[static_cast<size_t>(i)]);
+    for_each_index(out.shape, [&](const std::vector<int64_t>& idx) {
+      int64_t at = 0;
+      for (size_t d = 0; d < idx.size(); ++d) at += (first[d] + idx[d] * step[d]) * in_strides[d];
+      v.push_back((*x.values)[static_cast<size_t>(at)]);
+    });
     out.values = v;
   }
-  if (numel(out.shape) == 0) fail("the slice is empty");
+  if (numel(out.shape) == 0 && !m_folding) fail("the slice is empty");
   out.producer = emit(vec_op(OpKind::copy, out.shape, x.dtype));
   set_out(out);
 }

@@ -1,0 +1,50 @@
+#!/usr/bin/python3
+"""Writes ONNX files as PyTorch's exporter writes them (torch.onnx.export, opset 14,
+Debian's python3-torch and python3-torchvision), for tests/use/test_onnx_exports.cpp.
+Small configurations of torchvision's transformer-era models, whose exports hold
+the operators beyond the layers (LayerNorm as ReduceMean/Pow/Sqrt before opset 17,
+GELU as Erf, ViT's class-token Where/Expand, Swin's shifted-window Pad, Range, Mod,
+ScatterND mask construction):
+
+  vit_tiny_opset14.onnx       VisionTransformer(image_size=32, patch_size=8, num_layers=2,
+                              num_heads=2, hidden_dim=32, mlp_dim=64)
+  swin_tiny_opset14.onnx      SwinTransformer(patch_size=[4, 4], embed_dim=16, depths=[2, 2],
+                              num_heads=[1, 2], window_size=[4, 4], num_classes=10)
+  convnext_tiny_opset14.onnx  ConvNeXt([CNBlockConfig(16, 32, 1), CNBlockConfig(32, None, 1)],
+                              num_classes=10)
+
+each exported from one 1 x 3 x 32 x 32 input, weights from torch.manual_seed(0).
+
+    /usr/bin/python3 tests/use/data/make_torchvision_onnx.py tests/use/data
+"""
+import os
+import sys
+import warnings
+
+import torch
+from torchvision.models.convnext import CNBlockConfig, ConvNeXt
+from torchvision.models.swin_transformer import SwinTransformer
+from torchvision.models.vision_transformer import VisionTransformer
+
+MODELS = {
+    "vit_tiny": lambda: VisionTransformer(image_size=32, patch_size=8, num_layers=2, num_heads=2, hidden_dim=32,
+                                          mlp_dim=64),
+    "swin_tiny": lambda: SwinTransformer(patch_size=[4, 4], embed_dim=16, depths=[2, 2], num_heads=[1, 2],
+                                         window_size=[4, 4], num_classes=10),
+    "convnext_tiny": lambda: ConvNeXt([CNBlockConfig(16, 32, 1), CNBlockConfig(32, None, 1)], num_classes=10),
+}
+
+
+def main():
+    out = sys.argv[1] if len(sys.argv) > 1 else os.path.dirname(os.path.abspath(__file__))
+    warnings.filterwarnings("ignore")
+    for name, make in MODELS.items():
+        torch.manual_seed(0)
+        model = make().eval()
+        torch.onnx.export(model, torch.randn(1, 3, 32, 32), os.path.join(out, f"{name}_opset14.onnx"),
+                          opset_version=14)
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,84 @@
+// ONNX files as PyTorch's exporter writes them: small configurations of
+// torchvision's ViT, Swin and ConvNeXt (tests/use/data/make_torchvision_onnx.py,
+// opset 14, one 1 x 3 x 32 x 32 image). Their exports carry the operators beyond the
+// layers: LayerNorm as ReduceMean, Sub, Pow, Sqrt and Div (LayerNormalization is
+// opset 17), GELU as Erf, ViT's class token through Equal, ConstantOfShape, Where and
+// Expand, Swin's shifted-window padding through Transpose and Slice of integer pads,
+// its attention mask through Range, Mod, ScatterND and Equal.
+#include <catch2/catch.hpp>
+#include <map>
+
+#include "workloads/workloads.h"
+
+using namespace tessera;
+
+namespace {
+const std::string kData = std::string(TESSERA_SOURCE_DIR) + "/tests/use/data";
+
+struct Summary {
+  std::map<OpKind, int> kinds;
+  double product_flops = 0;  // matmuls and convolutions
+};
+
+Summary summarise(const Graph& g) {
+  Summary s;
+  for (const Op& op : g.ops) {
+    ++s.kinds[op.kind];
+    if (op.kind == OpKind::matmul || op.kind == OpKind::conv2d) s.product_flops += op_flops(op);
+  }
+  return s;
+}
+}  // namespace
+
+TEST_CASE("ONNX exports: torchvision VisionTransformer", "[onnx][use]") {
+  const Summary s = summarise(build_workload(kData + "/vit_tiny_opset14.onnx"));
+  // Patch embedding, Conv 3 -> 32 with 8 x 8 patches of the 32 x 32 image (16 of
+  // them): 2 x 16 x 32 x (3 x 64) = 196608. Per layer, 17 tokens (16 + the class
+  // token) of width 32, 2 heads of 16: in_proj 2 x 17 x 32 x 96 = 104448, Q.K^T and
+  // P.V 2 x (2 x 2 x 17 x 17 x 16) = 36992, out_proj 2 x 17 x 32 x 32 = 34816, MLP
+  // 2 x (2 x 17 x 32 x 64) = 139264: 315520 per layer, 631040 for 2. Head: the
+  // class token 32 -> 1000, 64000. Total 196608 + 631040 + 64000 = 891648.
+  CHECK(s.product_flops == 891648.0);
+  CHECK(s.kinds.at(OpKind::conv2d) == 1);
+  CHECK(s.kinds.at(OpKind::matmul) == 13);  // 6 per layer (in_proj, Q.K^T, P.V, out_proj, 2 MLP) + head
+  CHECK(s.kinds.at(OpKind::reduce) == 10);  // 5 LayerNorms (2 per layer + the last), 2 ReduceMean each
+  CHECK(s.kinds.at(OpKind::gelu) == 2);     // one Erf per MLP
+  CHECK(s.kinds.at(OpKind::softmax) == 2);
+}
+
+TEST_CASE("ONNX exports: torchvision SwinTransformer", "[onnx][use]") {
+  const Summary s = summarise(build_workload(kData + "/swin_tiny_opset14.onnx"));
+  // Patch embedding, Conv 3 -> 16 with 4 x 4 patches: 8 x 8 = 64 tokens,
+  // 2 x 64 x 16 x 48 = 98304. Stage 1 (width 16, 1 head, 4 x 4 windows: 4 windows of
+  // 16 tokens), per block: qkv 2 x 64 x 16 x 48 = 98304, Q.K^T and P.V
+  // 2 x (2 x 4 x 16 x 16 x 16) = 65536, proj 2 x 64 x 16 x 16 = 32768, MLP
+  // 2 x (2 x 64 x 16 x 64) = 262144: 458752, 917504 for 2 blocks. Patch merging to
+  // 4 x 4 = 16 tokens, 64 -> 32: 2 x 16 x 64 x 32 = 65536. Stage 2 (width 32, 2 heads
+  // of 16, one window), per block: qkv 2 x 16 x 32 x 96 = 98304, Q.K^T and P.V
+  // 2 x (2 x 2 x 16 x 16 x 16) = 32768, proj 2 x 16 x 32 x 32 = 32768, MLP
+  // 2 x (2 x 16 x 32 x 128) = 262144: 425984, 851968 for 2 blocks. Head 32 -> 10,
+  // 640. Total 98304 + 917504 + 65536 + 851968 + 640 = 1933952.
+  CHECK(s.product_flops == 1933952.0);
+  CHECK(s.kinds.at(OpKind::conv2d) == 1);
+  CHECK(s.kinds.at(OpKind::matmul) == 26);  // 6 per block x 4, patch merging, head
+  // 11 LayerNorms (the patch embedding's, 2 per block, patch merging's, the last).
+  CHECK(s.kinds.at(OpKind::reduce) == 22);
+  CHECK(s.kinds.at(OpKind::gelu) == 4);
+  CHECK(s.kinds.at(OpKind::softmax) == 4);
+}
+
+TEST_CASE("ONNX exports: torchvision ConvNeXt", "[onnx][use]") {
+  const Summary s = summarise(build_workload(kData + "/convnext_tiny_opset14.onnx"));
+  // Stem Conv 3 -> 16, 4 x 4 stride 4: 8 x 8 outputs, 2 x 64 x 16 x 48 = 98304.
+  // Stage 1 block (16 channels at 8 x 8): depthwise 7 x 7 2 x 64 x 16 x 49 = 100352,
+  // Linear 16 -> 64 and 64 -> 16, 2 x 64 x 16 x 64 = 131072 each. Downsample Conv
+  // 16 -> 32, 2 x 2 stride 2: 2 x 16 x 32 x 64 = 65536. Stage 2 block (32 channels at
+  // 4 x 4): depthwise 2 x 16 x 32 x 49 = 50176, Linear 32 -> 128 and 128 -> 32,
+  // 131072 each. Head 32 -> 10, 640. Total 98304 + 100352 + 262144 + 65536 + 50176 +
+  // 262144 + 640 = 839296.
+  CHECK(s.product_flops == 839296.0);
+  CHECK(s.kinds.at(OpKind::conv2d) == 4);
+  CHECK(s.kinds.at(OpKind::matmul) == 5);
+  CHECK(s.kinds.at(OpKind::reduce) == 10);  // 5 LayerNorms: stem, 2 blocks, downsample, head
+  CHECK(s.kinds.at(OpKind::gelu) == 2);
+}
