@@ -108,4 +108,12 @@ class GraphBuilder {
   bool m_conv_bias = false;
 };
 
+// One LSTM layer over `seq` steps of `batch` rows in cuDNN's structure
+// (workloads/models/rnn.cpp): the input projection of every step at once (after
+// `deps`), then per step the recurrent GEMM (from step 1, its weight tied with
+// `tied`) and the cell's point-wise ops. Ops named `pre` + input_proj and
+// `pre` + t<step>.<part>; returns the h_t op of every step.
+std::vector<int> lstm_layer(GraphBuilder& b, const std::string& pre, const std::vector<int>& deps, int64_t batch,
+                            int64_t seq, int64_t in, int64_t hidden, int64_t tied);
+
 }  // namespace tessera

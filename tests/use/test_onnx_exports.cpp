@@ -82,3 +82,24 @@ TEST_CASE("ONNX exports: torchvision ConvNeXt", "[onnx][use]") {
   CHECK(s.kinds.at(OpKind::reduce) == 10);  // 5 LayerNorms: stem, 2 blocks, downsample, head
   CHECK(s.kinds.at(OpKind::gelu) == 2);
 }
+
+TEST_CASE("ONNX exports: torch.nn.LSTM, two bidirectional layers", "[onnx][use]") {
+  const Graph g = build_workload(kData + "/lstm_bidir_opset14.onnx");
+  const Summary s = summarise(g);
+  // Per layer and direction the built-in lstm structure: one input projection of the
+  // 8 steps x 2 sequences and 7 recurrent GEMMs (step 0 has no h_{-1}): 8 matmuls,
+  // 32 for 2 layers x 2 directions. Layer 1 (input 16, hidden 32, 4 x 32 = 128 gate
+  // columns): 2 x 16 x 128 x 16 = 65536 + 7 x (2 x 2 x 128 x 32) = 114688 per
+  // direction; layer 2 reads both directions (input 64): 2 x 16 x 128 x 64 = 262144
+  // + 114688. Total 2 x (180224 + 376832) = 1114112.
+  CHECK(s.kinds.at(OpKind::matmul) == 32);
+  CHECK(s.product_flops == 1114112.0);
+  // Each step's sigmoid over the i, f, o gates: 8 steps x 2 directions x 2 layers.
+  CHECK(s.kinds.at(OpKind::sigmoid) == 32);
+  // The reverse direction of each node is named as such.
+  int reverse = 0;
+  for (const Op& op : g.ops) reverse += op.name.find(".reverse.") != std::string::npos ? 1 : 0;
+  // Per layer: input_proj, 6 ops at step 0 (no recurrent GEMM or gate add), 8 at
+  // each of the 7 later steps.
+  CHECK(reverse == 2 * (1 + 6 + 7 * 8));
+}

@@ -415,7 +415,7 @@ TEST_CASE("ONNX: every operator the support check accepts reaches its handler", 
     ops.push_back(listed.substr(pos, comma == std::string::npos ? std::string::npos : comma - pos));
     pos = comma == std::string::npos ? listed.size() : comma + 2;
   }
-  CHECK(ops.size() == 82);
+  CHECK(ops.size() == 83);
   CHECK(std::is_sorted(ops.begin(), ops.end()));
   int imported = 0;
   for (const auto& op : ops) {
@@ -491,6 +491,14 @@ TEST_CASE("ONNX: a model ONNX's checker rejects skips ONNX's shape inference", "
   const std::string bytes = onnx_regression("conv_after_unknown_op.onnx");
   CHECK_THROWS_WITH(parse_onnx(bytes, "u.onnx"),
                     Contains("u.onnx: 4 unsupported ONNX operator node(s): ~onv (node 'conv1'), tofSmax"));
+}
+
+TEST_CASE("ONNX: a normalisation over an empty dimension is refused, not divided by", "[import][onnx][errors]") {
+  // fuzz_onnx: a LayerNormalization whose input [0] has no elements (rows = elements
+  // / cols divided by zero, a UBSan report before).
+  const std::string bytes = onnx_regression("layernorm_empty_axis.onnx");
+  CHECK_THROWS_WITH(parse_onnx(bytes, "e.onnx"),
+                    Contains("e.onnx: node 'n' (LayerNormalization): normalisation over an empty dimension of [0]"));
 }
 
 TEST_CASE("import dispatch by extension", "[import]") {

@@ -16,6 +16,35 @@
 #include "workloads/builtin.h"
 
 namespace tessera {
+
+std::vector<int> lstm_layer(GraphBuilder& b, const std::string& pre, const std::vector<int>& deps, int64_t batch,
+                            int64_t seq, int64_t in, int64_t hidden, int64_t tied) {
+  const int xproj = b.linear(pre + "input_proj", deps, seq * batch, 4 * hidden, in);
+  std::vector<int> hs;
+  int h = -1, c = -1;
+  for (int64_t t = 0; t < seq; ++t) {
+    const std::string sp = fmt::format("{}t{}.", pre, t);
+    int gates = xproj;
+    if (t > 0) {
+      const int hproj = b.linear(sp + "hidden_proj", {h}, batch, 4 * hidden, hidden);
+      // Every step multiplies by the same W_hh (and adds the same b_hh): one tied
+      // weight per layer for a training step.
+      b.graph().ops[static_cast<size_t>(hproj)].attrs["tied"] = tied;
+      gates = b.vec(OpKind::add, sp + "gates", {xproj, hproj}, batch, 4 * hidden, 2);
+    }
+    const int sig = b.vec(OpKind::sigmoid, sp + "sigmoid_ifo", {gates}, batch, 3 * hidden);
+    const int cand = b.vec(OpKind::tanh, sp + "tanh_g", {gates}, batch, hidden);
+    std::vector<int> prod_deps = {sig, cand};
+    if (c >= 0) prod_deps.push_back(c);
+    const int prods = b.vec(OpKind::mul, sp + "mul_fc_ig", prod_deps, batch, 2 * hidden, 2);
+    c = b.vec(OpKind::add, sp + "cell", {prods}, batch, hidden, 2);
+    const int tc = b.vec(OpKind::tanh, sp + "tanh_c", {c}, batch, hidden);
+    h = b.vec(OpKind::mul, sp + "hidden", {sig, tc}, batch, hidden, 2);
+    hs.push_back(h);
+  }
+  return hs;
+}
+
 namespace {
 
 Graph build_lstm(const std::map<std::string, std::string>& p) {
@@ -34,34 +63,9 @@ Graph build_lstm(const std::map<std::string, std::string>& p) {
                                  "(8 per time step and layer)",
                                  layers, seq, static_cast<double>(layers) * (8.0 * static_cast<double>(seq) - 1.0)));
   std::vector<int> prev_layer_h;  // h_t ops of the layer below, per step
-  for (int64_t l = 0; l < layers; ++l) {
-    const std::string pre = fmt::format("l{}.", l);
-    const int64_t in = l == 0 ? input : hidden;
-    const int xproj = b.linear(pre + "input_proj", prev_layer_h, seq * batch, 4 * hidden, in);
-    std::vector<int> hs;
-    int h = -1, c = -1;
-    for (int64_t t = 0; t < seq; ++t) {
-      const std::string sp = fmt::format("{}t{}.", pre, t);
-      int gates = xproj;
-      if (t > 0) {
-        const int hproj = b.linear(sp + "hidden_proj", {h}, batch, 4 * hidden, hidden);
-        // Every step multiplies by the same W_hh (and adds the same b_hh): one tied
-        // weight per layer for a training step.
-        b.graph().ops[static_cast<size_t>(hproj)].attrs["tied"] = l + 1;
-        gates = b.vec(OpKind::add, sp + "gates", {xproj, hproj}, batch, 4 * hidden, 2);
-      }
-      const int sig = b.vec(OpKind::sigmoid, sp + "sigmoid_ifo", {gates}, batch, 3 * hidden);
-      const int cand = b.vec(OpKind::tanh, sp + "tanh_g", {gates}, batch, hidden);
-      std::vector<int> prod_deps = {sig, cand};
-      if (c >= 0) prod_deps.push_back(c);
-      const int prods = b.vec(OpKind::mul, sp + "mul_fc_ig", prod_deps, batch, 2 * hidden, 2);
-      c = b.vec(OpKind::add, sp + "cell", {prods}, batch, hidden, 2);
-      const int tc = b.vec(OpKind::tanh, sp + "tanh_c", {c}, batch, hidden);
-      h = b.vec(OpKind::mul, sp + "hidden", {sig, tc}, batch, hidden, 2);
-      hs.push_back(h);
-    }
-    prev_layer_h = hs;
-  }
+  for (int64_t l = 0; l < layers; ++l)
+    prev_layer_h = lstm_layer(b, fmt::format("l{}.", l), prev_layer_h, batch, seq, l == 0 ? input : hidden, hidden,
+                              l + 1);
   // nn.LSTM's output is h_t of the last layer for every step.
   for (int op : prev_layer_h) g.ops[static_cast<size_t>(op)].attrs["output"] = 1;
   const double h4 = 4.0 * hidden;

@@ -13,7 +13,12 @@ ScatterND mask construction):
   convnext_tiny_opset14.onnx  ConvNeXt([CNBlockConfig(16, 32, 1), CNBlockConfig(32, None, 1)],
                               num_classes=10)
 
-each exported from one 1 x 3 x 32 x 32 input, weights from torch.manual_seed(0).
+each exported from one 1 x 3 x 32 x 32 input, and
+
+  lstm_bidir_opset14.onnx     torch.nn.LSTM(16, 32, num_layers=2, bidirectional=True,
+                              batch_first=True) over a 2 x 8 x 16 input (two LSTM nodes)
+
+weights from torch.manual_seed(0).
 
     /usr/bin/python3 tests/use/data/make_torchvision_onnx.py tests/use/data
 """
@@ -43,6 +48,9 @@ def main():
         model = make().eval()
         torch.onnx.export(model, torch.randn(1, 3, 32, 32), os.path.join(out, f"{name}_opset14.onnx"),
                           opset_version=14)
+    torch.manual_seed(0)
+    lstm = torch.nn.LSTM(16, 32, num_layers=2, bidirectional=True, batch_first=True).eval()
+    torch.onnx.export(lstm, torch.randn(2, 8, 16), os.path.join(out, "lstm_bidir_opset14.onnx"), opset_version=14)
     return 0
 
 

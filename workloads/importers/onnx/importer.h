@@ -139,6 +139,7 @@ class OnnxImporter {
   void softmax();
   void layernorm();
   void batchnorm();
+  void lstm();
 
   // elementwise.cpp
   // An element-wise operator of any arity (numpy broadcasting over every input),

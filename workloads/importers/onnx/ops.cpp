@@ -18,6 +18,7 @@ const std::map<std::string_view, OnnxImporter::OpRule, std::less<>>& OnnxImporte
       {"MatMul", {[](I& m) { m.matmul(); }}},
       {"Gemm", {[](I& m) { m.gemm(); }}},
       {"Einsum", {[](I& m) { m.einsum(); }}},
+      {"LSTM", {[](I& m) { m.lstm(); }}},
       {"Conv", {[](I& m) { m.conv(); }}},
       {"MaxPool", {[](I& m) { m.pool(OpKind::maxpool); }}},
       {"AveragePool", {[](I& m) { m.pool(OpKind::avgpool); }}},
@@ -236,7 +237,8 @@ void OnnxImporter::softmax() {
     const int64_t ax = axis(m_node->attr_i("axis", v13 ? -1 : 1), rank);
     int64_t cols = 1;
     for (size_t i = static_cast<size_t>(ax); i < (v13 ? static_cast<size_t>(ax) + 1 : rank); ++i)
-      cols *= x.shape[i];
+      cols = mul_checked(cols, x.shape[i]);
+    if (cols == 0) fail(fmt::format("softmax over an empty dimension of [{}]", fmt::join(x.shape, ",")));
     op.attrs["cols"] = cols;
     op.attrs["rows"] = numel(x.shape) / cols;
   }
@@ -248,7 +250,8 @@ void OnnxImporter::layernorm() {
   if (x.shape.empty()) fail("LayerNormalization of a scalar");
   const int64_t ax = axis(m_node->attr_i("axis", -1), x.shape.size());
   int64_t cols = 1;
-  for (size_t i = static_cast<size_t>(ax); i < x.shape.size(); ++i) cols *= x.shape[i];
+  for (size_t i = static_cast<size_t>(ax); i < x.shape.size(); ++i) cols = mul_checked(cols, x.shape[i]);
+  if (cols == 0) fail(fmt::format("normalisation over an empty dimension of [{}]", fmt::join(x.shape, ",")));
   Op op = vec_op(OpKind::layernorm, x.shape, x.dtype);
   op.attrs["cols"] = cols;
   op.attrs["rows"] = numel(x.shape) / cols;
@@ -257,12 +260,59 @@ void OnnxImporter::layernorm() {
 
 void OnnxImporter::batchnorm() {
   const Value& x = in(0);
-  if (x.shape.size() < 2) fail("BatchNormalization needs an N x C x ... input");
+  if (x.shape.size() < 2 || x.shape[1] == 0) fail("BatchNormalization needs an N x C x ... input with C >= 1");
   Op op = vec_op(OpKind::batchnorm, x.shape, x.dtype);
   op.attrs["cols"] = x.shape[1];
   op.attrs["rows"] = numel(x.shape) / x.shape[1];
   if (x.shape[0] > 0) op.attrs["n"] = x.shape[0];   // the batch: cuDNN's limit (compiler/tensorcore/batchnorm.h)
   emit_out(op, x.shape, x.dtype);
+}
+
+// LSTM in the structure of the built-in `lstm` workload (cuDNN's: the input
+// projection of every step at once, then per step the recurrent GEMM and the cell's
+// point-wise ops; workloads/models/rnn.cpp), once per direction. X is [seq, batch,
+// input] ([batch, seq, input] with layout=1), W [directions, 4 hidden, input].
+void OnnxImporter::lstm() {
+  const Value& x = in(0);
+  const Value& w = in(1);
+  if (x.shape.size() != 3) fail(fmt::format("X must be 3-D; got [{}]", fmt::join(x.shape, ",")));
+  const bool batch_first = m_node->attr_i("layout", 0) != 0;
+  const int64_t seq = batch_first ? x.shape[1] : x.shape[0], batch = batch_first ? x.shape[0] : x.shape[1];
+  const int64_t input = x.shape[2];
+  const OnnxAttr* da = m_node->attr("direction");
+  const std::string dir = da ? da->s : "forward";
+  if (dir != "forward" && dir != "reverse" && dir != "bidirectional")
+    fail(fmt::format("direction '{}' is not accepted; accepted: forward, reverse, bidirectional", dir));
+  const int64_t dirs = dir == "bidirectional" ? 2 : 1;
+  const int64_t hidden = m_node->attr_i("hidden_size", w.shape.size() == 3 ? w.shape[1] / 4 : 0);
+  if (hidden < 1 || w.shape.size() != 3 || w.shape[0] != dirs || w.shape[1] != 4 * hidden || w.shape[2] != input)
+    fail(fmt::format("W [{}] must be [{}, 4 x hidden_size = {}, input = {}]", fmt::join(w.shape, ","), dirs,
+                     4 * hidden, input));
+  if (has_in(7)) fail("peephole weights (input P) are not modelled");
+  if (seq < 1 || batch < 1) fail(fmt::format("X [{}] has no steps or no sequences", fmt::join(x.shape, ",")));
+  if (static_cast<double>(dirs) * (8.0 * static_cast<double>(seq) - 1.0) > static_cast<double>(int64_t{1} << 20))
+    fail(fmt::format("{} steps give more than the 1048576 ops a run takes (8 per step and direction)", seq));
+  int last = -1;
+  if (!m_folding) {
+    GraphBuilder b(m_graph, x.dtype);
+    b.set_linear_bias(has_in(3));
+    int64_t tied = 0;   // the recurrent weight of each direction: its own tie group
+    for (const Op& op : m_graph.ops) tied = std::max(tied, op.get("tied", 0));
+    for (int64_t d = 0; d < dirs; ++d) {
+      const bool reverse = dir == "reverse" || d == 1;
+      const std::vector<int> hs = lstm_layer(b, fmt::format("{}.{}.", m_name, reverse ? "reverse" : "forward"),
+                                             deps_of_inputs(), batch, seq, input, hidden, tied + d + 1);
+      last = hs.back();
+    }
+  }
+  Value y;
+  y.dtype = x.dtype;
+  y.producer = last;
+  y.shape = batch_first ? std::vector<int64_t>{batch, seq, dirs, hidden} : std::vector<int64_t>{seq, dirs, batch, hidden};
+  set_out(y, 0);
+  y.shape = batch_first ? std::vector<int64_t>{batch, dirs, hidden} : std::vector<int64_t>{dirs, batch, hidden};
+  set_out(y, 1);
+  set_out(y, 2);
 }
 
 }  // namespace tessera::onnx
