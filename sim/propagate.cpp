@@ -161,6 +161,37 @@ class Executor {
         const int64_t dil = op.get("dilation", 1), G = op.get("groups", 1);
         const int64_t Ho = conv_out_dim(H, R, st, pad, dil), Wo = conv_out_dim(W, S, st, pad, dil);
         const int64_t Cg = C / G, Cog = Co / G, K = Cg * R * S;
+        if (op.get("grad", 0) == 1) {
+          // A transposed convolution (transposed=1; training graphs are not
+          // propagated): the data gradient of the forward convolution, dx[n, c, h, w]
+          // = sum over the group's output channels co and taps (r, s) with
+          // h = ho st - pad + r dil of dy[n, co, ho, wo] w[co, c, r, s].
+          Tensor dy = input(i, 0, Nb * Co * Ho * Wo, outs);
+          Tensor w = weights(i, 1, Co * K, static_cast<double>(K));
+          P.q(dy, in);
+          P.q(w, in);
+          Tensor a(static_cast<size_t>(Cog * R * S)), b(static_cast<size_t>(Cog * R * S));
+          for (int64_t n = 0; n < Nb; ++n)
+            for (int64_t c = 0; c < C; ++c) {
+              const int64_t g = c / Cg;
+              for (int64_t h = 0; h < H; ++h)
+                for (int64_t x0 = 0; x0 < W; ++x0) {
+                  int64_t idx = 0;
+                  for (int64_t co = g * Cog; co < (g + 1) * Cog; ++co)
+                    for (int64_t r = 0; r < R; ++r)
+                      for (int64_t s = 0; s < S; ++s) {
+                        const int64_t th = h + pad - r * dil, tw = x0 + pad - s * dil;
+                        const bool hit = th >= 0 && tw >= 0 && th % st == 0 && tw % st == 0 && th / st < Ho &&
+                                         tw / st < Wo;
+                        a[static_cast<size_t>(idx)] =
+                            hit ? dy[static_cast<size_t>(((n * Co + co) * Ho + th / st) * Wo + tw / st)] : 0.0;
+                        b[static_cast<size_t>(idx++)] = w[static_cast<size_t>(co * K + ((c - g * Cg) * R + r) * S + s)];
+                      }
+                  y[static_cast<size_t>(((n * C + c) * H + h) * W + x0)] = P.q(P.dot(a.data(), b.data(), idx), out);
+                }
+            }
+          return y;
+        }
         Tensor x = input(i, 0, Nb * C * H * W, outs);
         Tensor w = weights(i, 1, Co * K, static_cast<double>(K));
         P.q(x, in);

@@ -86,7 +86,7 @@ std::vector<std::string_view> op_attr_names(OpKind k) {
       names.insert(names.end(), {"b_shared", "fast_accum", "param", "bias", "tied"});
       break;
     case OpKind::conv2d:
-      names.insert(names.end(), {"dilation", "groups", "bias", "grad", "channels_last"});
+      names.insert(names.end(), {"dilation", "groups", "bias", "grad", "transposed", "channels_last"});
       break;
     case OpKind::attention:
       names.insert(names.end(), {"kv_heads", "causal", "bias", "bias_shared", "bias_bool", "bias_strided",
@@ -172,8 +172,10 @@ int64_t conv_out_dim(int64_t in, int64_t k, int64_t stride, int64_t pad, int64_t
 }
 
 bool is_training_op(const Op& op) {
-  return op.kind == OpKind::optimizer || op.get("backward", 0) != 0 || op.get("grad", 0) != 0 ||
-         op.get("training", 0) != 0;
+  // A transposed convolution's forward pass runs as a data gradient (grad=1 with
+  // transposed=1) but belongs to an inference graph.
+  return op.kind == OpKind::optimizer || op.get("backward", 0) != 0 ||
+         (op.get("grad", 0) != 0 && op.get("transposed", 0) == 0) || op.get("training", 0) != 0;
 }
 
 bool is_training_graph(const Graph& g) {
@@ -273,7 +275,7 @@ void validate_graph(const Graph& g, std::string_view source) {
           key == "output" || key == "sfu" || key == "algo" || key == "protocol" || key == "group" ||
           key == "stage" || key == "pass" || key == "overlap" || key == "p2p" || key == "recompute" ||
           key == "every_microbatch" || key == "reread" || key == "channels_last" || key == "batchnorm" ||
-          key == "host_sync";
+          key == "host_sync" || key == "transposed";
       if (key == "bcast_bytes" && value != 1 && value != 2 && value != 4 && value != 8)
         throw InputError(
             fmt::format("{}: op '{}' ({}): 'bcast_bytes' = {} must be an element size: 1, 2, 4 or 8", source,

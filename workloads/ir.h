@@ -87,6 +87,9 @@
 //   conv2d      bias=1: the convolution has a bias; grad=1 (data gradient,
 //               cuDNN dgrad) or grad=2 (weight gradient, wgrad) instead of the
 //               forward pass (grad=0); conv_gemm_dims() gives each pass's GEMM;
+//               transposed=1 with grad=1: the forward pass of a transposed
+//               convolution (ConvTranspose2d), which cuDNN runs as the data gradient
+//               of the convolution it transposes (an inference op, not a training one);
 //               channels_last: 1 NHWC activations (default), 0 NCHW (cuDNN converts
 //               a tensor-core convolution's operands and result, compiler/tensorcore/mapper.cpp)
 //   attention, embedding, maxpool, avgpool, layernorm, rmsnorm, batchnorm,

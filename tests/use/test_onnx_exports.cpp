@@ -103,3 +103,33 @@ TEST_CASE("ONNX exports: torch.nn.LSTM, two bidirectional layers", "[onnx][use]"
   // each of the 7 later steps.
   CHECK(reverse == 2 * (1 + 6 + 7 * 8));
 }
+
+TEST_CASE("ONNX exports: GroupNorm and a transposed convolution (a tiny U-Net)", "[onnx][use]") {
+  const Graph g = build_workload(kData + "/unet_tiny_opset14.onnx");
+  const Op* up = nullptr;
+  const Op* norm = nullptr;
+  for (const Op& op : g.ops) {
+    if (op.name == "/up/ConvTranspose") up = &op;
+    if (op.name == "/norm/InstanceNormalization") norm = &op;
+  }
+  REQUIRE(up != nullptr);
+  REQUIRE(norm != nullptr);
+  // ConvTranspose2d(32, 16, 2, stride=2) from 8 x 8 to 16 x 16 is what cuDNN runs
+  // for it: the data gradient of Conv2d(16, 32, 2, stride=2) over a 16 x 16 input.
+  CHECK(up->kind == OpKind::conv2d);
+  CHECK(up->at("grad") == 1);
+  CHECK(up->at("transposed") == 1);
+  CHECK(up->at("cin") == 16);
+  CHECK(up->at("cout") == 32);
+  CHECK(up->at("h") == 16);
+  CHECK(up->at("stride") == 2);
+  // 8 x 8 inputs x 32 x 16 channels x 2 x 2 taps = 131072 multiply-adds.
+  CHECK(op_flops(*up) == 262144.0);
+  // GroupNorm(4, 16) as exported: the [1, 16, 16, 16] activations viewed as
+  // [1, 4, 1024] and normalised per group: 4 rows of 4 x 16 x 16 = 1024.
+  CHECK(norm->kind == OpKind::layernorm);
+  CHECK(norm->at("rows") == 4);
+  CHECK(norm->at("cols") == 1024);
+  // A transposed convolution is an inference op: the graph is not a training step.
+  CHECK_FALSE(is_training_graph(g));
+}

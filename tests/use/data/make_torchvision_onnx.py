@@ -17,6 +17,9 @@ each exported from one 1 x 3 x 32 x 32 input, and
 
   lstm_bidir_opset14.onnx     torch.nn.LSTM(16, 32, num_layers=2, bidirectional=True,
                               batch_first=True) over a 2 x 8 x 16 input (two LSTM nodes)
+  unet_tiny_opset14.onnx      TinyUNet below over a 1 x 3 x 16 x 16 input: GroupNorm (exported as
+                              Reshape, InstanceNormalization, Reshape, Mul, Add), SiLU, a strided
+                              Conv down and a ConvTranspose2d(32, 16, 2, stride=2) up
 
 weights from torch.manual_seed(0).
 
@@ -30,6 +33,20 @@ import torch
 from torchvision.models.convnext import CNBlockConfig, ConvNeXt
 from torchvision.models.swin_transformer import SwinTransformer
 from torchvision.models.vision_transformer import VisionTransformer
+
+class TinyUNet(torch.nn.Module):
+    def __init__(self):
+        super().__init__()
+        self.inc = torch.nn.Conv2d(3, 16, 3, padding=1)
+        self.norm = torch.nn.GroupNorm(4, 16)
+        self.down = torch.nn.Conv2d(16, 32, 3, stride=2, padding=1)
+        self.up = torch.nn.ConvTranspose2d(32, 16, 2, stride=2)
+        self.out = torch.nn.Conv2d(16, 3, 3, padding=1)
+
+    def forward(self, x):
+        h = torch.nn.functional.silu(self.norm(self.inc(x)))
+        return self.out(self.up(self.down(h)) + h)
+
 
 MODELS = {
     "vit_tiny": lambda: VisionTransformer(image_size=32, patch_size=8, num_layers=2, num_heads=2, hidden_dim=32,
@@ -51,6 +68,9 @@ def main():
     torch.manual_seed(0)
     lstm = torch.nn.LSTM(16, 32, num_layers=2, bidirectional=True, batch_first=True).eval()
     torch.onnx.export(lstm, torch.randn(2, 8, 16), os.path.join(out, "lstm_bidir_opset14.onnx"), opset_version=14)
+    torch.manual_seed(0)
+    torch.onnx.export(TinyUNet().eval(), torch.randn(1, 3, 16, 16), os.path.join(out, "unet_tiny_opset14.onnx"),
+                      opset_version=14)
     return 0
 
 

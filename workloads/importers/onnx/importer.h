@@ -140,6 +140,8 @@ class OnnxImporter {
   void layernorm();
   void batchnorm();
   void lstm();
+  void conv_transpose();
+  void instance_norm();
 
   // elementwise.cpp
   // An element-wise operator of any arity (numpy broadcasting over every input),

@@ -20,6 +20,7 @@ const std::map<std::string_view, OnnxImporter::OpRule, std::less<>>& OnnxImporte
       {"Einsum", {[](I& m) { m.einsum(); }}},
       {"LSTM", {[](I& m) { m.lstm(); }}},
       {"Conv", {[](I& m) { m.conv(); }}},
+      {"ConvTranspose", {[](I& m) { m.conv_transpose(); }}},
       {"MaxPool", {[](I& m) { m.pool(OpKind::maxpool); }}},
       {"AveragePool", {[](I& m) { m.pool(OpKind::avgpool); }}},
       {"GlobalAveragePool", {[](I& m) { m.global_pool(false); }}},
@@ -73,6 +74,7 @@ const std::map<std::string_view, OnnxImporter::OpRule, std::less<>>& OnnxImporte
       {"LogSoftmax", {[](I& m) { m.softmax(); }}},
       {"LayerNormalization", {[](I& m) { m.layernorm(); }}},
       {"BatchNormalization", {[](I& m) { m.batchnorm(); }}},
+      {"InstanceNormalization", {[](I& m) { m.instance_norm(); }}},
       {"ReduceMean", {[](I& m) { m.reduce_op(); }}},
       {"ReduceSum", {[](I& m) { m.reduce_op(); }}},
       {"ReduceMax", {[](I& m) { m.reduce_op(); }}},
@@ -313,6 +315,75 @@ void OnnxImporter::lstm() {
   y.shape = batch_first ? std::vector<int64_t>{batch, dirs, hidden} : std::vector<int64_t>{dirs, batch, hidden};
   set_out(y, 1);
   set_out(y, 2);
+}
+
+// ConvTranspose (2-D): what cuDNN runs for it, the data gradient (dgrad) of the
+// convolution it transposes (PyTorch's cudnn_convolution_transpose): an IR conv2d
+// with grad=1 whose forward input is the output [N, C_out, H_out, W_out] and whose
+// forward output is this node's input, so FLOPs and the dgrad GEMM are the
+// convolution's. H_out = (H - 1) x stride - 2 pad + dilation x (k - 1) +
+// output_padding + 1; W is [C_in, C_out / group, kH, kW].
+void OnnxImporter::conv_transpose() {
+  const Value& x = in(0);
+  const Value& w = in(1);
+  if (x.shape.size() != 4 || w.shape.size() != 4)
+    fail(fmt::format("only 2-D transposed convolution is supported (4-D input and weight); got input [{}] and "
+                     "weight [{}]",
+                     fmt::join(x.shape, ","), fmt::join(w.shape, ",")));
+  const int64_t groups = m_node->attr_i("group", 1);
+  if (x.shape[1] != w.shape[0])
+    fail(fmt::format("input has {} channels but the weight [{}] expects {}", x.shape[1], fmt::join(w.shape, ","),
+                     w.shape[0]));
+  if (m_node->attr("output_shape")) fail("attribute output_shape is not supported; give pads and output_padding");
+  if (const OnnxAttr* ap = m_node->attr("auto_pad"); ap && ap->s != "NOTSET" && ap->s != "VALID")
+    fail(fmt::format("auto_pad '{}' is not supported for ConvTranspose; accepted: NOTSET, VALID", ap->s));
+  const OnnxAttr* st = m_node->attr("strides");
+  const OnnxAttr* di = m_node->attr("dilations");
+  const OnnxAttr* pa = m_node->attr("pads");
+  const OnnxAttr* op_pad = m_node->attr("output_padding");
+  const int64_t stride = square("strides", st ? st->ints : std::vector<int64_t>{}, 1);
+  const int64_t dil = square("dilations", di ? di->ints : std::vector<int64_t>{}, 1);
+  const int64_t pad = square("pads", pa ? pa->ints : std::vector<int64_t>{}, 0);
+  const std::vector<int64_t> extra = op_pad ? op_pad->ints : std::vector<int64_t>{0, 0};
+  if (extra.size() != 2 || extra[0] < 0 || extra[1] < 0 || extra[0] >= std::max(stride, dil) ||
+      extra[1] >= std::max(stride, dil))
+    fail(fmt::format("output_padding [{}] must list 2 values below the stride or dilation",
+                     fmt::join(extra, ",")));
+  const int64_t cout = mul_checked(w.shape[1], groups), r = w.shape[2], s = w.shape[3];
+  std::vector<int64_t> out_hw;
+  for (size_t i = 0; i < 2; ++i) {
+    const int64_t k = i == 0 ? r : s;
+    const int64_t o = mul_checked(x.shape[2 + i] - 1, stride) - 2 * pad + dil * (k - 1) + extra[i] + 1;
+    if (x.shape[2 + i] < 1 || o < 1)
+      fail(fmt::format("input [{}] with kernel {}x{}, stride {} and pad {} gives no output", fmt::join(x.shape, ","),
+                       r, s, stride, pad));
+    out_hw.push_back(o);
+  }
+  Op op;
+  op.kind = OpKind::conv2d;
+  op.dtype = x.dtype;
+  op.out_dtype = product_out_dtype(x.dtype);
+  op.attrs = {{"n", x.shape[0]}, {"cin", cout},       {"cout", x.shape[1]},  {"h", out_hw[0]},
+              {"w", out_hw[1]},  {"r", r},           {"s", s},              {"stride", stride},
+              {"pad", pad},      {"dilation", dil},  {"groups", groups},    {"grad", 1},
+              {"transposed", 1}};
+  emit_out(op, {x.shape[0], cout, out_hw[0], out_hw[1]}, op.out_dtype);
+}
+
+// InstanceNormalization: each (n, c) row of H x W (or of whatever follows C)
+// normalised, a LayerNorm-like row kernel; GroupNorm exports reach it with the
+// input reshaped to [N, groups, C / groups x H x W].
+void OnnxImporter::instance_norm() {
+  const Value& x = in(0);
+  if (x.shape.size() < 3) fail("InstanceNormalization needs an N x C x D1 ... input");
+  int64_t cols = 1;
+  for (size_t i = 2; i < x.shape.size(); ++i) cols = mul_checked(cols, x.shape[i]);
+  if (cols == 0 || x.shape[1] == 0)
+    fail(fmt::format("normalisation over an empty dimension of [{}]", fmt::join(x.shape, ",")));
+  Op op = vec_op(OpKind::layernorm, x.shape, x.dtype);
+  op.attrs["cols"] = cols;
+  op.attrs["rows"] = numel(x.shape) / cols;
+  emit_out(op, x.shape, x.dtype);
 }
 
 }  // namespace tessera::onnx
