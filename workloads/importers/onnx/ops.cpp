@@ -353,8 +353,12 @@ void OnnxImporter::conv_transpose() {
   std::vector<int64_t> out_hw;
   for (size_t i = 0; i < 2; ++i) {
     const int64_t k = i == 0 ? r : s;
-    const int64_t o = mul_checked(x.shape[2 + i] - 1, stride) - 2 * pad + dil * (k - 1) + extra[i] + 1;
-    if (x.shape[2 + i] < 1 || o < 1)
+    if (x.shape[2 + i] < 1 || k < 1) fail(fmt::format("input [{}] or kernel {}x{} is empty", fmt::join(x.shape, ","), r, s));
+    const __int128 o128 = static_cast<__int128>(x.shape[2 + i] - 1) * stride - 2 * static_cast<__int128>(pad) +
+                          static_cast<__int128>(dil) * (k - 1) + extra[i] + 1;
+    if (o128 > (int64_t{1} << 62)) fail("the output is larger than 2^62 per axis");
+    const int64_t o = static_cast<int64_t>(o128);
+    if (o < 1)
       fail(fmt::format("input [{}] with kernel {}x{}, stride {} and pad {} gives no output", fmt::join(x.shape, ","),
                        r, s, stride, pad));
     out_hw.push_back(o);

@@ -172,7 +172,9 @@ OnnxImporter::Window OnnxImporter::window(const std::vector<int64_t>& in_hw, con
   } else if (mode == "SAME_UPPER" || mode == "SAME_LOWER") {
     for (size_t i = 0; i < in_hw.size(); ++i) {
       const int64_t out = (in_hw[i] + stride - 1) / stride;
-      const int64_t total = std::max<int64_t>(0, (out - 1) * stride + dil * (k[i] - 1) + 1 - in_hw[i]);
+      const __int128 need = static_cast<__int128>(out - 1) * stride + static_cast<__int128>(dil) * (k[i] - 1) + 1;
+      if (need > (int64_t{1} << 62)) fail("the window is larger than 2^62");
+      const int64_t total = std::max<int64_t>(0, static_cast<int64_t>(need) - in_hw[i]);
       begin[i] = mode == "SAME_UPPER" ? total / 2 : total - total / 2;
       end[i] = total - begin[i];
     }
@@ -184,14 +186,20 @@ OnnxImporter::Window OnnxImporter::window(const std::vector<int64_t>& in_hw, con
                     std::all_of(end.begin(), end.end(), [&](int64_t p) { return p == begin[0]; });
   w.pad = even ? begin[0] : 0;
   for (size_t i = 0; i < in_hw.size(); ++i) {
-    int64_t ext = even ? in_hw[i] : in_hw[i] + begin[i] + end[i];
+    int64_t ext = in_hw[i];
+    if (!even && (__builtin_add_overflow(ext, begin[i], &ext) || __builtin_add_overflow(ext, end[i], &ext)))
+      fail("the padded input is larger than 2^63");
     int64_t out = conv_out_dim(ext, k[i], stride, w.pad, dil);
     if (ceil_mode) {
-      const int64_t span = in_hw[i] + begin[i] + end[i] - dil * (k[i] - 1) - 1;
-      const int64_t up = span < 0 ? 0 : (span + stride - 1) / stride + 1;
+      // 128-bit: a window dimension may be as large as the weights allow.
+      const __int128 reach = static_cast<__int128>(dil) * (k[i] - 1) + 1;
+      const __int128 span = static_cast<__int128>(in_hw[i]) + begin[i] + end[i] - reach;
+      const __int128 up = span < 0 ? 0 : (span + stride - 1) / stride + 1;
       if (up > out) {
-        ext = mul_checked(up - 1, stride) + dil * (k[i] - 1) + 1 - 2 * w.pad;
-        out = up;
+        const __int128 e = (up - 1) * stride + reach - 2 * static_cast<__int128>(w.pad);
+        if (e > (int64_t{1} << 62)) fail("the pooled extent is larger than 2^62");
+        ext = static_cast<int64_t>(e);
+        out = static_cast<int64_t>(up);
       }
     }
     w.in.push_back(ext);
