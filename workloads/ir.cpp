@@ -326,6 +326,11 @@ void validate_graph(const Graph& g, std::string_view source) {
     if (op.kind == OpKind::conv2d && op.get("grad", 0) > 2)
       throw InputError(fmt::format("{}: op '{}' (conv2d): 'grad' = {} must be 0 (forward), 1 (data gradient) "
                                    "or 2 (weight gradient)", source, op.name, op.get("grad", 0)));
+    if (op.kind == OpKind::conv2d && op.get("transposed", 0) != 0 && (op.get("transposed", 0) != 1 || op.get("grad", 0) != 1))
+      throw InputError(fmt::format("{}: op '{}' (conv2d): 'transposed' = {} with 'grad' = {}: a transposed "
+                                   "convolution is transposed=1 with grad=1 (the data gradient of the "
+                                   "convolution it transposes)", source, op.name, op.get("transposed", 0),
+                                   op.get("grad", 0)));
     if (is_collective_kind(op.kind) && (op.get("algo", 0) > 6 || op.get("protocol", 0) > 3))
       throw InputError(fmt::format("{}: op '{}' ({}): algo = {} / protocol = {}: algo is 0..6 (auto, ring, tree, "
                                    "nvls, direct, halving_doubling, hierarchical), protocol 0..3 (auto, ll, "

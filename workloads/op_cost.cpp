@@ -141,6 +141,13 @@ OpTraffic training_traffic(const Op& op) {
   }
 }
 
+// Ops whose traffic training_traffic() states: the training step's kernels,
+// `reduce`, and a transposed convolution (a data gradient in an inference graph:
+// it reads dy and the weight and writes dx).
+bool gradient_shaped(const Op& op) {
+  return is_training_op(op) || op.kind == OpKind::reduce || (op.kind == OpKind::conv2d && op.get("grad", 0) != 0);
+}
+
 }  // namespace
 
 double op_flops(const Op& op) {
@@ -214,7 +221,7 @@ double op_flops(const Op& op) {
 }
 
 OpTraffic op_traffic(const Op& op) {
-  if (is_training_op(op) || op.kind == OpKind::reduce) return training_traffic(op);
+  if (gradient_shaped(op)) return training_traffic(op);
   const double total = op_min_bytes(op);
   switch (op.kind) {
     case OpKind::kv_read:
@@ -232,7 +239,7 @@ OpTraffic op_traffic(const Op& op) {
 }
 
 double op_min_bytes(const Op& op) {
-  if (is_training_op(op) || op.kind == OpKind::reduce) {
+  if (gradient_shaped(op)) {
     const OpTraffic t = training_traffic(op);
     return t.read + t.written;
   }

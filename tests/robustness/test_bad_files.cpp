@@ -257,3 +257,20 @@ TEST_CASE("JSON trace host attributes: host_sync is a flag, host_calls a positiv
   // Accepted: a synchronising op of 3 host calls.
   CHECK(run_trace(add_trace("host_ok.json", R"("host_sync":1,"host_calls":3)")) == 0);
 }
+
+TEST_CASE("a JSON trace's transposed convolution must be a data gradient", "[robustness][files]") {
+  // transposed=1 marks a ConvTranspose's forward pass, which runs as grad=1.
+  const std::string f = scratch_file(
+      "transposed.json",
+      R"({"ops":[{"name":"up","kind":"conv2d","attrs":{"n":1,"cin":16,"cout":32,"h":16,"w":16,"r":2,"s":2,)"
+      R"("stride":2,"pad":0,"transposed":1}}]})");
+  check_refused(cli({"run", "--hw", "h100-sxm", "--workload", f}),
+                {f, "op 'up' (conv2d): 'transposed' = 1 with 'grad' = 0: a transposed convolution is transposed=1 "
+                    "with grad=1"});
+  // With grad=1 it runs, as an inference op.
+  const std::string ok = scratch_file(
+      "transposed_ok.json",
+      R"({"ops":[{"name":"up","kind":"conv2d","attrs":{"n":1,"cin":16,"cout":32,"h":16,"w":16,"r":2,"s":2,)"
+      R"("stride":2,"pad":0,"grad":1,"transposed":1}}]})");
+  CHECK(cli({"run", "--hw", "h100-sxm", "--workload", ok}).code == 0);
+}

@@ -130,6 +130,12 @@ TEST_CASE("ONNX exports: GroupNorm and a transposed convolution (a tiny U-Net)",
   CHECK(norm->kind == OpKind::layernorm);
   CHECK(norm->at("rows") == 4);
   CHECK(norm->at("cols") == 1024);
+  // Its traffic is the data gradient's: it reads dy (the 32 x 8 x 8 input) and the
+  // 32 x 16 x 2 x 2 weight, 2048 + 2048 fp32 values = 16384 bytes, and writes dx
+  // (the 16 x 16 x 16 output), 4096 values = 16384 bytes.
+  const OpTraffic t = op_traffic(*up);
+  CHECK(t.read == 16384.0);
+  CHECK(t.written == 16384.0);
   // A transposed convolution is an inference op: the graph is not a training step.
   CHECK_FALSE(is_training_graph(g));
 }
