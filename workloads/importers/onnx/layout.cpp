@@ -39,8 +39,7 @@ namespace {
 // size), when known and small.
 std::optional<std::vector<int64_t>> broadcast_values(const Value& x, const std::vector<int64_t>& shape) {
   if (!x.values) return std::nullopt;
-  int64_t n = 1;
-  for (int64_t d : shape) n *= d;
+  const int64_t n = numel(shape);   // ShapeError (the node's error) when it overflows
   if (n > 64) return std::nullopt;
   if (x.values->size() == 1) return std::vector<int64_t>(static_cast<size_t>(n), x.values->front());
   if (static_cast<int64_t>(x.values->size()) == n) return x.values;
