@@ -110,21 +110,47 @@ def map_op(name, args, kwargs, out):
     if name in ("bmm", "baddbmm"):
         x, w = (a[0], a[1]) if name == "bmm" else (a[1], a[2])
         return "matmul", {"batch": x.shape[0], "m": x.shape[1], "n": w.shape[2], "k": x.shape[2]}
-    if name in ("convolution", "cudnn_convolution", "_convolution", "conv2d"):
+    if name in ("convolution", "cudnn_convolution", "_convolution", "conv1d", "conv2d", "conv3d"):
         x, w = a[0], a[1]
-        stride = a[3] if len(a) > 3 else [1, 1]
-        pad = a[4] if len(a) > 4 else [0, 0]
-        dil = a[5] if len(a) > 5 else [1, 1]
-        groups = a[8] if name in ("convolution", "_convolution") and len(a) > 8 else (
-            a[6] if name == "conv2d" and len(a) > 6 else 1)
-        if x.dim() != 4 or len(set(stride)) != 1 or len(set(pad)) != 1 or len(set(dil)) != 1:
-            return None
-        # The input's layout: NHWC (channels_last) or NCHW, around which cuDNN converts
-        # a tensor-core convolution's operands (docs/gpu-model.md, conv rules).
-        cl = x.is_contiguous(memory_format=torch.channels_last) and not x.is_contiguous()
-        return "conv2d", {"n": x.shape[0], "cin": x.shape[1], "cout": w.shape[0], "h": x.shape[2],
-                          "w": x.shape[3], "r": w.shape[2], "s": w.shape[3], "stride": stride[0],
-                          "pad": pad[0], "dilation": dil[0], "groups": groups, "channels_last": int(cl)}
+        sp = x.dim() - 2  # spatial axes: Conv1d, Conv2d, Conv3d
+        full = name in ("convolution", "_convolution")
+        if sp not in (1, 2, 3) or (len(a) > 4 and isinstance(a[4], str)):
+            return None  # padding='same'/'valid' reaches aten::convolution expanded
+
+        def per_axis(i, default):
+            v = list(a[i]) if len(a) > i else [default]
+            return v * sp if len(v) == 1 else v
+
+        stride, pad, dil = per_axis(3, 1), per_axis(4, 0), per_axis(5, 1)
+        transposed = full and len(a) > 6 and bool(a[6])
+        groups = a[8] if full and len(a) > 8 else (a[6] if not full and len(a) > 6 else 1)
+        k = list(w.shape[2:])
+        # A transposed convolution is the data gradient (grad=1, transposed=1) of the
+        # convolution it transposes, whose input is this one's output.
+        if transposed:
+            cin, cout, sizes = w.shape[1] * groups, x.shape[1], list(out.shape[2:])
+        else:
+            cin, cout, sizes = x.shape[1], w.shape[0], list(x.shape[2:])
+        attrs = {"n": x.shape[0], "cin": cin, "cout": cout, "groups": groups}
+        if sp == 1:
+            # Height 1; the padding widens the input (the IR's pad would pad the height too).
+            attrs.update(h=1, w=sizes[0] + 2 * pad[0], r=1, s=k[0], stride=stride[0], pad=0, dilation=dil[0])
+        else:
+            if stride[-1] != stride[-2] or pad[-1] != pad[-2] or dil[-1] != dil[-2]:
+                return None
+            attrs.update(h=sizes[-2], w=sizes[-1], r=k[-2], s=k[-1], stride=stride[-1], pad=pad[-1],
+                         dilation=dil[-1])
+            if sp == 3:
+                attrs.update(d=sizes[0], t=k[0], stride_d=stride[0], pad_d=pad[0], dilation_d=dil[0])
+        if transposed:
+            attrs.update(grad=1, transposed=1)
+        # The input's layout: NHWC / NDHWC (channels_last / channels_last_3d) or NCHW,
+        # around which cuDNN converts a tensor-core convolution's operands
+        # (docs/gpu-model.md, conv rules). A 1-D input is NCL: cuDNN's NCHW with H = 1.
+        layout = {2: torch.channels_last, 3: torch.channels_last_3d}.get(sp)
+        cl = layout is not None and x.is_contiguous(memory_format=layout) and not x.is_contiguous()
+        attrs["channels_last"] = int(cl)
+        return "conv2d", attrs
     if name in ("_scaled_dot_product_flash_attention", "_scaled_dot_product_efficient_attention",
                 "_scaled_dot_product_cudnn_attention", "scaled_dot_product_attention",
                 "_scaled_dot_product_flash_attention_for_cpu"):
@@ -184,18 +210,37 @@ def map_op(name, args, kwargs, out):
     if name in ("_native_batch_norm_legit_no_training", "native_batch_norm", "cudnn_batch_norm",
                 "_native_batch_norm_legit"):
         x = a[0]
-        cl = x.dim() == 4 and x.is_contiguous(memory_format=torch.channels_last) and not x.is_contiguous()
+        layout = {4: torch.channels_last, 5: torch.channels_last_3d}.get(x.dim())
+        cl = layout is not None and x.is_contiguous(memory_format=layout) and not x.is_contiguous()
         return "batchnorm", {"rows": x.numel() // x.shape[1], "cols": x.shape[1], "n": x.shape[0],
                              "channels_last": int(cl)}
-    if name in ("max_pool2d_with_indices", "max_pool2d", "avg_pool2d"):
-        x, k = a[0], list(a[1])
-        stride = list(a[2]) if len(a) > 2 and a[2] else k
-        pad = list(a[3]) if len(a) > 3 else [0, 0]
-        if len(set(stride)) != 1 or len(set(pad)) != 1:
+    if name in ("max_pool1d", "max_pool2d_with_indices", "max_pool2d", "max_pool3d_with_indices", "max_pool3d",
+                "avg_pool1d", "avg_pool2d", "avg_pool3d"):
+        x = a[0]
+        sp = x.dim() - 2
+        if sp not in (1, 2, 3):
             return None
-        kind = "avgpool" if name == "avg_pool2d" else "maxpool"
-        return kind, {"n": x.shape[0], "c": x.shape[1], "h": x.shape[2], "w": x.shape[3],
-                      "r": k[0], "s": k[-1], "stride": stride[0], "pad": pad[0]}
+
+        def per_axis(v):
+            v = list(v)
+            return v * sp if len(v) == 1 else v
+
+        k = per_axis(a[1])
+        stride = per_axis(a[2]) if len(a) > 2 and a[2] else list(k)
+        pad = per_axis(a[3]) if len(a) > 3 else [0] * sp
+        kind = "avgpool" if name.startswith("avg") else "maxpool"
+        if sp >= 2 and x.shape[-2] == 1 and k[-2] == 1 and pad[-2] == 0:
+            stride[-2] = stride[-1]  # a height of 1 (max_pool1d runs as a 2-D pool): its stride is moot
+        attrs = {"n": x.shape[0], "c": x.shape[1]}
+        if sp == 1:
+            attrs.update(h=1, w=x.shape[2] + 2 * pad[0], r=1, s=k[0], stride=stride[0], pad=0)
+        else:
+            if stride[-1] != stride[-2] or pad[-1] != pad[-2]:
+                return None
+            attrs.update(h=x.shape[-2], w=x.shape[-1], r=k[-2], s=k[-1], stride=stride[-1], pad=pad[-1])
+            if sp == 3:
+                attrs.update(d=x.shape[2], t=k[0], stride_d=stride[0], pad_d=pad[0])
+        return kind, attrs
     if name in ("_adaptive_avg_pool2d", "adaptive_avg_pool2d"):
         x, o = a[0], list(a[1])
         if o[0] != o[-1] or x.shape[2] != x.shape[3]:
@@ -204,10 +249,20 @@ def map_op(name, args, kwargs, out):
         k = x.shape[2] - (o[0] - 1) * stride
         return "avgpool", {"n": x.shape[0], "c": x.shape[1], "h": x.shape[2], "w": x.shape[3],
                            "r": k, "s": k, "stride": stride, "pad": 0}
+    if name in ("_adaptive_avg_pool3d", "adaptive_avg_pool3d") and all(v == 1 for v in list(a[1])):
+        # To one output: one window over the whole d x h x w map.
+        x = a[0]
+        return "avgpool", {"n": x.shape[0], "c": x.shape[1], "d": x.shape[2], "h": x.shape[3], "w": x.shape[4],
+                           "t": x.shape[2], "r": x.shape[3], "s": x.shape[4], "stride": 1, "pad": 0}
     if name == "mean" and a[0].dim() == 4 and len(a) > 1 and sorted(d % 4 for d in a[1]) == [2, 3]:
         x = a[0]
         return "avgpool", {"n": x.shape[0], "c": x.shape[1], "h": x.shape[2], "w": x.shape[3],
                            "r": x.shape[2], "s": x.shape[3], "stride": 1, "pad": 0}
+    if name == "mean" and a[0].dim() == 5 and len(a) > 1 and sorted(d % 5 for d in a[1]) == [2, 3, 4]:
+        # AdaptiveAvgPool3d(1) on the CPU: a mean over depth, height and width.
+        x = a[0]
+        return "avgpool", {"n": x.shape[0], "c": x.shape[1], "d": x.shape[2], "h": x.shape[3], "w": x.shape[4],
+                           "t": x.shape[2], "r": x.shape[3], "s": x.shape[4], "stride": 1, "pad": 0}
     if name == "embedding":
         w, idx = a[0], a[1]
         return "embedding", {"tokens": idx.numel(), "dim": w.shape[1], "vocab": w.shape[0]}

@@ -156,43 +156,58 @@ class Executor {
         return y;
       }
       case OpKind::conv2d: {
-        const int64_t Nb = op.at("n"), C = op.at("cin"), Co = op.at("cout"), H = op.at("h"), W = op.at("w");
-        const int64_t R = op.at("r"), S = op.at("s"), st = op.at("stride"), pad = op.at("pad");
-        const int64_t dil = op.get("dilation", 1), G = op.get("groups", 1);
-        const int64_t Ho = conv_out_dim(H, R, st, pad, dil), Wo = conv_out_dim(W, S, st, pad, dil);
-        const int64_t Cg = C / G, Cog = Co / G, K = Cg * R * S;
+        // NCDHW activations and KCTRS weights; a 2-D convolution has D = T = Do = 1.
+        const ConvWindow cw = conv_window(op);
+        const int64_t Nb = op.at("n"), C = op.at("cin"), Co = op.at("cout");
+        const int64_t D = cw.d, H = cw.h, W = cw.w, T = cw.t, R = cw.r, S = cw.s;
+        const int64_t st = cw.stride, sd = cw.stride_d, pad = cw.pad, pd = cw.pad_d;
+        const int64_t dil = cw.dilation, dd = cw.dilation_d, G = op.get("groups", 1);
+        const int64_t Do = cw.od, Ho = cw.oh, Wo = cw.ow;
+        const int64_t Cg = C / G, Cog = Co / G, K = Cg * T * R * S;
         if (op.get("grad", 0) == 1) {
           // A transposed convolution (transposed=1; training graphs are not
-          // propagated): the data gradient of the forward convolution, dx[n, c, h, w]
-          // = sum over the group's output channels co and taps (r, s) with
-          // h = ho st - pad + r dil of dy[n, co, ho, wo] w[co, c, r, s].
-          Tensor dy = input(i, 0, Nb * Co * Ho * Wo, outs);
+          // propagated): the data gradient of the forward convolution, dx[n, c, z, h, w]
+          // = sum over the group's output channels co and taps (q, r, s) with
+          // z = zo sd - pd + q dd, h = ho st - pad + r dil, w = wo st - pad + s dil
+          // of dy[n, co, zo, ho, wo] w[co, c, q, r, s].
+          Tensor dy = input(i, 0, Nb * Co * Do * Ho * Wo, outs);
           Tensor w = weights(i, 1, Co * K, static_cast<double>(K));
           P.q(dy, in);
           P.q(w, in);
-          Tensor a(static_cast<size_t>(Cog * R * S)), b(static_cast<size_t>(Cog * R * S));
+          Tensor a(static_cast<size_t>(Cog * T * R * S)), b(static_cast<size_t>(Cog * T * R * S));
+          const auto tap = [](int64_t pos, int64_t stride, int64_t out_dim, int64_t& o) {
+            if (pos < 0 || pos % stride != 0 || pos / stride >= out_dim) return false;
+            o = pos / stride;
+            return true;
+          };
           for (int64_t n = 0; n < Nb; ++n)
             for (int64_t c = 0; c < C; ++c) {
               const int64_t g = c / Cg;
-              for (int64_t h = 0; h < H; ++h)
-                for (int64_t x0 = 0; x0 < W; ++x0) {
-                  int64_t idx = 0;
-                  for (int64_t co = g * Cog; co < (g + 1) * Cog; ++co)
-                    for (int64_t r = 0; r < R; ++r)
-                      for (int64_t s = 0; s < S; ++s) {
-                        const int64_t th = h + pad - r * dil, tw = x0 + pad - s * dil;
-                        const bool hit = th >= 0 && tw >= 0 && th % st == 0 && tw % st == 0 && th / st < Ho &&
-                                         tw / st < Wo;
-                        a[static_cast<size_t>(idx)] =
-                            hit ? dy[static_cast<size_t>(((n * Co + co) * Ho + th / st) * Wo + tw / st)] : 0.0;
-                        b[static_cast<size_t>(idx++)] = w[static_cast<size_t>(co * K + ((c - g * Cg) * R + r) * S + s)];
-                      }
-                  y[static_cast<size_t>(((n * C + c) * H + h) * W + x0)] = P.q(P.dot(a.data(), b.data(), idx), out);
-                }
+              for (int64_t z = 0; z < D; ++z)
+                for (int64_t h = 0; h < H; ++h)
+                  for (int64_t x0 = 0; x0 < W; ++x0) {
+                    int64_t idx = 0;
+                    for (int64_t co = g * Cog; co < (g + 1) * Cog; ++co)
+                      for (int64_t q = 0; q < T; ++q)
+                        for (int64_t r = 0; r < R; ++r)
+                          for (int64_t s = 0; s < S; ++s) {
+                            int64_t oz = 0, oh = 0, ow = 0;
+                            const bool hit = tap(z + pd - q * dd, sd, Do, oz) &&
+                                             tap(h + pad - r * dil, st, Ho, oh) &&
+                                             tap(x0 + pad - s * dil, st, Wo, ow);
+                            a[static_cast<size_t>(idx)] =
+                                hit ? dy[static_cast<size_t>((((n * Co + co) * Do + oz) * Ho + oh) * Wo + ow)]
+                                    : 0.0;
+                            b[static_cast<size_t>(idx++)] =
+                                w[static_cast<size_t>(co * K + (((c - g * Cg) * T + q) * R + r) * S + s)];
+                          }
+                    y[static_cast<size_t>((((n * C + c) * D + z) * H + h) * W + x0)] =
+                        P.q(P.dot(a.data(), b.data(), idx), out);
+                  }
             }
           return y;
         }
-        Tensor x = input(i, 0, Nb * C * H * W, outs);
+        Tensor x = input(i, 0, Nb * C * D * H * W, outs);
         Tensor w = weights(i, 1, Co * K, static_cast<double>(K));
         P.q(x, in);
         P.q(w, in);
@@ -200,21 +215,25 @@ class Executor {
         for (int64_t n = 0; n < Nb; ++n)
           for (int64_t co = 0; co < Co; ++co) {
             const int64_t g = co / Cog;
-            for (int64_t ho = 0; ho < Ho; ++ho)
-              for (int64_t wo = 0; wo < Wo; ++wo) {
-                int64_t idx = 0;
-                for (int64_t c = 0; c < Cg; ++c)
-                  for (int64_t r = 0; r < R; ++r)
-                    for (int64_t s = 0; s < S; ++s) {
-                      const int64_t hi = ho * st - pad + r * dil, wi = wo * st - pad + s * dil;
-                      col[static_cast<size_t>(idx++)] =
-                          (hi < 0 || hi >= H || wi < 0 || wi >= W)
-                              ? 0.0
-                              : x[static_cast<size_t>(((n * C + g * Cg + c) * H + hi) * W + wi)];
-                    }
-                y[static_cast<size_t>(((n * Co + co) * Ho + ho) * Wo + wo)] =
-                    P.q(P.dot(col.data(), &w[static_cast<size_t>(co * K)], K), out);
-              }
+            for (int64_t zo = 0; zo < Do; ++zo)
+              for (int64_t ho = 0; ho < Ho; ++ho)
+                for (int64_t wo = 0; wo < Wo; ++wo) {
+                  int64_t idx = 0;
+                  for (int64_t c = 0; c < Cg; ++c)
+                    for (int64_t q = 0; q < T; ++q)
+                      for (int64_t r = 0; r < R; ++r)
+                        for (int64_t s = 0; s < S; ++s) {
+                          const int64_t zi = zo * sd - pd + q * dd, hi = ho * st - pad + r * dil,
+                                        wi = wo * st - pad + s * dil;
+                          col[static_cast<size_t>(idx++)] =
+                              (zi < 0 || zi >= D || hi < 0 || hi >= H || wi < 0 || wi >= W)
+                                  ? 0.0
+                                  : x[static_cast<size_t>((((n * C + g * Cg + c) * D + zi) * H + hi) * W +
+                                                          wi)];
+                        }
+                  y[static_cast<size_t>((((n * Co + co) * Do + zo) * Ho + ho) * Wo + wo)] =
+                      P.q(P.dot(col.data(), &w[static_cast<size_t>(co * K)], K), out);
+                }
           }
         return y;
       }
@@ -260,25 +279,29 @@ class Executor {
       }
       case OpKind::maxpool:
       case OpKind::avgpool: {
-        const int64_t Nb = op.at("n"), C = op.at("c"), H = op.at("h"), W = op.at("w");
-        const int64_t R = op.at("r"), S = op.at("s"), st = op.at("stride"), pad = op.get("pad", 0);
-        const int64_t Ho = conv_out_dim(H, R, st, pad, 1), Wo = conv_out_dim(W, S, st, pad, 1);
-        Tensor x = input(i, 0, Nb * C * H * W, outs);
+        const ConvWindow cw = conv_window(op);
+        const int64_t Nb = op.at("n"), C = op.at("c"), D = cw.d, H = cw.h, W = cw.w;
+        const int64_t T = cw.t, R = cw.r, S = cw.s, st = cw.stride, sd = cw.stride_d, pad = cw.pad,
+                      pd = cw.pad_d;
+        const int64_t Do = cw.od, Ho = cw.oh, Wo = cw.ow;
+        Tensor x = input(i, 0, Nb * C * D * H * W, outs);
         P.q(x, in);
         for (int64_t nc = 0; nc < Nb * C; ++nc)
-          for (int64_t ho = 0; ho < Ho; ++ho)
-            for (int64_t wo = 0; wo < Wo; ++wo) {
-              double acc = op.kind == OpKind::maxpool ? -INFINITY : 0;
-              for (int64_t r = 0; r < R; ++r)
-                for (int64_t s = 0; s < S; ++s) {
-                  const int64_t hi = ho * st - pad + r, wi = wo * st - pad + s;
-                  if (hi < 0 || hi >= H || wi < 0 || wi >= W) continue;
-                  const double val = x[static_cast<size_t>((nc * H + hi) * W + wi)];
-                  acc = op.kind == OpKind::maxpool ? std::max(acc, val) : P.v(acc + val);
-                }
-              if (op.kind == OpKind::avgpool) acc = P.v(acc / static_cast<double>(R * S));
-              y[static_cast<size_t>((nc * Ho + ho) * Wo + wo)] = P.q(acc, out);
-            }
+          for (int64_t zo = 0; zo < Do; ++zo)
+            for (int64_t ho = 0; ho < Ho; ++ho)
+              for (int64_t wo = 0; wo < Wo; ++wo) {
+                double acc = op.kind == OpKind::maxpool ? -INFINITY : 0;
+                for (int64_t q = 0; q < T; ++q)
+                  for (int64_t r = 0; r < R; ++r)
+                    for (int64_t s = 0; s < S; ++s) {
+                      const int64_t zi = zo * sd - pd + q, hi = ho * st - pad + r, wi = wo * st - pad + s;
+                      if (zi < 0 || zi >= D || hi < 0 || hi >= H || wi < 0 || wi >= W) continue;
+                      const double val = x[static_cast<size_t>(((nc * D + zi) * H + hi) * W + wi)];
+                      acc = op.kind == OpKind::maxpool ? std::max(acc, val) : P.v(acc + val);
+                    }
+                if (op.kind == OpKind::avgpool) acc = P.v(acc / static_cast<double>(T * R * S));
+                y[static_cast<size_t>(((nc * Do + zo) * Ho + ho) * Wo + wo)] = P.q(acc, out);
+              }
         return y;
       }
       case OpKind::embedding: {

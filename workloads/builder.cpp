@@ -105,6 +105,14 @@ int GraphBuilder::conv(const std::string& name, std::vector<int> deps, int64_t n
   return push(std::move(op));
 }
 
+void GraphBuilder::set_depth(int op, int64_t d, int64_t t, int64_t stride_d, int64_t pad_d) {
+  auto& attrs = m_graph.ops.at(static_cast<size_t>(op)).attrs;
+  attrs["d"] = d;
+  attrs["t"] = t;
+  attrs["stride_d"] = stride_d;
+  attrs["pad_d"] = pad_d;
+}
+
 int GraphBuilder::pool(OpKind kind, const std::string& name, std::vector<int> deps, int64_t n,
                        int64_t c, int64_t h, int64_t w, int64_t r, int64_t stride, int64_t pad) {
   Op op;

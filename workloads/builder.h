@@ -71,6 +71,9 @@ class GraphBuilder {
            int64_t dilation = 1, int64_t groups = 1);
   int pool(OpKind kind, const std::string& name, std::vector<int> deps, int64_t n, int64_t c,
            int64_t h, int64_t w, int64_t r, int64_t stride, int64_t pad);
+  // Makes conv or pool `op` 3-D (Conv3d, MaxPool3d, AvgPool3d): input depth d,
+  // window depth t, the depth's stride and padding (attrs d, t, stride_d, pad_d).
+  void set_depth(int op, int64_t d, int64_t t, int64_t stride_d, int64_t pad_d);
   int embedding(const std::string& name, std::vector<int> deps, int64_t tokens, int64_t dim,
                 int64_t vocab);
   int kv(OpKind kind, const std::string& name, std::vector<int> deps, int64_t batch,

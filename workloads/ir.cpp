@@ -86,13 +86,17 @@ std::vector<std::string_view> op_attr_names(OpKind k) {
       names.insert(names.end(), {"b_shared", "fast_accum", "param", "bias", "tied"});
       break;
     case OpKind::conv2d:
-      names.insert(names.end(), {"dilation", "groups", "bias", "grad", "transposed", "channels_last"});
+      names.insert(names.end(), {"dilation", "groups", "bias", "grad", "transposed", "channels_last", "d",
+                                 "t", "stride_d", "pad_d", "dilation_d"});
       break;
     case OpKind::attention:
       names.insert(names.end(), {"kv_heads", "causal", "bias", "bias_shared", "bias_bool", "bias_strided",
                                  "qkv_packed", "strided", "backend", "backward", "bias_grad"});
       break;
-    case OpKind::maxpool: case OpKind::avgpool: names.insert(names.end(), {"pad", "backward"}); break;
+    case OpKind::maxpool:
+    case OpKind::avgpool:
+      names.insert(names.end(), {"pad", "backward", "d", "t", "stride_d", "pad_d"});
+      break;
     case OpKind::embedding: names.insert(names.end(), {"vocab", "backward", "tied", "order"}); break;
     case OpKind::kv_read: names.push_back("append"); break;
     case OpKind::add:
@@ -184,43 +188,63 @@ bool is_training_graph(const Graph& g) {
   return false;
 }
 
+ConvWindow conv_window(const Op& op) {
+  ConvWindow c;
+  c.d = op.get("d", 1);
+  c.h = op.at("h");
+  c.w = op.at("w");
+  c.t = op.get("t", 1);
+  c.r = op.at("r");
+  c.s = op.at("s");
+  c.stride = op.at("stride");
+  c.stride_d = op.get("stride_d", 1);
+  c.pad = op.get("pad", 0);
+  c.pad_d = op.get("pad_d", 0);
+  if (op.kind == OpKind::conv2d) {  // pools take no dilation
+    c.dilation = op.get("dilation", 1);
+    c.dilation_d = op.get("dilation_d", 1);
+  }
+  c.od = conv_out_dim(c.d, c.t, c.stride_d, c.pad_d, c.dilation_d);
+  c.oh = conv_out_dim(c.h, c.r, c.stride, c.pad, c.dilation);
+  c.ow = conv_out_dim(c.w, c.s, c.stride, c.pad, c.dilation);
+  return c;
+}
+
 ConvGemm conv_gemm_dims(const Op& op) {
-  const int64_t dil = op.get("dilation", 1), groups = op.get("groups", 1);
-  const int64_t n = op.at("n"), cin = op.at("cin"), cout = op.at("cout"), r = op.at("r"), s = op.at("s");
-  const int64_t stride = op.at("stride");
-  const int64_t ho = conv_out_dim(op.at("h"), r, stride, op.at("pad"), dil);
-  const int64_t wo = conv_out_dim(op.at("w"), s, stride, op.at("pad"), dil);
+  const int64_t groups = op.get("groups", 1);
+  const int64_t n = op.at("n"), cin = op.at("cin"), cout = op.at("cout");
+  const ConvWindow c = conv_window(op);
   switch (op.get("grad", 0)) {
     case 1: {
-      // Input positions that receive a gradient, per stride phase (stride 1: all h*w).
-      const int64_t hs = (op.at("h") + stride - 1) / stride, ws = (op.at("w") + stride - 1) / stride;
-      return {groups, n * hs * ws, cin / groups, cout / groups * r * s};
+      // Input positions that receive a gradient, per stride phase (stride 1: all d*h*w).
+      const int64_t ds = (c.d + c.stride_d - 1) / c.stride_d, hs = (c.h + c.stride - 1) / c.stride,
+                    ws = (c.w + c.stride - 1) / c.stride;
+      return {groups, n * ds * hs * ws, cin / groups, cout / groups * c.taps()};
     }
-    case 2: return {groups, cout / groups, cin / groups * r * s, n * ho * wo};
-    default: return {groups, n * ho * wo, cout / groups, cin / groups * r * s};
+    case 2:
+      return {groups, cout / groups, cin / groups * c.taps(), n * c.out_pixels()};
+    default:
+      return {groups, n * c.out_pixels(), cout / groups, cin / groups * c.taps()};
   }
 }
 
 int64_t conv_weight_elems(const Op& op) {
-  return op.at("cout") * (op.at("cin") / op.get("groups", 1)) * op.at("r") * op.at("s");
+  return op.at("cout") * (op.at("cin") / op.get("groups", 1)) * op.get("t", 1) * op.at("r") * op.at("s");
 }
 
 int64_t op_out_elems(const Op& op) {
   switch (op.kind) {
     case OpKind::matmul: return op.at("batch") * op.at("m") * op.at("n");
     case OpKind::conv2d: {
-      if (op.get("grad", 0) == 1) return op.at("n") * op.at("cin") * op.at("h") * op.at("w");
+      if (op.get("grad", 0) == 1) return op.at("n") * op.at("cin") * conv_window(op).in_pixels();
       if (op.get("grad", 0) == 2) return conv_weight_elems(op);
-      const int64_t dil = op.get("dilation", 1);
-      return op.at("n") * op.at("cout") * conv_out_dim(op.at("h"), op.at("r"), op.at("stride"), op.at("pad"), dil) *
-             conv_out_dim(op.at("w"), op.at("s"), op.at("stride"), op.at("pad"), dil);
+      return op.at("n") * op.at("cout") * conv_window(op).out_pixels();
     }
     case OpKind::attention: return op.at("batch") * op.at("heads") * op.at("sq") * op.at("d");
     case OpKind::maxpool:
     case OpKind::avgpool:
-      if (op.get("backward", 0)) return op.at("n") * op.at("c") * op.at("h") * op.at("w");
-      return op.at("n") * op.at("c") * conv_out_dim(op.at("h"), op.at("r"), op.at("stride"), op.get("pad", 0), 1) *
-             conv_out_dim(op.at("w"), op.at("s"), op.at("stride"), op.get("pad", 0), 1);
+      if (op.get("backward", 0)) return op.at("n") * op.at("c") * conv_window(op).in_pixels();
+      return op.at("n") * op.at("c") * conv_window(op).out_pixels();
     case OpKind::embedding:
       return (op.get("backward", 0) ? op.get("vocab", op.at("tokens")) : op.at("tokens")) * op.at("dim");
     case OpKind::kv_read:
@@ -275,7 +299,7 @@ void validate_graph(const Graph& g, std::string_view source) {
           key == "output" || key == "sfu" || key == "algo" || key == "protocol" || key == "group" ||
           key == "stage" || key == "pass" || key == "overlap" || key == "p2p" || key == "recompute" ||
           key == "every_microbatch" || key == "reread" || key == "channels_last" || key == "batchnorm" ||
-          key == "host_sync" || key == "transposed";
+          key == "host_sync" || key == "transposed" || key == "pad_d";
       if (key == "bcast_bytes" && value != 1 && value != 2 && value != 4 && value != 8)
         throw InputError(
             fmt::format("{}: op '{}' ({}): 'bcast_bytes' = {} must be an element size: 1, 2, 4 or 8", source,
@@ -297,10 +321,11 @@ void validate_graph(const Graph& g, std::string_view source) {
     long double volume = 1;
     for (const auto& [key, value] : op.attrs)
       if (value > 1 && !(key == "kv_heads" && op.kind == OpKind::attention) && key != "groups" &&
-          key != "pad" && key != "stride" && key != "dilation" && key != "tp_in" && key != "tp_out" &&
-          key != "stage" && key != "pass" && key != "group" && key != "algo" && key != "protocol" &&
-          key != "overlap" && key != "p2p" && key != "recompute" && key != "every_microbatch" &&
-          key != "host_calls" && key != "host_sync" && !key.starts_with("bcast_") &&
+          key != "pad" && key != "stride" && key != "dilation" && key != "pad_d" && key != "stride_d" &&
+          key != "dilation_d" && key != "tp_in" && key != "tp_out" && key != "stage" && key != "pass" &&
+          key != "group" && key != "algo" && key != "protocol" && key != "overlap" && key != "p2p" &&
+          key != "recompute" && key != "every_microbatch" && key != "host_calls" && key != "host_sync" &&
+          !key.starts_with("bcast_") &&
           !(key == "n" && (op.kind == OpKind::batchnorm || op.kind == OpKind::reduce)))  // a factor of rows
         volume *= static_cast<long double>(value);
     if (volume > static_cast<long double>(k_max_op_volume)) {
@@ -349,25 +374,35 @@ void validate_graph(const Graph& g, std::string_view source) {
         throw InputError(fmt::format("{}: op '{}' (attention): causal attention needs sq={} <= "
                                      "skv={}", source, op.name, op.at("sq"), op.at("skv")));
     }
-    if (op.kind == OpKind::maxpool || op.kind == OpKind::avgpool) {
-      const int64_t pad = op.get("pad", 0);
-      if (conv_out_dim(op.at("h"), op.at("r"), op.at("stride"), pad, 1) <= 0 ||
-          conv_out_dim(op.at("w"), op.at("s"), op.at("stride"), pad, 1) <= 0)
-        throw InputError(fmt::format("{}: op '{}': pooling window {}x{} does not fit input "
-                                     "{}x{} with pad {}", source, op.name, op.at("r"), op.at("s"),
-                                     op.at("h"), op.at("w"), pad));
-    }
-    if (op.kind == OpKind::conv2d) {
-      const int64_t groups = op.get("groups", 1);
-      if (op.at("cin") % groups != 0 || op.at("cout") % groups != 0)
-        throw InputError(fmt::format("{}: op '{}': cin={} and cout={} must be divisible by "
-                                     "groups={}", source, op.name, op.at("cin"), op.at("cout"), groups));
-      const int64_t dil = op.get("dilation", 1);
-      if (conv_out_dim(op.at("h"), op.at("r"), op.at("stride"), op.at("pad"), dil) <= 0 ||
-          conv_out_dim(op.at("w"), op.at("s"), op.at("stride"), op.at("pad"), dil) <= 0)
-        throw InputError(fmt::format("{}: op '{}': filter {}x{} does not fit input {}x{} "
-                                     "with pad {}", source, op.name, op.at("r"), op.at("s"),
-                                     op.at("h"), op.at("w"), op.at("pad")));
+    const bool windowed =
+        op.kind == OpKind::conv2d || op.kind == OpKind::maxpool || op.kind == OpKind::avgpool;
+    if (!windowed)
+      for (const char* key : {"t", "stride_d", "pad_d", "dilation_d"})
+        if (op.attrs.count(key))
+          throw InputError(
+              fmt::format("{}: op '{}' ({}): '{}' is an attribute of 3-D convolutions and pools "
+                          "(conv2d, maxpool, avgpool with d and t)",
+                          source, op.name, op_kind_name(op.kind), key));
+    if (windowed) {
+      if (op.kind == OpKind::conv2d) {
+        const int64_t groups = op.get("groups", 1);
+        if (op.at("cin") % groups != 0 || op.at("cout") % groups != 0)
+          throw InputError(
+              fmt::format("{}: op '{}': cin={} and cout={} must be divisible by "
+                          "groups={}",
+                          source, op.name, op.at("cin"), op.at("cout"), groups));
+      }
+      const ConvWindow c = conv_window(op);
+      const char* what = op.kind == OpKind::conv2d ? "filter" : "pooling window";
+      if (c.od <= 0 || c.oh <= 0 || c.ow <= 0) {
+        if (op.attrs.count("d") || op.attrs.count("t"))
+          throw InputError(fmt::format(
+              "{}: op '{}': {} {}x{}x{} does not fit input {}x{}x{} with pad {} "
+              "(depth: pad_d {}, stride_d {}, dilation_d {})",
+              source, op.name, what, c.t, c.r, c.s, c.d, c.h, c.w, c.pad, c.pad_d, c.stride_d, c.dilation_d));
+        throw InputError(fmt::format("{}: op '{}': {} {}x{} does not fit input {}x{} with pad {}", source,
+                                     op.name, what, c.r, c.s, c.h, c.w, c.pad));
+      }
     }
   }
 }

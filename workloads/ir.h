@@ -10,7 +10,10 @@
 //               fast_accum=1: fp8 products without the periodic fp32 promotion
 //               (cuBLASLt CUBLASLT_MATMUL_DESC_FAST_ACCUM, torch._scaled_mm use_fast_accum)
 //   conv2d      n, cin, cout, h, w, r, s, stride, pad, dilation, groups
-//               (square stride/pad/dilation; input h x w; output ho/wo derived)
+//               (square stride/pad/dilation; input h x w; output ho/wo derived);
+//               a 3-D convolution (Conv3d: NCDHW input, KCTRS filter in cuDNN's
+//               notation) adds d (input depth) and t (filter depth), with the
+//               depth's own stride_d, pad_d, dilation_d (default 1, 0, 1)
 //   attention   batch, heads, kv_heads, sq, skv, d, causal(0/1), bias(0/1)
 //               fused scaled-dot-product attention; sq=1 is a decode step.
 //               kv_heads < heads is multi-query/grouped-query attention (heads
@@ -38,6 +41,7 @@
 //               0 NCHW; they decide cuDNN or PyTorch's kernels and which ones
 //               (compiler/tensorcore/batchnorm.h)
 //   maxpool, avgpool  n, c, h, w, r, s, stride, pad
+//               (3-D pools: d, t, stride_d, pad_d as for conv2d)
 //   embedding   tokens, dim, vocab
 //               optional order: how the tokens pick rows of the vocab x dim table
 //               (t.index_select(0, idx)): 1 = consecutive rows, 2 = uniformly
@@ -162,9 +166,23 @@ struct OpTraffic {
 OpTraffic op_traffic(const Op& op);
 // Output spatial size of a conv/pool: floor((h + 2p - d(r-1) - 1)/stride) + 1.
 int64_t conv_out_dim(int64_t in, int64_t k, int64_t stride, int64_t pad, int64_t dilation);
+// The window geometry of a conv2d, maxpool or avgpool: input d x h x w, window
+// t x r x s taps, output od x oh x ow. A 2-D op has d = t = od = 1; a 3-D one
+// takes the depth's stride_d, pad_d and dilation_d (default 1, 0, 1), the height
+// and width the square stride, pad and dilation.
+struct ConvWindow {
+  int64_t d = 1, h = 1, w = 1;     // input
+  int64_t t = 1, r = 1, s = 1;     // window (filter taps)
+  int64_t od = 1, oh = 1, ow = 1;  // output
+  int64_t stride = 1, stride_d = 1, pad = 0, pad_d = 0, dilation = 1, dilation_d = 1;
+  int64_t in_pixels() const { return d * h * w; }
+  int64_t out_pixels() const { return od * oh * ow; }
+  int64_t taps() const { return t * r * s; }
+};
+ConvWindow conv_window(const Op& op);
 // Elements of an op's (first) output tensor.
 int64_t op_out_elems(const Op& op);
-// Weight elements of a conv2d: cout x cin/groups x r x s.
+// Weight elements of a conv2d: cout x cin/groups x t x r x s.
 int64_t conv_weight_elems(const Op& conv);
 
 // The implicit GEMM of one convolution pass (attr grad: 0 forward, 1 data
@@ -176,7 +194,8 @@ int64_t conv_weight_elems(const Op& conv);
 // For stride > 1 the data gradient skips the positions a strided forward never
 // wrote (cuDNN's and CUTLASS's strided dgrad split the input into stride x stride
 // phases, each with its own subset of filter taps): m = n*ceil(h/stride)*ceil(w/stride),
-// so that every pass does the forward's multiply-adds.
+// so that every pass does the forward's multiply-adds. A 3-D convolution's pixels
+// and taps include the depth (d, od, t; ceil(d/stride_d) phases).
 struct ConvGemm {
   int64_t groups = 1, m = 1, n = 1, k = 1;
 };

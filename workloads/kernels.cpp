@@ -45,6 +45,23 @@ Graph build_conv2d(const std::map<std::string, std::string>& p) {
   return g;
 }
 
+// torch.nn.functional.conv3d: the conv2d op with the depth's attributes (input
+// depth d, filter depth t, stride_d, pad_d, dilation_d; auto: the height's values).
+Graph build_conv3d(const std::map<std::string, std::string>& p) {
+  Graph g = build_conv2d(p);
+  g.name = "conv3d";
+  Op& op = g.ops.front();
+  const auto or_hw = [&](const char* key, const char* hw) {
+    return p.at(key) == "auto" ? op.at(hw) : wl_int(p, key);
+  };
+  op.attrs["d"] = or_hw("d", "h");
+  op.attrs["t"] = or_hw("t", "r");
+  op.attrs["stride_d"] = or_hw("stride_d", "stride");
+  op.attrs["pad_d"] = p.at("pad_d") == "auto" ? op.at("pad") : wl_count(p, "pad_d");
+  op.attrs["dilation_d"] = or_hw("dilation_d", "dilation");
+  return g;
+}
+
 Graph build_attention(const std::map<std::string, std::string>& p) {
   Graph g;
   g.name = "attention";
@@ -112,29 +129,44 @@ void add_kernel_workloads(std::vector<WorkloadInfo>& out) {
                   {"dtype", "bf16", "operand format", ParamType::dtype},
                   {"fast_accum", "0", "fp8: 1 = fast accumulation (no periodic fp32 promotion)", ParamType::boolean}},
                  build_gemm, true});
-  out.push_back(
-      {"conv2d",
-       "one convolution (torch.nn.functional.conv2d), NHWC or NCHW",
-       {{"n", "1", "batch"},
-        {"cin", "", "input channels"},
-        {"cout", "", "output channels"},
-        {"h", "", "input height"},
-        {"w", "auto", "input width (auto: = h)", ParamType::integer, {"auto"}},
-        {"r", "3", "filter height"},
-        {"s", "auto", "filter width (auto: = r)", ParamType::integer, {"auto"}},
-        {"stride", "1", "stride (both axes)"},
-        {"pad", "0", "zero padding (both axes)", ParamType::integer, {}, 0},
-        {"dilation", "1", "dilation (both axes)"},
-        {"groups", "1", "channel groups, or 'depthwise' (= cin)", ParamType::integer, {"depthwise"}},
-        {"dtype", "bf16", "operand format", ParamType::dtype},
-        {"memory_format",
-         "channels_last",
-         "layout of input and weight: channels_last (NHWC) or contiguous (NCHW: cuDNN converts a "
-         "tensor-core convolution's operands)",
-         ParamType::choice,
-         {"channels_last", "contiguous"}}},
-       build_conv2d,
-       true});
+  const std::vector<WorkloadParam> conv_params = {
+      {"n", "1", "batch"},
+      {"cin", "", "input channels"},
+      {"cout", "", "output channels"},
+      {"h", "", "input height"},
+      {"w", "auto", "input width (auto: = h)", ParamType::integer, {"auto"}},
+      {"r", "3", "filter height"},
+      {"s", "auto", "filter width (auto: = r)", ParamType::integer, {"auto"}},
+      {"stride", "1", "stride (height and width)"},
+      {"pad", "0", "zero padding (height and width)", ParamType::integer, {}, 0},
+      {"dilation", "1", "dilation (height and width)"},
+      {"groups", "1", "channel groups, or 'depthwise' (= cin)", ParamType::integer, {"depthwise"}},
+      {"dtype", "bf16", "operand format", ParamType::dtype},
+      {"memory_format",
+       "channels_last",
+       "layout of input and weight: channels_last (NHWC / NDHWC) or contiguous (NCHW / NCDHW: cuDNN converts "
+       "a "
+       "tensor-core convolution's operands)",
+       ParamType::choice,
+       {"channels_last", "contiguous"}}};
+  out.push_back({"conv2d", "one convolution (torch.nn.functional.conv2d), NHWC or NCHW", conv_params,
+                 build_conv2d, true});
+  std::vector<WorkloadParam> conv3d_params = conv_params;
+  conv3d_params.insert(conv3d_params.begin() + 3,
+                       {"d", "auto", "input depth (auto: = h)", ParamType::integer, {"auto"}});
+  conv3d_params.insert(conv3d_params.begin() + 6,
+                       {"t", "auto", "filter depth (auto: = r)", ParamType::integer, {"auto"}});
+  conv3d_params.insert(
+      conv3d_params.begin() + 10,
+      {"stride_d", "auto", "stride along the depth (auto: = stride)", ParamType::integer, {"auto"}});
+  conv3d_params.insert(
+      conv3d_params.begin() + 12,
+      {"pad_d", "auto", "zero padding along the depth (auto: = pad)", ParamType::integer, {"auto"}, 0});
+  conv3d_params.insert(
+      conv3d_params.begin() + 14,
+      {"dilation_d", "auto", "dilation along the depth (auto: = dilation)", ParamType::integer, {"auto"}});
+  out.push_back({"conv3d", "one 3-D convolution (torch.nn.functional.conv3d), NDHWC or NCDHW", conv3d_params,
+                 build_conv3d, true});
   out.push_back(
       {"attention",
        "scaled-dot-product attention (fused kernel, or unfused with fused=0)",

@@ -70,11 +70,9 @@ OpTraffic training_traffic(const Op& op) {
   const DType in = op.dtype, out = op.out_dtype;
   switch (op.kind) {
     case OpKind::conv2d: {
-      const int64_t dil = op.get("dilation", 1);
-      const double ho = conv_out_dim(op.at("h"), op.at("r"), op.at("stride"), op.at("pad"), dil);
-      const double wo = conv_out_dim(op.at("w"), op.at("s"), op.at("stride"), op.at("pad"), dil);
-      const double x = d("n") * d("cin") * d("h") * d("w");
-      const double dy = d("n") * d("cout") * ho * wo;
+      const ConvWindow c = conv_window(op);
+      const double x = d("n") * d("cin") * static_cast<double>(c.in_pixels());
+      const double dy = d("n") * d("cout") * static_cast<double>(c.out_pixels());
       const double wgt = static_cast<double>(conv_weight_elems(op));
       if (op.get("grad", 0) == 1) return {dtype_bytes(in, dy + wgt), dtype_bytes(out, x)};   // dgrad
       return {dtype_bytes(in, x + dy), dtype_bytes(out, wgt)};                               // wgrad
@@ -95,10 +93,9 @@ OpTraffic training_traffic(const Op& op) {
     }
     case OpKind::maxpool:
     case OpKind::avgpool: {
-      const int64_t pad = op.get("pad", 0);
-      const double ho = conv_out_dim(op.at("h"), op.at("r"), op.at("stride"), pad, 1);
-      const double wo = conv_out_dim(op.at("w"), op.at("s"), op.at("stride"), pad, 1);
-      const double o = d("n") * d("c") * ho * wo, x = d("n") * d("c") * d("h") * d("w");
+      const ConvWindow c = conv_window(op);
+      const double o = d("n") * d("c") * static_cast<double>(c.out_pixels()),
+                   x = d("n") * d("c") * static_cast<double>(c.in_pixels());
       // max_pool2d_with_indices_backward (DilatedMaxPool2d.cu): gradInput.zero_(),
       // then a kernel over the input that gathers the output gradients whose saved
       // int64 index points at it. avg_pool2d_backward: one kernel over the input.
@@ -165,9 +162,7 @@ double op_flops(const Op& op) {
         return 2.5 * op_flops(fwd);
       }
       case OpKind::maxpool: {   // one addition per output gradient
-        const int64_t pad = op.get("pad", 0);
-        return d("n") * d("c") * conv_out_dim(op.at("h"), op.at("r"), op.at("stride"), pad, 1) *
-               conv_out_dim(op.at("w"), op.at("s"), op.at("stride"), pad, 1);
+        return d("n") * d("c") * static_cast<double>(conv_window(op).out_pixels());
       }
       case OpKind::avgpool: break;   // spreads each output gradient over its window: as forward
       case OpKind::embedding: return d("tokens") * d("dim");   // the scatter-add
@@ -180,11 +175,10 @@ double op_flops(const Op& op) {
     case OpKind::matmul:
       return 2.0 * d("batch") * d("m") * d("n") * d("k");
     case OpKind::conv2d: {
-      const int64_t dil = op.get("dilation", 1);
-      const double ho = conv_out_dim(op.at("h"), op.at("r"), op.at("stride"), op.at("pad"), dil);
-      const double wo = conv_out_dim(op.at("w"), op.at("s"), op.at("stride"), op.at("pad"), dil);
+      const ConvWindow c = conv_window(op);
       const double groups = static_cast<double>(op.get("groups", 1));
-      return 2.0 * d("n") * ho * wo * d("cout") * (d("cin") / groups) * d("r") * d("s");
+      return 2.0 * d("n") * static_cast<double>(c.out_pixels()) * d("cout") * (d("cin") / groups) *
+             static_cast<double>(c.taps());
     }
     case OpKind::attention: {
       // Q.K^T and P.V: 2 * (2 * sq * skv * d) per head; causal prefill keeps
@@ -195,9 +189,8 @@ double op_flops(const Op& op) {
     }
     case OpKind::maxpool:
     case OpKind::avgpool: {
-      const double ho = conv_out_dim(op.at("h"), op.at("r"), op.at("stride"), op.get("pad", 0), 1);
-      const double wo = conv_out_dim(op.at("w"), op.at("s"), op.at("stride"), op.get("pad", 0), 1);
-      return d("n") * d("c") * ho * wo * d("r") * d("s");
+      const ConvWindow c = conv_window(op);
+      return d("n") * d("c") * static_cast<double>(c.out_pixels()) * static_cast<double>(c.taps());
     }
     case OpKind::embedding:
     case OpKind::kv_read:
@@ -253,12 +246,11 @@ double op_min_bytes(const Op& op) {
       return dtype_bytes(in, a_elems + b_elems) + dtype_bytes(out, b * d("m") * d("n"));
     }
     case OpKind::conv2d: {
-      const int64_t dil = op.get("dilation", 1);
-      const double ho = conv_out_dim(op.at("h"), op.at("r"), op.at("stride"), op.at("pad"), dil);
-      const double wo = conv_out_dim(op.at("w"), op.at("s"), op.at("stride"), op.at("pad"), dil);
-      const double x = d("n") * d("cin") * d("h") * d("w");
+      const ConvWindow c = conv_window(op);
+      const double x = d("n") * d("cin") * static_cast<double>(c.in_pixels());
       const double wgt = static_cast<double>(conv_weight_elems(op));
-      return dtype_bytes(in, x + wgt) + dtype_bytes(out, d("n") * d("cout") * ho * wo);
+      return dtype_bytes(in, x + wgt) +
+             dtype_bytes(out, d("n") * d("cout") * static_cast<double>(c.out_pixels()));
     }
     case OpKind::attention: {
       const double kvh = static_cast<double>(op.get("kv_heads", op.at("heads")));
@@ -272,10 +264,9 @@ double op_min_bytes(const Op& op) {
     }
     case OpKind::maxpool:
     case OpKind::avgpool: {
-      const double ho = conv_out_dim(op.at("h"), op.at("r"), op.at("stride"), op.get("pad", 0), 1);
-      const double wo = conv_out_dim(op.at("w"), op.at("s"), op.at("stride"), op.get("pad", 0), 1);
-      return dtype_bytes(in, d("n") * d("c") * d("h") * d("w")) +
-             dtype_bytes(out, d("n") * d("c") * ho * wo);
+      const ConvWindow c = conv_window(op);
+      return dtype_bytes(in, d("n") * d("c") * static_cast<double>(c.in_pixels())) +
+             dtype_bytes(out, d("n") * d("c") * static_cast<double>(c.out_pixels()));
     }
     case OpKind::embedding:
       // Gather `tokens` rows of the table and write them out.

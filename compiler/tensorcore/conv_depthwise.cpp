@@ -18,6 +18,7 @@
 
 #include <algorithm>
 #include <cmath>
+#include <string>
 
 #include "compiler/tensorcore/kernel_build.h"
 #include "compiler/tensorcore/mapper.h"
@@ -53,10 +54,20 @@ Kernel TensorCoreMapper::lower_depthwise_conv(const Op& op, const Hardware& hw) 
   add_traffic(b.instrs, lv, Opcode::store, t.written / st, t.written / st, sms);
   k.blocks.push_back(b);
   const int64_t grad = op.get("grad", 0);
-  k.mapping = fmt::format("depthwise {} (conv_depthwise2d / cuDNN depthwise): memory-bound, {}x{} fp32 FMAs per "
-                          "output on the CUDA cores, {} SMs, {} stages",
-                          grad == 0 ? "forward" : grad == 1 ? "data gradient" : "weight gradient", op.at("r"),
-                          op.at("s"), sms, stages);
+  // A 3-D depthwise convolution runs PyTorch's conv_depthwise3d kernels
+  // (aten/src/ATen/native/cuda/DepthwiseConv3d.cu, one thread per output element
+  // looping over the t x r x s taps): the same memory-bound form.
+  const ConvWindow cw = conv_window(op);
+  const bool three_d = op.attrs.count("d") || op.attrs.count("t");
+  const std::string taps =
+      three_d ? fmt::format("{}x{}x{}", cw.t, cw.r, cw.s) : fmt::format("{}x{}", cw.r, cw.s);
+  k.mapping = fmt::format(
+      "depthwise {} ({} / cuDNN depthwise): memory-bound, {} fp32 FMAs per "
+      "output on the CUDA cores, {} SMs, {} stages",
+      grad == 0   ? "forward"
+      : grad == 1 ? "data gradient"
+                  : "weight gradient",
+      three_d ? "conv_depthwise3d" : "conv_depthwise2d", taps, sms, stages);
   set_dram_bytes(k, lv.dram);
   return k;
 }

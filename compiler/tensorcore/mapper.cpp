@@ -38,12 +38,10 @@ namespace {
 // and to DRAM like the batch-norm kernels' passes; the CUDA-core path (fp32 without
 // TF32) has NCHW kernels of its own and converts nothing.
 void add_nchw_transposes(Kernel& k, const Op& op, const Levels& lv, int64_t sm_count) {
-  const int64_t n = op.at("n"), cin = op.at("cin"), cout = op.at("cout"), r = op.at("r"), s = op.at("s");
+  const int64_t n = op.at("n"), cin = op.at("cin"), cout = op.at("cout");
   const int64_t groups = std::max<int64_t>(1, op.get("groups", 1));
-  const int64_t dil = op.get("dilation", 1);
-  const int64_t h = op.at("h"), w = op.at("w");
-  const int64_t ho = conv_out_dim(h, r, op.at("stride"), op.at("pad"), dil);
-  const int64_t wo = conv_out_dim(w, s, op.at("stride"), op.at("pad"), dil);
+  const ConvWindow cw = conv_window(op);  // pixels and taps include a 3-D op's depth (NCDHW, KCTRS)
+  const int64_t pixels = cw.in_pixels(), out_pixels = cw.out_pixels(), taps = cw.taps();
   struct Tensor {
     const char* name;
     bool filter;
@@ -51,19 +49,20 @@ void add_nchw_transposes(Kernel& k, const Op& op, const Levels& lv, int64_t sm_c
     int64_t count;             // images (activations) or output channels (filters)
     DType dtype;
   };
-  const Tensor x{"x", false, cin, h * w, n, op.dtype}, y{"y", false, cout, ho * wo, n, op.out_dtype};
-  const Tensor filt{"w", true, cin / groups, r * s, cout, op.dtype};  // KCRS -> KRSC
+  const Tensor x{"x", false, cin, pixels, n, op.dtype}, y{"y", false, cout, out_pixels, n, op.out_dtype};
+  const Tensor filt{"w", true, cin / groups, taps, cout, op.dtype};  // KCRS -> KRSC
   const int64_t grad = op.get("grad", 0);
   std::vector<Tensor> in, out;
   if (grad == 0) {
     in = {x, filt};
     out = {y};
   } else if (grad == 1) {  // operands in the backward's formats: dy (dtype), w, dx (out_dtype)
-    in = {Tensor{"dy", false, cout, ho * wo, n, op.dtype}, filt};
-    out = {Tensor{"dx", false, cin, h * w, n, op.out_dtype}};
+    in = {Tensor{"dy", false, cout, out_pixels, n, op.dtype}, filt};
+    out = {Tensor{"dx", false, cin, pixels, n, op.out_dtype}};
   } else {
-    in = {Tensor{"x", false, cin, h * w, n, op.out_dtype}, Tensor{"dy", false, cout, ho * wo, n, op.dtype}};
-    out = {Tensor{"dw", true, cin / groups, r * s, cout, op.out_dtype}};
+    in = {Tensor{"x", false, cin, pixels, n, op.out_dtype},
+          Tensor{"dy", false, cout, out_pixels, n, op.dtype}};
+    out = {Tensor{"dw", true, cin / groups, taps, cout, op.out_dtype}};
   }
   const auto block_of = [&](const Tensor& t) -> std::optional<Block> {
     if (t.channels <= 1 || t.pixels <= 1) return std::nullopt;
@@ -135,20 +134,22 @@ Kernel TensorCoreMapper::lower(const Graph& g, int index, const Hardware& hw) co
       const ConvGemm c = conv_gemm_dims(op);
       const int64_t grad = op.get("grad", 0);
       GemmShape s{c.groups, c.m, c.n, c.k, true, op.dtype, op.out_dtype};
-      const int64_t dil = op.get("dilation", 1);
-      const int64_t ho = conv_out_dim(op.at("h"), op.at("r"), op.at("stride"), op.at("pad"), dil);
-      const int64_t wo = conv_out_dim(op.at("w"), op.at("s"), op.at("stride"), op.at("pad"), dil);
-      const int64_t cin = op.at("cin"), cout = op.at("cout"), r = op.at("r"), sw = op.at("s");
-      const int64_t stride = op.at("stride"), groups = op.get("groups", 1);
+      const ConvWindow cw = conv_window(op);
+      const int64_t cin = op.at("cin"), cout = op.at("cout"), taps = cw.taps();
+      const int64_t groups = op.get("groups", 1);
       // Forward: the input pixels the filter taps touch. A stride larger than the
-      // filter (the strided 1x1 downsample) skips rows and columns, and in NHWC a
-      // skipped pixel's channel vector is never fetched: cuDNN runs such a
-      // convolution as a GEMM over the strided pixels (dil 1; dilated filters keep
-      // the whole input).
-      const int64_t rows = dil == 1 && stride > r ? std::min(op.at("h"), ho * r) : op.at("h");
-      const int64_t cols = dil == 1 && stride > sw ? std::min(op.at("w"), wo * sw) : op.at("w");
-      double a = static_cast<double>(op.at("n") * cin * rows * cols);
-      if (grad == 1) a = static_cast<double>(op.at("n") * cout * ho * wo);
+      // filter (the strided 1x1 downsample) skips rows and columns (and a 3-D
+      // input's planes), and in NHWC a skipped pixel's channel vector is never
+      // fetched: cuDNN runs such a convolution as a GEMM over the strided pixels
+      // (dil 1; dilated filters keep the whole input).
+      const auto touched = [](int64_t in, int64_t out, int64_t k, int64_t stride, int64_t dil) {
+        return dil == 1 && stride > k ? std::min(in, out * k) : in;
+      };
+      const int64_t planes = touched(cw.d, cw.od, cw.t, cw.stride_d, cw.dilation_d);
+      const int64_t rows = touched(cw.h, cw.oh, cw.r, cw.stride, cw.dilation);
+      const int64_t cols = touched(cw.w, cw.ow, cw.s, cw.stride, cw.dilation);
+      double a = static_cast<double>(op.at("n") * cin * planes * rows * cols);
+      if (grad == 1) a = static_cast<double>(op.at("n") * cout * cw.out_pixels());
       if (grad == 2) s = GemmShape{c.groups, c.n, c.m, c.k, false, op.dtype, op.out_dtype};
       // cuDNN runs fp32 convolutions (all three passes) on the TF32 tensor cores
       // unless torch.backends.cudnn.allow_tf32 is off (TensorCoreModel::operand_dtype).
@@ -162,7 +163,7 @@ Kernel TensorCoreMapper::lower(const Graph& g, int index, const Hardware& hw) co
       const int64_t cin_g = cin / groups;
       if (grad == 0 && groups == 1 && m_tc.tensor_pipe(s.a)) {
         const int64_t kstep = std::max<int64_t>(1, static_cast<int64_t>(std::llround(32.0 / dtype_bytes(s.a, 1))));
-        s.k = r * sw * ceil_div(cin_g, kstep) * kstep;
+        s.k = taps * ceil_div(cin_g, kstep) * kstep;
       }
       // NHWC rows as the kernel loads them: a pixel's channels (input, output
       // gradient), a filter's cin/groups x r x s (KRSC), the output's channels.
@@ -171,7 +172,7 @@ Kernel TensorCoreMapper::lower(const Graph& g, int index, const Hardware& hw) co
         // grouped and depthwise: left as they were (see above)
       } else if (grad == 0) {
         s.align_a = ld_alignment(cin, st);
-        s.align_b = ld_alignment(cin_g * r * sw, st);
+        s.align_b = ld_alignment(cin_g * taps, st);
         s.align_c = ld_alignment(cout, s.out);
       } else if (grad == 1) {
         s.align_a = ld_alignment(cout, st);
@@ -180,7 +181,7 @@ Kernel TensorCoreMapper::lower(const Graph& g, int index, const Hardware& hw) co
       } else {
         s.align_a = ld_alignment(cin, st);
         s.align_b = ld_alignment(cout, st);
-        s.align_c = ld_alignment(cin_g * r * sw, s.out);
+        s.align_c = ld_alignment(cin_g * taps, s.out);
       }
       s.a_dram_bytes = dtype_bytes(op.dtype, a);
       k = lower_gemm(op, s, s.a_dram_bytes, hw);

@@ -229,19 +229,19 @@ Kernel TensorCoreMapper::lower_vector(const Op& op, const Hardware& hw) const {
   switch (op.kind) {
     case OpKind::maxpool:
     case OpKind::avgpool: {
-      const int64_t pad = op.get("pad", 0);
-      const double ho = static_cast<double>(conv_out_dim(op.at("h"), op.at("r"), op.at("stride"), pad, 1));
-      const double wo = static_cast<double>(conv_out_dim(op.at("w"), op.at("s"), op.at("stride"), pad, 1));
+      // Rows: output rows (of every plane of a 3-D pool), each a run of wo outputs.
+      const ConvWindow cw = conv_window(op);
       const double nc = static_cast<double>(op.at("n") * op.at("c"));
-      reads = dtype_bytes(in, nc * static_cast<double>(op.at("h") * op.at("w")));
-      writes = dtype_bytes(out, nc * ho * wo);
-      elems = nc * ho * wo * static_cast<double>(op.at("r") * op.at("s"));
-      rows = nc * ho;
+      const double out_px = static_cast<double>(cw.out_pixels());
+      reads = dtype_bytes(in, nc * static_cast<double>(cw.in_pixels()));
+      writes = dtype_bytes(out, nc * out_px);
+      elems = nc * out_px * static_cast<double>(cw.taps());
+      rows = nc * static_cast<double>(cw.od * cw.oh);
       if (op.get("backward", 0)) {   // reads the output gradient, writes the input's
         const OpTraffic t = op_traffic(op);
         reads = t.read;
         writes = t.written;
-        rows = nc * static_cast<double>(op.at("h"));
+        rows = nc * static_cast<double>(cw.d * cw.h);
       }
       break;
     }

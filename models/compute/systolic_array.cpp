@@ -98,11 +98,12 @@ std::vector<SystolicLayer> SystolicArray::layers_of(const Op& op) {
       l.channels = op.at("cin") / groups;
       l.num_filters = op.at("cout") / groups;
       l.stride_h = l.stride_w = op.at("stride");
-      if (dil > 1) {
-        // A dilated window reads r*s taps spread over its extent: as a GEMM.
-        const int64_t ho = conv_out_dim(op.at("h"), op.at("r"), op.at("stride"), op.at("pad"), dil);
-        const int64_t wo = conv_out_dim(op.at("w"), op.at("s"), op.at("stride"), op.at("pad"), dil);
-        l = systolic::Layer::from_gemm(op.name, ho * wo, l.num_filters, op.at("r") * op.at("s") * l.channels);
+      if (dil > 1 || op.attrs.count("d") || op.attrs.count("t")) {
+        // A dilated window reads r*s taps spread over its extent, and SCALE-Sim's
+        // layer is 2-D: both as their im2col GEMM (M = output pixels, K = taps x
+        // channels; a 3-D convolution's pixels and taps include the depth).
+        const ConvWindow cw = conv_window(op);
+        l = systolic::Layer::from_gemm(op.name, cw.out_pixels(), l.num_filters, cw.taps() * l.channels);
       }
       layers.push_back({op.at("n") * groups, l});
       break;

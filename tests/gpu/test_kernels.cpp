@@ -240,6 +240,29 @@ TEST_CASE("the 3-channel stem pads each filter tap's channels to the MMA's K", "
   CHECK(dw.mapping.rfind("depthwise forward", 0) == 0);
 }
 
+TEST_CASE("a 3-D convolution is the implicit GEMM over its depth too", "[gpu][conv][conv3d]") {
+  const auto hw = load_hardware("h100-sxm", {});
+  // R3D-18's stem at batch 8: 3 -> 64 channels, 3x7x7 filter, stride (1, 2, 2), pad
+  // (1, 3, 3) on 16 x 112 x 112 frames. Each of the 3 x 7 x 7 = 147 taps is one
+  // 16-channel K step of the bf16 MMA: K = 147 x 16 = 2352, in k-steps of 64:
+  // ceil(2352 / 64) = 37 -> 2368 per tile.
+  const Kernel stem = first_kernel(
+      "conv3d:n=8,cin=3,cout=64,d=16,h=112,t=3,r=7,stride=2,stride_d=1,pad=3,pad_d=1,dtype=bf16", *hw);
+  CHECK(issued_k_per_tile(stem) == Approx(2368));
+  // Tiles cover M = 8 x 16 x 56 x 56 = 401408 output pixels by N = 64 channels.
+  CHECK(static_cast<double>(stem.info.thread_blocks.value() * stem.info.tile_m.value()) >= 401408.0);
+  // A strided 1x1x1 downsample (R3D-18 layer2.0.downsample at batch 8: 64 -> 128,
+  // stride 2 on all three axes, 16 x 56 x 56 -> 8 x 28 x 28) fetches only the pixels
+  // it samples, planes included: 8 x 8 x 28 x 28 x 64 x 2 B = 6422528 B of input (an
+  // eighth of it), weights 64 x 128 x 2 = 16384 B, output 8 x 8 x 28 x 28 x 128 x 2 =
+  // 12845056 B.
+  const Kernel ds = first_kernel("conv3d:n=8,cin=64,cout=128,d=16,h=56,r=1,stride=2,pad=0,dtype=bf16", *hw);
+  CHECK(ds.info.dram_bytes.value() == Approx(6422528.0 + 16384.0 + 12845056.0).epsilon(1e-4));
+  // The same layer as its 2-D slice: the depth multiplies M only.
+  const Kernel ds2 = first_kernel("conv2d:n=64,cin=64,cout=128,h=56,r=1,stride=2,pad=0,dtype=bf16", *hw);
+  CHECK(ds.flops == ds2.flops);
+}
+
 TEST_CASE("an NCHW tensor-core convolution pays cuDNN's conversions to NHWC and back",
           "[gpu][conv][layout]") {
   const auto hw = load_hardware("h100-sxm", {});

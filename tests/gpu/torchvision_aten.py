@@ -1,10 +1,11 @@
 #!/usr/bin/python3
 """A built-in CNN launches the operators its torchvision model launches.
 
-Traces torchvision.models.MODEL (eval, no grad; resnet50, or mobilenet_v2 with
-its depthwise convolutions) through PyTorch's dispatcher with
+Traces torchvision.models.MODEL (eval, no grad; resnet50, mobilenet_v2 with
+its depthwise convolutions, or the video networks r3d_18 and r2plus1d_18 of
+torchvision.models.video with their Conv3d layers, on FRAMES-frame clips) through PyTorch's dispatcher with
 scripts/trace_pytorch.py, runs that trace and the built-in
-`MODEL:batch=B,image=I,dtype=fp32` through `tessera run --format json`, and
+`MODEL:batch=B,image=I,dtype=fp32` (video: `MODEL:batch=B,frames=F,image=I,dtype=fp32`) through `tessera run --format json`, and
 requires the same operator sequence: op by op the same kind, FLOPs and minimum
 bytes (so the same shapes), and batch norms that a CUDA GPU would run as
 cudnn_batch_norm (fp32, batch 2: PyTorch's rule). Exits 77 (skipped, reason printed) where torch or
@@ -18,11 +19,12 @@ import subprocess
 import sys
 import tempfile
 
-BATCH, IMAGE = 2, 64
+BATCH, IMAGE, FRAMES = 2, 64, 8
+VIDEO = ("r3d_18", "r2plus1d_18")
 
 
 def main():
-    if len(sys.argv) != 4 or sys.argv[3] not in ("resnet50", "mobilenet_v2"):
+    if len(sys.argv) != 4 or sys.argv[3] not in ("resnet50", "mobilenet_v2") + VIDEO:
         print(__doc__)
         return 2
     tessera, src, name = sys.argv[1], sys.argv[2], sys.argv[3]
@@ -36,9 +38,11 @@ def main():
     import trace_pytorch
 
     torch.manual_seed(0)
-    model = getattr(torchvision.models, name)().eval()
+    video = name in VIDEO
+    model = getattr(torchvision.models.video if video else torchvision.models, name)().eval()
+    x = torch.randn(BATCH, 3, FRAMES, IMAGE, IMAGE) if video else torch.randn(BATCH, 3, IMAGE, IMAGE)
     with torch.no_grad():
-        trace = trace_pytorch.trace(model, torch.randn(BATCH, 3, IMAGE, IMAGE))
+        trace = trace_pytorch.trace(model, x)
     with tempfile.TemporaryDirectory() as tmp:
         path = os.path.join(tmp, name + "_trace.json")
         with open(path, "w") as f:
@@ -53,7 +57,7 @@ def main():
             return json.loads(out.stdout)["ops"]
 
         traced = run(path)
-        builtin = run(f"{name}:batch={BATCH},image={IMAGE},dtype=fp32")
+        builtin = run(f"{name}:batch={BATCH},{f'frames={FRAMES},' if video else ''}image={IMAGE},dtype=fp32")
     failures = []
     if len(traced) != len(builtin):
         failures.append(f"op count: torchvision {len(traced)}, built-in {len(builtin)}")
@@ -76,7 +80,7 @@ def main():
         for line in failures[:20]:
             print("  " + line)
         return 1
-    print(f"{name} batch {BATCH}, image {IMAGE}: {len(builtin)} operators, same kinds, FLOPs and bytes in order")
+    print(f"{name} batch {BATCH},{f' {FRAMES} frames,' if video else ''} image {IMAGE}: {len(builtin)} operators, same kinds, FLOPs and bytes in order")
     return 0
 
 

@@ -1,7 +1,8 @@
 // End-to-end emulation (sim/propagate.h) against the per-op report: the same
 // accumulator, integer formats with a per-tensor scale.
-#include <catch2/catch.hpp>
+#include <fmt/format.h>
 
+#include <catch2/catch.hpp>
 #include <cmath>
 #include <vector>
 
@@ -94,4 +95,91 @@ TEST_CASE("V100 bf16: no bf16 tensor cores, cuBLAS's fp32 FMA chain on the widen
   CHECK(e2e < 4e-3);
   // The A100 has bf16 tensor cores: its own preset.
   CHECK(accumulation_preset_for(*load_hardware("a100-80gb", {}), DType::bf16) == "a100_bf16");
+}
+
+TEST_CASE("3-D convolutions and pools emulate end to end; depth 1 is the 2-D op",
+          "[numerics][propagate][conv3d]") {
+  auto hw = load_hardware("h100-sxm", {});
+  // Explicit d = t = 1 (stride_d 1, pad_d 0) indexes the same elements as the 2-D
+  // convolution: the same operand draws, the same rounding, the same report.
+  const Graph g2 = build_workload("conv2d:n=2,cin=8,cout=16,h=9,r=3,stride=2,pad=1,dtype=bf16");
+  const Graph g3 =
+      build_workload("conv3d:n=2,cin=8,cout=16,d=1,h=9,t=1,r=3,stride=2,pad=1,stride_d=1,pad_d=0,dtype=bf16");
+  const auto p2 = propagate_error(g2, *hw, {256, 1, "normal"});
+  const auto p3 = propagate_error(g3, *hw, {256, 1, "normal"});
+  CHECK(p3["output"].dump() == p2["output"].dump());
+  // A real 3-D chain: a strided, padded Conv3d, a 3-D max pool, and a transposed
+  // Conv3d (the data gradient, ConvTranspose3d) back to the input's depth. bf16
+  // operands with fp32 accumulation keep each op within a few bf16 roundings
+  // (2^-9 = 2.0e-3 each): below 1 % end to end; every output finite.
+  Graph g;
+  g.name = "conv3d_chain";
+  const auto add = [&](OpKind kind, std::map<std::string, int64_t> attrs, std::vector<int> deps) {
+    Op op;
+    op.name = fmt::format("op{}", g.ops.size());
+    op.kind = kind;
+    op.dtype = DType::bf16;
+    op.out_dtype = DType::bf16;
+    op.attrs = std::move(attrs);
+    op.deps = std::move(deps);
+    return g.add(std::move(op));
+  };
+  // 4 x 6 x 10 x 10 -> 8 x 3 x 5 x 5 (stride 2 on every axis, pad 1, 3x3x3).
+  const int c = add(OpKind::conv2d,
+                    {{"n", 1},
+                     {"cin", 4},
+                     {"cout", 8},
+                     {"d", 6},
+                     {"h", 10},
+                     {"w", 10},
+                     {"t", 3},
+                     {"r", 3},
+                     {"s", 3},
+                     {"stride", 2},
+                     {"stride_d", 2},
+                     {"pad", 1},
+                     {"pad_d", 1}},
+                    {});
+  // 1x3x3 pool, stride (1, 1, 1), pad (0, 1, 1): 8 x 3 x 5 x 5 stays.
+  const int p = add(OpKind::maxpool,
+                    {{"n", 1},
+                     {"c", 8},
+                     {"d", 3},
+                     {"h", 5},
+                     {"w", 5},
+                     {"t", 1},
+                     {"r", 3},
+                     {"s", 3},
+                     {"stride", 1},
+                     {"stride_d", 1},
+                     {"pad", 1},
+                     {"pad_d", 0}},
+                    {c});
+  // ConvTranspose3d(8, 4, 2, stride 2): 3 x 5 x 5 -> 6 x 10 x 10, as the data
+  // gradient of Conv3d(4, 8, 2, stride 2) on 6 x 10 x 10.
+  add(OpKind::conv2d,
+      {{"n", 1},
+       {"cin", 4},
+       {"cout", 8},
+       {"d", 6},
+       {"h", 10},
+       {"w", 10},
+       {"t", 2},
+       {"r", 2},
+       {"s", 2},
+       {"stride", 2},
+       {"stride_d", 2},
+       {"pad", 0},
+       {"pad_d", 0},
+       {"grad", 1},
+       {"transposed", 1}},
+      {p});
+  validate_graph(g, "test");
+  const auto r = propagate_error(g, *hw, {256, 1, "normal"});
+  const double e = r["output"]["normwise_rel_err"].get<double>();
+  INFO(r.dump());
+  CHECK(e > 0);
+  CHECK(e < 0.01);
+  CHECK(r["output"]["nan"].get<double>() == 0);
+  CHECK(r["output"]["inf"].get<double>() == 0);
 }

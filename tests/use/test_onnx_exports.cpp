@@ -139,3 +139,68 @@ TEST_CASE("ONNX exports: GroupNorm and a transposed convolution (a tiny U-Net)",
   // A transposed convolution is an inference op: the graph is not a training step.
   CHECK_FALSE(is_training_graph(g));
 }
+
+namespace {
+const Op& named(const Graph& g, const std::string& name) {
+  for (const Op& op : g.ops)
+    if (op.name == name) return op;
+  FAIL("no op named " << name);
+  return g.ops.front();
+}
+}  // namespace
+
+TEST_CASE("ONNX exports: 3-D convolutions, pools and a transposed Conv3d (a tiny video network)",
+          "[onnx][use][conv3d]") {
+  const Graph g = build_workload(kData + "/video_tiny_opset14.onnx");
+  const Summary s = summarise(g);
+  // Stem Conv3d(3, 8, (3, 7, 7), stride (1, 2, 2), pad (1, 3, 3)) on 8 x 32 x 32: 8 x 16 x
+  // 16 = 2048 outputs per channel, 2 x 2048 x 8 x (3 x 147) = 14450688. MaxPool3d
+  // (1, 3, 3) stride (1, 2, 2) -> 8 x 8 x 8. Spatial Conv3d(8, 16, (1, 3, 3)): 2 x 512 x
+  // 16 x 72 = 1179648. Temporal Conv3d(16, 16, (3, 1, 1), depth stride 2, pad 1):
+  // depth (8 + 2 - 3)/2 + 1 = 4, 2 x 256 x 16 x 48 = 393216. ConvTranspose3d(16, 8, 2,
+  // stride 2) to 8 x 16 x 16: the data gradient of Conv3d(8, 16, 2, stride 2), 2 x 256
+  // x 16 x 64 = 524288. fc 8 -> 10: 160. Total 16548000.
+  CHECK(s.product_flops == 16548000.0);
+  const Op& stem = named(g, "/stem/Conv");
+  CHECK((stem.at("d") == 8 && stem.at("t") == 3 && stem.at("stride_d") == 1 && stem.at("pad_d") == 1));
+  CHECK((stem.at("h") == 32 && stem.at("r") == 7 && stem.at("stride") == 2 && stem.at("pad") == 3));
+  const Op& pool = named(g, "/pool/MaxPool");
+  CHECK((pool.kind == OpKind::maxpool && pool.at("t") == 1 && pool.at("r") == 3 && pool.at("stride_d") == 1));
+  CHECK(op_out_elems(pool) == 8 * 8 * 8 * 8);
+  const Op& temporal = named(g, "/temporal/Conv");
+  CHECK((temporal.at("t") == 3 && temporal.at("r") == 1 && temporal.at("stride_d") == 2 &&
+         temporal.at("stride") == 1));
+  const Op& up = named(g, "/up/ConvTranspose");
+  CHECK((up.at("grad") == 1 && up.at("transposed") == 1 && up.at("d") == 8 && up.at("h") == 16));
+  // AdaptiveAvgPool3d(1): one 8 x 16 x 16 window per channel.
+  const Op& gap = named(g, "/GlobalAveragePool");
+  CHECK((gap.at("t") == 8 && gap.at("r") == 16 && gap.at("s") == 16));
+  CHECK(op_out_elems(gap) == 8);
+}
+
+TEST_CASE("ONNX exports: 1-D convolutions, pools and a transposed Conv1d (Whisper's front end)",
+          "[onnx][use][conv1d]") {
+  const Graph g = build_workload(kData + "/audio_tiny_opset14.onnx");
+  const Summary s = summarise(g);
+  // Conv1d(80, 32, 3, padding=1) over 64 frames: 2 x 64 x 32 x 240 = 983040. Conv1d(32,
+  // 32, 3, stride 2, padding 1): 32 frames, 2 x 32 x 32 x 96 = 196608. MaxPool1d(2) ->
+  // 16. ConvTranspose1d(32, 16, 4, stride 2, padding 1) to (16 - 1) x 2 - 2 + 4 = 32
+  // frames: the data gradient of Conv1d(16, 32, 4, stride 2, padding 1), 2 x 16 x 32 x
+  // 64 = 65536. Total 1245184.
+  CHECK(s.product_flops == 1245184.0);
+  // A 1-D op is a height-1 conv2d; its padding widens the input (the IR's pad would
+  // pad the height too): 64 + 2 = 66 wide, pad 0, output 64.
+  const Op& c1 = named(g, "/conv1/Conv");
+  CHECK((c1.at("h") == 1 && c1.at("r") == 1 && c1.at("w") == 66 && c1.at("s") == 3 && c1.at("pad") == 0));
+  CHECK(op_out_elems(c1) == 32 * 64);
+  const Op& c2 = named(g, "/conv2/Conv");
+  CHECK((c2.at("w") == 66 && c2.at("stride") == 2 && op_out_elems(c2) == 32 * 32));
+  const Op& pool = named(g, "/MaxPool");
+  CHECK(op_out_elems(pool) == 32 * 16);
+  // The transposed one: forward input 32 + 2 x 1 = 34 wide, pad 0: (34 - 4)/2 + 1 = 16.
+  const Op& up = named(g, "/up/ConvTranspose");
+  CHECK((up.at("w") == 34 && up.at("pad") == 0 && up.at("grad") == 1 && up.at("cin") == 16));
+  // The IR's dx is that folded extent, 16 x 34: the 2 padding columns count as
+  // written, 6 % more than the 16 x 32 the layer writes (and emits downstream).
+  CHECK(op_out_elems(up) == 16 * 34);
+}

@@ -42,6 +42,101 @@ TEST_CASE("conv2d FLOPs: depthwise and dilated", "[ir]") {
   CHECK(op_flops(dil) == 14400.0);
 }
 
+TEST_CASE("3-D convolution (conv2d with d, t): FLOPs, bytes, GEMM passes", "[ir][conv3d]") {
+  // R3D-18's stem: 3 -> 64 channels, filter 3x7x7, stride (1, 2, 2), pad (1, 3, 3)
+  // on 16 x 112 x 112: od = (16 + 2 - 3)/1 + 1 = 16, oh = ow = (112 + 6 - 7)/2 + 1 = 56.
+  Op op = make(OpKind::conv2d, {{"n", 1},
+                                {"cin", 3},
+                                {"cout", 64},
+                                {"d", 16},
+                                {"h", 112},
+                                {"w", 112},
+                                {"t", 3},
+                                {"r", 7},
+                                {"s", 7},
+                                {"stride", 2},
+                                {"stride_d", 1},
+                                {"pad", 3},
+                                {"pad_d", 1}});
+  const ConvWindow c = conv_window(op);
+  CHECK(c.od == 16);
+  CHECK(c.oh == 56);
+  CHECK(c.ow == 56);
+  // FLOPs = 2 x 16*56*56 x 64 x 3*3*7*7 = 2 x 50176 x 64 x 441 = 2832334848.
+  CHECK(op_flops(op) == 2832334848.0);
+  // Bytes (bf16): input 3*16*112*112 = 602112, weight 64*3*3*7*7 = 28224, output
+  // 64*16*56*56 = 3211264 elements; (602112 + 28224 + 3211264) x 2 = 7683200.
+  CHECK(op_min_bytes(op) == 7683200.0);
+  CHECK(conv_weight_elems(op) == 28224);
+  CHECK(op_out_elems(op) == 3211264);
+  // Forward GEMM: M = 16*56*56 = 50176, N = 64, K = 3 x 147 = 441.
+  ConvGemm f = conv_gemm_dims(op);
+  CHECK((f.m == 50176 && f.n == 64 && f.k == 441));
+  // Data gradient: ceil(16/1) x ceil(112/2)^2 = 50176 input positions per stride
+  // phase, N = cin = 3, K = cout x taps = 64 x 147 = 9408.
+  op.attrs["grad"] = 1;
+  ConvGemm dg = conv_gemm_dims(op);
+  CHECK((dg.m == 50176 && dg.n == 3 && dg.k == 9408));
+  // Weight gradient: M = cout = 64, N = cin x taps = 441, K = output pixels = 50176.
+  op.attrs["grad"] = 2;
+  ConvGemm wg = conv_gemm_dims(op);
+  CHECK((wg.m == 64 && wg.n == 441 && wg.k == 50176));
+  // Without d and t it is the 2-D convolution of one frame.
+  Op flat = make(OpKind::conv2d, {{"n", 1},
+                                  {"cin", 3},
+                                  {"cout", 64},
+                                  {"h", 112},
+                                  {"w", 112},
+                                  {"r", 7},
+                                  {"s", 7},
+                                  {"stride", 2},
+                                  {"pad", 3}});
+  CHECK(op_flops(flat) == 2.0 * 56 * 56 * 64 * 147);
+  // A 3-D max pool (S3D's 1x3x3, stride (1, 2, 2), pad (0, 1, 1)) on 64 x 8 x 56 x 56:
+  // 8 x 28 x 28 outputs per channel, 9 compares each.
+  Op mp = make(OpKind::maxpool, {{"n", 1},
+                                 {"c", 64},
+                                 {"d", 8},
+                                 {"h", 56},
+                                 {"w", 56},
+                                 {"t", 1},
+                                 {"r", 3},
+                                 {"s", 3},
+                                 {"stride", 2},
+                                 {"stride_d", 1},
+                                 {"pad", 1},
+                                 {"pad_d", 0}});
+  CHECK(op_flops(mp) == 64.0 * 8 * 28 * 28 * 9);
+  CHECK(op_min_bytes(mp) == 2.0 * (64 * 8 * 56 * 56 + 64 * 8 * 28 * 28));
+  CHECK(op_out_elems(mp) == 64 * 8 * 28 * 28);
+}
+
+TEST_CASE("3-D convolution attributes are validated", "[ir][conv3d]") {
+  const auto graph_of = [](std::map<std::string, int64_t> extra) {
+    std::map<std::string, int64_t> a = {{"n", 1}, {"cin", 4}, {"cout", 4},   {"h", 8},  {"w", 8},
+                                        {"r", 3}, {"s", 3},   {"stride", 1}, {"pad", 1}};
+    for (const auto& [k, v] : extra) a[k] = v;
+    Graph g;
+    g.add(make(OpKind::conv2d, a));
+    return g;
+  };
+  // A filter depth beyond the padded depth: (2 + 0 - 3) < 0, no output plane.
+  CHECK_THROWS_WITH(
+      validate_graph(graph_of({{"d", 2}, {"t", 3}}), "src"),
+      Catch::Contains("src: op 'x': filter 3x3x3 does not fit input 2x8x8 with pad 1 (depth: pad_d 0, "
+                      "stride_d 1, dilation_d 1)"));
+  CHECK_NOTHROW(validate_graph(graph_of({{"d", 2}, {"t", 3}, {"pad_d", 1}}), "src"));
+  CHECK_THROWS_WITH(validate_graph(graph_of({{"d", 4}, {"stride_d", 0}}), "src"),
+                    Catch::Contains("'stride_d' = 0 must be a positive integer"));
+  CHECK_THROWS_WITH(validate_graph(graph_of({{"d", 4}, {"pad_d", -1}}), "src"),
+                    Catch::Contains("'pad_d' = -1 must be >= 0"));
+  // Depth attributes belong to convolutions and pools only.
+  Graph mm;
+  mm.add(make(OpKind::matmul, {{"batch", 1}, {"m", 4}, {"n", 4}, {"k", 4}, {"t", 2}}));
+  CHECK_THROWS_WITH(validate_graph(mm, "src"),
+                    Catch::Contains("'t' is an attribute of 3-D convolutions and pools"));
+}
+
 TEST_CASE("attention FLOPs: full, causal, decode; GQA bytes", "[ir]") {
   // 4 * batch * heads * sq * skv * d = 4 * 2 * 8 * 128 * 128 * 64 = 67,108,864.
   Op a = make(OpKind::attention, {{"batch", 2}, {"heads", 8}, {"kv_heads", 8}, {"sq", 128},

@@ -71,8 +71,9 @@ TEST_CASE("every built-in workload builds with its defaults and validates", "[mo
         {"strided_read", "strided_read:bytes=4096,stride=4"},
         {"read_repeat", "read_repeat:working_set=4096"}};
     const std::string spec = memory.count(w.name) ? memory.at(w.name)
-                             : w.name == "gemm"     ? "gemm:m=64,n=64,k=64"
+                             : w.name == "gemm"   ? "gemm:m=64,n=64,k=64"
                              : w.name == "conv2d" ? "conv2d:cin=8,cout=8,h=16"
+                             : w.name == "conv3d" ? "conv3d:cin=8,cout=8,h=16"
                              : w.name == "gpt"    ? "gpt:layers=1,hidden=64,heads=2"
                              : collective         ? w.name + ":bytes=1024"
                              : required           ? w.name + ":rows=4,cols=8"

@@ -268,6 +268,136 @@ Graph build_mobilenet_v2(const std::map<std::string, std::string>& p) {
   return g;
 }
 
+// Video networks (torchvision.models.video, VideoResNet): NCDHW clips, Conv3d,
+// BatchNorm3d (rows = N*D*H*W, cols = C), ReLU, residual add,
+// AdaptiveAvgPool3d(1) and the fc, one op per kernel as for the 2-D networks.
+struct Act3 {
+  int op = -1;
+  int64_t n = 1, c = 3, d = 16, h = 112, w = 112;
+};
+
+std::vector<int> dep(const Act3& a) {
+  return a.op < 0 ? std::vector<int>{} : std::vector<int>{a.op};
+}
+
+// Conv3d with kernel (kt, k, k), stride (st, s, s), padding (pt, pad, pad), no bias.
+Act3 conv3d(GraphBuilder& b, const std::string& name, const Act3& x, int64_t cout, int64_t kt, int64_t k,
+            int64_t st, int64_t s, int64_t pt, int64_t pad) {
+  Act3 y = x;
+  y.op = b.conv(name, dep(x), x.n, x.c, cout, x.h, x.w, k, k, s, pad);
+  b.set_depth(y.op, x.d, kt, st, pt);
+  y.c = cout;
+  y.d = conv_out_dim(x.d, kt, st, pt, 1);
+  y.h = conv_out_dim(x.h, k, s, pad, 1);
+  y.w = conv_out_dim(x.w, k, s, pad, 1);
+  if (y.d <= 0 || y.h <= 0 || y.w <= 0)
+    throw InputError(
+        fmt::format("workload parameters 'frames' and 'image': {}x{}x{} is too small for layer '{}'", x.d,
+                    x.h, x.w, name));
+  return y;
+}
+
+Act3 pointwise(GraphBuilder& b, OpKind kind, const std::string& name, const Act3& x,
+               std::vector<int> extra = {}) {
+  Act3 y = x;
+  std::vector<int> deps = dep(x);
+  deps.insert(deps.end(), extra.begin(), extra.end());
+  y.op = b.vec(kind, name, deps, x.n * x.d * x.h * x.w, x.c, 2);
+  if (kind == OpKind::batchnorm) b.graph().ops[static_cast<size_t>(y.op)].attrs["n"] = x.n;
+  return y;
+}
+
+// torchvision.models.video.resnet: r3d_18 (Conv3DSimple: 3x3x3 convolutions) and
+// r2plus1d_18 (Conv2Plus1D: a 1x3x3 spatial convolution to `midplanes` channels,
+// BatchNorm3d, ReLU, then a 3x1x1 temporal one; midplanes = in*out*27 / (in*9 + 3*out)
+// so that the pair has the 3x3x3 convolution's parameters). BasicBlock.forward:
+// conv1 (conv, bn, relu), conv2 (conv, bn), [downsample: 1x1x1 conv with the
+// block's stride on all three axes, bn], out += residual, relu. Layers [2, 2, 2, 2]
+// of 64, 128, 256, 512 planes, strides 1, 2, 2, 2; AdaptiveAvgPool3d(1); fc to 400
+// (Kinetics-400) classes. Stems: r3d_18 Conv3d(3, 64, (3, 7, 7), stride (1, 2, 2),
+// padding (1, 3, 3)); r2plus1d_18 Conv3d(3, 45, (1, 7, 7), (1, 2, 2), (0, 3, 3)) then
+// Conv3d(45, 64, (3, 1, 1), 1, (1, 0, 0)), each with BatchNorm3d and ReLU.
+Graph build_video_resnet(const std::map<std::string, std::string>& p, bool r2plus1d) {
+  Graph g;
+  g.name = r2plus1d ? "r2plus1d_18" : "r3d_18";
+  GraphBuilder b(g, wl_dtype(p, "dtype"));
+  b.set_linear_bias(true);
+  Act3 x;
+  x.n = wl_int(p, "batch");
+  x.d = wl_int(p, "frames");
+  x.h = x.w = wl_int(p, "image");
+  if (r2plus1d) {
+    x = conv3d(b, "stem.0", x, 45, 1, 7, 1, 2, 0, 3);
+    x = pointwise(b, OpKind::batchnorm, "stem.1", x);
+    x = pointwise(b, OpKind::relu, "stem.2", x);
+    x = conv3d(b, "stem.3", x, 64, 3, 1, 1, 1, 1, 0);
+    x = pointwise(b, OpKind::batchnorm, "stem.4", x);
+    x = pointwise(b, OpKind::relu, "stem.5", x);
+  } else {
+    x = conv3d(b, "stem.0", x, 64, 3, 7, 1, 2, 1, 3);
+    x = pointwise(b, OpKind::batchnorm, "stem.1", x);
+    x = pointwise(b, OpKind::relu, "stem.2", x);
+  }
+  const int64_t planes[4] = {64, 128, 256, 512};
+  for (int layer = 0; layer < 4; ++layer)
+    for (int blk = 0; blk < 2; ++blk) {
+      const std::string pre = fmt::format("layer{}.{}.", layer + 1, blk);
+      const int64_t out = planes[layer], in_planes = x.c;
+      const int64_t stride = (blk == 0 && layer > 0) ? 2 : 1;
+      const int64_t mid = in_planes * out * 27 / (in_planes * 9 + 3 * out);
+      // conv_builder(in, out, midplanes, stride): "<pre>convN.0" (with ".0.0" ...
+      // ".0.3" for the (2+1)D pair, as torchvision names its modules).
+      const auto conv_unit = [&](const std::string& at, const Act3& in, int64_t s) {
+        if (!r2plus1d) return conv3d(b, at, in, out, 3, 3, s, s, 1, 1);
+        Act3 y = conv3d(b, at + ".0", in, mid, 1, 3, 1, s, 0, 1);
+        y = pointwise(b, OpKind::batchnorm, at + ".1", y);
+        y = pointwise(b, OpKind::relu, at + ".2", y);
+        return conv3d(b, at + ".3", y, out, 3, 1, s, 1, 1, 0);
+      };
+      const Act3 in = x;
+      Act3 y = conv_unit(pre + "conv1.0", in, stride);
+      y = pointwise(b, OpKind::batchnorm, pre + "conv1.1", y);
+      y = pointwise(b, OpKind::relu, pre + "conv1.2", y);
+      y = conv_unit(pre + "conv2.0", y, 1);
+      y = pointwise(b, OpKind::batchnorm, pre + "conv2.1", y);
+      Act3 residual = in;
+      if (stride != 1 || in_planes != out) {
+        residual = conv3d(b, pre + "downsample.0", in, out, 1, 1, stride, stride, 0, 0);
+        residual = pointwise(b, OpKind::batchnorm, pre + "downsample.1", residual);
+      }
+      y = pointwise(b, OpKind::add, pre + "add", y, {residual.op});
+      x = pointwise(b, OpKind::relu, pre + "relu", y);
+    }
+  // AdaptiveAvgPool3d((1, 1, 1)): one window over the whole d x h x w map.
+  const int pool = b.pool(OpKind::avgpool, "avgpool", dep(x), x.n, x.c, x.h, x.w, x.h, 1, 0);
+  b.graph().ops[static_cast<size_t>(pool)].attrs["s"] = x.w;
+  b.set_depth(pool, x.d, x.d, 1, 0);
+  b.linear("fc", {pool}, x.n, 400, x.c);
+  set_memory_format(g, p);
+  g.info["params"] = count_params_conv(g, false);
+  return g;
+}
+
+Graph build_r3d_18(const std::map<std::string, std::string>& p) {
+  return build_video_resnet(p, false);
+}
+Graph build_r2plus1d_18(const std::map<std::string, std::string>& p) {
+  return build_video_resnet(p, true);
+}
+
+std::vector<WorkloadParam> video_params() {
+  return {{"batch", "1", "clips"},
+          {"frames", "16", "frames per clip (the input's depth)"},
+          {"image", "112", "frame height = width in pixels"},
+          {"dtype", "bf16", "operand format", ParamType::dtype},
+          {"memory_format",
+           "channels_last",
+           "activation layout: channels_last (NDHWC, torch.channels_last_3d) or contiguous (NCDHW); decides "
+           "the batch-norm kernels and whether cuDNN converts the convolutions' operands",
+           ParamType::choice,
+           {"channels_last", "contiguous"}}};
+}
+
 std::vector<WorkloadParam> cnn_params() {
   return {{"batch", "1", "images"},
           {"image", "224", "input height = width in pixels"},
@@ -296,6 +426,13 @@ void add_cnn_workloads(std::vector<WorkloadInfo>& out) {
   out.push_back({"vgg16", "torchvision VGG-16 inference", cnn_params(), build_vgg16});
   out.push_back({"mobilenet_v2", "torchvision MobileNetV2 inference (inverted residuals with 3x3 depthwise "
                  "convolutions)", bn_cnn_params(), build_mobilenet_v2});
+  out.push_back({"r3d_18",
+                 "torchvision R3D-18 video classification inference (3x3x3 Conv3d residual network)",
+                 video_params(), build_r3d_18});
+  out.push_back(
+      {"r2plus1d_18",
+       "torchvision R(2+1)D-18 video classification inference (1x3x3 spatial then 3x1x1 temporal Conv3d)",
+       video_params(), build_r2plus1d_18});
 }
 
 }  // namespace tessera

@@ -156,7 +156,7 @@ void apply_autocast(Graph& g, Amp amp, bool loss) {
         cast_inputs(lo);
         if (op.kind == OpKind::conv2d && op.deps.empty()) {
           // The model's input image (fp32, a leaf without grad): cast, not cached.
-          op.deps.push_back(add(cast_op(op.name + ".autocast_input", op.at("n") * op.at("h") * op.at("w"),
+          op.deps.push_back(add(cast_op(op.name + ".autocast_input", op.at("n") * conv_window(op).in_pixels(),
                                         op.at("cin"), f32, lo, {})));
         }
         op.deps.insert(op.deps.end(), param_deps.begin(), param_deps.end());

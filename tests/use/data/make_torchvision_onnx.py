@@ -21,6 +21,14 @@ each exported from one 1 x 3 x 32 x 32 input, and
                               Reshape, InstanceNormalization, Reshape, Mul, Add), SiLU, a strided
                               Conv down and a ConvTranspose2d(32, 16, 2, stride=2) up
 
+  video_tiny_opset14.onnx     TinyVideo below over a 1 x 3 x 8 x 32 x 32 clip: R3D's 3x7x7 stem
+                              (stride (1, 2, 2); its BatchNorm3d folded into it by the exporter),
+                              MaxPool3d, an R(2+1)D pair (1x3x3 then 3x1x1 with depth stride 2),
+                              ConvTranspose3d(16, 8, 2, stride=2), GlobalAveragePool, Linear
+  audio_tiny_opset14.onnx     TinyAudio below over a 1 x 80 x 64 spectrogram: Whisper's front end
+                              (Conv1d(80, 32, 3, padding=1), GELU, Conv1d stride 2, GELU),
+                              MaxPool1d(2), ConvTranspose1d(32, 16, 4, stride=2, padding=1)
+
 weights from torch.manual_seed(0).
 
     /usr/bin/python3 tests/use/data/make_torchvision_onnx.py tests/use/data
@@ -48,6 +56,35 @@ class TinyUNet(torch.nn.Module):
         return self.out(self.up(self.down(h)) + h)
 
 
+class TinyVideo(torch.nn.Module):
+    def __init__(self):
+        super().__init__()
+        self.stem = torch.nn.Conv3d(3, 8, (3, 7, 7), stride=(1, 2, 2), padding=(1, 3, 3), bias=False)
+        self.bn = torch.nn.BatchNorm3d(8)
+        self.pool = torch.nn.MaxPool3d((1, 3, 3), stride=(1, 2, 2), padding=(0, 1, 1))
+        self.spatial = torch.nn.Conv3d(8, 16, (1, 3, 3), padding=(0, 1, 1), bias=False)
+        self.temporal = torch.nn.Conv3d(16, 16, (3, 1, 1), stride=(2, 1, 1), padding=(1, 0, 0), bias=False)
+        self.up = torch.nn.ConvTranspose3d(16, 8, 2, stride=2)
+        self.fc = torch.nn.Linear(8, 10)
+
+    def forward(self, x):
+        x = self.pool(torch.relu(self.bn(self.stem(x))))
+        x = self.up(self.temporal(torch.relu(self.spatial(x))))
+        return self.fc(torch.flatten(torch.nn.functional.adaptive_avg_pool3d(x, 1), 1))
+
+
+class TinyAudio(torch.nn.Module):
+    def __init__(self):
+        super().__init__()
+        self.conv1 = torch.nn.Conv1d(80, 32, 3, padding=1)
+        self.conv2 = torch.nn.Conv1d(32, 32, 3, stride=2, padding=1)
+        self.up = torch.nn.ConvTranspose1d(32, 16, 4, stride=2, padding=1)
+
+    def forward(self, x):
+        x = torch.nn.functional.gelu(self.conv2(torch.nn.functional.gelu(self.conv1(x))))
+        return self.up(torch.nn.functional.max_pool1d(x, 2))
+
+
 MODELS = {
     "vit_tiny": lambda: VisionTransformer(image_size=32, patch_size=8, num_layers=2, num_heads=2, hidden_dim=32,
                                           mlp_dim=64),
@@ -70,6 +107,12 @@ def main():
     torch.onnx.export(lstm, torch.randn(2, 8, 16), os.path.join(out, "lstm_bidir_opset14.onnx"), opset_version=14)
     torch.manual_seed(0)
     torch.onnx.export(TinyUNet().eval(), torch.randn(1, 3, 16, 16), os.path.join(out, "unet_tiny_opset14.onnx"),
+                      opset_version=14)
+    torch.manual_seed(0)
+    torch.onnx.export(TinyVideo().eval(), torch.randn(1, 3, 8, 32, 32), os.path.join(out, "video_tiny_opset14.onnx"),
+                      opset_version=14)
+    torch.manual_seed(0)
+    torch.onnx.export(TinyAudio().eval(), torch.randn(1, 80, 64), os.path.join(out, "audio_tiny_opset14.onnx"),
                       opset_version=14)
     return 0
 

@@ -106,15 +106,28 @@ class OnnxImporter {
   std::vector<int64_t> broadcast(const std::vector<int64_t>& a, const std::vector<int64_t>& b) const;
   // Square stride/pad/dilation from ONNX's per-axis lists (the IR's contract).
   int64_t square(std::string_view what, const std::vector<int64_t>& v, int64_t fallback) const;
-  // A conv/pool window as the IR states it: `pad` on every side, the input extent
-  // per axis (the input size, enlarged by uneven padding or ceil_mode's last window)
-  // and the output size per axis (shapes.cpp).
+  // A conv/pool's stride or dilation over `axes` (1, 2 or 3) spatial axes as the
+  // IR takes them: one value for height and width (`hw`, which must agree), a
+  // 3-D op's depth (`d`) its own. Attribute `what`; absent: `fallback`.
+  struct AxisPair {
+    int64_t hw = 1, d = 1;
+  };
+  AxisPair axis_pair(std::string_view what, size_t axes, int64_t fallback) const;
+  // A conv/pool window as the IR states it: `pad` on every side of height and
+  // width, `pad_d` on both of a 3-D op's depth, the input extent per axis (the
+  // input size, enlarged by uneven padding or ceil_mode's last window) and the
+  // output size per axis (shapes.cpp). Axes: [d,] h, w; a 1-D op's one axis is w.
   struct Window {
-    int64_t pad = 0;
+    int64_t pad = 0, pad_d = 0;
     std::vector<int64_t> in, out;
   };
-  Window window(const std::vector<int64_t>& in_hw, const std::vector<int64_t>& k, int64_t stride, int64_t dil,
+  Window window(const std::vector<int64_t>& in, const std::vector<int64_t>& k, AxisPair stride, AxisPair dil,
                 bool ceil_mode) const;
+  // Sets a conv/pool op's spatial attributes from `win` and kernel `k` over its
+  // 1-3 axes: h, w, r, s, stride, pad (and dilation for a convolution), plus d, t,
+  // stride_d, pad_d (dilation_d) for 3-D; a 1-D op is h = r = 1.
+  void set_window(Op& op, const Window& win, const std::vector<int64_t>& k, AxisPair stride,
+                  AxisPair dil) const;
 
   // shapes.cpp: shape and data-movement operators.
   void alias_with_shape(std::vector<int64_t> shape);

@@ -164,68 +164,84 @@ void OnnxImporter::gemm() {
   emit_out(op, {m, n}, op.out_dtype);
 }
 
+// Conv over 1, 2 or 3 spatial axes (Conv1d, Conv2d, Conv3d): the IR's conv2d, a
+// 1-D one with a height of 1, a 3-D one with its depth (d, t, stride_d, pad_d,
+// dilation_d).
 void OnnxImporter::conv() {
   const Value& x = in(0);
   const Value& w = in(1);
-  if (x.shape.size() != 4 || w.shape.size() != 4)
-    fail(fmt::format("only 2-D convolution is supported (4-D input and weight); got input [{}] "
-                     "and weight [{}]", fmt::join(x.shape, ","), fmt::join(w.shape, ",")));
+  if (x.shape.size() < 3 || x.shape.size() > 5 || w.shape.size() != x.shape.size())
+    fail(fmt::format(
+        "only 1-D, 2-D and 3-D convolution is supported (3- to 5-D input and weight of the same rank); "
+        "got input [{}] and weight [{}]",
+        fmt::join(x.shape, ","), fmt::join(w.shape, ",")));
+  const size_t axes = x.shape.size() - 2;
   const int64_t groups = m_node->attr_i("group", 1);
-  const OnnxAttr* st = m_node->attr("strides");
-  const OnnxAttr* di = m_node->attr("dilations");
-  const int64_t stride = square("strides", st ? st->ints : std::vector<int64_t>{}, 1);
-  const int64_t dil = square("dilations", di ? di->ints : std::vector<int64_t>{}, 1);
-  const int64_t r = w.shape[2], s = w.shape[3];
+  const AxisPair stride = axis_pair("strides", axes, 1), dil = axis_pair("dilations", axes, 1);
   if (x.shape[1] != w.shape[1] * groups)
     fail(fmt::format("input has {} channels but the weight [{}] with group={} expects {}",
                      x.shape[1], fmt::join(w.shape, ","), groups, w.shape[1] * groups));
-  const Window win = window({x.shape[2], x.shape[3]}, {r, s}, stride, dil, false);
+  const std::vector<int64_t> in_sp(x.shape.begin() + 2, x.shape.end()), k(w.shape.begin() + 2, w.shape.end());
+  const Window win = window(in_sp, k, stride, dil, false);
   Op op;
   op.kind = OpKind::conv2d;
   op.dtype = x.dtype;
   op.out_dtype = product_out_dtype(x.dtype);
-  op.attrs = {{"n", x.shape[0]}, {"cin", x.shape[1]}, {"cout", w.shape[0]}, {"h", win.in[0]},
-              {"w", win.in[1]}, {"r", r}, {"s", s}, {"stride", stride}, {"pad", win.pad},
-              {"dilation", dil}, {"groups", groups}};
-  const int64_t ho = win.out[0], wo = win.out[1];
-  if (ho <= 0 || wo <= 0)
-    fail(fmt::format("filter {}x{} does not fit input {}x{}", r, s, x.shape[2], x.shape[3]));
-  emit_out(op, {x.shape[0], w.shape[0], ho, wo}, op.out_dtype);
+  op.attrs = {{"n", x.shape[0]}, {"cin", x.shape[1]}, {"cout", w.shape[0]}, {"groups", groups}};
+  set_window(op, win, k, stride, dil);
+  std::vector<int64_t> out = {x.shape[0], w.shape[0]};
+  for (int64_t o : win.out) {
+    if (o <= 0)
+      fail(fmt::format("filter {} does not fit input {}", fmt::join(k, "x"), fmt::join(in_sp, "x")));
+    out.push_back(o);
+  }
+  emit_out(op, out, op.out_dtype);
 }
 
+// MaxPool / AveragePool over 1, 2 or 3 spatial axes (as conv()).
 void OnnxImporter::pool(OpKind kind) {
   const Value& x = in(0);
-  if (x.shape.size() != 4)
-    fail(fmt::format("only 2-D pooling is supported (4-D input); got [{}]", fmt::join(x.shape, ",")));
+  if (x.shape.size() < 3 || x.shape.size() > 5)
+    fail(fmt::format("only 1-D, 2-D and 3-D pooling is supported (3- to 5-D input); got [{}]",
+                     fmt::join(x.shape, ",")));
+  const size_t axes = x.shape.size() - 2;
   const OnnxAttr* ks = m_node->attr("kernel_shape");
-  if (!ks || ks->ints.size() != 2) fail("kernel_shape must list 2 values");
-  const OnnxAttr* st = m_node->attr("strides");
-  const OnnxAttr* di = m_node->attr("dilations");
-  if (di && square("dilations", di->ints, 1) != 1) fail("dilated pooling is not supported");
-  const int64_t stride = square("strides", st ? st->ints : std::vector<int64_t>{}, 1);
-  const int64_t r = ks->ints[0], s = ks->ints[1];
-  const Window win = window({x.shape[2], x.shape[3]}, {r, s}, stride, 1, m_node->attr_i("ceil_mode", 0) != 0);
-  const int64_t pad = win.pad, ho = win.out[0], wo = win.out[1];
-  if (ho <= 0 || wo <= 0)
-    fail(fmt::format("window {}x{} does not fit input {}x{}", r, s, x.shape[2], x.shape[3]));
+  if (!ks || ks->ints.size() != axes) fail(fmt::format("kernel_shape must list {} value(s)", axes));
+  const AxisPair stride = axis_pair("strides", axes, 1);
+  if (const AxisPair dil = axis_pair("dilations", axes, 1); dil.hw != 1 || dil.d != 1)
+    fail("dilated pooling is not supported");
+  const std::vector<int64_t> in_sp(x.shape.begin() + 2, x.shape.end()), k = ks->ints;
+  const Window win = window(in_sp, k, stride, {1, 1}, m_node->attr_i("ceil_mode", 0) != 0);
   Op op;
   op.kind = kind;
   op.dtype = op.out_dtype = x.dtype;
-  op.attrs = {{"n", x.shape[0]}, {"c", x.shape[1]}, {"h", win.in[0]}, {"w", win.in[1]},
-              {"r", r}, {"s", s}, {"stride", stride}, {"pad", pad}};
-  emit_out(op, {x.shape[0], x.shape[1], ho, wo}, x.dtype);
+  op.attrs = {{"n", x.shape[0]}, {"c", x.shape[1]}};
+  set_window(op, win, k, stride, {1, 1});
+  std::vector<int64_t> out = {x.shape[0], x.shape[1]};
+  for (int64_t o : win.out) {
+    if (o <= 0)
+      fail(fmt::format("window {} does not fit input {}", fmt::join(k, "x"), fmt::join(in_sp, "x")));
+    out.push_back(o);
+  }
+  emit_out(op, out, x.dtype);
 }
 
 void OnnxImporter::global_pool(bool max) {
   const Value& x = in(0);
-  if (x.shape.size() != 4)
-    fail(fmt::format("only 2-D pooling is supported (4-D input); got [{}]", fmt::join(x.shape, ",")));
+  if (x.shape.size() < 3 || x.shape.size() > 5)
+    fail(fmt::format("only 1-D, 2-D and 3-D pooling is supported (3- to 5-D input); got [{}]",
+                     fmt::join(x.shape, ",")));
+  const std::vector<int64_t> in_sp(x.shape.begin() + 2, x.shape.end());
   Op op;
   op.kind = max ? OpKind::maxpool : OpKind::avgpool;
   op.dtype = op.out_dtype = x.dtype;
-  op.attrs = {{"n", x.shape[0]}, {"c", x.shape[1]}, {"h", x.shape[2]}, {"w", x.shape[3]},
-              {"r", x.shape[2]}, {"s", x.shape[3]}, {"stride", 1}, {"pad", 0}};
-  emit_out(op, {x.shape[0], x.shape[1], 1, 1}, x.dtype);
+  op.attrs = {{"n", x.shape[0]}, {"c", x.shape[1]}};
+  Window win;
+  win.in = in_sp;
+  set_window(op, win, in_sp, {1, 1}, {1, 1});
+  std::vector<int64_t> out = {x.shape[0], x.shape[1]};
+  out.resize(x.shape.size(), 1);
+  emit_out(op, out, x.dtype);
 }
 
 void OnnxImporter::softmax() {
@@ -317,19 +333,23 @@ void OnnxImporter::lstm() {
   set_out(y, 2);
 }
 
-// ConvTranspose (2-D): what cuDNN runs for it, the data gradient (dgrad) of the
-// convolution it transposes (PyTorch's cudnn_convolution_transpose): an IR conv2d
-// with grad=1 whose forward input is the output [N, C_out, H_out, W_out] and whose
-// forward output is this node's input, so FLOPs and the dgrad GEMM are the
-// convolution's. H_out = (H - 1) x stride - 2 pad + dilation x (k - 1) +
-// output_padding + 1; W is [C_in, C_out / group, kH, kW].
+// ConvTranspose (1-D, 2-D, 3-D): what cuDNN runs for it, the data gradient
+// (dgrad) of the convolution it transposes (PyTorch's cudnn_convolution_transpose):
+// an IR conv2d with grad=1 whose forward input is the output [N, C_out, ...out]
+// and whose forward output is this node's input, so FLOPs and the dgrad GEMM are
+// the convolution's. Out = (In - 1) x stride - 2 pad + dilation x (k - 1) +
+// output_padding + 1 per axis; W is [C_in, C_out / group, k...]. The padding is
+// symmetric (IR pad and pad_d); a 1-D one has none (the IR's pad would pad its
+// height of 1 too).
 void OnnxImporter::conv_transpose() {
   const Value& x = in(0);
   const Value& w = in(1);
-  if (x.shape.size() != 4 || w.shape.size() != 4)
-    fail(fmt::format("only 2-D transposed convolution is supported (4-D input and weight); got input [{}] and "
-                     "weight [{}]",
-                     fmt::join(x.shape, ","), fmt::join(w.shape, ",")));
+  if (x.shape.size() < 3 || x.shape.size() > 5 || w.shape.size() != x.shape.size())
+    fail(fmt::format(
+        "only 1-D, 2-D and 3-D transposed convolution is supported (3- to 5-D input and weight of "
+        "the same rank); got input [{}] and weight [{}]",
+        fmt::join(x.shape, ","), fmt::join(w.shape, ",")));
+  const size_t axes = x.shape.size() - 2;
   const int64_t groups = m_node->attr_i("group", 1);
   if (x.shape[1] != w.shape[0])
     fail(fmt::format("input has {} channels but the weight [{}] expects {}", x.shape[1], fmt::join(w.shape, ","),
@@ -337,41 +357,63 @@ void OnnxImporter::conv_transpose() {
   if (m_node->attr("output_shape")) fail("attribute output_shape is not supported; give pads and output_padding");
   if (const OnnxAttr* ap = m_node->attr("auto_pad"); ap && ap->s != "NOTSET" && ap->s != "VALID")
     fail(fmt::format("auto_pad '{}' is not supported for ConvTranspose; accepted: NOTSET, VALID", ap->s));
-  const OnnxAttr* st = m_node->attr("strides");
-  const OnnxAttr* di = m_node->attr("dilations");
-  const OnnxAttr* pa = m_node->attr("pads");
+  const AxisPair stride = axis_pair("strides", axes, 1), dil = axis_pair("dilations", axes, 1);
+  // pads [begin..., end...]: each axis's begin equal to its end, height and width equal.
+  AxisPair pad{0, 0};
+  if (const OnnxAttr* pa = m_node->attr("pads"); pa && !pa->ints.empty()) {
+    const std::vector<int64_t>& v = pa->ints;
+    bool ok = v.size() == 2 * axes;
+    for (size_t i = 0; ok && i < axes; ++i) ok = v[i] == v[i + axes];
+    if (ok && axes >= 2) ok = v[axes - 1] == v[axes - 2];
+    if (!ok)
+      fail(fmt::format("pads [{}] must list a begin and an end for each of {} axes, equal on both sides{}",
+                       fmt::join(v, ","), axes, axes >= 2 ? " and equal for height and width" : ""));
+    pad = {v[axes - 1], axes == 3 ? v[0] : 0};
+  }
+  // A 1-D one's padding is folded into the forward input's extent (the IR's pad
+  // would pad its height of 1 too): width out + 2 pad, pad 0.
+  const int64_t fold = axes == 1 ? pad.hw : 0;
+  if (axes == 1) pad.hw = 0;
   const OnnxAttr* op_pad = m_node->attr("output_padding");
-  const int64_t stride = square("strides", st ? st->ints : std::vector<int64_t>{}, 1);
-  const int64_t dil = square("dilations", di ? di->ints : std::vector<int64_t>{}, 1);
-  const int64_t pad = square("pads", pa ? pa->ints : std::vector<int64_t>{}, 0);
-  const std::vector<int64_t> extra = op_pad ? op_pad->ints : std::vector<int64_t>{0, 0};
-  if (extra.size() != 2 || extra[0] < 0 || extra[1] < 0 || extra[0] >= std::max(stride, dil) ||
-      extra[1] >= std::max(stride, dil))
-    fail(fmt::format("output_padding [{}] must list 2 values below the stride or dilation",
-                     fmt::join(extra, ",")));
-  const int64_t cout = mul_checked(w.shape[1], groups), r = w.shape[2], s = w.shape[3];
-  std::vector<int64_t> out_hw;
-  for (size_t i = 0; i < 2; ++i) {
-    const int64_t k = i == 0 ? r : s;
-    if (x.shape[2 + i] < 1 || k < 1) fail(fmt::format("input [{}] or kernel {}x{} is empty", fmt::join(x.shape, ","), r, s));
-    const __int128 o128 = static_cast<__int128>(x.shape[2 + i] - 1) * stride - 2 * static_cast<__int128>(pad) +
-                          static_cast<__int128>(dil) * (k - 1) + extra[i] + 1;
-    if (o128 > (int64_t{1} << 62)) fail("the output is larger than 2^62 per axis");
-    const int64_t o = static_cast<int64_t>(o128);
-    if (o < 1)
-      fail(fmt::format("input [{}] with kernel {}x{}, stride {} and pad {} gives no output", fmt::join(x.shape, ","),
-                       r, s, stride, pad));
-    out_hw.push_back(o);
+  const std::vector<int64_t> extra = op_pad ? op_pad->ints : std::vector<int64_t>(axes, 0);
+  const std::vector<int64_t> k(w.shape.begin() + 2, w.shape.end());
+  const auto of = [&](AxisPair p, size_t i) { return axes == 3 && i == 0 ? p.d : p.hw; };
+  bool extra_ok = extra.size() == axes;
+  for (size_t i = 0; extra_ok && i < axes; ++i)
+    extra_ok = extra[i] >= 0 && extra[i] < std::max(of(stride, i), of(dil, i));
+  if (!extra_ok)
+    fail(fmt::format("output_padding [{}] must list {} value(s) below the stride or dilation",
+                     fmt::join(extra, ","), axes));
+  const int64_t cout = mul_checked(w.shape[1], groups);
+  Window win;
+  win.pad = pad.hw;
+  win.pad_d = pad.d;
+  std::vector<int64_t> out_sp;
+  for (size_t i = 0; i < axes; ++i) {
+    if (x.shape[2 + i] < 1 || k[i] < 1)
+      fail(fmt::format("input [{}] or kernel {} is empty", fmt::join(x.shape, ","), fmt::join(k, "x")));
+    const __int128 o128 = static_cast<__int128>(x.shape[2 + i] - 1) * of(stride, i) -
+                          2 * (static_cast<__int128>(of(pad, i)) + fold) +
+                          static_cast<__int128>(of(dil, i)) * (k[i] - 1) + extra[i] + 1;
+    if (o128 > (int64_t{1} << 62) || o128 + 2 * static_cast<__int128>(fold) > (int64_t{1} << 62))
+      fail("the output is larger than 2^62 per axis");
+    if (o128 < 1)
+      fail(fmt::format("input [{}] with kernel {}, stride {} and pad {} gives no output",
+                       fmt::join(x.shape, ","), fmt::join(k, "x"), of(stride, i),
+                       std::max(of(pad, i), fold)));
+    out_sp.push_back(static_cast<int64_t>(o128));
+    win.in.push_back(static_cast<int64_t>(o128) + 2 * fold);
   }
   Op op;
   op.kind = OpKind::conv2d;
   op.dtype = x.dtype;
   op.out_dtype = product_out_dtype(x.dtype);
-  op.attrs = {{"n", x.shape[0]}, {"cin", cout},       {"cout", x.shape[1]},  {"h", out_hw[0]},
-              {"w", out_hw[1]},  {"r", r},           {"s", s},              {"stride", stride},
-              {"pad", pad},      {"dilation", dil},  {"groups", groups},    {"grad", 1},
-              {"transposed", 1}};
-  emit_out(op, {x.shape[0], cout, out_hw[0], out_hw[1]}, op.out_dtype);
+  op.attrs = {{"n", x.shape[0]},  {"cin", cout}, {"cout", x.shape[1]},
+              {"groups", groups}, {"grad", 1},   {"transposed", 1}};
+  set_window(op, win, k, stride, dil);
+  std::vector<int64_t> out = {x.shape[0], cout};
+  out.insert(out.end(), out_sp.begin(), out_sp.end());
+  emit_out(op, out, op.out_dtype);
 }
 
 // InstanceNormalization: each (n, c) row of H x W (or of whatever follows C)

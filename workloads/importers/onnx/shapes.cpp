@@ -148,33 +148,53 @@ int64_t OnnxImporter::square(std::string_view what, const std::vector<int64_t>& 
   return v[0];
 }
 
+OnnxImporter::AxisPair OnnxImporter::axis_pair(std::string_view what, size_t axes, int64_t fallback) const {
+  const OnnxAttr* a = m_node->attr(what);
+  if (!a || a->ints.empty()) return {fallback, fallback};
+  const std::vector<int64_t>& v = a->ints;
+  if (v.size() != axes)
+    fail(fmt::format("{} [{}] must list {} value(s), one per spatial axis", what, fmt::join(v, ","), axes));
+  if (axes == 1) return {v[0], 1};
+  if (v[axes - 1] != v[axes - 2])
+    fail(fmt::format("{} [{}]: height and width differ; only equal values are supported", what,
+                     fmt::join(v, ",")));
+  return {v[axes - 1], axes == 3 ? v[0] : 1};
+}
+
 // The window of a conv/pool with kernel k (per axis): pads from `pads` or auto_pad,
-// then the IR's attributes. Equal padding on every side is the IR's `pad`; uneven
-// padding (Inception's 1x7 convolutions: pads [0,3,0,3]; SAME with an odd total)
-// is folded into the input extent (pad 0 and h, w enlarged by the padding), which
-// gives the exact output size and FLOPs and counts the padding as read input.
+// then the IR's attributes. Equal padding on every side of height and width is
+// the IR's `pad` (a 3-D op's equal depth padding its `pad_d`); uneven padding
+// (Inception's 1x7 convolutions: pads [0,3,0,3]; SAME with an odd total), and a
+// 1-D op's padding (the IR's pad would pad its height of 1 too), is folded into
+// the input extent (pad 0 and the extent enlarged by the padding), which gives
+// the exact output size and FLOPs and counts the padding as read input.
 // ceil_mode (pools) rounds the output size up; the extent grows to the last window.
-OnnxImporter::Window OnnxImporter::window(const std::vector<int64_t>& in_hw, const std::vector<int64_t>& k,
-                                          int64_t stride, int64_t dil, bool ceil_mode) const {
+OnnxImporter::Window OnnxImporter::window(const std::vector<int64_t>& in_sp, const std::vector<int64_t>& k,
+                                          AxisPair stride, AxisPair dil, bool ceil_mode) const {
+  const size_t axes = in_sp.size();
+  const auto stride_of = [&](size_t i) { return axes == 3 && i == 0 ? stride.d : stride.hw; };
+  const auto dil_of = [&](size_t i) { return axes == 3 && i == 0 ? dil.d : dil.hw; };
   const OnnxAttr* ap = m_node->attr("auto_pad");
   const std::string mode = ap ? ap->s : "NOTSET";
-  std::vector<int64_t> begin(in_hw.size(), 0), end(in_hw.size(), 0);
+  std::vector<int64_t> begin(axes, 0), end(axes, 0);
   if (mode == "NOTSET") {
     if (const OnnxAttr* pads = m_node->attr("pads")) {
-      if (pads->ints.size() != 2 * in_hw.size())
-        fail(fmt::format("pads [{}] must list a begin and an end for each of {} axes", fmt::join(pads->ints, ","),
-                         in_hw.size()));
-      for (size_t i = 0; i < in_hw.size(); ++i) {
+      if (pads->ints.size() != 2 * axes)
+        fail(fmt::format("pads [{}] must list a begin and an end for each of {} axes",
+                         fmt::join(pads->ints, ","), axes));
+      for (size_t i = 0; i < axes; ++i) {
         begin[i] = pads->ints[i];
-        end[i] = pads->ints[i + in_hw.size()];
+        end[i] = pads->ints[i + axes];
       }
     }
   } else if (mode == "SAME_UPPER" || mode == "SAME_LOWER") {
-    for (size_t i = 0; i < in_hw.size(); ++i) {
-      const int64_t out = (in_hw[i] + stride - 1) / stride;
-      const __int128 need = static_cast<__int128>(out - 1) * stride + static_cast<__int128>(dil) * (k[i] - 1) + 1;
+    for (size_t i = 0; i < axes; ++i) {
+      const int64_t st = stride_of(i);
+      const int64_t out = (in_sp[i] + st - 1) / st;
+      const __int128 need =
+          static_cast<__int128>(out - 1) * st + static_cast<__int128>(dil_of(i)) * (k[i] - 1) + 1;
       if (need > (int64_t{1} << 62)) fail("the window is larger than 2^62");
-      const int64_t total = std::max<int64_t>(0, static_cast<int64_t>(need) - in_hw[i]);
+      const int64_t total = std::max<int64_t>(0, static_cast<int64_t>(need) - in_sp[i]);
       begin[i] = mode == "SAME_UPPER" ? total / 2 : total - total / 2;
       end[i] = total - begin[i];
     }
@@ -182,21 +202,28 @@ OnnxImporter::Window OnnxImporter::window(const std::vector<int64_t>& in_hw, con
     fail(fmt::format("auto_pad '{}' is not accepted; accepted: NOTSET, VALID, SAME_UPPER, SAME_LOWER", mode));
   }
   Window w;
-  const bool even = std::all_of(begin.begin(), begin.end(), [&](int64_t p) { return p == begin[0]; }) &&
-                    std::all_of(end.begin(), end.end(), [&](int64_t p) { return p == begin[0]; });
-  w.pad = even ? begin[0] : 0;
-  for (size_t i = 0; i < in_hw.size(); ++i) {
-    int64_t ext = in_hw[i];
-    if (!even && (__builtin_add_overflow(ext, begin[i], &ext) || __builtin_add_overflow(ext, end[i], &ext)))
+  // Height and width (the last two axes; none for a 1-D op, whose padding is folded).
+  const size_t hw0 = axes >= 2 ? axes - 2 : axes;
+  bool hw_even = axes >= 2;
+  for (size_t i = hw0; i < axes; ++i) hw_even = hw_even && begin[i] == begin[hw0] && end[i] == begin[hw0];
+  const bool d_even = axes == 3 && begin[0] == end[0];
+  if (hw_even) w.pad = begin[hw0];
+  if (d_even) w.pad_d = begin[0];
+  for (size_t i = 0; i < axes; ++i) {
+    const bool folded = i < hw0 ? !d_even : !hw_even;
+    const int64_t pad = i < hw0 ? w.pad_d : w.pad;
+    const int64_t st = stride_of(i), dl = dil_of(i);
+    int64_t ext = in_sp[i];
+    if (folded && (__builtin_add_overflow(ext, begin[i], &ext) || __builtin_add_overflow(ext, end[i], &ext)))
       fail("the padded input is larger than 2^63");
-    int64_t out = conv_out_dim(ext, k[i], stride, w.pad, dil);
+    int64_t out = conv_out_dim(ext, k[i], st, folded ? 0 : pad, dl);
     if (ceil_mode) {
       // 128-bit: a window dimension may be as large as the weights allow.
-      const __int128 reach = static_cast<__int128>(dil) * (k[i] - 1) + 1;
-      const __int128 span = static_cast<__int128>(in_hw[i]) + begin[i] + end[i] - reach;
-      const __int128 up = span < 0 ? 0 : (span + stride - 1) / stride + 1;
+      const __int128 reach = static_cast<__int128>(dl) * (k[i] - 1) + 1;
+      const __int128 span = static_cast<__int128>(in_sp[i]) + begin[i] + end[i] - reach;
+      const __int128 up = span < 0 ? 0 : (span + st - 1) / st + 1;
       if (up > out) {
-        const __int128 e = (up - 1) * stride + reach - 2 * static_cast<__int128>(w.pad);
+        const __int128 e = (up - 1) * st + reach - 2 * static_cast<__int128>(folded ? 0 : pad);
         if (e > (int64_t{1} << 62)) fail("the pooled extent is larger than 2^62");
         ext = static_cast<int64_t>(e);
         out = static_cast<int64_t>(up);
@@ -206,6 +233,26 @@ OnnxImporter::Window OnnxImporter::window(const std::vector<int64_t>& in_hw, con
     w.out.push_back(out);
   }
   return w;
+}
+
+void OnnxImporter::set_window(Op& op, const Window& win, const std::vector<int64_t>& k, AxisPair stride,
+                              AxisPair dil) const {
+  const size_t axes = win.in.size();
+  const bool conv = op.kind == OpKind::conv2d;
+  op.attrs["h"] = axes == 1 ? 1 : win.in[axes - 2];
+  op.attrs["w"] = win.in[axes - 1];
+  op.attrs["r"] = axes == 1 ? 1 : k[axes - 2];
+  op.attrs["s"] = k[axes - 1];
+  op.attrs["stride"] = stride.hw;
+  op.attrs["pad"] = win.pad;
+  if (conv) op.attrs["dilation"] = dil.hw;
+  if (axes == 3) {
+    op.attrs["d"] = win.in[0];
+    op.attrs["t"] = k[0];
+    op.attrs["stride_d"] = stride.d;
+    op.attrs["pad_d"] = win.pad_d;
+    if (conv) op.attrs["dilation_d"] = dil.d;
+  }
 }
 
 // Shape-only operators: the output aliases the input's producer.
