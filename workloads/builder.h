@@ -119,4 +119,14 @@ class GraphBuilder {
 std::vector<int> lstm_layer(GraphBuilder& b, const std::string& pre, const std::vector<int>& deps, int64_t batch,
                             int64_t seq, int64_t in, int64_t hidden, int64_t tied);
 
+// One GRU layer in the same structure (workloads/models/rnn.cpp): the input
+// projection (3 x hidden gates), then per step the recurrent GEMM and the gates'
+// point-wise ops. `linear_before_reset` (PyTorch's, cuDNN's and ONNX's default 1):
+// n = tanh(W_in x + r * (W_hn h + b_hn)), one recurrent GEMM of 3 x hidden per
+// step (weight tied with `tied`); 0: n = tanh(W_in x + W_hn (r * h)), a 2 x hidden
+// GEMM for r and z and a second one for n (tied with `tied_n`). Returns the h_t ops.
+std::vector<int> gru_layer(GraphBuilder& b, const std::string& pre, const std::vector<int>& deps,
+                           int64_t batch, int64_t seq, int64_t in, int64_t hidden, int64_t tied,
+                           bool linear_before_reset = true, int64_t tied_n = 0);
+
 }  // namespace tessera

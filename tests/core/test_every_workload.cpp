@@ -45,6 +45,7 @@ const char* kSpecs[] = {
     "moe:seq=64,d=512,heads=8,kv_heads=8,ffn=1024",
     "evoformer:n_seq=16,n_res=32",
     "lstm:batch=4,seq=8,input=256,hidden=256",
+    "gru:batch=4,seq=8,input=256,hidden=256",
     // Collectives on one device: the GPU model's own ring formula (a system preset
     // plans them over its links: tests/interconnect).
     "allreduce:bytes=65536,ranks=8",

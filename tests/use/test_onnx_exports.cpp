@@ -104,6 +104,32 @@ TEST_CASE("ONNX exports: torch.nn.LSTM, two bidirectional layers", "[onnx][use]"
   CHECK(reverse == 2 * (1 + 6 + 7 * 8));
 }
 
+TEST_CASE("ONNX exports: a 2-layer bidirectional torch.nn.GRU", "[onnx][use][gru]") {
+  const Graph g = build_workload(kData + "/gru_bidir_opset14.onnx");
+  const Summary s = summarise(g);
+  // The built-in gru structure per layer and direction: one input projection and 7
+  // recurrent GEMMs (PyTorch exports linear_before_reset=1: W_hn h in the same GEMM
+  // as r and z), 32 matmuls in all. Layer 1 (input 16, 3 x 32 = 96 gate columns):
+  // 2 x 16 x 96 x 16 = 49152 + 7 x (2 x 2 x 96 x 32) = 86016 per direction; layer 2
+  // (input 64): 2 x 16 x 96 x 64 = 196608 + 86016. Total 2 x (135168 + 282624) = 835584.
+  CHECK(s.kinds.at(OpKind::matmul) == 32);
+  CHECK(s.product_flops == 835584.0);
+  // One sigmoid (r and z) and one tanh (n) per step: 8 steps x 2 directions x 2 layers.
+  CHECK(s.kinds.at(OpKind::sigmoid) == 32);
+  CHECK(s.kinds.at(OpKind::tanh) == 32);
+  int reverse = 0;
+  for (const Op& op : g.ops) reverse += op.name.find(".reverse.") != std::string::npos ? 1 : 0;
+  // Per layer: input_proj, 5 ops at step 0 (sigmoid_rz, mul_r_hn, gates_n, tanh_n,
+  // hidden = (1 - z) n), 9 at each of the 7 later steps.
+  CHECK(reverse == 2 * (1 + 5 + 7 * 9));
+  // The built-in gru (one direction): layer 1 as above, 135168; layer 2 reads the 32
+  // hidden units of one direction: 2 x 16 x 96 x 32 = 98304 + 86016. 319488 in all,
+  // over 2 x 69 ops.
+  const Graph builtin = build_workload("gru:batch=2,seq=8,input=16,hidden=32,layers=2,dtype=fp32");
+  CHECK(summarise(builtin).product_flops == 319488.0);
+  CHECK(builtin.ops.size() == 2 * (1 + 5 + 7 * 9));
+}
+
 TEST_CASE("ONNX exports: GroupNorm and a transposed convolution (a tiny U-Net)", "[onnx][use]") {
   const Graph g = build_workload(kData + "/unet_tiny_opset14.onnx");
   const Op* up = nullptr;

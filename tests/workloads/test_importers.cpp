@@ -1,10 +1,10 @@
 // Importers: JSON trace, SCALE-Sim CSV, ONNX; malformed input gives InputError
 // naming the file and line/node.
-#include <catch2/catch.hpp>
-
 #include <algorithm>
+#include <catch2/catch.hpp>
 #include <filesystem>
 #include <fstream>
+#include <set>
 #include <variant>
 
 #include "core/error.h"
@@ -415,7 +415,7 @@ TEST_CASE("ONNX: every operator the support check accepts reaches its handler", 
     ops.push_back(listed.substr(pos, comma == std::string::npos ? std::string::npos : comma - pos));
     pos = comma == std::string::npos ? listed.size() : comma + 2;
   }
-  CHECK(ops.size() == 85);
+  CHECK(ops.size() == 86);
   CHECK(std::is_sorted(ops.begin(), ops.end()));
   int imported = 0;
   for (const auto& op : ops) {
@@ -499,6 +499,32 @@ TEST_CASE("ONNX: a normalisation over an empty dimension is refused, not divided
   const std::string bytes = onnx_regression("layernorm_empty_axis.onnx");
   CHECK_THROWS_WITH(parse_onnx(bytes, "e.onnx"),
                     Contains("e.onnx: node 'n' (LayerNormalization): normalisation over an empty dimension of [0]"));
+}
+
+TEST_CASE("ONNX: a GRU with linear_before_reset=0 applies the reset gate before a second recurrent GEMM",
+          "[import][onnx][gru]") {
+  // gru_reset.onnx: reverse, input 4, hidden 8, 3 steps of 2 sequences, with B.
+  const Graph g = build_workload(kData + "/gru_reset.onnx");
+  // input_proj, 4 ops at step 0 (sigmoid_rz, gates_n, tanh_n, hidden) and 10 at each
+  // later step (hidden_proj for r and z, gates_rz, sigmoid_rz, mul_r_h,
+  // hidden_proj_n on r * h, gates_n, tanh_n, sub_h_n, mul_z, hidden): 1 + 4 + 2 x 10.
+  REQUIRE(g.ops.size() == 25);
+  double products = 0;
+  std::set<int64_t> ties;
+  for (const Op& op : g.ops)
+    if (op.kind == OpKind::matmul) {
+      products += op_flops(op);
+      if (op.name.find("hidden_proj") != std::string::npos) ties.insert(op.at("tied"));
+    }
+  // input_proj 2 x 6 x 24 x 4 = 1152; per later step W_h{r,z} h 2 x 2 x 16 x 8 = 512 and
+  // W_hn (r h) 2 x 2 x 8 x 8 = 256: 1152 + 2 x 768 = 2688.
+  CHECK(products == 2688.0);
+  // The two recurrent weights are tied across steps, each its own group.
+  CHECK(ties.size() == 2);
+  const Op& rh = g.ops.at(8);
+  CHECK(rh.name == "gru.reverse.t1.mul_r_h");
+  CHECK(g.ops.at(9).name == "gru.reverse.t1.hidden_proj_n");
+  CHECK(g.ops.at(9).deps == std::vector<int>{8});
 }
 
 TEST_CASE("import dispatch by extension", "[import]") {

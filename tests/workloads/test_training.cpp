@@ -421,6 +421,7 @@ TEST_CASE("every built-in workload trains on h100-sxm and tpu-v1 with both engin
       "moe:seq=32,d=256,heads=4,kv_heads=4,ffn=512",
       "evoformer:n_seq=8,n_res=16",
       "lstm:batch=2,seq=4,input=64,hidden=64",
+      "gru:batch=2,seq=4,input=64,hidden=64",
       "gather:table_bytes=64KiB,row_bytes=256,rows=64",
       "strided_read:bytes=64KiB,stride=4",
       "read_repeat:working_set=64KiB,repeats=2",

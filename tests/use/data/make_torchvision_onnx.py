@@ -17,6 +17,8 @@ each exported from one 1 x 3 x 32 x 32 input, and
 
   lstm_bidir_opset14.onnx     torch.nn.LSTM(16, 32, num_layers=2, bidirectional=True,
                               batch_first=True) over a 2 x 8 x 16 input (two LSTM nodes)
+  gru_bidir_opset14.onnx      torch.nn.GRU(16, 32, num_layers=2, bidirectional=True, batch_first=True)
+                              over a 2 x 8 x 16 input (two GRU nodes, linear_before_reset=1)
   unet_tiny_opset14.onnx      TinyUNet below over a 1 x 3 x 16 x 16 input: GroupNorm (exported as
                               Reshape, InstanceNormalization, Reshape, Mul, Add), SiLU, a strided
                               Conv down and a ConvTranspose2d(32, 16, 2, stride=2) up
@@ -105,6 +107,9 @@ def main():
     torch.manual_seed(0)
     lstm = torch.nn.LSTM(16, 32, num_layers=2, bidirectional=True, batch_first=True).eval()
     torch.onnx.export(lstm, torch.randn(2, 8, 16), os.path.join(out, "lstm_bidir_opset14.onnx"), opset_version=14)
+    torch.manual_seed(0)
+    gru = torch.nn.GRU(16, 32, num_layers=2, bidirectional=True, batch_first=True).eval()
+    torch.onnx.export(gru, torch.randn(2, 8, 16), os.path.join(out, "gru_bidir_opset14.onnx"), opset_version=14)
     torch.manual_seed(0)
     torch.onnx.export(TinyUNet().eval(), torch.randn(1, 3, 16, 16), os.path.join(out, "unet_tiny_opset14.onnx"),
                       opset_version=14)

@@ -15,6 +15,8 @@ this script; rerun it with Debian's python3-onnx to regenerate them):
                     Split, Einsum, Tile, reshape targets from Range and Mod, Pad,
                     Resize (sizes), a 1x7 Conv with pads [0,3,0,3], MaxPool with
                     ceil_mode, ScatterND, HardSwish; opset 14
+  gru_reset.onnx    a reverse GRU (input 4, hidden 8, 3 steps of 2 sequences, with B)
+                    with linear_before_reset=0 (Keras' reset_after=False), opset 14
 """
 import os
 import sys
@@ -184,9 +186,22 @@ def exporter_ops():
     save(model, "exporter_ops.onnx")
 
 
+def gru_reset():
+    f = TensorProto.FLOAT
+    nodes = [helper.make_node("GRU", ["x", "W", "R", "B"], ["y", "y_h"], name="gru", hidden_size=8,
+                              direction="reverse", linear_before_reset=0)]
+    graph = helper.make_graph(
+        nodes, "gru_reset", [helper.make_tensor_value_info("x", f, [3, 2, 4])],
+        [helper.make_tensor_value_info("y", f, [3, 1, 2, 8])],
+        [init("W", [1, 24, 4]), init("R", [1, 24, 8]), init("B", [1, 48])])
+    model = helper.make_model(graph, opset_imports=[helper.make_opsetid("", 14)])
+    onnx.checker.check_model(model)
+    save(model, "gru_reset.onnx")
+
+
 if __name__ == "__main__":
-    tiny_cnn()
-    tiny_mlp()
-    unsupported()
-    exporter_ops()
+    only = sys.argv[1:]
+    for make in (tiny_cnn, tiny_mlp, unsupported, exporter_ops, gru_reset):
+        if not only or make.__name__ in only:
+            make()
     sys.exit(0)

@@ -152,7 +152,7 @@ class OnnxImporter {
   void softmax();
   void layernorm();
   void batchnorm();
-  void lstm();
+  void rnn(bool gru);  // LSTM (gru = false) and GRU
   void conv_transpose();
   void instance_norm();
 

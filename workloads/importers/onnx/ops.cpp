@@ -18,7 +18,8 @@ const std::map<std::string_view, OnnxImporter::OpRule, std::less<>>& OnnxImporte
       {"MatMul", {[](I& m) { m.matmul(); }}},
       {"Gemm", {[](I& m) { m.gemm(); }}},
       {"Einsum", {[](I& m) { m.einsum(); }}},
-      {"LSTM", {[](I& m) { m.lstm(); }}},
+      {"LSTM", {[](I& m) { m.rnn(false); }}},
+      {"GRU", {[](I& m) { m.rnn(true); }}},
       {"Conv", {[](I& m) { m.conv(); }}},
       {"ConvTranspose", {[](I& m) { m.conv_transpose(); }}},
       {"MaxPool", {[](I& m) { m.pool(OpKind::maxpool); }}},
@@ -286,13 +287,16 @@ void OnnxImporter::batchnorm() {
   emit_out(op, x.shape, x.dtype);
 }
 
-// LSTM in the structure of the built-in `lstm` workload (cuDNN's: the input
-// projection of every step at once, then per step the recurrent GEMM and the cell's
-// point-wise ops; workloads/models/rnn.cpp), once per direction. X is [seq, batch,
-// input] ([batch, seq, input] with layout=1), W [directions, 4 hidden, input].
-void OnnxImporter::lstm() {
+// LSTM and GRU in the structure of the built-in `lstm` and `gru` workloads
+// (cuDNN's: the input projection of every step at once, then per step the
+// recurrent GEMM and the cell's point-wise ops; workloads/models/rnn.cpp), once per
+// direction. X is [seq, batch, input] ([batch, seq, input] with layout=1), W
+// [directions, gates x hidden, input] (LSTM 4 gates, GRU 3). GRU's
+// linear_before_reset (PyTorch exports 1) picks where the reset gate applies.
+void OnnxImporter::rnn(bool gru) {
   const Value& x = in(0);
   const Value& w = in(1);
+  const int64_t gates = gru ? 3 : 4;
   if (x.shape.size() != 3) fail(fmt::format("X must be 3-D; got [{}]", fmt::join(x.shape, ",")));
   const bool batch_first = m_node->attr_i("layout", 0) != 0;
   const int64_t seq = batch_first ? x.shape[1] : x.shape[0], batch = batch_first ? x.shape[0] : x.shape[1];
@@ -302,24 +306,33 @@ void OnnxImporter::lstm() {
   if (dir != "forward" && dir != "reverse" && dir != "bidirectional")
     fail(fmt::format("direction '{}' is not accepted; accepted: forward, reverse, bidirectional", dir));
   const int64_t dirs = dir == "bidirectional" ? 2 : 1;
-  const int64_t hidden = m_node->attr_i("hidden_size", w.shape.size() == 3 ? w.shape[1] / 4 : 0);
-  if (hidden < 1 || w.shape.size() != 3 || w.shape[0] != dirs || w.shape[1] != 4 * hidden || w.shape[2] != input)
-    fail(fmt::format("W [{}] must be [{}, 4 x hidden_size = {}, input = {}]", fmt::join(w.shape, ","), dirs,
-                     4 * hidden, input));
-  if (has_in(7)) fail("peephole weights (input P) are not modelled");
+  const int64_t hidden = m_node->attr_i("hidden_size", w.shape.size() == 3 ? w.shape[1] / gates : 0);
+  if (hidden < 1 || w.shape.size() != 3 || w.shape[0] != dirs || w.shape[1] != mul_checked(gates, hidden) ||
+      w.shape[2] != input)
+    fail(fmt::format("W [{}] must be [{}, {} x hidden_size = {}, input = {}]", fmt::join(w.shape, ","), dirs,
+                     gates, mul_checked(gates, hidden), input));
+  if (!gru && has_in(7)) fail("peephole weights (input P) are not modelled");
+  const int64_t lbr = gru ? m_node->attr_i("linear_before_reset", 0) : 1;
+  if (lbr != 0 && lbr != 1) fail(fmt::format("linear_before_reset = {} must be 0 or 1", lbr));
   if (seq < 1 || batch < 1) fail(fmt::format("X [{}] has no steps or no sequences", fmt::join(x.shape, ",")));
-  if (static_cast<double>(dirs) * (8.0 * static_cast<double>(seq) - 1.0) > static_cast<double>(int64_t{1} << 20))
-    fail(fmt::format("{} steps give more than the 1048576 ops a run takes (8 per step and direction)", seq));
+  // Ops per direction: LSTM 8 seq - 1; GRU 9 seq - 3 (10 seq - 4 without linear_before_reset).
+  const double per_step = gru ? (lbr ? 9.0 : 10.0) : 8.0;
+  if (static_cast<double>(dirs) * per_step * static_cast<double>(seq) > static_cast<double>(int64_t{1} << 20))
+    fail(fmt::format("{} steps give more than the 1048576 ops a run takes ({} per step and direction)", seq,
+                     per_step));
   int last = -1;
   if (!m_folding) {
     GraphBuilder b(m_graph, x.dtype);
     b.set_linear_bias(has_in(3));
-    int64_t tied = 0;   // the recurrent weight of each direction: its own tie group
+    int64_t tied = 0;  // each recurrent weight of each direction: its own tie group
     for (const Op& op : m_graph.ops) tied = std::max(tied, op.get("tied", 0));
     for (int64_t d = 0; d < dirs; ++d) {
       const bool reverse = dir == "reverse" || d == 1;
-      const std::vector<int> hs = lstm_layer(b, fmt::format("{}.{}.", m_name, reverse ? "reverse" : "forward"),
-                                             deps_of_inputs(), batch, seq, input, hidden, tied + d + 1);
+      const std::string pre = fmt::format("{}.{}.", m_name, reverse ? "reverse" : "forward");
+      const std::vector<int> hs =
+          gru ? gru_layer(b, pre, deps_of_inputs(), batch, seq, input, hidden, tied + 2 * d + 1, lbr != 0,
+                          tied + 2 * d + 2)
+              : lstm_layer(b, pre, deps_of_inputs(), batch, seq, input, hidden, tied + d + 1);
       last = hs.back();
     }
   }
@@ -330,7 +343,7 @@ void OnnxImporter::lstm() {
   set_out(y, 0);
   y.shape = batch_first ? std::vector<int64_t>{batch, dirs, hidden} : std::vector<int64_t>{dirs, batch, hidden};
   set_out(y, 1);
-  set_out(y, 2);
+  if (!gru) set_out(y, 2);
 }
 
 // ConvTranspose (1-D, 2-D, 3-D): what cuDNN runs for it, the data gradient
