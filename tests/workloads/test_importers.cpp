@@ -527,6 +527,26 @@ TEST_CASE("ONNX: a GRU with linear_before_reset=0 applies the reset gate before 
   CHECK(g.ops.at(9).deps == std::vector<int>{8});
 }
 
+TEST_CASE("ONNX: Einsum with an ellipsis, explicit and implicit output", "[import][onnx][einsum]") {
+  const Graph g = build_workload(kData + "/einsum_ellipsis.onnx");
+  REQUIRE(g.ops.size() == 2);
+  // "...ij,...jk->...ik", A [2, 3, 4, 5], B [3, 5, 6]: the ellipses [2, 3] and [3]
+  // align right; the 3 is in both operands (a batch letter), the 2 in A alone (a free
+  // letter of A, folded into M): 3 products of (2 x 4) x 5 by 5 x 6,
+  // 2 x 3 x 8 x 6 x 5 = 1440 FLOPs. fp32 bytes: A 120, B 90, the output 144 elements:
+  // (120 + 90 + 144) x 4 = 1416.
+  const Op& ex = g.ops[0];
+  CHECK((ex.kind == OpKind::matmul && ex.at("batch") == 3 && ex.at("m") == 8 && ex.at("n") == 6 &&
+         ex.at("k") == 5));
+  CHECK(op_flops(ex) == 1440.0);
+  CHECK(op_min_bytes(ex) == 1416.0);
+  // "...ij,...jk" (implicit: the ellipsis, then i and k, the letters seen once) on the
+  // [2, 3, 4, 6] result and C [6, 7]: 6 products of 4 x 6 by 6 x 7, 2 x 6 x 4 x 7 x 6
+  // = 2016, written as [2, 3, 4, 7] (the graph output ONNX's inference agrees with).
+  CHECK(op_flops(g.ops[1]) == 2016.0);
+  CHECK(op_out_elems(g.ops[1]) == 2 * 3 * 4 * 7);
+}
+
 TEST_CASE("import dispatch by extension", "[import]") {
   CHECK_THROWS_WITH(import_workload_file("model.pb"),
                     Contains("model.pb: cannot import a '.pb' file; accepted: .json"));

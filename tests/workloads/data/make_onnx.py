@@ -15,6 +15,9 @@ this script; rerun it with Debian's python3-onnx to regenerate them):
                     Split, Einsum, Tile, reshape targets from Range and Mod, Pad,
                     Resize (sizes), a 1x7 Conv with pads [0,3,0,3], MaxPool with
                     ceil_mode, ScatterND, HardSwish; opset 14
+  einsum_ellipsis.onnx  Einsum "...ij,...jk->...ik" of A [2, 3, 4, 5] and B [3, 5, 6] (the
+                    ellipses broadcast right-aligned) and its implicit-output form
+                    "...ij,...jk" on the result and C [6, 7]; opset 14
   gru_reset.onnx    a reverse GRU (input 4, hidden 8, 3 steps of 2 sequences, with B)
                     with linear_before_reset=0 (Keras' reset_after=False), opset 14
 """
@@ -199,9 +202,22 @@ def gru_reset():
     save(model, "gru_reset.onnx")
 
 
+def einsum_ellipsis():
+    f = TensorProto.FLOAT
+    nodes = [helper.make_node("Einsum", ["a", "b"], ["ab"], name="explicit", equation="...ij,...jk->...ik"),
+             helper.make_node("Einsum", ["ab", "c"], ["y"], name="implicit", equation="...ij,...jk")]
+    graph = helper.make_graph(
+        nodes, "einsum_ellipsis", [helper.make_tensor_value_info("a", f, [2, 3, 4, 5]),
+                                   helper.make_tensor_value_info("b", f, [3, 5, 6])],
+        [helper.make_tensor_value_info("y", f, [2, 3, 4, 7])], [init("c", [6, 7])])
+    model = helper.make_model(graph, opset_imports=[helper.make_opsetid("", 14)])
+    onnx.checker.check_model(model)
+    save(model, "einsum_ellipsis.onnx")
+
+
 if __name__ == "__main__":
     only = sys.argv[1:]
-    for make in (tiny_cnn, tiny_mlp, unsupported, exporter_ops, gru_reset):
+    for make in (tiny_cnn, tiny_mlp, unsupported, exporter_ops, gru_reset, einsum_ellipsis):
         if not only or make.__name__ in only:
             make()
     sys.exit(0)

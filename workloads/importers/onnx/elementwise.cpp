@@ -179,14 +179,77 @@ void OnnxImporter::reduce_op() {
 // Einsum of one operand (a permutation, or sums over the letters the output drops)
 // or two (a batched product: letters in both inputs and the output are batch
 // dimensions, in both inputs only contracted, in one input and the output free).
+// An ellipsis stands for an operand's dimensions beyond its letters, broadcast
+// right-aligned across the operands (numpy's rule, which ONNX's Einsum follows); it
+// becomes letters no term uses, and the implicit output (no "->") lists them first,
+// then the letters that appear once, alphabetically.
+std::string OnnxImporter::expand_ellipsis(const std::string& e, const std::string& given) const {
+  const size_t arrow = e.find("->");
+  const std::string lhs = e.substr(0, arrow);
+  std::vector<std::string> terms;
+  for (size_t pos = 0;;) {
+    const size_t comma = lhs.find(',', pos);
+    terms.push_back(lhs.substr(pos, comma == std::string::npos ? std::string::npos : comma - pos));
+    if (comma == std::string::npos) break;
+    pos = comma + 1;
+  }
+  std::set<char> used;
+  std::map<char, int> count;
+  for (const std::string& t : terms)
+    for (char c : t)
+      if (std::isalpha(static_cast<unsigned char>(c))) {
+        used.insert(c);
+        ++count[c];
+      }
+  if (arrow != std::string::npos)
+    for (char c : e.substr(arrow + 2)) used.insert(c);
+  std::string fresh;
+  for (char c : std::string("ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz"))
+    if (!used.contains(c)) fresh += c;
+  size_t most = 0;
+  std::vector<size_t> ell(terms.size(), 0);
+  for (size_t i = 0; i < terms.size() && i < m_node->inputs.size(); ++i) {
+    const size_t at = terms[i].find("...");
+    if (at == std::string::npos) continue;
+    if (terms[i].find("...", at + 3) != std::string::npos)
+      fail(fmt::format("equation '{}': operand {} has more than one ellipsis", given, i));
+    const size_t letters = terms[i].size() - 3, rank = in(i).shape.size();
+    if (rank < letters)
+      fail(fmt::format("equation '{}': operand {} has {} letters besides the ellipsis but rank {}", given, i,
+                       letters, rank));
+    ell[i] = rank - letters;
+    most = std::max(most, ell[i]);
+  }
+  if (most > fresh.size())
+    fail(fmt::format("equation '{}': the ellipsis spans more dimensions than free letters", given));
+  const std::string dims = fresh.substr(0, most);
+  std::string out;
+  for (size_t i = 0; i < terms.size(); ++i) {
+    if (const size_t at = terms[i].find("..."); at != std::string::npos)
+      terms[i].replace(at, 3, dims.substr(most - ell[i]));
+    out += (i ? "," : "") + terms[i];
+  }
+  std::string rhs;
+  if (arrow != std::string::npos) {
+    rhs = e.substr(arrow + 2);
+    if (const size_t at = rhs.find("..."); at != std::string::npos) rhs.replace(at, 3, dims);
+    if (rhs.find("...") != std::string::npos)
+      fail(fmt::format("equation '{}': the output has more than one ellipsis", given));
+  } else {
+    rhs = dims;
+    for (const auto& [c, k] : count)
+      if (k == 1) rhs += c;
+  }
+  return out + "->" + rhs;
+}
+
 void OnnxImporter::einsum() {
   const OnnxAttr* eq = m_node->attr("equation");
   if (!eq || eq->s.empty()) fail("attribute equation is missing");
   std::string e;
   for (char c : eq->s)
     if (c != ' ') e += c;
-  if (e.find("...") != std::string::npos)
-    fail(fmt::format("equation '{}': ellipsis (...) is not supported", eq->s));
+  if (e.find("...") != std::string::npos) e = expand_ellipsis(e, eq->s);
   const size_t arrow = e.find("->");
   const std::string lhs = e.substr(0, arrow);
   std::vector<std::string> terms;

@@ -162,6 +162,8 @@ class OnnxImporter {
   void elementwise(OpKind kind);
   void reduce_op();
   void einsum();
+  // An Einsum equation with its ellipses written out as letters (elementwise.cpp).
+  std::string expand_ellipsis(const std::string& equation, const std::string& given) const;
 
   // layout.cpp
   void expand();
