@@ -585,6 +585,23 @@ def e2eg(timer, out):
                     x = None
                 m = None
                 torch.cuda.empty_cache()
+        # torchvision.models.video (Conv3d, BatchNorm3d): Kinetics clips of 16 frames
+        # of 112 x 112, channels_last_3d (cuDNN's NDHWC kernels), bf16 and fp32 (TF32).
+        for dtype in ("bf16", "fp32"):
+            for name in ("r3d_18", "r2plus1d_18"):
+                m = getattr(tv.models.video, name)().cuda().to(DT[dtype]).eval()
+                m = m.to(memory_format=torch.channels_last_3d)
+                for batch in (1, 8, 32):
+                    x = torch.randn(batch, 3, 16, 112, 112, device="cuda", dtype=DT[dtype])
+                    x = x.to(memory_format=torch.channels_last_3d)
+                    rec = {"section": "e2eg", "model": name, "dtype": dtype, "batch": batch, "frames": 16,
+                           "image": 112, "seq": 0, "memory_format": "channels_last"}
+                    with torch.no_grad():
+                        rec["kernels"] = kernel_names(lambda: m(x))
+                    measure(rec, lambda: m(x))
+                    x = None
+                m = None
+                torch.cuda.empty_cache()
     hf = optional_module("transformers", "e2eg")
     if hf is None:
         return

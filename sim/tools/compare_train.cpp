@@ -18,6 +18,8 @@ RecordModel record_model(const nlohmann::json& r, int64_t llama_layers) {
   for (char& c : m) c = static_cast<char>(std::tolower(static_cast<unsigned char>(c)));
   RecordModel out;
   if (m == "resnet50" || m == "resnet-50") out.name = "resnet50";
+  else if (m == "r3d_18" || m == "r2plus1d_18")
+    out.name = m;
   else if (m == "bert-base" || m == "bert" || m == "bert-base-uncased" || m == "bertmodel") out.name = "bert-base";
   else if (m == "gpt2-small" || m == "gpt2" || m == "gpt2model") out.name = "gpt2-small";
   else if (m == "llama7b-4layers" || m == "llama7b-4layers-prefill") {
@@ -91,6 +93,12 @@ std::optional<ModelRecordSpec> model_record_spec(const std::string& section, con
       m.spec = r.contains("memory_format")
                    ? fmt::format("resnet50:batch={},dtype={},memory_format={}", batch, dt, record_str(r, "memory_format"))
                    : fmt::format("resnet50:batch={},dtype={}", batch, dt);
+    else if (rm.name == "r3d_18" || rm.name == "r2plus1d_18")
+      // torchvision.models.video: clips of `frames` frames of image x image pixels
+      // (measure_gpu.py: 16 x 112 x 112, channels_last_3d).
+      m.spec = fmt::format("{}:batch={},frames={},image={},dtype={},memory_format={}", rm.name, batch,
+                           record_int(r, "frames", 1), record_int(r, "image", 1), dt,
+                           record_text(r, "memory_format", "channels_last"));
     else if (rm.name == "bert-base")
       m.spec = fmt::format("bert-base:batch={},seq={},dtype={}", batch, record_int(r, "seq"), dt);
     else if (rm.name == "gpt2-small")

@@ -6,6 +6,7 @@
 #include "compiler/compile.h"
 #include "core/error.h"
 #include "models/hardware.h"
+#include "sim/simulate.h"
 #include "sim/tools/compare.h"
 #include "sim/tools/kernel_names.h"
 #include "workloads/workloads.h"
@@ -188,4 +189,23 @@ TEST_CASE("a whole-model record's profiled time by kernel class, beside the mode
   CHECK(predicted == Approx(out["predicted_value"].get<double>()).epsilon(1e-9));
   CHECK(by["other"]["predicted_us"] == 0.0);
   CHECK(by["gemm/conv"]["predicted_us"].get<double>() > 0);
+}
+
+TEST_CASE("a video-network record (e2eg) is predicted by the built-in r3d_18 / r2plus1d_18",
+          "[gpu][compare][conv3d]") {
+  const auto hw = load_hardware("h100-sxm", {});
+  for (const char* name : {"r3d_18", "r2plus1d_18"}) {
+    INFO(name);
+    // scripts/measure_gpu.py's e2eg video records: 16 frames of 112 x 112, channels_last_3d.
+    nlohmann::json r = {
+        {"section", "e2eg"},     {"model", name}, {"dtype", "bf16"}, {"batch", 8},
+        {"frames", 16},          {"image", 112},  {"seq", 0},        {"memory_format", "channels_last"},
+        {"device_busy_us", 5000}};
+    const nlohmann::json out = compare_record(r, *hw).record;
+    // The prediction is the built-in's summed kernel time (what the profiler sums).
+    const RunResult res =
+        simulate(build_workload(std::string(name) + ":batch=8,frames=16,image=112,dtype=bf16"), *hw);
+    CHECK(out["predicted_value"].get<double>() == Approx(res.kernel_time_s * 1e6).epsilon(1e-12));
+    CHECK(out["measured_value"].get<double>() == 5000.0);
+  }
 }

@@ -99,6 +99,13 @@ def pytorch(tessera, tmp):
          {"conv2d": 4, "batchnorm": 1, "relu": 2, "maxpool": 1, "avgpool": 1, "matmul": 1, "products": 16548000}),
         ("audio_tiny", ["--model", "make_torchvision_onnx:TinyAudio", "--input", "1x80x64"],
          {"conv2d": 3, "gelu": 2, "maxpool": 1, "products": 1245184}),
+        # TinyUNet: GroupNorm (native_group_norm: a row normalisation of 4 groups) and a
+        # ConvTranspose2d(32, 16, 2, stride 2) traced as the data gradient of Conv2d(16,
+        # 32, 2, stride 2) on 16 x 16: 2 x 64 x 32 x 64 = 262144 FLOPs. With inc 2 x 256
+        # x 16 x 27 = 221184, down 2 x 64 x 32 x 144 = 589824 and out 2 x 256 x 3 x 144 =
+        # 221184: 1294336.
+        ("unet_tiny", ["--model", "make_torchvision_onnx:TinyUNet", "--input", "1x3x16x16"],
+         {"conv2d": 4, "layernorm": 1, "silu": 1, "add": 1, "products": 1294336}),
     ]
     for name, args, want in cases:
         out = os.path.join(tmp, name + ".json")
