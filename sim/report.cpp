@@ -43,7 +43,20 @@ nlohmann::json report_json(const RunResult& r) {
 void write_text_report(std::ostream& os, const RunResult& r) {
   const double achieved = r.time_s > 0 ? r.flops / r.time_s : 0;
   fmt::print(os, "Tessera report\n");
-  fmt::print(os, "  hardware   {}\n  workload   {}\n  engine     {}\n", r.hardware, r.workload, r.engine);
+  fmt::print(os, "  hardware   {}\n  workload   {}\n", r.hardware, r.workload);
+  if (r.extra.contains("onnx_dims")) {
+    // An ONNX model's symbolic input dimensions: the sizes given, or 1 where none was.
+    std::string dims;
+    bool unset = false;
+    for (const auto& [name, d] : r.extra["onnx_dims"].items()) {
+      dims += fmt::format("{}{}={:g}{}", dims.empty() ? "" : ", ", name, d["size"].get<double>(),
+                          d["set"].get<bool>() ? "" : " (not set)");
+      unset = unset || !d["set"].get<bool>();
+    }
+    fmt::print(os, "  dims       {}{}\n", dims,
+               unset ? "; symbolic dimensions not set are 1 (model.onnx:NAME=SIZE sets them)" : "");
+  }
+  fmt::print(os, "  engine     {}\n", r.engine);
   fmt::print(os, "  time       {}  ({:.0f} cycles at {})\n", format_quantity(r.time_s, Unit::seconds),
              r.cycles, format_quantity(r.clock_hz, Unit::hertz));
   fmt::print(os, "  energy     {}   average power {}\n", format_quantity(r.energy_j, Unit::joules),

@@ -2,6 +2,7 @@
 // Importers for workload files: JSON trace (.json), SCALE-Sim topology (.csv),
 // ONNX (.onnx), Chakra execution trace (.et). Chosen by extension; errors are InputError naming the file and
 // the line (text formats) or node (ONNX), the bad value and what is accepted.
+#include <map>
 #include <string>
 #include <string_view>
 
@@ -25,9 +26,12 @@ Graph parse_scalesim_csv(std::string_view text, std::string_view source);
 
 // ONNX model (ModelProto): the graph's nodes in order, with static shape
 // inference; shape-only operators launch nothing. One InputError lists every
-// unsupported operator with its node.
-Graph import_onnx(const std::string& path);
-Graph parse_onnx(std::string_view bytes, std::string_view source);
+// unsupported operator with its node. `dims` sets the graph inputs' symbolic
+// dimensions by name (an exporter's dynamic axes: `model.onnx:batch_size=8`);
+// unbound ones are 1.
+Graph import_onnx(const std::string& path, const std::map<std::string, int64_t>& dims = {});
+Graph parse_onnx(std::string_view bytes, std::string_view source,
+                 const std::map<std::string, int64_t>& dims = {});
 
 // Chakra execution trace (.et, mlcommons/chakra's et_def.proto: GlobalMetadata
 // then Node messages, each length-delimited): compute nodes (matmul from their

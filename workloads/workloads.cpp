@@ -2,6 +2,7 @@
 
 #include <fmt/format.h>
 
+#include <cctype>
 #include <charconv>
 #include <filesystem>
 #include <optional>
@@ -258,12 +259,61 @@ const std::string& wl_choice(const std::map<std::string, std::string>& p, const 
                                v, acc));
 }
 
+namespace {
+
+// NAME=SIZE,... after an ONNX file: sizes of its symbolic dimensions, positive
+// integers up to 2^31 (as the built-ins' integer parameters).
+std::map<std::string, int64_t> onnx_dims(const std::string& spec, const std::string& list) {
+  std::map<std::string, int64_t> dims;
+  size_t pos = 0;
+  while (pos <= list.size()) {
+    size_t comma = list.find(',', pos);
+    if (comma == std::string::npos) comma = list.size();
+    const std::string item = list.substr(pos, comma - pos);
+    pos = comma + 1;
+    const auto eq = item.find('=');
+    if (item.empty() || eq == std::string::npos || eq == 0 || eq + 1 == item.size())
+      throw InputError(
+          fmt::format("--workload '{}': malformed dimension '{}'; expected NAME=SIZE,... (the model's "
+                      "symbolic input dimensions)",
+                      spec, item));
+    const std::string key = item.substr(0, eq), value = item.substr(eq + 1);
+    int64_t v = 0;
+    const auto [end, errc] = std::from_chars(value.data(), value.data() + value.size(), v);
+    if (errc != std::errc() || end != value.data() + value.size() || v < 1 || v > (int64_t{1} << 31))
+      throw InputError(fmt::format(
+          "--workload '{}': dimension '{}': '{}' is not a positive integer up to 2^31", spec, key, value));
+    if (!dims.emplace(key, v).second)
+      throw InputError(fmt::format("--workload '{}': dimension '{}' is given twice", spec, key));
+    if (comma == list.size()) break;
+  }
+  return dims;
+}
+
+}  // namespace
+
 Graph build_workload(const std::string& spec) {
   if (spec.empty()) throw InputError("--workload: empty workload spec; expected name:key=value,...");
   // A path to an existing file is imported.
   std::error_code ec;
   if (std::filesystem::is_regular_file(spec, ec)) {
     Graph g = import_workload_file(spec);
+    validate_graph(g, spec);
+    return g;
+  }
+  // An ONNX file with its symbolic dimensions: path.onnx:NAME=SIZE,...
+  for (size_t c = spec.find(':'); c != std::string::npos; c = spec.find(':', c + 1)) {
+    const std::string path = spec.substr(0, c);
+    if (!std::filesystem::is_regular_file(path, ec)) continue;
+    std::string ext = std::filesystem::path(path).extension().string();
+    for (char& ch : ext) ch = static_cast<char>(std::tolower(static_cast<unsigned char>(ch)));
+    if (ext != ".onnx")
+      throw InputError(
+          fmt::format("--workload '{}': parameters after a file apply to .onnx models (their symbolic "
+                      "dimensions: model.onnx:batch_size=8); '{}' takes none",
+                      spec, path));
+    Graph g = import_onnx(path, onnx_dims(spec, spec.substr(c + 1)));
+    g.spec = spec;
     validate_graph(g, spec);
     return g;
   }

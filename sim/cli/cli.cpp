@@ -288,6 +288,13 @@ int cmd_run(const std::vector<std::string>& args, std::ostream& out) {
                                 {"ops_optimizer", info["ops_optimizer"]}};
   }
   if (auto coll = collective_section(r, info); !coll.is_null()) r.extra["collective"] = coll;
+  // An ONNX model's symbolic input dimensions (workloads/importers/onnx/import.cpp).
+  nlohmann::json dims = nlohmann::json::object();
+  for (const auto& [key, value] : info) {
+    if (key.rfind("onnx_dim:", 0) == 0) dims[key.substr(9)] = {{"size", value}, {"set", true}};
+    if (key.rfind("onnx_dim_unset:", 0) == 0) dims[key.substr(15)] = {{"size", 1}, {"set", false}};
+  }
+  if (!dims.empty()) r.extra["onnx_dims"] = dims;
   const std::string report = render(r, format);
   if (!trace_path.empty()) write_trace(r, trace_path);
   emit(report, out_path, out);

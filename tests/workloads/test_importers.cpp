@@ -286,6 +286,37 @@ TEST_CASE("ONNX: MLP with shape arithmetic, symbolic batch, Gelu, LayerNorm", "[
   CHECK(find(g, "to_heads").deps == std::vector<int>{5});
 }
 
+TEST_CASE("ONNX: symbolic input dimensions are set by name in the workload spec", "[import][onnx][dims]") {
+  // tiny_mlp.onnx's input x is [batch, 16, 32] with the symbolic dimension 'batch'.
+  const Graph one = build_workload(kData + "/tiny_mlp.onnx");
+  CHECK(one.info.at("onnx_dim_unset:batch") == 1);
+  const Graph g = build_workload(kData + "/tiny_mlp.onnx:batch=8");
+  CHECK(g.info.at("onnx_symbolic_dims") == 0);
+  CHECK(g.info.at("onnx_dim:batch") == 8);
+  CHECK(g.spec == kData + "/tiny_mlp.onnx:batch=8");
+  // Bound before ONNX's shape inference: every op scales with the batch. fc1 has
+  // m = 8 x 16 = 128 rows; the softmax over [8, 4, 16, 8] has 8 x 4 x 16 = 512 rows
+  // (64 at batch 1); FLOPs 8x.
+  CHECK(find(g, "fc1").at("m") == 128);
+  CHECK(find(g, "softmax").at("rows") == 512);
+  CHECK(g.total_flops() == 8 * one.total_flops());
+  // A name no input uses, a bad size, a repeated name, and a parameter on another file.
+  CHECK_THROWS_WITH(
+      build_workload(kData + "/tiny_mlp.onnx:seq=4"),
+      Contains("tiny_mlp.onnx: no graph input has a symbolic dimension 'seq'; the model's symbolic "
+               "dimensions: 'batch'"));
+  CHECK_THROWS_WITH(build_workload(kData + "/tiny_mlp.onnx:batch=0"),
+                    Contains("dimension 'batch': '0' is not a positive integer up to 2^31"));
+  CHECK_THROWS_WITH(build_workload(kData + "/tiny_mlp.onnx:batch=2,batch=3"),
+                    Contains("'batch' is given twice"));
+  CHECK_THROWS_WITH(build_workload(kData + "/tiny_mlp.onnx:batch"), Contains("malformed dimension 'batch'"));
+  CHECK_THROWS_WITH(build_workload(kData + "/example_trace.json:batch=2"),
+                    Contains("parameters after a file apply to .onnx models"));
+  CHECK_THROWS_WITH(
+      build_workload(kData + "/tiny_cnn.onnx:batch=2"),
+      Contains("no graph input has a symbolic dimension 'batch'; the model's input shapes are all fixed"));
+}
+
 TEST_CASE("ONNX: one error lists every unsupported operator and node", "[import][onnx][errors]") {
   // Grouped by operator type in order of first use: one node is named, more are
   // counted (and the first three named).
@@ -499,6 +530,17 @@ TEST_CASE("ONNX: a normalisation over an empty dimension is refused, not divided
   const std::string bytes = onnx_regression("layernorm_empty_axis.onnx");
   CHECK_THROWS_WITH(parse_onnx(bytes, "e.onnx"),
                     Contains("e.onnx: node 'n' (LayerNormalization): normalisation over an empty dimension of [0]"));
+}
+
+TEST_CASE("ONNX: an implicit-output Einsum equation with a capital letter is refused before ONNX's inference",
+          "[import][onnx][errors]") {
+  // fuzz_onnx: "...kJ,...jk" (no "->"); libonnx 1.12's einsumRankInference indexes its
+  // letter counts by c - 'a' and corrupted the stack (an ASan bad-free).
+  const std::string bytes = onnx_regression("einsum_implicit_uppercase.onnx");
+  CHECK_THROWS_WITH(
+      parse_onnx(bytes, "e.onnx"),
+      Contains("e.onnx: node 'implicit' (Einsum): equation '...kJ,...jk' has an implicit output (no "
+               "'->') and the character 'J'"));
 }
 
 TEST_CASE("ONNX: a GRU with linear_before_reset=0 applies the reset gate before a second recurrent GEMM",

@@ -14,6 +14,7 @@
 #include <onnx/onnx_pb.h>
 #include <onnx/shape_inference/implementation.h>
 
+#include <algorithm>
 #include <climits>
 #include <cstring>
 #include <set>
@@ -105,6 +106,29 @@ void check_window_attributes(const ::onnx::GraphProto& graph, std::string_view s
   }
 }
 
+// ONNX 1.12's Einsum inference (einsumRankInference, onnx/defs/math/defs.cc)
+// counts an implicit output's letters in an array indexed by letter - 'a', so an
+// equation without "->" holding anything but lower-case letters writes outside it
+// (a stack corruption): such equations are refused first, in every subgraph too.
+// ONNX's Einsum documents equations of lower-case letters.
+void check_einsum_equations(const ::onnx::GraphProto& graph, std::string_view source) {
+  for (const auto& n : graph.node()) {
+    for (const auto& a : n.attribute()) {
+      if (a.type() == ::onnx::AttributeProto::GRAPH) check_einsum_equations(a.g(), source);
+      for (const auto& sub : a.graphs()) check_einsum_equations(sub, source);
+      if (n.op_type() != "Einsum" || a.name() != "equation" || a.s().find("->") != std::string::npos)
+        continue;
+      for (char c : a.s())
+        if (!(c >= 'a' && c <= 'z') && c != ',' && c != '.' && c != ' ')
+          throw InputError(
+              fmt::format("{}: node '{}' (Einsum): equation '{}' has an implicit output (no '->') and "
+                          "the character '{}'; such an equation takes lower-case letters, ',', '...' "
+                          "and spaces only",
+                          source, n.name(), a.s(), c));
+    }
+  }
+}
+
 // ONNX's shape inference also reads a node input's type without checking that it
 // was defined (a SEGV in libonnx for a graph whose node reads a value produced
 // only by a later node): every input must be a graph input, an initializer, an
@@ -135,7 +159,8 @@ int64_t newest_onnx_opset() {
   return ::onnx::OpSchemaRegistry::DomainToVersionRange::Instance().Map().at(::onnx::ONNX_DOMAIN).second;
 }
 
-OnnxGraph parse_model(std::string_view bytes, std::string_view source) {
+OnnxGraph parse_model(std::string_view bytes, std::string_view source,
+                      const std::map<std::string, int64_t>& dims) {
   if (bytes.size() > static_cast<size_t>(INT_MAX))
     throw InputError(fmt::format("{}: {} bytes; ONNX models over 2 GiB (external data) are not supported", source,
                                  bytes.size()));
@@ -146,6 +171,32 @@ OnnxGraph parse_model(std::string_view bytes, std::string_view source) {
     throw InputError(fmt::format("{}: not an ONNX model: no graph (ModelProto field 7) found", source));
 
   OnnxGraph g;
+  // Symbolic dimensions of the graph inputs: bound ones become sizes (so that ONNX's
+  // shape inference sees them), the others stay symbolic (the importer takes 1).
+  std::set<std::string> names;
+  for (auto& in : *model.mutable_graph()->mutable_input()) {
+    if (!in.type().has_tensor_type() || !in.type().tensor_type().has_shape()) continue;
+    for (auto& d : *in.mutable_type()->mutable_tensor_type()->mutable_shape()->mutable_dim()) {
+      if (d.has_dim_value() && d.dim_value() > 0) continue;
+      const std::string name = d.has_dim_param() ? d.dim_param() : std::string();
+      if (!name.empty()) names.insert(name);
+      if (const auto it = dims.find(name); !name.empty() && it != dims.end()) {
+        d.set_dim_value(it->second);
+        g.bound_dims[name] = it->second;
+      } else if (!name.empty() &&
+                 std::find(g.unbound_dims.begin(), g.unbound_dims.end(), name) == g.unbound_dims.end()) {
+        g.unbound_dims.push_back(name);
+      }
+    }
+  }
+  for (const auto& [name, value] : dims)
+    if (!names.count(name)) {
+      std::string list;
+      for (const auto& n : names) list += (list.empty() ? "'" : ", '") + n + "'";
+      throw InputError(fmt::format("{}: no graph input has a symbolic dimension '{}'; {}", source, name,
+                                   names.empty() ? std::string("the model's input shapes are all fixed")
+                                                 : "the model's symbolic dimensions: " + list));
+    }
   for (const auto& op : model.opset_import())
     if (op.domain().empty() || op.domain() == "ai.onnx") g.opset = op.version();
   // An opset newer than this ONNX library's is accepted: its operators that the
@@ -161,6 +212,7 @@ OnnxGraph parse_model(std::string_view bytes, std::string_view source) {
   // inferred at all is an error here. It runs where the model states an opset
   // this library knows (ONNX 1.12's inference crashes on a newer opset).
   check_window_attributes(model.graph(), source);
+  check_einsum_equations(model.graph(), source);
   check_topological(model.graph(), {}, source);
   // ONNX's shape inference trusts the graph it is given (a value defined twice, or
   // a Conv fed by an operator ONNX does not know, so that its input has no type,

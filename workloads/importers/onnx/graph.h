@@ -61,6 +61,10 @@ struct OnnxGraph {
   std::vector<OnnxTensor> initializers;
   std::vector<OnnxValueInfo> inputs;
   int64_t opset = 0;  // default-domain opset version (0: not given)
+  // Symbolic dimension names of the graph inputs: bound to a size, or left unbound
+  // (taken as 1).
+  std::map<std::string, int64_t> bound_dims;
+  std::vector<std::string> unbound_dims;
   // Static shapes ONNX's shape inference gave intermediate tensors and outputs.
   std::map<std::string, std::vector<int64_t>> inferred;
 };
@@ -79,7 +83,11 @@ int64_t newest_onnx_opset();
 // (OnnxNode::schema_known) and refused by the importer. Opsets newer than
 // newest_onnx_opset() import: operators the library does not know yet are
 // checked by the importer alone.
-OnnxGraph parse_model(std::string_view bytes, std::string_view source);
+// `dims` binds symbolic dimensions (dim_param names of the graph inputs, such as an
+// exporter's dynamic "batch_size" or "sequence_length") to sizes before shape
+// inference; a name no graph input uses is an error listing the model's names.
+OnnxGraph parse_model(std::string_view bytes, std::string_view source,
+                      const std::map<std::string, int64_t>& dims = {});
 
 // ONNX TensorProto.DataType -> format (nullopt: no Tessera format).
 std::optional<DType> onnx_dtype(int32_t t);

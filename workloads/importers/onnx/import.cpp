@@ -54,6 +54,11 @@ Graph OnnxImporter::run() {
     throw InputError(fmt::format("{}: the model launches no kernels (every node is a shape "
                                  "operation or folds to a constant)", m_source));
   m_graph.info["onnx_symbolic_dims"] = static_cast<double>(m_symbolic);
+  // The symbolic dimensions by name (the report lists them): "onnx_dim:NAME" the size
+  // given, "onnx_dim_unset:NAME" one left at 1.
+  for (const auto& [name, value] : m_model.bound_dims)
+    m_graph.info["onnx_dim:" + name] = static_cast<double>(value);
+  for (const auto& name : m_model.unbound_dims) m_graph.info["onnx_dim_unset:" + name] = 1;
   m_graph.info["onnx_nodes"] = static_cast<double>(m_model.nodes.size());
   return std::move(m_graph);
 }
@@ -126,17 +131,18 @@ void OnnxImporter::fail(const std::string& why) const {
 using onnx::OnnxGraph;
 using onnx::OnnxImporter;
 
-Graph parse_onnx(std::string_view bytes, std::string_view source) {
+Graph parse_onnx(std::string_view bytes, std::string_view source,
+                 const std::map<std::string, int64_t>& dims) {
   if (bytes.empty()) throw InputError(fmt::format("{}: the file is empty", source));
-  const OnnxGraph model = onnx::parse_model(bytes, source);
+  const OnnxGraph model = onnx::parse_model(bytes, source, dims);
   Graph g = OnnxImporter(model, source).run();
   g.name = std::filesystem::path(std::string(source)).stem().string();
   return g;
 }
 
-Graph import_onnx(const std::string& path) {
+Graph import_onnx(const std::string& path, const std::map<std::string, int64_t>& dims) {
   const std::string bytes = importers::read_input_file(path);
-  return parse_onnx(bytes, path);
+  return parse_onnx(bytes, path, dims);
 }
 
 }  // namespace tessera

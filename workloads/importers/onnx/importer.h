@@ -2,9 +2,10 @@
 // ONNX graph -> Tessera graph (internal to the ONNX importer).
 //
 // Shapes are inferred node by node from the graph inputs and initializers.
-// Symbolic dimensions (dim_param, e.g. a batch size) are taken as 1 and
-// counted in info["onnx_symbolic_dims"]. Nodes whose inputs are all constants
-// (initializers, Constant, Shape outputs) are folded: they launch nothing.
+// Symbolic dimensions (dim_param, e.g. a batch size) take the size the workload
+// spec gives them by name (`model.onnx:batch_size=8`, bound before ONNX's shape
+// inference) or 1; the unbound ones are counted in info["onnx_symbolic_dims"]. Nodes whose inputs are all
+// constants (initializers, Constant, Shape outputs) are folded: they launch nothing.
 //
 // The operators accepted are the keys of one table (op_table(), ops.cpp), each
 // with its handler: check_supported() reports every node whose operator is not a
