@@ -183,9 +183,10 @@ void OnnxImporter::reduce_op() {
 // right-aligned across the operands (numpy's rule, which ONNX's Einsum follows); it
 // becomes letters no term uses, and the implicit output (no "->") lists them first,
 // then the letters that appear once, alphabetically.
-std::string OnnxImporter::expand_ellipsis(const std::string& e, const std::string& given) const {
-  const size_t arrow = e.find("->");
-  const std::string lhs = e.substr(0, arrow);
+namespace {
+
+// The comma-separated operand terms of an Einsum equation's left-hand side.
+std::vector<std::string> einsum_terms(const std::string& lhs) {
   std::vector<std::string> terms;
   for (size_t pos = 0;;) {
     const size_t comma = lhs.find(',', pos);
@@ -193,6 +194,15 @@ std::string OnnxImporter::expand_ellipsis(const std::string& e, const std::strin
     if (comma == std::string::npos) break;
     pos = comma + 1;
   }
+  return terms;
+}
+
+}  // namespace
+
+std::string OnnxImporter::expand_ellipsis(const std::string& e, const std::string& given) const {
+  const size_t arrow = e.find("->");
+  const std::string lhs = e.substr(0, arrow);
+  std::vector<std::string> terms = einsum_terms(lhs);
   std::set<char> used;
   std::map<char, int> count;
   for (const std::string& t : terms)
@@ -252,13 +262,7 @@ void OnnxImporter::einsum() {
   if (e.find("...") != std::string::npos) e = expand_ellipsis(e, eq->s);
   const size_t arrow = e.find("->");
   const std::string lhs = e.substr(0, arrow);
-  std::vector<std::string> terms;
-  for (size_t pos = 0;;) {
-    const size_t comma = lhs.find(',', pos);
-    terms.push_back(lhs.substr(pos, comma == std::string::npos ? std::string::npos : comma - pos));
-    if (comma == std::string::npos) break;
-    pos = comma + 1;
-  }
+  std::vector<std::string> terms = einsum_terms(lhs);
   if (terms.size() != 1 && terms.size() != 2)
     fail(fmt::format("equation '{}' has {} operands; 1 or 2 are supported", eq->s, terms.size()));
   std::map<char, int64_t> size;
