@@ -276,6 +276,11 @@ TEST_CASE("ONNX: MLP with shape arithmetic, symbolic batch, Gelu, LayerNorm", "[
   const Op& fc1 = find(g, "fc1");
   CHECK(fc1.at("m") == 16);  // batch 1 (symbolic) * 16 rows
   CHECK(fc1.at("b_shared") == 1);
+  // Both MatMuls read an initializer as B: layers with a weight (the resident
+  // footprint counts 32 x 64 and 64 x 32 of them).
+  CHECK(fc1.get("param", 0) == 1);
+  CHECK(find(g, "fc2").get("param", 0) == 1);
+  CHECK(find(g, "to_heads").get("param", 0) == 0);
   CHECK(find(g, "fc1_bias").at("inputs") == 1);  // bias is broadcast
   CHECK(find(g, "residual").at("inputs") == 2);
   CHECK(find(g, "ln").at("cols") == 32);

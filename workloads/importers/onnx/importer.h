@@ -21,6 +21,7 @@
 #include <functional>
 #include <map>
 #include <optional>
+#include <set>
 #include <string>
 #include <string_view>
 #include <vector>
@@ -187,6 +188,12 @@ class OnnxImporter {
   std::string m_name;
   bool m_folding = false;
   int m_symbolic = 0;
+  // Constant tensors already counted as a layer's weight (an embedding table, a
+  // MatMul/Gemm B): a weight a second node reads is not counted again.
+  std::set<std::string> m_weights;
+  // Marks a MatMul/Gemm `op` whose B (input 1) is a constant as a layer with a
+  // weight (param=1: the resident footprint counts k x n), its first user only.
+  void mark_weight(Op& op);
 };
 
 }  // namespace tessera::onnx

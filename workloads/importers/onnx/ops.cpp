@@ -135,6 +135,7 @@ void OnnxImporter::matmul() {
   op.out_dtype = product_out_dtype(a.dtype);
   if (numel(b_batch) == 1) {  // one B for every row block: a single (m*batch) x k product
     op.attrs = {{"batch", 1}, {"m", numel(batch) * m}, {"n", n}, {"k", k}, {"b_shared", 1}};
+    mark_weight(op);
   } else {
     op.attrs = {{"batch", numel(batch)}, {"m", m}, {"n", n}, {"k", k}};
   }
@@ -162,7 +163,13 @@ void OnnxImporter::gemm() {
   op.dtype = a.dtype;
   op.out_dtype = product_out_dtype(a.dtype);
   op.attrs = {{"batch", 1}, {"m", m}, {"n", n}, {"k", k}, {"b_shared", 1}};
+  mark_weight(op);
   emit_out(op, {m, n}, op.out_dtype);
+}
+
+void OnnxImporter::mark_weight(Op& op) {
+  if (!in(1).is_const || !m_weights.insert(m_node->inputs[1]).second) return;
+  op.attrs["param"] = 1;
 }
 
 // Conv over 1, 2 or 3 spatial axes (Conv1d, Conv2d, Conv3d): the IR's conv2d, a

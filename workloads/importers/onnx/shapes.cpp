@@ -394,6 +394,7 @@ void OnnxImporter::gather() {
     out.values = v;
   }
   if (data.is_const && data.shape.size() == 2 && ax == 0) {
+    m_weights.insert(m_node->inputs[0]);  // the table is the layer's weight (counted by the embedding)
     Op op;  // embedding lookup: rows of a weight table
     op.kind = OpKind::embedding;
     op.dtype = op.out_dtype = data.dtype;
