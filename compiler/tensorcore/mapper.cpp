@@ -185,6 +185,10 @@ Kernel TensorCoreMapper::lower(const Graph& g, int index, const Hardware& hw) co
       }
       s.a_dram_bytes = dtype_bytes(op.dtype, a);
       k = lower_gemm(op, s, s.a_dram_bytes, hw);
+      // A 3-D convolution (the IR's conv2d with a depth) says so beside its GEMM.
+      if (op.attrs.count("d") || op.attrs.count("t"))
+        k.mapping += fmt::format("; 3-D: {}x{}x{} filter over {}x{}x{} (NDHWC implicit GEMM)", cw.t, cw.r,
+                                 cw.s, cw.d, cw.h, cw.w);
       if (op.get("channels_last", 1) == 0 && m_tc.tensor_pipe(s.a))
         add_nchw_transposes(k, op, levels_of(hw), m_s.sm);
       break;

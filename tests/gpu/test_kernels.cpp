@@ -249,6 +249,7 @@ TEST_CASE("a 3-D convolution is the implicit GEMM over its depth too", "[gpu][co
   const Kernel stem = first_kernel(
       "conv3d:n=8,cin=3,cout=64,d=16,h=112,t=3,r=7,stride=2,stride_d=1,pad=3,pad_d=1,dtype=bf16", *hw);
   CHECK(issued_k_per_tile(stem) == Approx(2368));
+  CHECK(stem.mapping.find("; 3-D: 3x7x7 filter over 16x112x112 (NDHWC implicit GEMM)") != std::string::npos);
   // Tiles cover M = 8 x 16 x 56 x 56 = 401408 output pixels by N = 64 channels.
   CHECK(static_cast<double>(stem.info.thread_blocks.value() * stem.info.tile_m.value()) >= 401408.0);
   // A strided 1x1x1 downsample (R3D-18 layer2.0.downsample at batch 8: 64 -> 128,
