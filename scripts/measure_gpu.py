@@ -3,11 +3,11 @@
 reference/h100/microbench.jsonl (one JSON object per line), for `tessera compare`
 and `tessera calibrate`.
 
-usage: scripts/measure_gpu.py --out my-gpu.jsonl [--sections gemm,attn,vec,membw,energy,energy2,conv,e2eg,decode,evoformer,train,train_amp]
+usage: scripts/measure_gpu.py --out my-gpu.jsonl [--sections gemm,attn,vec,membw,energy,energy2,conv,conv3d,e2eg,decode,evoformer,train,train_amp]
 
 All sections take long (the GEMM grid alone is several hundred cases). For a short
 session, the whole-model and library-choice sections first, e.g.
-    --sections evoformer,decode,e2eg,train_amp,gemm_odd,conv --budget-ms 50
+    --sections evoformer,decode,e2eg,train_amp,gemm_odd,conv,conv3d --budget-ms 50
 (gemm_odd: the gemm section's shapes off the power-of-two grid only).
 
 Method (as in the reference data): CUDA events around the operation alone, warm-up
@@ -364,6 +364,47 @@ def conv(timer, out):
                 x = w = None
 
 
+def r3d18_convs():
+    """The 11 distinct Conv3d layers of torchvision's R3D-18 on 16 x 112 x 112 clips:
+    (name, cin, cout, (D, H), (T, R), (stride_d, stride), (pad_d, pad)). The stem is 3x7x7
+    with stride (1, 2, 2); each stage's first block strides 2 on all three axes, with a
+    1x1x1 downsample."""
+    convs = [("stem.0", 3, 64, (16, 112), (3, 7), (1, 2), (1, 3)),
+             ("layer1.0.conv1.0", 64, 64, (16, 56), (3, 3), (1, 1), (1, 1))]
+    d, h, cin = 16, 56, 64
+    for stage, cout in ((2, 128), (3, 256), (4, 512)):
+        convs += [(f"layer{stage}.0.conv1.0", cin, cout, (d, h), (3, 3), (2, 2), (1, 1)),
+                  (f"layer{stage}.0.downsample.0", cin, cout, (d, h), (1, 1), (2, 2), (0, 0))]
+        d, h, cin = d // 2, h // 2, cout
+        convs.append((f"layer{stage}.0.conv2.0", cout, cout, (d, h), (3, 3), (1, 1), (1, 1)))
+    return convs
+
+
+def conv3d(timer, out):
+    """R3D-18's Conv3d layers alone (section "conv" records with D, T, stride_d and
+    pad_d), channels_last_3d, bf16 and fp32 on TF32 at batch 1 and 8, cuDNN's default
+    algorithm choice, with the kernels that ran."""
+    for dtype in ("bf16", "tf32"):
+        torch_defaults()
+        torch.backends.cudnn.allow_tf32 = dtype == "tf32"
+        for N in (1, 8):
+            for name, cin, cout, (D, H), (T, R), (sd, st), (pd, pad) in r3d18_convs():
+                x = torch.randn(N, cin, D, H, H, device="cuda", dtype=DT[dtype])
+                x = x.to(memory_format=torch.channels_last_3d)
+                w = torch.randn(cout, cin, T, R, R, device="cuda", dtype=DT[dtype])
+                w = w.to(memory_format=torch.channels_last_3d)
+                fn = lambda: F.conv3d(x, w, stride=(sd, st, st), padding=(pd, pad, pad))  # noqa: E731
+                r = timer.run(fn)
+                do, ho = (D + 2 * pd - T) // sd + 1, (H + 2 * pad - R) // st + 1
+                r.update(section="conv", dtype=dtype, layer=name, N=N, Cin=cin, Cout=cout, D=D, H=H, W=H, T=T,
+                         R=R, S=R, stride=st, stride_d=sd, pad=pad, pad_d=pd, memory_format="channels_last",
+                         cudnn_benchmark=False, l2="cold" if timer.cold else "hot")
+                r["tflops"] = 2 * N * do * ho * ho * cout * cin * T * R * R / (r["median_ms"] * 1e-3) / 1e12
+                r["kernels"] = kernel_names(fn)
+                out(r)
+                x = w = None
+
+
 def profiled_kernels(fn):
     """One call of fn under the profiler: (summed GPU kernel time in us, the kernels
     as [name, calls, us] rows, longest first). Kernel (and memcpy/memset) events
@@ -707,7 +748,7 @@ def evoformer(timer, out):
         out(r)
 
 
-SECTIONS = {"gemm": gemm, "gemm_odd": gemm_odd, "attn": attn, "vec": vec, "membw": membw, "energy": energy, "energy2": energy2, "conv": conv,
+SECTIONS = {"gemm": gemm, "gemm_odd": gemm_odd, "attn": attn, "vec": vec, "membw": membw, "energy": energy, "energy2": energy2, "conv": conv, "conv3d": conv3d,
             "e2eg": e2eg, "decode": decode, "evoformer": evoformer, "train": train, "train_amp": train_amp}
 
 

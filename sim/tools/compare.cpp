@@ -428,6 +428,15 @@ std::optional<Prediction> predict(const json& r, const Hardware& hw, const std::
       throw InputError(fmt::format(
           "record {}: field 'memory_format' = '{}' must be channels_last or contiguous", r.dump(), layout));
     op.attrs["channels_last"] = layout == "channels_last" ? 1 : 0;
+    // A 3-D convolution (measure_gpu.py's conv3d section): its depth D, filter depth
+    // T and the depth's stride and padding (0 if absent).
+    const bool three_d = r.contains("D");
+    if (three_d) {
+      op.attrs["d"] = record_int(r, "D", 1);
+      op.attrs["t"] = record_int(r, "T", 1);
+      op.attrs["stride_d"] = record_int(r, "stride_d", 1);
+      op.attrs["pad_d"] = r.contains("pad_d") ? record_int(r, "pad_d") : 0;
+    }
     const Graph g = one_op("conv", op);
     RunResult res;
     const auto sync = sync_time_s(g, r, hw, res);
@@ -435,7 +444,7 @@ std::optional<Prediction> predict(const json& r, const Hardware& hw, const std::
     p.quantity = "median_ms";
     p.measured = record_num(r, "median_ms");
     p.predicted = (sync ? *sync : res.time_s) * 1e3;
-    p.group = layout == "channels_last" ? d : d + ", NCHW";
+    p.group = (layout == "channels_last" ? d : d + ", NCHW") + (three_d ? ", 3-D" : "");
     add_library_kernels(r, g, hw, p.extra);
     return p;
   }

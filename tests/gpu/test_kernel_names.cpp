@@ -209,3 +209,39 @@ TEST_CASE("a video-network record (e2eg) is predicted by the built-in r3d_18 / r
     CHECK(out["measured_value"].get<double>() == 5000.0);
   }
 }
+
+TEST_CASE("a Conv3d layer record (conv with D and T) is predicted as the 3-D convolution",
+          "[gpu][compare][conv3d]") {
+  const auto hw = load_hardware("h100-sxm", {});
+  // measure_gpu.py's conv3d section: R3D-18's layer2.0.conv1.0 at batch 8, bf16,
+  // channels_last_3d: 64 -> 128, 3x3x3, stride 2 and pad 1 on all axes, 16 x 56 x 56.
+  nlohmann::json r = {{"section", "conv"},
+                      {"dtype", "bf16"},
+                      {"N", 8},
+                      {"Cin", 64},
+                      {"Cout", 128},
+                      {"D", 16},
+                      {"H", 56},
+                      {"W", 56},
+                      {"T", 3},
+                      {"R", 3},
+                      {"S", 3},
+                      {"stride", 2},
+                      {"stride_d", 2},
+                      {"pad", 1},
+                      {"pad_d", 1},
+                      {"memory_format", "channels_last"},
+                      {"median_ms", 0.5}};
+  const auto p = compare_record(r, *hw);
+  const RunResult res = simulate(
+      build_workload(
+          "conv3d:n=8,cin=64,cout=128,d=16,h=56,t=3,r=3,stride=2,stride_d=2,pad=1,pad_d=1,dtype=bf16"),
+      *hw);
+  CHECK(p.record["predicted_value"].get<double>() == Approx(res.time_s * 1e3).epsilon(1e-12));
+  CHECK(p.record["group"] == "bf16, 3-D");
+  // Without D (and so without T's depth) the record is the 2-D convolution of one
+  // frame, 8 x fewer output pixels and 3 x fewer taps: a shorter prediction.
+  r.erase("D");
+  CHECK(compare_record(r, *hw).record["predicted_value"].get<double>() <
+        p.record["predicted_value"].get<double>());
+}
