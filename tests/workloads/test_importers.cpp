@@ -451,7 +451,7 @@ TEST_CASE("ONNX: every operator the support check accepts reaches its handler", 
     ops.push_back(listed.substr(pos, comma == std::string::npos ? std::string::npos : comma - pos));
     pos = comma == std::string::npos ? listed.size() : comma + 2;
   }
-  CHECK(ops.size() == 86);
+  CHECK(ops.size() == 87);
   CHECK(std::is_sorted(ops.begin(), ops.end()));
   int imported = 0;
   for (const auto& op : ops) {
@@ -592,6 +592,24 @@ TEST_CASE("ONNX: Einsum with an ellipsis, explicit and implicit output", "[impor
   // = 2016, written as [2, 3, 4, 7] (the graph output ONNX's inference agrees with).
   CHECK(op_flops(g.ops[1]) == 2016.0);
   CHECK(op_out_elems(g.ops[1]) == 2 * 3 * 4 * 7);
+}
+
+TEST_CASE("ONNX: TopK reads its input once and writes k values and k int64 indices per slice",
+          "[import][onnx][topk]") {
+  // topk.onnx: a router's scores [16, 8] (MatMul of x [16, 32] by w [32, 8]), the top 2
+  // of each row (K a constant input), a softmax over the 2.
+  const Graph g = build_workload(kData + "/topk.onnx");
+  REQUIRE(g.ops.size() == 3);
+  const Op& t = g.ops[1];
+  CHECK(t.kind == OpKind::reduce);
+  // rows = the axis's 8 scores per token, cols = 16 tokens; outputs = 2 values + the
+  // 2 int64 indices as 2 x 8 / 4 = 4 fp32-sized values.
+  CHECK((t.at("rows") == 8 && t.at("cols") == 16 && t.at("outputs") == 6));
+  // fp32 bytes: read 16 x 8 x 4 = 512, write 6 x 16 x 4 = 384.
+  CHECK(op_min_bytes(t) == 896.0);
+  // The softmax reads the [16, 2] values.
+  CHECK((g.ops[2].at("rows") == 16 && g.ops[2].at("cols") == 2));
+  CHECK(g.ops[2].deps == std::vector<int>{1});
 }
 
 TEST_CASE("import dispatch by extension", "[import]") {

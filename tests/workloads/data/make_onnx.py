@@ -18,6 +18,8 @@ this script; rerun it with Debian's python3-onnx to regenerate them):
   einsum_ellipsis.onnx  Einsum "...ij,...jk->...ik" of A [2, 3, 4, 5] and B [3, 5, 6] (the
                     ellipses broadcast right-aligned) and its implicit-output form
                     "...ij,...jk" on the result and C [6, 7]; opset 14
+  topk.onnx         a router's top-2 of 8 expert scores per token (TopK over the last
+                    axis of [16, 8], K a constant input) feeding a Gather; opset 14
   gru_reset.onnx    a reverse GRU (input 4, hidden 8, 3 steps of 2 sequences, with B)
                     with linear_before_reset=0 (Keras' reset_after=False), opset 14
 """
@@ -215,9 +217,24 @@ def einsum_ellipsis():
     save(model, "einsum_ellipsis.onnx")
 
 
+def topk():
+    f = TensorProto.FLOAT
+    nodes = [helper.make_node("MatMul", ["x", "w"], ["scores"], name="router"),
+             helper.make_node("TopK", ["scores", "k"], ["top", "idx"], name="topk", axis=-1),
+             helper.make_node("Softmax", ["top"], ["gates"], name="gates", axis=-1)]
+    graph = helper.make_graph(
+        nodes, "topk", [helper.make_tensor_value_info("x", f, [16, 32])],
+        [helper.make_tensor_value_info("gates", f, [16, 2]),
+         helper.make_tensor_value_info("idx", TensorProto.INT64, [16, 2])],
+        [init("w", [32, 8]), ints("k", [2])])
+    model = helper.make_model(graph, opset_imports=[helper.make_opsetid("", 14)])
+    onnx.checker.check_model(model)
+    save(model, "topk.onnx")
+
+
 if __name__ == "__main__":
     only = sys.argv[1:]
-    for make in (tiny_cnn, tiny_mlp, unsupported, exporter_ops, gru_reset, einsum_ellipsis):
+    for make in (tiny_cnn, tiny_mlp, unsupported, exporter_ops, gru_reset, einsum_ellipsis, topk):
         if not only or make.__name__ in only:
             make()
     sys.exit(0)

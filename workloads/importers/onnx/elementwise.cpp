@@ -4,6 +4,7 @@
 
 #include <algorithm>
 #include <cctype>
+#include <cmath>
 #include <map>
 #include <set>
 
@@ -174,6 +175,39 @@ void OnnxImporter::reduce_op() {
   op.attrs = {{"rows", rows}, {"cols", cols}};
   out.producer = emit(op);
   set_out(out);
+}
+
+// TopK (a router's top-k experts, a detector's best boxes): one pass over the
+// input that keeps the k largest (or smallest) of each slice along `axis`, as
+// PyTorch's topk kernel (a radix select per slice, aten/src/ATen/native/cuda/TensorTopK.cu).
+// The IR's reduce over rows = the axis's length for each of cols = the other
+// elements, writing k values and k int64 indices per slice: outputs = k + the
+// indices' size in values (8 bytes each).
+void OnnxImporter::topk() {
+  const Value& x = in(0);
+  const std::vector<int64_t> kv = ints_input_or_attr(1, "k");
+  if (kv.size() != 1 || kv[0] < 1)
+    fail("K must be one positive integer (a constant input, or attribute k before opset 10)");
+  const int64_t k = kv[0];
+  const int64_t ax = axis(m_node->attr_i("axis", -1), x.shape.size());
+  const int64_t len = x.shape[static_cast<size_t>(ax)];
+  if (k > len) fail(fmt::format("K = {} is larger than axis {} of [{}]", k, ax, fmt::join(x.shape, ",")));
+  const int64_t cols = numel(x.shape) / len;
+  if (cols == 0) fail(fmt::format("TopK of an empty tensor [{}]", fmt::join(x.shape, ",")));
+  Op op;
+  op.kind = OpKind::reduce;
+  op.dtype = op.out_dtype = x.dtype;
+  const double index_values = std::ceil(8.0 * static_cast<double>(k) / dtype_bytes(x.dtype, 1));
+  if (index_values > 0x1p48) fail(fmt::format("K = {} is larger than the 2^48 an op's dimension may be", k));
+  op.attrs = {{"rows", len}, {"cols", cols}, {"outputs", k + static_cast<int64_t>(index_values)}};
+  Value out;
+  out.shape = x.shape;
+  out.shape[static_cast<size_t>(ax)] = k;
+  out.dtype = x.dtype;
+  out.producer = emit(op);
+  set_out(out, 0);
+  out.dtype = DType::int32;  // int64 indices (integer tensors are int32 in Tessera's formats)
+  set_out(out, 1);
 }
 
 // Einsum of one operand (a permutation, or sums over the letters the output drops)

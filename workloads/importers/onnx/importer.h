@@ -163,6 +163,7 @@ class OnnxImporter {
   // its integer values folded where every input's are known.
   void elementwise(OpKind kind);
   void reduce_op();
+  void topk();
   void einsum();
   // An Einsum equation with its ellipses written out as letters (elementwise.cpp).
   std::string expand_ellipsis(const std::string& equation, const std::string& given) const;

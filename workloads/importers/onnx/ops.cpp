@@ -20,6 +20,7 @@ const std::map<std::string_view, OnnxImporter::OpRule, std::less<>>& OnnxImporte
       {"Einsum", {[](I& m) { m.einsum(); }}},
       {"LSTM", {[](I& m) { m.rnn(false); }}},
       {"GRU", {[](I& m) { m.rnn(true); }}},
+      {"TopK", {[](I& m) { m.topk(); }}},
       {"Conv", {[](I& m) { m.conv(); }}},
       {"ConvTranspose", {[](I& m) { m.conv_transpose(); }}},
       {"MaxPool", {[](I& m) { m.pool(OpKind::maxpool); }}},
