@@ -612,37 +612,37 @@ def e2eg(timer, out):
         # batch 32 and 256; each record names the kernels one forward launches (which
         # convolution kernels cuDNN takes for the layout and format, and any layout
         # transposes around them).
+        def batches_of(m, batches, make_x, fields):
+            """One record per batch: the kernels one forward launches, then its time."""
+            for batch in batches:
+                x = make_x(batch)
+                rec = {"section": "e2eg", **fields, "batch": batch}
+                with torch.no_grad():
+                    rec["kernels"] = kernel_names(lambda: m(x))
+                measure(rec, lambda: m(x))
+                x = None
+            torch.cuda.empty_cache()
+
         for dtype in ("bf16", "fp32"):
             for fmt_name, fmt, batches in (("channels_last", torch.channels_last, (1, 8, 32, 128, 256)),
                                            ("contiguous", torch.contiguous_format, (32, 256))):
                 m = tv.models.resnet50().cuda().to(DT[dtype]).eval().to(memory_format=fmt)
-                for batch in batches:
-                    x = torch.randn(batch, 3, 224, 224, device="cuda", dtype=DT[dtype]).to(memory_format=fmt)
-                    rec = {"section": "e2eg", "model": "resnet50", "dtype": dtype, "batch": batch, "seq": 0,
-                           "layers": 50, "memory_format": fmt_name}
-                    with torch.no_grad():
-                        rec["kernels"] = kernel_names(lambda: m(x))
-                    measure(rec, lambda: m(x))
-                    x = None
+                batches_of(m, batches,
+                           lambda b: torch.randn(b, 3, 224, 224, device="cuda", dtype=DT[dtype]).to(memory_format=fmt),
+                           {"model": "resnet50", "dtype": dtype, "seq": 0, "layers": 50, "memory_format": fmt_name})
                 m = None
-                torch.cuda.empty_cache()
         # torchvision.models.video (Conv3d, BatchNorm3d): Kinetics clips of 16 frames
         # of 112 x 112, channels_last_3d (cuDNN's NDHWC kernels), bf16 and fp32 (TF32).
         for dtype in ("bf16", "fp32"):
             for name in ("r3d_18", "r2plus1d_18"):
                 m = getattr(tv.models.video, name)().cuda().to(DT[dtype]).eval()
                 m = m.to(memory_format=torch.channels_last_3d)
-                for batch in (1, 8, 32):
-                    x = torch.randn(batch, 3, 16, 112, 112, device="cuda", dtype=DT[dtype])
-                    x = x.to(memory_format=torch.channels_last_3d)
-                    rec = {"section": "e2eg", "model": name, "dtype": dtype, "batch": batch, "frames": 16,
-                           "image": 112, "seq": 0, "memory_format": "channels_last"}
-                    with torch.no_grad():
-                        rec["kernels"] = kernel_names(lambda: m(x))
-                    measure(rec, lambda: m(x))
-                    x = None
+                batches_of(m, (1, 8, 32),
+                           lambda b: torch.randn(b, 3, 16, 112, 112, device="cuda",
+                                                 dtype=DT[dtype]).to(memory_format=torch.channels_last_3d),
+                           {"model": name, "dtype": dtype, "frames": 16, "image": 112, "seq": 0,
+                            "memory_format": "channels_last"})
                 m = None
-                torch.cuda.empty_cache()
     hf = optional_module("transformers", "e2eg")
     if hf is None:
         return

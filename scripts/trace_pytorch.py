@@ -101,6 +101,13 @@ def _conv_out(i, k, s, p, d):
     return (i + 2 * p - d * (k - 1) - 1) // s + 1
 
 
+def _per_axis(v, sp):
+    """A window argument (stride, padding, ...) as one value per spatial axis: a
+    one-element list stands for all `sp` axes."""
+    v = list(v)
+    return v * sp if len(v) == 1 else v
+
+
 def map_op(name, args, kwargs, out):
     """Returns (kind, attrs) for a kernel-launching operator, or None if unmapped."""
     a = list(args)
@@ -117,11 +124,7 @@ def map_op(name, args, kwargs, out):
         if sp not in (1, 2, 3) or (len(a) > 4 and isinstance(a[4], str)):
             return None  # padding='same'/'valid' reaches aten::convolution expanded
 
-        def per_axis(i, default):
-            v = list(a[i]) if len(a) > i else [default]
-            return v * sp if len(v) == 1 else v
-
-        stride, pad, dil = per_axis(3, 1), per_axis(4, 0), per_axis(5, 1)
+        stride, pad, dil = (_per_axis(a[i] if len(a) > i else [d], sp) for i, d in ((3, 1), (4, 0), (5, 1)))
         transposed = full and len(a) > 6 and bool(a[6])
         groups = a[8] if full and len(a) > 8 else (a[6] if not full and len(a) > 6 else 1)
         k = list(w.shape[2:])
@@ -226,13 +229,9 @@ def map_op(name, args, kwargs, out):
         if sp not in (1, 2, 3):
             return None
 
-        def per_axis(v):
-            v = list(v)
-            return v * sp if len(v) == 1 else v
-
-        k = per_axis(a[1])
-        stride = per_axis(a[2]) if len(a) > 2 and a[2] else list(k)
-        pad = per_axis(a[3]) if len(a) > 3 else [0] * sp
+        k = _per_axis(a[1], sp)
+        stride = _per_axis(a[2], sp) if len(a) > 2 and a[2] else list(k)
+        pad = _per_axis(a[3], sp) if len(a) > 3 else [0] * sp
         kind = "avgpool" if name.startswith("avg") else "maxpool"
         if sp >= 2 and x.shape[-2] == 1 and k[-2] == 1 and pad[-2] == 0:
             stride[-2] = stride[-1]  # a height of 1 (max_pool1d runs as a 2-D pool): its stride is moot
