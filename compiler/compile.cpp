@@ -45,6 +45,9 @@ Program compile(const Graph& g, const Hardware& hw) {
     // (.item()) makes the host wait for its kernel (models/compute/host.h).
     if (const int64_t calls = g.ops[i].get("host_calls", 0); calls > 1) k.info.host_calls = calls;
     if (g.ops[i].get("host_sync", 0) != 0) k.info.host_sync = 1;
+    // A kernel a library launches from its own loop (cuDNN's RNN time steps) costs
+    // the host one launch call, not an aten op (models/compute/host.h).
+    if (g.ops[i].get("lib_launch", 0) != 0) k.info.lib_launch = 1;
     // One kernel per op, so the producer ops' indices are the producer kernels'.
     for (int d : g.ops[i].deps) {
       if (d < 0 || static_cast<size_t>(d) >= i)

@@ -61,6 +61,8 @@ const KernelInfoField k_info_fields[] = {
     {"l2_working_set", &KernelInfo::l2_working_set, nullptr,
      "bytes the kernel re-reads from the L2 (sliced L2: share in the far partition)"},
     {"launches", nullptr, &KernelInfo::launches, "kernel launches the op takes (>= 1)"},
+    {"lib_launch", nullptr, &KernelInfo::lib_launch,
+     "1 = launched by a library's own loop inside an earlier op's host call (cuDNN's RNN steps)"},
     {"load_align", nullptr, &KernelInfo::load_align,
      "GEMM: bytes per thread of each operand load (< 16: no TMA, narrow loads)"},
     {"macs", &KernelInfo::macs, nullptr, "systolic: useful multiply-accumulates"},

@@ -95,6 +95,7 @@ struct KernelInfo {
   std::optional<double> ifmap_sram_writes;  // systolic: ifmap scratchpad writes (words)
   std::optional<double> l2_working_set;  // bytes the kernel re-reads from the L2 (sliced L2: share in the far partition)
   std::optional<int64_t> launches;  // kernel launches the op takes (>= 1)
+  std::optional<int64_t> lib_launch;  // 1 = launched by a library's own loop inside an earlier op's host call
   std::optional<int64_t> load_align;  // GEMM: bytes per thread of each operand load (< 16: no TMA, narrow loads)
   std::optional<double> macs;  // systolic: useful multiply-accumulates
   std::optional<int64_t> mma_folds;  // systolic: folds the kernel's mma instructions run

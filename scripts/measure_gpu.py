@@ -605,6 +605,30 @@ def e2eg(timer, out):
             rec["median_ms"] = hot.run(fn)["median_ms"]
         out(rec)
 
+    def batches_of(m, batches, make_x, fields):
+        """One record per batch: the kernels one forward launches, then its time."""
+        for batch in batches:
+            x = make_x(batch)
+            rec = {"section": "e2eg", **fields, "batch": batch}
+            with torch.no_grad():
+                rec["kernels"] = kernel_names(lambda: m(x))
+            measure(rec, lambda: m(x))
+            x = None
+        torch.cuda.empty_cache()
+
+    # torch.nn.LSTM / nn.GRU (one _cudnn_rnn call each forward): the built-ins'
+    # defaults (input = hidden = 1024, 2 layers, 32 steps) at batch 1, 16 and 64, and a
+    # small network (hidden 128, 1 layer, 100 steps: PyTorch's get_algo picks cuDNN's
+    # persistent small-h algorithm there), bf16 and fp32; the kernel names show the
+    # algorithm cuDNN ran.
+    for dtype in ("bf16", "fp32"):
+        for name, cls in (("lstm", torch.nn.LSTM), ("gru", torch.nn.GRU)):
+            for size, layers, seq, batches in ((1024, 2, 32, (1, 16, 64)), (128, 1, 100, (1, 16))):
+                m = cls(size, size, layers).cuda().to(DT[dtype]).eval()
+                batches_of(m, batches, lambda b: torch.randn(seq, b, size, device="cuda", dtype=DT[dtype]),
+                           {"model": name, "dtype": dtype, "seq": seq, "input": size, "hidden": size,
+                            "layers": layers})
+                m = None
     tv = optional_module("torchvision", "e2eg")
     if tv is not None:
         # fp32 runs its convolutions on TF32 and its fc layer in fp32 (PyTorch's defaults).
@@ -612,17 +636,6 @@ def e2eg(timer, out):
         # batch 32 and 256; each record names the kernels one forward launches (which
         # convolution kernels cuDNN takes for the layout and format, and any layout
         # transposes around them).
-        def batches_of(m, batches, make_x, fields):
-            """One record per batch: the kernels one forward launches, then its time."""
-            for batch in batches:
-                x = make_x(batch)
-                rec = {"section": "e2eg", **fields, "batch": batch}
-                with torch.no_grad():
-                    rec["kernels"] = kernel_names(lambda: m(x))
-                measure(rec, lambda: m(x))
-                x = None
-            torch.cuda.empty_cache()
-
         for dtype in ("bf16", "fp32"):
             for fmt_name, fmt, batches in (("channels_last", torch.channels_last, (1, 8, 32, 128, 256)),
                                            ("contiguous", torch.contiguous_format, (32, 256))):

@@ -315,9 +315,49 @@ class Executor {
         }
         return y;
       }
+      case OpKind::rnn_cell:
+        if (!op.get("backward", 0)) return rnn_cell_op(i, P, outs, y.size());
+        return vector_op(i, P, outs, y.size());
       default:
         return vector_op(i, P, outs, y.size());
     }
+  }
+
+  // One step of a recurrent layer's fused cell (workloads/op_cost.cpp): the gate
+  // pre-activations xproj + hproj (inputs 0 and 1, `gates` x cols per row) and the
+  // activations in fp32, one rounding of h to the output format. Input 2 is the
+  // previous step's cell (its h stands in for the LSTM's c', which the graph does
+  // not carry); the first step has none: c' = h' = 0.
+  Tensor rnn_cell_op(size_t i, const Path& P, const std::vector<Tensor>& outs, size_t n) const {
+    const Op& op = m_g.ops[i];
+    const int64_t g = op.at("gates"), cols = op.at("cols");
+    const auto e = static_cast<int64_t>(n);
+    Tensor xp = input(i, 0, g * e, outs), hp = input(i, 1, g * e, outs);
+    Tensor prev = op.deps.size() > 2 ? input(i, 2, e, outs) : Tensor(n, 0.0);
+    P.q(xp, op.dtype);
+    P.q(hp, op.dtype);
+    P.q(prev, op.dtype);
+    const auto sig = [&](double v) { return P.v(1 / (1 + std::exp(-v))); };
+    Tensor y(n);
+    for (int64_t j = 0; j < e; ++j) {
+      const int64_t base = (j / cols) * g * cols + j % cols;
+      const auto at = [&](const Tensor& t, int64_t gate) {
+        return t[static_cast<size_t>(base + gate * cols)];
+      };
+      const double p = prev[static_cast<size_t>(j)];
+      double h = 0;
+      if (g == 4) {  // i f g o
+        const double c = P.v(sig(P.v(at(xp, 1) + at(hp, 1))) * p +
+                             sig(P.v(at(xp, 0) + at(hp, 0))) * P.v(std::tanh(P.v(at(xp, 2) + at(hp, 2)))));
+        h = sig(P.v(at(xp, 3) + at(hp, 3))) * P.v(std::tanh(c));
+      } else {  // r z n, linear_before_reset
+        const double r = sig(P.v(at(xp, 0) + at(hp, 0))), z = sig(P.v(at(xp, 1) + at(hp, 1)));
+        const double nn = P.v(std::tanh(P.v(at(xp, 2) + P.v(r * at(hp, 2)))));
+        h = nn + z * P.v(p - nn);
+      }
+      y[static_cast<size_t>(j)] = P.q(P.v(h), op.out_dtype);
+    }
+    return y;
   }
 
   Tensor vector_op(size_t i, const Path& P, const std::vector<Tensor>& outs, size_t n) const {

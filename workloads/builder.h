@@ -111,22 +111,24 @@ class GraphBuilder {
   bool m_conv_bias = false;
 };
 
-// One LSTM layer over `seq` steps of `batch` rows in cuDNN's structure
+// One LSTM layer over `seq` steps of `batch` rows as cuDNN runs it
 // (workloads/models/rnn.cpp): the input projection of every step at once (after
-// `deps`), then per step the recurrent GEMM (from step 1, its weight tied with
-// `tied`) and the cell's point-wise ops. Ops named `pre` + input_proj and
-// `pre` + t<step>.<part>; returns the h_t op of every step.
-std::vector<int> lstm_layer(GraphBuilder& b, const std::string& pre, const std::vector<int>& deps, int64_t batch,
-                            int64_t seq, int64_t in, int64_t hidden, int64_t tied);
+// `deps`), then per step the recurrent GEMM (its weight tied with `tied`) and the
+// fused cell (rnn_cell, gates 4). Every kernel is launched by cuDNN's loop
+// (lib_launch) but the input projection of the layer that `opens_call` (the first
+// of one RNN call). Ops named `pre` + input_proj and `pre` + t<step>.<part>;
+// returns the cell op of every step (its output is h_t).
+std::vector<int> lstm_layer(GraphBuilder& b, const std::string& pre, const std::vector<int>& deps,
+                            int64_t batch, int64_t seq, int64_t in, int64_t hidden, int64_t tied,
+                            bool opens_call = true);
 
-// One GRU layer in the same structure (workloads/models/rnn.cpp): the input
-// projection (3 x hidden gates), then per step the recurrent GEMM and the gates'
-// point-wise ops. `linear_before_reset` (PyTorch's, cuDNN's and ONNX's default 1):
-// n = tanh(W_in x + r * (W_hn h + b_hn)), one recurrent GEMM of 3 x hidden per
-// step (weight tied with `tied`); 0: n = tanh(W_in x + W_hn (r * h)), a 2 x hidden
-// GEMM for r and z and a second one for n (tied with `tied_n`). Returns the h_t ops.
+// One GRU layer (workloads/models/rnn.cpp). `linear_before_reset` (PyTorch's,
+// cuDNN's and ONNX's default 1): n = tanh(W_in x + r * (W_hn h + b_hn)), the
+// cuDNN structure of lstm_layer with gates 3; 0: n = tanh(W_in x + W_hn (r * h)),
+// which cuDNN has no form for: op by op, a 2 x hidden GEMM for r and z and a
+// second one for n per step (tied with `tied` and `tied_n`). Returns the h_t ops.
 std::vector<int> gru_layer(GraphBuilder& b, const std::string& pre, const std::vector<int>& deps,
                            int64_t batch, int64_t seq, int64_t in, int64_t hidden, int64_t tied,
-                           bool linear_before_reset = true, int64_t tied_n = 0);
+                           bool linear_before_reset = true, int64_t tied_n = 0, bool opens_call = true);
 
 }  // namespace tessera

@@ -13,22 +13,37 @@ namespace {
 
 struct KindName { OpKind kind; std::string_view name; };
 constexpr KindName kKinds[] = {
-    {OpKind::matmul, "matmul"},       {OpKind::conv2d, "conv2d"},
-    {OpKind::attention, "attention"}, {OpKind::layernorm, "layernorm"},
-    {OpKind::rmsnorm, "rmsnorm"},     {OpKind::softmax, "softmax"},
-    {OpKind::gelu, "gelu"},           {OpKind::silu, "silu"},
-    {OpKind::relu, "relu"},           {OpKind::sigmoid, "sigmoid"},
-    {OpKind::tanh, "tanh"},           {OpKind::add, "add"},
-    {OpKind::mul, "mul"},             {OpKind::batchnorm, "batchnorm"},
-    {OpKind::copy, "copy"},           {OpKind::transpose, "transpose"},
-    {OpKind::maxpool, "maxpool"},     {OpKind::avgpool, "avgpool"},
-    {OpKind::embedding, "embedding"}, {OpKind::kv_read, "kv_read"},
-    {OpKind::kv_write, "kv_write"},   {OpKind::allreduce, "allreduce"},
-    {OpKind::allgather, "allgather"}, {OpKind::reducescatter, "reducescatter"},
-    {OpKind::alltoall, "alltoall"},   {OpKind::reduce, "reduce"},
+    {OpKind::matmul, "matmul"},
+    {OpKind::conv2d, "conv2d"},
+    {OpKind::attention, "attention"},
+    {OpKind::layernorm, "layernorm"},
+    {OpKind::rmsnorm, "rmsnorm"},
+    {OpKind::softmax, "softmax"},
+    {OpKind::gelu, "gelu"},
+    {OpKind::silu, "silu"},
+    {OpKind::relu, "relu"},
+    {OpKind::sigmoid, "sigmoid"},
+    {OpKind::tanh, "tanh"},
+    {OpKind::add, "add"},
+    {OpKind::mul, "mul"},
+    {OpKind::batchnorm, "batchnorm"},
+    {OpKind::copy, "copy"},
+    {OpKind::transpose, "transpose"},
+    {OpKind::maxpool, "maxpool"},
+    {OpKind::avgpool, "avgpool"},
+    {OpKind::embedding, "embedding"},
+    {OpKind::kv_read, "kv_read"},
+    {OpKind::kv_write, "kv_write"},
+    {OpKind::allreduce, "allreduce"},
+    {OpKind::allgather, "allgather"},
+    {OpKind::reducescatter, "reducescatter"},
+    {OpKind::alltoall, "alltoall"},
+    {OpKind::reduce, "reduce"},
     {OpKind::optimizer, "optimizer"},
-    {OpKind::broadcast, "broadcast"}, {OpKind::sendrecv, "sendrecv"},
+    {OpKind::broadcast, "broadcast"},
+    {OpKind::sendrecv, "sendrecv"},
     {OpKind::reduce_coll, "reduce_coll"},
+    {OpKind::rnn_cell, "rnn_cell"},
 };
 
 // Required attributes per kind (optional ones are read with get()).
@@ -50,6 +65,8 @@ std::vector<std::string_view> required_attrs(OpKind k) {
     case OpKind::sendrecv:
     case OpKind::reduce_coll: return {"bytes", "ranks"};
     case OpKind::optimizer: return {"elems", "reads", "writes"};
+    case OpKind::rnn_cell:
+      return {"rows", "cols", "gates"};
     default: return {"rows", "cols"};
   }
 }
@@ -83,7 +100,7 @@ std::vector<std::string_view> op_attr_names(OpKind k) {
   std::vector<std::string_view> names = required_attrs(k);
   switch (k) {
     case OpKind::matmul:
-      names.insert(names.end(), {"b_shared", "fast_accum", "param", "bias", "tied"});
+      names.insert(names.end(), {"b_shared", "fast_accum", "param", "bias", "tied", "cudnn", "rnn"});
       break;
     case OpKind::conv2d:
       names.insert(names.end(), {"dilation", "groups", "bias", "grad", "transposed", "channels_last", "d",
@@ -114,13 +131,16 @@ std::vector<std::string_view> op_attr_names(OpKind k) {
       names.insert(names.end(), {"inputs", "outputs", "stride", "reread", "batchnorm", "n", "channels_last"});
       break;
     case OpKind::optimizer: names.insert(names.end(), {"flops", "sfu", "tensors"}); break;
+    case OpKind::rnn_cell:
+      names.insert(names.end(), {"backward", "training"});
+      break;
     case OpKind::allreduce: case OpKind::allgather: case OpKind::reducescatter: case OpKind::alltoall:
     case OpKind::broadcast: case OpKind::sendrecv: case OpKind::reduce_coll:
       names.insert(names.end(), {"algo", "protocol", "stride", "group"});
       break;
     default: break;
   }
-  names.insert(names.end(), {"output", "launches", "host_calls", "host_sync"});
+  names.insert(names.end(), {"output", "launches", "host_calls", "host_sync", "lib_launch"});
   return names;
 }
 
@@ -129,7 +149,10 @@ bool is_vector_kind(OpKind k) {
     case OpKind::layernorm: case OpKind::rmsnorm: case OpKind::softmax: case OpKind::gelu:
     case OpKind::silu: case OpKind::relu: case OpKind::sigmoid: case OpKind::tanh:
     case OpKind::add: case OpKind::mul: case OpKind::batchnorm: case OpKind::copy:
-    case OpKind::transpose: case OpKind::reduce: case OpKind::optimizer:
+    case OpKind::transpose:
+    case OpKind::reduce:
+    case OpKind::optimizer:
+    case OpKind::rnn_cell:
       return true;
     default:
       return false;
@@ -299,7 +322,8 @@ void validate_graph(const Graph& g, std::string_view source) {
           key == "output" || key == "sfu" || key == "algo" || key == "protocol" || key == "group" ||
           key == "stage" || key == "pass" || key == "overlap" || key == "p2p" || key == "recompute" ||
           key == "every_microbatch" || key == "reread" || key == "channels_last" || key == "batchnorm" ||
-          key == "host_sync" || key == "transposed" || key == "pad_d";
+          key == "host_sync" || key == "transposed" || key == "pad_d" || key == "lib_launch" ||
+          key == "cudnn";
       if (key == "bcast_bytes" && value != 1 && value != 2 && value != 4 && value != 8)
         throw InputError(
             fmt::format("{}: op '{}' ({}): 'bcast_bytes' = {} must be an element size: 1, 2, 4 or 8", source,
@@ -307,6 +331,17 @@ void validate_graph(const Graph& g, std::string_view source) {
       if (key == "host_sync" && value > 1)
         throw InputError(fmt::format("{}: op '{}' ({}): 'host_sync' = {} must be 0 or 1 (1: the host waits for the "
                                      "op's kernel, as .item() does)", source, op.name, op_kind_name(op.kind), value));
+      if ((key == "lib_launch" || key == "cudnn") && value > 1)
+        throw InputError(fmt::format("{}: op '{}' ({}): '{}' = {} must be 0 or 1", source, op.name,
+                                     op_kind_name(op.kind), key, value));
+      if (key == "rnn" && value > 2)
+        throw InputError(
+            fmt::format("{}: op '{}' ({}): 'rnn' = {} must be 1 (a recurrent layer's input "
+                        "projection) or 2 (its recurrent GEMM of one step)",
+                        source, op.name, op_kind_name(op.kind), value));
+      if (key == "gates" && value != 3 && value != 4)
+        throw InputError(fmt::format("{}: op '{}' ({}): 'gates' = {} must be 4 (LSTM) or 3 (GRU)", source,
+                                     op.name, op_kind_name(op.kind), value));
       if (value < 0 || (value == 0 && !may_be_zero))
         throw InputError(fmt::format("{}: op '{}' ({}): '{}' = {} must be {}", source, op.name,
                                      op_kind_name(op.kind), key, value,
@@ -325,7 +360,7 @@ void validate_graph(const Graph& g, std::string_view source) {
           key != "dilation_d" && key != "tp_in" && key != "tp_out" && key != "stage" && key != "pass" &&
           key != "group" && key != "algo" && key != "protocol" && key != "overlap" && key != "p2p" &&
           key != "recompute" && key != "every_microbatch" && key != "host_calls" && key != "host_sync" &&
-          !key.starts_with("bcast_") &&
+          key != "rnn" && !key.starts_with("bcast_") &&
           !(key == "n" && (op.kind == OpKind::batchnorm || op.kind == OpKind::reduce)))  // a factor of rows
         volume *= static_cast<long double>(value);
     if (volume > static_cast<long double>(k_max_op_volume)) {

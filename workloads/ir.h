@@ -116,15 +116,37 @@
 namespace tessera {
 
 enum class OpKind {
-  matmul, conv2d, attention,
-  layernorm, rmsnorm, softmax, gelu, silu, relu, sigmoid, tanh, add, mul,
-  batchnorm, copy, transpose,
-  maxpool, avgpool, embedding,
-  kv_read, kv_write,
-  allreduce, allgather, reducescatter, alltoall,
-  reduce, optimizer,
-  broadcast, sendrecv,
-  reduce_coll,   // the collective reduce (nccl-tests reduce_perf); `reduce` is the column sum
+  matmul,
+  conv2d,
+  attention,
+  layernorm,
+  rmsnorm,
+  softmax,
+  gelu,
+  silu,
+  relu,
+  sigmoid,
+  tanh,
+  add,
+  mul,
+  batchnorm,
+  copy,
+  transpose,
+  maxpool,
+  avgpool,
+  embedding,
+  kv_read,
+  kv_write,
+  allreduce,
+  allgather,
+  reducescatter,
+  alltoall,
+  reduce,
+  optimizer,
+  broadcast,
+  sendrecv,
+  reduce_coll,  // the collective reduce (nccl-tests reduce_perf); `reduce` is the column sum
+  rnn_cell,     // one time step's fused point-wise work of an LSTM (gates 4) or GRU (gates 3) layer
 };
 
 std::string_view op_kind_name(OpKind k);

@@ -63,12 +63,48 @@ constexpr double k_batchnorm_training_flops = 7;
 // each reading and writing keys and values (4 x 8 bytes per index).
 constexpr double k_embedding_sort_bytes_per_index = 8 * 4 * 8;
 
+// One time step of a recurrent layer's fused point-wise kernel (rnn_cell), per
+// batch row and hidden unit (E = rows x cols elements), in cuDNN's LSTM / GRU
+// (linear_before_reset) equations (cudnnRNNMode_t; workloads/models/rnn.cpp):
+//   LSTM forward   gates = xproj + hproj (4), i f o = sigmoid (3 x 4), g = tanh (4),
+//                  c = f c' + i g (3), h = o tanh(c) (4 + 1)                   28 FLOP
+//                  reads xproj, hproj (4 + 4) and c' (1); writes h and c       9 E, 2 E
+//   GRU forward    rz = sigmoid(xproj_rz + hproj_rz) (2 + 2 x 4), n = tanh(xproj_n +
+//                  r hproj_n) (2 + 4), h = n + z (h' - n) (3)                  19 FLOP
+//                  reads xproj, hproj (3 + 3) and h' (1); writes h             7 E, 1 E
+//   training forward  also writes the gate activations the backward reads
+//                  (cuDNN's reserve space; LSTM i f g o, GRU r z n and
+//                  W_hn h' + b_hn)                                             + 4 E
+//   LSTM backward  dc = dc_next + dh o (1 - tanh^2 c) (4 + 2 + 2 + 1), do di df dg
+//                  (3 each), dc' = dc f (1)                                    22 FLOP
+//                  reads dh, dc, the 4 activations, c' and c; writes the 4 gate
+//                  gradients and dc'                                           8 E, 5 E
+//   GRU backward   dn = dh (1 - z)(1 - n^2) (4), dz = dh (h' - n) z (1 - z) (4),
+//                  dr = dn hn r (1 - r) (3), dhn = dn r (1), dh' = dh z (1)    13 FLOP
+//                  reads dh, the 4 saved values and h'; writes the input-side
+//                  and hidden-side gate gradients (3 + 3) and dh'              6 E, 7 E
+struct RnnCellCost {
+  double flops, read, written;
+};
+RnnCellCost rnn_cell_cost(const Op& op) {
+  const bool lstm = op.at("gates") == 4;
+  if (op.get("backward", 0)) return lstm ? RnnCellCost{22, 8, 5} : RnnCellCost{13, 6, 7};
+  RnnCellCost c = lstm ? RnnCellCost{28, 9, 2} : RnnCellCost{19, 7, 1};
+  if (op.get("training", 0)) c.written += 4;
+  return c;
+}
+
 // Traffic of the ops a training step appends (is_training_op) and of `reduce`;
 // `in` is the format of what the op reads, `out` of what it writes.
 OpTraffic training_traffic(const Op& op) {
   const auto d = [&](std::string_view k) { return static_cast<double>(op.at(k)); };
   const DType in = op.dtype, out = op.out_dtype;
   switch (op.kind) {
+    case OpKind::rnn_cell: {
+      const RnnCellCost c = rnn_cell_cost(op);
+      const double e = d("rows") * d("cols");
+      return {dtype_bytes(in, c.read * e), dtype_bytes(out, c.written * e)};
+    }
     case OpKind::conv2d: {
       const ConvWindow c = conv_window(op);
       const double x = d("n") * d("cin") * static_cast<double>(c.in_pixels());
@@ -139,10 +175,11 @@ OpTraffic training_traffic(const Op& op) {
 }
 
 // Ops whose traffic training_traffic() states: the training step's kernels,
-// `reduce`, and a transposed convolution (a data gradient in an inference graph:
-// it reads dy and the weight and writes dx).
+// `reduce`, `rnn_cell`, and a transposed convolution (a data gradient in an
+// inference graph: it reads dy and the weight and writes dx).
 bool gradient_shaped(const Op& op) {
-  return is_training_op(op) || op.kind == OpKind::reduce || (op.kind == OpKind::conv2d && op.get("grad", 0) != 0);
+  return is_training_op(op) || op.kind == OpKind::reduce || op.kind == OpKind::rnn_cell ||
+         (op.kind == OpKind::conv2d && op.get("grad", 0) != 0);
 }
 
 }  // namespace
@@ -152,6 +189,7 @@ double op_flops(const Op& op) {
   if (op.kind == OpKind::reduce)   // one addition per element read
     return static_cast<double>(op.get("inputs", 1)) * d("rows") * d("cols");
   if (op.kind == OpKind::optimizer) return static_cast<double>(op.get("flops", 1)) * d("elems");
+  if (op.kind == OpKind::rnn_cell) return rnn_cell_cost(op).flops * d("rows") * d("cols");
   if (op.get("backward", 0)) {
     switch (op.kind) {
       case OpKind::attention: {

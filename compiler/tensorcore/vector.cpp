@@ -81,6 +81,16 @@ VecCost training_vec_cost(const Op& op) {
   }
 }
 
+// A recurrent cell (rnn_cell): its FLOPs per element (workloads/op_cost.cpp), of
+// which the forward's activations are one SFU operation each (MUFU.EX2 for a
+// sigmoid, MUFU.TANH): LSTM 3 sigmoids and 2 tanh, GRU 2 and 1.
+VecCost rnn_cell_vec_cost(const Op& op) {
+  const double e = static_cast<double>(op.at("rows") * op.at("cols"));
+  const double per_elem = e > 0 ? op_flops(op) / e : 0;
+  const double sfu = op.get("backward", 0) ? 0 : (op.at("gates") == 4 ? 5 : 3);
+  return {per_elem - sfu, sfu, "tanh"};
+}
+
 // How PyTorch's CUDA kernels process one row of a row-wise reduction
 // (aten/src/ATen/native/cuda/SoftMax.cu, PersistentSoftmax.cuh, layer_norm_kernel.cu):
 //  * softmax, row <= 1024 elements and <= 4 KiB: softmax_warp_forward, one warp
@@ -283,7 +293,8 @@ Kernel TensorCoreMapper::lower_vector(const Op& op, const Hardware& hw) const {
       elems = rows * cols;
       writes = dtype_bytes(out, elems);
       reads = op_min_bytes(op) - writes;
-      if (is_training_op(op) || op.kind == OpKind::reduce) {   // backward kernels, reductions
+      // backward kernels, reductions, recurrent cells
+      if (is_training_op(op) || op.kind == OpKind::reduce || op.kind == OpKind::rnn_cell) {
         const OpTraffic t = op_traffic(op);
         reads = t.read;
         writes = t.written;
@@ -320,8 +331,9 @@ Kernel TensorCoreMapper::lower_vector(const Op& op, const Hardware& hw) const {
     l2_reads = access->l2_reads;
     stage_bytes = std::max(reads, l2_reads) + writes;
   }
-  const VecCost vc = is_training_op(op) || op.kind == OpKind::reduce ? training_vec_cost(op)
-                                                                     : vec_cost(op.kind, row && row->warp);
+  const VecCost vc = op.kind == OpKind::rnn_cell                       ? rnn_cell_vec_cost(op)
+                     : is_training_op(op) || op.kind == OpKind::reduce ? training_vec_cost(op)
+                                                                       : vec_cost(op.kind, row && row->warp);
   // One thread block per row (row-wise ops) or per 4096 elements; all SMs take part
   // once there are enough blocks.
   const double blocks = std::max(1.0, std::max(rows, std::ceil(std::max(stage_bytes - writes, writes) / 8192.0)));

@@ -51,6 +51,7 @@ HostOp host_op(const Kernel& k) {
     case OpKind::relu:
     case OpKind::sigmoid:
     case OpKind::tanh:
+    case OpKind::rnn_cell:
     case OpKind::add:
     case OpKind::mul:
     case OpKind::maxpool:

@@ -34,6 +34,10 @@
 // The host then launches the next kernel onto an idle GPU, which waits
 // idle_launch_s plus that op's host time for it. The copy's own latency (a few
 // microseconds of PCIe round trip) is not charged.
+// A kernel launched by a library's own loop inside an earlier op's host call
+// (KernelInfo::lib_launch: cuDNN's RNN launches every time step's GEMM and cell
+// kernel from C++ within one _cudnn_rnn call) costs only the launch call
+// (the compute model's host_library_launch), not an aten op's host path.
 // An op of several host calls (KernelInfo::host_calls: a Python loop of per-tensor
 // aten calls made one op) costs that many times its family's host time.
 #include <cstdint>

@@ -189,6 +189,13 @@ void register_tensorcore(Registry& r) {
        p_qty("host_attention", Unit::seconds, "12us",
              "host time of scaled_dot_product_attention (backend selection, fused kernel; assumption)")
            .non_negative(),
+       // A kernel launched from a library's C++ loop (cuDNN's RNN steps) skips the
+       // Python, pybind, autograd and dispatcher parts of the path above and pays
+       // cudaLaunchKernel: 1-3 us in the same breakdown (J. Lin, lesson 18).
+       p_qty("host_library_launch", Unit::seconds, "2us",
+             "host time of a kernel a library launches from its own loop inside one aten call, e.g. "
+             "cuDNN's RNN time steps (cudaLaunchKernel alone; assumption inside the published 1-3 us)")
+           .non_negative(),
        p_qty("host_other", Unit::seconds, "10us",
              "host time of any other op (optimizer step, collective; assumption)")
            .non_negative(),

@@ -104,6 +104,7 @@ void TensorCoreModel::bind(const Hardware& hw) {
   m_s.in_flight = p.real("bytes_in_flight");
   m_s.tf32_matmul = p.flag("matmul_allow_tf32");
   m_s.tf32_conv = p.flag("cudnn_allow_tf32");
+  m_s.host_lib_launch = p.real("host_library_launch");
   m_s.bf16_tensor = p.flag("bf16_tensor_cores");
   m_s.default_attention = p.text("attention");
   m_s.compute_capability = static_cast<int>(p.integer("compute_capability"));
@@ -118,7 +119,11 @@ DType TensorCoreModel::operand_dtype(const Op& op) const {
   // The TF32 switches only matter where the tensor cores have a TF32 mode (Ampere
   // on): before it, cuDNN and cuBLAS compute fp32 on the CUDA cores whatever the flags say.
   if (m_s.rate[static_cast<int>(MmaPipe::tf32)] <= 0) return op.dtype;
-  if (op.kind == OpKind::conv2d && m_s.tf32_conv) return DType::tf32;
+  // cuDNN's RNN GEMMs (attr cudnn) follow the cuDNN switch too: PyTorch's RNN
+  // descriptor sets CUDNN_FMA_MATH for fp32 only when allow_tf32 is off, else
+  // CUDNN_DEFAULT_MATH, which permits TF32 tensor cores from Ampere on
+  // (aten/src/ATen/native/cudnn/RNN.cpp, RNNDescriptorParams::descriptor).
+  if (op.kind == OpKind::conv2d || op.get("cudnn", 0) != 0) return m_s.tf32_conv ? DType::tf32 : op.dtype;
   if (op.kind == OpKind::matmul && m_s.tf32_matmul) return DType::tf32;
   return op.dtype;
 }
@@ -307,6 +312,7 @@ double TensorCoreModel::idle_launch_s(const Kernel& k, const KernelContext&) con
 
 double TensorCoreModel::host_time_s(const Kernel& k) const {
   if (m_s.host_graph || k.info.host_hidden.value_or(0) != 0) return 0;
+  if (k.info.lib_launch.value_or(0) != 0) return m_s.host_lib_launch;
   const double calls = static_cast<double>(std::max<int64_t>(1, k.info.host_calls.value_or(1)));
   return calls * m_s.host[static_cast<size_t>(host_op(k))];
 }

@@ -94,6 +94,7 @@ struct TensorCoreSpec {
   double in_flight = 0;                 // bytes_in_flight
   bool tf32_matmul = false;             // matmul_allow_tf32
   bool tf32_conv = true;                // cudnn_allow_tf32
+  double host_lib_launch = 0;           // host_library_launch (s)
   bool bf16_tensor = true;              // bf16_tensor_cores
   std::string default_attention;
   int compute_capability = 90;          // major*10+minor (SDPA backend rules)

@@ -18,7 +18,7 @@ RecordModel record_model(const nlohmann::json& r, int64_t llama_layers) {
   for (char& c : m) c = static_cast<char>(std::tolower(static_cast<unsigned char>(c)));
   RecordModel out;
   if (m == "resnet50" || m == "resnet-50") out.name = "resnet50";
-  else if (m == "r3d_18" || m == "r2plus1d_18")
+  else if (m == "r3d_18" || m == "r2plus1d_18" || m == "lstm" || m == "gru")
     out.name = m;
   else if (m == "bert-base" || m == "bert" || m == "bert-base-uncased" || m == "bertmodel") out.name = "bert-base";
   else if (m == "gpt2-small" || m == "gpt2" || m == "gpt2model") out.name = "gpt2-small";
@@ -99,6 +99,11 @@ std::optional<ModelRecordSpec> model_record_spec(const std::string& section, con
       m.spec = fmt::format("{}:batch={},frames={},image={},dtype={},memory_format={}", rm.name, batch,
                            record_int(r, "frames", 1), record_int(r, "image", 1), dt,
                            record_text(r, "memory_format", "channels_last"));
+    else if (rm.name == "lstm" || rm.name == "gru")
+      // torch.nn.LSTM / nn.GRU over [seq, batch, input] (measure_gpu.py).
+      m.spec = fmt::format("{}:batch={},seq={},input={},hidden={},layers={},dtype={}", rm.name, batch,
+                           record_int(r, "seq"), record_int(r, "input"), record_int(r, "hidden"),
+                           record_int(r, "layers"), dt);
     else if (rm.name == "bert-base")
       m.spec = fmt::format("bert-base:batch={},seq={},dtype={}", batch, record_int(r, "seq"), dt);
     else if (rm.name == "gpt2-small")

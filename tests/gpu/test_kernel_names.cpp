@@ -210,6 +210,26 @@ TEST_CASE("a video-network record (e2eg) is predicted by the built-in r3d_18 / r
   }
 }
 
+TEST_CASE("an RNN record (e2eg) is predicted by the built-in lstm / gru", "[gpu][compare][rnn]") {
+  const auto hw = load_hardware("h100-sxm", {});
+  for (const char* name : {"lstm", "gru"}) {
+    INFO(name);
+    // scripts/measure_gpu.py's e2eg RNN records: [seq, batch, input] through nn.LSTM / nn.GRU.
+    nlohmann::json r = {{"section", "e2eg"}, {"model", name}, {"dtype", "fp32"},
+                        {"batch", 16},       {"seq", 32},     {"input", 1024},
+                        {"hidden", 1024},    {"layers", 2},   {"device_busy_us", 400}};
+    const nlohmann::json out = compare_record(r, *hw).record;
+    const RunResult res = simulate(
+        build_workload(std::string(name) + ":batch=16,seq=32,input=1024,hidden=1024,layers=2,dtype=fp32"),
+        *hw);
+    CHECK(out["predicted_value"].get<double>() == Approx(res.kernel_time_s * 1e6).epsilon(1e-12));
+  }
+  // A record without the layer sizes is refused by name.
+  nlohmann::json bad = {
+      {"section", "e2eg"}, {"model", "lstm"}, {"batch", 1}, {"seq", 8}, {"device_busy_us", 1}};
+  CHECK_THROWS_WITH(compare_record(bad, *hw), Catch::Contains("must be a number"));
+}
+
 TEST_CASE("a Conv3d layer record (conv with D and T) is predicted as the 3-D convolution",
           "[gpu][compare][conv3d]") {
   const auto hw = load_hardware("h100-sxm", {});

@@ -115,10 +115,10 @@ TEST_CASE("run --precision: emulation is bounded by engine.emulation_budget", "[
 }
 
 TEST_CASE("an LSTM over the graph's op limit is refused before it is built", "[robustness][sizes]") {
-  // 8 ops per time step and layer: 2 x (8 x 200000 - 1) = 3,199,998 > 2^20. It
+  // 2 ops per time step and layer: 2 x (1 + 2 x 600000) = 2,400,002 > 2^20. It
   // took seconds to build a million ops first (fuzz_workload_spec's slow units).
-  check_refused(cli({"run", "--hw", "h100-sxm", "--workload", "lstm:seq=200000"}),
-                {"lstm: layers x seq = 2 x 200000 gives 3.2e+06 ops, more than the 1048576 a run takes"});
+  check_refused(cli({"run", "--hw", "h100-sxm", "--workload", "lstm:seq=600000"}),
+                {"lstm: layers x seq = 2 x 600000 gives 2.4e+06 ops, more than the 1048576 a run takes"});
   check_refused(cli({"run", "--hw", "h100-sxm", "--workload", "lstm:seq=2147483647,layers=2147483647"}),
                 {"more than the 1048576 a run takes"});
 }

@@ -86,48 +86,53 @@ TEST_CASE("ONNX exports: torchvision ConvNeXt", "[onnx][use]") {
 TEST_CASE("ONNX exports: torch.nn.LSTM, two bidirectional layers", "[onnx][use]") {
   const Graph g = build_workload(kData + "/lstm_bidir_opset14.onnx");
   const Summary s = summarise(g);
-  // Per layer and direction the built-in lstm structure: one input projection of the
-  // 8 steps x 2 sequences and 7 recurrent GEMMs (step 0 has no h_{-1}): 8 matmuls,
-  // 32 for 2 layers x 2 directions. Layer 1 (input 16, hidden 32, 4 x 32 = 128 gate
-  // columns): 2 x 16 x 128 x 16 = 65536 + 7 x (2 x 2 x 128 x 32) = 114688 per
-  // direction; layer 2 reads both directions (input 64): 2 x 16 x 128 x 64 = 262144
-  // + 114688. Total 2 x (180224 + 376832) = 1114112.
-  CHECK(s.kinds.at(OpKind::matmul) == 32);
-  CHECK(s.product_flops == 1114112.0);
-  // Each step's sigmoid over the i, f, o gates: 8 steps x 2 directions x 2 layers.
-  CHECK(s.kinds.at(OpKind::sigmoid) == 32);
-  // The reverse direction of each node is named as such.
-  int reverse = 0;
-  for (const Op& op : g.ops) reverse += op.name.find(".reverse.") != std::string::npos ? 1 : 0;
-  // Per layer: input_proj, 6 ops at step 0 (no recurrent GEMM or gate add), 8 at
-  // each of the 7 later steps.
-  CHECK(reverse == 2 * (1 + 6 + 7 * 8));
+  // Per layer and direction the built-in lstm structure (cuDNN's): one input
+  // projection of the 8 steps x 2 sequences and 8 recurrent GEMMs (step 0 multiplies
+  // the zero h_0 too): 9 matmuls, 36 for 2 layers x 2 directions. Layer 1 (input 16,
+  // hidden 32, 4 x 32 = 128 gate columns): 2 x 16 x 128 x 16 = 65536 + 8 x (2 x 2 x
+  // 128 x 32) = 131072 per direction; layer 2 reads both directions (input 64):
+  // 2 x 16 x 128 x 64 = 262144 + 131072. Total 2 x (196608 + 393216) = 1179648.
+  CHECK(s.kinds.at(OpKind::matmul) == 36);
+  CHECK(s.product_flops == 1179648.0);
+  // One fused cell per step: 8 steps x 2 directions x 2 layers.
+  CHECK(s.kinds.at(OpKind::rnn_cell) == 32);
+  CHECK(s.kinds.count(OpKind::sigmoid) == 0);
+  // The reverse direction of each node is named as such, and is launched by the
+  // same cuDNN call as the forward one: every op of it is lib_launch; of the
+  // forward direction all but the input projection.
+  int reverse = 0, lib = 0;
+  for (const Op& op : g.ops) {
+    reverse += op.name.find(".reverse.") != std::string::npos ? 1 : 0;
+    lib += op.get("lib_launch", 0) != 0 ? 1 : 0;
+  }
+  // Per layer: input_proj, then a GEMM and a cell at each of the 8 steps.
+  CHECK(reverse == 2 * (1 + 8 * 2));
+  CHECK(lib == 2 * (2 * (1 + 8 * 2) - 1));
 }
 
 TEST_CASE("ONNX exports: a 2-layer bidirectional torch.nn.GRU", "[onnx][use][gru]") {
   const Graph g = build_workload(kData + "/gru_bidir_opset14.onnx");
   const Summary s = summarise(g);
-  // The built-in gru structure per layer and direction: one input projection and 7
+  // The built-in gru structure per layer and direction: one input projection and 8
   // recurrent GEMMs (PyTorch exports linear_before_reset=1: W_hn h in the same GEMM
-  // as r and z), 32 matmuls in all. Layer 1 (input 16, 3 x 32 = 96 gate columns):
-  // 2 x 16 x 96 x 16 = 49152 + 7 x (2 x 2 x 96 x 32) = 86016 per direction; layer 2
-  // (input 64): 2 x 16 x 96 x 64 = 196608 + 86016. Total 2 x (135168 + 282624) = 835584.
-  CHECK(s.kinds.at(OpKind::matmul) == 32);
-  CHECK(s.product_flops == 835584.0);
-  // One sigmoid (r and z) and one tanh (n) per step: 8 steps x 2 directions x 2 layers.
-  CHECK(s.kinds.at(OpKind::sigmoid) == 32);
-  CHECK(s.kinds.at(OpKind::tanh) == 32);
+  // as r and z), 36 matmuls in all. Layer 1 (input 16, 3 x 32 = 96 gate columns):
+  // 2 x 16 x 96 x 16 = 49152 + 8 x (2 x 2 x 96 x 32) = 98304 per direction; layer 2
+  // (input 64): 2 x 16 x 96 x 64 = 196608 + 98304. Total 2 x (147456 + 294912) = 884736.
+  CHECK(s.kinds.at(OpKind::matmul) == 36);
+  CHECK(s.product_flops == 884736.0);
+  // One fused cell (gates 3) per step: 8 steps x 2 directions x 2 layers.
+  CHECK(s.kinds.at(OpKind::rnn_cell) == 32);
+  for (const Op& op : g.ops)
+    if (op.kind == OpKind::rnn_cell) CHECK(op.at("gates") == 3);
   int reverse = 0;
   for (const Op& op : g.ops) reverse += op.name.find(".reverse.") != std::string::npos ? 1 : 0;
-  // Per layer: input_proj, 5 ops at step 0 (sigmoid_rz, mul_r_hn, gates_n, tanh_n,
-  // hidden = (1 - z) n), 9 at each of the 7 later steps.
-  CHECK(reverse == 2 * (1 + 5 + 7 * 9));
-  // The built-in gru (one direction): layer 1 as above, 135168; layer 2 reads the 32
-  // hidden units of one direction: 2 x 16 x 96 x 32 = 98304 + 86016. 319488 in all,
-  // over 2 x 69 ops.
+  CHECK(reverse == 2 * (1 + 8 * 2));
+  // The built-in gru (one direction): layer 1 as above, 147456; layer 2 reads the 32
+  // hidden units of one direction: 2 x 16 x 96 x 32 = 98304 + 98304. 344064 in all,
+  // over 2 x 17 ops.
   const Graph builtin = build_workload("gru:batch=2,seq=8,input=16,hidden=32,layers=2,dtype=fp32");
-  CHECK(summarise(builtin).product_flops == 319488.0);
-  CHECK(builtin.ops.size() == 2 * (1 + 5 + 7 * 9));
+  CHECK(summarise(builtin).product_flops == 344064.0);
+  CHECK(builtin.ops.size() == 2 * (1 + 8 * 2));
 }
 
 TEST_CASE("ONNX exports: GroupNorm and a transposed convolution (a tiny U-Net)", "[onnx][use]") {

@@ -450,13 +450,31 @@ TEST_CASE("moe reports active and total parameters", "[models]") {
 
 TEST_CASE("lstm: cuDNN structure", "[models]") {
   Graph g = build_workload("lstm:batch=4,seq=3,input=8,hidden=16,layers=2");
-  // Per layer: 1 input GEMM + 2 recurrent GEMMs (steps 1, 2).
-  CHECK(count_kind(g, OpKind::matmul) == 2 * 3);
+  // Per layer: 1 input GEMM + 3 recurrent GEMMs (step 0's multiplies the zero h_0
+  // PyTorch passes as hx) and 3 fused cells.
+  CHECK(count_kind(g, OpKind::matmul) == 2 * 4);
+  CHECK(count_kind(g, OpKind::rnn_cell) == 2 * 3);
+  CHECK(g.ops.size() == 2 * (1 + 2 * 3));
   const Op& in = find(g, "l0.input_proj");
   CHECK(in.at("m") == 12);
   CHECK(in.at("n") == 64);
   CHECK(in.at("k") == 8);
   CHECK(find(g, "l1.input_proj").at("k") == 16);
+  const Op& cell = find(g, "l0.t1.cell");
+  CHECK(cell.at("rows") == 4);
+  CHECK(cell.at("cols") == 16);
+  CHECK(cell.at("gates") == 4);
+  // x_proj, the step's recurrent GEMM and the cell before it.
+  CHECK(cell.deps == std::vector<int>{0, 3, 2});
+  // One _cudnn_rnn call: its first kernel pays the host path, cuDNN's loop launches
+  // every other one; the GEMMs follow torch.backends.cudnn.allow_tf32.
+  int lib = 0;
+  for (const Op& op : g.ops) {
+    lib += op.get("lib_launch", 0);
+    if (op.kind == OpKind::matmul) CHECK(op.get("cudnn", 0) == 1);
+  }
+  CHECK(in.get("lib_launch", 0) == 0);
+  CHECK(lib == static_cast<int>(g.ops.size()) - 1);
   // Parameters: layer 0: 64*(8+16) + 128 = 1,664; layer 1: 64*(16+16) + 128 = 2,176.
   CHECK(g.info.at("params") == 3840.0);
 }

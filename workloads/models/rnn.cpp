@@ -1,26 +1,36 @@
-// Stacked LSTM (torch.nn.LSTM, inference) in the structure of its cuDNN
-// implementation: per layer, one GEMM projects the inputs of every time step
-// at once (W_ih x_t for all t: m = seq*batch, n = 4*hidden, k = input), then each
-// step runs the recurrent GEMM (W_hh h_{t-1}: m = batch, n = 4*hidden, k = hidden)
-// and the cell's point-wise work:
-//   gates = xproj_t + hproj_t                       add      batch x 4h
-//   i, f, o = sigmoid(.), g = tanh(.)               sigmoid  batch x 3h, tanh batch x h
-//   c_t = f * c_{t-1} + i * g                       mul      batch x 2h (both products), add
-//   h_t = o * tanh(c_t)                             tanh, mul batch x h
-// cuDNN fuses the point-wise part into one kernel; it is listed op by op so its
-// FLOPs and bytes are explicit. Step 0 has h_{-1} = c_{-1} = 0 (no recurrent GEMM).
+// Stacked LSTM and GRU (torch.nn.LSTM / nn.GRU, inference and training) as
+// PyTorch runs them on a GPU: one _cudnn_rnn call (aten/src/ATen/native/RNN.cpp
+// takes it whenever at::cudnn_is_acceptable(input), i.e. a CUDA tensor with cuDNN
+// enabled; PyTorch 2.9 on no longer excludes bfloat16 there) with cuDNN's
+// CUDNN_RNN_ALGO_STANDARD structure (J. Appleyard et al., "Optimizing Performance
+// of Recurrent Neural Networks on GPUs", arXiv:1604.01946; NVIDIA, "Optimizing
+// Recurrent Neural Networks in cuDNN 5", 2016):
+//   per layer, one GEMM projects the inputs of every time step at once
+//     (W_ih x_t for all t: m = seq*batch, n = gates*hidden, k = input);
+//   per step, the recurrent GEMM (W_hh h_{t-1}: m = batch, n = gates*hidden,
+//     k = hidden; step 0 multiplies the zero h_0 PyTorch passes as hx, which cuDNN
+//     does not skip), then one fused point-wise kernel, the rnn_cell op (its
+//     equations and traffic in workloads/op_cost.cpp).
+// Every kernel after the call's first is launched by cuDNN's own loop (attr
+// lib_launch: one cudaLaunchKernel of host time, not an aten op). The GEMMs carry
+// attr cudnn: an fp32 RNN multiplies on the TF32 tensor cores unless
+// torch.backends.cudnn.allow_tf32 is off (the GPU's cudnn_allow_tf32).
+// Not modelled: cuDNN's overlap of consecutive layers on separate streams (layer
+// l + 1's step t beside layer l's step t + 1), and the persistent algorithms
+// PyTorch's get_algo picks for hidden <= 192 (CUDNN_RNN_ALGO_PERSIST_STATIC_SMALL_H)
+// and for one-layer fp16 LSTMs of batch <= 128 (PERSIST_STATIC); both would be
+// faster than the standard structure timed here.
 //
-// Stacked GRU (torch.nn.GRU) in the same structure, with PyTorch's equations
-// (torch.nn.GRU's documentation; cuDNN's CUDNN_GRU is the same form):
+// GRU equations (torch.nn.GRU's documentation; cuDNN's CUDNN_GRU is the same form):
 //   r, z = sigmoid(W_i{r,z} x_t + b_i{r,z} + W_h{r,z} h_{t-1} + b_h{r,z})
 //   n    = tanh(W_in x_t + b_in + r * (W_hn h_{t-1} + b_hn))
 //   h_t  = (1 - z) * n + z * h_{t-1} = n + z * (h_{t-1} - n)
-// per layer the input projection (n = 3*hidden), per step the recurrent GEMM
-// (n = 3*hidden), then
-//   gates_rz = xproj_rz + hproj_rz, sigmoid           add, sigmoid  batch x 2h
-//   mul_r_hn = r * hproj_n, gates_n = xproj_n + .     mul, add      batch x h
-//   tanh_n, sub_h_n = h - n, mul_z = z * ., hidden    tanh, add, mul, add
-// Step 0 (h_{-1} = 0) has no recurrent GEMM and h_0 = (1 - z) * n (one mul).
+// An ONNX GRU with linear_before_reset = 0 (n = tanh(W_in x + W_hn (r * h) + ...))
+// has no cuDNN form; it is listed op by op as a framework runs it:
+//   per step the recurrent GEMM of r and z (from step 1), gates_rz (add),
+//   sigmoid_rz, mul_r_h, the second recurrent GEMM, gates_n (add), tanh_n,
+//   sub_h_n, mul_z and hidden (add); step 0 (h_{-1} = 0) has neither GEMM and
+//   h_0 = (1 - z) * n.
 #include <fmt/format.h>
 
 #include "core/error.h"
@@ -29,59 +39,70 @@
 
 namespace tessera {
 
-std::vector<int> lstm_layer(GraphBuilder& b, const std::string& pre, const std::vector<int>& deps, int64_t batch,
-                            int64_t seq, int64_t in, int64_t hidden, int64_t tied) {
-  const int xproj = b.linear(pre + "input_proj", deps, seq * batch, 4 * hidden, in);
+namespace {
+
+void set_attr(GraphBuilder& b, int op, const char* key, int64_t value) {
+  b.graph().ops[static_cast<size_t>(op)].attrs[key] = value;
+}
+
+// One cuDNN RNN layer (gates 4: LSTM, 3: GRU): see the top of the file.
+std::vector<int> cudnn_layer(GraphBuilder& b, const std::string& pre, const std::vector<int>& deps,
+                             int64_t batch, int64_t seq, int64_t in, int64_t hidden, int64_t gates,
+                             int64_t tied, bool opens_call) {
+  const int xproj = b.linear(pre + "input_proj", deps, seq * batch, gates * hidden, in);
+  set_attr(b, xproj, "cudnn", 1);
+  set_attr(b, xproj, "rnn", 1);
+  if (!opens_call) set_attr(b, xproj, "lib_launch", 1);
   std::vector<int> hs;
-  int h = -1, c = -1;
+  int h = -1;
   for (int64_t t = 0; t < seq; ++t) {
     const std::string sp = fmt::format("{}t{}.", pre, t);
-    int gates = xproj;
-    if (t > 0) {
-      const int hproj = b.linear(sp + "hidden_proj", {h}, batch, 4 * hidden, hidden);
-      // Every step multiplies by the same W_hh (and adds the same b_hh): one tied
-      // weight per layer for a training step.
-      b.graph().ops[static_cast<size_t>(hproj)].attrs["tied"] = tied;
-      gates = b.vec(OpKind::add, sp + "gates", {xproj, hproj}, batch, 4 * hidden, 2);
-    }
-    const int sig = b.vec(OpKind::sigmoid, sp + "sigmoid_ifo", {gates}, batch, 3 * hidden);
-    const int cand = b.vec(OpKind::tanh, sp + "tanh_g", {gates}, batch, hidden);
-    std::vector<int> prod_deps = {sig, cand};
-    if (c >= 0) prod_deps.push_back(c);
-    const int prods = b.vec(OpKind::mul, sp + "mul_fc_ig", prod_deps, batch, 2 * hidden, 2);
-    c = b.vec(OpKind::add, sp + "cell", {prods}, batch, hidden, 2);
-    const int tc = b.vec(OpKind::tanh, sp + "tanh_c", {c}, batch, hidden);
-    h = b.vec(OpKind::mul, sp + "hidden", {sig, tc}, batch, hidden, 2);
+    std::vector<int> hdeps;
+    if (h >= 0) hdeps.push_back(h);
+    const int hproj = b.linear(sp + "hidden_proj", hdeps, batch, gates * hidden, hidden);
+    // Every step multiplies by the same W_hh (and adds the same b_hh): one tied
+    // weight per layer.
+    set_attr(b, hproj, "tied", tied);
+    set_attr(b, hproj, "cudnn", 1);
+    set_attr(b, hproj, "rnn", 2);
+    set_attr(b, hproj, "lib_launch", 1);
+    std::vector<int> cdeps = {xproj, hproj};
+    if (h >= 0) cdeps.push_back(h);
+    h = b.vec(OpKind::rnn_cell, sp + "cell", cdeps, batch, hidden);
+    set_attr(b, h, "gates", gates);
+    set_attr(b, h, "lib_launch", 1);
     hs.push_back(h);
   }
   return hs;
 }
 
+}  // namespace
+
+std::vector<int> lstm_layer(GraphBuilder& b, const std::string& pre, const std::vector<int>& deps,
+                            int64_t batch, int64_t seq, int64_t in, int64_t hidden, int64_t tied,
+                            bool opens_call) {
+  return cudnn_layer(b, pre, deps, batch, seq, in, hidden, 4, tied, opens_call);
+}
+
 std::vector<int> gru_layer(GraphBuilder& b, const std::string& pre, const std::vector<int>& deps,
                            int64_t batch, int64_t seq, int64_t in, int64_t hidden, int64_t tied,
-                           bool linear_before_reset, int64_t tied_n) {
+                           bool linear_before_reset, int64_t tied_n, bool opens_call) {
+  if (linear_before_reset) return cudnn_layer(b, pre, deps, batch, seq, in, hidden, 3, tied, opens_call);
   const int xproj = b.linear(pre + "input_proj", deps, seq * batch, 3 * hidden, in);
-  const auto tie = [&](int op, int64_t id) { b.graph().ops[static_cast<size_t>(op)].attrs["tied"] = id; };
+  const auto tie = [&](int op, int64_t id) { set_attr(b, op, "tied", id); };
   std::vector<int> hs;
   int h = -1;
   for (int64_t t = 0; t < seq; ++t) {
     const std::string sp = fmt::format("{}t{}.", pre, t);
-    int rz_in = xproj, hproj = -1;
+    int rz_in = xproj;
     if (t > 0) {
-      // linear_before_reset: W_h{r,z,n} h at once; otherwise W_h{r,z} h only.
-      hproj = b.linear(sp + "hidden_proj", {h}, batch, (linear_before_reset ? 3 : 2) * hidden, hidden);
+      const int hproj = b.linear(sp + "hidden_proj", {h}, batch, 2 * hidden, hidden);
       tie(hproj, tied);
       rz_in = b.vec(OpKind::add, sp + "gates_rz", {xproj, hproj}, batch, 2 * hidden, 2);
     }
     const int rz = b.vec(OpKind::sigmoid, sp + "sigmoid_rz", {rz_in}, batch, 2 * hidden);
     int n_in = -1;
-    if (linear_before_reset) {
-      // r * (W_hn h + b_hn); at step 0 W_hn h = 0 leaves b_hn.
-      std::vector<int> d = {rz};
-      if (hproj >= 0) d.push_back(hproj);
-      const int rhn = b.vec(OpKind::mul, sp + "mul_r_hn", d, batch, hidden, 2);
-      n_in = b.vec(OpKind::add, sp + "gates_n", {xproj, rhn}, batch, hidden, 2);
-    } else if (t > 0) {
+    if (t > 0) {
       // W_hn (r * h) + b_hn: the reset gate before the second recurrent GEMM.
       const int rh = b.vec(OpKind::mul, sp + "mul_r_h", {rz, h}, batch, hidden, 2);
       const int hn = b.linear(sp + "hidden_proj_n", {rh}, batch, hidden, hidden);
@@ -105,13 +126,6 @@ std::vector<int> gru_layer(GraphBuilder& b, const std::string& pre, const std::v
 
 namespace {
 
-// Ops of one recurrent layer: the input projection, `first` ops at step 0 (no
-// recurrent GEMM) and `per_step` at each later one (LSTM: 6 and 8, 8 seq - 1 in
-// all; GRU: 5 and 9, 9 seq - 3).
-double recurrent_layer_ops(int64_t seq, double first, double per_step) {
-  return 1.0 + first + per_step * (static_cast<double>(seq) - 1.0);
-}
-
 // Stacked recurrent network (nn.LSTM / nn.GRU): `gates` 4 (LSTM) or 3 (GRU).
 Graph build_rnn(const std::map<std::string, std::string>& p, bool gru) {
   Graph g;
@@ -121,10 +135,11 @@ Graph build_rnn(const std::map<std::string, std::string>& p, bool gru) {
   const int64_t batch = wl_int(p, "batch"), seq = wl_int(p, "seq");
   const int64_t input = wl_int(p, "input"), hidden = wl_int(p, "hidden");
   const int64_t layers = wl_int(p, "layers");
-  const double per_step = gru ? 9.0 : 8.0;
+  // Ops of one layer: the input projection, then a GEMM and a cell per step.
+  const double per_step = 2.0;
   // Refused before building when over the graph's 2^20 ops (Graph::add), which
   // would otherwise be reached after seconds.
-  const double ops = static_cast<double>(layers) * recurrent_layer_ops(seq, gru ? 5.0 : 6.0, per_step);
+  const double ops = static_cast<double>(layers) * (1.0 + per_step * static_cast<double>(seq));
   if (ops > static_cast<double>(int64_t{1} << 20))
     throw InputError(
         fmt::format("{}: layers x seq = {} x {} gives {:.4g} ops, more than the 1048576 a run takes "
@@ -134,8 +149,10 @@ Graph build_rnn(const std::map<std::string, std::string>& p, bool gru) {
   for (int64_t l = 0; l < layers; ++l) {
     const std::string pre = fmt::format("l{}.", l);
     const int64_t in = l == 0 ? input : hidden;
-    prev_layer_h = gru ? gru_layer(b, pre, prev_layer_h, batch, seq, in, hidden, l + 1)
-                       : lstm_layer(b, pre, prev_layer_h, batch, seq, in, hidden, l + 1);
+    // One _cudnn_rnn call: its host path is paid before layer 0's first kernel.
+    const bool opens_call = l == 0;
+    prev_layer_h = gru ? gru_layer(b, pre, prev_layer_h, batch, seq, in, hidden, l + 1, true, 0, opens_call)
+                       : lstm_layer(b, pre, prev_layer_h, batch, seq, in, hidden, l + 1, opens_call);
   }
   // The output is h_t of the last layer for every step.
   for (int op : prev_layer_h) g.ops[static_cast<size_t>(op)].attrs["output"] = 1;
@@ -163,8 +180,8 @@ void add_rnn_workloads(std::vector<WorkloadInfo>& out) {
       {"batch", "16", "sequences"},        {"seq", "32", "time steps"},
       {"input", "1024", "input features"}, {"hidden", "1024", "hidden units"},
       {"layers", "2", "stacked layers"},   {"dtype", "bf16", "operand format", ParamType::dtype}};
-  out.push_back({"lstm", "stacked LSTM (torch.nn.LSTM / cuDNN structure)", params, build_lstm_net});
-  out.push_back({"gru", "stacked GRU (torch.nn.GRU / cuDNN structure)", params, build_gru_net});
+  out.push_back({"lstm", "stacked LSTM (torch.nn.LSTM: one cuDNN RNN call)", params, build_lstm_net});
+  out.push_back({"gru", "stacked GRU (torch.nn.GRU: one cuDNN RNN call)", params, build_gru_net});
 }
 
 }  // namespace tessera

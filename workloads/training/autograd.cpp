@@ -28,12 +28,17 @@ constexpr int64_t k_embedding_sorted_launches = 20;
 void Step::backward(int i) {
   m_cur = i;
   const Op f = m_g.ops[i];   // copy: emitting grows the vector
+  if (f.kind != OpKind::rnn_cell && !f.get("rnn", 0)) m_rnn_open = false;
   const int dy = m_grad[i];
   const std::vector<int> dd = unique_deps(f);
   const DType gt = f.out_dtype;   // the incoming gradient's format
   const DType it = f.dtype;       // the input's (and the weight's) format
   switch (f.kind) {
-    case OpKind::matmul: return f.get("param", 0) ? linear(i, f, dy, dd) : bmm(i, f, dy);
+    case OpKind::matmul:
+      if (f.get("rnn", 0)) return rnn_gemm(i, f, dy, dd);
+      return f.get("param", 0) ? linear(i, f, dy, dd) : bmm(i, f, dy);
+    case OpKind::rnn_cell:
+      return rnn_cell(f, dy, dd);
     case OpKind::conv2d: return conv(i, f, dy, dd);
     case OpKind::attention: return attention(i, f, dy, dd);
     case OpKind::embedding: {
@@ -365,6 +370,84 @@ void Step::pow(const Op& f, int dy, const std::vector<int>& dd) {
   Op g = vec_op(OpKind::mul, f.name + ".grad", rows, cols, f.out_dtype, f.dtype, with_grad(dy, {t}));
   g.attrs["inputs"] = 2;
   contribute(x, emit(std::move(g)));
+}
+
+// _cudnn_rnn_backward (aten/src/ATen/native/cudnn/RNN.cpp) of rnn.cpp's layers.
+// cudnnRNNBackwardData walks each layer's steps backwards: the cell's backward
+// kernel (rnn_cell backward=1: dh from the layer above and from the recurrent
+// GEMM, dc from the step after; writes the gate gradients dG_t and dc'), then the
+// recurrent data gradient dh' = dG_t W_hh (m = batch, n = hidden, k = gates x
+// hidden); then the layer's input gradient dx = dG W_ih over all steps at once.
+// cudnnRNNBackwardWeights then forms each weight gradient over all steps at once:
+// dW_ih = dG^T x and dW_hh = dG^T h' (k = seq x batch), and the bias gradients
+// as column sums of dG. Every kernel after the call's first is launched by cuDNN.
+Op& Step::rnn_launch(Op& op) {
+  if (m_rnn_open) op.attrs["lib_launch"] = 1;
+  m_rnn_open = true;
+  return op;
+}
+
+void Step::rnn_cell(const Op& f, int dy, const std::vector<int>& dd) {
+  Op op = f;
+  op.name = f.name + ".grad";
+  op.dtype = f.out_dtype;
+  op.out_dtype = f.dtype;
+  op.attrs.erase("output");
+  op.attrs.erase("training");
+  op.attrs.erase("lib_launch");
+  op.attrs["backward"] = 1;
+  std::vector<int> reads = m_joined[m_cur];
+  op.deps = with_grad(dy, std::move(reads));
+  const int g = emit(std::move(rnn_launch(op)));
+  // dG_t: the recurrent GEMM's and the input projection's gradient (its slice t);
+  // dc' (LSTM) or the h' part (GRU) to the step before.
+  for (int d : dd) join(d, g);
+}
+
+void Step::rnn_gemm(int i, const Op& f, int dy, const std::vector<int>& dd) {
+  const int64_t m = f.at("m"), n = f.at("n"), k = f.at("k");
+  const auto gemm = [&](std::string name, int64_t gm, int64_t gn, int64_t gk, std::vector<int> saved) {
+    Op op = matmul_op(std::move(name), 1, gm, gn, gk, f.dtype, with_grad(dy, std::move(saved)), false);
+    op.attrs["cudnn"] = 1;
+    return emit(std::move(rnn_launch(op)));
+  };
+  if (f.get("rnn", 0) == 2) {
+    // The recurrent data gradient of step t (step 0's goes to the zero hx, which
+    // needs none).
+    if (!dd.empty() && needs(dd[0])) join(dd[0], gemm(f.name + ".grad_input", m, k, n, {}));
+    return;
+  }
+  std::vector<int> all = m_joined[i];  // every step's dG slice
+  bool need_dx = dd.empty() && m_opt.inputs_require_grad;
+  for (int d : dd) need_dx = need_dx || m_rg[d];
+  if (need_dx) {
+    const int dx = gemm(f.name + ".grad_input", m, k, n, all);
+    for (int d : dd)
+      m_g.ops[static_cast<size_t>(d)].kind == OpKind::rnn_cell ? join(d, dx) : contribute(d, dx);
+  }
+  // The layer's recurrent GEMMs follow its input projection (rnn.cpp): the first
+  // holds W_hh and b_hh for the optimizer.
+  int rec = -1;
+  for (int j = i + 1; j < m_fwd && rec < 0; ++j)
+    if (m_g.ops[static_cast<size_t>(j)].get("rnn", 0) == 2) rec = j;
+  if (rec < 0)
+    throw std::logic_error(fmt::format("{}: no recurrent GEMM follows the input projection", f.name));
+  const Op& r = m_g.ops[static_cast<size_t>(rec)];
+  std::vector<int> saved = all;
+  saved.insert(saved.end(), dd.begin(), dd.end());
+  const int dw_ih = gemm(f.name + ".grad_weight", k, n, m, saved);
+  weight_grad(i, dw_ih, k, n, "grad_weight");
+  if (f.get("bias", 0)) {
+    Op db = reduce_op(f.name + ".grad_bias", m, n, 1, 1, f.out_dtype, f.dtype, with_grad(dy, all));
+    weight_grad(i, emit(std::move(rnn_launch(db))), 1, n, "grad_bias");
+  }
+  const int64_t rk = r.at("k"), rn = r.at("n");
+  const int dw_hh = gemm(r.name + ".grad_weight", rk, rn, m, all);
+  weight_grad(rec, dw_hh, rk, rn, "grad_weight", true);
+  if (r.get("bias", 0)) {
+    Op db = reduce_op(r.name + ".grad_bias", m, rn, 1, 1, f.out_dtype, f.dtype, with_grad(dy, all));
+    weight_grad(rec, emit(std::move(rnn_launch(db))), 1, rn, "grad_bias", true);
+  }
 }
 
 }  // namespace tessera::training

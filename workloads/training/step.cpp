@@ -73,8 +73,10 @@ std::pair<int64_t, int64_t> out_shape(const Op& op) {
 
 void Step::run() {
   check();
+  // Batch norms use batch statistics; cuDNN's RNN forward keeps its gate
+  // activations for the backward (cudnnRNNForward in CUDNN_FWD_MODE_TRAINING).
   for (auto& op : m_g.ops)
-    if (op.kind == OpKind::batchnorm) op.attrs["training"] = 1;
+    if (op.kind == OpKind::batchnorm || op.kind == OpKind::rnn_cell) op.attrs["training"] = 1;
   const double flops_fwd = m_g.total_flops();
   mark_requires_grad();
   seed_outputs();
@@ -231,7 +233,16 @@ void Step::contribute(int d, int src) {
 
 // A weight gradient made by `src` for forward op `i`: tied weights (the same
 // `tied` id) add every gradient after the first (AccumulateGrad).
-void Step::weight_grad(int i, int src, int64_t rows, int64_t cols, const char* what) {
+void Step::join(int d, int src) {
+  if (d < 0 || !m_rg[d]) return;
+  if (m_grad[d] == k_none) {
+    m_grad[d] = src;
+    return;
+  }
+  m_joined[d].push_back(src);
+}
+
+void Step::weight_grad(int i, int src, int64_t rows, int64_t cols, const char* what, bool whole_group) {
   m_wgrad[i] = 1;
   const Op op = m_g.ops[i];   // copy: emitting grows the vector
   // Mixed precision: a bf16 product's weight gradient goes back through the
@@ -255,6 +266,7 @@ void Step::weight_grad(int i, int src, int64_t rows, int64_t cols, const char* w
     for (int j = 0; j < m_fwd; ++j) left += m_g.ops[j].get("tied", 0) == tied ? 1 : 0;
   }
   --left;
+  if (whole_group) left = 0;
   if (prev == 0) {
     prev = src + 1;
   } else {

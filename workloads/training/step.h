@@ -57,7 +57,15 @@ class Step {
   static Op reduce_op(std::string name, int64_t rows, int64_t cols, int64_t inputs, int64_t outputs, DType in,
                       DType out, std::vector<int> deps);
   void contribute(int d, int src);
-  void weight_grad(int i, int src, int64_t rows, int64_t cols, const char* what);
+  // A gradient inside one cuDNN RNN call (rnn.cpp): a second one for the same
+  // tensor is read by the kernel that consumes it, not added by a kernel of its
+  // own (the cell backward reads dh from the layer above and from the recurrent
+  // GEMM, and dc; the input projection's gradient is one buffer of every step's
+  // slice).
+  void join(int d, int src);
+  // `whole_group`: the one gradient of a tied weight's every use (cuDNN's
+  // recurrent weight gradient over all steps at once).
+  void weight_grad(int i, int src, int64_t rows, int64_t cols, const char* what, bool whole_group = false);
   // Whether input `d` of an op (or, with d < 0, a leaf input) needs a gradient.
   bool needs(int d) const { return d >= 0 ? m_rg[d] != 0 : m_opt.inputs_require_grad; }
 
@@ -69,6 +77,13 @@ class Step {
   void attention(int i, const Op& f, int dy, const std::vector<int>& dd);
   void mul(int i, const Op& f, int dy, const std::vector<int>& dd);
   void pow(const Op& f, int dy, const std::vector<int>& dd);
+  // rnn.cpp's cuDNN RNN layers: _cudnn_rnn_backward (cudnnRNNBackwardData, then
+  // cudnnRNNBackwardWeights).
+  void rnn_cell(const Op& f, int dy, const std::vector<int>& dd);
+  void rnn_gemm(int i, const Op& f, int dy, const std::vector<int>& dd);
+  // Marks every kernel of one backward RNN call after its first as launched by
+  // cuDNN's loop (lib_launch).
+  Op& rnn_launch(Op& op);
   // Mixed precision: the format of the gradient op `src` hands over (the seed: the
   // tensor's own), and the parameters' format (fp32 master weights).
   DType grad_dtype(int d, int src) const;
@@ -107,6 +122,8 @@ class Step {
   std::map<std::pair<int64_t, std::string>, int> m_tied_left;   // tied id, tensor -> gradients still to come
   std::vector<char> m_rg;
   std::vector<int> m_grad;       // per forward op: op holding its output gradient
+  std::map<int, std::vector<int>> m_joined;  // forward op -> further gradients its consumer reads (join)
+  bool m_rnn_open = false;                   // the last backward kernel was part of a cuDNN RNN call
   std::vector<int> m_acc;        // accumulations made per forward op (names)
   std::vector<char> m_wgrad;     // forward op got its weight gradient
   std::map<std::pair<int64_t, std::string>, int> m_tied_grad;   // tied id, tensor -> op + 1

@@ -296,10 +296,10 @@ void OnnxImporter::batchnorm() {
 }
 
 // LSTM and GRU in the structure of the built-in `lstm` and `gru` workloads
-// (cuDNN's: the input projection of every step at once, then per step the
-// recurrent GEMM and the cell's point-wise ops; workloads/models/rnn.cpp), once per
-// direction. X is [seq, batch, input] ([batch, seq, input] with layout=1), W
-// [directions, gates x hidden, input] (LSTM 4 gates, GRU 3). GRU's
+// (cuDNN's, which ONNX Runtime's CUDA provider also calls: the input projection
+// of every step at once, then per step the recurrent GEMM and the fused cell;
+// workloads/models/rnn.cpp), once per direction, the node being one call. X is [seq, batch, input] ([batch,
+// seq, input] with layout=1), W [directions, gates x hidden, input] (LSTM 4 gates, GRU 3). GRU's
 // linear_before_reset (PyTorch exports 1) picks where the reset gate applies.
 void OnnxImporter::rnn(bool gru) {
   const Value& x = in(0);
@@ -323,8 +323,9 @@ void OnnxImporter::rnn(bool gru) {
   const int64_t lbr = gru ? m_node->attr_i("linear_before_reset", 0) : 1;
   if (lbr != 0 && lbr != 1) fail(fmt::format("linear_before_reset = {} must be 0 or 1", lbr));
   if (seq < 1 || batch < 1) fail(fmt::format("X [{}] has no steps or no sequences", fmt::join(x.shape, ",")));
-  // Ops per direction: LSTM 8 seq - 1; GRU 9 seq - 3 (10 seq - 4 without linear_before_reset).
-  const double per_step = gru ? (lbr ? 9.0 : 10.0) : 8.0;
+  // Ops per direction: 2 seq + 1 (a GEMM and a cell per step); 10 seq - 3 for a
+  // GRU without linear_before_reset (op by op).
+  const double per_step = gru && !lbr ? 10.0 : 2.0;
   if (static_cast<double>(dirs) * per_step * static_cast<double>(seq) > static_cast<double>(int64_t{1} << 20))
     fail(fmt::format("{} steps give more than the 1048576 ops a run takes ({} per step and direction)", seq,
                      per_step));
@@ -339,8 +340,8 @@ void OnnxImporter::rnn(bool gru) {
       const std::string pre = fmt::format("{}.{}.", m_name, reverse ? "reverse" : "forward");
       const std::vector<int> hs =
           gru ? gru_layer(b, pre, deps_of_inputs(), batch, seq, input, hidden, tied + 2 * d + 1, lbr != 0,
-                          tied + 2 * d + 2)
-              : lstm_layer(b, pre, deps_of_inputs(), batch, seq, input, hidden, tied + d + 1);
+                          tied + 2 * d + 2, d == 0)
+              : lstm_layer(b, pre, deps_of_inputs(), batch, seq, input, hidden, tied + d + 1, d == 0);
       last = hs.back();
     }
   }

@@ -1,0 +1,162 @@
+// Recurrent layers as PyTorch runs them on a GPU (workloads/models/rnn.cpp): one
+// cuDNN RNN call, its fused cell (rnn_cell), the kernels cuDNN's loop launches,
+// the TF32 switch of cuDNN's GEMMs, and _cudnn_rnn_backward's structure.
+#include <catch2/catch.hpp>
+#include <string>
+#include <vector>
+
+#include "compiler/compile.h"
+#include "models/hardware.h"
+#include "sim/propagate.h"
+#include "sim/simulate.h"
+#include "workloads/workloads.h"
+
+using namespace tessera;
+
+namespace {
+
+Op cell(int64_t gates, std::map<std::string, int64_t> more = {}) {
+  Op op;
+  op.name = "cell";
+  op.kind = OpKind::rnn_cell;
+  op.dtype = op.out_dtype = DType::bf16;
+  op.attrs = {{"rows", 16}, {"cols", 1024}, {"gates", gates}};
+  for (const auto& [k, v] : more) op.attrs[k] = v;
+  return op;
+}
+
+const Op& find(const Graph& g, const std::string& name) {
+  for (const Op& op : g.ops)
+    if (op.name == name) return op;
+  FAIL("no op " << name);
+  return g.ops.front();
+}
+
+}  // namespace
+
+TEST_CASE("rnn_cell: FLOPs and bytes of the fused LSTM and GRU cells", "[gpu][rnn]") {
+  // E = 16 rows x 1024 hidden units = 16384 elements of 2 bytes (op_cost.cpp).
+  // LSTM forward: 28 FLOP per element; reads xproj, hproj (4 + 4) and c' (1),
+  // writes h and c: 9 x 16384 x 2 = 294912 and 2 x 16384 x 2 = 65536 bytes.
+  CHECK(op_flops(cell(4)) == 28.0 * 16384);
+  CHECK(op_traffic(cell(4)).read == 294912.0);
+  CHECK(op_traffic(cell(4)).written == 65536.0);
+  // A training forward also keeps the 4 gate activations: + 4 x 16384 x 2.
+  CHECK(op_traffic(cell(4, {{"training", 1}})).written == 65536.0 + 131072.0);
+  // LSTM backward: 22 FLOP; reads dh, dc, 4 activations, c', c (8 E), writes the
+  // 4 gate gradients and dc' (5 E).
+  CHECK(op_flops(cell(4, {{"backward", 1}})) == 22.0 * 16384);
+  CHECK(op_traffic(cell(4, {{"backward", 1}})).read == 8.0 * 32768);
+  CHECK(op_traffic(cell(4, {{"backward", 1}})).written == 5.0 * 32768);
+  // GRU forward: 19 FLOP; reads 3 + 3 + 1 E, writes h.
+  CHECK(op_flops(cell(3)) == 19.0 * 16384);
+  CHECK(op_traffic(cell(3)).read == 7.0 * 32768);
+  CHECK(op_traffic(cell(3)).written == 32768.0);
+  // GRU backward: 13 FLOP; reads dh, 4 saved values, h' (6 E), writes 3 + 3 + 1 E.
+  CHECK(op_flops(cell(3, {{"backward", 1}})) == 13.0 * 16384);
+  CHECK(op_traffic(cell(3, {{"backward", 1}})).written == 7.0 * 32768);
+
+  Graph g;
+  g.name = "g";
+  g.add(cell(5));
+  CHECK_THROWS_WITH(validate_graph(g, "src"),
+                    "src: op 'cell' (rnn_cell): 'gates' = 5 must be 4 (LSTM) or 3 (GRU)");
+  g.ops[0] = cell(4, {{"lib_launch", 2}});
+  CHECK_THROWS_WITH(validate_graph(g, "src"), "src: op 'cell' (rnn_cell): 'lib_launch' = 2 must be 0 or 1");
+}
+
+TEST_CASE("cuDNN RNN: one host call, then kernels launched by cuDNN's loop", "[gpu][rnn][host]") {
+  const Graph g = build_workload("lstm:batch=16,seq=32,input=1024,hidden=1024,layers=2");
+  const auto hw = load_hardware("h100-sxm", {});
+  const Program p = compile(g, *hw);
+  // The call's first kernel pays an aten matmul's host path (host_matmul, 24.67
+  // us); each later one a launch call (host_library_launch, 2 us).
+  CHECK(hw->compute().host_time_s(p.kernels.at(0)) == Approx(24.67e-6));
+  for (size_t i = 1; i < p.kernels.size(); ++i)
+    REQUIRE(hw->compute().host_time_s(p.kernels[i]) == Approx(2e-6));
+  // The host is busy 24.67 + 129 x 2 = 282.67 us, below the GPU's chain of 129
+  // kernels (a recurrent GEMM of 4 x 1024 gate columns and a cell per step, each
+  // more than 2 us): the run is device-bound.
+  const RunResult r = simulate(g, *hw);
+  CHECK(r.stats.get("host.busy") == Approx(282.67e-6).epsilon(1e-9));
+  CHECK(r.time_s > 400e-6);
+  CHECK(r.time_s < 900e-6);
+  // A wrong launch cost breaks it: at 20 us per launch the host paces the run,
+  // 24.67 + 129 x 20 = 2604.67 us.
+  const auto slow = load_hardware("h100-sxm", {"compute.host_library_launch=20us"});
+  CHECK(simulate(g, *slow).time_s == Approx(2604.67e-6).epsilon(0.01));
+  // Every op its own aten call (the eager op-by-op listing this replaced) would
+  // cost 130 host paths of 6-25 us: more than 1 ms.
+  const auto eager = load_hardware("h100-sxm", {"compute.host_library_launch=6us"});
+  CHECK(simulate(g, *eager).time_s > 770e-6);
+}
+
+TEST_CASE("cuDNN RNN: fp32 GEMMs follow torch.backends.cudnn.allow_tf32", "[gpu][rnn][tf32]") {
+  const Graph g = build_workload("lstm:batch=16,seq=2,input=256,hidden=256,layers=1,dtype=fp32");
+  const auto mapping = [&](const std::vector<std::string>& sets, size_t i) {
+    const auto hw = load_hardware("h100-sxm", sets);
+    return compile(g, *hw).kernels.at(i).mapping;
+  };
+  // cudnn_allow_tf32 defaults on (PyTorch's): CUDNN_DEFAULT_MATH, TF32 tensor cores.
+  CHECK(mapping({}, 0).starts_with("tf32 (tf32 pipe)"));
+  CHECK(mapping({}, 1).starts_with("tf32 (tf32 pipe)"));
+  // Off: CUDNN_FMA_MATH, fp32 on the CUDA cores; the matmul switch does not apply.
+  CHECK(mapping({"compute.cudnn_allow_tf32=false"}, 0).starts_with("fp32"));
+  CHECK(mapping({"compute.cudnn_allow_tf32=false", "compute.matmul_allow_tf32=true"}, 0).starts_with("fp32"));
+  // A plain fp32 GEMM (cuBLAS) keeps the matmul switch (off).
+  const auto hw = load_hardware("h100-sxm", {});
+  CHECK(compile(build_workload("gemm:m=256,n=256,k=256,dtype=fp32"), *hw)
+            .kernels.at(0)
+            .mapping.starts_with("fp32"));
+}
+
+TEST_CASE("cuDNN RNN training: BackwardData per step, BackwardWeights over all steps",
+          "[gpu][rnn][training]") {
+  const Graph g = build_workload("lstm:batch=2,seq=3,input=8,hidden=16,layers=1,train=1");
+  std::vector<std::string> bwd;
+  for (size_t i = static_cast<size_t>(g.info.at("ops_forward")); i < g.ops.size(); ++i)
+    if (!g.ops[i].name.starts_with("adamw")) bwd.push_back(g.ops[i].name);
+  // Per step backwards: the cell's backward, then the recurrent data gradient (none
+  // for step 0: h_0 is the zero hx). The layer's input needs no gradient. Then the
+  // weight gradients of the whole sequence: W_ih, b_ih, W_hh, b_hh. No gradient is
+  // added by a kernel of its own (no _acc ops).
+  CHECK(bwd == std::vector<std::string>{"l0.t2.cell.grad", "l0.t2.hidden_proj.grad_input", "l0.t1.cell.grad",
+                                        "l0.t1.hidden_proj.grad_input", "l0.t0.cell.grad",
+                                        "l0.input_proj.grad_weight", "l0.input_proj.grad_bias",
+                                        "l0.t0.hidden_proj.grad_weight", "l0.t0.hidden_proj.grad_bias"});
+  // dW_hh = dG^T h': m = hidden 16, n = 4 x 16 gate columns, k = seq x batch = 6.
+  const Op& dw = find(g, "l0.t0.hidden_proj.grad_weight");
+  CHECK(dw.at("m") == 16);
+  CHECK(dw.at("n") == 64);
+  CHECK(dw.at("k") == 6);
+  // The cell of step 1 reads dh from the step-2 recurrent GEMM besides the output
+  // gradient, and dc' from the step-2 cell.
+  const Op& c1 = find(g, "l0.t1.cell.grad");
+  CHECK(c1.at("backward") == 1);
+  const auto idx = [&](const std::string& name) { return static_cast<int>(&find(g, name) - g.ops.data()); };
+  CHECK(std::find(c1.deps.begin(), c1.deps.end(), idx("l0.t2.hidden_proj.grad_input")) != c1.deps.end());
+  CHECK(std::find(c1.deps.begin(), c1.deps.end(), idx("l0.t2.cell.grad")) != c1.deps.end());
+  // The backward call's first kernel pays the host path; cuDNN launches the rest.
+  CHECK(find(g, "l0.t2.cell.grad").get("lib_launch", 0) == 0);
+  CHECK(find(g, "l0.t0.hidden_proj.grad_bias").get("lib_launch", 0) == 1);
+  // The forward cells keep their activations (training=1); W_hh and b_hh are
+  // trained once: 4 x 16 x (8 + 16) + 2 x 64 = 1664 parameters.
+  CHECK(find(g, "l0.t1.cell").get("training", 0) == 1);
+  CHECK(g.info.at("params_trained") == 1664.0);
+}
+
+TEST_CASE("rnn_cell emulates end to end: one rounding per step", "[gpu][rnn][numerics]") {
+  const auto hw = load_hardware("h100-sxm", {});
+  const auto err = [&](const std::string& dtype) {
+    const Graph g = build_workload("lstm:batch=2,seq=4,input=32,hidden=32,layers=2,dtype=" + dtype);
+    return propagate_error(g, *hw, {256, 1, "normal"})["output"]["normwise_rel_err"].get<double>();
+  };
+  // bf16 (8-bit significand, 2^-9 = 2e-3 per rounding) over 8 steps of two layers:
+  // a few roundings' worth; TF32 GEMMs with fp32 cells (fp32 models) keep ~10 bits
+  // of the products: below bf16's; a wrong (wider) accumulator would not show it.
+  const double bf16 = err("bf16"), fp32 = err("fp32");
+  CHECK(bf16 > 1e-3);
+  CHECK(bf16 < 2e-2);
+  CHECK(fp32 < bf16 / 4);
+  CHECK(fp32 > 1e-5);
+}
