@@ -160,3 +160,20 @@ TEST_CASE("rnn_cell emulates end to end: one rounding per step", "[gpu][rnn][num
   CHECK(fp32 < bf16 / 4);
   CHECK(fp32 > 1e-5);
 }
+
+TEST_CASE("cuDNN RNN: a step's W_hh comes from the L2 the step before filled", "[gpu][rnn][l2]") {
+  const auto hw = load_hardware("h100-sxm", {});
+  const auto dram = [&](const std::string& spec, size_t i) {
+    return compile(build_workload(spec), *hw).kernels.at(i).info.dram_bytes.value_or(-1);
+  };
+  // Kernels: 0 input_proj, 1 t0.hidden_proj (reads the zero hx: W_hh from DRAM),
+  // 2 t0.cell, 3 t1.hidden_proj. W_hh of 4 x 1024 gates x 1024 fp32 = 16777216 B
+  // fits in half of the 50 MiB L2 with the step's other operands: step 1 reads it
+  // from the L2, its DRAM traffic 16777216 B less.
+  const std::string small = "lstm:batch=16,seq=2,input=1024,hidden=1024,layers=1,dtype=fp32";
+  CHECK(dram(small, 1) - dram(small, 3) == Approx(16777216.0).epsilon(1e-9));
+  // hidden 4096: W_hh is 4 x 4096 x 4096 x 4 B = 256 MiB, beyond the L2: every step
+  // streams it from DRAM.
+  const std::string big = "lstm:batch=16,seq=2,input=64,hidden=4096,layers=1,dtype=fp32";
+  CHECK(dram(big, 1) == Approx(dram(big, 3)).epsilon(1e-12));
+}

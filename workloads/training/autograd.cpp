@@ -406,15 +406,17 @@ void Step::rnn_cell(const Op& f, int dy, const std::vector<int>& dd) {
 
 void Step::rnn_gemm(int i, const Op& f, int dy, const std::vector<int>& dd) {
   const int64_t m = f.at("m"), n = f.at("n"), k = f.at("k");
-  const auto gemm = [&](std::string name, int64_t gm, int64_t gn, int64_t gk, std::vector<int> saved) {
+  const auto gemm = [&](std::string name, int64_t gm, int64_t gn, int64_t gk, std::vector<int> saved,
+                        bool step = false) {
     Op op = matmul_op(std::move(name), 1, gm, gn, gk, f.dtype, with_grad(dy, std::move(saved)), false);
     op.attrs["cudnn"] = 1;
+    if (step) op.attrs["rnn"] = 2;  // multiplies the W_hh the step before read (L2-resident)
     return emit(std::move(rnn_launch(op)));
   };
   if (f.get("rnn", 0) == 2) {
     // The recurrent data gradient of step t (step 0's goes to the zero hx, which
     // needs none).
-    if (!dd.empty() && needs(dd[0])) join(dd[0], gemm(f.name + ".grad_input", m, k, n, {}));
+    if (!dd.empty() && needs(dd[0])) join(dd[0], gemm(f.name + ".grad_input", m, k, n, {}, true));
     return;
   }
   std::vector<int> all = m_joined[i];  // every step's dG slice
