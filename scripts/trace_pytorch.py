@@ -284,6 +284,75 @@ class _Tracer(TorchDispatchMode):
         self.writer = {}      # storage data_ptr -> op name
         self.unmapped = {}
         self.counts = {}
+        self.inside_rnn = 0   # > 0: within an nn.LSTM / nn.GRU call (_rnn_post emits its ops)
+        self.tied = 0         # tie groups used so far (one per recurrent weight)
+
+    def add(self, op, outs=()):
+        """Appends a trace op; `outs` are the tensors it writes."""
+        self.ops.append(op)
+        for t in outs:
+            self.writer[self._key(t)] = op["name"]
+        return op["name"]
+
+    def _rnn_pre(self, module, inputs):
+        self.inside_rnn += 1
+
+    def _rnn_post(self, module, inputs, output):
+        """One nn.LSTM / nn.GRU call as PyTorch runs it on a GPU: one cuDNN RNN call
+        (aten::_cudnn_rnn) in the structure of Tessera's built-in lstm and gru
+        (workloads/models/rnn.cpp): per layer and direction the input projection of
+        every step at once, then per step the recurrent GEMM and the fused cell;
+        cuDNN's loop launches every kernel after the first (lib_launch). On the CPU
+        the module decomposes into per-step aten calls, which are not what a GPU
+        runs, so they are not recorded."""
+        self.inside_rnn -= 1
+        x = inputs[0]
+        gates = 4 if isinstance(module, torch.nn.LSTM) else 3
+        dt = DTYPES.get(x.dtype, "fp32")
+        seq, batch = (x.shape[1], x.shape[0]) if module.batch_first else (x.shape[0], x.shape[1])
+        if x.dim() == 2:   # unbatched input [seq, input]
+            seq, batch = x.shape[0], 1
+        hidden, dirs = module.hidden_size, 2 if module.bidirectional else 1
+        bias = 1 if module.bias else 0
+        base = self.counts.get("_cudnn_rnn", 0)
+        self.counts["_cudnn_rnn"] = base + 1
+        first_deps = [self.writer[self._key(x)]] if self._key(x) in self.writer else []
+        opened = False
+        prev = None   # cells of the layer below, per direction
+        for layer in range(module.num_layers):
+            layer_in = module.input_size if layer == 0 else dirs * hidden
+            deps = first_deps if layer == 0 else [c for cells in prev for c in cells]
+            layer_cells = []
+            for d in range(dirs):
+                pre = f"_cudnn_rnn.{base}.l{layer}.{'reverse' if d else 'forward'}."
+                attrs = {"batch": 1, "m": seq * batch, "n": gates * hidden, "k": layer_in, "b_shared": 1,
+                         "param": 1, "cudnn": 1, "rnn": 1}
+                if bias:
+                    attrs["bias"] = 1
+                if opened:
+                    attrs["lib_launch"] = 1
+                opened = True
+                meta = {"aten": "aten::_cudnn_rnn"}
+                xproj = self.add({"name": pre + "input_proj", "kind": "matmul", "dtype": dt, "out_dtype": dt,
+                                  "attrs": attrs, "deps": list(deps), "meta": meta})
+                self.tied += 1
+                h, cells = None, []
+                for t in range(seq):
+                    attrs = {"batch": 1, "m": batch, "n": gates * hidden, "k": hidden, "b_shared": 1, "param": 1,
+                             "tied": self.tied, "cudnn": 1, "rnn": 2, "lib_launch": 1}
+                    if bias:
+                        attrs["bias"] = 1
+                    hproj = self.add({"name": f"{pre}t{t}.hidden_proj", "kind": "matmul", "dtype": dt,
+                                      "out_dtype": dt, "attrs": attrs, "deps": [h] if h else [], "meta": meta})
+                    h = self.add({"name": f"{pre}t{t}.cell", "kind": "rnn_cell", "dtype": dt, "out_dtype": dt,
+                                  "attrs": {"rows": batch, "cols": hidden, "gates": gates, "lib_launch": 1},
+                                  "deps": [xproj, hproj] + ([h] if h else []), "meta": meta})
+                    cells.append(h)
+                layer_cells.append(cells)
+            prev = layer_cells
+        last = prev[-1][-1]
+        for t in _tensors(output):
+            self.writer[self._key(t)] = last
 
     def _key(self, t):
         try:
@@ -295,6 +364,8 @@ class _Tracer(TorchDispatchMode):
     def __torch_dispatch__(self, func, types, args=(), kwargs=None):
         kwargs = kwargs or {}
         out = func(*args, **kwargs)
+        if self.inside_rnn:
+            return out
         name = func.__name__.split(".")[0]
         if name in FREE_OPS:
             for t in _tensors(out):  # a view shares its base's producer
@@ -338,6 +409,10 @@ class _Tracer(TorchDispatchMode):
         return out
 
 
+def _packed(inputs):
+    return bool(inputs) and isinstance(inputs[0], torch.nn.utils.rnn.PackedSequence)
+
+
 def trace(model, *inputs, name="model"):
     """Runs model(*inputs) under no_grad and returns the trace as a dict."""
     if torch is None:
@@ -352,8 +427,22 @@ def trace(model, *inputs, name="model"):
     fused = tuple(getattr(torch.nn, n) for n in ("TransformerEncoderLayer", "MultiheadAttention")
                   if hasattr(torch.nn, n))
     grad = any(isinstance(m, fused) for m in model.modules())
-    with torch.set_grad_enabled(grad), tracer:
-        model(*inputs)
+    # nn.LSTM / nn.GRU calls become cuDNN's RNN structure (_Tracer._rnn_post); a
+    # packed sequence or an LSTM with projections (proj_size) is traced as its aten
+    # calls.
+    hooks = []
+    for m in model.modules():
+        if isinstance(m, (torch.nn.LSTM, torch.nn.GRU)) and not getattr(m, "proj_size", 0):
+            hooks.append(m.register_forward_pre_hook(
+                lambda mod, inp: None if _packed(inp) else tracer._rnn_pre(mod, inp)))
+            hooks.append(m.register_forward_hook(
+                lambda mod, inp, out: None if _packed(inp) else tracer._rnn_post(mod, inp, out)))
+    try:
+        with torch.set_grad_enabled(grad), tracer:
+            model(*inputs)
+    finally:
+        for h in hooks:
+            h.remove()
     for n, c in sorted(tracer.unmapped.items()):
         print(f"trace_pytorch: {c} x aten::{n} has no Tessera kind; recorded as copy",
               file=sys.stderr)

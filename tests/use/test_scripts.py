@@ -106,6 +106,14 @@ def pytorch(tessera, tmp):
         # 221184: 1294336.
         ("unet_tiny", ["--model", "make_torchvision_onnx:TinyUNet", "--input", "1x3x16x16"],
          {"conv2d": 4, "layernorm": 1, "silu": 1, "add": 1, "products": 1294336}),
+        # nn.LSTM / nn.GRU (2 layers, input 16, hidden 32) over 8 steps of 2 sequences:
+        # one cuDNN RNN call, the built-in lstm / gru's ops (per layer the input
+        # projection, then a recurrent GEMM and a fused cell per step: 2 x (1 + 8) matmuls
+        # and 16 cells); `tessera run` gives the built-in's time exactly.
+        ("lstm_tiny", ["--model", "tiny_rnn:lstm", "--input", "8x2x16"],
+         {"matmul": 18, "rnn_cell": 16, "builtin": "lstm:batch=2,seq=8,input=16,hidden=32,layers=2,dtype=fp32"}),
+        ("gru_tiny", ["--model", "tiny_rnn:gru", "--input", "8x2x16"],
+         {"matmul": 18, "rnn_cell": 16, "builtin": "gru:batch=2,seq=8,input=16,hidden=32,layers=2,dtype=fp32"}),
     ]
     for name, args, want in cases:
         out = os.path.join(tmp, name + ".json")
@@ -116,7 +124,7 @@ def pytorch(tessera, tmp):
             trace = json.load(f)
         kinds = collections.Counter(op["kind"] for op in trace["ops"])
         for k, n in want.items():
-            if k != "products" and kinds[k] != n:
+            if k not in ("products", "builtin") and kinds[k] != n:
                 fail(f"{name}: {n} ops of kind {k} expected, got {kinds[k]} ({dict(kinds)})")
         unmapped = [op["meta"]["aten"] for op in trace["ops"] if op["meta"].get("unmapped")]
         if unmapped:
@@ -130,6 +138,11 @@ def pytorch(tessera, tmp):
         products = sum(op["flops"] for op in rep["ops"] if op["kind"] in ("conv2d", "matmul"))
         if "products" in want and products != want["products"]:
             fail(f"tessera run {name}: convolution and matmul FLOPs {products}, expected {want['products']}")
+        if "builtin" in want:
+            r = run([tessera, "run", "--hw", "h100-sxm", "--workload", want["builtin"], "--format", "json"])
+            ref = json.loads(r.stdout)["time_s"] if r.returncode == 0 else None
+            if ref is None or abs(rep["time_s"] - ref) > 1e-12 * ref:
+                fail(f"tessera run {name}: {rep['time_s']} s, the built-in {want['builtin']}: {ref} s")
         print(f"{name}: {len(trace['ops'])} ops traced, tessera run: {rep['time_s'] * 1e6:.1f} us on h100-sxm")
 
 
