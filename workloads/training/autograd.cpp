@@ -433,8 +433,15 @@ void Step::rnn_gemm(int i, const Op& f, int dy, const std::vector<int>& dd) {
   for (int j = i + 1; j < m_fwd && rec < 0; ++j)
     if (m_g.ops[static_cast<size_t>(j)].get("rnn", 0) == 2) rec = j;
   if (rec < 0)
-    throw std::logic_error(fmt::format("{}: no recurrent GEMM follows the input projection", f.name));
-  const Op& r = m_g.ops[static_cast<size_t>(rec)];
+    throw InputError(
+        fmt::format("train=1: op '{}' (matmul) has rnn=1 (a recurrent layer's input projection) "
+                    "but no recurrent GEMM (rnn=2) follows it",
+                    f.name));
+  // Copied: emitting below grows the op vector.
+  const std::string r_name = m_g.ops[static_cast<size_t>(rec)].name;
+  const int64_t rk = m_g.ops[static_cast<size_t>(rec)].at("k"),
+                rn = m_g.ops[static_cast<size_t>(rec)].at("n");
+  const bool r_bias = m_g.ops[static_cast<size_t>(rec)].get("bias", 0) != 0;
   std::vector<int> saved = all;
   saved.insert(saved.end(), dd.begin(), dd.end());
   const int dw_ih = gemm(f.name + ".grad_weight", k, n, m, saved);
@@ -443,11 +450,10 @@ void Step::rnn_gemm(int i, const Op& f, int dy, const std::vector<int>& dd) {
     Op db = reduce_op(f.name + ".grad_bias", m, n, 1, 1, f.out_dtype, f.dtype, with_grad(dy, all));
     weight_grad(i, emit(std::move(rnn_launch(db))), 1, n, "grad_bias");
   }
-  const int64_t rk = r.at("k"), rn = r.at("n");
-  const int dw_hh = gemm(r.name + ".grad_weight", rk, rn, m, all);
+  const int dw_hh = gemm(r_name + ".grad_weight", rk, rn, m, all);
   weight_grad(rec, dw_hh, rk, rn, "grad_weight", true);
-  if (r.get("bias", 0)) {
-    Op db = reduce_op(r.name + ".grad_bias", m, rn, 1, 1, f.out_dtype, f.dtype, with_grad(dy, all));
+  if (r_bias) {
+    Op db = reduce_op(r_name + ".grad_bias", m, rn, 1, 1, f.out_dtype, f.dtype, with_grad(dy, all));
     weight_grad(rec, emit(std::move(rnn_launch(db))), 1, rn, "grad_bias", true);
   }
 }
