@@ -404,6 +404,15 @@ Kernel TensorCoreMapper::lower_vector(const Op& op, const Hardware& hw) const {
                                 row->threads, row->rows_per_sm, trips / row->round_trips, row->round_trips, row->barriers, passes,
                                 l2_rereads > 0 ? 1 : passes, sms, stages)
                   : fmt::format("memory-bound kernel, {} pass(es) over the input, {} SMs, {} stages", passes, sms, stages);
+  // PyTorch's get_algo (aten/src/ATen/native/cudnn/RNN.cpp, use_rnn_persist_small_h;
+  // pytorch/pytorch#62143, which measured up to 10x faster) runs an LSTM or GRU of
+  // hidden <= 192 (backward: <= 128) with cuDNN's persistent small-hidden kernel,
+  // which this standard-algorithm structure does not model: said where it applies.
+  if (op.kind == OpKind::rnn_cell && op.dtype != DType::fp64 &&
+      op.at("cols") <= (op.get("backward", 0) ? 128 : 192))
+    k.mapping +=
+        "; PyTorch would run this layer as cuDNN's persistent small-hidden kernel "
+        "(CUDNN_RNN_ALGO_PERSIST_STATIC_SMALL_H), timed as the standard algorithm";
   set_dram_bytes(k, lv.dram);
   return k;
 }

@@ -81,6 +81,11 @@ TEST_CASE("cuDNN RNN: one host call, then kernels launched by cuDNN's loop", "[g
   CHECK(r.stats.get("host.busy") == Approx(282.67e-6).epsilon(1e-9));
   CHECK(r.time_s > 400e-6);
   CHECK(r.time_s < 900e-6);
+  // hidden 1024: cuDNN's standard algorithm, as timed. hidden <= 192: PyTorch picks
+  // the persistent small-hidden kernel, which the mapping says is not what is timed.
+  CHECK(p.kernels.at(2).mapping.find("persistent") == std::string::npos);
+  const Program small = compile(build_workload("lstm:batch=4,seq=4,input=64,hidden=192,layers=1"), *hw);
+  CHECK(small.kernels.at(2).mapping.find("CUDNN_RNN_ALGO_PERSIST_STATIC_SMALL_H") != std::string::npos);
   // A wrong launch cost breaks it: at 20 us per launch the host paces the run,
   // 24.67 + 129 x 20 = 2604.67 us.
   const auto slow = load_hardware("h100-sxm", {"compute.host_library_launch=20us"});
