@@ -302,9 +302,11 @@ class _Tracer(TorchDispatchMode):
         (aten::_cudnn_rnn) in the structure of Tessera's built-in lstm and gru
         (workloads/models/rnn.cpp): per layer and direction the input projection of
         every step at once, then per step the recurrent GEMM and the fused cell;
-        cuDNN's loop launches every kernel after the first (lib_launch). On the CPU
-        the module decomposes into per-step aten calls, which are not what a GPU
-        runs, so they are not recorded."""
+        cuDNN's loop launches every kernel after the first (lib_launch). For hidden
+        <= 192 PyTorch's get_algo picks cuDNN's persistent small-hidden kernel: the
+        recurrence is then one op (matmul, rnn=3, batch = steps), as the built-ins'
+        algo=auto. On the CPU the module decomposes into per-step aten calls, which
+        are not what a GPU runs, so they are not recorded."""
         self.inside_rnn -= 1
         x = inputs[0]
         gates = 4 if isinstance(module, torch.nn.LSTM) else 3
@@ -313,6 +315,7 @@ class _Tracer(TorchDispatchMode):
         if x.dim() == 2:   # unbatched input [seq, input]
             seq, batch = x.shape[0], 1
         hidden, dirs = module.hidden_size, 2 if module.bidirectional else 1
+        persistent = hidden <= 192 and x.dtype != torch.float64   # use_rnn_persist_small_h
         bias = 1 if module.bias else 0
         base = self.counts.get("_cudnn_rnn", 0)
         self.counts["_cudnn_rnn"] = base + 1
@@ -336,6 +339,15 @@ class _Tracer(TorchDispatchMode):
                 xproj = self.add({"name": pre + "input_proj", "kind": "matmul", "dtype": dt, "out_dtype": dt,
                                   "attrs": attrs, "deps": list(deps), "meta": meta})
                 self.tied += 1
+                if persistent:
+                    attrs = {"batch": seq, "m": batch, "n": gates * hidden, "k": hidden, "b_shared": 1,
+                             "param": 1, "cudnn": 1, "rnn": 3, "lib_launch": 1}
+                    if bias:
+                        attrs["bias"] = 1
+                    layer_cells.append([self.add({"name": pre + "recurrence", "kind": "matmul", "dtype": dt,
+                                                  "out_dtype": dt, "attrs": attrs, "deps": [xproj],
+                                                  "meta": meta})])
+                    continue
                 h, cells = None, []
                 for t in range(seq):
                     attrs = {"batch": 1, "m": batch, "n": gates * hidden, "k": hidden, "b_shared": 1, "param": 1,

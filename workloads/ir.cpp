@@ -334,10 +334,11 @@ void validate_graph(const Graph& g, std::string_view source) {
       if ((key == "lib_launch" || key == "cudnn") && value > 1)
         throw InputError(fmt::format("{}: op '{}' ({}): '{}' = {} must be 0 or 1", source, op.name,
                                      op_kind_name(op.kind), key, value));
-      if (key == "rnn" && value > 2)
+      if (key == "rnn" && value > 3)
         throw InputError(
             fmt::format("{}: op '{}' ({}): 'rnn' = {} must be 1 (a recurrent layer's input "
-                        "projection) or 2 (its recurrent GEMM of one step)",
+                        "projection), 2 (its recurrent GEMM of one step) or 3 (its whole "
+                        "recurrence in one persistent kernel: batch = steps)",
                         source, op.name, op_kind_name(op.kind), value));
       if (key == "gates" && value != 3 && value != 4)
         throw InputError(fmt::format("{}: op '{}' ({}): 'gates' = {} must be 4 (LSTM) or 3 (GRU)", source,

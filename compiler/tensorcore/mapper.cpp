@@ -105,6 +105,10 @@ Kernel TensorCoreMapper::lower(const Graph& g, int index, const Hardware& hw) co
   Kernel k;
   switch (op.kind) {
     case OpKind::matmul: {
+      if (op.get("rnn", 0) == 3) {
+        k = lower_rnn_persistent(op, hw);
+        break;
+      }
       GemmShape s{op.at("batch"), op.at("m"), op.at("n"), op.at("k"), op.get("b_shared", 0) != 0,
                   op.dtype, op.out_dtype, op.get("fast_accum", 0) != 0};
       // fp32 operands, fp32 storage: TF32 tensor cores only where PyTorch's switch

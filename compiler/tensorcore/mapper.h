@@ -92,6 +92,9 @@ class TensorCoreMapper : public Mapper {
   // Depthwise convolutions: PyTorch's conv_depthwise2d / cuDNN, memory-bound (conv_depthwise.cpp).
   Kernel lower_depthwise_conv(const Op& op, const Hardware& hw) const;
   Kernel lower_collective(const Op& op, const Hardware& hw) const;
+  // A matmul with attr rnn=3: cuDNN's persistent small-hidden RNN kernel over a
+  // layer's whole recurrence (rnn_persistent.cpp).
+  Kernel lower_rnn_persistent(const Op& op, const Hardware& hw) const;
 
   const TensorCoreModel& m_tc;
   const TensorCoreSpec& m_s;

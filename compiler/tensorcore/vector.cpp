@@ -406,13 +406,14 @@ Kernel TensorCoreMapper::lower_vector(const Op& op, const Hardware& hw) const {
                   : fmt::format("memory-bound kernel, {} pass(es) over the input, {} SMs, {} stages", passes, sms, stages);
   // PyTorch's get_algo (aten/src/ATen/native/cudnn/RNN.cpp, use_rnn_persist_small_h;
   // pytorch/pytorch#62143, which measured up to 10x faster) runs an LSTM or GRU of
-  // hidden <= 192 (backward: <= 128) with cuDNN's persistent small-hidden kernel,
-  // which this standard-algorithm structure does not model: said where it applies.
+  // hidden <= 192 (backward: <= 128) with cuDNN's persistent small-hidden kernel.
+  // A cell of that size here is the standard algorithm (algo=standard, a training
+  // step, an ONNX node): said where it applies.
   if (op.kind == OpKind::rnn_cell && op.dtype != DType::fp64 &&
       op.at("cols") <= (op.get("backward", 0) ? 128 : 192))
     k.mapping +=
-        "; PyTorch would run this layer as cuDNN's persistent small-hidden kernel "
-        "(CUDNN_RNN_ALGO_PERSIST_STATIC_SMALL_H), timed as the standard algorithm";
+        "; PyTorch's get_algo picks cuDNN's persistent small-hidden kernel at this size "
+        "(CUDNN_RNN_ALGO_PERSIST_STATIC_SMALL_H), timed here as the standard algorithm";
   set_dram_bytes(k, lv.dram);
   return k;
 }

@@ -84,7 +84,8 @@ TEST_CASE("cuDNN RNN: one host call, then kernels launched by cuDNN's loop", "[g
   // hidden 1024: cuDNN's standard algorithm, as timed. hidden <= 192: PyTorch picks
   // the persistent small-hidden kernel, which the mapping says is not what is timed.
   CHECK(p.kernels.at(2).mapping.find("persistent") == std::string::npos);
-  const Program small = compile(build_workload("lstm:batch=4,seq=4,input=64,hidden=192,layers=1"), *hw);
+  const Program small =
+      compile(build_workload("lstm:batch=4,seq=4,input=64,hidden=192,layers=1,algo=standard"), *hw);
   CHECK(small.kernels.at(2).mapping.find("CUDNN_RNN_ALGO_PERSIST_STATIC_SMALL_H") != std::string::npos);
   // A wrong launch cost breaks it: at 20 us per launch the host paces the run,
   // 24.67 + 129 x 20 = 2604.67 us.
@@ -181,4 +182,39 @@ TEST_CASE("cuDNN RNN: a step's W_hh comes from the L2 the step before filled", "
   // streams it from DRAM.
   const std::string big = "lstm:batch=16,seq=2,input=64,hidden=4096,layers=1,dtype=fp32";
   CHECK(dram(big, 1) == Approx(dram(big, 3)).epsilon(1e-12));
+}
+
+TEST_CASE("cuDNN RNN: PyTorch's persistent small-hidden algorithm for hidden <= 192",
+          "[gpu][rnn][persistent]") {
+  const auto hw = load_hardware("h100-sxm", {});
+  // algo=auto follows get_algo's use_rnn_persist_small_h: hidden 192 is persistent,
+  // 193 standard.
+  CHECK(build_workload("lstm:hidden=192,input=64,seq=4,layers=1").ops.size() == 2);
+  CHECK(build_workload("lstm:hidden=193,input=64,seq=4,layers=1").ops.size() == 1 + 2 * 4);
+  // The recurrence kernel of 100 steps (batch 1, hidden 128): per step three
+  // dependent round trips (the grid barrier's arrive and poll, the load of h) of
+  // the H100's calibrated row_round_trip, 397.5 ns (configs/hw/h100-sxm.yaml), bound
+  // it; the product (1 x 512 x 128 over 32 blocks) and the cell are well under
+  // that. 100 x 3 x 397.5 ns = 119.25 us. (The op's time also holds the wait for
+  // the host's first call, 24.67 us, and the launch.)
+  const std::string spec = "lstm:batch=1,seq=100,input=128,hidden=128,layers=1";
+  const auto kernel_s = [&](const Hardware& h) { return simulate(build_workload(spec), h).ops.at(1).time_s; };
+  const double rec = kernel_s(*hw);
+  CHECK(rec > 119.25e-6);
+  CHECK(rec < 119.25e-6 + 24.67e-6 + 5e-6);
+  // A wrong latency breaks it: row_round_trip = 918 ns adds 100 x 3 x 520.5 ns = 156.15 us.
+  const auto slow = load_hardware("h100-sxm", {"compute.row_round_trip=918ns"});
+  CHECK(kernel_s(*slow) - rec == Approx(156.15e-6).epsilon(0.001));
+  // The standard algorithm for the same network: 100 GEMM and cell kernels, each at
+  // least the 2 us queued gap: more than 400 us.
+  CHECK(simulate(build_workload(spec + ",algo=standard"), *hw).time_s > 400e-6);
+  // Training models the standard algorithm's backward: auto means standard there,
+  // and an explicit persist_small_h is refused; so is a hidden size beyond the rule.
+  CHECK(build_workload(spec + ",train=1").info.count("train_step") == 1);
+  CHECK_THROWS_WITH(
+      build_workload(spec + ",algo=persist_small_h,train=1"),
+      Catch::Contains("a training step models cuDNN's standard RNN algorithm; accepted with train=1: "
+                      "auto, standard"));
+  CHECK_THROWS_WITH(build_workload("lstm:hidden=256,algo=persist_small_h"),
+                    Catch::Contains("algo=persist_small_h needs hidden <= 192"));
 }

@@ -107,13 +107,18 @@ def pytorch(tessera, tmp):
         ("unet_tiny", ["--model", "make_torchvision_onnx:TinyUNet", "--input", "1x3x16x16"],
          {"conv2d": 4, "layernorm": 1, "silu": 1, "add": 1, "products": 1294336}),
         # nn.LSTM / nn.GRU (2 layers, input 16, hidden 32) over 8 steps of 2 sequences:
-        # one cuDNN RNN call, the built-in lstm / gru's ops (per layer the input
-        # projection, then a recurrent GEMM and a fused cell per step: 2 x (1 + 8) matmuls
-        # and 16 cells); `tessera run` gives the built-in's time exactly.
+        # one cuDNN RNN call, the built-in lstm / gru's ops. Hidden 32 <= 192: PyTorch's
+        # persistent small-hidden algorithm, per layer the input projection and one
+        # recurrence (2 x 2 matmuls, no cells); hidden 256: the standard one, per layer the
+        # input projection, then a recurrent GEMM and a fused cell per step (2 x (1 + 8)
+        # matmuls, 16 cells). `tessera run` gives the built-in's time exactly.
         ("lstm_tiny", ["--model", "tiny_rnn:lstm", "--input", "8x2x16"],
-         {"matmul": 18, "rnn_cell": 16, "builtin": "lstm:batch=2,seq=8,input=16,hidden=32,layers=2,dtype=fp32"}),
+         {"matmul": 4, "rnn_cell": 0, "builtin": "lstm:batch=2,seq=8,input=16,hidden=32,layers=2,dtype=fp32"}),
         ("gru_tiny", ["--model", "tiny_rnn:gru", "--input", "8x2x16"],
-         {"matmul": 18, "rnn_cell": 16, "builtin": "gru:batch=2,seq=8,input=16,hidden=32,layers=2,dtype=fp32"}),
+         {"matmul": 4, "rnn_cell": 0, "builtin": "gru:batch=2,seq=8,input=16,hidden=32,layers=2,dtype=fp32"}),
+        ("lstm_256", ["--model", "tiny_rnn:lstm_256", "--input", "8x2x16"],
+         {"matmul": 18, "rnn_cell": 16,
+          "builtin": "lstm:batch=2,seq=8,input=16,hidden=256,layers=2,dtype=fp32"}),
     ]
     for name, args, want in cases:
         out = os.path.join(tmp, name + ".json")

@@ -449,7 +449,7 @@ TEST_CASE("moe reports active and total parameters", "[models]") {
 }
 
 TEST_CASE("lstm: cuDNN structure", "[models]") {
-  Graph g = build_workload("lstm:batch=4,seq=3,input=8,hidden=16,layers=2");
+  Graph g = build_workload("lstm:batch=4,seq=3,input=8,hidden=16,layers=2,algo=standard");
   // Per layer: 1 input GEMM + 3 recurrent GEMMs (step 0's multiplies the zero h_0
   // PyTorch passes as hx) and 3 fused cells.
   CHECK(count_kind(g, OpKind::matmul) == 2 * 4);
@@ -477,6 +477,19 @@ TEST_CASE("lstm: cuDNN structure", "[models]") {
   CHECK(lib == static_cast<int>(g.ops.size()) - 1);
   // Parameters: layer 0: 64*(8+16) + 128 = 1,664; layer 1: 64*(16+16) + 128 = 2,176.
   CHECK(g.info.at("params") == 3840.0);
+  // algo=auto at hidden 16 <= 192: PyTorch's persistent small-hidden algorithm, per
+  // layer the input GEMM and one recurrence (batch = 3 steps of 4 x 64 x 16).
+  const Graph p = build_workload("lstm:batch=4,seq=3,input=8,hidden=16,layers=2");
+  CHECK(p.ops.size() == 4);
+  const Op& rec = find(p, "l0.recurrence");
+  CHECK(rec.at("rnn") == 3);
+  CHECK(rec.at("batch") == 3);
+  CHECK(rec.at("m") == 4);
+  CHECK(rec.at("n") == 64);
+  CHECK(rec.at("k") == 16);
+  CHECK(find(p, "l1.input_proj").deps == std::vector<int>{1});
+  // The same products: 3 x (2 x 4 x 64 x 16) per layer.
+  CHECK(op_flops(rec) == 3.0 * 2 * 4 * 64 * 16);
 }
 
 TEST_CASE("Evoformer variant=openfold: OpenFold's EvoformerBlock with masks, stock attention",

@@ -15,11 +15,16 @@
 // lib_launch: one cudaLaunchKernel of host time, not an aten op). The GEMMs carry
 // attr cudnn: an fp32 RNN multiplies on the TF32 tensor cores unless
 // torch.backends.cudnn.allow_tf32 is off (the GPU's cudnn_allow_tf32).
+// algo (PyTorch's get_algo, aten/src/ATen/native/cudnn/RNN.cpp): for hidden <= 192
+// (and not fp64) PyTorch picks CUDNN_RNN_ALGO_PERSIST_STATIC_SMALL_H
+// (use_rnn_persist_small_h), one persistent kernel for a layer's whole recurrence:
+// per layer the input projection, then one matmul with attr rnn=3 (batch = steps;
+// compiler/tensorcore/rnn_persistent.cpp). algo=auto follows that rule for
+// inference; a training step models the standard algorithm's backward, so with
+// train=1 auto means standard.
 // Not modelled: cuDNN's overlap of consecutive layers on separate streams (layer
-// l + 1's step t beside layer l's step t + 1), and the persistent algorithms
-// PyTorch's get_algo picks for hidden <= 192 (CUDNN_RNN_ALGO_PERSIST_STATIC_SMALL_H)
-// and for one-layer fp16 LSTMs of batch <= 128 (PERSIST_STATIC); both would be
-// faster than the standard structure timed here.
+// l + 1's step t beside layer l's step t + 1), and the persistent algorithm
+// PyTorch picks for one-layer fp16 LSTMs of batch <= 128 (PERSIST_STATIC).
 //
 // GRU equations (torch.nn.GRU's documentation; cuDNN's CUDNN_GRU is the same form):
 //   r, z = sigmoid(W_i{r,z} x_t + b_i{r,z} + W_h{r,z} h_{t-1} + b_h{r,z})
@@ -48,11 +53,20 @@ void set_attr(GraphBuilder& b, int op, const char* key, int64_t value) {
 // One cuDNN RNN layer (gates 4: LSTM, 3: GRU): see the top of the file.
 std::vector<int> cudnn_layer(GraphBuilder& b, const std::string& pre, const std::vector<int>& deps,
                              int64_t batch, int64_t seq, int64_t in, int64_t hidden, int64_t gates,
-                             int64_t tied, bool opens_call) {
+                             int64_t tied, bool opens_call, bool persistent = false) {
   const int xproj = b.linear(pre + "input_proj", deps, seq * batch, gates * hidden, in);
   set_attr(b, xproj, "cudnn", 1);
   set_attr(b, xproj, "rnn", 1);
   if (!opens_call) set_attr(b, xproj, "lib_launch", 1);
+  if (persistent) {
+    // The whole recurrence: `seq` products with W_hh (and b_hh) and cells in one kernel.
+    const int rec = b.linear(pre + "recurrence", {xproj}, batch, gates * hidden, hidden);
+    set_attr(b, rec, "batch", seq);
+    set_attr(b, rec, "cudnn", 1);
+    set_attr(b, rec, "rnn", 3);
+    set_attr(b, rec, "lib_launch", 1);
+    return {rec};
+  }
   std::vector<int> hs;
   int h = -1;
   for (int64_t t = 0; t < seq; ++t) {
@@ -135,11 +149,25 @@ Graph build_rnn(const std::map<std::string, std::string>& p, bool gru) {
   const int64_t batch = wl_int(p, "batch"), seq = wl_int(p, "seq");
   const int64_t input = wl_int(p, "input"), hidden = wl_int(p, "hidden");
   const int64_t layers = wl_int(p, "layers");
-  // Ops of one layer: the input projection, then a GEMM and a cell per step.
+  std::string algo = wl_choice(p, "algo", {"auto", "standard", "persist_small_h"});
+  const DType dt = wl_dtype(p, "dtype");
+  // PyTorch's use_rnn_persist_small_h (forward): LSTM and GRU of hidden <= 192.
+  const bool small_h = hidden <= 192 && dt != DType::fp64;
+  if (algo == "persist_small_h" && !small_h)
+    throw InputError(
+        fmt::format("{}: algo=persist_small_h needs hidden <= 192 (PyTorch's use_rnn_persist_small_h) "
+                    "and a format other than fp64; hidden = {}, dtype = {}; accepted here: auto, "
+                    "standard",
+                    g.name, hidden, dtype_name(dt)));
+  if (algo == "auto") algo = small_h ? "persist_small_h" : "standard";
+  const bool persistent = algo == "persist_small_h";
+  // Ops of one layer: the input projection, then a GEMM and a cell per step (or
+  // the one persistent kernel).
   const double per_step = 2.0;
   // Refused before building when over the graph's 2^20 ops (Graph::add), which
   // would otherwise be reached after seconds.
-  const double ops = static_cast<double>(layers) * (1.0 + per_step * static_cast<double>(seq));
+  const double ops =
+      static_cast<double>(layers) * (1.0 + (persistent ? 1.0 : per_step * static_cast<double>(seq)));
   if (ops > static_cast<double>(int64_t{1} << 20))
     throw InputError(
         fmt::format("{}: layers x seq = {} x {} gives {:.4g} ops, more than the 1048576 a run takes "
@@ -151,8 +179,8 @@ Graph build_rnn(const std::map<std::string, std::string>& p, bool gru) {
     const int64_t in = l == 0 ? input : hidden;
     // One _cudnn_rnn call: its host path is paid before layer 0's first kernel.
     const bool opens_call = l == 0;
-    prev_layer_h = gru ? gru_layer(b, pre, prev_layer_h, batch, seq, in, hidden, l + 1, true, 0, opens_call)
-                       : lstm_layer(b, pre, prev_layer_h, batch, seq, in, hidden, l + 1, opens_call);
+    prev_layer_h =
+        cudnn_layer(b, pre, prev_layer_h, batch, seq, in, hidden, gru ? 3 : 4, l + 1, opens_call, persistent);
   }
   // The output is h_t of the last layer for every step.
   for (int op : prev_layer_h) g.ops[static_cast<size_t>(op)].attrs["output"] = 1;
@@ -177,9 +205,19 @@ Graph build_gru_net(const std::map<std::string, std::string>& p) {
 
 void add_rnn_workloads(std::vector<WorkloadInfo>& out) {
   const std::vector<WorkloadParam> params = {
-      {"batch", "16", "sequences"},        {"seq", "32", "time steps"},
-      {"input", "1024", "input features"}, {"hidden", "1024", "hidden units"},
-      {"layers", "2", "stacked layers"},   {"dtype", "bf16", "operand format", ParamType::dtype}};
+      {"batch", "16", "sequences"},
+      {"seq", "32", "time steps"},
+      {"input", "1024", "input features"},
+      {"hidden", "1024", "hidden units"},
+      {"layers", "2", "stacked layers"},
+      {"dtype", "bf16", "operand format", ParamType::dtype},
+      {"algo",
+       "auto",
+       "cuDNN RNN algorithm: auto (PyTorch's get_algo: persist_small_h for hidden <= 192, else standard; "
+       "standard with train=1), standard (a GEMM and a fused cell kernel per step), persist_small_h (one "
+       "persistent kernel per layer)",
+       ParamType::choice,
+       {"auto", "standard", "persist_small_h"}}};
   out.push_back({"lstm", "stacked LSTM (torch.nn.LSTM: one cuDNN RNN call)", params, build_lstm_net});
   out.push_back({"gru", "stacked GRU (torch.nn.GRU: one cuDNN RNN call)", params, build_gru_net});
 }

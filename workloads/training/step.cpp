@@ -110,6 +110,11 @@ void Step::check() const {
                                    op.name, op_kind_name(op.kind)));
     if (is_training_op(op))
       throw InputError(fmt::format("train=1: op '{}' is already part of a training step", op.name));
+    if (op.kind == OpKind::matmul && op.get("rnn", 0) == 3)
+      throw InputError(
+          fmt::format("train=1: op '{}' is a persistent cuDNN RNN recurrence (rnn=3), whose backward "
+                      "is not modelled; the standard algorithm's is (algo=standard)",
+                      op.name));
   }
 }
 

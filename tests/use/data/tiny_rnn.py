@@ -5,11 +5,11 @@ import torch
 
 
 class TinyRNN(torch.nn.Module):
-    """Two stacked layers, input 16, hidden 32; returns the last layer's h at every step."""
+    """Two stacked layers, input 16, hidden 32 (or `hidden`); returns the last layer's h at every step."""
 
-    def __init__(self, cls):
+    def __init__(self, cls, hidden=32):
         super().__init__()
-        self.rnn = cls(16, 32, 2)
+        self.rnn = cls(16, hidden, 2)
 
     def forward(self, x):
         return self.rnn(x)[0]
@@ -21,3 +21,7 @@ def lstm():
 
 def gru():
     return TinyRNN(torch.nn.GRU)
+
+
+def lstm_256():
+    return TinyRNN(torch.nn.LSTM, 256)
