@@ -1,7 +1,9 @@
 // Stacked LSTM and GRU (torch.nn.LSTM / nn.GRU, inference and training) as
 // PyTorch runs them on a GPU: one _cudnn_rnn call (aten/src/ATen/native/RNN.cpp
 // takes it whenever at::cudnn_is_acceptable(input), i.e. a CUDA tensor with cuDNN
-// enabled; PyTorch 2.9 on no longer excludes bfloat16 there) with cuDNN's
+// enabled: current TensorProperties.cpp no longer checks the dtype, where older
+// releases took only fp64/fp32/fp16 and ran bf16 through ATen's per-step cell)
+// with cuDNN's
 // CUDNN_RNN_ALGO_STANDARD structure (J. Appleyard et al., "Optimizing Performance
 // of Recurrent Neural Networks on GPUs", arXiv:1604.01946; NVIDIA, "Optimizing
 // Recurrent Neural Networks in cuDNN 5", 2016):
