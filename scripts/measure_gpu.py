@@ -473,7 +473,7 @@ def train(timer, out):
                   "sgd": lambda ps: torch.optim.SGD(ps, lr=1e-3),
                   "sgd_momentum": lambda ps: torch.optim.SGD(ps, lr=1e-3, momentum=0.9)}
 
-    def measure(name, model, batch, seq, forward):
+    def measure(name, model, batch, seq, forward, fields=None):
         model.train()
         with torch.no_grad():
             dy = torch.randn_like(forward())
@@ -485,12 +485,19 @@ def train(timer, out):
                 opt.step()
 
             rec = {"section": "train", "model": name, "dtype": "bf16", "batch": batch, "seq": seq,
-                   "optimizer": oname, "params": sum(p.numel() for p in model.parameters())}
+                   "optimizer": oname, "params": sum(p.numel() for p in model.parameters()), **(fields or {})}
             rec["device_busy_us"] = step_busy_us(step, lambda: opt.zero_grad(set_to_none=True), rec)
             out(rec)
             opt = None   # free the optimizer state before the next one
             torch.cuda.empty_cache()
 
+    # nn.LSTM / nn.GRU at the built-ins' defaults (input = hidden = 1024, 2 layers, 32
+    # steps of 16 sequences): _cudnn_rnn forward, _cudnn_rnn_backward, the optimizer.
+    for name, cls in (("lstm", torch.nn.LSTM), ("gru", torch.nn.GRU)):
+        m = cls(1024, 1024, 2).cuda().to(torch.bfloat16)
+        x = torch.randn(32, 16, 1024, device="cuda", dtype=torch.bfloat16)
+        measure(name, m, 16, 32, lambda: m(x)[0], {"input": 1024, "hidden": 1024, "layers": 2})
+        m = x = None
     if tv is not None:
         m = tv.models.resnet50().cuda().to(torch.bfloat16).to(memory_format=torch.channels_last)
         x = torch.randn(32, 3, 224, 224, device="cuda", dtype=torch.bfloat16).to(memory_format=torch.channels_last)

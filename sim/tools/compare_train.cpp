@@ -66,6 +66,10 @@ std::optional<std::string> train_record_spec(const nlohmann::json& r, std::strin
                : fmt::format("dtype={},train=1,optimizer={}", record_text(r, "dtype", "bf16"), opt);
   const int64_t batch = record_int(r, "batch", 1);
   if (model == "resnet50") return fmt::format("resnet50:batch={},{}", batch, tail);
+  if (model == "lstm" || model == "gru")
+    return fmt::format("{}:batch={},seq={},input={},hidden={},layers={},{}", model, batch,
+                       record_int(r, "seq"), record_int(r, "input"), record_int(r, "hidden"),
+                       record_int(r, "layers"), tail);
   if (model == "bert-base")
     return fmt::format("bert-base:batch={},seq={},{}", batch, record_int(r, "seq", 1), tail);
   if (model == "gpt2-small")

@@ -224,6 +224,17 @@ TEST_CASE("an RNN record (e2eg) is predicted by the built-in lstm / gru", "[gpu]
         *hw);
     CHECK(out["predicted_value"].get<double>() == Approx(res.kernel_time_s * 1e6).epsilon(1e-12));
   }
+  // A training-step record (measure_gpu.py's train section): the built-in with train=1.
+  nlohmann::json t = {{"section", "train"},   {"model", "gru"}, {"dtype", "bf16"},
+                      {"batch", 16},          {"seq", 32},      {"input", 1024},
+                      {"hidden", 1024},       {"layers", 2},    {"optimizer", "adamw"},
+                      {"device_busy_us", 900}};
+  const RunResult tr =
+      simulate(build_workload(
+                   "gru:batch=16,seq=32,input=1024,hidden=1024,layers=2,dtype=bf16,train=1,optimizer=adamw"),
+               *hw);
+  CHECK(compare_record(t, *hw).record["predicted_value"].get<double>() ==
+        Approx(tr.kernel_time_s * 1e6).epsilon(1e-12));
   // A record without the layer sizes is refused by name.
   nlohmann::json bad = {
       {"section", "e2eg"}, {"model", "lstm"}, {"batch", 1}, {"seq", 8}, {"device_busy_us", 1}};
