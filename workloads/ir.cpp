@@ -392,6 +392,13 @@ void validate_graph(const Graph& g, std::string_view source) {
                                    "convolution is transposed=1 with grad=1 (the data gradient of the "
                                    "convolution it transposes)", source, op.name, op.get("transposed", 0),
                                    op.get("grad", 0)));
+    // A persistent RNN recurrence multiplies h (k = hidden) by W_hh into the gates.
+    if (op.kind == OpKind::matmul && op.get("rnn", 0) == 3 && op.at("n") != 3 * op.at("k") &&
+        op.at("n") != 4 * op.at("k"))
+      throw InputError(
+          fmt::format("{}: op '{}' (matmul): 'rnn' = 3 (a persistent RNN recurrence) needs n = 3 x k "
+                      "(GRU) or 4 x k (LSTM), k being the hidden size; n = {}, k = {}",
+                      source, op.name, op.at("n"), op.at("k")));
     if (is_collective_kind(op.kind) && (op.get("algo", 0) > 6 || op.get("protocol", 0) > 3))
       throw InputError(fmt::format("{}: op '{}' ({}): algo = {} / protocol = {}: algo is 0..6 (auto, ring, tree, "
                                    "nvls, direct, halving_doubling, hierarchical), protocol 0..3 (auto, ll, "

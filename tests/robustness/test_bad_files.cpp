@@ -258,6 +258,34 @@ TEST_CASE("JSON trace host attributes: host_sync is a flag, host_calls a positiv
   CHECK(run_trace(add_trace("host_ok.json", R"("host_sync":1,"host_calls":3)")) == 0);
 }
 
+TEST_CASE("a JSON trace's recurrent-network attributes are checked", "[robustness][files]") {
+  // A persistent recurrence (rnn=3): n = gates x k.
+  const std::string f = scratch_file(
+      "rnn3.json",
+      R"({"ops":[{"name":"rec","kind":"matmul","attrs":{"batch":8,"m":2,"n":50,"k":16,"rnn":3}}]})");
+  check_refused(cli({"run", "--hw", "h100-sxm", "--workload", f}),
+                {f,
+                 "op 'rec' (matmul): 'rnn' = 3 (a persistent RNN recurrence) needs n = 3 x k (GRU) or 4 x k "
+                 "(LSTM), k being the hidden size; n = 50, k = 16"});
+  const std::string r4 = scratch_file(
+      "rnn4.json",
+      R"({"ops":[{"name":"rec","kind":"matmul","attrs":{"batch":8,"m":2,"n":64,"k":16,"rnn":4}}]})");
+  check_refused(cli({"run", "--hw", "h100-sxm", "--workload", r4}), {r4, "'rnn' = 4 must be 1"});
+  const std::string c = scratch_file(
+      "cell5.json", R"({"ops":[{"name":"c","kind":"rnn_cell","attrs":{"rows":2,"cols":16,"gates":5}}]})");
+  check_refused(cli({"run", "--hw", "h100-sxm", "--workload", c}),
+                {c, "op 'c' (rnn_cell): 'gates' = 5 must be 4 (LSTM) or 3 (GRU)"});
+  const std::string l = scratch_file(
+      "lib2.json",
+      R"({"ops":[{"name":"c","kind":"rnn_cell","attrs":{"rows":2,"cols":16,"gates":4,"lib_launch":2}}]})");
+  check_refused(cli({"run", "--hw", "h100-sxm", "--workload", l}), {l, "'lib_launch' = 2 must be 0 or 1"});
+  // Accepted: a persistent LSTM recurrence of 8 steps.
+  const std::string ok = scratch_file(
+      "rnn3_ok.json",
+      R"({"ops":[{"name":"rec","kind":"matmul","attrs":{"batch":8,"m":2,"n":64,"k":16,"rnn":3}}]})");
+  CHECK(cli({"run", "--hw", "h100-sxm", "--workload", ok}).code == 0);
+}
+
 TEST_CASE("a JSON trace's transposed convolution must be a data gradient", "[robustness][files]") {
   // transposed=1 marks a ConvTranspose's forward pass, which runs as grad=1.
   const std::string f = scratch_file(
