@@ -43,7 +43,7 @@ FREE_OPS = {
     "unsqueeze", "squeeze", "detach", "alias", "as_strided", "split", "split_with_sizes", "chunk",
     "unbind", "narrow", "flatten", "unflatten", "view_as", "expand_as", "lift_fresh", "empty",
     "empty_like", "empty_strided", "_reshape_alias", "dropout", "native_dropout", "arange",
-    "zeros", "ones", "full", "scalar_tensor", "lift_fresh_copy", "_local_scalar_dense",
+    "scalar_tensor", "lift_fresh_copy", "_local_scalar_dense", "as_strided_",
     "sym_size", "sym_stride", "sym_numel", "is_same_size", "size", "stride", "dim",
 }
 
@@ -108,6 +108,28 @@ def _per_axis(v, sp):
     return v * sp if len(v) == 1 else v
 
 
+def _window(sizes, k, stride, pad, dil):
+    """The IR's height and width attributes of a conv/pool window over the last one
+    or two of `sizes` (per-axis k, stride, pad and dil lists; dil None: a pool): the
+    height's stride, pad (dilation), and the width's stride_w, pad_w (dilation_w)
+    where they differ from the height's (Inception's 1x7 filters, padding (0, 3)).
+    A 1-D window has a height of 1 with no padding; its axis is the width."""
+    if len(sizes) == 1:
+        h, r, st, p, dl = 1, 1, stride[0], 0, None if dil is None else dil[0]
+    else:
+        h, r, st, p, dl = sizes[-2], k[-2], stride[-2], pad[-2], None if dil is None else dil[-2]
+    attrs = {"h": h, "w": sizes[-1], "r": r, "s": k[-1], "stride": st, "pad": p}
+    if stride[-1] != st:
+        attrs["stride_w"] = stride[-1]
+    if pad[-1] != p:
+        attrs["pad_w"] = pad[-1]
+    if dil is not None:
+        attrs["dilation"] = dl
+        if dil[-1] != dl:
+            attrs["dilation_w"] = dil[-1]
+    return attrs
+
+
 def map_op(name, args, kwargs, out):
     """Returns (kind, attrs) for a kernel-launching operator, or None if unmapped."""
     a = list(args)
@@ -135,16 +157,9 @@ def map_op(name, args, kwargs, out):
         else:
             cin, cout, sizes = x.shape[1], w.shape[0], list(x.shape[2:])
         attrs = {"n": x.shape[0], "cin": cin, "cout": cout, "groups": groups}
-        if sp == 1:
-            # Height 1; the padding widens the input (the IR's pad would pad the height too).
-            attrs.update(h=1, w=sizes[0] + 2 * pad[0], r=1, s=k[0], stride=stride[0], pad=0, dilation=dil[0])
-        else:
-            if stride[-1] != stride[-2] or pad[-1] != pad[-2] or dil[-1] != dil[-2]:
-                return None
-            attrs.update(h=sizes[-2], w=sizes[-1], r=k[-2], s=k[-1], stride=stride[-1], pad=pad[-1],
-                         dilation=dil[-1])
-            if sp == 3:
-                attrs.update(d=sizes[0], t=k[0], stride_d=stride[0], pad_d=pad[0], dilation_d=dil[0])
+        attrs.update(_window(sizes, k, stride, pad, dil))
+        if sp == 3:
+            attrs.update(d=sizes[0], t=k[0], stride_d=stride[0], pad_d=pad[0], dilation_d=dil[0])
         if transposed:
             attrs.update(grad=1, transposed=1)
         # The input's layout: NHWC / NDHWC (channels_last / channels_last_3d) or NCHW,
@@ -206,7 +221,9 @@ def map_op(name, args, kwargs, out):
         return "softmax", {"rows": a[0].numel() // cols, "cols": cols}
     simple = {"gelu": "gelu", "silu": "silu", "relu": "relu", "sigmoid": "sigmoid",
               "tanh": "tanh", "gelu_": "gelu", "silu_": "silu", "relu_": "relu",
-              "sigmoid_": "sigmoid", "tanh_": "tanh", "hardtanh": "relu", "hardtanh_": "relu"}
+              "sigmoid_": "sigmoid", "tanh_": "tanh", "hardtanh": "relu", "hardtanh_": "relu",
+              # Piecewise-linear, no transcendental (as hardtanh): a clamp's cost.
+              "hardswish": "relu", "hardswish_": "relu", "hardsigmoid": "relu", "hardsigmoid_": "relu"}
     if name in simple:
         r, c = _rows_cols(a[0].shape)
         return simple[name], {"rows": r, "cols": c}
@@ -236,23 +253,19 @@ def map_op(name, args, kwargs, out):
         if sp >= 2 and x.shape[-2] == 1 and k[-2] == 1 and pad[-2] == 0:
             stride[-2] = stride[-1]  # a height of 1 (max_pool1d runs as a 2-D pool): its stride is moot
         attrs = {"n": x.shape[0], "c": x.shape[1]}
-        if sp == 1:
-            attrs.update(h=1, w=x.shape[2] + 2 * pad[0], r=1, s=k[0], stride=stride[0], pad=0)
-        else:
-            if stride[-1] != stride[-2] or pad[-1] != pad[-2]:
-                return None
-            attrs.update(h=x.shape[-2], w=x.shape[-1], r=k[-2], s=k[-1], stride=stride[-1], pad=pad[-1])
-            if sp == 3:
-                attrs.update(d=x.shape[2], t=k[0], stride_d=stride[0], pad_d=pad[0])
+        attrs.update(_window(list(x.shape[2:]), k, stride, pad, None))
+        if sp == 3:
+            attrs.update(d=x.shape[2], t=k[0], stride_d=stride[0], pad_d=pad[0])
         return kind, attrs
     if name in ("_adaptive_avg_pool2d", "adaptive_avg_pool2d"):
-        x, o = a[0], list(a[1])
-        if o[0] != o[-1] or x.shape[2] != x.shape[3]:
-            return None
-        stride = max(1, x.shape[2] // o[0])
-        k = x.shape[2] - (o[0] - 1) * stride
-        return "avgpool", {"n": x.shape[0], "c": x.shape[1], "h": x.shape[2], "w": x.shape[3],
-                           "r": k, "s": k, "stride": stride, "pad": 0}
+        # Per axis, windows of in - (out - 1) x stride at a stride of in // out:
+        # exact where out divides in (AdaptiveAvgPool2d(1) and the like).
+        x, o = a[0], _per_axis(a[1], 2)
+        stride = [max(1, x.shape[2 + i] // max(1, o[i])) for i in range(2)]
+        k = [x.shape[2 + i] - (o[i] - 1) * stride[i] for i in range(2)]
+        attrs = {"n": x.shape[0], "c": x.shape[1]}
+        attrs.update(_window(list(x.shape[2:]), k, stride, [0, 0], None))
+        return "avgpool", attrs
     if name in ("_adaptive_avg_pool3d", "adaptive_avg_pool3d") and all(v == 1 for v in list(a[1])):
         # To one output: one window over the whole d x h x w map.
         x = a[0]
@@ -270,8 +283,13 @@ def map_op(name, args, kwargs, out):
     if name == "embedding":
         w, idx = a[0], a[1]
         return "embedding", {"tokens": idx.numel(), "dim": w.shape[1], "vocab": w.shape[0]}
+    # Data movement, fills and comparisons: one pass over the output (counted as a
+    # copy: read + write of rows x cols, as the built-ins count fills; a GPU
+    # launches one kernel for each, a fill included: at::zeros is empty + fill_).
     if name in ("copy_", "clone", "_to_copy", "cat", "contiguous", "index_select", "gather",
-                "index", "masked_fill", "masked_fill_", "where", "neg", "fill_", "zero_"):
+                "index", "masked_fill", "masked_fill_", "where", "neg", "fill_", "zero_", "roll",
+                "constant_pad_nd", "zeros", "ones", "full", "zeros_like", "ones_like", "full_like",
+                "new_zeros", "new_ones", "new_full", "eq", "ne", "lt", "le", "gt", "ge"):
         r, c = _rows_cols(out.shape)
         return "copy", {"rows": r, "cols": c}
     return None

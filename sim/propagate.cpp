@@ -162,13 +162,14 @@ class Executor {
         const int64_t D = cw.d, H = cw.h, W = cw.w, T = cw.t, R = cw.r, S = cw.s;
         const int64_t st = cw.stride, sd = cw.stride_d, pad = cw.pad, pd = cw.pad_d;
         const int64_t dil = cw.dilation, dd = cw.dilation_d, G = op.get("groups", 1);
+        const int64_t sw = cw.stride_w, pw = cw.pad_w, dw = cw.dilation_w;  // the width's
         const int64_t Do = cw.od, Ho = cw.oh, Wo = cw.ow;
         const int64_t Cg = C / G, Cog = Co / G, K = Cg * T * R * S;
         if (op.get("grad", 0) == 1) {
           // A transposed convolution (transposed=1; training graphs are not
           // propagated): the data gradient of the forward convolution, dx[n, c, z, h, w]
           // = sum over the group's output channels co and taps (q, r, s) with
-          // z = zo sd - pd + q dd, h = ho st - pad + r dil, w = wo st - pad + s dil
+          // z = zo sd - pd + q dd, h = ho st - pad + r dil, w = wo sw - pw + s dw
           // of dy[n, co, zo, ho, wo] w[co, c, q, r, s].
           Tensor dy = input(i, 0, Nb * Co * Do * Ho * Wo, outs);
           Tensor w = weights(i, 1, Co * K, static_cast<double>(K));
@@ -194,7 +195,7 @@ class Executor {
                             int64_t oz = 0, oh = 0, ow = 0;
                             const bool hit = tap(z + pd - q * dd, sd, Do, oz) &&
                                              tap(h + pad - r * dil, st, Ho, oh) &&
-                                             tap(x0 + pad - s * dil, st, Wo, ow);
+                                             tap(x0 + pw - s * dw, sw, Wo, ow);
                             a[static_cast<size_t>(idx)] =
                                 hit ? dy[static_cast<size_t>((((n * Co + co) * Do + oz) * Ho + oh) * Wo + ow)]
                                     : 0.0;
@@ -224,7 +225,7 @@ class Executor {
                       for (int64_t r = 0; r < R; ++r)
                         for (int64_t s = 0; s < S; ++s) {
                           const int64_t zi = zo * sd - pd + q * dd, hi = ho * st - pad + r * dil,
-                                        wi = wo * st - pad + s * dil;
+                                        wi = wo * sw - pw + s * dw;
                           col[static_cast<size_t>(idx++)] =
                               (zi < 0 || zi >= D || hi < 0 || hi >= H || wi < 0 || wi >= W)
                                   ? 0.0
@@ -282,7 +283,7 @@ class Executor {
         const ConvWindow cw = conv_window(op);
         const int64_t Nb = op.at("n"), C = op.at("c"), D = cw.d, H = cw.h, W = cw.w;
         const int64_t T = cw.t, R = cw.r, S = cw.s, st = cw.stride, sd = cw.stride_d, pad = cw.pad,
-                      pd = cw.pad_d;
+                      pd = cw.pad_d, sw = cw.stride_w, pw = cw.pad_w;
         const int64_t Do = cw.od, Ho = cw.oh, Wo = cw.ow;
         Tensor x = input(i, 0, Nb * C * D * H * W, outs);
         P.q(x, in);
@@ -294,7 +295,7 @@ class Executor {
                 for (int64_t q = 0; q < T; ++q)
                   for (int64_t r = 0; r < R; ++r)
                     for (int64_t s = 0; s < S; ++s) {
-                      const int64_t zi = zo * sd - pd + q, hi = ho * st - pad + r, wi = wo * st - pad + s;
+                      const int64_t zi = zo * sd - pd + q, hi = ho * st - pad + r, wi = wo * sw - pw + s;
                       if (zi < 0 || zi >= D || hi < 0 || hi >= H || wi < 0 || wi >= W) continue;
                       const double val = x[static_cast<size_t>(((nc * D + zi) * H + hi) * W + wi)];
                       acc = op.kind == OpKind::maxpool ? std::max(acc, val) : P.v(acc + val);

@@ -104,7 +104,7 @@ std::vector<std::string_view> op_attr_names(OpKind k) {
       break;
     case OpKind::conv2d:
       names.insert(names.end(), {"dilation", "groups", "bias", "grad", "transposed", "channels_last", "d",
-                                 "t", "stride_d", "pad_d", "dilation_d"});
+                                 "t", "stride_d", "pad_d", "dilation_d", "stride_w", "pad_w", "dilation_w"});
       break;
     case OpKind::attention:
       names.insert(names.end(), {"kv_heads", "causal", "bias", "bias_shared", "bias_bool", "bias_strided",
@@ -112,7 +112,7 @@ std::vector<std::string_view> op_attr_names(OpKind k) {
       break;
     case OpKind::maxpool:
     case OpKind::avgpool:
-      names.insert(names.end(), {"pad", "backward", "d", "t", "stride_d", "pad_d"});
+      names.insert(names.end(), {"pad", "backward", "d", "t", "stride_d", "pad_d", "stride_w", "pad_w"});
       break;
     case OpKind::embedding: names.insert(names.end(), {"vocab", "backward", "tied", "order"}); break;
     case OpKind::kv_read: names.push_back("append"); break;
@@ -223,13 +223,16 @@ ConvWindow conv_window(const Op& op) {
   c.stride_d = op.get("stride_d", 1);
   c.pad = op.get("pad", 0);
   c.pad_d = op.get("pad_d", 0);
+  c.stride_w = op.get("stride_w", c.stride);
+  c.pad_w = op.get("pad_w", c.pad);
   if (op.kind == OpKind::conv2d) {  // pools take no dilation
     c.dilation = op.get("dilation", 1);
     c.dilation_d = op.get("dilation_d", 1);
+    c.dilation_w = op.get("dilation_w", c.dilation);
   }
   c.od = conv_out_dim(c.d, c.t, c.stride_d, c.pad_d, c.dilation_d);
   c.oh = conv_out_dim(c.h, c.r, c.stride, c.pad, c.dilation);
-  c.ow = conv_out_dim(c.w, c.s, c.stride, c.pad, c.dilation);
+  c.ow = conv_out_dim(c.w, c.s, c.stride_w, c.pad_w, c.dilation_w);
   return c;
 }
 
@@ -241,7 +244,7 @@ ConvGemm conv_gemm_dims(const Op& op) {
     case 1: {
       // Input positions that receive a gradient, per stride phase (stride 1: all d*h*w).
       const int64_t ds = (c.d + c.stride_d - 1) / c.stride_d, hs = (c.h + c.stride - 1) / c.stride,
-                    ws = (c.w + c.stride - 1) / c.stride;
+                    ws = (c.w + c.stride_w - 1) / c.stride_w;
       return {groups, n * ds * hs * ws, cin / groups, cout / groups * c.taps()};
     }
     case 2:
@@ -322,8 +325,8 @@ void validate_graph(const Graph& g, std::string_view source) {
           key == "output" || key == "sfu" || key == "algo" || key == "protocol" || key == "group" ||
           key == "stage" || key == "pass" || key == "overlap" || key == "p2p" || key == "recompute" ||
           key == "every_microbatch" || key == "reread" || key == "channels_last" || key == "batchnorm" ||
-          key == "host_sync" || key == "transposed" || key == "pad_d" || key == "lib_launch" ||
-          key == "cudnn";
+          key == "host_sync" || key == "transposed" || key == "pad_d" || key == "pad_w" ||
+          key == "lib_launch" || key == "cudnn";
       if (key == "bcast_bytes" && value != 1 && value != 2 && value != 4 && value != 8)
         throw InputError(
             fmt::format("{}: op '{}' ({}): 'bcast_bytes' = {} must be an element size: 1, 2, 4 or 8", source,
@@ -358,10 +361,11 @@ void validate_graph(const Graph& g, std::string_view source) {
     for (const auto& [key, value] : op.attrs)
       if (value > 1 && !(key == "kv_heads" && op.kind == OpKind::attention) && key != "groups" &&
           key != "pad" && key != "stride" && key != "dilation" && key != "pad_d" && key != "stride_d" &&
-          key != "dilation_d" && key != "tp_in" && key != "tp_out" && key != "stage" && key != "pass" &&
-          key != "group" && key != "algo" && key != "protocol" && key != "overlap" && key != "p2p" &&
-          key != "recompute" && key != "every_microbatch" && key != "host_calls" && key != "host_sync" &&
-          key != "rnn" && !key.starts_with("bcast_") &&
+          key != "dilation_d" && key != "pad_w" && key != "stride_w" && key != "dilation_w" &&
+          key != "tp_in" && key != "tp_out" && key != "stage" && key != "pass" && key != "group" &&
+          key != "algo" && key != "protocol" && key != "overlap" && key != "p2p" && key != "recompute" &&
+          key != "every_microbatch" && key != "host_calls" && key != "host_sync" && key != "rnn" &&
+          !key.starts_with("bcast_") &&
           !(key == "n" && (op.kind == OpKind::batchnorm || op.kind == OpKind::reduce)))  // a factor of rows
         volume *= static_cast<long double>(value);
     if (volume > static_cast<long double>(k_max_op_volume)) {
@@ -419,13 +423,20 @@ void validate_graph(const Graph& g, std::string_view source) {
     }
     const bool windowed =
         op.kind == OpKind::conv2d || op.kind == OpKind::maxpool || op.kind == OpKind::avgpool;
-    if (!windowed)
+    if (!windowed) {
       for (const char* key : {"t", "stride_d", "pad_d", "dilation_d"})
         if (op.attrs.count(key))
           throw InputError(
               fmt::format("{}: op '{}' ({}): '{}' is an attribute of 3-D convolutions and pools "
                           "(conv2d, maxpool, avgpool with d and t)",
                           source, op.name, op_kind_name(op.kind), key));
+      for (const char* key : {"stride_w", "pad_w", "dilation_w"})
+        if (op.attrs.count(key))
+          throw InputError(
+              fmt::format("{}: op '{}' ({}): '{}' is an attribute of convolutions and pools "
+                          "(conv2d, maxpool, avgpool)",
+                          source, op.name, op_kind_name(op.kind), key));
+    }
     if (windowed) {
       if (op.kind == OpKind::conv2d) {
         const int64_t groups = op.get("groups", 1);
@@ -443,8 +454,12 @@ void validate_graph(const Graph& g, std::string_view source) {
               "{}: op '{}': {} {}x{}x{} does not fit input {}x{}x{} with pad {} "
               "(depth: pad_d {}, stride_d {}, dilation_d {})",
               source, op.name, what, c.t, c.r, c.s, c.d, c.h, c.w, c.pad, c.pad_d, c.stride_d, c.dilation_d));
-        throw InputError(fmt::format("{}: op '{}': {} {}x{} does not fit input {}x{} with pad {}", source,
-                                     op.name, what, c.r, c.s, c.h, c.w, c.pad));
+        const std::string width = c.pad_w != c.pad || c.stride_w != c.stride || c.dilation_w != c.dilation
+                                      ? fmt::format(" (width: pad_w {}, stride_w {}, dilation_w {})", c.pad_w,
+                                                    c.stride_w, c.dilation_w)
+                                      : "";
+        throw InputError(fmt::format("{}: op '{}': {} {}x{} does not fit input {}x{} with pad {}{}", source,
+                                     op.name, what, c.r, c.s, c.h, c.w, c.pad, width));
       }
     }
   }

@@ -10,7 +10,10 @@
 //               fast_accum=1: fp8 products without the periodic fp32 promotion
 //               (cuBLASLt CUBLASLT_MATMUL_DESC_FAST_ACCUM, torch._scaled_mm use_fast_accum)
 //   conv2d      n, cin, cout, h, w, r, s, stride, pad, dilation, groups
-//               (square stride/pad/dilation; input h x w; output ho/wo derived);
+//               (input h x w; output ho/wo derived); stride, pad and dilation
+//               are the height's and the width's unless the width has its own:
+//               optional stride_w, pad_w, dilation_w (Inception's 1x7 filters
+//               with padding (0, 3); a Conv1d's padding, its height being 1);
 //               a 3-D convolution (Conv3d: NCDHW input, KCTRS filter in cuDNN's
 //               notation) adds d (input depth) and t (filter depth), with the
 //               depth's own stride_d, pad_d, dilation_d (default 1, 0, 1)
@@ -41,7 +44,8 @@
 //               0 NCHW; they decide cuDNN or PyTorch's kernels and which ones
 //               (compiler/tensorcore/batchnorm.h)
 //   maxpool, avgpool  n, c, h, w, r, s, stride, pad
-//               (3-D pools: d, t, stride_d, pad_d as for conv2d)
+//               (optional stride_w, pad_w: the width's own, as for conv2d;
+//               3-D pools: d, t, stride_d, pad_d as for conv2d)
 //   embedding   tokens, dim, vocab
 //               optional order: how the tokens pick rows of the vocab x dim table
 //               (t.index_select(0, idx)): 1 = consecutive rows, 2 = uniformly
@@ -190,13 +194,15 @@ OpTraffic op_traffic(const Op& op);
 int64_t conv_out_dim(int64_t in, int64_t k, int64_t stride, int64_t pad, int64_t dilation);
 // The window geometry of a conv2d, maxpool or avgpool: input d x h x w, window
 // t x r x s taps, output od x oh x ow. A 2-D op has d = t = od = 1; a 3-D one
-// takes the depth's stride_d, pad_d and dilation_d (default 1, 0, 1), the height
-// and width the square stride, pad and dilation.
+// takes the depth's stride_d, pad_d and dilation_d (default 1, 0, 1); the height
+// takes stride, pad and dilation, the width stride_w, pad_w and dilation_w
+// (default: the height's).
 struct ConvWindow {
   int64_t d = 1, h = 1, w = 1;     // input
   int64_t t = 1, r = 1, s = 1;     // window (filter taps)
   int64_t od = 1, oh = 1, ow = 1;  // output
   int64_t stride = 1, stride_d = 1, pad = 0, pad_d = 0, dilation = 1, dilation_d = 1;
+  int64_t stride_w = 1, pad_w = 0, dilation_w = 1;  // the width's
   int64_t in_pixels() const { return d * h * w; }
   int64_t out_pixels() const { return od * oh * ow; }
   int64_t taps() const { return t * r * s; }

@@ -1,6 +1,8 @@
 // Generic single-kernel workloads.
 #include <fmt/format.h>
 
+#include <algorithm>
+
 #include "core/error.h"
 #include "workloads/builder.h"
 #include "workloads/builtin.h"
@@ -40,8 +42,17 @@ Graph build_conv2d(const std::map<std::string, std::string>& p) {
                         wl_count(p, "pad"), wl_int(p, "dilation"), groups);
   // Input and weight layout: NHWC (x.to(memory_format=torch.channels_last)) or
   // PyTorch's default contiguous NCHW.
+  Op& o = g.ops[static_cast<size_t>(op)];
   if (wl_choice(p, "memory_format", {"channels_last", "contiguous"}) == "contiguous")
-    g.ops[static_cast<size_t>(op)].attrs["channels_last"] = 0;
+    o.attrs["channels_last"] = 0;
+  // The width's own stride, padding and dilation (auto: the height's); set only
+  // where they differ.
+  for (const char* key : {"stride", "pad", "dilation"}) {
+    const std::string wkey = std::string(key) + "_w";
+    const int64_t v =
+        p.at(wkey) == "auto" ? o.at(key) : (wkey == "pad_w" ? wl_count(p, wkey) : wl_int(p, wkey));
+    if (v != o.at(key)) o.attrs[wkey] = v;
+  }
   return g;
 }
 
@@ -137,9 +148,12 @@ void add_kernel_workloads(std::vector<WorkloadInfo>& out) {
       {"w", "auto", "input width (auto: = h)", ParamType::integer, {"auto"}},
       {"r", "3", "filter height"},
       {"s", "auto", "filter width (auto: = r)", ParamType::integer, {"auto"}},
-      {"stride", "1", "stride (height and width)"},
-      {"pad", "0", "zero padding (height and width)", ParamType::integer, {}, 0},
-      {"dilation", "1", "dilation (height and width)"},
+      {"stride", "1", "stride (height; the width too unless stride_w)"},
+      {"stride_w", "auto", "stride along the width (auto: = stride)", ParamType::integer, {"auto"}},
+      {"pad", "0", "zero padding (height; the width too unless pad_w)", ParamType::integer, {}, 0},
+      {"pad_w", "auto", "zero padding along the width (auto: = pad)", ParamType::integer, {"auto"}, 0},
+      {"dilation", "1", "dilation (height; the width too unless dilation_w)"},
+      {"dilation_w", "auto", "dilation along the width (auto: = dilation)", ParamType::integer, {"auto"}},
       {"groups", "1", "channel groups, or 'depthwise' (= cin)", ParamType::integer, {"depthwise"}},
       {"dtype", "bf16", "operand format", ParamType::dtype},
       {"memory_format",
@@ -152,18 +166,21 @@ void add_kernel_workloads(std::vector<WorkloadInfo>& out) {
   out.push_back({"conv2d", "one convolution (torch.nn.functional.conv2d), NHWC or NCHW", conv_params,
                  build_conv2d, true});
   std::vector<WorkloadParam> conv3d_params = conv_params;
-  conv3d_params.insert(conv3d_params.begin() + 3,
-                       {"d", "auto", "input depth (auto: = h)", ParamType::integer, {"auto"}});
-  conv3d_params.insert(conv3d_params.begin() + 6,
-                       {"t", "auto", "filter depth (auto: = r)", ParamType::integer, {"auto"}});
-  conv3d_params.insert(
-      conv3d_params.begin() + 10,
-      {"stride_d", "auto", "stride along the depth (auto: = stride)", ParamType::integer, {"auto"}});
-  conv3d_params.insert(
-      conv3d_params.begin() + 12,
+  // Inserted before the parameter named `before`.
+  const auto insert_before = [&](const char* before, WorkloadParam param) {
+    auto at = std::find_if(conv3d_params.begin(), conv3d_params.end(),
+                           [&](const WorkloadParam& q) { return q.name == before; });
+    conv3d_params.insert(at, std::move(param));
+  };
+  insert_before("h", {"d", "auto", "input depth (auto: = h)", ParamType::integer, {"auto"}});
+  insert_before("r", {"t", "auto", "filter depth (auto: = r)", ParamType::integer, {"auto"}});
+  insert_before(
+      "pad", {"stride_d", "auto", "stride along the depth (auto: = stride)", ParamType::integer, {"auto"}});
+  insert_before(
+      "dilation",
       {"pad_d", "auto", "zero padding along the depth (auto: = pad)", ParamType::integer, {"auto"}, 0});
-  conv3d_params.insert(
-      conv3d_params.begin() + 14,
+  insert_before(
+      "groups",
       {"dilation_d", "auto", "dilation along the depth (auto: = dilation)", ParamType::integer, {"auto"}});
   out.push_back({"conv3d", "one 3-D convolution (torch.nn.functional.conv3d), NDHWC or NCDHW", conv3d_params,
                  build_conv3d, true});

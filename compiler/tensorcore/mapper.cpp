@@ -151,7 +151,7 @@ Kernel TensorCoreMapper::lower(const Graph& g, int index, const Hardware& hw) co
       };
       const int64_t planes = touched(cw.d, cw.od, cw.t, cw.stride_d, cw.dilation_d);
       const int64_t rows = touched(cw.h, cw.oh, cw.r, cw.stride, cw.dilation);
-      const int64_t cols = touched(cw.w, cw.ow, cw.s, cw.stride, cw.dilation);
+      const int64_t cols = touched(cw.w, cw.ow, cw.s, cw.stride_w, cw.dilation_w);
       double a = static_cast<double>(op.at("n") * cin * planes * rows * cols);
       if (grad == 1) a = static_cast<double>(op.at("n") * cout * cw.out_pixels());
       if (grad == 2) s = GemmShape{c.groups, c.n, c.m, c.k, false, op.dtype, op.out_dtype};

@@ -88,17 +88,19 @@ std::vector<SystolicLayer> SystolicArray::layers_of(const Op& op) {
       }
       // SCALE-Sim's convolution form (im2col: one ofmap pixel per operand row).
       // Padding is folded into an equivalent ifmap size; groups are independent layers.
-      const int64_t dil = op.get("dilation", 1), groups = op.get("groups", 1);
+      const ConvWindow win = conv_window(op);
+      const int64_t groups = op.get("groups", 1);
       systolic::Layer l;
       l.name = op.name;
-      l.filter_h = op.at("r");
-      l.filter_w = op.at("s");
-      l.ifmap_h = op.at("h") + 2 * op.at("pad");
-      l.ifmap_w = op.at("w") + 2 * op.at("pad");
+      l.filter_h = win.r;
+      l.filter_w = win.s;
+      l.ifmap_h = win.h + 2 * win.pad;
+      l.ifmap_w = win.w + 2 * win.pad_w;
       l.channels = op.at("cin") / groups;
       l.num_filters = op.at("cout") / groups;
-      l.stride_h = l.stride_w = op.at("stride");
-      if (dil > 1 || op.attrs.count("d") || op.attrs.count("t")) {
+      l.stride_h = win.stride;
+      l.stride_w = win.stride_w;
+      if (win.dilation > 1 || win.dilation_w > 1 || op.attrs.count("d") || op.attrs.count("t")) {
         // A dilated window reads r*s taps spread over its extent, and SCALE-Sim's
         // layer is 2-D: both as their im2col GEMM (M = output pixels, K = taps x
         // channels; a 3-D convolution's pixels and taps include the depth).

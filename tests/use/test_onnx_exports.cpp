@@ -221,19 +221,20 @@ TEST_CASE("ONNX exports: 1-D convolutions, pools and a transposed Conv1d (Whispe
   // frames: the data gradient of Conv1d(16, 32, 4, stride 2, padding 1), 2 x 16 x 32 x
   // 64 = 65536. Total 1245184.
   CHECK(s.product_flops == 1245184.0);
-  // A 1-D op is a height-1 conv2d; its padding widens the input (the IR's pad would
-  // pad the height too): 64 + 2 = 66 wide, pad 0, output 64.
+  // A 1-D op is a height-1 conv2d whose one axis is the width: the padding is the
+  // width's (pad_w 1), the height's none (pad 0): 64 wide, output 64.
   const Op& c1 = named(g, "/conv1/Conv");
-  CHECK((c1.at("h") == 1 && c1.at("r") == 1 && c1.at("w") == 66 && c1.at("s") == 3 && c1.at("pad") == 0));
+  CHECK((c1.at("h") == 1 && c1.at("r") == 1 && c1.at("w") == 64 && c1.at("s") == 3 && c1.at("pad") == 0 &&
+         c1.at("pad_w") == 1));
   CHECK(op_out_elems(c1) == 32 * 64);
   const Op& c2 = named(g, "/conv2/Conv");
-  CHECK((c2.at("w") == 66 && c2.at("stride") == 2 && op_out_elems(c2) == 32 * 32));
+  CHECK((c2.at("w") == 64 && c2.at("stride") == 2 && c2.at("pad_w") == 1 && op_out_elems(c2) == 32 * 32));
   const Op& pool = named(g, "/MaxPool");
   CHECK(op_out_elems(pool) == 32 * 16);
-  // The transposed one: forward input 32 + 2 x 1 = 34 wide, pad 0: (34 - 4)/2 + 1 = 16.
+  // The transposed one: forward input 32 wide with pad_w 1: (32 + 2 - 4)/2 + 1 = 16.
   const Op& up = named(g, "/up/ConvTranspose");
-  CHECK((up.at("w") == 34 && up.at("pad") == 0 && up.at("grad") == 1 && up.at("cin") == 16));
-  // The IR's dx is that folded extent, 16 x 34: the 2 padding columns count as
-  // written, 6 % more than the 16 x 32 the layer writes (and emits downstream).
-  CHECK(op_out_elems(up) == 16 * 34);
+  CHECK((up.at("w") == 32 && up.at("pad") == 0 && up.at("pad_w") == 1 && up.at("grad") == 1 &&
+         up.at("cin") == 16));
+  // The IR's dx is the 16 x 32 the layer writes.
+  CHECK(op_out_elems(up) == 16 * 32);
 }

@@ -119,6 +119,17 @@ def pytorch(tessera, tmp):
         ("lstm_256", ["--model", "tiny_rnn:lstm_256", "--input", "8x2x16"],
          {"matmul": 18, "rnn_cell": 16,
           "builtin": "lstm:batch=2,seq=8,input=16,hidden=256,layers=2,dtype=fp32"}),
+        # Windows whose width differs from their height (tests/use/data/tiny_factorised.py)
+        # on 1 x 8 x 17 x 17: the 1x7 convolution with padding (0, 3) keeps 17 x 17, 2 x 289
+        # x 16 x 56 = 517888 FLOPs; the 7x1 one, 2 x 289 x 16 x 112 = 1035776; the 3x3 one
+        # strided (2, 1): (17 + 2 - 3) / 2 + 1 = 9 rows x 17 columns, 2 x 153 x 8 x 144 =
+        # 352512; 1906176 in all. hardswish and hardsigmoid run as clamps (relu).
+        ("factorised", ["--model", "tiny_factorised:build", "--input", "1x8x17x17"],
+         {"conv2d": 3, "relu": 2, "mul": 1, "maxpool": 1, "products": 1906176,
+          "attrs": {"convolution.0": {"pad": 0, "pad_w": 3, "r": 1, "s": 7},
+                    "convolution.1": {"pad": 3, "pad_w": 0, "r": 7, "s": 1},
+                    "convolution.2": {"stride": 2, "stride_w": 1, "pad": 1},
+                    "max_pool2d_with_indices.0": {"stride": 2, "stride_w": 1, "pad": 0, "pad_w": 1}}}),
     ]
     for name, args, want in cases:
         out = os.path.join(tmp, name + ".json")
@@ -129,8 +140,13 @@ def pytorch(tessera, tmp):
             trace = json.load(f)
         kinds = collections.Counter(op["kind"] for op in trace["ops"])
         for k, n in want.items():
-            if k not in ("products", "builtin") and kinds[k] != n:
+            if k not in ("products", "builtin", "attrs") and kinds[k] != n:
                 fail(f"{name}: {n} ops of kind {k} expected, got {kinds[k]} ({dict(kinds)})")
+        by_name = {op["name"]: op for op in trace["ops"]}
+        for op_name, attrs in want.get("attrs", {}).items():
+            got = {k: by_name.get(op_name, {}).get("attrs", {}).get(k) for k in attrs}
+            if got != attrs:
+                fail(f"{name}: op {op_name} has {got}, expected {attrs}")
         unmapped = [op["meta"]["aten"] for op in trace["ops"] if op["meta"].get("unmapped")]
         if unmapped:
             fail(f"{name}: operators without a Tessera kind: {unmapped}")

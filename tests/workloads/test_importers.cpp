@@ -387,12 +387,16 @@ TEST_CASE("ONNX: the operators exporters emit besides the layers", "[import][onn
   // the constant sizes [1, 4, 20, 24].
   CHECK(find_op(g, "pad")->at("rows") * find_op(g, "pad")->at("cols") == 4 * 10 * 12);
   CHECK(find_op(g, "resize")->at("rows") * find_op(g, "resize")->at("cols") == 4 * 20 * 24);
-  // Conv 1x7 with pads [0, 3, 0, 3]: uneven per axis, so pad 0 over an input extent
-  // of 20 x (24 + 3 + 3); output 20 x 24, FLOPs 2 x 20 x 24 x 8 x 4 x 7 = 215040.
+  // Conv 1x7 with pads [0, 3, 0, 3]: the height's padding 0 (pad), the width's 3
+  // (pad_w) over the 20 x 24 input; output 20 x 24 (24 + 2 x 3 - 7 + 1), FLOPs
+  // 2 x 20 x 24 x 8 x 4 x 7 = 215040.
   const Op& cv = *find_op(g, "conv_1x7");
   CHECK(cv.at("pad") == 0);
+  CHECK(cv.at("pad_w") == 3);
   CHECK(cv.at("h") == 20);
-  CHECK(cv.at("w") == 30);
+  CHECK(cv.at("w") == 24);
+  CHECK(!cv.attrs.count("stride_w"));
+  CHECK(op_out_elems(cv) == 1 * 8 * 20 * 24);
   CHECK(op_flops(cv) == 215040.0);
   // MaxPool 3x3 stride 2 with ceil_mode over 20 x 24: ceil(17 / 2) + 1 = 10 rows
   // and ceil(21 / 2) + 1 = 12 columns (floor: 9 x 11); the extent reaches the last
@@ -432,7 +436,40 @@ std::string one_node_model(const std::string& op_type) {
                            pb_bytes(4, op_type);
   return pb_bytes(7, pb_bytes(1, node) + pb_bytes(11, input));
 }
+
+// ModelProto of one Conv of "x" (float [1, 4, 8, 8]) by "w" (float [4, 4, 3, 3]) with
+// the given strides and pads (AttributeProto: name 1, ints 8, type 20 = INTS 7).
+std::string conv_model(const std::vector<int>& strides, const std::vector<int>& pads) {
+  const auto value = [](const std::string& name, std::initializer_list<int> dims) {
+    std::string shape;
+    for (int d : dims) shape += pb_bytes(1, pb_int(1, static_cast<uint64_t>(d)));
+    return pb_bytes(1, name) + pb_bytes(2, pb_bytes(1, pb_int(1, 1) + pb_bytes(2, shape)));
+  };
+  const auto ints = [](const std::string& name, const std::vector<int>& v) {
+    std::string a = pb_bytes(1, name) + pb_int(20, 7);
+    for (int x : v) a += pb_int(8, static_cast<uint64_t>(x));
+    return pb_bytes(5, a);
+  };
+  const std::string node = pb_bytes(1, "x") + pb_bytes(1, "w") + pb_bytes(2, "y") + pb_bytes(3, "conv") +
+                           pb_bytes(4, "Conv") + ints("strides", strides) + ints("pads", pads);
+  return pb_bytes(
+      7, pb_bytes(1, node) + pb_bytes(11, value("x", {1, 4, 8, 8})) + pb_bytes(11, value("w", {4, 4, 3, 3})));
+}
 }  // namespace
+
+TEST_CASE("ONNX: a Conv's width keeps its own stride and padding", "[import][onnx]") {
+  // strides [2, 1], pads [1, 0, 1, 0] (height 1, width 0 on both sides) over 8 x 8
+  // with a 3x3 filter: (8 + 2 - 3) / 2 + 1 = 4 rows, (8 - 3) / 1 + 1 = 6 columns; FLOPs
+  // 2 x 4 x 6 x 4 x 36 = 6912.
+  const Graph g = parse_onnx(conv_model({2, 1}, {1, 0, 1, 0}), "c.onnx");
+  const Op& c = *find_op(g, "conv");
+  CHECK((c.at("stride") == 2 && c.at("stride_w") == 1 && c.at("pad") == 1 && c.at("pad_w") == 0));
+  CHECK(op_out_elems(c) == 4 * 4 * 6);
+  CHECK(op_flops(c) == 6912.0);
+  // Equal values on both axes set no width attribute.
+  const Op& sq = *find_op(parse_onnx(conv_model({1, 1}, {1, 1, 1, 1}), "s.onnx"), "conv");
+  CHECK((!sq.attrs.count("stride_w") && !sq.attrs.count("pad_w") && op_out_elems(sq) == 4 * 8 * 8));
+}
 
 TEST_CASE("ONNX: every operator the support check accepts reaches its handler", "[import][onnx]") {
   std::string listed;

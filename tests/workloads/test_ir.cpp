@@ -137,6 +137,75 @@ TEST_CASE("3-D convolution attributes are validated", "[ir][conv3d]") {
                     Catch::Contains("'t' is an attribute of 3-D convolutions and pools"));
 }
 
+TEST_CASE("the width's own stride, padding and dilation (stride_w, pad_w, dilation_w)", "[ir][conv]") {
+  // Inception-v3's Conv2d(768, 192, (1, 7), padding=(0, 3)) on 8 x 768 x 17 x 17:
+  // height 17 + 0 - 1 + 1 = 17, width 17 + 2 x 3 - 7 + 1 = 17; FLOPs 2 x 8 x 17 x 17
+  // x 192 x 768 x 7 = 4,772,855,808. Without pad_w the width would be 11.
+  std::map<std::string, int64_t> a = {{"n", 8}, {"cin", 768}, {"cout", 192}, {"h", 17},  {"w", 17},
+                                      {"r", 1}, {"s", 7},     {"stride", 1}, {"pad", 0}, {"pad_w", 3}};
+  const Op cv = make(OpKind::conv2d, a);
+  const ConvWindow cw = conv_window(cv);
+  CHECK((cw.oh == 17 && cw.ow == 17 && cw.pad == 0 && cw.pad_w == 3 && cw.stride_w == 1));
+  CHECK(op_flops(cv) == 4772855808.0);
+  a.erase("pad_w");
+  CHECK(conv_window(make(OpKind::conv2d, a)).ow == 11);
+  // A stride of 2 along the width only, dilation 2 along it: (17 + 6 - 2 x 6 - 1) / 2
+  // + 1 = 6 columns; the data gradient's positions per stride phase: 17 rows x
+  // ceil(17 / 2) = 9 columns (m = 8 x 17 x 9 = 1224).
+  a["pad_w"] = 3;
+  a["stride_w"] = 2;
+  a["dilation_w"] = 2;
+  Op strided = make(OpKind::conv2d, a);
+  CHECK(conv_window(strided).oh == 17);
+  CHECK(conv_window(strided).ow == 6);
+  strided.attrs["grad"] = 1;
+  CHECK(conv_gemm_dims(strided).m == 8 * 17 * 9);
+  // A pool's width: MaxPool2d((2, 2), stride=(2, 1), padding=(0, 1)) (CRNN) on 32 x 8 x 25:
+  // 4 rows, (25 + 2 - 2) / 1 + 1 = 26 columns.
+  Op mp = make(OpKind::maxpool, {{"n", 1},
+                                 {"c", 32},
+                                 {"h", 8},
+                                 {"w", 25},
+                                 {"r", 2},
+                                 {"s", 2},
+                                 {"stride", 2},
+                                 {"stride_w", 1},
+                                 {"pad", 0},
+                                 {"pad_w", 1}});
+  CHECK(op_out_elems(mp) == 32 * 4 * 26);
+  // Validation: the width's values are checked as the height's, belong to windowed
+  // ops, and a window that does not fit names them.
+  Graph g;
+  a["stride_w"] = 0;
+  g.add(make(OpKind::conv2d, a));
+  CHECK_THROWS_WITH(validate_graph(g, "src"), Catch::Contains("'stride_w' = 0 must be a positive integer"));
+  Graph narrow;
+  narrow.add(make(OpKind::conv2d, {{"n", 1},
+                                   {"cin", 4},
+                                   {"cout", 4},
+                                   {"h", 8},
+                                   {"w", 4},
+                                   {"r", 1},
+                                   {"s", 7},
+                                   {"stride", 1},
+                                   {"pad", 3},
+                                   {"pad_w", 1}}));
+  CHECK_THROWS_WITH(
+      validate_graph(narrow, "src"),
+      Catch::Contains("src: op 'x': filter 1x7 does not fit input 8x4 with pad 3 (width: pad_w 1, "
+                      "stride_w 1, dilation_w 1)"));
+  Graph mm;
+  mm.add(make(OpKind::matmul, {{"batch", 1}, {"m", 4}, {"n", 4}, {"k", 4}, {"pad_w", 2}}));
+  CHECK_THROWS_WITH(
+      validate_graph(mm, "src"),
+      Catch::Contains("'pad_w' is an attribute of convolutions and pools (conv2d, maxpool, avgpool)"));
+  // The conv2d workload's pad_w (auto: = pad) sets the attribute only where it differs.
+  const Graph built = build_workload("conv2d:n=8,cin=768,cout=192,h=17,r=1,s=7,pad_w=3");
+  CHECK(built.ops.front().at("pad_w") == 3);
+  CHECK(op_flops(built.ops.front()) == 4772855808.0);
+  CHECK(!build_workload("conv2d:cin=8,cout=8,h=9,pad=1,pad_w=1").ops.front().attrs.count("pad_w"));
+}
+
 TEST_CASE("attention FLOPs: full, causal, decode; GQA bytes", "[ir]") {
   // 4 * batch * heads * sq * skv * d = 4 * 2 * 8 * 128 * 128 * 64 = 67,108,864.
   Op a = make(OpKind::attention, {{"batch", 2}, {"heads", 8}, {"kv_heads", 8}, {"sq", 128},

@@ -106,28 +106,34 @@ class OnnxImporter {
   std::vector<int64_t> ints_input_or_attr(size_t input, std::string_view attr) const;
   // Numpy broadcast of two shapes.
   std::vector<int64_t> broadcast(const std::vector<int64_t>& a, const std::vector<int64_t>& b) const;
-  // Square stride/pad/dilation from ONNX's per-axis lists (the IR's contract).
-  int64_t square(std::string_view what, const std::vector<int64_t>& v, int64_t fallback) const;
   // A conv/pool's stride or dilation over `axes` (1, 2 or 3) spatial axes as the
-  // IR takes them: one value for height and width (`hw`, which must agree), a
-  // 3-D op's depth (`d`) its own. Attribute `what`; absent: `fallback`.
+  // IR takes them: the height's (`hw`, also the width's unless `w` >= 0 says
+  // otherwise), a 3-D op's depth (`d`), the width's own (`w`; -1: = hw). A 1-D
+  // op's one axis is its width. Attribute `what`; absent: `fallback`.
   struct AxisPair {
-    int64_t hw = 1, d = 1;
+    int64_t hw = 1, d = 1, w = -1;
+    int64_t width() const { return w < 0 ? hw : w; }
+    // Spatial axis i of an op over `axes` axes ([d,] [h,] w).
+    int64_t of(size_t i, size_t axes) const {
+      const size_t role = i + 3 - axes;  // 0 depth, 1 height, 2 width
+      return role == 0 ? d : role == 1 ? hw : width();
+    }
   };
   AxisPair axis_pair(std::string_view what, size_t axes, int64_t fallback) const;
-  // A conv/pool window as the IR states it: `pad` on every side of height and
-  // width, `pad_d` on both of a 3-D op's depth, the input extent per axis (the
-  // input size, enlarged by uneven padding or ceil_mode's last window) and the
+  // A conv/pool window as the IR states it: `pad` on both sides of the height,
+  // `pad_w` of the width, `pad_d` of a 3-D op's depth, the input extent per axis
+  // (the input size, enlarged by uneven padding or ceil_mode's last window) and the
   // output size per axis (shapes.cpp). Axes: [d,] h, w; a 1-D op's one axis is w.
   struct Window {
-    int64_t pad = 0, pad_d = 0;
+    int64_t pad = 0, pad_d = 0, pad_w = 0;
     std::vector<int64_t> in, out;
   };
   Window window(const std::vector<int64_t>& in, const std::vector<int64_t>& k, AxisPair stride, AxisPair dil,
                 bool ceil_mode) const;
   // Sets a conv/pool op's spatial attributes from `win` and kernel `k` over its
-  // 1-3 axes: h, w, r, s, stride, pad (and dilation for a convolution), plus d, t,
-  // stride_d, pad_d (dilation_d) for 3-D; a 1-D op is h = r = 1.
+  // 1-3 axes: h, w, r, s, stride, pad (and dilation for a convolution), the
+  // width's stride_w, pad_w (dilation_w) where they differ from the height's, plus
+  // d, t, stride_d, pad_d (dilation_d) for 3-D; a 1-D op is h = r = 1.
   void set_window(Op& op, const Window& win, const std::vector<int64_t>& k, AxisPair stride,
                   AxisPair dil) const;
 

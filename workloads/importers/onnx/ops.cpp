@@ -43,7 +43,8 @@ const std::map<std::string_view, OnnxImporter::OpRule, std::less<>>& OnnxImporte
       {"Round", {[](I& m) { m.elementwise(OpKind::relu); }}},
       {"Not", {[](I& m) { m.elementwise(OpKind::relu); }}},
       {"Sigmoid", {[](I& m) { m.elementwise(OpKind::sigmoid); }}},
-      {"HardSigmoid", {[](I& m) { m.elementwise(OpKind::sigmoid); }}},
+      // max(0, min(1, alpha x + beta)): a clamp, no transcendental (as HardSwish).
+      {"HardSigmoid", {[](I& m) { m.elementwise(OpKind::relu); }}},
       {"Exp", {[](I& m) { m.elementwise(OpKind::sigmoid); }}},
       {"Log", {[](I& m) { m.elementwise(OpKind::sigmoid); }}},
       {"Softplus", {[](I& m) { m.elementwise(OpKind::sigmoid); }}},
@@ -217,7 +218,7 @@ void OnnxImporter::pool(OpKind kind) {
   const OnnxAttr* ks = m_node->attr("kernel_shape");
   if (!ks || ks->ints.size() != axes) fail(fmt::format("kernel_shape must list {} value(s)", axes));
   const AxisPair stride = axis_pair("strides", axes, 1);
-  if (const AxisPair dil = axis_pair("dilations", axes, 1); dil.hw != 1 || dil.d != 1)
+  if (const AxisPair dil = axis_pair("dilations", axes, 1); dil.hw != 1 || dil.d != 1 || dil.width() != 1)
     fail("dilated pooling is not supported");
   const std::vector<int64_t> in_sp(x.shape.begin() + 2, x.shape.end()), k = ks->ints;
   const Window win = window(in_sp, k, stride, {1, 1}, m_node->attr_i("ceil_mode", 0) != 0);
@@ -361,8 +362,7 @@ void OnnxImporter::rnn(bool gru) {
 // and whose forward output is this node's input, so FLOPs and the dgrad GEMM are
 // the convolution's. Out = (In - 1) x stride - 2 pad + dilation x (k - 1) +
 // output_padding + 1 per axis; W is [C_in, C_out / group, k...]. The padding is
-// symmetric (IR pad and pad_d); a 1-D one has none (the IR's pad would pad its
-// height of 1 too).
+// symmetric on each axis (IR pad, pad_w and pad_d).
 void OnnxImporter::conv_transpose() {
   const Value& x = in(0);
   const Value& w = in(1);
@@ -380,26 +380,21 @@ void OnnxImporter::conv_transpose() {
   if (const OnnxAttr* ap = m_node->attr("auto_pad"); ap && ap->s != "NOTSET" && ap->s != "VALID")
     fail(fmt::format("auto_pad '{}' is not supported for ConvTranspose; accepted: NOTSET, VALID", ap->s));
   const AxisPair stride = axis_pair("strides", axes, 1), dil = axis_pair("dilations", axes, 1);
-  // pads [begin..., end...]: each axis's begin equal to its end, height and width equal.
-  AxisPair pad{0, 0};
+  // pads [begin..., end...]: each axis's begin equal to its end.
+  AxisPair pad{0, 0, 0};
   if (const OnnxAttr* pa = m_node->attr("pads"); pa && !pa->ints.empty()) {
     const std::vector<int64_t>& v = pa->ints;
     bool ok = v.size() == 2 * axes;
     for (size_t i = 0; ok && i < axes; ++i) ok = v[i] == v[i + axes];
-    if (ok && axes >= 2) ok = v[axes - 1] == v[axes - 2];
     if (!ok)
-      fail(fmt::format("pads [{}] must list a begin and an end for each of {} axes, equal on both sides{}",
-                       fmt::join(v, ","), axes, axes >= 2 ? " and equal for height and width" : ""));
-    pad = {v[axes - 1], axes == 3 ? v[0] : 0};
+      fail(fmt::format("pads [{}] must list a begin and an end for each of {} axes, equal on both sides",
+                       fmt::join(v, ","), axes));
+    pad = {axes >= 2 ? v[axes - 2] : 0, axes == 3 ? v[0] : 0, v[axes - 1]};
   }
-  // A 1-D one's padding is folded into the forward input's extent (the IR's pad
-  // would pad its height of 1 too): width out + 2 pad, pad 0.
-  const int64_t fold = axes == 1 ? pad.hw : 0;
-  if (axes == 1) pad.hw = 0;
   const OnnxAttr* op_pad = m_node->attr("output_padding");
   const std::vector<int64_t> extra = op_pad ? op_pad->ints : std::vector<int64_t>(axes, 0);
   const std::vector<int64_t> k(w.shape.begin() + 2, w.shape.end());
-  const auto of = [&](AxisPair p, size_t i) { return axes == 3 && i == 0 ? p.d : p.hw; };
+  const auto of = [&](AxisPair p, size_t i) { return p.of(i, axes); };
   bool extra_ok = extra.size() == axes;
   for (size_t i = 0; extra_ok && i < axes; ++i)
     extra_ok = extra[i] >= 0 && extra[i] < std::max(of(stride, i), of(dil, i));
@@ -410,21 +405,20 @@ void OnnxImporter::conv_transpose() {
   Window win;
   win.pad = pad.hw;
   win.pad_d = pad.d;
+  win.pad_w = pad.width();
   std::vector<int64_t> out_sp;
   for (size_t i = 0; i < axes; ++i) {
     if (x.shape[2 + i] < 1 || k[i] < 1)
       fail(fmt::format("input [{}] or kernel {} is empty", fmt::join(x.shape, ","), fmt::join(k, "x")));
     const __int128 o128 = static_cast<__int128>(x.shape[2 + i] - 1) * of(stride, i) -
-                          2 * (static_cast<__int128>(of(pad, i)) + fold) +
+                          2 * static_cast<__int128>(of(pad, i)) +
                           static_cast<__int128>(of(dil, i)) * (k[i] - 1) + extra[i] + 1;
-    if (o128 > (int64_t{1} << 62) || o128 + 2 * static_cast<__int128>(fold) > (int64_t{1} << 62))
-      fail("the output is larger than 2^62 per axis");
+    if (o128 > (int64_t{1} << 62)) fail("the output is larger than 2^62 per axis");
     if (o128 < 1)
       fail(fmt::format("input [{}] with kernel {}, stride {} and pad {} gives no output",
-                       fmt::join(x.shape, ","), fmt::join(k, "x"), of(stride, i),
-                       std::max(of(pad, i), fold)));
+                       fmt::join(x.shape, ","), fmt::join(k, "x"), of(stride, i), of(pad, i)));
     out_sp.push_back(static_cast<int64_t>(o128));
-    win.in.push_back(static_cast<int64_t>(o128) + 2 * fold);
+    win.in.push_back(static_cast<int64_t>(o128));
   }
   Op op;
   op.kind = OpKind::conv2d;

@@ -138,16 +138,6 @@ std::vector<int64_t> OnnxImporter::broadcast(const std::vector<int64_t>& a, cons
   return out;
 }
 
-// Square stride/pad/dilation from ONNX's per-axis lists (the IR's contract).
-int64_t OnnxImporter::square(std::string_view what, const std::vector<int64_t>& v, int64_t fallback) const {
-  if (v.empty()) return fallback;
-  for (int64_t x : v)
-    if (x != v[0])
-      fail(fmt::format("{} [{}] differ between axes or sides; only equal values are supported",
-                       what, fmt::join(v, ",")));
-  return v[0];
-}
-
 OnnxImporter::AxisPair OnnxImporter::axis_pair(std::string_view what, size_t axes, int64_t fallback) const {
   const OnnxAttr* a = m_node->attr(what);
   if (!a || a->ints.empty()) return {fallback, fallback};
@@ -155,25 +145,22 @@ OnnxImporter::AxisPair OnnxImporter::axis_pair(std::string_view what, size_t axe
   if (v.size() != axes)
     fail(fmt::format("{} [{}] must list {} value(s), one per spatial axis", what, fmt::join(v, ","), axes));
   if (axes == 1) return {v[0], 1};
-  if (v[axes - 1] != v[axes - 2])
-    fail(fmt::format("{} [{}]: height and width differ; only equal values are supported", what,
-                     fmt::join(v, ",")));
-  return {v[axes - 1], axes == 3 ? v[0] : 1};
+  return {v[axes - 2], axes == 3 ? v[0] : 1, v[axes - 1]};
 }
 
 // The window of a conv/pool with kernel k (per axis): pads from `pads` or auto_pad,
-// then the IR's attributes. Equal padding on every side of height and width is
-// the IR's `pad` (a 3-D op's equal depth padding its `pad_d`); uneven padding
-// (Inception's 1x7 convolutions: pads [0,3,0,3]; SAME with an odd total), and a
-// 1-D op's padding (the IR's pad would pad its height of 1 too), is folded into
-// the input extent (pad 0 and the extent enlarged by the padding), which gives
-// the exact output size and FLOPs and counts the padding as read input.
+// then the IR's attributes. Equal padding on both sides of an axis is the IR's pad
+// of that axis (`pad` the height's, `pad_w` the width's, `pad_d` the depth's:
+// Inception's 1x7 convolutions, pads [0,3,0,3], are pad 0 and pad_w 3); uneven
+// padding (SAME with an odd total) is folded into that axis's input extent (pad 0
+// and the extent enlarged by the padding), which gives the exact output size and
+// FLOPs and counts the padding as read input.
 // ceil_mode (pools) rounds the output size up; the extent grows to the last window.
 OnnxImporter::Window OnnxImporter::window(const std::vector<int64_t>& in_sp, const std::vector<int64_t>& k,
                                           AxisPair stride, AxisPair dil, bool ceil_mode) const {
   const size_t axes = in_sp.size();
-  const auto stride_of = [&](size_t i) { return axes == 3 && i == 0 ? stride.d : stride.hw; };
-  const auto dil_of = [&](size_t i) { return axes == 3 && i == 0 ? dil.d : dil.hw; };
+  const auto stride_of = [&](size_t i) { return stride.of(i, axes); };
+  const auto dil_of = [&](size_t i) { return dil.of(i, axes); };
   const OnnxAttr* ap = m_node->attr("auto_pad");
   const std::string mode = ap ? ap->s : "NOTSET";
   std::vector<int64_t> begin(axes, 0), end(axes, 0);
@@ -202,16 +189,15 @@ OnnxImporter::Window OnnxImporter::window(const std::vector<int64_t>& in_sp, con
     fail(fmt::format("auto_pad '{}' is not accepted; accepted: NOTSET, VALID, SAME_UPPER, SAME_LOWER", mode));
   }
   Window w;
-  // Height and width (the last two axes; none for a 1-D op, whose padding is folded).
-  const size_t hw0 = axes >= 2 ? axes - 2 : axes;
-  bool hw_even = axes >= 2;
-  for (size_t i = hw0; i < axes; ++i) hw_even = hw_even && begin[i] == begin[hw0] && end[i] == begin[hw0];
-  const bool d_even = axes == 3 && begin[0] == end[0];
-  if (hw_even) w.pad = begin[hw0];
-  if (d_even) w.pad_d = begin[0];
+  // The IR's pad of axis i ([d,] [h,] w: role 0 depth, 1 height, 2 width).
+  const auto pad_of = [&](size_t i) -> int64_t& {
+    const size_t role = i + 3 - axes;
+    return role == 0 ? w.pad_d : role == 1 ? w.pad : w.pad_w;
+  };
   for (size_t i = 0; i < axes; ++i) {
-    const bool folded = i < hw0 ? !d_even : !hw_even;
-    const int64_t pad = i < hw0 ? w.pad_d : w.pad;
+    const bool folded = begin[i] != end[i];
+    if (!folded) pad_of(i) = begin[i];
+    const int64_t pad = pad_of(i);
     const int64_t st = stride_of(i), dl = dil_of(i);
     int64_t ext = in_sp[i];
     if (folded && (__builtin_add_overflow(ext, begin[i], &ext) || __builtin_add_overflow(ext, end[i], &ext)))
@@ -243,9 +229,14 @@ void OnnxImporter::set_window(Op& op, const Window& win, const std::vector<int64
   op.attrs["w"] = win.in[axes - 1];
   op.attrs["r"] = axes == 1 ? 1 : k[axes - 2];
   op.attrs["s"] = k[axes - 1];
-  op.attrs["stride"] = stride.hw;
-  op.attrs["pad"] = win.pad;
-  if (conv) op.attrs["dilation"] = dil.hw;
+  // A 1-D op's one axis is its width: the height of 1 takes the width's stride
+  // and no padding.
+  op.attrs["stride"] = axes == 1 ? stride.width() : stride.hw;
+  op.attrs["pad"] = axes == 1 ? 0 : win.pad;
+  if (conv) op.attrs["dilation"] = axes == 1 ? dil.width() : dil.hw;
+  if (stride.width() != op.at("stride")) op.attrs["stride_w"] = stride.width();
+  if (win.pad_w != op.at("pad")) op.attrs["pad_w"] = win.pad_w;
+  if (conv && dil.width() != op.at("dilation")) op.attrs["dilation_w"] = dil.width();
   if (axes == 3) {
     op.attrs["d"] = win.in[0];
     op.attrs["t"] = k[0];
