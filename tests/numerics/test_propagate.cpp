@@ -183,3 +183,58 @@ TEST_CASE("3-D convolutions and pools emulate end to end; depth 1 is the 2-D op"
   CHECK(r["output"]["nan"].get<double>() == 0);
   CHECK(r["output"]["inf"].get<double>() == 0);
 }
+
+TEST_CASE("windows with the width's own stride and padding emulate end to end",
+          "[numerics][propagate][conv]") {
+  auto hw = load_hardware("h100-sxm", {});
+  // A chain over a line of 9 pixels, laid along the width (h = 1: the window's
+  // width values stride_w, pad_w) or along the height (w = 1: stride, pad). With one
+  // image both index their NCHW tensors and KCRS filters in the same order, so the
+  // two emulations draw the same operands and must report the same errors, byte for
+  // byte: any width index that took the height's stride or padding would differ.
+  // Conv 4 -> 8, 7 taps, padding 3 (9 kept); Conv 8 -> 8, 3 taps, stride 2, padding 1
+  // (5); max pool of 3, stride 2, padding 1 (3); ConvTranspose 8 -> 4, 3 taps, stride
+  // 2, padding 1 back to 5 (the data gradient of Conv 4 -> 8 on 5).
+  const auto chain = [](bool along_width) {
+    Graph g;
+    g.name = "line_chain";
+    const auto add = [&](OpKind kind, std::map<std::string, int64_t> attrs, int64_t len, int64_t taps,
+                         int64_t stride, int64_t pad, std::vector<int> deps) {
+      attrs["h"] = along_width ? 1 : len;
+      attrs["w"] = along_width ? len : 1;
+      attrs["r"] = along_width ? 1 : taps;
+      attrs["s"] = along_width ? taps : 1;
+      attrs["stride"] = along_width ? 1 : stride;
+      attrs["stride_w"] = along_width ? stride : 1;
+      attrs["pad"] = along_width ? 0 : pad;
+      attrs["pad_w"] = along_width ? pad : 0;
+      Op op;
+      op.name = fmt::format("op{}", g.ops.size());
+      op.kind = kind;
+      op.dtype = DType::bf16;
+      op.out_dtype = DType::bf16;
+      op.attrs = std::move(attrs);
+      op.deps = std::move(deps);
+      return g.add(std::move(op));
+    };
+    const int a = add(OpKind::conv2d, {{"n", 1}, {"cin", 4}, {"cout", 8}}, 9, 7, 1, 3, {});
+    const int b = add(OpKind::conv2d, {{"n", 1}, {"cin", 8}, {"cout", 8}}, 9, 3, 2, 1, {a});
+    const int p = add(OpKind::maxpool, {{"n", 1}, {"c", 8}}, 5, 3, 2, 1, {b});
+    add(OpKind::conv2d, {{"n", 1}, {"cin", 4}, {"cout", 8}, {"grad", 1}, {"transposed", 1}}, 5, 3, 2, 1, {p});
+    validate_graph(g, "test");
+    return g;
+  };
+  const Graph w = chain(true), h = chain(false);
+  CHECK(op_out_elems(w.ops[1]) == 8 * 5);
+  CHECK(op_out_elems(w.ops[2]) == 8 * 3);
+  CHECK(op_out_elems(w.ops[3]) == 4 * 5);
+  const auto rw = propagate_error(w, *hw, {256, 1, "normal"});
+  const auto rh = propagate_error(h, *hw, {256, 1, "normal"});
+  INFO(rw.dump());
+  CHECK(rw["output"].dump() == rh["output"].dump());
+  // bf16 operands with fp32 accumulation: a few bf16 roundings (2^-9 each), below 1 %.
+  const double e = rw["output"]["normwise_rel_err"].get<double>();
+  CHECK(e > 0);
+  CHECK(e < 0.01);
+  CHECK(rw["output"]["nan"].get<double>() == 0);
+}
