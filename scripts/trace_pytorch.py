@@ -47,6 +47,37 @@ FREE_OPS = {
     "sym_size", "sym_stride", "sym_numel", "is_same_size", "size", "stride", "dim",
 }
 
+# Reductions over the input (map_op: the IR's reduce).
+REDUCTIONS = {"sum", "mean", "nansum", "nanmean", "amax", "amin", "max", "min", "argmax", "argmin", "prod",
+              "var", "std", "var_mean", "std_mean", "norm", "linalg_vector_norm", "logsumexp", "any", "all",
+              "count_nonzero", "aminmax"}
+# Element-wise math -> the IR kind of the same cost class (the ONNX importer's table,
+# docs/workloads.md): clamps and sign-like ops -> relu; exp/log-like -> sigmoid;
+# sqrt, reciprocal, trigonometric -> tanh; erf -> gelu; mish (x tanh(softplus x)) -> silu.
+UNARY = {name: kind for kind, names in (
+    ("relu", ("clamp", "clamp_min", "clamp_max", "leaky_relu", "abs", "sign", "sgn", "floor", "ceil", "round",
+              "trunc", "frac", "relu6", "prelu", "_prelu_kernel", "logical_not", "bitwise_not", "threshold",
+              "hardshrink", "softshrink", "nan_to_num")),
+    ("sigmoid", ("exp", "exp2", "expm1", "log", "log2", "log10", "log1p", "softplus", "elu", "celu", "selu",
+                 "log_sigmoid_forward", "logit")),
+    ("tanh", ("sqrt", "rsqrt", "reciprocal", "sin", "cos", "tan", "asin", "acos", "atan", "sinh", "cosh",
+              "asinh", "acosh", "atanh")),
+    ("gelu", ("erf", "erfc", "erfinv")),
+    ("silu", ("mish",))) for name in names}
+# Data movement with no arithmetic: one kernel writing its output (the ONNX
+# importer's copy over the output: Resize, Tile, ScatterND, Trilu, ...). A sort or a
+# scan is counted so too (its bytes; the passes of a radix sort are not modelled).
+MOVES = {"stack", "repeat", "repeat_interleave", "flip", "pixel_shuffle", "pixel_unshuffle", "tril", "triu",
+         "index_put", "index_put_", "_index_put_impl_", "scatter", "scatter_", "scatter_add", "scatter_add_",
+         "scatter_reduce", "scatter_reduce_", "slice_scatter", "select_scatter", "index_add", "index_add_",
+         "index_copy", "index_copy_", "masked_scatter", "masked_scatter_", "bucketize", "searchsorted", "sort",
+         "argsort", "cumsum", "cumsum_", "cumprod", "logcumsumexp", "upsample_nearest1d", "upsample_nearest2d",
+         "upsample_nearest3d", "_upsample_nearest_exact1d", "_upsample_nearest_exact2d",
+         "_upsample_nearest_exact3d", "upsample_linear1d", "upsample_bilinear2d", "upsample_bicubic2d",
+         "upsample_trilinear3d", "_upsample_bilinear2d_aa", "_upsample_bicubic2d_aa", "col2im", "im2col",
+         "reflection_pad1d", "reflection_pad2d", "reflection_pad3d", "replication_pad1d", "replication_pad2d",
+         "replication_pad3d", "_pad_circular", "diag_embed", "one_hot"}
+
 DTYPES = {}
 if torch is not None:
     DTYPES = {
@@ -257,7 +288,7 @@ def map_op(name, args, kwargs, out):
         if sp == 3:
             attrs.update(d=x.shape[2], t=k[0], stride_d=stride[0], pad_d=pad[0])
         return kind, attrs
-    if name in ("_adaptive_avg_pool2d", "adaptive_avg_pool2d"):
+    if name in ("_adaptive_avg_pool2d", "adaptive_avg_pool2d", "adaptive_max_pool2d"):
         # Per axis, windows of in - (out - 1) x stride at a stride of in // out:
         # exact where out divides in (AdaptiveAvgPool2d(1) and the like).
         x, o = a[0], _per_axis(a[1], 2)
@@ -265,7 +296,7 @@ def map_op(name, args, kwargs, out):
         k = [x.shape[2 + i] - (o[i] - 1) * stride[i] for i in range(2)]
         attrs = {"n": x.shape[0], "c": x.shape[1]}
         attrs.update(_window(list(x.shape[2:]), k, stride, [0, 0], None))
-        return "avgpool", attrs
+        return ("maxpool" if "max" in name else "avgpool"), attrs
     if name in ("_adaptive_avg_pool3d", "adaptive_avg_pool3d") and all(v == 1 for v in list(a[1])):
         # To one output: one window over the whole d x h x w map.
         x = a[0]
@@ -283,13 +314,50 @@ def map_op(name, args, kwargs, out):
     if name == "embedding":
         w, idx = a[0], a[1]
         return "embedding", {"tokens": idx.numel(), "dim": w.shape[1], "vocab": w.shape[0]}
+    # Reductions: the IR's reduce over the input (rows = elements per output, cols =
+    # outputs), as the ONNX importer's Reduce* and TopK; max/min along a dim also
+    # write int64 indices, argmax/argmin only those (`outputs`: output elements per
+    # column in the input's element size).
+    if name in REDUCTIONS and _is_tensor(a[0]) and not (len(a) > 1 and _is_tensor(a[1])):
+        x = a[0]
+        if x.numel() == 0 or out.numel() == 0:
+            return None
+        attrs = {"rows": max(1, x.numel() // out.numel()), "cols": out.numel()}
+        index = -(-8 // x.element_size())   # int64 index elements in the input's size
+        if name in ("max", "min") and len(a) > 1:
+            attrs["outputs"] = 1 + index
+        elif name in ("argmax", "argmin"):
+            attrs["outputs"] = index
+        return "reduce", attrs
+    if name == "topk":
+        x, k = a[0], int(a[1])
+        dim = (a[2] if len(a) > 2 else -1) % max(1, x.dim())
+        length = x.shape[dim] if x.dim() else 1
+        return "reduce", {"rows": length, "cols": max(1, x.numel() // max(1, length)),
+                          "outputs": k + -(-8 * k // x.element_size())}
+    # Element-wise math as the ONNX importer maps it: a clamp-like op costs a relu,
+    # exp/log-like ones a sigmoid, sqrt/reciprocal/trigonometric ones a tanh, erf a gelu.
+    if name.rstrip("_") in UNARY and _is_tensor(a[0]):
+        r, c = _rows_cols(a[0].shape)
+        return UNARY[name.rstrip("_")], {"rows": r, "cols": c}
+    if name.rstrip("_") in ("pow", "maximum", "minimum", "fmax", "fmin", "max", "min", "remainder", "fmod",
+                            "logical_and", "logical_or", "logical_xor", "addcmul", "addcdiv", "atan2", "lerp"):
+        # Binary (and ternary) element-wise: the full-size tensors are read; pow by a
+        # scalar is the IR's mul with exponent E (inputs 1).
+        kind = "mul" if name.rstrip("_") in ("pow", "addcmul", "addcdiv", "lerp") else "add"
+        r, c = _rows_cols(out.shape)
+        full = sum(1 for x in a[:3] if _is_tensor(x) and x.numel() == out.numel())
+        attrs = {"rows": r, "cols": c, "inputs": max(1, full)}
+        if name.rstrip("_") == "pow" and len(a) > 1 and isinstance(a[1], int) and a[1] > 0:
+            attrs["exponent"] = a[1]
+        return kind, attrs
     # Data movement, fills and comparisons: one pass over the output (counted as a
     # copy: read + write of rows x cols, as the built-ins count fills; a GPU
     # launches one kernel for each, a fill included: at::zeros is empty + fill_).
     if name in ("copy_", "clone", "_to_copy", "cat", "contiguous", "index_select", "gather",
                 "index", "masked_fill", "masked_fill_", "where", "neg", "fill_", "zero_", "roll",
                 "constant_pad_nd", "zeros", "ones", "full", "zeros_like", "ones_like", "full_like",
-                "new_zeros", "new_ones", "new_full", "eq", "ne", "lt", "le", "gt", "ge"):
+                "new_zeros", "new_ones", "new_full", "eq", "ne", "lt", "le", "gt", "ge") or name in MOVES:
         r, c = _rows_cols(out.shape)
         return "copy", {"rows": r, "cols": c}
     return None

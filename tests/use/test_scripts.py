@@ -130,6 +130,19 @@ def pytorch(tessera, tmp):
                     "convolution.1": {"pad": 3, "pad_w": 0, "r": 7, "s": 1},
                     "convolution.2": {"stride": 2, "stride_w": 1, "pad": 1},
                     "max_pool2d_with_indices.0": {"stride": 2, "stride_w": 1, "pad": 0, "pad_w": 1}}}),
+        # Operators written out (tests/use/data/tiny_math.py) on 2 x 16 x 64: HF LLaMA's
+        # RMSNorm is pow (mul, exponent 2), mean (a reduce of the 32 rows of 64: rows 64,
+        # cols 32), add, rsqrt (tanh class), mul, mul; topk(4) a reduce writing 4 values
+        # and 4 int64 indices (8 fp32 elements) per row: outputs 12; clamp (relu), exp
+        # (sigmoid), the nearest upsampling a copy of its 2 x 1 x 32 x 128 output, and the
+        # sum of those 8192 elements a reduce of rows 8192, cols 1.
+        ("math_tiny", ["--model", "tiny_math:build", "--input", "2x16x64"],
+         {"reduce": 3, "mul": 3, "add": 1, "tanh": 1, "relu": 1, "sigmoid": 1, "copy": 1,
+          "attrs": {"pow.0": {"exponent": 2, "inputs": 1},
+                    "mean.0": {"rows": 64, "cols": 32},
+                    "topk.0": {"rows": 64, "cols": 32, "outputs": 12},
+                    "upsample_nearest2d.0": {"rows": 2 * 32, "cols": 128},
+                    "sum.0": {"rows": 8192, "cols": 1}}}),
     ]
     for name, args, want in cases:
         out = os.path.join(tmp, name + ".json")
