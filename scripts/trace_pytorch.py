@@ -24,7 +24,9 @@ Operators with no Tessera kind are recorded as kind "copy" (their bytes are
 counted, their arithmetic is not) with meta.unmapped = true, and listed on stderr.
 """
 import argparse
+import functools
 import importlib
+import inspect
 import json
 import math
 import os
@@ -367,7 +369,7 @@ class _Tracer(TorchDispatchMode):
     def __init__(self):
         super().__init__()
         self.ops = []
-        self.writer = {}      # storage data_ptr -> op name
+        self.writer = {}      # storage identity (_key) -> op name
         self.unmapped = {}
         self.counts = {}
         self.inside_rnn = 0   # > 0: within an nn.LSTM / nn.GRU call (_rnn_post emits its ops)
@@ -377,7 +379,7 @@ class _Tracer(TorchDispatchMode):
         """Appends a trace op; `outs` are the tensors it writes."""
         self.ops.append(op)
         for t in outs:
-            self.writer[self._key(t)] = op["name"]
+            self.set_writer(t, op["name"])
         return op["name"]
 
     def _rnn_pre(self, module, inputs):
@@ -405,7 +407,7 @@ class _Tracer(TorchDispatchMode):
         bias = 1 if module.bias else 0
         base = self.counts.get("_cudnn_rnn", 0)
         self.counts["_cudnn_rnn"] = base + 1
-        first_deps = [self.writer[self._key(x)]] if self._key(x) in self.writer else []
+        first_deps = [self.writer_of(x)] if self.writer_of(x) else []
         opened = False
         prev = None   # cells of the layer below, per direction
         for layer in range(module.num_layers):
@@ -450,14 +452,115 @@ class _Tracer(TorchDispatchMode):
             prev = layer_cells
         last = prev[-1][-1]
         for t in _tensors(output):
-            self.writer[self._key(t)] = last
+            self.set_writer(t, last)
+
+    def mha_call(self, module, forward, *args, **kwargs):
+        """Runs nn.MultiheadAttention's forward (a wrapper: forward hooks of older
+        PyTorch releases do not see keyword arguments, and torchvision passes
+        query=, key=, value=) and then rewrites what it recorded (_mha_post)."""
+        call = inspect.signature(forward).bind(*args, **kwargs)
+        call.apply_defaults()
+        start = len(self.ops)
+        output = forward(*args, **kwargs)
+        self._mha_post(module, start, call.arguments, output)
+        return output
+
+    def _mha_post(self, module, start, call, output):
+        """One nn.MultiheadAttention call as PyTorch 2.x runs it on a GPU. With
+        need_weights=False (TransformerEncoderLayer, torchvision's ViT, nn.Transformer)
+        it is a fused SDPA between the projections, not the unfused chain an older
+        CPU build runs: in inference, a self-attention with batch_first, an even head
+        count, a head size that is a multiple of 8 and packed in-projection weights
+        takes native_multi_head_attention's SDPA path
+        (aten/src/ATen/native/transformers/cuda/attention.cu): the q|k|v linear, SDPA on
+        head views of it, the reshape of the transposed output (a copy), the output
+        linear. Otherwise F.multi_head_attention_forward's (torch/nn/functional.py):
+        the projections (one packed linear for a self-attention, q and a packed k|v
+        for k is v), the .contiguous() of a packed projection's unflattened heads (a
+        copy), SDPA on dense heads, .contiguous() of its permuted output (a copy), the
+        output linear. With need_weights=True the operators recorded stand (the
+        unfused chain, which is what computes the weights)."""
+        weights = output[1] if isinstance(output, tuple) and len(output) > 1 else None
+        if weights is not None or not module._qkv_same_embed_dim or module.bias_k is not None \
+                or module.add_zero_attn:
+            return
+        q, k, v = call["query"], call["key"], call["value"]
+        if not all(_is_tensor(t) and t.dim() == 3 for t in (q, k, v)):
+            return
+        del self.ops[start:]
+        bf = module.batch_first
+        tq, b = (q.shape[1], q.shape[0]) if bf else (q.shape[0], q.shape[1])
+        tk = k.shape[1] if bf else k.shape[0]
+        e, h = module.embed_dim, module.num_heads
+        d = e // h
+        dt = DTYPES.get(q.dtype, "fp32")
+        n = self.counts.get("_mha", 0)
+        self.counts["_mha"] = n + 1
+        pre = f"_mha.{n}."
+
+        def dep(*ts):
+            out = []
+            for t in ts:
+                w = self.writer_of(t)
+                if w is not None and w not in out:
+                    out.append(w)
+            return out
+
+        def add(name, kind, attrs, deps, aten):
+            return self.add({"name": pre + name, "kind": kind, "dtype": dt, "out_dtype": dt,
+                             "attrs": attrs, "deps": deps, "meta": {"aten": aten}})
+
+        masks = [m for m in (call.get("attn_mask"), call.get("key_padding_mask")) if _is_tensor(m)]
+        mask = masks[0] if masks else None
+        attn = {"batch": b, "heads": h, "kv_heads": h, "sq": tq, "skv": tk, "d": d,
+                "causal": int(bool(call.get("is_causal")) and mask is None), "bias": int(mask is not None)}
+        if mask is not None and mask.dtype == torch.bool:
+            attn["bias_bool"] = 1
+        same = q is k and k is v
+        fast = (not module.training and same and bf and h % 2 == 0 and d % 8 == 0
+                and module.in_proj_bias is not None and mask is None)
+        if fast:
+            aten = "aten::_native_multi_head_attention"
+            qkv = add("in_proj", "matmul", {"batch": 1, "m": b * tq, "n": 3 * e, "k": e}, dep(q), aten)
+            att = add("sdpa", "attention", dict(attn, qkv_packed=1), [qkv], aten)
+        else:
+            aten = "aten::multi_head_attention_forward"
+            if same:
+                proj = add("in_proj", "matmul", {"batch": 1, "m": b * tq, "n": 3 * e, "k": e}, dep(q), aten)
+                heads = [add("in_proj.contiguous", "copy", {"rows": 3 * b * tq, "cols": e}, [proj], aten)]
+            elif k is v:
+                qp = add("q_proj", "matmul", {"batch": 1, "m": b * tq, "n": e, "k": e}, dep(q), aten)
+                kv = add("kv_proj", "matmul", {"batch": 1, "m": b * tk, "n": 2 * e, "k": e}, dep(k), aten)
+                heads = [qp, add("kv_proj.contiguous", "copy", {"rows": 2 * b * tk, "cols": e}, [kv], aten)]
+            else:
+                heads = [add(f"{x}_proj", "matmul", {"batch": 1, "m": b * t, "n": e, "k": e}, dep(src), aten)
+                         for x, t, src in (("q", tq, q), ("k", tk, k), ("v", tk, v))]
+            att = add("sdpa", "attention", attn, heads + dep(*masks), aten)
+        cp = add("out.contiguous", "copy", {"rows": b * tq, "cols": e}, [att], aten)
+        last = add("out_proj", "matmul", {"batch": 1, "m": b * tq, "n": e, "k": e}, [cp], aten)
+        for t in _tensors(output[0] if isinstance(output, tuple) else output):
+            self.set_writer(t, last)
 
     def _key(self, t):
+        """The identity of t's storage (views share it): PyTorch 2.x's untyped storage
+        (its address; on the meta device, where every address is 0, the storage
+        object's id), PyTorch 1.x's StorageImpl address. None: no storage."""
         try:
-            return (t.device.type, t.untyped_storage().data_ptr(), id(t.untyped_storage())
-                    if t.device.type == "meta" else 0)
+            if hasattr(t, "untyped_storage"):
+                st = t.untyped_storage()
+                return (t.device.type, st.data_ptr(), id(st) if t.device.type == "meta" else 0)
+            return (t.device.type, t.storage()._storage._cdata)
         except Exception:  # noqa: BLE001 - tensors without storage (e.g. sparse)
             return None
+
+    def writer_of(self, t):
+        k = self._key(t)
+        return None if k is None else self.writer.get(k)
+
+    def set_writer(self, t, name):
+        k = self._key(t)
+        if k is not None:
+            self.writer[k] = name
 
     def __torch_dispatch__(self, func, types, args=(), kwargs=None):
         kwargs = kwargs or {}
@@ -468,8 +571,8 @@ class _Tracer(TorchDispatchMode):
         if name in FREE_OPS:
             for t in _tensors(out):  # a view shares its base's producer
                 base = next(iter(_tensors(args)), None)
-                if base is not None and self._key(base) in self.writer:
-                    self.writer[self._key(t)] = self.writer[self._key(base)]
+                if base is not None and self.writer_of(base):
+                    self.set_writer(t, self.writer_of(base))
             return out
         outs = list(_tensors(out))
         first = outs[0] if outs else next(iter(_tensors(args)), None)
@@ -486,7 +589,7 @@ class _Tracer(TorchDispatchMode):
         op_name = f"{name}.{self.counts[name] - 1}"
         deps = []
         for t in _tensors((args, kwargs)):
-            w = self.writer.get(self._key(t))
+            w = self.writer_of(t)
             if w is not None and w not in deps:
                 deps.append(w)
         ins = [t for t in _tensors(args) if t.is_floating_point()]
@@ -499,11 +602,11 @@ class _Tracer(TorchDispatchMode):
             op["meta"]["unmapped"] = True
         self.ops.append(op)
         for t in outs:
-            self.writer[self._key(t)] = op_name
+            self.set_writer(t, op_name)
         if name.endswith("_"):  # in-place: the first argument now holds this op's result
             t = next(iter(_tensors(args)), None)
             if t is not None:
-                self.writer[self._key(t)] = op_name
+                self.set_writer(t, op_name)
         return out
 
 
@@ -528,8 +631,11 @@ def trace(model, *inputs, name="model"):
     # nn.LSTM / nn.GRU calls become cuDNN's RNN structure (_Tracer._rnn_post); a
     # packed sequence or an LSTM with projections (proj_size) is traced as its aten
     # calls.
-    hooks = []
+    hooks, wrapped = [], []
     for m in model.modules():
+        if isinstance(m, torch.nn.MultiheadAttention):
+            m.forward = functools.partial(tracer.mha_call, m, m.forward)
+            wrapped.append(m)
         if isinstance(m, (torch.nn.LSTM, torch.nn.GRU)) and not getattr(m, "proj_size", 0):
             hooks.append(m.register_forward_pre_hook(
                 lambda mod, inp: None if _packed(inp) else tracer._rnn_pre(mod, inp)))
@@ -541,6 +647,8 @@ def trace(model, *inputs, name="model"):
     finally:
         for h in hooks:
             h.remove()
+        for m in wrapped:
+            del m.forward   # the class's forward again
     for n, c in sorted(tracer.unmapped.items()):
         print(f"trace_pytorch: {c} x aten::{n} has no Tessera kind; recorded as copy",
               file=sys.stderr)

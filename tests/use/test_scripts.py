@@ -85,11 +85,27 @@ def pytorch(tessera, tmp):
         # the global average pool and the classifier (1 matmul): 68 ops.
         ("resnet18", ["--model", "torchvision.models:resnet18", "--input", "1x3x64x64"],
          {"conv2d": 20, "batchnorm": 20, "relu": 17, "add": 8, "maxpool": 1, "avgpool": 1, "matmul": 1}),
-        # 2 encoder layers: per layer the fused q/k/v projection, two batched
-        # products, the output projection and two feed-forward products (6) and
-        # the final head: 2 x 6 + 1 = 13 matmuls; 2 softmaxes, 4 layer norms.
+        # 2 encoder layers (batch_first, 4 heads of 16): per layer the self-attention
+        # as PyTorch 2.x's native_multi_head_attention runs it on a GPU: the q|k|v
+        # projection, SDPA on head views of it (qkv_packed), the copy of its
+        # transposed output, the output projection; then two feed-forward products.
+        # 2 x 4 + the head = 9 matmuls, 2 attentions, 2 copies, no softmax; 4 layer norms.
         ("transformer", ["--model", "small_transformer:build", "--input", "2x16x64"],
-         {"matmul": 13, "softmax": 2, "layernorm": 4, "relu": 2}),
+         {"matmul": 9, "attention": 2, "copy": 2, "softmax": 0, "layernorm": 4, "relu": 2,
+          "attrs": {"_mha.0.sdpa": {"batch": 2, "heads": 4, "sq": 16, "skv": 16, "d": 16, "qkv_packed": 1},
+                    "_mha.0.in_proj": {"m": 32, "n": 192, "k": 64}},
+          "deps": {"add.2": ["native_layer_norm.0", "addmm.2"], "_mha.1.in_proj": ["native_layer_norm.1"]}}),
+        # Sequence-first cross-attention of 16 x 2 x 64 to a memory of 8 x 2 x 64 (k is v),
+        # need_weights=False: F.multi_head_attention_forward's path, q projection (m = 32),
+        # packed k|v projection (m = 16, n = 128) and the copy of its 2 x 16 x 64 heads,
+        # SDPA (sq 16, skv 8), the output copy and projection: 3 matmuls, 2 copies, 1
+        # attention. Then a self-attention returning its weights: its operators as traced.
+        ("cross_attention", ["--model", "small_transformer:cross", "--input", "16x2x64", "--input", "8x2x64"],
+         {"attention": 1,
+          "attrs": {"_mha.0.kv_proj": {"m": 16, "n": 128, "k": 64},
+                    "_mha.0.kv_proj.contiguous": {"rows": 32, "cols": 64},
+                    "_mha.0.sdpa": {"batch": 2, "heads": 4, "sq": 16, "skv": 8, "d": 16, "bias": 0}},
+          "deps": {"_mha.0.sdpa": ["_mha.0.q_proj", "_mha.0.kv_proj.contiguous"]}}),
         # The tiny video and audio networks of tests/use/data/make_torchvision_onnx.py
         # (Conv3d, MaxPool3d, ConvTranspose3d, AdaptiveAvgPool3d; Conv1d, MaxPool1d,
         # ConvTranspose1d): 4 and 3 convolutions whose multiply-adds are those
@@ -153,13 +169,16 @@ def pytorch(tessera, tmp):
             trace = json.load(f)
         kinds = collections.Counter(op["kind"] for op in trace["ops"])
         for k, n in want.items():
-            if k not in ("products", "builtin", "attrs") and kinds[k] != n:
+            if k not in ("products", "builtin", "attrs", "deps") and kinds[k] != n:
                 fail(f"{name}: {n} ops of kind {k} expected, got {kinds[k]} ({dict(kinds)})")
         by_name = {op["name"]: op for op in trace["ops"]}
         for op_name, attrs in want.get("attrs", {}).items():
             got = {k: by_name.get(op_name, {}).get("attrs", {}).get(k) for k in attrs}
             if got != attrs:
                 fail(f"{name}: op {op_name} has {got}, expected {attrs}")
+        for op_name, deps in want.get("deps", {}).items():
+            if by_name.get(op_name, {}).get("deps") != deps:
+                fail(f"{name}: op {op_name} depends on {by_name.get(op_name, {}).get('deps')}, expected {deps}")
         unmapped = [op["meta"]["aten"] for op in trace["ops"] if op["meta"].get("unmapped")]
         if unmapped:
             fail(f"{name}: operators without a Tessera kind: {unmapped}")

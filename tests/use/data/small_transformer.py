@@ -19,3 +19,22 @@ class SmallTransformer(torch.nn.Module):
 
 def build():
     return SmallTransformer()
+
+
+class CrossAttention(torch.nn.Module):
+    """Sequence-first (batch_first=False) attention of x [16, 2, 64] to a memory
+    [8, 2, 64] (k is v), without weights; then a self-attention that returns its
+    weights (need_weights defaults to True)."""
+
+    def __init__(self, d_model=64, heads=4):
+        super().__init__()
+        self.cross = torch.nn.MultiheadAttention(d_model, heads)
+        self.self_attn = torch.nn.MultiheadAttention(d_model, heads)
+
+    def forward(self, x, memory):
+        y = self.cross(x, memory, memory, need_weights=False)[0]
+        return self.self_attn(y, y, y)
+
+
+def cross():
+    return CrossAttention()
