@@ -381,16 +381,9 @@ Graph build_workload(const std::string& spec) {
     params[p.name] = p.default_value;
   }
   const std::optional<TrainingOptions> training = training_options(spec, *info, common, params);
-  // The recurrent networks' algo: the training step models cuDNN's standard
-  // algorithm's backward (workloads/models/rnn.cpp), so auto means standard there.
-  if (training && params.count("algo") && (info->name == "lstm" || info->name == "gru")) {
-    if (params.at("algo") == "persist_small_h")
-      throw InputError(
-          fmt::format("--workload '{}': parameter 'algo': a training step models cuDNN's standard "
-                      "RNN algorithm; accepted with train=1: auto, standard",
-                      spec));
-    params["algo"] = "standard";
-  }
+  // Builders see whether the graph becomes a training step (a model whose
+  // inference and training kernels differ decides so itself: the RNNs' algo).
+  params["train"] = training ? "1" : "0";
   Graph g;
   try {
     g = info->build(params);

@@ -33,7 +33,8 @@ struct WorkloadInfo {
   std::string name;
   std::string description;
   std::vector<WorkloadParam> params;
-  // Builds the graph from validated parameters (every declared param present).
+  // Builds the graph from validated parameters (every declared param present),
+  // plus "train": "1" when build_workload appends a training step to it, else "0".
   Graph (*build)(const std::map<std::string, std::string>& params);
   // A single functional kernel (gemm, conv2d, attention, ...) rather than a model:
   // with train=1 its inputs require grad and there is no optimizer step.

@@ -1,6 +1,7 @@
 // Recurrent layers as PyTorch runs them on a GPU (workloads/models/rnn.cpp): one
 // cuDNN RNN call, its fused cell (rnn_cell), the kernels cuDNN's loop launches,
 // the TF32 switch of cuDNN's GEMMs, and _cudnn_rnn_backward's structure.
+#include <algorithm>
 #include <catch2/catch.hpp>
 #include <string>
 #include <vector>
@@ -210,7 +211,12 @@ TEST_CASE("cuDNN RNN: PyTorch's persistent small-hidden algorithm for hidden <= 
   CHECK(simulate(build_workload(spec + ",algo=standard"), *hw).time_s > 400e-6);
   // Training models the standard algorithm's backward: auto means standard there,
   // and an explicit persist_small_h is refused; so is a hidden size beyond the rule.
-  CHECK(build_workload(spec + ",train=1").info.count("train_step") == 1);
+  const Graph trained = build_workload(spec + ",train=1");
+  CHECK(trained.info.count("train_step") == 1);
+  CHECK(std::none_of(trained.ops.begin(), trained.ops.end(),
+                     [](const Op& op) { return op.get("rnn", 0) == 3; }));
+  CHECK(std::count_if(trained.ops.begin(), trained.ops.end(),
+                      [](const Op& op) { return op.get("rnn", 0) == 2; }) >= 100);
   CHECK_THROWS_WITH(
       build_workload(spec + ",algo=persist_small_h,train=1"),
       Catch::Contains("a training step models cuDNN's standard RNN algorithm; accepted with train=1: "

@@ -161,7 +161,13 @@ Graph build_rnn(const std::map<std::string, std::string>& p, bool gru) {
                     "and a format other than fp64; hidden = {}, dtype = {}; accepted here: auto, "
                     "standard",
                     g.name, hidden, dtype_name(dt)));
-  if (algo == "auto") algo = small_h ? "persist_small_h" : "standard";
+  // A training step models the standard algorithm's backward: auto means standard.
+  const bool train = p.count("train") && p.at("train") == "1";
+  if (train && algo == "persist_small_h")
+    throw InputError(
+        "parameter 'algo': a training step models cuDNN's standard RNN algorithm; accepted "
+        "with train=1: auto, standard");
+  if (algo == "auto") algo = small_h && !train ? "persist_small_h" : "standard";
   const bool persistent = algo == "persist_small_h";
   // Ops of one layer: the input projection, then a GEMM and a cell per step (or
   // the one persistent kernel).
