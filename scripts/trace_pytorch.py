@@ -45,10 +45,13 @@ FREE_OPS = {
     "unsqueeze", "squeeze", "detach", "alias", "as_strided", "split", "split_with_sizes", "chunk",
     "unbind", "narrow", "flatten", "unflatten", "view_as", "expand_as", "lift_fresh", "empty",
     "empty_like", "empty_strided", "_reshape_alias", "dropout", "native_dropout", "arange",
-    "scalar_tensor", "lift_fresh_copy", "_local_scalar_dense", "as_strided_",
+    "scalar_tensor", "lift_fresh_copy", "as_strided_",
     "sym_size", "sym_stride", "sym_numel", "is_same_size", "size", "stride", "dim",
 }
 
+# Attributes that may be 0 (everything else a trace op carries is a positive size).
+ZERO_OK = {"pad", "pad_w", "pad_d", "causal", "bias", "bias_bool", "bias_shared", "bias_strided",
+           "qkv_packed", "channels_last", "grad", "transposed", "host_sync", "exponent"}
 # Reductions over the input (map_op: the IR's reduce).
 REDUCTIONS = {"sum", "mean", "nansum", "nanmean", "amax", "amin", "max", "min", "argmax", "argmin", "prod",
               "var", "std", "var_mean", "std_mean", "norm", "linalg_vector_norm", "logsumexp", "any", "all",
@@ -78,7 +81,8 @@ MOVES = {"stack", "repeat", "repeat_interleave", "flip", "pixel_shuffle", "pixel
          "_upsample_nearest_exact3d", "upsample_linear1d", "upsample_bilinear2d", "upsample_bicubic2d",
          "upsample_trilinear3d", "_upsample_bilinear2d_aa", "_upsample_bicubic2d_aa", "col2im", "im2col",
          "reflection_pad1d", "reflection_pad2d", "reflection_pad3d", "replication_pad1d", "replication_pad2d",
-         "replication_pad3d", "_pad_circular", "diag_embed", "one_hot"}
+         "replication_pad3d", "_pad_circular", "diag_embed", "one_hot", "roi_align", "roi_pool",
+         "ps_roi_align", "ps_roi_pool"}
 
 DTYPES = {}
 if torch is not None:
@@ -316,15 +320,31 @@ def map_op(name, args, kwargs, out):
     if name == "embedding":
         w, idx = a[0], a[1]
         return "embedding", {"tokens": idx.numel(), "dim": w.shape[1], "vocab": w.shape[0]}
+    # Operators after which the host reads a result, so it waits for the GPU
+    # (attr host_sync): .item() (_local_scalar_dense: a one-element copy to the
+    # host); nonzero, unique and boolean masking, which copy a count to the host to
+    # size their output (aten/src/ATen/native/cuda/Nonzero.cu, Unique.cu); and
+    # torchvision's nms, whose CUDA kernel writes an n x ceil(n / 64) bit mask that
+    # is copied to the host and scanned there (torchvision/csrc/ops/cuda/nms_kernel.cu).
+    if name in ("_local_scalar_dense", "nonzero", "_unique2", "unique_consecutive", "unique_dim",
+                "masked_select"):
+        src = a[0] if a and _is_tensor(a[0]) else out
+        r, c = _rows_cols(src.shape)
+        return "copy", {"rows": max(r, 1), "cols": max(c, 1), "host_sync": 1}
+    if name == "nms":
+        n = max(1, a[0].shape[0])
+        words = -(-n // 64) * 8 // max(1, a[0].element_size())   # uint64 mask words, in box elements
+        return "copy", {"rows": n, "cols": max(1, words), "host_sync": 1}
     # Reductions: the IR's reduce over the input (rows = elements per output, cols =
     # outputs), as the ONNX importer's Reduce* and TopK; max/min along a dim also
     # write int64 indices, argmax/argmin only those (`outputs`: output elements per
     # column in the input's element size).
     if name in REDUCTIONS and _is_tensor(a[0]) and not (len(a) > 1 and _is_tensor(a[1])):
         x = a[0]
-        if x.numel() == 0 or out.numel() == 0:
-            return None
-        attrs = {"rows": max(1, x.numel() // out.numel()), "cols": out.numel()}
+        if x.numel() == 0:   # a reduction of nothing fills its output (0, -inf, ...)
+            r, c = _rows_cols(out.shape)
+            return "copy", {"rows": max(r, 1), "cols": max(c, 1)}
+        attrs = {"rows": max(1, x.numel() // max(1, out.numel())), "cols": max(1, out.numel())}
         index = -(-8 // x.element_size())   # int64 index elements in the input's size
         if name in ("max", "min") and len(a) > 1:
             attrs["outputs"] = 1 + index
@@ -343,7 +363,8 @@ def map_op(name, args, kwargs, out):
         r, c = _rows_cols(a[0].shape)
         return UNARY[name.rstrip("_")], {"rows": r, "cols": c}
     if name.rstrip("_") in ("pow", "maximum", "minimum", "fmax", "fmin", "max", "min", "remainder", "fmod",
-                            "logical_and", "logical_or", "logical_xor", "addcmul", "addcdiv", "atan2", "lerp"):
+                            "logical_and", "logical_or", "logical_xor", "bitwise_and", "bitwise_or", "bitwise_xor",
+                            "addcmul", "addcdiv", "atan2", "lerp"):
         # Binary (and ternary) element-wise: the full-size tensors are read; pow by a
         # scalar is the IR's mul with exponent E (inputs 1).
         kind = "mul" if name.rstrip("_") in ("pow", "addcmul", "addcdiv", "lerp") else "add"
@@ -578,6 +599,11 @@ class _Tracer(TorchDispatchMode):
         first = outs[0] if outs else next(iter(_tensors(args)), None)
         if first is None:
             return out
+        # An operator whose outputs are all empty launches no kernel (TensorIterator
+        # and the library calls return early on zero elements); a sync reading a
+        # count (nonzero of nothing) still waits, so those stay.
+        if outs and all(t.numel() == 0 for t in outs) and name not in ("nonzero", "_unique2", "masked_select"):
+            return out
         mapped = map_op(name, args, kwargs, first)
         if mapped is None:
             self.unmapped[name] = self.unmapped.get(name, 0) + 1
@@ -585,6 +611,11 @@ class _Tracer(TorchDispatchMode):
             kind, attrs = "copy", {"rows": max(r, 1), "cols": max(c, 1)}
         else:
             kind, attrs = mapped
+            if any(v <= 0 for k, v in attrs.items() if k not in ZERO_OK):
+                # An empty dimension inside (a product over k = 0 writes its bias or
+                # zeros): one pass over the output.
+                r, c = _rows_cols(first.shape)
+                kind, attrs = "copy", {"rows": max(r, 1), "cols": max(c, 1)}
         self.counts[name] = self.counts.get(name, 0) + 1
         op_name = f"{name}.{self.counts[name] - 1}"
         deps = []

@@ -95,6 +95,15 @@ def pytorch(tessera, tmp):
           "attrs": {"_mha.0.sdpa": {"batch": 2, "heads": 4, "sq": 16, "skv": 16, "d": 16, "qkv_packed": 1},
                     "_mha.0.in_proj": {"m": 32, "n": 192, "k": 64}},
           "deps": {"add.2": ["native_layer_norm.0", "addmm.2"], "_mha.1.in_proj": ["native_layer_norm.1"]}}),
+        # tests/use/data/tiny_math.py's Syncs: nonzero and .item() are host_sync copies
+        # (the host waits for the GPU there); the empty gather launches nothing (not
+        # recorded); the product over k = 0 is a fill of its 4 x 8 output; the sum of
+        # the empty rows a fill of its one element. Every attribute is a valid size.
+        ("syncs", ["--model", "tiny_math:syncs", "--input", "4x6"],
+         {"attrs": {"nonzero.0": {"rows": 4, "cols": 6, "host_sync": 1},
+                    "_local_scalar_dense.0": {"rows": 1, "cols": 1, "host_sync": 1},
+                    "mm.0": {"rows": 4, "cols": 8}},
+          "absent": ["index.0"]}),
         # Sequence-first cross-attention of 16 x 2 x 64 to a memory of 8 x 2 x 64 (k is v),
         # need_weights=False: F.multi_head_attention_forward's path, q projection (m = 32),
         # packed k|v projection (m = 16, n = 128) and the copy of its 2 x 16 x 64 heads,
@@ -169,13 +178,16 @@ def pytorch(tessera, tmp):
             trace = json.load(f)
         kinds = collections.Counter(op["kind"] for op in trace["ops"])
         for k, n in want.items():
-            if k not in ("products", "builtin", "attrs", "deps") and kinds[k] != n:
+            if k not in ("products", "builtin", "attrs", "deps", "absent") and kinds[k] != n:
                 fail(f"{name}: {n} ops of kind {k} expected, got {kinds[k]} ({dict(kinds)})")
         by_name = {op["name"]: op for op in trace["ops"]}
         for op_name, attrs in want.get("attrs", {}).items():
             got = {k: by_name.get(op_name, {}).get("attrs", {}).get(k) for k in attrs}
             if got != attrs:
                 fail(f"{name}: op {op_name} has {got}, expected {attrs}")
+        for op_name in want.get("absent", []):
+            if op_name in by_name:
+                fail(f"{name}: op {op_name} was recorded")
         for op_name, deps in want.get("deps", {}).items():
             if by_name.get(op_name, {}).get("deps") != deps:
                 fail(f"{name}: op {op_name} depends on {by_name.get(op_name, {}).get('deps')}, expected {deps}")

@@ -22,3 +22,19 @@ class TinyMath(nn.Module):
 
 def build():
     return TinyMath()
+
+
+class Syncs(nn.Module):
+    """Host synchronisations and empty tensors: nonzero of a mask that selects
+    nothing (x > 10 on the tracer's randn input), the empty gather it indexes, a product over
+    an empty dimension (k = 0: a 4 x 8 of zeros) and .item()."""
+
+    def forward(self, x):                                   # x: [4, 6]
+        idx = (x > 10).nonzero()
+        rows = x[idx[:, 0]]
+        y = x[:, :0] @ torch.ones(0, 8)
+        return rows.sum() + y.sum() + x.max().item()
+
+
+def syncs():
+    return Syncs()
