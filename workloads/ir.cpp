@@ -461,6 +461,22 @@ void validate_graph(const Graph& g, std::string_view source) {
         throw InputError(fmt::format("{}: op '{}': {} {}x{} does not fit input {}x{} with pad {}{}", source,
                                      op.name, what, c.r, c.s, c.h, c.w, c.pad, width));
       }
+      // The padding enlarges the output beyond the attributes' product: its elements
+      // and multiply-adds (per output, channels per group x taps) obey the same bound.
+      const long double out =
+          static_cast<long double>(op.at("n")) *
+          static_cast<long double>(op.kind == OpKind::conv2d ? op.at("cout") : op.at("c")) *
+          static_cast<long double>(c.od) * static_cast<long double>(c.oh) * static_cast<long double>(c.ow);
+      const long double per_out =
+          static_cast<long double>(c.taps()) *
+          (op.kind == OpKind::conv2d ? static_cast<long double>(op.at("cin") / op.get("groups", 1)) : 1.0L);
+      if (out * per_out > static_cast<long double>(k_max_op_volume))
+        throw InputError(fmt::format(
+            "{}: op '{}': {:.3g} output elements ({}x{}x{} per image and channel) x {:.3g} multiply-adds "
+            "each are {:.3g}, more than the "
+            "2^56 (7.2e16) an op may have; the padding (pad {}, pad_w {}, pad_d {}) enlarges the output",
+            source, op.name, static_cast<double>(out), c.od, c.oh, c.ow, static_cast<double>(per_out),
+            static_cast<double>(out * per_out), c.pad, c.pad_w, c.pad_d));
     }
   }
 }

@@ -38,6 +38,26 @@ TEST_CASE("trace matmuls of 2^28 .. 2^47 are refused, either engine", "[robustne
   }
 }
 
+TEST_CASE("a padding that enlarges a window's output beyond 2^56 is refused naming it",
+          "[robustness][sizes]") {
+  // A 1x1 conv on a 1x1 input with pad 2^48 on both axes: 2^49 + 1 rows and columns,
+  // 3.2e29 outputs (activations were reported as 2048 TiB, a wrapped product). The
+  // width's own padding (pad_w) counts the same; a 2^49-wide output row alone is
+  // within the bound and runs (1 x 562949953421313 outputs).
+  const std::string f =
+      scratch_file("pad48.json",
+                   R"({"ops":[{"name":"c","kind":"conv2d","attrs":{"n":1,"cin":1,"cout":1,"h":1,"w":1,"r":1,)"
+                   R"("s":1,"stride":1,"pad":281474976710656}}]})");
+  check_refused(cli({"run", "--hw", "h100-sxm", "--workload", f}),
+                {f, "op 'c'", "3.17e+29 output elements (1x562949953421313x562949953421313", "2^56",
+                 "pad 281474976710656, pad_w 281474976710656"});
+  const std::string g = scratch_file(
+      "padw.json", R"({"ops":[{"name":"c","kind":"maxpool","attrs":{"n":1,"c":1024,"h":1,"w":1,"r":1,)"
+                   R"("s":1,"stride":1,"pad":0,"pad_w":281474976710656}}]})");
+  check_refused(cli({"run", "--hw", "h100-sxm", "--workload", g}),
+                {g, "op 'c'", "pad 0, pad_w 281474976710656"});
+}
+
 TEST_CASE("a SCALE-Sim CSV row of 2^31-sized dimensions is refused", "[robustness][sizes]") {
   // Was 0 s total and -1.2e7 s for the op.
   const std::string f = scratch_file(
