@@ -429,6 +429,13 @@ class _Tracer(TorchDispatchMode):
         base = self.counts.get("_cudnn_rnn", 0)
         self.counts["_cudnn_rnn"] = base + 1
         first_deps = [self.writer_of(x)] if self.writer_of(x) else []
+        if len(inputs) < 2 or inputs[1] is None:
+            # Called without hx: nn.LSTM / nn.GRU.forward fills h_0 (and the LSTM's c_0)
+            # with torch.zeros first, one kernel each (the built-ins' h0, c0).
+            for name in ("h0", "c0")[:2 if gates == 4 else 1]:
+                self.add({"name": f"_cudnn_rnn.{base}.{name}", "kind": "copy", "dtype": dt, "out_dtype": dt,
+                          "attrs": {"rows": module.num_layers * dirs * batch, "cols": hidden}, "deps": [],
+                          "meta": {"aten": "aten::zeros"}})
         opened = False
         prev = None   # cells of the layer below, per direction
         for layer in range(module.num_layers):

@@ -454,7 +454,11 @@ TEST_CASE("lstm: cuDNN structure", "[models]") {
   // PyTorch passes as hx) and 3 fused cells.
   CHECK(count_kind(g, OpKind::matmul) == 2 * 4);
   CHECK(count_kind(g, OpKind::rnn_cell) == 2 * 3);
-  CHECK(g.ops.size() == 2 * (1 + 2 * 3));
+  // Called without hx, nn.LSTM fills h_0 and c_0 first ([layers, batch, hidden] =
+  // 2 x 4 x 16: rows 8, cols 16), one kernel each, before the cuDNN call.
+  CHECK(g.ops.size() == 2 + 2 * (1 + 2 * 3));
+  CHECK((g.ops[0].name == "h0" && g.ops[1].name == "c0" && g.ops[0].kind == OpKind::copy));
+  CHECK((g.ops[0].at("rows") == 8 && g.ops[0].at("cols") == 16 && g.ops[0].deps.empty()));
   const Op& in = find(g, "l0.input_proj");
   CHECK(in.at("m") == 12);
   CHECK(in.at("n") == 64);
@@ -465,7 +469,7 @@ TEST_CASE("lstm: cuDNN structure", "[models]") {
   CHECK(cell.at("cols") == 16);
   CHECK(cell.at("gates") == 4);
   // x_proj, the step's recurrent GEMM and the cell before it.
-  CHECK(cell.deps == std::vector<int>{0, 3, 2});
+  CHECK(cell.deps == std::vector<int>{2, 5, 4});
   // One _cudnn_rnn call: its first kernel pays the host path, cuDNN's loop launches
   // every other one; the GEMMs follow torch.backends.cudnn.allow_tf32.
   int lib = 0;
@@ -474,20 +478,22 @@ TEST_CASE("lstm: cuDNN structure", "[models]") {
     if (op.kind == OpKind::matmul) CHECK(op.get("cudnn", 0) == 1);
   }
   CHECK(in.get("lib_launch", 0) == 0);
-  CHECK(lib == static_cast<int>(g.ops.size()) - 1);
+  CHECK(lib == static_cast<int>(g.ops.size()) - 3);
   // Parameters: layer 0: 64*(8+16) + 128 = 1,664; layer 1: 64*(16+16) + 128 = 2,176.
   CHECK(g.info.at("params") == 3840.0);
   // algo=auto at hidden 16 <= 192: PyTorch's persistent small-hidden algorithm, per
   // layer the input GEMM and one recurrence (batch = 3 steps of 4 x 64 x 16).
   const Graph p = build_workload("lstm:batch=4,seq=3,input=8,hidden=16,layers=2");
-  CHECK(p.ops.size() == 4);
+  CHECK(p.ops.size() == 2 + 4);
   const Op& rec = find(p, "l0.recurrence");
   CHECK(rec.at("rnn") == 3);
   CHECK(rec.at("batch") == 3);
   CHECK(rec.at("m") == 4);
   CHECK(rec.at("n") == 64);
   CHECK(rec.at("k") == 16);
-  CHECK(find(p, "l1.input_proj").deps == std::vector<int>{1});
+  CHECK(find(p, "l1.input_proj").deps == std::vector<int>{3});
+  // A GRU has no c_0: h0 only.
+  CHECK(build_workload("gru:batch=4,seq=3,input=8,hidden=16,layers=2").ops.size() == 1 + 4);
   // The same products: 3 x (2 x 4 x 64 x 16) per layer.
   CHECK(op_flops(rec) == 3.0 * 2 * 4 * 64 * 16);
 }

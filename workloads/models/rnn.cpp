@@ -181,6 +181,12 @@ Graph build_rnn(const std::map<std::string, std::string>& p, bool gru) {
         fmt::format("{}: layers x seq = {} x {} gives {:.4g} ops, more than the 1048576 a run takes "
                     "({} per time step and layer)",
                     g.name, layers, seq, ops, per_step));
+  // nn.LSTM / nn.GRU.forward called without hx (torch/nn/modules/rnn.py): torch.zeros
+  // of h_0, and the LSTM's c_0, [layers, batch, hidden] each, before the cuDNN call:
+  // one fill kernel per tensor (at::zeros is empty + zero_), each an aten op. cuDNN
+  // reads them inside its kernels (no op of the graph takes them as an input).
+  b.vec(OpKind::copy, "h0", {}, layers * batch, hidden);
+  if (!gru) b.vec(OpKind::copy, "c0", {}, layers * batch, hidden);
   std::vector<int> prev_layer_h;  // h_t ops of the layer below, per step
   for (int64_t l = 0; l < layers; ++l) {
     const std::string pre = fmt::format("l{}.", l);
