@@ -4,6 +4,7 @@
 
 #include <catch2/catch.hpp>
 #include <cmath>
+#include <map>
 #include <vector>
 
 #include "models/hardware.h"
@@ -12,6 +13,20 @@
 #include "workloads/workloads.h"
 
 using namespace tessera;
+
+namespace {
+// Appends a bf16 op named op<i> to g; returns its index.
+int add_bf16_op(Graph& g, OpKind kind, std::map<std::string, int64_t> attrs, std::vector<int> deps) {
+  Op op;
+  op.name = fmt::format("op{}", g.ops.size());
+  op.kind = kind;
+  op.dtype = DType::bf16;
+  op.out_dtype = DType::bf16;
+  op.attrs = std::move(attrs);
+  op.deps = std::move(deps);
+  return g.add(std::move(op));
+}
+}  // namespace
 
 TEST_CASE("integer tensors carry one max-calibrated scale", "[numerics][propagate]") {
   // max|x| = 2, int8: scale = 2/127. -2 -> -127 (-2 exactly); 1 -> 63.5 -> 64 (RNE)
@@ -115,14 +130,7 @@ TEST_CASE("3-D convolutions and pools emulate end to end; depth 1 is the 2-D op"
   Graph g;
   g.name = "conv3d_chain";
   const auto add = [&](OpKind kind, std::map<std::string, int64_t> attrs, std::vector<int> deps) {
-    Op op;
-    op.name = fmt::format("op{}", g.ops.size());
-    op.kind = kind;
-    op.dtype = DType::bf16;
-    op.out_dtype = DType::bf16;
-    op.attrs = std::move(attrs);
-    op.deps = std::move(deps);
-    return g.add(std::move(op));
+    return add_bf16_op(g, kind, std::move(attrs), std::move(deps));
   };
   // 4 x 6 x 10 x 10 -> 8 x 3 x 5 x 5 (stride 2 on every axis, pad 1, 3x3x3).
   const int c = add(OpKind::conv2d,
@@ -208,14 +216,7 @@ TEST_CASE("windows with the width's own stride and padding emulate end to end",
       attrs["stride_w"] = along_width ? stride : 1;
       attrs["pad"] = along_width ? 0 : pad;
       attrs["pad_w"] = along_width ? pad : 0;
-      Op op;
-      op.name = fmt::format("op{}", g.ops.size());
-      op.kind = kind;
-      op.dtype = DType::bf16;
-      op.out_dtype = DType::bf16;
-      op.attrs = std::move(attrs);
-      op.deps = std::move(deps);
-      return g.add(std::move(op));
+      return add_bf16_op(g, kind, std::move(attrs), std::move(deps));
     };
     const int a = add(OpKind::conv2d, {{"n", 1}, {"cin", 4}, {"cout", 8}}, 9, 7, 1, 3, {});
     const int b = add(OpKind::conv2d, {{"n", 1}, {"cin", 8}, {"cout", 8}}, 9, 3, 2, 1, {a});
