@@ -320,6 +320,15 @@ def map_op(name, args, kwargs, out):
     if name == "embedding":
         w, idx = a[0], a[1]
         return "embedding", {"tokens": idx.numel(), "dim": w.shape[1], "vocab": w.shape[0]}
+    if name in ("_embedding_bag", "_embedding_bag_forward_only", "embedding_bag"):
+        # nn.EmbeddingBag: (weight, indices, offsets, scale_grad, mode, sparse,
+        # per_sample_weights, include_last_offset, ...): every index reads one table
+        # row (taken as random rows, order 2) and each bag writes one summed row.
+        w, idx, off = a[0], a[1], a[2]
+        last = bool(a[7]) if len(a) > 7 else bool(kwargs.get("include_last_offset", False))
+        bags = off.numel() - (1 if last else 0) if _is_tensor(off) else 1
+        return "embedding", {"tokens": idx.numel(), "dim": w.shape[1], "vocab": w.shape[0], "order": 2,
+                             "bags": max(1, bags)}
     # Operators after which the host reads a result, so it waits for the GPU
     # (attr host_sync): .item() (_local_scalar_dense: a one-element copy to the
     # host); nonzero, unique and boolean masking, which copy a count to the host to

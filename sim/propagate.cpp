@@ -310,6 +310,21 @@ class Executor {
         Tensor table = weights(i, 1, V * D, 1.0);
         P.q(table, in);
         Rng r(m_opt.seed, 0x200000 + i);
+        if (op.attrs.count("bags")) {
+          // nn.EmbeddingBag (sum): the tokens split evenly over the bags, each bag's
+          // rows accumulated in fp32 (acc_type), one rounding to the output.
+          const int64_t B = op.at("bags");
+          std::vector<double> acc(static_cast<size_t>(B * D), 0.0);
+          for (int64_t t = 0; t < T; ++t) {
+            const int64_t row = static_cast<int64_t>(r.uniform() * static_cast<double>(V)) % V;
+            const int64_t bag = t * B / T;
+            for (int64_t d = 0; d < D; ++d)
+              acc[static_cast<size_t>(bag * D + d)] =
+                  P.v(acc[static_cast<size_t>(bag * D + d)] + table[static_cast<size_t>(row * D + d)]);
+          }
+          for (size_t k = 0; k < acc.size(); ++k) y[k] = P.q(acc[k], out);
+          return y;
+        }
         for (int64_t t = 0; t < T; ++t) {
           const int64_t row = static_cast<int64_t>(r.uniform() * static_cast<double>(V)) % V;
           for (int64_t d = 0; d < D; ++d) y[static_cast<size_t>(t * D + d)] = P.q(table[static_cast<size_t>(row * D + d)], out);

@@ -114,7 +114,9 @@ std::vector<std::string_view> op_attr_names(OpKind k) {
     case OpKind::avgpool:
       names.insert(names.end(), {"pad", "backward", "d", "t", "stride_d", "pad_d", "stride_w", "pad_w"});
       break;
-    case OpKind::embedding: names.insert(names.end(), {"vocab", "backward", "tied", "order"}); break;
+    case OpKind::embedding:
+      names.insert(names.end(), {"vocab", "backward", "tied", "order", "bags"});
+      break;
     case OpKind::kv_read: names.push_back("append"); break;
     case OpKind::add:
       names.insert(names.end(), {"inputs", "bcast_stride", "bcast_bytes"});
@@ -272,7 +274,8 @@ int64_t op_out_elems(const Op& op) {
       if (op.get("backward", 0)) return op.at("n") * op.at("c") * conv_window(op).in_pixels();
       return op.at("n") * op.at("c") * conv_window(op).out_pixels();
     case OpKind::embedding:
-      return (op.get("backward", 0) ? op.get("vocab", op.at("tokens")) : op.at("tokens")) * op.at("dim");
+      return (op.get("backward", 0) ? op.get("vocab", op.at("tokens")) : op.get("bags", op.at("tokens"))) *
+             op.at("dim");
     case OpKind::kv_read:
     case OpKind::kv_write: return 2 * op.at("batch") * op.at("kv_heads") * op.at("tokens") * op.at("d");
     case OpKind::allreduce: case OpKind::allgather: case OpKind::reducescatter: case OpKind::alltoall:
@@ -385,6 +388,11 @@ void validate_graph(const Graph& g, std::string_view source) {
       if (op.get(flag, 0) > 1)
         throw InputError(fmt::format("{}: op '{}' ({}): '{}' = {} must be 0 or 1", source, op.name,
                                      op_kind_name(op.kind), flag, op.get(flag, 0)));
+    if (op.kind == OpKind::embedding && op.attrs.count("bags") && op.get("backward", 0))
+      throw InputError(
+          fmt::format("{}: op '{}' (embedding): 'bags' (an nn.EmbeddingBag) is a forward "
+                      "attribute; a backward embedding takes none",
+                      source, op.name));
     if (op.kind == OpKind::embedding && op.get("order", 1) > 2)
       throw InputError(fmt::format("{}: op '{}' (embedding): 'order' = {} must be 1 (consecutive rows) or 2 "
                                    "(random rows)", source, op.name, op.get("order", 1)));

@@ -49,7 +49,9 @@
 //   embedding   tokens, dim, vocab
 //               optional order: how the tokens pick rows of the vocab x dim table
 //               (t.index_select(0, idx)): 1 = consecutive rows, 2 = uniformly
-//               random rows; absent = rows read as one stream
+//               random rows; absent = rows read as one stream; optional bags
+//               (nn.EmbeddingBag, forward): the tokens' rows are summed (mean,
+//               max) into `bags` output rows of dim
 //   kv_read, kv_write  batch, kv_heads, tokens, d   (K and V both counted)
 //               kv_write stores `tokens` new positions into a preallocated cache.
 //               kv_read reads `tokens` cached positions; optional append=A > 0

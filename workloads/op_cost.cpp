@@ -230,7 +230,8 @@ double op_flops(const Op& op) {
       const ConvWindow c = conv_window(op);
       return d("n") * d("c") * static_cast<double>(c.out_pixels()) * static_cast<double>(c.taps());
     }
-    case OpKind::embedding:
+    case OpKind::embedding:  // a bag's rows are summed: one addition per element read
+      return op.attrs.count("bags") ? d("tokens") * d("dim") : 0.0;
     case OpKind::kv_read:
     case OpKind::kv_write:
     case OpKind::copy:
@@ -307,8 +308,10 @@ double op_min_bytes(const Op& op) {
              dtype_bytes(out, d("n") * d("c") * static_cast<double>(c.out_pixels()));
     }
     case OpKind::embedding:
-      // Gather `tokens` rows of the table and write them out.
-      return dtype_bytes(in, d("tokens") * d("dim")) + dtype_bytes(out, d("tokens") * d("dim")) +
+      // Gather `tokens` rows of the table and write them out (an EmbeddingBag: one
+      // row per bag).
+      return dtype_bytes(in, d("tokens") * d("dim")) +
+             dtype_bytes(out, static_cast<double>(op.get("bags", op.at("tokens"))) * d("dim")) +
              8.0 * d("tokens");  // int64 indices
     case OpKind::kv_read:
     case OpKind::kv_write: {

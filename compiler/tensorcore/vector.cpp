@@ -258,8 +258,11 @@ Kernel TensorCoreMapper::lower_vector(const Op& op, const Hardware& hw) const {
     case OpKind::embedding: {
       const double n = static_cast<double>(op.at("tokens") * op.at("dim"));
       reads = dtype_bytes(in, n) + 8.0 * static_cast<double>(op.at("tokens"));
-      writes = dtype_bytes(out, n);
-      rows = static_cast<double>(op.at("tokens"));
+      // An EmbeddingBag (bags) writes one summed row per bag
+      // (EmbeddingBag_updateOutputKernel_sum_mean: a thread per bag and feature).
+      const double out_rows = static_cast<double>(op.get("bags", op.at("tokens")));
+      writes = dtype_bytes(out, out_rows * static_cast<double>(op.at("dim")));
+      rows = out_rows;
       if (op.get("backward", 0)) {   // zero fill, (sort,) scatter-add: ir.cpp's traffic
         const OpTraffic t = op_traffic(op);
         reads = t.read;

@@ -3,19 +3,19 @@
 // sectors, distinct rows of a table that fits the L2, re-reads of an L2-resident
 // tensor), and the DRAM level's charge for scattered reads (the cycle model's
 // access efficiency).
-#include <catch2/catch.hpp>
-
 #include <fmt/format.h>
 
+#include <catch2/catch.hpp>
 #include <cmath>
 
 #include "compiler/compile.h"
 #include "core/error.h"
 #include "models/hardware.h"
-#include "models/memory/dram/characterise.h"
 #include "models/memory/cache.h"
+#include "models/memory/dram/characterise.h"
 #include "models/memory/hbm.h"
 #include "sim/simulate.h"
+#include "workloads/ir.h"
 #include "workloads/workloads.h"
 
 using namespace tessera;
@@ -38,6 +38,17 @@ Traffic traffic(const Kernel& k) {
   return t;
 }
 
+// Bytes each kernel stores to memory.dram (all copies, all repeats).
+double stored(const Kernel& k) {
+  double bytes = 0;
+  for (const Block& b : k.blocks)
+    for (const Instr& in : b.instrs)
+      if (in.op == Opcode::store && (in.dst == "dram" || in.src == "dram"))
+        bytes +=
+            static_cast<double>(in.bytes) * static_cast<double>(in.count) * static_cast<double>(b.repeat);
+  return bytes;
+}
+
 // Per-copy byte counts are whole numbers: a level's total may lose up to one byte
 // per copy and stage (132 SMs x 64 stages) to the truncation.
 constexpr double k_trunc = 132.0 * 64;
@@ -56,6 +67,31 @@ TEST_CASE("gather builds one index_select (embedding) op with the pattern", "[me
   CHECK(op.at("order") == 2);
   CHECK(g.info.at("bytes_moved") == 2.0 * 1000 * 256);
   CHECK(build_workload("gather:table_bytes=4096,row_bytes=32,rows=8,pattern=sequential").ops[0].at("order") == 1);
+}
+
+TEST_CASE("an EmbeddingBag (bags) reads every index's row and writes one summed row per bag",
+          "[memory][workloads]") {
+  const auto hw = load_hardware("h100-sxm", {});
+  // DLRM-style: 5120 indices into a 100000 x 64 bf16 table (128 B rows), 256 bags of 20.
+  const Graph g = build_workload("gather:table_bytes=12800000,row_bytes=128,rows=5120");
+  Graph bag = g;
+  bag.ops[0].attrs["bags"] = 256;
+  validate_graph(bag, "bag");
+  const Kernel k = compile(g, *hw).kernels.at(0), kb = compile(bag, *hw).kernels.at(0);
+  // The same row reads; 256 rows of 128 B written instead of 5120.
+  CHECK(traffic(kb).dram_load == traffic(k).dram_load);
+  CHECK(traffic(kb).l2_load == traffic(k).l2_load);
+  CHECK(stored(kb) == Approx(256.0 * 128).margin(k_trunc));
+  CHECK(stored(k) == Approx(5120.0 * 128).margin(k_trunc));
+  CHECK(op_out_elems(bag.ops[0]) == 256 * 64);
+  CHECK(op_flops(bag.ops[0]) == 5120.0 * 64);  // one addition per element read
+  CHECK(op_flops(g.ops[0]) == 0.0);
+  // A backward embedding takes no bags.
+  bag.ops[0].attrs["backward"] = 1;
+  CHECK_THROWS_WITH(
+      validate_graph(bag, "src"),
+      Catch::Contains("src: op 'index_select' (embedding): 'bags' (an nn.EmbeddingBag) is a forward "
+                      "attribute"));
 }
 
 TEST_CASE("memory workloads reject sizes that make no sense", "[memory][workloads]") {

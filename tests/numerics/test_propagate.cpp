@@ -239,3 +239,27 @@ TEST_CASE("windows with the width's own stride and padding emulate end to end",
   CHECK(e < 0.01);
   CHECK(rw["output"]["nan"].get<double>() == 0);
 }
+
+TEST_CASE("an EmbeddingBag emulates its bag sums in fp32 with one rounding", "[numerics][propagate]") {
+  auto hw = load_hardware("h100-sxm", {});
+  // 64 random rows of a 100 x 8 bf16 table summed into 8 bags of 8: the table's
+  // rounding to bf16 (2^-9 relative at most) and one bf16 rounding of each fp32 sum
+  // (2^-9): a normwise error above 0 and below 2^-8. The rows copied without bags
+  // carry the table's rounding only, also below 2^-8.
+  Graph g;
+  g.name = "bags";
+  add_bf16_op(g, OpKind::embedding, {{"tokens", 64}, {"dim", 8}, {"vocab", 100}, {"order", 2}, {"bags", 8}},
+              {});
+  validate_graph(g, "test");
+  const auto r = propagate_error(g, *hw, {256, 1, "normal"});
+  INFO(r.dump());
+  const double e = r["output"]["normwise_rel_err"].get<double>();
+  CHECK(e > 0);
+  CHECK(e < std::ldexp(1.0, -8));
+  g.ops[0].attrs.erase("bags");
+  const double copied =
+      propagate_error(g, *hw, {256, 1, "normal"})["output"]["normwise_rel_err"].get<double>();
+  CHECK(copied > 0);
+  CHECK(copied < std::ldexp(1.0, -8));
+  CHECK(copied != e);
+}

@@ -104,6 +104,10 @@ def pytorch(tessera, tmp):
                     "_local_scalar_dense.0": {"rows": 1, "cols": 1, "host_sync": 1},
                     "mm.0": {"rows": 4, "cols": 8}},
           "absent": ["index.0"]}),
+        # nn.EmbeddingBag (tests/use/data/tiny_math.py's Bags): an embedding of the 32
+        # ids' random rows of the 1000 x 16 table summed into 8 bags (attr bags).
+        ("bags", ["--model", "tiny_math:bags", "--input", "8x4"],
+         {"attrs": {"_embedding_bag.0": {"tokens": 32, "dim": 16, "vocab": 1000, "order": 2, "bags": 8}}}),
         # Sequence-first cross-attention of 16 x 2 x 64 to a memory of 8 x 2 x 64 (k is v),
         # need_weights=False: F.multi_head_attention_forward's path, q projection (m = 32),
         # packed k|v projection (m = 16, n = 128) and the copy of its 2 x 16 x 64 heads,

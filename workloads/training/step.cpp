@@ -65,7 +65,8 @@ std::pair<int64_t, int64_t> out_shape(const Op& op) {
     case OpKind::attention: return {op.at("batch") * op.at("heads") * op.at("sq"), op.at("d")};
     case OpKind::maxpool:
     case OpKind::avgpool: return {op_out_elems(op) / op.at("c"), op.at("c")};
-    case OpKind::embedding: return {op.at("tokens"), op.at("dim")};
+    case OpKind::embedding:
+      return {op.get("bags", op.at("tokens")), op.at("dim")};
     case OpKind::reduce: return {op.get("outputs", 1), op.at("cols")};
     default: return {op.at("rows"), op.at("cols")};
   }

@@ -38,3 +38,20 @@ class Syncs(nn.Module):
 
 def syncs():
     return Syncs()
+
+
+class Bags(nn.Module):
+    """nn.EmbeddingBag (sum) as DLRM uses it: x [8, 4] picks 32 rows of a 1000 x 16
+    table (ids from |x|), summed into 8 bags of 4."""
+
+    def __init__(self):
+        super().__init__()
+        self.emb = nn.EmbeddingBag(1000, 16, mode="sum")
+
+    def forward(self, x):
+        ids = (x.abs() * 100).long().clamp(max=999).flatten()
+        return self.emb(ids, torch.arange(0, ids.numel(), x.shape[1]))
+
+
+def bags():
+    return Bags()
