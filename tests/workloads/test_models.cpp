@@ -432,6 +432,23 @@ TEST_CASE("transformer-base: encoder, decoder with cross-attention", "[models]")
   CHECK(ca.at("skv") == 32);
   CHECK(find(g, "dec.l0.self_attn.sdpa").at("causal") == 1);
   CHECK(find(g, "dec.l0.cross_attn.kv_proj").at("m") == 32);
+  // Sequence-first nn.MultiheadAttention runs F.multi_head_attention_forward: per
+  // attention a copy of the packed projection's heads (32 x 1536 for q|k|v, 32 x
+  // 1024 for the encoder output's k|v) and one of the permuted output (tokens x 512)
+  // before out_proj: 2 x 18 copies.
+  CHECK(count_kind(g, OpKind::copy) == 2 * 18);
+  const Op& heads = find(g, "enc.l0.self_attn.in_proj.contiguous");
+  CHECK((heads.at("rows") == 32 && heads.at("cols") == 1536));
+  CHECK(find(g, "dec.l0.cross_attn.kv_proj.contiguous").at("cols") == 1024);
+  CHECK(find(g, "dec.l0.cross_attn.out.contiguous").at("rows") == 16);
+  CHECK(find(g, "dec.l0.cross_attn.sdpa").deps ==
+        std::vector<int>{static_cast<int>(&find(g, "dec.l0.cross_attn.q_proj") - g.ops.data()),
+                         static_cast<int>(&find(g, "dec.l0.cross_attn.kv_proj.contiguous") - g.ops.data())});
+  // Tensor parallelism splits the copies with the heads: tp = 2 halves their columns.
+  const Graph tp = build_workload("transformer-base:src=32,tgt=16,tp=2");
+  CHECK(find(tp, "enc.l0.self_attn.in_proj.contiguous").at("cols") == 768);
+  CHECK(find(tp, "enc.l0.self_attn.out.contiguous").at("cols") == 256);
+  CHECK(find(tp, "dec.l0.cross_attn.kv_proj.contiguous").at("cols") == 512);
   // Vaswani et al. report 65M parameters for the base model.
   CHECK(g.info.at("params") == Approx(65e6).epsilon(0.05));
 }

@@ -25,7 +25,12 @@ using Params = std::map<std::string, std::string>;
 // sqrt(d), plus sinusoidal positions) and the output projection to a 37000-token
 // shared vocabulary. nn.MultiheadAttention packs the self-attention Q, K, V
 // projections into one linear (in_proj) and, for cross-attention, Q into one
-// and K, V (of the encoder output) into another.
+// and K, V (of the encoder output) into another. nn.Transformer is sequence-first
+// (batch_first=False), so PyTorch 2.x runs every attention through
+// F.multi_head_attention_forward (torch/nn/functional.py; the fast paths need
+// batch_first): _in_projection_packed's .contiguous() copies the packed projection's
+// heads (q|k|v, or the cross-attention's k|v), and the SDPA output is permuted and
+// copied by .contiguous() before out_proj.
 Graph build_transformer_base(const Params& p) {
   Graph g;
   g.name = "transformer-base";
@@ -64,8 +69,10 @@ Graph build_transformer_base(const Params& p) {
   for (int64_t l = 0; l < layers; ++l) {
     const std::string pre = fmt::format("enc.l{}.", l);
     const int qkv = b.linear(pre + "self_attn.in_proj", {x}, ts, 3 * d, d);
-    const int att = b.attention(pre + "self_attn.sdpa", {qkv}, attn_shape(src, src, false), fused);
-    const int o = b.linear(pre + "self_attn.out_proj", {att}, ts, d, d);
+    const int heads_c = b.vec(OpKind::copy, pre + "self_attn.in_proj.contiguous", {qkv}, ts, 3 * d);
+    const int att = b.attention(pre + "self_attn.sdpa", {heads_c}, attn_shape(src, src, false), fused);
+    const int oc = b.vec(OpKind::copy, pre + "self_attn.out.contiguous", {att}, ts, d);
+    const int o = b.linear(pre + "self_attn.out_proj", {oc}, ts, d, d);
     int h = b.vec(OpKind::add, pre + "self_attn.add", {o, x}, ts, d, 2);
     h = b.vec(OpKind::layernorm, pre + "self_attn.norm", {h}, ts, d);
     x = ffn_block(pre + "ffn.", h, ts);
@@ -76,14 +83,18 @@ Graph build_transformer_base(const Params& p) {
   for (int64_t l = 0; l < layers; ++l) {
     const std::string pre = fmt::format("dec.l{}.", l);
     const int qkv = b.linear(pre + "self_attn.in_proj", {x}, tt, 3 * d, d);
-    const int att = b.attention(pre + "self_attn.sdpa", {qkv}, attn_shape(tgt, tgt, true), fused);
-    const int o = b.linear(pre + "self_attn.out_proj", {att}, tt, d, d);
+    const int heads_c = b.vec(OpKind::copy, pre + "self_attn.in_proj.contiguous", {qkv}, tt, 3 * d);
+    const int att = b.attention(pre + "self_attn.sdpa", {heads_c}, attn_shape(tgt, tgt, true), fused);
+    const int oc = b.vec(OpKind::copy, pre + "self_attn.out.contiguous", {att}, tt, d);
+    const int o = b.linear(pre + "self_attn.out_proj", {oc}, tt, d, d);
     int h = b.vec(OpKind::add, pre + "self_attn.add", {o, x}, tt, d, 2);
     h = b.vec(OpKind::layernorm, pre + "self_attn.norm", {h}, tt, d);
     const int q = b.linear(pre + "cross_attn.q_proj", {h}, tt, d, d);
     const int kv = b.linear(pre + "cross_attn.kv_proj", {memory}, ts, 2 * d, d);
-    const int ca = b.attention(pre + "cross_attn.sdpa", {q, kv}, attn_shape(tgt, src, false), fused);
-    const int co = b.linear(pre + "cross_attn.out_proj", {ca}, tt, d, d);
+    const int kvc = b.vec(OpKind::copy, pre + "cross_attn.kv_proj.contiguous", {kv}, ts, 2 * d);
+    const int ca = b.attention(pre + "cross_attn.sdpa", {q, kvc}, attn_shape(tgt, src, false), fused);
+    const int cc = b.vec(OpKind::copy, pre + "cross_attn.out.contiguous", {ca}, tt, d);
+    const int co = b.linear(pre + "cross_attn.out_proj", {cc}, tt, d, d);
     int h2 = b.vec(OpKind::add, pre + "cross_attn.add", {co, h}, tt, d, 2);
     h2 = b.vec(OpKind::layernorm, pre + "cross_attn.norm", {h2}, tt, d);
     x = ffn_block(pre + "ffn.", h2, tt);

@@ -130,7 +130,9 @@ Graph shard_serial_transformer(Graph g, const ParallelConfig& c, const ShardRule
     } else if (op.kind == OpKind::attention) {
       op.attrs["heads"] = op.at("heads") / tp;
       op.attrs["kv_heads"] = op.at("kv_heads") / tp;
-      split_cols[static_cast<int>(i)] = 0;
+      // Its output (heads x head size = hidden) is split: a copy of it (nn.Transformer's
+      // .contiguous() before out_proj) is split too.
+      split_cols[static_cast<int>(i)] = r.hidden;
     } else if ((op.kind == OpKind::matmul && !linear) || op.kind == OpKind::softmax) {
       throw InputError(fmt::format("workload parameter 'tp': {} with attn=eager is not split over tensor-parallel "
                                    "ranks (op {}); use attn=sdpa", r.model, op.name));
