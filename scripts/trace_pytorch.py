@@ -44,10 +44,18 @@ FREE_OPS = {
     "view", "_unsafe_view", "reshape", "t", "transpose", "permute", "expand", "slice", "select",
     "unsqueeze", "squeeze", "detach", "alias", "as_strided", "split", "split_with_sizes", "chunk",
     "unbind", "narrow", "flatten", "unflatten", "view_as", "expand_as", "lift_fresh", "empty",
-    "empty_like", "empty_strided", "_reshape_alias", "dropout", "native_dropout", "arange",
+    "empty_like", "empty_strided", "_reshape_alias", "dropout", "native_dropout",
     "scalar_tensor", "lift_fresh_copy", "as_strided_",
     "sym_size", "sym_stride", "sym_numel", "is_same_size", "size", "stride", "dim",
 }
+
+# Operators that write their output from indices or a random generator: one kernel
+# each on a GPU (arange: aten/src/ATen/native/cuda/RangeFactories.cu; rand/randn/
+# normal_/uniform_/bernoulli_: the Philox kernels of cuda/DistributionTemplates.h),
+# counted as a fill of the output.
+GENERATORS = {"arange", "linspace", "logspace", "eye", "rand", "randn", "randint", "rand_like", "randn_like",
+              "randint_like", "normal", "normal_", "uniform_", "bernoulli", "bernoulli_", "exponential_",
+              "random_", "randperm", "multinomial"}
 
 # Attributes that may be 0 (everything else a trace op carries is a positive size).
 ZERO_OK = {"pad", "pad_w", "pad_d", "causal", "bias", "bias_bool", "bias_shared", "bias_strided",
@@ -389,15 +397,20 @@ def map_op(name, args, kwargs, out):
     if name in ("copy_", "clone", "_to_copy", "cat", "contiguous", "index_select", "gather",
                 "index", "masked_fill", "masked_fill_", "where", "neg", "fill_", "zero_", "roll",
                 "constant_pad_nd", "zeros", "ones", "full", "zeros_like", "ones_like", "full_like",
-                "new_zeros", "new_ones", "new_full", "eq", "ne", "lt", "le", "gt", "ge") or name in MOVES:
+                "new_zeros", "new_ones", "new_full", "eq", "ne", "lt", "le", "gt", "ge") or name in MOVES \
+            or name in GENERATORS:
         r, c = _rows_cols(out.shape)
         return "copy", {"rows": r, "cols": c}
     return None
 
 
 class _Tracer(TorchDispatchMode):
-    def __init__(self):
+    def __init__(self, device_only=False):
         super().__init__()
+        # Tracing a GPU (or meta) model: operators whose tensors all live on the CPU
+        # (a torch.arange(n) without device=, arithmetic on it) run on the host and
+        # launch no kernel; moving the result to the device is a recorded copy.
+        self.device_only = device_only
         self.ops = []
         self.writer = {}      # storage identity (_key) -> op name
         self.unmapped = {}
@@ -611,6 +624,8 @@ class _Tracer(TorchDispatchMode):
                 if base is not None and self.writer_of(base):
                     self.set_writer(t, self.writer_of(base))
             return out
+        if self.device_only and all(t.device.type == "cpu" for t in _tensors((args, kwargs, out))):
+            return out
         outs = list(_tensors(out))
         first = outs[0] if outs else next(iter(_tensors(args)), None)
         if first is None:
@@ -667,7 +682,9 @@ def trace(model, *inputs, name="model"):
         raise RuntimeError("PyTorch is not installed: pip install torch (and torchvision / "
                            "transformers for their models)")
     model.eval()
-    tracer = _Tracer()
+    device = next((t.device for t in inputs if torch.is_tensor(t)),
+                  next((t.device for t in model.parameters()), torch.device("cpu")))
+    tracer = _Tracer(device_only=device.type != "cpu")
     # In inference mode (no_grad) PyTorch runs nn.TransformerEncoderLayer and
     # nn.MultiheadAttention as one fused "fast path" operator, which has no
     # Tessera kind; with gradients enabled they run operator by operator (the

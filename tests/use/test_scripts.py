@@ -108,6 +108,15 @@ def pytorch(tessera, tmp):
         # ids' random rows of the 1000 x 16 table summed into 8 bags (attr bags).
         ("bags", ["--model", "tiny_math:bags", "--input", "8x4"],
          {"attrs": {"_embedding_bag.0": {"tokens": 32, "dim": 16, "vocab": 1000, "order": 2, "bags": 8}}}),
+        # Generators on the meta device (tests/use/data/tiny_math.py's Generators): the
+        # device arange (a fill of its 6 elements), the copy of the host's arange to the
+        # device (the host's arange and its mul launch nothing: absent), randn_like (a fill
+        # of 4 x 6) and the three adds.
+        ("generators", ["--model", "tiny_math:generators", "--input", "4x6", "--device", "meta"],
+         {"copy": 3, "add": 3, "mul": 0,
+          "attrs": {"arange.0": {"rows": 1, "cols": 6}, "_to_copy.0": {"rows": 1, "cols": 6},
+                    "randn_like.0": {"rows": 4, "cols": 6}},
+          "absent": ["arange.1", "mul.0"]}),
         # Sequence-first cross-attention of 16 x 2 x 64 to a memory of 8 x 2 x 64 (k is v),
         # need_weights=False: F.multi_head_attention_forward's path, q projection (m = 32),
         # packed k|v projection (m = 16, n = 128) and the copy of its 2 x 16 x 64 heads,

@@ -55,3 +55,19 @@ class Bags(nn.Module):
 
 def bags():
     return Bags()
+
+
+class Generators(nn.Module):
+    """Index and random generators (x: [4, 6] on the traced device): torch.arange on
+    the device is a kernel writing 6 elements; torch.arange(6) * 2 without a device
+    is host arithmetic (no kernel) whose result is then copied to the device;
+    torch.randn_like writes 4 x 6 random numbers."""
+
+    def forward(self, x):
+        pos = torch.arange(x.shape[1], device=x.device)
+        host = (torch.arange(x.shape[1]) * 2).to(x.device)
+        return x + pos + host + torch.randn_like(x)
+
+
+def generators():
+    return Generators()
