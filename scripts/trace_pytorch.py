@@ -57,6 +57,11 @@ GENERATORS = {"arange", "linspace", "logspace", "eye", "rand", "randn", "randint
               "randint_like", "normal", "normal_", "uniform_", "bernoulli", "bernoulli_", "exponential_",
               "random_", "randperm", "multinomial"}
 
+# Criteria reduced over their input (map_op).
+LOSSES = {"mse_loss", "l1_loss", "smooth_l1_loss", "huber_loss", "binary_cross_entropy",
+          "binary_cross_entropy_with_logits", "kl_div", "soft_margin_loss", "multilabel_margin_loss_forward",
+          "multi_margin_loss", "poisson_nll_loss", "hinge_embedding_loss"}
+
 # Attributes that may be 0 (everything else a trace op carries is a positive size).
 ZERO_OK = {"pad", "pad_w", "pad_d", "causal", "bias", "bias_bool", "bias_shared", "bias_strided",
            "qkv_packed", "channels_last", "grad", "transposed", "host_sync", "exponent"}
@@ -79,7 +84,8 @@ UNARY = {name: kind for kind, names in (
     ("silu", ("mish",))) for name in names}
 # Data movement with no arithmetic: one kernel writing its output (the ONNX
 # importer's copy over the output: Resize, Tile, ScatterND, Trilu, ...). A sort or a
-# scan is counted so too (its bytes; the passes of a radix sort are not modelled).
+# scan is counted so too (its bytes; the passes of a radix sort are not modelled), and
+# grid sampling (its output; the four input samples of each point are not counted).
 MOVES = {"stack", "repeat", "repeat_interleave", "flip", "pixel_shuffle", "pixel_unshuffle", "tril", "triu",
          "index_put", "index_put_", "_index_put_impl_", "scatter", "scatter_", "scatter_add", "scatter_add_",
          "scatter_reduce", "scatter_reduce_", "slice_scatter", "select_scatter", "index_add", "index_add_",
@@ -88,8 +94,8 @@ MOVES = {"stack", "repeat", "repeat_interleave", "flip", "pixel_shuffle", "pixel
          "upsample_nearest3d", "_upsample_nearest_exact1d", "_upsample_nearest_exact2d",
          "_upsample_nearest_exact3d", "upsample_linear1d", "upsample_bilinear2d", "upsample_bicubic2d",
          "upsample_trilinear3d", "_upsample_bilinear2d_aa", "_upsample_bicubic2d_aa", "col2im", "im2col",
-         "reflection_pad1d", "reflection_pad2d", "reflection_pad3d", "replication_pad1d", "replication_pad2d",
-         "replication_pad3d", "_pad_circular", "diag_embed", "one_hot", "roi_align", "roi_pool",
+         "grid_sampler_2d", "grid_sampler_3d", "reflection_pad1d", "reflection_pad2d", "reflection_pad3d",
+         "replication_pad1d", "replication_pad2d", "replication_pad3d", "_pad_circular", "diag_embed", "one_hot", "roi_align", "roi_pool",
          "ps_roi_align", "ps_roi_pool"}
 
 DTYPES = {}
@@ -368,6 +374,32 @@ def map_op(name, args, kwargs, out):
         elif name in ("argmax", "argmin"):
             attrs["outputs"] = index
         return "reduce", attrs
+    # Losses (inference evaluation of a criterion): a reduction over what they read.
+    # nll_loss reads one log-probability per target (aten/src/ATen/native/cuda/Loss.cu:
+    # nll_loss_forward_reduce_cuda_kernel_2d); the element-wise losses read their
+    # input (and target) and reduce it, or write it back with reduction='none'.
+    if name in ("nll_loss_forward", "nll_loss2d_forward") and _is_tensor(a[1]):
+        n = max(1, a[1].numel())
+        outs = max(1, out.numel())
+        return "reduce", {"rows": max(1, n // outs), "cols": outs}
+    if name in LOSSES and _is_tensor(a[0]) and a[0].numel() > 0:
+        outs = max(1, out.numel())
+        return "reduce", {"rows": max(1, a[0].numel() // outs), "cols": outs}
+    # torch.cdist (p = 2, "use_mm_for_euclid_dist"): the product of [x, |x|^2, 1] and
+    # [-2y, 1, |y|^2] (aten/src/ATen/native/Distance.cpp, _euclidean_dist), K = d + 2;
+    # the norms, concatenations and the final clamp/sqrt are small next to it.
+    # Other norms, and at most 25 rows a side (cdist's use_mm_for_euclid_dist_if_necessary),
+    # run _cdist_forward, one thread block per pair reducing over d: counted as the
+    # product of the same shape (a multiply-add's worth per element pair).
+    if name in ("_euclidean_dist", "_cdist_forward"):
+        x, y = a[0], a[1]
+        batch = max(1, x.numel() // max(1, x.shape[-2] * x.shape[-1]))
+        k = x.shape[-1] + (2 if name == "_euclidean_dist" else 0)
+        return "matmul", {"batch": batch, "m": x.shape[-2], "n": y.shape[-2], "k": k}
+    # GLU: a * sigmoid(b) of the input's two halves: reads both, writes one.
+    if name == "glu":
+        r, c = _rows_cols(out.shape)
+        return "mul", {"rows": r, "cols": c, "inputs": 2}
     if name == "topk":
         x, k = a[0], int(a[1])
         dim = (a[2] if len(a) > 2 else -1) % max(1, x.dim())

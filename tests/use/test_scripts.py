@@ -117,6 +117,18 @@ def pytorch(tessera, tmp):
           "attrs": {"arange.0": {"rows": 1, "cols": 6}, "_to_copy.0": {"rows": 1, "cols": 6},
                     "randn_like.0": {"rows": 4, "cols": 6}},
           "absent": ["arange.1", "mul.0"]}),
+        # Criteria (tests/use/data/tiny_math.py) on x [4, 6]: cdist of 4 rows with 4 is
+        # the direct kernel (k = d = 6), of 32 rows with 4 the product with the norms
+        # appended (k = 6 + 2); glu reads both halves (inputs 2) and writes 4 x 3; cross
+        # entropy is log_softmax then nll_loss, one log-probability read per target
+        # (a reduce of 4); the MSE a reduce of all 24 differences.
+        ("criteria", ["--model", "tiny_math:criteria", "--input", "4x6"],
+         {"matmul": 2, "softmax": 1,
+          "attrs": {"_cdist_forward.0": {"m": 4, "n": 4, "k": 6},
+                    "_euclidean_dist.0": {"m": 32, "n": 4, "k": 8},
+                    "glu.0": {"rows": 4, "cols": 3, "inputs": 2},
+                    "nll_loss_forward.0": {"rows": 4, "cols": 1},
+                    "mse_loss.0": {"rows": 24, "cols": 1}}}),
         # Sequence-first cross-attention of 16 x 2 x 64 to a memory of 8 x 2 x 64 (k is v),
         # need_weights=False: F.multi_head_attention_forward's path, q projection (m = 32),
         # packed k|v projection (m = 16, n = 128) and the copy of its 2 x 16 x 64 heads,
