@@ -448,6 +448,7 @@ class _Tracer(TorchDispatchMode):
         self.unmapped = {}
         self.counts = {}
         self.inside_rnn = 0   # > 0: within an nn.LSTM / nn.GRU call (_rnn_post emits its ops)
+        self.quiet = 0        # > 0: operators run by the tracer itself (sdpa_call)
         self.tied = 0         # tie groups used so far (one per recurrent weight)
 
     def add(self, op, outs=()):
@@ -647,7 +648,7 @@ class _Tracer(TorchDispatchMode):
     def __torch_dispatch__(self, func, types, args=(), kwargs=None):
         kwargs = kwargs or {}
         out = func(*args, **kwargs)
-        if self.inside_rnn:
+        if self.inside_rnn or self.quiet:
             return out
         name = func.__name__.split(".")[0]
         if name in FREE_OPS:
@@ -658,15 +659,20 @@ class _Tracer(TorchDispatchMode):
             return out
         if self.device_only and all(t.device.type == "cpu" for t in _tensors((args, kwargs, out))):
             return out
+        self.record(name, args, kwargs, out)
+        return out
+
+    def record(self, name, args, kwargs, out):
+        """Records the operator `name` called on args, kwargs that returned out."""
         outs = list(_tensors(out))
         first = outs[0] if outs else next(iter(_tensors(args)), None)
         if first is None:
-            return out
+            return
         # An operator whose outputs are all empty launches no kernel (TensorIterator
         # and the library calls return early on zero elements); a sync reading a
         # count (nonzero of nothing) still waits, so those stay.
         if outs and all(t.numel() == 0 for t in outs) and name not in ("nonzero", "_unique2", "masked_select"):
-            return out
+            return
         mapped = map_op(name, args, kwargs, first)
         if mapped is None:
             self.unmapped[name] = self.unmapped.get(name, 0) + 1
@@ -701,7 +707,62 @@ class _Tracer(TorchDispatchMode):
             t = next(iter(_tensors(args)), None)
             if t is not None:
                 self.set_writer(t, op_name)
+
+    def sdpa_call(self, query, key, value, attn_mask=None, dropout_p=0.0, is_causal=False, scale=None,
+                  enable_gqa=False):
+        """F.scaled_dot_product_attention (PyTorch 2.x) where the installed PyTorch has
+        none (Debian's 1.13): recorded as the one fused SDPA operator a 2.x trace
+        records (map_op), its result computed by the operator's definition (the math
+        backend, torch/nn/functional.py's reference implementation) without recording
+        those operators."""
+        self.quiet += 1
+        try:
+            s = 1.0 / math.sqrt(query.size(-1)) if scale is None else scale
+            k, v = key, value
+            if enable_gqa and query.dim() >= 3 and k.size(-3) != query.size(-3):
+                k = k.repeat_interleave(query.size(-3) // k.size(-3), -3)
+                v = v.repeat_interleave(query.size(-3) // v.size(-3), -3)
+            w = torch.matmul(query, k.transpose(-2, -1)) * s
+            if is_causal:
+                keep = torch.ones(query.size(-2), k.size(-2), dtype=torch.bool, device=query.device).tril()
+                w = w.masked_fill(~keep, float("-inf"))
+            if attn_mask is not None:
+                w = w.masked_fill(~attn_mask, float("-inf")) if attn_mask.dtype == torch.bool else w + attn_mask
+            out = torch.matmul(torch.softmax(w, -1), v)
+            if out.dim() == 4:
+                # The fused kernels write [batch, tokens, heads, d] and return its
+                # [batch, heads, tokens, d] view (attention.cu: output.transpose(1, 2)),
+                # so the usual o.transpose(1, 2).reshape(b, s, h * d) copies nothing.
+                out = out.transpose(1, 2).contiguous().transpose(1, 2)
+            # map_op reads [batch, heads, tokens, d]: a 3-D call has one head, more
+            # leading dimensions are batch.
+            q4, k4, v4 = ((t.unsqueeze(1) if t.dim() == 3 else t.reshape(-1, *t.shape[-3:]))
+                          for t in (query, key, value))
+            m4 = attn_mask
+            if attn_mask is not None and attn_mask.dim() < 4:
+                m4 = attn_mask.reshape((1,) * (4 - attn_mask.dim()) + tuple(attn_mask.shape))
+        finally:
+            self.quiet -= 1
+        self.record("scaled_dot_product_attention", (q4, k4, v4, m4, dropout_p, is_causal), {}, out)
         return out
+
+
+_ACTIVE = []   # the tracers of the trace() calls running
+
+
+def _sdpa_shim(*args, **kwargs):
+    """F.scaled_dot_product_attention for a PyTorch without it: recorded by the
+    running trace (_Tracer.sdpa_call); outside one, computed and not recorded."""
+    return (_ACTIVE[-1] if _ACTIVE else _Tracer()).sdpa_call(*args, **kwargs)
+
+
+def _install_sdpa():
+    """Gives torch.nn.functional the shim where PyTorch predates SDPA (2.0); True
+    if it did."""
+    if torch is None or hasattr(torch.nn.functional, "scaled_dot_product_attention"):
+        return False
+    torch.nn.functional.scaled_dot_product_attention = _sdpa_shim
+    return True
 
 
 def _packed(inputs):
@@ -737,10 +798,15 @@ def trace(model, *inputs, name="model"):
                 lambda mod, inp: None if _packed(inp) else tracer._rnn_pre(mod, inp)))
             hooks.append(m.register_forward_hook(
                 lambda mod, inp, out: None if _packed(inp) else tracer._rnn_post(mod, inp, out)))
+    shim = _install_sdpa()
+    _ACTIVE.append(tracer)
     try:
         with torch.set_grad_enabled(grad), tracer:
             model(*inputs)
     finally:
+        _ACTIVE.pop()
+        if shim:
+            del torch.nn.functional.scaled_dot_product_attention
         for h in hooks:
             h.remove()
         for m in wrapped:
@@ -778,6 +844,7 @@ def main(argv=None):
         _need(["torch"], "install Debian's python3-torch (and python3-torchvision for its models) "
               "or run with an interpreter that has PyTorch")
     module, _, attr = a.model.partition(":")
+    _install_sdpa()   # before the model's module imports it (from ... import scaled_dot_product_attention)
     fn = importlib.import_module(module)
     for part in attr.split("."):
         fn = getattr(fn, part)

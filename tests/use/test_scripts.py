@@ -129,6 +129,21 @@ def pytorch(tessera, tmp):
                     "glu.0": {"rows": 4, "cols": 3, "inputs": 2},
                     "nll_loss_forward.0": {"rows": 4, "cols": 1},
                     "mse_loss.0": {"rows": 24, "cols": 1}}}),
+        # F.scaled_dot_product_attention (tests/use/data/small_transformer.py's SdpaBlock,
+        # x 2 x 16 x 64): PyTorch before 2.0 has none, so the tracer supplies it and
+        # records one fused attention op per call, as a 2.x trace does. The causal call
+        # on head views of the packed projection (qkv_packed), the masked call (its 16 x
+        # 16 float mask is broadcast: bias_shared) whose output keeps the fused kernels'
+        # [batch, tokens, heads, d] layout, so the final reshape copies nothing, and the
+        # 3-D call (one head of 64). 2 linears, 3 attentions, 1 fill, 1 add, no copy.
+        ("sdpa", ["--model", "small_transformer:sdpa_block", "--input", "2x16x64"],
+         {"matmul": 2, "attention": 3, "copy": 1, "add": 1, "softmax": 0,
+          "attrs": {"scaled_dot_product_attention.0": {"batch": 2, "heads": 4, "sq": 16, "d": 16, "causal": 1,
+                                                       "qkv_packed": 1, "bias": 0},
+                    "scaled_dot_product_attention.1": {"causal": 0, "bias": 1, "bias_shared": 1},
+                    "scaled_dot_product_attention.2": {"batch": 2, "heads": 1, "sq": 16, "d": 64}},
+          "deps": {"scaled_dot_product_attention.1": ["scaled_dot_product_attention.0", "zeros.0"],
+                   "addmm.1": ["add.0"]}}),
         # Sequence-first cross-attention of 16 x 2 x 64 to a memory of 8 x 2 x 64 (k is v),
         # need_weights=False: F.multi_head_attention_forward's path, q projection (m = 32),
         # packed k|v projection (m = 16, n = 128) and the copy of its 2 x 16 x 64 heads,

@@ -1,6 +1,8 @@
 """A small transformer encoder (2 layers, d_model 64, 4 heads) for the
 trace_pytorch.py test: `--model small_transformer:build --input 2x16x64`."""
 import torch
+import torch.nn.functional as F
+from torch.nn.functional import scaled_dot_product_attention as sdpa
 
 
 class SmallTransformer(torch.nn.Module):
@@ -38,3 +40,30 @@ class CrossAttention(torch.nn.Module):
 
 def cross():
     return CrossAttention()
+
+
+class SdpaBlock(torch.nn.Module):
+    """Attention written with F.scaled_dot_product_attention (PyTorch 2.x), imported
+    by name at module load as many models do: on x [2, 16, 64], 4 heads of 16, a
+    causal call on head views of the packed q|k|v projection, a call with a float
+    16 x 16 mask (broadcast over batch and heads) on the first's output, and a call
+    on x itself (3-D: one head of 64)."""
+
+    def __init__(self, d_model=64, heads=4):
+        super().__init__()
+        self.heads = heads
+        self.qkv = torch.nn.Linear(d_model, 3 * d_model)
+        self.out = torch.nn.Linear(d_model, d_model)
+
+    def forward(self, x):
+        b, t, c = x.shape
+        q, k, v = self.qkv(x).view(b, t, 3, self.heads, c // self.heads).permute(2, 0, 3, 1, 4)
+        y = F.scaled_dot_product_attention(q, k, v, is_causal=True)
+        mask = torch.zeros(t, t, device=x.device, dtype=x.dtype)
+        y = sdpa(y, y, y, attn_mask=mask)
+        single = sdpa(x, x, x)
+        return self.out(y.transpose(1, 2).reshape(b, t, c) + single)
+
+
+def sdpa_block():
+    return SdpaBlock()
