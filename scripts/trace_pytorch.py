@@ -720,8 +720,8 @@ class _Tracer(TorchDispatchMode):
             s = 1.0 / math.sqrt(query.size(-1)) if scale is None else scale
             k, v = key, value
             if enable_gqa and query.dim() >= 3 and k.size(-3) != query.size(-3):
-                k = k.repeat_interleave(query.size(-3) // k.size(-3), -3)
-                v = v.repeat_interleave(query.size(-3) // v.size(-3), -3)
+                g = query.size(-3) // k.size(-3)   # query heads per key/value head
+                k, v = (t.unsqueeze(-3).expand(*t.shape[:-2], g, *t.shape[-2:]).flatten(-4, -3) for t in (k, v))
             w = torch.matmul(query, k.transpose(-2, -1)) * s
             if is_causal:
                 keep = torch.ones(query.size(-2), k.size(-2), dtype=torch.bool, device=query.device).tril()
