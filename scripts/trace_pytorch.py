@@ -57,6 +57,7 @@ class _Tracer(TorchDispatchMode):
         self.counts = {}
         self.inside_rnn = 0   # > 0: within an nn.LSTM / nn.GRU call (_rnn_post emits its ops)
         self.quiet = 0        # > 0: operators run by the tracer itself (sdpa_call)
+        self.params = set()   # storage identities (_key) of the model's parameters
         self.tied = 0         # tie groups used so far (one per recurrent weight)
 
     def add(self, op, outs=()):
@@ -197,7 +198,14 @@ class _Tracer(TorchDispatchMode):
                     out.append(w)
             return out
 
+        # The projections are the module's weights (training attributes as param_attrs).
+        lin = {"param": 1, "b_shared": 1}
+        if module.in_proj_bias is not None:
+            lin["bias"] = 1
+
         def add(name, kind, attrs, deps, aten):
+            if kind == "matmul":
+                attrs = dict(attrs, **lin)
             return self.add({"name": pre + name, "kind": kind, "dtype": dt, "out_dtype": dt,
                              "attrs": attrs, "deps": deps, "meta": {"aten": aten}})
 
@@ -293,6 +301,8 @@ class _Tracer(TorchDispatchMode):
                 # zeros): one pass over the output.
                 r, c = _rows_cols(first.shape)
                 kind, attrs = "copy", {"rows": max(r, 1), "cols": max(c, 1)}
+            else:
+                attrs.update(self.param_attrs(name, kind, list(args), attrs))
         self.counts[name] = self.counts.get(name, 0) + 1
         op_name = f"{name}.{self.counts[name] - 1}"
         deps = []
@@ -315,6 +325,26 @@ class _Tracer(TorchDispatchMode):
             t = next(iter(_tensors(args)), None)
             if t is not None:
                 self.set_writer(t, op_name)
+
+    def is_param(self, t):
+        return _is_tensor(t) and self.params and self._key(t) in self.params
+
+    def param_attrs(self, name, kind, a, attrs):
+        """The training attributes of an op that reads the module's parameters
+        (docs/workloads.md, training step): nn.Linear's product (mm / addmm on the
+        weight: param, b_shared; its bias: bias), a convolution's bias, an
+        element-wise weight (an RMSNorm's weight * x: param on mul)."""
+        out = {}
+        if kind == "matmul" and name in ("mm", "addmm"):
+            if self.is_param(a[1] if name == "mm" else a[2]):
+                out.update(param=1, b_shared=1)
+                if name == "addmm" and self.is_param(a[0]):
+                    out["bias"] = 1
+        elif kind == "conv2d" and len(a) > 2 and self.is_param(a[2]):
+            out["bias"] = 1
+        elif kind == "mul" and any(self.is_param(t) and t.numel() == attrs.get("cols") for t in a[:2]):
+            out["param"] = 1
+        return out
 
     def sdpa_call(self, query, key, value, attn_mask=None, dropout_p=0.0, is_causal=False, scale=None,
                   enable_gqa=False):
@@ -386,6 +416,7 @@ def trace(model, *inputs, name="model"):
     device = next((t.device for t in inputs if torch.is_tensor(t)),
                   next((t.device for t in model.parameters()), torch.device("cpu")))
     tracer = _Tracer(device_only=device.type != "cpu")
+    tracer.params = {tracer._key(p) for p in model.parameters()} - {None}
     # In inference mode (no_grad) PyTorch runs nn.TransformerEncoderLayer and
     # nn.MultiheadAttention as one fused "fast path" operator, which has no
     # Tessera kind; with gradients enabled they run operator by operator (the

@@ -3,14 +3,12 @@
 #include <fmt/format.h>
 
 #include <algorithm>
-#include <filesystem>
 
 #include "core/error.h"
 #include "models/builtin.h"
 #include "workloads/workloads.h"
 
 namespace tessera {
-namespace fs = std::filesystem;
 
 namespace {
 
@@ -81,8 +79,7 @@ ParamSpace run_param_space(const Hardware& hw, const std::string& workload, cons
     std::string v = scalar_text(static_cast<const YAML::Node&>(hw.tree)["numerics"], s.name);
     space.declare("numerics." + s.name, s, v.empty() ? s.default_value : v);
   }
-  std::error_code ec;
-  if (!workload.empty() && !fs::is_regular_file(workload, ec))
+  if (!workload.empty())
     for (const auto& [p, v] : workload_param_values(workload)) space.declare("workload." + p.name, p.spec(), v);
   for (const auto& s : engine_param_specs())
     space.declare("engine." + s.name, s, engine_option_value(engine, s.name));

@@ -122,7 +122,7 @@ std::vector<std::string_view> op_attr_names(OpKind k) {
       names.insert(names.end(), {"inputs", "bcast_stride", "bcast_bytes"});
       break;
     case OpKind::mul:
-      names.insert(names.end(), {"inputs", "exponent", "bcast_stride", "bcast_bytes"});
+      names.insert(names.end(), {"inputs", "exponent", "bcast_stride", "bcast_bytes", "param"});
       break;
     case OpKind::batchnorm: names.insert(names.end(), {"backward", "training", "n", "channels_last"}); break;
     case OpKind::layernorm: case OpKind::rmsnorm: case OpKind::softmax: case OpKind::gelu:

@@ -94,6 +94,8 @@
 //   matmul      param=1: B is a learned weight (nn.Linear); bias=1: the linear
 //               has a bias; tied=T: ops with the same T share one weight (and
 //               one bias), e.g. tied embeddings
+//   mul         param=1: one input is a learned weight of `cols` elements (an
+//               RMSNorm's weight * x)
 //   conv2d      bias=1: the convolution has a bias; grad=1 (data gradient,
 //               cuDNN dgrad) or grad=2 (weight gradient, wgrad) instead of the
 //               forward pass (grad=0); conv_gemm_dims() gives each pass's GEMM;

@@ -105,5 +105,8 @@ int64_t multi_tensor_launches(const std::vector<int64_t>& numels, int depth, boo
 // (batch statistics). Throws InputError for graphs that cannot be trained (KV-cache
 // and collective ops, or a graph that already holds a training step).
 void append_training_step(Graph& g, const TrainingOptions& opt);
+// Whether any op of the forward graph `g` has parameters to train (a convolution,
+// a normalisation, an embedding, or a matmul / mul with attr param).
+bool has_parameters(const Graph& g);
 
 }  // namespace tessera

@@ -156,14 +156,18 @@ SpecItems split_spec(const std::string& spec) {
   return s;
 }
 
-// The built-in workload of `spec`; `where` prefixes the errors (an imported
-// file, an unknown name).
-const WorkloadInfo& builtin_of(const std::string& spec, const std::string& name, const std::string& where) {
+// The file an imported workload's spec names (the spec, or the part before one of
+// its colons: path:key=value,...); empty for a built-in.
+std::string imported_path(const std::string& spec) {
   std::error_code ec;
-  if (std::filesystem::is_regular_file(spec, ec))
-    throw InputError(fmt::format("{}: the workload '{}' is an imported file; its parameters are fixed "
-                                 "(workload.<key> applies to built-in workloads: {})",
-                                 where, spec, workload_names()));
+  if (std::filesystem::is_regular_file(spec, ec)) return spec;
+  for (size_t c = spec.find(':'); c != std::string::npos; c = spec.find(':', c + 1))
+    if (std::filesystem::is_regular_file(spec.substr(0, c), ec)) return spec.substr(0, c);
+  return "";
+}
+
+// The built-in workload of `spec`; `where` prefixes the errors (an unknown name).
+const WorkloadInfo& builtin_of(const std::string& name, const std::string& where) {
   const WorkloadInfo* info = find_builtin_workload(name);
   if (!info)
     throw InputError(fmt::format("{}: unknown workload '{}'; accepted: {}", where, name, workload_names()));
@@ -175,16 +179,26 @@ const WorkloadInfo& builtin_of(const std::string& spec, const std::string& name,
 std::string workload_spec_with(const std::string& spec, const std::string& key,
                                const std::string& value, const std::string& set_arg) {
   const std::string where = fmt::format("--set '{}'", set_arg);
-  SpecItems s = split_spec(spec);
-  const WorkloadInfo& info = builtin_of(spec, s.name, where);
+  const std::string path = imported_path(spec);
+  SpecItems s = path.empty() ? split_spec(spec) : split_spec("x" + spec.substr(path.size()));
+  if (!path.empty()) s.name = path;
   const WorkloadParam* decl = nullptr;
-  for (const auto& p : info.params)
-    if (p.name == key) decl = &p;
   for (const auto& p : common_workload_params())
     if (p.name == key) decl = &p;
-  if (!decl)
-    throw InputError(fmt::format("{}: unknown key '{}' for workload {}; accepted: {}", where, key,
-                                 info.name, accepted_keys(info)));
+  if (!path.empty() && !decl)
+    throw InputError(
+        fmt::format("{}: the workload '{}' is an imported file; its shapes are fixed "
+                    "(accepted: workload.train, workload.optimizer, workload.amp, a training "
+                    "step of it; other workload.<key> apply to built-in workloads: {})",
+                    where, path, workload_names()));
+  if (path.empty()) {
+    const WorkloadInfo& info = builtin_of(s.name, where);
+    for (const auto& p : info.params)
+      if (p.name == key) decl = &p;
+    if (!decl)
+      throw InputError(fmt::format("{}: unknown key '{}' for workload {}; accepted: {}", where, key,
+                                   info.name, accepted_keys(info)));
+  }
   if (const std::string why = param_value_problem(decl->spec(), value); !why.empty())
     throw InputError(fmt::format("{}: invalid value '{}' for workload.{}: {}", where, value, key, why));
   bool replaced = false;
@@ -202,8 +216,10 @@ std::string workload_spec_with(const std::string& spec, const std::string& key,
 }
 
 std::vector<std::pair<WorkloadParam, std::string>> workload_param_values(const std::string& spec) {
-  const SpecItems s = split_spec(spec);
-  const WorkloadInfo& info = builtin_of(spec, s.name, "--workload");
+  const std::string path = imported_path(spec);
+  const SpecItems s = path.empty() ? split_spec(spec) : split_spec("x" + spec.substr(path.size()));
+  WorkloadInfo imported;  // an imported file: the common parameters only
+  const WorkloadInfo& info = path.empty() ? builtin_of(s.name, "--workload") : imported;
   std::vector<std::pair<WorkloadParam, std::string>> out;
   auto add = [&](const WorkloadParam& p) {
     std::string v = p.default_value;
@@ -290,6 +306,54 @@ std::map<std::string, int64_t> onnx_dims(const std::string& spec, const std::str
   return dims;
 }
 
+// An imported model with parameters after its path: path:key=value,... The
+// common parameters (train, optimizer, amp) make it a training step; an ONNX
+// model's other keys size its symbolic dimensions.
+Graph build_imported(const std::string& spec, const std::string& path, const std::string& list) {
+  std::string ext = std::filesystem::path(path).extension().string();
+  for (char& ch : ext) ch = static_cast<char>(std::tolower(static_cast<unsigned char>(ch)));
+  std::map<std::string, std::string> common;
+  std::string dims;
+  for (const auto& [key, value] : split_spec("x:" + list).items) {
+    if (!is_common_param(key)) {
+      dims += (dims.empty() ? "" : ",") + key + (value.empty() ? "" : "=" + value);
+      continue;
+    }
+    if (value.empty())
+      throw InputError(
+          fmt::format("--workload '{}': malformed parameter '{}'; expected key=value", spec, key));
+    if (!common.emplace(key, value).second)
+      throw InputError(fmt::format("--workload '{}': parameter '{}' given twice", spec, key));
+  }
+  if (!dims.empty() && ext != ".onnx")
+    throw InputError(fmt::format(
+        "--workload '{}': '{}' takes train, optimizer and amp after its path (a training step of the "
+        "imported model); symbolic dimensions (model.onnx:batch_size=8) apply to .onnx models",
+        spec, path));
+  Graph g = ext == ".onnx"
+                ? import_onnx(path, dims.empty() ? std::map<std::string, int64_t>{} : onnx_dims(spec, dims))
+                : import_workload_file(path);
+  g.spec = spec;
+  validate_graph(g, spec);
+  WorkloadInfo info;
+  info.name = path;
+  const std::optional<TrainingOptions> training = training_options(spec, info, common, {});
+  if (!training) return g;
+  if (!has_parameters(g))
+    throw InputError(fmt::format(
+        "--workload '{}': train=1: the imported model has no parameters (convolutions, normalisations, "
+        "embeddings, or products marked with attr param = 1, as scripts/trace_pytorch.py marks "
+        "nn.Linear), so a training step has nothing to train",
+        spec));
+  try {
+    append_training_step(g, *training);
+  } catch (const InputError& e) {
+    throw InputError(fmt::format("--workload '{}': {}", spec, e.what()));
+  }
+  validate_graph(g, spec);
+  return g;
+}
+
 }  // namespace
 
 Graph build_workload(const std::string& spec) {
@@ -301,21 +365,10 @@ Graph build_workload(const std::string& spec) {
     validate_graph(g, spec);
     return g;
   }
-  // An ONNX file with its symbolic dimensions: path.onnx:NAME=SIZE,...
+  // A file with parameters: path:key=value,...
   for (size_t c = spec.find(':'); c != std::string::npos; c = spec.find(':', c + 1)) {
     const std::string path = spec.substr(0, c);
-    if (!std::filesystem::is_regular_file(path, ec)) continue;
-    std::string ext = std::filesystem::path(path).extension().string();
-    for (char& ch : ext) ch = static_cast<char>(std::tolower(static_cast<unsigned char>(ch)));
-    if (ext != ".onnx")
-      throw InputError(
-          fmt::format("--workload '{}': parameters after a file apply to .onnx models (their symbolic "
-                      "dimensions: model.onnx:batch_size=8); '{}' takes none",
-                      spec, path));
-    Graph g = import_onnx(path, onnx_dims(spec, spec.substr(c + 1)));
-    g.spec = spec;
-    validate_graph(g, spec);
-    return g;
+    if (std::filesystem::is_regular_file(path, ec)) return build_imported(spec, path, spec.substr(c + 1));
   }
   const auto colon = spec.find(':');
   const std::string name = spec.substr(0, colon);

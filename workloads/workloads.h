@@ -47,6 +47,8 @@ const std::vector<WorkloadInfo>& builtin_workloads();
 const std::vector<WorkloadParam>& common_workload_params();
 // Parses the spec, checks keys against the declaration, fills defaults, builds
 // and validates. Throws InputError naming the spec, the key and what is accepted.
+// A file path is imported; path:key=value,... takes the common parameters (a
+// training step of the imported model) and, for .onnx, its symbolic dimensions.
 Graph build_workload(const std::string& spec);
 
 // The built-in workload called `name`, or nullptr.
@@ -54,15 +56,16 @@ const WorkloadInfo* find_builtin_workload(const std::string& name);
 
 // `spec` with key=value set: an existing key's value is replaced in place, a new
 // key is appended, so the result equals the spec written with the key in it.
-// `set_arg` (the whole `--set` argument) prefixes every error: the workload is
-// an imported file, the key is unknown (the accepted keys follow), the value
-// does not fit the declared type.
+// `set_arg` (the whole `--set` argument) prefixes every error: the key is unknown
+// (the accepted keys follow; an imported file takes only the common ones: train,
+// optimizer, amp), the value does not fit the declared type.
 std::string workload_spec_with(const std::string& spec, const std::string& key,
                                const std::string& value, const std::string& set_arg);
 
-// The declared parameters of a built-in workload spec (its own, then the common
-// ones) with their current values: as given in the spec, else the default
-// (empty when required and missing). Throws InputError for an unknown name.
+// The declared parameters of a workload spec (a built-in's own, then the common
+// ones; an imported file's common ones) with their current values: as given in
+// the spec, else the default (empty when required and missing). Throws
+// InputError for an unknown name.
 std::vector<std::pair<WorkloadParam, std::string>> workload_param_values(const std::string& spec);
 
 // Helpers for builders: typed access to validated parameters (throw InputError).

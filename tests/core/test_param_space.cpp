@@ -73,13 +73,16 @@ TEST_CASE("set errors name the argument, the key and what is accepted", "[params
             "--set 'compute.clock=1.4GHz': unknown key 'clock' for compute (tensorcore)", 0) == 0);
 }
 
-TEST_CASE("workload.<key> set on an imported workload is an error", "[params][cli]") {
+TEST_CASE("workload.<key> set on an imported workload is an error but for train, optimizer, amp",
+          "[params][cli]") {
   const std::string path = std::string(TESSERA_SOURCE_DIR) + "/tests/workloads/data/example_trace.json";
   const std::string e = error_of({"run", "--hw", "h100-sxm", "--workload", path, "--set", "workload.seq=4"});
-  CHECK(e.rfind("--set 'workload.seq=4': the workload '" + path +
-                    "' is an imported file; its parameters are fixed (workload.<key> applies to built-in "
-                    "workloads: gemm, ",
-                0) == 0);
+  CHECK(
+      e.rfind(
+          "--set 'workload.seq=4': the workload '" + path +
+              "' is an imported file; its shapes are fixed (accepted: workload.train, workload.optimizer, "
+              "workload.amp, a training step of it; other workload.<key> apply to built-in workloads: gemm, ",
+          0) == 0);
 }
 
 TEST_CASE("workload.<key> set gives the report of the key written in the spec", "[params][cli]") {

@@ -79,6 +79,13 @@ def pytorch(tessera, tmp):
         sys.exit(SKIP)
     env = dict(os.environ, PYTHONPATH=os.path.join(ROOT, "tests/use/data"))
     cases = [
+        # torchvision's resnet50 (batch 2, bf16, NCHW as traced) trains as the built-in:
+        # `trace.json:train=1` has the built-in resnet50:train=1's ops and FLOPs and its
+        # 25557032 parameters in bf16 (the fc's weight and bias marked param / bias).
+        ("resnet50_train", ["--model", "torchvision.models:resnet50", "--input", "2x3x224x224", "--dtype", "bf16",
+                            "--device", "meta"],
+         {"conv2d": 53, "matmul": 1, "attrs": {"addmm.0": {"param": 1, "bias": 1, "m": 2, "n": 1000, "k": 2048}},
+          "train_builtin": "resnet50:batch=2,train=1,memory_format=contiguous", "params": 25557032}),
         # resnet18 at 64x64: the stem conv, 16 block convs and 3 downsample convs
         # = 20 conv2d, each followed by a batchnorm (20); relu after the stem and
         # twice per basic block (1 + 2 x 8 = 17); 8 residual adds; the max pool,
@@ -93,7 +100,8 @@ def pytorch(tessera, tmp):
         ("transformer", ["--model", "small_transformer:build", "--input", "2x16x64"],
          {"matmul": 9, "attention": 2, "copy": 2, "softmax": 0, "layernorm": 4, "relu": 2,
           "attrs": {"_mha.0.sdpa": {"batch": 2, "heads": 4, "sq": 16, "skv": 16, "d": 16, "qkv_packed": 1},
-                    "_mha.0.in_proj": {"m": 32, "n": 192, "k": 64}},
+                    "_mha.0.in_proj": {"m": 32, "n": 192, "k": 64, "param": 1, "bias": 1},
+                    "addmm.1": {"param": 1, "bias": 1, "b_shared": 1}},
           "deps": {"add.2": ["native_layer_norm.0", "addmm.2"], "_mha.1.in_proj": ["native_layer_norm.1"]}}),
         # tests/use/data/tiny_math.py's Syncs: nonzero and .item() are host_sync copies
         # (the host waits for the GPU there); the empty gather launches nothing (not
@@ -203,7 +211,7 @@ def pytorch(tessera, tmp):
         # sum of those 8192 elements a reduce of rows 8192, cols 1.
         ("math_tiny", ["--model", "tiny_math:build", "--input", "2x16x64"],
          {"reduce": 3, "mul": 3, "add": 1, "tanh": 1, "relu": 1, "sigmoid": 1, "copy": 1,
-          "attrs": {"pow.0": {"exponent": 2, "inputs": 1},
+          "attrs": {"pow.0": {"exponent": 2, "inputs": 1}, "mul.1": {"param": 1},
                     "mean.0": {"rows": 64, "cols": 32},
                     "topk.0": {"rows": 64, "cols": 32, "outputs": 12},
                     "upsample_nearest2d.0": {"rows": 2 * 32, "cols": 128},
@@ -218,7 +226,8 @@ def pytorch(tessera, tmp):
             trace = json.load(f)
         kinds = collections.Counter(op["kind"] for op in trace["ops"])
         for k, n in want.items():
-            if k not in ("products", "builtin", "attrs", "deps", "absent") and kinds[k] != n:
+            if k not in ("products", "builtin", "attrs", "deps", "absent", "train_builtin", "params") \
+                    and kinds[k] != n:
                 fail(f"{name}: {n} ops of kind {k} expected, got {kinds[k]} ({dict(kinds)})")
         by_name = {op["name"]: op for op in trace["ops"]}
         for op_name, attrs in want.get("attrs", {}).items():
@@ -248,6 +257,22 @@ def pytorch(tessera, tmp):
             ref = json.loads(r.stdout)["time_s"] if r.returncode == 0 else None
             if ref is None or abs(rep["time_s"] - ref) > 1e-12 * ref:
                 fail(f"tessera run {name}: {rep['time_s']} s, the built-in {want['builtin']}: {ref} s")
+        if "train_builtin" in want:
+            got, ref = (run([tessera, "run", "--hw", "h100-sxm", "--workload", w, "--format", "json"])
+                        for w in (out + ":train=1", want["train_builtin"]))
+            if got.returncode != 0 or ref.returncode != 0:
+                fail(f"{name}: train=1: rc {got.returncode}: {got.stderr} / rc {ref.returncode}: {ref.stderr}")
+            got, ref = json.loads(got.stdout), json.loads(ref.stdout)
+            # The time may differ in the last digits only: an element-wise kernel's SM
+            # count follows its 2-D view (the trace's rows of the last dimension, the
+            # built-in's n x h x w rows of c), which decides a few small kernels' SMs.
+            if got["flops"] != ref["flops"] or len(got["ops"]) != len(ref["ops"]) or \
+                    abs(got["time_s"] - ref["time_s"]) > 1e-4 * ref["time_s"]:
+                fail(f"{name}: train=1: {len(got['ops'])} ops, {got['flops']} FLOP, {got['time_s']} s; the built-in "
+                     f"{want['train_builtin']}: {len(ref['ops'])} ops, {ref['flops']} FLOP, {ref['time_s']} s")
+            if got["memory_footprint"]["weights_bytes"] != 2 * want["params"]:   # bf16
+                fail(f"{name}: train=1: {got['memory_footprint']['weights_bytes']} bytes of weights, expected "
+                     f"2 x {want['params']}")
         print(f"{name}: {len(trace['ops'])} ops traced, tessera run: {rep['time_s'] * 1e6:.1f} us on h100-sxm")
 
 

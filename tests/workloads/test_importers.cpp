@@ -316,7 +316,7 @@ TEST_CASE("ONNX: symbolic input dimensions are set by name in the workload spec"
                     Contains("'batch' is given twice"));
   CHECK_THROWS_WITH(build_workload(kData + "/tiny_mlp.onnx:batch"), Contains("malformed dimension 'batch'"));
   CHECK_THROWS_WITH(build_workload(kData + "/example_trace.json:batch=2"),
-                    Contains("parameters after a file apply to .onnx models"));
+                    Contains("symbolic dimensions (model.onnx:batch_size=8) apply to .onnx models"));
   CHECK_THROWS_WITH(
       build_workload(kData + "/tiny_cnn.onnx:batch=2"),
       Contains("no graph input has a symbolic dimension 'batch'; the model's input shapes are all fixed"));

@@ -287,6 +287,11 @@ void Step::weight_grad(int i, int src, int64_t rows, int64_t cols, const char* w
 
 }  // namespace training
 
+bool has_parameters(const Graph& g) {
+  return std::any_of(g.ops.begin(), g.ops.end(),
+                     [](const Op& op) { return !training::param_tensors(op).empty(); });
+}
+
 void append_training_step(Graph& g, const TrainingOptions& opt) {
   if (!opt.inputs_require_grad) training::add_batchnorm_counters(g);   // nn.BatchNorm2d modules only
   if (opt.amp != Amp::none) training::apply_autocast(g, opt.amp, opt.amp_loss);

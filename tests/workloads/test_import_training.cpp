@@ -1,0 +1,122 @@
+// A training step of an imported model: path:train=1[,optimizer=...,amp=...] and
+// --set workload.train=1 on a JSON trace or an ONNX file (workloads/workloads.cpp,
+// build_imported), against hand derivations and the errors each misuse gets.
+#include <catch2/catch.hpp>
+#include <filesystem>
+#include <fstream>
+
+#include "core/error.h"
+#include "tests/support/cli_run.h"
+#include "workloads/training.h"
+#include "workloads/workloads.h"
+
+using namespace tessera;
+using Catch::Contains;
+
+namespace {
+
+const std::string kData = TESSERA_WL_TEST_DATA;
+
+// An MLP block as scripts/trace_pytorch.py records nn.Linear(64, 256), GELU,
+// nn.Linear(256, 64, bias=False), nn.LayerNorm(64) on 32 tokens, in `dtype`; with
+// `marked` the products carry the training attributes (param, bias).
+std::string mlp_trace(const std::string& dtype, bool marked) {
+  const std::string w1 = marked ? R"(, "param": 1, "bias": 1, "b_shared": 1)" : "";
+  const std::string w2 = marked ? R"(, "param": 1, "b_shared": 1)" : "";
+  const auto dir = std::filesystem::temp_directory_path() / "tessera_import_training";
+  std::filesystem::create_directories(dir);
+  const std::string path = (dir / ("mlp_" + dtype + (marked ? "" : "_unmarked") + ".json")).string();
+  std::ofstream(path) << R"({"format": "tessera-trace", "version": 1, "dtype": ")" << dtype << R"(", "ops": [
+  {"name": "fc1", "kind": "matmul", "attrs": {"batch": 1, "m": 32, "n": 256, "k": 64)"
+                      << w1 << R"(}},
+  {"name": "act", "kind": "gelu", "attrs": {"rows": 32, "cols": 256}, "deps": ["fc1"]},
+  {"name": "fc2", "kind": "matmul", "attrs": {"batch": 1, "m": 32, "n": 64, "k": 256)"
+                      << w2 << R"(}, "deps": ["act"]},
+  {"name": "ln", "kind": "layernorm", "attrs": {"rows": 32, "cols": 64}, "deps": ["fc2"]}
+]}
+)";
+  return path;
+}
+
+}  // namespace
+
+TEST_CASE("an imported trace trains with train=1 after its path", "[import][train]") {
+  const std::string path = mlp_trace("fp32", true);
+  const Graph g = build_workload(path + ":train=1,optimizer=sgd");
+  CHECK(g.info.at("train_step") == 1);
+  // fc1 64 x 256 + 256, fc2 256 x 64, the norm's weight and bias 64 + 64.
+  CHECK(g.info.at("params_trained") == 16384 + 256 + 16384 + 128);
+  CHECK(g.info.at("param_tensors") == 5);
+  // The products of the backward: fc2's data gradient (32 x 256 over k = 64) and
+  // weight gradient (256 x 64 over the 32 tokens), fc1's weight gradient (64 x 256
+  // over 32); fc1's input is the model's input, which needs no gradient.
+  double products = 0;
+  int n = 0;
+  for (size_t i = static_cast<size_t>(g.info.at("ops_forward")); i < g.ops.size(); ++i)
+    if (g.ops[i].kind == OpKind::matmul) {
+      products += op_flops(g.ops[i]);
+      ++n;
+    }
+  CHECK(n == 3);
+  CHECK(products == 3 * 2.0 * 32 * 256 * 64);
+  CHECK(g.spec == path + ":train=1,optimizer=sgd");
+  // Without train the file imports as it is.
+  CHECK(build_workload(path + ":train=0").ops.size() == 4);
+}
+
+TEST_CASE("workload.train=1 set on an imported file is the spec written with it", "[import][train][cli]") {
+  using testing::run_cli;
+  const std::string path = mlp_trace("fp32", true);
+  const auto a = run_cli({"run", "--hw", "h100-sxm", "--workload", path + ":train=1", "--format", "json"});
+  const auto b = run_cli(
+      {"run", "--hw", "h100-sxm", "--workload", path, "--set", "workload.train=1", "--format", "json"});
+  REQUIRE(a.code == 0);
+  CHECK(b.code == 0);
+  CHECK(a.out == b.out);
+  CHECK(workload_spec_with(path + ":train=1", "optimizer", "sgd", "workload.optimizer=sgd") ==
+        path + ":train=1,optimizer=sgd");
+  CHECK(workload_spec_with(kData + "/tiny_mlp.onnx:batch=8", "train", "1", "workload.train=1") ==
+        kData + "/tiny_mlp.onnx:batch=8,train=1");
+  CHECK_THROWS_WITH(workload_spec_with(path, "seq", "4", "workload.seq=4"),
+                    Contains("--set 'workload.seq=4': the workload '" + path +
+                             "' is an imported file; its shapes are fixed (accepted: workload.train, "
+                             "workload.optimizer, workload.amp"));
+  CHECK_THROWS_WITH(workload_spec_with(path, "train", "2", "workload.train=2"),
+                    Contains("invalid value '2' for workload.train"));
+}
+
+TEST_CASE("an ONNX model trains with its symbolic dimensions set", "[import][train][onnx]") {
+  const Graph one = build_workload(kData + "/tiny_mlp.onnx:batch=8");
+  const Graph g = build_workload(kData + "/tiny_mlp.onnx:train=1,batch=8");
+  CHECK(g.info.at("onnx_dim:batch") == 8);
+  CHECK(g.info.at("train_step") == 1);
+  CHECK(g.info.at("ops_forward") == static_cast<double>(one.ops.size()));
+  CHECK(g.ops.size() > one.ops.size());
+}
+
+TEST_CASE("a training step of an imported file: misuse is refused by name", "[import][train][errors]") {
+  const std::string path = mlp_trace("fp32", true);
+  CHECK_THROWS_WITH(
+      build_workload(path + ":batch=2"),
+      Contains("'" + path +
+               "' takes train, optimizer and amp after its path (a training step of "
+               "the imported model); symbolic dimensions (model.onnx:batch_size=8) apply to .onnx "
+               "models"));
+  CHECK_THROWS_WITH(build_workload(path + ":train=2"),
+                    Contains("parameter 'train': '2' is not accepted; accepted: 0, 1"));
+  CHECK_THROWS_WITH(build_workload(path + ":amp=bf16"),
+                    Contains("parameter 'amp' applies to a training step only (add train=1)"));
+  CHECK_THROWS_WITH(build_workload(path + ":train=1,train=1"), Contains("parameter 'train' given twice"));
+  CHECK_THROWS_WITH(build_workload(path + ":train"),
+                    Contains("malformed parameter 'train'; expected key=value"));
+  // autocast runs an fp32 model: a bf16 trace is refused, the fp32 one trains.
+  CHECK_THROWS_WITH(build_workload(mlp_trace("bf16", true) + ":train=1,amp=bf16"),
+                    Contains("amp=bf16: op 'fc1' is bf16 in the model; autocast runs an fp32 model"));
+  CHECK(build_workload(path + ":train=1,amp=bf16").info.at("amp") == 1);
+  // Products without param marks and no other layer with weights: nothing to train.
+  const auto dir = std::filesystem::temp_directory_path() / "tessera_import_training";
+  const std::string bare = (dir / "relu.json").string();
+  std::ofstream(bare) << R"({"ops": [{"name": "r", "kind": "relu", "attrs": {"rows": 4, "cols": 4}}]})";
+  CHECK_THROWS_WITH(build_workload(bare + ":train=1"),
+                    Contains("train=1: the imported model has no parameters"));
+}
