@@ -312,6 +312,9 @@ std::map<std::string, int64_t> onnx_dims(const std::string& spec, const std::str
 Graph build_imported(const std::string& spec, const std::string& path, const std::string& list) {
   std::string ext = std::filesystem::path(path).extension().string();
   for (char& ch : ext) ch = static_cast<char>(std::tolower(static_cast<unsigned char>(ch)));
+  if (list.find(",,") != std::string::npos || (!list.empty() && list.front() == ','))
+    throw InputError(
+        fmt::format("--workload '{}': empty item in the parameter list; expected key=value,...", spec));
   std::map<std::string, std::string> common;
   std::string dims;
   for (const auto& [key, value] : split_spec("x:" + list).items) {
@@ -339,6 +342,13 @@ Graph build_imported(const std::string& spec, const std::string& path, const std
   info.name = path;
   const std::optional<TrainingOptions> training = training_options(spec, info, common, {});
   if (!training) return g;
+  for (const auto& op : g.ops)
+    if ((op.kind == OpKind::matmul || op.kind == OpKind::conv2d) && op.dtype != DType::fp32 &&
+        op.dtype != DType::tf32 && op.dtype != DType::bf16 && op.dtype != DType::fp16)
+      throw InputError(
+          fmt::format("--workload '{}': train=1 needs products in fp32, tf32, bf16 or fp16 "
+                      "(PyTorch trains floating-point parameters); op '{}' is {}",
+                      spec, op.name, dtype_name(op.dtype)));
   if (!has_parameters(g))
     throw InputError(fmt::format(
         "--workload '{}': train=1: the imported model has no parameters (convolutions, normalisations, "

@@ -109,6 +109,13 @@ TEST_CASE("a training step of an imported file: misuse is refused by name", "[im
   CHECK_THROWS_WITH(build_workload(path + ":train=1,train=1"), Contains("parameter 'train' given twice"));
   CHECK_THROWS_WITH(build_workload(path + ":train"),
                     Contains("malformed parameter 'train'; expected key=value"));
+  CHECK_THROWS_WITH(build_workload(path + ":train=1,,optimizer=sgd"),
+                    Contains("empty item in the parameter list"));
+  // SCALE-Sim's layers are int8 (its one-byte word): nothing PyTorch trains.
+  CHECK_THROWS_WITH(
+      build_workload(kData + "/scalesim_alexnet.csv:train=1"),
+      Contains("train=1 needs products in fp32, tf32, bf16 or fp16 (PyTorch trains floating-point "
+               "parameters); op 'Conv1' is int8"));
   // autocast runs an fp32 model: a bf16 trace is refused, the fp32 one trains.
   CHECK_THROWS_WITH(build_workload(mlp_trace("bf16", true) + ":train=1,amp=bf16"),
                     Contains("amp=bf16: op 'fc1' is bf16 in the model; autocast runs an fp32 model"));
