@@ -326,6 +326,26 @@ class _Tracer(TorchDispatchMode):
             if t is not None:
                 self.set_writer(t, op_name)
 
+    def linear_call(self, linear, input, weight, bias=None):
+        """F.linear (every nn.Linear) as PyTorch 2.x runs it: a contiguous input of
+        any rank with a bias is flattened into one addmm (aten/src/ATen/native/
+        Linear.cpp, _flatten_nd_linear); PyTorch 1.x fuses only 2-D and 3-D inputs
+        and otherwise records a product, then a separate bias add, which are merged
+        here into the one product with its bias."""
+        start = len(self.ops)
+        out = linear(input, weight, bias)
+        new = self.ops[start:]
+        if (bias is not None and _is_tensor(input) and input.dim() > 3 and input.is_contiguous()
+                and len(new) == 2 and new[0]["kind"] == "matmul" and new[1]["meta"]["aten"] == "aten::add"):
+            if self.is_param(bias):
+                new[0]["attrs"]["bias"] = 1
+            new[0]["meta"]["aten"] = "aten::addmm"
+            del self.ops[start + 1:]
+            self.counts["add"] -= 1
+            for t in _tensors(out):
+                self.set_writer(t, new[0]["name"])
+        return out
+
     def is_param(self, t):
         return _is_tensor(t) and self.params and self._key(t) in self.params
 
@@ -439,10 +459,13 @@ def trace(model, *inputs, name="model"):
                 lambda mod, inp, out: None if _packed(inp) else tracer._rnn_post(mod, inp, out)))
     shim = _install_sdpa()
     _ACTIVE.append(tracer)
+    linear = torch.nn.functional.linear
+    torch.nn.functional.linear = functools.partial(tracer.linear_call, linear)
     try:
         with torch.set_grad_enabled(grad), tracer:
             model(*inputs)
     finally:
+        torch.nn.functional.linear = linear
         _ACTIVE.pop()
         if shim:
             del torch.nn.functional.scaled_dot_product_attention

@@ -152,6 +152,15 @@ def pytorch(tessera, tmp):
                     "scaled_dot_product_attention.2": {"batch": 2, "heads": 1, "sq": 16, "d": 64}},
           "deps": {"scaled_dot_product_attention.1": ["scaled_dot_product_attention.0", "zeros.0"],
                    "addmm.1": ["add.0"]}}),
+        # nn.Linear(8, 16) on a contiguous 4-D input [2, 3, 4, 8] is one product with its
+        # bias (PyTorch 2.x's _flatten_nd_linear: addmm of 24 rows); on the transposed
+        # view it copies the 24 rows, multiplies, and adds the bias (1 addmm-like mm,
+        # 1 copy, 1 mm, 1 add).
+        ("linear4d", ["--model", "tiny_math:linear4d", "--input", "2x3x4x8"],
+         {"matmul": 2, "copy": 1, "add": 1,
+          "attrs": {"mm.0": {"m": 24, "n": 16, "k": 8, "bias": 1, "param": 1},
+                    "mm.1": {"m": 24, "bias": None}, "add.0": {"rows": 24, "cols": 16}},
+          "deps": {"mm.1": ["clone.0"], "add.0": ["mm.1"]}}),
         # Sequence-first cross-attention of 16 x 2 x 64 to a memory of 8 x 2 x 64 (k is v),
         # need_weights=False: F.multi_head_attention_forward's path, q projection (m = 32),
         # packed k|v projection (m = 16, n = 128) and the copy of its 2 x 16 x 64 heads,

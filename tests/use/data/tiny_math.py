@@ -88,3 +88,20 @@ class Criteria(nn.Module):
 
 def criteria():
     return Criteria()
+
+
+class Linear4d(nn.Module):
+    """nn.Linear(8, 16) on a contiguous 4-D input x [2, 3, 4, 8] (PyTorch 2.x: one
+    addmm of 24 rows) and on its transposed view (not contiguous: the rows are
+    copied, multiplied, then the bias is added)."""
+
+    def __init__(self):
+        super().__init__()
+        self.fc = nn.Linear(8, 16)
+
+    def forward(self, x):
+        return self.fc(x), self.fc(x.transpose(1, 2))
+
+
+def linear4d():
+    return Linear4d()
