@@ -388,11 +388,6 @@ void validate_graph(const Graph& g, std::string_view source) {
       if (op.get(flag, 0) > 1)
         throw InputError(fmt::format("{}: op '{}' ({}): '{}' = {} must be 0 or 1", source, op.name,
                                      op_kind_name(op.kind), flag, op.get(flag, 0)));
-    if (op.kind == OpKind::embedding && op.attrs.count("bags") && op.get("backward", 0))
-      throw InputError(
-          fmt::format("{}: op '{}' (embedding): 'bags' (an nn.EmbeddingBag) is a forward "
-                      "attribute; a backward embedding takes none",
-                      source, op.name));
     if (op.kind == OpKind::embedding && op.get("order", 1) > 2)
       throw InputError(fmt::format("{}: op '{}' (embedding): 'order' = {} must be 1 (consecutive rows) or 2 "
                                    "(random rows)", source, op.name, op.get("order", 1)));

@@ -50,8 +50,8 @@
 //               optional order: how the tokens pick rows of the vocab x dim table
 //               (t.index_select(0, idx)): 1 = consecutive rows, 2 = uniformly
 //               random rows; absent = rows read as one stream; optional bags
-//               (nn.EmbeddingBag, forward): the tokens' rows are summed (mean,
-//               max) into `bags` output rows of dim
+//               (nn.EmbeddingBag): the tokens' rows are summed (mean, max) into
+//               `bags` output rows of dim; its backward (backward=1) always sorts
 //   kv_read, kv_write  batch, kv_heads, tokens, d   (K and V both counted)
 //               kv_write stores `tokens` new positions into a preallocated cache.
 //               kv_read reads `tokens` cached positions; optional append=A > 0
@@ -239,6 +239,14 @@ ConvGemm conv_gemm_dims(const Op& conv);
 // the indices first (EmbeddingBackwardKernel.cu): the embedding backward's traffic
 // (op_cost.cpp) and its launches (training/autograd.cpp) both switch here.
 inline constexpr int64_t k_embedding_direct_indices = 3072;
+// Whether an embedding's backward sorts its indices: above the direct path's limit,
+// and always for an nn.EmbeddingBag (attr bags: embedding_bag_backward_cuda_sum_avg,
+// aten/src/ATen/native/cuda/EmbeddingBag.cu, radix-sorts the indices and runs the
+// same embedding_backward_cuda_kernel, each index's gradient row read through the
+// forward's offset2bag).
+inline bool embedding_backward_sorts(const Op& op) {
+  return op.at("tokens") > k_embedding_direct_indices || op.attrs.count("bags") != 0;
+}
 
 // Backward and optimizer ops (attr backward=1, conv grad > 0, kind optimizer,
 // batchnorm training=1): what a training step appends besides plain matmul, add,

@@ -143,8 +143,11 @@ OpTraffic training_traffic(const Op& op) {
       // embedding_dense_backward: the weight gradient is zero-filled (vocab x dim),
       // the incoming gradient (tokens x dim) and the int64 indices are read, and the
       // rows of the used tokens are accumulated (at most tokens x dim).
-      OpTraffic t0{dtype_bytes(in, t * dim) + 8.0 * t, dtype_bytes(out, vocab * dim + t * dim)};
-      if (op.at("tokens") > k_embedding_direct_indices) {
+      // An EmbeddingBag's reads each index's row of its bag's gradient through the
+      // forward's int64 offset2bag (8 bytes per index more).
+      OpTraffic t0{dtype_bytes(in, t * dim) + (op.attrs.count("bags") ? 16.0 : 8.0) * t,
+                   dtype_bytes(out, vocab * dim + t * dim)};
+      if (embedding_backward_sorts(op)) {
         // Sorted path: the radix sort, and the fp32 partial sums per segment that
         // compute_grad_weight writes and sum_and_scatter reads.
         t0.read += 0.5 * k_embedding_sort_bytes_per_index * t + 4.0 * t * dim;

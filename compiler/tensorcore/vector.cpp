@@ -263,11 +263,12 @@ Kernel TensorCoreMapper::lower_vector(const Op& op, const Hardware& hw) const {
       const double out_rows = static_cast<double>(op.get("bags", op.at("tokens")));
       writes = dtype_bytes(out, out_rows * static_cast<double>(op.at("dim")));
       rows = out_rows;
-      if (op.get("backward", 0)) {   // zero fill, (sort,) scatter-add: ir.cpp's traffic
+      if (op.get("backward", 0)) {  // zero fill, (sort,) scatter-add: op_cost.cpp's traffic
         const OpTraffic t = op_traffic(op);
         reads = t.read;
         writes = t.written;
         elems = n;
+        rows = static_cast<double>(op.at("tokens"));
       }
       break;
     }

@@ -127,3 +127,34 @@ TEST_CASE("a training step of an imported file: misuse is refused by name", "[im
   CHECK_THROWS_WITH(build_workload(bare + ":train=1"),
                     Contains("train=1: the imported model has no parameters"));
 }
+
+TEST_CASE("an nn.EmbeddingBag trains by the sorted backward at any size", "[import][train][embedding]") {
+  // A DLRM-style bag of 1024 indices into a 1000 x 16 table in 64 bags, then a
+  // linear: the plain embedding's backward takes the direct path up to 3072 indices
+  // (2 launches), the bag's always sorts (EmbeddingBag.cu: 20 launches, training/
+  // autograd.cpp).
+  const auto dir = std::filesystem::temp_directory_path() / "tessera_import_training";
+  std::filesystem::create_directories(dir);
+  const auto write = [&](const std::string& name, const std::string& bags) {
+    const std::string path = (dir / name).string();
+    std::ofstream(path) << R"({"ops": [
+  {"name": "emb", "kind": "embedding", "attrs": {"tokens": 1024, "dim": 16, "vocab": 1000, "order": 2)"
+                        << bags << R"(}},
+  {"name": "fc", "kind": "matmul", "attrs": {"batch": 1, "m": 64, "n": 16, "k": 16, "param": 1}, "deps": ["emb"]}
+]})";
+    return path;
+  };
+  const Graph bag = build_workload(write("bag.json", R"(, "bags": 64)") + ":train=1");
+  const Graph plain = build_workload(write("plain.json", "") + ":train=1");
+  const auto grad = [](const Graph& g) {
+    for (const auto& op : g.ops)
+      if (op.name == "emb.grad_weight") return op;
+    FAIL("no emb.grad_weight");
+    return g.ops.front();
+  };
+  CHECK(grad(bag).at("launches") == 20);
+  CHECK(grad(plain).at("launches") == 2);
+  CHECK(grad(bag).at("bags") == 64);
+  // 1000 x 16 table + 16 x 16 weight.
+  CHECK(bag.info.at("params_trained") == 16000 + 256);
+}

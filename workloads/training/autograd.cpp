@@ -43,7 +43,8 @@ void Step::backward(int i) {
     case OpKind::attention: return attention(i, f, dy, dd);
     case OpKind::embedding: {
       // embedding_dense_backward (aten/src/ATen/native/cuda/Embedding.cu): no input
-      // gradient (indices), the weight gradient zero-filled and scatter-added.
+      // gradient (indices), the weight gradient zero-filled and scatter-added; an
+      // EmbeddingBag's (bags) always by the sorted path (ir.h).
       Op op = f;
       op.name = f.name + ".grad_weight";
       op.dtype = gt;
@@ -51,8 +52,8 @@ void Step::backward(int i) {
       op.attrs.erase("output");
       op.attrs.erase("tied");
       op.attrs["backward"] = 1;
-      op.attrs["launches"] = f.at("tokens") <= k_embedding_direct_indices ? k_embedding_direct_launches
-                                                                           : k_embedding_sorted_launches;
+      op.attrs["launches"] =
+          embedding_backward_sorts(f) ? k_embedding_sorted_launches : k_embedding_direct_launches;
       op.deps = with_grad(dy, {});
       const int w = emit(std::move(op));
       return weight_grad(i, w, f.get("vocab", f.at("tokens")), f.at("dim"), "grad_weight");
