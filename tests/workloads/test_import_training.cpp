@@ -158,3 +158,39 @@ TEST_CASE("an nn.EmbeddingBag trains by the sorted backward at any size", "[impo
   // 1000 x 16 table + 16 x 16 weight.
   CHECK(bag.info.at("params_trained") == 16000 + 256);
 }
+
+TEST_CASE("a transposed convolution trains through the convolution it transposes", "[import][train][conv]") {
+  // A 1x1 convolution to 32 x 8 x 8, then ConvTranspose2d(32, 16, 2, stride 2) with
+  // a bias (TinyUNet's up): the data gradient (grad=1, transposed=1) of C, the
+  // Conv2d(16, 32, 2, stride 2) on 16 x 16. Its input gradient is C's forward over dy
+  // (grad=0), its weight gradient C's weight-gradient pass (grad=2), each 2 x 32 x 64
+  // x 16 x 4 = 262144 FLOPs like the op; its bias gradient sums dy's 256 pixels of C's
+  // 16 input channels.
+  const auto dir = std::filesystem::temp_directory_path() / "tessera_import_training";
+  std::filesystem::create_directories(dir);
+  const std::string path = (dir / "up.json").string();
+  std::ofstream(path) << R"({"ops": [
+  {"name": "c0", "kind": "conv2d", "attrs": {"n": 1, "cin": 4, "cout": 32, "h": 8, "w": 8, "r": 1, "s": 1, "stride": 1, "pad": 0}},
+  {"name": "up", "kind": "conv2d", "attrs": {"n": 1, "cin": 16, "cout": 32, "h": 16, "w": 16, "r": 2, "s": 2, "stride": 2, "pad": 0,
+   "grad": 1, "transposed": 1, "bias": 1}, "deps": ["c0"]}
+]})";
+  const Graph g = build_workload(path + ":train=1,optimizer=sgd");
+  const auto find = [&](const std::string& name) {
+    for (const auto& op : g.ops)
+      if (op.name == name) return op;
+    FAIL("no op " << name);
+    return g.ops.front();
+  };
+  const Op dx = find("up.grad_input"), dw = find("up.grad_weight"), db = find("up.grad_bias");
+  CHECK(dx.get("grad", 0) == 0);
+  CHECK(dx.get("transposed", 0) == 0);
+  CHECK(dw.get("grad", 0) == 2);
+  CHECK(dw.get("transposed", 0) == 0);
+  CHECK(op_flops(find("up")) == 262144);
+  CHECK(op_flops(dx) == 262144);
+  CHECK(op_flops(dw) == 262144);
+  CHECK(db.at("rows") == 256);
+  CHECK(db.at("cols") == 16);
+  // c0: 32 x 4; up: 32 x 16 x 2 x 2 and 16 bias elements.
+  CHECK(g.info.at("params_trained") == 128 + 2048 + 16);
+}

@@ -222,8 +222,14 @@ void Step::bmm(int /*i*/, const Op& f, int dy) {
 // at::convolution_backward): the data gradient (dgrad, skipped for the first
 // convolution: the image needs none), the weight gradient (wgrad), then the bias
 // gradient as a column sum of dY over n*ho*wo (Convolution.cpp).
+// A transposed convolution (ConvTranspose2d: transposed=1 with grad=1, the data
+// gradient of the convolution C it transposes) differentiates through C too
+// (convolution_backward with transposed=true): its input gradient is C's forward
+// pass over dy (grad=0), its weight gradient C's weight-gradient pass with dy in
+// C's input's place (grad=2), and its bias has C's input channels.
 void Step::conv(int i, const Op& f, int dy, const std::vector<int>& dd) {
   const int x = dd.empty() ? -1 : dd[0];
+  const bool transposed = f.get("transposed", 0) != 0;
   int dx = -1;
   const auto pass = [&](const char* suffix, int grad, std::vector<int> saved) {
     Op op = f;
@@ -232,20 +238,22 @@ void Step::conv(int i, const Op& f, int dy, const std::vector<int>& dd) {
     op.out_dtype = f.dtype;
     op.attrs.erase("output");
     op.attrs.erase("bias");
+    op.attrs.erase("transposed");
     op.attrs["grad"] = grad;
     op.deps = with_grad(dy, std::move(saved));
     return emit(std::move(op));
   };
-  if (needs(x)) dx = pass(".grad_input", 1, {});
+  if (needs(x)) dx = pass(".grad_input", transposed ? 0 : 1, {});
   const int dw = pass(".grad_weight", 2, {x});
   int db = -1;
   if (f.get("bias", 0)) {
-    const int64_t px = op_out_elems(f) / f.at("cout");
-    db = emit(reduce_op(f.name + ".grad_bias", px, f.at("cout"), 1, 1, f.out_dtype, f.dtype, with_grad(dy, {})));
+    const int64_t channels = f.at(transposed ? "cin" : "cout");
+    const int64_t px = op_out_elems(f) / channels;
+    db = emit(reduce_op(f.name + ".grad_bias", px, channels, 1, 1, f.out_dtype, f.dtype, with_grad(dy, {})));
   }
   if (dx >= 0) contribute(x, dx);
   weight_grad(i, dw, f.at("cout"), op_out_elems(m_g.ops[dw]) / f.at("cout"), "grad_weight");
-  if (db >= 0) weight_grad(i, db, 1, f.at("cout"), "grad_bias");
+  if (db >= 0) weight_grad(i, db, 1, f.at(transposed ? "cin" : "cout"), "grad_bias");
 }
 
 // Fused attention (_scaled_dot_product_flash_attention_backward ->

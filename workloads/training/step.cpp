@@ -34,7 +34,8 @@ std::vector<int64_t> param_tensors(const Op& op) {
       return {op.at("k") * op.at("n")};
     case OpKind::conv2d: {
       const int64_t w = conv_weight_elems(op);
-      if (bias) return {w, op.at("cout")};
+      // A transposed convolution's output (and bias) has the transposed C's input channels.
+      if (bias) return {w, op.at(op.get("transposed", 0) ? "cin" : "cout")};
       return {w};
     }
     case OpKind::embedding: return {op.get("vocab", op.at("tokens")) * op.at("dim")};
@@ -59,8 +60,8 @@ std::pair<int64_t, int64_t> out_shape(const Op& op) {
   switch (op.kind) {
     case OpKind::matmul: return {op.at("batch") * op.at("m"), op.at("n")};
     case OpKind::conv2d: {
-      const int64_t e = op_out_elems(op);
-      return {e / op.at("cout"), op.at("cout")};
+      const int64_t e = op_out_elems(op), c = op.at(op.get("transposed", 0) ? "cin" : "cout");
+      return {e / c, c};
     }
     case OpKind::attention: return {op.at("batch") * op.at("heads") * op.at("sq"), op.at("d")};
     case OpKind::maxpool:
