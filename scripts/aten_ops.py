@@ -230,8 +230,9 @@ def map_op(name, args, kwargs, out):
     if name == "native_group_norm":
         # (input, weight, bias, N, C, HxW, group, eps): each (n, group) row of C/group x HxW
         # normalised, a row kernel as a layer norm's (ONNX exports it as InstanceNormalization).
+        # Its scale and shift have C elements each (affine).
         n, c, hw, groups = a[3], a[4], a[5], a[6]
-        return "layernorm", {"rows": n * groups, "cols": (c // groups) * hw}
+        return "layernorm", {"rows": n * groups, "cols": (c // groups) * hw, "affine": c}
     if name in ("rms_norm", "_fused_rms_norm"):
         cols = _prod(a[1])
         return "rmsnorm", {"rows": a[0].numel() // cols, "cols": cols}

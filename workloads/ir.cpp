@@ -125,7 +125,12 @@ std::vector<std::string_view> op_attr_names(OpKind k) {
       names.insert(names.end(), {"inputs", "exponent", "bcast_stride", "bcast_bytes", "param"});
       break;
     case OpKind::batchnorm: names.insert(names.end(), {"backward", "training", "n", "channels_last"}); break;
-    case OpKind::layernorm: case OpKind::rmsnorm: case OpKind::softmax: case OpKind::gelu:
+    case OpKind::layernorm:
+      names.insert(names.end(), {"backward", "affine"});
+      break;
+    case OpKind::rmsnorm:
+    case OpKind::softmax:
+    case OpKind::gelu:
     case OpKind::silu: case OpKind::relu: case OpKind::sigmoid: case OpKind::tanh:
       names.push_back("backward");
       break;

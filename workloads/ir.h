@@ -42,7 +42,10 @@
 //               batchnorm (rows = N*H*W, cols = C) optional n: the batch N
 //               (input.size(0), default 1) and channels_last: 1 NHWC (default),
 //               0 NCHW; they decide cuDNN or PyTorch's kernels and which ones
-//               (compiler/tensorcore/batchnorm.h)
+//               (compiler/tensorcore/batchnorm.h); layernorm optional affine: the
+//               elements of its scale and of its shift when not cols (a group or
+//               instance norm as a row norm: rows N x groups of C/groups x H x W,
+//               affine C)
 //   maxpool, avgpool  n, c, h, w, r, s, stride, pad
 //               (optional stride_w, pad_w: the width's own, as for conv2d;
 //               3-D pools: d, t, stride_d, pad_d as for conv2d)

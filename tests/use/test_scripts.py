@@ -181,13 +181,15 @@ def pytorch(tessera, tmp):
          {"conv2d": 4, "batchnorm": 1, "relu": 2, "maxpool": 1, "avgpool": 1, "matmul": 1, "products": 16548000}),
         ("audio_tiny", ["--model", "make_torchvision_onnx:TinyAudio", "--input", "1x80x64"],
          {"conv2d": 3, "gelu": 2, "maxpool": 1, "products": 1245184}),
-        # TinyUNet: GroupNorm (native_group_norm: a row normalisation of 4 groups) and a
+        # TinyUNet: GroupNorm(4, 16) (native_group_norm: a row normalisation of 4 rows of
+        # 4 channels x 256 pixels, its scale and shift 16 elements each: affine) and a
         # ConvTranspose2d(32, 16, 2, stride 2) traced as the data gradient of Conv2d(16,
         # 32, 2, stride 2) on 16 x 16: 2 x 64 x 32 x 64 = 262144 FLOPs. With inc 2 x 256
         # x 16 x 27 = 221184, down 2 x 64 x 32 x 144 = 589824 and out 2 x 256 x 3 x 144 =
         # 221184: 1294336.
         ("unet_tiny", ["--model", "make_torchvision_onnx:TinyUNet", "--input", "1x3x16x16"],
-         {"conv2d": 4, "layernorm": 1, "silu": 1, "add": 1, "products": 1294336}),
+         {"conv2d": 4, "layernorm": 1, "silu": 1, "add": 1, "products": 1294336,
+          "attrs": {"native_group_norm.0": {"rows": 4, "cols": 4 * 256, "affine": 16}}}),
         # nn.LSTM / nn.GRU (2 layers, input 16, hidden 32) over 8 steps of 2 sequences:
         # one cuDNN RNN call, the built-in lstm / gru's ops. Hidden 32 <= 192: PyTorch's
         # persistent small-hidden algorithm, per layer the input projection and one

@@ -194,3 +194,20 @@ TEST_CASE("a transposed convolution trains through the convolution it transposes
   // c0: 32 x 4; up: 32 x 16 x 2 x 2 and 16 bias elements.
   CHECK(g.info.at("params_trained") == 128 + 2048 + 16);
 }
+
+TEST_CASE("a group norm traced as a row norm trains its C-element scale and shift", "[import][train]") {
+  // GroupNorm(4, 16) on a 1x1 convolution's 16 x 16 x 16 output: 4 rows of 4
+  // channels x 256 pixels; its scale and shift have 16 elements (affine), not the
+  // row's 1024.
+  const auto dir = std::filesystem::temp_directory_path() / "tessera_import_training";
+  std::filesystem::create_directories(dir);
+  const std::string path = (dir / "groupnorm.json").string();
+  std::ofstream(path) << R"({"ops": [
+  {"name": "c0", "kind": "conv2d", "attrs": {"n": 1, "cin": 8, "cout": 16, "h": 16, "w": 16, "r": 1, "s": 1,
+   "stride": 1, "pad": 0}},
+  {"name": "gn", "kind": "layernorm", "attrs": {"rows": 4, "cols": 1024, "affine": 16}, "deps": ["c0"]}
+]})";
+  const Graph g = build_workload(path + ":train=1,optimizer=sgd");
+  CHECK(g.info.at("params_trained") == 16 * 8 + 16 + 16);
+  CHECK(g.info.at("param_tensors") == 3);
+}

@@ -107,7 +107,7 @@ void Step::backward(int i) {
       }
       const int w = emit(reduce_op(f.name + ".grad_weight", f.at("rows"), f.at("cols"), 2,
                                    f.kind == OpKind::layernorm ? 2 : 1, gt, it, with_grad(dy, {x})));
-      weight_grad(i, w, 1, f.at("cols"), "grad_weight");
+      weight_grad(i, w, 1, f.get("affine", f.at("cols")), "grad_weight");
       if (dx >= 0) contribute(x, dx);
       return;
     }

@@ -39,7 +39,10 @@ std::vector<int64_t> param_tensors(const Op& op) {
       return {w};
     }
     case OpKind::embedding: return {op.get("vocab", op.at("tokens")) * op.at("dim")};
-    case OpKind::layernorm:
+    case OpKind::layernorm: {  // a group or instance norm's scale and shift: `affine` elements
+      const int64_t a = op.get("affine", op.at("cols"));
+      return {a, a};
+    }
     case OpKind::batchnorm: return {op.at("cols"), op.at("cols")};
     case OpKind::rmsnorm: return {op.at("cols")};
     case OpKind::mul:   // an element-wise weight (e.g. an RMSNorm's `weight * h`)

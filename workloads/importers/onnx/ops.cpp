@@ -445,6 +445,7 @@ void OnnxImporter::instance_norm() {
   Op op = vec_op(OpKind::layernorm, x.shape, x.dtype);
   op.attrs["cols"] = cols;
   op.attrs["rows"] = numel(x.shape) / cols;
+  op.attrs["affine"] = x.shape[1];  // scale and B: one per channel
   emit_out(op, x.shape, x.dtype);
 }
 
