@@ -17,31 +17,42 @@ namespace {
 
 const std::string kData = TESSERA_WL_TEST_DATA;
 
-// An MLP block as scripts/trace_pytorch.py records nn.Linear(64, 256), GELU,
-// nn.Linear(256, 64, bias=False), nn.LayerNorm(64) on 32 tokens, in `dtype`; with
-// `marked` the products carry the training attributes (param, bias).
-std::string mlp_trace(const std::string& dtype, bool marked) {
-  const std::string w1 = marked ? R"(, "param": 1, "bias": 1, "b_shared": 1)" : "";
-  const std::string w2 = marked ? R"(, "param": 1, "b_shared": 1)" : "";
+// Writes `text` to a scratch file called `name` and returns its path.
+std::string scratch(const std::string& name, const std::string& text) {
   const auto dir = std::filesystem::temp_directory_path() / "tessera_import_training";
   std::filesystem::create_directories(dir);
-  const std::string path = (dir / ("mlp_" + dtype + (marked ? "" : "_unmarked") + ".json")).string();
-  std::ofstream(path) << R"({"format": "tessera-trace", "version": 1, "dtype": ")" << dtype << R"(", "ops": [
-  {"name": "fc1", "kind": "matmul", "attrs": {"batch": 1, "m": 32, "n": 256, "k": 64)"
-                      << w1 << R"(}},
-  {"name": "act", "kind": "gelu", "attrs": {"rows": 32, "cols": 256}, "deps": ["fc1"]},
-  {"name": "fc2", "kind": "matmul", "attrs": {"batch": 1, "m": 32, "n": 64, "k": 256)"
-                      << w2 << R"(}, "deps": ["act"]},
-  {"name": "ln", "kind": "layernorm", "attrs": {"rows": 32, "cols": 64}, "deps": ["fc2"]}
-]}
-)";
+  const std::string path = (dir / name).string();
+  std::ofstream(path) << text;
   return path;
+}
+
+// An MLP block as scripts/trace_pytorch.py records nn.Linear(64, 256), GELU,
+// nn.Linear(256, 64, bias=False), nn.LayerNorm(64) on 32 tokens, in `dtype`, the
+// products with the training attributes (param, bias).
+std::string mlp_trace(const std::string& dtype) {
+  return scratch("mlp_" + dtype + ".json",
+                 R"({"format": "tessera-trace", "version": 1, "dtype": ")" + dtype + R"(", "ops": [
+  {"name": "fc1", "kind": "matmul", "attrs": {"batch": 1, "m": 32, "n": 256, "k": 64, "param": 1, "bias": 1,
+   "b_shared": 1}},
+  {"name": "act", "kind": "gelu", "attrs": {"rows": 32, "cols": 256}, "deps": ["fc1"]},
+  {"name": "fc2", "kind": "matmul", "attrs": {"batch": 1, "m": 32, "n": 64, "k": 256, "param": 1, "b_shared": 1},
+   "deps": ["act"]},
+  {"name": "ln", "kind": "layernorm", "attrs": {"rows": 32, "cols": 64}, "deps": ["fc2"]}
+]})");
+}
+
+// The op called `name` of g.
+Op find(const Graph& g, const std::string& name) {
+  for (const auto& op : g.ops)
+    if (op.name == name) return op;
+  FAIL("no op " << name);
+  return g.ops.front();
 }
 
 }  // namespace
 
 TEST_CASE("an imported trace trains with train=1 after its path", "[import][train]") {
-  const std::string path = mlp_trace("fp32", true);
+  const std::string path = mlp_trace("fp32");
   const Graph g = build_workload(path + ":train=1,optimizer=sgd");
   CHECK(g.info.at("train_step") == 1);
   // fc1 64 x 256 + 256, fc2 256 x 64, the norm's weight and bias 64 + 64.
@@ -66,7 +77,7 @@ TEST_CASE("an imported trace trains with train=1 after its path", "[import][trai
 
 TEST_CASE("workload.train=1 set on an imported file is the spec written with it", "[import][train][cli]") {
   using testing::run_cli;
-  const std::string path = mlp_trace("fp32", true);
+  const std::string path = mlp_trace("fp32");
   const auto a = run_cli({"run", "--hw", "h100-sxm", "--workload", path + ":train=1", "--format", "json"});
   const auto b = run_cli(
       {"run", "--hw", "h100-sxm", "--workload", path, "--set", "workload.train=1", "--format", "json"});
@@ -95,7 +106,7 @@ TEST_CASE("an ONNX model trains with its symbolic dimensions set", "[import][tra
 }
 
 TEST_CASE("a training step of an imported file: misuse is refused by name", "[import][train][errors]") {
-  const std::string path = mlp_trace("fp32", true);
+  const std::string path = mlp_trace("fp32");
   CHECK_THROWS_WITH(
       build_workload(path + ":batch=2"),
       Contains("'" + path +
@@ -117,13 +128,12 @@ TEST_CASE("a training step of an imported file: misuse is refused by name", "[im
       Contains("train=1 needs products in fp32, tf32, bf16 or fp16 (PyTorch trains floating-point "
                "parameters); op 'Conv1' is int8"));
   // autocast runs an fp32 model: a bf16 trace is refused, the fp32 one trains.
-  CHECK_THROWS_WITH(build_workload(mlp_trace("bf16", true) + ":train=1,amp=bf16"),
+  CHECK_THROWS_WITH(build_workload(mlp_trace("bf16") + ":train=1,amp=bf16"),
                     Contains("amp=bf16: op 'fc1' is bf16 in the model; autocast runs an fp32 model"));
   CHECK(build_workload(path + ":train=1,amp=bf16").info.at("amp") == 1);
   // Products without param marks and no other layer with weights: nothing to train.
-  const auto dir = std::filesystem::temp_directory_path() / "tessera_import_training";
-  const std::string bare = (dir / "relu.json").string();
-  std::ofstream(bare) << R"({"ops": [{"name": "r", "kind": "relu", "attrs": {"rows": 4, "cols": 4}}]})";
+  const std::string bare =
+      scratch("relu.json", R"({"ops": [{"name": "r", "kind": "relu", "attrs": {"rows": 4, "cols": 4}}]})");
   CHECK_THROWS_WITH(build_workload(bare + ":train=1"),
                     Contains("train=1: the imported model has no parameters"));
 }
@@ -133,25 +143,17 @@ TEST_CASE("an nn.EmbeddingBag trains by the sorted backward at any size", "[impo
   // linear: the plain embedding's backward takes the direct path up to 3072 indices
   // (2 launches), the bag's always sorts (EmbeddingBag.cu: 20 launches, training/
   // autograd.cpp).
-  const auto dir = std::filesystem::temp_directory_path() / "tessera_import_training";
-  std::filesystem::create_directories(dir);
   const auto write = [&](const std::string& name, const std::string& bags) {
-    const std::string path = (dir / name).string();
-    std::ofstream(path) << R"({"ops": [
-  {"name": "emb", "kind": "embedding", "attrs": {"tokens": 1024, "dim": 16, "vocab": 1000, "order": 2)"
-                        << bags << R"(}},
+    return scratch(name, R"({"ops": [
+  {"name": "emb", "kind": "embedding", "attrs": {"tokens": 1024, "dim": 16, "vocab": 1000, "order": 2)" +
+                             bags +
+                             R"(}},
   {"name": "fc", "kind": "matmul", "attrs": {"batch": 1, "m": 64, "n": 16, "k": 16, "param": 1}, "deps": ["emb"]}
-]})";
-    return path;
+]})");
   };
   const Graph bag = build_workload(write("bag.json", R"(, "bags": 64)") + ":train=1");
   const Graph plain = build_workload(write("plain.json", "") + ":train=1");
-  const auto grad = [](const Graph& g) {
-    for (const auto& op : g.ops)
-      if (op.name == "emb.grad_weight") return op;
-    FAIL("no emb.grad_weight");
-    return g.ops.front();
-  };
+  const auto grad = [](const Graph& g) { return find(g, "emb.grad_weight"); };
   CHECK(grad(bag).at("launches") == 20);
   CHECK(grad(plain).at("launches") == 2);
   CHECK(grad(bag).at("bags") == 64);
@@ -166,27 +168,18 @@ TEST_CASE("a transposed convolution trains through the convolution it transposes
   // (grad=0), its weight gradient C's weight-gradient pass (grad=2), each 2 x 32 x 64
   // x 16 x 4 = 262144 FLOPs like the op; its bias gradient sums dy's 256 pixels of C's
   // 16 input channels.
-  const auto dir = std::filesystem::temp_directory_path() / "tessera_import_training";
-  std::filesystem::create_directories(dir);
-  const std::string path = (dir / "up.json").string();
-  std::ofstream(path) << R"({"ops": [
+  const std::string path = scratch("up.json", R"({"ops": [
   {"name": "c0", "kind": "conv2d", "attrs": {"n": 1, "cin": 4, "cout": 32, "h": 8, "w": 8, "r": 1, "s": 1, "stride": 1, "pad": 0}},
   {"name": "up", "kind": "conv2d", "attrs": {"n": 1, "cin": 16, "cout": 32, "h": 16, "w": 16, "r": 2, "s": 2, "stride": 2, "pad": 0,
    "grad": 1, "transposed": 1, "bias": 1}, "deps": ["c0"]}
-]})";
+]})");
   const Graph g = build_workload(path + ":train=1,optimizer=sgd");
-  const auto find = [&](const std::string& name) {
-    for (const auto& op : g.ops)
-      if (op.name == name) return op;
-    FAIL("no op " << name);
-    return g.ops.front();
-  };
-  const Op dx = find("up.grad_input"), dw = find("up.grad_weight"), db = find("up.grad_bias");
+  const Op dx = find(g, "up.grad_input"), dw = find(g, "up.grad_weight"), db = find(g, "up.grad_bias");
   CHECK(dx.get("grad", 0) == 0);
   CHECK(dx.get("transposed", 0) == 0);
   CHECK(dw.get("grad", 0) == 2);
   CHECK(dw.get("transposed", 0) == 0);
-  CHECK(op_flops(find("up")) == 262144);
+  CHECK(op_flops(find(g, "up")) == 262144);
   CHECK(op_flops(dx) == 262144);
   CHECK(op_flops(dw) == 262144);
   CHECK(db.at("rows") == 256);
@@ -199,14 +192,11 @@ TEST_CASE("a group norm traced as a row norm trains its C-element scale and shif
   // GroupNorm(4, 16) on a 1x1 convolution's 16 x 16 x 16 output: 4 rows of 4
   // channels x 256 pixels; its scale and shift have 16 elements (affine), not the
   // row's 1024.
-  const auto dir = std::filesystem::temp_directory_path() / "tessera_import_training";
-  std::filesystem::create_directories(dir);
-  const std::string path = (dir / "groupnorm.json").string();
-  std::ofstream(path) << R"({"ops": [
+  const std::string path = scratch("groupnorm.json", R"({"ops": [
   {"name": "c0", "kind": "conv2d", "attrs": {"n": 1, "cin": 8, "cout": 16, "h": 16, "w": 16, "r": 1, "s": 1,
    "stride": 1, "pad": 0}},
   {"name": "gn", "kind": "layernorm", "attrs": {"rows": 4, "cols": 1024, "affine": 16}, "deps": ["c0"]}
-]})";
+]})");
   const Graph g = build_workload(path + ":train=1,optimizer=sgd");
   CHECK(g.info.at("params_trained") == 16 * 8 + 16 + 16);
   CHECK(g.info.at("param_tensors") == 3);
