@@ -10,6 +10,7 @@
 #include "models/hardware.h"
 #include "sim/propagate.h"
 #include "sim/simulate.h"
+#include "tests/support/graph_ops.h"
 #include "workloads/workloads.h"
 
 using namespace tessera;
@@ -26,12 +27,7 @@ Op cell(int64_t gates, std::map<std::string, int64_t> more = {}) {
   return op;
 }
 
-const Op& find(const Graph& g, const std::string& name) {
-  for (const Op& op : g.ops)
-    if (op.name == name) return op;
-  FAIL("no op " << name);
-  return g.ops.front();
-}
+constexpr auto& find = testing::find_op;
 
 }  // namespace
 

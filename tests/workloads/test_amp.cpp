@@ -1,30 +1,25 @@
 // Mixed-precision training (train=1,amp=bf16: workloads/training/autocast.cpp):
 // the kernels torch.autocast(bfloat16) launches around an fp32 model, the loss of
 // shared/reference/models/train_amp.py, fp32 gradients and fused AdamW, by hand.
-#include <catch2/catch.hpp>
-
 #include <algorithm>
+#include <catch2/catch.hpp>
 #include <string>
 
 #include "core/error.h"
 #include "models/hardware.h"
+#include "sim/engines/capacity.h"
 #include "sim/simulate.h"
 #include "sim/tools/compare.h"
-#include "sim/engines/capacity.h"
+#include "tests/support/cli_run.h"
+#include "tests/support/graph_ops.h"
 #include "workloads/training.h"
 #include "workloads/workloads.h"
-#include "tests/support/cli_run.h"
 
 using namespace tessera;
 
 namespace {
 
-const Op& find(const Graph& g, const std::string& name) {
-  for (const auto& op : g.ops)
-    if (op.name == name) return op;
-  FAIL("no op named " << name);
-  return g.ops.front();
-}
+constexpr auto& find = testing::find_op;
 
 bool has(const Graph& g, const std::string& name) {
   return std::any_of(g.ops.begin(), g.ops.end(), [&](const Op& op) { return op.name == name; });

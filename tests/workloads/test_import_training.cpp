@@ -7,6 +7,7 @@
 
 #include "core/error.h"
 #include "tests/support/cli_run.h"
+#include "tests/support/graph_ops.h"
 #include "workloads/training.h"
 #include "workloads/workloads.h"
 
@@ -41,13 +42,7 @@ std::string mlp_trace(const std::string& dtype) {
 ]})");
 }
 
-// The op called `name` of g.
-Op find(const Graph& g, const std::string& name) {
-  for (const auto& op : g.ops)
-    if (op.name == name) return op;
-  FAIL("no op " << name);
-  return g.ops.front();
-}
+constexpr auto& find = testing::find_op;
 
 }  // namespace
 

@@ -8,6 +8,7 @@
 #include <variant>
 
 #include "core/error.h"
+#include "tests/support/graph_ops.h"
 #include "workloads/importers.h"
 #include "workloads/importers/scalesim_topology.h"
 #include "workloads/workloads.h"
@@ -18,12 +19,7 @@ using Catch::Contains;
 namespace {
 const std::string kData = TESSERA_WL_TEST_DATA;
 
-const Op& find(const Graph& g, const std::string& name) {
-  for (const auto& op : g.ops)
-    if (op.name == name) return op;
-  FAIL("no op named " << name);
-  return g.ops.front();
-}
+constexpr auto& find = testing::find_op;
 
 std::string trace_with(const std::string& ops) {
   return "{\n \"format\": \"tessera-trace\",\n \"version\": 1,\n \"ops\": [\n" + ops + "\n ]\n}\n";

@@ -1,11 +1,11 @@
 // Built-in models: structure (kernel by kernel) and FLOPs against hand derivations.
-#include <catch2/catch.hpp>
-
 #include <algorithm>
+#include <catch2/catch.hpp>
 #include <map>
 #include <set>
 
 #include "core/error.h"
+#include "tests/support/graph_ops.h"
 #include "workloads/workloads.h"
 
 using namespace tessera;
@@ -43,12 +43,7 @@ int count_kind(const Graph& g, OpKind k) {
                                         [&](const Op& op) { return op.kind == k; }));
 }
 
-const Op& find(const Graph& g, const std::string& name) {
-  for (const auto& op : g.ops)
-    if (op.name == name) return op;
-  FAIL("no op named " << name);
-  return g.ops.front();
-}
+constexpr auto& find = testing::find_op;
 
 std::vector<std::string> names_with_prefix(const Graph& g, const std::string& prefix) {
   std::vector<std::string> out;

@@ -1,24 +1,23 @@
 // Training steps (workloads/training.h): backward kernels, gradient accumulation,
 // optimizer kernels and the common workload parameters, against hand derivations.
-#include <catch2/catch.hpp>
-
-#include <nlohmann/json.hpp>
-
 #include <algorithm>
+#include <catch2/catch.hpp>
+#include <nlohmann/json.hpp>
 #include <set>
 #include <sstream>
 
 #include "compiler/mapper.h"
-#include "models/compute/systolic_array.h"
-#include "sim/cli/cli.h"
 #include "core/error.h"
+#include "models/compute/systolic_array.h"
 #include "models/hardware.h"
+#include "sim/cli/cli.h"
 #include "sim/simulate.h"
+#include "tests/support/cli_run.h"
+#include "tests/support/engine_checks.h"
+#include "tests/support/graph_ops.h"
 #include "workloads/builder.h"
 #include "workloads/training.h"
 #include "workloads/workloads.h"
-#include "tests/support/cli_run.h"
-#include "tests/support/engine_checks.h"
 
 using namespace tessera;
 
@@ -30,12 +29,7 @@ std::vector<std::string> names(const Graph& g, size_t from = 0) {
   return out;
 }
 
-const Op& find(const Graph& g, const std::string& name) {
-  for (const auto& op : g.ops)
-    if (op.name == name) return op;
-  FAIL("no op named " << name);
-  return g.ops.front();
-}
+constexpr auto& find = testing::find_op;
 
 bool has(const Graph& g, const std::string& name) {
   return std::any_of(g.ops.begin(), g.ops.end(), [&](const Op& op) { return op.name == name; });
