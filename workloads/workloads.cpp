@@ -166,6 +166,15 @@ std::string imported_path(const std::string& spec) {
   return "";
 }
 
+// The name and key=value items of a spec: a built-in's (name:...), or with
+// `path` (imported_path) the file's (path:...).
+SpecItems spec_items(const std::string& spec, const std::string& path) {
+  if (path.empty()) return split_spec(spec);
+  SpecItems s = split_spec("x" + spec.substr(path.size()));
+  s.name = path;
+  return s;
+}
+
 // The built-in workload of `spec`; `where` prefixes the errors (an unknown name).
 const WorkloadInfo& builtin_of(const std::string& name, const std::string& where) {
   const WorkloadInfo* info = find_builtin_workload(name);
@@ -180,8 +189,7 @@ std::string workload_spec_with(const std::string& spec, const std::string& key,
                                const std::string& value, const std::string& set_arg) {
   const std::string where = fmt::format("--set '{}'", set_arg);
   const std::string path = imported_path(spec);
-  SpecItems s = path.empty() ? split_spec(spec) : split_spec("x" + spec.substr(path.size()));
-  if (!path.empty()) s.name = path;
+  SpecItems s = spec_items(spec, path);
   const WorkloadParam* decl = nullptr;
   for (const auto& p : common_workload_params())
     if (p.name == key) decl = &p;
@@ -217,7 +225,7 @@ std::string workload_spec_with(const std::string& spec, const std::string& key,
 
 std::vector<std::pair<WorkloadParam, std::string>> workload_param_values(const std::string& spec) {
   const std::string path = imported_path(spec);
-  const SpecItems s = path.empty() ? split_spec(spec) : split_spec("x" + spec.substr(path.size()));
+  const SpecItems s = spec_items(spec, path);
   WorkloadInfo imported;  // an imported file: the common parameters only
   const WorkloadInfo& info = path.empty() ? builtin_of(s.name, "--workload") : imported;
   std::vector<std::pair<WorkloadParam, std::string>> out;
@@ -376,10 +384,8 @@ Graph build_workload(const std::string& spec) {
     return g;
   }
   // A file with parameters: path:key=value,...
-  for (size_t c = spec.find(':'); c != std::string::npos; c = spec.find(':', c + 1)) {
-    const std::string path = spec.substr(0, c);
-    if (std::filesystem::is_regular_file(path, ec)) return build_imported(spec, path, spec.substr(c + 1));
-  }
+  if (const std::string path = imported_path(spec); !path.empty())
+    return build_imported(spec, path, spec.substr(path.size() + 1));
   const auto colon = spec.find(':');
   const std::string name = spec.substr(0, colon);
   const WorkloadInfo* info = nullptr;
