@@ -13,7 +13,7 @@ FREE_OPS = {
     "view", "_unsafe_view", "reshape", "t", "transpose", "permute", "expand", "slice", "select",
     "unsqueeze", "squeeze", "detach", "alias", "as_strided", "split", "split_with_sizes", "chunk",
     "unbind", "narrow", "flatten", "unflatten", "view_as", "expand_as", "lift_fresh", "empty",
-    "empty_like", "empty_strided", "_reshape_alias", "dropout", "native_dropout",
+    "empty_like", "empty_strided", "_reshape_alias", "dropout",
     "scalar_tensor", "lift_fresh_copy", "as_strided_",
     "sym_size", "sym_stride", "sym_numel", "is_same_size", "size", "stride", "dim",
 }
@@ -150,9 +150,22 @@ def _window(sizes, k, stride, pad, dil):
     return attrs
 
 
+def dropout_active(name, args):
+    """native_dropout(input, p, train) launches its kernel in training mode with
+    0 < p < 1 (Dropout.cu); otherwise it returns its input (free)."""
+    a = list(args)
+    p = a[1] if len(a) > 1 else 0.0
+    train = a[2] if len(a) > 2 else True
+    return name == "native_dropout" and bool(train) and p is not None and 0.0 < float(p) < 1.0
+
+
 def map_op(name, args, kwargs, out):
     """Returns (kind, attrs) for a kernel-launching operator, or None if unmapped."""
     a = list(args)
+    if name == "native_dropout":
+        # Training-mode dropout: the output and a bool keep mask in one kernel.
+        r, c = _rows_cols(a[0].shape)
+        return "dropout", {"rows": r, "cols": c}
     if name in ("mm", "addmm"):
         x, w = (a[0], a[1]) if name == "mm" else (a[1], a[2])
         return "matmul", {"batch": 1, "m": x.shape[0], "n": w.shape[1], "k": x.shape[1]}
@@ -206,9 +219,12 @@ def map_op(name, args, kwargs, out):
         if pos[0] is not None and len(a) > pos[0] and _is_tensor(a[pos[0]]):
             bias = a[pos[0]]
         causal = bool(kwargs.get("is_causal", a[pos[1]] if len(a) > pos[1] else False))
+        dropout_p = kwargs.get("dropout_p", a[pos[1] - 1] if len(a) > pos[1] - 1 else 0.0)
         attrs = {"batch": q.shape[0], "heads": q.shape[1], "kv_heads": k.shape[1],
                  "sq": q.shape[2], "skv": k.shape[2], "d": q.shape[3],
                  "causal": int(causal), "bias": int(bias is not None)}
+        if dropout_p and float(dropout_p) > 0:
+            attrs["dropout"] = 1   # drawn in the fused kernel (or a dropout op on the math path)
         # Slices of one packed projection (not dense): the math backend copies them.
         if not all(_dense(t) for t in a[:3]):
             attrs["qkv_packed"] = 1

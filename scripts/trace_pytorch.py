@@ -40,7 +40,7 @@ except ImportError:  # pragma: no cover - torch is optional
     TorchDispatchMode = object
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
-from aten_ops import (DTYPES, FREE_OPS, ZERO_OK, _is_tensor, _rows_cols, _tensors,  # noqa: E402
+from aten_ops import (DTYPES, FREE_OPS, ZERO_OK, _is_tensor, _rows_cols, _tensors, dropout_active,  # noqa: E402
                       map_op)
 
 
@@ -267,7 +267,7 @@ class _Tracer(TorchDispatchMode):
         if self.inside_rnn or self.quiet:
             return out
         name = func.__name__.split(".")[0]
-        if name in FREE_OPS:
+        if name in FREE_OPS or (name == "native_dropout" and not dropout_active(name, args)):
             for t in _tensors(out):  # a view shares its base's producer
                 base = next(iter(_tensors(args)), None)
                 if base is not None and self.writer_of(base):

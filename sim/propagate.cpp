@@ -429,6 +429,8 @@ class Executor {
         case OpKind::sigmoid: r = 1 / (1 + std::exp(-v)); break;
         case OpKind::tanh: r = std::tanh(v); break;
         case OpKind::batchnorm: r = v * 0.9 + 0.05; break;   // folded scale/shift of inference BN
+        // dropout: its expected value (the input; which elements are dropped is the
+        // generator's, not a property of the formats);
         // copy, transpose, kv cache, collectives on one device: values pass through;
         // reduce too (its op_out_elems() = outputs x cols first values: the column
         // sum itself is not emulated).

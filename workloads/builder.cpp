@@ -165,6 +165,7 @@ int GraphBuilder::attention(const std::string& name, std::vector<int> deps, cons
     if (a.bias && a.bias_shared) op.attrs["bias_shared"] = 1;
     if (a.bias && a.bias_strided) op.attrs["bias_strided"] = 1;
     if (a.qkv_packed) op.attrs["qkv_packed"] = 1;
+    if (a.dropout) op.attrs["dropout"] = 1;
     op.deps = std::move(deps);
     return push(std::move(op));
   }
@@ -192,6 +193,8 @@ int GraphBuilder::attention(const std::string& name, std::vector<int> deps, cons
     last = vec(OpKind::add, name + ".bias", add_deps, rows_q, a.skv, 2);
   }
   last = vec(OpKind::softmax, name + ".softmax", {last}, rows_q, a.skv);
+  // HF eager_attention_forward: nn.functional.dropout of the weights in training.
+  if (a.dropout) last = vec(OpKind::dropout, name + ".dropout", {last}, rows_q, a.skv);
   std::vector<int> pv_deps = {last};
   pv_deps.insert(pv_deps.end(), v.begin(), v.end());
   return bmm(name + ".pv", pv_deps, bh, a.sq, a.d, a.skv);
@@ -319,6 +322,9 @@ int GraphBuilder::attention_sdpa_math(const std::string& name, std::vector<int> 
                             DType::uint8);
   const int zero = vec_typed(OpKind::copy, name + ".fill_zero", {}, 1, 1, acc, acc);
   last = vec_typed(OpKind::mul, name + ".where", {sm, all, zero}, rows, a.skv, acc, acc, 1);
+  // dropout_p > 0: at::dropout(attn, p, true), one native_dropout kernel; P.V and
+  // the returned weights are the dropped ones.
+  if (a.dropout) last = vec_typed(OpKind::dropout, name + ".dropout", {last}, rows, a.skv, acc, acc);
   // v's copy is made by the second matmul's reshape.
   if (rows_layout) v_deps = {vec_typed(OpKind::copy, name + ".v_reshape", v_deps, rows_hkv, a.d, acc, acc)};
   Op pv;
@@ -346,6 +352,7 @@ int GraphBuilder::attention_sdpa_math(const std::string& name, std::vector<int> 
 //     arrives as a permuted view (the cast keeps its layout) and the backward of
 //     the P.V result's view to [B, h, S, d] (a reshape) copies it
 //   BmmBackward0 of P.V: dP = dO V^T, dV = P^T dO
+//   dropout_p > 0: NativeDropoutBackward0, native_dropout_backward of dP
 //   WhereBackward0 of _safe_softmax's where: where(masked_rows, 0, dP)
 //   SoftmaxBackward0: _softmax_backward_data, dS from P and dP (the mask add's
 //     AddBackward0 passes dS on; a mask that needs a gradient gets dS, summed over
@@ -376,7 +383,12 @@ int GraphBuilder::attention_sdpa_math_backward(const std::string& name, const At
   if (a.qkv_packed) dov = {vec_typed(OpKind::copy, name + ".grad_out_reshape", dov, rows, a.d, acc, acc)};
   const int dp = mm(".grad_p", dov, a.sq, a.skv, a.d);
   const int dv = mm(".grad_v", dov, a.skv, a.d, a.sq);
-  const int dw = vec_typed(OpKind::mul, name + ".grad_where", {dp}, rows, a.skv, acc, acc, 1);
+  int dpd = dp;
+  if (a.dropout) {  // NativeDropoutBackward0: native_dropout_backward of dP
+    dpd = vec_typed(OpKind::dropout, name + ".grad_dropout", {dp}, rows, a.skv, acc, acc);
+    m_graph.ops[static_cast<size_t>(dpd)].attrs["backward"] = 1;
+  }
+  const int dw = vec_typed(OpKind::mul, name + ".grad_where", {dpd}, rows, a.skv, acc, acc, 1);
   const int ds = vec_typed(OpKind::softmax, name + ".grad_softmax", {dw}, rows, a.skv, acc, acc);
   m_graph.ops[static_cast<size_t>(ds)].attrs["backward"] = 1;
   const int dq = mm(".grad_q", {ds}, a.sq, a.d, a.skv);

@@ -38,6 +38,7 @@ struct AttnShape {
   bool bias_strided = false;  // the bias's last dimension is not contiguous (stride != 1)
   bool qkv_packed = false;    // q, k, v are head views of one packed projection's rows
                               // (not dense), and the caller reads the output back as rows
+  bool dropout = false;       // dropout_p > 0 on the attention weights (training)
 };
 
 class GraphBuilder {

@@ -44,6 +44,7 @@ constexpr KindName kKinds[] = {
     {OpKind::sendrecv, "sendrecv"},
     {OpKind::reduce_coll, "reduce_coll"},
     {OpKind::rnn_cell, "rnn_cell"},
+    {OpKind::dropout, "dropout"},
 };
 
 // Required attributes per kind (optional ones are read with get()).
@@ -108,7 +109,7 @@ std::vector<std::string_view> op_attr_names(OpKind k) {
       break;
     case OpKind::attention:
       names.insert(names.end(), {"kv_heads", "causal", "bias", "bias_shared", "bias_bool", "bias_strided",
-                                 "qkv_packed", "strided", "backend", "backward", "bias_grad"});
+                                 "qkv_packed", "strided", "backend", "backward", "bias_grad", "dropout"});
       break;
     case OpKind::maxpool:
     case OpKind::avgpool:
@@ -132,6 +133,7 @@ std::vector<std::string_view> op_attr_names(OpKind k) {
     case OpKind::softmax:
     case OpKind::gelu:
     case OpKind::silu: case OpKind::relu: case OpKind::sigmoid: case OpKind::tanh:
+    case OpKind::dropout:
       names.push_back("backward");
       break;
     case OpKind::reduce:
@@ -160,6 +162,7 @@ bool is_vector_kind(OpKind k) {
     case OpKind::reduce:
     case OpKind::optimizer:
     case OpKind::rnn_cell:
+    case OpKind::dropout:
       return true;
     default:
       return false;
@@ -334,7 +337,7 @@ void validate_graph(const Graph& g, std::string_view source) {
           key == "stage" || key == "pass" || key == "overlap" || key == "p2p" || key == "recompute" ||
           key == "every_microbatch" || key == "reread" || key == "channels_last" || key == "batchnorm" ||
           key == "host_sync" || key == "transposed" || key == "pad_d" || key == "pad_w" ||
-          key == "lib_launch" || key == "cudnn";
+          key == "lib_launch" || key == "cudnn" || key == "dropout";
       if (key == "bcast_bytes" && value != 1 && value != 2 && value != 4 && value != 8)
         throw InputError(
             fmt::format("{}: op '{}' ({}): 'bcast_bytes' = {} must be an element size: 1, 2, 4 or 8", source,
@@ -389,7 +392,8 @@ void validate_graph(const Graph& g, std::string_view source) {
         op.at("rows") % op.at("n") != 0)
       throw InputError(fmt::format("{}: op '{}' ({}): 'n' = {} must divide 'rows' = {} (rows = N x H x W)", source,
                                    op.name, op_kind_name(op.kind), op.at("n"), op.at("rows")));
-    for (const char* flag : {"backward", "training", "output", "param", "bias_grad", "reread", "channels_last", "batchnorm"})
+    for (const char* flag : {"backward", "training", "output", "param", "bias_grad", "reread",
+                             "channels_last", "batchnorm", "dropout"})
       if (op.get(flag, 0) > 1)
         throw InputError(fmt::format("{}: op '{}' ({}): '{}' = {} must be 0 or 1", source, op.name,
                                      op_kind_name(op.kind), flag, op.get(flag, 0)));

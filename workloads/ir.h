@@ -30,7 +30,9 @@
 //               and the output is read back as rows (the math path's copies);
 //               strided=1: a q/k/v last dimension is not contiguous; backend: the SDPA backend forced (1
 //               flash2, 2 flash3 / cuDNN, 3 efficient, 4 math; absent: the hardware's rules,
-//               compiler/tensorcore/sdpa_select.h).
+//               compiler/tensorcore/sdpa_select.h); dropout=1: dropout_p > 0 on the
+//               attention weights (the fused kernels draw it in-kernel; the math
+//               path runs a dropout op on them).
 //   layernorm, rmsnorm, softmax, gelu, silu, relu, sigmoid, tanh, add, mul,
 //   batchnorm, copy, transpose
 //               rows, cols (the op works on a rows x cols tensor); add/mul read
@@ -46,6 +48,10 @@
 //               elements of its scale and of its shift when not cols (a group or
 //               instance norm as a row norm: rows N x groups of C/groups x H x W,
 //               affine C)
+//   dropout     rows, cols: native_dropout in training mode (nn.Dropout, F.dropout
+//               with p > 0): reads the input, writes the output and a bool keep
+//               mask (1 byte per element); backward=1: native_dropout_backward
+//               (reads the gradient and the mask, writes the input gradient)
 //   maxpool, avgpool  n, c, h, w, r, s, stride, pad
 //               (optional stride_w, pad_w: the width's own, as for conv2d;
 //               3-D pools: d, t, stride_d, pad_d as for conv2d)
@@ -108,7 +114,7 @@
 //               channels_last: 1 NHWC activations (default), 0 NCHW (cuDNN converts
 //               a tensor-core convolution's operands and result, compiler/tensorcore/mapper.cpp)
 //   attention, embedding, maxpool, avgpool, layernorm, rmsnorm, batchnorm,
-//   softmax, gelu, silu, relu, sigmoid, tanh
+//   softmax, gelu, silu, relu, sigmoid, tanh, dropout
 //               backward=1: the op's backward kernel(s) (op_flops/op_min_bytes
 //               count their own work and traffic; see op_cost.cpp); attention also
 //               bias_grad=1 (writes the bias gradient)
@@ -158,6 +164,7 @@ enum class OpKind {
   sendrecv,
   reduce_coll,  // the collective reduce (nccl-tests reduce_perf); `reduce` is the column sum
   rnn_cell,     // one time step's fused point-wise work of an LSTM (gates 4) or GRU (gates 3) layer
+  dropout,  // native_dropout in training mode: the output and a 1-byte keep mask (backward: the masked scale)
 };
 
 std::string_view op_kind_name(OpKind k);

@@ -93,6 +93,8 @@ Graph build_attention(const std::map<std::string, std::string>& p) {
   a.bias_shared = wl_bool(p, "bias_shared");
   a.bias_strided = wl_bool(p, "bias_strided");
   a.qkv_packed = wl_bool(p, "qkv_packed");
+  // F.scaled_dot_product_attention's dropout_p applies whatever the module's mode.
+  a.dropout = wl_probability(p, "dropout") > 0;
   if (a.heads % a.kv_heads != 0)
     throw InputError(fmt::format("workload parameter 'kv_heads': heads={} is not a multiple of "
                                  "kv_heads={}", a.heads, a.kv_heads));
@@ -116,6 +118,20 @@ Graph build_attention(const std::map<std::string, std::string>& p) {
     throw InputError(fmt::format("workload parameter 'path': '{}' is not one of eager, sdpa_math",
                                  path));
   }
+  return g;
+}
+
+// F.dropout(x, p, training=True) on a rows x cols tensor: one native_dropout
+// kernel for 0 < p < 1 (ATen's dropout: p = 0 returns x without a kernel).
+Graph build_dropout(const std::map<std::string, std::string>& p) {
+  if (wl_probability(p, "p") == 0)
+    throw InputError(
+        "workload parameter 'p': 0 launches no kernel (dropout returns its input); accepted: "
+        "0 < p < 1");
+  Graph g;
+  g.name = "dropout";
+  GraphBuilder b(g, wl_dtype(p, "dtype"));
+  b.vec(OpKind::dropout, g.name, {}, wl_int(p, "rows"), wl_int(p, "cols"));
   return g;
 }
 
@@ -228,6 +244,14 @@ void add_kernel_workloads(std::vector<WorkloadInfo>& out) {
          "fp16/bf16, q/k scale, causal mask, safe softmax, casts back; ignores fused)",
          ParamType::choice,
          {"eager", "sdpa_math"}},
+        {"dropout",
+         "0",
+         "dropout_p on the attention weights (0: none); the fused kernels draw it in-kernel",
+         ParamType::real,
+         {},
+         1,
+         Unit::none,
+         true},
         {"dtype", "bf16", "operand format", ParamType::dtype}},
        build_attention,
        true});
@@ -243,6 +267,20 @@ void add_kernel_workloads(std::vector<WorkloadInfo>& out) {
   out.push_back({"gelu", "GELU of a rows x cols tensor", vec_params, build_vector<OpKind::gelu>, true});
   out.push_back({"add", "element-wise sum of two rows x cols tensors", vec_params,
                  build_vector<OpKind::add>, true});
+  std::vector<WorkloadParam> dropout_params = vec_params;
+  dropout_params.insert(dropout_params.end() - 1, {"p",
+                                                   "0.5",
+                                                   "probability of an element being zeroed "
+                                                   "(nn.Dropout's default 0.5)",
+                                                   ParamType::real,
+                                                   {},
+                                                   1,
+                                                   Unit::none,
+                                                   true});
+  out.push_back({"dropout",
+                 "F.dropout of a rows x cols tensor in training mode (native_dropout: output and "
+                 "bool mask)",
+                 dropout_params, build_dropout, true});
 }
 
 const std::vector<WorkloadInfo>& builtin_workloads() {

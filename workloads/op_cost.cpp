@@ -10,10 +10,14 @@ namespace {
 // FLOPs per element of the row-wise / element-wise ops. These are the
 // conventional operation counts (not instruction counts): add/mul/relu 1,
 // layernorm ~ mean, var, normalise, scale, shift = 5 (8 with the reductions),
-// softmax ~ max, sub, exp, sum, div = 5, gelu (tanh form) ~ 8.
+// softmax ~ max, sub, exp, sum, div = 5, gelu (tanh form) ~ 8, dropout: the
+// keep test against p and the scaling by 1 / (1 - p) = 2 (its random numbers
+// are integer work, not FLOPs).
 double vector_flops_per_elem(OpKind k) {
   switch (k) {
     case OpKind::add: case OpKind::mul: case OpKind::relu: return 1;
+    case OpKind::dropout:
+      return 2;
     case OpKind::sigmoid: case OpKind::tanh: return 4;
     case OpKind::silu: return 5;
     case OpKind::gelu: return 8;
@@ -39,9 +43,12 @@ double vector_flops_per_elem(OpKind k) {
 //            mean(g dy) - xhat mean(g dy xhat)) (4)                      10
 //   rmsnorm  the same without the mean terms                             8
 //   batchnorm  elementwise pass: (dy - mean_dy - xhat mean_dy_xhat) * gamma * invstd   6
+//   dropout  native_dropout_backward (masked_scale): dy * mask * scale      2
 double backward_flops_per_elem(OpKind k) {
   switch (k) {
     case OpKind::relu: return 1;
+    case OpKind::dropout:
+      return 2;
     case OpKind::sigmoid: case OpKind::tanh: return 3;
     case OpKind::silu: return 9;
     case OpKind::gelu: return 11;
@@ -166,6 +173,8 @@ OpTraffic training_traffic(const Op& op) {
         // Statistics pass and normalise pass both read x; mean and invstd (fp32 per
         // channel) are saved for the backward.
         return {dtype_bytes(in, 2.0 * e + 2.0 * cols), dtype_bytes(out, e) + 8.0 * cols};
+      // native_dropout_backward reads the gradient and the forward's bool mask.
+      if (op.kind == OpKind::dropout) return {dtype_bytes(in, e) + e, dtype_bytes(out, e)};
       // Backward kernels read the incoming gradient and one saved tensor (x or y).
       double read = dtype_bytes(in, 2.0 * e);
       if (op.kind == OpKind::layernorm) read += dtype_bytes(in, cols) + 8.0 * rows;   // gamma; mean, rstd
@@ -266,6 +275,10 @@ OpTraffic op_traffic(const Op& op) {
     case OpKind::allreduce: case OpKind::allgather: case OpKind::reducescatter: case OpKind::alltoall:
     case OpKind::broadcast: case OpKind::sendrecv: case OpKind::reduce_coll:
       return {total, 0};
+    case OpKind::dropout: {  // reads x; writes the output and the 1-byte mask
+      const double e = static_cast<double>(op.at("rows")) * static_cast<double>(op.at("cols"));
+      return {dtype_bytes(op.dtype, e), dtype_bytes(op.out_dtype, e) + e};
+    }
     default: {
       const double written = std::min(total, dtype_bytes(op.out_dtype, static_cast<double>(op_out_elems(op))));
       return {total - written, written};
@@ -342,7 +355,9 @@ double op_min_bytes(const Op& op) {
       double params = 0;
       if (op.kind == OpKind::layernorm || op.kind == OpKind::batchnorm) params = 2 * d("cols");
       if (op.kind == OpKind::rmsnorm) params = d("cols");
-      return dtype_bytes(in, inputs * elems + params) + dtype_bytes(out, elems);
+      // native_dropout also writes its bool keep mask (1 byte per element).
+      const double mask = op.kind == OpKind::dropout ? elems : 0;
+      return dtype_bytes(in, inputs * elems + params) + dtype_bytes(out, elems) + mask;
     }
   }
 }

@@ -4,6 +4,7 @@
 
 #include <cctype>
 #include <charconv>
+#include <cmath>
 #include <filesystem>
 #include <optional>
 
@@ -120,6 +121,11 @@ const std::vector<WorkloadParam>& common_workload_params() {
 ParamSpec WorkloadParam::spec() const {
   ParamSpec s{name, type, unit, default_value, description, choices};
   if (type == ParamType::integer) s.min = min;
+  if (probability) {
+    s.lo = 0;
+    s.hi = 1;
+    s.hi_open = true;
+  }
   return s;
 }
 
@@ -281,6 +287,34 @@ const std::string& wl_choice(const std::map<std::string, std::string>& p, const 
   for (const auto& a : accepted) acc += (acc.empty() ? "" : ", ") + a;
   throw InputError(fmt::format("workload parameter '{}': '{}' is not accepted; accepted: {}", key,
                                v, acc));
+}
+
+double wl_probability(const std::map<std::string, std::string>& p, const std::string& key) {
+  const std::string& v = p.at(key);
+  double out = 0;
+  auto [ptr, ec] = std::from_chars(v.data(), v.data() + v.size(), out);
+  if (ec != std::errc() || ptr != v.data() + v.size() || !std::isfinite(out) || out < 0 || out >= 1)
+    throw InputError(
+        fmt::format("workload parameter '{}': '{}' is not accepted; expected a probability in "
+                    "[0, 1) (e.g. 0.1)",
+                    key, v));
+  return out;
+}
+
+WorkloadParam dropout_param(const std::string& description) {
+  WorkloadParam w{"dropout", "0", description, ParamType::real};
+  w.probability = true;
+  return w;
+}
+
+bool wl_dropout(const std::map<std::string, std::string>& p) {
+  const double d = wl_probability(p, "dropout");
+  if (d > 0 && p.count("train") && p.at("train") != "1")
+    throw InputError(
+        fmt::format("workload parameter 'dropout': {} applies to a training step (add train=1); "
+                    "in inference (model.eval()) dropout launches nothing",
+                    p.at("dropout")));
+  return d > 0;
 }
 
 namespace {

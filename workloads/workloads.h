@@ -25,6 +25,7 @@ struct WorkloadParam {
   std::vector<std::string> choices = {};
   int64_t min = 1;              // integer only
   Unit unit = Unit::none;       // quantity only (bytes: "64MiB", "4096")
+  bool probability = false;     // real only: accepted in [0, 1)
   // As a ParamSpec (name, type, default, description, choices, min).
   ParamSpec spec() const;
 };
@@ -74,5 +75,12 @@ DType wl_dtype(const std::map<std::string, std::string>& p, const std::string& k
 bool wl_bool(const std::map<std::string, std::string>& p, const std::string& key);
 const std::string& wl_choice(const std::map<std::string, std::string>& p, const std::string& key,
                              const std::vector<std::string>& accepted);
+// A probability in [0, 1) (a dropout's p).
+double wl_probability(const std::map<std::string, std::string>& p, const std::string& key);
+// The `dropout` parameter of the models with nn.Dropout layers (HF's configs), and
+// its value: > 0 only in a training step (p["train"] = "1"); in inference
+// (model.eval()) dropout launches nothing, so a p > 0 there is refused.
+WorkloadParam dropout_param(const std::string& description);
+bool wl_dropout(const std::map<std::string, std::string>& p);
 
 }  // namespace tessera

@@ -98,9 +98,12 @@ Kernel TensorCoreMapper::lower_attention(const Op& op, const Hardware& hw) const
   // Online softmax: per score scale, running max, subtract, row sum, convert (5
   // lane ops) and one exp; per row and block the output rescale (D lane ops).
   b.instrs.push_back(vec("exp", scores, slots, DType::fp32));
-  // The additive bias is one more lane op per score.
-  b.instrs.push_back(vec("softmax", (bias.present ? 6.0 : 5.0) * scores + static_cast<double>(bq * D * g), slots,
-                         DType::fp32));
+  // The additive bias is one more lane op per score; dropout draws its random
+  // numbers per score in the kernel (attention_dropout_lanes).
+  b.instrs.push_back(vec("softmax",
+                         (bias.present ? 6.0 : 5.0) * scores + static_cast<double>(bq * D * g) +
+                             attention_dropout_lanes(op) * scores,
+                         slots, DType::fp32));
   add_traffic(b.instrs, lv, Opcode::store, o_bytes / st, o_bytes / st, sms);
   if (path == MmaPath::flash3) {
     // Two consumer warpgroups ping-pong (FlashAttention-3, Shah et al. 2024, sec.
@@ -118,9 +121,11 @@ Kernel TensorCoreMapper::lower_attention(const Op& op, const Hardware& hw) const
   add_bias_preparation(k, bias, lv, sms);
   k.blocks.push_back(std::move(b));
   static constexpr const char* names[] = {"gemm", "flash2", "flash3", "efficient"};
-  k.mapping = fmt::format("{} attention{}, blocks {}x{}, {} thread blocks ({}/SM), {} KV blocks per slot{}{}",
-                          names[static_cast<int>(path)], be.note, bq, bk, ctas, occ, iters_per_slot,
-                          causal ? ", causal block skipping" : "", bias.note);
+  k.mapping =
+      fmt::format("{} attention{}, blocks {}x{}, {} thread blocks ({}/SM), {} KV blocks per slot{}{}{}",
+                  names[static_cast<int>(path)], be.note, bq, bk, ctas, occ, iters_per_slot,
+                  causal ? ", causal block skipping" : "", bias.note,
+                  op.get("dropout", 0) ? ", dropout drawn in-kernel (Philox)" : "");
   set_dram_bytes(k, lv.dram);
   return k;
 }
@@ -169,8 +174,10 @@ Kernel TensorCoreMapper::lower_decode_attention(const Op& op, const Hardware& hw
   b.instrs.push_back(mma(mrows, D, bk * g, op.dtype, slots));
   const double scores = static_cast<double>(rows * bk * g);
   b.instrs.push_back(vec("exp", scores, slots, DType::fp32));
-  b.instrs.push_back(vec("softmax", (bias.present ? 6.0 : 5.0) * scores + static_cast<double>(rows * D * g), slots,
-                         DType::fp32));
+  b.instrs.push_back(vec("softmax",
+                         (bias.present ? 6.0 : 5.0) * scores + static_cast<double>(rows * D * g) +
+                             attention_dropout_lanes(op) * scores,
+                         slots, DType::fp32));
   add_traffic(b.instrs, lv, Opcode::store, (o_bytes + (lv.l2.empty() ? partials : 0)) / st,
               (o_bytes + partials) / st, sms);
   add_bias_preparation(k, bias, lv, sms);
@@ -213,6 +220,7 @@ Kernel TensorCoreMapper::lower_attention_math(const Op& op, const Hardware& hw, 
   a.bias = op.get("bias", 0) != 0;
   a.bias_shared = op.get("bias_shared", 0) != 0;
   a.bias_strided = op.get("bias_strided", 0) != 0;
+  a.dropout = op.get("dropout", 0) != 0;
   a.qkv_packed = op.get("qkv_packed", 0) != 0;
   const bool backward = op.get("backward", 0) != 0;
   const std::string name = op.name.empty() ? "attention" : op.name;
@@ -254,8 +262,9 @@ Kernel TensorCoreMapper::lower_attention_math(const Op& op, const Hardware& hw, 
         fmt::format("math attention backward{}, {} kernels: {}dP and dV, softmax backward, dQ and dK{}", why,
                     launches, upcast ? "dO to fp32, " : "", upcast ? ", casts back" : "");
   else
-    k.mapping = fmt::format("math attention{}, {} kernels: {}Q.K^T, {}softmax, P.V", why, launches,
-                            upcast ? "fp32 upcast, " : "", a.bias || a.causal ? "mask add, " : "");
+    k.mapping = fmt::format("math attention{}, {} kernels: {}Q.K^T, {}softmax, {}P.V", why, launches,
+                            upcast ? "fp32 upcast, " : "", a.bias || a.causal ? "mask add, " : "",
+                            a.dropout ? "dropout, " : "");
   return k;
 }
 

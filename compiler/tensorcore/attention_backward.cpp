@@ -126,10 +126,12 @@ Kernel TensorCoreMapper::lower_attention_backward(const Op& op, const Hardware& 
   m.instrs.push_back(mma(bk, D, qg, op.dtype, slots));   // dK += dS^T Q
   m.instrs.push_back(mma(qg, D, bk, op.dtype, slots));   // dQ += dS K
   // Per score: exp of the recomputed P on the SFU; scale and subtract the LSE,
-  // dP - D, times P, and the conversions of P and dS to 16 bits on the lanes (6).
+  // dP - D, times P, and the conversions of P and dS to 16 bits on the lanes (6);
+  // with dropout the mask drawn again (attention_dropout_lanes).
   const double scores = static_cast<double>(qg * bk);
   m.instrs.push_back(vec("exp", scores, slots, DType::fp32));
-  m.instrs.push_back(vec("attention_backward", 6.0 * scores, slots, DType::fp32));
+  m.instrs.push_back(
+      vec("attention_backward", (6.0 + attention_dropout_lanes(op)) * scores, slots, DType::fp32));
   const double atomics = static_cast<double>(slots) * gd * 4.0 * static_cast<double>(bq * D);
   const double dram_out = (dkv_elems * gb + dq_accum) / st;
   add_traffic(m.instrs, lv, Opcode::store, dram_out, atomics + dkv_elems * gb / st, sms);
@@ -140,10 +142,12 @@ Kernel TensorCoreMapper::lower_attention_backward(const Op& op, const Hardware& 
   // GQA: dK and dV summed over the query heads of each KV head.
   if (Hkv < H) k.blocks.push_back(streaming(dkv_elems * gb, kv_elems * gb, dkv_elems));
 
-  k.mapping = fmt::format("{} attention backward (dot(dO,O), KV-parallel main loop, dQ convert{}), blocks {}x{}, "
-                          "{} thread blocks ({}/SM), {} query blocks per slot{}",
-                          fa3 ? "flash3" : "flash2", Hkv < H ? ", GQA dK/dV sums" : "", bq, bk, ctas, occ, iters_per_slot,
-                          causal ? ", causal block skipping" : "");
+  k.mapping = fmt::format(
+      "{} attention backward (dot(dO,O), KV-parallel main loop, dQ convert{}), blocks {}x{}, "
+      "{} thread blocks ({}/SM), {} query blocks per slot{}{}",
+      fa3 ? "flash3" : "flash2", Hkv < H ? ", GQA dK/dV sums" : "", bq, bk, ctas, occ, iters_per_slot,
+      causal ? ", causal block skipping" : "",
+      op.get("dropout", 0) ? ", dropout mask drawn again (Philox)" : "");
   set_dram_bytes(k, lv.dram);
   return k;
 }

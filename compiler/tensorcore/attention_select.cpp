@@ -23,6 +23,7 @@ SdpaQuery sdpa_query(const Op& op) {
   q.strided = op.get("strided", 0) != 0;
   q.mask_strided = q.mask != SdpaMask::none && op.get("bias_strided", 0) != 0;
   q.requires_grad = op.get("backward", 0) != 0;
+  q.dropout = op.get("dropout", 0) != 0;
   return q;
 }
 
@@ -86,6 +87,10 @@ AttnBias attention_bias(const Op& op, const Levels& lv, MmaPath path) {
                        op.get("bias_bool", 0) ? "bool" : "float", shared ? " broadcast over the batch" : "",
                        b.dram, b.l2);
   return b;
+}
+
+double attention_dropout_lanes(const Op& op) {
+  return op.get("dropout", 0) != 0 ? k_fused_attention_dropout_lanes : 0.0;
 }
 
 void add_bias_preparation(Kernel& k, const AttnBias& bias, const Levels& lv, int64_t sms) {

@@ -47,6 +47,10 @@ struct AttnBias {
   std::string note;
 };
 AttnBias attention_bias(const Op& op, const tc_build::Levels& lv, MmaPath path);
+// Lane operations per score of a fused kernel's in-kernel dropout (attr
+// dropout=1; kernel_build.h k_fused_attention_dropout_lanes), 0 without dropout.
+// The backward kernels draw the same numbers again.
+double attention_dropout_lanes(const Op& op);
 // Prepends the mask's conversion / padding kernels (streaming blocks on every SM)
 // to `k` and counts their launches.
 void add_bias_preparation(Kernel& k, const AttnBias& bias, const tc_build::Levels& lv, int64_t sms);

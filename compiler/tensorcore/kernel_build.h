@@ -25,6 +25,41 @@ namespace tessera::tc_build {
 // fix-up); the row kernels (vector.cpp) and batch-norm's Welford (batchnorm.cpp).
 constexpr double k_exp_lanes = 8, k_div_lanes = 8;
 
+// Dropout's random numbers: Philox-4x32 (Salmon et al., "Parallel random numbers:
+// as easy as 1, 2, 3", SC'11), four 32-bit numbers per call. A round is two
+// 32 x 32 -> 64-bit products (curand's __umulhi and low half, FlashAttention's
+// mul.wide.u32: four 32-bit integer multiplies, which sm_70..sm_90 issue at 64 per
+// SM and clock, i.e. two FP32-lane slots each on sm_80+'s 128-lane SMs), two
+// three-input XORs (LOP3) and the two key increments: 8 + 2 + 2 = 12 lane slots.
+constexpr double k_philox_round_lanes = 12;
+// native_dropout's kernel (aten/src/ATen/native/cuda/Dropout.cu,
+// fused_dropout_kernel_vec): curand_uniform4 (curand_Philox4x32_10: 10 rounds) per
+// 4 elements = 30 lane slots per element, the uint -> float conversion and scaling
+// (2), the keep test, the scaled select and the mask byte (3): 35.
+constexpr double k_dropout_lanes = 10 * k_philox_round_lanes / 4 + 2 + 3;
+// Dropout inside a fused attention kernel, per score:
+//  * FlashAttention-2 (csrc/flash_attn/src/philox.cuh, dropout.h): a 7-round
+//    Philox per 16 scores (its 128 bits compared as 16 bytes against an 8-bit
+//    threshold) plus the packed half2 compare and select (1): 7 x 12 / 16 + 1 =
+//    6.25 lane slots. FA2-style dropout measured on sm_121 (flash-attention PR
+//    #2439, bf16, p = 0.1) costs 13-32 % of the forward and 4-17 % of the
+//    backward at head dim 64, 0-16 % and 0-6 % at 128; with this count the
+//    modelled FA2 kernels (a100-80gb and h100-sxm, batch 2, 16 heads, 2048
+//    tokens) take +20 % / +8 % at head dim 64 and +12 % / +4 % at 128;
+//  * cuDNN's fused kernels draw Philox numbers in-kernel too; their count per
+//    score is not published and is taken as FlashAttention-2's;
+//  * the memory-efficient kernel (mem_eff_attention kernel_forward.h /
+//    kernel_backward.h) calls curand_uniform4 per 4 scores, ~34 lane slots per
+//    score by count, but the kernel runs far below the tensor-core peak and
+//    hides most of it: xFormers' A100 timings of the same kernel (xformers PR
+//    #587, bf16, B = 8, H = 64, K = 64, backward with p = 0.3 against p = 0: +0.1
+//    ms on 1.1 ms at M = 512, +0.3 ms on 4.1 ms at M = 1024) show 5.5-7.3 exposed
+//    lane slots per score at A100's 64 FP32 lanes per SM: it is timed with the
+//    same 6.25 (modelled backward: +8 % at head dim 64, +4.5 % at 128, against
+//    the measured +7-9 % and +3-4 %).
+// A backward kernel draws the same numbers again to rebuild the mask.
+constexpr double k_fused_attention_dropout_lanes = 7 * k_philox_round_lanes / 16 + 1;
+
 inline int64_t to_bytes(double b) { return static_cast<int64_t>(std::llround(std::max(0.0, b))); }
 
 inline Instr transfer(Opcode op, const std::string& level, double bytes_per_copy, int64_t count) {

@@ -30,6 +30,8 @@ bool low_precision_ok(DType t, int cc) { return cc >= 80 ? half(t) : t == DType:
 std::string cudnn_fails(const SdpaQuery& q, const SdpaDevice& dev) {
   const int cc = dev.compute_capability;
   if (dev.cudnn_version < 90000) return "cuDNN older than 9.0";
+  if (q.dropout && dev.cudnn_version > 91100 && dev.cudnn_version < 91400)
+    return "cuDNN 9.11..9.13 takes no dropout";
   if (!low_precision_ok(q.dtype, cc)) return fmt::format("cuDNN needs fp16/bf16, not {}", dtype_name(q.dtype));
   if (cc < 80 || cc > 121) return fmt::format("cuDNN needs sm80..sm121, not sm{}", cc);
   if (q.strided) return "cuDNN needs contiguous last dimensions";

@@ -12,7 +12,10 @@
 //   cuDNN    sm80..sm121; fp16/bf16; attn_mask (bool or float) of a broadcastable
 //            shape; batch and heads <= 65535; head dim a multiple of 8 and
 //            <= 128 (<= 256 from cuDNN 9.22 on sm90/sm10x; 192/128 from 9.11);
-//            key length != 1; last dims contiguous (q, k, v and the attn_mask)
+//            key length != 1; last dims contiguous (q, k, v and the attn_mask);
+//            no dropout_p > 0 with runtime cuDNN 9.11..9.13 (can_use_cudnn_attention:
+//            "cuDNN version does not support droppout in SDPA (9.11 - 9.13)"; such
+//            a cuDNN is not preferred, so flash or efficient runs first anyway)
 //   flash    (FlashAttention-2 as PyTorch bundles it) sm80..sm121; fp16/bf16;
 //            no attn_mask at all
 //            (check_for_attn_mask); head dim <= 256; is_causal only with
@@ -31,6 +34,8 @@
 //   heads) therefore sends the call to the math path.
 //   math     everything else: at::_scaled_dot_product_attention_math, kernel by
 //            kernel (fp32 upcast of fp16/bf16, see workloads/builder.h)
+// Dropout (dropout_p > 0) is taken by flash, efficient and math (each draws it
+// with Philox; compiler/tensorcore/kernel_build.h) and by cuDNN outside 9.11..9.13.
 #include <cstdint>
 #include <string>
 
@@ -52,6 +57,7 @@ struct SdpaQuery {
   bool strided = false;        // a q/k/v last dimension that is not contiguous
   bool mask_strided = false;   // the attn_mask's last dimension is not contiguous (stride != 1)
   bool requires_grad = false;  // inputs require grad (a training step)
+  bool dropout = false;        // dropout_p > 0
 };
 
 struct SdpaDevice {

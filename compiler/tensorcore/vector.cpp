@@ -52,6 +52,8 @@ VecCost vec_cost(OpKind k, bool warp_softmax) {
     case OpKind::relu: return {1, 0};
     case OpKind::add:
     case OpKind::mul: return {1, 0};
+    case OpKind::dropout:
+      return {k_dropout_lanes, 0};  // kernel_build.h
     default: return {0, 0};
   }
 }
@@ -77,6 +79,8 @@ VecCost training_vec_cost(const Op& op) {
     case OpKind::layernorm: return {10, 0};
     case OpKind::rmsnorm: return {8, 0};
     case OpKind::batchnorm: return {6, 0};
+    case OpKind::dropout:
+      return {2, 0};          // masked_scale: dy * mask * scale
     default: return {1, 0};   // relu, pools, embedding scatter-add
   }
 }
@@ -297,8 +301,9 @@ Kernel TensorCoreMapper::lower_vector(const Op& op, const Hardware& hw) const {
       elems = rows * cols;
       writes = dtype_bytes(out, elems);
       reads = op_min_bytes(op) - writes;
-      // backward kernels, reductions, recurrent cells
-      if (is_training_op(op) || op.kind == OpKind::reduce || op.kind == OpKind::rnn_cell) {
+      // backward kernels, reductions, recurrent cells, dropout (its mask is written)
+      if (is_training_op(op) || op.kind == OpKind::reduce || op.kind == OpKind::rnn_cell ||
+          op.kind == OpKind::dropout) {
         const OpTraffic t = op_traffic(op);
         reads = t.read;
         writes = t.written;

@@ -52,6 +52,7 @@ HostOp host_op(const Kernel& k) {
     case OpKind::sigmoid:
     case OpKind::tanh:
     case OpKind::rnn_cell:
+    case OpKind::dropout:
     case OpKind::add:
     case OpKind::mul:
     case OpKind::maxpool:

@@ -61,9 +61,25 @@ std::optional<std::string> train_record_spec(const nlohmann::json& r, std::strin
     return std::nullopt;
   }
   // Under autocast the model is its fp32 module (the workload's dtype is fp32).
-  const std::string tail =
-      autocast ? fmt::format("train=1,amp={},optimizer={}", amp, opt)
-               : fmt::format("dtype={},train=1,optimizer={}", record_text(r, "dtype", "bf16"), opt);
+  std::string tail = autocast
+                         ? fmt::format("train=1,amp={},optimizer={}", amp, opt)
+                         : fmt::format("dtype={},train=1,optimizer={}", record_text(r, "dtype", "bf16"), opt);
+  // dropout: the p the record's model trained with (HF's configs: every dropout
+  // of the model); absent or 0: none, as scripts/measure_gpu.py measures.
+  if (r.contains("dropout")) {
+    const double p = record_num(r, "dropout");
+    if (!(p >= 0 && p < 1))
+      throw InputError(
+          fmt::format("record {}: field 'dropout' = {} must be a probability in [0, 1)", r.dump(), p));
+    if (p > 0) {
+      if (model != "bert-base" && model != "gpt2-small" && model != "llama") {
+        skip = "train dropout on '" + r["model"].get<std::string>() +
+               "' is not modelled (bert, gpt2, llama are)";
+        return std::nullopt;
+      }
+      tail += fmt::format(",dropout={}", p);
+    }
+  }
   const int64_t batch = record_int(r, "batch", 1);
   if (model == "resnet50") return fmt::format("resnet50:batch={},{}", batch, tail);
   if (model == "lstm" || model == "gru")

@@ -24,6 +24,7 @@ const char* kSpecs[] = {
     "softmax:rows=256,cols=512",
     "gelu:rows=256,cols=768",
     "add:rows=256,cols=768",
+    "dropout:rows=256,cols=768",
     "resnet50:batch=1,image=64",
     "alexnet:batch=1",
     "vgg16:batch=1,image=224",

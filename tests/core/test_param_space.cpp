@@ -40,11 +40,13 @@ std::vector<std::string> run_args(const std::string& workload, std::vector<std::
 
 TEST_CASE("set errors name the argument, the key and what is accepted", "[params][cli]") {
   const std::string gpt = "gpt2-small:batch=1,seq=16,layers=1";
-  CHECK(error_of(run_args(gpt, {"--set", "workload.sqe=4"})) ==
-        "--set 'workload.sqe=4': unknown key 'sqe' for workload gpt2-small; accepted: phase, batch, seq, ctx, "
-        "layers, embed, kv_cache, fused_qkv, fused_gate_up, rope, attn, kernels, dtype, tp, pp, dp, ep, "
-        "sequence_parallel, schedule, virtual_stages, "
-        "zero, microbatch, global_batch, recompute, bucket, grad_reduce, grad_scaler, train, optimizer, amp");
+  CHECK(
+      error_of(run_args(gpt, {"--set", "workload.sqe=4"})) ==
+      "--set 'workload.sqe=4': unknown key 'sqe' for workload gpt2-small; accepted: phase, batch, seq, ctx, "
+      "layers, embed, kv_cache, fused_qkv, fused_gate_up, rope, attn, dropout, kernels, dtype, tp, pp, dp, "
+      "ep, "
+      "sequence_parallel, schedule, virtual_stages, "
+      "zero, microbatch, global_batch, recompute, bucket, grad_reduce, grad_scaler, train, optimizer, amp");
   CHECK(error_of(run_args(gpt, {"--set", "workload.seq=long"})) ==
         "--set 'workload.seq=long': invalid value 'long' for workload.seq: not an integer; expected an integer >= 1");
   CHECK(error_of(run_args(gpt, {"--set", "workload.seq=0"})) ==

@@ -8,6 +8,7 @@
 #include "models/hardware.h"
 #include "sim/simulate.h"
 #include "sim/tools/compare.h"
+#include "tests/support/graph_ops.h"
 #include "workloads/workloads.h"
 
 using namespace tessera;
@@ -425,4 +426,66 @@ TEST_CASE("compare predicts bf16 mixed-precision training records as amp=bf16, n
   const CompareRow pure = compare_record(rec, *hw);
   REQUIRE_FALSE(pure.skipped);
   CHECK(pure.record["workload"] == "bert-base:batch=8,seq=128,dtype=bf16,train=1,optimizer=adamw_fused");
+}
+
+TEST_CASE("attention dropout: which backends take it and the Philox work it adds",
+          "[gpu][attention][sdpa][dropout]") {
+  using B = SdpaBackend;
+  // Every backend takes dropout_p > 0 with cuDNN 9.19: the choice is the same as
+  // without (cuDNN on H100, flash on A100; efficient with a mask on A100).
+  SdpaQuery q = query(DType::bf16, 64);
+  q.dropout = true;
+  CHECK(pick(q, 90) == B::cudnn);
+  CHECK(pick(q, 80) == B::flash);
+  q.mask = SdpaMask::additive;
+  CHECK(pick(q, 80) == B::efficient);
+
+  const auto hw = load_hardware("h100-sxm", {});
+  // The lane work of the block that holds the scores' exp: the softmax (or the
+  // backward's per-score) instruction grows by k_fused_attention_dropout_lanes =
+  // 7 x 12 / 16 + 1 = 6.25 lane slots per score, i.e. 6.25 x the exp count.
+  const auto lanes = [&](const Kernel& k, const char* name) {
+    for (const Block& b : k.blocks) {
+      int64_t exp = 0, work = 0;
+      for (const Instr& in : b.instrs) {
+        if (in.op != Opcode::vec) continue;
+        if (in.name == "exp") exp = in.elems;
+        if (in.name == name) work = in.elems;
+      }
+      if (exp > 0) return std::pair<int64_t, int64_t>{exp, work};
+    }
+    FAIL("no block with exp");
+    return std::pair<int64_t, int64_t>{0, 0};
+  };
+  for (const char* be : {"flash", "cudnn", "efficient"}) {
+    INFO(be);
+    const std::string base = std::string("attention:batch=2,heads=16,sq=2048,d=64,backend=") + be;
+    const Program off = compile(build_workload(base + ",train=1"), *hw);
+    const Program on = compile(build_workload(base + ",dropout=0.1,train=1"), *hw);
+    REQUIRE(off.kernels.size() == 2);
+    REQUIRE(on.kernels.size() == 2);
+    const auto [exp_f, soft_off] = lanes(off.kernels[0], "softmax");
+    const auto [exp_f2, soft_on] = lanes(on.kernels[0], "softmax");
+    CHECK(exp_f == exp_f2);
+    CHECK(soft_on - soft_off == exp_f * 25 / 4);
+    const auto [exp_b, bwd_off] = lanes(off.kernels[1], "attention_backward");
+    const auto [exp_b2, bwd_on] = lanes(on.kernels[1], "attention_backward");
+    CHECK(exp_b == exp_b2);
+    CHECK(bwd_on - bwd_off == exp_b * 25 / 4);
+    // Same launches and bytes: the mask is drawn, never stored.
+    CHECK(on.kernels[0].info.dram_bytes == off.kernels[0].info.dram_bytes);
+    CHECK(on.kernels[0].mapping.find("dropout drawn in-kernel") != std::string::npos);
+    CHECK(off.kernels[0].mapping.find("dropout") == std::string::npos);
+  }
+  // The math path runs at::dropout on the fp32 weights: one native_dropout kernel
+  // more (15 -> 16 launches), and its backward one native_dropout_backward more.
+  const Program m0 = compile(build_workload("attention:batch=1,heads=2,sq=64,d=64,backend=math"), *hw);
+  const Program m1 =
+      compile(build_workload("attention:batch=1,heads=2,sq=64,d=64,backend=math,dropout=0.1"), *hw);
+  CHECK(*m1.kernels[0].info.launches == *m0.kernels[0].info.launches + 1);
+  // 2 x 64 rows x 64 keys fp32: reads 4 B, writes 4 B and the 1-byte mask per weight.
+  CHECK(*m1.kernels[0].info.dram_bytes - *m0.kernels[0].info.dram_bytes == Approx(2 * 64 * 64 * 9.0));
+  const Graph mt = build_workload("attention:batch=1,heads=2,sq=64,d=64,path=sdpa_math,dropout=0.1,train=1");
+  CHECK(testing::find_op(mt, "attention.dropout").kind == OpKind::dropout);
+  CHECK(testing::find_op(mt, "attention.dropout.grad").get("backward", 0) == 1);
 }

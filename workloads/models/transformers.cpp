@@ -1,5 +1,7 @@
 // Transformer models, one op per kernel that PyTorch eager launches for the
-// reference implementation in inference (no autograd, dropout is identity):
+// reference implementation in inference (no autograd, dropout is identity; with
+// train=1 and dropout=p > 0, the training-mode dropout: a native_dropout kernel
+// per nn.Dropout, and dropout_p in the attention):
 //   bert-*        Hugging Face BertModel (no head), attn_implementation "sdpa"
 //   gpt2-*, gpt3  Hugging Face GPT2Model (no LM head); GPT-3 uses GPT-2's code
 //                 with the 175B shape
@@ -175,6 +177,9 @@ Graph build_decoder(const DecoderConfig& c, const Params& p) {
   const bool rotary = wl_bool(p, "rope");
   const bool fused = fused_attention(p);
   const bool embed = wl_bool(p, "embed");
+  // Training-mode dropout (GPT2Config embd_pdrop, resid_pdrop, attn_pdrop;
+  // LlamaConfig attention_dropout: LLaMA has no other dropout).
+  const bool dropout = wl_dropout(p);
   const ParallelConfig par = parse_parallel(p, wl_int(p, "batch"));
   // A parallel workload builds one microbatch of one device's shard.
   const int64_t batch = par.active ? par.microbatch : wl_int(p, "batch");
@@ -239,6 +244,7 @@ Graph build_decoder(const DecoderConfig& c, const Params& p) {
       mark(wte, "tp_out", act_bytes);
       const int wpe = b.embedding("wpe", {}, rows, d, c.max_positions);
       x = b.vec(OpKind::add, "embed.add", {wte, wpe}, rows, d, 2);
+      if (dropout) x = b.vec(OpKind::dropout, "embed.drop", {x}, rows, d);
     } else {
       x = b.embedding("embed_tokens", {}, tokens, d, vocab);
       mark(x, "tp_out", act_bytes);
@@ -290,9 +296,11 @@ Graph build_decoder(const DecoderConfig& c, const Params& p) {
     a.skv = ctx + seq;
     a.d = hd;
     a.causal = seq > 1;  // prefill is causal; one decode query sees the whole cache
+    a.dropout = dropout;
     const int att = b.attention(pre + "attn.sdpa", attn_in, a, fused);
-    const int o = b.linear(pre + (gpt2 ? "attn.c_proj" : "attn.o_proj"), {att}, tokens, d, qd);
+    int o = b.linear(pre + (gpt2 ? "attn.c_proj" : "attn.o_proj"), {att}, tokens, d, qd);
     mark(o, "tp_out", act_bytes);
+    if (gpt2 && dropout) o = b.vec(OpKind::dropout, pre + "attn.resid_dropout", {o}, rows, d);
     std::vector<int> add1_deps = {o};
     if (resid >= 0) add1_deps.push_back(resid);
     const int h = b.vec(OpKind::add, pre + "attn.add", add1_deps, rows, d, 2);
@@ -304,6 +312,8 @@ Graph build_decoder(const DecoderConfig& c, const Params& p) {
       const int act = eager ? hf_gelu_new(b, pre + "mlp.gelu_new", fc, tokens, ffn)
                             : b.vec(OpKind::gelu, pre + "mlp.gelu", {fc}, tokens, ffn);
       mlp = b.linear(pre + "mlp.c_proj", {act}, tokens, d, ffn);
+      mark(mlp, "tp_out", act_bytes);
+      if (dropout) mlp = b.vec(OpKind::dropout, pre + "mlp.dropout", {mlp}, rows, d);
     } else {
       // fused_gate_up: one projection to gate|up (decode_static.py's w13), chunked.
       const int gu = fused_gate_up ? b.linear(pre + "mlp.gate_up_proj", {ln2}, tokens, 2 * ffn, d) : -1;
@@ -312,8 +322,8 @@ Graph build_decoder(const DecoderConfig& c, const Params& p) {
       const int up = fused_gate_up ? gu : b.linear(pre + "mlp.up_proj", {ln2}, tokens, ffn, d);
       const int mul = b.vec(OpKind::mul, pre + "mlp.mul", {act, up}, tokens, ffn, 2);
       mlp = b.linear(pre + "mlp.down_proj", {mul}, tokens, d, ffn);
+      mark(mlp, "tp_out", act_bytes);
     }
-    mark(mlp, "tp_out", act_bytes);
     x = b.vec(OpKind::add, pre + "mlp.add", {mlp, h}, rows, d, 2);
     tag(l / chunk_layers, l);
   }
@@ -371,22 +381,45 @@ Graph build_decoder_at(const Params& p) {
 }
 
 std::vector<WorkloadParam> decoder_params(int64_t default_seq) {
-  return {{"phase", "prefill", "prefill (seq new tokens, causal) or decode (one new token per "
-                               "sequence against a cache of ctx tokens)", ParamType::choice, {"prefill", "decode"}},
+  return {{"phase",
+           "prefill",
+           "prefill (seq new tokens, causal) or decode (one new token per "
+           "sequence against a cache of ctx tokens)",
+           ParamType::choice,
+           {"prefill", "decode"}},
           {"batch", "1", "sequences"},
           {"seq", std::to_string(default_seq), "prefill tokens per sequence"},
           {"ctx", std::to_string(default_seq), "decode: tokens already in the KV cache"},
           {"layers", "auto", "decoder layers to build (auto: all)", ParamType::integer, {"auto"}},
           {"embed", "1", "0: omit embeddings and the final norm (decoder layers only)", ParamType::boolean},
-          {"kv_cache", "auto", "KV cache: static (preallocated, index_copy_ of the new positions), dynamic "
-                               "(HF DynamicCache: torch.cat in decode, no kernel in prefill) or auto (static in "
-                               "decode, dynamic in prefill)", ParamType::choice, {"auto", "static", "dynamic"}},
-          {"fused_qkv", "0", "1: one q|k|v projection (serving engines, decode_static.py) instead of three", ParamType::boolean},
-          {"fused_gate_up", "0", "1: one gate|up projection of the SwiGLU MLP instead of two", ParamType::boolean},
-          {"rope", "1", "rotary position embedding on q and k (LLaMA-style decoders; 0: none, as decode_static.py)", ParamType::boolean},
-          {"attn", "sdpa", "sdpa (fused kernel) or eager (unfused math path)", ParamType::choice, {"sdpa", "eager"}},
-          {"kernels", "eager", "eager: HF's Python-level norms/activations/rotary tables, one kernel "
-                               "per operation; fused: one kernel per norm/activation", ParamType::choice, {"eager", "fused"}},
+          {"kv_cache",
+           "auto",
+           "KV cache: static (preallocated, index_copy_ of the new positions), dynamic "
+           "(HF DynamicCache: torch.cat in decode, no kernel in prefill) or auto (static in "
+           "decode, dynamic in prefill)",
+           ParamType::choice,
+           {"auto", "static", "dynamic"}},
+          {"fused_qkv", "0", "1: one q|k|v projection (serving engines, decode_static.py) instead of three",
+           ParamType::boolean},
+          {"fused_gate_up", "0", "1: one gate|up projection of the SwiGLU MLP instead of two",
+           ParamType::boolean},
+          {"rope", "1",
+           "rotary position embedding on q and k (LLaMA-style decoders; 0: none, as decode_static.py)",
+           ParamType::boolean},
+          {"attn",
+           "sdpa",
+           "sdpa (fused kernel) or eager (unfused math path)",
+           ParamType::choice,
+           {"sdpa", "eager"}},
+          dropout_param("with train=1: p of every dropout the model has in training mode (GPT-2: embd_pdrop, "
+                        "resid_pdrop, attn_pdrop, HF default 0.1; LLaMA: attention_dropout, default 0.0); 0: "
+                        "none, as with every p = 0"),
+          {"kernels",
+           "eager",
+           "eager: HF's Python-level norms/activations/rotary tables, one kernel "
+           "per operation; fused: one kernel per norm/activation",
+           ParamType::choice,
+           {"eager", "fused"}},
           {"dtype", "bf16", "operand format", ParamType::dtype}};
 }
 
@@ -430,6 +463,8 @@ Graph build_bert(const char* name, const BertConfig& c, const Params& p) {
   GraphBuilder b(g, wl_dtype(p, "dtype"));
   b.set_linear_bias(true);
   const bool fused = fused_attention(p);
+  // Training-mode dropout (BertConfig hidden_dropout_prob, attention_probs_dropout_prob).
+  const bool dropout = wl_dropout(p);
   const int64_t batch = wl_int(p, "batch"), seq = wl_int(p, "seq");
   if (seq > 512)
     throw InputError(fmt::format("workload parameter 'seq': {} exceeds BERT's 512 positions", seq));
@@ -443,6 +478,7 @@ Graph build_bert(const char* name, const BertConfig& c, const Params& p) {
   const int pos = b.embedding("embeddings.position", {}, seq, d, 512);
   x = b.vec(OpKind::add, "embeddings.add_position", {x, pos}, t, d, 2);
   x = b.vec(OpKind::layernorm, "embeddings.layernorm", {x}, t, d);
+  if (dropout) x = b.vec(OpKind::dropout, "embeddings.dropout", {x}, t, d);
   for (int64_t l = 0; l < layers; ++l) {
     const std::string pre = fmt::format("l{}.", l);
     const int q = b.linear(pre + "attn.query", {x}, t, d, d);
@@ -453,13 +489,16 @@ Graph build_bert(const char* name, const BertConfig& c, const Params& p) {
     a.heads = a.kv_heads = c.heads;
     a.sq = a.skv = seq;
     a.d = hd;
+    a.dropout = dropout;
     const int att = b.attention(pre + "attn.sdpa", {q, k, v}, a, fused);
-    const int o = b.linear(pre + "attn.output.dense", {att}, t, d, d);
+    int o = b.linear(pre + "attn.output.dense", {att}, t, d, d);
+    if (dropout) o = b.vec(OpKind::dropout, pre + "attn.output.dropout", {o}, t, d);
     int h = b.vec(OpKind::add, pre + "attn.output.add", {o, x}, t, d, 2);
     h = b.vec(OpKind::layernorm, pre + "attn.output.layernorm", {h}, t, d);
     const int i = b.linear(pre + "intermediate.dense", {h}, t, c.ffn, d);
     const int act = b.vec(OpKind::gelu, pre + "intermediate.gelu", {i}, t, c.ffn);
-    const int out = b.linear(pre + "output.dense", {act}, t, d, c.ffn);
+    int out = b.linear(pre + "output.dense", {act}, t, d, c.ffn);
+    if (dropout) out = b.vec(OpKind::dropout, pre + "output.dropout", {out}, t, d);
     x = b.vec(OpKind::add, pre + "output.add", {out, h}, t, d, 2);
     x = b.vec(OpKind::layernorm, pre + "output.layernorm", {x}, t, d);
   }
@@ -483,11 +522,18 @@ Graph build_bert_base(const Params& p) { return build_bert("bert-base", {12, 768
 Graph build_bert_large(const Params& p) { return build_bert("bert-large", {24, 1024, 16, 4096}, p); }
 
 std::vector<WorkloadParam> bert_params() {
-  return {{"batch", "1", "sequences"},
-          {"seq", "128", "tokens per sequence (<= 512)"},
-          {"layers", "auto", "encoder layers to build (auto: all)", ParamType::integer, {"auto"}},
-          {"attn", "sdpa", "sdpa (fused kernel) or eager (unfused math path)", ParamType::choice, {"sdpa", "eager"}},
-          {"dtype", "bf16", "operand format", ParamType::dtype}};
+  return {
+      {"batch", "1", "sequences"},
+      {"seq", "128", "tokens per sequence (<= 512)"},
+      {"layers", "auto", "encoder layers to build (auto: all)", ParamType::integer, {"auto"}},
+      {"attn",
+       "sdpa",
+       "sdpa (fused kernel) or eager (unfused math path)",
+       ParamType::choice,
+       {"sdpa", "eager"}},
+      dropout_param("with train=1: p of every dropout the model has in training mode (hidden_dropout_prob "
+                    "and attention_probs_dropout_prob, HF default 0.1); 0 (the default): no dropout kernel"),
+      {"dtype", "bf16", "operand format", ParamType::dtype}};
 }
 
 }  // namespace

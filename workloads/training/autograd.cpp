@@ -92,6 +92,17 @@ void Step::backward(int i) {
       for (int d : dd) contribute(d, g);
       return;
     }
+    case OpKind::dropout: {
+      // NativeDropoutBackward0 -> native_dropout_backward (aten/src/ATen/native/cuda/
+      // Dropout.cu, masked_scale_kernel): one kernel reading the gradient and the
+      // forward's bool mask (a result of op i), writing the input gradient.
+      Op op =
+          vec_op(OpKind::dropout, f.name + ".grad", f.at("rows"), f.at("cols"), gt, it, with_grad(dy, {i}));
+      op.attrs["backward"] = 1;
+      const int g = emit(std::move(op));
+      for (int d : dd) contribute(d, g);
+      return;
+    }
     case OpKind::layernorm:
     case OpKind::rmsnorm: {
       // layer_norm_backward_cuda (aten/src/ATen/native/cuda/layer_norm_kernel.cu):

@@ -47,7 +47,7 @@ class SdpaBlock(torch.nn.Module):
     by name at module load as many models do: on x [2, 16, 64], 4 heads of 16, a
     causal call on head views of the packed q|k|v projection, a call with a float
     16 x 16 mask (broadcast over batch and heads) on the first's output, and a call
-    on x itself (3-D: one head of 64)."""
+    on x itself (3-D: one head of 64) with dropout_p = 0.1."""
 
     def __init__(self, d_model=64, heads=4):
         super().__init__()
@@ -61,7 +61,7 @@ class SdpaBlock(torch.nn.Module):
         y = F.scaled_dot_product_attention(q, k, v, is_causal=True)
         mask = torch.zeros(t, t, device=x.device, dtype=x.dtype)
         y = sdpa(y, y, y, attn_mask=mask)
-        single = sdpa(x, x, x)
+        single = sdpa(x, x, x, dropout_p=0.1)
         return self.out(y.transpose(1, 2).reshape(b, t, c) + single)
 
 
