@@ -161,21 +161,29 @@ TEST_CASE("activations per layer in the format each tensor is saved in: bf16, fp
   const auto act = [&](const std::string& extra) {
     return build_workload(base + extra).info.at("device0.activations_bytes") / 4;
   };
-  // bf16 (Korthikanti et al. 2022): replicated 2x2 + 2x2 + 2 = 10, sharded
-  // (4 + 2 x 4) x 2 / t = 12: 22 sbh.
-  CHECK(act("") == 22 * sbh);
-  // fp32: replicated 2x4 + 2x4 + 2 = 18, sharded 12 x 4 / 2 = 24: 42 sbh.
-  CHECK(act(",dtype=fp32") == 42 * sbh);
-  // Autocast: the two layer-norm inputs fp32 (2x4), the rest bf16: 8 + 4 + 2 + 12 = 26 sbh.
-  CHECK(act(",amp=bf16") == 26 * sbh);
+  // bf16 with dropout (Korthikanti et al. 2022): replicated 2x2 + 2x2 + 2 (the two
+  // 1-byte masks) = 10, sharded (4 + 2 x 4) x 2 / t = 12: 22 sbh; without dropout
+  // (the default) no masks: 20 sbh.
+  CHECK(act(",dropout=0.1") == 22 * sbh);
+  CHECK(act("") == 20 * sbh);
+  // fp32: replicated 2x4 + 2x4 (+ 2) = 16 (18), sharded 12 x 4 / 2 = 24: 40 (42) sbh.
+  CHECK(act(",dtype=fp32") == 40 * sbh);
+  CHECK(act(",dtype=fp32,dropout=0.1") == 42 * sbh);
+  // Autocast: the two layer-norm inputs fp32 (2x4), the rest bf16: 8 + 4 + 12 = 24
+  // sbh, 26 with the masks.
+  CHECK(act(",amp=bf16") == 24 * sbh);
+  CHECK(act(",amp=bf16,dropout=0.1") == 26 * sbh);
   // Full recomputation keeps each layer's input, the fp32 residual stream under
   // autocast: 4 sbh (2 sbh for bf16).
   CHECK(act(",amp=bf16,recompute=full") == 4 * sbh);
   CHECK(act(",recompute=full") == 2 * sbh);
   // An unfused attention keeps its core, a*s^2*b/t = 16 x 512^2 / 2 = 2097152
-  // elements: softmax output + mask + dropout output = 2 + 1 + 2 bytes in bf16, and
-  // 4 (fp32 softmax) + 1 + 2 under autocast.
+  // elements: with dropout softmax output + mask + dropout output = 2 + 1 + 2
+  // bytes in bf16, and 4 (fp32 softmax) + 1 + 2 under autocast; without, the
+  // softmax output alone (2), or under autocast it and its bf16 cast for P.V (4 + 2).
   const double core = 16.0 * 512 * 512 / 2;
-  CHECK(act(",attn=eager") == 22 * sbh + 5 * core);
-  CHECK(act(",attn=eager,amp=bf16") == 26 * sbh + 7 * core);
+  CHECK(act(",attn=eager,dropout=0.1") == 22 * sbh + 5 * core);
+  CHECK(act(",attn=eager,amp=bf16,dropout=0.1") == 26 * sbh + 7 * core);
+  CHECK(act(",attn=eager") == 20 * sbh + 2 * core);
+  CHECK(act(",attn=eager,amp=bf16") == 24 * sbh + 6 * core);
 }

@@ -50,11 +50,17 @@ TEST_CASE("memory footprint per device: weights, gradients, optimizer state, act
   CHECK(g.info.at("device0.grads_bytes") == 2 * c0);
   CHECK(g.info.at("device0.optimizer_bytes") == 12 * c0);
   CHECK(g.info.at("device1.optimizer_bytes") == 12 * c1);
-  // Activations per layer (Korthikanti et al. 2022, fused attention keeps no
-  // s^2 term): sbh (10 + 24/t) = 512 x 1024 x (10 + 12) = 11534336 bytes; 2 layers
-  // per chunk; 1f1b keeps min(m, p - d) microbatches: 2 on device 0, 1 on device 1.
-  CHECK(g.info.at("device0.activations_bytes") == 11534336.0 * 2 * 2);
-  CHECK(g.info.at("device1.activations_bytes") == 11534336.0 * 2 * 1);
+  // Activations per layer (Korthikanti et al. 2022 without the two dropout masks
+  // (no dropout); fused attention keeps no s^2 term): sbh (8 + 24/t) = 512 x 1024 x
+  // (8 + 12) = 10485760 bytes; 2 layers per chunk; 1f1b keeps min(m, p - d)
+  // microbatches: 2 on device 0, 1 on device 1.
+  CHECK(g.info.at("device0.activations_bytes") == 10485760.0 * 2 * 2);
+  CHECK(g.info.at("device1.activations_bytes") == 10485760.0 * 2 * 1);
+  // With dropout their count: sbh (10 + 24/t) = 11534336 bytes per layer.
+  const Graph gd = build_workload(
+      "gpt:layers=4,hidden=1024,heads=16,seq=512,vocab=1024,tp=2,pp=2,dp=2,global_batch=8,train=1,dropout=0."
+      "1");
+  CHECK(gd.info.at("device0.activations_bytes") == 11534336.0 * 2 * 2);
   CHECK(g.info.at("device0.kv_cache_bytes") == 0);
 
   // ZeRO-3 with sequence parallelism and full recomputation: everything / dp,

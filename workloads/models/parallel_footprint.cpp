@@ -21,20 +21,27 @@ double info_or(const Graph& g, const std::string& key, double fallback) {
 // s*b*h*(34 + 5*a*s/h). Here with e bytes per activation element (the model's
 // format), so that e = 2 gives their count. Split by what tensor parallelism
 // shards: replicated are the two layer-norm inputs (2 x e), the QKV and MLP inputs
-// (2 x e) and two dropout masks (1 + 1): 10*s*b*h at e = 2; sharded are Q, K (2e),
-// V (e), the projection input (e), the GELU input and the second MLP input
+// (2 x e) and the two residual dropouts' masks (1 + 1; only when the model trains
+// with dropout > 0: `dropout` ops in the graph): 10*s*b*h at e = 2; sharded are Q,
+// K (2e), V (e), the projection input (e), the GELU input and the second MLP input
 // (ffn/h x e each): (8 + 4*ffn/h)*s*b*h at e = 2. The attention core (softmax
-// output e, dropout mask 1, dropout output e: 5*a*s^2*b at e = 2) is sharded too
-// and is not kept by a fused (FlashAttention) kernel or with selective
-// recomputation. Sequence parallelism shards the replicated part as well; full
+// output e, with attention dropout its mask 1 and its output e: 5*a*s^2*b at e =
+// 2) is sharded too and is not kept by a fused (FlashAttention) kernel or with
+// selective recomputation. Sequence parallelism shards the replicated part as well; full
 // recomputation keeps only each layer's input (the residual stream, e*s*b*h, /t
 // with sp).
 // Under autocast (amp) the model is fp32 and its residual stream stays fp32: the
 // layer norms run in fp32 on fp32 inputs, which they save (4 bytes each, and a
 // fully recomputed layer's input is 4 bytes), and softmax runs in fp32 (autocast's
-// fp32 list: its output 4 bytes, the dropout output cast to 16 bits for the
-// product with V); the linears and GELU save the 16-bit tensors autocast cast for
-// them (e = 2).
+// fp32 list: its output 4 bytes, and what the product with V reads cast to 16
+// bits, with or without dropout); the linears and GELU save the 16-bit tensors
+// autocast cast for them (e = 2).
+bool trains_with_dropout(const Graph& g) {
+  return std::any_of(g.ops.begin(), g.ops.end(), [](const Op& op) {
+    return op.kind == OpKind::dropout || (op.kind == OpKind::attention && op.get("dropout", 0) != 0);
+  });
+}
+
 double layer_activation_bytes(const Graph& g, const ParallelConfig& c, double e, bool amp) {
   const double s = info_or(g, "seq", 1), b = static_cast<double>(c.microbatch);
   const double h = info_or(g, "hidden", 1), a = info_or(g, "heads", 1), f = info_or(g, "ffn", 4 * h);
@@ -43,10 +50,14 @@ double layer_activation_bytes(const Graph& g, const ParallelConfig& c, double e,
   const double sp = c.sequence_parallel ? t : 1.0;
   const double residual = amp ? 4 : e, softmax_out = amp ? 4 : e;
   if (c.recompute == Recompute::full) return residual * sbh / sp;
-  const double replicated = (2 * residual + 2 * e + 2) * sbh / sp;
+  const bool dropout = trains_with_dropout(g);
+  const double replicated = (2 * residual + 2 * e + (dropout ? 2 : 0)) * sbh / sp;
   const double sharded = (4 + 2 * f / h) * e * sbh / t;
   const bool core_kept = info_or(g, "attn_fused", 1) == 0 && c.recompute == Recompute::none;
-  const double core = core_kept ? (softmax_out + 1 + e) * a * s * s * b / t : 0;
+  // P.V's input: the dropout output, or under autocast the 16-bit cast of the
+  // fp32 softmax output; without either it is the softmax output itself.
+  const double pv_input = dropout || amp ? e : 0;
+  const double core = core_kept ? (softmax_out + (dropout ? 1 : 0) + pv_input) * a * s * s * b / t : 0;
   return replicated + sharded + core;
 }
 
