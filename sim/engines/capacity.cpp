@@ -74,6 +74,8 @@ Footprint graph_footprint(const Graph& g) {
     if (is_collective_kind(op.kind)) continue;
     if (training) {
       f.activations += static_cast<double>(op_out_elems(op)) * bytes_of(op.out_dtype);
+      // native_dropout's bool mask is kept for its backward (1 byte per element).
+      if (op.kind == OpKind::dropout) f.activations += static_cast<double>(op_out_elems(op));
     } else {
       std::map<int64_t, int> none;
       const double own = param_elems(op, none) * bytes_of(op.dtype);

@@ -6,6 +6,7 @@
 #include <nlohmann/json.hpp>
 
 #include "core/error.h"
+#include "sim/engines/capacity.h"
 #include "sim/tools/compare_train.h"
 #include "tests/support/graph_ops.h"
 #include "workloads/workloads.h"
@@ -54,6 +55,13 @@ TEST_CASE("native_dropout and its backward: work and traffic", "[dropout][ir]") 
   CHECK(op_traffic(b).written == 2 * e);
   // fp32: 4 + 4 + 1 bytes per element forward.
   CHECK(op_min_bytes(build_workload("dropout:rows=8,cols=8,dtype=fp32").ops[0]) == 64 * 9.0);
+}
+
+TEST_CASE("a training step keeps each dropout's output and its mask", "[dropout][memory]") {
+  // dropout:rows=1024,cols=256 (bf16) with train=1: the forward output, 1024 x 256
+  // x 2 bytes, and the bool mask, 1024 x 256 x 1 byte.
+  const Footprint f = graph_footprint(build_workload("dropout:rows=1024,cols=256,train=1"));
+  CHECK(f.activations == 1024.0 * 256 * 3);
 }
 
 TEST_CASE("BERT and GPT-2 place nn.Dropout where Hugging Face does", "[dropout][models]") {
