@@ -64,7 +64,8 @@ TEST_CASE("a training step keeps each dropout's output and its mask", "[dropout]
   CHECK(f.activations == 1024.0 * 256 * 3);
 }
 
-TEST_CASE("BERT and GPT-2 place nn.Dropout where Hugging Face does", "[dropout][models]") {
+TEST_CASE("BERT, GPT-2 and nn.Transformer place their dropouts where PyTorch runs them",
+          "[dropout][models]") {
   // BertEmbeddings (1), BertSelfOutput and BertOutput (2 per layer); the attention
   // probabilities' dropout is the SDPA call's dropout_p.
   const Graph bert = build_workload("bert-base:layers=2,seq=64,train=1,dropout=0.1");
@@ -94,6 +95,20 @@ TEST_CASE("BERT and GPT-2 place nn.Dropout where Hugging Face does", "[dropout][
   // attn=eager: nn.functional.dropout of the weights, one kernel per layer more.
   const Graph eager = build_workload("gpt2-small:layers=1,seq=64,train=1,dropout=0.1,attn=eager");
   CHECK(testing::find_op(eager, "l0.attn.sdpa.dropout").kind == OpKind::dropout);
+  // nn.Transformer: per encoder layer dropout1, the FFN's dropout and dropout2
+  // (3), per decoder layer dropout1..3 and the FFN's (4), and each embedding sum:
+  // 6 x 3 + 6 x 4 + 2 = 44; every attention (6 + 2 x 6 = 18) with dropout_p.
+  const Graph tb = build_workload("transformer-base:src=16,tgt=16,train=1,dropout=0.1");
+  CHECK(count(tb, OpKind::dropout, false) == 44);
+  CHECK(std::count_if(tb.ops.begin(), tb.ops.end(), [](const Op& op) {
+          return op.kind == OpKind::attention && !op.get("backward", 0) && op.get("dropout", 0);
+        }) == 18);
+  CHECK(testing::find_op(tb, "dec.l5.cross_attn.dropout2").kind == OpKind::dropout);
+  // The FFN's hidden dropout is 16 x 2048; with tp = 2 it is split with linear1's output.
+  CHECK(testing::find_op(tb, "enc.l0.ffn.dropout").at("cols") == 2048);
+  const Graph tp = build_workload("transformer-base:src=16,tgt=16,train=1,dropout=0.1,tp=2");
+  CHECK(testing::find_op(tp, "enc.l0.ffn.dropout").at("cols") == 1024);
+  CHECK(testing::find_op(tp, "enc.l0.ffn.dropout2").at("cols") == 512);
   // dropout=0 (the default) builds what it built before: no dropout anywhere.
   const Graph none = build_workload("bert-base:layers=2,seq=64,train=1");
   CHECK(count(none, OpKind::dropout, false) == 0);

@@ -412,7 +412,7 @@ TEST_CASE("every built-in workload trains on h100-sxm and tpu-v1 with both engin
       "gpt:layers=2,hidden=128,heads=2,seq=16,vocab=512",
       "llama-7b:seq=32,layers=2",
       "llama-70b:seq=16,layers=1,dropout=0.1",
-      "transformer-base:batch=1,src=16,tgt=16",
+      "transformer-base:batch=1,src=16,tgt=16,dropout=0.1",
       "moe:seq=32,d=256,heads=4,kv_heads=4,ffn=512",
       "evoformer:n_seq=8,n_res=16",
       "lstm:batch=2,seq=4,input=64,hidden=64",

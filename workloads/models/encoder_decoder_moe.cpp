@@ -37,20 +37,33 @@ Graph build_transformer_base(const Params& p) {
   GraphBuilder b(g, wl_dtype(p, "dtype"));
   b.set_linear_bias(true);
   const bool fused = fused_attention(p);
+  // Training-mode dropout (nn.Transformer's dropout, 0.1 by default in PyTorch;
+  // the paper's P_drop): nn.TransformerEncoderLayer / DecoderLayer drop each
+  // sub-layer's output (dropout1..3), the FFN's hidden activation (dropout) and,
+  // through nn.MultiheadAttention's dropout, the attention weights (SDPA's
+  // dropout_p); the embeddings' sum with the positions is dropped too (the paper,
+  // and PyTorch's PositionalEncoding in its tutorials).
+  const bool dropout = wl_dropout(p);
   const int64_t batch = wl_int(p, "batch"), src = wl_int(p, "src"), tgt = wl_int(p, "tgt");
   const int64_t d = 512, heads = 8, ffn = 2048, vocab = 37000, layers = 6;
   const int64_t ts = batch * src, tt = batch * tgt;
+  const auto drop = [&](const std::string& name, int x, int64_t rows, int64_t cols) {
+    return dropout ? b.vec(OpKind::dropout, name, {x}, rows, cols) : x;
+  };
 
   auto embed = [&](const std::string& pre, int64_t tokens) {
     int e = b.embedding(pre + ".embed", {}, tokens, d, vocab);
     g.ops[static_cast<size_t>(e)].attrs["tied"] = 1;   // one shared embedding matrix (below)
     e = b.vec(OpKind::mul, pre + ".embed.scale", {e}, tokens, d, 1);
-    return b.vec(OpKind::add, pre + ".embed.position", {e}, tokens, d, 2);
+    e = b.vec(OpKind::add, pre + ".embed.position", {e}, tokens, d, 2);
+    return drop(pre + ".embed.dropout", e, tokens, d);
   };
-  auto ffn_block = [&](const std::string& pre, int x, int64_t tokens) {
+  auto ffn_block = [&](const std::string& pre, int x, int64_t tokens, const char* out_dropout) {
     const int l1 = b.linear(pre + "linear1", {x}, tokens, ffn, d);
-    const int r = b.vec(OpKind::relu, pre + "relu", {l1}, tokens, ffn);
-    const int l2 = b.linear(pre + "linear2", {r}, tokens, d, ffn);
+    int r = b.vec(OpKind::relu, pre + "relu", {l1}, tokens, ffn);
+    r = drop(pre + "dropout", r, tokens, ffn);
+    int l2 = b.linear(pre + "linear2", {r}, tokens, d, ffn);
+    l2 = drop(pre + out_dropout, l2, tokens, d);
     const int a = b.vec(OpKind::add, pre + "add", {l2, x}, tokens, d, 2);
     return b.vec(OpKind::layernorm, pre + "norm", {a}, tokens, d);
   };
@@ -62,6 +75,7 @@ Graph build_transformer_base(const Params& p) {
     a.skv = skv;
     a.d = d / heads;
     a.causal = causal;
+    a.dropout = dropout;
     return a;
   };
 
@@ -72,10 +86,11 @@ Graph build_transformer_base(const Params& p) {
     const int heads_c = b.vec(OpKind::copy, pre + "self_attn.in_proj.contiguous", {qkv}, ts, 3 * d);
     const int att = b.attention(pre + "self_attn.sdpa", {heads_c}, attn_shape(src, src, false), fused);
     const int oc = b.vec(OpKind::copy, pre + "self_attn.out.contiguous", {att}, ts, d);
-    const int o = b.linear(pre + "self_attn.out_proj", {oc}, ts, d, d);
+    const int o =
+        drop(pre + "self_attn.dropout1", b.linear(pre + "self_attn.out_proj", {oc}, ts, d, d), ts, d);
     int h = b.vec(OpKind::add, pre + "self_attn.add", {o, x}, ts, d, 2);
     h = b.vec(OpKind::layernorm, pre + "self_attn.norm", {h}, ts, d);
-    x = ffn_block(pre + "ffn.", h, ts);
+    x = ffn_block(pre + "ffn.", h, ts, "dropout2");
   }
   const int memory = b.vec(OpKind::layernorm, "enc.norm", {x}, ts, d);
 
@@ -86,7 +101,8 @@ Graph build_transformer_base(const Params& p) {
     const int heads_c = b.vec(OpKind::copy, pre + "self_attn.in_proj.contiguous", {qkv}, tt, 3 * d);
     const int att = b.attention(pre + "self_attn.sdpa", {heads_c}, attn_shape(tgt, tgt, true), fused);
     const int oc = b.vec(OpKind::copy, pre + "self_attn.out.contiguous", {att}, tt, d);
-    const int o = b.linear(pre + "self_attn.out_proj", {oc}, tt, d, d);
+    const int o =
+        drop(pre + "self_attn.dropout1", b.linear(pre + "self_attn.out_proj", {oc}, tt, d, d), tt, d);
     int h = b.vec(OpKind::add, pre + "self_attn.add", {o, x}, tt, d, 2);
     h = b.vec(OpKind::layernorm, pre + "self_attn.norm", {h}, tt, d);
     const int q = b.linear(pre + "cross_attn.q_proj", {h}, tt, d, d);
@@ -94,10 +110,11 @@ Graph build_transformer_base(const Params& p) {
     const int kvc = b.vec(OpKind::copy, pre + "cross_attn.kv_proj.contiguous", {kv}, ts, 2 * d);
     const int ca = b.attention(pre + "cross_attn.sdpa", {q, kvc}, attn_shape(tgt, src, false), fused);
     const int cc = b.vec(OpKind::copy, pre + "cross_attn.out.contiguous", {ca}, tt, d);
-    const int co = b.linear(pre + "cross_attn.out_proj", {cc}, tt, d, d);
+    const int co =
+        drop(pre + "cross_attn.dropout2", b.linear(pre + "cross_attn.out_proj", {cc}, tt, d, d), tt, d);
     int h2 = b.vec(OpKind::add, pre + "cross_attn.add", {co, h}, tt, d, 2);
     h2 = b.vec(OpKind::layernorm, pre + "cross_attn.norm", {h2}, tt, d);
-    x = ffn_block(pre + "ffn.", h2, tt);
+    x = ffn_block(pre + "ffn.", h2, tt, "dropout3");
   }
   x = b.vec(OpKind::layernorm, "dec.norm", {x}, tt, d);
   const int gen = b.linear("generator", {x}, tt, vocab, d);
@@ -255,14 +272,24 @@ Graph build_moe(const Params& p) {
 }  // namespace
 
 void add_encoder_decoder_moe_workloads(std::vector<WorkloadInfo>& out) {
-  out.push_back({"transformer-base", "Vaswani et al. 2017 base encoder-decoder (6+6 layers, "
-                 "d=512, 8 heads, ffn 2048) as torch.nn.Transformer",
-                 with_parallel({{"batch", "1", "sentence pairs"},
-                  {"src", "128", "source tokens"},
-                  {"tgt", "128", "target tokens"},
-                  {"attn", "sdpa", "sdpa (fused kernel) or eager (unfused math path)", ParamType::choice, {"sdpa", "eager"}},
-                  {"dtype", "bf16", "operand format", ParamType::dtype}}),
-                 build_sharded<build_transformer_base, k_shard_transformer_base>});
+  out.push_back(
+      {"transformer-base",
+       "Vaswani et al. 2017 base encoder-decoder (6+6 layers, "
+       "d=512, 8 heads, ffn 2048) as torch.nn.Transformer",
+       with_parallel(
+           {{"batch", "1", "sentence pairs"},
+            {"src", "128", "source tokens"},
+            {"tgt", "128", "target tokens"},
+            {"attn",
+             "sdpa",
+             "sdpa (fused kernel) or eager (unfused math path)",
+             ParamType::choice,
+             {"sdpa", "eager"}},
+            dropout_param("with train=1: nn.Transformer's dropout (PyTorch's default 0.1): the attention "
+                          "weights, each sub-layer's output, the FFN's hidden activation and the embeddings; "
+                          "0 (the default here): no dropout kernel"),
+            {"dtype", "bf16", "operand format", ParamType::dtype}}),
+       build_sharded<build_transformer_base, k_shard_transformer_base>});
   out.push_back({"moe", "mixture-of-experts decoder layers (Mixtral-8x7B shape, top-k routing); "
                  "info reports active and total parameters",
                  with_parallel({{"batch", "1", "sequences"},
