@@ -116,6 +116,25 @@ TEST_CASE("BERT, GPT-2 and nn.Transformer place their dropouts where PyTorch run
   CHECK(bert.ops.size() == none.ops.size() + 10);
 }
 
+TEST_CASE("torchvision classifiers' dropouts run in a training step only", "[dropout][models]") {
+  // AlexNet: classifier.0 (on the 256 x 6 x 6 pooled features) and classifier.3;
+  // VGG-16: classifier.2 and .5 (after the ReLUs of 4096); MobileNetV2:
+  // classifier.0 on the 1280 pooled features.
+  const Graph a = build_workload("alexnet:batch=2,train=1");
+  CHECK(count(a, OpKind::dropout, false) == 2);
+  CHECK(count(a, OpKind::dropout, true) == 2);
+  CHECK(op_out_elems(testing::find_op(a, "classifier.0")) == 2 * 256 * 6 * 6);
+  CHECK(op_out_elems(testing::find_op(a, "classifier.3")) == 2 * 4096);
+  const Graph v = build_workload("vgg16:batch=2,train=1");
+  CHECK(op_out_elems(testing::find_op(v, "classifier.2")) == 2 * 4096);
+  CHECK(testing::find_op(v, "classifier.5").kind == OpKind::dropout);
+  const Graph m = build_workload("mobilenet_v2:batch=2,image=32,train=1");
+  CHECK(op_out_elems(testing::find_op(m, "classifier.0")) == 2 * 1280);
+  // In inference: no dropout kernel.
+  CHECK(count(build_workload("alexnet:batch=2"), OpKind::dropout, false) == 0);
+  CHECK(count(build_workload("mobilenet_v2:batch=2,image=32"), OpKind::dropout, false) == 0);
+}
+
 TEST_CASE("dropout under autocast runs in its input's type", "[dropout][amp]") {
   // The embeddings' LayerNorm is fp32 under autocast, so their dropout is fp32;
   // a linear's output is bf16, so the dropout after it is bf16.

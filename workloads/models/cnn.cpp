@@ -2,8 +2,9 @@
 // PyTorch eager launches in inference (model.eval(), no autograd): every
 // Conv2d, BatchNorm2d, ReLU (in place, still a kernel), pooling layer, residual
 // `out += identity` and Linear (addmm: bias fused) is its own op. Flatten and
-// Dropout (identity in eval) launch nothing. Tensors are NCHW; element-wise ops
-// over an N x C x H x W tensor use rows = N*H*W, cols = C.
+// Dropout (identity in eval; with train=1 the classifiers' dropouts run, below)
+// launch nothing. Tensors are NCHW; element-wise ops over an N x C x H x W tensor
+// use rows = N*H*W, cols = C.
 #include <fmt/format.h>
 
 #include <algorithm>
@@ -34,6 +35,13 @@ Act conv(GraphBuilder& b, const std::string& name, const Act& x, int64_t cout, i
     throw InputError(fmt::format("workload parameter 'image': {}x{} is too small for layer '{}'",
                                  x.h, x.w, name));
   return y;
+}
+
+// A training step runs the classifiers' nn.Dropout (torchvision's p: AlexNet and
+// VGG 0.5, MobileNetV2 0.2): one native_dropout kernel each. In inference it is
+// the identity.
+bool training(const std::map<std::string, std::string>& p) {
+  return p.count("train") && p.at("train") == "1";
 }
 
 Act pointwise(GraphBuilder& b, OpKind kind, const std::string& name, const Act& x,
@@ -177,8 +185,10 @@ Graph build_alexnet(const std::map<std::string, std::string>& p) {
   x = pointwise(b, OpKind::relu, "features.11", x);
   x = pool(b, OpKind::maxpool, "features.12", x, 3, 2, 0);
   x = adaptive_avgpool(b, "avgpool", x, 6);
+  if (training(p)) x = pointwise(b, OpKind::dropout, "classifier.0", x);
   x = linear(b, "classifier.1", x, 256 * 6 * 6, 4096);
   x = pointwise(b, OpKind::relu, "classifier.2", x);
+  if (training(p)) x = pointwise(b, OpKind::dropout, "classifier.3", x);
   x = linear(b, "classifier.4", x, 4096, 4096);
   x = pointwise(b, OpKind::relu, "classifier.5", x);
   linear(b, "classifier.6", x, 4096, 1000);
@@ -210,8 +220,10 @@ Graph build_vgg16(const std::map<std::string, std::string>& p) {
   x = adaptive_avgpool(b, "avgpool", x, 7);
   x = linear(b, "classifier.0", x, 512 * 7 * 7, 4096);
   x = pointwise(b, OpKind::relu, "classifier.1", x);
+  if (training(p)) x = pointwise(b, OpKind::dropout, "classifier.2", x);
   x = linear(b, "classifier.3", x, 4096, 4096);
   x = pointwise(b, OpKind::relu, "classifier.4", x);
+  if (training(p)) x = pointwise(b, OpKind::dropout, "classifier.5", x);
   linear(b, "classifier.6", x, 4096, 1000);
   g.info["params"] = count_params_conv(g, true);
   g.info["images"] = static_cast<double>(x.n);
@@ -261,6 +273,7 @@ Graph build_mobilenet_v2(const std::map<std::string, std::string>& p) {
   }
   x = cna(fmt::format("features.{}", idx), x, 1280, 1, 1, 1, true);
   x = adaptive_avgpool(b, "avgpool", x, 1);
+  if (training(p)) x = pointwise(b, OpKind::dropout, "classifier.0", x);
   linear(b, "classifier.1", x, 1280, 1000);
   set_memory_format(g, p);
   g.info["params"] = count_params_conv(g, false);
