@@ -92,6 +92,10 @@ TEST_CASE("BERT, GPT-2 and nn.Transformer place their dropouts where PyTorch run
   const Graph llama = build_workload("llama-7b:layers=2,seq=64,train=1,dropout=0.1");
   CHECK(count(llama, OpKind::dropout, false) == 0);
   CHECK(testing::find_op(llama, "l1.attn.sdpa").get("dropout", 0) == 1);
+  // Mixtral (moe): attention_dropout only.
+  const Graph moe = build_workload("moe:seq=32,d=256,heads=4,kv_heads=2,ffn=512,train=1,dropout=0.1");
+  CHECK(count(moe, OpKind::dropout, false) == 0);
+  CHECK(testing::find_op(moe, "l0.attn.sdpa").get("dropout", 0) == 1);
   // attn=eager: nn.functional.dropout of the weights, one kernel per layer more.
   const Graph eager = build_workload("gpt2-small:layers=1,seq=64,train=1,dropout=0.1,attn=eager");
   CHECK(testing::find_op(eager, "l0.attn.sdpa.dropout").kind == OpKind::dropout);

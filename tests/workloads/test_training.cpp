@@ -413,7 +413,7 @@ TEST_CASE("every built-in workload trains on h100-sxm and tpu-v1 with both engin
       "llama-7b:seq=32,layers=2",
       "llama-70b:seq=16,layers=1,dropout=0.1",
       "transformer-base:batch=1,src=16,tgt=16,dropout=0.1",
-      "moe:seq=32,d=256,heads=4,kv_heads=4,ffn=512",
+      "moe:seq=32,d=256,heads=4,kv_heads=4,ffn=512,dropout=0.1",
       "evoformer:n_seq=8,n_res=16",
       "lstm:batch=2,seq=4,input=64,hidden=64",
       "gru:batch=2,seq=4,input=64,hidden=64",

@@ -144,6 +144,8 @@ Graph build_moe(const Params& p) {
   g.name = "moe";
   GraphBuilder b(g, wl_dtype(p, "dtype"));
   const bool fused = fused_attention(p);
+  // Training-mode dropout: MixtralConfig's attention_dropout (the model has no other).
+  const bool dropout = wl_dropout(p);
   const ParallelConfig par = parse_parallel(p, wl_int(p, "batch"));
   const int64_t batch = par.active ? par.microbatch : wl_int(p, "batch"), seq = wl_int(p, "seq"), d = wl_int(p, "d");
   const int64_t all_heads = wl_int(p, "heads"), all_kv_heads = wl_int_or(p, "kv_heads", all_heads);
@@ -208,6 +210,7 @@ Graph build_moe(const Params& p) {
     a.sq = a.skv = seq;
     a.d = hd;
     a.causal = seq > 1;
+    a.dropout = dropout;
     const int att = b.attention(pre + "attn.sdpa", {qr, kr, v}, a, fused);
     const int o = b.linear(pre + "attn.o_proj", {att}, t, d, qd);
     mark(o, "tp_out", act_bytes);
@@ -290,20 +293,29 @@ void add_encoder_decoder_moe_workloads(std::vector<WorkloadInfo>& out) {
                           "0 (the default here): no dropout kernel"),
             {"dtype", "bf16", "operand format", ParamType::dtype}}),
        build_sharded<build_transformer_base, k_shard_transformer_base>});
-  out.push_back({"moe", "mixture-of-experts decoder layers (Mixtral-8x7B shape, top-k routing); "
-                 "info reports active and total parameters",
-                 with_parallel({{"batch", "1", "sequences"},
-                  {"seq", "2048", "tokens per sequence"},
-                  {"layers", "1", "decoder layers"},
-                  {"d", "4096", "model width"},
-                  {"heads", "32", "query heads"},
-                  {"kv_heads", "8", "key/value heads (auto: = heads)"},
-                  {"ffn", "14336", "expert hidden width"},
-                  {"experts", "8", "experts per layer"},
-                  {"top_k", "2", "experts per token"},
-                  {"attn", "sdpa", "sdpa (fused kernel) or eager (unfused math path)", ParamType::choice, {"sdpa", "eager"}},
-                  {"dtype", "bf16", "operand format", ParamType::dtype}}),
-                 build_moe});
+  out.push_back(
+      {"moe",
+       "mixture-of-experts decoder layers (Mixtral-8x7B shape, top-k routing); "
+       "info reports active and total parameters",
+       with_parallel(
+           {{"batch", "1", "sequences"},
+            {"seq", "2048", "tokens per sequence"},
+            {"layers", "1", "decoder layers"},
+            {"d", "4096", "model width"},
+            {"heads", "32", "query heads"},
+            {"kv_heads", "8", "key/value heads (auto: = heads)"},
+            {"ffn", "14336", "expert hidden width"},
+            {"experts", "8", "experts per layer"},
+            {"top_k", "2", "experts per token"},
+            {"attn",
+             "sdpa",
+             "sdpa (fused kernel) or eager (unfused math path)",
+             ParamType::choice,
+             {"sdpa", "eager"}},
+            dropout_param("with train=1: MixtralConfig's attention_dropout (default 0.0), the attention "
+                          "weights' dropout_p (Mixtral has no other dropout); 0: no dropout"),
+            {"dtype", "bf16", "operand format", ParamType::dtype}}),
+       build_moe});
 }
 
 }  // namespace tessera
