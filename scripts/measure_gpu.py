@@ -516,19 +516,6 @@ def train(timer, out):
         measure(name, model, batch, seq, lambda: model(ids, **kwargs).last_hidden_state)
         model = ids = None
         torch.cuda.empty_cache()
-    # HF's default configs train with every dropout at 0.1 (BERT hidden and
-    # attention, GPT-2 embeddings, residuals and attention): one bf16 fused-AdamW
-    # step each, recorded with the field dropout.
-    for name, model, batch, seq in (
-            ("bert-base", hf.BertModel(hf.BertConfig(attn_implementation="sdpa")), 8, 512),
-            ("gpt2-small", hf.GPT2Model(hf.GPT2Config(attn_implementation="sdpa")), 8, 1024)):
-        model = model.cuda()
-        ids = torch.randint(0, model.config.vocab_size, (batch, seq), device="cuda")
-        kwargs = {} if name == "bert-base" else {"use_cache": False}
-        measure(name, model, batch, seq, lambda: model(ids, **kwargs).last_hidden_state, amps=("bf16",),
-                opts=("adamw_fused",), extra={"dropout": 0.1})
-        model = ids = None
-        torch.cuda.empty_cache()
 
 
 def train_amp(timer, out):

@@ -15,6 +15,7 @@
 #include "sim/engines/parallel.h"
 #include "tests/parallel/collectives.h"
 #include "tests/support/cli_run.h"
+#include "tests/support/workload_errors.h"
 #include "workloads/workloads.h"
 
 using namespace tessera;
@@ -37,14 +38,7 @@ std::vector<std::string> optimizer_ops(const Graph& g, int64_t stage) {
   return out;
 }
 
-std::string error_of(const std::string& spec) {
-  try {
-    build_workload(spec);
-  } catch (const InputError& e) {
-    return e.what();
-  }
-  return "no error";
-}
+constexpr auto& error_of = testing::workload_error;
 
 const std::string k_gpt = "gpt:layers=2,hidden=256,heads=4,seq=64,vocab=1000";
 

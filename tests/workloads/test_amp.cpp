@@ -12,6 +12,7 @@
 #include "sim/tools/compare.h"
 #include "tests/support/cli_run.h"
 #include "tests/support/graph_ops.h"
+#include "tests/support/workload_errors.h"
 #include "workloads/training.h"
 #include "workloads/workloads.h"
 
@@ -32,14 +33,7 @@ int count(const Graph& g, size_t from, size_t to, OpKind kind, DType in, DType o
   return n;
 }
 
-std::string error_of(const std::string& spec) {
-  try {
-    build_workload(spec);
-  } catch (const InputError& e) {
-    return e.what();
-  }
-  return "(no error)";
-}
+constexpr auto& error_of = testing::workload_error;
 
 }  // namespace
 

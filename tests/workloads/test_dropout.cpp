@@ -9,6 +9,7 @@
 #include "sim/engines/capacity.h"
 #include "sim/tools/compare_train.h"
 #include "tests/support/graph_ops.h"
+#include "tests/support/workload_errors.h"
 #include "workloads/workloads.h"
 
 using namespace tessera;
@@ -21,14 +22,7 @@ int64_t count(const Graph& g, OpKind k, bool backward) {
   });
 }
 
-std::string error_of(const std::string& spec) {
-  try {
-    build_workload(spec);
-  } catch (const InputError& e) {
-    return e.what();
-  }
-  return "(no error)";
-}
+constexpr auto& error_of = testing::workload_error;
 
 }  // namespace
 

@@ -15,6 +15,7 @@
 #include "tests/support/cli_run.h"
 #include "tests/support/engine_checks.h"
 #include "tests/support/graph_ops.h"
+#include "tests/support/workload_errors.h"
 #include "workloads/builder.h"
 #include "workloads/training.h"
 #include "workloads/workloads.h"
@@ -51,14 +52,7 @@ double optimizer_bytes(const Graph& g) {
   return b;
 }
 
-std::string error_of(const std::string& spec) {
-  try {
-    build_workload(spec);
-  } catch (const InputError& e) {
-    return e.what();
-  }
-  return "(no error)";
-}
+constexpr auto& error_of = testing::workload_error;
 
 }  // namespace
 
