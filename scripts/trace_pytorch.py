@@ -346,6 +346,22 @@ class _Tracer(TorchDispatchMode):
                 self.set_writer(t, new[0]["name"])
         return out
 
+    def dropout_call(self, dropout, input, p=0.5, training=True, inplace=False):
+        """F.dropout (every nn.Dropout) as a GPU runs it: in training mode with
+        0 < p < 1 one native_dropout kernel writing the output and a bool mask
+        (aten/src/ATen/native/Dropout.cpp: dropout() takes the fused kernel for a
+        CUDA input; on the CPU or the meta device it would decompose into
+        bernoulli_, div_ and mul). Otherwise the identity, as PyTorch's."""
+        if not (training and _is_tensor(input) and input.is_floating_point() and 0.0 < float(p) < 1.0):
+            return dropout(input, p, training, inplace)
+        self.quiet += 1
+        try:
+            out = input if inplace else input * 1.0   # the shape and type of the result, unrecorded
+        finally:
+            self.quiet -= 1
+        self.record("native_dropout", (input, float(p), True), {}, out)
+        return out
+
     def is_param(self, t):
         return _is_tensor(t) and self.params and self._key(t) in self.params
 
@@ -427,12 +443,16 @@ def _packed(inputs):
     return bool(inputs) and isinstance(inputs[0], torch.nn.utils.rnn.PackedSequence)
 
 
-def trace(model, *inputs, name="model"):
-    """Runs model(*inputs) under no_grad and returns the trace as a dict."""
+def trace(model, *inputs, name="model", mode="eval"):
+    """Runs model(*inputs) under no_grad and returns the trace as a dict. mode
+    "train" runs it in training mode (model.train()): its dropouts are recorded
+    (native_dropout, SDPA's dropout_p), for `trace.json:train=1`."""
     if torch is None:
         raise RuntimeError("PyTorch is not installed: pip install torch (and torchvision / "
                            "transformers for their models)")
-    model.eval()
+    if mode not in ("eval", "train"):
+        raise ValueError(f"mode '{mode}' is not accepted; accepted: eval, train")
+    model.train() if mode == "train" else model.eval()
     device = next((t.device for t in inputs if torch.is_tensor(t)),
                   next((t.device for t in model.parameters()), torch.device("cpu")))
     tracer = _Tracer(device_only=device.type != "cpu")
@@ -459,13 +479,15 @@ def trace(model, *inputs, name="model"):
                 lambda mod, inp, out: None if _packed(inp) else tracer._rnn_post(mod, inp, out)))
     shim = _install_sdpa()
     _ACTIVE.append(tracer)
-    linear = torch.nn.functional.linear
+    linear, dropout = torch.nn.functional.linear, torch.nn.functional.dropout
     torch.nn.functional.linear = functools.partial(tracer.linear_call, linear)
+    torch.nn.functional.dropout = functools.partial(tracer.dropout_call, dropout)
     try:
         with torch.set_grad_enabled(grad), tracer:
             model(*inputs)
     finally:
         torch.nn.functional.linear = linear
+        torch.nn.functional.dropout = dropout
         _ACTIVE.pop()
         if shim:
             del torch.nn.functional.scaled_dot_product_attention
@@ -499,6 +521,9 @@ def main(argv=None):
     p.add_argument("--dtype", default="fp32", help="fp32, bf16 or fp16")
     p.add_argument("--device", default="cpu", help="cpu, cuda or meta (shapes only)")
     p.add_argument("--name", help="workload name in the trace (default: the callable)")
+    p.add_argument("--mode", default="eval", choices=("eval", "train"),
+                   help="eval (model.eval(), the default) or train (model.train(): dropouts recorded, "
+                        "for trace.json:train=1)")
     p.add_argument("-o", "--output", required=True)
     a = p.parse_args(argv)
     if torch is None:
@@ -514,7 +539,7 @@ def main(argv=None):
     inputs = [torch.randn(_shape(s), dtype=dt, device=a.device) for s in a.input]
     if a.tokens:
         inputs.append(torch.zeros(_shape(a.tokens), dtype=torch.long, device=a.device))
-    result = trace(model, *inputs, name=a.name or attr.split(".")[-1])
+    result = trace(model, *inputs, name=a.name or attr.split(".")[-1], mode=a.mode)
     with open(a.output, "w") as f:
         json.dump(result, f, indent=1)
         f.write("\n")

@@ -153,6 +153,18 @@ def pytorch(tessera, tmp):
                     "scaled_dot_product_attention.2": {"batch": 2, "heads": 1, "sq": 16, "d": 64, "dropout": 1}},
           "deps": {"scaled_dot_product_attention.1": ["scaled_dot_product_attention.0", "zeros.0"],
                    "addmm.1": ["add.0"]}}),
+        # --mode train (model.train()): DropoutBlock's nn.Dropout(0.1) is one native_dropout
+        # kernel on the 32 x 64 output projection (not the CPU/meta decomposition into
+        # bernoulli_, div_, mul), and its SDPA call carries dropout_p = 0.1; the same
+        # block traced in eval mode records neither.
+        ("dropout_train", ["--model", "small_transformer:dropout_block", "--input", "2x16x64", "--mode", "train"],
+         {"matmul": 2, "attention": 1, "dropout": 1, "add": 1,
+          "attrs": {"scaled_dot_product_attention.0": {"dropout": 1},
+                    "native_dropout.0": {"rows": 32, "cols": 64}},
+          "deps": {"native_dropout.0": ["addmm.1"], "add.0": ["native_dropout.0"]}}),
+        ("dropout_eval", ["--model", "small_transformer:dropout_block", "--input", "2x16x64"],
+         {"matmul": 2, "attention": 1, "dropout": 0, "add": 1,
+          "attrs": {"scaled_dot_product_attention.0": {"dropout": None}}, "absent": ["native_dropout.0"]}),
         # nn.Linear(8, 16) on a contiguous 4-D input [2, 3, 4, 8] is one product with its
         # bias (PyTorch 2.x's _flatten_nd_linear: addmm of 24 rows); on the transposed
         # view it copies the 24 rows, multiplies, and adds the bias (1 addmm-like mm,

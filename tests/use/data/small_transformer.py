@@ -67,3 +67,25 @@ class SdpaBlock(torch.nn.Module):
 
 def sdpa_block():
     return SdpaBlock()
+
+
+class DropoutBlock(torch.nn.Module):
+    """A residual attention block with nn.Dropout(0.1) on its output and the
+    attention weights' dropout_p = 0.1 in training mode (as HF's models pass it)."""
+
+    def __init__(self, d_model=64, heads=4):
+        super().__init__()
+        self.heads = heads
+        self.qkv = torch.nn.Linear(d_model, 3 * d_model)
+        self.out = torch.nn.Linear(d_model, d_model)
+        self.drop = torch.nn.Dropout(0.1)
+
+    def forward(self, x):
+        b, t, c = x.shape
+        q, k, v = self.qkv(x).view(b, t, 3, self.heads, c // self.heads).permute(2, 0, 3, 1, 4)
+        y = F.scaled_dot_product_attention(q, k, v, dropout_p=0.1 if self.training else 0.0)
+        return x + self.drop(self.out(y.transpose(1, 2).reshape(b, t, c)))
+
+
+def dropout_block():
+    return DropoutBlock()
