@@ -98,6 +98,28 @@ void add_nchw_transposes(Kernel& k, const Op& op, const Levels& lv, int64_t sm_c
 
 }  // namespace
 
+namespace {
+
+// PyTorch's own fp8 and int8 GEMMs refuse some shapes (aten/src/ATen/native/cuda/
+// Blas.cpp): torch._scaled_mm needs K and N multiples of 16 ("Expected trailing
+// dimension of mat1 to be divisible by 16", "mat2 shape ... must be divisible by
+// 16", cuBLASLt's fp8 rule), torch._int_mm M > 16 and K, N multiples of 8. Such a
+// GEMM is still timed (a hand-written kernel could run it); the mapping says so.
+std::string pytorch_gemm_refusal(const GemmShape& s) {
+  const bool fp8 = s.a == DType::fp8_e4m3 || s.a == DType::fp8_e5m2;
+  if (fp8 && (s.k % 16 != 0 || s.n % 16 != 0))
+    return fmt::format(
+        "; torch._scaled_mm refuses this shape (it needs K and N multiples of 16; K = {}, N = {})", s.k, s.n);
+  if (s.a == DType::int8 && (s.m <= 16 || s.k % 8 != 0 || s.n % 8 != 0))
+    return fmt::format(
+        "; torch._int_mm refuses this shape (it needs M > 16 and K, N multiples of 8; M = {}, "
+        "K = {}, N = {})",
+        s.m, s.k, s.n);
+  return "";
+}
+
+}  // namespace
+
 Kernel TensorCoreMapper::lower(const Graph& g, int index, const Hardware& hw) const {
   if (index < 0 || static_cast<size_t>(index) >= g.ops.size())
     throw std::logic_error(fmt::format("tensorcore::lower: op index {} out of range", index));
@@ -122,6 +144,7 @@ Kernel TensorCoreMapper::lower(const Graph& g, int index, const Hardware& hw) co
       // An int8 matmul is torch._int_mm, which gives cuBLASLt no workspace.
       s.workspace = m_tc.pipe(s.a) != MmaPipe::int8;
       k = lower_gemm(op, s, static_cast<double>(s.batch * s.m * s.k) * dtype_bytes(s.a, 1), hw);
+      k.mapping += pytorch_gemm_refusal(s);
       break;
     }
     case OpKind::conv2d: {

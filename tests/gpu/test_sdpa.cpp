@@ -489,3 +489,24 @@ TEST_CASE("attention dropout: which backends take it and the Philox work it adds
   CHECK(testing::find_op(mt, "attention.dropout").kind == OpKind::dropout);
   CHECK(testing::find_op(mt, "attention.dropout.grad").get("backward", 0) == 1);
 }
+
+TEST_CASE("GEMM shapes PyTorch's fp8 and int8 matmuls refuse are named in the mapping", "[gpu][gemm]") {
+  const auto hw = load_hardware("h100-sxm", {});
+  const auto mapping = [&](const std::string& spec) {
+    return only_kernel(compile(build_workload(spec), *hw)).mapping;
+  };
+  // torch._scaled_mm: K and N multiples of 16 (M free); torch._int_mm: M > 16, K and N
+  // multiples of 8 (aten/src/ATen/native/cuda/Blas.cpp).
+  CHECK_THAT(
+      mapping("gemm:m=1000,n=1000,k=1000,dtype=fp8_e4m3"),
+      Catch::EndsWith("; torch._scaled_mm refuses this shape (it needs K and N multiples of 16; K = 1000, "
+                      "N = 1000)"));
+  CHECK_THAT(mapping("gemm:m=1000,n=1024,k=1024,dtype=fp8_e4m3"), !Catch::Contains("refuses"));
+  CHECK_THAT(
+      mapping("gemm:m=16,n=5000,k=7000,dtype=int8"),
+      Catch::EndsWith("; torch._int_mm refuses this shape (it needs M > 16 and K, N multiples of 8; M = 16, "
+                      "K = 7000, N = 5000)"));
+  CHECK_THAT(mapping("gemm:m=17,n=5000,k=7000,dtype=int8"), !Catch::Contains("refuses"));
+  CHECK_THAT(mapping("gemm:m=17,n=5000,k=7001,dtype=int8"), Catch::Contains("torch._int_mm refuses"));
+  CHECK_THAT(mapping("gemm:m=1000,n=1000,k=1000,dtype=bf16"), !Catch::Contains("refuses"));
+}
