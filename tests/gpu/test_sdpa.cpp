@@ -510,3 +510,25 @@ TEST_CASE("GEMM shapes PyTorch's fp8 and int8 matmuls refuse are named in the ma
   CHECK_THAT(mapping("gemm:m=17,n=5000,k=7001,dtype=int8"), Catch::Contains("torch._int_mm refuses"));
   CHECK_THAT(mapping("gemm:m=1000,n=1000,k=1000,dtype=bf16"), !Catch::Contains("refuses"));
 }
+
+TEST_CASE("native_dropout's lane work: a Philox-4x32-10 call per 4 elements", "[gpu][dropout]") {
+  // k_dropout_lanes = 10 rounds x 12 lane slots / 4 elements + 2 (conversion) + 3
+  // (keep test, select, mask byte) = 35 per element; the backward's masked scale 2.
+  const auto hw = load_hardware("h100-sxm", {});
+  const auto lanes = [&](const Kernel& k, const char* name) {
+    double total = 0;
+    for (const Block& b : k.blocks)
+      for (const Instr& in : b.instrs)
+        if (in.op == Opcode::vec && in.name == name)
+          total +=
+              static_cast<double>(in.elems) * static_cast<double>(in.count) * static_cast<double>(b.repeat);
+    return total;
+  };
+  const Program p = compile(build_workload("dropout:rows=4096,cols=4096,train=1"), *hw);
+  REQUIRE(p.kernels.size() == 2);
+  const double e = 4096.0 * 4096;
+  CHECK(lanes(p.kernels[0], "dropout") == Approx(35 * e).epsilon(1e-6));
+  CHECK(lanes(p.kernels[1], "dropout") == Approx(2 * e).epsilon(1e-6));
+  // Forward bytes: 2 read + 2 written + 1 mask per bf16 element.
+  CHECK(*p.kernels[0].info.dram_bytes == Approx(5 * e));
+}
