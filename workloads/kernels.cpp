@@ -244,14 +244,9 @@ void add_kernel_workloads(std::vector<WorkloadInfo>& out) {
          "fp16/bf16, q/k scale, causal mask, safe softmax, casts back; ignores fused)",
          ParamType::choice,
          {"eager", "sdpa_math"}},
-        {"dropout",
-         "0",
-         "dropout_p on the attention weights (0: none); the fused kernels draw it in-kernel",
-         ParamType::real,
-         {},
-         1,
-         Unit::none,
-         true},
+        probability_param(
+            "dropout", "0",
+            "dropout_p on the attention weights (0: none); the fused kernels draw it in-kernel"),
         {"dtype", "bf16", "operand format", ParamType::dtype}},
        build_attention,
        true});
@@ -268,15 +263,10 @@ void add_kernel_workloads(std::vector<WorkloadInfo>& out) {
   out.push_back({"add", "element-wise sum of two rows x cols tensors", vec_params,
                  build_vector<OpKind::add>, true});
   std::vector<WorkloadParam> dropout_params = vec_params;
-  dropout_params.insert(dropout_params.end() - 1, {"p",
-                                                   "0.5",
-                                                   "probability of an element being zeroed "
-                                                   "(nn.Dropout's default 0.5)",
-                                                   ParamType::real,
-                                                   {},
-                                                   1,
-                                                   Unit::none,
-                                                   true});
+  dropout_params.insert(dropout_params.end() - 1,
+                        probability_param("p", "0.5",
+                                          "probability of an element being zeroed (nn.Dropout's "
+                                          "default 0.5)"));
   out.push_back({"dropout",
                  "F.dropout of a rows x cols tensor in training mode (native_dropout: output and "
                  "bool mask)",

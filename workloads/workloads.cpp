@@ -301,10 +301,15 @@ double wl_probability(const std::map<std::string, std::string>& p, const std::st
   return out;
 }
 
-WorkloadParam dropout_param(const std::string& description) {
-  WorkloadParam w{"dropout", "0", description, ParamType::real};
+WorkloadParam probability_param(const std::string& name, const std::string& default_value,
+                                const std::string& description) {
+  WorkloadParam w{name, default_value, description, ParamType::real};
   w.probability = true;
   return w;
+}
+
+WorkloadParam dropout_param(const std::string& description) {
+  return probability_param("dropout", "0", description);
 }
 
 bool wl_dropout(const std::map<std::string, std::string>& p) {

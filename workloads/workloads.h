@@ -75,8 +75,10 @@ DType wl_dtype(const std::map<std::string, std::string>& p, const std::string& k
 bool wl_bool(const std::map<std::string, std::string>& p, const std::string& key);
 const std::string& wl_choice(const std::map<std::string, std::string>& p, const std::string& key,
                              const std::vector<std::string>& accepted);
-// A probability in [0, 1) (a dropout's p).
+// A probability in [0, 1) (a dropout's p), and a parameter declared as one.
 double wl_probability(const std::map<std::string, std::string>& p, const std::string& key);
+WorkloadParam probability_param(const std::string& name, const std::string& default_value,
+                                const std::string& description);
 // The `dropout` parameter of the models with nn.Dropout layers (HF's configs), and
 // its value: > 0 only in a training step (p["train"] = "1"); in inference
 // (model.eval()) dropout launches nothing, so a p > 0 there is refused.
