@@ -283,11 +283,7 @@ void add_encoder_decoder_moe_workloads(std::vector<WorkloadInfo>& out) {
            {{"batch", "1", "sentence pairs"},
             {"src", "128", "source tokens"},
             {"tgt", "128", "target tokens"},
-            {"attn",
-             "sdpa",
-             "sdpa (fused kernel) or eager (unfused math path)",
-             ParamType::choice,
-             {"sdpa", "eager"}},
+            attn_param(),
             dropout_param("with train=1: nn.Transformer's dropout (PyTorch's default 0.1): the attention "
                           "weights, each sub-layer's output, the FFN's hidden activation and the embeddings; "
                           "0 (the default here): no dropout kernel"),
@@ -307,11 +303,7 @@ void add_encoder_decoder_moe_workloads(std::vector<WorkloadInfo>& out) {
             {"ffn", "14336", "expert hidden width"},
             {"experts", "8", "experts per layer"},
             {"top_k", "2", "experts per token"},
-            {"attn",
-             "sdpa",
-             "sdpa (fused kernel) or eager (unfused math path)",
-             ParamType::choice,
-             {"sdpa", "eager"}},
+            attn_param(),
             dropout_param("with train=1: MixtralConfig's attention_dropout (default 0.0), the attention "
                           "weights' dropout_p (Mixtral has no other dropout); 0: no dropout"),
             {"dtype", "bf16", "operand format", ParamType::dtype}}),

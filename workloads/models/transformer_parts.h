@@ -13,6 +13,8 @@ namespace tessera {
 
 // attn=sdpa (one fused attention kernel) or eager (the unfused math path).
 bool fused_attention(const std::map<std::string, std::string>& p);
+// The `attn` parameter fused_attention reads.
+WorkloadParam attn_param();
 // Rotary position embedding of one projection; returns the output op.
 int rope(GraphBuilder& b, const std::string& pre, int x, int64_t rows, int64_t cols);
 // A workload's own parameters followed by the parallelism parameters.

@@ -36,6 +36,14 @@ bool fused_attention(const std::map<std::string, std::string>& p) {
   return wl_choice(p, "attn", {"sdpa", "eager"}) == "sdpa";
 }
 
+WorkloadParam attn_param() {
+  return {"attn",
+          "sdpa",
+          "sdpa (fused kernel) or eager (unfused math path)",
+          ParamType::choice,
+          {"sdpa", "eager"}};
+}
+
 // Rotary position embedding of one projection (HF apply_rotary_pos_emb):
 // x*cos, rotate_half(x) = cat(-x2, x1) (neg on half, cat), *sin, add.
 int rope(GraphBuilder& b, const std::string& pre, int x, int64_t rows, int64_t cols) {
@@ -406,14 +414,10 @@ std::vector<WorkloadParam> decoder_params(int64_t default_seq) {
           {"rope", "1",
            "rotary position embedding on q and k (LLaMA-style decoders; 0: none, as decode_static.py)",
            ParamType::boolean},
-          {"attn",
-           "sdpa",
-           "sdpa (fused kernel) or eager (unfused math path)",
-           ParamType::choice,
-           {"sdpa", "eager"}},
+          attn_param(),
           dropout_param("with train=1: p of every dropout the model has in training mode (GPT-2: embd_pdrop, "
-                        "resid_pdrop, attn_pdrop, HF default 0.1; LLaMA: attention_dropout, default 0.0); 0: "
-                        "none, as with every p = 0"),
+                        "resid_pdrop, attn_pdrop, HF default 0.1; LLaMA: attention_dropout, default 0.0); 0 "
+                        "(the default): no dropout kernel"),
           {"kernels",
            "eager",
            "eager: HF's Python-level norms/activations/rotary tables, one kernel "
@@ -526,11 +530,7 @@ std::vector<WorkloadParam> bert_params() {
       {"batch", "1", "sequences"},
       {"seq", "128", "tokens per sequence (<= 512)"},
       {"layers", "auto", "encoder layers to build (auto: all)", ParamType::integer, {"auto"}},
-      {"attn",
-       "sdpa",
-       "sdpa (fused kernel) or eager (unfused math path)",
-       ParamType::choice,
-       {"sdpa", "eager"}},
+      attn_param(),
       dropout_param("with train=1: p of every dropout the model has in training mode (hidden_dropout_prob "
                     "and attention_probs_dropout_prob, HF default 0.1); 0 (the default): no dropout kernel"),
       {"dtype", "bf16", "operand format", ParamType::dtype}};
