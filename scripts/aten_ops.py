@@ -32,8 +32,8 @@ LOSSES = {"mse_loss", "l1_loss", "smooth_l1_loss", "huber_loss", "binary_cross_e
           "multi_margin_loss", "poisson_nll_loss", "hinge_embedding_loss"}
 
 # Attributes that may be 0 (everything else a trace op carries is a positive size).
-ZERO_OK = {"pad", "pad_w", "pad_d", "causal", "bias", "bias_bool", "bias_shared", "bias_strided",
-           "qkv_packed", "channels_last", "grad", "transposed", "host_sync", "exponent"}
+ZERO_OK = {"pad", "pad_w", "pad_d", "causal", "bias", "bias_bool", "bias_shared", "bias_head_shared",
+           "bias_strided", "qkv_packed", "channels_last", "grad", "transposed", "host_sync", "exponent"}
 # Reductions over the input (map_op: the IR's reduce).
 REDUCTIONS = {"sum", "mean", "nansum", "nanmean", "amax", "amin", "max", "min", "argmax", "argmin", "prod",
               "var", "std", "var_mean", "std_mean", "norm", "linalg_vector_norm", "logsumexp", "any", "all",
@@ -233,8 +233,16 @@ def map_op(name, args, kwargs, out):
             # one copy; one whose last dim is not contiguous (a permuted
             # projection) is refused by every fused GPU backend (sdp_utils_cpp.h,
             # check_last_dim_stride_equals_1_dense).
-            if q.shape[0] > 1 and bias.dim() == 4 and (bias.shape[0] == 1 or bias.stride(0) == 0):
+            # Dimensions align from the right: a mask of fewer than 4 dimensions is
+            # broadcast over the ones it lacks; a size-1 or stride-0 one is broadcast
+            # too (a padding mask [batch, 1, sq, skv] over the heads).
+            def broadcast(dim, size):
+                at = dim - (4 - bias.dim())
+                return size > 1 and (at < 0 or bias.shape[at] == 1 or bias.stride(at) == 0)
+            if broadcast(0, q.shape[0]):
                 attrs["bias_shared"] = 1
+            if broadcast(1, q.shape[1]):
+                attrs["bias_head_shared"] = 1
             if bias.stride(-1) != 1:
                 attrs["bias_strided"] = 1
             if bias.dtype == torch.bool:

@@ -690,6 +690,19 @@ def e2eg(timer, out):
             ids = torch.randint(0, 1000, (batch, seq), device="cuda")
             measure({"section": "e2eg", "model": name, "dtype": "bf16", "batch": batch, "seq": seq,
                      "layers": model.config.num_hidden_layers}, lambda: model(ids))
+            if name == "bert-base" and batch > 1:
+                # A tokenizer's attention_mask: all ones (HF checks it and passes no
+                # mask), and padded (every other sequence 3/4 long: HF builds a
+                # [batch, 1, seq, seq] bool mask that SDPA reads).
+                ones = torch.ones(batch, seq, dtype=torch.int64, device="cuda")
+                padded = ones.clone()
+                padded[::2, seq * 3 // 4:] = 0
+                for kind, mask in (("ones", ones), ("padded", padded)):
+                    rec = {"section": "e2eg", "model": name, "dtype": "bf16", "batch": batch, "seq": seq,
+                           "layers": model.config.num_hidden_layers, "attention_mask": kind}
+                    with torch.no_grad():
+                        rec["kernels"] = kernel_names(lambda: model(ids, attention_mask=mask))
+                    measure(rec, lambda: model(ids, attention_mask=mask))
         model = ids = None
         torch.cuda.empty_cache()
 

@@ -163,6 +163,8 @@ int GraphBuilder::attention(const std::string& name, std::vector<int> deps, cons
                 {"sq", a.sq},       {"skv", a.skv},     {"d", a.d},
                 {"causal", a.causal ? 1 : 0}, {"bias", a.bias ? 1 : 0}};
     if (a.bias && a.bias_shared) op.attrs["bias_shared"] = 1;
+    if (a.bias && a.bias_head_shared) op.attrs["bias_head_shared"] = 1;
+    if (a.bias && a.bias_bool) op.attrs["bias_bool"] = 1;
     if (a.bias && a.bias_strided) op.attrs["bias_strided"] = 1;
     if (a.qkv_packed) op.attrs["qkv_packed"] = 1;
     if (a.dropout) op.attrs["dropout"] = 1;

@@ -35,6 +35,8 @@ struct AttnShape {
   bool causal = false;
   bool bias = false;         // additive bias/mask (batch x heads x sq x skv)
   bool bias_shared = false;  // bias broadcast over batch (read once)
+  bool bias_head_shared = false;  // bias broadcast over heads (batch x 1 x sq x skv: a padding mask)
+  bool bias_bool = false;         // boolean mask (PyTorch converts it to an additive one)
   bool bias_strided = false;  // the bias's last dimension is not contiguous (stride != 1)
   bool qkv_packed = false;    // q, k, v are head views of one packed projection's rows
                               // (not dense), and the caller reads the output back as rows

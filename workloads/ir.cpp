@@ -108,8 +108,9 @@ std::vector<std::string_view> op_attr_names(OpKind k) {
                                  "t", "stride_d", "pad_d", "dilation_d", "stride_w", "pad_w", "dilation_w"});
       break;
     case OpKind::attention:
-      names.insert(names.end(), {"kv_heads", "causal", "bias", "bias_shared", "bias_bool", "bias_strided",
-                                 "qkv_packed", "strided", "backend", "backward", "bias_grad", "dropout"});
+      names.insert(names.end(),
+                   {"kv_heads", "causal", "bias", "bias_shared", "bias_head_shared", "bias_bool",
+                    "bias_strided", "qkv_packed", "strided", "backend", "backward", "bias_grad", "dropout"});
       break;
     case OpKind::maxpool:
     case OpKind::avgpool:
@@ -331,13 +332,13 @@ void validate_graph(const Graph& g, std::string_view source) {
                                      "2^48", source, op.name, op_kind_name(op.kind), key, value));
       const bool may_be_zero =
           key == "pad" || key == "causal" || key == "bias" || key == "b_shared" || key == "bias_shared" ||
-          key == "bias_strided" || key == "qkv_packed" || key == "append" || key == "fast_accum" ||
-          key == "param" || key == "grad" || key == "backward" || key == "bias_grad" || key == "training" ||
-          key == "output" || key == "sfu" || key == "algo" || key == "protocol" || key == "group" ||
-          key == "stage" || key == "pass" || key == "overlap" || key == "p2p" || key == "recompute" ||
-          key == "every_microbatch" || key == "reread" || key == "channels_last" || key == "batchnorm" ||
-          key == "host_sync" || key == "transposed" || key == "pad_d" || key == "pad_w" ||
-          key == "lib_launch" || key == "cudnn" || key == "dropout";
+          key == "bias_head_shared" || key == "bias_strided" || key == "qkv_packed" || key == "append" ||
+          key == "fast_accum" || key == "param" || key == "grad" || key == "backward" || key == "bias_grad" ||
+          key == "training" || key == "output" || key == "sfu" || key == "algo" || key == "protocol" ||
+          key == "group" || key == "stage" || key == "pass" || key == "overlap" || key == "p2p" ||
+          key == "recompute" || key == "every_microbatch" || key == "reread" || key == "channels_last" ||
+          key == "batchnorm" || key == "host_sync" || key == "transposed" || key == "pad_d" ||
+          key == "pad_w" || key == "lib_launch" || key == "cudnn" || key == "dropout";
       if (key == "bcast_bytes" && value != 1 && value != 2 && value != 4 && value != 8)
         throw InputError(
             fmt::format("{}: op '{}' ({}): 'bcast_bytes' = {} must be an element size: 1, 2, 4 or 8", source,

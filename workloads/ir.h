@@ -23,6 +23,8 @@
 //               must be a multiple of kv_heads). Optional bias_shared=1: the
 //               additive bias (heads x sq x skv) is broadcast over `batch` and
 //               read once (AlphaFold pair bias) instead of once per batch entry;
+//               bias_head_shared=1: the mask is broadcast over the heads (a
+//               batch x 1 x sq x skv padding mask), read by every head from one copy;
 //               bias_bool=1: the mask is boolean (PyTorch converts it to an
 //               additive one first); bias_strided=1: the mask's last
 //               dimension is not contiguous (no fused GPU backend takes it);
@@ -204,6 +206,10 @@ struct OpTraffic {
   double read = 0, written = 0;
 };
 OpTraffic op_traffic(const Op& op);
+// Elements an attention op's attn_mask holds: batch x heads x sq x skv, less the
+// batch with bias_shared (broadcast over the batch) and the heads with
+// bias_head_shared (broadcast over the heads).
+double attention_bias_elems(const Op& op);
 // Output spatial size of a conv/pool: floor((h + 2p - d(r-1) - 1)/stride) + 1.
 int64_t conv_out_dim(int64_t in, int64_t k, int64_t stride, int64_t pad, int64_t dilation);
 // The window geometry of a conv2d, maxpool or avgpool: input d x h x w, window

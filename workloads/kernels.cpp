@@ -86,11 +86,12 @@ Graph build_attention(const std::map<std::string, std::string>& p) {
   a.d = wl_int(p, "d");
   a.causal = wl_bool(p, "causal");
   a.bias = wl_bool(p, "bias");
-  for (const char* key : {"bias_shared", "bias_strided"})
+  for (const char* key : {"bias_shared", "bias_head_shared", "bias_strided"})
     if (!a.bias && wl_bool(p, key))
       throw InputError(
           fmt::format("workload parameter '{}': describes the attn_mask, so it needs bias=1", key));
   a.bias_shared = wl_bool(p, "bias_shared");
+  a.bias_head_shared = wl_bool(p, "bias_head_shared");
   a.bias_strided = wl_bool(p, "bias_strided");
   a.qkv_packed = wl_bool(p, "qkv_packed");
   // F.scaled_dot_product_attention's dropout_p applies whatever the module's mode.
@@ -222,6 +223,10 @@ void add_kernel_workloads(std::vector<WorkloadInfo>& out) {
          {"float", "bool"}},
         {"bias_shared", "0",
          "bias=1: the attn_mask is broadcast over the batch (one heads x sq x skv tensor)",
+         ParamType::boolean},
+        {"bias_head_shared", "0",
+         "bias=1: the attn_mask is broadcast over the heads (a batch x 1 x sq x skv tensor, as a padding "
+         "mask)",
          ParamType::boolean},
         {"bias_strided", "0",
          "bias=1: the attn_mask's last dimension is not contiguous (a permuted projection); no fused GPU "

@@ -128,8 +128,7 @@ OpTraffic training_traffic(const Op& op) {
       const double kv = 2.0 * d("batch") * kvh * d("skv") * d("d");
       const double scores = d("batch") * d("heads") * d("sq") * d("skv");
       double read = dtype_bytes(in, 3.0 * q + kv) + 4.0 * d("batch") * d("heads") * d("sq");
-      if (op.get("bias", 0))
-        read += dtype_bytes(in, (op.get("bias_shared", 0) ? 1.0 : d("batch")) * d("heads") * d("sq") * d("skv"));
+      if (op.get("bias", 0)) read += dtype_bytes(in, attention_bias_elems(op));
       double written = dtype_bytes(out, q + kv);
       if (op.get("bias_grad", 0)) written += dtype_bytes(out, scores);
       return {read, written};
@@ -195,6 +194,12 @@ bool gradient_shaped(const Op& op) {
 }
 
 }  // namespace
+
+double attention_bias_elems(const Op& op) {
+  const auto d = [&](const char* k) { return static_cast<double>(op.at(k)); };
+  return (op.get("bias_shared", 0) ? 1.0 : d("batch")) * (op.get("bias_head_shared", 0) ? 1.0 : d("heads")) *
+         d("sq") * d("skv");
+}
 
 double op_flops(const Op& op) {
   const auto d = [&](std::string_view k) { return static_cast<double>(op.at(k)); };
@@ -312,9 +317,7 @@ double op_min_bytes(const Op& op) {
       const double q = d("batch") * d("heads") * d("sq") * d("d");
       const double kv = 2.0 * d("batch") * kvh * d("skv") * d("d");
       double bytes = dtype_bytes(in, q + kv) + dtype_bytes(out, q);
-      if (op.get("bias", 0))
-        bytes += dtype_bytes(in, (op.get("bias_shared", 0) ? 1.0 : d("batch")) * d("heads") *
-                                     d("sq") * d("skv"));
+      if (op.get("bias", 0)) bytes += dtype_bytes(in, attention_bias_elems(op));
       return bytes;
     }
     case OpKind::maxpool:

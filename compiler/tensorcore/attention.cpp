@@ -219,6 +219,7 @@ Kernel TensorCoreMapper::lower_attention_math(const Op& op, const Hardware& hw, 
   a.causal = op.get("causal", 0) != 0;
   a.bias = op.get("bias", 0) != 0;
   a.bias_shared = op.get("bias_shared", 0) != 0;
+  a.bias_head_shared = op.get("bias_head_shared", 0) != 0;
   a.bias_strided = op.get("bias_strided", 0) != 0;
   a.dropout = op.get("dropout", 0) != 0;
   a.qkv_packed = op.get("qkv_packed", 0) != 0;

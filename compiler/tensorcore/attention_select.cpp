@@ -63,13 +63,17 @@ AttnBias attention_bias(const Op& op, const Levels& lv, MmaPath path) {
   if (op.get("bias", 0) == 0) return b;
   b.present = true;
   const double eb = dtype_bytes(op.dtype, 1);
-  const double B = static_cast<double>(op.at("batch"));
-  const double per_batch = static_cast<double>(op.at("heads") * op.at("sq") * op.at("skv"));
+  const double full = static_cast<double>(op.at("batch")) * static_cast<double>(op.at("heads")) *
+                      static_cast<double>(op.at("sq")) * static_cast<double>(op.at("skv"));
   const bool shared = op.get("bias_shared", 0) != 0;
-  const double own = (shared ? 1.0 : B) * per_batch;   // the mask's own elements
-  b.l2 = B * per_batch * eb;
+  const bool head_shared = op.get("bias_head_shared", 0) != 0;
+  // The mask's own elements; a broadcast one is re-read by every batch entry
+  // (bias_shared) or head (bias_head_shared) from one copy, which the L2 keeps
+  // while it fits in half of it (the other half streams Q, K and V).
+  const double own = attention_bias_elems(op);
+  b.l2 = full * eb;
   const bool fits = !lv.l2.empty() && own * eb <= lv.l2_capacity / 2;
-  b.dram = (shared && !fits) ? B * per_batch * eb : own * eb;
+  b.dram = ((shared || head_shared) && !fits) ? full * eb : own * eb;
   if (lv.l2.empty()) b.dram = b.l2;
   if (op.get("bias_bool", 0) != 0) {
     b.prep_read += own;          // uint8 mask
@@ -83,9 +87,12 @@ AttnBias attention_bias(const Op& op, const Levels& lv, MmaPath path) {
     b.prep_write += padded * eb;
     b.prep_launches += 1;
   }
+  const char* bcast = shared && head_shared ? " broadcast over the batch and heads"
+                      : shared              ? " broadcast over the batch"
+                      : head_shared         ? " broadcast over the heads"
+                                            : "";
   b.note = fmt::format(", attn_mask {}{} ({:.0f} B from DRAM, {:.0f} B through the L2)",
-                       op.get("bias_bool", 0) ? "bool" : "float", shared ? " broadcast over the batch" : "",
-                       b.dram, b.l2);
+                       op.get("bias_bool", 0) ? "bool" : "float", bcast, b.dram, b.l2);
   return b;
 }
 

@@ -6,15 +6,15 @@
 // Attention op attributes read here (workloads/ir.h): backend (1 flash2, 2
 // flash3/cuDNN, 3 efficient, 4 math; absent: the hardware's choice), bias (an
 // attn_mask is passed), bias_bool (it is a boolean mask, not an additive float
-// one), bias_shared (it is broadcast over the batch), bias_strided (its last
-// dimension is not contiguous), strided (a q/k/v last dimension is not
-// contiguous).
+// one), bias_shared (it is broadcast over the batch), bias_head_shared (it is
+// broadcast over the heads: a padding mask), bias_strided (its last dimension is
+// not contiguous), strided (a q/k/v last dimension is not contiguous).
 //
 // The mask's bytes: every thread block of a (batch, head, query block) reads its
 // query rows' mask tile, so the L2 serves batch x heads x sq x skv elements in
-// the query format. DRAM serves the mask's own elements ((1 or batch) x heads x
-// sq x skv): a mask broadcast over the batch is read from DRAM once while it fits
-// in half the L2, and once per batch entry when it does not. Before the kernel,
+// the query format. DRAM serves the mask's own elements ((1 or batch) x (1 or
+// heads) x sq x skv): a mask broadcast over the batch or the heads is read from
+// DRAM once while it fits in half the L2, and once per reader when it does not. Before the kernel,
 // PyTorch converts a boolean mask to an additive one (convert_boolean_attn_mask
 // in aten/src/ATen/native/transformers/attention.cpp: one elementwise kernel over
 // the mask's elements, 1 byte read and one query-format element written each),

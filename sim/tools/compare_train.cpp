@@ -107,6 +107,13 @@ std::optional<ModelRecordSpec> model_record_spec(const std::string& section, con
     const RecordModel rm = record_model(r, 32);
     const std::string dt = r.value("dtype", std::string("bf16"));
     const int64_t batch = record_int(r, "batch");
+    // attention_mask: the tokenizer's mask passed to the model (measure_gpu.py:
+    // none, ones, padded); the bert-base built-in models HF's handling of it.
+    const std::string mask = record_text(r, "attention_mask", "none");
+    if (mask != "none" && (rm.name != "bert-base" || (mask != "ones" && mask != "padded"))) {
+      skip = "e2eg attention_mask '" + mask + "' is not modelled (bert-base takes ones and padded)";
+      return std::nullopt;
+    }
     // memory_format (channels_last, the default, or contiguous) decides ResNet-50's
     // batch-norm kernels; the builder refuses any other value.
     if (rm.name == "resnet50")
@@ -125,7 +132,8 @@ std::optional<ModelRecordSpec> model_record_spec(const std::string& section, con
                            record_int(r, "seq"), record_int(r, "input"), record_int(r, "hidden"),
                            record_int(r, "layers"), dt);
     else if (rm.name == "bert-base")
-      m.spec = fmt::format("bert-base:batch={},seq={},dtype={}", batch, record_int(r, "seq"), dt);
+      m.spec = fmt::format("bert-base:batch={},seq={},dtype={}{}", batch, record_int(r, "seq"), dt,
+                           mask == "none" ? "" : ",attention_mask=" + mask);
     else if (rm.name == "gpt2-small")
       m.spec = fmt::format("gpt2-small:batch={},seq={},dtype={}", batch, record_int(r, "seq"), dt);
     else if (rm.name == "llama")

@@ -122,6 +122,16 @@ TEST_CASE("an attention's float attn_mask is read by the kernel", "[gpu][attenti
   CHECK(dram(small + ",bias=1,bias_shared=1") - dram(small) == Approx(8388608.0).epsilon(1e-4));
   // Not broadcast: 8 x 8 MiB.
   CHECK(dram(small + ",bias=1") - dram(small) == Approx(67108864.0).epsilon(1e-4));
+  // Broadcast over the heads (a padding mask [8, 1, 1024, 1024] bf16 = 16 MiB,
+  // within half the L2): DRAM reads it once, not 16 times (256 MiB above).
+  CHECK(dram(base + ",bias=1,bias_head_shared=1") - dram(base) == Approx(16777216.0).epsilon(1e-4));
+  // Over both: one [1, 1, 1024, 1024] tile, 2 MiB.
+  CHECK(dram(base + ",bias=1,bias_shared=1,bias_head_shared=1") - dram(base) ==
+        Approx(2097152.0).epsilon(1e-4));
+  // [32, 1, 1024, 1024] bf16 = 64 MiB exceeds half the L2: every head reads it
+  // from DRAM again, 32 x 16 x 2 MiB = 1 GiB, as an unshared mask.
+  const std::string wide = "attention:batch=32,heads=16,sq=1024,d=64";
+  CHECK(dram(wide + ",bias=1,bias_head_shared=1") - dram(wide) == Approx(1073741824.0).epsilon(1e-4));
   // The mask costs time: the same op with bias=1 takes longer than without.
   const double t0 = simulate(build_workload(base), *hw).time_s;
   const double t1 = simulate(build_workload(base + ",bias=1"), *hw).time_s;

@@ -144,12 +144,13 @@ def pytorch(tessera, tmp):
         # 16 float mask is broadcast: bias_shared) whose output keeps the fused kernels'
         # [batch, tokens, heads, d] layout, so the final reshape copies nothing, and the
         # 3-D call (one head of 64) with dropout_p = 0.1 (dropout: drawn in the fused
-        # kernel). 2 linears, 3 attentions, 1 fill, 1 add, no copy.
+        # kernel). The 2-D mask is broadcast over the heads too (bias_head_shared). 2 linears, 3 attentions, 1 fill, 1 add, no copy.
         ("sdpa", ["--model", "small_transformer:sdpa_block", "--input", "2x16x64"],
          {"matmul": 2, "attention": 3, "copy": 1, "add": 1, "softmax": 0,
           "attrs": {"scaled_dot_product_attention.0": {"batch": 2, "heads": 4, "sq": 16, "d": 16, "causal": 1,
                                                        "qkv_packed": 1, "bias": 0, "dropout": None},
-                    "scaled_dot_product_attention.1": {"causal": 0, "bias": 1, "bias_shared": 1, "dropout": None},
+                    "scaled_dot_product_attention.1": {"causal": 0, "bias": 1, "bias_shared": 1,
+                                                       "bias_head_shared": 1, "dropout": None},
                     "scaled_dot_product_attention.2": {"batch": 2, "heads": 1, "sq": 16, "d": 64, "dropout": 1}},
           "deps": {"scaled_dot_product_attention.1": ["scaled_dot_product_attention.0", "zeros.0"],
                    "addmm.1": ["add.0"]}}),

@@ -1,6 +1,7 @@
 // A training step of an imported model: path:train=1[,optimizer=...,amp=...] and
 // --set workload.train=1 on a JSON trace or an ONNX file (workloads/workloads.cpp,
 // build_imported), against hand derivations and the errors each misuse gets.
+#include <algorithm>
 #include <catch2/catch.hpp>
 #include <filesystem>
 #include <fstream>
@@ -195,4 +196,32 @@ TEST_CASE("a group norm traced as a row norm trains its C-element scale and shif
   const Graph g = build_workload(path + ":train=1,optimizer=sgd");
   CHECK(g.info.at("params_trained") == 16 * 8 + 16 + 16);
   CHECK(g.info.at("param_tensors") == 3);
+}
+
+TEST_CASE("a learned attention bias broadcast over the heads gets its gradient summed over them",
+          "[import][train][attention]") {
+  // A [2, 1, 64, 64] bias (8192 elements, a linear's output) added to the scores of
+  // a 4-head attention: the backward writes dS per batch entry and head (2 x 4 x 64
+  // x 64), and sum_to_size folds the 4 heads: one reduction of 4 rows of 8192.
+  const std::string path = scratch("head_bias.json", R"({"ops": [
+  {"name": "qkv", "kind": "matmul", "attrs": {"batch": 1, "m": 128, "n": 96, "k": 32, "param": 1, "b_shared": 1}},
+  {"name": "bias", "kind": "matmul", "attrs": {"batch": 1, "m": 128, "n": 64, "k": 16, "param": 1, "b_shared": 1}},
+  {"name": "attn", "kind": "attention", "attrs": {"batch": 2, "heads": 4, "sq": 64, "skv": 64, "d": 8, "bias": 1,
+   "bias_head_shared": 1}, "deps": ["qkv", "qkv", "qkv", "bias"]}
+]})");
+  const Graph g = build_workload(path + ":train=1,optimizer=sgd");
+  const Op& red = testing::find_op(g, "attn.grad_bias");
+  CHECK(red.kind == OpKind::reduce);
+  CHECK(red.at("rows") == 4);
+  CHECK(red.at("cols") == 8192);
+  // The backward reads the bias once per element it owns: 8192 bf16.
+  CHECK(attention_bias_elems(testing::find_op(g, "attn")) == 8192);
+  // Without the broadcast the gradient is dS itself: no reduction.
+  std::ifstream in(path);
+  std::string text((std::istreambuf_iterator<char>(in)), std::istreambuf_iterator<char>());
+  text.replace(text.find(",\n   \"bias_head_shared\": 1"),
+               std::string(",\n   \"bias_head_shared\": 1").size(), "");
+  const Graph full = build_workload(scratch("head_bias_full.json", text) + ":train=1,optimizer=sgd");
+  CHECK(std::none_of(full.ops.begin(), full.ops.end(),
+                     [](const Op& op) { return op.name == "attn.grad_bias"; }));
 }

@@ -455,11 +455,63 @@ std::vector<WorkloadParam> gpt_params() {
 }
 
 // ---------------------------------------------------------------------------
-// BERT (HF BertModel with attn_implementation="sdpa", no padding mask).
+// BERT (HF BertModel with attn_implementation="sdpa").
 
 struct BertConfig {
   int64_t layers, d, heads, ffn;
 };
+
+// An encoder's attention mask as Hugging Face builds it from a tokenizer's
+// [batch, seq] int64 attention_mask (transformers' masking_utils:
+// create_bidirectional_mask -> _preprocess_mask_arguments, then sdpa_mask or
+// eager_mask without vmap). Returns the op of the 4-D mask the attention takes,
+// or -1 when there is none:
+//   none    model(input_ids): no mask, nothing launched.
+//   ones    a mask without padding: attention_mask.to(torch.bool), and
+//           _ignore_bidirectional_mask_sdpa's padding_mask.all() in a Python `if`
+//           (a reduction and a host sync); then no mask.
+//   padded  a mask with padding: the same, then four torch.arange (batch, head,
+//           q, kv) and their "+ q_offset" / "+ kv_offset" (0, still a kernel
+//           each), and_masks' new_ones, bidirectional_mask_function's q_idx >= 0,
+//           its `&`, padding_mask_function's padding_mask[batch_idx, kv_idx]
+//           (a [batch, 1, 1, seq] gather) and the final `&`, which writes the
+//           [batch, 1, seq, seq] bool mask (then expanded, a view). eager_mask
+//           adds torch.tensor(0.0, device) (a one-element host-to-device copy)
+//           and torch.where(mask, 0, finfo.min) in the model's format.
+// Integer tensors are int32 in Tessera's formats (PyTorch's int64 indices and
+// token mask move twice these bytes: a few KiB here), bool ones uint8.
+int hf_encoder_mask(GraphBuilder& b, const std::string& mode, int64_t batch, int64_t seq, bool sdpa,
+                    std::vector<int> after) {
+  if (mode == "none") return -1;
+  constexpr DType i64 = DType::int32, b8 = DType::uint8;
+  const int to_bool =
+      b.vec_typed(OpKind::copy, "attention_mask.to_bool", std::move(after), batch, seq, i64, b8);
+  const int all = b.vec_typed(OpKind::reduce, "attention_mask.all", {to_bool}, batch * seq, 1, b8, b8);
+  b.graph().ops[static_cast<size_t>(all)].attrs["host_sync"] = 1;
+  if (mode == "ones") return -1;
+  const int64_t bs = checked_mul(batch, seq, "attention_mask: batch x seq");
+  checked_mul(bs, seq, "attention_mask: batch x seq x seq");
+  const int batch_idx = b.vec_typed(OpKind::copy, "attention_mask.arange_batch", {all}, 1, batch, i64, i64);
+  b.vec_typed(OpKind::copy, "attention_mask.arange_head", {all}, 1, 1, i64, i64);
+  int q_idx = b.vec_typed(OpKind::copy, "attention_mask.arange_q", {all}, 1, seq, i64, i64);
+  q_idx = b.vec_typed(OpKind::add, "attention_mask.q_offset", {q_idx}, 1, seq, i64, i64, 1);
+  int kv_idx = b.vec_typed(OpKind::copy, "attention_mask.arange_kv", {all}, 1, seq, i64, i64);
+  kv_idx = b.vec_typed(OpKind::add, "attention_mask.kv_offset", {kv_idx}, 1, seq, i64, i64, 1);
+  const int ones = b.vec_typed(OpKind::copy, "attention_mask.new_ones", {all}, 1, 1, b8, b8);
+  const int ge = b.vec_typed(OpKind::copy, "attention_mask.bidirectional", {q_idx}, 1, seq, i64, b8);
+  const int both =
+      b.vec_typed(OpKind::mul, "attention_mask.and_bidirectional", {ones, ge}, 1, seq, b8, b8, 2);
+  const int pad =
+      b.vec_typed(OpKind::copy, "attention_mask.padding", {to_bool, batch_idx, kv_idx}, batch, seq, b8, b8);
+  // [1, 1, seq, 1] & [batch, 1, 1, seq]: both operands are broadcast; counted as
+  // one read and one write of the mask.
+  int mask = b.vec_typed(OpKind::copy, "attention_mask.and_padding", {both, pad}, bs, seq, b8, b8);
+  if (!sdpa) {
+    const int zero = b.vec_typed(OpKind::copy, "attention_mask.zero", {}, 1, 1, b.dtype(), b.dtype());
+    mask = b.vec_typed(OpKind::copy, "attention_mask.where", {mask, zero}, bs, seq, b8, b.dtype());
+  }
+  return mask;
+}
 
 Graph build_bert(const char* name, const BertConfig& c, const Params& p) {
   Graph g;
@@ -483,6 +535,9 @@ Graph build_bert(const char* name, const BertConfig& c, const Params& p) {
   x = b.vec(OpKind::add, "embeddings.add_position", {x, pos}, t, d, 2);
   x = b.vec(OpKind::layernorm, "embeddings.layernorm", {x}, t, d);
   if (dropout) x = b.vec(OpKind::dropout, "embeddings.dropout", {x}, t, d);
+  // BertModel.forward builds the mask after the embeddings.
+  const int mask =
+      hf_encoder_mask(b, wl_choice(p, "attention_mask", {"none", "ones", "padded"}), batch, seq, fused, {x});
   for (int64_t l = 0; l < layers; ++l) {
     const std::string pre = fmt::format("l{}.", l);
     const int q = b.linear(pre + "attn.query", {x}, t, d, d);
@@ -494,7 +549,15 @@ Graph build_bert(const char* name, const BertConfig& c, const Params& p) {
     a.sq = a.skv = seq;
     a.d = hd;
     a.dropout = dropout;
-    const int att = b.attention(pre + "attn.sdpa", {q, k, v}, a, fused);
+    std::vector<int> att_deps = {q, k, v};
+    if (mask >= 0) {
+      // [batch, 1, seq, seq]: one copy read by every head; SDPA converts the bool
+      // one to an additive mask, eager attention adds the float one.
+      a.bias = a.bias_head_shared = true;
+      a.bias_bool = fused;
+      att_deps.push_back(mask);
+    }
+    const int att = b.attention(pre + "attn.sdpa", att_deps, a, fused);
     int o = b.linear(pre + "attn.output.dense", {att}, t, d, d);
     if (dropout) o = b.vec(OpKind::dropout, pre + "attn.output.dropout", {o}, t, d);
     int h = b.vec(OpKind::add, pre + "attn.output.add", {o, x}, t, d, 2);
@@ -531,6 +594,15 @@ std::vector<WorkloadParam> bert_params() {
       {"seq", "128", "tokens per sequence (<= 512)"},
       {"layers", "auto", "encoder layers to build (auto: all)", ParamType::integer, {"auto"}},
       attn_param(),
+      {"attention_mask",
+       "none",
+       "the tokenizer's attention_mask passed to the model: none (model(input_ids)); ones (no padding: HF "
+       "checks it, a reduction and a host sync, and attention runs without a mask); padded (HF builds a "
+       "batch x 1 x seq x seq bool mask that every head's attention reads: FlashAttention takes none, so "
+       "SDPA "
+       "runs cuDNN or the memory-efficient kernel)",
+       ParamType::choice,
+       {"none", "ones", "padded"}},
       dropout_param("with train=1: p of every dropout the model has in training mode (hidden_dropout_prob "
                     "and attention_probs_dropout_prob, HF default 0.1); 0 (the default): no dropout kernel"),
       {"dtype", "bf16", "operand format", ParamType::dtype}};

@@ -321,10 +321,13 @@ void Step::attention(int i, const Op& f, int dy, const std::vector<int>& deps) {
     contribute(v, g);
   }
   if (bias_grad) {
-    // The bias gradient (dS) is written per batch entry; one broadcast over the
-    // batch is summed back (sum_to_size).
-    if (f.get("bias_shared", 0) && B > 1)
-      contribute(bias_op, emit(reduce_op(f.name + ".grad_bias", B, H * sq * skv, 1, 1, f.dtype, f.dtype, {g})));
+    // The bias gradient (dS) is written per batch entry and head; one broadcast
+    // over the batch and/or the heads is summed back (sum_to_size): a reduction
+    // of `folds` slices of the mask's own elements.
+    const int64_t folds = (f.get("bias_shared", 0) ? B : 1) * (f.get("bias_head_shared", 0) ? H : 1);
+    if (folds > 1)
+      contribute(bias_op, emit(reduce_op(f.name + ".grad_bias", folds, B * H * sq * skv / folds, 1, 1,
+                                         f.dtype, f.dtype, {g})));
     else
       contribute(bias_op, g);
   }

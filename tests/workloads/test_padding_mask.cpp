@@ -1,0 +1,155 @@
+// BERT's attention_mask as Hugging Face handles it (workloads/models/transformers.cpp,
+// hf_encoder_mask): the kernels that build the mask, the attention that reads it,
+// the backend it sends SDPA to, compare's records and the refusals.
+#include <algorithm>
+#include <catch2/catch.hpp>
+#include <nlohmann/json.hpp>
+
+#include "compiler/compile.h"
+#include "models/hardware.h"
+#include "sim/simulate.h"
+#include "sim/tools/compare_train.h"
+#include "tests/support/graph_ops.h"
+#include "tests/support/workload_errors.h"
+#include "workloads/workloads.h"
+
+using namespace tessera;
+using testing::find_op;
+
+namespace {
+
+std::vector<std::string> mask_ops(const Graph& g) {
+  std::vector<std::string> out;
+  for (const Op& op : g.ops)
+    if (op.name.rfind("attention_mask.", 0) == 0) out.push_back(op.name);
+  return out;
+}
+
+bool depends_on(const Graph& g, const Op& op, const std::string& name) {
+  return std::any_of(op.deps.begin(), op.deps.end(),
+                     [&](int d) { return g.ops[static_cast<size_t>(d)].name == name; });
+}
+
+// Kernels are named op#index.
+const Kernel& kernel_named(const Program& p, const std::string& name) {
+  for (const Kernel& k : p.kernels)
+    if (k.name.rfind(name + "#", 0) == 0) return k;
+  FAIL("no kernel named " << name);
+  return p.kernels.front();
+}
+
+}  // namespace
+
+TEST_CASE("bert's attention_mask: none launches nothing, ones the check, padded the 4-D mask",
+          "[workloads][bert][mask]") {
+  // none is the default: the same graph as leaving it out, no mask op, no bias.
+  const Graph none = build_workload("bert-base:batch=8,seq=512,layers=2,attention_mask=none");
+  CHECK(none.ops.size() == build_workload("bert-base:batch=8,seq=512,layers=2").ops.size());
+  CHECK(mask_ops(none).empty());
+  CHECK(find_op(none, "l0.attn.sdpa").get("bias", 0) == 0);
+
+  // ones: attention_mask.to(torch.bool) over the [8, 512] token mask, then
+  // padding_mask.all() read by a Python `if` (a host sync); no mask reaches SDPA.
+  const Graph ones = build_workload("bert-base:batch=8,seq=512,layers=2,attention_mask=ones");
+  CHECK(mask_ops(ones) == std::vector<std::string>{"attention_mask.to_bool", "attention_mask.all"});
+  const Op& all = find_op(ones, "attention_mask.all");
+  CHECK(all.kind == OpKind::reduce);
+  CHECK(all.at("rows") == 8 * 512);
+  CHECK(all.get("host_sync", 0) == 1);
+  CHECK(find_op(ones, "l0.attn.sdpa").get("bias", 0) == 0);
+  // Built after the embeddings (BertModel.forward's order).
+  CHECK(depends_on(ones, find_op(ones, "attention_mask.to_bool"), "embeddings.layernorm"));
+
+  // padded: sdpa_mask's 13 launches, the last writing the [8, 1, 512, 512] bool mask.
+  const Graph pad = build_workload("bert-base:batch=8,seq=512,layers=2,attention_mask=padded");
+  CHECK(mask_ops(pad) == std::vector<std::string>{"attention_mask.to_bool", "attention_mask.all",
+                                                  "attention_mask.arange_batch", "attention_mask.arange_head",
+                                                  "attention_mask.arange_q", "attention_mask.q_offset",
+                                                  "attention_mask.arange_kv", "attention_mask.kv_offset",
+                                                  "attention_mask.new_ones", "attention_mask.bidirectional",
+                                                  "attention_mask.and_bidirectional",
+                                                  "attention_mask.padding", "attention_mask.and_padding"});
+  const Op& m = find_op(pad, "attention_mask.and_padding");
+  CHECK(m.out_dtype == DType::uint8);
+  CHECK(m.at("rows") * m.at("cols") == 8 * 512 * 512);  // 2 MiB of bool
+  for (const char* layer : {"l0.attn.sdpa", "l1.attn.sdpa"}) {
+    const Op& a = find_op(pad, layer);
+    CHECK(a.get("bias", 0) == 1);
+    CHECK(a.get("bias_head_shared", 0) == 1);
+    CHECK(a.get("bias_bool", 0) == 1);
+    CHECK(a.get("bias_shared", 0) == 0);
+    CHECK(depends_on(pad, a, "attention_mask.and_padding"));
+    // One copy for the 12 heads: 8 x 512 x 512 elements, not 8 x 12 x 512 x 512.
+    CHECK(attention_bias_elems(a) == 8.0 * 512 * 512);
+  }
+
+  // attn=eager: eager_mask turns the bool mask into 0 / finfo.min in bf16, and the
+  // scores' add reads it.
+  const Graph eager = build_workload("bert-base:batch=8,seq=512,layers=1,attention_mask=padded,attn=eager");
+  const Op& where = find_op(eager, "attention_mask.where");
+  CHECK(where.dtype == DType::uint8);
+  CHECK(where.out_dtype == DType::bf16);
+  CHECK(depends_on(eager, find_op(eager, "l0.attn.sdpa.bias"), "attention_mask.where"));
+  CHECK(
+      mask_ops(build_workload("bert-base:batch=8,seq=512,layers=1,attention_mask=ones,attn=eager")).size() ==
+      2);
+}
+
+TEST_CASE("a padded mask sends bert's SDPA off FlashAttention and costs its reads",
+          "[workloads][bert][mask][gpu]") {
+  const std::string spec = "bert-base:batch=8,seq=512,layers=1";
+  // A100 (sm80, cuDNN not preferred): FlashAttention-2 without a mask; with one,
+  // flash is refused and the memory-efficient kernel runs.
+  const auto a100 = load_hardware("a100-80gb", {});
+  CHECK(kernel_named(compile(build_workload(spec), *a100), "l0.attn.sdpa")
+            .mapping.rfind("flash2 attention", 0) == 0);
+  const std::string eff =
+      kernel_named(compile(build_workload(spec + ",attention_mask=padded"), *a100), "l0.attn.sdpa").mapping;
+  CHECK(eff.rfind("efficient attention (SDPA backend efficient: flash takes no attn_mask)", 0) == 0);
+  // H100 (cuDNN 9.19 preferred): cuDNN either way, reading the mask.
+  const auto h100 = load_hardware("h100-sxm", {});
+  const Program p = compile(build_workload(spec + ",attention_mask=padded"), *h100);
+  const Kernel& k = kernel_named(p, "l0.attn.sdpa");
+  CHECK(k.mapping.rfind("flash3 attention", 0) == 0);
+  // [8, 1, 512, 512] converted to bf16: 4 MiB from DRAM, 12 heads x 4 MiB through the L2.
+  CHECK(k.mapping.find(
+            "attn_mask bool broadcast over the heads (4194304 B from DRAM, 50331648 B through the L2)") !=
+        std::string::npos);
+  // convert_boolean_attn_mask's kernel beside cuDNN's.
+  CHECK(k.info.launches.value_or(1) == 2);
+  // The mask costs time on both GPUs (the host sync, 13 more launches, the reads).
+  for (const auto* hw : {a100.get(), h100.get()})
+    CHECK(simulate(build_workload(spec + ",attention_mask=padded"), *hw).time_s >
+          simulate(build_workload(spec), *hw).time_s * 1.02);
+}
+
+TEST_CASE("bert's attention_mask: training, compare's records and refusals", "[workloads][bert][mask]") {
+  // The mask has no gradient: the attention's backward reads it, nothing reduces it.
+  const Graph t = build_workload("bert-base:batch=2,seq=64,layers=1,attention_mask=padded,train=1,amp=bf16");
+  CHECK(std::none_of(t.ops.begin(), t.ops.end(), [](const Op& op) {
+    return op.name.find("grad_bias") != std::string::npos && op.name.find("attn.sdpa") != std::string::npos;
+  }));
+  CHECK(find_op(t, "l0.attn.sdpa.grad").get("bias_head_shared", 0) == 1);
+  // Autocast leaves the bool mask alone (no cast in front of the attention's 4th input).
+  CHECK(std::none_of(t.ops.begin(), t.ops.end(),
+                     [](const Op& op) { return op.name == "l0.attn.sdpa.autocast_in3"; }));
+
+  CHECK(testing::workload_error("bert-base:attention_mask=left") ==
+        "--workload 'bert-base:attention_mask=left': workload parameter 'attention_mask': 'left' is not "
+        "accepted; "
+        "accepted: none, ones, padded");
+
+  // compare: an e2eg record's attention_mask field (measure_gpu.py) picks the variant.
+  std::string skip;
+  nlohmann::json r = {{"section", "e2eg"}, {"model", "bert-base"}, {"dtype", "bf16"},
+                      {"batch", 8},        {"seq", 512},           {"attention_mask", "padded"}};
+  const auto spec = model_record_spec("e2eg", r, skip);
+  REQUIRE(spec);
+  CHECK(spec->spec == "bert-base:batch=8,seq=512,dtype=bf16,attention_mask=padded");
+  r["attention_mask"] = "none";
+  CHECK(model_record_spec("e2eg", r, skip)->spec == "bert-base:batch=8,seq=512,dtype=bf16");
+  r["model"] = "gpt2-small";
+  r["attention_mask"] = "padded";
+  CHECK_FALSE(model_record_spec("e2eg", r, skip));
+  CHECK(skip == "e2eg attention_mask 'padded' is not modelled (bert-base takes ones and padded)");
+}
