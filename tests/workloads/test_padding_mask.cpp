@@ -153,3 +153,67 @@ TEST_CASE("bert's attention_mask: training, compare's records and refusals", "[w
   CHECK_FALSE(model_record_spec("e2eg", r, skip));
   CHECK(skip == "e2eg attention_mask 'padded' is not modelled (bert-base takes ones and padded)");
 }
+
+TEST_CASE("decoders' attention_mask: the causal mask HF builds, and SDPA without is_causal",
+          "[workloads][decoder][mask]") {
+  // gpt2-small, sdpa, padded: the 13 launches with causal_mask_function's
+  // kv_idx <= q_idx ([1, 1, 128, 128]) in place of the encoder's q_idx >= 0.
+  const Graph pad = build_workload("gpt2-small:batch=4,seq=128,layers=1,attention_mask=padded");
+  CHECK(mask_ops(pad) == std::vector<std::string>{"attention_mask.to_bool", "attention_mask.all",
+                                                  "attention_mask.arange_batch", "attention_mask.arange_head",
+                                                  "attention_mask.arange_q", "attention_mask.q_offset",
+                                                  "attention_mask.arange_kv", "attention_mask.kv_offset",
+                                                  "attention_mask.new_ones", "attention_mask.causal",
+                                                  "attention_mask.and_causal", "attention_mask.padding",
+                                                  "attention_mask.and_padding"});
+  CHECK(find_op(pad, "attention_mask.causal").at("rows") * find_op(pad, "attention_mask.causal").at("cols") ==
+        128 * 128);
+  const Op& a = find_op(pad, "l0.attn.sdpa");
+  // The mask carries the causality: is_causal=False, so the fused kernel computes
+  // every block: 4 x 4 x 12 x 128 x 128 x 64 = 201,326,592 FLOP, twice the causal
+  // attention's.
+  CHECK(a.get("causal", 1) == 0);
+  CHECK(a.get("bias_head_shared", 0) == 1);
+  CHECK(a.get("bias_bool", 0) == 1);
+  CHECK(op_flops(a) == 201326592.0);
+  const Graph none = build_workload("gpt2-small:batch=4,seq=128,layers=1");
+  CHECK(op_flops(find_op(none, "l0.attn.sdpa")) == 100663296.0);
+  CHECK(mask_ops(none).empty());
+  // Producers by position: q, k, v (the one c_attn output) and the mask.
+  std::vector<std::string> deps;
+  for (int d : a.deps) deps.push_back(pad.ops[static_cast<size_t>(d)].name);
+  CHECK(deps == std::vector<std::string>{"l0.attn.c_attn", "l0.attn.c_attn", "l0.attn.c_attn",
+                                         "attention_mask.and_padding"});
+
+  // ones with sdpa: the check skips the mask, and SDPA runs is_causal.
+  const Graph ones = build_workload("gpt2-small:batch=4,seq=128,layers=1,attention_mask=ones");
+  CHECK(mask_ops(ones).size() == 2);
+  CHECK(find_op(ones, "l0.attn.sdpa").get("causal", 0) == 1);
+  CHECK(find_op(ones, "l0.attn.sdpa").get("bias", 0) == 0);
+
+  // attn=eager: eager_mask builds the causal mask even without a token mask (no
+  // check, nothing to skip), and the scores' add reads it.
+  const Graph eager = build_workload("llama-7b:batch=1,seq=64,layers=1,attn=eager");
+  CHECK(mask_ops(eager) == std::vector<std::string>{"attention_mask.arange_batch",
+                                                    "attention_mask.arange_head", "attention_mask.arange_q",
+                                                    "attention_mask.q_offset", "attention_mask.arange_kv",
+                                                    "attention_mask.kv_offset", "attention_mask.causal",
+                                                    "attention_mask.zero", "attention_mask.where"});
+  CHECK(depends_on(eager, find_op(eager, "l0.attn.sdpa.bias"), "attention_mask.where"));
+  // With a padded token mask, no all() check (eager_mask may not skip a causal
+  // mask): to_bool, the 6 index kernels, new_ones, causal, its &, the gather, the
+  // final &, zero and where: 14.
+  const Graph eager_pad = build_workload("llama-7b:batch=1,seq=64,layers=1,attn=eager,attention_mask=padded");
+  CHECK(mask_ops(eager_pad).size() == 14);
+  CHECK(std::none_of(eager_pad.ops.begin(), eager_pad.ops.end(),
+                     [](const Op& op) { return op.name == "attention_mask.all"; }));
+
+  // Refused: a decode step's mask, and sharded (Megatron-style) runs.
+  CHECK(testing::workload_error("llama-7b:phase=decode,attention_mask=padded") ==
+        "--workload 'llama-7b:phase=decode,attention_mask=padded': workload parameter 'attention_mask': "
+        "'padded' "
+        "applies to phase=prefill (a decode step's mask over the cache is not modelled)");
+  CHECK(testing::workload_error("gpt:layers=2,hidden=256,heads=4,seq=64,tp=2,attention_mask=ones") ==
+        "--workload 'gpt:layers=2,hidden=256,heads=4,seq=64,tp=2,attention_mask=ones': workload parameter "
+        "'attention_mask': 'ones' is Hugging Face's single-device masking; not with tp, pp or dp");
+}

@@ -77,6 +77,89 @@ int64_t layer_count(const Params& p, int64_t all) {
 
 enum class DecoderStyle { gpt2, llama };
 
+// The attention mask Hugging Face builds from a tokenizer's [batch, seq]
+// attention_mask (transformers' masking_utils: create_causal_mask for decoders,
+// create_bidirectional_mask for encoders, each _preprocess_mask_arguments then
+// sdpa_mask or eager_mask without vmap), in prefill. Returns the op of the 4-D mask
+// the attention takes, or -1 when it gets none (SDPA then runs is_causal for a
+// decoder):
+//   mode none    model(input_ids): no token mask.
+//   mode ones    a mask without padding; mode padded: one with padding. Either is
+//                first attention_mask.to(torch.bool).
+//   The skip check: where SDPA may go without a mask (sdpa, or an encoder's
+//   eager_mask), padding_mask.all() in a Python `if` (a reduction and a host sync);
+//   with ones it skips, so nothing more.
+//   The mask: four torch.arange (batch, head, q, kv) and their "+ q_offset" /
+//   "+ kv_offset" (0, still a kernel each); the mask function on the broadcast
+//   indices: causal_mask_function's kv_idx <= q_idx ([1, 1, seq, seq]) or
+//   bidirectional_mask_function's q_idx >= 0 ([1, 1, seq, 1]); with a token mask
+//   and_masks' new_ones, its `&` with that, padding_mask_function's
+//   padding_mask[batch_idx, kv_idx] (a [batch, 1, 1, seq] gather) and the final `&`,
+//   which writes the [batch, 1, seq, seq] bool mask (expand: a view). eager_mask then
+//   adds torch.tensor(0.0, device) (a one-element host-to-device copy) and
+//   torch.where(mask, 0, finfo.min) in the model's format, [batch, 1, seq, seq]
+//   (a decoder's eager attention builds the causal one even without a token mask).
+// Integer tensors are int32 in Tessera's formats (PyTorch's int64 token mask and
+// indices move twice these bytes: a few KiB), bool ones uint8.
+int hf_attention_mask(GraphBuilder& b, const std::string& mode, int64_t batch, int64_t seq, bool sdpa,
+                      bool causal, std::vector<int> after) {
+  const bool tokens = mode != "none";
+  if (!tokens && (sdpa || !causal)) return -1;
+  constexpr DType i32 = DType::int32, b8 = DType::uint8;
+  const int64_t bs = checked_mul(batch, seq, "attention_mask: batch x seq");
+  checked_mul(bs, seq, "attention_mask: batch x seq x seq");
+  int to_bool = -1;
+  if (tokens) {
+    to_bool = b.vec_typed(OpKind::copy, "attention_mask.to_bool", after, batch, seq, i32, b8);
+    after = {to_bool};
+    if (sdpa || !causal) {
+      const int all = b.vec_typed(OpKind::reduce, "attention_mask.all", {to_bool}, bs, 1, b8, b8);
+      b.graph().ops[static_cast<size_t>(all)].attrs["host_sync"] = 1;
+      if (mode == "ones") return -1;
+      after = {all};
+    }
+  }
+  const int batch_idx = b.vec_typed(OpKind::copy, "attention_mask.arange_batch", after, 1, batch, i32, i32);
+  b.vec_typed(OpKind::copy, "attention_mask.arange_head", after, 1, 1, i32, i32);
+  int q_idx = b.vec_typed(OpKind::copy, "attention_mask.arange_q", after, 1, seq, i32, i32);
+  q_idx = b.vec_typed(OpKind::add, "attention_mask.q_offset", {q_idx}, 1, seq, i32, i32, 1);
+  int kv_idx = b.vec_typed(OpKind::copy, "attention_mask.arange_kv", after, 1, seq, i32, i32);
+  kv_idx = b.vec_typed(OpKind::add, "attention_mask.kv_offset", {kv_idx}, 1, seq, i32, i32, 1);
+  const int64_t rows = causal ? seq : 1;  // [1, 1, seq, seq] or [1, 1, seq, 1]
+  const int64_t cols = seq;
+  // and_masks makes its new_ones before calling the mask functions.
+  const int ones = tokens ? b.vec_typed(OpKind::copy, "attention_mask.new_ones", after, 1, 1, b8, b8) : -1;
+  int mask = causal ? b.vec_typed(OpKind::copy, "attention_mask.causal", {q_idx, kv_idx}, rows, cols, i32, b8)
+                    : b.vec_typed(OpKind::copy, "attention_mask.bidirectional", {q_idx}, rows, cols, i32, b8);
+  if (tokens) {
+    mask = b.vec_typed(OpKind::mul, causal ? "attention_mask.and_causal" : "attention_mask.and_bidirectional",
+                       {ones, mask}, rows, cols, b8, b8, 2);
+    const int pad =
+        b.vec_typed(OpKind::copy, "attention_mask.padding", {to_bool, batch_idx, kv_idx}, batch, seq, b8, b8);
+    // [1, 1, seq, seq or 1] & [batch, 1, 1, seq]: broadcast operands, counted as
+    // one read and one write of the mask.
+    mask = b.vec_typed(OpKind::copy, "attention_mask.and_padding", {mask, pad}, bs, seq, b8, b8);
+  }
+  if (!sdpa) {
+    const int zero = b.vec_typed(OpKind::copy, "attention_mask.zero", {}, 1, 1, b.dtype(), b.dtype());
+    mask = b.vec_typed(OpKind::copy, "attention_mask.where", {mask, zero}, bs, seq, b8, b.dtype());
+  }
+  return mask;
+}
+
+WorkloadParam attention_mask_param() {
+  return {
+      "attention_mask",
+      "none",
+      "the tokenizer's attention_mask passed to the model: none (model(input_ids)); ones (no padding: HF "
+      "checks it, a reduction and a host sync, and SDPA runs without a mask); padded (HF builds a batch x 1 "
+      "x "
+      "seq x seq bool mask that every head's attention reads: FlashAttention takes none, so SDPA runs cuDNN "
+      "or the memory-efficient kernel, and a decoder's causal attention skips no blocks)",
+      ParamType::choice,
+      {"none", "ones", "padded"}};
+}
+
 struct DecoderConfig {
   const char* name;
   DecoderStyle style;
@@ -258,6 +341,22 @@ Graph build_decoder(const DecoderConfig& c, const Params& p) {
       mark(x, "tp_out", act_bytes);
     }
   }
+  // The attention mask (prefill, built once per forward after the embeddings, as
+  // GPT2Model / LlamaModel call create_causal_mask). Megatron-style sharded runs and
+  // decode steps build none here.
+  const std::string mask_mode = wl_choice(p, "attention_mask", {"none", "ones", "padded"});
+  if (mask_mode != "none" && decode)
+    throw InputError(
+        fmt::format("workload parameter 'attention_mask': '{}' applies to phase=prefill (a decode "
+                    "step's mask over the cache is not modelled)",
+                    mask_mode));
+  if (mask_mode != "none" && par.active)
+    throw InputError(
+        fmt::format("workload parameter 'attention_mask': '{}' is Hugging Face's single-device "
+                    "masking; not with tp, pp or dp",
+                    mask_mode));
+  const int mask =
+      decode || par.active ? -1 : hf_attention_mask(b, mask_mode, batch, seq, fused, true, deps(x));
   if (!gpt2 && eager && rotary) hf_rotary_tables(b, batch, seq, hd);
   tag(0, -1);
   for (int64_t l = 0; l < layers; ++l) {
@@ -305,6 +404,19 @@ Graph build_decoder(const DecoderConfig& c, const Params& p) {
     a.d = hd;
     a.causal = seq > 1;  // prefill is causal; one decode query sees the whole cache
     a.dropout = dropout;
+    if (mask >= 0) {
+      // The [batch, 1, seq, seq] mask carries the causality: SDPA's is_causal is
+      // False and a fused kernel skips no block. Producers {q, k, v, mask} by
+      // position (autograd's order), then the cache write.
+      a.causal = false;
+      a.bias = a.bias_head_shared = true;
+      a.bias_bool = fused;
+      std::vector<int> in = gpt2 ? std::vector<int>{attn_in[0], attn_in[0], attn_in[0]}
+                                 : std::vector<int>{attn_in[0], attn_in[1], attn_in[2]};
+      in.push_back(mask);
+      in.insert(in.end(), attn_in.begin() + (gpt2 ? 1 : 3), attn_in.end());
+      attn_in = std::move(in);
+    }
     const int att = b.attention(pre + "attn.sdpa", attn_in, a, fused);
     int o = b.linear(pre + (gpt2 ? "attn.c_proj" : "attn.o_proj"), {att}, tokens, d, qd);
     mark(o, "tp_out", act_bytes);
@@ -415,6 +527,7 @@ std::vector<WorkloadParam> decoder_params(int64_t default_seq) {
            "rotary position embedding on q and k (LLaMA-style decoders; 0: none, as decode_static.py)",
            ParamType::boolean},
           attn_param(),
+          attention_mask_param(),
           dropout_param("with train=1: p of every dropout the model has in training mode (GPT-2: embd_pdrop, "
                         "resid_pdrop, attn_pdrop, HF default 0.1; LLaMA: attention_dropout, default 0.0); 0 "
                         "(the default): no dropout kernel"),
@@ -461,58 +574,6 @@ struct BertConfig {
   int64_t layers, d, heads, ffn;
 };
 
-// An encoder's attention mask as Hugging Face builds it from a tokenizer's
-// [batch, seq] int64 attention_mask (transformers' masking_utils:
-// create_bidirectional_mask -> _preprocess_mask_arguments, then sdpa_mask or
-// eager_mask without vmap). Returns the op of the 4-D mask the attention takes,
-// or -1 when there is none:
-//   none    model(input_ids): no mask, nothing launched.
-//   ones    a mask without padding: attention_mask.to(torch.bool), and
-//           _ignore_bidirectional_mask_sdpa's padding_mask.all() in a Python `if`
-//           (a reduction and a host sync); then no mask.
-//   padded  a mask with padding: the same, then four torch.arange (batch, head,
-//           q, kv) and their "+ q_offset" / "+ kv_offset" (0, still a kernel
-//           each), and_masks' new_ones, bidirectional_mask_function's q_idx >= 0,
-//           its `&`, padding_mask_function's padding_mask[batch_idx, kv_idx]
-//           (a [batch, 1, 1, seq] gather) and the final `&`, which writes the
-//           [batch, 1, seq, seq] bool mask (then expanded, a view). eager_mask
-//           adds torch.tensor(0.0, device) (a one-element host-to-device copy)
-//           and torch.where(mask, 0, finfo.min) in the model's format.
-// Integer tensors are int32 in Tessera's formats (PyTorch's int64 indices and
-// token mask move twice these bytes: a few KiB here), bool ones uint8.
-int hf_encoder_mask(GraphBuilder& b, const std::string& mode, int64_t batch, int64_t seq, bool sdpa,
-                    std::vector<int> after) {
-  if (mode == "none") return -1;
-  constexpr DType i64 = DType::int32, b8 = DType::uint8;
-  const int to_bool =
-      b.vec_typed(OpKind::copy, "attention_mask.to_bool", std::move(after), batch, seq, i64, b8);
-  const int all = b.vec_typed(OpKind::reduce, "attention_mask.all", {to_bool}, batch * seq, 1, b8, b8);
-  b.graph().ops[static_cast<size_t>(all)].attrs["host_sync"] = 1;
-  if (mode == "ones") return -1;
-  const int64_t bs = checked_mul(batch, seq, "attention_mask: batch x seq");
-  checked_mul(bs, seq, "attention_mask: batch x seq x seq");
-  const int batch_idx = b.vec_typed(OpKind::copy, "attention_mask.arange_batch", {all}, 1, batch, i64, i64);
-  b.vec_typed(OpKind::copy, "attention_mask.arange_head", {all}, 1, 1, i64, i64);
-  int q_idx = b.vec_typed(OpKind::copy, "attention_mask.arange_q", {all}, 1, seq, i64, i64);
-  q_idx = b.vec_typed(OpKind::add, "attention_mask.q_offset", {q_idx}, 1, seq, i64, i64, 1);
-  int kv_idx = b.vec_typed(OpKind::copy, "attention_mask.arange_kv", {all}, 1, seq, i64, i64);
-  kv_idx = b.vec_typed(OpKind::add, "attention_mask.kv_offset", {kv_idx}, 1, seq, i64, i64, 1);
-  const int ones = b.vec_typed(OpKind::copy, "attention_mask.new_ones", {all}, 1, 1, b8, b8);
-  const int ge = b.vec_typed(OpKind::copy, "attention_mask.bidirectional", {q_idx}, 1, seq, i64, b8);
-  const int both =
-      b.vec_typed(OpKind::mul, "attention_mask.and_bidirectional", {ones, ge}, 1, seq, b8, b8, 2);
-  const int pad =
-      b.vec_typed(OpKind::copy, "attention_mask.padding", {to_bool, batch_idx, kv_idx}, batch, seq, b8, b8);
-  // [1, 1, seq, 1] & [batch, 1, 1, seq]: both operands are broadcast; counted as
-  // one read and one write of the mask.
-  int mask = b.vec_typed(OpKind::copy, "attention_mask.and_padding", {both, pad}, bs, seq, b8, b8);
-  if (!sdpa) {
-    const int zero = b.vec_typed(OpKind::copy, "attention_mask.zero", {}, 1, 1, b.dtype(), b.dtype());
-    mask = b.vec_typed(OpKind::copy, "attention_mask.where", {mask, zero}, bs, seq, b8, b.dtype());
-  }
-  return mask;
-}
-
 Graph build_bert(const char* name, const BertConfig& c, const Params& p) {
   Graph g;
   g.name = name;
@@ -536,8 +597,8 @@ Graph build_bert(const char* name, const BertConfig& c, const Params& p) {
   x = b.vec(OpKind::layernorm, "embeddings.layernorm", {x}, t, d);
   if (dropout) x = b.vec(OpKind::dropout, "embeddings.dropout", {x}, t, d);
   // BertModel.forward builds the mask after the embeddings.
-  const int mask =
-      hf_encoder_mask(b, wl_choice(p, "attention_mask", {"none", "ones", "padded"}), batch, seq, fused, {x});
+  const int mask = hf_attention_mask(b, wl_choice(p, "attention_mask", {"none", "ones", "padded"}), batch,
+                                     seq, fused, false, {x});
   for (int64_t l = 0; l < layers; ++l) {
     const std::string pre = fmt::format("l{}.", l);
     const int q = b.linear(pre + "attn.query", {x}, t, d, d);
@@ -594,15 +655,7 @@ std::vector<WorkloadParam> bert_params() {
       {"seq", "128", "tokens per sequence (<= 512)"},
       {"layers", "auto", "encoder layers to build (auto: all)", ParamType::integer, {"auto"}},
       attn_param(),
-      {"attention_mask",
-       "none",
-       "the tokenizer's attention_mask passed to the model: none (model(input_ids)); ones (no padding: HF "
-       "checks it, a reduction and a host sync, and attention runs without a mask); padded (HF builds a "
-       "batch x 1 x seq x seq bool mask that every head's attention reads: FlashAttention takes none, so "
-       "SDPA "
-       "runs cuDNN or the memory-efficient kernel)",
-       ParamType::choice,
-       {"none", "ones", "padded"}},
+      attention_mask_param(),
       dropout_param("with train=1: p of every dropout the model has in training mode (hidden_dropout_prob "
                     "and attention_probs_dropout_prob, HF default 0.1); 0 (the default): no dropout kernel"),
       {"dtype", "bf16", "operand format", ParamType::dtype}};
