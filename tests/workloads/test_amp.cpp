@@ -182,15 +182,16 @@ TEST_CASE("amp=fp16 with foreach AdamW: unscale_() first, then the optimizer as 
 
 TEST_CASE("amp=fp16 softmax: the Half input runs softmax(dtype=float) without a cast (half_to_float)",
           "[training][amp]") {
-  // Eager attention's softmax: bf16 casts its input to fp32 first; fp16 does not.
+  // Eager attention's softmax on unmasked scores (BERT without an attention_mask):
+  // bf16 casts its input to fp32 first; fp16 does not.
   const auto softmax = [](const Graph& g) -> const Op& {
     for (const auto& op : g.ops)
       if (op.kind == OpKind::softmax && !op.get("backward", 0)) return op;
     FAIL("no softmax");
     return g.ops.front();
   };
-  const Graph h = build_workload("gpt2-small:batch=1,seq=8,layers=1,attn=eager,train=1,amp=fp16");
-  const Graph b = build_workload("gpt2-small:batch=1,seq=8,layers=1,attn=eager,train=1,amp=bf16");
+  const Graph h = build_workload("bert-base:batch=1,seq=8,layers=1,attn=eager,train=1,amp=fp16");
+  const Graph b = build_workload("bert-base:batch=1,seq=8,layers=1,attn=eager,train=1,amp=bf16");
   CHECK(softmax(h).dtype == DType::fp16);
   CHECK(softmax(h).out_dtype == DType::fp32);
   CHECK(softmax(b).dtype == DType::fp32);
@@ -201,6 +202,13 @@ TEST_CASE("amp=fp16 softmax: the Half input runs softmax(dtype=float) without a 
   const Op& bwd = find(h, softmax(h).name + ".grad");
   CHECK(bwd.dtype == DType::fp32);
   CHECK(bwd.out_dtype == DType::fp16);
+  // A decoder's eager scores get HF's causal mask added, built in the fp32 model's
+  // format: fp16 + fp32 promotes, so the softmax reads fp32 (HF's eager attention
+  // then "downcasts back to V's dtype", the product's autocast cast).
+  const Graph d = build_workload("gpt2-small:batch=1,seq=8,layers=1,attn=eager,train=1,amp=fp16");
+  CHECK(find(d, "attention_mask.where").out_dtype == DType::fp32);
+  CHECK(softmax(d).dtype == DType::fp32);
+  CHECK(!has(d, softmax(d).name + ".autocast_in0"));
 }
 
 TEST_CASE("amp=bf16 ResNet-50: conv weights and the image cast, batch-norm in bf16 with fp32 gradients",
