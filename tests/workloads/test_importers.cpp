@@ -651,3 +651,25 @@ TEST_CASE("import dispatch by extension", "[import]") {
   CHECK_THROWS_WITH(build_workload("no/such/file.json"),
                     Contains("file 'no/such/file.json' does not exist"));
 }
+
+TEST_CASE("ONNX: Dropout draws its mask in training mode only", "[import][onnx][dropout]") {
+  // dropout_train.onnx: fc, Dropout(training_mode = true), Relu, Dropout(training_mode =
+  // false), Dropout() (make_onnx.py). The first is one native_dropout kernel; the
+  // other two are the identity (no op).
+  const Graph g = build_workload(kData + "/dropout_train.onnx");
+  REQUIRE(g.ops.size() == 3);
+  const Op& d = find(g, "drop_train");
+  CHECK(d.kind == OpKind::dropout);
+  CHECK(d.at("rows") == 8);
+  CHECK(d.at("cols") == 64);
+  CHECK(d.deps == std::vector<int>{0});
+  CHECK(find(g, "relu").deps == std::vector<int>{1});
+  // Training: native_dropout_backward reads dy and the mask.
+  const Graph t = build_workload(kData + "/dropout_train.onnx:train=1,optimizer=sgd");
+  CHECK(find(t, "drop_train.grad").get("backward", 0) == 1);
+  // A training_mode known only at run time decides nothing here: refused.
+  CHECK_THROWS_WITH(
+      build_workload(kData + "/dropout_dynamic.onnx"),
+      Contains("node 'drop' (Dropout): training_mode 'train' is not known before the model runs; "
+               "accepted: a constant scalar true or false"));
+}

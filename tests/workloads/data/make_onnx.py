@@ -20,6 +20,10 @@ this script; rerun it with Debian's python3-onnx to regenerate them):
                     "...ij,...jk" on the result and C [6, 7]; opset 14
   topk.onnx         a router's top-2 of 8 expert scores per token (TopK over the last
                     axis of [16, 8], K a constant input) feeding a Gather; opset 14
+  dropout_train.onnx  MatMul(x 8x64, W 64x64), Dropout(ratio 0.1, training_mode an
+                    initializer true, both outputs), Relu, Dropout(training_mode a
+                    Constant false), Dropout() (no training_mode); opset 14
+  dropout_dynamic.onnx  Dropout of x 4x8 whose training_mode is a graph input; opset 14
   gru_reset.onnx    a reverse GRU (input 4, hidden 8, 3 steps of 2 sequences, with B)
                     with linear_before_reset=0 (Keras' reset_after=False), opset 14
 """
@@ -232,9 +236,43 @@ def topk():
     save(model, "topk.onnx")
 
 
+def dropout_train():
+    f = TensorProto.FLOAT
+    nodes = [helper.make_node("MatMul", ["x", "w"], ["h"], name="fc"),
+             helper.make_node("Dropout", ["h", "ratio", "train"], ["d", "mask"], name="drop_train"),
+             helper.make_node("Relu", ["d"], ["r"], name="relu"),
+             helper.make_node("Constant", [], ["eval"], name="eval_mode",
+                              value=helper.make_tensor("eval_t", TensorProto.BOOL, [], [False])),
+             helper.make_node("Dropout", ["r", "ratio", "eval"], ["o"], name="drop_eval"),
+             helper.make_node("Dropout", ["o"], ["y"], name="drop_plain")]
+    graph = helper.make_graph(
+        nodes, "dropout_train", [helper.make_tensor_value_info("x", f, [8, 64])],
+        [helper.make_tensor_value_info("y", f, [8, 64]),
+         helper.make_tensor_value_info("mask", TensorProto.BOOL, [8, 64])],
+        [init("w", [64, 64]), numpy_helper.from_array(np.array(0.1, dtype=np.float32), "ratio"),
+         numpy_helper.from_array(np.array(True), "train")])
+    model = helper.make_model(graph, opset_imports=[helper.make_opsetid("", 14)])
+    onnx.checker.check_model(model)
+    save(model, "dropout_train.onnx")
+
+
+def dropout_dynamic():
+    f = TensorProto.FLOAT
+    nodes = [helper.make_node("Dropout", ["x", "ratio", "train"], ["y"], name="drop")]
+    graph = helper.make_graph(
+        nodes, "dropout_dynamic", [helper.make_tensor_value_info("x", f, [4, 8]),
+                                   helper.make_tensor_value_info("train", TensorProto.BOOL, [])],
+        [helper.make_tensor_value_info("y", f, [4, 8])],
+        [numpy_helper.from_array(np.array(0.5, dtype=np.float32), "ratio")])
+    model = helper.make_model(graph, opset_imports=[helper.make_opsetid("", 14)])
+    onnx.checker.check_model(model)
+    save(model, "dropout_dynamic.onnx")
+
+
 if __name__ == "__main__":
     only = sys.argv[1:]
-    for make in (tiny_cnn, tiny_mlp, unsupported, exporter_ops, gru_reset, einsum_ellipsis, topk):
+    for make in (tiny_cnn, tiny_mlp, unsupported, exporter_ops, gru_reset, einsum_ellipsis, topk, dropout_train,
+                 dropout_dynamic):
         if not only or make.__name__ in only:
             make()
     sys.exit(0)

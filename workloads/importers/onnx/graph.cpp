@@ -297,13 +297,19 @@ std::optional<DType> onnx_dtype(int32_t t) {
 }
 
 std::optional<std::vector<int64_t>> tensor_ints(const OnnxTensor& t) {
-  if (t.data_type != 6 && t.data_type != 7) return std::nullopt;
+  // INT32 (6), INT64 (7); BOOL (9), UINT8 (2) and INT8 (3) are one byte each in
+  // raw_data and int32_data elements otherwise (onnx.proto TensorProto).
+  const bool byte = t.data_type == 9 || t.data_type == 2 || t.data_type == 3;
+  if (t.data_type != 6 && t.data_type != 7 && !byte) return std::nullopt;
   if (!t.ints.empty()) return t.ints;
   std::vector<int64_t> out;
-  const size_t width = t.data_type == 7 ? 8 : 4;
+  const size_t width = t.data_type == 7 ? 8 : byte ? 1 : 4;
   if (t.raw.size() % width != 0) return std::nullopt;
   for (size_t i = 0; i < t.raw.size(); i += width) {
-    if (width == 8) {
+    if (width == 1) {
+      const auto u = static_cast<unsigned char>(t.raw[i]);
+      out.push_back(t.data_type == 3 ? static_cast<int64_t>(static_cast<signed char>(u)) : u);
+    } else if (width == 8) {
       int64_t v;
       std::memcpy(&v, t.raw.data() + i, 8);
       out.push_back(v);

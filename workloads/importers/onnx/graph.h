@@ -92,7 +92,8 @@ OnnxGraph parse_model(std::string_view bytes, std::string_view source,
 // ONNX TensorProto.DataType -> format (nullopt: no Tessera format).
 std::optional<DType> onnx_dtype(int32_t t);
 
-// Integer contents of a constant tensor (int32/int64, raw or typed fields).
+// Integer contents of a constant tensor (int32/int64, bool/uint8/int8, raw or typed
+// fields).
 std::optional<std::vector<int64_t>> tensor_ints(const OnnxTensor& t);
 
 }  // namespace tessera::onnx

@@ -140,6 +140,7 @@ class OnnxImporter {
   // shapes.cpp: shape and data-movement operators.
   void alias_with_shape(std::vector<int64_t> shape);
   void alias() { alias_with_shape(in(0).shape); }
+  void dropout();
   void flatten();
   void reshape();
   void squeeze(bool unsqueeze);

@@ -90,7 +90,7 @@ const std::map<std::string_view, OnnxImporter::OpRule, std::less<>>& OnnxImporte
       {"Squeeze", {[](I& m) { m.squeeze(false); }}},
       {"Unsqueeze", {[](I& m) { m.squeeze(true); }}},
       {"Identity", {[](I& m) { m.alias(); }}},
-      {"Dropout", {[](I& m) { m.alias(); }}},
+      {"Dropout", {[](I& m) { m.dropout(); }}},
       {"Transpose", {[](I& m) { m.transpose(); }}},
       {"Concat", {[](I& m) { m.concat(); }}},
       {"Gather", {[](I& m) { m.gather(); }}},
@@ -252,6 +252,48 @@ void OnnxImporter::global_pool(bool max) {
   std::vector<int64_t> out = {x.shape[0], x.shape[1]};
   out.resize(x.shape.size(), 1);
   emit_out(op, out, x.dtype);
+}
+
+// Dropout (opset 12+: data, ratio, training_mode; outputs output and mask). With
+// training_mode absent or a constant false, what every inference export has, it is
+// the identity. With training_mode a constant true (torch.onnx.export with
+// TrainingMode.TRAINING, or a training graph) it draws its mask: one native_dropout
+// kernel reading x and writing the output and a bool mask, as PyTorch runs
+// nn.Dropout in model.train() (the `dropout` op; its ratio does not change the
+// kernel's work). A training_mode computed at run time is refused: which kernel
+// runs depends on it.
+void OnnxImporter::dropout() {
+  bool training = false;
+  if (has_in(2)) {
+    const Value& mode = in(2);
+    if (!mode.values || mode.values->size() != 1)
+      fail(
+          fmt::format("training_mode '{}' is not known before the model runs; accepted: a constant scalar "
+                      "true or false (an initializer or a Constant), which decides whether a mask is drawn",
+                      m_node->inputs[2]));
+    training = (*mode.values)[0] != 0;
+  }
+  if (!training) {
+    alias();
+    if (m_node->outputs.size() > 1 && !m_node->outputs[1].empty()) {
+      // The mask of an inference Dropout is all true: a constant, no kernel.
+      Value mask = in(0);
+      mask.dtype = DType::uint8;
+      mask.producer = -1;
+      mask.is_const = true;
+      mask.values.reset();
+      set_out(mask, 1);
+    }
+    return;
+  }
+  const Value& x = in(0);
+  Op op = vec_op(OpKind::dropout, x.shape, x.dtype);
+  emit_out(op, x.shape, x.dtype);
+  if (m_node->outputs.size() > 1 && !m_node->outputs[1].empty()) {
+    Value mask = m_values.at(m_node->outputs[0]);
+    mask.dtype = DType::uint8;
+    set_out(mask, 1);
+  }
 }
 
 void OnnxImporter::softmax() {
