@@ -33,7 +33,7 @@ LOSSES = {"mse_loss", "l1_loss", "smooth_l1_loss", "huber_loss", "binary_cross_e
 
 # Attributes that may be 0 (everything else a trace op carries is a positive size).
 ZERO_OK = {"pad", "pad_w", "pad_d", "causal", "bias", "bias_bool", "bias_shared", "bias_head_shared",
-           "bias_strided", "qkv_packed", "channels_last", "grad", "transposed", "host_sync", "exponent"}
+           "bias_strided", "qkv_packed", "bag_max", "channels_last", "grad", "transposed", "host_sync", "exponent"}
 # Reductions over the input (map_op: the IR's reduce).
 REDUCTIONS = {"sum", "mean", "nansum", "nanmean", "amax", "amin", "max", "min", "argmax", "argmin", "prod",
               "var", "std", "var_mean", "std_mean", "norm", "linalg_vector_norm", "logsumexp", "any", "all",
@@ -335,8 +335,13 @@ def map_op(name, args, kwargs, out):
         w, idx, off = a[0], a[1], a[2]
         last = bool(a[7]) if len(a) > 7 else bool(kwargs.get("include_last_offset", False))
         bags = off.numel() - (1 if last else 0) if _is_tensor(off) else 1
-        return "embedding", {"tokens": idx.numel(), "dim": w.shape[1], "vocab": w.shape[0], "order": 2,
-                             "bags": max(1, bags)}
+        attrs = {"tokens": idx.numel(), "dim": w.shape[1], "vocab": w.shape[0], "order": 2, "bags": max(1, bags)}
+        # mode 0 sum, 1 mean, 2 max (EmbeddingBag.cpp): max also writes the argmax
+        # and its backward scatters through it without sorting.
+        mode = a[4] if len(a) > 4 else kwargs.get("mode", 0)
+        if mode == 2 or mode == "max":
+            attrs["bag_max"] = 1
+        return "embedding", attrs
     # Operators after which the host reads a result, so it waits for the GPU
     # (attr host_sync): .item() (_local_scalar_dense: a one-element copy to the
     # host); nonzero, unique and boolean masking, which copy a count to the host to

@@ -4,11 +4,12 @@
 
 #include <algorithm>
 #include <cmath>
+#include <limits>
 #include <vector>
 
+#include "core/error.h"
 #include "models/numerics/accumulation.h"
 #include "models/numerics/format.h"
-#include "core/error.h"
 
 namespace tessera {
 namespace {
@@ -313,16 +314,24 @@ class Executor {
         if (op.attrs.count("bags")) {
           // nn.EmbeddingBag (sum): the tokens split evenly over the bags, each bag's
           // rows accumulated in fp32 (acc_type), one rounding to the output.
+          // mode="max" (bag_max): each element is the largest of its bag's, a value
+          // of the table, so exact.
           const int64_t B = op.at("bags");
-          std::vector<double> acc(static_cast<size_t>(B * D), 0.0);
+          const bool max = op.get("bag_max", 0) != 0;
+          std::vector<double> acc(static_cast<size_t>(B * D),
+                                  max ? -std::numeric_limits<double>::infinity() : 0.0);
           for (int64_t t = 0; t < T; ++t) {
             const int64_t row = static_cast<int64_t>(r.uniform() * static_cast<double>(V)) % V;
             const int64_t bag = t * B / T;
-            for (int64_t d = 0; d < D; ++d)
-              acc[static_cast<size_t>(bag * D + d)] =
-                  P.v(acc[static_cast<size_t>(bag * D + d)] + table[static_cast<size_t>(row * D + d)]);
+            for (int64_t d = 0; d < D; ++d) {
+              double& a = acc[static_cast<size_t>(bag * D + d)];
+              const double v = table[static_cast<size_t>(row * D + d)];
+              a = max ? std::max(a, v) : P.v(a + v);
+            }
           }
-          for (size_t k = 0; k < acc.size(); ++k) y[k] = P.q(acc[k], out);
+          // An empty bag's output is 0 (EmbeddingBag.cu), also in mode="max".
+          const double none = -std::numeric_limits<double>::infinity();
+          for (size_t k = 0; k < acc.size(); ++k) y[k] = P.q(max && acc[k] == none ? 0.0 : acc[k], out);
           return y;
         }
         for (int64_t t = 0; t < T; ++t) {

@@ -117,7 +117,7 @@ std::vector<std::string_view> op_attr_names(OpKind k) {
       names.insert(names.end(), {"pad", "backward", "d", "t", "stride_d", "pad_d", "stride_w", "pad_w"});
       break;
     case OpKind::embedding:
-      names.insert(names.end(), {"vocab", "backward", "tied", "order", "bags"});
+      names.insert(names.end(), {"vocab", "backward", "tied", "order", "bags", "bag_max"});
       break;
     case OpKind::kv_read: names.push_back("append"); break;
     case OpKind::add:
@@ -338,7 +338,7 @@ void validate_graph(const Graph& g, std::string_view source) {
           key == "group" || key == "stage" || key == "pass" || key == "overlap" || key == "p2p" ||
           key == "recompute" || key == "every_microbatch" || key == "reread" || key == "channels_last" ||
           key == "batchnorm" || key == "host_sync" || key == "transposed" || key == "pad_d" ||
-          key == "pad_w" || key == "lib_launch" || key == "cudnn" || key == "dropout";
+          key == "pad_w" || key == "lib_launch" || key == "cudnn" || key == "dropout" || key == "bag_max";
       if (key == "bcast_bytes" && value != 1 && value != 2 && value != 4 && value != 8)
         throw InputError(
             fmt::format("{}: op '{}' ({}): 'bcast_bytes' = {} must be an element size: 1, 2, 4 or 8", source,

@@ -61,8 +61,11 @@
 //               optional order: how the tokens pick rows of the vocab x dim table
 //               (t.index_select(0, idx)): 1 = consecutive rows, 2 = uniformly
 //               random rows; absent = rows read as one stream; optional bags
-//               (nn.EmbeddingBag): the tokens' rows are summed (mean, max) into
-//               `bags` output rows of dim; its backward (backward=1) always sorts
+//               (nn.EmbeddingBag): the tokens' rows are summed (mean) into
+//               `bags` output rows of dim; its backward (backward=1) always sorts;
+//               with bag_max=1 (mode="max") each output element is the bag's
+//               maximum, the forward also writes its int64 argmax (bags x dim) and
+//               the backward scatters through it without sorting
 //   kv_read, kv_write  batch, kv_heads, tokens, d   (K and V both counted)
 //               kv_write stores `tokens` new positions into a preallocated cache.
 //               kv_read reads `tokens` cached positions; optional append=A > 0
@@ -260,7 +263,11 @@ inline constexpr int64_t k_embedding_direct_indices = 3072;
 // aten/src/ATen/native/cuda/EmbeddingBag.cu, radix-sorts the indices and runs the
 // same embedding_backward_cuda_kernel, each index's gradient row read through the
 // forward's offset2bag).
+// An EmbeddingBag with mode="max" (attr bag_max) does not: embedding_bag_backward_cuda_max
+// zero-fills the weight gradient and scatter-adds each bag's gradient row through
+// the forward's max_indices (EmbeddingBag_accGradParametersKernel_max), 2 launches.
 inline bool embedding_backward_sorts(const Op& op) {
+  if (op.get("bag_max", 0) != 0) return false;
   return op.at("tokens") > k_embedding_direct_indices || op.attrs.count("bags") != 0;
 }
 

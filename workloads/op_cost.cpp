@@ -151,6 +151,12 @@ OpTraffic training_traffic(const Op& op) {
       // rows of the used tokens are accumulated (at most tokens x dim).
       // An EmbeddingBag's reads each index's row of its bag's gradient through the
       // forward's int64 offset2bag (8 bytes per index more).
+      if (op.get("bag_max", 0)) {
+        // mode="max": each bag's gradient row (bags x dim) and its int64 argmax are
+        // read, and added into the zero-filled gradient at those rows.
+        const double bd = d("bags") * dim;
+        return {dtype_bytes(in, bd) + 8.0 * bd, dtype_bytes(out, vocab * dim + bd)};
+      }
       OpTraffic t0{dtype_bytes(in, t * dim) + (op.attrs.count("bags") ? 16.0 : 8.0) * t,
                    dtype_bytes(out, vocab * dim + t * dim)};
       if (embedding_backward_sorts(op)) {
@@ -220,7 +226,8 @@ double op_flops(const Op& op) {
         return d("n") * d("c") * static_cast<double>(conv_window(op).out_pixels());
       }
       case OpKind::avgpool: break;   // spreads each output gradient over its window: as forward
-      case OpKind::embedding: return d("tokens") * d("dim");   // the scatter-add
+      case OpKind::embedding:        // the scatter-add (mode="max": one row per bag)
+        return (op.get("bag_max", 0) ? d("bags") : d("tokens")) * d("dim");
       default: return backward_flops_per_elem(op.kind) * d("rows") * d("cols");
     }
   }
@@ -285,7 +292,11 @@ OpTraffic op_traffic(const Op& op) {
       return {dtype_bytes(op.dtype, e), dtype_bytes(op.out_dtype, e) + e};
     }
     default: {
-      const double written = std::min(total, dtype_bytes(op.out_dtype, static_cast<double>(op_out_elems(op))));
+      double written = dtype_bytes(op.out_dtype, static_cast<double>(op_out_elems(op)));
+      // An EmbeddingBag with mode="max" also writes its output's int64 argmax.
+      if (op.kind == OpKind::embedding && op.get("bag_max", 0))
+        written += 8.0 * static_cast<double>(op_out_elems(op));
+      written = std::min(total, written);
       return {total - written, written};
     }
   }
@@ -329,9 +340,10 @@ double op_min_bytes(const Op& op) {
     case OpKind::embedding:
       // Gather `tokens` rows of the table and write them out (an EmbeddingBag: one
       // row per bag).
+      // mode="max" also writes each output element's int64 argmax (max_indices).
       return dtype_bytes(in, d("tokens") * d("dim")) +
              dtype_bytes(out, static_cast<double>(op.get("bags", op.at("tokens"))) * d("dim")) +
-             8.0 * d("tokens");  // int64 indices
+             8.0 * d("tokens") + (op.get("bag_max", 0) ? 8.0 * d("bags") * d("dim") : 0.0);  // int64 indices
     case OpKind::kv_read:
     case OpKind::kv_write: {
       const double row = 2.0 * d("batch") * d("kv_heads") * d("d");  // K and V, one position

@@ -266,13 +266,16 @@ Kernel TensorCoreMapper::lower_vector(const Op& op, const Hardware& hw) const {
       // (EmbeddingBag_updateOutputKernel_sum_mean: a thread per bag and feature).
       const double out_rows = static_cast<double>(op.get("bags", op.at("tokens")));
       writes = dtype_bytes(out, out_rows * static_cast<double>(op.at("dim")));
+      // mode="max" (bag_max): also the int64 argmax of every output element.
+      if (op.get("bag_max", 0)) writes += 8.0 * out_rows * static_cast<double>(op.at("dim"));
       rows = out_rows;
       if (op.get("backward", 0)) {  // zero fill, (sort,) scatter-add: op_cost.cpp's traffic
         const OpTraffic t = op_traffic(op);
         reads = t.read;
         writes = t.written;
-        elems = n;
-        rows = static_cast<double>(op.at("tokens"));
+        const bool max = op.get("bag_max", 0) != 0;  // one gradient row per bag
+        elems = max ? out_rows * static_cast<double>(op.at("dim")) : n;
+        rows = max ? out_rows : static_cast<double>(op.at("tokens"));
       }
       break;
     }

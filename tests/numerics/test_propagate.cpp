@@ -263,3 +263,27 @@ TEST_CASE("an EmbeddingBag emulates its bag sums in fp32 with one rounding", "[n
   CHECK(copied < std::ldexp(1.0, -8));
   CHECK(copied != e);
 }
+
+TEST_CASE("an EmbeddingBag with mode max picks table values: only the table's rounding",
+          "[numerics][propagate]") {
+  auto hw = load_hardware("h100-sxm", {});
+  // The same 64 rows into 8 bags, max instead of sum: each output is one bf16 table
+  // entry, so its error is the table's rounding alone (2^-9 relative at most), the
+  // same bound as the rows copied without bags. 100 bags for 64 tokens leave 36
+  // empty, which output 0, never -inf.
+  Graph g;
+  g.name = "bag_max";
+  add_bf16_op(g, OpKind::embedding,
+              {{"tokens", 64}, {"dim", 8}, {"vocab", 100}, {"order", 2}, {"bags", 8}, {"bag_max", 1}}, {});
+  validate_graph(g, "test");
+  const auto r = propagate_error(g, *hw, {256, 1, "normal"});
+  INFO(r.dump());
+  const double e = r["output"]["normwise_rel_err"].get<double>();
+  CHECK(e > 0);
+  CHECK(e < std::ldexp(1.0, -8));
+  g.ops[0].attrs["bags"] = 100;
+  const auto empty = propagate_error(g, *hw, {256, 1, "normal"});
+  INFO(empty.dump());
+  CHECK(empty["output"]["nan"].get<double>() == 0);
+  CHECK(std::isfinite(empty["output"]["normwise_rel_err"].get<double>()));
+}

@@ -113,9 +113,13 @@ def pytorch(tessera, tmp):
                     "mm.0": {"rows": 4, "cols": 8}},
           "absent": ["index.0"]}),
         # nn.EmbeddingBag (tests/use/data/tiny_math.py's Bags): an embedding of the 32
-        # ids' random rows of the 1000 x 16 table summed into 8 bags (attr bags).
+        # ids' random rows of the 1000 x 16 table summed into 8 bags (attr bags); the
+        # mode="max" bag of the same ids carries bag_max (its argmax written, its
+        # backward unsorted).
         ("bags", ["--model", "tiny_math:bags", "--input", "8x4"],
-         {"attrs": {"_embedding_bag.0": {"tokens": 32, "dim": 16, "vocab": 1000, "order": 2, "bags": 8}}}),
+         {"attrs": {"_embedding_bag.0": {"tokens": 32, "dim": 16, "vocab": 1000, "order": 2, "bags": 8,
+                                         "bag_max": None},
+                    "_embedding_bag.1": {"tokens": 32, "bags": 8, "bag_max": 1}}}),
         # Generators on the meta device (tests/use/data/tiny_math.py's Generators): the
         # device arange (a fill of its 6 elements), the copy of the host's arange to the
         # device (the host's arange and its mul launch nothing: absent), randn_like (a fill

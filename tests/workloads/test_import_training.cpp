@@ -155,6 +155,25 @@ TEST_CASE("an nn.EmbeddingBag trains by the sorted backward at any size", "[impo
   CHECK(grad(bag).at("bags") == 64);
   // 1000 x 16 table + 16 x 16 weight.
   CHECK(bag.info.at("params_trained") == 16000 + 256);
+  // mode="max" (bag_max): embedding_bag_backward_cuda_max, the zero fill and one
+  // scatter through the argmax, no sort (2 launches). The trace is fp32 (its
+  // default): it reads each bag's gradient row and its int64 argmax (64 x 16 x
+  // (4 + 8) B = 12,288 B) and writes the 1000 x 16 zero fill plus the 64 x 16
+  // scattered rows ((16,000 + 1,024) x 4 B = 68,096 B).
+  const Graph mx = build_workload(write("bag_max.json", R"(, "bags": 64, "bag_max": 1)") + ":train=1");
+  const Op& gm = grad(mx);
+  CHECK(gm.at("launches") == 2);
+  CHECK(op_flops(gm) == 64.0 * 16);
+  const OpTraffic tm = op_traffic(gm);
+  CHECK(tm.read == 12288.0);
+  CHECK(tm.written == 68096.0);
+  // The sum bag's backward sorts and reads every index's row: more than the max one.
+  CHECK(op_traffic(grad(bag)).read > 1024.0 * 16 * 4);
+  // Its forward writes the 64 x 16 fp32 rows and their int64 argmax: 4,096 + 8,192 B;
+  // it reads 1024 rows of 16 fp32 and the 1024 int64 indices: 65,536 + 8,192 B.
+  const OpTraffic f = op_traffic(find(mx, "emb"));
+  CHECK(f.written == 4096.0 + 8192.0);
+  CHECK(f.read == 65536.0 + 8192.0);
 }
 
 TEST_CASE("a transposed convolution trains through the convolution it transposes", "[import][train][conv]") {

@@ -42,15 +42,18 @@ def syncs():
 
 class Bags(nn.Module):
     """nn.EmbeddingBag (sum) as DLRM uses it: x [8, 4] picks 32 rows of a 1000 x 16
-    table (ids from |x|), summed into 8 bags of 4."""
+    table (ids from |x|), summed into 8 bags of 4; and the same ids' bags of a
+    mode="max" EmbeddingBag, added."""
 
     def __init__(self):
         super().__init__()
         self.emb = nn.EmbeddingBag(1000, 16, mode="sum")
+        self.emb_max = nn.EmbeddingBag(1000, 16, mode="max")
 
     def forward(self, x):
         ids = (x.abs() * 100).long().clamp(max=999).flatten()
-        return self.emb(ids, torch.arange(0, ids.numel(), x.shape[1]))
+        offsets = torch.arange(0, ids.numel(), x.shape[1])
+        return self.emb(ids, offsets) + self.emb_max(ids, offsets)
 
 
 def bags():
@@ -105,3 +108,4 @@ class Linear4d(nn.Module):
 
 def linear4d():
     return Linear4d()
+
