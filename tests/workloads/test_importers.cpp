@@ -654,8 +654,9 @@ TEST_CASE("import dispatch by extension", "[import]") {
 
 TEST_CASE("ONNX: Dropout draws its mask in training mode only", "[import][onnx][dropout]") {
   // dropout_train.onnx: fc, Dropout(training_mode = true), Relu, Dropout(training_mode =
-  // false), Dropout() (make_onnx.py). The first is one native_dropout kernel; the
-  // other two are the identity (no op).
+  // false), Dropout(), Dropout(ratio = 0.0, training_mode = true) (make_onnx.py). The
+  // first is one native_dropout kernel; the other three are the identity (no op; p = 0
+  // launches nothing in PyTorch either).
   const Graph g = build_workload(kData + "/dropout_train.onnx");
   REQUIRE(g.ops.size() == 3);
   const Op& d = find(g, "drop_train");

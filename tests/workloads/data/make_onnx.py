@@ -22,7 +22,8 @@ this script; rerun it with Debian's python3-onnx to regenerate them):
                     axis of [16, 8], K a constant input) feeding a Gather; opset 14
   dropout_train.onnx  MatMul(x 8x64, W 64x64), Dropout(ratio 0.1, training_mode an
                     initializer true, both outputs), Relu, Dropout(training_mode a
-                    Constant false), Dropout() (no training_mode); opset 14
+                    Constant false), Dropout() (no training_mode), Dropout(ratio a
+                    Constant 0.0, training_mode true); opset 14
   dropout_dynamic.onnx  Dropout of x 4x8 whose training_mode is a graph input; opset 14
   gru_reset.onnx    a reverse GRU (input 4, hidden 8, 3 steps of 2 sequences, with B)
                     with linear_before_reset=0 (Keras' reset_after=False), opset 14
@@ -244,7 +245,9 @@ def dropout_train():
              helper.make_node("Constant", [], ["eval"], name="eval_mode",
                               value=helper.make_tensor("eval_t", TensorProto.BOOL, [], [False])),
              helper.make_node("Dropout", ["r", "ratio", "eval"], ["o"], name="drop_eval"),
-             helper.make_node("Dropout", ["o"], ["y"], name="drop_plain")]
+             helper.make_node("Dropout", ["o"], ["p"], name="drop_plain"),
+             helper.make_node("Constant", [], ["zero"], name="zero_ratio", value_float=0.0),
+             helper.make_node("Dropout", ["p", "zero", "train"], ["y"], name="drop_zero")]
     graph = helper.make_graph(
         nodes, "dropout_train", [helper.make_tensor_value_info("x", f, [8, 64])],
         [helper.make_tensor_value_info("y", f, [8, 64]),

@@ -59,6 +59,8 @@ OnnxTensor tensor_of(const ::onnx::TensorProto& t) {
   o.raw = t.raw_data();
   o.ints.assign(t.int64_data().begin(), t.int64_data().end());
   o.ints.insert(o.ints.end(), t.int32_data().begin(), t.int32_data().end());
+  o.reals.assign(t.float_data().begin(), t.float_data().end());
+  o.reals.insert(o.reals.end(), t.double_data().begin(), t.double_data().end());
   return o;
 }
 
@@ -294,6 +296,30 @@ std::optional<DType> onnx_dtype(int32_t t) {
     case 19: return DType::fp8_e5m2;
     default: return std::nullopt;
   }
+}
+
+std::optional<double> tensor_real_scalar(const OnnxTensor& t) {
+  int64_t n = 1;
+  for (int64_t d : t.dims) n *= d;
+  if (n != 1) return std::nullopt;
+  if (t.data_type == 1 || t.data_type == 11) {  // FLOAT, DOUBLE
+    if (t.reals.size() == 1) return t.reals[0];
+    if (t.data_type == 1 && t.raw.size() == 4) {
+      float f;
+      std::memcpy(&f, t.raw.data(), 4);
+      return f;
+    }
+    if (t.data_type == 11 && t.raw.size() == 8) {
+      double v;
+      std::memcpy(&v, t.raw.data(), 8);
+      return v;
+    }
+    return std::nullopt;
+  }
+  if ((t.data_type == 10 || t.data_type == 16) && t.raw.size() == 2 &&  // FLOAT16, BFLOAT16: +-0 only
+      (static_cast<unsigned char>(t.raw[0]) == 0 && (static_cast<unsigned char>(t.raw[1]) & 0x7f) == 0))
+    return 0.0;
+  return std::nullopt;
 }
 
 std::optional<std::vector<int64_t>> tensor_ints(const OnnxTensor& t) {

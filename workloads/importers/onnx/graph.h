@@ -19,6 +19,7 @@ struct OnnxTensor {
   int32_t data_type = 0;
   std::string raw;
   std::vector<int64_t> ints;  // int32_data / int64_data
+  std::vector<double> reals;  // float_data / double_data
 };
 
 struct OnnxAttr {
@@ -95,5 +96,8 @@ std::optional<DType> onnx_dtype(int32_t t);
 // Integer contents of a constant tensor (int32/int64, bool/uint8/int8, raw or typed
 // fields).
 std::optional<std::vector<int64_t>> tensor_ints(const OnnxTensor& t);
+// The value of a one-element floating-point constant (FLOAT, DOUBLE; FLOAT16 and
+// BFLOAT16 when it is zero), else nullopt.
+std::optional<double> tensor_real_scalar(const OnnxTensor& t);
 
 }  // namespace tessera::onnx

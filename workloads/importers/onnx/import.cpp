@@ -21,6 +21,7 @@ Graph OnnxImporter::run() {
     v.is_const = true;
     try {
       if (numel(t.dims) <= 64) v.values = tensor_ints(t);
+      v.real = tensor_real_scalar(t);
     } catch (const ShapeError& e) {
       throw InputError(fmt::format("{}: initializer '{}': {}", m_source, t.name, e.what));
     }

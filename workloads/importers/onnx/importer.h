@@ -38,6 +38,7 @@ struct Value {
   int producer = -1;     // op that wrote it (-1: graph input or constant)
   bool is_const = false; // known before the model runs (initializer, Constant, Shape)
   std::optional<std::vector<int64_t>> values;  // integer contents when known and small
+  std::optional<double> real;                  // a one-element floating constant's value
 };
 
 // A shape with a negative dimension or more than 2^62 elements; turned into an

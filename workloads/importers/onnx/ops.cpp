@@ -259,9 +259,9 @@ void OnnxImporter::global_pool(bool max) {
 // the identity. With training_mode a constant true (torch.onnx.export with
 // TrainingMode.TRAINING, or a training graph) it draws its mask: one native_dropout
 // kernel reading x and writing the output and a bool mask, as PyTorch runs
-// nn.Dropout in model.train() (the `dropout` op; its ratio does not change the
-// kernel's work). A training_mode computed at run time is refused: which kernel
-// runs depends on it.
+// nn.Dropout in model.train() (the `dropout` op; a ratio > 0 does not change the
+// kernel's work; a constant ratio 0 is the identity). A training_mode computed at
+// run time is refused: which kernel runs depends on it.
 void OnnxImporter::dropout() {
   bool training = false;
   if (has_in(2)) {
@@ -273,6 +273,10 @@ void OnnxImporter::dropout() {
                       m_node->inputs[2]));
     training = (*mode.values)[0] != 0;
   }
+  // ratio 0 (a constant): nothing is dropped, and PyTorch's dropout returns its
+  // input without a kernel (torchvision's Swin exports F.dropout(attn, p=0.0,
+  // training=True) so). An unknown ratio is taken as > 0.
+  if (training && has_in(1) && in(1).real && *in(1).real == 0.0) training = false;
   if (!training) {
     alias();
     if (m_node->outputs.size() > 1 && !m_node->outputs[1].empty()) {

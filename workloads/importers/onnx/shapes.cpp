@@ -405,6 +405,7 @@ void OnnxImporter::constant() {
     out.shape = a->t.dims;
     out.dtype = onnx_dtype(a->t.data_type).value_or(DType::fp32);
     if (numel(out.shape) <= 64) out.values = tensor_ints(a->t);
+    out.real = tensor_real_scalar(a->t);
   } else if ((a = m_node->attr("value_int"))) {
     out.dtype = DType::int32;
     out.values = std::vector<int64_t>{a->i};
@@ -412,8 +413,9 @@ void OnnxImporter::constant() {
     out.shape = {static_cast<int64_t>(a->ints.size())};
     out.dtype = DType::int32;
     out.values = a->ints;
-  } else if (m_node->attr("value_float")) {
+  } else if ((a = m_node->attr("value_float"))) {
     out.dtype = DType::fp32;
+    out.real = a->f;
   } else if ((a = m_node->attr("value_floats"))) {
     out.dtype = DType::fp32;
     out.shape = {static_cast<int64_t>(a->ints.size())};
