@@ -58,6 +58,7 @@ class _Tracer(TorchDispatchMode):
         self.inside_rnn = 0   # > 0: within an nn.LSTM / nn.GRU call (_rnn_post emits its ops)
         self.quiet = 0        # > 0: operators run by the tracer itself (sdpa_call)
         self.params = set()   # storage identities (_key) of the model's parameters
+        self.param_numel = {}  # their element counts, by storage identity
         self.tied = 0         # tie groups used so far (one per recurrent weight)
 
     def add(self, op, outs=()):
@@ -369,7 +370,10 @@ class _Tracer(TorchDispatchMode):
         """The training attributes of an op that reads the module's parameters
         (docs/workloads.md, training step): nn.Linear's product (mm / addmm on the
         weight: param, b_shared; its bias: bias), a convolution's bias, an
-        element-wise weight (an RMSNorm's weight * x: param on mul)."""
+        element-wise weight (an RMSNorm's weight * x: param on mul), a learned tensor
+        added (ViT's x + pos_embedding: param_elems on add) or concatenated as an
+        expanded view (ViT's class_token.expand(n, -1, -1): param_elems and the
+        view's param_reads on the cat's copy)."""
         out = {}
         if kind == "matmul" and name in ("mm", "addmm"):
             if self.is_param(a[1] if name == "mm" else a[2]):
@@ -380,6 +384,15 @@ class _Tracer(TorchDispatchMode):
             out["bias"] = 1
         elif kind == "mul" and any(self.is_param(t) and t.numel() == attrs.get("cols") for t in a[:2]):
             out["param"] = 1
+        elif kind == "add" and name in ("add", "add_"):
+            p = next((t for t in a[:2] if self.is_param(t)), None)
+            if p is not None:
+                out["param_elems"] = self.param_numel.get(self._key(p), p.numel())
+        elif name == "cat" and a and isinstance(a[0], (list, tuple)):
+            p = next((t for t in a[0] if self.is_param(t)), None)
+            if p is not None:
+                out["param_elems"] = self.param_numel.get(self._key(p), p.numel())
+                out["param_reads"] = p.numel()
         return out
 
     def sdpa_call(self, query, key, value, attn_mask=None, dropout_p=0.0, is_causal=False, scale=None,
@@ -457,6 +470,7 @@ def trace(model, *inputs, name="model", mode="eval"):
                   next((t.device for t in model.parameters()), torch.device("cpu")))
     tracer = _Tracer(device_only=device.type != "cpu")
     tracer.params = {tracer._key(p) for p in model.parameters()} - {None}
+    tracer.param_numel = {tracer._key(p): p.numel() for p in model.parameters() if tracer._key(p) is not None}
     # In inference mode (no_grad) PyTorch runs nn.TransformerEncoderLayer and
     # nn.MultiheadAttention as one fused "fast path" operator, which has no
     # Tessera kind; with gradients enabled they run operator by operator (the

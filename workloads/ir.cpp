@@ -121,7 +121,10 @@ std::vector<std::string_view> op_attr_names(OpKind k) {
       break;
     case OpKind::kv_read: names.push_back("append"); break;
     case OpKind::add:
-      names.insert(names.end(), {"inputs", "bcast_stride", "bcast_bytes"});
+      names.insert(names.end(), {"inputs", "bcast_stride", "bcast_bytes", "param_elems"});
+      break;
+    case OpKind::copy:
+      names.insert(names.end(), {"param_elems", "param_reads"});
       break;
     case OpKind::mul:
       names.insert(names.end(), {"inputs", "exponent", "bcast_stride", "bcast_bytes", "param"});
@@ -377,7 +380,7 @@ void validate_graph(const Graph& g, std::string_view source) {
           key != "tp_in" && key != "tp_out" && key != "stage" && key != "pass" && key != "group" &&
           key != "algo" && key != "protocol" && key != "overlap" && key != "p2p" && key != "recompute" &&
           key != "every_microbatch" && key != "host_calls" && key != "host_sync" && key != "rnn" &&
-          !key.starts_with("bcast_") &&
+          !key.starts_with("bcast_") && !key.starts_with("param_") &&
           !(key == "n" && (op.kind == OpKind::batchnorm || op.kind == OpKind::reduce)))  // a factor of rows
         volume *= static_cast<long double>(value);
     if (volume > static_cast<long double>(k_max_op_volume)) {
@@ -387,6 +390,25 @@ void validate_graph(const Graph& g, std::string_view source) {
       throw InputError(fmt::format("{}: op '{}' ({}): the product of its dimensions ({}) is {:.3g}, more than "
                                    "the 2^56 (7.2e16) an op may have; split it into several ops", source,
                                    op.name, op_kind_name(op.kind), dims, static_cast<double>(volume)));
+    }
+    // A learned tensor added (add) or concatenated (copy): param_elems elements,
+    // broadcast over the op's rows x cols (add), or param_reads of them in the
+    // concatenation (copy: an expanded view of the parameter).
+    if (op.attrs.count("param_elems")) {
+      const int64_t n = op.at("param_elems"), e = op.at("rows") * op.at("cols");
+      const int64_t reads = op.kind == OpKind::copy ? op.get("param_reads", n) : e;
+      if (reads % n != 0 || reads > e)
+        throw InputError(fmt::format(
+            "{}: op '{}' ({}): 'param_elems' = {} (the parameter's elements) must divide {} = {} (the "
+            "elements it is {}) and that may not exceed the op's {} elements",
+            source, op.name, op_kind_name(op.kind), n,
+            op.kind == OpKind::copy ? "'param_reads'" : "rows x cols", reads,
+            op.kind == OpKind::copy ? "expanded to in the concatenation" : "broadcast to", e));
+    } else if (op.attrs.count("param_reads")) {
+      throw InputError(
+          fmt::format("{}: op '{}' ({}): 'param_reads' needs 'param_elems' (the parameter it "
+                      "expands)",
+                      source, op.name, op_kind_name(op.kind)));
     }
     // A batch norm's batch is a factor of its rows (N x H x W).
     if ((op.kind == OpKind::batchnorm || op.kind == OpKind::reduce) && op.attrs.count("n") && op.attrs.count("rows") &&

@@ -120,6 +120,14 @@ def pytorch(tessera, tmp):
          {"attrs": {"_embedding_bag.0": {"tokens": 32, "dim": 16, "vocab": 1000, "order": 2, "bags": 8,
                                          "bag_max": None},
                     "_embedding_bag.1": {"tokens": 32, "bags": 8, "bag_max": 1}}}),
+        # ViT's learned tokens (tests/use/data/tiny_math.py's TinyViT): the cat of the
+        # class token [1, 1, 16] expanded over the batch of 2 (param_elems 16, 32 of its
+        # elements read) and the position embedding [1, 5, 16] added (param_elems 80):
+        # with train=1 both get their gradient (docs/trace-format.md).
+        ("vit_tokens", ["--model", "tiny_math:vit", "--input", "2x4x16"],
+         {"copy": 1, "add": 1, "matmul": 1,
+          "attrs": {"cat.0": {"param_elems": 16, "param_reads": 32}, "add.0": {"param_elems": 80},
+                    "addmm.0": {"param": 1}}}),
         # Generators on the meta device (tests/use/data/tiny_math.py's Generators): the
         # device arange (a fill of its 6 elements), the copy of the host's arange to the
         # device (the host's arange and its mul launch nothing: absent), randn_like (a fill

@@ -244,3 +244,39 @@ TEST_CASE("a learned attention bias broadcast over the heads gets its gradient s
   CHECK(std::none_of(full.ops.begin(), full.ops.end(),
                      [](const Op& op) { return op.name == "attn.grad_bias"; }));
 }
+
+TEST_CASE("learned tensors added or concatenated are trained (ViT's class token and position embedding)",
+          "[import][train]") {
+  // scripts/trace_pytorch.py's trace of tests/use/data/tiny_math.py's TinyViT (fp32):
+  // cat([class_token [1, 1, 16] expanded to [2, 1, 16], x [2, 4, 16]]), + pos_embedding
+  // [1, 5, 16], Linear(16, 8).
+  const std::string path = scratch("vit_tokens.json", R"({"ops": [
+  {"name": "cat.0", "kind": "copy", "attrs": {"rows": 10, "cols": 16, "param_elems": 16, "param_reads": 32}},
+  {"name": "add.0", "kind": "add", "attrs": {"rows": 10, "cols": 16, "inputs": 1, "param_elems": 80},
+   "deps": ["cat.0"]},
+  {"name": "addmm.0", "kind": "matmul", "attrs": {"batch": 1, "m": 10, "n": 8, "k": 16, "param": 1, "b_shared": 1,
+   "bias": 1}, "deps": ["add.0"]}
+]})");
+  const Graph g = build_workload(path + ":train=1,optimizer=sgd");
+  // ExpandBackward0: the class token's 32 gradient elements summed over the batch
+  // (2 rows of 16); sum_to_size: the position embedding's 160 summed to 80 (2 x 80).
+  const Op& ct = find(g, "cat.0.grad_param");
+  CHECK(ct.kind == OpKind::reduce);
+  CHECK(ct.at("rows") == 2);
+  CHECK(ct.at("cols") == 16);
+  const Op& pe = find(g, "add.0.grad_param");
+  CHECK(pe.at("rows") == 2);
+  CHECK(pe.at("cols") == 80);
+  // 16 + 80 + the linear's 16 x 8 + 8.
+  CHECK(g.info.at("params_trained") == 16 + 80 + 128 + 8);
+  CHECK(g.info.at("param_tensors") == 4);
+  // Bad annotations are input errors naming the attribute.
+  const std::string bad = scratch("vit_bad.json", R"({"ops": [
+  {"name": "add.0", "kind": "add", "attrs": {"rows": 10, "cols": 16, "inputs": 1, "param_elems": 7}}]})");
+  CHECK_THROWS_WITH(build_workload(bad),
+                    Contains("'param_elems' = 7 (the parameter's elements) must divide rows x "
+                             "cols = 160"));
+  const std::string orphan = scratch("vit_orphan.json", R"({"ops": [
+  {"name": "cat.0", "kind": "copy", "attrs": {"rows": 10, "cols": 16, "param_reads": 32}}]})");
+  CHECK_THROWS_WITH(build_workload(orphan), Contains("'param_reads' needs 'param_elems'"));
+}

@@ -162,6 +162,10 @@ void Step::backward(int i) {
           contribute(d, dy);
         }
       }
+      // A learned tensor added (attr param_elems, ViT's pos_embedding broadcast over
+      // the batch): its gradient is dy summed to its shape (sum_to_size), or dy
+      // itself when it is not broadcast.
+      if (f.attrs.count("param_elems")) param_grad(i, f, dy, e);
       return;
     }
     case OpKind::mul: return mul(i, f, dy, dd);
@@ -171,9 +175,16 @@ void Step::backward(int i) {
       // copy, formats swapped); concatenations hand out views of it.
       bool any = dd.empty() && m_opt.inputs_require_grad;
       for (int d : dd) any = any || m_rg[d];
-      if (!any) return;
-      const int g = emit(vec_op(f.kind, f.name + ".grad", f.at("rows"), f.at("cols"), gt, it, with_grad(dy, {})));
-      for (int d : dd) contribute(d, g);
+      if (!any && !f.attrs.count("param_elems")) return;
+      if (any) {
+        const int g =
+            emit(vec_op(f.kind, f.name + ".grad", f.at("rows"), f.at("cols"), gt, it, with_grad(dy, {})));
+        for (int d : dd) contribute(d, g);
+      }
+      // A learned tensor concatenated (attr param_elems, ViT's class_token expanded
+      // over the batch): CatBackward0 narrows dy to its param_reads elements (a
+      // view) and ExpandBackward0 sums them to its shape.
+      if (f.attrs.count("param_elems")) param_grad(i, f, dy, f.get("param_reads", f.at("param_elems")));
       return;
     }
     case OpKind::reduce: {
@@ -331,6 +342,22 @@ void Step::attention(int i, const Op& f, int dy, const std::vector<int>& deps) {
     else
       contribute(bias_op, g);
   }
+}
+
+// A learned tensor of n = param_elems elements that the op reads `reads` of
+// (broadcast over the batch, or an expanded view concatenated): its gradient is
+// the reduction of reads / n rows of n (sum_to_size / ExpandBackward0's sum);
+// read once, a concatenation's slice of dy is cloned by AccumulateGrad (a
+// non-contiguous view: one copy) and an add's dy is the gradient itself.
+void Step::param_grad(int i, const Op& f, int dy, int64_t reads) {
+  const int64_t n = f.at("param_elems");
+  const DType gt = f.out_dtype;
+  int g = dy;
+  if (reads > n)
+    g = emit(reduce_op(f.name + ".grad_param", reads / n, n, 1, 1, gt, f.dtype, with_grad(dy, {})));
+  else if (f.kind == OpKind::copy)
+    g = emit(vec_op(OpKind::copy, f.name + ".grad_param", 1, n, gt, f.dtype, with_grad(dy, {})));
+  weight_grad(i, g, 1, n, "grad_param");
 }
 
 // MulBackward0 (derivatives.yaml mul: self: grad * other, other: grad * self):

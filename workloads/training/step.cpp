@@ -48,6 +48,10 @@ std::vector<int64_t> param_tensors(const Op& op) {
     case OpKind::mul:   // an element-wise weight (e.g. an RMSNorm's `weight * h`)
       if (op.get("param", 0)) return {op.at("cols")};
       return {};
+    case OpKind::add:   // a learned tensor added (ViT's pos_embedding)
+    case OpKind::copy:  // or concatenated (ViT's class_token)
+      if (op.attrs.count("param_elems")) return {op.at("param_elems")};
+      return {};
     default: return {};
   }
 }

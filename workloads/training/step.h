@@ -76,6 +76,9 @@ class Step {
   void conv(int i, const Op& f, int dy, const std::vector<int>& dd);
   void attention(int i, const Op& f, int dy, const std::vector<int>& dd);
   void mul(int i, const Op& f, int dy, const std::vector<int>& dd);
+  // The gradient of an add's or a concatenation's learned tensor (attr param_elems)
+  // that the op reads `reads` elements of.
+  void param_grad(int i, const Op& f, int dy, int64_t reads);
   void pow(const Op& f, int dy, const std::vector<int>& dd);
   // rnn.cpp's cuDNN RNN layers: _cudnn_rnn_backward (cudnnRNNBackwardData, then
   // cudnnRNNBackwardWeights).
