@@ -33,7 +33,7 @@ LOSSES = {"mse_loss", "l1_loss", "smooth_l1_loss", "huber_loss", "binary_cross_e
 
 # Attributes that may be 0 (everything else a trace op carries is a positive size).
 ZERO_OK = {"pad", "pad_w", "pad_d", "causal", "bias", "bias_bool", "bias_shared", "bias_head_shared",
-           "bias_strided", "qkv_packed", "bag_max", "channels_last", "grad", "transposed", "host_sync", "exponent"}
+           "bias_strided", "qkv_packed", "bag_max", "index_put", "channels_last", "grad", "transposed", "host_sync", "exponent"}
 # Reductions over the input (map_op: the IR's reduce).
 REDUCTIONS = {"sum", "mean", "nansum", "nanmean", "amax", "amin", "max", "min", "argmax", "argmin", "prod",
               "var", "std", "var_mean", "std_mean", "norm", "linalg_vector_norm", "logsumexp", "any", "all",

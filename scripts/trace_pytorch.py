@@ -304,6 +304,9 @@ class _Tracer(TorchDispatchMode):
                 kind, attrs = "copy", {"rows": max(r, 1), "cols": max(c, 1)}
             else:
                 attrs.update(self.param_attrs(name, kind, list(args), attrs))
+                gathered = self.param_gather(name, list(args))
+                if gathered is not None:
+                    kind, attrs = gathered
         self.counts[name] = self.counts.get(name, 0) + 1
         op_name = f"{name}.{self.counts[name] - 1}"
         deps = []
@@ -394,6 +397,20 @@ class _Tracer(TorchDispatchMode):
                 out["param_elems"] = self.param_numel.get(self._key(p), p.numel())
                 out["param_reads"] = p.numel()
         return out
+
+    def param_gather(self, name, a):
+        """table[index] of a module parameter by one index tensor on its first
+        dimension (Swin's relative_position_bias_table[relative_position_index]): an
+        `embedding` of its rows with index_put (its backward is index_put_ with
+        accumulate, which always sorts), or None."""
+        if name != "index" or len(a) < 2 or not self.is_param(a[0]) or a[0].dim() < 1:
+            return None
+        idx = [t for t in a[1] if t is not None] if isinstance(a[1], (list, tuple)) else []
+        if len(idx) != 1 or not isinstance(a[1], (list, tuple)) or a[1][0] is None or idx[0].dtype == torch.bool:
+            return None
+        table = a[0]
+        return "embedding", {"tokens": max(idx[0].numel(), 1), "dim": max(table.numel() // table.shape[0], 1),
+                             "vocab": table.shape[0], "order": 2, "index_put": 1}
 
     def sdpa_call(self, query, key, value, attn_mask=None, dropout_p=0.0, is_causal=False, scale=None,
                   enable_gqa=False):

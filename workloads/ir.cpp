@@ -117,7 +117,7 @@ std::vector<std::string_view> op_attr_names(OpKind k) {
       names.insert(names.end(), {"pad", "backward", "d", "t", "stride_d", "pad_d", "stride_w", "pad_w"});
       break;
     case OpKind::embedding:
-      names.insert(names.end(), {"vocab", "backward", "tied", "order", "bags", "bag_max"});
+      names.insert(names.end(), {"vocab", "backward", "tied", "order", "bags", "bag_max", "index_put"});
       break;
     case OpKind::kv_read: names.push_back("append"); break;
     case OpKind::add:
@@ -341,7 +341,8 @@ void validate_graph(const Graph& g, std::string_view source) {
           key == "group" || key == "stage" || key == "pass" || key == "overlap" || key == "p2p" ||
           key == "recompute" || key == "every_microbatch" || key == "reread" || key == "channels_last" ||
           key == "batchnorm" || key == "host_sync" || key == "transposed" || key == "pad_d" ||
-          key == "pad_w" || key == "lib_launch" || key == "cudnn" || key == "dropout" || key == "bag_max";
+          key == "pad_w" || key == "lib_launch" || key == "cudnn" || key == "dropout" || key == "bag_max" ||
+          key == "index_put";
       if (key == "bcast_bytes" && value != 1 && value != 2 && value != 4 && value != 8)
         throw InputError(
             fmt::format("{}: op '{}' ({}): 'bcast_bytes' = {} must be an element size: 1, 2, 4 or 8", source,
@@ -416,7 +417,7 @@ void validate_graph(const Graph& g, std::string_view source) {
       throw InputError(fmt::format("{}: op '{}' ({}): 'n' = {} must divide 'rows' = {} (rows = N x H x W)", source,
                                    op.name, op_kind_name(op.kind), op.at("n"), op.at("rows")));
     for (const char* flag : {"backward", "training", "output", "param", "bias_grad", "reread",
-                             "channels_last", "batchnorm", "dropout"})
+                             "channels_last", "batchnorm", "dropout", "bag_max", "index_put"})
       if (op.get(flag, 0) > 1)
         throw InputError(fmt::format("{}: op '{}' ({}): '{}' = {} must be 0 or 1", source, op.name,
                                      op_kind_name(op.kind), flag, op.get(flag, 0)));

@@ -65,7 +65,9 @@
 //               `bags` output rows of dim; its backward (backward=1) always sorts;
 //               with bag_max=1 (mode="max") each output element is the bag's
 //               maximum, the forward also writes its int64 argmax (bags x dim) and
-//               the backward scatters through it without sorting
+//               the backward scatters through it without sorting; index_put=1: a
+//               parameter indexed by a tensor (table[index], Swin's relative
+//               position bias), whose backward is index_put_ with accumulate
 //   kv_read, kv_write  batch, kv_heads, tokens, d   (K and V both counted)
 //               kv_write stores `tokens` new positions into a preallocated cache.
 //               kv_read reads `tokens` cached positions; optional append=A > 0
@@ -266,8 +268,12 @@ inline constexpr int64_t k_embedding_direct_indices = 3072;
 // An EmbeddingBag with mode="max" (attr bag_max) does not: embedding_bag_backward_cuda_max
 // zero-fills the weight gradient and scatter-adds each bag's gradient row through
 // the forward's max_indices (EmbeddingBag_accGradParametersKernel_max), 2 launches.
+// A parameter indexed by a tensor (attr index_put) always does: IndexBackward0 is
+// index_put_(accumulate=true) into zeros, index_put_with_sort_kernel
+// (aten/src/ATen/native/cuda/Indexing.cu).
 inline bool embedding_backward_sorts(const Op& op) {
   if (op.get("bag_max", 0) != 0) return false;
+  if (op.get("index_put", 0) != 0) return true;
   return op.at("tokens") > k_embedding_direct_indices || op.attrs.count("bags") != 0;
 }
 

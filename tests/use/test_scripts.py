@@ -128,6 +128,13 @@ def pytorch(tessera, tmp):
          {"copy": 1, "add": 1, "matmul": 1,
           "attrs": {"cat.0": {"param_elems": 16, "param_reads": 32}, "add.0": {"param_elems": 80},
                     "addmm.0": {"param": 1}}}),
+        # Swin's relative position bias (tests/use/data/tiny_math.py's RelativeBias): the
+        # learned [9, 2] table gathered by 16 indices is an embedding with index_put (its
+        # backward index_put_(accumulate=True), docs/trace-format.md), then the
+        # permute's contiguous copy and the add.
+        ("relative_bias", ["--model", "tiny_math:relative_bias", "--input", "1x2x4x4"],
+         {"embedding": 1, "copy": 1, "add": 1,
+          "attrs": {"index.0": {"tokens": 16, "dim": 2, "vocab": 9, "index_put": 1}}}),
         # Generators on the meta device (tests/use/data/tiny_math.py's Generators): the
         # device arange (a fill of its 6 elements), the copy of the host's arange to the
         # device (the host's arange and its mul launch nothing: absent), randn_like (a fill

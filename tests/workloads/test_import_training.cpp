@@ -280,3 +280,26 @@ TEST_CASE("learned tensors added or concatenated are trained (ViT's class token 
   {"name": "cat.0", "kind": "copy", "attrs": {"rows": 10, "cols": 16, "param_reads": 32}}]})");
   CHECK_THROWS_WITH(build_workload(orphan), Contains("'param_reads' needs 'param_elems'"));
 }
+
+TEST_CASE("a parameter gathered by an index tensor trains through index_put_ with accumulate",
+          "[import][train][embedding]") {
+  // Swin's relative position bias table [169, 3] gathered by 2401 indices (as
+  // scripts/trace_pytorch.py records table[index]): IndexBackward0 is index_put_
+  // (accumulate=True) into zeros, index_put_with_sort_kernel: fill, linear index,
+  // divide_, arange, radix sort, indexing_backward_kernel: 6 launches, sorted at
+  // any size (a plain embedding of 2401 indices takes the 2-launch direct path).
+  const auto write = [&](const std::string& name, const std::string& extra) {
+    return scratch(name, R"({"ops": [
+  {"name": "index.0", "kind": "embedding", "attrs": {"tokens": 2401, "dim": 3, "vocab": 169, "order": 2)" +
+                             extra + R"(}}]})");
+  };
+  const Graph g = build_workload(write("rel_bias.json", R"(, "index_put": 1)") + ":train=1,optimizer=sgd");
+  CHECK(find(g, "index.0.grad_weight").at("launches") == 6);
+  CHECK(embedding_backward_sorts(find(g, "index.0")));
+  CHECK(g.info.at("params_trained") == 169 * 3);
+  const Graph plain = build_workload(write("rel_plain.json", "") + ":train=1,optimizer=sgd");
+  CHECK(find(plain, "index.0.grad_weight").at("launches") == 2);
+  // A flag is 0 or 1.
+  CHECK_THROWS_WITH(build_workload(write("rel_bad.json", R"(, "index_put": 2)")),
+                    Contains("'index_put' = 2 must be 0 or 1"));
+}

@@ -21,6 +21,13 @@ namespace {
 // The cub counts are the usual single-pass implementations (one init and one
 // sweep kernel for unique_by_key and the scan); the byte counts are in op_cost.cpp.
 constexpr int64_t k_embedding_direct_launches = 2;
+// index_put_with_sort_kernel (aten/src/ATen/native/cuda/Indexing.cu) for
+// IndexBackward0 (FunctionsManual.cpp index_backward: zeros_like(self).index_put_(
+// indices, grad, accumulate=true)): the zero fill, the linear index (index x stride,
+// computeLinearIndex), linearIndex.divide_(sliceSize), at::arange(num_indices),
+// cub::radix_sort_pairs (one single-tile kernel at the few thousand indices
+// gathered), indexing_backward_kernel: 6.
+constexpr int64_t k_index_put_launches = 6;
 constexpr int64_t k_embedding_sorted_launches = 20;
 
 }  // namespace
@@ -52,8 +59,9 @@ void Step::backward(int i) {
       op.attrs.erase("output");
       op.attrs.erase("tied");
       op.attrs["backward"] = 1;
-      op.attrs["launches"] =
-          embedding_backward_sorts(f) ? k_embedding_sorted_launches : k_embedding_direct_launches;
+      op.attrs["launches"] = f.get("index_put", 0)         ? k_index_put_launches
+                             : embedding_backward_sorts(f) ? k_embedding_sorted_launches
+                                                           : k_embedding_direct_launches;
       op.deps = with_grad(dy, {});
       const int w = emit(std::move(op));
       return weight_grad(i, w, f.get("vocab", f.at("tokens")), f.at("dim"), "grad_weight");

@@ -130,3 +130,25 @@ class TinyViT(nn.Module):
 
 def vit():
     return TinyViT()
+
+
+class RelativeBias(nn.Module):
+    """Swin's relative position bias (torchvision _get_relative_position_bias) for
+    2 x 2 windows and 2 heads: a [9, 2] learned table gathered by a buffer of 16
+    indices, viewed [4, 4, 2], permuted to [2, 4, 4] and made contiguous, added to
+    the attention scores x [1, 2, 4, 4]."""
+
+    def __init__(self):
+        super().__init__()
+        self.table = nn.Parameter(torch.zeros(9, 2))
+        coords = torch.stack(torch.meshgrid(torch.arange(2), torch.arange(2), indexing="ij")).flatten(1)
+        rel = (coords[:, :, None] - coords[:, None, :]).permute(1, 2, 0) + 1
+        self.register_buffer("index", (rel[:, :, 0] * 3 + rel[:, :, 1]).flatten())
+
+    def forward(self, x):
+        bias = self.table[self.index].view(4, 4, 2).permute(2, 0, 1).contiguous()
+        return x + bias
+
+
+def relative_bias():
+    return RelativeBias()
