@@ -136,8 +136,7 @@ TEST_CASE("bert's attention_mask: training, compare's records and refusals", "[w
 
   CHECK(testing::workload_error("bert-base:attention_mask=left") ==
         "--workload 'bert-base:attention_mask=left': workload parameter 'attention_mask': 'left' is not "
-        "accepted; "
-        "accepted: none, ones, padded");
+        "accepted; accepted: none, ones, padded");
 
   // compare: an e2eg record's attention_mask field (measure_gpu.py) picks the variant.
   std::string skip;
@@ -211,8 +210,7 @@ TEST_CASE("decoders' attention_mask: the causal mask HF builds, and SDPA without
   // Refused: a decode step's mask, and sharded (Megatron-style) runs.
   CHECK(testing::workload_error("llama-7b:phase=decode,attention_mask=padded") ==
         "--workload 'llama-7b:phase=decode,attention_mask=padded': workload parameter 'attention_mask': "
-        "'padded' "
-        "applies to phase=prefill (a decode step's mask over the cache is not modelled)");
+        "'padded' applies to phase=prefill (a decode step's mask over the cache is not modelled)");
   CHECK(testing::workload_error("gpt:layers=2,hidden=256,heads=4,seq=64,tp=2,attention_mask=ones") ==
         "--workload 'gpt:layers=2,hidden=256,heads=4,seq=64,tp=2,attention_mask=ones': workload parameter "
         "'attention_mask': 'ones' is Hugging Face's single-device masking; not with tp, pp or dp");
