@@ -152,10 +152,9 @@ WorkloadParam attention_mask_param() {
       "attention_mask",
       "none",
       "the tokenizer's attention_mask passed to the model: none (model(input_ids)); ones (no padding: HF "
-      "checks it, a reduction and a host sync, and SDPA runs without a mask); padded (HF builds a batch x 1 "
-      "x "
-      "seq x seq bool mask that every head's attention reads: FlashAttention takes none, so SDPA runs cuDNN "
-      "or the memory-efficient kernel, and a decoder's causal attention skips no blocks)",
+      "checks it, a reduction and a host sync, and SDPA runs without a mask); padded (HF builds a batch x "
+      "1 x seq x seq bool mask that every head's attention reads: FlashAttention takes none, so SDPA runs "
+      "cuDNN or the memory-efficient kernel, and a decoder's causal attention skips no blocks)",
       ParamType::choice,
       {"none", "ones", "padded"}};
 }
