@@ -207,6 +207,14 @@ TEST_CASE("decoders' attention_mask: the causal mask HF builds, and SDPA without
   CHECK(std::none_of(eager_pad.ops.begin(), eager_pad.ops.end(),
                      [](const Op& op) { return op.name == "attention_mask.all"; }));
 
+  // embed=0 (the decoder layers alone): the model builds the mask, the layers only
+  // read it, so no mask kernel, but the attention still takes it.
+  const Graph layers = build_workload("llama-7b:batch=2,seq=64,layers=1,embed=0,attention_mask=padded");
+  CHECK(mask_ops(layers).empty());
+  CHECK(find_op(layers, "l0.attn.sdpa").get("bias_head_shared", 0) == 1);
+  CHECK(find_op(layers, "l0.attn.sdpa").get("causal", 1) == 0);
+  CHECK(mask_ops(build_workload("llama-7b:batch=2,seq=64,layers=1,embed=0,attn=eager")).empty());
+
   // Refused: a decode step's mask, and sharded (Megatron-style) runs.
   CHECK(testing::workload_error("llama-7b:phase=decode,attention_mask=padded") ==
         "--workload 'llama-7b:phase=decode,attention_mask=padded': workload parameter 'attention_mask': "

@@ -341,8 +341,9 @@ Graph build_decoder(const DecoderConfig& c, const Params& p) {
     }
   }
   // The attention mask (prefill, built once per forward after the embeddings, as
-  // GPT2Model / LlamaModel call create_causal_mask). Megatron-style sharded runs and
-  // decode steps build none here.
+  // GPT2Model / LlamaModel call create_causal_mask; with embed=0, the decoder layers
+  // alone, it comes from outside: the attention reads it, nothing builds it).
+  // Megatron-style sharded runs and decode steps take none.
   const std::string mask_mode = wl_choice(p, "attention_mask", {"none", "ones", "padded"});
   if (mask_mode != "none" && decode)
     throw InputError(
@@ -354,8 +355,9 @@ Graph build_decoder(const DecoderConfig& c, const Params& p) {
         fmt::format("workload parameter 'attention_mask': '{}' is Hugging Face's single-device "
                     "masking; not with tp, pp or dp",
                     mask_mode));
+  const bool layers_take_mask = !decode && !par.active && (mask_mode == "padded" || !fused);
   const int mask =
-      decode || par.active ? -1 : hf_attention_mask(b, mask_mode, batch, seq, fused, true, deps(x));
+      decode || par.active || !embed ? -1 : hf_attention_mask(b, mask_mode, batch, seq, fused, true, deps(x));
   if (!gpt2 && eager && rotary) hf_rotary_tables(b, batch, seq, hd);
   tag(0, -1);
   for (int64_t l = 0; l < layers; ++l) {
@@ -403,18 +405,20 @@ Graph build_decoder(const DecoderConfig& c, const Params& p) {
     a.d = hd;
     a.causal = seq > 1;  // prefill is causal; one decode query sees the whole cache
     a.dropout = dropout;
-    if (mask >= 0) {
+    if (layers_take_mask) {
       // The [batch, 1, seq, seq] mask carries the causality: SDPA's is_causal is
       // False and a fused kernel skips no block. Producers {q, k, v, mask} by
       // position (autograd's order), then the cache write.
       a.causal = false;
       a.bias = a.bias_head_shared = true;
       a.bias_bool = fused;
-      std::vector<int> in = gpt2 ? std::vector<int>{attn_in[0], attn_in[0], attn_in[0]}
-                                 : std::vector<int>{attn_in[0], attn_in[1], attn_in[2]};
-      in.push_back(mask);
-      in.insert(in.end(), attn_in.begin() + (gpt2 ? 1 : 3), attn_in.end());
-      attn_in = std::move(in);
+      if (mask >= 0) {
+        std::vector<int> in = gpt2 ? std::vector<int>{attn_in[0], attn_in[0], attn_in[0]}
+                                   : std::vector<int>{attn_in[0], attn_in[1], attn_in[2]};
+        in.push_back(mask);
+        in.insert(in.end(), attn_in.begin() + (gpt2 ? 1 : 3), attn_in.end());
+        attn_in = std::move(in);
+      }
     }
     const int att = b.attention(pre + "attn.sdpa", attn_in, a, fused);
     int o = b.linear(pre + (gpt2 ? "attn.c_proj" : "attn.o_proj"), {att}, tokens, d, qd);
