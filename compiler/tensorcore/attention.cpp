@@ -133,16 +133,25 @@ Kernel TensorCoreMapper::lower_attention(const Op& op, const Hardware& hw) const
 Kernel TensorCoreMapper::lower_decode_attention(const Op& op, const Hardware& hw) const {
   // Flash-decoding: few query rows, so the KV cache read dominates. K/V are split
   // along the sequence so that at least two blocks per SM stream it; a second
-  // kernel combines the partial results.
+  // kernel combines the partial results. The memory-efficient kernel (PyTorch's
+  // CUTLASS AttentionKernel, aten/src/ATen/native/transformers/cuda/mem_eff_attention)
+  // has no split: one thread block per (batch, head, 64 query rows) reads that head's
+  // whole cache, so few heads leave SMs idle (SDPA sends a decode step there with an
+  // attn_mask where flash is preferred, on an A100).
   const Levels lv = levels_of(hw);
   const int64_t B = op.at("batch"), H = op.at("heads"), Hkv = op.get("kv_heads", H);
   const int64_t sq = op.at("sq"), skv = op.at("skv"), D = op.at("d");
   const double eb = dtype_bytes(op.dtype, 1);
-  const int64_t rows = sq * (H / Hkv);   // query rows sharing one KV head (GQA packing)
+  const AttnBackend be = attention_backend(op, m_s);
+  const bool unsplit = be.path == MmaPath::efficient;
+  // Query rows sharing one KV head (GQA packing); the efficient kernel runs each
+  // query head on its own.
+  const int64_t rows = unsplit ? sq : sq * (H / Hkv);
   const int64_t bk = 128;
-  const int64_t splits = std::clamp<int64_t>(ceil_div(2 * m_s.sm, B * Hkv), 1,
-                                             std::max<int64_t>(1, ceil_div(skv, 256)));
-  const int64_t ctas = B * Hkv * splits;
+  const int64_t splits = unsplit ? 1
+                                 : std::clamp<int64_t>(ceil_div(2 * m_s.sm, B * Hkv), 1,
+                                                       std::max<int64_t>(1, ceil_div(skv, 256)));
+  const int64_t ctas = unsplit ? B * H * ceil_div(sq, 64) : B * Hkv * splits;
   const int64_t slots = std::min(ctas, 2 * m_s.sm);
   const int64_t sms = std::min(slots, m_s.sm);
   const int64_t tokens = ceil_div(skv, splits);
@@ -156,8 +165,7 @@ Kernel TensorCoreMapper::lower_decode_attention(const Op& op, const Hardware& hw
   const double partials = splits > 1 ? static_cast<double>(B * H * sq * splits * (D + 2)) * 4.0 : 0;
   // Tensor-core m granularity is 16 rows (mma.sync m16n8k16).
   const int64_t mrows = ceil_div(rows, 16) * 16;
-  const AttnBias bias = attention_bias(op, lv, MmaPath::flash2);
-  const AttnBackend be = attention_backend(op, m_s);
+  const AttnBias bias = attention_bias(op, lv, unsplit ? MmaPath::efficient : MmaPath::flash2);
 
   Kernel k;
   k.op_kind = "attention";
@@ -188,8 +196,9 @@ Kernel TensorCoreMapper::lower_decode_attention(const Op& op, const Hardware& hw
     c.instrs.push_back(vec("combine", 3.0 * partials / 4.0 / static_cast<double>(sms), sms, DType::fp32));
     k.blocks.push_back(std::move(c));
   }
-  k.mapping = fmt::format("decode attention (flash-decoding){}, {} KV splits, {} thread blocks, {} stages{}",
-                          be.note, splits, ctas, stages, bias.note);
+  k.mapping = fmt::format("decode attention ({}){}, {} KV splits, {} thread blocks, {} stages{}",
+                          unsplit ? "memory-efficient, no KV split" : "flash-decoding", be.note, splits, ctas,
+                          stages, bias.note);
   set_dram_bytes(k, lv.dram);
   return k;
 }

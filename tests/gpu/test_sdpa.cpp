@@ -542,3 +542,27 @@ TEST_CASE("native_dropout's lane work: a Philox-4x32-10 call per 4 elements", "[
   // Forward bytes: 2 read + 2 written + 1 mask per bf16 element.
   CHECK(*p.kernels[0].info.dram_bytes == Approx(5 * e));
 }
+
+TEST_CASE("a decode step on the memory-efficient kernel reads the cache without a KV split",
+          "[gpu][attention][sdpa]") {
+  // A100 (cuDNN not preferred): one bf16 query row per head against 4096 keys. Without
+  // a mask FlashAttention-2 runs it split along the keys (flash-decoding: 7 splits of
+  // the 32 heads fill the 108 SMs, then a combine kernel). With a padding mask SDPA
+  // takes the memory-efficient kernel, whose grid is (ceil(1 / 64) query blocks,
+  // 32 heads, 1 batch): 32 thread blocks, each reading its head's whole cache.
+  const auto hw = load_hardware("a100-80gb", {});
+  const std::string spec = "attention:batch=1,heads=32,sq=1,skv=4096,d=128";
+  const Kernel flash = only_kernel(compile(build_workload(spec), *hw));
+  CHECK(flash.mapping.rfind("decode attention (flash-decoding), 7 KV splits, 224 thread blocks", 0) == 0);
+  CHECK(*flash.info.splits == 7);
+  const Kernel eff = only_kernel(compile(build_workload(spec + ",bias=1,bias_head_shared=1,mask=bool"), *hw));
+  CHECK(eff.mapping.rfind(
+            "decode attention (memory-efficient, no KV split) (SDPA backend efficient: flash takes no "
+            "attn_mask), 1 KV splits, 32 thread blocks",
+            0) == 0);
+  CHECK(*eff.info.splits == 1);
+  CHECK(*eff.info.thread_blocks == 32);
+  // 32 of 108 SMs stream the 64 MiB cache: slower than the split kernel.
+  CHECK(simulate(build_workload(spec + ",bias=1,bias_head_shared=1,mask=bool"), *hw).time_s >
+        1.2 * simulate(build_workload(spec), *hw).time_s);
+}
