@@ -215,10 +215,27 @@ TEST_CASE("decoders' attention_mask: the causal mask HF builds, and SDPA without
   CHECK(find_op(layers, "l0.attn.sdpa").get("causal", 1) == 0);
   CHECK(mask_ops(build_workload("llama-7b:batch=2,seq=64,layers=1,embed=0,attn=eager")).empty());
 
-  // Refused: a decode step's mask, and sharded (Megatron-style) runs.
-  CHECK(testing::workload_error("llama-7b:phase=decode,attention_mask=padded") ==
-        "--workload 'llama-7b:phase=decode,attention_mask=padded': workload parameter 'attention_mask': "
-        "'padded' applies to phase=prefill (a decode step's mask over the cache is not modelled)");
+  // A decode step (generate's token mask, one longer each step): the new token
+  // against ctx 2048 cached ones, [8, 1, 1, 2049]. With the static cache (the
+  // default) sdpa_mask may not skip it (allow_is_causal_skip is off for a
+  // compileable cache): no all() check, the mask is built even for ones.
+  const Graph dec = build_workload("llama-7b:phase=decode,batch=8,ctx=2048,layers=1,attention_mask=ones");
+  CHECK(mask_ops(dec).size() == 12);
+  const Op& dm = find_op(dec, "attention_mask.and_padding");
+  CHECK(dm.at("rows") * dm.at("cols") == 8 * 2049);
+  CHECK(find_op(dec, "attention_mask.causal").at("cols") == 2049);
+  CHECK(attention_bias_elems(find_op(dec, "l0.attn.sdpa")) == 8.0 * 2049);
+  // With HF's DynamicCache the check runs and skips an all-ones mask.
+  const Graph dyn = build_workload(
+      "llama-7b:phase=decode,batch=8,ctx=2048,layers=1,attention_mask=ones,"
+      "kv_cache=dynamic");
+  CHECK(mask_ops(dyn) == std::vector<std::string>{"attention_mask.to_bool", "attention_mask.all"});
+  CHECK(find_op(dyn, "l0.attn.sdpa").get("bias", 0) == 0);
+  CHECK(mask_ops(build_workload("llama-7b:phase=decode,batch=8,ctx=2048,layers=1,kv_cache=dynamic,"
+                                "attention_mask=padded"))
+            .size() == 13);
+
+  // Refused: sharded (Megatron-style) runs.
   CHECK(testing::workload_error("gpt:layers=2,hidden=256,heads=4,seq=64,tp=2,attention_mask=ones") ==
         "--workload 'gpt:layers=2,hidden=256,heads=4,seq=64,tp=2,attention_mask=ones': workload parameter "
         "'attention_mask': 'ones' is Hugging Face's single-device masking; not with tp, pp or dp");

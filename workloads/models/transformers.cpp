@@ -77,43 +77,45 @@ int64_t layer_count(const Params& p, int64_t all) {
 
 enum class DecoderStyle { gpt2, llama };
 
-// The attention mask Hugging Face builds from a tokenizer's [batch, seq]
-// attention_mask (transformers' masking_utils: create_causal_mask for decoders,
+// The attention mask Hugging Face builds from a tokenizer's attention_mask
+// (transformers' masking_utils: create_causal_mask for decoders,
 // create_bidirectional_mask for encoders, each _preprocess_mask_arguments then
-// sdpa_mask or eager_mask without vmap), in prefill. Returns the op of the 4-D mask
-// the attention takes, or -1 when it gets none (SDPA then runs is_causal for a
-// decoder):
+// sdpa_mask or eager_mask without vmap), for q_len new tokens against kv_len keys
+// (prefill: both seq; a decode step: 1 against the cache and the new token). Returns
+// the op of the 4-D mask the attention takes, or -1 when it gets none:
 //   mode none    model(input_ids): no token mask.
 //   mode ones    a mask without padding; mode padded: one with padding. Either is
-//                first attention_mask.to(torch.bool).
-//   The skip check: where SDPA may go without a mask (sdpa, or an encoder's
-//   eager_mask), padding_mask.all() in a Python `if` (a reduction and a host sync);
-//   with ones it skips, so nothing more.
+//                first attention_mask.to(torch.bool), [batch, kv_len].
+//   may_skip     where the mask may be left out (SDPA's is_causal or an encoder's
+//                full attention: sdpa_mask's allow_is_causal_skip with a dynamic
+//                cache, allow_is_bidirectional_skip; not eager_mask for a decoder
+//                nor a static cache), padding_mask.all() is read by a Python `if`
+//                (a reduction and a host sync); with ones it skips, so nothing more.
 //   The mask: four torch.arange (batch, head, q, kv) and their "+ q_offset" /
-//   "+ kv_offset" (0, still a kernel each); the mask function on the broadcast
-//   indices: causal_mask_function's kv_idx <= q_idx ([1, 1, seq, seq]) or
-//   bidirectional_mask_function's q_idx >= 0 ([1, 1, seq, 1]); with a token mask
-//   and_masks' new_ones, its `&` with that, padding_mask_function's
-//   padding_mask[batch_idx, kv_idx] (a [batch, 1, 1, seq] gather) and the final `&`,
-//   which writes the [batch, 1, seq, seq] bool mask (expand: a view). eager_mask then
-//   adds torch.tensor(0.0, device) (a one-element host-to-device copy) and
-//   torch.where(mask, 0, finfo.min) in the model's format, [batch, 1, seq, seq]
-//   (a decoder's eager attention builds the causal one even without a token mask).
+//   "+ kv_offset" (a kernel each, also for 0); with a token mask and_masks'
+//   new_ones first; the mask function on the broadcast indices: causal_mask_function's
+//   kv_idx <= q_idx ([1, 1, q_len, kv_len]) or bidirectional_mask_function's
+//   q_idx >= 0 ([1, 1, q_len, 1]); with a token mask its `&` with new_ones,
+//   padding_mask_function's padding_mask[batch_idx, kv_idx] (a [batch, 1, 1, kv_len]
+//   gather) and the final `&`, which writes the [batch, 1, q_len, kv_len] bool mask
+//   (expand: a view). eager_mask then adds torch.tensor(0.0, device) (a one-element
+//   host-to-device copy) and torch.where(mask, 0, finfo.min) in the model's format.
 // Integer tensors are int32 in Tessera's formats (PyTorch's int64 token mask and
 // indices move twice these bytes: a few KiB), bool ones uint8.
-int hf_attention_mask(GraphBuilder& b, const std::string& mode, int64_t batch, int64_t seq, bool sdpa,
-                      bool causal, std::vector<int> after) {
+int hf_attention_mask(GraphBuilder& b, const std::string& mode, int64_t batch, int64_t q_len, int64_t kv_len,
+                      bool sdpa, bool causal, bool may_skip, std::vector<int> after) {
   const bool tokens = mode != "none";
   if (!tokens && (sdpa || !causal)) return -1;
   constexpr DType i32 = DType::int32, b8 = DType::uint8;
-  const int64_t bs = checked_mul(batch, seq, "attention_mask: batch x seq");
-  checked_mul(bs, seq, "attention_mask: batch x seq x seq");
+  const int64_t bkv = checked_mul(batch, kv_len, "attention_mask: batch x kv");
+  const int64_t bq = checked_mul(batch, q_len, "attention_mask: batch x q");
+  checked_mul(bq, kv_len, "attention_mask: batch x q x kv");
   int to_bool = -1;
   if (tokens) {
-    to_bool = b.vec_typed(OpKind::copy, "attention_mask.to_bool", after, batch, seq, i32, b8);
+    to_bool = b.vec_typed(OpKind::copy, "attention_mask.to_bool", after, batch, kv_len, i32, b8);
     after = {to_bool};
-    if (sdpa || !causal) {
-      const int all = b.vec_typed(OpKind::reduce, "attention_mask.all", {to_bool}, bs, 1, b8, b8);
+    if (may_skip) {
+      const int all = b.vec_typed(OpKind::reduce, "attention_mask.all", {to_bool}, bkv, 1, b8, b8);
       b.graph().ops[static_cast<size_t>(all)].attrs["host_sync"] = 1;
       if (mode == "ones") return -1;
       after = {all};
@@ -121,12 +123,12 @@ int hf_attention_mask(GraphBuilder& b, const std::string& mode, int64_t batch, i
   }
   const int batch_idx = b.vec_typed(OpKind::copy, "attention_mask.arange_batch", after, 1, batch, i32, i32);
   b.vec_typed(OpKind::copy, "attention_mask.arange_head", after, 1, 1, i32, i32);
-  int q_idx = b.vec_typed(OpKind::copy, "attention_mask.arange_q", after, 1, seq, i32, i32);
-  q_idx = b.vec_typed(OpKind::add, "attention_mask.q_offset", {q_idx}, 1, seq, i32, i32, 1);
-  int kv_idx = b.vec_typed(OpKind::copy, "attention_mask.arange_kv", after, 1, seq, i32, i32);
-  kv_idx = b.vec_typed(OpKind::add, "attention_mask.kv_offset", {kv_idx}, 1, seq, i32, i32, 1);
-  const int64_t rows = causal ? seq : 1;  // [1, 1, seq, seq] or [1, 1, seq, 1]
-  const int64_t cols = seq;
+  int q_idx = b.vec_typed(OpKind::copy, "attention_mask.arange_q", after, 1, q_len, i32, i32);
+  q_idx = b.vec_typed(OpKind::add, "attention_mask.q_offset", {q_idx}, 1, q_len, i32, i32, 1);
+  int kv_idx = b.vec_typed(OpKind::copy, "attention_mask.arange_kv", after, 1, kv_len, i32, i32);
+  kv_idx = b.vec_typed(OpKind::add, "attention_mask.kv_offset", {kv_idx}, 1, kv_len, i32, i32, 1);
+  // [1, 1, q_len, kv_len] or [1, 1, q_len, 1]
+  const int64_t rows = causal ? q_len : 1, cols = causal ? kv_len : q_len;
   // and_masks makes its new_ones before calling the mask functions.
   const int ones = tokens ? b.vec_typed(OpKind::copy, "attention_mask.new_ones", after, 1, 1, b8, b8) : -1;
   int mask = causal ? b.vec_typed(OpKind::copy, "attention_mask.causal", {q_idx, kv_idx}, rows, cols, i32, b8)
@@ -134,15 +136,15 @@ int hf_attention_mask(GraphBuilder& b, const std::string& mode, int64_t batch, i
   if (tokens) {
     mask = b.vec_typed(OpKind::mul, causal ? "attention_mask.and_causal" : "attention_mask.and_bidirectional",
                        {ones, mask}, rows, cols, b8, b8, 2);
-    const int pad =
-        b.vec_typed(OpKind::copy, "attention_mask.padding", {to_bool, batch_idx, kv_idx}, batch, seq, b8, b8);
-    // [1, 1, seq, seq or 1] & [batch, 1, 1, seq]: broadcast operands, counted as
-    // one read and one write of the mask.
-    mask = b.vec_typed(OpKind::copy, "attention_mask.and_padding", {mask, pad}, bs, seq, b8, b8);
+    const int pad = b.vec_typed(OpKind::copy, "attention_mask.padding", {to_bool, batch_idx, kv_idx}, batch,
+                                kv_len, b8, b8);
+    // [1, 1, q_len, kv_len or 1] & [batch, 1, 1, kv_len]: broadcast operands,
+    // counted as one read and one write of the mask.
+    mask = b.vec_typed(OpKind::copy, "attention_mask.and_padding", {mask, pad}, bq, kv_len, b8, b8);
   }
   if (!sdpa) {
     const int zero = b.vec_typed(OpKind::copy, "attention_mask.zero", {}, 1, 1, b.dtype(), b.dtype());
-    mask = b.vec_typed(OpKind::copy, "attention_mask.where", {mask, zero}, bs, seq, b8, b.dtype());
+    mask = b.vec_typed(OpKind::copy, "attention_mask.where", {mask, zero}, bq, kv_len, b8, b.dtype());
   }
   return mask;
 }
@@ -340,24 +342,27 @@ Graph build_decoder(const DecoderConfig& c, const Params& p) {
       mark(x, "tp_out", act_bytes);
     }
   }
-  // The attention mask (prefill, built once per forward after the embeddings, as
-  // GPT2Model / LlamaModel call create_causal_mask; with embed=0, the decoder layers
-  // alone, it comes from outside: the attention reads it, nothing builds it).
-  // Megatron-style sharded runs and decode steps take none.
+  // The attention mask, built once per forward after the embeddings (GPT2Model /
+  // LlamaModel call create_causal_mask): in prefill over seq x seq; in a decode step
+  // over the new token and the ctx cached ones (the token mask HF's generate extends
+  // by one each step). With embed=0, the decoder layers alone, it comes from outside:
+  // the attention reads it, nothing builds it. The check that may skip it runs for
+  // SDPA with a dynamic cache (sdpa_mask's allow_is_causal_skip is off for a static,
+  // compileable cache, and eager_mask never skips). Megatron-style sharded runs take
+  // none.
   const std::string mask_mode = wl_choice(p, "attention_mask", {"none", "ones", "padded"});
-  if (mask_mode != "none" && decode)
-    throw InputError(
-        fmt::format("workload parameter 'attention_mask': '{}' applies to phase=prefill (a decode "
-                    "step's mask over the cache is not modelled)",
-                    mask_mode));
   if (mask_mode != "none" && par.active)
     throw InputError(
         fmt::format("workload parameter 'attention_mask': '{}' is Hugging Face's single-device "
                     "masking; not with tp, pp or dp",
                     mask_mode));
-  const bool layers_take_mask = !decode && !par.active && (mask_mode == "padded" || !fused);
+  const bool may_skip = fused && (!decode || dynamic_cache);
+  const bool layers_take_mask =
+      !par.active && (mask_mode == "padded" || (mask_mode == "ones" && !may_skip) || (!decode && !fused));
   const int mask =
-      decode || par.active || !embed ? -1 : hf_attention_mask(b, mask_mode, batch, seq, fused, true, deps(x));
+      par.active || !embed || (decode && mask_mode == "none")
+          ? -1
+          : hf_attention_mask(b, mask_mode, batch, seq, ctx + seq, fused, true, may_skip, deps(x));
   if (!gpt2 && eager && rotary) hf_rotary_tables(b, batch, seq, hd);
   tag(0, -1);
   for (int64_t l = 0; l < layers; ++l) {
@@ -406,7 +411,7 @@ Graph build_decoder(const DecoderConfig& c, const Params& p) {
     a.causal = seq > 1;  // prefill is causal; one decode query sees the whole cache
     a.dropout = dropout;
     if (layers_take_mask) {
-      // The [batch, 1, seq, seq] mask carries the causality: SDPA's is_causal is
+      // The [batch, 1, q, kv] mask carries the causality: SDPA's is_causal is
       // False and a fused kernel skips no block. Producers {q, k, v, mask} by
       // position (autograd's order), then the cache write.
       a.causal = false;
@@ -601,7 +606,7 @@ Graph build_bert(const char* name, const BertConfig& c, const Params& p) {
   if (dropout) x = b.vec(OpKind::dropout, "embeddings.dropout", {x}, t, d);
   // BertModel.forward builds the mask after the embeddings.
   const int mask = hf_attention_mask(b, wl_choice(p, "attention_mask", {"none", "ones", "padded"}), batch,
-                                     seq, fused, false, {x});
+                                     seq, seq, fused, false, true, {x});
   for (int64_t l = 0; l < layers; ++l) {
     const std::string pre = fmt::format("l{}.", l);
     const int q = b.linear(pre + "attn.query", {x}, t, d, d);
