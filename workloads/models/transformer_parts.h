@@ -17,6 +17,16 @@ bool fused_attention(const std::map<std::string, std::string>& p);
 WorkloadParam attn_param();
 // Rotary position embedding of one projection; returns the output op.
 int rope(GraphBuilder& b, const std::string& pre, int x, int64_t rows, int64_t cols);
+// The attention mask Hugging Face builds from a tokenizer's attention_mask (mode
+// none, ones or padded) for q_len new tokens against kv_len keys, after `after`
+// (hf_masks.cpp states the kernels): the op of the [batch, 1, q_len, kv_len] mask the
+// attention takes, or -1 when it gets none. sdpa: attn=sdpa (a bool mask) or eager
+// (an additive one in the model's format); causal: a decoder's; may_skip: whether
+// sdpa_mask may leave it out (its padding_mask.all() check runs).
+int hf_attention_mask(GraphBuilder& b, const std::string& mode, int64_t batch, int64_t q_len, int64_t kv_len,
+                      bool sdpa, bool causal, bool may_skip, std::vector<int> after);
+// The `attention_mask` parameter (none, ones, padded).
+WorkloadParam attention_mask_param();
 // A workload's own parameters followed by the parallelism parameters.
 std::vector<WorkloadParam> with_parallel(std::vector<WorkloadParam> own);
 // transformer-base and moe, registered after the decoders and BERT.

@@ -32,33 +32,6 @@
 
 namespace tessera {
 
-bool fused_attention(const std::map<std::string, std::string>& p) {
-  return wl_choice(p, "attn", {"sdpa", "eager"}) == "sdpa";
-}
-
-WorkloadParam attn_param() {
-  return {"attn",
-          "sdpa",
-          "sdpa (fused kernel) or eager (unfused math path)",
-          ParamType::choice,
-          {"sdpa", "eager"}};
-}
-
-// Rotary position embedding of one projection (HF apply_rotary_pos_emb):
-// x*cos, rotate_half(x) = cat(-x2, x1) (neg on half, cat), *sin, add.
-int rope(GraphBuilder& b, const std::string& pre, int x, int64_t rows, int64_t cols) {
-  const int c = b.vec(OpKind::mul, pre + ".mul_cos", {x}, rows, cols, 2);
-  const int n = b.vec(OpKind::mul, pre + ".neg", {x}, rows, cols / 2, 1);
-  const int cat = b.vec(OpKind::copy, pre + ".cat", {n, x}, rows, cols);
-  const int s = b.vec(OpKind::mul, pre + ".mul_sin", {cat}, rows, cols, 2);
-  return b.vec(OpKind::add, pre + ".add", {c, s}, rows, cols, 2);
-}
-
-std::vector<WorkloadParam> with_parallel(std::vector<WorkloadParam> own) {
-  for (auto& p : parallel_params()) own.push_back(p);
-  return own;
-}
-
 namespace {
 
 using Params = std::map<std::string, std::string>;
@@ -76,90 +49,6 @@ int64_t layer_count(const Params& p, int64_t all) {
 // Decoder-only language models (GPT-2 family, GPT-3, LLaMA).
 
 enum class DecoderStyle { gpt2, llama };
-
-// The attention mask Hugging Face builds from a tokenizer's attention_mask
-// (transformers' masking_utils: create_causal_mask for decoders,
-// create_bidirectional_mask for encoders, each _preprocess_mask_arguments then
-// sdpa_mask or eager_mask without vmap), for q_len new tokens against kv_len keys
-// (prefill: both seq; a decode step: 1 against the cache and the new token). Returns
-// the op of the 4-D mask the attention takes, or -1 when it gets none:
-//   mode none    model(input_ids): no token mask.
-//   mode ones    a mask without padding; mode padded: one with padding. Either is
-//                first attention_mask.to(torch.bool), [batch, kv_len].
-//   may_skip     where the mask may be left out (SDPA's is_causal or an encoder's
-//                full attention: sdpa_mask's allow_is_causal_skip with a dynamic
-//                cache, allow_is_bidirectional_skip; not eager_mask for a decoder
-//                nor a static cache), padding_mask.all() is read by a Python `if`
-//                (a reduction and a host sync); with ones it skips, so nothing more.
-//   The mask: four torch.arange (batch, head, q, kv) and their "+ q_offset" /
-//   "+ kv_offset" (a kernel each, also for 0); with a token mask and_masks'
-//   new_ones first; the mask function on the broadcast indices: causal_mask_function's
-//   kv_idx <= q_idx ([1, 1, q_len, kv_len]) or bidirectional_mask_function's
-//   q_idx >= 0 ([1, 1, q_len, 1]); with a token mask its `&` with new_ones,
-//   padding_mask_function's padding_mask[batch_idx, kv_idx] (a [batch, 1, 1, kv_len]
-//   gather) and the final `&`, which writes the [batch, 1, q_len, kv_len] bool mask
-//   (expand: a view). eager_mask then adds torch.tensor(0.0, device) (a one-element
-//   host-to-device copy) and torch.where(mask, 0, finfo.min) in the model's format.
-// Integer tensors are int32 in Tessera's formats (PyTorch's int64 token mask and
-// indices move twice these bytes: a few KiB), bool ones uint8.
-int hf_attention_mask(GraphBuilder& b, const std::string& mode, int64_t batch, int64_t q_len, int64_t kv_len,
-                      bool sdpa, bool causal, bool may_skip, std::vector<int> after) {
-  const bool tokens = mode != "none";
-  if (!tokens && (sdpa || !causal)) return -1;
-  constexpr DType i32 = DType::int32, b8 = DType::uint8;
-  const int64_t bkv = checked_mul(batch, kv_len, "attention_mask: batch x kv");
-  const int64_t bq = checked_mul(batch, q_len, "attention_mask: batch x q");
-  checked_mul(bq, kv_len, "attention_mask: batch x q x kv");
-  int to_bool = -1;
-  if (tokens) {
-    to_bool = b.vec_typed(OpKind::copy, "attention_mask.to_bool", after, batch, kv_len, i32, b8);
-    after = {to_bool};
-    if (may_skip) {
-      const int all = b.vec_typed(OpKind::reduce, "attention_mask.all", {to_bool}, bkv, 1, b8, b8);
-      b.graph().ops[static_cast<size_t>(all)].attrs["host_sync"] = 1;
-      if (mode == "ones") return -1;
-      after = {all};
-    }
-  }
-  const int batch_idx = b.vec_typed(OpKind::copy, "attention_mask.arange_batch", after, 1, batch, i32, i32);
-  b.vec_typed(OpKind::copy, "attention_mask.arange_head", after, 1, 1, i32, i32);
-  int q_idx = b.vec_typed(OpKind::copy, "attention_mask.arange_q", after, 1, q_len, i32, i32);
-  q_idx = b.vec_typed(OpKind::add, "attention_mask.q_offset", {q_idx}, 1, q_len, i32, i32, 1);
-  int kv_idx = b.vec_typed(OpKind::copy, "attention_mask.arange_kv", after, 1, kv_len, i32, i32);
-  kv_idx = b.vec_typed(OpKind::add, "attention_mask.kv_offset", {kv_idx}, 1, kv_len, i32, i32, 1);
-  // [1, 1, q_len, kv_len] or [1, 1, q_len, 1]
-  const int64_t rows = causal ? q_len : 1, cols = causal ? kv_len : q_len;
-  // and_masks makes its new_ones before calling the mask functions.
-  const int ones = tokens ? b.vec_typed(OpKind::copy, "attention_mask.new_ones", after, 1, 1, b8, b8) : -1;
-  int mask = causal ? b.vec_typed(OpKind::copy, "attention_mask.causal", {q_idx, kv_idx}, rows, cols, i32, b8)
-                    : b.vec_typed(OpKind::copy, "attention_mask.bidirectional", {q_idx}, rows, cols, i32, b8);
-  if (tokens) {
-    mask = b.vec_typed(OpKind::mul, causal ? "attention_mask.and_causal" : "attention_mask.and_bidirectional",
-                       {ones, mask}, rows, cols, b8, b8, 2);
-    const int pad = b.vec_typed(OpKind::copy, "attention_mask.padding", {to_bool, batch_idx, kv_idx}, batch,
-                                kv_len, b8, b8);
-    // [1, 1, q_len, kv_len or 1] & [batch, 1, 1, kv_len]: broadcast operands,
-    // counted as one read and one write of the mask.
-    mask = b.vec_typed(OpKind::copy, "attention_mask.and_padding", {mask, pad}, bq, kv_len, b8, b8);
-  }
-  if (!sdpa) {
-    const int zero = b.vec_typed(OpKind::copy, "attention_mask.zero", {}, 1, 1, b.dtype(), b.dtype());
-    mask = b.vec_typed(OpKind::copy, "attention_mask.where", {mask, zero}, bq, kv_len, b8, b.dtype());
-  }
-  return mask;
-}
-
-WorkloadParam attention_mask_param() {
-  return {
-      "attention_mask",
-      "none",
-      "the tokenizer's attention_mask passed to the model: none (model(input_ids)); ones (no padding: HF "
-      "checks it, a reduction and a host sync, and SDPA runs without a mask); padded (HF builds a batch x "
-      "1 x seq x seq bool mask that every head's attention reads: FlashAttention takes none, so SDPA runs "
-      "cuDNN or the memory-efficient kernel, and a decoder's causal attention skips no blocks)",
-      ParamType::choice,
-      {"none", "ones", "padded"}};
-}
 
 struct DecoderConfig {
   const char* name;
