@@ -240,25 +240,34 @@ TEST_CASE("windows with the width's own stride and padding emulate end to end",
   CHECK(rw["output"]["nan"].get<double>() == 0);
 }
 
-TEST_CASE("an EmbeddingBag emulates its bag sums in fp32 with one rounding", "[numerics][propagate]") {
+namespace {
+
+// propagate_error's report for one bf16 embedding of 64 random rows of a 100 x 8
+// table with `extra` attributes (bags, bag_max), on h100-sxm.
+nlohmann::json embedding_error(const std::map<std::string, int64_t>& extra) {
   auto hw = load_hardware("h100-sxm", {});
+  std::map<std::string, int64_t> attrs = {{"tokens", 64}, {"dim", 8}, {"vocab", 100}, {"order", 2}};
+  attrs.insert(extra.begin(), extra.end());
+  Graph g;
+  g.name = "embedding";
+  add_bf16_op(g, OpKind::embedding, attrs, {});
+  validate_graph(g, "test");
+  return propagate_error(g, *hw, {256, 1, "normal"});
+}
+
+}  // namespace
+
+TEST_CASE("an EmbeddingBag emulates its bag sums in fp32 with one rounding", "[numerics][propagate]") {
   // 64 random rows of a 100 x 8 bf16 table summed into 8 bags of 8: the table's
   // rounding to bf16 (2^-9 relative at most) and one bf16 rounding of each fp32 sum
   // (2^-9): a normwise error above 0 and below 2^-8. The rows copied without bags
   // carry the table's rounding only, also below 2^-8.
-  Graph g;
-  g.name = "bags";
-  add_bf16_op(g, OpKind::embedding, {{"tokens", 64}, {"dim", 8}, {"vocab", 100}, {"order", 2}, {"bags", 8}},
-              {});
-  validate_graph(g, "test");
-  const auto r = propagate_error(g, *hw, {256, 1, "normal"});
+  const auto r = embedding_error({{"bags", 8}});
   INFO(r.dump());
   const double e = r["output"]["normwise_rel_err"].get<double>();
   CHECK(e > 0);
   CHECK(e < std::ldexp(1.0, -8));
-  g.ops[0].attrs.erase("bags");
-  const double copied =
-      propagate_error(g, *hw, {256, 1, "normal"})["output"]["normwise_rel_err"].get<double>();
+  const double copied = embedding_error({})["output"]["normwise_rel_err"].get<double>();
   CHECK(copied > 0);
   CHECK(copied < std::ldexp(1.0, -8));
   CHECK(copied != e);
@@ -266,23 +275,16 @@ TEST_CASE("an EmbeddingBag emulates its bag sums in fp32 with one rounding", "[n
 
 TEST_CASE("an EmbeddingBag with mode max picks table values: only the table's rounding",
           "[numerics][propagate]") {
-  auto hw = load_hardware("h100-sxm", {});
   // The same 64 rows into 8 bags, max instead of sum: each output is one bf16 table
   // entry, so its error is the table's rounding alone (2^-9 relative at most), the
   // same bound as the rows copied without bags. 100 bags for 64 tokens leave 36
   // empty, which output 0, never -inf.
-  Graph g;
-  g.name = "bag_max";
-  add_bf16_op(g, OpKind::embedding,
-              {{"tokens", 64}, {"dim", 8}, {"vocab", 100}, {"order", 2}, {"bags", 8}, {"bag_max", 1}}, {});
-  validate_graph(g, "test");
-  const auto r = propagate_error(g, *hw, {256, 1, "normal"});
+  const auto r = embedding_error({{"bags", 8}, {"bag_max", 1}});
   INFO(r.dump());
   const double e = r["output"]["normwise_rel_err"].get<double>();
   CHECK(e > 0);
   CHECK(e < std::ldexp(1.0, -8));
-  g.ops[0].attrs["bags"] = 100;
-  const auto empty = propagate_error(g, *hw, {256, 1, "normal"});
+  const auto empty = embedding_error({{"bags", 100}, {"bag_max", 1}});
   INFO(empty.dump());
   CHECK(empty["output"]["nan"].get<double>() == 0);
   CHECK(std::isfinite(empty["output"]["normwise_rel_err"].get<double>()));
