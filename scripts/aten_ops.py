@@ -90,6 +90,21 @@ def _rows_cols(shape):
     return _prod(shape[:-1]), shape[-1]
 
 
+def _expanded(t):
+    """The copy attributes of a copy from an expanded view (a dimension of size > 1
+    and stride 0, as HF's repeat_kv reshapes x[:, :, None].expand(...)): expand, how
+    often each input element is written, and expand_slice, the elements of the slice
+    repeated by the innermost such dimension (docs/trace-format.md); {} otherwise."""
+    dims = list(zip((int(n) for n in t.shape), t.stride()))
+    zero = [i for i, (n, s) in enumerate(dims) if n > 1 and s == 0]
+    if not zero:
+        return {}
+    distinct = _prod([n for n, s in dims if s != 0])
+    if distinct < 1 or t.numel() % distinct:
+        return {}
+    return {"expand": t.numel() // distinct, "expand_slice": _prod([n for n, _ in dims[zero[-1] + 1:]])}
+
+
 def _is_tensor(x):
     return torch is not None and isinstance(x, torch.Tensor)
 
@@ -431,5 +446,9 @@ def map_op(name, args, kwargs, out):
                 "new_zeros", "new_ones", "new_full", "eq", "ne", "lt", "le", "gt", "ge") or name in MOVES \
             or name in GENERATORS:
         r, c = _rows_cols(out.shape)
-        return "copy", {"rows": r, "cols": c}
+        attrs = {"rows": r, "cols": c}
+        src = a[0] if name in ("clone", "contiguous") else a[1] if name == "copy_" and len(a) > 1 else None
+        if _is_tensor(src) and src.numel() == out.numel():
+            attrs.update(_expanded(src))
+        return "copy", attrs
     return None

@@ -177,13 +177,12 @@ int GraphBuilder::attention(const std::string& name, std::vector<int> deps, cons
   // input error, never a wrapped size.
   const int64_t bh = checked_mul(a.batch, a.heads, name + ": batch x heads");
   const int64_t rows_q = checked_mul(bh, a.sq, name + ": batch x heads x sq");
-  const int64_t rows_kv = checked_mul(bh, a.skv, name + ": batch x heads x skv");
   const auto pick = [&](size_t i) { return deps.empty() ? std::vector<int>{} : std::vector<int>{deps[std::min(i, deps.size() - 1)]}; };
   std::vector<int> q = pick(0), k = pick(1), v = pick(2), bias;
   for (size_t i = 3; i < deps.size(); ++i) bias.push_back(deps[i]);
   if (a.kv_heads != a.heads) {
-    k = {vec(OpKind::copy, name + ".repeat_k", k, rows_kv, a.d)};
-    v = {vec(OpKind::copy, name + ".repeat_v", v, rows_kv, a.d)};
+    k = {repeat_kv(name + ".repeat_k", k, a, m_dtype)};
+    v = {repeat_kv(name + ".repeat_v", v, a, m_dtype)};
   }
   std::vector<int> qk_deps = q;
   qk_deps.insert(qk_deps.end(), k.begin(), k.end());
@@ -200,6 +199,19 @@ int GraphBuilder::attention(const std::string& name, std::vector<int> deps, cons
   std::vector<int> pv_deps = {last};
   pv_deps.insert(pv_deps.end(), v.begin(), v.end());
   return bmm(name + ".pv", pv_deps, bh, a.sq, a.d, a.skv);
+}
+
+// HF's repeat_kv (x[:, :, None].expand(b, n_kv, rep, s, d).reshape(b, n_kv * rep, s, d))
+// and repeat_interleave(rep, dim=1) (unsqueeze, expand, flatten): the reshape of
+// the expanded view copies, one kernel writing every head's K (or V) and reading
+// each kv head's s x d slice `rep` times in a row.
+int GraphBuilder::repeat_kv(const std::string& name, std::vector<int> deps, const AttnShape& a, DType t) {
+  const int64_t rows = checked_mul(checked_mul(a.batch, a.heads, name + ": batch x heads"), a.skv,
+                                   name + ": batch x heads x skv");
+  const int op = vec_typed(OpKind::copy, name, std::move(deps), rows, a.d, t, t);
+  m_graph.ops[static_cast<size_t>(op)].attrs["expand"] = a.heads / a.kv_heads;
+  m_graph.ops[static_cast<size_t>(op)].attrs["expand_slice"] = checked_mul(a.skv, a.d, name + ": skv x d");
+  return op;
 }
 
 void GraphBuilder::broadcast_input(int op, DType elem, int64_t stride) {
@@ -290,8 +302,8 @@ int GraphBuilder::attention_sdpa_math(const std::string& name, std::vector<int> 
   }
   std::vector<int> k_deps = k_in, v_deps = v_in;
   if (a.kv_heads != a.heads) {
-    const int rk = vec_typed(OpKind::copy, name + ".repeat_k", k_in, rows_hkv, a.d, acc, acc);
-    const int rv = vec_typed(OpKind::copy, name + ".repeat_v", v_in, rows_hkv, a.d, acc, acc);
+    const int rk = repeat_kv(name + ".repeat_k", k_in, a, acc);
+    const int rv = repeat_kv(name + ".repeat_v", v_in, a, acc);
     k_deps = {rk};
     v_deps = {rv};
   }

@@ -96,6 +96,9 @@ class GraphBuilder {
   // Its backward: autograd through those kernels (the math path has no backward
   // kernel of its own), kernel for kernel (see the definition). Returns the last op.
   int attention_sdpa_math_backward(const std::string& name, const AttnShape& a);
+  // Grouped-query K or V of `a` (kv_heads heads) copied to all heads in format
+  // `t`: a copy with attrs expand (heads / kv_heads) and expand_slice (skv x d).
+  int repeat_kv(const std::string& name, std::vector<int> deps, const AttnShape& a, DType t);
   // Marks the last input of add/mul op `op` as a broadcast view of elements of
   // `elem` format read with an innermost stride of `stride` elements (attrs
   // bcast_bytes / bcast_stride, costed in compiler/tensorcore/access.cpp).

@@ -124,7 +124,7 @@ std::vector<std::string_view> op_attr_names(OpKind k) {
       names.insert(names.end(), {"inputs", "bcast_stride", "bcast_bytes", "param_elems"});
       break;
     case OpKind::copy:
-      names.insert(names.end(), {"param_elems", "param_reads"});
+      names.insert(names.end(), {"param_elems", "param_reads", "expand", "expand_slice"});
       break;
     case OpKind::mul:
       names.insert(names.end(), {"inputs", "exponent", "bcast_stride", "bcast_bytes", "param"});
@@ -381,7 +381,7 @@ void validate_graph(const Graph& g, std::string_view source) {
           key != "tp_in" && key != "tp_out" && key != "stage" && key != "pass" && key != "group" &&
           key != "algo" && key != "protocol" && key != "overlap" && key != "p2p" && key != "recompute" &&
           key != "every_microbatch" && key != "host_calls" && key != "host_sync" && key != "rnn" &&
-          !key.starts_with("bcast_") && !key.starts_with("param_") &&
+          !key.starts_with("bcast_") && !key.starts_with("param_") && !key.starts_with("expand") &&
           !(key == "n" && (op.kind == OpKind::batchnorm || op.kind == OpKind::reduce)))  // a factor of rows
         volume *= static_cast<long double>(value);
     if (volume > static_cast<long double>(k_max_op_volume)) {
@@ -410,6 +410,28 @@ void validate_graph(const Graph& g, std::string_view source) {
           fmt::format("{}: op '{}' ({}): 'param_reads' needs 'param_elems' (the parameter it "
                       "expands)",
                       source, op.name, op_kind_name(op.kind)));
+    }
+    // A copy of a broadcast view (expand, then a reshape that must copy: HF's
+    // repeat_kv, repeat_interleave): the input is rows x cols / expand elements,
+    // each slice of expand_slice of them written expand times in a row.
+    if (op.attrs.count("expand")) {
+      const int64_t e = op.at("rows") * op.at("cols"), x = op.at("expand");
+      if (e % x != 0 || op.attrs.count("param_elems"))
+        throw InputError(
+            fmt::format("{}: op '{}' (copy): 'expand' = {} must divide its rows x cols = {} "
+                        "elements (each input element is written 'expand' times); not with "
+                        "'param_elems'",
+                        source, op.name, x, e));
+      if ((e / x) % op.get("expand_slice", 1) != 0)
+        throw InputError(
+            fmt::format("{}: op '{}' (copy): 'expand_slice' = {} (the elements of each repeated "
+                        "slice) must divide the {} input elements (rows x cols / expand)",
+                        source, op.name, op.at("expand_slice"), e / x));
+    } else if (op.attrs.count("expand_slice")) {
+      throw InputError(
+          fmt::format("{}: op '{}' (copy): 'expand_slice' needs 'expand' (how often each "
+                      "slice is written)",
+                      source, op.name));
     }
     // A batch norm's batch is a factor of its rows (N x H x W).
     if ((op.kind == OpKind::batchnorm || op.kind == OpKind::reduce) && op.attrs.count("n") && op.attrs.count("rows") &&

@@ -363,9 +363,12 @@ double op_min_bytes(const Op& op) {
       return d("bytes");
     default: {
       const double elems = d("rows") * d("cols");
-      const double inputs = (op.kind == OpKind::add || op.kind == OpKind::mul)
-                                ? static_cast<double>(op.get("inputs", 2))
-                                : 1.0;
+      // A copy of an expanded view reads each input element once (expand: how
+      // often it is written).
+      const double inputs =
+          (op.kind == OpKind::add || op.kind == OpKind::mul)
+              ? static_cast<double>(op.get("inputs", 2))
+              : 1.0 / static_cast<double>(op.kind == OpKind::copy ? op.get("expand", 1) : 1);
       // Norm weights (and bias) are one row each: negligible but counted.
       double params = 0;
       if (op.kind == OpKind::layernorm || op.kind == OpKind::batchnorm) params = 2 * d("cols");

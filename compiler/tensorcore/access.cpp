@@ -58,6 +58,22 @@ std::optional<AccessPlan> access_plan(const Op& op, const Hardware& hw, const Le
     }
     return a;
   }
+  if (op.kind == OpKind::copy && op.attrs.count("expand")) {
+    // A copy of an expanded view ([.., n, 1, s, d] expanded to [.., n, x, s, d] and
+    // reshaped, HF's repeat_kv): the output streams, and each input slice of
+    // expand_slice elements is read x times in a row, the later reads from the L2
+    // while a slice fits in it (MemoryModel::reuse_hit_fraction of the slice).
+    const double n = static_cast<double>(op.at("rows") * op.at("cols"));
+    const double x = static_cast<double>(op.at("expand"));
+    const double src = n / x;
+    const double slice =
+        eb * static_cast<double>(op.get("expand_slice", op.at("rows") * op.at("cols") / op.at("expand")));
+    const double hit = l2 ? l2->reuse_hit_fraction(slice) : 0.0;
+    a.l2_reads = n * eb;
+    a.dram_reads = eb * (src + (n - src) * (1.0 - hit));
+    if (hit > 0) a.l2_working_set = slice;
+    return a;
+  }
   if ((op.kind == OpKind::add || op.kind == OpKind::mul) && op.attrs.count("bcast_bytes")) {
     // The last input is a broadcast view (an expanded attn_mask) of elements of
     // bcast_bytes each, read along the output's innermost dim with a stride of

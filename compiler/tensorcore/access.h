@@ -3,7 +3,7 @@
 // a gather of table rows (embedding with `order`), a strided view (reduce with
 // `stride`), a re-read of a tensor still in the L2 (reduce with `reread`) and a
 // broadcast input read through a strided view (add / mul with `bcast_bytes`,
-// `bcast_stride`).
+// `bcast_stride`) and a copy of an expanded view (copy with `expand`).
 // Gives what the DRAM level and the L2 move for the kernel's reads, in whole L2
 // sectors (MemoryModel::access_bytes of the first level), and the shape of the
 // scattered DRAM reads (contiguous run, pitch between runs) that the DRAM level

@@ -192,6 +192,51 @@ TEST_CASE("read_repeat: later sums hit the L2 while the tensor fits it", "[memor
   for (const Kernel& k : spills.kernels) CHECK(traffic(k).dram_load == Approx(52 * mib).margin(k_trunc));
 }
 
+TEST_CASE("a copy of an expanded view reads each input slice from DRAM once while it fits the L2",
+          "[memory][workloads]") {
+  const auto hw = load_hardware("h100-sxm", {});
+  const double mib = 1024.0 * 1024;
+  auto copy = [&](int64_t rows, int64_t expand, int64_t slice) {
+    Graph g;
+    g.name = "repeat";
+    Op op;
+    op.name = "repeat_k";
+    op.kind = OpKind::copy;
+    op.dtype = op.out_dtype = DType::bf16;
+    op.attrs = {{"rows", rows}, {"cols", 128}, {"expand", expand}, {"expand_slice", slice}};
+    g.add(op);
+    validate_graph(g, "test");
+    return compile(g, *hw).kernels.at(0);
+  };
+  // repeat_kv of 8 kv heads of 4096 x 128 bf16 (1 MiB each) to 64 heads: 64 MiB
+  // written; each 1 MiB slice read 8 times in a row through the L2, once from DRAM.
+  const Kernel fits = copy(64 * 4096, 8, 4096 * 128);
+  CHECK(traffic(fits).dram_load == Approx(8 * mib).margin(k_trunc));
+  CHECK(traffic(fits).l2_load == Approx(64 * mib).margin(k_trunc));
+  CHECK(stored(fits) == Approx(64 * mib).margin(k_trunc));
+  // One slice of 262144 x 128 bf16 = 64 MiB, beyond the 50 MiB L2, written twice:
+  // the second read misses too (128 MiB from DRAM).
+  const Kernel spills = copy(2 * 262144, 2, 262144 * 128);
+  CHECK(traffic(spills).dram_load == Approx(128 * mib).margin(k_trunc));
+  // expand must divide the elements, expand_slice the input's; expand_slice needs expand.
+  Graph bad;
+  Op op;
+  op.name = "c";
+  op.kind = OpKind::copy;
+  op.attrs = {{"rows", 6}, {"cols", 4}, {"expand", 5}};
+  bad.add(op);
+  CHECK_THROWS_WITH(validate_graph(bad, "g.json"),
+                    "g.json: op 'c' (copy): 'expand' = 5 must divide its rows x cols = 24 elements (each "
+                    "input element is written 'expand' times); not with 'param_elems'");
+  bad.ops[0].attrs = {{"rows", 6}, {"cols", 4}, {"expand", 4}, {"expand_slice", 4}};
+  CHECK_THROWS_WITH(validate_graph(bad, "g.json"),
+                    "g.json: op 'c' (copy): 'expand_slice' = 4 (the elements of each repeated slice) must "
+                    "divide the 6 input elements (rows x cols / expand)");
+  bad.ops[0].attrs = {{"rows", 6}, {"cols", 4}, {"expand_slice", 4}};
+  CHECK_THROWS_WITH(validate_graph(bad, "g.json"),
+                    "g.json: op 'c' (copy): 'expand_slice' needs 'expand' (how often each slice is written)");
+}
+
 TEST_CASE("the hbm level charges scattered reads the cycle model's access efficiency", "[memory][workloads]") {
   const auto hw = load_hardware("h100-sxm", {});
   const auto* hbm = hw->find<HbmMemory>("memory.dram");

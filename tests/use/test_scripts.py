@@ -135,6 +135,15 @@ def pytorch(tessera, tmp):
         ("relative_bias", ["--model", "tiny_math:relative_bias", "--input", "1x2x4x4"],
          {"embedding": 1, "copy": 1, "add": 1,
           "attrs": {"index.0": {"tokens": 16, "dim": 2, "vocab": 9, "index_put": 1}}}),
+        # HF's repeat_kv (tests/use/data/tiny_math.py's RepeatKV) on x [2, 2, 8, 4]: the
+        # reshape of the [2, 2, 4, 8, 4] expanded view is one clone writing 2 x 8 x 8 =
+        # 128 rows of 4, each input element 4 times (expand), in slices of the 8 x 4 =
+        # 32 elements of one head (expand_slice); the add reads the copy.
+        ("repeat_kv", ["--model", "tiny_math:repeat_kv", "--input", "2x2x8x4", "--device", "meta"],
+         {"copy": 1, "add": 1,
+          "attrs": {"clone.0": {"rows": 128, "cols": 4, "expand": 4, "expand_slice": 32},
+                    "add.0": {"rows": 128, "cols": 4, "inputs": 1}},
+          "deps": {"add.0": ["clone.0"]}}),
         # Generators on the meta device (tests/use/data/tiny_math.py's Generators): the
         # device arange (a fill of its 6 elements), the copy of the host's arange to the
         # device (the host's arange and its mul launch nothing: absent), randn_like (a fill

@@ -240,3 +240,69 @@ TEST_CASE("decoders' attention_mask: the causal mask HF builds, and SDPA without
         "--workload 'gpt:layers=2,hidden=256,heads=4,seq=64,tp=2,attention_mask=ones': workload parameter "
         "'attention_mask': 'ones' is Hugging Face's single-device masking; not with tp, pp or dp");
 }
+
+TEST_CASE("grouped-query attention with a mask: repeat_kv copies K and V to every head",
+          "[workloads][decoder][mask][gqa]") {
+  // Without a mask HF passes enable_gqa: SDPA reads llama-70b's 8 kv heads.
+  const Graph none = build_workload("llama-70b:batch=1,seq=512,layers=1");
+  CHECK(find_op(none, "l0.attn.sdpa").at("kv_heads") == 8);
+  CHECK(std::none_of(none.ops.begin(), none.ops.end(),
+                     [](const Op& op) { return op.name.find("repeat") != std::string::npos; }));
+
+  // With one (use_gqa_in_sdpa is False), repeat_kv expands K and V to the 64 heads:
+  // one copy each of 1 x 64 x 512 rows of 128, every kv head's 512 x 128 slice
+  // written 8 times; SDPA then runs on 64 kv heads, reading the copies and the mask.
+  const Graph pad = build_workload("llama-70b:batch=1,seq=512,layers=1,attention_mask=padded");
+  for (const char* name : {"l0.attn.repeat_k", "l0.attn.repeat_v"}) {
+    const Op& r = find_op(pad, name);
+    CHECK(r.kind == OpKind::copy);
+    CHECK(r.at("rows") == 64 * 512);
+    CHECK(r.at("cols") == 128);
+    CHECK(r.at("expand") == 8);
+    CHECK(r.at("expand_slice") == 512 * 128);
+    // 2 B x 64 x 512 x 128 written, an eighth of it read: 8388608 + 1048576 B.
+    CHECK(op_min_bytes(r) == 9437184.0);
+  }
+  CHECK(depends_on(pad, find_op(pad, "l0.attn.repeat_k"), "l0.attn.rope_k.add"));
+  CHECK(depends_on(pad, find_op(pad, "l0.attn.repeat_v"), "l0.attn.v_proj"));
+  const Op& sdpa = find_op(pad, "l0.attn.sdpa");
+  CHECK(sdpa.at("kv_heads") == 64);
+  REQUIRE(sdpa.deps.size() == 4);
+  CHECK(pad.ops[static_cast<size_t>(sdpa.deps[1])].name == "l0.attn.repeat_k");
+  CHECK(pad.ops[static_cast<size_t>(sdpa.deps[2])].name == "l0.attn.repeat_v");
+  CHECK(pad.ops[static_cast<size_t>(sdpa.deps[3])].name == "attention_mask.and_padding");
+
+  // A static-cache decode step builds the mask even for ones: the copies read the
+  // cache of ctx + 1 = 2049 positions (8 x 64 x 2049 rows), after its write.
+  const Graph dec = build_workload("llama-70b:phase=decode,batch=8,ctx=2048,layers=1,attention_mask=ones");
+  const Op& rk = find_op(dec, "l0.attn.repeat_k");
+  CHECK(rk.at("rows") == 8 * 64 * 2049);
+  CHECK(rk.at("expand_slice") == 2049 * 128);
+  CHECK(depends_on(dec, rk, "l0.attn.kv_write"));
+  // With the dynamic cache an all-ones mask is skipped, and with it the copies.
+  const Graph dyn =
+      build_workload("llama-70b:phase=decode,batch=8,ctx=2048,layers=1,attention_mask=ones,kv_cache=dynamic");
+  CHECK(find_op(dyn, "l0.attn.sdpa").at("kv_heads") == 8);
+  // On the H100 the step takes longer than without a mask by the copies and the 8x
+  // larger K/V reads: the two copies write 2 x 268 MB that SDPA reads back, against
+  // the layer's 1.71 GB of bf16 weights.
+  const auto h100 = load_hardware("h100-sxm", {});
+  CHECK(simulate(dec, *h100).time_s >
+        simulate(build_workload("llama-70b:phase=decode,batch=8,ctx=2048,layers=1"), *h100).time_s * 1.3);
+
+  // Training: ExpandBackward0 sums each copy's gradient over the 8 heads of a group
+  // (a reduce of 8 rows of the 8 kv heads' 512 x 128 elements).
+  const Graph train = build_workload("llama-70b:batch=1,seq=512,layers=1,attention_mask=padded,train=1");
+  const Op& gk = find_op(train, "l0.attn.repeat_k.grad");
+  CHECK(gk.kind == OpKind::reduce);
+  CHECK(gk.at("rows") == 8);
+  CHECK(gk.at("cols") == 8 * 512 * 128);
+
+  // The generic `gpt` with query groups: one c_attn of q | k | v = 1024 + 2 x 256
+  // outputs (4 kv heads of 64), and the same copies with a mask.
+  const Graph gpt =
+      build_workload("gpt:layers=1,seq=256,batch=2,hidden=1024,heads=16,kv_heads=4,attention_mask=padded");
+  CHECK(find_op(gpt, "l0.attn.c_attn").at("n") == 1536);
+  CHECK(find_op(gpt, "l0.attn.repeat_v").at("expand") == 4);
+  CHECK(find_op(gpt, "l0.attn.sdpa").at("kv_heads") == 16);
+}

@@ -72,7 +72,7 @@ constexpr DecoderConfig kDecoders[] = {
 double decoder_layer_params(const DecoderConfig& c) {
   const double d = c.d, kvd = static_cast<double>(c.kv_heads) * (c.d / c.heads), f = c.ffn;
   if (c.style == DecoderStyle::gpt2)  // c_attn, c_proj, c_fc, c_proj with biases; ln_1, ln_2
-    return (d * 3 * d + 3 * d) + (d * d + d) + (d * f + f) + (f * d + d) + 4 * d;
+    return (d * (d + 2 * kvd) + d + 2 * kvd) + (d * d + d) + (d * f + f) + (f * d + d) + 4 * d;
   // q, k, v, o without bias; gate, up, down; two RMSNorm weights
   return d * (d + 2 * kvd) + d * d + 3 * d * f + 2 * d;
 }
@@ -262,7 +262,9 @@ Graph build_decoder(const DecoderConfig& c, const Params& p) {
     std::vector<int> attn_in;
     int k_op = -1, v_op = -1;
     if (gpt2) {
-      const int qkv = b.linear(pre + "attn.c_attn", {ln1}, tokens, 3 * qd, d);
+      // q | k | v in one projection; grouped-query `gpt` (kv_heads < heads) projects
+      // kv_heads heads of K and V (Megatron-LM's linear_qkv with query groups).
+      const int qkv = b.linear(pre + "attn.c_attn", {ln1}, tokens, qd + 2 * kvd, d);
       attn_in = {qkv};
       k_op = v_op = qkv;
     } else {
@@ -312,6 +314,20 @@ Graph build_decoder(const DecoderConfig& c, const Params& p) {
         in.push_back(mask);
         in.insert(in.end(), attn_in.begin() + (gpt2 ? 1 : 3), attn_in.end());
         attn_in = std::move(in);
+      }
+      // HF's sdpa_attention_forward passes enable_gqa only without a mask
+      // (use_gqa_in_sdpa); with one, repeat_kv first copies the cached K and V
+      // to every head, and SDPA runs on heads x heads.
+      if (fused && a.kv_heads != a.heads) {
+        if (gpt2 && mask < 0) attn_in.insert(attn_in.begin() + 1, {attn_in[0], attn_in[0]});
+        const auto after = attn_in.begin() + (mask >= 0 ? 4 : 3);
+        std::vector<int> kd = {attn_in[1]}, vd = {attn_in[2]};
+        kd.insert(kd.end(), after, attn_in.end());
+        vd.insert(vd.end(), after, attn_in.end());
+        attn_in[1] = b.repeat_kv(pre + "attn.repeat_k", kd, a, b.dtype());
+        attn_in[2] = b.repeat_kv(pre + "attn.repeat_v", vd, a, b.dtype());
+        attn_in.erase(after, attn_in.end());
+        a.kv_heads = a.heads;
       }
     }
     const int att = b.attention(pre + "attn.sdpa", attn_in, a, fused);

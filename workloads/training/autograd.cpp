@@ -184,6 +184,15 @@ void Step::backward(int i) {
       bool any = dd.empty() && m_opt.inputs_require_grad;
       for (int d : dd) any = any || m_rg[d];
       if (!any && !f.attrs.count("param_elems")) return;
+      if (any && f.kind == OpKind::copy && f.attrs.count("expand")) {
+        // A copy of an expanded view (repeat_kv): ExpandBackward0 sums the
+        // gradient over the `expand` copies of each input element (sum_to_size:
+        // a reduction kernel); the reshape's backward is a view.
+        const int64_t x = f.at("expand"), e = f.at("rows") * f.at("cols");
+        const int r = emit(reduce_op(f.name + ".grad", x, e / x, 1, 1, gt, it, with_grad(dy, {})));
+        for (int d : dd) contribute(d, r);
+        return;
+      }
       if (any) {
         const int g =
             emit(vec_op(f.kind, f.name + ".grad", f.at("rows"), f.at("cols"), gt, it, with_grad(dy, {})));

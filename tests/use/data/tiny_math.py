@@ -152,3 +152,18 @@ class RelativeBias(nn.Module):
 
 def relative_bias():
     return RelativeBias()
+
+
+class RepeatKV(nn.Module):
+    """Hugging Face's repeat_kv (models/llama/modeling_llama.py) on x [b, 2, s, d]:
+    2 key/value heads expanded to 8 ([b, 2, 4, s, d], a stride-0 view) and reshaped
+    to [b, 8, s, d], which copies; then an element-wise add on the result."""
+
+    def forward(self, x):
+        b, n, s, d = x.shape
+        rep = x[:, :, None, :, :].expand(b, n, 4, s, d).reshape(b, n * 4, s, d)
+        return rep + 1.0
+
+
+def repeat_kv():
+    return RepeatKV()
