@@ -112,6 +112,33 @@ int hf_attention_mask(GraphBuilder& b, const std::string& mode, int64_t batch, i
   return mask;
 }
 
+std::vector<int> hf_masked_attention_inputs(GraphBuilder& b, const std::string& pre, AttnShape& a,
+                                            std::vector<int> in, int mask, bool packed, bool sdpa) {
+  // The [batch, 1, q, kv] mask carries the causality: SDPA's is_causal is False
+  // and a fused kernel skips no block. Producers {q, k, v, mask} by position
+  // (autograd's order), then the cache ops.
+  a.causal = false;
+  a.bias = a.bias_head_shared = true;
+  a.bias_bool = sdpa;
+  if (packed) in.insert(in.begin() + 1, {in[0], in[0]});
+  if (mask >= 0) in.insert(in.begin() + 3, mask);
+  // HF's sdpa_attention_forward passes enable_gqa only without a mask
+  // (use_gqa_in_sdpa); with one, repeat_kv first copies the cached K and V to
+  // every head, and SDPA runs on heads x heads (the eager path repeats in
+  // GraphBuilder::attention).
+  if (sdpa && a.kv_heads != a.heads) {
+    const auto cache = in.begin() + (mask >= 0 ? 4 : 3);
+    std::vector<int> kd = {in[1]}, vd = {in[2]};
+    kd.insert(kd.end(), cache, in.end());
+    vd.insert(vd.end(), cache, in.end());
+    in[1] = b.repeat_kv(pre + "repeat_k", kd, a, b.dtype());
+    in[2] = b.repeat_kv(pre + "repeat_v", vd, a, b.dtype());
+    in.erase(cache, in.end());
+    a.kv_heads = a.heads;
+  }
+  return in;
+}
+
 WorkloadParam attention_mask_param() {
   return {
       "attention_mask",

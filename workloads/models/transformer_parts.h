@@ -25,6 +25,14 @@ int rope(GraphBuilder& b, const std::string& pre, int x, int64_t rows, int64_t c
 // sdpa_mask may leave it out (its padding_mask.all() check runs).
 int hf_attention_mask(GraphBuilder& b, const std::string& mode, int64_t batch, int64_t q_len, int64_t kv_len,
                       bool sdpa, bool causal, bool may_skip, std::vector<int> after);
+// The inputs of a decoder's attention `a` when HF's mask reaches it: {q, k, v,
+// mask} by position, then the cache ops (`in` holds {q, k, v, cache...}, or {qkv,
+// cache...} with `packed`; mask -1: read from outside, no producer). Sets `a` to
+// SDPA without is_causal reading the head-broadcast mask; grouped-query K and V
+// are first copied to every head (repeat_kv, ops named `pre` + repeat_k/v), and
+// `a` then has heads kv heads.
+std::vector<int> hf_masked_attention_inputs(GraphBuilder& b, const std::string& pre, AttnShape& a,
+                                            std::vector<int> in, int mask, bool packed, bool sdpa);
 // The `attention_mask` parameter (none, ones, padded).
 WorkloadParam attention_mask_param();
 // A workload's own parameters followed by the parallelism parameters.

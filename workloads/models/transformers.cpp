@@ -301,35 +301,8 @@ Graph build_decoder(const DecoderConfig& c, const Params& p) {
     a.d = hd;
     a.causal = seq > 1;  // prefill is causal; one decode query sees the whole cache
     a.dropout = dropout;
-    if (layers_take_mask) {
-      // The [batch, 1, q, kv] mask carries the causality: SDPA's is_causal is
-      // False and a fused kernel skips no block. Producers {q, k, v, mask} by
-      // position (autograd's order), then the cache write.
-      a.causal = false;
-      a.bias = a.bias_head_shared = true;
-      a.bias_bool = fused;
-      if (mask >= 0) {
-        std::vector<int> in = gpt2 ? std::vector<int>{attn_in[0], attn_in[0], attn_in[0]}
-                                   : std::vector<int>{attn_in[0], attn_in[1], attn_in[2]};
-        in.push_back(mask);
-        in.insert(in.end(), attn_in.begin() + (gpt2 ? 1 : 3), attn_in.end());
-        attn_in = std::move(in);
-      }
-      // HF's sdpa_attention_forward passes enable_gqa only without a mask
-      // (use_gqa_in_sdpa); with one, repeat_kv first copies the cached K and V
-      // to every head, and SDPA runs on heads x heads.
-      if (fused && a.kv_heads != a.heads) {
-        if (gpt2 && mask < 0) attn_in.insert(attn_in.begin() + 1, {attn_in[0], attn_in[0]});
-        const auto after = attn_in.begin() + (mask >= 0 ? 4 : 3);
-        std::vector<int> kd = {attn_in[1]}, vd = {attn_in[2]};
-        kd.insert(kd.end(), after, attn_in.end());
-        vd.insert(vd.end(), after, attn_in.end());
-        attn_in[1] = b.repeat_kv(pre + "attn.repeat_k", kd, a, b.dtype());
-        attn_in[2] = b.repeat_kv(pre + "attn.repeat_v", vd, a, b.dtype());
-        attn_in.erase(after, attn_in.end());
-        a.kv_heads = a.heads;
-      }
-    }
+    if (layers_take_mask)
+      attn_in = hf_masked_attention_inputs(b, pre + "attn.", a, attn_in, mask, gpt2, fused);
     const int att = b.attention(pre + "attn.sdpa", attn_in, a, fused);
     int o = b.linear(pre + (gpt2 ? "attn.c_proj" : "attn.o_proj"), {att}, tokens, d, qd);
     mark(o, "tp_out", act_bytes);
