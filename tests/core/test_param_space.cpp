@@ -43,7 +43,8 @@ TEST_CASE("set errors name the argument, the key and what is accepted", "[params
   CHECK(
       error_of(run_args(gpt, {"--set", "workload.sqe=4"})) ==
       "--set 'workload.sqe=4': unknown key 'sqe' for workload gpt2-small; accepted: phase, batch, seq, ctx, "
-      "layers, embed, kv_cache, fused_qkv, fused_gate_up, rope, attn, attention_mask, dropout, kernels, "
+      "layers, embed, kv_cache, cache_len, fused_qkv, fused_gate_up, rope, attn, attention_mask, dropout, "
+      "kernels, "
       "dtype, tp, pp, dp, "
       "ep, "
       "sequence_parallel, schedule, virtual_stages, "

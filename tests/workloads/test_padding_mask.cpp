@@ -306,3 +306,51 @@ TEST_CASE("grouped-query attention with a mask: repeat_kv copies K and V to ever
   CHECK(find_op(gpt, "l0.attn.repeat_v").at("expand") == 4);
   CHECK(find_op(gpt, "l0.attn.sdpa").at("kv_heads") == 16);
 }
+
+TEST_CASE("HF's static cache: SDPA and the mask span cache_len positions", "[workloads][decoder][mask]") {
+  // generate with a StaticCache of max_cache_len 2048 at ctx 512: the step's
+  // [8, 1, 1, 2048] mask hides the unwritten positions, and SDPA reads all 2048.
+  const Graph dec =
+      build_workload("llama-7b:phase=decode,batch=8,ctx=512,layers=1,attention_mask=ones,cache_len=2048");
+  const Op& m = find_op(dec, "attention_mask.and_padding");
+  CHECK(m.at("rows") * m.at("cols") == 8 * 2048);
+  CHECK(find_op(dec, "l0.attn.sdpa").at("skv") == 2048);
+  CHECK(find_op(dec, "l0.attn.sdpa").at("sq") == 1);
+  CHECK(dec.info.at("context") == 2048);  // the preallocated cache the footprint counts
+  // auto: ctx + 1.
+  CHECK(find_op(build_workload("llama-7b:phase=decode,batch=8,ctx=512,layers=1,attention_mask=ones"),
+                "l0.attn.sdpa")
+            .at("skv") == 513);
+  // Prefill into a static cache: allow_is_causal_skip is off for it there too, so an
+  // all-ones mask is built (no all() check: 12 kernels) over seq x cache_len; with
+  // the dynamic cache (the prefill default) the check skips it.
+  const Graph pre =
+      build_workload("llama-7b:batch=2,seq=64,layers=1,attention_mask=ones,kv_cache=static,cache_len=256");
+  CHECK(mask_ops(pre).size() == 12);
+  CHECK(find_op(pre, "l0.attn.sdpa").at("skv") == 256);
+  CHECK(find_op(pre, "l0.attn.sdpa").at("sq") == 64);
+  CHECK(mask_ops(build_workload("llama-7b:batch=2,seq=64,layers=1,attention_mask=ones")).size() == 2);
+  // Longer than the step's positions it costs time: 2048 x 8 x 32 x 128 x 2 B of K
+  // and V per layer read where 513 were.
+  const auto h100 = load_hardware("h100-sxm", {});
+  CHECK(simulate(dec, *h100).time_s >
+        simulate(build_workload("llama-7b:phase=decode,batch=8,ctx=512,layers=1,attention_mask=ones"), *h100)
+            .time_s);
+
+  // Refused.
+  const std::string base = "llama-7b:phase=decode,batch=8,ctx=512,";
+  CHECK(testing::workload_error(base + "cache_len=2048") ==
+        "--workload '" + base +
+            "cache_len=2048': workload parameter 'cache_len': 2048 needs attention_mask=ones or padded: HF "
+            "attends over the whole static cache behind the mask that hides its unwritten positions");
+  CHECK(testing::workload_error(base + "attention_mask=ones,cache_len=100") ==
+        "--workload '" + base +
+            "attention_mask=ones,cache_len=100': workload parameter 'cache_len': 100 must hold the 513 "
+            "positions "
+            "of the step (ctx + new tokens)");
+  CHECK(
+      testing::workload_error(base + "attention_mask=ones,kv_cache=dynamic,cache_len=2048") ==
+      "--workload '" + base +
+          "attention_mask=ones,kv_cache=dynamic,cache_len=2048': workload parameter 'cache_len': 2048 is the "
+          "length of a static cache (kv_cache=static, the default in decode)");
+}

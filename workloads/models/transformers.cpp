@@ -166,6 +166,9 @@ Graph build_decoder(const DecoderConfig& c, const Params& p) {
   const int64_t batch = par.active ? par.microbatch : wl_int(p, "batch");
   const int64_t seq = decode ? 1 : wl_int(p, "seq");  // new tokens per sequence
   const int64_t ctx = decode ? wl_int(p, "ctx") : 0;  // tokens already in the KV cache
+  // Positions SDPA attends over: the cache and the new tokens, or the whole
+  // preallocated static cache (HF StaticCache's max_cache_len) behind a mask.
+  const int64_t span = wl_int_or(p, "cache_len", ctx + seq);
   const int64_t layers = layer_count(p, c.layers);
   const int64_t tokens = batch * seq;
   const int64_t d = c.d, hd = c.d / c.heads;
@@ -234,24 +237,33 @@ Graph build_decoder(const DecoderConfig& c, const Params& p) {
   // The attention mask, built once per forward after the embeddings (GPT2Model /
   // LlamaModel call create_causal_mask): in prefill over seq x seq; in a decode step
   // over the new token and the ctx cached ones (the token mask HF's generate extends
-  // by one each step). With embed=0, the decoder layers alone, it comes from outside:
-  // the attention reads it, nothing builds it. The check that may skip it runs for
-  // SDPA with a dynamic cache (sdpa_mask's allow_is_causal_skip is off for a static,
-  // compileable cache, and eager_mask never skips). Megatron-style sharded runs take
-  // none.
+  // by one each step); with a static cache of cache_len, over all of its positions. With embed=0, the decoder
+  // layers alone, it comes from outside: the attention reads it, nothing builds it. The check that may skip
+  // it runs for SDPA with a dynamic cache (sdpa_mask's allow_is_causal_skip is off for a static, compileable
+  // cache, and eager_mask never skips). Megatron-style sharded runs take none.
   const std::string mask_mode = wl_choice(p, "attention_mask", {"none", "ones", "padded"});
   if (mask_mode != "none" && par.active)
     throw InputError(
         fmt::format("workload parameter 'attention_mask': '{}' is Hugging Face's single-device "
                     "masking; not with tp, pp or dp",
                     mask_mode));
-  const bool may_skip = fused && (!decode || dynamic_cache);
+  if (p.at("cache_len") != "auto") {
+    const std::string why =
+        dynamic_cache ? "is the length of a static cache (kv_cache=static, the default in decode)"
+        : span < ctx + seq
+            ? fmt::format("must hold the {} positions of the step (ctx + new tokens)", ctx + seq)
+        : span > ctx + seq && mask_mode == "none"
+            ? "needs attention_mask=ones or padded: HF attends over the whole static cache behind the mask "
+              "that hides its unwritten positions"
+            : "";
+    if (!why.empty()) throw InputError(fmt::format("workload parameter 'cache_len': {} {}", span, why));
+  }
+  const bool may_skip = fused && dynamic_cache;
   const bool layers_take_mask =
       !par.active && (mask_mode == "padded" || (mask_mode == "ones" && !may_skip) || (!decode && !fused));
-  const int mask =
-      par.active || !embed || (decode && mask_mode == "none")
-          ? -1
-          : hf_attention_mask(b, mask_mode, batch, seq, ctx + seq, fused, true, may_skip, deps(x));
+  const int mask = par.active || !embed || (decode && mask_mode == "none")
+                       ? -1
+                       : hf_attention_mask(b, mask_mode, batch, seq, span, fused, true, may_skip, deps(x));
   if (!gpt2 && eager && rotary) hf_rotary_tables(b, batch, seq, hd);
   tag(0, -1);
   for (int64_t l = 0; l < layers; ++l) {
@@ -297,7 +309,7 @@ Graph build_decoder(const DecoderConfig& c, const Params& p) {
     a.heads = heads;
     a.kv_heads = kv_heads;
     a.sq = seq;
-    a.skv = ctx + seq;
+    a.skv = span;
     a.d = hd;
     a.causal = seq > 1;  // prefill is causal; one decode query sees the whole cache
     a.dropout = dropout;
@@ -354,7 +366,7 @@ Graph build_decoder(const DecoderConfig& c, const Params& p) {
   g.info["params_per_layer"] = layer_params;
   g.info["layers"] = static_cast<double>(layers);
   g.info["tokens"] = static_cast<double>(tokens);
-  g.info["context"] = static_cast<double>(ctx + seq);
+  g.info["context"] = static_cast<double>(span);
   // A decode step over a static (preallocated) cache is what serving engines
   // capture once and replay as a CUDA graph: no host time per kernel
   // (models/compute/host.h), no host launch between a multi-kernel op's kernels
@@ -387,43 +399,50 @@ Graph build_decoder_at(const Params& p) {
 }
 
 std::vector<WorkloadParam> decoder_params(int64_t default_seq) {
-  return {{"phase",
-           "prefill",
-           "prefill (seq new tokens, causal) or decode (one new token per "
-           "sequence against a cache of ctx tokens)",
-           ParamType::choice,
-           {"prefill", "decode"}},
-          {"batch", "1", "sequences"},
-          {"seq", std::to_string(default_seq), "prefill tokens per sequence"},
-          {"ctx", std::to_string(default_seq), "decode: tokens already in the KV cache"},
-          {"layers", "auto", "decoder layers to build (auto: all)", ParamType::integer, {"auto"}},
-          {"embed", "1", "0: omit embeddings and the final norm (decoder layers only)", ParamType::boolean},
-          {"kv_cache",
-           "auto",
-           "KV cache: static (preallocated, index_copy_ of the new positions), dynamic "
-           "(HF DynamicCache: torch.cat in decode, no kernel in prefill) or auto (static in "
-           "decode, dynamic in prefill)",
-           ParamType::choice,
-           {"auto", "static", "dynamic"}},
-          {"fused_qkv", "0", "1: one q|k|v projection (serving engines, decode_static.py) instead of three",
-           ParamType::boolean},
-          {"fused_gate_up", "0", "1: one gate|up projection of the SwiGLU MLP instead of two",
-           ParamType::boolean},
-          {"rope", "1",
-           "rotary position embedding on q and k (LLaMA-style decoders; 0: none, as decode_static.py)",
-           ParamType::boolean},
-          attn_param(),
-          attention_mask_param(),
-          dropout_param("with train=1: p of every dropout the model has in training mode (GPT-2: embd_pdrop, "
-                        "resid_pdrop, attn_pdrop, HF default 0.1; LLaMA: attention_dropout, default 0.0); 0 "
-                        "(the default): no dropout kernel"),
-          {"kernels",
-           "eager",
-           "eager: HF's Python-level norms/activations/rotary tables, one kernel "
-           "per operation; fused: one kernel per norm/activation",
-           ParamType::choice,
-           {"eager", "fused"}},
-          {"dtype", "bf16", "operand format", ParamType::dtype}};
+  return {
+      {"phase",
+       "prefill",
+       "prefill (seq new tokens, causal) or decode (one new token per "
+       "sequence against a cache of ctx tokens)",
+       ParamType::choice,
+       {"prefill", "decode"}},
+      {"batch", "1", "sequences"},
+      {"seq", std::to_string(default_seq), "prefill tokens per sequence"},
+      {"ctx", std::to_string(default_seq), "decode: tokens already in the KV cache"},
+      {"layers", "auto", "decoder layers to build (auto: all)", ParamType::integer, {"auto"}},
+      {"embed", "1", "0: omit embeddings and the final norm (decoder layers only)", ParamType::boolean},
+      {"kv_cache",
+       "auto",
+       "KV cache: static (preallocated, index_copy_ of the new positions), dynamic "
+       "(HF DynamicCache: torch.cat in decode, no kernel in prefill) or auto (static in "
+       "decode, dynamic in prefill)",
+       ParamType::choice,
+       {"auto", "static", "dynamic"}},
+      {"cache_len",
+       "auto",
+       "the static cache's preallocated length (HF StaticCache max_cache_len, in generate the prompt plus "
+       "max_new_tokens), all of which SDPA and the mask span; auto: ctx + the new tokens",
+       ParamType::integer,
+       {"auto"}},
+      {"fused_qkv", "0", "1: one q|k|v projection (serving engines, decode_static.py) instead of three",
+       ParamType::boolean},
+      {"fused_gate_up", "0", "1: one gate|up projection of the SwiGLU MLP instead of two",
+       ParamType::boolean},
+      {"rope", "1",
+       "rotary position embedding on q and k (LLaMA-style decoders; 0: none, as decode_static.py)",
+       ParamType::boolean},
+      attn_param(),
+      attention_mask_param(),
+      dropout_param("with train=1: p of every dropout the model has in training mode (GPT-2: embd_pdrop, "
+                    "resid_pdrop, attn_pdrop, HF default 0.1; LLaMA: attention_dropout, default 0.0); 0 "
+                    "(the default): no dropout kernel"),
+      {"kernels",
+       "eager",
+       "eager: HF's Python-level norms/activations/rotary tables, one kernel "
+       "per operation; fused: one kernel per norm/activation",
+       ParamType::choice,
+       {"eager", "fused"}},
+      {"dtype", "bf16", "operand format", ParamType::dtype}};
 }
 
 // gpt: a generic GPT-style decoder (learned positions, LayerNorm, GELU MLP,
