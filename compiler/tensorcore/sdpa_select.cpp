@@ -78,6 +78,9 @@ std::string efficient_fails(const SdpaQuery& q, const SdpaDevice& dev) {
   if (q.d % a != 0) return fmt::format("efficient head dim {} is not a multiple of {}", q.d, a);
   if (q.strided) return "efficient needs contiguous last dimensions";
   if (q.mask_strided) return "efficient needs the attn_mask's last dimension contiguous";
+  if (q.kv_heads != q.heads)
+    return fmt::format("efficient takes no grouped-query heads ({} query heads, {} key/value heads)", q.heads,
+                       q.kv_heads);
   const bool dtype_ok = q.dtype == DType::fp16 || q.dtype == DType::fp32 || (cc >= 80 && q.dtype == DType::bf16);
   if (!dtype_ok) return fmt::format("efficient takes fp16/fp32{} inputs, not {}", cc >= 80 ? "/bf16" : "",
                                     dtype_name(q.dtype));

@@ -25,7 +25,9 @@
 //            sm80); takes an attn_mask; head dim a multiple of
 //            minimum_gemm_alignment (sm80+: 8 for fp16/bf16, 4 for fp32; sm70:
 //            8 for fp16, 1 for fp32; older: 1); last dims contiguous (q, k, v
-//            and the attn_mask)
+//            and the attn_mask); as many key/value heads as query heads
+//            (check_batch_size_and_num_heads_dense<false>: no enable_gqa, which
+//            flash and cuDNN take)
 //   Every fused backend runs check_last_dim_stride_equals_1_dense
 //   (sdp_utils_cpp.h) on CUDA inputs: q, k, v and the attn_mask must each have
 //   stride(-1) == 1 ("GPU backends require attn_mask's last dimension to have

@@ -100,6 +100,22 @@ TEST_CASE("SDPA backend order and filters follow sdp_utils.cpp", "[gpu][attentio
   // The reasons name the failed filters in priority order.
   CHECK(select_sdpa_backend(query(DType::fp32, 32), SdpaDevice{90, 91900}).why ==
         "cuDNN needs fp16/bf16, not fp32; flash needs fp16/bf16, not fp32");
+  // Grouped-query heads (enable_gqa): flash and cuDNN take them, the efficient
+  // kernel does not (check_batch_size_and_num_heads_dense<false>), so an fp32 GQA
+  // call, or an fp16 one on a V100, runs the math path.
+  SdpaQuery g = query(DType::bf16, 64);
+  g.kv_heads = 4;
+  CHECK(pick(g, 90) == B::cudnn);
+  CHECK(pick(g, 80) == B::flash);
+  g.dtype = DType::fp16;
+  CHECK(pick(g, 70) == B::math);
+  g.dtype = DType::fp32;
+  CHECK(
+      select_sdpa_backend(g, SdpaDevice{80, 91900}).why ==
+      "flash needs fp16/bf16, not fp32; efficient takes no grouped-query heads (16 query heads, 4 key/value "
+      "heads)");
+  g.kv_heads = 16;
+  CHECK(pick(g, 80) == B::efficient);
 }
 
 TEST_CASE("an attention's float attn_mask is read by the kernel", "[gpu][attention][sdpa]") {
