@@ -187,8 +187,11 @@ int GraphBuilder::attention(const std::string& name, std::vector<int> deps, cons
   std::vector<int> qk_deps = q;
   qk_deps.insert(qk_deps.end(), k.begin(), k.end());
   int last = bmm(name + ".qk", qk_deps, bh, a.sq, a.skv, a.d);
-  last = vec(OpKind::mul, name + ".scale", {last}, rows_q, a.skv, 1);
-  if (a.bias || a.causal) {
+  // Megatron-LM (fused_softmax): baddbmm scales Q.K^T by alpha = 1/sqrt(d), and
+  // FusedScaleMaskSoftmax (scaled_upper_triang_masked_softmax) masks and
+  // normalises in one kernel.
+  if (!a.fused_softmax) last = vec(OpKind::mul, name + ".scale", {last}, rows_q, a.skv, 1);
+  if (a.bias || (a.causal && !a.fused_softmax)) {
     std::vector<int> add_deps = {last};
     add_deps.insert(add_deps.end(), bias.begin(), bias.end());
     last = vec(OpKind::add, name + ".bias", add_deps, rows_q, a.skv, 2);

@@ -41,6 +41,8 @@ struct AttnShape {
   bool qkv_packed = false;    // q, k, v are head views of one packed projection's rows
                               // (not dense), and the caller reads the output back as rows
   bool dropout = false;       // dropout_p > 0 on the attention weights (training)
+  bool fused_softmax = false;  // unfused path: the scale and causal mask inside the softmax
+                               // kernel (Megatron-LM's FusedScaleMaskSoftmax), none of their own
 };
 
 class GraphBuilder {

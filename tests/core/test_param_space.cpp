@@ -58,7 +58,7 @@ TEST_CASE("set errors name the argument, the key and what is accepted", "[params
             0) == 0);
   CHECK(error_of(run_args(gpt, {"--set", "workload.attn=flash"})) ==
         "--set 'workload.attn=flash': invalid value 'flash' for workload.attn: not one of the choices; "
-        "expected sdpa|eager");
+        "expected sdpa|eager|megatron");
   CHECK(error_of(run_args(gpt, {"--engine", "systemc", "--set", "engine.streams=0"})) ==
         "--set 'engine.streams=0': invalid value '0' for engine.streams: out of range; expected an integer 1..16");
   CHECK(error_of(run_args(gpt, {"--engine", "systemc", "--set", "engine.streams=17"})) ==

@@ -331,3 +331,43 @@ TEST_CASE("bert and transformer-base take tp, pp and dp (Megatron-LM splits of t
   // Without parallel parameters the serial model is unchanged.
   CHECK(build_workload("bert-base:layers=2").info.count("parallel") == 0);
 }
+
+TEST_CASE("attn=megatron: Megatron-LM's unfused core attention, scale and mask inside the softmax",
+          "[parallel][attention]") {
+  // Per layer: baddbmm (Q.K^T, scaled by alpha), FusedScaleMaskSoftmax (one kernel),
+  // the attention dropout, bmm (P.V); the eager path adds a scale and a mask add,
+  // each a pass over the batch x heads/tp x seq x seq scores.
+  const std::string base = "gpt:layers=2,hidden=1024,heads=16,seq=512,vocab=1000,tp=8,train=1,dropout=0.1,";
+  auto names = [](const Graph& g) {
+    std::vector<std::string> out;
+    for (const Op& op : g.ops)
+      if (op.name.rfind("l0.attn.sdpa", 0) == 0 && op.name.find(".grad") == std::string::npos)
+        out.push_back(op.name);
+    return out;
+  };
+  const Graph mega = build_workload(base + "attn=megatron");
+  CHECK(names(mega) == std::vector<std::string>{"l0.attn.sdpa.qk", "l0.attn.sdpa.softmax",
+                                                "l0.attn.sdpa.dropout", "l0.attn.sdpa.pv"});
+  CHECK(names(build_workload(base + "attn=eager")) ==
+        std::vector<std::string>{"l0.attn.sdpa.qk", "l0.attn.sdpa.scale", "l0.attn.sdpa.bias",
+                                 "l0.attn.sdpa.softmax", "l0.attn.sdpa.dropout", "l0.attn.sdpa.pv"});
+  bool softmax_grad = false;
+  for (const Op& op : mega.ops) softmax_grad = softmax_grad || op.name == "l0.attn.sdpa.softmax.grad";
+  CHECK(softmax_grad);
+  // 16 / 8 = 2 heads per rank: the softmax over 2 x 512 rows of 512 scores.
+  for (const Op& op : mega.ops)
+    if (op.name == "l0.attn.sdpa.softmax") CHECK(op.at("rows") * op.at("cols") == 2 * 512 * 512);
+  // The scores are kept for the backward (the footprint's 5as/h term applies).
+  CHECK(mega.info.at("attn_fused") == 0);
+  // Two passes fewer per layer in each direction: faster than eager, slower than
+  // FlashAttention on an A100 node.
+  const auto hw = load_hardware("dgx-a100", {});
+  const double t_mega = simulate_parallel(mega, *hw, "analytic").time_s;
+  CHECK(t_mega < simulate_parallel(build_workload(base + "attn=eager"), *hw, "analytic").time_s);
+  CHECK(t_mega > simulate_parallel(build_workload(base + "attn=sdpa"), *hw, "analytic").time_s);
+  // Its causal softmax kernel masks by position; HF token masks are refused.
+  CHECK_THROWS_WITH(
+      build_workload("gpt:layers=1,hidden=256,heads=4,seq=64,attn=megatron,attention_mask=ones"),
+      "--workload 'gpt:layers=1,hidden=256,heads=4,seq=64,attn=megatron,attention_mask=ones': workload "
+      "parameter 'attention_mask': 'ones' is Hugging Face's masking; attn=megatron takes none");
+}

@@ -329,13 +329,36 @@ def pytorch(tessera, tmp):
         print(f"{name}: {len(trace['ops'])} ops traced, tessera run: {rep['time_s'] * 1e6:.1f} us on h100-sxm")
 
 
+def published(tessera, tmp):
+    """scripts/megatron_published.py: one line per row of Narayanan et al. 2021's
+    Tables 1 and 2 (10 + 6), the reported figure beside the prediction, and the
+    mean errors; the 174.6B row on 1536 GPUs is the docs/parallel.md example
+    (18.26 s: 160.8 TFLOP/s per GPU by eq. 3, against 141 reported)."""
+    r = run(["/usr/bin/python3", "scripts/megatron_published.py", "--tessera", tessera])
+    if r.returncode != 0:
+        fail(f"megatron_published.py: rc {r.returncode}: {r.stderr}")
+    lines = r.stdout.splitlines()
+    rows = [l for l in lines if l.startswith(("T1 ", "T2 "))]
+    if len(rows) != 16 or not lines[-1].startswith("mean error "):
+        fail(f"megatron_published.py: {len(rows)} rows, last line {lines[-1]!r}")
+    row = [l.split() for l in rows if l.split()[:6] == ["T2", "174.6B", "8", "12", "16", "1536"]]
+    if len(row) != 1 or row[0][6:10] != ["18.26", "s", "160.8", "141"]:
+        fail(f"megatron_published.py: the 174.6B row on 1536 GPUs is {row}")
+    # A tessera that fails is reported with its message, exit code 1 from sys.exit.
+    r = run(["/usr/bin/python3", "scripts/megatron_published.py", "--tessera", tessera, "--extra", "attn=bogus"])
+    if r.returncode == 0 or "megatron_published: T1 1.7B:" not in r.stderr or "'attn'" not in r.stderr:
+        fail(f"megatron_published.py with a bad parameter: rc {r.returncode}: {r.stderr}")
+    print(f"megatron_published: {len(rows)} rows; {lines[-1]}")
+
+
 def main():
     ap = argparse.ArgumentParser()
     ap.add_argument("--tessera", required=True)
-    ap.add_argument("what", choices=["plot", "missing", "pytorch"])
+    ap.add_argument("what", choices=["plot", "missing", "pytorch", "published"])
     a = ap.parse_args()
     with tempfile.TemporaryDirectory() as tmp:
-        {"plot": plot, "missing": missing, "pytorch": pytorch}[a.what](os.path.abspath(a.tessera), tmp)
+        {"plot": plot, "missing": missing, "pytorch": pytorch, "published": published}[a.what](
+            os.path.abspath(a.tessera), tmp)
 
 
 if __name__ == "__main__":

@@ -14,10 +14,22 @@
 namespace tessera {
 
 bool fused_attention(const std::map<std::string, std::string>& p) {
-  return wl_choice(p, "attn", {"sdpa", "eager"}) == "sdpa";
+  return wl_choice(p, "attn", {"sdpa", "eager", "megatron"}) == "sdpa";
 }
 
-WorkloadParam attn_param() {
+bool megatron_attention(const std::map<std::string, std::string>& p) {
+  return wl_choice(p, "attn", {"sdpa", "eager", "megatron"}) == "megatron";
+}
+
+WorkloadParam attn_param(bool megatron) {
+  if (megatron)
+    return {
+        "attn",
+        "sdpa",
+        "sdpa (fused kernel), eager (unfused math path) or megatron (Megatron-LM's unfused core attention: "
+        "baddbmm, FusedScaleMaskSoftmax, dropout, bmm)",
+        ParamType::choice,
+        {"sdpa", "eager", "megatron"}};
   return {"attn",
           "sdpa",
           "sdpa (fused kernel) or eager (unfused math path)",
@@ -149,6 +161,54 @@ WorkloadParam attention_mask_param() {
       "cuDNN or the memory-efficient kernel, and a decoder's causal attention skips no blocks)",
       ParamType::choice,
       {"none", "ones", "padded"}};
+}
+
+// The decoders' parameters (transformers.cpp: gpt2-*, gpt3-175b, llama-*, gpt).
+std::vector<WorkloadParam> decoder_params(int64_t default_seq) {
+  return {
+      {"phase",
+       "prefill",
+       "prefill (seq new tokens, causal) or decode (one new token per "
+       "sequence against a cache of ctx tokens)",
+       ParamType::choice,
+       {"prefill", "decode"}},
+      {"batch", "1", "sequences"},
+      {"seq", std::to_string(default_seq), "prefill tokens per sequence"},
+      {"ctx", std::to_string(default_seq), "decode: tokens already in the KV cache"},
+      {"layers", "auto", "decoder layers to build (auto: all)", ParamType::integer, {"auto"}},
+      {"embed", "1", "0: omit embeddings and the final norm (decoder layers only)", ParamType::boolean},
+      {"kv_cache",
+       "auto",
+       "KV cache: static (preallocated, index_copy_ of the new positions), dynamic "
+       "(HF DynamicCache: torch.cat in decode, no kernel in prefill) or auto (static in "
+       "decode, dynamic in prefill)",
+       ParamType::choice,
+       {"auto", "static", "dynamic"}},
+      {"cache_len",
+       "auto",
+       "the static cache's preallocated length (HF StaticCache max_cache_len, in generate the prompt plus "
+       "max_new_tokens), all of which SDPA and the mask span; auto: ctx + the new tokens",
+       ParamType::integer,
+       {"auto"}},
+      {"fused_qkv", "0", "1: one q|k|v projection (serving engines, decode_static.py) instead of three",
+       ParamType::boolean},
+      {"fused_gate_up", "0", "1: one gate|up projection of the SwiGLU MLP instead of two",
+       ParamType::boolean},
+      {"rope", "1",
+       "rotary position embedding on q and k (LLaMA-style decoders; 0: none, as decode_static.py)",
+       ParamType::boolean},
+      attn_param(true),
+      attention_mask_param(),
+      dropout_param("with train=1: p of every dropout the model has in training mode (GPT-2: embd_pdrop, "
+                    "resid_pdrop, attn_pdrop, HF default 0.1; LLaMA: attention_dropout, default 0.0); 0 "
+                    "(the default): no dropout kernel"),
+      {"kernels",
+       "eager",
+       "eager: HF's Python-level norms/activations/rotary tables, one kernel "
+       "per operation; fused: one kernel per norm/activation",
+       ParamType::choice,
+       {"eager", "fused"}},
+      {"dtype", "bf16", "operand format", ParamType::dtype}};
 }
 
 }  // namespace tessera

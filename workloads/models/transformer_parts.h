@@ -11,10 +11,14 @@
 
 namespace tessera {
 
-// attn=sdpa (one fused attention kernel) or eager (the unfused math path).
+// attn=sdpa (one fused attention kernel) or eager / megatron (the unfused math path).
 bool fused_attention(const std::map<std::string, std::string>& p);
-// The `attn` parameter fused_attention reads.
-WorkloadParam attn_param();
+// attn=megatron: Megatron-LM's unfused core attention (before FlashAttention):
+// Q.K^T by baddbmm with the scale, FusedScaleMaskSoftmax (scale, causal mask and
+// softmax in one kernel), the attention dropout, P.V by bmm.
+bool megatron_attention(const std::map<std::string, std::string>& p);
+// The `attn` parameter fused_attention reads (with `megatron`: the decoders' choice).
+WorkloadParam attn_param(bool megatron = false);
 // Rotary position embedding of one projection; returns the output op.
 int rope(GraphBuilder& b, const std::string& pre, int x, int64_t rows, int64_t cols);
 // The attention mask Hugging Face builds from a tokenizer's attention_mask (mode
@@ -35,6 +39,8 @@ std::vector<int> hf_masked_attention_inputs(GraphBuilder& b, const std::string& 
                                             std::vector<int> in, int mask, bool packed, bool sdpa);
 // The `attention_mask` parameter (none, ones, padded).
 WorkloadParam attention_mask_param();
+// The decoders' own parameters (prefill seq defaulting to default_seq).
+std::vector<WorkloadParam> decoder_params(int64_t default_seq);
 // A workload's own parameters followed by the parallelism parameters.
 std::vector<WorkloadParam> with_parallel(std::vector<WorkloadParam> own);
 // transformer-base and moe, registered after the decoders and BERT.

@@ -258,10 +258,19 @@ Graph build_decoder(const DecoderConfig& c, const Params& p) {
             : "";
     if (!why.empty()) throw InputError(fmt::format("workload parameter 'cache_len': {} {}", span, why));
   }
+  // attn=megatron: Megatron-LM's causal softmax kernel masks by position; its
+  // data loader's mask is made once, outside the step.
+  const bool megatron = megatron_attention(p);
+  if (megatron && mask_mode != "none")
+    throw InputError(
+        fmt::format("workload parameter 'attention_mask': '{}' is Hugging Face's masking; "
+                    "attn=megatron takes none",
+                    mask_mode));
   const bool may_skip = fused && dynamic_cache;
   const bool layers_take_mask =
-      !par.active && (mask_mode == "padded" || (mask_mode == "ones" && !may_skip) || (!decode && !fused));
-  const int mask = par.active || !embed || (decode && mask_mode == "none")
+      !par.active && !megatron &&
+      (mask_mode == "padded" || (mask_mode == "ones" && !may_skip) || (!decode && !fused));
+  const int mask = par.active || megatron || !embed || (decode && mask_mode == "none")
                        ? -1
                        : hf_attention_mask(b, mask_mode, batch, seq, span, fused, true, may_skip, deps(x));
   if (!gpt2 && eager && rotary) hf_rotary_tables(b, batch, seq, hd);
@@ -313,6 +322,7 @@ Graph build_decoder(const DecoderConfig& c, const Params& p) {
     a.d = hd;
     a.causal = seq > 1;  // prefill is causal; one decode query sees the whole cache
     a.dropout = dropout;
+    a.fused_softmax = megatron;
     if (layers_take_mask)
       attn_in = hf_masked_attention_inputs(b, pre + "attn.", a, attn_in, mask, gpt2, fused);
     const int att = b.attention(pre + "attn.sdpa", attn_in, a, fused);
@@ -396,53 +406,6 @@ Graph build_decoder(const DecoderConfig& c, const Params& p) {
 template <int I>
 Graph build_decoder_at(const Params& p) {
   return build_decoder(kDecoders[I], p);
-}
-
-std::vector<WorkloadParam> decoder_params(int64_t default_seq) {
-  return {
-      {"phase",
-       "prefill",
-       "prefill (seq new tokens, causal) or decode (one new token per "
-       "sequence against a cache of ctx tokens)",
-       ParamType::choice,
-       {"prefill", "decode"}},
-      {"batch", "1", "sequences"},
-      {"seq", std::to_string(default_seq), "prefill tokens per sequence"},
-      {"ctx", std::to_string(default_seq), "decode: tokens already in the KV cache"},
-      {"layers", "auto", "decoder layers to build (auto: all)", ParamType::integer, {"auto"}},
-      {"embed", "1", "0: omit embeddings and the final norm (decoder layers only)", ParamType::boolean},
-      {"kv_cache",
-       "auto",
-       "KV cache: static (preallocated, index_copy_ of the new positions), dynamic "
-       "(HF DynamicCache: torch.cat in decode, no kernel in prefill) or auto (static in "
-       "decode, dynamic in prefill)",
-       ParamType::choice,
-       {"auto", "static", "dynamic"}},
-      {"cache_len",
-       "auto",
-       "the static cache's preallocated length (HF StaticCache max_cache_len, in generate the prompt plus "
-       "max_new_tokens), all of which SDPA and the mask span; auto: ctx + the new tokens",
-       ParamType::integer,
-       {"auto"}},
-      {"fused_qkv", "0", "1: one q|k|v projection (serving engines, decode_static.py) instead of three",
-       ParamType::boolean},
-      {"fused_gate_up", "0", "1: one gate|up projection of the SwiGLU MLP instead of two",
-       ParamType::boolean},
-      {"rope", "1",
-       "rotary position embedding on q and k (LLaMA-style decoders; 0: none, as decode_static.py)",
-       ParamType::boolean},
-      attn_param(),
-      attention_mask_param(),
-      dropout_param("with train=1: p of every dropout the model has in training mode (GPT-2: embd_pdrop, "
-                    "resid_pdrop, attn_pdrop, HF default 0.1; LLaMA: attention_dropout, default 0.0); 0 "
-                    "(the default): no dropout kernel"),
-      {"kernels",
-       "eager",
-       "eager: HF's Python-level norms/activations/rotary tables, one kernel "
-       "per operation; fused: one kernel per norm/activation",
-       ParamType::choice,
-       {"eager", "fused"}},
-      {"dtype", "bf16", "operand format", ParamType::dtype}};
 }
 
 // gpt: a generic GPT-style decoder (learned positions, LayerNorm, GELU MLP,
