@@ -19,6 +19,7 @@ Usage: scripts/megatron_published.py [--tessera build/tessera] [--extra k=v,...]
 """
 import argparse
 import json
+import os
 import subprocess
 import sys
 
@@ -50,6 +51,9 @@ def main():
     ap.add_argument("--extra", default="attn=megatron,dropout=0.1,kernels=fused",
                     help="workload parameters added to every row")
     args = ap.parse_args()
+    if not os.access(args.tessera, os.X_OK):
+        sys.exit(f"megatron_published: --tessera {args.tessera}: No such file or directory; build it with "
+                 "`make build`")
     errors = []
     print(f"{'row':12s} {'tp':>3s} {'pp':>3s} {'dp':>4s} {'GPUs':>5s} {'iteration':>11s} "
           f"{'predicted':>10s} {'reported':>9s} {'error':>7s}")
@@ -57,8 +61,11 @@ def main():
         dp = gpus // (tp * pp)
         spec = (f"gpt:layers={layers},hidden={h},heads={heads},seq={SEQ},vocab={VOCAB},tp={tp},pp={pp},dp={dp},"
                 f"microbatch=1,global_batch={batch},train=1,recompute=full,{args.extra}")
-        run = subprocess.run([args.tessera, "run", "--hw", "dgx-a100", "--set", f"system.nodes={gpus // 8}",
-                              "--workload", spec, "--format", "json"], capture_output=True, text=True)
+        try:
+            run = subprocess.run([args.tessera, "run", "--hw", "dgx-a100", "--set", f"system.nodes={gpus // 8}",
+                                  "--workload", spec, "--format", "json"], capture_output=True, text=True)
+        except OSError as e:
+            sys.exit(f"megatron_published: --tessera {args.tessera}: {e.strerror}; build it with `make build`")
         if run.returncode != 0:
             sys.exit(f"megatron_published: {name}: {run.stderr.strip()}")
         t = json.loads(run.stdout)["time_s"]

@@ -348,6 +348,10 @@ def published(tessera, tmp):
     r = run(["/usr/bin/python3", "scripts/megatron_published.py", "--tessera", tessera, "--extra", "attn=bogus"])
     if r.returncode == 0 or "megatron_published: T1 1.7B:" not in r.stderr or "'attn'" not in r.stderr:
         fail(f"megatron_published.py with a bad parameter: rc {r.returncode}: {r.stderr}")
+    r = run(["/usr/bin/python3", "scripts/megatron_published.py", "--tessera", os.path.join(tmp, "none")])
+    if r.returncode != 1 or "No such file or directory; build it with `make build`" not in r.stderr \
+            or "Traceback" in r.stderr:
+        fail(f"megatron_published.py without a tessera: rc {r.returncode}: {r.stderr}")
     print(f"megatron_published: {len(rows)} rows; {lines[-1]}")
 
 
