@@ -62,6 +62,17 @@ TEST_CASE("memory footprint per device: weights, gradients, optimizer state, act
       "1");
   CHECK(gd.info.at("device0.activations_bytes") == 11534336.0 * 2 * 2);
   CHECK(g.info.at("device0.kv_cache_bytes") == 0);
+  // A LLaMA layer (SwiGLU: gate and up outputs, SiLU's output and the product,
+  // 4 x ffn/h; grouped-query K and V at kv_heads/heads of Q). llama-7b (32 heads
+  // and kv heads, ffn 11008), tp=2: sbh (8 + (2 + 2 + 4 x 11008/4096) x 2/2) =
+  // 22.75 x 512 x 4096 = 47710208 bytes per layer; 2 microbatches in flight on
+  // device 0. The GPT formula (2 x ffn/h, which this replaced) gave 17.375 sbh.
+  const Graph ll = build_workload("llama-7b:layers=4,seq=512,tp=2,pp=2,dp=2,global_batch=4,train=1");
+  CHECK(ll.info.at("device0.activations_bytes") == 47710208.0 * 2 * 2);
+  // llama-70b (64 heads, 8 kv heads, ffn 28672), tp=8: sbh (8 + (2 + 2 x 8/64 +
+  // 4 x 28672/8192) x 2/8) = 12.0625 x 512 x 8192 = 50593792 bytes per layer.
+  const Graph l70 = build_workload("llama-70b:layers=4,seq=512,tp=8,pp=2,dp=1,global_batch=2,train=1");
+  CHECK(l70.info.at("device0.activations_bytes") == 50593792.0 * 2 * 2);
 
   // ZeRO-3 with sequence parallelism and full recomputation: everything / dp,
   // activations 2sbh/t per layer = 524288 bytes.

@@ -261,9 +261,10 @@ Graph build_moe(const Params& p) {
     g.info["heads"] = static_cast<double>(all_heads);
     g.info["kv_heads"] = static_cast<double>(all_kv_heads);
     g.info["head_dim"] = static_cast<double>(hd);
-    // Activations: the formula's MLP term with the top_k experts each token
-    // passes through (an approximation for the SwiGLU experts).
+    // Activations: the formula's gated-MLP term with the top_k experts each token
+    // passes through.
     g.info["ffn"] = static_cast<double>(all_ffn * top_k);
+    g.info["mlp_gated"] = 1;
     g.info["attn_fused"] = fused ? 1 : 0;
     g.info["context"] = static_cast<double>(seq);
     g.info["layers"] = static_cast<double>(layers);

@@ -27,15 +27,17 @@ double info_or(const Graph& g, const std::string& key, double fallback) {
 // (ffn/h x e each): (8 + 4*ffn/h)*s*b*h at e = 2. The attention core (softmax
 // output e, with attention dropout its mask 1 and its output e: 5*a*s^2*b at e =
 // 2) is sharded too and is not kept by a fused (FlashAttention) kernel or with
-// selective recomputation. Sequence parallelism shards the replicated part as well; full
-// recomputation keeps only each layer's input (the residual stream, e*s*b*h, /t
-// with sp).
-// Under autocast (amp) the model is fp32 and its residual stream stays fp32: the
-// layer norms run in fp32 on fp32 inputs, which they save (4 bytes each, and a
-// fully recomputed layer's input is 4 bytes), and softmax runs in fp32 (autocast's
-// fp32 list: its output 4 bytes, and what the product with V reads cast to 16
-// bits, with or without dropout); the linears and GELU save the 16-bit tensors
-// autocast cast for them (e = 2).
+// selective recomputation. The same accounting for a LLaMA-style layer (info
+// mlp_gated: SwiGLU, grouped-query K and V): K and V are kv_heads/heads of Q's size,
+// so Q, K, V and the projection input are (2 + 2*kv/a) x e; the MLP keeps the gate
+// and up outputs, SiLU's output and the product (4*ffn/h x e); RMSNorm saves its
+// input as LayerNorm does. A MoE layer's ffn is its top_k experts' (info ffn). Sequence parallelism shards
+// the replicated part as well; full recomputation keeps only each layer's input (the residual stream,
+// e*s*b*h, /t with sp). Under autocast (amp) the model is fp32 and its residual stream stays fp32: the layer
+// norms run in fp32 on fp32 inputs, which they save (4 bytes each, and a fully recomputed layer's input is 4
+// bytes), and softmax runs in fp32 (autocast's fp32 list: its output 4 bytes, and what the product with V
+// reads cast to 16 bits, with or without dropout); the linears and GELU save the 16-bit tensors autocast cast
+// for them (e = 2).
 bool trains_with_dropout(const Graph& g) {
   return std::any_of(g.ops.begin(), g.ops.end(), [](const Op& op) {
     return op.kind == OpKind::dropout || (op.kind == OpKind::attention && op.get("dropout", 0) != 0);
@@ -52,7 +54,9 @@ double layer_activation_bytes(const Graph& g, const ParallelConfig& c, double e,
   if (c.recompute == Recompute::full) return residual * sbh / sp;
   const bool dropout = trains_with_dropout(g);
   const double replicated = (2 * residual + 2 * e + (dropout ? 2 : 0)) * sbh / sp;
-  const double sharded = (4 + 2 * f / h) * e * sbh / t;
+  const double kv = info_or(g, "kv_heads", a) / a;
+  const double mlp = (info_or(g, "mlp_gated", 0) != 0 ? 4 : 2) * f / h;
+  const double sharded = (2 + 2 * kv + mlp) * e * sbh / t;
   const bool core_kept = info_or(g, "attn_fused", 1) == 0 && c.recompute == Recompute::none;
   // P.V's input: the dropout output, or under autocast the 16-bit cast of the
   // fp32 softmax output; without either it is the softmax output itself.

@@ -393,6 +393,7 @@ Graph build_decoder(const DecoderConfig& c, const Params& p) {
     g.info["kv_heads"] = static_cast<double>(c.kv_heads);
     g.info["head_dim"] = static_cast<double>(hd);
     g.info["ffn"] = static_cast<double>(c.ffn);
+    g.info["mlp_gated"] = gpt2 ? 0 : 1;
     g.info["vocab"] = static_cast<double>(c.vocab);
     g.info["attn_fused"] = fused ? 1 : 0;
     // Pipeline transfers: one microbatch's activations (split over the tp ranks
