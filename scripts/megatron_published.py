@@ -13,7 +13,9 @@ eq. 3, recomputation included:
 The model is built as Megatron-LM of that time ran it: attn=megatron (no
 FlashAttention: baddbmm, FusedScaleMaskSoftmax, dropout, bmm), dropout 0.1
 (Megatron-LM's --attention-dropout and --hidden-dropout defaults), its fused
-layer-norm and bias-GeLU kernels (kernels=fused).
+layer-norm and bias-GeLU kernels (kernels=fused), and its DDP hook's
+main_grad.add_(grad) per parameter and microbatch (grad_accum_fusion=0: the
+gradient-accumulation fusion came to Megatron-LM later).
 
 Usage: scripts/megatron_published.py [--tessera build/tessera] [--extra k=v,...]
 """
@@ -48,7 +50,7 @@ SEQ, VOCAB = 2048, 51200
 def main():
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--tessera", default="build/tessera")
-    ap.add_argument("--extra", default="attn=megatron,dropout=0.1,kernels=fused",
+    ap.add_argument("--extra", default="attn=megatron,dropout=0.1,kernels=fused,grad_accum_fusion=0",
                     help="workload parameters added to every row")
     args = ap.parse_args()
     if not os.access(args.tessera, os.X_OK):

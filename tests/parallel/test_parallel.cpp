@@ -382,3 +382,34 @@ TEST_CASE("attn=megatron: Megatron-LM's unfused core attention, scale and mask i
       "--workload 'gpt:layers=1,hidden=256,heads=4,seq=64,attn=megatron,attention_mask=ones': workload "
       "parameter 'attention_mask': 'ones' is Hugging Face's masking; attn=megatron takes none");
 }
+
+TEST_CASE("grad_accum_fusion=0: Megatron-LM's DDP hook adds each microbatch's weight gradients",
+          "[parallel]") {
+  // main_grad.add_(grad) per parameter after its weight gradient, in every
+  // microbatch's backward: c_attn at tp=8 holds 1024 x 3072/8 + 3072/8 = 393600
+  // parameters, 2 tensors (weight, bias): 2 B gradient + 2 B main gradient read and
+  // 2 B written per element in bf16, 2 + 4 read and 4 written with grad_reduce=fp32.
+  const std::string base = "gpt:layers=2,hidden=1024,heads=16,seq=64,vocab=1000,tp=8,global_batch=4,train=1";
+  const auto find = [](const Graph& g, const std::string& name) -> const Op* {
+    for (const Op& op : g.ops)
+      if (op.name == name) return &op;
+    return nullptr;
+  };
+  const Graph fused = build_workload(base);
+  CHECK(find(fused, "l0.attn.c_attn.main_grad_add") == nullptr);  // fused: none
+  const Graph g = build_workload(base + ",grad_accum_fusion=0");
+  const Op* acc = find(g, "l0.attn.c_attn.main_grad_add");
+  REQUIRE(acc != nullptr);
+  CHECK(acc->kind == OpKind::optimizer);
+  CHECK(acc->at("elems") == 393600);
+  CHECK(acc->at("launches") == 2);
+  CHECK(op_min_bytes(*acc) == 393600.0 * 6);
+  CHECK(acc->get("pass", -1) == 1);  // the backward pass: every microbatch
+  const Graph g32 = build_workload(base + ",grad_accum_fusion=0,grad_reduce=fp32");
+  const Op* acc32 = find(g32, "l0.attn.c_attn.main_grad_add");
+  REQUIRE(acc32 != nullptr);
+  CHECK(op_min_bytes(*acc32) == 393600.0 * 10);
+  // It costs time in each of the 4 microbatches.
+  const auto hw = load_hardware("dgx-a100", {});
+  CHECK(simulate_parallel(g, *hw, "analytic").time_s > simulate_parallel(fused, *hw, "analytic").time_s);
+}

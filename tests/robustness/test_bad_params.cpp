@@ -95,5 +95,14 @@ TEST_CASE("fuzz regressions of the workload-spec parser exit 2", "[robustness][f
   // transformers read `batch` with std::stoll before validating it ("internal
   // error: stoll", found by the fuzz_workload_spec replay).
   check_refused(cli({"run", "--hw", "h100-sxm", "--workload", "bert-base:batch=W1,seq=64"}),
-                {"workload parameter 'batch'"});
+                {"workload parameter 'batch'"});  // tests/fuzz/regressions/workload_spec/slow-multi-tensor-chunks:
+                                                  // a hidden size of
+  // 25,665,536 gives ~10^15 parameters per layer; the multi-tensor launch count of
+  // Megatron-LM's gradient norm stepped through their ~10^10 64K-element chunks one
+  // by one (minutes, a replay ctest timeout) before the op-size check refused the
+  // model. Counted in runs of chunks, it is refused at once.
+  check_refused(
+      cli({"run", "--hw", "h100-sxm", "--workload",
+           "gpt:layers=2,hidden=25665536,heads=4,seq=64,vocab=1000,tp=2,pp=2,dp=2,train=1,amp=bf16"}),
+      {"op 'l0.mlp.c_fc' (matmul): the product of its dimensions", "more than the 2^56"});
 }

@@ -168,6 +168,16 @@ TEST_CASE("multi_tensor_apply launches: chunks of 65536, block and tensor-list l
   // 320 blocks -> launch after tensor 2's chunk 120, then its last 80 chunks.
   CHECK(multi_tensor_launches({200 * 65536, 200 * 65536}, 1, false, false) == 2);
   CHECK(multi_tensor_launches({0, 0}, 1, false, false) == 0);   // empty tensors are skipped
+  // Counted in runs of chunks, not chunk by chunk: 10^15 elements = 15,258,789,063
+  // chunks (the last partial) fill 47,683,715 launches of 320 blocks and one of 263;
+  // 10 small tensors then join that last launch (273 blocks, 11 tensors).
+  std::vector<int64_t> huge = {1000000000000000};
+  CHECK(multi_tensor_launches(huge, 1, false, false) == 47683715 + 1);
+  huge.insert(huge.end(), 10, 1);
+  CHECK(multi_tensor_launches(huge, 1, false, false) == 47683715 + 1);
+  // A tensor of exactly 320 chunks after one of 319 + 1 element: the first fills
+  // 320 blocks (launch), the second starts a launch of its own, full at its end.
+  CHECK(multi_tensor_launches({319 * 65536 + 1, 320 * 65536}, 1, false, false) == 2);
   CHECK(multi_tensor_limits(4, false, true).max_tensors == 252);
   CHECK(multi_tensor_limits(2, true, false).max_tensors == 64);
 }

@@ -432,6 +432,27 @@ void emit_chunk(Graph& out, const Graph& fwd_all, int64_t chunk, const ParallelC
                           c.ep, CommGroup::ep);
         em.emit(std::move(a), 1, em.after_last());
       }
+      // Megatron-LM's DDP hook without gradient_accumulation_fusion
+      // (megatron/model/distributed.py, _make_param_hook): main_grad.add_(grad)
+      // for each parameter, every microbatch, before the bucket reduces it. The
+      // gradient (the model's type) is read, the main gradient (fp32 with
+      // grad_reduce=fp32) read and written: as 16-bit units, 3 reads and an fp32
+      // write, or 2 reads and a write of the same type.
+      const std::vector<int64_t> tensors = training::param_tensors(f);
+      if (!c.grad_accum_fusion && c.scaler == ScalerStack::megatron && !tensors.empty()) {
+        const bool widen = c.grad_reduce_fp32 && t != DType::fp32;
+        Op acc;
+        acc.name = f.name + ".main_grad_add";
+        acc.kind = OpKind::optimizer;
+        acc.dtype = t;
+        acc.out_dtype = widen ? DType::fp32 : t;
+        acc.attrs = {{"elems", static_cast<int64_t>(op_param_elems(f))},
+                     {"reads", widen ? 3 : 2},
+                     {"writes", 1},
+                     {"flops", 1},
+                     {"launches", static_cast<int64_t>(tensors.size())}};
+        em.emit(std::move(acc), 1, em.after_last());
+      }
       Buckets& bk = f.get("expert", 0) != 0 && c.ep > 1 ? expert : dense;
       bk.pending += op_param_elems(f) * (c.grad_reduce_fp32 ? 4.0 : tbytes);
       if (bk.pending >= bucket_bytes) flush_bucket(bk);

@@ -82,6 +82,11 @@ struct ParallelConfig {
   // its --bf16 turns on. Default: the gradients' own type (the model's; fp32
   // under amp, whose parameters are fp32).
   bool grad_reduce_fp32 = false;
+  // Megatron-LM's gradient_accumulation_fusion: the weight-gradient GEMM adds into
+  // the main-grad buffer. Off (before 2022, or without apex/Transformer Engine),
+  // each microbatch's weight gradients are added by a kernel per parameter
+  // (main_grad.add_(grad) in its DDP hook).
+  bool grad_accum_fusion = true;
   ScalerStack scaler = ScalerStack::megatron;
   bool active = false;        // any parallel parameter differs from its default
 

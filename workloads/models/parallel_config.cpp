@@ -24,29 +24,57 @@ std::vector<WorkloadParam> parallel_params() {
           {"pp", "1", "pipeline stages"},
           {"dp", "1", "data-parallel replicas"},
           {"ep", "1", "expert-parallel ranks (moe; carved out of dp)"},
-          {"sequence_parallel", "0", "1: tensor-parallel allreduces become reducescatter + allgather and "
-                                     "norms/residuals are sharded over the sequence", ParamType::boolean},
-          {"schedule", "1f1b", "pipeline schedule: gpipe, 1f1b (PipeDream-Flush) or interleaved (Megatron-LM "
-                               "virtual stages)", ParamType::choice, {"gpipe", "1f1b", "interleaved"}},
+          {"sequence_parallel", "0",
+           "1: tensor-parallel allreduces become reducescatter + allgather and "
+           "norms/residuals are sharded over the sequence",
+           ParamType::boolean},
+          {"schedule",
+           "1f1b",
+           "pipeline schedule: gpipe, 1f1b (PipeDream-Flush) or interleaved (Megatron-LM "
+           "virtual stages)",
+           ParamType::choice,
+           {"gpipe", "1f1b", "interleaved"}},
           {"virtual_stages", "1", "layer chunks per device with schedule=interleaved"},
-          {"zero", "0", "ZeRO stage of the data-parallel replicas: 0 (DDP), 1 optimizer state, 2 + gradients, "
-                        "3 + parameters sharded", ParamType::choice, {"0", "1", "2", "3"}},
+          {"zero",
+           "0",
+           "ZeRO stage of the data-parallel replicas: 0 (DDP), 1 optimizer state, 2 + gradients, "
+           "3 + parameters sharded",
+           ParamType::choice,
+           {"0", "1", "2", "3"}},
           {"microbatch", "auto", "sequences per microbatch (auto: batch)", ParamType::integer, {"auto"}},
-          {"global_batch", "auto", "sequences per iteration over all replicas (auto: microbatch x dp)",
-           ParamType::integer, {"auto"}},
-          {"recompute", "none", "activation recomputation: none, selective (attention core) or full (each "
-                                "layer's forward again in the backward)", ParamType::choice,
+          {"global_batch",
+           "auto",
+           "sequences per iteration over all replicas (auto: microbatch x dp)",
+           ParamType::integer,
+           {"auto"}},
+          {"recompute",
+           "none",
+           "activation recomputation: none, selective (attention core) or full (each "
+           "layer's forward again in the backward)",
+           ParamType::choice,
            {"none", "selective", "full"}},
           {"bucket", "25", "DDP gradient bucket size in MB (bucket_cap_mb)"},
-          {"grad_reduce", "auto", "type of the data-parallel gradient reduction and of the kept gradients: auto (the "
-                                  "gradients' own: the model's dtype, fp32 with amp) or fp32 (Megatron-LM's "
-                                  "accumulate_allreduce_grads_in_fp32, on with its --bf16)", ParamType::choice,
+          {"grad_reduce",
+           "auto",
+           "type of the data-parallel gradient reduction and of the kept gradients: auto (the "
+           "gradients' own: the model's dtype, fp32 with amp) or fp32 (Megatron-LM's "
+           "accumulate_allreduce_grads_in_fp32, on with its --bf16)",
+           ParamType::choice,
            {"auto", "fp32"}},
-          {"grad_scaler", "megatron", "whose loss scaling amp=fp16 runs, and over which ranks found_inf is all-"
-                                      "reduced: megatron (Megatron-LM's MixedPrecisionOptimizer: tp and pp, + dp with "
-                                      "zero >= 1, + the expert ranks with ep), fsdp (ShardedGradScaler: dp) or torch "
-                                      "(torch.amp.GradScaler: none; dp with zero=0 only)",
-           ParamType::choice, {"megatron", "fsdp", "torch"}}};
+          {"grad_accum_fusion", "1",
+           "grad_scaler=megatron: 1 (Megatron-LM's gradient_accumulation_fusion: the "
+           "weight-gradient GEMM adds into the main-grad buffer) or 0 (main_grad.add_(grad) "
+           "after each microbatch's backward, a kernel per parameter, as Megatron-LM did "
+           "before 2022)",
+           ParamType::boolean},
+          {"grad_scaler",
+           "megatron",
+           "whose loss scaling amp=fp16 runs, and over which ranks found_inf is all-"
+           "reduced: megatron (Megatron-LM's MixedPrecisionOptimizer: tp and pp, + dp with "
+           "zero >= 1, + the expert ranks with ep), fsdp (ShardedGradScaler: dp) or torch "
+           "(torch.amp.GradScaler: none; dp with zero=0 only)",
+           ParamType::choice,
+           {"megatron", "fsdp", "torch"}}};
 }
 
 ParallelConfig parse_parallel(const WlParams& p, int64_t batch) {
@@ -66,12 +94,13 @@ ParallelConfig parse_parallel(const WlParams& p, int64_t batch) {
   c.recompute = r == "none" ? Recompute::none : r == "selective" ? Recompute::selective : Recompute::full;
   c.bucket_mb = wl_int(p, "bucket");
   c.grad_reduce_fp32 = wl_choice(p, "grad_reduce", {"auto", "fp32"}) == "fp32";
+  c.grad_accum_fusion = wl_bool(p, "grad_accum_fusion");
   const std::string& gs = wl_choice(p, "grad_scaler", {"megatron", "fsdp", "torch"});
   c.scaler = gs == "megatron" ? ScalerStack::megatron : gs == "fsdp" ? ScalerStack::fsdp : ScalerStack::torch;
   c.active = c.tp != 1 || c.pp != 1 || c.dp != 1 || c.ep != 1 || c.sequence_parallel || s != "1f1b" ||
-             c.virtual_stages != 1 || c.zero != 0 || p.at("microbatch") != "auto" || p.at("global_batch") != "auto" ||
-             r != "none" || c.bucket_mb != 25 || c.grad_reduce_fp32 ||
-             c.scaler != ScalerStack::megatron;
+             c.virtual_stages != 1 || c.zero != 0 || p.at("microbatch") != "auto" ||
+             p.at("global_batch") != "auto" || r != "none" || c.bucket_mb != 25 || c.grad_reduce_fp32 ||
+             !c.grad_accum_fusion || c.scaler != ScalerStack::megatron;
   if (c.devices() > (int64_t{1} << 24))
     throw InputError(fmt::format("workload parameters tp x pp x dp = {} devices; accepted up to 2^24", c.devices()));
   if (c.virtual_stages > 1 && c.schedule != PipeSchedule::interleaved)
@@ -106,6 +135,7 @@ void set_parallel_info(Graph& g, const ParallelConfig& c) {
   g.info["recompute"] = static_cast<double>(static_cast<int>(c.recompute));
   g.info["bucket_mb"] = static_cast<double>(c.bucket_mb);
   if (c.grad_reduce_fp32) g.info["grad_reduce_fp32"] = 1;
+  if (!c.grad_accum_fusion) g.info["grad_accum_unfused"] = 1;
   if (c.scaler != ScalerStack::megatron) g.info["scaler_stack"] = static_cast<double>(static_cast<int>(c.scaler));
 }
 
@@ -132,6 +162,7 @@ ParallelConfig parallel_config_of(const Graph& g) {
   c.recompute = static_cast<Recompute>(static_cast<int>(info_or(g, "recompute", 0)));
   c.bucket_mb = static_cast<int64_t>(info_or(g, "bucket_mb", 25));
   c.grad_reduce_fp32 = info_or(g, "grad_reduce_fp32", 0) != 0;
+  c.grad_accum_fusion = info_or(g, "grad_accum_unfused", 0) == 0;
   c.scaler = static_cast<ScalerStack>(static_cast<int>(info_or(g, "scaler_stack", 0)));
   c.active = true;
   return c;

@@ -58,20 +58,31 @@ MultiTensorLimits multi_tensor_limits(int depth, bool scalar_list, bool large) {
 
 int64_t multi_tensor_launches(const std::vector<int64_t>& numels, int depth, bool scalar_list, bool large) {
   const MultiTensorLimits lim = multi_tensor_limits(depth, scalar_list, large);
+  // Chunk by chunk, a launch goes when its blocks are full, or when its tensors
+  // are full at a tensor's last chunk; a tensor whose chunks continue is carried
+  // over to the next launch. Counted in whole runs of chunks (a tensor may have
+  // ~10^10 chunks), the same count as stepping through them.
   int64_t launches = 0, blocks = 0, tensors = 0;
   for (int64_t numel : numels) {
     if (numel <= 0) continue;   // empty tensors are skipped
     ++tensors;
-    const int64_t chunks = (numel + k_multi_tensor_chunk - 1) / k_multi_tensor_chunk;
-    for (int64_t c = 0; c < chunks; ++c) {
-      ++blocks;
-      const bool tensors_full = tensors == lim.max_tensors && c == chunks - 1;
-      const bool blocks_full = blocks == lim.max_blocks;
-      if (tensors_full || blocks_full) {
-        ++launches;
+    int64_t left = (numel + k_multi_tensor_chunk - 1) / k_multi_tensor_chunk;
+    while (left > 0) {
+      const int64_t room = lim.max_blocks - blocks;
+      if (left <= room) {  // the tensor ends in this launch
+        blocks += left;
+        left = 0;
+        if (blocks == lim.max_blocks || tensors == lim.max_tensors) {
+          ++launches;
+          blocks = tensors = 0;
+        }
+      } else {  // the blocks fill up mid-tensor, then every max_blocks chunks until its last run
+        left -= room;
+        const int64_t full = (left - 1) / lim.max_blocks;
+        launches += 1 + full;
+        left -= full * lim.max_blocks;
         blocks = 0;
-        // A tensor whose chunks continue is carried over to the next launch.
-        tensors = c == chunks - 1 ? 0 : 1;
+        tensors = 1;
       }
     }
   }
