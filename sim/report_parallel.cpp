@@ -21,9 +21,10 @@ void write_parallel_text(std::ostream& os, const nlohmann::json& p) {
              p["microbatch"].get<long long>(), p["global_batch"].get<long long>(),
              p["sequence_parallel"].get<bool>() ? ", sequence parallel" : "",
              p["zero"].get<long long>() > 0 ? fmt::format(", ZeRO-{}", p["zero"].get<long long>()) : "");
-  fmt::print(os, "  iteration  {}  (pipeline {}, bubble {:.1f} % on the first stage, exposed p2p {})\n",
+  fmt::print(os, "  iteration  {}  (pipeline {}, bubble {:.1f} % on the first stage, exposed p2p {}{})\n",
              q(d(p, "iteration_s"), Unit::seconds), q(d(p, "pipeline_s"), Unit::seconds),
-             100 * d(p, "bubble_fraction"), q(d(p, "p2p_exposed_s"), Unit::seconds));
+             100 * d(p, "bubble_fraction"), q(d(p, "p2p_exposed_s"), Unit::seconds),
+             p.value("p2p_overlap", true) ? "" : " in blocking exchanges");
   fmt::print(os, "  MFU        {:.1f} %  (model {:.4g} FLOP per iteration, {} per device; HFU {:.1f} %, "
                  "recomputation included)\n",
              100 * d(p, "mfu"), d(p, "model_flops"), q(d(p, "model_flops_per_device_per_s"), Unit::flops_per_second),

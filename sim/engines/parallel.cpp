@@ -76,13 +76,18 @@ RunResult simulate_parallel(const Graph& g, const Hardware& hw, const std::strin
         if (!g.ops[i].get("p2p", 0)) continue;
         const auto& s = sim.transfer(g, i);
         (ps == 0 ? t.p2p_fwd_s : t.p2p_bwd_s) += s.time_s;
-        (ps == 0 ? t.p2p_fwd_bytes : t.p2p_bwd_bytes) += static_cast<double>(g.ops[i].at("bytes"));
+        // The send over pp; with scatter/gather also the receiver's all-gather over tp.
+        if (g.ops[i].get("group", 0) == static_cast<int64_t>(CommGroup::pp))
+          (ps == 0 ? t.p2p_fwd_bytes : t.p2p_bwd_bytes) += static_cast<double>(g.ops[i].at("bytes"));
+        else
+          t.p2p_gather_bytes += static_cast<double>(g.ops[i].at("bytes"));
         t.p2p_energy_j += std::max(0.0, s.energy_j - static_w * s.time_s);
       }
   }
 
-  const ScheduleResult sr = run_schedule(ct, pp, v, m, schedule, training, true);
-  const ScheduleResult s0 = run_schedule(ct, pp, v, m, schedule, training, false);
+  const bool blocking = info_or(g, "p2p_blocking", 0) != 0;
+  const ScheduleResult sr = run_schedule(ct, pp, v, m, schedule, training, true, blocking);
+  const ScheduleResult s0 = run_schedule(ct, pp, v, m, schedule, training, false, blocking);
 
   // Per device position: gradient reduction after the schedule, optimizer.
   // Under autocast the products run in the 16-bit type (the model is fp32).
@@ -95,12 +100,13 @@ RunResult simulate_parallel(const Graph& g, const Hardware& hw, const std::strin
   std::vector<double> opt_s(static_cast<size_t>(pp));
   for (int64_t d = 0; d < pp; ++d) {
     std::vector<std::pair<double, double>> late;
-    double opt = 0;
+    double opt = 0, after = 0;
     for (int64_t j = 0; j < v; ++j) {
       const ChunkTiming& t = ct[static_cast<size_t>(j * pp + d)];
       const double base = training ? sr.last_bwd_start[static_cast<size_t>(d)][static_cast<size_t>(j)] : 0;
       for (const auto& [off, dur] : t.bwd.late) late.emplace_back(base + off, dur);
       opt += t.opt.end_s;
+      after += t.opt.dp_after_s;  // inside the optimizer pass, exposed
     }
     std::sort(late.begin(), late.end());
     double comm_free = 0, total = 0;
@@ -109,8 +115,8 @@ RunResult simulate_parallel(const Graph& g, const Hardware& hw, const std::strin
       total += dur;
     }
     const double sched_end = sr.end[static_cast<size_t>(d)];
-    dp_exposed[static_cast<size_t>(d)] = std::max(0.0, comm_free - sched_end);
-    dp_total[static_cast<size_t>(d)] = total;
+    dp_exposed[static_cast<size_t>(d)] = std::max(0.0, comm_free - sched_end) + after;
+    dp_total[static_cast<size_t>(d)] = total + after;
     opt_s[static_cast<size_t>(d)] = opt;
     dev_end[static_cast<size_t>(d)] = std::max(sched_end, comm_free) + opt;
     iteration = std::max(iteration, dev_end[static_cast<size_t>(d)]);
@@ -135,7 +141,10 @@ RunResult simulate_parallel(const Graph& g, const Hardware& hw, const std::strin
       plan.bwd.push_back(iter_pass(sim, g, by[static_cast<size_t>(c)][1], hw));
       plan.opt.push_back(iter_pass(sim, g, by[static_cast<size_t>(c)][2], hw));
     }
-    for (const auto& q : schedule_tasks(pp, v, m, schedule, training)) {
+    const auto order = schedule_tasks(pp, v, m, schedule, training);
+    plan.blocking = blocking;
+    if (blocking) plan.step_sizes = step_sizes(order, pp, v, schedule, training);
+    for (const auto& q : order) {
       std::vector<IterTask> tasks;
       for (const Task& t : q) tasks.push_back({t.kind == TaskKind::bwd, t.chunk, t.mb});
       plan.order.push_back(std::move(tasks));
@@ -175,6 +184,7 @@ RunResult simulate_parallel(const Graph& g, const Hardware& hw, const std::strin
       fl += t.opt.flops;
       for (const auto& [k, b] : t.opt.bytes_every) bytes[k] += b;
       if (t.p2p_fwd_bytes + t.p2p_bwd_bytes > 0) bytes["pp"] += mbs * (t.p2p_fwd_bytes + t.p2p_bwd_bytes);
+      if (t.p2p_gather_bytes > 0) bytes["tp"] += mbs * t.p2p_gather_bytes;
       p2p_s += mbs * (t.p2p_fwd_s + t.p2p_bwd_s);
     }
     const double busy = sr.busy[static_cast<size_t>(d)] + opt_s[static_cast<size_t>(d)];
@@ -251,12 +261,19 @@ RunResult simulate_parallel(const Graph& g, const Hardware& hw, const std::strin
   }
   r.extra["parallel"] = {
       {"devices", devices},
-      {"tp", tp}, {"pp", pp}, {"dp", dp}, {"ep", static_cast<int64_t>(info_or(g, "ep", 1))},
+      {"tp", tp},
+      {"pp", pp},
+      {"dp", dp},
+      {"ep", static_cast<int64_t>(info_or(g, "ep", 1))},
       {"virtual_stages", v},
-      {"schedule", schedule == 0 ? "gpipe" : schedule == 1 ? "1f1b" : "interleaved"},
+      {"schedule", schedule == 0   ? "gpipe"
+                   : schedule == 1 ? "1f1b"
+                                   : "interleaved"},
+      {"p2p_overlap", !blocking},
       {"sequence_parallel", info_or(g, "sequence_parallel", 0) != 0},
       {"zero", static_cast<int64_t>(info_or(g, "zero", 0))},
-      {"recompute", std::array<const char*, 3>{"none", "selective", "full"}[static_cast<size_t>(info_or(g, "recompute", 0))]},
+      {"recompute", std::array<const char*, 3>{"none", "selective",
+                                               "full"}[static_cast<size_t>(info_or(g, "recompute", 0))]},
       {"training", training},
       {"microbatch", static_cast<int64_t>(info_or(g, "microbatch", 1))},
       {"microbatches", m},
@@ -270,8 +287,10 @@ RunResult simulate_parallel(const Graph& g, const Hardware& hw, const std::strin
       {"executed_flops", executed_flops},
       {"mfu", mfu},
       {"hfu", iteration > 0 && r.peak_flops > 0 ? executed_flops / iteration / r.peak_flops : 0.0},
-      {"model_flops_per_device_per_s", iteration > 0 ? model_flops / iteration / static_cast<double>(devices) : 0.0},
-      {"tokens_per_s", iteration > 0 ? info_or(g, "global_batch", 1) * info_or(g, "seq", 1) / iteration : 0.0},
+      {"model_flops_per_device_per_s",
+       iteration > 0 ? model_flops / iteration / static_cast<double>(devices) : 0.0},
+      {"tokens_per_s",
+       iteration > 0 ? info_or(g, "global_batch", 1) * info_or(g, "seq", 1) / iteration : 0.0},
       {"energy_j", energy},
       {"comm_energy_j", comm_energy},
       {"bytes_by_group", gbt},

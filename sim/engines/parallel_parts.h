@@ -30,6 +30,7 @@ double info_or(const Graph& g, const std::string& key, double fallback);
 struct PassTiming {
   double inline_s = 0;      // inline ops (compute + inline collectives)
   double tp_comm_s = 0;     // of inline_s, tensor-parallel/expert collectives (exposed)
+  double dp_after_s = 0;    // of inline_s, the gradient reduction after the backward (attr after_backward)
   double end_s = 0;         // with the per-microbatch overlapped collectives
   double energy_j = 0;      // inline ops (static power over inline_s included)
   double inline_comm_energy_j = 0;   // dynamic energy of the inline collectives (in energy_j)
@@ -103,6 +104,7 @@ struct ChunkTiming {
   PassTiming fwd, bwd, opt;
   double p2p_fwd_s = 0, p2p_bwd_s = 0;
   double p2p_fwd_bytes = 0, p2p_bwd_bytes = 0, p2p_energy_j = 0;
+  double p2p_gather_bytes = 0;  // scatter/gather: the receivers' all-gathers over tp
 };
 
 enum class TaskKind { fwd, bwd };
@@ -116,6 +118,12 @@ struct Task {
 // forward_backward_pipelining_{without,with}_interleaving).
 std::vector<std::vector<Task>> schedule_tasks(int64_t p, int64_t v, int64_t m, int schedule, bool training);
 
+// With blocking transfers: per device, the tasks of each step in its order (1, or
+// a forward and a backward in the interleaved schedule's steady state, as
+// Megatron-LM pairs them before one exchange).
+std::vector<std::vector<int>> step_sizes(const std::vector<std::vector<Task>>& order, int64_t p, int64_t v,
+                                         int schedule, bool training);
+
 struct ScheduleResult {
   std::vector<double> end;         // per device: last task's end
   std::vector<double> busy;        // per device: sum of task durations
@@ -123,7 +131,12 @@ struct ScheduleResult {
   double makespan = 0;
 };
 
+// with_p2p: the transfers take their time (false: none, for the exposed share).
+// blocking: each device exchanges with its neighbours between steps and waits for
+// the exchange (Megatron-LM's p2p_communication without --overlap-p2p-comm:
+// batch_isend_irecv, wait, torch.cuda.synchronize); otherwise a transfer only
+// delays the task that needs it.
 ScheduleResult run_schedule(const std::vector<ChunkTiming>& ct, int64_t p, int64_t v, int64_t m, int schedule,
-                            bool training, bool with_p2p);
+                            bool training, bool with_p2p, bool blocking = false);
 
 }  // namespace tessera::parallel_engine

@@ -136,6 +136,7 @@ PassTiming time_pass(Simulator& sim, const Graph& g, const std::vector<size_t>& 
     const double dur = k == 0 ? s.end[k] : s.end[k] - s.end[k - 1];
     if (is_collective_kind(op.kind)) {
       t.tp_comm_s += dur;
+      if (op.get("after_backward", 0)) t.dp_after_s += dur;
       t.inline_comm_energy_j += std::max(0.0, s.energy[k] - static_w * dur);
       t.bytes_every[std::string(comm_group_name(op.get("group", 0)))] += static_cast<double>(op.at("bytes"));
     } else if (op.get("recompute", 0)) {
@@ -201,7 +202,9 @@ IterPass iter_pass(Simulator& sim, const Graph& g, const std::vector<size_t>& op
   };
   for (size_t i : ops) {
     const Op& op = g.ops[i];
-    if (op.get("p2p", 0)) {
+    if (op.get("p2p", 0) && op.get("group", 0) != static_cast<int64_t>(CommGroup::pp)) {
+      out.p2p_extra_s += sim.transfer(g, i).time_s;  // scatter/gather: the receiver's all-gather
+    } else if (op.get("p2p", 0)) {
       out.has_p2p = true;
       out.p2p = coll(i, IterOp::Kind::collective, sim.transfer(g, i).time_s);
     } else if (op.get("overlap", 0)) {

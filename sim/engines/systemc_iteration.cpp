@@ -6,6 +6,7 @@
 
 #include <cstdlib>
 #include <deque>
+#include <map>
 #include <memory>
 #include <stdexcept>
 #include <tuple>
@@ -200,15 +201,86 @@ class IterationSim {
         launch(*f, pass.p2p, wire_s);
         while (!f->finished) sc_core::wait(f->done);
       }
+      wait_s(pass.p2p_extra_s);
       flags[at] = 1;
       m_arrival[static_cast<size_t>(to)]->notify(SC_ZERO_TIME);
     });
   }
 
+  // A blocking pipeline transfer: started by whichever of its two ends posts
+  // second, finished when its flow (and a scatter/gather all-gather) has run.
+  struct Transfer {
+    bool sent = false, received = false, finished = false;
+    sc_event done;
+    std::unique_ptr<Flow> flow;
+  };
+  Transfer& transfer_of(int64_t rep, bool backward, int64_t sender_chunk, int64_t mb) {
+    auto& x = m_transfers[std::make_tuple(rep, backward, sender_chunk, mb)];
+    if (!x) x = std::make_unique<Transfer>();
+    return *x;
+  }
+  void post(int64_t rep, bool backward, int64_t sender_chunk, int64_t mb, bool sender,
+            std::vector<Transfer*>& wait) {
+    Transfer& x = transfer_of(rep, backward, sender_chunk, mb);
+    (sender ? x.sent : x.received) = true;
+    wait.push_back(&x);
+    if (!(x.sent && x.received)) return;
+    const IterPass& pass = (backward ? m_p.bwd : m_p.fwd)[static_cast<size_t>(sender_chunk)];
+    const int64_t to_chunk = backward ? sender_chunk - 1 : sender_chunk + 1;
+    const int64_t from = device_at(sender_chunk % m_p.pp, rep), to = device_at(to_chunk % m_p.pp, rep);
+    sc_core::sc_spawn([this, &x, &pass, from, to] {
+      if (pass.has_p2p) {
+        double wire_s = 0;
+        x.flow = make_flow(pass.p2p, from, to, wire_s);
+        if (wire_s <= 0) {
+          wait_s(pass.p2p.duration_s);
+        } else {
+          launch(*x.flow, pass.p2p, wire_s);
+          while (!x.flow->finished) sc_core::wait(x.flow->done);
+        }
+        wait_s(pass.p2p_extra_s);
+      }
+      x.finished = true;
+      x.done.notify(SC_ZERO_TIME);
+    });
+  }
+  // The exchange between two steps: the sends of `before`'s tasks and the
+  // receives of `after`'s, posted together; returns when all have arrived.
+  void exchange(int64_t g, const std::vector<const IterTask*>& before,
+                const std::vector<const IterTask*>& after) {
+    const int64_t rep = replica(g), C = m_chunks;
+    std::vector<Transfer*> wait;
+    for (const IterTask* t : before)
+      if (t->backward ? t->chunk > 0 : t->chunk + 1 < C) post(rep, t->backward, t->chunk, t->mb, true, wait);
+    for (const IterTask* t : after)
+      if (t->backward ? t->chunk + 1 < C : t->chunk > 0)
+        post(rep, t->backward, t->backward ? t->chunk + 1 : t->chunk - 1, t->mb, false, wait);
+    for (Transfer* x : wait)
+      while (!x->finished) sc_core::wait(x->done);
+  }
+
+  void device_main_blocking(int64_t g) {
+    const int64_t d = position(g);
+    const auto& order = m_p.order[static_cast<size_t>(d)];
+    size_t i = 0;
+    std::vector<const IterTask*> before;
+    for (int size : m_p.step_sizes[static_cast<size_t>(d)]) {
+      std::vector<const IterTask*> step;
+      for (int k = 0; k < size; ++k) step.push_back(&order.at(i++));
+      exchange(g, before, step);
+      for (const IterTask* t : step)
+        run_pass(g, (t->backward ? m_p.bwd : m_p.fwd)[static_cast<size_t>(t->chunk)],
+                 t->backward && t->mb == m_p.m - 1);
+      before = std::move(step);
+    }
+    exchange(g, before, {});
+  }
+
   void device_main(int64_t g) {
     const int64_t d = position(g), rep = replica(g), C = m_chunks, pp = m_p.pp;
     const auto G = static_cast<size_t>(g);
-    for (const IterTask& t : m_p.order[static_cast<size_t>(d)]) {
+    if (m_p.blocking) device_main_blocking(g);
+    for (const IterTask& t : m_p.blocking ? std::vector<IterTask>{} : m_p.order[static_cast<size_t>(d)]) {
       const IterPass& pass = (t.backward ? m_p.bwd : m_p.fwd)[static_cast<size_t>(t.chunk)];
       // Its input: the previous chunk's activation, the next chunk's gradient.
       const bool needs = t.backward ? t.chunk + 1 < C : t.chunk > 0;
@@ -243,6 +315,7 @@ class IterationSim {
   Fabric m_fabric;
   sc_time m_t0;
   std::vector<std::vector<char>> m_fwd_in, m_bwd_in;   // [device][chunk x m + mb]: input arrived
+  std::map<std::tuple<int64_t, bool, int64_t, int64_t>, std::unique_ptr<Transfer>> m_transfers;
   std::vector<std::unique_ptr<sc_event>> m_arrival;
   std::vector<std::unique_ptr<Stream>> m_every, m_late;
   std::vector<std::map<std::tuple<int, int64_t, int64_t, int64_t>, int64_t>> m_seq;
@@ -260,8 +333,8 @@ IterationResult simulate_iteration_systemc(const IterationPlan& plan) {
                                  "(tp x pp x dp); use --engine analytic (it simulates each distinct role once, any "
                                  "device count)", k_max_systemc_devices, n));
   if (static_cast<int64_t>(plan.order.size()) != plan.pp ||
-      static_cast<int64_t>(plan.fwd.size()) != plan.pp * plan.v ||
-      plan.bwd.size() != plan.fwd.size() || plan.opt.size() != plan.fwd.size())
+      static_cast<int64_t>(plan.fwd.size()) != plan.pp * plan.v || plan.bwd.size() != plan.fwd.size() ||
+      plan.opt.size() != plan.fwd.size() || (plan.blocking && plan.step_sizes.size() != plan.order.size()))
     throw std::logic_error("systemc iteration: plan sizes do not match pp x virtual_stages");
   setenv("SC_COPYRIGHT_MESSAGE", "DISABLE", 0);
   IterationSim sim(plan);

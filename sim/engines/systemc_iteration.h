@@ -26,7 +26,8 @@
 // largest over the links it uses). Alone, a collective therefore takes exactly
 // its simulated time; sharing a port with another flow, longer. A pipeline
 // transfer is the same flow from the sending to the receiving device, started
-// when the sending pass ends.
+// when the sending pass ends (with blocking transfers, once the receiver has
+// posted its receive too; both wait for it).
 //
 // Without contention the iteration equals the analytic engine's schedule
 // (sim/engines/parallel.cpp); the analytic engine gives every group and stream a
@@ -62,6 +63,7 @@ struct IterPass {
   double tail_s = 0;            // after the last inline op until the inline part ends
   bool has_p2p = false;         // a send to the next (forward) / previous (backward) chunk
   IterOp p2p;
+  double p2p_extra_s = 0;  // after the send: the receiver's all-gather (p2p_scatter_gather), uncontended
 };
 
 struct IterTask {
@@ -74,6 +76,12 @@ struct IterationPlan {
   int64_t devices_per_node = 1;
   std::vector<IterPass> fwd, bwd, opt;          // per chunk (pp x v)
   std::vector<std::vector<IterTask>> order;     // per pipeline position
+  // Blocking pipeline transfers (p2p_overlap=0): per position, the tasks of each
+  // step in `order` (one, or a forward and a backward); between two steps the
+  // device posts the sends of the step before and the receives of the step after,
+  // and waits until all have arrived (parallel_parts.h, run_schedule).
+  bool blocking = false;
+  std::vector<std::vector<int>> step_sizes;
 };
 
 struct IterChannel {

@@ -1,9 +1,9 @@
 // Multi-device workloads and the multi-device engine: footprint arithmetic,
 // pipeline bubbles, the collectives of tp / sp / dp / ZeRO, the device-count
 // check and role deduplication.
-#include <catch2/catch.hpp>
 #include <fmt/format.h>
 
+#include <catch2/catch.hpp>
 #include <filesystem>
 #include <fstream>
 #include <map>
@@ -14,6 +14,7 @@
 #include "sim/simulate.h"
 #include "tests/parallel/collectives.h"
 #include "tests/support/cli_run.h"
+#include "tests/support/graph_ops.h"
 #include "workloads/workloads.h"
 
 using namespace tessera;
@@ -136,6 +137,77 @@ TEST_CASE("pipeline bubble: (p-1)/(m+p-1) for gpipe and 1f1b with uniform stages
   CHECK((t - 2 * busy) / t == Approx(3.0 / 19).epsilon(1e-12));
 }
 
+TEST_CASE("p2p_overlap=0: blocking pipeline exchanges between steps", "[parallel]") {
+  // Four identical chunks (embed=0), m = 8 microbatches. Each pipeline transfer
+  // takes c (a sendrecv of the same bytes both ways); with blocking exchanges a
+  // transfer starts once both ends have posted it and both wait for it.
+  auto hw = system_of(4);
+  const std::string base = "gpt:layers=4,hidden=512,heads=8,seq=256,embed=0,pp=4,global_batch=8,train=1,";
+  for (const char* sched : {"gpipe", "1f1b"}) {
+    INFO(sched);
+    const auto over = simulate_parallel(build_workload(base + "schedule=" + sched), *hw, "analytic");
+    const auto blk =
+        simulate_parallel(build_workload(base + "schedule=" + sched + ",p2p_overlap=0"), *hw, "analytic");
+    const auto& p = blk.extra["parallel"];
+    CHECK_FALSE(p["p2p_overlap"].get<bool>());
+    const double f = p["roles"][0]["forward_s"].get<double>(), b = p["roles"][0]["backward_s"].get<double>();
+    // Free transfers: the closed form of the schedule, as without blocking.
+    CHECK(p["pipeline_without_p2p_s"].get<double>() == Approx(11 * (f + b)).epsilon(1e-12));
+    // Chunk 0 sends 8 activations; chunk 1 sends 8 and 8 gradients: c each.
+    const double c = p["roles"][0]["p2p_s"].get<double>() / 8;
+    CHECK(p["roles"][1]["p2p_s"].get<double>() == Approx(16 * c).epsilon(1e-12));
+    CHECK(p["pipeline_s"].get<double>() > over.extra["parallel"]["pipeline_s"].get<double>());
+    if (std::string(sched) == "gpipe") {
+      // Each device runs its forwards one exchange apart, F + c: the last device's
+      // last forward ends at (m + p - 1) F + (m + p - 2) c, and the backwards
+      // likewise: (m + p - 1)(F + B) + 2 (m + p - 2) c = 11 (F + B) + 20 c.
+      CHECK(p["pipeline_s"].get<double>() == Approx(11 * (f + b) + 20 * c).epsilon(1e-9));
+    }
+  }
+  // The whole-iteration SystemC engine runs the same exchanges: without
+  // contention (tp 2 x pp 4, one device per pipeline link) the same iteration, to
+  // the SystemC kernel's rounding of times (picoseconds).
+  const std::string w =
+      "gpt:layers=8,hidden=1024,heads=16,seq=512,vocab=1000,tp=2,pp=4,global_batch=8,train=1,"
+      "p2p_overlap=0";
+  const auto node = load_hardware("dgx-a100", {});
+  CHECK(simulate_parallel(build_workload(w), *node, "systemc").time_s ==
+        Approx(simulate_parallel(build_workload(w), *node, "analytic").time_s).epsilon(1e-8));
+}
+
+TEST_CASE("p2p_scatter_gather=1: 1/tp of each pipeline transfer, all-gathered over tp", "[parallel]") {
+  // tp 2 x pp 2, seq 64 x hidden 256 bf16: an activation of 32768 B; each rank
+  // sends 16384 B and the receiver all-gathers 32768 B over tp, in each direction.
+  const std::string base = "gpt:layers=2,hidden=256,heads=4,seq=64,vocab=1000,tp=2,pp=2,train=1";
+  const Graph g = build_workload(base + ",p2p_scatter_gather=1");
+  const Op& send = testing::find_op(g, "pp.send_activation.c0");
+  CHECK(send.kind == OpKind::sendrecv);
+  CHECK(send.at("bytes") == 16384);
+  const Op& gather = testing::find_op(g, "pp.send_activation.c0.gather");
+  CHECK(gather.kind == OpKind::allgather);
+  CHECK(gather.at("bytes") == 32768);
+  CHECK(gather.at("ranks") == 2);
+  CHECK(gather.get("p2p", 0) == 1);
+  CHECK(testing::find_op(g, "pp.send_gradient.c1").at("bytes") == 16384);
+  CHECK(testing::find_op(build_workload(base), "pp.send_activation.c0").at("bytes") == 32768);
+  // The report counts the sends as pp bytes and the all-gathers as tp bytes: half
+  // the pp bytes of the plain transfers.
+  auto hw = system_of(4);
+  const auto plain = simulate_parallel(build_workload(base), *hw, "analytic");
+  const auto split = simulate_parallel(g, *hw, "analytic");
+  const auto& bp = plain.extra["parallel"]["bytes_by_group"];
+  const auto& bs = split.extra["parallel"]["bytes_by_group"];
+  // (Both also hold the gradient norm's 4-byte all-reduce over pp: 4 devices x 4 B.)
+  CHECK((bs["pp"].get<double>() - 16) * 2 == bp["pp"].get<double>() - 16);
+  CHECK(bs["tp"].get<double>() > bp["tp"].get<double>());
+  CHECK_THROWS_WITH(
+      build_workload(base + ",sequence_parallel=1,p2p_scatter_gather=1"),
+      "--workload '" + base +
+          ",sequence_parallel=1,p2p_scatter_gather=1': workload parameter "
+          "'p2p_scatter_gather': 1 needs sequence_parallel=0 (with sequence parallelism each rank's "
+          "pipeline transfer is already its 1/tp of the sequence)");
+}
+
 TEST_CASE("tensor-parallel collectives per step: allreduce, or reducescatter + allgather with sp", "[parallel]") {
   // 2 layers, tp=2: per layer 2 forward allreduces (attention and MLP outputs) and
   // 2 backward (the QKV and MLP-up input gradients), plus the embedding's forward
@@ -215,6 +287,54 @@ TEST_CASE("data-parallel collectives per step: DDP buckets and ZeRO stages", "[p
   for (const auto& op : build_workload(base + ",zero=1").ops)
     if (op.kind == OpKind::optimizer) opt_elems_zero += static_cast<double>(op.at("elems"));
   CHECK(opt_elems_zero == Approx(opt_elems / 2).epsilon(1e-4));
+}
+
+TEST_CASE("overlap_grad_reduce=0: the gradients reduced after the last backward, before the step",
+          "[parallel]") {
+  // The DDP case above without overlap: no buckets in the backward; in the
+  // optimizer pass the whole bf16 gradient buffer (2 x params bytes) is scaled by
+  // 1/dp in place (read and written: 4 B per parameter) and all-reduced once.
+  const std::string base = "gpt:layers=2,hidden=1024,heads=16,seq=64,vocab=1000,dp=2,train=1";
+  const Graph g = build_workload(base + ",overlap_grad_reduce=0");
+  const double params = g.info.at("chunk0.params");
+  auto c = collectives(g);
+  CHECK(c.count("allreduce/dp/1") == 0);
+  CHECK(c["allreduce/dp/2"].n == 1);
+  CHECK(c["allreduce/dp/2"].bytes == 2 * params);
+  const Op& scale = testing::find_op(g, "dp.grad_buffer.scale");
+  CHECK(scale.get("pass", -1) == 2);
+  CHECK(scale.at("elems") == params);
+  CHECK(op_min_bytes(scale) == 4 * params);
+  const Op& reduce = testing::find_op(g, "dp.grad_buffer");
+  CHECK(reduce.get("after_backward", 0) == 1);
+  CHECK(reduce.get("overlap", 0) == 0);
+  // fp32 main gradients: 4 B per parameter moved, 8 B read and written by the scale.
+  const Graph g32 = build_workload(base + ",overlap_grad_reduce=0,grad_reduce=fp32");
+  CHECK(collectives(g32)["allreduce/dp/2"].bytes == 4 * params);
+  CHECK(op_min_bytes(testing::find_op(g32, "dp.grad_buffer.scale")) == 8 * params);
+  // On a DGX A100 (tp 4 x dp 2): the reduction is all exposed, and the iteration
+  // is longer than with the buckets overlapping the backward.
+  const auto hw = load_hardware("dgx-a100", {});
+  const std::string big = "gpt:layers=4,hidden=2048,heads=16,seq=512,vocab=1000,tp=4,dp=2,train=1";
+  const RunResult over = simulate_parallel(build_workload(big), *hw, "analytic");
+  const RunResult after = simulate_parallel(build_workload(big + ",overlap_grad_reduce=0"), *hw, "analytic");
+  const auto& ro = over.extra.at("parallel").at("roles")[0];
+  const auto& ra = after.extra.at("parallel").at("roles")[0];
+  CHECK(ra.at("dp_comm_s").get<double>() > 0);
+  CHECK(ra.at("dp_comm_exposed_s").get<double>() == ra.at("dp_comm_s").get<double>());
+  CHECK(ro.at("dp_comm_exposed_s").get<double>() < ro.at("dp_comm_s").get<double>());
+  CHECK(after.time_s > over.time_s);
+  // The whole-iteration engine runs it on the same path (no contention here; to the
+  // SystemC kernel's rounding of times).
+  CHECK(simulate_parallel(build_workload(big + ",overlap_grad_reduce=0"), *hw, "systemc").time_s ==
+        Approx(after.time_s).epsilon(1e-8));
+  // ZeRO-2 reduce-scatters as the backward goes: refused.
+  CHECK_THROWS_WITH(
+      build_workload(base + ",zero=2,overlap_grad_reduce=0"),
+      "--workload '" + base +
+          ",zero=2,overlap_grad_reduce=0': workload parameter "
+          "'overlap_grad_reduce': 0 needs zero 0 or 1 (zero = 2 reduce-scatters each microbatch's "
+          "gradients as the backward produces them)");
 }
 
 TEST_CASE("expert-parallel all-to-all per step (moe)", "[parallel]") {

@@ -267,6 +267,19 @@ void emit_chunk(Graph& out, const Graph& fwd_all, int64_t chunk, const ParallelC
     return d;
   };
   auto flops_of = [&](const Op& op) { return is_collective_kind(op.kind) ? 0.0 : op_flops(op); };
+  // A pipeline transfer of `bytes` after a pass; with scatter/gather each tp rank
+  // sends its 1/tp and the receiver all-gathers the whole over tp (both attr p2p:
+  // the receiving chunk waits for both).
+  auto p2p_send = [&](const std::string& name, int64_t bytes, int pass) {
+    const bool split = c.p2p_scatter_gather && c.tp > 1;
+    Op s = collective(lay, OpKind::sendrecv, name, t, split ? bytes / c.tp : bytes, 2, CommGroup::pp);
+    s.attrs["p2p"] = 1;
+    em.emit(std::move(s), pass, em.after_last());
+    if (!split) return;
+    Op g = collective(lay, OpKind::allgather, name + ".gather", t, bytes, c.tp, CommGroup::tp);
+    g.attrs["p2p"] = 1;
+    em.emit(std::move(g), pass, em.after_last());
+  };
   // zero=3: each layer's parameters gathered before its forward (and backward):
   // the dense weights over dp, a MoE's expert weights over their dp / ep ranks.
   std::map<int64_t, double> layer_params, layer_experts;
@@ -338,10 +351,7 @@ void emit_chunk(Graph& out, const Graph& fwd_all, int64_t chunk, const ParallelC
     if (cg.ops[i].get("output", 0)) out_t = cg.ops[i].out_dtype;
   if (amp) out.info[fmt::format("chunk{}.output_dtype", chunk)] = static_cast<double>(static_cast<int>(out_t));
   if (chunk + 1 < chunks && c.pp > 1) {
-    Op s = collective(lay, OpKind::sendrecv, fmt::format("pp.send_activation.c{}", chunk), t,
-                      act_bytes_as(act_bytes, out_t), 2, CommGroup::pp);
-    s.attrs["p2p"] = 1;
-    em.emit(std::move(s), 0, em.after_last());
+    p2p_send(fmt::format("pp.send_activation.c{}", chunk), act_bytes_as(act_bytes, out_t), 0);
   }
   if (!training) return;
 
@@ -455,20 +465,49 @@ void emit_chunk(Graph& out, const Graph& fwd_all, int64_t chunk, const ParallelC
       }
       Buckets& bk = f.get("expert", 0) != 0 && c.ep > 1 ? expert : dense;
       bk.pending += op_param_elems(f) * (c.grad_reduce_fp32 ? 4.0 : tbytes);
-      if (bk.pending >= bucket_bytes) flush_bucket(bk);
+      if (c.overlap_grad_reduce && bk.pending >= bucket_bytes) flush_bucket(bk);
     }
   }
-  flush_bucket(dense);
-  flush_bucket(expert);
+  if (c.overlap_grad_reduce) {
+    flush_bucket(dense);
+    flush_bucket(expert);
+  }
   if (chunk > 0 && c.pp > 1) {
     // The gradient of the chunk's input: the previous chunk's output type.
     const DType in_t = amp ? static_cast<DType>(static_cast<int>(out.info.at(fmt::format("chunk{}.output_dtype", chunk - 1))))
                            : t;
-    Op s = collective(lay, OpKind::sendrecv, fmt::format("pp.send_gradient.c{}", chunk), t,
-                      act_bytes_as(act_bytes, in_t), 2, CommGroup::pp);
-    s.attrs["p2p"] = 1;
-    em.emit(std::move(s), 1, em.after_last());
+    p2p_send(fmt::format("pp.send_gradient.c{}", chunk), act_bytes_as(act_bytes, in_t), 1);
   }
+
+  // overlap_grad_reduce=0: the accumulated gradients are reduced after the schedule,
+  // ahead of the step, the whole buffer at once: Megatron-LM's train_step calls
+  // allreduce_gradients() on each model chunk once forward_backward_func returns
+  // (megatron/model/distributed.py: `buffer_.data /= dp`, then all_reduce), as
+  // megatron/core's finish_grad_sync does without overlap (`grad_data *=
+  // gradient_scaling_factor`, then the collective). The scale reads and writes the
+  // buffer in place; the collective is inline (exposed) and counted as dp
+  // communication (attr after_backward).
+  if (!c.overlap_grad_reduce)
+    for (Buckets* bk : {&dense, &expert}) {
+      if (bk->pending <= 0 || bk->ranks <= 1) continue;
+      const DType gt = c.grad_reduce_fp32 ? DType::fp32 : t;
+      const std::string name = bk == &dense ? "dp.grad_buffer" : "dp.expert_grad_buffer";
+      Op scale;
+      scale.name = name + ".scale";
+      scale.kind = OpKind::optimizer;
+      scale.dtype = scale.out_dtype = gt;
+      scale.attrs = {{"elems", static_cast<int64_t>(bk->pending / (dtype_info(gt).storage_bits / 8.0))},
+                     {"reads", 1},
+                     {"writes", 1},
+                     {"flops", 1},
+                     {"launches", 1}};
+      em.emit(std::move(scale), 2, em.after_last());
+      Op op = collective(lay, OpKind::allreduce, name, gt, static_cast<int64_t>(bk->pending), bk->ranks,
+                         CommGroup::dp);
+      op.attrs["stride"] = bk->stride;
+      op.attrs["after_backward"] = 1;
+      em.emit(std::move(op), 2, em.after_last());
+    }
 
   // Optimizer: its kernels run on the state's shard (TrainingOptions::state_shards).
   // After the found_inf check (amp=fp16) and the gradient norm's square (Megatron-LM

@@ -87,6 +87,23 @@ struct ParallelConfig {
   // each microbatch's weight gradients are added by a kernel per parameter
   // (main_grad.add_(grad) in its DDP hook).
   bool grad_accum_fusion = true;
+  // The data-parallel gradient reduction overlaps the last microbatch's backward
+  // (PyTorch DDP's buckets, Megatron-LM's --overlap-grad-reduce). Off, it runs
+  // after the schedule, before the optimizer step: each chunk's whole gradient
+  // buffer scaled by 1/dp and all-reduced (Megatron-LM without
+  // --overlap-grad-reduce, and its LocalDDP, --DDP-impl local, of 2021).
+  bool overlap_grad_reduce = true;
+  // Pipeline transfers overlap compute: a send delays only the task that needs it
+  // (Megatron-LM --overlap-p2p-comm). Off, the devices exchange between steps and
+  // wait for each exchange (Megatron-LM's default: batch_isend_irecv, wait on every
+  // request, then torch.cuda.synchronize(); megatron/core p2p_communication.py).
+  bool p2p_overlap = true;
+  // Megatron-LM's scatter/gather of pipeline transfers (2021; on unless
+  // --no-scatter-gather-tensors-in-pipeline, off with sequence parallelism): each
+  // tensor-parallel rank sends its 1/tp of the activation, and the receiver
+  // all-gathers it over tp (p2p_communication.py: split_tensor_into_1d_equal_chunks,
+  // gather_split_1d_tensor).
+  bool p2p_scatter_gather = false;
   ScalerStack scaler = ScalerStack::megatron;
   bool active = false;        // any parallel parameter differs from its default
 

@@ -67,6 +67,22 @@ std::vector<WorkloadParam> parallel_params() {
            "after each microbatch's backward, a kernel per parameter, as Megatron-LM did "
            "before 2022)",
            ParamType::boolean},
+          {"overlap_grad_reduce", "1",
+           "1: the data-parallel gradient buckets are reduced during the last microbatch's "
+           "backward (PyTorch DDP, Megatron-LM --overlap-grad-reduce); 0: after it, before the "
+           "optimizer step, each chunk's gradient buffer scaled by 1/dp and all-reduced at once "
+           "(Megatron-LM without --overlap-grad-reduce, and its --DDP-impl local)",
+           ParamType::boolean},
+          {"p2p_overlap", "1",
+           "1: pipeline sends and receives overlap compute (Megatron-LM --overlap-p2p-comm); 0: "
+           "devices exchange between steps and wait for each exchange (Megatron-LM's default: "
+           "batch_isend_irecv, wait, torch.cuda.synchronize)",
+           ParamType::boolean},
+          {"p2p_scatter_gather", "0",
+           "1: each tensor-parallel rank sends 1/tp of a pipeline transfer and the receiver "
+           "all-gathers it over tp (Megatron-LM's scatter/gather optimisation, on in its 2021 "
+           "releases; not with sequence_parallel, whose transfers are already 1/tp)",
+           ParamType::boolean},
           {"grad_scaler",
            "megatron",
            "whose loss scaling amp=fp16 runs, and over which ranks found_inf is all-"
@@ -95,12 +111,16 @@ ParallelConfig parse_parallel(const WlParams& p, int64_t batch) {
   c.bucket_mb = wl_int(p, "bucket");
   c.grad_reduce_fp32 = wl_choice(p, "grad_reduce", {"auto", "fp32"}) == "fp32";
   c.grad_accum_fusion = wl_bool(p, "grad_accum_fusion");
+  c.overlap_grad_reduce = wl_bool(p, "overlap_grad_reduce");
+  c.p2p_overlap = wl_bool(p, "p2p_overlap");
+  c.p2p_scatter_gather = wl_bool(p, "p2p_scatter_gather");
   const std::string& gs = wl_choice(p, "grad_scaler", {"megatron", "fsdp", "torch"});
   c.scaler = gs == "megatron" ? ScalerStack::megatron : gs == "fsdp" ? ScalerStack::fsdp : ScalerStack::torch;
   c.active = c.tp != 1 || c.pp != 1 || c.dp != 1 || c.ep != 1 || c.sequence_parallel || s != "1f1b" ||
              c.virtual_stages != 1 || c.zero != 0 || p.at("microbatch") != "auto" ||
              p.at("global_batch") != "auto" || r != "none" || c.bucket_mb != 25 || c.grad_reduce_fp32 ||
-             !c.grad_accum_fusion || c.scaler != ScalerStack::megatron;
+             !c.grad_accum_fusion || !c.overlap_grad_reduce || !c.p2p_overlap || c.p2p_scatter_gather ||
+             c.scaler != ScalerStack::megatron;
   if (c.devices() > (int64_t{1} << 24))
     throw InputError(fmt::format("workload parameters tp x pp x dp = {} devices; accepted up to 2^24", c.devices()));
   if (c.virtual_stages > 1 && c.schedule != PipeSchedule::interleaved)
@@ -113,6 +133,15 @@ ParallelConfig parse_parallel(const WlParams& p, int64_t batch) {
     throw InputError(fmt::format("workload parameter 'schedule': interleaved needs pp >= 2 and microbatches "
                                  "(global_batch / (microbatch x dp) = {}) a multiple of pp = {}",
                                  c.microbatches(), c.pp));
+  if (!c.overlap_grad_reduce && c.zero >= 2)
+    throw InputError(
+        fmt::format("workload parameter 'overlap_grad_reduce': 0 needs zero 0 or 1 (zero = {} "
+                    "reduce-scatters each microbatch's gradients as the backward produces them)",
+                    c.zero));
+  if (c.p2p_scatter_gather && c.sequence_parallel)
+    throw InputError(
+        "workload parameter 'p2p_scatter_gather': 1 needs sequence_parallel=0 (with sequence "
+        "parallelism each rank's pipeline transfer is already its 1/tp of the sequence)");
   if (c.dp % c.ep != 0)
     throw InputError(fmt::format("workload parameter 'ep': {} must divide dp = {} (expert-parallel ranks are "
                                  "carved out of the data-parallel replicas)", c.ep, c.dp));
@@ -136,6 +165,9 @@ void set_parallel_info(Graph& g, const ParallelConfig& c) {
   g.info["bucket_mb"] = static_cast<double>(c.bucket_mb);
   if (c.grad_reduce_fp32) g.info["grad_reduce_fp32"] = 1;
   if (!c.grad_accum_fusion) g.info["grad_accum_unfused"] = 1;
+  if (!c.overlap_grad_reduce) g.info["grad_reduce_after"] = 1;
+  if (!c.p2p_overlap) g.info["p2p_blocking"] = 1;
+  if (c.p2p_scatter_gather) g.info["p2p_scatter_gather"] = 1;
   if (c.scaler != ScalerStack::megatron) g.info["scaler_stack"] = static_cast<double>(static_cast<int>(c.scaler));
 }
 
@@ -163,6 +195,9 @@ ParallelConfig parallel_config_of(const Graph& g) {
   c.bucket_mb = static_cast<int64_t>(info_or(g, "bucket_mb", 25));
   c.grad_reduce_fp32 = info_or(g, "grad_reduce_fp32", 0) != 0;
   c.grad_accum_fusion = info_or(g, "grad_accum_unfused", 0) == 0;
+  c.overlap_grad_reduce = info_or(g, "grad_reduce_after", 0) == 0;
+  c.p2p_overlap = info_or(g, "p2p_blocking", 0) == 0;
+  c.p2p_scatter_gather = info_or(g, "p2p_scatter_gather", 0) != 0;
   c.scaler = static_cast<ScalerStack>(static_cast<int>(info_or(g, "scaler_stack", 0)));
   c.active = true;
   return c;
