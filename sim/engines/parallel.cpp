@@ -119,8 +119,46 @@ RunResult simulate_parallel(const Graph& g, const Hardware& hw, const std::strin
     dp_total[static_cast<size_t>(d)] = total + after;
     opt_s[static_cast<size_t>(d)] = opt;
     dev_end[static_cast<size_t>(d)] = std::max(sched_end, comm_free) + opt;
-    iteration = std::max(iteration, dev_end[static_cast<size_t>(d)]);
   }
+  // The optimizer passes' collectives over the pipeline group (Megatron-LM's
+  // gradient-norm and found_inf all-reduces over tp and pp) are meeting points:
+  // every position waits there for the last to arrive, then finishes its own
+  // step. Each position meets them in the same order (its chunks' passes in turn).
+  {
+    std::vector<std::vector<std::pair<double, double>>> meets(static_cast<size_t>(pp));
+    for (int64_t d = 0; d < pp; ++d) {
+      double off = 0;
+      for (int64_t j = 0; j < v; ++j) {
+        const PassTiming& o = ct[static_cast<size_t>(j * pp + d)].opt;
+        for (const auto& [a, b] : o.pp_meets) meets[static_cast<size_t>(d)].emplace_back(off + a, off + b);
+        off += o.end_s;
+      }
+    }
+    const size_t n = meets.empty() ? 0 : meets[0].size();
+    bool same = true;
+    for (const auto& mv : meets) same = same && mv.size() == n;
+    if (same && n > 0 && pp > 1) {
+      std::vector<double> t(static_cast<size_t>(pp)),
+          at(static_cast<size_t>(pp), 0);  // clock, offset reached
+      for (int64_t d = 0; d < pp; ++d)
+        t[static_cast<size_t>(d)] = dev_end[static_cast<size_t>(d)] - opt_s[static_cast<size_t>(d)];
+      for (size_t k = 0; k < n; ++k) {
+        double meet = 0;
+        for (int64_t d = 0; d < pp; ++d)
+          meet = std::max(meet, t[static_cast<size_t>(d)] + meets[static_cast<size_t>(d)][k].first -
+                                    at[static_cast<size_t>(d)]);
+        for (int64_t d = 0; d < pp; ++d) {
+          const auto& [a, b] = meets[static_cast<size_t>(d)][k];
+          t[static_cast<size_t>(d)] = meet + (b - a);
+          at[static_cast<size_t>(d)] = b;
+        }
+      }
+      for (int64_t d = 0; d < pp; ++d)
+        dev_end[static_cast<size_t>(d)] =
+            t[static_cast<size_t>(d)] + opt_s[static_cast<size_t>(d)] - at[static_cast<size_t>(d)];
+    }
+  }
+  for (int64_t d = 0; d < pp; ++d) iteration = std::max(iteration, dev_end[static_cast<size_t>(d)]);
 
   // The SystemC engine: the whole iteration again, every device a process and
   // every transfer a flow on the shared ports (systemc_iteration.h).

@@ -31,6 +31,9 @@ struct PassTiming {
   double inline_s = 0;      // inline ops (compute + inline collectives)
   double tp_comm_s = 0;     // of inline_s, tensor-parallel/expert collectives (exposed)
   double dp_after_s = 0;    // of inline_s, the gradient reduction after the backward (attr after_backward)
+  // Inline collectives over the pipeline group (start, end within the pass): every
+  // pipeline position must reach them (the optimizer's statistics all-reduces).
+  std::vector<std::pair<double, double>> pp_meets;
   double end_s = 0;         // with the per-microbatch overlapped collectives
   double energy_j = 0;      // inline ops (static power over inline_s included)
   double inline_comm_energy_j = 0;   // dynamic energy of the inline collectives (in energy_j)

@@ -137,6 +137,8 @@ PassTiming time_pass(Simulator& sim, const Graph& g, const std::vector<size_t>& 
     if (is_collective_kind(op.kind)) {
       t.tp_comm_s += dur;
       if (op.get("after_backward", 0)) t.dp_after_s += dur;
+      if (op.get("group", 0) == static_cast<int64_t>(CommGroup::pp) && op.get("ranks", 1) > 1)
+        t.pp_meets.emplace_back(s.end[k] - dur, s.end[k]);
       t.inline_comm_energy_j += std::max(0.0, s.energy[k] - static_w * dur);
       t.bytes_every[std::string(comm_group_name(op.get("group", 0)))] += static_cast<double>(op.at("bytes"));
     } else if (op.get("recompute", 0)) {
