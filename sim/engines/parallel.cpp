@@ -79,8 +79,10 @@ RunResult simulate_parallel(const Graph& g, const Hardware& hw, const std::strin
         // The send over pp; with scatter/gather also the receiver's all-gather over tp.
         if (g.ops[i].get("group", 0) == static_cast<int64_t>(CommGroup::pp))
           (ps == 0 ? t.p2p_fwd_bytes : t.p2p_bwd_bytes) += static_cast<double>(g.ops[i].at("bytes"));
-        else
+        else {
           t.p2p_gather_bytes += static_cast<double>(g.ops[i].at("bytes"));
+          (ps == 0 ? t.p2p_fwd_gather_s : t.p2p_bwd_gather_s) += s.time_s;
+        }
         t.p2p_energy_j += std::max(0.0, s.energy_j - static_w * s.time_s);
       }
   }

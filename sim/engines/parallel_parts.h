@@ -108,6 +108,7 @@ struct ChunkTiming {
   double p2p_fwd_s = 0, p2p_bwd_s = 0;
   double p2p_fwd_bytes = 0, p2p_bwd_bytes = 0, p2p_energy_j = 0;
   double p2p_gather_bytes = 0;  // scatter/gather: the receivers' all-gathers over tp
+  double p2p_fwd_gather_s = 0, p2p_bwd_gather_s = 0;  // of p2p_*_s, those all-gathers (the receiver's)
 };
 
 enum class TaskKind { fwd, bwd };

@@ -69,8 +69,9 @@ namespace {
 // receives of what the next step needs, posted together (send_forward_recv_backward,
 // send_backward_recv_forward, send_forward_backward_recv_forward_backward, ...).
 // A transfer starts once both its sender and its receiver have posted it; the
-// exchange ends when all of its transfers have arrived, and the device waits
-// for it. (Megatron-LM's warm-up and cool-down send and receive in two calls;
+// exchange ends when all of its transfers have arrived (for a sender: have been
+// sent; the receiver's all-gather of scatter/gather is its own), and the device
+// waits for it. (Megatron-LM's warm-up and cool-down send and receive in two calls;
 // posting them together differs only by the time of one transfer there.)
 ScheduleResult run_blocking(const std::vector<ChunkTiming>& ct, int64_t p, int64_t v, int64_t m, int schedule,
                             bool training, bool with_p2p) {
@@ -80,12 +81,16 @@ ScheduleResult run_blocking(const std::vector<ChunkTiming>& ct, int64_t p, int64
   // (chunk, mb) to chunk - 1 (chunk: the sender's).
   struct Transfer {
     double send = -1, recv = -1, dur = 0;
+    double gather = 0;  // of dur, the receiver's all-gather (scatter/gather): the sender does not wait for it
   };
   std::vector<Transfer> fx(static_cast<size_t>(C * m)), bx(static_cast<size_t>(C * m));
   for (int64_t c = 0; c < C; ++c)
     for (int64_t mb = 0; mb < m; ++mb) {
-      fx[static_cast<size_t>(c * m + mb)].dur = with_p2p ? ct[static_cast<size_t>(c)].p2p_fwd_s : 0;
-      bx[static_cast<size_t>(c * m + mb)].dur = with_p2p ? ct[static_cast<size_t>(c)].p2p_bwd_s : 0;
+      const ChunkTiming& t = ct[static_cast<size_t>(c)];
+      fx[static_cast<size_t>(c * m + mb)] = {-1, -1, with_p2p ? t.p2p_fwd_s : 0,
+                                             with_p2p ? t.p2p_fwd_gather_s : 0};
+      bx[static_cast<size_t>(c * m + mb)] = {-1, -1, with_p2p ? t.p2p_bwd_s : 0,
+                                             with_p2p ? t.p2p_bwd_gather_s : 0};
     }
   struct Side {
     Transfer* x;
@@ -146,7 +151,7 @@ ScheduleResult run_blocking(const std::vector<ChunkTiming>& ct, int64_t p, int64
               ready = false;
               continue;
             }
-            end = std::max(end, std::max(s.x->send, s.x->recv) + s.x->dur);
+            end = std::max(end, std::max(s.x->send, s.x->recv) + s.x->dur - (s.sender ? s.x->gather : 0));
           }
           if (!ready) break;
           now[D] = end;

@@ -208,9 +208,10 @@ class IterationSim {
   }
 
   // A blocking pipeline transfer: started by whichever of its two ends posts
-  // second, finished when its flow (and a scatter/gather all-gather) has run.
+  // second; delivered when its flow has run (the sender goes on), finished when
+  // the receiver's all-gather (scatter/gather) has too.
   struct Transfer {
-    bool sent = false, received = false, finished = false;
+    bool sent = false, received = false, delivered = false, finished = false;
     sc_event done;
     std::unique_ptr<Flow> flow;
   };
@@ -219,11 +220,16 @@ class IterationSim {
     if (!x) x = std::make_unique<Transfer>();
     return *x;
   }
+  // A posted end: the transfer, and whether this end waits for the receiver's all-gather.
+  struct End {
+    Transfer* x;
+    bool sender;
+  };
   void post(int64_t rep, bool backward, int64_t sender_chunk, int64_t mb, bool sender,
-            std::vector<Transfer*>& wait) {
+            std::vector<End>& wait) {
     Transfer& x = transfer_of(rep, backward, sender_chunk, mb);
     (sender ? x.sent : x.received) = true;
-    wait.push_back(&x);
+    wait.push_back({&x, sender});
     if (!(x.sent && x.received)) return;
     const IterPass& pass = (backward ? m_p.bwd : m_p.fwd)[static_cast<size_t>(sender_chunk)];
     const int64_t to_chunk = backward ? sender_chunk - 1 : sender_chunk + 1;
@@ -238,8 +244,10 @@ class IterationSim {
           launch(*x.flow, pass.p2p, wire_s);
           while (!x.flow->finished) sc_core::wait(x.flow->done);
         }
-        wait_s(pass.p2p_extra_s);
       }
+      x.delivered = true;
+      x.done.notify(SC_ZERO_TIME);
+      if (pass.has_p2p) wait_s(pass.p2p_extra_s);
       x.finished = true;
       x.done.notify(SC_ZERO_TIME);
     });
@@ -249,14 +257,14 @@ class IterationSim {
   void exchange(int64_t g, const std::vector<const IterTask*>& before,
                 const std::vector<const IterTask*>& after) {
     const int64_t rep = replica(g), C = m_chunks;
-    std::vector<Transfer*> wait;
+    std::vector<End> wait;
     for (const IterTask* t : before)
       if (t->backward ? t->chunk > 0 : t->chunk + 1 < C) post(rep, t->backward, t->chunk, t->mb, true, wait);
     for (const IterTask* t : after)
       if (t->backward ? t->chunk + 1 < C : t->chunk > 0)
         post(rep, t->backward, t->backward ? t->chunk + 1 : t->chunk - 1, t->mb, false, wait);
-    for (Transfer* x : wait)
-      while (!x->finished) sc_core::wait(x->done);
+    for (const End& e : wait)
+      while (!(e.sender ? e.x->delivered : e.x->finished)) sc_core::wait(e.x->done);
   }
 
   void device_main_blocking(int64_t g) {

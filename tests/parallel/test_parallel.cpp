@@ -173,6 +173,10 @@ TEST_CASE("p2p_overlap=0: blocking pipeline exchanges between steps", "[parallel
   const auto node = load_hardware("dgx-a100", {});
   CHECK(simulate_parallel(build_workload(w), *node, "systemc").time_s ==
         Approx(simulate_parallel(build_workload(w), *node, "analytic").time_s).epsilon(1e-8));
+  // With scatter/gather too (the sender does not wait for the receiver's all-gather).
+  const std::string sg = w + ",p2p_scatter_gather=1";
+  CHECK(simulate_parallel(build_workload(sg), *node, "systemc").time_s ==
+        Approx(simulate_parallel(build_workload(sg), *node, "analytic").time_s).epsilon(1e-8));
 }
 
 TEST_CASE("p2p_scatter_gather=1: 1/tp of each pipeline transfer, all-gathered over tp", "[parallel]") {
