@@ -105,6 +105,28 @@ def _expanded(t):
     return {"expand": t.numel() // distinct, "expand_slice": _prod([n for n, _ in dims[zero[-1] + 1:]])}
 
 
+def _interleaved(a):
+    """The copy attributes of index_select(x, dim, idx) where idx repeats each index
+    of x's dimension r times in a row (idx[k] = k // r): what x.repeat_interleave(r,
+    dim) launches (ATen's repeat_interleave.self_int: index_select with
+    repeat_interleave(repeats)), as the SDPA math path's grouped-query key/value
+    copies; expand r and expand_slice the elements after dim. {} when the indices
+    are not at hand (meta tensors) or follow another pattern."""
+    if len(a) < 3 or not _is_tensor(a[0]) or not _is_tensor(a[2]) or not isinstance(a[1], int):
+        return {}
+    x, dim, idx = a[0], a[1] % max(1, a[0].dim()), a[2]
+    if idx.dim() != 1 or idx.device.type == "meta" or x.dim() == 0:
+        return {}
+    n = int(x.shape[dim])
+    if n < 1 or idx.numel() <= n or idx.numel() % n:
+        return {}
+    r = idx.numel() // n
+    ref = torch.arange(n, device=idx.device).repeat_interleave(r)
+    if not torch.equal(idx.to(ref.dtype), ref):
+        return {}
+    return {"expand": r, "expand_slice": _prod([int(d) for d in x.shape[dim + 1:]])}
+
+
 def _is_tensor(x):
     return torch is not None and isinstance(x, torch.Tensor)
 
@@ -450,5 +472,7 @@ def map_op(name, args, kwargs, out):
         src = a[0] if name in ("clone", "contiguous") else a[1] if name == "copy_" and len(a) > 1 else None
         if _is_tensor(src) and src.numel() == out.numel():
             attrs.update(_expanded(src))
+        if name == "index_select":
+            attrs.update(_interleaved(a))
         return "copy", attrs
     return None

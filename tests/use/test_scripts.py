@@ -144,6 +144,15 @@ def pytorch(tessera, tmp):
           "attrs": {"clone.0": {"rows": 128, "cols": 4, "expand": 4, "expand_slice": 32},
                     "add.0": {"rows": 128, "cols": 4, "inputs": 1}},
           "deps": {"add.0": ["clone.0"]}}),
+        # x.repeat_interleave(4, dim=1) on x [2, 2, 8, 4] (tests/use/data/tiny_math.py's
+        # RepeatInterleave; on the CPU, where the indices can be read): ATen's fill of
+        # the repeats and their expansion to indices (copies), then the index_select of
+        # the same 128 rows of 4 as repeat_kv's clone, with the same expand 4 and
+        # expand_slice 32 (idx[k] = k // 4 over dimension 1; a slice is one head's
+        # 8 x 4).
+        ("repeat_interleave", ["--model", "tiny_math:repeat_interleave", "--input", "2x2x8x4"],
+         {"copy": 3, "add": 1,
+          "attrs": {"index_select.0": {"rows": 128, "cols": 4, "expand": 4, "expand_slice": 32}}}),
         # Generators on the meta device (tests/use/data/tiny_math.py's Generators): the
         # device arange (a fill of its 6 elements), the copy of the host's arange to the
         # device (the host's arange and its mul launch nothing: absent), randn_like (a fill

@@ -167,3 +167,16 @@ class RepeatKV(nn.Module):
 
 def repeat_kv():
     return RepeatKV()
+
+
+class RepeatInterleave(nn.Module):
+    """x.repeat_interleave(4, dim=1) on x [b, 2, s, d], as some grouped-query
+    attention code copies its key/value heads (and the SDPA math path does): ATen
+    fills a repeats tensor, expands it to indices and index_selects; then an add."""
+
+    def forward(self, x):
+        return x.repeat_interleave(4, dim=1) + 1.0
+
+
+def repeat_interleave():
+    return RepeatInterleave()
