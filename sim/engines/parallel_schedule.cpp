@@ -6,6 +6,16 @@
 
 namespace tessera::parallel_engine {
 
+namespace {
+
+// Forwards device d runs before its first backward in the interleaved schedule
+// (Megatron-LM forward_backward_pipelining_with_interleaving: num_warmup_microbatches).
+int64_t interleaved_warmup(int64_t p, int64_t v, int64_t d, int64_t total) {
+  return std::min(total, (p - d - 1) * 2 + (v - 1) * p);
+}
+
+}  // namespace
+
 std::vector<std::vector<Task>> schedule_tasks(int64_t p, int64_t v, int64_t m, int schedule, bool training) {
   std::vector<std::vector<Task>> out(static_cast<size_t>(p));
   for (int64_t d = 0; d < p; ++d) {
@@ -30,7 +40,7 @@ std::vector<std::vector<Task>> schedule_tasks(int64_t p, int64_t v, int64_t m, i
       for (int64_t k = 0; k < total; ++k) q.push_back(bwd_k(k));
       continue;
     }
-    const int64_t warm = schedule == 2 ? std::min(total, (p - d - 1) * 2 + (v - 1) * p) : std::min(total, p - d - 1);
+    const int64_t warm = schedule == 2 ? interleaved_warmup(p, v, d, total) : std::min(total, p - d - 1);
     int64_t f = 0, b = 0;
     for (; f < warm; ++f) q.push_back(fwd_k(f));
     while (f < total) {
@@ -48,7 +58,7 @@ std::vector<std::vector<int>> step_sizes(const std::vector<std::vector<Task>>& o
   for (size_t d = 0; d < order.size(); ++d) {
     const auto& q = order[d];
     const int64_t total = static_cast<int64_t>(q.size()), dd = static_cast<int64_t>(d);
-    const int64_t warm = schedule == 2 && training ? std::min(total, (p - dd - 1) * 2 + (v - 1) * p) : total;
+    const int64_t warm = schedule == 2 && training ? interleaved_warmup(p, v, dd, total) : total;
     int64_t i = 0;
     for (; i < warm; ++i) out[d].push_back(1);
     // The interleaved steady state: a forward and a backward per step.

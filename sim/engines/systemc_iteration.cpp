@@ -284,11 +284,12 @@ class IterationSim {
     exchange(g, before, {});
   }
 
-  void device_main(int64_t g) {
+  // Overlapped transfers: each task waits for its input, runs, and sends its
+  // output without waiting for it to arrive.
+  void device_main_overlapped(int64_t g) {
     const int64_t d = position(g), rep = replica(g), C = m_chunks, pp = m_p.pp;
     const auto G = static_cast<size_t>(g);
-    if (m_p.blocking) device_main_blocking(g);
-    for (const IterTask& t : m_p.blocking ? std::vector<IterTask>{} : m_p.order[static_cast<size_t>(d)]) {
+    for (const IterTask& t : m_p.order[static_cast<size_t>(d)]) {
       const IterPass& pass = (t.backward ? m_p.bwd : m_p.fwd)[static_cast<size_t>(t.chunk)];
       // Its input: the previous chunk's activation, the next chunk's gradient.
       const bool needs = t.backward ? t.chunk + 1 < C : t.chunk > 0;
@@ -309,6 +310,15 @@ class IterationSim {
         }
       }
     }
+  }
+
+  void device_main(int64_t g) {
+    const int64_t d = position(g), pp = m_p.pp;
+    const auto G = static_cast<size_t>(g);
+    if (m_p.blocking)
+      device_main_blocking(g);
+    else
+      device_main_overlapped(g);
     drain(*m_late[G]);
     for (int64_t j = 0; j < m_p.v; ++j) run_pass(g, m_p.opt[static_cast<size_t>(j * pp + d)], false);
     m_end[G] = now_s();
