@@ -9,9 +9,13 @@ vocabulary 51200, DGX A100 80GB nodes (Selene: 8 GPUs and 8 HDR InfiniBand links
 per node). Each Table 1 row runs as the paper's own launch script sets it
 (Megatron-LM examples/sc21/run_table_1.sh and CONFIG.sh): its microbatch size, the
 interleaved schedule where it gives --num-layers-per-virtual-pipeline-stage, its
---DDP-impl (torch: PyTorch DDP, buckets reduced during the last backward; local:
-Megatron-LM's own, the whole gradient buffer all-reduced after the schedule,
-overlap_grad_reduce=0), --fp16, and uniform activation recomputation. Table 2's rows
+--DDP-impl (torch: PyTorch DDP, ddp=torch: each parameter's .grad, AccumulateGrad
+over the microbatches, no_sync() until the last, whose backward copies the
+gradients into the buckets and reduces them, then copies them back; local:
+Megatron-LM's own, its hook's main_grad.add_(grad) per parameter and microbatch
+(grad_accum_fusion=0: the gradient-accumulation fusion came to Megatron-LM later),
+the whole gradient buffer all-reduced after the schedule, overlap_grad_reduce=0),
+--fp16, and uniform activation recomputation. Table 2's rows
 use microbatch 1 (the paper states it), the 1F1B schedule and local DDP, as every
 pipelined row of run_table_1.sh. Throughput per GPU is the paper's eq. 3,
 recomputation included:
@@ -19,9 +23,7 @@ recomputation included:
 The model is built as Megatron-LM of that time ran it: attn=megatron (no
 FlashAttention: baddbmm, FusedScaleMaskSoftmax, dropout, bmm), dropout 0.1
 (Megatron-LM's --attention-dropout and --hidden-dropout defaults), its fused
-layer-norm and bias-GeLU kernels (kernels=fused), and its DDP hook's
-main_grad.add_(grad) per parameter and microbatch (grad_accum_fusion=0: the
-gradient-accumulation fusion came to Megatron-LM later).
+layer-norm and bias-GeLU kernels (kernels=fused).
 
 Usage: scripts/megatron_published.py [--tessera build/tessera] [--extra k=v,...]
 """
@@ -57,7 +59,7 @@ SEQ, VOCAB = 2048, 51200
 def main():
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--tessera", default="build/tessera")
-    ap.add_argument("--extra", default="attn=megatron,dropout=0.1,kernels=fused,grad_accum_fusion=0",
+    ap.add_argument("--extra", default="attn=megatron,dropout=0.1,kernels=fused",
                     help="workload parameters added to every row")
     args = ap.parse_args()
     if not os.access(args.tessera, os.X_OK):
@@ -73,8 +75,7 @@ def main():
                 f"microbatch={mb},global_batch={batch},train=1,recompute=full,dtype=fp16")
         if v > 1:
             spec += f",schedule=interleaved,virtual_stages={v}"
-        if ddp == "local":
-            spec += ",overlap_grad_reduce=0"
+        spec += ",grad_accum_fusion=0,overlap_grad_reduce=0" if ddp == "local" else ",ddp=torch"
         if pp > 1:
             spec += ",p2p_overlap=0,p2p_scatter_gather=1"
         spec += f",{args.extra}"

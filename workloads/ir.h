@@ -90,7 +90,9 @@
 //               2 optimizer), overlap=1 (runs on the communication stream beside
 //               the compute), p2p=1 (a pipeline transfer between stages),
 //               recompute=1 (a forward op recomputed in the backward pass),
-//               every_microbatch=1 (a per-microbatch collective of a dp group)
+//               every_microbatch=1 (a per-microbatch collective of a dp group),
+//               in_microbatch (an inline op of the backward that some microbatches
+//               skip: 1 runs in every microbatch but the first, 2 in the last only)
 //   reduce      rows, cols: column sums over the rows (a gradient's reduction to a
 //               bias or norm weight, or over a broadcast dimension); reads `inputs`
 //               rows x cols tensors (default 1), writes `outputs` cols-sized

@@ -69,7 +69,13 @@ RunResult simulate_parallel(const Graph& g, const Hardware& hw, const std::strin
   for (int64_t c = 0; c < C; ++c) {
     ChunkTiming& t = ct[static_cast<size_t>(c)];
     t.fwd = time_pass(sim, g, by[static_cast<size_t>(c)][0], static_w);
-    t.bwd = time_pass(sim, g, by[static_cast<size_t>(c)][1], static_w);
+    // The backward of the last microbatch, and of the first and a middle one where
+    // they differ (ops with in_microbatch).
+    const std::vector<size_t>& bw = by[static_cast<size_t>(c)][1];
+    t.bwd = time_pass(sim, g, microbatch_ops(g, bw, m - 1, m), static_w);
+    t.bwd_varies = varies_by_microbatch(g, bw);
+    if (t.bwd_varies && m > 1) t.bwd_first = time_pass(sim, g, microbatch_ops(g, bw, 0, m), static_w);
+    if (t.bwd_varies && m > 2) t.bwd_middle = time_pass(sim, g, microbatch_ops(g, bw, 1, m), static_w);
     t.opt = time_pass(sim, g, by[static_cast<size_t>(c)][2], static_w);
     for (int ps = 0; ps < 2; ++ps)
       for (size_t i : by[static_cast<size_t>(c)][static_cast<size_t>(ps)]) {
@@ -178,7 +184,16 @@ RunResult simulate_parallel(const Graph& g, const Hardware& hw, const std::strin
     plan.devices_per_node = sys ? sys->devices_per_node() : 1;
     for (int64_t c = 0; c < C; ++c) {
       plan.fwd.push_back(iter_pass(sim, g, by[static_cast<size_t>(c)][0], hw));
-      plan.bwd.push_back(iter_pass(sim, g, by[static_cast<size_t>(c)][1], hw));
+      const std::vector<size_t>& bw = by[static_cast<size_t>(c)][1];
+      plan.bwd.push_back(iter_pass(sim, g, microbatch_ops(g, bw, m - 1, m), hw));
+      if (varies_by_microbatch(g, bw)) {
+        plan.bwd_first.resize(static_cast<size_t>(C));
+        plan.bwd_middle.resize(static_cast<size_t>(C));
+        if (m > 1)
+          plan.bwd_first[static_cast<size_t>(c)] = iter_pass(sim, g, microbatch_ops(g, bw, 0, m), hw);
+        if (m > 2)
+          plan.bwd_middle[static_cast<size_t>(c)] = iter_pass(sim, g, microbatch_ops(g, bw, 1, m), hw);
+      }
       plan.opt.push_back(iter_pass(sim, g, by[static_cast<size_t>(c)][2], hw));
     }
     const auto order = schedule_tasks(pp, v, m, schedule, training);
@@ -206,18 +221,26 @@ RunResult simulate_parallel(const Graph& g, const Hardware& hw, const std::strin
     std::map<std::string, double> bytes;
     for (int64_t j = 0; j < v; ++j) {
       const ChunkTiming& t = ct[static_cast<size_t>(j * pp + d)];
-      for (const PassTiming* ps : {&t.fwd, &t.bwd}) {
-        tp_comm += mbs * ps->tp_comm_s;
-        every_overlap += mbs * ps->every_overlap_s;
-        every_exposed += mbs * (ps->end_s - ps->inline_s);
-        e += mbs * ps->energy_j;
-        ce += mbs * ps->comm_energy_j;
-        ice += mbs * ps->inline_comm_energy_j;
-        fl += mbs * ps->flops;
-        rfl += mbs * ps->recompute_flops;
-        for (const auto& [k, b] : ps->bytes_every) bytes[k] += mbs * b;
-        for (const auto& [k, b] : ps->bytes_late) bytes[k] += b;
+      // The passes of all microbatches: the forward m times; the backward m times,
+      // or its first, middle and last forms where they differ.
+      std::vector<std::pair<const PassTiming*, double>> runs{{&t.fwd, mbs}};
+      if (!t.bwd_varies || m == 1)
+        runs.emplace_back(&t.bwd, mbs);
+      else
+        runs.insert(runs.end(), {{&t.bwd_first, 1.0}, {&t.bwd_middle, mbs - 2}, {&t.bwd, 1.0}});
+      for (const auto& [ps, n] : runs) {
+        tp_comm += n * ps->tp_comm_s;
+        every_overlap += n * ps->every_overlap_s;
+        every_exposed += n * (ps->end_s - ps->inline_s);
+        e += n * ps->energy_j;
+        ce += n * ps->comm_energy_j;
+        ice += n * ps->inline_comm_energy_j;
+        fl += n * ps->flops;
+        rfl += n * ps->recompute_flops;
+        for (const auto& [k, b] : ps->bytes_every) bytes[k] += n * b;
       }
+      for (const PassTiming* ps : {&t.fwd, &t.bwd})  // once: the last microbatch's
+        for (const auto& [k, b] : ps->bytes_late) bytes[k] += b;
       ce += t.bwd.late_energy_j + mbs * t.p2p_energy_j + t.opt.comm_energy_j;
       e += t.opt.energy_j;
       ice += t.opt.inline_comm_energy_j;

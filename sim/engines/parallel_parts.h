@@ -103,8 +103,22 @@ PassTiming time_pass(Simulator& sim, const Graph& g, const std::vector<size_t>& 
 // durations of the pass's simulation, its overlapped collectives, its p2p send.
 IterPass iter_pass(Simulator& sim, const Graph& g, const std::vector<size_t>& ops, const Hardware& hw);
 
+// The ops of a pass that microbatch `mb` of `m` runs: all but those whose attr
+// in_microbatch leaves it out (1: not in the first, 2: only in the last).
+std::vector<size_t> microbatch_ops(const Graph& g, const std::vector<size_t>& ops, int64_t mb, int64_t m);
+// Whether any op of `ops` runs in some microbatches only (attr in_microbatch).
+bool varies_by_microbatch(const Graph& g, const std::vector<size_t>& ops);
+
 struct ChunkTiming {
-  PassTiming fwd, bwd, opt;
+  // bwd: the last microbatch's backward (its DDP buckets: `late`); bwd_first and
+  // bwd_middle: the first's and a middle one's where some ops run in some
+  // microbatches only (in_microbatch; otherwise unused, every one is bwd).
+  PassTiming fwd, bwd, opt, bwd_first, bwd_middle;
+  bool bwd_varies = false;
+  const PassTiming& bwd_at(int64_t mb, int64_t m) const {
+    if (!bwd_varies || mb == m - 1) return bwd;
+    return mb == 0 ? bwd_first : bwd_middle;
+  }
   double p2p_fwd_s = 0, p2p_bwd_s = 0;
   double p2p_fwd_bytes = 0, p2p_bwd_bytes = 0, p2p_energy_j = 0;
   double p2p_gather_bytes = 0;  // scatter/gather: the receivers' all-gathers over tp

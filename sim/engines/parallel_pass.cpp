@@ -114,6 +114,22 @@ const Simulator::Seq& Simulator::simulate(const Graph& g, const std::vector<size
   return m_cache.emplace(sig, std::move(s)).first->second;
 }
 
+std::vector<size_t> microbatch_ops(const Graph& g, const std::vector<size_t>& ops, int64_t mb, int64_t m) {
+  std::vector<size_t> out;
+  for (size_t i : ops) {
+    const int64_t when = g.ops[i].get("in_microbatch", 0);
+    if ((when == 1 && mb == 0) || (when == 2 && mb != m - 1)) continue;
+    out.push_back(i);
+  }
+  return out;
+}
+
+bool varies_by_microbatch(const Graph& g, const std::vector<size_t>& ops) {
+  for (size_t i : ops)
+    if (g.ops[i].get("in_microbatch", 0) != 0) return true;
+  return false;
+}
+
 // The ops of a pass that run inline (not on the communication stream, not a
 // pipeline transfer).
 std::vector<size_t> inline_ops(const Graph& g, const std::vector<size_t>& ops) {

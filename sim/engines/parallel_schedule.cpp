@@ -168,7 +168,7 @@ ScheduleResult run_blocking(const std::vector<ChunkTiming>& ct, int64_t p, int64
         } else {
           for (const Task& t : steps[D][n / 2]) {
             const ChunkTiming& c = ct[static_cast<size_t>(t.chunk)];
-            const double dur = t.kind == TaskKind::fwd ? c.fwd.end_s : c.bwd.end_s;
+            const double dur = t.kind == TaskKind::fwd ? c.fwd.end_s : c.bwd_at(t.mb, m).end_s;
             if (t.kind == TaskKind::bwd && t.mb == m - 1)
               r.last_bwd_start[D][static_cast<size_t>(t.chunk / p)] = now[D];
             now[D] += dur;
@@ -230,7 +230,7 @@ ScheduleResult run_schedule(const std::vector<ChunkTiming>& ct, int64_t p, int64
           ready = dep;
         }
         const ChunkTiming& c = ct[static_cast<size_t>(t.chunk)];
-        const double dur = t.kind == TaskKind::fwd ? c.fwd.end_s : c.bwd.end_s;
+        const double dur = t.kind == TaskKind::fwd ? c.fwd.end_s : c.bwd_at(t.mb, m).end_s;
         const double start = std::max(ready, free_at[static_cast<size_t>(d)]);
         free_at[static_cast<size_t>(d)] = start + dur;
         r.busy[static_cast<size_t>(d)] += dur;

@@ -174,6 +174,14 @@ class IterationSim {
     while (st.pending > 0) sc_core::wait(st.ev_drained);
   }
 
+  // The pass a task runs: a backward's form for its microbatch (IterationPlan).
+  const IterPass& pass_of(const IterTask& t) const {
+    const auto c = static_cast<size_t>(t.chunk);
+    if (!t.backward) return m_p.fwd[c];
+    if (t.mb == m_p.m - 1 || m_p.bwd_first.empty()) return m_p.bwd[c];
+    return (t.mb == 0 ? m_p.bwd_first : m_p.bwd_middle)[c];
+  }
+
   void run_pass(int64_t g, const IterPass& pass, bool last_mb) {
     Stream& every = *m_every[static_cast<size_t>(g)];
     for (const IterOp& op : pass.ops) {
@@ -276,9 +284,7 @@ class IterationSim {
       std::vector<const IterTask*> step;
       for (int k = 0; k < size; ++k) step.push_back(&order.at(i++));
       exchange(g, before, step);
-      for (const IterTask* t : step)
-        run_pass(g, (t->backward ? m_p.bwd : m_p.fwd)[static_cast<size_t>(t->chunk)],
-                 t->backward && t->mb == m_p.m - 1);
+      for (const IterTask* t : step) run_pass(g, pass_of(*t), t->backward && t->mb == m_p.m - 1);
       before = std::move(step);
     }
     exchange(g, before, {});
@@ -290,7 +296,7 @@ class IterationSim {
     const int64_t d = position(g), rep = replica(g), C = m_chunks, pp = m_p.pp;
     const auto G = static_cast<size_t>(g);
     for (const IterTask& t : m_p.order[static_cast<size_t>(d)]) {
-      const IterPass& pass = (t.backward ? m_p.bwd : m_p.fwd)[static_cast<size_t>(t.chunk)];
+      const IterPass& pass = pass_of(t);
       // Its input: the previous chunk's activation, the next chunk's gradient.
       const bool needs = t.backward ? t.chunk + 1 < C : t.chunk > 0;
       if (needs) {
@@ -352,7 +358,9 @@ IterationResult simulate_iteration_systemc(const IterationPlan& plan) {
                                  "device count)", k_max_systemc_devices, n));
   if (static_cast<int64_t>(plan.order.size()) != plan.pp ||
       static_cast<int64_t>(plan.fwd.size()) != plan.pp * plan.v || plan.bwd.size() != plan.fwd.size() ||
-      plan.opt.size() != plan.fwd.size() || (plan.blocking && plan.step_sizes.size() != plan.order.size()))
+      plan.opt.size() != plan.fwd.size() || plan.bwd_first.size() != plan.bwd_middle.size() ||
+      (!plan.bwd_first.empty() && plan.bwd_first.size() != plan.fwd.size()) ||
+      (plan.blocking && plan.step_sizes.size() != plan.order.size()))
     throw std::logic_error("systemc iteration: plan sizes do not match pp x virtual_stages");
   setenv("SC_COPYRIGHT_MESSAGE", "DISABLE", 0);
   IterationSim sim(plan);

@@ -74,7 +74,10 @@ struct IterTask {
 struct IterationPlan {
   int64_t tp = 1, pp = 1, dp = 1, v = 1, m = 1;
   int64_t devices_per_node = 1;
-  std::vector<IterPass> fwd, bwd, opt;          // per chunk (pp x v)
+  std::vector<IterPass> fwd, bwd, opt;  // per chunk (pp x v); bwd: the last microbatch's
+  // Where some backward ops run in some microbatches only (in_microbatch): per
+  // chunk, the first microbatch's backward and a middle one's; empty otherwise.
+  std::vector<IterPass> bwd_first, bwd_middle;
   std::vector<std::vector<IterTask>> order;     // per pipeline position
   // Blocking pipeline transfers (p2p_overlap=0): per position, the tasks of each
   // step in `order` (one, or a forward and a backward); between two steps the

@@ -341,6 +341,99 @@ TEST_CASE("overlap_grad_reduce=0: the gradients reduced after the last backward,
           "gradients as the backward produces them)");
 }
 
+TEST_CASE("ddp=torch: AccumulateGrad from the second microbatch, the reducer's copies in the last",
+          "[parallel]") {
+  // The DDP case above, 3 microbatches (global batch 6 = 3 x microbatch 1 x dp 2).
+  const std::string base = "gpt:layers=2,hidden=1024,heads=16,seq=64,vocab=1000,train=1,microbatch=1";
+  const Graph g = build_workload(base + ",dp=2,global_batch=6,ddp=torch");
+  const double params = g.info.at("chunk0.params");
+  // l0.mlp.c_fc: weight 1024 x 4096 and bias 4096 = 4198400 elements, 2 tensors.
+  const Op& acc = testing::find_op(g, "l0.mlp.c_fc.accumulate_grad");
+  CHECK(acc.get("pass", -1) == 1);
+  CHECK(acc.get("in_microbatch", 0) == 1);  // not in the first microbatch
+  CHECK(acc.at("elems") == 4198400);
+  CHECK(acc.at("launches") == 2);
+  CHECK(op_min_bytes(acc) == 3 * 2 * 4198400.0);  // bf16 .grad and new gradient read, .grad written
+  const Op& copy = testing::find_op(g, "l0.mlp.c_fc.ddp_bucket_copy");
+  CHECK(copy.get("in_microbatch", 0) == 2);        // the last microbatch only
+  CHECK(op_min_bytes(copy) == 2 * 2 * 4198400.0);  // .grad read, bucket written
+  // After the backward: every bucket copied back into .grad, a kernel per tensor.
+  const Op& back = testing::find_op(g, "dp.copy_bucket_to_grad");
+  CHECK(back.get("pass", -1) == 2);
+  CHECK(back.at("elems") == params);
+  int64_t tensors = 0;
+  double copied = 0;
+  for (const auto& op : g.ops)
+    if (op.name.ends_with(".ddp_bucket_copy")) {
+      tensors += op.at("launches");
+      copied += static_cast<double>(op.at("elems"));
+    }
+  CHECK(copied == params);
+  CHECK(back.at("launches") == tensors);
+  // 2 layers x 6 tensors x 2 (weight, bias) + wte, wpe, ln_f (2), lm_head: 29.
+  CHECK(tensors == 29);
+  // The buckets are a second copy of the bf16 gradients: 4 B per parameter.
+  CHECK(g.info.at("device0.grads_bytes") == 4 * params);
+  // One microbatch: nothing to accumulate. One replica: no reducer.
+  const Graph one = build_workload(base + ",dp=2,ddp=torch");
+  CHECK(testing::find_op(one, "l0.mlp.c_fc.ddp_bucket_copy").get("in_microbatch", 0) == 2);
+  for (const auto& op : one.ops) CHECK_FALSE(op.name.ends_with(".accumulate_grad"));
+  const Graph single = build_workload(base + ",global_batch=3,ddp=torch");
+  CHECK(testing::find_op(single, "l0.mlp.c_fc.accumulate_grad").get("in_microbatch", 0) == 1);
+  for (const auto& op : single.ops) CHECK_FALSE(op.name.ends_with("copy_bucket_to_grad"));
+  CHECK(single.info.at("device0.grads_bytes") == 2 * params);
+
+  // Timing on dgx-a100 devices (dp devices in one node). D(dp, m): what ddp=torch
+  // adds to a device's busy time outside the optimizer pass, against
+  // ddp=megatron (whose weight-gradient GEMMs add into its main-grad buffer).
+  // With one replica it is (m - 1) AccumulateGrad passes A: D(1, 3) = 2 D(1, 2)
+  // (an accumulation in the first microbatch too would make it 3/2).
+  auto role = [&](int64_t dp, int64_t m, const std::string& ddp) {
+    const auto hw = system_of(static_cast<int>(dp));
+    const RunResult r = simulate_parallel(
+        build_workload(fmt::format("{},dp={},global_batch={},ddp={}", base, dp, dp * m, ddp)), *hw,
+        "analytic");
+    return r.extra.at("parallel").at("roles")[0];
+  };
+  auto D = [&](int64_t dp, int64_t m) {
+    const auto t = role(dp, m, "torch"), mg = role(dp, m, "megatron");
+    return (t.at("busy_s").get<double>() - t.at("optimizer_s").get<double>()) -
+           (mg.at("busy_s").get<double>() - mg.at("optimizer_s").get<double>());
+  };
+  const double a = D(1, 2);
+  CHECK(a > 0);
+  CHECK(D(1, 3) == Approx(2 * a).epsilon(1e-9));
+  CHECK(role(1, 3, "torch").at("optimizer_s").get<double>() ==
+        role(1, 3, "megatron").at("optimizer_s").get<double>());
+  // With 2 replicas the last microbatch also copies into the buckets, once: a
+  // third microbatch adds one accumulation and no copy, D(2, 3) - D(2, 2) = A (a
+  // copy in every microbatch would add C = D(2, 1), 153 us, more), and the copy
+  // back lengthens the optimizer pass.
+  const double c1 = D(2, 1);
+  CHECK(c1 > 0.5 * a);
+  CHECK(D(2, 3) - D(2, 2) == Approx(a).epsilon(1e-9));
+  CHECK(role(2, 1, "torch").at("optimizer_s").get<double>() >
+        role(2, 1, "megatron").at("optimizer_s").get<double>());
+  // The whole-iteration engine runs each microbatch's form of the backward.
+  {
+    const auto hw = system_of(2);
+    const Graph g3 = build_workload(base + ",dp=2,global_batch=6,ddp=torch");
+    CHECK(simulate_parallel(g3, *hw, "systemc").time_s ==
+          Approx(simulate_parallel(g3, *hw, "analytic").time_s).epsilon(1e-8));
+  }
+  // What DDP does not do is refused, naming it.
+  CHECK_THROWS_WITH(
+      build_workload(base + ",dp=2,ddp=torch,grad_reduce=fp32"),
+      "--workload '" + base +
+          ",dp=2,ddp=torch,grad_reduce=fp32': workload parameter 'ddp': torch does not run with "
+          "grad_reduce=fp32 (DDP reduces each gradient in its own type; fp32 reduction is Megatron-LM's "
+          "main-grad buffer); accepted with it: grad_reduce=auto, grad_accum_fusion=1, "
+          "overlap_grad_reduce=1, zero 0 or 1, ep=1, or ddp=megatron");
+  CHECK_THROWS_WITH(
+      build_workload(base + ",dp=2,ddp=torch,zero=2"),
+      Catch::Contains("torch does not run with zero=2|3 (gradient sharding is FSDP's or DeepSpeed's"));
+}
+
 TEST_CASE("expert-parallel all-to-all per step (moe)", "[parallel]") {
   // 2 layers, ep=2 (of dp=2), top_k 2: per layer a dispatch and a combine all-to-all
   // of the routed token copies, t x top_k x d x 2 bytes = 64 x 2 x 256 x 2, in the

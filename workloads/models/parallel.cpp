@@ -105,6 +105,23 @@ class ChunkEmitter {
   DType m_t;
 };
 
+// A memory-bound kernel over gradient buffers, one launch per tensor: reads
+// `reads` and writes one tensor of `elems` elements (in `in`, written as `out`),
+// one operation per element (an add, a scale or a copy).
+Op gradient_kernel(std::string name, DType in, DType out, double elems, int64_t reads, int64_t launches) {
+  Op k;
+  k.name = std::move(name);
+  k.kind = OpKind::optimizer;
+  k.dtype = in;
+  k.out_dtype = out;
+  k.attrs = {{"elems", static_cast<int64_t>(elems)},
+             {"reads", reads},
+             {"writes", 1},
+             {"flops", 1},
+             {"launches", launches}};
+  return k;
+}
+
 // GradScaler's found_inf combined across the ranks whose gradients differ
 // (amp=fp16; ScalerStack in parallel.h): 4-byte fp32 all-reduces, once per device
 // (in its first chunk), right after the unscale.
@@ -413,6 +430,8 @@ void emit_chunk(Graph& out, const Graph& fwd_all, int64_t chunk, const ParallelC
     em.emit(std::move(op), 1, em.after_last());
     bk.pending = 0;
   };
+  double ddp_elems = 0;  // ddp=torch: the gradients copied through the buckets
+  int64_t ddp_tensors = 0;
   cur_layer = -1;
   for (size_t i = nf; i < nf + nb; ++i) {
     const Op& b = cg.ops[i];
@@ -451,17 +470,33 @@ void emit_chunk(Graph& out, const Graph& fwd_all, int64_t chunk, const ParallelC
       const std::vector<int64_t> tensors = training::param_tensors(f);
       if (!c.grad_accum_fusion && c.scaler == ScalerStack::megatron && !tensors.empty()) {
         const bool widen = c.grad_reduce_fp32 && t != DType::fp32;
-        Op acc;
-        acc.name = f.name + ".main_grad_add";
-        acc.kind = OpKind::optimizer;
-        acc.dtype = t;
-        acc.out_dtype = widen ? DType::fp32 : t;
-        acc.attrs = {{"elems", static_cast<int64_t>(op_param_elems(f))},
-                     {"reads", widen ? 3 : 2},
-                     {"writes", 1},
-                     {"flops", 1},
-                     {"launches", static_cast<int64_t>(tensors.size())}};
-        em.emit(std::move(acc), 1, em.after_last());
+        em.emit(gradient_kernel(f.name + ".main_grad_add", t, widen ? DType::fp32 : t, op_param_elems(f),
+                                widen ? 3 : 2, static_cast<int64_t>(tensors.size())),
+                1, em.after_last());
+      }
+      // PyTorch's .grad (ddp=torch), per parameter tensor, in the order autograd
+      // runs them once the gradient is complete (torch/csrc/autograd/functions/
+      // accumulate_grad.h; torch/csrc/distributed/c10d/reducer.cpp):
+      //  - AccumulateGrad: the first microbatch's gradient becomes .grad (stolen,
+      //    no kernel: zero_grad(set_to_none=True)); each later one is added,
+      //    `variable_grad += new_grad` (2 reads, 1 write);
+      //  - in the microbatch that syncs (the last; no_sync() before it) the
+      //    reducer's hook, run after AccumulateGrad, copies .grad into its bucket
+      //    divided by dp: mark_variable_ready_dense, at::mul_out(bucket_view,
+      //    grad, 1 / dp) (1 read, 1 write), before the bucket's all-reduce.
+      if (c.torch_ddp && !tensors.empty()) {
+        auto grad_kernel = [&](const char* suffix, int64_t reads, int64_t when) {
+          Op k = gradient_kernel(f.name + suffix, t, t, op_param_elems(f), reads,
+                                 static_cast<int64_t>(tensors.size()));
+          k.attrs["in_microbatch"] = when;
+          em.emit(std::move(k), 1, em.after_last());
+        };
+        if (c.microbatches() > 1) grad_kernel(".accumulate_grad", 2, 1);
+        if (dense.ranks > 1) {
+          grad_kernel(".ddp_bucket_copy", 1, 2);
+          ddp_elems += op_param_elems(f);
+          ddp_tensors += static_cast<int64_t>(tensors.size());
+        }
       }
       Buckets& bk = f.get("expert", 0) != 0 && c.ep > 1 ? expert : dense;
       bk.pending += op_param_elems(f) * (c.grad_reduce_fp32 ? 4.0 : tbytes);
@@ -492,22 +527,23 @@ void emit_chunk(Graph& out, const Graph& fwd_all, int64_t chunk, const ParallelC
       if (bk->pending <= 0 || bk->ranks <= 1) continue;
       const DType gt = c.grad_reduce_fp32 ? DType::fp32 : t;
       const std::string name = bk == &dense ? "dp.grad_buffer" : "dp.expert_grad_buffer";
-      Op scale;
-      scale.name = name + ".scale";
-      scale.kind = OpKind::optimizer;
-      scale.dtype = scale.out_dtype = gt;
-      scale.attrs = {{"elems", static_cast<int64_t>(bk->pending / (dtype_info(gt).storage_bits / 8.0))},
-                     {"reads", 1},
-                     {"writes", 1},
-                     {"flops", 1},
-                     {"launches", 1}};
-      em.emit(std::move(scale), 2, em.after_last());
+      em.emit(
+          gradient_kernel(name + ".scale", gt, gt, bk->pending / (dtype_info(gt).storage_bits / 8.0), 1, 1),
+          2, em.after_last());
       Op op = collective(lay, OpKind::allreduce, name, gt, static_cast<int64_t>(bk->pending), bk->ranks,
                          CommGroup::dp);
       op.attrs["stride"] = bk->stride;
       op.attrs["after_backward"] = 1;
       em.emit(std::move(op), 2, em.after_last());
     }
+
+  // ddp=torch: once the backward has ended, the reducer (finalize_backward, after
+  // waiting for every bucket's all-reduce) copies each reduced bucket view back
+  // into its parameter's .grad (copy_bucket_to_grad: grad.copy_(bucket_view)), a
+  // kernel per parameter tensor, ahead of the step.
+  if (ddp_tensors > 0) {
+    em.emit(gradient_kernel("dp.copy_bucket_to_grad", t, t, ddp_elems, 1, ddp_tensors), 2, em.after_last());
+  }
 
   // Optimizer: its kernels run on the state's shard (TrainingOptions::state_shards).
   // After the found_inf check (amp=fp16) and the gradient norm's square (Megatron-LM

@@ -14,7 +14,7 @@
 // once, and chunks with identical ops once in all; the pipeline schedule, the
 // microbatch count and the overlap of communication come from graph.info:
 //   parallel=1, tp, pp, dp, ep, sequence_parallel, virtual_stages, zero, scaler_stack
-//   (ScalerStack; absent: megatron),
+//   (ScalerStack; absent: megatron), torch_ddp (ddp=torch),
 //   schedule (0 gpipe, 1 1f1b, 2 interleaved), recompute (0 none, 1 selective,
 //   2 full), microbatch, global_batch, microbatches (per pipeline), seq, dtype_bytes,
 //   chunk<c>.params (parameter elements of one device's shard of chunk c),
@@ -104,6 +104,14 @@ struct ParallelConfig {
   // all-gathers it over tp (p2p_communication.py: split_tensor_into_1d_equal_chunks,
   // gather_split_1d_tensor).
   bool p2p_scatter_gather = false;
+  // The data-parallel stack keeps PyTorch's per-parameter .grad tensors
+  // (torch.nn.parallel.DistributedDataParallel, gradient_as_bucket_view=False,
+  // no_sync() on all but the last microbatch; Megatron-LM --DDP-impl torch)
+  // instead of Megatron-LM's contiguous main-grad buffers: AccumulateGrad adds
+  // each later microbatch's gradient into .grad; in the last microbatch's
+  // backward the reducer copies each gradient into its bucket divided by dp; once
+  // the buckets are reduced it copies them back into .grad.
+  bool torch_ddp = false;
   ScalerStack scaler = ScalerStack::megatron;
   bool active = false;        // any parallel parameter differs from its default
 

@@ -83,6 +83,17 @@ std::vector<WorkloadParam> parallel_params() {
            "all-gathers it over tp (Megatron-LM's scatter/gather optimisation, on in its 2021 "
            "releases; not with sequence_parallel, whose transfers are already 1/tp)",
            ParamType::boolean},
+          {"ddp",
+           "megatron",
+           "how the data-parallel stack keeps and reduces gradients: megatron (Megatron-LM's "
+           "DistributedDataParallel: contiguous main-grad buffers that the weight-gradient GEMMs "
+           "add into) or torch (torch.nn.parallel.DistributedDataParallel with no_sync() on all "
+           "but the last microbatch: each parameter's .grad, into which AccumulateGrad adds every "
+           "later microbatch's gradient (a kernel per parameter); in the last microbatch's "
+           "backward each gradient copied into its bucket divided by dp, and the reduced buckets "
+           "copied back into .grad after it; Megatron-LM --DDP-impl torch)",
+           ParamType::choice,
+           {"megatron", "torch"}},
           {"grad_scaler",
            "megatron",
            "whose loss scaling amp=fp16 runs, and over which ranks found_inf is all-"
@@ -114,13 +125,14 @@ ParallelConfig parse_parallel(const WlParams& p, int64_t batch) {
   c.overlap_grad_reduce = wl_bool(p, "overlap_grad_reduce");
   c.p2p_overlap = wl_bool(p, "p2p_overlap");
   c.p2p_scatter_gather = wl_bool(p, "p2p_scatter_gather");
+  c.torch_ddp = wl_choice(p, "ddp", {"megatron", "torch"}) == "torch";
   const std::string& gs = wl_choice(p, "grad_scaler", {"megatron", "fsdp", "torch"});
   c.scaler = gs == "megatron" ? ScalerStack::megatron : gs == "fsdp" ? ScalerStack::fsdp : ScalerStack::torch;
   c.active = c.tp != 1 || c.pp != 1 || c.dp != 1 || c.ep != 1 || c.sequence_parallel || s != "1f1b" ||
              c.virtual_stages != 1 || c.zero != 0 || p.at("microbatch") != "auto" ||
              p.at("global_batch") != "auto" || r != "none" || c.bucket_mb != 25 || c.grad_reduce_fp32 ||
              !c.grad_accum_fusion || !c.overlap_grad_reduce || !c.p2p_overlap || c.p2p_scatter_gather ||
-             c.scaler != ScalerStack::megatron;
+             c.torch_ddp || c.scaler != ScalerStack::megatron;
   if (c.devices() > (int64_t{1} << 24))
     throw InputError(fmt::format("workload parameters tp x pp x dp = {} devices; accepted up to 2^24", c.devices()));
   if (c.virtual_stages > 1 && c.schedule != PipeSchedule::interleaved)
@@ -142,6 +154,26 @@ ParallelConfig parse_parallel(const WlParams& p, int64_t batch) {
     throw InputError(
         "workload parameter 'p2p_scatter_gather': 1 needs sequence_parallel=0 (with sequence "
         "parallelism each rank's pipeline transfer is already its 1/tp of the sequence)");
+  if (c.torch_ddp) {
+    // What torch.nn.parallel.DistributedDataParallel does not do: each refusal
+    // names the Megatron-LM (or FSDP) feature the combination needs.
+    const char* why =
+        c.grad_reduce_fp32       ? "grad_reduce=fp32 (DDP reduces each gradient in its own type; "
+                                   "fp32 reduction is Megatron-LM's main-grad buffer)"
+        : !c.grad_accum_fusion   ? "grad_accum_fusion=0 (main_grad.add_ is Megatron-LM's DDP hook; "
+                                   "torch's .grad accumulation is AccumulateGrad)"
+        : !c.overlap_grad_reduce ? "overlap_grad_reduce=0 (DDP's reducer always reduces its buckets "
+                                   "during the backward)"
+        : c.zero >= 2            ? "zero=2|3 (gradient sharding is FSDP's or DeepSpeed's, not DDP's)"
+        : c.ep > 1               ? "ep > 1 (the expert data-parallel buffers are Megatron-LM's)"
+                                 : nullptr;
+    if (why)
+      throw InputError(
+          fmt::format("workload parameter 'ddp': torch does not run with {}; accepted with it: "
+                      "grad_reduce=auto, grad_accum_fusion=1, overlap_grad_reduce=1, zero 0 or 1, "
+                      "ep=1, or ddp=megatron",
+                      why));
+  }
   if (c.dp % c.ep != 0)
     throw InputError(fmt::format("workload parameter 'ep': {} must divide dp = {} (expert-parallel ranks are "
                                  "carved out of the data-parallel replicas)", c.ep, c.dp));
@@ -168,6 +200,7 @@ void set_parallel_info(Graph& g, const ParallelConfig& c) {
   if (!c.overlap_grad_reduce) g.info["grad_reduce_after"] = 1;
   if (!c.p2p_overlap) g.info["p2p_blocking"] = 1;
   if (c.p2p_scatter_gather) g.info["p2p_scatter_gather"] = 1;
+  if (c.torch_ddp) g.info["torch_ddp"] = 1;
   if (c.scaler != ScalerStack::megatron) g.info["scaler_stack"] = static_cast<double>(static_cast<int>(c.scaler));
 }
 
@@ -198,6 +231,7 @@ ParallelConfig parallel_config_of(const Graph& g) {
   c.overlap_grad_reduce = info_or(g, "grad_reduce_after", 0) == 0;
   c.p2p_overlap = info_or(g, "p2p_blocking", 0) == 0;
   c.p2p_scatter_gather = info_or(g, "p2p_scatter_gather", 0) != 0;
+  c.torch_ddp = info_or(g, "torch_ddp", 0) != 0;
   c.scaler = static_cast<ScalerStack>(static_cast<int>(info_or(g, "scaler_stack", 0)));
   c.active = true;
   return c;

@@ -124,7 +124,12 @@ void set_parallel_footprint(Graph& out, const Graph& forward, const ParallelConf
         copies += out.info.at(fmt::format("chunk{}.amp_weight_copies", d + v * c.pp)) *
                   dtype_info(amp_dtype(training->amp)).storage_bits / 8.0;
     const double w = sharded(c.zero >= 3) * pbytes + copies;
-    const double g = training ? sharded(c.zero >= 2) * (c.grad_reduce_fp32 ? 4.0 : pbytes) : 0;
+    // ddp=torch over dp > 1: the reducer's buckets hold a second copy of the
+    // gradients beside the .grad tensors (torch.nn.parallel.DistributedDataParallel
+    // with gradient_as_bucket_view=False, its default: "the saved memory size will
+    // be equal to the total gradients size" when it is True).
+    const double grad_copies = c.torch_ddp && c.dp > 1 ? 2.0 : 1.0;
+    const double g = training ? grad_copies * sharded(c.zero >= 2) * (c.grad_reduce_fp32 ? 4.0 : pbytes) : 0;
     const double o = training ? sharded(c.zero >= 1) * optimizer_bytes_per_param(opt, pbytes) : 0;
     const double a = per_layer * layers_per_chunk * static_cast<double>(inflight(c, d));
     // KV cache (inference): K and V of every layer of the device's chunks, its
