@@ -376,6 +376,16 @@ TEST_CASE("ddp=torch: AccumulateGrad from the second microbatch, the reducer's c
   CHECK(g.info.at("device0.grads_bytes") == 4 * params);
   // One microbatch: nothing to accumulate. One replica: no reducer.
   const Graph one = build_workload(base + ",dp=2,ddp=torch");
+  // PyTorch's buckets (bf16 gradients in backward order, as in the DDP case above):
+  // the first capped at 1 MiB holds lm_head's 2048000 B; then 25 MiB = 26214400 B:
+  // ln_f 4096, layer 1's 8390656 + 8396800 + 4096 + 2099200 + 6297600 + 4096
+  // (25196544 in all) and layer 0's mlp.c_proj 8390656, 33587200 B; the rest,
+  // 18980864 B, at the end: 3 all-reduces of 54616064 B.
+  auto bucket_bytes = [&](const char* name) { return testing::find_op(one, name).at("bytes"); };
+  CHECK(bucket_bytes("dp.grad_bucket0") == 2048000);
+  CHECK(bucket_bytes("dp.grad_bucket1") == 33587200);
+  CHECK(bucket_bytes("dp.grad_bucket2") == 18980864);
+  CHECK(collectives(one)["allreduce/dp/1"].n == 3);
   CHECK(testing::find_op(one, "l0.mlp.c_fc.ddp_bucket_copy").get("in_microbatch", 0) == 2);
   for (const auto& op : one.ops) CHECK_FALSE(op.name.ends_with(".accumulate_grad"));
   const Graph single = build_workload(base + ",global_batch=3,ddp=torch");

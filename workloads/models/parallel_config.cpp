@@ -53,7 +53,9 @@ std::vector<WorkloadParam> parallel_params() {
            "layer's forward again in the backward)",
            ParamType::choice,
            {"none", "selective", "full"}},
-          {"bucket", "25", "DDP gradient bucket size in MB (bucket_cap_mb)"},
+          {"bucket", "25",
+           "DDP gradient bucket size: MB (10^6 bytes) with ddp=megatron; with ddp=torch PyTorch's "
+           "bucket_cap_mb, MiB, after a first bucket of 1 MiB"},
           {"grad_reduce",
            "auto",
            "type of the data-parallel gradient reduction and of the kept gradients: auto (the "
