@@ -197,6 +197,15 @@ int GraphBuilder::attention(const std::string& name, std::vector<int> deps, cons
     last = vec(OpKind::add, name + ".bias", add_deps, rows_q, a.skv, 2);
   }
   last = vec(OpKind::softmax, name + ".softmax", {last}, rows_q, a.skv);
+  // FusedScaleMaskSoftmax runs its CUDA kernel when is_kernel_available (megatron/
+  // core/fusions/fused_softmax.py): a 16-bit input, 16 < sk <= 4096, sq, sk and
+  // batch x heads multiples of 4; scaled_upper_triang_masked_softmax for the causal
+  // mask (sq = sk), scaled_masked_softmax otherwise (fused_scale_mask 2 or 1).
+  // Otherwise its forward_torch_softmax: a PyTorch softmax, as the op is built.
+  const bool sixteen = m_dtype == DType::fp16 || m_dtype == DType::bf16;  // input_in_float16
+  if (a.fused_softmax && sixteen && a.skv > 16 && a.skv <= 4096 && a.sq % 4 == 0 && a.skv % 4 == 0 &&
+      bh % 4 == 0 && (!a.causal || a.sq == a.skv))
+    m_graph.ops[static_cast<size_t>(last)].attrs["fused_scale_mask"] = a.causal ? 2 : 1;
   // HF eager_attention_forward: nn.functional.dropout of the weights in training.
   if (a.dropout) last = vec(OpKind::dropout, name + ".dropout", {last}, rows_q, a.skv);
   std::vector<int> pv_deps = {last};

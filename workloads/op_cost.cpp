@@ -103,6 +103,17 @@ RnnCellCost rnn_cell_cost(const Op& op) {
 
 // Traffic of the ops a training step appends (is_training_op) and of `reduce`;
 // `in` is the format of what the op reads, `out` of what it writes.
+// Megatron-LM's scaled_upper_triang_masked_softmax (a softmax op with
+// fused_scale_mask = 2; megatron/core/fusions/fused_softmax.py): row i of each
+// sq x sq block loads only its first i + 1 elements (local_seq = blockIdx.x + 1,
+// the rest being masked), in the forward and the backward, and writes the whole
+// row: (cols + 1) / (2 cols) of the rows x cols elements are read. 1 otherwise.
+double softmax_read_fraction(const Op& op) {
+  if (op.kind != OpKind::softmax || op.get("fused_scale_mask", 0) != 2) return 1.0;
+  const double cols = static_cast<double>(op.at("cols"));
+  return (cols + 1.0) / (2.0 * cols);
+}
+
 OpTraffic training_traffic(const Op& op) {
   const auto d = [&](std::string_view k) { return static_cast<double>(op.at(k)); };
   const DType in = op.dtype, out = op.out_dtype;
@@ -181,7 +192,7 @@ OpTraffic training_traffic(const Op& op) {
       // native_dropout_backward reads the gradient and the forward's bool mask.
       if (op.kind == OpKind::dropout) return {dtype_bytes(in, e) + e, dtype_bytes(out, e)};
       // Backward kernels read the incoming gradient and one saved tensor (x or y).
-      double read = dtype_bytes(in, 2.0 * e);
+      double read = dtype_bytes(in, 2.0 * e * softmax_read_fraction(op));
       if (op.kind == OpKind::layernorm) read += dtype_bytes(in, cols) + 8.0 * rows;   // gamma; mean, rstd
       if (op.kind == OpKind::rmsnorm) read += dtype_bytes(in, cols) + 4.0 * rows;     // gamma; rstd
       // gamma; mean, invstd, and the reduction pass's sum(dy), sum(dy * (x - mean)) (fp32)
@@ -375,7 +386,8 @@ double op_min_bytes(const Op& op) {
       if (op.kind == OpKind::rmsnorm) params = d("cols");
       // native_dropout also writes its bool keep mask (1 byte per element).
       const double mask = op.kind == OpKind::dropout ? elems : 0;
-      return dtype_bytes(in, inputs * elems + params) + dtype_bytes(out, elems) + mask;
+      return dtype_bytes(in, inputs * elems * softmax_read_fraction(op) + params) + dtype_bytes(out, elems) +
+             mask;
     }
   }
 }

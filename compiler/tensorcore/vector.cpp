@@ -164,15 +164,21 @@ void add_reduction(RowKernel& r, CombineCost c, double alu_lanes, bool block) {
 // cunn_SoftMaxBackward reduces sum(dy * y) in a first pass and writes dx in a
 // second; layer_norm_grad_input_kernel: the forward's two-pass structure over dy
 // and x). Both tensors are re-read on the second pass.
+// fused_warp: Megatron-LM's fused softmax kernels (scaled_masked_softmax.h,
+// scaled_upper_triang_masked_softmax.h: ..._warp_forward / _warp_backward), one
+// warp per row whatever its length (up to 4096 here), 128-thread blocks,
+// next_pow2(cols) / 32 fp32 values per thread in registers (the backward: the
+// gradient and the output), unrolled 4-element loads: one memory round trip and
+// warp-shuffle reductions, as PyTorch's softmax_warp_forward for short rows.
 RowKernel row_kernel(OpKind kind, int64_t cols, double elem_bytes, double max_threads, double regs_per_sm,
-                     double smem_per_sm, double alu_lanes, bool backward = false) {
+                     double smem_per_sm, double alu_lanes, bool backward = false, bool fused_warp = false) {
   RowKernel r;
   const double row = static_cast<double>(cols) * elem_bytes;
   const auto steps = [&](int64_t threads, double load_bytes) {
     return std::max<int64_t>(1, static_cast<int64_t>(std::ceil(row / (static_cast<double>(threads) * load_bytes))));
   };
   if (kind == OpKind::softmax) {
-    if (cols <= 1024 && row <= 4096) {
+    if (fused_warp || (cols <= 1024 && row <= 4096)) {
       r.warp = true;
       r.threads = 32;
       r.round_trips = 1;
@@ -316,7 +322,7 @@ Kernel TensorCoreMapper::lower_vector(const Op& op, const Hardware& hw) const {
       const double tensors = backward ? 2.0 : 1.0;
       if (op.kind == OpKind::layernorm || op.kind == OpKind::rmsnorm || op.kind == OpKind::softmax) {
         row = row_kernel(op.kind, op.at("cols"), dtype_bytes(in, 1), m_s.max_threads, m_s.regs / 4.0,
-                         m_s.smem, m_s.alu, backward);
+                         m_s.smem, m_s.alu, backward, op.get("fused_scale_mask", 0) != 0);
         // Passes after the first re-read the row from the L2 when the rows resident
         // on all SMs fit in half of it (the other half holds the streaming output
         // and the next rows); otherwise they go back to DRAM.

@@ -595,6 +595,51 @@ TEST_CASE("attn=megatron: Megatron-LM's unfused core attention, scale and mask i
   // 16 / 8 = 2 heads per rank: the softmax over 2 x 512 rows of 512 scores.
   for (const Op& op : mega.ops)
     if (op.name == "l0.attn.sdpa.softmax") CHECK(op.at("rows") * op.at("cols") == 2 * 512 * 512);
+  // Its kernel when is_kernel_available (fp16/bf16, 16 < sk <= 4096, sq, sk and
+  // batch x heads multiples of 4): here batch x heads per rank = 1 x 2, so
+  // forward_torch_softmax, PyTorch's kernel. At tp = 2 (8 heads per rank)
+  // scaled_upper_triang_masked_softmax, which reads only row i's first i + 1 scores:
+  // 8 x 512 x 512 x 513 / 1024 = 1050624 bf16 read (2101248 B), 2097152 written
+  // (4194304 B). Its backward reads the gradient and the output alike.
+  CHECK(testing::find_op(mega, "l0.attn.sdpa.softmax").get("fused_scale_mask", 0) == 0);
+  const Graph mega2 = build_workload(
+      "gpt:layers=2,hidden=1024,heads=16,seq=512,vocab=1000,tp=2,train=1,dropout=0.1,attn=megatron");
+  const Op& sm = testing::find_op(mega2, "l0.attn.sdpa.softmax");
+  CHECK(sm.get("fused_scale_mask", 0) == 2);
+  CHECK(op_min_bytes(sm) == 2101248.0 + 4194304.0);
+  const Op& smg = testing::find_op(mega2, "l0.attn.sdpa.softmax.grad");
+  CHECK(smg.get("fused_scale_mask", 0) == 2);
+  CHECK(op_traffic(smg).read == 2 * 2101248.0);
+  CHECK(op_traffic(smg).written == 4194304.0);
+  // On a GPU: one warp per row, one memory round trip (PyTorch's kernel for rows of
+  // 512 takes the same warp path; at 2048 keys it is a 1024-thread block per row).
+  {
+    const auto h100 = load_hardware("h100-sxm", {});
+    const Graph g1 = build_workload("gpt:layers=1,hidden=2048,heads=16,seq=2048,vocab=1000,attn=megatron");
+    const Graph g2 = build_workload("gpt:layers=1,hidden=2048,heads=16,seq=2048,vocab=1000,attn=eager");
+    const Program p1 = compile(g1, *h100), p2 = compile(g2, *h100);
+    auto kernel_of = [](const Program& p, const Graph& g, const std::string& name) -> const Kernel& {
+      for (const Kernel& k : p.kernels)
+        if (g.ops[static_cast<size_t>(k.op_index)].name == name) return k;
+      FAIL("no kernel " << name);
+      return p.kernels.front();
+    };
+    const Kernel& fused = kernel_of(p1, g1, "l0.attn.sdpa.softmax");
+    const Kernel& torch = kernel_of(p2, g2, "l0.attn.sdpa.softmax");
+    CHECK(fused.mapping.find("32 threads per row") != std::string::npos);
+    CHECK(torch.mapping.find("1024 threads per row") != std::string::npos);
+    // 16 x 2048 rows of 2048 bf16: 67,141,632 B read (2049 / 4096 of the scores),
+    // 134,217,728 B written.
+    CHECK(fused.bytes == 67141632.0 + 134217728.0);
+  }
+  // fp32, or keys beyond 4096: its forward_torch_softmax, PyTorch's kernel.
+  CHECK(testing::find_op(build_workload("gpt:layers=1,hidden=1024,heads=16,seq=512,vocab=1000,attn=megatron,"
+                                        "dtype=fp32"),
+                         "l0.attn.sdpa.softmax")
+            .get("fused_scale_mask", 0) == 0);
+  CHECK(testing::find_op(build_workload("gpt:layers=1,hidden=256,heads=4,seq=8192,vocab=1000,attn=megatron"),
+                         "l0.attn.sdpa.softmax")
+            .get("fused_scale_mask", 0) == 0);
   // The scores are kept for the backward (the footprint's 5as/h term applies).
   CHECK(mega.info.at("attn_fused") == 0);
   // Two passes fewer per layer in each direction: faster than eager, slower than

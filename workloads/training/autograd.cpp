@@ -96,6 +96,8 @@ void Step::backward(int i) {
       Op op = vec_op(f.kind, f.name + ".grad", f.at("rows"), f.at("cols"), gt, it,
                      with_grad(dy, {uses_output ? i : (dd.empty() ? -1 : dd[0])}));
       op.attrs["backward"] = 1;
+      // Megatron-LM's fused softmax has its own backward kernel (the same mask).
+      if (const int64_t m = f.get("fused_scale_mask", 0)) op.attrs["fused_scale_mask"] = m;
       const int g = emit(std::move(op));
       for (int d : dd) contribute(d, g);
       return;
