@@ -355,10 +355,12 @@ void validate_graph(const Graph& g, std::string_view source) {
             fmt::format("{}: op '{}' ({}): 'fused_scale_mask' = {} must be 1 (Megatron-LM's "
                         "scaled_masked_softmax) or 2 (scaled_upper_triang_masked_softmax) on a softmax",
                         source, op.name, op_kind_name(op.kind), value));
-      if (key == "in_microbatch" && value > 2)
+      // Every microbatch meets the same collectives (the engines pair them by order).
+      if (key == "in_microbatch" && (value > 2 || is_collective_kind(op.kind)))
         throw InputError(
             fmt::format("{}: op '{}' ({}): 'in_microbatch' = {} must be 1 (the op runs in every "
-                        "microbatch's pass but the first) or 2 (in the last microbatch's only)",
+                        "microbatch's pass but the first) or 2 (in the last microbatch's only), on "
+                        "an op that is not a collective",
                         source, op.name, op_kind_name(op.kind), value));
       if ((key == "lib_launch" || key == "cudnn") && value > 1)
         throw InputError(fmt::format("{}: op '{}' ({}): '{}' = {} must be 0 or 1", source, op.name,
