@@ -159,11 +159,11 @@ void add_reduction(RowKernel& r, CombineCost c, double alu_lanes, bool block) {
   r.reduce_sfu += 32.0 * levels * c.sfu;
 }
 
-// backward: the backward row kernels (_softmax_backward_data: softmax_warp_backward
-// in PersistentSoftmax.cuh holds both the gradient and the output row in registers;
-// cunn_SoftMaxBackward reduces sum(dy * y) in a first pass and writes dx in a
-// second; layer_norm_grad_input_kernel: the forward's two-pass structure over dy
-// and x). Both tensors are re-read on the second pass.
+// backward: the backward row kernels (_softmax_backward_data, after its element-wise
+// tmp = dy * y: softmax_warp_backward in PersistentSoftmax.cuh holds tmp and the
+// output row in registers; the block kernels sum tmp in a first pass and write dx
+// in a second; layer_norm_grad_input_kernel: the forward's two-pass structure over
+// dy and x, both tensors re-read on the second pass).
 // fused_warp: Megatron-LM's fused softmax kernels (scaled_masked_softmax.h,
 // scaled_upper_triang_masked_softmax.h: ..._warp_forward / _warp_backward), one
 // warp per row whatever its length (up to 4096 here), 128-thread blocks,
@@ -201,11 +201,20 @@ RowKernel row_kernel(OpKind kind, int64_t cols, double elem_bytes, double max_th
     const int64_t by_threads = std::max<int64_t>(1, static_cast<int64_t>(max_threads) / r.threads);
     r.barriers = 2;
     if (backward) {
-      r.rows_per_sm = by_threads;
+      // host_softmax_backward: SoftMax_getBlockSize(ILP, cols), min(cols / ILP, 1024)
+      // threads rounded up to a warp, ILP = 16 B / element (SoftMax.cu).
+      const int64_t ilp = std::max<int64_t>(1, static_cast<int64_t>(16.0 / elem_bytes));
+      r.threads = std::clamp<int64_t>((std::min<int64_t>(cols / ilp, 1024) + 31) / 32 * 32, 32, 1024);
+      r.rows_per_sm = std::max<int64_t>(1, static_cast<int64_t>(max_threads) / r.threads);
+      // Two dependent passes: the row sum of tmp = dy * y, then dx from tmp and y.
+      // dispatch_host_softmax_backward keeps tmp in shared memory for the second
+      // pass when the row fits (cunn_SoftMaxBackwardSmem: each tensor read once);
+      // longer rows (cunn_SoftMaxBackward) read it again.
       r.round_trips = 2 * steps(r.threads, load);
       r.barriers = 1;
-      r.rereads = 1;
-      add_reduction(r, {}, alu_lanes, true);  // sum(dy * y)
+      const bool smem = row < smem_block - 4.0 * static_cast<double>(r.threads / 32) && cols % ilp == 0;
+      r.rereads = smem ? 0 : 1;
+      add_reduction(r, {}, alu_lanes, true);  // sum(tmp)
       return r;
     }
     add_reduction(r, {}, alu_lanes, true);  // max

@@ -163,11 +163,20 @@ TEST_CASE("backward and optimizer kernels move their ops' bytes", "[gpu][trainin
 
 TEST_CASE("backward row kernels: softmax and layer-norm gradients", "[gpu][training]") {
   const auto hw = load_hardware("h100-sxm", {});
+  // PyTorch's softmax backward first runs tmp = dY * y, an element-wise kernel
+  // (softmax_backward_cuda_out): 4096 x 1024 bf16 read twice and written once.
+  {
+    const Graph g = build_workload("softmax:rows=4096,cols=1024,train=1");
+    const Program p = compile(g, *hw);
+    REQUIRE(p.kernels.size() == 3);
+    CHECK(g.ops[static_cast<size_t>(p.kernels[1].op_index)].name == "softmax.grad_times_output");
+    CHECK(p.kernels[1].bytes == 3.0 * 2 * 4096 * 1024);
+  }
   for (const char* spec : {"softmax:rows=4096,cols=1024,train=1", "layernorm:rows=4096,cols=768,train=1"}) {
     INFO(spec);
     const Graph g = build_workload(spec);
     const Program p = compile(g, *hw);
-    const Kernel& k = p.kernels[1];
+    const Kernel& k = p.kernels[std::string(spec).starts_with("softmax") ? 2 : 1];
     CHECK(k.mapping.find("row kernel") == 0);
     // Reads dY and y (x): a second pass re-reads both from the L2 (the resident rows
     // fit), so DRAM sees op_min_bytes: 2 reads and 1 write against the forward's 1 + 1.
@@ -176,8 +185,19 @@ TEST_CASE("backward row kernels: softmax and layer-norm gradients", "[gpu][train
   }
   // softmax_warp_backward: rows of 1024 bf16 in one warp, one round trip per row;
   // layer_norm's dx kernel: two passes (statistics, then dx), one block reduction.
-  CHECK(compile(build_workload("softmax:rows=4096,cols=1024,train=1"), *hw).kernels[1].mapping.find(
-            "32 threads per row") != std::string::npos);
+  CHECK(compile(build_workload("softmax:rows=4096,cols=1024,train=1"), *hw)
+            .kernels[2]
+            .mapping.find("32 threads per row") != std::string::npos);
+  // Longer rows: a block of SoftMax_getBlockSize(ILP, cols) = min(cols / 8, 1024)
+  // threads (ILP = 16 B / 2 B): 256 for 2048 bf16; tmp kept in shared memory for the
+  // second pass (one pass over the input) while the row fits in 48 KiB, re-read
+  // beyond (65536 B rows of 32768 bf16: 1024 threads, two passes).
+  const Kernel k2048 = compile(build_workload("softmax:rows=512,cols=2048,train=1"), *hw).kernels[2];
+  CHECK(k2048.mapping.find("256 threads per row") != std::string::npos);
+  CHECK(k2048.info.passes.value_or(0) == 1);
+  const Kernel k32k = compile(build_workload("softmax:rows=64,cols=32768,train=1"), *hw).kernels[2];
+  CHECK(k32k.mapping.find("1024 threads per row") != std::string::npos);
+  CHECK(k32k.info.passes.value_or(0) == 2);
   CHECK(compile(build_workload("layernorm:rows=4096,cols=768,train=1"), *hw).kernels[1].info.passes.value_or(0) == 2);
 }
 

@@ -93,8 +93,19 @@ void Step::backward(int i) {
       // SoftMax.cu); gelu_backward and silu_backward its input.
       const bool uses_output = f.kind == OpKind::relu || f.kind == OpKind::sigmoid || f.kind == OpKind::tanh ||
                                f.kind == OpKind::softmax;
+      int grad_in = dy;
+      // PyTorch's softmax_backward_cuda_out runs `Tensor tmp = grad * output` (a
+      // vectorized element-wise kernel in the gradient's type) and hands tmp to
+      // host_softmax_backward, whose kernels sum it per row (aten/src/ATen/native/
+      // cuda/SoftMax.cu, 2.x). Megatron-LM's fused kernel does both in one.
+      if (f.kind == OpKind::softmax && !f.get("fused_scale_mask", 0)) {
+        Op mul = vec_op(OpKind::mul, f.name + ".grad_times_output", f.at("rows"), f.at("cols"), gt, gt,
+                        with_grad(dy, {i}));
+        mul.attrs["backward"] = 1;
+        grad_in = emit(std::move(mul));
+      }
       Op op = vec_op(f.kind, f.name + ".grad", f.at("rows"), f.at("cols"), gt, it,
-                     with_grad(dy, {uses_output ? i : (dd.empty() ? -1 : dd[0])}));
+                     with_grad(grad_in, {uses_output ? i : (dd.empty() ? -1 : dd[0])}));
       op.attrs["backward"] = 1;
       // Megatron-LM's fused softmax has its own backward kernel (the same mask).
       if (const int64_t m = f.get("fused_scale_mask", 0)) op.attrs["fused_scale_mask"] = m;
