@@ -77,6 +77,11 @@ struct TrainingOptions {
   // ... and the state of a MoE's expert weights (ops with attr expert = 1): over
   // the expert data-parallel ranks.
   int64_t expert_state_shards = 1;
+  // torch.nn.utils.clip_grad_norm_ before the step (Hugging Face Trainer's
+  // max_grad_norm): the gradients' total norm and their scaling by
+  // min(1, max_norm / norm) (training/optimizers.cpp). Under GradScaler the
+  // gradients are unscaled first (scaler.unscale_).
+  bool clip_grad_norm = false;
 };
 
 // aten/src/ATen/native/cuda/MultiTensorApply.cuh: a torch._foreach_* call (and a

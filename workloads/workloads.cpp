@@ -39,6 +39,7 @@ std::optional<TrainingOptions> training_options(const std::string& spec, const W
                                                 const std::map<std::string, std::string>& params) {
   const bool optimizer_given = common.count("optimizer") > 0;
   const bool amp_given = common.count("amp") > 0;
+  const bool clip_given = common.count("clip_grad_norm") > 0;
   for (const auto& p : common_workload_params())
     if (!common.count(p.name)) common[p.name] = p.default_value;
   const std::string& train = common.at("train");
@@ -56,6 +57,11 @@ std::optional<TrainingOptions> training_options(const std::string& spec, const W
     if (optimizer_given)
       throw InputError(fmt::format("--workload '{}': parameter 'optimizer' applies to a training step only "
                                    "(add train=1)", spec));
+    if (clip_given)
+      throw InputError(
+          fmt::format("--workload '{}': parameter 'clip_grad_norm' applies to a training step "
+                      "only (add train=1)",
+                      spec));
     return std::nullopt;
   }
   TrainingOptions opt;
@@ -65,11 +71,27 @@ std::optional<TrainingOptions> training_options(const std::string& spec, const W
     throw InputError(fmt::format("--workload '{}': parameter 'amp': '{}' is not accepted; accepted: none, bf16, "
                                  "fp16", spec, amp));
   opt.amp = amp == "bf16" ? Amp::bf16 : amp == "fp16" ? Amp::fp16 : Amp::none;
+  {
+    const std::string& v = common.at("clip_grad_norm");
+    double max_norm = 0;
+    auto [ptr, ec] = std::from_chars(v.data(), v.data() + v.size(), max_norm);
+    if (ec != std::errc() || ptr != v.data() + v.size() || !std::isfinite(max_norm) || max_norm < 0)
+      throw InputError(
+          fmt::format("--workload '{}': parameter 'clip_grad_norm': '{}' is not accepted; expected "
+                      "a finite max_norm >= 0 (e.g. 1.0; 0: no clipping)",
+                      spec, v));
+    opt.clip_grad_norm = max_norm > 0;
+  }
   if (opt.amp != Amp::none && info.kernel_level)
     throw InputError(fmt::format("--workload '{}': parameter 'amp': {} is a kernel-level workload; amp={} "
                                  "trains a model (an fp32 module under torch.autocast with its loss)",
                                  spec, info.name, amp));
   if (info.kernel_level) {
+    if (opt.clip_grad_norm)
+      throw InputError(
+          fmt::format("--workload '{}': parameter 'clip_grad_norm': {} is a kernel-level workload "
+                      "without parameters",
+                      spec, info.name));
     if (optimizer_given)
       throw InputError(fmt::format("--workload '{}': parameter 'optimizer': {} is a kernel-level workload "
                                    "without parameters (train=1 appends the backward of its op only)",
@@ -102,19 +124,31 @@ std::string workload_names() {
 
 const std::vector<WorkloadParam>& common_workload_params() {
   static const std::vector<WorkloadParam> params = {
-      {"train", "0",
+      {"train",
+       "0",
        "1: one training step (forward, backward from a given output gradient, optimizer step); "
        "kernel-level workloads: the op's backward with its inputs requiring grad",
-       ParamType::choice, {"0", "1"}},
-      {"optimizer", "adamw",
+       ParamType::choice,
+       {"0", "1"}},
+      {"optimizer",
+       "adamw",
        "with train=1: adamw (torch.optim.AdamW, foreach), adamw_fused (fused=True), sgd, sgd_momentum, none",
-       ParamType::choice, {"adamw", "adamw_fused", "sgd", "sgd_momentum", "none"}},
-      {"amp", "none",
-       "with train=1: none (the model trains in its dtype), bf16 (an fp32 model under torch.autocast(bfloat16): "
+       ParamType::choice,
+       {"adamw", "adamw_fused", "sgd", "sgd_momentum", "none"}},
+      {"amp",
+       "none",
+       "with train=1: none (the model trains in its dtype), bf16 (an fp32 model under "
+       "torch.autocast(bfloat16): "
        "bf16 products on cast weights, fp32 norms and softmax, fp32 gradients and optimizer, the loss "
        "y.float().pow(2).mean()), fp16 (the same under torch.autocast(float16) with torch.amp.GradScaler: "
        "the scaled loss, the gradients' inf check and unscale, the scale update)",
-       ParamType::choice, {"none", "bf16", "fp16"}}};
+       ParamType::choice,
+       {"none", "bf16", "fp16"}},
+      {"clip_grad_norm", "0",
+       "with train=1: max_norm of torch.nn.utils.clip_grad_norm_ before the step (Hugging Face Trainer's "
+       "max_grad_norm, 1.0 there): the gradients' foreach norm and their scaling (under amp=fp16 after "
+       "scaler.unscale_); 0: no clipping",
+       ParamType::real}};
   return params;
 }
 

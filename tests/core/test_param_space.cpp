@@ -50,7 +50,7 @@ TEST_CASE("set errors name the argument, the key and what is accepted", "[params
       "sequence_parallel, schedule, virtual_stages, "
       "zero, microbatch, global_batch, recompute, bucket, grad_reduce, grad_accum_fusion, "
       "overlap_grad_reduce, p2p_overlap, p2p_scatter_gather, ddp, grad_scaler, "
-      "train, optimizer, amp");
+      "train, optimizer, amp, clip_grad_norm");
   CHECK(error_of(run_args(gpt, {"--set", "workload.seq=long"})) ==
         "--set 'workload.seq=long': invalid value 'long' for workload.seq: not an integer; expected an integer >= 1");
   CHECK(error_of(run_args(gpt, {"--set", "workload.seq=0"})) ==

@@ -132,6 +132,65 @@ TEST_CASE("foreach AdamW: eight multi-tensor kernels, 40 bytes per bf16 paramete
   CHECK(g.ops[first + 1].deps == std::vector<int>{static_cast<int>(first)});
 }
 
+TEST_CASE("clip_grad_norm: torch.nn.utils.clip_grad_norm_ before the step", "[training][optimizer]") {
+  // The MLP above (10,384 bf16 parameters in 4 tensors): _foreach_norm (zeros, one
+  // multi_tensor_apply launch, lpnorm_cleanup: 3 launches, every gradient read once),
+  // torch.stack of the 4 norms, vector_norm, + 1e-6, max_norm / ., clamp, then
+  // _foreach_mul_ reading and writing every gradient; then AdamW.
+  Graph g;
+  GraphBuilder b(g, DType::bf16);
+  b.set_linear_bias(true);
+  const int fc1 = b.linear("fc1", {}, 32, 128, 64);
+  b.linear("fc2", {fc1}, 32, 16, 128);
+  TrainingOptions o;
+  o.clip_grad_norm = true;
+  append_training_step(g, o);
+  const size_t first = static_cast<size_t>(g.info.at("ops_forward") + g.info.at("ops_backward"));
+  const std::vector<std::string> all = names(g, first);
+  REQUIRE(all.size() == 15);
+  CHECK(std::vector<std::string>(all.begin(), all.begin() + 7) ==
+        std::vector<std::string>{"clip_grad_norm.foreach_norm", "clip_grad_norm.stack",
+                                 "clip_grad_norm.total_norm", "clip_grad_norm.eps", "clip_grad_norm.coef",
+                                 "clip_grad_norm.clamp", "clip_grad_norm.scale"});
+  CHECK(all[7] == "adamw.weight_decay");
+  CHECK(find(g, "clip_grad_norm.foreach_norm").at("launches") == 3);
+  // 10,384 bf16 gradients read (20,768 B) and one fp32 norm written.
+  CHECK(op_min_bytes(find(g, "clip_grad_norm.foreach_norm")) == 2.0 * 10384 + 4);
+  CHECK(op_min_bytes(find(g, "clip_grad_norm.scale")) == 2.0 * 2 * 10384);
+  CHECK(find(g, "clip_grad_norm.stack").at("rows") == 4);
+  // The workload parameter: a max_norm > 0 clips; refusals name what is accepted.
+  CHECK(has(build_workload("gpt2-small:layers=1,seq=64,train=1,clip_grad_norm=1.0"), "clip_grad_norm.scale"));
+  CHECK_FALSE(
+      has(build_workload("gpt2-small:layers=1,seq=64,train=1,clip_grad_norm=0"), "clip_grad_norm.scale"));
+  CHECK(
+      error_of("gpt2-small:clip_grad_norm=1") ==
+      "--workload 'gpt2-small:clip_grad_norm=1': parameter 'clip_grad_norm' applies to a training step only "
+      "(add train=1)");
+  CHECK(
+      error_of("gpt2-small:train=1,clip_grad_norm=-1") ==
+      "--workload 'gpt2-small:train=1,clip_grad_norm=-1': parameter 'clip_grad_norm': '-1' is not accepted; "
+      "expected a finite max_norm >= 0 (e.g. 1.0; 0: no clipping)");
+  CHECK(error_of("gpt2-small:train=1,clip_grad_norm=nan") ==
+        "--workload 'gpt2-small:train=1,clip_grad_norm=nan': parameter 'clip_grad_norm': 'nan' is not "
+        "accepted; "
+        "expected a finite max_norm >= 0 (e.g. 1.0; 0: no clipping)");
+  CHECK(error_of("gemm:m=8,n=8,k=8,train=1,clip_grad_norm=1") ==
+        "--workload 'gemm:m=8,n=8,k=8,train=1,clip_grad_norm=1': parameter 'clip_grad_norm': gemm is a "
+        "kernel-level workload without parameters");
+  CHECK(error_of("gpt2-small:layers=2,seq=64,train=1,dp=2,clip_grad_norm=1")
+            .find("parameter 'clip_grad_norm': not modelled for a parallel workload") != std::string::npos);
+  // Under GradScaler with fused AdamW the gradients are unscaled first
+  // (scaler.unscale_: the inverse scale computed, the found_inf .item() is not needed
+  // by the fused step, which then gets found_inf and no grad_scale).
+  const Graph f = build_workload(
+      "gpt2-small:layers=1,seq=64,dtype=fp32,train=1,amp=fp16,optimizer=adamw_fused,clip_grad_norm=1");
+  CHECK_FALSE(has(f, "grad_scaler.dummy_inv_scale"));
+  CHECK(has(f, "grad_scaler.inv_scale"));
+  CHECK_FALSE(has(f, "grad_scaler.grad_scale"));
+  CHECK(find(f, "grad_scaler.unscale").get("host_sync", 0) == 0);
+  CHECK(find(f, "adamw_fused.update").at("flops") == 12);
+}
+
 TEST_CASE("optimizer bytes per parameter for each torch.optim choice", "[training][optimizer]") {
   // ResNet-50 (25,557,032 parameters in 161 tensors: 53 conv weights, 53 x 2 batch-norm,
   // fc weight and bias), bf16 parameters and state.

@@ -599,6 +599,12 @@ void emit_chunk(Graph& out, const Graph& fwd_all, int64_t chunk, const ParallelC
 Graph finish_parallel_graph(const Graph& forward, const TrainingOptions* training) {
   const ParallelConfig c = parallel_config_of(forward);
   check_scaler(c, training);
+  if (training && training->clip_grad_norm)
+    throw InputError(
+        "parameter 'clip_grad_norm': not modelled for a parallel workload (Megatron-LM's optimizer computes "
+        "the "
+        "gradient norm itself and scales by clip_grad only when the norm exceeds it; FSDP's clip_grad_norm_ "
+        "all-reduces the shards' norms); accepted here: clip_grad_norm=0");
   Graph out;
   out.name = forward.name;
   out.spec = forward.spec;

@@ -78,7 +78,7 @@ int Step::scalar_op(OpKind kind, const std::string& name, DType in, DType out) {
   return emit(std::move(op));
 }
 
-void Step::grad_scaler_unscale(bool fused) {
+void Step::grad_scaler_unscale(bool fused, bool unscaled_first) {
   constexpr DType f32 = DType::fp32;
   if (m_opt.megatron_scaler) {
     scalar_op(OpKind::copy, "grad_scaler.found_inf", f32, f32);   // self.found_inf.fill_(0.0)
@@ -91,7 +91,9 @@ void Step::grad_scaler_unscale(bool fused) {
     m_g.ops.back().attrs["host_sync"] = 1;
     return;
   }
-  if (fused) {
+  // A fused optimizer unscales inside its kernel unless unscale_() ran first (to
+  // clip): then GradScaler.step passes it found_inf and no grad_scale.
+  if (fused && !unscaled_first) {
     scalar_op(OpKind::copy, "grad_scaler.dummy_inv_scale", f32, f32);   // torch.full((), 1.0)
     scalar_op(OpKind::copy, "grad_scaler.found_inf", f32, f32);         // torch.full((), 0.0)
   } else {
@@ -109,7 +111,7 @@ void Step::grad_scaler_unscale(bool fused) {
   if (!fused) m_g.ops.back().attrs["host_sync"] = 1;
   if (fused) {
     scalar_op(OpKind::add, "grad_scaler.found_inf_sum", f32, f32);
-    scalar_op(OpKind::mul, "grad_scaler.grad_scale", f32, f32);
+    if (!unscaled_first) scalar_op(OpKind::mul, "grad_scaler.grad_scale", f32, f32);
   }
 }
 

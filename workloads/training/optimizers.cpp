@@ -177,8 +177,10 @@ void Step::optimizer_step() {
     megatron_main_grads(model);
     t = DType::fp32;
   }
-  if (m_scaler) grad_scaler_unscale(fused);
+  const bool clip = m_opt.clip_grad_norm;
+  if (m_scaler) grad_scaler_unscale(fused, clip);
   if (m_opt.megatron_optimizer) megatron_grad_norm(m_amp || main_params ? DType::fp32 : t);
+  if (clip) clip_grad_norm(t);
   // torch.amp.GradScaler hands a fused optimizer the scale and found_inf; Megatron-LM
   // unscales before optimizer.step() and tells it nothing (grad_scaler.cpp).
   const bool scaled_step = m_scaler && !m_opt.megatron_scaler;
@@ -212,7 +214,8 @@ void Step::optimizer_step() {
       // _fused_adamw then runs _foreach_sub_(state_steps, [found_inf] * n): two
       // lists of n one-element tensors.
       foreach_op("adamw_fused.step_count", 1, 1, 1, 0, 1, false, DType::fp32, std::vector<int64_t>(p.size(), 1));
-      foreach_op("adamw_fused.update", 4, 3, scaled_step ? 13 : 12, 1, 4, false, t, p);
+      // (After unscale_() for clipping it gets no grad_scale: no division.)
+      foreach_op("adamw_fused.update", 4, 3, scaled_step && !clip ? 13 : 12, 1, 4, false, t, p);
       if (scaled_step)
         foreach_op("adamw_fused.step_count_found_inf", 2, 1, 1, 0, 2, false, DType::fp32,
                    std::vector<int64_t>(p.size(), 1));
@@ -269,6 +272,36 @@ void Step::megatron_grad_norm(DType grads) {
   emit(std::move(l2));
   scalar_op(OpKind::mul, "megatron.grad_norm.pow", f32, f32);
   m_g.ops.back().attrs["host_sync"] = 1;
+}
+
+// torch.nn.utils.clip_grad_norm_(parameters, max_norm) on CUDA (torch/nn/utils/
+// clip_grad.py, foreach, norm_type 2, error_if_nonfinite=False: no host sync).
+// _get_total_norm: torch._foreach_norm over the gradients (aten/src/ATen/native/
+// cuda/ForeachReduceOp.cu: at::zeros of the per-chunk partials, a depth-1
+// multi_tensor_apply reading every element once, lpnorm_cleanup per tensor:
+// launches + 2), torch.stack of the per-tensor norms (one batched cat kernel per
+// 128 inputs, Cat.cu CAT_ARRAY_BATCH_SIZE), torch.linalg.vector_norm of them (one
+// reduction). _clip_grads_with_norm_: clip_coef = max_norm / (total_norm + 1e-6)
+// (an addition, a division), torch.clamp(clip_coef, max=1.0), then
+// torch._foreach_mul_(grads, clip_coef_clamped) (depth 1, a tensor scalar): every
+// gradient read and written.
+void Step::clip_grad_norm(DType grads) {
+  constexpr DType f32 = DType::fp32;
+  const auto& p = m_step_tensors;
+  int64_t elems = 0;
+  for (int64_t n : p) elems += n;
+  const auto n = static_cast<int64_t>(p.size());
+  Op norms = reduce_op("clip_grad_norm.foreach_norm", elems, 1, 1, 1, grads, f32, step_deps());
+  norms.attrs["launches"] = multi_tensor_launches(p, 1, false, m_opt.large_kernel_args) + 2;
+  emit(std::move(norms));
+  Op stack = vec_op(OpKind::copy, "clip_grad_norm.stack", n, 1, f32, f32, step_deps());
+  stack.attrs["launches"] = (n + 127) / 128;
+  emit(std::move(stack));
+  emit(reduce_op("clip_grad_norm.total_norm", n, 1, 1, 1, f32, f32, step_deps()));
+  scalar_op(OpKind::add, "clip_grad_norm.eps", f32, f32);
+  scalar_op(OpKind::mul, "clip_grad_norm.coef", f32, f32);
+  scalar_op(OpKind::copy, "clip_grad_norm.clamp", f32, f32);
+  foreach_op("clip_grad_norm.scale", 1, 1, 1, 0, 1, false, grads, p);
 }
 
 // _copy_main_params_to_model_params: Float16OptimizerWithFloat16Params copies with

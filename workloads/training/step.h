@@ -102,7 +102,9 @@ class Step {
   // grad_scaler.cpp: GradScaler's kernels before optimizer.step() (the inf check
   // and unscale) and after it (the scale update); `fused`: an optimizer with
   // _step_supports_amp_scaling (fused AdamW), which unscales inside its kernel.
-  void grad_scaler_unscale(bool fused);
+  // unscaled_first: scaler.unscale_(optimizer) before clipping, ahead of step().
+  void grad_scaler_unscale(bool fused, bool unscaled_first = false);
+  void clip_grad_norm(DType grads);
   void grad_scaler_update();
   // optimizers.cpp, Megatron-LM's wrapper (TrainingOptions::megatron_optimizer):
   // the copies between the 16-bit model and the fp32 main parameters, and the
