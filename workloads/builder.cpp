@@ -210,7 +210,15 @@ int GraphBuilder::attention(const std::string& name, std::vector<int> deps, cons
   if (a.dropout) last = vec(OpKind::dropout, name + ".dropout", {last}, rows_q, a.skv);
   std::vector<int> pv_deps = {last};
   pv_deps.insert(pv_deps.end(), v.begin(), v.end());
-  return bmm(name + ".pv", pv_deps, bh, a.sq, a.d, a.skv);
+  const int pv = bmm(name + ".pv", pv_deps, bh, a.sq, a.d, a.skv);
+  if (!a.fused_softmax) return pv;
+  // Megatron-LM's core attention returns context_layer.permute(2, 0, 1, 3).contiguous()
+  // ([b, np, sq, hn] -> [sq, b, np, hn]): one copy kernel. Its backward is a view
+  // (CloneBackward0 passes the gradient on, PermuteBackward0 permutes the view, and
+  // bmm takes that strided gradient as it is).
+  const int c = vec(OpKind::copy, name + ".context_contiguous", {pv}, rows_q, a.d);
+  m_graph.ops[static_cast<size_t>(c)].attrs["grad_view"] = 1;
+  return c;
 }
 
 // HF's repeat_kv (x[:, :, None].expand(b, n_kv, rep, s, d).reshape(b, n_kv * rep, s, d))

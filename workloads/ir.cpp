@@ -350,6 +350,9 @@ void validate_graph(const Graph& g, std::string_view source) {
       if (key == "host_sync" && value > 1)
         throw InputError(fmt::format("{}: op '{}' ({}): 'host_sync' = {} must be 0 or 1 (1: the host waits for the "
                                      "op's kernel, as .item() does)", source, op.name, op_kind_name(op.kind), value));
+      if (key == "grad_view" && (value > 1 || op.kind != OpKind::copy))
+        throw InputError(fmt::format("{}: op '{}' ({}): 'grad_view' = {} must be 1 on a copy", source,
+                                     op.name, op_kind_name(op.kind), value));
       if (key == "fused_scale_mask" && (value > 2 || op.kind != OpKind::softmax))
         throw InputError(
             fmt::format("{}: op '{}' ({}): 'fused_scale_mask' = {} must be 1 (Megatron-LM's "
@@ -393,8 +396,8 @@ void validate_graph(const Graph& g, std::string_view source) {
           key != "tp_in" && key != "tp_out" && key != "stage" && key != "pass" && key != "group" &&
           key != "algo" && key != "protocol" && key != "overlap" && key != "p2p" && key != "recompute" &&
           key != "every_microbatch" && key != "in_microbatch" && key != "fused_scale_mask" &&
-          key != "host_calls" && key != "host_sync" && key != "rnn" && !key.starts_with("bcast_") &&
-          !key.starts_with("param_") && !key.starts_with("expand") &&
+          key != "grad_view" && key != "host_calls" && key != "host_sync" && key != "rnn" &&
+          !key.starts_with("bcast_") && !key.starts_with("param_") && !key.starts_with("expand") &&
           !(key == "n" && (op.kind == OpKind::batchnorm || op.kind == OpKind::reduce)))  // a factor of rows
         volume *= static_cast<long double>(value);
     if (volume > static_cast<long double>(k_max_op_volume)) {

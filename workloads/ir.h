@@ -129,6 +129,11 @@
 //               bias_grad=1 (writes the bias gradient)
 //   batchnorm   training=1: batch statistics (training mode: a statistics pass
 //               and a normalise pass over x)
+//   softmax     fused_scale_mask: Megatron-LM's fused kernel, one warp per row
+//               (1 scaled_masked_softmax, 2 scaled_upper_triang_masked_softmax:
+//               row i reads its first i + 1 elements)
+//   copy        grad_view=1: its backward is a view (no kernel; .contiguous() of
+//               a permuted tensor)
 //   any kind    output=1: the op's result is a model output that backward is
 //               seeded at; launches=L: the op is L kernel launches
 #include <cstdint>

@@ -584,8 +584,14 @@ TEST_CASE("attn=megatron: Megatron-LM's unfused core attention, scale and mask i
     return out;
   };
   const Graph mega = build_workload(base + "attn=megatron");
+  // ... and the context's permute(2, 0, 1, 3).contiguous(): a copy whose backward is a view.
   CHECK(names(mega) == std::vector<std::string>{"l0.attn.sdpa.qk", "l0.attn.sdpa.softmax",
-                                                "l0.attn.sdpa.dropout", "l0.attn.sdpa.pv"});
+                                                "l0.attn.sdpa.dropout", "l0.attn.sdpa.pv",
+                                                "l0.attn.sdpa.context_contiguous"});
+  CHECK(testing::find_op(mega, "l0.attn.sdpa.context_contiguous").at("rows") *
+            testing::find_op(mega, "l0.attn.sdpa.context_contiguous").at("cols") ==
+        2 * 512 * 64);  // 2 heads per rank x 512 queries x head dim 64
+  for (const Op& op : mega.ops) CHECK(op.name != "l0.attn.sdpa.context_contiguous.grad");
   CHECK(names(build_workload(base + "attn=eager")) ==
         std::vector<std::string>{"l0.attn.sdpa.qk", "l0.attn.sdpa.scale", "l0.attn.sdpa.bias",
                                  "l0.attn.sdpa.softmax", "l0.attn.sdpa.dropout", "l0.attn.sdpa.pv"});

@@ -197,6 +197,12 @@ void Step::backward(int i) {
       bool any = dd.empty() && m_opt.inputs_require_grad;
       for (int d : dd) any = any || m_rg[d];
       if (!any && !f.attrs.count("param_elems")) return;
+      // A copy whose backward is a view (attr grad_view: .contiguous() of a
+      // permuted tensor): the gradient goes on as it is, no kernel.
+      if (f.get("grad_view", 0)) {
+        for (int d : dd) contribute(d, dy);
+        return;
+      }
       if (any && f.kind == OpKind::copy && f.attrs.count("expand")) {
         // A copy of an expanded view (repeat_kv): ExpandBackward0 sums the
         // gradient over the `expand` copies of each input element (sum_to_size:
