@@ -101,8 +101,6 @@ RnnCellCost rnn_cell_cost(const Op& op) {
   return c;
 }
 
-// Traffic of the ops a training step appends (is_training_op) and of `reduce`;
-// `in` is the format of what the op reads, `out` of what it writes.
 // Megatron-LM's scaled_upper_triang_masked_softmax (a softmax op with
 // fused_scale_mask = 2; megatron/core/fusions/fused_softmax.py): row i of each
 // sq x sq block loads only its first i + 1 elements (local_seq = blockIdx.x + 1,
@@ -114,6 +112,8 @@ double softmax_read_fraction(const Op& op) {
   return (cols + 1.0) / (2.0 * cols);
 }
 
+// Traffic of the ops a training step appends (is_training_op) and of `reduce`;
+// `in` is the format of what the op reads, `out` of what it writes.
 OpTraffic training_traffic(const Op& op) {
   const auto d = [&](std::string_view k) { return static_cast<double>(op.at(k)); };
   const DType in = op.dtype, out = op.out_dtype;

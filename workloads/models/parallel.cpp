@@ -186,32 +186,6 @@ std::vector<StatsReduce> found_inf_reduces(const ParallelConfig& c) {
   return {};
 }
 
-// The scaler stack a configuration can run (throws InputError naming
-// grad_scaler otherwise). `fp16`: an amp=fp16 training step.
-void check_scaler(const ParallelConfig& c, const TrainingOptions* training) {
-  const bool fp16 = training && training->amp == Amp::fp16;
-  const char* name = c.scaler == ScalerStack::fsdp ? "fsdp" : "torch";
-  if (c.scaler == ScalerStack::megatron) return;
-  if (!fp16)
-    throw InputError(fmt::format("parameter 'grad_scaler': {} applies to an amp=fp16 training step only "
-                                 "(train=1,amp=fp16)", name));
-  const bool model_parallel = c.tp > 1 || c.pp > 1 || c.ep > 1;
-  if (c.scaler == ScalerStack::torch && (model_parallel || (c.zero >= 1 && c.dp > 1)))
-    throw InputError(fmt::format(
-        "parameter 'grad_scaler': torch (torch.amp.GradScaler) checks only the gradients a rank holds and "
-        "combines nothing across ranks, but with tp, pp, ep or zero each rank holds part of them and the ranks "
-        "would step on different found_inf flags; accepted here: megatron{}", model_parallel ? "" : ", fsdp"));
-  if (c.scaler == ScalerStack::fsdp && model_parallel)
-    throw InputError("parameter 'grad_scaler': fsdp (ShardedGradScaler) all-reduces found_inf over its "
-                     "data-parallel process group only, so tensor-, pipeline- and expert-parallel ranks would step "
-                     "on different flags; accepted with tp, pp or ep > 1: megatron");
-  if (c.scaler == ScalerStack::fsdp && training->optimizer == Optimizer::adamw_fused)
-    throw InputError("parameter 'grad_scaler': fsdp with optimizer=adamw_fused is not modelled: ShardedGradScaler "
-                     "all-reduces found_inf in unscale_(), which scaler.step() skips for an optimizer that unscales "
-                     "inside its kernel (fused AdamW), so without an explicit unscale_() the ranks would not agree; "
-                     "accepted with fsdp: optimizer=adamw, sgd, sgd_momentum (or grad_scaler=megatron)");
-}
-
 // One chunk of the final graph: forward (pass 0), backward (pass 1) with the
 // recomputed forward ahead of it ahead of it, optimizer (pass 2), every collective in place.
 void emit_chunk(Graph& out, const Graph& fwd_all, int64_t chunk, const ParallelConfig& c,
@@ -550,9 +524,8 @@ void emit_chunk(Graph& out, const Graph& fwd_all, int64_t chunk, const ParallelC
   // waiting for every bucket's all-reduce) copies each reduced bucket view back
   // into its parameter's .grad (copy_bucket_to_grad: grad.copy_(bucket_view)), a
   // kernel per parameter tensor, ahead of the step.
-  if (ddp_tensors > 0) {
+  if (ddp_tensors > 0)
     em.emit(gradient_kernel("dp.copy_bucket_to_grad", t, t, ddp_elems, 1, ddp_tensors), 2, em.after_last());
-  }
 
   // Optimizer: its kernels run on the state's shard (TrainingOptions::state_shards).
   // After the found_inf check (amp=fp16) and the gradient norm's square (Megatron-LM
@@ -598,13 +571,7 @@ void emit_chunk(Graph& out, const Graph& fwd_all, int64_t chunk, const ParallelC
 
 Graph finish_parallel_graph(const Graph& forward, const TrainingOptions* training) {
   const ParallelConfig c = parallel_config_of(forward);
-  check_scaler(c, training);
-  if (training && training->clip_grad_norm)
-    throw InputError(
-        "parameter 'clip_grad_norm': not modelled for a parallel workload (Megatron-LM's optimizer computes "
-        "the "
-        "gradient norm itself and scales by clip_grad only when the norm exceeds it; FSDP's clip_grad_norm_ "
-        "all-reduces the shards' norms); accepted here: clip_grad_norm=0");
+  check_training_stack(c, training);
   Graph out;
   out.name = forward.name;
   out.spec = forward.spec;

@@ -135,6 +135,11 @@ void set_parallel_info(Graph& g, const ParallelConfig& c);
 
 // The configuration set_parallel_info stored in g.info.
 ParallelConfig parallel_config_of(const Graph& g);
+// What the training stack of `c` cannot run, as an InputError naming the parameter:
+// the loss-scaling stack grad_scaler names (which ranks its found_inf combines
+// over; an amp=fp16 step only) and clip_grad_norm (not on a parallel workload).
+// training: null for inference.
+void check_training_stack(const ParallelConfig& c, const TrainingOptions* training);
 // True when the graph is a parallel workload (info parallel=1).
 bool is_parallel_graph(const Graph& g);
 

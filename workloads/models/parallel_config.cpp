@@ -206,6 +206,43 @@ void set_parallel_info(Graph& g, const ParallelConfig& c) {
   if (c.scaler != ScalerStack::megatron) g.info["scaler_stack"] = static_cast<double>(static_cast<int>(c.scaler));
 }
 
+void check_training_stack(const ParallelConfig& c, const TrainingOptions* training) {
+  if (training && training->clip_grad_norm)
+    throw InputError(
+        "parameter 'clip_grad_norm': not modelled for a parallel workload (Megatron-LM's optimizer computes "
+        "the "
+        "gradient norm itself and scales by clip_grad only when the norm exceeds it; FSDP's clip_grad_norm_ "
+        "all-reduces the shards' norms); accepted here: clip_grad_norm=0");
+  // The scaler stack: `fp16`, an amp=fp16 training step.
+  const bool fp16 = training && training->amp == Amp::fp16;
+  const char* name = c.scaler == ScalerStack::fsdp ? "fsdp" : "torch";
+  if (c.scaler == ScalerStack::megatron) return;
+  if (!fp16)
+    throw InputError(
+        fmt::format("parameter 'grad_scaler': {} applies to an amp=fp16 training step only "
+                    "(train=1,amp=fp16)",
+                    name));
+  const bool model_parallel = c.tp > 1 || c.pp > 1 || c.ep > 1;
+  if (c.scaler == ScalerStack::torch && (model_parallel || (c.zero >= 1 && c.dp > 1)))
+    throw InputError(fmt::format(
+        "parameter 'grad_scaler': torch (torch.amp.GradScaler) checks only the gradients a rank holds and "
+        "combines nothing across ranks, but with tp, pp, ep or zero each rank holds part of them and the "
+        "ranks "
+        "would step on different found_inf flags; accepted here: megatron{}",
+        model_parallel ? "" : ", fsdp"));
+  if (c.scaler == ScalerStack::fsdp && model_parallel)
+    throw InputError(
+        "parameter 'grad_scaler': fsdp (ShardedGradScaler) all-reduces found_inf over its "
+        "data-parallel process group only, so tensor-, pipeline- and expert-parallel ranks would step "
+        "on different flags; accepted with tp, pp or ep > 1: megatron");
+  if (c.scaler == ScalerStack::fsdp && training->optimizer == Optimizer::adamw_fused)
+    throw InputError(
+        "parameter 'grad_scaler': fsdp with optimizer=adamw_fused is not modelled: ShardedGradScaler "
+        "all-reduces found_inf in unscale_(), which scaler.step() skips for an optimizer that unscales "
+        "inside its kernel (fused AdamW), so without an explicit unscale_() the ranks would not agree; "
+        "accepted with fsdp: optimizer=adamw, sgd, sgd_momentum (or grad_scaler=megatron)");
+}
+
 bool is_parallel_graph(const Graph& g) { return info_or(g, "parallel", 0) == 1; }
 
 double op_param_elems(const Op& op) {
