@@ -182,19 +182,24 @@ RunResult simulate_parallel(const Graph& g, const Hardware& hw, const std::strin
     plan.m = m;
     const SystemModel* sys = find_system(hw);
     plan.devices_per_node = sys ? sys->devices_per_node() : 1;
+    // Each chunk's backward for the last, the first and a middle microbatch (the
+    // last's where they are the same); the plan keeps the others only when some
+    // chunk's differ.
+    std::vector<IterPass> first, middle;
+    bool varies = false;
     for (int64_t c = 0; c < C; ++c) {
       plan.fwd.push_back(iter_pass(sim, g, by[static_cast<size_t>(c)][0], hw));
       const std::vector<size_t>& bw = by[static_cast<size_t>(c)][1];
       plan.bwd.push_back(iter_pass(sim, g, microbatch_ops(g, bw, m - 1, m), hw));
-      if (varies_by_microbatch(g, bw)) {
-        plan.bwd_first.resize(static_cast<size_t>(C));
-        plan.bwd_middle.resize(static_cast<size_t>(C));
-        if (m > 1)
-          plan.bwd_first[static_cast<size_t>(c)] = iter_pass(sim, g, microbatch_ops(g, bw, 0, m), hw);
-        if (m > 2)
-          plan.bwd_middle[static_cast<size_t>(c)] = iter_pass(sim, g, microbatch_ops(g, bw, 1, m), hw);
-      }
+      const bool v_c = varies_by_microbatch(g, bw);
+      varies = varies || v_c;
+      first.push_back(v_c && m > 1 ? iter_pass(sim, g, microbatch_ops(g, bw, 0, m), hw) : plan.bwd.back());
+      middle.push_back(v_c && m > 2 ? iter_pass(sim, g, microbatch_ops(g, bw, 1, m), hw) : plan.bwd.back());
       plan.opt.push_back(iter_pass(sim, g, by[static_cast<size_t>(c)][2], hw));
+    }
+    if (varies) {
+      plan.bwd_first = std::move(first);
+      plan.bwd_middle = std::move(middle);
     }
     const auto order = schedule_tasks(pp, v, m, schedule, training);
     plan.blocking = blocking;
