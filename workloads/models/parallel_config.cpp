@@ -209,10 +209,9 @@ void set_parallel_info(Graph& g, const ParallelConfig& c) {
 void check_training_stack(const ParallelConfig& c, const TrainingOptions* training) {
   if (training && training->clip_grad_norm)
     throw InputError(
-        "parameter 'clip_grad_norm': not modelled for a parallel workload (Megatron-LM's optimizer computes "
-        "the "
-        "gradient norm itself and scales by clip_grad only when the norm exceeds it; FSDP's clip_grad_norm_ "
-        "all-reduces the shards' norms); accepted here: clip_grad_norm=0");
+        "parameter 'clip_grad_norm': not modelled for a parallel workload (Megatron-LM's optimizer "
+        "computes the gradient norm itself and scales by clip_grad only when the norm exceeds it; "
+        "FSDP's clip_grad_norm_ all-reduces the shards' norms); accepted here: clip_grad_norm=0");
   // The scaler stack: `fp16`, an amp=fp16 training step.
   const bool fp16 = training && training->amp == Amp::fp16;
   const char* name = c.scaler == ScalerStack::fsdp ? "fsdp" : "torch";
@@ -227,8 +226,7 @@ void check_training_stack(const ParallelConfig& c, const TrainingOptions* traini
     throw InputError(fmt::format(
         "parameter 'grad_scaler': torch (torch.amp.GradScaler) checks only the gradients a rank holds and "
         "combines nothing across ranks, but with tp, pp, ep or zero each rank holds part of them and the "
-        "ranks "
-        "would step on different found_inf flags; accepted here: megatron{}",
+        "ranks would step on different found_inf flags; accepted here: megatron{}",
         model_parallel ? "" : ", fsdp"));
   if (c.scaler == ScalerStack::fsdp && model_parallel)
     throw InputError(
