@@ -96,17 +96,27 @@ VecCost rnn_cell_vec_cost(const Op& op) {
 }
 
 // How PyTorch's CUDA kernels process one row of a row-wise reduction
-// (aten/src/ATen/native/cuda/SoftMax.cu, PersistentSoftmax.cuh, layer_norm_kernel.cu):
-//  * softmax, row <= 1024 elements and <= 4 KiB: softmax_warp_forward, one warp
-//    per row, 128-thread blocks, the whole row loaded at once into registers
-//    (next_pow2(cols)/32 fp32 values per thread), warp-shuffle reductions: one
-//    memory round trip, no block barrier;
-//  * softmax, longer rows below 48 KiB (sharedMemPerBlock): cunn_SoftMaxForwardSmem,
+// (aten/src/ATen/native/cuda/SoftMax.cu host_softmax and host_softmax_backward as
+// of PyTorch 2.11, PersistentSoftmax.cuh, layer_norm_kernel.cu):
+//  * softmax forward, row <= 2048 elements and <= 8 KiB (a 16-bit input with an
+//    fp32 output, softmax(x, dtype=float32): <= 1024 and <= 4 KiB), and every
+//    backward row <= 1024 elements and <= 4 KiB: softmax_warp_forward /
+//    softmax_warp_backward, one warp per row, 128-thread blocks, the whole row
+//    loaded at once into registers (next_pow2(cols)/32 fp32 values per thread),
+//    warp-shuffle reductions: one memory round trip, no block barrier;
+//  * softmax forward, longer rows, output in the input's type:
+//    SoftMaxForward_getBlockSize threads (min(cols, 1024) rounded up to a warp);
+//    while potential_register_count = ceil(cols / threads) < 10 (rows up to 9216
+//    elements) cunn_SoftMaxForwardReg<reg_cnt> loads the row once into registers,
+//    reg_cnt unrolled independent loads per thread (one memory round trip, any
+//    alignment, no shared-memory row buffer), then the two block reductions;
+//  * softmax forward, longer rows below 48 KiB (sharedMemPerBlock), 16-byte
+//    aligned with cols a multiple of ILP = 16 B / element: cunn_SoftMaxForwardSmem,
 //    one block of min(cols, 1024) threads per row that requests all 48 KiB of
 //    shared memory, 16-byte loads into shared memory, then block reductions for
 //    the max and the sum: ceil(cols / (threads * 16 B / elem)) round trips, 2 barriers;
-//  * softmax, longer rows: cunn_SoftMaxForward, the same block reads the row
-//    three times from global memory (max, sum, output);
+//  * softmax forward, other rows: cunn_SoftMaxForward, the same block reads the
+//    row three times from global memory (max, sum, output);
 //  * layernorm / rmsnorm: vectorized_layer_norm_kernel, 128 threads per row, 4
 //    elements per load, a Welford (or square-sum) pass, one block reduction,
 //    then a normalise pass that reads the row again.
@@ -171,14 +181,18 @@ void add_reduction(RowKernel& r, CombineCost c, double alu_lanes, bool block) {
 // gradient and the output), unrolled 4-element loads: one memory round trip and
 // warp-shuffle reductions, as PyTorch's softmax_warp_forward for short rows.
 RowKernel row_kernel(OpKind kind, int64_t cols, double elem_bytes, double max_threads, double regs_per_sm,
-                     double smem_per_sm, double alu_lanes, bool backward = false, bool fused_warp = false) {
+                     double smem_per_sm, double alu_lanes, bool backward = false, bool fused_warp = false,
+                     bool half_to_float = false) {
   RowKernel r;
   const double row = static_cast<double>(cols) * elem_bytes;
   const auto steps = [&](int64_t threads, double load_bytes) {
     return std::max<int64_t>(1, static_cast<int64_t>(std::ceil(row / (static_cast<double>(threads) * load_bytes))));
   };
   if (kind == OpKind::softmax) {
-    if (fused_warp || (cols <= 1024 && row <= 4096)) {
+    // The forward's warp kernel takes twice the row unless the output is widened
+    // (host_softmax's !half_to_float branch: dim_size <= 2048 && bytes <= 8192).
+    const bool wide_warp = !backward && !half_to_float;
+    if (fused_warp || (wide_warp ? cols <= 2048 && row <= 8192 : cols <= 1024 && row <= 4096)) {
       r.warp = true;
       r.threads = 32;
       r.round_trips = 1;
@@ -219,7 +233,14 @@ RowKernel row_kernel(OpKind kind, int64_t cols, double elem_bytes, double max_th
     }
     add_reduction(r, {}, alu_lanes, true);  // max
     add_reduction(r, {}, alu_lanes, true);  // sum
-    if (row < smem_block - 4.0 * static_cast<double>(r.threads / 32)) {
+    const int64_t reg_cnt = (cols + r.threads - 1) / r.threads;  // potential_register_count
+    if (!half_to_float && reg_cnt < 10) {
+      r.rows_per_sm = by_threads;
+      r.round_trips = 1;
+      return r;
+    }
+    const int64_t ilp = std::max<int64_t>(1, static_cast<int64_t>(16.0 / elem_bytes));
+    if (row < smem_block - 4.0 * static_cast<double>(r.threads / 32) && cols % ilp == 0) {
       r.rows_per_sm = std::clamp<int64_t>(static_cast<int64_t>(smem_per_sm / smem_block), 1, by_threads);
       r.round_trips = steps(r.threads, load);
     } else {
@@ -330,8 +351,9 @@ Kernel TensorCoreMapper::lower_vector(const Op& op, const Hardware& hw) const {
       const bool backward = op.get("backward", 0) != 0;
       const double tensors = backward ? 2.0 : 1.0;
       if (op.kind == OpKind::layernorm || op.kind == OpKind::rmsnorm || op.kind == OpKind::softmax) {
+        const bool half_to_float = dtype_bytes(in, 1) < 4 && out == DType::fp32;
         row = row_kernel(op.kind, op.at("cols"), dtype_bytes(in, 1), m_s.max_threads, m_s.regs / 4.0,
-                         m_s.smem, m_s.alu, backward, op.get("fused_scale_mask", 0) != 0);
+                         m_s.smem, m_s.alu, backward, op.get("fused_scale_mask", 0) != 0, half_to_float);
         // Passes after the first re-read the row from the L2 when the rows resident
         // on all SMs fit in half of it (the other half holds the streaming output
         // and the next rows); otherwise they go back to DRAM.

@@ -168,8 +168,8 @@ TEST_CASE("row kernels wait on rounds of resident rows", "[gpu][vec]") {
   const double trip = hw->compute().params().real("row_round_trip");
   const double sync = hw->compute().params().real("row_reduction");
   const double launch = hw->compute().params().real("launch_overhead");
-  // softmax over 4096 bf16 columns: PyTorch's shared-memory kernel, 1024 threads
-  // per row and 48 KiB of shared memory per block -> 2 rows per SM; 32768 rows on
+  // softmax over 4096 bf16 columns: PyTorch's cunn_SoftMaxForwardReg<4>, 1024
+  // threads per row -> 2 rows per SM (2048 threads per SM); 32768 rows on
   // 132 SMs = 125 rounds, each one 16-byte-per-thread round trip (8 KiB row) and
   // two block reductions; on the same side of the pipeline the SMs evaluate expf
   // twice and divide once per element (29 lane ops on 128 lanes + 3 SFU ops on 16
@@ -188,6 +188,48 @@ TEST_CASE("row kernels wait on rounds of resident rows", "[gpu][vec]") {
   // its 16 resident rows per SM (6.3 MiB in all) in the L2 for the normalise pass.
   const RunResult ln = simulate(build_workload("layernorm:rows=32768,cols=768,dtype=fp32"), *hw, "analytic");
   CHECK(ln.ops[0].mapping.find("(1 from DRAM)") != std::string::npos);
+}
+
+TEST_CASE("softmax forward takes PyTorch 2.11's kernel for the row length, type and alignment",
+          "[gpu][vec]") {
+  // host_softmax (aten/src/ATen/native/cuda/SoftMax.cu). The mapping names the
+  // threads per row, resident rows, memory round trips per row and passes.
+  const auto hw = load_hardware("h100-sxm", {});
+  const auto mapping = [&](const std::string& spec, bool widen = false) {
+    Graph g = build_workload(spec);
+    if (widen) g.ops[0].out_dtype = DType::fp32;  // softmax(x, dtype=torch.float32)
+    return simulate(g, *hw, "analytic").ops[0].mapping;
+  };
+  const auto has = [](const std::string& m, const std::string& part) {
+    return m.find(part) != std::string::npos;
+  };
+  // softmax_warp_forward up to 2048 elements and 8 KiB: 2048 bf16 (4 KiB) and 2048
+  // fp32 (8 KiB); 2049 bf16 is past the element limit.
+  CHECK(has(mapping("softmax:rows=32768,cols=2048,dtype=bf16"), "32 threads per row"));
+  CHECK(has(mapping("softmax:rows=32768,cols=2048,dtype=fp32"), "32 threads per row"));
+  // A widened output keeps the 2.1-era limit (1024 elements, 4 KiB of input).
+  CHECK(has(mapping("softmax:rows=32768,cols=1024,dtype=bf16", true), "32 threads per row"));
+  CHECK(has(mapping("softmax:rows=32768,cols=2048,dtype=bf16", true), "1024 threads per row"));
+  // cunn_SoftMaxForwardReg while ceil(cols / 1024) < 10: one round trip, 2 rows
+  // per SM, one pass, whatever the alignment (9215 is no multiple of ILP = 8 or 4).
+  const std::string reg = mapping("softmax:rows=32768,cols=2049,dtype=bf16");
+  CHECK(has(reg, "1024 threads per row, 2 rows/SM"));
+  CHECK(has(reg, "of 1 memory round trips and 2 block reduction(s), 1 pass(es)"));
+  CHECK(has(mapping("softmax:rows=32768,cols=9215,dtype=fp32"),
+            "of 1 memory round trips and 2 block reduction(s), 1 pass(es)"));
+  // ceil(9217 / 1024) = 10: the shared-memory kernel for an aligned row under 48 KiB
+  // (9224 bf16 = 18,448 B: ceil(18448 / (1024 x 16 B)) = 2 round trips, one pass);
+  // 9217 is no multiple of 8, so cunn_SoftMaxForward reads the row three times
+  // (3 x 2 round trips).
+  CHECK(has(mapping("softmax:rows=32768,cols=9224,dtype=bf16"),
+            "of 2 memory round trips and 2 block reduction(s), 1 pass(es)"));
+  CHECK(has(mapping("softmax:rows=32768,cols=9217,dtype=bf16"),
+            "of 6 memory round trips and 2 block reduction(s), 3 pass(es)"));
+  // The widened output has no register kernel: 2049 bf16 (no multiple of 8) ->
+  // cunn_SoftMaxForward, three passes; 2056 bf16 -> the shared-memory kernel.
+  CHECK(has(mapping("softmax:rows=32768,cols=2049,dtype=bf16", true), "3 pass(es)"));
+  CHECK(has(mapping("softmax:rows=32768,cols=2056,dtype=bf16", true),
+            "of 1 memory round trips and 2 block reduction(s), 1 pass(es)"));
 }
 
 TEST_CASE("LayerNorm's Welford reductions cost more issue work than RMSNorm's sums", "[gpu][vec]") {

@@ -618,11 +618,12 @@ TEST_CASE("attn=megatron: Megatron-LM's unfused core attention, scale and mask i
   CHECK(op_traffic(smg).read == 2 * 2101248.0);
   CHECK(op_traffic(smg).written == 4194304.0);
   // On a GPU: one warp per row, one memory round trip (PyTorch's kernel for rows of
-  // 512 takes the same warp path; at 2048 keys it is a 1024-thread block per row).
+  // up to 2048 bf16 takes the same warp path; at 4096 keys it is a 1024-thread
+  // block per row).
   {
     const auto h100 = load_hardware("h100-sxm", {});
-    const Graph g1 = build_workload("gpt:layers=1,hidden=2048,heads=16,seq=2048,vocab=1000,attn=megatron");
-    const Graph g2 = build_workload("gpt:layers=1,hidden=2048,heads=16,seq=2048,vocab=1000,attn=eager");
+    const Graph g1 = build_workload("gpt:layers=1,hidden=2048,heads=16,seq=4096,vocab=1000,attn=megatron");
+    const Graph g2 = build_workload("gpt:layers=1,hidden=2048,heads=16,seq=4096,vocab=1000,attn=eager");
     const Program p1 = compile(g1, *h100), p2 = compile(g2, *h100);
     auto kernel_of = [](const Program& p, const Graph& g, const std::string& name) -> const Kernel& {
       for (const Kernel& k : p.kernels)
@@ -634,9 +635,9 @@ TEST_CASE("attn=megatron: Megatron-LM's unfused core attention, scale and mask i
     const Kernel& torch = kernel_of(p2, g2, "l0.attn.sdpa.softmax");
     CHECK(fused.mapping.find("32 threads per row") != std::string::npos);
     CHECK(torch.mapping.find("1024 threads per row") != std::string::npos);
-    // 16 x 2048 rows of 2048 bf16: 67,141,632 B read (2049 / 4096 of the scores),
-    // 134,217,728 B written.
-    CHECK(fused.bytes == 67141632.0 + 134217728.0);
+    // 16 x 4096 rows of 4096 bf16 (536,870,912 B): 268,500,992 B read (4097 / 8192
+    // of the scores), 536,870,912 B written.
+    CHECK(fused.bytes == 268500992.0 + 536870912.0);
   }
   // fp32, or keys beyond 4096: its forward_torch_softmax, PyTorch's kernel.
   CHECK(testing::find_op(build_workload("gpt:layers=1,hidden=1024,heads=16,seq=512,vocab=1000,attn=megatron,"
