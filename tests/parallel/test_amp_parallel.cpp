@@ -17,7 +17,8 @@ using namespace tessera;
 using tessera::testing::collectives;
 
 TEST_CASE("amp=bf16 with dp: the DDP buckets move the fp32 gradients, 4 B per parameter", "[parallel][amp]") {
-  const std::string base = "gpt:layers=2,hidden=1024,heads=16,seq=64,vocab=1000,dp=2,train=1";
+  // Buckets of 25 MB (bucket=25): the default's 40M elements would hold all of it.
+  const std::string base = "gpt:layers=2,hidden=1024,heads=16,seq=64,vocab=1000,dp=2,train=1,bucket=25";
   const Graph bf = build_workload(base);                  // a bf16 model: bf16 gradients
   const Graph amp = build_workload(base + ",amp=bf16");   // fp32 parameters under autocast
   // 2 layers x 12,596,224 + wte 1,024,000 + wpe 65,536 + ln_f 2,048 + lm_head 1,024,000.

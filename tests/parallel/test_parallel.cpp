@@ -255,12 +255,17 @@ TEST_CASE("data-parallel collectives per step: DDP buckets and ZeRO stages", "[p
   // attn.c_proj 2.099, c_attn 6.298, ln_1 0.004; last wte 2.048 and wpe 0.131.
   // 54.6 MB in all.
   CHECK(grad_bytes == 2.0 * (2 * 12596224 + 1024000 + 65536 + 2048 + 1024000));
-  // DDP: a bucket is sent once it holds >= 25 MB: 27.24 (through layer 1's
-  // c_attn), 25.19 (through layer 0's c_attn), the rest 2.18: 3 allreduces.
+  // DDP by default (Megatron-core's bucket_size, max(40M, 1M x dp) elements): the
+  // 27.3M gradients are one bucket.
   auto c = collectives(g);
   CHECK(c["allreduce/dp/1"].bytes == grad_bytes);
-  CHECK(c["allreduce/dp/1"].n == 3);
+  CHECK(c["allreduce/dp/1"].n == 1);
   CHECK(c.size() == 1);
+  // bucket=25: a bucket is sent once it holds >= 25 MB: 27.24 (through layer 1's
+  // c_attn), 25.19 (through layer 0's c_attn), the rest 2.18: 3 allreduces.
+  c = collectives(build_workload(base + ",bucket=25"));
+  CHECK(c["allreduce/dp/1"].bytes == grad_bytes);
+  CHECK(c["allreduce/dp/1"].n == 3);
   // 5 MB buckets: 10.44 (to layer 1's mlp.c_proj), 8.40, 8.40 (ln_2, attn.c_proj,
   // c_attn), 8.40 (ln_1 and layer 0's mlp.c_proj), 8.40, 8.40, 2.18: 7.
   c = collectives(build_workload(base + ",bucket=5"));
@@ -291,6 +296,47 @@ TEST_CASE("data-parallel collectives per step: DDP buckets and ZeRO stages", "[p
   for (const auto& op : build_workload(base + ",zero=1").ops)
     if (op.kind == OpKind::optimizer) opt_elems_zero += static_cast<double>(op.at("elems"));
   CHECK(opt_elems_zero == Approx(opt_elems / 2).epsilon(1e-4));
+}
+
+TEST_CASE("ddp=megatron's default buckets: Megatron-core's size, and only the first chunk bucketed",
+          "[parallel]") {
+  // 8 layers of 12,596,224 parameters (per layer, in the backward's order:
+  // mlp.c_proj 4,195,328, c_fc 4,198,400, ln_2 2,048, attn.c_proj 1,049,600, c_attn
+  // 3,148,800, ln_1 2,048); lm_head 1,024,000 and ln_f 2,048 first, wte 1,024,000
+  // and wpe 65,536 last: 102,885,376 in all.
+  const std::string base = "gpt:layers=8,hidden=1024,heads=16,seq=64,vocab=1000,train=1,microbatch=1";
+  // The elements (bf16: 2 B) of each gradient bucket of pipeline chunk `chunk`.
+  const auto bucket_elems = [](const Graph& g, int64_t chunk) {
+    std::vector<double> out;
+    for (const auto& op : g.ops)
+      if (op.name.rfind("dp.grad_bucket", 0) == 0 && op.get("stage", 0) == chunk)
+        out.push_back(static_cast<double>(op.at("bytes")) / 2);
+    return out;
+  };
+  // dp = 2: buckets of 40,000,000 elements, each sent once it holds at least that:
+  // 1,026,048 + layers 7, 6, 5 + layer 4's mlp.c_proj = 43,010,048; layer 4's rest
+  // 8,400,896 + layers 3, 2 + layer 1's mlp.c_proj and c_fc = 41,987,072; the rest
+  // 17,888,256.
+  CHECK(bucket_elems(build_workload(base + ",dp=2"), 0) == std::vector<double>{43010048, 41987072, 17888256});
+  // dp = 64: 1,000,000 x 64 = 64,000,000 elements: 1,026,048 + layers 7..4 + layer
+  // 3 through c_attn = 64,005,120 (its ln_1 opens the next); the rest 38,880,256.
+  CHECK(bucket_elems(build_workload(base + ",dp=64"), 0) == std::vector<double>{64005120, 38880256});
+  // pp = 2: the first stage (layers 0-3, wte, wpe: 51,474,432) is bucketed, layers
+  // 3, 2, 1 and layer 0's mlp.c_proj = 41,984,000, then 9,490,432; the second stage
+  // (layers 4-7, ln_f, lm_head: 51,410,944) reduces its whole buffer as one bucket,
+  // with any bucket size.
+  for (const std::string size : {"auto", "25"}) {
+    const Graph pp = build_workload(base + ",dp=2,pp=2,bucket=" + size);
+    CHECK(bucket_elems(pp, 1) == std::vector<double>{51410944});
+    if (size == "auto") CHECK(bucket_elems(pp, 0) == std::vector<double>{41984000, 9490432});
+  }
+  // The interleaved schedule: model chunks after the first (chunks 2, 3 with pp = 2) are
+  // one bucket each, stage 0's first chunk (layers 0, 1, wte, wpe) is bucketed.
+  const Graph il =
+      build_workload(base + ",dp=2,pp=2,global_batch=4,schedule=interleaved,virtual_stages=2,bucket=5");
+  CHECK(bucket_elems(il, 2) == std::vector<double>{2 * 12596224.0});
+  CHECK(bucket_elems(il, 3) == std::vector<double>{2 * 12596224.0 + 1026048});
+  CHECK(bucket_elems(il, 0).size() > 1);
 }
 
 TEST_CASE("overlap_grad_reduce=0: the gradients reduced after the last backward, before the step",

@@ -375,15 +375,8 @@ void emit_chunk(Graph& out, const Graph& fwd_all, int64_t chunk, const ParallelC
     if (auto it = fwd_by_name.find(forward_name_of(cg.ops[i].name)); it != fwd_by_name.end())
       last_bwd[it->second] = i;
   std::set<size_t> started;
-  // A bucket is sent once it holds at least its limit. ddp=torch: PyTorch's
-  // bucket_cap_mb is in MiB (torch/nn/parallel/distributed.py: bucket_bytes_cap =
-  // int(bucket_cap_mb * 1024 * 1024)), and from the second iteration on (the
-  // reducer's rebuild_buckets, in the order the gradients became ready) the first
-  // bucket, holding the first gradients the backward produces, is capped at
-  // first_bucket_bytes_cap_ = dist._DEFAULT_FIRST_BUCKET_BYTES = 1 MiB
-  // (torch/csrc/distributed/c10d/reducer.cpp; DDP_SET_LAST_BUCKET_CAP=1 would make
-  // the small bucket the last instead).
-  const double bucket_bytes = static_cast<double>(c.bucket_mb) * (c.torch_ddp ? 1048576.0 : 1e6);
+  // A bucket is sent once it holds at least its limit (ddp_bucket_bytes).
+  const double grad_elem_bytes = c.grad_reduce_fp32 ? 4.0 : tbytes;
   // DDP's gradient buckets: one stream of buckets over the dp group and, for a
   // MoE's expert weights, one over the expert data-parallel group (Megatron-LM
   // DistributedDataParallel keeps expert parameters in their own buffers, reduced
@@ -396,7 +389,7 @@ void emit_chunk(Graph& out, const Graph& fwd_all, int64_t chunk, const ParallelC
     int64_t ranks = 1, stride = 1;
   };
   Buckets dense{0, 0, "dp.grad_bucket", c.dp, group_stride(CommGroup::dp, c.tp, c.dp)};
-  auto bucket_limit = [&](const Buckets& bk) { return c.torch_ddp && bk.no == 0 ? 1048576.0 : bucket_bytes; };
+  auto bucket_limit = [&](const Buckets& bk) { return ddp_bucket_bytes(c, chunk, grad_elem_bytes, bk.no); };
   Buckets expert{0, 0, "dp.expert_grad_bucket", c.expert_dp(), c.expert_dp_stride()};
   auto flush_bucket = [&](Buckets& bk) {
     if (bk.pending <= 0 || bk.ranks <= 1) {
@@ -482,7 +475,7 @@ void emit_chunk(Graph& out, const Graph& fwd_all, int64_t chunk, const ParallelC
         }
       }
       Buckets& bk = f.get("expert", 0) != 0 && c.ep > 1 ? expert : dense;
-      bk.pending += op_param_elems(f) * (c.grad_reduce_fp32 ? 4.0 : tbytes);
+      bk.pending += op_param_elems(f) * grad_elem_bytes;
       if (c.overlap_grad_reduce && bk.pending >= bucket_limit(bk)) flush_bucket(bk);
     }
   }

@@ -32,7 +32,7 @@
 //       reducescatter (after the row-parallel projections), backward the same.
 //   vocabulary-parallel embedding: forward 1 allreduce (reducescatter with sp);
 //       the LM head's input gradient: backward 1 allreduce (reducescatter).
-//   dp (zero=0): DDP buckets of `bucket` MB of gradients, an allreduce each,
+//   dp (zero=0): DDP buckets of gradients (ddp_bucket_bytes), an allreduce each,
 //       issued in the last microbatch's backward as the bucket fills (overlapped).
 //   zero=1: the same allreduces, the optimizer on 1/dp of the state, then an
 //       allgather of the updated parameters. zero=2: reducescatter buckets in every
@@ -76,7 +76,7 @@ struct ParallelConfig {
   int64_t microbatch = 1;     // sequences per microbatch (per data-parallel replica)
   int64_t global_batch = 1;   // sequences per iteration, all replicas
   Recompute recompute = Recompute::none;
-  int64_t bucket_mb = 25;     // DDP bucket_cap_mb (torch.nn.parallel.DistributedDataParallel default)
+  int64_t bucket_mb = 0;  // DDP bucket size (MB, ddp=torch MiB); 0: the stack's default (parallel.cpp)
   // Gradients reduced over dp (and kept) in fp32 whatever the model's type:
   // Megatron-LM's accumulate_allreduce_grads_in_fp32 (main_grad buffers), which
   // its --bf16 turns on. Default: the gradients' own type (the model's; fp32
@@ -140,6 +140,11 @@ ParallelConfig parallel_config_of(const Graph& g);
 // over; an amp=fp16 step only) and clip_grad_norm (not on a parallel workload).
 // training: null for inference.
 void check_training_stack(const ParallelConfig& c, const TrainingOptions* training);
+
+// The gradient bytes at which DDP bucket `bucket_no` of pipeline chunk `chunk` is
+// sent (infinity: the chunk's gradients are one bucket), with gradient elements of
+// `grad_elem_bytes`.
+double ddp_bucket_bytes(const ParallelConfig& c, int64_t chunk, double grad_elem_bytes, int bucket_no);
 // True when the graph is a parallel workload (info parallel=1).
 bool is_parallel_graph(const Graph& g);
 

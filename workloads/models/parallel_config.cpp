@@ -2,6 +2,9 @@
 // and their record in graph.info (see parallel.h for the contract).
 #include <fmt/format.h>
 
+#include <algorithm>
+#include <limits>
+
 #include "core/error.h"
 #include "workloads/builder.h"
 #include "workloads/models/parallel.h"
@@ -53,9 +56,15 @@ std::vector<WorkloadParam> parallel_params() {
            "layer's forward again in the backward)",
            ParamType::choice,
            {"none", "selective", "full"}},
-          {"bucket", "25",
-           "DDP gradient bucket size: MB (10^6 bytes) with ddp=megatron; with ddp=torch PyTorch's "
-           "bucket_cap_mb, MiB, after a first bucket of 1 MiB"},
+          {"bucket",
+           "auto",
+           "DDP gradient bucket size. auto: with ddp=megatron Megatron-core's max(40M, 1M x dp) "
+           "gradient elements, with ddp=torch PyTorch's bucket_cap_mb default, 25 MiB; or a size: "
+           "MB (10^6 bytes) with ddp=megatron, MiB with ddp=torch (after a first bucket of 1 "
+           "MiB). With ddp=megatron only the first pipeline stage's first model chunk is "
+           "bucketed; every other chunk's gradients are one bucket",
+           ParamType::integer,
+           {"auto"}},
           {"grad_reduce",
            "auto",
            "type of the data-parallel gradient reduction and of the kept gradients: auto (the "
@@ -121,7 +130,7 @@ ParallelConfig parse_parallel(const WlParams& p, int64_t batch) {
   c.global_batch = wl_int_or(p, "global_batch", c.microbatch * c.dp);
   const std::string& r = wl_choice(p, "recompute", {"none", "selective", "full"});
   c.recompute = r == "none" ? Recompute::none : r == "selective" ? Recompute::selective : Recompute::full;
-  c.bucket_mb = wl_int(p, "bucket");
+  c.bucket_mb = wl_int_or(p, "bucket", 0);
   c.grad_reduce_fp32 = wl_choice(p, "grad_reduce", {"auto", "fp32"}) == "fp32";
   c.grad_accum_fusion = wl_bool(p, "grad_accum_fusion");
   c.overlap_grad_reduce = wl_bool(p, "overlap_grad_reduce");
@@ -132,7 +141,7 @@ ParallelConfig parse_parallel(const WlParams& p, int64_t batch) {
   c.scaler = gs == "megatron" ? ScalerStack::megatron : gs == "fsdp" ? ScalerStack::fsdp : ScalerStack::torch;
   c.active = c.tp != 1 || c.pp != 1 || c.dp != 1 || c.ep != 1 || c.sequence_parallel || s != "1f1b" ||
              c.virtual_stages != 1 || c.zero != 0 || p.at("microbatch") != "auto" ||
-             p.at("global_batch") != "auto" || r != "none" || c.bucket_mb != 25 || c.grad_reduce_fp32 ||
+             p.at("global_batch") != "auto" || r != "none" || c.bucket_mb != 0 || c.grad_reduce_fp32 ||
              !c.grad_accum_fusion || !c.overlap_grad_reduce || !c.p2p_overlap || c.p2p_scatter_gather ||
              c.torch_ddp || c.scaler != ScalerStack::megatron;
   if (c.devices() > (int64_t{1} << 24))
@@ -262,7 +271,7 @@ ParallelConfig parallel_config_of(const Graph& g) {
   c.microbatch = static_cast<int64_t>(info_or(g, "microbatch", 1));
   c.global_batch = static_cast<int64_t>(info_or(g, "global_batch", 1));
   c.recompute = static_cast<Recompute>(static_cast<int>(info_or(g, "recompute", 0)));
-  c.bucket_mb = static_cast<int64_t>(info_or(g, "bucket_mb", 25));
+  c.bucket_mb = static_cast<int64_t>(info_or(g, "bucket_mb", 0));
   c.grad_reduce_fp32 = info_or(g, "grad_reduce_fp32", 0) != 0;
   c.grad_accum_fusion = info_or(g, "grad_accum_unfused", 0) == 0;
   c.overlap_grad_reduce = info_or(g, "grad_reduce_after", 0) == 0;
@@ -274,5 +283,26 @@ ParallelConfig parallel_config_of(const Graph& g) {
   return c;
 }
 
+double ddp_bucket_bytes(const ParallelConfig& c, int64_t chunk, double grad_elem_bytes, int bucket_no) {
+  // ddp=torch: PyTorch's bucket_cap_mb is in MiB (torch/nn/parallel/distributed.py:
+  // bucket_bytes_cap = int(bucket_cap_mb * 1024 * 1024)), 25 by default, and from the
+  // second iteration on (the reducer's rebuild_buckets, in the order the gradients
+  // became ready) the first bucket, holding the first gradients the backward
+  // produces, is capped at first_bucket_bytes_cap_ = dist._DEFAULT_FIRST_BUCKET_BYTES
+  // = 1 MiB (torch/csrc/distributed/c10d/reducer.cpp; DDP_SET_LAST_BUCKET_CAP=1
+  // would make the small bucket the last instead).
+  if (c.torch_ddp)
+    return bucket_no == 0 ? 1048576.0 : static_cast<double>(c.bucket_mb > 0 ? c.bucket_mb : 25) * 1048576.0;
+  // ddp=megatron: Megatron-core's DistributedDataParallel (distributed_data_parallel.py)
+  // takes bucket_size = max(40000000, 1000000 x dp) gradient elements unless given
+  // (--ddp-bucket-size), and turns bucketing off (bucket_size = None: the chunk's
+  // whole buffer is one bucket, reduced once its last gradient is ready) on pipeline
+  // stages after the first and, through disable_bucketing, for model chunks after
+  // the first (training.py get_model): only chunk 0 (stage 0, model chunk 0) has
+  // buckets.
+  if (chunk > 0) return std::numeric_limits<double>::infinity();
+  if (c.bucket_mb > 0) return static_cast<double>(c.bucket_mb) * 1e6;
+  return std::max(40e6, 1e6 * static_cast<double>(c.dp)) * grad_elem_bytes;
+}
 
 }  // namespace tessera
