@@ -271,10 +271,15 @@ TEST_CASE("data-parallel collectives per step: DDP buckets and ZeRO stages", "[p
   c = collectives(build_workload(base + ",bucket=5"));
   CHECK(c["allreduce/dp/1"].n == 7);
   CHECK(c["allreduce/dp/1"].bytes == grad_bytes);
-  // ZeRO-1: the same allreduces, then the updated parameters gathered.
+  // ZeRO-1, Megatron-core's distributed optimizer: each bucket reduce-scattered
+  // once, in the last microbatch, then the updated parameters gathered. With
+  // ddp=torch (ZeroRedundancyOptimizer) DDP's all-reduce stays.
   c = collectives(build_workload(base + ",zero=1"));
-  CHECK(c["allreduce/dp/1"].bytes == grad_bytes);
+  CHECK(c["reducescatter/dp/1"].bytes == grad_bytes);
+  CHECK(c["reducescatter/dp/1"].n == 1);
+  CHECK(c.count("allreduce/dp/1") == 0);
   CHECK(c["allgather/dp/2"].n == 1);
+  CHECK(collectives(build_workload(base + ",zero=1,ddp=torch"))["allreduce/dp/1"].bytes == grad_bytes);
   CHECK(c["allgather/dp/2"].bytes == 2 * params);
   // ZeRO-2: reduce-scatter instead of allreduce.
   c = collectives(build_workload(base + ",zero=2"));

@@ -377,6 +377,11 @@ void emit_chunk(Graph& out, const Graph& fwd_all, int64_t chunk, const ParallelC
   std::set<size_t> started;
   // A bucket is sent once it holds at least its limit (ddp_bucket_bytes).
   const double grad_elem_bytes = c.grad_reduce_fp32 ? 4.0 : tbytes;
+  // Megatron-core's DistributedOptimizer (ddp=megatron, zero=1) reduce-scatters each
+  // bucket (param_and_grad_buffer.py start_grad_sync: reduce_scatter_tensor into the
+  // rank's shard when use_distributed_optimizer, else all_reduce), with or without
+  // overlap; PyTorch's ZeroRedundancyOptimizer (ddp=torch) keeps DDP's all-reduce.
+  const bool dist_opt_scatter = c.zero == 1 && !c.torch_ddp;
   // DDP's gradient buckets: one stream of buckets over the dp group and, for a
   // MoE's expert weights, one over the expert data-parallel group (Megatron-LM
   // DistributedDataParallel keeps expert parameters in their own buffers, reduced
@@ -396,13 +401,13 @@ void emit_chunk(Graph& out, const Graph& fwd_all, int64_t chunk, const ParallelC
       bk.pending = 0;
       return;
     }
-    const bool scatter = c.zero >= 2;
+    const bool scatter = c.zero >= 2 || dist_opt_scatter;
     Op op = collective(lay, scatter ? OpKind::reducescatter : OpKind::allreduce, fmt::format("{}{}", bk.name, bk.no++),
                        c.grad_reduce_fp32 ? DType::fp32 : t, static_cast<int64_t>(bk.pending), bk.ranks,
                        CommGroup::dp);
     op.attrs["stride"] = bk.stride;
     op.attrs["overlap"] = 1;
-    if (scatter) op.attrs["every_microbatch"] = 1;
+    if (c.zero >= 2) op.attrs["every_microbatch"] = 1;
     em.emit(std::move(op), 1, em.after_last());
     bk.pending = 0;
   };
@@ -495,9 +500,9 @@ void emit_chunk(Graph& out, const Graph& fwd_all, int64_t chunk, const ParallelC
   // allreduce_gradients() on each model chunk once forward_backward_func returns
   // (megatron/model/distributed.py: `buffer_.data /= dp`, then all_reduce), as
   // megatron/core's finish_grad_sync does without overlap (`grad_data *=
-  // gradient_scaling_factor`, then the collective). The scale reads and writes the
-  // buffer in place; the collective is inline (exposed) and counted as dp
-  // communication (attr after_backward).
+  // gradient_scaling_factor`, then the collective: a reduce-scatter with zero=1).
+  // The scale reads and writes the buffer in place; the collective is inline
+  // (exposed) and counted as dp communication (attr after_backward).
   if (!c.overlap_grad_reduce)
     for (Buckets* bk : {&dense, &expert}) {
       if (bk->pending <= 0 || bk->ranks <= 1) continue;
@@ -506,8 +511,8 @@ void emit_chunk(Graph& out, const Graph& fwd_all, int64_t chunk, const ParallelC
       em.emit(
           gradient_kernel(name + ".scale", gt, gt, bk->pending / (dtype_info(gt).storage_bits / 8.0), 1, 1),
           2, em.after_last());
-      Op op = collective(lay, OpKind::allreduce, name, gt, static_cast<int64_t>(bk->pending), bk->ranks,
-                         CommGroup::dp);
+      Op op = collective(lay, dist_opt_scatter ? OpKind::reducescatter : OpKind::allreduce, name, gt,
+                         static_cast<int64_t>(bk->pending), bk->ranks, CommGroup::dp);
       op.attrs["stride"] = bk->stride;
       op.attrs["after_backward"] = 1;
       em.emit(std::move(op), 2, em.after_last());

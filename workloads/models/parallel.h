@@ -34,7 +34,8 @@
 //       the LM head's input gradient: backward 1 allreduce (reducescatter).
 //   dp (zero=0): DDP buckets of gradients (ddp_bucket_bytes), an allreduce each,
 //       issued in the last microbatch's backward as the bucket fills (overlapped).
-//   zero=1: the same allreduces, the optimizer on 1/dp of the state, then an
+//   zero=1: the same buckets, reduce-scattered with ddp=megatron (Megatron-core's
+//       distributed optimizer), the optimizer on 1/dp of the state, then an
 //       allgather of the updated parameters. zero=2: reducescatter buckets in every
 //       microbatch's backward, optimizer on 1/dp, allgather of the parameters.
 //       zero=3: as 2, plus an allgather of each layer's parameters before its
