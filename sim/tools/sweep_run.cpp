@@ -19,12 +19,13 @@
 
 #include "compiler/compile.h"
 #include "core/error.h"
-#include "sim/engines/capacity.h"
-#include "workloads/models/parallel.h"
 #include "models/hardware.h"
+#include "sim/engines/capacity.h"
 #include "sim/engines/engine.h"
+#include "sim/engines/parallel.h"
 #include "sim/param_space.h"
 #include "sim/precision.h"
+#include "workloads/models/parallel.h"
 #include "workloads/workloads.h"
 
 namespace tessera {
@@ -135,16 +136,23 @@ SweepRow PointEvaluator::evaluate(const SweepPoint& p, Worker& w) const {
                                  .get();
     row.workload_identity = bw.identity;
     const Graph& g = *bw.graph;
-    if (!is_parallel_graph(g))  // what stays resident must fit, as in `run` (sim/engines/capacity.h)
+    const bool parallel = is_parallel_graph(g);
+    if (!parallel)  // what stays resident must fit, as in `run` (sim/engines/capacity.h)
       check_capacity(graph_footprint(g), *hw, fmt::format("workload '{}' on '{}'", st.workload, hw->name),
                      st.engine.allow_over_capacity);
-    const Program prog = compile(g, *hw);
+    // A multi-device workload runs its whole iteration as `run` does
+    // (sim/engines/parallel.h: every role's passes, the pipeline schedule, the
+    // collectives; it checks each device's footprint itself).
+    const auto run = [&] {
+      return parallel ? simulate_parallel(g, *hw, st.engine.name, st.engine.allow_over_capacity)
+                      : make_engine(st.engine)->run(compile(g, *hw), *hw);
+    };
     RunResult r;
     if (st.engine.name == "systemc") {
       std::lock_guard lk(m_shared->systemc_mu);
-      r = make_engine(st.engine)->run(prog, *hw);
+      r = run();
     } else {
-      r = make_engine(st.engine)->run(prog, *hw);
+      r = run();
     }
     const double area = hw->compute().area_mm2();
     const double achieved = r.time_s > 0 ? r.flops / r.time_s : 0;
@@ -165,8 +173,7 @@ SweepRow PointEvaluator::evaluate(const SweepPoint& p, Worker& w) const {
         const auto& all = r.stats.all();
         auto it = all.find("memory." + hw->memories().back().first + ".bytes");
         if (it != all.end()) c = it->second.value;
-      }
-      else if (m == "precision.rel_err") {
+      } else if (m == "precision.rel_err" && !parallel) {  // `run --precision` is single-device only
         // Keyed by everything the precision report reads: the workload and each
         // op's operand format and accumulation path on this hardware.
         std::string key = st.workload;

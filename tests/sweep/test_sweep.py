@@ -467,6 +467,36 @@ metrics: [time_s, energy_j, area_mm2, perf_per_mm2, utilization]
     print("ok: GPU presets sweep (hw x clock x batch), die areas 814 / 826 mm^2")
 
 
+def case_parallel():
+    """A multi-device workload's point is its whole iteration, as `tessera run` gives it
+    (the pipeline schedule and the collectives on the system), not one device's ops."""
+    wl = "gpt:layers=4,hidden=1024,heads=16,seq=512,tp=2,dp=4,global_batch=8,train=1"
+    spec = write("par.yaml", f"""hw: dgx-h100
+workload: "{wl}"
+axes:
+  workload.zero: [0, 1]
+metrics: [time_s, flops, peak_flops, utilization, precision.rel_err]
+""")
+    db = os.path.join(TMP, "par.db")
+    run("sweep", spec, "--out", db, "-q")
+    con = sqlite3.connect(db)
+    got = {r[0]: r[1:] for r in con.execute(
+        'SELECT "workload.zero", status, time_s, flops, peak_flops, utilization, "precision.rel_err" FROM points')}
+    con.close()
+    import json
+    for zero in ("0", "1"):
+        rep = json.loads(run("run", "--hw", "dgx-h100", "--workload", f"{wl},zero={zero}", "--format", "json").stdout)
+        status, t, flops, peak, util, prec = got[zero]
+        check(status == "ok", f"zero={zero}: {got[zero]}")
+        # The same iteration to the last digit (one simulation, two front ends).
+        check(t == rep["time_s"], f"zero={zero}: sweep time_s {t} != run {rep['time_s']}")
+        # Summed over the 8 devices: utilization is the report's HFU.
+        check(flops == rep["flops"] and peak == rep["peak_flops_per_s"], f"zero={zero}: {flops} {peak}")
+        check(abs(util - rep["parallel"]["hfu"]) < 1e-12, f"zero={zero}: utilization {util} vs hfu")
+        check(prec is None, f"zero={zero}: precision.rel_err {prec} for a multi-device workload")
+    print(f"ok: multi-device sweep points are `run`'s iterations ({got['0'][1] * 1e3:.3f} / {got['1'][1] * 1e3:.3f} ms)")
+
+
 def case_csv_precision():
     out = run("run", "--hw", "h100-sxm", "--workload", "gemm:m=512,n=512,k=512", "--precision", "--format",
               "csv").stdout.splitlines()
