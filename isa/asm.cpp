@@ -333,6 +333,7 @@ std::string disassemble(const Program& p) {
   out += fmt::format(".program target={} hardware={} workload={}", quote(p.target), quote(p.hardware),
                      quote(p.workload));
   if (!p.hw_digest.empty()) out += " hw_digest=" + quote(p.hw_digest);
+  if (p.devices != 1) out += fmt::format(" devices={}", p.devices);
   out += "\n";
   if (p.resident.size() == 5)
     out += fmt::format(".resident weights={} gradients={} optimizer={} activations={} kv_cache={}\n",
@@ -401,8 +402,12 @@ Program assemble(std::string_view text, std::string_view source_name) {
       if (have_program) lp.fail(".program given twice");
       if (!p.kernels.empty()) lp.fail(".program must come before the first .kernel");
       have_program = true;
-      auto f = fields({"target", "hardware", "workload", "hw_digest"});
+      auto f = fields({"target", "hardware", "workload", "hw_digest", "devices"});
       if (f.count("hw_digest")) p.hw_digest = f["hw_digest"].value;
+      if (f.count("devices")) {
+        p.devices = lp.integer(f["devices"], "devices");
+        if (p.devices < 1) lp.fail(fmt::format("devices = {} must be >= 1", p.devices));
+      }
       if (f.count("target")) p.target = f["target"].value;
       if (f.count("hardware")) p.hardware = f["hardware"].value;
       if (f.count("workload")) p.workload = f["workload"].value;

@@ -165,6 +165,11 @@ struct Program {
   // written by `tessera compile` as a `.resident` line so that `run --program`
   // checks the capacity as `run --workload` does. Empty: not stated, not checked.
   std::vector<double> resident;
+  // Devices of the compiled workload: above 1 for a multi-device workload (tp x
+  // pp x dp), whose program lists every pipeline chunk's kernels, collectives
+  // included, without the schedule that runs them on the devices; `run --program`
+  // refuses it (`run --workload` simulates the whole iteration).
+  int64_t devices = 1;
   std::vector<Kernel> kernels;
   bool operator==(const Program&) const = default;
 };

@@ -217,6 +217,12 @@ int cmd_run(const std::vector<std::string>& args, std::ostream& out) {
     std::stringstream ss;
     ss << f.rdbuf();
     prog = assemble(ss.str(), program);
+    if (prog.devices > 1)
+      throw InputError(fmt::format(
+          "--program '{}': compiled from a multi-device workload ('{}', {} devices): it lists every pipeline "
+          "chunk's kernels and collectives without the schedule and the devices that run them, which one "
+          "device's engine cannot time; run the workload itself: tessera run --hw {} --workload '{}'",
+          program, prog.workload, prog.devices, hw_name, prog.workload));
     check_program_hardware(prog, *hw, program);
     if (prog.resident.size() == 5) {  // what it keeps resident must fit, as for --workload
       const Footprint fp{prog.resident[0], prog.resident[1], prog.resident[2], prog.resident[3], prog.resident[4]};
@@ -329,6 +335,9 @@ int cmd_compile(const std::vector<std::string>& args, std::ostream& out) {
   if (!is_parallel_graph(g)) {  // its resident footprint, checked by run --program
     const Footprint f = graph_footprint(g);
     p.resident = {f.weights, f.gradients, f.optimizer, f.activations, f.kv_cache};
+  } else {
+    const ParallelConfig c = parallel_config_of(g);
+    p.devices = c.tp * c.pp * c.dp;
   }
   emit(disassemble(p), out_path, out);
   return 0;

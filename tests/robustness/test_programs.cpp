@@ -42,6 +42,25 @@ TEST_CASE("a program compiled for another description of the same hardware is re
       cli({"run", "--hw", "tpu-v1", "--set", "compute.rows=128", "--program", f, "--format", "json"}));
 }
 
+TEST_CASE("a program compiled from a multi-device workload is refused by run --program",
+          "[robustness][programs]") {
+  // Its kernels are every pipeline chunk's, collectives included, without the
+  // schedule: one device's engine gave 4.251 ms for an iteration `run --workload`
+  // simulates as 5.763 ms.
+  const std::string wl = "gpt:layers=2,hidden=1024,heads=16,seq=512,tp=2,dp=4,global_batch=8,train=1";
+  const auto o = cli({"compile", "--hw", "dgx-h100", "--workload", wl});
+  REQUIRE(o.code == 0);
+  // tp 2 x pp 1 x dp 4 = 8 devices, on the program line; no single-device footprint.
+  CHECK(o.out.find(" devices=8\n") != std::string::npos);
+  CHECK(o.out.find(".resident") == std::string::npos);
+  const std::string f = scratch_file("parallel.tasm", o.out);
+  check_refused(cli({"run", "--hw", "dgx-h100", "--program", f}),
+                {f, "compiled from a multi-device workload", "8 devices",
+                 "tessera run --hw dgx-h100 --workload '" + wl + "'"});
+  // A single-device program says nothing of devices.
+  CHECK(compiled("tpu-v1").find("devices=") == std::string::npos);
+}
+
 TEST_CASE("a program without hw_digest is checked by target and hardware name", "[robustness][programs]") {
   std::string text = compiled("tpu-v1");
   const size_t at = text.find(" hw_digest=");

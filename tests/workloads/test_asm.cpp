@@ -227,6 +227,10 @@ TEST_CASE("asm: errors name source:line and the reason", "[asm][errors]") {
                     Contains("e.tasm:1: .kernel: unexpected 'colour'; accepted keys: name, op_kind"));
   CHECK_THROWS_WITH(assemble(".program\n.program\n", "e.tasm"),
                     Contains("e.tasm:2: .program given twice"));
+  CHECK_THROWS_WITH(assemble(".program devices=0\n", "e.tasm"),
+                    Contains("e.tasm:1: devices = 0 must be >= 1"));
+  CHECK_THROWS_WITH(assemble(".program devices=two\n", "e.tasm"),
+                    Contains("e.tasm:1: devices = 'two' is not an integer"));
   CHECK_THROWS_WITH(assemble(".section text\n", "e.tasm"),
                     Contains("e.tasm:1: unknown directive '.section'"));
   CHECK_THROWS_WITH(assemble(".kernel name=k\n.attr x\n", "e.tasm"),
