@@ -236,6 +236,13 @@ int cmd_run(const std::vector<std::string>& args, std::ostream& out) {
     if (is_parallel_graph(g)) {   // a multi-device workload: sim/engines/parallel.h
       if (format == "scalesim" || vm.count("precision"))
         throw InputError("--workload: a multi-device workload (tp/pp/dp/... given) supports --format text, json, csv");
+      if (!trace_path.empty())
+        throw InputError(fmt::format(
+            "--trace '{}': a multi-device workload (tp/pp/dp/... given) has no kernel timeline to write; its "
+            "report gives each pipeline position's busy time, bubble and exposed communication, and --format "
+            "csv "
+            "each op's start and time; --trace takes single-device workloads",
+            trace_path));
       emit(render(simulate_parallel(g, *hw, settings.engine.name, settings.engine.allow_over_capacity), format),
            out_path, out);
       return 0;

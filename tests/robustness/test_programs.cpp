@@ -59,6 +59,14 @@ TEST_CASE("a program compiled from a multi-device workload is refused by run --p
                  "tessera run --hw dgx-h100 --workload '" + wl + "'"});
   // A single-device program says nothing of devices.
   CHECK(compiled("tpu-v1").find("devices=") == std::string::npos);
+  // --trace has no kernel timeline to write for it: refused, no file (it was
+  // silently not written).
+  const std::string trace = scratch_file("parallel_trace.json", "");
+  std::filesystem::remove(trace);
+  check_refused(
+      cli({"run", "--hw", "dgx-h100", "--workload", wl, "--trace", trace}),
+      {"--trace '" + trace + "': a multi-device workload", "--trace takes single-device workloads"});
+  CHECK_FALSE(std::filesystem::exists(trace));
 }
 
 TEST_CASE("a program without hw_digest is checked by target and hardware name", "[robustness][programs]") {
