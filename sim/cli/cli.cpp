@@ -243,8 +243,7 @@ int cmd_run(const std::vector<std::string>& args, std::ostream& out) {
             "csv "
             "each op's start and time; --trace takes single-device workloads",
             trace_path));
-      emit(render(simulate_parallel(g, *hw, settings.engine.name, settings.engine.allow_over_capacity), format),
-           out_path, out);
+      emit(render(simulate_parallel(g, *hw, settings.engine), format), out_path, out);
       return 0;
     }
     if (format == "scalesim") {

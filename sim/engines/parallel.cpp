@@ -20,6 +20,16 @@ namespace tessera {
 
 using namespace parallel_engine;
 
+RunResult simulate_parallel(const Graph& g, const Hardware& hw, const EngineOptions& engine) {
+  if (engine.streams != 1)
+    throw InputError(fmt::format(
+        "--engine systemc:streams={}: a multi-device workload runs each device's kernels in order beside its "
+        "communication streams (docs/parallel.md); streams applies to single-device workloads; use --engine "
+        "systemc",
+        engine.streams));
+  return simulate_parallel(g, hw, engine.name, engine.allow_over_capacity);
+}
+
 RunResult simulate_parallel(const Graph& g, const Hardware& hw, const std::string& engine,
                             bool allow_over_capacity) {
   const int64_t tp = static_cast<int64_t>(info_or(g, "tp", 1)), pp = static_cast<int64_t>(info_or(g, "pp", 1));

@@ -27,6 +27,7 @@
 #include <string>
 
 #include "models/hardware.h"
+#include "sim/engines/engine.h"
 #include "sim/engines/result.h"
 #include "workloads/ir.h"
 
@@ -37,5 +38,9 @@ namespace tessera {
 // allow_over_capacity (then the report warns; sim/engines/capacity.h).
 RunResult simulate_parallel(const Graph& g, const Hardware& hw, const std::string& engine,
                             bool allow_over_capacity = false);
+// The same with a run's engine options: refuses systemc streams above 1 (each
+// device runs its passes' kernels in order beside its communication streams;
+// kernels in flight within a pass are the single-device engine's).
+RunResult simulate_parallel(const Graph& g, const Hardware& hw, const EngineOptions& engine);
 
 }  // namespace tessera

@@ -144,7 +144,7 @@ SweepRow PointEvaluator::evaluate(const SweepPoint& p, Worker& w) const {
     // (sim/engines/parallel.h: every role's passes, the pipeline schedule, the
     // collectives; it checks each device's footprint itself).
     const auto run = [&] {
-      return parallel ? simulate_parallel(g, *hw, st.engine.name, st.engine.allow_over_capacity)
+      return parallel ? simulate_parallel(g, *hw, st.engine)
                       : make_engine(st.engine)->run(compile(g, *hw), *hw);
     };
     RunResult r;

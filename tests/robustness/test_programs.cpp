@@ -67,6 +67,10 @@ TEST_CASE("a program compiled from a multi-device workload is refused by run --p
       cli({"run", "--hw", "dgx-h100", "--workload", wl, "--trace", trace}),
       {"--trace '" + trace + "': a multi-device workload", "--trace takes single-device workloads"});
   CHECK_FALSE(std::filesystem::exists(trace));
+  // systemc streams (kernels in flight on one device) do not apply: refused (they
+  // were ignored: streams=4 gave the streams=1 time).
+  check_refused(cli({"run", "--hw", "dgx-h100", "--workload", wl, "--engine", "systemc:streams=4"}),
+                {"--engine systemc:streams=4: a multi-device workload", "use --engine systemc"});
 }
 
 TEST_CASE("a program without hw_digest is checked by target and hardware name", "[robustness][programs]") {
