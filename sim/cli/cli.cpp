@@ -239,9 +239,8 @@ int cmd_run(const std::vector<std::string>& args, std::ostream& out) {
       if (!trace_path.empty())
         throw InputError(fmt::format(
             "--trace '{}': a multi-device workload (tp/pp/dp/... given) has no kernel timeline to write; its "
-            "report gives each pipeline position's busy time, bubble and exposed communication, and --format "
-            "csv "
-            "each op's start and time; --trace takes single-device workloads",
+            "report gives each pipeline position's busy time, bubble and exposed communication, and "
+            "--format csv each op's start and time; --trace takes single-device workloads",
             trace_path));
       emit(render(simulate_parallel(g, *hw, settings.engine), format), out_path, out);
       return 0;

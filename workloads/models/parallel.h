@@ -77,7 +77,7 @@ struct ParallelConfig {
   int64_t microbatch = 1;     // sequences per microbatch (per data-parallel replica)
   int64_t global_batch = 1;   // sequences per iteration, all replicas
   Recompute recompute = Recompute::none;
-  int64_t bucket_mb = 0;  // DDP bucket size (MB, ddp=torch MiB); 0: the stack's default (parallel.cpp)
+  int64_t bucket_mb = 0;  // DDP bucket size (MB, ddp=torch MiB); 0: the stack's default (ddp_bucket_bytes)
   // Gradients reduced over dp (and kept) in fp32 whatever the model's type:
   // Megatron-LM's accumulate_allreduce_grads_in_fp32 (main_grad buffers), which
   // its --bf16 turns on. Default: the gradients' own type (the model's; fp32
