@@ -279,27 +279,31 @@ RunResult simulate_parallel(const Graph& g, const Hardware& hw, const std::strin
     for (int64_t j = 0; j < v; ++j) chunks.push_back(j * pp + d);
     nlohmann::json gb = nlohmann::json::object();
     for (const auto& [k, b] : bytes) gb[k] = b;
-    roles.push_back({{"pipeline_position", d},
-                     {"devices", tp * dp},
-                     {"chunks", chunks},
-                     {"busy_s", busy},
-                     {"end_s", dev_end[static_cast<size_t>(d)]},
-                     {"forward_s", ct[static_cast<size_t>(d)].fwd.end_s},
-                     {"backward_s", ct[static_cast<size_t>(d)].bwd.end_s},
-                     {"optimizer_s", opt_s[static_cast<size_t>(d)]},
-                     {"bubble_s", std::max(0.0, span - sr.busy[static_cast<size_t>(d)])},
-                     {"bubble_fraction", span > 0 ? std::max(0.0, span - sr.busy[static_cast<size_t>(d)]) / span : 0.0},
-                     {"tp_comm_exposed_s", tp_comm},
-                     {"overlapped_comm_s", every_overlap - every_exposed + dp_total[static_cast<size_t>(d)] -
-                                               dp_exposed[static_cast<size_t>(d)]},
-                     {"exposed_overlap_comm_s", every_exposed + dp_exposed[static_cast<size_t>(d)]},
-                     {"dp_comm_s", dp_total[static_cast<size_t>(d)]},
-                     {"dp_comm_exposed_s", dp_exposed[static_cast<size_t>(d)]},
-                     {"p2p_s", p2p_s},
-                     {"energy_j", dev_energy},
-                     {"comm_energy_j", ce + ice},
-                     {"bytes_by_group", gb},
-                     {"memory", mem}});
+    roles.push_back(
+        {{"pipeline_position", d},
+         {"devices", tp * dp},
+         {"chunks", chunks},
+         {"busy_s", busy},
+         {"end_s", dev_end[static_cast<size_t>(d)]},
+         {"forward_s", ct[static_cast<size_t>(d)].fwd.end_s},
+         {"backward_s", ct[static_cast<size_t>(d)].bwd.end_s},
+         {"optimizer_s", opt_s[static_cast<size_t>(d)]},
+         {"bubble_s", std::max(0.0, span - sr.busy[static_cast<size_t>(d)])},
+         {"bubble_fraction", span > 0 ? std::max(0.0, span - sr.busy[static_cast<size_t>(d)]) / span : 0.0},
+         {"tp_comm_exposed_s", tp_comm},
+         // Total less exposed, each >= 0 (a fully exposed reduction leaves a
+         // rounding residue, e.g. -6.9e-18 s).
+         {"overlapped_comm_s",
+          std::max(0.0, every_overlap - every_exposed) +
+              std::max(0.0, dp_total[static_cast<size_t>(d)] - dp_exposed[static_cast<size_t>(d)])},
+         {"exposed_overlap_comm_s", every_exposed + dp_exposed[static_cast<size_t>(d)]},
+         {"dp_comm_s", dp_total[static_cast<size_t>(d)]},
+         {"dp_comm_exposed_s", dp_exposed[static_cast<size_t>(d)]},
+         {"p2p_s", p2p_s},
+         {"energy_j", dev_energy},
+         {"comm_energy_j", ce + ice},
+         {"bytes_by_group", gb},
+         {"memory", mem}});
   }
 
   RunResult r;

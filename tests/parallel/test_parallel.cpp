@@ -344,6 +344,22 @@ TEST_CASE("ddp=megatron's default buckets: Megatron-core's size, and only the fi
   CHECK(bucket_elems(il, 0).size() > 1);
 }
 
+TEST_CASE("a fully exposed gradient reduction reports 0 s overlapped, not a rounding residue", "[parallel]") {
+  // README's 32-GPU llama-7b: the second stage's one bucket (above) is reduced
+  // after its last backward and overlaps nothing; total less exposed left
+  // -6.939e-18 s in the report's "overlapped" column.
+  const auto hw = load_hardware("dgx-h100", {"system.nodes=4"});
+  const RunResult r = simulate_parallel(
+      build_workload(
+          "llama-7b:seq=4096,tp=4,pp=2,dp=4,global_batch=64,train=1,kernels=fused,sequence_parallel=1"),
+      *hw, "analytic");
+  const auto& roles = r.extra["parallel"]["roles"];
+  CHECK(roles[1]["dp_comm_exposed_s"].get<double>() ==
+        Approx(roles[1]["dp_comm_s"].get<double>()).epsilon(1e-12));
+  CHECK(roles[1]["overlapped_comm_s"].get<double>() == 0.0);
+  for (const auto& role : roles) CHECK(role["overlapped_comm_s"].get<double>() >= 0.0);
+}
+
 TEST_CASE("overlap_grad_reduce=0: the gradients reduced after the last backward, before the step",
           "[parallel]") {
   // The DDP case above without overlap: no buckets in the backward; in the
