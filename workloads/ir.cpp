@@ -3,6 +3,7 @@
 #include <fmt/format.h>
 
 #include <algorithm>
+#include <set>
 #include <stdexcept>
 
 #include "core/error.h"
@@ -191,7 +192,7 @@ std::string_view comm_group_name(int64_t group) {
 }
 
 int64_t Op::at(std::string_view key) const {
-  auto it = attrs.find(std::string(key));
+  auto it = attrs.find(key);
   if (it == attrs.end())
     throw std::logic_error(fmt::format("op '{}' ({}) has no attribute '{}'", name,
                                        op_kind_name(kind), key));
@@ -199,7 +200,7 @@ int64_t Op::at(std::string_view key) const {
 }
 
 int64_t Op::get(std::string_view key, int64_t fallback) const {
-  auto it = attrs.find(std::string(key));
+  auto it = attrs.find(key);
   return it == attrs.end() ? fallback : it->second;
 }
 
@@ -318,12 +319,33 @@ double Graph::total_flops() const {
   return f;
 }
 
+namespace {
+
+// clang-format off
+// Attributes that may be 0 (flags, paddings, indices); every other must be positive.
+const std::set<std::string_view> k_may_be_zero = {
+    "pad", "causal", "bias", "b_shared", "bias_shared", "bias_head_shared", "bias_strided", "qkv_packed",
+    "append", "fast_accum", "param", "grad", "backward", "bias_grad", "training", "output", "sfu", "algo",
+    "protocol", "group", "stage", "pass", "overlap", "p2p", "recompute", "every_microbatch", "reread",
+    "channels_last", "batchnorm", "host_sync", "transposed", "pad_d", "pad_w", "lib_launch", "cudnn",
+    "dropout", "bag_max", "index_put"};
+// Attributes that are not a factor of an op's volume (below): window geometry
+// and the parallel-schedule annotations.
+const std::set<std::string_view> k_not_volume = {
+    "groups", "pad", "stride", "dilation", "pad_d", "stride_d", "dilation_d", "pad_w", "stride_w",
+    "dilation_w", "tp_in", "tp_out", "stage", "pass", "group", "algo", "protocol", "overlap", "p2p",
+    "recompute", "every_microbatch", "in_microbatch", "fused_scale_mask", "grad_view", "host_calls",
+    "host_sync", "rnn"};
+// clang-format on
+
+}  // namespace
+
 void validate_graph(const Graph& g, std::string_view source) {
   if (g.ops.empty()) throw InputError(fmt::format("{}: workload has no ops", source));
   for (size_t i = 0; i < g.ops.size(); ++i) {
     const Op& op = g.ops[i];
     for (auto key : required_attrs(op.kind)) {
-      auto it = op.attrs.find(std::string(key));
+      auto it = op.attrs.find(key);
       if (it == op.attrs.end())
         throw InputError(fmt::format("{}: op '{}' ({}) is missing dimension '{}'", source,
                                      op.name, op_kind_name(op.kind), key));
@@ -333,16 +355,7 @@ void validate_graph(const Graph& g, std::string_view source) {
       if (value > (int64_t{1} << 48))
         throw InputError(fmt::format("{}: op '{}' ({}): '{}' = {} is larger than the accepted "
                                      "2^48", source, op.name, op_kind_name(op.kind), key, value));
-      const bool may_be_zero =
-          key == "pad" || key == "causal" || key == "bias" || key == "b_shared" || key == "bias_shared" ||
-          key == "bias_head_shared" || key == "bias_strided" || key == "qkv_packed" || key == "append" ||
-          key == "fast_accum" || key == "param" || key == "grad" || key == "backward" || key == "bias_grad" ||
-          key == "training" || key == "output" || key == "sfu" || key == "algo" || key == "protocol" ||
-          key == "group" || key == "stage" || key == "pass" || key == "overlap" || key == "p2p" ||
-          key == "recompute" || key == "every_microbatch" || key == "reread" || key == "channels_last" ||
-          key == "batchnorm" || key == "host_sync" || key == "transposed" || key == "pad_d" ||
-          key == "pad_w" || key == "lib_launch" || key == "cudnn" || key == "dropout" || key == "bag_max" ||
-          key == "index_put";
+      const bool may_be_zero = k_may_be_zero.count(key) > 0;
       if (key == "bcast_bytes" && value != 1 && value != 2 && value != 4 && value != 8)
         throw InputError(
             fmt::format("{}: op '{}' ({}): 'bcast_bytes' = {} must be an element size: 1, 2, 4 or 8", source,
@@ -390,13 +403,7 @@ void validate_graph(const Graph& g, std::string_view source) {
     // Computed in long double.
     long double volume = 1;
     for (const auto& [key, value] : op.attrs)
-      if (value > 1 && !(key == "kv_heads" && op.kind == OpKind::attention) && key != "groups" &&
-          key != "pad" && key != "stride" && key != "dilation" && key != "pad_d" && key != "stride_d" &&
-          key != "dilation_d" && key != "pad_w" && key != "stride_w" && key != "dilation_w" &&
-          key != "tp_in" && key != "tp_out" && key != "stage" && key != "pass" && key != "group" &&
-          key != "algo" && key != "protocol" && key != "overlap" && key != "p2p" && key != "recompute" &&
-          key != "every_microbatch" && key != "in_microbatch" && key != "fused_scale_mask" &&
-          key != "grad_view" && key != "host_calls" && key != "host_sync" && key != "rnn" &&
+      if (value > 1 && !(key == "kv_heads" && op.kind == OpKind::attention) && !k_not_volume.count(key) &&
           !key.starts_with("bcast_") && !key.starts_with("param_") && !key.starts_with("expand") &&
           !(key == "n" && (op.kind == OpKind::batchnorm || op.kind == OpKind::reduce)))  // a factor of rows
         volume *= static_cast<long double>(value);

@@ -196,12 +196,15 @@ enum class CommGroup : int64_t { all = 0, tp = 1, dp = 2, pp = 3, ep = 4 };
 // "tp", "dp", "pp", "ep", "all" ("?" for an unknown code).
 std::string_view comm_group_name(int64_t group);
 
+// An op's integer attributes by name; looked up by string_view without a copy.
+using OpAttrs = std::map<std::string, int64_t, std::less<>>;
+
 struct Op {
   std::string name;
   OpKind kind = OpKind::matmul;
   DType dtype = DType::fp32;        // operand (input) format
   DType out_dtype = DType::fp32;    // output format
-  std::map<std::string, int64_t> attrs;
+  OpAttrs attrs;
   std::vector<int> deps;            // indices of producer ops in Graph::ops
 
   int64_t at(std::string_view key) const;                 // throws std::logic_error if absent

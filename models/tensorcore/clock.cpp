@@ -3,13 +3,13 @@
 #include <fmt/format.h>
 
 #include <algorithm>
+#include <vector>
 
 #include "core/error.h"
 #include "core/units.h"
-#include "models/hardware.h"
-
 #include "models/compute/compute.h"
 #include "models/compute/stage_cost.h"
+#include "models/hardware.h"
 
 namespace tessera {
 
@@ -17,19 +17,21 @@ double PowerCappedClock::clock_hz(const ComputeModel& cm, const Kernel& k, const
   if (m_limit_w <= 0) return m_max_clock;
   // Dynamic energy does not depend on the clock (energy per action); time does.
   // Stages are costed as the engines cost them (cost_stage).
+  // The blocks' units are looked up once; the bisection below re-times them.
+  std::vector<ResolvedBlock> blocks;
+  blocks.reserve(k.blocks.size());
+  for (const Block& b : k.blocks) blocks.push_back(resolve_block(b, k, hw));
   double energy = 0;
   KernelContext probe;
   probe.clock_hz = m_max_clock;
-  for (const Block& b : k.blocks) energy += cost_stage(b, k, hw, probe).energy_j * static_cast<double>(b.repeat);
+  for (const ResolvedBlock& rb : blocks)
+    energy += stage_energy_j(rb, k, probe) * static_cast<double>(rb.repeat);
   // Steady-state time of the kernel at clock f: every stage costs max(l, c).
   const auto time_at = [&](double f) {
     KernelContext ctx;
     ctx.clock_hz = f;
     double t = cm.kernel_overhead_s(k, ctx);
-    for (const Block& b : k.blocks) {
-      const StageCost st = cost_stage(b, k, hw, ctx);
-      t += static_cast<double>(b.repeat) * std::max(st.load_s, st.compute_s);
-    }
+    for (const ResolvedBlock& rb : blocks) t += static_cast<double>(rb.repeat) * stage_time_s(rb, k, ctx);
     return t;
   };
   // A limit the device cannot meet is a mistake in the description, not a

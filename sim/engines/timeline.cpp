@@ -15,13 +15,13 @@ namespace {
 void classify(const Block& b, const Kernel& k, const Hardware& hw, TimelineBlock& out) {
   bool mma = false, vec = false, coll = false;
   for (const Instr& in : b.instrs) {
-    const Component& unit = instr_unit_component(in, k, hw);
-    if (hw.level_name(&unit)) continue;   // a transfer
+    const ResolvedInstr r = resolve_instr(in, k, hw);
+    if (r.mem) continue;  // a transfer
     if (in.op == Opcode::mma) mma = true;
     else if (in.op == Opcode::vec) vec = true;
     else if (in.op == Opcode::coll || in.op == Opcode::send || in.op == Opcode::recv) coll = true;
     else continue;
-    if (out.compute_unit.empty()) out.compute_unit = instr_unit(in);
+    if (out.compute_unit.empty()) out.compute_unit = r.unit->path();  // instr_unit(in)
   }
   for (const auto& [on, name] : {std::pair{mma, "MMA"}, std::pair{vec, "VEC"}, std::pair{coll, "COLL"}})
     if (on) out.compute_class += (out.compute_class.empty() ? "" : "+") + std::string(name);

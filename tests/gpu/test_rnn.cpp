@@ -17,7 +17,7 @@ using namespace tessera;
 
 namespace {
 
-Op cell(int64_t gates, std::map<std::string, int64_t> more = {}) {
+Op cell(int64_t gates, OpAttrs more = {}) {
   Op op;
   op.name = "cell";
   op.kind = OpKind::rnn_cell;

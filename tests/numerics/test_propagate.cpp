@@ -16,7 +16,7 @@ using namespace tessera;
 
 namespace {
 // Appends a bf16 op named op<i> to g; returns its index.
-int add_bf16_op(Graph& g, OpKind kind, std::map<std::string, int64_t> attrs, std::vector<int> deps) {
+int add_bf16_op(Graph& g, OpKind kind, OpAttrs attrs, std::vector<int> deps) {
   Op op;
   op.name = fmt::format("op{}", g.ops.size());
   op.kind = kind;
@@ -129,7 +129,7 @@ TEST_CASE("3-D convolutions and pools emulate end to end; depth 1 is the 2-D op"
   // (2^-9 = 2.0e-3 each): below 1 % end to end; every output finite.
   Graph g;
   g.name = "conv3d_chain";
-  const auto add = [&](OpKind kind, std::map<std::string, int64_t> attrs, std::vector<int> deps) {
+  const auto add = [&](OpKind kind, OpAttrs attrs, std::vector<int> deps) {
     return add_bf16_op(g, kind, std::move(attrs), std::move(deps));
   };
   // 4 x 6 x 10 x 10 -> 8 x 3 x 5 x 5 (stride 2 on every axis, pad 1, 3x3x3).
@@ -206,8 +206,8 @@ TEST_CASE("windows with the width's own stride and padding emulate end to end",
   const auto chain = [](bool along_width) {
     Graph g;
     g.name = "line_chain";
-    const auto add = [&](OpKind kind, std::map<std::string, int64_t> attrs, int64_t len, int64_t taps,
-                         int64_t stride, int64_t pad, std::vector<int> deps) {
+    const auto add = [&](OpKind kind, OpAttrs attrs, int64_t len, int64_t taps, int64_t stride, int64_t pad,
+                         std::vector<int> deps) {
       attrs["h"] = along_width ? 1 : len;
       attrs["w"] = along_width ? len : 1;
       attrs["r"] = along_width ? 1 : taps;
@@ -244,9 +244,9 @@ namespace {
 
 // propagate_error's report for one bf16 embedding of 64 random rows of a 100 x 8
 // table with `extra` attributes (bags, bag_max), on h100-sxm.
-nlohmann::json embedding_error(const std::map<std::string, int64_t>& extra) {
+nlohmann::json embedding_error(const OpAttrs& extra) {
   auto hw = load_hardware("h100-sxm", {});
-  std::map<std::string, int64_t> attrs = {{"tokens", 64}, {"dim", 8}, {"vocab", 100}, {"order", 2}};
+  OpAttrs attrs = {{"tokens", 64}, {"dim", 8}, {"vocab", 100}, {"order", 2}};
   attrs.insert(extra.begin(), extra.end());
   Graph g;
   g.name = "embedding";

@@ -8,7 +8,7 @@
 using namespace tessera;
 
 namespace {
-Op make(OpKind k, std::map<std::string, int64_t> attrs, DType t = DType::bf16) {
+Op make(OpKind k, OpAttrs attrs, DType t = DType::bf16) {
   Op op;
   op.name = "x";
   op.kind = k;
@@ -112,9 +112,9 @@ TEST_CASE("3-D convolution (conv2d with d, t): FLOPs, bytes, GEMM passes", "[ir]
 }
 
 TEST_CASE("3-D convolution attributes are validated", "[ir][conv3d]") {
-  const auto graph_of = [](std::map<std::string, int64_t> extra) {
-    std::map<std::string, int64_t> a = {{"n", 1}, {"cin", 4}, {"cout", 4},   {"h", 8},  {"w", 8},
-                                        {"r", 3}, {"s", 3},   {"stride", 1}, {"pad", 1}};
+  const auto graph_of = [](OpAttrs extra) {
+    OpAttrs a = {{"n", 1}, {"cin", 4}, {"cout", 4},   {"h", 8},  {"w", 8},
+                 {"r", 3}, {"s", 3},   {"stride", 1}, {"pad", 1}};
     for (const auto& [k, v] : extra) a[k] = v;
     Graph g;
     g.add(make(OpKind::conv2d, a));
@@ -141,8 +141,8 @@ TEST_CASE("the width's own stride, padding and dilation (stride_w, pad_w, dilati
   // Inception-v3's Conv2d(768, 192, (1, 7), padding=(0, 3)) on 8 x 768 x 17 x 17:
   // height 17 + 0 - 1 + 1 = 17, width 17 + 2 x 3 - 7 + 1 = 17; FLOPs 2 x 8 x 17 x 17
   // x 192 x 768 x 7 = 4,772,855,808. Without pad_w the width would be 11.
-  std::map<std::string, int64_t> a = {{"n", 8}, {"cin", 768}, {"cout", 192}, {"h", 17},  {"w", 17},
-                                      {"r", 1}, {"s", 7},     {"stride", 1}, {"pad", 0}, {"pad_w", 3}};
+  OpAttrs a = {{"n", 8}, {"cin", 768}, {"cout", 192}, {"h", 17},  {"w", 17},
+               {"r", 1}, {"s", 7},     {"stride", 1}, {"pad", 0}, {"pad_w", 3}};
   const Op cv = make(OpKind::conv2d, a);
   const ConvWindow cw = conv_window(cv);
   CHECK((cw.oh == 17 && cw.ow == 17 && cw.pad == 0 && cw.pad_w == 3 && cw.stride_w == 1));

@@ -85,10 +85,9 @@ TEST_CASE("two-layer MLP: backward kernels in autograd's order, first layer with
   // Backward products: fc2 dX = dY[32x16] W^T -> 32x128: 2*32*128*16 = 131,072;
   // fc2 dW = relu^T[128x32] dY: 2*128*16*32 = 131,072; fc1 dW = x^T dY: 2*64*128*32 = 524,288;
   // no fc1 dX (x needs no gradient): 786,432 = 2F - 524,288.
-  CHECK(find(g, "fc2.grad_input").attrs == std::map<std::string, int64_t>{
-                                               {"batch", 1}, {"m", 32}, {"n", 128}, {"k", 16}, {"b_shared", 1}});
-  CHECK(find(g, "fc1.grad_weight").attrs ==
-        std::map<std::string, int64_t>{{"batch", 1}, {"m", 64}, {"n", 128}, {"k", 32}});
+  CHECK(find(g, "fc2.grad_input").attrs ==
+        OpAttrs{{"batch", 1}, {"m", 32}, {"n", 128}, {"k", 16}, {"b_shared", 1}});
+  CHECK(find(g, "fc1.grad_weight").attrs == OpAttrs{{"batch", 1}, {"m", 64}, {"n", 128}, {"k", 32}});
   CHECK(flops_of(g, [](const Op& op) { return op.kind == OpKind::matmul && op.name.find(".grad") != std::string::npos; }) ==
         786432.0);
   // Bias gradients: column sums of dY over the 32 rows: 32*16 = 512 and 32*128 = 4,096 FLOP;
