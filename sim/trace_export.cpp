@@ -52,6 +52,9 @@ class Builder {
   json build() {
     const RunTimeline& tl = m_r.timeline;
     for (size_t d = 0; d < tl.devices.size(); ++d) device(static_cast<int>(d));
+    const ParallelTimeline& pt = m_r.parallel_timeline;
+    for (size_t row = 0; row < pt.rows.size() && row < pt.spans.size(); ++row)
+      parallel_row(static_cast<int>(row));
     std::stable_sort(m_events.begin(), m_events.end(), [](const Event& a, const Event& b) {
       if (a.order != b.order) return a.order < b.order;
       if (a.ts != b.ts) return a.ts < b.ts;
@@ -79,6 +82,55 @@ class Builder {
            {"pid", pid}, {"tid", tid}};
     if (!args.empty()) j["args"] = std::move(args);
     m_events.push_back({start, end - start, 1, std::move(j)});
+  }
+
+  // A multi-device run's row: a thread per track in a fixed order, an X slice
+  // per span (async b/e events on a track whose spans overlap).
+  void parallel_row(int row) {
+    const ParallelTimeline& pt = m_r.parallel_timeline;
+    const int pid = row + 1;
+    meta(pid, -1, "process_name", {{"name", pt.rows[static_cast<size_t>(row)]}});
+    meta(pid, -1, "process_sort_index", {{"sort_index", row}});
+    static const char* const tracks[] = {"compute", "p2p", "comm stream", "dp reduction"};
+    for (int k = 0; k < 4; ++k) {
+      std::vector<const ParallelSpan*> sl;
+      for (const ParallelSpan& s : pt.spans[static_cast<size_t>(row)])
+        if (s.track == tracks[k]) sl.push_back(&s);
+      if (sl.empty()) continue;
+      const int tid = k + 1;
+      meta(pid, tid, "thread_name", {{"name", tracks[k]}});
+      meta(pid, tid, "thread_sort_index", {{"sort_index", k}});
+      bool overlap = false;
+      for (size_t i = 1; i < sl.size() && !overlap; ++i) overlap = ns(sl[i]->start_s) < ns(sl[i - 1]->end_s);
+      for (const ParallelSpan* s : sl) {
+        const int64_t a = ns(s->start_s), b = std::max(a, ns(s->end_s));
+        json args{{"duration_us", (s->end_s - s->start_s) * 1e6}};
+        if (s->chunk >= 0) args["chunk"] = s->chunk;
+        if (s->mb >= 0) args["microbatch"] = s->mb;
+        if (!overlap) {
+          slice(pid, tid, s->name, s->cat, a, b, std::move(args));
+          continue;
+        }
+        const std::string id = fmt::format("0x{:x}", ++m_async_id);
+        m_events.push_back({a, b - a, 1,
+                            json{{"name", s->name},
+                                 {"cat", s->cat},
+                                 {"ph", "b"},
+                                 {"id", id},
+                                 {"ts", us(a)},
+                                 {"pid", pid},
+                                 {"tid", tid},
+                                 {"args", std::move(args)}}});
+        m_events.push_back({b, 0, 1,
+                            json{{"name", s->name},
+                                 {"cat", s->cat},
+                                 {"ph", "e"},
+                                 {"id", id},
+                                 {"ts", us(b)},
+                                 {"pid", pid},
+                                 {"tid", tid}}});
+      }
+    }
   }
 
   void device(int d) {

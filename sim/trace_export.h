@@ -18,6 +18,12 @@
 //     "<cache> hit rate" (1 - the next level's bytes / the cache's bytes, 0 where
 //     the cache moves no bytes), "clock" (MHz of the kernel started last) and
 //     "power" (W: static power plus each block's dynamic energy spread over it).
+// A multi-device run (RunResult::parallel_timeline) instead has one process per
+// row (a pipeline position, or a device with the systemc engine) and a thread per
+// track: "compute" (its passes and the optimizer), "p2p" (pipeline sends or
+// blocking exchanges), "comm stream", "dp reduction" (gradient buckets); an X slice
+// per span (cat forward/backward/optimizer/p2p/comm/dp; args: duration, chunk,
+// microbatch), async b/e events on a track whose spans overlap.
 // Times are whole nanoseconds written as microseconds (ts, dur), so slices nest
 // exactly. Deterministic: the same result gives the same bytes.
 #include <string>

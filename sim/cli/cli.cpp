@@ -236,13 +236,10 @@ int cmd_run(const std::vector<std::string>& args, std::ostream& out) {
     if (is_parallel_graph(g)) {   // a multi-device workload: sim/engines/parallel.h
       if (format == "scalesim" || vm.count("precision"))
         throw InputError("--workload: a multi-device workload (tp/pp/dp/... given) supports --format text, json, csv");
-      if (!trace_path.empty())
-        throw InputError(fmt::format(
-            "--trace '{}': a multi-device workload (tp/pp/dp/... given) has no kernel timeline to write; its "
-            "report gives each pipeline position's busy time, bubble and exposed communication, and "
-            "--format csv each op's start and time; --trace takes single-device workloads",
-            trace_path));
-      emit(render(simulate_parallel(g, *hw, settings.engine), format), out_path, out);
+      const RunResult pr = simulate_parallel(g, *hw, settings.engine);
+      const std::string report = render(pr, format);
+      if (!trace_path.empty()) write_trace(pr, trace_path);  // its passes per device (sim/trace_export.h)
+      emit(report, out_path, out);
       return 0;
     }
     if (format == "scalesim") {

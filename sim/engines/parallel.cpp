@@ -104,6 +104,11 @@ RunResult simulate_parallel(const Graph& g, const Hardware& hw, const std::strin
   }
 
   const bool blocking = info_or(g, "p2p_blocking", 0) != 0;
+  ParallelTimeline timeline;
+  timeline.spans.resize(static_cast<size_t>(pp));
+  for (int64_t d = 0; d < pp; ++d)
+    timeline.rows.push_back(
+        fmt::format("pipeline position {}: {} device(s), tp {} x dp {}", d, tp * dp, tp, dp));
   const ScheduleResult sr = run_schedule(ct, pp, v, m, schedule, training, true, blocking);
   const ScheduleResult s0 = run_schedule(ct, pp, v, m, schedule, training, false, blocking);
 
@@ -128,11 +133,18 @@ RunResult simulate_parallel(const Graph& g, const Hardware& hw, const std::strin
     }
     std::sort(late.begin(), late.end());
     double comm_free = 0, total = 0;
+    auto& spans = timeline.spans[static_cast<size_t>(d)];
     for (const auto& [ready, dur] : late) {
-      comm_free = std::max(comm_free, ready) + dur;
+      const double start = std::max(comm_free, ready);
+      comm_free = start + dur;
       total += dur;
+      spans.push_back(
+          {"dp reduction", fmt::format("gradient bucket {}", spans.size()), "dp", start, comm_free});
     }
     const double sched_end = sr.end[static_cast<size_t>(d)];
+    schedule_spans(sr.spans[static_cast<size_t>(d)], ct, v, blocking, spans);
+    // Its end once the pipeline group's meeting points are placed (below).
+    if (opt > 0) spans.push_back({"compute", "optimizer", "optimizer", std::max(sched_end, comm_free), 0});
     dp_exposed[static_cast<size_t>(d)] = std::max(0.0, comm_free - sched_end) + after;
     dp_total[static_cast<size_t>(d)] = total + after;
     opt_s[static_cast<size_t>(d)] = opt;
@@ -176,7 +188,12 @@ RunResult simulate_parallel(const Graph& g, const Hardware& hw, const std::strin
             t[static_cast<size_t>(d)] + opt_s[static_cast<size_t>(d)] - at[static_cast<size_t>(d)];
     }
   }
-  for (int64_t d = 0; d < pp; ++d) iteration = std::max(iteration, dev_end[static_cast<size_t>(d)]);
+  for (int64_t d = 0; d < pp; ++d) {
+    iteration = std::max(iteration, dev_end[static_cast<size_t>(d)]);
+    for (ParallelSpan& s : timeline.spans[static_cast<size_t>(d)])
+      if (s.cat == "optimizer") s.end_s = dev_end[static_cast<size_t>(d)];
+  }
+  sort_rows(timeline);
 
   // The SystemC engine: the whole iteration again, every device a process and
   // every transfer a flow on the shared ports (systemc_iteration.h).
@@ -221,6 +238,7 @@ RunResult simulate_parallel(const Graph& g, const Hardware& hw, const std::strin
     }
     sc = simulate_iteration_systemc(plan);
     iteration = sc.iteration_s;
+    timeline = iteration_timeline(sc, tp, dp, v);
     for (int64_t d = 0; d < pp; ++d) {
       double e = 0;
       for (int64_t rep = 0; rep < tp * dp; ++rep) e = std::max(e, sc.device_end_s[static_cast<size_t>(rep + d * tp * dp)]);
@@ -318,6 +336,7 @@ RunResult simulate_parallel(const Graph& g, const Hardware& hw, const std::strin
   r.flops = executed_flops;
   r.peak_flops = peak * static_cast<double>(devices);
   r.kernel_time_s = iteration;
+  r.parallel_timeline = std::move(timeline);
   // The ops of each distinct role once (chunk c's passes, names prefixed).
   std::map<std::string, bool> shown;
   for (int64_t c = 0; c < C; ++c)

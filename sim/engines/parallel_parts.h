@@ -142,9 +142,18 @@ std::vector<std::vector<Task>> schedule_tasks(int64_t p, int64_t v, int64_t m, i
 std::vector<std::vector<int>> step_sizes(const std::vector<std::vector<Task>>& order, int64_t p, int64_t v,
                                          int schedule, bool training);
 
+// One task as the schedule ran it; with blocking transfers also each exchange a
+// device waited in (exchange = true: the span it spent there).
+struct TaskSpan {
+  Task task;
+  double start_s = 0, end_s = 0;
+  bool exchange = false;
+};
+
 struct ScheduleResult {
   std::vector<double> end;         // per device: last task's end
   std::vector<double> busy;        // per device: sum of task durations
+  std::vector<std::vector<TaskSpan>> spans;          // per device, in its order
   std::vector<std::vector<double>> last_bwd_start;   // [device][local chunk]
   double makespan = 0;
 };
@@ -154,6 +163,17 @@ struct ScheduleResult {
 // the exchange (Megatron-LM's p2p_communication without --overlap-p2p-comm:
 // batch_isend_irecv, wait, torch.cuda.synchronize); otherwise a transfer only
 // delays the task that needs it.
+// The timeline rows of a multi-device run (RunResult::parallel_timeline,
+// parallel_timeline.cpp). schedule_spans: one position's tasks as the schedule ran
+// them, each pass on the "compute" track, with overlapped transfers each send
+// after its pass on "p2p" (its duration the sender chunk's p2p time), with blocking
+// ones each exchange the device waited in. iteration_timeline: the systemc
+// engine's whole iteration, a row per device. sort_rows: each row by start.
+void schedule_spans(const std::vector<TaskSpan>& tasks, const std::vector<ChunkTiming>& ct, int64_t v,
+                    bool blocking, std::vector<ParallelSpan>& out);
+ParallelTimeline iteration_timeline(const IterationResult& r, int64_t tp, int64_t dp, int64_t v);
+void sort_rows(ParallelTimeline& tl);
+
 ScheduleResult run_schedule(const std::vector<ChunkTiming>& ct, int64_t p, int64_t v, int64_t m, int schedule,
                             bool training, bool with_p2p, bool blocking = false);
 

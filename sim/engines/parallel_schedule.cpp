@@ -137,6 +137,7 @@ ScheduleResult run_blocking(const std::vector<ChunkTiming>& ct, int64_t p, int64
   ScheduleResult r;
   r.end.assign(static_cast<size_t>(p), 0);
   r.busy.assign(static_cast<size_t>(p), 0);
+  r.spans.assign(static_cast<size_t>(p), {});
   r.last_bwd_start.assign(static_cast<size_t>(p), std::vector<double>(static_cast<size_t>(v), 0));
   std::vector<size_t> next(static_cast<size_t>(p), 0);  // 2k: exchange k; 2k + 1: step k
   std::vector<double> now(static_cast<size_t>(p), 0);
@@ -164,6 +165,7 @@ ScheduleResult run_blocking(const std::vector<ChunkTiming>& ct, int64_t p, int64
             end = std::max(end, std::max(s.x->send, s.x->recv) + s.x->dur - (s.sender ? s.x->gather : 0));
           }
           if (!ready) break;
+          if (end > now[D]) r.spans[D].push_back({Task{TaskKind::fwd, -1, -1}, now[D], end, true});
           now[D] = end;
         } else {
           for (const Task& t : steps[D][n / 2]) {
@@ -171,6 +173,7 @@ ScheduleResult run_blocking(const std::vector<ChunkTiming>& ct, int64_t p, int64
             const double dur = t.kind == TaskKind::fwd ? c.fwd.end_s : c.bwd_at(t.mb, m).end_s;
             if (t.kind == TaskKind::bwd && t.mb == m - 1)
               r.last_bwd_start[D][static_cast<size_t>(t.chunk / p)] = now[D];
+            r.spans[D].push_back({t, now[D], now[D] + dur, false});
             now[D] += dur;
             r.busy[D] += dur;
           }
@@ -201,6 +204,7 @@ ScheduleResult run_schedule(const std::vector<ChunkTiming>& ct, int64_t p, int64
   ScheduleResult r;
   r.end.assign(static_cast<size_t>(p), 0);
   r.busy.assign(static_cast<size_t>(p), 0);
+  r.spans.assign(static_cast<size_t>(p), {});
   r.last_bwd_start.assign(static_cast<size_t>(p), std::vector<double>(static_cast<size_t>(v), 0));
   std::vector<size_t> next(static_cast<size_t>(p), 0);
   std::vector<double> free_at(static_cast<size_t>(p), 0);
@@ -234,6 +238,7 @@ ScheduleResult run_schedule(const std::vector<ChunkTiming>& ct, int64_t p, int64
         const double start = std::max(ready, free_at[static_cast<size_t>(d)]);
         free_at[static_cast<size_t>(d)] = start + dur;
         r.busy[static_cast<size_t>(d)] += dur;
+        r.spans[static_cast<size_t>(d)].push_back({t, start, start + dur, false});
         (t.kind == TaskKind::fwd ? fend : bend)[at] = start + dur;
         if (t.kind == TaskKind::bwd && t.mb == m - 1) r.last_bwd_start[static_cast<size_t>(d)][static_cast<size_t>(t.chunk / p)] = start;
         ++n;

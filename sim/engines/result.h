@@ -66,6 +66,22 @@ struct RunTimeline {
   std::vector<TimelineKernel> kernels;
 };
 
+// A multi-device run's timeline (sim/trace_export.h): one row per pipeline
+// position (the analytic engine: each position stands for its tp x dp devices,
+// which do the same work at the same time) or per device (the systemc engine's
+// whole iteration), and on each row its passes and transfers in time.
+struct ParallelSpan {
+  std::string track;  // "compute" (passes), "p2p" (pipeline transfers), "dp reduction" (gradient buckets)
+  std::string name;   // e.g. "F mb 3", "B mb 3 chunk 5", "optimizer", "bucket 2"
+  std::string cat;    // forward | backward | optimizer | p2p | dp
+  double start_s = 0, end_s = 0;
+  int64_t chunk = -1, mb = -1;  // the pass's model chunk and microbatch (-1: none)
+};
+struct ParallelTimeline {
+  std::vector<std::string> rows;                 // row names
+  std::vector<std::vector<ParallelSpan>> spans;  // per row, in start order
+};
+
 struct RunResult {
   std::string hardware;
   std::string workload;
@@ -83,6 +99,7 @@ struct RunResult {
   Stats stats;
   nlohmann::json extra = nlohmann::json::object();   // optional sections (precision, ...)
   RunTimeline timeline;      // per kernel and block, for --trace
+  ParallelTimeline parallel_timeline;  // multi-device runs: per row, for --trace
 };
 
 }  // namespace tessera

@@ -54,6 +54,7 @@ class IterationSim {
       m_late.push_back(std::make_unique<Stream>());
     }
     m_end.assign(N, 0);
+    m_spans.resize(N);
     m_seq.resize(N);
   }
 
@@ -74,6 +75,7 @@ class IterationSim {
     if (left != 0) throw std::logic_error("systemc iteration: the simulation stopped before every device finished");
     IterationResult r;
     r.device_end_s = m_end;
+    r.spans = std::move(m_spans);
     for (double e : m_end) r.iteration_s = std::max(r.iteration_s, e);
     for (const Channel& c : m_fabric.channels())
       r.channels.push_back({c.name, c.busy_s, r.iteration_s > 0 ? c.carried / c.capacity / r.iteration_s : 0.0});
@@ -161,7 +163,9 @@ class IterationSim {
       if (st.queue.empty()) return;
       const IterOp* op = st.queue.front();
       st.queue.pop_front();
+      const double t0 = now_s();
       collective(g, *op, id);
+      span(g, {id == 2 ? IterSpan::Kind::dp : IterSpan::Kind::comm, -1, -1, t0, now_s(), op->name});
       if (--st.pending == 0) st.ev_drained.notify(SC_ZERO_TIME);
     }
   }
@@ -201,6 +205,7 @@ class IterationSim {
   // The pipeline transfer after a pass: from g to `to`, marking `flag` on arrival.
   void send(int64_t g, int64_t to, const IterPass& pass, std::vector<char>& flags, size_t at) {
     sc_core::sc_spawn([this, g, to, &pass, &flags, at] {
+      const double t0 = now_s();
       double wire_s = 0;
       std::unique_ptr<Flow> f = make_flow(pass.p2p, g, to, wire_s);
       if (wire_s <= 0) {
@@ -210,6 +215,8 @@ class IterationSim {
         while (!f->finished) sc_core::wait(f->done);
       }
       wait_s(pass.p2p_extra_s);
+      span(g, {IterSpan::Kind::send, static_cast<int64_t>(at) / m_p.m, static_cast<int64_t>(at) % m_p.m, t0,
+               now_s(), ""});
       flags[at] = 1;
       m_arrival[static_cast<size_t>(to)]->notify(SC_ZERO_TIME);
     });
@@ -283,11 +290,27 @@ class IterationSim {
     for (int size : m_p.step_sizes[static_cast<size_t>(d)]) {
       std::vector<const IterTask*> step;
       for (int k = 0; k < size; ++k) step.push_back(&order.at(i++));
-      exchange(g, before, step);
-      for (const IterTask* t : step) run_pass(g, pass_of(*t), t->backward && t->mb == m_p.m - 1);
+      timed_exchange(g, before, step);
+      for (const IterTask* t : step) timed_pass(g, *t);
       before = std::move(step);
     }
-    exchange(g, before, {});
+    timed_exchange(g, before, {});
+  }
+
+  void span(int64_t g, IterSpan s) {
+    if (s.end_s > s.start_s) m_spans[static_cast<size_t>(g)].push_back(std::move(s));
+  }
+  void timed_exchange(int64_t g, const std::vector<const IterTask*>& before,
+                      const std::vector<const IterTask*>& after) {
+    const double t0 = now_s();
+    exchange(g, before, after);
+    span(g, {IterSpan::Kind::exchange, -1, -1, t0, now_s(), ""});
+  }
+  void timed_pass(int64_t g, const IterTask& t) {
+    const double t0 = now_s();
+    run_pass(g, pass_of(t), t.backward && t.mb == m_p.m - 1);
+    span(g,
+         {t.backward ? IterSpan::Kind::backward : IterSpan::Kind::forward, t.chunk, t.mb, t0, now_s(), ""});
   }
 
   // Overlapped transfers: each task waits for its input, runs, and sends its
@@ -303,7 +326,7 @@ class IterationSim {
         auto& flags = t.backward ? m_bwd_in[G] : m_fwd_in[G];
         while (!flags[slot(t.chunk, t.mb)]) sc_core::wait(*m_arrival[G]);
       }
-      run_pass(g, pass, t.backward && t.mb == m_p.m - 1);
+      timed_pass(g, t);
       const int64_t next = t.backward ? t.chunk - 1 : t.chunk + 1;
       if (next >= 0 && next < C) {
         const int64_t to = device_at(next % pp, rep);
@@ -326,7 +349,11 @@ class IterationSim {
     else
       device_main_overlapped(g);
     drain(*m_late[G]);
-    for (int64_t j = 0; j < m_p.v; ++j) run_pass(g, m_p.opt[static_cast<size_t>(j * pp + d)], false);
+    for (int64_t j = 0; j < m_p.v; ++j) {
+      const double t0 = now_s();
+      run_pass(g, m_p.opt[static_cast<size_t>(j * pp + d)], false);
+      span(g, {IterSpan::Kind::optimizer, j * pp + d, -1, t0, now_s(), ""});
+    }
     m_end[G] = now_s();
     for (Stream* st : {m_every[G].get(), m_late[G].get()}) {
       st->stop = true;
@@ -345,6 +372,7 @@ class IterationSim {
   std::vector<std::map<std::tuple<int, int64_t, int64_t, int64_t>, int64_t>> m_seq;
   std::map<std::tuple<int, int64_t, int64_t, int64_t, int64_t>, std::unique_ptr<Rendezvous>> m_rv;
   std::vector<double> m_end;
+  std::vector<std::vector<IterSpan>> m_spans;  // per global rank
   int64_t m_flows = 0;
 };
 

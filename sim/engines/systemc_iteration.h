@@ -92,8 +92,19 @@ struct IterChannel {
   double busy_s = 0, utilization = 0;
 };
 
+// What a device did when (for --trace): a pass of its task list, an optimizer
+// pass, a pipeline send (sender's side) or blocking exchange, a collective of its
+// dp stream (DDP buckets) or its comm stream.
+struct IterSpan {
+  enum class Kind { forward, backward, optimizer, send, exchange, dp, comm } kind = Kind::forward;
+  int64_t chunk = -1, mb = -1;  // send: the receiving chunk; optimizer: its chunk
+  double start_s = 0, end_s = 0;
+  std::string name;  // dp / comm: the collective's op name
+};
+
 struct IterationResult {
   double iteration_s = 0;
+  std::vector<std::vector<IterSpan>> spans;     // per global rank, in the order recorded
   std::vector<double> device_end_s;             // per global rank
   std::vector<IterChannel> channels;            // every link port and switch used
   int64_t flows = 0;                            // transfers simulated

@@ -59,14 +59,6 @@ TEST_CASE("a program compiled from a multi-device workload is refused by run --p
                  "tessera run --hw dgx-h100 --workload '" + wl + "'"});
   // A single-device program says nothing of devices.
   CHECK(compiled("tpu-v1").find("devices=") == std::string::npos);
-  // --trace has no kernel timeline to write for it: refused, no file (it was
-  // silently not written).
-  const std::string trace = scratch_file("parallel_trace.json", "");
-  std::filesystem::remove(trace);
-  check_refused(
-      cli({"run", "--hw", "dgx-h100", "--workload", wl, "--trace", trace}),
-      {"--trace '" + trace + "': a multi-device workload", "--trace takes single-device workloads"});
-  CHECK_FALSE(std::filesystem::exists(trace));
   // systemc streams (kernels in flight on one device) do not apply: refused (they
   // were ignored: streams=4 gave the streams=1 time).
   check_refused(cli({"run", "--hw", "dgx-h100", "--workload", wl, "--engine", "systemc:streams=4"}),
