@@ -113,7 +113,7 @@ TEST_CASE("systemc: a row per device, equal to the analytic schedule without con
   }
 }
 
-TEST_CASE("--trace on a multi-device run writes one process per position", "[parallel][trace]") {
+TEST_CASE("a multi-device run's --trace file: one process per position", "[parallel][trace]") {
   const std::string wl = "gpt:layers=2,hidden=1024,heads=16,seq=512,tp=2,pp=2,dp=2,global_batch=8,train=1";
   const std::string trace = (std::filesystem::temp_directory_path() / "tessera_parallel_trace.json").string();
   std::filesystem::remove(trace);
