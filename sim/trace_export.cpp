@@ -84,6 +84,29 @@ class Builder {
     m_events.push_back({start, end - start, 1, std::move(j)});
   }
 
+  // An async slice (ph b/e with one id) on a track whose slices overlap.
+  void async_slice(int pid, int tid, const std::string& name, const std::string& cat, int64_t start,
+                   int64_t end, json args) {
+    const std::string id = fmt::format("0x{:x}", ++m_async_id);
+    m_events.push_back({start, end - start, 1,
+                        json{{"name", name},
+                             {"cat", cat},
+                             {"ph", "b"},
+                             {"id", id},
+                             {"ts", us(start)},
+                             {"pid", pid},
+                             {"tid", tid},
+                             {"args", std::move(args)}}});
+    m_events.push_back({end, 0, 1,
+                        json{{"name", name},
+                             {"cat", cat},
+                             {"ph", "e"},
+                             {"id", id},
+                             {"ts", us(end)},
+                             {"pid", pid},
+                             {"tid", tid}}});
+  }
+
   // A multi-device run's row: a thread per track in a fixed order, an X slice
   // per span (async b/e events on a track whose spans overlap).
   void parallel_row(int row) {
@@ -111,24 +134,7 @@ class Builder {
           slice(pid, tid, s->name, s->cat, a, b, std::move(args));
           continue;
         }
-        const std::string id = fmt::format("0x{:x}", ++m_async_id);
-        m_events.push_back({a, b - a, 1,
-                            json{{"name", s->name},
-                                 {"cat", s->cat},
-                                 {"ph", "b"},
-                                 {"id", id},
-                                 {"ts", us(a)},
-                                 {"pid", pid},
-                                 {"tid", tid},
-                                 {"args", std::move(args)}}});
-        m_events.push_back({b, 0, 1,
-                            json{{"name", s->name},
-                                 {"cat", s->cat},
-                                 {"ph", "e"},
-                                 {"id", id},
-                                 {"ts", us(b)},
-                                 {"pid", pid},
-                                 {"tid", tid}}});
+        async_slice(pid, tid, s->name, s->cat, a, b, std::move(args));
       }
     }
   }
@@ -225,13 +231,7 @@ class Builder {
           slice(pid, tid, u.name, name, u.start, u.end, u.args);
           continue;
         }
-        const std::string id = fmt::format("0x{:x}", ++m_async_id);
-        m_events.push_back({u.start, u.end - u.start, 1,
-                            json{{"name", u.name}, {"cat", name}, {"ph", "b"}, {"id", id}, {"ts", us(u.start)},
-                                 {"pid", pid}, {"tid", tid}, {"args", u.args}}});
-        m_events.push_back({u.end, 0, 1,
-                            json{{"name", u.name}, {"cat", name}, {"ph", "e"}, {"id", id}, {"ts", us(u.end)},
-                                 {"pid", pid}, {"tid", tid}}});
+        async_slice(pid, tid, u.name, name, u.start, u.end, u.args);
       }
     }
 

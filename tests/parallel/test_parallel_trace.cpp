@@ -146,3 +146,26 @@ TEST_CASE("a multi-device run's --trace file: one process per position", "[paral
   CHECK(std::string((std::istreambuf_iterator<char>(b)), std::istreambuf_iterator<char>()) == first);
   std::filesystem::remove(trace);
 }
+
+TEST_CASE("a multi-device trace: overlapping spans on one track become async slices", "[parallel][trace]") {
+  // Two sends of 2 us, the second leaving 1 us after the first: they overlap on
+  // the p2p track, so both are b/e pairs (ids 0x1, 0x2); the compute track's
+  // passes do not and stay X slices.
+  RunResult r;
+  r.parallel_timeline.rows = {"pipeline position 0: 1 device(s), tp 1 x dp 1"};
+  r.parallel_timeline.spans = {{{"compute", "F mb 0", "forward", 0, 1e-6, 0, 0},
+                                {"p2p", "send F mb 0 to chunk 1", "p2p", 1e-6, 3e-6, 0, 0},
+                                {"compute", "F mb 1", "forward", 1e-6, 2e-6, 0, 1},
+                                {"p2p", "send F mb 1 to chunk 1", "p2p", 2e-6, 4e-6, 0, 1}}};
+  const nlohmann::json j = trace_events(r);
+  std::vector<std::string> seen;
+  for (const auto& e : j["traceEvents"]) {
+    if (e["ph"] == "M") continue;
+    seen.push_back(fmt::format("{} {} {} {}", e["ph"].get<std::string>(), e["tid"].get<int>(),
+                               e["name"].get<std::string>(), e["ts"].get<double>()));
+  }
+  // In time order, the longer first at a tie (a slice before those it contains).
+  CHECK(seen == std::vector<std::string>{"X 1 F mb 0 0", "b 2 send F mb 0 to chunk 1 1", "X 1 F mb 1 1",
+                                         "b 2 send F mb 1 to chunk 1 2", "e 2 send F mb 0 to chunk 1 3",
+                                         "e 2 send F mb 1 to chunk 1 4"});
+}
