@@ -8,47 +8,17 @@
 
 #include "core/error.h"
 #include "workloads/builder.h"
+#include "workloads/models/parallel_ops.h"
 #include "workloads/training/step.h"
 
 namespace tessera {
 namespace {
 
+using namespace parallel_ops;
+
 double info_or(const Graph& g, const std::string& key, double fallback) {
   auto it = g.info.find(key);
   return it == g.info.end() ? fallback : it->second;
-}
-
-// Devices are numbered as Megatron-LM does (initialize_model_parallel): the tp
-// ranks of a group are consecutive, dp (and ep, carved out of dp) groups stride
-// over them, pp groups over both. `stride` tells the interconnect which links a
-// group spans.
-int64_t group_stride(CommGroup g, int64_t tp, int64_t dp) {
-  switch (g) {
-    case CommGroup::tp: return 1;
-    case CommGroup::dp:
-    case CommGroup::ep: return tp;
-    case CommGroup::pp: return tp * dp;
-    case CommGroup::all: return 1;
-  }
-  return 1;
-}
-
-// The tp and dp sizes for group_stride (set once per graph by finish_parallel_graph).
-struct Layout {
-  int64_t tp = 1, dp = 1;
-};
-
-Op collective(const Layout& lay, OpKind kind, const std::string& name, DType t, int64_t bytes, int64_t ranks,
-              CommGroup group) {
-  Op op;
-  op.kind = kind;
-  op.name = name;
-  op.dtype = op.out_dtype = t;
-  op.attrs = {{"bytes", std::max<int64_t>(1, bytes)},
-              {"ranks", ranks},
-              {"group", static_cast<int64_t>(group)},
-              {"stride", group_stride(group, lay.tp, lay.dp)}};
-  return op;
 }
 
 // Ops of chunk c of the builder's graph, dependencies inside the chunk kept.
@@ -104,87 +74,6 @@ class ChunkEmitter {
   int64_t m_chunk;
   DType m_t;
 };
-
-// A memory-bound kernel over gradient buffers, one launch per tensor: reads
-// `reads` and writes one tensor of `elems` elements (in `in`, written as `out`),
-// one operation per element (an add, a scale or a copy).
-Op gradient_kernel(std::string name, DType in, DType out, double elems, int64_t reads, int64_t launches) {
-  Op k;
-  k.name = std::move(name);
-  k.kind = OpKind::optimizer;
-  k.dtype = in;
-  k.out_dtype = out;
-  k.attrs = {{"elems", static_cast<int64_t>(elems)},
-             {"reads", reads},
-             {"writes", 1},
-             {"flops", 1},
-             {"launches", launches}};
-  return k;
-}
-
-// GradScaler's found_inf combined across the ranks whose gradients differ
-// (amp=fp16; ScalerStack in parallel.h): 4-byte fp32 all-reduces, once per device
-// (in its first chunk), right after the unscale.
-//   megatron: megatron/core/optimizer/optimizer.py, MixedPrecisionOptimizer.
-//     _unscale_main_grads_and_check_for_nan: all_reduce(found_inf, op=MAX,
-//     group=get_grad_stats_parallel_group()); megatron/core/optimizer/__init__.py
-//     makes that group the model-parallel group (tp x pp) for
-//     Float16OptimizerWithFloat16Params and the intra-distributed-optimizer group
-//     (tp x pp x dp) for the DistributedOptimizer (zero >= 1 here). A moe's expert
-//     parameters have an optimizer of their own (a ChainedOptimizer member) whose
-//     model-parallel group is the expert tensor-model-pipeline group (tp x ep x
-//     pp, get_expert_tensor_model_pipeline_parallel_group), with the distributed
-//     optimizer the expert data-parallel group (dp / ep) too.
-//   fsdp: torch/distributed/fsdp/sharded_grad_scaler.py, ShardedGradScaler.unscale_:
-//     dist.all_reduce(found_inf, async_op=True, group=self.process_group) (SUM over
-//     the data-parallel process group), then work.wait().
-// A group spanning several dimensions (tp x pp) is one NCCL communicator in these
-// stacks; the collective model plans groups of one stride, so here it is one
-// all-reduce per dimension, each latency-bound like the real one.
-// The 4-byte fp32 all-reduces of a gradient statistic (found_inf, the gradient
-// norm's square) over Megatron-LM's grad-stats group (MegatronOptimizer.
-// get_grad_stats_parallel_group: the model-parallel group, tp x pp; with the
-// distributed optimizer (zero >= 1) every rank of the optimizer instance, dp too;
-// the expert optimizer of a MoE model its own: tp x ep x pp, with zero the expert
-// dp ranks): one NCCL communicator there, one all-reduce per dimension here (the
-// collective model plans groups of one stride; docs/parallel.md).
-struct StatsReduce {
-  std::string name;
-  CommGroup group;
-  int64_t ranks, stride;
-};
-std::vector<StatsReduce> grad_stats_reduces(const ParallelConfig& c, const std::string& prefix) {
-  std::vector<StatsReduce> out;
-  const auto add = [&](const std::string& what, CommGroup g, int64_t ranks, int64_t stride) {
-    if (ranks > 1) out.push_back({prefix + what, g, ranks, stride});
-  };
-  const bool dist_opt = c.zero >= 1;
-  add(".tp", CommGroup::tp, c.tp, group_stride(CommGroup::tp, c.tp, c.dp));
-  add(".pp", CommGroup::pp, c.pp, group_stride(CommGroup::pp, c.tp, c.dp));
-  if (dist_opt) add(".dp", CommGroup::dp, c.dp, group_stride(CommGroup::dp, c.tp, c.dp));
-  if (c.ep > 1) {
-    add("_expert.tp", CommGroup::tp, c.tp, group_stride(CommGroup::tp, c.tp, c.dp));
-    add("_expert.ep", CommGroup::ep, c.ep, group_stride(CommGroup::ep, c.tp, c.dp));
-    add("_expert.pp", CommGroup::pp, c.pp, group_stride(CommGroup::pp, c.tp, c.dp));
-    // Expert data-parallel ranks: the dp ranks with the same expert shard,
-    // ep x tp devices apart (Megatron-LM's rank order, group_stride).
-    if (dist_opt) add("_expert.dp", CommGroup::dp, c.expert_dp(), c.expert_dp_stride());
-  }
-  return out;
-}
-
-// found_inf's all-reduces (amp=fp16) for the scaler stack that runs.
-std::vector<StatsReduce> found_inf_reduces(const ParallelConfig& c) {
-  switch (c.scaler) {
-    case ScalerStack::megatron: return grad_stats_reduces(c, "grad_scaler.found_inf");
-    case ScalerStack::fsdp:
-      if (c.dp > 1)
-        return {{"grad_scaler.found_inf.dp", CommGroup::dp, c.dp, group_stride(CommGroup::dp, c.tp, c.dp)}};
-      return {};
-    case ScalerStack::torch: return {};
-  }
-  return {};
-}
 
 // One chunk of the final graph: forward (pass 0), backward (pass 1) with the
 // recomputed forward ahead of it ahead of it, optimizer (pass 2), every collective in place.
@@ -273,23 +162,47 @@ void emit_chunk(Graph& out, const Graph& fwd_all, int64_t chunk, const ParallelC
   };
   // zero=3: each layer's parameters gathered before its forward (and backward):
   // the dense weights over dp, a MoE's expert weights over their dp / ep ranks.
+  // The unit whose parameters an op uses: its layer (0: before the first), with
+  // ddp=fsdp the root (0) for the ops after the last layer too (final norm, head).
+  const auto n_layers = static_cast<int64_t>(info_or(fwd_all, "layers", 0));
+  const auto unit_of = [&](const Op& op) {
+    const int64_t l = op.get("layer", 0);
+    return c.fsdp && l > n_layers ? 0 : l;
+  };
   std::map<int64_t, double> layer_params, layer_experts;
   for (size_t i = 0; i < nf; ++i) {
     const double n = op_param_elems(cg.ops[i]);
-    layer_params[cg.ops[i].get("layer", 0)] += n;
-    if (cg.ops[i].get("expert", 0) != 0 && c.ep > 1) layer_experts[cg.ops[i].get("layer", 0)] += n;
+    layer_params[unit_of(cg.ops[i])] += n;
+    if (cg.ops[i].get("expert", 0) != 0 && c.ep > 1) layer_experts[unit_of(cg.ops[i])] += n;
   }
+  // ddp=fsdp (FSDP2, fully_shard on each layer and on the root module, which holds
+  // the ops outside the layers, layer 0 here): torch/distributed/fsdp/_fully_shard/
+  // _fsdp_collectives.py. A unit's all-gather runs on its own stream; the
+  // copy-out (foreach_all_gather_copy_out: split_with_sizes_copy of the gathered
+  // buffer into the unsharded parameters, every byte read and written) runs on the
+  // compute stream before the unit's ops. The root is gathered once per forward and
+  // kept for the backward (the root's reshard_after_forward is False); every layer
+  // again before its backward. (The copy-in of the rank's shard, 1/dp of the unit,
+  // on the all-gather stream, is left out.)
+  bool root_gathered = false;
   auto zero3_gather = [&](int64_t layer, int pass, const std::string& what) {
     if (c.zero < 3) return;
-    const std::string where = layer == 0 ? std::string("other") : fmt::format("l{}", layer - 1);
+    if (c.fsdp && layer == 0 && (pass == 1 || root_gathered)) return;
+    if (c.fsdp && layer == 0) root_gathered = true;
+    const std::string where =
+        layer == 0 ? std::string(c.fsdp ? "root" : "other") : fmt::format("l{}", layer - 1);
     const double experts = layer_experts[layer], dense = layer_params[layer] - experts;
     const int64_t expert_ranks = c.expert_dp();
     if (dense > 0 && c.dp > 1) {
-      Op op = collective(lay, OpKind::allgather, fmt::format("zero3.{}.{}", what, where), t,
-                         static_cast<int64_t>(dense * tbytes), c.dp, CommGroup::dp);
+      Op op =
+          collective(lay, OpKind::allgather, fmt::format("{}.{}.{}", c.fsdp ? "fsdp" : "zero3", what, where),
+                     t, static_cast<int64_t>(dense * tbytes), c.dp, CommGroup::dp);
       op.attrs["overlap"] = 1;
       op.attrs["every_microbatch"] = 1;
       em.emit(std::move(op), pass, em.after_last());
+      if (c.fsdp)
+        em.emit(gradient_kernel(fmt::format("fsdp.copy_out.{}.{}", what, where), t, t, dense, 1, 1), pass,
+                em.after_last());
     }
     if (experts > 0 && expert_ranks > 1) {
       Op op = collective(lay, OpKind::allgather, fmt::format("zero3.{}_expert.{}", what, where), t,
@@ -305,8 +218,8 @@ void emit_chunk(Graph& out, const Graph& fwd_all, int64_t chunk, const ParallelC
   int64_t cur_layer = -1;
   for (size_t i = 0; i < nf; ++i) {
     const Op& f = cg.ops[i];
-    if (f.get("layer", 0) != cur_layer) {
-      cur_layer = f.get("layer", 0);
+    if (unit_of(f) != cur_layer) {
+      cur_layer = unit_of(f);
       zero3_gather(cur_layer, 0, "gather_fwd");
     }
     Op op = f;
@@ -381,7 +294,7 @@ void emit_chunk(Graph& out, const Graph& fwd_all, int64_t chunk, const ParallelC
   // bucket (param_and_grad_buffer.py start_grad_sync: reduce_scatter_tensor into the
   // rank's shard when use_distributed_optimizer, else all_reduce), with or without
   // overlap; PyTorch's ZeroRedundancyOptimizer (ddp=torch) keeps DDP's all-reduce.
-  const bool dist_opt_scatter = c.zero == 1 && !c.torch_ddp;
+  const bool dist_opt_scatter = c.zero == 1 && !c.torch_ddp && !c.fsdp;
   // DDP's gradient buckets: one stream of buckets over the dp group and, for a
   // MoE's expert weights, one over the expert data-parallel group (Megatron-LM
   // DistributedDataParallel keeps expert parameters in their own buffers, reduced
@@ -396,13 +309,28 @@ void emit_chunk(Graph& out, const Graph& fwd_all, int64_t chunk, const ParallelC
   Buckets dense{0, 0, "dp.grad_bucket", c.dp, group_stride(CommGroup::dp, c.tp, c.dp)};
   auto bucket_limit = [&](const Buckets& bk) { return ddp_bucket_bytes(c, chunk, grad_elem_bytes, bk.no); };
   Buckets expert{0, 0, "dp.expert_grad_bucket", c.expert_dp(), c.expert_dp_stride()};
+  // ddp=fsdp: a reduce-scatter per unit once its backward is done (FSDP2's
+  // post-backward, every microbatch), the root's last; ahead of it, on the compute
+  // stream, foreach_reduce's copy-in (chunk_cat of the unit's gradients into the
+  // reduce-scatter input, in the reduce type). NCCL's AVG op divides (no
+  // pre/post-divide kernel); the cast of the 1/dp output and its += into the
+  // sharded .grad, on the reduce-scatter stream, are left out.
+  Buckets root{0, 0, "fsdp.reduce_scatter.root", c.dp, group_stride(CommGroup::dp, c.tp, c.dp)};
+  if (c.fsdp) dense.name = "fsdp.reduce_scatter.l";
+  const DType grad_t = c.grad_reduce_fp32 ? DType::fp32 : t;
   auto flush_bucket = [&](Buckets& bk) {
     if (bk.pending <= 0 || bk.ranks <= 1) {
       bk.pending = 0;
       return;
     }
     const bool scatter = c.zero >= 2 || dist_opt_scatter;
-    Op op = collective(lay, scatter ? OpKind::reducescatter : OpKind::allreduce, fmt::format("{}{}", bk.name, bk.no++),
+    const std::string name =
+        &bk == &root ? bk.name : fmt::format("{}{}", bk.name, c.fsdp ? cur_layer - 1 : bk.no);
+    ++bk.no;
+    if (c.fsdp)
+      em.emit(gradient_kernel(name + ".copy_in", t, grad_t, bk.pending / grad_elem_bytes, 1, 1), 1,
+              em.after_last());
+    Op op = collective(lay, scatter ? OpKind::reducescatter : OpKind::allreduce, name,
                        c.grad_reduce_fp32 ? DType::fp32 : t, static_cast<int64_t>(bk.pending), bk.ranks,
                        CommGroup::dp);
     op.attrs["stride"] = bk.stride;
@@ -419,8 +347,9 @@ void emit_chunk(Graph& out, const Graph& fwd_all, int64_t chunk, const ParallelC
     auto it = fwd_by_name.find(forward_name_of(b.name));
     if (it != fwd_by_name.end() && started.insert(it->second).second) {
       const Op& f = cg.ops[it->second];
-      if (f.get("layer", 0) != cur_layer) {
-        cur_layer = f.get("layer", 0);
+      if (unit_of(f) != cur_layer) {
+        if (c.fsdp && cur_layer > 0) flush_bucket(dense);  // the unit whose backward ended
+        cur_layer = unit_of(f);
         zero3_gather(cur_layer, 1, "gather_bwd");
       }
       // The input gradient of the column-parallel linears f feeds is reduced inside
@@ -479,14 +408,15 @@ void emit_chunk(Graph& out, const Graph& fwd_all, int64_t chunk, const ParallelC
           ddp_tensors += static_cast<int64_t>(tensors.size());
         }
       }
-      Buckets& bk = f.get("expert", 0) != 0 && c.ep > 1 ? expert : dense;
+      Buckets& bk = f.get("expert", 0) != 0 && c.ep > 1 ? expert : c.fsdp && unit_of(f) == 0 ? root : dense;
       bk.pending += op_param_elems(f) * grad_elem_bytes;
-      if (c.overlap_grad_reduce && bk.pending >= bucket_limit(bk)) flush_bucket(bk);
+      if (c.overlap_grad_reduce && !c.fsdp && bk.pending >= bucket_limit(bk)) flush_bucket(bk);
     }
   }
   if (c.overlap_grad_reduce) {
     flush_bucket(dense);
     flush_bucket(expert);
+    flush_bucket(root);
   }
   if (chunk > 0 && c.pp > 1) {
     // The gradient of the chunk's input: the previous chunk's output type.

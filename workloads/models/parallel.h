@@ -14,7 +14,7 @@
 // once, and chunks with identical ops once in all; the pipeline schedule, the
 // microbatch count and the overlap of communication come from graph.info:
 //   parallel=1, tp, pp, dp, ep, sequence_parallel, virtual_stages, zero, scaler_stack
-//   (ScalerStack; absent: megatron), torch_ddp (ddp=torch),
+//   (ScalerStack; absent: megatron), torch_ddp (ddp=torch), fsdp (ddp=fsdp),
 //   schedule (0 gpipe, 1 1f1b, 2 interleaved), recompute (0 none, 1 selective,
 //   2 full), microbatch, global_batch, microbatches (per pipeline), seq, dtype_bytes,
 //   chunk<c>.params (parameter elements of one device's shard of chunk c),
@@ -113,6 +113,13 @@ struct ParallelConfig {
   // backward the reducer copies each gradient into its bucket divided by dp; once
   // the buckets are reduced it copies them back into .grad.
   bool torch_ddp = false;
+  // PyTorch's FSDP2 (torch.distributed.fsdp.fully_shard on every layer and on the
+  // root module; needs zero=3): each unit's parameters all-gathered before its
+  // forward and again before its backward (the root's kept from its forward),
+  // copied out of the gathered buffer on the compute stream; each unit's gradients
+  // copied into a reduce-scatter input and reduce-scattered once its backward is
+  // done, every microbatch; the optimizer on the shards.
+  bool fsdp = false;
   ScalerStack scaler = ScalerStack::megatron;
   bool active = false;        // any parallel parameter differs from its default
 

@@ -102,9 +102,13 @@ std::vector<WorkloadParam> parallel_params() {
            "but the last microbatch: each parameter's .grad, into which AccumulateGrad adds every "
            "later microbatch's gradient (a kernel per parameter); in the last microbatch's "
            "backward each gradient copied into its bucket divided by dp, and the reduced buckets "
-           "copied back into .grad after it; Megatron-LM --DDP-impl torch)",
+           "copied back into .grad after it; Megatron-LM --DDP-impl torch) or fsdp (PyTorch's "
+           "FSDP2, fully_shard on every layer and on the root module, with zero=3: each layer's "
+           "parameters all-gathered before its forward and its backward and copied out of the "
+           "gathered buffer, its gradients copied into a reduce-scatter input and reduce-scattered "
+           "once its backward is done, every microbatch)",
            ParamType::choice,
-           {"megatron", "torch"}},
+           {"megatron", "torch", "fsdp"}},
           {"grad_scaler",
            "megatron",
            "whose loss scaling amp=fp16 runs, and over which ranks found_inf is all-"
@@ -136,14 +140,16 @@ ParallelConfig parse_parallel(const WlParams& p, int64_t batch) {
   c.overlap_grad_reduce = wl_bool(p, "overlap_grad_reduce");
   c.p2p_overlap = wl_bool(p, "p2p_overlap");
   c.p2p_scatter_gather = wl_bool(p, "p2p_scatter_gather");
-  c.torch_ddp = wl_choice(p, "ddp", {"megatron", "torch"}) == "torch";
+  const std::string& ddp = wl_choice(p, "ddp", {"megatron", "torch", "fsdp"});
+  c.torch_ddp = ddp == "torch";
+  c.fsdp = ddp == "fsdp";
   const std::string& gs = wl_choice(p, "grad_scaler", {"megatron", "fsdp", "torch"});
   c.scaler = gs == "megatron" ? ScalerStack::megatron : gs == "fsdp" ? ScalerStack::fsdp : ScalerStack::torch;
   c.active = c.tp != 1 || c.pp != 1 || c.dp != 1 || c.ep != 1 || c.sequence_parallel || s != "1f1b" ||
              c.virtual_stages != 1 || c.zero != 0 || p.at("microbatch") != "auto" ||
              p.at("global_batch") != "auto" || r != "none" || c.bucket_mb != 0 || c.grad_reduce_fp32 ||
              !c.grad_accum_fusion || !c.overlap_grad_reduce || !c.p2p_overlap || c.p2p_scatter_gather ||
-             c.torch_ddp || c.scaler != ScalerStack::megatron;
+             c.torch_ddp || c.fsdp || c.scaler != ScalerStack::megatron;
   if (c.devices() > (int64_t{1} << 24))
     throw InputError(fmt::format("workload parameters tp x pp x dp = {} devices; accepted up to 2^24", c.devices()));
   if (c.virtual_stages > 1 && c.schedule != PipeSchedule::interleaved)
@@ -185,6 +191,22 @@ ParallelConfig parse_parallel(const WlParams& p, int64_t batch) {
                       "ep=1, or ddp=megatron",
                       why));
   }
+  if (c.fsdp) {
+    // FSDP shards parameters, gradients and optimizer state (FULL_SHARD), reduces
+    // each unit's gradients every microbatch, and has no expert-parallel buffers.
+    const char* why = c.zero != 3 ? "a zero other than 3 (FSDP's full sharding is zero=3)"
+                      : !c.grad_accum_fusion
+                          ? "grad_accum_fusion=0 (main_grad.add_ is Megatron-LM's DDP hook)"
+                      : c.ep > 1        ? "ep > 1 (the expert data-parallel buffers are Megatron-LM's)"
+                      : c.bucket_mb > 0 ? "a bucket size (FSDP reduces each layer's gradients at once)"
+                                        : nullptr;
+    if (why)
+      throw InputError(
+          fmt::format("workload parameter 'ddp': fsdp does not run with {}; accepted with it: zero=3, "
+                      "grad_accum_fusion=1, ep=1, bucket=auto (grad_reduce=fp32: FSDP's "
+                      "MixedPrecisionPolicy reduce_dtype=float32)",
+                      why));
+  }
   if (c.dp % c.ep != 0)
     throw InputError(fmt::format("workload parameter 'ep': {} must divide dp = {} (expert-parallel ranks are "
                                  "carved out of the data-parallel replicas)", c.ep, c.dp));
@@ -212,6 +234,7 @@ void set_parallel_info(Graph& g, const ParallelConfig& c) {
   if (!c.p2p_overlap) g.info["p2p_blocking"] = 1;
   if (c.p2p_scatter_gather) g.info["p2p_scatter_gather"] = 1;
   if (c.torch_ddp) g.info["torch_ddp"] = 1;
+  if (c.fsdp) g.info["fsdp"] = 1;
   if (c.scaler != ScalerStack::megatron) g.info["scaler_stack"] = static_cast<double>(static_cast<int>(c.scaler));
 }
 
@@ -278,6 +301,7 @@ ParallelConfig parallel_config_of(const Graph& g) {
   c.p2p_overlap = info_or(g, "p2p_blocking", 0) == 0;
   c.p2p_scatter_gather = info_or(g, "p2p_scatter_gather", 0) != 0;
   c.torch_ddp = info_or(g, "torch_ddp", 0) != 0;
+  c.fsdp = info_or(g, "fsdp", 0) != 0;
   c.scaler = static_cast<ScalerStack>(static_cast<int>(info_or(g, "scaler_stack", 0)));
   c.active = true;
   return c;
