@@ -171,41 +171,33 @@ ParallelConfig parse_parallel(const WlParams& p, int64_t batch) {
     throw InputError(
         "workload parameter 'p2p_scatter_gather': 1 needs sequence_parallel=0 (with sequence "
         "parallelism each rank's pipeline transfer is already its 1/tp of the sequence)");
-  if (c.torch_ddp) {
-    // What torch.nn.parallel.DistributedDataParallel does not do: each refusal
-    // names the Megatron-LM (or FSDP) feature the combination needs.
-    const char* why =
-        c.grad_reduce_fp32       ? "grad_reduce=fp32 (DDP reduces each gradient in its own type; "
-                                   "fp32 reduction is Megatron-LM's main-grad buffer)"
-        : !c.grad_accum_fusion   ? "grad_accum_fusion=0 (main_grad.add_ is Megatron-LM's DDP hook; "
-                                   "torch's .grad accumulation is AccumulateGrad)"
-        : !c.overlap_grad_reduce ? "overlap_grad_reduce=0 (DDP's reducer always reduces its buckets "
-                                   "during the backward)"
-        : c.zero >= 2            ? "zero=2|3 (gradient sharding is FSDP's or DeepSpeed's, not DDP's)"
-        : c.ep > 1               ? "ep > 1 (the expert data-parallel buffers are Megatron-LM's)"
-                                 : nullptr;
-    if (why)
-      throw InputError(
-          fmt::format("workload parameter 'ddp': torch does not run with {}; accepted with it: "
-                      "grad_reduce=auto, grad_accum_fusion=1, overlap_grad_reduce=1, zero 0 or 1, "
-                      "ep=1, or ddp=megatron",
-                      why));
-  }
-  if (c.fsdp) {
+  if (c.torch_ddp || c.fsdp) {
+    // What torch.nn.parallel.DistributedDataParallel and FSDP do not do: each
+    // refusal names the Megatron-LM (or other) feature the combination needs.
     // FSDP shards parameters, gradients and optimizer state (FULL_SHARD), reduces
     // each unit's gradients every microbatch, and has no expert-parallel buffers.
-    const char* why = c.zero != 3 ? "a zero other than 3 (FSDP's full sharding is zero=3)"
-                      : !c.grad_accum_fusion
-                          ? "grad_accum_fusion=0 (main_grad.add_ is Megatron-LM's DDP hook)"
-                      : c.ep > 1        ? "ep > 1 (the expert data-parallel buffers are Megatron-LM's)"
-                      : c.bucket_mb > 0 ? "a bucket size (FSDP reduces each layer's gradients at once)"
-                                        : nullptr;
+    const char* why =
+        c.fsdp && c.zero != 3               ? "a zero other than 3 (FSDP's full sharding is zero=3)"
+        : c.torch_ddp && c.grad_reduce_fp32 ? "grad_reduce=fp32 (DDP reduces each gradient in its own type; "
+                                              "fp32 reduction is Megatron-LM's main-grad buffer)"
+        : !c.grad_accum_fusion       ? "grad_accum_fusion=0 (main_grad.add_ is Megatron-LM's DDP hook; "
+                                       "torch's .grad accumulation is AccumulateGrad)"
+        : !c.overlap_grad_reduce     ? "overlap_grad_reduce=0 (DDP's reducer always reduces its buckets "
+                                       "during the backward)"
+        : c.torch_ddp && c.zero >= 2 ? "zero=2|3 (gradient sharding is FSDP's or DeepSpeed's, not DDP's; "
+                                       "ddp=fsdp with zero=3 is FSDP)"
+        : c.ep > 1                   ? "ep > 1 (the expert data-parallel buffers are Megatron-LM's)"
+        : c.fsdp && c.bucket_mb > 0  ? "a bucket size (FSDP reduces each layer's gradients at once)"
+                                     : nullptr;
     if (why)
-      throw InputError(
-          fmt::format("workload parameter 'ddp': fsdp does not run with {}; accepted with it: zero=3, "
-                      "grad_accum_fusion=1, ep=1, bucket=auto (grad_reduce=fp32: FSDP's "
-                      "MixedPrecisionPolicy reduce_dtype=float32)",
-                      why));
+      throw InputError(fmt::format(
+          "workload parameter 'ddp': {} does not run with {}; accepted with it: {}",
+          c.fsdp ? "fsdp" : "torch", why,
+          c.fsdp ? "zero=3, grad_accum_fusion=1, ep=1, bucket=auto (grad_reduce=fp32: FSDP's "
+                   "MixedPrecisionPolicy "
+                   "reduce_dtype=float32)"
+                 : "grad_reduce=auto, grad_accum_fusion=1, overlap_grad_reduce=1, zero 0 or 1, ep=1, or "
+                   "ddp=megatron"));
   }
   if (c.dp % c.ep != 0)
     throw InputError(fmt::format("workload parameter 'ep': {} must divide dp = {} (expert-parallel ranks are "
