@@ -195,7 +195,9 @@ std::vector<WorkloadParam> decoder_params(int64_t default_seq) {
       {"fused_gate_up", "0", "1: one gate|up projection of the SwiGLU MLP instead of two",
        ParamType::boolean},
       {"rope", "1",
-       "rotary position embedding on q and k (LLaMA-style decoders; 0: none, as decode_static.py)",
+       "rotary position embedding on q and k (LLaMA-style decoders; its cos/sin table comes from an fp32 "
+       "product whatever dtype is, as Hugging Face computes it, which PEs without fp32 cannot run; 0: none, "
+       "as decode_static.py)",
        ParamType::boolean},
       attn_param(true),
       attention_mask_param(),
