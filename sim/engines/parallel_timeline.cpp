@@ -77,7 +77,7 @@ ParallelTimeline iteration_timeline(const IterationResult& r, int64_t tp, int64_
           break;
         case IterSpan::Kind::send:
           p.track = "p2p";
-          p.name = fmt::format("send mb {} to chunk {}", s.mb, s.chunk);
+          p.name = s.name;
           p.cat = "p2p";
           break;
         case IterSpan::Kind::exchange:

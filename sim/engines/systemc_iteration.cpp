@@ -202,9 +202,11 @@ class IterationSim {
     drain(every);
   }
 
-  // The pipeline transfer after a pass: from g to `to`, marking `flag` on arrival.
-  void send(int64_t g, int64_t to, const IterPass& pass, std::vector<char>& flags, size_t at) {
-    sc_core::sc_spawn([this, g, to, &pass, &flags, at] {
+  // The pipeline transfer after a pass of chunk `from_chunk`: from g to `to`,
+  // marking `flag` on arrival.
+  void send(int64_t g, int64_t to, const IterPass& pass, std::vector<char>& flags, size_t at,
+            int64_t from_chunk) {
+    sc_core::sc_spawn([this, g, to, &pass, &flags, at, from_chunk] {
       const double t0 = now_s();
       double wire_s = 0;
       std::unique_ptr<Flow> f = make_flow(pass.p2p, g, to, wire_s);
@@ -215,8 +217,10 @@ class IterationSim {
         while (!f->finished) sc_core::wait(f->done);
       }
       wait_s(pass.p2p_extra_s);
-      span(g, {IterSpan::Kind::send, static_cast<int64_t>(at) / m_p.m, static_cast<int64_t>(at) % m_p.m, t0,
-               now_s(), ""});
+      // Named as the analytic schedule names its sends (parallel_timeline.cpp).
+      const int64_t to_chunk = static_cast<int64_t>(at) / m_p.m, mb = static_cast<int64_t>(at) % m_p.m;
+      span(g, {IterSpan::Kind::send, from_chunk, mb, t0, now_s(),
+               fmt::format("send {} mb {} to chunk {}", to_chunk < from_chunk ? 'B' : 'F', mb, to_chunk)});
       flags[at] = 1;
       m_arrival[static_cast<size_t>(to)]->notify(SC_ZERO_TIME);
     });
@@ -332,7 +336,7 @@ class IterationSim {
         const int64_t to = device_at(next % pp, rep);
         auto& flags = t.backward ? m_bwd_in[static_cast<size_t>(to)] : m_fwd_in[static_cast<size_t>(to)];
         if (pass.has_p2p) {
-          send(g, to, pass, flags, slot(next, t.mb));
+          send(g, to, pass, flags, slot(next, t.mb), t.chunk);
         } else {
           flags[slot(next, t.mb)] = 1;
           m_arrival[static_cast<size_t>(to)]->notify(SC_ZERO_TIME);

@@ -97,9 +97,9 @@ struct IterChannel {
 // dp stream (DDP buckets) or its comm stream.
 struct IterSpan {
   enum class Kind { forward, backward, optimizer, send, exchange, dp, comm } kind = Kind::forward;
-  int64_t chunk = -1, mb = -1;  // send: the receiving chunk; optimizer: its chunk
+  int64_t chunk = -1, mb = -1;  // the pass's chunk (send: the sender's)
   double start_s = 0, end_s = 0;
-  std::string name;  // dp / comm: the collective's op name
+  std::string name;  // dp / comm: the collective's op name; send: "send F mb 3 to chunk 2"
 };
 
 struct IterationResult {
