@@ -335,7 +335,7 @@ const std::set<std::string_view> k_not_volume = {
     "groups", "pad", "stride", "dilation", "pad_d", "stride_d", "dilation_d", "pad_w", "stride_w",
     "dilation_w", "tp_in", "tp_out", "stage", "pass", "group", "algo", "protocol", "overlap", "p2p",
     "recompute", "every_microbatch", "in_microbatch", "fused_scale_mask", "grad_view", "host_calls",
-    "host_sync", "rnn"};
+    "host_sync", "rnn", "prefetch"};
 // clang-format on
 
 }  // namespace

@@ -91,6 +91,9 @@
 //               the compute), p2p=1 (a pipeline transfer between stages),
 //               recompute=1 (a forward op recomputed in the backward pass),
 //               every_microbatch=1 (a per-microbatch collective of a dp group),
+//               prefetch=p (a parameter gather on the communication stream:
+//               issued once the unit p gathers before it has begun, the ops
+//               after it waiting for it; sim/engines/parallel_pass.cpp),
 //               in_microbatch (an inline op of the backward that some microbatches
 //               skip: 1 runs in every microbatch but the first, 2 in the last only)
 //   reduce      rows, cols: column sums over the rows (a gradient's reduction to a

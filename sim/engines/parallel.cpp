@@ -264,7 +264,8 @@ RunResult simulate_parallel(const Graph& g, const Hardware& hw, const std::strin
       for (const auto& [ps, n] : runs) {
         tp_comm += n * ps->tp_comm_s;
         every_overlap += n * ps->every_overlap_s;
-        every_exposed += n * (ps->end_s - ps->inline_s);
+        // Exposed: after the inline ops, and the waits for gathers inside them.
+        every_exposed += n * (ps->end_s - ps->inline_s + ps->gather_wait_s);
         e += n * ps->energy_j;
         ce += n * ps->comm_energy_j;
         ice += n * ps->inline_comm_energy_j;

@@ -43,6 +43,7 @@ struct PassTiming {
   std::vector<std::pair<double, double>> late;
   double late_energy_j = 0;
   double every_overlap_s = 0;   // per-microbatch overlapped collectives' total time
+  double gather_wait_s = 0;     // of inline_s, waiting for prefetched parameter gathers
   std::map<std::string, double> bytes_every, bytes_late;   // group -> bytes per execution
 };
 
@@ -98,6 +99,19 @@ class Simulator {
 // The ops of a pass that run inline (not on the communication stream, not a
 // pipeline transfer).
 std::vector<size_t> inline_ops(const Graph& g, const std::vector<size_t>& ops);
+
+// A pass's ops in the order its device issues them. A parameter gather with attr
+// prefetch = p (a run of consecutive ones: one unit's gathers) moves to just after
+// the first inline op that follows the run p units before it (to the pass's start
+// when there is none); every other op keeps its place. `waits`: the first inline
+// op after each run -> the run's last gather, which it waits for (the
+// communication stream runs in issue order, so the run's earlier gathers and
+// whatever was issued before them are done by then).
+struct IssueOrder {
+  std::vector<size_t> ops;
+  std::map<size_t, size_t> waits;
+};
+IssueOrder issue_order(const Graph& g, const std::vector<size_t>& ops);
 PassTiming time_pass(Simulator& sim, const Graph& g, const std::vector<size_t>& ops, double static_w);
 // A pass as the whole-iteration simulation runs it: its inline ops with the
 // durations of the pass's simulation, its overlapped collectives, its p2p send.

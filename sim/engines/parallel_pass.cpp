@@ -139,37 +139,62 @@ std::vector<size_t> inline_ops(const Graph& g, const std::vector<size_t>& ops) {
   return inl;
 }
 
+IssueOrder issue_order(const Graph& g, const std::vector<size_t>& ops) {
+  IssueOrder io;
+  std::vector<std::pair<double, size_t>> keyed;  // (place, op): sorted stably by place
+  std::vector<size_t> consumer_pos;              // per unit: its first inline op's place
+  int64_t unit = -1;
+  bool in_run = false;
+  size_t last_gather = 0;
+  for (size_t pos = 0; pos < ops.size(); ++pos) {
+    const Op& op = g.ops[ops[pos]];
+    const int64_t p = op.get("overlap", 0) ? op.get("prefetch", 0) : 0;
+    if (p > 0) {
+      if (!in_run) ++unit;
+      in_run = true;
+      last_gather = ops[pos];
+      const int64_t anchor = unit - p;
+      const bool has_anchor = anchor >= 0 && static_cast<size_t>(anchor) < consumer_pos.size();
+      keyed.emplace_back(
+          has_anchor ? static_cast<double>(consumer_pos[static_cast<size_t>(anchor)]) + 0.5 : -0.5, ops[pos]);
+      continue;
+    }
+    if (in_run && !op.get("overlap", 0) && !op.get("p2p", 0)) {
+      consumer_pos.push_back(pos);
+      io.waits[ops[pos]] = last_gather;
+      in_run = false;
+    }
+    keyed.emplace_back(static_cast<double>(pos), ops[pos]);
+  }
+  std::stable_sort(keyed.begin(), keyed.end(),
+                   [](const auto& a, const auto& b) { return a.first < b.first; });
+  for (const auto& [place, i] : keyed) io.ops.push_back(i);
+  return io;
+}
+
 PassTiming time_pass(Simulator& sim, const Graph& g, const std::vector<size_t>& ops, double static_w) {
   PassTiming t;
   const std::vector<size_t> inl = inline_ops(g, ops);
   const Simulator::Seq& s = sim.run(g, inl);
-  t.inline_s = s.time_s;
-  t.energy_j = s.energy_j;
-  std::map<size_t, double> end_of;
-  for (size_t k = 0; k < inl.size(); ++k) {
-    end_of[inl[k]] = s.end[k];
-    const Op& op = g.ops[inl[k]];
-    const double dur = k == 0 ? s.end[k] : s.end[k] - s.end[k - 1];
-    if (is_collective_kind(op.kind)) {
-      t.tp_comm_s += dur;
-      if (op.get("after_backward", 0)) t.dp_after_s += dur;
-      if (op.get("group", 0) == static_cast<int64_t>(CommGroup::pp) && op.get("ranks", 1) > 1)
-        t.pp_meets.emplace_back(s.end[k] - dur, s.end[k]);
-      t.inline_comm_energy_j += std::max(0.0, s.energy[k] - static_w * dur);
-      t.bytes_every[std::string(comm_group_name(op.get("group", 0)))] += static_cast<double>(op.at("bytes"));
-    } else if (op.get("recompute", 0)) {
-      t.recompute_flops += op_flops(op);
-    } else {
-      t.flops += op_flops(op);
-    }
-  }
-  // Overlapped ops on the communication stream.
-  double ready = 0, comm_free = 0;
-  t.end_s = t.inline_s;
-  for (size_t i : ops) {
+  std::map<size_t, size_t> index_of;  // op -> its place in inl
+  for (size_t k = 0; k < inl.size(); ++k) index_of[inl[k]] = k;
+  // The pass in issue order: the inline ops back to back as simulated, each later
+  // by the waits for parameter gathers before it (shift); the overlapped ops on
+  // the communication stream in issue order, from when the op before them ends.
+  const IssueOrder io = issue_order(g, ops);
+  std::vector<double> end(inl.size());  // per inline op, with the waits
+  std::map<size_t, double> gather_end;
+  double shift = 0, ready = 0, comm_free = 0;
+  for (size_t i : io.ops) {
     const Op& op = g.ops[i];
-    if (auto it = end_of.find(i); it != end_of.end()) {
-      ready = it->second;
+    if (auto it = index_of.find(i); it != index_of.end()) {
+      const size_t k = it->second;
+      if (auto w = io.waits.find(i); w != io.waits.end()) {
+        const double start = (k == 0 ? 0.0 : s.end[k - 1]) + shift;
+        shift += std::max(0.0, gather_end.at(w->second) - start);
+      }
+      end[k] = s.end[k] + shift;
+      ready = end[k];
       continue;
     }
     if (!op.get("overlap", 0)) continue;
@@ -180,7 +205,7 @@ PassTiming time_pass(Simulator& sim, const Graph& g, const std::vector<size_t>& 
     if (every) {
       const double start = std::max(ready, comm_free);
       comm_free = start + c.time_s;
-      t.end_s = std::max(t.end_s, comm_free);
+      gather_end[i] = comm_free;
       t.every_overlap_s += c.time_s;
       t.comm_energy_j += e;
       t.bytes_every[grp] += static_cast<double>(op.at("bytes"));
@@ -188,6 +213,27 @@ PassTiming time_pass(Simulator& sim, const Graph& g, const std::vector<size_t>& 
       t.late.emplace_back(ready, c.time_s);
       t.late_energy_j += e;
       t.bytes_late[grp] += static_cast<double>(op.at("bytes"));
+    }
+  }
+  // The device idles (static power) while it waits.
+  t.gather_wait_s = shift;
+  t.inline_s = s.time_s + shift;
+  t.energy_j = s.energy_j + static_w * shift;
+  t.end_s = std::max(t.inline_s, comm_free);
+  for (size_t k = 0; k < inl.size(); ++k) {
+    const Op& op = g.ops[inl[k]];
+    const double dur = k == 0 ? s.end[k] : s.end[k] - s.end[k - 1];
+    if (is_collective_kind(op.kind)) {
+      t.tp_comm_s += dur;
+      if (op.get("after_backward", 0)) t.dp_after_s += dur;
+      if (op.get("group", 0) == static_cast<int64_t>(CommGroup::pp) && op.get("ranks", 1) > 1)
+        t.pp_meets.emplace_back(end[k] - dur, end[k]);
+      t.inline_comm_energy_j += std::max(0.0, s.energy[k] - static_w * dur);
+      t.bytes_every[std::string(comm_group_name(op.get("group", 0)))] += static_cast<double>(op.at("bytes"));
+    } else if (op.get("recompute", 0)) {
+      t.recompute_flops += op_flops(op);
+    } else {
+      t.flops += op_flops(op);
     }
   }
   return t;
@@ -218,7 +264,9 @@ IterPass iter_pass(Simulator& sim, const Graph& g, const std::vector<size_t>& op
     o.wires = wires_of(g, i, hw);
     return o;
   };
-  for (size_t i : ops) {
+  const IssueOrder io = issue_order(g, ops);
+  std::map<size_t, int> index_in_pass;  // overlapped op -> its index in out.ops
+  for (size_t i : io.ops) {
     const Op& op = g.ops[i];
     if (op.get("p2p", 0) && op.get("group", 0) != static_cast<int64_t>(CommGroup::pp)) {
       out.p2p_extra_s += sim.transfer(g, i).time_s;  // scatter/gather: the receiver's all-gather
@@ -227,14 +275,20 @@ IterPass iter_pass(Simulator& sim, const Graph& g, const std::vector<size_t>& op
       out.p2p = coll(i, IterOp::Kind::collective, sim.transfer(g, i).time_s);
     } else if (op.get("overlap", 0)) {
       const bool every = op.get("every_microbatch", 0) || op.get("group", 0) != static_cast<int64_t>(CommGroup::dp);
-      out.ops.push_back(coll(i, every ? IterOp::Kind::overlap_every : IterOp::Kind::overlap_last, sim.transfer(g, i).time_s));
-    } else if (is_collective_kind(op.kind)) {
-      out.ops.push_back(coll(i, IterOp::Kind::collective, dur.at(i)));
+      index_in_pass[i] = static_cast<int>(out.ops.size());
+      out.ops.push_back(coll(i, every ? IterOp::Kind::overlap_every : IterOp::Kind::overlap_last,
+                             sim.transfer(g, i).time_s));
     } else {
-      IterOp o;
-      o.duration_s = dur.at(i);
-      o.name = op.name;
-      out.ops.push_back(std::move(o));
+      if (is_collective_kind(op.kind)) {
+        out.ops.push_back(coll(i, IterOp::Kind::collective, dur.at(i)));
+      } else {
+        IterOp o;
+        o.duration_s = dur.at(i);
+        o.name = op.name;
+        out.ops.push_back(std::move(o));
+      }
+      if (auto w = io.waits.find(i); w != io.waits.end())
+        out.ops.back().waits_for = index_in_pass.at(w->second);
     }
   }
   return out;

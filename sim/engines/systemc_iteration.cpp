@@ -37,7 +37,8 @@ struct Rendezvous {
 struct Stream {
   std::deque<const IterOp*> queue;
   int64_t pending = 0;          // queued or running
-  sc_event ev_push, ev_drained;
+  int64_t pushed = 0, completed = 0;  // ever: a push's ordinal is `pushed` after it
+  sc_event ev_push, ev_drained, ev_completed;
   bool stop = false;
 };
 
@@ -166,13 +167,16 @@ class IterationSim {
       const double t0 = now_s();
       collective(g, *op, id);
       span(g, {id == 2 ? IterSpan::Kind::dp : IterSpan::Kind::comm, -1, -1, t0, now_s(), op->name});
+      ++st.completed;
+      st.ev_completed.notify(SC_ZERO_TIME);
       if (--st.pending == 0) st.ev_drained.notify(SC_ZERO_TIME);
     }
   }
-  static void push(Stream& st, const IterOp& op) {
+  static int64_t push(Stream& st, const IterOp& op) {
     st.queue.push_back(&op);
     ++st.pending;
     st.ev_push.notify(SC_ZERO_TIME);
+    return ++st.pushed;
   }
   static void drain(Stream& st) {
     while (st.pending > 0) sc_core::wait(st.ev_drained);
@@ -188,11 +192,19 @@ class IterationSim {
 
   void run_pass(int64_t g, const IterPass& pass, bool last_mb) {
     Stream& every = *m_every[static_cast<size_t>(g)];
-    for (const IterOp& op : pass.ops) {
+    std::vector<int64_t> ordinal(pass.ops.size(), 0);  // overlap_every: its push's
+    for (size_t k = 0; k < pass.ops.size(); ++k) {
+      const IterOp& op = pass.ops[k];
+      if (op.waits_for >= 0) {  // a prefetched parameter gather (issue_order)
+        const int64_t need = ordinal.at(static_cast<size_t>(op.waits_for));
+        while (every.completed < need) sc_core::wait(every.ev_completed);
+      }
       switch (op.kind) {
         case IterOp::Kind::compute: wait_s(op.duration_s); break;
         case IterOp::Kind::collective: collective(g, op, 0); break;
-        case IterOp::Kind::overlap_every: push(every, op); break;
+        case IterOp::Kind::overlap_every:
+          ordinal[k] = push(every, op);
+          break;
         case IterOp::Kind::overlap_last:
           if (last_mb) push(*m_late[static_cast<size_t>(g)], op);
           break;

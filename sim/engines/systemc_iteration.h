@@ -14,8 +14,9 @@
 //                  arriving over the fabric), then the optimizer passes once its
 //                  gradient reduction has drained;
 //   comm stream    the per-microbatch overlapped collectives (ZeRO gathers,
-//                  ZeRO-2 reduce-scatter buckets), in issue order; a pass ends
-//                  when its own have finished;
+//                  ZeRO-2 reduce-scatter buckets), in issue order (a prefetched
+//                  gather issued early, the op after it waiting for it); a pass
+//                  ends when its own have finished;
 //   dp stream      the last microbatch's DDP gradient buckets, in issue order.
 // A pass's ops run in order: compute ops take their simulated time (a device's
 // compute is its own); a collective waits for every member of its group (the
@@ -56,6 +57,9 @@ struct IterOp {
   int64_t ranks = 1, stride = 1;   // the group (collectives)
   std::vector<IterWire> wires;
   std::string name;
+  // An inline op that first waits for a parameter gather of the comm stream: its
+  // index in the pass's ops (an earlier overlap_every op); -1: none.
+  int waits_for = -1;
 };
 
 struct IterPass {

@@ -184,8 +184,22 @@ void emit_chunk(Graph& out, const Graph& fwd_all, int64_t chunk, const ParallelC
   // kept for the backward (the root's reshard_after_forward is False); every layer
   // again before its backward. (The copy-in of the rank's shard, 1/dp of the unit,
   // on the all-gather stream, is left out.)
+  //
+  // Prefetch (attr prefetch, sim/engines/parallel_pass.cpp): a unit's gathers are
+  // issued once the copy-out (the first op) of the unit `prefetch` gathers before
+  // has run, and its ops wait for them. FSDP2 forward: implicit prefetching with
+  // two all-gather outputs alive, so unit u + 1's gather waits for unit u - 1's
+  // copy-out (prefetch 2); backward: explicit prefetch of the next unit in reverse
+  // order, issued after this unit's copy-out (prefetch 1): "In forward, it uses
+  // implicit prefetching and allows two all-gather output tensors to be alive at
+  // once ... In backward, it uses explicit prefetching based on the reverse
+  // post-forward order" (pytorch/pytorch#128884, _fsdp_param_group.py
+  // wait_for_unshard). Megatron-core's zero=3 prefetches the next unit (1) both ways.
+  // The first unit of a pass is not prefetched: its gather is exposed ("The 1st
+  // all-gather will not be able to overlap with anything", docs/notes/fsdp.rst).
   bool root_gathered = false;
   auto zero3_gather = [&](int64_t layer, int pass, const std::string& what) {
+    const int64_t prefetch = c.fsdp && pass == 0 ? 2 : 1;
     if (c.zero < 3) return;
     if (c.fsdp && layer == 0 && (pass == 1 || root_gathered)) return;
     if (c.fsdp && layer == 0) root_gathered = true;
@@ -199,6 +213,7 @@ void emit_chunk(Graph& out, const Graph& fwd_all, int64_t chunk, const ParallelC
                      t, static_cast<int64_t>(dense * tbytes), c.dp, CommGroup::dp);
       op.attrs["overlap"] = 1;
       op.attrs["every_microbatch"] = 1;
+      op.attrs["prefetch"] = prefetch;
       em.emit(std::move(op), pass, em.after_last());
       if (c.fsdp)
         em.emit(gradient_kernel(fmt::format("fsdp.copy_out.{}.{}", what, where), t, t, dense, 1, 1), pass,
@@ -210,6 +225,7 @@ void emit_chunk(Graph& out, const Graph& fwd_all, int64_t chunk, const ParallelC
       op.attrs["stride"] = c.expert_dp_stride();
       op.attrs["overlap"] = 1;
       op.attrs["every_microbatch"] = 1;
+      op.attrs["prefetch"] = prefetch;
       em.emit(std::move(op), pass, em.after_last());
     }
   };
