@@ -220,6 +220,11 @@ bool is_training_op(const Op& op) {
          (op.get("grad", 0) != 0 && op.get("transposed", 0) == 0) || op.get("training", 0) != 0;
 }
 
+double info_or(const Graph& g, const std::string& key, double fallback) {
+  auto it = g.info.find(key);
+  return it == g.info.end() ? fallback : it->second;
+}
+
 bool is_training_graph(const Graph& g) {
   for (const auto& op : g.ops)
     if (is_training_op(op)) return true;

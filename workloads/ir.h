@@ -305,6 +305,9 @@ struct Graph {
   double total_flops() const;
 };
 
+// g.info[key], or `fallback` where the graph does not state it.
+double info_or(const Graph& g, const std::string& key, double fallback);
+
 // True when the graph holds a training step (any is_training_op op).
 bool is_training_graph(const Graph& g);
 

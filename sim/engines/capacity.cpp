@@ -11,13 +11,7 @@
 
 namespace tessera {
 namespace {
-
 double bytes_of(DType t) { return dtype_info(t).storage_bits / 8.0; }
-
-double info_or(const Graph& g, const char* key, double fallback) {
-  auto it = g.info.find(key);
-  return it == g.info.end() ? fallback : it->second;
-}
 
 // Parameter elements of `op` (op_param_elems), a tied group's once.
 double param_elems(const Op& op, std::map<int64_t, int>& tied_seen) {

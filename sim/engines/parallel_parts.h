@@ -23,8 +23,6 @@
 
 namespace tessera::parallel_engine {
 
-double info_or(const Graph& g, const std::string& key, double fallback);
-
 // One simulated pass: its inline ops back to back, the overlapped ops on a
 // communication stream.
 struct PassTiming {

@@ -12,13 +12,7 @@
 
 namespace tessera::parallel_engine {
 
-double info_or(const Graph& g, const std::string& key, double fallback) {
-  auto it = g.info.find(key);
-  return it == g.info.end() ? fallback : it->second;
-}
-
 namespace {
-
 // What an op costs, by content (its name left out): roles with identical ops
 // share one simulation.
 std::string op_signature(const Op& op) {

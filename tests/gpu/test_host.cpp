@@ -18,7 +18,7 @@ using namespace tessera;
 
 namespace {
 
-const std::filesystem::path k_shared = TESSERA_SHARED_DIR;
+const std::filesystem::path k_host_shared = TESSERA_SHARED_DIR;
 
 // Two bf16 element-wise adds of 1024 x 1024, the second reading the first's output.
 Graph two_adds() {
@@ -190,7 +190,7 @@ TEST_CASE("a CUDA-graph replay starts a multi-kernel op's further kernels at the
 }
 
 TEST_CASE("a wrong host cost breaks the hot-L2 records", "[gpu][host][accuracy]") {
-  const auto path = k_shared / "reference/h100/microbench.jsonl";
+  const auto path = k_host_shared / "reference/h100/microbench.jsonl";
   REQUIRE(std::filesystem::exists(path));
   // The sections this test reads (gemm, membw): the precision records' emulation
   // and the rest would triple its time for nothing.

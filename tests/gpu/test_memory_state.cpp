@@ -17,7 +17,7 @@ using namespace tessera;
 
 namespace {
 
-const std::filesystem::path k_shared = TESSERA_SHARED_DIR;
+const std::filesystem::path k_state_shared = TESSERA_SHARED_DIR;
 
 double dram_bytes(const Graph& g, const Hardware& hw) {
   const Program p = compile(g, hw);
@@ -74,7 +74,7 @@ TEST_CASE("a read after a write stream first writes back the L2's dirty lines", 
 }
 
 TEST_CASE("the fitted dirty share: a wrong value breaks the H100 read records", "[gpu][l2][accuracy]") {
-  const auto path = k_shared / "reference/h100/microbench.jsonl";
+  const auto path = k_state_shared / "reference/h100/microbench.jsonl";
   REQUIRE(std::filesystem::exists(path));
   std::vector<nlohmann::json> membw;
   for (const auto& r : read_jsonl(path.string()))

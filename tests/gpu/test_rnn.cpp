@@ -27,7 +27,7 @@ Op cell(int64_t gates, OpAttrs more = {}) {
   return op;
 }
 
-constexpr auto& find = testing::find_op;
+using testing::find_op;
 
 }  // namespace
 
@@ -132,23 +132,25 @@ TEST_CASE("cuDNN RNN training: BackwardData per step, BackwardWeights over all s
                                         "l0.input_proj.grad_weight", "l0.input_proj.grad_bias",
                                         "l0.t0.hidden_proj.grad_weight", "l0.t0.hidden_proj.grad_bias"});
   // dW_hh = dG^T h': m = hidden 16, n = 4 x 16 gate columns, k = seq x batch = 6.
-  const Op& dw = find(g, "l0.t0.hidden_proj.grad_weight");
+  const Op& dw = find_op(g, "l0.t0.hidden_proj.grad_weight");
   CHECK(dw.at("m") == 16);
   CHECK(dw.at("n") == 64);
   CHECK(dw.at("k") == 6);
   // The cell of step 1 reads dh from the step-2 recurrent GEMM besides the output
   // gradient, and dc' from the step-2 cell.
-  const Op& c1 = find(g, "l0.t1.cell.grad");
+  const Op& c1 = find_op(g, "l0.t1.cell.grad");
   CHECK(c1.at("backward") == 1);
-  const auto idx = [&](const std::string& name) { return static_cast<int>(&find(g, name) - g.ops.data()); };
+  const auto idx = [&](const std::string& name) {
+    return static_cast<int>(&find_op(g, name) - g.ops.data());
+  };
   CHECK(std::find(c1.deps.begin(), c1.deps.end(), idx("l0.t2.hidden_proj.grad_input")) != c1.deps.end());
   CHECK(std::find(c1.deps.begin(), c1.deps.end(), idx("l0.t2.cell.grad")) != c1.deps.end());
   // The backward call's first kernel pays the host path; cuDNN launches the rest.
-  CHECK(find(g, "l0.t2.cell.grad").get("lib_launch", 0) == 0);
-  CHECK(find(g, "l0.t0.hidden_proj.grad_bias").get("lib_launch", 0) == 1);
+  CHECK(find_op(g, "l0.t2.cell.grad").get("lib_launch", 0) == 0);
+  CHECK(find_op(g, "l0.t0.hidden_proj.grad_bias").get("lib_launch", 0) == 1);
   // The forward cells keep their activations (training=1); W_hh and b_hh are
   // trained once: 4 x 16 x (8 + 16) + 2 x 64 = 1664 parameters.
-  CHECK(find(g, "l0.t1.cell").get("training", 0) == 1);
+  CHECK(find_op(g, "l0.t1.cell").get("training", 0) == 1);
   CHECK(g.info.at("params_trained") == 1664.0);
 }
 

@@ -19,7 +19,9 @@ using namespace tessera;
 
 namespace {
 
-const TensorCoreModel& tc(const Hardware& hw) { return dynamic_cast<const TensorCoreModel&>(hw.compute()); }
+const TensorCoreModel& train_tc(const Hardware& hw) {
+  return dynamic_cast<const TensorCoreModel&>(hw.compute());
+}
 
 // 2*m*n*k summed over a kernel's mma instructions (all copies, all repeats).
 double mma_flops(const Kernel& k) {
@@ -68,7 +70,7 @@ TEST_CASE("FlashAttention-2 backward: three launches, the KV-parallel loop's fiv
   // of the mma.sync rate (sync_mma_fraction 0.5 of the H100's tensor rate).
   const double rate = hw->compute().params().real("attention_backward_rate_flash2");
   CHECK(hw->compute().params().real("sync_mma_fraction") == 0.5);
-  CHECK(tc(*hw).mma_efficiency(DType::bf16, MmaPath::flash2_backward) ==
+  CHECK(train_tc(*hw).mma_efficiency(DType::bf16, MmaPath::flash2_backward) ==
         Approx(rate * hw->compute().params().real("attention_efficiency_flash2") * 0.5));
   CHECK(rate < 1.0);
 }
@@ -84,7 +86,7 @@ TEST_CASE("cuDNN / FlashAttention-3 backward: GEMM-rate MMAs, softmax partly hid
   CHECK(k.info.mma_path.value_or(0) == static_cast<int64_t>(MmaPath::flash3_backward));
   const auto& prm = hw->compute().params();
   CHECK(k.info.vec_exposed.value_or(0) == prm.real("attention_softmax_exposed_flash3"));
-  CHECK(tc(*hw).mma_efficiency(DType::bf16, MmaPath::flash3_backward) ==
+  CHECK(train_tc(*hw).mma_efficiency(DType::bf16, MmaPath::flash3_backward) ==
         Approx(prm.real("efficiency_fp16") * prm.real("attention_backward_rate_flash3")));
   CHECK(k.mapping.rfind("flash3 attention backward", 0) == 0);
   // backend=1 on the op (PyTorch's flash backend) keeps FlashAttention-2's kernel.

@@ -38,7 +38,7 @@ std::vector<std::string> optimizer_ops(const Graph& g, int64_t stage) {
   return out;
 }
 
-constexpr auto& error_of = testing::workload_error;
+using testing::workload_error;
 
 const std::string k_gpt = "gpt:layers=2,hidden=256,heads=4,seq=64,vocab=1000";
 
@@ -220,7 +220,7 @@ TEST_CASE("amp=fp16 with ZeRO-2 and grad_scaler=fsdp: ShardedGradScaler's unscal
 
 TEST_CASE("amp=fp16 parallel: what is not modelled or cannot agree is refused with exit 2",
           "[parallel][amp][errors]") {
-  CHECK(error_of(k_gpt + ",tp=2,train=1,amp=fp16,grad_scaler=fsdp") ==
+  CHECK(workload_error(k_gpt + ",tp=2,train=1,amp=fp16,grad_scaler=fsdp") ==
         "--workload '" + k_gpt +
             ",tp=2,train=1,amp=fp16,grad_scaler=fsdp': parameter 'grad_scaler': fsdp "
             "(ShardedGradScaler) all-reduces found_inf over its data-parallel process group only, so "
@@ -228,26 +228,27 @@ TEST_CASE("amp=fp16 parallel: what is not modelled or cannot agree is refused wi
             "and expert-parallel ranks would step on different flags; accepted with tp, pp or ep > 1: "
             "megatron");
   CHECK(
-      error_of(k_gpt + ",dp=2,zero=2,train=1,amp=fp16,grad_scaler=fsdp,optimizer=adamw_fused")
+      workload_error(k_gpt + ",dp=2,zero=2,train=1,amp=fp16,grad_scaler=fsdp,optimizer=adamw_fused")
           .find(
               "parameter 'grad_scaler': fsdp with optimizer=adamw_fused is not modelled: ShardedGradScaler "
               "all-reduces found_inf in unscale_(), which scaler.step() skips for an optimizer that unscales "
               "inside its kernel (fused AdamW)") != std::string::npos);
-  CHECK(error_of(k_gpt + ",dp=2,zero=1,train=1,amp=fp16,grad_scaler=torch")
+  CHECK(workload_error(k_gpt + ",dp=2,zero=1,train=1,amp=fp16,grad_scaler=torch")
             .find("parameter 'grad_scaler': torch (torch.amp.GradScaler) checks only the gradients a rank "
                   "holds and "
                   "combines nothing across ranks, but with tp, pp, ep or zero each rank holds part of them "
                   "and the "
                   "ranks would step on different found_inf flags; accepted here: megatron, fsdp") !=
         std::string::npos);
-  CHECK(error_of(k_gpt + ",pp=2,train=1,amp=fp16,grad_scaler=torch").ends_with("accepted here: megatron"));
-  CHECK(error_of(k_gpt + ",dp=2,train=1,amp=bf16,grad_scaler=fsdp") ==
+  CHECK(workload_error(k_gpt + ",pp=2,train=1,amp=fp16,grad_scaler=torch")
+            .ends_with("accepted here: megatron"));
+  CHECK(workload_error(k_gpt + ",dp=2,train=1,amp=bf16,grad_scaler=fsdp") ==
         "--workload '" + k_gpt +
             ",dp=2,train=1,amp=bf16,grad_scaler=fsdp': parameter 'grad_scaler': fsdp applies "
             "to an amp=fp16 training step only (train=1,amp=fp16)");
-  CHECK(error_of(k_gpt + ",dp=2,grad_scaler=torch").find("torch applies to an amp=fp16 training step only") !=
-        std::string::npos);
-  CHECK(error_of(k_gpt + ",dp=2,train=1,amp=fp16,grad_scaler=apex")
+  CHECK(workload_error(k_gpt + ",dp=2,grad_scaler=torch")
+            .find("torch applies to an amp=fp16 training step only") != std::string::npos);
+  CHECK(workload_error(k_gpt + ",dp=2,train=1,amp=fp16,grad_scaler=apex")
             .find("parameter 'grad_scaler': 'apex' is not accepted") != std::string::npos);
   const auto o = testing::run_cli({"run", "--hw", "dgx-h100", "--set", "system.devices_per_node=2",
                                    "--workload", k_gpt + ",tp=2,train=1,amp=fp16,grad_scaler=fsdp"});

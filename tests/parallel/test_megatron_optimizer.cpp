@@ -27,12 +27,12 @@ std::vector<std::string> optimizer_ops(const Graph& g) {
   return out;
 }
 
-const std::string k_gpt = "gpt:layers=2,hidden=256,heads=4,seq=64,vocab=1000";
+const std::string k_opt_gpt = "gpt:layers=2,hidden=256,heads=4,seq=64,vocab=1000";
 
 }  // namespace
 
 TEST_CASE("a bf16 model under Megatron-LM steps fp32 main parameters", "[parallel][optimizer]") {
-  const Graph g = build_workload(k_gpt + ",tp=2,train=1,optimizer=adamw_fused");
+  const Graph g = build_workload(k_opt_gpt + ",tp=2,train=1,optimizer=adamw_fused");
   // Float16OptimizerWithFloat16Params.step(): the bf16 gradients cast to fp32 main
   // gradients, the norm (overflow buffer, multi_tensor_l2norm, its square) and its
   // tp all-reduce, the fused AdamW on the fp32 main parameters, the copy back.
@@ -79,12 +79,12 @@ TEST_CASE("a bf16 model under Megatron-LM steps fp32 main parameters", "[paralle
 TEST_CASE("Megatron-LM's main parameters: fp32 gradient buffers, fp16, the distributed optimizer, autocast",
           "[parallel][optimizer]") {
   SECTION("grad_reduce=fp32: .float() on the fp32 main-grad buffer launches nothing") {
-    const Graph g = build_workload(k_gpt + ",tp=2,train=1,grad_reduce=fp32");
+    const Graph g = build_workload(k_opt_gpt + ",tp=2,train=1,grad_reduce=fp32");
     CHECK(find(g, "megatron.main_grad_copy") == nullptr);
     CHECK(find(g, "megatron.main_param_copy") != nullptr);
   }
   SECTION("fp16: apex's multi_tensor_scale copies back in one launch") {
-    const Graph g = build_workload(k_gpt + ",tp=2,train=1,dtype=fp16");
+    const Graph g = build_workload(k_opt_gpt + ",tp=2,train=1,dtype=fp16");
     const Op& out = *find(g, "megatron.main_param_copy");
     CHECK(out.kind == OpKind::optimizer);
     CHECK((out.dtype == DType::fp32 && out.out_dtype == DType::fp16));
@@ -93,7 +93,7 @@ TEST_CASE("Megatron-LM's main parameters: fp32 gradient buffers, fp16, the distr
     CHECK(out.get("host_calls", 0) == 0);
   }
   SECTION("zero=1: the distributed optimizer's shard, copied back piece by piece") {
-    const Graph g = build_workload(k_gpt + ",dp=2,zero=1,train=1");
+    const Graph g = build_workload(k_opt_gpt + ",dp=2,zero=1,train=1");
     const double params = g.info.at("chunk0.params");
     const Op& update = *find(g, "adamw.update");
     // The first rank's contiguous half of the flattened parameters, rounded up.
@@ -106,7 +106,7 @@ TEST_CASE("Megatron-LM's main parameters: fp32 gradient buffers, fp16, the distr
     CHECK(find(g, "optimizer.grad_norm.dp")->get("host_sync", 0) == 1);
   }
   SECTION("amp=bf16: the parameters are fp32 already, no copies; the norm stays") {
-    const Graph g = build_workload(k_gpt + ",tp=2,train=1,amp=bf16");
+    const Graph g = build_workload(k_opt_gpt + ",tp=2,train=1,amp=bf16");
     CHECK(find(g, "megatron.main_grad_copy") == nullptr);
     CHECK(find(g, "megatron.main_param_copy") == nullptr);
     CHECK(find(g, "megatron.grad_norm.l2norm")->dtype == DType::fp32);
@@ -117,7 +117,7 @@ TEST_CASE("Megatron-LM's main parameters: fp32 gradient buffers, fp16, the distr
 TEST_CASE("the gradient norm is all-reduced over the model-parallel group: tp and pp", "[parallel][optimizer]") {
   // Megatron-LM get_grad_stats_parallel_group: tp x pp without the distributed
   // optimizer; once per device, in its first chunk.
-  const Graph g = build_workload(k_gpt + ",tp=2,pp=2,train=1");
+  const Graph g = build_workload(k_opt_gpt + ",tp=2,pp=2,train=1");
   int tp = 0, pp = 0, dp = 0;
   for (const auto& op : g.ops) {
     tp += op.name == "optimizer.grad_norm.tp";

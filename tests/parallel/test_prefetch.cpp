@@ -18,7 +18,7 @@ using namespace tessera::parallel_engine;
 namespace {
 
 // gpt h = 1024, 4 layers, seq 512, dp 8 (a DGX H100), 2 microbatches.
-const std::string k_spec =
+const std::string k_prefetch_spec =
     "gpt:layers=4,hidden=1024,heads=16,seq=512,vocab=1024,dp=8,global_batch=16,train=1,zero=3";
 
 // The ops of chunk 0's pass (0 forward, 1 backward), in graph order.
@@ -44,7 +44,7 @@ std::vector<std::string> issued(const Graph& g, const IssueOrder& io) {
 
 TEST_CASE("zero=3 gathers: FSDP2 prefetches two units ahead in the forward, one in the backward",
           "[parallel][fsdp][prefetch]") {
-  const Graph g = build_workload(k_spec + ",ddp=fsdp");
+  const Graph g = build_workload(k_prefetch_spec + ",ddp=fsdp");
   // Forward: the root's and layer 0's gathers at the pass's start (nothing earlier
   // to overlap); layer u + 1's once layer u - 1's copy-out has run (two all-gather
   // outputs alive), so each layer's gather runs under the layer before it.
@@ -75,7 +75,7 @@ TEST_CASE("zero=3 gathers: FSDP2 prefetches two units ahead in the forward, one 
   CHECK(io.ops.size() == bwd.size());
   // Megatron-core's zero=3 prefetches one unit both ways: layer 0's gather waits
   // until the ops before the layers (unit "other") have begun.
-  const Graph m = build_workload(k_spec);
+  const Graph m = build_workload(k_prefetch_spec);
   const std::vector<std::string> fwd_m = issued(m, issue_order(m, pass_ops(m, 0)));
   REQUIRE(fwd_m.size() >= 4);
   CHECK(std::vector<std::string>(fwd_m.begin(), fwd_m.begin() + 4) ==
@@ -91,7 +91,7 @@ TEST_CASE("zero=3 gathers: with gathers far slower than compute the forward is t
   // sum of the gathers, then what follows the last one's copy-out (the last layer,
   // the final norm, the head, the loss), as simulated.
   auto hw = load_hardware("dgx-h100", {"fabric.nvlink.bandwidth=0.1GB/s"});
-  const Graph g = build_workload(k_spec + ",ddp=fsdp");
+  const Graph g = build_workload(k_prefetch_spec + ",ddp=fsdp");
   Simulator sim(*hw, "analytic");
   const std::vector<size_t> ops = pass_ops(g, 0);
   const PassTiming t = time_pass(sim, g, ops, 0.0);

@@ -33,7 +33,7 @@ Graph two_allreduces() {
   return g;
 }
 
-RunResult iteration(const std::string& spec, const std::string& engine, std::vector<std::string> sets) {
+RunResult sc_iteration(const std::string& spec, const std::string& engine, std::vector<std::string> sets) {
   auto hw = load_hardware("dgx-h100", sets);
   return simulate_parallel(build_workload(spec), *hw, engine);
 }
@@ -73,7 +73,8 @@ void check_same(const RunResult& s, const RunResult& a) {
 // The iteration on the analytic and the systemc engine, checked equal
 // (check_same): {analytic, systemc}.
 std::pair<RunResult, RunResult> on_both_engines(const std::string& spec, const std::vector<std::string>& sets) {
-  std::pair<RunResult, RunResult> r{iteration(spec, "analytic", sets), iteration(spec, "systemc", sets)};
+  std::pair<RunResult, RunResult> r{sc_iteration(spec, "analytic", sets),
+                                    sc_iteration(spec, "systemc", sets)};
   check_same(r.second, r.first);
   return r;
 }
@@ -165,10 +166,10 @@ TEST_CASE("multi-device host time: the systemc engine equals the analytic engine
   const std::string spec = "gpt:layers=2,hidden=256,heads=4,seq=64,vocab=1000,tp=2,train=1";
   const std::vector<std::string> sets = {"system.devices_per_node=2"};
   const auto [a, s] = on_both_engines(spec, sets);
-  const RunResult g = iteration(spec, "systemc", {"system.devices_per_node=2", "compute.host_mode=graph"});
+  const RunResult g = sc_iteration(spec, "systemc", {"system.devices_per_node=2", "compute.host_mode=graph"});
   CHECK(s.time_s > 2 * g.time_s);
   // Deterministic: a second run gives the same numbers.
-  const RunResult s2 = iteration(spec, "systemc", sets);
+  const RunResult s2 = sc_iteration(spec, "systemc", sets);
   CHECK(s2.time_s == s.time_s);
   CHECK(s2.ops.size() == s.ops.size());
   for (size_t i = 0; i < s.ops.size() && i < s2.ops.size(); ++i) CHECK(s2.ops[i].idle_s == s.ops[i].idle_s);
@@ -177,7 +178,7 @@ TEST_CASE("multi-device host time: the systemc engine equals the analytic engine
   const std::string big = "gpt:layers=2,hidden=1024,heads=16,seq=512,vocab=1000,tp=2,train=1";
   const std::vector<std::string> q1 = {"system.devices_per_node=2", "compute.host_queue_depth=1"};
   const RunResult sq = on_both_engines(big, q1).second;
-  CHECK(sq.time_s > iteration(big, "systemc", {"system.devices_per_node=2"}).time_s);
+  CHECK(sq.time_s > sc_iteration(big, "systemc", {"system.devices_per_node=2"}).time_s);
 }
 
 TEST_CASE("multi-device host time: the systemc engine equals the analytic engine on tp = 2 x dp = 2",
@@ -197,8 +198,8 @@ TEST_CASE("multi-device host time: host_mode=graph removes it on both engines", 
   const std::string spec = "gpt:layers=2,hidden=256,heads=4,seq=64,vocab=1000,tp=2,dp=2,global_batch=4,train=1";
   const std::vector<std::string> eager = {"system.devices_per_node=4"};
   const std::vector<std::string> graph = {"system.devices_per_node=4", "compute.host_mode=graph"};
-  const RunResult ae = iteration(spec, "analytic", eager), ag = iteration(spec, "analytic", graph);
-  const RunResult se = iteration(spec, "systemc", eager), sg = iteration(spec, "systemc", graph);
+  const RunResult ae = sc_iteration(spec, "analytic", eager), ag = sc_iteration(spec, "analytic", graph);
+  const RunResult se = sc_iteration(spec, "systemc", eager), sg = sc_iteration(spec, "systemc", graph);
   // Host-bound in eager on both engines; the replay has no host time: the two
   // engines agree on it, and every op's launch idle is the kernel's own (no
   // wait for a host) -- the same as the eager run's minus its host waits.

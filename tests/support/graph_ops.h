@@ -15,4 +15,11 @@ inline const Op& find_op(const Graph& g, const std::string& name) {
   return g.ops.front();
 }
 
+// Whether g has an op called `name`.
+inline bool has_op(const Graph& g, const std::string& name) {
+  for (const Op& op : g.ops)
+    if (op.name == name) return true;
+  return false;
+}
+
 }  // namespace tessera::testing

@@ -13,8 +13,8 @@ using namespace tessera::systolic;
 
 namespace {
 
-const std::filesystem::path kScaleSim = std::filesystem::path(TESSERA_SHARED_DIR) /
-                                        "peer-data" / "scale-sim";
+const std::filesystem::path kScaleSimIo =
+    std::filesystem::path(TESSERA_SHARED_DIR) / "peer-data" / "scale-sim";
 
 std::filesystem::path write_tmp(const std::string& name, const std::string& text) {
   const auto p = std::filesystem::temp_directory_path() / ("tessera_systolic_" + name);
@@ -39,7 +39,7 @@ const char* const kScaleCfgHead =
 }  // namespace
 
 TEST_CASE("shipped SCALE-Sim configs", "[systolic][io]") {
-  const ScaleSimConfig s = parse_scalesim_cfg(kScaleSim / "configs" / "scale.cfg");
+  const ScaleSimConfig s = parse_scalesim_cfg(kScaleSimIo / "configs" / "scale.cfg");
   CHECK(s.run_name == "scale_example_run_32x32_os");
   CHECK(s.array.rows == 32);
   CHECK(s.array.cols == 32);
@@ -50,12 +50,12 @@ TEST_CASE("shipped SCALE-Sim configs", "[systolic][io]") {
   CHECK(s.array.bandwidth_mode == BandwidthMode::calc);
   CHECK(s.filter_offset == 10000000);
   CHECK(s.ofmap_offset == 20000000);
-  const ScaleSimConfig g = parse_scalesim_cfg(kScaleSim / "configs" / "google.cfg");
+  const ScaleSimConfig g = parse_scalesim_cfg(kScaleSimIo / "configs" / "google.cfg");
   CHECK(g.array.rows == 256);
   CHECK(g.array.ifmap_sram_bytes == 6144 * 1024);
   CHECK(g.array.ofmap_sram_bytes == 2048 * 1024);
   CHECK(g.array.dataflow == Dataflow::ws);
-  const ScaleSimConfig e = parse_scalesim_cfg(kScaleSim / "configs" / "eyeriss.cfg");
+  const ScaleSimConfig e = parse_scalesim_cfg(kScaleSimIo / "configs" / "eyeriss.cfg");
   CHECK(e.array.rows == 12);
   CHECK(e.array.cols == 14);
   CHECK(e.array.ifmap_sram_bytes == 36 * 1024);
@@ -183,11 +183,11 @@ TEST_CASE("shipped topologies SCALE-Sim cannot load are rejected", "[systolic][i
   };
   for (const char* rel : rejected) {
     INFO(rel);
-    CHECK_THROWS_AS(parse_scalesim_topology(kScaleSim / "topologies" / rel), tessera::InputError);
+    CHECK_THROWS_AS(parse_scalesim_topology(kScaleSimIo / "topologies" / rel), tessera::InputError);
   }
   // Every .csv shipped is either accepted (test_compute.cpp) or listed above.
   std::size_t files = 0;
-  for (const auto& e : std::filesystem::recursive_directory_iterator(kScaleSim / "topologies"))
+  for (const auto& e : std::filesystem::recursive_directory_iterator(kScaleSimIo / "topologies"))
     if (e.path().extension() == ".csv") ++files;
   CHECK(files == std::size(rejected) + 90);
 }

@@ -13,7 +13,7 @@
 using namespace tessera;
 
 namespace {
-const std::string kData = std::string(TESSERA_SOURCE_DIR) + "/tests/use/data";
+const std::string kExportsData = std::string(TESSERA_SOURCE_DIR) + "/tests/use/data";
 
 struct Summary {
   std::map<OpKind, int> kinds;
@@ -31,7 +31,7 @@ Summary summarise(const Graph& g) {
 }  // namespace
 
 TEST_CASE("ONNX exports: torchvision VisionTransformer", "[onnx][use]") {
-  const Summary s = summarise(build_workload(kData + "/vit_tiny_opset14.onnx"));
+  const Summary s = summarise(build_workload(kExportsData + "/vit_tiny_opset14.onnx"));
   // Patch embedding, Conv 3 -> 32 with 8 x 8 patches of the 32 x 32 image (16 of
   // them): 2 x 16 x 32 x (3 x 64) = 196608. Per layer, 17 tokens (16 + the class
   // token) of width 32, 2 heads of 16: in_proj 2 x 17 x 32 x 96 = 104448, Q.K^T and
@@ -47,7 +47,7 @@ TEST_CASE("ONNX exports: torchvision VisionTransformer", "[onnx][use]") {
 }
 
 TEST_CASE("ONNX exports: torchvision SwinTransformer", "[onnx][use]") {
-  const Summary s = summarise(build_workload(kData + "/swin_tiny_opset14.onnx"));
+  const Summary s = summarise(build_workload(kExportsData + "/swin_tiny_opset14.onnx"));
   // Patch embedding, Conv 3 -> 16 with 4 x 4 patches: 8 x 8 = 64 tokens,
   // 2 x 64 x 16 x 48 = 98304. Stage 1 (width 16, 1 head, 4 x 4 windows: 4 windows of
   // 16 tokens), per block: qkv 2 x 64 x 16 x 48 = 98304, Q.K^T and P.V
@@ -68,7 +68,7 @@ TEST_CASE("ONNX exports: torchvision SwinTransformer", "[onnx][use]") {
 }
 
 TEST_CASE("ONNX exports: torchvision ConvNeXt", "[onnx][use]") {
-  const Summary s = summarise(build_workload(kData + "/convnext_tiny_opset14.onnx"));
+  const Summary s = summarise(build_workload(kExportsData + "/convnext_tiny_opset14.onnx"));
   // Stem Conv 3 -> 16, 4 x 4 stride 4: 8 x 8 outputs, 2 x 64 x 16 x 48 = 98304.
   // Stage 1 block (16 channels at 8 x 8): depthwise 7 x 7 2 x 64 x 16 x 49 = 100352,
   // Linear 16 -> 64 and 64 -> 16, 2 x 64 x 16 x 64 = 131072 each. Downsample Conv
@@ -84,7 +84,7 @@ TEST_CASE("ONNX exports: torchvision ConvNeXt", "[onnx][use]") {
 }
 
 TEST_CASE("ONNX exports: torch.nn.LSTM, two bidirectional layers", "[onnx][use]") {
-  const Graph g = build_workload(kData + "/lstm_bidir_opset14.onnx");
+  const Graph g = build_workload(kExportsData + "/lstm_bidir_opset14.onnx");
   const Summary s = summarise(g);
   // Per layer and direction the built-in lstm structure (cuDNN's): one input
   // projection of the 8 steps x 2 sequences and 8 recurrent GEMMs (step 0 multiplies
@@ -111,7 +111,7 @@ TEST_CASE("ONNX exports: torch.nn.LSTM, two bidirectional layers", "[onnx][use]"
 }
 
 TEST_CASE("ONNX exports: a 2-layer bidirectional torch.nn.GRU", "[onnx][use][gru]") {
-  const Graph g = build_workload(kData + "/gru_bidir_opset14.onnx");
+  const Graph g = build_workload(kExportsData + "/gru_bidir_opset14.onnx");
   const Summary s = summarise(g);
   // The built-in gru structure per layer and direction: one input projection and 8
   // recurrent GEMMs (PyTorch exports linear_before_reset=1: W_hn h in the same GEMM
@@ -138,7 +138,7 @@ TEST_CASE("ONNX exports: a 2-layer bidirectional torch.nn.GRU", "[onnx][use][gru
 }
 
 TEST_CASE("ONNX exports: GroupNorm and a transposed convolution (a tiny U-Net)", "[onnx][use]") {
-  const Graph g = build_workload(kData + "/unet_tiny_opset14.onnx");
+  const Graph g = build_workload(kExportsData + "/unet_tiny_opset14.onnx");
   const Op* up = nullptr;
   const Op* norm = nullptr;
   for (const Op& op : g.ops) {
@@ -184,7 +184,7 @@ const Op& named(const Graph& g, const std::string& name) {
 
 TEST_CASE("ONNX exports: 3-D convolutions, pools and a transposed Conv3d (a tiny video network)",
           "[onnx][use][conv3d]") {
-  const Graph g = build_workload(kData + "/video_tiny_opset14.onnx");
+  const Graph g = build_workload(kExportsData + "/video_tiny_opset14.onnx");
   const Summary s = summarise(g);
   // Stem Conv3d(3, 8, (3, 7, 7), stride (1, 2, 2), pad (1, 3, 3)) on 8 x 32 x 32: 8 x 16 x
   // 16 = 2048 outputs per channel, 2 x 2048 x 8 x (3 x 147) = 14450688. MaxPool3d
@@ -213,7 +213,7 @@ TEST_CASE("ONNX exports: 3-D convolutions, pools and a transposed Conv3d (a tiny
 
 TEST_CASE("ONNX exports: 1-D convolutions, pools and a transposed Conv1d (Whisper's front end)",
           "[onnx][use][conv1d]") {
-  const Graph g = build_workload(kData + "/audio_tiny_opset14.onnx");
+  const Graph g = build_workload(kExportsData + "/audio_tiny_opset14.onnx");
   const Summary s = summarise(g);
   // Conv1d(80, 32, 3, padding=1) over 64 frames: 2 x 64 x 32 x 240 = 983040. Conv1d(32,
   // 32, 3, stride 2, padding 1): 32 frames, 2 x 32 x 32 x 96 = 196608. MaxPool1d(2) ->

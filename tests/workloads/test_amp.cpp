@@ -20,11 +20,9 @@ using namespace tessera;
 
 namespace {
 
-constexpr auto& find = testing::find_op;
+using testing::find_op;
 
-bool has(const Graph& g, const std::string& name) {
-  return std::any_of(g.ops.begin(), g.ops.end(), [&](const Op& op) { return op.name == name; });
-}
+using testing::has_op;
 
 int count(const Graph& g, size_t from, size_t to, OpKind kind, DType in, DType out) {
   int n = 0;
@@ -33,7 +31,7 @@ int count(const Graph& g, size_t from, size_t to, OpKind kind, DType in, DType o
   return n;
 }
 
-constexpr auto& error_of = testing::workload_error;
+using testing::workload_error;
 
 }  // namespace
 
@@ -50,20 +48,20 @@ TEST_CASE("amp=bf16 GPT-2, one layer: autocast's casts, bf16 products, the loss,
   // output (LayerNorm is on the fp32 list): no y.float() kernel.
   CHECK(count(g, 0, fwd, OpKind::copy, DType::fp32, DType::bf16) == 11);
   CHECK(count(g, 0, fwd, OpKind::copy, DType::bf16, DType::fp32) == 1);
-  CHECK(!has(g, "loss.float"));
+  CHECK(!has_op(g, "loss.float"));
   // The c_attn weight cast: 768 x 2304 elements read as fp32 and written as bf16,
   // 768 * 2304 * (4 + 2) = 10,616,832 bytes.
-  const Op& wc = find(g, "l0.attn.c_attn.weight_autocast");
+  const Op& wc = find_op(g, "l0.attn.c_attn.weight_autocast");
   CHECK(wc.deps.empty());
   CHECK(op_min_bytes(wc) == 10616832.0);
-  CHECK(find(g, "l0.attn.c_attn").dtype == DType::bf16);
-  CHECK(find(g, "l0.attn.sdpa").dtype == DType::bf16);
-  CHECK(find(g, "l0.ln_2").dtype == DType::fp32);
-  CHECK(find(g, "l0.attn.add").dtype == DType::fp32);   // bf16 c_proj + fp32 residual: promoted
+  CHECK(find_op(g, "l0.attn.c_attn").dtype == DType::bf16);
+  CHECK(find_op(g, "l0.attn.sdpa").dtype == DType::bf16);
+  CHECK(find_op(g, "l0.ln_2").dtype == DType::fp32);
+  CHECK(find_op(g, "l0.attn.add").dtype == DType::fp32);  // bf16 c_proj + fp32 residual: promoted
   // The loss: pow(2) and mean over the 8 x 768 = 6144 elements of last_hidden_state;
   // loss.backward(): ones_like (1 kernel), MeanBackward (1), PowBackward (3).
-  CHECK(find(g, "loss.pow").get("exponent", 0) == 2);
-  CHECK(find(g, "loss.mean").at("rows") == 6144);
+  CHECK(find_op(g, "loss.pow").get("exponent", 0) == 2);
+  CHECK(find_op(g, "loss.mean").at("rows") == 6144);
   CHECK(g.ops[fwd].name == "loss.backward_seed");
   CHECK(g.ops[fwd + 1].name == "loss.mean.grad");
   CHECK(g.ops[fwd + 2].name == "loss.pow.grad_pow");
@@ -78,18 +76,18 @@ TEST_CASE("amp=bf16 GPT-2, one layer: autocast's casts, bf16 products, the loss,
   for (size_t i = fwd; i < bwd; ++i)
     to_fp32 += g.ops[i].name.find("_to_fp32") != std::string::npos ? 1 : 0;
   CHECK(to_fp32 == 8);
-  CHECK(find(g, "l0.attn.c_attn.grad_weight").dtype == DType::bf16);
-  CHECK(find(g, "l0.attn.c_attn.grad_weight_to_fp32").out_dtype == DType::fp32);
-  CHECK(op_min_bytes(find(g, "l0.attn.c_attn.grad_weight_to_fp32")) == 10616832.0);
-  CHECK(has(g, "l0.mlp.c_proj.grad_cast"));
-  CHECK(has(g, "l0.attn.c_proj.grad_cast"));
+  CHECK(find_op(g, "l0.attn.c_attn.grad_weight").dtype == DType::bf16);
+  CHECK(find_op(g, "l0.attn.c_attn.grad_weight_to_fp32").out_dtype == DType::fp32);
+  CHECK(op_min_bytes(find_op(g, "l0.attn.c_attn.grad_weight_to_fp32")) == 10616832.0);
+  CHECK(has_op(g, "l0.mlp.c_proj.grad_cast"));
+  CHECK(has_op(g, "l0.attn.c_proj.grad_cast"));
   // gelu_new's pow(x, 3) backward: pow(x, 2), x 3, x grad (3 kernels).
-  CHECK(find(g, "l0.mlp.gelu_new.pow3.grad_pow").kind == OpKind::mul);
-  CHECK(has(g, "l0.mlp.gelu_new.pow3.grad_scale"));
+  CHECK(find_op(g, "l0.mlp.gelu_new.pow3.grad_pow").kind == OpKind::mul);
+  CHECK(has_op(g, "l0.mlp.gelu_new.pow3.grad_scale"));
   // Fused AdamW over the fp32 parameters: wte 50257 x 768 + wpe 1024 x 768 + one
   // layer 7,087,872 + ln_f 1536 = 46,473,216; reads p, g, m, v (16 B) and writes p,
   // m, v (12 B): 28 B per parameter = 1,301,250,048 bytes, one pass.
-  const Op& adam = find(g, "adamw_fused.update");
+  const Op& adam = find_op(g, "adamw_fused.update");
   CHECK(adam.dtype == DType::fp32);
   CHECK(adam.at("elems") == 46473216);
   CHECK(op_min_bytes(adam) == 28.0 * 46473216);
@@ -113,10 +111,10 @@ TEST_CASE("amp=fp16 GPT-2, one layer: autocast(float16) and GradScaler's kernels
   CHECK(count(g, 0, fwd, OpKind::copy, DType::fp32, DType::fp16) == 11);
   CHECK(count(g, 0, fwd, OpKind::copy, DType::fp16, DType::fp32) == 1);
   CHECK(count(g, 0, g.ops.size(), OpKind::copy, DType::fp32, DType::bf16) == 0);
-  CHECK(find(g, "l0.attn.c_attn").dtype == DType::fp16);
-  CHECK(op_min_bytes(find(g, "l0.attn.c_attn.weight_autocast")) == 10616832.0);   // 768 x 2304 x (4 + 2)
+  CHECK(find_op(g, "l0.attn.c_attn").dtype == DType::fp16);
+  CHECK(op_min_bytes(find_op(g, "l0.attn.c_attn.weight_autocast")) == 10616832.0);  // 768 x 2304 x (4 + 2)
   // scaler.scale(loss): the mean times the one-element scale, the model's output.
-  const Op& sc = find(g, "loss.grad_scaler_scale");
+  const Op& sc = find_op(g, "loss.grad_scaler_scale");
   CHECK(sc.kind == OpKind::mul);
   CHECK(sc.at("rows") * sc.at("cols") == 1);
   CHECK(g.ops[fwd - 1].name == "loss.grad_scaler_scale");
@@ -141,7 +139,7 @@ TEST_CASE("amp=fp16 GPT-2, one layer: autocast(float16) and GradScaler's kernels
   // tensors' 65536-element chunks are wte 589 + wpe 12 + c_attn 27 + attn.c_proj 9
   // + c_fc 36 + mlp.c_proj 36 + 4 biases + 6 norm vectors = 719 blocks, under the
   // 2240 blocks and 770 tensors of a depth-1 launch.
-  const Op& un = find(g, "grad_scaler.unscale");
+  const Op& un = find_op(g, "grad_scaler.unscale");
   CHECK(un.kind == OpKind::optimizer);
   CHECK(un.dtype == DType::fp32);
   CHECK(un.at("elems") == 46473216);
@@ -150,9 +148,9 @@ TEST_CASE("amp=fp16 GPT-2, one layer: autocast(float16) and GradScaler's kernels
   CHECK(op_min_bytes(un) == 371785728.0);
   // The fused kernel unscales inside (one more operation per element); the step
   // counts are put back where found_inf is set: _foreach_sub_ over 16 pairs.
-  CHECK(find(g, "adamw_fused.update").at("flops") == 13);
-  CHECK(find(g, "adamw_fused.step_count_found_inf").at("elems") == 16);
-  CHECK(find(g, "adamw_fused.step_count_found_inf").at("reads") == 2);
+  CHECK(find_op(g, "adamw_fused.update").at("flops") == 13);
+  CHECK(find_op(g, "adamw_fused.step_count_found_inf").at("elems") == 16);
+  CHECK(find_op(g, "adamw_fused.step_count_found_inf").at("reads") == 2);
   // Memory as with bf16: fp32 weights, gradients, two AdamW states.
   const Footprint f = graph_footprint(g);
   CHECK(f.weights == 4.0 * 46473216);
@@ -173,8 +171,8 @@ TEST_CASE("amp=fp16 with foreach AdamW: unscale_() first, then the optimizer as 
   for (size_t i = 0; i < step.size(); ++i) CHECK(g.ops[bwd + i].name == step[i]);
   CHECK(g.ops[bwd + 7].name == "adamw.weight_decay");
   CHECK(g.ops.back().name == "grad_scaler.update_scale");
-  CHECK(find(g, "grad_scaler.scale_double").out_dtype == DType::fp64);
-  CHECK(find(g, "adamw.update").at("flops") == 2);   // unchanged: the gradients are unscaled already
+  CHECK(find_op(g, "grad_scaler.scale_double").out_dtype == DType::fp64);
+  CHECK(find_op(g, "adamw.update").at("flops") == 2);  // unchanged: the gradients are unscaled already
   // Without a scaler (bf16): the same step less these 8 kernels and the loss's 2.
   const Graph b = build_workload("gpt2-small:batch=1,seq=8,layers=1,train=1,amp=bf16,optimizer=adamw");
   CHECK(g.ops.size() == b.ops.size() + 8 + 2);
@@ -195,20 +193,20 @@ TEST_CASE("amp=fp16 softmax: the Half input runs softmax(dtype=float) without a 
   CHECK(softmax(h).dtype == DType::fp16);
   CHECK(softmax(h).out_dtype == DType::fp32);
   CHECK(softmax(b).dtype == DType::fp32);
-  CHECK(has(b, softmax(b).name + ".autocast_in0"));
-  CHECK(!has(h, softmax(h).name + ".autocast_in0"));
+  CHECK(has_op(b, softmax(b).name + ".autocast_in0"));
+  CHECK(!has_op(h, softmax(h).name + ".autocast_in0"));
   // Its backward (_softmax_backward_data with input_dtype Half) reads the fp32
   // gradient and writes the fp16 input gradient: no cast after it.
-  const Op& bwd = find(h, softmax(h).name + ".grad");
+  const Op& bwd = find_op(h, softmax(h).name + ".grad");
   CHECK(bwd.dtype == DType::fp32);
   CHECK(bwd.out_dtype == DType::fp16);
   // A decoder's eager scores get HF's causal mask added, built in the fp32 model's
   // format: fp16 + fp32 promotes, so the softmax reads fp32 (HF's eager attention
   // then "downcasts back to V's dtype", the product's autocast cast).
   const Graph d = build_workload("gpt2-small:batch=1,seq=8,layers=1,attn=eager,train=1,amp=fp16");
-  CHECK(find(d, "attention_mask.where").out_dtype == DType::fp32);
+  CHECK(find_op(d, "attention_mask.where").out_dtype == DType::fp32);
   CHECK(softmax(d).dtype == DType::fp32);
-  CHECK(!has(d, softmax(d).name + ".autocast_in0"));
+  CHECK(!has_op(d, softmax(d).name + ".autocast_in0"));
 }
 
 TEST_CASE("amp=bf16 ResNet-50: conv weights and the image cast, batch-norm in bf16 with fp32 gradients",
@@ -219,15 +217,15 @@ TEST_CASE("amp=bf16 ResNet-50: conv weights and the image cast, batch-norm in bf
   // 2 x 3 x 32 x 32 = 6144 elements, 6144 * 6 = 36,864 bytes; fc's output cast back
   // by y.float(): 2 x 1000.
   CHECK(count(g, 0, fwd, OpKind::copy, DType::fp32, DType::bf16) == 56);
-  CHECK(op_min_bytes(find(g, "conv1.autocast_input")) == 36864.0);
-  CHECK(find(g, "loss.float").at("cols") == 1000);
-  CHECK(find(g, "layer1.0.bn1").dtype == DType::bf16);
-  CHECK(find(g, "layer1.0.bn1.grad_weight").out_dtype == DType::fp32);
+  CHECK(op_min_bytes(find_op(g, "conv1.autocast_input")) == 36864.0);
+  CHECK(find_op(g, "loss.float").at("cols") == 1000);
+  CHECK(find_op(g, "layer1.0.bn1").dtype == DType::bf16);
+  CHECK(find_op(g, "layer1.0.bn1.grad_weight").out_dtype == DType::fp32);
   // BatchNorm2d in training mode: num_batches_tracked.add_(1) before each of the 53.
-  CHECK(has(g, "layer1.0.bn1.num_batches_tracked"));
-  CHECK(find(g, "fc.grad_bias_to_fp32").at("cols") == 1000);
+  CHECK(has_op(g, "layer1.0.bn1.num_batches_tracked"));
+  CHECK(find_op(g, "fc.grad_bias_to_fp32").at("cols") == 1000);
   // Fused AdamW: ResNet-50's 25,557,032 parameters (torchvision), fp32.
-  CHECK(find(g, "adamw_fused.update").at("elems") == 25557032);
+  CHECK(find_op(g, "adamw_fused.update").at("elems") == 25557032);
 }
 
 TEST_CASE("amp: the pure-format step stays the default; bad amp settings are input errors", "[training][amp][errors]") {
@@ -235,25 +233,31 @@ TEST_CASE("amp: the pure-format step stays the default; bad amp settings are inp
   CHECK(build_workload("gpt2-small:seq=16,layers=1,train=1").ops.size() ==
         build_workload("gpt2-small:seq=16,layers=1,train=1,amp=none").ops.size());
   CHECK(build_workload("gpt2-small:seq=16,layers=1,train=1").info.count("amp") == 0);
-  CHECK(error_of("resnet50:amp=bf16") ==
+  CHECK(workload_error("resnet50:amp=bf16") ==
         "--workload 'resnet50:amp=bf16': parameter 'amp' applies to a training step only (add train=1)");
-  CHECK(error_of("resnet50:train=1,amp=fp8") ==
-        "--workload 'resnet50:train=1,amp=fp8': parameter 'amp': 'fp8' is not accepted; accepted: none, bf16, fp16");
-  CHECK(error_of("resnet50:train=1,amp=fp16,dtype=fp16") ==
-        "--workload 'resnet50:train=1,amp=fp16,dtype=fp16': parameter 'dtype': amp=fp16 runs the fp32 model under "
+  CHECK(workload_error("resnet50:train=1,amp=fp8") ==
+        "--workload 'resnet50:train=1,amp=fp8': parameter 'amp': 'fp8' is not accepted; accepted: none, "
+        "bf16, fp16");
+  CHECK(workload_error("resnet50:train=1,amp=fp16,dtype=fp16") ==
+        "--workload 'resnet50:train=1,amp=fp16,dtype=fp16': parameter 'dtype': amp=fp16 runs the fp32 model "
+        "under "
         "autocast; accepted with amp=fp16: fp32 (or leave dtype out)");
   // amp=fp16 with tp and zero builds (found_inf combined across ranks:
   // tests/parallel/test_amp16_parallel.cpp); a scaler whose ranks would not agree
   // is refused there.
-  CHECK(error_of("gpt:layers=2,hidden=256,heads=4,seq=64,vocab=1000,tp=2,train=1,amp=fp16") == "(no error)");
-  CHECK(error_of("gpt:layers=2,hidden=256,heads=4,seq=64,vocab=1000,dp=2,zero=1,train=1,amp=fp16") == "(no error)");
-  CHECK(error_of("gpt:layers=2,hidden=256,heads=4,seq=64,vocab=1000,tp=2,train=1,amp=fp16,grad_scaler=torch").find(
-            "parameter 'grad_scaler': torch (torch.amp.GradScaler) checks only the gradients a rank holds") !=
-        std::string::npos);
-  CHECK(error_of("resnet50:train=1,amp=bf16,dtype=bf16") ==
-        "--workload 'resnet50:train=1,amp=bf16,dtype=bf16': parameter 'dtype': amp=bf16 runs the fp32 model under "
+  CHECK(workload_error("gpt:layers=2,hidden=256,heads=4,seq=64,vocab=1000,tp=2,train=1,amp=fp16") ==
+        "(no error)");
+  CHECK(workload_error("gpt:layers=2,hidden=256,heads=4,seq=64,vocab=1000,dp=2,zero=1,train=1,amp=fp16") ==
+        "(no error)");
+  CHECK(workload_error(
+            "gpt:layers=2,hidden=256,heads=4,seq=64,vocab=1000,tp=2,train=1,amp=fp16,grad_scaler=torch")
+            .find("parameter 'grad_scaler': torch (torch.amp.GradScaler) checks only the gradients a rank "
+                  "holds") != std::string::npos);
+  CHECK(workload_error("resnet50:train=1,amp=bf16,dtype=bf16") ==
+        "--workload 'resnet50:train=1,amp=bf16,dtype=bf16': parameter 'dtype': amp=bf16 runs the fp32 model "
+        "under "
         "autocast; accepted with amp=bf16: fp32 (or leave dtype out)");
-  CHECK(error_of("gemm:m=8,n=8,k=8,train=1,amp=bf16") ==
+  CHECK(workload_error("gemm:m=8,n=8,k=8,train=1,amp=bf16") ==
         "--workload 'gemm:m=8,n=8,k=8,train=1,amp=bf16': parameter 'amp': gemm is a kernel-level workload; "
         "amp=bf16 trains a model (an fp32 module under torch.autocast with its loss)");
   const auto o = testing::run_cli({"run", "--hw", "h100-sxm", "--workload", "resnet50:train=1,amp=int8"});

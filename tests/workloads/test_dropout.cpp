@@ -22,7 +22,7 @@ int64_t count(const Graph& g, OpKind k, bool backward) {
   });
 }
 
-constexpr auto& error_of = testing::workload_error;
+using testing::workload_error;
 
 }  // namespace
 
@@ -147,15 +147,15 @@ TEST_CASE("dropout under autocast runs in its input's type", "[dropout][amp]") {
 
 TEST_CASE("dropout parameters: refusals name the key and what is accepted", "[dropout][errors]") {
   CHECK(
-      error_of("bert-base:dropout=0.1") ==
+      workload_error("bert-base:dropout=0.1") ==
       "--workload 'bert-base:dropout=0.1': workload parameter 'dropout': 0.1 applies to a training step (add "
       "train=1); in inference (model.eval()) dropout launches nothing");
   for (const char* bad : {"1", "-0.1", "nan", "inf", "0.1x", "1.5"})
-    CHECK(error_of(std::string("gpt2-small:train=1,dropout=") + bad) ==
+    CHECK(workload_error(std::string("gpt2-small:train=1,dropout=") + bad) ==
           std::string("--workload 'gpt2-small:train=1,dropout=") + bad +
               "': workload parameter 'dropout': '" + bad +
               "' is not accepted; expected a probability in [0, 1) (e.g. 0.1)");
-  CHECK(error_of("dropout:rows=4,cols=4,p=0") ==
+  CHECK(workload_error("dropout:rows=4,cols=4,p=0") ==
         "--workload 'dropout:rows=4,cols=4,p=0': workload parameter 'p': 0 launches no kernel (dropout "
         "returns its "
         "input); accepted: 0 < p < 1");

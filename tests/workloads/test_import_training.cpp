@@ -17,7 +17,7 @@ using Catch::Contains;
 
 namespace {
 
-const std::string kData = TESSERA_WL_TEST_DATA;
+const std::string kImportData = TESSERA_WL_TEST_DATA;
 
 // Writes `text` to a scratch file called `name` and returns its path.
 std::string scratch(const std::string& name, const std::string& text) {
@@ -43,7 +43,7 @@ std::string mlp_trace(const std::string& dtype) {
 ]})");
 }
 
-constexpr auto& find = testing::find_op;
+using testing::find_op;
 
 }  // namespace
 
@@ -82,8 +82,8 @@ TEST_CASE("workload.train=1 set on an imported file is the spec written with it"
   CHECK(a.out == b.out);
   CHECK(workload_spec_with(path + ":train=1", "optimizer", "sgd", "workload.optimizer=sgd") ==
         path + ":train=1,optimizer=sgd");
-  CHECK(workload_spec_with(kData + "/tiny_mlp.onnx:batch=8", "train", "1", "workload.train=1") ==
-        kData + "/tiny_mlp.onnx:batch=8,train=1");
+  CHECK(workload_spec_with(kImportData + "/tiny_mlp.onnx:batch=8", "train", "1", "workload.train=1") ==
+        kImportData + "/tiny_mlp.onnx:batch=8,train=1");
   CHECK_THROWS_WITH(workload_spec_with(path, "seq", "4", "workload.seq=4"),
                     Contains("--set 'workload.seq=4': the workload '" + path +
                              "' is an imported file; its shapes are fixed (accepted: workload.train, "
@@ -93,8 +93,8 @@ TEST_CASE("workload.train=1 set on an imported file is the spec written with it"
 }
 
 TEST_CASE("an ONNX model trains with its symbolic dimensions set", "[import][train][onnx]") {
-  const Graph one = build_workload(kData + "/tiny_mlp.onnx:batch=8");
-  const Graph g = build_workload(kData + "/tiny_mlp.onnx:train=1,batch=8");
+  const Graph one = build_workload(kImportData + "/tiny_mlp.onnx:batch=8");
+  const Graph g = build_workload(kImportData + "/tiny_mlp.onnx:train=1,batch=8");
   CHECK(g.info.at("onnx_dim:batch") == 8);
   CHECK(g.info.at("train_step") == 1);
   CHECK(g.info.at("ops_forward") == static_cast<double>(one.ops.size()));
@@ -120,7 +120,7 @@ TEST_CASE("a training step of an imported file: misuse is refused by name", "[im
                     Contains("empty item in the parameter list"));
   // SCALE-Sim's layers are int8 (its one-byte word): nothing PyTorch trains.
   CHECK_THROWS_WITH(
-      build_workload(kData + "/scalesim_alexnet.csv:train=1"),
+      build_workload(kImportData + "/scalesim_alexnet.csv:train=1"),
       Contains("train=1 needs products in fp32, tf32, bf16 or fp16 (PyTorch trains floating-point "
                "parameters); op 'Conv1' is int8"));
   // autocast runs an fp32 model: a bf16 trace is refused, the fp32 one trains.
@@ -149,7 +149,7 @@ TEST_CASE("an nn.EmbeddingBag trains by the sorted backward at any size", "[impo
   };
   const Graph bag = build_workload(write("bag.json", R"(, "bags": 64)") + ":train=1");
   const Graph plain = build_workload(write("plain.json", "") + ":train=1");
-  const auto grad = [](const Graph& g) { return find(g, "emb.grad_weight"); };
+  const auto grad = [](const Graph& g) { return find_op(g, "emb.grad_weight"); };
   CHECK(grad(bag).at("launches") == 20);
   CHECK(grad(plain).at("launches") == 2);
   CHECK(grad(bag).at("bags") == 64);
@@ -171,7 +171,7 @@ TEST_CASE("an nn.EmbeddingBag trains by the sorted backward at any size", "[impo
   CHECK(op_traffic(grad(bag)).read > 1024.0 * 16 * 4);
   // Its forward writes the 64 x 16 fp32 rows and their int64 argmax: 4,096 + 8,192 B;
   // it reads 1024 rows of 16 fp32 and the 1024 int64 indices: 65,536 + 8,192 B.
-  const OpTraffic f = op_traffic(find(mx, "emb"));
+  const OpTraffic f = op_traffic(find_op(mx, "emb"));
   CHECK(f.written == 4096.0 + 8192.0);
   CHECK(f.read == 65536.0 + 8192.0);
 }
@@ -189,12 +189,13 @@ TEST_CASE("a transposed convolution trains through the convolution it transposes
    "grad": 1, "transposed": 1, "bias": 1}, "deps": ["c0"]}
 ]})");
   const Graph g = build_workload(path + ":train=1,optimizer=sgd");
-  const Op dx = find(g, "up.grad_input"), dw = find(g, "up.grad_weight"), db = find(g, "up.grad_bias");
+  const Op dx = find_op(g, "up.grad_input"), dw = find_op(g, "up.grad_weight"),
+           db = find_op(g, "up.grad_bias");
   CHECK(dx.get("grad", 0) == 0);
   CHECK(dx.get("transposed", 0) == 0);
   CHECK(dw.get("grad", 0) == 2);
   CHECK(dw.get("transposed", 0) == 0);
-  CHECK(op_flops(find(g, "up")) == 262144);
+  CHECK(op_flops(find_op(g, "up")) == 262144);
   CHECK(op_flops(dx) == 262144);
   CHECK(op_flops(dw) == 262144);
   CHECK(db.at("rows") == 256);
@@ -260,11 +261,11 @@ TEST_CASE("learned tensors added or concatenated are trained (ViT's class token 
   const Graph g = build_workload(path + ":train=1,optimizer=sgd");
   // ExpandBackward0: the class token's 32 gradient elements summed over the batch
   // (2 rows of 16); sum_to_size: the position embedding's 160 summed to 80 (2 x 80).
-  const Op& ct = find(g, "cat.0.grad_param");
+  const Op& ct = find_op(g, "cat.0.grad_param");
   CHECK(ct.kind == OpKind::reduce);
   CHECK(ct.at("rows") == 2);
   CHECK(ct.at("cols") == 16);
-  const Op& pe = find(g, "add.0.grad_param");
+  const Op& pe = find_op(g, "add.0.grad_param");
   CHECK(pe.at("rows") == 2);
   CHECK(pe.at("cols") == 80);
   // 16 + 80 + the linear's 16 x 8 + 8.
@@ -294,11 +295,11 @@ TEST_CASE("a parameter gathered by an index tensor trains through index_put_ wit
                              extra + R"(}}]})");
   };
   const Graph g = build_workload(write("rel_bias.json", R"(, "index_put": 1)") + ":train=1,optimizer=sgd");
-  CHECK(find(g, "index.0.grad_weight").at("launches") == 6);
-  CHECK(embedding_backward_sorts(find(g, "index.0")));
+  CHECK(find_op(g, "index.0.grad_weight").at("launches") == 6);
+  CHECK(embedding_backward_sorts(find_op(g, "index.0")));
   CHECK(g.info.at("params_trained") == 169 * 3);
   const Graph plain = build_workload(write("rel_plain.json", "") + ":train=1,optimizer=sgd");
-  CHECK(find(plain, "index.0.grad_weight").at("launches") == 2);
+  CHECK(find_op(plain, "index.0.grad_weight").at("launches") == 2);
   // A flag is 0 or 1.
   CHECK_THROWS_WITH(build_workload(write("rel_bad.json", R"(, "index_put": 2)")),
                     Contains("'index_put' = 2 must be 0 or 1"));

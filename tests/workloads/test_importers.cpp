@@ -19,7 +19,7 @@ using Catch::Contains;
 namespace {
 const std::string kData = TESSERA_WL_TEST_DATA;
 
-constexpr auto& find = testing::find_op;
+using testing::find_op;
 
 std::string trace_with(const std::string& ops) {
   return "{\n \"format\": \"tessera-trace\",\n \"version\": 1,\n \"ops\": [\n" + ops + "\n ]\n}\n";
@@ -35,7 +35,7 @@ TEST_CASE("JSON trace: the checked-in example imports op for op", "[import][json
   CHECK(fc.dtype == DType::bf16);
   CHECK(fc.at("m") == 32);
   CHECK(g.ops[1].deps == std::vector<int>{0});
-  const Op& at = find(g, "_scaled_dot_product_flash_attention_for_cpu.0");
+  const Op& at = find_op(g, "_scaled_dot_product_flash_attention_for_cpu.0");
   CHECK(at.at("causal") == 1);
   CHECK(at.deps == std::vector<int>{4});
   // 2*32*256*64 + 8*32*256 + 2*32*64*256 + 32*64 + 8*32*64 + 4*2*4*16*16*16/2 + 0
@@ -232,33 +232,33 @@ TEST_CASE("ONNX: small CNN with conv, batch-norm, pools, gemm", "[import][onnx]"
   CHECK(g.name == "tiny_cnn");
   // Flatten launches nothing; every other node is one op.
   REQUIRE(g.ops.size() == 9);
-  const Op& c1 = find(g, "conv1");
+  const Op& c1 = find_op(g, "conv1");
   CHECK(c1.kind == OpKind::conv2d);
   CHECK(c1.dtype == DType::fp32);
   CHECK(c1.at("pad") == 1);
   CHECK(c1.at("cout") == 8);
   CHECK(op_flops(c1) == 2.0 * 32 * 32 * 8 * 3 * 9);
-  const Op& bn = find(g, "bn1");
+  const Op& bn = find_op(g, "bn1");
   CHECK(bn.kind == OpKind::batchnorm);
   CHECK(bn.at("cols") == 8);
   CHECK(bn.at("rows") == 32 * 32);
-  const Op& pool = find(g, "pool1");
+  const Op& pool = find_op(g, "pool1");
   CHECK(pool.kind == OpKind::maxpool);
   CHECK(pool.at("stride") == 2);
-  const Op& dw = find(g, "dwconv");
+  const Op& dw = find_op(g, "dwconv");
   CHECK(dw.at("groups") == 8);
   CHECK(dw.at("h") == 16);
   CHECK(dw.at("stride") == 2);
-  const Op& gap = find(g, "gap");
+  const Op& gap = find_op(g, "gap");
   CHECK(gap.kind == OpKind::avgpool);
   CHECK(gap.at("r") == 8);
-  const Op& fc = find(g, "fc");
+  const Op& fc = find_op(g, "fc");
   CHECK(fc.kind == OpKind::matmul);
   CHECK(fc.at("m") == 1);
   CHECK(fc.at("n") == 10);
   CHECK(fc.at("k") == 8);
   CHECK(fc.deps == std::vector<int>{6});  // through the Flatten to the pool
-  CHECK(find(g, "softmax").at("cols") == 10);
+  CHECK(find_op(g, "softmax").at("cols") == 10);
 }
 
 TEST_CASE("ONNX: MLP with shape arithmetic, symbolic batch, Gelu, LayerNorm", "[import][onnx]") {
@@ -269,22 +269,22 @@ TEST_CASE("ONNX: MLP with shape arithmetic, symbolic batch, Gelu, LayerNorm", "[
   // Shape, Gather, Unsqueeze and Concat on constants fold; Reshape is free.
   CHECK(names == std::vector<std::string>{"fc1", "fc1_bias", "gelu", "fc2", "residual", "ln",
                                           "to_heads", "softmax"});
-  const Op& fc1 = find(g, "fc1");
+  const Op& fc1 = find_op(g, "fc1");
   CHECK(fc1.at("m") == 16);  // batch 1 (symbolic) * 16 rows
   CHECK(fc1.at("b_shared") == 1);
   // Both MatMuls read an initializer as B: layers with a weight (the resident
   // footprint counts 32 x 64 and 64 x 32 of them).
   CHECK(fc1.get("param", 0) == 1);
-  CHECK(find(g, "fc2").get("param", 0) == 1);
-  CHECK(find(g, "to_heads").get("param", 0) == 0);
-  CHECK(find(g, "fc1_bias").at("inputs") == 1);  // bias is broadcast
-  CHECK(find(g, "residual").at("inputs") == 2);
-  CHECK(find(g, "ln").at("cols") == 32);
-  CHECK(find(g, "gelu").kind == OpKind::gelu);
-  const Op& sm = find(g, "softmax");  // over [1, 4, 16, 8] after the transpose
+  CHECK(find_op(g, "fc2").get("param", 0) == 1);
+  CHECK(find_op(g, "to_heads").get("param", 0) == 0);
+  CHECK(find_op(g, "fc1_bias").at("inputs") == 1);  // bias is broadcast
+  CHECK(find_op(g, "residual").at("inputs") == 2);
+  CHECK(find_op(g, "ln").at("cols") == 32);
+  CHECK(find_op(g, "gelu").kind == OpKind::gelu);
+  const Op& sm = find_op(g, "softmax");  // over [1, 4, 16, 8] after the transpose
   CHECK(sm.at("cols") == 8);
   CHECK(sm.at("rows") == 64);
-  CHECK(find(g, "to_heads").deps == std::vector<int>{5});
+  CHECK(find_op(g, "to_heads").deps == std::vector<int>{5});
 }
 
 TEST_CASE("ONNX: symbolic input dimensions are set by name in the workload spec", "[import][onnx][dims]") {
@@ -298,8 +298,8 @@ TEST_CASE("ONNX: symbolic input dimensions are set by name in the workload spec"
   // Bound before ONNX's shape inference: every op scales with the batch. fc1 has
   // m = 8 x 16 = 128 rows; the softmax over [8, 4, 16, 8] has 8 x 4 x 16 = 512 rows
   // (64 at batch 1); FLOPs 8x.
-  CHECK(find(g, "fc1").at("m") == 128);
-  CHECK(find(g, "softmax").at("rows") == 512);
+  CHECK(find_op(g, "fc1").at("m") == 128);
+  CHECK(find_op(g, "softmax").at("rows") == 512);
   CHECK(g.total_flops() == 8 * one.total_flops());
   // A name no input uses, a bad size, a repeated name, and a parameter on another file.
   CHECK_THROWS_WITH(
@@ -328,7 +328,7 @@ TEST_CASE("ONNX: one error lists every unsupported operator and node", "[import]
 }
 
 namespace {
-const Op* find_op(const Graph& g, const std::string& name) {
+const Op* op_named(const Graph& g, const std::string& name) {
   for (const Op& op : g.ops)
     if (op.name == name) return &op;
   return nullptr;
@@ -347,29 +347,29 @@ TEST_CASE("ONNX: the operators exporters emit besides the layers", "[import][onn
                                           "cat", "split", "einsum", "tile", "pad", "resize", "conv_1x7", "pool",
                                           "scatter", "hardswish"});
   // ReduceMean over the last axis: 32 outputs (2 x 16) of 32 elements each.
-  const Op& mean = *find_op(g, "ln_mean");
+  const Op& mean = *op_named(g, "ln_mean");
   CHECK(mean.kind == OpKind::reduce);
   CHECK(mean.at("rows") == 32);
   CHECK(mean.at("cols") == 32);
   // Sub(x, mean): one full-size operand (the mean broadcasts); Mul(ln, g3): two.
-  CHECK(find_op(g, "ln_sub")->kind == OpKind::add);
-  CHECK(find_op(g, "ln_sub")->at("inputs") == 1);
-  CHECK(find_op(g, "ln_pow")->kind == OpKind::mul);
-  CHECK(find_op(g, "ln_pow")->at("inputs") == 1);   // the exponent parameterises
-  CHECK(find_op(g, "gelu_mul")->at("inputs") == 2);
+  CHECK(op_named(g, "ln_sub")->kind == OpKind::add);
+  CHECK(op_named(g, "ln_sub")->at("inputs") == 1);
+  CHECK(op_named(g, "ln_pow")->kind == OpKind::mul);
+  CHECK(op_named(g, "ln_pow")->at("inputs") == 1);  // the exponent parameterises
+  CHECK(op_named(g, "gelu_mul")->at("inputs") == 2);
   // Sqrt over the 32 variances: one special-function result each (tanh's class).
-  CHECK(find_op(g, "ln_sqrt")->kind == OpKind::tanh);
-  CHECK(find_op(g, "ln_sqrt")->at("rows") * find_op(g, "ln_sqrt")->at("cols") == 32);
-  CHECK(find_op(g, "gelu_erf")->kind == OpKind::gelu);
-  CHECK(find_op(g, "hardswish")->kind == OpKind::relu);
+  CHECK(op_named(g, "ln_sqrt")->kind == OpKind::tanh);
+  CHECK(op_named(g, "ln_sqrt")->at("rows") * op_named(g, "ln_sqrt")->at("cols") == 32);
+  CHECK(op_named(g, "gelu_erf")->kind == OpKind::gelu);
+  CHECK(op_named(g, "hardswish")->kind == OpKind::relu);
   // Concat of the expanded class token [2, 1, 32] and the tokens [2, 16, 32]:
   // [2, 17, 32], so the Where chain gave the expand target [2, 1, 1]; Split writes
   // both parts in one kernel.
-  CHECK(find_op(g, "cat")->at("rows") * find_op(g, "cat")->at("cols") == 2 * 17 * 32);
-  CHECK(find_op(g, "split")->at("rows") * find_op(g, "split")->at("cols") == 2 * 17 * 32);
+  CHECK(op_named(g, "cat")->at("rows") * op_named(g, "cat")->at("cols") == 2 * 17 * 32);
+  CHECK(op_named(g, "split")->at("rows") * op_named(g, "split")->at("cols") == 2 * 17 * 32);
   // Einsum bij,bkj->bik over the 16 patches: batch b = 2, m = i = 16, n = k = 16,
   // contracted j = 32.
-  const Op& es = *find_op(g, "einsum");
+  const Op& es = *op_named(g, "einsum");
   CHECK(es.kind == OpKind::matmul);
   CHECK(es.at("batch") == 2);
   CHECK(es.at("m") == 16);
@@ -378,15 +378,15 @@ TEST_CASE("ONNX: the operators exporters emit besides the layers", "[import][onn
   // Tile [2, 1, 32] by [1, 4, 1]: 256 elements, which the Range/Mod target [8, 32]
   // and the Mod(-8, 10) = 2 target [2, 128] reshape (a C-style remainder, -8,
   // would be a negative dimension).
-  CHECK(find_op(g, "tile")->at("rows") * find_op(g, "tile")->at("cols") == 256);
+  CHECK(op_named(g, "tile")->at("rows") * op_named(g, "tile")->at("cols") == 256);
   // Pad [1, 4, 8, 8] by 1 and 2 on each side of H and W: [1, 4, 10, 12]; Resize to
   // the constant sizes [1, 4, 20, 24].
-  CHECK(find_op(g, "pad")->at("rows") * find_op(g, "pad")->at("cols") == 4 * 10 * 12);
-  CHECK(find_op(g, "resize")->at("rows") * find_op(g, "resize")->at("cols") == 4 * 20 * 24);
+  CHECK(op_named(g, "pad")->at("rows") * op_named(g, "pad")->at("cols") == 4 * 10 * 12);
+  CHECK(op_named(g, "resize")->at("rows") * op_named(g, "resize")->at("cols") == 4 * 20 * 24);
   // Conv 1x7 with pads [0, 3, 0, 3]: the height's padding 0 (pad), the width's 3
   // (pad_w) over the 20 x 24 input; output 20 x 24 (24 + 2 x 3 - 7 + 1), FLOPs
   // 2 x 20 x 24 x 8 x 4 x 7 = 215040.
-  const Op& cv = *find_op(g, "conv_1x7");
+  const Op& cv = *op_named(g, "conv_1x7");
   CHECK(cv.at("pad") == 0);
   CHECK(cv.at("pad_w") == 3);
   CHECK(cv.at("h") == 20);
@@ -397,13 +397,13 @@ TEST_CASE("ONNX: the operators exporters emit besides the layers", "[import][onn
   // MaxPool 3x3 stride 2 with ceil_mode over 20 x 24: ceil(17 / 2) + 1 = 10 rows
   // and ceil(21 / 2) + 1 = 12 columns (floor: 9 x 11); the extent reaches the last
   // window: (10 - 1) x 2 + 3 = 21 rows, (12 - 1) x 2 + 3 = 25 columns.
-  const Op& mp = *find_op(g, "pool");
+  const Op& mp = *op_named(g, "pool");
   CHECK(mp.at("h") == 21);
   CHECK(mp.at("w") == 25);
   CHECK(op_flops(mp) == 8.0 * 10 * 12 * 9);
   // ScatterND and HardSwish over the pooled [1, 8, 10, 12].
-  CHECK(find_op(g, "scatter")->at("rows") * find_op(g, "scatter")->at("cols") == 960);
-  CHECK(find_op(g, "hardswish")->at("rows") * find_op(g, "hardswish")->at("cols") == 960);
+  CHECK(op_named(g, "scatter")->at("rows") * op_named(g, "scatter")->at("cols") == 960);
+  CHECK(op_named(g, "hardswish")->at("rows") * op_named(g, "hardswish")->at("cols") == 960);
 }
 
 namespace {
@@ -458,12 +458,12 @@ TEST_CASE("ONNX: a Conv's width keeps its own stride and padding", "[import][onn
   // with a 3x3 filter: (8 + 2 - 3) / 2 + 1 = 4 rows, (8 - 3) / 1 + 1 = 6 columns; FLOPs
   // 2 x 4 x 6 x 4 x 36 = 6912.
   const Graph g = parse_onnx(conv_model({2, 1}, {1, 0, 1, 0}), "c.onnx");
-  const Op& c = *find_op(g, "conv");
+  const Op& c = *op_named(g, "conv");
   CHECK((c.at("stride") == 2 && c.at("stride_w") == 1 && c.at("pad") == 1 && c.at("pad_w") == 0));
   CHECK(op_out_elems(c) == 4 * 4 * 6);
   CHECK(op_flops(c) == 6912.0);
   // Equal values on both axes set no width attribute.
-  const Op& sq = *find_op(parse_onnx(conv_model({1, 1}, {1, 1, 1, 1}), "s.onnx"), "conv");
+  const Op& sq = *op_named(parse_onnx(conv_model({1, 1}, {1, 1, 1, 1}), "s.onnx"), "conv");
   CHECK((!sq.attrs.count("stride_w") && !sq.attrs.count("pad_w") && op_out_elems(sq) == 4 * 8 * 8));
 }
 
@@ -659,15 +659,15 @@ TEST_CASE("ONNX: Dropout draws its mask in training mode only", "[import][onnx][
   // launches nothing in PyTorch either).
   const Graph g = build_workload(kData + "/dropout_train.onnx");
   REQUIRE(g.ops.size() == 3);
-  const Op& d = find(g, "drop_train");
+  const Op& d = find_op(g, "drop_train");
   CHECK(d.kind == OpKind::dropout);
   CHECK(d.at("rows") == 8);
   CHECK(d.at("cols") == 64);
   CHECK(d.deps == std::vector<int>{0});
-  CHECK(find(g, "relu").deps == std::vector<int>{1});
+  CHECK(find_op(g, "relu").deps == std::vector<int>{1});
   // Training: native_dropout_backward reads dy and the mask.
   const Graph t = build_workload(kData + "/dropout_train.onnx:train=1,optimizer=sgd");
-  CHECK(find(t, "drop_train.grad").get("backward", 0) == 1);
+  CHECK(find_op(t, "drop_train.grad").get("backward", 0) == 1);
   // A training_mode known only at run time decides nothing here: refused.
   CHECK_THROWS_WITH(
       build_workload(kData + "/dropout_dynamic.onnx"),

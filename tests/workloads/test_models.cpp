@@ -43,7 +43,7 @@ int count_kind(const Graph& g, OpKind k) {
                                         [&](const Op& op) { return op.kind == k; }));
 }
 
-constexpr auto& find = testing::find_op;
+using testing::find_op;
 
 std::vector<std::string> names_with_prefix(const Graph& g, const std::string& prefix) {
   std::vector<std::string> out;
@@ -259,7 +259,7 @@ TEST_CASE("BERT-base at seq 128: 22.35 GFLOP per sequence in its matrix products
   Graph eager = build_workload("bert-base:attn=eager");
   CHECK(names_with_prefix(eager, "l0.attn.sdpa") ==
         std::vector<std::string>{".qk", ".scale", ".softmax", ".pv"});
-  const Op& qk = find(eager, "l0.attn.sdpa.qk");
+  const Op& qk = find_op(eager, "l0.attn.sdpa.qk");
   CHECK(qk.at("batch") == 12);
   CHECK(qk.at("m") == 128);
   CHECK(qk.at("k") == 64);
@@ -312,7 +312,7 @@ TEST_CASE("LLaMA-7B prefill: 2 * 6.48e9 * tokens plus causal attention", "[model
             "attn.rope_k.mul_sin", "attn.rope_k.add", "attn.sdpa", "attn.o_proj", "attn.add",
             "post_attention_norm", "mlp.gate_proj", "mlp.silu", "mlp.up_proj", "mlp.mul",
             "mlp.down_proj", "mlp.add"});
-  CHECK(find(g, "l0.attn.sdpa").at("causal") == 1);
+  CHECK(find_op(g, "l0.attn.sdpa").at("causal") == 1);
   CHECK(f.ops.size() + 10 + 7 * (2 * 32 + 1) == g.ops.size());   // tables; 7 more per norm (65)
   // layers=4 builds four layers.
   Graph g4 = build_workload("llama-7b:layers=4,phase=prefill");
@@ -326,14 +326,14 @@ TEST_CASE("LLaMA decode: one token per sequence against the KV cache", "[models]
   CHECK(g.info.at("tokens") == 4);
   CHECK(count_kind(g, OpKind::embedding) == 0);
   CHECK(count_kind(g, OpKind::kv_read) == 32);
-  const Op& cat = find(g, "l5.attn.kv_cat");
+  const Op& cat = find_op(g, "l5.attn.kv_cat");
   CHECK(cat.at("tokens") == 1024);
   CHECK(cat.at("append") == 1);
-  const Op& at = find(g, "l5.attn.sdpa");
+  const Op& at = find_op(g, "l5.attn.sdpa");
   CHECK(at.at("sq") == 1);
   CHECK(at.at("skv") == 1025);
   CHECK(at.at("causal") == 0);
-  CHECK(find(g, "l0.attn.q_proj").at("m") == 4);
+  CHECK(find_op(g, "l0.attn.q_proj").at("m") == 4);
   // Decode linears: 2 * 6,476,005,376 per token (the rotary table product aside).
   CHECK(flops_where(g, [](const Op& op) { return op.kind == OpKind::matmul && op.name.rfind("rotary.", 0) != 0; }) ==
         2.0 * 6476005376.0 * 4);
@@ -341,11 +341,11 @@ TEST_CASE("LLaMA decode: one token per sequence against the KV cache", "[models]
   Graph s = build_workload("llama-7b:phase=decode,ctx=1024,kv_cache=static,layers=2");
   CHECK(count_kind(s, OpKind::kv_write) == 2);
   CHECK(count_kind(s, OpKind::kv_read) == 0);
-  CHECK(find(s, "l1.attn.kv_write").at("tokens") == 1);
+  CHECK(find_op(s, "l1.attn.kv_write").at("tokens") == 1);
   // Static is the decode default; index_copy_ of K and of V: two launches.
   Graph d = build_workload("llama-7b:phase=decode,ctx=1024,layers=2");
   CHECK(count_kind(d, OpKind::kv_write) == 2);
-  CHECK(find(d, "l1.attn.kv_write").at("launches") == 2);
+  CHECK(find_op(d, "l1.attn.kv_write").at("launches") == 2);
   // Prefill's default (auto) writes no cache: HF's forward without a cache.
   CHECK(count_kind(build_workload("llama-7b:phase=prefill,seq=64,layers=2"), OpKind::kv_write) == 0);
 }
@@ -357,13 +357,13 @@ TEST_CASE("decode_static.py: fused projections, static cache, nn.RMSNorm, no rot
   Graph g = build_workload("llama-7b:phase=decode,batch=2,ctx=512,layers=32,embed=0,kv_cache=static,"
                            "fused_qkv=1,fused_gate_up=1,rope=0,kernels=fused");
   CHECK(g.ops.size() == 32 * 12);
-  const Op& qkv = find(g, "l3.attn.qkv_proj");
+  const Op& qkv = find_op(g, "l3.attn.qkv_proj");
   CHECK(qkv.at("m") == 2);
   CHECK(qkv.at("n") == 3 * 4096);   // q, k, v of 32 heads x 128
   CHECK(qkv.at("k") == 4096);
-  const Op& gu = find(g, "l3.mlp.gate_up_proj");
+  const Op& gu = find_op(g, "l3.mlp.gate_up_proj");
   CHECK(gu.at("n") == 2 * 11008);
-  CHECK(find(g, "l3.attn.sdpa").at("skv") == 513);
+  CHECK(find_op(g, "l3.attn.sdpa").at("skv") == 513);
   CHECK(count_kind(g, OpKind::rmsnorm) == 64);
   // Same weights as the separate projections: the linears' FLOPs match.
   const auto linear_flops = [](const Graph& x) {
@@ -381,12 +381,12 @@ TEST_CASE("decode_static.py: fused projections, static cache, nn.RMSNorm, no rot
 
 TEST_CASE("LLaMA-70B uses grouped-query attention", "[models]") {
   Graph g = build_workload("llama-70b:layers=2,seq=128");
-  const Op& at = find(g, "l0.attn.sdpa");
+  const Op& at = find_op(g, "l0.attn.sdpa");
   CHECK(at.at("heads") == 64);
   CHECK(at.at("kv_heads") == 8);
   CHECK(at.at("d") == 128);
-  CHECK(find(g, "l0.attn.k_proj").at("n") == 1024);  // 8 KV heads * 128
-  CHECK(find(g, "l0.mlp.gate_proj").at("n") == 28672);
+  CHECK(find_op(g, "l0.attn.k_proj").at("n") == 1024);  // 8 KV heads * 128
+  CHECK(find_op(g, "l0.mlp.gate_proj").at("n") == 28672);
   // Per layer: 8192*(8192 + 2*1024) + 8192^2 + 3*8192*28672 + 2*8192 norm weights.
   CHECK(g.info.at("params_per_layer") == 8192.0 * (8192 + 2048) + 8192.0 * 8192 +
                                              3.0 * 8192 * 28672 + 2 * 8192);
@@ -400,7 +400,7 @@ TEST_CASE("LLaMA-70B uses grouped-query attention", "[models]") {
 TEST_CASE("GPT-2 and GPT-3 shapes", "[models]") {
   Graph g = build_workload("gpt2-small:seq=1024");
   CHECK(g.info.at("params") == 124439808.0);  // HF GPT2Model (gpt2)
-  CHECK(find(g, "l0.attn.c_attn").at("n") == 3 * 768);
+  CHECK(find_op(g, "l0.attn.c_attn").at("n") == 3 * 768);
   CHECK(names_with_prefix(build_workload("gpt2-small:seq=1024,kernels=fused"), "l11.") ==
         std::vector<std::string>{"ln_1", "attn.c_attn", "attn.sdpa", "attn.c_proj", "attn.add",
                                  "ln_2", "mlp.c_fc", "mlp.gelu", "mlp.c_proj", "mlp.add"});
@@ -413,7 +413,7 @@ TEST_CASE("GPT-2 and GPT-3 shapes", "[models]") {
   CHECK_THROWS_WITH(build_workload("gpt2-small:seq=2048"),
                     Catch::Contains("gpt2-small has 1024 learned positions"));
   Graph g3 = build_workload("gpt3-175b:layers=1,seq=2048");
-  CHECK(find(g3, "l0.attn.sdpa").at("heads") == 96);
+  CHECK(find_op(g3, "l0.attn.sdpa").at("heads") == 96);
   // 96 layers of 12 * 12288^2 weights (+ biases, norms) ~ 174.6e9, plus embeddings.
   Graph full = build_workload("gpt3-175b:seq=8");
   CHECK(full.info.at("params") == Approx(175e9).epsilon(0.01));
@@ -422,28 +422,29 @@ TEST_CASE("GPT-2 and GPT-3 shapes", "[models]") {
 TEST_CASE("transformer-base: encoder, decoder with cross-attention", "[models]") {
   Graph g = build_workload("transformer-base:src=32,tgt=16");
   CHECK(count_kind(g, OpKind::attention) == 6 + 12);
-  const Op& ca = find(g, "dec.l5.cross_attn.sdpa");
+  const Op& ca = find_op(g, "dec.l5.cross_attn.sdpa");
   CHECK(ca.at("sq") == 16);
   CHECK(ca.at("skv") == 32);
-  CHECK(find(g, "dec.l0.self_attn.sdpa").at("causal") == 1);
-  CHECK(find(g, "dec.l0.cross_attn.kv_proj").at("m") == 32);
+  CHECK(find_op(g, "dec.l0.self_attn.sdpa").at("causal") == 1);
+  CHECK(find_op(g, "dec.l0.cross_attn.kv_proj").at("m") == 32);
   // Sequence-first nn.MultiheadAttention runs F.multi_head_attention_forward: per
   // attention a copy of the packed projection's heads (32 x 1536 for q|k|v, 32 x
   // 1024 for the encoder output's k|v) and one of the permuted output (tokens x 512)
   // before out_proj: 2 x 18 copies.
   CHECK(count_kind(g, OpKind::copy) == 2 * 18);
-  const Op& heads = find(g, "enc.l0.self_attn.in_proj.contiguous");
+  const Op& heads = find_op(g, "enc.l0.self_attn.in_proj.contiguous");
   CHECK((heads.at("rows") == 32 && heads.at("cols") == 1536));
-  CHECK(find(g, "dec.l0.cross_attn.kv_proj.contiguous").at("cols") == 1024);
-  CHECK(find(g, "dec.l0.cross_attn.out.contiguous").at("rows") == 16);
-  CHECK(find(g, "dec.l0.cross_attn.sdpa").deps ==
-        std::vector<int>{static_cast<int>(&find(g, "dec.l0.cross_attn.q_proj") - g.ops.data()),
-                         static_cast<int>(&find(g, "dec.l0.cross_attn.kv_proj.contiguous") - g.ops.data())});
+  CHECK(find_op(g, "dec.l0.cross_attn.kv_proj.contiguous").at("cols") == 1024);
+  CHECK(find_op(g, "dec.l0.cross_attn.out.contiguous").at("rows") == 16);
+  CHECK(
+      find_op(g, "dec.l0.cross_attn.sdpa").deps ==
+      std::vector<int>{static_cast<int>(&find_op(g, "dec.l0.cross_attn.q_proj") - g.ops.data()),
+                       static_cast<int>(&find_op(g, "dec.l0.cross_attn.kv_proj.contiguous") - g.ops.data())});
   // Tensor parallelism splits the copies with the heads: tp = 2 halves their columns.
   const Graph tp = build_workload("transformer-base:src=32,tgt=16,tp=2");
-  CHECK(find(tp, "enc.l0.self_attn.in_proj.contiguous").at("cols") == 768);
-  CHECK(find(tp, "enc.l0.self_attn.out.contiguous").at("cols") == 256);
-  CHECK(find(tp, "dec.l0.cross_attn.kv_proj.contiguous").at("cols") == 512);
+  CHECK(find_op(tp, "enc.l0.self_attn.in_proj.contiguous").at("cols") == 768);
+  CHECK(find_op(tp, "enc.l0.self_attn.out.contiguous").at("cols") == 256);
+  CHECK(find_op(tp, "dec.l0.cross_attn.kv_proj.contiguous").at("cols") == 512);
   // Vaswani et al. report 65M parameters for the base model.
   CHECK(g.info.at("params") == Approx(65e6).epsilon(0.05));
 }
@@ -456,7 +457,7 @@ TEST_CASE("moe reports active and total parameters", "[models]") {
   CHECK(g.info.at("params_total") == base + 8 * 176160768.0);
   CHECK(g.info.at("params_active") == base + 2 * 176160768.0);
   // Balanced routing: 64 tokens * top-2 / 8 experts = 16 tokens per expert.
-  CHECK(find(g, "l0.moe.e3.w1").at("m") == 16);
+  CHECK(find_op(g, "l0.moe.e3.w1").at("m") == 16);
   CHECK(count_kind(g, OpKind::matmul) == 4 + 1 + 8 * 3);
 }
 
@@ -471,12 +472,12 @@ TEST_CASE("lstm: cuDNN structure", "[models]") {
   CHECK(g.ops.size() == 2 + 2 * (1 + 2 * 3));
   CHECK((g.ops[0].name == "h0" && g.ops[1].name == "c0" && g.ops[0].kind == OpKind::copy));
   CHECK((g.ops[0].at("rows") == 8 && g.ops[0].at("cols") == 16 && g.ops[0].deps.empty()));
-  const Op& in = find(g, "l0.input_proj");
+  const Op& in = find_op(g, "l0.input_proj");
   CHECK(in.at("m") == 12);
   CHECK(in.at("n") == 64);
   CHECK(in.at("k") == 8);
-  CHECK(find(g, "l1.input_proj").at("k") == 16);
-  const Op& cell = find(g, "l0.t1.cell");
+  CHECK(find_op(g, "l1.input_proj").at("k") == 16);
+  const Op& cell = find_op(g, "l0.t1.cell");
   CHECK(cell.at("rows") == 4);
   CHECK(cell.at("cols") == 16);
   CHECK(cell.at("gates") == 4);
@@ -497,13 +498,13 @@ TEST_CASE("lstm: cuDNN structure", "[models]") {
   // layer the input GEMM and one recurrence (batch = 3 steps of 4 x 64 x 16).
   const Graph p = build_workload("lstm:batch=4,seq=3,input=8,hidden=16,layers=2");
   CHECK(p.ops.size() == 2 + 4);
-  const Op& rec = find(p, "l0.recurrence");
+  const Op& rec = find_op(p, "l0.recurrence");
   CHECK(rec.at("rnn") == 3);
   CHECK(rec.at("batch") == 3);
   CHECK(rec.at("m") == 4);
   CHECK(rec.at("n") == 64);
   CHECK(rec.at("k") == 16);
-  CHECK(find(p, "l1.input_proj").deps == std::vector<int>{3});
+  CHECK(find_op(p, "l1.input_proj").deps == std::vector<int>{3});
   // A GRU has no c_0: h0 only.
   CHECK(build_workload("gru:batch=4,seq=3,input=8,hidden=16,layers=2").ops.size() == 1 + 4);
   // The same products: 3 x (2 x 4 x 64 x 16) per layer.
@@ -525,15 +526,15 @@ TEST_CASE("Evoformer variant=openfold: OpenFold's EvoformerBlock with masks, sto
   //   residual    64 * 8                 =   512
   //   total                              = 16,064
   CHECK(flops_prefix(g, "b0.outer_product_mean.") == 16064.0);
-  const Op& outer = find(g, "b0.outer_product_mean.outer");
+  const Op& outer = find_op(g, "b0.outer_product_mean.outer");
   CHECK(outer.at("m") == 16);
   CHECK(outer.at("n") == 16);
   CHECK(outer.at("k") == 4);
   // Triangle product (Alg. 11): per channel c, Z[i,j] = sum_k A[i,k] B[j,k]:
   // 2 * c_tri 4 * 8^3 = 4,096; its permuted operands are copied for CUDA's bmm.
-  CHECK(op_flops(find(g, "b0.tri_mul_out.triangle_product")) == 4096.0);
-  CHECK(op_flops(find(g, "b0.tri_mul_in.triangle_product")) == 4096.0);
-  CHECK(find(g, "b0.tri_mul_in.triangle_product.copy_a").kind == OpKind::copy);
+  CHECK(op_flops(find_op(g, "b0.tri_mul_out.triangle_product")) == 4096.0);
+  CHECK(op_flops(find_op(g, "b0.tri_mul_in.triangle_product")) == 4096.0);
+  CHECK(find_op(g, "b0.tri_mul_in.triangle_product.copy_a").kind == OpKind::copy);
   // The row attention's stock path: q scaled in place, q and k^T copied by
   // matmul's reshape, Q.K^T over batch = s x heads = 8, the mask bias (rows
   // contiguous) and the pair bias (a permuted projection: last-dim stride = heads)
@@ -546,21 +547,21 @@ TEST_CASE("Evoformer variant=openfold: OpenFold's EvoformerBlock with masks, sto
                    "linear_k",      "linear_v",      "q_scale",      "q_reshape", "k_reshape",    "qk",
                    "mask_bias_add", "bias_add",      "softmax",      "v_reshape", "pv",           "linear_g",
                    "gate.sigmoid",  "gate.mul",      "flatten",      "linear_o",  "residual"});
-  const Op& qk = find(g, "b0.msa_row_attn.qk");
+  const Op& qk = find_op(g, "b0.msa_row_attn.qk");
   CHECK(qk.at("batch") == 8);
   CHECK(qk.at("m") == 8);
   CHECK(qk.at("n") == 8);
   CHECK(qk.at("k") == 4);
-  CHECK(find(g, "b0.msa_row_attn.mask_bias_add").at("bcast_stride") == 1);
-  CHECK(find(g, "b0.msa_row_attn.bias_add").at("bcast_stride") == 2);
-  CHECK(find(g, "b0.tri_att_end.bias_add").at("bcast_stride") == 2);
+  CHECK(find_op(g, "b0.msa_row_attn.mask_bias_add").at("bcast_stride") == 1);
+  CHECK(find_op(g, "b0.msa_row_attn.bias_add").at("bcast_stride") == 2);
+  CHECK(find_op(g, "b0.tri_att_end.bias_add").at("bcast_stride") == 2);
   // Column attention: batch = r columns x heads, sequences attend: s keys; no pair
   // bias, and LayerNorm copies the transposed m first.
-  CHECK(find(g, "b0.msa_col_attn.qk").at("batch") == 16);
-  CHECK(find(g, "b0.msa_col_attn.qk").at("n") == 4);
+  CHECK(find_op(g, "b0.msa_col_attn.qk").at("batch") == 16);
+  CHECK(find_op(g, "b0.msa_col_attn.qk").at("n") == 4);
   CHECK(std::none_of(g.ops.begin(), g.ops.end(),
                      [](const Op& op) { return op.name.starts_with("b0.msa_col_attn.bias_add"); }));
-  CHECK(find(g, "b0.msa_col_attn.layer_norm_m.contiguous").kind == OpKind::copy);
+  CHECK(find_op(g, "b0.msa_col_attn.layer_norm_m.contiguous").kind == OpKind::copy);
   // Kernels per block: row attention 23, column 21, transitions 6 + 6, outer
   // product mean 12, triangle updates 2 x 21, triangle attention 22 + 23 (the
   // ending node's LayerNorm copy) = 155.
@@ -582,7 +583,7 @@ TEST_CASE("Evoformer variant=openfold: OpenFold's EvoformerBlock with masks, sto
       "evoformer:variant=openfold,attn=fused,n_seq=4,n_res=8,c_m=16,c_z=8,c_opm=2,c_tri=4,"
       "heads_msa=2,heads_pair=2,c_hidden=4");
   CHECK(f.ops.size() == 120);
-  const Op& fr = find(f, "b0.msa_row_attn.attention");
+  const Op& fr = find_op(f, "b0.msa_row_attn.attention");
   CHECK(fr.at("batch") == 4);
   CHECK(fr.at("sq") == 8);
   CHECK(fr.at("bias") == 1);
@@ -605,18 +606,18 @@ TEST_CASE("Evoformer variant=sdpa launches what evoformer_sdpa.py launches", "[m
   CHECK(count_kind(g, OpKind::attention) == 4);
   CHECK(count_kind(g, OpKind::copy) == 2 + 3 + 6);
   // The row attention's float pair bias [1, 8, 32, 32], broadcast over the 16 rows.
-  const Op& row = find(g, "b0.row.sdpa");
+  const Op& row = find_op(g, "b0.row.sdpa");
   CHECK(row.at("batch") == 16);
   CHECK(row.at("sq") == 32);
   CHECK(row.at("bias") == 1);
   CHECK(row.at("bias_shared") == 1);
   CHECK(row.get("bias_bool", 0) == 0);
-  CHECK(find(g, "b0.col.sdpa").get("bias", 0) == 0);
-  CHECK(find(g, "b0.tri_att_end.sdpa").at("heads") == 4);
+  CHECK(find_op(g, "b0.col.sdpa").get("bias", 0) == 0);
+  CHECK(find_op(g, "b0.tri_att_end.sdpa").at("heads") == 4);
   // One fused q|k|v|g projection (no bias): 4 x 8 heads x 32.
-  CHECK(find(g, "b0.row.qkvg").at("n") == 1024);
+  CHECK(find_op(g, "b0.row.qkvg").at("n") == 1024);
   // The outer product's bmm: m = n = r * c_opm = 1024, k = s = 16.
-  const Op& outer = find(g, "b0.opm.einsum.bmm");
+  const Op& outer = find_op(g, "b0.opm.einsum.bmm");
   CHECK(outer.at("m") == 1024);
   CHECK(outer.at("k") == 16);
   // OpenFold's block stays available (tested above).

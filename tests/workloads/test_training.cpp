@@ -30,11 +30,9 @@ std::vector<std::string> names(const Graph& g, size_t from = 0) {
   return out;
 }
 
-constexpr auto& find = testing::find_op;
+using testing::find_op;
 
-bool has(const Graph& g, const std::string& name) {
-  return std::any_of(g.ops.begin(), g.ops.end(), [&](const Op& op) { return op.name == name; });
-}
+using testing::has_op;
 
 double flops_of(const Graph& g, bool (*pred)(const Op&)) {
   double f = 0;
@@ -52,7 +50,7 @@ double optimizer_bytes(const Graph& g) {
   return b;
 }
 
-constexpr auto& error_of = testing::workload_error;
+using testing::workload_error;
 
 // fc1 (64 -> 128) and fc2 (128 -> 16) with biases on 32 rows, bf16: 10,384
 // parameters in 4 tensors, with its training step.
@@ -85,18 +83,18 @@ TEST_CASE("two-layer MLP: backward kernels in autograd's order, first layer with
   // Backward products: fc2 dX = dY[32x16] W^T -> 32x128: 2*32*128*16 = 131,072;
   // fc2 dW = relu^T[128x32] dY: 2*128*16*32 = 131,072; fc1 dW = x^T dY: 2*64*128*32 = 524,288;
   // no fc1 dX (x needs no gradient): 786,432 = 2F - 524,288.
-  CHECK(find(g, "fc2.grad_input").attrs ==
+  CHECK(find_op(g, "fc2.grad_input").attrs ==
         OpAttrs{{"batch", 1}, {"m", 32}, {"n", 128}, {"k", 16}, {"b_shared", 1}});
-  CHECK(find(g, "fc1.grad_weight").attrs == OpAttrs{{"batch", 1}, {"m", 64}, {"n", 128}, {"k", 32}});
+  CHECK(find_op(g, "fc1.grad_weight").attrs == OpAttrs{{"batch", 1}, {"m", 64}, {"n", 128}, {"k", 32}});
   CHECK(flops_of(g, [](const Op& op) { return op.kind == OpKind::matmul && op.name.find(".grad") != std::string::npos; }) ==
         786432.0);
   // Bias gradients: column sums of dY over the 32 rows: 32*16 = 512 and 32*128 = 4,096 FLOP;
   // fc2's reads 512 bf16 and writes 16: 1,056 bytes.
-  CHECK(op_min_bytes(find(g, "fc2.grad_bias")) == 1056.0);
+  CHECK(op_min_bytes(find_op(g, "fc2.grad_bias")) == 1056.0);
   // threshold_backward reads dY and the ReLU output, writes dX: 3 * 4,096 * 2 B = 24,576 bytes.
-  CHECK(op_min_bytes(find(g, "relu.grad")) == 24576.0);
-  CHECK(find(g, "relu.grad").deps == std::vector<int>{3, 1});   // fc2.grad_input, the saved output
-  CHECK(find(g, "fc2.grad_input").deps == std::vector<int>{2});   // the given dY: after fc2's forward
+  CHECK(op_min_bytes(find_op(g, "relu.grad")) == 24576.0);
+  CHECK(find_op(g, "relu.grad").deps == std::vector<int>{3, 1});    // fc2.grad_input, the saved output
+  CHECK(find_op(g, "fc2.grad_input").deps == std::vector<int>{2});  // the given dY: after fc2's forward
   CHECK(g.info.at("flops_forward") == 659456.0);                // 655,360 + 4,096
   CHECK(g.info.at("flops_backward") == 795136.0);               // 786,432 + 512 + 4,096 + 4,096
   CHECK(g.info.at("flops_optimizer") == 0.0);
@@ -121,7 +119,7 @@ TEST_CASE("foreach AdamW: eight multi-tensor kernels, 40 bytes per bf16 paramete
   CHECK(optimizer_bytes(g) == 40.0 * 10384);
   // Operations per element 1+2+1+2+1+1+1+2 = 11, one square root.
   CHECK(g.info.at("flops_optimizer") == 11.0 * 10384);
-  CHECK(find(g, "adamw.sqrt").get("sfu", 0) == 1);
+  CHECK(find_op(g, "adamw.sqrt").get("sfu", 0) == 1);
   for (size_t i = first; i < g.ops.size(); ++i) {
     CHECK(g.ops[i].at("tensors") == 4);
     CHECK(g.ops[i].at("launches") == 1);   // 4 tensors, 1+1+1+1 chunks: one launch
@@ -154,42 +152,43 @@ TEST_CASE("clip_grad_norm: torch.nn.utils.clip_grad_norm_ before the step", "[tr
                                  "clip_grad_norm.total_norm", "clip_grad_norm.eps", "clip_grad_norm.coef",
                                  "clip_grad_norm.clamp", "clip_grad_norm.scale"});
   CHECK(all[7] == "adamw.weight_decay");
-  CHECK(find(g, "clip_grad_norm.foreach_norm").at("launches") == 3);
+  CHECK(find_op(g, "clip_grad_norm.foreach_norm").at("launches") == 3);
   // 10,384 bf16 gradients read (20,768 B) and one fp32 norm written.
-  CHECK(op_min_bytes(find(g, "clip_grad_norm.foreach_norm")) == 2.0 * 10384 + 4);
-  CHECK(op_min_bytes(find(g, "clip_grad_norm.scale")) == 2.0 * 2 * 10384);
-  CHECK(find(g, "clip_grad_norm.stack").at("rows") == 4);
+  CHECK(op_min_bytes(find_op(g, "clip_grad_norm.foreach_norm")) == 2.0 * 10384 + 4);
+  CHECK(op_min_bytes(find_op(g, "clip_grad_norm.scale")) == 2.0 * 2 * 10384);
+  CHECK(find_op(g, "clip_grad_norm.stack").at("rows") == 4);
   // The workload parameter: a max_norm > 0 clips; refusals name what is accepted.
-  CHECK(has(build_workload("gpt2-small:layers=1,seq=64,train=1,clip_grad_norm=1.0"), "clip_grad_norm.scale"));
+  CHECK(has_op(build_workload("gpt2-small:layers=1,seq=64,train=1,clip_grad_norm=1.0"),
+               "clip_grad_norm.scale"));
   CHECK_FALSE(
-      has(build_workload("gpt2-small:layers=1,seq=64,train=1,clip_grad_norm=0"), "clip_grad_norm.scale"));
+      has_op(build_workload("gpt2-small:layers=1,seq=64,train=1,clip_grad_norm=0"), "clip_grad_norm.scale"));
   CHECK(
-      error_of("gpt2-small:clip_grad_norm=1") ==
+      workload_error("gpt2-small:clip_grad_norm=1") ==
       "--workload 'gpt2-small:clip_grad_norm=1': parameter 'clip_grad_norm' applies to a training step only "
       "(add train=1)");
   CHECK(
-      error_of("gpt2-small:train=1,clip_grad_norm=-1") ==
+      workload_error("gpt2-small:train=1,clip_grad_norm=-1") ==
       "--workload 'gpt2-small:train=1,clip_grad_norm=-1': parameter 'clip_grad_norm': '-1' is not accepted; "
       "expected a finite max_norm >= 0 (e.g. 1.0; 0: no clipping)");
-  CHECK(error_of("gpt2-small:train=1,clip_grad_norm=nan") ==
+  CHECK(workload_error("gpt2-small:train=1,clip_grad_norm=nan") ==
         "--workload 'gpt2-small:train=1,clip_grad_norm=nan': parameter 'clip_grad_norm': 'nan' is not "
         "accepted; "
         "expected a finite max_norm >= 0 (e.g. 1.0; 0: no clipping)");
-  CHECK(error_of("gemm:m=8,n=8,k=8,train=1,clip_grad_norm=1") ==
+  CHECK(workload_error("gemm:m=8,n=8,k=8,train=1,clip_grad_norm=1") ==
         "--workload 'gemm:m=8,n=8,k=8,train=1,clip_grad_norm=1': parameter 'clip_grad_norm': gemm is a "
         "kernel-level workload without parameters");
-  CHECK(error_of("gpt2-small:layers=2,seq=64,train=1,dp=2,clip_grad_norm=1")
+  CHECK(workload_error("gpt2-small:layers=2,seq=64,train=1,dp=2,clip_grad_norm=1")
             .find("parameter 'clip_grad_norm': not modelled for a parallel workload") != std::string::npos);
   // Under GradScaler with fused AdamW the gradients are unscaled first
   // (scaler.unscale_: the inverse scale computed, the found_inf .item() is not needed
   // by the fused step, which then gets found_inf and no grad_scale).
   const Graph f = build_workload(
       "gpt2-small:layers=1,seq=64,dtype=fp32,train=1,amp=fp16,optimizer=adamw_fused,clip_grad_norm=1");
-  CHECK_FALSE(has(f, "grad_scaler.dummy_inv_scale"));
-  CHECK(has(f, "grad_scaler.inv_scale"));
-  CHECK_FALSE(has(f, "grad_scaler.grad_scale"));
-  CHECK(find(f, "grad_scaler.unscale").get("host_sync", 0) == 0);
-  CHECK(find(f, "adamw_fused.update").at("flops") == 12);
+  CHECK_FALSE(has_op(f, "grad_scaler.dummy_inv_scale"));
+  CHECK(has_op(f, "grad_scaler.inv_scale"));
+  CHECK_FALSE(has_op(f, "grad_scaler.grad_scale"));
+  CHECK(find_op(f, "grad_scaler.unscale").get("host_sync", 0) == 0);
+  CHECK(find_op(f, "adamw_fused.update").at("flops") == 12);
 }
 
 TEST_CASE("optimizer bytes per parameter for each torch.optim choice", "[training][optimizer]") {
@@ -251,8 +250,8 @@ TEST_CASE("ResNet-50 training FLOPs: three times the forward conv/fc FLOPs less 
   const Graph g = build_workload("resnet50:batch=32,train=1");
   CHECK(flops_of(g, [](const Op& op) { return op.kind == OpKind::conv2d || op.kind == OpKind::matmul; }) ==
         777570484224.0);
-  CHECK(!has(g, "conv1.grad_input"));
-  CHECK(has(g, "conv1.grad_weight"));
+  CHECK(!has_op(g, "conv1.grad_input"));
+  CHECK(has_op(g, "conv1.grad_weight"));
   int dgrad = 0, wgrad = 0;
   for (const auto& op : g.ops) {
     dgrad += op.get("grad", 0) == 1;
@@ -261,13 +260,13 @@ TEST_CASE("ResNet-50 training FLOPs: three times the forward conv/fc FLOPs less 
   CHECK(dgrad == 52);
   CHECK(wgrad == 53);
   // Batch-norms run on batch statistics in training: 7 FLOP per element instead of 4.
-  CHECK(find(g, "bn1").get("training", 0) == 1);
+  CHECK(find_op(g, "bn1").get("training", 0) == 1);
   // The residual: `out += identity` passes its gradient on (no kernel), and a block's
   // input, read by conv1 and by the identity (or the downsample), gets the two summed.
-  CHECK(!has(g, "layer1.1.add.grad"));
-  CHECK(find(g, "layer1.0.relu3.grad_acc").kind == OpKind::add);
-  CHECK(find(g, "maxpool.grad_acc").kind == OpKind::add);
-  CHECK(find(g, "maxpool.grad").at("launches") == 2);   // zero fill + gather kernel
+  CHECK(!has_op(g, "layer1.1.add.grad"));
+  CHECK(find_op(g, "layer1.0.relu3.grad_acc").kind == OpKind::add);
+  CHECK(find_op(g, "maxpool.grad_acc").kind == OpKind::add);
+  CHECK(find_op(g, "maxpool.grad").at("launches") == 2);  // zero fill + gather kernel
 }
 
 TEST_CASE("residual: a tensor consumed twice gets one gradient addition", "[training]") {
@@ -283,15 +282,15 @@ TEST_CASE("residual: a tensor consumed twice gets one gradient addition", "[trai
   append_training_step(g, opt);
   CHECK(names(g, 4) == std::vector<std::string>{"fc2.grad_input", "fc2.grad_weight", "ln.grad_input",
                                                 "ln.grad_weight", "fc1.grad_acc", "fc1.grad_weight"});
-  const Op& acc = find(g, "fc1.grad_acc");
+  const Op& acc = find_op(g, "fc1.grad_acc");
   CHECK(acc.kind == OpKind::add);
   CHECK(op_min_bytes(acc) == 3.0 * 16 * 32 * 2);   // 2 reads + 1 write of 16 x 32 bf16
   CHECK(acc.deps == std::vector<int>{6, 1});       // ln.grad_input (the other one is the given dY), after ln
   // layer_norm_backward: dx reads dy, x (2 x 512 bf16), gamma (32), mean and rstd (16 x 2 fp32),
   // writes dx: 2*(1024 + 32) + 128 + 1024 = 3,264 bytes; the gamma/beta kernel reads dy and x,
   // writes 2 x 32: 2*(1024 + 64) = 2,176.
-  CHECK(op_min_bytes(find(g, "ln.grad_input")) == 3264.0);
-  CHECK(op_min_bytes(find(g, "ln.grad_weight")) == 2176.0);
+  CHECK(op_min_bytes(find_op(g, "ln.grad_input")) == 3264.0);
+  CHECK(op_min_bytes(find_op(g, "ln.grad_weight")) == 2176.0);
 }
 
 TEST_CASE("conv GEMM dims per pass and the passes' own traffic", "[training][ir]") {
@@ -348,16 +347,16 @@ TEST_CASE("GPT-2 small: AdamW updates HF GPT2Model's 124,439,808 parameters", "[
   // 12 layers x (ln_1, c_attn, c_proj, ln_2, c_fc, c_proj: 2 tensors each) + wte, wpe + ln_f (2) = 148.
   CHECK(g.info.at("param_tensors") == 148.0);
   // Packed Q, K, V: the three gradients are concatenated back (split's backward).
-  CHECK(find(g, "l0.attn.sdpa.grad_qkv").kind == OpKind::copy);
-  CHECK(has(g, "l0.attn.c_attn.grad_bias"));
-  CHECK(find(g, "wte.grad_weight").at("launches") == 2);   // 64 indices: zero fill + feature kernel
+  CHECK(find_op(g, "l0.attn.sdpa.grad_qkv").kind == OpKind::copy);
+  CHECK(has_op(g, "l0.attn.c_attn.grad_bias"));
+  CHECK(find_op(g, "wte.grad_weight").at("launches") == 2);  // 64 indices: zero fill + feature kernel
 }
 
 TEST_CASE("every model's trained parameters match its parameter count", "[training][models]") {
   // BERT's pooler is not on the path from last_hidden_state: 768*768 + 768 = 590,592 fewer.
   const Graph bert = build_workload("bert-base:seq=32,train=1");
   CHECK(bert.info.at("params_trained") == bert.info.at("params") - 590592);
-  CHECK(!has(bert, "pooler.dense.grad_weight"));
+  CHECK(!has_op(bert, "pooler.dense.grad_weight"));
   for (const char* spec : {"resnet50:image=32", "alexnet:batch=1", "vgg16:batch=1", "gpt2-medium:seq=16,layers=2",
                            "llama-7b:seq=16,layers=2", "llama-70b:seq=16,layers=1", "transformer-base:src=16,tgt=16",
                            "moe:seq=16,d=256,heads=4,kv_heads=2,ffn=512", "lstm:batch=2,seq=4,input=64,hidden=32"}) {
@@ -368,31 +367,36 @@ TEST_CASE("every model's trained parameters match its parameter count", "[traini
   // Tied weights: transformer-base's source, target and output embeddings are one
   // matrix; the second and third gradients are added to the first.
   const Graph t = build_workload("transformer-base:src=16,tgt=16,train=1");
-  CHECK(has(t, "dec.embed.grad_weight_acc"));
-  CHECK(has(t, "enc.embed.grad_weight_acc"));
+  CHECK(has_op(t, "dec.embed.grad_weight_acc"));
+  CHECK(has_op(t, "enc.embed.grad_weight_acc"));
 }
 
 TEST_CASE("bad training parameters are input errors naming spec, key and what is accepted", "[training][errors]") {
-  CHECK(error_of("resnet50:train=2") ==
+  CHECK(workload_error("resnet50:train=2") ==
         "--workload 'resnet50:train=2': parameter 'train': '2' is not accepted; accepted: 0, 1");
-  CHECK(error_of("resnet50:train=1,optimizer=lamb") ==
+  CHECK(workload_error("resnet50:train=1,optimizer=lamb") ==
         "--workload 'resnet50:train=1,optimizer=lamb': parameter 'optimizer': 'lamb' is not accepted; "
         "accepted: adamw, adamw_fused, sgd, sgd_momentum, none");
-  CHECK(error_of("gpt2-small:train=1,phase=decode") ==
-        "--workload 'gpt2-small:train=1,phase=decode': train=1 needs phase=prefill (a decode step against a KV "
+  CHECK(
+      workload_error("gpt2-small:train=1,phase=decode") ==
+      "--workload 'gpt2-small:train=1,phase=decode': train=1 needs phase=prefill (a decode step against a KV "
+      "cache is inference only)");
+  CHECK(workload_error("llama-7b:train=1,kv_cache=static") ==
+        "--workload 'llama-7b:train=1,kv_cache=static': train=1 needs kv_cache=auto or dynamic (a "
+        "preallocated KV "
         "cache is inference only)");
-  CHECK(error_of("llama-7b:train=1,kv_cache=static") ==
-        "--workload 'llama-7b:train=1,kv_cache=static': train=1 needs kv_cache=auto or dynamic (a preallocated KV "
-        "cache is inference only)");
-  CHECK(error_of("resnet50:optimizer=sgd") ==
-        "--workload 'resnet50:optimizer=sgd': parameter 'optimizer' applies to a training step only (add train=1)");
-  CHECK(error_of("gemm:m=8,n=8,k=8,train=1,optimizer=sgd") ==
+  CHECK(workload_error("resnet50:optimizer=sgd") ==
+        "--workload 'resnet50:optimizer=sgd': parameter 'optimizer' applies to a training step only (add "
+        "train=1)");
+  CHECK(workload_error("gemm:m=8,n=8,k=8,train=1,optimizer=sgd") ==
         "--workload 'gemm:m=8,n=8,k=8,train=1,optimizer=sgd': parameter 'optimizer': gemm is a kernel-level "
         "workload without parameters (train=1 appends the backward of its op only)");
-  CHECK(error_of("resnet50:train=1,dtype=int8") ==
-        "--workload 'resnet50:train=1,dtype=int8': train=1 needs dtype fp32, tf32, bf16 or fp16 (PyTorch trains "
+  CHECK(workload_error("resnet50:train=1,dtype=int8") ==
+        "--workload 'resnet50:train=1,dtype=int8': train=1 needs dtype fp32, tf32, bf16 or fp16 (PyTorch "
+        "trains "
         "floating-point parameters); got int8");
-  CHECK(error_of("resnet50:train=1,train=1") == "--workload 'resnet50:train=1,train=1': parameter 'train' given twice");
+  CHECK(workload_error("resnet50:train=1,train=1") ==
+        "--workload 'resnet50:train=1,train=1': parameter 'train' given twice");
   // Through the CLI: exit code 2 and the message.
   const auto o = testing::run_cli({"run", "--hw", "h100-sxm", "--workload", "gpt2-small:train=1,phase=decode"});
   CHECK(o.code == 2);
@@ -413,10 +417,10 @@ TEST_CASE("kernel-level workloads: the op's backward with its inputs requiring g
   CHECK(names(l) == std::vector<std::string>{"layernorm", "layernorm.grad_input", "layernorm.grad_weight"});
   // The math backend's chain: masks (bool) get no gradient; the casts go back.
   const Graph m = build_workload("attention:batch=1,heads=2,sq=16,d=8,causal=1,path=sdpa_math,train=1");
-  CHECK(!has(m, "attention.mask_tril.grad"));
-  CHECK(has(m, "attention.q_to_fp32.grad"));
-  CHECK(find(m, "attention.q_to_fp32.grad").out_dtype == DType::bf16);
-  CHECK(has(m, "attention.softmax.grad"));
+  CHECK(!has_op(m, "attention.mask_tril.grad"));
+  CHECK(has_op(m, "attention.q_to_fp32.grad"));
+  CHECK(find_op(m, "attention.q_to_fp32.grad").out_dtype == DType::bf16);
+  CHECK(has_op(m, "attention.softmax.grad"));
 }
 
 TEST_CASE("embedding and pooling backward traffic", "[training][ir]") {

@@ -63,7 +63,7 @@
 namespace tessera {
 namespace {
 
-std::vector<int> dep(int op) {
+std::vector<int> deps_of(int op) {
   return op < 0 ? std::vector<int>{} : std::vector<int>{op};
 }
 
@@ -126,8 +126,8 @@ int residual(GraphBuilder& b, const std::string& pre, int update, int x, int64_t
 }
 
 // MSATransition / PairTransition: LN, linear_1, relu, linear_2 * mask.
-int transition(GraphBuilder& b, const std::string& pre, int x, int64_t rows, int64_t c, int64_t n) {
-  const int ln = b.vec(OpKind::layernorm, pre + "layer_norm", dep(x), rows, c);
+int openfold_transition(GraphBuilder& b, const std::string& pre, int x, int64_t rows, int64_t c, int64_t n) {
+  const int ln = b.vec(OpKind::layernorm, pre + "layer_norm", deps_of(x), rows, c);
   const int l1 = b.linear(pre + "linear_1", {ln}, rows, n * c, c, true);
   const int r = b.vec(OpKind::relu, pre + "relu", {l1}, rows, n * c);
   const int l2 = b.linear(pre + "linear_2", {r}, rows, c, n * c, true);
@@ -144,9 +144,9 @@ void build_evoformer_openfold_block(GraphBuilder& b, const std::string& pre, con
   {
     const std::string p = pre + "msa_row_attn.";
     const int mb = mask_bias(b, p, sr);
-    const int lnz = b.vec(OpKind::layernorm, p + "layer_norm_z", dep(z), rr, e.c_z);
+    const int lnz = b.vec(OpKind::layernorm, p + "layer_norm_z", deps_of(z), rr, e.c_z);
     const int pair = b.linear(p + "linear_z", {lnz}, rr, e.h_m, e.c_z, false);
-    const int ln = b.vec(OpKind::layernorm, p + "layer_norm_m", dep(m), sr, e.c_m);
+    const int ln = b.vec(OpKind::layernorm, p + "layer_norm_m", deps_of(m), sr, e.c_m);
     const int o = attention(b, p, ln, e, s, r, e.c_m, e.h_m, {{mb, 1}, {pair, e.h_m}}, fused);
     m = residual(b, p, o, m, sr, e.c_m);
   }
@@ -159,7 +159,7 @@ void build_evoformer_openfold_block(GraphBuilder& b, const std::string& pre, con
     const int o = attention(b, p, ln, e, r, s, e.c_m, e.h_m, {{mb, 1}}, fused);
     m = residual(b, p, o, m, sr, e.c_m);
   }
-  m = transition(b, pre + "msa_transition.", m, sr, e.c_m, e.transition);
+  m = openfold_transition(b, pre + "msa_transition.", m, sr, e.c_m, e.transition);
   // Outer product mean (Alg. 10).
   {
     const std::string p = pre + "outer_product_mean.";
@@ -180,7 +180,7 @@ void build_evoformer_openfold_block(GraphBuilder& b, const std::string& pre, con
   // Triangle multiplicative updates, outgoing then incoming (Alg. 11, 12).
   for (const char* dir : {"tri_mul_out.", "tri_mul_in."}) {
     const std::string p = pre + dir;
-    const int ln = b.vec(OpKind::layernorm, p + "layer_norm_in", dep(z), rr, e.c_z);
+    const int ln = b.vec(OpKind::layernorm, p + "layer_norm_in", deps_of(z), rr, e.c_z);
     int ab[2];
     for (int side = 0; side < 2; ++side) {
       const std::string n = side == 0 ? "a" : "b";
@@ -207,13 +207,13 @@ void build_evoformer_openfold_block(GraphBuilder& b, const std::string& pre, con
     const std::string p = pre + (end ? "tri_att_end." : "tri_att_start.");
     const int mb = mask_bias(b, p, rr);
     int in = z;
-    if (end) in = b.vec(OpKind::copy, p + "layer_norm.contiguous", dep(z), rr, e.c_z);
-    const int ln = b.vec(OpKind::layernorm, p + "layer_norm", dep(in), rr, e.c_z);
+    if (end) in = b.vec(OpKind::copy, p + "layer_norm.contiguous", deps_of(z), rr, e.c_z);
+    const int ln = b.vec(OpKind::layernorm, p + "layer_norm", deps_of(in), rr, e.c_z);
     const int tri = b.linear(p + "linear", {ln}, rr, e.h_z, e.c_z, false);
     const int o = attention(b, p, ln, e, r, r, e.c_z, e.h_z, {{mb, 1}, {tri, e.h_z}}, fused);
     z = residual(b, p, o, z, rr, e.c_z);
   }
-  z = transition(b, pre + "pair_transition.", z, rr, e.c_z, e.transition);
+  z = openfold_transition(b, pre + "pair_transition.", z, rr, e.c_z, e.transition);
 }
 
 }  // namespace tessera

@@ -13,13 +13,7 @@
 
 namespace tessera {
 namespace {
-
 using namespace parallel_ops;
-
-double info_or(const Graph& g, const std::string& key, double fallback) {
-  auto it = g.info.find(key);
-  return it == g.info.end() ? fallback : it->second;
-}
 
 // Ops of chunk c of the builder's graph, dependencies inside the chunk kept.
 Graph extract_chunk(const Graph& g, int64_t c) {

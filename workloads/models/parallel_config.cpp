@@ -12,13 +12,7 @@
 
 namespace tessera {
 namespace {
-
 using WlParams = std::map<std::string, std::string>;
-
-double info_or(const Graph& g, const std::string& key, double fallback) {
-  auto it = g.info.find(key);
-  return it == g.info.end() ? fallback : it->second;
-}
 
 }  // namespace
 

@@ -9,12 +9,6 @@
 
 namespace tessera {
 namespace {
-
-double info_or(const Graph& g, const std::string& key, double fallback) {
-  auto it = g.info.find(key);
-  return it == g.info.end() ? fallback : it->second;
-}
-
 // Korthikanti et al. 2022 ("Reducing Activation Recomputation in Large
 // Transformer Models", §4) count the activations one GPT layer keeps for its
 // backward, in bytes, with 16-bit activations and 1-byte dropout masks:

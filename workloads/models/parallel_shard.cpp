@@ -8,7 +8,6 @@
 #include "core/error.h"
 #include "workloads/models/parallel.h"
 
-
 namespace tessera {
 
 namespace {
@@ -35,13 +34,8 @@ const ShardRules k_shard_transformer_base{
     "from one chunk to the next does not carry; use tp and dp"};
 
 namespace {
-
 bool ends_with(const std::string& s, const std::string& suffix) {
   return s.size() >= suffix.size() && s.compare(s.size() - suffix.size(), suffix.size(), suffix) == 0;
-}
-double info_or(const Graph& g, const std::string& key, double fallback) {
-  auto it = g.info.find(key);
-  return it == g.info.end() ? fallback : it->second;
 }
 
 bool matches_any(const std::string& s, const std::vector<std::string>& suffixes) {
