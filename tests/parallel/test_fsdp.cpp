@@ -102,6 +102,21 @@ TEST_CASE("ddp=fsdp moves the same gradient bytes as zero=3 and adds its copies"
         simulate_parallel(build_workload(k_spec), *fast, "analytic").time_s);
 }
 
+TEST_CASE("ddp=fsdp: the footprint holds two gathered layers, the root and a layer's unsharded gradients",
+          "[parallel][fsdp]") {
+  // The model: 2 layers of 12596224 elements and the root's 2623488 (above), its
+  // shard 1/4 of each on dp 4. Gathered in flight: two layers (FSDP2's two
+  // all-gather outputs) and the root, which stays gathered for the whole step; a
+  // layer's unsharded bf16 gradients and its reduce-scatter input.
+  const double layer = 12596224, root = 2623488, model = 2 * layer + root;
+  const Graph g = build_workload(k_spec + ",ddp=fsdp");
+  CHECK(g.info.at("device0.weights_bytes") == 2 * model / 4 + 2 * (2 * layer + root));
+  CHECK(g.info.at("device0.grads_bytes") == 2 * model / 4 + (2 + 2) * layer);
+  // grad_reduce=fp32: fp32 gradient shards and an fp32 reduce-scatter input.
+  const Graph g32 = build_workload(k_spec + ",ddp=fsdp,grad_reduce=fp32");
+  CHECK(g32.info.at("device0.grads_bytes") == 4 * model / 4 + (2 + 4) * layer);
+}
+
 TEST_CASE("ddp=fsdp: what FSDP does not run is refused", "[parallel][fsdp]") {
   const auto refused = [](const std::string& extra, const std::string& why) {
     INFO(extra);

@@ -169,6 +169,13 @@ void emit_chunk(Graph& out, const Graph& fwd_all, int64_t chunk, const ParallelC
     layer_params[unit_of(cg.ops[i])] += n;
     if (cg.ops[i].get("expert", 0) != 0 && c.ep > 1) layer_experts[unit_of(cg.ops[i])] += n;
   }
+  // For the footprint (parallel_footprint.cpp): the largest unit gathered per
+  // layer, and with ddp=fsdp the root, which stays gathered for the whole step.
+  double unit_max = 0;
+  for (const auto& [unit, n] : layer_params)
+    if (!(c.fsdp && unit == 0)) unit_max = std::max(unit_max, n);
+  out.info[fmt::format("chunk{}.zero3_unit_params", chunk)] = unit_max;
+  out.info[fmt::format("chunk{}.zero3_root_params", chunk)] = c.fsdp ? layer_params[0] : 0.0;
   // ddp=fsdp (FSDP2, fully_shard on each layer and on the root module, which holds
   // the ops outside the layers, layer 0 here): torch/distributed/fsdp/_fully_shard/
   // _fsdp_collectives.py. A unit's all-gather runs on its own stream; the

@@ -117,13 +117,29 @@ void set_parallel_footprint(Graph& out, const Graph& forward, const ParallelConf
       for (int64_t v = 0; v < c.virtual_stages; ++v)
         copies += out.info.at(fmt::format("chunk{}.amp_weight_copies", d + v * c.pp)) *
                   dtype_info(amp_dtype(training->amp)).storage_bits / 8.0;
-    const double w = sharded(c.zero >= 3) * pbytes + copies;
+    // ZeRO-3's gathered parameters in flight: two units (FSDP2's forward keeps two
+    // all-gather outputs alive, its backward the current unit and the prefetched
+    // one; Megatron-core's one-ahead prefetch the same), with ddp=fsdp also the
+    // root, gathered for the whole step (its reshard_after_forward is False); and
+    // one unit's unsharded gradients and its reduce-scatter input (FSDP2's
+    // foreach_reduce_scatter_copy_in, in the reduce type) while the next unit's
+    // backward runs. All of them are freed as the step goes on, but the peak of the
+    // activations (the start of the backward) holds them.
+    double unit = 0, root = 0;
+    if (c.zero >= 3 && c.dp > 1)
+      for (int64_t v = 0; v < c.virtual_stages; ++v) {
+        unit = std::max(unit, out.info.at(fmt::format("chunk{}.zero3_unit_params", d + v * c.pp)));
+        root += out.info.at(fmt::format("chunk{}.zero3_root_params", d + v * c.pp));
+      }
+    const double w = sharded(c.zero >= 3) * pbytes + copies + (2 * unit + root) * pbytes;
     // ddp=torch over dp > 1: the reducer's buckets hold a second copy of the
     // gradients beside the .grad tensors (torch.nn.parallel.DistributedDataParallel
     // with gradient_as_bucket_view=False, its default: "the saved memory size will
     // be equal to the total gradients size" when it is True).
     const double grad_copies = c.torch_ddp && c.dp > 1 ? 2.0 : 1.0;
-    const double g = training ? grad_copies * sharded(c.zero >= 2) * (c.grad_reduce_fp32 ? 4.0 : pbytes) : 0;
+    const double g = training ? grad_copies * sharded(c.zero >= 2) * (c.grad_reduce_fp32 ? 4.0 : pbytes) +
+                                    unit * (pbytes + (c.grad_reduce_fp32 ? 4.0 : pbytes))
+                              : 0;
     const double o = training ? sharded(c.zero >= 1) * optimizer_bytes_per_param(opt, pbytes) : 0;
     const double a = per_layer * layers_per_chunk * static_cast<double>(inflight(c, d));
     // KV cache (inference): K and V of every layer of the device's chunks, its
