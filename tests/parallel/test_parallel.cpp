@@ -4,6 +4,7 @@
 #include <fmt/format.h>
 
 #include <catch2/catch.hpp>
+#include <cctype>
 #include <filesystem>
 #include <fstream>
 #include <map>
@@ -241,9 +242,20 @@ TEST_CASE("tensor-parallel collectives per step: allreduce, or reducescatter + a
   CHECK(c["allgather/tp/1"].n == 5);
   CHECK(c["allgather/tp/1"].bytes == 5 * bytes);
   CHECK(c["allreduce/tp/0"].n == 3);   // the cross-entropy's only
-  // Full recomputation repeats the forward's collectives in the backward pass.
-  c = collectives(build_workload("gpt:layers=2,hidden=256,heads=4,seq=64,vocab=1000,tp=2,train=1,recompute=full"));
-  CHECK(c["allreduce/tp/1"].n == 10);
+  // Full recomputation repeats the layers' forward collectives in the backward
+  // pass (2 per layer), not the embedding's: only the transformer layers are
+  // checkpointed (Megatron-core transformer_block.py, _checkpointed_forward).
+  const Graph full =
+      build_workload("gpt:layers=2,hidden=256,heads=4,seq=64,vocab=1000,tp=2,train=1,recompute=full");
+  c = collectives(full);
+  CHECK(c["allreduce/tp/1"].n == 5 + 2 * 2);
+  // The layers' ops are rerun; the embeddings, the final norm, the LM head and the
+  // loss keep their activations.
+  CHECK(testing::has_op(full, "l1.mlp.c_fc.recompute"));
+  CHECK(testing::has_op(full, "l0.ln_1.recompute"));
+  for (const Op& op : full.ops)
+    if (op.get("recompute", 0)) CHECK((op.name.size() > 1 && op.name[0] == 'l' && std::isdigit(op.name[1])));
+  CHECK_FALSE(testing::has_op(full, "lm_head.recompute"));
   // Inference: the forward's only.
   c = collectives(build_workload("gpt:layers=2,hidden=256,heads=4,seq=64,vocab=1000,tp=2"));
   CHECK(c["allreduce/tp/0"].n == 5);

@@ -277,10 +277,15 @@ void emit_chunk(Graph& out, const Graph& fwd_all, int64_t chunk, const ParallelC
   if (!training) return;
 
   // Recomputation ahead of the backward (Megatron-LM: each layer's forward is
-  // rerun just before its backward; here the chunk's, which costs the same).
+  // rerun just before its backward; here the chunk's, which costs the same). Only
+  // the transformer layers are checkpointed (megatron/core/transformer/
+  // transformer_block.py, _checkpointed_forward over the layers): the embeddings,
+  // the final norm, the LM head and the loss keep their activations and are not
+  // rerun. A graph that does not number its layers reruns every op.
   if (c.recompute != Recompute::none) {
     for (size_t i = 0; i < nf; ++i) {
       const Op& f = cg.ops[i];
+      if (const int64_t l = f.get("layer", 0); n_layers > 0 && (l < 1 || l > n_layers)) continue;
       const bool core = f.kind == OpKind::attention || f.kind == OpKind::softmax ||
                         (f.kind == OpKind::matmul && !f.get("param", 0));
       if (c.recompute == Recompute::selective && !core) continue;
