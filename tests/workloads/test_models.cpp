@@ -650,3 +650,33 @@ TEST_CASE("bad workload parameters are InputErrors naming the key", "[models]") 
   CHECK_THROWS_WITH(build_workload("alexnet:image=32"), Catch::Contains("too small"));
   CHECK_THROWS_WITH(build_workload("bert-base:seq=1024"), Catch::Contains("512 positions"));
 }
+
+TEST_CASE("llama3-8b and the generic llama decoder: Meta's shapes with grouped-query K and V", "[models]") {
+  // Meta-Llama-3-8B: d 4096, 32 heads of 128, 8 KV heads (K and V 8 x 128 = 1024
+  // wide), SwiGLU 14336, vocabulary 128256. Per layer q 4096^2 = 16,777,216, k and
+  // v 4096 x 1024 = 4,194,304 each, o 16,777,216, gate/up/down 3 x 4096 x 14336 =
+  // 176,160,768, two RMSNorm weights 8192: 218,112,000. 32 layers 6,979,584,000,
+  // the embedding 128256 x 4096 = 525,336,576, the final norm 4096: 7,504,924,672
+  // (Meta's 8,030,261,248 less the LM head, 525,336,576: LlamaModel has none).
+  const Graph g = build_workload("llama3-8b:batch=1,seq=512");
+  CHECK(g.info.at("params_per_layer") == 218112000.0);
+  CHECK(g.info.at("params") == 7504924672.0);
+  CHECK(find_op(g, "l0.attn.k_proj").at("n") == 1024);
+  CHECK(find_op(g, "l0.attn.q_proj").at("n") == 4096);
+  CHECK(find_op(g, "l0.mlp.gate_proj").at("n") == 14336);
+  // The generic decoder of the same shape is the same graph.
+  const Graph l =
+      build_workload("llama:layers=32,hidden=4096,heads=32,kv_heads=8,ffn=14336,vocab=128256,seq=512");
+  REQUIRE(l.ops.size() == g.ops.size());
+  for (size_t i = 0; i < g.ops.size(); ++i) {
+    CHECK(l.ops[i].name == g.ops[i].name);
+    CHECK(l.ops[i].attrs == g.ops[i].attrs);
+  }
+  CHECK(l.info.at("params") == g.info.at("params"));
+  // llama3-70b: 64 heads, 8 KV heads, 80 layers.
+  CHECK(find_op(build_workload("llama3-70b:layers=1,seq=64"), "l0.attn.v_proj").at("n") == 8 * 128);
+  // Shapes that do not divide are refused, naming the parameters.
+  CHECK_THROWS_WITH(build_workload("llama:layers=2,hidden=4096,heads=32,kv_heads=5,ffn=14336"),
+                    Catch::Contains("heads a multiple of kv_heads=5"));
+  CHECK_THROWS_AS(build_workload("llama:layers=2,hidden=4096,heads=32"), InputError);  // no ffn
+}

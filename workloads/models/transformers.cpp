@@ -66,6 +66,11 @@ constexpr DecoderConfig kDecoders[] = {
     {"gpt3-175b", DecoderStyle::gpt2, 96, 12288, 96, 96, 49152, 50257, 2048},
     {"llama-7b", DecoderStyle::llama, 32, 4096, 32, 32, 11008, 32000, 0},
     {"llama-70b", DecoderStyle::llama, 80, 8192, 64, 8, 28672, 32000, 0},
+    // Meta-Llama-3-8B / -70B config.json (Hugging Face): hidden_size,
+    // num_hidden_layers, num_attention_heads, num_key_value_heads,
+    // intermediate_size, vocab_size 128256 (Llama 3.1 the same shapes).
+    {"llama3-8b", DecoderStyle::llama, 32, 4096, 32, 8, 14336, 128256, 0},
+    {"llama3-70b", DecoderStyle::llama, 80, 8192, 64, 8, 28672, 128256, 0},
 };
 
 // Weights of one decoder layer.
@@ -424,6 +429,42 @@ Graph build_gpt(const Params& p) {
   return build_decoder(c, p);
 }
 
+// llama: a generic LLaMA-style decoder (rotary positions, RMSNorm, SwiGLU MLP,
+// grouped-query attention, no biases) of any shape, as HF LlamaModel (no LM head,
+// as llama-7b): Llama 2/3, Mistral without its sliding window, Qwen2 without its
+// q/k/v biases.
+Graph build_llama(const Params& p) {
+  DecoderConfig c{"llama",
+                  DecoderStyle::llama,
+                  wl_int(p, "layers"),
+                  wl_int(p, "hidden"),
+                  wl_int(p, "heads"),
+                  0,
+                  wl_int(p, "ffn"),
+                  wl_int(p, "vocab"),
+                  0};
+  c.kv_heads = wl_int_or(p, "kv_heads", c.heads);
+  if (c.d % c.heads != 0 || c.heads % c.kv_heads != 0)
+    throw InputError(
+        fmt::format("workload parameters: hidden={} must be a multiple of heads={}, and heads a "
+                    "multiple of kv_heads={}",
+                    c.d, c.heads, c.kv_heads));
+  return build_decoder(c, p);
+}
+
+std::vector<WorkloadParam> llama_params() {
+  std::vector<WorkloadParam> own = {
+      {"layers", "", "decoder layers"},
+      {"hidden", "", "model width"},
+      {"heads", "", "attention heads"},
+      {"kv_heads", "auto", "key/value heads (auto: = heads)", ParamType::integer, {"auto"}},
+      {"ffn", "", "SwiGLU hidden width (intermediate_size)"},
+      {"vocab", "32000", "vocabulary size"}};
+  for (auto& q : decoder_params(2048))
+    if (q.name != "layers") own.push_back(q);
+  return with_parallel(own);
+}
+
 std::vector<WorkloadParam> gpt_params() {
   std::vector<WorkloadParam> own = {{"layers", "", "decoder layers"},
                                     {"hidden", "", "model width"},
@@ -551,6 +592,18 @@ void add_transformer_workloads(std::vector<WorkloadInfo>& out) {
                  "no LM head", with_parallel(decoder_params(2048)), build_decoder_at<5>});
   out.push_back({"llama-70b", "HF LlamaModel 70B (80 layers, d=8192, 64 heads / 8 KV heads, "
                  "SwiGLU 28672), no LM head", with_parallel(decoder_params(2048)), build_decoder_at<6>});
+  out.push_back({"llama3-8b",
+                 "HF LlamaModel Llama 3 8B (32 layers, d=4096, 32 heads / 8 KV heads, SwiGLU 14336, "
+                 "vocabulary 128256), no LM head",
+                 with_parallel(decoder_params(2048)), build_decoder_at<7>});
+  out.push_back({"llama3-70b",
+                 "HF LlamaModel Llama 3 70B (80 layers, d=8192, 64 heads / 8 KV heads, SwiGLU 28672, "
+                 "vocabulary 128256), no LM head",
+                 with_parallel(decoder_params(2048)), build_decoder_at<8>});
+  out.push_back({"llama",
+                 "generic LLaMA-style decoder (rotary positions, RMSNorm, SwiGLU, grouped-query "
+                 "attention), no LM head: llama:layers=,hidden=,heads=,ffn=[,kv_heads=,vocab=,seq=]",
+                 llama_params(), build_llama});
   out.push_back({"gpt", "generic GPT-style decoder (learned positions, LayerNorm, GELU) with its LM head: "
                  "gpt:layers=,hidden=,heads=[,ffn=,vocab=,seq=]", gpt_params(), build_gpt});
   add_encoder_decoder_moe_workloads(out);
