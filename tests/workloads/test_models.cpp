@@ -70,6 +70,7 @@ TEST_CASE("every built-in workload builds with its defaults and validates", "[mo
                              : w.name == "conv2d" ? "conv2d:cin=8,cout=8,h=16"
                              : w.name == "conv3d" ? "conv3d:cin=8,cout=8,h=16"
                              : w.name == "gpt"    ? "gpt:layers=1,hidden=64,heads=2"
+                             : w.name == "llama"  ? "llama:layers=1,hidden=64,heads=2,ffn=128"
                              : collective         ? w.name + ":bytes=1024"
                              : required           ? w.name + ":rows=4,cols=8"
                                                   : w.name;
@@ -673,6 +674,13 @@ TEST_CASE("llama3-8b and the generic llama decoder: Meta's shapes with grouped-q
     CHECK(l.ops[i].attrs == g.ops[i].attrs);
   }
   CHECK(l.info.at("params") == g.info.at("params"));
+  // lm_head=1: LlamaForCausalLM's untied output projection, 128256 x 4096 =
+  // 525,336,576 weights more (Meta's 8,030,261,248 in all).
+  const Graph h = build_workload("llama3-8b:batch=1,seq=512,lm_head=1");
+  CHECK(h.info.at("params") == 8030261248.0);
+  CHECK(find_op(h, "lm_head").at("n") == 128256);
+  CHECK(find_op(h, "lm_head").at("m") == 512);
+  CHECK(h.ops.size() == g.ops.size() + 1);
   // llama3-70b: 64 heads, 8 KV heads, 80 layers.
   CHECK(find_op(build_workload("llama3-70b:layers=1,seq=64"), "l0.attn.v_proj").at("n") == 8 * 128);
   // Shapes that do not divide are refused, naming the parameters.

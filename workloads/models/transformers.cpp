@@ -149,7 +149,9 @@ int hf_rotary_tables(GraphBuilder& b, int64_t batch, int64_t seq, int64_t hd) {
   return last;
 }
 
-Graph build_decoder(const DecoderConfig& c, const Params& p) {
+Graph build_decoder(DecoderConfig c, const Params& p) {
+  // lm_head=1 (the LLaMA family): LlamaForCausalLM's untied output projection.
+  if (p.count("lm_head") && wl_bool(p, "lm_head")) c.lm_head = true;
   Graph g;
   g.name = c.name;
   GraphBuilder b(g, wl_dtype(p, "dtype"));
@@ -390,8 +392,8 @@ Graph build_decoder(const DecoderConfig& c, const Params& p) {
     g.info["host_hidden"] = 1;
     g.info["graph"] = 1;
   }
+  if (c.lm_head && embed) g.info["params"] += static_cast<double>(c.vocab) * d;
   if (par.active) {
-    if (c.lm_head) g.info["params"] += static_cast<double>(c.vocab) * d;
     g.info["seq"] = static_cast<double>(seq);
     g.info["hidden"] = static_cast<double>(d);
     g.info["heads"] = static_cast<double>(c.heads);
@@ -452,6 +454,18 @@ Graph build_llama(const Params& p) {
   return build_decoder(c, p);
 }
 
+// The LLaMA family's parameters: the decoder's and lm_head.
+std::vector<WorkloadParam> llama_family_params() {
+  std::vector<WorkloadParam> q = decoder_params(2048);
+  q.push_back(
+      {"lm_head", "0",
+       "1: the LM head of LlamaForCausalLM (an untied vocabulary projection after the final norm; with "
+       "train=1 its backward starts from the logits' gradient, as every model's without amp: no loss "
+       "kernel); 0: LlamaModel's hidden states",
+       ParamType::boolean});
+  return with_parallel(q);
+}
+
 std::vector<WorkloadParam> llama_params() {
   std::vector<WorkloadParam> own = {
       {"layers", "", "decoder layers"},
@@ -460,9 +474,9 @@ std::vector<WorkloadParam> llama_params() {
       {"kv_heads", "auto", "key/value heads (auto: = heads)", ParamType::integer, {"auto"}},
       {"ffn", "", "SwiGLU hidden width (intermediate_size)"},
       {"vocab", "32000", "vocabulary size"}};
-  for (auto& q : decoder_params(2048))
+  for (auto& q : llama_family_params())
     if (q.name != "layers") own.push_back(q);
-  return with_parallel(own);
+  return own;
 }
 
 std::vector<WorkloadParam> gpt_params() {
@@ -588,22 +602,27 @@ void add_transformer_workloads(std::vector<WorkloadInfo>& out) {
                  with_parallel(decoder_params(1024)), build_decoder_at<3>});
   out.push_back({"gpt3-175b", "GPT-3 175B (96 layers, d=12288, 96 heads) in GPT2Model form, "
                  "no LM head", with_parallel(decoder_params(2048)), build_decoder_at<4>});
-  out.push_back({"llama-7b", "HF LlamaModel 7B (32 layers, d=4096, 32 heads, SwiGLU 11008), "
-                 "no LM head", with_parallel(decoder_params(2048)), build_decoder_at<5>});
-  out.push_back({"llama-70b", "HF LlamaModel 70B (80 layers, d=8192, 64 heads / 8 KV heads, "
-                 "SwiGLU 28672), no LM head", with_parallel(decoder_params(2048)), build_decoder_at<6>});
+  out.push_back({"llama-7b",
+                 "HF LlamaModel 7B (32 layers, d=4096, 32 heads, SwiGLU 11008), "
+                 "no LM head (lm_head=1: LlamaForCausalLM's)",
+                 llama_family_params(), build_decoder_at<5>});
+  out.push_back({"llama-70b",
+                 "HF LlamaModel 70B (80 layers, d=8192, 64 heads / 8 KV heads, "
+                 "SwiGLU 28672), no LM head (lm_head=1: LlamaForCausalLM's)",
+                 llama_family_params(), build_decoder_at<6>});
   out.push_back({"llama3-8b",
                  "HF LlamaModel Llama 3 8B (32 layers, d=4096, 32 heads / 8 KV heads, SwiGLU 14336, "
-                 "vocabulary 128256), no LM head",
-                 with_parallel(decoder_params(2048)), build_decoder_at<7>});
+                 "vocabulary 128256), no LM head (lm_head=1: LlamaForCausalLM's)",
+                 llama_family_params(), build_decoder_at<7>});
   out.push_back({"llama3-70b",
                  "HF LlamaModel Llama 3 70B (80 layers, d=8192, 64 heads / 8 KV heads, SwiGLU 28672, "
-                 "vocabulary 128256), no LM head",
-                 with_parallel(decoder_params(2048)), build_decoder_at<8>});
-  out.push_back({"llama",
-                 "generic LLaMA-style decoder (rotary positions, RMSNorm, SwiGLU, grouped-query "
-                 "attention), no LM head: llama:layers=,hidden=,heads=,ffn=[,kv_heads=,vocab=,seq=]",
-                 llama_params(), build_llama});
+                 "vocabulary 128256), no LM head (lm_head=1: LlamaForCausalLM's)",
+                 llama_family_params(), build_decoder_at<8>});
+  out.push_back(
+      {"llama",
+       "generic LLaMA-style decoder (rotary positions, RMSNorm, SwiGLU, grouped-query "
+       "attention), no LM head unless lm_head=1: llama:layers=,hidden=,heads=,ffn=[,kv_heads=,vocab=,seq=]",
+       llama_params(), build_llama});
   out.push_back({"gpt", "generic GPT-style decoder (learned positions, LayerNorm, GELU) with its LM head: "
                  "gpt:layers=,hidden=,heads=[,ffn=,vocab=,seq=]", gpt_params(), build_gpt});
   add_encoder_decoder_moe_workloads(out);
