@@ -262,6 +262,44 @@ TEST_CASE("tensor-parallel collectives per step: allreduce, or reducescatter + a
   CHECK(c.size() == 1);
 }
 
+TEST_CASE("recompute=op: torchtitan's per-op checkpointing reruns all but the SDPA and every other matmul",
+          "[parallel]") {
+  // Per layer the parameter matmuls in forward order are q, k, v, o, gate, up,
+  // down: the policy keeps the odd ones (q, v, gate, down) and recomputes k, o and
+  // up; the SDPA output is kept; norms, rotary, SiLU, the product and the adds are
+  // recomputed. Outside the layers nothing is.
+  const Graph g = build_workload("llama-7b:layers=2,seq=64,train=1,dp=2,recompute=op,lm_head=1");
+  std::vector<std::string> mms;
+  for (const Op& op : g.ops)
+    if (op.get("recompute", 0) && op.kind == OpKind::matmul) mms.push_back(op.name);
+  CHECK(mms == std::vector<std::string>{"l0.attn.k_proj.recompute", "l0.attn.o_proj.recompute",
+                                        "l0.mlp.up_proj.recompute", "l1.attn.k_proj.recompute",
+                                        "l1.attn.o_proj.recompute", "l1.mlp.up_proj.recompute"});
+  CHECK_FALSE(testing::has_op(g, "l0.attn.sdpa.recompute"));
+  CHECK(testing::has_op(g, "l0.input_norm.pow.recompute"));
+  CHECK(testing::has_op(g, "l1.mlp.silu.recompute"));
+  CHECK_FALSE(testing::has_op(g, "lm_head.recompute"));
+  CHECK_FALSE(testing::has_op(g, "norm.pow.recompute"));
+  // Activations kept per layer (bf16; s = 64, b = 1, h = 4096: sbh = 262144): the
+  // layer's input, q, v (32 KV heads: as wide as q), the down projection's and the
+  // SDPA's outputs, 2 sbh bytes each, and the gate projection's 64 x 11008 x 2 =
+  // 1409024: 4030464 bytes; 2 layers, one microbatch in flight.
+  CHECK(g.info.at("device0.activations_bytes") == 2 * (5 * 2 * 262144.0 + 1409024.0));
+}
+
+TEST_CASE("recompute=op: the recomputed forward costs less than full recomputation, more than none",
+          "[parallel]") {
+  auto hw = load_hardware("dgx-h100", {});
+  auto time = [&](const std::string& r) {
+    return simulate_parallel(build_workload("llama-7b:layers=2,seq=2048,dp=8,train=1,recompute=" + r), *hw,
+                             "analytic")
+        .time_s;
+  };
+  const double none = time("none"), op = time("op"), full = time("full");
+  CHECK(none < op);
+  CHECK(op < full);
+}
+
 TEST_CASE("data-parallel collectives per step: DDP buckets and ZeRO stages", "[parallel]") {
   const std::string base = "gpt:layers=2,hidden=1024,heads=16,seq=64,vocab=1000,dp=2,train=1";
   const Graph g = build_workload(base);

@@ -12,6 +12,14 @@
 #include "workloads/training/step.h"
 
 namespace tessera {
+
+bool op_sac_keeps(const Op& op, int64_t mm) {
+  // _save_list: aten.mm and the SDPA kernels (flash, efficient, cuDNN); of the
+  // mms, the policy recomputes those with an even count ("save every other mm").
+  if (op.kind == OpKind::attention) return true;
+  return mm > 0 && mm % 2 == 1;
+}
+
 namespace {
 using namespace parallel_ops;
 
@@ -283,9 +291,15 @@ void emit_chunk(Graph& out, const Graph& fwd_all, int64_t chunk, const ParallelC
   // the final norm, the LM head and the loss keep their activations and are not
   // rerun. A graph that does not number its layers reruns every op.
   if (c.recompute != Recompute::none) {
+    int64_t mm = 0, mm_layer = -1;  // recompute=op: the layer's parameter matmuls so far
     for (size_t i = 0; i < nf; ++i) {
       const Op& f = cg.ops[i];
       if (const int64_t l = f.get("layer", 0); n_layers > 0 && (l < 1 || l > n_layers)) continue;
+      if (f.get("layer", 0) != mm_layer) mm_layer = f.get("layer", 0), mm = 0;
+      if (f.kind == OpKind::matmul && f.get("param", 0)) ++mm;
+      if (c.recompute == Recompute::op &&
+          op_sac_keeps(f, f.kind == OpKind::matmul && f.get("param", 0) ? mm : 0))
+        continue;
       const bool core = f.kind == OpKind::attention || f.kind == OpKind::softmax ||
                         (f.kind == OpKind::matmul && !f.get("param", 0));
       if (c.recompute == Recompute::selective && !core) continue;
