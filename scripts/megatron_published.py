@@ -28,10 +28,8 @@ layer-norm and bias-GeLU kernels (kernels=fused).
 Usage: scripts/megatron_published.py [--tessera build/tessera] [--extra k=v,...]
 """
 import argparse
-import json
-import os
-import subprocess
-import sys
+
+from published_runs import check_tessera, iteration_s, summary
 
 # name, heads, hidden, layers, tp, pp, GPUs, global batch, reported TFLOP/s per GPU,
 # microbatch, layers per virtual pipeline stage (0: 1F1B), DDP implementation
@@ -62,9 +60,7 @@ def main():
     ap.add_argument("--extra", default="attn=megatron,dropout=0.1,kernels=fused",
                     help="workload parameters added to every row")
     args = ap.parse_args()
-    if not os.access(args.tessera, os.X_OK):
-        sys.exit(f"megatron_published: --tessera {args.tessera}: No such file or directory; build it with "
-                 "`make build`")
+    check_tessera("megatron_published", args.tessera)
     errors = []
     print(f"{'row':12s} {'tp':>3s} {'pp':>3s} {'dp':>4s} {'GPUs':>5s} {'mb':>3s} {'v':>2s} {'DDP':>5s} "
           f"{'iteration':>11s} {'predicted':>10s} {'reported':>9s} {'error':>7s}")
@@ -79,21 +75,13 @@ def main():
         if pp > 1:
             spec += ",p2p_overlap=0,p2p_scatter_gather=1"
         spec += f",{args.extra}"
-        try:
-            run = subprocess.run([args.tessera, "run", "--hw", "dgx-a100", "--set", f"system.nodes={gpus // 8}",
-                                  "--workload", spec, "--format", "json"], capture_output=True, text=True)
-        except OSError as e:
-            sys.exit(f"megatron_published: --tessera {args.tessera}: {e.strerror}; build it with `make build`")
-        if run.returncode != 0:
-            sys.exit(f"megatron_published: {name}: {run.stderr.strip()}")
-        t = json.loads(run.stdout)["time_s"]
+        t = iteration_s("megatron_published", args.tessera, name, "dgx-a100", [f"system.nodes={gpus // 8}"], spec)
         flops = 96 * batch * SEQ * layers * h * h * (1 + SEQ / (6 * h) + VOCAB / (16 * layers * h))
         predicted = flops / t / gpus / 1e12
         errors.append((predicted - reported) / reported * 100)
         print(f"{name:12s} {tp:3d} {pp:3d} {dp:4d} {gpus:5d} {mb:3d} {v:2d} {ddp:>5s} {t:9.2f} s {predicted:10.1f} "
               f"{reported:9d} {errors[-1]:+6.1f}%")
-    print(f"mean error {sum(errors) / len(errors):+.1f}%, mean absolute error "
-          f"{sum(abs(e) for e in errors) / len(errors):.1f}%")
+    print(summary(errors))
 
 
 if __name__ == "__main__":

@@ -22,10 +22,8 @@ rotate_half kernels instead), gradient-norm clipping's scaling.
 Usage: scripts/torchtitan_published.py [--tessera build/tessera]
 """
 import argparse
-import json
-import os
-import subprocess
-import sys
+
+from published_runs import check_tessera, iteration_s, summary
 
 SEQ = 8192
 # name, hardware, --set overrides, workload, dp, local batch, recompute, reported tokens/s per GPU
@@ -42,31 +40,18 @@ def main():
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--tessera", default="build/tessera")
     args = ap.parse_args()
-    if not os.access(args.tessera, os.X_OK):
-        sys.exit(f"torchtitan_published: --tessera {args.tessera}: No such file or directory; build it with "
-                 "`make build`")
+    check_tessera("torchtitan_published", args.tessera)
     errors = []
     print(f"{'row':26s} {'GPUs':>5s} {'batch':>5s} {'AC':>5s} {'step':>9s} {'predicted':>10s} {'reported':>9s} "
           f"{'error':>7s}")
     for name, hw, sets, model, dp, batch, ac, reported in ROWS:
         spec = (f"{model}:seq={SEQ},dp={dp},global_batch={dp * batch},microbatch={batch},train=1,zero=3,ddp=fsdp,"
                 f"grad_reduce=fp32,lm_head=1,recompute={ac},optimizer=adamw_fused")
-        cmd = [args.tessera, "run", "--hw", hw]
-        for s in sets:
-            cmd += ["--set", s]
-        cmd += ["--workload", spec, "--format", "json"]
-        try:
-            run = subprocess.run(cmd, capture_output=True, text=True)
-        except OSError as e:
-            sys.exit(f"torchtitan_published: --tessera {args.tessera}: {e.strerror}; build it with `make build`")
-        if run.returncode != 0:
-            sys.exit(f"torchtitan_published: {name}: {run.stderr.strip()}")
-        t = json.loads(run.stdout)["time_s"]
+        t = iteration_s("torchtitan_published", args.tessera, name, hw, sets, spec)
         predicted = batch * SEQ / t
         errors.append((predicted - reported) / reported * 100)
         print(f"{name:26s} {dp:5d} {batch:5d} {ac:>5s} {t:7.3f} s {predicted:10.0f} {reported:9d} {errors[-1]:+6.1f}%")
-    print(f"mean error {sum(errors) / len(errors):+.1f}%, mean absolute error "
-          f"{sum(abs(e) for e in errors) / len(errors):.1f}%")
+    print(summary(errors))
 
 
 if __name__ == "__main__":
