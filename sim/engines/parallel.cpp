@@ -374,8 +374,9 @@ RunResult simulate_parallel(const Graph& g, const Hardware& hw, const std::strin
       {"p2p_overlap", !blocking},
       {"sequence_parallel", info_or(g, "sequence_parallel", 0) != 0},
       {"zero", static_cast<int64_t>(info_or(g, "zero", 0))},
-      {"recompute", std::array<const char*, 3>{"none", "selective",
-                                               "full"}[static_cast<size_t>(info_or(g, "recompute", 0))]},
+      // Recompute's order (workloads/models/parallel.h).
+      {"recompute", std::array<const char*, 4>{"none", "selective", "full", "op"}.at(
+                        static_cast<size_t>(info_or(g, "recompute", 0)))},
       {"training", training},
       {"microbatch", static_cast<int64_t>(info_or(g, "microbatch", 1))},
       {"microbatches", m},

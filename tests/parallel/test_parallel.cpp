@@ -298,6 +298,10 @@ TEST_CASE("recompute=op: the recomputed forward costs less than full recomputati
   const double none = time("none"), op = time("op"), full = time("full");
   CHECK(none < op);
   CHECK(op < full);
+  // The report names it.
+  const RunResult r = simulate_parallel(build_workload("llama-7b:layers=2,seq=64,dp=8,train=1,recompute=op"),
+                                        *hw, "analytic");
+  CHECK(r.extra["parallel"]["recompute"] == "op");
 }
 
 TEST_CASE("data-parallel collectives per step: DDP buckets and ZeRO stages", "[parallel]") {
