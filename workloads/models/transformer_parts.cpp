@@ -213,4 +213,11 @@ std::vector<WorkloadParam> decoder_params(int64_t default_seq) {
       {"dtype", "bf16", "operand format", ParamType::dtype}};
 }
 
+int64_t layer_count(const std::map<std::string, std::string>& p, int64_t all) {
+  const int64_t n = wl_int_or(p, "layers", all);
+  if (n > all)
+    throw InputError(fmt::format("workload parameter 'layers': {} exceeds the model's {} layers", n, all));
+  return n;
+}
+
 }  // namespace tessera

@@ -43,6 +43,11 @@ WorkloadParam attention_mask_param();
 std::vector<WorkloadParam> decoder_params(int64_t default_seq);
 // A workload's own parameters followed by the parallelism parameters.
 std::vector<WorkloadParam> with_parallel(std::vector<WorkloadParam> own);
+// The `layers` parameter: how many of the model's `all` layers to build (auto:
+// all); more than `all` is an InputError naming it.
+int64_t layer_count(const std::map<std::string, std::string>& p, int64_t all);
+// bert-base and bert-large (bert.cpp), registered first.
+void add_bert_workloads(std::vector<WorkloadInfo>& out);
 // transformer-base and moe, registered after the decoders and BERT.
 void add_encoder_decoder_moe_workloads(std::vector<WorkloadInfo>& out);
 
