@@ -37,6 +37,12 @@ double now_s() {
   return std::chrono::duration<double>(std::chrono::steady_clock::now().time_since_epoch()).count();
 }
 
+}  // namespace
+
+// The types PointEvaluator::Shared holds: not in an anonymous namespace, since
+// Shared itself is not (a unity build compiles this file inside another).
+namespace sweep_run_detail {
+
 // A cache of pure functions of a text key, filled once per key (concurrent
 // callers of one key wait for the first).
 template <class V>
@@ -70,7 +76,10 @@ struct BuiltWorkload {
   std::string identity;
 };
 
-}  // namespace
+}  // namespace sweep_run_detail
+
+using sweep_run_detail::BuiltWorkload;
+using sweep_run_detail::OnceCache;
 
 struct PointEvaluator::Shared {
   std::vector<YAML::Node> trees;          // resolved hardware descriptions, one per spec hw
