@@ -338,6 +338,27 @@ def pytorch(tessera, tmp):
         print(f"{name}: {len(trace['ops'])} ops traced, tessera run: {rep['time_s'] * 1e6:.1f} us on h100-sxm")
 
 
+def published_rows(script, tessera, prefixes, count):
+    """Runs scripts/SCRIPT; its output lines and the row lines (starting with one
+    of `prefixes`), failing unless there are `count` rows and a closing mean."""
+    r = run(["/usr/bin/python3", f"scripts/{script}", "--tessera", tessera])
+    if r.returncode != 0:
+        fail(f"{script}: rc {r.returncode}: {r.stderr}")
+    lines = r.stdout.splitlines()
+    rows = [l for l in lines if l.startswith(prefixes)]
+    if len(rows) != count or not lines[-1].startswith("mean error "):
+        fail(f"{script}: {len(rows)} rows, last line {lines[-1]!r}")
+    return lines, rows
+
+
+def without_tessera(script, tmp):
+    """scripts/SCRIPT with a missing binary: exit 1 and how to build it, no traceback."""
+    r = run(["/usr/bin/python3", f"scripts/{script}", "--tessera", os.path.join(tmp, "none")])
+    if r.returncode != 1 or "No such file or directory; build it with `make build`" not in r.stderr \
+            or "Traceback" in r.stderr:
+        fail(f"{script} without a tessera: rc {r.returncode}: {r.stderr}")
+
+
 def published(tessera, tmp):
     """scripts/megatron_published.py: one line per row of Narayanan et al. 2021's
     Tables 1 and 2 (10 + 6), the reported figure beside the prediction, and the
@@ -349,13 +370,7 @@ def published(tessera, tmp):
     scripts/torchtitan_published.py: torchtitan's three FSDP2 rows, the H100 one
     (8 GPUs of 2 sequences of 8192 tokens under 500 W: 2.970 s, 5516 tokens/s per
     GPU against 5762)."""
-    r = run(["/usr/bin/python3", "scripts/megatron_published.py", "--tessera", tessera])
-    if r.returncode != 0:
-        fail(f"megatron_published.py: rc {r.returncode}: {r.stderr}")
-    lines = r.stdout.splitlines()
-    rows = [l for l in lines if l.startswith(("T1 ", "T2 "))]
-    if len(rows) != 16 or not lines[-1].startswith("mean error "):
-        fail(f"megatron_published.py: {len(rows)} rows, last line {lines[-1]!r}")
+    lines, rows = published_rows("megatron_published.py", tessera, ("T1 ", "T2 "), 16)
     row = [l.split() for l in rows if l.split()[:6] == ["T2", "174.6B", "8", "12", "16", "1536"]]
     if len(row) != 1 or row[0][6:13] != ["1", "1", "local", "18.47", "s", "159.0", "141"]:
         fail(f"megatron_published.py: the 174.6B row on 1536 GPUs is {row}")
@@ -369,24 +384,12 @@ def published(tessera, tmp):
     r = run(["/usr/bin/python3", "scripts/megatron_published.py", "--tessera", tessera, "--extra", "attn=bogus"])
     if r.returncode == 0 or "megatron_published: T1 1.7B:" not in r.stderr or "'attn'" not in r.stderr:
         fail(f"megatron_published.py with a bad parameter: rc {r.returncode}: {r.stderr}")
-    r = run(["/usr/bin/python3", "scripts/megatron_published.py", "--tessera", os.path.join(tmp, "none")])
-    if r.returncode != 1 or "No such file or directory; build it with `make build`" not in r.stderr \
-            or "Traceback" in r.stderr:
-        fail(f"megatron_published.py without a tessera: rc {r.returncode}: {r.stderr}")
+    without_tessera("megatron_published.py", tmp)
     print(f"megatron_published: {len(rows)} rows; {lines[-1]}")
-    r = run(["/usr/bin/python3", "scripts/torchtitan_published.py", "--tessera", tessera])
-    if r.returncode != 0:
-        fail(f"torchtitan_published.py: rc {r.returncode}: {r.stderr}")
-    lines = r.stdout.splitlines()
-    rows = [l for l in lines if l.startswith(("H100 ", "A100 "))]
-    if len(rows) != 3 or not lines[-1].startswith("mean error "):
-        fail(f"torchtitan_published.py: {len(rows)} rows, last line {lines[-1]!r}")
+    lines, rows = published_rows("torchtitan_published.py", tessera, ("H100 ", "A100 "), 3)
     if rows[0].split()[-7:] != ["2", "op", "2.970", "s", "5516", "5762", "-4.3%"]:
         fail(f"torchtitan_published.py: the H100 row is {rows[0]!r}")
-    r = run(["/usr/bin/python3", "scripts/torchtitan_published.py", "--tessera", os.path.join(tmp, "none")])
-    if r.returncode != 1 or "No such file or directory; build it with `make build`" not in r.stderr \
-            or "Traceback" in r.stderr:
-        fail(f"torchtitan_published.py without a tessera: rc {r.returncode}: {r.stderr}")
+    without_tessera("torchtitan_published.py", tmp)
     print(f"torchtitan_published: {len(rows)} rows; {lines[-1]}")
 
 
