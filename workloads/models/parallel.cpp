@@ -13,11 +13,13 @@
 
 namespace tessera {
 
-bool op_sac_keeps(const Op& op, int64_t mm) {
+bool OpSacPolicy::keeps(const Op& op) {
+  if (op.get("layer", 0) != m_layer) m_layer = op.get("layer", 0), m_mm = 0;
   // _save_list: aten.mm and the SDPA kernels (flash, efficient, cuDNN); of the
   // mms, the policy recomputes those with an even count ("save every other mm").
   if (op.kind == OpKind::attention) return true;
-  return mm > 0 && mm % 2 == 1;
+  if (op.kind != OpKind::matmul || !op.get("param", 0)) return false;
+  return ++m_mm % 2 == 1;
 }
 
 namespace {
@@ -203,7 +205,8 @@ void emit_chunk(Graph& out, const Graph& fwd_all, int64_t chunk, const ParallelC
   // implicit prefetching and allows two all-gather output tensors to be alive at
   // once ... In backward, it uses explicit prefetching based on the reverse
   // post-forward order" (pytorch/pytorch#128884, _fsdp_param_group.py
-  // wait_for_unshard). Megatron-core's zero=3 prefetches the next unit (1) both ways.
+  // wait_for_unshard). Megatron-core's zero=3 is modelled one unit ahead (1) both ways: the depth of its
+  // all-gather pipeline's prefetch is not taken from its source.
   // The first unit of a pass is not prefetched: its gather is exposed ("The 1st
   // all-gather will not be able to overlap with anything", docs/notes/fsdp.rst).
   bool root_gathered = false;
@@ -291,15 +294,11 @@ void emit_chunk(Graph& out, const Graph& fwd_all, int64_t chunk, const ParallelC
   // the final norm, the LM head and the loss keep their activations and are not
   // rerun. A graph that does not number its layers reruns every op.
   if (c.recompute != Recompute::none) {
-    int64_t mm = 0, mm_layer = -1;  // recompute=op: the layer's parameter matmuls so far
+    OpSacPolicy sac;  // recompute=op
     for (size_t i = 0; i < nf; ++i) {
       const Op& f = cg.ops[i];
       if (const int64_t l = f.get("layer", 0); n_layers > 0 && (l < 1 || l > n_layers)) continue;
-      if (f.get("layer", 0) != mm_layer) mm_layer = f.get("layer", 0), mm = 0;
-      if (f.kind == OpKind::matmul && f.get("param", 0)) ++mm;
-      if (c.recompute == Recompute::op &&
-          op_sac_keeps(f, f.kind == OpKind::matmul && f.get("param", 0) ? mm : 0))
-        continue;
+      if (c.recompute == Recompute::op && sac.keeps(f)) continue;
       const bool core = f.kind == OpKind::attention || f.kind == OpKind::softmax ||
                         (f.kind == OpKind::matmul && !f.get("param", 0));
       if (c.recompute == Recompute::selective && !core) continue;

@@ -56,14 +56,23 @@ namespace tessera {
 
 enum class PipeSchedule { gpipe = 0, one_f_one_b = 1, interleaved = 2 };
 enum class Recompute { none = 0, selective = 1, full = 2, op = 3 };
+// The values of the recompute parameter, in Recompute's order.
+inline const std::vector<std::string> k_recompute_names = {"none", "selective", "full", "op"};
 // recompute=op, torchtitan's per-op selective activation checkpointing
 // (torchtitan/models/llama3/infra/parallelize.py, _apply_ac_to_transformer_block
 // with selective_ac_option "op"): each transformer layer is checkpointed, and the
 // policy keeps the outputs of aten.mm (all but every second one of the layer's,
 // counted in forward order: q, v, w1, w2 kept, k, o, w3 recomputed) and of the
-// SDPA kernels; every other op of the layer is recomputed. `mm` is the 1-based
-// ordinal of the op among the layer's parameter matmuls (0 for other ops).
-bool op_sac_keeps(const Op& op, int64_t mm);
+// SDPA kernels; every other op of the layer is recomputed.
+class OpSacPolicy {
+ public:
+  // Whether the policy keeps op's output; a layer's ops are given in forward
+  // order (attr layer: the count of its parameter matmuls restarts with a layer).
+  bool keeps(const Op& op);
+
+ private:
+  int64_t m_layer = -1, m_mm = 0;
+};
 // Whose fp16 loss scaling (amp=fp16) a parallel training step runs, and so which
 // collectives combine GradScaler's found_inf across ranks (finish_parallel_graph):
 //   megatron  Megatron-LM's MixedPrecisionOptimizer (the default): found_inf

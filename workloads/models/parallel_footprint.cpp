@@ -50,14 +50,11 @@ double layer_activation_bytes(const Graph& g, const ParallelConfig& c, double e,
     // The checkpointed layer's input and the outputs its policy keeps (the first
     // layer's ops, as the device holds them: q, v, w1, w2 and the SDPA output for
     // a LLaMA layer), each in the type it is produced in.
-    double kept = residual * sbh / sp, mm = 0;
-    for (const Op& op : g.ops) {
-      if (op.get("layer", 0) != 1) continue;
-      const bool param_mm = op.kind == OpKind::matmul && op.get("param", 0);
-      if (param_mm) ++mm;
-      if (op_sac_keeps(op, param_mm ? static_cast<int64_t>(mm) : 0))
+    double kept = residual * sbh / sp;
+    OpSacPolicy sac;
+    for (const Op& op : g.ops)
+      if (op.get("layer", 0) == 1 && sac.keeps(op))
         kept += static_cast<double>(op_out_elems(op)) * dtype_info(op.out_dtype).storage_bits / 8.0;
-    }
     return kept;
   }
   const bool dropout = trains_with_dropout(g);
