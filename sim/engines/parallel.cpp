@@ -4,7 +4,6 @@
 #include <fmt/format.h>
 
 #include <algorithm>
-#include <array>
 #include <cmath>
 #include <map>
 #include <vector>
@@ -15,6 +14,7 @@
 #include "sim/engines/parallel_parts.h"
 #include "sim/engines/systemc_iteration.h"
 #include "sim/engines/systemc_system.h"
+#include "workloads/models/parallel.h"
 
 namespace tessera {
 
@@ -374,9 +374,7 @@ RunResult simulate_parallel(const Graph& g, const Hardware& hw, const std::strin
       {"p2p_overlap", !blocking},
       {"sequence_parallel", info_or(g, "sequence_parallel", 0) != 0},
       {"zero", static_cast<int64_t>(info_or(g, "zero", 0))},
-      // Recompute's order (workloads/models/parallel.h).
-      {"recompute", std::array<const char*, 4>{"none", "selective", "full", "op"}.at(
-                        static_cast<size_t>(info_or(g, "recompute", 0)))},
+      {"recompute", k_recompute_names.at(static_cast<size_t>(info_or(g, "recompute", 0)))},
       {"training", training},
       {"microbatch", static_cast<int64_t>(info_or(g, "microbatch", 1))},
       {"microbatches", m},

@@ -44,13 +44,11 @@ std::vector<WorkloadParam> parallel_params() {
            "sequences per iteration over all replicas (auto: microbatch x dp)",
            ParamType::integer,
            {"auto"}},
-          {"recompute",
-           "none",
+          {"recompute", "none",
            "activation recomputation: none, selective (attention core: Megatron-LM), full (each "
            "layer's forward again in the backward) or op (torchtitan's per-op selective checkpointing: "
            "every layer op but the SDPA and every other matmul recomputed)",
-           ParamType::choice,
-           {"none", "selective", "full", "op"}},
+           ParamType::choice, k_recompute_names},
           {"bucket",
            "auto",
            "DDP gradient bucket size. auto: with ddp=megatron Megatron-core's max(40M, 1M x dp) "
@@ -127,11 +125,9 @@ ParallelConfig parse_parallel(const WlParams& p, int64_t batch) {
   c.zero = std::stoi(wl_choice(p, "zero", {"0", "1", "2", "3"}));
   c.microbatch = wl_int_or(p, "microbatch", batch);
   c.global_batch = wl_int_or(p, "global_batch", c.microbatch * c.dp);
-  const std::string& r = wl_choice(p, "recompute", {"none", "selective", "full", "op"});
-  c.recompute = r == "none"        ? Recompute::none
-                : r == "selective" ? Recompute::selective
-                : r == "op"        ? Recompute::op
-                                   : Recompute::full;
+  const std::string& r = wl_choice(p, "recompute", k_recompute_names);
+  c.recompute = static_cast<Recompute>(std::find(k_recompute_names.begin(), k_recompute_names.end(), r) -
+                                       k_recompute_names.begin());
   c.bucket_mb = wl_int_or(p, "bucket", 0);
   c.grad_reduce_fp32 = wl_choice(p, "grad_reduce", {"auto", "fp32"}) == "fp32";
   c.grad_accum_fusion = wl_bool(p, "grad_accum_fusion");
