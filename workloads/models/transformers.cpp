@@ -407,16 +407,40 @@ Graph build_decoder_at(const Params& p) {
   return build_decoder(kDecoders[I], p);
 }
 
-// gpt: a generic GPT-style decoder (learned positions, LayerNorm, GELU MLP,
-// biases) of any shape, with its LM head (untied) on the last pipeline stage.
-Graph build_gpt(const Params& p) {
-  DecoderConfig c{"gpt", DecoderStyle::gpt2, wl_int(p, "layers"), wl_int(p, "hidden"), wl_int(p, "heads"), 0,
-                  0, wl_int(p, "vocab"), 0, true};
+// The shape a generic decoder (gpt, llama) is given: layers, hidden, heads,
+// kv_heads (auto: heads), vocab; refused where heads do not divide.
+DecoderConfig generic_shape(const char* name, DecoderStyle style, const Params& p) {
+  DecoderConfig c{
+      name, style, wl_int(p, "layers"), wl_int(p, "hidden"), wl_int(p, "heads"), 0, 0, wl_int(p, "vocab"), 0};
   c.kv_heads = wl_int_or(p, "kv_heads", c.heads);
-  c.ffn = wl_int_or(p, "ffn", 4 * c.d);
   if (c.d % c.heads != 0 || c.heads % c.kv_heads != 0)
     throw InputError(fmt::format("workload parameters: hidden={} must be a multiple of heads={}, and heads a "
                                  "multiple of kv_heads={}", c.d, c.heads, c.kv_heads));
+  return c;
+}
+
+// Their parameters: the shape's (ffn as given, vocab defaulting to `vocab`), then
+// the decoders' but `layers`.
+std::vector<WorkloadParam> generic_params(WorkloadParam ffn, const std::string& vocab,
+                                          const std::vector<WorkloadParam>& decoder) {
+  std::vector<WorkloadParam> own = {
+      {"layers", "", "decoder layers"},
+      {"hidden", "", "model width"},
+      {"heads", "", "attention heads"},
+      {"kv_heads", "auto", "key/value heads (auto: = heads)", ParamType::integer, {"auto"}},
+      std::move(ffn),
+      {"vocab", vocab, "vocabulary size"}};
+  for (const auto& q : decoder)
+    if (q.name != "layers") own.push_back(q);
+  return own;
+}
+
+// gpt: a generic GPT-style decoder (learned positions, LayerNorm, GELU MLP,
+// biases) of any shape, with its LM head (untied) on the last pipeline stage.
+Graph build_gpt(const Params& p) {
+  DecoderConfig c = generic_shape("gpt", DecoderStyle::gpt2, p);
+  c.lm_head = true;
+  c.ffn = wl_int_or(p, "ffn", 4 * c.d);
   const bool decode = p.at("phase") == "decode";
   c.max_positions = (decode ? wl_int(p, "ctx") : 0) + (decode ? 1 : wl_int(p, "seq"));
   return build_decoder(c, p);
@@ -427,21 +451,8 @@ Graph build_gpt(const Params& p) {
 // as llama-7b): Llama 2/3, Mistral without its sliding window, Qwen2 without its
 // q/k/v biases.
 Graph build_llama(const Params& p) {
-  DecoderConfig c{"llama",
-                  DecoderStyle::llama,
-                  wl_int(p, "layers"),
-                  wl_int(p, "hidden"),
-                  wl_int(p, "heads"),
-                  0,
-                  wl_int(p, "ffn"),
-                  wl_int(p, "vocab"),
-                  0};
-  c.kv_heads = wl_int_or(p, "kv_heads", c.heads);
-  if (c.d % c.heads != 0 || c.heads % c.kv_heads != 0)
-    throw InputError(
-        fmt::format("workload parameters: hidden={} must be a multiple of heads={}, and heads a "
-                    "multiple of kv_heads={}",
-                    c.d, c.heads, c.kv_heads));
+  DecoderConfig c = generic_shape("llama", DecoderStyle::llama, p);
+  c.ffn = wl_int(p, "ffn");
   return build_decoder(c, p);
 }
 
@@ -458,28 +469,14 @@ std::vector<WorkloadParam> llama_family_params() {
 }
 
 std::vector<WorkloadParam> llama_params() {
-  std::vector<WorkloadParam> own = {
-      {"layers", "", "decoder layers"},
-      {"hidden", "", "model width"},
-      {"heads", "", "attention heads"},
-      {"kv_heads", "auto", "key/value heads (auto: = heads)", ParamType::integer, {"auto"}},
-      {"ffn", "", "SwiGLU hidden width (intermediate_size)"},
-      {"vocab", "32000", "vocabulary size"}};
-  for (auto& q : llama_family_params())
-    if (q.name != "layers") own.push_back(q);
-  return own;
+  return generic_params({"ffn", "", "SwiGLU hidden width (intermediate_size)"}, "32000",
+                        llama_family_params());
 }
 
 std::vector<WorkloadParam> gpt_params() {
-  std::vector<WorkloadParam> own = {{"layers", "", "decoder layers"},
-                                    {"hidden", "", "model width"},
-                                    {"heads", "", "attention heads"},
-                                    {"kv_heads", "auto", "key/value heads (auto: = heads)", ParamType::integer, {"auto"}},
-                                    {"ffn", "auto", "MLP hidden width (auto: 4 x hidden)", ParamType::integer, {"auto"}},
-                                    {"vocab", "50257", "vocabulary size"}};
-  for (auto& q : decoder_params(2048))
-    if (q.name != "layers") own.push_back(q);
-  return with_parallel(own);
+  return with_parallel(
+      generic_params({"ffn", "auto", "MLP hidden width (auto: 4 x hidden)", ParamType::integer, {"auto"}},
+                     "50257", decoder_params(2048)));
 }
 
 }  // namespace
