@@ -28,6 +28,7 @@ Program compile(const Graph& g, const Hardware& hw) {
   const bool host_hidden = hidden != g.info.end() && hidden->second != 0;
   const auto graph_it = g.info.find("graph");
   const bool graph = graph_it != g.info.end() && graph_it->second != 0;
+  const auto idle_it = g.info.find("loop_idle_s");
   for (size_t i = 0; i < g.ops.size(); ++i) {
     p.kernels.push_back(mapper->lower(g, static_cast<int>(i), hw));
     Kernel& k = p.kernels.back();
@@ -40,6 +41,9 @@ Program compile(const Graph& g, const Hardware& hw) {
     // A CUDA-graph replay also starts a multi-kernel op's further kernels without
     // the host (models/tensorcore/tensorcore.cpp, kernel_overhead_s).
     if (graph) k.info.graph = 1;
+    // A kernel timed in a host loop (a host clock around the op and a synchronize):
+    // the device idles this long between runs (models/tensorcore/clock.h).
+    if (idle_it != g.info.end()) k.info.loop_idle = idle_it->second;
     // A Python loop of per-tensor aten calls (Megatron-LM's bf16 parameter copies)
     // is one op of several host calls; an op whose result the host reads
     // (.item()) makes the host wait for its kernel (models/compute/host.h).

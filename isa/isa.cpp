@@ -65,6 +65,8 @@ const KernelInfoField k_info_fields[] = {
      "1 = launched by a library's own loop inside an earlier op's host call (cuDNN's RNN steps)"},
     {"load_align", nullptr, &KernelInfo::load_align,
      "GEMM: bytes per thread of each operand load (< 16: no TMA, narrow loads)"},
+    {"loop_idle", &KernelInfo::loop_idle, nullptr,
+     "seconds the device idles after the kernel before it runs again (a host-timed loop)"},
     {"macs", &KernelInfo::macs, nullptr, "systolic: useful multiply-accumulates"},
     {"mma_folds", nullptr, &KernelInfo::mma_folds, "systolic: folds the kernel's mma instructions run"},
     {"mma_path", nullptr, &KernelInfo::mma_path, "how the mma instructions are issued (tensorcore MmaPath)"},

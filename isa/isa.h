@@ -97,6 +97,8 @@ struct KernelInfo {
   std::optional<int64_t> launches;  // kernel launches the op takes (>= 1)
   std::optional<int64_t> lib_launch;  // 1 = launched by a library's own loop inside an earlier op's host call
   std::optional<int64_t> load_align;  // GEMM: bytes per thread of each operand load (< 16: no TMA, narrow loads)
+  std::optional<double>
+      loop_idle;  // seconds the device idles after the kernel before it runs again (a host-timed loop)
   std::optional<double> macs;  // systolic: useful multiply-accumulates
   std::optional<int64_t> mma_folds;  // systolic: folds the kernel's mma instructions run
   std::optional<int64_t> mma_path;  // how the mma instructions are issued (tensorcore MmaPath)

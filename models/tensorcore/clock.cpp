@@ -3,6 +3,7 @@
 #include <fmt/format.h>
 
 #include <algorithm>
+#include <cmath>
 #include <vector>
 
 #include "core/error.h"
@@ -42,17 +43,25 @@ double PowerCappedClock::clock_hz(const ComputeModel& cm, const Kernel& k, const
                                  "left for kernel '{}' (power_limit 0 = no limit)", hw.source,
                                  format_quantity(m_limit_w, Unit::watts), format_quantity(m_static_w, Unit::watts),
                                  k.name));
+  // A kernel run in a host-timed loop is followed by `idle` seconds at static
+  // power; the board's controller limits the power averaged over its sampling
+  // period (1/6 s to 1 s: torch.cuda.power_draw, NVML nvmlDeviceGetPowerUsage),
+  // thousands of such iterations, so the limit holds for the loop's average.
+  const double idle = k.info.loop_idle.value_or(0.0);
+  if (!(idle >= 0) || !std::isfinite(idle))
+    throw InputError(fmt::format("{}: kernel '{}': loop_idle must be a finite number of seconds >= 0, not {}",
+                                 hw.source, k.name, idle));
   const auto fits = [&](double f) {
-    const double t = time_at(f);
+    const double t = time_at(f) + idle;
     return t <= 0 || energy / t <= budget;
   };
   if (fits(m_max_clock)) return m_max_clock;
   if (!fits(m_min_clock))
-    throw InputError(fmt::format("{}: kernel '{}' draws {} even at compute.min_clock {}, above power.power_limit "
-                                 "{}; raise the limit or lower min_clock", hw.source, k.name,
-                                 format_quantity(m_static_w + energy / time_at(m_min_clock), Unit::watts),
-                                 format_quantity(m_min_clock, Unit::hertz),
-                                 format_quantity(m_limit_w, Unit::watts)));
+    throw InputError(fmt::format(
+        "{}: kernel '{}' draws {} even at compute.min_clock {}, above power.power_limit "
+        "{}; raise the limit or lower min_clock",
+        hw.source, k.name, format_quantity(m_static_w + energy / (time_at(m_min_clock) + idle), Unit::watts),
+        format_quantity(m_min_clock, Unit::hertz), format_quantity(m_limit_w, Unit::watts)));
   // Power falls monotonically with the clock (time grows, energy is fixed):
   // bisect for the highest clock within the limit, to 0.1 MHz.
   double lo = m_min_clock, hi = m_max_clock;

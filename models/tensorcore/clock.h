@@ -3,7 +3,9 @@
 // highest clock in [min_clock, max_clock] whose average power (static + dynamic
 // energy / time) stays within the board's power limit. Dynamic energy is per
 // action and does not depend on the clock; time does, so power falls
-// monotonically with the clock and a bisection finds the limit.
+// monotonically with the clock and a bisection finds the limit. A kernel that
+// runs in a host-timed loop (KernelInfo::loop_idle) is limited on the loop's
+// average power: its idle gap draws static power only.
 #include "isa/isa.h"
 
 namespace tessera {
