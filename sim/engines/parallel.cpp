@@ -251,6 +251,7 @@ RunResult simulate_parallel(const Graph& g, const Hardware& hw, const std::strin
   std::map<std::string, double> sys_bytes;
   for (int64_t d = 0; d < pp; ++d) {
     double tp_comm = 0, every_overlap = 0, every_exposed = 0, e = 0, ce = 0, ice = 0, fl = 0, rfl = 0, p2p_s = 0;
+    double contention = 0;
     std::map<std::string, double> bytes;
     for (int64_t j = 0; j < v; ++j) {
       const ChunkTiming& t = ct[static_cast<size_t>(j * pp + d)];
@@ -266,6 +267,7 @@ RunResult simulate_parallel(const Graph& g, const Hardware& hw, const std::strin
         every_overlap += n * ps->every_overlap_s;
         // Exposed: after the inline ops, and the waits for gathers inside them.
         every_exposed += n * (ps->end_s - ps->inline_s + ps->gather_wait_s);
+        contention += n * ps->contention_s;
         e += n * ps->energy_j;
         ce += n * ps->comm_energy_j;
         ice += n * ps->inline_comm_energy_j;
@@ -316,6 +318,8 @@ RunResult simulate_parallel(const Graph& g, const Hardware& hw, const std::strin
           std::max(0.0, every_overlap - every_exposed) +
               std::max(0.0, dp_total[static_cast<size_t>(d)] - dp_exposed[static_cast<size_t>(d)])},
          {"exposed_overlap_comm_s", every_exposed + dp_exposed[static_cast<size_t>(d)]},
+         // Compute slowed by the SMs the communication stream's collectives hold.
+         {"comm_contention_s", contention},
          {"dp_comm_s", dp_total[static_cast<size_t>(d)]},
          {"dp_comm_exposed_s", dp_exposed[static_cast<size_t>(d)]},
          {"p2p_s", p2p_s},

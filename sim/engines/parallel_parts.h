@@ -42,6 +42,7 @@ struct PassTiming {
   double late_energy_j = 0;
   double every_overlap_s = 0;   // per-microbatch overlapped collectives' total time
   double gather_wait_s = 0;     // of inline_s, waiting for prefetched parameter gathers
+  double contention_s = 0;  // of inline_s, inline ops slowed by a collective holding SMs (Simulator::crowded)
   std::map<std::string, double> bytes_every, bytes_late;   // group -> bytes per execution
 };
 
@@ -64,7 +65,8 @@ struct PassTiming {
 // (systemc_iteration.h) keeps to what its passes were given, host included.
 class Simulator {
  public:
-  Simulator(const Hardware& hw, const std::string& engine) : m_hw(hw), m_engine(make_engine(engine)) {}
+  Simulator(const Hardware& hw, const std::string& engine)
+      : m_hw(hw), m_engine_name(engine), m_engine(make_engine(engine)) {}
 
   // Times of `ops` (indices into g) run back to back: per op, its end time.
   struct Seq {
@@ -86,12 +88,24 @@ class Simulator {
   const Seq& transfer(const Graph& g, size_t op) { return simulate(g, {op}, false); }
   int runs() const { return m_runs; }
 
+  // The device as its compute kernels see it while a collective of the
+  // communication stream runs: NCCL's kernel holds one SM per channel
+  // (system.reduce_units) for its whole run, so a GPU kernel beside it has
+  // compute.sm_count - reduce_units SMs (its waves and tiles re-chosen for them).
+  // nullptr where collectives take no compute units: no system, or a compute
+  // other than tensorcore (TPU ICI and DMA engines run them). Built on first use.
+  Simulator* crowded();
+
  private:
   const Seq& simulate(const Graph& g, const std::vector<size_t>& ops, bool host);
   const Hardware& m_hw;
+  std::string m_engine_name;
   std::unique_ptr<Engine> m_engine;
   std::map<std::string, Seq> m_cache;
   int m_runs = 0;
+  bool m_crowded_built = false;
+  std::unique_ptr<Hardware> m_crowded_hw;
+  std::unique_ptr<Simulator> m_crowded;
 };
 
 // The ops of a pass that run inline (not on the communication stream, not a

@@ -4,6 +4,7 @@
 #include <algorithm>
 
 #include "compiler/compile.h"
+#include "core/error.h"
 #include "models/interconnect/collective.h"
 #include "models/interconnect/link.h"
 #include "models/interconnect/switch.h"
@@ -79,6 +80,26 @@ Graph Simulator::local_graph(const Graph& g, const std::vector<size_t>& ops, std
     sg.add(std::move(op));
   }
   return sg;
+}
+
+Simulator* Simulator::crowded() {
+  if (!m_crowded_built) {
+    m_crowded_built = true;
+    const SystemModel* sys = find_system(m_hw);
+    if (sys && m_hw.compute().impl() == "tensorcore") {
+      const int64_t sms = m_hw.compute().params().integer("sm_count"), units = sys->reduce_units();
+      if (units >= sms)
+        throw InputError(
+            fmt::format("{}: system.reduce_units {} leaves no SM of compute.sm_count {} to the compute "
+                        "kernels while a collective runs (NCCL holds one SM per channel); accepted: "
+                        "1..{}",
+                        m_hw.source, units, sms, sms - 1));
+      m_crowded_hw =
+          build_hardware(m_hw.tree, m_hw.source, {fmt::format("compute.sm_count={}", sms - units)});
+      m_crowded = std::make_unique<Simulator>(*m_crowded_hw, m_engine_name);
+    }
+  }
+  return m_crowded.get();
 }
 
 const Simulator::Seq& Simulator::simulate(const Graph& g, const std::vector<size_t>& ops, bool host) {
@@ -166,27 +187,98 @@ IssueOrder issue_order(const Graph& g, const std::vector<size_t>& ops) {
   return io;
 }
 
+namespace {
+// A collective of the communication stream that runs in every microbatch (not
+// only the last one's, as the DDP buckets).
+bool every_microbatch(const Op& op) {
+  return op.get("every_microbatch", 0) || op.get("group", 0) != static_cast<int64_t>(CommGroup::dp);
+}
+
+// Per op of a simulated sequence: its duration, the ends made monotonic (an op
+// ending before the one before it takes no time of its own).
+std::vector<double> durations(const Simulator::Seq& s) {
+  std::vector<double> d(s.end.size());
+  double prev = 0;
+  for (size_t k = 0; k < s.end.size(); ++k) {
+    const double end = std::max(prev, s.end[k]);
+    d[k] = end - prev;
+    prev = end;
+  }
+  return d;
+}
+
+// Whether `ops` puts any collective on the communication stream every microbatch.
+bool has_every_overlap(const Graph& g, const std::vector<size_t>& ops) {
+  for (size_t i : ops) {
+    const Op& op = g.ops[i];
+    if (op.get("overlap", 0) && !op.get("p2p", 0) && every_microbatch(op)) return true;
+  }
+  return false;
+}
+
+// The inline ops' durations alone and beside a collective (Simulator::crowded;
+// both `alone` where there is no crowded device or no collective to crowd it).
+void inline_durations(Simulator& sim, const Graph& g, const std::vector<size_t>& ops,
+                      const std::vector<size_t>& inl, const Simulator::Seq& s, std::vector<double>& alone,
+                      std::vector<double>& crowded) {
+  alone = durations(s);
+  crowded = alone;
+  Simulator* c = has_every_overlap(g, ops) ? sim.crowded() : nullptr;
+  if (!c) return;
+  const std::vector<double> d = durations(c->run(g, inl));
+  // Fewer SMs never make a kernel faster; a lower power draw may raise its clock
+  // in the model, which the collective's own power (not modelled) would take back.
+  for (size_t k = 0; k < crowded.size(); ++k) crowded[k] = std::max(alone[k], d[k]);
+}
+
+double end_beside(double start, double alone, double crowded,
+                  const std::vector<std::pair<double, double>>& busy) {
+  if (!(crowded > alone)) return start + alone;
+  double left = 1, now = start;  // share of the op still to run
+  for (const auto& [b0, b1] : busy) {
+    if (b1 <= now) continue;
+    if (now < b0) {
+      if (now + left * alone <= b0) return now + left * alone;
+      left -= (b0 - now) / alone;
+      now = b0;
+    }
+    if (now + left * crowded <= b1) return now + left * crowded;
+    left -= (b1 - now) / crowded;
+    now = b1;
+  }
+  return now + left * alone;
+}
+}  // namespace
+
 PassTiming time_pass(Simulator& sim, const Graph& g, const std::vector<size_t>& ops, double static_w) {
   PassTiming t;
   const std::vector<size_t> inl = inline_ops(g, ops);
   const Simulator::Seq& s = sim.run(g, inl);
+  std::vector<double> alone, crowded;
+  inline_durations(sim, g, ops, inl, s, alone, crowded);
   std::map<size_t, size_t> index_of;  // op -> its place in inl
   for (size_t k = 0; k < inl.size(); ++k) index_of[inl[k]] = k;
   // The pass in issue order: the inline ops back to back as simulated, each later
-  // by the waits for parameter gathers before it (shift); the overlapped ops on
-  // the communication stream in issue order, from when the op before them ends.
+  // by the waits for parameter gathers before it and by the SMs the collectives
+  // running beside it hold (shift); the overlapped ops on the communication
+  // stream in issue order, from when the op before them ends.
   const IssueOrder io = issue_order(g, ops);
   std::vector<double> end(inl.size());  // per inline op, with the waits
   std::map<size_t, double> gather_end;
-  double shift = 0, ready = 0, comm_free = 0;
+  std::vector<std::pair<double, double>> busy;  // the communication stream's runs
+  double shift = 0, ready = 0, comm_free = 0, wait = 0;
   for (size_t i : io.ops) {
     const Op& op = g.ops[i];
     if (auto it = index_of.find(i); it != index_of.end()) {
       const size_t k = it->second;
+      double start = (k == 0 ? 0.0 : s.end[k - 1]) + shift;
       if (auto w = io.waits.find(i); w != io.waits.end()) {
-        const double start = (k == 0 ? 0.0 : s.end[k - 1]) + shift;
-        shift += std::max(0.0, gather_end.at(w->second) - start);
+        const double dw = std::max(0.0, gather_end.at(w->second) - start);
+        shift += dw;
+        wait += dw;
+        start += dw;
       }
+      shift += end_beside(start, alone[k], crowded[k], busy) - (start + alone[k]);
       end[k] = s.end[k] + shift;
       ready = end[k];
       continue;
@@ -195,10 +287,10 @@ PassTiming time_pass(Simulator& sim, const Graph& g, const std::vector<size_t>& 
     const Simulator::Seq& c = sim.transfer(g, i);
     const double e = std::max(0.0, c.energy_j - static_w * c.time_s);
     const std::string grp(comm_group_name(op.get("group", 0)));
-    const bool every = op.get("every_microbatch", 0) || op.get("group", 0) != static_cast<int64_t>(CommGroup::dp);
-    if (every) {
+    if (every_microbatch(op)) {
       const double start = std::max(ready, comm_free);
       comm_free = start + c.time_s;
+      if (c.time_s > 0) busy.emplace_back(start, comm_free);
       gather_end[i] = comm_free;
       t.every_overlap_s += c.time_s;
       t.comm_energy_j += e;
@@ -209,8 +301,10 @@ PassTiming time_pass(Simulator& sim, const Graph& g, const std::vector<size_t>& 
       t.bytes_late[grp] += static_cast<double>(op.at("bytes"));
     }
   }
-  // The device idles (static power) while it waits.
-  t.gather_wait_s = shift;
+  // The device idles (static power) while it waits; a crowded op does the same
+  // work (dynamic energy) over a longer time (static power).
+  t.gather_wait_s = wait;
+  t.contention_s = shift - wait;
   t.inline_s = s.time_s + shift;
   t.energy_j = s.energy_j + static_w * shift;
   t.end_s = std::max(t.inline_s, comm_free);
@@ -239,12 +333,13 @@ IterPass iter_pass(Simulator& sim, const Graph& g, const std::vector<size_t>& op
   IterPass out;
   const std::vector<size_t> inl = inline_ops(g, ops);
   const Simulator::Seq& s = sim.run(g, inl);
-  std::map<size_t, double> dur;
+  std::vector<double> alone, crowded;
+  inline_durations(sim, g, ops, inl, s, alone, crowded);
+  std::map<size_t, std::pair<double, double>> dur;  // op -> (alone, crowded)
   double prev = 0;
   for (size_t k = 0; k < inl.size(); ++k) {
-    const double end = std::max(prev, s.end[k]);
-    dur[inl[k]] = end - prev;
-    prev = end;
+    dur[inl[k]] = {alone[k], crowded[k]};
+    prev = std::max(prev, s.end[k]);
   }
   out.tail_s = std::max(0.0, s.time_s - prev);
   auto coll = [&](size_t i, IterOp::Kind kind, double d) {
@@ -268,16 +363,17 @@ IterPass iter_pass(Simulator& sim, const Graph& g, const std::vector<size_t>& op
       out.has_p2p = true;
       out.p2p = coll(i, IterOp::Kind::collective, sim.transfer(g, i).time_s);
     } else if (op.get("overlap", 0)) {
-      const bool every = op.get("every_microbatch", 0) || op.get("group", 0) != static_cast<int64_t>(CommGroup::dp);
+      const bool every = every_microbatch(op);
       index_in_pass[i] = static_cast<int>(out.ops.size());
       out.ops.push_back(coll(i, every ? IterOp::Kind::overlap_every : IterOp::Kind::overlap_last,
                              sim.transfer(g, i).time_s));
     } else {
       if (is_collective_kind(op.kind)) {
-        out.ops.push_back(coll(i, IterOp::Kind::collective, dur.at(i)));
+        out.ops.push_back(coll(i, IterOp::Kind::collective, dur.at(i).first));
       } else {
         IterOp o;
-        o.duration_s = dur.at(i);
+        o.duration_s = dur.at(i).first;
+        o.crowded_s = dur.at(i).second;
         o.name = op.name;
         out.ops.push_back(std::move(o));
       }

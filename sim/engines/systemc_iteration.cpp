@@ -38,7 +38,8 @@ struct Stream {
   std::deque<const IterOp*> queue;
   int64_t pending = 0;          // queued or running
   int64_t pushed = 0, completed = 0;  // ever: a push's ordinal is `pushed` after it
-  sc_event ev_push, ev_drained, ev_completed;
+  bool running = false;               // a collective of the stream is running
+  sc_event ev_push, ev_drained, ev_completed, ev_running;
   bool stop = false;
 };
 
@@ -165,7 +166,11 @@ class IterationSim {
       const IterOp* op = st.queue.front();
       st.queue.pop_front();
       const double t0 = now_s();
+      st.running = true;
+      st.ev_running.notify(SC_ZERO_TIME);
       collective(g, *op, id);
+      st.running = false;
+      st.ev_running.notify(SC_ZERO_TIME);
       span(g, {id == 2 ? IterSpan::Kind::dp : IterSpan::Kind::comm, -1, -1, t0, now_s(), op->name});
       ++st.completed;
       st.ev_completed.notify(SC_ZERO_TIME);
@@ -190,6 +195,27 @@ class IterationSim {
     return (t.mb == 0 ? m_p.bwd_first : m_p.bwd_middle)[c];
   }
 
+  // A compute op: its time alone, or its crowded time while a collective of the
+  // device's communication stream runs beside it (IterOp::crowded_s); on each
+  // change the share of the op left runs at the new rate.
+  static void compute(Stream& every, const IterOp& op) {
+    if (!(op.crowded_s > op.duration_s)) {
+      wait_s(op.duration_s);
+      return;
+    }
+    double left = 1;
+    while (true) {
+      const double d = every.running ? op.crowded_s : op.duration_s;
+      const sc_time need(left * d, SC_SEC);
+      if (need == SC_ZERO_TIME) return;
+      const sc_time t0 = sc_core::sc_time_stamp();
+      sc_core::wait(need, every.ev_running);
+      const sc_time elapsed = sc_core::sc_time_stamp() - t0;
+      if (elapsed >= need) return;
+      left -= elapsed.to_seconds() / d;
+    }
+  }
+
   void run_pass(int64_t g, const IterPass& pass, bool last_mb) {
     Stream& every = *m_every[static_cast<size_t>(g)];
     std::vector<int64_t> ordinal(pass.ops.size(), 0);  // overlap_every: its push's
@@ -200,7 +226,9 @@ class IterationSim {
         while (every.completed < need) sc_core::wait(every.ev_completed);
       }
       switch (op.kind) {
-        case IterOp::Kind::compute: wait_s(op.duration_s); break;
+        case IterOp::Kind::compute:
+          compute(every, op);
+          break;
         case IterOp::Kind::collective: collective(g, op, 0); break;
         case IterOp::Kind::overlap_every:
           ordinal[k] = push(every, op);

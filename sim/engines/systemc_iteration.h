@@ -54,6 +54,9 @@ struct IterWire {
 struct IterOp {
   enum class Kind { compute, collective, overlap_every, overlap_last } kind = Kind::compute;
   double duration_s = 0;        // alone: compute time, or the collective's uncontended time
+  // compute: its time while a collective of the device's communication stream runs
+  // (fewer SMs: parallel_parts.h, Simulator::crowded); 0 = as alone
+  double crowded_s = 0;
   int64_t ranks = 1, stride = 1;   // the group (collectives)
   std::vector<IterWire> wires;
   std::string name;

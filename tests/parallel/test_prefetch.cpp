@@ -109,9 +109,11 @@ TEST_CASE("zero=3 gathers: with gathers far slower than compute the forward is t
   const double after = s.time_s - s.end[k - 1];
   CHECK(gathers > 50 * after);  // gather-bound indeed
   CHECK(t.inline_s == Approx(gathers + after).epsilon(1e-12));
-  // The waits are the inline part less the ops' own time; the pass ends with its
-  // inline ops (nothing left on the comm stream).
-  CHECK(t.gather_wait_s == Approx(t.inline_s - s.time_s).epsilon(1e-12));
+  // The waits and the ops slowed beside the gathers (test_contention.cpp) are the
+  // inline part less the ops' own time; the pass ends with its inline ops
+  // (nothing left on the comm stream).
+  CHECK(t.gather_wait_s + t.contention_s == Approx(t.inline_s - s.time_s).epsilon(1e-12));
+  CHECK(t.contention_s > 0);
   CHECK(t.end_s == t.inline_s);
   // Were the gathers free to run ahead (no waits), the forward would be its ops'
   // time alone, as the model had it before prefetching was modelled.
@@ -123,12 +125,14 @@ TEST_CASE("zero=3 gathers: the systemc iteration waits for them as the analytic 
   // Without contention the two engines agree (1 ps resolution of systemc aside);
   // the waits make FSDP2's iteration 10 % longer than a model in which gathers
   // never delay compute would have it (4.976 ms): a 1024-wide model's 25 MB
-  // gathers take about as long as its layers' compute.
+  // gathers take about as long as its layers' compute. 5.503 ms with the waits,
+  // 5.571 ms once the compute beside each collective runs on the SMs NCCL leaves
+  // (test_contention.cpp).
   auto hw = load_hardware("dgx-h100", {});
   const std::string spec =
       "gpt:layers=4,hidden=1024,heads=16,seq=1024,batch=16,train=1,dp=8,microbatch=1,zero=3,ddp=fsdp";
   const double analytic = simulate_parallel(build_workload(spec), *hw, "analytic").time_s;
   const double systemc = simulate_parallel(build_workload(spec), *hw, "systemc").time_s;
   CHECK(systemc == Approx(analytic).epsilon(1e-7));
-  CHECK(analytic == Approx(5.5034e-3).epsilon(1e-4));
+  CHECK(analytic == Approx(5.5707e-3).epsilon(1e-4));
 }
