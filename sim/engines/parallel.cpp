@@ -82,8 +82,8 @@ RunResult simulate_parallel(const Graph& g, const Hardware& hw, const std::strin
     // The backward of the last microbatch, and of the first and a middle one where
     // they differ (ops with in_microbatch).
     const std::vector<size_t>& bw = by[static_cast<size_t>(c)][1];
-    t.bwd = time_pass(sim, g, microbatch_ops(g, bw, m - 1, m), static_w);
-    t.bwd_varies = varies_by_microbatch(g, bw);
+    t.bwd = time_pass(sim, g, microbatch_ops(g, bw, m - 1, m), static_w, true);
+    t.bwd_varies = varies_by_microbatch(g, bw) || (!t.bwd.late.empty() && sim.crowded());
     if (t.bwd_varies && m > 1) t.bwd_first = time_pass(sim, g, microbatch_ops(g, bw, 0, m), static_w);
     if (t.bwd_varies && m > 2) t.bwd_middle = time_pass(sim, g, microbatch_ops(g, bw, 1, m), static_w);
     t.opt = time_pass(sim, g, by[static_cast<size_t>(c)][2], static_w);

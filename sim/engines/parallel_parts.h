@@ -124,7 +124,10 @@ struct IssueOrder {
   std::map<size_t, size_t> waits;
 };
 IssueOrder issue_order(const Graph& g, const std::vector<size_t>& ops);
-PassTiming time_pass(Simulator& sim, const Graph& g, const std::vector<size_t>& ops, double static_w);
+// last: the last microbatch's pass, whose DDP buckets (overlapped ops not run
+// every microbatch) crowd its compute too (Simulator::crowded).
+PassTiming time_pass(Simulator& sim, const Graph& g, const std::vector<size_t>& ops, double static_w,
+                     bool last = false);
 // A pass as the whole-iteration simulation runs it: its inline ops with the
 // durations of the pass's simulation, its overlapped collectives, its p2p send.
 IterPass iter_pass(Simulator& sim, const Graph& g, const std::vector<size_t>& ops, const Hardware& hw);
@@ -136,9 +139,10 @@ std::vector<size_t> microbatch_ops(const Graph& g, const std::vector<size_t>& op
 bool varies_by_microbatch(const Graph& g, const std::vector<size_t>& ops);
 
 struct ChunkTiming {
-  // bwd: the last microbatch's backward (its DDP buckets: `late`); bwd_first and
-  // bwd_middle: the first's and a middle one's where some ops run in some
-  // microbatches only (in_microbatch; otherwise unused, every one is bwd).
+  // bwd: the last microbatch's backward (its DDP buckets: `late`, crowding its
+  // compute); bwd_first and bwd_middle: the first's and a middle one's where they
+  // differ from it (some ops run in some microbatches only, in_microbatch, or the
+  // buckets crowd the last one; otherwise unused, every one is bwd).
   PassTiming fwd, bwd, opt, bwd_first, bwd_middle;
   bool bwd_varies = false;
   const PassTiming& bwd_at(int64_t mb, int64_t m) const {

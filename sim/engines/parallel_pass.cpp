@@ -207,11 +207,12 @@ std::vector<double> durations(const Simulator::Seq& s) {
   return d;
 }
 
-// Whether `ops` puts any collective on the communication stream every microbatch.
-bool has_every_overlap(const Graph& g, const std::vector<size_t>& ops) {
+// Whether `ops` runs a collective beside its inline ops: one on the communication
+// stream every microbatch, or (last: the last microbatch's pass) a DDP bucket.
+bool has_overlap(const Graph& g, const std::vector<size_t>& ops, bool last) {
   for (size_t i : ops) {
     const Op& op = g.ops[i];
-    if (op.get("overlap", 0) && !op.get("p2p", 0) && every_microbatch(op)) return true;
+    if (op.get("overlap", 0) && !op.get("p2p", 0) && (last || every_microbatch(op))) return true;
   }
   return false;
 }
@@ -219,11 +220,11 @@ bool has_every_overlap(const Graph& g, const std::vector<size_t>& ops) {
 // The inline ops' durations alone and beside a collective (Simulator::crowded;
 // both `alone` where there is no crowded device or no collective to crowd it).
 void inline_durations(Simulator& sim, const Graph& g, const std::vector<size_t>& ops,
-                      const std::vector<size_t>& inl, const Simulator::Seq& s, std::vector<double>& alone,
-                      std::vector<double>& crowded) {
+                      const std::vector<size_t>& inl, const Simulator::Seq& s, bool last,
+                      std::vector<double>& alone, std::vector<double>& crowded) {
   alone = durations(s);
   crowded = alone;
-  Simulator* c = has_every_overlap(g, ops) ? sim.crowded() : nullptr;
+  Simulator* c = has_overlap(g, ops, last) ? sim.crowded() : nullptr;
   if (!c) return;
   const std::vector<double> d = durations(c->run(g, inl));
   // Fewer SMs never make a kernel faster; a lower power draw may raise its clock
@@ -231,6 +232,23 @@ void inline_durations(Simulator& sim, const Graph& g, const std::vector<size_t>&
   for (size_t k = 0; k < crowded.size(); ++k) crowded[k] = std::max(alone[k], d[k]);
 }
 
+// Adds [b0, b1) to `busy`, kept sorted and disjoint (the union of the streams' runs).
+void add_busy(std::vector<std::pair<double, double>>& busy, double b0, double b1) {
+  if (!(b1 > b0)) return;
+  busy.emplace_back(b0, b1);
+  std::sort(busy.begin(), busy.end());
+  std::vector<std::pair<double, double>> merged;
+  for (const auto& iv : busy) {
+    if (!merged.empty() && iv.first <= merged.back().second)
+      merged.back().second = std::max(merged.back().second, iv.second);
+    else
+      merged.push_back(iv);
+  }
+  busy = std::move(merged);
+}
+
+// When an op of `alone` seconds (`crowded` while a collective runs beside it)
+// that starts at `start` ends, `busy` the times a collective runs.
 double end_beside(double start, double alone, double crowded,
                   const std::vector<std::pair<double, double>>& busy) {
   if (!(crowded > alone)) return start + alone;
@@ -250,12 +268,13 @@ double end_beside(double start, double alone, double crowded,
 }
 }  // namespace
 
-PassTiming time_pass(Simulator& sim, const Graph& g, const std::vector<size_t>& ops, double static_w) {
+PassTiming time_pass(Simulator& sim, const Graph& g, const std::vector<size_t>& ops, double static_w,
+                     bool last) {
   PassTiming t;
   const std::vector<size_t> inl = inline_ops(g, ops);
   const Simulator::Seq& s = sim.run(g, inl);
   std::vector<double> alone, crowded;
-  inline_durations(sim, g, ops, inl, s, alone, crowded);
+  inline_durations(sim, g, ops, inl, s, last, alone, crowded);
   std::map<size_t, size_t> index_of;  // op -> its place in inl
   for (size_t k = 0; k < inl.size(); ++k) index_of[inl[k]] = k;
   // The pass in issue order: the inline ops back to back as simulated, each later
@@ -265,8 +284,11 @@ PassTiming time_pass(Simulator& sim, const Graph& g, const std::vector<size_t>& 
   const IssueOrder io = issue_order(g, ops);
   std::vector<double> end(inl.size());  // per inline op, with the waits
   std::map<size_t, double> gather_end;
-  std::vector<std::pair<double, double>> busy;  // the communication stream's runs
-  double shift = 0, ready = 0, comm_free = 0, wait = 0;
+  // The communication stream's runs, and in the last microbatch's pass those of
+  // the DDP buckets' stream (their order there; the schedule places them again
+  // across a device's chunks).
+  std::vector<std::pair<double, double>> busy;
+  double shift = 0, ready = 0, comm_free = 0, wait = 0, late_free = 0;
   for (size_t i : io.ops) {
     const Op& op = g.ops[i];
     if (auto it = index_of.find(i); it != index_of.end()) {
@@ -290,13 +312,18 @@ PassTiming time_pass(Simulator& sim, const Graph& g, const std::vector<size_t>& 
     if (every_microbatch(op)) {
       const double start = std::max(ready, comm_free);
       comm_free = start + c.time_s;
-      if (c.time_s > 0) busy.emplace_back(start, comm_free);
+      add_busy(busy, start, comm_free);
       gather_end[i] = comm_free;
       t.every_overlap_s += c.time_s;
       t.comm_energy_j += e;
       t.bytes_every[grp] += static_cast<double>(op.at("bytes"));
     } else {
       t.late.emplace_back(ready, c.time_s);
+      if (last) {
+        const double start = std::max(ready, late_free);
+        late_free = start + c.time_s;
+        add_busy(busy, start, late_free);
+      }
       t.late_energy_j += e;
       t.bytes_late[grp] += static_cast<double>(op.at("bytes"));
     }
@@ -334,7 +361,9 @@ IterPass iter_pass(Simulator& sim, const Graph& g, const std::vector<size_t>& op
   const std::vector<size_t> inl = inline_ops(g, ops);
   const Simulator::Seq& s = sim.run(g, inl);
   std::vector<double> alone, crowded;
-  inline_durations(sim, g, ops, inl, s, alone, crowded);
+  // Crowded times wherever a collective may run beside the pass (the whole
+  // iteration decides when one does).
+  inline_durations(sim, g, ops, inl, s, true, alone, crowded);
   std::map<size_t, std::pair<double, double>> dur;  // op -> (alone, crowded)
   double prev = 0;
   for (size_t k = 0; k < inl.size(); ++k) {

@@ -196,20 +196,21 @@ class IterationSim {
   }
 
   // A compute op: its time alone, or its crowded time while a collective of the
-  // device's communication stream runs beside it (IterOp::crowded_s); on each
-  // change the share of the op left runs at the new rate.
-  static void compute(Stream& every, const IterOp& op) {
+  // device's communication stream or of its DDP buckets' stream runs beside it
+  // (IterOp::crowded_s); on each change the share of the op left runs at the new
+  // rate.
+  static void compute(Stream& every, Stream& late, const IterOp& op) {
     if (!(op.crowded_s > op.duration_s)) {
       wait_s(op.duration_s);
       return;
     }
     double left = 1;
     while (true) {
-      const double d = every.running ? op.crowded_s : op.duration_s;
+      const double d = every.running || late.running ? op.crowded_s : op.duration_s;
       const sc_time need(left * d, SC_SEC);
       if (need == SC_ZERO_TIME) return;
       const sc_time t0 = sc_core::sc_time_stamp();
-      sc_core::wait(need, every.ev_running);
+      sc_core::wait(need, every.ev_running | late.ev_running);
       const sc_time elapsed = sc_core::sc_time_stamp() - t0;
       if (elapsed >= need) return;
       left -= elapsed.to_seconds() / d;
@@ -227,7 +228,7 @@ class IterationSim {
       }
       switch (op.kind) {
         case IterOp::Kind::compute:
-          compute(every, op);
+          compute(every, *m_late[static_cast<size_t>(g)], op);
           break;
         case IterOp::Kind::collective: collective(g, op, 0); break;
         case IterOp::Kind::overlap_every:
