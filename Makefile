@@ -20,7 +20,7 @@ FUZZ_SEED ?= 0
 # which `make test` runs, to fit its time limit).
 SAN_CTEST_ARGS ?=
 FUZZ_TARGETS = hw_yaml hw_set workload_spec json_trace scalesim_csv scalesim_cfg onnx isa measurements \
-  calibrate_records sweep_spec chakra memsim
+  calibrate_records sweep_spec chakra memsim parallel_spec
 
 .PHONY: deps configure tool build demo test bench clean test-sanitize test-sanitize-ci sanitize-configure fuzz-build fuzz
 

@@ -75,7 +75,7 @@ def main():
                         continue
                     seen.add(key)
                     add_bytes(line)
-    elif t == "workload_spec":
+    elif t in ("workload_spec", "parallel_spec"):
         cmds = os.path.join(src, "tests/regression/commands.txt")
         if os.path.exists(cmds):
             for line in open(cmds, encoding="utf-8"):
