@@ -23,8 +23,11 @@ void classify(const Block& b, const Kernel& k, const Hardware& hw, TimelineBlock
     else continue;
     if (out.compute_unit.empty()) out.compute_unit = r.unit->path();  // instr_unit(in)
   }
-  for (const auto& [on, name] : {std::pair{mma, "MMA"}, std::pair{vec, "VEC"}, std::pair{coll, "COLL"}})
-    if (on) out.compute_class += (out.compute_class.empty() ? "" : "+") + std::string(name);
+  for (const auto& [on, name] : {std::pair{mma, "MMA"}, std::pair{vec, "VEC"}, std::pair{coll, "COLL"}}) {
+    if (!on) continue;
+    if (!out.compute_class.empty()) out.compute_class.push_back('+');
+    out.compute_class.append(name);
+  }
 }
 
 }  // namespace

@@ -44,7 +44,11 @@ std::vector<ScaleSimLayer> parse_scalesim_layers(std::string_view text, std::str
     pos = nl + 1;
     ++line_no;
     if (tolerant) {
-      for (size_t p; (p = line.find("\xC2\xA0")) != std::string::npos;) line.replace(p, 2, " ");
+      // Each no-break space (UTF-8 C2 A0) becomes one space.
+      for (size_t p; (p = line.find("\xC2\xA0")) != std::string::npos;) {
+        line[p] = ' ';
+        line.erase(p + 1, 1);
+      }
       if (const auto hash = line.find('#'); hash != std::string::npos) line.erase(hash);
     }
     const std::string row = trim(line);

@@ -23,7 +23,15 @@ bool OpSacPolicy::keeps(const Op& op) {
 }
 
 namespace {
-using namespace parallel_ops;
+// Named one by one: a using-directive here would reach the files after this one
+// in a unity batch.
+using parallel_ops::collective;
+using parallel_ops::found_inf_reduces;
+using parallel_ops::grad_stats_reduces;
+using parallel_ops::gradient_kernel;
+using parallel_ops::group_stride;
+using parallel_ops::Layout;
+using parallel_ops::StatsReduce;
 
 // Ops of chunk c of the builder's graph, dependencies inside the chunk kept.
 Graph extract_chunk(const Graph& g, int64_t c) {
