@@ -445,6 +445,10 @@ Program assemble(std::string_view text, std::string_view source_name) {
       if (field->real ? (kernel->info.*field->real).has_value() : (kernel->info.*field->integer).has_value())
         lp.fail(fmt::format(".attr '{}' given twice in kernel '{}'", toks[1].value, kernel->name));
       const double v = lp.number(toks[2], ".attr " + toks[1].value);
+      // A duration: the power model averages the kernel's energy over it.
+      if (field->real == &KernelInfo::loop_idle && !(v >= 0))
+        lp.fail(fmt::format(".attr loop_idle is the seconds the device idles between runs: >= 0, not '{}'",
+                            toks[2].value));
       if (field->real) {
         kernel->info.*field->real = v;
       } else {

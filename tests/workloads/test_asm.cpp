@@ -207,6 +207,10 @@ TEST_CASE("asm: errors name source:line and the reason", "[asm][errors]") {
                     Contains("e.tasm:4: bytes = '12kB' is not an integer"));
   CHECK_THROWS_WITH(assemble(head + "  load dram->sram bytes=-4\n", "e.tasm"),
                     Contains("e.tasm:4: bytes = -4 must be >= 0"));
+  CHECK_THROWS_WITH(
+      assemble(".program target=t hardware=h workload=w\n.kernel name=k\n.attr loop_idle -1e-6\n", "e.tasm"),
+      Contains("e.tasm:3: .attr loop_idle is the seconds the device idles between runs: >= 0, "
+               "not '-1e-6'"));
   CHECK_THROWS_WITH(assemble(head + "  mma 8x8x8 a=bf17\n", "e.tasm"),
                     Contains("e.tasm:4: a = 'bf17' is not a format; accepted: fp64"));
   CHECK_THROWS_WITH(assemble(head + "  vec exp elems=4 lanes=8\n", "e.tasm"),
