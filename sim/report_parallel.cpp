@@ -47,20 +47,25 @@ void write_parallel_text(std::ostream& os, const nlohmann::json& p) {
     groups += fmt::format("{}{} {}", groups.empty() ? "" : ", ", k, q(v.get<double>(), Unit::bytes));
   if (!groups.empty()) fmt::print(os, "  traffic    collective bytes per iteration, all devices: {}\n", groups);
   fmt::print(os, "\n  per device (one row per pipeline position; the tp x dp devices of a row do the same work):\n");
-  fmt::print(os, "  {:>3} {:>11} {:>11} {:>11} {:>7} {:>11} {:>11} {:>11} {:>11}  {}\n", "pos", "busy", "forward",
-             "backward", "bubble", "tp/ep comm", "overlapped", "exposed", "memory", "memory (weights/grads/optimizer/"
-             "activations/KV)");
+  fmt::print(os, "  {:>3} {:>11} {:>11} {:>11} {:>7} {:>11} {:>11} {:>11} {:>11} {:>11}  {}\n", "pos", "busy",
+             "forward", "backward", "bubble", "tp/ep comm", "overlapped", "exposed", "contention", "memory",
+             "memory (weights/grads/optimizer/activations/KV)");
   for (const auto& r : p["roles"]) {
     const auto& m = r["memory"];
-    fmt::print(os, "  {:>3} {:>11} {:>11} {:>11} {:>6.1f}% {:>11} {:>11} {:>11} {:>11}  {} / {} / {} / {} / {}{}\n",
+    fmt::print(os,
+               "  {:>3} {:>11} {:>11} {:>11} {:>6.1f}% {:>11} {:>11} {:>11} {:>11} {:>11}  {} / {} / {} / {} "
+               "/ {}{}\n",
                r["pipeline_position"].get<long long>(), q(d(r, "busy_s"), Unit::seconds),
                q(d(r, "forward_s"), Unit::seconds), q(d(r, "backward_s"), Unit::seconds),
                100 * d(r, "bubble_fraction"), q(d(r, "tp_comm_exposed_s"), Unit::seconds),
                q(d(r, "overlapped_comm_s"), Unit::seconds), q(d(r, "exposed_overlap_comm_s"), Unit::seconds),
-               q(d(m, "total_bytes"), Unit::bytes), q(d(m, "weights_bytes"), Unit::bytes),
-               q(d(m, "grads_bytes"), Unit::bytes), q(d(m, "optimizer_bytes"), Unit::bytes),
-               q(d(m, "activations_bytes"), Unit::bytes), q(d(m, "kv_cache_bytes"), Unit::bytes),
-               m["fits"].get<bool>() ? "" : fmt::format("  EXCEEDS the device's {}", q(d(m, "capacity_bytes"), Unit::bytes)));
+               q(d(r, "comm_contention_s"), Unit::seconds), q(d(m, "total_bytes"), Unit::bytes),
+               q(d(m, "weights_bytes"), Unit::bytes), q(d(m, "grads_bytes"), Unit::bytes),
+               q(d(m, "optimizer_bytes"), Unit::bytes), q(d(m, "activations_bytes"), Unit::bytes),
+               q(d(m, "kv_cache_bytes"), Unit::bytes),
+               m["fits"].get<bool>()
+                   ? ""
+                   : fmt::format("  EXCEEDS the device's {}", q(d(m, "capacity_bytes"), Unit::bytes)));
   }
   if (!p["memory_fits"].get<bool>())
     fmt::print(os, "  warning: the memory footprint of some devices exceeds their capacity (see above)\n");
