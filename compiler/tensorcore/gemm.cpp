@@ -164,7 +164,7 @@ GemmPlan TensorCoreMapper::plan_gemm(const GemmShape& s, const Hardware& hw) con
     const double energy = std::min(flops, useful) * m_s.energy[static_cast<int>(m_tc.pipe(s.a))] +
                           promotions * m_s.energy[static_cast<int>(MmaPipe::fp32)] + l2_bytes * e_l2 +
                           (a_bytes + b_bytes) * e_dram_r + c_bytes * e_dram_w;
-    const double t_power = power_budget > 0 ? energy / power_budget : 0;
+    const double t_power = power_budget > 0 ? std::max(0.0, energy / power_budget - s.loop_idle_s) : 0;
     p.est_time_s = std::max({t_compute, t_mem, t_l2, t_power});
     if (best.est_time_s < 0 || p.est_time_s < best.est_time_s * 0.999) best = p;
   }

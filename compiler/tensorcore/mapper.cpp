@@ -143,6 +143,7 @@ Kernel TensorCoreMapper::lower(const Graph& g, int index, const Hardware& hw) co
       s.align_c = ld_alignment(s.n, s.out);
       // An int8 matmul is torch._int_mm, which gives cuBLASLt no workspace.
       s.workspace = m_tc.pipe(s.a) != MmaPipe::int8;
+      s.loop_idle_s = info_or(g, "loop_idle_s", 0.0);
       k = lower_gemm(op, s, static_cast<double>(s.batch * s.m * s.k) * dtype_bytes(s.a, 1), hw);
       k.mapping += pytorch_gemm_refusal(s);
       break;
@@ -161,6 +162,7 @@ Kernel TensorCoreMapper::lower(const Graph& g, int index, const Hardware& hw) co
       const ConvGemm c = conv_gemm_dims(op);
       const int64_t grad = op.get("grad", 0);
       GemmShape s{c.groups, c.m, c.n, c.k, true, op.dtype, op.out_dtype};
+      s.loop_idle_s = info_or(g, "loop_idle_s", 0.0);
       const ConvWindow cw = conv_window(op);
       const int64_t cin = op.at("cin"), cout = op.at("cout"), taps = cw.taps();
       const int64_t groups = op.get("groups", 1);

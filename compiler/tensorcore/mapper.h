@@ -34,6 +34,9 @@ struct GemmShape {
   // The library may use a workspace (split-K needs one for its partial sums, or at
   // least for the counters of an in-place reduction). torch._int_mm passes none.
   bool workspace = true;
+  // Seconds the device idles after the kernel in a host-timed loop (graph info
+  // loop_idle_s): the power bound holds for the loop's average (clock.h).
+  double loop_idle_s = 0;
 };
 
 // Largest power of two, at most 16, that divides a row of `elems` elements of
