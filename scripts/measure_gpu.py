@@ -3,7 +3,7 @@
 reference/h100/microbench.jsonl (one JSON object per line), for `tessera compare`
 and `tessera calibrate`.
 
-usage: scripts/measure_gpu.py --out my-gpu.jsonl [--sections gemm,attn,vec,membw,energy,energy2,conv,conv3d,e2eg,decode,evoformer,train,train_amp]
+usage: scripts/measure_gpu.py --out my-gpu.jsonl [--sections gemm,gemm_sync,attn,vec,membw,energy,energy2,conv,conv3d,e2eg,decode,evoformer,train,train_amp]
 
 All sections take long (the GEMM grid alone is several hundred cases). For a short
 session, the whole-model and library-choice sections first, e.g.
@@ -137,6 +137,34 @@ def gemm_odd(timer, out):
     """The gemm section's shapes off the power-of-two grid alone (tag "odd"), every
     format, with kernel names: a short device session's share of the GEMMs."""
     gemm(timer, out, tags=("odd",))
+
+
+def gemm_sync(timer, out):
+    """fp16 GEMMs timed as LLMCompass timed its A100 rows (../shared/peer-data/
+    llmcompass): a host clock around `a @ b` and torch.cuda.synchronize(), call
+    after call, no cache flush. Records with timing "sync": compare predicts them
+    as the op's host time plus the kernel, the device idling for the host's time
+    between calls and its power limit holding for the loop's average."""
+    torch_defaults()
+    shapes = [(m, 12288, 12288) for m in (64, 128, 256, 512, 1024, 2048)]
+    shapes += [(8192, n, n) for n in (64, 256, 1024, 4096, 8192)]
+    for m, n, k in shapes:
+        a = torch.randn(m, k, device="cuda", dtype=torch.float16)
+        b = torch.randn(k, n, device="cuda", dtype=torch.float16)
+
+        def call():
+            t0 = time.perf_counter()
+            a @ b
+            torch.cuda.synchronize()
+            return (time.perf_counter() - t0) * 1e3
+
+        for _ in range(3):
+            call()
+        reps = int(min(1000, max(10, timer.budget_ms / max(call(), 1e-3))))
+        times = [call() for _ in range(reps)]
+        out({"section": "gemm", "timing": "sync", "dtype": "fp16", "M": m, "N": n, "K": k, "l2": "hot",
+             "median_ms": statistics.median(times), "min_ms": min(times), "max_ms": max(times), "reps": reps,
+             "tflops": 2 * m * n * k / (statistics.median(times) * 1e-3) / 1e12})
 
 
 def attn(timer, out):
@@ -797,7 +825,7 @@ def evoformer(timer, out):
         out(r)
 
 
-SECTIONS = {"gemm": gemm, "gemm_odd": gemm_odd, "attn": attn, "vec": vec, "membw": membw, "energy": energy, "energy2": energy2, "conv": conv, "conv3d": conv3d,
+SECTIONS = {"gemm": gemm, "gemm_odd": gemm_odd, "gemm_sync": gemm_sync, "attn": attn, "vec": vec, "membw": membw, "energy": energy, "energy2": energy2, "conv": conv, "conv3d": conv3d,
             "e2eg": e2eg, "decode": decode, "evoformer": evoformer, "train": train, "train_amp": train_amp}
 
 
