@@ -62,6 +62,17 @@ void SystemModel::bind(const Hardware& hw) {
     throw InputError(fmt::format("{}: topology {} takes a shape of {} extent(s) (e.g. {}), got '{}'",
                                  where, topo, dims, dims == 2 ? "4x4" : dims == 3 ? "4x4x4" : "8",
                                  m_params.text("shape")));
+  // On a GPU a collective's kernel holds one SM per NCCL channel: the channels
+  // must leave SMs to the compute that runs beside it (parallel_parts.h,
+  // Simulator::crowded).
+  if (hw.compute().impl() == "tensorcore") {
+    const int64_t sms = hw.compute().params().integer("sm_count");
+    if (reduce_units() >= sms)
+      throw InputError(
+          fmt::format("{}.reduce_units: {} is not below compute.sm_count {}: a collective holds one "
+                      "SM per NCCL channel and must leave SMs to the compute; accepted: 1..{}",
+                      where, reduce_units(), sms, sms - 1));
+  }
   if (topo == "cube-mesh" && d != 8)
     throw InputError(fmt::format("{}: topology cube-mesh (DGX-1 hybrid cube-mesh) has 8 devices per "
                                  "node, devices_per_node is {}", where, d));

@@ -87,13 +87,8 @@ Simulator* Simulator::crowded() {
     m_crowded_built = true;
     const SystemModel* sys = find_system(m_hw);
     if (sys && m_hw.compute().impl() == "tensorcore") {
+      // SystemModel::bind refuses reduce_units >= sm_count.
       const int64_t sms = m_hw.compute().params().integer("sm_count"), units = sys->reduce_units();
-      if (units >= sms)
-        throw InputError(
-            fmt::format("{}: system.reduce_units {} leaves no SM of compute.sm_count {} to the compute "
-                        "kernels while a collective runs (NCCL holds one SM per channel); accepted: "
-                        "1..{}",
-                        m_hw.source, units, sms, sms - 1));
       m_crowded_hw =
           build_hardware(m_hw.tree, m_hw.source, {fmt::format("compute.sm_count={}", sms - units)});
       m_crowded = std::make_unique<Simulator>(*m_crowded_hw, m_engine_name);
