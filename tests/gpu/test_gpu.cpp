@@ -1,21 +1,22 @@
 // Tests of the GPU model (compute "tensorcore", memories "hbm" and "cache") and of
 // the compare tool against the shared H100 and A100 measurements.
-#include <catch2/catch.hpp>
 #include <fmt/format.h>
 
+#include <catch2/catch.hpp>
 #include <chrono>
 #include <cmath>
 #include <filesystem>
 #include <sstream>
 
-#include "models/memory/hbm.h"
 #include "compiler/tensorcore/mapper.h"
-#include "models/tensorcore/tensorcore.h"
 #include "core/error.h"
 #include "models/hardware.h"
+#include "models/memory/hbm.h"
+#include "models/tensorcore/tensorcore.h"
 #include "sim/simulate.h"
 #include "sim/tools/calibrate.h"
 #include "sim/tools/compare.h"
+#include "tests/support/graph_ops.h"
 #include "workloads/workloads.h"
 
 using namespace tessera;
@@ -25,15 +26,7 @@ namespace {
 const TensorCoreModel& tc(const Hardware& hw) { return dynamic_cast<const TensorCoreModel&>(hw.compute()); }
 
 Graph gemm(int64_t m, int64_t n, int64_t k, DType t = DType::bf16) {
-  Graph g;
-  g.name = "gemm";
-  Op op;
-  op.name = "gemm";
-  op.kind = OpKind::matmul;
-  op.dtype = op.out_dtype = t;
-  op.attrs = {{"batch", 1}, {"m", m}, {"n", n}, {"k", k}};
-  g.add(op);
-  return g;
+  return testing::one_gemm(m, n, k, t);
 }
 
 const std::filesystem::path k_shared = TESSERA_SHARED_DIR;

@@ -5,48 +5,35 @@
 #include "core/error.h"
 #include "models/hardware.h"
 #include "sim/simulate.h"
+#include "tests/support/graph_ops.h"
 
 using namespace tessera;
 
-namespace {
-
-Graph power_gemm(int64_t m, int64_t n, int64_t k, DType t = DType::bf16) {
-  Graph g;
-  g.name = "gemm";
-  Op op;
-  op.name = "gemm";
-  op.kind = OpKind::matmul;
-  op.dtype = op.out_dtype = t;
-  op.attrs = {{"batch", 1}, {"m", m}, {"n", n}, {"k", k}};
-  g.add(op);
-  return g;
-}
-
-}  // namespace
+using testing::one_gemm;
 
 TEST_CASE("power limit lowers the SM clock under dense load", "[gpu][power]") {
   const auto hw = load_hardware("h100-sxm", {});
-  const RunResult bf16 = simulate(power_gemm(8192, 8192, 8192), *hw);
+  const RunResult bf16 = simulate(one_gemm(8192, 8192, 8192), *hw);
   // Sustained bf16 GEMMs: measured 1.2-1.4 GHz (energy records); the average power
   // sits at the 700 W limit.
   CHECK(bf16.ops[0].clock_hz > 1.2e9);
   CHECK(bf16.ops[0].clock_hz < 1.45e9);
   CHECK(bf16.avg_power_w == Approx(700).epsilon(0.01));
   // fp32 on the CUDA cores: measured ~1.9 GHz.
-  const RunResult fp32 = simulate(power_gemm(4096, 4096, 4096, DType::fp32), *hw);
+  const RunResult fp32 = simulate(one_gemm(4096, 4096, 4096, DType::fp32), *hw);
   CHECK(fp32.ops[0].clock_hz > 1.8e9);
   // Without a limit the clock stays at its maximum.
   const auto free = load_hardware("h100-sxm", {"power.power_limit=0W"});
-  CHECK(simulate(power_gemm(8192, 8192, 8192), *free).ops[0].clock_hz == Approx(1.98e9));
+  CHECK(simulate(one_gemm(8192, 8192, 8192), *free).ops[0].clock_hz == Approx(1.98e9));
   // A small kernel is far below the limit.
-  CHECK(simulate(power_gemm(512, 512, 512), *hw).ops[0].clock_hz == Approx(1.98e9));
+  CHECK(simulate(one_gemm(512, 512, 512), *hw).ops[0].clock_hz == Approx(1.98e9));
 }
 
 TEST_CASE("a kernel timed in a host loop is clocked on the loop's average power", "[gpu][power]") {
   const auto hw = load_hardware("h100-sxm", {});
   const double budget = 700 - 140;  // power_limit - static_power (h100-sxm.yaml)
   const auto dynamic = [](const RunResult& r) { return r.energy_j - 140 * r.time_s; };
-  Graph g = power_gemm(8192, 8192, 8192);
+  Graph g = one_gemm(8192, 8192, 8192);
   const RunResult alone = simulate(g, *hw);
   REQUIRE(alone.ops[0].clock_hz < 1.45e9);  // power-bound back to back (above)
   // Idle for a tenth of the kernel after each run: the dynamic energy is the same
@@ -64,7 +51,7 @@ TEST_CASE("a kernel timed in a host loop is clocked on the loop's average power"
   // Idle long enough for the kernel to fit at the maximum clock: about
   // E / budget - t(max), up to the launch time (10 us margin either side).
   const auto free = load_hardware("h100-sxm", {"power.power_limit=0W"});
-  const RunResult fast = simulate(power_gemm(8192, 8192, 8192), *free);
+  const RunResult fast = simulate(one_gemm(8192, 8192, 8192), *free);
   g.info["loop_idle_s"] = dynamic(fast) / budget - fast.time_s + 1e-5;
   CHECK(simulate(g, *hw).ops[0].clock_hz == 1.98e9);
   g.info["loop_idle_s"] = dynamic(fast) / budget - fast.time_s - 1e-5;
