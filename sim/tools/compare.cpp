@@ -150,30 +150,25 @@ RunResult sim(Graph g, const Hardware& hw) {
   return simulate(g, hw, "analytic");
 }
 
-// A "sync" record: the host spends the op's host time (its Python, dispatcher and
-// library path up to the launch) before the kernel can start, and the clock stops
-// when synchronize returns after the kernel: the host's time and the isolated
-// kernel (launch + device) add, nothing overlaps. `hidden`: the run with the host
-// hidden (the isolated kernel); the host's time is the run's with it visible
-// (one op: h_1 = host_1, models/compute/host.h).
-// The timed loop runs the op again and again: the device idles while the host
-// issues the next call, and its power limit holds for the loop's average
-// (KernelInfo::loop_idle), so the kernel is clocked with that gap.
-double timed_sync_s(Graph g, const Hardware& hw, RunResult& hidden) {
+// A "sync" record of one op timed alone: its predicted time in seconds (and the
+// isolated kernel's run in `res`); nullopt for an "events" record. The host
+// spends the op's host time (its Python, dispatcher and library path up to the
+// launch) before the kernel can start, and the clock stops when synchronize
+// returns after the kernel: the host's time and the isolated kernel (launch +
+// device) add, nothing overlaps. The host's time is the run's with the host
+// visible (one op: h_1 = host_1, models/compute/host.h). The timed loop runs the
+// op again and again: the device idles while the host issues the next call, and
+// its power limit holds for the loop's average (KernelInfo::loop_idle), so the
+// kernel is clocked with that gap.
+std::optional<double> sync_time_s(Graph g, const json& r, const Hardware& hw, RunResult& res) {
+  if (timing_of(r) != "sync") return std::nullopt;
   Graph host = g;
   host.info["host_visible"] = 1;
   host.info.erase("l2_dirty_bytes");
   const double host_s = simulate(host, hw, "analytic").host_done_s;
   g.info["loop_idle_s"] = host_s;
-  hidden = sim(g, hw);
-  return hidden.time_s + host_s;
-}
-
-// A "sync" record of one op timed alone: its predicted time in seconds (and the
-// isolated kernel's run in `res`); nullopt for an "events" record.
-std::optional<double> sync_time_s(const Graph& g, const json& r, const Hardware& hw, RunResult& res) {
-  if (timing_of(r) != "sync") return std::nullopt;
-  return timed_sync_s(g, hw, res);
+  res = sim(g, hw);
+  return res.time_s + host_s;
 }
 
 // timing "sync" is modelled where a record times one op alone.
